@@ -1,0 +1,264 @@
+"""Open311 GeoReport v2 resources as pydantic v2 models: services, definitions, requests, errors."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from datetime import UTC, datetime, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ASSUME_TZ_CONTEXT_KEY",
+    "AttributeDatatype",
+    "AttributeValue",
+    "Open311Error",
+    "PostServiceRequestResponse",
+    "Service",
+    "ServiceAttribute",
+    "ServiceDefinition",
+    "ServiceRequest",
+    "ServiceType",
+    "Status",
+    "to_aware_utc",
+]
+
+#: Validation-context key holding a ``tzinfo`` used for datetimes that carry no UTC offset.
+#: Without it such datetimes are rejected (GeoReport v2 requires ISO 8601 with an offset).
+ASSUME_TZ_CONTEXT_KEY = "assume_tz"
+
+ServiceType = Literal["realtime", "batch", "blackbox"]
+Status = Literal["open", "closed"]
+AttributeDatatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+
+
+def _clean_text(value: Any) -> Any:
+    """Strip surrounding whitespace; an empty or blank string means "absent" (``None``).
+
+    Real payloads carry ``<description/>``, ``<description></description>``, trailing spaces in
+    ``media_url`` and newline-padded ``service_notice``; all of them normalise here, so a model
+    always holds the same value whichever wire form it came from.
+    """
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _lower(value: Any) -> Any:
+    value = _clean_text(value)
+    return value.lower() if isinstance(value, str) else value
+
+
+def to_aware_utc(value: Any, assume_tz: tzinfo | None = None) -> datetime | None:
+    """Turn a GeoReport datetime into an aware UTC ``datetime``.
+
+    Accepts ``datetime`` objects and strings in ISO 8601 (``2010-04-14T06:37:38-08:00``,
+    ``...Z``, ``...-0800``, space instead of ``T``, fractional seconds) or RFC 2822
+    (``Wed, 14 Apr 2010 06:37:38 -0800``). Blank strings and ``None`` give ``None``.
+
+    A value without a UTC offset is ambiguous. It is interpreted in ``assume_tz`` when one is
+    given, otherwise ``ValueError`` is raised (GeoReport v2 requires W3C/ISO 8601 with offset).
+
+    Raises:
+        ValueError: unparseable text, or a naive value with no ``assume_tz``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 datetime string, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        if assume_tz is None:
+            raise ValueError(
+                f"datetime {value!s} has no UTC offset; GeoReport v2 requires one "
+                f"(pass context {{{ASSUME_TZ_CONTEXT_KEY!r}: <tzinfo>}} to assume a zone)"
+            )
+        parsed = parsed.replace(tzinfo=assume_tz)
+    return parsed.astimezone(UTC)
+
+
+def _datetime_field(value: Any, info: ValidationInfo) -> datetime | None:
+    assume_tz = (info.context or {}).get(ASSUME_TZ_CONTEXT_KEY)
+    return to_aware_utc(value, assume_tz)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_clean_text)]
+RequiredText = Annotated[str, BeforeValidator(_clean_text)]
+UtcDatetime = Annotated[datetime | None, BeforeValidator(_datetime_field)]
+Latitude = Annotated[
+    Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)] | None, BeforeValidator(_clean_text)
+]
+Longitude = Annotated[
+    Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)] | None, BeforeValidator(_clean_text)
+]
+
+
+class _Open311Model(BaseModel):
+    """Common configuration: unknown fields from other servers are kept in ``model_extra``.
+
+    Numbers arriving where text is expected (``"service_code": 6``, ``"zipcode": 94122``) are
+    taken as text.
+    """
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+
+class Service(_Open311Model):
+    """One entry of ``GET services`` (Open311 GeoReport v2, GET Service List).
+
+    ``keywords`` is a comma-separated string on the wire and a list of trimmed, non-empty
+    keywords here; a keyword may not itself contain a comma.
+    """
+
+    service_code: RequiredText
+    service_name: RequiredText
+    description: Text = None
+    metadata: bool = False
+    type: Annotated[ServiceType, BeforeValidator(_lower)]
+    keywords: list[str] = Field(default_factory=list)
+    group: Text = None
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _split_keywords(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return value.split(",")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _clean_keywords(cls, value: list[str]) -> list[str]:
+        cleaned = [k.strip() for k in value if k.strip()]
+        for keyword in cleaned:
+            if "," in keyword:
+                raise ValueError(f"keyword {keyword!r} contains a comma (keywords are comma-separated)")
+        return cleaned
+
+
+class AttributeValue(_Open311Model):
+    """One allowed value of a list attribute: ``key`` is sent back, ``name`` is shown."""
+
+    key: RequiredText
+    name: RequiredText
+
+
+class ServiceAttribute(_Open311Model):
+    """One question of a service definition (Open311 GeoReport v2, GET Service Definition).
+
+    ``values`` is required and non-empty for ``singlevaluelist``/``multivaluelist``.
+    """
+
+    variable: bool = True
+    code: RequiredText
+    datatype: Annotated[AttributeDatatype, BeforeValidator(_lower)]
+    required: bool = False
+    datatype_description: Text = None
+    order: int | None = None
+    description: Text = None
+    values: list[AttributeValue] = Field(default_factory=list)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _list_types_need_values(self) -> ServiceAttribute:
+        if self.datatype in ("singlevaluelist", "multivaluelist") and not self.values:
+            raise ValueError(f"attribute {self.code!r} is a {self.datatype} without values")
+        return self
+
+
+class ServiceDefinition(_Open311Model):
+    """The questions of one service (Open311 GeoReport v2, GET Service Definition)."""
+
+    service_code: RequiredText
+    attributes: list[ServiceAttribute] = Field(default_factory=list)
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class ServiceRequest(_Open311Model):
+    """One request as returned by ``GET requests`` (Open311 GeoReport v2, GET Service Requests).
+
+    Datetimes are aware and normalised to UTC (equal, as instants, to the offset sent);
+    ``lat``/``long`` are WGS84 degrees. Blank values are ``None``.
+    """
+
+    service_request_id: RequiredText
+    status: Annotated[Status, BeforeValidator(_lower)]
+    status_notes: Text = None
+    service_name: Text = None
+    service_code: Text = None
+    description: Text = None
+    agency_responsible: Text = None
+    service_notice: Text = None
+    requested_datetime: UtcDatetime = None
+    updated_datetime: UtcDatetime = None
+    expected_datetime: UtcDatetime = None
+    address: Text = None
+    address_id: Text = None
+    zipcode: Text = None
+    lat: Latitude = None
+    long: Longitude = None
+    media_url: Text = None
+
+
+class PostServiceRequestResponse(_Open311Model):
+    """One item of the ``POST requests`` response (Open311 GeoReport v2, POST Service Request).
+
+    Exactly what the spec allows: a ``service_request_id`` at once, or a ``token`` to exchange
+    for one later (at least one of the two is required).
+    """
+
+    token: Text = None
+    service_request_id: Text = None
+    service_notice: Text = None
+    account_id: Text = None
+
+    @model_validator(mode="after")
+    def _id_or_token(self) -> PostServiceRequestResponse:
+        if self.token is None and self.service_request_id is None:
+            raise ValueError("a POST response item needs a service_request_id or a token")
+        return self
+
+
+class Open311Error(_Open311Model):
+    """One ``<error>`` of a GeoReport v2 error response: HTTP-like ``code`` and a description."""
+
+    code: int
+    description: RequiredText

@@ -1,0 +1,247 @@
+"""Validation of Open311 GeoReport v2 ``POST requests`` form parameters, and a coordinate sanity check."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.open311.models import Open311Error, _clean_text
+
+__all__ = [
+    "DESCRIPTION_MAX_CHARS",
+    "InvalidPostServiceRequest",
+    "PostServiceRequest",
+    "coordinate_problem",
+    "parse_post_form",
+]
+
+#: Open311 GeoReport v2, POST Service Request: "free form text limited to 4,000 characters".
+DESCRIPTION_MAX_CHARS = 4000
+
+_ATTRIBUTE_KEY = re.compile(r"\Aattribute\[([^\[\]]+)\](\[\])?\Z")
+_EMAIL = re.compile(r"\A[^@\s]+@[^@\s]+\Z")
+_SCALAR_FIELDS = (
+    "jurisdiction_id",
+    "api_key",
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "email",
+    "device_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "description",
+    "media_url",
+)
+
+Text = Annotated[str | None, BeforeValidator(_clean_text)]
+
+
+class InvalidPostServiceRequest(ValueError):
+    """The form breaks GeoReport v2 rules; ``errors`` holds one ``Open311Error`` (code 400) per problem."""
+
+    def __init__(self, errors: list[Open311Error]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(error.description for error in errors))
+
+
+class PostServiceRequest(BaseModel):
+    """Form parameters of ``POST requests`` (Open311 GeoReport v2, POST Service Request).
+
+    Rules enforced (each failure is a 400 error with a readable description):
+      * location: ``lat`` and ``long`` together, or ``address_string``, or ``address_id``;
+      * ``lat`` in [-90, 90] and ``long`` in [-180, 180] decimal degrees (WGS84), finite;
+      * ``description`` at most 4000 characters;
+      * ``media_url`` is an absolute http(s) URL; ``email`` looks like ``local@domain``.
+
+    Documented extension: ``service_code`` is optional because this platform also accepts free
+    text and chooses the service itself; a request must then carry a ``description``.
+
+    ``attributes`` maps each ``attribute[CODE]`` to its value, and ``attribute[CODE][]``
+    (multivaluelist) to the list of its values. Blank values are ``None``.
+    Jurisdiction-dependent checks (0,0, swapped axes, outside the city) belong to the caller;
+    see ``coordinate_problem``.
+    """
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    jurisdiction_id: Text = None
+    api_key: Text = None
+    service_code: Text = None
+    lat: Annotated[float | None, BeforeValidator(_clean_text)] = None
+    long: Annotated[float | None, BeforeValidator(_clean_text)] = None
+    address_string: Text = None
+    address_id: Text = None
+    email: Text = None
+    device_id: Text = None
+    account_id: Text = None
+    first_name: Text = None
+    last_name: Text = None
+    phone: Text = None
+    description: Text = None
+    media_url: Text = None
+    attributes: dict[str, str | list[str]] = Field(default_factory=dict)
+
+    @field_validator("lat", mode="before")
+    @classmethod
+    def _lat_number(cls, value: Any) -> Any:
+        return _coordinate(value, "lat", 90.0)
+
+    @field_validator("long", mode="before")
+    @classmethod
+    def _long_number(cls, value: Any) -> Any:
+        return _coordinate(value, "long", 180.0)
+
+    @field_validator("description")
+    @classmethod
+    def _description_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > DESCRIPTION_MAX_CHARS:
+            raise ValueError(
+                f"description is {len(value)} characters long; the limit is {DESCRIPTION_MAX_CHARS}"
+            )
+        return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"\Ahttps?://[^\s/]+\S*\Z", value, re.IGNORECASE):
+            raise ValueError(f"media_url must be an absolute http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 254 or not _EMAIL.match(value)):
+            raise ValueError(f"email is not a valid address: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _location_and_content(self) -> PostServiceRequest:
+        problems = []
+        if (self.lat is None) != (self.long is None):
+            problems.append("lat and long must be given together")
+        elif self.lat is None and self.address_string is None and self.address_id is None:
+            problems.append("a location is required: lat and long, address_string or address_id")
+        if self.service_code is None and self.description is None:
+            problems.append("either service_code or a description of the problem is required")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _coordinate(value: Any, name: str, limit: float) -> float | None:
+    value = _clean_text(value)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a decimal number of degrees, got {value!r}") from None
+    if not math.isfinite(number) or not -limit <= number <= limit:
+        raise ValueError(f"{name} must be between {-limit:g} and {limit:g} degrees, got {value!r}")
+    return number
+
+
+def _pairs(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    multi_items = getattr(form, "multi_items", None)  # starlette FormData / MultiDict
+    if callable(multi_items):
+        return list(multi_items())
+    if isinstance(form, Mapping):
+        pairs: list[tuple[str, Any]] = []
+        for key, value in form.items():
+            if isinstance(value, list | tuple):
+                pairs.extend((key, item) for item in value)
+            else:
+                pairs.append((key, value))
+        return pairs
+    return list(form)
+
+
+def parse_post_form(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> PostServiceRequest:
+    """Validate ``POST requests`` form parameters (Open311 GeoReport v2, POST Service Request).
+
+    ``form`` is a mapping (values may be lists for repeated keys), a sequence of ``(key, value)``
+    pairs, or anything with ``multi_items()`` such as starlette's ``FormData``. Unknown keys are
+    ignored; a known scalar key given twice is an error.
+
+    Returns the validated ``PostServiceRequest``.
+
+    Raises:
+        InvalidPostServiceRequest: with ``errors``, a list of ``Open311Error(code=400, ...)``,
+            one per problem found, ready for ``render_errors``.
+    """
+    errors: list[str] = []
+    fields: dict[str, Any] = {}
+    singles: dict[str, str] = {}
+    multiples: dict[str, list[str]] = {}
+    for key, value in _pairs(form):
+        if not isinstance(value, str):
+            errors.append(f"{key} must be text, got {type(value).__name__}")
+            continue
+        if key in _SCALAR_FIELDS:
+            if key in fields:
+                errors.append(f"{key} was given more than once")
+            fields[key] = value
+        elif key.startswith("attribute"):
+            match = _ATTRIBUTE_KEY.match(key)
+            if match is None:
+                errors.append(f"malformed attribute parameter {key!r}; expected attribute[CODE] or attribute[CODE][]")
+                continue
+            code, is_list = match.group(1), match.group(2) is not None
+            if (code in singles and is_list) or (code in multiples and not is_list):
+                errors.append(f"attribute {code!r} is given both as a single value and as a list")
+            elif is_list:
+                multiples.setdefault(code, []).append(value)
+            elif code in singles:
+                errors.append(f"attribute[{code}] was given more than once")
+            else:
+                singles[code] = value
+    if errors:
+        raise InvalidPostServiceRequest([Open311Error(code=400, description=e) for e in errors])
+    fields["attributes"] = {**singles, **multiples}
+    try:
+        return PostServiceRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidPostServiceRequest(
+            [Open311Error(code=400, description=_message(error)) for error in exc.errors()]
+        ) from exc
+
+
+def _message(error: Any) -> str:
+    exc = error.get("ctx", {}).get("error")
+    text = str(exc) if exc is not None else error["msg"]
+    loc = ".".join(str(p) for p in error["loc"])
+    # Our validators already name the field; pydantic's own messages do not.
+    return text if exc is not None or not loc else f"{loc}: {text}"
+
+
+def coordinate_problem(lat: float, long: float, inside: Callable[[float, float], bool]) -> str | None:
+    """Say why a point cannot be where a request is, or ``None`` when it is plausible.
+
+    ``lat``/``long`` are WGS84 decimal degrees; ``inside(lat, long)`` answers whether a point is
+    within the jurisdiction. Checks, in order:
+      * ``0,0``: the placeholder many apps send when they have no fix;
+      * swapped axes: ``(lat, long)`` is outside but ``(long, lat)`` is inside;
+      * outside the jurisdiction's boundaries.
+
+    Returns a sentence for an Open311 error description (Open311 GeoReport v2, POST Service
+    Request: the server may reject a location it cannot serve), or ``None``.
+    """
+    if lat == 0 and long == 0:
+        return "coordinates 0,0 are a placeholder sent when the device has no location fix, not a real place"
+    if inside(lat, long):
+        return None
+    if -90 <= long <= 90 and -180 <= lat <= 180 and inside(long, lat):
+        return (
+            f"latitude and longitude appear swapped: ({lat}, {long}) is outside the jurisdiction "
+            f"but ({long}, {lat}) is inside; send lat={long} and long={lat}"
+        )
+    return f"({lat}, {long}) is outside the jurisdiction's boundaries"
