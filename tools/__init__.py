@@ -1,0 +1,1 @@
+"""omni311 developer and operator tools (not deployed as services)."""

@@ -1,0 +1,1 @@
+"""Replay of real 311 exports through the intake channels."""
