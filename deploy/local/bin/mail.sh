@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Local mail server for development and CI: GreenMail standalone (SMTP + IMAP + REST API in one JVM),
+# from Maven Central (no Docker).
+#
+#   deploy/local/bin/mail.sh install   fetch com.icegreen:greenmail-standalone into deploy/local/lib/greenmail
+#   deploy/local/bin/mail.sh start     start, wait until SMTP and IMAP greet and the API is ready
+#   deploy/local/bin/mail.sh stop      SIGTERM, wait up to 30 s, then SIGKILL
+#   deploy/local/bin/mail.sh status    exit 0 when running and greeting
+#
+# Ports (127.0.0.1 only): SMTP 3025, IMAP 3143 (GreenMail's "test" setup), REST API $MAIL_API_PORT (8025).
+# Users (login:password, address): city311:secret (city311@omni311.test),
+#                                  resident:secret (resident@resident.test). Override with MAIL_USERS.
+# Env: MAIL_API_PORT (8025), MAIL_USERS, MAIL_START_TIMEOUT (60).
+# Data is in memory (restarting empties every mailbox); pid and log live in <repo>/var/mail.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+cd "$ROOT"
+
+GREENMAIL_VERSION="2.1.8"
+SMTP_PORT=3025
+IMAP_PORT=3143
+MAIL_API_PORT="${MAIL_API_PORT:-8025}"
+MAIL_USERS="${MAIL_USERS:-city311:secret@omni311.test,resident:secret@resident.test}"
+MAIL_START_TIMEOUT="${MAIL_START_TIMEOUT:-60}"
+
+LIB_DIR="$ROOT/deploy/local/lib/greenmail"
+JAR="$LIB_DIR/greenmail-standalone-$GREENMAIL_VERSION.jar"
+VAR_DIR="$ROOT/var/mail"
+PID_FILE="$VAR_DIR/greenmail.pid"
+LOG_FILE="$VAR_DIR/greenmail.log"
+
+log() { echo "mail: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+greets() {
+  # greets PORT PREFIX: the server on PORT sends a first line starting with PREFIX within 3 s.
+  # Then say goodbye properly and read the answer (GreenMail logs a stack trace otherwise).
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    IFS= read -r -t 3 line <&3 || exit 1
+    [[ "$line" == "$2"* ]] || exit 1
+    if [[ "$2" == 220* ]]; then
+      printf "QUIT\r\n" >&3
+      IFS= read -r -t 3 line <&3 || true
+    else
+      printf "a1 LOGOUT\r\n" >&3
+      while IFS= read -r -t 3 line <&3; do [[ "$line" == a1* ]] && break; done
+    fi
+    exit 0' _ "$1" "$2" 2>/dev/null
+}
+
+api_ready() {
+  # GreenMail REST API: GET /api/service/readiness answers 200 when the mail services run.
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "GET /api/service/readiness HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+    IFS= read -r -t 3 line <&3 || exit 1
+    [[ "$line" == "HTTP/1."?" 200"* ]]' _ "$MAIL_API_PORT" 2>/dev/null
+}
+
+all_ready() { greets "$SMTP_PORT" "220" && greets "$IMAP_PORT" "* OK" && api_ready; }
+
+running_pid() {
+  local pid
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'greenmail-standalone' || return 1
+  echo "$pid"
+}
+
+do_install() {
+  local t0=$SECONDS
+  if [[ -s "$JAR" ]]; then
+    log "install: $(basename "$JAR") present (skip)"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found (Maven 3 required)"
+  mkdir -p "$LIB_DIR" "$ROOT/var"
+  rm -f "$LIB_DIR"/greenmail-standalone-*.jar
+  log "install: fetching com.icegreen:greenmail-standalone:$GREENMAIL_VERSION from Maven Central ..."
+  # Run outside the repo so no project pom is picked up.
+  if ! (cd "$LIB_DIR" && mvn -q -B dependency:copy \
+        -Dartifact="com.icegreen:greenmail-standalone:$GREENMAIL_VERSION" \
+        -DoutputDirectory="$LIB_DIR") >"$ROOT/var/mail-mvn.log" 2>&1; then
+    cat "$ROOT/var/mail-mvn.log" >&2
+    die "maven could not fetch greenmail-standalone"
+  fi
+  rm -f "$ROOT/var/mail-mvn.log"
+  [[ -s "$JAR" ]] || die "$JAR missing after mvn"
+  log "install: done in $((SECONDS - t0)) s"
+}
+
+do_start() {
+  local t0=$SECONDS pid
+  if pid="$(running_pid)"; then
+    log "start: already running (pid $pid)"
+    return 0
+  fi
+  do_install
+  command -v java >/dev/null || die "java not found (Java 11+ required)"
+  mkdir -p "$VAR_DIR"
+  rm -f "$PID_FILE"
+  for p in "$SMTP_PORT" "$IMAP_PORT" "$MAIL_API_PORT"; do
+    port_open "$p" && die "port 127.0.0.1:$p is already in use by another process"
+  done
+  log "start: launching GreenMail $GREENMAIL_VERSION (SMTP $SMTP_PORT, IMAP $IMAP_PORT, API $MAIL_API_PORT)"
+  echo "=== $(date -Is) start" >>"$LOG_FILE"
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+    java -Xms32m -Xmx256m -XX:+UseSerialGC -Djava.awt.headless=true \
+    -Dgreenmail.setup.test.smtp -Dgreenmail.setup.test.imap \
+    -Dgreenmail.hostname=127.0.0.1 \
+    -Dgreenmail.users="$MAIL_USERS" \
+    -Dgreenmail.api.hostname=127.0.0.1 -Dgreenmail.api.port="$MAIL_API_PORT" \
+    -jar "$JAR" </dev/null >>"$LOG_FILE" 2>&1 &
+  local deadline=$((SECONDS + MAIL_START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if [[ -s "$PID_FILE" ]] && ! running_pid >/dev/null; then
+      tail -n 30 "$LOG_FILE" >&2 || true
+      die "GreenMail exited during startup (see $LOG_FILE)"
+    fi
+    if all_ready; then
+      log "start: ready (pid $(cat "$PID_FILE")) in $((SECONDS - t0)) s"
+      return 0
+    fi
+    sleep 0.5
+  done
+  tail -n 30 "$LOG_FILE" >&2 || true
+  die "GreenMail not ready after ${MAIL_START_TIMEOUT} s (see $LOG_FILE)"
+}
+
+do_stop() {
+  local pid t0=$SECONDS
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    log "stop: not running"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stop: still running after 30 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$PID_FILE"
+  log "stop: stopped (pid $pid) in $((SECONDS - t0)) s"
+}
+
+do_status() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    echo "mail: stopped"
+    return 1
+  fi
+  if all_ready; then
+    echo "mail: running pid $pid (SMTP 127.0.0.1:$SMTP_PORT, IMAP 127.0.0.1:$IMAP_PORT, API http://127.0.0.1:$MAIL_API_PORT)"
+    return 0
+  fi
+  echo "mail: pid $pid alive but SMTP/IMAP/API not answering"
+  return 1
+}
+
+case "${1:-}" in
+  install) do_install ;;
+  start) do_start ;;
+  stop) do_stop ;;
+  status) do_status ;;
+  restart) do_stop; do_start ;;
+  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
+esac
