@@ -1,0 +1,1 @@
+"""omni311 shared package: event catalogue and the plumbing every service reuses."""

@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: pools, migrations, the inbox claim and the transactional outbox."""

@@ -1,0 +1,134 @@
+"""Transactional outbox: events are written with the state change and relayed to Kafka afterwards.
+
+`enqueue` runs inside the caller's transaction; the relay publishes rows in id order with the safe
+producer, marks them published, and wakes on LISTEN/NOTIFY with a polling fallback. One relay per
+schema is active at a time (an advisory lock), so per-key order holds with several replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from shared.db.pool import connect, quote_ident
+from shared.events import Envelope, registry
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+Publish = Callable[[bytes, str, bytes], Awaitable[None]]
+"""publish(payload, topic, key): send one message and wait until the broker acknowledged it."""
+
+
+def channel_name(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str) -> None:
+    """Write `envelope` to the outbox of `schema` inside the caller's open transaction.
+
+    The topic comes from the registry; the key is the envelope's `subject`. Raises `KeyError` for an
+    event the registry does not know.
+    """
+    topic = registry().spec(envelope.event_type, envelope.schema_version).topic
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, payload) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        envelope.event_id, topic, envelope.subject, envelope.to_bytes(),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", channel_name(schema))
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox to Kafka until stopped.
+
+    `topic_name` maps a registry topic to the real topic (test prefixes). `poll_interval_s` is the
+    fallback wake-up in seconds when no NOTIFY arrives.
+    """
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        publish: Publish,
+        topic_name: Callable[[str], str],
+        poll_interval_s: float = 1.0,
+        batch_size: int = 200,
+    ) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._publish = publish
+        self._topic_name = topic_name
+        self._poll = poll_interval_s
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.published = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                await self._session()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive broker/db outages
+                log.warning("outbox_relay_error", schema=self._schema, error=repr(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _session(self) -> None:
+        conn = await connect(self._dsn, self._schema, application_name=f"{self._schema}-outbox-relay")
+        try:
+            lock = int.from_bytes(hashlib.sha256(f"outbox:{self._schema}".encode()).digest()[:8], "big", signed=True)
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+                await asyncio.sleep(self._poll)  # another replica relays; stand by
+            await conn.add_listener(channel_name(self._schema), lambda *_: self._wake.set())
+            while not self._stopping:
+                sent = await self._drain_once(conn)
+                if sent < self._batch:
+                    self._wake.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _drain_once(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, message_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._batch,
+        )
+        for row in rows:
+            await self._publish(row["payload"], self._topic_name(row["topic"]), row["message_key"].encode())
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = $1", row["id"])
+            self.published += 1
+        return len(rows)
+
+    async def pending(self) -> int:
+        conn = await connect(self._dsn, self._schema, application_name=f"{self._schema}-outbox-probe")
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        finally:
+            await conn.close()
+
+
+__all__ = ["OutboxRelay", "enqueue", "quote_ident"]

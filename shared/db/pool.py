@@ -1,0 +1,49 @@
+"""asyncpg pools bound to one service's schema (one schema per stateful service, DESIGN.md "Storage")."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import asyncpg
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote a schema name (``case`` is an SQL keyword, so every schema is always quoted).
+
+    Raises `ValueError` for anything but a plain lower-case identifier.
+    """
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return f'"{name}"'
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, schema: str, *, application_name: str, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first, then `public` (where PostGIS lives).
+
+    Raises `OSError`/`asyncpg.PostgresError` when the server cannot be reached.
+    """
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": f"{quote_ident(schema)}, public", "application_name": application_name},
+    )
+
+
+async def connect(dsn: str, schema: str, *, application_name: str) -> asyncpg.Connection:
+    """One dedicated connection (for LISTEN, which a pooled connection would lose on release)."""
+    conn = await asyncpg.connect(
+        dsn,
+        server_settings={"search_path": f"{quote_ident(schema)}, public", "application_name": application_name},
+    )
+    await _init_connection(conn)
+    return conn

@@ -1,0 +1,231 @@
+"""Version 1 of every omni311 event payload (DESIGN.md "Events"), with Open311 field names.
+
+Personal data (email, phone, handle, name) sits under one `pii` object so that it can be masked in
+logs and listed per event in the registry. Adding an optional field keeps the version; anything else is a
+new class with `schema_version = 2` published alongside this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events.envelope import EventData
+
+Channel = Literal["open311", "web", "email", "sms", "voice", "phone", "whatsapp", "messenger", "instagram", "mastodon"]
+Status = Literal["open", "closed"]
+
+
+class Pii(BaseModel):
+    """Personal data of a reporter: every field here is masked in logs and listed as PII in the registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str | None = None
+    phone: str | None = None
+    handle: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any(self.model_dump().values())
+
+
+class MessageReceived(EventData):
+    """`intake.message_received` v1: one contact from a resident on any channel, as the adapter saw it.
+
+    `contact_key` is the partition key: a stable, non-reversible key of the sender (hash of the channel
+    address), so that order per reporter holds. `channel_message_id` is the channel's own id
+    (Open311 token, Message-ID, MessageSid, mid, status id); intake is idempotent on
+    (`channel`, `channel_message_id`).
+    """
+
+    event_type = "intake.message_received"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    service_code: str | None = None
+    description: str = ""
+    address: str | None = None
+    address_id: str | None = None
+    zipcode: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+    media_url: list[str] = Field(default_factory=list)
+    requested_datetime: AwareDatetime | None = None
+    language: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    in_reply_to: list[str] = Field(default_factory=list)
+    case_number_hint: str | None = None
+    agent_id: str | None = None
+    client_id: str | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+class CaseFields(EventData):
+    """Fields shared by the case events that carry the whole report."""
+
+    case_id: UUID
+    service_request_id: str
+    jurisdiction_id: str
+
+
+class CaseOpened(CaseFields):
+    """`case.opened` v1: a new case was opened from an intake message."""
+
+    event_type = "case.opened"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str
+    contact_key: str
+    service_code: str | None = None
+    description: str = ""
+    address: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: list[str] = Field(default_factory=list)
+    requested_datetime: AwareDatetime
+    language: str | None = None
+    status: Status = "open"
+    reply_to_message_id: str | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+class CaseMessageAdded(CaseFields):
+    """`case.message_added` v1: a further message from a reporter was threaded onto an existing case."""
+
+    event_type = "case.message_added"
+    schema_version = 1
+
+    message_id: UUID
+    channel: Channel
+    channel_message_id: str
+    description: str = ""
+    media_url: list[str] = Field(default_factory=list)
+    pii: Pii = Field(default_factory=Pii)
+
+
+class RoutingFields(BaseModel):
+    """What the router decided for a case (shared by `routing.decided` and `case.routed`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service_code: str
+    service_name: str
+    category_source: Literal["service_code", "keywords", "fallback"]
+    agency_responsible: str
+    queue: str
+    priority: int = Field(ge=1, le=5)
+    district: str | None = None
+    sla_due_at: AwareDatetime | None = None
+    rule_id: str
+    config_version: str
+    matched_keywords: list[str] = Field(default_factory=list)
+    score: float | None = None
+
+
+class RoutingDecided(EventData):
+    """`routing.decided` v1, from the router: category, district, queue, priority and SLA of one case."""
+
+    event_type = "routing.decided"
+    schema_version = 1
+
+    case_id: UUID
+    routing: RoutingFields
+
+
+class CaseRouted(CaseFields):
+    """`case.routed` v1: the case service applied a routing decision.
+
+    Carries the location, text and opening time so that the duplicate detector needs nothing else.
+    """
+
+    event_type = "case.routed"
+    schema_version = 1
+
+    routing: RoutingFields
+    description: str = ""
+    lat: float | None = None
+    long: float | None = None
+    requested_datetime: AwareDatetime
+
+
+class DedupDecided(EventData):
+    """`dedup.decided` v1, from the duplicate detector: `case_id` looks like a duplicate of `duplicate_of`.
+
+    `distance_m` in metres; `text_similarity` and `score` in [0, 1].
+    """
+
+    event_type = "dedup.decided"
+    schema_version = 1
+
+    case_id: UUID
+    duplicate_of: UUID
+    score: float = Field(ge=0, le=1)
+    distance_m: float = Field(ge=0)
+    text_similarity: float = Field(ge=0, le=1)
+    window_hours: float
+    radius_m: float
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseMerged(CaseFields):
+    """`case.merged` v1: this case was merged into `merged_into` (which stays open) and is now closed."""
+
+    event_type = "case.merged"
+    schema_version = 1
+
+    merged_into: UUID
+    merged_into_service_request_id: str
+    status_notes: str
+
+
+class CaseStatusChanged(CaseFields):
+    """`case.status_changed` v1: staff changed the Open311 status of a case (e.g. closed it)."""
+
+    event_type = "case.status_changed"
+    schema_version = 1
+
+    status: Status
+    status_notes: str | None = None
+
+
+class NotificationOutcome(EventData):
+    """`notification.recorded` v1, from the notifier: one attempt to tell a reporter something.
+
+    `recipient_key` is a non-reversible key of the address; the address itself is PII.
+    """
+
+    event_type = "notification.recorded"
+    schema_version = 1
+
+    case_id: UUID
+    cause_event_id: UUID
+    kind: Literal["acknowledgement", "merged", "status_changed", "closed"]
+    channel: Channel
+    recipient_key: str
+    outcome: Literal["sent", "failed", "suppressed"]
+    reason: str | None = None
+    provider_message_id: str | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+ALL_EVENTS: tuple[type[EventData], ...] = (
+    MessageReceived,
+    CaseOpened,
+    CaseMessageAdded,
+    RoutingDecided,
+    CaseRouted,
+    DedupDecided,
+    CaseMerged,
+    CaseStatusChanged,
+    NotificationOutcome,
+)

@@ -1,0 +1,187 @@
+"""Kafka plumbing with safe settings: the broker factory, topic creation, and the consume wrapper.
+
+Producers: `acks="all"` with idempotence on. Consumers: an explicit group per service, `earliest` offset
+for new groups, commit only after the effect is durable (`AckPolicy.NACK_ON_ERROR`: an exception rewinds
+the partition instead of committing). Envelopes that cannot be parsed, unknown events and handler
+errors that retrying cannot fix go to `<topic>.dlq` with the error in headers, and consumption goes
+on; outages (database or broker unreachable) are retried with backoff until they pass.
+(INFRA-NOTES.md "FastStream + aiokafka defaults that lose or duplicate messages".)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
+import structlog
+
+from shared.events import DLQ_SUFFIX, Envelope, registry
+from shared.logs import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+SUBSCRIBER_DEFAULTS: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    "ack_policy": AckPolicy.NACK_ON_ERROR,
+}
+"""What every omni311 subscriber states besides its topic and group id (STYLE.md rule 7)."""
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    KafkaError,
+)
+"""Errors that a later attempt may not meet: retried with backoff, never sent to the DLQ."""
+
+
+class PermanentError(Exception):
+    """Raised by a handler for an event that can never succeed; the event goes to the DLQ."""
+
+
+def create_broker(settings: Settings, service: str) -> KafkaBroker:
+    """A FastStream Kafka broker whose producer waits for all in-sync replicas, with idempotence on."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"omni311-{service}",
+        acks="all",
+        enable_idempotence=True,
+        allow_auto_create_topics=False,
+        graceful_timeout=15.0,
+        logger=None,
+    )
+
+
+async def ensure_topics(settings: Settings, *, replication_factor: int = 1) -> list[str]:
+    """Create every registry topic and its DLQ when missing; returns the names created.
+
+    Raises `KafkaError` when the broker cannot be reached.
+    """
+    reg = registry()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="omni311-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = []
+        for spec in reg.topics.values():
+            for name, parts in ((spec.name, spec.partitions), (spec.name + DLQ_SUFFIX, 1)):
+                real = settings.topic(name)
+                if real not in existing:
+                    wanted.append(NewTopic(name=real, num_partitions=parts, replication_factor=replication_factor))
+        created: list[str] = []
+        for topic in wanted:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a consumed message came from: topic (real name), partition, offset and the consumer group."""
+
+    topic: str
+    partition: int
+    offset: int
+    consumer: str
+
+
+Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+
+
+class Consumer:
+    """Wraps every subscriber of one service: parse, log context, retry, dead-letter."""
+
+    def __init__(self, *, broker: KafkaBroker, settings: Settings, service: str) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.service = service
+        self.dead_lettered = 0
+
+    async def handle(self, msg: KafkaMessage, handler: Handler) -> None:
+        """Run `handler` for one Kafka message.
+
+        Returns normally when the effect is done or the message went to the DLQ (the offset is then
+        committed); raises a transient error after backing off so that the partition is rewound.
+        """
+        raw = msg.raw_message
+        delivery = Delivery(topic=raw.topic, partition=raw.partition, offset=raw.offset, consumer=self.service)
+        try:
+            envelope = Envelope.from_bytes(msg.body)
+        except ValidationError as exc:
+            await self.dead_letter(msg, delivery, "unparseable_envelope", str(exc))
+            return
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.event_id), correlation_id=str(envelope.correlation_id),
+            event_type=envelope.event_type,
+        )
+        try:
+            attempts = self.settings.consumer_retry_attempts
+            for attempt in range(1, attempts + 1):
+                try:
+                    await handler(envelope, delivery)
+                    return
+                except TRANSIENT_ERRORS as exc:
+                    delay = min(self.settings.consumer_retry_base_s * 2 ** (attempt - 1), 10.0)
+                    log.warning("transient_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    if attempt == attempts:
+                        raise  # rewind the partition; an outage is never dead-lettered
+                except (PermanentError, ValidationError, KeyError, ValueError, asyncpg.DataError) as exc:
+                    await self.dead_letter(msg, delivery, type(exc).__name__, str(exc))
+                    return
+                except Exception as exc:  # noqa: BLE001 - unknown: retry a few times, then dead-letter
+                    if attempt == attempts:
+                        await self.dead_letter(msg, delivery, type(exc).__name__, repr(exc))
+                        return
+                    delay = min(self.settings.consumer_retry_base_s * 2 ** (attempt - 1), 10.0)
+                    log.warning("handler_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
+                    await asyncio.sleep(delay)
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "event_type")
+
+    async def dead_letter(self, msg: KafkaMessage, delivery: Delivery, reason: str, detail: str) -> None:
+        """Publish the raw message unchanged to `<topic>.dlq` with the error in headers, then log it."""
+        headers = {
+            "x-omni311-error": reason,
+            "x-omni311-error-detail": detail[:2000],
+            "x-omni311-source-topic": delivery.topic,
+            "x-omni311-source-partition": str(delivery.partition),
+            "x-omni311-source-offset": str(delivery.offset),
+            "x-omni311-consumer": self.service,
+        }
+        await self.broker.publish(
+            msg.body, topic=delivery.topic + DLQ_SUFFIX, key=msg.raw_message.key, headers=headers,
+        )
+        self.dead_lettered += 1
+        log.error("dead_lettered", reason=reason, detail=detail[:500], topic=delivery.topic,
+                  partition=delivery.partition, offset=delivery.offset)
+
+
+def outbox_publisher(broker: KafkaBroker) -> Callable[[bytes, str, bytes], Awaitable[None]]:
+    """The `publish(payload, topic, key)` the outbox relay uses: waits for the broker's acknowledgement."""
+
+    async def publish(payload: bytes, topic: str, key: bytes) -> None:
+        await broker.publish(payload, topic=topic, key=key, headers={"content-type": "application/json"})
+
+    return publish

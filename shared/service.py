@@ -1,0 +1,140 @@
+"""What every omni311 service process shares: one FastAPI app with health, readiness and metrics,
+a Kafka broker whose lifetime is the app's, and, for services that own state, migrations, a pool and
+the outbox relay. A service's `create_app(settings)` builds a `Runtime`, registers its subscribers on
+`runtime.broker` and its routes on the app, and returns `runtime.app`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, CONTENT_TYPE_LATEST
+
+from shared.db.migrate import migrate
+from shared.db.outbox import OutboxRelay
+from shared.db.pool import create_pool
+from shared.kafka import Consumer, create_broker, ensure_topics, outbox_publisher
+from shared.logs import configure_logging, get_logger
+from shared.settings import Settings
+
+
+def utc_now() -> datetime:
+    """The clock; only runtimes read it (STYLE.md rule 5) and pass it to handlers."""
+    return datetime.now(UTC)
+
+
+class Runtime:
+    """Resources of one service process. `pool` and `relay` exist only for state-owning services."""
+
+    def __init__(self, settings: Settings, service: str, *, schema_package: str | None = None,
+                 title: str | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        self.schema_package = schema_package
+        self.broker = create_broker(settings, service)
+        self.consumer = Consumer(broker=self.broker, settings=settings, service=service)
+        self.pool: asyncpg.Pool | None = None
+        self.relay: OutboxRelay | None = None
+        self.clock: Callable[[], datetime] = utc_now
+        self.started_at = time.monotonic()
+        self.ready = False
+        self.on_start: list[Callable[[], Awaitable[None]]] = []
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
+        self.metrics = CollectorRegistry()
+        self.handled = Counter("omni311_events_handled", "Events handled by type", ["event_type"],
+                               registry=self.metrics)
+        self.outbox_published = Gauge("omni311_outbox_published", "Outbox rows relayed since start",
+                                      registry=self.metrics)
+        self.dead_lettered = Gauge("omni311_dead_lettered", "Messages sent to a DLQ since start",
+                                   registry=self.metrics)
+        self.log = get_logger(service)
+        self.app = FastAPI(title=title or f"omni311 {service}", lifespan=self._lifespan)
+        self._add_probes()
+
+    def dispatcher(self, table: dict[str, Callable[..., Awaitable[str]]], deps: Callable[[], Any]) -> Callable[
+            [Any, Any], Awaitable[None]]:
+        """A consume callback that runs `table[event_type](envelope, delivery, deps(), now)`.
+
+        Event types missing from `table` are other consumers' events on a shared topic: committed untouched.
+        """
+
+        async def call(env: Any, delivery: Any) -> None:
+            handler = table.get(env.event_type)
+            if handler is None:
+                return
+            result = await handler(env, delivery, deps(), self.clock())
+            self.handled.labels(env.event_type).inc()
+            self.log.info("handled", result=result)
+
+        return call
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError(f"{self.service} has no database pool (not started, or stateless)")
+        return self.pool
+
+    def _add_probes(self) -> None:
+        @self.app.get("/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, Any]:
+            return {"service": self.service, "status": "ok"}
+
+        @self.app.get("/readyz", include_in_schema=False)
+        async def readyz(response: Response) -> dict[str, Any]:
+            if not self.ready:
+                response.status_code = 503
+            return {"service": self.service, "ready": self.ready}
+
+        @self.app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            if self.relay is not None:
+                self.outbox_published.set(self.relay.published)
+            self.dead_lettered.set(self.consumer.dead_lettered)
+            return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        s = self.settings
+        configure_logging(self.service, s.log_level, s.log_json)
+        await ensure_topics(s)
+        if self.schema_package is not None:
+            applied = await migrate(s.pg_dsn, self.service, self.schema_package)
+            if applied:
+                self.log.info("migrated", versions=applied)
+            self.pool = await create_pool(s.pg_dsn, self.service, application_name=self.service,
+                                          max_size=s.pg_pool_max)
+            self.relay = OutboxRelay(dsn=s.pg_dsn, schema=self.service, publish=outbox_publisher(self.broker),
+                                     topic_name=s.topic, poll_interval_s=s.outbox_poll_interval_s)
+        for hook in self.on_start:
+            await hook()
+        await self.broker.start()
+        if self.relay is not None:
+            self.relay.start()
+        self.ready = True
+        self.log.info("started")
+        try:
+            yield
+        finally:
+            self.ready = False
+            if self.relay is not None:
+                await self.relay.stop()
+            await self.broker.stop()
+            for hook in self.on_stop:
+                await hook()
+            if self.pool is not None:
+                await self.pool.close()
+            self.log.info("stopped")
+
+
+def serve(app: FastAPI, settings: Settings, service: str) -> None:
+    """Run a service's app with uvicorn on its port (blocking); SIGTERM/SIGINT stop it gracefully."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.port_for(service), log_level="warning",
+                lifespan="on", timeout_graceful_shutdown=20)

@@ -1,0 +1,70 @@
+"""Settings for every omni311 service, read from the environment with one prefix (`OMNI311_`).
+
+Nothing is read at import time: services call `Settings()` inside `create_app` (STYLE.md rule 6).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SERVICE_PORTS = {
+    "intake_web": 8080,
+    "case": 8081,
+    "router": 8082,
+    "dedup": 8083,
+    "notifier": 8084,
+}
+
+
+class Settings(BaseSettings):
+    """Every knob, one env var each: e.g. `OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092`."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic and consumer group; lets test runs share one broker.",
+    )
+    pg_dsn: str = "postgresql://postgres@127.0.0.1:55432/omni311"
+    pg_pool_max: int = 10
+    jurisdiction: str = "demo"
+    shared_data: Path = REPO_ROOT.parent / "shared" / "data"
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, description="Defaults to the service's port in SERVICE_PORTS.")
+    case_api_url: str = "http://127.0.0.1:8081"
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    open311_api_keys: list[str] = Field(default_factory=lambda: ["demo-key"])
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 3025
+    smtp_user: str | None = "city311"
+    smtp_password: str | None = "secret"
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "311@omni311.test"
+    mail_from_name: str = "City 311"
+
+    outbox_poll_interval_s: float = 1.0
+    consumer_retry_attempts: int = 5
+    consumer_retry_base_s: float = 0.2
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def topic(self, name: str) -> str:
+        """The real topic name for a registry topic."""
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, service: str) -> str:
+        """The consumer group id of a service (one per service, never shared)."""
+        return f"{self.topic_prefix}{service}"
+
+    def port_for(self, service: str) -> int:
+        return self.http_port if self.http_port is not None else SERVICE_PORTS[service]
