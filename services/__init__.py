@@ -1,0 +1,1 @@
+"""omni311 services: one folder each, never importing each other."""

@@ -1,0 +1,1 @@
+"""Case service: turns intake messages into tracked cases; applies routing and dedup decisions."""

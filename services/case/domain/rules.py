@@ -1,0 +1,97 @@
+"""Case rules that need no I/O: case numbers, finding a case number in text, merge targets, Open311 view."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-(\d{2})-(\d{6,})\b")
+
+
+def case_number(prefix: str, year: int, n: int) -> str:
+    """The human case number residents quote: ``<PREFIX>-<yy>-<nnnnnn>`` (e.g. ``NYC-26-000042``).
+
+    `prefix` is the jurisdiction id upper-cased (letters only), `year` the opening year in the
+    jurisdiction, `n` a positive sequence number.
+    """
+    letters = re.sub(r"[^A-Za-z]", "", prefix).upper()[:8] or "CASE"
+    if len(letters) < 2:
+        letters = (letters + "X")[:2]
+    return f"{letters}-{year % 100:02d}-{n:06d}"
+
+
+def find_case_number(text: str | None, prefix: str) -> str | None:
+    """The first case number of this jurisdiction quoted in `text` (subject or body), or None."""
+    if not text:
+        return None
+    want = case_number(prefix, 0, 0).split("-")[0]
+    for m in CASE_NUMBER_RE.finditer(text.upper()):
+        if m.group(1) == want:
+            return m.group(0)
+    return None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What a merge decision needs to know of a case."""
+
+    case_id: UUID
+    status: str
+    merged_into: UUID | None
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """`duplicate` is closed and merged into `survivor`; `skip_reason` set when nothing should happen."""
+
+    duplicate: UUID | None
+    survivor: UUID | None
+    skip_reason: str | None = None
+
+
+def plan_merge(candidate: CaseState, target_chain: list[CaseState]) -> MergePlan:
+    """Decide a merge of `candidate` into the last case of `target_chain`.
+
+    `target_chain` is the proposed target followed by the cases it was itself merged into, in order
+    (so a merge always lands on a case that is still the surviving one). A closed candidate, a closed
+    survivor, or a merge of a case into itself is skipped with a reason.
+    """
+    if not target_chain:
+        return MergePlan(None, None, "target case not found")
+    survivor = target_chain[-1]
+    if candidate.merged_into is not None:
+        return MergePlan(None, None, "case already merged")
+    if candidate.status != "open":
+        return MergePlan(None, None, "case no longer open")
+    if survivor.case_id == candidate.case_id:
+        return MergePlan(None, None, "a case cannot be merged into itself")
+    if survivor.status != "open":
+        return MergePlan(None, None, "target case no longer open")
+    return MergePlan(duplicate=candidate.case_id, survivor=survivor.case_id)
+
+
+def open311_request(row: dict[str, Any]) -> dict[str, Any]:
+    """A case row as an Open311 GeoReport v2 service request (GET Service Request fields)."""
+    return {
+        "service_request_id": row["service_request_id"],
+        "status": row["status"],
+        "status_notes": row.get("status_notes"),
+        "service_name": row.get("service_name"),
+        "service_code": row.get("service_code"),
+        "description": row.get("description"),
+        "agency_responsible": row.get("agency_responsible"),
+        "service_notice": None,
+        "requested_datetime": row.get("requested_datetime"),
+        "updated_datetime": row.get("updated_datetime"),
+        "expected_datetime": row.get("sla_due_at"),
+        "address": row.get("address"),
+        "address_id": None,
+        "zipcode": row.get("zipcode"),
+        "lat": row.get("lat"),
+        "long": row.get("long"),
+        "media_url": (row.get("media_url") or [None])[0],
+    }

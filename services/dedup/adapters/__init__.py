@@ -1,0 +1,1 @@
+"""PostGIS access for the dedup projection."""

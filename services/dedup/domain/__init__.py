@@ -1,0 +1,1 @@
+"""Pure duplicate scoring. No I/O."""

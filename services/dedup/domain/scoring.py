@@ -1,0 +1,79 @@
+"""How alike two reports are: distance within a radius and text similarity, combined into one score.
+
+Distances are metres, windows hours, scores in [0, 1]. The rule: a candidate must have the same
+`service_code`, lie within the category's radius, have been requested within its window, and reach
+`threshold` on the combined score. Text similarity uses rapidfuzz's token-set ratio on case-folded,
+accent-stripped text, so word order and repeated words do not matter.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from rapidfuzz import fuzz
+
+DISTANCE_WEIGHT = 0.6
+TEXT_WEIGHT = 0.4
+NEUTRAL_TEXT = 0.5
+"""Similarity assumed when either text is empty: place and kind alone then decide."""
+
+
+@dataclass(frozen=True)
+class DedupPolicy:
+    """Per-category thresholds: `radius_m` (metres), `window_hours`, minimum combined `threshold`."""
+
+    radius_m: float = 50.0
+    window_hours: float = 72.0
+    threshold: float = 0.55
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An open case near the new one, as the projection found it."""
+
+    case_id: UUID
+    service_request_id: str
+    description: str
+    distance_m: float
+    requested_datetime: datetime
+
+
+@dataclass(frozen=True)
+class Match:
+    candidate: Candidate
+    score: float
+    text_similarity: float
+    distance_score: float
+
+
+def _norm(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def text_similarity(a: str, b: str) -> float:
+    """Similarity of two report texts in [0, 1]; `NEUTRAL_TEXT` when either is empty."""
+    na, nb = _norm(a or ""), _norm(b or "")
+    if not na or not nb:
+        return NEUTRAL_TEXT
+    return fuzz.token_set_ratio(na, nb) / 100.0
+
+
+def score(candidate: Candidate, description: str, policy: DedupPolicy) -> Match:
+    """Score one candidate against a new report's text under `policy`."""
+    distance_score = max(0.0, 1.0 - candidate.distance_m / policy.radius_m) if policy.radius_m > 0 else 0.0
+    sim = text_similarity(description, candidate.description)
+    return Match(candidate, DISTANCE_WEIGHT * distance_score + TEXT_WEIGHT * sim, sim, distance_score)
+
+
+def best_match(candidates: list[Candidate], description: str, policy: DedupPolicy) -> Match | None:
+    """The highest-scoring candidate at or above the threshold; ties go to the older case, then the id."""
+    matches = [score(c, description, policy) for c in candidates if c.distance_m <= policy.radius_m]
+    matches = [m for m in matches if m.score >= policy.threshold]
+    if not matches:
+        return None
+    matches.sort(key=lambda m: (-m.score, m.candidate.requested_datetime, str(m.candidate.case_id)))
+    return matches[0]

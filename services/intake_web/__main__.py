@@ -1,0 +1,9 @@
+"""`python -m services.intake_web`: run the Open311 API on its port."""
+
+from services.intake_web.app import create_app
+from shared.service import serve
+from shared.settings import Settings
+
+if __name__ == "__main__":
+    settings = Settings()
+    serve(create_app(settings), settings, "intake_web")

@@ -1,0 +1,1 @@
+"""Pure intake rules for the web channel. No I/O."""

@@ -1,0 +1,63 @@
+"""Turn a validated Open311 POST into an `intake.message_received` payload, and related pure rules."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from shared.events import MessageReceived, Pii
+from shared.open311 import PostServiceRequest
+
+MAX_QUERY_SPAN = timedelta(days=90)
+"""Open311 GeoReport v2, GET Service Requests: a start_date/end_date range may not span more than 90 days."""
+
+
+def contact_key(channel: str, *, email: str | None, phone: str | None, account_id: str | None,
+                device_id: str | None, fallback: str) -> str:
+    """A stable, non-reversible key of the reporter (the `intake.messages` partition key).
+
+    Uses the strongest identifier given (email, then phone, account, device), case-folded; an anonymous
+    report gets a key of its own (`fallback`, e.g. the token), so it orders with nothing else.
+    """
+    for kind, value in (("email", email), ("phone", phone), ("account", account_id), ("device", device_id)):
+        if value and value.strip():
+            return "ck_" + hashlib.sha256(f"{kind}:{value.strip().casefold()}".encode()).hexdigest()[:32]
+    return "ck_anon_" + hashlib.sha256(f"{channel}:{fallback}".encode()).hexdigest()[:24]
+
+
+def token_for(api_key: str, idempotency_key: str | None) -> str:
+    """The Open311 token of a POST: random, or derived from the client's `Idempotency-Key` header so
+    that a retried POST gets the same token and therefore the same case."""
+    if idempotency_key:
+        return str(uuid5(NAMESPACE_URL, f"omni311:open311:{api_key}:{idempotency_key}"))
+    return str(uuid4())
+
+
+def message_from_post(req: PostServiceRequest, *, token: str, client_id: str, now: datetime,
+                      language: str | None = None) -> MessageReceived:
+    """The intake payload of one Open311 POST Service Request (channel ``open311``)."""
+    return MessageReceived(
+        channel="open311",
+        channel_message_id=token,
+        contact_key=contact_key("open311", email=req.email, phone=req.phone, account_id=req.account_id,
+                                device_id=req.device_id, fallback=token),
+        received_at=now,
+        service_code=req.service_code,
+        description=req.description or "",
+        address=req.address_string,
+        address_id=req.address_id,
+        lat=req.lat,
+        long=req.long,
+        media_url=[req.media_url] if req.media_url else [],
+        requested_datetime=now,
+        language=language,
+        attributes=dict(req.attributes),
+        client_id=client_id,
+        pii=Pii(email=req.email, phone=req.phone, first_name=req.first_name, last_name=req.last_name),
+    )
+
+
+def event_id_for(token: str) -> UUID:
+    """The intake event id of a token: a retried POST republishes the very same event."""
+    return uuid5(NAMESPACE_URL, f"omni311:open311-event:{token}")

@@ -1,0 +1,1 @@
+"""Notifier: tells reporters on their own channel that their case was received, merged or closed."""

@@ -1,0 +1,1 @@
+"""Mail transport and SQL for the notifier schema."""

@@ -1,0 +1,1 @@
+"""Pure notification rules and message composition. No I/O."""

@@ -1,0 +1,100 @@
+"""What to tell a reporter, in which language, and how an email is shaped (RFC 5322, RFC 3834).
+
+Pure: takes the facts and `now`, returns an `email.message.EmailMessage` built with `policy.default`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Literal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+Kind = Literal["acknowledgement", "merged", "status_changed", "closed"]
+SUPPORTED_LANGUAGES = ("en", "fr")
+
+
+def recipient_key(channel: str, address: str) -> str:
+    """A stable, non-reversible key of a channel address (e.g. an email, case-folded)."""
+    return hashlib.sha256(f"{channel}:{address.strip().casefold()}".encode()).hexdigest()[:32]
+
+
+def language_of(hint: str | None) -> str:
+    """The template language for a reporter: French when their message was French, else English."""
+    return "fr" if (hint or "").lower().startswith("fr") else "en"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell one reporter about one case."""
+
+    kind: Kind
+    service_request_id: str
+    language: str
+    display_name: str | None = None
+    merged_into_service_request_id: str | None = None
+    status_notes: str | None = None
+    description: str | None = None
+
+
+_env: Environment | None = None
+
+
+def _templates() -> Environment:
+    global _env
+    if _env is None:
+        _env = Environment(
+            loader=PackageLoader("services.notifier", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return _env
+
+
+def compose_email(
+    notice: Notice,
+    *,
+    to_address: str,
+    from_address: str,
+    from_name: str,
+    now: datetime,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    """Build the email for `notice`: text and HTML parts, UTF-8 display names, a Message-ID on our
+    domain, `In-Reply-To`/`References` to the resident's mail when known, a Reply-To that threads back
+    to the case (`local+<case number>@domain`), and `Auto-Submitted: auto-replied` on automatic
+    answers so that well-behaved responders do not answer them (RFC 3834 §5).
+    """
+    lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
+    env = _templates()
+    ctx = {"n": notice}
+    subject = env.get_template(f"{lang}/subject.txt").render(ctx).strip()
+    local, _, domain = from_address.partition("@")
+    msg = EmailMessage()
+    msg["From"] = Address(display_name=from_name, username=local, domain=domain)
+    msg["To"] = Address(display_name=notice.display_name or "", addr_spec=to_address)
+    msg["Reply-To"] = Address(display_name=from_name, username=f"{local}+{notice.service_request_id}", domain=domain)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(idstring=notice.service_request_id, domain=domain or None)
+    msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = lang
+    msg["X-Omni311-Case"] = notice.service_request_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    text = env.get_template(f"{lang}/{notice.kind}.txt").render(ctx)
+    msg.set_content(text)
+    # The HTML part escapes the same text (a resident's description may hold markup).
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    html = env.get_template("email.html").render(lang=lang, subject=subject, paragraphs=paragraphs)
+    msg.add_alternative(html, subtype="html")
+    return msg
