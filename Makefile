@@ -1,0 +1,54 @@
+# omni311 — every command a developer, CI or an ops person needs on a bare machine (no Docker).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export OMNI311_SHARED_DATA ?= $(abspath ../shared/data)
+
+.PHONY: help venv infra-up infra-down infra-status migrate run stop test test-unit test-integration bench clean
+
+help:
+	@echo "make run         infrastructure + every service + replay (REPLAY=file, REPLAY_MODE=structured|free-text|both)"
+	@echo "make test        infrastructure + every test (unit, integration, e2e)"
+	@echo "make test-unit   tests that need no infrastructure"
+	@echo "make stop        stop services and infrastructure"
+	@echo "make migrate     apply every service's migrations"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+infra-up: venv
+	PYTHON=$(PY) deploy/local/bin/infra.sh up
+
+infra-down:
+	deploy/local/bin/infra.sh down
+
+infra-status:
+	deploy/local/bin/infra.sh status
+
+migrate: venv
+	$(PY) -m shared.db.migrate
+
+run: venv
+	PYTHON=$(PY) deploy/local/bin/run.sh
+
+stop:
+	-deploy/local/bin/services.sh stop
+	deploy/local/bin/infra.sh down
+
+test-unit: venv
+	$(PY) -m pytest tests/unit -q
+
+test: infra-up
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+bench: infra-up
+	$(PY) -m pytest benchmarks -q
+
+clean:
+	rm -rf var/test-logs var/run

@@ -1,0 +1,154 @@
+"""A whole omni311 stack for end-to-end tests: every service as its own process, on its own ports,
+with its own topic prefix and database, against the real Kafka, PostgreSQL and mail server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from support.infra import KAFKA, PG_DSN, free_port
+from support.wait import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("case", "router", "dedup", "notifier", "intake_web")
+
+
+def _dsn_with_db(dsn: str, db: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@dataclass
+class Stack:
+    """Running services. `url(name)` is a service's base URL; `kill`/`start` drive one process."""
+
+    jurisdiction: str = "demo"
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: REPO / "var" / "test-logs")
+
+    @property
+    def database(self) -> str:
+        return f"omni311_t{self.run_id}"
+
+    @property
+    def dsn(self) -> str:
+        return _dsn_with_db(PG_DSN, self.database)
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"t{self.run_id}."
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def env(self, service: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI311_")}
+        env.update({
+            "OMNI311_KAFKA_BOOTSTRAP": KAFKA,
+            "OMNI311_PG_DSN": self.dsn,
+            "OMNI311_TOPIC_PREFIX": self.topic_prefix,
+            "OMNI311_JURISDICTION": self.jurisdiction,
+            "OMNI311_HTTP_PORT": str(self.ports[service]),
+            "OMNI311_CASE_API_URL": self.url("case"),
+            "OMNI311_OUTBOX_POLL_INTERVAL_S": "0.5",
+            "PYTHONUNBUFFERED": "1",
+        })
+        for key in ("OMNI311_SHARED_DATA", "OMNI311_SMTP_HOST", "OMNI311_SMTP_PORT"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        env.update(self.extra_env)
+        return env
+
+    async def create_database(self) -> None:
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.database}"')
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        finally:
+            await conn.close()
+
+    async def drop_database(self) -> None:
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    def start(self, service: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{self.run_id}-{service}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[service] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], cwd=REPO, env=self.env(service),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    async def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            async def ready() -> bool:
+                proc = self.procs[service]
+                if proc.poll() is not None:
+                    raise AssertionError(f"{service} exited with {proc.returncode}; see {self.log_path(service)}:\n"
+                                         + self.log_tail(service))
+                try:
+                    return (await client.get(self.url(service) + "/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            await eventually(ready, timeout=timeout, what=f"{service} ready")
+
+    def log_path(self, service: str) -> Path:
+        return self.log_dir / f"{self.run_id}-{service}.log"
+
+    def log_tail(self, service: str, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path(service).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[service]
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    async def up(self) -> Stack:
+        for s in SERVICES:
+            self.ports.setdefault(s, free_port())
+        await self.create_database()
+        for s in SERVICES:
+            self.start(s)
+        await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
+        return self
+
+    async def down(self) -> None:
+        for s, proc in self.procs.items():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        await self.drop_database()
+
+    async def case_db(self) -> asyncpg.Connection:
+        """A connection that sees the case schema (for assertions only)."""
+        return await asyncpg.connect(self.dsn, server_settings={"search_path": '"case", public'})

@@ -1,0 +1,270 @@
+"""`omni311-replay FILE`: replay a real 311 export through the Open311 API and report what happened.
+
+Reads a NYC Open Data 311 CSV, a Boston 311 CSV or an Open311 requests file (`tools.replay.sources`),
+submits every record with `POST /requests.json` (structured mode: the record's category as
+`service_code`; free-text mode: no `service_code`, only what a resident might write), watches
+`cases.lifecycle` and `notifications.outcomes` on Kafka until the pipeline settles, and writes a JSON
+report (default `var/replay-report.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from tqdm import tqdm
+
+from shared.events import Envelope
+from shared.settings import REPO_ROOT, Settings
+from tools.replay.sources import ReplayRecord, read_records
+
+MODES = ("structured", "free-text")
+
+
+@dataclass
+class Submission:
+    record: ReplayRecord
+    mode: str
+    token: str
+    submitted_at: float
+    case_id: str | None = None
+    routed_agency: str | None = None
+    routed_at: float | None = None
+
+
+@dataclass
+class Observed:
+    """What the replay saw on Kafka, keyed by token and case id."""
+
+    by_token: dict[str, Submission] = field(default_factory=dict)
+    by_case: dict[str, Submission] = field(default_factory=dict)
+    opened: int = 0
+    routed: int = 0
+    merged: int = 0
+    acks_sent: int = 0
+    last_event_at: float = field(default_factory=time.monotonic)
+
+    def apply(self, env: Envelope, now: float) -> None:
+        data = env.data
+        if env.event_type == "case.opened":
+            sub = self.by_token.get(data["channel_message_id"])
+            if sub is not None and sub.case_id is None:
+                sub.case_id = data["case_id"]
+                self.by_case[data["case_id"]] = sub
+                self.opened += 1
+        elif env.event_type == "case.routed":
+            sub = self.by_case.get(data["case_id"])
+            if sub is not None and sub.routed_at is None:
+                sub.routed_at = now
+                sub.routed_agency = data["routing"]["agency_responsible"]
+                self.routed += 1
+        elif env.event_type == "case.merged":
+            if data["case_id"] in self.by_case:
+                self.merged += 1
+        elif env.event_type == "notification.recorded":
+            if data["case_id"] in self.by_case and data["kind"] == "acknowledgement" and data["outcome"] == "sent":
+                self.acks_sent += 1
+        self.last_event_at = time.monotonic()
+
+
+def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: str) -> dict[str, str] | None:
+    """The Open311 POST form of a record, or None in structured mode when its category is not offered."""
+    form: dict[str, str] = {"api_key": api_key, "requested_datetime": record.requested_datetime.isoformat()}
+    if mode == "structured":
+        code = codes.get((record.service_name or "").strip().casefold())
+        if code is None:
+            return None
+        form["service_code"] = code
+        if record.description:
+            form["description"] = record.description
+    elif record.free_text:
+        form["description"] = record.free_text
+    if record.lat is not None and record.long is not None:
+        form["lat"], form["long"] = repr(record.lat), repr(record.long)
+    # A record that names only its zip code still gives a place a caller would give.
+    address = record.address_string or (f"ZIP {record.zipcode}" if record.zipcode else None)
+    if address:
+        form["address_string"] = address
+    if record.email:
+        form["email"] = record.email
+    return form
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1], 1)
+
+
+async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, stop: asyncio.Event) -> None:
+    topics = [settings.topic("cases.lifecycle"), settings.topic("notifications.outcomes")]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                group_id=None, client_id="omni311-replay")
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
+        if not parts:
+            for t in topics:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - first use of a fresh topic
+                parts += [TopicPartition(t, p) for p in (consumer.partitions_for_topic(t) or set())]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for tp in parts:
+            await consumer.position(tp)
+        ready.set()
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200, max_records=500)
+            now = time.monotonic()
+            for records in batch.values():
+                for rec in records:
+                    try:
+                        observed.apply(Envelope.from_bytes(rec.value), now)
+                    except ValueError:
+                        continue  # not ours to judge; the services dead-letter it
+    finally:
+        await consumer.stop()
+
+
+async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, settings: Settings,
+                 concurrency: int, settle_timeout: float, quiet_s: float, limit: int | None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Replay `path` and return the report (see the module docstring)."""
+    records = list(read_records(path))
+    if limit:
+        records = records[:limit]
+    observed = Observed()
+    ready, stop = asyncio.Event(), asyncio.Event()
+    watcher = asyncio.create_task(_watch(settings, observed, ready, stop))
+    await asyncio.wait_for(ready.wait(), 60)
+    rejected: dict[str, Counter[str]] = {m: Counter() for m in modes}
+    submitted: Counter[str] = Counter()
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
+        services = (await http.get("/services.json")).json()
+        codes = {s["service_name"].strip().casefold(): s["service_code"] for s in services}
+        bar = tqdm(total=len(records) * len(modes), desc=f"replay {path.name}", unit="req", disable=not progress)
+
+        async def submit(record: ReplayRecord, mode: str) -> None:
+            async with sem:
+                form = form_for(record, mode, codes, api_key)
+                if form is None:
+                    rejected[mode][f"service not offered: {record.service_name}"] += 1
+                else:
+                    key = f"replay:{mode}:{record.source_format}:{record.source_id}"
+                    sent = time.monotonic()
+                    r = await http.post("/requests.json", data=form, headers={"Idempotency-Key": key})
+                    if r.status_code == 200:
+                        token = r.json()[0]["token"]
+                        submitted[mode] += 1
+                        if token not in observed.by_token:
+                            observed.by_token[token] = Submission(record, mode, token, sent)
+                    else:
+                        try:
+                            reason = "; ".join(e["description"] for e in r.json())
+                        except (ValueError, KeyError, TypeError):
+                            reason = f"HTTP {r.status_code}"
+                        rejected[mode][reason] += 1
+                bar.update(1)
+
+        await asyncio.gather(*(submit(rec, mode) for mode in modes for rec in records))
+        bar.close()
+
+        deadline = time.monotonic() + settle_timeout
+        while time.monotonic() < deadline:
+            pending = sum(1 for s in observed.by_token.values() if s.routed_at is None)
+            if pending == 0 and time.monotonic() - observed.last_event_at > quiet_s:
+                break
+            await asyncio.sleep(0.5)
+        # Tokens whose case was opened by an earlier run of the same replay: ask the API.
+        already = 0
+        for sub in observed.by_token.values():
+            if sub.case_id is None:
+                r = await http.get(f"/tokens/{sub.token}.json")
+                if r.status_code == 200 and r.json()[0].get("service_request_id"):
+                    already += 1
+    stop.set()
+    await watcher
+
+    report: dict[str, Any] = {
+        "file": str(path),
+        "records_read": len(records),
+        "modes": modes,
+        "submitted": sum(submitted.values()),
+        "rejected": sum(sum(c.values()) for c in rejected.values()),
+        "rejected_by_reason": {m: dict(c.most_common()) for m, c in rejected.items()},
+        "distinct_tokens": len(observed.by_token),
+        "cases_opened": observed.opened,
+        "cases_already_present": already,
+        "routed": observed.routed,
+        "duplicates_merged": observed.merged,
+        "acknowledgements_sent": observed.acks_sent,
+        "records_with_email": sum(1 for r in records if r.email),
+        "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and s.case_id is not None),
+        "per_mode": {},
+    }
+    all_latency: list[float] = []
+    for mode in modes:
+        subs = [s for s in observed.by_token.values() if s.mode == mode]
+        judged = [s for s in subs if s.routed_agency is not None and s.record.expected_agency]
+        correct = sum(1 for s in judged if s.routed_agency.casefold() == s.record.expected_agency.casefold())
+        lat = [(s.routed_at - s.submitted_at) * 1000 for s in subs if s.routed_at is not None]
+        all_latency += lat
+        report["per_mode"][mode] = {
+            "submitted": submitted[mode],
+            "rejected": sum(rejected[mode].values()),
+            "cases_opened": sum(1 for s in subs if s.case_id),
+            "routed": sum(1 for s in subs if s.routed_at is not None),
+            "agency_judged": len(judged),
+            "agency_correct": correct,
+            "agency_accuracy": round(correct / len(judged), 4) if judged else None,
+            "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99)},
+        }
+    report["agency_accuracy"] = {m: report["per_mode"][m]["agency_accuracy"] for m in modes}
+    report["latency_ms"] = {"p50": percentile(all_latency, 50), "p95": percentile(all_latency, 95),
+                            "p99": percentile(all_latency, 99)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omni311-replay", description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--base-url", default=None, help="intake_web base URL (default from settings)")
+    parser.add_argument("--mode", choices=[*MODES, "both"], default="structured")
+    parser.add_argument("--api-key", default=None)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--settle-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument("--quiet", type=float, default=3.0, help="seconds without events that mean 'settled'")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--report", type=Path, default=REPO_ROOT / "var" / "replay-report.json")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    modes = list(MODES) if args.mode == "both" else [args.mode]
+    report = asyncio.run(replay(
+        args.file, base_url=args.base_url or settings.public_base_url, modes=modes,
+        api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
+        settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
+    ))
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "routed",
+                                             "duplicates_merged", "acknowledgements_sent", "agency_accuracy",
+                                             "latency_ms")}, indent=2))
+    print(f"report: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
