@@ -1,0 +1,91 @@
+"""End to end on real Kafka, PostgreSQL and mail: Open311 POST → case → routed → duplicate merged →
+acknowledgement and merge emails in the reporters' mailboxes (read over IMAP)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from support.mail import inbox, text_of
+from support.wait import eventually
+
+
+async def _post(client: httpx.AsyncClient, **form: str) -> str:
+    r = await client.post("/requests.json", data={"api_key": "demo-key", **form})
+    assert r.status_code == 200, r.text
+    token = r.json()[0]["token"]
+    assert token
+    return token
+
+
+async def _case_for(client: httpx.AsyncClient, token: str) -> str:
+    async def sid() -> str | None:
+        r = await client.get(f"/tokens/{token}.json")
+        return r.json()[0]["service_request_id"] if r.status_code == 200 else None
+    return await eventually(sid, timeout=30, what=f"token {token} has a case")
+
+
+async def test_a_report_is_acknowledged_routed_and_a_nearby_duplicate_is_merged(stack) -> None:
+    first_email = f"first-{uuid.uuid4().hex[:8]}@resident.test"
+    second_email = f"second-{uuid.uuid4().hex[:8]}@resident.test"
+    async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+        t1 = await _post(web, service_code="pothole", lat="45.42000", long="-75.69000",
+                         description="Deep pothole in the right lane", email=first_email, first_name="Ana")
+        first = await _case_for(web, t1)
+
+        async def routed(sid: str):  # noqa: ANN202
+            r = await web.get(f"/requests/{sid}.json")
+            body = r.json()[0]
+            return body if body.get("agency_responsible") else None
+
+        req1 = await eventually(lambda: routed(first), timeout=30, what="first case routed")
+        assert req1["service_code"] == "pothole" and req1["status"] == "open"
+        assert req1["expected_datetime"], "the SLA due time is shown as expected_datetime"
+
+        # A second report of the same problem about 10 m away, in other words.
+        t2 = await _post(web, service_code="pothole", lat="45.42009", long="-75.69000",
+                         description="pothole right lane, very deep", email=second_email)
+        second = await _case_for(web, t2)
+        assert second != first
+
+        async def merged():  # noqa: ANN202
+            r = await case_api.get(f"/cases/{second}/timeline")
+            return r.json() if r.json()["merged_into"] else None
+
+        timeline = await eventually(merged, timeout=30, what="second case merged")
+        assert timeline["merged_into"] == first
+        assert timeline["status"] == "closed"
+        r = await web.get(f"/requests/{second}.xml")
+        assert f"Duplicate of {first}".encode() in r.content
+
+        ack = await eventually(lambda: inbox(first_email), timeout=30, what="acknowledgement delivered")
+        assert len(ack) == 1
+        assert first in ack[0]["Subject"] and first in text_of(ack[0])
+        assert ack[0]["Auto-Submitted"] in ("auto-generated", "auto-replied")
+
+        async def second_mails():  # noqa: ANN202
+            msgs = await inbox(second_email)
+            return msgs if len(msgs) >= 2 else None
+
+        mails = await eventually(second_mails, timeout=30, what="second reporter got ack + merge notice")
+        subjects = sorted(m["Subject"] for m in mails)
+        assert any("We received your report" in s and second in s for s in subjects), subjects
+        assert any(f"joins case {first}" in s for s in subjects), subjects
+        assert len(mails) == 2, "exactly one acknowledgement and one merge notice"
+        # The first reporter is not told about someone else's duplicate.
+        assert len(await inbox(first_email)) == 1
+
+
+async def test_a_report_outside_the_city_or_at_0_0_is_refused_with_an_open311_error(stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
+        for lat, long, words in (("0", "0", "0,0"), ("-75.69", "45.42", "swapped"), ("40.7", "-74.0", "outside")):
+            r = await web.post("/requests.json", data={"api_key": "demo-key", "service_code": "pothole",
+                                                       "lat": lat, "long": long, "description": "x"})
+            assert r.status_code == 400, (lat, long, r.text)
+            assert words in r.json()[0]["description"], r.json()
+        r = await web.post("/requests.xml", data={"service_code": "pothole", "lat": "45.42", "long": "-75.69"})
+        assert r.status_code == 403 and b"<errors>" in r.content
+        r = await web.get("/requests/NOPE-00-000000.json")
+        assert r.status_code == 404 and r.json()[0]["code"] == 404
