@@ -1,0 +1,45 @@
+"""Jurisdictions as configuration: services, departments, districts, calendars and rules loaded from YAML."""
+
+from shared.jurisdiction.calendar import BusinessCalendar
+from shared.jurisdiction.config import PRIORITY_NAMES, JurisdictionConfig
+from shared.jurisdiction.derive import DerivedCatalogue, derive_services
+from shared.jurisdiction.errors import JurisdictionConfigError
+from shared.jurisdiction.geo import District, DistrictIndex, distance_m
+from shared.jurisdiction.loader import (
+    build_jurisdiction,
+    clear_cache,
+    jurisdiction_path,
+    load_jurisdiction,
+    repo_root,
+    shared_data_root,
+)
+from shared.jurisdiction.model import DedupPolicy, Department, Jurisdiction, Keyword, Queue, Service
+from shared.jurisdiction.text import normalize_text, service_code_for, stem, tokens
+
+__all__ = [
+    "PRIORITY_NAMES",
+    "BusinessCalendar",
+    "DedupPolicy",
+    "Department",
+    "DerivedCatalogue",
+    "District",
+    "DistrictIndex",
+    "Jurisdiction",
+    "JurisdictionConfig",
+    "JurisdictionConfigError",
+    "Keyword",
+    "Queue",
+    "Service",
+    "build_jurisdiction",
+    "clear_cache",
+    "derive_services",
+    "distance_m",
+    "jurisdiction_path",
+    "load_jurisdiction",
+    "normalize_text",
+    "repo_root",
+    "service_code_for",
+    "shared_data_root",
+    "stem",
+    "tokens",
+]

@@ -1,0 +1,324 @@
+"""The schema of `jurisdictions/<id>/jurisdiction.yaml`, as strict pydantic models (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "PRIORITY_NAMES",
+    "BoundsSpec",
+    "BusinessHoursSpec",
+    "ClassificationSpec",
+    "DedupSpec",
+    "DepartmentSpec",
+    "DistrictsSpec",
+    "FallbackLocationSpec",
+    "HolidaySpec",
+    "JurisdictionConfig",
+    "KeywordSpec",
+    "QueueSpec",
+    "RuleMatchSpec",
+    "RuleSetSpec",
+    "RoutingRuleSpec",
+    "ServiceDefaultsSpec",
+    "ServiceSpec",
+    "ServicesFromSpec",
+    "parse_priority",
+]
+
+#: Priority names accepted in YAML; the platform carries priorities as ints 1 (most urgent) … 5.
+PRIORITY_NAMES: dict[str, int] = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "planned": 5}
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def parse_priority(value: Any) -> Any:
+    """``"high"`` → 2, ``3`` → 3; other values pass through for pydantic to reject."""
+    if isinstance(value, str) and value.strip().lower() in PRIORITY_NAMES:
+        return PRIORITY_NAMES[value.strip().lower()]
+    return value
+
+
+Priority = Annotated[int, BeforeValidator(parse_priority), Field(ge=1, le=5)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeywordSpec(_Strict):
+    """A keyword phrase; YAML may give a bare string (weight 1.0) or ``{text, weight}``."""
+
+    text: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+
+class DedupSpec(_Strict):
+    """Duplicate-detection window for a category: same kind within ``radius_m`` metres and ``window_hours``."""
+
+    radius_m: float | None = Field(default=None, gt=0)
+    window_hours: float | None = Field(default=None, gt=0)
+
+
+class QueueSpec(_Strict):
+    """A work queue of a department; ``id`` is unique across the jurisdiction."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
+class DepartmentSpec(_Strict):
+    """A department: Open311 ``agency_responsible`` text (default ``id``), queues (default one, ``id``).
+
+    ``sla_clock`` is the default clock of its services (``calendar`` for round-the-clock agencies).
+    """
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    agency_responsible: str | None = None
+    sla_clock: Literal["business", "calendar"] | None = None
+    queues: list[QueueSpec] = Field(default_factory=list)
+
+
+class ServiceSpec(_Strict):
+    """An Open311 service declared inline, or curated fields merged onto a derived service of the same code.
+
+    ``service_code`` defaults to ``service_code_for(service_name)``. Either ``queue`` or
+    ``department`` locates the work (a department means its first queue).
+    """
+
+    service_code: str | None = None
+    service_name: str | None = None
+    description: str | None = None
+    group: str | None = None
+    keywords: dict[str, list[KeywordSpec]] = Field(default_factory=dict)
+    department: str | None = None
+    queue: str | None = None
+    agency_responsible: str | None = None
+    priority: Priority | None = None
+    sla_hours: float | None = Field(default=None, ge=0)
+    sla_clock: Literal["business", "calendar"] | None = None
+    dedup: DedupSpec | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> ServiceSpec:
+        if not self.service_code and not self.service_name:
+            raise ValueError("a service needs a service_code or a service_name")
+        return self
+
+
+class ServiceDefaultsSpec(_Strict):
+    """Values for services that do not set their own."""
+
+    priority: Priority = 3
+    sla_hours: float = Field(default=72, ge=0)
+    sla_clock: Literal["business", "calendar"] = "business"
+    dedup: DedupSpec = DedupSpec(radius_m=50, window_hours=72)
+
+
+class ServicesFromSpec(_Strict):
+    """Derive one service per distinct value of ``name_column`` in a city's open-data CSV export.
+
+    ``csv`` is relative to the shared-data root (``OMNI311_SHARED_DATA``) unless it starts with
+    ``./`` (relative to the jurisdiction folder) or is absolute. The dominant value (most rows; ties
+    by text order) of each column becomes the service's agency, queue and group.
+    """
+
+    csv: str
+    name_column: str
+    agency_column: str
+    agency_name_column: str | None = None
+    queue_column: str | None = None
+    group_column: str | None = None
+    keyword_columns: list[str] = Field(default_factory=list)
+    opened_column: str | None = None
+    due_column: str | None = None
+    datetime_format: str | None = None
+    max_keywords: int = Field(default=20, ge=0)
+    encoding: str = "utf-8-sig"
+
+    @model_validator(mode="after")
+    def _sla_columns(self) -> ServicesFromSpec:
+        if bool(self.opened_column) != bool(self.due_column):
+            raise ValueError("opened_column and due_column go together")
+        return self
+
+
+class BusinessHoursSpec(_Strict):
+    """Opening hours in local time: ``days`` (mon..sun), ``open``/``close`` as ``"HH:MM"`` (``"24:00"`` = midnight)."""
+
+    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    open: time = time(8, 0)
+    close: time | None = time(17, 0)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if d.lower()[:3] not in _WEEKDAYS]
+        if bad or not value:
+            raise ValueError(f"days must be a non-empty list of mon..sun, got {value}")
+        return [d.lower()[:3] for d in value]
+
+    @field_validator("open", "close", mode="before")
+    @classmethod
+    def _clock(cls, value: Any) -> Any:
+        # Unquoted YAML 1.1 reads 17:00 as the sexagesimal int 1020 (minutes): accept that too.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        return None if value in ("24:00", "24:00:00") else value
+
+    @property
+    def weekdays(self) -> list[int]:
+        """Days as ints, 0 = Monday."""
+        return [_WEEKDAYS[d] for d in self.days]
+
+
+class HolidaySpec(_Strict):
+    """Public holidays from the ``holidays`` library (``country``/``subdivision`` ISO codes), adjusted."""
+
+    country: str
+    subdivision: str | None = None
+    ignore: list[str] = Field(default_factory=list)
+    extra_closed_dates: list[date] = Field(default_factory=list)
+
+    @field_validator("country", "subdivision", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError('YAML 1.1 reads unquoted ON/NO/YES as booleans; quote the code, e.g. "ON"')
+        return value
+
+
+class DistrictsSpec(_Strict):
+    """District polygons: a GeoJSON file, the property naming the district, optional declared CRS."""
+
+    geojson: str
+    id_property: str
+    name_property: str | None = None
+    name_template: str = "{id}"
+    non_districts: list[str] = Field(default_factory=list)
+    crs: str | None = None
+
+    @field_validator("non_districts", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class BoundsSpec(_Strict):
+    """A WGS84 bounding box in degrees."""
+
+    south: float = Field(ge=-90, le=90)
+    west: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundsSpec:
+        if self.south >= self.north or self.west >= self.east:
+            raise ValueError("bounds need south < north and west < east")
+        return self
+
+
+class FallbackLocationSpec(_Strict):
+    """A point that a geocoder returns when it does not know where (e.g. City Hall); ``tolerance_m`` in metres."""
+
+    name: str
+    lat: float = Field(ge=-90, le=90)
+    long: float = Field(ge=-180, le=180)
+    tolerance_m: float = Field(default=25, gt=0)
+
+
+class RuleMatchSpec(_Strict):
+    """Conditions of a routing rule: every given list must match one of its items; empty lists match all."""
+
+    service_codes: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    districts: list[str] = Field(default_factory=list)
+    category_sources: list[Literal["service_code", "keywords", "fallback"]] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+    @field_validator("districts", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class RuleSetSpec(_Strict):
+    """What a matching rule overrides."""
+
+    queue: str | None = None
+    priority: Priority | None = None
+    agency_responsible: str | None = None
+    sla_hours: float | None = Field(default=None, ge=0)
+    sla_clock: Literal["business", "calendar"] | None = None
+
+
+class RoutingRuleSpec(_Strict):
+    """An ordered routing rule; the first rule whose ``match`` holds decides the overrides in ``set``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    description: str = ""
+    match: RuleMatchSpec = RuleMatchSpec()
+    set_: RuleSetSpec = Field(alias="set")
+
+
+class ClassificationSpec(_Strict):
+    """Free-text classification tuning: minimum score in [0, 1] to accept a keyword match."""
+
+    min_score: float = Field(default=0.45, ge=0, le=1)
+
+
+class JurisdictionConfig(_Strict):
+    """The whole `jurisdiction.yaml`."""
+
+    id: str
+    name: str
+    timezone: str
+    locales: list[str] = Field(default_factory=lambda: ["en"])
+    business_hours: BusinessHoursSpec = BusinessHoursSpec()
+    holidays: HolidaySpec | None = None
+    departments: list[DepartmentSpec] = Field(default_factory=list)
+    service_defaults: ServiceDefaultsSpec = ServiceDefaultsSpec()
+    services_from: ServicesFromSpec | None = None
+    services: list[ServiceSpec] = Field(default_factory=list)
+    unclassified: ServiceSpec
+    districts: DistrictsSpec | None = None
+    bounds: BoundsSpec | None = None
+    fallback_locations: list[FallbackLocationSpec] = Field(default_factory=list)
+    routing_rules: list[RoutingRuleSpec] = Field(default_factory=list)
+    classification: ClassificationSpec = ClassificationSpec()
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"id must be lower-case letters, digits, '-' or '_', got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value

@@ -1,0 +1,218 @@
+"""District polygons and point tests: GeoJSON loading, CRS checks and reprojection, an STRtree index."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.strtree import STRtree
+
+from shared.jurisdiction.errors import JurisdictionConfigError
+
+__all__ = [
+    "District",
+    "DistrictIndex",
+    "distance_m",
+    "is_wgs84_name",
+]
+
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), metres
+_WGS84_NAMES = frozenset(
+    {"epsg:4326", "urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:epsg::4326", "ogc:crs84", "crs84", "wgs84"}
+)
+
+
+def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
+    """Great-circle (haversine) distance in metres between two WGS84 points given in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(long2 - long1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def is_wgs84_name(name: str) -> bool:
+    """True when a CRS name (``"EPSG:4326"``, ``"urn:ogc:def:crs:OGC:1.3:CRS84"``…) means WGS84 lon/lat."""
+    return name.strip().lower() in _WGS84_NAMES
+
+
+@dataclass(frozen=True)
+class District:
+    """One area of a jurisdiction's district layer.
+
+    ``id``: the configured property's value as text (``"307"``, ``"5"``, ``"0113"``).
+    ``is_district``: ``False`` for areas that are inside the city but belong to no district (parks,
+    airports, joint-interest areas); :meth:`DistrictIndex.locate` never returns those.
+    """
+
+    id: str
+    name: str
+    is_district: bool = True
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class DistrictIndex:
+    """A spatial index over a jurisdiction's areas, built once, queried by WGS84 points.
+
+    Areas are kept in a deterministic order (real districts first, then by id) so that a point on a
+    shared edge always resolves to the same district.
+    """
+
+    def __init__(self, areas: Sequence[tuple[District, BaseGeometry]]) -> None:
+        """Index ``areas`` (WGS84 lon/lat geometries). Invalid polygons are repaired with ``make_valid``.
+
+        Raises:
+            JurisdictionConfigError: no areas, or two areas with the same id.
+        """
+        if not areas:
+            raise JurisdictionConfigError("a district layer needs at least one polygon")
+        ordered = sorted(areas, key=lambda a: (not a[0].is_district, a[0].id))
+        ids = [d.id for d, _ in ordered]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise JurisdictionConfigError(f"district ids must be unique; repeated: {dupes[:10]}")
+        self._areas = tuple(d for d, _ in ordered)
+        geoms = [g if g.is_valid else shapely.make_valid(g) for _, g in ordered]
+        self._geoms = tuple(geoms)
+        self._tree = STRtree(geoms)
+        self._by_id = {d.id: d for d in self._areas}
+        minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
+        self.bounds: tuple[float, float, float, float] = (float(minx), float(miny), float(maxx), float(maxy))
+        """(west, south, east, north) in degrees."""
+
+    @property
+    def districts(self) -> tuple[District, ...]:
+        """Real districts (``is_district``), ordered by id."""
+        return tuple(d for d in self._areas if d.is_district)
+
+    @property
+    def areas(self) -> tuple[District, ...]:
+        """Every indexed area, districts first."""
+        return self._areas
+
+    def get(self, district_id: str) -> District | None:
+        """The area with this id, or ``None``."""
+        return self._by_id.get(district_id)
+
+    def area_at(self, lat: float, long: float) -> District | None:
+        """The area (district or not) covering the WGS84 point, or ``None`` when outside every area."""
+        hits = self._tree.query(Point(long, lat), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        return self._areas[int(min(hits))]
+
+    def locate(self, lat: float, long: float) -> District | None:
+        """The real district covering the WGS84 point; ``None`` outside every district or in a non-district area."""
+        area = self.area_at(lat, long)
+        return area if area is not None and area.is_district else None
+
+    def contains(self, lat: float, long: float) -> bool:
+        """True when the WGS84 point is inside the jurisdiction (any area, districts or not)."""
+        return self.area_at(lat, long) is not None
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_geojson(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        id_property: str,
+        name_property: str | None = None,
+        name_template: str = "{id}",
+        non_districts: Iterable[str] = (),
+        declared_crs: str | None = None,
+        source: str = "<geojson>",
+    ) -> DistrictIndex:
+        """Build an index from a GeoJSON FeatureCollection.
+
+        Coordinates must be WGS84 lon/lat (RFC 7946) unless a CRS is declared: ``declared_crs``
+        (from the jurisdiction config, e.g. ``"EPSG:2249"``) wins, else a legacy ``crs`` member in
+        the file is honoured; anything else is reprojected to WGS84 with pyproj. Features whose id
+        is in ``non_districts`` are kept as areas inside the city but are not districts.
+
+        Raises:
+            JurisdictionConfigError: not a FeatureCollection; a feature lacks ``id_property`` or a
+                polygon geometry; coordinates are not lon/lat and no CRS is declared; the declared
+                CRS is unknown or reprojection gives values outside lon/lat ranges.
+        """
+        if data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
+            raise JurisdictionConfigError(f"{source}: expected a GeoJSON FeatureCollection")
+        skip = {str(x) for x in non_districts}
+        areas: list[tuple[District, BaseGeometry]] = []
+        for n, feature in enumerate(data["features"]):
+            props = feature.get("properties") or {}
+            if id_property not in props or props[id_property] in (None, ""):
+                raise JurisdictionConfigError(
+                    f"{source}: feature #{n} has no property {id_property!r} (has {sorted(props)[:8]})"
+                )
+            geometry = feature.get("geometry") or {}
+            if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+                raise JurisdictionConfigError(
+                    f"{source}: feature #{n} ({props[id_property]}) is a {geometry.get('type')}, not a polygon"
+                )
+            district_id = str(props[id_property]).strip()
+            name = str(props[name_property]) if name_property and props.get(name_property) else None
+            district = District(
+                id=district_id,
+                name=name or name_template.format(id=district_id, **{k: v for k, v in props.items() if k != "id"}),
+                is_district=district_id not in skip,
+                properties=dict(props),
+            )
+            areas.append((district, shape(geometry)))
+        if not areas:
+            raise JurisdictionConfigError(f"{source}: the FeatureCollection has no features")
+        file_crs = _file_crs_name(data)
+        crs = declared_crs or file_crs
+        geoms = [g for _, g in areas]
+        if crs is None or is_wgs84_name(crs):
+            _check_lonlat(geoms, source, declared=crs)
+        else:
+            geoms = _reproject(geoms, crs, source)
+            _check_lonlat(geoms, source, declared=crs, reprojected=True)
+        return cls([(d, g) for (d, _), g in zip(areas, geoms, strict=True)])
+
+
+def _file_crs_name(data: Mapping[str, Any]) -> str | None:
+    crs = data.get("crs")
+    if isinstance(crs, Mapping):
+        name = (crs.get("properties") or {}).get("name")
+        return str(name) if name else None
+    return None
+
+
+def _check_lonlat(geoms: Sequence[BaseGeometry], source: str, *, declared: str | None, reprojected: bool = False) -> None:
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return
+    extent = f"x {minx:.6g}..{maxx:.6g}, y {miny:.6g}..{maxy:.6g}"
+    if reprojected:
+        raise JurisdictionConfigError(
+            f"{source}: after reprojecting from {declared} the coordinates are still not lon/lat ({extent}); "
+            "is the declared CRS right?"
+        )
+    raise JurisdictionConfigError(
+        f"{source}: coordinates are not WGS84 longitude/latitude ({extent}) and the file declares no CRS. "
+        "GeoJSON (RFC 7946) must be WGS84; this looks like a projected CRS (e.g. a State Plane in feet). "
+        "Reproject the file, or declare its CRS in the jurisdiction config (districts.crs: \"EPSG:2249\")."
+    )
+
+
+def _reproject(geoms: Sequence[BaseGeometry], crs: str, source: str) -> list[BaseGeometry]:
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    try:
+        transformer = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True)
+    except CRSError as exc:
+        raise JurisdictionConfigError(f"{source}: unknown CRS {crs!r}: {exc}") from exc
+
+    def to_lonlat(coords: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    return [shapely.transform(g, to_lonlat) for g in geoms]

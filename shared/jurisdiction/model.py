@@ -1,0 +1,199 @@
+"""A loaded, resolved jurisdiction: services, departments, districts, calendar and rules, ready to route."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from shared.jurisdiction.calendar import BusinessCalendar
+from shared.jurisdiction.config import (
+    BoundsSpec,
+    BusinessHoursSpec,
+    ClassificationSpec,
+    FallbackLocationSpec,
+    HolidaySpec,
+    RoutingRuleSpec,
+)
+from shared.jurisdiction.geo import District, DistrictIndex, distance_m
+
+__all__ = [
+    "DedupPolicy",
+    "Department",
+    "Jurisdiction",
+    "Keyword",
+    "Queue",
+    "Service",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Keyword(_Frozen):
+    """A keyword phrase of a service in one language; ``weight`` in (0, 1] says how specific it is."""
+
+    text: str
+    weight: float = 1.0
+    origin: Literal["curated", "name", "data"] = "curated"
+
+
+class DedupPolicy(_Frozen):
+    """Duplicate window of a category: ``radius_m`` metres, ``window_hours`` hours."""
+
+    radius_m: float
+    window_hours: float
+
+
+class Queue(_Frozen):
+    """A department work queue."""
+
+    id: str
+    name: str
+    department_id: str
+
+
+class Department(_Frozen):
+    """A department: Open311 ``agency_responsible`` text and its queues (the first is the default)."""
+
+    id: str
+    name: str
+    agency_responsible: str
+    queues: tuple[Queue, ...]
+
+
+class Service(_Frozen):
+    """A resolved Open311 service (GeoReport v2 ``GET services``) plus routing defaults.
+
+    ``sla_hours``: target in hours on ``sla_clock`` (``business`` hours of the jurisdiction's
+    calendar, or ``calendar`` hours round the clock). ``keywords``: language code → phrases.
+    """
+
+    service_code: str
+    service_name: str
+    description: str = ""
+    group: str = ""
+    keywords: dict[str, tuple[Keyword, ...]] = Field(default_factory=dict)
+    department_id: str
+    queue: str
+    agency_responsible: str
+    priority: int = Field(ge=1, le=5)
+    sla_hours: float = Field(ge=0)
+    sla_clock: Literal["business", "calendar"] = "business"
+    dedup: DedupPolicy
+    origin: Literal["inline", "derived", "derived+curated", "unclassified"] = "inline"
+
+    def to_open311(self) -> dict[str, object]:
+        """The service as a GeoReport v2 ``GET services`` entry (``keywords`` comma-separated, all languages)."""
+        words = [k.text for lang in sorted(self.keywords) for k in self.keywords[lang] if k.origin != "data"]
+        return {
+            "service_code": self.service_code,
+            "service_name": self.service_name,
+            "description": self.description,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ", ".join(dict.fromkeys(words)),
+            "group": self.group,
+        }
+
+
+class Jurisdiction(BaseModel):
+    """A city's configuration after loading: everything the router and the duplicate detector need.
+
+    Built by :func:`shared.jurisdiction.load_jurisdiction`; immutable. ``districts`` and
+    ``calendar`` are runtime objects and are left out of ``model_dump()``.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+    id: str
+    name: str
+    timezone: str
+    locales: tuple[str, ...]
+    services: tuple[Service, ...]
+    unclassified: Service
+    departments: tuple[Department, ...]
+    business_hours: BusinessHoursSpec
+    holidays: HolidaySpec | None
+    bounds: BoundsSpec | None
+    fallback_locations: tuple[FallbackLocationSpec, ...]
+    routing_rules: tuple[RoutingRuleSpec, ...]
+    classification: ClassificationSpec
+    config_version: str
+    source: str
+    districts: DistrictIndex | None = Field(default=None, exclude=True, repr=False)
+    calendar: BusinessCalendar = Field(exclude=True, repr=False)
+
+    _services_by_code: dict[str, Service] = PrivateAttr(default_factory=dict)
+    _queues: dict[str, Queue] = PrivateAttr(default_factory=dict)
+    _departments: dict[str, Department] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: object) -> None:
+        self._services_by_code = {s.service_code: s for s in (*self.services, self.unclassified)}
+        self._departments = {d.id: d for d in self.departments}
+        self._queues = {q.id: q for d in self.departments for q in d.queues}
+
+    # -- lookups --------------------------------------------------------------------------------
+    def service(self, service_code: str) -> Service | None:
+        """The service with this Open311 ``service_code`` (the unclassified one included), or ``None``."""
+        return self._services_by_code.get(service_code)
+
+    def department(self, department_id: str) -> Department | None:
+        """The department with this id, or ``None``."""
+        return self._departments.get(department_id)
+
+    def queue(self, queue_id: str) -> Queue | None:
+        """The queue with this id, or ``None``."""
+        return self._queues.get(queue_id)
+
+    def dedup_policy(self, service_code: str) -> DedupPolicy:
+        """Duplicate window (metres, hours) of a category; the unclassified one for unknown codes."""
+        service = self.service(service_code) or self.unclassified
+        return service.dedup
+
+    # -- places ---------------------------------------------------------------------------------
+    def fallback_location(self, lat: float, long: float) -> FallbackLocationSpec | None:
+        """The configured "unknown location" point within its ``tolerance_m`` metres of (lat, long), if any."""
+        for spot in self.fallback_locations:
+            if distance_m(lat, long, spot.lat, spot.long) <= spot.tolerance_m:
+                return spot
+        return None
+
+    def in_bounds(self, lat: float, long: float) -> bool:
+        """Cheap box test: inside the configured ``bounds``, else the districts' extent; True when neither exists."""
+        if self.bounds is not None:
+            b = self.bounds
+            return b.south <= lat <= b.north and b.west <= long <= b.east
+        if self.districts is not None:
+            west, south, east, north = self.districts.bounds
+            return south <= lat <= north and west <= long <= east
+        return True
+
+    def contains(self, lat: float, long: float) -> bool:
+        """True when (lat, long) is inside the jurisdiction: inside an area polygon, or in bounds if no polygons."""
+        if not self.in_bounds(lat, long):
+            return False
+        return self.districts.contains(lat, long) if self.districts is not None else True
+
+    def locate(self, lat: float, long: float) -> District | None:
+        """The district at (lat, long); ``None`` without polygons, outside, in a non-district area or at a fallback point."""
+        if self.districts is None or self.fallback_location(lat, long) is not None:
+            return None
+        return self.districts.locate(lat, long)
+
+    # -- time -----------------------------------------------------------------------------------
+    def due_at(self, start: datetime, hours: float, clock: Literal["business", "calendar"] = "business") -> datetime:
+        """SLA due instant (aware UTC) ``hours`` after ``start`` on the given clock.
+
+        Raises:
+            ValueError: ``start`` is naive or ``hours`` negative.
+        """
+        if clock == "calendar":
+            if start.tzinfo is None or start.utcoffset() is None:
+                raise ValueError(f"start must be timezone-aware, got naive {start!r}")
+            if hours < 0:
+                raise ValueError(f"hours must be >= 0, got {hours}")
+            return start.astimezone(UTC) + timedelta(hours=hours)
+        return self.calendar.add_business_hours(start, hours)
