@@ -99,6 +99,11 @@ class DistrictIndex:
         """The area with this id, or ``None``."""
         return self._by_id.get(district_id)
 
+    def geometry(self, district_id: str) -> BaseGeometry | None:
+        """The WGS84 (lon, lat) shapely geometry of an area, or ``None``."""
+        area = self._by_id.get(district_id)
+        return self._geoms[self._areas.index(area)] if area is not None else None
+
     def area_at(self, lat: float, long: float) -> District | None:
         """The area (district or not) covering the WGS84 point, or ``None`` when outside every area."""
         hits = self._tree.query(Point(long, lat), predicate="intersects")
