@@ -104,6 +104,9 @@ class Envelope(BaseModel):
     def payload(self, model: type[D]) -> D:
         """Validate `data` as `model`.
 
+        Fields the model does not know are ignored: a producer may add an optional field without a new
+        version (DESIGN.md "Events"), and consumers built before it must keep working (models still
+        forbid unknown fields when an event is constructed). Needs pydantic >= 2.12.
         Raises `ValueError` when the envelope's type/version is not the model's, and
         `pydantic.ValidationError` when the data does not fit.
         """
@@ -112,7 +115,7 @@ class Envelope(BaseModel):
                 f"envelope is {self.event_type} v{self.schema_version}, "
                 f"not {model.event_type} v{model.schema_version}"
             )
-        return model.model_validate(self.data)
+        return model.model_validate(self.data, extra="ignore")
 
     def to_bytes(self) -> bytes:
         """The JSON bytes put on Kafka (UTF-8)."""
