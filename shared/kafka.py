@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -178,10 +179,23 @@ class Consumer:
                   partition=delivery.partition, offset=delivery.offset)
 
 
-def outbox_publisher(broker: KafkaBroker) -> Callable[[bytes, str, bytes], Awaitable[None]]:
-    """The `publish(payload, topic, key)` the outbox relay uses: waits for the broker's acknowledgement."""
+def create_producer(settings: Settings, service: str) -> AIOKafkaProducer:
+    """A plain aiokafka producer with the safe settings (acks=all, idempotence), for the outbox relay."""
+    return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id=f"omni311-{service}-outbox",
+                            acks="all", enable_idempotence=True, linger_ms=5)
 
-    async def publish(payload: bytes, topic: str, key: bytes) -> None:
-        await broker.publish(payload, topic=topic, key=key, headers={"content-type": "application/json"})
+
+def outbox_publisher(producer: AIOKafkaProducer) -> Callable[[list[tuple[bytes, str, bytes]]], Awaitable[None]]:
+    """The batch `publish` the outbox relay uses.
+
+    Messages are handed to the producer one after another (so per-key order is the outbox order) and
+    only then awaited together; the idempotent producer keeps that order on retries. Raises the first
+    `KafkaError` if any message was not acknowledged.
+    """
+
+    async def publish(batch: list[tuple[bytes, str, bytes]]) -> None:
+        headers = [("content-type", b"application/json")]
+        futures = [await producer.send(topic, payload, key=key, headers=headers) for payload, topic, key in batch]
+        await asyncio.gather(*futures)
 
     return publish

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, CONTENT_TYPE_LATEST
 
 from shared.db.migrate import migrate
 from shared.db.outbox import OutboxRelay
 from shared.db.pool import create_pool
-from shared.kafka import Consumer, create_broker, ensure_topics, outbox_publisher
+from shared.kafka import Consumer, create_broker, create_producer, ensure_topics, outbox_publisher
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -41,6 +42,7 @@ class Runtime:
         self.consumer = Consumer(broker=self.broker, settings=settings, service=service)
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.producer: AIOKafkaProducer | None = None
         self.clock: Callable[[], datetime] = utc_now
         self.started_at = time.monotonic()
         self.ready = False
@@ -109,7 +111,9 @@ class Runtime:
                 self.log.info("migrated", versions=applied)
             self.pool = await create_pool(s.pg_dsn, self.service, application_name=self.service,
                                           max_size=s.pg_pool_max)
-            self.relay = OutboxRelay(dsn=s.pg_dsn, schema=self.service, publish=outbox_publisher(self.broker),
+            self.producer = create_producer(s, self.service)
+            await self.producer.start()
+            self.relay = OutboxRelay(dsn=s.pg_dsn, schema=self.service, publish=outbox_publisher(self.producer),
                                      topic_name=s.topic, poll_interval_s=s.outbox_poll_interval_s)
         for hook in self.on_start:
             await hook()
@@ -124,6 +128,8 @@ class Runtime:
             self.ready = False
             if self.relay is not None:
                 await self.relay.stop()
+            if self.producer is not None:
+                await self.producer.stop()
             await self.broker.stop()
             for hook in self.on_stop:
                 await hook()

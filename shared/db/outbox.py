@@ -20,8 +20,9 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-Publish = Callable[[bytes, str, bytes], Awaitable[None]]
-"""publish(payload, topic, key): send one message and wait until the broker acknowledged it."""
+Publish = Callable[[list[tuple[bytes, str, bytes]]], Awaitable[None]]
+"""publish([(payload, topic, key), ...]): send messages in this order and wait until the broker
+acknowledged every one (raises if any failed)."""
 
 
 def channel_name(schema: str) -> str:
@@ -117,10 +118,11 @@ class OutboxRelay:
             "SELECT id, topic, message_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self._batch,
         )
-        for row in rows:
-            await self._publish(row["payload"], self._topic_name(row["topic"]), row["message_key"].encode())
-            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = $1", row["id"])
-            self.published += 1
+        if not rows:
+            return 0
+        await self._publish([(r["payload"], self._topic_name(r["topic"]), r["message_key"].encode()) for r in rows])
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        self.published += len(rows)
         return len(rows)
 
     async def pending(self) -> int:
