@@ -8,14 +8,13 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from shared.jurisdiction.calendar import BusinessCalendar
 from shared.jurisdiction.config import DepartmentSpec, JurisdictionConfig, QueueSpec, ServiceSpec
-from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, derive_services
+from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, DerivedService, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
 from shared.jurisdiction.geo import DistrictIndex
 from shared.jurisdiction.model import DedupPolicy, Department, Jurisdiction, Keyword, Queue, Service
@@ -309,7 +308,7 @@ def _services(
 
 def _resolve_service(
     spec: ServiceSpec,
-    base: Any,
+    base: DerivedService | None,
     config: JurisdictionConfig,
     departments: dict[str, DepartmentSpec],
     source: str,
