@@ -89,3 +89,31 @@ async def test_a_report_outside_the_city_or_at_0_0_is_refused_with_an_open311_er
         assert r.status_code == 403 and b"<errors>" in r.content
         r = await web.get("/requests/NOPE-00-000000.json")
         assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+async def test_our_get_responses_round_trip_in_xml_and_json(stack) -> None:
+    from shared.open311 import parse_post_response, parse_requests, parse_services
+
+    async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
+        t = await _post(web, service_code="graffiti", lat="45.43000", long="-75.70000",
+                        description="Tags « spray » sur le mur de l'école", address_string="12 rue Exemple")
+        sid = await _case_for(web, t)
+
+        async def settled():  # noqa: ANN202 - compare two formats of one state, after routing
+            return (await web.get(f"/requests/{sid}.json")).json()[0]["agency_responsible"]
+
+        await eventually(settled, timeout=30, what="case routed")
+        services = {fmt: parse_services((await web.get(f"/services.{fmt}")).content, fmt) for fmt in ("json", "xml")}
+        assert services["json"] == services["xml"] and len(services["json"]) >= 5
+        tokens = {fmt: parse_post_response((await web.get(f"/tokens/{t}.{fmt}")).content, fmt)
+                  for fmt in ("json", "xml")}
+        assert tokens["json"] == tokens["xml"] and tokens["json"][0].service_request_id == sid
+        one = {fmt: parse_requests((await web.get(f"/requests/{sid}.{fmt}")).content, fmt) for fmt in ("json", "xml")}
+        assert one["json"] == one["xml"]
+        assert one["json"][0].description == "Tags « spray » sur le mur de l'école"
+        assert one["json"][0].address == "12 rue Exemple"
+        listed = {fmt: parse_requests((await web.get(f"/requests.{fmt}", params={"service_code": "graffiti"})).content,
+                                      fmt) for fmt in ("json", "xml")}
+        assert listed["json"] == listed["xml"]
+        assert sid in {r.service_request_id for r in listed["json"]}
+        assert all(r.service_code == "graffiti" for r in listed["json"])
