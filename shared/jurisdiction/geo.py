@@ -162,9 +162,14 @@ class DistrictIndex:
                 )
             district_id = str(props[id_property]).strip()
             name = str(props[name_property]) if name_property and props.get(name_property) else None
+            if name is None:
+                try:
+                    name = name_template.format(id=district_id, **{k: v for k, v in props.items() if k != "id"})
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise JurisdictionConfigError(f"{source}: name_template {name_template!r} fails: {exc!r}") from exc
             district = District(
                 id=district_id,
-                name=name or name_template.format(id=district_id, **{k: v for k, v in props.items() if k != "id"}),
+                name=name,
                 is_district=district_id not in skip,
                 properties=dict(props),
             )
