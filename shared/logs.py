@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -29,19 +30,31 @@ def mask_value(value: Any) -> Any:
     return f"pii:{digest}"
 
 
-def mask_pii(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: replace the values of personal-data keys, at any depth of dicts."""
+_AT_TOKEN = re.compile(r"[^\s'\"<>(),;\[\]{}]*@[^\s'\"<>(),;\[\]{}]*")
+_E164 = re.compile(r"\+\d{8,15}\b")
 
-    def walk(d: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            if k in PII_KEYS:
-                out[k] = mask_value(v)
-            elif isinstance(v, Mapping):
-                out[k] = walk(v)
-            else:
-                out[k] = v
-        return out
+
+def scrub_text(text: str) -> str:
+    """Mask what looks personal inside free text: any token with an ``@`` (email addresses, handles,
+    Message-IDs) and E.164 phone numbers. Error texts quote their input (pydantic's ValidationError,
+    SMTP rejections), so keys alone cannot keep personal data out of logs.
+    """
+    text = _AT_TOKEN.sub(lambda m: mask_value(m.group()), text)
+    return _E164.sub(lambda m: mask_value(m.group()), text)
+
+
+def mask_pii(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: replace the values of personal-data keys at any depth of dicts and lists,
+    and scrub every other string with `scrub_text`."""
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: mask_value(x) if k in PII_KEYS else walk(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            return scrub_text(v)
+        return v
 
     return walk(event_dict)
 
@@ -57,8 +70,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            mask_pii,
             structlog.processors.format_exc_info,
+            mask_pii,  # after formatting, so that exception texts are scrubbed too
             structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
