@@ -23,6 +23,9 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
 
 
+_EXTENSIONS_LOCK = int.from_bytes(hashlib.sha256(b"migrate-extensions").digest()[:8], "big", signed=True)
+
+
 def _service_migrations(package: str) -> list[tuple[str, str]]:
     folder = resources.files(package).joinpath("migrations")
     files = sorted((f.name, f) for f in folder.iterdir() if f.name.endswith(".sql"))
@@ -43,7 +46,13 @@ async def migrate(dsn: str, schema: str, package: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q}")
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            # Extensions are per database, not per schema: services migrating their own schemas at the
+            # same moment would race on pg_extension (duplicate key) without a database-wide lock.
+            await conn.execute("SELECT pg_advisory_lock($1)", _EXTENSIONS_LOCK)
+            try:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _EXTENSIONS_LOCK)
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {q}.schema_migrations "
                 "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -1,0 +1,175 @@
+"""Integration fixtures: the real PostgreSQL and Kafka (the suite fails, never skips, when they are
+missing), one fresh database for the session, a fresh schema and a fresh topic prefix per test, and a
+small reader that looks at what really landed in a topic."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.db.migrate import migrate
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from support.infra import KAFKA, PG_DSN, check_kafka, check_postgres
+
+RUN = uuid.uuid4().hex[:8]
+MIGRATED_PACKAGE = "services.router"  # any service package: inbox and outbox come with every schema
+
+
+def dsn_for(database: str) -> str:
+    return urlunsplit(urlsplit(PG_DSN)._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def infra() -> None:
+    """Fail every test here at once, with a hint, when PostgreSQL (with PostGIS) or Kafka is down."""
+    await check_postgres()
+    await check_kafka()
+
+
+@pytest.fixture(scope="session")
+async def database(infra: None) -> AsyncIterator[str]:
+    """DSN of a database created for this session (``omni311_it_<random>``, with PostGIS), then dropped."""
+    name = f"omni311_it_{RUN}"
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(dsn_for(name))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        await conn.close()
+    try:
+        yield dsn_for(name)
+    finally:
+        admin = await asyncpg.connect(PG_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def bare_database(infra: None) -> AsyncIterator[str]:
+    """DSN of a database created for one test with nothing in it (no PostGIS), then dropped."""
+    name = f"omni311_it_{RUN}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield dsn_for(name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def migrated_package() -> str:
+    return MIGRATED_PACKAGE
+
+
+@pytest.fixture
+def fresh_schema_name() -> str:
+    return f"it_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def schema(database: str, fresh_schema_name: str) -> str:
+    """A migrated schema (inbox, outbox and a service's own tables) used by one test only."""
+    await migrate(database, fresh_schema_name, MIGRATED_PACKAGE)
+    return fresh_schema_name
+
+
+@pytest.fixture(scope="session")
+async def created_prefixes(infra: None) -> AsyncIterator[list[str]]:
+    """Every topic prefix handed out this session; their topics are deleted at the end."""
+    prefixes: list[str] = []
+    yield prefixes
+    if not prefixes:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="omni311-it-cleanup")
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def settings(database: str, created_prefixes: list[str]) -> Settings:
+    """Settings with a topic prefix of this test's own, whose registry topics and DLQs exist."""
+    prefix = f"it{RUN}{uuid.uuid4().hex[:6]}."
+    created_prefixes.append(prefix)
+    s = Settings(kafka_bootstrap=KAFKA, pg_dsn=database, topic_prefix=prefix, consumer_retry_attempts=3,
+                 consumer_retry_base_s=0.05, outbox_poll_interval_s=0.2)
+    await ensure_topics(s)
+    return s
+
+
+class TopicReader:
+    """Reads a topic from the beginning (no consumer group, nothing committed)."""
+
+    def __init__(self) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False,
+                                          auto_offset_reset="earliest", client_id="omni311-it-reader")
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def _partitions(self, topic: str) -> list[TopicPartition]:
+        parts = self._consumer.partitions_for_topic(topic)
+        if not parts:
+            await self._consumer.topics()  # refreshes metadata
+            parts = self._consumer.partitions_for_topic(topic)
+        assert parts, f"topic {topic} does not exist"
+        return [TopicPartition(topic, p) for p in sorted(parts)]
+
+    async def count(self, topic: str) -> int:
+        """Records in the topic right now (end minus beginning offsets over every partition)."""
+        tps = await self._partitions(topic)
+        end = await self._consumer.end_offsets(tps)
+        begin = await self._consumer.beginning_offsets(tps)
+        return sum(end[tp] - begin[tp] for tp in tps)
+
+    async def read(self, topic: str, until: Callable[[list[ConsumerRecord]], bool] | int, *,
+                   timeout: float = 10.0) -> list[ConsumerRecord]:
+        """Every record of `topic` from the start, once `until(records)` holds (or `until` records were
+        read); raises AssertionError with what was read when `timeout` seconds pass first."""
+        done = (lambda rs: len(rs) >= until) if isinstance(until, int) else until
+        tps = await self._partitions(topic)
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while not done(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: condition not met within {timeout}s; read {len(records)}: "
+                                     f"{[(r.partition, r.offset, r.key) for r in records][:20]}")
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for tp in sorted(batch, key=lambda t: t.partition):
+                records.extend(batch[tp])
+        return records
+
+
+@pytest.fixture
+async def kafka(infra: None) -> AsyncIterator[TopicReader]:
+    reader = TopicReader()
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
