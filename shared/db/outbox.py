@@ -104,9 +104,11 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll)  # another replica relays; stand by
             await conn.add_listener(channel_name(self._schema), lambda *_: self._wake.set())
             while not self._stopping:
+                # Clear before draining, not after: a NOTIFY that arrives during the drain is for a row
+                # the drain's SELECT may not have seen, and must end the wait below at once.
+                self._wake.clear()
                 sent = await self._drain_once(conn)
                 if sent < self._batch:
-                    self._wake.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
         finally:
