@@ -70,15 +70,21 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._idle = asyncio.Event()  # clear while a drain has rows in flight
+        self._idle.set()
         self.published = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop relaying. A drain in progress may finish (up to `grace_s` seconds) so that what it
+        published is marked as published; cancelling between the two would resend it after a restart."""
         self._stopping = True
         self._wake.set()
         if self._task:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
@@ -116,16 +122,22 @@ class OutboxRelay:
                 await conn.close()
 
     async def _drain_once(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(
-            "SELECT id, topic, message_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-            self._batch,
-        )
-        if not rows:
-            return 0
-        await self._publish([(r["payload"], self._topic_name(r["topic"]), r["message_key"].encode()) for r in rows])
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        self.published += len(rows)
-        return len(rows)
+        self._idle.clear()
+        try:
+            rows = await conn.fetch(
+                "SELECT id, topic, message_key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._batch,
+            )
+            if not rows:
+                return 0
+            await self._publish([(r["payload"], self._topic_name(r["topic"]), r["message_key"].encode())
+                                 for r in rows])
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in rows])
+            self.published += len(rows)
+            return len(rows)
+        finally:
+            self._idle.set()
 
     async def pending(self) -> int:
         conn = await connect(self._dsn, self._schema, application_name=f"{self._schema}-outbox-probe")
