@@ -122,20 +122,23 @@ class TopicReader:
     def __init__(self) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False,
                                           auto_offset_reset="earliest", client_id="omni311-it-reader")
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="omni311-it-reader-admin")
+        self._parts: dict[str, list[TopicPartition]] = {}
 
     async def start(self) -> None:
         await self._consumer.start()
+        await self._admin.start()
 
     async def stop(self) -> None:
         await self._consumer.stop()
+        await self._admin.close()
 
     async def _partitions(self, topic: str) -> list[TopicPartition]:
-        parts = self._consumer.partitions_for_topic(topic)
-        if not parts:
-            await self._consumer.topics()  # refreshes metadata
-            parts = self._consumer.partitions_for_topic(topic)
-        assert parts, f"topic {topic} does not exist"
-        return [TopicPartition(topic, p) for p in sorted(parts)]
+        if topic not in self._parts:
+            (desc,) = await self._admin.describe_topics([topic])
+            assert desc["error_code"] == 0 and desc["partitions"], f"topic {topic} does not exist: {desc}"
+            self._parts[topic] = sorted(TopicPartition(topic, p["partition"]) for p in desc["partitions"])
+        return self._parts[topic]
 
     async def count(self, topic: str) -> int:
         """Records in the topic right now (end minus beginning offsets over every partition)."""

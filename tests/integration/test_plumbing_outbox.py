@@ -1,0 +1,265 @@
+"""The transactional outbox publishes exactly what was committed, in order, promptly, from one relay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared.db.outbox import OutboxRelay, enqueue
+from shared.db.pool import connect
+from shared.events import CaseOpened, Envelope, MessageReceived
+from shared.kafka import create_producer, outbox_publisher
+from shared.settings import Settings
+from support.wait import eventually
+
+NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
+Publish = Callable[[list[tuple[bytes, str, bytes]]], Awaitable[None]]
+
+
+def case_opened(case_id: uuid.UUID, n: int = 0) -> Envelope:
+    data = CaseOpened(case_id=case_id, service_request_id=f"311-{n:06d}", jurisdiction_id="demo", channel="web",
+                      channel_message_id=f"tok-{n}", contact_key="ck:1", requested_datetime=NOW,
+                      description=f"report {n}")
+    return Envelope.new_flow(data, subject=str(case_id), producer="case", now=NOW)
+
+
+def message_received(contact_key: str, n: int = 0) -> Envelope:
+    data = MessageReceived(channel="web", channel_message_id=f"m-{n}", contact_key=contact_key, received_at=NOW)
+    return Envelope.new_flow(data, subject=contact_key, producer="intake_web", now=NOW)
+
+
+async def enqueue_committed(conn: asyncpg.Connection, schema: str, envelopes: list[Envelope]) -> None:
+    async with conn.transaction():
+        for env in envelopes:
+            await enqueue(conn, env, schema=schema)
+
+
+def event_ids(records: list[Any]) -> list[str]:
+    return [str(Envelope.from_bytes(r.value).event_id) for r in records]
+
+
+@pytest.fixture
+async def db(database: str, schema: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database, schema, application_name="it-outbox-writer")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    p = create_producer(settings, "it")
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@pytest.fixture
+async def relays(database: str, schema: str, settings: Settings,
+                 producer: AIOKafkaProducer) -> AsyncIterator[Callable[..., OutboxRelay]]:
+    """Start relays on the test's schema: `relays(poll_interval_s=..., publish=...)`; all stopped after."""
+    started: list[OutboxRelay] = []
+
+    def start(*, poll_interval_s: float = 0.2, publish: Publish | None = None) -> OutboxRelay:
+        relay = OutboxRelay(dsn=database, schema=schema, publish=publish or outbox_publisher(producer),
+                            topic_name=settings.topic, poll_interval_s=poll_interval_s)
+        relay.start()
+        started.append(relay)
+        return relay
+
+    try:
+        yield start
+    finally:
+        for relay in started:
+            await relay.stop()
+
+
+def contains(event_id: uuid.UUID) -> Callable[[list[Any]], bool]:
+    return lambda records: str(event_id) in event_ids(records)
+
+
+async def test_an_enqueue_in_a_rolled_back_transaction_publishes_nothing(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    case_id = uuid.uuid4()
+    rolled_back, marker = case_opened(case_id, 1), case_opened(case_id, 2)
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await enqueue(db, rolled_back, schema=schema)
+            raise RuntimeError("the state change failed")
+    await enqueue_committed(db, schema, [marker])
+
+    relays()
+    topic = settings.topic("cases.lifecycle")
+    records = await kafka.read(topic, contains(marker.event_id))
+
+    assert event_ids(records) == [str(marker.event_id)]
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+    assert await kafka.count(topic) == 1
+
+
+async def test_committed_rows_are_relayed_in_id_order_to_the_registry_topic_keyed_by_subject(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    case_a, case_b = uuid.uuid4(), uuid.uuid4()
+    lifecycle = [case_opened(case_a if n % 3 else case_b, n) for n in range(30)]
+    intake = [message_received("ck:reporter-7", n) for n in range(5)]
+    # several transactions, interleaving topics and keys
+    for i in range(0, 30, 6):
+        await enqueue_committed(db, schema, [*lifecycle[i:i + 6], intake[i // 6]])
+
+    relays()
+    cases_topic, intake_topic = settings.topic("cases.lifecycle"), settings.topic("intake.messages")
+    cases = await kafka.read(cases_topic, 30)
+    intakes = await kafka.read(intake_topic, 5)
+
+    for subject in (case_a, case_b):
+        got = [r for r in cases if r.key == str(subject).encode()]
+        assert len({r.partition for r in got}) == 1, "one key, one partition"
+        assert event_ids(got) == [str(e.event_id) for e in lifecycle if e.subject == str(subject)]
+    assert {r.key for r in cases} == {str(case_a).encode(), str(case_b).encode()}
+    assert event_ids(intakes) == [str(e.event_id) for e in intake]
+    assert {r.key for r in intakes} == {b"ck:reporter-7"}
+    assert await kafka.count(cases_topic) == 30 and await kafka.count(intake_topic) == 5
+    assert await kafka.count(settings.topic("routing.decisions")) == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_notify_wakes_an_idle_relay_long_before_its_poll_interval(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    relays(poll_interval_s=30.0)
+    topic = settings.topic("cases.lifecycle")
+    first = case_opened(uuid.uuid4(), 1)
+    await enqueue_committed(db, schema, [first])
+    await kafka.read(topic, contains(first.event_id), timeout=10)
+    await asyncio.sleep(0.5)  # the relay is now idle, waiting up to 30 s
+
+    for n in range(3):
+        env = case_opened(uuid.uuid4(), 10 + n)
+        started = time.monotonic()
+        await enqueue_committed(db, schema, [env])
+        await kafka.read(topic, contains(env.event_id), timeout=5)
+        assert time.monotonic() - started < 5
+
+
+async def test_a_row_committed_while_the_relay_publishes_is_not_left_for_the_poll(
+        db: asyncpg.Connection, database: str, schema: str, settings: Settings, producer: AIOKafkaProducer,
+        relays: Any, kafka: Any) -> None:
+    """The NOTIFY of a row committed during a drain must not be lost when the drain ends."""
+    topic = settings.topic("cases.lifecycle")
+    late = case_opened(uuid.uuid4(), 99)
+    real_publish = outbox_publisher(producer)
+    writer = await connect(database, schema, application_name="it-concurrent-writer")
+    calls = 0
+
+    async def publish_while_another_transaction_commits(batch: list[tuple[bytes, str, bytes]]) -> None:
+        nonlocal calls
+        calls += 1
+        await real_publish(batch)
+        if calls == 1:
+            await enqueue_committed(writer, schema, [late])  # its NOTIFY reaches the relay mid-drain
+            await asyncio.sleep(0.2)
+
+    try:
+        await enqueue_committed(db, schema, [case_opened(uuid.uuid4(), 1)])
+        relays(poll_interval_s=30.0, publish=publish_while_another_transaction_commits)
+        await kafka.read(topic, contains(late.event_id), timeout=5)
+    finally:
+        await writer.close()
+
+
+async def test_two_relays_on_one_schema_never_both_publish(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    a, b = relays(), relays()
+    topic = settings.topic("cases.lifecycle")
+    written: list[Envelope] = []
+    for batch in range(4):
+        envs = [case_opened(uuid.uuid4(), batch * 10 + n) for n in range(10)]
+        await enqueue_committed(db, schema, envs)
+        written += envs
+        await asyncio.sleep(0.1)
+
+    records = await kafka.read(topic, 40)
+    await eventually(lambda: a.published + b.published >= 40, timeout=5, what="all marked published")
+    await asyncio.sleep(0.5)  # give a misbehaving second relay time to publish again
+
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in written)
+    assert await kafka.count(topic) == 40, "duplicates in the topic"
+    assert sorted([a.published, b.published]) == [0, 40], "exactly one relay holds the lock"
+
+
+async def test_a_standby_relay_takes_over_when_the_active_one_stops(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    a, b = relays(), relays()
+    topic = settings.topic("cases.lifecycle")
+    first = [case_opened(uuid.uuid4(), n) for n in range(5)]
+    await enqueue_committed(db, schema, first)
+    await kafka.read(topic, 5)
+    await eventually(lambda: a.published + b.published == 5, timeout=5, what="first batch marked published")
+    active, standby = (a, b) if a.published else (b, a)
+    await active.stop()
+
+    second = [case_opened(uuid.uuid4(), 10 + n) for n in range(5)]
+    await enqueue_committed(db, schema, second)
+    records = await kafka.read(topic, 10)
+
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in first + second)
+    await eventually(lambda: standby.published == 5, timeout=5, what="second batch marked by the standby")
+    assert active.published == 5
+    assert await kafka.count(topic) == 10
+
+
+async def test_a_relay_that_starts_with_a_backlog_publishes_it(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    backlog = [case_opened(uuid.uuid4(), n) for n in range(250)]  # more than one batch of 200
+    for i in range(0, 250, 50):
+        await enqueue_committed(db, schema, backlog[i:i + 50])
+    topic = settings.topic("cases.lifecycle")
+    assert await kafka.count(topic) == 0
+
+    relay = relays(poll_interval_s=30.0)
+    records = await kafka.read(topic, 250, timeout=15)
+
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in backlog)
+    await eventually(lambda: relay.published == 250, timeout=5, what="backlog marked published")
+    assert await relay.pending() == 0
+    assert await kafka.count(topic) == 250
+
+
+async def test_stopping_a_relay_mid_publish_does_not_make_its_successor_resend(
+        db: asyncpg.Connection, schema: str, settings: Settings, producer: AIOKafkaProducer, relays: Any,
+        kafka: Any) -> None:
+    """A rolling restart: SIGTERM arrives while a batch is being acknowledged by Kafka."""
+    topic = settings.topic("cases.lifecycle")
+    real_publish = outbox_publisher(producer)
+    in_flight = asyncio.Event()
+
+    async def slow_ack(batch: list[tuple[bytes, str, bytes]]) -> None:
+        await real_publish(batch)
+        in_flight.set()
+        await asyncio.sleep(0.5)  # the acknowledgement is slow to come back
+
+    envs = [case_opened(uuid.uuid4(), n) for n in range(5)]
+    await enqueue_committed(db, schema, envs)
+    old = relays(publish=slow_ack)
+    await asyncio.wait_for(in_flight.wait(), 10)
+    await old.stop()
+
+    successor = relays()
+    marker = case_opened(uuid.uuid4(), 99)
+    await enqueue_committed(db, schema, [marker])
+    records = await kafka.read(topic, contains(marker.event_id))
+
+    assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in [*envs, marker])
+    assert await kafka.count(topic) == 6
+    assert old.published == 5
+    await eventually(lambda: successor.published == 1, timeout=5, what="successor published the marker only")
