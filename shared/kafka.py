@@ -56,8 +56,19 @@ class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed; the event goes to the DLQ."""
 
 
+def _raw_body(msg: Any) -> bytes:
+    """Broker decoder: hand the body over as bytes. `Consumer.handle` parses envelopes itself, so that a
+    corrupt body is dead-lettered; FastStream's default decoder would `json.loads` any message labelled
+    ``application/json`` before the handler runs, fail, nack and redeliver it forever."""
+    return msg.body
+
+
 def create_broker(settings: Settings, service: str) -> KafkaBroker:
-    """A FastStream Kafka broker whose producer waits for all in-sync replicas, with idempotence on."""
+    """A FastStream Kafka broker whose producer waits for all in-sync replicas, with idempotence on.
+
+    Subscribers receive raw bytes (see `_raw_body`); take the message as `msg: KafkaMessage` and pass it
+    to `Consumer.handle`.
+    """
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"omni311-{service}",
@@ -66,6 +77,7 @@ def create_broker(settings: Settings, service: str) -> KafkaBroker:
         allow_auto_create_topics=False,
         graceful_timeout=15.0,
         logger=None,
+        decoder=_raw_body,
     )
 
 
