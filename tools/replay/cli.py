@@ -40,6 +40,7 @@ class Submission:
     case_id: str | None = None
     routed_agency: str | None = None
     routed_at: float | None = None
+    already_present: bool = False
 
 
 @dataclass
@@ -106,6 +107,22 @@ def percentile(values: list[float], p: float) -> float | None:
     if len(values) == 1:
         return round(values[0], 1)
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1], 1)
+
+
+async def _resolve_earlier(http: httpx.AsyncClient, subs: list[Submission]) -> int:
+    """Mark submissions whose token already has a case (opened by an earlier run); returns how many."""
+    found = 0
+    for sub in subs:
+        r = await http.get(f"/tokens/{sub.token}.json")
+        sid = r.json()[0].get("service_request_id") if r.status_code == 200 else None
+        if not sid:
+            continue
+        sub.already_present = True
+        found += 1
+        req = await http.get(f"/requests/{sid}.json")
+        if req.status_code == 200:
+            sub.routed_agency = req.json()[0].get("agency_responsible")
+    return found
 
 
 async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, stop: asyncio.Event) -> None:
@@ -182,18 +199,18 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         bar.close()
 
         deadline = time.monotonic() + settle_timeout
+        already = 0
         while time.monotonic() < deadline:
-            pending = sum(1 for s in observed.by_token.values() if s.routed_at is None)
-            if pending == 0 and time.monotonic() - observed.last_event_at > quiet_s:
+            quiet = time.monotonic() - observed.last_event_at > quiet_s
+            unseen = [sub for sub in observed.by_token.values() if sub.case_id is None and not sub.already_present]
+            if quiet and unseen:
+                # No event for these tokens: a case may exist from an earlier run of the same replay.
+                already += await _resolve_earlier(http, unseen)
+            unrouted = sum(1 for sub in observed.by_token.values()
+                           if not sub.already_present and sub.routed_at is None)
+            if quiet and unrouted == 0:
                 break
             await asyncio.sleep(0.5)
-        # Tokens whose case was opened by an earlier run of the same replay: ask the API.
-        already = 0
-        for sub in observed.by_token.values():
-            if sub.case_id is None:
-                r = await http.get(f"/tokens/{sub.token}.json")
-                if r.status_code == 200 and r.json()[0].get("service_request_id"):
-                    already += 1
     stop.set()
     await watcher
 
@@ -211,7 +228,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         "duplicates_merged": observed.merged,
         "acknowledgements_sent": observed.acks_sent,
         "records_with_email": sum(1 for r in records if r.email),
-        "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and s.case_id is not None),
+        "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and not s.already_present),
         "per_mode": {},
     }
     all_latency: list[float] = []
@@ -225,6 +242,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
             "submitted": submitted[mode],
             "rejected": sum(rejected[mode].values()),
             "cases_opened": sum(1 for s in subs if s.case_id),
+            "cases_already_present": sum(1 for s in subs if s.already_present),
             "routed": sum(1 for s in subs if s.routed_at is not None),
             "agency_judged": len(judged),
             "agency_correct": correct,
@@ -259,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ))
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "routed",
+    print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "cases_already_present", "routed",
                                              "duplicates_merged", "acknowledgements_sent", "agency_accuracy",
                                              "latency_ms")}, indent=2))
     print(f"report: {args.report}")
