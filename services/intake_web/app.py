@@ -130,8 +130,25 @@ def create_app(settings: Settings | None = None) -> Any:
         rt.log.info("intake_published", channel="open311", has_point=req.lat is not None)
         return _body(render_post_response([PostServiceRequestResponse(token=token)], fmt), fmt)
 
+    class CaseApiUnavailable(Exception):
+        """The case service did not answer; reads are refused with 503 until it does."""
+
     async def _case_api(path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        return await state["http"].get(path, params=params)
+        try:
+            r = await state["http"].get(path, params=params)
+        except httpx.HTTPError as exc:
+            rt.log.warning("case_api_unreachable", error=repr(exc))
+            raise CaseApiUnavailable from exc
+        if r.status_code >= 500:
+            raise CaseApiUnavailable(f"case API answered {r.status_code}")
+        return r
+
+    @app.exception_handler(CaseApiUnavailable)
+    async def case_api_down(request: Request, _exc: CaseApiUnavailable) -> Response:
+        fmt = "xml" if request.url.path.endswith(".xml") else "json"
+        response = _error(fmt, 503, "case lookups are unavailable for a moment; please retry")
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.get("/tokens/{token}.{fmt}")
     async def get_token(token: str, fmt: Fmt) -> Response:

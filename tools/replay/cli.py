@@ -113,13 +113,19 @@ async def _resolve_earlier(http: httpx.AsyncClient, subs: list[Submission]) -> i
     """Mark submissions whose token already has a case (opened by an earlier run); returns how many."""
     found = 0
     for sub in subs:
-        r = await http.get(f"/tokens/{sub.token}.json")
+        try:
+            r = await http.get(f"/tokens/{sub.token}.json")
+        except httpx.HTTPError:
+            return found  # the API is not answering right now (e.g. a service restarting): ask again later
         sid = r.json()[0].get("service_request_id") if r.status_code == 200 else None
         if not sid:
             continue
         sub.already_present = True
         found += 1
-        req = await http.get(f"/requests/{sid}.json")
+        try:
+            req = await http.get(f"/requests/{sid}.json")
+        except httpx.HTTPError:
+            continue
         if req.status_code == 200:
             sub.routed_agency = req.json()[0].get("agency_responsible")
     return found
