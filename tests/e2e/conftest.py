@@ -1,54 +1,49 @@
-"""One running stack (every service as a process) for the end-to-end tests of a session."""
+"""Running stacks (every service as a process) for the end-to-end tests: demo, Boston and NYC."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
-from support.infra import SMTP, IMAP, check_kafka, check_port, check_postgres
+from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
 from support.stack import Stack
-
 
 REPLAY_KEYS = '["demo-key", "replay-a", "replay-b", "replay-c"]'
 
 
-async def _infra() -> None:
+@contextlib.asynccontextmanager
+async def running(jurisdiction: str) -> AsyncIterator[Stack]:
+    """Check the infrastructure (failing, never skipping, when it is missing), then run a stack."""
     await check_kafka()
     await check_postgres()
     check_port(*SMTP, "SMTP server")
     check_port(*IMAP, "IMAP server")
+    stack = Stack(jurisdiction=jurisdiction, extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS})
+    await stack.up()
+    try:
+        yield stack
+    finally:
+        await stack.down()
 
 
 @pytest.fixture(scope="session")
-async def stack():
+async def stack() -> AsyncIterator[Stack]:
     """The demo city (written from scratch in the repo)."""
-    await _infra()
-    s = Stack(jurisdiction="demo")
-    await s.up()
-    try:
+    async with running("demo") as s:
         yield s
-    finally:
-        await s.down()
 
 
 @pytest.fixture(scope="module")
-async def boston_stack():
+async def boston_stack() -> AsyncIterator[Stack]:
     """Boston, configured from the real records and ward boundaries in ../shared/data."""
-    await _infra()
-    s = Stack(jurisdiction="boston", extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS})
-    await s.up()
-    try:
+    async with running("boston") as s:
         yield s
-    finally:
-        await s.down()
 
 
 @pytest.fixture(scope="module")
-async def nyc_stack():
+async def nyc_stack() -> AsyncIterator[Stack]:
     """New York City, configured from the real records and community districts in ../shared/data."""
-    await _infra()
-    s = Stack(jurisdiction="nyc", extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS})
-    await s.up()
-    try:
+    async with running("nyc") as s:
         yield s
-    finally:
-        await s.down()
