@@ -1,0 +1,23 @@
+"""Session set-up shared by every test folder.
+
+`make test` starts the real infrastructure before pytest. On a host with a Docker daemon where nothing
+is configured or listening, testcontainers starts the same three services instead (support.containers).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from support import containers
+
+_started: list = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if containers.should_use_containers():
+        _started.extend(containers.start_containers())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for container in reversed(_started):
+        container.stop()
