@@ -3,7 +3,7 @@
 Distances are metres, windows hours, scores in [0, 1]. The rule: a candidate must have the same
 `service_code`, lie within the category's radius, have been requested within its window, and reach
 `threshold` on the combined score. Text similarity uses rapidfuzz's token-set ratio on case-folded,
-accent-stripped text, so word order and repeated words do not matter.
+accent- and punctuation-stripped text, so word order and repeated words do not matter.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, utils
 
 DISTANCE_WEIGHT = 0.6
 TEXT_WEIGHT = 0.4
@@ -51,7 +51,8 @@ class Match:
 
 def _norm(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+    # rapidfuzz's default_process drops punctuation, so "nid-de-poule" equals "nid de poule".
+    return utils.default_process("".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def text_similarity(a: str, b: str) -> float:

@@ -5,6 +5,7 @@ Pure: takes the facts and `now`, returns an `email.message.EmailMessage` built w
 
 from __future__ import annotations
 
+import email.errors
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +72,19 @@ def compose_email(
     domain, `In-Reply-To`/`References` to the resident's mail when known, a Reply-To that threads back
     to the case (`local+<case number>@domain`), and `Auto-Submitted: auto-replied` on automatic
     answers so that well-behaved responders do not answer them (RFC 3834 §5).
+
+    Raises `ValueError` for an address that cannot be written in a header (e.g. a non-ASCII local
+    part, RFC 6531, which our SMTP path does not offer).
     """
+    try:
+        return _compose(notice, to_address=to_address, from_address=from_address, from_name=from_name, now=now,
+                        in_reply_to=in_reply_to)
+    except (email.errors.HeaderDefect, email.errors.MessageError, IndexError) as exc:
+        raise ValueError(f"cannot address this email: {exc}") from exc
+
+
+def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
+             in_reply_to: str | None) -> EmailMessage:
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
     env = _templates()
     ctx = {"n": notice}

@@ -118,10 +118,11 @@ async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, conta
         if opted_out:
             await _record(conn, env, now, case_id, notice, rkey, "suppressed", opted_out, None, address)
             return "suppressed"
-    message = compose_email(notice, to_address=address, from_address=deps.mail_from,
-                            from_name=deps.mail_from_name, now=now, in_reply_to=in_reply_to)
-    provider_id = str(message["Message-ID"])
+    provider_id = None
     try:
+        message = compose_email(notice, to_address=address, from_address=deps.mail_from,
+                                from_name=deps.mail_from_name, now=now, in_reply_to=in_reply_to)
+        provider_id = str(message["Message-ID"])
         await deps.send_email(message)
         outcome, reason = "sent", None
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)

@@ -1,0 +1,58 @@
+"""Notification emails: threading headers, RFC 3834 markers, languages, escaping."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+
+from services.notifier.domain.messages import Notice, compose_email, language_of, recipient_key
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def _mail(notice: Notice, **kw):  # noqa: ANN003, ANN202
+    msg = compose_email(notice, to_address="zoe@resident.test", from_address="311@city.test", from_name="Ville 311",
+                        now=NOW, **kw)
+    return email.message_from_bytes(msg.as_bytes(policy=policy.SMTP), policy=policy.default)
+
+
+def test_an_acknowledgement_quotes_the_case_number_and_threads_to_the_residents_mail() -> None:
+    m = _mail(Notice(kind="acknowledgement", service_request_id="NYC-26-000042", language="en"),
+              in_reply_to="<abc@resident.test>")
+    assert "NYC-26-000042" in m["Subject"]
+    assert m["In-Reply-To"] == "<abc@resident.test>" and m["References"] == "<abc@resident.test>"
+    assert m["Auto-Submitted"] == "auto-replied"
+    assert m["Message-ID"].endswith("@city.test>")
+    assert "311+NYC-26-000042@city.test" in m["Reply-To"]
+    assert "NYC-26-000042" in m.get_body(("plain",)).get_content()
+    assert m.get_body(("html",)) is not None
+
+
+def test_a_french_reporter_gets_french_and_markup_in_a_description_is_escaped() -> None:
+    m = _mail(Notice(kind="acknowledgement", service_request_id="DEMO-26-000001", language=language_of("fr-CA"),
+                     display_name="Zoé « Z » O'Brien", description="<script>alert(1)</script> trou"))
+    assert "Nous avons bien reçu" in m["Subject"]
+    html = m.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "Zoé" in str(m["To"])
+
+
+def test_a_merge_notice_names_the_surviving_case() -> None:
+    m = _mail(Notice(kind="merged", service_request_id="DEMO-26-000002", language="en",
+                     merged_into_service_request_id="DEMO-26-000001"))
+    assert "joins case DEMO-26-000001" in m["Subject"]
+    assert m["Auto-Submitted"] == "auto-generated"
+
+
+def test_recipient_keys_ignore_case_and_spaces_but_not_the_channel() -> None:
+    assert recipient_key("email", " A@B.test ") == recipient_key("email", "a@b.test")
+    assert recipient_key("email", "a@b.test") != recipient_key("sms", "a@b.test")
+
+
+def test_an_address_that_cannot_be_written_in_a_header_is_a_clear_error() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="cannot address this email"):
+        compose_email(Notice(kind="acknowledgement", service_request_id="X-26-000001", language="en"),
+                      to_address="zoé@résident.test", from_address="311@city.test", from_name="City", now=NOW)
