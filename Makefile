@@ -47,8 +47,8 @@ test-unit: venv
 test: infra-up
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
-bench: infra-up
-	$(PY) -m pytest benchmarks -q
+bench: venv
+	$(PY) -m benchmarks.routing
 
 clean:
 	rm -rf var/test-logs var/run
