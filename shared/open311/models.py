@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -86,7 +87,7 @@ def to_aware_utc(value: Any, assume_tz: tzinfo | None = None) -> datetime | None
         except ValueError:
             try:
                 parsed = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
     else:
         raise ValueError(f"expected an ISO 8601 datetime string, got {type(value).__name__}")
@@ -97,7 +98,10 @@ def to_aware_utc(value: Any, assume_tz: tzinfo | None = None) -> datetime | None
                 f"(pass context {{{ASSUME_TZ_CONTEXT_KEY!r}: <tzinfo>}} to assume a zone)"
             )
         parsed = parsed.replace(tzinfo=assume_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before the first representable instant
+        raise ValueError(f"datetime {value!s} is outside the range of representable UTC times") from None
 
 
 def _datetime_field(value: Any, info: ValidationInfo) -> datetime | None:
@@ -111,14 +115,32 @@ def _finite(value: float) -> float:
     return value
 
 
+#: A decimal number as GeoReport v2 clients write one: ASCII digits, optional sign, point and exponent
+#: (``nan``/``inf`` pass here so that the range check names them). ``float()`` alone would also take
+#: ``"4_0"`` (40) and non-ASCII digits such as ``"٤٠"``.
+DECIMAL_TEXT = re.compile(
+    r"\A[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z|\A[+-]?(?:nan|inf|infinity)\Z", re.ASCII | re.IGNORECASE
+)
+
+
+def _degrees(value: Any) -> Any:
+    """Blank is ``None``; text must be a plain decimal number; booleans are not numbers."""
+    value = _clean_text(value)
+    if isinstance(value, bool):
+        raise ValueError(f"must be a decimal number of degrees, got {value!r}")
+    if isinstance(value, str) and not DECIMAL_TEXT.match(value):
+        raise ValueError(f"must be a decimal number of degrees, got {value!r}")
+    return value
+
+
 Text = Annotated[str | None, BeforeValidator(_clean_text)]
 RequiredText = Annotated[str, BeforeValidator(_clean_text)]
 UtcDatetime = Annotated[datetime | None, BeforeValidator(_datetime_field)]
 Latitude = Annotated[
-    Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)] | None, BeforeValidator(_clean_text)
+    Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)] | None, BeforeValidator(_degrees)
 ]
 Longitude = Annotated[
-    Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)] | None, BeforeValidator(_clean_text)
+    Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)] | None, BeforeValidator(_degrees)
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.open311.models import Open311Error, _clean_text
+from shared.open311.models import DECIMAL_TEXT, Open311Error, _clean_text
 
 __all__ = [
     "DESCRIPTION_MAX_CHARS",
@@ -24,6 +24,9 @@ DESCRIPTION_MAX_CHARS = 4000
 
 _ATTRIBUTE_KEY = re.compile(r"\Aattribute\[([^\[\]]+)\](\[\])?\Z")
 _EMAIL = re.compile(r"\A[^@\s]+@[^@\s]+\Z")
+# Characters outside XML 1.0's Char production (C0 controls but tab/CR/LF, surrogates, U+FFFE/U+FFFF).
+# PostgreSQL text refuses U+0000 too; accepted, such a report would get a token but never a case.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SCALAR_FIELDS = (
     "jurisdiction_id",
     "api_key",
@@ -142,6 +145,8 @@ def _coordinate(value: Any, name: str, limit: float) -> float | None:
     if value is None:
         return None
     try:
+        if not DECIMAL_TEXT.match(value):  # float() alone also takes "4_0" and non-ASCII digits
+            raise ValueError(value)
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a decimal number of degrees, got {value!r}") from None
@@ -170,7 +175,8 @@ def parse_post_form(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Post
 
     ``form`` is a mapping (values may be lists for repeated keys), a sequence of ``(key, value)``
     pairs, or anything with ``multi_items()`` such as starlette's ``FormData``. Unknown keys are
-    ignored; a known scalar key given twice is an error.
+    ignored; a known scalar key given twice is an error, and so is a character that neither XML 1.0
+    nor PostgreSQL text can hold (U+0000 and the other C0 controls but tab, CR and LF; U+FFFE, U+FFFF).
 
     Returns the validated ``PostServiceRequest``.
 
@@ -183,8 +189,14 @@ def parse_post_form(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Post
     singles: dict[str, str] = {}
     multiples: dict[str, list[str]] = {}
     for key, value in _pairs(form):
+        if not isinstance(key, str):
+            errors.append(f"parameter name {key!r} is not text")
+            continue
         if not isinstance(value, str):
             errors.append(f"{key} must be text, got {type(value).__name__}")
+            continue
+        if bad := _NOT_XML_CHAR.search(key + value):
+            errors.append(f"{key!r} holds the character U+{ord(bad.group()):04X}, which cannot be stored")
             continue
         if key in _SCALAR_FIELDS:
             if key in fields:

@@ -42,6 +42,8 @@ M = TypeVar("M", bound=BaseModel)
 _LIST_ITEMS = {"attributes": "attribute", "values": "value"}
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _HTTP_STATUS_LINE = re.compile(rb"\AHTTP/\d(?:\.\d)?\s+(\d{3})\b[^\r\n]*\r?\n")
+_HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Open311FormatError(ValueError):
@@ -56,8 +58,13 @@ def _check_fmt(fmt: str) -> None:
         raise ValueError(f"fmt must be 'xml' or 'json', got {fmt!r}")
 
 
-def _as_bytes(body: bytes | str) -> bytes:
-    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+def _as_bytes(body: bytes | str, what: str) -> bytes:
+    if not isinstance(body, str):
+        return bytes(body)
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 text can hold it
+        raise Open311FormatError(f"{what}: the text body is not valid Unicode: {exc}") from exc
 
 
 def _parse_xml(body: bytes, what: str) -> etree._Element:
@@ -133,11 +140,52 @@ def _xml_items(body: bytes, root_name: str, item_name: str, what: str) -> list[d
     return items
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object names the same member twice (carries the name)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a repeated name is ambiguous (RFC 8259 §4), as a repeated XML element is."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _check_unicode(data: Any, what: str) -> None:
+    """Refuse ``\\udxxx`` escapes that decode to lone surrogates: no UTF-8 output could carry them."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts: Iterable[str] = (item,)
+        elif isinstance(item, dict):
+            texts = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in texts:
+            if _SURROGATE.search(text):
+                raise Open311FormatError(
+                    f"{what} (json): {text[:40]!r} holds a lone surrogate escape, which is not Unicode text"
+                )
+
+
 def _json_load(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise Open311FormatError(f"{what} (json): an object names {exc.args[0]!r} more than once") from exc
+    # ValueError: an integer of more than 4300 digits; RecursionError: nesting deeper than the stack.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Open311FormatError(f"{what} (json): not valid JSON: {exc}") from exc
+    _check_unicode(data, what)
+    return data
 
 
 def _json_items(body: bytes, wrapper: str, what: str) -> list[Any]:
@@ -243,7 +291,11 @@ def _render(
         dicts.append(_wire_dict(entry))
     if fmt == "json":
         payload: Any = dicts if item is not None else dicts[0]
-        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            # allow_nan=False: NaN/Infinity (in fields kept from another server) are not JSON.
+            return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise Open311FormatError(f"{what} (json): cannot be represented in JSON: {exc}") from exc
     try:
         if item is None:
             element = etree.Element(root)
@@ -273,8 +325,8 @@ def parse_services(body: bytes, fmt: Format) -> list[Service]:
         ValueError: ``fmt`` is neither ``"xml"`` nor ``"json"``.
     """
     _check_fmt(fmt)
-    data = _as_bytes(body)
     what = "services"
+    data = _as_bytes(body, what)
     if fmt == "xml":
         items: list[Any] = _xml_items(data, "services", "service", what)
     else:
@@ -295,8 +347,8 @@ def parse_service_definition(body: bytes, fmt: Format) -> ServiceDefinition:
         ValueError: unknown ``fmt``.
     """
     _check_fmt(fmt)
-    data = _as_bytes(body)
     what = "service_definition"
+    data = _as_bytes(body, what)
     if fmt == "xml":
         root = _parse_xml(data, what)
         if _local(root) != what:
@@ -326,8 +378,8 @@ def parse_requests(body: bytes, fmt: Format, *, assume_tz: tzinfo | None = None)
         ValueError: unknown ``fmt``.
     """
     _check_fmt(fmt)
-    data = _as_bytes(body)
     what = "service_requests"
+    data = _as_bytes(body, what)
     if fmt == "xml":
         items: list[Any] = _xml_items(data, "service_requests", "request", what)
     else:
@@ -347,8 +399,8 @@ def parse_post_response(body: bytes, fmt: Format) -> list[PostServiceRequestResp
         ValueError: unknown ``fmt``.
     """
     _check_fmt(fmt)
-    data = _as_bytes(body)
     what = "post_response"
+    data = _as_bytes(body, what)
     if fmt == "xml":
         items: list[Any] = _xml_items(data, "service_requests", "request", what)
     else:
@@ -361,17 +413,20 @@ def _split_http_status(body: bytes) -> tuple[int | None, bytes]:
     match = _HTTP_STATUS_LINE.match(body)
     if match is None:
         return None, body
-    rest = body[match.end() :]
-    # Header lines (if any) run until the first blank line.
-    while rest:
-        line, sep, remainder = rest.partition(b"\n")
+    # Header lines (if any) run until the first blank line. Walk by offset: slicing the rest at every
+    # line would copy the body once per header line (quadratic on a body with many of them).
+    start = match.end()
+    while start < len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end
+        line = body[start:end]
         if not line.strip():
-            rest = remainder
+            start = end + 1
             break
-        if not re.match(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:", line):
+        if not _HEADER_LINE.match(line):
             break  # no blank line: the body starts right after the status line
-        rest = remainder if sep else b""
-    return int(match.group(1)), rest
+        start = end + 1
+    return int(match.group(1)), body[start:]
 
 
 def parse_errors(body: bytes, fmt: Format, *, status_code: int | None = None) -> list[Open311Error]:
@@ -388,10 +443,10 @@ def parse_errors(body: bytes, fmt: Format, *, status_code: int | None = None) ->
         ValueError: unknown ``fmt``.
     """
     _check_fmt(fmt)
-    data = _as_bytes(body).removeprefix(b"\xef\xbb\xbf").lstrip()
+    what = "errors"
+    data = _as_bytes(body, what).removeprefix(b"\xef\xbb\xbf").lstrip()
     line_status, data = _split_http_status(data)
     fallback = line_status if line_status is not None else status_code
-    what = "errors"
     items: list[Any]
     if fmt == "xml":
         root = _parse_xml(data, what)
