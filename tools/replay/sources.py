@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 from zoneinfo import ZoneInfo
 
 from shared.open311 import Open311FormatError, ServiceRequest, parse_requests
+from shared.open311.models import DECIMAL_TEXT
 
 __all__ = [
     "ReplayFormatError",
@@ -40,6 +41,8 @@ _PLACEHOLDERS = frozenset({"unspecified", "n/a"})
 # "Â" followed by U+00A0..U+00BF is the UTF-8 encoding of that character read as Latin-1/cp1252.
 _MOJIBAKE_C2 = re.compile("\u00c2([\u00a0-\u00bf])")
 _MOJIBAKE_HINTS = ("\u00c2", "\u00c3", "\u00e2\u20ac")
+# What ``errors="surrogateescape"`` makes of a byte that is not UTF-8.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class ReplayFormatError(ValueError):
@@ -144,7 +147,12 @@ def _eastern() -> ZoneInfo:
 def _local_to_utc(naive: datetime) -> datetime:
     # fold=0: an ambiguous fall-back time is taken as the first (daylight) occurrence, and a
     # spring-forward gap time keeps the standard offset; both are rare in these exports.
-    return naive.replace(tzinfo=_eastern()).astimezone(UTC)
+    return _to_utc(naive.replace(tzinfo=_eastern()))
+
+
+def _to_utc(aware: datetime) -> datetime:
+    """Raises ``OverflowError`` for an instant UTC cannot hold (e.g. 9999-12-31 23:59 in New York)."""
+    return aware.astimezone(UTC)
 
 
 def _coordinates(lat_text: str | None, long_text: str | None, where: str) -> tuple[float | None, float | None]:
@@ -153,10 +161,10 @@ def _coordinates(lat_text: str | None, long_text: str | None, where: str) -> tup
         return None, None
     if lat_clean is None or long_clean is None:
         raise ReplayFormatError(f"{where}: only one of latitude/longitude is given ({lat_text!r}, {long_text!r})")
-    try:
-        lat, long = float(lat_clean), float(long_clean)
-    except ValueError:
-        raise ReplayFormatError(f"{where}: coordinates are not numbers ({lat_text!r}, {long_text!r})") from None
+    # DECIMAL_TEXT: float() alone also takes "4_2" (42) and non-ASCII digits.
+    if not (DECIMAL_TEXT.match(lat_clean) and DECIMAL_TEXT.match(long_clean)):
+        raise ReplayFormatError(f"{where}: coordinates are not numbers ({lat_text!r}, {long_text!r})")
+    lat, long = float(lat_clean), float(long_clean)
     if not (-90 <= lat <= 90 and -180 <= long <= 180):
         raise ReplayFormatError(f"{where}: coordinates out of range ({lat}, {long})")
     return lat, long
@@ -197,9 +205,13 @@ def _nyc_datetime(value: str, where: str) -> datetime:
         raise ReplayFormatError(f"{where}: Created Date is blank")
     for pattern in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
         try:
-            return _local_to_utc(datetime.strptime(text, pattern))
+            local = datetime.strptime(text, pattern)
         except ValueError:
             continue
+        try:
+            return _local_to_utc(local)
+        except OverflowError:
+            raise ReplayFormatError(f"{where}: Created Date {value!r} is outside the representable range") from None
     raise ReplayFormatError(f"{where}: Created Date {value!r} is not MM/DD/YYYY hh:mm:ss AM/PM")
 
 
@@ -241,7 +253,10 @@ def _boston_datetime(value: str, where: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ReplayFormatError(f"{where}: open_dt {value!r} is not YYYY-MM-DD hh:mm:ss") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else _local_to_utc(parsed)
+    try:
+        return _to_utc(parsed) if parsed.tzinfo else _local_to_utc(parsed)
+    except OverflowError:
+        raise ReplayFormatError(f"{where}: open_dt {value!r} is outside the representable range") from None
 
 
 def _read_boston(path: Path) -> Iterator[ReplayRecord]:
@@ -307,24 +322,64 @@ def _open311_record(request: ServiceRequest, position: int, path: Path, source_f
 # --------------------------------------------------------------------------- files
 
 
-def _check_columns(path: Path, required: frozenset[str]) -> None:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
+def _header(path: Path, rows: Iterator[list[str]], required: frozenset[str]) -> list[str]:
+    """The first non-blank row (``detect_format`` skips leading blank lines too), checked."""
+    header = next((row for row in rows if row), [])
     missing = required - set(header)
     if missing:
         raise ReplayFormatError(f"{path}: missing columns {sorted(missing)}")
+    if repeated := sorted({c for c in required if header.count(c) > 1}):
+        raise ReplayFormatError(f"{path}: columns {repeated} appear more than once; which one to read is ambiguous")
+    return header
+
+
+def _strict_rows(path: Path, handle: Iterator[str], position: list[int]) -> Iterator[list[str]]:
+    """CSV rows; bad bytes or bad quoting raise ``ReplayFormatError`` naming the record being read.
+
+    ``strict``: an unterminated quote is an error instead of a cell that swallows the rest of the file.
+    The file is decoded with ``surrogateescape`` so that a byte that is not UTF-8 is found in its own
+    record (a decoding error would surface wherever the reader's buffer happens to be).
+    """
+    reader = csv.reader(handle, strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ReplayFormatError(f"{path}: record {position[0] + 1}: {exc}") from exc
+        for cell in row:
+            if bad := _UNDECODED.search(cell):
+                raise ReplayFormatError(
+                    f"{path}: record {position[0] + 1}: byte 0x{ord(bad.group()) - 0xDC00:02X} in {cell[:40]!r} "
+                    "is not UTF-8 text (re-encode the file as UTF-8)"
+                )
+        yield row
+
+
+def _open_csv(path: Path) -> TextIO:
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _check_columns(path: Path, required: frozenset[str]) -> None:
+    with _open_csv(path) as handle:
+        _header(path, _strict_rows(path, handle, [0]), required)
 
 
 def _csv_rows(path: Path, required: frozenset[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = required - set(reader.fieldnames or ())
-        if missing:
-            raise ReplayFormatError(f"{path}: missing columns {sorted(missing)}")
-        for position, row in enumerate(reader, start=1):
-            if None in row:  # more cells than header columns
-                raise ReplayFormatError(f"{path}: record {position} has more cells than the header")
-            yield position, {k: (v or "") for k, v in row.items()}
+    with _open_csv(path) as handle:
+        position = [0]
+        rows = _strict_rows(path, handle, position)
+        header = _header(path, rows, required)
+        for row in rows:
+            if not row:  # a blank line is no record
+                continue
+            position[0] += 1
+            if len(row) != len(header):  # more cells, or a record cut short: never pad or drop cells
+                raise ReplayFormatError(
+                    f"{path}: record {position[0]} has {len(row)} cells, the header has {len(header)}"
+                )
+            yield position[0], dict(zip(header, row, strict=True))
 
 
 def detect_format(path: str | Path) -> SourceFormat:
@@ -367,6 +422,9 @@ def read_records(path: str | Path, fmt: SourceFormat | None = None) -> Iterator[
     ``fmt`` defaults to ``detect_format(path)``; the layout is checked before this returns, the
     records are then read lazily. Nothing is skipped: a record that cannot be read stops the
     iteration with ``ReplayFormatError`` naming the file and record.
+
+    CSV is read strictly: a record with more or fewer cells than the header (a truncated file), an
+    unterminated quote, a byte that is not UTF-8 or a required column named twice is an error.
 
     Normalisation: cells are trimmed, ``Unspecified``/``N/A``/blank become ``None``, doubly
     encoded UTF-8 (NYC's ``Â\\xa0``) is repaired; NYC and Boston local times are taken as
