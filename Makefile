@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export OMNI311_SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help venv infra-up infra-down infra-status migrate run stop test test-unit test-integration bench clean
+.PHONY: help venv infra-up infra-down infra-status migrate run stop reset test test-unit bench clean
 
 help:
 	@echo "make run         infrastructure + every service + replay (REPLAY=file, REPLAY_MODE=structured|free-text|both)"
 	@echo "make test        infrastructure + every test (unit, integration, e2e)"
 	@echo "make test-unit   tests that need no infrastructure"
 	@echo "make stop        stop services and infrastructure"
+	@echo "make reset       empty the jurisdiction's database (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
 
 $(VENV)/.installed: pyproject.toml
@@ -32,7 +33,7 @@ infra-status:
 	deploy/local/bin/infra.sh status
 
 migrate: venv
-	$(PY) -m shared.db.migrate
+	$(PY) -m shared.db.migrate --create-database
 
 run: venv
 	PYTHON=$(PY) deploy/local/bin/run.sh
@@ -40,6 +41,9 @@ run: venv
 stop:
 	-deploy/local/bin/services.sh stop
 	deploy/local/bin/infra.sh down
+
+reset: infra-up
+	PYTHON=$(PY) deploy/local/bin/reset.sh
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -14,7 +14,7 @@ from importlib import resources
 
 import asyncpg
 
-from shared.db.pool import quote_ident
+from shared.db.pool import quote_ident, service_role
 
 PLUMBING_VERSION = "000_plumbing"
 
@@ -46,6 +46,14 @@ async def migrate(dsn: str, schema: str, package: str) -> list[str]:
         await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q}")
+            role = quote_ident(service_role(schema))
+            # Roles are cluster-wide: two databases migrating at once may both try to create it.
+            await conn.execute(
+                f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+            await conn.execute(f"GRANT {role} TO CURRENT_USER")
+            await conn.execute(f"ALTER SCHEMA {q} OWNER TO {role}")
             # Extensions are per database, not per schema: services migrating their own schemas at the
             # same moment would race on pg_extension (duplicate key) without a database-wide lock.
             await conn.execute("SELECT pg_advisory_lock($1)", _EXTENSIONS_LOCK)
@@ -63,7 +71,10 @@ async def migrate(dsn: str, schema: str, package: str) -> list[str]:
                 if version in done:
                     continue
                 async with conn.transaction():
+                    # Objects are created as (and owned by) the service's role.
+                    await conn.execute(f"SET LOCAL ROLE {role}")
                     await conn.execute(sql.replace("{schema}", q))
+                    await conn.execute("RESET ROLE")
                     await conn.execute(f"INSERT INTO {q}.schema_migrations (version) VALUES ($1)", version)
                 applied.append(version)
         finally:
@@ -73,20 +84,67 @@ async def migrate(dsn: str, schema: str, package: str) -> list[str]:
     return applied
 
 
+async def ensure_database(dsn: str) -> bool:
+    """Create the database named in `dsn` (with PostGIS) when it does not exist; True if created.
+
+    Connects to the server's `postgres` database to do so. Raises `asyncpg.PostgresError` when the
+    role may not create databases.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    conn = await asyncpg.connect(maintenance)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        await conn.close()
+    return True
+
+
+async def drop_database(dsn: str) -> None:
+    """Drop the database named in `dsn` (disconnecting its sessions); nothing if it does not exist."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 STATEFUL_SERVICES = {"case": "services.case", "router": "services.router", "dedup": "services.dedup",
                      "notifier": "services.notifier"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`omni311-migrate [service ...]`: apply migrations of the named (default: all) stateful services."""
+    """`omni311-migrate [--create-database] [service ...]`: apply migrations of the named (default: all)
+    stateful services; `--drop-database` removes the database instead."""
     from shared.settings import Settings
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("services", nargs="*", default=list(STATEFUL_SERVICES))
+    parser.add_argument("--create-database", action="store_true", help="create the database first if missing")
+    parser.add_argument("--drop-database", action="store_true", help="drop the database (every service's data)")
     args = parser.parse_args(argv)
     settings = Settings()
 
     async def run() -> None:
+        if args.drop_database:
+            await drop_database(settings.pg_dsn)
+            print(f"dropped {settings.pg_dsn}")
+            return
+        if args.create_database and await ensure_database(settings.pg_dsn):
+            print(f"created {settings.pg_dsn}")
         for name in args.services:
             applied = await migrate(settings.pg_dsn, name, STATEFUL_SERVICES[name])
             print(f"{name}: {', '.join(applied) if applied else 'up to date'}")

@@ -25,8 +25,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+def service_role(schema: str) -> str:
+    """The role that owns a service's schema: ``omni311_<schema>`` (one role per stateful service)."""
+    return f"omni311_{schema}"
+
+
+def _session_settings(schema: str, application_name: str) -> dict[str, str]:
+    # `role` makes every statement run as the service's own role, which owns its schema and nothing
+    # else: a service cannot read another service's tables (DESIGN.md "Storage").
+    return {"search_path": f"{quote_ident(schema)}, public", "application_name": application_name,
+            "role": service_role(schema)}
+
+
 async def create_pool(dsn: str, schema: str, *, application_name: str, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections see `schema` first, then `public` (where PostGIS lives).
+    """A pool whose connections act as the schema's role and see `schema` first, then `public`
+    (where PostGIS lives). The role exists once `migrate` has run for the schema.
 
     Raises `OSError`/`asyncpg.PostgresError` when the server cannot be reached.
     """
@@ -35,15 +48,12 @@ async def create_pool(dsn: str, schema: str, *, application_name: str, max_size:
         min_size=1,
         max_size=max_size,
         init=_init_connection,
-        server_settings={"search_path": f"{quote_ident(schema)}, public", "application_name": application_name},
+        server_settings=_session_settings(schema, application_name),
     )
 
 
 async def connect(dsn: str, schema: str, *, application_name: str) -> asyncpg.Connection:
     """One dedicated connection (for LISTEN, which a pooled connection would lose on release)."""
-    conn = await asyncpg.connect(
-        dsn,
-        server_settings={"search_path": f"{quote_ident(schema)}, public", "application_name": application_name},
-    )
+    conn = await asyncpg.connect(dsn, server_settings=_session_settings(schema, application_name))
     await _init_connection(conn)
     return conn

@@ -45,37 +45,50 @@ class Submission:
 
 @dataclass
 class Observed:
-    """What the replay saw on Kafka, keyed by token and case id."""
+    """What the replay saw on Kafka. Events are kept even before their token is known: under load a
+    case can be opened before the POST that caused it has returned its token to us."""
 
     by_token: dict[str, Submission] = field(default_factory=dict)
     by_case: dict[str, Submission] = field(default_factory=dict)
-    opened: int = 0
-    routed: int = 0
-    merged: int = 0
-    acks_sent: int = 0
+    opened_by_token: dict[str, str] = field(default_factory=dict)
+    routed_by_case: dict[str, tuple[float, str]] = field(default_factory=dict)
+    merged_cases: set[str] = field(default_factory=set)
+    acknowledged_cases: set[str] = field(default_factory=set)
     last_event_at: float = field(default_factory=time.monotonic)
+
+    def register(self, sub: Submission) -> None:
+        if sub.token not in self.by_token:
+            self.by_token[sub.token] = sub
+            self._link(sub)
+
+    def _link(self, sub: Submission) -> None:
+        if sub.case_id is None and sub.token in self.opened_by_token:
+            sub.case_id = self.opened_by_token[sub.token]
+            self.by_case[sub.case_id] = sub
+        if sub.case_id is not None and sub.routed_at is None and sub.case_id in self.routed_by_case:
+            sub.routed_at, sub.routed_agency = self.routed_by_case[sub.case_id]
 
     def apply(self, env: Envelope, now: float) -> None:
         data = env.data
+        sub = None
         if env.event_type == "case.opened":
+            self.opened_by_token.setdefault(data["channel_message_id"], data["case_id"])
             sub = self.by_token.get(data["channel_message_id"])
-            if sub is not None and sub.case_id is None:
-                sub.case_id = data["case_id"]
-                self.by_case[data["case_id"]] = sub
-                self.opened += 1
         elif env.event_type == "case.routed":
+            self.routed_by_case.setdefault(data["case_id"], (now, data["routing"]["agency_responsible"]))
             sub = self.by_case.get(data["case_id"])
-            if sub is not None and sub.routed_at is None:
-                sub.routed_at = now
-                sub.routed_agency = data["routing"]["agency_responsible"]
-                self.routed += 1
         elif env.event_type == "case.merged":
-            if data["case_id"] in self.by_case:
-                self.merged += 1
+            self.merged_cases.add(data["case_id"])
         elif env.event_type == "notification.recorded":
-            if data["case_id"] in self.by_case and data["kind"] == "acknowledgement" and data["outcome"] == "sent":
-                self.acks_sent += 1
+            if data["kind"] == "acknowledgement" and data["outcome"] == "sent":
+                self.acknowledged_cases.add(data["case_id"])
+        if sub is not None:
+            self._link(sub)
         self.last_event_at = time.monotonic()
+
+    def ours(self) -> set[str]:
+        """Case ids opened for this replay's tokens."""
+        return set(self.by_case)
 
 
 def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: str) -> dict[str, str] | None:
@@ -191,8 +204,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
                     if r.status_code == 200:
                         token = r.json()[0]["token"]
                         submitted[mode] += 1
-                        if token not in observed.by_token:
-                            observed.by_token[token] = Submission(record, mode, token, sent)
+                        observed.register(Submission(record, mode, token, sent))
                     else:
                         try:
                             reason = "; ".join(e["description"] for e in r.json())
@@ -221,18 +233,18 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
     await watcher
 
     report: dict[str, Any] = {
-        "file": str(path),
+        "file": str(path.resolve()),
         "records_read": len(records),
         "modes": modes,
         "submitted": sum(submitted.values()),
         "rejected": sum(sum(c.values()) for c in rejected.values()),
         "rejected_by_reason": {m: dict(c.most_common()) for m, c in rejected.items()},
         "distinct_tokens": len(observed.by_token),
-        "cases_opened": observed.opened,
+        "cases_opened": len(observed.ours()),
         "cases_already_present": already,
-        "routed": observed.routed,
-        "duplicates_merged": observed.merged,
-        "acknowledgements_sent": observed.acks_sent,
+        "routed": sum(1 for s in observed.by_token.values() if s.routed_at is not None),
+        "duplicates_merged": len(observed.merged_cases & observed.ours()),
+        "acknowledgements_sent": len(observed.acknowledged_cases & observed.ours()),
         "records_with_email": sum(1 for r in records if r.email),
         "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and not s.already_present),
         "per_mode": {},
@@ -284,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "cases_already_present", "routed",
-                                             "duplicates_merged", "acknowledgements_sent", "agency_accuracy",
+                                             "duplicates_merged", "acknowledgements_sent", "records_with_email",
+                                             "agency_accuracy", "rejected_by_reason",
                                              "latency_ms")}, indent=2))
     print(f"report: {args.report}")
     return 0

@@ -1,31 +1,23 @@
 #!/usr/bin/env bash
 # `make run`: infrastructure, every service, a replay of a real 311 file, then keep serving until Ctrl-C.
+#
+# Each jurisdiction gets its own database (omni311_<id>) and topic prefix (<id>.), so replaying Boston
+# after NYC does not mix the two cities. A second run of the same file finds its cases already there
+# (the replay is idempotent); `make reset` empties a jurisdiction's database.
 set -euo pipefail
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
+source "$BIN/jurisdiction-env.sh"
 
-DEFAULT_NYC="$ROOT/../shared/data/311_records/nyc311_2011_sample_1000.csv"
-if [[ -z "${REPLAY:-}" ]]; then
-  if [[ -f "$DEFAULT_NYC" ]]; then REPLAY="$DEFAULT_NYC"; export OMNI311_JURISDICTION="${OMNI311_JURISDICTION:-nyc}"
-  else REPLAY="$ROOT/jurisdictions/demo/replay/requests.json"; export OMNI311_JURISDICTION="${OMNI311_JURISDICTION:-demo}"; fi
-fi
-if [[ -z "${OMNI311_JURISDICTION:-}" ]]; then
-  case "$(basename "$REPLAY")" in
-    nyc*) OMNI311_JURISDICTION=nyc ;;
-    *boston*) OMNI311_JURISDICTION=boston ;;
-    *) OMNI311_JURISDICTION=demo ;;
-  esac
-  export OMNI311_JURISDICTION
-fi
-
-cleanup() { echo; echo "stopping services (infrastructure stays up; 'make stop' stops it)"; "$BIN/services.sh" stop; }
+cleanup() { echo; echo "stopping services (Kafka, PostgreSQL and mail stay up; 'make stop' stops them too)"; "$BIN/services.sh" stop; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT TERM
 
 "$BIN/infra.sh" up
-echo "jurisdiction: $OMNI311_JURISDICTION"
+echo "jurisdiction: $OMNI311_JURISDICTION (database ${OMNI311_PG_DSN##*/}, topic prefix $OMNI311_TOPIC_PREFIX)"
+"$PY" -m shared.db.migrate --create-database >/dev/null
 "$BIN/services.sh" stop >/dev/null 2>&1 || true
 "$BIN/services.sh" start
 echo "replaying $REPLAY (mode ${REPLAY_MODE:-structured})"
@@ -34,16 +26,17 @@ echo "replaying $REPLAY (mode ${REPLAY_MODE:-structured})"
 cat <<MSG
 
 omni311 is running (jurisdiction $OMNI311_JURISDICTION):
-  Open311 API          http://127.0.0.1:8080/services.json   (docs: http://127.0.0.1:8080/docs)
-  case read API        http://127.0.0.1:8081/cases/requests
-  metrics              http://127.0.0.1:808[0-4]/metrics
-  mail (GreenMail)     smtp 127.0.0.1:3025  imap 127.0.0.1:3143
-  replay report        var/replay-report.json
-Ctrl-C stops the services.
+  Open311 API      http://127.0.0.1:8080/services.json   (API docs: http://127.0.0.1:8080/docs)
+  case read API    http://127.0.0.1:8081/cases/requests
+  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier)
+  mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
+  replay report    var/replay-report.json
+Ctrl-C stops the services; 'make stop' (from another shell) stops everything.
 MSG
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   while "$BIN/services.sh" status >/dev/null; do sleep 2; done
-  echo "a service stopped; see var/run/*.log"
-  exit 1
+  if ls var/run/*.pid >/dev/null 2>&1; then echo "a service stopped unexpectedly; see var/run/*.log"; exit 1; fi
+  echo "services were stopped"
+  exit 0
 fi
 trap - EXIT
