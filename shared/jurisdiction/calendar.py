@@ -10,7 +10,8 @@ import holidays as holidays_lib
 
 __all__ = ["BusinessCalendar"]
 
-# Ten years without a single business day means the calendar is misconfigured, not that the SLA is long.
+# Ten years in a row without a single business day means the calendar is misconfigured (a long SLA on
+# a sparse calendar may run for longer than that, as long as business days keep coming).
 _MAX_DAYS_SCANNED = 3660
 
 
@@ -99,19 +100,28 @@ class BusinessCalendar:
         ``hours == 0`` returns ``start`` itself (in UTC), even outside opening hours.
 
         Raises:
-            ValueError: ``start`` is naive, ``hours`` is negative, or no business day exists in
-                the next ten years.
+            ValueError: ``start`` is naive, ``hours`` is negative, ten years in a row pass without a
+                business day, or the due time falls outside the range of dates (year 1 to 9999).
         """
         _require_aware(start, "start")
         if hours < 0:
             raise ValueError(f"hours must be >= 0, got {hours}")
+        try:
+            return self._add_business_hours(start, timedelta(hours=hours))
+        except OverflowError:  # year 1 or 9999: the days around start cannot be represented
+            raise ValueError(
+                f"{hours} business hours from {start.isoformat()} fall outside the range of dates"
+            ) from None
+
+    def _add_business_hours(self, start: datetime, remaining: timedelta) -> datetime:
         at = start.astimezone(UTC)
-        remaining = timedelta(hours=hours)
         if not remaining:
             return at
         day = at.astimezone(self.tz).date() - timedelta(days=1)  # previous day's window may run past midnight
-        for _ in range(_MAX_DAYS_SCANNED):
+        closed_days = 0
+        while closed_days < _MAX_DAYS_SCANNED:
             if self.is_business_day(day):
+                closed_days = 0
                 open_at, close_at = self._window(day)
                 begin = max(open_at, at)
                 if begin < close_at:
@@ -119,6 +129,8 @@ class BusinessCalendar:
                     if remaining <= available:
                         return begin + remaining
                     remaining -= available
+            else:
+                closed_days += 1
             day += timedelta(days=1)
         raise ValueError("no business day found in ten years; check business_hours and holidays")
 
@@ -126,12 +138,18 @@ class BusinessCalendar:
         """Working hours (float) elapsed from ``start`` to ``end``; negative when ``end < start``.
 
         Raises:
-            ValueError: either argument is naive.
+            ValueError: either argument is naive, or one lies at the very ends of the range of dates.
         """
         _require_aware(start, "start")
         _require_aware(end, "end")
         if end < start:
             return -self.business_hours_between(end, start)
+        try:
+            return self._business_hours_between(start, end)
+        except OverflowError:
+            raise ValueError(f"{start.isoformat()}..{end.isoformat()} falls outside the range of dates") from None
+
+    def _business_hours_between(self, start: datetime, end: datetime) -> float:
         a, b = start.astimezone(UTC), end.astimezone(UTC)
         day = a.astimezone(self.tz).date() - timedelta(days=1)
         last = b.astimezone(self.tz).date()

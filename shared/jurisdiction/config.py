@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_SLA_HOURS",
     "PRIORITY_NAMES",
     "BoundsSpec",
     "BusinessHoursSpec",
@@ -47,8 +48,14 @@ def parse_priority(value: Any) -> Any:
 Priority = Annotated[int, BeforeValidator(parse_priority), Field(ge=1, le=5)]
 
 
+#: The longest SLA a configuration may state, in hours (one year): longer is a typo, and a business
+#: calendar cannot place a due time thousands of working days ahead.
+MAX_SLA_HOURS = 8760
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: YAML reads .inf and .nan as floats; no radius, SLA or weight may be either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class KeywordSpec(_Strict):
@@ -111,7 +118,7 @@ class ServiceSpec(_Strict):
     queue: str | None = None
     agency_responsible: str | None = None
     priority: Priority | None = None
-    sla_hours: float | None = Field(default=None, ge=0)
+    sla_hours: float | None = Field(default=None, ge=0, le=MAX_SLA_HOURS)
     sla_clock: Literal["business", "calendar"] | None = None
     dedup: DedupSpec | None = None
 
@@ -126,7 +133,7 @@ class ServiceDefaultsSpec(_Strict):
     """Values for services that do not set their own."""
 
     priority: Priority = 3
-    sla_hours: float = Field(default=72, ge=0)
+    sla_hours: float = Field(default=72, ge=0, le=MAX_SLA_HOURS)
     sla_clock: Literal["business", "calendar"] = "business"
     dedup: DedupSpec = DedupSpec(radius_m=50, window_hours=72)
 
@@ -266,14 +273,14 @@ class RuleSetSpec(_Strict):
     queue: str | None = None
     priority: Priority | None = None
     agency_responsible: str | None = None
-    sla_hours: float | None = Field(default=None, ge=0)
+    sla_hours: float | None = Field(default=None, ge=0, le=MAX_SLA_HOURS)
     sla_clock: Literal["business", "calendar"] | None = None
 
 
 class RoutingRuleSpec(_Strict):
     """An ordered routing rule; the first rule whose ``match`` holds decides the overrides in ``set``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     description: str = ""

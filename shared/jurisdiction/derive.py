@@ -149,7 +149,10 @@ def derive_services(
 
     codes: dict[str, str] = {}
     for name in sorted(name_rows):
-        code = service_code_for(name)
+        try:
+            code = service_code_for(name)
+        except ValueError as exc:
+            raise JurisdictionConfigError(f"{source}: {exc} (column {spec.name_column!r})") from exc
         if code in codes:
             raise JurisdictionConfigError(
                 f"{source}: {codes[code]!r} and {name!r} give the same service_code {code!r}; "

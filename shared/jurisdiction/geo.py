@@ -145,27 +145,36 @@ class DistrictIndex:
                 polygon geometry; coordinates are not lon/lat and no CRS is declared; the declared
                 CRS is unknown or reprojection gives values outside lon/lat ranges.
         """
-        if data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
+        if (
+            not isinstance(data, Mapping)
+            or data.get("type") != "FeatureCollection"
+            or not isinstance(data.get("features"), list)
+        ):
             raise JurisdictionConfigError(f"{source}: expected a GeoJSON FeatureCollection")
         skip = {str(x) for x in non_districts}
         areas: list[tuple[District, BaseGeometry]] = []
         for n, feature in enumerate(data["features"]):
+            if not isinstance(feature, Mapping):
+                raise JurisdictionConfigError(f"{source}: feature #{n} is a {type(feature).__name__}, not an object")
             props = feature.get("properties") or {}
+            if not isinstance(props, Mapping):
+                raise JurisdictionConfigError(f"{source}: feature #{n} has properties that are not an object")
             if id_property not in props or props[id_property] in (None, ""):
                 raise JurisdictionConfigError(
                     f"{source}: feature #{n} has no property {id_property!r} (has {sorted(props)[:8]})"
                 )
             geometry = feature.get("geometry") or {}
-            if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            if not isinstance(geometry, Mapping) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+                kind = geometry.get("type") if isinstance(geometry, Mapping) else type(geometry).__name__
                 raise JurisdictionConfigError(
-                    f"{source}: feature #{n} ({props[id_property]}) is a {geometry.get('type')}, not a polygon"
+                    f"{source}: feature #{n} ({props[id_property]}) is a {kind}, not a polygon"
                 )
             district_id = str(props[id_property]).strip()
             name = str(props[name_property]) if name_property and props.get(name_property) else None
             if name is None:
                 try:
                     name = name_template.format(id=district_id, **{k: v for k, v in props.items() if k != "id"})
-                except (KeyError, IndexError, ValueError) as exc:
+                except (KeyError, IndexError, ValueError, AttributeError) as exc:
                     raise JurisdictionConfigError(f"{source}: name_template {name_template!r} fails: {exc!r}") from exc
             district = District(
                 id=district_id,
@@ -173,7 +182,7 @@ class DistrictIndex:
                 is_district=district_id not in skip,
                 properties=dict(props),
             )
-            areas.append((district, shape(geometry)))
+            areas.append((district, _polygon(geometry, f"{source}: feature #{n} ({district_id})")))
         if not areas:
             raise JurisdictionConfigError(f"{source}: the FeatureCollection has no features")
         file_crs = _file_crs_name(data)
@@ -185,6 +194,21 @@ class DistrictIndex:
             geoms = _reproject(geoms, crs, source)
             _check_lonlat(geoms, source, declared=crs, reprojected=True)
         return cls([(d, g) for (d, _), g in zip(areas, geoms, strict=True)])
+
+
+def _polygon(geometry: Mapping[str, Any], where: str) -> BaseGeometry:
+    """A shapely geometry from a GeoJSON (Multi)Polygon whose coordinates are finite numbers."""
+    try:
+        with np.errstate(invalid="ignore"):  # NaN coordinates are reported below, not warned about
+            geom = shape(geometry)
+        coords = shapely.get_coordinates(geom)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise JurisdictionConfigError(f"{where}: malformed {geometry.get('type')} coordinates: {exc}") from exc
+    if geom.is_empty:
+        raise JurisdictionConfigError(f"{where}: the {geometry.get('type')} has no coordinates")
+    if not np.isfinite(coords).all():
+        raise JurisdictionConfigError(f"{where}: coordinates must be finite numbers (found NaN or infinity)")
+    return geom
 
 
 def _file_crs_name(data: Mapping[str, Any]) -> str | None:

@@ -104,8 +104,10 @@ def load_jurisdiction(
             return cached
     raw = path.read_bytes()
     try:
-        document = yaml.safe_load(raw)
+        document = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
+        raise JurisdictionConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # PyYAML's date constructor: 2024-02-30
         raise JurisdictionConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict):
         raise JurisdictionConfigError(f"{path}: expected a mapping at the top level")
@@ -158,6 +160,10 @@ def build_jurisdiction(
                 derived = derive_services(csv.DictReader(handle), config.services_from, calendar=calendar, source=str(csv_path))
         except UnicodeDecodeError as exc:
             raise JurisdictionConfigError(f"{csv_path}: not {config.services_from.encoding}: {exc}") from exc
+        except LookupError as exc:
+            raise JurisdictionConfigError(f"{source}: services_from.encoding: {exc}") from exc
+        except csv.Error as exc:
+            raise JurisdictionConfigError(f"{csv_path}: not a readable CSV: {exc}") from exc
     departments = _departments(config, derived, source)
     services = _services(config, derived, departments, source)
     unclassified = _resolve_service(
@@ -226,6 +232,31 @@ def build_jurisdiction(
 # -- helpers ------------------------------------------------------------------------------------
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping key given twice.
+
+    PyYAML keeps the last value silently, so a second ``services:`` block would make the first vanish.
+    Keys brought in by a ``<<`` merge may still be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found {key!r} more than once", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def _resolve_ref(reference: str, *, base_dir: Path, data_root: Path) -> Path:
     path = Path(reference).expanduser()
     if path.is_absolute():
@@ -233,6 +264,13 @@ def _resolve_ref(reference: str, *, base_dir: Path, data_root: Path) -> Path:
     if reference.startswith(("./", "../")):
         return (base_dir / path).resolve()
     return data_root / path
+
+
+def _code_for(service_name: str, source: str) -> str:
+    try:
+        return service_code_for(service_name)
+    except ValueError as exc:
+        raise JurisdictionConfigError(f"{source}: {exc}; give the service a service_code") from exc
 
 
 def _calendar(config: JurisdictionConfig, source: str) -> BusinessCalendar:
@@ -258,7 +296,11 @@ def _departments(config: JurisdictionConfig, derived: DerivedCatalogue | None, s
     if derived is not None:
         for d in derived.departments.values():
             merged[d.id] = DepartmentSpec(id=d.id, name=d.name, queues=list(d.queues))
+    inline_ids: set[str] = set()
     for d in config.departments:
+        if d.id in inline_ids:
+            raise JurisdictionConfigError(f"{source}: department {d.id!r} is declared twice")
+        inline_ids.add(d.id)
         base = merged.get(d.id)
         if base is None:
             merged[d.id] = d
@@ -292,7 +334,7 @@ def _services(
 ) -> list[Service]:
     inline: dict[str, ServiceSpec] = {}
     for spec in config.services:
-        code = spec.service_code or service_code_for(spec.service_name or "")
+        code = spec.service_code or _code_for(spec.service_name or "", source)
         if code in inline:
             raise JurisdictionConfigError(f"{source}: service_code {code!r} is declared twice")
         inline[code] = spec
@@ -317,7 +359,7 @@ def _resolve_service(
     code: str | None = None,
 ) -> Service:
     defaults = config.service_defaults
-    code = code or spec.service_code or service_code_for(spec.service_name or "")
+    code = code or spec.service_code or _code_for(spec.service_name or "", source)
     name = spec.service_name or (base.service_name if base else None)
     if not name:
         raise JurisdictionConfigError(f"{source}: service {code!r} has no service_name and matches no derived service")

@@ -24,8 +24,9 @@ def route(request: RoutingInput, jurisdiction: Jurisdiction, now: datetime) -> R
     2. District: point in polygon, ``None`` without a point, at a fallback ("unknown location")
        point, outside the jurisdiction or in an area that is no district.
     3. The first routing rule whose conditions hold overrides queue, priority, agency or SLA.
-    4. SLA: due ``sla_hours`` after ``requested_datetime`` (or ``now`` when absent or later than
-       ``now``) on the business calendar (time zone, opening hours, holidays) or round the clock.
+    4. SLA: due ``sla_hours`` after ``requested_datetime`` (or ``now`` when absent, later than
+       ``now`` or too close to year 1 for the calendar, with a note) on the business calendar (time
+       zone, opening hours, holidays) or round the clock.
 
     ``now`` must be timezone-aware; every datetime in the decision is aware UTC.
 
@@ -65,7 +66,15 @@ def route(request: RoutingInput, jurisdiction: Jurisdiction, now: datetime) -> R
             break
 
     started = _sla_start(request, jurisdiction, now_utc, notes)
-    due = jurisdiction.due_at(started, sla_hours, sla_clock)
+    try:
+        due = jurisdiction.due_at(started, sla_hours, sla_clock)
+    except (ValueError, OverflowError) as exc:
+        if started == now_utc:
+            raise
+        # 0001-01-01T00:00:00Z is how Go and .NET clients say "no time": the calendar cannot count from it.
+        notes.append(f"requested_datetime {started.isoformat()} cannot start an SLA ({exc}); the SLA starts now")
+        started = now_utc
+        due = jurisdiction.due_at(started, sla_hours, sla_clock)
     return RoutingDecision(
         jurisdiction_id=jurisdiction.id,
         config_version=jurisdiction.config_version,
@@ -167,7 +176,11 @@ def _sla_start(request: RoutingInput, jurisdiction: Jurisdiction, now: datetime,
         return now
     if requested.tzinfo is None or requested.utcoffset() is None:
         requested = requested.replace(tzinfo=jurisdiction.calendar.tz)
-    requested = requested.astimezone(UTC)
+    try:
+        requested = requested.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 in a zone east of UTC is before the first representable instant
+        notes.append(f"requested_datetime {request.requested_datetime!r} is out of range; the SLA starts now")
+        return now
     if requested > now:
         notes.append("requested_datetime is later than now; the SLA starts now")
         return now
