@@ -63,9 +63,21 @@ def text_similarity(a: str, b: str) -> float:
     return fuzz.token_set_ratio(na, nb) / 100.0
 
 
+def _closeness(distance_m: float, radius_m: float) -> float:
+    """1.0 at the same point, falling linearly to 0.0 at `radius_m`; always in [0, 1] (NaN gives 0.0).
+
+    With a radius of 0 only the very same point counts, and it counts fully.
+    """
+    if not distance_m <= radius_m:  # also NaN
+        return 0.0
+    if radius_m <= 0:
+        return 1.0
+    return min(1.0, max(0.0, 1.0 - distance_m / radius_m))
+
+
 def score(candidate: Candidate, description: str, policy: DedupPolicy) -> Match:
     """Score one candidate against a new report's text under `policy`."""
-    distance_score = max(0.0, 1.0 - candidate.distance_m / policy.radius_m) if policy.radius_m > 0 else 0.0
+    distance_score = _closeness(candidate.distance_m, policy.radius_m)
     sim = text_similarity(description, candidate.description)
     return Match(candidate, DISTANCE_WEIGHT * distance_score + TEXT_WEIGHT * sim, sim, distance_score)
 
