@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.errors
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -18,6 +19,22 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed"]
 SUPPORTED_LANGUAGES = ("en", "fr")
+
+
+# C0/C1 controls and Unicode line/paragraph separators: none belongs in a one-line header.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def header_name(name: str | None) -> str:
+    """A display name that is safe in an address header: one line, no RFC 2047 syntax.
+
+    Names come from residents. CR/LF make `email.headerregistry` refuse the header (the whole
+    message was lost); and the email package decodes ``=?charset?q?...?=`` inside a display name
+    when it folds the header and writes the result unquoted, so a "name" could put
+    ``Bcc: x@y`` or another address on the wire. Controls become spaces, whitespace is collapsed and
+    ``=?`` is split to ``= ?``.
+    """
+    return " ".join(_CONTROLS.sub(" ", name or "").split()).replace("=?", "= ?")
 
 
 def recipient_key(channel: str, address: str) -> str:
@@ -85,14 +102,17 @@ def compose_email(
 
 def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
              in_reply_to: str | None) -> EmailMessage:
+    if in_reply_to and _CONTROLS.search(in_reply_to):
+        in_reply_to = None  # a Message-ID with a line break is forged: answer, but do not thread to it
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
     env = _templates()
     ctx = {"n": notice}
     subject = env.get_template(f"{lang}/subject.txt").render(ctx).strip()
     local, _, domain = from_address.partition("@")
     msg = EmailMessage()
+    from_name = header_name(from_name)
     msg["From"] = Address(display_name=from_name, username=local, domain=domain)
-    msg["To"] = Address(display_name=notice.display_name or "", addr_spec=to_address)
+    msg["To"] = Address(display_name=header_name(notice.display_name), addr_spec=to_address)
     msg["Reply-To"] = Address(display_name=from_name, username=f"{local}+{notice.service_request_id}", domain=domain)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
