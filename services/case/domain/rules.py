@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-(\d{2})-(\d{6,})\b")
+CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-([0-9]{2})-([0-9]{6,})\b")
 
 
 def case_number(prefix: str, year: int, n: int) -> str:
@@ -24,11 +25,15 @@ def case_number(prefix: str, year: int, n: int) -> str:
 
 
 def find_case_number(text: str | None, prefix: str) -> str | None:
-    """The first case number of this jurisdiction quoted in `text` (subject or body), or None."""
+    """The first case number of this jurisdiction quoted in `text` (subject or body), or None.
+
+    Full-width forms are read as ASCII; the result is always the canonical ASCII number.
+    """
     if not text:
         return None
     want = case_number(prefix, 0, 0).split("-")[0]
-    for m in CASE_NUMBER_RE.finditer(text.upper()):
+    # NFKC: a number typed with full-width characters (CJK input methods) is the same number.
+    for m in CASE_NUMBER_RE.finditer(unicodedata.normalize("NFKC", text).upper()):
         if m.group(1) == want:
             return m.group(0)
     return None
