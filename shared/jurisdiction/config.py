@@ -220,6 +220,7 @@ class DistrictsSpec(_Strict):
     name_template: str = "{id}"
     non_districts: list[str] = Field(default_factory=list)
     crs: str | None = None
+    edge_tolerance_m: float = Field(default=0.0, ge=0, le=1000)
 
     @field_validator("non_districts", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.ops
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
@@ -116,9 +117,26 @@ class DistrictIndex:
         area = self.area_at(lat, long)
         return area if area is not None and area.is_district else None
 
+    edge_tolerance_m: float = 0.0
+    """How far outside every polygon (metres) a point still counts as inside the jurisdiction:
+    published boundary files are often clipped at the shoreline, so piers and waterfront parks fall
+    just outside them."""
+
     def contains(self, lat: float, long: float) -> bool:
-        """True when the WGS84 point is inside the jurisdiction (any area, districts or not)."""
-        return self.area_at(lat, long) is not None
+        """True when the WGS84 point is inside the jurisdiction (any area, districts or not), or within
+        ``edge_tolerance_m`` metres of one."""
+        if self.area_at(lat, long) is not None:
+            return True
+        if self.edge_tolerance_m <= 0:
+            return False
+        point = Point(long, lat)
+        # A generous box in degrees first (a degree of longitude shrinks with latitude), then metres.
+        deg = self.edge_tolerance_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+        for i in self._tree.query(point, predicate="dwithin", distance=deg):
+            near, _ = shapely.ops.nearest_points(self._geoms[int(i)], point)
+            if distance_m(lat, long, near.y, near.x) <= self.edge_tolerance_m:
+                return True
+        return False
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod

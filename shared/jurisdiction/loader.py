@@ -190,6 +190,7 @@ def build_jurisdiction(
             declared_crs=config.districts.crs,
             source=str(geo_path),
         )
+        districts.edge_tolerance_m = config.districts.edge_tolerance_m
         _check_bounds(config, districts, source)
     for spot in config.fallback_locations:
         if config.bounds is not None and not (
