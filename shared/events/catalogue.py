@@ -116,7 +116,7 @@ class CaseMessageAdded(CaseFields):
 class RoutingFields(BaseModel):
     """What the router decided for a case (shared by `routing.decided` and `case.routed`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     service_code: str
     service_name: str

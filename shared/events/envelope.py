@@ -15,9 +15,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 
 class EventData(BaseModel):
-    """Base of every event payload; subclasses name their `event_type` and `schema_version`."""
+    """Base of every event payload; subclasses name their `event_type` and `schema_version`.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers must be finite: JSON has no NaN or Infinity, pydantic would write them as ``null``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
@@ -29,7 +32,10 @@ D = TypeVar("D", bound=EventData)
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware (UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00: a ValueError becomes a ValidationError, dead-lettered
+        raise ValueError(f"occurred_at {value.isoformat()} is outside the range of UTC datetimes") from None
 
 
 class Envelope(BaseModel):
