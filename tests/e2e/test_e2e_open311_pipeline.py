@@ -117,3 +117,34 @@ async def test_our_get_responses_round_trip_in_xml_and_json(stack) -> None:
         assert listed["json"] == listed["xml"]
         assert sid in {r.service_request_id for r in listed["json"]}
         assert all(r.service_code == "graffiti" for r in listed["json"])
+
+
+async def test_closing_a_case_tells_its_reporter_and_the_reporters_merged_into_it(stack) -> None:
+    first_email = f"close-a-{uuid.uuid4().hex[:8]}@resident.test"
+    second_email = f"close-b-{uuid.uuid4().hex[:8]}@resident.test"
+    async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+        first = await _case_for(web, await _post(web, service_code="streetlight", lat="45.41500", long="-75.70500",
+                                                 description="Street light out", email=first_email))
+        await eventually(lambda: inbox(first_email), timeout=30, what="first acknowledgement")
+        second = await _case_for(web, await _post(web, service_code="streetlight", lat="45.41503",
+                                                  long="-75.70500", description="street light is out",
+                                                  email=second_email))
+
+        async def merged():  # noqa: ANN202
+            return (await case_api.get(f"/cases/{second}/timeline")).json()["merged_into"] == first
+
+        await eventually(merged, timeout=30, what="second merged into first")
+        r = await case_api.post(f"/cases/{first}/status", json={"status": "closed", "status_notes": "Lamp replaced"})
+        assert r.status_code == 200 and r.json()["status"] == "closed"
+
+        async def closed_mail(address: str):  # noqa: ANN202
+            msgs = [m for m in await inbox(address) if "closed" in m["Subject"]]
+            return msgs or None
+
+        a = await eventually(lambda: closed_mail(first_email), timeout=30, what="closure mail to first reporter")
+        b = await eventually(lambda: closed_mail(second_email), timeout=30, what="closure mail to merged reporter")
+        assert first in a[0]["Subject"] and "Lamp replaced" in text_of(a[0])
+        assert first in b[0]["Subject"]
+        r = await web.get(f"/requests/{first}.json")
+        assert r.json()[0]["status"] == "closed" and r.json()[0]["status_notes"] == "Lamp replaced"
