@@ -15,9 +15,10 @@ from typing import Any
 import structlog
 
 PII_KEYS = frozenset(
-    {"email", "phone", "handle", "first_name", "last_name", "name", "address", "address_string",
-     "to", "recipient", "from_", "sender", "pii"}
+    {"email", "phone", "handle", "first_name", "last_name", "name", "display_name", "address", "address_string",
+     "to", "from", "recipient", "from_", "sender", "pii"}
 )
+"""Keys whose values are personal, compared case-insensitively (``From``, ``Email``, ``First_Name``)."""
 
 
 def mask_value(value: Any) -> Any:
@@ -32,29 +33,61 @@ def mask_value(value: Any) -> Any:
 
 _AT_TOKEN = re.compile(r"[^\s'\"<>(),;\[\]{}]*@[^\s'\"<>(),;\[\]{}]*")
 _E164 = re.compile(r"\+\d{8,15}\b")
+# North American numbers as people write them: 617-555-0123, (617) 555-0123, +1 617 555 0123.
+_NANP = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w)")
+# A personal key with its quoted value in a repr or JSON text: {'last_name': 'Dupont'}, "phone": "...",
+# and the keyword form of dataclass and pydantic reprs: Pii(email='...', name='Ann Dupont').
+_KEYS = "|".join(sorted(map(re.escape, PII_KEYS), key=len, reverse=True))
+_QUOTED_PII = re.compile(
+    r"""(?P<key>(?P<open>['"])(?:%s)(?P=open)\s*:\s*|(?<![\w.])(?:%s)=)(?P<q>['"])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"""
+    % (_KEYS, _KEYS),
+    re.IGNORECASE,
+)
+
+
+def _mask_quoted(m: re.Match[str]) -> str:
+    return f"{m.group('key')}{m.group('q')}{mask_value(m.group('value'))}{m.group('q')}"
 
 
 def scrub_text(text: str) -> str:
-    """Mask what looks personal inside free text: any token with an ``@`` (email addresses, handles,
-    Message-IDs) and E.164 phone numbers. Error texts quote their input (pydantic's ValidationError,
-    SMTP rejections), so keys alone cannot keep personal data out of logs.
+    """Mask what looks personal inside free text: the value next to a personal key quoted in a repr
+    or JSON text (``'last_name': 'Dupont'``), any token with an ``@`` (email addresses, handles,
+    Message-IDs), E.164 phone numbers and North American numbers written with separators. Error
+    texts quote their input (pydantic's ValidationError, SMTP rejections), so keys alone cannot keep
+    personal data out of logs.
     """
+    text = _QUOTED_PII.sub(_mask_quoted, text)
     text = _AT_TOKEN.sub(lambda m: mask_value(m.group()), text)
-    return _E164.sub(lambda m: mask_value(m.group()), text)
+    text = _E164.sub(lambda m: mask_value(m.group()), text)
+    return _NANP.sub(lambda m: mask_value(m.group()), text)
+
+
+def _is_pii_key(key: Any) -> bool:
+    return isinstance(key, str) and key.casefold() in PII_KEYS
 
 
 def mask_pii(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: replace the values of personal-data keys at any depth of dicts and lists,
-    and scrub every other string with `scrub_text`."""
+    and scrub every other string, dict key and object with `scrub_text`.
+
+    The JSON renderer writes any object that is not JSON (an exception, a set, bytes, a dataclass)
+    as its ``repr()``, which may quote personal data: such values are turned into that text here, scrubbed.
+    """
 
     def walk(v: Any) -> Any:
         if isinstance(v, Mapping):
-            return {k: mask_value(x) if k in PII_KEYS else walk(x) for k, x in v.items()}
+            return {
+                scrub_text(k) if isinstance(k, str) else k: mask_value(x) if _is_pii_key(k) else walk(x)
+                for k, x in v.items()
+            }
         if isinstance(v, list | tuple):
             return [walk(x) for x in v]
         if isinstance(v, str):
             return scrub_text(v)
-        return v
+        if v is None or isinstance(v, bool | int | float):
+            return v
+        custom = getattr(v, "__structlog__", None)
+        return walk(custom()) if callable(custom) else scrub_text(repr(v))
 
     return walk(event_dict)
 
