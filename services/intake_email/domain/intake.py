@@ -1,0 +1,76 @@
+"""Build the `intake.message_received` payload of one resident email (channel ``email``)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from shared.events import MessageReceived, Pii
+
+from services.intake_email.domain.parse import ParsedEmail
+
+_FORWARD_SUBJECT = re.compile(r"^\s*(re\s*:\s*)*(fwd?|tr|wg|rv|enc)\s*:", re.IGNORECASE)
+_HINT_BODY_LINES = 5
+_MAX_HINT = 2000
+
+
+def contact_key(address: str | None, *, fallback: str) -> str:
+    """The partition key of a sender: a hash of the case-folded address.
+
+    Same formula as the web channel's email key, so a resident who writes and also uses the portal
+    with the same address orders as one reporter. Without an address, a key of its own from
+    `fallback` (the Message-ID).
+    """
+    if address and address.strip():
+        return "ck_" + hashlib.sha256(f"email:{address.strip().casefold()}".encode()).hexdigest()[:32]
+    return "ck_anon_" + hashlib.sha256(f"email:{fallback}".encode()).hexdigest()[:24]
+
+
+def is_forward(subject: str) -> bool:
+    """A subject that says the mail forwards another (Fwd:, FW:, TR:, WG:, RV:, ENC:)."""
+    return bool(_FORWARD_SUBJECT.match(subject or ""))
+
+
+def case_number_hint(parsed: ParsedEmail, new_text: str) -> str | None:
+    """Where a case number may be quoted: the subject, the recipient addresses (our acknowledgement's
+    Reply-To is ``311+NYC-26-000042@city``), then the first lines of the new text; None when empty."""
+    parts = [parsed.subject]
+    parts += [box.address for box in (*parsed.to, *parsed.cc) if box.address]
+    parts += [line for line in new_text.splitlines() if line.strip()][:_HINT_BODY_LINES]
+    hint = "\n".join(part.strip() for part in parts if part and part.strip())
+    return hint[:_MAX_HINT] or None
+
+
+def to_intake(parsed: ParsedEmail, new_text: str, now: datetime, language: str | None,
+              media_urls: Sequence[str] = (), *, authenticity: str | None = None) -> MessageReceived:
+    """The intake payload of one resident email.
+
+    `new_text` is the reply's own text (`new_text(parsed.text)`); the subject stands in when it is
+    empty. `now` (aware) is the reception time, `media_urls` the stored, metadata-free attachments
+    (the adapter uploads them), `authenticity` the DMARC result of our own server, kept in
+    `attributes["email_authenticity"]` for staff. `in_reply_to` carries In-Reply-To then References,
+    so the case service can thread a reply to any message of the conversation.
+    Raises pydantic `ValidationError` if `now` is naive.
+    """
+    sender = parsed.from_addr
+    address = sender.address if sender and "@" in sender.address else None
+    description = new_text.strip() or parsed.subject.strip()
+    attributes: dict[str, str] = {}
+    if authenticity:
+        attributes["email_authenticity"] = authenticity
+    return MessageReceived(
+        channel="email",
+        channel_message_id=parsed.message_id,
+        contact_key=contact_key(address, fallback=parsed.message_id),
+        received_at=now,
+        description=description,
+        media_url=list(media_urls),
+        requested_datetime=now,
+        language=language,
+        attributes=attributes,
+        in_reply_to=list(dict.fromkeys([*parsed.in_reply_to, *parsed.references])),
+        case_number_hint=case_number_hint(parsed, new_text),
+        pii=Pii(email=address, name=(sender.name or None) if sender else None),
+    )
