@@ -105,8 +105,26 @@ def _element_value(element: etree._Element) -> Any:
     if not kids:
         return element.text
     if name in _LIST_ITEMS:
-        return [_element_value(kid) for kid in kids if _local(kid) == _LIST_ITEMS[name]]
+        item = _LIST_ITEMS[name]
+        strays = sorted({_local(kid) for kid in kids if _local(kid) != item})
+        if not strays:
+            return [_element_value(kid) for kid in kids]
+        if any(_local(kid) == item for kid in kids):
+            # Not silently dropped: an <option> among <value>s is a choice the client would never offer.
+            raise _StrayElement(f"unexpected <{strays[0]}> inside <{name}>, expected <{item}>")
+        # No <item> at all: another server's own structure (e.g. attribute answers in a request), kept.
     return _element_dict(element)
+
+
+class _StrayElement(ValueError):
+    """An element that does not belong in a list wrapper; reported with the body's name by ``_xml_dict``."""
+
+
+def _xml_dict(element: etree._Element, what: str) -> dict[str, Any]:
+    try:
+        return _element_dict(element)
+    except _StrayElement as exc:
+        raise Open311FormatError(f"{what} (xml): {exc}") from exc
 
 
 def _element_dict(element: etree._Element) -> dict[str, Any]:
@@ -136,7 +154,7 @@ def _xml_items(body: bytes, root_name: str, item_name: str, what: str) -> list[d
             raise Open311FormatError(
                 f"{what} (xml): unexpected <{_local(kid)}> inside <{root_name}>, expected <{item_name}>"
             )
-        items.append(_element_dict(kid))
+        items.append(_xml_dict(kid, what))
     return items
 
 
@@ -353,7 +371,7 @@ def parse_service_definition(body: bytes, fmt: Format) -> ServiceDefinition:
         root = _parse_xml(data, what)
         if _local(root) != what:
             raise Open311FormatError(f"{what} (xml): expected root <{what}>, got <{_local(root)}>")
-        item = _element_dict(root)
+        item = _xml_dict(root, what)
         loose = item.pop("attribute", None)
         if loose is not None:
             wrapped = item.get("attributes") or []
@@ -461,7 +479,7 @@ def parse_errors(body: bytes, fmt: Format, *, status_code: int | None = None) ->
         for element in elements:
             if _local(element) != "error":
                 raise Open311FormatError(f"{what} (xml): unexpected <{_local(element)}> inside <errors>")
-            items.append(_element_dict(element) if _children(element) else {"description": element.text})
+            items.append(_xml_dict(element, what) if _children(element) else {"description": element.text})
     else:
         loaded = _json_load(data, what)
         if isinstance(loaded, dict) and "errors" in loaded:

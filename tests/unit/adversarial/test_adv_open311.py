@@ -82,6 +82,23 @@ def test_a_str_body_with_a_lone_surrogate_is_a_format_error() -> None:
             parse_requests(body, fmt)  # type: ignore[arg-type]
 
 
+def test_an_unknown_element_inside_a_list_wrapper_is_an_error_not_silently_dropped() -> None:
+    # Items of <values>/<attributes> other than <value>/<attribute> vanished without a word.
+    body = (b"<service_definition><service_code>x</service_code><attributes><attribute><code>a</code>"
+            b"<datatype>singlevaluelist</datatype><values><value><key>1</key><name>one</name></value>"
+            b"<option><key>2</key><name>two</name></option></values></attribute></attributes></service_definition>")
+    with pytest.raises(Open311FormatError, match="<option> inside <values>"):
+        parse_service_definition(body, "xml")
+    extra = (b"<service_definition><service_code>x</service_code><attributes><attribute><code>a</code>"
+             b"<datatype>string</datatype></attribute><question/></attributes></service_definition>")
+    with pytest.raises(Open311FormatError, match="<question> inside <attributes>"):
+        parse_service_definition(extra, "xml")
+    # A wrapper holding only other elements is another server's structure: kept, not dropped.
+    answers = (b"<service_requests><request><service_request_id>1</service_request_id><status>open</status>"
+               b"<attributes><DEPTH>deep</DEPTH><KIND>a</KIND><KIND>b</KIND></attributes></request></service_requests>")
+    assert parse_requests(answers, "xml")[0].model_extra == {"attributes": {"DEPTH": "deep", "KIND": ["a", "b"]}}
+
+
 # --------------------------------------------------------------------------- values
 
 
