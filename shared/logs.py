@@ -21,13 +21,21 @@ PII_KEYS = frozenset(
 """Keys whose values are personal, compared case-insensitively (``From``, ``Email``, ``First_Name``)."""
 
 
-def mask_value(value: Any) -> Any:
+_MAX_DEPTH = 64
+_TOO_DEEP = "<nested too deep to log>"
+
+
+def mask_value(value: Any, _depth: int = 0) -> Any:
     """A short, stable, non-reversible stand-in for a personal value (e.g. ``pii:3f9a1c``)."""
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value):
         return value
-    if isinstance(value, Mapping):
-        return {k: mask_value(v) for k, v in value.items()}
-    digest = hashlib.sha256(str(value).encode()).hexdigest()[:6]
+    if isinstance(value, Mapping) and _depth < _MAX_DEPTH:
+        return {k: mask_value(v, _depth + 1) for k, v in value.items()}
+    try:
+        text = str(value)
+    except RecursionError:
+        text = f"<{type(value).__name__}>"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
     return f"pii:{digest}"
 
 
@@ -74,22 +82,25 @@ def mask_pii(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, 
     as its ``repr()``, which may quote personal data: such values are turned into that text here, scrubbed.
     """
 
-    def walk(v: Any) -> Any:
+    def walk(v: Any, depth: int) -> Any:
+        if depth > _MAX_DEPTH and isinstance(v, Mapping | list | tuple):
+            return _TOO_DEEP  # a log call must never raise, not even RecursionError on a hostile body
         if isinstance(v, Mapping):
             return {
-                scrub_text(k) if isinstance(k, str) else k: mask_value(x) if _is_pii_key(k) else walk(x)
+                scrub_text(k) if isinstance(k, str) else k: mask_value(x) if _is_pii_key(k) else walk(x, depth + 1)
                 for k, x in v.items()
             }
         if isinstance(v, list | tuple):
-            return [walk(x) for x in v]
+            return [walk(x, depth + 1) for x in v]
         if isinstance(v, str):
             return scrub_text(v)
         if v is None or isinstance(v, bool | int | float):
             return v
         custom = getattr(v, "__structlog__", None)
-        return walk(custom()) if callable(custom) else scrub_text(repr(v))
+        return walk(custom(), depth + 1) if callable(custom) else scrub_text(repr(v))
 
-    return walk(event_dict)
+    return walk(event_dict, 0)
+
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:

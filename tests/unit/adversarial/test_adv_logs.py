@@ -114,3 +114,13 @@ def test_a_personal_value_is_scrubbed_however_deep_it_is_nested(rendered, path, 
         value = [value] if step == 0 else {step: value}
     get_logger("t").info("nested", payload=value)
     assert secret not in rendered()
+
+
+def test_a_deeply_nested_value_is_cut_short_instead_of_making_the_log_call_raise(rendered) -> None:  # noqa: ANN001
+    # A parsed webhook body 500 levels deep is valid JSON; the masking processor recursed past the stack
+    # and the RecursionError escaped from log.info() into the caller.
+    body = json.loads("[" * 500 + json.dumps({"email": EMAIL}) + "]" * 500)
+    personal = json.loads('{"a":' * 500 + json.dumps(EMAIL) + "}" * 500)
+    get_logger("t").info("webhook", body=body, pii=personal)
+    line = rendered()
+    assert "webhook" in line and EMAIL not in line
