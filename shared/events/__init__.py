@@ -2,6 +2,7 @@
 
 from shared.events.catalogue import (
     ALL_EVENTS,
+    BounceReceived,
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
@@ -20,6 +21,7 @@ from shared.events.registry import DLQ_SUFFIX, registry
 __all__ = [
     "ALL_EVENTS",
     "DLQ_SUFFIX",
+    "BounceReceived",
     "CaseMerged",
     "CaseMessageAdded",
     "CaseOpened",

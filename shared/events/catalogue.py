@@ -66,6 +66,32 @@ class MessageReceived(EventData):
     agent_id: str | None = None
     client_id: str | None = None
     pii: Pii = Field(default_factory=Pii)
+    # Email only: the DMARC verdict our own mail server wrote in Authentication-Results (RFC 8601), so
+    # that staff see a "fail" instead of trusting it silently. None on channels without such a check.
+    sender_authenticated: Literal["pass", "fail", "none"] | None = None
+
+
+class BounceReceived(EventData):
+    """`intake.bounce_received` v1, from intake_email: mail to `pii.email` could not be delivered.
+
+    One event per failed recipient of a bounce or delivery status notification (RFC 3464); keyed by
+    the failed recipient's `contact_key` (same formula as intake), so it orders with that reporter's
+    messages. `channel_message_id` is the bounce's own Message-ID; `status` the RFC 3463 code when
+    the report gave one (e.g. ``5.1.1``). Only permanent failures are announced: a delayed delivery
+    is not a bounce.
+    """
+
+    event_type = "intake.bounce_received"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    reason: str
+    status: str | None = None
+    diagnostic: str | None = None
+    pii: Pii = Field(default_factory=Pii)
 
 
 class CaseFields(EventData):
@@ -220,6 +246,7 @@ class NotificationOutcome(EventData):
 
 ALL_EVENTS: tuple[type[EventData], ...] = (
     MessageReceived,
+    BounceReceived,
     CaseOpened,
     CaseMessageAdded,
     RoutingDecided,

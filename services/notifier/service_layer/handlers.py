@@ -1,8 +1,11 @@
-"""Notifier handlers: acknowledge `case.opened`, report `case.merged` and status changes.
+"""Notifier handlers: acknowledge `case.opened`, report `case.merged` and status changes, and stop
+mailing addresses that bounce.
 
-Consumes `case.opened`, `case.merged`, `case.status_changed` from `cases.lifecycle`; produces
-`notification.recorded` on `notifications.outcomes` through the outbox. Each message goes out at
-most once per (case, causing event, recipient): the delivery row is committed before the send.
+Consumes `case.opened`, `case.merged`, `case.status_changed` from `cases.lifecycle` and
+`intake.bounce_received` from `intake.messages`; produces `notification.recorded` on
+`notifications.outcomes` through the outbox. Each message goes out at most once per (case, causing
+event, recipient): the delivery row is committed before the send. A reply threaded onto a case
+(`case.message_added`) is not consumed, so it never gets a second acknowledgement.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import asyncpg
 from services.notifier.domain.messages import Notice, compose_email, language_of, recipient_key
 from shared.db.inbox import claim
 from shared.db.outbox import enqueue
-from shared.events import CaseMerged, CaseOpened, CaseStatusChanged, Envelope, NotificationOutcome, Pii
+from shared.events import (
+    BounceReceived,
+    CaseMerged,
+    CaseOpened,
+    CaseStatusChanged,
+    Envelope,
+    NotificationOutcome,
+    Pii,
+)
 from shared.kafka import Delivery
 from shared.logs import get_logger
 
@@ -95,6 +106,25 @@ async def on_status_changed(env: Envelope, d: Delivery, deps: Deps, now: datetim
     return ",".join(results) or "no_contact"
 
 
+async def on_bounce(env: Envelope, d: Delivery, deps: Deps, now: datetime) -> str:
+    """Mark the bounced address undeliverable: later notices to it are recorded as suppressed."""
+    bounce = env.payload(BounceReceived)
+    if not bounce.pii.email:
+        raise ValueError("intake.bounce_received without pii.email")
+    rkey = recipient_key(bounce.channel, bounce.pii.email)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await _claim(conn, env, d):
+            return "duplicate"
+        await conn.execute(
+            "INSERT INTO undeliverable (recipient_key, channel, reason, status, bounce_message_id, first_at, last_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (recipient_key) DO UPDATE SET "
+            "reason = EXCLUDED.reason, status = EXCLUDED.status, bounce_message_id = EXCLUDED.bounce_message_id, "
+            "bounces = undeliverable.bounces + 1, last_at = EXCLUDED.last_at",
+            rkey, bounce.channel, bounce.reason[:500], bounce.status, bounce.channel_message_id, now,
+        )
+    return "marked_undeliverable"
+
+
 async def _contact(deps: Deps, case_id: UUID) -> dict[str, Any] | None:
     row = await deps.pool.fetchrow("SELECT * FROM contacts WHERE case_id = $1", case_id)
     return dict(row) if row else None
@@ -108,6 +138,9 @@ async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, conta
     rkey = recipient_key("email", address)
     async with deps.pool.acquire() as conn, conn.transaction():
         opted_out = await conn.fetchval("SELECT reason FROM opt_outs WHERE recipient_key = $1", rkey)
+        if not opted_out:
+            bounced = await conn.fetchval("SELECT reason FROM undeliverable WHERE recipient_key = $1", rkey)
+            opted_out = f"undeliverable: {bounced}"[:500] if bounced else None
         claimed = await conn.fetchval(
             "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, reason) "
             "VALUES ($1, $2, $3, $4, 'email', $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id",

@@ -14,6 +14,7 @@ import pytest
 
 from shared.events import (
     ALL_EVENTS,
+    BounceReceived,
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
@@ -47,6 +48,11 @@ EXAMPLES: dict[type[EventData], EventData] = {
         received_at=NOW, service_code=None, description="Big pothole at 12 Main St", address="12 Main St",
         lat=42.3601, long=-71.0589, media_url=["https://files.example.org/p.jpg"], requested_datetime=NOW,
         language="en", attributes={"ward": 7}, in_reply_to=["<prev@mail.example.org>"], pii=PII,
+    ),
+    BounceReceived: BounceReceived(
+        channel="email", channel_message_id="<dsn-1@mx.example.org>", contact_key="ck:3f9a1c", received_at=NOW,
+        reason="delivery status notification", status="5.1.1", diagnostic="smtp; 550 5.1.1 user unknown",
+        pii=Pii(email="ann.dupont@example.org"),
     ),
     CaseOpened: CaseOpened(
         case_id=CASE, service_request_id="311-000123", jurisdiction_id="demo", channel="email",
