@@ -301,6 +301,10 @@ def _read_open311(path: Path, fmt: Literal["json", "xml"]) -> Iterator[ReplayRec
 def _open311_record(request: ServiceRequest, position: int, path: Path, source_format: SourceFormat) -> ReplayRecord:
     if request.requested_datetime is None:
         raise ReplayFormatError(f"{path}: record {position}: requested_datetime is missing")
+    if (request.lat is None) != (request.long is None):
+        raise ReplayFormatError(
+            f"{path}: record {position}: only one of latitude/longitude is given ({request.lat!r}, {request.long!r})"
+        )
     return ReplayRecord(
         source_format=source_format,
         position=position,

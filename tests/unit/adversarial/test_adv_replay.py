@@ -130,3 +130,10 @@ def test_truncated_or_garbled_boston_exports_fail_only_with_replay_format_error(
         return
     # Whatever was read is a prefix of the file's records: nothing padded, nothing merged.
     assert len(records) <= 100
+
+
+def test_an_open311_record_with_only_one_coordinate_is_refused_like_a_csv_one(tmp_path: Path) -> None:
+    # The CSV readers refuse it; from an Open311 file it was replayed and the POST then failed with a 400.
+    body = b'[{"service_request_id":"1","status":"open","requested_datetime":"2024-01-01T00:00:00Z","lat":42.36}]'
+    with pytest.raises(ReplayFormatError, match="record 1.*latitude/longitude"):
+        list(read_records(_write(tmp_path, body, "feed.json")))
