@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp",
                               ".heic", ".heif"})
 _KEEP_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 _ORIENTATION = 0x0112
+_RENDERING_INFO = frozenset({"transparency", "duration", "loop", "disposal", "background"})
 
 
 class ImageUnreadable(ValueError):
@@ -51,16 +52,17 @@ def image_content_type(data: bytes) -> str | None:
 
 def _reencode(im: Image.Image) -> bytes:
     fmt = im.format or "PNG"
+    icc = im.info.get("icc_profile")
+    extra = {"icc_profile": icc} if icc else {}
     out = io.BytesIO()
     if fmt == "GIF" and getattr(im, "is_animated", False):
         # frames keep their timing; comments and application extensions are not written back
-        im.save(out, format="GIF", save_all=True, loop=im.info.get("loop", 0), duration=im.info.get("duration"),
-                disposal=im.info.get("disposal", 0))
+        frames = [_clean(frame.copy()) for frame in ImageSequence.Iterator(im)]
+        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], loop=im.info.get("loop", 0))
         return out.getvalue()
     rotated = im.getexif().get(_ORIENTATION, 1) not in (None, 1)
-    upright = ImageOps.exif_transpose(im) if rotated else im
-    icc = im.info.get("icc_profile")
-    extra = {"icc_profile": icc} if icc else {}
+    # Pillow writes some im.info entries back (JPEG and GIF comments): keep only rendering ones
+    upright = _clean(ImageOps.exif_transpose(im)) if rotated else _clean(im)
     if fmt == "JPEG":
         if rotated:
             upright.save(out, format="JPEG", quality=90, **extra)
@@ -69,12 +71,14 @@ def _reencode(im: Image.Image) -> bytes:
     elif fmt == "WEBP":
         upright.save(out, format="WEBP", quality=90, **extra)
     elif fmt == "GIF":
-        kwargs = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
-        upright.save(out, format="GIF", **kwargs)
+        upright.save(out, format="GIF")
     else:
-        kwargs = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
         if upright.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
-            upright = upright.convert("RGBA" if "A" in upright.mode else "RGB")
-            kwargs = {}
-        upright.save(out, format="PNG", **kwargs, **extra)
+            upright = _clean(upright.convert("RGBA" if "A" in upright.mode else "RGB"))
+        upright.save(out, format="PNG", **extra)
     return out.getvalue()
+
+
+def _clean(image: Image.Image) -> Image.Image:
+    image.info = {k: v for k, v in image.info.items() if k in _RENDERING_INFO}
+    return image

@@ -118,8 +118,8 @@ def _attribution_end(lines: list[str], i: int) -> int | None:
     if _ATTRIBUTION_START.match(line) or _ATTRIBUTION_ONE_LINE.match(line):
         if _ATTRIBUTION_END.search(line):
             return i
-        if i + 1 < len(lines) and lines[i + 1].strip() and _ATTRIBUTION_END.search(lines[i + 1]) \
-                and len(line) + len(lines[i + 1]) < 400:
+        if i + 1 < len(lines) and lines[i + 1].strip() and len(line) + len(lines[i + 1]) < 400 \
+                and _ATTRIBUTION_END.search(line + " " + lines[i + 1].strip()):
             return i + 1
     return None
 
