@@ -184,7 +184,7 @@ def _parse(raw: bytes, problems: list[str]) -> ParsedEmail:
     synthesised = message_id is None
     if synthesised:
         message_id = synthetic_message_id(raw)
-    from_boxes = _mailboxes(msg, "From", problems)
+    from_boxes = _mailboxes(msg, "From")
     body = _Body(problems)
     _guard(problems, "body", lambda: body.walk(msg, forwarded=False, depth=0))
     content_type = _guard(problems, "content type", msg.get_content_type) or "text/plain"
@@ -200,9 +200,9 @@ def _parse(raw: bytes, problems: list[str]) -> ParsedEmail:
         message_id=message_id,
         message_id_synthesised=synthesised,
         from_addr=from_boxes[0] if from_boxes else None,
-        to=_mailboxes(msg, "To", problems),
-        cc=_mailboxes(msg, "Cc", problems),
-        reply_to=_mailboxes(msg, "Reply-To", problems),
+        to=_mailboxes(msg, "To"),
+        cc=_mailboxes(msg, "Cc"),
+        reply_to=_mailboxes(msg, "Reply-To"),
         subject=subject,
         date=_parse_date(_raw_header(msg, "Date"), problems),
         in_reply_to=_message_ids(_raw_header(msg, "In-Reply-To")),
@@ -360,10 +360,9 @@ def _q_decode(data: bytes) -> bytes:
     return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data)
 
 
-def _mailboxes(msg: Message, name: str, problems: list[str]) -> tuple[Mailbox, ...]:
+def _mailboxes(msg: Message, name: str) -> tuple[Mailbox, ...]:
     """The addresses of header `name`: the structure from the raw value (encoded words are atoms, so a
     decoded comma cannot split a name), then each display name decoded on its own."""
-    del problems
     raw = _raw_header(msg, name)
     if raw is None or not raw.strip():
         return ()
@@ -505,7 +504,7 @@ class _Body:
             return
         sub = _Body(self.problems)
         sub.walk(inner, forwarded=True, depth=depth + 1)
-        boxes = _mailboxes(inner, "From", self.problems)
+        boxes = _mailboxes(inner, "From")
         fwd = ForwardedMessage(
             from_addr=boxes[0] if boxes else None,
             subject=_decode_header_value(_raw_header(inner, "Subject") or ""),

@@ -118,3 +118,14 @@ def test_charset_labels_are_repaired(label: str | None, codec: str | None) -> No
                                                              "x-unknown", "ks_c_5601-1987", "utf-16"]))
 def test_decoding_never_raises(data: bytes, label: str) -> None:
     assert isinstance(decode_bytes(data, label), str)
+
+
+def test_address_names_decode_without_splitting_on_decoded_commas() -> None:
+    raw = (b'From: "Andr\xe9 Br\xe1s, Jr" <andre@example.org>\r\n'
+           b"To: =?iso-8859-1?Q?Coordena=E7=E3o_de_Relacionamento=2C_Pesquisa?= <c@example.org>,\r\n"
+           b' "KLAUS- H\xc3\x84NSCHEL" <>\r\n\r\nx\r\n')
+    parsed = parse_message(raw)
+    assert parsed.from_addr is not None
+    assert (parsed.from_addr.name, parsed.from_addr.address) == ("André Brás, Jr", "andre@example.org")
+    assert [(b.name, b.address) for b in parsed.to] == [
+        ("Coordenação de Relacionamento, Pesquisa", "c@example.org"), ("KLAUS- HÄNSCHEL", "")]
