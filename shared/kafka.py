@@ -141,8 +141,8 @@ class Consumer:
         delivery = Delivery(topic=raw.topic, partition=raw.partition, offset=raw.offset, consumer=self.service)
         try:
             envelope = Envelope.from_bytes(msg.body)
-        except ValidationError as exc:
-            await self.dead_letter(msg, delivery, "unparseable_envelope", str(exc))
+        except Exception as exc:  # noqa: BLE001 - whatever the bytes do to the parser, they can never succeed
+            await self.dead_letter(msg, delivery, "unparseable_envelope", f"{type(exc).__name__}: {exc}")
             return
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id), correlation_id=str(envelope.correlation_id),

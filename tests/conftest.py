@@ -14,7 +14,8 @@ _started: list = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if containers.should_use_containers():
+    unit_only = config.args and all(str(a).replace("\\", "/").lstrip("./").startswith("tests/unit") for a in config.args)
+    if not unit_only and containers.should_use_containers():
         _started.extend(containers.start_containers())
 
 

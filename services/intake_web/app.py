@@ -9,7 +9,7 @@ Endpoints (Open311 GeoReport v2): `GET /services.{fmt}`, `GET /services/{service
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -18,6 +18,8 @@ from fastapi.responses import RedirectResponse
 
 from services.intake_web.domain.intake import (
     MAX_QUERY_SPAN,
+    client_id_for,
+    form_digest,
     event_id_for,
     message_from_post,
     token_for,
@@ -27,6 +29,7 @@ from shared.jurisdiction import load_jurisdiction
 from shared.open311 import (
     InvalidPostServiceRequest,
     Open311Error,
+    Open311FormatError,
     PostServiceRequestResponse,
     Service,
     ServiceDefinition,
@@ -47,6 +50,7 @@ SERVICE = "intake_web"
 Fmt = Literal["json", "xml"]
 MEDIA = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 FUTURE_TOLERANCE = timedelta(minutes=5)
+EARLIEST_REQUESTED = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def _body(content: bytes, fmt: str, status: int = 200) -> Response:
@@ -116,10 +120,11 @@ def create_app(settings: Settings | None = None) -> Any:
                 requested = to_aware_utc(str(form["requested_datetime"]))
             except ValueError as exc:
                 return _error(fmt, 400, f"requested_datetime: {exc}")
-            if requested is None or requested > now + FUTURE_TOLERANCE:
-                return _error(fmt, 400, "requested_datetime must be an ISO 8601 time with offset, not in the future")
-        token = token_for(api_key, request.headers.get("idempotency-key"))
-        message = message_from_post(req, token=token, client_id=api_key[:8], now=now,
+            if requested is None or requested > now + FUTURE_TOLERANCE or requested < EARLIEST_REQUESTED:
+                return _error(fmt, 400, "requested_datetime must be an ISO 8601 time with offset, "
+                                        "not in the future and not before 1990")
+        token = token_for(api_key, request.headers.get("idempotency-key"), form_digest(form))
+        message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now,
                                     language=request.headers.get("content-language"))
         message = message.model_copy(update={"requested_datetime": requested})
         env = Envelope.new_flow(message, subject=message.contact_key, producer=SERVICE, now=now,
@@ -142,6 +147,12 @@ def create_app(settings: Settings | None = None) -> Any:
         if r.status_code >= 500:
             raise CaseApiUnavailable(f"case API answered {r.status_code}")
         return r
+
+    @app.exception_handler(Open311FormatError)
+    async def unrenderable(request: Request, exc: Open311FormatError) -> Response:
+        rt.log.error("open311_render_failed", error=str(exc)[:300])
+        fmt = "xml" if request.url.path.endswith(".xml") else "json"
+        return _error(fmt, 500, "this request cannot be shown in Open311 format; staff have been alerted")
 
     @app.exception_handler(CaseApiUnavailable)
     async def case_api_down(request: Request, _exc: CaseApiUnavailable) -> Response:

@@ -33,6 +33,12 @@ async def case_by_number(conn: asyncpg.Connection, service_request_id: str) -> U
     return await conn.fetchval("SELECT case_id FROM cases WHERE service_request_id = $1", service_request_id)
 
 
+async def case_has_reporter(conn: asyncpg.Connection, case_id: UUID, contact_key: str) -> bool:
+    """True when `contact_key` opened the case or wrote a message on it before."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = $1 AND contact_key = $2)", case_id, contact_key))
+
+
 async def case_by_reply(conn: asyncpg.Connection, message_ids: list[str]) -> UUID | None:
     """The case that one of `message_ids` (In-Reply-To/References) belongs to: ours or the resident's."""
     if not message_ids:

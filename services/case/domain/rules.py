@@ -12,6 +12,15 @@ from uuid import UUID
 CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-([0-9]{2})-([0-9]{6,})\b")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text as stored and shown: C0 control characters other than tab and line breaks removed (a NUL
+    cannot be stored in PostgreSQL text, and none of them can be written in Open311 XML)."""
+    return _CONTROL.sub("", text)
+
+
 def case_number(prefix: str, year: int, n: int) -> str:
     """The human case number residents quote: ``<PREFIX>-<yy>-<nnnnnn>`` (e.g. ``NYC-26-000042``).
 

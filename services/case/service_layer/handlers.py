@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.case.adapters import repository as repo
-from services.case.domain.rules import case_number, find_case_number, plan_merge
+from services.case.domain.rules import case_number, clean_text, find_case_number, plan_merge
 from shared.db.inbox import claim
 from shared.db.outbox import enqueue
 from shared.events import (
@@ -56,6 +56,7 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
     retry published as a new event never opens a second case. Returns "opened", "added" or "duplicate".
     """
     msg = env.payload(MessageReceived)
+    msg = msg.model_copy(update={"description": clean_text(msg.description)})
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await _claim(conn, env, d):
             return "duplicate"
@@ -65,6 +66,10 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
         await repo.upsert_reporter(conn, msg.contact_key, msg.channel, msg.pii.model_dump(), now)
         hinted = find_case_number(msg.case_number_hint, deps.jurisdiction_id)
         existing = await repo.case_by_number(conn, hinted) if hinted else None
+        # Case numbers are sequential and easy to guess: a number alone threads only the reporter's own
+        # case; anyone else quoting it opens a case of their own.
+        if existing and not await repo.case_has_reporter(conn, existing, msg.contact_key):
+            existing = None
         existing = existing or await repo.case_by_reply(conn, msg.in_reply_to)
         message_id = uuid5(NAMESPACE_URL, f"omni311:{msg.channel}:{msg.channel_message_id}")
         if existing:

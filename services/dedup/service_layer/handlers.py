@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -30,6 +30,14 @@ class Deps:
     pool: asyncpg.Pool
     policy_for: Callable[[str], DedupPolicy]
     is_fallback: Callable[[float, float], bool]
+
+
+def _window(at: datetime, hours: float) -> tuple[datetime, datetime]:
+    """[at - hours, at + hours], clamped to the representable range (a year-1 or year-9999 time)."""
+    span = timedelta(hours=hours)
+    low = at - span if at - datetime.min.replace(tzinfo=UTC) > span else datetime.min.replace(tzinfo=UTC)
+    high = at + span if datetime.max.replace(tzinfo=UTC) - at > span else datetime.max.replace(tzinfo=UTC)
+    return low, high
 
 
 def _lock_key(service_code: str) -> int:
@@ -62,8 +70,7 @@ async def on_case_routed(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
                 ORDER BY distance_m LIMIT 50
                 """,
                 code, routed.long, routed.lat, routed.case_id, policy.radius_m,
-                routed.requested_datetime - timedelta(hours=policy.window_hours),
-                routed.requested_datetime + timedelta(hours=policy.window_hours),
+                *_window(routed.requested_datetime, policy.window_hours),
             )
             match = best_match([Candidate(**dict(r)) for r in rows], routed.description, policy)
         await conn.execute(

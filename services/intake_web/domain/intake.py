@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from shared.events import MessageReceived, Pii
@@ -26,12 +27,25 @@ def contact_key(channel: str, *, email: str | None, phone: str | None, account_i
     return "ck_anon_" + hashlib.sha256(f"{channel}:{fallback}".encode()).hexdigest()[:24]
 
 
-def token_for(api_key: str, idempotency_key: str | None) -> str:
-    """The Open311 token of a POST: random, or derived from the client's `Idempotency-Key` header so
-    that a retried POST gets the same token and therefore the same case."""
+def token_for(api_key: str, idempotency_key: str | None, body_digest: str = "") -> str:
+    """The Open311 token of a POST: random, or derived from the client's `Idempotency-Key` header and
+    the request body, so that a retried POST gets the same token (and therefore the same case) while a
+    different report sent with a reused key is not mistaken for a retry."""
     if idempotency_key:
-        return str(uuid5(NAMESPACE_URL, f"omni311:open311:{api_key}:{idempotency_key}"))
+        return str(uuid5(NAMESPACE_URL, f"omni311:open311:{api_key}:{idempotency_key}:{body_digest}"))
     return str(uuid4())
+
+
+def form_digest(form: Any) -> str:
+    """A stable digest of a POST form's fields (order-independent; the api_key left out)."""
+    items = sorted((str(k), str(v)) for k, v in (form.multi_items() if hasattr(form, "multi_items") else form.items())
+                   if k != "api_key")
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:32]
+
+
+def client_id_for(api_key: str) -> str:
+    """A non-secret id of the Open311 client: a short hash of its api_key (the key itself is a secret)."""
+    return "client_" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
 def message_from_post(req: PostServiceRequest, *, token: str, client_id: str, now: datetime,

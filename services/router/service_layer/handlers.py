@@ -29,9 +29,11 @@ class Deps:
 
 def decide(opened: CaseOpened, jurisdiction: Jurisdiction, now: datetime) -> RoutingFields:
     """The routing of one opened case (pure: the domain's decision in the event's shape)."""
+    # A lone latitude or longitude is no place at all (intake requires both; older events may not).
+    lat, long = (opened.lat, opened.long) if opened.lat is not None and opened.long is not None else (None, None)
     d = route(
         RoutingInput(
-            service_code=opened.service_code, description=opened.description, lat=opened.lat, long=opened.long,
+            service_code=opened.service_code, description=opened.description, lat=lat, long=long,
             address=opened.address, requested_datetime=opened.requested_datetime, language=opened.language,
         ),
         jurisdiction,

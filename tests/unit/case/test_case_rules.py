@@ -42,3 +42,9 @@ def test_a_merge_is_skipped_with_a_reason_when_it_cannot_happen() -> None:
     assert plan_merge(_state(status="closed"), [a]).skip_reason == "case no longer open"
     assert plan_merge(_state(merged_into=a.case_id), [a]).skip_reason == "case already merged"
     assert plan_merge(a, []).skip_reason == "target case not found"
+
+
+def test_control_characters_are_removed_but_line_breaks_and_tabs_kept() -> None:
+    from services.case.domain.rules import clean_text
+
+    assert clean_text("pot\x00hole\x1b[31m\tdeep\r\nright lane\x7f") == "pothole[31m\tdeep\r\nright lane"

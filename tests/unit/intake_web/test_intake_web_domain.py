@@ -35,3 +35,14 @@ def test_an_open311_post_becomes_one_intake_message_with_pii_grouped() -> None:
     assert msg.pii.email == "ana@example.test" and msg.pii.first_name == "Ana"
     assert msg.media_url == ["https://img.example/1.jpg"] and msg.attributes == {"DEPTH": "deep"}
     assert "ana" not in msg.contact_key
+
+
+def test_a_reused_idempotency_key_with_a_different_report_is_not_a_retry() -> None:
+    from services.intake_web.domain.intake import client_id_for, form_digest
+
+    a = form_digest({"api_key": "k1", "service_code": "pothole", "description": "deep"})
+    same = form_digest({"description": "deep", "service_code": "pothole", "api_key": "k2"})
+    other = form_digest({"api_key": "k1", "service_code": "pothole", "description": "shallow"})
+    assert a == same and a != other
+    assert token_for("k", "key-1", a) != token_for("k", "key-1", other)
+    assert "secret-key" not in client_id_for("secret-key-123") and client_id_for("a") != client_id_for("b")
