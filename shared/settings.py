@@ -18,6 +18,7 @@ SERVICE_PORTS = {
     "router": 8082,
     "dedup": 8083,
     "notifier": 8084,
+    "intake_email": 8085,
 }
 
 
@@ -50,6 +51,30 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "311@omni311.test"
     mail_from_name: str = "City 311"
+    mail_authserv_id: str = Field(
+        default="",
+        description="authserv-id of our own mail server in Authentication-Results (RFC 8601); only its DMARC "
+                    "verdict is trusted. Empty: trust none (every message is 'none').",
+    )
+
+    imap_host: str = "127.0.0.1"
+    imap_port: int = 3143
+    imap_tls: bool = False
+    imap_user: str = "city311"
+    imap_password: str = "secret"
+    imap_mailbox: str = "INBOX"
+    imap_timeout_s: float = Field(default=20.0, description="Longest wait for any IMAP answer, in seconds.")
+    imap_idle_renew_s: float = Field(
+        default=300.0, description="Seconds before an IDLE is ended and renewed (servers drop it after 30 min).")
+    imap_poll_interval_s: float = Field(
+        default=60.0, description="Seconds between polls without IDLE, and between safety polls during IDLE.")
+    imap_reconnect_max_s: float = Field(default=30.0, description="Cap of the reconnect backoff, in seconds.")
+    imap_processed_keyword: str = "$Omni311Ingested"
+    public_media_base_url: str | None = Field(
+        default=None,
+        description="Public base URL of intake_email's /media (e.g. https://311.example.org/media); "
+                    "defaults to http://<http_host>:<port>/media.",
+    )
 
     outbox_poll_interval_s: float = 1.0
     consumer_retry_attempts: int = 5

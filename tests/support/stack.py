@@ -18,11 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from support.infra import KAFKA, PG_DSN, free_port
+from support.infra import IMAP, KAFKA, PG_DSN, free_port
 from support.wait import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("case", "router", "dedup", "notifier", "intake_web")
+SERVICES = ("case", "router", "dedup", "notifier", "intake_web", "intake_email")
 
 
 def _dsn_with_db(dsn: str, db: str) -> str:
@@ -37,6 +37,8 @@ class Stack:
     jurisdiction: str = "demo"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     extra_env: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = SERVICES
+    imap: tuple[str, int] = IMAP
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: REPO / "var" / "test-logs")
@@ -53,6 +55,13 @@ class Stack:
     def topic_prefix(self) -> str:
         return f"t{self.run_id}."
 
+    @property
+    def city_address(self) -> str:
+        """This stack's own 311 mailbox: intake_email reads it and the notifier sends from it, so that
+        stacks sharing one mail server never read each other's mail (GreenMail creates the mailbox on
+        first delivery, with the address as login and password)."""
+        return f"city-{self.run_id}@omni311.test"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
@@ -66,6 +75,13 @@ class Stack:
             "OMNI311_HTTP_PORT": str(self.ports[service]),
             "OMNI311_CASE_API_URL": self.url("case"),
             "OMNI311_OUTBOX_POLL_INTERVAL_S": "0.5",
+            "OMNI311_MAIL_FROM": self.city_address,
+            "OMNI311_IMAP_HOST": self.imap[0],
+            "OMNI311_IMAP_PORT": str(self.imap[1]),
+            "OMNI311_IMAP_USER": self.city_address,
+            "OMNI311_IMAP_PASSWORD": self.city_address,
+            "OMNI311_IMAP_RECONNECT_MAX_S": "2",
+            "OMNI311_IMAP_TIMEOUT_S": "5",
             "PYTHONUNBUFFERED": "1",
         })
         for key in ("OMNI311_SHARED_DATA", "OMNI311_SMTP_HOST", "OMNI311_SMTP_PORT"):
@@ -132,9 +148,9 @@ class Stack:
         for s in SERVICES:
             self.ports.setdefault(s, free_port())
         await self.create_database()
-        for s in SERVICES:
+        for s in self.services:
             self.start(s)
-        await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
+        await asyncio.gather(*(self.wait_ready(s) for s in self.services))
         return self
 
     async def down(self) -> None:
@@ -152,3 +168,7 @@ class Stack:
     async def case_db(self) -> asyncpg.Connection:
         """A connection that sees the case schema (for assertions only)."""
         return await asyncpg.connect(self.dsn, server_settings={"search_path": '"case", public'})
+
+    async def db(self, schema: str) -> asyncpg.Connection:
+        """A connection that sees one service's schema (for assertions only)."""
+        return await asyncpg.connect(self.dsn, server_settings={"search_path": f'"{schema}", public'})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop every omni311 service as a background process on this machine.
 #
-#   deploy/local/bin/services.sh start    start case, router, dedup, notifier, intake_web; wait until ready
+#   deploy/local/bin/services.sh start    start case, router, dedup, notifier, intake_web, intake_email; wait until ready
 #   deploy/local/bin/services.sh stop     SIGTERM each (graceful), SIGKILL after 20 s
 #   deploy/local/bin/services.sh status   one line per service
 #
@@ -11,8 +11,8 @@ BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-SERVICES=(case router dedup notifier intake_web)
-declare -A PORTS=([intake_web]=8080 [case]=8081 [router]=8082 [dedup]=8083 [notifier]=8084)
+SERVICES=(case router dedup notifier intake_web intake_email)
+declare -A PORTS=([intake_web]=8080 [case]=8081 [router]=8082 [dedup]=8083 [notifier]=8084 [intake_email]=8085)
 mkdir -p var/run
 
 running() { [[ -f "var/run/$1.pid" ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
@@ -30,8 +30,8 @@ start() {
       if ! running "$s"; then break; fi
       sleep 0.5
     done
-    if [[ $ok == 1 ]]; then printf '%-11s ready  http://127.0.0.1:%s\n' "$s" "$port"
-    else printf '%-11s FAILED (see var/run/%s.log)\n' "$s" "$s"; tail -n 30 "var/run/$s.log" >&2; exit 1; fi
+    if [[ $ok == 1 ]]; then printf '%-12s ready  http://127.0.0.1:%s\n' "$s" "$port"
+    else printf '%-12s FAILED (see var/run/%s.log)\n' "$s" "$s"; tail -n 30 "var/run/$s.log" >&2; exit 1; fi
   done
 }
 

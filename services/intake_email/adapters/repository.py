@@ -1,0 +1,139 @@
+"""SQL access to the `intake_email` schema: the mailbox cursor, raw messages and media.
+
+Functions that change state take the connection of the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+RAW_COLUMNS = (
+    "id, mailbox, uidvalidity, uid, size, sha256, fetched_at, message_id, kind, reason, problems, "
+    "sender_authenticated, attachments, event_ids, flagged_at"
+)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    uidvalidity: int
+    last_uid: int
+
+
+async def cursor(conn: asyncpg.Connection | asyncpg.Pool, mailbox: str) -> Cursor | None:
+    row = await conn.fetchrow("SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1", mailbox)
+    return Cursor(row["uidvalidity"], row["last_uid"]) if row else None
+
+
+async def start_over(conn: asyncpg.Connection | asyncpg.Pool, mailbox: str, uidvalidity: int, now: datetime) -> None:
+    """Point the cursor before UID 1 of `uidvalidity` (a new mailbox, or one whose UIDs were reset)."""
+    await conn.execute(
+        "INSERT INTO mailbox_cursors (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, 0, $3) "
+        "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = EXCLUDED.uidvalidity, last_uid = 0, "
+        "updated_at = EXCLUDED.updated_at",
+        mailbox, uidvalidity, now,
+    )
+
+
+async def claim_uid(conn: asyncpg.Connection, mailbox: str, uidvalidity: int, uid: int) -> bool:
+    """Lock the cursor; True when `uid` of `uidvalidity` is next to ingest (not ingested yet).
+
+    Must run inside the transaction that stores the message and advances the cursor: a second replica
+    (or a retry) waits on the lock, then sees the cursor past `uid` and skips it.
+    """
+    row = await conn.fetchrow(
+        "SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1 FOR UPDATE", mailbox)
+    return row is not None and row["uidvalidity"] == uidvalidity and uid > row["last_uid"]
+
+
+async def advance(conn: asyncpg.Connection, mailbox: str, uid: int, now: datetime) -> None:
+    await conn.execute("UPDATE mailbox_cursors SET last_uid = $2, updated_at = $3 WHERE mailbox = $1",
+                       mailbox, uid, now)
+
+
+async def store_raw(conn: asyncpg.Connection, mailbox: str, uidvalidity: int, uid: int, raw: bytes,
+                    now: datetime) -> int:
+    """Keep the bytes as fetched (kind 'pending' until the outcome is recorded); returns the row id."""
+    return int(await conn.fetchval(
+        "INSERT INTO raw_messages (mailbox, uidvalidity, uid, raw, size, sha256, fetched_at, kind) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') RETURNING id",
+        mailbox, uidvalidity, uid, raw, len(raw), hashlib.sha256(raw).hexdigest(), now,
+    ))
+
+
+async def earlier_with_message_id(conn: asyncpg.Connection, message_id: str, row_id: int) -> int | None:
+    """The first other stored message with this Message-ID, if any (intake idempotency on Message-ID)."""
+    return await conn.fetchval(
+        "SELECT id FROM raw_messages WHERE message_id = $1 AND id <> $2 AND kind <> 'pending' ORDER BY id LIMIT 1",
+        message_id, row_id,
+    )
+
+
+async def record_outcome(conn: asyncpg.Connection, row_id: int, *, message_id: str | None, kind: str,
+                         reason: str, problems: list[str], sender_authenticated: str | None,
+                         attachments: list[dict[str, Any]], event_ids: list[UUID]) -> None:
+    await conn.execute(
+        "UPDATE raw_messages SET message_id = $2, kind = $3, reason = $4, problems = $5, sender_authenticated = $6, "
+        "attachments = $7, event_ids = $8 WHERE id = $1",
+        row_id, message_id, kind, reason[:1000], problems, sender_authenticated, attachments, event_ids,
+    )
+
+
+async def store_media(conn: asyncpg.Connection, *, media_id: UUID, raw_message_id: int, filename: str | None,
+                      content_type: str, content: bytes, publishable: bool, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO media (media_id, raw_message_id, filename, content_type, content, size, publishable, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (media_id) DO NOTHING",
+        media_id, raw_message_id, filename, content_type, content, len(content), publishable, now,
+    )
+
+
+async def unflagged(pool: asyncpg.Pool, mailbox: str, uidvalidity: int, limit: int = 500) -> list[tuple[int, int]]:
+    """(row id, UID) of messages of this mailbox generation stored but not yet flagged on the server."""
+    rows = await pool.fetch(
+        "SELECT id, uid FROM raw_messages WHERE mailbox = $1 AND uidvalidity = $2 AND flagged_at IS NULL "
+        "AND kind <> 'pending' ORDER BY id LIMIT $3",
+        mailbox, uidvalidity, limit,
+    )
+    return [(r["id"], r["uid"]) for r in rows]
+
+
+async def mark_flagged(pool: asyncpg.Pool, ids: list[int], now: datetime) -> None:
+    await pool.execute("UPDATE raw_messages SET flagged_at = $2 WHERE id = ANY($1::bigint[])", ids, now)
+
+
+async def publishable_media(pool: asyncpg.Pool, media_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT filename, content_type, content FROM media WHERE media_id = $1 AND publishable", media_id)
+
+
+async def problems(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    """Messages that could not be read, or were read with problems, newest first."""
+    rows = await pool.fetch(
+        f"SELECT {RAW_COLUMNS} FROM raw_messages WHERE kind = 'unparseable' OR problems <> '[]'::jsonb "
+        "ORDER BY id DESC LIMIT $1", limit)
+    return [dict(r) for r in rows]
+
+
+async def messages(pool: asyncpg.Pool, *, message_id: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+    where, args = [], []
+    if message_id:
+        args.append(message_id)
+        where.append(f"message_id = ${len(args)}")
+    if kind:
+        args.append(kind)
+        where.append(f"kind = ${len(args)}")
+    args.append(limit)
+    rows = await pool.fetch(
+        f"SELECT {RAW_COLUMNS} FROM raw_messages {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY id DESC LIMIT ${len(args)}", *args)
+    return [dict(r) for r in rows]
+
+
+async def raw_bytes(pool: asyncpg.Pool, row_id: int) -> bytes | None:
+    return await pool.fetchval("SELECT raw FROM raw_messages WHERE id = $1", row_id)
