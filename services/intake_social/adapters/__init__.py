@@ -1,0 +1,1 @@
+"""Adapters of social intake: Kafka publisher, PostgreSQL cursor store, Mastodon.py source."""

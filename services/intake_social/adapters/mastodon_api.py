@@ -1,0 +1,76 @@
+"""The city's Mastodon account through Mastodon.py: mention notifications, and the user stream as a wake-up.
+
+Mastodon.py is synchronous (requests); its calls run in worker threads, and its streaming listener
+runs in Mastodon.py's own thread, so it hands events to the event loop with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from mastodon import Mastodon, StreamListener
+
+
+class MentionListener(StreamListener):
+    """Stream callbacks: a mention notification calls `on_mention(notification)`; a lost connection calls
+    `on_abort(error)` (Mastodon.py then reconnects by itself)."""
+
+    def __init__(self, on_mention: Callable[[Mapping[str, Any]], None],
+                 on_abort: Callable[[BaseException], None] | None = None) -> None:
+        super().__init__()
+        self._on_mention = on_mention
+        self._on_abort_cb = on_abort
+
+    def on_notification(self, notification: Mapping[str, Any]) -> None:
+        if notification.get("type") == "mention":
+            self._on_mention(notification)
+
+    def on_abort(self, err: BaseException) -> None:
+        if self._on_abort_cb is not None:
+            self._on_abort_cb(err)
+
+    def on_unknown_event(self, name: str, unknown_event: Any = None) -> None:
+        """New event types of later Mastodon versions are not ours to handle (the default raises)."""
+
+
+class MastodonApi:
+    """`MentionSource` on a Mastodon server for the account of `access_token`."""
+
+    def __init__(self, api_base_url: str, access_token: str, *, request_timeout_s: float = 15.0) -> None:
+        self.api_base_url = api_base_url.rstrip("/")
+        self.instance_host = urlsplit(self.api_base_url).netloc
+        # "throw": a rate limit is an error the watcher backs off from, not a sleep inside a worker thread.
+        self.client = Mastodon(access_token=access_token, api_base_url=self.api_base_url,
+                               request_timeout=request_timeout_s, ratelimit_method="throw",
+                               version_check_mode="none")
+        self._stream: Any = None
+
+    async def whoami(self) -> tuple[str, str]:
+        """(account id, acct) of the city's account. Raises Mastodon.py's errors when unreachable."""
+        me = await asyncio.to_thread(self.client.account_verify_credentials)
+        return str(me["id"]), str(me["acct"])
+
+    async def page(self, *, since_id: str | None, max_id: str | None, limit: int) -> list[Mapping[str, Any]]:
+        result = await asyncio.to_thread(self.client.notifications, types=["mention"], since_id=since_id,
+                                         max_id=max_id, limit=limit)
+        return list(result or [])
+
+    async def stream_available(self) -> bool:
+        """Whether the server's streaming API answers its health check."""
+        try:
+            return bool(await asyncio.to_thread(self.client.stream_healthy))
+        except Exception:  # noqa: BLE001 - any failure means: poll instead
+            return False
+
+    def start_stream(self, listener: StreamListener) -> None:
+        """Open the user stream in Mastodon.py's thread, reconnecting by itself after a loss."""
+        self._stream = self.client.stream_user(listener, run_async=True, reconnect_async=True,
+                                               reconnect_async_wait_sec=5)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None

@@ -1,0 +1,44 @@
+"""intake_social's own settings, read from the environment with the common prefix (`OMNI311_`).
+
+Kept beside the service rather than in `shared/settings.py`: no other service needs Meta's or
+Mastodon's credentials. Read inside `create_app`, never at import time (STYLE.md rule 6).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8087
+
+
+class SocialSettings(BaseSettings):
+    """Meta webhook and Mastodon settings, e.g. `OMNI311_META_APP_SECRET=...`.
+
+    Without an app secret every webhook delivery is refused (403); without a Mastodon base URL and
+    token, mentions are not read.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore")
+
+    meta_verify_token: SecretStr | None = Field(default=None, description="hub.verify_token of the subscription")
+    meta_app_secret: SecretStr | None = Field(default=None, description="app secret: X-Hub-Signature-256 key")
+    meta_page_ids: list[str] = Field(default_factory=list,
+                                     description="Facebook page / Instagram account ids served (empty: any)")
+    meta_whatsapp_phone_number_ids: list[str] = Field(default_factory=list,
+                                                      description="WhatsApp phone number ids served (empty: any)")
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    meta_max_body_bytes: int = 4 * 1024 * 1024
+
+    mastodon_api_base_url: str | None = None
+    mastodon_access_token: SecretStr | None = None
+    mastodon_streaming: bool = Field(default=True, description="use the user stream when the server has one")
+    mastodon_poll_interval_s: float = Field(default=15.0, gt=0, description="poll period without a stream")
+    mastodon_stream_poll_interval_s: float = Field(default=120.0, gt=0,
+                                                   description="safety-net poll period while streaming")
+    mastodon_backfill_hours: float = Field(default=24.0, ge=0,
+                                           description="how far back the first poll (no cursor yet) reads")
+    mastodon_request_timeout_s: float = 15.0
+
+    def mastodon_enabled(self) -> bool:
+        return bool(self.mastodon_api_base_url and self.mastodon_access_token)

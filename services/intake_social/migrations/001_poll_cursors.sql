@@ -1,0 +1,7 @@
+-- Poll cursors of intake_social (DESIGN.md: it owns poll cursors only), e.g. the last Mastodon
+-- notification id read for the city's account. Written in the same transaction as the outbox rows.
+CREATE TABLE {schema}.poll_cursors (
+    source     text        PRIMARY KEY,
+    cursor     text        NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
