@@ -114,6 +114,11 @@ def _decide(parsed: ParsedEmail, deps: Deps, now: datetime, d: Decision) -> None
         return
     if verdict.kind != "message":
         return
+    if not sender or "@" not in sender:
+        # Every mail client writes a From address; without one nobody can be answered and the bytes are
+        # most likely not a resident's mail. Kept and listed under /problems for staff, no case.
+        d.kind, d.reason = "unparseable", "no sender address"
+        return
     for attachment in parsed.attachments:
         if attachment.is_image and attachment.content:
             d.media.append(Media(media_id_for(parsed.message_id, attachment.content), attachment))

@@ -135,8 +135,10 @@ class MailboxWatcher:
         self.uidvalidity = selected.uidvalidity
         current = await repo.cursor(deps.pool, deps.mailbox)
         if current is None or current.uidvalidity != selected.uidvalidity:
-            log.warning("mailbox_uidvalidity_changed", was=current.uidvalidity if current else None,
-                        now=selected.uidvalidity)
+            if current is None:
+                log.info("mailbox_cursor_created", uidvalidity=selected.uidvalidity)
+            else:
+                log.warning("mailbox_uidvalidity_changed", was=current.uidvalidity, now=selected.uidvalidity)
             await repo.start_over(deps.pool, deps.mailbox, selected.uidvalidity, self.clock())
             current = repo.Cursor(selected.uidvalidity, 0)
         elif after_select and selected.uidnext is not None and current.last_uid >= selected.uidnext:

@@ -1,0 +1,176 @@
+"""intake_email's ingest transaction against real PostgreSQL, and the notifier's handling of a bounce:
+raw bytes kept whatever they are, the cursor claimed once per UID, Message-ID idempotency across a new
+UIDVALIDITY, one bounce event per failed recipient, and no mail to an address that bounced."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from services.intake_email.adapters import repository as repo
+from services.intake_email.service_layer import handlers
+from services.notifier.service_layer import handlers as notifier
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+from shared.events import BounceReceived, CaseOpened, Envelope, MessageReceived
+from shared.kafka import Delivery
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MAILBOX = "city@127.0.0.1:3143/INBOX"
+
+
+@pytest.fixture
+async def pool(database: str, fresh_schema_name: str):  # noqa: ANN201
+    await migrate(database, fresh_schema_name, "services.intake_email")
+    p = await create_pool(database, fresh_schema_name, application_name="it-intake-email", max_size=2)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def deps(pool: asyncpg.Pool) -> handlers.Deps:
+    return handlers.Deps(pool=pool, mailbox=MAILBOX, authserv_id="mx.omni311.test",
+                         own_addresses=frozenset({"311@omni311.test"}),
+                         media_url=lambda media_id: f"https://311.example.org/media/{media_id}")
+
+
+def resident_mail(message_id: str, *, auth: str | None = None) -> bytes:
+    msg = EmailMessage()
+    if auth:
+        msg["Authentication-Results"] = auth
+    msg["From"] = "Jeanne Roy <jeanne@resident.test>"
+    msg["To"] = "311@omni311.test"
+    msg["Subject"] = "Lampadaire éteint rue des Érables"
+    msg["Message-ID"] = message_id
+    msg.set_content("Bonjour, le lampadaire devant le 12 rue des Érables est éteint depuis une semaine.")
+    return msg.as_bytes()
+
+
+async def outbox(pool: asyncpg.Pool) -> list[Envelope]:
+    return [Envelope.from_bytes(r["payload"]) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
+
+
+async def test_a_message_is_kept_published_once_and_its_uid_never_ingested_twice(deps: handlers.Deps) -> None:
+    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+    raw = resident_mail("<m1@resident.test>", auth="mx.omni311.test; spf=pass smtp.mailfrom=resident.test; "
+                                                    "dmarc=fail header.from=resident.test")
+    assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=raw, now=NOW) == "message"
+    assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=raw, now=NOW) == "already_ingested"
+
+    (stored,) = await deps.pool.fetch("SELECT raw, kind, message_id, sender_authenticated, event_ids FROM raw_messages")
+    assert stored["raw"] == raw and stored["kind"] == "message" and stored["message_id"] == "<m1@resident.test>"
+    assert stored["sender_authenticated"] == "fail"
+    (env,) = await outbox(deps.pool)
+    assert [env.event_id] == stored["event_ids"]
+    msg = env.payload(MessageReceived)
+    assert msg.channel == "email" and msg.channel_message_id == "<m1@resident.test>"
+    assert msg.sender_authenticated == "fail" and msg.language == "fr"
+    assert msg.pii.email == "jeanne@resident.test" and env.subject == msg.contact_key
+    assert "lampadaire" in msg.description
+    assert (await repo.cursor(deps.pool, MAILBOX)) == repo.Cursor(7, 1)
+
+
+async def test_after_a_new_uidvalidity_the_same_message_id_is_kept_but_not_published_again(deps: handlers.Deps) -> None:
+    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+    raw = resident_mail("<m2@resident.test>")
+    assert await handlers.ingest(deps, uidvalidity=7, uid=4, raw=raw, now=NOW) == "message"
+    await repo.start_over(deps.pool, MAILBOX, 8, NOW)  # the server rebuilt the mailbox
+    assert await handlers.ingest(deps, uidvalidity=7, uid=5, raw=raw, now=NOW) == "already_ingested", \
+        "a UID of the old generation is not ingested under the new one"
+    assert await handlers.ingest(deps, uidvalidity=8, uid=1, raw=raw, now=NOW) == "duplicate"
+    kinds = [r["kind"] for r in await deps.pool.fetch("SELECT kind FROM raw_messages ORDER BY id")]
+    assert kinds == ["message", "duplicate"]
+    assert len(await outbox(deps.pool)) == 1
+
+
+async def test_mail_that_cannot_be_read_is_kept_and_listed_as_a_problem(deps: handlers.Deps) -> None:
+    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+    junk = b"\x00\xff\xfe garbage without headers \r\n\r\n\x80\x81"
+    assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=junk, now=NOW) == "unparseable"
+    (problem,) = await repo.problems(deps.pool, 10)
+    assert problem["kind"] == "unparseable" and problem["reason"]
+    assert await repo.raw_bytes(deps.pool, problem["id"]) == junk
+    assert await outbox(deps.pool) == []
+    assert (await repo.cursor(deps.pool, MAILBOX)).last_uid == 1, "a bad mail never blocks the mailbox"
+
+
+async def test_our_own_mail_coming_back_is_a_loop_not_a_report(deps: handlers.Deps) -> None:
+    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+    msg = EmailMessage()
+    msg["From"] = "City 311 <311@omni311.test>"
+    msg["To"] = "311@omni311.test"
+    msg["Subject"] = "[DEMO-26-000001] We received your report"
+    msg["Message-ID"] = "<ack@omni311.test>"
+    msg.set_content("We received your report.")
+    assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=msg.as_bytes(), now=NOW) == "own"
+    assert await outbox(deps.pool) == []
+
+
+def dsn(failed: list[str], action: str = "failed", status: str = "5.1.1") -> bytes:
+    blocks = "".join(f"\r\nFinal-Recipient: rfc822; {a}\r\nAction: {action}\r\nStatus: {status}\r\n" for a in failed)
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.resident.test>\r\nTo: 311@omni311.test\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-" + action + "@mx.resident.test>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.resident.test\r\n" + blocks +
+        "\r\n--b--\r\n"
+    ).encode()
+
+
+async def test_a_bounce_announces_each_failed_recipient_and_a_delay_announces_nothing(deps: handlers.Deps) -> None:
+    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+    assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=dsn(["a@resident.test", "b@resident.test"]),
+                                 now=NOW) == "bounce"
+    assert await handlers.ingest(deps, uidvalidity=7, uid=2, raw=dsn(["c@resident.test"], "delayed", "4.4.1"),
+                                 now=NOW) == "bounce"
+    bounces = [e.payload(BounceReceived) for e in await outbox(deps.pool)]
+    assert sorted(b.pii.email for b in bounces) == ["a@resident.test", "b@resident.test"]
+    assert {b.status for b in bounces} == {"5.1.1"} and len({b.contact_key for b in bounces}) == 2
+
+
+# --- the notifier side ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def notifier_pool(database: str):  # noqa: ANN201
+    schema = f"it_n_{uuid4().hex[:8]}"
+    await migrate(database, schema, "services.notifier")
+    p = await create_pool(database, schema, application_name="it-notifier", max_size=2)
+    yield p
+    await p.close()
+
+
+async def test_the_notifier_sends_nothing_more_to_an_address_that_bounced(notifier_pool: asyncpg.Pool) -> None:
+    sent: list[EmailMessage] = []
+
+    async def send(message: EmailMessage) -> None:
+        sent.append(message)
+
+    deps = notifier.Deps(pool=notifier_pool, send_email=send, mail_from="311@omni311.test", mail_from_name="City 311")
+    bounce = BounceReceived(channel="email", channel_message_id="<dsn@mx.resident.test>", contact_key="ck_x",
+                            received_at=NOW, reason="delivery status notification", status="5.1.1",
+                            pii={"email": "Gone@Resident.test"})
+    env = Envelope.new_flow(bounce, subject="ck_x", producer="intake_email", now=NOW)
+    delivery = Delivery(topic="intake.messages", partition=0, offset=1, consumer="notifier")
+    assert await notifier.on_bounce(env, delivery, deps, NOW) == "marked_undeliverable"
+    assert await notifier.on_bounce(env, delivery, deps, NOW) == "duplicate"
+
+    async def opened(address: str, offset: int) -> str:
+        case = CaseOpened(case_id=uuid4(), service_request_id=f"DEMO-26-00000{offset}", jurisdiction_id="demo",
+                          channel="email", channel_message_id=f"<m{offset}@resident.test>", contact_key="ck",
+                          requested_datetime=NOW, pii={"email": address})
+        e = Envelope.new_flow(case, subject=str(case.case_id), producer="case", now=NOW)
+        return await notifier.on_case_opened(e, Delivery("cases.lifecycle", 0, offset, "notifier"), deps, NOW)
+
+    assert await opened("gone@resident.test", 1) == "suppressed"
+    assert sent == []
+    assert await opened("still@resident.test", 2) == "sent"
+    assert len(sent) == 1 and sent[0]["In-Reply-To"] == "<m2@resident.test>"
+    reasons = [json.loads(r["payload"])["data"]["reason"] for r in await notifier_pool.fetch("SELECT payload FROM outbox")]
+    assert reasons[0].startswith("undeliverable: ")
