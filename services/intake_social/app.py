@@ -196,11 +196,11 @@ async def _open_stream(rt: Runtime, api: Any, watcher: MentionWatcher, cfg: Soci
     if not await api.stream_available():
         rt.log.info("mastodon_polling", interval_s=cfg.mastodon_poll_interval_s)
         return
-    from services.intake_social.adapters.mastodon_api import MentionListener
+    from services.intake_social.adapters.mastodon_api import mention_listener
 
     loop = asyncio.get_running_loop()
-    listener = MentionListener(on_mention=lambda _n: loop.call_soon_threadsafe(watcher.nudge),
-                               on_abort=lambda err: rt.log.warning("mastodon_stream_lost", error=repr(err)))
+    listener = mention_listener(on_mention=lambda _n: loop.call_soon_threadsafe(watcher.nudge),
+                               on_lost=lambda err: rt.log.warning("mastodon_stream_lost", error=repr(err)))
     api.start_stream(listener)
     watcher.interval_s = cfg.mastodon_stream_poll_interval_s
     watcher.nudge()  # read what arrived before the stream opened

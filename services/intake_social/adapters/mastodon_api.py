@@ -2,6 +2,8 @@
 
 Mastodon.py is synchronous (requests); its calls run in worker threads, and its streaming listener
 runs in Mastodon.py's own thread, so it hands events to the event loop with `call_soon_threadsafe`.
+Mastodon.py is imported when first used: importing it (urllib3) probes the network stack, which a
+module must not do at import time (STYLE.md rule 6).
 """
 
 from __future__ import annotations
@@ -11,29 +13,27 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from mastodon import Mastodon, StreamListener
 
+def mention_listener(on_mention: Callable[[Mapping[str, Any]], None],
+                     on_lost: Callable[[BaseException], None] | None = None) -> Any:
+    """A Mastodon.py stream listener: a mention notification calls `on_mention(notification)`; a lost
+    connection calls `on_lost(error)` (Mastodon.py then reconnects by itself). Other events (home
+    timeline updates, edits, deletions, event types of later versions) are not ours to handle."""
+    from mastodon import StreamListener
 
-class MentionListener(StreamListener):
-    """Stream callbacks: a mention notification calls `on_mention(notification)`; a lost connection calls
-    `on_abort(error)` (Mastodon.py then reconnects by itself)."""
+    class MentionListener(StreamListener):
+        def on_notification(self, notification: Mapping[str, Any]) -> None:
+            if notification.get("type") == "mention":
+                on_mention(notification)
 
-    def __init__(self, on_mention: Callable[[Mapping[str, Any]], None],
-                 on_abort: Callable[[BaseException], None] | None = None) -> None:
-        super().__init__()
-        self._on_mention = on_mention
-        self._on_abort_cb = on_abort
+        def on_abort(self, err: BaseException) -> None:
+            if on_lost is not None:
+                on_lost(err)
 
-    def on_notification(self, notification: Mapping[str, Any]) -> None:
-        if notification.get("type") == "mention":
-            self._on_mention(notification)
+        def on_unknown_event(self, name: str, unknown_event: Any = None) -> None:
+            """Mastodon.py's default raises; a newer server's event must not break the stream."""
 
-    def on_abort(self, err: BaseException) -> None:
-        if self._on_abort_cb is not None:
-            self._on_abort_cb(err)
-
-    def on_unknown_event(self, name: str, unknown_event: Any = None) -> None:
-        """New event types of later Mastodon versions are not ours to handle (the default raises)."""
+    return MentionListener()
 
 
 class MastodonApi:
@@ -42,6 +42,8 @@ class MastodonApi:
     def __init__(self, api_base_url: str, access_token: str, *, request_timeout_s: float = 15.0) -> None:
         self.api_base_url = api_base_url.rstrip("/")
         self.instance_host = urlsplit(self.api_base_url).netloc
+        from mastodon import Mastodon
+
         # "throw": a rate limit is an error the watcher backs off from, not a sleep inside a worker thread.
         self.client = Mastodon(access_token=access_token, api_base_url=self.api_base_url,
                                request_timeout=request_timeout_s, ratelimit_method="throw",
@@ -65,7 +67,7 @@ class MastodonApi:
         except Exception:  # noqa: BLE001 - any failure means: poll instead
             return False
 
-    def start_stream(self, listener: StreamListener) -> None:
+    def start_stream(self, listener: Any) -> None:
         """Open the user stream in Mastodon.py's thread, reconnecting by itself after a loss."""
         self._stream = self.client.stream_user(listener, run_async=True, reconnect_async=True,
                                                reconnect_async_wait_sec=5)

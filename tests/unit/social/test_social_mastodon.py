@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mastodon import Mastodon
 
-from services.intake_social.adapters.mastodon_api import MastodonApi, MentionListener
+from services.intake_social.adapters.mastodon_api import MastodonApi, mention_listener
 from services.intake_social.domain.mastodon import (
     html_to_text,
     message_from_status,
@@ -184,7 +184,7 @@ def server() -> Iterator[Server]:
 
 def test_the_captured_user_stream_read_by_mastodon_py_gives_the_two_mentions(server: Server) -> None:
     seen: list[Any] = []
-    listener = MentionListener(on_mention=seen.append)
+    listener = mention_listener(on_mention=seen.append)
     client = Mastodon(access_token="t", api_base_url=server.url, request_timeout=5)
     client.stream_user(listener)  # blocking: returns when the capture ends
     assert [(n["id"], n["account"]["acct"]) for n in seen] == [("14", "admin"), ("16", "mastodonpy_test_2")]
