@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
             outcomes.labels(source, channel, o.kind, o.reason).inc()
             if isinstance(o, Inbound):
                 rt.handled.labels(o.message.event_type).inc()
-                rt.log.info("intake_published", channel=channel, event_id=str(o.event_id),
+                # Webhook messages are on Kafka by now; mentions are in the outbox, relayed right after.
+                rt.log.info("intake_published" if source == "meta" else "intake_queued", channel=channel,
+                            event_id=str(o.event_id),
                             has_point=o.message.lat is not None, media=len(o.message.media_url))
                 for note in o.notes:
                     rt.log.warning("intake_note", channel=channel, event_id=str(o.event_id), note=note)

@@ -1,0 +1,269 @@
+"""End to end on real Kafka and PostgreSQL: intake_social runs as its own process next to the demo stack.
+A signed Messenger message opens a case, and the same mid delivered again is still one case; a Mastodon
+mention served by a local fake instance (read by the real Mastodon.py client) opens a case, and the
+persisted cursor means a restarted intake_social reads on from there, not from the start."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from support.data import shared_data
+from support.infra import free_port
+from support.stack import REPO, Stack
+from support.wait import eventually
+
+APP_SECRET = "e2e-app-secret"
+PAGE_ID = "1234567890"
+CITY_ACCOUNT_ID = "110000000000000001"
+
+
+class FakeMastodon:
+    """A Mastodon instance for the city's account: mention notifications (newest first, honouring
+    since_id/max_id/limit) and verify_credentials; no streaming API, so intake_social polls. Records
+    every notifications query."""
+
+    def __init__(self) -> None:
+        self.mentions: list[dict[str, Any]] = []
+        self.queries: list[dict[str, list[str]]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                url = urlsplit(self.path)
+                query = parse_qs(url.query)
+                if self.headers.get("Authorization") != "Bearer city-token":
+                    return self.reply(401, {"error": "The access token is invalid"})
+                if url.path == "/api/v1/accounts/verify_credentials":
+                    return self.reply(200, {"id": CITY_ACCOUNT_ID, "username": "city311", "acct": "city311"})
+                if url.path == "/api/v1/notifications":
+                    with outer.lock:
+                        outer.queries.append(query)
+                        items = sorted(outer.mentions, key=lambda n: int(n["id"]), reverse=True)
+                    assert query.get("types[]") == ["mention"]
+                    if "since_id" in query:
+                        items = [n for n in items if int(n["id"]) > int(query["since_id"][0])]
+                    if "max_id" in query:
+                        items = [n for n in items if int(n["id"]) < int(query["max_id"][0])]
+                    return self.reply(200, items[: int(query.get("limit", ["40"])[0])])
+                return self.reply(404, {"error": "Record not found"})
+
+            def reply(self, status: int, body: Any) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def mention(self, nid: int, status_id: str, html: str, media: list[dict[str, Any]] | None = None) -> None:
+        """Add a mention of @city311, shaped as the real one recorded by Mastodon.py's test suite."""
+        path = shared_data() / "meta_social" / "mastodon" / "mastodonpy_notifications_mentions_only_response.json"
+        (n,) = json.loads(path.read_text("utf-8"))
+        n = copy.deepcopy(n)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        n.update(id=str(nid), created_at=now)
+        n["status"].update(id=status_id, created_at=now, content=html, media_attachments=media or [],
+                           mentions=[{"id": CITY_ACCOUNT_ID, "username": "city311", "acct": "city311",
+                                      "url": f"{self.url}/@city311"}])
+        with self.lock:
+            self.mentions.append(n)
+
+    def since_ids(self) -> list[str | None]:
+        with self.lock:
+            return [q.get("since_id", [None])[0] for q in self.queries]
+
+
+@pytest.fixture
+def mastodon() -> Iterator[FakeMastodon]:
+    fake = FakeMastodon()
+    threading.Thread(target=fake.httpd.serve_forever, daemon=True).start()
+    try:
+        yield fake
+    finally:
+        fake.httpd.shutdown()
+        fake.httpd.server_close()
+
+
+class SocialProcess:
+    """intake_social as its own process, with the stack's database, topics and jurisdiction."""
+
+    def __init__(self, stack: Stack, mastodon: FakeMastodon) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = stack.env("intake_web") | {
+            "OMNI311_HTTP_PORT": str(self.port),
+            "OMNI311_META_APP_SECRET": APP_SECRET,
+            "OMNI311_META_VERIFY_TOKEN": "e2e-verify",
+            "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
+            "OMNI311_MASTODON_API_BASE_URL": mastodon.url,
+            "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
+            "OMNI311_MASTODON_POLL_INTERVAL_S": "0.3",
+        }
+        self.log_path = stack.log_dir / f"{stack.run_id}-intake_social.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.intake_social"], cwd=REPO, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            async def up() -> bool:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"intake_social exited with {self.proc.returncode}:\n"
+                                         + self.log_path.read_text(errors="replace")[-3000:])
+                try:
+                    return (await client.get(self.url + "/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            await eventually(up, timeout=30, interval=0.1, what="intake_social ready")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def social(stack: Stack, mastodon: FakeMastodon) -> Any:
+    proc = SocialProcess(stack, mastodon)
+    proc.start()
+    try:
+        await proc.ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def messenger_delivery(*mids: str, sender: str, text: str) -> bytes:
+    """A Messenger delivery as Meta sends it (non-ASCII escaped), one entry per mid."""
+    ts = int(time.time() * 1000)
+    entries = [{"id": PAGE_ID, "time": ts, "messaging": [{
+        "sender": {"id": sender}, "recipient": {"id": PAGE_ID}, "timestamp": ts,
+        "message": {"mid": mid, "text": text}}]} for mid in mids]
+    return json.dumps({"object": "page", "entry": entries}).encode()
+
+
+async def deliver(client: httpx.AsyncClient, body: bytes) -> dict[str, int]:
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    r = await client.post("/webhooks/meta", content=body,
+                          headers={"content-type": "application/json", "X-Hub-Signature-256": signature})
+    assert r.status_code == 200, r.text
+    return r.json()["received"]
+
+
+async def test_social_messages_and_mentions_open_one_case_each(stack: Stack, social: SocialProcess,
+                                                               mastodon: FakeMastodon) -> None:
+    started = time.monotonic()
+    sender = str(uuid.uuid4().int % 10**16)
+    mid = f"m.e2e.{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as meta, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+
+        async def case_of(channel: str, message_id: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{message_id}", params={"channel": channel})
+            return r.json()["service_request_id"]
+
+        # --- Messenger: a signed message opens a case ----------------------------------------------------
+        tampered = messenger_delivery(mid, sender=sender, text="x")
+        r = await meta.post("/webhooks/meta", content=tampered, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
+        assert r.status_code == 403
+        text = "Énorme nid-de-poule devant l'école, rue Principale"
+        assert await deliver(meta, messenger_delivery(mid, sender=sender, text=text)) == {"message": 1}
+        number = await eventually(lambda: case_of("messenger", mid), timeout=20, what="Messenger case opened")
+        req = (await case_api.get(f"/cases/requests/{number}")).json()
+        assert req["description"] == text
+        timeline = (await case_api.get(f"/cases/{number}/timeline")).json()
+        assert timeline["channel"] == "messenger" and timeline["timeline"][0]["kind"] == "opened"
+
+        # --- the same mid again: a Meta retry, and twice in one delivery --------------------------------
+        assert await deliver(meta, messenger_delivery(mid, sender=sender, text=text)) == {"message": 1}
+        assert await deliver(meta, messenger_delivery(mid, mid, sender=sender, text=text)) == {
+            "message": 1, "ignored": 1}
+        # A later message of the same sender is ordered after the copies (same contact key, same
+        # partition): once it has its case, every copy has been handled.
+        later = f"m.e2e.{uuid.uuid4().hex}"
+        await deliver(meta, messenger_delivery(later, sender=sender, text="Also a broken streetlight nearby"))
+        await eventually(lambda: case_of("messenger", later), timeout=20, what="later Messenger case")
+        conn = await stack.case_db()
+        try:
+            copies = await conn.fetchval("SELECT count(*) FROM messages WHERE channel = 'messenger' "
+                                         "AND channel_message_id = $1", mid)
+            cases = await conn.fetchval("SELECT count(*) FROM cases c JOIN messages m USING (case_id) "
+                                        "WHERE m.channel_message_id = $1", mid)
+        finally:
+            await conn.close()
+        assert (copies, cases) == (1, 1)
+
+        # --- Mastodon: a mention opens a case ------------------------------------------------------------
+        status_id = f"{int(time.time() * 1000)}001"
+        mastodon.mention(101, status_id,
+                         '<p><span class="h-card"><a href="' + mastodon.url + '/@city311" class="u-url mention">'
+                         '@<span>city311</span></a></span> Streetlight out on Elm St &amp; 3rd</p>',
+                         media=[{"id": "1", "type": "image", "url": mastodon.url + "/media/elm.jpg",
+                                 "description": "dark street corner"}])
+        m_number = await eventually(lambda: case_of("mastodon", status_id), timeout=20,
+                                    what="Mastodon case opened")
+        m_req = (await case_api.get(f"/cases/requests/{m_number}")).json()
+        assert m_req["description"] == "Streetlight out on Elm St & 3rd\n\n[image: dark street corner]"
+        assert m_req["media_url"] == mastodon.url + "/media/elm.jpg"
+
+        # --- the cursor is in intake_social's schema; a restart reads on from it -------------------------
+        pg = await asyncpg.connect(stack.dsn)
+        try:
+            cursors = await pg.fetch('SELECT source, cursor FROM "intake_social".poll_cursors')
+        finally:
+            await pg.close()
+        assert [(r["source"], r["cursor"]) for r in cursors] == [
+            (f"mastodon:{urlsplit(mastodon.url).netloc}:{CITY_ACCOUNT_ID}", "101")]
+        social.stop()
+        asked_before = len(mastodon.since_ids())
+        social.start()
+        await social.ready()
+        await eventually(lambda: mastodon.since_ids()[asked_before:], timeout=10, what="polled after restart")
+        assert mastodon.since_ids()[asked_before] == "101"
+        second_status = f"{int(time.time() * 1000)}002"
+        mastodon.mention(102, second_status, "<p>@city311 Graffiti on the library wall</p>")
+        await eventually(lambda: case_of("mastodon", second_status), timeout=20, what="second Mastodon case")
+        conn = await stack.case_db()
+        try:
+            first_copies = await conn.fetchval("SELECT count(*) FROM messages WHERE channel = 'mastodon' "
+                                               "AND channel_message_id = $1", status_id)
+        finally:
+            await conn.close()
+        assert first_copies == 1
+    assert time.monotonic() - started < 30
