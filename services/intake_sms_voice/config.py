@@ -1,0 +1,37 @@
+"""Settings of the SMS/voice intake only, from ``OMNI311_TWILIO_*`` variables (the shared settings hold
+the rest: Kafka, topic prefix, case API URL, HTTP host and port). Read inside `create_app`, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8086
+
+
+class TwilioSettings(BaseSettings):
+    """E.g. ``OMNI311_TWILIO_AUTH_TOKEN``, ``OMNI311_TWILIO_PUBLIC_BASE_URL=https://311.city.example/sms``."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_TWILIO_", env_file=None, extra="ignore")
+
+    auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token: signs every webhook. Required; without it all are refused.")
+    public_base_url: str | None = Field(
+        default=None,
+        description="The scheme://host[:port][/prefix] Twilio is configured with (what it signs). Unset: "
+                    "forwarded headers from trusted proxies, else the request's own host.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="IPs/CIDRs whose X-Forwarded-* headers are believed (JSON list).")
+    default_region: str = Field(default="US", description="ISO country for numbers written without +.")
+    keyword_replies: Literal["service", "provider"] = Field(
+        default="service",
+        description="'service': we confirm STOP/START/HELP (EN/FR) in TwiML. 'provider': Twilio's Advanced "
+                    "Opt-Out already answers them, we answer with an empty <Response/> (no double replies).")
+    program_name: str = Field(default="City 311", description="Name our texts start with (carrier rules).")
+    conversation_window_s: float = Field(
+        default=4 * 3600, description="How long a location answer completes its report (Twilio keeps "
+                                      "conversation cookies four hours).")
+    max_body_bytes: int = Field(default=256 * 1024, description="Larger webhook bodies are refused (413).")

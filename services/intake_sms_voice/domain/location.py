@@ -1,0 +1,116 @@
+"""Is there a usable location in a text? Coordinates, a shared map link, a street address or an
+intersection, in English or French. A bare street name ("on Main St") is not enough to send a crew:
+it gets the one question back.
+
+Twilio's ``FromCity``/``FromZip`` describe where the *number* was registered, not the problem, and are
+never used as a location.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Source = Literal["shared", "coordinates", "map_link", "address", "intersection", "answer"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A location found for a report: `address` as written, or `lat`/`long` (WGS84 degrees), or both."""
+
+    source: Source
+    address: str | None = None
+    lat: float | None = None
+    long: float | None = None
+
+
+_NUM = r"-?\d{1,3}\.\d{3,}"
+_COORD_PATTERNS = (
+    ("map_link", re.compile(rf"\bgeo:({_NUM}),\s*({_NUM})")),
+    ("map_link", re.compile(rf"[?&](?:q|ll|sll|query|daddr|center|destination)=(?:loc:)?({_NUM})(?:,|%2C)\s*({_NUM})",
+                            re.IGNORECASE)),
+    ("map_link", re.compile(rf"/@({_NUM}),({_NUM})")),
+    ("coordinates", re.compile(rf"(?<![\d.])({_NUM})\s*[,;/ ]\s*({_NUM})(?![\d.])")),
+)
+
+_SUFFIXES_EN = (r"street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|place|pl|court|ct|crescent|"
+                r"cres|way|terrace|ter|parkway|pkwy|highway|hwy|square|sq|circle|cir|trail|trl|row|alley|"
+                r"broadway|plaza|expressway|expy")
+_TYPES_FR = (r"rue|avenue|av|boulevard|boul|bd|chemin|ch|place|route|rang|all[ée]e|impasse|promenade|"
+             r"mont[ée]e|c[ôo]te|croissant|carr[ée]|terrasse|sentier|quai|cours|ruelle|voie")
+_WORD = r"[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]+"
+_STOP = r"(?:on|in|at|of|near|by|and|or|the|a|an|to|from|for|with|is|are|was|my|our|his|her|their)"
+_NAME_WORD = rf"(?!{_STOP}\b){_WORD}"
+_NUMBER = r"(?<![\d/.,:])\b\d{1,6}[A-Za-z]?(?:-\d{1,6})?"
+
+_ADDRESS_EN = re.compile(
+    rf"{_NUMBER}\s+(?:{_NAME_WORD}\s+){{0,4}}?(?:{_SUFFIXES_EN})\b\.?", re.IGNORECASE)
+_ADDRESS_FR = re.compile(
+    rf"{_NUMBER}\s*,?\s+(?:{_TYPES_FR})\.?\s+(?:(?:de|du|des|de la|d['’])\s*)?{_WORD}"
+    rf"(?:\s+{_WORD}){{0,3}}", re.IGNORECASE)
+_STREET = (rf"(?:(?:{_NAME_WORD}\s+)?{_NAME_WORD}\s+(?:{_SUFFIXES_EN})\b\.?|(?:{_TYPES_FR})\.?\s+{_WORD}"
+           rf"|\d+(?:st|nd|rd|th|e|re)\b)")
+_URL = re.compile(r"\S+://\S+|\bwww\.\S+", re.IGNORECASE)
+_INTERSECTION_WORDS = re.compile(
+    r"\b(?:corner of|intersection of|at the corner|coin (?:de |des |du )?|angle (?:de |des |du )?|"
+    r"intersection (?:de |des |du )?)\s*[^.,;!?\n]{2,80}", re.IGNORECASE)
+_LETTERED = r"[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*[A-Za-zÀ-ÖØ-öø-ÿ][0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*"
+_INTERSECTION_SYMBOL = re.compile(
+    rf"(?:{_NAME_WORD}\s+)?(?!{_STOP}\b){_LETTERED}\s*(?:&|/|@)\s*(?!{_STOP}\b){_LETTERED}(?:\s+(?:{_SUFFIXES_EN})\b\.?)?", re.IGNORECASE)
+_INTERSECTION_AND = re.compile(
+    rf"(?:{_STREET})\s+(?:and|et)\s+{_NAME_WORD}(?:\s+(?:{_SUFFIXES_EN})\b\.?)?"
+    rf"|{_NAME_WORD}\s+(?:and|et)\s+(?:{_STREET})", re.IGNORECASE)
+
+
+def _coordinates(lat: float, long: float) -> bool:
+    return math.isfinite(lat) and math.isfinite(long) and -90 <= lat <= 90 and -180 <= long <= 180 \
+        and not (lat == 0 and long == 0)
+
+
+def find_location(text: str | None) -> Location | None:
+    """The first usable location written in `text`, or None.
+
+    Tried in order: a map link or ``geo:`` URI, a decimal "lat, long" pair (at least 3 decimals, so
+    "2, 3" is not a place), a numbered street address (EN or FR word order), then an intersection
+    ("Main St & 2nd Ave", "corner of ...", "coin de ...", "5th and Main"). Coordinates outside
+    [-90, 90] × [-180, 180] and (0, 0) are ignored.
+    """
+    if not text or not text.strip():
+        return None
+    for source, pattern in _COORD_PATTERNS:
+        for m in pattern.finditer(text):
+            lat, long = float(m.group(1)), float(m.group(2))
+            if _coordinates(lat, long):
+                return Location(source=source, lat=lat, long=long)  # type: ignore[arg-type]
+    text = _URL.sub(" ", text)
+    for pattern in (_ADDRESS_EN, _ADDRESS_FR):
+        m = pattern.search(text)
+        if m:
+            return Location(source="address", address=_clean(m.group(0)))
+    for pattern in (_INTERSECTION_WORDS, _INTERSECTION_AND):
+        m = pattern.search(text)
+        if m:
+            return Location(source="intersection", address=_clean(m.group(0)))
+    m = _INTERSECTION_SYMBOL.search(text)
+    if m:
+        return Location(source="intersection", address=_clean(m.group(0)))
+    return None
+
+
+def shared_location(params: Mapping[str, str]) -> Location | None:
+    """A location shared from a WhatsApp client (Twilio ``Latitude``/``Longitude``, ``Address``, ``Label``)."""
+    try:
+        lat, long = float(params.get("Latitude", "")), float(params.get("Longitude", ""))
+    except ValueError:
+        return None
+    if not _coordinates(lat, long):
+        return None
+    address = (params.get("Address") or params.get("Label") or "").strip() or None
+    return Location(source="shared", address=address, lat=lat, long=long)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip(" ,.;")
