@@ -1,0 +1,1 @@
+"""Handlers of the SMS/voice webhooks: decide what to publish and what to answer."""

@@ -1,0 +1,214 @@
+"""What each Twilio webhook publishes and answers. Handlers take parsed values, the time and their
+dependencies (a publisher, the case API, plain configuration) and return what the route renders.
+
+Produces on `intake.messages`: `intake.message_received` (reports and their follow-ups), and the drafts
+`intake.opt_out_received`, `intake.opt_in_received`, `intake.message_status_received`. Every event id
+derives from the provider's sid, so a provider retry republishes the same event (one case). Publishing
+happens before the answer; a failure propagates and the route answers 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from services.intake_sms_voice.adapters.case_api import CaseApi, CaseApiUnavailable
+from services.intake_sms_voice.adapters.publisher import Publisher
+from services.intake_sms_voice.domain import conversation, ivr
+from services.intake_sms_voice.domain.contacts import Sender
+from services.intake_sms_voice.domain.events_draft import OptInReceived, OptOutReceived
+from services.intake_sms_voice.domain.inbound import (
+    InboundText,
+    StatusReport,
+    TextReport,
+    event_id_for,
+    message_from_text,
+    status_event,
+)
+from services.intake_sms_voice.domain.keywords import keyword_of, quotes_case_number, status_query_of
+from services.intake_sms_voice.domain.location import Location, find_location
+from services.intake_sms_voice.domain.replies import (
+    Lang,
+    guess_language,
+    keyword_reply,
+    location_question,
+    location_thanks,
+    status_reply,
+)
+from shared.events import Envelope, EventData
+from shared.logs import get_logger
+
+SERVICE = "intake_sms_voice"
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Plain settings the handlers need (built once by the app)."""
+
+    program_name: str = "City 311"
+    keyword_replies: Literal["service", "provider"] = "service"
+    conversation_secret: bytes = b""
+    conversation_window_s: float = conversation.WINDOW_S
+    locales: tuple[str, ...] = ("en", "fr")
+    menu: tuple[ivr.MenuItem, ...] = ()
+
+    @property
+    def default_language(self) -> Lang:
+        return "fr" if self.locales and self.locales[0] == "fr" else "en"
+
+
+@dataclass(frozen=True)
+class Deps:
+    publisher: Publisher
+    case_api: CaseApi
+    config: Config
+
+
+@dataclass(frozen=True)
+class TextReply:
+    """How to answer an inbound text. `outcome`: message, media_message, location_answer, opt_out, opt_in,
+    help, status_query or ignored; `texts` the ``<Message>``s to send back; `pending` a conversation
+    cookie value to set, `clear_pending` to drop it; `event_ids` what was published."""
+
+    outcome: str
+    texts: tuple[str, ...] = ()
+    pending: str | None = None
+    clear_pending: bool = False
+    event_ids: tuple[UUID, ...] = field(default_factory=tuple)
+
+
+async def publish(deps: Deps, data: EventData, *, subject: str, event_id: UUID, now: datetime) -> Envelope:
+    """Start a flow with `data` under a sid-derived event id and wait for Kafka to acknowledge it."""
+    env = Envelope.new_flow(data, subject=subject, producer=SERVICE, now=now, event_id=event_id)
+    await deps.publisher.publish(env)
+    log.info("intake_published", event_type=env.event_type, event_id=str(env.event_id),
+             correlation_id=str(env.correlation_id))
+    return env
+
+
+async def receive_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
+    """An inbound SMS/MMS/WhatsApp message.
+
+    Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case. A report without a
+    usable location is published with ``attributes.awaiting_location`` and gets one question back; the
+    next text of that conversation (recognised by the signed cookie) is its answer, published with
+    ``in_reply_to`` the report's MessageSid so that the case service threads it onto the same case.
+    """
+    cfg = deps.config
+    key = msg.contact_key()
+    keyword = keyword_of(msg.body)
+    if keyword is not None:
+        return await _keyword(msg, keyword.kind, keyword.keyword, keyword.language, key, deps, now)
+
+    query = status_query_of(msg.body)
+    if query is not None:
+        request, unavailable = None, False
+        if query.case_number:
+            try:
+                request = await deps.case_api.request(query.case_number)
+            except CaseApiUnavailable as exc:
+                log.warning("case_api_unreachable", error=str(exc))
+                unavailable = True
+        text = status_reply(query.language, cfg.program_name, case_number=query.case_number, request=request,
+                            unavailable=unavailable)
+        return TextReply(outcome="status_query", texts=(text,))
+
+    if not msg.body and not msg.media and msg.shared is None:
+        return TextReply(outcome="ignored")
+
+    language = guess_language(msg.body, cfg.default_language) if msg.body else cfg.default_language
+    pending = conversation.read_pending(cfg.conversation_secret, pending_cookie, contact_key=key, now=now,
+                                        window_s=cfg.conversation_window_s)
+    found = msg.shared or find_location(msg.body)
+    if pending is not None and pending != msg.message_sid:
+        # The answer to our one question: whatever the resident wrote is where it is.
+        answer = found or (Location(source="answer", address=msg.body[:200]) if msg.body else None)
+        report = TextReport(location=answer, in_reply_to=(pending,), language=language,
+                            attributes={"completes_location_of": pending})
+        env = await _publish_text(msg, report, key, deps, now)
+        return TextReply(outcome="location_answer", texts=(location_thanks(language, cfg.program_name),),
+                         clear_pending=True, event_ids=(env.event_id,))
+
+    hint = msg.body if quotes_case_number(msg.body) else None
+    awaiting = found is None and hint is None
+    report = TextReport(location=found, awaiting_location=awaiting, case_number_hint=hint, language=language)
+    env = await _publish_text(msg, report, key, deps, now)
+    outcome = "media_message" if msg.media else "message"
+    if not awaiting:
+        # The acknowledgement with the case number is the notifier's, once the case exists.
+        return TextReply(outcome=outcome, event_ids=(env.event_id,))
+    cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=msg.message_sid, contact_key=key,
+                                         now=now)
+    return TextReply(outcome=outcome, texts=(location_question(language, cfg.program_name),), pending=cookie,
+                     event_ids=(env.event_id,))
+
+
+async def _publish_text(msg: InboundText, report: TextReport, key: str, deps: Deps, now: datetime) -> Envelope:
+    data = message_from_text(msg, report, now=now)
+    return await publish(deps, data, subject=key, event_id=event_id_for("message", msg.message_sid), now=now)
+
+
+async def _keyword(msg: InboundText, kind: str, word: str, language: Lang, key: str, deps: Deps,
+                   now: datetime) -> TextReply:
+    cfg = deps.config
+    ids: tuple[UUID, ...] = ()
+    if kind == "opt_out":
+        data: EventData = OptOutReceived(
+            channel=msg.channel, channel_message_id=msg.message_sid, contact_key=key, received_at=now,
+            source="keyword", keyword=word, language=language, pii=msg.sender.pii())
+        ids = ((await publish(deps, data, subject=key, event_id=event_id_for("opt_out", msg.message_sid),
+                              now=now)).event_id,)
+    elif kind == "opt_in":
+        data = OptInReceived(channel=msg.channel, channel_message_id=msg.message_sid, contact_key=key,
+                             received_at=now, keyword=word, language=language, pii=msg.sender.pii())
+        ids = ((await publish(deps, data, subject=key, event_id=event_id_for("opt_in", msg.message_sid),
+                              now=now)).event_id,)
+    texts = () if cfg.keyword_replies == "provider" else (keyword_reply(kind, language, cfg.program_name),)  # type: ignore[arg-type]
+    return TextReply(outcome=kind, texts=texts, clear_pending=kind == "opt_out", event_ids=ids)
+
+
+async def receive_status(report: StatusReport, *, deps: Deps, now: datetime) -> tuple[UUID, ...]:
+    """A message status callback: the status for the notifier and, on error 21610 (the recipient opted
+    out at the carrier), an opt-out for that recipient. Returns the event ids published."""
+    key = report.contact_key()
+    ids = [(await publish(deps, status_event(report, now=now), subject=key,
+                          event_id=event_id_for("status", report.message_sid, report.status,
+                                                str(report.error_code or "")), now=now)).event_id]
+    if report.opted_out and report.recipient:
+        data = OptOutReceived(channel=report.channel, channel_message_id=report.message_sid, contact_key=key,
+                              received_at=now, source="provider_error", error_code=report.error_code,
+                              pii=Sender(phone=report.recipient).pii())
+        ids.append((await publish(deps, data, subject=key, event_id=event_id_for("opt_out", report.message_sid,
+                                                                                 "21610"), now=now)).event_id)
+    return tuple(ids)
+
+
+async def call_ended(*, call_sid: str, caller: Sender, state: ivr.CallState, recording_url: str | None,
+                     recording_sid: str | None, duration_s: int | None, deps: Deps, now: datetime) -> UUID | None:
+    """The recording of a call ended (Record action or recording status callback): publish its report
+    once (event id from the CallSid). Returns the event id, None when the caller gave nothing."""
+    data = ivr.call_report(call_sid=call_sid, caller=caller, state=state, recording_url=recording_url,
+                           recording_sid=recording_sid, duration_s=duration_s, now=now)
+    if data is None:
+        return None
+    env = await publish(deps, data, subject=data.contact_key, event_id=event_id_for("message", call_sid), now=now)
+    return env.event_id
+
+
+async def call_transcribed(*, call_sid: str, recording_sid: str, caller: Sender, state: ivr.CallState,
+                           transcript: str | None, status: str | None, recording_url: str | None, deps: Deps,
+                           now: datetime) -> UUID | None:
+    """Twilio's transcription of a call's recording: published as a message threaded to the call
+    (event id from the RecordingSid). A failed or empty transcription publishes nothing: the report of
+    the call already carries the recording."""
+    if (status or "").lower() != "completed" or not (transcript or "").strip():
+        log.info("transcription_unusable", status=status)
+        return None
+    data = ivr.transcript_message(call_sid=call_sid, recording_sid=recording_sid, caller=caller, state=state,
+                                  transcript=transcript or "", recording_url=recording_url, now=now)
+    env = await publish(deps, data, subject=data.contact_key, event_id=event_id_for("message", recording_sid),
+                        now=now)
+    return env.event_id
