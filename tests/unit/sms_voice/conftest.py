@@ -1,0 +1,144 @@
+"""Fakes and a signed-request client for the SMS/voice webhook tests: the real app and routes, with a
+fake publisher (no Kafka) and a fake case API, driven through httpx's ASGI transport from a chosen peer IP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from services.intake_sms_voice.app import create_app
+from services.intake_sms_voice.config import TwilioSettings
+from shared.events import Envelope
+from shared.jurisdiction import load_jurisdiction
+from shared.settings import Settings
+
+TOKEN = "test-auth-token"
+PUBLIC = "https://sms.city.example"
+PROXY_IP = "203.0.113.9"
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+TWILIO_DATA = Path(Settings().shared_data) / "twilio"
+
+
+class FakePublisher:
+    """Records what would go to `intake.messages`; `fail` makes the next publishes raise."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+        self.fail = False
+
+    async def publish(self, envelope: Envelope) -> None:
+        if self.fail:
+            raise ConnectionError("broker unreachable")
+        self.published.append(envelope)
+
+    def of_type(self, event_type: str) -> list[Envelope]:
+        return [e for e in self.published if e.event_type == event_type]
+
+
+class FakeCaseApi:
+    def __init__(self, requests: dict[str, dict[str, Any]] | None = None) -> None:
+        self.requests = requests or {}
+        self.asked: list[str] = []
+
+    async def request(self, service_request_id: str) -> dict[str, Any] | None:
+        self.asked.append(service_request_id)
+        return self.requests.get(service_request_id)
+
+
+def sign(url: str, params: Iterable[tuple[str, str]] | dict[str, str], token: str = TOKEN) -> str:
+    """Twilio's signature of a form post at `url` (what Twilio puts in X-Twilio-Signature)."""
+    pairs = list(params.items()) if isinstance(params, dict) else list(params)
+    multi: dict[str, list[str]] = {}
+    for k, v in pairs:
+        multi.setdefault(k, []).append(v)
+
+    class _Multi(dict):  # the validator's multi-value accessor
+        def getall(self, key: str) -> list[str]:
+            return self[key]
+
+    return RequestValidator(token).compute_signature(url, _Multi(multi))
+
+
+@dataclass
+class Harness:
+    """The app under test and its fakes."""
+
+    app: Any
+    publisher: FakePublisher
+    case_api: FakeCaseApi
+    public: str = PUBLIC
+    peer: str = "198.51.100.7"
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def client(self, peer: str | None = None) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(peer or self.peer, 44321))
+        return httpx.AsyncClient(transport=transport, base_url="http://intake-sms-voice.internal:8086")
+
+    async def post(self, path: str, params: Iterable[tuple[str, str]] | dict[str, str] | str, *,
+                   signed_url: str | None = None, signature: str | None = None, headers: dict[str, str] | None = None,
+                   peer: str | None = None, cookies: dict[str, str] | None = None) -> httpx.Response:
+        """POST a form as Twilio would, signed for `signed_url` (default: the public URL of `path`).
+        `params` may be a raw urlencoded body (sent byte for byte)."""
+        if isinstance(params, str):
+            body = params.encode()
+            pairs = parse_qsl(params, keep_blank_values=True)
+        else:
+            pairs = list(params.items()) if isinstance(params, dict) else list(params)
+            body = urlencode(pairs).encode()
+        url = signed_url or (self.public + path)
+        sig = sign(url, pairs) if signature is None else signature
+        h = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
+        if sig:
+            h["x-twilio-signature"] = sig
+        if cookies:
+            h["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        async with self.client(peer) as c:
+            return await c.post(path, content=body, headers=h)
+
+
+def make_harness(*, public_base_url: str | None = PUBLIC, trusted: tuple[str, ...] = (PROXY_IP,),
+                 token: str = TOKEN, keyword_replies: str = "service",
+                 requests: dict[str, dict[str, Any]] | None = None,
+                 clock: Callable[[], datetime] = lambda: NOW) -> Harness:
+    publisher = FakePublisher()
+    case_api = FakeCaseApi(requests)
+    tw = TwilioSettings(auth_token=token or None, public_base_url=public_base_url, trusted_proxies=list(trusted),
+                        keyword_replies=keyword_replies, program_name="Demoville 311")
+    app = create_app(Settings(jurisdiction="demo"), twilio=tw, publisher=publisher, case_api=case_api,
+                     jurisdiction=_demo(), clock=clock)
+    return Harness(app=app, publisher=publisher, case_api=case_api, public=public_base_url or PUBLIC)
+
+
+_DEMO: list[Any] = []
+
+
+def _demo() -> Any:
+    if not _DEMO:
+        _DEMO.append(load_jurisdiction("demo"))
+    return _DEMO[0]
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return make_harness()
+
+
+def twilio_data(name: str) -> Any:
+    return json.loads((TWILIO_DATA / name).read_text("utf-8"))
+
+
+def sms_form(sid: str = "SM" + "a" * 32, body: str = "Pothole in front of 123 Main St", from_: str = "+15145550123",
+             to: str = "+15145559999", **extra: str) -> dict[str, str]:
+    """A Twilio inbound-message form (the fields Twilio always sends)."""
+    return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": body, "To": to, "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
+            "From": from_, "ApiVersion": "2010-04-01", **extra}
