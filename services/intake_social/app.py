@@ -203,7 +203,8 @@ async def _open_stream(rt: Runtime, api: Any, watcher: MentionWatcher, cfg: Soci
     loop = asyncio.get_running_loop()
     listener = mention_listener(on_mention=lambda _n: loop.call_soon_threadsafe(watcher.nudge),
                                on_lost=lambda err: rt.log.warning("mastodon_stream_lost", error=repr(err)))
-    api.start_stream(listener)
+    # Mastodon.py looks up the streaming server (blocking HTTP) before its thread takes over.
+    await asyncio.to_thread(api.start_stream, listener)
     watcher.interval_s = cfg.mastodon_stream_poll_interval_s
     watcher.nudge()  # read what arrived before the stream opened
     rt.log.info("mastodon_streaming", safety_poll_s=cfg.mastodon_stream_poll_interval_s)

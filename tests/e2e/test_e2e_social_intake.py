@@ -1,7 +1,8 @@
 """End to end on real Kafka and PostgreSQL: intake_social runs as its own process next to the demo stack.
 A signed Messenger message opens a case, and the same mid delivered again is still one case; a Mastodon
-mention served by a local fake instance (read by the real Mastodon.py client) opens a case, and the
-persisted cursor means a restarted intake_social reads on from there, not from the start."""
+mention served by a local fake instance (read by the real Mastodon.py client, woken by its user stream)
+opens a case, and the persisted cursor means a restarted intake_social reads on from there, not from
+the start."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -38,13 +40,16 @@ CITY_ACCOUNT_ID = "110000000000000001"
 
 class FakeMastodon:
     """A Mastodon instance for the city's account: mention notifications (newest first, honouring
-    since_id/max_id/limit) and verify_credentials; no streaming API, so intake_social polls. Records
-    every notifications query."""
+    since_id/max_id/limit), verify_credentials, and the user stream (server-sent events: a heartbeat,
+    and a `notification` event for each mention added). Records every notifications query."""
 
     def __init__(self) -> None:
         self.mentions: list[dict[str, Any]] = []
         self.queries: list[dict[str, list[str]]] = []
+        self.streams: list[queue.Queue[dict[str, Any]]] = []
+        self.stream_connections = 0
         self.lock = threading.Lock()
+        self.closing = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +61,10 @@ class FakeMastodon:
                 query = parse_qs(url.query)
                 if self.headers.get("Authorization") != "Bearer city-token":
                     return self.reply(401, {"error": "The access token is invalid"})
+                if url.path == "/api/v1/streaming/health":
+                    return self.reply(200, "OK")
+                if url.path == "/api/v1/streaming/user":
+                    return self.stream()
                 if url.path == "/api/v1/accounts/verify_credentials":
                     return self.reply(200, {"id": CITY_ACCOUNT_ID, "username": "city311", "acct": "city311"})
                 if url.path == "/api/v1/notifications":
@@ -70,8 +79,31 @@ class FakeMastodon:
                     return self.reply(200, items[: int(query.get("limit", ["40"])[0])])
                 return self.reply(404, {"error": "Record not found"})
 
+            def stream(self) -> None:
+                events: queue.Queue[dict[str, Any]] = queue.Queue()
+                with outer.lock:
+                    outer.streams.append(events)
+                    outer.stream_connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                try:
+                    while not outer.closing.is_set():
+                        try:
+                            n = events.get(timeout=0.2)
+                            chunk = f"event: notification\ndata: {json.dumps(n)}\n\n"
+                        except queue.Empty:
+                            chunk = ":thump\n"
+                        self.wfile.write(chunk.encode())
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client went away (intake_social stopped)
+                finally:
+                    with outer.lock:
+                        outer.streams.remove(events)
+
             def reply(self, status: int, body: Any) -> None:
-                raw = json.dumps(body).encode()
+                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(raw)))
@@ -93,6 +125,12 @@ class FakeMastodon:
                                       "url": f"{self.url}/@city311"}])
         with self.lock:
             self.mentions.append(n)
+            for events in self.streams:
+                events.put(n)
+
+    def connections(self) -> int:
+        with self.lock:
+            return self.stream_connections
 
     def since_ids(self) -> list[str | None]:
         with self.lock:
@@ -106,6 +144,7 @@ def mastodon() -> Iterator[FakeMastodon]:
     try:
         yield fake
     finally:
+        fake.closing.set()
         fake.httpd.shutdown()
         fake.httpd.server_close()
 
@@ -123,7 +162,9 @@ class SocialProcess:
             "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
             "OMNI311_MASTODON_API_BASE_URL": mastodon.url,
             "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
-            "OMNI311_MASTODON_POLL_INTERVAL_S": "0.3",
+            # Polls this rare leave the stream as the only way to hear of a mention within the test.
+            "OMNI311_MASTODON_POLL_INTERVAL_S": "60",
+            "OMNI311_MASTODON_STREAM_POLL_INTERVAL_S": "60",
         }
         self.log_path = stack.log_dir / f"{stack.run_id}-intake_social.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -230,6 +271,7 @@ async def test_social_messages_and_mentions_open_one_case_each(stack: Stack, soc
         assert (copies, cases) == (1, 1)
 
         # --- Mastodon: a mention opens a case ------------------------------------------------------------
+        await eventually(lambda: mastodon.connections() >= 1, timeout=10, what="user stream opened")
         status_id = f"{int(time.time() * 1000)}001"
         mastodon.mention(101, status_id,
                          '<p><span class="h-card"><a href="' + mastodon.url + '/@city311" class="u-url mention">'
@@ -251,11 +293,12 @@ async def test_social_messages_and_mentions_open_one_case_each(stack: Stack, soc
         assert [(r["source"], r["cursor"]) for r in cursors] == [
             (f"mastodon:{urlsplit(mastodon.url).netloc}:{CITY_ACCOUNT_ID}", "101")]
         social.stop()
-        asked_before = len(mastodon.since_ids())
+        asked_before, connected_before = len(mastodon.since_ids()), mastodon.connections()
         social.start()
         await social.ready()
         await eventually(lambda: mastodon.since_ids()[asked_before:], timeout=10, what="polled after restart")
         assert mastodon.since_ids()[asked_before] == "101"
+        await eventually(lambda: mastodon.connections() > connected_before, timeout=10, what="stream reopened")
         second_status = f"{int(time.time() * 1000)}002"
         mastodon.mention(102, second_status, "<p>@city311 Graffiti on the library wall</p>")
         await eventually(lambda: case_of("mastodon", second_status), timeout=20, what="second Mastodon case")
