@@ -63,7 +63,7 @@ def e164(raw: str | None, default_region: str = "US") -> str | None:
     text = raw.strip()
     if text.lower().startswith(WHATSAPP_PREFIX):
         text = text[len(WHATSAPP_PREFIX):]
-    if not text or text.lower() in ANONYMOUS_CALLERS or not re.search(r"\d{4}", text):
+    if not text or text.lower() in ANONYMOUS_CALLERS or len(re.sub(r"\D", "", text)) < 4:
         return None
     try:
         number = phonenumbers.parse(text, default_region)

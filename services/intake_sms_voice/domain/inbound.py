@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,7 +73,9 @@ def possibly_base64(text: str) -> str:
 
     Same test as nyaruka/courier's ``DecodePossibleBase64``: at least 60 characters once CR/LF are
     removed, a multiple of 4, only base64 characters (padding at the end), strict decoding, and the
-    decoded text (invalid UTF-8 dropped) at least half ASCII. Anything else is returned unchanged.
+    decoded text (invalid UTF-8 dropped) at least half ASCII; and, stricter than courier, no control
+    characters besides line breaks and tabs (``AAAA...`` is text, not NUL bytes). Anything else is
+    returned unchanged.
     """
     stripped = text.replace("\r", "").replace("\n", "").strip()
     if len(stripped) < 60 or len(stripped) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", stripped):
@@ -83,6 +86,8 @@ def possibly_base64(text: str) -> str:
         return text
     decoded = raw.decode("utf-8", errors="ignore")
     if not decoded or sum(1 for c in decoded if ord(c) <= 127) / len(decoded) < 0.5:
+        return text
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in decoded):
         return text
     return decoded
 
