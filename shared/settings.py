@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     imap_password: str = "secret"
     imap_mailbox: str = "INBOX"
     imap_timeout_s: float = Field(default=20.0, description="Longest wait for any IMAP answer, in seconds.")
+    imap_use_idle: bool = Field(default=True, description="IDLE when the server offers it; false: always poll.")
     imap_idle_renew_s: float = Field(
         default=300.0, description="Seconds before an IDLE is ended and renewed (servers drop it after 30 min).")
     imap_poll_interval_s: float = Field(

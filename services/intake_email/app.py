@@ -47,8 +47,9 @@ def create_app(settings: Settings | None = None) -> Any:
                              media_url=lambda media_id: f"{base}/{media_id}")
         watch = WatchSettings(
             host=s.imap_host, port=s.imap_port, user=s.imap_user, password=s.imap_password, mailbox=s.imap_mailbox,
-            tls=s.imap_tls, timeout_s=s.imap_timeout_s, idle_renew_s=s.imap_idle_renew_s,
-            poll_interval_s=s.imap_poll_interval_s, reconnect_max_s=s.imap_reconnect_max_s,
+            tls=s.imap_tls, timeout_s=s.imap_timeout_s, use_idle=s.imap_use_idle,
+            idle_renew_s=s.imap_idle_renew_s, poll_interval_s=s.imap_poll_interval_s,
+            reconnect_max_s=s.imap_reconnect_max_s,
             processed_keyword=s.imap_processed_keyword,
         )
         watcher = MailboxWatcher(watch, deps, rt.clock, on_ingested=lambda kind: ingested.labels(kind).inc())

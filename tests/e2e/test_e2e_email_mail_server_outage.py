@@ -1,6 +1,7 @@
 """The mail server goes away under intake_email and comes back (issue 3): stopped and restarted while the
 adapter is in IDLE, and frozen (it keeps the socket open and answers nothing). Mail sent before, during
-and after is ingested exactly once, within 60 s of the restart.
+and after is ingested exactly once, within 60 s of the restart. Without IDLE the mailbox is polled, and
+ingested mail is flagged on the server.
 
 Runs its own GreenMail on other ports (support.greenmail), so the shared mail server is never touched,
 and intake_email alone as a process against it, with its own database and topic prefix.
@@ -9,6 +10,7 @@ and intake_email alone as a process against it, with its own database and topic 
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import time
 from collections import Counter
 from email.message import EmailMessage
@@ -37,14 +39,19 @@ async def mail_server():
 
 
 @pytest.fixture
-async def adapter(mail_server: GreenMail):
+def adapter_env() -> dict[str, str]:
+    # A poll interval short enough that a frozen server is noticed within the test, long enough to be
+    # seen in IDLE.
+    return {"OMNI311_IMAP_POLL_INTERVAL_S": "4"}
+
+
+@pytest.fixture
+async def adapter(mail_server: GreenMail, adapter_env: dict[str, str]):
     await check_kafka()
     await check_postgres()
     stack = Stack(services=("intake_email",), imap=("127.0.0.1", mail_server.imap_port), extra_env={
         "OMNI311_IMAP_USER": "city", "OMNI311_IMAP_PASSWORD": "secret", "OMNI311_MAIL_FROM": CITY,
-        "OMNI311_IMAP_TIMEOUT_S": "3", "OMNI311_IMAP_RECONNECT_MAX_S": "2",
-        # short enough that a frozen server is noticed within this test, long enough to be in IDLE
-        "OMNI311_IMAP_POLL_INTERVAL_S": "4",
+        "OMNI311_IMAP_TIMEOUT_S": "3", "OMNI311_IMAP_RECONNECT_MAX_S": "2", **adapter_env,
     })
     await stack.up()
     try:
@@ -154,6 +161,34 @@ async def test_a_frozen_mail_server_does_not_hang_the_adapter(mail_server: Green
         assert time.monotonic() - thawed < 60
         raw, events = await ingested(adapter)
         assert raw[later["Message-ID"]] == 1 and events[later["Message-ID"]] == 1 and sum(events.values()) == 2
+
+
+@pytest.mark.parametrize("adapter_env", [{"OMNI311_IMAP_USE_IDLE": "false", "OMNI311_IMAP_POLL_INTERVAL_S": "1"}])
+async def test_without_idle_the_mailbox_is_polled_and_ingested_mail_is_flagged(
+        mail_server: GreenMail, adapter: Stack) -> None:
+    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5) as api:
+        mails = [mail("p1"), mail("p2")]
+        for m in mails:
+            await send_until_accepted(mail_server, m)
+        await eventually(lambda: _has(adapter, mails), timeout=30, what="polled mail ingested")
+        polling = await eventually(lambda: _state(api, "polling"), timeout=10, what="adapter polling")
+        assert polling["idle_supported"] is True, "the server offers IDLE; the setting turned it off"
+
+    def flags() -> list[bytes]:
+        box = imaplib.IMAP4("127.0.0.1", mail_server.imap_port)
+        try:
+            box.login("city", "secret")
+            box.select("INBOX", readonly=True)
+            _typ, data = box.fetch("1:*", "(FLAGS)")
+            return [d for d in data if isinstance(d, bytes)]
+        finally:
+            box.logout()
+
+    async def all_flagged() -> list[bytes] | None:
+        got = await asyncio.to_thread(flags)
+        return got if len(got) == 2 and all(b"\\Seen" in f and b"$Omni311Ingested" in f for f in got) else None
+
+    await eventually(all_flagged, timeout=10, what="ingested mail flagged \\Seen and $Omni311Ingested")
 
 
 async def _has(stack: Stack, messages: list[EmailMessage]) -> bool:

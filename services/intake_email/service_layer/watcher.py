@@ -36,6 +36,7 @@ class WatchSettings:
     mailbox: str
     tls: bool = False
     timeout_s: float = 20.0
+    use_idle: bool = True
     idle_renew_s: float = 300.0
     poll_interval_s: float = 60.0
     reconnect_initial_s: float = 0.5
@@ -110,12 +111,13 @@ class MailboxWatcher:
         self.sessions += 1
         try:
             self.idle_supported = session.supports_idle
+            use_idle = s.use_idle and session.supports_idle
             log.info("mailbox_connected", uidvalidity=selected.uidvalidity, exists=selected.exists,
                      idle=self.idle_supported)
             await self._sync(session, selected, after_select=True)
             yield
             while not self._stopping:
-                if session.supports_idle:
+                if use_idle:
                     self.state = "idle"
                     await session.idle(min(s.idle_renew_s, s.poll_interval_s))
                 else:
