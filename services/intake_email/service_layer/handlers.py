@@ -191,10 +191,14 @@ async def ingest(deps: Deps, *, uidvalidity: int, uid: int, raw: bytes, now: dat
                                   sender_authenticated=decision.sender_authenticated,
                                   attachments=decision.attachments, event_ids=[e.event_id for e in decision.envelopes])
         await repo.advance(conn, deps.mailbox, uid, now)
-    fields = {"uid": uid, "uidvalidity": uidvalidity, "kind": decision.kind, "reason": decision.reason,
-              "events": len(decision.envelopes), "media": len(decision.media)}
+    # Reasons and problems may quote a subject or a file name (personal data): only their rule goes to
+    # the logs; the whole text is on the stored message (/messages, /problems).
+    fields = {"uid": uid, "uidvalidity": uidvalidity, "kind": decision.kind,
+              "reason": decision.reason.split(":", 1)[0], "events": len(decision.envelopes),
+              "media": len(decision.media)}
     if decision.kind == "unparseable" or decision.problems:
-        log.warning("email_ingested_with_problems", problems=decision.problems[:5], raw_message=row_id, **fields)
+        log.warning("email_ingested_with_problems", problems=[p.split(":", 1)[0] for p in decision.problems[:5]],
+                    raw_message=row_id, **fields)
     else:
         log.info("email_ingested", raw_message=row_id, **fields)
     return decision.kind

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake_email.adapters import repository as repo
-from services.intake_email.adapters.imap import ImapSession, ImapUnavailable, SelectedMailbox
+from services.intake_email.adapters.imap import ImapSession, SelectedMailbox
 from services.intake_email.service_layer import handlers
 from shared.logs import get_logger
 
@@ -169,5 +169,7 @@ class MailboxWatcher:
         uids = [uid for _, uid in rows]
         flags = f"\\Seen {self.settings.processed_keyword}".strip()
         if not await session.add_flags(uids, flags) and not await session.add_flags(uids, "\\Seen"):
-            raise ImapUnavailable("the server refused to flag ingested messages")
+            # A read-only mailbox: the cursor alone keeps ingestion exactly-once, so go on rather than
+            # reconnect over and over.
+            log.warning("mailbox_flags_refused", messages=len(uids))
         await repo.mark_flagged(self.deps.pool, [row_id for row_id, _ in rows], self.clock())
