@@ -1,0 +1,163 @@
+"""End to end on real Kafka and PostgreSQL: intake_sms_voice runs as its own process next to the demo
+stack, behind a public URL that differs from its local one (as behind a load balancer). A signed
+inbound SMS opens a case; the same MessageSid posted three times (Twilio retries) is still one case; a
+STOP opens nothing; a text with no location gets one question and the answer joins the same case."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from support.infra import free_port
+from support.stack import REPO, Stack
+from support.wait import eventually
+
+TOKEN = "e2e-twilio-token"
+PUBLIC = "https://sms.e2e.example"
+
+
+class SmsVoiceProcess:
+    """intake_sms_voice as its own process, with the stack's topics, jurisdiction and case API."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = stack.env("intake_web") | {
+            "OMNI311_HTTP_PORT": str(self.port),
+            "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
+            "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
+            "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
+        }
+        self.log_path = stack.log_dir / f"{stack.run_id}-intake_sms_voice.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.intake_sms_voice"], cwd=REPO, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            async def up() -> bool:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"intake_sms_voice exited with {self.proc.returncode}:\n"
+                                         + self.log_path.read_text(errors="replace")[-3000:])
+                try:
+                    return (await client.get(self.url + "/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            await eventually(up, timeout=30, interval=0.1, what="intake_sms_voice ready")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def sms_voice(stack: Stack) -> Any:
+    proc = SmsVoiceProcess(stack)
+    proc.start()
+    try:
+        await proc.ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _sid() -> str:
+    return "SM" + uuid.uuid4().hex
+
+
+def _form(sid: str, body: str, from_: str) -> dict[str, str]:
+    return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": body, "To": "+16135550311", "NumSegments": "1", "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 32, "From": from_, "ApiVersion": "2010-04-01"}
+
+
+async def _twilio_post(client: httpx.AsyncClient, form: dict[str, str],
+                       cookies: dict[str, str] | None = None) -> httpx.Response:
+    """POST as Twilio does: signed for the public URL, not the local one."""
+    headers = {"content-type": "application/x-www-form-urlencoded",
+               "x-twilio-signature": RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/sms", form)}
+    if cookies:
+        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return await client.post("/twilio/sms", content=urlencode(form).encode(), headers=headers)
+
+
+def _texts(response: httpx.Response) -> list[str]:
+    return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+
+
+async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_joins_it(
+        stack: Stack, sms_voice: SmsVoiceProcess) -> None:
+    phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+
+        async def case_of(message_sid: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{message_sid}", params={"channel": "sms"})
+            return r.json()["service_request_id"] if r.status_code == 200 else None
+
+        unsigned = await sms.post("/twilio/sms", data=_form(_sid(), "Pothole at 12 Oak Ave", phone))
+        assert unsigned.status_code == 403
+
+        # STOP first: it must open nothing, and (same reporter, same partition) it is consumed before
+        # the report that follows, so once that report has its case the STOP has had its chance.
+        stop_sid = _sid()
+        stop = await _twilio_post(sms, _form(stop_sid, "STOP", phone))
+        assert stop.status_code == 200 and "unsubscribed" in _texts(stop)[0]
+
+        sid = _sid()
+        form = _form(sid, "Deep pothole in the right lane in front of 123 Main St", phone)
+        answers = [await _twilio_post(sms, form) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        number = await eventually(lambda: case_of(sid), timeout=20, what="the SMS has a case")
+        request = (await case_api.get(f"/cases/requests/{number}")).json()
+        assert request["status"] == "open" and request["address"] == "123 Main St"
+        assert "Deep pothole" in request["description"]
+        assert await case_of(stop_sid) is None
+
+        # A text with no location: one question back, and the answer threads onto the same case.
+        vague_sid = _sid()
+        vague = await _twilio_post(sms, _form(vague_sid, "The street light is out, very dark at night", phone))
+        assert "Where exactly" in _texts(vague)[0]
+        cookie = vague.cookies.get("omni311_pending")
+        assert cookie
+        answer_sid = _sid()
+        answer = await _twilio_post(sms, _form(answer_sid, "corner of Bank and Somerset", phone),
+                                    cookies={"omni311_pending": cookie})
+        assert "location is added" in _texts(answer)[0]
+        vague_case = await eventually(lambda: case_of(vague_sid), timeout=20, what="the vague SMS has a case")
+        assert await eventually(lambda: case_of(answer_sid), timeout=20, what="the answer is on a case") == vague_case
+        assert vague_case != number
+
+        conn = await stack.case_db()
+        try:
+            assert await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE channel = 'sms' AND channel_message_id = $1", sid) == 1
+            assert await conn.fetchval(
+                "SELECT count(*) FROM cases WHERE channel = 'sms' AND contact_key = "
+                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 2
+            assert await conn.fetchval(
+                "SELECT count(*) FROM messages m JOIN cases c USING (case_id) WHERE c.service_request_id = $1",
+                vague_case) == 2
+        finally:
+            await conn.close()
