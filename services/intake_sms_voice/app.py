@@ -58,12 +58,13 @@ class Webhook:
 
 
 def _menu(jur: Jurisdiction) -> tuple[ivr.MenuItem, ...]:
+    """Keypad choices: the English service name, and the first French keyword (the names are English)."""
+
     def labels(service: Any) -> dict[str, str]:
         out = {"en": service.service_name}
-        for lang in ("en", "fr"):
-            words = service.keywords.get(lang) or ()
-            if words and lang != "en":
-                out[lang] = words[0].text
+        french = service.keywords.get("fr") or ()
+        if french:
+            out["fr"] = french[0].text
         return out
     return ivr.build_menu((s.service_code, labels(s)) for s in jur.services)
 
