@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     smtp_user: str | None = "city311"
     smtp_password: str | None = "secret"
     smtp_timeout_s: float = 10.0
-    mail_from: str = "311@omni311.test"
+    mail_from: str = Field(default="city311@omni311.test",
+                           description="The city's 311 address: what the notifier sends from and intake_email reads.")
+    mail_reply_subaddress: bool = Field(
+        default=True,
+        description="Reply-To local+<case number>@domain (RFC 5233 subaddress); false where the mail server "
+                    "does not deliver subaddresses to the base mailbox (GreenMail): replies then thread by "
+                    "In-Reply-To and the case number in the subject.")
     mail_from_name: str = "City 311"
     mail_authserv_id: str = Field(
         default="",

@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None) -> Any:
     sender = SmtpSender(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_timeout_s)
 
     call = rt.dispatcher(DISPATCH, lambda: handlers.Deps(pool=rt.db, send_email=sender.send,
-                                                        mail_from=s.mail_from, mail_from_name=s.mail_from_name))
+                                                        mail_from=s.mail_from, mail_from_name=s.mail_from_name,
+                                                        reply_subaddress=s.mail_reply_subaddress))
 
     @rt.broker.subscriber(s.topic("cases.lifecycle"), s.topic("intake.messages"), group_id=s.group(SERVICE),
                           **SUBSCRIBER_DEFAULTS)

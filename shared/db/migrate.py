@@ -123,7 +123,8 @@ async def drop_database(dsn: str) -> None:
 
 
 STATEFUL_SERVICES = {"case": "services.case", "router": "services.router", "dedup": "services.dedup",
-                     "notifier": "services.notifier"}
+                     "notifier": "services.notifier", "intake_email": "services.intake_email",
+                     "intake_social": "services.intake_social"}
 
 
 def main(argv: list[str] | None = None) -> int:

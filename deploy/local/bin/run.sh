@@ -15,6 +15,9 @@ cleanup() { echo; echo "stopping services (Kafka, PostgreSQL and mail stay up; '
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
+# GreenMail does not deliver city311+<case>@ to city311@: reply to the base address (threading still
+# works by In-Reply-To and the case number in the subject).
+export OMNI311_MAIL_REPLY_SUBADDRESS="${OMNI311_MAIL_REPLY_SUBADDRESS:-false}"
 "$BIN/infra.sh" up
 echo "jurisdiction: $OMNI311_JURISDICTION (database ${OMNI311_PG_DSN##*/}, topic prefix $OMNI311_TOPIC_PREFIX)"
 "$PY" -m shared.db.migrate --create-database >/dev/null

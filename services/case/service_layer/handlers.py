@@ -84,7 +84,8 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
                 "updated_datetime": now, "media_url": list(case["media_url"]) + msg.media_url,
             })
             await repo.add_timeline(conn, existing, now, "message_added", env.event_id,
-                                    {"channel": msg.channel, "message_id": str(message_id)})
+                                    {"channel": msg.channel, "message_id": str(message_id),
+                                     "sender_authenticated": msg.sender_authenticated})
             event = CaseMessageAdded(
                 case_id=existing, service_request_id=case["service_request_id"],
                 jurisdiction_id=deps.jurisdiction_id, message_id=message_id, channel=msg.channel,
@@ -113,8 +114,10 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
             "channel_message_id": msg.channel_message_id, "event_id": env.event_id,
             "description": msg.description, "media_url": msg.media_url, "received_at": msg.received_at,
         })
+        # A failed sender check (e.g. DMARC fail on email) is shown to staff on the timeline, not trusted.
         await repo.add_timeline(conn, case_id, now, "opened", env.event_id,
-                                {"channel": msg.channel, "service_request_id": number})
+                                {"channel": msg.channel, "service_request_id": number,
+                                 "sender_authenticated": msg.sender_authenticated})
         opened = CaseOpened(
             case_id=case_id, service_request_id=number, jurisdiction_id=deps.jurisdiction_id,
             channel=msg.channel, channel_message_id=msg.channel_message_id, contact_key=msg.contact_key,

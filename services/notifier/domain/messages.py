@@ -84,6 +84,7 @@ def compose_email(
     from_name: str,
     now: datetime,
     in_reply_to: str | None = None,
+    reply_subaddress: bool = True,
 ) -> EmailMessage:
     """Build the email for `notice`: text and HTML parts, UTF-8 display names, a Message-ID on our
     domain, `In-Reply-To`/`References` to the resident's mail when known, a Reply-To that threads back
@@ -95,13 +96,13 @@ def compose_email(
     """
     try:
         return _compose(notice, to_address=to_address, from_address=from_address, from_name=from_name, now=now,
-                        in_reply_to=in_reply_to)
+                        in_reply_to=in_reply_to, reply_subaddress=reply_subaddress)
     except (email.errors.HeaderDefect, email.errors.MessageError, IndexError) as exc:
         raise ValueError(f"cannot address this email: {exc}") from exc
 
 
 def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
-             in_reply_to: str | None) -> EmailMessage:
+             in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
     if in_reply_to and _CONTROLS.search(in_reply_to):
         in_reply_to = None  # a Message-ID with a line break is forged: answer, but do not thread to it
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
@@ -113,7 +114,8 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     from_name = header_name(from_name)
     msg["From"] = Address(display_name=from_name, username=local, domain=domain)
     msg["To"] = Address(display_name=header_name(notice.display_name), addr_spec=to_address)
-    msg["Reply-To"] = Address(display_name=from_name, username=f"{local}+{notice.service_request_id}", domain=domain)
+    reply_local = f"{local}+{notice.service_request_id}" if reply_subaddress else local
+    msg["Reply-To"] = Address(display_name=from_name, username=reply_local, domain=domain)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(idstring=notice.service_request_id, domain=domain or None)

@@ -44,6 +44,7 @@ class Deps:
     send_email: Callable[[EmailMessage], Awaitable[None]]
     mail_from: str
     mail_from_name: str
+    reply_subaddress: bool = True
 
 
 async def _claim(conn: asyncpg.Connection, env: Envelope, d: Delivery) -> bool:
@@ -154,7 +155,8 @@ async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, conta
     provider_id = None
     try:
         message = compose_email(notice, to_address=address, from_address=deps.mail_from,
-                                from_name=deps.mail_from_name, now=now, in_reply_to=in_reply_to)
+                                from_name=deps.mail_from_name, now=now, in_reply_to=in_reply_to,
+                                reply_subaddress=deps.reply_subaddress)
         provider_id = str(message["Message-ID"])
         await deps.send_email(message)
         outcome, reason = "sent", None
