@@ -5,10 +5,6 @@ STOP opens nothing; a text with no location gets one question and the answer joi
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -18,57 +14,21 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from support.infra import free_port
-from support.stack import REPO, Stack
+from support.process import ExtraService
+from support.stack import Stack
 from support.wait import eventually
 
 TOKEN = "e2e-twilio-token"
 PUBLIC = "https://sms.e2e.example"
 
 
-class SmsVoiceProcess:
-    """intake_sms_voice as its own process, with the stack's topics, jurisdiction and case API."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = stack.env("intake_web") | {
-            "OMNI311_HTTP_PORT": str(self.port),
-            "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
-            "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
-            "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
-        }
-        self.log_path = stack.log_dir / f"{stack.run_id}-intake_sms_voice.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.intake_sms_voice"], cwd=REPO, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            async def up() -> bool:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"intake_sms_voice exited with {self.proc.returncode}:\n"
-                                         + self.log_path.read_text(errors="replace")[-3000:])
-                try:
-                    return (await client.get(self.url + "/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-            await eventually(up, timeout=30, interval=0.1, what="intake_sms_voice ready")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+def SmsVoiceProcess(stack: Stack) -> ExtraService:  # noqa: N802 - reads as the process it starts
+    """intake_sms_voice as its own process, behind a public URL unlike its local one."""
+    return ExtraService(stack, "intake_sms_voice", {
+        "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
+        "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
+        "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
+    })
 
 
 @pytest.fixture
@@ -107,7 +67,7 @@ def _texts(response: httpx.Response) -> list[str]:
 
 
 async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_joins_it(
-        stack: Stack, sms_voice: SmsVoiceProcess) -> None:
+        stack: Stack, sms_voice: ExtraService) -> None:
     phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
             httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:

@@ -10,11 +10,7 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,8 +25,8 @@ import httpx
 import pytest
 
 from support.data import shared_data
-from support.infra import free_port
-from support.stack import REPO, Stack
+from support.process import ExtraService
+from support.stack import Stack
 from support.wait import eventually
 
 APP_SECRET = "e2e-app-secret"
@@ -149,54 +145,18 @@ def mastodon() -> Iterator[FakeMastodon]:
         fake.httpd.server_close()
 
 
-class SocialProcess:
-    """intake_social as its own process, with the stack's database, topics and jurisdiction."""
-
-    def __init__(self, stack: Stack, mastodon: FakeMastodon) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = stack.env("intake_web") | {
-            "OMNI311_HTTP_PORT": str(self.port),
-            "OMNI311_META_APP_SECRET": APP_SECRET,
-            "OMNI311_META_VERIFY_TOKEN": "e2e-verify",
-            "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
-            "OMNI311_MASTODON_API_BASE_URL": mastodon.url,
-            "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
-            # Polls this rare leave the stream as the only way to hear of a mention within the test.
-            "OMNI311_MASTODON_POLL_INTERVAL_S": "60",
-            "OMNI311_MASTODON_STREAM_POLL_INTERVAL_S": "60",
-        }
-        self.log_path = stack.log_dir / f"{stack.run_id}-intake_social.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.intake_social"], cwd=REPO, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            async def up() -> bool:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"intake_social exited with {self.proc.returncode}:\n"
-                                         + self.log_path.read_text(errors="replace")[-3000:])
-                try:
-                    return (await client.get(self.url + "/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-            await eventually(up, timeout=30, interval=0.1, what="intake_social ready")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+def SocialProcess(stack: Stack, mastodon: FakeMastodon) -> ExtraService:  # noqa: N802
+    """intake_social as its own process, reading mentions from the fake Mastodon instance."""
+    return ExtraService(stack, "intake_social", {
+        "OMNI311_META_APP_SECRET": APP_SECRET,
+        "OMNI311_META_VERIFY_TOKEN": "e2e-verify",
+        "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
+        "OMNI311_MASTODON_API_BASE_URL": mastodon.url,
+        "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
+        # Polls this rare leave the stream as the only way to hear of a mention within the test.
+        "OMNI311_MASTODON_POLL_INTERVAL_S": "60",
+        "OMNI311_MASTODON_STREAM_POLL_INTERVAL_S": "60",
+    })
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ cat <<MSG
 omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   Open311 API      http://127.0.0.1:8080/services.json   (API docs: http://127.0.0.1:8080/docs)
   case read API    http://127.0.0.1:8081/cases/requests
-  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier)
+  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
 Ctrl-C stops the services; 'make stop' (from another shell) stops everything.

@@ -36,11 +36,19 @@ start() {
 }
 
 stop() {
+  local was=()
+  for s in "${SERVICES[@]}"; do
+    running "$s" && was+=("$s")
+  done
   for s in "${SERVICES[@]}"; do
     if running "$s"; then kill -TERM -- "-$(cat "var/run/$s.pid")" 2>/dev/null || kill -TERM "$(cat "var/run/$s.pid")" || true; fi
   done
   for s in "${SERVICES[@]}"; do
-    if ! running "$s"; then rm -f "var/run/$s.pid"; echo "$s not running"; continue; fi
+    if ! running "$s"; then
+      rm -f "var/run/$s.pid"
+      if [[ " ${was[*]} " == *" $s "* ]]; then echo "$s stopped"; else echo "$s not running"; fi
+      continue
+    fi
     for _ in $(seq 1 40); do running "$s" || break; sleep 0.5; done
     if running "$s"; then kill -KILL -- "-$(cat "var/run/$s.pid")" 2>/dev/null || true; fi
     rm -f "var/run/$s.pid"
