@@ -126,7 +126,11 @@ class CaseOpened(CaseFields):
 
 
 class CaseMessageAdded(CaseFields):
-    """`case.message_added` v1: a further message from a reporter was threaded onto an existing case."""
+    """`case.message_added` v1: a further message from a reporter was threaded onto an existing case.
+
+    `address`/`zipcode`/`lat`/`long` are set only when this message gave a case that had no location its
+    location (e.g. the answer to the SMS location question): the router re-routes the case with it.
+    """
 
     event_type = "case.message_added"
     schema_version = 1
@@ -137,6 +141,10 @@ class CaseMessageAdded(CaseFields):
     description: str = ""
     media_url: list[str] = Field(default_factory=list)
     pii: Pii = Field(default_factory=Pii)
+    address: str | None = None
+    zipcode: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
 
 
 class RoutingFields(BaseModel):
