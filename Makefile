@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export OMNI311_SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help venv infra-up infra-down infra-status migrate run stop reset test test-unit bench clean
+.PHONY: help venv browser infra-up infra-down infra-status migrate run stop reset test test-unit bench clean
 
 help:
 	@echo "make run         infrastructure + every service + replay (REPLAY=file, REPLAY_MODE=structured|free-text|both)"
@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+browser: venv
+	PYTHON=$(PY) deploy/local/bin/browser.sh install
 
 infra-up: venv
 	PYTHON=$(PY) deploy/local/bin/infra.sh up
@@ -48,7 +51,7 @@ reset: infra-up
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: infra-up
+test: infra-up browser
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 bench: venv

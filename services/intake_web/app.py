@@ -4,11 +4,13 @@ Produces `intake.message_received` on `intake.messages` (published with acks=all
 answers); owns nothing durable: reads go to the case service's API.
 Endpoints (Open311 GeoReport v2): `GET /services.{fmt}`, `GET /services/{service_code}.{fmt}`,
 `POST /requests.{fmt}`, `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`,
-`GET /requests.{fmt}`; `fmt` is `json` or `xml`.
+`GET /requests.{fmt}`; `fmt` is `json` or `xml`. The call-agent console (`/agent`, channel ``phone``)
+is in `console.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -16,6 +18,9 @@ import httpx
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from services.intake_web.config import AgentSettings
+from services.intake_web.console import CaseLookups, HttpCaseLookups, add_console
+from services.intake_web.domain.agent import AgentDirectory
 from services.intake_web.domain.intake import (
     MAX_QUERY_SPAN,
     client_id_for,
@@ -25,7 +30,7 @@ from services.intake_web.domain.intake import (
     token_for,
 )
 from shared.events import Envelope
-from shared.jurisdiction import load_jurisdiction
+from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.open311 import (
     InvalidPostServiceRequest,
     Open311Error,
@@ -61,22 +66,50 @@ def _error(fmt: str, status: int, description: str) -> Response:
     return _body(render_errors([Open311Error(code=status, description=description)], fmt), fmt, status)
 
 
-def create_app(settings: Settings | None = None) -> Any:
-    """Build intake_web: a FastAPI app whose lifespan runs the Kafka producer."""
+def create_app(settings: Settings | None = None, *, agent_settings: AgentSettings | None = None,
+               jurisdiction: Jurisdiction | None = None, publish: Callable[[Envelope], Any] | None = None,
+               case_lookups: CaseLookups | None = None, clock: Callable[[], datetime] | None = None) -> Any:
+    """Build intake_web: a FastAPI app whose lifespan runs the Kafka producer.
+
+    Real dependencies by default; tests of the agent console pass a `jurisdiction`, a fake `publish`
+    and `case_lookups` (then its routes need neither Kafka nor the case service) and a `clock`.
+    """
     s = settings or Settings()
+    agent_cfg = agent_settings or AgentSettings()
     rt = Runtime(s, SERVICE, title="omni311 Open311 GeoReport v2")
+    if clock is not None:
+        rt.clock = clock
     state: dict[str, Any] = {}
 
-    async def start() -> None:
-        jur = load_jurisdiction(s.jurisdiction)
+    def remember(jur: Jurisdiction) -> None:
         state["jurisdiction"] = jur
         state["services"] = [Service.model_validate(sv.to_open311()) for sv in jur.services]
         state["codes"] = {sv.service_code for sv in jur.services}
+
+    if jurisdiction is not None:
+        remember(jurisdiction)
+    http_lookups = HttpCaseLookups(s.case_api_url, rt.log) if case_lookups is None else None
+
+    async def start() -> None:
+        if "jurisdiction" not in state:
+            remember(load_jurisdiction(s.jurisdiction))
         state["http"] = httpx.AsyncClient(base_url=s.case_api_url, timeout=10.0)
+        if http_lookups is not None:
+            await http_lookups.start()
+        if not agent_cfg.tokens:
+            rt.log.warning("agent_tokens_missing", detail="OMNI311_AGENT_TOKENS is not set: the agent API "
+                                                          "refuses every request with 401")
 
     async def stop() -> None:
         if "http" in state:
             await state["http"].aclose()
+        if http_lookups is not None:
+            await http_lookups.stop()
+
+    async def publish_intake(env: Envelope) -> None:
+        await rt.broker.publish(env.to_bytes(), topic=s.topic("intake.messages"), key=env.subject.encode(),
+                                headers={"content-type": "application/json"})
+        rt.handled.labels(env.event_type).inc()
 
     rt.on_start.append(start)
     rt.on_stop.append(stop)
@@ -85,6 +118,11 @@ def create_app(settings: Settings | None = None) -> Any:
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         return RedirectResponse("/docs")
+
+    add_console(app, agents=AgentDirectory(dict(agent_cfg.tokens)), jurisdiction=lambda: state["jurisdiction"],
+                publish=publish or publish_intake, lookups=case_lookups or http_lookups,  # type: ignore[arg-type]
+                clock=lambda: rt.clock(), region=agent_cfg.default_region, log=rt.log, producer=SERVICE,
+                poll_interval_ms=agent_cfg.case_poll_interval_ms)
 
     @app.get("/services.{fmt}")
     async def get_services(fmt: Fmt) -> Response:

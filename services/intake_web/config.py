@@ -1,0 +1,21 @@
+"""Settings of the call-agent console only, from ``OMNI311_AGENT_*`` variables (the shared settings hold
+the rest). Read inside `create_app`, never at import."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AgentSettings(BaseSettings):
+    """E.g. ``OMNI311_AGENT_TOKENS='{"<long random token>": "agent-17"}'``."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_AGENT_", env_file=None, extra="ignore")
+
+    tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object: secret token → agent id. Unset: every agent request is refused with 401.")
+    default_region: str | None = Field(
+        default=None, description="ISO country for caller numbers written without +; default: the "
+                                  "jurisdiction's holiday country, else US.")
+    case_poll_interval_ms: int = Field(default=1000, description="How often the console asks for the case number.")

@@ -1,0 +1,207 @@
+"""Call-agent intake rules (pure): who an agent is from the Authorization header, the caller's number in
+E.164 and its contact key, and the `intake.message_received` (channel ``phone``) of one agent submission."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import phonenumbers
+
+from services.intake_web.domain.intake import contact_key
+from shared.events import MessageReceived, Pii
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
+MAX_DESCRIPTION = 4000
+MAX_ADDRESS = 300
+
+
+@dataclass(frozen=True)
+class AgentDirectory:
+    """Agent tokens (secret) → agent ids, e.g. from ``OMNI311_AGENT_TOKENS='{"<token>": "agent-17"}'``."""
+
+    tokens: Mapping[str, str]
+
+    def agent_for(self, authorization: str | None) -> str | None:
+        """The agent id of an ``Authorization`` header, or None.
+
+        Accepts ``Bearer <token>`` (RFC 6750) and ``Basic base64(user:token)`` (RFC 7617) where the user is
+        empty or the agent id. Every configured token is compared in constant time.
+        """
+        if not authorization or not self.tokens:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        user: str | None = None
+        if scheme.lower() == "bearer":
+            secret = value
+        elif scheme.lower() == "basic":
+            try:
+                user, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            if not sep:
+                return None
+        else:
+            return None
+        if not secret:
+            return None
+        found = None
+        given = hashlib.sha256(secret.encode()).digest()
+        for token, agent in self.tokens.items():
+            if hmac.compare_digest(given, hashlib.sha256(token.encode()).digest()):
+                found = agent
+        if found is None or (user not in (None, "", found)):
+            return None
+        return found
+
+
+def e164(raw: str | None, default_region: str = "US") -> str | None:
+    """The number in E.164 (``+16135550123``), or None when it cannot be a phone number.
+
+    Numbers without ``+`` are read in `default_region` (ISO 3166 alpha-2). The same acceptance as the SMS
+    intake (`phonenumbers.is_possible_number`), so a caller's texts and calls share one contact key.
+    """
+    text = (raw or "").strip()
+    if len(re.sub(r"\D", "", text)) < 4:
+        return None
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_contact_key(phone_e164: str) -> str:
+    """The contact key of a caller: ``ck_`` + sha256(``phone:<E.164>``)[:32], the formula of the SMS/voice
+    intake and of Open311 reports carrying only a phone, so the caller's cases line up across channels."""
+    return contact_key("phone", email=None, phone=phone_e164, account_id=None, device_id=None, fallback="")
+
+
+def agent_token_for(agent_id: str, request_id: str) -> str:
+    """The token (and `channel_message_id`) of an agent submission: the same agent re-sending the same
+    client-generated `request_id` (a retry) gets the same token, hence the same case."""
+    return str(uuid5(NAMESPACE_URL, f"omni311:agent:{agent_id}:{request_id}"))
+
+
+def agent_event_id_for(token: str) -> UUID:
+    """The intake event id of an agent token: a retried submission republishes the very same event."""
+    return uuid5(NAMESPACE_URL, f"omni311:agent-event:{token}")
+
+
+@dataclass(frozen=True)
+class AgentSubmission:
+    """A validated agent submission; `phone` in E.164, `lat`/`long` WGS84 degrees (both or neither)."""
+
+    request_id: str
+    phone: str
+    service_code: str
+    description: str
+    lat: float | None
+    long: float | None
+    address: str | None
+    caller_name: str | None = None
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    return value.strip() if isinstance(value, str) else ("" if value is None else str(value).strip())
+
+
+def _number(body: Mapping[str, Any], key: str, errors: list[str]) -> float | None:
+    value = body.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        errors.append(f"{key} must be a number in decimal degrees (WGS84)")
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        errors.append(f"{key} must be a number in decimal degrees (WGS84)")
+        return None
+    return number
+
+
+def parse_submission(body: Any, *, service_codes: set[str] | frozenset[str], default_region: str,
+                     coordinate_problem: Callable[[float, float], str | None]) -> AgentSubmission | list[str]:
+    """Validate the JSON body of ``POST /agent/requests``; the submission, or Open311-style error texts.
+
+    Fields: ``request_id`` (client-generated, 8-100 of ``A-Za-z0-9._:-``), ``caller_phone``,
+    ``service_code``, ``description``, and a location: ``lat`` and ``long`` (WGS84 degrees, checked by
+    `coordinate_problem`) and/or ``address``. Optional ``caller_name``.
+    """
+    if not isinstance(body, Mapping):
+        return ["the body must be a JSON object"]
+    errors: list[str] = []
+    request_id = _text(body, "request_id")
+    if not REQUEST_ID_RE.match(request_id):
+        errors.append("request_id is required: 8 to 100 letters, digits or . _ : - chosen by the client, "
+                      "the same on a retry")
+    raw_phone = _text(body, "caller_phone")
+    phone = e164(raw_phone, default_region) if raw_phone else None
+    if not raw_phone:
+        errors.append("caller_phone is required")
+    elif phone is None:
+        errors.append(f"caller_phone is not a phone number (write it with its area code, or +country code); "
+                      f"numbers without + are read as {default_region}")
+    service_code = _text(body, "service_code")
+    if not service_code:
+        errors.append("service_code is required; see GET /services.json")
+    elif service_code not in service_codes:
+        errors.append(f"service_code {service_code} is not offered here; see GET /services.json")
+    description = _text(body, "description")
+    if len(description) > MAX_DESCRIPTION:
+        errors.append(f"description may not exceed {MAX_DESCRIPTION} characters")
+    address = _text(body, "address") or None
+    if address and len(address) > MAX_ADDRESS:
+        errors.append(f"address may not exceed {MAX_ADDRESS} characters")
+    lat, long = _number(body, "lat", errors), _number(body, "long", errors)
+    if (lat is None) != (long is None) and not any(e.startswith(("lat ", "long ")) for e in errors):
+        errors.append("lat and long must be given together")
+    elif lat is not None and long is not None:
+        if not (-90 <= lat <= 90 and -180 <= long <= 180):
+            errors.append("lat must be within -90..90 and long within -180..180")
+        else:
+            problem = coordinate_problem(lat, long)
+            if problem:
+                errors.append(problem)
+    if lat is None and long is None and not address and not any(e.startswith(("lat ", "long ")) for e in errors):
+        errors.append("a location is required: lat and long, or an address")
+    if errors:
+        return errors
+    assert phone is not None
+    return AgentSubmission(request_id=request_id, phone=phone, service_code=service_code,
+                           description=description, lat=lat, long=long, address=address,
+                           caller_name=_text(body, "caller_name") or None)
+
+
+def message_from_agent(sub: AgentSubmission, *, agent_id: str, now: datetime, language: str | None = None
+                       ) -> MessageReceived:
+    """The intake payload of one agent submission (channel ``phone``, `agent_id` set, token as message id)."""
+    token = agent_token_for(agent_id, sub.request_id)
+    return MessageReceived(
+        channel="phone",
+        channel_message_id=token,
+        contact_key=phone_contact_key(sub.phone),
+        received_at=now,
+        service_code=sub.service_code,
+        description=sub.description,
+        address=sub.address,
+        lat=sub.lat,
+        long=sub.long,
+        requested_datetime=now,
+        language=language,
+        agent_id=agent_id,
+        pii=Pii(phone=sub.phone, name=sub.caller_name),
+    )

@@ -1,0 +1,206 @@
+"""The call-agent API of intake_web through its real routes (ASGI), with a fake publisher and case API:
+authentication, the `phone` intake event, idempotent retries, Open311-style errors and caller look-up."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.intake_sms_voice.domain.contacts import contact_key as sms_contact_key
+from services.intake_web.app import create_app
+from services.intake_web.config import AgentSettings
+from services.intake_web.domain.agent import AgentDirectory, agent_token_for, e164, phone_contact_key
+from shared.events import Envelope, MessageReceived
+from shared.jurisdiction import load_jurisdiction
+from shared.settings import Settings
+
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+TOKENS = {"tok-ana-0123456789": "agent-ana", "tok-bo-0123456789": "agent-bo"}
+BEARER = {"authorization": "Bearer tok-ana-0123456789"}
+_DEMO: list[Any] = []
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    async def __call__(self, env: Envelope) -> None:
+        self.published.append(env)
+
+
+class FakeCaseLookups:
+    def __init__(self, cases: dict[str, list[dict[str, Any]]] | None, tokens: dict[str, str] | None = None) -> None:
+        self.cases = cases
+        self.tokens = tokens or {}
+        self.asked: list[str] = []
+
+    async def case_of_token(self, token: str) -> str | None:
+        return self.tokens.get(token)
+
+    async def by_contact(self, contact_key: str) -> list[dict[str, Any]] | None:
+        self.asked.append(contact_key)
+        return None if self.cases is None else self.cases.get(contact_key, [])
+
+
+def _demo() -> Any:
+    if not _DEMO:
+        _DEMO.append(load_jurisdiction("demo"))
+    return _DEMO[0]
+
+
+def make(cases: dict[str, list[dict[str, Any]]] | None = None, tokens: dict[str, str] | None = None,
+         ) -> tuple[httpx.AsyncClient, FakePublisher, FakeCaseLookups]:
+    publisher, lookups = FakePublisher(), FakeCaseLookups(cases, tokens)
+    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens=TOKENS),
+                     jurisdiction=_demo(), publish=publisher, case_lookups=lookups, clock=lambda: NOW)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal")
+    return client, publisher, lookups
+
+
+def body(**over: Any) -> dict[str, Any]:
+    return {"request_id": "req-0001-abcd", "caller_phone": "(613) 555-0142", "service_code": "pothole",
+            "description": "Deep pothole in the right lane", "lat": 45.42, "long": -75.69, **over}
+
+
+async def test_an_agent_request_publishes_one_phone_intake_event_with_the_agent_and_e164_number() -> None:
+    client, publisher, _ = make()
+    async with client:
+        r = await client.post("/agent/requests", json=body(), headers=BEARER)
+    assert r.status_code == 202, r.text
+    [env] = publisher.published
+    msg = env.payload(MessageReceived)
+    assert env.event_type == "intake.message_received"
+    assert msg.channel == "phone" and msg.agent_id == "agent-ana"
+    assert msg.pii.phone == "+16135550142"
+    assert msg.channel_message_id == r.json()["token"] == agent_token_for("agent-ana", "req-0001-abcd")
+    assert msg.contact_key == env.subject == phone_contact_key("+16135550142")
+    assert (msg.service_code, msg.lat, msg.long) == ("pothole", 45.42, -75.69)
+
+
+async def test_a_retried_submission_is_the_same_event_and_token_but_another_agent_is_another_request() -> None:
+    client, publisher, _ = make()
+    async with client:
+        a = await client.post("/agent/requests", json=body(), headers=BEARER)
+        b = await client.post("/agent/requests", json=body(), headers=BEARER)
+        c = await client.post("/agent/requests", json=body(), headers={"authorization": "Bearer tok-bo-0123456789"})
+    assert a.json()["token"] == b.json()["token"] != c.json()["token"]
+    assert publisher.published[0].event_id == publisher.published[1].event_id != publisher.published[2].event_id
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"authorization": "Bearer wrong-token"}, {"authorization": "Bearer "},
+    {"authorization": "tok-ana-0123456789"},
+    {"authorization": "Basic " + base64.b64encode(b"agent-bo:tok-ana-0123456789").decode()},
+    {"authorization": "Basic !!!"},
+], ids=["none", "wrong", "empty", "no-scheme", "basic-other-agent", "basic-garbage"])
+async def test_a_request_without_a_valid_agent_token_gets_401_and_publishes_nothing(headers: dict[str, str]) -> None:
+    client, publisher, lookups = make(cases={})
+    async with client:
+        r = await client.post("/agent/requests", json=body(), headers=headers)
+        look = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=headers)
+        tok = await client.get("/agent/tokens/abc", headers=headers)
+    assert r.status_code == look.status_code == tok.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert r.json()[0]["code"] == 401
+    assert publisher.published == [] and lookups.asked == []
+
+
+async def test_http_basic_with_the_token_as_password_is_accepted() -> None:
+    client, publisher, _ = make()
+    basic = "Basic " + base64.b64encode(b"agent-ana:tok-ana-0123456789").decode()
+    async with client:
+        r = await client.post("/agent/requests", json=body(), headers={"authorization": basic})
+    assert r.status_code == 202 and publisher.published[0].payload(MessageReceived).agent_id == "agent-ana"
+
+
+def test_no_configured_tokens_means_no_agent_gets_in() -> None:
+    assert AgentDirectory({}).agent_for("Bearer anything") is None
+    assert AgentDirectory(TOKENS).agent_for("bearer tok-bo-0123456789") == "agent-bo"
+
+
+@pytest.mark.parametrize(("over", "expected"), [
+    ({"caller_phone": "12"}, "caller_phone is not a phone number"),
+    ({"caller_phone": ""}, "caller_phone is required"),
+    ({"service_code": "unicorns"}, "service_code unicorns is not offered here"),
+    ({"lat": 0, "long": 0}, "placeholder"),
+    ({"lat": -75.69, "long": 45.42}, "appear swapped"),
+    ({"lat": 48.85, "long": 2.35}, "outside the jurisdiction"),
+    ({"lat": None, "long": None}, "a location is required"),
+    ({"long": None}, "lat and long must be given together"),
+    ({"lat": "north"}, "lat must be a number"),
+    ({"request_id": "x"}, "request_id is required"),
+])
+async def test_a_bad_submission_gets_an_open311_error_and_publishes_nothing(over: dict[str, Any],
+                                                                            expected: str) -> None:
+    client, publisher, _ = make()
+    async with client:
+        r = await client.post("/agent/requests", json=body(**over), headers=BEARER)
+    assert r.status_code == 400
+    errors = r.json()
+    assert all(e["code"] == 400 for e in errors)
+    assert any(expected in e["description"] for e in errors), errors
+    assert publisher.published == []
+
+
+async def test_an_address_alone_is_a_location() -> None:
+    client, publisher, _ = make()
+    async with client:
+        r = await client.post("/agent/requests", json=body(lat="", long="", address="12 Oak Ave"), headers=BEARER)
+    assert r.status_code == 202, r.text
+    msg = publisher.published[0].payload(MessageReceived)
+    assert msg.address == "12 Oak Ave" and msg.lat is None
+
+
+def test_the_phone_contact_key_is_the_sms_intakes_so_a_callers_texts_and_calls_line_up() -> None:
+    phone = e164("613-555-0142", "CA")
+    assert phone == "+16135550142"
+    expected = "ck_" + hashlib.sha256(b"phone:+16135550142").hexdigest()[:32]
+    assert phone_contact_key(phone) == sms_contact_key(phone=phone, handle=None, fallback="x", channel="sms") == expected
+
+
+async def test_looking_up_a_caller_lists_their_earlier_cases_by_contact_key() -> None:
+    key = phone_contact_key("+16135550142")
+    earlier = [{"service_request_id": "DEM-2026-000007", "status": "open", "service_code": "pothole"}]
+    client, _, lookups = make(cases={key: earlier})
+    async with client:
+        r = await client.post("/agent/callers", json={"phone": "+1 613 555 0142"}, headers=BEARER)
+        none = await client.post("/agent/callers", json={"phone": "6135550199"}, headers=BEARER)
+        bad = await client.post("/agent/callers", json={"phone": "call me"}, headers=BEARER)
+    assert r.json() == {"phone": "+16135550142", "available": True, "requests": earlier}
+    assert lookups.asked[0] == key
+    assert none.json()["requests"] == [] and none.json()["available"] is True
+    assert bad.status_code == 400 and "not a phone number" in bad.json()[0]["description"]
+
+
+async def test_the_console_still_works_when_the_case_service_cannot_list_a_callers_cases() -> None:
+    client, _, _ = make(cases=None)
+    async with client:
+        r = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=BEARER)
+    assert r.status_code == 200
+    assert r.json()["available"] is False and r.json()["message"] == "earlier cases unavailable"
+
+
+async def test_the_case_number_of_a_token_is_shown_once_the_case_is_open() -> None:
+    client, _, _ = make(tokens={"t-1": "DEM-2026-000042"})
+    async with client:
+        ready = await client.get("/agent/tokens/t-1", headers=BEARER)
+        waiting = await client.get("/agent/tokens/t-2", headers=BEARER)
+    assert ready.json()["service_request_id"] == "DEM-2026-000042"
+    assert waiting.json()["service_request_id"] is None
+
+
+async def test_the_console_page_offers_the_jurisdictions_services_and_no_secret() -> None:
+    client, _, _ = make()
+    async with client:
+        page = await client.get("/agent")
+        script = await client.get("/agent/console.js")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for sv in _demo().services:
+        assert f'value="{sv.service_code}"' in page.text
+    assert "tok-ana" not in page.text and "tok-ana" not in script.text
+    assert script.status_code == 200 and "/agent/requests" in script.text
