@@ -2,7 +2,8 @@
 
 Consumes `intake.messages`, `routing.decisions`, `dedup.decisions`, `notifications.outcomes`;
 produces `cases.lifecycle` through the outbox. HTTP: `/cases/requests`, `/cases/requests/{id}`,
-`/cases/tokens/{token}`, `/cases/{service_request_id}/timeline`, `POST /cases/{id}/status`.
+`/cases/tokens/{token}`, `/cases/by-contact/{contact_key}`,
+`/cases/{service_request_id}/timeline`, `POST /cases/{id}/status`.
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ def create_app(settings: Settings | None = None) -> Any:
         sql = (f"SELECT {CASE_COLUMNS} FROM cases {'WHERE ' + ' AND '.join(where) if where else ''} "
                f"ORDER BY requested_datetime DESC, service_request_id LIMIT ${len(args)}")
         return [open311_request(dict(r)) for r in await rt.db.fetch(sql, *args)]
+
+    @app.get("/cases/by-contact/{contact_key}")
+    async def by_contact(contact_key: str) -> list[dict[str, Any]]:
+        """The reporter's cases (they opened), newest first, at most 50: what a call agent sees on the line."""
+        rows = await rt.db.fetch(
+            f"SELECT {CASE_COLUMNS} FROM cases WHERE contact_key = $1 "
+            "ORDER BY requested_datetime DESC, service_request_id DESC LIMIT 50", contact_key)
+        return [open311_request(dict(r)) for r in rows]
 
     @app.get("/cases/tokens/{token}")
     async def get_token(token: str, channel: str = "open311") -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Router entry point: every subscription in one place.
 
-Consumes `cases.lifecycle` (`case.opened`); produces `routing.decisions` through the outbox. Owns the
-routing rules (versioned jurisdiction files) and the `router` schema's decision log.
+Consumes `cases.lifecycle` (`case.opened`; `case.message_added` re-routes a case that gained its location);
+produces `routing.decisions` through the outbox. Owns the routing rules (versioned jurisdiction files)
+and the `router` schema's decision log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from faststream.kafka.annotations import KafkaMessage
 
 from services.router.service_layer import handlers
-from shared.events import CaseOpened
+from shared.events import CaseMessageAdded, CaseOpened
 from shared.jurisdiction import load_jurisdiction
 from shared.kafka import SUBSCRIBER_DEFAULTS
 from shared.service import Runtime
@@ -30,7 +31,10 @@ def create_app(settings: Settings | None = None) -> Any:
 
     rt.on_start.append(start)
 
-    call = rt.dispatcher({CaseOpened.event_type: handlers.on_case_opened}, lambda: deps["d"])
+    call = rt.dispatcher({
+        CaseOpened.event_type: handlers.on_case_opened,
+        CaseMessageAdded.event_type: handlers.on_message_added,
+    }, lambda: deps["d"])
 
     @rt.broker.subscriber(s.topic("cases.lifecycle"), group_id=s.group(SERVICE), **SUBSCRIBER_DEFAULTS)
     async def on_lifecycle(msg: KafkaMessage) -> None:

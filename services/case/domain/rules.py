@@ -109,3 +109,49 @@ def open311_request(row: dict[str, Any]) -> dict[str, Any]:
         "long": row.get("long"),
         "media_url": (row.get("media_url") or [None])[0],
     }
+
+
+def has_point(lat: float | None, long: float | None) -> bool:
+    """A place a crew can be sent to: both coordinates (a lone one is no place)."""
+    return lat is not None and long is not None
+
+
+def location_added(case: dict[str, Any], attributes: dict[str, Any], *, address: str | None,
+                   zipcode: str | None, lat: float | None, long: float | None) -> dict[str, Any]:
+    """The location fields a threaded message gives a case that has none; empty when it gives nothing.
+
+    Only a message that answers the case's location question (`attributes.completes_location_of`, SMS)
+    or carries the place given in a call (`attributes.transcript_of_call`, voice) counts; other
+    messages on a case may mention places in passing. A case with a point (`lat`/`long`) keeps it;
+    a case with an address but no point gains the message's point and keeps its address. Coordinates
+    in WGS84 degrees, both or neither.
+    """
+    if not (attributes.get("completes_location_of") or attributes.get("transcript_of_call")):
+        return {}
+    if has_point(case.get("lat"), case.get("long")):
+        return {}
+    out: dict[str, Any] = {}
+    if has_point(lat, long):
+        out.update(lat=lat, long=long)
+    if address and address.strip() and not case.get("address"):
+        out["address"] = address.strip()
+    if zipcode and not case.get("zipcode"):
+        out["zipcode"] = zipcode
+    return out
+
+
+def transcript_description(case_description: str | None, attributes: dict[str, Any], text: str) -> str | None:
+    """The case description a call's transcript gives, or None to keep the case's own.
+
+    A transcript (`attributes.transcript_of_call`) replaces a description that is empty or only what the
+    voice menu gathered (the spoken or chosen kind of problem, `attributes.problem`); a description
+    written by a person (e.g. an agent, or an earlier transcript) is kept, and the transcript stays a
+    message on the case. An empty transcript changes nothing.
+    """
+    if not attributes.get("transcript_of_call") or not text.strip():
+        return None
+    current = (case_description or "").strip()
+    gathered = str(attributes.get("problem") or "").strip()
+    if current and current != gathered:
+        return None
+    return None if current == text.strip() else text.strip()

@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.case.adapters import repository as repo
-from services.case.domain.rules import case_number, clean_text, find_case_number, plan_merge
+from services.case.domain.rules import (
+    case_number,
+    clean_text,
+    find_case_number,
+    location_added,
+    plan_merge,
+    transcript_description,
+)
 from shared.db.inbox import claim
 from shared.db.outbox import enqueue
 from shared.events import (
@@ -80,17 +87,33 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
                 "channel_message_id": msg.channel_message_id, "event_id": env.event_id,
                 "description": msg.description, "media_url": msg.media_url, "received_at": msg.received_at,
             })
+            # The answer to the SMS location question, or a call's place, completes a case that had none;
+            # a call's transcript becomes the description the voice menu could only guess.
+            located = location_added(case, msg.attributes, address=msg.address, zipcode=msg.zipcode,
+                                     lat=msg.lat, long=msg.long)
+            described = transcript_description(case["description"], msg.attributes, msg.description)
             await repo.update_case(conn, existing, {
-                "updated_datetime": now, "media_url": list(case["media_url"]) + msg.media_url,
+                "updated_datetime": now, "media_url": list(case["media_url"]) + msg.media_url, **located,
+                **({"description": described} if described is not None else {}),
             })
             await repo.add_timeline(conn, existing, now, "message_added", env.event_id,
                                     {"channel": msg.channel, "message_id": str(message_id),
                                      "sender_authenticated": msg.sender_authenticated})
+            if located:
+                # Which fields changed; the values are on the case itself.
+                await repo.add_timeline(conn, existing, now, "located", env.event_id,
+                                        {"message_id": str(message_id), "fields": sorted(located),
+                                         "source": "call" if msg.attributes.get("transcript_of_call")
+                                         else "location_answer"})
+            if described is not None:
+                await repo.add_timeline(conn, existing, now, "described", env.event_id,
+                                        {"message_id": str(message_id), "source": "call_transcript",
+                                         "replaced": "ivr_answer" if case["description"] else "nothing"})
             event = CaseMessageAdded(
                 case_id=existing, service_request_id=case["service_request_id"],
                 jurisdiction_id=deps.jurisdiction_id, message_id=message_id, channel=msg.channel,
                 channel_message_id=msg.channel_message_id, description=msg.description,
-                media_url=msg.media_url, pii=msg.pii,
+                media_url=msg.media_url, pii=msg.pii, **located,
             )
             await enqueue(conn, env.caused_by(event, subject=str(existing), producer=SERVICE, now=now),
                           schema=SERVICE)

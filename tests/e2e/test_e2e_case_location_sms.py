@@ -1,0 +1,123 @@
+"""End to end on real Kafka and PostgreSQL: a text with no location gets one question back; the answer
+gives the case its location, the router routes it again with a district, and the duplicate detector
+projects it at that point (intake_sms_voice as its own process beside the demo stack)."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from support.process import ExtraService
+from support.stack import Stack
+from support.wait import eventually
+
+TOKEN = "e2e-twilio-token"
+PUBLIC = "https://sms-location.e2e.example"
+CENTRE = (45.415, -75.70)  # the demo city's "centre" district
+
+
+@pytest.fixture
+async def sms_voice(stack: Stack) -> Any:
+    proc = ExtraService(stack, "intake_sms_voice", {
+        "OMNI311_TWILIO_AUTH_TOKEN": TOKEN, "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
+        "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
+    })
+    proc.start()
+    try:
+        await proc.ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _form(sid: str, body: str, from_: str) -> dict[str, str]:
+    return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": body, "To": "+16135550311", "NumSegments": "1", "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 32, "From": from_, "ApiVersion": "2010-04-01"}
+
+
+async def _twilio_post(client: httpx.AsyncClient, form: dict[str, str],
+                       cookies: dict[str, str] | None = None) -> httpx.Response:
+    headers = {"content-type": "application/x-www-form-urlencoded",
+               "x-twilio-signature": RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/sms", form)}
+    if cookies:
+        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return await client.post("/twilio/sms", content=urlencode(form).encode(), headers=headers)
+
+
+def _texts(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+
+
+async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_and_reroutes_the_case(
+        stack: Stack, sms_voice: ExtraService) -> None:
+    phone = f"+1613556{uuid.uuid4().int % 10000:04d}"
+    report_sid, answer_sid = "SM" + uuid.uuid4().hex, "SM" + uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api, \
+            httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
+
+        async def case_of(sid: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
+            return r.json()["service_request_id"] if r.status_code == 200 else None
+
+        async def timeline(number: str) -> dict[str, Any]:
+            return (await case_api.get(f"/cases/{number}/timeline")).json()
+
+        report = await _twilio_post(sms, _form(report_sid, "The street light is out, very dark at night", phone))
+        questions = _texts(report)
+        assert len(questions) == 1 and "Where exactly" in questions[0]
+        cookie = report.cookies.get("omni311_pending")
+        assert cookie
+        number = await eventually(lambda: case_of(report_sid), timeout=20, what="the report has a case")
+
+        async def routed_without_place() -> dict[str, Any] | None:
+            t = await timeline(number)
+            return t if any(e["kind"] == "routed" for e in t["timeline"]) else None
+
+        first = await eventually(routed_without_place, timeout=20, what="the report is routed")
+        assert first["district"] is None
+        before = (await web.get(f"/requests/{number}.json")).json()[0]
+        assert before["lat"] is None and before["long"] is None
+
+        answer = await _twilio_post(sms, _form(answer_sid, f"{CENTRE[0]:.4f}, {CENTRE[1]:.4f}", phone),
+                                    cookies={"omni311_pending": cookie})
+        thanks = _texts(answer)
+        assert len(thanks) == 1 and "Where exactly" not in thanks[0]
+        assert await eventually(lambda: case_of(answer_sid), timeout=20, what="the answer is on a case") == number
+
+        async def rerouted() -> dict[str, Any] | None:
+            t = await timeline(number)
+            return t if t["district"] == "centre" else None
+
+        located = await eventually(rerouted, timeout=20, what="the case is routed again with a district")
+        kinds = [e["kind"] for e in located["timeline"]]
+        assert kinds.count("located") == 1 and kinds.count("routed") == 2
+        assert kinds.index("located") < len(kinds) - 1 - kinds[::-1].index("routed"), kinds
+        request = (await web.get(f"/requests/{number}.json")).json()[0]
+        assert (request["lat"], request["long"]) == pytest.approx(CENTRE)
+        assert "street light" in request["description"]  # the answer does not replace the report
+
+        dedup = await stack.db("dedup")
+        try:
+            async def projected() -> bool:
+                return bool(await dedup.fetchval(
+                    "SELECT location_known FROM cases WHERE service_request_id = $1", number))
+            await eventually(projected, timeout=20, what="dedup knows the case's location")
+        finally:
+            await dedup.close()
+
+        conn = await stack.case_db()
+        try:
+            assert await conn.fetchval(
+                "SELECT count(*) FROM cases WHERE contact_key = "
+                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 1
+        finally:
+            await conn.close()
