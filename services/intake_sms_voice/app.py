@@ -2,8 +2,8 @@
 transcriptions) and message status callbacks.
 
 Produces on `intake.messages` (published with acks=all before the webhook answers): `intake.message_received`,
-and the drafts `intake.opt_out_received`, `intake.opt_in_received`, `intake.message_status_received`
-(`domain/events_draft.py`). Consumes nothing; owns nothing durable (conversation state travels in
+`intake.opt_out_received`, `intake.opt_in_received` and `intake.message_status_received` (for the
+notifier). Consumes nothing; owns nothing durable (conversation state travels in
 Twilio's conversation cookie and in our own signed action URLs). Every request must carry a valid
 ``X-Twilio-Signature`` for the public URL Twilio used (see `adapters/signature.py`), else 403.
 

@@ -1,6 +1,6 @@
 """intake_social entry point: Meta webhooks (Messenger, Instagram, WhatsApp Cloud) and Mastodon mentions.
 
-Produces `intake.message_received` on `intake.messages`: webhook messages are published with acks=all
+Produces `intake.message_received` (and `intake.delivery_status_received`) on `intake.messages`: webhook messages are published with acks=all
 before the webhook is answered; Mastodon mentions go through the outbox together with the poll cursor,
 the only state this service owns (schema `intake_social`). Consumes nothing from Kafka.
 Endpoints: `GET /webhooks/meta` (subscription handshake), `POST /webhooks/meta` (signed deliveries).
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
             elif isinstance(o, StatusReported):
                 st = o.status
                 statuses.labels(channel, st.status).inc()
-                # Logged and counted until `intake.delivery_status_received` joins the catalogue (events_draft.py).
+                # Published as `intake.delivery_status_received` (the notifier records it); counted here.
                 rt.log.info("delivery_status", channel=channel, status=st.status,
                             provider_message_id=st.provider_message_id,
                             errors=[f"{e.code} {e.title}" for e in st.errors])

@@ -1,7 +1,9 @@
 """Notifier entry point: every subscription in one place.
 
-Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`) and
-`intake.messages` (`intake.bounce_received` only; resident messages there are the case service's);
+Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`) and `intake.messages`
+(`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
+`intake.message_status_received`, `intake.delivery_status_received`; resident messages there are the
+case service's);
 produces `notifications.outcomes` through the outbox.
 """
 
@@ -12,8 +14,19 @@ from typing import Any
 from faststream.kafka.annotations import KafkaMessage
 
 from services.notifier.adapters.mail import SmtpSender
+from services.notifier.adapters.senders import MastodonSender, MetaSender, TwilioSender
+from services.notifier.config import ChannelSettings
 from services.notifier.service_layer import handlers
-from shared.events import BounceReceived, CaseMerged, CaseOpened, CaseStatusChanged
+from shared.events import (
+    BounceReceived,
+    CaseMerged,
+    CaseOpened,
+    CaseStatusChanged,
+    DeliveryStatusReceived,
+    MessageStatusReceived,
+    OptInReceived,
+    OptOutReceived,
+)
 from shared.kafka import SUBSCRIBER_DEFAULTS
 from shared.service import Runtime
 from shared.settings import Settings
@@ -25,17 +38,27 @@ DISPATCH = {
     CaseMerged.event_type: handlers.on_case_merged,
     CaseStatusChanged.event_type: handlers.on_status_changed,
     BounceReceived.event_type: handlers.on_bounce,
+    OptOutReceived.event_type: handlers.on_opt_out,
+    OptInReceived.event_type: handlers.on_opt_in,
+    MessageStatusReceived.event_type: handlers.on_message_status,
+    DeliveryStatusReceived.event_type: handlers.on_delivery_status,
 }
 
 
-def create_app(settings: Settings | None = None) -> Any:
+def create_app(settings: Settings | None = None, *, channels: ChannelSettings | None = None) -> Any:
     s = settings or Settings()
+    ch = channels or ChannelSettings()
     rt = Runtime(s, SERVICE, schema_package="services.notifier")
     sender = SmtpSender(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_timeout_s)
 
+    twilio = TwilioSender(ch) if ch.twilio_enabled() else None
+    meta = MetaSender(ch) if ch.meta_access_token else None
+    mastodon = MastodonSender(ch) if ch.mastodon_api_base_url and ch.mastodon_access_token else None
     call = rt.dispatcher(DISPATCH, lambda: handlers.Deps(pool=rt.db, send_email=sender.send,
                                                         mail_from=s.mail_from, mail_from_name=s.mail_from_name,
-                                                        reply_subaddress=s.mail_reply_subaddress))
+                                                        reply_subaddress=s.mail_reply_subaddress,
+                                                        twilio=twilio, meta=meta, mastodon=mastodon,
+                                                        reply_window_h=ch.meta_reply_window_h))
 
     @rt.broker.subscriber(s.topic("cases.lifecycle"), s.topic("intake.messages"), group_id=s.group(SERVICE),
                           **SUBSCRIBER_DEFAULTS)

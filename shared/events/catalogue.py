@@ -250,6 +250,109 @@ class NotificationOutcome(EventData):
     reason: str | None = None
     provider_message_id: str | None = None
     pii: Pii = Field(default_factory=Pii)
+    # Set when this record reports what the provider later said of a message already sent (a Twilio
+    # status callback, a WhatsApp status): `outcome` is then "sent" (queued/sent/delivered/read) or "failed".
+    delivery_status: Literal["pending", "sent", "delivered", "read", "failed"] | None = None
+
+
+MessagingChannel = Literal["sms", "whatsapp"]
+
+
+class OptOutReceived(EventData):
+    """`intake.opt_out_received` v1, from intake_sms_voice: this resident asked for no more messages here.
+
+    From a keyword text (`source` ``keyword``: STOP, ARRÊT...; `channel_message_id` is its MessageSid) or
+    from the provider refusing one of our messages because the number opted out at the carrier
+    (`source` ``provider_error``, `error_code` 21610; `channel_message_id` is the refused message's sid).
+    Keyed by `contact_key` so that it orders with that resident's messages. The notifier marks the
+    recipient opted out and sends nothing more there until `intake.opt_in_received`.
+    """
+
+    event_type = "intake.opt_out_received"
+    schema_version = 1
+
+    channel: MessagingChannel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    source: Literal["keyword", "provider_error"]
+    keyword: str | None = None
+    error_code: int | None = None
+    language: Literal["en", "fr"] | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+class OptInReceived(EventData):
+    """`intake.opt_in_received` v1, from intake_sms_voice: the resident texted START (UNSTOP, DÉBUT...)."""
+
+    event_type = "intake.opt_in_received"
+    schema_version = 1
+
+    channel: MessagingChannel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    keyword: str
+    language: Literal["en", "fr"] | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+class MessageStatusReceived(EventData):
+    """`intake.message_status_received` v1, from intake_sms_voice: Twilio's status callback for one of our
+    outbound messages.
+
+    `provider_message_id` is the MessageSid the notifier got when sending; `status` is Twilio's
+    ``MessageStatus`` (queued, sent, delivered, read, undelivered, failed...); `error_code` Twilio's
+    ``ErrorCode`` when given (e.g. 30003 unreachable, 21610 opted out). `contact_key` is the
+    recipient's key when the callback names the recipient, else a key of the message id.
+    """
+
+    event_type = "intake.message_status_received"
+    schema_version = 1
+
+    channel: MessagingChannel
+    provider_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    status: str
+    outcome: Literal["pending", "sent", "delivered", "read", "failed"]
+    error_code: int | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+class ProviderError(BaseModel):
+    """One error a platform reported for a delivery (WhatsApp Cloud API error `code` and `title`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    title: str = ""
+    detail: str | None = None
+
+
+class DeliveryStatusReceived(EventData):
+    """`intake.delivery_status_received` v1, from intake_social: what became of a message we sent.
+
+    `provider_message_id` is the platform's id of our message (the wamid the Send API returned, which
+    the notifier recorded); `reported_at` the platform's time of the status (UTC); `received_at` when we
+    received the webhook. `conversation_expires_at` is WhatsApp's end of the customer-service window.
+    The recipient's id is personal data (`pii.handle`, and `pii.phone` when it is a phone number).
+    """
+
+    event_type = "intake.delivery_status_received"
+    schema_version = 1
+
+    channel: Channel
+    provider_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    status: Literal["sent", "delivered", "read", "failed"]
+    reported_at: AwareDatetime
+    received_at: AwareDatetime
+    errors: list[ProviderError] = Field(default_factory=list)
+    conversation_id: str | None = None
+    conversation_expires_at: AwareDatetime | None = None
+    pricing_category: str | None = None
+    pii: Pii = Field(default_factory=Pii)
 
 
 ALL_EVENTS: tuple[type[EventData], ...] = (
@@ -263,4 +366,8 @@ ALL_EVENTS: tuple[type[EventData], ...] = (
     CaseMerged,
     CaseStatusChanged,
     NotificationOutcome,
+    OptOutReceived,
+    OptInReceived,
+    MessageStatusReceived,
+    DeliveryStatusReceived,
 )

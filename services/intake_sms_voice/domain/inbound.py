@@ -20,7 +20,7 @@ from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from services.intake_sms_voice.domain.contacts import Sender, channel_of, contact_key, e164, sender_of
-from services.intake_sms_voice.domain.events_draft import MessageStatusReceived
+from shared.events import MessageStatusReceived
 from services.intake_sms_voice.domain.location import Location, shared_location
 from shared.events import MessageReceived
 

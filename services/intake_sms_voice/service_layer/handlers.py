@@ -1,7 +1,7 @@
 """What each Twilio webhook publishes and answers. Handlers take parsed values, the time and their
 dependencies (a publisher, the case API, plain configuration) and return what the route renders.
 
-Produces on `intake.messages`: `intake.message_received` (reports and their follow-ups), and the drafts
+Produces on `intake.messages`: `intake.message_received` (reports and their follow-ups), and, for the notifier,
 `intake.opt_out_received`, `intake.opt_in_received`, `intake.message_status_received`. Every event id
 derives from the provider's sid, so a provider retry republishes the same event (one case). Publishing
 happens before the answer; a failure propagates and the route answers 503.
@@ -18,7 +18,7 @@ from services.intake_sms_voice.adapters.case_api import CaseApi, CaseApiUnavaila
 from services.intake_sms_voice.adapters.publisher import Publisher
 from services.intake_sms_voice.domain import conversation, ivr
 from services.intake_sms_voice.domain.contacts import Sender
-from services.intake_sms_voice.domain.events_draft import OptInReceived, OptOutReceived
+from shared.events import OptInReceived, OptOutReceived
 from services.intake_sms_voice.domain.inbound import (
     InboundText,
     StatusReport,

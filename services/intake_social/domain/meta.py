@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.intake_social.domain.events_draft import DeliveryStatusReceived, ProviderError
+from shared.events import DeliveryStatusReceived, ProviderError
 from services.intake_social.domain.outcomes import (
     Ignored,
     Inbound,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from services.intake_social.domain.events_draft import DeliveryStatusReceived
+from shared.events import DeliveryStatusReceived
 from shared.events import MessageReceived
 
 
@@ -86,6 +86,11 @@ class StatusReported:
 
     status: DeliveryStatusReceived
     kind: Literal["status"] = "status"
+
+    @property
+    def event_id(self) -> UUID:
+        """Derived from the message id and status, so that Meta's retries republish the same event."""
+        return event_id_for(self.status.channel, f"status:{self.status.provider_message_id}:{self.status.status}")
 
     @property
     def channel(self) -> str:

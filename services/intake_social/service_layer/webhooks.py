@@ -1,8 +1,9 @@
 """Handle one Meta webhook delivery: verify its signature, normalise it, publish the messages.
 
-Produces `intake.message_received` on `intake.messages` (published with acks=all before the webhook is
-answered, so a 200 means Kafka has every message of the batch); statuses, receipts and rejected items
-are reported through `report` (logs and metrics), never published.
+Produces `intake.message_received` and `intake.delivery_status_received` (WhatsApp statuses, for the
+notifier) on `intake.messages` (published with acks=all before the webhook is answered, so a 200 means
+Kafka has every message of the batch); receipts and rejected items are reported through `report` (logs
+and metrics), never published.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from services.intake_social.domain import signature
 from services.intake_social.domain.meta import MetaAccounts, parse_delivery
-from services.intake_social.domain.outcomes import Inbound, Outcome, Rejected, Summary
+from services.intake_social.domain.outcomes import Inbound, Outcome, Rejected, StatusReported, Summary
 from shared.events import Envelope
 
 Publish = Callable[[Envelope], Awaitable[None]]
@@ -70,6 +71,10 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
         if isinstance(outcome, Inbound):
             msg = outcome.message
             await deps.publish(Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
+                                                 event_id=outcome.event_id))
+        elif isinstance(outcome, StatusReported):
+            st = outcome.status
+            await deps.publish(Envelope.new_flow(st, subject=st.contact_key, producer=deps.producer, now=now,
                                                  event_id=outcome.event_id))
         deps.report(outcome)
     return Summary.of(outcomes)

@@ -21,11 +21,16 @@ from shared.events import (
     CaseRouted,
     CaseStatusChanged,
     DedupDecided,
+    DeliveryStatusReceived,
     Envelope,
     EventData,
     MessageReceived,
+    MessageStatusReceived,
     NotificationOutcome,
+    OptInReceived,
+    OptOutReceived,
     Pii,
+    ProviderError,
     RoutingDecided,
     RoutingFields,
 )
@@ -84,6 +89,24 @@ EXAMPLES: dict[type[EventData], EventData] = {
     NotificationOutcome: NotificationOutcome(
         case_id=CASE, cause_event_id=OTHER, kind="acknowledgement", channel="email", recipient_key="rk:9d2e",
         outcome="sent", provider_message_id="<ack-1@omni311.test>", pii=Pii(email="ann.dupont@example.org"),
+    ),
+    OptOutReceived: OptOutReceived(
+        channel="sms", channel_message_id="SM0123456789abcdef", contact_key="ck:5e1b", received_at=NOW,
+        source="keyword", keyword="ARRÊT", language="fr", pii=Pii(phone="+15145550123"),
+    ),
+    OptInReceived: OptInReceived(
+        channel="sms", channel_message_id="SMfedcba9876543210", contact_key="ck:5e1b", received_at=NOW,
+        keyword="START", language="en", pii=Pii(phone="+15145550123"),
+    ),
+    MessageStatusReceived: MessageStatusReceived(
+        channel="sms", provider_message_id="SM00aa11bb22cc33dd", contact_key="ck:5e1b", received_at=NOW,
+        status="undelivered", outcome="failed", error_code=21610, pii=Pii(phone="+15145550123"),
+    ),
+    DeliveryStatusReceived: DeliveryStatusReceived(
+        channel="whatsapp", provider_message_id="wamid.HBgLMTUxNDU1NTAxMjMVAgARGBI=", contact_key="ck:77aa",
+        status="failed", reported_at=NOW, received_at=NOW,
+        errors=[ProviderError(code="131047", title="Re-engagement message")],
+        pii=Pii(handle="15145550123", phone="+15145550123"),
     ),
 }
 

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaTimeoutError
 from services.intake_social.app import WEBHOOK_PATH, create_app
 from services.intake_social.config import SocialSettings
 from services.intake_social.domain.outcomes import event_id_for
-from shared.events import Envelope, MessageReceived
+from shared.events import DeliveryStatusReceived, Envelope, MessageReceived
 from shared.settings import Settings
 from support.data import shared_data
 
@@ -86,9 +86,13 @@ async def test_every_courier_vector_verifies_through_our_webhook(name: str, clie
     r = await post(client, body, COURIER["files"][name])
     assert r.status_code == 200, r.text
     counts = r.json()["received"]
-    # what was published is exactly the messages of the batch, one envelope each, on their own ids
-    assert len(publisher.published) == counts.get("message", 0)
+    # what was published is exactly the messages and statuses of the batch, one envelope each, on their own ids
+    assert len(publisher.published) == counts.get("message", 0) + counts.get("status", 0)
     for env in publisher.published:
+        if env.event_type == DeliveryStatusReceived.event_type:
+            st = env.payload(DeliveryStatusReceived)
+            assert env.event_id == event_id_for(st.channel, f"status:{st.provider_message_id}:{st.status}")
+            continue
         msg = env.payload(MessageReceived)
         assert env.event_id == event_id_for(msg.channel, msg.channel_message_id)
         assert env.subject == msg.contact_key and env.producer == "intake_social"

@@ -1,0 +1,40 @@
+"""The notifier's own channel settings (Twilio, Meta, Mastodon), read from the environment (`OMNI311_`).
+
+Kept beside the service rather than in `shared/settings.py`: no other service sends on these channels.
+Read inside `create_app`, never at import time (STYLE.md rule 6). A channel without credentials is
+not configured: notices due there are recorded as `failed` with the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChannelSettings(BaseSettings):
+    """e.g. `OMNI311_TWILIO_ACCOUNT_SID=AC...`, `OMNI311_META_GRAPH_BASE_URL=https://graph.facebook.com/v21.0`."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore")
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = Field(default=None, description="E.164 sender (or a Messaging Service sid)")
+    twilio_api_base_url: str | None = Field(default=None, description="replaces https://api.twilio.com (tests)")
+    twilio_public_base_url: str | None = Field(default=None,
+                                               description="intake_sms_voice's public URL: StatusCallback base")
+
+    meta_access_token: SecretStr | None = None
+    meta_graph_base_url: str = "https://graph.facebook.com/v21.0"
+    meta_whatsapp_phone_number_id: str | None = Field(default=None, description="WhatsApp Cloud sender id")
+    meta_reply_window_h: float = Field(default=24.0, gt=0, description="Meta's standard messaging window")
+
+    mastodon_api_base_url: str | None = None
+    mastodon_access_token: SecretStr | None = None
+
+    request_timeout_s: float = 15.0
+
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    def status_callback(self) -> str | None:
+        return self.twilio_public_base_url.rstrip("/") + "/twilio/status" if self.twilio_public_base_url else None

@@ -1,0 +1,128 @@
+"""Which channel answers a reporter, whether a platform still lets us write, and how texts are billed.
+
+Pure: no I/O; `now` is passed in. SMS segment rules are Twilio's (GSM 03.38 basic set + extension table;
+https://www.twilio.com/docs/glossary/what-sms-character-limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from services.notifier.domain.messages import Notice
+
+Route = Literal["twilio", "meta", "mastodon", "email"]
+
+# GSM 03.38 default alphabet (one septet each) and its extension table (escape + one septet: two).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Segments:
+    """How a text is billed: `encoding` GSM-7 or UCS-2, `units` (septets, or UTF-16 code units), `count`."""
+
+    encoding: Literal["GSM-7", "UCS-2"]
+    units: int
+    count: int
+
+
+def sms_segments(text: str) -> Segments:
+    """Segments Twilio bills for `text`.
+
+    GSM-7 when every character is in the GSM 03.38 alphabet (extension characters such as ``€ [ ] { }``
+    count two septets): 160 septets in one segment, 153 per segment when concatenated. Otherwise UCS-2
+    (UTF-16 code units, so an emoji outside the BMP counts two): 70, then 67 per segment. An escape
+    sequence is never split across segments (a segment that would end on one takes one septet less).
+    """
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        units = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        if units <= 160:
+            return Segments("GSM-7", units, 1 if units else 0)
+        count, used = 1, 0
+        for c in text:
+            w = 2 if c in GSM7_EXTENDED else 1
+            if used + w > 153:
+                count, used = count + 1, 0
+            used += w
+        return Segments("GSM-7", units, count)
+    units = len(text.encode("utf-16-le")) // 2
+    if units <= 70:
+        return Segments("UCS-2", units, 1)
+    # A surrogate pair is never split across segments.
+    count, used = 1, 0
+    for c in text:
+        w = 2 if ord(c) > 0xFFFF else 1
+        if used + w > 67:
+            count, used = count + 1, 0
+        used += w
+    return Segments("UCS-2", units, count)
+
+
+def route_for(channel: str, *, channel_message_id: str | None, phone: str | None, handle: str | None,
+              email: str | None) -> Route | None:
+    """The channel that answers a reporter who wrote on `channel` (a case's `channel`), or None.
+
+    Texts and calls (`sms`, `voice`, `phone`, WhatsApp through Twilio) are answered by SMS/WhatsApp with
+    Twilio; Messenger, Instagram and WhatsApp Cloud (message ids ``wamid.``) through Meta; Mastodon by a
+    direct message. Web, Open311 and email reporters (or any reporter with only an email) by email.
+    """
+    if channel == "whatsapp" and (channel_message_id or "").startswith("wamid.") and handle:
+        return "meta"
+    if channel in ("sms", "whatsapp", "voice", "phone") and phone:
+        return "twilio"
+    if channel in ("messenger", "instagram") and handle:
+        return "meta"
+    if channel == "mastodon" and handle:
+        return "mastodon"
+    return "email" if email else None
+
+
+def within_reply_window(last_inbound_at: datetime | None, now: datetime, hours: float = 24.0) -> bool:
+    """Whether a platform with a reply window (Meta: 24 h after the resident's last message) still takes a
+    free-form message from us. Unknown last message time: no."""
+    return last_inbound_at is not None and now - last_inbound_at < timedelta(hours=hours)
+
+
+_SMS = {
+    "en": {
+        "acknowledgement": "{p}: we received your report. Case {n}. Reply to add details. STOP to opt out.",
+        "merged": "{p}: your report {n} now follows case {m}, the same problem reported nearby.",
+        "status_changed": "{p}: case {n} was updated.{notes}",
+        "closed": "{p}: case {n} is closed.{notes}",
+    },
+    "fr": {
+        "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
+        "merged": "{p} : votre signalement {n} suit désormais le dossier {m}, même problème signalé à proximité.",
+        "status_changed": "{p} : le dossier {n} a été mis à jour.{notes}",
+        "closed": "{p} : le dossier {n} est fermé.{notes}",
+    },
+}
+MAX_SEGMENTS = 2
+
+
+def short_text(notice: Notice, program: str = "City 311", max_segments: int = MAX_SEGMENTS) -> str:
+    """The notice as a text message of at most `max_segments` segments (SMS, Messenger, Mastodon DM).
+
+    The case numbers are always whole: what is shortened is the staff's notes (cut with an ellipsis),
+    then the fixed wording (the shortest form keeps only the program name and the case number).
+    """
+    lang = notice.language if notice.language in _SMS else "en"
+    template = _SMS[lang][notice.kind]
+    notes = " ".join((notice.status_notes or "").split())
+    n, m = notice.service_request_id, notice.merged_into_service_request_id or ""
+
+    def render(note: str) -> str:
+        return template.format(p=program, n=n, m=m, notes=f" {note}" if note else "")
+
+    text = render(notes)
+    while notes and sms_segments(text).count > max_segments:
+        notes = notes[: max(0, len(notes) - 10)].rstrip()
+        text = render(notes + "…" if notes else "")
+    if sms_segments(text).count > max_segments:
+        text = f"{program} {n}" if notice.kind != "merged" else f"{program} {n} > {m}"
+    return text
