@@ -1,5 +1,6 @@
 """End to end on real Kafka and PostgreSQL: a call agent logs a phone request through the console page in
-headless Debian Chromium driven by Playwright; the case opens with channel `phone`. A request with a
+headless Debian Chromium driven by Playwright (place picked on the district map); the case opens with
+channel `phone` at that place. A request with a
 wrong agent token is refused and publishes nothing. intake_web runs as its own process beside the demo
 stack, with agent tokens configured (the stack's own intake_web has none)."""
 
@@ -50,7 +51,7 @@ async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_w
     web, token = console
     local = f"613-555-{random.randrange(10000):04d}"
     e164 = "+1" + local.replace("-", "")
-    lat, long = round(45.42 + random.uniform(-0.002, 0.002), 6), round(-75.69 + random.uniform(-0.002, 0.002), 6)
+    lat, long = 45.42, -75.69
 
     async with httpx.AsyncClient(base_url=web.url, timeout=10) as api:
         wrong = await api.post("/agent/requests", headers={"authorization": "Bearer not-" + token},
@@ -79,7 +80,10 @@ async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_w
             await page.wait_for_selector("#errors li", timeout=10_000)
             assert "lat must be within" in await page.inner_text("#errors")
 
-            await page.fill("#lat", str(lat))
+            # The place is picked on the district map: the click becomes lat/long inside the city.
+            await page.click('#district-map path[data-district="centre"]')
+            lat, long = float(await page.input_value("#lat")), float(await page.input_value("#long"))
+            assert 45.39 < lat < 45.45 and -75.73 < long < -75.62, (lat, long)
             await page.click("#submit")
             await page.wait_for_selector("#case-number", timeout=30_000)
             sid = (await page.inner_text("#case-number")).strip()
@@ -110,3 +114,4 @@ async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_w
         await conn.close()
     # The wrong-token request (same caller, so the same partition, sent first) published nothing.
     assert row["channel"] == "phone"
+    assert (round(row["lat"], 6), round(row["long"], 6)) == (lat, long)

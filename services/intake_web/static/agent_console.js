@@ -36,6 +36,30 @@
     return ["the server answered " + res.status];
   }
 
+  // The district map: a click becomes lat/long (inverse of the page's equirectangular projection).
+  var map = $("district-map");
+  function placeMarker() {
+    var lat = parseFloat($("lat").value), lon = parseFloat($("long").value), m = $("map-marker");
+    if (!map || isNaN(lat) || isNaN(lon)) { if (m) { m.setAttribute("visibility", "hidden"); } return; }
+    var k = parseFloat(map.dataset.k), c = parseFloat(map.dataset.cosLat);
+    m.setAttribute("cx", (lon - parseFloat(map.dataset.west)) * c * k);
+    m.setAttribute("cy", (parseFloat(map.dataset.north) - lat) * k);
+    m.setAttribute("visibility", "visible");
+  }
+  if (map) {
+    map.addEventListener("click", function (ev) {
+      var pt = map.createSVGPoint();
+      pt.x = ev.clientX; pt.y = ev.clientY;
+      var p = pt.matrixTransform(map.getScreenCTM().inverse());
+      var k = parseFloat(map.dataset.k), c = parseFloat(map.dataset.cosLat);
+      $("lat").value = (parseFloat(map.dataset.north) - p.y / k).toFixed(6);
+      $("long").value = (parseFloat(map.dataset.west) + p.x / (k * c)).toFixed(6);
+      placeMarker();
+    });
+    $("lat").addEventListener("change", placeMarker);
+    $("long").addEventListener("change", placeMarker);
+  }
+
   $("look-up-caller").addEventListener("click", function () {
     var box = $("earlier");
     box.textContent = "Looking up…";

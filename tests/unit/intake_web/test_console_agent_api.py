@@ -204,3 +204,22 @@ async def test_the_console_page_offers_the_jurisdictions_services_and_no_secret(
         assert f'value="{sv.service_code}"' in page.text
     assert "tok-ana" not in page.text and "tok-ana" not in script.text
     assert script.status_code == 200 and "/agent/requests" in script.text
+
+
+def test_the_district_map_projects_points_so_a_click_turns_back_into_the_same_lat_long() -> None:
+    from services.intake_web.console import district_map
+
+    m = district_map(_demo())
+    assert m is not None and {p["id"] for p in m["paths"]} == {d.id for d in _demo().districts.areas}
+    lat, long = 45.42, -75.69
+    x, y = (long - m["west"]) * m["cos_lat"] * m["k"], (m["north"] - lat) * m["k"]
+    assert 0 <= x <= m["width"] and 0 <= y <= m["height"]
+    # the page's inverse (agent_console.js)
+    assert abs((m["north"] - y / m["k"]) - lat) < 1e-9 and abs((m["west"] + x / (m["k"] * m["cos_lat"])) - long) < 1e-9
+
+
+async def test_the_console_page_draws_the_districts_to_click() -> None:
+    client, _, _ = make()
+    async with client:
+        page = await client.get("/agent")
+    assert page.text.count("data-district=") == len(_demo().districts.areas)
