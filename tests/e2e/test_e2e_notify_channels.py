@@ -1,0 +1,264 @@
+"""End to end on real Kafka and PostgreSQL: the notifier answers residents on the channel they used, through
+local fakes of the Twilio REST API, Meta's Graph API and a Mastodon instance, driven by the real client
+libraries. The fakes must exist before the notifier starts, so this module runs its own demo stack with
+the notifier pointed at them; intake_sms_voice and intake_social run beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from support.fakes import FakeGraphApi, FakeMastodonApi, FakeTwilioApi
+from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.process import ExtraService
+from support.stack import Stack
+from support.wait import eventually
+
+TOKEN = "e2e-notify-twilio-token"
+ACCOUNT = "AC" + "1" * 32
+CITY_NUMBER = "+16135550311"
+PUBLIC = "https://sms.notify.example"
+APP_SECRET = "e2e-notify-app-secret"
+PAGE_ID = "2234567890"
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[dict[str, Any]]:
+    started = {"twilio": FakeTwilioApi().start(), "graph": FakeGraphApi().start(),
+               "mastodon": FakeMastodonApi().start()}
+    try:
+        yield started
+    finally:
+        for fake in started.values():
+            fake.stop()
+
+
+@pytest.fixture(scope="module")
+async def notify_stack(fakes: dict[str, Any]) -> AsyncIterator[Stack]:
+    await check_kafka()
+    await check_postgres()
+    check_port(*SMTP, "SMTP server")
+    check_port(*IMAP, "IMAP server")
+    stack = Stack(jurisdiction="demo", extra_env={
+        "OMNI311_TWILIO_ACCOUNT_SID": ACCOUNT,
+        "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
+        "OMNI311_TWILIO_FROM_NUMBER": CITY_NUMBER,
+        "OMNI311_TWILIO_API_BASE_URL": fakes["twilio"].url,
+        "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
+        "OMNI311_META_ACCESS_TOKEN": "page-token",
+        "OMNI311_META_GRAPH_BASE_URL": fakes["graph"].url + "/v21.0",
+        "OMNI311_MASTODON_API_BASE_URL": fakes["mastodon"].url,
+        "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
+    })
+    await stack.up()
+    try:
+        yield stack
+    finally:
+        await stack.down()
+
+
+@pytest.fixture(scope="module")
+async def sms_voice(notify_stack: Stack) -> AsyncIterator[ExtraService]:
+    proc = ExtraService(notify_stack, "intake_sms_voice", {"OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311"})
+    proc.start()
+    try:
+        await proc.ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+async def social(notify_stack: Stack) -> AsyncIterator[ExtraService]:
+    proc = ExtraService(notify_stack, "intake_social", {
+        "OMNI311_META_APP_SECRET": APP_SECRET,
+        "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
+        "OMNI311_MASTODON_POLL_INTERVAL_S": "0.5",
+        "OMNI311_MASTODON_BACKFILL_HOURS": "1",
+    })
+    proc.start()
+    try:
+        await proc.ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _sid() -> str:
+    return "SM" + uuid.uuid4().hex
+
+
+def _phone() -> str:
+    return f"+1613555{uuid.uuid4().int % 10000:04d}"
+
+
+async def _twilio_post(client: httpx.AsyncClient, path: str, form: dict[str, str]) -> httpx.Response:
+    """POST as Twilio does: form-encoded, signed for the public URL."""
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
+    return await client.post(path, content=urlencode(form).encode(),
+                             headers={"content-type": "application/x-www-form-urlencoded",
+                                      "x-twilio-signature": signature})
+
+
+async def _text(client: httpx.AsyncClient, sid: str, body: str, phone: str) -> httpx.Response:
+    form = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT, "From": phone,
+            "To": CITY_NUMBER, "Body": body, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
+            "ApiVersion": "2010-04-01"}
+    r = await _twilio_post(client, "/twilio/sms", form)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _texts_to(fake: FakeTwilioApi, phone: str) -> list[dict[str, str]]:
+    return [m for m in fake.messages() if m.get("To") == phone]
+
+
+async def _case_of(case_api: httpx.AsyncClient, channel: str, message_id: str) -> str | None:
+    r = await case_api.get(f"/cases/tokens/{message_id}", params={"channel": channel})
+    return r.json()["service_request_id"] if r.status_code == 200 else None
+
+
+async def test_a_signed_sms_gets_one_acknowledgement_by_sms_across_twilio_retries(
+        notify_stack: Stack, sms_voice: ExtraService, fakes: dict[str, Any]) -> None:
+    twilio: FakeTwilioApi = fakes["twilio"]
+    phone = _phone()
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        sid = _sid()
+        for _ in range(3):
+            await _text(sms, sid, "Deep pothole in the right lane in front of 123 Main St", phone)
+        number = await eventually(lambda: _case_of(case_api, "sms", sid), timeout=30, what="the SMS has a case")
+        (ack,) = await eventually(lambda: _texts_to(twilio, phone) or None, timeout=30, what="acknowledgement")
+        assert number in ack["Body"] and ack["From"] == CITY_NUMBER
+        assert ack["StatusCallback"] == PUBLIC + "/twilio/status"
+
+        # Twilio reports the acknowledgement delivered: recorded against the delivery, on the case.
+        ack_sid = (await eventually(lambda: _delivery_sid(notify_stack, phone), timeout=10, what="delivery row"))
+        status = {"MessageSid": ack_sid, "SmsSid": ack_sid, "MessageStatus": "delivered", "SmsStatus": "delivered",
+                  "AccountSid": ACCOUNT, "From": CITY_NUMBER, "To": phone, "ApiVersion": "2010-04-01"}
+        assert (await _twilio_post(sms, "/twilio/status", status)).status_code in (200, 204)
+        conn = await notify_stack.db("notifier")
+        try:
+            async def delivered() -> bool:
+                return await conn.fetchval("SELECT provider_status FROM deliveries WHERE provider_message_id = $1",
+                                           ack_sid) == "delivered"
+            await eventually(delivered, timeout=20, what="status recorded")
+        finally:
+            await conn.close()
+        # three retries of one MessageSid: still one acknowledgement
+        assert len(_texts_to(twilio, phone)) == 1
+
+
+async def _delivery_sid(stack: Stack, phone: str) -> str | None:
+    conn = await stack.db("notifier")
+    try:
+        return await conn.fetchval(
+            "SELECT d.provider_message_id FROM deliveries d JOIN contacts c USING (case_id) "
+            "WHERE c.phone = $1 AND d.status = 'sent'", phone)
+    finally:
+        await conn.close()
+
+
+async def _opted_out(stack: Stack, phone: str) -> bool:
+    conn = await stack.db("notifier")
+    try:
+        key = hashlib.sha256(f"sms:{phone}".encode()).hexdigest()[:32]
+        return bool(await conn.fetchval("SELECT count(*) FROM opt_outs WHERE recipient_key = $1", key))
+    finally:
+        await conn.close()
+
+
+async def test_stop_silences_the_number_and_start_resumes_the_acknowledgements(
+        notify_stack: Stack, sms_voice: ExtraService, fakes: dict[str, Any]) -> None:
+    twilio: FakeTwilioApi = fakes["twilio"]
+    phone = _phone()
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        stop_sid = _sid()
+        await _text(sms, stop_sid, "STOP", phone)
+        await eventually(lambda: _opted_out(notify_stack, phone), timeout=30, what="the notifier has the opt-out")
+
+        quiet_sid = _sid()
+        await _text(sms, quiet_sid, "Overflowing bin at 45 Elm St", phone)
+        await eventually(lambda: _case_of(case_api, "sms", quiet_sid), timeout=30, what="the report has a case")
+        conn = await notify_stack.db("notifier")
+        try:
+            async def suppressed() -> str | None:
+                return await conn.fetchval(
+                    "SELECT d.reason FROM deliveries d JOIN contacts c USING (case_id) "
+                    "WHERE c.phone = $1 AND d.status = 'suppressed'", phone)
+            assert "opted out" in await eventually(suppressed, timeout=30, what="acknowledgement suppressed")
+        finally:
+            await conn.close()
+        assert await _case_of(case_api, "sms", stop_sid) is None
+        assert _texts_to(twilio, phone) == []
+
+        await _text(sms, _sid(), "START", phone)
+        await eventually(lambda: _not(_opted_out(notify_stack, phone)), timeout=30, what="the opt-in is applied")
+        again_sid = _sid()
+        await _text(sms, again_sid, "Graffiti on the wall at 7 Bank St", phone)
+        number = await eventually(lambda: _case_of(case_api, "sms", again_sid), timeout=30, what="a new case")
+        (ack,) = await eventually(lambda: _texts_to(twilio, phone) or None, timeout=30, what="acknowledgement")
+        assert number in ack["Body"]
+
+
+async def _not(check: Any) -> bool:
+    return not await check
+
+
+def _messenger_delivery(mid: str, sender: str, text: str) -> bytes:
+    ts = int(time.time() * 1000)
+    return json.dumps({"object": "page", "entry": [{"id": PAGE_ID, "time": ts, "messaging": [{
+        "sender": {"id": sender}, "recipient": {"id": PAGE_ID}, "timestamp": ts,
+        "message": {"mid": mid, "text": text}}]}]}).encode()
+
+
+async def test_a_signed_messenger_message_is_answered_through_the_send_api(
+        notify_stack: Stack, social: ExtraService, fakes: dict[str, Any]) -> None:
+    graph: FakeGraphApi = fakes["graph"]
+    psid = str(7_000_000_000_000_000 + uuid.uuid4().int % 10**15)
+    mid = "m_" + uuid.uuid4().hex
+    body = _messenger_delivery(mid, psid, "Fallen tree blocking the sidewalk at 88 Pine St")
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as web, \
+            httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        r = await web.post("/webhooks/meta", content=body,
+                           headers={"content-type": "application/json", "X-Hub-Signature-256": signature})
+        assert r.status_code == 200, r.text
+        number = await eventually(lambda: _case_of(case_api, "messenger", mid), timeout=30, what="a case")
+
+        def replies() -> list[Any] | None:
+            return [r for r in graph.received("POST", "/v21.0/me/messages")
+                    if r.json()["recipient"]["id"] == psid] or None
+
+        (reply,) = await eventually(replies, timeout=30, what="reply through the Send API")
+        sent = reply.json()
+        assert sent["messaging_type"] == "RESPONSE" and number in sent["message"]["text"]
+        assert reply.headers["authorization"] == "Bearer page-token"
+
+
+async def test_a_mastodon_mention_is_answered_by_a_direct_message(
+        notify_stack: Stack, social: ExtraService, fakes: dict[str, Any]) -> None:
+    mastodon: FakeMastodonApi = fakes["mastodon"]
+    status_id = str(110_000_000_000_000_000 + uuid.uuid4().int % 10**15)
+    mention = mastodon.mention(int(time.time() * 1000), status_id, "Broken streetlight at 5 Queen St")
+    async with httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        number = await eventually(lambda: _case_of(case_api, "mastodon", status_id), timeout=30, what="a case")
+
+        def replies() -> list[dict[str, Any]] | None:
+            return [s for s in mastodon.statuses() if str(s.get("in_reply_to_id")) == status_id] or None
+
+        (reply,) = await eventually(replies, timeout=30, what="direct reply")
+        assert reply["visibility"] == "direct"
+        assert number in reply["status"]
+        assert reply["status"].startswith("@" + mention["status"]["account"]["acct"])
