@@ -111,6 +111,9 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
             assert await conn.fetchval(
                 "SELECT count(*) FROM messages m JOIN cases c USING (case_id) WHERE c.service_request_id = $1",
                 number) == 2
+            # The transcript carries the call's recording again: the case keeps it once.
+            assert await conn.fetchval("SELECT media_url FROM cases WHERE service_request_id = $1",
+                                       number) == [recording_url]
         finally:
             await conn.close()
 

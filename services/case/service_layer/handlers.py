@@ -93,7 +93,9 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
                                      lat=msg.lat, long=msg.long)
             described = transcript_description(case["description"], msg.attributes, msg.description)
             await repo.update_case(conn, existing, {
-                "updated_datetime": now, "media_url": list(case["media_url"]) + msg.media_url, **located,
+                # A call's transcript carries the call's recording again: each URL once, in order.
+                "updated_datetime": now, "media_url": list(dict.fromkeys([*case["media_url"], *msg.media_url])),
+                **located,
                 **({"description": described} if described is not None else {}),
             })
             await repo.add_timeline(conn, existing, now, "message_added", env.event_id,
