@@ -93,14 +93,25 @@ async def on_case_merged(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
             return "duplicate"
         await conn.execute("UPDATE contacts SET merged_into = $2 WHERE case_id = $1", merged.case_id,
                            merged.merged_into)
+        survivor = await conn.fetchrow("SELECT * FROM case_status WHERE case_id = $1", merged.merged_into)
     contact = await _contact(deps, merged.case_id)
     if contact is None:
         return "no_contact"
     notice = Notice(kind="merged", service_request_id=merged.service_request_id, language=contact["language"],
                     display_name=contact["display_name"],
                     merged_into_service_request_id=merged.merged_into_service_request_id)
-    return await _notify(env, deps, now, merged.case_id, contact, notice,
-                         in_reply_to=contact["reply_to_message_id"])
+    result = await _notify(env, deps, now, merged.case_id, contact, notice,
+                           in_reply_to=contact["reply_to_message_id"])
+    if survivor is not None and survivor["status"] == "closed":
+        # The case this report joined was closed before the merge reached us (cases.lifecycle is keyed by
+        # case, so the two events may arrive in either order): this reporter hears of the closure too,
+        # under the closing event, so that it still goes out at most once.
+        closed = Notice(kind="closed", service_request_id=survivor["service_request_id"],
+                        language=contact["language"], display_name=contact["display_name"],
+                        status_notes=survivor["status_notes"])
+        result += "," + await _notify(env, deps, now, merged.case_id, contact, closed,
+                                      in_reply_to=contact["reply_to_message_id"], cause_id=survivor["event_id"])
+    return result
 
 
 async def on_status_changed(env: Envelope, d: Delivery, deps: Deps, now: datetime) -> str:
@@ -109,6 +120,12 @@ async def on_status_changed(env: Envelope, d: Delivery, deps: Deps, now: datetim
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await _claim(conn, env, d):
             return "duplicate"
+        await conn.execute(
+            "INSERT INTO case_status (case_id, service_request_id, status, status_notes, event_id, at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, "
+            "status_notes = EXCLUDED.status_notes, event_id = EXCLUDED.event_id, at = EXCLUDED.at",
+            changed.case_id, changed.service_request_id, changed.status, changed.status_notes, env.event_id, now,
+        )
         rows = await conn.fetch("SELECT * FROM contacts WHERE case_id = $1 OR merged_into = $1", changed.case_id)
     results = []
     for contact in rows:
@@ -249,7 +266,10 @@ def _target(deps: Deps, contact: dict[str, Any], now: datetime) -> _Target | Non
 
 
 async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, contact: dict[str, Any] | None,
-                  notice: Notice, *, in_reply_to: str | None) -> str:
+                  notice: Notice, *, in_reply_to: str | None, cause_id: UUID | None = None) -> str:
+    """Send `notice` once per (case, causing event, recipient): `cause_id` names the causing event when it
+    is not `env`'s own (a closure announced late to a reporter merged afterwards)."""
+    cause = cause_id or env.event_id
     target = _target(deps, contact, now) if contact else None
     if target is None:
         return "no_contact"
@@ -263,13 +283,13 @@ async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, conta
         claimed = await conn.fetchval(
             "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, reason) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-            case_id, env.event_id, rkey, notice.kind, target.channel, "suppressed" if blocked else "sending", now,
+            case_id, cause, rkey, notice.kind, target.channel, "suppressed" if blocked else "sending", now,
             blocked,
         )
         if claimed is None:
             return "already_attempted"
         if blocked:
-            await _record(conn, env, now, case_id, notice, target, rkey, "suppressed", blocked, None)
+            await _record(conn, env, cause, now, case_id, notice, target, rkey, "suppressed", blocked, None)
             return "suppressed"
     provider_id = None
     try:
@@ -283,7 +303,7 @@ async def _notify(env: Envelope, deps: Deps, now: datetime, case_id: UUID, conta
             "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5 WHERE id = $1",
             claimed, outcome, provider_id, reason, now,
         )
-        await _record(conn, env, now, case_id, notice, target, rkey, outcome, reason, provider_id)
+        await _record(conn, env, cause, now, case_id, notice, target, rkey, outcome, reason, provider_id)
     return outcome
 
 
@@ -310,9 +330,10 @@ async def _send(deps: Deps, target: _Target, contact: dict[str, Any], notice: No
     return await deps.mastodon.send(target.address, text, contact.get("channel_message_id"))
 
 
-async def _record(conn: asyncpg.Connection, env: Envelope, now: datetime, case_id: UUID, notice: Notice,
-                  target: _Target, rkey: str, outcome: str, reason: str | None, provider_id: str | None) -> None:
-    event = NotificationOutcome(case_id=case_id, cause_event_id=env.event_id, kind=notice.kind,
+async def _record(conn: asyncpg.Connection, env: Envelope, cause: UUID, now: datetime, case_id: UUID,
+                  notice: Notice, target: _Target, rkey: str, outcome: str, reason: str | None,
+                  provider_id: str | None) -> None:
+    event = NotificationOutcome(case_id=case_id, cause_event_id=cause, kind=notice.kind,
                                 channel=target.channel, recipient_key=rkey, outcome=outcome,  # type: ignore[arg-type]
                                 reason=reason, provider_message_id=provider_id, pii=target.pii)
     await enqueue(conn, env.caused_by(event, subject=str(case_id), producer=SERVICE, now=now), schema=SERVICE)
