@@ -1,7 +1,8 @@
 """End to end on real Kafka and PostgreSQL: a call walks intake_sms_voice's voice menu (language, kind of
 problem, place, recorded details) as Twilio would, signed for the public URL; the recording's end and
 the transcription callback (retried, as Twilio does) make one case whose description is the transcript,
-and the caller's cases are listed by contact key for the agent console."""
+and the caller's cases are listed by contact key for the agent console; a transcription that comes
+before the call's own report still makes one case."""
 
 from __future__ import annotations
 
@@ -122,3 +123,44 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
         assert [r["service_request_id"] for r in listed] == [number]
         assert listed[0]["description"] == transcript
         assert (await case_api.get("/cases/by-contact/nobody-at-all")).json() == []
+
+
+async def test_a_transcription_that_arrives_before_the_calls_own_report_still_makes_one_case(
+        stack: Stack, sms_voice: ExtraService) -> None:
+    """Twilio may deliver the transcription before it retries a Record action we could not take (503)."""
+    phone = f"+1613557{uuid.uuid4().int % 10000:04d}"
+    call_sid, recording_sid = "CA" + uuid.uuid4().hex, "RE" + uuid.uuid4().hex
+    recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{recording_sid}"
+    transcript = f"Graffiti all over the wall of the library, reference {uuid.uuid4().hex[:6]}"
+    call = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": "+16135550311",
+            "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as tw, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+        menu = _twiml(await _twilio_post(tw, PUBLIC + "/twilio/voice", call))
+        problem = _twiml(await _twilio_post(tw, _action(menu, "Gather"), call | {"Digits": "1"}))
+        place = _twiml(await _twilio_post(tw, _action(problem, "Gather"), call | {"SpeechResult": "graffiti"}))
+        record = _twiml(await _twilio_post(tw, _action(place, "Gather"), call | {"SpeechResult": "5 Elm Street"}))
+        rec = record.find(".//Record")
+        assert rec is not None
+        first = await _twilio_post(tw, rec.attrib["transcribeCallback"], call | {
+            "RecordingSid": recording_sid, "RecordingUrl": recording_url, "TranscriptionText": transcript,
+            "TranscriptionStatus": "completed"})
+        assert first.status_code == 204
+
+        async def case_of(sid: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "voice"})
+            return r.json()["service_request_id"] if r.status_code == 200 else None
+
+        number = await eventually(lambda: case_of(recording_sid), timeout=20, what="the transcript has a case")
+        _twiml(await _twilio_post(tw, rec.attrib["action"], call | {
+            "RecordingUrl": recording_url, "RecordingSid": recording_sid, "RecordingDuration": "9"}))
+        assert await eventually(lambda: case_of(call_sid), timeout=20, what="the call's report is on a case") == number
+        request = (await case_api.get(f"/cases/requests/{number}")).json()
+        assert request["description"] == transcript and request["address"] == "5 Elm Street"
+        conn = await stack.case_db()
+        try:
+            assert await conn.fetchval(
+                "SELECT count(*) FROM cases WHERE contact_key = "
+                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 1
+        finally:
+            await conn.close()

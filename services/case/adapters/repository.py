@@ -53,6 +53,15 @@ async def case_by_reply(conn: asyncpg.Connection, message_ids: list[str]) -> UUI
     )
 
 
+async def case_answering(conn: asyncpg.Connection, channel_message_id: str) -> UUID | None:
+    """The case holding a message that named `channel_message_id` as what it answers: the reply came first
+    (e.g. a call's transcript before the call's own report), so the late original joins that case."""
+    return await conn.fetchval(
+        "SELECT case_id FROM messages WHERE in_reply_to @> ARRAY[$1]::text[] ORDER BY received_at LIMIT 1",
+        channel_message_id,
+    )
+
+
 async def upsert_reporter(conn: asyncpg.Connection, contact_key: str, channel: str, pii: dict[str, Any],
                           now: datetime) -> None:
     await conn.execute(

@@ -78,6 +78,11 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
         if existing and not await repo.case_has_reporter(conn, existing, msg.contact_key):
             existing = None
         existing = existing or await repo.case_by_reply(conn, msg.in_reply_to)
+        if existing is None:
+            # Its reply arrived first and opened a case: join it, but only the same reporter's.
+            answered = await repo.case_answering(conn, msg.channel_message_id)
+            if answered and await repo.case_has_reporter(conn, answered, msg.contact_key):
+                existing = answered
         message_id = uuid5(NAMESPACE_URL, f"omni311:{msg.channel}:{msg.channel_message_id}")
         if existing:
             case = await repo.get_case(conn, existing, for_update=True)
@@ -86,6 +91,7 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
                 "message_id": message_id, "case_id": existing, "channel": msg.channel,
                 "channel_message_id": msg.channel_message_id, "event_id": env.event_id,
                 "description": msg.description, "media_url": msg.media_url, "received_at": msg.received_at,
+                "in_reply_to": msg.in_reply_to,
             })
             # The answer to the SMS location question, or a call's place, completes a case that had none;
             # a call's transcript becomes the description the voice menu could only guess.
@@ -138,6 +144,7 @@ async def accept_message(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
             "message_id": message_id, "case_id": case_id, "channel": msg.channel,
             "channel_message_id": msg.channel_message_id, "event_id": env.event_id,
             "description": msg.description, "media_url": msg.media_url, "received_at": msg.received_at,
+            "in_reply_to": msg.in_reply_to,
         })
         # A failed sender check (e.g. DMARC fail on email) is shown to staff on the timeline, not trusted.
         await repo.add_timeline(conn, case_id, now, "opened", env.event_id,
