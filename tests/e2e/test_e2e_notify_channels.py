@@ -158,6 +158,11 @@ async def test_a_signed_sms_gets_one_acknowledgement_by_sms_across_twilio_retrie
         # three retries of one MessageSid: still one acknowledgement
         assert len(_texts_to(twilio, phone)) == 1
 
+        # The carrier later refuses a message to this number (21610, opted out at the carrier): opted out.
+        refused = status | {"MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "21610"}
+        assert (await _twilio_post(sms, "/twilio/status", refused)).status_code in (200, 204)
+        await eventually(lambda: _opted_out(notify_stack, phone), timeout=20, what="21610 opts the number out")
+
 
 async def _delivery_sid(stack: Stack, phone: str) -> str | None:
     conn = await stack.db("notifier")
