@@ -121,3 +121,51 @@ async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_
                 "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 1
         finally:
             await conn.close()
+
+
+async def test_a_report_located_by_its_answer_is_merged_into_an_earlier_report_at_that_place(
+        stack: Stack, sms_voice: ExtraService) -> None:
+    """Duplicate detection runs again with the location: before the answer the report had no place to
+    compare; after it, it is the same broken light as a neighbour's earlier, located text."""
+    place = (45.4170, -75.7050)  # in the centre district, apart from the other test's point
+    text = "Street light out on the corner, completely dark at night"
+    neighbour, reporter = f"+1613558{uuid.uuid4().int % 10000:04d}", f"+1613559{uuid.uuid4().int % 10000:04d}"
+    earlier_sid, report_sid, answer_sid = ("SM" + uuid.uuid4().hex for _ in range(3))
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+
+        async def case_of(sid: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
+            return r.json()["service_request_id"] if r.status_code == 200 else None
+
+        async def timeline(number: str) -> dict[str, Any]:
+            return (await case_api.get(f"/cases/{number}/timeline")).json()
+
+        earlier_reply = await _twilio_post(sms, _form(earlier_sid, f"{text} {place[0]:.4f}, {place[1]:.4f}", neighbour))
+        assert not any("Where exactly" in t for t in _texts(earlier_reply))
+        earlier = await eventually(lambda: case_of(earlier_sid), timeout=20, what="the neighbour's text has a case")
+
+        async def routed(number: str) -> dict[str, Any] | None:
+            t = await timeline(number)
+            return t if any(e["kind"] == "routed" for e in t["timeline"]) else None
+
+        assert (await eventually(lambda: routed(earlier), timeout=20, what="the earlier case is routed"))[
+            "district"] == "centre"
+
+        report = await _twilio_post(sms, _form(report_sid, text, reporter))
+        assert "Where exactly" in _texts(report)[0]
+        number = await eventually(lambda: case_of(report_sid), timeout=20, what="the report has a case")
+        unplaced = await eventually(lambda: routed(number), timeout=20, what="the report is routed")
+        assert unplaced["merged_into"] is None and unplaced["status"] == "open"
+
+        await _twilio_post(sms, _form(answer_sid, f"{place[0]:.4f},{place[1]:.4f}", reporter),
+                           cookies={"omni311_pending": report.cookies["omni311_pending"]})
+
+        async def merged() -> dict[str, Any] | None:
+            t = await timeline(number)
+            return t if t["merged_into"] else None
+
+        t = await eventually(merged, timeout=20, what="the located report is merged")
+        assert t["merged_into"] == earlier and t["status"] == "closed"
+        kinds = [e["kind"] for e in t["timeline"]]
+        assert kinds.index("located") < kinds.index("merged")

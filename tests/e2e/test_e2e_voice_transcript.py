@@ -94,7 +94,8 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
             return r.json()["service_request_id"] if r.status_code == 200 else None
 
         number = await eventually(lambda: case_of(call_sid), timeout=20, what="the call has a case")
-        assert await eventually(lambda: case_of(recording_sid), timeout=20, what="the transcript is on a case") == number
+        on_case = await eventually(lambda: case_of(recording_sid), timeout=20, what="the transcript is on a case")
+        assert on_case == number
 
         async def described() -> dict[str, Any] | None:
             r = (await case_api.get(f"/cases/requests/{number}")).json()
