@@ -30,6 +30,7 @@ CITY_NUMBER = "+16135550311"
 PUBLIC = "https://sms.notify.example"
 APP_SECRET = "e2e-notify-app-secret"
 PAGE_ID = "2234567890"
+WA_PHONE_NUMBER_ID = "106540352242922"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ async def notify_stack(fakes: dict[str, Any]) -> AsyncIterator[Stack]:
         "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
         "OMNI311_META_ACCESS_TOKEN": "page-token",
         "OMNI311_META_GRAPH_BASE_URL": fakes["graph"].url + "/v21.0",
+        "OMNI311_META_WHATSAPP_PHONE_NUMBER_ID": WA_PHONE_NUMBER_ID,
         "OMNI311_MASTODON_API_BASE_URL": fakes["mastodon"].url,
         "OMNI311_MASTODON_ACCESS_TOKEN": "city-token",
     })
@@ -267,3 +269,56 @@ async def test_a_mastodon_mention_is_answered_by_a_direct_message(
         assert reply["visibility"] == "direct"
         assert number in reply["status"]
         assert reply["status"].startswith("@" + mention["status"]["account"]["acct"])
+
+
+def _whatsapp_delivery(value: dict[str, Any]) -> bytes:
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp", "metadata": {
+            "display_phone_number": "16135550311", "phone_number_id": WA_PHONE_NUMBER_ID}} | value}]}]}).encode()
+
+
+async def _meta_post(client: httpx.AsyncClient, body: bytes) -> None:
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    r = await client.post("/webhooks/meta", content=body,
+                          headers={"content-type": "application/json", "X-Hub-Signature-256": signature})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_whatsapp_cloud_message_is_answered_on_whatsapp_and_its_status_recorded(
+        notify_stack: Stack, social: ExtraService, fakes: dict[str, Any]) -> None:
+    graph: FakeGraphApi = fakes["graph"]
+    wa_id = f"1613555{uuid.uuid4().int % 10000:04d}"
+    wamid = "wamid." + uuid.uuid4().hex
+    ts = str(int(time.time()))
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as web, \
+            httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        await _meta_post(web, _whatsapp_delivery({
+            "contacts": [{"profile": {"name": "Ann"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": ts, "type": "text",
+                          "text": {"body": "Water leaking from a hydrant at 3 Elgin St"}}]}))
+        number = await eventually(lambda: _case_of(case_api, "whatsapp", wamid), timeout=30, what="a case")
+
+        def replies() -> list[Any] | None:
+            return [r for r in graph.received("POST", f"/v21.0/{WA_PHONE_NUMBER_ID}/messages")
+                    if r.json()["to"] == wa_id] or None
+
+        (reply,) = await eventually(replies, timeout=30, what="reply through WhatsApp Cloud")
+        sent = reply.json()
+        assert sent["messaging_product"] == "whatsapp" and sent["type"] == "text"
+        assert number in sent["text"]["body"]
+
+        conn = await notify_stack.db("notifier")
+        try:
+            ours = await eventually(lambda: conn.fetchval(
+                "SELECT provider_message_id FROM deliveries WHERE channel = 'whatsapp' AND status = 'sent' "
+                "AND provider_message_id LIKE 'wamid.%' AND case_id = (SELECT case_id FROM contacts "
+                "WHERE service_request_id = $1)", number), timeout=10, what="delivery row")
+            await _meta_post(web, _whatsapp_delivery({"statuses": [{
+                "id": ours, "status": "read", "timestamp": str(int(time.time())), "recipient_id": wa_id}]}))
+
+            async def read() -> bool:
+                return await conn.fetchval("SELECT provider_status FROM deliveries WHERE provider_message_id = $1",
+                                           ours) == "read"
+            await eventually(read, timeout=20, what="WhatsApp status recorded")
+        finally:
+            await conn.close()
