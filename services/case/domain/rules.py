@@ -123,10 +123,13 @@ def location_added(case: dict[str, Any], attributes: dict[str, Any], *, address:
     Only a message that answers the case's location question (`attributes.completes_location_of`, SMS)
     or carries the place given in a call (`attributes.transcript_of_call`, voice) counts; other
     messages on a case may mention places in passing. A case with a point (`lat`/`long`) keeps it;
-    a case with an address but no point gains the message's point and keeps its address. Coordinates
-    in WGS84 degrees, both or neither.
+    a case with an address but no point gains the message's point and keeps its address. A closed case
+    (e.g. merged as a duplicate) is not moved: a new location would route it again. Coordinates in
+    WGS84 degrees, both or neither.
     """
     if not (attributes.get("completes_location_of") or attributes.get("transcript_of_call")):
+        return {}
+    if case.get("status", "open") != "open":
         return {}
     if has_point(case.get("lat"), case.get("long")):
         return {}

@@ -34,6 +34,12 @@ def test_a_case_with_an_address_but_no_point_gains_the_point_and_keeps_its_addre
     assert got == {"lat": 3.0, "long": 4.0}
 
 
+def test_a_closed_case_is_not_moved() -> None:
+    assert location_added(_case(status="closed"), ANSWER, address="x", zipcode=None, lat=3.0, long=4.0) == {}
+    assert location_added(_case(status="open"), ANSWER, address=None, zipcode=None, lat=3.0, long=4.0) == {
+        "lat": 3.0, "long": 4.0}
+
+
 def test_a_lone_coordinate_is_no_point() -> None:
     assert location_added(_case(), ANSWER, address=None, zipcode=None, lat=3.0, long=None) == {}
 
