@@ -1,6 +1,6 @@
 """Notifier entry point: every subscription in one place.
 
-Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`) and `intake.messages`
+Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`) and `intake.messages`
 (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received`; resident messages there are the
 case service's);
@@ -20,6 +20,7 @@ from services.notifier.service_layer import handlers
 from shared.events import (
     BounceReceived,
     CaseMerged,
+    CaseMessageAdded,
     CaseOpened,
     CaseStatusChanged,
     DeliveryStatusReceived,
@@ -37,6 +38,7 @@ DISPATCH = {
     CaseOpened.event_type: handlers.on_case_opened,
     CaseMerged.event_type: handlers.on_case_merged,
     CaseStatusChanged.event_type: handlers.on_status_changed,
+    CaseMessageAdded.event_type: handlers.on_message_added,
     BounceReceived.event_type: handlers.on_bounce,
     OptOutReceived.event_type: handlers.on_opt_out,
     OptInReceived.event_type: handlers.on_opt_in,

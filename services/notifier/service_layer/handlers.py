@@ -2,12 +2,12 @@
 resident used (email, SMS/WhatsApp through Twilio, Messenger/Instagram/WhatsApp Cloud, Mastodon direct
 messages), keep the opt-out store and record what providers say of our messages.
 
-Consumes `case.opened`, `case.merged`, `case.status_changed` from `cases.lifecycle` and
+Consumes `case.opened`, `case.merged`, `case.status_changed`, `case.message_added` from `cases.lifecycle` and
 `intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received` from `intake.messages`; produces
 `notification.recorded` on `notifications.outcomes` through the outbox. Each message goes out at most once per (case, causing
 event, recipient): the delivery row is committed before the send. A reply threaded onto a case
-(`case.message_added`) is not consumed, so it never gets a second acknowledgement.
+(`case.message_added`) is never acknowledged; it only moves the start of a platform's reply window.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from shared.db.outbox import enqueue
 from shared.events import (
     BounceReceived,
     CaseMerged,
+    CaseMessageAdded,
     CaseOpened,
     CaseStatusChanged,
     DeliveryStatusReceived,
@@ -83,6 +84,20 @@ async def on_case_opened(env: Envelope, d: Delivery, deps: Deps, now: datetime) 
     notice = Notice(kind="acknowledgement", service_request_id=opened.service_request_id,
                     language=contact["language"], display_name=name, description=opened.description or None)
     return await _notify(env, deps, now, opened.case_id, contact, notice, in_reply_to=reply_to)
+
+
+async def on_message_added(env: Envelope, d: Delivery, deps: Deps, now: datetime) -> str:
+    """The reporter wrote again on their own channel: Meta's reply window starts again from this message."""
+    added = env.payload(CaseMessageAdded)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await _claim(conn, env, d):
+            return "duplicate"
+        updated = await conn.execute(
+            "UPDATE contacts SET last_inbound_at = greatest(last_inbound_at, $3) "
+            "WHERE case_id = $1 AND channel = $2 AND handle IS NOT DISTINCT FROM coalesce($4, handle)",
+            added.case_id, added.channel, env.occurred_at, added.pii.handle,
+        )
+    return "window_moved" if updated.endswith(" 1") else "not_the_reporter_channel"
 
 
 async def on_case_merged(env: Envelope, d: Delivery, deps: Deps, now: datetime) -> str:
