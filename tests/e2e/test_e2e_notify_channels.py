@@ -157,8 +157,16 @@ async def test_a_signed_sms_gets_one_acknowledgement_by_sms_across_twilio_retrie
             await eventually(delivered, timeout=20, what="status recorded")
         finally:
             await conn.close()
-        # three retries of one MessageSid: still one acknowledgement
+        # three retries of one MessageSid: still one case and one acknowledgement
         assert len(_texts_to(twilio, phone)) == 1
+        case_db = await notify_stack.case_db()
+        try:
+            assert await case_db.fetchval(
+                "SELECT count(*) FROM messages WHERE channel = 'sms' AND channel_message_id = $1", sid) == 1
+            assert await case_db.fetchval("SELECT count(*) FROM cases WHERE contact_key = "
+                                          "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 1
+        finally:
+            await case_db.close()
 
         # The carrier later refuses a message to this number (21610, opted out at the carrier): opted out.
         refused = status | {"MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "21610"}
