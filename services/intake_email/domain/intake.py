@@ -3,11 +3,12 @@ events of a bounce (channel ``email``)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from shared.contacts import anonymous_contact_key
+from shared.contacts import contact_key as shared_contact_key
 from shared.events import BounceReceived, MessageReceived, Pii
 
 from services.intake_email.domain.classify import Authenticity, Classification
@@ -26,8 +27,8 @@ def contact_key(address: str | None, *, fallback: str) -> str:
     `fallback` (the Message-ID).
     """
     if address and address.strip():
-        return "ck_" + hashlib.sha256(f"email:{address.strip().casefold()}".encode()).hexdigest()[:32]
-    return "ck_anon_" + hashlib.sha256(f"email:{fallback}".encode()).hexdigest()[:24]
+        return shared_contact_key("email", address)
+    return anonymous_contact_key("email", fallback)
 
 
 def is_forward(subject: str) -> bool:

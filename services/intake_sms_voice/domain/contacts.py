@@ -3,13 +3,14 @@ E.164 personal data and a stable, non-reversible contact key."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-import phonenumbers
 
+from shared.contacts import anonymous_contact_key
+from shared.contacts import contact_key as shared_contact_key
+from shared.contacts import e164 as shared_e164
 from shared.events import Pii
 
 WHATSAPP_PREFIX = "whatsapp:"
@@ -45,33 +46,23 @@ def contact_key(*, phone: str | None, handle: str | None, fallback: str, channel
     e.g. the CallSid), which orders with nothing else.
     """
     if phone:
-        return "ck_" + hashlib.sha256(f"phone:{phone.strip().casefold()}".encode()).hexdigest()[:32]
+        return shared_contact_key("phone", phone)
     if handle:
-        return "ck_" + hashlib.sha256(f"account:whatsapp:{handle.casefold()}".encode()).hexdigest()[:32]
-    return "ck_anon_" + hashlib.sha256(f"{channel}:{fallback}".encode()).hexdigest()[:24]
+        return shared_contact_key("account", f"whatsapp:{handle}")
+    return anonymous_contact_key(channel, fallback)
 
 
 def e164(raw: str | None, default_region: str = "US") -> str | None:
-    """The number in E.164 (``+14133881111``), or None for short codes, withheld ids and non-numbers.
-
-    Numbers without ``+`` are read in `default_region` (ISO 3166 alpha-2). Accepts what
-    `phonenumbers.is_possible_number` accepts rather than `is_valid_number`, so that a newly assigned
-    range missing from the metadata still reaches its case.
-    """
+    """The number in E.164 (``+14133881111``), or None for short codes, withheld ids and non-numbers:
+    `shared.contacts.e164` after the ``whatsapp:`` prefix and Twilio's withheld-caller ids are removed."""
     if raw is None:
         return None
     text = raw.strip()
     if text.lower().startswith(WHATSAPP_PREFIX):
         text = text[len(WHATSAPP_PREFIX):]
-    if not text or text.lower() in ANONYMOUS_CALLERS or len(re.sub(r"\D", "", text)) < 4:
+    if text.lower() in ANONYMOUS_CALLERS:
         return None
-    try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return shared_e164(text, default_region)
 
 
 def channel_of(from_: str, to: str, *, forced: Literal["sms", "whatsapp"] | None = None) -> Literal["sms", "whatsapp"]:

@@ -7,11 +7,11 @@ Also the keys every social event is built on: the reporter's contact key and the
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from shared.contacts import contact_key as shared_contact_key
 from shared.events import DeliveryStatusReceived
 from shared.events import MessageReceived
 
@@ -23,7 +23,7 @@ def contact_key(channel: str, sender_id: str) -> str:
     handles are case-insensitive, Meta ids are digits). The same person on Messenger and on WhatsApp
     gets two keys: the platforms give no common identifier.
     """
-    return "ck_" + hashlib.sha256(f"{channel}:{sender_id.strip().casefold()}".encode()).hexdigest()[:32]
+    return shared_contact_key(channel, sender_id)
 
 
 def event_id_for(channel: str, channel_message_id: str) -> UUID:

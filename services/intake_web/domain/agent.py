@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import phonenumbers
 
-from services.intake_web.domain.intake import contact_key
+from shared.contacts import contact_key, e164
 from shared.events import MessageReceived, Pii
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
@@ -64,28 +63,10 @@ class AgentDirectory:
         return found
 
 
-def e164(raw: str | None, default_region: str = "US") -> str | None:
-    """The number in E.164 (``+16135550123``), or None when it cannot be a phone number.
-
-    Numbers without ``+`` are read in `default_region` (ISO 3166 alpha-2). The same acceptance as the SMS
-    intake (`phonenumbers.is_possible_number`), so a caller's texts and calls share one contact key.
-    """
-    text = (raw or "").strip()
-    if len(re.sub(r"\D", "", text)) < 4:
-        return None
-    try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def phone_contact_key(phone_e164: str) -> str:
     """The contact key of a caller: ``ck_`` + sha256(``phone:<E.164>``)[:32], the formula of the SMS/voice
     intake and of Open311 reports carrying only a phone, so the caller's cases line up across channels."""
-    return contact_key("phone", email=None, phone=phone_e164, account_id=None, device_id=None, fallback="")
+    return contact_key("phone", phone_e164)
 
 
 def agent_token_for(agent_id: str, request_id: str) -> str:

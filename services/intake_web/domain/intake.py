@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
+from shared.contacts import anonymous_contact_key
+from shared.contacts import contact_key as shared_contact_key
 from shared.events import MessageReceived, Pii
 from shared.open311 import PostServiceRequest
 
@@ -23,8 +25,8 @@ def contact_key(channel: str, *, email: str | None, phone: str | None, account_i
     """
     for kind, value in (("email", email), ("phone", phone), ("account", account_id), ("device", device_id)):
         if value and value.strip():
-            return "ck_" + hashlib.sha256(f"{kind}:{value.strip().casefold()}".encode()).hexdigest()[:32]
-    return "ck_anon_" + hashlib.sha256(f"{channel}:{fallback}".encode()).hexdigest()[:24]
+            return shared_contact_key(kind, value)
+    return anonymous_contact_key(channel, fallback)
 
 
 def token_for(api_key: str, idempotency_key: str | None, body_digest: str = "") -> str:
