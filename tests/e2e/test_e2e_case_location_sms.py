@@ -5,15 +5,13 @@ projects it at that point (intake_sms_voice as its own process beside the demo s
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
 
 from support.process import ExtraService
+from support.twilio import post_signed, sms_form, twiml_messages
 from support.stack import Stack
 from support.wait import eventually
 
@@ -24,36 +22,26 @@ CENTRE = (45.415, -75.70)  # the demo city's "centre" district
 
 @pytest.fixture
 async def sms_voice(stack: Stack) -> Any:
-    proc = ExtraService(stack, "intake_sms_voice", {
+    async with ExtraService(stack, "intake_sms_voice", {
         "OMNI311_TWILIO_AUTH_TOKEN": TOKEN, "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
         "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
-    })
-    proc.start()
-    try:
-        await proc.ready()
+    }).started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _form(sid: str, body: str, from_: str) -> dict[str, str]:
-    return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
-            "Body": body, "To": "+16135550311", "NumSegments": "1", "MessageSid": sid,
-            "AccountSid": "AC" + "0" * 32, "From": from_, "ApiVersion": "2010-04-01"}
+    return sms_form(sid, body, from_)
 
 
 async def _twilio_post(client: httpx.AsyncClient, form: dict[str, str],
                        cookies: dict[str, str] | None = None) -> httpx.Response:
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               "x-twilio-signature": RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/sms", form)}
-    if cookies:
-        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return await client.post("/twilio/sms", content=urlencode(form).encode(), headers=headers)
+    return await post_signed(client, PUBLIC + "/twilio/sms", form, token=TOKEN, public_base=PUBLIC,
+                             cookies=cookies)
 
 
 def _texts(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
-    return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+    return twiml_messages(response)
 
 
 async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_and_reroutes_the_case(

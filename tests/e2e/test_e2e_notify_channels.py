@@ -12,15 +12,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
 
 from support.fakes import FakeGraphApi, FakeMastodonApi, FakeTwilioApi
 from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
 from support.process import ExtraService
+from support.twilio import post_signed, sms_form
 from support.stack import Stack
 from support.wait import eventually
 
@@ -71,29 +70,20 @@ async def notify_stack(fakes: dict[str, Any]) -> AsyncIterator[Stack]:
 
 @pytest.fixture(scope="module")
 async def sms_voice(notify_stack: Stack) -> AsyncIterator[ExtraService]:
-    proc = ExtraService(notify_stack, "intake_sms_voice", {"OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311"})
-    proc.start()
-    try:
-        await proc.ready()
+    service = ExtraService(notify_stack, "intake_sms_voice", {"OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311"})
+    async with service.started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
 async def social(notify_stack: Stack) -> AsyncIterator[ExtraService]:
-    proc = ExtraService(notify_stack, "intake_social", {
+    async with ExtraService(notify_stack, "intake_social", {
         "OMNI311_META_APP_SECRET": APP_SECRET,
         "OMNI311_META_PAGE_IDS": json.dumps([PAGE_ID]),
         "OMNI311_MASTODON_POLL_INTERVAL_S": "0.5",
         "OMNI311_MASTODON_BACKFILL_HOURS": "1",
-    })
-    proc.start()
-    try:
-        await proc.ready()
+    }).started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _sid() -> str:
@@ -105,18 +95,11 @@ def _phone() -> str:
 
 
 async def _twilio_post(client: httpx.AsyncClient, path: str, form: dict[str, str]) -> httpx.Response:
-    """POST as Twilio does: form-encoded, signed for the public URL."""
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
-    return await client.post(path, content=urlencode(form).encode(),
-                             headers={"content-type": "application/x-www-form-urlencoded",
-                                      "x-twilio-signature": signature})
+    return await post_signed(client, PUBLIC + path, form, token=TOKEN, public_base=PUBLIC)
 
 
 async def _text(client: httpx.AsyncClient, sid: str, body: str, phone: str) -> httpx.Response:
-    form = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT, "From": phone,
-            "To": CITY_NUMBER, "Body": body, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
-            "ApiVersion": "2010-04-01"}
-    r = await _twilio_post(client, "/twilio/sms", form)
+    r = await _twilio_post(client, "/twilio/sms", sms_form(sid, body, phone, to=CITY_NUMBER, account_sid=ACCOUNT))
     assert r.status_code == 200, r.text
     return r
 

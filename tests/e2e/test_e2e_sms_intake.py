@@ -6,15 +6,13 @@ STOP opens nothing; a text with no location gets one question and the answer joi
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
 
 from support.process import ExtraService
+from support.twilio import post_signed, sms_form, twiml_messages
 from support.stack import Stack
 from support.wait import eventually
 
@@ -33,13 +31,8 @@ def SmsVoiceProcess(stack: Stack) -> ExtraService:  # noqa: N802 - reads as the 
 
 @pytest.fixture
 async def sms_voice(stack: Stack) -> Any:
-    proc = SmsVoiceProcess(stack)
-    proc.start()
-    try:
-        await proc.ready()
+    async with SmsVoiceProcess(stack).started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _sid() -> str:
@@ -47,23 +40,18 @@ def _sid() -> str:
 
 
 def _form(sid: str, body: str, from_: str) -> dict[str, str]:
-    return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
-            "Body": body, "To": "+16135550311", "NumSegments": "1", "MessageSid": sid,
-            "AccountSid": "AC" + "0" * 32, "From": from_, "ApiVersion": "2010-04-01"}
+    return sms_form(sid, body, from_)
 
 
 async def _twilio_post(client: httpx.AsyncClient, form: dict[str, str],
                        cookies: dict[str, str] | None = None) -> httpx.Response:
     """POST as Twilio does: signed for the public URL, not the local one."""
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               "x-twilio-signature": RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/sms", form)}
-    if cookies:
-        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return await client.post("/twilio/sms", content=urlencode(form).encode(), headers=headers)
+    return await post_signed(client, PUBLIC + "/twilio/sms", form, token=TOKEN, public_base=PUBLIC,
+                             cookies=cookies)
 
 
 def _texts(response: httpx.Response) -> list[str]:
-    return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+    return twiml_messages(response)
 
 
 async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_joins_it(

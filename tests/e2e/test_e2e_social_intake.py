@@ -161,13 +161,8 @@ def SocialProcess(stack: Stack, mastodon: FakeMastodon) -> ExtraService:  # noqa
 
 @pytest.fixture
 async def social(stack: Stack, mastodon: FakeMastodon) -> Any:
-    proc = SocialProcess(stack, mastodon)
-    proc.start()
-    try:
-        await proc.ready()
+    async with SocialProcess(stack, mastodon).started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def messenger_delivery(*mids: str, sender: str, text: str) -> bytes:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator
 
 from support.process import ExtraService
+from support.twilio import post_signed
 from support.stack import Stack
 from support.wait import eventually
 
@@ -25,24 +24,16 @@ PUBLIC = "https://voice.e2e.example"
 
 @pytest.fixture
 async def sms_voice(stack: Stack) -> Any:
-    proc = ExtraService(stack, "intake_sms_voice", {
+    async with ExtraService(stack, "intake_sms_voice", {
         "OMNI311_TWILIO_AUTH_TOKEN": TOKEN, "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
         "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
-    })
-    proc.start()
-    try:
-        await proc.ready()
+    }).started() as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 async def _twilio_post(client: httpx.AsyncClient, url: str, form: dict[str, str]) -> httpx.Response:
     """POST as Twilio does to one of our public URLs (with its query), signed for that URL."""
-    assert url.startswith(PUBLIC), url
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               "x-twilio-signature": RequestValidator(TOKEN).compute_signature(url, form)}
-    return await client.post(url[len(PUBLIC):], content=urlencode(form).encode(), headers=headers)
+    return await post_signed(client, url, form, token=TOKEN, public_base=PUBLIC)
 
 
 def _twiml(response: httpx.Response) -> ET.Element:

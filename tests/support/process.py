@@ -3,10 +3,12 @@ with the stack's database, topics, jurisdiction and case API (e.g. the SMS and s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -45,6 +47,16 @@ class ExtraService:
                 except httpx.HTTPError:
                     return False
             await eventually(up, timeout=timeout, interval=0.1, what=f"{self.service} ready")
+
+    @contextlib.asynccontextmanager
+    async def started(self) -> AsyncIterator[ExtraService]:
+        """Start, wait until ready, and stop on the way out (a fixture's whole life)."""
+        self.start()
+        try:
+            await self.ready()
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         """SIGTERM (graceful), SIGKILL after 20 s."""
