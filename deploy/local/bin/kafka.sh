@@ -31,23 +31,11 @@ PROPS="$VAR_DIR/server.properties"
 STAMP="$LIB_DIR/.installed"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
-log() { echo "kafka: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+COMPONENT=kafka
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pom_hash() { sha256sum "$CONF_DIR/pom.xml" | cut -d' ' -f1; }
-
-running_pid() {
-  # Prints the broker pid when our broker runs, else nothing.
-  local pid
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
 
 java_cmd() {
   command -v java >/dev/null || die "java not found (Java 17+ required)"
@@ -222,26 +210,9 @@ do_start() {
   die "broker not ready after ${KAFKA_START_TIMEOUT} s (see $LOG_FILE and $SERVER_LOG)"
 }
 
-do_stop() {
-  local pid t0=$SECONDS
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    log "stop: not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stop: still running after 30 s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
-  rm -f "$PID_FILE"
-  log "stop: stopped (pid $pid) in $((SECONDS - t0)) s"
-}
+running_pid() { pid_of "$PID_FILE" 'kafka\.Kafka'; }
+
+do_stop() { stop_pid_file "$PID_FILE" 'kafka\.Kafka'; }
 
 do_status() {
   local pid out
@@ -257,11 +228,4 @@ do_status() {
   return 1
 }
 
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  status) do_status ;;
-  restart) do_stop; do_start ;;
-  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
-esac
+component_main "$@"

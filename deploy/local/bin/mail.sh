@@ -30,10 +30,9 @@ VAR_DIR="$ROOT/var/mail"
 PID_FILE="$VAR_DIR/greenmail.pid"
 LOG_FILE="$VAR_DIR/greenmail.log"
 
-log() { echo "mail: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+COMPONENT=mail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 greets() {
   # greets PORT PREFIX: the server on PORT sends a first line starting with PREFIX within 3 s.
@@ -62,16 +61,6 @@ api_ready() {
 }
 
 all_ready() { greets "$SMTP_PORT" "220" && greets "$IMAP_PORT" "* OK" && api_ready; }
-
-running_pid() {
-  local pid
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'greenmail-standalone' || return 1
-  echo "$pid"
-}
 
 do_install() {
   local t0=$SECONDS
@@ -133,26 +122,9 @@ do_start() {
   die "GreenMail not ready after ${MAIL_START_TIMEOUT} s (see $LOG_FILE)"
 }
 
-do_stop() {
-  local pid t0=$SECONDS
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    log "stop: not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stop: still running after 30 s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
-  rm -f "$PID_FILE"
-  log "stop: stopped (pid $pid) in $((SECONDS - t0)) s"
-}
+running_pid() { pid_of "$PID_FILE" 'greenmail-standalone'; }
+
+do_stop() { stop_pid_file "$PID_FILE" 'greenmail-standalone'; }
 
 do_status() {
   local pid
@@ -168,11 +140,4 @@ do_status() {
   return 1
 }
 
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  status) do_status ;;
-  restart) do_stop; do_start ;;
-  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
-esac
+component_main "$@"

@@ -25,8 +25,9 @@ PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 DB_NAME="omni311"
 PG_LINK="$ROOT/var/postgres"
 
-log() { echo "postgres: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+COMPONENT=postgres
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${OMNI311_PG_EXTERNAL:-}" == "1" ]]; then
   log "OMNI311_PG_EXTERNAL=1: using an external server, nothing to do for '${1:-}'"
@@ -125,8 +126,6 @@ resolve_pgroot() {
 }
 
 data_major() { [[ -f "$DATA/PG_VERSION" ]] && cat "$DATA/PG_VERSION"; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 is_running() { [[ -f "$DATA/PG_VERSION" ]] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
@@ -253,11 +252,4 @@ do_status() {
   return 1
 }
 
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  status) do_status ;;
-  restart) do_stop; do_start ;;
-  *) echo "usage: $0 {install|start|stop|status|restart}" >&2; exit 2 ;;
-esac
+component_main "$@"
