@@ -119,7 +119,10 @@ class Delivery:
     consumer: str
 
 
-Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+EventCallback = Callable[[Envelope, Delivery], Awaitable[None]]
+"""What `Consumer.handle` calls for each parsed envelope."""
+
+Handler = EventCallback
 
 
 class Consumer:

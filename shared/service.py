@@ -20,7 +20,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from shared.db.migrate import migrate
 from shared.db.outbox import OutboxRelay
 from shared.db.pool import create_pool
-from shared.kafka import Consumer, create_broker, create_producer, ensure_topics, outbox_publisher
+from shared.db.unit_of_work import PgUnitOfWork
+from shared.events import Envelope
+from shared.service_layer import Handlers, dispatch
+from shared.kafka import Consumer, Delivery, create_broker, create_producer, ensure_topics, outbox_publisher
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -75,6 +78,30 @@ class Runtime:
             self.log.info("handled", result=result)
 
         return call
+
+    def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any]
+                      ) -> Callable[[Envelope, Delivery], Awaitable[None]]:
+        """The consume callback of a state-owning service: each event runs its handler from `handlers()`
+        (built once the service started) in a `PgUnitOfWork` on this service's pool, with `repository`
+        on the transaction's connection. Event types missing from the table are other consumers' events
+        on a shared topic: committed untouched.
+        """
+
+        async def call(env: Envelope, delivery: Delivery) -> None:
+            result = await dispatch(handlers(), env, lambda: PgUnitOfWork(
+                self.db, service=self.service, repository=repository, now=self.clock(), envelope=env,
+                delivery=delivery))
+            if result is None:
+                return
+            self.handled.labels(env.event_type).inc()
+            self.log.info("handled", result=result)
+
+        return call
+
+    def unit_of_work(self, repository: Callable[[asyncpg.Connection], Any]) -> PgUnitOfWork[Any]:
+        """A unit of work for an action that consumes no event (a staff action): nothing is claimed,
+        and what it emits starts a flow of its own."""
+        return PgUnitOfWork(self.db, service=self.service, repository=repository, now=self.clock())
 
     @property
     def db(self) -> asyncpg.Pool:

@@ -19,6 +19,8 @@ SERVICE_PORTS = {
     "dedup": 8083,
     "notifier": 8084,
     "intake_email": 8085,
+    "intake_sms_voice": 8086,
+    "intake_social": 8087,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from services.router.service_layer.handlers import decide, decide_input, located_input, routing_input
+from services.router.domain import decide, decide_input, located_input, routing_input
 from shared.events import CaseMessageAdded, CaseOpened
 from shared.jurisdiction import load_jurisdiction
 

@@ -166,16 +166,17 @@ def subscriber_problems(source: str) -> list[str]:
     return problems
 
 
-APPS = sorted(REPO.glob("services/*/app.py"))
+APPS = sorted([*REPO.glob("services/*/app.py"), *REPO.glob("services/*/entrypoints/*.py")])
 
 
-@pytest.mark.parametrize("path", APPS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", APPS, ids=lambda p: str(p.relative_to(REPO / "services")))
 def test_every_subscriber_states_its_group_and_uses_the_subscriber_defaults(path: Path) -> None:
     assert subscriber_problems(path.read_text("utf-8")) == []
 
 
 def test_consuming_services_have_subscribers_to_check() -> None:
-    with_subscribers = {p.parent.name for p in APPS if ".subscriber(" in p.read_text("utf-8")}
+    with_subscribers = {p.relative_to(REPO / "services").parts[0] for p in APPS
+                        if ".subscriber(" in p.read_text("utf-8")}
     assert {"case", "router", "dedup", "notifier"} <= with_subscribers
 
 

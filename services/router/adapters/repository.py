@@ -1,0 +1,56 @@
+"""SQL access to the `router` schema's decision log, on the connection of the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from shared.events import RoutingFields
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """A case's decision as logged: its category, when it was decided, and the whole logged decision."""
+
+    service_code: str
+    decided_at: datetime
+    decision: dict[str, Any]
+
+
+class RouterRepository:
+    """The decision log (`decisions`, one row per case)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
+                           logged: dict[str, Any]) -> bool:
+        """Log the first decision of a case; False (and nothing written) when it already has one."""
+        inserted = await self.conn.fetchval(
+            "INSERT INTO decisions (case_id, event_id, decided_at, service_code, category_source, queue, district, "
+            "rule_id, config_version, decision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+            "ON CONFLICT (case_id) DO NOTHING RETURNING case_id",
+            case_id, event_id, decided_at, fields.service_code, fields.category_source, fields.queue,
+            fields.district, fields.rule_id, fields.config_version, logged,
+        )
+        return inserted is not None
+
+    async def decision_for_update(self, case_id: UUID) -> LoggedDecision | None:
+        """The case's logged decision, locked until the transaction ends; None when it has none."""
+        row = await self.conn.fetchrow(
+            "SELECT service_code, decided_at, decision FROM decisions WHERE case_id = $1 FOR UPDATE", case_id)
+        return LoggedDecision(**dict(row)) if row else None
+
+    async def replace_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
+                               logged: dict[str, Any]) -> None:
+        """Overwrite the case's logged decision with a re-routing."""
+        await self.conn.execute(
+            "UPDATE decisions SET event_id = $2, decided_at = $3, service_code = $4, category_source = $5, "
+            "queue = $6, district = $7, rule_id = $8, config_version = $9, decision = $10 WHERE case_id = $1",
+            case_id, event_id, decided_at, fields.service_code, fields.category_source, fields.queue,
+            fields.district, fields.rule_id, fields.config_version, logged,
+        )

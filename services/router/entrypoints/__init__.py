@@ -1,0 +1,1 @@
+"""Router entry points: the Kafka subscriber."""

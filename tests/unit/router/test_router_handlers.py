@@ -1,0 +1,157 @@
+"""Router handlers on an in-memory unit of work: one decision per case, re-routing when a message gives a
+case its place, and replays that change nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.router.adapters.repository import LoggedDecision
+from services.router.service_layer import handlers as h
+from shared.events import CaseMessageAdded, CaseOpened, RoutingDecided, RoutingFields
+from shared.jurisdiction import load_jurisdiction
+from support.uow import T0, FakeStore, event
+
+CENTRE = (45.415, -75.70)  # inside a demo district
+
+
+class FakeRouterRepository:
+    """`RouterRepository` in memory: case_id -> (event_id, decided_at, fields, logged)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, dict[str, Any]] = {}
+
+    async def add_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
+                           logged: dict[str, Any]) -> bool:
+        if case_id in self.rows:
+            return False
+        self.rows[case_id] = {"event_id": event_id, "decided_at": decided_at, "fields": fields, "logged": logged}
+        return True
+
+    async def decision_for_update(self, case_id: UUID) -> LoggedDecision | None:
+        row = self.rows.get(case_id)
+        if row is None:
+            return None
+        return LoggedDecision(service_code=row["fields"].service_code, decided_at=row["decided_at"],
+                              decision=row["logged"])
+
+    async def replace_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
+                               logged: dict[str, Any]) -> None:
+        self.rows[case_id] = {"event_id": event_id, "decided_at": decided_at, "fields": fields, "logged": logged}
+
+
+@pytest.fixture(scope="module")
+def table() -> Any:
+    return h.handlers(load_jurisdiction("demo"))
+
+
+@pytest.fixture
+def store() -> FakeStore[FakeRouterRepository]:
+    return FakeStore(FakeRouterRepository(), "router")
+
+
+def opened(**kw: Any) -> CaseOpened:
+    fields: dict[str, Any] = {"case_id": uuid4(), "service_request_id": "DEMO-26-000001", "jurisdiction_id": "demo",
+                              "channel": "sms", "channel_message_id": "SM1", "contact_key": "k",
+                              "description": "The street light is out, very dark at night", "requested_datetime": T0}
+    return CaseOpened(**{**fields, **kw})
+
+
+def added(case: CaseOpened, **kw: Any) -> CaseMessageAdded:
+    return CaseMessageAdded(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                            message_id=uuid4(), channel="sms", channel_message_id="SM2", **kw)
+
+
+async def test_an_opened_case_is_routed_once_with_its_input_logged(store: Any, table: Any) -> None:
+    case = opened(lat=CENTRE[0], long=CENTRE[1])
+    env = event(case, subject=case.case_id)
+
+    assert await store.handle(table, env) == "keywords"
+
+    [out] = store.emitted("routing.decided")
+    decided = out.payload(RoutingDecided)
+    assert decided.case_id == case.case_id and decided.routing.service_code == "streetlight"
+    assert decided.routing.district is not None
+    assert out.causation_id == env.event_id and out.correlation_id == env.correlation_id
+    assert out.subject == str(case.case_id)
+    logged = store.repo.rows[case.case_id]["logged"]
+    assert logged["input"]["lat"] == CENTRE[0] and logged["queue"] == decided.routing.queue
+
+
+async def test_the_same_event_twice_routes_once(store: Any, table: Any) -> None:
+    case = opened()
+    env = event(case, subject=case.case_id)
+    await store.handle(table, env)
+
+    assert await store.handle(table, env) == "duplicate"
+    assert len(store.emitted()) == 1
+
+
+async def test_a_second_opened_event_for_a_routed_case_changes_nothing(store: Any, table: Any) -> None:
+    case = opened()
+    await store.handle(table, event(case, subject=case.case_id))
+
+    assert await store.handle(table, event(case, subject=case.case_id)) == "already_routed"
+    assert len(store.emitted()) == 1
+
+
+async def test_a_message_with_the_missing_place_reroutes_the_case_into_a_district(store: Any, table: Any) -> None:
+    case = opened()
+    await store.handle(table, event(case, subject=case.case_id))
+    first = store.emitted()[0].payload(RoutingDecided).routing
+    assert first.district is None
+
+    later = T0 + timedelta(minutes=5)
+    result = await store.handle(table, event(added(case, lat=CENTRE[0], long=CENTRE[1]), subject=case.case_id),
+                                now=later)
+
+    assert result == "rerouted"
+    second = store.emitted()[1].payload(RoutingDecided).routing
+    assert second.district is not None and second.service_code == first.service_code
+    row = store.repo.rows[case.case_id]
+    assert row["decided_at"] == later and row["logged"]["previous"]["district"] is None
+
+
+@pytest.mark.parametrize(("setup", "message", "expected"), [
+    ("none", {"lat": CENTRE[0], "long": CENTRE[1]}, "not_routed"),
+    ("routed", {}, "no_location"),
+    ("routed_with_point", {"lat": CENTRE[0], "long": CENTRE[1]}, "already_located"),
+])
+async def test_messages_that_cannot_move_a_case_emit_nothing(store: Any, table: Any, setup: str,
+                                                             message: dict[str, Any], expected: str) -> None:
+    case = opened(**({"lat": CENTRE[0], "long": CENTRE[1]} if setup == "routed_with_point" else {}))
+    if setup != "none":
+        await store.handle(table, event(case, subject=case.case_id))
+    before = len(store.emitted())
+
+    assert await store.handle(table, event(added(case, **message), subject=case.case_id)) == expected
+    assert len(store.emitted()) == before
+
+
+async def test_a_failing_write_rolls_back_the_claim_so_the_event_is_retried(store: Any, table: Any) -> None:
+    case = opened()
+    env = event(case, subject=case.case_id)
+
+    async def broken(*_a: Any, **_k: Any) -> bool:
+        raise ConnectionError("database went away")
+
+    store.repo.add_decision = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await store.handle(table, env)
+    assert store.outbox == [] and store.inbox == set()
+
+    del store.repo.add_decision
+    assert await store.handle(table, env) == "keywords"
+
+
+async def test_other_lifecycle_events_are_not_the_routers(store: Any, table: Any) -> None:
+    from shared.events import CaseStatusChanged
+
+    changed = CaseStatusChanged(case_id=uuid4(), service_request_id="DEMO-26-000001", jurisdiction_id="demo",
+                                status="closed")
+    assert await store.handle(table, event(changed)) is None
+    assert store.inbox == set()
+
