@@ -42,7 +42,11 @@ def has_path(model: type[BaseModel], dotted: str) -> bool:
 
 
 def _app_tree(service: str) -> ast.Module:
-    return ast.parse((SERVICES / service / "app.py").read_text("utf-8"))
+    """The bootstrap, the entry points and the service layer (where the dispatch table is) as one tree."""
+    root = SERVICES / service
+    files = [root / "app.py", *sorted(root.glob("entrypoints/*.py")), *sorted(root.glob("service_layer/*.py"))]
+    return ast.Module(body=[n for f in files if f.is_file() for n in ast.parse(f.read_text("utf-8")).body],
+                      type_ignores=[])
 
 
 def subscribed_topics(service: str) -> set[str]:
