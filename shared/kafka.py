@@ -5,7 +5,8 @@ for new groups, commit only after the effect is durable (`AckPolicy.NACK_ON_ERRO
 the partition instead of committing). Envelopes that cannot be parsed, unknown events and handler
 errors that retrying cannot fix go to `<topic>.dlq` with the error in headers, and consumption goes
 on; outages (database or broker unreachable) are retried with backoff until they pass.
-(INFRA-NOTES.md "FastStream + aiokafka defaults that lose or duplicate messages".)
+FastStream's and aiokafka's own defaults (auto-commit, `latest` for a new group, acks=1) would lose
+or duplicate messages; docs/architecture.md "Guarantees" says why each setting is there.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "ack_policy": AckPolicy.NACK_ON_ERROR,
 }
-"""What every omni311 subscriber states besides its topic and group id (STYLE.md rule 7)."""
+"""What every omni311 subscriber states besides its topic and group id (docs/architecture.md, house rule 7)."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,

@@ -1,6 +1,6 @@
 """Structured logs (structlog) carrying event and correlation ids, with personal data masked.
 
-STYLE.md rule 10: logs never carry raw phone numbers, emails, names or street addresses.
+docs/architecture.md, house rule 10: logs never carry raw phone numbers, emails, names or street addresses.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from shared.settings import Settings
 
 
 def utc_now() -> datetime:
-    """The clock; only runtimes read it (STYLE.md rule 5) and pass it to handlers."""
+    """The clock; only runtimes read it (docs/architecture.md, house rule 5) and pass it to handlers."""
     return datetime.now(UTC)
 
 

@@ -1,6 +1,6 @@
 """Settings for every omni311 service, read from the environment with one prefix (`OMNI311_`).
 
-Nothing is read at import time: services call `Settings()` inside `create_app` (STYLE.md rule 6).
+Nothing is read at import time: services call `Settings()` inside `create_app` (docs/architecture.md, house rule 6).
 """
 
 from __future__ import annotations

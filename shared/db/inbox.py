@@ -1,7 +1,7 @@
 """The inbox: a consumer claims `(consumer, event_id)` in the same transaction as the effect.
 
 A redelivered event (after a crash, a rebalance or a retry) finds its claim and is skipped, so every
-consumer is idempotent (DESIGN.md "Delivery guarantees").
+consumer is idempotent (docs/architecture.md "Guarantees").
 """
 
 from __future__ import annotations

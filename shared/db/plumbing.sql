@@ -1,4 +1,4 @@
--- Inbox and outbox of one service schema (DESIGN.md "Delivery guarantees"). Applied by the migration
+-- Inbox and outbox of one service schema (docs/architecture.md "Guarantees"). Applied by the migration
 -- runner before the service's own migrations; {schema} is the quoted schema name.
 CREATE TABLE IF NOT EXISTS {schema}.inbox (
     consumer     text        NOT NULL,

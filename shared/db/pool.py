@@ -1,4 +1,4 @@
-"""asyncpg pools bound to one service's schema (one schema per stateful service, DESIGN.md "Storage")."""
+"""asyncpg pools bound to one service's schema (one schema per stateful service, docs/architecture.md "Storage")."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def service_role(schema: str) -> str:
 
 def _session_settings(schema: str, application_name: str) -> dict[str, str]:
     # `role` makes every statement run as the service's own role, which owns its schema and nothing
-    # else: a service cannot read another service's tables (DESIGN.md "Storage").
+    # else: a service cannot read another service's tables (docs/architecture.md "Storage").
     return {"search_path": f"{quote_ident(schema)}, public", "application_name": application_name,
             "role": service_role(schema)}
 

@@ -2,7 +2,7 @@
 and GreenMail with testcontainers on the same loopback ports `make infra-up` uses.
 
 Never used on machines without a Docker daemon (there `make test` starts the real services itself);
-the daemon is probed with a ping, not by looking for the `docker` command (INFRA-NOTES.md).
+the daemon is probed with a ping, not by looking for the `docker` command.
 """
 
 from __future__ import annotations

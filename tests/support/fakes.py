@@ -1,4 +1,4 @@
-"""Local fakes of outside SaaS the notifier writes to (DESIGN.md "Running it"): the Twilio REST API, Meta's
+"""Local fakes of outside SaaS the notifier writes to (docs/architecture.md "Running and testing"): the Twilio REST API, Meta's
 Graph API (Send API, WhatsApp Cloud) and a Mastodon instance. Each is a small HTTP server on its own
 port, started before a stack so that the notifier can be pointed at it, answering as the real API does
 (the real client libraries parse the answers) and recording every request it receives."""

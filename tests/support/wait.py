@@ -1,4 +1,4 @@
-"""`eventually`: poll a condition until it holds or a deadline passes (STYLE.md rule 9)."""
+"""`eventually`: poll a condition until it holds or a deadline passes (docs/architecture.md, house rule 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STYLE.md rules that a machine can check: a pure domain (1), nothing at import time (6), and every
+"""House rules (docs/architecture.md) that a machine can check: nothing at import time (6), and every
 subscriber stating its group and acknowledgement policy and going through the retry/DLQ wrapper (7)."""
 
 from __future__ import annotations
@@ -14,53 +14,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-FORBIDDEN_IN_DOMAIN = frozenset({"asyncpg", "aiokafka", "faststream", "httpx"})
-
-
-# --- rule 1: the domain imports nothing that does I/O ---------------------------------------------------
-
-
-def forbidden_imports(source: str, forbidden: frozenset[str] = FORBIDDEN_IN_DOMAIN) -> list[str]:
-    """Top-level packages from `forbidden` imported anywhere in `source` (also inside functions)."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [f"line {node.lineno}: {n}" for n in names if n.split(".")[0] in forbidden]
-    return found
-
-
-DOMAIN_FILES = sorted(REPO.glob("services/*/domain/**/*.py"))
-
-
-def test_there_are_domain_modules_to_check() -> None:
-    assert len({p.parts[-3] for p in REPO.glob("services/*/domain/*.py")}) >= 3
-
-
-@pytest.mark.parametrize("path", DOMAIN_FILES, ids=lambda p: str(p.relative_to(REPO)))
-def test_the_domain_imports_nothing_that_does_io(path: Path) -> None:
-    assert forbidden_imports(path.read_text("utf-8")) == []
-
-
-def test_the_domain_import_check_catches_every_form_of_import() -> None:
-    source = textwrap.dedent("""
-        import asyncpg
-        import aiokafka.errors as errs
-        from faststream.kafka import KafkaBroker
-        import json, httpx
-        def later():
-            import asyncpg.pool
-        from .asyncpg import local  # a relative module of that name is fine
-        import httpxx
-    """)
-    assert forbidden_imports(source) == [
-        "line 2: asyncpg", "line 3: aiokafka.errors", "line 4: faststream.kafka", "line 5: httpx",
-        "line 7: asyncpg.pool",
-    ]
 
 
 # --- rule 6: nothing happens at import time -------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Router adapters: the decision log's SQL."""
