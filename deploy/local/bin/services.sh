@@ -12,7 +12,8 @@ ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 SERVICES=(case router dedup notifier intake_web intake_email)
-declare -A PORTS=([intake_web]=8080 [case]=8081 [router]=8082 [dedup]=8083 [notifier]=8084 [intake_email]=8085)
+# The ports come from the one table, shared/settings.py SERVICE_PORTS.
+port_of() { "$PY" -c 'import sys; from shared.settings import SERVICE_PORTS; print(SERVICE_PORTS[sys.argv[1]])' "$1"; }
 mkdir -p var/run
 
 running() { [[ -f "var/run/$1.pid" ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
@@ -24,7 +25,8 @@ start() {
     echo $! > "var/run/$s.pid"
   done
   for s in "${SERVICES[@]}"; do
-    local port="${PORTS[$s]}" ok=0
+    local port ok=0
+    port="$(port_of "$s")"
     for _ in $(seq 1 120); do
       if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ok=1; break; fi
       if ! running "$s"; then break; fi
