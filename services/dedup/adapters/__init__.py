@@ -1,1 +1,1 @@
-"""PostGIS access for the dedup projection."""
+"""Dedup adapters: the PostGIS projection's SQL."""

@@ -1,0 +1,89 @@
+"""SQL access to the `dedup` schema (the PostGIS projection of cases and the decision log), on the
+connection of the caller's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
+from shared.events import DedupDecided
+
+
+def _lock_key(service_code: str) -> int:
+    """A 64-bit advisory lock key per category (signed, as PostgreSQL's bigint)."""
+    return int.from_bytes(hashlib.sha256(f"dedup:{service_code}".encode()).digest()[:8], "big", signed=True)
+
+
+class DedupRepository:
+    """The projection (`cases`, one row per case) and the decision log (`decisions`, one row per case)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def lock_category(self, service_code: str) -> None:
+        """Hold the category's lock until the transaction ends: one decision at a time per category, so
+        two reports arriving together cannot miss each other."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(service_code))
+
+    async def candidates(self, search: Search) -> list[Candidate]:
+        """Open, located cases of the search's category that duplicate nothing, other than the case itself,
+        within `radius_m` metres (geodesic, PostGIS geography) of its point and requested inside its window;
+        the `limit` nearest, nearest first."""
+        rows = await self.conn.fetch(
+            """
+            SELECT case_id, service_request_id, description, requested_datetime,
+                   ST_Distance(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS distance_m
+            FROM cases
+            WHERE open AND location_known AND duplicate_of IS NULL AND service_code = $1
+              AND case_id <> $4
+              AND ST_DWithin(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $5)
+              AND requested_datetime BETWEEN $6 AND $7
+            ORDER BY distance_m LIMIT $8
+            """,
+            search.service_code, search.point.long, search.point.lat, search.case_id, search.radius_m,
+            search.since, search.until, search.limit,
+        )
+        return [Candidate(**dict(r)) for r in rows]
+
+    async def project(self, case: ProjectedCase) -> None:
+        """Add the case to the projection, open. A case already there (routed again, e.g. once a message
+        gave it a place) gets its category, text and location replaced; whether it is open, its opening
+        time and what it duplicates stay as they were."""
+        point = case.point
+        await self.conn.execute(
+            """
+            INSERT INTO cases (case_id, service_request_id, service_code, description, geog, location_known,
+                               requested_datetime, duplicate_of)
+            VALUES ($1, $2, $3, $4,
+                    CASE WHEN $5::float8 IS NULL THEN NULL
+                         ELSE ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography END,
+                    $7, $8, $9)
+            ON CONFLICT (case_id) DO UPDATE SET service_code = EXCLUDED.service_code,
+                description = EXCLUDED.description, geog = EXCLUDED.geog,
+                location_known = EXCLUDED.location_known
+            """,
+            case.case_id, case.service_request_id, case.service_code, case.description,
+            point.long if point else None, point.lat if point else None, case.location_known,
+            case.requested_datetime, case.duplicate_of,
+        )
+
+    async def add_decision(self, decided: DedupDecided, *, decided_at: datetime, event_id: UUID) -> None:
+        """Log a case's first duplicate decision (a later one for the same case is not logged)."""
+        await self.conn.execute(
+            "INSERT INTO decisions (case_id, duplicate_of, score, distance_m, text_similarity, decided_at, event_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO NOTHING",
+            decided.case_id, decided.duplicate_of, decided.score, decided.distance_m, decided.text_similarity,
+            decided_at, event_id,
+        )
+
+    async def change_target(self, change: TargetChange) -> None:
+        """Set whether a projected case is open and, when the change names one, what it duplicates; a case
+        the projection does not hold is left alone."""
+        await self.conn.execute(
+            "UPDATE cases SET open = $2, duplicate_of = COALESCE($3, duplicate_of) WHERE case_id = $1",
+            change.case_id, change.open, change.duplicate_of,
+        )
