@@ -1,0 +1,1 @@
+"""Dedup entry points: the Kafka subscriber."""
