@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from shared.open311.models import ServiceRequest
 
@@ -94,3 +95,22 @@ class CaseApiClient:
         r = await self._get(f"/cases/by-contact/{contact_key}")
         body = r.json() if r is not None else []
         return [ServiceRequest.model_validate(x) for x in body] if isinstance(body, list) else []
+
+    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
+        """The reporter's cases as `by_contact` lists them, or None when the case service cannot tell:
+        any answer but 200 (a 404 is a case service without the endpoint, which `by_contact` reads as
+        no cases) or a body that is not a list of requests. What a call agent is shown: "unavailable"
+        rather than a wrong "no earlier cases". Raises `CaseApiUnavailable` (unreachable, 5xx)."""
+        try:
+            r = await self._get(f"/cases/by-contact/{contact_key}")
+        except httpx.HTTPStatusError:
+            return None
+        if r is None or r.status_code != 200:
+            return None
+        body = r.json()
+        if not isinstance(body, list):
+            return None
+        try:
+            return [ServiceRequest.model_validate(x) for x in body]
+        except ValidationError:
+            return None
