@@ -1,0 +1,311 @@
+"""Dedup handlers on an in-memory unit of work: a routed case is projected and matched against open cases
+of its kind nearby and alike; merges and status changes decide which cases can still be matched; replays
+change nothing; a failure leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.dedup.config import jurisdiction_rules
+from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
+from services.dedup.service_layer import handlers as h
+from shared.events import CaseMerged, CaseOpened, CaseRouted, CaseStatusChanged, DedupDecided, RoutingFields
+from shared.jurisdiction import distance_m, load_jurisdiction
+from support.uow import T0, FakeStore, event
+
+HERE = (45.415, -75.70)
+TEN_M_NORTH = (45.415 + 0.00009, -75.70)      # about 10 m from HERE
+TEN_M_SOUTH = (45.415 - 0.00009, -75.70)
+TWENTY_M_NORTH = (45.415 + 0.00018, -75.70)   # about 20 m: there the words decide
+FORTY_M_NORTH = (45.415 + 0.00036, -75.70)    # about 40 m from HERE: outside the pothole radius (30 m)
+CITY_HALL = (45.4175, -75.68)                  # the demo jurisdiction's "unknown location" point
+POTHOLE_TEXT = "deep pothole in the right lane"
+
+
+class FakeDedupRepository:
+    """`DedupRepository` in memory: the projection (case_id -> row), the decision log, the locks taken and
+    the searches asked for. Distances are great-circle (haversine), as near to PostGIS as a fake needs."""
+
+    def __init__(self) -> None:
+        self.cases: dict[UUID, dict[str, Any]] = {}
+        self.decisions: dict[UUID, dict[str, Any]] = {}
+        self.locks: list[str] = []
+        self.searches: list[Search] = []
+
+    async def lock_category(self, service_code: str) -> None:
+        self.locks.append(service_code)
+
+    async def candidates(self, search: Search) -> list[Candidate]:
+        self.searches.append(search)
+        found = []
+        for row in self.cases.values():
+            case: ProjectedCase = row["case"]
+            if (not row["open"] or case.point is None or row["duplicate_of"] is not None
+                    or case.service_code != search.service_code or case.case_id == search.case_id
+                    or not search.since <= case.requested_datetime <= search.until):
+                continue
+            d = distance_m(search.point.lat, search.point.long, case.point.lat, case.point.long)
+            if d <= search.radius_m:
+                found.append(Candidate(case_id=case.case_id, service_request_id=case.service_request_id,
+                                       description=case.description, distance_m=d,
+                                       requested_datetime=case.requested_datetime))
+        return sorted(found, key=lambda c: c.distance_m)[:search.limit]
+
+    async def project(self, case: ProjectedCase) -> None:
+        row = self.cases.get(case.case_id)
+        if row is None:
+            self.cases[case.case_id] = {"case": case, "open": True, "duplicate_of": case.duplicate_of}
+        else:  # routed again: category, text and place replaced; open, opening time and duplicate_of kept
+            row["case"] = replace(row["case"], service_code=case.service_code, description=case.description,
+                                  point=case.point)
+
+    async def add_decision(self, decided: DedupDecided, *, decided_at: datetime, event_id: UUID) -> None:
+        self.decisions.setdefault(decided.case_id, {"decided": decided, "decided_at": decided_at,
+                                                    "event_id": event_id})
+
+    async def change_target(self, change: TargetChange) -> None:
+        row = self.cases.get(change.case_id)
+        if row is not None:
+            row["open"] = change.open
+            if change.duplicate_of is not None:
+                row["duplicate_of"] = change.duplicate_of
+
+
+@pytest.fixture(scope="module")
+def table() -> Any:
+    return h.handlers(*jurisdiction_rules(load_jurisdiction("demo")))
+
+
+@pytest.fixture
+def store() -> FakeStore[FakeDedupRepository]:
+    return FakeStore(FakeDedupRepository(), "dedup")
+
+
+_n = iter(range(1, 10_000))
+
+
+def routed(at: tuple[float | None, float | None] | None = HERE, *, code: str = "pothole", text: str = POTHOLE_TEXT,
+           requested: datetime = T0) -> CaseRouted:
+    lat, long = at if at is not None else (None, None)
+    routing = RoutingFields(service_code=code, service_name=code, category_source="service_code",
+                            agency_responsible="Public Works", queue="roads", priority=3, rule_id="default",
+                            config_version="test")
+    return CaseRouted(case_id=uuid4(), service_request_id=f"DEMO-26-{next(_n):06d}",
+                      jurisdiction_id="demo", routing=routing, description=text, lat=lat, long=long,
+                      requested_datetime=requested)
+
+
+async def route(store: Any, table: Any, case: CaseRouted) -> str | None:
+    return await store.handle(table, event(case, subject=case.case_id))
+
+
+def lifecycle(case: CaseRouted) -> dict[str, Any]:
+    return {"case_id": case.case_id, "service_request_id": case.service_request_id, "jurisdiction_id": "demo"}
+
+
+async def test_a_case_with_no_similar_neighbour_is_unique_and_projected_as_an_open_target(store: Any,
+                                                                                         table: Any) -> None:
+    case = routed()
+
+    assert await route(store, table, case) == "unique"
+
+    row = store.repo.cases[case.case_id]
+    assert row["open"] and row["duplicate_of"] is None
+    assert row["case"].location_known and (row["case"].point.lat, row["case"].point.long) == HERE
+    assert store.emitted() == [] and store.repo.decisions == {}
+    assert store.repo.locks == ["pothole"]
+
+
+async def test_a_near_alike_case_of_the_same_kind_is_announced_as_a_duplicate(store: Any, table: Any) -> None:
+    first = routed(HERE)
+    await route(store, table, first)
+    second = routed(TEN_M_NORTH, text="pothole, right lane, very deep", requested=T0 + timedelta(hours=2))
+    env = event(second, subject=second.case_id)
+
+    assert await store.handle(table, env) == "duplicate_found"
+
+    [out] = store.emitted("dedup.decided")
+    decided = out.payload(DedupDecided)
+    assert decided.case_id == second.case_id and decided.duplicate_of == first.case_id
+    assert out.causation_id == env.event_id and out.correlation_id == env.correlation_id
+    assert out.subject == str(second.case_id) and out.producer == "dedup"
+    assert 9 < decided.distance_m < 11 and decided.distance_m == round(decided.distance_m, 2)
+    assert decided.radius_m == 30 and decided.window_hours == 336 and decided.score >= 0.55
+    assert decided.evidence["duplicate_of_service_request_id"] == first.service_request_id
+    assert decided.evidence["service_code"] == "pothole"
+    logged = store.repo.decisions[second.case_id]
+    assert logged["event_id"] == env.event_id and logged["decided_at"] == T0 and logged["decided"] == decided
+    assert store.repo.cases[second.case_id]["duplicate_of"] == first.case_id
+
+
+@pytest.mark.parametrize("at", [CITY_HALL, None, (HERE[0], None)], ids=["fallback_point", "no_point", "lat_only"])
+async def test_a_case_without_a_known_point_is_never_matched_and_projected_as_location_unknown(
+        store: Any, table: Any, at: Any) -> None:
+    earlier = routed(at)
+    assert await route(store, table, earlier) == "unique"
+    later = routed(at)
+
+    assert await route(store, table, later) == "unique"
+
+    for case in (earlier, later):
+        projected = store.repo.cases[case.case_id]["case"]
+        assert not projected.location_known and projected.point is None
+    assert store.repo.searches == [] and store.emitted() == []
+
+
+async def test_a_known_point_near_a_case_of_unknown_location_does_not_match_it(store: Any, table: Any) -> None:
+    await route(store, table, routed(CITY_HALL, code="noise", text="loud music"))
+    fifty_m_away = (CITY_HALL[0] + 0.00045, CITY_HALL[1])  # outside the stand-in's 25 m, inside noise's 100 m
+
+    assert await route(store, table, routed(fifty_m_away, code="noise", text="loud music")) == "unique"
+    assert len(store.repo.searches) == 1
+
+
+@pytest.mark.parametrize("later", [
+    {"at": FORTY_M_NORTH},
+    {"requested": T0 + timedelta(hours=337)},
+    {"requested": T0 - timedelta(hours=337)},
+    {"code": "streetlight"},
+    {"at": TWENTY_M_NORTH, "text": "dog barking all night long next door"},
+], ids=["outside_radius", "after_window", "before_window", "other_kind", "unlike_words"])
+async def test_a_case_outside_the_radius_window_kind_or_words_is_unique(store: Any, table: Any,
+                                                                        later: dict[str, Any]) -> None:
+    await route(store, table, routed(HERE))
+
+    assert await route(store, table, routed(**{"at": HERE, **later})) == "unique"
+    assert store.emitted() == []
+
+
+async def test_at_twenty_metres_alike_words_still_make_a_duplicate(store: Any, table: Any) -> None:
+    await route(store, table, routed(HERE))
+
+    assert await route(store, table, routed(TWENTY_M_NORTH, text="Deep pothole, right lane!")) == "duplicate_found"
+
+
+async def test_the_search_asks_for_the_categorys_radius_and_window_around_the_case(store: Any, table: Any) -> None:
+    case = routed(TEN_M_NORTH, code="noise")
+    await route(store, table, case)
+
+    [search] = store.repo.searches
+    assert search.service_code == "noise" and search.radius_m == 100 and search.case_id == case.case_id
+    assert (search.since, search.until) == (T0 - timedelta(hours=6), T0 + timedelta(hours=6))
+    assert (search.point.lat, search.point.long) == TEN_M_NORTH and search.limit == 50
+
+
+async def test_the_same_event_twice_is_decided_once(store: Any, table: Any) -> None:
+    await route(store, table, routed(HERE))
+    second = routed(TEN_M_NORTH)
+    env = event(second, subject=second.case_id)
+    assert await store.handle(table, env) == "duplicate_found"
+
+    assert await store.handle(table, env) == "duplicate"
+    assert len(store.emitted("dedup.decided")) == 1 and store.repo.locks == ["pothole", "pothole"]
+
+
+async def test_a_case_found_to_be_a_duplicate_is_not_itself_a_target(store: Any, table: Any) -> None:
+    first = routed(HERE)
+    await route(store, table, first)
+    await route(store, table, routed(TEN_M_NORTH))
+
+    third = routed(TEN_M_NORTH)
+    assert await route(store, table, third) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == first.case_id
+
+
+async def test_a_merged_case_is_no_longer_a_target(store: Any, table: Any) -> None:
+    survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
+    await route(store, table, survivor)
+    await route(store, table, merged)
+    event_merged = CaseMerged(**lifecycle(merged), merged_into=survivor.case_id,
+                              merged_into_service_request_id=survivor.service_request_id,
+                              status_notes="Duplicate")
+
+    assert await store.handle(table, event(event_merged, subject=merged.case_id)) == "closed"
+
+    row = store.repo.cases[merged.case_id]
+    assert not row["open"] and row["duplicate_of"] == survivor.case_id
+    assert await route(store, table, routed(TEN_M_NORTH)) == "unique"
+
+
+async def test_a_closed_case_is_no_target_until_it_is_reopened(store: Any, table: Any) -> None:
+    case = routed(HERE)
+    await route(store, table, case)
+
+    closed = CaseStatusChanged(**lifecycle(case), status="closed")
+    assert await store.handle(table, event(closed, subject=case.case_id)) == "closed"
+    assert await route(store, table, routed(TEN_M_SOUTH)) == "unique"
+
+    reopened = CaseStatusChanged(**lifecycle(case), status="open")
+    assert await store.handle(table, event(reopened, subject=case.case_id)) == "open"
+    assert await route(store, table, routed(HERE)) == "duplicate_found"  # the reopened case is the nearer
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == case.case_id
+
+
+async def test_a_reopened_merged_case_stays_a_duplicate_and_no_target(store: Any, table: Any) -> None:
+    survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
+    for c in (survivor, merged):
+        await route(store, table, c)
+    await store.handle(table, event(CaseMerged(**lifecycle(merged), merged_into=survivor.case_id,
+                                               merged_into_service_request_id=survivor.service_request_id,
+                                               status_notes="Duplicate")))
+    await store.handle(table, event(CaseStatusChanged(**lifecycle(merged), status="open")))
+
+    row = store.repo.cases[merged.case_id]
+    assert row["open"] and row["duplicate_of"] == survivor.case_id
+    assert await route(store, table, routed(TEN_M_NORTH)) == "unique"
+
+
+async def test_a_status_change_for_a_case_never_projected_changes_nothing(store: Any, table: Any) -> None:
+    case = routed()
+    closed = CaseStatusChanged(**lifecycle(case), status="closed")
+
+    assert await store.handle(table, event(closed)) == "closed"
+    assert store.repo.cases == {} and store.emitted() == []
+
+
+async def test_a_case_routed_again_with_the_place_it_lacked_is_matched_there(store: Any, table: Any) -> None:
+    earlier = routed(HERE)
+    await route(store, table, earlier)
+    unlocated = routed(None, requested=T0 + timedelta(hours=1))
+    assert await route(store, table, unlocated) == "unique"
+
+    relocated = unlocated.model_copy(update={"lat": TEN_M_NORTH[0], "long": TEN_M_NORTH[1]})
+    assert await route(store, table, relocated) == "duplicate_found"
+
+    decided = store.emitted()[-1].payload(DedupDecided)
+    assert decided.case_id == unlocated.case_id and decided.duplicate_of == earlier.case_id
+    projected = store.repo.cases[unlocated.case_id]["case"]
+    assert projected.location_known and projected.requested_datetime == T0 + timedelta(hours=1)
+
+
+async def test_a_failing_write_rolls_back_projection_claim_and_decision(store: Any, table: Any) -> None:
+    await route(store, table, routed(HERE))
+    before = dict(store.repo.cases)
+    second = routed(TEN_M_NORTH)
+    env = event(second, subject=second.case_id)
+
+    async def broken(*_a: Any, **_k: Any) -> None:
+        raise ConnectionError("database went away")
+
+    store.repo.add_decision = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await store.handle(table, env)
+    assert store.repo.cases.keys() == before.keys() and store.emitted() == []
+    assert (("dedup", env.event_id) not in store.inbox) and store.rollbacks == 1
+
+    del store.repo.add_decision
+    assert await store.handle(table, env) == "duplicate_found"
+    assert len(store.emitted()) == 1
+
+
+async def test_other_lifecycle_events_are_not_deduplications(store: Any, table: Any) -> None:
+    opened = CaseOpened(case_id=uuid4(), service_request_id="DEMO-26-000001", jurisdiction_id="demo",
+                        channel="sms", channel_message_id="SM1", contact_key="k", description="x",
+                        requested_datetime=T0)
+    assert await store.handle(table, event(opened)) is None
+    assert store.inbox == set()
