@@ -1,14 +1,18 @@
-"""The notifier's own channel settings (Twilio, Meta, Mastodon), read from the environment (`OMNI311_`).
+"""The notifier's name and its own channel settings (Twilio, Meta, Mastodon), read from the environment
+(`OMNI311_`).
 
 Kept beside the service rather than in `shared/settings.py`: no other service sends on these channels.
-Read inside `create_app`, never at import time (STYLE.md rule 6). A channel without credentials is
-not configured: notices due there are recorded as `failed` with the reason, never silently dropped.
+Read inside `create_app`, never at import time (importing a module has no side effect). A channel
+without credentials is not configured: notices due there are recorded as `failed` with the reason,
+never silently dropped. Email goes through the common SMTP settings (`OMNI311_SMTP_*`, `OMNI311_MAIL_*`).
 """
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE = "notifier"
 
 
 class ChannelSettings(BaseSettings):

@@ -1,1 +1,1 @@
-"""Mail transport and SQL for the notifier schema."""
+"""The notifier's I/O: SQL for its schema, SMTP, and the Twilio, Meta and Mastodon senders."""

@@ -1,4 +1,4 @@
--- Contact preferences, opt-outs and deliveries (the notifier owns these; DESIGN.md).
+-- Contact preferences, opt-outs and deliveries: the notifier owns these (docs/architecture.md).
 CREATE TABLE {schema}.contacts (
     case_id            uuid PRIMARY KEY,
     service_request_id text NOT NULL,

@@ -1,0 +1,141 @@
+"""SQL access to the `notifier` schema (contacts, case statuses, opt-outs, bounced addresses, deliveries),
+on the connection of the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.notifier.domain.model import CaseStatus, Contact
+from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+
+_CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, display_name, language, "
+            "reply_to_message_id, handle, last_inbound_at, channel_message_id, merged_into")
+
+
+class NotifierRepository:
+    """Everything the notifier stores: how to reach each reporter (`contacts`), the last status of each
+    case (`case_status`), who opted out (`opt_outs`), which addresses bounced (`undeliverable`) and one
+    row per (case, causing event, recipient) for each notice (`deliveries`)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    # --- contacts --------------------------------------------------------------------------------------
+
+    async def add_contact(self, contact: Contact) -> None:
+        """Keep how to reach a case's reporter; a case already known keeps its first contact."""
+        await self.conn.execute(
+            "INSERT INTO contacts (case_id, service_request_id, contact_key, channel, email, phone, display_name, "
+            "language, reply_to_message_id, handle, last_inbound_at, channel_message_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (case_id) DO NOTHING",
+            contact.case_id, contact.service_request_id, contact.contact_key, contact.channel, contact.email,
+            contact.phone, contact.display_name, contact.language, contact.reply_to_message_id, contact.handle,
+            contact.last_inbound_at, contact.channel_message_id,
+        )
+
+    async def contact(self, case_id: UUID) -> Contact | None:
+        """The contact of a case's reporter; None when the notifier never saw the case opened."""
+        row = await self.conn.fetchrow(f"SELECT {_CONTACT} FROM contacts WHERE case_id = $1", case_id)
+        return Contact(**dict(row)) if row else None
+
+    async def contacts_following(self, case_id: UUID) -> list[Contact]:
+        """The reporters of a case and of every case merged into it."""
+        rows = await self.conn.fetch(f"SELECT {_CONTACT} FROM contacts WHERE case_id = $1 OR merged_into = $1",
+                                     case_id)
+        return [Contact(**dict(r)) for r in rows]
+
+    async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
+        """The reporter of `case_id` now follows `merged_into` (they hear of its status changes)."""
+        await self.conn.execute("UPDATE contacts SET merged_into = $2 WHERE case_id = $1", case_id, merged_into)
+
+    async def move_reply_window(self, case_id: UUID, channel: str, handle: str | None, at: datetime) -> bool:
+        """The reporter wrote again at `at`: their last message moves there (never back), when the message
+        came on the channel they reported on, from the same handle when one is given. False when the
+        case's reporter is not who wrote (another channel or account, or no contact)."""
+        status = await self.conn.execute(
+            "UPDATE contacts SET last_inbound_at = greatest(last_inbound_at, $3) "
+            "WHERE case_id = $1 AND channel = $2 AND handle IS NOT DISTINCT FROM coalesce($4, handle)",
+            case_id, channel, at, handle,
+        )
+        return bool(status.endswith(" 1"))
+
+    # --- case statuses ---------------------------------------------------------------------------------
+
+    async def case_status(self, case_id: UUID) -> CaseStatus | None:
+        """The last status heard of a case; None when none was."""
+        row = await self.conn.fetchrow(
+            "SELECT case_id, service_request_id, status, status_notes, event_id FROM case_status WHERE case_id = $1",
+            case_id)
+        return CaseStatus(**dict(row)) if row else None
+
+    async def set_case_status(self, status: CaseStatus, at: datetime) -> None:
+        """Remember the case's latest status (replacing the one heard before)."""
+        await self.conn.execute(
+            "INSERT INTO case_status (case_id, service_request_id, status, status_notes, event_id, at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, "
+            "status_notes = EXCLUDED.status_notes, event_id = EXCLUDED.event_id, at = EXCLUDED.at",
+            status.case_id, status.service_request_id, status.status, status.status_notes, status.event_id, at,
+        )
+
+    # --- opt-outs and bounces --------------------------------------------------------------------------
+
+    async def opt_out(self, opt_out: OptOut, at: datetime) -> None:
+        """Record (or renew) a recipient's opt-out."""
+        await self.conn.execute(
+            "INSERT INTO opt_outs (recipient_key, channel, reason, at, source, message_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (recipient_key) DO UPDATE SET reason = EXCLUDED.reason, "
+            "at = EXCLUDED.at, source = EXCLUDED.source, message_id = EXCLUDED.message_id",
+            opt_out.recipient_key, opt_out.channel, opt_out.reason, at, opt_out.source, opt_out.message_id,
+        )
+
+    async def opt_in(self, recipient_key: str) -> None:
+        """Clear a recipient's opt-out (nothing to do when there was none)."""
+        await self.conn.execute("DELETE FROM opt_outs WHERE recipient_key = $1", recipient_key)
+
+    async def mark_undeliverable(self, address: Undeliverable, at: datetime) -> None:
+        """Record a bounce of an address, counting repeated ones."""
+        await self.conn.execute(
+            "INSERT INTO undeliverable (recipient_key, channel, reason, status, bounce_message_id, first_at, last_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (recipient_key) DO UPDATE SET "
+            "reason = EXCLUDED.reason, status = EXCLUDED.status, bounce_message_id = EXCLUDED.bounce_message_id, "
+            "bounces = undeliverable.bounces + 1, last_at = EXCLUDED.last_at",
+            address.recipient_key, address.channel, address.reason, address.status, address.bounce_message_id, at,
+        )
+
+    async def blocks(self, recipient_key: str) -> tuple[str | None, str | None]:
+        """(the recipient's opt-out reason, their address's bounce reason); None where there is none."""
+        row = await self.conn.fetchrow(
+            "SELECT (SELECT reason FROM opt_outs WHERE recipient_key = $1) AS opted_out, "
+            "(SELECT reason FROM undeliverable WHERE recipient_key = $1) AS undeliverable", recipient_key)
+        return row["opted_out"], row["undeliverable"]
+
+    # --- deliveries ------------------------------------------------------------------------------------
+
+    async def claim_delivery(self, *, case_id: UUID, cause_event_id: UUID, recipient_key: str, kind: str,
+                             channel: str, status: str, reason: str | None, at: datetime) -> int | None:
+        """Claim the one delivery of (case, causing event, recipient) with `status` ``sending`` (to be sent)
+        or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed."""
+        return await self.conn.fetchval(  # type: ignore[no-any-return]
+            "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, reason) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+            case_id, cause_event_id, recipient_key, kind, channel, status, at, reason,
+        )
+
+    async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
+                              reason: str | None, at: datetime) -> None:
+        """Record how a claimed send ended (``sent`` with the provider's message id, or ``failed``)."""
+        await self.conn.execute(
+            "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5 WHERE id = $1",
+            delivery_id, status, provider_message_id, reason, at,
+        )
+
+    async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
+        """Keep what the provider said of the message it gave `provider_message_id`; returns the delivery
+        it belongs to, None when no delivery of ours has that id."""
+        row = await self.conn.fetchrow(
+            "UPDATE deliveries SET provider_status = $2 WHERE provider_message_id = $1 "
+            "RETURNING case_id, cause_event_id, kind, channel, recipient_key", provider_message_id, status)
+        return SentNotice(**dict(row)) if row else None

@@ -1,0 +1,162 @@
+"""What the notifier records: the outcome of a notice, opt-outs, and what a provider later said of a
+message we sent (Twilio status callbacks, WhatsApp Cloud statuses). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from services.notifier.domain.messages import Notice, recipient_key
+from services.notifier.domain.targets import REASON_MAX, Target
+from shared.events import (
+    BounceReceived,
+    DeliveryStatusReceived,
+    MessageStatusReceived,
+    NotificationOutcome,
+    OptInReceived,
+    OptOutReceived,
+)
+
+CARRIER_OPTED_OUT = 21610
+"""Twilio error 21610: the carrier refuses messages to a number that texted STOP."""
+
+Outcome = Literal["sent", "failed", "suppressed"]
+
+
+def notice_recorded(*, case_id: UUID, cause_event_id: UUID, notice: Notice, target: Target, outcome: Outcome,
+                    reason: str | None = None, provider_message_id: str | None = None) -> NotificationOutcome:
+    """`notification.recorded` for one attempt to tell a reporter something; the address is its PII."""
+    return NotificationOutcome(case_id=case_id, cause_event_id=cause_event_id, kind=notice.kind,
+                               channel=target.channel,  # type: ignore[arg-type]
+                               recipient_key=recipient_key(target.channel, target.address), outcome=outcome,
+                               reason=reason, provider_message_id=provider_message_id, pii=target.pii)
+
+
+def send_failure(exc: BaseException) -> str:
+    """The reason recorded for a send that raised: the exception's type and text, at most `REASON_MAX`."""
+    return f"{type(exc).__name__}: {exc}"[:REASON_MAX]
+
+
+# --- opt-outs -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """A recipient who asked for nothing more: `recipient_key` of their number on `channel`, the
+    `reason` recorded (and given when a notice is suppressed), `source` (``keyword``, ``provider_error``)
+    and the `message_id` that said so."""
+
+    recipient_key: str
+    channel: str
+    reason: str
+    source: str
+    message_id: str
+
+
+def _opt_out(channel: str, phone: str, source: str, detail: str, message_id: str) -> OptOut:
+    reason = f"opted out ({source} {detail})".strip()[:REASON_MAX]
+    return OptOut(recipient_key(channel, phone), channel, reason, source, message_id)
+
+
+def requested_opt_out(ev: OptOutReceived) -> OptOut:
+    """The opt-out an `intake.opt_out_received` asks for (STOP, ARRÊT..., or the carrier's 21610).
+
+    Raises `ValueError` when the event names no phone number.
+    """
+    if not ev.pii.phone:
+        raise ValueError("intake.opt_out_received without pii.phone")
+    return _opt_out(ev.channel, ev.pii.phone, ev.source, ev.keyword or str(ev.error_code or ""),
+                    ev.channel_message_id)
+
+
+def opt_in_key(ev: OptInReceived) -> str:
+    """The recipient key an `intake.opt_in_received` (START) clears. Raises `ValueError` without a phone."""
+    if not ev.pii.phone:
+        raise ValueError("intake.opt_in_received without pii.phone")
+    return recipient_key(ev.channel, ev.pii.phone)
+
+
+def carrier_opt_out(ev: MessageStatusReceived) -> OptOut | None:
+    """A Twilio status with error 21610 (and the recipient's number) opts that number out; else None."""
+    if ev.error_code != CARRIER_OPTED_OUT or not ev.pii.phone:
+        return None
+    return _opt_out(ev.channel, ev.pii.phone, "provider_error", str(CARRIER_OPTED_OUT), ev.provider_message_id)
+
+
+# --- bounces --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """An address the mail system refused (a DSN): `recipient_key` of it on `channel`, the bounce's
+    `reason` (at most `REASON_MAX` characters) and RFC 3463 `status` (e.g. ``5.1.1``), and the
+    Message-ID of the bounce."""
+
+    recipient_key: str
+    channel: str
+    reason: str
+    status: str | None
+    bounce_message_id: str
+
+
+def undeliverable_of(bounce: BounceReceived) -> Undeliverable:
+    """The address an `intake.bounce_received` marks undeliverable. Raises `ValueError` without an email."""
+    if not bounce.pii.email:
+        raise ValueError("intake.bounce_received without pii.email")
+    return Undeliverable(recipient_key(bounce.channel, bounce.pii.email), bounce.channel, bounce.reason[:REASON_MAX],
+                         bounce.status, bounce.channel_message_id)
+
+
+# --- provider statuses ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderReport:
+    """What a provider said of one of our messages: `status` (kept on the delivery and published as
+    `delivery_status`), the `outcome` recorded (``failed`` for a failed status, else ``sent``) and the
+    `reason` text."""
+
+    provider_message_id: str
+    status: str
+    outcome: Literal["sent", "failed"]
+    reason: str
+
+
+def _outcome(status: str) -> Literal["sent", "failed"]:
+    return "failed" if status == "failed" else "sent"
+
+
+def twilio_report(ev: MessageStatusReceived) -> ProviderReport:
+    """A Twilio status callback: its normalised outcome (pending, sent, delivered, read, failed) is the
+    status; the reason names Twilio's own status and error code."""
+    reason = f"provider status {ev.status}" + (f" (error {ev.error_code})" if ev.error_code else "")
+    return ProviderReport(ev.provider_message_id, ev.outcome, _outcome(ev.outcome), reason)
+
+
+def whatsapp_report(ev: DeliveryStatusReceived) -> ProviderReport:
+    """A WhatsApp Cloud status (sent, delivered, read, failed) with its errors in the reason."""
+    errors = "; ".join(f"{e.code} {e.title}".strip() for e in ev.errors)
+    reason = f"provider status {ev.status}" + (f" ({errors})" if errors else "")
+    return ProviderReport(ev.provider_message_id, ev.status, _outcome(ev.status), reason[:REASON_MAX])
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """The delivery a provider's message id belongs to (what its status is recorded against)."""
+
+    case_id: UUID
+    cause_event_id: UUID
+    kind: str
+    channel: str
+    recipient_key: str
+
+
+def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationOutcome:
+    """`notification.recorded` for a provider's status of a message already sent (no PII: the record
+    names the recipient by key only)."""
+    return NotificationOutcome(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
+                               kind=sent.kind, channel=sent.channel,  # type: ignore[arg-type]
+                               recipient_key=sent.recipient_key, outcome=report.outcome, reason=report.reason,
+                               provider_message_id=report.provider_message_id,
+                               delivery_status=report.status)  # type: ignore[arg-type]

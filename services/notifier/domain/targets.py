@@ -1,0 +1,74 @@
+"""Where a notice goes for a stored contact, and what keeps it from going: the resident's own channel,
+Meta's reply window with its email fallback, opt-outs and bounced addresses. Pure: `now` is passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.notifier.domain.channels import Route, route_for, within_reply_window
+from services.notifier.domain.model import Contact
+from shared.events import Pii
+
+REASON_MAX = 500
+"""Characters kept of a reason recorded on a delivery (`deliveries.reason`, `notification.recorded`)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One address to send a notice to.
+
+    `route` is the sender (twilio, meta, mastodon, email); `channel` the channel recorded on the
+    delivery (email, sms, whatsapp, messenger, instagram, mastodon); `address` the phone, handle or email;
+    `pii` the same address as the event's personal data; `blocked` why nothing may be sent there (the
+    notice is then recorded `suppressed` with that reason), None when it may go.
+    """
+
+    route: Route
+    channel: str
+    address: str
+    pii: Pii
+    blocked: str | None = None
+
+
+def choose_target(contact: Contact, now: datetime, reply_window_h: float = 24.0) -> Target | None:
+    """The reporter's target for a notice at `now` (UTC); None when no address answers them.
+
+    The channel they used (`route_for`); on Meta (Messenger, Instagram, WhatsApp Cloud) only within
+    `reply_window_h` hours of their last message (Meta's standard messaging window): after it, email
+    when they gave one, else the Meta target `blocked` with the reason. Twilio WhatsApp is recorded as
+    `whatsapp`, every other Twilio answer as `sms`.
+    """
+    channel = contact.channel or "email"
+    route = route_for(channel, channel_message_id=contact.channel_message_id, phone=contact.phone,
+                      handle=contact.handle, email=contact.email)
+    email = contact.email
+    if route == "meta" and not within_reply_window(contact.last_inbound_at, now, reply_window_h):
+        if email:
+            route = "email"  # another channel the reporter gave
+        else:
+            handle = contact.handle or ""
+            return Target("meta", channel, handle, Pii(handle=handle),
+                          blocked=f"outside the platform's {reply_window_h:g} h reply window; no other channel")
+    if route == "twilio" and contact.phone:
+        return Target("twilio", "whatsapp" if channel == "whatsapp" else "sms", contact.phone,
+                      Pii(phone=contact.phone))
+    if route in ("meta", "mastodon") and contact.handle:
+        return Target(route, channel, contact.handle, Pii(handle=contact.handle))
+    if route == "email" and email:
+        return Target("email", "email", email, Pii(email=email))
+    return None
+
+
+def suppression(target: Target, *, opted_out: str | None, undeliverable: str | None) -> str | None:
+    """Why a notice to `target` is suppressed, or None when it may be sent.
+
+    In this order: the target's own block (outside the reply window), the recipient's opt-out (its
+    recorded reason), a bounce of the address (``undeliverable: <bounce reason>``, at most `REASON_MAX`
+    characters).
+    """
+    if target.blocked:
+        return target.blocked
+    if opted_out:
+        return opted_out
+    return f"undeliverable: {undeliverable}"[:REASON_MAX] if undeliverable else None

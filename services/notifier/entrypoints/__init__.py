@@ -1,0 +1,1 @@
+"""The notifier's entry points: its one Kafka subscription."""
