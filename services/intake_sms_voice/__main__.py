@@ -1,11 +1,11 @@
-"""`python -m services.intake_sms_voice`: run the Twilio webhooks on OMNI311_HTTP_PORT (default 8086)."""
+"""`python -m services.intake_sms_voice`: run the Twilio webhooks on the service's port
+(`Settings.port_for`: OMNI311_HTTP_PORT, else `shared.settings.SERVICE_PORTS`)."""
 
-from services.intake_sms_voice.app import SERVICE, create_app
-from services.intake_sms_voice.config import DEFAULT_PORT
+from services.intake_sms_voice.app import create_app
+from services.intake_sms_voice.config import SERVICE
 from shared.service import serve
 from shared.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
-    settings = settings.model_copy(update={"http_port": settings.http_port or DEFAULT_PORT})
     serve(create_app(settings), settings, SERVICE)

@@ -1,5 +1,6 @@
-"""Settings of the SMS/voice intake only, from ``OMNI311_TWILIO_*`` variables (the shared settings hold
-the rest: Kafka, topic prefix, case API URL, HTTP host and port). Read inside `create_app`, never at import.
+"""intake_sms_voice's name and its own settings, from ``OMNI311_TWILIO_*`` variables (the shared settings
+hold the rest: Kafka, topic prefix, case API URL, HTTP host; the port is `shared.settings.SERVICE_PORTS`).
+Read inside `create_app`, never at import.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_PORT = 8086
+SERVICE = "intake_sms_voice"
 
 
 class TwilioSettings(BaseSettings):

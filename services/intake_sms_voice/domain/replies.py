@@ -7,9 +7,10 @@ segments) and name no personal data.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from services.intake_sms_voice.domain.keywords import KeywordKind, fold
+from shared.open311.models import ServiceRequest
 
 Lang = Literal["en", "fr"]
 
@@ -71,12 +72,12 @@ def location_thanks(language: Lang, program: str) -> str:
     return f"{program}: thank you, the location is added to your report."
 
 
-def status_reply(language: Lang, program: str, *, case_number: str | None, request: dict[str, Any] | None,
+def status_reply(language: Lang, program: str, *, case_number: str | None, request: ServiceRequest | None,
                  unavailable: bool = False) -> str:
     """The answer to ``STATUS <case number>``: the Open311 status (and notes) of that request.
 
-    `request` is the case API's Open311 view (``status``, ``status_notes``, ``service_name``), None when
-    the case does not exist; `unavailable` when the case API did not answer.
+    `request` is the case API's Open311 GeoReport v2 view of the case (``status``, ``status_notes``,
+    ``service_name``), None when the case does not exist; `unavailable` when the case API did not answer.
     """
     fr = language == "fr"
     if case_number is None:
@@ -88,12 +89,12 @@ def status_reply(language: Lang, program: str, *, case_number: str | None, reque
     if request is None:
         return (f"{program} : aucun dossier {case_number} n'a été trouvé." if fr
                 else f"{program}: we found no case {case_number}.")
-    status = str(request.get("status") or "open")
+    status = request.status or "open"
     word = ({"open": "ouvert", "closed": "fermé"} if fr else {"open": "open", "closed": "closed"}).get(status, status)
-    service = request.get("service_name") or request.get("service_code")
+    service = request.service_name or request.service_code
     subject = f"{case_number} ({service})" if service else case_number
     text = (f"{program} : le dossier {subject} est {word}." if fr else f"{program}: case {subject} is {word}.")
-    notes = re.sub(r"\s+", " ", str(request.get("status_notes") or "")).strip()
+    notes = re.sub(r"\s+", " ", request.status_notes or "").strip()
     if notes:
         text += f" {notes}"
     return text if len(text) <= 300 else text[:299] + "…"

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from services.intake_sms_voice.adapters.case_api import CaseApi, CaseApiUnavailable
-from services.intake_sms_voice.adapters.publisher import Publisher
+from services.intake_sms_voice.config import SERVICE, TwilioSettings
 from services.intake_sms_voice.domain import conversation, ivr
 from services.intake_sms_voice.domain.contacts import Sender
-from shared.events import OptInReceived, OptOutReceived
 from services.intake_sms_voice.domain.inbound import (
     InboundText,
     StatusReport,
@@ -37,10 +35,11 @@ from services.intake_sms_voice.domain.replies import (
     location_thanks,
     status_reply,
 )
-from shared.events import Envelope, EventData
+from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
+from shared.intake import CaseApi, CaseApiUnavailable, IntakePublisher
+from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 
-SERVICE = "intake_sms_voice"
 log = get_logger(__name__)
 
 
@@ -60,9 +59,34 @@ class Config:
         return "fr" if self.locales and self.locales[0] == "fr" else "en"
 
 
+def configure(twilio: TwilioSettings, jurisdiction: Jurisdiction) -> Config:
+    """The handlers' configuration from the Twilio settings and the jurisdiction: its voice languages
+    (the menu languages it has, English when none) and its keypad menu of services."""
+    token = twilio.auth_token.get_secret_value() if twilio.auth_token else ""
+    return Config(
+        program_name=twilio.program_name, keyword_replies=twilio.keyword_replies,
+        conversation_secret=("omni311-conversation:" + token).encode(),
+        conversation_window_s=twilio.conversation_window_s,
+        locales=tuple(x for x in jurisdiction.locales if x in ivr.LANG_CODES) or ("en",),
+        menu=ivr.build_menu((s.service_code, _menu_labels(s)) for s in jurisdiction.services),
+    )
+
+
+def _menu_labels(service: Any) -> dict[str, str]:
+    """A keypad choice's words: the English service name, and the first French keyword (names are English)."""
+    out = {"en": service.service_name}
+    french = service.keywords.get("fr") or ()
+    if french:
+        out["fr"] = french[0].text
+    return out
+
+
 @dataclass(frozen=True)
 class Deps:
-    publisher: Publisher
+    """What the handlers use: the intake publisher (`shared.intake`), the case service's read API and
+    the configuration."""
+
+    publisher: IntakePublisher
     case_api: CaseApi
     config: Config
 

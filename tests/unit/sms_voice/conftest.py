@@ -19,6 +19,7 @@ from services.intake_sms_voice.app import create_app
 from services.intake_sms_voice.config import TwilioSettings
 from shared.events import Envelope
 from shared.jurisdiction import load_jurisdiction
+from shared.open311.models import ServiceRequest
 from shared.settings import Settings
 
 TOKEN = "test-auth-token"
@@ -45,11 +46,13 @@ class FakePublisher:
 
 
 class FakeCaseApi:
+    """The case service's read API (`shared.intake.CaseApi`): the cases given as their Open311 JSON."""
+
     def __init__(self, requests: dict[str, dict[str, Any]] | None = None) -> None:
-        self.requests = requests or {}
+        self.requests = {k: ServiceRequest.model_validate(v) for k, v in (requests or {}).items()}
         self.asked: list[str] = []
 
-    async def request(self, service_request_id: str) -> dict[str, Any] | None:
+    async def request(self, service_request_id: str) -> ServiceRequest | None:
         self.asked.append(service_request_id)
         return self.requests.get(service_request_id)
 

@@ -1,0 +1,55 @@
+"""Twilio messaging webhooks: `POST /twilio/sms` (SMS/MMS, and WhatsApp by its `whatsapp:` prefix),
+`POST /twilio/whatsapp` (a WhatsApp sender) and `POST /twilio/status` (outbound message status).
+
+Each publishes on `intake.messages` before it answers (TwiML for texts, 204 for statuses); the
+conversation cookie carries a pending location question from one text to the next."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response
+
+from services.intake_sms_voice.adapters import twiml
+from services.intake_sms_voice.domain import conversation
+from services.intake_sms_voice.domain.inbound import parse_inbound, parse_status
+from services.intake_sms_voice.entrypoints.twilio import Ctx, Hook, Twilio, Webhook, guarded, xml
+from services.intake_sms_voice.service_layer import handlers
+
+router = APIRouter(prefix="/twilio")
+
+
+async def _text(tw: Twilio, hook: Webhook, forced: Literal["sms", "whatsapp"] | None) -> Response:
+    msg = parse_inbound(hook.params, forced_channel=forced, default_region=tw.settings.default_region)
+    reply = await guarded(tw, handlers.receive_text(msg, pending_cookie=hook.cookies.get(conversation.COOKIE),
+                                                    deps=tw.deps, now=tw.rt.clock()))
+    tw.rt.handled.labels(f"twilio.{reply.outcome}").inc()
+    tw.rt.log.info("text_received", channel=msg.channel, outcome=reply.outcome, media=len(msg.media))
+    response = xml(twiml.messaging(reply.texts))
+    if reply.pending:
+        response.set_cookie(conversation.COOKIE, reply.pending, max_age=int(tw.settings.conversation_window_s),
+                            path="/", httponly=True)
+    elif reply.clear_pending and conversation.COOKIE in hook.cookies:
+        response.delete_cookie(conversation.COOKIE, path="/")
+    return response
+
+
+@router.post("/sms")
+async def sms(hook: Hook, tw: Ctx) -> Response:
+    return await _text(tw, hook, None)
+
+
+@router.post("/whatsapp")
+async def whatsapp(hook: Hook, tw: Ctx) -> Response:
+    return await _text(tw, hook, "whatsapp")
+
+
+@router.post("/status")
+async def status(hook: Hook, tw: Ctx) -> Response:
+    report = parse_status(hook.params, default_region=tw.settings.default_region)
+    if report is None:
+        tw.rt.log.info("status_ignored", reason="no message sid or status")
+        return Response(status_code=204)
+    ids = await guarded(tw, handlers.receive_status(report, deps=tw.deps, now=tw.rt.clock()))
+    tw.rt.log.info("status_received", status=report.status, error_code=report.error_code, events=len(ids))
+    return Response(status_code=204)
