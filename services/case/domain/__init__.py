@@ -1,1 +1,1 @@
-"""Pure case rules: numbers, threading hints, merges and the Open311 view. No I/O here."""
+"""Pure case rules: numbers, the threading rule, merges, what the handlers write and the Open311 view. No I/O here."""

@@ -1,4 +1,5 @@
-"""Case rules that need no I/O: case numbers, finding a case number in text, merge targets, Open311 view."""
+"""Case rules that need no I/O: case numbers, finding a case number in text, merge targets, locations and
+transcripts a message adds, the Open311 and timeline views."""
 
 from __future__ import annotations
 
@@ -158,3 +159,11 @@ def transcript_description(case_description: str | None, attributes: dict[str, A
     if current and current != gathered:
         return None
     return None if current == text.strip() else text.strip()
+
+
+def timeline_view(case: dict[str, Any], merged_into: str | None, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """What staff see of a case: its state, where it was merged (the survivor's `service_request_id`),
+    and its timeline entries (`at`, `kind`, `event_id`, `detail`) oldest first."""
+    return {"case_id": str(case["case_id"]), "service_request_id": case["service_request_id"],
+            "status": case["status"], "merged_into": merged_into, "channel": case["channel"],
+            "queue": case["queue"], "district": case["district"], "timeline": entries}

@@ -1,4 +1,4 @@
--- Cases, their messages, reporters and timeline (DESIGN.md: the case service owns these).
+-- Cases, their messages, reporters and timeline: the case service alone owns and writes these.
 CREATE SEQUENCE IF NOT EXISTS {schema}.case_number_seq;
 
 CREATE TABLE {schema}.reporters (

@@ -1,0 +1,137 @@
+"""What the case handlers write and announce, built from the consumed event and the case as stored: rows
+for `cases` and `messages`, the changes a threaded message makes, timeline entries and event payloads. Pure.
+
+A case is a `dict` with the `cases` columns (`adapters.repository.CASE_COLUMNS`); times are aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.events import CaseMerged, CaseMessageAdded, CaseOpened, CaseRouted, MessageReceived, RoutingFields
+
+Case = dict[str, Any]
+TimelineEntry = tuple[str, dict[str, Any]]
+"""(kind, detail) of one timeline row; the handler adds the case, the time and the causing event."""
+
+
+def requested_at(msg: MessageReceived) -> datetime:
+    """When the resident made the request: the channel's own time if it gave one, else when it arrived."""
+    return msg.requested_datetime or msg.received_at
+
+
+def message_row(msg: MessageReceived, *, case_id: UUID, message_id: UUID, event_id: UUID) -> dict[str, Any]:
+    """The `messages` row of an intake message on `case_id`, with the channel ids it said it answers."""
+    return {
+        "message_id": message_id, "case_id": case_id, "channel": msg.channel,
+        "channel_message_id": msg.channel_message_id, "event_id": event_id,
+        "description": msg.description, "media_url": msg.media_url, "received_at": msg.received_at,
+        "in_reply_to": msg.in_reply_to,
+    }
+
+
+def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str,
+                 correlation_id: UUID, now: datetime) -> Case:
+    """The `cases` row an intake message opens: open, unrouted, carrying the flow's correlation id."""
+    return {
+        "case_id": case_id, "service_request_id": number, "jurisdiction_id": jurisdiction_id,
+        "status": "open", "channel": msg.channel, "contact_key": msg.contact_key,
+        "service_code": msg.service_code, "description": msg.description, "address": msg.address,
+        "zipcode": msg.zipcode, "lat": msg.lat, "long": msg.long, "media_url": msg.media_url,
+        "language": msg.language, "correlation_id": correlation_id, "requested_datetime": requested_at(msg),
+        "opened_at": now, "updated_datetime": now,
+    }
+
+
+def opened_entry(msg: MessageReceived, number: str) -> TimelineEntry:
+    """The first timeline entry of a case. A failed sender check (e.g. DMARC fail on email) is shown to
+    staff here, not trusted."""
+    return ("opened", {"channel": msg.channel, "service_request_id": number,
+                       "sender_authenticated": msg.sender_authenticated})
+
+
+def case_opened(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str) -> CaseOpened:
+    """`case.opened` for a case an intake message opened."""
+    return CaseOpened(
+        case_id=case_id, service_request_id=number, jurisdiction_id=jurisdiction_id,
+        channel=msg.channel, channel_message_id=msg.channel_message_id, contact_key=msg.contact_key,
+        service_code=msg.service_code, description=msg.description, address=msg.address,
+        zipcode=msg.zipcode, lat=msg.lat, long=msg.long, media_url=msg.media_url,
+        requested_datetime=requested_at(msg), language=msg.language, pii=msg.pii,
+    )
+
+
+def threaded_update(case: Case, msg: MessageReceived, *, located: dict[str, Any], described: str | None,
+                    now: datetime) -> dict[str, Any]:
+    """The case columns a threaded message changes: its media (each URL once, in order: a call's
+    transcript carries the call's recording again), the location it completed (`located`, from
+    `rules.location_added`) and the description a transcript gave (`described`, from
+    `rules.transcript_description`; None keeps the case's own)."""
+    return {
+        "updated_datetime": now, "media_url": list(dict.fromkeys([*case["media_url"], *msg.media_url])),
+        **located,
+        **({"description": described} if described is not None else {}),
+    }
+
+
+def threaded_entries(case: Case, msg: MessageReceived, *, message_id: UUID, located: dict[str, Any],
+                     described: str | None) -> list[TimelineEntry]:
+    """Timeline entries of a threaded message: `message_added`, then `located` (which fields changed; the
+    values are on the case) and `described` when it changed those."""
+    entries: list[TimelineEntry] = [("message_added", {
+        "channel": msg.channel, "message_id": str(message_id), "sender_authenticated": msg.sender_authenticated})]
+    if located:
+        entries.append(("located", {
+            "message_id": str(message_id), "fields": sorted(located),
+            "source": "call" if msg.attributes.get("transcript_of_call") else "location_answer"}))
+    if described is not None:
+        entries.append(("described", {
+            "message_id": str(message_id), "source": "call_transcript",
+            "replaced": "ivr_answer" if case["description"] else "nothing"}))
+    return entries
+
+
+def message_added(case: Case, msg: MessageReceived, *, message_id: UUID, jurisdiction_id: str,
+                  located: dict[str, Any]) -> CaseMessageAdded:
+    """`case.message_added` for a message threaded onto `case`, with the location it completed if any."""
+    return CaseMessageAdded(
+        case_id=case["case_id"], service_request_id=case["service_request_id"],
+        jurisdiction_id=jurisdiction_id, message_id=message_id, channel=msg.channel,
+        channel_message_id=msg.channel_message_id, description=msg.description,
+        media_url=msg.media_url, pii=msg.pii, **located,
+    )
+
+
+def routing_update(r: RoutingFields, now: datetime) -> dict[str, Any]:
+    """The case columns a routing decision sets, the whole decision kept in `routing` (JSON)."""
+    return {
+        "service_code": r.service_code, "service_name": r.service_name,
+        "agency_responsible": r.agency_responsible, "queue": r.queue, "priority": r.priority,
+        "district": r.district, "sla_due_at": r.sla_due_at, "routing": r.model_dump(mode="json"),
+        "updated_datetime": now,
+    }
+
+
+def case_routed(case: Case, r: RoutingFields) -> CaseRouted:
+    """`case.routed`: the decision applied, with the location, text and opening time dedup compares."""
+    return CaseRouted(
+        case_id=case["case_id"], service_request_id=case["service_request_id"],
+        jurisdiction_id=case["jurisdiction_id"], routing=r, description=case["description"],
+        lat=case["lat"], long=case["long"], requested_datetime=case["requested_datetime"],
+    )
+
+
+def merged_notes(survivor: Case) -> str:
+    """The Open311 `status_notes` of a case merged into `survivor`."""
+    return f"Duplicate of {survivor['service_request_id']}"
+
+
+def case_merged(duplicate: Case, survivor: Case) -> CaseMerged:
+    """`case.merged`: `duplicate` is closed and merged into `survivor`."""
+    return CaseMerged(
+        case_id=duplicate["case_id"], service_request_id=duplicate["service_request_id"],
+        jurisdiction_id=duplicate["jurisdiction_id"], merged_into=survivor["case_id"],
+        merged_into_service_request_id=survivor["service_request_id"], status_notes=merged_notes(survivor),
+    )
