@@ -1,0 +1,523 @@
+"""Notifier handlers on an in-memory unit of work and fake senders: each notice claimed once in the event's
+transaction and sent after its commit, suppressed for opt-outs, bounces and Meta's closed window, merged
+reporters kept informed, and provider statuses recorded against the delivery."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.notifier.domain.messages import recipient_key
+from services.notifier.domain.model import CaseStatus, Contact
+from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.service_layer import handlers as h
+from shared.events import (
+    BounceReceived,
+    CaseMerged,
+    CaseMessageAdded,
+    CaseOpened,
+    CaseStatusChanged,
+    DeliveryStatusReceived,
+    Envelope,
+    MessageReceived,
+    MessageStatusReceived,
+    NotificationOutcome,
+    OptInReceived,
+    OptOutReceived,
+)
+from support.uow import T0, FakeStore, FakeUnitOfWork, event
+
+PHONE = "+16135550123"
+ADDRESS = "ann@resident.test"
+
+
+class FakeNotifierRepository:
+    """`NotifierRepository` in memory, with the same conflict rules as its SQL."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[UUID, Contact] = {}
+        self.statuses: dict[UUID, tuple[CaseStatus, datetime]] = {}
+        self.opt_outs: dict[str, tuple[OptOut, datetime]] = {}
+        self.undeliverable: dict[str, dict[str, Any]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+
+    async def add_contact(self, contact: Contact) -> None:
+        self.contacts.setdefault(contact.case_id, contact)
+
+    async def contact(self, case_id: UUID) -> Contact | None:
+        return self.contacts.get(case_id)
+
+    async def contacts_following(self, case_id: UUID) -> list[Contact]:
+        return [c for c in self.contacts.values() if case_id in (c.case_id, c.merged_into)]
+
+    async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
+        if case_id in self.contacts:
+            self.contacts[case_id] = replace(self.contacts[case_id], merged_into=merged_into)
+
+    async def move_reply_window(self, case_id: UUID, channel: str, handle: str | None, at: datetime) -> bool:
+        c = self.contacts.get(case_id)
+        if c is None or c.channel != channel or c.handle != (handle if handle is not None else c.handle):
+            return False
+        self.contacts[case_id] = replace(c, last_inbound_at=max(t for t in (c.last_inbound_at, at) if t))
+        return True
+
+    async def case_status(self, case_id: UUID) -> CaseStatus | None:
+        return self.statuses[case_id][0] if case_id in self.statuses else None
+
+    async def set_case_status(self, status: CaseStatus, at: datetime) -> None:
+        self.statuses[status.case_id] = (status, at)
+
+    async def opt_out(self, opt_out: OptOut, at: datetime) -> None:
+        self.opt_outs[opt_out.recipient_key] = (opt_out, at)
+
+    async def opt_in(self, recipient_key: str) -> None:
+        self.opt_outs.pop(recipient_key, None)
+
+    async def mark_undeliverable(self, address: Undeliverable, at: datetime) -> None:
+        known = self.undeliverable.get(address.recipient_key)
+        self.undeliverable[address.recipient_key] = {"address": address, "last_at": at,
+                                                     "bounces": known["bounces"] + 1 if known else 1}
+
+    async def blocks(self, recipient_key: str) -> tuple[str | None, str | None]:
+        opted = self.opt_outs.get(recipient_key)
+        bounced = self.undeliverable.get(recipient_key)
+        return (opted[0].reason if opted else None, bounced["address"].reason if bounced else None)
+
+    async def claim_delivery(self, *, case_id: UUID, cause_event_id: UUID, recipient_key: str, kind: str,
+                             channel: str, status: str, reason: str | None, at: datetime) -> int | None:
+        if any((d["case_id"], d["cause_event_id"], d["recipient_key"]) == (case_id, cause_event_id, recipient_key)
+               for d in self.deliveries):
+            return None
+        self.deliveries.append({"id": len(self.deliveries) + 1, "case_id": case_id, "cause_event_id": cause_event_id,
+                                "recipient_key": recipient_key, "kind": kind, "channel": channel, "status": status,
+                                "reason": reason, "claimed_at": at, "provider_message_id": None,
+                                "provider_status": None, "finished_at": None})
+        return len(self.deliveries)
+
+    async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
+                              reason: str | None, at: datetime) -> None:
+        self.deliveries[delivery_id - 1].update(status=status, provider_message_id=provider_message_id, reason=reason,
+                                                finished_at=at)
+
+    async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
+        for d in self.deliveries:
+            if d["provider_message_id"] == provider_message_id:
+                d["provider_status"] = status
+                return SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"])
+        return None
+
+
+class RecordUnitOfWork(FakeUnitOfWork[FakeNotifierRepository]):
+    """The unit of work a send's outcome is recorded in: the consumed event's envelope, no inbox claim."""
+
+    async def _begin(self) -> None:
+        envelope, self.envelope = self.envelope, None
+        try:
+            await super()._begin()
+        finally:
+            self.envelope = envelope
+
+
+class Sent:
+    """What left, by channel; `fail` makes the next sends raise it."""
+
+    def __init__(self) -> None:
+        self.emails: list[EmailMessage] = []
+        self.texts: list[tuple[str, str, str]] = []  # (sender, address, text)
+        self.fail: Exception | None = None
+
+    def _check(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+
+    async def email(self, message: EmailMessage) -> None:
+        self._check()
+        self.emails.append(message)
+
+    def count(self) -> int:
+        return len(self.emails) + len(self.texts)
+
+
+class FakeTwilio:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, to: str, body: str, *, whatsapp: bool = False) -> str:
+        self.sent._check()
+        self.sent.texts.append(("whatsapp" if whatsapp else "sms", to, body))
+        return f"SM{len(self.sent.texts):032d}"
+
+
+class FakeMeta:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, channel: str, recipient: str, text: str) -> str:
+        self.sent._check()
+        self.sent.texts.append((channel, recipient, text))
+        return f"m_{len(self.sent.texts)}"
+
+
+class FakeMastodon:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, handle: str, text: str, in_reply_to_id: str | None) -> str:
+        self.sent._check()
+        self.sent.texts.append(("mastodon", handle, f"{text} (re {in_reply_to_id})"))
+        return "110"
+
+
+@pytest.fixture
+def store() -> FakeStore[FakeNotifierRepository]:
+    return FakeStore(FakeNotifierRepository(), "notifier")
+
+
+@pytest.fixture
+def sent() -> Sent:
+    return Sent()
+
+
+def table_for(store: FakeStore[FakeNotifierRepository], sent: Sent, *, twilio: bool = True) -> Any:
+    senders = h.Senders(send_email=sent.email, mail_from="311@city.test", mail_from_name="City 311",
+                        twilio=FakeTwilio(sent) if twilio else None, meta=FakeMeta(sent),  # type: ignore[arg-type]
+                        mastodon=FakeMastodon(sent))  # type: ignore[arg-type]
+    return h.handlers(h.Sending(senders, lambda env, now: RecordUnitOfWork(store, envelope=env, now=now),
+                                reply_window_h=24.0))
+
+
+@pytest.fixture
+def table(store: FakeStore[FakeNotifierRepository], sent: Sent) -> Any:
+    return table_for(store, sent)
+
+
+def opened(channel: str = "email", *, at: datetime = T0, **pii: str) -> CaseOpened:
+    message_id = {"email": f"<{uuid4().hex}@resident.test>", "whatsapp": "wamid.HBg1"}.get(channel, "SM1")
+    return CaseOpened(case_id=uuid4(), service_request_id=f"DEMO-26-{uuid4().int % 10**6:06d}",
+                      jurisdiction_id="demo", channel=channel, channel_message_id=message_id,  # type: ignore[arg-type]
+                      contact_key="ck", description="Pothole", requested_datetime=at,
+                      pii=pii or {"email": ADDRESS})
+
+
+def closed(case: CaseOpened, status: str = "closed", notes: str = "Repaired.") -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case.case_id, service_request_id=case.service_request_id,
+                             jurisdiction_id="demo", status=status, status_notes=notes)  # type: ignore[arg-type]
+
+
+def merge(case: CaseOpened, into: CaseOpened) -> CaseMerged:
+    return CaseMerged(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                      merged_into=into.case_id, merged_into_service_request_id=into.service_request_id,
+                      status_notes="duplicate")
+
+
+def opt_out(phone: str = PHONE) -> OptOutReceived:
+    return OptOutReceived(channel="sms", channel_message_id="SMstop", contact_key="ck", received_at=T0,
+                          source="keyword", keyword="STOP", pii={"phone": phone})
+
+
+def recorded(store: FakeStore[FakeNotifierRepository]) -> list[NotificationOutcome]:
+    return [e.payload(NotificationOutcome) for e in store.emitted("notification.recorded")]
+
+
+async def handle(store: FakeStore[FakeNotifierRepository], table: Any, payload: Any, *,
+                 now: datetime = T0, subject: Any = "s") -> str | None:
+    return await store.handle(table, event(payload, subject=subject, now=now), now=now)
+
+
+# --- acknowledgements ------------------------------------------------------------------------------------
+
+
+async def test_an_email_reporter_is_acknowledged_once_in_their_own_thread(store: Any, table: Any, sent: Sent) -> None:
+    case = opened()
+    env = event(case, subject=case.case_id)
+
+    assert await store.handle(table, env) == "sending,sent"
+
+    [mail] = sent.emails
+    assert mail["In-Reply-To"] == case.channel_message_id and case.service_request_id in mail["Subject"]
+    [out] = store.emitted("notification.recorded")
+    note = out.payload(NotificationOutcome)
+    assert (note.kind, note.outcome, note.channel, note.pii.email) == ("acknowledgement", "sent", "email", ADDRESS)
+    assert note.provider_message_id == mail["Message-ID"] and note.cause_event_id == env.event_id
+    assert out.causation_id == env.event_id and out.correlation_id == env.correlation_id
+    [row] = store.repo.deliveries
+    assert (row["status"], row["provider_message_id"], row["finished_at"]) == ("sent", mail["Message-ID"], T0)
+    assert store.commits == 2  # the event's unit of work, then the send's record
+
+
+async def test_the_same_event_twice_is_a_duplicate_and_nothing_goes_out_twice(store: Any, table: Any,
+                                                                               sent: Sent) -> None:
+    case = opened("sms", phone=PHONE)
+    env = event(case, subject=case.case_id)
+    assert await store.handle(table, env) == "sending,sent"
+
+    assert await store.handle(table, env) == "duplicate"
+    assert len(sent.texts) == 1 and len(store.emitted()) == 1 and len(store.repo.deliveries) == 1
+
+
+async def test_a_reporter_answered_on_their_channel_sms_messenger_or_mastodon(store: Any, table: Any,
+                                                                              sent: Sent) -> None:
+    await handle(store, table, opened("sms", phone=PHONE))
+    await handle(store, table, opened("messenger", handle="2456", email=ADDRESS))
+    mastodon = opened("mastodon", handle="@ann@social.example")
+    await handle(store, table, mastodon)
+
+    assert [(s, a) for s, a, _ in sent.texts] == [("sms", PHONE), ("messenger", "2456"),
+                                                 ("mastodon", "@ann@social.example")]
+    assert sent.texts[2][2].endswith(f"(re {mastodon.channel_message_id})") and sent.emails == []
+    assert [n.channel for n in recorded(store)] == ["sms", "messenger", "mastodon"]
+
+
+# --- what suppresses a notice ----------------------------------------------------------------------------
+
+
+async def test_an_opted_out_number_is_suppressed_with_the_reason_and_sent_nothing(store: Any, table: Any,
+                                                                                  sent: Sent) -> None:
+    assert await handle(store, table, opt_out()) == "opted_out"
+    case = opened("sms", phone=PHONE)
+
+    assert await handle(store, table, case) == "suppressed"
+
+    assert sent.count() == 0
+    [note] = recorded(store)
+    assert (note.outcome, note.reason, note.pii.phone) == ("suppressed", "opted out (keyword STOP)", PHONE)
+    assert store.repo.deliveries[0]["status"] == "suppressed"
+    assert store.commits == 2  # the suppression is recorded in the event's own unit of work
+
+
+async def test_opting_in_again_lets_notices_through(store: Any, table: Any, sent: Sent) -> None:
+    await handle(store, table, opt_out())
+    optin = OptInReceived(channel="sms", channel_message_id="SMstart", contact_key="ck", received_at=T0,
+                          keyword="START", pii={"phone": PHONE})
+
+    assert await handle(store, table, optin) == "opted_in"
+    assert store.repo.opt_outs == {}
+    assert await handle(store, table, opened("sms", phone=PHONE)) == "sending,sent"
+    assert len(sent.texts) == 1
+
+
+async def test_a_bounced_address_is_suppressed_and_bounces_are_counted(store: Any, table: Any, sent: Sent) -> None:
+    bounce = BounceReceived(channel="email", channel_message_id="<dsn@mx.test>", contact_key="ck", received_at=T0,
+                            reason="mailbox unknown", status="5.1.1", pii={"email": "Ann@Resident.test"})
+    env = event(bounce, subject="ck")
+    assert await store.handle(table, env) == "marked_undeliverable"
+    assert await store.handle(table, env) == "duplicate"
+    await handle(store, table, bounce.model_copy(update={"channel_message_id": "<dsn2@mx.test>"}))
+
+    assert await handle(store, table, opened()) == "suppressed"
+
+    assert sent.count() == 0
+    assert recorded(store)[0].reason == "undeliverable: mailbox unknown"
+    assert store.repo.undeliverable[recipient_key("email", ADDRESS)]["bounces"] == 2
+
+
+async def test_a_bounce_without_an_address_is_refused_and_not_claimed(store: Any, table: Any) -> None:
+    bounce = BounceReceived(channel="email", channel_message_id="<dsn@mx.test>", contact_key="ck", received_at=T0,
+                            reason="?")
+    with pytest.raises(ValueError, match="without pii.email"):
+        await handle(store, table, bounce)
+    assert store.inbox == set() and store.repo.undeliverable == {}
+
+
+async def test_outside_metas_24_h_window_the_notice_goes_by_email(store: Any, table: Any, sent: Sent) -> None:
+    case = opened("instagram", at=T0 - timedelta(hours=25), handle="2456", email=ADDRESS)
+
+    assert await handle(store, table, case) == "sending,sent"
+
+    assert sent.texts == [] and len(sent.emails) == 1 and sent.emails[0]["In-Reply-To"] is None
+    assert recorded(store)[0].channel == "email"
+
+
+async def test_outside_metas_window_without_an_email_the_notice_is_suppressed(store: Any, table: Any,
+                                                                              sent: Sent) -> None:
+    case = opened("messenger", at=T0 - timedelta(hours=25), handle="2456")
+
+    assert await handle(store, table, case) == "suppressed"
+
+    assert sent.count() == 0
+    [note] = recorded(store)
+    assert (note.channel, note.pii.handle) == ("messenger", "2456") and "24 h reply window" in (note.reason or "")
+
+
+async def test_a_message_on_the_reporters_channel_moves_the_reply_window(store: Any, table: Any,
+                                                                         sent: Sent) -> None:
+    case = opened("messenger", at=T0 - timedelta(hours=23), handle="2456", email=ADDRESS)
+    await handle(store, table, case)
+
+    def added(channel: str, handle: str) -> CaseMessageAdded:
+        return CaseMessageAdded(case_id=case.case_id, service_request_id=case.service_request_id,
+                                jurisdiction_id="demo", message_id=uuid4(), channel=channel,  # type: ignore[arg-type]
+                                channel_message_id="m_2", pii={"handle": handle})
+
+    assert await handle(store, table, added("email", "2456")) == "not_the_reporter_channel"
+    assert await handle(store, table, added("messenger", "9999")) == "not_the_reporter_channel"
+    assert await handle(store, table, added("messenger", "2456"), now=T0 + timedelta(hours=1)) == "window_moved"
+    assert store.repo.contacts[case.case_id].last_inbound_at == T0 + timedelta(hours=1)
+
+    # 20 h later: 44 h after the report, but 19 h after its last message: still on Messenger
+    assert await handle(store, table, closed(case), now=T0 + timedelta(hours=20)) == "sending,sent"
+    assert [c for c, _, _ in sent.texts] == ["messenger", "messenger"] and sent.emails == []
+
+
+# --- failures --------------------------------------------------------------------------------------------
+
+
+async def test_a_failed_send_is_recorded_failed_and_never_retried(store: Any, table: Any, sent: Sent) -> None:
+    sent.fail = ConnectionError("smtp down")
+    case = opened()
+    env = event(case, subject=case.case_id)
+
+    assert await store.handle(table, env) == "sending,failed"
+
+    [note] = recorded(store)
+    assert (note.outcome, note.reason) == ("failed", "ConnectionError: smtp down")
+    assert store.repo.deliveries[0]["status"] == "failed"
+    sent.fail = None
+    assert await store.handle(table, env) == "duplicate"
+    assert sent.count() == 0
+
+
+async def test_a_channel_that_is_not_configured_is_recorded_failed(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, twilio=False)
+
+    assert await handle(store, table, opened("sms", phone=PHONE)) == "sending,failed"
+
+    assert "Twilio is not configured" in (recorded(store)[0].reason or "")
+
+
+async def test_a_failure_before_the_commit_sends_nothing_and_leaves_the_event_to_retry(store: Any, table: Any,
+                                                                                      sent: Sent) -> None:
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    for payload in (survivor, joined, merge(joined, survivor)):
+        await handle(store, table, payload)
+    before = (sent.count(), len(store.outbox), list(store.repo.deliveries))
+    env = event(closed(survivor), subject=survivor.case_id)
+    real_claim = store.repo.claim_delivery
+    calls = 0
+
+    async def second_claim_fails(**kw: Any) -> int | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("database went away")
+        return await real_claim(**kw)
+
+    store.repo.claim_delivery = second_claim_fails
+    with pytest.raises(ConnectionError):
+        await store.handle(table, env)
+
+    assert (sent.count(), len(store.outbox), store.repo.deliveries) == before
+    assert ("notifier", env.event_id) not in store.inbox
+    store.repo.claim_delivery = real_claim
+    assert await store.handle(table, env) == "sending,sending,sent,sent"
+
+
+# --- merges and status changes ---------------------------------------------------------------------------
+
+
+async def test_a_merged_reporter_hears_which_case_their_report_follows(store: Any, table: Any, sent: Sent) -> None:
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    await handle(store, table, survivor)
+    await handle(store, table, joined)
+
+    assert await handle(store, table, merge(joined, survivor)) == "sending,sent"
+
+    assert survivor.service_request_id in sent.texts[-1][2]
+    assert recorded(store)[-1].kind == "merged" and recorded(store)[-1].case_id == joined.case_id
+
+
+async def test_a_report_merged_into_a_closed_case_also_hears_of_the_closure_once(store: Any, table: Any,
+                                                                                 sent: Sent) -> None:
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    await handle(store, table, survivor)
+    await handle(store, table, joined)
+    closing = event(closed(survivor), subject=survivor.case_id)
+    await store.handle(table, closing)
+
+    assert await handle(store, table, merge(joined, survivor)) == "sending,sending,sent,sent"
+
+    merged_note, closure = recorded(store)[-2:]
+    assert (merged_note.kind, closure.kind) == ("merged", "closed")
+    assert closure.case_id == joined.case_id and closure.cause_event_id == closing.event_id
+    assert "Repaired." in sent.texts[-1][2]
+    # another merge event for the same report: the closure caused by the same closing event is not repeated
+    assert await handle(store, table, merge(joined, survivor)) == "sending,already_attempted,sent"
+
+
+async def test_a_merge_for_a_case_the_notifier_never_saw_opened_tells_no_one(store: Any, table: Any) -> None:
+    assert await handle(store, table, merge(opened(), opened())) == "no_contact"
+    assert store.emitted() == []
+
+
+async def test_a_status_change_reaches_the_reporters_merged_into_the_case(store: Any, table: Any, sent: Sent) -> None:
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    for payload in (survivor, joined, merge(joined, survivor)):
+        await handle(store, table, payload)
+
+    assert await handle(store, table, closed(survivor, "open", "Crew assigned.")) == "sending,sending,sent,sent"
+
+    notes = recorded(store)[-2:]
+    assert {(n.case_id, n.kind) for n in notes} == {(survivor.case_id, "status_changed"),
+                                                   (joined.case_id, "status_changed")}
+    assert "Crew assigned." in sent.texts[-1][2] and survivor.service_request_id in sent.texts[-1][2]
+    assert store.repo.statuses[survivor.case_id][0].status == "open"
+
+
+async def test_a_status_change_of_a_case_without_reporters_tells_no_one(store: Any, table: Any) -> None:
+    assert await handle(store, table, closed(opened())) == "no_contact"
+
+
+# --- provider statuses -----------------------------------------------------------------------------------
+
+
+def twilio_status(sid: str, *, outcome: str = "delivered", error_code: int | None = None) -> MessageStatusReceived:
+    return MessageStatusReceived(channel="sms", provider_message_id=sid, contact_key="ck", received_at=T0,
+                                 status="undelivered" if outcome == "failed" else outcome,
+                                 outcome=outcome, error_code=error_code, pii={"phone": PHONE})  # type: ignore[arg-type]
+
+
+async def test_a_carrier_21610_opts_the_number_out_and_is_recorded_on_the_delivery(store: Any, table: Any,
+                                                                                  sent: Sent) -> None:
+    case = opened("sms", phone=PHONE)
+    await handle(store, table, case)
+    sid = recorded(store)[0].provider_message_id
+    assert sid
+
+    assert await handle(store, table, twilio_status(sid, outcome="failed", error_code=21610)) == "status_failed"
+
+    note = recorded(store)[-1]
+    assert (note.outcome, note.delivery_status, note.reason) == ("failed", "failed",
+                                                                 "provider status undelivered (error 21610)")
+    assert note.pii.phone is None and note.provider_message_id == sid
+    assert store.repo.deliveries[0]["provider_status"] == "failed"
+    [(out, _)] = store.repo.opt_outs.values()
+    assert (out.reason, out.source) == ("opted out (provider_error 21610)", "provider_error")
+    assert await handle(store, table, closed(case)) == "suppressed"
+    assert len(sent.texts) == 1
+
+
+async def test_a_whatsapp_cloud_status_is_recorded_against_the_delivery(store: Any, table: Any) -> None:
+    await handle(store, table, opened("whatsapp", handle="16135550123"))
+    mid = recorded(store)[0].provider_message_id
+    assert mid
+    status = DeliveryStatusReceived(channel="whatsapp", provider_message_id=mid, contact_key="ck", status="read",
+                                    reported_at=T0, received_at=T0)
+
+    assert await handle(store, table, status) == "status_read"
+    assert (recorded(store)[-1].outcome, recorded(store)[-1].delivery_status) == ("sent", "read")
+
+
+async def test_a_status_for_a_message_that_is_not_ours_is_unknown(store: Any, table: Any) -> None:
+    assert await handle(store, table, twilio_status("SMnotours")) == "unknown_message"
+    assert store.emitted() == [] and store.repo.opt_outs == {}
+
+
+async def test_resident_messages_on_intake_messages_are_not_the_notifiers(store: Any, table: Any) -> None:
+    message = MessageReceived(channel="sms", channel_message_id="SM9", contact_key="ck", received_at=T0)
+    assert await store.handle(table, Envelope.new_flow(message, subject="ck", producer="test", now=T0)) is None
+    assert store.inbox == set()
