@@ -1,7 +1,8 @@
-"""intake_social's own settings, read from the environment with the common prefix (`OMNI311_`).
+"""intake_social's name and its own settings, read from the environment with the common prefix (`OMNI311_`).
 
 Kept beside the service rather than in `shared/settings.py`: no other service needs Meta's or
-Mastodon's credentials. Read inside `create_app`, never at import time (STYLE.md rule 6).
+Mastodon's credentials. Read inside `create_app`, never at import time (importing a module has no side
+effect). The port is the service's entry in `shared.settings.SERVICE_PORTS`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_PORT = 8087
+SERVICE = "intake_social"
 
 
 class SocialSettings(BaseSettings):

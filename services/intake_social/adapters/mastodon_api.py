@@ -3,7 +3,7 @@
 Mastodon.py is synchronous (requests); its calls run in worker threads, and its streaming listener
 runs in Mastodon.py's own thread, so it hands events to the event loop with `call_soon_threadsafe`.
 Mastodon.py is imported when first used: importing it (urllib3) probes the network stack, which a
-module must not do at import time (STYLE.md rule 6).
+module must not do at import time.
 """
 
 from __future__ import annotations

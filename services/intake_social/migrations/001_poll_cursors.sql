@@ -1,4 +1,4 @@
--- Poll cursors of intake_social (DESIGN.md: it owns poll cursors only), e.g. the last Mastodon
+-- Poll cursors of intake_social (the only state it owns), e.g. the last Mastodon
 -- notification id read for the city's account. Written in the same transaction as the outbox rows.
 CREATE TABLE {schema}.poll_cursors (
     source     text        PRIMARY KEY,

@@ -1,6 +1,7 @@
-"""Mastodon: the notification, status, media and stream captures in ../shared/data/meta_social/mastodon
-parse into the right messages (text, media with alt text, author handle); the user stream and the
-notifications API are read by the real Mastodon.py client from a small local server."""
+"""Mastodon: the notification, status, media and stream captures of the shared test data
+(`meta_social/mastodon`, read through `support.data.shared_data()`) parse into the right messages (text,
+media with alt text, author handle); the user stream and the notifications API are read by the real
+Mastodon.py client from a small local server."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Every real Meta webhook payload in ../shared/data/meta_social/courier_meta_testdata gives the right
-outcome: a message (text, location, media), an ignored echo, a receipt, a status, a rejected item, or
-something not for us. Plus the shapes those files do not cover (locations, replies, a bad item among
-good ones)."""
+"""Every real Meta webhook payload of the shared test data (`meta_social/courier_meta_testdata`, read
+through `support.data.shared_data()`) gives the right outcome: a message (text, location, media), an
+ignored echo, a receipt, a status, a rejected item, or something not for us. Plus the shapes those files
+do not cover (locations, replies, a bad item among good ones)."""
 
 from __future__ import annotations
 

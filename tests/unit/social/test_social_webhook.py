@@ -15,7 +15,8 @@ import httpx
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from services.intake_social.app import WEBHOOK_PATH, create_app
+from services.intake_social.app import create_app
+from services.intake_social.entrypoints.meta import WEBHOOK_PATH
 from services.intake_social.config import SocialSettings
 from services.intake_social.domain.outcomes import event_id_for
 from shared.events import DeliveryStatusReceived, Envelope, MessageReceived

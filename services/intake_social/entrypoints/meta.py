@@ -1,0 +1,100 @@
+"""Meta's webhook (Messenger, Instagram, WhatsApp Cloud): `GET /webhooks/meta` (the subscription
+handshake) and `POST /webhooks/meta` (signed deliveries: 403 for a bad signature, 413 for an oversized
+body, 503 when Kafka did not acknowledge, so that Meta sends the batch again)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from services.intake_social.config import SERVICE, SocialSettings
+from services.intake_social.domain.meta import MetaAccounts
+from services.intake_social.entrypoints.reporting import Reporting
+from services.intake_social.service_layer.webhooks import (
+    Publish,
+    SignatureRejected,
+    WebhookDeps,
+    receive_delivery,
+    verify_challenge,
+)
+from shared.kafka import TRANSIENT_ERRORS
+from shared.service import Runtime
+
+WEBHOOK_PATH = "/webhooks/meta"
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the routes use, kept on `app.state.meta`: the runtime (clock, log), the handler's
+    dependencies, the subscription's verify token (None refuses every handshake), the largest body
+    accepted (bytes) and the reporting."""
+
+    rt: Runtime
+    webhook: WebhookDeps
+    verify_token: str | None
+    max_body_bytes: int
+    reporting: Reporting
+
+
+def mount(rt: Runtime, cfg: SocialSettings, publish: Publish, reporting: Reporting) -> None:
+    """Serve the webhook on `rt.app`, publishing with `publish`. Without an app secret every delivery
+    is refused (403)."""
+    secret = cfg.meta_app_secret.get_secret_value().encode() if cfg.meta_app_secret else None
+    webhook = WebhookDeps(
+        app_secret=secret or None,
+        accounts=MetaAccounts(page_ids=frozenset(cfg.meta_page_ids),
+                              whatsapp_phone_number_ids=frozenset(cfg.meta_whatsapp_phone_number_ids),
+                              graph_url=cfg.meta_graph_url),
+        publish=publish, report=reporting.reporter("meta"), producer=SERVICE,
+    )
+    verify_token = cfg.meta_verify_token.get_secret_value() if cfg.meta_verify_token else None
+    rt.app.state.meta = Meta(rt=rt, webhook=webhook, verify_token=verify_token,
+                             max_body_bytes=cfg.meta_max_body_bytes, reporting=reporting)
+    rt.app.include_router(router)
+
+
+def meta(request: Request) -> Meta:
+    """The webhook's wiring (a FastAPI dependency)."""
+    return request.app.state.meta
+
+
+Ctx = Annotated[Meta, Depends(meta)]
+
+
+@router.get(WEBHOOK_PATH)
+async def meta_subscription(request: Request, m: Ctx) -> Response:
+    q = request.query_params
+    challenge = verify_challenge(q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge"),
+                                 m.verify_token)
+    if challenge is None:
+        m.rt.log.warning("meta_verification_refused", mode=q.get("hub.mode"))
+        return PlainTextResponse("verification failed", status_code=403)
+    return PlainTextResponse(challenge)
+
+
+@router.post(WEBHOOK_PATH)
+async def meta_delivery(request: Request, m: Ctx) -> Response:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > m.max_body_bytes:
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    body = await request.body()
+    if len(body) > m.max_body_bytes:
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    try:
+        summary = await receive_delivery(body, request.headers.get("x-hub-signature-256"), m.webhook, m.rt.clock())
+    except SignatureRejected:
+        m.reporting.refused.inc()
+        m.rt.log.warning("meta_signature_refused", bytes=len(body),
+                         has_header=request.headers.get("x-hub-signature-256") is not None)
+        return JSONResponse({"error": "invalid X-Hub-Signature-256"}, status_code=403)
+    except (KafkaError, *TRANSIENT_ERRORS) as exc:
+        # Not acknowledged by Kafka: answer 503 so that Meta sends the batch again (event ids are
+        # derived from message ids, so what did get through is not duplicated).
+        m.rt.log.error("publish_failed", error=repr(exc))
+        return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    return JSONResponse({"received": summary.counts})
