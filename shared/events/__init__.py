@@ -1,27 +1,27 @@
-"""Event catalogue: envelope, v1 payloads and the topic registry. Depends on pydantic only."""
+"""Event catalogue: the envelope, the v1 payloads of each context and the topic registry. Depends on pydantic only.
 
-from shared.events.catalogue import (
-    ALL_EVENTS,
+One module per context: `intake`, `case` (case lifecycle), `routing`, `dedup`, `notification`; shared
+parts in `common`; topics in `topics`. Each event is declared once (`declaration.event`), and
+`ALL_EVENTS`, `registry()` and the schema snapshots follow from the declarations.
+"""
+
+from shared.events.case import CaseMerged, CaseMessageAdded, CaseOpened, CaseRouted, CaseStatusChanged
+from shared.events.catalogue import ALL_EVENTS
+from shared.events.common import Pii
+from shared.events.dedup import DedupDecided
+from shared.events.envelope import Envelope, EventData
+from shared.events.intake import (
     BounceReceived,
-    CaseMerged,
-    CaseMessageAdded,
-    CaseOpened,
-    CaseRouted,
-    CaseStatusChanged,
-    DedupDecided,
     DeliveryStatusReceived,
     MessageReceived,
     MessageStatusReceived,
-    NotificationOutcome,
     OptInReceived,
     OptOutReceived,
-    Pii,
     ProviderError,
-    RoutingDecided,
-    RoutingFields,
 )
-from shared.events.envelope import Envelope, EventData
+from shared.events.notification import NotificationOutcome, NotificationRecorded
 from shared.events.registry import DLQ_SUFFIX, registry
+from shared.events.routing import RoutingDecided, RoutingFields
 
 __all__ = [
     "ALL_EVENTS",
@@ -39,6 +39,7 @@ __all__ = [
     "MessageReceived",
     "MessageStatusReceived",
     "NotificationOutcome",
+    "NotificationRecorded",
     "OptInReceived",
     "OptOutReceived",
     "Pii",

@@ -1,12 +1,15 @@
-"""JSON Schema snapshots of every event version, and the check that a committed version never breaks.
+"""JSON Schema snapshots of every event version and the registry file, checked against the declarations.
 
-DESIGN.md "Events": adding an optional field keeps the version; anything else is a new version. The
-snapshots in `shared/events/schemas/` (`<event_type>.v<schema_version>.json`, plus `envelope.json`) are
-what consumers were built against; `breaking_changes` compares a snapshot with the model's current
-schema. Usage::
+The versioning rule: adding an optional field keeps an event's version; anything else (removing or
+retyping a field, making one required, changing allowed values or bounds) needs a new `schema_version`.
+The snapshots in `shared/events/schemas/` (`<event_type>.v<schema_version>.json`, plus `envelope.json`)
+are what consumers were built against; `breaking_changes` compares a snapshot with the model's current
+schema. `shared/events/registry.json` is the registry the declarations generate, written out for people
+and other tools. Usage::
 
     python -m shared.events.snapshots            # same as --check: exit 1 on any difference
-    python -m shared.events.snapshots --write    # write new/changed snapshots, refusing breaking ones
+    python -m shared.events.snapshots --write    # write new/changed snapshots and registry.json,
+                                                 # refusing breaking snapshot changes
     python -m shared.events.snapshots --write --allow-breaking   # only before a version is published
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,11 @@ from pydantic import BaseModel
 
 from shared.events.catalogue import ALL_EVENTS
 from shared.events.envelope import Envelope, EventData
+from shared.events.registry import REGISTRY_FILE, build_registry
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 ENVELOPE_FILE = "envelope.json"
+REGENERATE = "python -m shared.events.snapshots --write"
 
 Schema = dict[str, Any]
 
@@ -42,10 +48,10 @@ def current_schema(model: type[BaseModel]) -> Schema:
     return model.model_json_schema()
 
 
-def expected_snapshots() -> dict[str, Schema]:
-    """File name → current schema, for the envelope and every catalogue event."""
+def expected_snapshots(events: Iterable[type[EventData]] = ALL_EVENTS) -> dict[str, Schema]:
+    """File name → current schema, for the envelope and every event in `events` (default: the catalogue)."""
     out = {ENVELOPE_FILE: current_schema(Envelope)}
-    out.update({snapshot_name(m): current_schema(m) for m in ALL_EVENTS})
+    out.update({snapshot_name(m): current_schema(m) for m in events})
     return out
 
 
@@ -215,7 +221,7 @@ def breaking_changes(old_schema: Schema, new_schema: Schema) -> list[str]:
     dotted path (``pii.email``, ``media_url[]``): removed fields, fields added as or made required,
     required fields made optional, changed types or formats, changed allowed values (enum/const) and
     changed constraints (bounds, lengths, pattern). Adding an optional field, and changing titles,
-    descriptions or defaults, is not breaking (DESIGN.md "Events").
+    descriptions or defaults, is not breaking (the versioning rule above).
     """
     out: list[str] = []
     _compare(old_schema, new_schema, old_schema, new_schema, "", out)
@@ -225,10 +231,10 @@ def breaking_changes(old_schema: Schema, new_schema: Schema) -> list[str]:
 # --- the tool ---------------------------------------------------------------------------------------
 
 
-def check(folder: Path = SCHEMA_DIR) -> list[str]:
-    """Problems between the committed snapshots in `folder` and the models; [] when they agree."""
+def check(folder: Path = SCHEMA_DIR, events: Iterable[type[EventData]] = ALL_EVENTS) -> list[str]:
+    """Problems between the committed snapshots in `folder` and the models of `events`; [] when they agree."""
     problems: list[str] = []
-    expected = expected_snapshots()
+    expected = expected_snapshots(events)
     for name, schema in expected.items():
         committed = load_snapshot(name, folder)
         if committed is None:
@@ -245,15 +251,17 @@ def check(folder: Path = SCHEMA_DIR) -> list[str]:
     return problems
 
 
-def write(folder: Path = SCHEMA_DIR, *, allow_breaking: bool = False) -> tuple[list[str], list[str]]:
-    """Write missing or changed snapshots; returns (written, refused) file names.
+def write(
+    folder: Path = SCHEMA_DIR, *, allow_breaking: bool = False, events: Iterable[type[EventData]] = ALL_EVENTS,
+) -> tuple[list[str], list[str]]:
+    """Write missing or changed snapshots of `events`; returns (written, refused) file names.
 
     A breaking change to an existing snapshot is refused unless `allow_breaking` (only acceptable
     before that version was ever published).
     """
     folder.mkdir(parents=True, exist_ok=True)
     written, refused = [], []
-    for name, schema in expected_snapshots().items():
+    for name, schema in expected_snapshots(events).items():
         committed = load_snapshot(name, folder)
         if committed == schema and (folder / name).read_text("utf-8") == render(schema):
             continue
@@ -265,19 +273,40 @@ def write(folder: Path = SCHEMA_DIR, *, allow_breaking: bool = False) -> tuple[l
     return written, refused
 
 
+def check_registry_file(path: Path = REGISTRY_FILE, events: Iterable[type[EventData]] = ALL_EVENTS) -> list[str]:
+    """A problem when the file at `path` is not the registry the declarations of `events` generate; [] if it is."""
+    if not path.exists():
+        return [f"{path.name}: not written (run `{REGENERATE}`)"]
+    if json.loads(path.read_text("utf-8")) != build_registry(events).as_json():
+        return [f"{path.name}: differs from the event declarations; regenerate it with `{REGENERATE}`"]
+    return []
+
+
+def write_registry_file(path: Path = REGISTRY_FILE, events: Iterable[type[EventData]] = ALL_EVENTS) -> bool:
+    """Write the registry generated from the declarations of `events` to `path`; True when the text changed."""
+    text = build_registry(events).render()
+    if path.exists() and path.read_text("utf-8") == text:
+        return False
+    path.write_text(text, "utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.events.snapshots",
-                                     description="Check or write the events' JSON Schema snapshots.")
+                                     description="Check or write the events' JSON Schema snapshots and registry.json.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 when a snapshot differs (default)")
     mode.add_argument("--write", action="store_true", help="write new and compatibly changed snapshots")
     parser.add_argument("--allow-breaking", action="store_true",
                         help="with --write: also overwrite snapshots with breaking changes")
     parser.add_argument("--dir", type=Path, default=SCHEMA_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--registry", type=Path, default=REGISTRY_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.write:
         written, refused = write(args.dir, allow_breaking=args.allow_breaking)
+        if write_registry_file(args.registry):
+            written.append(args.registry.name)
         for name in written:
             print(f"wrote {name}")
         for name in refused:
@@ -288,11 +317,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
 
-    problems = check(args.dir)
+    problems = check(args.dir) + check_registry_file(args.registry)
     for p in problems:
         print(p, file=sys.stderr)
     if not problems:
-        print(f"{len(expected_snapshots())} snapshots match the models")
+        print(f"{len(expected_snapshots())} snapshots and {args.registry.name} match the declarations")
     return 1 if problems else 0
 
 

@@ -1,4 +1,8 @@
-"""The topic registry agrees with the catalogue and with what the services actually subscribe to."""
+"""The topic registry agrees with the catalogue and with what the services actually subscribe to.
+
+The registry is generated from the event declarations; the committed `registry.json` must be exactly
+what they generate, and the checks below read that file (what people and other tools read).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+import shared.events
 from shared.events import ALL_EVENTS, EventData, registry
 
 REPO = Path(__file__).resolve().parents[3]
@@ -63,15 +68,25 @@ def subscribed_topics(service: str) -> set[str]:
     return topics
 
 
-def handled_event_types(service: str) -> set[str]:
-    """Event types named as `<CatalogueModel>.event_type` in app.py (its dispatch table)."""
-    by_name = {m.__name__: m.event_type for m in ALL_EVENTS}
+def named_event_types(tree: ast.AST) -> set[str]:
+    """Event types named as `<CatalogueModel>.event_type` in `tree`.
+
+    A model is known by every name `shared.events` exports it under (e.g. `NotificationOutcome`, the
+    former name of `NotificationRecorded`).
+    """
+    by_name = {name: obj.event_type for name in shared.events.__all__
+               if (obj := getattr(shared.events, name)) in ALL_EVENTS}
     return {
         by_name[node.value.id]
-        for node in ast.walk(_app_tree(service))
+        for node in ast.walk(tree)
         if isinstance(node, ast.Attribute) and node.attr == "event_type" and isinstance(node.value, ast.Name)
         and node.value.id in by_name
     }
+
+
+def handled_event_types(service: str) -> set[str]:
+    """Event types named in the service's dispatch table (app.py, entrypoints/, service_layer/)."""
+    return named_event_types(_app_tree(service))
 
 
 def service_names() -> list[str]:
@@ -92,6 +107,23 @@ def registry_consumers() -> dict[str, set[tuple[str, str]]]:
 
 def test_the_registry_loads_and_every_catalogue_model_is_in_it() -> None:
     assert set(registry().events) == set(MODELS)
+
+
+def test_registry_json_is_what_the_declarations_generate() -> None:
+    assert RAW == registry().as_json(), (
+        "shared/events/registry.json differs from the event declarations; regenerate it with "
+        "`python -m shared.events.snapshots --write` (never edit it by hand)"
+    )
+    assert REGISTRY_JSON.read_text("utf-8") == registry().render(), (
+        "shared/events/registry.json is not in canonical form; run `python -m shared.events.snapshots --write`"
+    )
+
+
+def test_the_handled_event_parser_knows_a_model_by_its_former_name() -> None:
+    """Guard: a service still naming `NotificationOutcome` in its dispatch table is not missed."""
+    tree = ast.parse("HANDLERS = {NotificationOutcome.event_type: record, CaseOpened.event_type: opened, "
+                     "NotificationRecorded.event_type: record, Unknown.event_type: x}")
+    assert named_event_types(tree) == {"notification.recorded", "case.opened"}
 
 
 def test_every_catalogue_model_is_listed_in_registry_json_and_vice_versa() -> None:

@@ -1,0 +1,155 @@
+"""Case lifecycle events (topic `cases.lifecycle`, keyed by `case_id`), all produced by the case service, v1:
+a case was opened, got a further message, was routed, merged into another or changed status.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from shared.events.common import Channel, Pii, Status
+from shared.events.declaration import event
+from shared.events.envelope import EventData
+from shared.events.routing import ROUTING_EXAMPLE, RoutingFields
+from shared.events.topics import CASES_LIFECYCLE
+
+_CASE = {"case_id": "6f1c8f5e-2f7a-4c55-9b1e-0d1f2a3b4c5d", "service_request_id": "311-000123",
+         "jurisdiction_id": "demo"}
+_OTHER = "0b7a1a2c-3d4e-4f50-8a6b-7c8d9e0f1a2b"
+
+
+class CaseFields(EventData):
+    """Fields shared by the case events that carry the whole report."""
+
+    case_id: UUID
+    service_request_id: str
+    jurisdiction_id: str
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
+    consumers=("router", "notifier"),
+    example={
+        **_CASE, "channel": "email", "channel_message_id": "<CAF=abc@mail.example.org>", "contact_key": "ck:3f9a1c",
+        "service_code": "pothole", "description": "Big pothole", "address": "12 Main St", "zipcode": "02108",
+        "lat": 42.36, "long": -71.06, "requested_datetime": "2025-03-14T15:09:26Z", "language": "en",
+        "reply_to_message_id": "<CAF=abc@mail.example.org>",
+        "pii": {"email": "ann.dupont@example.org", "phone": "+16175550123", "first_name": "Ann",
+                "last_name": "Dupont"},
+    },
+)
+class CaseOpened(CaseFields):
+    """`case.opened` v1: a new case was opened from an intake message."""
+
+    event_type = "case.opened"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str
+    contact_key: str
+    service_code: str | None = None
+    description: str = ""
+    address: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: list[str] = Field(default_factory=list)
+    requested_datetime: AwareDatetime
+    language: str | None = None
+    status: Status = "open"
+    reply_to_message_id: str | None = None
+    pii: Pii = Field(default_factory=Pii)
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
+    consumers=("router", "notifier"),
+    example={
+        **_CASE, "message_id": _OTHER, "channel": "sms", "channel_message_id": "SM0123456789abcdef",
+        "description": "Still there", "pii": {"phone": "+16175550123"},
+    },
+)
+class CaseMessageAdded(CaseFields):
+    """`case.message_added` v1: a further message from a reporter was threaded onto an existing case.
+
+    `address`/`zipcode`/`lat`/`long` are set only when this message gave a case that had no location its
+    location (e.g. the answer to the SMS location question): the router re-routes the case with it.
+    """
+
+    event_type = "case.message_added"
+    schema_version = 1
+
+    message_id: UUID
+    channel: Channel
+    channel_message_id: str
+    description: str = ""
+    media_url: list[str] = Field(default_factory=list)
+    pii: Pii = Field(default_factory=Pii)
+    address: str | None = None
+    zipcode: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
+    consumers=("dedup",),
+    example={
+        **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
+        "requested_datetime": "2025-03-14T15:09:26Z",
+    },
+)
+class CaseRouted(CaseFields):
+    """`case.routed` v1: the case service applied a routing decision.
+
+    Carries the location, text and opening time so that the duplicate detector needs nothing else.
+    """
+
+    event_type = "case.routed"
+    schema_version = 1
+
+    routing: RoutingFields
+    description: str = ""
+    lat: float | None = None
+    long: float | None = None
+    requested_datetime: AwareDatetime
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
+    consumers=("dedup", "notifier"),
+    example={
+        **_CASE, "merged_into": _OTHER, "merged_into_service_request_id": "311-000100",
+        "status_notes": "Duplicate of 311-000100",
+    },
+)
+class CaseMerged(CaseFields):
+    """`case.merged` v1: this case was merged into `merged_into` (which stays open) and is now closed."""
+
+    event_type = "case.merged"
+    schema_version = 1
+
+    merged_into: UUID
+    merged_into_service_request_id: str
+    status_notes: str
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
+    consumers=("dedup", "notifier"),
+    example={**_CASE, "status": "closed", "status_notes": "Repaired"},
+)
+class CaseStatusChanged(CaseFields):
+    """`case.status_changed` v1: staff changed the Open311 status of a case (e.g. closed it)."""
+
+    event_type = "case.status_changed"
+    schema_version = 1
+
+    status: Status
+    status_notes: str | None = None
