@@ -1,8 +1,8 @@
 """The envelope every omni311 event travels in, and the constructors that make it.
 
-Envelopes are made by constructors, never by hand (STYLE.md rule 4): `Envelope.new_flow` at intake
-mints the correlation id; `parent.caused_by(...)` everywhere downstream copies it and records the parent
-as causation.
+Envelopes are made by these constructors, never by hand, so that no correlation or causation id is
+forgotten: `Envelope.new_flow` at intake mints the correlation id; `parent.caused_by(...)` everywhere
+downstream copies it and records the parent as causation.
 """
 
 from __future__ import annotations
@@ -111,8 +111,9 @@ class Envelope(BaseModel):
         """Validate `data` as `model`.
 
         Fields the model does not know are ignored: a producer may add an optional field without a new
-        version (DESIGN.md "Events"), and consumers built before it must keep working (models still
-        forbid unknown fields when an event is constructed). Needs pydantic >= 2.12.
+        version (the versioning rule in `shared.events.snapshots`), and consumers built before it must
+        keep working (models still forbid unknown fields when an event is constructed). Needs
+        pydantic >= 2.12.
         Raises `ValueError` when the envelope's type/version is not the model's, and
         `pydantic.ValidationError` when the data does not fit.
         """

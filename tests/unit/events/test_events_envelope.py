@@ -96,7 +96,7 @@ def test_payload_raises_a_validation_error_when_the_data_does_not_fit() -> None:
 
 
 def test_payload_accepts_an_optional_field_added_by_a_newer_producer() -> None:
-    """DESIGN.md: adding an optional field keeps the version, so consumers built before it must accept it."""
+    """Adding an optional field keeps the version, so consumers built before it must accept it."""
     env = Envelope.new_flow(opened(), subject=str(CASE_ID), producer="case", now=NOW)
     newer = env.model_copy(update={"data": {**env.data, "ward": "7", "pii": {**env.data["pii"], "locale": "fr"}}})
     assert newer.payload(CaseOpened) == opened()
