@@ -1,0 +1,184 @@
+"""The case API's routes over in-memory reads and an in-memory unit of work: paths, parameters, status
+codes and bodies, and the search's SQL built from its filters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.case.adapters.reads import RequestQuery, requests_sql
+from services.case.entrypoints.http import comma_list, routes
+from shared.events import CaseStatusChanged
+from support.uow import T0, FakeStore
+
+CASE_ID, SURVIVOR_ID, CORRELATION = uuid4(), uuid4(), uuid4()
+
+
+def case_row(case_id: UUID, number: str, **kw: Any) -> dict[str, Any]:
+    return {"case_id": case_id, "service_request_id": number, "jurisdiction_id": "demo", "status": "open",
+            "status_notes": None, "channel": "sms", "service_code": "pothole", "service_name": "Pothole",
+            "description": "Pothole on Main St", "agency_responsible": "Roads", "queue": "roads", "district": "east",
+            "address": "Main St", "zipcode": None, "lat": 45.4, "long": -75.7, "media_url": ["https://m/1.jpg"],
+            "requested_datetime": T0, "updated_datetime": T0, "sla_due_at": None, "merged_into": None,
+            "correlation_id": CORRELATION, **kw}
+
+
+class FakeReads:
+    """`CaseReads` in memory; remembers the last search."""
+
+    def __init__(self, cases: list[dict[str, Any]]) -> None:
+        self.cases = {c["service_request_id"]: c for c in cases}
+        self.query: RequestQuery | None = None
+
+    async def case(self, service_request_id: str) -> dict[str, Any] | None:
+        return self.cases.get(service_request_id)
+
+    async def case_id(self, service_request_id: str) -> UUID | None:
+        case = self.cases.get(service_request_id)
+        return case["case_id"] if case else None
+
+    async def requests(self, q: RequestQuery) -> list[dict[str, Any]]:
+        self.query = q
+        return list(self.cases.values())[: q.limit]
+
+    async def by_contact(self, contact_key: str) -> list[dict[str, Any]]:
+        return list(self.cases.values()) if contact_key == "k1" else []
+
+    async def number_for_token(self, channel: str, token: str) -> str | None:
+        return "DEMO-26-000001" if (channel, token) == ("open311", "tok-1") else None
+
+    async def timeline(self, case_id: UUID) -> list[dict[str, Any]]:
+        return [{"at": T0, "kind": "opened", "event_id": None, "detail": {"channel": "sms"}}]
+
+    async def number_of(self, case_id: UUID) -> str | None:
+        return next((c["service_request_id"] for c in self.cases.values() if c["case_id"] == case_id), None)
+
+
+class FakeStatusRepository:
+    """What `change_status` uses of `CaseRepository`, over the same cases as the reads."""
+
+    def __init__(self, reads: FakeReads) -> None:
+        self.by_id = {c["case_id"]: c for c in reads.cases.values()}
+        self.timeline: list[tuple[str, dict[str, Any]]] = []
+
+    async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+        case = self.by_id.get(case_id)
+        return dict(case) if case else None
+
+    async def update_case(self, case_id: UUID, fields: dict[str, Any]) -> None:
+        self.by_id[case_id].update(fields)
+
+    async def add_timeline(self, case_id: UUID, at: Any, kind: str, event_id: UUID | None,
+                           detail: dict[str, Any]) -> None:
+        self.timeline.append((kind, detail))
+
+
+@pytest.fixture
+def reads() -> FakeReads:
+    return FakeReads([case_row(CASE_ID, "DEMO-26-000001"),
+                      case_row(SURVIVOR_ID, "DEMO-26-000002", status="closed", merged_into=CASE_ID)])
+
+
+@pytest.fixture
+def store(reads: FakeReads) -> FakeStore[FakeStatusRepository]:
+    return FakeStore(FakeStatusRepository(reads), "case")
+
+
+@pytest.fixture
+async def client(reads: FakeReads, store: FakeStore[FakeStatusRepository]) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    later = T0 + timedelta(hours=1)
+    app.include_router(routes(lambda: reads, lambda: store.uow(now=later)))  # type: ignore[arg-type,return-value]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://case") as c:
+        yield c
+
+
+async def test_a_case_is_answered_as_an_open311_service_request(client: httpx.AsyncClient) -> None:
+    r = await client.get("/cases/requests/DEMO-26-000001")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["service_request_id"] == "DEMO-26-000001" and body["media_url"] == "https://m/1.jpg"
+    assert body["service_notice"] is None and body["address_id"] is None and body["expected_datetime"] is None
+    assert body["requested_datetime"] == "2026-03-02T15:00:00Z"
+
+
+async def test_an_unknown_case_is_404_with_its_number(client: httpx.AsyncClient) -> None:
+    for path in ("/cases/requests/DEMO-26-000404", "/cases/DEMO-26-000404/timeline"):
+        r = await client.get(path)
+        assert (r.status_code, r.json()) == (404, {"detail": "service_request_id DEMO-26-000404 not found"})
+    r = await client.post("/cases/DEMO-26-000404/status", json={"status": "closed"})
+    assert (r.status_code, r.json()) == (404, {"detail": "service_request_id DEMO-26-000404 not found"})
+
+
+async def test_a_search_passes_its_comma_separated_filters_and_limit(client: httpx.AsyncClient,
+                                                                     reads: FakeReads) -> None:
+    r = await client.get("/cases/requests", params={"service_code": "pothole, streetlight,", "status": "open",
+                                                    "start_date": "2026-03-01T00:00:00Z", "limit": 1})
+    assert r.status_code == 200 and len(r.json()) == 1
+    assert reads.query is not None
+    assert reads.query.service_codes == ["pothole", "streetlight"] and reads.query.statuses == ["open"]
+    assert reads.query.service_request_ids is None and reads.query.end_date is None and reads.query.limit == 1
+    assert reads.query.start_date is not None and reads.query.start_date.isoformat() == "2026-03-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("limit", [0, 10001])
+async def test_a_search_limit_out_of_range_is_422(client: httpx.AsyncClient, limit: int) -> None:
+    assert (await client.get("/cases/requests", params={"limit": limit})).status_code == 422
+
+
+async def test_a_reporters_cases_and_a_token_lookup(client: httpx.AsyncClient) -> None:
+    assert [c["service_request_id"] for c in (await client.get("/cases/by-contact/k1")).json()] == [
+        "DEMO-26-000001", "DEMO-26-000002"]
+    assert (await client.get("/cases/by-contact/nobody")).json() == []
+    assert (await client.get("/cases/tokens/tok-1")).json() == {"token": "tok-1",
+                                                                 "service_request_id": "DEMO-26-000001"}
+    assert (await client.get("/cases/tokens/tok-1", params={"channel": "web"})).json() == {
+        "token": "tok-1", "service_request_id": None}
+
+
+async def test_a_timeline_names_the_case_it_was_merged_into(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/cases/DEMO-26-000002/timeline")).json()
+    assert body == {"case_id": str(SURVIVOR_ID), "service_request_id": "DEMO-26-000002", "status": "closed",
+                    "merged_into": "DEMO-26-000001", "channel": "sms", "queue": "roads", "district": "east",
+                    "timeline": [{"at": "2026-03-02T15:00:00Z", "kind": "opened", "event_id": None,
+                                  "detail": {"channel": "sms"}}]}
+    assert (await client.get("/cases/DEMO-26-000001/timeline")).json()["merged_into"] is None
+
+
+async def test_a_status_change_answers_the_case_and_emits_case_status_changed(
+        client: httpx.AsyncClient, store: FakeStore[FakeStatusRepository]) -> None:
+    r = await client.post("/cases/DEMO-26-000001/status", json={"status": "closed", "status_notes": "Fixed"})
+
+    assert r.status_code == 200
+    assert r.json()["status"] == "closed" and r.json()["status_notes"] == "Fixed"
+    assert r.json()["updated_datetime"] == "2026-03-02T16:00:00Z"
+    assert store.repo.timeline == [("status_changed", {"status": "closed", "status_notes": "Fixed", "actor": "staff"})]
+    [out] = store.emitted("case.status_changed")
+    assert out.correlation_id == CORRELATION and out.payload(CaseStatusChanged).status == "closed"
+
+
+async def test_a_status_outside_open311s_is_422(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/cases/DEMO-26-000001/status", json={"status": "acknowledged"})).status_code == 422
+
+
+def test_comma_lists_drop_blanks_and_an_absent_filter_is_none() -> None:
+    assert comma_list(None) is None and comma_list("") is None
+    assert comma_list(" a, b ,,") == ["a", "b"]
+    assert comma_list(",") == []  # present but empty: matches nothing, as before
+
+
+def test_the_search_sql_numbers_its_arguments_in_order() -> None:
+    sql, args = requests_sql(RequestQuery())
+    assert "WHERE" not in sql and sql.endswith("ORDER BY requested_datetime DESC, service_request_id LIMIT $1")
+    assert args == [1000]
+
+    sql, args = requests_sql(RequestQuery(service_request_ids=["A"], statuses=[], end_date=T0, limit=5))
+    assert ("WHERE service_request_id = ANY($1::text[]) AND status = ANY($2::text[]) "
+            "AND requested_datetime <= $3 ORDER BY") in sql
+    assert sql.endswith("LIMIT $4") and args == [["A"], [], T0, 5]
