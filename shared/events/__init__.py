@@ -1,4 +1,4 @@
-"""Event catalogue: the envelope, the v1 payloads of each context and the topic registry. Depends on pydantic only.
+"""Event catalogue: the envelope, the payloads of each context and the topic registry (pydantic only).
 
 One module per context: `intake`, `case` (case lifecycle), `routing`, `dedup`, `notification`; shared
 parts in `common`; topics in `topics`. Each event is declared once (`declaration.event`), and

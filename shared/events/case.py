@@ -1,5 +1,8 @@
-"""Case lifecycle events (topic `cases.lifecycle`, keyed by `case_id`), all produced by the case service, v1:
-a case was opened, got a further message, was routed, merged into another or changed status.
+"""Case lifecycle events (topic `cases.lifecycle`, keyed by `case_id`), produced by the case service.
+
+Version 1 of: a case was opened, got a further message, was routed, was merged into another, changed
+status. Adding an optional field keeps the version; anything else is a new class with
+`schema_version = 2`, declared alongside the first.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""One declaration per event: the class decorator that gives a payload model its topic, producers,
-consumers and example message, from which the registry, the class list and the schema snapshots follow.
+"""One declaration per event: the class decorator from which the registry, class list and snapshots follow.
+
+It gives a payload model its topic (and so its key), producers, consumers and example message::
 
     @event(topic=CASES_LIFECYCLE, producers=("case",), consumers=("notifier",),
            example={"case_id": "6f1c8f5e-2f7a-4c55-9b1e-0d1f2a3b4c5d", "status": "closed"})

@@ -1,8 +1,8 @@
-"""Intake events (topic `intake.messages`, keyed by the sender's `contact_key`): what the channel adapters
-saw of residents and of the fate of our own messages, version 1, with Open311 field names.
+"""Intake events (topic `intake.messages`, keyed by the sender's `contact_key`), from the channel adapters.
 
-Adding an optional field keeps the version; anything else is a new class with `schema_version = 2`,
-declared alongside this one.
+Version 1 of what the adapters saw of residents (a message, a bounce, an opt-out or opt-in) and of the
+fate of our own messages (provider statuses), with Open311 field names. Adding an optional field keeps
+the version; anything else is a new class with `schema_version = 2`, declared alongside the first.
 """
 
 from __future__ import annotations

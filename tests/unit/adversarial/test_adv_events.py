@@ -10,17 +10,20 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.events import (
+    ALL_EVENTS,
     CaseOpened,
     CaseRouted,
     CaseStatusChanged,
     DedupDecided,
     Envelope,
+    EventData,
     MessageReceived,
     RoutingFields,
 )
+from shared.events.declaration import declaration_of
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
@@ -119,3 +122,30 @@ def test_unknown_fields_are_ignored_at_every_depth_when_reading() -> None:
     data["data"]["added_in_v1_1"] = {"x": 1}
     data["data"]["pii"]["middle_name"] = "Q"
     assert Envelope.from_bytes(json.dumps(data).encode()).payload(MessageReceived).channel_message_id == "t"
+
+
+def _with_unknown_fields(model: type[BaseModel], data: dict) -> dict:
+    """`data` with an unknown key added at the top and inside every nested model (not inside free-form maps)."""
+    out = {**data, "added_in_v1_1": {"x": 1}}
+    for name, field in model.model_fields.items():
+        inner = next((c for c in (getattr(field.annotation, "__args__", None) or (field.annotation,))
+                      if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if inner is None or name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, dict):
+            out[name] = _with_unknown_fields(inner, value)
+        elif isinstance(value, list):
+            out[name] = [_with_unknown_fields(inner, v) for v in value]
+    return out
+
+
+@pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: f"{m.event_type}.v{m.schema_version}")
+def test_every_events_example_reads_the_same_with_fields_a_newer_producer_added(model: type[EventData]) -> None:
+    example = declaration_of(model).example
+    env = Envelope.new_flow(model.model_validate(example), subject="s", producer="test", now=NOW)
+    newer = json.loads(env.to_bytes())
+    newer["data"] = _with_unknown_fields(model, newer["data"])
+    for nested in ("pii", "routing"):
+        assert nested not in newer["data"] or "added_in_v1_1" in newer["data"][nested]
+    assert Envelope.from_bytes(json.dumps(newer).encode()).payload(model) == model.model_validate(example)
