@@ -106,14 +106,10 @@ class FakeCaseRepository:
             await self.case_state(case_id)
 
     async def merge_chain(self, case_id: UUID, limit: int = 20) -> list[CaseState]:
-        chain: list[CaseState] = []
-        current: UUID | None = case_id
-        while current is not None and len(chain) < limit:
-            state = await self.case_state(current)
-            if state is None:
-                break
+        state, chain = await self.case_state(case_id), []
+        while state is not None and len(chain) < limit:
             chain.append(state)
-            current = state.merged_into
+            state = await self.case_state(state.merged_into) if state.merged_into else None
         return chain
 
     async def record_outbound(self, provider_message_id: str, case_id: UUID) -> None:
