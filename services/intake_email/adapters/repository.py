@@ -1,6 +1,7 @@
-"""SQL access to the `intake_email` schema: the mailbox cursor, raw messages and media.
+"""SQL access to the `intake_email` schema: the mailbox cursor, raw messages, media and the outbox.
 
-Functions that change state take the connection of the caller's transaction.
+`MailRepository` is one message's ingestion, on the connection of its unit of work (`unit_of_work`);
+the functions below it read (and, for the watcher, reset or flag) on the pool or a connection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from services.intake_email.config import SERVICE
+from shared.db.outbox import enqueue
+from shared.db.unit_of_work import PgUnitOfWork
+from shared.events import Envelope
 
 RAW_COLUMNS = (
     "id, mailbox, uidvalidity, uid, size, sha256, fetched_at, message_id, kind, reason, problems, "
@@ -40,57 +46,68 @@ async def start_over(conn: asyncpg.Connection | asyncpg.Pool, mailbox: str, uidv
     )
 
 
-async def claim_uid(conn: asyncpg.Connection, mailbox: str, uidvalidity: int, uid: int) -> bool:
-    """Lock the cursor; True when `uid` of `uidvalidity` is next to ingest (not ingested yet).
+class MailRepository:
+    """One message's ingestion, on the connection of its transaction: the cursor claim, the raw bytes,
+    its outcome, its media, its outbox rows and the cursor advance."""
 
-    Must run inside the transaction that stores the message and advances the cursor: a second replica
-    (or a retry) waits on the lock, then sees the cursor past `uid` and skips it.
-    """
-    row = await conn.fetchrow(
-        "SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1 FOR UPDATE", mailbox)
-    return row is not None and row["uidvalidity"] == uidvalidity and uid > row["last_uid"]
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def claim_uid(self, mailbox: str, uidvalidity: int, uid: int) -> bool:
+        """Lock the cursor; True when `uid` of `uidvalidity` is next to ingest (not ingested yet).
+
+        The lock holds until the transaction ends: a second replica (or a retry) waits on it, then sees
+        the cursor past `uid` and skips it.
+        """
+        row = await self.conn.fetchrow(
+            "SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1 FOR UPDATE", mailbox)
+        return row is not None and row["uidvalidity"] == uidvalidity and uid > row["last_uid"]
+
+    async def advance(self, mailbox: str, uid: int, now: datetime) -> None:
+        await self.conn.execute("UPDATE mailbox_cursors SET last_uid = $2, updated_at = $3 WHERE mailbox = $1",
+                                mailbox, uid, now)
+
+    async def store_raw(self, mailbox: str, uidvalidity: int, uid: int, raw: bytes, now: datetime) -> int:
+        """Keep the bytes as fetched (kind 'pending' until the outcome is recorded); returns the row id."""
+        return int(await self.conn.fetchval(
+            "INSERT INTO raw_messages (mailbox, uidvalidity, uid, raw, size, sha256, fetched_at, kind) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') RETURNING id",
+            mailbox, uidvalidity, uid, raw, len(raw), hashlib.sha256(raw).hexdigest(), now,
+        ))
+
+    async def earlier_with_message_id(self, message_id: str, row_id: int) -> int | None:
+        """The first other stored message with this Message-ID, if any (intake idempotency on Message-ID)."""
+        return await self.conn.fetchval(
+            "SELECT id FROM raw_messages WHERE message_id = $1 AND id <> $2 AND kind <> 'pending' ORDER BY id LIMIT 1",
+            message_id, row_id,
+        )
+
+    async def record_outcome(self, row_id: int, *, message_id: str | None, kind: str, reason: str,
+                             problems: list[str], sender_authenticated: str | None,
+                             attachments: list[dict[str, Any]], event_ids: list[UUID]) -> None:
+        await self.conn.execute(
+            "UPDATE raw_messages SET message_id = $2, kind = $3, reason = $4, problems = $5, "
+            "sender_authenticated = $6, attachments = $7, event_ids = $8 WHERE id = $1",
+            row_id, message_id, kind, reason[:1000], problems, sender_authenticated, attachments, event_ids,
+        )
+
+    async def store_media(self, *, media_id: UUID, raw_message_id: int, filename: str | None, content_type: str,
+                          content: bytes, publishable: bool, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO media (media_id, raw_message_id, filename, content_type, content, size, publishable, "
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (media_id) DO NOTHING",
+            media_id, raw_message_id, filename, content_type, content, len(content), publishable, now,
+        )
+
+    async def add_to_outbox(self, envelope: Envelope) -> None:
+        """Write `envelope` as it is (its event id derives from the mail, so a message read twice is one
+        row) to the outbox; the relay puts it on its registry topic after the commit."""
+        await enqueue(self.conn, envelope, schema=SERVICE)
 
 
-async def advance(conn: asyncpg.Connection, mailbox: str, uid: int, now: datetime) -> None:
-    await conn.execute("UPDATE mailbox_cursors SET last_uid = $2, updated_at = $3 WHERE mailbox = $1",
-                       mailbox, uid, now)
-
-
-async def store_raw(conn: asyncpg.Connection, mailbox: str, uidvalidity: int, uid: int, raw: bytes,
-                    now: datetime) -> int:
-    """Keep the bytes as fetched (kind 'pending' until the outcome is recorded); returns the row id."""
-    return int(await conn.fetchval(
-        "INSERT INTO raw_messages (mailbox, uidvalidity, uid, raw, size, sha256, fetched_at, kind) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') RETURNING id",
-        mailbox, uidvalidity, uid, raw, len(raw), hashlib.sha256(raw).hexdigest(), now,
-    ))
-
-
-async def earlier_with_message_id(conn: asyncpg.Connection, message_id: str, row_id: int) -> int | None:
-    """The first other stored message with this Message-ID, if any (intake idempotency on Message-ID)."""
-    return await conn.fetchval(
-        "SELECT id FROM raw_messages WHERE message_id = $1 AND id <> $2 AND kind <> 'pending' ORDER BY id LIMIT 1",
-        message_id, row_id,
-    )
-
-
-async def record_outcome(conn: asyncpg.Connection, row_id: int, *, message_id: str | None, kind: str,
-                         reason: str, problems: list[str], sender_authenticated: str | None,
-                         attachments: list[dict[str, Any]], event_ids: list[UUID]) -> None:
-    await conn.execute(
-        "UPDATE raw_messages SET message_id = $2, kind = $3, reason = $4, problems = $5, sender_authenticated = $6, "
-        "attachments = $7, event_ids = $8 WHERE id = $1",
-        row_id, message_id, kind, reason[:1000], problems, sender_authenticated, attachments, event_ids,
-    )
-
-
-async def store_media(conn: asyncpg.Connection, *, media_id: UUID, raw_message_id: int, filename: str | None,
-                      content_type: str, content: bytes, publishable: bool, now: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO media (media_id, raw_message_id, filename, content_type, content, size, publishable, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (media_id) DO NOTHING",
-        media_id, raw_message_id, filename, content_type, content, len(content), publishable, now,
-    )
+def unit_of_work(pool: asyncpg.Pool, now: datetime) -> PgUnitOfWork[MailRepository]:
+    """One message's transaction on the service's pool (nothing claimed: no Kafka event is consumed)."""
+    return PgUnitOfWork(pool, service=SERVICE, repository=MailRepository, now=now)
 
 
 async def unflagged(pool: asyncpg.Pool, mailbox: str, uidvalidity: int, limit: int = 500) -> list[tuple[int, int]]:

@@ -1,5 +1,5 @@
 -- The mailbox cursor, every raw message taken from the mailbox, and the media cut from them
--- (DESIGN.md: intake_email owns its mailbox cursor; issue 3: every raw message is kept before parsing).
+-- (intake_email owns its mailbox cursor; every raw message is kept before it is parsed).
 
 -- One row per watched mailbox ("<user>@<host>:<port>/<folder>"): the UIDVALIDITY seen at SELECT and the
 -- highest UID ingested under it (RFC 3501 §2.3.1.1). Advanced in the transaction that stores the message.

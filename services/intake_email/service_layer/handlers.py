@@ -3,8 +3,9 @@
 Consumes raw RFC 5322 messages (from the IMAP watcher); produces `intake.message_received` (a
 resident's message) and `intake.bounce_received` (one per permanently failed recipient of a bounce)
 through the outbox. One transaction per message: cursor claim, raw bytes (stored before parsing),
-outcome, media, outbox rows and cursor advance, so a message is never lost and never published twice.
-Auto-replies and reports are kept with their reason and publish nothing (RFC 3834: never answered).
+outcome, media, outbox rows and cursor advance (a unit of work on `adapters.repository.MailRepository`),
+so a message is never lost and never published twice. Auto-replies and reports are kept with their reason
+and publish nothing (RFC 3834: never answered).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import asyncpg
-
 from services.intake_email.adapters import repository as repo
+from services.intake_email.adapters.repository import MailRepository
+from services.intake_email.config import SERVICE
 from services.intake_email.domain import (
     Attachment,
     ParsedEmail,
@@ -32,25 +33,30 @@ from services.intake_email.domain import (
     parse_message,
     to_intake,
 )
-from shared.db.outbox import enqueue
 from shared.events import BounceReceived, Envelope, MessageReceived, Pii
 from shared.logs import get_logger
+from shared.service_layer import UnitOfWork
 
-SERVICE = "intake_email"
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class Deps:
-    """`mailbox`: the cursor key; `authserv_id`: our mail server's id in Authentication-Results;
+    """`pool`: the service's asyncpg pool (the watcher's cursor reads, and each message's unit of work);
+    `mailbox`: the cursor key; `authserv_id`: our mail server's id in Authentication-Results;
     `own_addresses`: the city's own addresses (case-folded), whose mail is a loop, never a report;
-    `media_url`: the public URL of a stored image."""
+    `media_url`: the public URL of a stored image; `unit_of_work(now)`: one message's unit of work, by
+    default PostgreSQL's on `pool` (tests pass an in-memory one)."""
 
-    pool: asyncpg.Pool
+    pool: Any
     mailbox: str
     authserv_id: str
     own_addresses: frozenset[str]
     media_url: Callable[[UUID], str]
+    unit_of_work: Callable[[datetime], UnitOfWork[MailRepository]] | None = None
+
+    def transaction(self, now: datetime) -> UnitOfWork[MailRepository]:
+        return self.unit_of_work(now) if self.unit_of_work is not None else repo.unit_of_work(self.pool, now)
 
 
 @dataclass
@@ -167,13 +173,14 @@ async def ingest(deps: Deps, *, uidvalidity: int, uid: int, raw: bytes, now: dat
     "unparseable") or "already_ingested" when the cursor is past `uid`. Raises only database errors
     (the transaction is then rolled back and the message is fetched again later).
     """
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if not await repo.claim_uid(conn, deps.mailbox, uidvalidity, uid):
+    async with deps.transaction(now) as uow:
+        mail = uow.repo
+        if not await mail.claim_uid(deps.mailbox, uidvalidity, uid):
             return "already_ingested"
-        row_id = await repo.store_raw(conn, deps.mailbox, uidvalidity, uid, raw, now)
+        row_id = await mail.store_raw(deps.mailbox, uidvalidity, uid, raw, now)
         _parsed, decision = await asyncio.to_thread(decide, raw, deps, now)
         if decision.message_id and decision.kind != "unparseable":
-            earlier = await repo.earlier_with_message_id(conn, decision.message_id, row_id)
+            earlier = await mail.earlier_with_message_id(decision.message_id, row_id)
             if earlier is not None:
                 decision = Decision("duplicate", f"Message-ID already ingested (raw message {earlier})",
                                     message_id=decision.message_id, problems=decision.problems,
@@ -181,16 +188,16 @@ async def ingest(deps: Deps, *, uidvalidity: int, uid: int, raw: bytes, now: dat
                                     attachments=decision.attachments)
         for m in decision.media:
             a = m.attachment
-            await repo.store_media(conn, media_id=m.media_id, raw_message_id=row_id, filename=a.filename,
+            await mail.store_media(media_id=m.media_id, raw_message_id=row_id, filename=a.filename,
                                    content_type=a.content_type, content=a.content, publishable=a.publishable,
                                    now=now)
         for env in decision.envelopes:
-            await enqueue(conn, env, schema=SERVICE)
-        await repo.record_outcome(conn, row_id, message_id=decision.message_id, kind=decision.kind,
+            await mail.add_to_outbox(env)
+        await mail.record_outcome(row_id, message_id=decision.message_id, kind=decision.kind,
                                   reason=decision.reason, problems=decision.problems,
                                   sender_authenticated=decision.sender_authenticated,
                                   attachments=decision.attachments, event_ids=[e.event_id for e in decision.envelopes])
-        await repo.advance(conn, deps.mailbox, uid, now)
+        await mail.advance(deps.mailbox, uid, now)
     # Reasons and problems may quote a subject or a file name (personal data): only their rule goes to
     # the logs; the whole text is on the stored message (/messages, /problems).
     fields = {"uid": uid, "uidvalidity": uidvalidity, "kind": decision.kind,

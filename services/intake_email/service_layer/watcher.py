@@ -13,35 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.intake_email.adapters import repository as repo
 from services.intake_email.adapters.imap import ImapSession, SelectedMailbox
+from services.intake_email.config import WatchSettings
 from services.intake_email.service_layer import handlers
 from shared.logs import get_logger
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """Where the mailbox is and how to watch it; times in seconds."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    mailbox: str
-    tls: bool = False
-    timeout_s: float = 20.0
-    use_idle: bool = True
-    idle_renew_s: float = 300.0
-    poll_interval_s: float = 60.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    processed_keyword: str = "$Omni311Ingested"
 
 
 class MailboxWatcher:
