@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-
 from shared.contacts import contact_key, e164
 from shared.events import MessageReceived, Pii
+from shared.jurisdiction import Jurisdiction
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 MAX_DESCRIPTION = 4000
@@ -61,6 +61,15 @@ class AgentDirectory:
         if found is None or (user not in (None, "", found)):
             return None
         return found
+
+
+def default_region(jur: Jurisdiction, configured: str | None) -> str:
+    """Where caller numbers written without ``+`` are read (ISO country code, upper case): the
+    `configured` setting, else the jurisdiction's holiday country, else US."""
+    if configured:
+        return configured.upper()
+    country = getattr(jur.holidays, "country", None) if jur.holidays is not None else None
+    return (country or "US").upper()
 
 
 def phone_contact_key(phone_e164: str) -> str:

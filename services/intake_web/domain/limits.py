@@ -1,0 +1,94 @@
+"""The Open311 limits intake_web enforces before it publishes or asks the case service anything: where
+and when a POSTed report may say it was made, and what a GET Service Requests query may ask. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.open311 import PostServiceRequest, coordinate_problem, to_aware_utc
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of our clock a report's `requested_datetime` may be: the sender's clock may run fast."""
+EARLIEST_REQUESTED = datetime(1990, 1, 1, tzinfo=UTC)
+"""The earliest `requested_datetime` a report may carry."""
+MAX_QUERY_SPAN = timedelta(days=90)
+"""Open311 GeoReport v2, GET Service Requests: a start_date/end_date range may not span more than 90 days."""
+STATUSES = ("open", "closed")
+"""Open311 GeoReport v2 request statuses; a `status` filter is one or both, comma-separated."""
+
+
+class Refused(ValueError):
+    """A request refused: the HTTP `status` to answer and one Open311 error description per problem."""
+
+    def __init__(self, status: int, *descriptions: str) -> None:
+        self.status = status
+        self.descriptions = descriptions
+        super().__init__("; ".join(descriptions))
+
+
+def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],
+                  contains: Callable[[float, float], bool], services_url: str) -> str | None:
+    """Why this jurisdiction cannot take a parsed POST, or None: a `service_code` it does not offer
+    (`services_url`, e.g. ``/services.json``, is named in the answer), or a point that is 0,0, has its
+    axes swapped or lies outside (`contains(lat, long)`, WGS84 degrees; see `coordinate_problem`)."""
+    if req.service_code is not None and req.service_code not in service_codes:
+        return f"service_code {req.service_code} is not offered here; see GET {services_url}"
+    if req.lat is not None and req.long is not None:
+        return coordinate_problem(req.lat, req.long, contains)
+    return None
+
+
+def requested_at(raw: str | None, now: datetime) -> datetime:
+    """When a POSTed report was made (omni311 extension of Open311 POST Service Request, for bulk
+    imports and apps that queue reports offline): `now` when `raw` is empty, else `raw` as an aware UTC
+    time, which must carry an offset and lie within [1990-01-01, `now` + 5 minutes].
+
+    Raises `Refused` (400) for text that is not such a time.
+    """
+    if not raw:
+        return now
+    try:
+        requested = to_aware_utc(raw)
+    except ValueError as exc:
+        raise Refused(400, f"requested_datetime: {exc}") from exc
+    if requested is None or requested > now + FUTURE_TOLERANCE or requested < EARLIEST_REQUESTED:
+        raise Refused(400, "requested_datetime must be an ISO 8601 time with offset, not in the future and "
+                           "not before 1990")
+    return requested
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """A valid GET Service Requests query: the filters given (blank ones are None; the first three are
+    comma-separated lists) and a date range in aware UTC times spanning at most 90 days."""
+
+    service_request_id: str | None = None
+    service_code: str | None = None
+    status: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+def request_query(*, service_request_id: str | None = None, service_code: str | None = None,
+                  status: str | None = None, start_date: str | None = None,
+                  end_date: str | None = None) -> RequestQuery:
+    """Check the parameters of Open311 GeoReport v2 GET Service Requests, as sent (text).
+
+    Raises `Refused` (400): a date that is not ISO 8601 with an offset, a range over 90 days
+    (`MAX_QUERY_SPAN`), a status other than ``open`` and ``closed``. Checked in that order; the first
+    problem is the answer.
+    """
+    try:
+        start = to_aware_utc(start_date) if start_date else None
+        end = to_aware_utc(end_date) if end_date else None
+    except ValueError as exc:
+        raise Refused(400, f"start_date/end_date must be ISO 8601 with offset: {exc}") from exc
+    if start and end and end - start > MAX_QUERY_SPAN:
+        raise Refused(400, "start_date and end_date may not span more than 90 days")
+    if status and any(x not in STATUSES for x in status.split(",")):
+        raise Refused(400, "status must be open, closed or both separated by a comma")
+    return RequestQuery(service_request_id=service_request_id or None, service_code=service_code or None,
+                        status=status or None, start_date=start.astimezone(UTC) if start else None,
+                        end_date=end.astimezone(UTC) if end else None)
