@@ -1,10 +1,13 @@
-"""Settings of the call-agent console only, from ``OMNI311_AGENT_*`` variables (the shared settings hold
-the rest). Read inside `create_app`, never at import."""
+"""intake_web's name and the settings of its call-agent console, from ``OMNI311_AGENT_*`` variables (the
+common `shared.settings.Settings` hold the rest: Open311 api keys, case API URL, Kafka). Read inside
+`create_app`, never at import."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE = "intake_web"
 
 
 class AgentSettings(BaseSettings):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -11,9 +11,6 @@ from shared.contacts import anonymous_contact_key
 from shared.contacts import contact_key as shared_contact_key
 from shared.events import MessageReceived, Pii
 from shared.open311 import PostServiceRequest
-
-MAX_QUERY_SPAN = timedelta(days=90)
-"""Open311 GeoReport v2, GET Service Requests: a start_date/end_date range may not span more than 90 days."""
 
 
 def contact_key(channel: str, *, email: str | None, phone: str | None, account_id: str | None,

@@ -15,49 +15,41 @@ from services.intake_sms_voice.domain.contacts import contact_key as sms_contact
 from services.intake_web.app import create_app
 from services.intake_web.config import AgentSettings
 from services.intake_web.domain.agent import AgentDirectory, agent_token_for, e164, phone_contact_key
-from shared.events import Envelope, MessageReceived
-from shared.jurisdiction import load_jurisdiction
+from shared.events import MessageReceived
+from shared.open311 import ServiceRequest
 from shared.settings import Settings
+from web_fakes import FakePublisher, demo
 
 NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
 TOKENS = {"tok-ana-0123456789": "agent-ana", "tok-bo-0123456789": "agent-bo"}
 BEARER = {"authorization": "Bearer tok-ana-0123456789"}
-_DEMO: list[Any] = []
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Envelope] = []
-
-    async def __call__(self, env: Envelope) -> None:
-        self.published.append(env)
 
 
 class FakeCaseLookups:
+    """The console's reads of the case API; `cases=None`: the case service cannot tell."""
+
     def __init__(self, cases: dict[str, list[dict[str, Any]]] | None, tokens: dict[str, str] | None = None) -> None:
         self.cases = cases
         self.tokens = tokens or {}
         self.asked: list[str] = []
+        self.channels: list[str] = []
 
-    async def case_of_token(self, token: str) -> str | None:
+    async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
+        self.channels.append(channel)
         return self.tokens.get(token)
 
-    async def by_contact(self, contact_key: str) -> list[dict[str, Any]] | None:
+    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
         self.asked.append(contact_key)
-        return None if self.cases is None else self.cases.get(contact_key, [])
-
-
-def _demo() -> Any:
-    if not _DEMO:
-        _DEMO.append(load_jurisdiction("demo"))
-    return _DEMO[0]
+        if self.cases is None:
+            return None
+        return [ServiceRequest.model_validate(x) for x in self.cases.get(contact_key, [])]
 
 
 def make(cases: dict[str, list[dict[str, Any]]] | None = None, tokens: dict[str, str] | None = None,
          ) -> tuple[httpx.AsyncClient, FakePublisher, FakeCaseLookups]:
     publisher, lookups = FakePublisher(), FakeCaseLookups(cases, tokens)
     app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens=TOKENS),
-                     jurisdiction=_demo(), publish=publisher, case_lookups=lookups, clock=lambda: NOW)
+                     jurisdiction=demo(), publisher=publisher, case_api=lookups, clock=lambda: NOW)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal")
     return client, publisher, lookups
 
@@ -186,12 +178,13 @@ async def test_the_console_still_works_when_the_case_service_cannot_list_a_calle
 
 
 async def test_the_case_number_of_a_token_is_shown_once_the_case_is_open() -> None:
-    client, _, _ = make(tokens={"t-1": "DEM-2026-000042"})
+    client, _, lookups = make(tokens={"t-1": "DEM-2026-000042"})
     async with client:
         ready = await client.get("/agent/tokens/t-1", headers=BEARER)
         waiting = await client.get("/agent/tokens/t-2", headers=BEARER)
     assert ready.json()["service_request_id"] == "DEM-2026-000042"
     assert waiting.json()["service_request_id"] is None
+    assert lookups.channels == ["phone", "phone"]
 
 
 async def test_the_console_page_offers_the_jurisdictions_services_and_no_secret() -> None:
@@ -200,17 +193,17 @@ async def test_the_console_page_offers_the_jurisdictions_services_and_no_secret(
         page = await client.get("/agent")
         script = await client.get("/agent/console.js")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for sv in _demo().services:
+    for sv in demo().services:
         assert f'value="{sv.service_code}"' in page.text
     assert "tok-ana" not in page.text and "tok-ana" not in script.text
     assert script.status_code == 200 and "/agent/requests" in script.text
 
 
 def test_the_district_map_projects_points_so_a_click_turns_back_into_the_same_lat_long() -> None:
-    from services.intake_web.console import district_map
+    from services.intake_web.domain.district_map import district_map
 
-    m = district_map(_demo())
-    assert m is not None and {p["id"] for p in m["paths"]} == {d.id for d in _demo().districts.areas}
+    m = district_map(demo())
+    assert m is not None and {p["id"] for p in m["paths"]} == {d.id for d in demo().districts.areas}
     lat, long = 45.42, -75.69
     x, y = (long - m["west"]) * m["cos_lat"] * m["k"], (m["north"] - lat) * m["k"]
     assert 0 <= x <= m["width"] and 0 <= y <= m["height"]
@@ -222,4 +215,4 @@ async def test_the_console_page_draws_the_districts_to_click() -> None:
     client, _, _ = make()
     async with client:
         page = await client.get("/agent")
-    assert page.text.count("data-district=") == len(_demo().districts.areas)
+    assert page.text.count("data-district=") == len(demo().districts.areas)

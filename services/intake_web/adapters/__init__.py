@@ -1,0 +1,1 @@
+"""intake_web's adapters: the shared intake edge (Kafka publisher, case-API client) built for this service."""

@@ -1,0 +1,130 @@
+"""The call-agent console of intake_web: the page agents use on the line and its authenticated API.
+
+Routes: ``GET /agent`` (page), ``GET /agent/console.js``, ``POST /agent/requests`` (publishes
+`intake.message_received`, channel ``phone``, with `agent_id`), ``GET /agent/tokens/{token}`` (the case
+number once open), ``POST /agent/callers`` (a caller's earlier cases). Every ``/agent/*`` API call needs
+``Authorization: Bearer <token>`` or HTTP Basic with the token as password (tokens from
+``OMNI311_AGENT_TOKENS``); a missing or wrong one gets 401 and nothing is published or looked up.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.intake_web.domain.agent import default_region
+from services.intake_web.domain.limits import Refused
+from services.intake_web.entrypoints.http import AppDeps, MEDIA, error, refused, retry_later
+from services.intake_web.service_layer import intake, reads
+from shared.intake import CaseApiUnavailable
+from shared.open311 import ServiceRequest
+
+PACKAGE = Path(__file__).resolve().parents[1]
+"""`services/intake_web`: the page's template in `templates/`, its script in `static/` (package data)."""
+EARLIER_UNAVAILABLE = "earlier cases unavailable"
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'"}
+
+router = APIRouter()
+
+
+@cache
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+@cache
+def _script() -> bytes:
+    return (PACKAGE / "static" / "agent_console.js").read_bytes()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=str), status_code=status, media_type=MEDIA["json"])
+
+
+def _unauthorized() -> Response:
+    response = error("json", 401, "an agent token is required: Authorization: Bearer <token>")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="omni311-agents"'
+    return response
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON (None for an empty body). Raises `Refused` (400) for anything else."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Refused(400, "the body must be JSON") from exc
+
+
+def _as_sent(request: ServiceRequest) -> dict[str, Any]:
+    """A case as the case API sent it: its fields (unknown ones too), times in ISO 8601 with offset."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in request.model_dump(exclude_unset=True).items()}
+
+
+@router.get("/agent", include_in_schema=False)
+async def console_page(d: AppDeps) -> Response:
+    jur = d.jurisdiction
+    groups: dict[str, list[Any]] = {}
+    for sv in jur.services:
+        groups.setdefault(sv.group or "Other", []).append(sv)
+    html = _templates().get_template("agent_console.html").render(
+        city=jur.name, groups=groups, district_map=d.district_map(),
+        region=default_region(jur, d.agent.default_region), poll_interval_ms=d.agent.case_poll_interval_ms,
+        unavailable=EARLIER_UNAVAILABLE)
+    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/agent/console.js", include_in_schema=False)
+async def console_script() -> Response:
+    return Response(_script(), media_type="text/javascript; charset=utf-8")
+
+
+@router.post("/agent/requests")
+async def post_agent_request(request: Request, d: AppDeps) -> Response:
+    """Log a phone request for a caller (JSON body, see `domain.agent.parse_submission`); 202 with the token."""
+    agent_id = d.agents.agent_for(request.headers.get("authorization"))
+    if agent_id is None:
+        d.log.warning("agent_auth_rejected", path=request.url.path)
+        return _unauthorized()
+    try:
+        accepted = await intake.log_agent_request(d, await _json_body(request), agent_id=agent_id,
+                                                  language=request.headers.get("content-language"))
+    except Refused as exc:
+        return refused("json", exc)
+    return _json({"token": accepted.token, "request_id": accepted.request_id, "agent_id": agent_id,
+                  "channel": "phone"}, 202)
+
+
+@router.get("/agent/tokens/{token}")
+async def get_agent_token(token: str, request: Request, d: AppDeps) -> Response:
+    """The case number of a phone token once the case service opened it (else null)."""
+    if d.agents.agent_for(request.headers.get("authorization")) is None:
+        return _unauthorized()
+    try:
+        sid = await d.case_api.case_of_token(token, channel="phone")
+    except CaseApiUnavailable:
+        return retry_later("json")
+    return _json({"token": token, "service_request_id": sid})
+
+
+@router.post("/agent/callers")
+async def look_up_caller(request: Request, d: AppDeps) -> Response:
+    """The caller's earlier cases by phone number (JSON ``{"phone": ...}``; POST keeps the number out
+    of URLs and access logs)."""
+    if d.agents.agent_for(request.headers.get("authorization")) is None:
+        return _unauthorized()
+    try:
+        sent = await _json_body(request)
+        phone, found = await reads.caller_cases(d, sent.get("phone") if isinstance(sent, dict) else None)
+    except Refused as exc:
+        return refused("json", exc)
+    if found is None:
+        return _json({"phone": phone, "available": False, "message": EARLIER_UNAVAILABLE, "requests": []})
+    return _json({"phone": phone, "available": True, "requests": [_as_sent(r) for r in found]})

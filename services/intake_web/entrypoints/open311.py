@@ -1,0 +1,105 @@
+"""The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /services.{fmt}`,
+`GET /services/{service_code}.{fmt}`, `POST /requests.{fmt}` (publishes `intake.message_received`),
+`GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`, `GET /requests.{fmt}` (read from
+the case API), and `/` → the API docs. Errors are Open311 error lists; a case API that does not answer is
+a 503 with ``Retry-After``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from services.intake_web.domain.limits import Refused
+from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
+from services.intake_web.service_layer import intake, reads
+from shared.intake import CaseApiUnavailable
+from shared.open311 import (
+    Open311FormatError,
+    PostServiceRequestResponse,
+    ServiceDefinition,
+    render_post_response,
+    render_requests,
+    render_service_definition,
+    render_services,
+)
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> Response:
+    return RedirectResponse("/docs")
+
+
+@router.get("/services.{fmt}")
+async def get_services(fmt: Fmt, d: AppDeps) -> Response:
+    return body(render_services(d.services, fmt), fmt)
+
+
+@router.get("/services/{service_code}.{fmt}")
+async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Response:
+    if service_code not in d.service_codes:
+        return error(fmt, 404, f"service_code {service_code} is not offered here")
+    return body(render_service_definition(ServiceDefinition(service_code=service_code), fmt), fmt)
+
+
+@router.post("/requests.{fmt}")
+async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
+    """Open311 POST Service Request (form fields, `api_key` required); answers with the token once Kafka
+    has the event. Honours an `Idempotency-Key` header (a retry gets the same token)."""
+    try:
+        accepted = await intake.submit_post(d, await request.form(), fmt=fmt,
+                                            idempotency_key=request.headers.get("idempotency-key"),
+                                            language=request.headers.get("content-language"))
+    except Refused as exc:
+        return refused(fmt, exc)
+    return body(render_post_response([PostServiceRequestResponse(token=accepted.token)], fmt), fmt)
+
+
+@router.get("/tokens/{token}.{fmt}")
+async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
+    sid = await d.case_api.case_of_token(token)
+    return body(render_post_response([PostServiceRequestResponse(token=token, service_request_id=sid)], fmt), fmt)
+
+
+@router.get("/requests/{service_request_id}.{fmt}")
+async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps) -> Response:
+    found = await d.case_api.request(service_request_id)
+    if found is None:
+        return error(fmt, 404, f"service_request_id {service_request_id} not found")
+    return body(render_requests([found], fmt), fmt)
+
+
+@router.get("/requests.{fmt}")
+async def get_requests(
+    fmt: Fmt,
+    d: AppDeps,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    status: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> Response:
+    """Open311 GET Service Requests; `start_date`/`end_date` ISO 8601 with offset, at most 90 days apart."""
+    try:
+        found = await reads.find_requests(d, service_request_id=service_request_id, service_code=service_code,
+                                          status=status, start_date=start_date, end_date=end_date)
+    except Refused as exc:
+        return refused(fmt, exc)
+    return body(render_requests(found, fmt), fmt)
+
+
+async def unrenderable(request: Request, exc: Exception) -> Response:
+    """A request whose text XML 1.0 cannot carry: 500, and staff see it in the log."""
+    deps(request).log.error("open311_render_failed", error=str(exc)[:300])
+    return error(fmt_of(request), 500, "this request cannot be shown in Open311 format; staff have been alerted")
+
+
+async def case_api_down(request: Request, exc: Exception) -> Response:
+    """The case service did not answer a read: 503, retry in a few seconds."""
+    deps(request).log.warning("case_api_unreachable", error=str(exc)[:300])
+    return retry_later(fmt_of(request))
+
+
+EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down}
+"""Exception → handler, for `app.add_exception_handler`."""

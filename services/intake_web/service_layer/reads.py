@@ -1,0 +1,47 @@
+"""intake_web's reads of the case service: Open311 GET Service Requests within its limits, and the earlier
+cases of a caller for the agent console. intake_web owns no data; every answer comes from the case API."""
+
+from __future__ import annotations
+
+from services.intake_web.domain.agent import default_region, phone_contact_key
+from services.intake_web.domain.limits import Refused, request_query
+from services.intake_web.service_layer.deps import Deps
+from shared.contacts import e164
+from shared.intake import CaseApiUnavailable
+from shared.open311 import ServiceRequest
+
+EARLIER_LIMIT = 50
+"""At most this many earlier cases are shown to an agent (newest first)."""
+
+
+async def find_requests(deps: Deps, *, service_request_id: str | None = None, service_code: str | None = None,
+                        status: str | None = None, start_date: str | None = None,
+                        end_date: str | None = None) -> list[ServiceRequest]:
+    """Open311 GeoReport v2 GET Service Requests: the parameters as sent (text), checked by
+    `domain.limits.request_query`, then asked of the case API (newest first). Raises `Refused` (400) and
+    `shared.intake.CaseApiUnavailable`."""
+    q = request_query(service_request_id=service_request_id, service_code=service_code, status=status,
+                      start_date=start_date, end_date=end_date)
+    return await deps.case_api.requests(service_request_id=q.service_request_id, service_code=q.service_code,
+                                        status=q.status, start_date=q.start_date, end_date=q.end_date)
+
+
+async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[ServiceRequest] | None]:
+    """A caller's number in E.164 and their earlier cases (newest first, at most 50), found by the phone
+    contact key every channel shares; None for the cases when the case service cannot tell (down,
+    failing, or without the look-up): the console shows them as unavailable and carries on.
+    Raises `Refused` (400) when `raw_phone` is not a phone number."""
+    region = default_region(deps.jurisdiction, deps.agent.default_region)
+    phone = e164(raw_phone if isinstance(raw_phone, str) else None, region)
+    if phone is None:
+        raise Refused(400, f"phone is not a phone number (write it with its area code, or +country code); "
+                           f"numbers without + are read as {region}")
+    try:
+        found = await deps.case_api.earlier_cases(phone_contact_key(phone))
+    except CaseApiUnavailable as exc:
+        deps.log.warning("case_api_unreachable", error=str(exc))
+        return phone, None
+    if found is None:
+        deps.log.warning("earlier_cases_unavailable")
+        return phone, None
+    return phone, found[:EARLIER_LIMIT]
