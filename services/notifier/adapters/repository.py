@@ -119,8 +119,8 @@ class NotifierRepository:
         """Claim the one delivery of (case, causing event, recipient) with `status` ``sending`` (to be sent)
         or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed."""
         return await self.conn.fetchval(  # type: ignore[no-any-return]
-            "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, reason) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, "
+            "reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
             case_id, cause_event_id, recipient_key, kind, channel, status, at, reason,
         )
 

@@ -13,7 +13,7 @@ from shared.events import (
     BounceReceived,
     DeliveryStatusReceived,
     MessageStatusReceived,
-    NotificationOutcome,
+    NotificationRecorded,
     OptInReceived,
     OptOutReceived,
 )
@@ -25,9 +25,9 @@ Outcome = Literal["sent", "failed", "suppressed"]
 
 
 def notice_recorded(*, case_id: UUID, cause_event_id: UUID, notice: Notice, target: Target, outcome: Outcome,
-                    reason: str | None = None, provider_message_id: str | None = None) -> NotificationOutcome:
+                    reason: str | None = None, provider_message_id: str | None = None) -> NotificationRecorded:
     """`notification.recorded` for one attempt to tell a reporter something; the address is its PII."""
-    return NotificationOutcome(case_id=case_id, cause_event_id=cause_event_id, kind=notice.kind,
+    return NotificationRecorded(case_id=case_id, cause_event_id=cause_event_id, kind=notice.kind,
                                channel=target.channel,  # type: ignore[arg-type]
                                recipient_key=recipient_key(target.channel, target.address), outcome=outcome,
                                reason=reason, provider_message_id=provider_message_id, pii=target.pii)
@@ -152,10 +152,10 @@ class SentNotice:
     recipient_key: str
 
 
-def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationOutcome:
+def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationRecorded:
     """`notification.recorded` for a provider's status of a message already sent (no PII: the record
     names the recipient by key only)."""
-    return NotificationOutcome(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
+    return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
                                kind=sent.kind, channel=sent.channel,  # type: ignore[arg-type]
                                recipient_key=sent.recipient_key, outcome=report.outcome, reason=report.reason,
                                provider_message_id=report.provider_message_id,

@@ -34,6 +34,7 @@ from services.notifier.domain.messages import Notice, compose_email, recipient_k
 from services.notifier.domain.model import CaseStatus, Contact, contact_of, reply_to_of
 from services.notifier.domain.notices import acknowledgement, late_closure, merge_notice, status_notice
 from services.notifier.domain.outcomes import (
+    Outcome,
     carrier_opt_out,
     notice_recorded,
     opt_in_key,
@@ -190,10 +191,11 @@ async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, 
 async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now: datetime) -> str:
     """Send a claimed notice (after the event's commit) and record its outcome in a unit of work of its
     own: ``sent`` with the provider's message id, or ``failed`` with the reason. Never retried."""
-    provider_id = None
+    outcome: Outcome = "sent"
+    provider_id: str | None = None
+    reason: str | None = None
     try:
         provider_id = await _send(sending.senders, claimed, now)
-        outcome, reason = "sent", None
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
         outcome, reason = "failed", send_failure(exc)
         log.warning("notice_failed", case_id=str(claimed.case_id), channel=claimed.target.channel, error=reason)
@@ -201,7 +203,7 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
         await uow.repo.finish_delivery(claimed.delivery_id, status=outcome, provider_message_id=provider_id,
                                        reason=reason, at=now)
         await uow.emit(notice_recorded(case_id=claimed.case_id, cause_event_id=claimed.cause_event_id,
-                                       notice=claimed.notice, target=claimed.target, outcome=outcome,  # type: ignore[arg-type]
+                                       notice=claimed.notice, target=claimed.target, outcome=outcome,
                                        reason=reason, provider_message_id=provider_id), subject=claimed.case_id)
     return outcome
 

@@ -26,7 +26,7 @@ from shared.events import (
     Envelope,
     MessageReceived,
     MessageStatusReceived,
-    NotificationOutcome,
+    NotificationRecorded,
     OptInReceived,
     OptOutReceived,
 )
@@ -220,8 +220,8 @@ def opt_out(phone: str = PHONE) -> OptOutReceived:
                           source="keyword", keyword="STOP", pii={"phone": phone})
 
 
-def recorded(store: FakeStore[FakeNotifierRepository]) -> list[NotificationOutcome]:
-    return [e.payload(NotificationOutcome) for e in store.emitted("notification.recorded")]
+def recorded(store: FakeStore[FakeNotifierRepository]) -> list[NotificationRecorded]:
+    return [e.payload(NotificationRecorded) for e in store.emitted("notification.recorded")]
 
 
 async def handle(store: FakeStore[FakeNotifierRepository], table: Any, payload: Any, *,
@@ -241,7 +241,7 @@ async def test_an_email_reporter_is_acknowledged_once_in_their_own_thread(store:
     [mail] = sent.emails
     assert mail["In-Reply-To"] == case.channel_message_id and case.service_request_id in mail["Subject"]
     [out] = store.emitted("notification.recorded")
-    note = out.payload(NotificationOutcome)
+    note = out.payload(NotificationRecorded)
     assert (note.kind, note.outcome, note.channel, note.pii.email) == ("acknowledgement", "sent", "email", ADDRESS)
     assert note.provider_message_id == mail["Message-ID"] and note.cause_event_id == env.event_id
     assert out.causation_id == env.event_id and out.correlation_id == env.correlation_id
