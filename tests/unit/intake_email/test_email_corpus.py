@@ -1,6 +1,7 @@
-"""Every real mail of the shared corpus (../shared/data/email, INDEX.md §3) parses without an exception,
-is classified as expected with a reason, and reads as its sender wrote it: known words present, no
-mojibake, no replacement characters where the file is correctly labelled."""
+"""Every real mail of the shared test data's email corpus (`email/`, read through
+`support.data.shared_data()`) parses without an exception, is classified as expected with a reason, and
+reads as its sender wrote it: known words present, no mojibake, no replacement characters where the file
+is correctly labelled."""
 
 from __future__ import annotations
 
