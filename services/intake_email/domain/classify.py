@@ -129,9 +129,7 @@ def _auto_reply_reason(p: ParsedEmail) -> str | None:
         return f"autoresponder message class ({message_class.strip()[:60]})"
     if p.report_type == "disposition-notification" or any(r.endswith("disposition-notification")
                                                           for r in p.report_parts):
-        # The message disposition notification RFC's number is spelled with an escape: the shape test of
-        # tests/unit/style takes any four digits 80[89]x in a service's source for a port number.
-        return "read receipt (message/disposition-notification, RFC \u0038098)"
+        return "read receipt (message/disposition-notification, RFC 8098)"
     if _AUTO_SUBJECT.search(p.subject) or _AUTO_SUBJECT_ANYWHERE.search(p.subject):
         return f"out-of-office subject: {p.subject[:80]!r}"
     return None

@@ -167,7 +167,7 @@ def shape_problems(service: Path) -> list[str]:
                     if isinstance(target, ast.Attribute) and target.attr in {
                             "get", "post", "put", "patch", "delete", "exception_handler", "middleware"}:
                         problems.append(f"app.py routes {node.name}: routes belong in entrypoints/")
-    port = re.compile(r"\b80[89]\d\b")
+    port = re.compile(r"(?<!RFC )\b80[89]\d\b")  # RFC 8098 is a standard, not a port
     for p in service.rglob("*.py"):
         if port.search(p.read_text("utf-8")):
             problems.append(f"{p.relative_to(service)} names a port: ports live in shared.settings.SERVICE_PORTS")
