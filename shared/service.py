@@ -62,23 +62,6 @@ class Runtime:
         self.app = FastAPI(title=title or f"omni311 {service}", lifespan=self._lifespan)
         self._add_probes()
 
-    def dispatcher(self, table: dict[str, Callable[..., Awaitable[str]]], deps: Callable[[], Any]) -> Callable[
-            [Any, Any], Awaitable[None]]:
-        """A consume callback that runs `table[event_type](envelope, delivery, deps(), now)`.
-
-        Event types missing from `table` are other consumers' events on a shared topic: committed untouched.
-        """
-
-        async def call(env: Any, delivery: Any) -> None:
-            handler = table.get(env.event_type)
-            if handler is None:
-                return
-            result = await handler(env, delivery, deps(), self.clock())
-            self.handled.labels(env.event_type).inc()
-            self.log.info("handled", result=result)
-
-        return call
-
     def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any]
                       ) -> Callable[[Envelope, Delivery], Awaitable[None]]:
         """The consume callback of a state-owning service: each event runs its handler from `handlers()`

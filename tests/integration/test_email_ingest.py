@@ -14,11 +14,14 @@ import pytest
 
 from services.intake_email.adapters import repository as repo
 from services.intake_email.service_layer import handlers
+from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.service_layer import handlers as notifier
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
+from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import BounceReceived, CaseOpened, Envelope, MessageReceived
 from shared.kafka import Delivery
+from shared.service_layer import dispatch
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAILBOX = "city@127.0.0.1:3143/INBOX"
@@ -152,25 +155,37 @@ async def test_the_notifier_sends_nothing_more_to_an_address_that_bounced(notifi
     async def send(message: EmailMessage) -> None:
         sent.append(message)
 
-    deps = notifier.Deps(pool=notifier_pool, send_email=send, mail_from="311@omni311.test", mail_from_name="City 311")
+    def record_uow(env: Envelope, now: datetime) -> PgUnitOfWork[NotifierRepository]:
+        return PgUnitOfWork(notifier_pool, service="notifier", repository=NotifierRepository, now=now, envelope=env)
+
+    table = notifier.handlers(notifier.Sending(
+        notifier.Senders(send_email=send, mail_from="311@omni311.test", mail_from_name="City 311"), record_uow))
+
+    async def consume(env: Envelope, topic: str, offset: int) -> str | None:
+        return await dispatch(table, env, lambda: PgUnitOfWork(
+            notifier_pool, service="notifier", repository=NotifierRepository, now=NOW, envelope=env,
+            delivery=Delivery(topic, 0, offset, "notifier")))
+
     bounce = BounceReceived(channel="email", channel_message_id="<dsn@mx.resident.test>", contact_key="ck_x",
                             received_at=NOW, reason="delivery status notification", status="5.1.1",
                             pii={"email": "Gone@Resident.test"})
     env = Envelope.new_flow(bounce, subject="ck_x", producer="intake_email", now=NOW)
-    delivery = Delivery(topic="intake.messages", partition=0, offset=1, consumer="notifier")
-    assert await notifier.on_bounce(env, delivery, deps, NOW) == "marked_undeliverable"
-    assert await notifier.on_bounce(env, delivery, deps, NOW) == "duplicate"
+    assert await consume(env, "intake.messages", 1) == "marked_undeliverable"
+    assert await consume(env, "intake.messages", 1) == "duplicate"
 
-    async def opened(address: str, offset: int) -> str:
+    async def opened(address: str, offset: int) -> str | None:
         case = CaseOpened(case_id=uuid4(), service_request_id=f"DEMO-26-00000{offset}", jurisdiction_id="demo",
                           channel="email", channel_message_id=f"<m{offset}@resident.test>", contact_key="ck",
                           requested_datetime=NOW, pii={"email": address})
         e = Envelope.new_flow(case, subject=str(case.case_id), producer="case", now=NOW)
-        return await notifier.on_case_opened(e, Delivery("cases.lifecycle", 0, offset, "notifier"), deps, NOW)
+        return await consume(e, "cases.lifecycle", offset)
 
     assert await opened("gone@resident.test", 1) == "suppressed"
     assert sent == []
-    assert await opened("still@resident.test", 2) == "sent"
+    assert await opened("still@resident.test", 2) == "sending,sent"  # claimed in the event's transaction, then sent
     assert len(sent) == 1 and sent[0]["In-Reply-To"] == "<m2@resident.test>"
-    reasons = [json.loads(r["payload"])["data"]["reason"] for r in await notifier_pool.fetch("SELECT payload FROM outbox")]
+    reasons = [json.loads(r["payload"])["data"]["reason"] for r in await notifier_pool.fetch("SELECT payload FROM outbox ORDER BY id")]
     assert reasons[0].startswith("undeliverable: ")
+    rows = await notifier_pool.fetch("SELECT status, provider_message_id, finished_at FROM deliveries ORDER BY id")
+    assert [r["status"] for r in rows] == ["suppressed", "sent"]
+    assert rows[1]["provider_message_id"] == sent[0]["Message-ID"] and rows[1]["finished_at"] == NOW
