@@ -32,8 +32,10 @@ class FakeStore(Generic[R]):
         self.commits = 0
         self.rollbacks = 0
 
-    def uow(self, envelope: Envelope | None = None, *, now: datetime = T0) -> FakeUnitOfWork[R]:
-        return FakeUnitOfWork(self, envelope=envelope, now=now)
+    def uow(self, envelope: Envelope | None = None, *, now: datetime = T0, claim: bool = True) -> FakeUnitOfWork[R]:
+        """A unit of work for `envelope`; with `claim=False` it claims nothing, as `PgUnitOfWork` without a
+        delivery does (a record made after a send, caused by the consumed event)."""
+        return FakeUnitOfWork(self, envelope=envelope, now=now, claim=claim)
 
     async def handle(self, handlers: Handlers, envelope: Envelope, *, now: datetime = T0) -> str | None:
         """Consume `envelope` as the service would: the same `dispatch` as production, in a fake unit of work."""
@@ -44,15 +46,17 @@ class FakeStore(Generic[R]):
 
 
 class FakeUnitOfWork(UnitOfWork[R], Generic[R]):
-    def __init__(self, store: FakeStore[R], *, envelope: Envelope | None, now: datetime) -> None:
+    def __init__(self, store: FakeStore[R], *, envelope: Envelope | None, now: datetime, claim: bool = True) -> None:
         super().__init__(service=store.service, repo=store.repo, now=now, envelope=envelope)
         self.store = store
+        self._claims = claim and envelope is not None
+        self._claim: tuple[str, UUID] | None = None
         self._snapshot: dict[str, Any] | None = None
         self._pending: list[Envelope] = []
 
     async def _begin(self) -> None:
         self._snapshot = copy.deepcopy(vars(self.repo)) if hasattr(self.repo, "__dict__") else None
-        if self.envelope is not None:
+        if self._claims and self.envelope is not None:
             key = (self.service, self.envelope.event_id)
             self.claimed = key not in self.store.inbox
             self.store.inbox.add(key)
@@ -66,7 +70,7 @@ class FakeUnitOfWork(UnitOfWork[R], Generic[R]):
         if self._snapshot is not None:
             vars(self.repo).clear()
             vars(self.repo).update(self._snapshot)
-        if self.envelope is not None and getattr(self, "_claim", None):
+        if self._claim is not None:
             self.store.inbox.discard(self._claim)
         self._pending.clear()
         self.store.rollbacks += 1
