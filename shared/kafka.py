@@ -123,8 +123,6 @@ class Delivery:
 EventCallback = Callable[[Envelope, Delivery], Awaitable[None]]
 """What `Consumer.handle` calls for each parsed envelope."""
 
-Handler = EventCallback
-
 
 class Consumer:
     """Wraps every subscriber of one service: parse, log context, retry, dead-letter."""
@@ -135,7 +133,7 @@ class Consumer:
         self.service = service
         self.dead_lettered = 0
 
-    async def handle(self, msg: KafkaMessage, handler: Handler) -> None:
+    async def handle(self, msg: KafkaMessage, handler: EventCallback) -> None:
         """Run `handler` for one Kafka message.
 
         Returns normally when the effect is done or the message went to the DLQ (the offset is then

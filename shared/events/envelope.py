@@ -70,8 +70,11 @@ class Envelope(BaseModel):
         producer: str,
         now: datetime,
         event_id: UUID | None = None,
+        correlation_id: UUID | None = None,
     ) -> Self:
-        """Start a new flow at intake: a fresh correlation id equal to the event id, no causation."""
+        """Start a new flow: no causation, and a correlation id equal to the event id (at intake) or
+        `correlation_id` when the flow continues an older one (a staff action on a case keeps the case's
+        correlation id, so its whole history traces together)."""
         eid = event_id or uuid4()
         return cls(
             event_id=eid,
@@ -80,7 +83,7 @@ class Envelope(BaseModel):
             occurred_at=now,
             producer=producer,
             subject=subject,
-            correlation_id=eid,
+            correlation_id=correlation_id or eid,
             causation_id=None,
             data=data.model_dump(mode="json"),
         )

@@ -19,10 +19,13 @@ from uuid import UUID, uuid4
 
 from shared.events import Envelope
 from shared.events.envelope import EventData
+from shared.logs import get_logger
 
 R = TypeVar("R")
 
 AfterCommit = Callable[[], Awaitable[Any]]
+
+log = get_logger(__name__)
 
 
 class UnitOfWork(Generic[R]):
@@ -55,16 +58,16 @@ class UnitOfWork(Generic[R]):
             env = self.envelope.caused_by(event, subject=str(subject), producer=self.service, now=self.now)
         else:
             env = Envelope.new_flow(event, subject=str(subject), producer=self.service, now=self.now,
-                                    event_id=uuid4())
-            if correlation_id is not None:
-                env = env.model_copy(update={"correlation_id": correlation_id})
+                                    event_id=uuid4(), correlation_id=correlation_id)
         await self._write_outbox(env)
         self.emitted.append(env)
         return env
 
     def after_commit(self, action: AfterCommit) -> None:
         """Run `action()` once this unit of work has committed (never when it rolled back), in order.
-        What an action returns is kept in `after_commit_results`."""
+        What an action returns is kept in `after_commit_results`; an action that raises is logged
+        (`after_commit_failed`, with the event's ids from the log context) and counted there as
+        "after_commit_failed", and the next action still runs."""
         self._after_commit.append(action)
 
     async def __aenter__(self) -> UnitOfWork[R]:
@@ -79,7 +82,14 @@ class UnitOfWork(Generic[R]):
         await self._commit()
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            self.after_commit_results.append(await action())
+            # The event's effect is committed: a failing action must neither stop the others (another
+            # reporter's notice) nor reach the consumer, which would retry an event already claimed.
+            try:
+                self.after_commit_results.append(await action())
+            except Exception as exc:  # noqa: BLE001 - logged with the event's ids; the action records its own state
+                log.error("after_commit_failed", action=getattr(action, "__qualname__", repr(action))[:200],
+                          error=repr(exc)[:500])
+                self.after_commit_results.append("after_commit_failed")
 
     # --- what an implementation provides ---------------------------------------------------------------
 

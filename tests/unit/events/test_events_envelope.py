@@ -125,3 +125,9 @@ def test_envelopes_are_immutable() -> None:
     env = Envelope.new_flow(message(), subject="ck-1", producer="intake_email", now=NOW)
     with pytest.raises(ValidationError):
         env.subject = "other"  # type: ignore[misc]
+
+
+def test_a_new_flow_may_continue_an_older_correlation() -> None:
+    older = uuid4()
+    env = Envelope.new_flow(message(), subject="ck-1", producer="case", now=NOW, correlation_id=older)
+    assert env.correlation_id == older and env.causation_id is None and env.event_id != older

@@ -92,3 +92,27 @@ async def test_an_event_caused_by_a_consumed_one_keeps_its_correlation() -> None
     [out] = store.outbox
     assert isinstance(out, Envelope)
     assert (out.causation_id, out.correlation_id, out.producer) == (env.event_id, env.correlation_id, "svc")
+
+
+async def test_a_failing_after_commit_action_is_logged_and_the_next_one_still_runs() -> None:
+    store = FakeStore(Repo(), "svc")
+    ran: list[str] = []
+
+    async def two_notices(payload: CaseStatusChanged, uow: UnitOfWork[Repo]) -> str:
+        async def first() -> str:
+            raise ConnectionError("database went away while recording")
+
+        async def second() -> str:
+            ran.append("second")
+            return "sent"
+
+        uow.after_commit(first)
+        uow.after_commit(second)
+        return "sending"
+
+    env = event(changed())
+    result = await dispatch({CaseStatusChanged.event_type: (CaseStatusChanged, two_notices)}, env,
+                            lambda: store.uow(env))
+
+    assert result == "sending,after_commit_failed,sent"
+    assert ran == ["second"] and store.commits == 1 and ("svc", env.event_id) in store.inbox
