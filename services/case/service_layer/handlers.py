@@ -31,7 +31,7 @@ from shared.events import (
     DedupDecided,
     Envelope,
     MessageReceived,
-    NotificationOutcome,
+    NotificationRecorded,
     RoutingDecided,
 )
 from shared.logs import get_logger
@@ -156,7 +156,7 @@ async def apply_dedup(decision: DedupDecided, uow: Uow) -> str:
     return "merged"
 
 
-async def record_notification(outcome: NotificationOutcome, uow: Uow) -> str:
+async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
     """Write a notifier outcome on the case timeline (`notification_<outcome>`); remember our outbound
     message id so that a reply to it threads onto the case. Raises `ValueError` for an unknown case."""
     if await uow.repo.get_case(outcome.case_id) is None:
@@ -199,5 +199,5 @@ def handlers(jurisdiction_id: str, tz: ZoneInfo) -> Handlers:
                                                                tz=tz)),
         RoutingDecided.event_type: (RoutingDecided, apply_routing),
         DedupDecided.event_type: (DedupDecided, apply_dedup),
-        NotificationOutcome.event_type: (NotificationOutcome, record_notification),
+        NotificationRecorded.event_type: (NotificationRecorded, record_notification),
     }

@@ -23,7 +23,7 @@ from shared.events import (
     CaseStatusChanged,
     DedupDecided,
     MessageReceived,
-    NotificationOutcome,
+    NotificationRecorded,
     RoutingDecided,
     RoutingFields,
 )
@@ -165,10 +165,10 @@ def dedup(case_id: UUID, duplicate_of: UUID) -> DedupDecided:
                         text_similarity=0.8, window_hours=72, radius_m=50)
 
 
-def outcome(case_id: UUID, **kw: Any) -> NotificationOutcome:
+def outcome(case_id: UUID, **kw: Any) -> NotificationRecorded:
     fields: dict[str, Any] = {"case_id": case_id, "cause_event_id": uuid4(), "kind": "acknowledgement",
                               "channel": "email", "recipient_key": "r1", "outcome": "sent"}
-    return NotificationOutcome(**{**fields, **kw})
+    return NotificationRecorded(**{**fields, **kw})
 
 
 # --- accept_message ------------------------------------------------------------------------------------
