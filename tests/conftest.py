@@ -19,6 +19,14 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.extend(containers.start_containers())
 
 
+@pytest.fixture(scope="session")
+def require_shared_data() -> None:
+    """Fails (never skips) a test that reads the real records when the shared data folder is missing."""
+    from support.data import shared_data
+
+    assert (shared_data() / "INDEX.md").is_file(), "shared test data has no INDEX.md (set OMNI311_SHARED_DATA)"
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for container in reversed(_started):
         container.stop()

@@ -13,9 +13,7 @@ import pytest
 from shared.jurisdiction import DistrictIndex, JurisdictionConfigError, load_jurisdiction, shared_data_root
 
 DATA = shared_data_root()
-pytestmark = pytest.mark.skipif(
-    not (DATA / "INDEX.md").is_file(), reason=f"shared data not found at {DATA} (set OMNI311_SHARED_DATA)"
-)
+pytestmark = pytest.mark.usefixtures("require_shared_data")
 BOROUGH_CODE = {"MANHATTAN": 1, "BRONX": 2, "BROOKLYN": 3, "QUEENS": 4, "STATEN ISLAND": 5}
 CITY_HALL = (42.3594, -71.0587)
 

@@ -20,9 +20,7 @@ from shared.jurisdiction import (
 
 DEMO_DIR = repo_root() / "jurisdictions" / "demo"
 DATA = shared_data_root()
-needs_data = pytest.mark.skipif(
-    not (DATA / "INDEX.md").is_file(), reason=f"shared data not found at {DATA} (set OMNI311_SHARED_DATA)"
-)
+needs_data = pytest.mark.usefixtures("require_shared_data")
 
 MINIMAL = """
 id: tiny

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,11 +16,11 @@ from shared.open311 import (
     parse_service_definition,
     parse_services,
 )
+from support.data import shared_data
 
 
 def _open311_dir() -> Path:
-    default = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-    return Path(os.environ.get("OMNI311_SHARED_DATA", default)) / "open311"
+    return shared_data() / "open311"
 
 
 def _read(name: str) -> bytes:

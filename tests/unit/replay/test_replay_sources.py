@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from support.data import shared_data
 from tools.replay.sources import ReplayFormatError, ReplayRecord, detect_format, read_records, repair_mojibake
 
 
 def _data_dir() -> Path:
-    default = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-    return Path(os.environ.get("OMNI311_SHARED_DATA", default))
+    return shared_data()
 
 
 NYC = _data_dir() / "311_records" / "nyc311_2011_sample_1000.csv"

@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.router.domain import DEFAULT_RULE_ID, KeywordClassifier, RoutingInput, route
-from shared.jurisdiction import DedupPolicy, Keyword, Service, load_jurisdiction, repo_root, shared_data_root
+from shared.jurisdiction import DedupPolicy, Keyword, Service, load_jurisdiction, repo_root
 
 NOW = datetime(2024, 1, 10, 15, 0, tzinfo=UTC)
 TORONTO = ZoneInfo("America/Toronto")
 NORD = (45.43, -75.70)
 CENTRE = (45.415, -75.70)
-has_data = (shared_data_root() / "INDEX.md").is_file()
-needs_data = pytest.mark.skipif(not has_data, reason="shared data not found (set OMNI311_SHARED_DATA)")
+needs_data = pytest.mark.usefixtures("require_shared_data")
 
 
 LATER = datetime(2024, 6, 1, tzinfo=UTC)  # "now" for requests made in spring 2024

@@ -23,9 +23,7 @@ from shared.jurisdiction import (
 )
 
 DATA = shared_data_root()
-pytestmark = pytest.mark.skipif(
-    not (DATA / "INDEX.md").is_file(), reason=f"shared data not found at {DATA} (set OMNI311_SHARED_DATA)"
-)
+pytestmark = pytest.mark.usefixtures("require_shared_data")
 NOW = datetime(2024, 1, 10, 15, 0, tzinfo=UTC)
 NYC_CSV = "nyc311_2011_sample_1000.csv"
 BOSTON_CSV = "qsv_boston311-100.csv"
