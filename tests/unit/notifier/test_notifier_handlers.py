@@ -29,8 +29,10 @@ from shared.events import (
     NotificationRecorded,
     OptInReceived,
     OptOutReceived,
+    Pii,
+    ProviderError,
 )
-from support.uow import T0, FakeStore, FakeUnitOfWork, event
+from support.uow import T0, FakeStore, event
 
 PHONE = "+16135550123"
 ADDRESS = "ann@resident.test"
@@ -112,17 +114,6 @@ class FakeNotifierRepository:
         return None
 
 
-class RecordUnitOfWork(FakeUnitOfWork[FakeNotifierRepository]):
-    """The unit of work a send's outcome is recorded in: the consumed event's envelope, no inbox claim."""
-
-    async def _begin(self) -> None:
-        envelope, self.envelope = self.envelope, None
-        try:
-            await super()._begin()
-        finally:
-            self.envelope = envelope
-
-
 class Sent:
     """What left, by channel; `fail` makes the next sends raise it."""
 
@@ -187,8 +178,8 @@ def table_for(store: FakeStore[FakeNotifierRepository], sent: Sent, *, twilio: b
     senders = h.Senders(send_email=sent.email, mail_from="311@city.test", mail_from_name="City 311",
                         twilio=FakeTwilio(sent) if twilio else None, meta=FakeMeta(sent),  # type: ignore[arg-type]
                         mastodon=FakeMastodon(sent))  # type: ignore[arg-type]
-    return h.handlers(h.Sending(senders, lambda env, now: RecordUnitOfWork(store, envelope=env, now=now),
-                                reply_window_h=24.0))
+    # A send's outcome is recorded in a unit of work with the consumed event's envelope that claims nothing.
+    return h.handlers(h.Sending(senders, lambda env, now: store.uow(env, now=now, claim=False), reply_window_h=24.0))
 
 
 @pytest.fixture
@@ -322,6 +313,27 @@ async def test_a_bounce_without_an_address_is_refused_and_not_claimed(store: Any
     with pytest.raises(ValueError, match="without pii.email"):
         await handle(store, table, bounce)
     assert store.inbox == set() and store.repo.undeliverable == {}
+
+
+async def test_an_opt_out_without_a_phone_is_refused_and_not_claimed(store: Any, table: Any) -> None:
+    stop = opt_out().model_copy(update={"pii": Pii()})
+
+    with pytest.raises(ValueError, match="without pii.phone"):
+        await handle(store, table, stop)
+
+    assert store.inbox == set() and store.repo.opt_outs == {} and store.emitted() == []
+
+
+async def test_an_opt_in_without_a_phone_is_refused_and_not_claimed(store: Any, table: Any) -> None:
+    await handle(store, table, opt_out())
+    claimed = set(store.inbox)
+    start = OptInReceived(channel="sms", channel_message_id="SMstart", contact_key="ck", received_at=T0,
+                          keyword="START")
+
+    with pytest.raises(ValueError, match="without pii.phone"):
+        await handle(store, table, start)
+
+    assert store.inbox == claimed and list(store.repo.opt_outs) == [recipient_key("sms", PHONE)]
 
 
 async def test_outside_metas_24_h_window_the_notice_goes_by_email(store: Any, table: Any, sent: Sent) -> None:
@@ -501,6 +513,23 @@ async def test_a_carrier_21610_opts_the_number_out_and_is_recorded_on_the_delive
     assert len(sent.texts) == 1
 
 
+async def test_an_undelivered_twilio_status_other_than_21610_is_recorded_failed_without_opting_out(
+        store: Any, table: Any, sent: Sent) -> None:
+    case = opened("sms", phone=PHONE)
+    await handle(store, table, case)
+    sid = recorded(store)[0].provider_message_id
+    assert sid
+
+    assert await handle(store, table, twilio_status(sid, outcome="failed", error_code=30003)) == "status_failed"
+
+    note = recorded(store)[-1]
+    assert (note.outcome, note.delivery_status, note.reason) == ("failed", "failed",
+                                                                 "provider status undelivered (error 30003)")
+    assert store.repo.deliveries[0]["provider_status"] == "failed" and store.repo.opt_outs == {}
+    assert await handle(store, table, closed(case)) == "sending,sent"
+    assert len(sent.texts) == 2
+
+
 async def test_a_whatsapp_cloud_status_is_recorded_against_the_delivery(store: Any, table: Any) -> None:
     await handle(store, table, opened("whatsapp", handle="16135550123"))
     mid = recorded(store)[0].provider_message_id
@@ -510,6 +539,24 @@ async def test_a_whatsapp_cloud_status_is_recorded_against_the_delivery(store: A
 
     assert await handle(store, table, status) == "status_read"
     assert (recorded(store)[-1].outcome, recorded(store)[-1].delivery_status) == ("sent", "read")
+
+
+async def test_a_failed_whatsapp_cloud_status_is_recorded_failed_with_its_errors(store: Any, table: Any) -> None:
+    await handle(store, table, opened("whatsapp", handle="16135550123"))
+    mid = recorded(store)[0].provider_message_id
+    assert mid
+    status = DeliveryStatusReceived(channel="whatsapp", provider_message_id=mid, contact_key="ck", status="failed",
+                                    reported_at=T0, received_at=T0,
+                                    errors=[ProviderError(code="131047", title="Re-engagement message"),
+                                            ProviderError(code="131026", title="Message undeliverable")])
+
+    assert await handle(store, table, status) == "status_failed"
+
+    note = recorded(store)[-1]
+    assert (note.outcome, note.delivery_status, note.provider_message_id) == ("failed", "failed", mid)
+    assert note.reason == ("provider status failed (131047 Re-engagement message; "
+                           "131026 Message undeliverable)")
+    assert store.repo.deliveries[0]["provider_status"] == "failed"
 
 
 async def test_a_status_for_a_message_that_is_not_ours_is_unknown(store: Any, table: Any) -> None:
