@@ -187,9 +187,10 @@ def test_lat_without_long_is_refused() -> None:
 
 
 def test_decision_fits_the_routing_decided_event() -> None:
-    events = pytest.importorskip("shared.events")
+    from shared.events import RoutingFields
+
     decision = _demo_route("pothole", lat=NORD[0], long=NORD[1])
-    fields = events.RoutingFields.model_validate(decision.event_fields())  # type: ignore[attr-defined]
+    fields = RoutingFields.model_validate(decision.event_fields())  # type: ignore[attr-defined]
     assert fields.district == "nord" and fields.sla_due_at == decision.sla_due_at  # type: ignore[attr-defined]
 
 
