@@ -1,6 +1,8 @@
-"""The shape every service folder shares (docs/architecture.md "One shape for every service"): I/O only
-in `adapters/`, a pure `domain/`, thin entry points and a short bootstrap. Each rule has a test that
-shows it catches a violation."""
+"""The shape every service folder shares (docs/architecture.md "One shape for every service"): the four
+layers and the files every service has, SQL and database calls only in `adapters/`, a `domain/` that
+does no I/O, handlers that see a unit of work and never a pool, routes in `entrypoints/` and not in a
+short bootstrap, and ports only in the one table. Each rule has a test that shows it catches a
+violation."""
 
 from __future__ import annotations
 
@@ -203,4 +205,53 @@ def test_the_shape_check_catches_a_missing_layer_a_long_bootstrap_and_routes_in_
         "owns a schema without migrations/, or has migrations/ it does not apply",
         "create_app has 51 lines (at most 40)", "app.py routes x: routes belong in entrypoints/",
         "app.py names a port: ports live in shared.settings.SERVICE_PORTS",
+    ]
+
+
+# --- handlers see a unit of work, never a pool -----------------------------------------------------------
+
+
+DB_HANDLES = re.compile(r"(^|_)(conn|connection|pool|db)$")
+"""Names of database handles (a Mastodon `cursor` or a Kafka offset is no database)."""
+
+
+def service_layer_problems(source: str) -> list[str]:
+    """A pool or a connection named in a service layer (a parameter, an attribute, a variable), or the
+    database plumbing imported there: handlers get a unit of work and its repository instead."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("shared.db") or any(a.name == "PgUnitOfWork" for a in node.names):
+                problems.append(f"line {node.lineno}: imports {node.module}")
+        elif isinstance(node, ast.arg) and DB_HANDLES.search(node.arg):
+            problems.append(f"line {node.lineno}: parameter {node.arg}")
+        elif isinstance(node, ast.Attribute) and DB_HANDLES.search(node.attr):
+            problems.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and DB_HANDLES.search(
+                node.target.id):
+            problems.append(f"line {node.lineno}: field {node.target.id}")
+    return sorted(set(problems), key=lambda p: int(p.split(":")[0].split()[1]))
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=SERVICE_IDS)
+def test_the_service_layer_gets_a_unit_of_work_not_a_pool(service: Path) -> None:
+    found = {str(p.relative_to(REPO)): service_layer_problems(p.read_text("utf-8"))
+             for p in sorted((service / "service_layer").rglob("*.py"))}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_service_layer_check_catches_pools_connections_and_plumbing() -> None:
+    source = textwrap.dedent('''
+        from shared.db.unit_of_work import PgUnitOfWork
+        from shared.service_layer import UnitOfWork
+        class Deps:
+            pool: object
+        async def handle(msg, uow: UnitOfWork):
+            await uow.repo.add(msg)
+        async def old(msg, conn):
+            return deps.pool
+    ''')
+    assert service_layer_problems(source) == [
+        "line 2: imports shared.db.unit_of_work", "line 5: field pool", "line 8: parameter conn",
+        "line 9: .pool",
     ]
