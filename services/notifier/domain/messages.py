@@ -1,6 +1,7 @@
 """What to tell a reporter, in which language, and how an email is shaped (RFC 5322, RFC 3834).
 
-Pure: takes the facts and `now`, returns an `email.message.EmailMessage` built with `policy.default`.
+Pure: takes the facts, `now` and the Message-ID (made by the caller), returns an
+`email.message.EmailMessage` built with `policy.default`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -83,26 +84,29 @@ def compose_email(
     from_address: str,
     from_name: str,
     now: datetime,
+    message_id: str | None = None,
     in_reply_to: str | None = None,
     reply_subaddress: bool = True,
 ) -> EmailMessage:
-    """Build the email for `notice`: text and HTML parts, UTF-8 display names, a Message-ID on our
-    domain, `In-Reply-To`/`References` to the resident's mail when known, a Reply-To that threads back
-    to the case (`local+<case number>@domain`), and `Auto-Submitted: auto-replied` on automatic
-    answers so that well-behaved responders do not answer them (RFC 3834 §5).
+    """Build the email for `notice`: text and HTML parts, UTF-8 display names, `Date` from `now` (UTC),
+    `message_id` as its Message-ID (RFC 5322 §3.6.4, ``<...@domain>``, made by the caller, e.g.
+    `email.utils.make_msgid`; None leaves the mail without one), `In-Reply-To`/`References` to the
+    resident's mail when known, a Reply-To that threads back to the case (`local+<case number>@domain`),
+    and `Auto-Submitted: auto-replied` on automatic answers so that well-behaved responders do not answer
+    them (RFC 3834 §5).
 
     Raises `ValueError` for an address that cannot be written in a header (e.g. a non-ASCII local
     part, RFC 6531, which our SMTP path does not offer).
     """
     try:
         return _compose(notice, to_address=to_address, from_address=from_address, from_name=from_name, now=now,
-                        in_reply_to=in_reply_to, reply_subaddress=reply_subaddress)
+                        message_id=message_id, in_reply_to=in_reply_to, reply_subaddress=reply_subaddress)
     except (email.errors.HeaderDefect, email.errors.MessageError, IndexError) as exc:
         raise ValueError(f"cannot address this email: {exc}") from exc
 
 
 def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
-             in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
+             message_id: str | None, in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
     if in_reply_to and _CONTROLS.search(in_reply_to):
         in_reply_to = None  # a Message-ID with a line break is forged: answer, but do not thread to it
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
@@ -118,7 +122,8 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     msg["Reply-To"] = Address(display_name=from_name, username=reply_local, domain=domain)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(idstring=notice.service_request_id, domain=domain or None)
+    if message_id:
+        msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = lang

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import make_msgid
 from functools import partial
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -208,14 +209,22 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
     return outcome
 
 
+def _new_message_id(mail_from: str, notice: Notice) -> str:
+    """A new Message-ID on our sending domain, e.g. ``<177...@city.test>``: `email.utils.make_msgid` with
+    the case number as its idstring (the host's name when `mail_from` has no domain). Made here, not in
+    the domain, since it reads the clock and a random number."""
+    return make_msgid(idstring=notice.service_request_id, domain=mail_from.partition("@")[2] or None)
+
+
 async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
     """Send on the target's channel; returns the provider's message id (an email's Message-ID).
     Raises when it cannot (not configured, refused, unreachable)."""
     target, notice = claimed.target, claimed.notice
     if target.route == "email":
         message = compose_email(notice, to_address=target.address, from_address=senders.mail_from,
-                                from_name=senders.mail_from_name, now=now, in_reply_to=claimed.in_reply_to,
-                                reply_subaddress=senders.reply_subaddress)
+                                from_name=senders.mail_from_name, now=now,
+                                message_id=_new_message_id(senders.mail_from, notice),
+                                in_reply_to=claimed.in_reply_to, reply_subaddress=senders.reply_subaddress)
         await senders.send_email(message)
         return str(message["Message-ID"])
     text = short_text(notice, senders.program_name)

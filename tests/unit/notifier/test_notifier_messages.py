@@ -9,11 +9,12 @@ from email import policy
 from services.notifier.domain.messages import Notice, compose_email, language_of, recipient_key
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+MESSAGE_ID = "<179598585898.945.8671032452324912991.NYC-26-000042@city.test>"
 
 
 def _mail(notice: Notice, **kw):  # noqa: ANN003, ANN202
     msg = compose_email(notice, to_address="zoe@resident.test", from_address="311@city.test", from_name="Ville 311",
-                        now=NOW, **kw)
+                        now=NOW, message_id=MESSAGE_ID, **kw)
     return email.message_from_bytes(msg.as_bytes(policy=policy.SMTP), policy=policy.default)
 
 
@@ -23,7 +24,7 @@ def test_an_acknowledgement_quotes_the_case_number_and_threads_to_the_residents_
     assert "NYC-26-000042" in m["Subject"]
     assert m["In-Reply-To"] == "<abc@resident.test>" and m["References"] == "<abc@resident.test>"
     assert m["Auto-Submitted"] == "auto-replied"
-    assert m["Message-ID"].endswith("@city.test>")
+    assert m["Message-ID"] == MESSAGE_ID and m["Date"] == "Sun, 29 Nov 2026 12:00:00 +0000"
     assert "311+NYC-26-000042@city.test" in m["Reply-To"]
     assert "NYC-26-000042" in m.get_body(("plain",)).get_content()
     assert m.get_body(("html",)) is not None
@@ -36,6 +37,14 @@ def test_a_french_reporter_gets_french_and_markup_in_a_description_is_escaped() 
     html = m.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Zoé" in str(m["To"])
+
+
+def test_the_message_id_is_the_callers_and_none_is_made_without_one() -> None:
+    notice = Notice(kind="acknowledgement", service_request_id="NYC-26-000042", language="en")
+    assert _mail(notice)["Message-ID"] == MESSAGE_ID
+    bare = compose_email(notice, to_address="zoe@resident.test", from_address="311@city.test", from_name="City",
+                         now=NOW)
+    assert "Message-ID" not in bare
 
 
 def test_a_merge_notice_names_the_surviving_case() -> None:
