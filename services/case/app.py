@@ -33,5 +33,6 @@ def create_app(settings: Settings | None = None) -> Any:
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository))
-    rt.app.include_router(http.routes(lambda: CaseReads(rt.db), lambda: rt.unit_of_work(CaseRepository)))
+    http.mount(rt.app, http.CaseApi(reads=lambda: CaseReads(rt.db),
+                                    unit_of_work=lambda: rt.unit_of_work(CaseRepository)))
     return rt.app

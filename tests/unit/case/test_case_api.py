@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.case.adapters.reads import RequestQuery, requests_sql
-from services.case.entrypoints.http import comma_list, routes
+from services.case.entrypoints.http import CaseApi, comma_list, mount, router
 from shared.events import CaseStatusChanged
 from support.uow import T0, FakeStore
 
@@ -94,7 +94,8 @@ def store(reads: FakeReads) -> FakeStore[FakeStatusRepository]:
 async def client(reads: FakeReads, store: FakeStore[FakeStatusRepository]) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     later = T0 + timedelta(hours=1)
-    app.include_router(routes(lambda: reads, lambda: store.uow(now=later)))  # type: ignore[arg-type,return-value]
+    mount(app, CaseApi(reads=lambda: reads,  # type: ignore[arg-type,return-value]
+                       unit_of_work=lambda: store.uow(now=later)))  # type: ignore[arg-type,return-value]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://case") as c:
         yield c
 
@@ -165,6 +166,25 @@ async def test_a_status_change_answers_the_case_and_emits_case_status_changed(
 
 async def test_a_status_outside_open311s_is_422(client: httpx.AsyncClient) -> None:
     assert (await client.post("/cases/DEMO-26-000001/status", json={"status": "acknowledged"})).status_code == 422
+
+
+def test_the_module_router_serves_each_path_with_its_parameters() -> None:
+    app = FastAPI()
+    mount(app, CaseApi(reads=lambda: FakeReads([]), unit_of_work=lambda: None))  # type: ignore[arg-type,return-value]
+    assert app.state.case_api.reads().cases == {}
+    paths = app.openapi()["paths"]
+    assert {r.path for r in router.routes} == set(paths)  # type: ignore[attr-defined]
+    params = {(method, path): sorted(p["name"] for p in op.get("parameters", []))
+              for path, ops in paths.items() for method, op in ops.items()}
+    assert params == {
+        ("get", "/cases/requests/{service_request_id}"): ["service_request_id"],
+        ("get", "/cases/requests"): ["end_date", "limit", "service_code", "service_request_id", "start_date",
+                                     "status"],
+        ("get", "/cases/by-contact/{contact_key}"): ["contact_key"],
+        ("get", "/cases/tokens/{token}"): ["channel", "token"],
+        ("get", "/cases/{service_request_id}/timeline"): ["service_request_id"],
+        ("post", "/cases/{service_request_id}/status"): ["service_request_id"],
+    }
 
 
 def test_comma_lists_drop_blanks_and_an_absent_filter_is_none() -> None:
