@@ -19,6 +19,12 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Any:
+    """The duplicate detector's FastAPI app (probes `/healthz`, `/readyz`, `/metrics`), whose lifespan runs
+    the service: `settings` (default: `Settings()` from the `OMNI311_` environment). Nothing is opened here;
+    on start the `dedup` schema is migrated, the pool, outbox relay and consumer are started and the
+    jurisdiction's rules (`settings.jurisdiction`) are loaded. Starting raises `JurisdictionConfigError`
+    for a jurisdiction that cannot be loaded, `OSError`/`asyncpg.PostgresError`/Kafka errors when the
+    infrastructure cannot be reached."""
     s = settings or Settings()
     rt = Runtime(s, SERVICE, schema_package="services.dedup")
     table: dict[str, Handlers] = {}

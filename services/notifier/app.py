@@ -25,6 +25,12 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, channels: ChannelSettings | None = None) -> Any:
+    """The notifier's FastAPI app (probes `/healthz`, `/readyz`, `/metrics`), whose lifespan runs the
+    service: `settings` (default: `Settings()`, SMTP and mail sender included) and `channels` (Twilio, Meta,
+    Mastodon; default: `ChannelSettings()`), both from the `OMNI311_` environment. A channel without
+    credentials gets no sender (its notices are recorded `failed`). Nothing is opened here; on start the
+    `notifier` schema is migrated and the pool, outbox relay and consumer are started. Starting raises
+    `OSError`/`asyncpg.PostgresError`/Kafka errors when the infrastructure cannot be reached."""
     s = settings or Settings()
     ch = channels or ChannelSettings()
     rt = Runtime(s, SERVICE, schema_package="services.notifier")

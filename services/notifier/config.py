@@ -38,7 +38,10 @@ class ChannelSettings(BaseSettings):
     request_timeout_s: float = 15.0
 
     def twilio_enabled(self) -> bool:
+        """Whether Twilio can send: account sid, auth token and sender are all set."""
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
     def status_callback(self) -> str | None:
+        """The URL Twilio posts message statuses to (`<twilio_public_base_url>/twilio/status`), or None
+        when no public URL is configured (then none is asked for)."""
         return self.twilio_public_base_url.rstrip("/") + "/twilio/status" if self.twilio_public_base_url else None

@@ -19,7 +19,9 @@ def _lock_key(service_code: str) -> int:
 
 
 class DedupRepository:
-    """The projection (`cases`, one row per case) and the decision log (`decisions`, one row per case)."""
+    """The projection (`cases`, one row per case) and the decision log (`decisions`, one row per case), on
+    `conn` (in the caller's transaction). Distances are metres, times UTC. Every method raises
+    `asyncpg.PostgresError` when its statement fails (the unit of work then rolls back)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

@@ -62,6 +62,7 @@ class ProjectedCase:
 
     @property
     def location_known(self) -> bool:
+        """Whether the case has a point to be matched by (the projection's `location_known`)."""
         return self.point is not None
 
 

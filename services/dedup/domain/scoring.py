@@ -43,6 +43,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Match:
+    """A candidate scored against a new report: combined `score`, `text_similarity` and closeness
+    (`distance_score`), each in [0, 1]."""
+
     candidate: Candidate
     score: float
     text_similarity: float

@@ -22,6 +22,8 @@ class SmtpSender:
     timeout_s: float = 10.0
 
     async def send(self, message: EmailMessage) -> None:
+        """Send `message` to the recipients its headers name, over plain SMTP (no STARTTLS or TLS), each
+        step within `timeout_s` seconds; raises as the class says."""
         await aiosmtplib.send(
             message, hostname=self.host, port=self.port, username=self.username, password=self.password,
             timeout=self.timeout_s, start_tls=False, use_tls=False,

@@ -51,6 +51,10 @@ class TwilioSender:
         self._callback = cfg.status_callback()
 
     async def send(self, to: str, body: str, *, whatsapp: bool = False) -> str:
+        """Send `body` to `to` (E.164; as ``whatsapp:<number>`` when `whatsapp`), from the configured number
+        or Messaging Service, with the status callback when one is configured; returns the MessageSid.
+        Raises `twilio.base.exceptions.TwilioRestException` (refused, e.g. error 21610) or a
+        `requests` error (unreachable)."""
         kwargs: dict[str, Any] = {"to": f"whatsapp:{to}" if whatsapp else to, "body": body}
         if self._from.startswith("MG"):
             kwargs["messaging_service_sid"] = self._from
@@ -74,6 +78,10 @@ class MetaSender:
         self._timeout = cfg.request_timeout_s
 
     async def send(self, channel: str, recipient: str, text: str) -> str:
+        """Send `text` to `recipient` (a WhatsApp id when `channel` is ``whatsapp``, else a Messenger PSID or
+        Instagram IGSID); returns the platform's message id (``wamid.…`` or ``m_…``). Raises
+        `httpx.HTTPStatusError` (refused, e.g. outside the reply window), `httpx.HTTPError` (unreachable),
+        `KeyError` (an answer without a message id) or `RuntimeError` (WhatsApp without a sender id)."""
         headers = {"Authorization": f"Bearer {self._token}"}
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             if channel == "whatsapp":
@@ -103,6 +111,9 @@ class MastodonSender:
                              version_check_mode="none", request_timeout=cfg.request_timeout_s)
 
     async def send(self, handle: str, text: str, in_reply_to_id: str | None) -> str:
+        """Post `text` as a direct message to `handle` (``@user@server``, the ``@`` added when missing),
+        answering the status `in_reply_to_id` when given; returns the new status's id. Raises
+        `mastodon.MastodonError` (refused, or `MastodonNetworkError` when unreachable)."""
         mention = handle if handle.startswith("@") else f"@{handle}"
         status = await asyncio.to_thread(self._api.status_post, f"{mention} {text}", in_reply_to_id=in_reply_to_id,
                                          visibility="direct")

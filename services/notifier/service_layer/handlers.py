@@ -245,19 +245,22 @@ async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
 
 
 async def on_bounce(bounce: BounceReceived, uow: Uow) -> str:
-    """Mark the bounced address undeliverable: later notices to it are recorded as suppressed."""
+    """Mark the bounced address undeliverable: later notices to it are recorded as suppressed. Raises
+    `ValueError` when the bounce names no address (nothing is claimed; the event goes to the DLQ)."""
     await uow.repo.mark_undeliverable(undeliverable_of(bounce), uow.now)
     return "marked_undeliverable"
 
 
 async def on_opt_out(ev: OptOutReceived, uow: Uow) -> str:
-    """The resident texted STOP (or the carrier refused a message with 21610): send nothing more there."""
+    """The resident texted STOP (or the carrier refused a message with 21610): send nothing more there.
+    Raises `ValueError` when the event names no phone (nothing is claimed; the event goes to the DLQ)."""
     await uow.repo.opt_out(requested_opt_out(ev), uow.now)
     return "opted_out"
 
 
 async def on_opt_in(ev: OptInReceived, uow: Uow) -> str:
-    """The resident texted START: notices resume."""
+    """The resident texted START: notices resume. Raises `ValueError` when the event names no phone
+    (nothing is claimed; the event goes to the DLQ)."""
     await uow.repo.opt_in(opt_in_key(ev))
     return "opted_in"
 
