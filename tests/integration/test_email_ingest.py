@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from functools import partial
 from uuid import uuid4
 
 import asyncpg
@@ -37,9 +38,15 @@ async def pool(database: str, fresh_schema_name: str):  # noqa: ANN201
 
 @pytest.fixture
 def deps(pool: asyncpg.Pool) -> handlers.Deps:
-    return handlers.Deps(pool=pool, mailbox=MAILBOX, authserv_id="mx.omni311.test",
+    return handlers.Deps(mailbox=MAILBOX, authserv_id="mx.omni311.test",
                          own_addresses=frozenset({"311@omni311.test"}),
-                         media_url=lambda media_id: f"https://311.example.org/media/{media_id}")
+                         media_url=lambda media_id: f"https://311.example.org/media/{media_id}",
+                         unit_of_work=partial(repo.unit_of_work, pool))
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool) -> repo.MailboxStore:
+    return repo.MailboxStore(pool)
 
 
 def resident_mail(message_id: str, *, auth: str | None = None) -> bytes:
@@ -58,52 +65,56 @@ async def outbox(pool: asyncpg.Pool) -> list[Envelope]:
     return [Envelope.from_bytes(r["payload"]) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
 
 
-async def test_a_message_is_kept_published_once_and_its_uid_never_ingested_twice(deps: handlers.Deps) -> None:
-    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+async def test_a_message_is_kept_published_once_and_its_uid_never_ingested_twice(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
     raw = resident_mail("<m1@resident.test>", auth="mx.omni311.test; spf=pass smtp.mailfrom=resident.test; "
                                                     "dmarc=fail header.from=resident.test")
     assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=raw, now=NOW) == "message"
     assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=raw, now=NOW) == "already_ingested"
 
-    (stored,) = await deps.pool.fetch("SELECT raw, kind, message_id, sender_authenticated, event_ids FROM raw_messages")
+    (stored,) = await pool.fetch("SELECT raw, kind, message_id, sender_authenticated, event_ids FROM raw_messages")
     assert stored["raw"] == raw and stored["kind"] == "message" and stored["message_id"] == "<m1@resident.test>"
     assert stored["sender_authenticated"] == "fail"
-    (env,) = await outbox(deps.pool)
+    (env,) = await outbox(pool)
     assert [env.event_id] == stored["event_ids"]
     msg = env.payload(MessageReceived)
     assert msg.channel == "email" and msg.channel_message_id == "<m1@resident.test>"
     assert msg.sender_authenticated == "fail" and msg.language == "fr"
     assert msg.pii.email == "jeanne@resident.test" and env.subject == msg.contact_key
     assert "lampadaire" in msg.description
-    assert (await repo.cursor(deps.pool, MAILBOX)) == repo.Cursor(7, 1)
+    assert (await store.cursor(MAILBOX)) == repo.Cursor(7, 1)
 
 
-async def test_after_a_new_uidvalidity_the_same_message_id_is_kept_but_not_published_again(deps: handlers.Deps) -> None:
-    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+async def test_after_a_new_uidvalidity_the_same_message_id_is_kept_but_not_published_again(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
     raw = resident_mail("<m2@resident.test>")
     assert await handlers.ingest(deps, uidvalidity=7, uid=4, raw=raw, now=NOW) == "message"
-    await repo.start_over(deps.pool, MAILBOX, 8, NOW)  # the server rebuilt the mailbox
+    await store.start_over(MAILBOX, 8, NOW)  # the server rebuilt the mailbox
     assert await handlers.ingest(deps, uidvalidity=7, uid=5, raw=raw, now=NOW) == "already_ingested", \
         "a UID of the old generation is not ingested under the new one"
     assert await handlers.ingest(deps, uidvalidity=8, uid=1, raw=raw, now=NOW) == "duplicate"
-    kinds = [r["kind"] for r in await deps.pool.fetch("SELECT kind FROM raw_messages ORDER BY id")]
+    kinds = [r["kind"] for r in await pool.fetch("SELECT kind FROM raw_messages ORDER BY id")]
     assert kinds == ["message", "duplicate"]
-    assert len(await outbox(deps.pool)) == 1
+    assert len(await outbox(pool)) == 1
 
 
-async def test_mail_that_cannot_be_read_is_kept_and_listed_as_a_problem(deps: handlers.Deps) -> None:
-    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+async def test_mail_that_cannot_be_read_is_kept_and_listed_as_a_problem(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
     junk = b"\x00\xff\xfe garbage without headers \r\n\r\n\x80\x81"
     assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=junk, now=NOW) == "unparseable"
-    (problem,) = await repo.problems(deps.pool, 10)
+    (problem,) = await store.problems(10)
     assert problem["kind"] == "unparseable" and problem["reason"]
-    assert await repo.raw_bytes(deps.pool, problem["id"]) == junk
-    assert await outbox(deps.pool) == []
-    assert (await repo.cursor(deps.pool, MAILBOX)).last_uid == 1, "a bad mail never blocks the mailbox"
+    assert await store.raw_bytes(problem["id"]) == junk
+    assert await outbox(pool) == []
+    assert (await store.cursor(MAILBOX)).last_uid == 1, "a bad mail never blocks the mailbox"
 
 
-async def test_our_own_mail_coming_back_is_a_loop_not_a_report(deps: handlers.Deps) -> None:
-    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+async def test_our_own_mail_coming_back_is_a_loop_not_a_report(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
     msg = EmailMessage()
     msg["From"] = "City 311 <311@omni311.test>"
     msg["To"] = "311@omni311.test"
@@ -111,7 +122,19 @@ async def test_our_own_mail_coming_back_is_a_loop_not_a_report(deps: handlers.De
     msg["Message-ID"] = "<ack@omni311.test>"
     msg.set_content("We received your report.")
     assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=msg.as_bytes(), now=NOW) == "own"
-    assert await outbox(deps.pool) == []
+    assert await outbox(pool) == []
+
+
+async def test_what_is_committed_is_listed_for_flagging_until_marked_flagged(
+        deps: handlers.Deps, store: repo.MailboxStore) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
+    assert await handlers.ingest(deps, uidvalidity=7, uid=3, raw=resident_mail("<m5@resident.test>"), now=NOW) == "message"
+    ((row_id, uid),) = await store.unflagged(MAILBOX, 7)
+    assert uid == 3 and await store.unflagged(MAILBOX, 8) == []
+    await store.mark_flagged([row_id], NOW)
+    assert await store.unflagged(MAILBOX, 7) == []
+    (listed,) = await store.messages(message_id="<m5@resident.test>", kind=None, limit=10)
+    assert listed["flagged_at"] == NOW
 
 
 def dsn(failed: list[str], action: str = "failed", status: str = "5.1.1") -> bytes:
@@ -126,13 +149,14 @@ def dsn(failed: list[str], action: str = "failed", status: str = "5.1.1") -> byt
     ).encode()
 
 
-async def test_a_bounce_announces_each_failed_recipient_and_a_delay_announces_nothing(deps: handlers.Deps) -> None:
-    await repo.start_over(deps.pool, MAILBOX, 7, NOW)
+async def test_a_bounce_announces_each_failed_recipient_and_a_delay_announces_nothing(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    await store.start_over(MAILBOX, 7, NOW)
     assert await handlers.ingest(deps, uidvalidity=7, uid=1, raw=dsn(["a@resident.test", "b@resident.test"]),
                                  now=NOW) == "bounce"
     assert await handlers.ingest(deps, uidvalidity=7, uid=2, raw=dsn(["c@resident.test"], "delayed", "4.4.1"),
                                  now=NOW) == "bounce"
-    bounces = [e.payload(BounceReceived) for e in await outbox(deps.pool)]
+    bounces = [e.payload(BounceReceived) for e in await outbox(pool)]
     assert sorted(b.pii.email for b in bounces) == ["a@resident.test", "b@resident.test"]
     assert {b.status for b in bounces} == {"5.1.1"} and len({b.contact_key for b in bounces}) == 2
 

@@ -1,7 +1,8 @@
 """SQL access to the `intake_email` schema: the mailbox cursor, raw messages, media and the outbox.
 
 `MailRepository` is one message's ingestion, on the connection of its unit of work (`unit_of_work`);
-the functions below it read (and, for the watcher, reset or flag) on the pool or a connection.
+`MailboxStore` holds the service's pool for what happens outside that transaction: the watcher's cursor
+reads and resets, flagging on the server, and the staff routes' reads.
 """
 
 from __future__ import annotations
@@ -27,23 +28,11 @@ RAW_COLUMNS = (
 
 @dataclass(frozen=True)
 class Cursor:
+    """Where ingestion of a mailbox stands: its generation (IMAP UIDVALIDITY, RFC 3501 §2.3.1.1) and the
+    last UID ingested under it (0: none yet)."""
+
     uidvalidity: int
     last_uid: int
-
-
-async def cursor(conn: asyncpg.Connection | asyncpg.Pool, mailbox: str) -> Cursor | None:
-    row = await conn.fetchrow("SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1", mailbox)
-    return Cursor(row["uidvalidity"], row["last_uid"]) if row else None
-
-
-async def start_over(conn: asyncpg.Connection | asyncpg.Pool, mailbox: str, uidvalidity: int, now: datetime) -> None:
-    """Point the cursor before UID 1 of `uidvalidity` (a new mailbox, or one whose UIDs were reset)."""
-    await conn.execute(
-        "INSERT INTO mailbox_cursors (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, 0, $3) "
-        "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = EXCLUDED.uidvalidity, last_uid = 0, "
-        "updated_at = EXCLUDED.updated_at",
-        mailbox, uidvalidity, now,
-    )
 
 
 class MailRepository:
@@ -64,6 +53,8 @@ class MailRepository:
         return row is not None and row["uidvalidity"] == uidvalidity and uid > row["last_uid"]
 
     async def advance(self, mailbox: str, uid: int, now: datetime) -> None:
+        """Move the cursor of `mailbox` to `uid` (ingested) at `now` (UTC); the caller holds its lock
+        (`claim_uid`)."""
         await self.conn.execute("UPDATE mailbox_cursors SET last_uid = $2, updated_at = $3 WHERE mailbox = $1",
                                 mailbox, uid, now)
 
@@ -85,6 +76,10 @@ class MailRepository:
     async def record_outcome(self, row_id: int, *, message_id: str | None, kind: str, reason: str,
                              problems: list[str], sender_authenticated: str | None,
                              attachments: list[dict[str, Any]], event_ids: list[UUID]) -> None:
+        """Write what became of stored message `row_id` (it was 'pending'): its `kind` ("message",
+        "bounce", "auto_reply", "report", "duplicate", "own", "unparseable"), the rule that decided it
+        (`reason`, cut to 1000 characters), the `problems` met reading it, the DMARC verdict, a summary of
+        each attachment and the ids of the events it put in the outbox."""
         await self.conn.execute(
             "UPDATE raw_messages SET message_id = $2, kind = $3, reason = $4, problems = $5, "
             "sender_authenticated = $6, attachments = $7, event_ids = $8 WHERE id = $1",
@@ -93,6 +88,9 @@ class MailRepository:
 
     async def store_media(self, *, media_id: UUID, raw_message_id: int, filename: str | None, content_type: str,
                           content: bytes, publishable: bool, now: datetime) -> None:
+        """Keep an image of message `raw_message_id` (metadata already removed; `publishable` False when
+        it could not be, and then it is never served). `media_id` derives from the Message-ID and the
+        bytes, so the same mail read twice stores it once."""
         await self.conn.execute(
             "INSERT INTO media (media_id, raw_message_id, filename, content_type, content, size, publishable, "
             "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (media_id) DO NOTHING",
@@ -110,47 +108,70 @@ def unit_of_work(pool: asyncpg.Pool, now: datetime) -> PgUnitOfWork[MailReposito
     return PgUnitOfWork(pool, service=SERVICE, repository=MailRepository, now=now)
 
 
-async def unflagged(pool: asyncpg.Pool, mailbox: str, uidvalidity: int, limit: int = 500) -> list[tuple[int, int]]:
-    """(row id, UID) of messages of this mailbox generation stored but not yet flagged on the server."""
-    rows = await pool.fetch(
-        "SELECT id, uid FROM raw_messages WHERE mailbox = $1 AND uidvalidity = $2 AND flagged_at IS NULL "
-        "AND kind <> 'pending' ORDER BY id LIMIT $3",
-        mailbox, uidvalidity, limit,
-    )
-    return [(r["id"], r["uid"]) for r in rows]
+class MailboxStore:
+    """The mailbox's rows outside one message's transaction, on the service's asyncpg pool: the cursor the
+    watcher reads and resets, the messages it has yet to flag on the server, and the staff routes' reads."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
 
-async def mark_flagged(pool: asyncpg.Pool, ids: list[int], now: datetime) -> None:
-    await pool.execute("UPDATE raw_messages SET flagged_at = $2 WHERE id = ANY($1::bigint[])", ids, now)
+    async def cursor(self, mailbox: str) -> Cursor | None:
+        """The cursor of `mailbox` (the key `config.mailbox_key` gives), None before its first sync."""
+        row = await self.pool.fetchrow("SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE mailbox = $1",
+                                       mailbox)
+        return Cursor(row["uidvalidity"], row["last_uid"]) if row else None
 
+    async def start_over(self, mailbox: str, uidvalidity: int, now: datetime) -> None:
+        """Point the cursor before UID 1 of `uidvalidity` (a new mailbox, or one whose UIDs were reset)."""
+        await self.pool.execute(
+            "INSERT INTO mailbox_cursors (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, 0, $3) "
+            "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = EXCLUDED.uidvalidity, last_uid = 0, "
+            "updated_at = EXCLUDED.updated_at",
+            mailbox, uidvalidity, now,
+        )
 
-async def publishable_media(pool: asyncpg.Pool, media_id: UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        "SELECT filename, content_type, content FROM media WHERE media_id = $1 AND publishable", media_id)
+    async def unflagged(self, mailbox: str, uidvalidity: int, limit: int = 500) -> list[tuple[int, int]]:
+        """(row id, UID) of messages of this mailbox generation stored but not yet flagged on the server,
+        oldest first, at most `limit`."""
+        rows = await self.pool.fetch(
+            "SELECT id, uid FROM raw_messages WHERE mailbox = $1 AND uidvalidity = $2 AND flagged_at IS NULL "
+            "AND kind <> 'pending' ORDER BY id LIMIT $3",
+            mailbox, uidvalidity, limit,
+        )
+        return [(r["id"], r["uid"]) for r in rows]
 
+    async def mark_flagged(self, ids: list[int], now: datetime) -> None:
+        """Record that the stored messages `ids` were flagged on the server at `now` (UTC)."""
+        await self.pool.execute("UPDATE raw_messages SET flagged_at = $2 WHERE id = ANY($1::bigint[])", ids, now)
 
-async def problems(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
-    """Messages that could not be read, or were read with problems, newest first."""
-    rows = await pool.fetch(
-        f"SELECT {RAW_COLUMNS} FROM raw_messages WHERE kind = 'unparseable' OR problems <> '[]'::jsonb "
-        "ORDER BY id DESC LIMIT $1", limit)
-    return [dict(r) for r in rows]
+    async def publishable_media(self, media_id: UUID) -> asyncpg.Record | None:
+        """Filename, content type and bytes of a stored image that may be served; None when there is no
+        such image or its metadata could not be removed."""
+        return await self.pool.fetchrow(
+            "SELECT filename, content_type, content FROM media WHERE media_id = $1 AND publishable", media_id)
 
+    async def problems(self, limit: int) -> list[dict[str, Any]]:
+        """Messages that could not be read, or were read with problems, newest first (at most `limit`)."""
+        rows = await self.pool.fetch(
+            f"SELECT {RAW_COLUMNS} FROM raw_messages WHERE kind = 'unparseable' OR problems <> '[]'::jsonb "
+            "ORDER BY id DESC LIMIT $1", limit)
+        return [dict(r) for r in rows]
 
-async def messages(pool: asyncpg.Pool, *, message_id: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
-    where, args = [], []
-    if message_id:
-        args.append(message_id)
-        where.append(f"message_id = ${len(args)}")
-    if kind:
-        args.append(kind)
-        where.append(f"kind = ${len(args)}")
-    args.append(limit)
-    rows = await pool.fetch(
-        f"SELECT {RAW_COLUMNS} FROM raw_messages {'WHERE ' + ' AND '.join(where) if where else ''} "
-        f"ORDER BY id DESC LIMIT ${len(args)}", *args)
-    return [dict(r) for r in rows]
+    async def messages(self, *, message_id: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        """Stored messages (without their bytes), newest first, filtered by Message-ID and/or kind."""
+        where, args = [], []
+        if message_id:
+            args.append(message_id)
+            where.append(f"message_id = ${len(args)}")
+        if kind:
+            args.append(kind)
+            where.append(f"kind = ${len(args)}")
+        args.append(limit)
+        rows = await self.pool.fetch(
+            f"SELECT {RAW_COLUMNS} FROM raw_messages {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY id DESC LIMIT ${len(args)}", *args)
+        return [dict(r) for r in rows]
 
-
-async def raw_bytes(pool: asyncpg.Pool, row_id: int) -> bytes | None:
-    return await pool.fetchval("SELECT raw FROM raw_messages WHERE id = $1", row_id)
+    async def raw_bytes(self, row_id: int) -> bytes | None:
+        """The bytes of stored message `row_id` as fetched, None when there is no such message."""
+        return await self.pool.fetchval("SELECT raw FROM raw_messages WHERE id = $1", row_id)

@@ -21,10 +21,15 @@ router = APIRouter()
 
 @dataclass(frozen=True)
 class Mail:
-    """What the routes use, kept on `app.state.mail`: the runtime (its pool) and the watched mailbox."""
+    """What the routes use, kept on `app.state.mail`: the runtime and the watched mailbox."""
 
     rt: Runtime
     watching: Watching
+
+    @property
+    def store(self) -> repo.MailboxStore:
+        """The schema's reads, on the service's pool (open once the service started)."""
+        return repo.MailboxStore(self.rt.db)
 
 
 def mount(rt: Runtime, watching: Watching) -> None:
@@ -43,7 +48,9 @@ Ctx = Annotated[Mail, Depends(mail)]
 
 @router.get("/media/{media_id}")
 async def media(media_id: UUID, m: Ctx) -> Response:
-    row = await repo.publishable_media(m.rt.db, media_id)
+    """A stored image, metadata removed (for residents and staff); 404 when there is none, or when its
+    metadata could not be removed. Served inline, cacheable for a year (its id names its bytes)."""
+    row = await m.store.publishable_media(media_id)
     if row is None:
         raise HTTPException(404, "no such media")
     name = quote(row["filename"] or f"{media_id}", safe="")
@@ -57,18 +64,22 @@ async def media(media_id: UUID, m: Ctx) -> Response:
 
 @router.get("/problems")
 async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    return await repo.problems(m.rt.db, limit)
+    """Staff: mail that could not be read or was read with problems, newest first (1-1000 rows)."""
+    return await m.store.problems(limit)
 
 
 @router.get("/messages")
 async def messages(m: Ctx, message_id: str | None = None, kind: str | None = None,
                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    return await repo.messages(m.rt.db, message_id=message_id, kind=kind, limit=limit)
+    """Staff: what became of each stored message, newest first, by Message-ID and/or kind (1-1000 rows)."""
+    return await m.store.messages(message_id=message_id, kind=kind, limit=limit)
 
 
 @router.get("/messages/{row_id}/raw")
 async def raw(row_id: int, m: Ctx) -> Response:
-    data = await repo.raw_bytes(m.rt.db, row_id)
+    """Staff: the bytes of stored message `row_id` as fetched (`message/rfc822`, as an attachment); 404
+    when there is no such message."""
+    data = await m.store.raw_bytes(row_id)
     if data is None:
         raise HTTPException(404, "no such message")
     return Response(data, media_type="message/rfc822",
@@ -77,10 +88,12 @@ async def raw(row_id: int, m: Ctx) -> Response:
 
 @router.get("/mailbox")
 async def mailbox(m: Ctx) -> dict[str, Any]:
+    """Staff: the watcher's state (`MailboxWatcher.status`) and the cursor's last UID ingested; only the
+    mailbox key and "not started" before the watcher runs."""
     watcher = m.watching.watcher
     if watcher is None:
         return {"mailbox": m.watching.mailbox, "state": "not started"}
     status = watcher.status()
-    current = await repo.cursor(m.rt.db, m.watching.mailbox)
+    current = await m.store.cursor(m.watching.mailbox)
     status["last_uid"] = current.last_uid if current else None
     return status

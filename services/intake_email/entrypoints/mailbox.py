@@ -4,9 +4,11 @@ closes; each message it ingests is counted by kind (`omni311_email_messages` on 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import Counter
 
+from services.intake_email.adapters import repository as repo
 from services.intake_email.config import mailbox_key, media_url, own_addresses, watch_settings
 from services.intake_email.service_layer import handlers
 from services.intake_email.service_layer.watcher import MailboxWatcher
@@ -29,9 +31,10 @@ def watch(rt: Runtime, s: Settings) -> Watching:
     watching = Watching(mailbox_key(s))
 
     async def start() -> None:
-        deps = handlers.Deps(pool=rt.db, mailbox=watching.mailbox, authserv_id=s.mail_authserv_id,
-                             own_addresses=own_addresses(s), media_url=media_url(s))
-        watching.watcher = MailboxWatcher(watch_settings(s), deps, rt.clock,
+        deps = handlers.Deps(mailbox=watching.mailbox, authserv_id=s.mail_authserv_id,
+                             own_addresses=own_addresses(s), media_url=media_url(s),
+                             unit_of_work=partial(repo.unit_of_work, rt.db))
+        watching.watcher = MailboxWatcher(watch_settings(s), deps, repo.MailboxStore(rt.db), rt.clock,
                                           on_ingested=lambda kind: ingested.labels(kind).inc())
         watching.watcher.start()
 

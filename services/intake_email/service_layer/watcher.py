@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.intake_email.adapters import repository as repo
 from services.intake_email.adapters.imap import ImapSession, SelectedMailbox
+from services.intake_email.adapters.repository import Cursor, MailboxStore
 from services.intake_email.config import WatchSettings
 from services.intake_email.service_layer import handlers
 from shared.logs import get_logger
@@ -26,12 +26,17 @@ log = get_logger(__name__)
 
 
 class MailboxWatcher:
-    """Runs in the background of the intake_email process; `status()` is what `/mailbox` shows."""
+    """Runs in the background of the intake_email process; `status()` is what `/mailbox` shows.
 
-    def __init__(self, settings: WatchSettings, deps: handlers.Deps, clock: Callable[[], datetime],
-                 on_ingested: Callable[[str], None] | None = None) -> None:
+    `deps` ingest each message (`handlers.ingest`); `store` keeps the cursor and what is to be flagged
+    on the server; `clock()` gives the time (UTC); `on_ingested(kind)` is told each message ingested.
+    """
+
+    def __init__(self, settings: WatchSettings, deps: handlers.Deps, store: MailboxStore,
+                 clock: Callable[[], datetime], on_ingested: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.deps = deps
+        self.store = store
         self.clock = clock
         self.on_ingested = on_ingested or (lambda _kind: None)
         self.state = "starting"
@@ -46,9 +51,11 @@ class MailboxWatcher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start watching in a background task (on the running event loop); returns at once."""
         self._task = asyncio.create_task(self._run(), name="intake-email-watcher")
 
     async def stop(self) -> None:
+        """Stop watching: cancel the task and wait for it (the IMAP session is closed on the way out)."""
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
@@ -57,6 +64,8 @@ class MailboxWatcher:
         self.state = "stopped"
 
     def status(self) -> dict[str, Any]:
+        """The watcher's state as `/mailbox` shows it: mailbox key, state, IDLE support, UIDVALIDITY,
+        sessions, reconnects, messages ingested, last error, last sync (UTC) and its timings (seconds)."""
         s = self.settings
         return {"mailbox": self.deps.mailbox, "state": self.state, "idle_supported": self.idle_supported,
                 "uidvalidity": self.uidvalidity, "sessions": self.sessions, "reconnects": self.reconnects,
@@ -116,20 +125,20 @@ class MailboxWatcher:
         self.state = "syncing"
         deps = self.deps
         self.uidvalidity = selected.uidvalidity
-        current = await repo.cursor(deps.pool, deps.mailbox)
+        current = await self.store.cursor(deps.mailbox)
         if current is None or current.uidvalidity != selected.uidvalidity:
             if current is None:
                 log.info("mailbox_cursor_created", uidvalidity=selected.uidvalidity)
             else:
                 log.warning("mailbox_uidvalidity_changed", was=current.uidvalidity, now=selected.uidvalidity)
-            await repo.start_over(deps.pool, deps.mailbox, selected.uidvalidity, self.clock())
-            current = repo.Cursor(selected.uidvalidity, 0)
+            await self.store.start_over(deps.mailbox, selected.uidvalidity, self.clock())
+            current = Cursor(selected.uidvalidity, 0)
         elif after_select and selected.uidnext is not None and current.last_uid >= selected.uidnext:
             # UIDNEXT (as SELECT reported it) below what we ingested under the same UIDVALIDITY: a broken
             # server reused UIDs. Read all again and let Message-ID idempotency drop what was ingested.
             log.warning("mailbox_uids_reused", last_uid=current.last_uid, uidnext=selected.uidnext)
-            await repo.start_over(deps.pool, deps.mailbox, selected.uidvalidity, self.clock())
-            current = repo.Cursor(selected.uidvalidity, 0)
+            await self.store.start_over(deps.mailbox, selected.uidvalidity, self.clock())
+            current = Cursor(selected.uidvalidity, 0)
         for uid in await session.uids_after(current.last_uid):
             raw = await session.fetch(uid)
             if raw is None:
@@ -144,7 +153,7 @@ class MailboxWatcher:
     async def _flag(self, session: ImapSession, uidvalidity: int) -> None:
         """Flag on the server what is committed here (after the commit, so a crash in between leaves the
         mail unflagged, never flagged-but-lost; the next sync catches up)."""
-        rows = await repo.unflagged(self.deps.pool, self.deps.mailbox, uidvalidity)
+        rows = await self.store.unflagged(self.deps.mailbox, uidvalidity)
         if not rows:
             return
         uids = [uid for _, uid in rows]
@@ -153,4 +162,4 @@ class MailboxWatcher:
             # A read-only mailbox: the cursor alone keeps ingestion exactly-once, so go on rather than
             # reconnect over and over.
             log.warning("mailbox_flags_refused", messages=len(uids))
-        await repo.mark_flagged(self.deps.pool, [row_id for row_id, _ in rows], self.clock())
+        await self.store.mark_flagged([row_id for row_id, _ in rows], self.clock())

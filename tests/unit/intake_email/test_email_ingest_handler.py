@@ -65,7 +65,7 @@ def store() -> FakeStore[FakeMailRepository]:
 
 
 def deps(store: FakeStore[FakeMailRepository]) -> handlers.Deps:
-    return handlers.Deps(pool=None, mailbox=MAILBOX, authserv_id="mx.omni311.test",
+    return handlers.Deps(mailbox=MAILBOX, authserv_id="mx.omni311.test",
                          own_addresses=frozenset({"311@omni311.test"}),
                          media_url=lambda media_id: f"https://311.example.org/media/{media_id}",
                          unit_of_work=lambda now: store.uow(now=now))
