@@ -76,10 +76,12 @@ class ImapSession:
 
     @property
     def supports_idle(self) -> bool:
+        """The server announced IDLE (RFC 2177) in its capabilities."""
         return self._client.has_capability("IDLE")
 
     @property
     def lost(self) -> bool:
+        """The connection to the server is gone (closed by either side, or failed)."""
         return self._lost.is_set()
 
     async def uids_after(self, last_uid: int) -> list[int]:

@@ -69,6 +69,7 @@ class Attachment:
 
     @property
     def is_image(self) -> bool:
+        """An image by MIME type, or by file extension when sent as application/octet-stream."""
         return is_image_part(self.content_type, self.filename)
 
     @property

@@ -31,6 +31,7 @@ def watch(rt: Runtime, s: Settings) -> Watching:
     watching = Watching(mailbox_key(s))
 
     async def start() -> None:
+        """Once the pool is open: bind it to each message's unit of work and the store, start watching."""
         deps = handlers.Deps(mailbox=watching.mailbox, authserv_id=s.mail_authserv_id,
                              own_addresses=own_addresses(s), media_url=media_url(s),
                              unit_of_work=partial(repo.unit_of_work, rt.db))
@@ -39,6 +40,7 @@ def watch(rt: Runtime, s: Settings) -> Watching:
         watching.watcher.start()
 
     async def stop() -> None:
+        """Before the pool closes: stop watching (a message being ingested is rolled back)."""
         if watching.watcher is not None:
             await watching.watcher.stop()
 
