@@ -22,7 +22,15 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Any:
-    """Build the case service (FastAPI app with the Kafka broker, pool and outbox relay in its lifespan)."""
+    """Build the case service: a FastAPI app (`Runtime.app`) with the case API mounted and the Kafka
+    subscription registered; `settings` default to the environment's (`Settings()`).
+
+    Nothing is opened here. Its lifespan migrates the `case` schema, opens the pool, the producer and the
+    outbox relay, then loads the jurisdiction (its id is the case-number prefix, its time zone the year of
+    a case number) before the broker starts. Starting raises `JurisdictionConfigError` for a missing or
+    invalid jurisdiction, `asyncpg.PostgresError`/`OSError` when PostgreSQL cannot be reached or migrated,
+    and the broker's error when Kafka cannot be reached.
+    """
     s = settings or Settings()
     rt = Runtime(s, SERVICE, schema_package="services.case")
     table: dict[str, Handlers] = {}

@@ -45,16 +45,35 @@ def _insert(table: str, row: dict[str, Any]) -> str:
 
 
 class CaseRepository:
-    """Cases, their messages, reporters, timeline and our outbound message ids. Column names in the
-    `dict`s passed in are the tables' own (trusted: they come from `domain.records`, never from a request)."""
+    """Cases, their messages, reporters, timeline and our outbound message ids, on `conn` (the connection of
+    the unit of work's open transaction, its `search_path` on the case schema; nothing here commits).
+
+    Column names in the `dict`s passed in are the tables' own and are written into the SQL text as they
+    are: they are trusted because they come from `domain.records` and the handlers, never from a request
+    or an event. Values always travel as bind parameters. Times are aware datetimes (`timestamptz`, UTC);
+    ids are `UUID`s; `jsonb` columns take and give `dict`s (the pool's JSON codec). Any method may raise
+    `asyncpg.PostgresError` (e.g. `ConnectionDoesNotExistError` on a lost connection; the subclasses a
+    constraint raises are named per method); the transaction is then aborted and the unit of work rolls
+    back.
+    """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
                               reply_ids: list[str]) -> ThreadingFacts:
-        """What the threading rule needs of one intake message (see `ThreadingFacts`): `hinted` is the
-        case number it quotes (None: none), `reply_ids` its In-Reply-To/References ids."""
+        """What the threading rule needs of one intake message (see `ThreadingFacts`), in one round trip.
+
+        `channel`/`channel_message_id` are its intake key, `hinted` the canonical case number it quotes
+        (`rules.find_case_number`; None: none), `reply_ids` the channel ids it says it answers
+        (In-Reply-To/References, a transcript's call id; may be empty). Each fact is looked up on its own:
+        `held_by` by the intake key; `hinted` by `service_request_id` with that case's reporter;
+        `replied_ours` in `outbound_messages` by `provider_message_id` in `reply_ids`; `replied_theirs` in
+        `messages` by `channel_message_id` in `reply_ids` on any channel; `answered_by` the earliest
+        received message whose `in_reply_to` holds `channel_message_id`, with its case's reporter. When
+        several rows match `replied_ours` or `replied_theirs` one of them is taken, in no set order.
+        Precedence between the facts is the domain's (`threading.is_repeat`, `threading.thread_into`).
+        """
         r = await self.conn.fetchrow(_THREADING_FACTS, channel, channel_message_id, hinted, reply_ids)
         hinted_case, answered_case = r["hinted_case"], r["answered_case"]
         return ThreadingFacts(
@@ -65,7 +84,10 @@ class CaseRepository:
         )
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
-        """Remember a reporter: first seen now, or seen again (personal data merged, newer non-null wins)."""
+        """Remember a reporter by `contact_key`: a new one is stored with `channel` and `pii` (a JSON object
+        of personal data) and `first_seen` = `last_seen` = `now` (aware UTC); one seen again gets
+        `last_seen` = `now` and the non-null keys of `pii` merged over what was held (its first channel and
+        `first_seen` stay)."""
         await self.conn.execute(
             "INSERT INTO reporters (contact_key, channel, pii, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4) "
             "ON CONFLICT (contact_key) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
@@ -74,49 +96,86 @@ class CaseRepository:
         )
 
     async def next_case_number(self) -> int:
-        """The next number of the case sequence (shared by every year; gaps on rollback are fine)."""
+        """The next number of `case_number_seq` (a positive `int`, shared by every year). Not rolled back
+        with the transaction: a rollback leaves a gap, which is fine for case numbers."""
         return int(await self.conn.fetchval("SELECT nextval('case_number_seq')"))
 
     async def insert_case(self, row: dict[str, Any]) -> None:
+        """Insert one `cases` row: `row` maps column names (trusted, see the class: from
+        `records.new_case_row`, never from input) to values; absent columns take their defaults.
+
+        Raises `asyncpg.UniqueViolationError` when the `case_id` or `service_request_id` exists,
+        `asyncpg.ForeignKeyViolationError` when `contact_key` is not a stored reporter (call
+        `upsert_reporter` first), `asyncpg.NotNullViolationError` for a missing required column,
+        `asyncpg.CheckViolationError` for a status other than ``open``/``closed``,
+        `asyncpg.UndefinedColumnError` for a key that is no column.
+        """
         await self.conn.execute(_insert("cases", row), *row.values())
 
     async def insert_message(self, row: dict[str, Any]) -> None:
+        """Insert one `messages` row: `row` maps column names (trusted, see the class: from
+        `records.message_row`, never from input) to values; `in_reply_to` is a `list[str]`.
+
+        Raises `asyncpg.UniqueViolationError` when the `message_id` or the (`channel`,
+        `channel_message_id`) pair is already held, `asyncpg.ForeignKeyViolationError` for an unknown
+        `case_id`, `asyncpg.UndefinedColumnError` for a key that is no column.
+        """
         await self.conn.execute(_insert("messages", row), *row.values())
 
     async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
                            detail: dict[str, Any]) -> None:
+        """Append a timeline entry to the case: `at` (aware UTC), `kind` (e.g. ``opened``, ``routed``,
+        ``notification_sent``), `event_id` the consumed event that caused it (None for a staff action) and
+        `detail` a JSON object. The table and column names are fixed here, never from input. Entries read
+        back in the order they were appended (`CaseReads.timeline`). Raises
+        `asyncpg.ForeignKeyViolationError` for an unknown `case_id`."""
         await self.conn.execute(
             "INSERT INTO timeline (case_id, at, kind, event_id, detail) VALUES ($1, $2, $3, $4, $5)",
             case_id, at, kind, event_id, detail,
         )
 
     async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
-        """The case as a `dict` of `CASE_COLUMNS` (locked until the transaction ends with `for_update`)."""
+        """The case as a `dict` keyed by `CASE_COLUMNS` (`media_url` a `list[str]`, `routing` a `dict` or
+        None, times aware UTC), or None when there is no such case; with `for_update` the row stays locked
+        until the transaction ends."""
         row = await self.conn.fetchrow(
             f"SELECT {CASE_COLUMNS} FROM cases WHERE case_id = $1{' FOR UPDATE' if for_update else ''}", case_id
         )
         return dict(row) if row else None
 
     async def update_case(self, case_id: UUID, fields: dict[str, Any]) -> None:
+        """Set `fields` (column name → value; at least one) on the case. The column names are trusted (see
+        the class: from `domain.records` and the handlers, never from input); values are bound. An unknown
+        `case_id` changes nothing and raises nothing.
+
+        Raises `asyncpg.UndefinedColumnError` for a key that is no column,
+        `asyncpg.CheckViolationError` for a status other than ``open``/``closed``,
+        `asyncpg.ForeignKeyViolationError` for a `merged_into` that is no case, and
+        `asyncpg.PostgresSyntaxError` for an empty `fields`.
+        """
         cols = list(fields)
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
         await self.conn.execute(f"UPDATE cases SET {sets} WHERE case_id = $1", case_id, *fields.values())
 
     async def case_state(self, case_id: UUID) -> CaseState | None:
-        """What a merge decision needs of a case, the row locked until the transaction ends."""
+        """What a merge decision needs of a case (`CaseState`), the row locked (`FOR UPDATE`) until the
+        transaction ends; None when there is no such case."""
         row = await self.conn.fetchrow(
             "SELECT case_id, status, merged_into, opened_at FROM cases WHERE case_id = $1 FOR UPDATE", case_id
         )
         return CaseState(**dict(row)) if row else None
 
     async def lock_cases(self, case_ids: list[UUID]) -> None:
-        """Lock the cases' rows one by one in the order given (missing ones are skipped)."""
+        """Lock the cases' rows (`FOR UPDATE`, until the transaction ends) one by one in the order given;
+        ids with no case are skipped. Callers pass a sorted list so that two transactions locking the same
+        cases cannot deadlock."""
         for case_id in case_ids:
             await self.case_state(case_id)
 
     async def merge_chain(self, case_id: UUID, limit: int = MERGE_CHAIN_LIMIT) -> list[CaseState]:
-        """`case_id` followed by the cases it was merged into, in order (each locked); empty when
-        `case_id` does not exist."""
+        """`case_id` followed by the cases it was merged into (`merged_into`, one hop at a time), each
+        row locked until the transaction ends; at most `limit` states (a longer chain is cut there), and
+        it stops at a `merged_into` that names no case. Empty when `case_id` does not exist."""
         chain: list[CaseState] = []
         current: UUID | None = case_id
         while current is not None and len(chain) < limit:
@@ -128,8 +187,9 @@ class CaseRepository:
         return chain
 
     async def record_outbound(self, provider_message_id: str, case_id: UUID) -> None:
-        """Remember that our message `provider_message_id` (e.g. a Message-ID) belongs to the case, so a
-        reply naming it threads there; recording it twice is harmless."""
+        """Remember that our message `provider_message_id` (e.g. a Message-ID or an SMS provider's id)
+        belongs to the case, so a reply naming it threads there. Recording an id again changes nothing (the
+        first case stays). Raises `asyncpg.ForeignKeyViolationError` for an unknown `case_id`."""
         await self.conn.execute(
             "INSERT INTO outbound_messages (provider_message_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             provider_message_id, case_id,

@@ -18,12 +18,14 @@ TimelineEntry = tuple[str, dict[str, Any]]
 
 
 def requested_at(msg: MessageReceived) -> datetime:
-    """When the resident made the request: the channel's own time if it gave one, else when it arrived."""
+    """When the resident made the request (aware UTC): the channel's own time if it gave one, else when
+    it arrived."""
     return msg.requested_datetime or msg.received_at
 
 
 def message_row(msg: MessageReceived, *, case_id: UUID, message_id: UUID, event_id: UUID) -> dict[str, Any]:
-    """The `messages` row of an intake message on `case_id`, with the channel ids it said it answers."""
+    """The `messages` row (column → value, for `CaseRepository.insert_message`) of an intake message on
+    `case_id`, with the channel ids it said it answers (`in_reply_to`, a `list[str]`)."""
     return {
         "message_id": message_id, "case_id": case_id, "channel": msg.channel,
         "channel_message_id": msg.channel_message_id, "event_id": event_id,
@@ -34,7 +36,9 @@ def message_row(msg: MessageReceived, *, case_id: UUID, message_id: UUID, event_
 
 def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str,
                  correlation_id: UUID, now: datetime) -> Case:
-    """The `cases` row an intake message opens: open, unrouted, carrying the flow's correlation id."""
+    """The `cases` row (column → value, for `CaseRepository.insert_case`) an intake message opens: open,
+    unrouted, carrying the flow's correlation id; `number` is its `service_request_id`, `now` (aware UTC)
+    its opening and update time."""
     return {
         "case_id": case_id, "service_request_id": number, "jurisdiction_id": jurisdiction_id,
         "status": "open", "channel": msg.channel, "contact_key": msg.contact_key,

@@ -51,7 +51,8 @@ def find_case_number(text: str | None, prefix: str) -> str | None:
 
 @dataclass(frozen=True)
 class CaseState:
-    """What a merge decision needs to know of a case."""
+    """What a merge decision needs to know of a case: its id, Open311 `status` (``open``/``closed``), the
+    case it was merged into (None if not merged) and when it was opened (aware UTC)."""
 
     case_id: UUID
     status: str
@@ -90,7 +91,11 @@ def plan_merge(candidate: CaseState, target_chain: list[CaseState]) -> MergePlan
 
 
 def open311_request(row: dict[str, Any]) -> dict[str, Any]:
-    """A case row as an Open311 GeoReport v2 service request (GET Service Request fields)."""
+    """A case row (a `dict` with the `cases` columns; only `service_request_id` and `status` are required)
+    as an Open311 GeoReport v2 service request (GET Service Request fields): `expected_datetime` is the SLA
+    due time, `media_url` the first of the case's media (or None), `service_notice` and `address_id` are
+    always None; times stay aware datetimes and coordinates WGS84 degrees. Raises `KeyError` for a row
+    without `service_request_id` or `status`."""
     return {
         "service_request_id": row["service_request_id"],
         "status": row["status"],
@@ -113,7 +118,7 @@ def open311_request(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def has_point(lat: float | None, long: float | None) -> bool:
-    """A place a crew can be sent to: both coordinates (a lone one is no place)."""
+    """A place a crew can be sent to: both coordinates (WGS84 degrees) given; a lone one is no place."""
     return lat is not None and long is not None
 
 

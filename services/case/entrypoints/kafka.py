@@ -11,7 +11,12 @@ from shared.service import Runtime
 
 
 def subscribe(rt: Runtime, call: EventCallback) -> None:
-    """Hand every message of the four topics to `call` through the retry/DLQ wrapper."""
+    """Subscribe `rt`'s broker to the four topics (names from `rt.settings.topic`, consumer group `case`)
+    and hand every message to `call(envelope, delivery)` through `rt.consumer.handle`, the retry/DLQ
+    wrapper (`shared.kafka.Consumer.handle`): a `ValueError` (e.g. an event about an unknown case) or a
+    payload that does not validate goes to `<topic>.dlq` at once, a transient error (PostgreSQL or Kafka
+    away) is retried and then rewinds the partition, any other error is retried a few times and then
+    dead-lettered."""
     s = rt.settings
 
     @rt.broker.subscriber(

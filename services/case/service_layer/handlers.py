@@ -110,8 +110,9 @@ async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction_id: str, tz
 
 
 async def apply_routing(decision: RoutingDecided, uow: Uow) -> str:
-    """Apply the router's decision to the case and announce `case.routed`. Raises `ValueError` for a case
-    this service does not hold."""
+    """Apply the router's decision to the case (category, queue, priority, district, SLA, the decision as
+    JSON), write `routed` on its timeline and announce `case.routed`. A later decision overwrites an
+    earlier one. Returns "routed"; raises `ValueError` for a case this service does not hold."""
     r = decision.routing
     case = await uow.repo.get_case(decision.case_id, for_update=True)
     if case is None:
@@ -157,8 +158,10 @@ async def apply_dedup(decision: DedupDecided, uow: Uow) -> str:
 
 
 async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
-    """Write a notifier outcome on the case timeline (`notification_<outcome>`); remember our outbound
-    message id so that a reply to it threads onto the case. Raises `ValueError` for an unknown case."""
+    """Write what the notifier did (`notification.recorded`) on the case timeline as
+    `notification_<outcome>` (e.g. `notification_sent`); remember our outbound message id
+    (`provider_message_id`, if any) so that a reply to it threads onto the case. Emits nothing. Returns
+    "recorded"; raises `ValueError` for an unknown case."""
     if await uow.repo.get_case(outcome.case_id) is None:
         raise ValueError(f"notification outcome for unknown case {outcome.case_id}")
     await uow.repo.add_timeline(outcome.case_id, uow.now, f"notification_{outcome.outcome}",
@@ -193,7 +196,9 @@ async def change_status(change: ChangeStatus, uow: Uow) -> dict[str, Any] | None
 
 
 def handlers(jurisdiction_id: str, tz: ZoneInfo) -> Handlers:
-    """What the case service consumes, with the jurisdiction (id and time zone) bound."""
+    """What the case service consumes, as the dispatch table `{event_type: (payload class, handler)}`
+    (`shared.service_layer.Handlers`), with the jurisdiction bound: `jurisdiction_id` (the case-number
+    prefix) and `tz` (its time zone, for the year in a case number)."""
     return {
         MessageReceived.event_type: (MessageReceived, partial(accept_message, jurisdiction_id=jurisdiction_id,
                                                                tz=tz)),
