@@ -1,0 +1,246 @@
+"""`DedupRepository` on real PostgreSQL/PostGIS: the SQL that the handler tests' in-memory fake copies
+(candidate search, projection upsert, decision log, target changes, the category lock) does what the
+fake says it does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from services.dedup.adapters.repository import DedupRepository
+from services.dedup.domain import Point, ProjectedCase, Search, TargetChange, window
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+from shared.events import DedupDecided
+from support.wait import eventually
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+HERE = Point(45.415, -75.70)
+# One 1e-5 degree of latitude is about 1.11 m here.
+FIVE_M_SOUTH = Point(45.415 - 0.000045, -75.70)
+TEN_M_NORTH = Point(45.415 + 0.00009, -75.70)
+TWENTY_M_NORTH = Point(45.415 + 0.00018, -75.70)
+FORTY_M_NORTH = Point(45.415 + 0.00036, -75.70)
+RADIUS_M = 30.0
+
+
+@pytest.fixture
+async def pool(database: str, fresh_schema_name: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database, fresh_schema_name, "services.dedup")
+    p = await create_pool(database, fresh_schema_name, application_name="it-dedup-repository", max_size=2)
+    yield p
+    await p.close()
+
+
+@contextlib.asynccontextmanager
+async def repository(pool: asyncpg.Pool) -> AsyncIterator[DedupRepository]:
+    """The repository on one connection, in one transaction (committed on a clean exit)."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield DedupRepository(conn)
+
+
+_n = iter(range(1, 100_000))
+
+
+def case(point: Point | None = HERE, *, code: str = "pothole", at: datetime = T0, text: str = "pothole",
+         duplicate_of: UUID | None = None, case_id: UUID | None = None) -> ProjectedCase:
+    return ProjectedCase(case_id=case_id or uuid4(), service_request_id=f"DEMO-26-{next(_n):06d}",
+                         service_code=code, description=text, point=point, requested_datetime=at,
+                         duplicate_of=duplicate_of)
+
+
+async def project(pool: asyncpg.Pool, *cases: ProjectedCase) -> None:
+    async with repository(pool) as repo:
+        for c in cases:
+            await repo.project(c)
+
+
+def search(of: UUID, *, at: Point = HERE, code: str = "pothole", since: datetime = T0 - timedelta(hours=72),
+           until: datetime = T0 + timedelta(hours=72), limit: int = 50) -> Search:
+    return Search(case_id=of, service_code=code, point=at, radius_m=RADIUS_M, since=since, until=until, limit=limit)
+
+
+async def found(pool: asyncpg.Pool, s: Search) -> list[UUID]:
+    async with repository(pool) as repo:
+        return [c.case_id for c in await repo.candidates(s)]
+
+
+async def row(pool: asyncpg.Pool, case_id: UUID) -> dict[str, Any] | None:
+    r = await pool.fetchrow(
+        "SELECT service_request_id, service_code, description, ST_Y(geog::geometry) AS lat, "
+        "ST_X(geog::geometry) AS long, location_known, requested_datetime, open, duplicate_of "
+        "FROM cases WHERE case_id = $1", case_id)
+    return dict(r) if r else None
+
+
+# --- candidates ------------------------------------------------------------------------------------------
+
+
+async def test_candidates_are_open_located_unmatched_cases_of_the_category_in_the_radius_nearest_first(
+        pool: asyncpg.Pool) -> None:
+    new = case(HERE)
+    five, ten, twenty = case(FIVE_M_SOUTH, text="five"), case(TEN_M_NORTH), case(TWENTY_M_NORTH)
+    closed, duplicate = case(FIVE_M_SOUTH), case(FIVE_M_SOUTH, duplicate_of=ten.case_id)
+    others = [case(FORTY_M_NORTH), case(TEN_M_NORTH, code="graffiti"), case(None), closed, duplicate]
+    await project(pool, new, twenty, ten, five, *others)
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(closed.case_id, open=False))
+
+    async with repository(pool) as repo:
+        candidates = await repo.candidates(search(new.case_id))
+
+    assert [c.case_id for c in candidates] == [five.case_id, ten.case_id, twenty.case_id]
+    first = candidates[0]
+    assert (first.service_request_id, first.description, first.requested_datetime) == (
+        five.service_request_id, "five", T0)
+    # geodesic metres (PostGIS geography), as the fake's haversine within a few centimetres
+    assert [round(c.distance_m) for c in candidates] == [5, 10, 20]
+    assert await found(pool, search(new.case_id, limit=2)) == [five.case_id, ten.case_id]
+    assert await found(pool, search(new.case_id, code="graffiti")) == [others[1].case_id]
+
+
+async def test_the_case_itself_is_never_its_own_candidate(pool: asyncpg.Pool) -> None:
+    new, other = case(HERE), case(TEN_M_NORTH)
+    await project(pool, new, other)
+
+    assert await found(pool, search(new.case_id)) == [other.case_id]
+    assert await found(pool, search(uuid4())) == [new.case_id, other.case_id]
+
+
+async def test_the_time_window_includes_both_ends_and_nothing_beyond(pool: asyncpg.Pool) -> None:
+    since, until = T0 - timedelta(hours=72), T0 + timedelta(hours=72)
+    tick = timedelta(microseconds=1)
+    at_since, at_until = case(TEN_M_NORTH, at=since), case(TEN_M_NORTH, at=until)
+    await project(pool, at_since, at_until, case(TEN_M_NORTH, at=since - tick), case(TEN_M_NORTH, at=until + tick))
+
+    assert set(await found(pool, search(uuid4(), since=since, until=until))) == {at_since.case_id, at_until.case_id}
+
+
+async def test_a_window_clamped_at_year_1_or_9999_still_finds_cases_near_those_ends(pool: asyncpg.Pool) -> None:
+    early_at = datetime(1, 1, 1, 2, 0, tzinfo=UTC)
+    late_at = datetime(9999, 12, 31, 20, 0, tzinfo=UTC)
+    early, late = case(TEN_M_NORTH, at=early_at), case(TEN_M_NORTH, at=late_at)
+    beyond = case(TEN_M_NORTH, at=early_at + timedelta(hours=80))
+    await project(pool, early, late, beyond)
+
+    since, until = window(early_at + timedelta(hours=1), 72)
+    assert since == datetime.min.replace(tzinfo=UTC)
+    assert await found(pool, search(uuid4(), since=since, until=until)) == [early.case_id]
+    since, until = window(late_at, 72)
+    assert until == datetime.max.replace(tzinfo=UTC)
+    assert await found(pool, search(uuid4(), since=since, until=until)) == [late.case_id]
+
+
+# --- the projection --------------------------------------------------------------------------------------
+
+
+async def test_a_case_projected_again_gets_its_new_kind_text_and_place_but_keeps_the_rest(pool: asyncpg.Pool) -> None:
+    survivor = uuid4()
+    first = case(HERE, text="pothole", duplicate_of=survivor)
+    await project(pool, first)
+    assert (await row(pool, first.case_id) or {})["open"] is True
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(first.case_id, open=False))
+
+    again = case(TEN_M_NORTH, code="sinkhole", text="a sinkhole now", at=T0 + timedelta(hours=5),
+                 case_id=first.case_id)
+    await project(pool, again)
+
+    r = await row(pool, first.case_id)
+    assert r is not None
+    assert (r["service_code"], r["description"], r["location_known"]) == ("sinkhole", "a sinkhole now", True)
+    assert (round(r["lat"], 6), round(r["long"], 6)) == (TEN_M_NORTH.lat, TEN_M_NORTH.long)
+    assert (r["service_request_id"], r["requested_datetime"]) == (first.service_request_id, T0)
+    assert (r["open"], r["duplicate_of"]) == (False, survivor)
+
+    await project(pool, case(None, case_id=first.case_id))
+    r = await row(pool, first.case_id)
+    assert r is not None and (r["lat"], r["long"], r["location_known"]) == (None, None, False)
+    assert r["duplicate_of"] == survivor
+
+
+async def test_only_a_cases_first_decision_is_logged(pool: asyncpg.Pool) -> None:
+    case_id, first_target, event_id = uuid4(), uuid4(), uuid4()
+
+    def decided(target: UUID, score: float) -> DedupDecided:
+        return DedupDecided(case_id=case_id, duplicate_of=target, score=score, distance_m=9.87, text_similarity=0.8,
+                            window_hours=72, radius_m=RADIUS_M, evidence={})
+
+    async with repository(pool) as repo:
+        await repo.add_decision(decided(first_target, 0.9), decided_at=T0, event_id=event_id)
+    async with repository(pool) as repo:
+        await repo.add_decision(decided(uuid4(), 0.7), decided_at=T0 + timedelta(hours=1), event_id=uuid4())
+
+    rows = await pool.fetch("SELECT * FROM decisions")
+    assert [dict(r) for r in rows] == [{"case_id": case_id, "duplicate_of": first_target, "score": 0.9,
+                                        "distance_m": 9.87, "text_similarity": 0.8, "decided_at": T0,
+                                        "event_id": event_id}]
+
+
+async def test_a_merge_closes_the_case_and_a_status_change_keeps_what_it_duplicates(pool: asyncpg.Pool) -> None:
+    merged, plain, survivor = case(TEN_M_NORTH), case(TWENTY_M_NORTH), uuid4()
+    await project(pool, merged, plain)
+
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(merged.case_id, open=False, duplicate_of=survivor))
+        await repo.change_target(TargetChange(plain.case_id, open=False))
+    assert [((await row(pool, c)) or {}).get(k) for c in (merged.case_id, plain.case_id)
+            for k in ("open", "duplicate_of")] == [False, survivor, False, None]
+
+    async with repository(pool) as repo:  # staff reopen both
+        await repo.change_target(TargetChange(merged.case_id, open=True))
+        await repo.change_target(TargetChange(plain.case_id, open=True))
+    assert [((await row(pool, c)) or {}).get(k) for c in (merged.case_id, plain.case_id)
+            for k in ("open", "duplicate_of")] == [True, survivor, True, None]
+    # the reopened merged case still duplicates another, so it is no target
+    assert await found(pool, search(uuid4())) == [plain.case_id]
+
+
+async def test_a_change_for_a_case_the_projection_does_not_hold_changes_nothing(pool: asyncpg.Pool) -> None:
+    unknown = uuid4()
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(unknown, open=False, duplicate_of=uuid4()))
+
+    assert await row(pool, unknown) is None
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 0
+
+
+# --- the category lock -----------------------------------------------------------------------------------
+
+
+async def test_a_category_lock_holds_that_category_alone_until_the_transaction_ends(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as holder, pool.acquire() as other:
+        held = holder.transaction()
+        await held.start()
+        holding = True
+        waiting: asyncio.Task[None] | None = None
+        try:
+            await DedupRepository(holder).lock_category("pothole")
+            async with other.transaction():  # another category: not held up
+                await asyncio.wait_for(DedupRepository(other).lock_category("graffiti"), timeout=5)
+
+            blocked = other.transaction()
+            await blocked.start()
+            waiting = asyncio.create_task(DedupRepository(other).lock_category("pothole"))
+            pid = other.get_server_pid()
+            await eventually(lambda: holder.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted", pid),
+                timeout=10, what="the second pothole lock waits")
+            assert not waiting.done()
+
+            await held.commit()
+            holding = False
+            await asyncio.wait_for(waiting, timeout=5)
+            await blocked.commit()
+        finally:
+            if holding:  # release the lock whatever failed, so that the waiting statement ends
+                await held.rollback()
+            if waiting is not None and not waiting.done():
+                await asyncio.wait_for(waiting, timeout=5)
