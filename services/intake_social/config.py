@@ -42,4 +42,5 @@ class SocialSettings(BaseSettings):
     mastodon_request_timeout_s: float = 15.0
 
     def mastodon_enabled(self) -> bool:
+        """Mentions are read: a Mastodon base URL and an access token are both set."""
         return bool(self.mastodon_api_base_url and self.mastodon_access_token)

@@ -16,6 +16,7 @@ class PgCursorStore:
         self._schema = schema
 
     async def get(self, source: str) -> str | None:
+        """The last notification id handled for `source`, or None before the first one."""
         return await self._pool.fetchval("SELECT cursor FROM poll_cursors WHERE source = $1", source)
 
     async def advance(self, source: str, cursor: str, envelope: Envelope | None) -> None:

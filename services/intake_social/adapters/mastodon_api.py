@@ -22,11 +22,15 @@ def mention_listener(on_mention: Callable[[Mapping[str, Any]], None],
     from mastodon import StreamListener
 
     class MentionListener(StreamListener):
+        """Hands mention notifications and stream losses to the callbacks (in Mastodon.py's thread)."""
+
         def on_notification(self, notification: Mapping[str, Any]) -> None:
+            """A notification of the stream: only a mention calls `on_mention`."""
             if notification.get("type") == "mention":
                 on_mention(notification)
 
         def on_abort(self, err: BaseException) -> None:
+            """The stream was lost (Mastodon.py reconnects by itself): tell `on_lost`."""
             if on_lost is not None:
                 on_lost(err)
 
@@ -56,6 +60,8 @@ class MastodonApi:
         return str(me["id"]), str(me["acct"])
 
     async def page(self, *, since_id: str | None, max_id: str | None, limit: int) -> list[Mapping[str, Any]]:
+        """Mention notifications with `since_id` < id < `max_id`, newest first, at most `limit`
+        (``GET /api/v1/notifications?types[]=mention``). Raises Mastodon.py's errors (a rate limit too)."""
         result = await asyncio.to_thread(self.client.notifications, types=["mention"], since_id=since_id,
                                          max_id=max_id, limit=limit)
         return list(result or [])
@@ -73,6 +79,7 @@ class MastodonApi:
                                                reconnect_async_wait_sec=5)
 
     def close(self) -> None:
+        """Close the user stream, if open."""
         if self._stream is not None:
             self._stream.close()
             self._stream = None

@@ -46,10 +46,12 @@ class Inbound:
 
     @property
     def event_id(self) -> UUID:
+        """Derived from the platform's message id (`event_id_for`), so a retried delivery is one event."""
         return event_id_for(self.message.channel, self.message.channel_message_id)
 
     @property
     def reason(self) -> str:
+        """Always ``message`` (the outcome counter's label)."""
         return "message"
 
 
@@ -77,6 +79,7 @@ class Receipt:
 
     @property
     def reason(self) -> str:
+        """``delivery`` or ``read`` (the outcome counter's label)."""
         return self.receipt
 
 
@@ -94,10 +97,12 @@ class StatusReported:
 
     @property
     def channel(self) -> str:
+        """The channel of the message the status is about (``whatsapp``)."""
         return self.status.channel
 
     @property
     def reason(self) -> str:
+        """The status (sent, delivered, read, failed): the outcome counter's label."""
         return self.status.status
 
 
@@ -134,6 +139,7 @@ class Summary:
 
     @classmethod
     def of(cls, outcomes: list[Outcome]) -> Summary:
+        """The counts of `outcomes` by their `kind`."""
         s = cls()
         for o in outcomes:
             s.counts[o.kind] = s.counts.get(o.kind, 0) + 1

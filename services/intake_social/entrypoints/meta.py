@@ -68,6 +68,8 @@ Ctx = Annotated[Meta, Depends(meta)]
 
 @router.get(WEBHOOK_PATH)
 async def meta_subscription(request: Request, m: Ctx) -> Response:
+    """Meta's subscription handshake (Meta Webhooks, "Verification Requests"): `hub.challenge` echoed as
+    text/plain when `hub.mode` is ``subscribe`` and `hub.verify_token` is ours, else 403."""
     q = request.query_params
     challenge = verify_challenge(q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge"),
                                  m.verify_token)
@@ -79,6 +81,10 @@ async def meta_subscription(request: Request, m: Ctx) -> Response:
 
 @router.post(WEBHOOK_PATH)
 async def meta_delivery(request: Request, m: Ctx) -> Response:
+    """One signed delivery (Meta Webhooks, "Event Notifications"): `{"received": {kind: count}}` once
+    every message of the batch is on Kafka; 413 for a body over `meta_max_body_bytes` (by its
+    Content-Length or its bytes), 403 for a missing or bad `X-Hub-Signature-256` (nothing read), 503
+    when Kafka did not acknowledge (Meta sends the batch again)."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > m.max_body_bytes:
         return JSONResponse({"error": "body too large"}, status_code=413)

@@ -32,6 +32,8 @@ class Reporting:
         return partial(self.report, source)
 
     def report(self, source: str, o: Outcome) -> None:
+        """Count outcome `o` of an item read from `source` and log it (event ids and rules only, never a
+        sender's text or address)."""
         log = self.rt.log
         channel = getattr(o, "channel", None) or (o.message.channel if isinstance(o, Inbound) else "unknown")
         self.outcomes.labels(source, channel, o.kind, o.reason).inc()

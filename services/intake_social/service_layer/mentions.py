@@ -4,17 +4,22 @@ Produces `intake.message_received` on `intake.messages` through the service's ou
 event and the cursor (the notification id, Mastodon's `since_id`) are written in one transaction, so a
 crash between two mentions neither loses one nor reads one twice after a restart. A stream event only
 wakes the poller: the poll since the cursor is the single path by which mentions are read, so a mention
-that arrived while the stream was reconnecting is still read, in order.
+that arrived while the stream was reconnecting is still read, in order. `MentionIntake` runs it all for
+the service's lifetime: it learns who the city's account is, polls, counts each poll, and opens the user
+stream as a wake-up when the server has a healthy one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from services.intake_social.adapters.mastodon_api import mention_listener
+from services.intake_social.config import SocialSettings
 from services.intake_social.domain.mastodon import id_order, outcome_of_notification, parse_created_at
 from services.intake_social.domain.outcomes import Inbound, Outcome
 from shared.events import Envelope
@@ -28,6 +33,25 @@ class MentionSource(Protocol):
 
     async def page(self, *, since_id: str | None, max_id: str | None, limit: int) -> list[Mapping[str, Any]]:
         """Notifications with `since_id` < id < `max_id`, newest first, at most `limit` of them."""
+        ...
+
+
+class MastodonAccount(MentionSource, Protocol):
+    """The city's account on its Mastodon server (`adapters.mastodon_api.MastodonApi`): its mentions, who
+    it is, and its user stream. A `close()` method, when it has one, is called at stop."""
+
+    instance_host: str
+
+    async def whoami(self) -> tuple[str, str]:
+        """(account id, acct) of the city's account; raises when the server cannot be reached."""
+        ...
+
+    async def stream_available(self) -> bool:
+        """Whether the server's streaming API answers its health check."""
+        ...
+
+    def start_stream(self, listener: Any) -> None:
+        """Open the user stream (in a thread of its own), handing its events to `listener`."""
         ...
 
 
@@ -134,10 +158,13 @@ class MentionWatcher:
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop after the poll under way (if any); `run` then returns."""
         self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
+        """Poll until `stop()`: every `interval_s` seconds, at once after a `nudge()`, and after an error
+        with a backoff from 0.5 s doubling up to 30 s (never longer than `interval_s`)."""
         backoff = 0.5
         while not self._stopping:
             # Clear before polling: a nudge that arrives during the poll must start another one.
@@ -157,3 +184,91 @@ class MentionWatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except TimeoutError:
                 pass
+
+
+@dataclass
+class MentionPoller:
+    """One poll of the city's account, as `MentionWatcher` calls it: asks the server who the account is
+    on the first poll that reaches it (then kept for the process's life), reads the mentions since the
+    cursor (`poll_mentions`, the cursor key ``mastodon:<server>:<account id>``) and counts each poll
+    with `counted("ok")` or `counted("error")`; returns how many mentions became messages and raises
+    what the poll raised. `clock()` gives the time (UTC); `backfill` is how far back the very first
+    poll reads."""
+
+    source: MastodonAccount
+    store: CursorStore
+    report: Callable[[Outcome], None]
+    counted: Callable[[str], None]
+    clock: Callable[[], datetime]
+    producer: str = "intake_social"
+    backfill: timedelta = timedelta(hours=24)
+    identity: tuple[str, str] | None = None
+
+    async def __call__(self) -> int:
+        """Poll once (see the class)."""
+        try:
+            if self.identity is None:
+                self.identity = await self.source.whoami()
+            account_id, acct = self.identity
+            host = self.source.instance_host
+            deps = MentionDeps(source=self.source, store=self.store, cursor_key=f"mastodon:{host}:{account_id}",
+                               own_acct=acct, own_account_id=account_id, instance_host=host, report=self.report,
+                               producer=self.producer, backfill=self.backfill)
+            n = await poll_mentions(deps, self.clock())
+        except Exception:
+            self.counted("error")
+            raise
+        self.counted("ok")
+        return n
+
+
+class MentionIntake:
+    """The city's mentions for the service's lifetime: `start()` polls every
+    `mastodon_poll_interval_s` (a `MentionWatcher` around a `MentionPoller`) and, with
+    `mastodon_streaming`, opens the user stream as a wake-up when the server has a healthy one (the
+    safety poll then every `mastodon_stream_poll_interval_s`); `stop()` stops both. `log` is the
+    service's structured logger; the other arguments are `MentionPoller`'s."""
+
+    def __init__(self, source: MastodonAccount, store: CursorStore, cfg: SocialSettings, *,
+                 report: Callable[[Outcome], None], counted: Callable[[str], None],
+                 clock: Callable[[], datetime], log: Any, producer: str) -> None:
+        self.source = source
+        self.cfg = cfg
+        self.log = log
+        poller = MentionPoller(source, store, report=report, counted=counted, clock=clock, producer=producer,
+                               backfill=timedelta(hours=cfg.mastodon_backfill_hours))
+        self.watcher = MentionWatcher(poller, interval_s=cfg.mastodon_poll_interval_s,
+                                      on_error=lambda exc, wait: log.warning("mastodon_poll_failed", error=repr(exc),
+                                                                             retry_in_s=wait))
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start polling (and the stream wake-up) in background tasks on the running loop; returns at once."""
+        self._tasks.append(asyncio.create_task(self.watcher.run(), name="mastodon-mentions"))
+        if self.cfg.mastodon_streaming:
+            self._tasks.append(asyncio.create_task(self._open_stream(), name="mastodon-stream"))
+
+    async def stop(self) -> None:
+        """Stop polling, close the stream, and wait for the tasks (10 s each at most)."""
+        self.watcher.stop()
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+
+    async def _open_stream(self) -> None:
+        """Use the user stream as a wake-up when the server's streaming API is healthy; else keep polling."""
+        cfg, watcher = self.cfg, self.watcher
+        if not await self.source.stream_available():
+            self.log.info("mastodon_polling", interval_s=cfg.mastodon_poll_interval_s)
+            return
+        loop = asyncio.get_running_loop()
+        listener = mention_listener(on_mention=lambda _n: loop.call_soon_threadsafe(watcher.nudge),
+                                    on_lost=lambda err: self.log.warning("mastodon_stream_lost", error=repr(err)))
+        # Mastodon.py looks up the streaming server (blocking HTTP) before its thread takes over.
+        await asyncio.to_thread(self.source.start_stream, listener)
+        watcher.interval_s = cfg.mastodon_stream_poll_interval_s
+        watcher.nudge()  # read what arrived before the stream opened
+        self.log.info("mastodon_streaming", safety_poll_s=cfg.mastodon_stream_poll_interval_s)

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from services.intake_social.domain.outcomes import Outcome
-from services.intake_social.service_layer.mentions import MentionDeps, MentionWatcher, new_mentions, poll_mentions
+from services.intake_social.config import SocialSettings
+from services.intake_social.service_layer.mentions import (
+    MentionDeps,
+    MentionIntake,
+    MentionPoller,
+    MentionWatcher,
+    new_mentions,
+    poll_mentions,
+)
 from shared.events import Envelope, MessageReceived
 from support.data import shared_data
 
@@ -183,3 +191,61 @@ async def test_the_watcher_polls_at_once_when_nudged_and_survives_errors() -> No
     watcher.stop()
     await asyncio.wait_for(task, timeout=5)
     assert len(calls) >= 3 and len(errors) == 1
+
+
+class FakeAccount(FakeServer):
+    """The city's account: its mentions, who it is (each question counted) and a stream it may not have."""
+
+    instance_host = "city.social"
+
+    def __init__(self, notifications: list[dict[str, Any]]) -> None:
+        super().__init__(notifications)
+        self.whoami_calls = 0
+        self.closed = False
+
+    async def whoami(self) -> tuple[str, str]:
+        self.whoami_calls += 1
+        return "1", "city311"
+
+    async def stream_available(self) -> bool:
+        return False
+
+    def start_stream(self, listener: Any) -> None:
+        raise AssertionError("no stream on this server")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_the_poller_asks_who_the_account_is_once_and_counts_every_poll() -> None:
+    account, store, counted = FakeAccount([mention(1), mention(2, author_id="1")]), FakeStore(), []
+    poller = MentionPoller(account, store, report=[].append, counted=counted.append, clock=lambda: NOW)
+    assert await poller() == 1, "the account's own status is not a message"
+    assert store.cursors == {KEY: "2"}
+    account.fail_after = len(account.calls)
+    with pytest.raises(ConnectionError):
+        await poller()
+    assert counted == ["ok", "error"] and account.whoami_calls == 1
+    assert store.outbox[0].producer == "intake_social"
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, event: str, **_: Any) -> None:
+        self.lines.append(event)
+
+    warning = info
+
+
+async def test_the_intake_polls_until_stopped_without_a_stream_and_closes_the_account() -> None:
+    account, store, counted, log = FakeAccount([mention(1)]), FakeStore(), [], Log()
+    intake = MentionIntake(account, store, SocialSettings(mastodon_poll_interval_s=60), report=[].append,
+                           counted=counted.append, clock=lambda: NOW, log=log, producer="intake_social")
+    intake.start()
+    while not counted:
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(intake.stop(), timeout=5)
+    assert counted == ["ok"] and store.cursors == {KEY: "1"} and len(store.outbox) == 1
+    assert "mastodon_polling" in log.lines and account.closed
