@@ -38,15 +38,18 @@ class FormParams(dict[str, list[str]]):
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> FormParams:
+        """The fields of (name, value) pairs in order, repeated names keeping every value."""
         out = cls()
         for key, value in pairs:
             out.setdefault(key, []).append(value)
         return out
 
     def getall(self, key: str) -> list[str]:
+        """Every value of field `key`, in order; raises `KeyError` when absent."""
         return self[key]
 
     def first(self) -> dict[str, str]:
+        """One value per field: the first one sent."""
         return {k: v[0] for k, v in self.items()}
 
 
@@ -70,6 +73,8 @@ class PublicUrlPolicy:
             ipaddress.ip_network(net, strict=False)  # raises ValueError on a typo
 
     def trusts(self, peer: str | None) -> bool:
+        """Whether `peer` (the connecting IP address) is one of `trusted_proxies`, whose forwarding
+        headers may then say what URL Twilio signed."""
         if not peer or not self.trusted_proxies:
             return False
         try:

@@ -32,6 +32,7 @@ class Sender:
     handle: str | None = None
 
     def pii(self) -> Pii:
+        """The sender's personal data as events carry it (`pii.phone`, `pii.handle`)."""
         return Pii(phone=self.phone, handle=self.handle)
 
     def contact_key(self, *, fallback: str, channel: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 COOKIE = "omni311_pending"
@@ -51,3 +52,26 @@ def read_pending(secret: bytes, value: str | None, *, contact_key: str, now: dat
     if age < -60 or age > window_s:
         return None
     return sid
+
+
+@dataclass(frozen=True)
+class CookieChange:
+    """What an answer does to the conversation cookie `name`: set it to `value` for `max_age_s` seconds,
+    or, when `value` is None, delete it."""
+
+    value: str | None
+    max_age_s: int = 0
+    name: str = COOKIE
+
+
+def cookie_change(*, pending: str | None, clear: bool, received: str | None,
+                  window_s: float = WINDOW_S) -> CookieChange | None:
+    """The cookie rule of one answer. A new question (`pending`, a `pending_cookie` value) sets the
+    cookie for the conversation window (`window_s` seconds, whole); an answer after which nothing is
+    awaited (`clear`: the location was given, or the resident opted out) deletes the cookie the text
+    came with (`received`, None when it came with none); otherwise the cookie is left as it is (None)."""
+    if pending:
+        return CookieChange(pending, int(window_s))
+    if clear and received is not None:
+        return CookieChange(None)
+    return None

@@ -37,6 +37,9 @@ class InvalidWebhook(ValueError):
 
 @dataclass(frozen=True)
 class Media:
+    """A file attached to an MMS/WhatsApp message: Twilio's URL for it (MediaUrlN) and its MIME type
+    (MediaContentTypeN) when given."""
+
     url: str
     content_type: str | None = None
 
@@ -55,6 +58,7 @@ class InboundText:
     account_sid: str | None = None
 
     def contact_key(self) -> str:
+        """The sender's `intake.messages` partition key (the MessageSid's own when no number is known)."""
         return self.sender.contact_key(fallback=self.message_sid, channel=self.channel)
 
 
@@ -187,6 +191,9 @@ OPTED_OUT_ERROR = 21610
 
 @dataclass(frozen=True)
 class StatusReport:
+    """An outbound message's status callback: its MessageSid, status (Twilio's, lower case), error code,
+    channel, and the recipient (E.164 of ``To``, when given)."""
+
     message_sid: str
     status: str
     error_code: int | None
@@ -195,9 +202,11 @@ class StatusReport:
 
     @property
     def opted_out(self) -> bool:
+        """The carrier refused the message because the recipient opted out (Twilio error 21610)."""
         return self.error_code == OPTED_OUT_ERROR
 
     def contact_key(self) -> str:
+        """The recipient's partition key (the MessageSid's own when no number is known)."""
         return contact_key(phone=self.recipient, handle=None, fallback=self.message_sid, channel="status")
 
 
@@ -220,6 +229,8 @@ def parse_status(params: Mapping[str, str], *, default_region: str = "US") -> St
 
 
 def status_event(report: StatusReport, *, now: datetime) -> MessageStatusReceived:
+    """The `intake.message_status_received` of a status callback received at `now` (UTC), its outcome
+    from `STATUS_OUTCOME`."""
     return MessageStatusReceived(
         channel=report.channel, provider_message_id=report.message_sid, contact_key=report.contact_key(),
         received_at=now, status=report.status, outcome=STATUS_OUTCOME[report.status],

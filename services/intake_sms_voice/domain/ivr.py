@@ -70,6 +70,7 @@ class MenuItem:
     labels: Mapping[str, str]
 
     def label(self, lang: str) -> str:
+        """The spoken label in `lang`, else the English one, else the service code."""
         return self.labels.get(lang) or self.labels.get("en") or self.service_code
 
 
@@ -119,6 +120,12 @@ def _spoken(text: str | None) -> str | None:
         return None
     clean = re.sub(r"\s+", " ", text).strip()
     return clean[:MAX_TEXT] or None
+
+
+def opening(locales: tuple[str, ...]) -> CallState | None:
+    """Where a new call starts: None asks for the language first (the language menu); a jurisdiction
+    with a single voice language skips that menu, and the call starts in it (the problem menu next)."""
+    return CallState(lang=locales[0]) if len(locales) == 1 else None  # type: ignore[arg-type]
 
 
 def choose_language(digits: str | None, speech: str | None, locales: Iterable[str] = ("en", "fr")) -> Lang:

@@ -20,6 +20,7 @@ def mount(rt: Runtime, deps: handlers.Deps, settings: TwilioSettings) -> None:
     rt.app.include_router(voice.router)
 
     async def warn_without_token() -> None:
+        """At start: an error in the logs when no auth token is set (every webhook is then refused)."""
         if not tw.token:
             rt.log.error("twilio_auth_token_missing",
                          detail="OMNI311_TWILIO_AUTH_TOKEN is not set: every webhook is refused with 403")

@@ -41,6 +41,8 @@ class Twilio:
 
     @classmethod
     def of(cls, rt: Runtime, deps: handlers.Deps, settings: TwilioSettings) -> Twilio:
+        """The wiring from the Twilio settings; raises `ValueError` for a public base URL that is not
+        absolute or a trusted proxy that is no IP address or network."""
         token = settings.auth_token.get_secret_value() if settings.auth_token else ""
         policy = PublicUrlPolicy(base_url=settings.public_base_url, trusted_proxies=tuple(settings.trusted_proxies))
         return cls(rt=rt, deps=deps, settings=settings, policy=policy, token=token)

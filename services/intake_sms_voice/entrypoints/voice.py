@@ -28,10 +28,12 @@ def _action(hook: Webhook, step: str, state: ivr.CallState | None = None) -> str
 
 
 def _state(tw: Twilio, hook: Webhook) -> ivr.CallState:
+    """The call's state as our previous action URL carried it."""
     return ivr.CallState.from_query(hook.query, tw.deps.config.locales)
 
 
 def _call_sid(hook: Webhook) -> str:
+    """The CallSid every voice webhook carries; `InvalidWebhook` (400) without one."""
     sid = (hook.params.get("CallSid") or "").strip()
     if not sid:
         raise InvalidWebhook("field CallSid is required")
@@ -39,20 +41,24 @@ def _call_sid(hook: Webhook) -> str:
 
 
 def _caller(tw: Twilio, hook: Webhook) -> Sender:
+    """Who calls (From, else Caller), read in the default region."""
     p = hook.params
     return sender_of(p.get("From") or p.get("Caller") or "", default_region=tw.settings.default_region)
 
 
 def _text(hook: Webhook, name: str) -> str | None:
+    """A form field trimmed, None when absent or blank."""
     return (hook.params.get(name) or "").strip() or None
 
 
 @router.post("")
 async def voice(hook: Hook, tw: Ctx) -> Response:
+    """An incoming call: TwiML of the language menu, or straight the problem menu when the handler says
+    the call's language is known (`handlers.call_answered`); 400 without a CallSid."""
     _call_sid(hook)
     config = tw.deps.config
-    if len(config.locales) == 1:
-        state = ivr.CallState(lang=config.locales[0])  # type: ignore[arg-type]
+    state = handlers.call_answered(deps=tw.deps)
+    if state is not None:
         return xml(twiml.problem_prompt(state=state, menu=config.menu, action=_action(hook, "problem", state)))
     return xml(twiml.language_menu(locales=config.locales, program=config.program_name,
                                    action=_action(hook, "language")))
@@ -60,32 +66,36 @@ async def voice(hook: Hook, tw: Ctx) -> Response:
 
 @router.post("/language")
 async def voice_language(hook: Hook, tw: Ctx) -> Response:
+    """The language menu's answer (Digits or SpeechResult): TwiML of the problem menu in that language."""
     _call_sid(hook)
-    config = tw.deps.config
-    lang = ivr.choose_language(hook.params.get("Digits"), hook.params.get("SpeechResult"), config.locales)
-    state = ivr.CallState(lang=lang)
-    return xml(twiml.problem_prompt(state=state, menu=config.menu, action=_action(hook, "problem", state)))
+    state = handlers.language_chosen(digits=hook.params.get("Digits"), speech=hook.params.get("SpeechResult"),
+                                     deps=tw.deps)
+    return xml(twiml.problem_prompt(state=state, menu=tw.deps.config.menu, action=_action(hook, "problem", state)))
 
 
 @router.post("/problem")
 async def voice_problem(hook: Hook, tw: Ctx) -> Response:
+    """The problem menu's answer (a menu digit or speech): TwiML asking where the problem is."""
     _call_sid(hook)
-    state = ivr.with_problem(_state(tw, hook), digits=hook.params.get("Digits"),
-                             speech=hook.params.get("SpeechResult"), menu=tw.deps.config.menu)
+    state = handlers.problem_chosen(_state(tw, hook), digits=hook.params.get("Digits"),
+                                    speech=hook.params.get("SpeechResult"), deps=tw.deps)
     return xml(twiml.place_prompt(state=state, action=_action(hook, "place", state)))
 
 
 @router.post("/place")
 async def voice_place(hook: Hook, tw: Ctx) -> Response:
+    """The place's answer (speech, or a ZIP/postal code typed): TwiML recording the details, with the
+    recording and transcription callbacks."""
     _call_sid(hook)
-    state = ivr.with_place(_state(tw, hook), digits=hook.params.get("Digits"),
-                           speech=hook.params.get("SpeechResult"))
+    state = handlers.place_given(_state(tw, hook), digits=hook.params.get("Digits"),
+                                 speech=hook.params.get("SpeechResult"))
     return xml(twiml.record_prompt(state=state, action=_action(hook, "recorded", state),
                                    transcribe_callback=_action(hook, "transcription", state),
                                    recording_callback=_action(hook, "recording", state)))
 
 
 async def _end_of_recording(tw: Twilio, hook: Webhook) -> UUID | None:
+    """Hand the end of the recording to `handlers.call_ended`; the event id published, None when none."""
     p = hook.params
     try:
         duration = int(p["RecordingDuration"]) if p.get("RecordingDuration") else None
@@ -99,6 +109,9 @@ async def _end_of_recording(tw: Twilio, hook: Webhook) -> UUID | None:
 
 @router.post("/recorded")
 async def voice_recorded(hook: Hook, tw: Ctx) -> Response:
+    """The Record action's end (the caller pressed # or hung up): the call's report published, then
+    TwiML saying goodbye (thanks, or "we did not get your report" when the caller gave nothing); 503 when
+    Kafka did not take it."""
     event_id = await _end_of_recording(tw, hook)
     tw.rt.log.info("call_report", published=event_id is not None)
     return xml(twiml.goodbye(state=_state(tw, hook), received=event_id is not None))
@@ -106,6 +119,8 @@ async def voice_recorded(hook: Hook, tw: Ctx) -> Response:
 
 @router.post("/recording")
 async def voice_recording_status(hook: Hook, tw: Ctx) -> Response:
+    """The recording status callback: 204; a completed recording publishes the call's report (503 when
+    Kafka did not take it)."""
     # The recording status callback repeats the Record action's report (same event id): a caller who
     # hangs up during the recording is not lost when Twilio skips the action.
     if (hook.params.get("RecordingStatus") or "").lower() == "completed":
@@ -115,6 +130,9 @@ async def voice_recording_status(hook: Hook, tw: Ctx) -> Response:
 
 @router.post("/transcription")
 async def voice_transcription(hook: Hook, tw: Ctx) -> Response:
+    """Twilio's transcription callback: 204, a usable transcript published first as a message threaded
+    to the call (a failed or empty one publishes nothing); 400 without a RecordingSid or CallSid, 503
+    when Kafka did not take it."""
     recording_sid = _text(hook, "RecordingSid")
     if not recording_sid:
         raise InvalidWebhook("field RecordingSid is required")

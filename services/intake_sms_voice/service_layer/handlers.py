@@ -9,7 +9,7 @@ happens before the answer; a failure propagates and the route answers 503.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -56,6 +56,7 @@ class Config:
 
     @property
     def default_language(self) -> Lang:
+        """The language of a text that shows none: French when the jurisdiction's first locale is, else English."""
         return "fr" if self.locales and self.locales[0] == "fr" else "en"
 
 
@@ -95,13 +96,15 @@ class Deps:
 class TextReply:
     """How to answer an inbound text. `outcome`: message, media_message, location_answer, opt_out, opt_in,
     help, status_query or ignored; `texts` the ``<Message>``s to send back; `pending` a conversation
-    cookie value to set, `clear_pending` to drop it; `event_ids` what was published."""
+    cookie value to set, `clear_pending` to drop it; `event_ids` what was published; `cookie` what the
+    answer does to the conversation cookie (`conversation.cookie_change`; None: leave it)."""
 
     outcome: str
     texts: tuple[str, ...] = ()
     pending: str | None = None
     clear_pending: bool = False
     event_ids: tuple[UUID, ...] = field(default_factory=tuple)
+    cookie: conversation.CookieChange | None = None
 
 
 async def publish(deps: Deps, data: EventData, *, subject: str, event_id: UUID, now: datetime) -> Envelope:
@@ -114,13 +117,21 @@ async def publish(deps: Deps, data: EventData, *, subject: str, event_id: UUID, 
 
 
 async def receive_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
-    """An inbound SMS/MMS/WhatsApp message.
+    """An inbound SMS/MMS/WhatsApp message, with the conversation cookie it came with (None: none).
 
     Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case. A report without a
     usable location is published with ``attributes.awaiting_location`` and gets one question back; the
     next text of that conversation (recognised by the signed cookie) is its answer, published with
     ``in_reply_to`` the report's MessageSid so that the case service threads it onto the same case.
+    The reply's `cookie` says what to do with the cookie (`conversation.cookie_change`).
     """
+    reply = await _answer_text(msg, pending_cookie=pending_cookie, deps=deps, now=now)
+    return replace(reply, cookie=conversation.cookie_change(
+        pending=reply.pending, clear=reply.clear_pending, received=pending_cookie,
+        window_s=deps.config.conversation_window_s))
+
+
+async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
     cfg = deps.config
     key = msg.contact_key()
     keyword = keyword_of(msg.body)
@@ -236,3 +247,25 @@ async def call_transcribed(*, call_sid: str, recording_sid: str, caller: Sender,
     env = await publish(deps, data, subject=data.contact_key, event_id=event_id_for("message", recording_sid),
                         now=now)
     return env.event_id
+
+
+def call_answered(*, deps: Deps) -> ivr.CallState | None:
+    """An incoming call: None to ask the language first, or the state the call goes on in (a
+    single-language jurisdiction skips the language menu: `ivr.opening`)."""
+    return ivr.opening(deps.config.locales)
+
+
+def language_chosen(*, digits: str | None, speech: str | None, deps: Deps) -> ivr.CallState:
+    """The language menu's answer (a keypad digit or speech): the call's state in the language chosen,
+    the jurisdiction's first one when the answer names none of its languages (`ivr.choose_language`)."""
+    return ivr.CallState(lang=ivr.choose_language(digits, speech, deps.config.locales))
+
+
+def problem_chosen(state: ivr.CallState, *, digits: str | None, speech: str | None, deps: Deps) -> ivr.CallState:
+    """The problem menu's answer: a digit of the jurisdiction's menu, or the problem as said (`ivr.with_problem`)."""
+    return ivr.with_problem(state, digits=digits, speech=speech, menu=deps.config.menu)
+
+
+def place_given(state: ivr.CallState, *, digits: str | None, speech: str | None) -> ivr.CallState:
+    """The place's answer: an address as said, or a ZIP/postal code typed (`ivr.with_place`)."""
+    return ivr.with_place(state, digits=digits, speech=speech)

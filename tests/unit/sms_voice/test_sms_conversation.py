@@ -160,3 +160,24 @@ async def test_mms_photos_become_media_urls() -> None:
     data = h.publisher.published[0].data
     assert [u.rsplit("/", 1)[1] for u in data["media_url"]] == ["ME1", "ME2"]
     assert data["attributes"]["media_content_types"] == ["image/jpeg", "image/png"]
+
+
+async def test_the_handlers_reply_says_what_to_do_with_the_conversation_cookie() -> None:
+    from conftest import FakeCaseApi, FakePublisher
+    from services.intake_sms_voice.domain.inbound import parse_inbound
+    from services.intake_sms_voice.service_layer import handlers
+
+    deps = handlers.Deps(publisher=FakePublisher(), case_api=FakeCaseApi(),
+                         config=handlers.Config(conversation_secret=b"k", conversation_window_s=600))
+
+    async def receive(sid: str, body: str, cookie: str | None) -> handlers.TextReply:
+        msg = parse_inbound(sms_form(sid=sid, body=body), forced_channel=None, default_region="CA")
+        return await handlers.receive_text(msg, pending_cookie=cookie, deps=deps, now=NOW)
+
+    question = await receive("SM" + "1" * 32, "Pothole", None)
+    assert question.cookie == conversation.CookieChange(question.pending, 600) and question.pending
+    answer = await receive("SM" + "2" * 32, "12 Oak Ave", question.pending)
+    assert answer.outcome == "location_answer" and answer.cookie == conversation.CookieChange(None)
+    assert (await receive("SM" + "3" * 32, "Graffiti at 12 Oak Ave", None)).cookie is None
+    assert (await receive("SM" + "4" * 32, "STOP", None)).cookie is None, "no cookie came: nothing to delete"
+    assert (await receive("SM" + "5" * 32, "STOP", "x")).cookie == conversation.CookieChange(None)

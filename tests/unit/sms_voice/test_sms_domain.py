@@ -95,3 +95,21 @@ def test_the_conversation_cookie_is_bound_to_its_contact_and_expires() -> None:
     assert conversation.read_pending(b"other", value, contact_key="ck_a", now=NOW) is None
     assert conversation.read_pending(secret, value, contact_key="ck_a", now=NOW + timedelta(hours=4, seconds=1)) is None
     assert conversation.read_pending(secret, "garbage", contact_key="ck_a", now=NOW) is None
+
+
+def test_the_cookie_is_set_for_a_question_and_deleted_only_when_one_came_with_the_text() -> None:
+    from services.intake_sms_voice.domain.conversation import COOKIE, CookieChange, cookie_change
+
+    assert cookie_change(pending="SM1.1.ab", clear=False, received=None, window_s=14400.9) == \
+        CookieChange("SM1.1.ab", 14400, COOKIE)
+    assert cookie_change(pending=None, clear=True, received="SM1.1.ab") == CookieChange(None)
+    assert cookie_change(pending=None, clear=True, received="") == CookieChange(None), "sent, even empty"
+    assert cookie_change(pending=None, clear=True, received=None) is None
+    assert cookie_change(pending=None, clear=False, received="SM1.1.ab") is None
+
+
+def test_a_single_language_jurisdiction_starts_the_call_in_it_and_two_ask_first() -> None:
+    from services.intake_sms_voice.domain import ivr
+
+    assert ivr.opening(("fr",)) == ivr.CallState(lang="fr")
+    assert ivr.opening(("en", "fr")) is None
