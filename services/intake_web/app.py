@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.intake_web.adapters.edge import case_api_client, intake_publisher
+from services.intake_web.adapters.edge import case_api_clients, intake_publisher
 from services.intake_web.config import SERVICE, AgentSettings
 from services.intake_web.entrypoints import console, open311
-from services.intake_web.service_layer.deps import ConsoleCaseApi, Deps
-from shared.intake import IntakePublisher
+from services.intake_web.service_layer.deps import Deps
+from shared.intake import CaseApi, CaseApiClient, IntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
 from shared.settings import Settings
@@ -23,17 +23,19 @@ from shared.settings import Settings
 
 def create_app(settings: Settings | None = None, *, agent_settings: AgentSettings | None = None,
                jurisdiction: Jurisdiction | None = None, publisher: IntakePublisher | None = None,
-               case_api: ConsoleCaseApi | None = None, clock: Callable[[], datetime] | None = None) -> Any:
-    """Build intake_web: a FastAPI app whose lifespan runs the Kafka producer and the case-API client.
+               case_api: CaseApi | None = None, clock: Callable[[], datetime] | None = None) -> Any:
+    """Build intake_web: a FastAPI app whose lifespan runs the Kafka producer and the case-API clients.
 
-    Real dependencies by default; tests pass a `jurisdiction`, a fake `publisher` and `case_api` (then no
-    route needs Kafka or the case service) and a `clock` (aware UTC).
+    Real dependencies by default; tests pass a `jurisdiction`, a fake `publisher` and `case_api` (used by
+    the Open311 reads and the console alike; then no route needs Kafka or the case service) and a `clock`
+    (aware UTC).
     """
     s = settings or Settings()
     rt = Runtime(s, SERVICE, title="omni311 Open311 GeoReport v2")
     rt.clock = clock or rt.clock
-    client = case_api_client(s) if case_api is None else None
-    deps = Deps(publisher=publisher or intake_publisher(rt), case_api=case_api or client,
+    clients: tuple[CaseApiClient, ...] = case_api_clients(s) if case_api is None else ()
+    open311_reads, console_lookups = clients if case_api is None else (case_api, case_api)
+    deps = Deps(publisher=publisher or intake_publisher(rt), case_api=open311_reads, console_case_api=console_lookups,
                 clock=lambda: rt.clock(), log=rt.log, api_keys=s.open311_api_keys,
                 agent=agent_settings or AgentSettings())
     if jurisdiction is not None:
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, *, agent_settings: AgentSetting
                                                           "refuses every request with 401")
 
     rt.on_start.append(start)
-    if client is not None:
+    for client in clients:
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.deps = deps

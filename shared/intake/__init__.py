@@ -1,7 +1,8 @@
 """The intake edge every adapter service shares: one publisher for intake events and one typed client
 for the case service's read API."""
 
-from shared.intake.case_api import CaseApi, CaseApiClient, CaseApiUnavailable
+from shared.intake.case_api import CaseApi, CaseApiClient, CaseApiNoRoute, CaseApiUnavailable
 from shared.intake.publisher import IntakePublisher, KafkaIntakePublisher
 
-__all__ = ["CaseApi", "CaseApiClient", "CaseApiUnavailable", "IntakePublisher", "KafkaIntakePublisher"]
+__all__ = ["CaseApi", "CaseApiClient", "CaseApiNoRoute", "CaseApiUnavailable", "IntakePublisher",
+           "KafkaIntakePublisher"]

@@ -1,23 +1,39 @@
 """The one client of the case service's read API (`/cases/...`), used by every intake service that
 shows or threads onto a case: intake_web (Open311 GET routes, the agent console) and intake_sms_voice.
 
-Answers are Open311 GeoReport v2 `ServiceRequest` models. The client is opened by `start()` inside the
-app's lifespan (nothing at import time) and closed by `stop()`.
+Cases come back as Open311 GeoReport v2 `ServiceRequest` models, except a reporter's earlier cases, which
+are passed on as the case service sent them (the agent console shows them as they are). The client is
+opened by `start()` inside the app's lifespan (nothing at import time) and closed by `stop()`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
-from shared.open311.models import ServiceRequest
+from shared.open311 import ServiceRequest
+
+T = TypeVar("T")
 
 
 class CaseApiUnavailable(Exception):
-    """The case service did not answer: unreachable, timed out, or a 5xx."""
+    """The case service gave no answer we can use: unreachable, timed out, client not started, a 5xx, a
+    4xx other than the 404 a route uses to say "none", or a body that is not what the route promises
+    (not JSON, not valid Open311). `status` is the HTTP status when an answer came, else None."""
+
+    def __init__(self, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class CaseApiNoRoute(Exception):
+    """A 404 where the case service's route never answers 404: the path we built reached no route (a token
+    of dots, which the HTTP client resolves as ``..`` segments). A bug on our side, not a moment to wait
+    out: left uncaught, the caller answers 500."""
 
 
 class CaseApi(Protocol):
@@ -30,87 +46,104 @@ class CaseApi(Protocol):
                        status: str | None = None, start_date: datetime | None = None,
                        end_date: datetime | None = None) -> list[ServiceRequest]:
         """Cases matching every filter given (comma-separated lists for the first three; dates aware),
-        newest first. Raises `CaseApiUnavailable`."""
+        newest first. Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a 404 (a wrong base URL)."""
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         """The case number a submission token (`channel_message_id`) became; None while it is not a case
-        yet. Raises `CaseApiUnavailable`."""
+        yet. Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a token the path cannot carry."""
 
-    async def by_contact(self, contact_key: str) -> list[ServiceRequest]:
-        """The cases a reporter opened, newest first, at most 50. Raises `CaseApiUnavailable`."""
+    async def earlier_cases(self, contact_key: str) -> list[Any]:
+        """The cases a reporter opened (newest first, at most 50), each item exactly as the case service
+        sent it (Open311 request JSON; nothing re-serialised or checked, so one odd item spoils nothing).
+        Raises `CaseApiUnavailable` when the case service cannot tell: unreachable, any answer but 200
+        (a 404 is a case service without the look-up), or a body that is not a JSON list."""
 
 
 class CaseApiClient:
-    """`CaseApi` over HTTP at `base_url` (e.g. `http://127.0.0.1:8081`); `timeout_s` in seconds."""
+    """`CaseApi` over HTTP at `base_url` (e.g. `http://127.0.0.1:8081`); `timeout_s` in seconds per read.
+    `transport` replaces the network (tests: `httpx.MockTransport`)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 5.0, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url
         self.timeout_s = timeout_s
+        self._transport = transport
         self._http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s)
+        """Open the HTTP client (connection pool); called in the app's lifespan, before the first read."""
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, transport=self._transport)
 
     async def stop(self) -> None:
+        """Close the HTTP client; reads raise `CaseApiUnavailable` until `start` again. Safe to call twice."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response | None:
-        """The answer, or None for a 404. Raises `CaseApiUnavailable` (unreachable, 5xx, client not started)
-        and `httpx.HTTPStatusError` for any other 4xx (a bug on our side, never the resident's)."""
+    async def _get(self, path: str, params: dict[str, Any] | None = None, *, none_on_404: bool = True) -> Any:
+        """The answer's JSON, or None for a 404 when `none_on_404` (the route says "none" that way).
+        Raises `CaseApiUnavailable` (unreachable, not started, any other answer but 2xx, a body that is not
+        JSON) and `CaseApiNoRoute` for a 404 when not `none_on_404`."""
         if self._http is None:
             raise CaseApiUnavailable("case API client not started")
         try:
             r = await self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             raise CaseApiUnavailable(repr(exc)) from exc
-        if r.status_code >= 500:
-            raise CaseApiUnavailable(f"case API answered {r.status_code}")
         if r.status_code == 404:
-            return None
-        r.raise_for_status()
-        return r
+            if none_on_404:
+                return None
+            raise CaseApiNoRoute(f"case API has no route for {r.request.url.path}")
+        if not r.is_success:
+            raise CaseApiUnavailable(f"case API answered {r.status_code}", r.status_code)
+        try:
+            return r.json()
+        except ValueError as exc:
+            raise CaseApiUnavailable(f"case API answered {r.status_code} with a body that is not JSON",
+                                     r.status_code) from exc
 
     async def request(self, service_request_id: str) -> ServiceRequest | None:
-        r = await self._get(f"/cases/requests/{service_request_id}")
-        return ServiceRequest.model_validate(r.json()) if r is not None else None
+        """Open311 GeoReport v2 GET Service Request, asked of ``GET /cases/requests/{id}``: the case, or
+        None (404). Raises `CaseApiUnavailable`, also for a body that is not a valid `ServiceRequest`."""
+        body = await self._get(f"/cases/requests/{service_request_id}")
+        return _valid(ServiceRequest.model_validate, body) if body is not None else None
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
                        end_date: datetime | None = None) -> list[ServiceRequest]:
+        """Open311 GeoReport v2 GET Service Requests, asked of ``GET /cases/requests`` (dates sent in ISO
+        8601 as given). Raises `CaseApiUnavailable`, also for a body that is not a list of requests, and
+        `CaseApiNoRoute` for a 404 (that route answers 200, an empty list when nothing matches)."""
         params: dict[str, Any] = {k: v for k, v in (("service_request_id", service_request_id),
                                                     ("service_code", service_code), ("status", status)) if v}
         for key, value in (("start_date", start_date), ("end_date", end_date)):
             if value is not None:
                 params[key] = value.isoformat()
-        r = await self._get("/cases/requests", params)
-        return [ServiceRequest.model_validate(x) for x in r.json()] if r is not None else []
+        body = await self._get("/cases/requests", params, none_on_404=False)
+        return _valid(lambda b: [ServiceRequest.model_validate(x) for x in b], body)
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
-        r = await self._get(f"/cases/tokens/{token}", {"channel": channel})
-        return r.json().get("service_request_id") if r is not None else None
+        """``GET /cases/tokens/{token}?channel=``: the case number, None while there is none. That route
+        answers 200 for every token, so a 404 is a path that reached no route: `CaseApiNoRoute`. Raises
+        `CaseApiUnavailable` otherwise."""
+        body = await self._get(f"/cases/tokens/{token}", {"channel": channel}, none_on_404=False)
+        if not isinstance(body, dict) or not isinstance(body.get("service_request_id"), str | None):
+            raise CaseApiUnavailable("case API answered a token with a body that is not {service_request_id}")
+        return body.get("service_request_id")
 
-    async def by_contact(self, contact_key: str) -> list[ServiceRequest]:
-        r = await self._get(f"/cases/by-contact/{contact_key}")
-        body = r.json() if r is not None else []
-        return [ServiceRequest.model_validate(x) for x in body] if isinstance(body, list) else []
-
-    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
-        """The reporter's cases as `by_contact` lists them, or None when the case service cannot tell:
-        any answer but 200 (a 404 is a case service without the endpoint, which `by_contact` reads as
-        no cases) or a body that is not a list of requests. What a call agent is shown: "unavailable"
-        rather than a wrong "no earlier cases". Raises `CaseApiUnavailable` (unreachable, 5xx)."""
-        try:
-            r = await self._get(f"/cases/by-contact/{contact_key}")
-        except httpx.HTTPStatusError:
-            return None
-        if r is None or r.status_code != 200:
-            return None
-        body = r.json()
+    async def earlier_cases(self, contact_key: str) -> list[Any]:
+        """``GET /cases/by-contact/{contact_key}``: the items as sent. See `CaseApi.earlier_cases`."""
+        body = await self._get(f"/cases/by-contact/{contact_key}")
+        if body is None:
+            raise CaseApiUnavailable("case API has no by-contact look-up", 404)
         if not isinstance(body, list):
-            return None
-        try:
-            return [ServiceRequest.model_validate(x) for x in body]
-        except ValidationError:
-            return None
+            raise CaseApiUnavailable("case API answered earlier cases with a body that is not a list", 200)
+        return body
+
+
+def _valid(parse: Callable[[Any], T], body: Any) -> T:
+    """`parse(body)`, a body that does not validate being `CaseApiUnavailable`."""
+    try:
+        return parse(body)
+    except (ValidationError, TypeError) as exc:
+        raise CaseApiUnavailable(f"case API answered with a body that is not Open311: {exc}"[:300]) from exc

@@ -4,13 +4,13 @@ Routes: ``GET /agent`` (page), ``GET /agent/console.js``, ``POST /agent/requests
 `intake.message_received`, channel ``phone``, with `agent_id`), ``GET /agent/tokens/{token}`` (the case
 number once open), ``POST /agent/callers`` (a caller's earlier cases). Every ``/agent/*`` API call needs
 ``Authorization: Bearer <token>`` or HTTP Basic with the token as password (tokens from
-``OMNI311_AGENT_TOKENS``); a missing or wrong one gets 401 and nothing is published or looked up.
+``OMNI311_AGENT_TOKENS``); a missing or wrong one gets 401 and nothing is published or looked up. Case
+look-ups go through `Deps.console_case_api` (5 s timeout: an agent is on the line).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from services.intake_web.domain.limits import Refused
 from services.intake_web.entrypoints.http import AppDeps, MEDIA, error, refused, retry_later
 from services.intake_web.service_layer import intake, reads
 from shared.intake import CaseApiUnavailable
-from shared.open311 import ServiceRequest
 
 PACKAGE = Path(__file__).resolve().parents[1]
 """`services/intake_web`: the page's template in `templates/`, its script in `static/` (package data)."""
@@ -62,14 +61,10 @@ async def _json_body(request: Request) -> Any:
         raise Refused(400, "the body must be JSON") from exc
 
 
-def _as_sent(request: ServiceRequest) -> dict[str, Any]:
-    """A case as the case API sent it: its fields (unknown ones too), times in ISO 8601 with offset."""
-    return {k: v.isoformat() if isinstance(v, datetime) else v
-            for k, v in request.model_dump(exclude_unset=True).items()}
-
-
 @router.get("/agent", include_in_schema=False)
 async def console_page(d: AppDeps) -> Response:
+    """The console page (HTML, not cached, not framed): the jurisdiction's services by group, its district
+    map, the caller region and the case poll interval; no agent token is ever in it."""
     jur = d.jurisdiction
     groups: dict[str, list[Any]] = {}
     for sv in jur.services:
@@ -83,12 +78,15 @@ async def console_page(d: AppDeps) -> Response:
 
 @router.get("/agent/console.js", include_in_schema=False)
 async def console_script() -> Response:
+    """The console page's script (``static/agent_console.js``), served by us: no third-party asset."""
     return Response(_script(), media_type="text/javascript; charset=utf-8")
 
 
 @router.post("/agent/requests")
 async def post_agent_request(request: Request, d: AppDeps) -> Response:
-    """Log a phone request for a caller (JSON body, see `domain.agent.parse_submission`); 202 with the token."""
+    """Log a phone request for a caller (JSON body, see `domain.agent.parse_submission`): 202 with the token,
+    the client's `request_id`, the agent and channel ``phone``; 400 with an Open311 error list per
+    problem; 401 without a known agent token."""
     agent_id = d.agents.agent_for(request.headers.get("authorization"))
     if agent_id is None:
         d.log.warning("agent_auth_rejected", path=request.url.path)
@@ -104,11 +102,12 @@ async def post_agent_request(request: Request, d: AppDeps) -> Response:
 
 @router.get("/agent/tokens/{token}")
 async def get_agent_token(token: str, request: Request, d: AppDeps) -> Response:
-    """The case number of a phone token once the case service opened it (else null)."""
+    """The case number of a phone token once the case service opened it (else null); 503 with
+    ``Retry-After`` while the case service does not answer; 401 without a known agent token."""
     if d.agents.agent_for(request.headers.get("authorization")) is None:
         return _unauthorized()
     try:
-        sid = await d.case_api.case_of_token(token, channel="phone")
+        sid = await d.console_case_api.case_of_token(token, channel="phone")
     except CaseApiUnavailable:
         return retry_later("json")
     return _json({"token": token, "service_request_id": sid})
@@ -117,7 +116,9 @@ async def get_agent_token(token: str, request: Request, d: AppDeps) -> Response:
 @router.post("/agent/callers")
 async def look_up_caller(request: Request, d: AppDeps) -> Response:
     """The caller's earlier cases by phone number (JSON ``{"phone": ...}``; POST keeps the number out
-    of URLs and access logs)."""
+    of URLs and access logs): ``{"phone": <E.164>, "available": true, "requests": [...]}`` with each case as
+    the case service sent it, or ``"available": false`` with a message when it cannot tell; 400 for a
+    body that is not JSON or a phone that is not a number; 401 without a known agent token."""
     if d.agents.agent_for(request.headers.get("authorization")) is None:
         return _unauthorized()
     try:
@@ -127,4 +128,4 @@ async def look_up_caller(request: Request, d: AppDeps) -> Response:
         return refused("json", exc)
     if found is None:
         return _json({"phone": phone, "available": False, "message": EARLIER_UNAVAILABLE, "requests": []})
-    return _json({"phone": phone, "available": True, "requests": [_as_sent(r) for r in found]})
+    return _json({"phone": phone, "available": True, "requests": found})

@@ -6,32 +6,26 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from services.intake_web.config import SERVICE, AgentSettings
 from services.intake_web.domain.agent import AgentDirectory
 from services.intake_web.domain.district_map import district_map
 from shared.intake import CaseApi, IntakePublisher
 from shared.jurisdiction import Jurisdiction
-from shared.open311 import Service, ServiceRequest
-
-
-class ConsoleCaseApi(CaseApi, Protocol):
-    """The case API as intake_web reads it: `CaseApi` plus the console's earlier cases of a caller."""
-
-    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
-        """The contact's cases (newest first), or None when the case service cannot tell.
-        Raises `shared.intake.CaseApiUnavailable`."""
+from shared.open311 import Service
 
 
 @dataclass
 class Deps:
-    """`publisher` returns once Kafka acknowledged (acks=all); `clock()` gives aware UTC; `api_keys` are
-    the Open311 clients' keys; `agent` the console's settings. The jurisdiction is set by `use` (at
-    start-up, or by a test) before the first request."""
+    """`publisher` returns once Kafka acknowledged (acks=all); `case_api` answers the Open311 reads and
+    `console_case_api` the console's look-ups (the same case API, each with its own timeout); `clock()`
+    gives aware UTC; `api_keys` are the Open311 clients' keys; `agent` the console's settings. The
+    jurisdiction is set by `use` (at start-up, or by a test) before the first request."""
 
     publisher: IntakePublisher
-    case_api: ConsoleCaseApi
+    case_api: CaseApi
+    console_case_api: CaseApi
     clock: Callable[[], datetime]
     log: Any
     api_keys: Collection[str]

@@ -3,6 +3,8 @@ cases of a caller for the agent console. intake_web owns no data; every answer c
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.intake_web.domain.agent import default_region, phone_contact_key
 from services.intake_web.domain.limits import Refused, request_query
 from services.intake_web.service_layer.deps import Deps
@@ -26,22 +28,22 @@ async def find_requests(deps: Deps, *, service_request_id: str | None = None, se
                                         status=q.status, start_date=q.start_date, end_date=q.end_date)
 
 
-async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[ServiceRequest] | None]:
+async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[Any] | None]:
     """A caller's number in E.164 and their earlier cases (newest first, at most 50), found by the phone
-    contact key every channel shares; None for the cases when the case service cannot tell (down,
-    failing, or without the look-up): the console shows them as unavailable and carries on.
-    Raises `Refused` (400) when `raw_phone` is not a phone number."""
+    contact key every channel shares, each item as the case service sent it; None for the cases when the
+    case service cannot tell (down, failing, or without the look-up): the console shows them as
+    unavailable and carries on. Raises `Refused` (400) when `raw_phone` is not a phone number."""
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     phone = e164(raw_phone if isinstance(raw_phone, str) else None, region)
     if phone is None:
         raise Refused(400, f"phone is not a phone number (write it with its area code, or +country code); "
                            f"numbers without + are read as {region}")
     try:
-        found = await deps.case_api.earlier_cases(phone_contact_key(phone))
+        found = await deps.console_case_api.earlier_cases(phone_contact_key(phone))
     except CaseApiUnavailable as exc:
-        deps.log.warning("case_api_unreachable", error=str(exc))
-        return phone, None
-    if found is None:
-        deps.log.warning("earlier_cases_unavailable")
+        if exc.status is None:
+            deps.log.warning("case_api_unreachable", error=str(exc))
+        else:
+            deps.log.warning("earlier_cases_unavailable", status=exc.status)
         return phone, None
     return phone, found[:EARLIER_LIMIT]

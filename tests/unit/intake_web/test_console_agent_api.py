@@ -16,7 +16,7 @@ from services.intake_web.app import create_app
 from services.intake_web.config import AgentSettings
 from services.intake_web.domain.agent import AgentDirectory, agent_token_for, e164, phone_contact_key
 from shared.events import MessageReceived
-from shared.open311 import ServiceRequest
+from shared.intake import CaseApiUnavailable
 from shared.settings import Settings
 from web_fakes import FakePublisher, demo
 
@@ -38,11 +38,11 @@ class FakeCaseLookups:
         self.channels.append(channel)
         return self.tokens.get(token)
 
-    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
+    async def earlier_cases(self, contact_key: str) -> list[Any]:
         self.asked.append(contact_key)
         if self.cases is None:
-            return None
-        return [ServiceRequest.model_validate(x) for x in self.cases.get(contact_key, [])]
+            raise CaseApiUnavailable("case API answered 503", 503)
+        return self.cases.get(contact_key, [])
 
 
 def make(cases: dict[str, list[dict[str, Any]]] | None = None, tokens: dict[str, str] | None = None,

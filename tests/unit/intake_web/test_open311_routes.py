@@ -50,11 +50,7 @@ class FakeCaseApi:
         self._ask("token", (token, channel))
         return CASE.service_request_id if token == "tok-1" else None
 
-    async def by_contact(self, contact_key: str) -> list[ServiceRequest]:
-        self._ask("by_contact", contact_key)
-        return []
-
-    async def earlier_cases(self, contact_key: str) -> list[ServiceRequest] | None:
+    async def earlier_cases(self, contact_key: str) -> list[Any]:
         self._ask("earlier_cases", contact_key)
         return []
 

@@ -1,0 +1,182 @@
+"""The shared case-API client (`shared.intake.CaseApiClient`) over a mock HTTP transport: what each answer
+of the case service becomes. A 404 is "none" only where the route says so; every other answer we cannot
+use (unreachable, 5xx, any other 4xx, a body that is not JSON or not valid Open311) is
+`CaseApiUnavailable`, which intake_sms_voice's ``STATUS <number>`` reply turns into "unavailable" and
+intake_web into 503; a 404 from a route that never answers 404 is `CaseApiNoRoute` (a 500)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.intake_web.app import create_app
+from services.intake_web.config import AgentSettings
+from shared.intake import CaseApiClient, CaseApiNoRoute, CaseApiUnavailable
+from shared.open311 import ServiceRequest
+from shared.settings import Settings
+from web_fakes import demo
+
+CASE = {"service_request_id": "DEM-2026-000042", "status": "open", "service_code": "pothole",
+        "requested_datetime": "2026-11-29T15:00:00+00:00"}
+NOT_A_REQUEST = {"service_request_id": "DEM-2026-000042", "status": "no such status"}
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+async def started(handler: Handler) -> CaseApiClient:
+    client = CaseApiClient("http://case.internal", transport=httpx.MockTransport(handler))
+    await client.start()
+    return client
+
+
+def answer(status: int, body: Any = None, content: bytes | None = None) -> Handler:
+    return lambda r: httpx.Response(status, json=body) if content is None else httpx.Response(status, content=content)
+
+
+async def test_a_case_is_read_as_an_open311_request_and_a_404_is_none() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=CASE) if request.url.path.endswith("000042") else httpx.Response(404)
+
+    client = await started(handler)
+    assert await client.request("DEM-2026-000042") == ServiceRequest.model_validate(CASE)
+    assert await client.request("NOPE") is None
+    assert seen == ["/cases/requests/DEM-2026-000042", "/cases/requests/NOPE"]
+
+
+@pytest.mark.parametrize("handler", [
+    answer(400, {"detail": "bad"}), answer(401), answer(403), answer(405), answer(409), answer(422, {"detail": []}),
+    answer(429), answer(500), answer(503),
+    answer(200, NOT_A_REQUEST), answer(200, ["a list"]), answer(200, content=b"<html>proxy</html>"),
+    answer(204, content=b""),
+], ids=["400", "401", "403", "405", "409", "422", "429", "500", "503", "not-valid", "not-an-object",
+        "not-json", "no-body"])
+async def test_any_other_answer_to_a_case_read_is_unavailable(handler: Handler) -> None:
+    client = await started(handler)
+    with pytest.raises(CaseApiUnavailable):
+        await client.request("DEM-2026-000042")
+
+
+async def test_the_status_of_an_unusable_answer_is_kept_and_none_when_there_was_no_answer() -> None:
+    with pytest.raises(CaseApiUnavailable) as refused:
+        await (await started(answer(422, {"detail": []}))).request("x")
+    assert refused.value.status == 422
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    with pytest.raises(CaseApiUnavailable) as down:
+        await (await started(unreachable)).request("x")
+    assert down.value.status is None
+
+
+async def test_a_client_not_started_or_stopped_is_unavailable() -> None:
+    client = CaseApiClient("http://case.internal", transport=httpx.MockTransport(answer(200, CASE)))
+    with pytest.raises(CaseApiUnavailable):
+        await client.request("DEM-2026-000042")
+    await client.start()
+    assert await client.request("DEM-2026-000042") is not None
+    await client.stop()
+    await client.stop()
+    with pytest.raises(CaseApiUnavailable):
+        await client.request("DEM-2026-000042")
+
+
+async def test_requests_are_asked_with_their_filters_and_read_as_open311_requests() -> None:
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.url.params))
+        return httpx.Response(200, json=[CASE])
+
+    client = await started(handler)
+    found = await client.requests(service_code="pothole", status="open,closed", service_request_id="",
+                                  start_date=datetime(2026, 11, 1, 5, tzinfo=UTC))
+    assert found == [ServiceRequest.model_validate(CASE)]
+    assert seen == [{"service_code": "pothole", "status": "open,closed", "start_date": "2026-11-01T05:00:00+00:00"}]
+
+
+@pytest.mark.parametrize("handler", [
+    answer(200, [CASE, NOT_A_REQUEST]), answer(200, CASE), answer(200, 7), answer(400), answer(502),
+], ids=["one-not-valid", "not-a-list", "a-number", "400", "502"])
+async def test_a_request_list_that_cannot_be_used_is_unavailable(handler: Handler) -> None:
+    with pytest.raises(CaseApiUnavailable):
+        await (await started(handler)).requests(status="open")
+
+
+async def test_a_404_from_the_request_list_or_the_token_route_is_no_route_not_none() -> None:
+    client = await started(answer(404, {"detail": "Not Found"}))
+    with pytest.raises(CaseApiNoRoute):
+        await client.requests()
+    with pytest.raises(CaseApiNoRoute):
+        await client.case_of_token("t")
+
+
+async def test_a_token_of_dots_reaches_no_token_route() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    with pytest.raises(CaseApiNoRoute):
+        await (await started(handler)).case_of_token("..")
+    assert seen == ["/cases"], "the HTTP client resolves the dots: the case API's token route is never asked"
+
+
+@pytest.mark.parametrize(("handler", "expected"), [
+    (answer(200, {"token": "t", "service_request_id": "DEM-2026-000042"}), "DEM-2026-000042"),
+    (answer(200, {"token": "t", "service_request_id": None}), None),
+], ids=["open", "not-yet"])
+async def test_a_token_is_its_case_number_once_open(handler: Handler, expected: str | None) -> None:
+    assert await (await started(handler)).case_of_token("t", channel="phone") == expected
+
+
+@pytest.mark.parametrize("handler", [
+    answer(200, ["DEM-2026-000042"]), answer(200, {"service_request_id": 42}), answer(422), answer(503),
+], ids=["not-an-object", "not-text", "422", "503"])
+async def test_a_token_answer_that_cannot_be_used_is_unavailable(handler: Handler) -> None:
+    with pytest.raises(CaseApiUnavailable):
+        await (await started(handler)).case_of_token("t")
+
+
+@pytest.mark.parametrize("handler", [
+    answer(404), answer(403), answer(500), answer(200, {"requests": []}), answer(200, content=b"oops"),
+], ids=["no-look-up", "403", "500", "not-a-list", "not-json"])
+async def test_earlier_cases_the_case_service_cannot_tell_are_unavailable(handler: Handler) -> None:
+    with pytest.raises(CaseApiUnavailable):
+        await (await started(handler)).earlier_cases("ck_abc")
+
+
+async def test_earlier_cases_are_the_items_as_sent_even_one_no_model_accepts() -> None:
+    items = [CASE, NOT_A_REQUEST, {"x": ""}, "odd"]
+    assert await (await started(answer(200, items))).earlier_cases("ck_abc") == items
+
+
+async def routes(handler: Handler) -> httpx.AsyncClient:
+    """intake_web's routes on a case API answering with `handler`; a server error is answered, not raised."""
+    client = await started(handler)
+    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens={"tok-0123456789": "a"}),
+                     jurisdiction=demo(), case_api=client)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                             base_url="http://intake-web.internal")
+
+
+async def test_a_token_the_case_api_has_no_route_for_is_a_server_error_as_before() -> None:
+    async with await routes(answer(404, {"detail": "Not Found"})) as web:
+        open311 = await web.get("/tokens/...json")
+        console = await web.get("/agent/tokens/t", headers={"authorization": "Bearer tok-0123456789"})
+    assert open311.status_code == 500 and console.status_code == 500
+
+
+@pytest.mark.parametrize("handler", [answer(422, {"detail": []}), answer(200, NOT_A_REQUEST)],
+                         ids=["4xx", "not-valid"])
+async def test_an_unusable_case_api_answer_to_an_open311_read_is_a_503_to_retry(handler: Handler) -> None:
+    async with await routes(handler) as web:
+        r = await web.get("/requests/DEM-2026-000042.json")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
