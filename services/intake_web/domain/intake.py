@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.contacts import anonymous_contact_key
 from shared.contacts import contact_key as shared_contact_key
@@ -26,13 +26,14 @@ def contact_key(channel: str, *, email: str | None, phone: str | None, account_i
     return anonymous_contact_key(channel, fallback)
 
 
-def token_for(api_key: str, idempotency_key: str | None, body_digest: str = "") -> str:
-    """The Open311 token of a POST: random, or derived from the client's `Idempotency-Key` header and
-    the request body, so that a retried POST gets the same token (and therefore the same case) while a
-    different report sent with a reused key is not mistaken for a retry."""
+def token_for(api_key: str, idempotency_key: str | None, body_digest: str = "", *, fresh: UUID) -> str:
+    """The Open311 token of a POST: derived from the client's `Idempotency-Key` header and the request
+    body, so that a retried POST gets the same token (and therefore the same case) while a different
+    report sent with a reused key is not mistaken for a retry; without a key, `fresh` (a new random id the
+    caller made) as text."""
     if idempotency_key:
         return str(uuid5(NAMESPACE_URL, f"omni311:open311:{api_key}:{idempotency_key}:{body_digest}"))
-    return str(uuid4())
+    return str(fresh)
 
 
 def form_digest(form: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from shared.open311 import PostServiceRequest, coordinate_problem, to_aware_utc
 
@@ -19,11 +20,22 @@ STATUSES = ("open", "closed")
 """Open311 GeoReport v2 request statuses; a `status` filter is one or both, comma-separated."""
 
 
-class Refused(ValueError):
-    """A request refused: the HTTP `status` to answer and one Open311 error description per problem."""
+class Problem(Enum):
+    """What kind of refusal a `Refused` is; the entry point answers each with its own status."""
 
-    def __init__(self, status: int, *descriptions: str) -> None:
-        self.status = status
+    INVALID = "invalid"
+    """The request breaks a rule (GeoReport v2's or one of ours): the sender must change it."""
+    FORBIDDEN = "forbidden"
+    """The sender may not do this (no valid api_key)."""
+    NOT_OFFERED = "not_offered"
+    """The request names a thing this jurisdiction does not have (a service it does not offer)."""
+
+
+class Refused(ValueError):
+    """A request refused: its `problem` kind and one Open311 error description per problem found."""
+
+    def __init__(self, problem: Problem, *descriptions: str) -> None:
+        self.problem = problem
         self.descriptions = descriptions
         super().__init__("; ".join(descriptions))
 
@@ -45,17 +57,17 @@ def requested_at(raw: str | None, now: datetime) -> datetime:
     imports and apps that queue reports offline): `now` when `raw` is empty, else `raw` as an aware UTC
     time, which must carry an offset and lie within [1990-01-01, `now` + 5 minutes].
 
-    Raises `Refused` (400) for text that is not such a time.
+    Raises `Refused` (`Problem.INVALID`) for text that is not such a time.
     """
     if not raw:
         return now
     try:
         requested = to_aware_utc(raw)
     except ValueError as exc:
-        raise Refused(400, f"requested_datetime: {exc}") from exc
+        raise Refused(Problem.INVALID, f"requested_datetime: {exc}") from exc
     if requested is None or requested > now + FUTURE_TOLERANCE or requested < EARLIEST_REQUESTED:
-        raise Refused(400, "requested_datetime must be an ISO 8601 time with offset, not in the future and "
-                           "not before 1990")
+        raise Refused(Problem.INVALID, "requested_datetime must be an ISO 8601 time with offset, not in the "
+                                       "future and not before 1990")
     return requested
 
 
@@ -76,7 +88,7 @@ def request_query(*, service_request_id: str | None = None, service_code: str | 
                   end_date: str | None = None) -> RequestQuery:
     """Check the parameters of Open311 GeoReport v2 GET Service Requests, as sent (text).
 
-    Raises `Refused` (400): a date that is not ISO 8601 with an offset, a range over 90 days
+    Raises `Refused` (`Problem.INVALID`): a date that is not ISO 8601 with an offset, a range over 90 days
     (`MAX_QUERY_SPAN`), a status other than ``open`` and ``closed``. Checked in that order; the first
     problem is the answer.
     """
@@ -84,11 +96,11 @@ def request_query(*, service_request_id: str | None = None, service_code: str | 
         start = to_aware_utc(start_date) if start_date else None
         end = to_aware_utc(end_date) if end_date else None
     except ValueError as exc:
-        raise Refused(400, f"start_date/end_date must be ISO 8601 with offset: {exc}") from exc
+        raise Refused(Problem.INVALID, f"start_date/end_date must be ISO 8601 with offset: {exc}") from exc
     if start and end and end - start > MAX_QUERY_SPAN:
-        raise Refused(400, "start_date and end_date may not span more than 90 days")
+        raise Refused(Problem.INVALID, "start_date and end_date may not span more than 90 days")
     if status and any(x not in STATUSES for x in status.split(",")):
-        raise Refused(400, "status must be open, closed or both separated by a comma")
+        raise Refused(Problem.INVALID, "status must be open, closed or both separated by a comma")
     return RequestQuery(service_request_id=service_request_id or None, service_code=service_code or None,
                         status=status or None, start_date=start.astimezone(UTC) if start else None,
                         end_date=end.astimezone(UTC) if end else None)

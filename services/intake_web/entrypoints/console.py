@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.intake_web.domain.agent import default_region
-from services.intake_web.domain.limits import Refused
+from services.intake_web.domain.limits import Problem, Refused
 from services.intake_web.entrypoints.http import AppDeps, MEDIA, error, refused, retry_later
 from services.intake_web.service_layer import intake, reads
 from shared.intake import CaseApiUnavailable
@@ -54,11 +54,11 @@ def _unauthorized() -> Response:
 
 
 async def _json_body(request: Request) -> Any:
-    """The request's JSON (None for an empty body). Raises `Refused` (400) for anything else."""
+    """The request's JSON (None for an empty body). Raises `Refused` (`Problem.INVALID`) for anything else."""
     try:
         return json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Refused(400, "the body must be JSON") from exc
+        raise Refused(Problem.INVALID, "the body must be JSON") from exc
 
 
 @router.get("/agent", include_in_schema=False)

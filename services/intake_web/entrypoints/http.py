@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
 
-from services.intake_web.domain.limits import Refused
+from services.intake_web.domain.limits import Problem, Refused
 from services.intake_web.service_layer.deps import Deps
 from shared.open311 import Open311Error, render_errors
 
 Fmt = Literal["json", "xml"]
 MEDIA = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+STATUS_OF = {Problem.INVALID: 400, Problem.FORBIDDEN: 403, Problem.NOT_OFFERED: 404}
+"""The HTTP status that answers each kind of `Refused` request."""
 RETRY_AFTER_S = 5
 """What a client is told to wait (seconds, `Retry-After`) when the case service does not answer."""
 
@@ -36,8 +38,8 @@ def error(fmt: str, status: int, *descriptions: str) -> Response:
 
 
 def refused(fmt: str, exc: Refused) -> Response:
-    """The error list of a `Refused` request."""
-    return error(fmt, exc.status, *exc.descriptions)
+    """The error list of a `Refused` request, with the status of its problem kind (`STATUS_OF`)."""
+    return error(fmt, STATUS_OF[exc.problem], *exc.descriptions)
 
 
 def retry_later(fmt: str) -> Response:

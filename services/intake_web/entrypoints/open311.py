@@ -16,7 +16,6 @@ from shared.intake import CaseApiUnavailable
 from shared.open311 import (
     Open311FormatError,
     PostServiceRequestResponse,
-    ServiceDefinition,
     render_post_response,
     render_requests,
     render_service_definition,
@@ -38,9 +37,11 @@ async def get_services(fmt: Fmt, d: AppDeps) -> Response:
 
 @router.get("/services/{service_code}.{fmt}")
 async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Response:
-    if service_code not in d.service_codes:
-        return error(fmt, 404, f"service_code {service_code} is not offered here")
-    return body(render_service_definition(ServiceDefinition(service_code=service_code), fmt), fmt)
+    try:
+        definition = reads.service_definition(d, service_code)
+    except Refused as exc:
+        return refused(fmt, exc)
+    return body(render_service_definition(definition, fmt), fmt)
 
 
 @router.post("/requests.{fmt}")
@@ -48,7 +49,7 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
     """Open311 POST Service Request (form fields, `api_key` required); answers with the token once Kafka
     has the event. Honours an `Idempotency-Key` header (a retry gets the same token)."""
     try:
-        accepted = await intake.submit_post(d, await request.form(), fmt=fmt,
+        accepted = await intake.submit_post(d, await request.form(), services_url=f"/services.{fmt}",
                                             idempotency_key=request.headers.get("idempotency-key"),
                                             language=request.headers.get("content-language"))
     except Refused as exc:

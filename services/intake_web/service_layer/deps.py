@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 from services.intake_web.config import SERVICE, AgentSettings
 from services.intake_web.domain.agent import AgentDirectory
@@ -20,8 +21,9 @@ from shared.open311 import Service
 class Deps:
     """`publisher` returns once Kafka acknowledged (acks=all); `case_api` answers the Open311 reads and
     `console_case_api` the console's look-ups (the same case API, each with its own timeout); `clock()`
-    gives aware UTC; `api_keys` are the Open311 clients' keys; `agent` the console's settings. The
-    jurisdiction is set by `use` (at start-up, or by a test) before the first request."""
+    gives aware UTC; `new_id()` a random id (a POST's token without `Idempotency-Key`); `api_keys` are the
+    Open311 clients' keys; `agent` the console's settings. The jurisdiction is set by `use` (at start-up,
+    or by a test) before the first request."""
 
     publisher: IntakePublisher
     case_api: CaseApi
@@ -30,6 +32,7 @@ class Deps:
     log: Any
     api_keys: Collection[str]
     agent: AgentSettings
+    new_id: Callable[[], UUID] = uuid4
     producer: str = SERVICE
     services: list[Service] = field(default_factory=list)
     service_codes: frozenset[str] = frozenset()

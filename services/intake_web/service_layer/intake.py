@@ -16,7 +16,7 @@ from services.intake_web.domain.agent import (
     parse_submission,
 )
 from services.intake_web.domain.intake import client_id_for, event_id_for, form_digest, message_from_post, token_for
-from services.intake_web.domain.limits import Refused, place_problem, requested_at
+from services.intake_web.domain.limits import Problem, Refused, place_problem, requested_at
 from services.intake_web.service_layer.deps import Deps
 from shared.events import Envelope, MessageReceived
 from shared.open311 import InvalidPostServiceRequest, coordinate_problem, parse_post_form
@@ -32,30 +32,31 @@ class Accepted:
     request_id: str | None = None
 
 
-async def submit_post(deps: Deps, form: Mapping[str, Any], *, fmt: str, idempotency_key: str | None = None,
-                      language: str | None = None) -> Accepted:
+async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
+                      idempotency_key: str | None = None, language: str | None = None) -> Accepted:
     """Accept one Open311 GeoReport v2 POST Service Request (`form`: its fields, `api_key` included).
 
-    The token is random, or derived from the `Idempotency-Key` header and the form so a retried POST is
-    the same event (`domain.intake.token_for`). `fmt` (``json``/``xml``) only names the service list in
-    an error. Raises `Refused`: 403 without a known api_key; 400 for a form that breaks GeoReport v2, a
+    The token is random (`deps.new_id()`), or derived from the `Idempotency-Key` header and the form so a
+    retried POST is the same event (`domain.intake.token_for`). `services_url` (e.g. ``/services.json``)
+    is where an error about an unknown `service_code` points the client. Raises `Refused`:
+    `Problem.FORBIDDEN` without a known api_key; `Problem.INVALID` for a form that breaks GeoReport v2, a
     service or place this jurisdiction does not serve, or a `requested_datetime` out of bounds.
     """
     api_key = str(form.get("api_key") or "")
     if api_key not in deps.api_keys:
-        raise Refused(403, "a valid api_key is required to submit service requests")
+        raise Refused(Problem.FORBIDDEN, "a valid api_key is required to submit service requests")
     try:
         req = parse_post_form(form)
     except InvalidPostServiceRequest as exc:
-        raise Refused(400, *(error.description for error in exc.errors)) from exc
+        raise Refused(Problem.INVALID, *(error.description for error in exc.errors)) from exc
     problem = place_problem(req, service_codes=deps.service_codes, contains=deps.jurisdiction.contains,
-                            services_url=f"/services.{fmt}")
+                            services_url=services_url)
     if problem:
-        raise Refused(400, problem)
+        raise Refused(Problem.INVALID, problem)
     now = deps.clock()
     raw_requested = form.get("requested_datetime")
     requested = requested_at(str(raw_requested) if raw_requested else None, now)
-    token = token_for(api_key, idempotency_key, form_digest(form))
+    token = token_for(api_key, idempotency_key, form_digest(form), fresh=deps.new_id())
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
     message = message.model_copy(update={"requested_datetime": requested})
     env = await _publish(deps, message, event_id=event_id_for(token), now=now)
@@ -67,13 +68,13 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, fmt: str, idempote
 async def log_agent_request(deps: Deps, body: Any, *, agent_id: str, language: str | None = None) -> Accepted:
     """Accept one phone request a call agent logged (`body`: the JSON of ``POST /agent/requests``, see
     `domain.agent.parse_submission`). The same agent re-sending the same `request_id` gets the same token
-    and event. Raises `Refused` (400) with one description per problem of the submission."""
+    and event. Raises `Refused` (`Problem.INVALID`) with one description per problem of the submission."""
     jur = deps.jurisdiction
     sub = parse_submission(body, service_codes=deps.service_codes,
                            default_region=default_region(jur, deps.agent.default_region),
                            coordinate_problem=lambda la, lo: coordinate_problem(la, lo, jur.contains))
     if isinstance(sub, list):
-        raise Refused(400, *sub)
+        raise Refused(Problem.INVALID, *sub)
     now = deps.clock()
     message = message_from_agent(sub, agent_id=agent_id, now=now, language=language)
     env = await _publish(deps, message, event_id=agent_event_id_for(message.channel_message_id), now=now)

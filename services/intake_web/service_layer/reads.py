@@ -1,27 +1,35 @@
-"""intake_web's reads of the case service: Open311 GET Service Requests within its limits, and the earlier
-cases of a caller for the agent console. intake_web owns no data; every answer comes from the case API."""
+"""intake_web's reads: Open311 GET Service Definition and GET Service Requests within its limits, and the
+earlier cases of a caller for the agent console. intake_web owns no data; every case comes from the case API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.intake_web.domain.agent import default_region, phone_contact_key
-from services.intake_web.domain.limits import Refused, request_query
+from services.intake_web.domain.limits import Problem, Refused, request_query
 from services.intake_web.service_layer.deps import Deps
 from shared.contacts import e164
 from shared.intake import CaseApiUnavailable
-from shared.open311 import ServiceRequest
+from shared.open311 import ServiceDefinition, ServiceRequest
 
 EARLIER_LIMIT = 50
 """At most this many earlier cases are shown to an agent (newest first)."""
+
+
+def service_definition(deps: Deps, service_code: str) -> ServiceDefinition:
+    """Open311 GeoReport v2 GET Service Definition of `service_code` (no attributes yet). Raises `Refused`
+    (`Problem.NOT_OFFERED`) for a code this jurisdiction does not offer."""
+    if service_code not in deps.service_codes:
+        raise Refused(Problem.NOT_OFFERED, f"service_code {service_code} is not offered here")
+    return ServiceDefinition(service_code=service_code)
 
 
 async def find_requests(deps: Deps, *, service_request_id: str | None = None, service_code: str | None = None,
                         status: str | None = None, start_date: str | None = None,
                         end_date: str | None = None) -> list[ServiceRequest]:
     """Open311 GeoReport v2 GET Service Requests: the parameters as sent (text), checked by
-    `domain.limits.request_query`, then asked of the case API (newest first). Raises `Refused` (400) and
-    `shared.intake.CaseApiUnavailable`."""
+    `domain.limits.request_query`, then asked of the case API (newest first). Raises `Refused`
+    (`Problem.INVALID`) and `shared.intake.CaseApiUnavailable`."""
     q = request_query(service_request_id=service_request_id, service_code=service_code, status=status,
                       start_date=start_date, end_date=end_date)
     return await deps.case_api.requests(service_request_id=q.service_request_id, service_code=q.service_code,
@@ -32,12 +40,13 @@ async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[Any] | 
     """A caller's number in E.164 and their earlier cases (newest first, at most 50), found by the phone
     contact key every channel shares, each item as the case service sent it; None for the cases when the
     case service cannot tell (down, failing, or without the look-up): the console shows them as
-    unavailable and carries on. Raises `Refused` (400) when `raw_phone` is not a phone number."""
+    unavailable and carries on. Raises `Refused` (`Problem.INVALID`) when `raw_phone` is not a phone
+    number."""
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     phone = e164(raw_phone if isinstance(raw_phone, str) else None, region)
     if phone is None:
-        raise Refused(400, f"phone is not a phone number (write it with its area code, or +country code); "
-                           f"numbers without + are read as {region}")
+        raise Refused(Problem.INVALID, f"phone is not a phone number (write it with its area code, or +country "
+                                       f"code); numbers without + are read as {region}")
     try:
         found = await deps.console_case_api.earlier_cases(phone_contact_key(phone))
     except CaseApiUnavailable as exc:

@@ -9,6 +9,7 @@ import pytest
 
 from services.intake_web.domain.limits import (
     MAX_QUERY_SPAN,
+    Problem,
     Refused,
     RequestQuery,
     place_problem,
@@ -37,7 +38,7 @@ def test_a_report_queued_offline_keeps_the_time_it_was_made_in_utc() -> None:
 def test_a_requested_datetime_in_the_future_or_before_1990_is_refused(raw: str) -> None:
     with pytest.raises(Refused) as refused:
         requested_at(raw, NOW)
-    assert refused.value.status == 400
+    assert refused.value.problem is Problem.INVALID
     assert refused.value.descriptions == ("requested_datetime must be an ISO 8601 time with offset, not in the "
                                           "future and not before 1990",)
 
@@ -46,7 +47,7 @@ def test_a_requested_datetime_in_the_future_or_before_1990_is_refused(raw: str) 
 def test_a_requested_datetime_that_is_not_iso_8601_with_offset_is_refused_with_the_reason(raw: str) -> None:
     with pytest.raises(Refused) as refused:
         requested_at(raw, NOW)
-    assert refused.value.status == 400 and refused.value.descriptions[0].startswith("requested_datetime: ")
+    assert refused.value.problem is Problem.INVALID and refused.value.descriptions[0].startswith("requested_datetime: ")
 
 
 def test_a_query_may_span_90_days_and_its_dates_are_sent_in_utc() -> None:
@@ -61,8 +62,8 @@ def test_a_query_may_span_90_days_and_its_dates_are_sent_in_utc() -> None:
 def test_a_query_over_90_days_is_refused() -> None:
     with pytest.raises(Refused) as refused:
         request_query(start_date="2026-09-01T00:00:00Z", end_date="2026-11-30T00:00:01Z")
-    assert (refused.value.status, refused.value.descriptions) == (
-        400, ("start_date and end_date may not span more than 90 days",))
+    assert (refused.value.problem, refused.value.descriptions) == (
+        Problem.INVALID, ("start_date and end_date may not span more than 90 days",))
 
 
 def test_one_open_end_of_the_range_has_no_span_limit() -> None:

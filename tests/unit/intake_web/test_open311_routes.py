@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -84,6 +85,19 @@ async def test_a_retried_post_with_its_idempotency_key_is_the_same_token_and_eve
         b = await web.post("/requests.xml", data=FORM, headers={"idempotency-key": "k-1"})
     assert a.json()[0]["token"] in b.text
     assert publisher.published[0].event_id == publisher.published[1].event_id
+
+
+async def test_a_post_without_idempotency_key_is_tokened_with_the_fresh_id_the_service_layer_passes_in() -> None:
+    publisher, ids = FakePublisher(), iter([UUID(int=7), UUID(int=8)])
+    app = create_app(Settings(jurisdiction="demo"), jurisdiction=demo(), publisher=publisher,
+                     case_api=FakeCaseApi(), clock=lambda: NOW)
+    app.state.deps.new_id = lambda: next(ids)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal") as web:
+        a = await web.post("/requests.json", data=FORM)
+        b = await web.post("/requests.json", data=FORM)
+    assert [a.json()[0]["token"], b.json()[0]["token"]] == [str(UUID(int=7)), str(UUID(int=8))]
+    assert [env.payload(MessageReceived).channel_message_id for env in publisher.published] == \
+        [str(UUID(int=7)), str(UUID(int=8))]
 
 
 async def test_a_report_queued_offline_keeps_its_requested_datetime() -> None:
