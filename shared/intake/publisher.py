@@ -16,6 +16,9 @@ from shared.events import Envelope, registry
 
 
 class IntakePublisher(Protocol):
+    """What an intake service publishes through: one envelope at a time, on the topic the event registry
+    names for its event type, keyed by its subject. `KafkaIntakePublisher` in a service, a list in tests."""
+
     async def publish(self, envelope: Envelope) -> None:
         """Publish one envelope; returns once every in-sync replica has it. Raises when it was not
         acknowledged (`aiokafka.errors.KafkaError`) or the registry does not know the event (`KeyError`)."""
@@ -35,6 +38,8 @@ class KafkaIntakePublisher:
         self.on_published = on_published
 
     async def publish(self, envelope: Envelope) -> None:
+        """`IntakePublisher.publish`: on the registry's topic for the envelope's event type and schema
+        version (renamed by `topic_name`), keyed by its subject, as JSON."""
         topic = registry().spec(envelope.event_type, envelope.schema_version).topic
         await self.broker.publish(envelope.to_bytes(), topic=self.topic_name(topic), key=envelope.subject.encode(),
                                   headers={"content-type": "application/json"})

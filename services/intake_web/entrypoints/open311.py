@@ -1,8 +1,8 @@
 """The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /services.{fmt}`,
 `GET /services/{service_code}.{fmt}`, `POST /requests.{fmt}` (publishes `intake.message_received`),
 `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`, `GET /requests.{fmt}` (read from
-the case API), and `/` → the API docs. Errors are Open311 error lists; a case API that does not answer is
-a 503 with ``Retry-After``."""
+the case API), and `/` → the API docs. Errors are Open311 error lists; a refusal's status follows its
+problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -27,16 +27,19 @@ router = APIRouter()
 
 @router.get("/", include_in_schema=False)
 async def root() -> Response:
+    """307 to the API's generated docs (``/docs``)."""
     return RedirectResponse("/docs")
 
 
 @router.get("/services.{fmt}")
 async def get_services(fmt: Fmt, d: AppDeps) -> Response:
+    """Open311 GeoReport v2, GET Service List: the jurisdiction's services."""
     return body(render_services(d.services, fmt), fmt)
 
 
 @router.get("/services/{service_code}.{fmt}")
 async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Response:
+    """Open311 GeoReport v2, GET Service Definition; 404 for a code this jurisdiction does not offer."""
     try:
         definition = reads.service_definition(d, service_code)
     except Refused as exc:
@@ -46,8 +49,9 @@ async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Res
 
 @router.post("/requests.{fmt}")
 async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
-    """Open311 POST Service Request (form fields, `api_key` required); answers with the token once Kafka
-    has the event. Honours an `Idempotency-Key` header (a retry gets the same token)."""
+    """Open311 GeoReport v2, POST Service Request (form fields, `api_key` required: 403 otherwise; 400 for
+    a form it refuses); answers with the token once Kafka has the event. Honours an `Idempotency-Key`
+    header (a retry gets the same token) and `Content-Language`."""
     try:
         accepted = await intake.submit_post(d, await request.form(), services_url=f"/services.{fmt}",
                                             idempotency_key=request.headers.get("idempotency-key"),
@@ -59,12 +63,15 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
 
 @router.get("/tokens/{token}.{fmt}")
 async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
+    """Open311 GeoReport v2, GET request_id from a token: the token and its `service_request_id` once the
+    case is open (none before). A token the case API's path cannot carry (`CaseApiNoRoute`) is a 500."""
     sid = await d.case_api.case_of_token(token)
     return body(render_post_response([PostServiceRequestResponse(token=token, service_request_id=sid)], fmt), fmt)
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
 async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps) -> Response:
+    """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none."""
     found = await d.case_api.request(service_request_id)
     if found is None:
         return error(fmt, 404, f"service_request_id {service_request_id} not found")
@@ -81,7 +88,8 @@ async def get_requests(
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> Response:
-    """Open311 GET Service Requests; `start_date`/`end_date` ISO 8601 with offset, at most 90 days apart."""
+    """Open311 GeoReport v2, GET Service Requests: filters as the spec names them; `start_date`/`end_date`
+    ISO 8601 with offset, at most 90 days apart (400 otherwise)."""
     try:
         found = await reads.find_requests(d, service_request_id=service_request_id, service_code=service_code,
                                           status=status, start_date=start_date, end_date=end_date)
