@@ -84,13 +84,13 @@ def compose_email(
     from_address: str,
     from_name: str,
     now: datetime,
-    message_id: str | None = None,
+    message_id: str,
     in_reply_to: str | None = None,
     reply_subaddress: bool = True,
 ) -> EmailMessage:
     """Build the email for `notice`: text and HTML parts, UTF-8 display names, `Date` from `now` (UTC),
     `message_id` as its Message-ID (RFC 5322 §3.6.4, ``<...@domain>``, made by the caller, e.g.
-    `email.utils.make_msgid`; None leaves the mail without one), `In-Reply-To`/`References` to the
+    `email.utils.make_msgid`), `In-Reply-To`/`References` to the
     resident's mail when known, a Reply-To that threads back to the case (`local+<case number>@domain`),
     and `Auto-Submitted: auto-replied` on automatic answers so that well-behaved responders do not answer
     them (RFC 3834 §5).
@@ -106,7 +106,7 @@ def compose_email(
 
 
 def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
-             message_id: str | None, in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
+             message_id: str, in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
     if in_reply_to and _CONTROLS.search(in_reply_to):
         in_reply_to = None  # a Message-ID with a line break is forged: answer, but do not thread to it
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
@@ -122,8 +122,7 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     msg["Reply-To"] = Address(display_name=from_name, username=reply_local, domain=domain)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
-    if message_id:
-        msg["Message-ID"] = message_id
+    msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = lang

@@ -18,7 +18,7 @@ TO = "zoe@resident.test"
 
 def _compose(notice: Notice, *, from_name: str = "Ville 311", in_reply_to: str | None = None):  # noqa: ANN202
     return compose_email(notice, to_address=TO, from_address="311@city.test", from_name=from_name, now=NOW,
-                         in_reply_to=in_reply_to)
+                         message_id="<1.2.3.NYC-26-000001@city.test>", in_reply_to=in_reply_to)
 
 
 def _wire(msg, smtp: bool = True) -> email.message.EmailMessage:  # noqa: ANN001
