@@ -19,7 +19,7 @@ from shared.events.intake import (
     OptOutReceived,
     ProviderError,
 )
-from shared.events.notification import NotificationOutcome, NotificationRecorded
+from shared.events.notification import NotificationRecorded
 from shared.events.registry import DLQ_SUFFIX, registry
 from shared.events.routing import RoutingDecided, RoutingFields
 
@@ -38,7 +38,6 @@ __all__ = [
     "EventData",
     "MessageReceived",
     "MessageStatusReceived",
-    "NotificationOutcome",
     "NotificationRecorded",
     "OptInReceived",
     "OptOutReceived",

@@ -45,6 +45,3 @@ class NotificationRecorded(EventData):
     # status callback, a WhatsApp status): `outcome` is then "sent" (queued/sent/delivered/read) or "failed".
     delivery_status: Literal["pending", "sent", "delivered", "read", "failed"] | None = None
 
-
-NotificationOutcome = NotificationRecorded
-"""The class's former name, kept so that code written against it still imports."""
