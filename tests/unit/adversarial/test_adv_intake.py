@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ def test_an_accepted_post_is_published_and_read_back_exactly(pairs, idempotency_
         req = parse_post_form(pairs)
     except InvalidPostServiceRequest:
         return
-    token = token_for("key", idempotency_key)
+    token = token_for("key", idempotency_key, fresh=uuid4())
     message = message_from_post(req, token=token, client_id="key", now=NOW, language="fr")
     env = Envelope.new_flow(message, subject=message.contact_key, producer="intake_web", now=NOW,
                             event_id=event_id_for(token))
