@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db.migrate import migrate
+from shared.db.pool import create_pool
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from support.infra import KAFKA, PG_DSN, check_kafka, check_postgres
@@ -86,6 +87,16 @@ async def schema(database: str, fresh_schema_name: str) -> str:
     """A migrated schema (inbox, outbox and a service's own tables) used by one test only."""
     await migrate(database, fresh_schema_name, MIGRATED_PACKAGE)
     return fresh_schema_name
+
+
+@pytest.fixture
+async def service_pool(database: str, fresh_schema_name: str, migrated_package: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool acting as a service's role on a fresh schema migrated with `migrated_package` (a test
+    module of one service's repository overrides that fixture with its package)."""
+    await migrate(database, fresh_schema_name, migrated_package)
+    p = await create_pool(database, fresh_schema_name, application_name=f"it-{migrated_package}", max_size=2)
+    yield p
+    await p.close()
 
 
 @pytest.fixture(scope="session")

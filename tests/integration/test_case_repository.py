@@ -27,8 +27,6 @@ from services.case.domain.threading import (
     thread_into,
 )
 from services.case.service_layer import handlers
-from shared.db.migrate import migrate
-from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import CaseMessageAdded, CaseOpened, Envelope, MessageReceived
 from shared.kafka import Delivery
@@ -41,11 +39,13 @@ COLUMNS = {c.strip() for c in CASE_COLUMNS.split(",")}
 
 
 @pytest.fixture
-async def pool(database: str, fresh_schema_name: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(database, fresh_schema_name, "services.case")
-    p = await create_pool(database, fresh_schema_name, application_name="it-case", max_size=2)
-    yield p
-    await p.close()
+def migrated_package() -> str:
+    return "services.case"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return service_pool
 
 
 @asynccontextmanager

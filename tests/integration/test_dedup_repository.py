@@ -16,8 +16,6 @@ import pytest
 
 from services.dedup.adapters.repository import DedupRepository
 from services.dedup.domain import Point, ProjectedCase, Search, TargetChange, window
-from shared.db.migrate import migrate
-from shared.db.pool import create_pool
 from shared.events import DedupDecided
 from support.wait import eventually
 
@@ -32,11 +30,13 @@ RADIUS_M = 30.0
 
 
 @pytest.fixture
-async def pool(database: str, fresh_schema_name: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(database, fresh_schema_name, "services.dedup")
-    p = await create_pool(database, fresh_schema_name, application_name="it-dedup-repository", max_size=2)
-    yield p
-    await p.close()
+def migrated_package() -> str:
+    return "services.dedup"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return service_pool
 
 
 @contextlib.asynccontextmanager

@@ -17,8 +17,6 @@ from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.domain.messages import recipient_key
 from services.notifier.domain.model import CaseStatus, Contact
 from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
-from shared.db.migrate import migrate
-from shared.db.pool import create_pool
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PHONE_KEY = recipient_key("sms", "+16135550123")
@@ -26,11 +24,13 @@ EMAIL_KEY = recipient_key("email", "ann@resident.test")
 
 
 @pytest.fixture
-async def pool(database: str, fresh_schema_name: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(database, fresh_schema_name, "services.notifier")
-    p = await create_pool(database, fresh_schema_name, application_name="it-notifier-repository", max_size=2)
-    yield p
-    await p.close()
+def migrated_package() -> str:
+    return "services.notifier"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return service_pool
 
 
 @pytest.fixture
