@@ -5,7 +5,8 @@ for new groups, commit only after the effect is durable (`AckPolicy.NACK_ON_ERRO
 the partition instead of committing). Envelopes that cannot be parsed, payloads that do not fit their
 event's class and handler errors that retrying cannot fix go to `<topic>.dlq` with the error in headers,
 and consumption goes on (an event type a service does not consume is committed untouched: a topic
-carries other consumers' events too); outages (database or broker unreachable) are retried with backoff until they pass.
+carries other consumers' events too); outages (database or broker unreachable) are retried with
+backoff until they pass.
 FastStream's and aiokafka's own defaults (auto-commit, `latest` for a new group, acks=1) would lose
 or duplicate messages; docs/architecture.md "Guarantees" says why each setting is there.
 """
