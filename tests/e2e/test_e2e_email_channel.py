@@ -12,17 +12,17 @@ import uuid
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 
 import aiosmtplib
 import httpx
 from PIL import Image
 
+from support.data import shared_data
 from support.infra import SMTP
 from support.mail import inbox, text_of
 from support.wait import eventually
 
-EMAIL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "email"
+EMAIL_DATA = shared_data() / "email"
 OUT_OF_OFFICE = EMAIL_DATA / "alaveteli_foi_public_body_mail" / "track-response-exchange-oof-1.eml"
 GPS_IFD = 0x8825
 SETTLE_S = 3.0  # after the last observable effect, how long something unwanted gets to show up

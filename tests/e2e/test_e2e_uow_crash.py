@@ -4,7 +4,7 @@ SIGKILLed in the middle of a burst. Nothing may be sent twice or lost silently; 
 stay visible.
 
 Each test runs its own small stack (only the services it needs) and publishes lifecycle events itself.
-Written to run unchanged against an older tree too.
+Envelopes are written as raw JSON (support.pipeline), so the wire format itself is what is tested.
 """
 
 from __future__ import annotations
@@ -140,7 +140,6 @@ async def _run_notifier_crash(stack: Stack, kafka: Kafka, stall: StallingSmtp) -
         return sending if sending and stall.connections >= 1 else None
 
     await eventually(stuck_in_send, timeout=60, what="a closure claimed and its send hanging")
-    await asyncio.sleep(1.0)
     stack.kill("notifier")  # SIGKILL in the middle of the send
     sending_at_kill = [(d["kind"], d["status"]) for d in await _deliveries(stack, survivor)
                        + await _deliveries(stack, merged) if d["kind"] == "closed"]
@@ -185,9 +184,9 @@ BURST = 150
 async def test_router_killed_mid_burst_routes_every_case_exactly_once() -> None:
     async with small_stack(("router",)) as stack, Kafka(stack.topic_prefix) as kafka:
         case_ids = [str(uuid.uuid4()) for _ in range(BURST)]
-        sent = {}
-        for cid in case_ids:
-            sent[cid] = _opened(cid, _number(), "x@resident.test")
+        sent = {cid: _opened(cid, _number(), "x@resident.test") for cid in case_ids}
+        # The burst's first half before the kill, the second while the router is down: mid-burst by construction.
+        for cid in case_ids[:BURST // 2]:
             await kafka.send("cases.lifecycle", to_bytes(sent[cid]), cid)
 
         async def some_routed() -> bool:
@@ -196,6 +195,8 @@ async def test_router_killed_mid_burst_routes_every_case_exactly_once() -> None:
         await eventually(some_routed, timeout=120, what="a quarter of the burst routed")
         stack.kill("router")
         at_kill = (await rows(stack, "router", "SELECT count(*) AS n FROM decisions"))[0]["n"]
+        for cid in case_ids[BURST // 2:]:
+            await kafka.send("cases.lifecycle", to_bytes(sent[cid]), cid)
         # The first ten again, byte for byte (a redelivery), and ten more under new event ids (a replay).
         for cid in case_ids[:10]:
             await kafka.send("cases.lifecycle", to_bytes(sent[cid]), cid)
@@ -214,7 +215,6 @@ async def test_router_killed_mid_burst_routes_every_case_exactly_once() -> None:
         per_case_topic.setdefault(e["data"]["case_id"], set()).add(e["event_id"])
     print("ROUTER CRASH REPORT", json.dumps({"at_kill": at_kill, "decisions": len(decisions), "outbox": len(out),
                                             "topic_messages": len(on_topic), "topic_cases": len(per_case_topic)}))
-    assert at_kill < BURST, "the kill happened mid-burst"
     assert sorted(str(d["case_id"]) for d in decisions) == sorted(case_ids)
     assert sorted(e["data"]["case_id"] for e in out) == sorted(case_ids), "one routing.decided per case"
     assert set(per_case_topic) == set(case_ids)
@@ -241,14 +241,16 @@ def _routed(case_id: str, lat: float, long: float, text: str) -> dict[str, Any]:
 
 async def test_dedup_killed_mid_burst_decides_each_pair_once() -> None:
     async with small_stack(("dedup",)) as stack, Kafka(stack.topic_prefix) as kafka:
-        pairs = []
+        pairs, burst = [], []
         for i in range(PAIRS):
             lat, long = 45.40 + (i // 8) * 0.01, -75.72 + (i % 8) * 0.01  # about 1 km apart
             a, b = str(uuid.uuid4()), str(uuid.uuid4())
             text = f"Large graffiti tag number {i} on the north wall of the bridge"
             pairs.append((a, b))
-            await kafka.send("cases.lifecycle", to_bytes(_routed(a, lat, long, text)), a)
-            await kafka.send("cases.lifecycle", to_bytes(_routed(b, lat + 0.00003, long, text)), b)
+            burst += [(a, _routed(a, lat, long, text)), (b, _routed(b, lat + 0.00003, long, text))]
+        # The burst's first half before the kill, the second while dedup is down: mid-burst by construction.
+        for cid, env in burst[:PAIRS]:
+            await kafka.send("cases.lifecycle", to_bytes(env), cid)
 
         async def some_projected() -> bool:
             return (await rows(stack, "dedup", "SELECT count(*) AS n FROM cases"))[0]["n"] >= PAIRS // 2
@@ -256,6 +258,8 @@ async def test_dedup_killed_mid_burst_decides_each_pair_once() -> None:
         await eventually(some_projected, timeout=120, what="part of the burst projected")
         stack.kill("dedup")
         at_kill = (await rows(stack, "dedup", "SELECT count(*) AS n FROM cases"))[0]["n"]
+        for cid, env in burst[PAIRS:]:
+            await kafka.send("cases.lifecycle", to_bytes(env), cid)
         stack.start("dedup")
         await stack.wait_ready("dedup")
         await eventually(lambda: settled(stack, {"dedup": ("cases.lifecycle",)}), timeout=180,
@@ -265,7 +269,7 @@ async def test_dedup_killed_mid_burst_decides_each_pair_once() -> None:
         projected = (await rows(stack, "dedup", "SELECT count(*) AS n FROM cases"))[0]["n"]
     print("DEDUP CRASH REPORT", json.dumps({"at_kill": at_kill, "projected": projected, "decisions": len(decisions),
                                            "topic_messages": len(on_topic)}))
-    assert at_kill < 2 * PAIRS and projected == 2 * PAIRS
+    assert projected == 2 * PAIRS
     want = {frozenset(p) for p in pairs}
     assert sorted(frozenset((str(d["case_id"]), str(d["duplicate_of"]))) in want for d in decisions) == [True] * PAIRS
     per_pair: dict[frozenset, set[str]] = {}

@@ -1,8 +1,8 @@
 """Probes of a running pipeline for end-to-end tests (test_e2e_uow_*.py): raw envelopes, publishing bytes as
 they are, reading dead-letter topics, waiting until every consumer group has caught up.
 
-Envelopes are written as plain JSON (not through the event classes), so that the same tests run against
-older trees whose event classes have other names.
+Envelopes are written as plain JSON (not through the event classes), so what the tests send is the wire
+format itself.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ STATEFUL = ("case", "router", "dedup", "notifier")
 
 
 def now_iso() -> str:
+    """Now, aware UTC, as ISO 8601 text."""
     return datetime.now(UTC).isoformat()
 
 
 def envelope(event_type: str, data: dict[str, Any], *, subject: str, version: int = 1,
              event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None,
              producer: str = "adversary") -> dict[str, Any]:
+    """An envelope as a plain dict (the wire shape), starting a flow unless `correlation_id` is given."""
     eid = event_id or uuid.uuid4()
     return {"event_id": str(eid), "event_type": event_type, "schema_version": version, "occurred_at": now_iso(),
             "producer": producer, "subject": subject, "correlation_id": str(correlation_id or eid),
@@ -40,11 +42,13 @@ def envelope(event_type: str, data: dict[str, Any], *, subject: str, version: in
 
 
 def to_bytes(env: dict[str, Any]) -> bytes:
+    """The bytes a producer puts on Kafka for `env` (JSON, UTF-8)."""
     return json.dumps(env).encode()
 
 
 def intake_message(*, token: str, contact_key: str, email: str, service_code: str, lat: float, long: float,
                    description: str, **extra: Any) -> dict[str, Any]:
+    """The data of an Open311 `intake.message_received` with a point and an email (`extra` adds fields)."""
     data = {"channel": "open311", "channel_message_id": token, "contact_key": contact_key,
             "received_at": now_iso(), "service_code": service_code, "description": description,
             "lat": lat, "long": long, "pii": {"email": email}}
@@ -157,6 +161,7 @@ async def settled(stack: Any, groups: dict[str, tuple[str, ...]] | None = None) 
 
 
 async def rows(stack: Any, schema: str, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of `sql` run in a service's schema of the stack, as dicts."""
     conn = await stack.db(schema)
     try:
         return [dict(r) for r in await conn.fetch(sql, *args)]
@@ -165,6 +170,7 @@ async def rows(stack: Any, schema: str, sql: str, *args: Any) -> list[dict[str, 
 
 
 async def val(stack: Any, schema: str, sql: str, *args: Any) -> Any:
+    """The single value of `sql` run in a service's schema of the stack."""
     conn = await stack.db(schema)
     try:
         return await conn.fetchval(sql, *args)

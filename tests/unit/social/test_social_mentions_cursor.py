@@ -25,6 +25,7 @@ from services.intake_social.service_layer.mentions import (
 )
 from shared.events import Envelope, MessageReceived
 from support.data import shared_data
+from support.wait import eventually
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 KEY = "mastodon:city.social:1"
@@ -185,8 +186,7 @@ async def test_the_watcher_polls_at_once_when_nudged_and_survives_errors() -> No
     watcher = MentionWatcher(poll, interval_s=60, on_error=lambda exc, wait: errors.append(exc))
     task = asyncio.create_task(watcher.run())
     for expected in (1, 2, 3):
-        while len(calls) < expected:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(calls) >= expected, timeout=5, interval=0.01, what=f"poll {expected}")
         watcher.nudge()
     watcher.stop()
     await asyncio.wait_for(task, timeout=5)
@@ -244,8 +244,7 @@ async def test_the_intake_polls_until_stopped_without_a_stream_and_closes_the_ac
     intake = MentionIntake(account, store, SocialSettings(mastodon_poll_interval_s=60), report=[].append,
                            counted=counted.append, clock=lambda: NOW, log=log, producer="intake_social")
     intake.start()
-    while not counted:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: counted, timeout=5, interval=0.01, what="a poll counted")
     await asyncio.wait_for(intake.stop(), timeout=5)
     assert counted == ["ok"] and store.cursors == {KEY: "1"} and len(store.outbox) == 1
     assert "mastodon_polling" in log.lines and account.closed
