@@ -88,6 +88,8 @@ class Runtime:
 
     @property
     def db(self) -> asyncpg.Pool:
+        """The service's pool (its schema's role). Raises `RuntimeError` before start or for a stateless
+        service."""
         if self.pool is None:
             raise RuntimeError(f"{self.service} has no database pool (not started, or stateless)")
         return self.pool

@@ -20,6 +20,12 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Any:
+    """The router's FastAPI app (probes `/healthz`, `/readyz`, `/metrics`), whose lifespan runs the service:
+    `settings` (default: `Settings()` from the `OMNI311_` environment). Nothing is opened here; on start
+    the `router` schema is migrated, the pool, outbox relay and consumer are started and the jurisdiction
+    (`settings.jurisdiction`) is loaded. Starting raises `JurisdictionConfigError` for a jurisdiction that
+    cannot be loaded, `OSError`/`asyncpg.PostgresError`/Kafka errors when the infrastructure cannot be
+    reached."""
     s = settings or Settings()
     rt = Runtime(s, SERVICE, schema_package="services.router")
     table: dict[str, Handlers] = {}

@@ -56,6 +56,7 @@ def expected_snapshots(events: Iterable[type[EventData]] = ALL_EVENTS) -> dict[s
 
 
 def load_snapshot(name: str, folder: Path = SCHEMA_DIR) -> Schema | None:
+    """The committed JSON Schema `name` (e.g. ``case.opened.v1.json``) in `folder`; None when absent."""
     path = folder / name
     return json.loads(path.read_text("utf-8")) if path.exists() else None
 
@@ -292,6 +293,8 @@ def write_registry_file(path: Path = REGISTRY_FILE, events: Iterable[type[EventD
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m shared.events.snapshots [--check | --write]`: 0 when the snapshots and registry.json match
+    the declarations (or were written), 1 with the differences printed otherwise."""
     parser = argparse.ArgumentParser(prog="python -m shared.events.snapshots",
                                      description="Check or write the events' JSON Schema snapshots and registry.json.")
     mode = parser.add_mutually_exclusive_group()
