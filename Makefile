@@ -14,6 +14,10 @@ help:
 	@echo "make stop        stop services and infrastructure"
 	@echo "make reset       empty the jurisdiction's database (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
+	@echo "make bench       routing throughput and memory on the real NYC sample"
+	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
+	@echo "make browser     Debian chromium and Playwright for the browser tests"
+	@echo "make clean       remove test logs and run files under var/"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
