@@ -34,12 +34,13 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
-Ctrl-C stops the services; 'make stop' (from another shell) stops everything.
 MSG
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
+  echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."
   while "$BIN/services.sh" status >/dev/null; do sleep 2; done
   if ls var/run/*.pid >/dev/null 2>&1; then echo "a service stopped unexpectedly; see var/run/*.log"; exit 1; fi
   echo "services were stopped"
   exit 0
 fi
+echo "The services keep running in the background; 'make stop' stops everything."
 trap - EXIT
