@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -72,6 +72,12 @@ class ReplayRecord:
         free_text: what a resident might write with no category chosen; never contains
             ``service_name`` verbatim (case-insensitive), ``None`` when the source text does.
         email: always ``None``; these exports carry no contact data.
+        city_due_at: the city's own due time, aware UTC (Boston ``target_dt``, NYC ``Due Date``,
+            Open311 ``expected_datetime``), ``None`` when the source has none.
+        closed_at: when the city closed the request, aware UTC (Boston ``closed_dt``, NYC
+            ``Closed Date``), ``None`` when still open or unknown (Open311 files say no close time).
+        city_on_time: the city's own verdict, where it states one: Boston ``ontime`` (``ONTIME`` ->
+            ``True``, ``OVERDUE`` -> ``False``); ``None`` elsewhere and when the cell is blank.
     """
 
     source_format: SourceFormat
@@ -89,6 +95,9 @@ class ReplayRecord:
     status_notes: str | None
     free_text: str | None
     email: str | None = None
+    city_due_at: datetime | None = None
+    closed_at: datetime | None = None
+    city_on_time: bool | None = None
 
 
 def repair_mojibake(text: str) -> str:
@@ -199,10 +208,10 @@ def _nyc_description(descriptor: str | None, location_type: str | None) -> str |
     return descriptor or location_type
 
 
-def _nyc_datetime(value: str, where: str) -> datetime:
+def _nyc_datetime(value: str, where: str, column: str = "Created Date") -> datetime:
     text = _words(value)
     if text is None:
-        raise ReplayFormatError(f"{where}: Created Date is blank")
+        raise ReplayFormatError(f"{where}: {column} is blank")
     for pattern in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
         try:
             local = datetime.strptime(text, pattern)
@@ -211,8 +220,16 @@ def _nyc_datetime(value: str, where: str) -> datetime:
         try:
             return _local_to_utc(local)
         except OverflowError:
-            raise ReplayFormatError(f"{where}: Created Date {value!r} is outside the representable range") from None
-    raise ReplayFormatError(f"{where}: Created Date {value!r} is not MM/DD/YYYY hh:mm:ss AM/PM")
+            raise ReplayFormatError(f"{where}: {column} {value!r} is outside the representable range") from None
+    raise ReplayFormatError(f"{where}: {column} {value!r} is not MM/DD/YYYY hh:mm:ss AM/PM")
+
+
+def _optional_datetime(
+    row: Mapping[str, str], column: str, where: str, parse: Callable[[str, str, str], datetime]
+) -> datetime | None:
+    """``parse(cell, where, column)`` of an optional column; ``None`` when the column is absent or blank."""
+    value = row.get(column)
+    return parse(value, where, column) if _words(value) is not None else None
 
 
 def _read_nyc(path: Path) -> Iterator[ReplayRecord]:
@@ -239,24 +256,37 @@ def _read_nyc(path: Path) -> Iterator[ReplayRecord]:
             status=_status(row["Status"]),
             status_notes=_text(row["Resolution Description"]),
             free_text=_free_text(description, complaint),
+            city_due_at=_optional_datetime(row, "Due Date", where, _nyc_datetime),
+            closed_at=_optional_datetime(row, "Closed Date", where, _nyc_datetime),
         )
 
 
 # --------------------------------------------------------------------------- Boston
 
 
-def _boston_datetime(value: str, where: str) -> datetime:
+def _boston_datetime(value: str, where: str, column: str = "open_dt") -> datetime:
     text = _words(value)
     if text is None:
-        raise ReplayFormatError(f"{where}: open_dt is blank")
+        raise ReplayFormatError(f"{where}: {column} is blank")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ReplayFormatError(f"{where}: open_dt {value!r} is not YYYY-MM-DD hh:mm:ss") from None
+        raise ReplayFormatError(f"{where}: {column} {value!r} is not YYYY-MM-DD hh:mm:ss") from None
     try:
         return _to_utc(parsed) if parsed.tzinfo else _local_to_utc(parsed)
     except OverflowError:
-        raise ReplayFormatError(f"{where}: open_dt {value!r} is outside the representable range") from None
+        raise ReplayFormatError(f"{where}: {column} {value!r} is outside the representable range") from None
+
+
+def _boston_on_time(row: Mapping[str, str], where: str) -> bool | None:
+    """Boston's ``ontime``: ``ONTIME`` -> True, ``OVERDUE`` -> False, blank or absent -> None."""
+    value = _words(row.get("ontime"))
+    if value is None:
+        return None
+    verdicts = {"ONTIME": True, "OVERDUE": False}
+    if value.upper() not in verdicts:
+        raise ReplayFormatError(f"{where}: ontime {value!r} is neither ONTIME nor OVERDUE")
+    return verdicts[value.upper()]
 
 
 def _read_boston(path: Path) -> Iterator[ReplayRecord]:
@@ -283,6 +313,9 @@ def _read_boston(path: Path) -> Iterator[ReplayRecord]:
             status=_status(row["case_status"]),
             status_notes=_text(row["closure_reason"]),
             free_text=_free_text(title, service_name),
+            city_due_at=_optional_datetime(row, "target_dt", where, _boston_datetime),
+            closed_at=_optional_datetime(row, "closed_dt", where, _boston_datetime),
+            city_on_time=_boston_on_time(row, where),
         )
 
 
@@ -320,6 +353,7 @@ def _open311_record(request: ServiceRequest, position: int, path: Path, source_f
         status=request.status,
         status_notes=request.status_notes,
         free_text=_free_text(request.description, request.service_name),
+        city_due_at=request.expected_datetime,
     )
 
 

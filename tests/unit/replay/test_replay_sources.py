@@ -228,3 +228,38 @@ def test_a_bad_value_stops_the_read_with_file_and_record(tmp_path):
 )
 def test_repair_mojibake(broken, fixed):
     assert repair_mojibake(broken) == fixed
+
+
+def test_boston_city_times_and_verdict_are_read_in_utc(boston):
+    open_case = boston["101004143000"]  # target 2022-02-04 13:47:30 EST, not closed, OVERDUE
+    no_target = boston["101004130437"]  # no target_dt, closed 11:42:16 EST, ONTIME
+
+    assert open_case.city_due_at == datetime(2022, 2, 4, 18, 47, 30, tzinfo=UTC)
+    assert open_case.closed_at is None
+    assert open_case.city_on_time is False
+    assert no_target.city_due_at is None
+    assert no_target.closed_at == datetime(2022, 1, 19, 16, 42, 16, tzinfo=UTC)
+    assert no_target.city_on_time is True
+    assert sum(r.city_due_at is not None for r in boston.values()) == 89
+    assert sum(r.closed_at is not None for r in boston.values()) == 85
+
+
+def test_nyc_due_and_closed_dates_are_local_times_across_daylight_saving(nyc):
+    record = nyc["19937901"]  # Created 03/01/2011 10:41:13 AM EST, Due 03/15/2011 05:32:23 PM EDT
+
+    assert record.city_due_at == datetime(2011, 3, 15, 21, 32, 23, tzinfo=UTC)
+    assert record.closed_at == datetime(2011, 3, 15, 20, 14, 19, tzinfo=UTC)
+    assert record.city_on_time is None
+    assert sum(r.city_due_at is not None for r in nyc.values()) == 990
+
+
+def test_a_bad_ontime_or_due_time_stops_the_read(tmp_path):
+    header, good = BOSTON.read_text(encoding="utf-8").splitlines()[:2]
+    path = tmp_path / "boston.csv"
+    path.write_text("\n".join([header, good.replace("OVERDUE", "LATE")]) + "\n", encoding="utf-8")
+    with pytest.raises(ReplayFormatError, match=r"record 1: ontime 'LATE' is neither ONTIME nor OVERDUE"):
+        list(read_records(path))
+
+    path.write_text("\n".join([header, good.replace("2022-02-04 13:47:30", "next week")]) + "\n", encoding="utf-8")
+    with pytest.raises(ReplayFormatError, match=r"record 1: target_dt 'next week' is not YYYY-MM-DD"):
+        list(read_records(path))
