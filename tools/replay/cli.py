@@ -4,7 +4,8 @@ Reads a NYC Open Data 311 CSV, a Boston 311 CSV or an Open311 requests file (`to
 submits every record with `POST /requests.json` (structured mode: the record's category as
 `service_code`; free-text mode: no `service_code`, only what a resident might write), watches
 `cases.lifecycle` and `notifications.outcomes` on Kafka until the pipeline settles, and writes a JSON
-report (default `var/replay-report.json`).
+report (default `var/replay-report.json`). Its `sla` section compares each case's `routing.sla_due_at`
+with the city's own due time and on-time verdict (`tools.replay.sla`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,12 @@ from tqdm import tqdm
 
 from shared.events import Envelope
 from shared.settings import REPO_ROOT, Settings
+from tools.replay.sla import SlaSample, sla_section
 from tools.replay.sources import ReplayRecord, read_records
 
 MODES = ("structured", "free-text")
+_SLA_SUMMARY = ("due_compared", "due_within_tolerance_share", "due_abs_diff_hours_median", "verdict_judged",
+                "verdict_agreement")
 
 
 @dataclass
@@ -40,7 +45,23 @@ class Submission:
     case_id: str | None = None
     routed_agency: str | None = None
     routed_at: float | None = None
+    due_at: datetime | None = None
     already_present: bool = False
+
+    def sla_sample(self) -> SlaSample:
+        """The record's city times next to the due time the router gave its case."""
+        r = self.record
+        return SlaSample(source_id=r.source_id, service_name=r.service_name, opened_at=r.requested_datetime,
+                         our_due_at=self.due_at, city_due_at=r.city_due_at, closed_at=r.closed_at,
+                         city_on_time=r.city_on_time)
+
+
+def _aware(value: str | None) -> datetime | None:
+    """An ISO 8601 instant from an event or an Open311 answer; ``None`` when absent or naive."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else None
 
 
 @dataclass
@@ -51,7 +72,7 @@ class Observed:
     by_token: dict[str, Submission] = field(default_factory=dict)
     by_case: dict[str, Submission] = field(default_factory=dict)
     opened_by_token: dict[str, str] = field(default_factory=dict)
-    routed_by_case: dict[str, tuple[float, str]] = field(default_factory=dict)
+    routed_by_case: dict[str, tuple[float, str, datetime | None]] = field(default_factory=dict)
     merged_cases: set[str] = field(default_factory=set)
     acknowledged_cases: set[str] = field(default_factory=set)
     last_event_at: float = field(default_factory=time.monotonic)
@@ -66,7 +87,7 @@ class Observed:
             sub.case_id = self.opened_by_token[sub.token]
             self.by_case[sub.case_id] = sub
         if sub.case_id is not None and sub.routed_at is None and sub.case_id in self.routed_by_case:
-            sub.routed_at, sub.routed_agency = self.routed_by_case[sub.case_id]
+            sub.routed_at, sub.routed_agency, sub.due_at = self.routed_by_case[sub.case_id]
 
     def apply(self, env: Envelope, now: float) -> None:
         data = env.data
@@ -75,7 +96,10 @@ class Observed:
             self.opened_by_token.setdefault(data["channel_message_id"], data["case_id"])
             sub = self.by_token.get(data["channel_message_id"])
         elif env.event_type == "case.routed":
-            self.routed_by_case.setdefault(data["case_id"], (now, data["routing"]["agency_responsible"]))
+            routing = data["routing"]
+            self.routed_by_case.setdefault(
+                data["case_id"], (now, routing["agency_responsible"], _aware(routing.get("sla_due_at")))
+            )
             sub = self.by_case.get(data["case_id"])
         elif env.event_type == "case.merged":
             self.merged_cases.add(data["case_id"])
@@ -140,7 +164,9 @@ async def _resolve_earlier(http: httpx.AsyncClient, subs: list[Submission]) -> i
         except httpx.HTTPError:
             continue
         if req.status_code == 200:
-            sub.routed_agency = req.json()[0].get("agency_responsible")
+            answer = req.json()[0]
+            sub.routed_agency = answer.get("agency_responsible")
+            sub.due_at = _aware(answer.get("expected_datetime"))
     return found
 
 
@@ -268,6 +294,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
             "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99)},
         }
     report["agency_accuracy"] = {m: report["per_mode"][m]["agency_accuracy"] for m in modes}
+    report["sla"] = {m: sla_section(s.sla_sample() for s in observed.by_token.values() if s.mode == m)
+                     for m in modes}
     report["latency_ms"] = {"p50": percentile(all_latency, 50), "p95": percentile(all_latency, 95),
                             "p99": percentile(all_latency, 99)}
     return report
@@ -299,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
                                              "duplicates_merged", "acknowledgements_sent", "records_with_email",
                                              "agency_accuracy", "rejected_by_reason",
                                              "latency_ms")}, indent=2))
+    print(json.dumps({"sla": {m: {k: section[k] for k in _SLA_SUMMARY} for m, section in report["sla"].items()}},
+                     indent=2))
     print(f"report: {args.report}")
     return 0
 
