@@ -50,7 +50,17 @@ def check_port(host: str, port: int, what: str) -> None:
         raise AssertionError(f"{what} is not reachable at {host}:{port} ({exc!r}); {HINT}") from exc
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1, never one this process was given before: the kernel may hand the
+    same ephemeral port to two binds in a row once the first socket is closed, and a server told to use
+    one port for SMTP and IMAP never starts (seen as GreenMail "Address already in use")."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
