@@ -7,7 +7,8 @@ It gives a payload model its topic (and so its key), producers, consumers and ex
     class CaseStatusChanged(EventData):
         event_type = "case.status_changed"
         schema_version = 1
-        ...
+        case_id: UUID
+        status: Literal["open", "closed"]
 
 Declared in one of the context modules (`intake`, `case`, `routing`, `dedup`, `notification`), the class
 is in `shared.events.ALL_EVENTS`, gets its `registry()` entry (topic, key field, producers, consumers,

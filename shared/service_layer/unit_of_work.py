@@ -12,6 +12,7 @@ PostgreSQL one, `tests/support/uow.py` the in-memory one handler tests use.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -28,7 +29,7 @@ AfterCommit = Callable[[], Awaitable[Any]]
 log = get_logger(__name__)
 
 
-class UnitOfWork(Generic[R]):
+class UnitOfWork(ABC, Generic[R]):
     """One transaction of one service: `repo` (the service's repository on that transaction), `now` (UTC,
     read once by the runtime), `envelope` (the event being handled; None for a staff action) and
     `claimed` (False when the inbox already holds the event: the handler must not run).
@@ -93,18 +94,21 @@ class UnitOfWork(Generic[R]):
 
     # --- what an implementation provides ---------------------------------------------------------------
 
+    @abstractmethod
     async def _begin(self) -> None:
         """Open the transaction and, for an event, claim it in the inbox (set `claimed`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _commit(self) -> None:
-        raise NotImplementedError
+        """Commit the transaction (the claim, the effect and the outbox rows together)."""
 
+    @abstractmethod
     async def _rollback(self) -> None:
-        raise NotImplementedError
+        """Undo everything since `_begin`, the inbox claim included."""
 
+    @abstractmethod
     async def _write_outbox(self, envelope: Envelope) -> None:
-        raise NotImplementedError
+        """Write `envelope` as an outbox row of this transaction."""
 
 
 Handler = Callable[[Any, Any], Awaitable[str]]

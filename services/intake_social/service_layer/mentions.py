@@ -33,7 +33,6 @@ class MentionSource(Protocol):
 
     async def page(self, *, since_id: str | None, max_id: str | None, limit: int) -> list[Mapping[str, Any]]:
         """Notifications with `since_id` < id < `max_id`, newest first, at most `limit` of them."""
-        ...
 
 
 class MastodonAccount(MentionSource, Protocol):
@@ -44,15 +43,12 @@ class MastodonAccount(MentionSource, Protocol):
 
     async def whoami(self) -> tuple[str, str]:
         """(account id, acct) of the city's account; raises when the server cannot be reached."""
-        ...
 
     async def stream_available(self) -> bool:
         """Whether the server's streaming API answers its health check."""
-        ...
 
     def start_stream(self, listener: Any) -> None:
         """Open the user stream (in a thread of its own), handing its events to `listener`."""
-        ...
 
 
 class CursorStore(Protocol):
@@ -60,11 +56,9 @@ class CursorStore(Protocol):
 
     async def get(self, source: str) -> str | None:
         """The last notification id handled for `source`, or None before the first one."""
-        ...
 
     async def advance(self, source: str, cursor: str, envelope: Envelope | None) -> None:
         """In one transaction: put `envelope` (if any) in the outbox and set the cursor to `cursor`."""
-        ...
 
 
 @dataclass(frozen=True)
