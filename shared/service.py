@@ -81,10 +81,13 @@ class Runtime:
 
         return call
 
-    def unit_of_work(self, repository: Callable[[asyncpg.Connection], Any]) -> PgUnitOfWork[Any]:
-        """A unit of work for an action that consumes no event (a staff action): nothing is claimed,
-        and what it emits starts a flow of its own."""
-        return PgUnitOfWork(self.db, service=self.service, repository=repository, now=self.clock())
+    def unit_of_work(self, repository: Callable[[asyncpg.Connection], Any], *, envelope: Envelope | None = None,
+                     now: datetime | None = None) -> PgUnitOfWork[Any]:
+        """A unit of work that claims nothing: for an action that consumes no event (a staff action, a
+        mail read from the mailbox), what it emits starts a flow of its own; with `envelope` (a record
+        made after a send), what it emits is caused by that event. `now` defaults to the clock."""
+        return PgUnitOfWork(self.db, service=self.service, repository=repository,
+                            now=now if now is not None else self.clock(), envelope=envelope)
 
     @property
     def db(self) -> asyncpg.Pool:

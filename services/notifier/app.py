@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     def record_uow(envelope: Envelope, now: datetime) -> PgUnitOfWork[NotifierRepository]:
         # After a send: the consumed event's envelope (so the record is caused by it), no inbox claim.
-        return PgUnitOfWork(rt.db, service=SERVICE, repository=NotifierRepository, now=now, envelope=envelope)
+        return rt.unit_of_work(NotifierRepository, envelope=envelope, now=now)
 
     table = handlers.handlers(handlers.Sending(senders, record_uow, reply_window_h=ch.meta_reply_window_h))
     kafka.subscribe(rt, rt.event_handler(lambda: table, NotifierRepository))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from functools import partial
 from uuid import uuid4
 
 import asyncpg
@@ -41,7 +40,8 @@ def deps(pool: asyncpg.Pool) -> handlers.Deps:
     return handlers.Deps(mailbox=MAILBOX, authserv_id="mx.omni311.test",
                          own_addresses=frozenset({"311@omni311.test"}),
                          media_url=lambda media_id: f"https://311.example.org/media/{media_id}",
-                         unit_of_work=partial(repo.unit_of_work, pool))
+                         unit_of_work=lambda now: PgUnitOfWork(pool, service="intake_email",
+                                                               repository=repo.MailRepository, now=now))
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import asyncpg
 
 from services.intake_email.config import SERVICE
 from shared.db.outbox import enqueue
-from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
 
 RAW_COLUMNS = (
@@ -101,11 +100,6 @@ class MailRepository:
         """Write `envelope` as it is (its event id derives from the mail, so a message read twice is one
         row) to the outbox; the relay puts it on its registry topic after the commit."""
         await enqueue(self.conn, envelope, schema=SERVICE)
-
-
-def unit_of_work(pool: asyncpg.Pool, now: datetime) -> PgUnitOfWork[MailRepository]:
-    """One message's transaction on the service's pool (nothing claimed: no Kafka event is consumed)."""
-    return PgUnitOfWork(pool, service=SERVICE, repository=MailRepository, now=now)
 
 
 class MailboxStore:

@@ -4,7 +4,6 @@ closes; each message it ingests is counted by kind (`omni311_email_messages` on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from prometheus_client import Counter
 
@@ -34,7 +33,7 @@ def watch(rt: Runtime, s: Settings) -> Watching:
         """Once the pool is open: bind it to each message's unit of work and the store, start watching."""
         deps = handlers.Deps(mailbox=watching.mailbox, authserv_id=s.mail_authserv_id,
                              own_addresses=own_addresses(s), media_url=media_url(s),
-                             unit_of_work=partial(repo.unit_of_work, rt.db))
+                             unit_of_work=lambda now: rt.unit_of_work(repo.MailRepository, now=now))
         watching.watcher = MailboxWatcher(watch_settings(s), deps, repo.MailboxStore(rt.db), rt.clock,
                                           on_ingested=lambda kind: ingested.labels(kind).inc())
         watching.watcher.start()
