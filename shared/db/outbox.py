@@ -29,8 +29,10 @@ def channel_name(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str) -> None:
-    """Write `envelope` to the outbox of `schema` inside the caller's open transaction.
+async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str, notify: bool = True) -> None:
+    """Write `envelope` to the outbox of `schema` inside the caller's open transaction, and (with `notify`)
+    wake the relay when that transaction commits; a caller writing several rows may pass `notify=False`
+    and call `wake_relay` once.
 
     The topic comes from the registry; the key is the envelope's `subject`. Raises `KeyError` for an
     event the registry does not know.
@@ -41,6 +43,13 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope, *, schema: str) 
         "ON CONFLICT (event_id) DO NOTHING",
         envelope.event_id, topic, envelope.subject, envelope.to_bytes(),
     )
+    if notify:
+        await wake_relay(conn, schema=schema)
+
+
+async def wake_relay(conn: asyncpg.Connection, *, schema: str) -> None:
+    """NOTIFY the relay of `schema`; inside a transaction it is delivered at the commit (and once, however
+    often it was sent there)."""
     await conn.execute("SELECT pg_notify($1, '')", channel_name(schema))
 
 
@@ -147,4 +156,4 @@ class OutboxRelay:
             await conn.close()
 
 
-__all__ = ["OutboxRelay", "enqueue", "quote_ident"]
+__all__ = ["OutboxRelay", "enqueue", "quote_ident", "wake_relay"]

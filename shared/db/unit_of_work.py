@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 
 from shared.db.inbox import claim
-from shared.db.outbox import enqueue
+from shared.db.outbox import enqueue, wake_relay
 from shared.events import Envelope
 from shared.kafka import Delivery
 from shared.service_layer.unit_of_work import UnitOfWork
@@ -50,6 +50,8 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
             raise
 
     async def _commit(self) -> None:
+        if self.emitted and self._conn is not None:
+            await wake_relay(self._conn, schema=self.service)  # once per transaction, not per row
         await self._release(rollback=False)
 
     async def _rollback(self) -> None:
@@ -69,4 +71,4 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
                 await self._pool.release(conn)
 
     async def _write_outbox(self, envelope: Envelope) -> None:
-        await enqueue(self._conn, envelope, schema=self.service)
+        await enqueue(self._conn, envelope, schema=self.service, notify=False)

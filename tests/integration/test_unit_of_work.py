@@ -16,6 +16,7 @@ from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope, RoutingDecided, RoutingFields
 from shared.kafka import Delivery
 from support.uow import event
+from support.wait import eventually
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -108,3 +109,28 @@ async def test_a_unit_of_work_without_an_event_claims_nothing_and_starts_a_flow(
 
     assert out.causation_id is None and out.correlation_id == correlation
     assert await counts(pool) == (0, 1)
+
+
+async def test_the_relay_is_woken_by_a_commit_and_not_by_a_rollback(pool: asyncpg.Pool, schema: str,
+                                                                   database: str) -> None:
+    from shared.db.outbox import channel_name
+    from shared.db.pool import connect
+
+    listener = await connect(database, schema, application_name="it-uow-listen")
+    heard: list[str] = []
+    await listener.add_listener(channel_name(schema), lambda *args: heard.append(args[2]))
+    try:
+        async with uow_for(pool, schema, event(decided(), subject="c5")) as uow:
+            for _ in range(3):
+                await uow.emit(decided(), subject="c5")
+        with pytest.raises(RuntimeError):
+            async with uow_for(pool, schema, event(decided(), subject="c6")) as uow:
+                await uow.emit(decided(), subject="c6")
+                raise RuntimeError("rolled back")
+        await eventually(lambda: heard, timeout=5, what="the commit's NOTIFY")
+        await listener.execute("SELECT 1")  # a round trip: any later notification has arrived by now
+    finally:
+        await listener.close()
+
+    assert heard == [channel_name(schema)]
+    assert await counts(pool) == (1, 3)
