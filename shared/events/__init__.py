@@ -1,14 +1,27 @@
 """Event catalogue: the envelope, the payloads of each context and the topic registry (pydantic only).
 
-One module per context: `intake`, `case` (case lifecycle), `routing`, `dedup`, `notification`; shared
+One module per context: `intake`, `case` (case lifecycle), `casework` (staff actions, SLA clocks,
+escalation, erasure on the same topic), `routing`, `dedup`, `notification`; shared
 parts in `common`; topics in `topics`. Each event is declared once (`declaration.event`), and
 `ALL_EVENTS`, `registry()` and the schema snapshots follow from the declarations.
 """
 
 from shared.events.case import CaseMerged, CaseMessageAdded, CaseOpened, CaseRouted, CaseStatusChanged
+from shared.events.casework import (
+    CaseAssigned,
+    CaseEscalated,
+    CasePersonalDataErased,
+    CasePrioritySet,
+    CasePublicUpdate,
+    CaseRecategorised,
+    CaseReplyRequested,
+    CaseSlaBreached,
+    CaseSlaWarning,
+    CaseUnmerged,
+)
 from shared.events.catalogue import ALL_EVENTS
 from shared.events.common import Pii
-from shared.events.dedup import DedupDecided
+from shared.events.dedup import DedupDecided, DedupSuggested
 from shared.events.envelope import Envelope, EventData
 from shared.events.intake import (
     BounceReceived,
@@ -27,12 +40,23 @@ __all__ = [
     "ALL_EVENTS",
     "DLQ_SUFFIX",
     "BounceReceived",
+    "CaseAssigned",
+    "CaseEscalated",
     "CaseMerged",
     "CaseMessageAdded",
     "CaseOpened",
+    "CasePersonalDataErased",
+    "CasePrioritySet",
+    "CasePublicUpdate",
+    "CaseRecategorised",
+    "CaseReplyRequested",
     "CaseRouted",
+    "CaseSlaBreached",
+    "CaseSlaWarning",
     "CaseStatusChanged",
+    "CaseUnmerged",
     "DedupDecided",
+    "DedupSuggested",
     "DeliveryStatusReceived",
     "Envelope",
     "EventData",

@@ -146,13 +146,25 @@ class CaseMerged(CaseFields):
     topic=CASES_LIFECYCLE,
     producers=("case",),
     consumers=("dedup", "notifier"),
-    example={**_CASE, "status": "closed", "status_notes": "Repaired"},
+    example={**_CASE, "status": "closed", "status_notes": "Repaired", "workflow_status": "resolved",
+             "previous_workflow_status": "in_progress", "notify": True},
 )
 class CaseStatusChanged(CaseFields):
-    """`case.status_changed` v1: staff changed the Open311 status of a case (e.g. closed it)."""
+    """`case.status_changed` v1: the case moved in its jurisdiction's workflow (a staff action, or a
+    resident's answer that ends `waiting_on_resident`).
+
+    `status` is the Open311 status (``open``/``closed``); `workflow_status` the jurisdiction's own status
+    id (e.g. ``in_progress``, see the jurisdiction's `workflow`) and `previous_workflow_status` the one
+    before; `notify` says whether the workflow tells the reporters of this status (the notifier takes the
+    EN/FR text from the jurisdiction's workflow by `workflow_status`). Events written before the workflow
+    existed carry neither id; read them as a change of the Open311 status only.
+    """
 
     event_type = "case.status_changed"
     schema_version = 1
 
     status: Status
     status_notes: str | None = None
+    workflow_status: str | None = None
+    previous_workflow_status: str | None = None
+    notify: bool = True

@@ -39,3 +39,33 @@ class DedupDecided(EventData):
     window_hours: float
     radius_m: float
     evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+@event(
+    topic=DEDUP_DECISIONS,
+    producers=("dedup",),
+    consumers=("case",),
+    example={
+        "case_id": "6f1c8f5e-2f7a-4c55-9b1e-0d1f2a3b4c5d", "duplicate_of": "0b7a1a2c-3d4e-4f50-8a6b-7c8d9e0f1a2b",
+        "score": 0.48, "distance_m": 40.0, "text_similarity": 0.5, "window_hours": 72.0, "radius_m": 50.0,
+        "evidence": {"same_service_code": True}, "review_threshold": 0.35, "merge_threshold": 0.55,
+    },
+)
+class DedupSuggested(EventData):
+    """`dedup.suggested` v1, from the duplicate detector: `case_id` may be a duplicate of `duplicate_of`, with
+    a score at or above the review threshold but below the auto-merge threshold; the case service puts it
+    on the staff review list, where staff accept (merge) or reject it. Units as in `dedup.decided`."""
+
+    event_type = "dedup.suggested"
+    schema_version = 1
+
+    case_id: UUID
+    duplicate_of: UUID
+    score: float = Field(ge=0, le=1)
+    distance_m: float = Field(ge=0)
+    text_similarity: float = Field(ge=0, le=1)
+    window_hours: float
+    radius_m: float
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    review_threshold: float = Field(ge=0, le=1)
+    merge_threshold: float = Field(ge=0, le=1)

@@ -22,7 +22,12 @@ ROUTING_EXAMPLE = {
 
 
 class RoutingFields(BaseModel):
-    """What the router decided for a case (shared by `routing.decided` and `case.routed`)."""
+    """What the router decided for a case (shared by `routing.decided` and `case.routed`).
+
+    `category_source` says where the `service_code` came from (the report's own code, the router's keywords,
+    the fallback); `source` says who asked: ``automatic`` for a new or re-located case, ``manual`` when
+    staff recategorised it (`case.recategorised`, whose code arrives as `category_source` ``service_code``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -38,6 +43,7 @@ class RoutingFields(BaseModel):
     config_version: str
     matched_keywords: list[str] = Field(default_factory=list)
     score: float | None = None
+    source: Literal["automatic", "manual"] = "automatic"
 
 
 @event(
