@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, description="Defaults to the service's port in SERVICE_PORTS.")
     case_api_url: str = "http://127.0.0.1:8081"
     public_base_url: str = "http://127.0.0.1:8080"
+    workbench_base_url: str = Field(default="http://127.0.0.1:8088",
+                                    description="The staff workbench: links in staff emails, {base}/cases/{sid}.")
 
     open311_api_keys: list[str] = Field(default_factory=lambda: ["demo-key"])
 
