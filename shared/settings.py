@@ -21,6 +21,7 @@ SERVICE_PORTS = {
     "intake_email": 8085,
     "intake_sms_voice": 8086,
     "intake_social": 8087,
+    "workbench": 8088,
 }
 
 
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     workbench_base_url: str = Field(default="http://127.0.0.1:8088",
                                     description="The staff workbench: links in staff emails, {base}/cases/{sid}.")
+    workbench_intake_web_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="intake_web, whose JSON agent API (/agent/*) the workbench's call-agent console calls.")
 
     open311_api_keys: list[str] = Field(default_factory=lambda: ["demo-key"])
 
