@@ -44,4 +44,8 @@ class NotificationRecorded(EventData):
     # Set when this record reports what the provider later said of a message already sent (a Twilio
     # status callback, a WhatsApp status): `outcome` is then "sent" (queued/sent/delivered/read) or "failed".
     delivery_status: Literal["pending", "sent", "delivered", "read", "failed"] | None = None
+    # What was told when `kind` (the v1 values) is only the nearest one: a staff member's public update
+    # or reply and a workflow status notice come as `status_changed` (or `closed`), the undoing of a merge
+    # as `merged`, an escalation email to a supervisor (staff, not a resident) as `status_changed`.
+    notice: Literal["public_update", "reply", "unmerged", "escalation"] | None = None
 
