@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# The development issuer's key pair (var/dev-issuer/, never committed): kept when present.
 venv: $(VENV)/.installed
+	$(PY) -m shared.auth.dev_issuer keygen >/dev/null
 
 browser: venv
 	PYTHON=$(PY) deploy/local/bin/browser.sh install

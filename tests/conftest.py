@@ -27,6 +27,15 @@ def require_shared_data() -> None:
     assert (shared_data() / "INDEX.md").is_file(), "shared test data has no INDEX.md (set OMNI311_SHARED_DATA)"
 
 
+@pytest.fixture(scope="session")
+def test_issuer(tmp_path_factory: pytest.TempPathFactory):
+    """A test identity provider (support.auth.TestIssuer) with keys in a temporary folder: `.token(role)`
+    for in-process apps built with `.settings()`, `.env()` for service processes."""
+    from support.auth import TestIssuer
+
+    return TestIssuer(tmp_path_factory.mktemp("issuer"))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for container in reversed(_started):
         container.stop()

@@ -1,0 +1,90 @@
+"""The development issuer: keys made once (private key 0600, never in git), tokens the default settings
+trust, one development user per role in each jurisdiction's public-works or streets department."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.auth import Role, TokenVerifier
+from shared.auth.dev_issuer import dev_user, dev_users, ensure_keys, main, mint
+from shared.settings import REPO_ROOT, Settings
+
+
+def test_keys_are_made_once_with_a_private_file(tmp_path: Path) -> None:
+    ensure_keys(tmp_path / "k")
+    private = (tmp_path / "k" / "private.pem").read_bytes()
+    jwks = json.loads((tmp_path / "k" / "jwks.json").read_text())
+    assert stat.S_IMODE((tmp_path / "k" / "private.pem").stat().st_mode) == 0o600
+    assert jwks["keys"][0]["kty"] == "RSA" and jwks["keys"][0]["kid"] and "d" not in jwks["keys"][0]
+    ensure_keys(tmp_path / "k")
+    assert (tmp_path / "k" / "private.pem").read_bytes() == private
+    (tmp_path / "k" / "jwks.json").unlink()
+    ensure_keys(tmp_path / "k")
+    assert json.loads((tmp_path / "k" / "jwks.json").read_text()) == jwks, "the JWKS is rebuilt from the kept key"
+
+
+def test_a_minted_dev_user_token_is_trusted_by_the_default_issuer_settings(tmp_path: Path) -> None:
+    user = dev_user("demo", "supervisor")
+    token = mint(user, key_dir=tmp_path)
+    principal = TokenVerifier(Settings(auth_jwks_url=str(tmp_path / "jwks.json"))).verify(token)
+    assert (principal.subject, principal.role, principal.department) == ("dev-supervisor", Role.SUPERVISOR,
+                                                                         "public-works")
+
+
+def test_there_is_one_dev_user_per_role_and_two_staff_in_different_teams() -> None:
+    for jurisdiction in ("demo", "boston", "nyc"):
+        users = {u.id: u for u in dev_users(jurisdiction)}
+        assert set(users) == {"agent", "staff", "staff2", "supervisor", "admin"}
+        assert {r for u in users.values() for r in u.roles} == {str(r) for r in Role}
+        staff, staff2, supervisor = users["staff"], users["staff2"], users["supervisor"]
+        assert staff.department == staff2.department == supervisor.department is not None
+        assert staff.teams and staff2.teams and staff.teams != staff2.teams
+        assert users["agent"].department is None and users["admin"].department is None
+
+
+def test_dev_departments_are_departments_of_their_jurisdiction(require_shared_data) -> None:
+    from shared.jurisdiction import load_jurisdiction
+
+    for jurisdiction in ("demo", "boston", "nyc"):
+        department = dev_user(jurisdiction, "staff").department
+        ids = {d.id for d in load_jurisdiction(jurisdiction).departments}
+        assert department in ids, (jurisdiction, department)
+
+
+def test_an_unknown_jurisdiction_or_user_names_the_known_ones() -> None:
+    with pytest.raises(LookupError, match="demo"):
+        dev_users("atlantis")
+    with pytest.raises(LookupError, match="supervisor"):
+        dev_user("demo", "root")
+
+
+def test_the_users_file_holds_no_secret() -> None:
+    text = (REPO_ROOT / "deploy/local/dev-users.yaml").read_text()
+    data = yaml.safe_load(text)
+    keys = {k for u in data["users"] for k in u}
+    assert keys <= {"id", "subject", "name", "roles", "in_department", "team"}
+    assert "PRIVATE KEY" not in text and "password" not in text.lower()
+
+
+def test_the_dev_issuer_keys_are_ignored_by_git() -> None:
+    ignored = subprocess.run(["git", "check-ignore", "-q", "var/dev-issuer/private.pem"], cwd=REPO_ROOT)
+    assert ignored.returncode == 0
+
+
+def test_the_cli_mints_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("OMNI311_AUTH_DEV_ISSUER_DIR", str(tmp_path))
+    monkeypatch.setenv("OMNI311_JURISDICTION", "boston")
+    assert main(["keygen"]) == 0
+    assert main(["users"]) == 0
+    assert "PWDx" in capsys.readouterr().out
+    assert main(["mint", "staff2"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = TokenVerifier(Settings(auth_jwks_url=str(tmp_path / "jwks.json"))).verify(token)
+    assert principal.subject == "dev-staff2" and principal.department == "PWDx"
+    assert main(["mint", "nobody"]) == 2
