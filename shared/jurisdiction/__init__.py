@@ -15,23 +15,43 @@ from shared.jurisdiction.loader import (
 )
 from shared.jurisdiction.model import DedupPolicy, Department, Jurisdiction, Keyword, Queue, Service
 from shared.jurisdiction.text import normalize_text, service_code_for, stem, tokens
+from shared.jurisdiction.workflow import (
+    CannedResponse,
+    Escalation,
+    Retention,
+    StatusSpec,
+    Team,
+    TransitionNotAllowed,
+    UnknownStatus,
+    Workflow,
+    default_workflow,
+)
 
 __all__ = [
     "PRIORITY_NAMES",
     "BusinessCalendar",
+    "CannedResponse",
     "DedupPolicy",
     "Department",
     "DerivedCatalogue",
     "District",
     "DistrictIndex",
+    "Escalation",
     "Jurisdiction",
     "JurisdictionConfig",
     "JurisdictionConfigError",
     "Keyword",
     "Queue",
+    "Retention",
     "Service",
+    "StatusSpec",
+    "Team",
+    "TransitionNotAllowed",
+    "UnknownStatus",
+    "Workflow",
     "build_jurisdiction",
     "clear_cache",
+    "default_workflow",
     "derive_services",
     "distance_m",
     "jurisdiction_path",

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention
+
 __all__ = [
     "MAX_SLA_HOURS",
     "PRIORITY_NAMES",
@@ -29,6 +31,10 @@ __all__ = [
     "ServiceDefaultsSpec",
     "ServiceSpec",
     "ServicesFromSpec",
+    "SlaSpec",
+    "StatusPatchSpec",
+    "TeamSpec",
+    "WorkflowSpec",
     "parse_priority",
 ]
 
@@ -89,10 +95,24 @@ class QueueSpec(_Strict):
         return {"id": value} if isinstance(value, str) else value
 
 
+class TeamSpec(_Strict):
+    """A team of a department; YAML may give a bare id (the name is then the id)."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
 class DepartmentSpec(_Strict):
     """A department: Open311 ``agency_responsible`` text (default ``id``), queues (default one, ``id``).
 
     ``sla_clock`` is the default clock of its services (``calendar`` for round-the-clock agencies).
+    ``supervisor_email`` is told of escalations; ``supervisor_queue`` (one of its queues) receives
+    escalated cases; ``teams`` are the groups staff are assigned in.
     """
 
     id: str = Field(min_length=1)
@@ -100,6 +120,16 @@ class DepartmentSpec(_Strict):
     agency_responsible: str | None = None
     sla_clock: Literal["business", "calendar"] | None = None
     queues: list[QueueSpec] = Field(default_factory=list)
+    supervisor_email: str | None = None
+    supervisor_queue: str | None = None
+    teams: list[TeamSpec] = Field(default_factory=list)
+
+    @field_validator("supervisor_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in value.strip("@"):
+            raise ValueError(f"supervisor_email is not an email address: {value!r}")
+        return value
 
 
 class ServiceSpec(_Strict):
@@ -295,6 +325,49 @@ class ClassificationSpec(_Strict):
     min_score: float = Field(default=0.45, ge=0, le=1)
 
 
+class StatusPatchSpec(_Strict):
+    """A status in YAML: a new one, or fields laid over the default status with the same ``id``.
+
+    Scalar fields replace the default's; ``labels``, ``texts``, ``aliases`` and ``closure_reasons``
+    are merged key by key (a city may give only ``texts: {fr: ...}``).
+    """
+
+    id: str = Field(min_length=1)
+    open311: Literal["open", "closed"] | None = None
+    terminal: bool | None = None
+    pauses_sla: bool | None = None
+    resume_on_reply: bool | None = None
+    notify: bool | None = None
+    labels: dict[str, str] | None = None
+    texts: dict[str, str] | None = None
+    aliases: dict[str, list[str] | str] | None = None
+    closure_reasons: dict[str, list[str] | str] | None = None
+
+
+class WorkflowSpec(_Strict):
+    """``workflow:``: statuses merged onto the defaults by id, transitions replacing the default's per status."""
+
+    statuses: list[StatusPatchSpec] = Field(default_factory=list)
+    transitions: dict[str, list[str]] = Field(default_factory=dict)
+    initial: str | None = None
+    on_routed: str | None = None
+    on_assigned: str | None = None
+    resume_to: str | None = None
+    merged_status: str | None = None
+
+    @field_validator("transitions", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        # ``closed:`` with nothing after it reads as None: no way out.
+        return {k: (v if v is not None else []) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class SlaSpec(_Strict):
+    """``sla:``: the warning comes at ``warning_share`` (0 < x < 1) of the business time from opening to due."""
+
+    warning_share: float = Field(default=0.75, gt=0, lt=1)
+
+
 class JurisdictionConfig(_Strict):
     """The whole `jurisdiction.yaml`."""
 
@@ -314,6 +387,11 @@ class JurisdictionConfig(_Strict):
     fallback_locations: list[FallbackLocationSpec] = Field(default_factory=list)
     routing_rules: list[RoutingRuleSpec] = Field(default_factory=list)
     classification: ClassificationSpec = ClassificationSpec()
+    workflow: WorkflowSpec = WorkflowSpec()
+    escalations: list[Escalation] = Field(default_factory=list)
+    sla: SlaSpec = SlaSpec()
+    retention: Retention = Retention()
+    canned_responses: list[CannedResponse] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod

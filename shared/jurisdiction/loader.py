@@ -13,12 +13,21 @@ import yaml
 from pydantic import ValidationError
 
 from shared.jurisdiction.calendar import BusinessCalendar
-from shared.jurisdiction.config import DepartmentSpec, JurisdictionConfig, QueueSpec, ServiceSpec
+from shared.jurisdiction.config import DepartmentSpec, JurisdictionConfig, QueueSpec, ServiceSpec, WorkflowSpec
 from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, DerivedService, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
 from shared.jurisdiction.geo import DistrictIndex
 from shared.jurisdiction.model import DedupPolicy, Department, Jurisdiction, Keyword, Queue, Service
 from shared.jurisdiction.text import normalize_text, service_code_for
+from shared.jurisdiction.workflow import (
+    DEFAULT_STATUSES,
+    DEFAULT_TRANSITIONS,
+    CannedResponse,
+    Escalation,
+    StatusSpec,
+    Team,
+    Workflow,
+)
 
 __all__ = [
     "SHARED_DATA_ENV",
@@ -198,16 +207,23 @@ def build_jurisdiction(
         ):
             raise JurisdictionConfigError(f"{source}: fallback location {spot.name!r} lies outside bounds")
 
+    workflow = _workflow(config.workflow, config.locales, source)
+    escalations = _escalations(config, departments, [*services, unclassified], source)
     dept_models = tuple(
         Department(
             id=d.id,
             name=d.name or d.id,
             agency_responsible=d.agency_responsible or d.id,
             queues=tuple(Queue(id=q.id, name=q.name or q.id, department_id=d.id) for q in d.queues),
+            supervisor_email=d.supervisor_email,
+            supervisor_queue=d.supervisor_queue,
+            teams=tuple(Team(id=t.id, name=t.name or t.id) for t in d.teams),
         )
         for d in departments.values()
     )
     _check_rules(config, services, unclassified, dept_models, districts, source)
+    _check_teams(dept_models, source)
+    canned = _canned_responses(config, source)
     version = _config_version(config, raw, referenced, given_catalogue)
     return Jurisdiction(
         id=config.id,
@@ -227,6 +243,11 @@ def build_jurisdiction(
         source=source,
         districts=districts,
         calendar=calendar,
+        workflow=workflow,
+        escalations=escalations,
+        sla_warning_share=config.sla.warning_share,
+        retention=config.retention,
+        canned_responses=canned,
     )
 
 
@@ -313,6 +334,9 @@ def _departments(config: JurisdictionConfig, derived: DerivedCatalogue | None, s
             agency_responsible=d.agency_responsible or base.agency_responsible,
             sla_clock=d.sla_clock or base.sla_clock,
             queues=[*d.queues, *(q for q in base.queues if q.id not in declared)],
+            supervisor_email=d.supervisor_email,
+            supervisor_queue=d.supervisor_queue,
+            teams=d.teams,
         )
     owner: dict[str, str] = {}
     for d in list(merged.values()):
@@ -416,6 +440,129 @@ def _resolve_service(
         ),
         origin=origin,  # type: ignore[arg-type]
     )
+
+
+def _workflow(spec: WorkflowSpec, locales: list[str], source: str) -> Workflow:
+    """The default workflow with the YAML's statuses merged on by id and its transitions replacing per status.
+
+    Raises:
+        JurisdictionConfigError: a status that does not validate, or a graph :meth:`Workflow.validate_graph`
+            refuses (unknown or unreachable statuses, a terminal status with a way out, ...), a status
+        that tells reporters without a text in each of the jurisdiction's ``locales``.
+    """
+    statuses: dict[str, dict[str, object]] = {s.id: s.model_dump() for s in DEFAULT_STATUSES}
+    for patch in spec.statuses:
+        given = patch.model_dump(exclude_unset=True)
+        base = statuses.get(patch.id, {})
+        merged = dict(base)
+        for key, value in given.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merged[key] = {**base[key], **value}  # type: ignore[dict-item]
+            else:
+                merged[key] = value
+        statuses[patch.id] = merged
+    built: list[StatusSpec] = []
+    for status_id, fields in statuses.items():
+        try:
+            built.append(StatusSpec.model_validate(fields))
+        except ValidationError as exc:
+            raise JurisdictionConfigError(f"{source}: workflow.statuses.{status_id}: {exc}") from exc
+        if built[-1].notify and (missing := [lang for lang in locales if not built[-1].texts.get(lang, "").strip()]):
+            raise JurisdictionConfigError(
+                f"{source}: workflow.statuses.{status_id}.texts: notify is on but there is no text for locales {missing}"
+            )
+    transitions = {k: tuple(v) for k, v in DEFAULT_TRANSITIONS.items() if k in statuses}
+    transitions.update({k: tuple(v) for k, v in spec.transitions.items()})
+    named = {k: v for k, v in spec.model_dump(include={"initial", "on_routed", "on_assigned", "resume_to", "merged_status"}).items() if v}
+    workflow = Workflow(statuses=tuple(built), transitions=transitions, **named)
+    if problems := workflow.validate_graph():
+        raise JurisdictionConfigError(f"{source}: invalid workflow:\n  " + "\n  ".join(problems))
+    return workflow
+
+
+def _escalations(
+    config: JurisdictionConfig,
+    departments: dict[str, DepartmentSpec],
+    services: list[Service],
+    source: str,
+) -> tuple[Escalation, ...]:
+    """Check escalation rules against departments, services and queues; add missing supervisor queues.
+
+    A department an escalation with ``move_to_supervisor_queue`` covers gets ``<id>-supervisors``
+    ("<name> — supervisors") as its ``supervisor_queue`` when it names none. ``departments`` is updated.
+
+    Raises:
+        JurisdictionConfigError: an unknown department, service_code or queue, a ``supervisor_queue``
+            outside its department, or a rule id given twice.
+    """
+    queue_owner = {q.id: d.id for d in departments.values() for q in d.queues}
+    for d in departments.values():
+        if d.supervisor_queue is not None and queue_owner.get(d.supervisor_queue) != d.id:
+            raise JurisdictionConfigError(
+                f"{source}: departments.{d.id}.supervisor_queue {d.supervisor_queue!r} is not a queue of {d.id!r}"
+            )
+    department_of = {s.service_code: s.department_id for s in services}
+    seen: set[str] = set()
+    for index, rule in enumerate(config.escalations):
+        where = f"{source}: escalations[{index}] ({rule.id!r})"
+        if rule.id in seen:
+            raise JurisdictionConfigError(f"{where}: id given twice")
+        seen.add(rule.id)
+        if unknown := sorted(set(rule.department_ids) - set(departments)):
+            raise JurisdictionConfigError(f"{where}.department_ids: unknown departments {unknown}")
+        if unknown := sorted(set(rule.service_codes) - set(department_of)):
+            raise JurisdictionConfigError(f"{where}.service_codes: unknown service_codes {unknown}")
+        if rule.move_to_queue is not None and rule.move_to_queue not in queue_owner:
+            raise JurisdictionConfigError(f"{where}.move_to_queue: unknown queue {rule.move_to_queue!r}")
+        if not rule.move_to_supervisor_queue:
+            continue
+        covered = set(rule.department_ids or departments)
+        if rule.service_codes:
+            covered &= {department_of[code] for code in rule.service_codes}
+        for dept_id in sorted(covered):
+            dept = departments[dept_id]
+            if dept.supervisor_queue is not None:
+                continue
+            queue_id = f"{dept_id}-supervisors"
+            if queue_owner.get(queue_id, dept_id) != dept_id:
+                raise JurisdictionConfigError(
+                    f"{where}: the supervisor queue {queue_id!r} of {dept_id!r} is already a queue of {queue_owner[queue_id]!r}"
+                )
+            queues = list(dept.queues)
+            if queue_id not in {q.id for q in queues}:
+                queues.append(QueueSpec(id=queue_id, name=f"{dept.name or dept_id} — supervisors"))
+            queue_owner[queue_id] = dept_id
+            departments[dept_id] = dept.model_copy(update={"queues": queues, "supervisor_queue": queue_id})
+    return tuple(config.escalations)
+
+
+def _check_teams(departments: tuple[Department, ...], source: str) -> None:
+    owner: dict[str, str] = {}
+    for d in departments:
+        for team in d.teams:
+            if team.id in owner:
+                raise JurisdictionConfigError(
+                    f"{source}: departments.{d.id}.teams: team {team.id!r} is also a team of {owner[team.id]!r}"
+                )
+            owner[team.id] = d.id
+
+
+def _canned_responses(config: JurisdictionConfig, source: str) -> tuple[CannedResponse, ...]:
+    """Canned responses with unique ids and a title and a text in every locale of the jurisdiction.
+
+    Raises:
+        JurisdictionConfigError: an id given twice or a locale missing.
+    """
+    seen: set[str] = set()
+    for index, canned in enumerate(config.canned_responses):
+        where = f"{source}: canned_responses[{index}] ({canned.id!r})"
+        if canned.id in seen:
+            raise JurisdictionConfigError(f"{where}: id given twice")
+        seen.add(canned.id)
+        for field in ("title", "text"):
+            if missing := [lang for lang in config.locales if not getattr(canned, field).get(lang, "").strip()]:
+                raise JurisdictionConfigError(f"{where}.{field}: missing for locales {missing}")
+    return tuple(config.canned_responses)
 
 
 def _check_bounds(config: JurisdictionConfig, districts: DistrictIndex, source: str) -> None:

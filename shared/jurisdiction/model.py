@@ -17,6 +17,7 @@ from shared.jurisdiction.config import (
     RoutingRuleSpec,
 )
 from shared.jurisdiction.geo import District, DistrictIndex, distance_m
+from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention, Team, Workflow, default_workflow
 
 __all__ = [
     "DedupPolicy",
@@ -56,12 +57,23 @@ class Queue(_Frozen):
 
 
 class Department(_Frozen):
-    """A department: Open311 ``agency_responsible`` text and its queues (the first is the default)."""
+    """A department: Open311 ``agency_responsible`` text and its queues (the first is the default).
+
+    ``supervisor_email``: told of escalations; ``supervisor_queue``: the id of one of its queues that
+    escalated cases move to; ``teams``: the groups its staff are assigned in.
+    """
 
     id: str
     name: str
     agency_responsible: str
     queues: tuple[Queue, ...]
+    supervisor_email: str | None = None
+    supervisor_queue: str | None = None
+    teams: tuple[Team, ...] = ()
+
+    def team(self, team_id: str) -> Team | None:
+        """The team with this id, or ``None``."""
+        return next((t for t in self.teams if t.id == team_id), None)
 
 
 class Service(_Frozen):
@@ -125,6 +137,11 @@ class Jurisdiction(BaseModel):
     source: str
     districts: DistrictIndex | None = Field(default=None, exclude=True, repr=False)
     calendar: BusinessCalendar = Field(exclude=True, repr=False)
+    workflow: Workflow = Field(default_factory=default_workflow)
+    escalations: tuple[Escalation, ...] = ()
+    sla_warning_share: float = Field(default=0.75, gt=0, lt=1)
+    retention: Retention = Retention()
+    canned_responses: tuple[CannedResponse, ...] = ()
 
     _services_by_code: dict[str, Service] = PrivateAttr(default_factory=dict)
     _queues: dict[str, Queue] = PrivateAttr(default_factory=dict)
@@ -147,6 +164,35 @@ class Jurisdiction(BaseModel):
     def queue(self, queue_id: str) -> Queue | None:
         """The queue with this id, or ``None``."""
         return self._queues.get(queue_id)
+
+    def canned_response(self, response_id: str) -> CannedResponse | None:
+        """The canned response with this id, or ``None``."""
+        return next((c for c in self.canned_responses if c.id == response_id), None)
+
+    # -- escalation -----------------------------------------------------------------------------
+    def escalations_for(
+        self, trigger: Literal["warning", "breach"], service_code: str | None, department_id: str | None
+    ) -> tuple[Escalation, ...]:
+        """The escalation rules that act on ``trigger`` for a case of this service and department, in YAML order."""
+        return tuple(e for e in self.escalations if e.applies(trigger, service_code, department_id))
+
+    def escalation_queue(self, escalation: Escalation, department_id: str | None) -> str | None:
+        """The queue id an escalation moves a case of ``department_id`` to, or ``None`` to leave it."""
+        if escalation.move_to_queue:
+            return escalation.move_to_queue
+        if escalation.move_to_supervisor_queue and department_id is not None:
+            department = self.department(department_id)
+            return department.supervisor_queue if department is not None else None
+        return None
+
+    def escalation_emails(self, escalation: Escalation, department_id: str | None) -> tuple[str, ...]:
+        """Addresses an escalation tells: its ``email`` list, else the department's ``supervisor_email`` (maybe none)."""
+        if escalation.email:
+            return escalation.email
+        department = self.department(department_id) if department_id is not None else None
+        if escalation.notify_supervisor and department is not None and department.supervisor_email:
+            return (department.supervisor_email,)
+        return ()
 
     def dedup_policy(self, service_code: str) -> DedupPolicy:
         """Duplicate window (metres, hours) of a category; the unclassified one for unknown codes."""
