@@ -1,6 +1,7 @@
 """Notifier bootstrap: wires the senders, the handlers and the subscription.
 
-Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`)
+Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`,
+`case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`)
 and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received`); produces `notification.recorded`
 on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, case statuses,
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.notifier.adapters.jurisdiction import WorkflowTexts
 from services.notifier.adapters.mail import SmtpSender
 from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.adapters.senders import MastodonSender, MetaSender, TwilioSender
@@ -20,7 +22,9 @@ from services.notifier.entrypoints import kafka
 from services.notifier.service_layer import handlers
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
+from shared.jurisdiction import load_jurisdiction
 from shared.service import Runtime
+from shared.service_layer import Handlers
 from shared.settings import Settings
 
 
@@ -29,8 +33,10 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     service: `settings` (default: `Settings()`, SMTP and mail sender included) and `channels` (Twilio, Meta,
     Mastodon; default: `ChannelSettings()`), both from the `OMNI311_` environment. A channel without
     credentials gets no sender (its notices are recorded `failed`). Nothing is opened here; on start the
-    `notifier` schema is migrated and the pool, outbox relay and consumer are started. Starting raises
-    `OSError`/`asyncpg.PostgresError`/Kafka errors when the infrastructure cannot be reached."""
+    `notifier` schema is migrated, the pool, outbox relay and consumer are started and the jurisdiction
+    (`settings.jurisdiction`: workflow status texts, time zone) is loaded. Starting raises
+    `JurisdictionConfigError` for a jurisdiction that cannot be loaded, `OSError`/`asyncpg.PostgresError`/
+    Kafka errors when the infrastructure cannot be reached."""
     s = settings or Settings()
     ch = channels or ChannelSettings()
     rt = Runtime(s, SERVICE, schema_package="services.notifier")
@@ -45,6 +51,14 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
         # After a send: the consumed event's envelope (so the record is caused by it), no inbox claim.
         return rt.unit_of_work(NotifierRepository, envelope=envelope, now=now)
 
-    table = handlers.handlers(handlers.Sending(senders, record_uow, reply_window_h=ch.meta_reply_window_h))
-    kafka.subscribe(rt, rt.event_handler(lambda: table, NotifierRepository))
+    table: dict[str, Handlers] = {}
+
+    async def start() -> None:
+        texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
+        table["h"] = handlers.handlers(handlers.Sending(
+            senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
+            workbench_base_url=s.workbench_base_url, tz=texts.tz))
+
+    rt.on_start.append(start)
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
     return rt.app

@@ -18,7 +18,10 @@ from typing import Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-Kind = Literal["acknowledgement", "merged", "status_changed", "closed"]
+Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
+               "escalation"]
+"""What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
+member's public update or reply, the undoing of a merge, and an escalation email to a supervisor."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
@@ -49,8 +52,30 @@ def language_of(hint: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """What a supervisor is told of an escalation (`case.escalated`): the rule and its `trigger` (``warning``
+    or ``breach``), the service, the due time already written in the jurisdiction's time zone (`due`, e.g.
+    ``2025-03-17 11:00 EDT``), what the rule did (the `priority` and `queue` it set, None: unchanged, with
+    the ones before) and the `link` to the case page in the staff workbench."""
+
+    rule_id: str
+    trigger: str
+    link: str
+    service_name: str | None = None
+    due: str | None = None
+    priority: int | None = None
+    previous_priority: int | None = None
+    queue: str | None = None
+    previous_queue: str | None = None
+
+
+@dataclass(frozen=True)
 class Notice:
-    """One thing to tell one reporter about one case."""
+    """One thing to tell one reporter (or, for an escalation, one supervisor) about one case.
+
+    `text` is what staff wrote (a public update or a reply) or the workflow's text for a status (the
+    jurisdiction's `texts[language]`); `escalation` the facts of an escalation email.
+    """
 
     kind: Kind
     service_request_id: str
@@ -59,6 +84,8 @@ class Notice:
     merged_into_service_request_id: str | None = None
     status_notes: str | None = None
     description: str | None = None
+    text: str | None = None
+    escalation: Escalation | None = None
 
 
 _env: Environment | None = None
@@ -118,8 +145,11 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     from_name = header_name(from_name)
     msg["From"] = Address(display_name=from_name, username=local, domain=domain)
     msg["To"] = Address(display_name=header_name(notice.display_name), addr_spec=to_address)
-    reply_local = f"{local}+{notice.service_request_id}" if reply_subaddress else local
-    msg["Reply-To"] = Address(display_name=from_name, username=reply_local, domain=domain)
+    if notice.kind != "escalation":
+        # A resident's answer threads back to the case; a supervisor works the case in the workbench (an
+        # answer to our address from them would be taken for a resident's report).
+        reply_local = f"{local}+{notice.service_request_id}" if reply_subaddress else local
+        msg["Reply-To"] = Address(display_name=from_name, username=reply_local, domain=domain)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id

@@ -7,9 +7,12 @@ follows (and, when that case was already closed, its closure); `case.status_chan
 
 from __future__ import annotations
 
-from services.notifier.domain.messages import Notice
+from datetime import UTC, tzinfo
+from urllib.parse import quote
+
+from services.notifier.domain.messages import Escalation, Notice
 from services.notifier.domain.model import CaseStatus, Contact, reporter_name
-from shared.events import CaseMerged, CaseOpened, CaseStatusChanged
+from shared.events import CaseEscalated, CaseMerged, CaseOpened, CaseStatusChanged
 
 
 def acknowledgement(opened: CaseOpened, contact: Contact) -> Notice:
@@ -49,3 +52,17 @@ def status_notice(changed: CaseStatusChanged, contact: Contact) -> Notice:
                   service_request_id=changed.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
                   status_notes=changed.status_notes)
+
+
+def escalation_notice(escalated: CaseEscalated, *, workbench_base_url: str, tz: tzinfo = UTC,
+                      language: str = "en") -> Notice:
+    """The email a supervisor gets when an escalation rule acted (`case.escalated`): case number, service,
+    due time written in `tz` (the jurisdiction's time zone, e.g. ``2025-03-17 11:00 EDT``), what the rule
+    did, and the link ``{workbench_base_url}/cases/{service_request_id}`` to the case in the workbench."""
+    due = escalated.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if escalated.due_at else None
+    link = f"{workbench_base_url.rstrip('/')}/cases/{quote(escalated.service_request_id, safe='')}"
+    return Notice(kind="escalation", service_request_id=escalated.service_request_id, language=language,
+                  escalation=Escalation(rule_id=escalated.rule_id, trigger=escalated.trigger, link=link,
+                                        service_name=escalated.service_name, due=due,
+                                        priority=escalated.priority, previous_priority=escalated.previous_priority,
+                                        queue=escalated.queue, previous_queue=escalated.previous_queue))

@@ -23,12 +23,23 @@ CARRIER_OPTED_OUT = 21610
 
 Outcome = Literal["sent", "failed", "suppressed"]
 
+_V1_KIND = {"public_update": "status_changed", "reply": "status_changed", "unmerged": "merged",
+            "escalation": "status_changed"}
+
+
+def recorded_kind(kind: str) -> tuple[str, str | None]:
+    """(`kind`, `notice`) of `notification.recorded` v1 for a notice kind: the four first kinds as they are;
+    a public update, reply, unmerge or escalation as the nearest v1 kind with `notice` naming it."""
+    return (_V1_KIND[kind], kind) if kind in _V1_KIND else (kind, None)
+
 
 def notice_recorded(*, case_id: UUID, cause_event_id: UUID, notice: Notice, target: Target, outcome: Outcome,
                     reason: str | None = None, provider_message_id: str | None = None) -> NotificationRecorded:
-    """`notification.recorded` for one attempt to tell a reporter something; the address is its PII."""
-    return NotificationRecorded(case_id=case_id, cause_event_id=cause_event_id, kind=notice.kind,
-                               channel=target.channel,  # type: ignore[arg-type]
+    """`notification.recorded` for one attempt to tell a reporter (or a supervisor) something; the address
+    is its PII."""
+    kind, told = recorded_kind(notice.kind)
+    return NotificationRecorded(case_id=case_id, cause_event_id=cause_event_id, kind=kind,  # type: ignore[arg-type]
+                               notice=told, channel=target.channel,  # type: ignore[arg-type]
                                recipient_key=recipient_key(target.channel, target.address), outcome=outcome,
                                reason=reason, provider_message_id=provider_message_id, pii=target.pii)
 
@@ -155,8 +166,9 @@ class SentNotice:
 def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationRecorded:
     """`notification.recorded` for a provider's status of a message already sent (no PII: the record
     names the recipient by key only)."""
+    kind, told = recorded_kind(sent.kind)
     return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
-                               kind=sent.kind, channel=sent.channel,  # type: ignore[arg-type]
+                               kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]
                                recipient_key=sent.recipient_key, outcome=report.outcome, reason=report.reason,
                                provider_message_id=report.provider_message_id,
                                delivery_status=report.status)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import partial
@@ -33,7 +33,13 @@ from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.domain.channels import short_text
 from services.notifier.domain.messages import Notice, compose_email, recipient_key
 from services.notifier.domain.model import CaseStatus, Contact, contact_of, reply_to_of
-from services.notifier.domain.notices import acknowledgement, late_closure, merge_notice, status_notice
+from services.notifier.domain.notices import (
+    acknowledgement,
+    escalation_notice,
+    late_closure,
+    merge_notice,
+    status_notice,
+)
 from services.notifier.domain.outcomes import (
     Outcome,
     carrier_opt_out,
@@ -49,6 +55,7 @@ from services.notifier.domain.outcomes import (
 from services.notifier.domain.targets import Target, choose_target, suppression
 from shared.events import (
     BounceReceived,
+    CaseEscalated,
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
@@ -58,6 +65,7 @@ from shared.events import (
     MessageStatusReceived,
     OptInReceived,
     OptOutReceived,
+    Pii,
 )
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
@@ -90,26 +98,42 @@ class Senders:
     program_name: str = "City 311"
 
 
+StatusText = Callable[[str, str, str], "str | None"]
+"""status_text(jurisdiction_id, workflow status id, language) -> what the jurisdiction's workflow tells
+reporters of that status (`texts[language]`, English when that language has none), None when the
+jurisdiction or status is unknown or has no text."""
+
+
+def _no_status_text(jurisdiction_id: str, status_id: str, language: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Sending:
     """What the notice handlers need beyond their unit of work: the `senders`, the `record_uow` factory
-    for outcomes, and Meta's reply window in hours."""
+    for outcomes, Meta's reply window in hours, the workflow's status texts (`status_text`), the staff
+    workbench's base URL (`Settings.workbench_base_url`: links in escalation emails) and the
+    jurisdiction's time zone (due times in them)."""
 
     senders: Senders
     record_uow: RecordUnitOfWork
     reply_window_h: float = 24.0
+    status_text: StatusText = _no_status_text
+    workbench_base_url: str = ""
+    tz: tzinfo = UTC
 
 
 @dataclass(frozen=True)
 class _Claimed:
-    """A delivery claimed as ``sending`` in the event's unit of work, to be sent after its commit."""
+    """A delivery claimed as ``sending`` in the event's unit of work, to be sent after its commit; `contact`
+    is None for a staff address (an escalation email)."""
 
     delivery_id: int
     case_id: UUID
     cause_event_id: UUID
     notice: Notice
     target: Target
-    contact: Contact
+    contact: Contact | None
     in_reply_to: str | None
 
 
@@ -162,29 +186,50 @@ async def on_message_added(added: CaseMessageAdded, uow: Uow) -> str:
     return "window_moved" if moved else "not_the_reporter_channel"
 
 
+async def on_case_escalated(escalated: CaseEscalated, uow: Uow, *, sending: Sending) -> str:
+    """Email each supervisor address of `email_to` (staff, not residents: a plain email with the case
+    number, service, due time, what the rule did and the link to the case in the workbench), once per
+    (event, address); a bounced address is recorded suppressed. ``no_recipient`` when `email_to` is empty."""
+    notice = escalation_notice(escalated, workbench_base_url=sending.workbench_base_url, tz=sending.tz)
+    results = []
+    for address in dict.fromkeys(a.strip() for a in escalated.email_to if a.strip()):
+        target = Target("email", "email", address, Pii(email=address))
+        results.append(await _claim(uow, sending, escalated.case_id, target, notice, contact=None, in_reply_to=None))
+    return ",".join(results) or "no_recipient"
+
+
 async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, *, in_reply_to: str | None,
                   cause_event_id: UUID | None = None) -> str:
     """Claim `notice` for `contact` once per (case, causing event, recipient) and, unless it is
-    suppressed, send it after the commit. `cause_event_id` names the causing event when it is not the
-    consumed one (a closure announced late to a reporter merged afterwards)."""
-    assert uow.envelope is not None
-    cause = cause_event_id or uow.envelope.event_id
+    suppressed, send it after the commit. `cause_event_id` names the cause when it is not the consumed
+    event (a closure announced late to a reporter merged afterwards; a public update's `update_id`)."""
     target = choose_target(contact, uow.now, sending.reply_window_h)
     if target is None:
         return "no_contact"
+    return await _claim(uow, sending, contact.case_id, target, notice, contact=contact, in_reply_to=in_reply_to,
+                        cause_event_id=cause_event_id)
+
+
+async def _claim(uow: Uow, sending: Sending, case_id: UUID, target: Target, notice: Notice, *,
+                 contact: Contact | None, in_reply_to: str | None, cause_event_id: UUID | None = None) -> str:
+    """Claim the delivery of `notice` to `target` once per (case, cause, recipient): ``suppressed`` with its
+    `notification.recorded` when an opt-out, a bounce or a closed reply window blocks it, else ``sending``
+    and sent after the commit. ``already_attempted`` when it was claimed before."""
+    assert uow.envelope is not None
+    cause = cause_event_id or uow.envelope.event_id
     rkey = recipient_key(target.channel, target.address)
     opted_out, bounced = await uow.repo.blocks(rkey)
     blocked = suppression(target, opted_out=opted_out, undeliverable=bounced)
     delivery_id = await uow.repo.claim_delivery(
-        case_id=contact.case_id, cause_event_id=cause, recipient_key=rkey, kind=notice.kind, channel=target.channel,
+        case_id=case_id, cause_event_id=cause, recipient_key=rkey, kind=notice.kind, channel=target.channel,
         status="suppressed" if blocked else "sending", reason=blocked, at=uow.now)
     if delivery_id is None:
         return "already_attempted"
     if blocked:
-        await uow.emit(notice_recorded(case_id=contact.case_id, cause_event_id=cause, notice=notice, target=target,
-                                       outcome="suppressed", reason=blocked), subject=contact.case_id)
+        await uow.emit(notice_recorded(case_id=case_id, cause_event_id=cause, notice=notice, target=target,
+                                       outcome="suppressed", reason=blocked), subject=case_id)
         return "suppressed"
-    claimed = _Claimed(delivery_id, contact.case_id, cause, notice, target, contact, in_reply_to)
+    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, in_reply_to)
     uow.after_commit(partial(_deliver, claimed, sending, uow.envelope, uow.now))
     return "sending"
 
@@ -238,7 +283,8 @@ async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
         return await senders.meta.send(target.channel, target.address, text)
     if senders.mastodon is None:
         raise RuntimeError("Mastodon is not configured (OMNI311_MASTODON_API_BASE_URL/ACCESS_TOKEN)")
-    return await senders.mastodon.send(target.address, text, claimed.contact.channel_message_id)
+    return await senders.mastodon.send(target.address, text,
+                                       claimed.contact.channel_message_id if claimed.contact else None)
 
 
 # --- intake events: opt-outs, bounces, provider statuses --------------------------------------------------
@@ -293,6 +339,7 @@ def handlers(sending: Sending) -> Handlers:
         CaseMerged.event_type: (CaseMerged, partial(on_case_merged, sending=sending)),
         CaseStatusChanged.event_type: (CaseStatusChanged, partial(on_status_changed, sending=sending)),
         CaseMessageAdded.event_type: (CaseMessageAdded, on_message_added),
+        CaseEscalated.event_type: (CaseEscalated, partial(on_case_escalated, sending=sending)),
         BounceReceived.event_type: (BounceReceived, on_bounce),
         OptOutReceived.event_type: (OptOutReceived, on_opt_out),
         OptInReceived.event_type: (OptInReceived, on_opt_in),

@@ -1,0 +1,204 @@
+"""The notifier's fakes for handler tests: the repository in memory (the same conflict rules as its SQL),
+senders that keep what left, and event builders."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.notifier.domain.model import CaseStatus, Contact
+from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.service_layer import handlers as h
+from shared.events import (
+    CaseMerged,
+    CaseOpened,
+    CaseStatusChanged,
+    NotificationRecorded,
+    OptOutReceived,
+)
+from support.uow import T0, FakeStore, event
+
+PHONE = "+16135550123"
+ADDRESS = "ann@resident.test"
+
+
+class FakeNotifierRepository:
+    """`NotifierRepository` in memory, with the same conflict rules as its SQL."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[UUID, Contact] = {}
+        self.statuses: dict[UUID, tuple[CaseStatus, datetime]] = {}
+        self.opt_outs: dict[str, tuple[OptOut, datetime]] = {}
+        self.undeliverable: dict[str, dict[str, Any]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+
+    async def add_contact(self, contact: Contact) -> None:
+        self.contacts.setdefault(contact.case_id, contact)
+
+    async def contact(self, case_id: UUID) -> Contact | None:
+        return self.contacts.get(case_id)
+
+    async def contacts_following(self, case_id: UUID) -> list[Contact]:
+        return [c for c in self.contacts.values() if case_id in (c.case_id, c.merged_into)]
+
+    async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
+        if case_id in self.contacts:
+            self.contacts[case_id] = replace(self.contacts[case_id], merged_into=merged_into)
+
+    async def move_reply_window(self, case_id: UUID, channel: str, handle: str | None, at: datetime) -> bool:
+        c = self.contacts.get(case_id)
+        if c is None or c.channel != channel or c.handle != (handle if handle is not None else c.handle):
+            return False
+        self.contacts[case_id] = replace(c, last_inbound_at=max(t for t in (c.last_inbound_at, at) if t))
+        return True
+
+    async def case_status(self, case_id: UUID) -> CaseStatus | None:
+        return self.statuses[case_id][0] if case_id in self.statuses else None
+
+    async def set_case_status(self, status: CaseStatus, at: datetime) -> None:
+        self.statuses[status.case_id] = (status, at)
+
+    async def opt_out(self, opt_out: OptOut, at: datetime) -> None:
+        self.opt_outs[opt_out.recipient_key] = (opt_out, at)
+
+    async def opt_in(self, recipient_key: str) -> None:
+        self.opt_outs.pop(recipient_key, None)
+
+    async def mark_undeliverable(self, address: Undeliverable, at: datetime) -> None:
+        known = self.undeliverable.get(address.recipient_key)
+        self.undeliverable[address.recipient_key] = {"address": address, "last_at": at,
+                                                     "bounces": known["bounces"] + 1 if known else 1}
+
+    async def blocks(self, recipient_key: str) -> tuple[str | None, str | None]:
+        opted = self.opt_outs.get(recipient_key)
+        bounced = self.undeliverable.get(recipient_key)
+        return (opted[0].reason if opted else None, bounced["address"].reason if bounced else None)
+
+    async def claim_delivery(self, *, case_id: UUID, cause_event_id: UUID, recipient_key: str, kind: str,
+                             channel: str, status: str, reason: str | None, at: datetime) -> int | None:
+        if any((d["case_id"], d["cause_event_id"], d["recipient_key"]) == (case_id, cause_event_id, recipient_key)
+               for d in self.deliveries):
+            return None
+        self.deliveries.append({"id": len(self.deliveries) + 1, "case_id": case_id, "cause_event_id": cause_event_id,
+                                "recipient_key": recipient_key, "kind": kind, "channel": channel, "status": status,
+                                "reason": reason, "claimed_at": at, "provider_message_id": None,
+                                "provider_status": None, "finished_at": None})
+        return len(self.deliveries)
+
+    async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
+                              reason: str | None, at: datetime) -> None:
+        self.deliveries[delivery_id - 1].update(status=status, provider_message_id=provider_message_id, reason=reason,
+                                                finished_at=at)
+
+    async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
+        for d in self.deliveries:
+            if d["provider_message_id"] == provider_message_id:
+                d["provider_status"] = status
+                return SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"])
+        return None
+
+
+class Sent:
+    """What left, by channel; `fail` makes the next sends raise it."""
+
+    def __init__(self) -> None:
+        self.emails: list[EmailMessage] = []
+        self.texts: list[tuple[str, str, str]] = []  # (sender, address, text)
+        self.fail: Exception | None = None
+
+    def _check(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+
+    async def email(self, message: EmailMessage) -> None:
+        self._check()
+        self.emails.append(message)
+
+    def count(self) -> int:
+        return len(self.emails) + len(self.texts)
+
+
+class FakeTwilio:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, to: str, body: str, *, whatsapp: bool = False) -> str:
+        self.sent._check()
+        self.sent.texts.append(("whatsapp" if whatsapp else "sms", to, body))
+        return f"SM{len(self.sent.texts):032d}"
+
+
+class FakeMeta:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, channel: str, recipient: str, text: str) -> str:
+        self.sent._check()
+        self.sent.texts.append((channel, recipient, text))
+        return f"m_{len(self.sent.texts)}"
+
+
+class FakeMastodon:
+    def __init__(self, sent: Sent) -> None:
+        self.sent = sent
+
+    async def send(self, handle: str, text: str, in_reply_to_id: str | None) -> str:
+        self.sent._check()
+        self.sent.texts.append(("mastodon", handle, f"{text} (re {in_reply_to_id})"))
+        return "110"
+
+
+def table_for(store: FakeStore[FakeNotifierRepository], sent: Sent, *, twilio: bool = True,
+              status_texts: dict[tuple[str, str], str] | None = None, **sending: Any) -> Any:
+    """The handler table on `store` sending into `sent`; `status_texts` {(status id, language): text} is the
+    workflow's status texts of every jurisdiction; `sending` other `Sending` fields (workbench URL, tz)."""
+    senders = h.Senders(send_email=sent.email, mail_from="311@city.test", mail_from_name="City 311",
+                        twilio=FakeTwilio(sent) if twilio else None, meta=FakeMeta(sent),  # type: ignore[arg-type]
+                        mastodon=FakeMastodon(sent))  # type: ignore[arg-type]
+    texts = status_texts or {}
+    sending.setdefault("workbench_base_url", "https://workbench.city.test")
+
+    def status_text(jurisdiction_id: str, status_id: str, language: str) -> str | None:
+        return texts.get((status_id, language)) or texts.get((status_id, "en"))
+
+    # A send's outcome is recorded in a unit of work with the consumed event's envelope that claims nothing.
+    return h.handlers(h.Sending(senders, lambda env, now: store.uow(env, now=now, claim=False), reply_window_h=24.0,
+                                status_text=status_text, **sending))
+
+
+def opened(channel: str = "email", *, at: datetime = T0, **pii: str) -> CaseOpened:
+    message_id = {"email": f"<{uuid4().hex}@resident.test>", "whatsapp": "wamid.HBg1"}.get(channel, "SM1")
+    return CaseOpened(case_id=uuid4(), service_request_id=f"DEMO-26-{uuid4().int % 10**6:06d}",
+                      jurisdiction_id="demo", channel=channel, channel_message_id=message_id,  # type: ignore[arg-type]
+                      contact_key="ck", description="Pothole", requested_datetime=at,
+                      pii=pii or {"email": ADDRESS})
+
+
+def closed(case: CaseOpened, status: str = "closed", notes: str = "Repaired.") -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case.case_id, service_request_id=case.service_request_id,
+                             jurisdiction_id="demo", status=status, status_notes=notes)  # type: ignore[arg-type]
+
+
+def merge(case: CaseOpened, into: CaseOpened) -> CaseMerged:
+    return CaseMerged(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                      merged_into=into.case_id, merged_into_service_request_id=into.service_request_id,
+                      status_notes="duplicate")
+
+
+def opt_out(phone: str = PHONE) -> OptOutReceived:
+    return OptOutReceived(channel="sms", channel_message_id="SMstop", contact_key="ck", received_at=T0,
+                          source="keyword", keyword="STOP", pii={"phone": phone})
+
+
+def recorded(store: FakeStore[FakeNotifierRepository]) -> list[NotificationRecorded]:
+    return [e.payload(NotificationRecorded) for e in store.emitted("notification.recorded")]
+
+
+async def handle(store: FakeStore[FakeNotifierRepository], table: Any, payload: Any, *,
+                 now: datetime = T0, subject: Any = "s") -> str | None:
+    return await store.handle(table, event(payload, subject=subject, now=now), now=now)
