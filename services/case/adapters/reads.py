@@ -105,3 +105,123 @@ class CaseReads:
     async def number_of(self, case_id: UUID) -> str | None:
         """The number (`service_request_id`) of the case with this id, or None."""
         return await self.pool.fetchval("SELECT service_request_id FROM cases WHERE case_id = $1", case_id)
+
+
+STAFF_LIST_LIMIT = 500
+"""At most this many cases in one staff list (`GET /staff/cases`)."""
+
+SLA_STATES = ("ok", "warning", "breached", "paused", "none")
+
+_C = ", ".join(f"c.{c.strip()}" for c in CASE_COLUMNS.split(","))
+
+# The case's SLA badge at $1 (docs/staff-work.md): from its clock (sla_clocks) when it has one, else from
+# the routed due time alone (no warning time then). Same rule as `domain.staff.sla_state`.
+_SLA = """
+    COALESCE(k.due_at, c.sla_due_at) AS sla_effective_due_at, k.warn_at AS sla_warn_at,
+    k.state AS sla_clock_state, k.paused_at AS sla_paused_at,
+    CASE WHEN c.status <> 'open' OR COALESCE(k.due_at, c.sla_due_at) IS NULL THEN 'none'
+         WHEN k.state = 'paused' THEN 'paused'
+         WHEN COALESCE(k.due_at, c.sla_due_at) <= $1 THEN 'breached'
+         WHEN k.warn_at IS NOT NULL AND k.warn_at <= $1 THEN 'warning'
+         ELSE 'ok' END AS sla_state"""
+
+
+@dataclass(frozen=True)
+class StaffQuery:
+    """Filters of a staff case list (`GET /staff/cases`), combined with AND; a None filter is not applied,
+    an empty list matches nothing. `queues` is the caller's scope (None: every case, an administrator),
+    `queue` one queue asked for, `assignee` a token subject, `statuses` workflow status ids, `sla_states`
+    badges (`SLA_STATES`), `limit` 1–`STAFF_LIST_LIMIT`."""
+
+    queues: list[str] | None = None
+    queue: str | None = None
+    assignee: str | None = None
+    statuses: list[str] | None = None
+    sla_states: list[str] | None = None
+    district: str | None = None
+    service_code: str | None = None
+    channel: str | None = None
+    limit: int = 100
+
+
+def staff_cases_sql(q: StaffQuery, now: datetime) -> tuple[str, list[Any]]:
+    """The staff list's SQL and its arguments, `(sql, args)`: `CASE_COLUMNS` plus `sla_state`,
+    `sla_effective_due_at`, `sla_warn_at`, `sla_clock_state`, `sla_paused_at`, for cases matching `q` at
+    `now` (aware UTC, `$1`), soonest due first (no due time last), then oldest requested. Every filter
+    value is an argument, never text in the SQL."""
+    args: list[Any] = [now]
+    where: list[str] = []
+    for column, value, many in (("queue", q.queues, True), ("queue", q.queue, False),
+                                ("assignee", q.assignee, False), ("workflow_status", q.statuses, True),
+                                ("sla_state", q.sla_states, True), ("district", q.district, False),
+                                ("service_code", q.service_code, False), ("channel", q.channel, False)):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ANY(${len(args)}::text[])" if many else f"{column} = ${len(args)}")
+    args.append(q.limit)
+    sql = (f"SELECT * FROM (SELECT {_C}, {_SLA} FROM cases c LEFT JOIN sla_clocks k USING (case_id)) s "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+           f"ORDER BY sla_effective_due_at ASC NULLS LAST, requested_datetime, service_request_id "
+           f"LIMIT ${len(args)}")
+    return sql, args
+
+
+class StaffReads(CaseReads):
+    """The staff API's queries (`GET /staff/...`), on the same pool and terms as `CaseReads`."""
+
+    async def staff_cases(self, q: StaffQuery, now: datetime) -> list[dict[str, Any]]:
+        """Cases matching `q` with their SLA badge at `now`, ordered as `staff_cases_sql` says."""
+        sql, args = staff_cases_sql(q, now)
+        return [dict(r) for r in await self.pool.fetch(sql, *args)]
+
+    async def sla(self, case_id: UUID, now: datetime) -> dict[str, Any]:
+        """The case's SLA at `now`: `due_at`, `warn_at`, `state` (a badge of `SLA_STATES`), `paused_at`
+        (the same rule as the list's); all None/``none`` for an unknown case."""
+        row = await self.pool.fetchrow(
+            f"SELECT {_SLA} FROM cases c LEFT JOIN sla_clocks k USING (case_id) WHERE c.case_id = $2", now, case_id)
+        if row is None:
+            return {"due_at": None, "warn_at": None, "state": "none", "paused_at": None}
+        return {"due_at": row["sla_effective_due_at"], "warn_at": row["sla_warn_at"], "state": row["sla_state"],
+                "paused_at": row["sla_paused_at"]}
+
+    async def messages(self, case_id: UUID) -> list[dict[str, Any]]:
+        """The messages on the case, oldest first: `message_id`, `channel`, `channel_message_id`,
+        `description`, `media_url` (list), `received_at`."""
+        rows = await self.pool.fetch(
+            "SELECT message_id, channel, channel_message_id, description, media_url, received_at FROM messages "
+            "WHERE case_id = $1 ORDER BY received_at, message_id", case_id)
+        return [dict(r) for r in rows]
+
+    async def reporters(self, case_id: UUID) -> list[dict[str, Any]]:
+        """The reporters of the case and of the cases merged into it (transitively), each once, own first:
+        `contact_key`, `channel`, `pii` (a `dict`), `case` (the `service_request_id` they reported under)
+        and `merged` (False for the case's own reporter)."""
+        rows = await self.pool.fetch(
+            "WITH RECURSIVE tree(case_id, contact_key, service_request_id, depth) AS ("
+            " SELECT case_id, contact_key, service_request_id, 0 FROM cases WHERE case_id = $1"
+            " UNION ALL SELECT c.case_id, c.contact_key, c.service_request_id, t.depth + 1 FROM cases c"
+            " JOIN tree t ON c.merged_into = t.case_id WHERE t.depth < 20)"
+            " SELECT DISTINCT ON (t.contact_key) t.contact_key, r.channel, r.pii, t.service_request_id AS case,"
+            " t.depth > 0 AS merged, t.depth FROM tree t JOIN reporters r USING (contact_key)"
+            " ORDER BY t.contact_key, t.depth", case_id)
+        return sorted((dict(r) for r in rows), key=lambda r: (r["depth"], r["case"]))
+
+    async def merged_into_it(self, case_id: UUID) -> list[dict[str, Any]]:
+        """The cases merged directly into this one: `service_request_id`, `case_id`, `status`."""
+        rows = await self.pool.fetch(
+            "SELECT case_id, service_request_id, status FROM cases WHERE merged_into = $1 "
+            "ORDER BY opened_at, service_request_id", case_id)
+        return [dict(r) for r in rows]
+
+    async def suggestions(self, *, status: str | None, queues: list[str] | None,
+                          limit: int = STAFF_LIST_LIMIT) -> list[dict[str, Any]]:
+        """Duplicate suggestions, newest first, with `status` (None: any) among cases in `queues` (the
+        caller's scope, of the suggested duplicate; None: all): every `merge_suggestions` column plus
+        `case` and `duplicate_of_case` (the two `service_request_id`s) and `queue`."""
+        rows = await self.pool.fetch(
+            "SELECT s.*, c.service_request_id AS case, d.service_request_id AS duplicate_of_case, c.queue "
+            "FROM merge_suggestions s JOIN cases c ON c.case_id = s.case_id "
+            "JOIN cases d ON d.case_id = s.duplicate_of "
+            "WHERE ($1::text IS NULL OR s.status = $1) AND ($2::text[] IS NULL OR c.queue = ANY($2::text[])) "
+            "ORDER BY s.created_at DESC, s.id LIMIT $3", status, queues, limit)
+        return [dict(r) for r in rows]

@@ -15,7 +15,7 @@ CASE_COLUMNS = (
     "case_id, service_request_id, jurisdiction_id, status, status_notes, channel, contact_key, service_code, "
     "service_name, description, address, zipcode, lat, long, media_url, language, agency_responsible, queue, "
     "priority, district, sla_due_at, routing, merged_into, correlation_id, requested_datetime, opened_at, "
-    "updated_datetime"
+    "updated_datetime, workflow_status, assignee, team, workflow_before_merge"
 )
 """Every `cases` column, in the order a case `dict` has them."""
 
@@ -125,13 +125,15 @@ class CaseRepository:
     async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
                            detail: dict[str, Any]) -> None:
         """Append a timeline entry to the case: `at` (aware UTC), `kind` (e.g. ``opened``, ``routed``,
-        ``notification_sent``), `event_id` the consumed event that caused it (None for a staff action) and
-        `detail` a JSON object. The table and column names are fixed here, never from input. Entries read
-        back in the order they were appended (`CaseReads.timeline`). Raises
-        `asyncpg.ForeignKeyViolationError` for an unknown `case_id`."""
+        ``notification_sent``, ``internal_note``), `event_id` the consumed event that caused it (None for a
+        staff action) and `detail` a JSON object; its `actor` and `role` (a staff action's, see
+        `domain.staff.audit`) are also written to the columns of those names, for filtering. The table and
+        column names are fixed here, never from input. Entries read back in the order they were appended
+        (`CaseReads.timeline`). Raises `asyncpg.ForeignKeyViolationError` for an unknown `case_id`."""
         await self.conn.execute(
-            "INSERT INTO timeline (case_id, at, kind, event_id, detail) VALUES ($1, $2, $3, $4, $5)",
-            case_id, at, kind, event_id, detail,
+            "INSERT INTO timeline (case_id, at, kind, event_id, detail, actor, role) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            case_id, at, kind, event_id, detail, detail.get("actor"), detail.get("role"),
         )
 
     async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
@@ -194,3 +196,43 @@ class CaseRepository:
             "INSERT INTO outbound_messages (provider_message_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             provider_message_id, case_id,
         )
+
+    async def reporters_of(self, case_id: UUID, limit: int = MERGE_CHAIN_LIMIT) -> list[str]:
+        """The contact keys of the case's reporters: its own reporter first, then those of the cases merged
+        into it (and into those, up to `limit` levels), each once, in merge order. Empty for an unknown
+        case."""
+        rows = await self.conn.fetch(
+            "WITH RECURSIVE tree(case_id, contact_key, depth, opened_at) AS ("
+            " SELECT case_id, contact_key, 0, opened_at FROM cases WHERE case_id = $1"
+            " UNION ALL SELECT c.case_id, c.contact_key, t.depth + 1, c.opened_at FROM cases c"
+            " JOIN tree t ON c.merged_into = t.case_id WHERE t.depth < $2)"
+            " SELECT contact_key FROM tree ORDER BY depth, opened_at", case_id, limit)
+        return list(dict.fromkeys(r["contact_key"] for r in rows))
+
+    async def insert_suggestion(self, row: dict[str, Any]) -> bool:
+        """Store a duplicate suggestion (`merge_suggestions` columns → values, from the handler: `id`,
+        `case_id`, `duplicate_of`, `score`, `evidence` a `dict`, `event_id`, `created_at`), pending.
+        Returns False, changing nothing, when its `event_id` is already stored. Raises
+        `asyncpg.ForeignKeyViolationError` when either case is unknown."""
+        status = await self.conn.execute(
+            _insert("merge_suggestions", row) + " ON CONFLICT (event_id) DO NOTHING", *row.values())
+        return bool(status.endswith(" 1"))
+
+    async def pending_suggestion(self, case_id: UUID, duplicate_of: UUID) -> UUID | None:
+        """The id of a pending suggestion that `case_id` duplicates `duplicate_of`, or None."""
+        return await self.conn.fetchval(  # type: ignore[no-any-return]
+            "SELECT id FROM merge_suggestions WHERE case_id = $1 AND duplicate_of = $2 AND status = 'pending' "
+            "LIMIT 1", case_id, duplicate_of)
+
+    async def get_suggestion(self, suggestion_id: UUID) -> dict[str, Any] | None:
+        """The suggestion (every `merge_suggestions` column) locked until the transaction ends, or None."""
+        row = await self.conn.fetchrow("SELECT * FROM merge_suggestions WHERE id = $1 FOR UPDATE", suggestion_id)
+        return dict(row) if row else None
+
+    async def decide_suggestion(self, suggestion_id: UUID, *, status: str, decided_by: str, decided_at: datetime,
+                                reason: str | None) -> None:
+        """Record the staff decision on a suggestion: `status` ``accepted`` or ``rejected`` (anything else
+        raises `asyncpg.CheckViolationError`), who (`decided_by`, a token subject), when (aware UTC), why."""
+        await self.conn.execute(
+            "UPDATE merge_suggestions SET status = $2, decided_by = $3, decided_at = $4, reason = $5 WHERE id = $1",
+            suggestion_id, status, decided_by, decided_at, reason)

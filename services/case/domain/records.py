@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.events import CaseMerged, CaseMessageAdded, CaseOpened, CaseRouted, MessageReceived, RoutingFields
+from shared.events import (
+    CaseMerged,
+    CaseMessageAdded,
+    CaseOpened,
+    CaseRouted,
+    CaseStatusChanged,
+    MessageReceived,
+    RoutingFields,
+)
 
 Case = dict[str, Any]
 TimelineEntry = tuple[str, dict[str, Any]]
@@ -35,11 +43,12 @@ def message_row(msg: MessageReceived, *, case_id: UUID, message_id: UUID, event_
 
 
 def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str,
-                 correlation_id: UUID, now: datetime) -> Case:
+                 correlation_id: UUID, now: datetime, workflow_status: str = "new") -> Case:
     """The `cases` row (column → value, for `CaseRepository.insert_case`) an intake message opens: open,
     unrouted, carrying the flow's correlation id; `number` is its `service_request_id`, `now` (aware UTC)
-    its opening and update time."""
+    its opening and update time, `workflow_status` the workflow's initial status."""
     return {
+        "workflow_status": workflow_status,
         "case_id": case_id, "service_request_id": number, "jurisdiction_id": jurisdiction_id,
         "status": "open", "channel": msg.channel, "contact_key": msg.contact_key,
         "service_code": msg.service_code, "description": msg.description, "address": msg.address,
@@ -130,6 +139,33 @@ def case_routed(case: Case, r: RoutingFields) -> CaseRouted:
 def merged_notes(survivor: Case) -> str:
     """The Open311 `status_notes` of a case merged into `survivor`."""
     return f"Duplicate of {survivor['service_request_id']}"
+
+
+def routed_entry(r: RoutingFields, *, before: str, after: str) -> TimelineEntry:
+    """The `routed` timeline entry: queue, rule, configuration, who asked (`source`: ``automatic``, or
+    ``manual`` when it answers a staff recategorisation, then `recategorised` is true) and the workflow
+    status before and after (routing acknowledges a new case)."""
+    return ("routed", {"queue": r.queue, "rule_id": r.rule_id, "config_version": r.config_version,
+                       "source": r.source, "recategorised": r.source == "manual",
+                       "service_code": r.service_code, "sla_due_at": r.sla_due_at.isoformat() if r.sla_due_at else None,
+                       "before": {"workflow_status": before}, "after": {"workflow_status": after}})
+
+
+def merge_update(survivor: Case, *, workflow_before: str, merged_status: str, now: datetime) -> dict[str, Any]:
+    """The columns a merge sets on the duplicate: closed, "Duplicate of …", merged into `survivor`, in the
+    workflow's `merged_status`, remembering `workflow_before` (the status an unmerge restores)."""
+    return {"status": "closed", "status_notes": merged_notes(survivor), "merged_into": survivor["case_id"],
+            "workflow_status": merged_status, "workflow_before_merge": workflow_before, "updated_datetime": now}
+
+
+def status_changed(case: Case, *, status: str, workflow_status: str, previous: str, notes: str | None,
+                   notify: bool) -> CaseStatusChanged:
+    """`case.status_changed`: `case` moved from the workflow status `previous` to `workflow_status`, whose
+    Open311 status is `status`; `notify` is the workflow's word on telling the reporters."""
+    return CaseStatusChanged(
+        case_id=case["case_id"], service_request_id=case["service_request_id"],
+        jurisdiction_id=case["jurisdiction_id"], status=status, status_notes=notes,
+        workflow_status=workflow_status, previous_workflow_status=previous, notify=notify)
 
 
 def case_merged(duplicate: Case, survivor: Case) -> CaseMerged:

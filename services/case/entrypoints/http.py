@@ -1,9 +1,12 @@
 """The case API intake_web and the consoles read (Open311 GeoReport v2 service requests, a reporter's
-cases, tokens, timelines) and the staff status change.
+cases, tokens, timelines) and the older staff status change; the staff API is `entrypoints/staff.py`.
 
-`GET /cases/requests/{id}`, `GET /cases/requests`, `GET /cases/by-contact/{contact_key}`,
-`GET /cases/tokens/{token}`, `GET /cases/{id}/timeline`, `POST /cases/{id}/status`. The routes find their
-queries and their unit of work on `app.state.case_api` (a `CaseApi`, put there by `mount`).
+Open to anyone (Open311 reads; no internal note, no contact): `GET /cases/requests/{id}`,
+`GET /cases/requests`, `GET /cases/tokens/{token}`. Behind a staff bearer token (`shared.auth`):
+`GET /cases/by-contact/{contact_key}` and `GET /cases/{id}/timeline` (any role),
+`POST /cases/{id}/status` (department staff, supervisors, administrators; the actor is the token's
+subject). The routes find their queries, unit of work and jurisdiction on `app.state.case_api` (a
+`CaseApi`, put there by `mount`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from services.case.adapters.reads import CaseReads, RequestQuery
+from services.case.adapters.reads import RequestQuery, StaffReads
 from services.case.adapters.repository import CaseRepository
 from services.case.domain.commands import ChangeStatus
 from services.case.domain.rules import open311_request, timeline_view
-from services.case.service_layer import handlers
+from services.case.entrypoints import staff as staff_routes
+from services.case.entrypoints.staff import AnyStaff, CaseWorker, actor_of
+from services.case.service_layer import staff
+from services.case.service_layer.handlers import Clocks
+from shared.jurisdiction import Jurisdiction
 from shared.service_layer import UnitOfWork
 
 router = APIRouter()
@@ -30,42 +37,43 @@ NewUnitOfWork = Callable[[], UnitOfWork[CaseRepository]]
 
 @dataclass(frozen=True)
 class CaseApi:
-    """What the routes use, kept on `app.state.case_api`: `reads()` gives the queries and
-    `unit_of_work()` a staff action's transaction (nothing claimed). Both are called per request, so they
-    may reach resources opened when the service starts (the pool); before that they may raise
-    `RuntimeError` (`Runtime.db`), which answers 500."""
+    """What the routes (these and `entrypoints/staff.py`) use, kept on `app.state.case_api`: `reads()`
+    gives the queries, `unit_of_work()` a staff action's transaction (nothing claimed), `jurisdiction()`
+    the loaded jurisdiction (workflow, queues, services, canned responses), `clocks()` the SLA clock hooks
+    (None: none kept) and `now()` the time (aware UTC) SLA badges are computed at. Each is called per
+    request, so it may reach what is opened when the service starts (the pool, the jurisdiction); before
+    that it may raise (`RuntimeError` from `Runtime.db`, `KeyError`), which answers 500."""
 
-    reads: Callable[[], CaseReads]
+    reads: Callable[[], StaffReads]
     unit_of_work: NewUnitOfWork
+    jurisdiction: Callable[[], Jurisdiction]
+    now: Callable[[], datetime]
+    clocks: Callable[[], Clocks | None] = lambda: None
 
 
 def mount(app: FastAPI, api: CaseApi) -> None:
-    """Serve the case API on `app`, its routes using `api`."""
+    """Serve the case API and the staff API on `app`, their routes using `api`. The staff routes need a
+    token verifier on the app (`shared.auth.install_auth`)."""
     app.state.case_api = api
     app.include_router(router)
+    staff_routes.mount(app)
 
 
-def case_reads(request: Request) -> CaseReads:
+def case_reads(request: Request) -> StaffReads:
     """The queries of this request (a FastAPI dependency on `app.state.case_api`)."""
     return request.app.state.case_api.reads()  # type: ignore[no-any-return]
 
 
-def unit_of_work_factory(request: Request) -> NewUnitOfWork:
-    """How this request opens a staff action's unit of work (a FastAPI dependency on `app.state.case_api`)."""
-    return request.app.state.case_api.unit_of_work  # type: ignore[no-any-return]
-
-
-Reads = Annotated[CaseReads, Depends(case_reads)]
-UnitsOfWork = Annotated[NewUnitOfWork, Depends(unit_of_work_factory)]
+Reads = Annotated[StaffReads, Depends(case_reads)]
 
 
 class StatusChange(BaseModel):
     """Body of `POST /cases/{id}/status`: the Open311 `status` (``open`` or ``closed``, anything else is a
-    422), optional `status_notes`, and the `actor` written on the timeline (default ``staff``)."""
+    422) and optional `status_notes`. The actor comes from the token; an `actor` field in the body, as
+    older callers sent, is ignored."""
 
     status: Literal["open", "closed"]
     status_notes: str | None = None
-    actor: str = "staff"
 
 
 def comma_list(value: str | None) -> list[str] | None:
@@ -107,8 +115,9 @@ async def list_requests(
 
 
 @router.get("/cases/by-contact/{contact_key}")
-async def by_contact(contact_key: str, reads: Reads) -> list[dict[str, Any]]:
-    """The reporter's cases (they opened), newest first, at most 50: what a call agent sees on the line."""
+async def by_contact(contact_key: str, reads: Reads, _principal: AnyStaff) -> list[dict[str, Any]]:
+    """The reporter's cases (they opened), newest first, at most 50: what a call agent sees on the line.
+    Any staff token."""
     return [open311_request(case) for case in await reads.by_contact(contact_key)]
 
 
@@ -120,9 +129,9 @@ async def get_token(token: str, reads: Reads, channel: str = "open311") -> dict[
 
 
 @router.get("/cases/{service_request_id}/timeline")
-async def timeline(service_request_id: str, reads: Reads) -> dict[str, Any]:
+async def timeline(service_request_id: str, reads: Reads, _principal: AnyStaff) -> dict[str, Any]:
     """What staff see of a case (`rules.timeline_view`): its state, the survivor's number if it was merged,
-    and its timeline oldest first; 404 if unknown."""
+    and its timeline oldest first (internal notes included); 404 if unknown. Any staff token."""
     case = await reads.case(service_request_id)
     if case is None:
         raise _not_found(service_request_id)
@@ -132,15 +141,18 @@ async def timeline(service_request_id: str, reads: Reads) -> dict[str, Any]:
 
 
 @router.post("/cases/{service_request_id}/status")
-async def set_status(service_request_id: str, change: StatusChange, reads: Reads,
-                     unit_of_work: UnitsOfWork) -> dict[str, Any]:
-    """Staff set the case's status (`handlers.change_status`, emits `case.status_changed`); answers the case
-    as stored afterwards, as an Open311 service request; 404 if unknown, 422 for another status."""
+async def set_status(service_request_id: str, change: StatusChange, reads: Reads, request: Request,
+                     principal: CaseWorker) -> dict[str, Any]:
+    """Staff set the case's Open311 status through the workflow (`staff.change_status`, emits
+    `case.status_changed`); answers the case as stored afterwards, as an Open311 service request; 404 if
+    unknown, 409 when the workflow allows no move there, 422 for another status; the actor is the
+    token's subject."""
     case_id = await reads.case_id(service_request_id)
     if case_id is None:
         raise _not_found(service_request_id)
-    async with unit_of_work() as uow:
-        case = await handlers.change_status(ChangeStatus(case_id, change.status, change.status_notes,
-                                                         change.actor), uow)
-    assert case is not None
+    api: CaseApi = request.app.state.case_api
+    async with api.unit_of_work() as uow:
+        case = await staff.change_status(ChangeStatus(case_id, change.status, actor_of(principal),
+                                                      change.status_notes),
+                                         uow, jurisdiction=api.jurisdiction(), clocks=api.clocks())
     return open311_request(case)

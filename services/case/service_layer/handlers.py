@@ -1,22 +1,24 @@
-"""Case handlers: open and thread cases, apply routing and merges, record notifications, change status.
+"""Case handlers: open and thread cases, apply routing and merges, keep duplicate suggestions, record
+notifications; the workflow status moves they make.
 
-Consumes `intake.message_received`, `routing.decided`, `dedup.decided`, `notification.recorded`;
-produces `case.opened`, `case.message_added`, `case.routed`, `case.merged` (and, for a staff action,
-`case.status_changed`) on `cases.lifecycle` through the outbox. Each handler runs in one unit of work:
-inbox claim, state change, timeline and outbox rows commit together. An event about a case this service
-does not hold raises `ValueError`, which dead-letters it.
+Consumes `intake.message_received`, `routing.decided`, `dedup.decided`, `dedup.suggested`,
+`notification.recorded`; produces `case.opened`, `case.message_added`, `case.routed`, `case.merged` and
+`case.status_changed` (a reporter's answer to a case waiting on them) on `cases.lifecycle` through the
+outbox. Each handler runs in one unit of work: inbox claim, state change, timeline, SLA clock and outbox
+rows commit together. An event about a case this service does not hold raises `ValueError`, which
+dead-letters it. Staff commands are in `service_layer/staff.py`.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
-from uuid import UUID
+from typing import Any, Protocol
+from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import records
-from services.case.domain.commands import ChangeStatus
+from services.case.domain.commands import SYSTEM
 from services.case.domain.rules import (
     case_number,
     clean_text,
@@ -25,21 +27,34 @@ from services.case.domain.rules import (
     plan_merge,
     transcript_description,
 )
+from services.case.domain.staff import sla_move
 from services.case.domain.threading import case_id_for, is_repeat, message_id_for, thread_into
 from shared.events import (
-    CaseStatusChanged,
     DedupDecided,
+    DedupSuggested,
     Envelope,
     MessageReceived,
     NotificationRecorded,
     RoutingDecided,
 )
+from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
 
 log = get_logger(__name__)
 
 Uow = UnitOfWork[CaseRepository]
+Case = dict[str, Any]
+
+
+class Clocks(Protocol):
+    """The SLA clock hooks (`service_layer/timers.py`), each on the caller's unit of work with the case as
+    it is after the change."""
+
+    async def arm(self, uow: Uow, case_row: Case, due_at: Any, *, jurisdiction: Jurisdiction) -> None: ...
+    async def pause(self, uow: Uow, case_row: Case) -> None: ...
+    async def resume(self, uow: Uow, case_row: Case, *, jurisdiction: Jurisdiction) -> None: ...
+    async def stop(self, uow: Uow, case_row: Case) -> None: ...
 
 
 def _consumed(uow: Uow) -> Envelope:
@@ -47,17 +62,35 @@ def _consumed(uow: Uow) -> Envelope:
     return uow.envelope
 
 
-async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction_id: str, tz: ZoneInfo) -> str:
+async def follow_sla(uow: Uow, case_after: Case, previous: str, *, jurisdiction: Jurisdiction,
+                     clocks: Clocks | None) -> None:
+    """Move the case's SLA clock as its workflow status went from `previous` to
+    `case_after["workflow_status"]` (`domain.staff.sla_move`: stop on a closed status, pause on entering
+    a pausing one, resume on leaving it or on reopening). `clocks` None: no clock is kept."""
+    if clocks is None:
+        return
+    move = sla_move(jurisdiction.workflow, previous, case_after["workflow_status"])
+    if move == "stop":
+        await clocks.stop(uow, case_after)
+    elif move == "pause":
+        await clocks.pause(uow, case_after)
+    elif move == "resume":
+        await clocks.resume(uow, case_after, jurisdiction=jurisdiction)
+
+
+async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction,
+                         clocks: Clocks | None = None) -> str:
     """Open a case for a new intake message, or thread it onto the case it answers
     (`domain.threading.thread_into`).
 
     Idempotent twice over: on the event id (inbox) and on (channel, channel_message_id), so a provider
-    retry published as a new event never opens a second case. `tz` is the jurisdiction's time zone (the
-    year in the case number is the local one). Returns "opened", "added" or "duplicate".
+    retry published as a new event never opens a second case. The case number's prefix is the
+    jurisdiction's id and its year the local one (the jurisdiction's time zone); a new case starts in the
+    workflow's `initial` status. Returns "opened", "added" or "duplicate".
     """
     msg = msg.model_copy(update={"description": clean_text(msg.description)})
     facts = await uow.repo.threading_facts(
-        msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction_id),
+        msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction.id),
         reply_ids=msg.in_reply_to)
     if is_repeat(facts):
         log.info("intake_duplicate", channel=msg.channel)
@@ -65,11 +98,12 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction_id: str
     await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)
     existing = thread_into(facts, msg.contact_key)
     if existing is not None:
-        return await _add_message(msg, existing, uow, jurisdiction_id=jurisdiction_id)
-    return await _open_case(msg, uow, jurisdiction_id=jurisdiction_id, tz=tz)
+        return await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks)
+    return await _open_case(msg, uow, jurisdiction=jurisdiction)
 
 
-async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdiction_id: str) -> str:
+async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdiction: Jurisdiction,
+                       clocks: Clocks | None) -> str:
     env = _consumed(uow)
     message_id = message_id_for(msg.channel, msg.channel_message_id)
     case = await uow.repo.get_case(case_id, for_update=True)
@@ -86,75 +120,161 @@ async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdi
     for kind, detail in records.threaded_entries(case, msg, message_id=message_id, located=located,
                                                  described=described):
         await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
-    await uow.emit(records.message_added(case, msg, message_id=message_id, jurisdiction_id=jurisdiction_id,
+    await uow.emit(records.message_added(case, msg, message_id=message_id, jurisdiction_id=jurisdiction.id,
                                          located=located), subject=case_id)
+    await _resume_on_reply(case, msg, uow, jurisdiction=jurisdiction, clocks=clocks)
     return "added"
 
 
-async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction_id: str, tz: ZoneInfo) -> str:
+async def _resume_on_reply(case: Case, msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction,
+                           clocks: Clocks | None) -> None:
+    """A reporter's message on an open case whose status is `resume_on_reply` (waiting on them) moves it
+    to the workflow's `resume_to`: timeline `status_changed` by ``system``, `case.status_changed`, the
+    SLA clock resumed. A message from someone who is not a reporter of the case (nor of a case merged
+    into it) moves nothing."""
+    workflow = jurisdiction.workflow
+    current = case["workflow_status"]
+    if case["status"] != "open" or not workflow.has(current) or not workflow.status(current).resume_on_reply:
+        return
+    if msg.contact_key not in await uow.repo.reporters_of(case["case_id"]):
+        return
+    to = workflow.resume_to
+    await uow.repo.update_case(case["case_id"], {"workflow_status": to, "updated_datetime": uow.now})
+    await uow.repo.add_timeline(case["case_id"], uow.now, "status_changed", _consumed(uow).event_id, {
+        "actor": SYSTEM, "actor_name": SYSTEM, "role": SYSTEM, "reason": "the reporter answered",
+        "before": {"workflow_status": current}, "after": {"workflow_status": to}})
+    await uow.emit(records.status_changed(case, status=workflow.open311(to), workflow_status=to, previous=current,
+                                          notes=case["status_notes"], notify=workflow.status(to).notify),
+                   subject=case["case_id"])
+    after = await uow.repo.get_case(case["case_id"])
+    assert after is not None
+    await follow_sla(uow, after, current, jurisdiction=jurisdiction, clocks=clocks)
+
+
+async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction) -> str:
     env = _consumed(uow)
     case_id = case_id_for(msg.channel, msg.channel_message_id)
-    year = records.requested_at(msg).astimezone(tz).year
-    number = case_number(jurisdiction_id, year, await uow.repo.next_case_number())
+    year = records.requested_at(msg).astimezone(ZoneInfo(jurisdiction.timezone)).year
+    number = case_number(jurisdiction.id, year, await uow.repo.next_case_number())
     await uow.repo.insert_case(records.new_case_row(msg, case_id=case_id, number=number,
-                                                    jurisdiction_id=jurisdiction_id,
-                                                    correlation_id=env.correlation_id, now=uow.now))
+                                                    jurisdiction_id=jurisdiction.id,
+                                                    correlation_id=env.correlation_id, now=uow.now,
+                                                    workflow_status=jurisdiction.workflow.initial))
     await uow.repo.insert_message(records.message_row(
         msg, case_id=case_id, message_id=message_id_for(msg.channel, msg.channel_message_id),
         event_id=env.event_id))
     kind, detail = records.opened_entry(msg, number)
     await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
-    await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction_id),
+    await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id),
                    subject=case_id)
     return "opened"
 
 
-async def apply_routing(decision: RoutingDecided, uow: Uow) -> str:
+async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jurisdiction,
+                        clocks: Clocks | None = None) -> str:
     """Apply the router's decision to the case (category, queue, priority, district, SLA, the decision as
-    JSON), write `routed` on its timeline and announce `case.routed`. A later decision overwrites an
-    earlier one. Returns "routed"; raises `ValueError` for a case this service does not hold."""
+    JSON), move a case still in the workflow's `initial` status to `on_routed`, write `routed` on its
+    timeline (with the decision's `source`: ``manual`` answers a staff recategorisation) and announce
+    `case.routed`; an open case's SLA clock is armed with the decision's due time. A later decision
+    overwrites an earlier one. Returns "routed"; raises `ValueError` for a case this service does not
+    hold."""
     r = decision.routing
+    workflow = jurisdiction.workflow
     case = await uow.repo.get_case(decision.case_id, for_update=True)
     if case is None:
         raise ValueError(f"routing decision for unknown case {decision.case_id}")
-    await uow.repo.update_case(decision.case_id, records.routing_update(r, uow.now))
-    await uow.repo.add_timeline(decision.case_id, uow.now, "routed", _consumed(uow).event_id,
-                                {"queue": r.queue, "rule_id": r.rule_id, "config_version": r.config_version})
+    before = case["workflow_status"]
+    after = workflow.on_routed if before == workflow.initial else before
+    await uow.repo.update_case(decision.case_id, {**records.routing_update(r, uow.now), "workflow_status": after})
+    kind, detail = records.routed_entry(r, before=before, after=after)
+    await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
     await uow.emit(records.case_routed(case, r), subject=decision.case_id)
+    if clocks is not None and case["status"] == "open" and r.sla_due_at is not None:
+        routed = await uow.repo.get_case(decision.case_id)
+        assert routed is not None
+        await clocks.arm(uow, routed, r.sla_due_at, jurisdiction=jurisdiction)
     return "routed"
 
 
-async def apply_dedup(decision: DedupDecided, uow: Uow) -> str:
-    """Merge a case into the one the duplicate detector matched, if both are still open
-    (`rules.plan_merge`): the survivor is followed along earlier merges; a skipped merge is written on
-    the timeline with why. Returns "merged" or "skipped"; raises `ValueError` for an unknown case.
-    """
-    event_id = _consumed(uow).event_id
-    # Lock in a stable order so that two crossing decisions cannot deadlock.
-    await uow.repo.lock_cases(sorted([decision.case_id, decision.duplicate_of]))
-    candidate = await uow.repo.case_state(decision.case_id)
+async def merge_cases(uow: Uow, case_id: UUID, duplicate_of: UUID, *, jurisdiction: Jurisdiction,
+                      clocks: Clocks | None, event_id: UUID | None, detail: dict[str, Any]
+                      ) -> tuple[str | None, Case | None, Case | None]:
+    """Merge `case_id` into the surviving end of `duplicate_of`'s merge chain if both are open
+    (`rules.plan_merge`), the two rows locked in a stable order first: the duplicate is closed in the
+    workflow's `merged_status` (remembering its status for an unmerge), both timelines say so (`merged`,
+    `absorbed`, each with `detail`), the duplicate's SLA clock stops and `case.merged` is emitted (with
+    the duplicate's correlation id for a staff action). Returns (skip reason or None, duplicate as stored
+    after, survivor); raises `ValueError` when `case_id` is unknown."""
+    await uow.repo.lock_cases(sorted([case_id, duplicate_of]))
+    candidate = await uow.repo.case_state(case_id)
     if candidate is None:
-        raise ValueError(f"dedup decision for unknown case {decision.case_id}")
-    plan = plan_merge(candidate, await uow.repo.merge_chain(decision.duplicate_of))
+        raise ValueError(f"merge of unknown case {case_id}")
+    plan = plan_merge(candidate, await uow.repo.merge_chain(duplicate_of))
     if plan.skip_reason or plan.survivor is None or plan.duplicate is None:
-        await uow.repo.add_timeline(decision.case_id, uow.now, "merge_skipped", event_id,
-                                    {"reason": plan.skip_reason, "duplicate_of": str(decision.duplicate_of)})
-        return "skipped"
+        return plan.skip_reason or "nothing to merge", None, None
     survivor = await uow.repo.get_case(plan.survivor)
     dup = await uow.repo.get_case(plan.duplicate)
     assert survivor is not None and dup is not None, "both cases are locked in this transaction"
-    await uow.repo.update_case(plan.duplicate, {
-        "status": "closed", "status_notes": records.merged_notes(survivor), "merged_into": plan.survivor,
-        "updated_datetime": uow.now,
-    })
+    workflow = jurisdiction.workflow
+    await uow.repo.update_case(plan.duplicate, records.merge_update(
+        survivor, workflow_before=dup["workflow_status"], merged_status=workflow.merged_status, now=uow.now))
+    await uow.repo.add_timeline(plan.duplicate, uow.now, "merged", event_id, {
+        "merged_into": survivor["service_request_id"], **detail,
+        **({"before": {"workflow_status": dup["workflow_status"], "status": dup["status"]},
+            "after": {"workflow_status": workflow.merged_status, "status": "closed",
+                      "merged_into": survivor["service_request_id"]}} if "actor" in detail else {})})
+    await uow.repo.add_timeline(plan.survivor, uow.now, "absorbed", event_id,
+                                {"duplicate": dup["service_request_id"], **detail})
+    correlation = None if uow.envelope is not None else dup["correlation_id"]
+    await uow.emit(records.case_merged(dup, survivor), subject=plan.duplicate, correlation_id=correlation)
+    merged = await uow.repo.get_case(plan.duplicate)
+    assert merged is not None
+    await follow_sla(uow, merged, dup["workflow_status"], jurisdiction=jurisdiction, clocks=clocks)
+    return None, merged, survivor
+
+
+async def apply_dedup(decision: DedupDecided, uow: Uow, *, jurisdiction: Jurisdiction,
+                      clocks: Clocks | None = None) -> str:
+    """Merge a case into the one the duplicate detector matched, if both are still open (`merge_cases`);
+    a skipped merge is written on the timeline with why. Returns "merged" or "skipped"; raises
+    `ValueError` for an unknown case.
+    """
+    event_id = _consumed(uow).event_id
     evidence: dict[str, Any] = {"score": decision.score, "distance_m": decision.distance_m,
                                 "text_similarity": decision.text_similarity}
-    await uow.repo.add_timeline(plan.duplicate, uow.now, "merged", event_id,
-                                {"merged_into": survivor["service_request_id"], **evidence})
-    await uow.repo.add_timeline(plan.survivor, uow.now, "absorbed", event_id,
-                                {"duplicate": dup["service_request_id"], **evidence})
-    await uow.emit(records.case_merged(dup, survivor), subject=plan.duplicate)
+    skipped, _, _ = await merge_cases(uow, decision.case_id, decision.duplicate_of, jurisdiction=jurisdiction,
+                                      clocks=clocks, event_id=event_id, detail=evidence)
+    if skipped:
+        await uow.repo.add_timeline(decision.case_id, uow.now, "merge_skipped", event_id,
+                                    {"reason": skipped, "duplicate_of": str(decision.duplicate_of)})
+        return "skipped"
     return "merged"
+
+
+SUGGESTION_NAMESPACE = UUID("5b0c7f2e-8d1a-4c39-9e57-2f6a1d3b9c40")
+
+
+async def record_suggestion(suggestion: DedupSuggested, uow: Uow) -> str:
+    """Put a possible duplicate (`dedup.suggested`: a score between the review and merge thresholds) on
+    the staff review list as a pending suggestion, with a `merge_suggested` timeline entry. Idempotent on
+    the event id (the suggestion's id derives from it) and on the pair: a pair already pending is kept
+    as it is. Returns "suggested" or "already_pending"; raises `ValueError` for an unknown case."""
+    event_id = _consumed(uow).event_id
+    for case_id in (suggestion.case_id, suggestion.duplicate_of):
+        if await uow.repo.get_case(case_id) is None:
+            raise ValueError(f"duplicate suggestion for unknown case {case_id}")
+    if await uow.repo.pending_suggestion(suggestion.case_id, suggestion.duplicate_of) is not None:
+        return "already_pending"
+    suggestion_id = uuid5(SUGGESTION_NAMESPACE, str(event_id))
+    evidence = {**suggestion.evidence, "distance_m": suggestion.distance_m,
+                "text_similarity": suggestion.text_similarity, "review_threshold": suggestion.review_threshold,
+                "merge_threshold": suggestion.merge_threshold}
+    await uow.repo.insert_suggestion({
+        "id": suggestion_id, "case_id": suggestion.case_id, "duplicate_of": suggestion.duplicate_of,
+        "score": suggestion.score, "evidence": evidence, "event_id": event_id, "created_at": uow.now})
+    await uow.repo.add_timeline(suggestion.case_id, uow.now, "merge_suggested", event_id, {
+        "suggestion_id": str(suggestion_id), "duplicate_of": str(suggestion.duplicate_of), "score": suggestion.score})
+    return "suggested"
 
 
 async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
@@ -173,36 +293,16 @@ async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
     return "recorded"
 
 
-async def change_status(change: ChangeStatus, uow: Uow) -> dict[str, Any] | None:
-    """Staff set a case's Open311 status (a unit of work with no consumed event); returns the case as
-    stored afterwards, or None when it does not exist. Setting what the case already has changes nothing;
-    otherwise the timeline records the actor and `case.status_changed` is emitted with the case's own
-    correlation id (a staff action starts no intake flow; tracing keeps the case's)."""
-    case = await uow.repo.get_case(change.case_id, for_update=True)
-    if case is None:
-        return None
-    if case["status"] == change.status and case["status_notes"] == change.status_notes:
-        return case
-    await uow.repo.update_case(change.case_id, {"status": change.status, "status_notes": change.status_notes,
-                                                "updated_datetime": uow.now})
-    await uow.repo.add_timeline(change.case_id, uow.now, "status_changed", None,
-                                {"status": change.status, "status_notes": change.status_notes,
-                                 "actor": change.actor})
-    changed = CaseStatusChanged(case_id=change.case_id, service_request_id=case["service_request_id"],
-                                jurisdiction_id=case["jurisdiction_id"], status=change.status,
-                                status_notes=change.status_notes)
-    await uow.emit(changed, subject=change.case_id, correlation_id=case["correlation_id"])
-    return await uow.repo.get_case(change.case_id)
-
-
-def handlers(jurisdiction_id: str, tz: ZoneInfo) -> Handlers:
+def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Handlers:
     """What the case service consumes, as the dispatch table `{event_type: (payload class, handler)}`
-    (`shared.service_layer.Handlers`), with the jurisdiction bound: `jurisdiction_id` (the case-number
-    prefix) and `tz` (its time zone, for the year in a case number)."""
+    (`shared.service_layer.Handlers`), with the loaded `jurisdiction` bound (its id is the case-number
+    prefix, its time zone the year of a case number, its workflow the statuses) and the SLA `clocks`
+    (None: no clock is kept)."""
+    bound = {"jurisdiction": jurisdiction, "clocks": clocks}
     return {
-        MessageReceived.event_type: (MessageReceived, partial(accept_message, jurisdiction_id=jurisdiction_id,
-                                                               tz=tz)),
-        RoutingDecided.event_type: (RoutingDecided, apply_routing),
-        DedupDecided.event_type: (DedupDecided, apply_dedup),
+        MessageReceived.event_type: (MessageReceived, partial(accept_message, **bound)),
+        RoutingDecided.event_type: (RoutingDecided, partial(apply_routing, **bound)),
+        DedupDecided.event_type: (DedupDecided, partial(apply_dedup, **bound)),
+        DedupSuggested.event_type: (DedupSuggested, record_suggestion),
         NotificationRecorded.event_type: (NotificationRecorded, record_notification),
     }
