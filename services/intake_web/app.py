@@ -2,7 +2,8 @@
 
 Produces `intake.message_received` on `intake.messages` (through `shared.intake.KafkaIntakePublisher`,
 acknowledged by every in-sync replica before a POST answers); owns nothing durable: reads go to the case
-service's API through `shared.intake.CaseApiClient`. Routes: `entrypoints/open311.py`, `entrypoints/console.py`.
+service's API through `shared.intake.CaseApiClient`. Routes: `entrypoints/open311.py`, `entrypoints/console.py`
+(the agent API takes a staff bearer JWT, verified by `shared.auth`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from services.intake_web.adapters.edge import case_api_clients, intake_publisher
 from services.intake_web.config import SERVICE, AgentSettings
 from services.intake_web.entrypoints import console, open311
 from services.intake_web.service_layer.deps import Deps
+from shared.auth import TokenVerifier, install_auth
 from shared.intake import CaseApi, CaseApiClient, IntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
@@ -44,15 +46,13 @@ def create_app(settings: Settings | None = None, *, agent_settings: AgentSetting
     async def start() -> None:
         if jurisdiction is None:
             deps.use(load_jurisdiction(s.jurisdiction))
-        if not deps.agent.tokens:
-            rt.log.warning("agent_tokens_missing", detail="OMNI311_AGENT_TOKENS is not set: the agent API "
-                                                          "refuses every request with 401")
 
     rt.on_start.append(start)
     for client in clients:
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.deps = deps
+    install_auth(rt.app, TokenVerifier(s))
     for exc, handler in open311.EXCEPTION_HANDLERS.items():
         rt.app.add_exception_handler(exc, handler)
     rt.app.include_router(open311.router)

@@ -1,6 +1,6 @@
 """intake_web's name and the settings of its call-agent console, from ``OMNI311_AGENT_*`` variables (the
-common `shared.settings.Settings` hold the rest: Open311 api keys, case API URL, Kafka). Read inside
-`create_app`, never at import."""
+common `shared.settings.Settings` hold the rest: Open311 api keys, case API URL, Kafka, and the staff
+sign-in, ``OMNI311_AUTH_*``). Read inside `create_app`, never at import."""
 
 from __future__ import annotations
 
@@ -11,13 +11,10 @@ SERVICE = "intake_web"
 
 
 class AgentSettings(BaseSettings):
-    """E.g. ``OMNI311_AGENT_TOKENS='{"<long random token>": "agent-17"}'``."""
+    """E.g. ``OMNI311_AGENT_DEFAULT_REGION=CA``. Agents sign in with a staff token (`shared.auth`)."""
 
     model_config = SettingsConfigDict(env_prefix="OMNI311_AGENT_", env_file=None, extra="ignore")
 
-    tokens: dict[str, str] = Field(
-        default_factory=dict,
-        description="JSON object: secret token → agent id. Unset: every agent request is refused with 401.")
     default_region: str | None = Field(
         default=None, description="ISO country for caller numbers written without +; default: the "
                                   "jurisdiction's holiday country, else US.")

@@ -52,9 +52,10 @@ class CaseApi(Protocol):
         """The case number a submission token (`channel_message_id`) became; None while it is not a case
         yet. Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a token the path cannot carry."""
 
-    async def earlier_cases(self, contact_key: str) -> list[Any]:
+    async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         """The cases a reporter opened (newest first, at most 50), each item exactly as the case service
         sent it (Open311 request JSON; nothing re-serialised or checked, so one odd item spoils nothing).
+        `token` is the staff member's bearer JWT, forwarded as it is (the look-up is a staff read).
         Raises `CaseApiUnavailable` when the case service cannot tell: unreachable, any answer but 200
         (a 404 is a case service without the look-up), or a body that is not a JSON list."""
 
@@ -80,14 +81,16 @@ class CaseApiClient:
             await self._http.aclose()
             self._http = None
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None, *, none_on_404: bool = True) -> Any:
+    async def _get(self, path: str, params: dict[str, Any] | None = None, *, none_on_404: bool = True,
+                   token: str | None = None) -> Any:
         """The answer's JSON, or None for a 404 when `none_on_404` (the route says "none" that way).
         Raises `CaseApiUnavailable` (unreachable, not started, any other answer but 2xx, a body that is not
         JSON) and `CaseApiNoRoute` for a 404 when not `none_on_404`."""
         if self._http is None:
             raise CaseApiUnavailable("case API client not started")
         try:
-            r = await self._http.get(path, params=params)
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            r = await self._http.get(path, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise CaseApiUnavailable(repr(exc)) from exc
         if r.status_code == 404:
@@ -131,9 +134,10 @@ class CaseApiClient:
             raise CaseApiUnavailable("case API answered a token with a body that is not {service_request_id}")
         return body.get("service_request_id")
 
-    async def earlier_cases(self, contact_key: str) -> list[Any]:
-        """``GET /cases/by-contact/{contact_key}``: the items as sent. See `CaseApi.earlier_cases`."""
-        body = await self._get(f"/cases/by-contact/{contact_key}")
+    async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
+        """``GET /cases/by-contact/{contact_key}`` with the staff member's token: the items as sent. See
+        `CaseApi.earlier_cases` (a 401 or 403 is `CaseApiUnavailable` with that status)."""
+        body = await self._get(f"/cases/by-contact/{contact_key}", token=token)
         if body is None:
             raise CaseApiUnavailable("case API has no by-contact look-up", 404)
         if not isinstance(body, list):

@@ -1,24 +1,23 @@
-"""End to end on real Kafka and PostgreSQL: a call agent logs a phone request through the console page in
-headless Debian Chromium driven by Playwright (place picked on the district map); the case opens with
-channel `phone` at that place. A request with a
-wrong agent token is refused and publishes nothing. intake_web runs as its own process beside the demo
-stack, with agent tokens configured (the stack's own intake_web has none)."""
+"""End to end on real Kafka and PostgreSQL: a call agent signed in with a staff token (the test identity
+provider every stack service trusts) logs a phone request through the console page in headless Debian
+Chromium driven by Playwright (place picked on the district map); the case opens with channel `phone` at
+that place and the agent (the token's subject) on it. A request with a tampered, expired or
+department-staff token is refused and publishes nothing; the caller look-up reaches the case service with
+the agent's own token."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from playwright.async_api import async_playwright
 
-from support.process import ExtraService
+from shared.auth import Role
+from support.auth import TestIssuer
 from support.stack import Stack
 from support.wait import eventually
 
@@ -29,43 +28,36 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture
-async def console(stack: Stack) -> AsyncIterator[tuple[ExtraService, str]]:
-    token = "e2e-" + secrets.token_urlsafe(24)
-    proc = ExtraService(stack, "intake_web", {"OMNI311_AGENT_TOKENS": json.dumps({token: AGENT_ID})})
-    proc.start()
-    try:
-        await proc.ready()
-        yield proc, token
-    finally:
-        proc.stop()
-
-
 def _contact_key(e164: str) -> str:
     """The caller's contact key, as the SMS/voice intake computes it."""
     return "ck_" + hashlib.sha256(f"phone:{e164}".encode()).hexdigest()[:32]
 
 
 async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_with_channel_phone(
-        stack: Stack, console: tuple[ExtraService, str]) -> None:
-    web, token = console
+        stack: Stack, test_issuer: TestIssuer) -> None:
+    web_url = stack.url("intake_web")
+    token = test_issuer.token(Role.CALL_AGENT, subject=AGENT_ID)
     local = f"613-555-{random.randrange(10000):04d}"
     e164 = "+1" + local.replace("-", "")
     lat, long = 45.42, -75.69
 
-    async with httpx.AsyncClient(base_url=web.url, timeout=10) as api:
-        wrong = await api.post("/agent/requests", headers={"authorization": "Bearer not-" + token},
-                               json={"request_id": "e2e-" + uuid.uuid4().hex, "caller_phone": local,
-                                     "service_code": "pothole", "description": "wrong token", "lat": lat,
-                                     "long": long})
-        assert wrong.status_code == 401, wrong.text
+    async with httpx.AsyncClient(base_url=web_url, timeout=10) as api:
+        for headers, status in ((test_issuer.headers(Role.CALL_AGENT, subject=AGENT_ID, tamper=True), 401),
+                                (test_issuer.headers(Role.CALL_AGENT, subject=AGENT_ID, expired=True), 401),
+                                ({"authorization": "Bearer not-a-token"}, 401),
+                                (test_issuer.headers(Role.DEPARTMENT_STAFF), 403)):
+            wrong = await api.post("/agent/requests", headers=headers,
+                                   json={"request_id": "e2e-" + uuid.uuid4().hex, "caller_phone": local,
+                                         "service_code": "pothole", "description": "wrong token", "lat": lat,
+                                         "long": long})
+            assert wrong.status_code == status, wrong.text
 
     async with async_playwright() as pw:
         # Playwright gives every launch a fresh, empty profile of its own (no --user-data-dir needed).
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(web.url + "/agent")
+            await page.goto(web_url + "/agent")
             await page.fill("#agent-token", token)
             await page.fill("#caller-phone", local)
             await page.click("#look-up-caller")
@@ -89,7 +81,8 @@ async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_w
             sid = (await page.inner_text("#case-number")).strip()
             assert await page.inner_text("#errors") == ""
 
-            async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10,
+                                         headers=test_issuer.headers(Role.ADMINISTRATOR)) as case_api:
                 timeline = (await case_api.get(f"/cases/{sid}/timeline")).json()
                 assert timeline["channel"] == "phone", timeline
                 by_contact = await case_api.get(f"/cases/by-contact/{_contact_key(e164)}")

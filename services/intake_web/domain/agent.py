@@ -1,12 +1,7 @@
-"""Call-agent intake rules (pure): who an agent is from the Authorization header, the caller's number in
-E.164 and its contact key, and the `intake.message_received` (channel ``phone``) of one agent submission."""
+"""Call-agent intake rules (pure): the caller's number in E.164 and its contact key, and the `intake.message_received` (channel ``phone``) of one agent submission."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,46 +16,6 @@ from shared.jurisdiction import Jurisdiction
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 300
-
-
-@dataclass(frozen=True)
-class AgentDirectory:
-    """Agent tokens (secret) → agent ids, e.g. from ``OMNI311_AGENT_TOKENS='{"<token>": "agent-17"}'``."""
-
-    tokens: Mapping[str, str]
-
-    def agent_for(self, authorization: str | None) -> str | None:
-        """The agent id of an ``Authorization`` header, or None.
-
-        Accepts ``Bearer <token>`` (RFC 6750) and ``Basic base64(user:token)`` (RFC 7617) where the user is
-        empty or the agent id. Every configured token is compared in constant time.
-        """
-        if not authorization or not self.tokens:
-            return None
-        scheme, _, value = authorization.strip().partition(" ")
-        value = value.strip()
-        user: str | None = None
-        if scheme.lower() == "bearer":
-            secret = value
-        elif scheme.lower() == "basic":
-            try:
-                user, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            if not sep:
-                return None
-        else:
-            return None
-        if not secret:
-            return None
-        found = None
-        given = hashlib.sha256(secret.encode()).digest()
-        for token, agent in self.tokens.items():
-            if hmac.compare_digest(given, hashlib.sha256(token.encode()).digest()):
-                found = agent
-        if found is None or (user not in (None, "", found)):
-            return None
-        return found
 
 
 def default_region(jur: Jurisdiction, configured: str | None) -> str:

@@ -1,11 +1,13 @@
 """The call-agent console of intake_web: the page agents use on the line and its authenticated API.
 
 Routes: ``GET /agent`` (page), ``GET /agent/console.js``, ``POST /agent/requests`` (publishes
-`intake.message_received`, channel ``phone``, with `agent_id`), ``GET /agent/tokens/{token}`` (the case
-number once open), ``POST /agent/callers`` (a caller's earlier cases). Every ``/agent/*`` API call needs
-``Authorization: Bearer <token>`` or HTTP Basic with the token as password (tokens from
-``OMNI311_AGENT_TOKENS``); a missing or wrong one gets 401 and nothing is published or looked up. Case
-look-ups go through `Deps.console_case_api` (5 s timeout: an agent is on the line).
+`intake.message_received`, channel ``phone``, with `agent_id` = the token's subject), ``GET
+/agent/tokens/{token}`` (the case number once open), ``POST /agent/callers`` (a caller's earlier cases,
+asked of the case service with the agent's own token). Every ``/agent/*`` API call needs a staff bearer JWT
+(`shared.auth`) with the role call_agent, supervisor or administrator: none or an invalid one gets 401
+(``WWW-Authenticate: Bearer``), another role 403, and nothing is published or looked up. Case look-ups go
+through `Deps.console_case_api` (5 s timeout: an agent is on the line). The staff workbench calls this
+JSON API with the signed-in user's token; the page here is the older stand-alone console.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.intake_web.domain.agent import default_region
 from services.intake_web.domain.limits import Problem, Refused
-from services.intake_web.entrypoints.http import AppDeps, MEDIA, error, refused, retry_later
+from services.intake_web.entrypoints.http import AppDeps, MEDIA, refused, retry_later
 from services.intake_web.service_layer import intake, reads
+from shared.auth import Principal, Role, require
 from shared.intake import CaseApiUnavailable
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -29,6 +32,10 @@ PACKAGE = Path(__file__).resolve().parents[1]
 EARLIER_UNAVAILABLE = "earlier cases unavailable"
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                 "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'"}
+
+AGENT_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
+"""Who may log phone requests and look callers up (docs/staff-work.md, "Roles and tokens")."""
+Agent = Annotated[Principal, Depends(require(*AGENT_ROLES))]
 
 router = APIRouter()
 
@@ -45,12 +52,6 @@ def _script() -> bytes:
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, default=str), status_code=status, media_type=MEDIA["json"])
-
-
-def _unauthorized() -> Response:
-    response = error("json", 401, "an agent token is required: Authorization: Bearer <token>")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="omni311-agents"'
-    return response
 
 
 async def _json_body(request: Request) -> Any:
@@ -83,14 +84,11 @@ async def console_script() -> Response:
 
 
 @router.post("/agent/requests")
-async def post_agent_request(request: Request, d: AppDeps) -> Response:
+async def post_agent_request(request: Request, d: AppDeps, agent: Agent) -> Response:
     """Log a phone request for a caller (JSON body, see `domain.agent.parse_submission`): 202 with the token,
-    the client's `request_id`, the agent and channel ``phone``; 400 with an Open311 error list per
-    problem; 401 without a known agent token."""
-    agent_id = d.agents.agent_for(request.headers.get("authorization"))
-    if agent_id is None:
-        d.log.warning("agent_auth_rejected", path=request.url.path)
-        return _unauthorized()
+    the client's `request_id`, the agent (the token's `sub`) and channel ``phone``; 400 with an Open311
+    error list per problem; 401 without a valid staff token, 403 for a role that may not log requests."""
+    agent_id = agent.subject
     try:
         accepted = await intake.log_agent_request(d, await _json_body(request), agent_id=agent_id,
                                                   language=request.headers.get("content-language"))
@@ -101,11 +99,9 @@ async def post_agent_request(request: Request, d: AppDeps) -> Response:
 
 
 @router.get("/agent/tokens/{token}")
-async def get_agent_token(token: str, request: Request, d: AppDeps) -> Response:
+async def get_agent_token(token: str, d: AppDeps, agent: Agent) -> Response:
     """The case number of a phone token once the case service opened it (else null); 503 with
-    ``Retry-After`` while the case service does not answer; 401 without a known agent token."""
-    if d.agents.agent_for(request.headers.get("authorization")) is None:
-        return _unauthorized()
+    ``Retry-After`` while the case service does not answer; 401/403 as `post_agent_request`."""
     try:
         sid = await d.console_case_api.case_of_token(token, channel="phone")
     except CaseApiUnavailable:
@@ -114,16 +110,16 @@ async def get_agent_token(token: str, request: Request, d: AppDeps) -> Response:
 
 
 @router.post("/agent/callers")
-async def look_up_caller(request: Request, d: AppDeps) -> Response:
+async def look_up_caller(request: Request, d: AppDeps, agent: Agent) -> Response:
     """The caller's earlier cases by phone number (JSON ``{"phone": ...}``; POST keeps the number out
     of URLs and access logs): ``{"phone": <E.164>, "available": true, "requests": [...]}`` with each case as
     the case service sent it, or ``"available": false`` with a message when it cannot tell; 400 for a
-    body that is not JSON or a phone that is not a number; 401 without a known agent token."""
-    if d.agents.agent_for(request.headers.get("authorization")) is None:
-        return _unauthorized()
+    body that is not JSON or a phone that is not a number; 401/403 as `post_agent_request`. The case
+    service is asked with the agent's own token (`/cases/by-contact` is a staff read)."""
     try:
         sent = await _json_body(request)
-        phone, found = await reads.caller_cases(d, sent.get("phone") if isinstance(sent, dict) else None)
+        phone, found = await reads.caller_cases(d, sent.get("phone") if isinstance(sent, dict) else None,
+                                                token=agent.token)
     except Refused as exc:
         return refused("json", exc)
     if found is None:

@@ -1,5 +1,5 @@
 """What intake_web's handlers work with: the intake publisher, the case API, the clock, the jurisdiction
-and the agent directory. `app.create_app` wires the real ones; tests pass fakes."""
+and the console's settings. `app.create_app` wires the real ones; tests pass fakes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from services.intake_web.config import SERVICE, AgentSettings
-from services.intake_web.domain.agent import AgentDirectory
 from services.intake_web.domain.district_map import district_map
 from shared.intake import CaseApi, IntakePublisher
 from shared.jurisdiction import Jurisdiction
@@ -38,9 +37,6 @@ class Deps:
     service_codes: frozenset[str] = frozenset()
     _jurisdiction: Jurisdiction | None = None
     _map: list[dict[str, Any] | None] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.agents = AgentDirectory(dict(self.agent.tokens))
 
     def use(self, jur: Jurisdiction) -> None:
         """Serve `jur`: its services as Open311 lists them, and their codes."""

@@ -36,11 +36,12 @@ async def find_requests(deps: Deps, *, service_request_id: str | None = None, se
                                         status=q.status, start_date=q.start_date, end_date=q.end_date)
 
 
-async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[Any] | None]:
+async def caller_cases(deps: Deps, raw_phone: object, *, token: str | None = None) -> tuple[str, list[Any] | None]:
     """A caller's number in E.164 and their earlier cases (newest first, at most 50), found by the phone
     contact key every channel shares, each item as the case service sent it; None for the cases when the
-    case service cannot tell (down, failing, or without the look-up): the console shows them as
-    unavailable and carries on. Raises `Refused` (`Problem.INVALID`) when `raw_phone` is not a phone
+    case service cannot tell (down, failing, refusing the token, or without the look-up): the console
+    shows them as unavailable and carries on. `token` is the agent's bearer JWT, forwarded to the case
+    service (`/cases/by-contact` is a staff read). Raises `Refused` (`Problem.INVALID`) when `raw_phone` is not a phone
     number."""
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     phone = e164(raw_phone if isinstance(raw_phone, str) else None, region)
@@ -48,7 +49,7 @@ async def caller_cases(deps: Deps, raw_phone: object) -> tuple[str, list[Any] | 
         raise Refused(Problem.INVALID, f"phone is not a phone number (write it with its area code, or +country "
                                        f"code); numbers without + are read as {region}")
     try:
-        found = await deps.console_case_api.earlier_cases(phone_contact_key(phone))
+        found = await deps.console_case_api.earlier_cases(phone_contact_key(phone), token=token)
     except CaseApiUnavailable as exc:
         if exc.status is None:
             deps.log.warning("case_api_unreachable", error=str(exc))

@@ -33,6 +33,8 @@
 
   function open311Errors(res) {
     if (Array.isArray(res.data)) { return res.data.map(function (e) { return e.description; }); }
+    // 401/403 from the sign-in check: {"detail": "..."}
+    if (res.data && typeof res.data.detail === "string") { return [res.data.detail]; }
     return ["the server answered " + res.status];
   }
 

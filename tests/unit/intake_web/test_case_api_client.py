@@ -14,11 +14,9 @@ import httpx
 import pytest
 
 from services.intake_web.app import create_app
-from services.intake_web.config import AgentSettings
 from shared.intake import CaseApiClient, CaseApiNoRoute, CaseApiUnavailable
 from shared.open311 import ServiceRequest
-from shared.settings import Settings
-from web_fakes import demo
+from web_fakes import bearer, demo, settings
 
 CASE = {"service_request_id": "DEM-2026-000042", "status": "open", "service_code": "pothole",
         "requested_datetime": "2026-11-29T15:00:00+00:00"}
@@ -161,8 +159,7 @@ async def test_earlier_cases_are_the_items_as_sent_even_one_no_model_accepts() -
 async def routes(handler: Handler) -> httpx.AsyncClient:
     """intake_web's routes on a case API answering with `handler`; a server error is answered, not raised."""
     client = await started(handler)
-    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens={"tok-0123456789": "a"}),
-                     jurisdiction=demo(), case_api=client)
+    app = create_app(settings(), jurisdiction=demo(), case_api=client)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
                              base_url="http://intake-web.internal")
 
@@ -170,7 +167,7 @@ async def routes(handler: Handler) -> httpx.AsyncClient:
 async def test_a_token_the_case_api_has_no_route_for_is_a_server_error_as_before() -> None:
     async with await routes(answer(404, {"detail": "Not Found"})) as web:
         open311 = await web.get("/tokens/...json")
-        console = await web.get("/agent/tokens/t", headers={"authorization": "Bearer tok-0123456789"})
+        console = await web.get("/agent/tokens/t", headers=bearer())
     assert open311.status_code == 500 and console.status_code == 500
 
 

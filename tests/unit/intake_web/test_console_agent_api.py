@@ -1,9 +1,8 @@
 """The call-agent API of intake_web through its real routes (ASGI), with a fake publisher and case API:
-authentication, the `phone` intake event, idempotent retries, Open311-style errors and caller look-up."""
+staff sign-in (bearer JWT and role), the `phone` intake event, idempotent retries, Open311-style errors and caller look-up."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -13,16 +12,13 @@ import pytest
 
 from services.intake_sms_voice.domain.contacts import contact_key as sms_contact_key
 from services.intake_web.app import create_app
-from services.intake_web.config import AgentSettings
-from services.intake_web.domain.agent import AgentDirectory, agent_token_for, e164, phone_contact_key
+from services.intake_web.domain.agent import agent_token_for, e164, phone_contact_key
+from shared.auth import Role
 from shared.events import MessageReceived
 from shared.intake import CaseApiUnavailable
-from shared.settings import Settings
-from web_fakes import FakePublisher, demo
+from web_fakes import FakePublisher, bearer, demo, issuer, settings
 
 NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
-TOKENS = {"tok-ana-0123456789": "agent-ana", "tok-bo-0123456789": "agent-bo"}
-BEARER = {"authorization": "Bearer tok-ana-0123456789"}
 
 
 class FakeCaseLookups:
@@ -32,14 +28,16 @@ class FakeCaseLookups:
         self.cases = cases
         self.tokens = tokens or {}
         self.asked: list[str] = []
+        self.forwarded: list[str | None] = []
         self.channels: list[str] = []
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         self.channels.append(channel)
         return self.tokens.get(token)
 
-    async def earlier_cases(self, contact_key: str) -> list[Any]:
+    async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         self.asked.append(contact_key)
+        self.forwarded.append(token)
         if self.cases is None:
             raise CaseApiUnavailable("case API answered 503", 503)
         return self.cases.get(contact_key, [])
@@ -48,8 +46,7 @@ class FakeCaseLookups:
 def make(cases: dict[str, list[dict[str, Any]]] | None = None, tokens: dict[str, str] | None = None,
          ) -> tuple[httpx.AsyncClient, FakePublisher, FakeCaseLookups]:
     publisher, lookups = FakePublisher(), FakeCaseLookups(cases, tokens)
-    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens=TOKENS),
-                     jurisdiction=demo(), publisher=publisher, case_api=lookups, clock=lambda: NOW)
+    app = create_app(settings(), jurisdiction=demo(), publisher=publisher, case_api=lookups, clock=lambda: NOW)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal")
     return client, publisher, lookups
 
@@ -62,7 +59,7 @@ def body(**over: Any) -> dict[str, Any]:
 async def test_an_agent_request_publishes_one_phone_intake_event_with_the_agent_and_e164_number() -> None:
     client, publisher, _ = make()
     async with client:
-        r = await client.post("/agent/requests", json=body(), headers=BEARER)
+        r = await client.post("/agent/requests", json=body(), headers=bearer())
     assert r.status_code == 202, r.text
     [env] = publisher.published
     msg = env.payload(MessageReceived)
@@ -77,42 +74,68 @@ async def test_an_agent_request_publishes_one_phone_intake_event_with_the_agent_
 async def test_a_retried_submission_is_the_same_event_and_token_but_another_agent_is_another_request() -> None:
     client, publisher, _ = make()
     async with client:
-        a = await client.post("/agent/requests", json=body(), headers=BEARER)
-        b = await client.post("/agent/requests", json=body(), headers=BEARER)
-        c = await client.post("/agent/requests", json=body(), headers={"authorization": "Bearer tok-bo-0123456789"})
+        a = await client.post("/agent/requests", json=body(), headers=bearer())
+        b = await client.post("/agent/requests", json=body(), headers=bearer())
+        c = await client.post("/agent/requests", json=body(), headers=bearer(subject="agent-bo"))
     assert a.json()["token"] == b.json()["token"] != c.json()["token"]
     assert publisher.published[0].event_id == publisher.published[1].event_id != publisher.published[2].event_id
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"authorization": "Bearer wrong-token"}, {"authorization": "Bearer "},
-    {"authorization": "tok-ana-0123456789"},
-    {"authorization": "Basic " + base64.b64encode(b"agent-bo:tok-ana-0123456789").decode()},
-    {"authorization": "Basic !!!"},
-], ids=["none", "wrong", "empty", "no-scheme", "basic-other-agent", "basic-garbage"])
-async def test_a_request_without_a_valid_agent_token_gets_401_and_publishes_nothing(headers: dict[str, str]) -> None:
+def _bad_headers() -> dict[str, dict[str, str]]:
+    token = issuer().token(Role.CALL_AGENT, subject="agent-ana")
+    return {
+        "none": {}, "empty": {"authorization": "Bearer "}, "no-scheme": {"authorization": token},
+        "basic": {"authorization": "Basic YWdlbnQtYW5hOnNlY3JldA=="}, "garbage": {"authorization": "Bearer wrong-token"},
+        "expired": bearer(expired=True), "other-issuer": bearer(issuer="https://idp.elsewhere.example"),
+        "tampered": bearer(tamper=True), "unknown-key": bearer(foreign=True), "no-role": bearer(roles=["viewer"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["none", "empty", "no-scheme", "basic", "garbage", "expired", "other-issuer",
+                                  "tampered", "unknown-key", "no-role"])
+async def test_a_request_without_a_valid_staff_token_gets_401_and_does_nothing(case: str) -> None:
+    headers = _bad_headers()[case]
     client, publisher, lookups = make(cases={})
     async with client:
         r = await client.post("/agent/requests", json=body(), headers=headers)
         look = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=headers)
         tok = await client.get("/agent/tokens/abc", headers=headers)
     assert r.status_code == look.status_code == tok.status_code == 401
-    assert r.headers["www-authenticate"].startswith("Bearer")
-    assert r.json()[0]["code"] == 401
-    assert publisher.published == [] and lookups.asked == []
+    assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert publisher.published == [] and lookups.asked == [] and lookups.channels == []
 
 
-async def test_http_basic_with_the_token_as_password_is_accepted() -> None:
-    client, publisher, _ = make()
-    basic = "Basic " + base64.b64encode(b"agent-ana:tok-ana-0123456789").decode()
+@pytest.mark.parametrize(("role", "status"), [(Role.CALL_AGENT, 202), (Role.SUPERVISOR, 202),
+                                              (Role.ADMINISTRATOR, 202), (Role.DEPARTMENT_STAFF, 403)])
+async def test_agents_supervisors_and_administrators_may_log_requests_department_staff_may_not(
+        role: Role, status: int) -> None:
+    client, publisher, lookups = make(cases={})
     async with client:
-        r = await client.post("/agent/requests", json=body(), headers={"authorization": basic})
-    assert r.status_code == 202 and publisher.published[0].payload(MessageReceived).agent_id == "agent-ana"
+        r = await client.post("/agent/requests", json=body(), headers=bearer(role, subject="u-1"))
+        look = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=bearer(role))
+        tok = await client.get("/agent/tokens/abc", headers=bearer(role))
+    assert r.status_code == status, r.text
+    assert {look.status_code, tok.status_code} == ({200} if status == 202 else {403})
+    if status == 202:
+        assert r.json()["agent_id"] == "u-1" == publisher.published[0].payload(MessageReceived).agent_id
+    else:
+        assert publisher.published == [] and lookups.asked == []
 
 
-def test_no_configured_tokens_means_no_agent_gets_in() -> None:
-    assert AgentDirectory({}).agent_for("Bearer anything") is None
-    assert AgentDirectory(TOKENS).agent_for("bearer tok-bo-0123456789") == "agent-bo"
+async def test_the_agent_id_is_the_tokens_subject_never_the_body() -> None:
+    client, publisher, _ = make()
+    async with client:
+        r = await client.post("/agent/requests", json=body(agent_id="someone-else"), headers=bearer(subject="agent-zoe"))
+    assert r.status_code == 202 and publisher.published[0].payload(MessageReceived).agent_id == "agent-zoe"
+
+
+async def test_the_caller_look_up_forwards_the_agents_own_token_to_the_case_service() -> None:
+    client, _, lookups = make(cases={})
+    headers = bearer()
+    async with client:
+        r = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=headers)
+    assert r.status_code == 200
+    assert lookups.forwarded == [headers["Authorization"].removeprefix("Bearer ")]
 
 
 @pytest.mark.parametrize(("over", "expected"), [
@@ -131,7 +154,7 @@ async def test_a_bad_submission_gets_an_open311_error_and_publishes_nothing(over
                                                                             expected: str) -> None:
     client, publisher, _ = make()
     async with client:
-        r = await client.post("/agent/requests", json=body(**over), headers=BEARER)
+        r = await client.post("/agent/requests", json=body(**over), headers=bearer())
     assert r.status_code == 400
     errors = r.json()
     assert all(e["code"] == 400 for e in errors)
@@ -142,7 +165,7 @@ async def test_a_bad_submission_gets_an_open311_error_and_publishes_nothing(over
 async def test_an_address_alone_is_a_location() -> None:
     client, publisher, _ = make()
     async with client:
-        r = await client.post("/agent/requests", json=body(lat="", long="", address="12 Oak Ave"), headers=BEARER)
+        r = await client.post("/agent/requests", json=body(lat="", long="", address="12 Oak Ave"), headers=bearer())
     assert r.status_code == 202, r.text
     msg = publisher.published[0].payload(MessageReceived)
     assert msg.address == "12 Oak Ave" and msg.lat is None
@@ -160,9 +183,9 @@ async def test_looking_up_a_caller_lists_their_earlier_cases_by_contact_key() ->
     earlier = [{"service_request_id": "DEM-2026-000007", "status": "open", "service_code": "pothole"}]
     client, _, lookups = make(cases={key: earlier})
     async with client:
-        r = await client.post("/agent/callers", json={"phone": "+1 613 555 0142"}, headers=BEARER)
-        none = await client.post("/agent/callers", json={"phone": "6135550199"}, headers=BEARER)
-        bad = await client.post("/agent/callers", json={"phone": "call me"}, headers=BEARER)
+        r = await client.post("/agent/callers", json={"phone": "+1 613 555 0142"}, headers=bearer())
+        none = await client.post("/agent/callers", json={"phone": "6135550199"}, headers=bearer())
+        bad = await client.post("/agent/callers", json={"phone": "call me"}, headers=bearer())
     assert r.json() == {"phone": "+16135550142", "available": True, "requests": earlier}
     assert lookups.asked[0] == key
     assert none.json()["requests"] == [] and none.json()["available"] is True
@@ -172,7 +195,7 @@ async def test_looking_up_a_caller_lists_their_earlier_cases_by_contact_key() ->
 async def test_the_console_still_works_when_the_case_service_cannot_list_a_callers_cases() -> None:
     client, _, _ = make(cases=None)
     async with client:
-        r = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=BEARER)
+        r = await client.post("/agent/callers", json={"phone": "6135550142"}, headers=bearer())
     assert r.status_code == 200
     assert r.json()["available"] is False and r.json()["message"] == "earlier cases unavailable"
 
@@ -180,8 +203,8 @@ async def test_the_console_still_works_when_the_case_service_cannot_list_a_calle
 async def test_the_case_number_of_a_token_is_shown_once_the_case_is_open() -> None:
     client, _, lookups = make(tokens={"t-1": "DEM-2026-000042"})
     async with client:
-        ready = await client.get("/agent/tokens/t-1", headers=BEARER)
-        waiting = await client.get("/agent/tokens/t-2", headers=BEARER)
+        ready = await client.get("/agent/tokens/t-1", headers=bearer())
+        waiting = await client.get("/agent/tokens/t-2", headers=bearer())
     assert ready.json()["service_request_id"] == "DEM-2026-000042"
     assert waiting.json()["service_request_id"] is None
     assert lookups.channels == ["phone", "phone"]
@@ -195,7 +218,7 @@ async def test_the_console_page_offers_the_jurisdictions_services_and_no_secret(
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     for sv in demo().services:
         assert f'value="{sv.service_code}"' in page.text
-    assert "tok-ana" not in page.text and "tok-ana" not in script.text
+    assert "eyJ" not in page.text and "eyJ" not in script.text, "no token is ever in the page"
     assert script.status_code == 200 and "/agent/requests" in script.text
 
 

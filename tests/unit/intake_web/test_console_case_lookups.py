@@ -13,14 +13,10 @@ import pytest
 
 from services.intake_web.adapters.edge import CONSOLE_LOOKUP_TIMEOUT_S, OPEN311_READ_TIMEOUT_S
 from services.intake_web.app import create_app
-from services.intake_web.config import AgentSettings
 from services.intake_web.domain.agent import phone_contact_key
 from shared.intake import CaseApiClient
 from shared.settings import Settings
-from web_fakes import demo
-
-TOKENS = {"tok-ana-0123456789": "agent-ana"}
-BEARER = {"authorization": "Bearer tok-ana-0123456789"}
+from web_fakes import bearer, demo, settings
 CASE = {"service_request_id": "DEM-2026-000001", "status": "open", "service_code": "pothole",
         "requested_datetime": "2026-11-29T15:00:00.123456+00:00", "address": None}
 ODD = [
@@ -43,27 +39,28 @@ async def console(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.A
     """The console's routes (ASGI) reading a case API that answers with `handler`."""
     client = case_api(handler)
     await client.start()
-    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(tokens=TOKENS),
-                     jurisdiction=demo(), case_api=client)
+    app = create_app(settings(), jurisdiction=demo(), case_api=client)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal")
 
 
 async def look_up(handler: Callable[[httpx.Request], httpx.Response]) -> dict[str, Any]:
     async with await console(handler) as web:
-        r = await web.post("/agent/callers", json={"phone": "6135550142"}, headers=BEARER)
+        r = await web.post("/agent/callers", json={"phone": "6135550142"}, headers=bearer())
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-async def test_earlier_cases_come_from_the_by_contact_endpoint() -> None:
-    seen: list[str] = []
+async def test_earlier_cases_come_from_the_by_contact_endpoint_asked_with_the_agents_token() -> None:
+    seen: list[tuple[str, str | None]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
+        seen.append((request.url.path, request.headers.get("authorization")))
         return httpx.Response(200, json=[CASE])
 
-    answer = await look_up(handler)
-    assert seen == [f"/cases/by-contact/{phone_contact_key('+16135550142')}"]
+    headers = bearer()
+    async with await console(handler) as web:
+        answer = (await web.post("/agent/callers", json={"phone": "6135550142"}, headers=headers)).json()
+    assert seen == [(f"/cases/by-contact/{phone_contact_key('+16135550142')}", headers["Authorization"])]
     assert answer == {"phone": "+16135550142", "available": True, "requests": [CASE]}
 
 
@@ -83,9 +80,11 @@ async def test_at_most_50_earlier_cases_are_shown_newest_first_as_sent() -> None
     lambda r: httpx.Response(404, json={"detail": "Not Found"}),
     lambda r: httpx.Response(503),
     lambda r: httpx.Response(400, json={"detail": "bad"}),
+    lambda r: httpx.Response(401, json={"detail": "a valid staff bearer token is required"}),
+    lambda r: httpx.Response(403, json={"detail": "role"}),
     lambda r: httpx.Response(200, json={"unexpected": "shape"}),
     lambda r: httpx.Response(200, content=b"<html>proxy error</html>"),
-], ids=["endpoint-missing", "failing", "refused", "not-a-list", "not-json"])
+], ids=["endpoint-missing", "failing", "refused", "token-refused", "role-refused", "not-a-list", "not-json"])
 async def test_earlier_cases_are_unavailable_when_the_case_service_cannot_tell(
         handler: Callable[[httpx.Request], httpx.Response]) -> None:
     assert await look_up(handler) == {"phone": "+16135550142", "available": False,
@@ -97,8 +96,8 @@ async def test_an_unreachable_case_service_makes_earlier_cases_unavailable_and_t
         raise httpx.ConnectError("refused", request=request)
 
     async with await console(handler) as web:
-        earlier = await web.post("/agent/callers", json={"phone": "6135550142"}, headers=BEARER)
-        token = await web.get("/agent/tokens/t", headers=BEARER)
+        earlier = await web.post("/agent/callers", json={"phone": "6135550142"}, headers=bearer())
+        token = await web.get("/agent/tokens/t", headers=bearer())
     assert earlier.status_code == 200 and earlier.json()["available"] is False
     assert token.status_code == 503 and token.headers["retry-after"] == "5"
     assert token.json()[0]["code"] == 503
@@ -110,7 +109,7 @@ async def test_a_phone_token_is_looked_up_on_the_phone_channel() -> None:
         return httpx.Response(200, json={"token": "t", "service_request_id": "DEM-2026-000009"})
 
     async with await console(handler) as web:
-        r = await web.get("/agent/tokens/t", headers=BEARER)
+        r = await web.get("/agent/tokens/t", headers=bearer())
     assert r.json() == {"token": "t", "service_request_id": "DEM-2026-000009"}
 
 

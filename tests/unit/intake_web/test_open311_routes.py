@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from services.intake_web.app import create_app
-from services.intake_web.config import AgentSettings
 from services.intake_web.domain.intake import event_id_for
 from shared.events import MessageReceived
 from shared.intake import CaseApiUnavailable, KafkaIntakePublisher
@@ -51,14 +50,14 @@ class FakeCaseApi:
         self._ask("token", (token, channel))
         return CASE.service_request_id if token == "tok-1" else None
 
-    async def earlier_cases(self, contact_key: str) -> list[Any]:
+    async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         self._ask("earlier_cases", contact_key)
         return []
 
 
 def make(down: bool = False) -> tuple[httpx.AsyncClient, FakePublisher, FakeCaseApi]:
     publisher, case_api = FakePublisher(), FakeCaseApi(down)
-    app = create_app(Settings(jurisdiction="demo"), agent_settings=AgentSettings(), jurisdiction=demo(),
+    app = create_app(Settings(jurisdiction="demo"), jurisdiction=demo(),
                      publisher=publisher, case_api=case_api, clock=lambda: NOW)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal"), \
         publisher, case_api
