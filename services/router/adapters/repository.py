@@ -14,11 +14,13 @@ from shared.events import RoutingFields
 
 @dataclass(frozen=True)
 class LoggedDecision:
-    """A case's decision as logged: its category, when it was decided, and the whole logged decision."""
+    """A case's decision as logged: its category, when it was decided, the whole logged decision and the
+    event that caused it (None in rows read without it)."""
 
     service_code: str
     decided_at: datetime
     decision: dict[str, Any]
+    event_id: UUID | None = None
 
 
 class RouterRepository:
@@ -42,7 +44,7 @@ class RouterRepository:
     async def decision_for_update(self, case_id: UUID) -> LoggedDecision | None:
         """The case's logged decision, locked until the transaction ends; None when it has none."""
         row = await self.conn.fetchrow(
-            "SELECT service_code, decided_at, decision FROM decisions WHERE case_id = $1 FOR UPDATE", case_id)
+            "SELECT service_code, decided_at, decision, event_id FROM decisions WHERE case_id = $1 FOR UPDATE", case_id)
         return LoggedDecision(**dict(row)) if row else None
 
     async def replace_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,

@@ -1,6 +1,14 @@
 """Router domain: pure routing decisions (category, district, queue, priority, SLA); no I/O."""
 
-from services.router.domain.decisions import decide, decide_input, located_input, logged_decision, routing_input
+from services.router.domain.decisions import (
+    decide,
+    decide_input,
+    located_input,
+    logged_decision,
+    manual,
+    recategorised_input,
+    routing_input,
+)
 from services.router.domain.classify import Candidate, KeywordClassifier, classifier_for
 from services.router.domain.model import CategorySource, LocationStatus, RoutingDecision, RoutingInput
 from services.router.domain.routing import DEFAULT_RULE_ID, route
@@ -18,6 +26,8 @@ __all__ = [
     "decide_input",
     "located_input",
     "logged_decision",
+    "manual",
+    "recategorised_input",
     "routing_input",
     "route",
 ]

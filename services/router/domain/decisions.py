@@ -1,5 +1,6 @@
 """What the router decides on and how a decision is written: the input of an opened case, the input
-of a re-routing when a message gave a case its location, and a decision in the event's shape. Pure."""
+of a re-routing when a message gave a case its location or staff gave it another category, and a
+decision in the event's shape. Pure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from services.router.domain.model import RoutingInput
 from services.router.domain.routing import route
-from shared.events import CaseMessageAdded, CaseOpened, RoutingFields
+from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingFields
 from shared.jurisdiction import Jurisdiction
 
 
@@ -54,6 +55,31 @@ def located_input(logged: dict[str, Any] | None, service_code: str, decided_at: 
         return None
     return base.model_copy(update={"lat": added.lat, "long": added.long,
                                    "address": base.address or added.address})
+
+
+def recategorised_input(event: CaseRecategorised, logged: dict[str, Any] | None) -> RoutingInput:
+    """The input of a staff recategorisation: the staff's ``service_code`` (so the category is theirs,
+    ``category_source`` ``service_code``), the case's text and place as the event carries them, and the
+    SLA counted from the case's ``requested_datetime``.
+
+    Where the event has no point (or no text), the first routing's logged input gives it; its
+    ``language`` and ``title`` are kept. A lone latitude or longitude is no place.
+    """
+    base = RoutingInput.model_validate(logged) if logged else RoutingInput()
+    has_point = event.lat is not None and event.long is not None
+    return base.model_copy(update={
+        "service_code": event.service_code,
+        "description": event.description or base.description,
+        "lat": event.lat if has_point else base.lat,
+        "long": event.long if has_point else base.long,
+        "address": event.address or base.address,
+        "requested_datetime": event.requested_datetime,
+    })
+
+
+def manual(fields: RoutingFields) -> RoutingFields:
+    """A decision asked for by staff: the same fields with ``source`` ``manual``."""
+    return fields.model_copy(update={"source": "manual"})
 
 
 def logged_decision(fields: RoutingFields, request: RoutingInput,

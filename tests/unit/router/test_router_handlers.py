@@ -1,5 +1,5 @@
 """Router handlers on an in-memory unit of work: one decision per case, re-routing when a message gives a
-case its place, and replays that change nothing."""
+case its place or staff give it another category, and replays that change nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from services.router.adapters.repository import LoggedDecision
 from services.router.service_layer import handlers as h
-from shared.events import CaseMessageAdded, CaseOpened, RoutingDecided, RoutingFields
+from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided, RoutingFields
 from shared.jurisdiction import load_jurisdiction
 from support.uow import T0, FakeStore, event
 
@@ -36,7 +36,7 @@ class FakeRouterRepository:
         if row is None:
             return None
         return LoggedDecision(service_code=row["fields"].service_code, decided_at=row["decided_at"],
-                              decision=row["logged"])
+                              decision=row["logged"], event_id=row["event_id"])
 
     async def replace_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
                                logged: dict[str, Any]) -> None:
@@ -155,3 +155,92 @@ async def test_other_lifecycle_events_are_not_the_routers(store: Any, table: Any
     assert await store.handle(table, event(changed)) is None
     assert store.inbox == set()
 
+
+
+# -- staff recategorisation ----------------------------------------------------------------------------
+
+
+def recategorised(case: CaseOpened, service_code: str, **kw: Any) -> CaseRecategorised:
+    fields: dict[str, Any] = {
+        "case_id": case.case_id, "service_request_id": case.service_request_id, "jurisdiction_id": "demo",
+        "actor": "u-staff-1", "actor_role": "department_staff", "service_code": service_code,
+        "previous_service_code": "streetlight", "reason": "the photo shows a pothole",
+        "description": case.description, "requested_datetime": case.requested_datetime,
+    }
+    return CaseRecategorised(**{**fields, **kw})
+
+
+async def test_a_recategorised_case_is_decided_again_with_the_staffs_code_and_a_new_due_time(
+    store: Any, table: Any
+) -> None:
+    demo = load_jurisdiction("demo")
+    case = opened(lat=CENTRE[0], long=CENTRE[1])
+    await store.handle(table, event(case, subject=case.case_id))
+    first = store.emitted()[0].payload(RoutingDecided).routing
+    assert first.service_code == "streetlight" and first.queue == "lighting"
+
+    later = T0 + timedelta(days=2)
+    env = event(recategorised(case, "pothole", lat=CENTRE[0], long=CENTRE[1]), subject=case.case_id)
+    assert await store.handle(table, env, now=later) == "recategorised"
+
+    [_, out] = store.emitted("routing.decided")
+    decided = out.payload(RoutingDecided)
+    assert decided.case_id == case.case_id and out.causation_id == env.event_id
+    again = decided.routing
+    assert (again.service_code, again.category_source, again.source) == ("pothole", "service_code", "manual")
+    assert again.queue == "roads" and again.district == first.district
+    # The SLA counts from when the resident reported it, not from the recategorisation.
+    assert again.sla_due_at == demo.due_at(T0, demo.service("pothole").sla_hours)  # type: ignore[union-attr]
+    assert again.sla_due_at != first.sla_due_at
+    logged = store.repo.rows[case.case_id]["logged"]
+    assert logged["previous"]["service_code"] == "streetlight" and logged["previous"]["queue"] == "lighting"
+    assert logged["recategorised"] == {"actor": "u-staff-1", "actor_role": "department_staff",
+                                       "reason": "the photo shows a pothole", "previous_service_code": "streetlight"}
+    assert logged["input"]["service_code"] == "pothole" and logged["source"] == "manual"
+
+
+async def test_the_same_recategorisation_twice_decides_once(store: Any, table: Any) -> None:
+    case = opened()
+    await store.handle(table, event(case, subject=case.case_id))
+    env = event(recategorised(case, "graffiti"), subject=case.case_id)
+
+    assert await store.handle(table, env) == "recategorised"
+    assert await store.handle(table, env) == "duplicate"
+    store.inbox.clear()  # even without the inbox's claim, the log knows this event's decision
+    assert await store.handle(table, env) == "already_recategorised"
+    assert len(store.emitted("routing.decided")) == 2
+
+
+async def test_recategorisation_keeps_the_logged_place_when_the_event_has_none(store: Any, table: Any) -> None:
+    case = opened(lat=CENTRE[0], long=CENTRE[1])
+    await store.handle(table, event(case, subject=case.case_id))
+    district = store.emitted()[0].payload(RoutingDecided).routing.district
+
+    await store.handle(table, event(recategorised(case, "noise"), subject=case.case_id))
+
+    routing = store.emitted()[1].payload(RoutingDecided).routing
+    assert district == "centre" and routing.service_code == "noise" and routing.district == "centre"
+    # Downtown noise goes to the night patrol: the routing rules apply to the staff's category too.
+    assert routing.queue == "bylaw-noise-centre" and routing.rule_id == "downtown-noise-night-patrol"
+
+
+async def test_a_case_recategorised_before_its_first_decision_gets_this_one(store: Any, table: Any) -> None:
+    case = opened()
+    assert await store.handle(table, event(recategorised(case, "tree"), subject=case.case_id)) == "recategorised"
+    routing = store.emitted()[0].payload(RoutingDecided).routing
+    assert routing.service_code == "tree" and routing.source == "manual"
+    assert "previous" not in store.repo.rows[case.case_id]["logged"]
+    # The case.opened that follows does not undo the staff's choice.
+    assert await store.handle(table, event(case, subject=case.case_id)) == "already_routed"
+
+
+async def test_a_located_message_after_recategorisation_keeps_the_staffs_category(store: Any, table: Any) -> None:
+    case = opened()
+    await store.handle(table, event(case, subject=case.case_id))
+    await store.handle(table, event(recategorised(case, "pothole"), subject=case.case_id))
+
+    result = await store.handle(table, event(added(case, lat=CENTRE[0], long=CENTRE[1]), subject=case.case_id))
+
+    assert result == "rerouted"
+    routing = store.emitted()[-1].payload(RoutingDecided).routing
+    assert routing.service_code == "pothole" and routing.district is not None
