@@ -1,0 +1,10 @@
+"""`python -m services.workbench`: run the staff workbench on its port (8088)."""
+
+from services.workbench.app import create_app
+from services.workbench.config import SERVICE
+from shared.service import serve
+from shared.settings import Settings
+
+if __name__ == "__main__":
+    settings = Settings()
+    serve(create_app(settings), settings, SERVICE)

@@ -1,0 +1,176 @@
+"""HTTP clients of the APIs the workbench works through, each call carrying the signed-in user's bearer token:
+the case service's staff API (``/staff/*``, docs/staff-work.md) and intake_web's JSON agent API (``/agent/*``).
+
+The workbench writes nothing itself: the case service stays the single writer of cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+CASE_API_TIMEOUT_S = 10.0
+"""How long one call of the case service's staff API may take (seconds) before the page says it is unavailable."""
+AGENT_API_TIMEOUT_S = 5.0
+"""How long one call of intake_web's agent API may take (seconds): an agent is on the line."""
+
+
+class ApiError(Exception):
+    """An API answered with an error (`status` 4xx/5xx) or did not answer (`status` 503, `unavailable`).
+
+    `message` is the API's own explanation (FastAPI ``detail``, an Open311 error list's descriptions, or
+    the body's text), shown to the staff member as is."""
+
+    def __init__(self, status: int, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+        self.unavailable = unavailable
+
+
+def error_message(response: httpx.Response) -> str:
+    """The readable explanation in an error answer: ``detail`` (a string, or FastAPI's 422 list of
+    ``{loc, msg}``), ``message``, ``error``, an Open311 list of ``{description}``, else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(body, list):
+        texts = [str(e.get("description") or e.get("msg") or e) for e in body if isinstance(e, Mapping)]
+        return "; ".join(texts) or response.reason_phrase
+    if isinstance(body, Mapping):
+        for key in ("detail", "message", "error", "errors"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, list) and value:
+                parts = []
+                for item in value:
+                    if isinstance(item, Mapping):
+                        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                        text = str(item.get("msg") or item.get("description") or item.get("message") or item)
+                        parts.append(f"{where}: {text}" if where else text)
+                    else:
+                        parts.append(str(item))
+                return "; ".join(parts)
+            if isinstance(value, Mapping) and value.get("message"):
+                return str(value["message"])
+    return response.reason_phrase
+
+
+class _Client:
+    def __init__(self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        """Open the connection pool (the app's lifespan)."""
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, transport=self._transport)
+
+    async def stop(self) -> None:
+        """Close the connection pool."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def call(self, method: str, path: str, token: str, *, params: Mapping[str, str] | None = None,
+                   json: Any = None) -> Any:
+        """One call with ``Authorization: Bearer <token>``; the decoded JSON answer (None for an empty one).
+
+        Raises `ApiError` for an answer of 400 or more (its status and message) and, with status 503 and
+        `unavailable` set, when the API does not answer in time or cannot be reached."""
+        if self._http is None:
+            await self.start()
+        assert self._http is not None
+        try:
+            response = await self._http.request(method, path, params=params, json=json,
+                                                headers={"Authorization": f"Bearer {token}",
+                                                         "Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise ApiError(503, f"{self.base_url} did not answer ({type(exc).__name__})", unavailable=True) from exc
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, error_message(response),
+                           unavailable=response.status_code in (502, 503, 504))
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(502, f"{self.base_url} answered something that is not JSON") from exc
+
+
+def _sid(sid: str) -> str:
+    return quote(sid, safe="")
+
+
+class CaseStaffApi(_Client):
+    """The case service's staff API (docs/staff-work.md, "Case service staff API"); every method takes the
+    user's raw JWT and raises `ApiError` as `_Client.call` does."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = CASE_API_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, timeout_s, transport)
+
+    async def me(self, token: str) -> dict[str, Any]:
+        """``GET /staff/me``: the principal as the case service sees it."""
+        return await self.call("GET", "/staff/me", token) or {}
+
+    async def config(self, token: str) -> dict[str, Any]:
+        """``GET /staff/config``: statuses (labels EN/FR, transitions), queues, services, canned responses."""
+        return await self.call("GET", "/staff/config", token) or {}
+
+    async def cases(self, token: str, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """``GET /staff/cases`` with `query` (queue, assignee, status, sla_state, district, service_code,
+        channel, limit); a list answer or the ``cases``/``items`` list of an object answer."""
+        found = await self.call("GET", "/staff/cases", token, params=query)
+        if isinstance(found, Mapping):
+            found = found.get("cases", found.get("items", []))
+        return list(found or [])
+
+    async def case(self, token: str, sid: str) -> dict[str, Any]:
+        """``GET /staff/cases/{sid}``: the case with ``sla``, ``allowed_transitions``, ``messages``,
+        ``reporters``, ``merged`` and ``timeline``."""
+        return await self.call("GET", f"/staff/cases/{_sid(sid)}", token) or {}
+
+    async def act(self, token: str, sid: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /staff/cases/{sid}/{action}`` with `body`: the case as ``GET`` shows it afterwards."""
+        return await self.call("POST", f"/staff/cases/{_sid(sid)}/{action}", token, json=dict(body)) or {}
+
+    async def suggestions(self, token: str) -> list[dict[str, Any]]:
+        """``GET /staff/suggestions?status=pending``: suggested duplicates waiting for a decision."""
+        found = await self.call("GET", "/staff/suggestions", token, params={"status": "pending"})
+        if isinstance(found, Mapping):
+            found = found.get("suggestions", found.get("items", []))
+        return list(found or [])
+
+    async def decide(self, token: str, suggestion_id: str, decision: str, reason: str | None) -> Any:
+        """``POST /staff/suggestions/{id}/accept`` or ``reject`` (`decision`) with an optional reason."""
+        return await self.call("POST", f"/staff/suggestions/{_sid(suggestion_id)}/{decision}", token,
+                               json={"reason": reason})
+
+
+class AgentApi(_Client):
+    """intake_web's JSON agent API (services/intake_web/README.md): log a phone request, follow its token,
+    look up a caller's earlier cases; each call with the agent's bearer token."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = AGENT_API_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, timeout_s, transport)
+
+    async def log_request(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /agent/requests``: ``{"token", "request_id", "agent_id", "channel"}`` (202)."""
+        return await self.call("POST", "/agent/requests", token, json=dict(body)) or {}
+
+    async def case_of(self, token: str, request_token: str) -> str | None:
+        """``GET /agent/tokens/{token}``: the case number once the case is open, else None."""
+        found = await self.call("GET", f"/agent/tokens/{_sid(request_token)}", token) or {}
+        return found.get("service_request_id")
+
+    async def caller_cases(self, token: str, phone: str) -> dict[str, Any]:
+        """``POST /agent/callers``: ``{"phone", "available", "requests": [...]}``."""
+        return await self.call("POST", "/agent/callers", token, json={"phone": phone}) or {}

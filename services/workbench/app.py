@@ -1,0 +1,78 @@
+"""workbench bootstrap: the staff UI (sign-in, queues, case page, suggested duplicates, call-agent console).
+
+Consumes and produces no event and owns no data: every read and write is a call of the case service's
+staff API (and of intake_web's agent API for the console) with the signed-in user's bearer token; the case
+service stays the single writer of cases. Routes: `entrypoints/pages.py`; assets under ``/static`` (ours and
+the npm libraries copied to ``static/vendor`` by ``make assets``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.exceptions import HTTPException
+from fastapi.staticfiles import StaticFiles
+
+from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
+from services.workbench.config import SERVICE, WorkbenchConfig
+from services.workbench.entrypoints import pages
+from services.workbench.entrypoints.web import PACKAGE, SignInRequired, render, sign_in_redirect
+from services.workbench.service_layer.deps import Deps
+from shared.auth import TokenVerifier
+from shared.jurisdiction import Jurisdiction, load_jurisdiction
+from shared.service import Runtime
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction | None = None,
+               case_transport: httpx.AsyncBaseTransport | None = None,
+               agent_transport: httpx.AsyncBaseTransport | None = None,
+               clock: Callable[[], datetime] | None = None) -> Any:
+    """Build the workbench: a FastAPI app whose lifespan opens the two API clients and loads the jurisdiction.
+
+    Real dependencies by default; tests pass a `jurisdiction`, httpx transports standing in for the case
+    service and intake_web (e.g. `httpx.ASGITransport` of a fake API) and a `clock` (aware UTC).
+    Raises `RuntimeError` at start when ``static/vendor`` is missing (run ``make assets``).
+    """
+    s = settings or Settings()
+    rt = Runtime(s, SERVICE, title="omni311 staff workbench")
+    rt.clock = clock or rt.clock
+    deps = Deps(case_api=CaseStaffApi(s.case_api_url, transport=case_transport),
+                agent_api=AgentApi(s.workbench_intake_web_url, transport=agent_transport),
+                verifier=TokenVerifier(s), config=WorkbenchConfig.from_settings(s), clock=lambda: rt.clock(),
+                log=rt.log)
+    if jurisdiction is not None:
+        deps.use(jurisdiction)
+
+    async def start() -> None:
+        if not (PACKAGE / "static" / "vendor" / ".installed").is_file():
+            raise RuntimeError("services/workbench/static/vendor is missing: run `make assets` (npm ci)")
+        if jurisdiction is None:
+            deps.use(load_jurisdiction(s.jurisdiction))
+        if not deps.config.dev_sign_in:
+            rt.log.info("dev_sign_in_off", detail=f"no private key in {deps.config.dev_issuer_dir}")
+
+    rt.on_start.append(start)
+    for client in (deps.case_api, deps.agent_api):
+        rt.on_start.append(client.start)
+        rt.on_stop.append(client.stop)
+    rt.app.state.deps = deps
+    rt.app.mount("/static", StaticFiles(directory=PACKAGE / "static", check_dir=False), name="static")
+
+    async def on_sign_in_required(_request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, SignInRequired)
+        return sign_in_redirect(exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, HTTPException)
+        return render(request, deps, "error.html", status=exc.status_code, title_key="error.title",
+                      error={"status": exc.status_code, "message": str(exc.detail)}, sid=None)
+
+    rt.app.add_exception_handler(SignInRequired, on_sign_in_required)
+    rt.app.add_exception_handler(HTTPException, on_http_error)
+    rt.app.include_router(pages.router)
+    return rt.app

@@ -1,0 +1,46 @@
+"""The workbench's name and the few facts its pages need from settings (read inside `create_app`, never at import).
+
+Common settings (`shared.settings.Settings`): `OMNI311_CASE_API_URL` (the case service's staff API),
+`OMNI311_WORKBENCH_BASE_URL` (this service's public address: an ``https://`` one makes the session cookie
+``Secure``), `OMNI311_WORKBENCH_INTAKE_WEB_URL` (intake_web's agent API), `OMNI311_AUTH_*` (which tokens are
+trusted; `OMNI311_AUTH_DEV_ISSUER_DIR` is where the development sign-in finds its private key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.settings import Settings
+
+SERVICE = "workbench"
+SESSION_COOKIE = "wb_session"
+"""The cookie that holds the signed-in user's token (HttpOnly, SameSite=Lax, Secure over https)."""
+
+
+@dataclass(frozen=True)
+class WorkbenchConfig:
+    """What the workbench reads from `Settings`: `base_url` (its own public address), `secure_cookies`
+    (true when `base_url` is https), `dev_issuer_dir` (the development issuer's keys; sign-in offers the
+    development users only when its private key is there), the issuer and audience tokens it mints carry,
+    and the jurisdiction id (whose development users are listed)."""
+
+    base_url: str
+    secure_cookies: bool
+    dev_issuer_dir: Path
+    issuer: str
+    audience: str
+    jurisdiction: str
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> WorkbenchConfig:
+        """Read the workbench's facts from the common settings."""
+        base = s.workbench_base_url.rstrip("/")
+        return cls(base_url=base, secure_cookies=base.startswith("https://"),
+                   dev_issuer_dir=Path(s.auth_dev_issuer_dir), issuer=s.auth_issuer, audience=s.auth_audience,
+                   jurisdiction=s.jurisdiction)
+
+    @property
+    def dev_sign_in(self) -> bool:
+        """True when the development issuer's private key is there: sign-in lists the development users."""
+        return (self.dev_issuer_dir / "private.pem").is_file()

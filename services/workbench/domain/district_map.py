@@ -1,0 +1,44 @@
+"""The jurisdiction's district polygons as GeoJSON for the Leaflet maps (pure geometry, no tiles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shapely.geometry import mapping
+
+from shared.jurisdiction import Jurisdiction
+
+SIMPLIFY_SHARE = 1 / 500
+"""Outlines are simplified to this share of the jurisdiction's extent (degrees) so a large city's page stays small."""
+
+
+def districts_geojson(jur: Jurisdiction) -> dict[str, Any] | None:
+    """A GeoJSON FeatureCollection (WGS84 lon/lat) of the jurisdiction's districts, each Feature with
+    ``properties`` ``id`` and ``name``, and ``bbox`` [west, south, east, north]; None without districts."""
+    index = jur.districts
+    if index is None or not index.areas:
+        return None
+    features = []
+    west, south, east, north = index.bounds
+    tolerance = max(east - west, north - south) * SIMPLIFY_SHARE
+    for district in index.areas:
+        geom = index.geometry(district.id)
+        if geom is None or geom.is_empty:
+            continue
+        simple = geom.simplify(tolerance, preserve_topology=True)
+        features.append({"type": "Feature", "properties": {"id": district.id, "name": district.name},
+                         "geometry": _rounded(mapping(simple))})
+    if not features:
+        return None
+    return {"type": "FeatureCollection", "bbox": [west, south, east, north], "features": features}
+
+
+def _rounded(geometry: Any) -> Any:
+    """Coordinates to 5 decimals (about a metre): enough for a district outline, a fraction of the bytes."""
+    def walk(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            if value and isinstance(value[0], (int, float)):
+                return [round(float(v), 5) for v in value]
+            return [walk(v) for v in value]
+        return value
+    return {**geometry, "coordinates": walk(geometry["coordinates"])}

@@ -1,0 +1,253 @@
+"""Every page and form of the workbench: sign-in, queues, the case page and its actions, the review list
+of suggested duplicates, the call-agent console, the language switch.
+
+Pages are rendered on the server (Jinja2); forms post and redirect back (303) with a confirmation, or
+render the page again with the API's refusal (its status: 403, 404, 409, 422) as an alert. htmx swaps the
+queue's results, the console's caller look-up and its case-number wait without a full page load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.workbench.adapters import dev_sign_in
+from services.workbench.adapters.http_api import ApiError
+from services.workbench.domain.forms import FormError
+from services.workbench.domain.i18n import LANGUAGE_COOKIE, LANGUAGES
+from services.workbench.entrypoints.web import (
+    AppDeps,
+    SameOrigin,
+    SignedIn,
+    render,
+    safe_next,
+    set_session,
+)
+from services.workbench.config import SESSION_COOKIE
+from services.workbench.service_layer import pages
+from shared.auth import InvalidToken, Principal, Role
+
+router = APIRouter()
+
+STAFF_ROLES = (Role.DEPARTMENT_STAFF, Role.SUPERVISOR, Role.ADMINISTRATOR)
+CONSOLE_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def _home(who: Principal) -> str:
+    return "/queue" if who.has(*STAFF_ROLES) else "/console"
+
+
+@router.get("/", include_in_schema=False)
+async def home(who: SignedIn) -> Response:
+    """Staff land on their queue, call agents on the console."""
+    return RedirectResponse(_home(who), status_code=303)
+
+
+# -- sign-in ------------------------------------------------------------------------------------------
+@router.get("/sign-in", include_in_schema=False)
+async def sign_in_page(request: Request, d: AppDeps, user: str | None = None, next: str | None = None,  # noqa: A002
+                       expired: str | None = None) -> Response:
+    """The sign-in page: the development users to pick from (when the development issuer's key is here).
+    ``?user=<id>`` signs in as that development user at once (the links `make run` prints)."""
+    if user is not None:
+        return await _sign_in_as(request, d, user, next)
+    return render(request, d, "sign_in.html", title_key="sign_in.title", users=dev_sign_in.users(d.config),
+                  next=safe_next(next), expired=bool(expired), dev=d.config.dev_sign_in)
+
+
+@router.post("/sign-in", include_in_schema=False, dependencies=[SameOrigin])
+async def sign_in(request: Request, d: AppDeps) -> Response:
+    """Sign in as the development user of the form's ``user``; back to ``next``."""
+    form = await _form(request)
+    return await _sign_in_as(request, d, form.get("user", ""), form.get("next"))
+
+
+async def _sign_in_as(request: Request, d: AppDeps, user: str, next_path: str | None) -> Response:
+    token = dev_sign_in.token_for(d.config, user)
+    if token is None:
+        return render(request, d, "sign_in.html", status=404, title_key="sign_in.title",
+                      users=dev_sign_in.users(d.config), next=safe_next(next_path), expired=False,
+                      dev=d.config.dev_sign_in, unknown_user=user)
+    try:
+        who = d.verifier.verify(token, now=d.clock())
+    except InvalidToken as exc:  # the services trust another issuer than the one that signs here
+        d.log.warning("dev_sign_in_untrusted", reason=exc.reason)
+        return render(request, d, "sign_in.html", status=500, title_key="sign_in.title",
+                      users=dev_sign_in.users(d.config), next=safe_next(next_path), expired=False,
+                      dev=d.config.dev_sign_in, untrusted=exc.reason)
+    target = safe_next(next_path)
+    response = RedirectResponse(target if target != "/" else _home(who), status_code=303)
+    set_session(response, token, d)
+    d.log.info("signed_in", subject=who.subject, role=str(who.role))
+    return response
+
+
+@router.post("/sign-out", include_in_schema=False, dependencies=[SameOrigin])
+async def sign_out() -> Response:
+    """End the session (the cookie is dropped) and show the sign-in page."""
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/language", include_in_schema=False)
+async def switch_language(to: str, next: str | None = None) -> Response:  # noqa: A002
+    """Keep the chosen language (``en`` or ``fr``) in the ``lang`` cookie for a year and go back."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if to in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, to, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+# -- queues ----------------------------------------------------------------------------------------
+@router.get("/queue", include_in_schema=False)
+async def queue(request: Request, d: AppDeps, who: SignedIn, view: str | None = None, status: str | None = None,
+                sla_state: str | None = None, district: str | None = None, service_code: str | None = None,
+                channel: str | None = None) -> Response:
+    """A queue with its filters, soonest due first; htmx asks for the results table only."""
+    filters = {"status": status, "sla_state": sla_state, "district": district, "service_code": service_code,
+               "channel": channel}
+    fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "queue-results"
+    try:
+        data = await pages.queue_page(d, who, view, filters)
+    except ApiError as exc:
+        return render(request, d, "queue.html", who=who, status=exc.status, active="queue",
+                      title_key="queue.title", error=exc, views=[], view=None, cases=[], config={},
+                      filters=filters, districts=[])
+    return render(request, d, "_queue_results.html" if fragment else "queue.html", who=who, active="queue",
+                  title_key="queue.title", **data)
+
+
+# -- the case page -----------------------------------------------------------------------------------
+async def _case(request: Request, d: AppDeps, who: Principal, sid: str, *, status: int = 200,
+                error: Any = None, done: str | None = None, form: dict[str, str] | None = None) -> Response:
+    try:
+        data = await pages.case_page(d, who, sid)
+    except ApiError as exc:
+        return render(request, d, "error.html", who=who, status=exc.status, title_key="error.title", error=exc,
+                      sid=sid)
+    return render(request, d, "case.html", who=who, status=status, active="queue", error=error, done=done,
+                  form=form or {}, districts=d.districts, dev_users=dev_sign_in.users(d.config), **data)
+
+
+@router.get("/cases/{sid}", include_in_schema=False)
+async def case_page(request: Request, d: AppDeps, who: SignedIn, sid: str, done: str | None = None) -> Response:
+    """The case: summary, SLA, map, reporters, their messages and photos, the timeline, every action."""
+    return await _case(request, d, who, sid, done=done)
+
+
+@router.post("/cases/{sid}/actions/{action}", include_in_schema=False, dependencies=[SameOrigin])
+async def case_action(request: Request, d: AppDeps, who: SignedIn, sid: str, action: str) -> Response:
+    """One action's form: on success back to the case page with a confirmation (303); on a refusal the
+    page again with the message, answered with the API's status (or 422 for a form that makes no request)."""
+    form = await _form(request)
+    try:
+        await pages.act(d, who, sid, action, form)
+    except FormError as exc:
+        return await _case(request, d, who, sid, status=422, error={"status": 422, "message": exc.message,
+                                                                    "action": action}, form=form)
+    except ApiError as exc:
+        d.log.info("action_refused", action=action, status=exc.status)
+        return await _case(request, d, who, sid, status=exc.status,
+                           error={"status": exc.status, "message": exc.message, "action": action}, form=form)
+    d.log.info("action_done", action=action, subject=who.subject)
+    return RedirectResponse(f"/cases/{quote(sid, safe='')}?done={quote(action)}", status_code=303)
+
+
+# -- suggested duplicates -------------------------------------------------------------------------------
+@router.get("/suggestions", include_in_schema=False)
+async def suggestions(request: Request, d: AppDeps, who: SignedIn, done: str | None = None) -> Response:
+    """The review list: suggested duplicates waiting for staff to accept (merge) or reject."""
+    try:
+        data = await pages.suggestions_page(d, who)
+    except ApiError as exc:
+        return render(request, d, "suggestions.html", who=who, status=exc.status, active="suggestions",
+                      title_key="suggestions.title", suggestions=[], error={"status": exc.status,
+                                                                             "message": exc.message})
+    return render(request, d, "suggestions.html", who=who, active="suggestions", title_key="suggestions.title",
+                  done=done, **data)
+
+
+@router.post("/suggestions/{suggestion_id}/{decision}", include_in_schema=False, dependencies=[SameOrigin])
+async def decide(request: Request, d: AppDeps, who: SignedIn, suggestion_id: str, decision: str) -> Response:
+    """Accept or reject one suggestion, then back to the list."""
+    form = await _form(request)
+    try:
+        await pages.decide(d, who, suggestion_id, decision, form.get("reason"))
+    except (FormError, ApiError) as exc:
+        status = exc.status if isinstance(exc, ApiError) else 422
+        data: dict[str, Any] = {"suggestions": []}
+        try:
+            data = await pages.suggestions_page(d, who)
+        except ApiError:
+            pass
+        return render(request, d, "suggestions.html", who=who, status=status, active="suggestions",
+                      title_key="suggestions.title", error={"status": status, "message": exc.message}, **data)
+    return RedirectResponse(f"/suggestions?done={quote(decision)}", status_code=303)
+
+
+# -- the call-agent console ------------------------------------------------------------------------------
+def _console(request: Request, d: AppDeps, who: Principal, *, status: int = 200, **context: Any) -> Response:
+    import uuid
+
+    jur = d.jurisdiction
+    groups: dict[str, list[Any]] = {}
+    for sv in jur.services:
+        groups.setdefault(sv.group or "Other", []).append(sv)
+    context.setdefault("form", {})
+    return render(request, d, "console.html", who=who, status=status, active="console", title_key="console.title",
+                  groups=groups, districts=d.districts, request_id=f"wb-{uuid.uuid4().hex}", **context)
+
+
+@router.get("/console", include_in_schema=False)
+async def console(request: Request, d: AppDeps, who: SignedIn) -> Response:
+    """The call-agent console: the caller, their earlier cases, the request form with a map to place it."""
+    return _console(request, d, who)
+
+
+@router.post("/console/callers", include_in_schema=False, dependencies=[SameOrigin])
+async def console_caller(request: Request, d: AppDeps, who: SignedIn) -> Response:
+    """The caller's earlier cases (a fragment for htmx, the whole console otherwise)."""
+    form = await _form(request)
+    phone = (form.get("caller_phone") or "").strip()
+    try:
+        earlier = await pages.caller_cases(d, who, phone)
+        error = None
+    except ApiError as exc:
+        earlier, error = None, {"status": exc.status, "message": exc.message}
+    if request.headers.get("hx-request") == "true":
+        return render(request, d, "_earlier.html", who=who, earlier=earlier, error=error)
+    return _console(request, d, who, earlier=earlier, error=error, form=form)
+
+
+@router.post("/console/requests", include_in_schema=False, dependencies=[SameOrigin])
+async def console_request(request: Request, d: AppDeps, who: SignedIn) -> Response:
+    """Log the phone request; the console then waits for its case number (htmx polls `console_token`)."""
+    form = await _form(request)
+    try:
+        accepted = await pages.log_phone_request(d, who, form)
+    except ApiError as exc:
+        return _console(request, d, who, status=exc.status, error={"status": exc.status, "message": exc.message},
+                        form=form)
+    return _console(request, d, who, accepted=accepted, status=202)
+
+
+@router.get("/console/requests/{token}", include_in_schema=False)
+async def console_token(request: Request, d: AppDeps, who: SignedIn, token: str) -> Response:
+    """The case-number fragment of a logged request: still waiting (htmx asks again), or the number."""
+    try:
+        sid = await pages.case_of_request(d, who, token)
+    except ApiError as exc:
+        if not exc.unavailable:
+            return render(request, d, "_case_number.html", who=who, token=token, sid=None,
+                          error={"status": exc.status, "message": exc.message})
+        sid = None
+    return render(request, d, "_case_number.html", who=who, token=token, sid=sid, error=None)

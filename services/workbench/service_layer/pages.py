@@ -1,0 +1,126 @@
+"""The data of each workbench page, gathered from the case service's staff API (and intake_web's agent API
+for the console) with the signed-in user's token, and the actions they submit.
+
+Every function takes the `Deps` and the `Principal`, and raises `ApiError` when an API refuses or does not
+answer (the pages show it as an alert) and `FormError` for a form that makes no valid request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from services.workbench.adapters.http_api import ApiError
+from services.workbench.domain import forms
+from services.workbench.domain.queue import by_due_time, queue_views, view_query
+from services.workbench.service_layer.deps import Deps
+from shared.auth import Principal, Role
+
+
+async def staff_config(d: Deps, who: Principal) -> dict[str, Any]:
+    """``GET /staff/config``, with what the jurisdiction itself says filling any part the API leaves out
+    (services, queues of each department), so the forms always have their choices."""
+    try:
+        config = dict(await d.case_api.config(who.token))
+    except ApiError as exc:
+        if exc.unavailable or exc.status >= 500:
+            raise
+        config = {}
+    jur = d.jurisdiction
+    if not config.get("services"):
+        config["services"] = [{"service_code": s.service_code, "service_name": s.service_name}
+                              for s in jur.services]
+    if not config.get("queues"):
+        config["queues"] = [{"id": q.id, "name": q.name, "department_id": q.department_id}
+                            for dep in jur.departments for q in dep.queues]
+    config.setdefault("statuses", [])
+    config.setdefault("canned_responses", [])
+    return config
+
+
+def status_labels(config: Mapping[str, Any], language: str) -> dict[str, str]:
+    """Workflow status id → its label in `language` (English, then the id, when the config has none)."""
+    labels: dict[str, str] = {}
+    for status in config.get("statuses", []):
+        if not isinstance(status, Mapping) or "id" not in status:
+            continue
+        names = status.get("labels") or {}
+        labels[str(status["id"])] = str(names.get(language) or names.get("en") or status["id"])
+    return labels
+
+
+async def queue_page(d: Deps, who: Principal, view: str | None, filters: Mapping[str, str | None]) -> dict[str, Any]:
+    """The queue page: the views the user may pick, the chosen one, its cases soonest due first (the
+    filters applied by the case API), and the choices of each filter."""
+    config = await staff_config(d, who)
+    views = queue_views(department=who.department, is_admin=who.has(Role.ADMINISTRATOR), queues=config["queues"])
+    chosen, query = view_query(views, view, filters)
+    cases = by_due_time(await d.case_api.cases(who.token, query))
+    districts = [a for a in (d.jurisdiction.districts.areas if d.jurisdiction.districts else ())]
+    return {"views": views, "view": chosen, "cases": cases, "config": config,
+            "filters": {k: (v or "") for k, v in filters.items()},
+            "districts": [{"id": a.id, "name": a.name} for a in districts]}
+
+
+async def case_page(d: Deps, who: Principal, sid: str) -> dict[str, Any]:
+    """The case page: the case as ``GET /staff/cases/{sid}`` shows it and the choices of its forms."""
+    case = await d.case_api.case(who.token, sid)
+    config = await staff_config(d, who)
+    return {"case": case, "config": config}
+
+
+async def act(d: Deps, who: Principal, sid: str, action: str, form: Mapping[str, str]) -> dict[str, Any]:
+    """Carry out one case action (`forms.ACTIONS`: claim, assign, transition, priority, recategorise, note,
+    update, reply, merge, unmerge) from its form; the case afterwards. Raises `FormError` for an unknown
+    action or an invalid form (nothing is sent), `ApiError` when the case API refuses."""
+    if action not in forms.ACTIONS:
+        raise forms.FormError(f"unknown action {action!r}")
+    path, build = forms.ACTIONS[action]
+    return await d.case_api.act(who.token, sid, path, build(form))
+
+
+async def suggestions_page(d: Deps, who: Principal) -> dict[str, Any]:
+    """The review list: pending suggested duplicates of the user's department."""
+    return {"suggestions": await d.case_api.suggestions(who.token)}
+
+
+async def decide(d: Deps, who: Principal, suggestion_id: str, decision: str, reason: str | None) -> None:
+    """Accept or reject one suggestion. Raises `FormError` for a decision other than accept/reject."""
+    if decision not in ("accept", "reject"):
+        raise forms.FormError(f"unknown decision {decision!r}")
+    await d.case_api.decide(who.token, suggestion_id, decision, (reason or "").strip() or None)
+
+
+async def log_phone_request(d: Deps, who: Principal, form: Mapping[str, str]) -> dict[str, Any]:
+    """Log a phone request through intake_web's ``POST /agent/requests``; the answer (its ``token``).
+    The request id is the form's hidden ``request_id`` (minted when the form was drawn, so a resubmission
+    is the same request), else a new one."""
+    body: dict[str, Any] = {
+        "request_id": (form.get("request_id") or "").strip() or f"wb-{uuid.uuid4().hex}",
+        "caller_phone": (form.get("caller_phone") or "").strip(),
+        "caller_name": (form.get("caller_name") or "").strip() or None,
+        "service_code": (form.get("service_code") or "").strip(),
+        "description": (form.get("description") or "").strip(),
+        "address": (form.get("address") or "").strip() or None,
+    }
+    lat, long = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+    if lat or long:
+        body["lat"], body["long"] = lat or None, long or None
+    return await d.agent_api.log_request(who.token, body)
+
+
+async def caller_cases(d: Deps, who: Principal, phone: str) -> dict[str, Any]:
+    """A caller's earlier cases (intake_web ``POST /agent/callers``): ``available`` false when intake_web
+    or the case service cannot tell."""
+    try:
+        return await d.agent_api.caller_cases(who.token, phone)
+    except ApiError as exc:
+        if exc.status in (400, 422):
+            raise
+        return {"phone": phone, "available": False, "requests": [], "message": exc.message}
+
+
+async def case_of_request(d: Deps, who: Principal, request_token: str) -> str | None:
+    """The case number of a logged phone request once open, else None."""
+    return await d.agent_api.case_of(who.token, request_token)
