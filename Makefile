@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export OMNI311_SHARED_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help venv browser infra-up infra-down infra-status migrate run stop reset test test-unit bench clean
+.PHONY: help venv assets browser infra-up infra-down infra-status migrate run stop reset test test-unit bench clean
 
 help:
 	@echo "make run         infrastructure + every service + replay (REPLAY=file, REPLAY_MODE=structured|free-text|both)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench       routing throughput and memory on the real NYC sample"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
+	@echo "make assets      the workbench's front-end libraries (npm ci in services/workbench, copied to static/vendor)"
 	@echo "make clean       remove test logs and run files under var/"
 
 $(VENV)/.installed: pyproject.toml
@@ -26,8 +27,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The development issuer's key pair (var/dev-issuer/, never committed): kept when present.
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed assets
 	$(PY) -m shared.auth.dev_issuer keygen >/dev/null
+
+# USWDS, htmx and Leaflet (and axe-core for the browser tests) from npm, served by the workbench itself;
+# node_modules and static/vendor are never committed. Debian's nodejs and npm are enough.
+WORKBENCH := services/workbench
+$(WORKBENCH)/static/vendor/.installed: $(WORKBENCH)/package.json $(WORKBENCH)/package-lock.json $(WORKBENCH)/scripts/vendor.mjs
+	cd $(WORKBENCH) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
+
+assets: $(WORKBENCH)/static/vendor/.installed
 
 browser: venv
 	PYTHON=$(PY) deploy/local/bin/browser.sh install
@@ -44,7 +53,7 @@ infra-status:
 migrate: venv
 	$(PY) -m shared.db.migrate --create-database
 
-run: venv
+run: venv assets
 	PYTHON=$(PY) deploy/local/bin/run.sh
 
 stop:
@@ -57,7 +66,7 @@ reset: infra-up
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: infra-up browser
+test: infra-up browser assets
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 bench: venv

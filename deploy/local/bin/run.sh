@@ -34,7 +34,25 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
+  staff workbench  http://127.0.0.1:8088/   (development sign-in, one per role, below)
 MSG
+# One development sign-in per role (deploy/local/dev-users.yaml; tokens signed with var/dev-issuer/):
+# open the link in a browser, or use the token with curl against the case API's /staff routes.
+"$PY" - <<'PY'
+from shared.auth import dev_issuer
+from shared.settings import Settings
+
+s = Settings()
+try:
+    users = dev_issuer.dev_users(s.jurisdiction)
+except LookupError as exc:
+    users = []
+    print(f"    no development users: {exc}")
+for user in users:
+    print(f"    {user.id:<11} {user.name:<34} {s.workbench_base_url}/sign-in?user={user.id}")
+print("  a token for curl: curl -H \"Authorization: Bearer $(.venv/bin/python -m shared.auth.dev_issuer mint "
+      f"supervisor)\" {s.case_api_url}/staff/cases")
+PY
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."
   while "$BIN/services.sh" status >/dev/null; do sleep 2; done
