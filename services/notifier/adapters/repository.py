@@ -53,6 +53,40 @@ class NotifierRepository:
         """The reporter of `case_id` now follows `merged_into` (they hear of its status changes)."""
         await self.conn.execute("UPDATE contacts SET merged_into = $2 WHERE case_id = $1", case_id, merged_into)
 
+    async def unmark_merged(self, case_id: UUID, merged_from: UUID) -> bool:
+        """The reporter of `case_id` no longer follows `merged_from` (a staff unmerge): they are the reporter
+        of their own case again. False when they did not follow it (no contact, or another case)."""
+        status = await self.conn.execute(
+            "UPDATE contacts SET merged_into = NULL WHERE case_id = $1 AND merged_into = $2", case_id, merged_from)
+        return bool(status.endswith(" 1"))
+
+    async def erase_personal_data(self, case_id: UUID, contact_keys: list[str], at: datetime) -> tuple[int, int]:
+        """Erase what the notifier holds of the reporters `contact_keys` and of the reporter of `case_id`
+        (retention, `case.personal_data_erased`): their contacts keep the case and channel but lose
+        email, phone, handle, name and message ids; the deliveries of those contacts' cases stay, with the
+        recipient key replaced by ``erased:<id>`` and email addresses and phone numbers masked in their
+        reasons. Opt-outs and bounces stay (keyed, not reversible; what keeps a STOP honoured). Returns
+        (contacts erased, deliveries blanked)."""
+        cases = await self.conn.fetch(
+            "UPDATE contacts SET email = NULL, phone = NULL, handle = NULL, display_name = NULL, "
+            "reply_to_message_id = NULL, channel_message_id = NULL, erased_at = coalesce(erased_at, $3) "
+            "WHERE case_id = $1 OR contact_key = ANY($2::text[]) RETURNING case_id", case_id, contact_keys, at)
+        ids = list({case_id, *(r["case_id"] for r in cases)})
+        blanked = await self.conn.execute(
+            "UPDATE deliveries SET recipient_key = 'erased:' || id, "
+            r"reason = regexp_replace(regexp_replace(reason, '[^\s<>()@]+@[^\s<>()@]+', '[erased]', 'g'), "
+            r"'\+?[0-9][0-9 ().-]{6,}[0-9]', '[erased]', 'g') "
+            "WHERE case_id = ANY($1::uuid[]) AND recipient_key NOT LIKE 'erased:%'", ids)
+        return len(cases), int(blanked.rsplit(" ", 1)[-1])
+
+    async def last_email_to(self, case_id: UUID, recipient_key: str) -> str | None:
+        """The Message-ID of the last email sent about `case_id` to `recipient_key`, None when there is none:
+        what a later email to them answers (`In-Reply-To`), so that it stays in the case's thread."""
+        return await self.conn.fetchval(  # type: ignore[no-any-return]
+            "SELECT provider_message_id FROM deliveries WHERE case_id = $1 AND recipient_key = $2 "
+            "AND channel = 'email' AND status = 'sent' AND provider_message_id IS NOT NULL "
+            "ORDER BY finished_at DESC, id DESC LIMIT 1", case_id, recipient_key)
+
     async def move_reply_window(self, case_id: UUID, channel: str, handle: str | None, at: datetime) -> bool:
         """The reporter wrote again at `at`: their last message moves there (never back), when the message
         came on the channel they reported on, from the same handle when one is given. False when the
@@ -69,17 +103,19 @@ class NotifierRepository:
     async def case_status(self, case_id: UUID) -> CaseStatus | None:
         """The last status heard of a case; None when none was."""
         row = await self.conn.fetchrow(
-            "SELECT case_id, service_request_id, status, status_notes, event_id FROM case_status WHERE case_id = $1",
-            case_id)
+            "SELECT case_id, service_request_id, status, status_notes, event_id, workflow_status, notify "
+            "FROM case_status WHERE case_id = $1", case_id)
         return CaseStatus(**dict(row)) if row else None
 
     async def set_case_status(self, status: CaseStatus, at: datetime) -> None:
         """Remember the case's latest status (replacing the one heard before)."""
         await self.conn.execute(
-            "INSERT INTO case_status (case_id, service_request_id, status, status_notes, event_id, at) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO UPDATE SET status = EXCLUDED.status, "
-            "status_notes = EXCLUDED.status_notes, event_id = EXCLUDED.event_id, at = EXCLUDED.at",
+            "INSERT INTO case_status (case_id, service_request_id, status, status_notes, event_id, at, "
+            "workflow_status, notify) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (case_id) DO UPDATE SET "
+            "status = EXCLUDED.status, status_notes = EXCLUDED.status_notes, event_id = EXCLUDED.event_id, "
+            "at = EXCLUDED.at, workflow_status = EXCLUDED.workflow_status, notify = EXCLUDED.notify",
             status.case_id, status.service_request_id, status.status, status.status_notes, status.event_id, at,
+            status.workflow_status, status.notify,
         )
 
     # --- opt-outs and bounces --------------------------------------------------------------------------

@@ -94,35 +94,46 @@ _SMS = {
         "merged": "{p}: your report {n} now follows case {m}, the same problem reported nearby.",
         "status_changed": "{p}: case {n} was updated.{notes}",
         "closed": "{p}: case {n} is closed.{notes}",
+        "said": "{p}, case {n}:{notes}",
+        "unmerged": "{p}: your report {n} is its own case again, no longer part of case {m}.",
     },
     "fr": {
         "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
         "merged": "{p} : votre signalement {n} suit désormais le dossier {m}, même problème signalé à proximité.",
         "status_changed": "{p} : le dossier {n} a été mis à jour.{notes}",
         "closed": "{p} : le dossier {n} est fermé.{notes}",
+        "said": "{p}, dossier {n} :{notes}",
+        "unmerged": "{p} : votre signalement {n} est de nouveau un dossier à part, il ne fait plus partie du dossier {m}.",
     },
 }
 MAX_SEGMENTS = 2
+MAX_SEGMENTS_WRITTEN = 4
+"""Segments for a notice that carries written words (a staff member's update or reply, a workflow status
+text): Twilio concatenates up to 10; 4 (612 GSM-7 characters) keeps a few sentences whole."""
 
 
-def short_text(notice: Notice, program: str = "City 311", max_segments: int = MAX_SEGMENTS) -> str:
-    """The notice as a text message of at most `max_segments` segments (SMS, Messenger, Mastodon DM).
+def short_text(notice: Notice, program: str = "City 311", max_segments: int | None = None) -> str:
+    """The notice as a text message of at most `max_segments` segments (SMS, Messenger, Mastodon DM;
+    default `MAX_SEGMENTS`, `MAX_SEGMENTS_WRITTEN` when the notice carries `text`).
 
-    The case numbers are always whole: what is shortened is the staff's notes (cut with an ellipsis),
-    then the fixed wording (the shortest form keeps only the program name and the case number).
+    A notice with `text` (a public update, a reply, a workflow status text) says it after the case number,
+    followed by the staff's notes. The case numbers are always whole: what is shortened is the text and
+    notes (cut with an ellipsis), then the fixed wording (the shortest form keeps only the program name
+    and the case number).
     """
     lang = notice.language if notice.language in _SMS else "en"
-    template = _SMS[lang][notice.kind]
-    notes = " ".join((notice.status_notes or "").split())
+    template = _SMS[lang]["said" if notice.text else notice.kind]
+    notes = " ".join(" ".join(x for x in (notice.text, notice.status_notes) if x).split())
+    limit = max_segments or (MAX_SEGMENTS_WRITTEN if notice.text else MAX_SEGMENTS)
     n, m = notice.service_request_id, notice.merged_into_service_request_id or ""
 
     def render(note: str) -> str:
         return template.format(p=program, n=n, m=m, notes=f" {note}" if note else "")
 
     text = render(notes)
-    while notes and sms_segments(text).count > max_segments:
+    while notes and sms_segments(text).count > limit:
         notes = notes[: max(0, len(notes) - 10)].rstrip()
         text = render(notes + "…" if notes else "")
-    if sms_segments(text).count > max_segments:
-        text = f"{program} {n}" if notice.kind != "merged" else f"{program} {n} > {m}"
+    if sms_segments(text).count > limit:
+        text = f"{program} {n}" if notice.kind not in ("merged", "unmerged") else f"{program} {n} > {m}"
     return text

@@ -113,12 +113,14 @@ def compose_email(
     now: datetime,
     message_id: str,
     in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
     reply_subaddress: bool = True,
 ) -> EmailMessage:
     """Build the email for `notice`: text and HTML parts, UTF-8 display names, `Date` from `now` (UTC),
     `message_id` as its Message-ID (RFC 5322 §3.6.4, ``<...@domain>``, made by the caller, e.g.
-    `email.utils.make_msgid`), `In-Reply-To`/`References` to the
-    resident's mail when known, a Reply-To that threads back to the case (`local+<case number>@domain`),
+    `email.utils.make_msgid`), `In-Reply-To` the message it answers (the resident's mail, or our last
+    email to them about the case) and `References` the thread (`references`, oldest first, RFC 5322
+    §3.6.4; just `in_reply_to` when empty), a Reply-To that threads back to the case (`local+<case number>@domain`),
     and `Auto-Submitted: auto-replied` on automatic answers so that well-behaved responders do not answer
     them (RFC 3834 §5).
 
@@ -127,15 +129,21 @@ def compose_email(
     """
     try:
         return _compose(notice, to_address=to_address, from_address=from_address, from_name=from_name, now=now,
-                        message_id=message_id, in_reply_to=in_reply_to, reply_subaddress=reply_subaddress)
+                        message_id=message_id, in_reply_to=in_reply_to, references=references,
+                        reply_subaddress=reply_subaddress)
     except (email.errors.HeaderDefect, email.errors.MessageError, IndexError) as exc:
         raise ValueError(f"cannot address this email: {exc}") from exc
 
 
 def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: str, now: datetime,
-             message_id: str, in_reply_to: str | None, reply_subaddress: bool = True) -> EmailMessage:
+             message_id: str, in_reply_to: str | None, references: tuple[str, ...] = (),
+             reply_subaddress: bool = True) -> EmailMessage:
+    # A Message-ID with a line break (or other control) is forged: answer, but do not thread to it.
     if in_reply_to and _CONTROLS.search(in_reply_to):
-        in_reply_to = None  # a Message-ID with a line break is forged: answer, but do not thread to it
+        in_reply_to = None
+    thread = [r for r in (references or (in_reply_to,)) if r and not _CONTROLS.search(r)]
+    if in_reply_to is None:
+        thread = []
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
     env = _templates()
     ctx = {"n": notice}
@@ -153,13 +161,14 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
+    if notice.kind not in ("public_update", "reply"):  # RFC 3834 §5: not on what a person wrote
+        msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = lang
     msg["X-Omni311-Case"] = notice.service_request_id
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
-        msg["References"] = in_reply_to
+        msg["References"] = " ".join(thread or [in_reply_to])
     text = env.get_template(f"{lang}/{notice.kind}.txt").render(ctx)
     msg.set_content(text)
     # The HTML part escapes the same text (a resident's description may hold markup).

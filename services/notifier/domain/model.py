@@ -38,13 +38,17 @@ class Contact:
 
 @dataclass(frozen=True)
 class CaseStatus:
-    """The last Open311 status the notifier heard of for a case, and the `case.status_changed` that said it."""
+    """The last status the notifier heard of for a case, and the `case.status_changed` that said it:
+    the Open311 `status`, the jurisdiction's `workflow_status` (None before the workflow) and whether
+    the reporters were told of it (`notify`)."""
 
     case_id: UUID
     service_request_id: str
     status: str
     status_notes: str | None
     event_id: UUID
+    workflow_status: str | None = None
+    notify: bool = True
 
 
 def reporter_name(opened: CaseOpened) -> str | None:

@@ -1,18 +1,30 @@
-"""Which notice a case lifecycle event means for one reporter. Pure.
+"""Which notice a case lifecycle event means for one reporter (or supervisor). Pure.
 
 `case.opened` → an acknowledgement with the case number; `case.merged` → the case their report now
 follows (and, when that case was already closed, its closure); `case.status_changed` → `closed` or
-`status_changed`, to the case's reporter and to every reporter merged into it.
+`status_changed` (with the workflow's text for the status when it has one), to the case's reporter and to
+every reporter merged into it; `case.public_update` → the staff's text to all of them; `case.reply_requested`
+→ the staff's text to one of them; `case.unmerged` → their report is its own case again;
+`case.escalated` → an email to the supervisors.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
 from urllib.parse import quote
+from uuid import UUID
 
 from services.notifier.domain.messages import Escalation, Notice
 from services.notifier.domain.model import CaseStatus, Contact, reporter_name
-from shared.events import CaseEscalated, CaseMerged, CaseOpened, CaseStatusChanged
+from shared.events import (
+    CaseEscalated,
+    CaseMerged,
+    CaseOpened,
+    CasePublicUpdate,
+    CaseReplyRequested,
+    CaseStatusChanged,
+    CaseUnmerged,
+)
 
 
 def acknowledgement(opened: CaseOpened, contact: Contact) -> Notice:
@@ -30,28 +42,63 @@ def merge_notice(merged: CaseMerged, contact: Contact) -> Notice:
                   merged_into_service_request_id=merged.merged_into_service_request_id)
 
 
-def late_closure(survivor: CaseStatus | None, contact: Contact) -> Notice | None:
-    """The closure a reporter merged into an already-closed case still hears of; None when the
-    surviving case is not closed (or no status was heard for it).
+def late_closure(survivor: CaseStatus | None, contact: Contact, text: str | None = None) -> Notice | None:
+    """The closure a reporter merged into an already-closed case still hears of, with the workflow's
+    `text` for its status when there is one; None when the surviving case is not closed, was closed
+    without telling its reporters (`notify` false), or no status was heard for it.
 
     `cases.lifecycle` is keyed by case, so the survivor's `case.status_changed` and the merged case's
     `case.merged` may arrive in either order; the notice is caused by the closing event
     (`survivor.event_id`), so that it still goes out at most once to that reporter.
     """
-    if survivor is None or survivor.status != "closed":
+    if survivor is None or survivor.status != "closed" or not survivor.notify:
         return None
     return Notice(kind="closed", service_request_id=survivor.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  status_notes=survivor.status_notes)
+                  status_notes=survivor.status_notes, text=text)
 
 
-def status_notice(changed: CaseStatusChanged, contact: Contact) -> Notice:
+def status_notice(changed: CaseStatusChanged, contact: Contact, text: str | None = None) -> Notice:
     """A status change as told to one reporter of the case (or of a case merged into it): `closed` when
-    the Open311 status is ``closed``, else `status_changed`, with the staff's notes."""
+    the Open311 status is ``closed``, else `status_changed`, with the workflow's `text` for the new status
+    in the reporter's language (None: the generic sentence of an update or closure) and the staff's
+    notes."""
     return Notice(kind="closed" if changed.status == "closed" else "status_changed",
                   service_request_id=changed.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  status_notes=changed.status_notes)
+                  status_notes=changed.status_notes, text=text)
+
+
+def public_update_notice(update: CasePublicUpdate, contact: Contact) -> Notice:
+    """A staff member's public update (`text`, as written) to one reporter of the case or of a case merged
+    into it, under the case's number, framed in the reporter's language."""
+    return Notice(kind="public_update", service_request_id=update.service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  text=update.text)
+
+
+def reply_notice(reply: CaseReplyRequested, contact: Contact) -> Notice:
+    """A staff member's reply (`text`) to the one reporter `contact_key`, under the case's number."""
+    return Notice(kind="reply", service_request_id=reply.service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  text=reply.text)
+
+
+def unmerge_notice(unmerged: CaseUnmerged, contact: Contact) -> Notice:
+    """Tells the reporter of the unmerged case that their report (`service_request_id`) is its own case
+    again, no longer following `unmerged_from_service_request_id`. The staff's `reason` is not told: it
+    was written for the timeline, not for a resident."""
+    return Notice(kind="unmerged", service_request_id=unmerged.service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  merged_into_service_request_id=unmerged.unmerged_from_service_request_id)
+
+
+def reporter_of(contacts: list[Contact], contact_key: str, case_id: UUID) -> Contact | None:
+    """The reporter `contact_key` among the contacts following a case: the one of the case itself first,
+    else of a case merged into it; None when no contact has that key."""
+    mine = [c for c in contacts if c.contact_key == contact_key]
+    mine.sort(key=lambda c: c.case_id != case_id)
+    return mine[0] if mine else None
 
 
 def escalation_notice(escalated: CaseEscalated, *, workbench_base_url: str, tz: tzinfo = UTC,

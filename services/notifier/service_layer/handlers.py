@@ -32,13 +32,17 @@ from uuid import UUID
 from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.domain.channels import short_text
 from services.notifier.domain.messages import Notice, compose_email, recipient_key
-from services.notifier.domain.model import CaseStatus, Contact, contact_of, reply_to_of
+from services.notifier.domain.model import CaseStatus, Contact, contact_of
 from services.notifier.domain.notices import (
     acknowledgement,
     escalation_notice,
     late_closure,
     merge_notice,
+    public_update_notice,
+    reply_notice,
+    reporter_of,
     status_notice,
+    unmerge_notice,
 )
 from services.notifier.domain.outcomes import (
     Outcome,
@@ -59,7 +63,11 @@ from shared.events import (
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
+    CasePersonalDataErased,
+    CasePublicUpdate,
+    CaseReplyRequested,
     CaseStatusChanged,
+    CaseUnmerged,
     DeliveryStatusReceived,
     Envelope,
     MessageStatusReceived,
@@ -134,7 +142,7 @@ class _Claimed:
     notice: Notice
     target: Target
     contact: Contact | None
-    in_reply_to: str | None
+    thread: tuple[str, ...]
 
 
 # --- lifecycle events: decide, claim, send after the commit ----------------------------------------------
@@ -146,36 +154,88 @@ async def on_case_opened(opened: CaseOpened, uow: Uow, *, sending: Sending) -> s
     await uow.repo.add_contact(contact_of(opened))
     contact = await uow.repo.contact(opened.case_id)
     assert contact is not None  # just added, or kept from the case's first `case.opened`
-    return await _notify(uow, sending, contact, acknowledgement(opened, contact), in_reply_to=reply_to_of(opened))
+    return await _notify(uow, sending, contact, acknowledgement(opened, contact))
 
 
 async def on_case_merged(merged: CaseMerged, uow: Uow, *, sending: Sending) -> str:
     """Tell the reporter of the merged case which case their report now follows, and of that case's
-    closure when it was closed before the merge reached us."""
+    closure when it was closed (and its reporters told) before the merge reached us."""
     await uow.repo.mark_merged(merged.case_id, merged.merged_into)
     survivor = await uow.repo.case_status(merged.merged_into)
     contact = await uow.repo.contact(merged.case_id)
     if contact is None:
         return "no_contact"
-    result = await _notify(uow, sending, contact, merge_notice(merged, contact),
-                           in_reply_to=contact.reply_to_message_id)
-    closed = late_closure(survivor, contact)
+    result = await _notify(uow, sending, contact, merge_notice(merged, contact))
+    text = (sending.status_text(merged.jurisdiction_id, survivor.workflow_status, contact.language or "en")
+            if survivor is not None and survivor.workflow_status else None)
+    closed = late_closure(survivor, contact, text)
     if closed is not None and survivor is not None:
-        result += "," + await _notify(uow, sending, contact, closed, in_reply_to=contact.reply_to_message_id,
-                                      cause_event_id=survivor.event_id)
+        result += "," + await _notify(uow, sending, contact, closed, cause_event_id=survivor.event_id)
     return result
 
 
 async def on_status_changed(changed: CaseStatusChanged, uow: Uow, *, sending: Sending) -> str:
-    """Remember the case's status, then tell the reporter of the case, and of every case merged into it."""
+    """Remember the case's status, then, when the workflow tells reporters of it (`notify`), tell the
+    reporter of the case and of every case merged into it, with the jurisdiction's text for the new
+    workflow status in each reporter's language (the generic update or closure notice for an event
+    without a workflow status, or a status without a text). ``not_notified`` when `notify` is false."""
     assert uow.envelope is not None
     await uow.repo.set_case_status(CaseStatus(case_id=changed.case_id, service_request_id=changed.service_request_id,
                                               status=changed.status, status_notes=changed.status_notes,
-                                              event_id=uow.envelope.event_id), uow.now)
-    results = [await _notify(uow, sending, contact, status_notice(changed, contact),
-                             in_reply_to=contact.reply_to_message_id)
-               for contact in await uow.repo.contacts_following(changed.case_id)]
+                                              event_id=uow.envelope.event_id, workflow_status=changed.workflow_status,
+                                              notify=changed.notify), uow.now)
+    if not changed.notify:
+        return "not_notified"
+    results = []
+    for contact in await uow.repo.contacts_following(changed.case_id):
+        text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
+                if changed.workflow_status else None)
+        results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text)))
     return ",".join(results) or "no_contact"
+
+
+async def on_public_update(update: CasePublicUpdate, uow: Uow, *, sending: Sending) -> str:
+    """Send a staff member's public update to every reporter of the case and of every case merged into it,
+    each on their own channel (email in their thread), once per (`update_id`, recipient)."""
+    results = [await _notify(uow, sending, contact, public_update_notice(update, contact),
+                             cause_event_id=update.update_id)
+               for contact in await uow.repo.contacts_following(update.case_id)]
+    return ",".join(results) or "no_contact"
+
+
+async def on_reply_requested(reply: CaseReplyRequested, uow: Uow, *, sending: Sending) -> str:
+    """Send a staff member's reply to the one reporter `contact_key` (of the case, or of a case merged into
+    it) on their channel, once per (`reply_id`, recipient). ``no_contact`` when the notifier knows no
+    reporter with that key there, or none of their addresses answers."""
+    contact = reporter_of(await uow.repo.contacts_following(reply.case_id), reply.contact_key, reply.case_id)
+    if contact is None:
+        log.warning("reply_without_reporter", case_id=str(reply.case_id), reply_id=str(reply.reply_id))
+        return "no_contact"
+    return await _notify(uow, sending, contact, reply_notice(reply, contact), cause_event_id=reply.reply_id)
+
+
+async def on_case_unmerged(unmerged: CaseUnmerged, uow: Uow, *, sending: Sending) -> str:
+    """Staff undid a merge: the reporter of the unmerged case stops following the former survivor
+    (`unmerged_from`) and is told their report is its own case again. The case's status is remembered as
+    the event gives it."""
+    assert uow.envelope is not None
+    await uow.repo.unmark_merged(unmerged.case_id, unmerged.unmerged_from)
+    await uow.repo.set_case_status(CaseStatus(case_id=unmerged.case_id, service_request_id=unmerged.service_request_id,
+                                              status=unmerged.status, status_notes=None,
+                                              event_id=uow.envelope.event_id, workflow_status=unmerged.workflow_status,
+                                              notify=False), uow.now)
+    contact = await uow.repo.contact(unmerged.case_id)
+    if contact is None:
+        return "no_contact"
+    return await _notify(uow, sending, contact, unmerge_notice(unmerged, contact))
+
+
+async def on_personal_data_erased(erased: CasePersonalDataErased, uow: Uow) -> str:
+    """Retention erased the case's personal data: erase the notifier's copy (the contacts of the case and
+    of the reporters `contact_keys`; the addresses in their deliveries), keeping the rows."""
+    contacts, deliveries = await uow.repo.erase_personal_data(erased.case_id, erased.contact_keys, uow.now)
+    log.info("personal_data_erased", case_id=str(erased.case_id), contacts=contacts, deliveries=deliveries)
+    return "erased"
 
 
 async def on_message_added(added: CaseMessageAdded, uow: Uow) -> str:
@@ -194,27 +254,33 @@ async def on_case_escalated(escalated: CaseEscalated, uow: Uow, *, sending: Send
     results = []
     for address in dict.fromkeys(a.strip() for a in escalated.email_to if a.strip()):
         target = Target("email", "email", address, Pii(email=address))
-        results.append(await _claim(uow, sending, escalated.case_id, target, notice, contact=None, in_reply_to=None))
+        results.append(await _claim(uow, sending, escalated.case_id, target, notice, contact=None))
     return ",".join(results) or "no_recipient"
 
 
-async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, *, in_reply_to: str | None,
+async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, *,
                   cause_event_id: UUID | None = None) -> str:
-    """Claim `notice` for `contact` once per (case, causing event, recipient) and, unless it is
-    suppressed, send it after the commit. `cause_event_id` names the cause when it is not the consumed
-    event (a closure announced late to a reporter merged afterwards; a public update's `update_id`)."""
+    """Claim `notice` for `contact` once per (case, cause, recipient) and, unless it is suppressed, send it
+    after the commit. `cause_event_id` names the cause when it is not the consumed event (a closure
+    announced late to a reporter merged afterwards; a public update's `update_id`, a reply's `reply_id`).
+    An email answers our last email to them about their case, else their own mail (the case's thread)."""
     target = choose_target(contact, uow.now, sending.reply_window_h)
     if target is None:
         return "no_contact"
-    return await _claim(uow, sending, contact.case_id, target, notice, contact=contact, in_reply_to=in_reply_to,
+    thread: tuple[str, ...] = ()
+    if target.route == "email":
+        ours = await uow.repo.last_email_to(contact.case_id, recipient_key(target.channel, target.address))
+        thread = tuple(x for x in (contact.reply_to_message_id, ours) if x)
+    return await _claim(uow, sending, contact.case_id, target, notice, contact=contact, thread=thread,
                         cause_event_id=cause_event_id)
 
 
 async def _claim(uow: Uow, sending: Sending, case_id: UUID, target: Target, notice: Notice, *,
-                 contact: Contact | None, in_reply_to: str | None, cause_event_id: UUID | None = None) -> str:
+                 contact: Contact | None, thread: tuple[str, ...] = (), cause_event_id: UUID | None = None) -> str:
     """Claim the delivery of `notice` to `target` once per (case, cause, recipient): ``suppressed`` with its
     `notification.recorded` when an opt-out, a bounce or a closed reply window blocks it, else ``sending``
-    and sent after the commit. ``already_attempted`` when it was claimed before."""
+    and sent after the commit. ``already_attempted`` when it was claimed before. `thread`: the Message-IDs
+    an email answers, oldest first (`References`; the last is its `In-Reply-To`)."""
     assert uow.envelope is not None
     cause = cause_event_id or uow.envelope.event_id
     rkey = recipient_key(target.channel, target.address)
@@ -229,7 +295,7 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID, target: Target, noti
         await uow.emit(notice_recorded(case_id=case_id, cause_event_id=cause, notice=notice, target=target,
                                        outcome="suppressed", reason=blocked), subject=case_id)
         return "suppressed"
-    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, in_reply_to)
+    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, thread)
     uow.after_commit(partial(_deliver, claimed, sending, uow.envelope, uow.now))
     return "sending"
 
@@ -269,7 +335,8 @@ async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
         message = compose_email(notice, to_address=target.address, from_address=senders.mail_from,
                                 from_name=senders.mail_from_name, now=now,
                                 message_id=_new_message_id(senders.mail_from, notice),
-                                in_reply_to=claimed.in_reply_to, reply_subaddress=senders.reply_subaddress)
+                                in_reply_to=claimed.thread[-1] if claimed.thread else None,
+                                references=claimed.thread, reply_subaddress=senders.reply_subaddress)
         await senders.send_email(message)
         return str(message["Message-ID"])
     text = short_text(notice, senders.program_name)
@@ -339,7 +406,11 @@ def handlers(sending: Sending) -> Handlers:
         CaseMerged.event_type: (CaseMerged, partial(on_case_merged, sending=sending)),
         CaseStatusChanged.event_type: (CaseStatusChanged, partial(on_status_changed, sending=sending)),
         CaseMessageAdded.event_type: (CaseMessageAdded, on_message_added),
+        CasePublicUpdate.event_type: (CasePublicUpdate, partial(on_public_update, sending=sending)),
+        CaseReplyRequested.event_type: (CaseReplyRequested, partial(on_reply_requested, sending=sending)),
+        CaseUnmerged.event_type: (CaseUnmerged, partial(on_case_unmerged, sending=sending)),
         CaseEscalated.event_type: (CaseEscalated, partial(on_case_escalated, sending=sending)),
+        CasePersonalDataErased.event_type: (CasePersonalDataErased, on_personal_data_erased),
         BounceReceived.event_type: (BounceReceived, on_bounce),
         OptOutReceived.event_type: (OptOutReceived, on_opt_out),
         OptInReceived.event_type: (OptInReceived, on_opt_in),

@@ -50,6 +50,29 @@ class FakeNotifierRepository:
         if case_id in self.contacts:
             self.contacts[case_id] = replace(self.contacts[case_id], merged_into=merged_into)
 
+    async def unmark_merged(self, case_id: UUID, merged_from: UUID) -> bool:
+        c = self.contacts.get(case_id)
+        if c is None or c.merged_into != merged_from:
+            return False
+        self.contacts[case_id] = replace(c, merged_into=None)
+        return True
+
+    async def erase_personal_data(self, case_id: UUID, contact_keys: list[str], at: datetime) -> tuple[int, int]:
+        erased = [c for c in self.contacts.values() if c.case_id == case_id or c.contact_key in contact_keys]
+        for c in erased:
+            self.contacts[c.case_id] = replace(c, email=None, phone=None, handle=None, display_name=None,
+                                               reply_to_message_id=None, channel_message_id=None)
+        cases = {case_id, *(c.case_id for c in erased)}
+        blanked = [d for d in self.deliveries if d["case_id"] in cases and not d["recipient_key"].startswith("erased:")]
+        for d in blanked:
+            d["recipient_key"] = f"erased:{d['id']}"
+        return len(erased), len(blanked)
+
+    async def last_email_to(self, case_id: UUID, recipient_key: str) -> str | None:
+        sent = [d for d in self.deliveries if (d["case_id"], d["recipient_key"], d["channel"], d["status"])
+                == (case_id, recipient_key, "email", "sent") and d["provider_message_id"]]
+        return sent[-1]["provider_message_id"] if sent else None
+
     async def move_reply_window(self, case_id: UUID, channel: str, handle: str | None, at: datetime) -> bool:
         c = self.contacts.get(case_id)
         if c is None or c.channel != channel or c.handle != (handle if handle is not None else c.handle):
@@ -171,11 +194,12 @@ def table_for(store: FakeStore[FakeNotifierRepository], sent: Sent, *, twilio: b
                                 status_text=status_text, **sending))
 
 
-def opened(channel: str = "email", *, at: datetime = T0, **pii: str) -> CaseOpened:
+def opened(channel: str = "email", *, at: datetime = T0, contact_key: str = "ck", language: str | None = None,
+           **pii: str) -> CaseOpened:
     message_id = {"email": f"<{uuid4().hex}@resident.test>", "whatsapp": "wamid.HBg1"}.get(channel, "SM1")
     return CaseOpened(case_id=uuid4(), service_request_id=f"DEMO-26-{uuid4().int % 10**6:06d}",
                       jurisdiction_id="demo", channel=channel, channel_message_id=message_id,  # type: ignore[arg-type]
-                      contact_key="ck", description="Pothole", requested_datetime=at,
+                      contact_key=contact_key, description="Pothole", requested_datetime=at, language=language,
                       pii=pii or {"email": ADDRESS})
 
 

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from notifier_fakes import ADDRESS, Sent, handle, recorded, table_for
+from notifier_fakes import ADDRESS, PHONE, Sent, closed, handle, merge, opened, opt_out, recorded, table_for
 
+from services.notifier.domain.channels import sms_segments
 from services.notifier.domain.messages import recipient_key
-from shared.events import CaseEscalated, NotificationRecorded
+from shared.events import (
+    BounceReceived,
+    CaseEscalated,
+    CaseOpened,
+    CasePersonalDataErased,
+    CasePublicUpdate,
+    CaseReplyRequested,
+    CaseStatusChanged,
+    CaseUnmerged,
+    NotificationRecorded,
+)
 from support.uow import T0, event
 
 SUPERVISOR = "roads.supervisor@city.test"
@@ -83,8 +94,6 @@ async def test_an_escalation_without_addresses_sends_nothing(store: Any, table: 
 
 
 async def test_an_escalation_to_a_bounced_address_is_recorded_suppressed(store: Any, table: Any, sent: Sent) -> None:
-    from shared.events import BounceReceived
-
     bounce = BounceReceived(channel="email", channel_message_id="<dsn@mx.test>", contact_key="ck", received_at=T0,
                             reason="mailbox unknown", status="5.1.1", pii={"email": SUPERVISOR})
     await handle(store, table, bounce)
@@ -95,3 +104,289 @@ async def test_an_escalation_to_a_bounced_address_is_recorded_suppressed(store: 
     note = store.emitted("notification.recorded")[0].payload(NotificationRecorded)
     assert (note.outcome, note.notice) == ("suppressed", "escalation")
     assert store.repo.deliveries[0]["recipient_key"] == recipient_key("email", SUPERVISOR) != ADDRESS
+
+
+# --- public updates --------------------------------------------------------------------------------------
+
+
+def public_update(case: CaseOpened, text: str = "A crew is booked for Tuesday.", update_id: UUID | None = None,
+                  ) -> CasePublicUpdate:
+    return CasePublicUpdate(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                            actor="u-staff", actor_role="department_staff", update_id=update_id or uuid4(), text=text,
+                            language="en")
+
+
+async def _opened_and_merged(store: Any, table: Any) -> tuple[CaseOpened, CaseOpened]:
+    """An email report and an SMS report merged into it, each acknowledged."""
+    survivor, joined = opened(contact_key="ck-ann"), opened("sms", contact_key="ck-bob", phone=PHONE)
+    for payload in (survivor, joined, merge(joined, survivor)):
+        await handle(store, table, payload)
+    return survivor, joined
+
+
+async def test_a_public_update_reaches_every_reporter_merged_ones_included_on_their_own_channel(
+        store: Any, table: Any, sent: Sent) -> None:
+    survivor, joined = await _opened_and_merged(store, table)
+    [ack] = sent.emails
+
+    assert await handle(store, table, public_update(survivor)) == "sending,sending,sent,sent"
+
+    mail = sent.emails[-1]
+    assert mail["To"] == ADDRESS and survivor.service_request_id in mail["Subject"]
+    # in the case's thread: it answers our acknowledgement, which answered the resident's own mail
+    assert mail["In-Reply-To"] == ack["Message-ID"]
+    assert mail["References"] == f"{survivor.channel_message_id} {ack['Message-ID']}"
+    assert "A crew is booked for Tuesday." in mail.get_body(("plain",)).get_content()
+    assert mail["Auto-Submitted"] is None  # a person wrote it (RFC 3834 §5)
+    channel, to, text = sent.texts[-1]
+    assert (channel, to) == ("sms", PHONE) and "A crew is booked for Tuesday." in text
+    assert survivor.service_request_id in text
+    notes = recorded(store)[-2:]
+    assert {(n.case_id, n.kind, n.notice, n.outcome) for n in notes} == {
+        (survivor.case_id, "status_changed", "public_update", "sent"),
+        (joined.case_id, "status_changed", "public_update", "sent")}
+
+
+async def test_the_same_public_update_is_sent_once_per_recipient_even_in_another_event(
+        store: Any, table: Any, sent: Sent) -> None:
+    survivor, _ = await _opened_and_merged(store, table)
+    update = public_update(survivor)
+    env = event(update, subject=survivor.case_id)
+    before = sent.count()
+
+    assert await store.handle(table, env) == "sending,sending,sent,sent"
+    assert await store.handle(table, env) == "duplicate"
+    # the case service publishing the same update again under a new event id: still one per recipient
+    assert await handle(store, table, update) == "already_attempted,already_attempted"
+
+    assert sent.count() == before + 2
+
+
+async def test_a_public_update_to_an_opted_out_number_is_suppressed(store: Any, table: Any, sent: Sent) -> None:
+    survivor, _ = await _opened_and_merged(store, table)
+    await handle(store, table, opt_out())
+    texts = len(sent.texts)
+
+    assert await handle(store, table, public_update(survivor)) == "sending,suppressed,sent"
+
+    assert len(sent.texts) == texts
+    suppressed = [n for n in recorded(store) if n.outcome == "suppressed"]
+    assert [(n.notice, n.reason) for n in suppressed] == [("public_update", "opted out (keyword STOP)")]
+
+
+async def test_a_public_update_on_a_case_without_known_reporters_tells_no_one(store: Any, table: Any) -> None:
+    assert await handle(store, table, public_update(opened())) == "no_contact"
+    assert store.emitted() == []
+
+
+async def test_a_long_public_update_by_sms_keeps_the_case_number_and_at_most_four_segments(
+        store: Any, table: Any, sent: Sent) -> None:
+    case = opened("sms", phone=PHONE)
+    await handle(store, table, case)
+
+    await handle(store, table, public_update(case, "The crew found a broken pipe under the road. " * 20))
+
+    text = sent.texts[-1][2]
+    assert case.service_request_id in text and text.endswith("…") and sms_segments(text).count <= 4
+
+
+# --- replies ---------------------------------------------------------------------------------------------
+
+
+def reply(case: CaseOpened, contact_key: str, text: str = "Which corner exactly?") -> CaseReplyRequested:
+    return CaseReplyRequested(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                              actor="u-staff", actor_role="department_staff", reply_id=uuid4(),
+                              contact_key=contact_key, text=text, language="en")
+
+
+async def test_a_reply_reaches_only_the_reporter_named_on_their_channel(store: Any, table: Any, sent: Sent) -> None:
+    survivor, joined = await _opened_and_merged(store, table)
+    emails = len(sent.emails)
+    ask = reply(survivor, "ck-bob")
+    env = event(ask, subject=survivor.case_id)
+
+    assert await store.handle(table, env) == "sending,sent"
+    assert await store.handle(table, env) == "duplicate"
+
+    assert len(sent.emails) == emails
+    channel, to, text = sent.texts[-1]
+    assert (channel, to) == ("sms", PHONE) and "Which corner exactly?" in text
+    [note] = recorded(store)[-1:]
+    assert (note.case_id, note.notice, note.channel) == (joined.case_id, "reply", "sms")
+
+
+async def test_a_reply_by_email_stays_in_the_thread(store: Any, table: Any, sent: Sent) -> None:
+    survivor, _ = await _opened_and_merged(store, table)
+    [ack] = sent.emails
+
+    assert await handle(store, table, reply(survivor, "ck-ann")) == "sending,sent"
+
+    mail = sent.emails[-1]
+    assert mail["In-Reply-To"] == ack["Message-ID"] and survivor.service_request_id in mail["Subject"]
+    assert "311+" + survivor.service_request_id in mail["Reply-To"]
+
+
+async def test_a_reply_to_an_unknown_reporter_sends_nothing(store: Any, table: Any, sent: Sent) -> None:
+    survivor, _ = await _opened_and_merged(store, table)
+    before = (sent.count(), len(store.emitted()))
+
+    assert await handle(store, table, reply(survivor, "ck-nobody")) == "no_contact"
+
+    assert (sent.count(), len(store.emitted())) == before
+
+
+# --- unmerge ---------------------------------------------------------------------------------------------
+
+
+def unmerged(case: CaseOpened, from_case: CaseOpened) -> CaseUnmerged:
+    return CaseUnmerged(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+                        actor="u-staff", actor_role="department_staff", unmerged_from=from_case.case_id,
+                        unmerged_from_service_request_id=from_case.service_request_id, status="open",
+                        workflow_status="in_progress", reason="the neighbour's gossip was wrong")
+
+
+async def test_an_unmerged_reporter_is_told_and_no_longer_hears_of_the_former_survivor(
+        store: Any, table: Any, sent: Sent) -> None:
+    survivor = opened(contact_key="ck-ann")
+    joined = opened(contact_key="ck-zoe", language="fr", email="zoe@resident.test")
+    for payload in (survivor, joined, merge(joined, survivor)):
+        await handle(store, table, payload)
+
+    assert await handle(store, table, unmerged(joined, survivor)) == "sending,sent"
+
+    mail = sent.emails[-1]
+    body = mail.get_body(("plain",)).get_content()
+    assert mail["To"] == "zoe@resident.test" and joined.service_request_id in mail["Subject"]
+    assert "de nouveau un dossier à part" in mail["Subject"] and survivor.service_request_id in body
+    assert "gossip" not in body  # the staff's reason is for the timeline
+    assert (recorded(store)[-1].kind, recorded(store)[-1].notice) == ("merged", "unmerged")
+    assert store.repo.contacts[joined.case_id].merged_into is None
+    emails = len(sent.emails)
+    assert await handle(store, table, public_update(survivor)) == "sending,sent"
+    assert [m["To"] for m in sent.emails[emails:]] == [ADDRESS]
+
+
+async def test_an_unmerge_of_a_case_the_notifier_never_saw_tells_no_one(store: Any, table: Any) -> None:
+    assert await handle(store, table, unmerged(opened(), opened())) == "no_contact"
+    assert store.emitted() == []
+
+
+# --- workflow status notices -----------------------------------------------------------------------------
+
+TEXTS = {("resolved", "en"): "Your request was resolved.", ("resolved", "fr"): "Votre demande a été réglée.",
+         ("waiting_on_resident", "en"): "We need more information from you."}
+
+
+def moved(case: CaseOpened, to: str, *, status: str = "open", notify: bool = True, notes: str | None = None,
+          ) -> CaseStatusChanged:
+    return CaseStatusChanged(case_id=case.case_id, service_request_id=case.service_request_id,
+                             jurisdiction_id="demo", status=status, status_notes=notes,  # type: ignore[arg-type]
+                             workflow_status=to, previous_workflow_status="in_progress", notify=notify)
+
+
+async def test_a_status_that_notifies_tells_every_reporter_the_workflows_text_in_their_language(
+        store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    survivor = opened(contact_key="ck-ann")
+    joined = opened(contact_key="ck-zoe", language="fr", email="zoe@resident.test")
+    sms = opened("sms", contact_key="ck-bob", phone=PHONE)
+    for payload in (survivor, joined, sms, merge(joined, survivor), merge(sms, survivor)):
+        await handle(store, table, payload)
+    emails = len(sent.emails)
+
+    assert await handle(store, table, moved(survivor, "resolved", status="closed")) == \
+        "sending,sending,sending,sent,sent,sent"
+
+    bodies = {str(m["To"]): m.get_body(("plain",)).get_content() for m in sent.emails[emails:]}
+    assert "Your request was resolved." in bodies[ADDRESS]
+    assert "Votre demande a été réglée." in bodies["zoe@resident.test"]
+    assert "Your request was resolved." in sent.texts[-1][2] and survivor.service_request_id in sent.texts[-1][2]
+    assert {n.kind for n in recorded(store)[-3:]} == {"closed"}
+
+
+async def test_a_status_that_does_not_notify_sends_nothing_and_is_remembered(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    case = opened()
+    await handle(store, table, case)
+    before = (sent.count(), len(store.emitted()))
+
+    assert await handle(store, table, moved(case, "assigned", notify=False)) == "not_notified"
+
+    assert (sent.count(), len(store.emitted())) == before
+    status = store.repo.statuses[case.case_id][0]
+    assert (status.workflow_status, status.notify) == ("assigned", False)
+
+
+async def test_an_old_status_event_without_workflow_keeps_the_generic_closure(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    case = opened()
+    await handle(store, table, case)
+
+    assert await handle(store, table, closed(case)) == "sending,sent"
+
+    body = sent.emails[-1].get_body(("plain",)).get_content()
+    assert "is now closed. Notes: Repaired." in body
+
+
+async def test_a_notifying_status_without_a_text_falls_back_to_the_generic_update(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    case = opened()
+    await handle(store, table, case)
+
+    assert await handle(store, table, moved(case, "cancelled", status="closed", notes="Private land.")) == \
+        "sending,sent"
+
+    assert "is now closed. Notes: Private land." in sent.emails[-1].get_body(("plain",)).get_content()
+
+
+async def test_a_report_merged_after_a_silent_closure_hears_nothing_late(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    await handle(store, table, survivor)
+    await handle(store, table, joined)
+    await handle(store, table, moved(survivor, "closed", status="closed", notify=False))
+
+    assert await handle(store, table, merge(joined, survivor)) == "sending,sent"  # the merge notice only
+
+
+async def test_a_report_merged_after_a_notified_resolution_hears_its_text_late(store: Any, sent: Sent) -> None:
+    table = table_for(store, sent, status_texts=TEXTS)
+    survivor, joined = opened(), opened("sms", phone=PHONE)
+    await handle(store, table, survivor)
+    await handle(store, table, joined)
+    await handle(store, table, moved(survivor, "resolved", status="closed"))
+
+    assert await handle(store, table, merge(joined, survivor)) == "sending,sending,sent,sent"
+    assert "Your request was resolved." in sent.texts[-1][2]
+
+
+# --- erasure ---------------------------------------------------------------------------------------------
+
+
+def erased(case: CaseOpened, *contact_keys: str) -> CasePersonalDataErased:
+    return CasePersonalDataErased(case_id=case.case_id, service_request_id=case.service_request_id,
+                                  jurisdiction_id="demo", contact_keys=list(contact_keys),
+                                  closed_at=datetime(2024, 1, 1, tzinfo=UTC), policy_days=730)
+
+
+async def test_erasure_blanks_the_reporters_addresses_and_keeps_the_delivery_rows(store: Any, table: Any,
+                                                                                  sent: Sent) -> None:
+    survivor, joined = await _opened_and_merged(store, table)
+    other = opened(contact_key="ck-carl", email="carl@resident.test")
+    await handle(store, table, other)
+    rows = len(store.repo.deliveries)
+
+    assert await handle(store, table, erased(survivor, "ck-bob")) == "erased"
+
+    for case in (survivor, joined):
+        c = store.repo.contacts[case.case_id]
+        assert (c.email, c.phone, c.handle, c.display_name, c.reply_to_message_id) == (None,) * 5
+    assert store.repo.contacts[other.case_id].email == "carl@resident.test"
+    assert len(store.repo.deliveries) == rows
+    keys = {d["case_id"]: d["recipient_key"] for d in store.repo.deliveries}
+    assert keys[survivor.case_id].startswith("erased:") and keys[joined.case_id].startswith("erased:")
+    assert not keys[other.case_id].startswith("erased:")
+    # nothing more can reach them
+    before = sent.count()
+    assert await handle(store, table, public_update(survivor)) == "no_contact,no_contact"
+    assert sent.count() == before
