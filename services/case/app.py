@@ -12,9 +12,9 @@ from typing import Any
 
 from services.case.adapters.reads import StaffReads
 from services.case.adapters.repository import CaseRepository
-from services.case.config import SERVICE
+from services.case.config import SERVICE, TimerSettings
 from services.case.entrypoints import http, kafka
-from services.case.service_layer import handlers
+from services.case.service_layer import handlers, retention, timers
 from shared.auth import TokenVerifier, install_auth
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
@@ -38,15 +38,35 @@ def create_app(settings: Settings | None = None) -> Any:
     table: dict[str, Handlers] = {}
     loaded: dict[str, Jurisdiction] = {}
 
+    ts = TimerSettings()
+    loop: list[timers.SlaTimer] = []
+
     async def start() -> None:
         jur = load_jurisdiction(s.jurisdiction)
         loaded["jurisdiction"] = jur
-        table["h"] = handlers.handlers(jur)
+        table["h"] = handlers.handlers(jur, clocks=timers)
 
-    rt.on_start.append(start)
+    async def start_timer() -> None:
+        # The SLA timer and the retention job: one background loop, state in PostgreSQL only.
+        jur = loaded["jurisdiction"]
+        timer = timers.SlaTimer(
+            unit_of_work=lambda: rt.unit_of_work(CaseRepository), jurisdiction=jur, clock=rt.clock,
+            interval_s=ts.sla_timer_interval_s, batch=ts.sla_timer_batch,
+            retention_interval_s=ts.retention_interval_s, retention_batch=ts.retention_batch,
+            retention=lambda uow: retention.erase_due(uow, jurisdiction=jur, limit=ts.retention_batch))
+        timer.start()
+        loop.append(timer)
+
+    async def stop_timer() -> None:
+        while loop:
+            await loop.pop().stop()
+
+    rt.on_start.extend([start, start_timer])
+    rt.on_stop.append(stop_timer)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository))
     install_auth(rt.app, TokenVerifier(s))
     http.mount(rt.app, http.CaseApi(reads=lambda: StaffReads(rt.db),
                                     unit_of_work=lambda: rt.unit_of_work(CaseRepository),
-                                    jurisdiction=lambda: loaded["jurisdiction"], now=rt.clock))
+                                    jurisdiction=lambda: loaded["jurisdiction"], now=rt.clock,
+                                    clocks=lambda: timers))
     return rt.app

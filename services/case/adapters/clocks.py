@@ -72,7 +72,7 @@ class ClockQueries:
         """Stop the clocks still running or paused on closed cases (a case closed by a path that did not
         stop its clock); returns how many. Rows locked elsewhere are left for a later call."""
         result = await self.conn.execute(
-            "UPDATE sla_clocks k SET state = 'stopped', paused_at = NULL, remaining_s = NULL, updated_at = $1 "
+            "UPDATE sla_clocks k SET state = 'stopped', paused_at = COALESCE(k.paused_at, $1), updated_at = $1 "
             "FROM cases c WHERE c.case_id = k.case_id AND c.status = 'closed' AND k.state <> 'stopped' "
             "AND k.case_id IN (SELECT case_id FROM sla_clocks WHERE state <> 'stopped' FOR UPDATE SKIP LOCKED)",
             now)

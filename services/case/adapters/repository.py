@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from services.case.adapters.clocks import ClockQueries
+from services.case.adapters.retention import RetentionQueries
 from services.case.domain.rules import CaseState
 from services.case.domain.threading import CaseRef, ThreadingFacts
 
@@ -44,7 +46,7 @@ def _insert(table: str, row: dict[str, Any]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})"
 
 
-class CaseRepository:
+class CaseRepository(ClockQueries, RetentionQueries):
     """Cases, their messages, reporters, timeline and our outbound message ids, on `conn` (the connection of
     the unit of work's open transaction, its `search_path` on the case schema; nothing here commits).
 

@@ -73,8 +73,9 @@ class SlaClock:
 
     `routed_due_at` is the due time routing gave (the generation's identity: the same one again changes
     nothing); `due_at` the effective due time (moved by pauses); `warn_at` when the warning fires;
-    `total_s` the span's seconds from `started_at` to `routed_due_at`; `remaining_s` the span's seconds
-    left when paused (None unless paused). Fired marks are per `generation` (from 1).
+    `total_s` the span's seconds from `started_at` to `routed_due_at`; `paused_at` when it stopped
+    counting (paused or stopped; None while running); `remaining_s` the span's seconds left then (None:
+    count them from `paused_at` to `due_at`). Fired marks are per `generation` (from 1).
     """
 
     case_id: UUID
@@ -119,15 +120,15 @@ def warn_at(span: Span, start: datetime, total_s: float, share: float) -> dateti
 
 
 def arm(previous: SlaClock | None, *, case_id: UUID, due_at: datetime, started_at: datetime, share: float,
-        span: Span, case_open: bool = True) -> SlaClock | None:
+        span: Span, case_open: bool = True, now: datetime | None = None) -> SlaClock | None:
     """The clock after routing gave the case the due time `due_at` (aware UTC), the time having started
     at `started_at` (the case's `requested_datetime`, as the router counts from it); None when nothing
     changes (the same routed due time again: a replayed or repeated decision).
 
     A first due time is generation 1; another due time (recategorisation, a new place) starts the next
     generation with fresh fired marks. A paused clock stays paused, with the span's time from its pause to
-    the new due time left. A closed case (`case_open` False) keeps a stopped clock. The warning comes at
-    `share` of the span's time from start to due (`warn_at`).
+    the new due time left. A closed case (`case_open` False) keeps a clock stopped since `now` (default
+    `started_at`). The warning comes at `share` of the span's time from start to due (`warn_at`).
     """
     if previous is not None and previous.routed_due_at == due_at:
         return None
@@ -135,7 +136,8 @@ def arm(previous: SlaClock | None, *, case_id: UUID, due_at: datetime, started_a
     generation = previous.generation + 1 if previous is not None else 1
     clock = SlaClock(case_id=case_id, generation=generation, clock=span.kind, started_at=started_at,
                      routed_due_at=due_at, due_at=due_at, warn_at=warn_at(span, started_at, total, share),
-                     total_s=total, state="running" if case_open else "stopped")
+                     total_s=total, state="running" if case_open else "stopped",
+                     paused_at=None if case_open else (now or started_at))
     if previous is not None and previous.state == "paused" and case_open:
         assert previous.paused_at is not None, "a paused clock knows when it paused"
         left = max(0.0, span.between(previous.paused_at, due_at))
@@ -154,9 +156,9 @@ def pause(clock: SlaClock | None, now: datetime, span: Span | None = None) -> Sl
 
 
 def remaining(clock: SlaClock, span: Span) -> float:
-    """The span's seconds a paused clock has left (kept at its pause, or counted from `paused_at` to
-    `due_at`); 0 for a clock that is not paused or is past due."""
-    if clock.state != "paused" or clock.paused_at is None:
+    """The span's seconds a paused or stopped clock has left (kept at its pause, or counted from
+    `paused_at` to `due_at`); 0 for a running clock or one past due."""
+    if clock.state == "running" or clock.paused_at is None:
         return 0.0
     if clock.remaining_s is not None:
         return clock.remaining_s
@@ -164,10 +166,11 @@ def remaining(clock: SlaClock, span: Span) -> float:
 
 
 def resume(clock: SlaClock | None, now: datetime, span: Span, share: float) -> SlaClock | None:
-    """The clock running again from `now`: due after the seconds it had left, and, if its warning has not
-    fired, warned when the time left falls to (1 - `share`) of its total (at once when already below);
-    None when it was not paused."""
-    if clock is None or clock.state != "paused":
+    """The clock running again from `now` (after a pause, or a stop: a reopened or unmerged case): due
+    after the seconds it had left when it stopped counting, and, if its warning has not fired, warned when
+    the time left falls to (1 - `share`) of its total (at once when already below); fired marks stay.
+    None when it was running (or there is none)."""
+    if clock is None or clock.state == "running":
         return None
     left = remaining(clock, span)
     due = span.add(now, left)
@@ -178,11 +181,15 @@ def resume(clock: SlaClock | None, now: datetime, span: Span, share: float) -> S
     return replace(clock, state="running", due_at=due, warn_at=warn, paused_at=None, remaining_s=None)
 
 
-def stop(clock: SlaClock | None) -> SlaClock | None:
-    """The clock stopped for good (the case closed); None when there is none or it is stopped already."""
+def stop(clock: SlaClock | None, now: datetime) -> SlaClock | None:
+    """The clock stopped at `now` (the case closed or was merged; a paused clock stays stopped since its
+    pause); it fires nothing more unless `resume`d (the case reopened). None when there is none or it is
+    stopped already."""
     if clock is None or clock.state == "stopped":
         return None
-    return replace(clock, state="stopped", paused_at=None, remaining_s=None)
+    if clock.state == "paused":
+        return replace(clock, state="stopped")
+    return replace(clock, state="stopped", paused_at=now, remaining_s=None)
 
 
 def due_triggers(clock: SlaClock, now: datetime) -> list[Trigger]:

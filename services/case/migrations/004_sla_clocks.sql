@@ -3,7 +3,8 @@
 
 -- Durations are seconds of the clock's span (business hours of the jurisdiction, or calendar time).
 -- routed_due_at is the due time routing gave (a generation's identity); due_at moves with pauses;
--- remaining_s is what a paused clock had left (NULL: count it from paused_at to due_at on resume).
+-- paused_at is when a paused or stopped clock stopped counting; remaining_s what it had left then
+-- (NULL: count it from paused_at to due_at when it resumes).
 CREATE TABLE {schema}.sla_clocks (
     case_id          uuid PRIMARY KEY REFERENCES {schema}.cases,
     generation       integer NOT NULL CHECK (generation >= 1),
@@ -25,7 +26,7 @@ CREATE TABLE {schema}.sla_clocks (
              WHEN warning_fired_at IS NULL AND warn_at IS NOT NULL THEN warn_at
              WHEN breach_fired_at IS NULL THEN due_at
         END) STORED,
-    CHECK ((state = 'paused') = (paused_at IS NOT NULL))
+    CHECK ((state = 'running') = (paused_at IS NULL))
 );
 CREATE INDEX sla_clocks_next_fire ON {schema}.sla_clocks (next_fire_at) WHERE next_fire_at IS NOT NULL;
 

@@ -82,7 +82,7 @@ async def arm(uow: Uow, case_row: dict[str, Any], due_at: datetime | None, *, ju
     clock = sla.arm(await _load(uow, case_row), case_id=case_row["case_id"], due_at=due_at,
                     started_at=case_row["requested_datetime"], share=_share(jurisdiction),
                     span=span_for(jurisdiction, case_row.get("service_code")),
-                    case_open=case_row.get("status", "open") == "open")
+                    case_open=case_row.get("status", "open") == "open", now=uow.now)
     return await _save(uow, clock)
 
 
@@ -96,17 +96,19 @@ async def pause(uow: Uow, case_row: dict[str, Any], *, jurisdiction: Jurisdictio
 
 
 async def resume(uow: Uow, case_row: dict[str, Any], *, jurisdiction: Jurisdiction) -> SlaClock | None:
-    """Resume the case's paused clock at `uow.now` (a pausing status was left for one that does not
-    pause): due after the business time it had left. Returns the clock written; None when it was not
-    paused."""
+    """Resume the case's paused or stopped clock at `uow.now` (a pausing status was left for one that
+    does not pause; a closed case reopened; a merged case unmerged): due after the business time it had
+    left when it stopped counting, fired marks kept. Returns the clock written; None when it was
+    running or there is none."""
     span = span_for(jurisdiction, case_row.get("service_code"))
     return await _save(uow, sla.resume(await _load(uow, case_row), uow.now, span, _share(jurisdiction)))
 
 
 async def stop(uow: Uow, case_row: dict[str, Any]) -> SlaClock | None:
-    """Stop the case's clock for good (a closed status, or the case merged into another). Returns the
-    clock written; None when there was none or it was stopped already."""
-    return await _save(uow, sla.stop(await _load(uow, case_row)))
+    """Stop the case's clock at `uow.now` (a closed status, or the case merged into another); `resume`
+    restarts it when the case reopens. Returns the clock written; None when there was none or it was
+    stopped already."""
+    return await _save(uow, sla.stop(await _load(uow, case_row), uow.now))
 
 
 def sla_state(clock_row: dict[str, Any] | SlaClock | None, now: datetime) -> SlaState:

@@ -114,9 +114,22 @@ def test_pausing_twice_resuming_a_running_clock_or_stopping_twice_changes_nothin
     paused = sla.pause(clock, local(2, 10), BUSINESS)
     assert sla.pause(paused, local(2, 11), BUSINESS) is None
     assert sla.resume(clock, local(2, 11), BUSINESS, 0.75) is None
-    stopped = sla.stop(paused)
-    assert stopped is not None and stopped.state == "stopped" and stopped.paused_at is None
-    assert sla.stop(stopped) is None and sla.pause(None, local(2, 10)) is None
+    stopped = sla.stop(paused, local(2, 12))
+    assert stopped is not None and stopped.state == "stopped" and stopped.paused_at == local(2, 10)
+    assert sla.stop(stopped, local(2, 13)) is None and sla.pause(None, local(2, 10)) is None
+    assert sla.pause(stopped, local(2, 13), BUSINESS) is None
+
+
+def test_a_reopened_case_s_clock_resumes_with_the_time_it_had_left_when_it_closed() -> None:
+    clock = sla.fired(armed(local(2, 8), local(2, 17)), "warning", local(2, 14, 45))
+    closed = sla.stop(clock, local(2, 16))  # one business hour left
+    assert closed is not None and closed.next_fire_at is None and closed.paused_at == local(2, 16)
+    reopened = sla.resume(closed, local(9, 9), BUSINESS, 0.75)  # a week later
+    assert reopened is not None and reopened.state == "running" and reopened.due_at == local(9, 10)
+    assert reopened.warning_fired_at == local(2, 14, 45) and sla.due_triggers(reopened, local(9, 10)) == ["breach"]
+    breached = sla.stop(sla.fired(reopened, "breach", local(9, 10)), local(9, 11))
+    again = sla.resume(breached, local(10, 9), BUSINESS, 0.75)
+    assert again is not None and sla.due_triggers(again, local(12, 9)) == []
 
 
 def test_the_same_due_time_again_changes_nothing_and_a_new_one_starts_a_new_generation() -> None:
@@ -154,7 +167,7 @@ def test_warning_then_breach_fire_once_each_and_a_late_clock_fires_both_in_order
     done = sla.fired(warned, "breach", local(2, 17))
     assert sla.due_triggers(done, local(9, 9)) == [] and done.next_fire_at is None
     assert sla.due_triggers(clock, local(5, 9)) == ["warning", "breach"]
-    assert sla.due_triggers(sla.stop(clock), local(5, 9)) == []
+    assert sla.due_triggers(sla.stop(clock, local(2, 12)), local(5, 9)) == []
 
 
 @pytest.mark.parametrize(("at", "expected"), [
@@ -170,8 +183,8 @@ def test_the_sla_badge_of_paused_stopped_and_missing_clocks() -> None:
     clock = armed(local(2, 8), local(2, 17))
     assert sla.sla_state(None, local(2, 9)) == "none"
     assert sla.sla_state(sla.pause(clock, local(2, 10), BUSINESS), local(9, 9)) == "paused"
-    assert sla.sla_state(sla.stop(clock), local(9, 9)) == "none"
-    assert sla.sla_state(sla.stop(sla.fired(clock, "breach", local(2, 17))), local(9, 9)) == "breached"
+    assert sla.sla_state(sla.stop(clock, local(2, 12)), local(9, 9)) == "none"
+    assert sla.sla_state(sla.stop(sla.fired(clock, "breach", local(2, 17)), local(2, 18)), local(9, 9)) == "breached"
     assert sla.sla_state(sla.fired(clock, "warning", local(2, 9)), local(2, 9)) == "warning"
 
 
