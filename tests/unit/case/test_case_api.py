@@ -1,5 +1,5 @@
 """The case API's routes over in-memory reads and an in-memory unit of work: paths, parameters, status
-codes and bodies, and the search's SQL built from its filters."""
+codes and bodies, which routes need a staff token, and the search's SQL built from its filters."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from case_fakes import demo
 from fastapi import FastAPI
 
 from services.case.adapters.reads import RequestQuery, requests_sql
 from services.case.entrypoints.http import CaseApi, comma_list, mount, router
+from shared.auth import install_auth
 from shared.events import CaseStatusChanged
+from support.auth import TestIssuer
 from support.uow import T0, FakeStore
 
 CASE_ID, SURVIVOR_ID, CORRELATION = uuid4(), uuid4(), uuid4()
@@ -26,7 +29,8 @@ def case_row(case_id: UUID, number: str, **kw: Any) -> dict[str, Any]:
             "description": "Pothole on Main St", "agency_responsible": "Roads", "queue": "roads", "district": "east",
             "address": "Main St", "zipcode": None, "lat": 45.4, "long": -75.7, "media_url": ["https://m/1.jpg"],
             "requested_datetime": T0, "updated_datetime": T0, "sla_due_at": None, "merged_into": None,
-            "correlation_id": CORRELATION, **kw}
+            "correlation_id": CORRELATION, "workflow_status": "acknowledged", "assignee": None, "team": None,
+            "workflow_before_merge": None, "priority": 3, "routing": {}, "language": "en", **kw}
 
 
 class FakeReads:
@@ -90,13 +94,19 @@ def store(reads: FakeReads) -> FakeStore[FakeStatusRepository]:
     return FakeStore(FakeStatusRepository(reads), "case")
 
 
+def api(reads: Any, unit_of_work: Any) -> CaseApi:
+    return CaseApi(reads=lambda: reads, unit_of_work=unit_of_work, jurisdiction=demo, now=lambda: T0)
+
+
 @pytest.fixture
-async def client(reads: FakeReads, store: FakeStore[FakeStatusRepository]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(reads: FakeReads, store: FakeStore[FakeStatusRepository],
+                 test_issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     later = T0 + timedelta(hours=1)
-    mount(app, CaseApi(reads=lambda: reads,  # type: ignore[arg-type,return-value]
-                       unit_of_work=lambda: store.uow(now=later)))  # type: ignore[arg-type,return-value]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://case") as c:
+    install_auth(app, test_issuer.verifier())
+    mount(app, api(reads, lambda: store.uow(now=later)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://case",
+                                 headers=test_issuer.headers("supervisor", subject="u-sup")) as c:
         yield c
 
 
@@ -159,9 +169,49 @@ async def test_a_status_change_answers_the_case_and_emits_case_status_changed(
     assert r.status_code == 200
     assert r.json()["status"] == "closed" and r.json()["status_notes"] == "Fixed"
     assert r.json()["updated_datetime"] == "2026-03-02T16:00:00Z"
-    assert store.repo.timeline == [("status_changed", {"status": "closed", "status_notes": "Fixed", "actor": "staff"})]
+    [(kind, detail)] = store.repo.timeline
+    assert kind == "status_changed" and (detail["actor"], detail["role"]) == ("u-sup", "supervisor")
+    assert detail["after"] == {"workflow_status": "resolved", "status": "closed", "status_notes": "Fixed"}
     [out] = store.emitted("case.status_changed")
     assert out.correlation_id == CORRELATION and out.payload(CaseStatusChanged).status == "closed"
+
+
+async def test_the_actor_of_a_status_change_is_the_tokens_never_the_bodys(
+        client: httpx.AsyncClient, store: FakeStore[FakeStatusRepository]) -> None:
+    r = await client.post("/cases/DEMO-26-000001/status", json={"status": "closed", "actor": "mallory"})
+    assert r.status_code == 200
+    assert store.repo.timeline[0][1]["actor"] == "u-sup"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/cases/DEMO-26-000001/status"), ("get", "/cases/DEMO-26-000001/timeline"), ("get", "/cases/by-contact/k1")])
+async def test_the_staff_routes_of_the_case_api_need_a_token(
+        client: httpx.AsyncClient, store: FakeStore[FakeStatusRepository], method: str, path: str) -> None:
+    r = await client.request(method, path, json={"status": "closed"}, headers={"Authorization": ""})
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert store.repo.timeline == [] and store.outbox == []
+
+
+async def test_a_call_agent_reads_a_timeline_but_changes_no_status(
+        client: httpx.AsyncClient, store: FakeStore[FakeStatusRepository], test_issuer: TestIssuer) -> None:
+    agent = test_issuer.headers("call_agent")
+    assert (await client.get("/cases/DEMO-26-000001/timeline", headers=agent)).status_code == 200
+    r = await client.post("/cases/DEMO-26-000001/status", json={"status": "closed"}, headers=agent)
+    assert r.status_code == 403 and store.outbox == []
+
+
+async def test_another_departments_staff_cannot_change_the_status(
+        client: httpx.AsyncClient, store: FakeStore[FakeStatusRepository], test_issuer: TestIssuer) -> None:
+    water = test_issuer.headers("department_staff", department="water")
+    r = await client.post("/cases/DEMO-26-000001/status", json={"status": "closed"}, headers=water)
+    assert r.status_code == 403 and "department" in r.json()["detail"] and store.outbox == []
+
+
+async def test_the_open311_reads_need_no_token(client: httpx.AsyncClient) -> None:
+    anonymous = {"Authorization": ""}
+    assert (await client.get("/cases/requests/DEMO-26-000001", headers=anonymous)).status_code == 200
+    assert (await client.get("/cases/requests", headers=anonymous)).status_code == 200
+    assert (await client.get("/cases/tokens/tok-1", headers=anonymous)).status_code == 200
 
 
 async def test_a_status_outside_open311s_is_422(client: httpx.AsyncClient) -> None:
@@ -170,11 +220,11 @@ async def test_a_status_outside_open311s_is_422(client: httpx.AsyncClient) -> No
 
 def test_the_module_router_serves_each_path_with_its_parameters() -> None:
     app = FastAPI()
-    mount(app, CaseApi(reads=lambda: FakeReads([]), unit_of_work=lambda: None))  # type: ignore[arg-type,return-value]
+    mount(app, api(FakeReads([]), lambda: None))
     assert app.state.case_api.reads().cases == {}
-    paths = app.openapi()["paths"]
+    paths = {p: ops for p, ops in app.openapi()["paths"].items() if p.startswith("/cases")}
     assert {r.path for r in router.routes} == set(paths)  # type: ignore[attr-defined]
-    params = {(method, path): sorted(p["name"] for p in op.get("parameters", []))
+    params = {(method, path): sorted(p["name"] for p in op.get("parameters", []) if p["in"] != "header")
               for path, ops in paths.items() for method, op in ops.items()}
     assert params == {
         ("get", "/cases/requests/{service_request_id}"): ["service_request_id"],

@@ -1,20 +1,21 @@
 """Case handlers on an in-memory unit of work: opening and threading cases, routing, merges, notification
-records and staff status changes, with replays that change nothing and failures that roll back."""
+records, with replays that change nothing and failures that roll back; the workflow moves they make and
+the SLA clock hooks they call (routing arms, a merge stops, a reporter's answer resumes), and duplicate
+suggestions kept for review."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.case.adapters.repository import CASE_COLUMNS
-from services.case.domain.commands import ChangeStatus
-from services.case.domain.rules import CaseState
-from services.case.domain.threading import CaseRef, ThreadingFacts
+from case_fakes import FakeCaseRepository, RecordingClocks, demo
+
+from services.case.domain.commands import Actor, Transition
 from services.case.service_layer import handlers as h
+from services.case.service_layer import staff as s
 from shared.events import (
     CaseMerged,
     CaseMessageAdded,
@@ -22,6 +23,7 @@ from shared.events import (
     CaseRouted,
     CaseStatusChanged,
     DedupDecided,
+    DedupSuggested,
     MessageReceived,
     NotificationRecorded,
     RoutingDecided,
@@ -29,104 +31,19 @@ from shared.events import (
 )
 from support.uow import T0, FakeStore, event
 
-TZ = ZoneInfo("America/Toronto")
-
-
-class FakeCaseRepository:
-    """`CaseRepository` in memory: cases by id (every column), messages, reporters, timeline rows, our
-    outbound message ids, the case-number sequence and the order rows were locked in (`locks`)."""
-
-    def __init__(self) -> None:
-        self.cases: dict[UUID, dict[str, Any]] = {}
-        self.messages: list[dict[str, Any]] = []
-        self.reporters: dict[str, dict[str, Any]] = {}
-        self.timeline: list[dict[str, Any]] = []
-        self.outbound: dict[str, UUID] = {}
-        self.seq = 0
-        self.locks: list[UUID] = []
-
-    async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
-                              reply_ids: list[str]) -> ThreadingFacts:
-        held = [m["case_id"] for m in self.messages
-                if (m["channel"], m["channel_message_id"]) == (channel, channel_message_id)]
-        numbered = [c for c in self.cases.values() if hinted and c["service_request_id"] == hinted]
-        ours = [self.outbound[i] for i in reply_ids if i in self.outbound]
-        theirs = [m["case_id"] for m in self.messages if m["channel_message_id"] in reply_ids]
-        answering = sorted((m for m in self.messages if channel_message_id in m["in_reply_to"]),
-                           key=lambda m: m["received_at"])
-        return ThreadingFacts(
-            held_by=held[0] if held else None,
-            hinted=CaseRef(numbered[0]["case_id"], numbered[0]["contact_key"]) if numbered else None,
-            replied_ours=ours[0] if ours else None,
-            replied_theirs=theirs[0] if theirs else None,
-            answered_by=(CaseRef(answering[0]["case_id"], self.cases[answering[0]["case_id"]]["contact_key"])
-                         if answering else None),
-        )
-
-    async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
-        known = self.reporters.get(contact_key)
-        if known is None:
-            self.reporters[contact_key] = {"channel": channel, "pii": pii, "first_seen": now, "last_seen": now}
-        else:
-            known.update(last_seen=now, pii={**known["pii"], **{k: v for k, v in pii.items() if v is not None}})
-
-    async def next_case_number(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    async def insert_case(self, row: dict[str, Any]) -> None:
-        assert row["case_id"] not in self.cases
-        assert row["contact_key"] in self.reporters, "cases.contact_key references reporters"
-        columns = [c.strip() for c in CASE_COLUMNS.split(",")]
-        self.cases[row["case_id"]] = {**dict.fromkeys(columns), "description": "", "media_url": [], **row}
-
-    async def insert_message(self, row: dict[str, Any]) -> None:
-        assert not any((m["channel"], m["channel_message_id"]) == (row["channel"], row["channel_message_id"])
-                       for m in self.messages), "messages are unique per channel message"
-        self.messages.append(row)
-
-    async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
-                           detail: dict[str, Any]) -> None:
-        self.timeline.append({"case_id": case_id, "at": at, "kind": kind, "event_id": event_id, "detail": detail})
-
-    async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
-        case = self.cases.get(case_id)
-        return dict(case) if case else None
-
-    async def update_case(self, case_id: UUID, fields: dict[str, Any]) -> None:
-        self.cases[case_id].update(fields)
-
-    async def case_state(self, case_id: UUID) -> CaseState | None:
-        self.locks.append(case_id)
-        c = self.cases.get(case_id)
-        return CaseState(c["case_id"], c["status"], c["merged_into"], c["opened_at"]) if c else None
-
-    async def lock_cases(self, case_ids: list[UUID]) -> None:
-        for case_id in case_ids:
-            await self.case_state(case_id)
-
-    async def merge_chain(self, case_id: UUID, limit: int = 20) -> list[CaseState]:
-        state, chain = await self.case_state(case_id), []
-        while state is not None and len(chain) < limit:
-            chain.append(state)
-            state = await self.case_state(state.merged_into) if state.merged_into else None
-        return chain
-
-    async def record_outbound(self, provider_message_id: str, case_id: UUID) -> None:
-        self.outbound.setdefault(provider_message_id, case_id)
-
-    # --- what the tests read ---
-
-    def entries(self, case_id: UUID, kind: str | None = None) -> list[dict[str, Any]]:
-        return [t for t in self.timeline if t["case_id"] == case_id and kind in (None, t["kind"])]
 
 
 Store = FakeStore[FakeCaseRepository]
 
 
-@pytest.fixture(scope="module")
-def table() -> Any:
-    return h.handlers("demo", TZ)
+@pytest.fixture
+def clocks() -> RecordingClocks:
+    return RecordingClocks()
+
+
+@pytest.fixture
+def table(clocks: RecordingClocks) -> Any:
+    return h.handlers(demo(), clocks=clocks)
 
 
 @pytest.fixture
@@ -375,8 +292,12 @@ async def test_a_routing_decision_updates_the_case_and_emits_case_routed(store: 
     assert (stored["service_code"], stored["queue"], stored["district"], stored["priority"]) == (
         "pothole", "roads-east", "east", 3)
     assert stored["routing"] == r.model_dump(mode="json") and stored["updated_datetime"] == later
+    assert stored["workflow_status"] == "acknowledged"
     [entry] = store.repo.entries(case["case_id"], "routed")
-    assert entry["detail"] == {"queue": "roads-east", "rule_id": "r1", "config_version": "v1"}
+    assert entry["detail"] == {"queue": "roads-east", "rule_id": "r1", "config_version": "v1", "source": "automatic",
+                               "recategorised": False, "service_code": "pothole",
+                               "sla_due_at": (T0 + timedelta(days=2)).isoformat(),
+                               "before": {"workflow_status": "new"}, "after": {"workflow_status": "acknowledged"}}
     [out] = store.emitted("case.routed")
     routed = out.payload(CaseRouted)
     assert routed.routing == r and routed.lat == 45.4 and routed.requested_datetime == T0
@@ -488,47 +409,6 @@ async def test_a_notification_for_an_unknown_case_raises(store: Store, table: An
     assert store.inbox == set()
 
 
-# --- change_status (a staff action: no consumed event) -------------------------------------------------
-
-
-async def change(store: Store, command: ChangeStatus, *, now: datetime = T0) -> dict[str, Any] | None:
-    async with store.uow(now=now) as uow:
-        return await h.change_status(command, uow)
-
-
-async def test_a_status_change_emits_with_the_cases_correlation_id_and_no_causation(store: Store, table: Any) -> None:
-    case = await open_case(store, table)
-    later = T0 + timedelta(hours=1)
-
-    got = await change(store, ChangeStatus(case["case_id"], "closed", "Fixed", actor="agent-7"), now=later)
-
-    assert got is not None and got["status"] == "closed" and got["status_notes"] == "Fixed"
-    assert got["updated_datetime"] == later
-    [entry] = store.repo.entries(case["case_id"], "status_changed")
-    assert entry["event_id"] is None
-    assert entry["detail"] == {"status": "closed", "status_notes": "Fixed", "actor": "agent-7"}
-    [out] = store.emitted("case.status_changed")
-    assert out.correlation_id == case["correlation_id"] and out.causation_id is None
-    assert out.subject == str(case["case_id"]) and out.producer == "case"
-    changed = out.payload(CaseStatusChanged)
-    assert (changed.status, changed.status_notes, changed.service_request_id) == ("closed", "Fixed", "DEMO-26-000001")
-    assert store.inbox == {("case", store.emitted("case.opened")[0].causation_id)}  # nothing claimed
-
-
-async def test_setting_the_status_a_case_already_has_changes_nothing(store: Store, table: Any) -> None:
-    case = await open_case(store, table)
-
-    got = await change(store, ChangeStatus(case["case_id"], "open"))
-
-    assert got is not None and got["status"] == "open"
-    assert store.emitted("case.status_changed") == [] and store.repo.entries(case["case_id"], "status_changed") == []
-
-
-async def test_a_status_change_for_an_unknown_case_answers_none(store: Store) -> None:
-    assert await change(store, ChangeStatus(uuid4(), "closed")) is None
-    assert store.outbox == []
-
-
 # --- the table -----------------------------------------------------------------------------------------
 
 
@@ -539,5 +419,144 @@ async def test_other_lifecycle_events_are_not_the_case_services(store: Store, ta
     assert store.inbox == set()
 
 
-def test_the_table_lists_the_four_consumed_events(table: Any) -> None:
-    assert set(table) == {"intake.message_received", "routing.decided", "dedup.decided", "notification.recorded"}
+def test_the_table_lists_the_five_consumed_events(table: Any) -> None:
+    assert set(table) == {"intake.message_received", "routing.decided", "dedup.decided", "dedup.suggested",
+                          "notification.recorded"}
+
+
+# --- the workflow and the SLA clock hooks --------------------------------------------------------------
+
+SUPERVISOR = Actor("u-sup", "Sam Supervisor", "supervisor", department="public-works")
+
+
+async def routed_case(store: Store, table: Any, channel_message_id: str = "SM1", **kw: Any) -> dict[str, Any]:
+    case = await open_case(store, table, channel_message_id, **kw)
+    await store.handle(table, event(RoutingDecided(case_id=case["case_id"], routing=routing(queue="roads"))))
+    return dict(store.repo.cases[case["case_id"]])
+
+
+async def test_a_new_case_starts_in_the_initial_status_and_routing_acknowledges_it_and_arms_its_clock(
+        store: Store, table: Any, clocks: RecordingClocks) -> None:
+    case = await open_case(store, table)
+    assert case["workflow_status"] == "new"
+
+    routed = await routed_case(store, table, "SM2")
+    assert routed["workflow_status"] == "acknowledged"
+    assert clocks.calls == [("arm", routed["service_request_id"], "acknowledged", T0 + timedelta(days=2))]
+
+
+async def test_a_second_routing_keeps_the_status_and_says_it_was_a_recategorisation(
+        store: Store, table: Any) -> None:
+    case = await routed_case(store, table)
+    store.repo.cases[case["case_id"]]["workflow_status"] = "in_progress"
+
+    manual = RoutingDecided(case_id=case["case_id"], routing=routing(queue="lighting", service_code="streetlight",
+                                                                     category_source="service_code", source="manual"))
+    assert await store.handle(table, event(manual)) == "routed"
+
+    assert store.repo.cases[case["case_id"]]["workflow_status"] == "in_progress"
+    entry = store.repo.entries(case["case_id"], "routed")[-1]["detail"]
+    assert entry["source"] == "manual" and entry["recategorised"] is True
+    assert entry["before"] == entry["after"] == {"workflow_status": "in_progress"}
+
+
+async def test_a_routing_decision_for_a_closed_case_arms_no_clock(store: Store, table: Any,
+                                                                  clocks: RecordingClocks) -> None:
+    case = await open_case(store, table)
+    store.repo.cases[case["case_id"]]["status"] = "closed"
+    await store.handle(table, event(RoutingDecided(case_id=case["case_id"], routing=routing())))
+    assert clocks.calls == []
+
+
+async def test_a_dedup_merge_puts_the_duplicate_in_the_merged_status_remembering_its_own_and_stops_its_clock(
+        store: Store, table: Any, clocks: RecordingClocks) -> None:
+    first = await routed_case(store, table, "SM1")
+    second = await routed_case(store, table, "SM2", contact_key="k2")
+    store.repo.cases[second["case_id"]]["workflow_status"] = "in_progress"
+
+    assert await store.handle(table, event(dedup(second["case_id"], first["case_id"]))) == "merged"
+
+    dup = store.repo.cases[second["case_id"]]
+    assert (dup["workflow_status"], dup["workflow_before_merge"]) == ("duplicate", "in_progress")
+    assert clocks.calls[-1] == ("stop", "DEMO-26-000002", "duplicate", None)
+
+
+async def test_a_reporters_answer_moves_a_case_waiting_on_them_to_in_progress_and_resumes_its_clock(
+        store: Store, table: Any, clocks: RecordingClocks) -> None:
+    case = await routed_case(store, table)
+    async with store.uow() as uow:
+        await s.transition(Transition(case["case_id"], SUPERVISOR, "waiting_on_resident"), uow, jurisdiction=demo(),
+                           clocks=clocks)
+    assert clocks.hooks()[-1] == "pause"
+    later = T0 + timedelta(hours=3)
+
+    answer = message("SM9", in_reply_to=["SM1"], description="It is by the bakery")
+    env = event(answer, subject="k1", now=later)
+    assert await store.handle(table, env, now=later) == "added"
+
+    stored = store.repo.cases[case["case_id"]]
+    assert stored["workflow_status"] == "in_progress"
+    entry = store.repo.entries(case["case_id"], "status_changed")[-1]
+    assert entry["event_id"] == env.event_id
+    assert entry["detail"]["actor"] == "system" and entry["detail"]["role"] == "system"
+    assert entry["detail"]["before"] == {"workflow_status": "waiting_on_resident"}
+    assert entry["detail"]["after"] == {"workflow_status": "in_progress"}
+    out = store.emitted("case.status_changed")[-1]
+    changed = out.payload(CaseStatusChanged)
+    assert (changed.workflow_status, changed.previous_workflow_status, changed.status) == (
+        "in_progress", "waiting_on_resident", "open")
+    assert out.causation_id == env.event_id
+    assert clocks.calls[-1] == ("resume", case["service_request_id"], "in_progress", None)
+
+
+async def test_a_message_from_someone_else_does_not_end_the_wait(store: Store, table: Any) -> None:
+    case = await routed_case(store, table, channel="email", channel_message_id="<m1@resident>")
+    store.repo.cases[case["case_id"]]["workflow_status"] = "waiting_on_resident"
+
+    other = message("<m2@other>", channel="email", in_reply_to=["<m1@resident>"], contact_key="k-other")
+    assert await receive(store, table, other) == "added"
+    assert store.repo.cases[case["case_id"]]["workflow_status"] == "waiting_on_resident"
+    assert store.emitted("case.status_changed") == []
+
+
+async def test_a_message_on_a_case_in_progress_moves_nothing(store: Store, table: Any) -> None:
+    case = await routed_case(store, table)
+    store.repo.cases[case["case_id"]]["workflow_status"] = "in_progress"
+    assert await receive(store, table, message("SM9", in_reply_to=["SM1"])) == "added"
+    assert store.emitted("case.status_changed") == []
+
+
+# --- dedup.suggested -----------------------------------------------------------------------------------
+
+
+def suggested(case_id: UUID, duplicate_of: UUID, score: float = 0.45) -> DedupSuggested:
+    return DedupSuggested(case_id=case_id, duplicate_of=duplicate_of, score=score, distance_m=40, text_similarity=0.5,
+                          window_hours=72, radius_m=50, evidence={"same_service_code": True}, review_threshold=0.35,
+                          merge_threshold=0.55)
+
+
+async def test_a_suggestion_is_kept_pending_once_per_event_and_once_per_pair(store: Store, table: Any) -> None:
+    a = await routed_case(store, table, "SM1")
+    b = await routed_case(store, table, "SM2", contact_key="k2")
+    env = event(suggested(b["case_id"], a["case_id"]))
+
+    assert await store.handle(table, env) == "suggested"
+    assert await store.handle(table, env) == "duplicate"
+    assert await store.handle(table, event(suggested(b["case_id"], a["case_id"], 0.5))) == "already_pending"
+
+    [row] = store.repo.suggestions.values()
+    assert (row["case_id"], row["duplicate_of"], row["status"], row["score"]) == (b["case_id"], a["case_id"],
+                                                                                  "pending", 0.45)
+    assert row["evidence"]["same_service_code"] is True and row["evidence"]["review_threshold"] == 0.35
+    [entry] = store.repo.entries(b["case_id"], "merge_suggested")
+    assert entry["detail"]["suggestion_id"] == str(row["id"])
+    assert store.repo.cases[b["case_id"]]["status"] == "open"  # a suggestion merges nothing
+    assert store.emitted("case.merged") == []
+
+
+async def test_a_suggestion_about_an_unknown_case_raises_and_claims_nothing(store: Store, table: Any) -> None:
+    a = await routed_case(store, table)
+    claims = set(store.inbox)
+    with pytest.raises(ValueError, match="unknown case"):
+        await store.handle(table, event(suggested(uuid4(), a["case_id"])))
+    assert store.inbox == claims and store.repo.suggestions == {}
