@@ -1,4 +1,4 @@
-"""`python -m services.workbench`: run the staff workbench on its port (8088)."""
+"""`python -m services.workbench`: run the staff workbench on its port (shared.settings.SERVICE_PORTS)."""
 
 from services.workbench.app import create_app
 from services.workbench.config import SERVICE

@@ -13,14 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from fastapi import Request
-from fastapi.exceptions import HTTPException
-from fastapi.staticfiles import StaticFiles
 
 from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
 from services.workbench.config import SERVICE, WorkbenchConfig
 from services.workbench.entrypoints import pages
-from services.workbench.entrypoints.web import PACKAGE, SignInRequired, render, sign_in_redirect
+from services.workbench.entrypoints.web import PACKAGE
 from services.workbench.service_layer.deps import Deps
 from shared.auth import TokenVerifier
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
@@ -61,18 +58,5 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.deps = deps
-    rt.app.mount("/static", StaticFiles(directory=PACKAGE / "static", check_dir=False), name="static")
-
-    async def on_sign_in_required(_request: Request, exc: Exception) -> Any:
-        assert isinstance(exc, SignInRequired)
-        return sign_in_redirect(exc)
-
-    async def on_http_error(request: Request, exc: Exception) -> Any:
-        assert isinstance(exc, HTTPException)
-        return render(request, deps, "error.html", status=exc.status_code, title_key="error.title",
-                      error={"status": exc.status_code, "message": str(exc.detail)}, sid=None)
-
-    rt.app.add_exception_handler(SignInRequired, on_sign_in_required)
-    rt.app.add_exception_handler(HTTPException, on_http_error)
-    rt.app.include_router(pages.router)
+    pages.install(rt.app, static_dir=PACKAGE / "static")
     return rt.app

@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from services.workbench.adapters import dev_sign_in
 from services.workbench.adapters.http_api import ApiError
@@ -22,9 +25,11 @@ from services.workbench.entrypoints.web import (
     AppDeps,
     SameOrigin,
     SignedIn,
+    SignInRequired,
     render,
     safe_next,
     set_session,
+    sign_in_redirect,
 )
 from services.workbench.config import SESSION_COOKIE
 from services.workbench.service_layer import pages
@@ -39,6 +44,25 @@ CONSOLE_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
 async def _form(request: Request) -> dict[str, str]:
     data = await request.form()
     return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def install(app: FastAPI, *, static_dir: Path) -> None:
+    """Serve the pages on `app` (whose state holds the `Deps`), the assets under ``/static``, a redirect to
+    sign-in for a page without a valid session, and an error page for any other HTTP error."""
+
+    async def on_sign_in_required(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return sign_in_redirect(exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return render(request, request.app.state.deps, "error.html", status=exc.status_code,
+                      title_key="error.title", error={"status": exc.status_code, "message": str(exc.detail)}, sid=None)
+
+    app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.include_router(router)
 
 
 def _home(who: Principal) -> str:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from services.workbench.config import SESSION_COOKIE
 from services.workbench.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
@@ -122,7 +122,7 @@ def templates() -> Environment:
 def local_time(value: Any, tz: str, with_date: bool = True) -> str:
     """An instant (datetime or ISO 8601 text) as the jurisdiction's local time, ``YYYY-MM-DD HH:MM``;
     ``—`` without one, the text as it is when it is not a time."""
-    if value in (None, ""):
+    if value is None or value == "" or isinstance(value, Undefined):
         return "—"
     if isinstance(value, str):
         try:

@@ -1,0 +1,118 @@
+"""The workbench's pure rules: languages and the message catalogue, queue views, filters and order, action
+forms, the district map data, safe redirects."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.workbench.domain import forms
+from services.workbench.domain.district_map import districts_geojson
+from services.workbench.domain.i18n import MESSAGES, choose_language, translate
+from services.workbench.domain.queue import by_due_time, queue_views, sla_state, view_query
+from services.workbench.entrypoints.web import safe_next
+from workbench_fakes import a_case, demo
+
+
+def test_every_message_is_in_english_and_french() -> None:
+    assert set(MESSAGES["en"]) == set(MESSAGES["fr"])
+    assert all(MESSAGES["fr"][k].strip() for k in MESSAGES["fr"])
+
+
+@pytest.mark.parametrize(("cookie", "header", "expected"), [
+    ("fr", "en-US,en;q=0.9", "fr"),
+    (None, "fr-CA,fr;q=0.9,en;q=0.8", "fr"),
+    (None, "de-DE,en;q=0.5,fr;q=0.7", "fr"),
+    (None, "de-DE", "en"),
+    ("xx", None, "en"),
+    (None, "fr;q=0", "en"),
+])
+def test_the_language_comes_from_the_cookie_then_accept_language(cookie: str | None, header: str | None,
+                                                                expected: str) -> None:
+    assert choose_language(cookie, header) == expected
+
+
+def test_a_missing_translation_falls_back_and_fields_are_filled() -> None:
+    assert translate("fr", "case.title", sid="D-1") == "Dossier D-1"
+    assert translate("fr", "no.such.key") == "no.such.key"
+    assert translate("en", "case.title") == "Case {sid}"
+
+
+def test_cases_are_sorted_soonest_due_first_with_paused_and_undated_last() -> None:
+    cases = [a_case("A", due_in_h=5), a_case("B", due_in_h=-1, state="breached"), a_case("C", due_in_h=None),
+             a_case("D", due_in_h=0.5, state="paused"), a_case("E", due_in_h=1, state="warning")]
+    assert [c["service_request_id"] for c in by_due_time(cases)] == ["B", "E", "A", "C", "D"]
+
+
+def test_a_list_row_with_top_level_sla_fields_is_read_like_a_detail() -> None:
+    row = {"service_request_id": "X", "sla_state": "warning", "sla_due_at": "2026-11-30T15:00:00+00:00"}
+    assert sla_state(row) == "warning"
+    assert sla_state({"sla_state": "bogus"}) == "none"
+    assert by_due_time([row, {"service_request_id": "Y"}])[0]["service_request_id"] == "X"
+
+
+QUEUES = [{"id": "roads", "name": "Roads", "department_id": "public-works"},
+          {"id": "pw-sup", "name": "Escalations", "department_id": "public-works", "supervisor": True},
+          {"id": "water-ops", "name": "Water", "department_id": "water"}]
+
+
+def test_staff_see_their_own_cases_their_department_and_its_queues_only() -> None:
+    views = queue_views(department="public-works", is_admin=False, queues=QUEUES)
+    assert [v.id for v in views] == ["mine", "department", "queue:roads", "queue:pw-sup"]
+    assert views[3].label_key == "queue.supervisor"
+    admin = queue_views(department=None, is_admin=True, queues=QUEUES)
+    assert [v.id for v in admin] == ["mine", "all", "queue:roads", "queue:pw-sup", "queue:water-ops"]
+
+
+def test_the_query_keeps_the_view_and_the_known_filters_only() -> None:
+    views = queue_views(department="public-works", is_admin=False, queues=QUEUES)
+    chosen, query = view_query(views, "queue:roads", {"status": "assigned,in_progress", "sla_state": " ",
+                                                     "district": "centre", "evil": "x"})
+    assert chosen.id == "queue:roads"
+    assert query == {"queue": "roads", "status": "assigned,in_progress", "district": "centre", "limit": "200"}
+    assert view_query(views, "queue:unknown", {})[1] == {"assignee": "me", "limit": "200"}
+
+
+def test_action_forms_make_the_contract_bodies() -> None:
+    assert forms.priority({"priority": "2", "reason": " urgent "}) == {"priority": 2, "reason": "urgent"}
+    assert forms.assign({"assignee": "dev-staff", "team": "", "reason": ""}) == {
+        "assignee": "dev-staff", "team": None, "reason": None}
+    assert forms.reply({"contact_key": "ck_1", "canned_response_id": "thanks", "text": "", "language": "fr"}) == {
+        "contact_key": "ck_1", "canned_response_id": "thanks", "language": "fr"}
+    assert forms.transition({"to": "resolved", "note": ""}) == {"to": "resolved"}
+    assert forms.merge({"into": "D-1"}) == {"into": "D-1", "reason": None}
+    assert {path for path, _ in forms.ACTIONS.values()} == {
+        "claim", "assign", "transition", "priority", "recategorise", "notes", "updates", "replies", "merge",
+        "unmerge"}
+
+
+@pytest.mark.parametrize(("build", "form"), [
+    (forms.priority, {"priority": "9"}),
+    (forms.priority, {"priority": "high"}),
+    (forms.assign, {"assignee": " ", "team": ""}),
+    (forms.reply, {"contact_key": "ck_1", "text": "", "canned_response_id": ""}),
+    (forms.note, {"text": "   "}),
+    (forms.note, {"text": "x" * (forms.MAX_TEXT + 1)}),
+    (forms.recategorise, {"service_code": "graffiti", "reason": ""}),
+    (forms.merge, {"into": ""}),
+])
+def test_a_form_that_makes_no_valid_request_is_refused_with_a_message(build, form) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(forms.FormError) as refused:
+        build(form)
+    assert refused.value.message
+
+
+def test_the_demo_districts_are_a_feature_collection_in_lon_lat() -> None:
+    found = districts_geojson(demo())
+    assert found is not None and found["type"] == "FeatureCollection"
+    assert {f["properties"]["id"] for f in found["features"]} >= {"centre", "nord", "sud"}
+    west, south, east, north = found["bbox"]
+    ring = found["features"][0]["geometry"]["coordinates"][0]
+    assert all(west - 1e-4 <= x <= east + 1e-4 and south - 1e-4 <= y <= north + 1e-4 for x, y in ring)
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("/cases/D-1?done=note", "/cases/D-1?done=note"), ("//evil.example/x", "/"), ("https://evil.example", "/"),
+    ("/\\evil.example", "/"), (None, "/"), ("queue", "/"),
+])
+def test_only_same_site_paths_are_followed_after_sign_in(given: str | None, expected: str) -> None:
+    assert safe_next(given) == expected

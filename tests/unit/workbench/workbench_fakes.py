@@ -1,0 +1,194 @@
+"""Fakes for the workbench's unit tests: the case service's staff API and intake_web's agent API as small
+in-process FastAPI apps (reached through `httpx.ASGITransport`) that record every call with its token, and
+a workbench app built on them that trusts the session's test issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.workbench.app import create_app
+from shared.jurisdiction import Jurisdiction, load_jurisdiction
+
+NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+STATUSES = [
+    {"id": "new", "labels": {"en": "New", "fr": "Nouveau"}},
+    {"id": "acknowledged", "labels": {"en": "Acknowledged", "fr": "Reçu"}},
+    {"id": "assigned", "labels": {"en": "Assigned", "fr": "Attribué"}},
+    {"id": "in_progress", "labels": {"en": "In progress", "fr": "En cours"}},
+    {"id": "waiting_on_resident", "labels": {"en": "Waiting on resident", "fr": "En attente du résident"}},
+    {"id": "resolved", "labels": {"en": "Resolved", "fr": "Résolu"}},
+]
+
+
+def a_case(sid: str, *, due_in_h: float | None = 5, state: str = "ok", **fields: Any) -> dict[str, Any]:
+    """A case as ``GET /staff/cases/{sid}`` shows it (the contract's fields)."""
+    case: dict[str, Any] = {
+        "service_request_id": sid, "status": "open", "workflow_status": "assigned", "service_code": "pothole",
+        "service_name": "Pothole", "description": "Deep pothole by the school", "address": "12 Main St",
+        "lat": 45.42, "long": -75.69, "district": "centre", "queue": "roads", "department": "public-works",
+        "assignee": "dev-staff", "team": "roads", "priority": 3, "channel": "email",
+        "requested_datetime": (NOW - timedelta(hours=2)).isoformat(),
+        "sla": {"due_at": (NOW + timedelta(hours=due_in_h)).isoformat() if due_in_h is not None else None,
+                "warn_at": None, "state": state, "paused_at": None},
+        "allowed_transitions": ["in_progress", "waiting_on_resident", "resolved"],
+        "messages": [{"text": "There is a deep pothole", "media_url": ["http://media.test/p1.jpg"],
+                      "channel": "email", "received_at": (NOW - timedelta(hours=2)).isoformat()}],
+        "reporters": [{"contact_key": "ck_1", "channel": "email", "address": "r***@example.org", "case": sid,
+                       "merged": False}],
+        "merged": [],
+        "timeline": [
+            {"kind": "opened", "at": (NOW - timedelta(hours=2)).isoformat(), "detail": {}},
+            {"kind": "internal_note", "at": (NOW - timedelta(hours=1)).isoformat(),
+             "detail": {"actor": "dev-staff", "actor_name": "Sam", "role": "department_staff",
+                        "text": "Crew says Tuesday"}},
+        ],
+    }
+    case.update(fields)
+    return case
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    authorization: str | None
+    params: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeStaffApi:
+    """The case service's staff API: cases in `cases`; `refuse[action] = (status, body)` answers an action
+    with an error; every call lands in `calls`."""
+
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refuse: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        async def record(request: Request) -> Call:
+            raw = await request.body()
+            import json
+            call = Call(request.method, request.url.path, request.headers.get("authorization"),
+                        dict(request.query_params), json.loads(raw) if raw else None)
+            self.calls.append(call)
+            return call
+
+        @app.get("/staff/config")
+        async def config(request: Request) -> Any:
+            await record(request)
+            return {"statuses": STATUSES,
+                    "queues": [{"id": "roads", "name": "Roads", "department_id": "public-works"},
+                               {"id": "pw-supervisor", "name": "Escalations", "department_id": "public-works",
+                                "supervisor": True},
+                               {"id": "water-ops", "name": "Water", "department_id": "water"}],
+                    "canned_responses": [{"id": "thanks", "title": {"en": "Thanks", "fr": "Merci"},
+                                          "text": {"en": "Thank you for your report.",
+                                                    "fr": "Merci de votre signalement."}}]}
+
+        @app.get("/staff/cases")
+        async def cases(request: Request) -> Any:
+            await record(request)
+            return list(self.cases.values())
+
+        @app.get("/staff/cases/{sid}")
+        async def case(request: Request, sid: str) -> Any:
+            await record(request)
+            if sid not in self.cases:
+                return JSONResponse({"detail": f"no case {sid}"}, 404)
+            return self.cases[sid]
+
+        @app.post("/staff/cases/{sid}/{action}")
+        async def act(request: Request, sid: str, action: str) -> Any:
+            call = await record(request)
+            if action in self.refuse:
+                status, body = self.refuse[action]
+                return JSONResponse(body, status)
+            case = self.cases[sid]
+            if action == "notes":
+                case["timeline"].append({"kind": "internal_note", "at": NOW.isoformat(),
+                                         "detail": {"actor": "x", "text": call.body["text"]}})
+            if action == "transition":
+                case["workflow_status"] = call.body["to"]
+            return case
+
+        @app.get("/staff/suggestions")
+        async def suggestions(request: Request) -> Any:
+            await record(request)
+            return self.suggestions
+
+        @app.post("/staff/suggestions/{sid}/{decision}")
+        async def decide(request: Request, sid: str, decision: str) -> Any:
+            await record(request)
+            return {"id": sid, "status": decision}
+
+        return app
+
+
+@dataclass
+class FakeAgentApi:
+    """intake_web's agent API: every request is accepted with token `tok-1`, whose case is `case_number`."""
+
+    calls: list[Call] = field(default_factory=list)
+    case_number: str | None = None
+    earlier: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/agent/requests")
+        async def log(request: Request) -> Any:
+            body = await request.json()
+            self.calls.append(Call("POST", "/agent/requests", request.headers.get("authorization"), {}, body))
+            if not body.get("caller_phone"):
+                return JSONResponse([{"code": 400, "description": "caller_phone is required"}], 400)
+            return JSONResponse({"token": "tok-1", "request_id": body["request_id"], "agent_id": "x",
+                                 "channel": "phone"}, 202)
+
+        @app.get("/agent/tokens/{token}")
+        async def token(request: Request, token: str) -> Any:
+            self.calls.append(Call("GET", request.url.path, request.headers.get("authorization"), {}, None))
+            return {"token": token, "service_request_id": self.case_number}
+
+        @app.post("/agent/callers")
+        async def callers(request: Request) -> Any:
+            body = await request.json()
+            self.calls.append(Call("POST", "/agent/callers", request.headers.get("authorization"), {}, body))
+            return {"phone": body["phone"], "available": True, "requests": self.earlier}
+
+        return app
+
+
+_DEMO: list[Jurisdiction] = []
+
+
+def demo() -> Jurisdiction:
+    """The demo jurisdiction, loaded once."""
+    if not _DEMO:
+        _DEMO.append(load_jurisdiction("demo"))
+    return _DEMO[0]
+
+
+def workbench(issuer: Any, staff: FakeStaffApi, agent: FakeAgentApi | None = None, **settings: Any) -> httpx.AsyncClient:
+    """A client of a workbench that trusts `issuer` (a `support.auth.TestIssuer`; its keys are also the
+    development issuer's, so sign-in works) and talks to the fakes."""
+    app = create_app(issuer.settings(jurisdiction="demo", auth_dev_issuer_dir=issuer.dir, **settings),
+                     jurisdiction=demo(), case_transport=httpx.ASGITransport(app=staff.app()),
+                     agent_transport=httpx.ASGITransport(app=(agent or FakeAgentApi()).app()),
+                     clock=lambda: datetime.now(UTC))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8088")
+
+
+def signed_in(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    """`client` with the session cookie holding `token`."""
+    client.cookies.set("wb_session", token)
+    return client
