@@ -17,6 +17,8 @@ import aiosmtplib
 import httpx
 from PIL import Image
 
+from shared.auth import Role
+from support.auth import TestIssuer
 from support.data import shared_data
 from support.infra import SMTP
 from support.mail import inbox, text_of
@@ -61,15 +63,17 @@ async def acknowledgement(address: str) -> EmailMessage:
     return acks[0]
 
 
-async def email_record(stack, message_id: str) -> dict:  # noqa: ANN001
-    async with httpx.AsyncClient(base_url=stack.url("intake_email"), timeout=10) as api:
+async def email_record(stack, message_id: str, headers: dict[str, str]) -> dict:  # noqa: ANN001
+    """intake_email's record of `message_id`, read with a supervisor's token (`headers`)."""
+    async with httpx.AsyncClient(base_url=stack.url("intake_email"), timeout=10, headers=headers) as api:
         async def stored():  # noqa: ANN202
             rows = (await api.get("/messages", params={"message_id": message_id})).json()
             return rows[0] if rows else None
         return await eventually(stored, timeout=30, what=f"intake_email stored {message_id}")
 
 
-async def test_a_resident_mail_is_acknowledged_in_thread_and_the_reply_with_a_photo_joins_the_case(stack) -> None:
+async def test_a_resident_mail_is_acknowledged_in_thread_and_the_reply_with_a_photo_joins_the_case(
+        stack, test_issuer: TestIssuer) -> None:
     resident = f"ann-{uuid.uuid4().hex[:8]}@resident.test"
     first = resident_mail(resident, stack.city_address, "Streetlight out on Elm Street",
                           "The streetlight in front of 40 Elm Street has been dark for a week.\n\nAnn")
@@ -95,7 +99,8 @@ async def test_a_resident_mail_is_acknowledged_in_thread_and_the_reply_with_a_ph
     reply.add_attachment(photo, maintype="image", subtype="jpeg", filename="pole.jpg")
     await send(reply, resident, [stack.city_address])
 
-    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10,
+                                 headers=test_issuer.headers(Role.ADMINISTRATOR)) as case_api:
         async def added():  # noqa: ANN202
             tl = (await case_api.get(f"/cases/{sid}/timeline")).json()
             return tl if any(e["kind"] == "message_added" for e in tl["timeline"]) else None
@@ -142,7 +147,8 @@ def readdressed_out_of_office(sender: str, to: str, subject: str, in_reply_to: s
     return msg.as_bytes(), message_id
 
 
-async def test_an_out_of_office_reply_to_the_acknowledgement_opens_nothing_and_sends_nothing(stack) -> None:
+async def test_an_out_of_office_reply_to_the_acknowledgement_opens_nothing_and_sends_nothing(
+        stack, test_issuer: TestIssuer) -> None:
     resident = f"away-{uuid.uuid4().hex[:8]}@resident.test"
     first = resident_mail(resident, stack.city_address, "Overflowing bins on Oak Street",
                           "The bins at 3 Oak Street have not been emptied for two weeks.")
@@ -160,7 +166,7 @@ async def test_an_out_of_office_reply_to_the_acknowledgement_opens_nothing_and_s
         raw, message_id = readdressed_out_of_office(resident, str(ack["Reply-To"]), str(ack["Subject"]),
                                                     str(ack["Message-ID"]))
         await send(raw, resident, [stack.city_address])
-        record = await email_record(stack, message_id)
+        record = await email_record(stack, message_id, test_issuer.headers(Role.SUPERVISOR))
         assert record["kind"] == "auto_reply", record
         assert "office" in record["reason"].lower(), record["reason"]
         assert record["event_ids"] == [], "an automatic reply publishes nothing"
@@ -200,12 +206,13 @@ def delivery_status_notification(city: str, failed: str) -> tuple[bytes, str]:
     return raw.encode(), message_id
 
 
-async def test_a_bounce_marks_the_address_undeliverable_and_nothing_more_is_sent_there(stack) -> None:
+async def test_a_bounce_marks_the_address_undeliverable_and_nothing_more_is_sent_there(
+        stack, test_issuer: TestIssuer) -> None:
     gone = f"gone-{uuid.uuid4().hex[:8]}@resident.test"
     raw, bounce_id = delivery_status_notification(stack.city_address, gone)
     # GreenMail refuses the null return path (MAIL FROM:<>) a real bounce uses; the report decides anyway.
     await send(raw, "MAILER-DAEMON@mx.resident.test", [stack.city_address])
-    record = await email_record(stack, bounce_id)
+    record = await email_record(stack, bounce_id, test_issuer.headers(Role.SUPERVISOR))
     assert record["kind"] == "bounce" and len(record["event_ids"]) == 1, record
 
     notifier = await stack.db("notifier")

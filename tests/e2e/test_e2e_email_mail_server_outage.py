@@ -20,6 +20,8 @@ import aiosmtplib
 import httpx
 import pytest
 
+from shared.auth import Role
+from support.auth import TestIssuer
 from support.greenmail import GreenMail
 from support.infra import check_kafka, check_postgres
 from support.stack import Stack
@@ -46,12 +48,12 @@ def adapter_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def adapter(mail_server: GreenMail, adapter_env: dict[str, str]):
+async def adapter(mail_server: GreenMail, adapter_env: dict[str, str], test_issuer: TestIssuer):
     await check_kafka()
     await check_postgres()
     stack = Stack(services=("intake_email",), imap=("127.0.0.1", mail_server.imap_port), extra_env={
         "OMNI311_IMAP_USER": "city", "OMNI311_IMAP_PASSWORD": "secret", "OMNI311_MAIL_FROM": CITY,
-        "OMNI311_IMAP_TIMEOUT_S": "3", "OMNI311_IMAP_RECONNECT_MAX_S": "2", **adapter_env,
+        "OMNI311_IMAP_TIMEOUT_S": "3", "OMNI311_IMAP_RECONNECT_MAX_S": "2", **adapter_env, **test_issuer.env(),
     })
     await stack.up()
     try:
@@ -101,8 +103,9 @@ async def ingested(stack: Stack) -> tuple[Counter, Counter]:
 
 
 async def test_mail_sent_before_during_and_after_a_mail_server_restart_is_ingested_exactly_once(
-        mail_server: GreenMail, adapter: Stack) -> None:
-    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5) as api:
+        mail_server: GreenMail, adapter: Stack, test_issuer: TestIssuer) -> None:
+    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5,
+                                 headers=test_issuer.headers(Role.SUPERVISOR)) as api:
         before = mail("before")
         await send_until_accepted(mail_server, before)
         await eventually(lambda: _has(adapter, [before]), timeout=30, what="mail before the outage ingested")
@@ -137,8 +140,9 @@ async def test_mail_sent_before_during_and_after_a_mail_server_restart_is_ingest
         assert sum(raw.values()) == 3 and sum(events.values()) == 3
 
 
-async def test_a_frozen_mail_server_does_not_hang_the_adapter(mail_server: GreenMail, adapter: Stack) -> None:
-    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5) as api:
+async def test_a_frozen_mail_server_does_not_hang_the_adapter(mail_server: GreenMail, adapter: Stack, test_issuer: TestIssuer) -> None:
+    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5,
+                                 headers=test_issuer.headers(Role.SUPERVISOR)) as api:
         first = mail("first")
         await send_until_accepted(mail_server, first)
         await eventually(lambda: _has(adapter, [first]), timeout=30, what="first mail ingested")
@@ -165,8 +169,9 @@ async def test_a_frozen_mail_server_does_not_hang_the_adapter(mail_server: Green
 
 @pytest.mark.parametrize("adapter_env", [{"OMNI311_IMAP_USE_IDLE": "false", "OMNI311_IMAP_POLL_INTERVAL_S": "1"}])
 async def test_without_idle_the_mailbox_is_polled_and_ingested_mail_is_flagged(
-        mail_server: GreenMail, adapter: Stack) -> None:
-    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5) as api:
+        mail_server: GreenMail, adapter: Stack, test_issuer: TestIssuer) -> None:
+    async with httpx.AsyncClient(base_url=adapter.url("intake_email"), timeout=5,
+                                 headers=test_issuer.headers(Role.SUPERVISOR)) as api:
         mails = [mail("p1"), mail("p2")]
         for m in mails:
             await send_until_accepted(mail_server, m)

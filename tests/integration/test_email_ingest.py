@@ -1,6 +1,7 @@
 """intake_email's ingest transaction against real PostgreSQL, and the notifier's handling of a bounce:
 raw bytes kept whatever they are, the cursor claimed once per UID, Message-ID idempotency across a new
-UIDVALIDITY, one bounce event per failed recipient, and no mail to an address that bounced."""
+UIDVALIDITY, one bounce event per failed recipient, and no mail to an address that bounced; and the
+erasure of a case's mail, media and published payloads when its retention ran out."""
 
 from __future__ import annotations
 
@@ -213,3 +214,62 @@ async def test_the_notifier_sends_nothing_more_to_an_address_that_bounced(notifi
     rows = await notifier_pool.fetch("SELECT status, provider_message_id, finished_at FROM deliveries ORDER BY id")
     assert [r["status"] for r in rows] == ["suppressed", "sent"]
     assert rows[1]["provider_message_id"] == sent[0]["Message-ID"] and rows[1]["finished_at"] == NOW
+
+
+def mail_with_photo(message_id: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "JPEG")
+    msg = EmailMessage()
+    msg["From"] = "Ana Silva <ana@resident.test>"
+    msg["To"] = "311@omni311.test"
+    msg["Subject"] = "Nid-de-poule"
+    msg["Message-ID"] = message_id
+    msg.set_content("Un nid-de-poule profond devant le 40 rue Principale, appelez-moi au 613-555-0142.")
+    msg.add_attachment(buf.getvalue(), maintype="image", subtype="jpeg", filename="trou.jpg")
+    return msg.as_bytes()
+
+
+async def test_a_cases_personal_data_erasure_empties_its_mail_media_and_published_payloads_once(
+        deps: handlers.Deps, store: repo.MailboxStore, pool: asyncpg.Pool) -> None:
+    from services.intake_email.service_layer import erasure
+    from shared.events import CasePersonalDataErased
+
+    await store.start_over(MAILBOX, 9, NOW)
+    assert await handlers.ingest(deps, uidvalidity=9, uid=1, raw=mail_with_photo("<e1@resident.test>"), now=NOW) == "message"
+    assert await handlers.ingest(deps, uidvalidity=9, uid=2, raw=resident_mail("<keep@resident.test>"), now=NOW) == "message"
+    (media_id,) = [r["media_id"] for r in await pool.fetch("SELECT media_id FROM media")]
+    assert await store.publishable_media(media_id) is not None
+    await pool.execute("UPDATE outbox SET published_at = $1", NOW)  # the relay's part
+
+    event = CasePersonalDataErased(case_id=uuid4(), service_request_id="DEM-2026-000042", jurisdiction_id="demo",
+                                   contact_keys=["ck_ana"], channel_message_ids=["<e1@resident.test>", "SMabc"],
+                                   closed_at=NOW, policy_days=365)
+    env = Envelope.new_flow(event, subject=str(event.case_id), producer="case", now=NOW)
+    table = erasure.handlers()
+
+    async def consume(offset: int) -> str | None:
+        return await dispatch(table, env, lambda: PgUnitOfWork(
+            pool, service="intake_email", repository=repo.MailRepository, now=NOW, envelope=env,
+            delivery=Delivery("cases.lifecycle", 0, offset, "intake_email")))
+
+    assert await consume(1) == "erased 1 messages, 1 media of DEM-2026-000042"
+    assert await consume(2) == "duplicate", "a redelivered erasure is claimed already"
+
+    rows = {r["message_id"]: r for r in await pool.fetch(
+        "SELECT message_id, raw, size, reason, attachments, erased_at, event_ids FROM raw_messages")}
+    gone, kept = rows["<e1@resident.test>"], rows["<keep@resident.test>"]
+    assert (bytes(gone["raw"]), gone["size"], gone["reason"], gone["erased_at"]) == (b"", 0, "erased", NOW)
+    assert gone["attachments"] in ([], "[]")
+    assert b"jeanne@resident.test" in bytes(kept["raw"]) and kept["erased_at"] is None
+    assert await store.publishable_media(media_id) is None
+    assert await store.raw_bytes((await pool.fetchval("SELECT id FROM raw_messages WHERE message_id = $1",
+                                                      "<e1@resident.test>"))) == b""
+    payloads = {r["event_id"]: bytes(r["payload"]) for r in await pool.fetch("SELECT event_id, payload FROM outbox")}
+    assert payloads[gone["event_ids"][0]] == b""
+    assert b"jeanne@resident.test" in payloads[kept["event_ids"][0]]
+    (audit,) = await pool.fetch("SELECT * FROM erasures")
+    assert (audit["event_id"], audit["messages"], audit["media"], audit["mode"]) == (env.event_id, 1, 1, "erase")

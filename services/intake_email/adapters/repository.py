@@ -1,6 +1,6 @@
-"""SQL access to the `intake_email` schema: the mailbox cursor, raw messages, media and the outbox.
+"""SQL access to the `intake_email` schema: the mailbox cursor, raw messages, media, the outbox and erasures.
 
-`MailRepository` is one message's ingestion, on the connection of its unit of work (`unit_of_work`);
+`MailRepository` is one message's ingestion, or one case's erasure, on the connection of its unit of work;
 `MailboxStore` holds the service's pool for what happens outside that transaction: the watcher's cursor
 reads and resets, flagging on the server, and the staff routes' reads.
 """
@@ -21,7 +21,7 @@ from shared.events import Envelope
 
 RAW_COLUMNS = (
     "id, mailbox, uidvalidity, uid, size, sha256, fetched_at, message_id, kind, reason, problems, "
-    "sender_authenticated, attachments, event_ids, flagged_at"
+    "sender_authenticated, attachments, event_ids, flagged_at, erased_at"
 )
 
 
@@ -101,6 +101,41 @@ class MailRepository:
         row) to the outbox; the relay puts it on its registry topic after the commit."""
         await enqueue(self.conn, envelope, schema=SERVICE)
 
+    async def erase_messages(self, message_ids: list[str], now: datetime) -> Erased:
+        """Erase what is kept of the stored messages with these Message-IDs (every copy: duplicates too):
+        their bytes (emptied, sha256 cleared), reason, problems and attachment summary; their media rows
+        (deleted: `/media/{id}` answers 404 from then on); and the payloads of their already published
+        outbox rows (emptied; an unpublished row is left for the relay). Marks them `erased_at` = `now`
+        (UTC). Rows erased before are not counted again. Returns the counts."""
+        rows = await self.conn.fetch(
+            "UPDATE raw_messages SET raw = ''::bytea, size = 0, sha256 = '', reason = 'erased', problems = '[]', "
+            "attachments = '[]', erased_at = $2 WHERE message_id = ANY($1::text[]) AND erased_at IS NULL "
+            "RETURNING id, event_ids", message_ids, now)
+        ids = [r["id"] for r in rows]
+        event_ids = [e for r in rows for e in r["event_ids"]]
+        media = await self.conn.fetch("DELETE FROM media WHERE raw_message_id = ANY($1::bigint[]) RETURNING media_id",
+                                      ids)
+        if event_ids:
+            await self.conn.execute("UPDATE outbox SET payload = ''::bytea WHERE event_id = ANY($1::uuid[]) "
+                                    "AND published_at IS NOT NULL", event_ids)
+        return Erased(messages=len(ids), media=len(media))
+
+    async def record_erasure(self, *, event_id: UUID, case_id: UUID, service_request_id: str, mode: str,
+                             erased: Erased, now: datetime) -> None:
+        """Keep an audit row of one handled erasure event (counts only, no personal data)."""
+        await self.conn.execute(
+            "INSERT INTO erasures (event_id, case_id, service_request_id, mode, messages, media, erased_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+            event_id, case_id, service_request_id, mode, erased.messages, erased.media, now)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """How many stored messages and media one erasure emptied."""
+
+    messages: int
+    media: int
+
 
 class MailboxStore:
     """The mailbox's rows outside one message's transaction, on the service's asyncpg pool: the cursor the
@@ -167,5 +202,9 @@ class MailboxStore:
         return [dict(r) for r in rows]
 
     async def raw_bytes(self, row_id: int) -> bytes | None:
-        """The bytes of stored message `row_id` as fetched, None when there is no such message."""
-        return await self.pool.fetchval("SELECT raw FROM raw_messages WHERE id = $1", row_id)
+        """The bytes of stored message `row_id` as fetched, None when there is no such message and b""
+        when they were erased (`erased_at`)."""
+        row = await self.pool.fetchrow("SELECT raw, erased_at FROM raw_messages WHERE id = $1", row_id)
+        if row is None:
+            return None
+        return b"" if row["erased_at"] is not None else bytes(row["raw"])

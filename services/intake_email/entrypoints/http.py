@@ -1,7 +1,9 @@
 """intake_email's HTTP routes: `GET /media/{media_id}` (a stored image, metadata removed, for residents
-and staff), and for staff `GET /problems` (mail that could not be read or was read with problems),
-`GET /messages` (what became of each message, by Message-ID or kind), `GET /messages/{id}/raw` (the
-bytes as fetched) and `GET /mailbox` (the watcher's state)."""
+and staff: its URL is in Open311 answers, so it stays public), and for supervisors and administrators
+(a staff bearer JWT, `shared.auth`; 401 without a valid one, 403 for another role) `GET /problems` (mail
+that could not be read or was read with problems), `GET /messages` (what became of each message, by
+Message-ID or kind), `GET /messages/{id}/raw` (the bytes as fetched) and `GET /mailbox` (the watcher's
+state). Raw mail holds residents' addresses and words: these routes are closed to anyone else."""
 
 from __future__ import annotations
 
@@ -14,9 +16,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from services.intake_email.adapters import repository as repo
 from services.intake_email.entrypoints.mailbox import Watching
+from shared.auth import Role, require
 from shared.service import Runtime
 
 router = APIRouter()
+ADMIN_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+"""Who may read the mailbox's messages and state (docs/staff-work.md, "Roles and tokens")."""
+staff_only = Depends(require(*ADMIN_ROLES))
 
 
 @dataclass(frozen=True)
@@ -62,31 +68,33 @@ async def media(media_id: UUID, m: Ctx) -> Response:
     })
 
 
-@router.get("/problems")
+@router.get("/problems", dependencies=[staff_only])
 async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: mail that could not be read or was read with problems, newest first (1-1000 rows)."""
     return await m.store.problems(limit)
 
 
-@router.get("/messages")
+@router.get("/messages", dependencies=[staff_only])
 async def messages(m: Ctx, message_id: str | None = None, kind: str | None = None,
                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: what became of each stored message, newest first, by Message-ID and/or kind (1-1000 rows)."""
     return await m.store.messages(message_id=message_id, kind=kind, limit=limit)
 
 
-@router.get("/messages/{row_id}/raw")
+@router.get("/messages/{row_id}/raw", dependencies=[staff_only])
 async def raw(row_id: int, m: Ctx) -> Response:
     """Staff: the bytes of stored message `row_id` as fetched (`message/rfc822`, as an attachment); 404
-    when there is no such message."""
+    when there is no such message, 410 when its bytes were erased (retention)."""
     data = await m.store.raw_bytes(row_id)
     if data is None:
         raise HTTPException(404, "no such message")
+    if data == b"":
+        raise HTTPException(410, "this message was erased under the retention policy")
     return Response(data, media_type="message/rfc822",
                     headers={"Content-Disposition": f"attachment; filename=message-{row_id}.eml"})
 
 
-@router.get("/mailbox")
+@router.get("/mailbox", dependencies=[staff_only])
 async def mailbox(m: Ctx) -> dict[str, Any]:
     """Staff: the watcher's state (`MailboxWatcher.status`) and the cursor's last UID ingested; only the
     mailbox key and "not started" before the watcher runs."""
