@@ -1,7 +1,7 @@
 """Dedup bootstrap: wires the projection, the handlers and the subscription.
 
-Consumes `cases.lifecycle` (`case.routed`, `case.merged`, `case.status_changed`); produces
-`dedup.decisions` through the outbox. Owns the `dedup` schema (PostGIS projection of cases, decision log).
+Consumes `cases.lifecycle` (`case.routed`, `case.merged`, `case.unmerged`, `case.status_changed`); produces
+`dedup.decisions` (`dedup.decided`, `dedup.suggested`) through the outbox. Owns the `dedup` schema (PostGIS projection of cases, decision log).
 """
 
 from __future__ import annotations

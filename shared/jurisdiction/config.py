@@ -77,10 +77,23 @@ class KeywordSpec(_Strict):
 
 
 class DedupSpec(_Strict):
-    """Duplicate-detection window for a category: same kind within ``radius_m`` metres and ``window_hours``."""
+    """Duplicate-detection window for a category: same kind within ``radius_m`` metres and ``window_hours``.
+
+    ``merge_threshold`` (score in [0, 1]) and above: merged automatically; ``review_threshold`` up to it:
+    suggested to staff for review (``review_threshold`` <= ``merge_threshold``).
+    """
 
     radius_m: float | None = Field(default=None, gt=0)
     window_hours: float | None = Field(default=None, gt=0)
+    merge_threshold: float | None = Field(default=None, ge=0, le=1)
+    review_threshold: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DedupSpec:
+        if (self.merge_threshold is not None and self.review_threshold is not None
+                and self.review_threshold > self.merge_threshold):
+            raise ValueError("review_threshold must not exceed merge_threshold")
+        return self
 
 
 class QueueSpec(_Strict):

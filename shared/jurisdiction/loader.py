@@ -13,11 +13,27 @@ import yaml
 from pydantic import ValidationError
 
 from shared.jurisdiction.calendar import BusinessCalendar
-from shared.jurisdiction.config import DepartmentSpec, JurisdictionConfig, QueueSpec, ServiceSpec, WorkflowSpec
+from shared.jurisdiction.config import (
+    DedupSpec,
+    DepartmentSpec,
+    JurisdictionConfig,
+    QueueSpec,
+    ServiceSpec,
+    WorkflowSpec,
+)
 from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, DerivedService, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
 from shared.jurisdiction.geo import DistrictIndex
-from shared.jurisdiction.model import DedupPolicy, Department, Jurisdiction, Keyword, Queue, Service
+from shared.jurisdiction.model import (
+    DEFAULT_MERGE_THRESHOLD,
+    DEFAULT_REVIEW_THRESHOLD,
+    DedupPolicy,
+    Department,
+    Jurisdiction,
+    Keyword,
+    Queue,
+    Service,
+)
 from shared.jurisdiction.text import normalize_text, service_code_for
 from shared.jurisdiction.workflow import (
     DEFAULT_STATUSES,
@@ -434,10 +450,7 @@ def _resolve_service(
         priority=spec.priority or defaults.priority,
         sla_hours=sla_hours,
         sla_clock=clock,
-        dedup=DedupPolicy(
-            radius_m=dedup.radius_m or defaults.dedup.radius_m or 50,
-            window_hours=dedup.window_hours or defaults.dedup.window_hours or 72,
-        ),
+        dedup=_dedup_policy(dedup, defaults.dedup, code, source),
         origin=origin,  # type: ignore[arg-type]
     )
 
@@ -563,6 +576,27 @@ def _canned_responses(config: JurisdictionConfig, source: str) -> tuple[CannedRe
             if missing := [lang for lang in config.locales if not getattr(canned, field).get(lang, "").strip()]:
                 raise JurisdictionConfigError(f"{where}.{field}: missing for locales {missing}")
     return tuple(config.canned_responses)
+
+
+def _dedup_policy(spec: DedupSpec, defaults: DedupSpec, code: str, source: str) -> DedupPolicy:
+    """The category's duplicate policy: its own values, else the service defaults', else the platform's.
+
+    Raises:
+        JurisdictionConfigError: the resolved review threshold is above the merge threshold.
+    """
+    merge = next(v for v in (spec.merge_threshold, defaults.merge_threshold, DEFAULT_MERGE_THRESHOLD) if v is not None)
+    review = next(v for v in (spec.review_threshold, defaults.review_threshold, DEFAULT_REVIEW_THRESHOLD)
+                  if v is not None)
+    if review > merge:
+        raise JurisdictionConfigError(
+            f"{source}: service {code!r}: dedup review_threshold {review} is above its merge_threshold {merge}"
+        )
+    return DedupPolicy(
+        radius_m=spec.radius_m or defaults.radius_m or 50,
+        window_hours=spec.window_hours or defaults.window_hours or 72,
+        merge_threshold=merge,
+        review_threshold=review,
+    )
 
 
 def _check_bounds(config: JurisdictionConfig, districts: DistrictIndex, source: str) -> None:

@@ -20,6 +20,8 @@ from shared.jurisdiction.geo import District, DistrictIndex, distance_m
 from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention, Team, Workflow, default_workflow
 
 __all__ = [
+    "DEFAULT_MERGE_THRESHOLD",
+    "DEFAULT_REVIEW_THRESHOLD",
     "DedupPolicy",
     "Department",
     "Jurisdiction",
@@ -41,11 +43,20 @@ class Keyword(_Frozen):
     origin: Literal["curated", "name", "data"] = "curated"
 
 
+#: A duplicate score (in [0, 1]) at or above which a case is merged without asking staff.
+DEFAULT_MERGE_THRESHOLD = 0.55
+#: A duplicate score at or above which (and below the merge threshold) staff are asked to review the pair.
+DEFAULT_REVIEW_THRESHOLD = 0.35
+
+
 class DedupPolicy(_Frozen):
-    """Duplicate window of a category: ``radius_m`` metres, ``window_hours`` hours."""
+    """Duplicate window of a category: ``radius_m`` metres, ``window_hours`` hours; scores at or above
+    ``merge_threshold`` merge, those from ``review_threshold`` up to it go to staff for review."""
 
     radius_m: float
     window_hours: float
+    merge_threshold: float = DEFAULT_MERGE_THRESHOLD
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD
 
 
 class Queue(_Frozen):

@@ -1,6 +1,6 @@
 """`DedupRepository` on real PostgreSQL/PostGIS: the SQL that the handler tests' in-memory fake copies
-(candidate search, projection upsert, decision log, target changes, the category lock) does what the
-fake says it does."""
+(candidate search, projection upsert, decision log with merges and suggestions, target changes, unmerged
+pairs, the category lock) does what the fake says it does."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 from services.dedup.adapters.repository import DedupRepository
 from services.dedup.domain import Point, ProjectedCase, Search, TargetChange, window
-from shared.events import DedupDecided
+from shared.events import DedupDecided, DedupSuggested
 from support.wait import eventually
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -181,7 +181,45 @@ async def test_only_a_cases_first_decision_is_logged(pool: asyncpg.Pool) -> None
     rows = await pool.fetch("SELECT * FROM decisions")
     assert [dict(r) for r in rows] == [{"case_id": case_id, "duplicate_of": first_target, "score": 0.9,
                                         "distance_m": 9.87, "text_similarity": 0.8, "decided_at": T0,
-                                        "event_id": event_id}]
+                                        "event_id": event_id, "kind": "merge"}]
+
+
+async def test_a_suggestion_is_logged_as_one(pool: asyncpg.Pool) -> None:
+    suggested = DedupSuggested(case_id=uuid4(), duplicate_of=uuid4(), score=0.4, distance_m=20.0, text_similarity=0.4,
+                               window_hours=72, radius_m=RADIUS_M, review_threshold=0.35, merge_threshold=0.55)
+    async with repository(pool) as repo:
+        await repo.add_decision(suggested, decided_at=T0, event_id=uuid4())
+
+    assert await pool.fetchval("SELECT kind FROM decisions WHERE case_id = $1", suggested.case_id) == "suggestion"
+
+
+async def test_an_unmerge_clears_what_the_case_duplicates_and_the_pair_is_known_from_both_sides(
+        pool: asyncpg.Pool) -> None:
+    survivor, merged = case(TWENTY_M_NORTH), case(TEN_M_NORTH)
+    await project(pool, survivor, merged)
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(merged.case_id, open=False, duplicate_of=survivor.case_id))
+    assert await found(pool, search(uuid4())) == [survivor.case_id]
+
+    pair = tuple(sorted((merged.case_id, survivor.case_id), key=str))
+    event_id = uuid4()
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(merged.case_id, open=True, clear_duplicate=True))
+        await repo.remember_unmerge(pair, unmerged_at=T0, event_id=event_id)  # type: ignore[arg-type]
+        await repo.remember_unmerge(pair, unmerged_at=T0 + timedelta(hours=1), event_id=uuid4())  # type: ignore[arg-type]
+
+    r = await row(pool, merged.case_id)
+    assert r is not None and (r["open"], r["duplicate_of"]) == (True, None)
+    assert await found(pool, search(uuid4())) == [merged.case_id, survivor.case_id]
+    async with repository(pool) as repo:
+        assert await repo.unmerged_with(merged.case_id) == {survivor.case_id}
+        assert await repo.unmerged_with(survivor.case_id) == {merged.case_id}
+        assert await repo.unmerged_with(uuid4()) == set()
+    stored = await pool.fetch("SELECT unmerged_at, event_id FROM unmerged_pairs")
+    assert [tuple(x) for x in stored] == [(T0, event_id)]
+    with pytest.raises(asyncpg.CheckViolationError):  # the pair is kept one way round only
+        async with repository(pool) as repo:
+            await repo.remember_unmerge((pair[1], pair[0]), unmerged_at=T0, event_id=uuid4())
 
 
 async def test_a_merge_closes_the_case_and_a_status_change_keeps_what_it_duplicates(pool: asyncpg.Pool) -> None:

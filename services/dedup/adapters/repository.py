@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
-from shared.events import DedupDecided
+from shared.events import DedupDecided, DedupSuggested
 
 
 def _lock_key(service_code: str) -> int:
@@ -19,7 +19,8 @@ def _lock_key(service_code: str) -> int:
 
 
 class DedupRepository:
-    """The projection (`cases`, one row per case) and the decision log (`decisions`, one row per case), on
+    """The projection (`cases`, one row per case), the decision log (`decisions`, one row per case: a merge
+    or a suggestion) and the pairs staff unmerged (`unmerged_pairs`), on
     `conn` (in the caller's transaction). Distances are metres, times UTC. Every method raises
     `asyncpg.PostgresError` when its statement fails (the unit of work then rolls back)."""
 
@@ -73,19 +74,41 @@ class DedupRepository:
             case.requested_datetime, case.duplicate_of,
         )
 
-    async def add_decision(self, decided: DedupDecided, *, decided_at: datetime, event_id: UUID) -> None:
-        """Log a case's first duplicate decision (a later one for the same case is not logged)."""
+    async def add_decision(self, decided: DedupDecided | DedupSuggested, *, decided_at: datetime,
+                           event_id: UUID) -> None:
+        """Log a case's first duplicate decision, a merge (`DedupDecided`) or a suggestion for staff review
+        (`DedupSuggested`); a later one for the same case is not logged."""
+        kind = "suggestion" if isinstance(decided, DedupSuggested) else "merge"
         await self.conn.execute(
-            "INSERT INTO decisions (case_id, duplicate_of, score, distance_m, text_similarity, decided_at, event_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO NOTHING",
+            "INSERT INTO decisions (case_id, duplicate_of, score, distance_m, text_similarity, decided_at, event_id, "
+            "kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (case_id) DO NOTHING",
             decided.case_id, decided.duplicate_of, decided.score, decided.distance_m, decided.text_similarity,
-            decided_at, event_id,
+            decided_at, event_id, kind,
         )
 
     async def change_target(self, change: TargetChange) -> None:
-        """Set whether a projected case is open and, when the change names one, what it duplicates; a case
-        the projection does not hold is left alone."""
+        """Set whether a projected case is open and, when the change names one, what it duplicates (or,
+        with `clear_duplicate`, that it duplicates nothing); a case the projection does not hold is left
+        alone."""
         await self.conn.execute(
-            "UPDATE cases SET open = $2, duplicate_of = COALESCE($3, duplicate_of) WHERE case_id = $1",
-            change.case_id, change.open, change.duplicate_of,
+            "UPDATE cases SET open = $2, "
+            "duplicate_of = CASE WHEN $4 THEN NULL ELSE COALESCE($3, duplicate_of) END WHERE case_id = $1",
+            change.case_id, change.open, change.duplicate_of, change.clear_duplicate,
         )
+
+    async def remember_unmerge(self, pair: tuple[UUID, UUID], *, unmerged_at: datetime, event_id: UUID) -> None:
+        """Keep a pair staff unmerged (smaller id first, as `unmerged_pair` orders it); once is enough."""
+        await self.conn.execute(
+            "INSERT INTO unmerged_pairs (case_a, case_b, unmerged_at, event_id) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (case_a, case_b) DO NOTHING",
+            pair[0], pair[1], unmerged_at, event_id,
+        )
+
+    async def unmerged_with(self, case_id: UUID) -> set[UUID]:
+        """The cases staff unmerged from `case_id` or it from them: never to be matched with it again."""
+        rows = await self.conn.fetch(
+            "SELECT case_b AS other FROM unmerged_pairs WHERE case_a = $1 "
+            "UNION SELECT case_a FROM unmerged_pairs WHERE case_b = $1",
+            case_id,
+        )
+        return {r["other"] for r in rows}

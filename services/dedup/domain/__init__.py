@@ -10,13 +10,25 @@ from services.dedup.domain.decisions import (
     TargetChange,
     after_merge,
     after_status_change,
+    after_unmerge,
     decision,
     known_point,
     projected,
     search_for,
+    suggestion,
+    unmerged_pair,
     window,
 )
-from services.dedup.domain.scoring import Candidate, DedupPolicy, Match, best_match, score, text_similarity
+from services.dedup.domain.scoring import (
+    Candidate,
+    DedupPolicy,
+    Match,
+    Verdict,
+    best_match,
+    score,
+    text_similarity,
+    verdict,
+)
 
 __all__ = [
     "CANDIDATE_LIMIT",
@@ -29,14 +41,19 @@ __all__ = [
     "ProjectedCase",
     "Search",
     "TargetChange",
+    "Verdict",
     "after_merge",
     "after_status_change",
+    "after_unmerge",
     "best_match",
     "decision",
     "known_point",
     "projected",
     "score",
     "search_for",
+    "suggestion",
     "text_similarity",
+    "unmerged_pair",
+    "verdict",
     "window",
 ]

@@ -1,6 +1,7 @@
 """What the duplicate detector decides, as pure functions: which point counts, where and when to look for
-a match, what the projection keeps of a case, the `dedup.decided` it announces, and what a merge or a
-status change means for whether a case can still be matched."""
+a match, what the projection keeps of a case, the `dedup.decided` (merge) or `dedup.suggested` (staff
+review) it announces, and what a merge, an unmerge or a status change means for whether a case can still
+be matched."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from services.dedup.domain.scoring import DedupPolicy, Match
-from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, DedupDecided
+from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, CaseUnmerged, DedupDecided, DedupSuggested
 
 CANDIDATE_LIMIT = 50
 """At most this many open cases, nearest first, are scored against a new one."""
@@ -69,11 +70,13 @@ class ProjectedCase:
 @dataclass(frozen=True)
 class TargetChange:
     """What a lifecycle event changes in the projection: whether the case is `open` (an open case without
-    `duplicate_of` can be matched) and, when not None, the case it now duplicates (None: unchanged)."""
+    `duplicate_of` can be matched) and, when not None, the case it now duplicates (None: unchanged);
+    `clear_duplicate` forgets what it duplicated (an unmerge)."""
 
     case_id: UUID
     open: bool
     duplicate_of: UUID | None = None
+    clear_duplicate: bool = False
 
 
 def known_point(lat: float | None, long: float | None, is_fallback: IsFallback) -> Point | None:
@@ -123,6 +126,14 @@ def decision(routed: CaseRouted, match: Match, policy: DedupPolicy) -> DedupDeci
     )
 
 
+def suggestion(routed: CaseRouted, match: Match, policy: DedupPolicy) -> DedupSuggested:
+    """The `dedup.suggested` for a match staff should review (score from the review threshold up to the
+    merge threshold): the same measures as :func:`decision`, and both thresholds."""
+    decided = decision(routed, match, policy)
+    return DedupSuggested(**decided.model_dump(), review_threshold=policy.review_threshold,
+                          merge_threshold=policy.threshold)
+
+
 def after_merge(merged: CaseMerged) -> TargetChange:
     """A merged case is closed and duplicates the case it was merged into: never a target again."""
     return TargetChange(case_id=merged.case_id, open=False, duplicate_of=merged.merged_into)
@@ -131,3 +142,14 @@ def after_merge(merged: CaseMerged) -> TargetChange:
 def after_status_change(changed: CaseStatusChanged) -> TargetChange:
     """A closed case is no target; a reopened one is again (unless it was found to duplicate another)."""
     return TargetChange(case_id=changed.case_id, open=changed.status == "open")
+
+
+def after_unmerge(unmerged: CaseUnmerged) -> TargetChange:
+    """An unmerged case is its own again: it duplicates nothing and, when open, can be matched by later cases."""
+    return TargetChange(case_id=unmerged.case_id, open=unmerged.status == "open", clear_duplicate=True)
+
+
+def unmerged_pair(unmerged: CaseUnmerged) -> tuple[UUID, UUID]:
+    """The pair staff separated, in a stable order (the smaller id first), so either way round is one pair."""
+    a, b = unmerged.case_id, unmerged.unmerged_from
+    return (a, b) if str(a) <= str(b) else (b, a)

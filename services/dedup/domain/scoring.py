@@ -2,15 +2,18 @@
 
 Distances are metres, windows hours, scores in [0, 1]. The rule: a candidate must have the same
 `service_code`, lie within the category's radius, have been requested within its window, and reach
-`threshold` on the combined score. Text similarity uses rapidfuzz's token-set ratio on case-folded,
+`threshold` on the combined score to be merged automatically; a best candidate scoring from
+`review_threshold` up to `threshold` is suggested to staff instead (`verdict`). Text similarity uses rapidfuzz's token-set ratio on case-folded,
 accent- and punctuation-stripped text, so word order and repeated words do not matter.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from rapidfuzz import fuzz, utils
@@ -23,11 +26,22 @@ NEUTRAL_TEXT = 0.5
 
 @dataclass(frozen=True)
 class DedupPolicy:
-    """Per-category thresholds: `radius_m` (metres), `window_hours`, minimum combined `threshold`."""
+    """Per-category thresholds: `radius_m` (metres), `window_hours`, the combined score `threshold` at or
+    above which a case is merged automatically, and `review_threshold` (<= `threshold`) at or above which
+    it is suggested to staff.
+
+    Raises:
+        ValueError: `review_threshold` above `threshold`.
+    """
 
     radius_m: float = 50.0
     window_hours: float = 72.0
     threshold: float = 0.55
+    review_threshold: float = 0.35
+
+    def __post_init__(self) -> None:
+        if self.review_threshold > self.threshold:
+            raise ValueError(f"review_threshold {self.review_threshold} is above threshold {self.threshold}")
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,25 @@ def score(candidate: Candidate, description: str, policy: DedupPolicy) -> Match:
     return Match(candidate, DISTANCE_WEIGHT * distance_score + TEXT_WEIGHT * sim, sim, distance_score)
 
 
-def best_match(candidates: list[Candidate], description: str, policy: DedupPolicy) -> Match | None:
-    """The highest-scoring candidate at or above the threshold; ties go to the older case, then the id."""
-    matches = [score(c, description, policy) for c in candidates if c.distance_m <= policy.radius_m]
-    matches = [m for m in matches if m.score >= policy.threshold]
+def best_match(candidates: list[Candidate], description: str, policy: DedupPolicy, *, floor: float | None = None,
+               excluded: Collection[UUID] = ()) -> Match | None:
+    """The highest-scoring candidate at or above `floor` (default: the merge `threshold`); ties go to the
+    older case, then the id. Candidates in `excluded` (cases staff unmerged from this one) never count."""
+    floor = policy.threshold if floor is None else floor
+    matches = [score(c, description, policy) for c in candidates
+               if c.distance_m <= policy.radius_m and c.case_id not in excluded]
+    matches = [m for m in matches if m.score >= floor]
     if not matches:
         return None
     matches.sort(key=lambda m: (-m.score, m.candidate.requested_datetime, str(m.candidate.case_id)))
     return matches[0]
+
+
+Verdict = Literal["merge", "review"]
+
+
+def verdict(match: Match | None, policy: DedupPolicy) -> Verdict | None:
+    """``merge`` at or above the merge `threshold`, ``review`` from `review_threshold` up to it, else None."""
+    if match is None or match.score < policy.review_threshold:
+        return None
+    return "merge" if match.score >= policy.threshold else "review"

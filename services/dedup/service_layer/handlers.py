@@ -1,8 +1,9 @@
 """Dedup handlers: keep the projection of open cases and decide duplicates.
 
-Consumes `case.routed`, `case.merged`, `case.status_changed` from `cases.lifecycle`; produces
-`dedup.decided` on `dedup.decisions` through the outbox. Each handler runs in the unit of work of its
-event (inbox claim, projection, decision log, outbox: one transaction).
+Consumes `case.routed`, `case.merged`, `case.unmerged`, `case.status_changed` from `cases.lifecycle`;
+produces `dedup.decided` (merge) and `dedup.suggested` (staff review) on `dedup.decisions` through the
+outbox. Each handler runs in the unit of work of its event (inbox claim, projection, decision log,
+outbox: one transaction).
 """
 
 from __future__ import annotations
@@ -15,21 +16,29 @@ from services.dedup.domain import (
     PolicyFor,
     after_merge,
     after_status_change,
+    after_unmerge,
     best_match,
     decision,
     known_point,
     projected,
     search_for,
+    suggestion,
+    unmerged_pair,
+    verdict,
 )
-from shared.events import CaseMerged, CaseRouted, CaseStatusChanged
+from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, CaseUnmerged
 from shared.service_layer import Handlers, UnitOfWork
 
 
 async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *, policy_for: PolicyFor,
                          is_fallback: IsFallback) -> str:
-    """Add the case to the projection and, if an open case of the same kind is near and alike, announce
-    it as a duplicate of that case ("duplicate_found"; else "unique"). A case without a known point is
-    projected as location unknown and never matched."""
+    """Add the case to the projection and compare it with open cases of the same kind near it.
+
+    The best match at or above the category's merge threshold is announced as a duplicate
+    (`dedup.decided`, "duplicate_found"); one from the review threshold up to it is suggested to staff
+    (`dedup.suggested`, "suggested": the case stays its own and a target); else "unique". A case staff
+    unmerged from this one is never its match. A case without a known point is projected as location
+    unknown and never matched."""
     code = routed.routing.service_code
     await uow.repo.lock_category(code)
     point = known_point(routed.lat, routed.long, is_fallback)
@@ -37,21 +46,32 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
     match = None
     if point is not None:
         candidates = await uow.repo.candidates(search_for(routed, point, policy))
-        match = best_match(candidates, routed.description, policy)
-    await uow.repo.project(projected(routed, point, match))
-    if match is None:
+        excluded = await uow.repo.unmerged_with(routed.case_id) if candidates else set()
+        match = best_match(candidates, routed.description, policy, floor=policy.review_threshold, excluded=excluded)
+    outcome = verdict(match, policy)
+    await uow.repo.project(projected(routed, point, match if outcome == "merge" else None))
+    if match is None or outcome is None:
         return "unique"
-    decided = decision(routed, match, policy)
+    announced = decision(routed, match, policy) if outcome == "merge" else suggestion(routed, match, policy)
     assert uow.envelope is not None
-    await uow.repo.add_decision(decided, decided_at=uow.now, event_id=uow.envelope.event_id)
-    await uow.emit(decided, subject=routed.case_id)
-    return "duplicate_found"
+    await uow.repo.add_decision(announced, decided_at=uow.now, event_id=uow.envelope.event_id)
+    await uow.emit(announced, subject=routed.case_id)
+    return "duplicate_found" if outcome == "merge" else "suggested"
 
 
 async def on_case_merged(merged: CaseMerged, uow: UnitOfWork[DedupRepository]) -> str:
     """A merged case is closed and no longer a target ("closed")."""
     await uow.repo.change_target(after_merge(merged))
     return "closed"
+
+
+async def on_case_unmerged(unmerged: CaseUnmerged, uow: UnitOfWork[DedupRepository]) -> str:
+    """Staff undid a merge: the case duplicates nothing and, open again, may be matched by later cases; the
+    pair is remembered so that neither is ever matched with the other again ("unmerged")."""
+    assert uow.envelope is not None
+    await uow.repo.change_target(after_unmerge(unmerged))
+    await uow.repo.remember_unmerge(unmerged_pair(unmerged), unmerged_at=uow.now, event_id=uow.envelope.event_id)
+    return "unmerged"
 
 
 async def on_status_changed(changed: CaseStatusChanged, uow: UnitOfWork[DedupRepository]) -> str:
@@ -65,5 +85,6 @@ def handlers(policy_for: PolicyFor, is_fallback: IsFallback) -> Handlers:
     return {
         CaseRouted.event_type: (CaseRouted, partial(on_case_routed, policy_for=policy_for, is_fallback=is_fallback)),
         CaseMerged.event_type: (CaseMerged, on_case_merged),
+        CaseUnmerged.event_type: (CaseUnmerged, on_case_unmerged),
         CaseStatusChanged.event_type: (CaseStatusChanged, on_status_changed),
     }

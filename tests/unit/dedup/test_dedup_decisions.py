@@ -1,5 +1,6 @@
 """Dedup decisions as pure rules: which point counts, the window and its clamping, where to search, what the
-projection keeps, the decision's rounding and evidence, and what merges and status changes mean."""
+projection keeps, the decision's (or suggestion's) rounding and evidence, and what merges, unmerges and status
+changes mean."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from services.dedup.domain import (
     Point,
     after_merge,
     after_status_change,
+    after_unmerge,
     decision,
     known_point,
     projected,
     search_for,
+    suggestion,
+    unmerged_pair,
     window,
 )
-from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, RoutingFields
+from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, CaseUnmerged, RoutingFields
 from shared.jurisdiction import load_jurisdiction
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -138,3 +142,39 @@ def test_the_jurisdiction_gives_each_category_its_policy_and_its_stand_in_points
     assert policy_for("pothole") == DedupPolicy(radius_m=30, window_hours=336, threshold=0.55)
     assert policy_for("no-such-code") == DedupPolicy(radius_m=50, window_hours=72)
     assert is_fallback(45.4175, -75.68) and not is_fallback(45.415, -75.70)
+
+
+def test_a_suggestion_carries_the_decisions_measures_and_both_thresholds() -> None:
+    case, match = routed(), _match()
+    policy = DedupPolicy(radius_m=30, window_hours=336, threshold=0.9, review_threshold=0.4)
+
+    suggested = suggestion(case, match, policy)
+
+    decided = decision(case, match, policy)
+    assert suggested.model_dump(exclude={"review_threshold", "merge_threshold"}) == decided.model_dump()
+    assert (suggested.review_threshold, suggested.merge_threshold) == (0.4, 0.9)
+
+
+@pytest.mark.parametrize(("status", "is_open"), [("open", True), ("closed", False)])
+def test_an_unmerge_forgets_what_the_case_duplicated_and_names_the_pair_either_way_round(status: str,
+                                                                                         is_open: bool) -> None:
+    a, b = uuid4(), uuid4()
+    unmerged = CaseUnmerged(case_id=a, service_request_id="DEMO-26-000002", jurisdiction_id="demo", actor="u1",
+                            actor_role="supervisor", unmerged_from=b, unmerged_from_service_request_id="DEMO-26-000001",
+                            status=status)  # type: ignore[arg-type]
+
+    change = after_unmerge(unmerged)
+    assert (change.case_id, change.open, change.duplicate_of, change.clear_duplicate) == (a, is_open, None, True)
+    reverse = unmerged.model_copy(update={"case_id": b, "unmerged_from": a})
+    assert unmerged_pair(unmerged) == unmerged_pair(reverse) == tuple(sorted((a, b), key=str))
+
+
+def test_a_review_threshold_above_the_merge_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match="review_threshold 0.6 is above threshold 0.55"):
+        DedupPolicy(review_threshold=0.6)
+
+
+def test_the_jurisdiction_gives_each_category_its_review_threshold() -> None:
+    policy_for, _ = jurisdiction_rules(load_jurisdiction("demo"))
+
+    assert policy_for("pothole").review_threshold == 0.35 and policy_for("pothole").threshold == 0.55

@@ -1,6 +1,6 @@
 """Dedup handlers on an in-memory unit of work: a routed case is projected and matched against open cases
-of its kind nearby and alike; merges and status changes decide which cases can still be matched; replays
-change nothing; a failure leaves nothing behind."""
+of its kind nearby and alike (merged when sure, suggested to staff when not); merges, unmerges and status
+changes decide which cases can still be matched; replays change nothing; a failure leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ import pytest
 from services.dedup.config import jurisdiction_rules
 from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
 from services.dedup.service_layer import handlers as h
-from shared.events import CaseMerged, CaseOpened, CaseRouted, CaseStatusChanged, DedupDecided, RoutingFields
+from shared.events import (
+    CaseMerged,
+    CaseOpened,
+    CaseRouted,
+    CaseStatusChanged,
+    CaseUnmerged,
+    DedupDecided,
+    DedupSuggested,
+    RoutingFields,
+)
 from shared.jurisdiction import distance_m, load_jurisdiction
 from support.uow import T0, FakeStore, event
 
@@ -22,6 +31,7 @@ HERE = (45.415, -75.70)
 TEN_M_NORTH = (45.415 + 0.00009, -75.70)      # about 10 m from HERE
 TEN_M_SOUTH = (45.415 - 0.00009, -75.70)
 TWENTY_M_NORTH = (45.415 + 0.00018, -75.70)   # about 20 m: there the words decide
+TWENTY_EIGHT_M_NORTH = (45.415 + 0.000252, -75.70)  # about 28 m: near the edge of the pothole radius
 FORTY_M_NORTH = (45.415 + 0.00036, -75.70)    # about 40 m from HERE: outside the pothole radius (30 m)
 CITY_HALL = (45.4175, -75.68)                  # the demo jurisdiction's "unknown location" point
 POTHOLE_TEXT = "deep pothole in the right lane"
@@ -36,6 +46,7 @@ class FakeDedupRepository:
         self.decisions: dict[UUID, dict[str, Any]] = {}
         self.locks: list[str] = []
         self.searches: list[Search] = []
+        self.unmerged: dict[tuple[UUID, UUID], dict[str, Any]] = {}
 
     async def lock_category(self, service_code: str) -> None:
         self.locks.append(service_code)
@@ -64,16 +75,27 @@ class FakeDedupRepository:
             row["case"] = replace(row["case"], service_code=case.service_code, description=case.description,
                                   point=case.point)
 
-    async def add_decision(self, decided: DedupDecided, *, decided_at: datetime, event_id: UUID) -> None:
+    async def add_decision(self, decided: DedupDecided | DedupSuggested, *, decided_at: datetime,
+                           event_id: UUID) -> None:
+        kind = "suggestion" if isinstance(decided, DedupSuggested) else "merge"
         self.decisions.setdefault(decided.case_id, {"decided": decided, "decided_at": decided_at,
-                                                    "event_id": event_id})
+                                                    "event_id": event_id, "kind": kind})
 
     async def change_target(self, change: TargetChange) -> None:
         row = self.cases.get(change.case_id)
         if row is not None:
             row["open"] = change.open
-            if change.duplicate_of is not None:
+            if change.clear_duplicate:
+                row["duplicate_of"] = None
+            elif change.duplicate_of is not None:
                 row["duplicate_of"] = change.duplicate_of
+
+    async def remember_unmerge(self, pair: tuple[UUID, UUID], *, unmerged_at: datetime, event_id: UUID) -> None:
+        assert str(pair[0]) < str(pair[1])
+        self.unmerged.setdefault(pair, {"unmerged_at": unmerged_at, "event_id": event_id})
+
+    async def unmerged_with(self, case_id: UUID) -> set[UUID]:
+        return {b if a == case_id else a for a, b in self.unmerged if case_id in (a, b)}
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +193,8 @@ async def test_a_known_point_near_a_case_of_unknown_location_does_not_match_it(s
     {"requested": T0 + timedelta(hours=337)},
     {"requested": T0 - timedelta(hours=337)},
     {"code": "streetlight"},
-    {"at": TWENTY_M_NORTH, "text": "dog barking all night long next door"},
-], ids=["outside_radius", "after_window", "before_window", "other_kind", "unlike_words"])
+    {"at": TWENTY_EIGHT_M_NORTH, "text": "dog barking all night long next door"},
+], ids=["outside_radius", "after_window", "before_window", "other_kind", "unlike_words_near_the_edge"])
 async def test_a_case_outside_the_radius_window_kind_or_words_is_unique(store: Any, table: Any,
                                                                         later: dict[str, Any]) -> None:
     await route(store, table, routed(HERE))
@@ -309,3 +331,123 @@ async def test_other_lifecycle_events_are_not_deduplications(store: Any, table: 
                         requested_datetime=T0)
     assert await store.handle(table, event(opened)) is None
     assert store.inbox == set()
+
+
+# -- staff review: below the merge threshold, at or above the review threshold --------------------------
+
+
+async def test_a_match_below_the_merge_threshold_but_at_review_is_suggested_not_merged(store: Any, table: Any) -> None:
+    first = routed(HERE)
+    await route(store, table, first)
+    # 20 m away (closeness 1/3) with words that share little: about 0.37, between review (0.35) and merge (0.55).
+    second = routed(TWENTY_M_NORTH, text="dog barking all night long next door", requested=T0 + timedelta(hours=1))
+    env = event(second, subject=second.case_id)
+
+    assert await store.handle(table, env) == "suggested"
+
+    assert store.emitted("dedup.decided") == []
+    [out] = store.emitted("dedup.suggested")
+    suggested = out.payload(DedupSuggested)
+    assert suggested.case_id == second.case_id and suggested.duplicate_of == first.case_id
+    assert (suggested.review_threshold, suggested.merge_threshold) == (0.35, 0.55)
+    assert 0.35 <= suggested.score < 0.55 and 19 < suggested.distance_m < 21
+    assert suggested.evidence["duplicate_of_service_request_id"] == first.service_request_id
+    assert out.causation_id == env.event_id and out.subject == str(second.case_id)
+    assert store.repo.decisions[second.case_id]["kind"] == "suggestion"
+    # A suggestion is no merge: the case stays its own and can be matched by a later report.
+    assert store.repo.cases[second.case_id]["duplicate_of"] is None
+    third = routed(TWENTY_M_NORTH, text="dog barking all night long next door", requested=T0 + timedelta(hours=2))
+    assert await route(store, table, third) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == second.case_id
+
+
+async def test_a_sure_match_is_merged_even_when_a_review_band_exists(store: Any, table: Any) -> None:
+    await route(store, table, routed(HERE))
+
+    assert await route(store, table, routed(TEN_M_NORTH)) == "duplicate_found"
+    assert store.emitted("dedup.suggested") == []
+    assert next(iter(store.repo.decisions.values()))["kind"] == "merge"
+
+
+async def test_the_review_band_follows_the_categorys_thresholds() -> None:
+    from services.dedup.domain import DedupPolicy
+
+    strict = FakeStore(FakeDedupRepository(), "dedup")
+    table = h.handlers(lambda code: DedupPolicy(radius_m=30, window_hours=336, threshold=0.55, review_threshold=0.5),
+                       lambda lat, long: False)
+    await route(strict, table, routed(HERE))
+    assert await route(strict, table, routed(TWENTY_M_NORTH, text="dog barking all night long next door")) == "unique"
+    assert strict.emitted() == []
+
+
+# -- staff unmerge ---------------------------------------------------------------------------------------
+
+
+def unmerged(case: CaseRouted, from_case: CaseRouted, *, status: str = "open") -> CaseUnmerged:
+    return CaseUnmerged(**lifecycle(case), actor="u-staff-1", actor_role="department_staff",
+                        unmerged_from=from_case.case_id, unmerged_from_service_request_id=from_case.service_request_id,
+                        status=status, workflow_status="in_progress" if status == "open" else "closed",  # type: ignore[arg-type]
+                        reason="different holes")
+
+
+async def merge(store: Any, table: Any, case: CaseRouted, into: CaseRouted) -> None:
+    await store.handle(table, event(CaseMerged(**lifecycle(case), merged_into=into.case_id,
+                                               merged_into_service_request_id=into.service_request_id,
+                                               status_notes="Duplicate"), subject=case.case_id))
+
+
+async def test_an_unmerged_case_is_open_again_and_a_later_report_may_match_it(store: Any, table: Any) -> None:
+    survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
+    await route(store, table, survivor)
+    assert await route(store, table, merged) == "unique"
+    await merge(store, table, merged, survivor)
+    assert not store.repo.cases[merged.case_id]["open"]
+
+    env = event(unmerged(merged, survivor), subject=merged.case_id)
+    assert await store.handle(table, env) == "unmerged"
+
+    row = store.repo.cases[merged.case_id]
+    assert row["open"] and row["duplicate_of"] is None
+    pair = tuple(sorted((merged.case_id, survivor.case_id), key=str))
+    assert store.repo.unmerged[pair]["event_id"] == env.event_id  # type: ignore[index]
+    later = routed(TEN_M_NORTH)
+    assert await route(store, table, later) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == merged.case_id
+
+
+async def test_an_unmerged_pair_is_never_merged_or_suggested_again(store: Any, table: Any) -> None:
+    first, second = routed(HERE), routed(TEN_M_NORTH, requested=T0 + timedelta(hours=1))
+    await route(store, table, first)
+    assert await route(store, table, second) == "duplicate_found"
+    await merge(store, table, second, first)
+    await store.handle(table, event(unmerged(second, first), subject=second.case_id))
+
+    # Routed again (a recategorisation, a new place): the staff's unmerge still holds, either way round.
+    assert await route(store, table, second) == "unique"
+    assert await route(store, table, first) == "unique"
+    assert len(store.emitted("dedup.decided")) == 1 and store.emitted("dedup.suggested") == []
+    # Another case near both is still matched, with the nearer of them.
+    third = routed(HERE, requested=T0 + timedelta(hours=2))
+    assert await route(store, table, third) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == first.case_id
+
+
+async def test_an_unmerge_that_leaves_the_case_closed_keeps_it_from_being_a_target(store: Any, table: Any) -> None:
+    survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
+    for c in (survivor, merged):
+        await route(store, table, c)
+    await merge(store, table, merged, survivor)
+
+    await store.handle(table, event(unmerged(merged, survivor, status="closed"), subject=merged.case_id))
+
+    row = store.repo.cases[merged.case_id]
+    assert not row["open"] and row["duplicate_of"] is None
+    assert await route(store, table, routed(TEN_M_NORTH)) == "unique"
+
+
+async def test_the_same_unmerge_twice_is_handled_once(store: Any, table: Any) -> None:
+    survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
+    env = event(unmerged(merged, survivor), subject=merged.case_id)
+    assert await store.handle(table, env) == "unmerged"  # a case never projected: only the pair is kept
+    assert await store.handle(table, env) == "duplicate"
+    assert len(store.repo.unmerged) == 1 and store.repo.cases == {}

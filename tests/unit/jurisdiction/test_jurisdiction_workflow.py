@@ -347,3 +347,33 @@ def _literal(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+# -- duplicate thresholds (per category, next to the radius and window) -------------------------------
+
+
+def test_dedup_thresholds_come_from_the_category_then_the_defaults_then_the_platform(tmp_path: Path) -> None:
+    jur = _load(
+        tmp_path,
+        """
+        service_defaults:
+          dedup: {radius_m: 50, window_hours: 72, review_threshold: 0.3}
+        """,
+    )
+    pothole = jur.dedup_policy("pothole")
+    assert (pothole.merge_threshold, pothole.review_threshold) == (0.55, 0.3)
+    demo = load_jurisdiction("demo").dedup_policy("pothole")
+    assert (demo.merge_threshold, demo.review_threshold) == (0.55, 0.35)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("service_defaults: {dedup: {merge_threshold: 0.4, review_threshold: 0.5}}", "must not exceed merge_threshold"),
+        ("service_defaults: {dedup: {merge_threshold: 0.3}}", "review_threshold 0.35 is above its merge_threshold 0.3"),
+        ("service_defaults: {dedup: {review_threshold: 1.5}}", "review_threshold"),
+    ],
+)
+def test_a_review_threshold_above_the_merge_threshold_is_refused(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(JurisdictionConfigError, match=_literal(message)):
+        _load(tmp_path, extra + "\n")
