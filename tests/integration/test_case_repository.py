@@ -29,6 +29,7 @@ from services.case.domain.threading import (
 from services.case.service_layer import handlers
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import CaseMessageAdded, CaseOpened, Envelope, MessageReceived
+from shared.jurisdiction import load_jurisdiction
 from shared.kafka import Delivery
 from shared.service_layer import dispatch
 from support.uow import event
@@ -434,7 +435,7 @@ async def test_a_case_its_id_its_number_and_its_timeline_in_the_order_written(re
 
 async def test_a_report_and_its_reply_through_the_handlers_on_a_real_unit_of_work(pool: asyncpg.Pool,
                                                                                   fresh_schema_name: str) -> None:
-    table = handlers.handlers("demo", ZoneInfo("America/Toronto"))
+    table = handlers.handlers(load_jurisdiction("demo"))
 
     async def consume(msg: MessageReceived, offset: int) -> str | None:
         env = event(msg, subject=msg.contact_key)
