@@ -279,15 +279,16 @@ async def record_suggestion(suggestion: DedupSuggested, uow: Uow) -> str:
 
 async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
     """Write what the notifier did (`notification.recorded`) on the case timeline as
-    `notification_<outcome>` (e.g. `notification_sent`); remember our outbound message id
+    `notification_<outcome>` (e.g. `notification_sent`, with its `kind` and the finer `notice`: a public
+    update, a reply, an unmerge, an escalation); remember our outbound message id
     (`provider_message_id`, if any) so that a reply to it threads onto the case. Emits nothing. Returns
     "recorded"; raises `ValueError` for an unknown case."""
     if await uow.repo.get_case(outcome.case_id) is None:
         raise ValueError(f"notification outcome for unknown case {outcome.case_id}")
     await uow.repo.add_timeline(outcome.case_id, uow.now, f"notification_{outcome.outcome}",
                                 _consumed(uow).event_id, {
-                                    "kind": outcome.kind, "channel": outcome.channel, "reason": outcome.reason,
-                                    "recipient_key": outcome.recipient_key})
+                                    "kind": outcome.kind, "notice": outcome.notice, "channel": outcome.channel,
+                                    "reason": outcome.reason, "recipient_key": outcome.recipient_key})
     if outcome.provider_message_id:
         await uow.repo.record_outbound(outcome.provider_message_id, outcome.case_id)
     return "recorded"

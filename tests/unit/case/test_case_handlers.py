@@ -389,7 +389,8 @@ async def test_a_notification_is_written_on_the_timeline_and_its_message_id_reme
     assert await store.handle(table, env) == "recorded"
 
     [entry] = store.repo.entries(case["case_id"], "notification_sent")
-    assert entry["detail"] == {"kind": "acknowledgement", "channel": "email", "reason": None, "recipient_key": "r1"}
+    assert entry["detail"] == {"kind": "acknowledgement", "notice": None, "channel": "email", "reason": None,
+                               "recipient_key": "r1"}
     assert entry["event_id"] == env.event_id
     assert store.repo.outbound == {"<ack1@omni311>": case["case_id"]}
     assert len(store.emitted()) == 1  # only case.opened: a record announces nothing
