@@ -1,0 +1,33 @@
+"""SQL of intake_social's erasures: the published outbox copies of a case's messages, and the audit row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+
+class ErasureRepository:
+    """One erasure, on the connection of its unit of work (the consumed event's transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def erase_published_payloads(self, channel_message_ids: list[str]) -> int:
+        """Empty the payloads of the already published outbox rows whose event carries one of these
+        `channel_message_id`s (Mastodon mentions: the handle and the text); an unpublished row is left for
+        the relay. Returns how many rows were emptied (0 when erased before)."""
+        return int(await self.conn.fetchval(
+            "WITH hit AS (UPDATE outbox SET payload = ''::bytea WHERE published_at IS NOT NULL "
+            "AND (CASE WHEN octet_length(payload) > 0 "
+            "     THEN convert_from(payload, 'UTF8')::jsonb -> 'data' ->> 'channel_message_id' END) = ANY($1::text[]) "
+            "RETURNING 1) SELECT count(*) FROM hit", channel_message_ids))
+
+    async def record_erasure(self, *, event_id: UUID, case_id: UUID, service_request_id: str, mode: str,
+                             events: int, now: datetime) -> None:
+        """Keep an audit row of one handled erasure event (counts only, no personal data)."""
+        await self.conn.execute(
+            "INSERT INTO erasures (event_id, case_id, service_request_id, mode, events, erased_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+            event_id, case_id, service_request_id, mode, events, now)

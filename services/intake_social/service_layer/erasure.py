@@ -1,0 +1,33 @@
+"""Erase intake_social's copy of a case's personal data when the case service's retention job says so.
+
+Consumes `case.personal_data_erased` on `cases.lifecycle` (group `intake_social`); produces nothing.
+intake_social keeps no message of its own: Meta webhook messages (Messenger, Instagram, WhatsApp Cloud)
+are published as they arrive and not stored, so for them there is nothing to erase; Mastodon mentions
+pass through the outbox, whose published rows still hold the handle and the text, and those payloads are
+emptied for the case's `channel_message_ids`. Either way one audit row is recorded, in the event's unit of
+work with its inbox claim, so a redelivered event does nothing twice. `pseudonymise` is handled as erase.
+"""
+
+from __future__ import annotations
+
+from services.intake_social.adapters.erasure import ErasureRepository
+from shared.events import CasePersonalDataErased
+from shared.service_layer import Handlers, UnitOfWork
+
+
+async def on_personal_data_erased(event: CasePersonalDataErased, uow: UnitOfWork[ErasureRepository]) -> str:
+    """Empty the published payloads of the case's messages and record the erasure; returns a short outcome
+    for the log (a count only). Raises only database errors (the event is then retried)."""
+    if uow.envelope is None:
+        raise RuntimeError("on_personal_data_erased runs in the unit of work of a consumed event")
+    events = await uow.repo.erase_published_payloads(list(event.channel_message_ids))
+    await uow.repo.record_erasure(event_id=uow.envelope.event_id, case_id=event.case_id,
+                                  service_request_id=event.service_request_id, mode=event.mode, events=events,
+                                  now=uow.now)
+    return f"erased {events} published payloads of {event.service_request_id}"
+
+
+def handlers() -> Handlers:
+    """What intake_social consumes: the one event type on `cases.lifecycle` it acts on (the others are
+    committed untouched)."""
+    return {CasePersonalDataErased.event_type: (CasePersonalDataErased, on_personal_data_erased)}
