@@ -119,8 +119,14 @@ def warn_at(span: Span, start: datetime, total_s: float, share: float) -> dateti
     return span.add(start, max(0.0, share * total_s))
 
 
+QUIET_AFTER = timedelta(days=1)
+"""A due time this far in the past when the clock is armed is history (a replay or an import of old
+records): the clock is armed breached, without events or escalation."""
+
+
 def arm(previous: SlaClock | None, *, case_id: UUID, due_at: datetime, started_at: datetime, share: float,
-        span: Span, case_open: bool = True, now: datetime | None = None) -> SlaClock | None:
+        span: Span, case_open: bool = True, now: datetime | None = None,
+        quiet_after: timedelta | None = QUIET_AFTER) -> SlaClock | None:
     """The clock after routing gave the case the due time `due_at` (aware UTC), the time having started
     at `started_at` (the case's `requested_datetime`, as the router counts from it); None when nothing
     changes (the same routed due time again: a replayed or repeated decision).
@@ -128,7 +134,9 @@ def arm(previous: SlaClock | None, *, case_id: UUID, due_at: datetime, started_a
     A first due time is generation 1; another due time (recategorisation, a new place) starts the next
     generation with fresh fired marks. A paused clock stays paused, with the span's time from its pause to
     the new due time left. A closed case (`case_open` False) keeps a clock stopped since `now` (default
-    `started_at`). The warning comes at `share` of the span's time from start to due (`warn_at`).
+    `started_at`). The warning comes at `share` of the span's time from start to due (`warn_at`). A due
+    time more than `quiet_after` before `now` (None: never) is armed with both marks already set at `now`:
+    it shows as breached but fires nothing (a late routing within that time still warns and breaches).
     """
     if previous is not None and previous.routed_due_at == due_at:
         return None
@@ -138,6 +146,8 @@ def arm(previous: SlaClock | None, *, case_id: UUID, due_at: datetime, started_a
                      routed_due_at=due_at, due_at=due_at, warn_at=warn_at(span, started_at, total, share),
                      total_s=total, state="running" if case_open else "stopped",
                      paused_at=None if case_open else (now or started_at))
+    if now is not None and quiet_after is not None and case_open and due_at < now - quiet_after:
+        clock = replace(clock, warning_fired_at=now, breach_fired_at=now)
     if previous is not None and previous.state == "paused" and case_open:
         assert previous.paused_at is not None, "a paused clock knows when it paused"
         left = max(0.0, span.between(previous.paused_at, due_at))

@@ -210,3 +210,14 @@ def test_naive_times_and_negative_spans_are_refused() -> None:
         PLAIN.add(datetime(2026, 3, 2, 9), 10)
     with pytest.raises(ValueError, match=">= 0"):
         BUSINESS.add(local(2, 9), -1)
+
+
+def test_a_due_time_long_past_when_armed_is_history_and_fires_nothing() -> None:
+    now = local(20, 10)
+    old = sla.arm(None, case_id=uuid4(), due_at=local(2, 17), started_at=local(2, 8), share=0.75, span=BUSINESS,
+                  now=now)
+    assert old is not None and old.warning_fired_at == now and old.breach_fired_at == now
+    assert sla.due_triggers(old, now) == [] and sla.sla_state(old, now) == "breached"
+    late = sla.arm(None, case_id=uuid4(), due_at=now - timedelta(hours=3), started_at=local(19, 8), share=0.75,
+                   span=BUSINESS, now=now)
+    assert late is not None and sla.due_triggers(late, now) == ["warning", "breach"]
