@@ -9,8 +9,6 @@ from email.message import EmailMessage
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
-
 from services.notifier.domain.model import CaseStatus, Contact
 from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
 from services.notifier.service_layer import handlers as h

@@ -5,39 +5,14 @@ reporters kept informed, and provider statuses recorded against the delivery."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from datetime import datetime, timedelta
-from email.message import EmailMessage
+from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
-
-from services.notifier.domain.messages import recipient_key
-from services.notifier.domain.model import CaseStatus, Contact
-from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
-from services.notifier.service_layer import handlers as h
-from shared.events import (
-    BounceReceived,
-    CaseMerged,
-    CaseMessageAdded,
-    CaseOpened,
-    CaseStatusChanged,
-    DeliveryStatusReceived,
-    Envelope,
-    MessageReceived,
-    MessageStatusReceived,
-    NotificationRecorded,
-    OptInReceived,
-    OptOutReceived,
-    Pii,
-    ProviderError,
-)
-from support.uow import T0, FakeStore, event
 from notifier_fakes import (
     ADDRESS,
     PHONE,
-    FakeNotifierRepository,
     Sent,
     closed,
     handle,
@@ -47,6 +22,21 @@ from notifier_fakes import (
     recorded,
     table_for,
 )
+
+from services.notifier.domain.messages import recipient_key
+from shared.events import (
+    BounceReceived,
+    CaseMessageAdded,
+    DeliveryStatusReceived,
+    Envelope,
+    MessageReceived,
+    MessageStatusReceived,
+    NotificationRecorded,
+    OptInReceived,
+    Pii,
+    ProviderError,
+)
+from support.uow import T0, event
 
 # --- acknowledgements ------------------------------------------------------------------------------------
 
