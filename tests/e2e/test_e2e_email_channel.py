@@ -227,7 +227,8 @@ async def test_a_bounce_marks_the_address_undeliverable_and_nothing_more_is_sent
     # A mail from that address still opens a case, but the acknowledgement is suppressed.
     mail = resident_mail(gone, stack.city_address, "Graffiti on the bridge", "Fresh graffiti on the Elm bridge.")
     await send(mail, gone, [stack.city_address])
-    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=10,
+                                 headers=test_issuer.headers(Role.ADMINISTRATOR)) as case_api:
         conn = await stack.case_db()
         try:
             sid = await eventually(lambda: conn.fetchval(
