@@ -358,3 +358,17 @@ async def test_pseudonymising_keeps_stable_stand_ins(pool: asyncpg.Pool, fresh_s
     async with pool.acquire() as conn:
         pii = await conn.fetchval("SELECT pii FROM reporters WHERE contact_key = 'p'")
     assert pii["email"].startswith("email-") and "example" not in pii["email"]
+
+
+async def test_a_timer_round_locks_only_the_clocks_it_fires(pool: asyncpg.Pool, fresh_schema_name: str,
+                                                            demo: Jurisdiction) -> None:
+    due_now = await make_case(pool, "DEMO-26-000040")
+    later = await make_case(pool, "DEMO-26-000041")
+    await arm(pool, fresh_schema_name, demo, due_now, NOW + timedelta(minutes=1))
+    await arm(pool, fresh_schema_name, demo, later, NOW + timedelta(days=3))
+    async with uow(pool, fresh_schema_name, NOW + timedelta(hours=1)) as u:
+        assert await timers.fire_due(u, jurisdiction=demo) == 1
+        async with pool.acquire() as conn, conn.transaction():
+            # A staff change on the other case takes its clock at once (NOWAIT raises if it is held).
+            assert await conn.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1 FOR UPDATE NOWAIT",
+                                       later) == "running"

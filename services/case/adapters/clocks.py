@@ -73,8 +73,8 @@ class ClockQueries:
         stop its clock); returns how many. Rows locked elsewhere are left for a later call."""
         result = await self.conn.execute(
             "UPDATE sla_clocks k SET state = 'stopped', paused_at = COALESCE(k.paused_at, $1), updated_at = $1 "
-            "FROM cases c WHERE c.case_id = k.case_id AND c.status = 'closed' AND k.state <> 'stopped' "
-            "AND k.case_id IN (SELECT case_id FROM sla_clocks WHERE state <> 'stopped' FOR UPDATE SKIP LOCKED)",
+            "WHERE k.case_id IN (SELECT o.case_id FROM sla_clocks o JOIN cases c ON c.case_id = o.case_id "
+            "WHERE o.state <> 'stopped' AND c.status = 'closed' FOR UPDATE OF o SKIP LOCKED)",
             now)
         return int(result.split()[-1])
 

@@ -29,6 +29,7 @@ CREATE TABLE {schema}.sla_clocks (
     CHECK ((state = 'running') = (paused_at IS NULL))
 );
 CREATE INDEX sla_clocks_next_fire ON {schema}.sla_clocks (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE INDEX sla_clocks_live ON {schema}.sla_clocks (case_id) WHERE state <> 'stopped';
 
 -- The time of the last change of a case to Open311 'closed' (NULL while open): retention counts from it.
 -- A trigger keeps it, so every writer of cases.status (handlers, staff commands, merges) is covered.
