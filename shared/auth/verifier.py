@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,23 +111,35 @@ def _pick(keys: Mapping[str | None, jwt.PyJWK], kid: str | None) -> jwt.PyJWK | 
 
 
 class _UrlKeys:
-    """A JWKS served by the identity provider (`jwt.PyJWKClient`: cached, refetched on an unknown kid)."""
+    """A JWKS served by the identity provider (`jwt.PyJWKClient`, cached for an hour). A token naming a
+    key id the cache does not hold refetches the JWKS (the provider rotated its keys), at most once per
+    `REFRESH_MIN_S` seconds, so tokens with made-up key ids cannot make us hammer the provider."""
+
+    REFRESH_MIN_S = 30.0
 
     def __init__(self, url: str) -> None:
         self.client = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=10)
+        self._refreshed_at = float("-inf")
+        self._lock = threading.Lock()
 
     def key(self, kid: str | None) -> jwt.PyJWK:
         try:
-            if kid is None:
-                keys = self.client.get_signing_keys()
-                if len(keys) != 1:
-                    raise InvalidToken("signature", "token names no key id and the JWKS has several keys")
-                return keys[0]
-            return self.client.get_signing_key(kid)
+            keys = {k.key_id: k for k in self.client.get_signing_keys()}
+            found = _pick(keys, kid)
+            if found is None and kid is not None:
+                with self._lock:
+                    if time.monotonic() - self._refreshed_at >= self.REFRESH_MIN_S:
+                        self._refreshed_at = time.monotonic()
+                        keys = {k.key_id: k for k in self.client.get_signing_keys(refresh=True)}
+                        found = _pick(keys, kid)
         except jwt.PyJWKClientConnectionError as exc:
             raise KeysUnavailable(str(exc)) from exc
         except jwt.PyJWKClientError as exc:
             raise InvalidToken("signature", str(exc)) from exc
+        if found is None:
+            raise InvalidToken("signature", f"no key {kid!r} in the identity provider's JWKS" if kid else
+                               "token names no key id and the JWKS has several keys")
+        return found
 
 
 class TokenVerifier:
