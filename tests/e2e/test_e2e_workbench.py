@@ -227,7 +227,7 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
                 await supervisor.wait_for_selector("#case-title")
                 await axe_clean(supervisor, "case")
                 await supervisor.fill("#assign-assignee", "dev-staff")
-                await supervisor.fill("#assign-team", "roads")
+                await supervisor.fill("#assign-team", "roads-north")
                 await supervisor.fill("#assign-reason", "Roads crew lead")
                 await act(supervisor, "#assign-submit")
                 assert "dev-staff" in await supervisor.inner_text("#case-assignee")
@@ -352,3 +352,42 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
         timeline = (await staff_case(sid))["timeline"]
         kept = [e for e in timeline if e["kind"] == "internal_note"]
         assert kept and kept[-1]["detail"]["text"] == note and kept[-1]["detail"]["actor"] == "dev-staff"
+
+
+async def test_a_call_agent_logs_a_phone_request_in_the_workbench_console_and_gets_the_case_number(
+        wb_stack: Stack, workbench: ExtraService, test_issuer: TestIssuer) -> None:
+    local = f"613-555-{uuid.uuid4().int % 10000:04d}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            agent = await sign_in(browser, workbench.url, "agent")
+            assert agent.url.endswith("/console")
+            await agent.fill("#caller-phone", local)
+            await agent.click("#look-up-caller")  # htmx: intake_web's caller look-up with the agent's token
+            await agent.wait_for_selector("#earlier[data-state]")
+            assert await agent.get_attribute("#earlier", "data-state") in ("none", "unavailable")
+            await agent.select_option("#service-code", "pothole")
+            await agent.fill("#description", "Caller reports a deep pothole in the right lane")
+            await agent.click('#console-map path.leaflet-interactive >> nth=0')  # the map click places it
+            lat, long = float(await agent.input_value("#lat")), float(await agent.input_value("#long"))
+            assert 45.39 < lat < 45.45 and -75.73 < long < -75.62, (lat, long)
+            await agent.click("#submit")
+            number = agent.locator("#case-number")
+            await number.wait_for(timeout=30_000)
+            sid = (await number.inner_text()).strip()
+            await shot(agent, "console-case-number")
+            await axe_clean(agent, "console (case number)")
+
+            # In French, the same pages keep their language and pass axe-core.
+            await agent.goto(f"/language?to=fr&next=/cases/{sid}")
+            await agent.wait_for_selector("#case-title")
+            assert await agent.get_attribute("html", "lang") == "fr"
+            assert "Dossier" in await agent.inner_text("#case-title")
+            await axe_clean(agent, "case (fr)")
+            await shot(agent, "case-fr")
+        finally:
+            await browser.close()
+    async with httpx.AsyncClient(base_url=wb_stack.url("case"), timeout=10,
+                                 headers=test_issuer.headers(Role.ADMINISTRATOR)) as case_api:
+        case = (await case_api.get(f"/staff/cases/{sid}")).json()
+    assert case["channel"] == "phone" and case["service_code"] == "pothole"

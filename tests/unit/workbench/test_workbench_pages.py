@@ -205,3 +205,12 @@ async def test_the_case_service_not_answering_is_said_plainly(test_issuer) -> No
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8088") as client:
         page = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/cases/D-1")
     assert page.status_code == 503 and "did not answer" in page.text
+
+
+async def test_a_call_agent_sees_the_case_with_the_internal_note_form_only(test_issuer) -> None:
+    async with workbench(test_issuer, staff_api()) as client:
+        page = await signed_in(client, test_issuer.token(Role.CALL_AGENT)).get("/cases/D-1")
+    assert page.status_code == 200 and 'id="action-note"' in page.text
+    for form in ("claim", "assign", "transition", "update", "reply", "merge"):
+        assert f'id="action-{form}"' not in page.text
+    assert 'href="/queue"' not in page.text and 'href="/console"' in page.text
