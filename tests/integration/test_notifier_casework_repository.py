@@ -116,6 +116,9 @@ async def test_erasure_blanks_the_contacts_and_the_addresses_of_their_deliveries
                           status="failed", reason="TwilioRestException: +1 613 555 0123 unreachable (error 21610)")
     theirs = await deliver(repo, bystander.case_id, recipient=recipient_key("email", "carl@resident.test"))
     rows = await service_pool.fetchval("SELECT count(*) FROM deliveries")
+    for c in (case, bystander):
+        await repo.set_case_status(CaseStatus(c.case_id, c.service_request_id, "closed", "Called Ann at 613 555 0123",
+                                              uuid4()), T0)
 
     assert await repo.erase_personal_data(case.case_id, ["ck-ann"], T0 + timedelta(days=731)) == (2, 2)
 
@@ -135,5 +138,7 @@ async def test_erasure_blanks_the_contacts_and_the_addresses_of_their_deliveries
     assert stored[theirs][0] == recipient_key("email", "carl@resident.test")
     assert await service_pool.fetchval("SELECT erased_at FROM contacts WHERE case_id = $1",
                                        case.case_id) == T0 + timedelta(days=731)
+    notes = [await repo.case_status(c.case_id) for c in (case, bystander)]
+    assert [n.status_notes if n else "?" for n in notes] == [None, "Called Ann at 613 555 0123"]
     # a second erasure finds nothing left to blank
     assert await repo.erase_personal_data(case.case_id, ["ck-ann"], T0 + timedelta(days=800)) == (2, 0)

@@ -63,7 +63,8 @@ class NotifierRepository:
     async def erase_personal_data(self, case_id: UUID, contact_keys: list[str], at: datetime) -> tuple[int, int]:
         """Erase what the notifier holds of the reporters `contact_keys` and of the reporter of `case_id`
         (retention, `case.personal_data_erased`): their contacts keep the case and channel but lose
-        email, phone, handle, name and message ids; the deliveries of those contacts' cases stay, with the
+        email, phone, handle, name and message ids, and those cases' remembered status notes (staff free
+        text); the deliveries of those contacts' cases stay, with the
         recipient key replaced by ``erased:<id>`` and email addresses and phone numbers masked in their
         reasons. Opt-outs and bounces stay (keyed, not reversible; what keeps a STOP honoured). Returns
         (contacts erased, deliveries blanked)."""
@@ -72,6 +73,7 @@ class NotifierRepository:
             "reply_to_message_id = NULL, channel_message_id = NULL, erased_at = coalesce(erased_at, $3) "
             "WHERE case_id = $1 OR contact_key = ANY($2::text[]) RETURNING case_id", case_id, contact_keys, at)
         ids = list({case_id, *(r["case_id"] for r in cases)})
+        await self.conn.execute("UPDATE case_status SET status_notes = NULL WHERE case_id = ANY($1::uuid[])", ids)
         blanked = await self.conn.execute(
             "UPDATE deliveries SET recipient_key = 'erased:' || id, "
             r"reason = regexp_replace(regexp_replace(reason, '[^\s<>()@]+@[^\s<>()@]+', '[erased]', 'g'), "

@@ -61,6 +61,9 @@ class FakeNotifierRepository:
             self.contacts[c.case_id] = replace(c, email=None, phone=None, handle=None, display_name=None,
                                                reply_to_message_id=None, channel_message_id=None)
         cases = {case_id, *(c.case_id for c in erased)}
+        for cid in cases & set(self.statuses):
+            status, at = self.statuses[cid]
+            self.statuses[cid] = (replace(status, status_notes=None), at)
         blanked = [d for d in self.deliveries if d["case_id"] in cases and not d["recipient_key"].startswith("erased:")]
         for d in blanked:
             d["recipient_key"] = f"erased:{d['id']}"

@@ -4,7 +4,7 @@ contacts; each once per cause and recipient, on an in-memory unit of work and fa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from notifier_fakes import ADDRESS, PHONE, Sent, closed, handle, merge, opened, 
 
 from services.notifier.domain.channels import sms_segments
 from services.notifier.domain.messages import recipient_key
+from services.notifier.domain.model import CaseStatus
 from shared.events import (
     BounceReceived,
     CaseEscalated,
@@ -24,6 +25,7 @@ from shared.events import (
     CaseUnmerged,
     NotificationRecorded,
 )
+from support.mail import text_of
 from support.uow import T0, event
 
 SUPERVISOR = "roads.supervisor@city.test"
@@ -226,6 +228,36 @@ async def test_a_reply_by_email_stays_in_the_thread(store: Any, table: Any, sent
     assert "311+" + survivor.service_request_id in mail["Reply-To"]
 
 
+async def test_a_reply_to_an_opted_out_number_is_suppressed_with_the_reason(store: Any, table: Any,
+                                                                            sent: Sent) -> None:
+    survivor, joined = await _opened_and_merged(store, table)
+    await handle(store, table, opt_out())
+    texts = len(sent.texts)
+
+    assert await handle(store, table, reply(survivor, "ck-bob")) == "suppressed"
+
+    assert len(sent.texts) == texts
+    note = recorded(store)[-1]
+    assert (note.case_id, note.notice, note.outcome, note.reason) == (joined.case_id, "reply", "suppressed",
+                                                                      "opted out (keyword STOP)")
+
+
+async def test_a_reply_on_messenger_outside_metas_window_goes_by_email_or_is_suppressed(store: Any, table: Any,
+                                                                                        sent: Sent) -> None:
+    late = T0 - timedelta(hours=30)
+    with_email = opened("messenger", at=late, contact_key="ck-m1", handle="2456", email=ADDRESS)
+    without = opened("messenger", at=late, contact_key="ck-m2", handle="7890")
+    for case in (with_email, without):
+        await handle(store, table, case)
+    texts = len(sent.texts)
+
+    assert await handle(store, table, reply(with_email, "ck-m1")) == "sending,sent"
+    assert await handle(store, table, reply(without, "ck-m2")) == "suppressed"
+
+    assert len(sent.texts) == texts and "Which corner exactly?" in text_of(sent.emails[-1])
+    assert "24 h reply window" in (recorded(store)[-1].reason or "")
+
+
 async def test_a_reply_to_an_unknown_reporter_sends_nothing(store: Any, table: Any, sent: Sent) -> None:
     survivor, _ = await _opened_and_merged(store, table)
     before = (sent.count(), len(store.emitted()))
@@ -376,7 +408,11 @@ async def test_erasure_blanks_the_reporters_addresses_and_keeps_the_delivery_row
     await handle(store, table, other)
     rows = len(store.repo.deliveries)
 
+    store.repo.statuses[survivor.case_id] = (CaseStatus(survivor.case_id, survivor.service_request_id, "closed",
+                                                        "Called Ann at 613 555 0123", uuid4()), T0)
+
     assert await handle(store, table, erased(survivor, "ck-bob")) == "erased"
+    assert store.repo.statuses[survivor.case_id][0].status_notes is None
 
     for case in (survivor, joined):
         c = store.repo.contacts[case.case_id]
