@@ -1,21 +1,26 @@
-"""Notifier handlers: acknowledge `case.opened`, report `case.merged` and status changes on the channel the
-resident used (email, SMS/WhatsApp through Twilio, Messenger/Instagram/WhatsApp Cloud, Mastodon direct
-messages), keep the opt-out store and record what providers say of our messages.
+"""Notifier handlers: acknowledge `case.opened`, report `case.merged`, the workflow's status notices, staff's
+public updates and replies and the undoing of a merge on the channel the resident used (email,
+SMS/WhatsApp through Twilio, Messenger/Instagram/WhatsApp Cloud, Mastodon direct messages); email the
+supervisors on `case.escalated`; erase contacts on `case.personal_data_erased`; keep the opt-out store and
+record what providers say of our messages.
 
-Consumes `case.opened`, `case.merged`, `case.status_changed`, `case.message_added` from `cases.lifecycle` and
+Consumes `case.opened`, `case.merged`, `case.status_changed`, `case.message_added`, `case.public_update`,
+`case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased` from `cases.lifecycle` and
 `intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received` from `intake.messages`; produces
 `notification.recorded` on `notifications.outcomes` through the outbox.
 
 Each handler runs in the unit of work of its event. A notice is decided there and its delivery row
 claimed in the same transaction as the inbox claim (``sending``, or ``suppressed`` with its
-`notification.recorded`), so it goes out at most once per (case, causing event, recipient); the send
+`notification.recorded`), so it goes out at most once per (case, cause, recipient) (the cause is the
+event, or a public update's `update_id`, a reply's `reply_id`); the send
 itself runs after the commit, never inside a transaction, and its outcome (``sent`` or ``failed``, never
 retried) is recorded in a unit of work of its own. A reply threaded onto a case (`case.message_added`) is
 never acknowledged; it only moves the start of a platform's reply window.
 
 The words a handler returns for the log: per notice, ``sending`` (claimed; its outcome follows, appended
-after the commit), ``suppressed``, ``already_attempted`` or ``no_contact``.
+after the commit), ``suppressed``, ``already_attempted`` or ``no_contact``; ``not_notified`` for a status
+the workflow keeps from the reporters, ``no_recipient`` for an escalation without addresses, ``erased``.
 """
 
 from __future__ import annotations
@@ -106,7 +111,7 @@ class Senders:
     program_name: str = "City 311"
 
 
-StatusText = Callable[[str, str, str], "str | None"]
+StatusText = Callable[[str, str, str], str | None]
 """status_text(jurisdiction_id, workflow status id, language) -> what the jurisdiction's workflow tells
 reporters of that status (`texts[language]`, English when that language has none), None when the
 jurisdiction or status is unknown or has no text."""
