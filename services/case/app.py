@@ -3,11 +3,13 @@
 Consumes `intake.messages`, `routing.decisions`, `dedup.decisions`, `notifications.outcomes`; produces
 `cases.lifecycle` through the outbox. Owns the `case` schema (cases, messages, reporters, timeline,
 duplicate suggestions) and serves the case API (`entrypoints/http.py`) and the staff API
-(`entrypoints/staff.py`, bearer tokens verified by `shared.auth`).
+(`entrypoints/staff.py`, bearer tokens verified by `shared.auth`). A background loop fires the durable SLA
+clocks and runs the retention job (`service_layer/timers.py`, `service_layer/retention.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.case.adapters.reads import StaffReads
@@ -38,17 +40,29 @@ def create_app(settings: Settings | None = None) -> Any:
     table: dict[str, Handlers] = {}
     loaded: dict[str, Jurisdiction] = {}
 
-    ts = TimerSettings()
-    loop: list[timers.SlaTimer] = []
-
     async def start() -> None:
         jur = load_jurisdiction(s.jurisdiction)
         loaded["jurisdiction"] = jur
         table["h"] = handlers.handlers(jur, clocks=timers)
 
-    async def start_timer() -> None:
-        # The SLA timer and the retention job: one background loop, state in PostgreSQL only.
-        jur = loaded["jurisdiction"]
+    rt.on_start.append(start)
+    _background_loop(rt, lambda: loaded["jurisdiction"], TimerSettings())
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository))
+    install_auth(rt.app, TokenVerifier(s))
+    http.mount(rt.app, http.CaseApi(reads=lambda: StaffReads(rt.db),
+                                    unit_of_work=lambda: rt.unit_of_work(CaseRepository),
+                                    jurisdiction=lambda: loaded["jurisdiction"], now=rt.clock,
+                                    clocks=lambda: timers))
+    return rt.app
+
+
+def _background_loop(rt: Runtime, jurisdiction: Callable[[], Jurisdiction], ts: TimerSettings) -> None:
+    """Start the SLA timer and the retention job (`timers.SlaTimer`, state in PostgreSQL only) once the
+    jurisdiction is loaded, and stop it before the pool closes."""
+    loop: list[timers.SlaTimer] = []
+
+    async def start() -> None:
+        jur = jurisdiction()
         timer = timers.SlaTimer(
             unit_of_work=lambda: rt.unit_of_work(CaseRepository), jurisdiction=jur, clock=rt.clock,
             interval_s=ts.sla_timer_interval_s, batch=ts.sla_timer_batch,
@@ -57,16 +71,9 @@ def create_app(settings: Settings | None = None) -> Any:
         timer.start()
         loop.append(timer)
 
-    async def stop_timer() -> None:
+    async def stop() -> None:
         while loop:
             await loop.pop().stop()
 
-    rt.on_start.extend([start, start_timer])
-    rt.on_stop.append(stop_timer)
-    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository))
-    install_auth(rt.app, TokenVerifier(s))
-    http.mount(rt.app, http.CaseApi(reads=lambda: StaffReads(rt.db),
-                                    unit_of_work=lambda: rt.unit_of_work(CaseRepository),
-                                    jurisdiction=lambda: loaded["jurisdiction"], now=rt.clock,
-                                    clocks=lambda: timers))
-    return rt.app
+    rt.on_start.append(start)
+    rt.on_stop.append(stop)
