@@ -147,7 +147,8 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     lang = notice.language if notice.language in SUPPORTED_LANGUAGES else "en"
     env = _templates()
     ctx = {"n": notice}
-    subject = env.get_template(f"{lang}/subject.txt").render(ctx).strip()
+    # One line whatever the event carried (a service name, a case number): no header injection.
+    subject = " ".join(_CONTROLS.sub(" ", env.get_template(f"{lang}/subject.txt").render(ctx)).split())
     local, _, domain = from_address.partition("@")
     msg = EmailMessage()
     from_name = header_name(from_name)

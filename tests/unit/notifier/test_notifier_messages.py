@@ -63,3 +63,22 @@ def test_an_address_that_cannot_be_written_in_a_header_is_a_clear_error() -> Non
         compose_email(Notice(kind="acknowledgement", service_request_id="X-26-000001", language="en"),
                       to_address="zoé@résident.test", from_address="311@city.test", from_name="City", now=NOW,
                       message_id=MESSAGE_ID)
+
+
+def test_an_escalation_subject_stays_one_line_and_the_mail_has_no_reply_to_the_case() -> None:
+    from services.notifier.domain.messages import Escalation
+
+    facts = Escalation(rule_id="pw-breach", trigger="breach", link="https://w.test/cases/x",
+                       service_name="Pothole\r\nBcc: victim@example.org", due="2026-03-02 11:00 EST")
+    m = _mail(Notice(kind="escalation", service_request_id="DEMO-26-000042", language="en", escalation=facts))
+    assert m["Bcc"] is None and "\n" not in m["Subject"] and "Pothole Bcc: victim@example.org" in m["Subject"]
+    assert m["Reply-To"] is None and m["Auto-Submitted"] == "auto-generated"
+    assert "https://w.test/cases/x" in m.get_body(("plain",)).get_content()
+
+
+def test_a_staff_update_threads_to_our_last_mail_and_carries_no_auto_submitted() -> None:
+    m = _mail(Notice(kind="public_update", service_request_id="DEMO-26-000042", language="fr", text="Équipe mardi."),
+              in_reply_to="<ack@city.test>", references=("<first@resident.test>", "<ack@city.test>"))
+    assert m["In-Reply-To"] == "<ack@city.test>" and m["References"] == "<first@resident.test> <ack@city.test>"
+    assert m["Auto-Submitted"] is None and "Du nouveau" in m["Subject"]
+    assert "Équipe mardi." in m.get_body(("plain",)).get_content()
