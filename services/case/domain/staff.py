@@ -245,10 +245,10 @@ def mask_address(pii: dict[str, Any]) -> str | None:
 def sla_move(workflow: Any, before: str, after: str) -> str | None:
     """What a workflow move `before` → `after` does to the SLA clock: ``stop`` on entering an Open311
     closed status, ``pause`` on entering a status with `pauses_sla` from one without, ``resume`` on leaving
-    a pausing status for a running one or on reopening a closed case, None otherwise (docs/staff-work.md
-    "SLA clocks")."""
-    if before == after:
-        return None
+    a pausing status for a running one or on reopening a closed case, None otherwise, and None for a status
+    the workflow does not declare (docs/staff-work.md "SLA clocks")."""
+    if before == after or not (workflow.has(before) and workflow.has(after)):
+        return None  # a status the configuration no longer declares moves no clock rather than failing
     a, b = workflow.status(before), workflow.status(after)
     if b.open311 == "closed":
         return None if a.open311 == "closed" else "stop"

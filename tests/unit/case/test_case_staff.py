@@ -534,3 +534,25 @@ async def test_an_administrator_works_every_department(store: Store, table: Any)
     got = await run(store, s.set_priority, c.SetPriority(case["case_id"], ADMIN, 2))
     assert got["priority"] == 2
     await refused(store, Forbidden, s.set_priority, c.SetPriority(case["case_id"], SUPERVISOR, 1))
+
+
+# --- pure rules ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("before", "after", "move"), [
+    ("acknowledged", "waiting_on_resident", "pause"), ("waiting_on_resident", "on_hold", None),
+    ("on_hold", "in_progress", "resume"), ("in_progress", "resolved", "stop"), ("on_hold", "cancelled", "stop"),
+    ("resolved", "closed", None), ("resolved", "in_progress", "resume"), ("new", "acknowledged", None),
+    ("in_progress", "in_progress", None), ("retired_status", "in_progress", None),
+])
+def test_what_a_workflow_move_does_to_the_sla_clock(before: str, after: str, move: str | None) -> None:
+    from services.case.domain.staff import sla_move
+    assert sla_move(demo().workflow, before, after) == move
+
+
+def test_addresses_are_masked_enough_to_tell_reporters_apart() -> None:
+    from services.case.domain.staff import mask_address
+    assert mask_address({"email": "ann.dupont@example.org", "phone": "+15145550123"}) == "a•••@example.org"
+    assert mask_address({"phone": "+15145550123"}) == "•••0123"
+    assert mask_address({"handle": "@annd@mastodon.social"}) == "@a•••"
+    assert mask_address({}) is None
