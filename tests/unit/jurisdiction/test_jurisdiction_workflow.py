@@ -377,3 +377,17 @@ def test_dedup_thresholds_come_from_the_category_then_the_defaults_then_the_plat
 def test_a_review_threshold_above_the_merge_threshold_is_refused(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(JurisdictionConfigError, match=_literal(message)):
         _load(tmp_path, extra + "\n")
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["demo", "boston", "nyc"])
+def test_the_development_users_teams_are_teams_of_their_department(name: str) -> None:
+    import yaml
+
+    from shared.jurisdiction import repo_root
+
+    users = yaml.safe_load((repo_root() / "deploy" / "local" / "dev-users.yaml").read_text(encoding="utf-8"))
+    place = users["jurisdictions"][name]
+    department = load_jurisdiction(name).department(place["department"])
+    assert department is not None, place
+    assert set(place["teams"]) <= {t.id for t in department.teams}, (place["teams"], department.teams)
