@@ -166,8 +166,9 @@ async def change_status(cmd: ChangeStatus, uow: Uow, *, jurisdiction: Jurisdicti
                         clocks: Clocks | None = None) -> Case:
     """The older `POST /cases/{sid}/status`: set the Open311 status through the workflow
     (`domain.staff.status_for_open311` picks the status: closed → ``closed`` or ``resolved``, open →
-    `resume_to`); the same Open311 status with the same notes changes nothing. Raises `Conflict` when no
-    allowed transition leads there."""
+    `resume_to`); the same Open311 status with the same notes changes nothing, with other notes it sets
+    them and emits `case.status_changed` with `notify` false. Raises `Conflict` when no allowed transition
+    leads there."""
     case = await _load(uow, cmd.case_id, cmd.actor, "status", jurisdiction)
     to = rules.status_for_open311(jurisdiction.workflow, case["workflow_status"], cmd.status)
     if to is None:
@@ -176,6 +177,10 @@ async def change_status(cmd: ChangeStatus, uow: Uow, *, jurisdiction: Jurisdicti
         before, after = changed(case, {"status_notes": cmd.status_notes})
         stored = await _set(uow, case, {"status_notes": cmd.status_notes})
         await _entry(uow, case, "status_changed", audit(cmd.actor, before, after))
+        # New public notes on the same status: announced (Open311 readers see them), told to no one.
+        await _emit(uow, case, records.status_changed(
+            stored, status=stored["status"], workflow_status=stored["workflow_status"],
+            previous=stored["workflow_status"], notes=cmd.status_notes, notify=False))
         return stored
     return await _move(uow, case, cmd.actor, to, notes=cmd.status_notes, jurisdiction=jurisdiction, clocks=clocks)
 

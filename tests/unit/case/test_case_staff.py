@@ -282,6 +282,11 @@ async def test_the_older_open311_status_change_goes_through_the_workflow(store: 
 
     got = await run(store, s.change_status, c.ChangeStatus(case["case_id"], "closed", SUPERVISOR, "Fixed"))
     assert len(store.emitted("case.status_changed")) == 1  # the same status and notes: nothing
+    got = await run(store, s.change_status, c.ChangeStatus(case["case_id"], "closed", SUPERVISOR, "Fixed for good"))
+    assert (got["workflow_status"], got["status_notes"]) == ("resolved", "Fixed for good")
+    notes = store.emitted("case.status_changed")[-1].payload(CaseStatusChanged)
+    assert (notes.status_notes, notes.workflow_status, notes.previous_workflow_status, notes.notify) == (
+        "Fixed for good", "resolved", "resolved", False)
     got = await run(store, s.change_status, c.ChangeStatus(case["case_id"], "open", SUPERVISOR))
     assert (got["status"], got["workflow_status"]) == ("open", "in_progress")
 
