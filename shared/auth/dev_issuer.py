@@ -140,6 +140,15 @@ def dev_users(jurisdiction_id: str, *, path: Path | None = None) -> list[DevUser
     return users
 
 
+def jurisdiction_id(name_or_path: str) -> str:
+    """The id `dev_users` takes for `OMNI311_JURISDICTION`: an id as it is, a folder or its
+    `jurisdiction.yaml` by the folder's name (`jurisdictions/boston/jurisdiction.yaml` is `boston`)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return path.stem if path.stem != "jurisdiction" else path.parent.name
+    return path.name
+
+
 def dev_user(jurisdiction_id: str, user_id: str) -> DevUser:
     """One development user by id; raises LookupError naming the known ids."""
     users = dev_users(jurisdiction_id)
@@ -163,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     key_dir = settings.auth_dev_issuer_dir
-    jurisdiction = Path(settings.jurisdiction).name.removesuffix(".yaml")
+    jurisdiction = jurisdiction_id(settings.jurisdiction)
     try:
         if args.command == "keygen":
             ensure_keys(key_dir)

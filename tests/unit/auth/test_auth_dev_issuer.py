@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from shared.auth import Role, TokenVerifier
-from shared.auth.dev_issuer import dev_user, dev_users, ensure_keys, main, mint
+from shared.auth.dev_issuer import dev_user, dev_users, ensure_keys, jurisdiction_id, main, mint
 from shared.settings import REPO_ROOT, Settings
 
 
@@ -88,3 +88,8 @@ def test_the_cli_mints_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     principal = TokenVerifier(Settings(auth_jwks_url=str(tmp_path / "jwks.json"))).verify(token)
     assert principal.subject == "dev-staff2" and principal.department == "PWDx"
     assert main(["mint", "nobody"]) == 2
+
+
+def test_the_jurisdiction_setting_may_be_an_id_a_folder_or_its_file() -> None:
+    assert [jurisdiction_id(j) for j in ("nyc", "jurisdictions/nyc", str(REPO_ROOT / "jurisdictions/nyc"),
+                                         "jurisdictions/nyc/jurisdiction.yaml")] == ["nyc"] * 4
