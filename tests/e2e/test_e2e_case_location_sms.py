@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.auth import Role
 from support.process import ExtraService
 from support.twilio import post_signed, sms_form, twiml_messages
 from support.stack import Stack
@@ -45,11 +46,12 @@ def _texts(response: httpx.Response) -> list[str]:
 
 
 async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_and_reroutes_the_case(
-        stack: Stack, sms_voice: ExtraService) -> None:
+        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     phone = f"+1613556{uuid.uuid4().int % 10000:04d}"
     report_sid, answer_sid = "SM" + uuid.uuid4().hex, "SM" + uuid.uuid4().hex
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api, \
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api, \
             httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
 
         async def case_of(sid: str) -> str | None:
@@ -112,7 +114,7 @@ async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_
 
 
 async def test_a_report_located_by_its_answer_is_merged_into_an_earlier_report_at_that_place(
-        stack: Stack, sms_voice: ExtraService) -> None:
+        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     """Duplicate detection runs again with the location: before the answer the report had no place to
     compare; after it, it is the same broken light as a neighbour's earlier, located text."""
     place = (45.4170, -75.7050)  # in the centre district, apart from the other test's point
@@ -120,7 +122,8 @@ async def test_a_report_located_by_its_answer_is_merged_into_an_earlier_report_a
     neighbour, reporter = f"+1613558{uuid.uuid4().int % 10000:04d}", f"+1613559{uuid.uuid4().int % 10000:04d}"
     earlier_sid, report_sid, answer_sid = ("SM" + uuid.uuid4().hex for _ in range(3))
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
 
         async def case_of(sid: str) -> str | None:
             r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})

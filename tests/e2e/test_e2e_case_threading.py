@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from shared.auth import Role
 from shared.events import Envelope, MessageReceived, Pii
 from support.infra import KAFKA
 from support.wait import eventually
@@ -31,12 +32,13 @@ def _mail(contact: str, text: str, hint: str | None = None) -> MessageReceived:
                            case_number_hint=hint, pii=Pii(email=f"{contact}@resident.test"))
 
 
-async def test_a_case_number_threads_only_the_reporters_own_messages(stack) -> None:
+async def test_a_case_number_threads_only_the_reporters_own_messages(stack, test_issuer) -> None:
     owner, stranger = f"ck_{uuid.uuid4().hex[:12]}", f"ck_{uuid.uuid4().hex[:12]}"
     first = _mail(owner, "Broken bench in the park\x00")
     await _publish(stack, first)
     async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         async def sid_of(m: MessageReceived):  # noqa: ANN202
             r = await web.get(f"/tokens/{m.channel_message_id}.json")
             return r.json()[0]["service_request_id"] if r.status_code == 200 else None

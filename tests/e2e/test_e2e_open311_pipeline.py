@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from shared.auth import Role
 from support.mail import inbox, text_of
 from support.wait import eventually
 
@@ -26,11 +27,12 @@ async def _case_for(client: httpx.AsyncClient, token: str) -> str:
     return await eventually(sid, timeout=30, what=f"token {token} has a case")
 
 
-async def test_a_report_is_acknowledged_routed_and_a_nearby_duplicate_is_merged(stack) -> None:
+async def test_a_report_is_acknowledged_routed_and_a_nearby_duplicate_is_merged(stack, test_issuer) -> None:
     first_email = f"first-{uuid.uuid4().hex[:8]}@resident.test"
     second_email = f"second-{uuid.uuid4().hex[:8]}@resident.test"
     async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         t1 = await _post(web, service_code="pothole", lat="45.42000", long="-75.69000",
                          description="Deep pothole in the right lane", email=first_email, first_name="Ana")
         first = await _case_for(web, t1)
@@ -119,11 +121,12 @@ async def test_our_get_responses_round_trip_in_xml_and_json(stack) -> None:
         assert all(r.service_code == "graffiti" for r in listed["json"])
 
 
-async def test_closing_a_case_tells_its_reporter_and_the_reporters_merged_into_it(stack) -> None:
+async def test_closing_a_case_tells_its_reporter_and_the_reporters_merged_into_it(stack, test_issuer) -> None:
     first_email = f"close-a-{uuid.uuid4().hex[:8]}@resident.test"
     second_email = f"close-b-{uuid.uuid4().hex[:8]}@resident.test"
     async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         first = await _case_for(web, await _post(web, service_code="streetlight", lat="45.41500", long="-75.70500",
                                                  description="Street light out", email=first_email))
         await eventually(lambda: inbox(first_email), timeout=30, what="first acknowledgement")

@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.auth import Role
 from support.data import shared_data
 from support.process import ExtraService
 from support.stack import Stack
@@ -183,12 +184,13 @@ async def deliver(client: httpx.AsyncClient, body: bytes) -> dict[str, int]:
 
 
 async def test_social_messages_and_mentions_open_one_case_each(stack: Stack, social: SocialProcess,
-                                                               mastodon: FakeMastodon) -> None:
+                                                               mastodon: FakeMastodon, test_issuer) -> None:
     started = time.monotonic()
     sender = str(uuid.uuid4().int % 10**16)
     mid = f"m.e2e.{uuid.uuid4().hex}"
     async with httpx.AsyncClient(base_url=social.url, timeout=10) as meta, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
 
         async def case_of(channel: str, message_id: str) -> str | None:
             r = await case_api.get(f"/cases/tokens/{message_id}", params={"channel": channel})

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from shared.auth import Role
 from support.mail import inbox
 from support.wait import eventually
 from support.pipeline import (
@@ -267,7 +268,8 @@ async def test_poison_messages_are_dead_lettered_with_headers_claim_nothing_and_
 # --- 4. staff change a merged case's status twice at once -------------------------------------------------
 
 
-async def test_concurrent_staff_status_changes_on_a_merged_case_emit_once_with_the_cases_correlation(stack) -> None:
+async def test_concurrent_staff_status_changes_on_a_merged_case_emit_once_with_the_cases_correlation(
+        stack, test_issuer) -> None:
     async with Kafka(stack.topic_prefix) as kafka:
         first, _env1, email1 = await _open_case(stack, kafka, "survivor", lat=45.4205, long=-75.7005,
                                                 service_code="streetlight")
@@ -282,7 +284,8 @@ async def test_concurrent_staff_status_changes_on_a_merged_case_emit_once_with_t
         await _wait_settled(stack)
     n1, n2 = first["service_request_id"], second["service_request_id"]
     before = {e["event_id"] for e in await outbox_events(stack, "case")}
-    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=30) as api:
+    async with httpx.AsyncClient(base_url=stack.url("case"),
+                                 headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=30) as api:
         # Close the survivor twice at once, and reopen the merged case twice at once.
         rs = await asyncio.gather(
             api.post(f"/cases/{n1}/status", json={"status": "closed", "status_notes": "Lamp replaced"}),
@@ -388,14 +391,15 @@ async def test_a_message_without_a_place_delivered_twice_leaves_the_routing_as_i
 # --- 7. a storm of staff status changes on one case --------------------------------------------------------
 
 
-async def test_a_storm_of_concurrent_status_changes_keeps_every_projection_in_step(stack) -> None:
+async def test_a_storm_of_concurrent_status_changes_keeps_every_projection_in_step(stack, test_issuer) -> None:
     async with Kafka(stack.topic_prefix) as kafka:
         case, _env, email = await _open_case(stack, kafka, "storm", lat=45.4357, long=-75.6357)
         await _wait_settled(stack)
     number = case["service_request_id"]
     before = {e["event_id"] for e in await outbox_events(stack, "case")}
     bodies = [{"status": "closed" if i % 2 == 0 else "open", "status_notes": f"step {i % 3}"} for i in range(12)]
-    async with httpx.AsyncClient(base_url=stack.url("case"), timeout=30) as api:
+    async with httpx.AsyncClient(base_url=stack.url("case"),
+                                 headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=30) as api:
         rs = await asyncio.gather(*(api.post(f"/cases/{number}/status", json=b) for b in bodies))
     assert [r.status_code for r in rs] == [200] * len(bodies), [r.text for r in rs]
     await _wait_settled(stack)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.auth import Role
 from support.process import ExtraService
 from support.twilio import post_signed
 from support.stack import Stack
@@ -48,7 +49,7 @@ def _action(root: ET.Element, verb: str) -> str:
 
 
 async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_with_the_transcript(
-        stack: Stack, sms_voice: ExtraService) -> None:
+        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
     call_sid, recording_sid = "CA" + uuid.uuid4().hex, "RE" + uuid.uuid4().hex
     recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{recording_sid}"
@@ -56,7 +57,8 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
     call = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": phone, "Caller": phone,
             "To": "+16135550311", "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as tw, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         menu = _twiml(await _twilio_post(tw, PUBLIC + "/twilio/voice", call))
         problem = _twiml(await _twilio_post(tw, _action(menu, "Gather"), call | {"Digits": "1"}))
         place = _twiml(await _twilio_post(tw, _action(problem, "Gather"),
@@ -118,7 +120,7 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
 
 
 async def test_a_transcription_that_arrives_before_the_calls_own_report_still_makes_one_case(
-        stack: Stack, sms_voice: ExtraService) -> None:
+        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     """Twilio may deliver the transcription before it retries a Record action we could not take (503)."""
     phone = f"+1613557{uuid.uuid4().int % 10000:04d}"
     call_sid, recording_sid = "CA" + uuid.uuid4().hex, "RE" + uuid.uuid4().hex
@@ -127,7 +129,8 @@ async def test_a_transcription_that_arrives_before_the_calls_own_report_still_ma
     call = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": "+16135550311",
             "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as tw, \
-            httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         menu = _twiml(await _twilio_post(tw, PUBLIC + "/twilio/voice", call))
         problem = _twiml(await _twilio_post(tw, _action(menu, "Gather"), call | {"Digits": "1"}))
         place = _twiml(await _twilio_post(tw, _action(problem, "Gather"), call | {"SpeechResult": "graffiti"}))
