@@ -22,15 +22,10 @@ log = get_logger(__name__)
 
 Uow = UnitOfWork[CaseRepository]
 
-DEFAULT_CLOSED_DAYS = 730
-
 
 def policy(jurisdiction: Jurisdiction) -> tuple[int, rules.Mode]:
     """The jurisdiction's retention: (days closed, ``erase`` or ``pseudonymise``)."""
-    spec = getattr(jurisdiction, "retention", None)
-    if spec is None:
-        return DEFAULT_CLOSED_DAYS, "erase"
-    return int(spec.closed_days), spec.mode
+    return int(jurisdiction.retention.closed_days), jurisdiction.retention.mode
 
 
 def phone_region(jurisdiction: Jurisdiction) -> str:

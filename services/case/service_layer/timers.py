@@ -39,8 +39,6 @@ Uow = UnitOfWork[CaseRepository]
 SYSTEM = {"actor": "system", "actor_name": "SLA timer", "role": "system"}
 """Who a timer's timeline entry and events name: the service itself, never a person."""
 
-DEFAULT_WARNING_SHARE = 0.75
-
 
 def span_for(jurisdiction: Jurisdiction, service_code: str | None) -> Span:
     """The span a case's clock runs on: its service's `sla_clock` (``business`` hours of the
@@ -50,7 +48,7 @@ def span_for(jurisdiction: Jurisdiction, service_code: str | None) -> Span:
 
 
 def _share(jurisdiction: Jurisdiction) -> float:
-    return float(getattr(jurisdiction, "sla_warning_share", DEFAULT_WARNING_SHARE))
+    return float(jurisdiction.sla_warning_share)
 
 
 async def _load(uow: Uow, case_row: dict[str, Any]) -> SlaClock | None:
@@ -130,14 +128,12 @@ def _department_id(jurisdiction: Jurisdiction, queue: str | None, service_code: 
 
 def _rules(jurisdiction: Jurisdiction, trigger: Trigger, service_code: str | None,
            department_id: str | None) -> list[EscalationRule]:
-    finder = getattr(jurisdiction, "escalations_for", None)
-    if finder is None:
-        return []
+    """The jurisdiction's rules for `trigger` on this case, their queue and addresses resolved for its
+    department (`Jurisdiction.escalation_queue`, `escalation_emails`)."""
     return [EscalationRule(id=r.id, raise_priority_to=r.raise_priority_to,
                            move_to_queue=jurisdiction.escalation_queue(r, department_id),
-                           email=tuple(jurisdiction.escalation_emails(r, department_id))
-                           if getattr(r, "notify_supervisor", True) or r.email else ())
-            for r in finder(trigger, service_code, department_id)]
+                           email=tuple(jurisdiction.escalation_emails(r, department_id)))
+            for r in jurisdiction.escalations_for(trigger, service_code, department_id)]
 
 
 async def fire_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 100) -> int:
