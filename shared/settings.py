@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     workbench_intake_web_url: str = Field(
         default="http://127.0.0.1:8080",
         description="intake_web, whose JSON agent API (/agent/*) the workbench's call-agent console calls.")
+    workbench_oidc_issuer: str | None = Field(
+        default=None,
+        description="A city's OpenID Connect provider (its issuer URL, e.g. https://idp.example.org/realms/city): "
+                    "the workbench signs staff in there (authorization code + PKCE). Unset: development sign-in only.")
+    workbench_oidc_client_id: str | None = None
+    workbench_oidc_client_secret: str | None = None
 
     open311_api_keys: list[str] = Field(default_factory=lambda: ["demo-key"])
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
+from services.workbench.adapters.oidc import OidcClient
 from services.workbench.config import SERVICE, WorkbenchConfig
 from services.workbench.entrypoints import pages
 from services.workbench.entrypoints.web import PACKAGE
@@ -28,11 +29,11 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction | None = None,
                case_transport: httpx.AsyncBaseTransport | None = None,
                agent_transport: httpx.AsyncBaseTransport | None = None,
-               clock: Callable[[], datetime] | None = None) -> Any:
+               oidc_transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], datetime] | None = None) -> Any:
     """Build the workbench: a FastAPI app whose lifespan opens the two API clients and loads the jurisdiction.
 
     Real dependencies by default; tests pass a `jurisdiction`, httpx transports standing in for the case
-    service and intake_web (e.g. `httpx.ASGITransport` of a fake API) and a `clock` (aware UTC).
+    service, intake_web and the identity provider (e.g. `httpx.ASGITransport` of a fake) and a `clock` (aware UTC).
     Raises `RuntimeError` at start when ``static/vendor`` is missing (run ``make assets``).
     """
     s = settings or Settings()
@@ -40,8 +41,8 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
     rt.clock = clock or rt.clock
     deps = Deps(case_api=CaseStaffApi(s.case_api_url, transport=case_transport),
                 agent_api=AgentApi(s.workbench_intake_web_url, transport=agent_transport),
-                verifier=TokenVerifier(s), config=WorkbenchConfig.from_settings(s), clock=lambda: rt.clock(),
-                log=rt.log)
+                verifier=TokenVerifier(s), config=(config := WorkbenchConfig.from_settings(s)),
+                clock=lambda: rt.clock(), log=rt.log, oidc=OidcClient.configured(config, oidc_transport))
     if jurisdiction is not None:
         deps.use(jurisdiction)
 

@@ -3,7 +3,8 @@
 Common settings (`shared.settings.Settings`): `OMNI311_CASE_API_URL` (the case service's staff API),
 `OMNI311_WORKBENCH_BASE_URL` (this service's public address: an ``https://`` one makes the session cookie
 ``Secure``), `OMNI311_WORKBENCH_INTAKE_WEB_URL` (intake_web's agent API), `OMNI311_AUTH_*` (which tokens are
-trusted; `OMNI311_AUTH_DEV_ISSUER_DIR` is where the development sign-in finds its private key).
+trusted; `OMNI311_AUTH_DEV_ISSUER_DIR` is where the development sign-in finds its private key),
+`OMNI311_WORKBENCH_OIDC_ISSUER`/`_CLIENT_ID`/`_CLIENT_SECRET` (a city's identity provider).
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from shared.settings import Settings
 
 SERVICE = "workbench"
 SESSION_COOKIE = "wb_session"
+OIDC_COOKIE = "wb_oidc"
+"""The cookie that carries a sign-in at the city's identity provider from the redirect to the callback
+(state, PKCE verifier, where to go next; HttpOnly, SameSite=Lax, ten minutes)."""
 """The cookie that holds the signed-in user's token (HttpOnly, SameSite=Lax, Secure over https)."""
 
 
 @dataclass(frozen=True)
 class WorkbenchConfig:
     """What the workbench reads from `Settings`: `base_url` (its own public address), `secure_cookies`
-    (true when `base_url` is https), `dev_issuer_dir` (the development issuer's keys; sign-in offers the
+    (true when `base_url` is https), the city's OpenID Connect provider (`oidc_*`, optional), `dev_issuer_dir` (the development issuer's keys; sign-in offers the
     development users only when its private key is there), the issuer and audience tokens it mints carry,
     and the jurisdiction id (whose development users are listed)."""
 
@@ -31,6 +35,9 @@ class WorkbenchConfig:
     issuer: str
     audience: str
     jurisdiction: str
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> WorkbenchConfig:
@@ -38,7 +45,13 @@ class WorkbenchConfig:
         base = s.workbench_base_url.rstrip("/")
         return cls(base_url=base, secure_cookies=base.startswith("https://"),
                    dev_issuer_dir=Path(s.auth_dev_issuer_dir), issuer=s.auth_issuer, audience=s.auth_audience,
-                   jurisdiction=s.jurisdiction)
+                   jurisdiction=s.jurisdiction, oidc_issuer=s.workbench_oidc_issuer,
+                   oidc_client_id=s.workbench_oidc_client_id, oidc_client_secret=s.workbench_oidc_client_secret)
+
+    @property
+    def oidc(self) -> bool:
+        """True when a city's OpenID Connect provider is configured (issuer and client id)."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def dev_sign_in(self) -> bool:

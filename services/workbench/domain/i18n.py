@@ -33,6 +33,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "sign_in.dev_intro": "Development sign-in: choose a user of the development issuer. "
                              "A city signs in through its own identity provider instead.",
         "sign_in.as": "Sign in as {name}",
+        "sign_in.oidc": "Sign in with your {city} account",
         "sign_in.none": "No sign-in is configured: neither a development issuer key nor an identity provider.",
         "sign_in.expired": "Your session has ended. Please sign in again.",
         "sign_in.unknown_user": "There is no development user {user}.",
@@ -185,6 +186,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "sign_in.dev_intro": "Connexion de développement : choisissez un utilisateur de l'émetteur de "
                              "développement. Une ville se connecte plutôt par son propre fournisseur d'identité.",
         "sign_in.as": "Se connecter comme {name}",
+        "sign_in.oidc": "Se connecter avec votre compte de {city}",
         "sign_in.none": "Aucune connexion n'est configurée : ni clé d'émetteur de développement ni fournisseur d'identité.",
         "sign_in.expired": "Votre session a pris fin. Veuillez vous reconnecter.",
         "sign_in.unknown_user": "Il n'y a pas d'utilisateur de développement {user}.",

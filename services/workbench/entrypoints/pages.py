@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.workbench.adapters import dev_sign_in
 from services.workbench.adapters.http_api import ApiError
+from services.workbench.adapters.oidc import OidcError, decode_pending, encode_pending
 from services.workbench.domain.forms import FormError
 from services.workbench.domain.i18n import LANGUAGE_COOKIE, LANGUAGES
 from services.workbench.entrypoints.web import (
@@ -31,7 +32,7 @@ from services.workbench.entrypoints.web import (
     set_session,
     sign_in_redirect,
 )
-from services.workbench.config import SESSION_COOKIE
+from services.workbench.config import OIDC_COOKIE, SESSION_COOKIE
 from services.workbench.service_layer import pages
 from shared.auth import InvalidToken, Principal, Role
 
@@ -84,7 +85,7 @@ async def sign_in_page(request: Request, d: AppDeps, user: str | None = None, ne
     if user is not None:
         return await _sign_in_as(request, d, user, next)
     return render(request, d, "sign_in.html", title_key="sign_in.title", users=dev_sign_in.users(d.config),
-                  next=safe_next(next), expired=bool(expired), dev=d.config.dev_sign_in)
+                  next=safe_next(next), expired=bool(expired), dev=d.config.dev_sign_in, oidc=d.oidc is not None)
 
 
 @router.post("/sign-in", include_in_schema=False, dependencies=[SameOrigin])
@@ -111,6 +112,57 @@ async def _sign_in_as(request: Request, d: AppDeps, user: str, next_path: str | 
     response = RedirectResponse(target if target != "/" else _home(who), status_code=303)
     set_session(response, token, d)
     d.log.info("signed_in", subject=who.subject, role=str(who.role))
+    return response
+
+
+def _sign_in_problem(request: Request, d: AppDeps, status: int, message: str) -> Response:
+    response = render(request, d, "sign_in.html", status=status, title_key="sign_in.title",
+                      users=dev_sign_in.users(d.config), next="/", expired=False, dev=d.config.dev_sign_in,
+                      problem=message)
+    response.delete_cookie(OIDC_COOKIE, path="/sign-in")
+    return response
+
+
+@router.get("/sign-in/oidc", include_in_schema=False)
+async def sign_in_oidc(request: Request, d: AppDeps, next: str | None = None) -> Response:  # noqa: A002
+    """Send the browser to the city's identity provider (authorization code flow with PKCE); 404 when none
+    is configured, 502 when its discovery document cannot be read."""
+    if d.oidc is None:
+        raise HTTPException(404, "no identity provider is configured")
+    try:
+        url, pending = await d.oidc.start(safe_next(next))
+    except OidcError as exc:
+        return _sign_in_problem(request, d, 502, exc.message)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(OIDC_COOKIE, encode_pending(pending), max_age=600, httponly=True, samesite="lax",
+                        secure=d.config.secure_cookies, path="/sign-in")
+    return response
+
+
+@router.get("/sign-in/callback", include_in_schema=False)
+async def sign_in_callback(request: Request, d: AppDeps, code: str | None = None, state: str | None = None,
+                           error: str | None = None, error_description: str | None = None) -> Response:
+    """The provider's redirect back: the `state` must be the one this browser was sent with; the code is
+    exchanged for the access token, which must be one every service accepts; then the session starts.
+    400 for a callback this browser did not start, 401 when the provider says no, 502 when the exchange
+    fails, 403 when the token is not accepted here."""
+    pending = decode_pending(request.cookies.get(OIDC_COOKIE))
+    if d.oidc is None or pending is None or not state or state != pending.state:
+        return _sign_in_problem(request, d, 400, "This sign-in was not started here or has expired; try again.")
+    if error or not code:
+        return _sign_in_problem(request, d, 401, f"The identity provider did not sign you in: "
+                                                 f"{error_description or error or 'no code'}")
+    try:
+        token = await d.oidc.finish(code, pending)
+        who = d.verifier.verify(token, now=d.clock())
+    except OidcError as exc:
+        return _sign_in_problem(request, d, 502, exc.message)
+    except InvalidToken as exc:
+        return _sign_in_problem(request, d, 403, f"The identity provider's token is not accepted here ({exc.reason}).")
+    response = RedirectResponse(pending.next if pending.next != "/" else _home(who), status_code=303)
+    response.delete_cookie(OIDC_COOKIE, path="/sign-in")
+    set_session(response, token, d)
+    d.log.info("signed_in", subject=who.subject, role=str(who.role), via="oidc")
     return response
 
 

@@ -1,4 +1,5 @@
-"""What the workbench's handlers work with: the two API clients, the token verifier, the jurisdiction
+"""What the workbench's handlers work with: the two API clients, the token verifier, the city's identity
+provider (when configured), the jurisdiction
 (districts, services, departments), the configuration and the clock."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
+from services.workbench.adapters.oidc import OidcClient
 from services.workbench.config import WorkbenchConfig
 from services.workbench.domain.district_map import districts_geojson
 from shared.auth import TokenVerifier
@@ -26,6 +28,7 @@ class Deps:
     config: WorkbenchConfig
     clock: Callable[[], datetime]
     log: Any
+    oidc: OidcClient | None = None
     _jurisdiction: Jurisdiction | None = field(default=None, repr=False)
 
     def use(self, jurisdiction: Jurisdiction) -> None:
