@@ -3,6 +3,7 @@ and let the durable timer take the clocks that are due, one process at a time (`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,7 +25,7 @@ SELECT {', '.join('k.' + c for c in _WRITABLE)}, k.next_fire_at,
        c.service_request_id, c.jurisdiction_id, c.service_code, c.service_name, c.queue, c.priority,
        c.correlation_id, c.status
 FROM sla_clocks k JOIN cases c ON c.case_id = k.case_id
-WHERE k.next_fire_at <= $1 AND c.status = 'open'
+WHERE k.next_fire_at <= $1 AND c.status = 'open' AND NOT (k.case_id = ANY($3::uuid[]))
 ORDER BY k.next_fire_at
 LIMIT $2
 FOR UPDATE OF k, c SKIP LOCKED
@@ -59,14 +60,15 @@ class ClockQueries:
             f"INSERT INTO sla_clocks ({', '.join(cols)}) VALUES ({params}) ON CONFLICT (case_id) DO UPDATE SET {sets}",
             *values, now)
 
-    async def due_sla_clocks(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    async def due_sla_clocks(self, now: datetime, limit: int = 100, skip: Sequence[UUID] = ()
+                             ) -> list[dict[str, Any]]:
         """Running clocks of open cases whose next firing (`next_fire_at`) is at or before `now`, earliest
         first, at most `limit`, each with its case's `service_request_id`, `jurisdiction_id`,
         `service_code`, `service_name`, `queue`, `priority`, `correlation_id` and `status`. The clock and
         case rows are locked until the transaction ends; rows another transaction holds are skipped (SKIP
         LOCKED), so two timers never take the same clock and a staff change in progress is never waited
-        on (that clock fires on a later tick)."""
-        return [dict(r) for r in await self.conn.fetch(_DUE, now, limit)]
+        on (that clock fires on a later tick). Clocks of the cases in `skip` are left out."""
+        return [dict(r) for r in await self.conn.fetch(_DUE, now, limit, list(skip))]
 
     async def stop_clocks_of_closed_cases(self, now: datetime) -> int:
         """Stop the clocks still running or paused on closed cases (a case closed by a path that did not
@@ -78,8 +80,10 @@ class ClockQueries:
             now)
         return int(result.split()[-1])
 
-    async def next_sla_fire_at(self) -> datetime | None:
-        """The earliest `next_fire_at` of a clock of an open case, None when no clock will fire."""
+    async def next_sla_fire_at(self, skip: Sequence[UUID] = ()) -> datetime | None:
+        """The earliest `next_fire_at` of a clock of an open case (those of `skip` left out), None when no
+        clock will fire."""
         return await self.conn.fetchval(
             "SELECT min(k.next_fire_at) FROM sla_clocks k JOIN cases c ON c.case_id = k.case_id "
-            "WHERE k.next_fire_at IS NOT NULL AND c.status = 'open'")
+            "WHERE k.next_fire_at IS NOT NULL AND c.status = 'open' AND NOT (k.case_id = ANY($1::uuid[]))",
+            list(skip))

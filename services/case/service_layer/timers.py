@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import sla
@@ -136,23 +137,35 @@ def _rules(jurisdiction: Jurisdiction, trigger: Trigger, service_code: str | Non
             for r in jurisdiction.escalations_for(trigger, service_code, department_id)]
 
 
-async def fire_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 100) -> int:
+class ClockFailed(Exception):  # noqa: N818 - says what happened to which clock
+    """Firing the clock of `case_id` raised (the cause is chained); the round's transaction rolls back."""
+
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"firing the SLA clock of case {case_id} failed")
+        self.case_id = case_id
+
+
+async def fire_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 100, skip: Sequence[UUID] = ()) -> int:
     """Fire the clocks due at `uow.now` (at most `limit`), in the caller's unit of work (no consumed
     event): for each trigger due (warning, then breach), set its fired mark, write the timeline entry
     (`sla_warning` / `sla_breached`, actor ``system``), emit `case.sla_warning` / `case.sla_breached` and
     apply the jurisdiction's escalation rules for that trigger (`escalate`). Clocks of cases closed
-    meanwhile are stopped. Returns how many clocks fired (a caller asks again while it equals `limit`).
-    Events carry the case's correlation id.
+    meanwhile are stopped; those of the cases in `skip` are left alone. Returns how many clocks fired (a
+    caller asks again while it equals `limit`). Events carry the case's correlation id. Raises
+    `ClockFailed` naming the clock whose firing raised (the caller rolls the round back and may skip it).
     """
     await uow.repo.stop_clocks_of_closed_cases(uow.now)
-    rows = await uow.repo.due_sla_clocks(uow.now, limit)
+    rows = await uow.repo.due_sla_clocks(uow.now, limit, skip)
     for row in rows:
-        clock = SlaClock.from_row(row)
-        case = dict(row)
-        for trigger in sla.due_triggers(clock, uow.now):
-            clock = sla.fired(clock, trigger, uow.now)
-            case = await _announce(uow, case, clock, trigger, jurisdiction)
-        await uow.repo.save_sla_clock(clock.to_row(), uow.now)
+        try:
+            clock = SlaClock.from_row(row)
+            case = dict(row)
+            for trigger in sla.due_triggers(clock, uow.now):
+                clock = sla.fired(clock, trigger, uow.now)
+                case = await _announce(uow, case, clock, trigger, jurisdiction)
+            await uow.repo.save_sla_clock(clock.to_row(), uow.now)
+        except Exception as exc:
+            raise ClockFailed(row["case_id"]) from exc
     return len(rows)
 
 
@@ -231,13 +244,15 @@ class SlaTimer:
     Each round runs in fresh units of work from `unit_of_work()` (no consumed event; `now` read when it is
     made). Between rounds it sleeps until the next clock is due, at most `interval_s` seconds (a clock
     armed meanwhile by another transaction is seen within that), at least `min_sleep_s`. An error is
-    logged and retried on the next round; the loop only ends with `stop()`.
+    logged and retried on the next round; a clock whose firing raises (`ClockFailed`) is left aside by
+    this process for `failed_retry_s` seconds so that the others still fire (it stays due in PostgreSQL
+    and fires once it can). The loop only ends with `stop()`.
     """
 
     def __init__(self, *, unit_of_work: UnitOfWorkFactory, jurisdiction: Jurisdiction,
                  clock: Callable[[], datetime], interval_s: float = 5.0, retention_interval_s: float = 3600.0,
                  batch: int = 100, retention: Callable[[Uow], Awaitable[int]] | None = None,
-                 retention_batch: int = 20) -> None:
+                 retention_batch: int = 20, failed_retry_s: float = 300.0) -> None:
         self._uow = unit_of_work
         self._jurisdiction = jurisdiction
         self._clock = clock
@@ -251,6 +266,8 @@ class SlaTimer:
         self._task: asyncio.Task[None] | None = None
         self.fired = 0
         self.erased = 0
+        self.failed_retry_s = failed_retry_s
+        self._failing: dict[UUID, float] = {}  # case id -> loop time it is tried again
 
     def start(self) -> None:
         """Start the loop as a task of the running event loop."""
@@ -269,12 +286,24 @@ class SlaTimer:
                     await self._task
             self._task = None
 
+    def skipped(self) -> list[UUID]:
+        """The cases whose clocks this process leaves aside for now (their firing raised lately)."""
+        now = asyncio.get_running_loop().time()
+        self._failing = {k: t for k, t in self._failing.items() if t > now}
+        return list(self._failing)
+
     async def tick(self) -> int:
-        """One round of clocks: fire every due clock, `batch` per transaction; returns how many fired."""
+        """One round of clocks: fire every due clock, `batch` per transaction; returns how many fired. A
+        transaction whose clock raised is rolled back, that clock set aside, and the round goes on."""
         total = 0
         while True:
-            async with self._uow() as uow:
-                n = await fire_due(uow, jurisdiction=self._jurisdiction, limit=self.batch)
+            try:
+                async with self._uow() as uow:
+                    n = await fire_due(uow, jurisdiction=self._jurisdiction, limit=self.batch, skip=self.skipped())
+            except ClockFailed as failed:
+                log.error("sla_clock_failed", case_id=str(failed.case_id), error=repr(failed.__cause__)[:500])
+                self._failing[failed.case_id] = asyncio.get_running_loop().time() + self.failed_retry_s
+                continue
             total += n
             if n < self.batch:
                 break
@@ -298,7 +327,7 @@ class SlaTimer:
 
     async def _delay(self) -> float:
         async with self._uow() as uow:
-            nxt = await uow.repo.next_sla_fire_at()
+            nxt = await uow.repo.next_sla_fire_at(self.skipped())
         if nxt is None:
             return self.interval_s
         return min(self.interval_s, max(self.min_sleep_s, (nxt - self._clock()).total_seconds()))

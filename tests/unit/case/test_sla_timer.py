@@ -39,9 +39,11 @@ class FakeClockRepository:
                 n += 1
         return n
 
-    async def due_sla_clocks(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due_sla_clocks(self, now: datetime, limit: int, skip: Any = ()) -> list[dict[str, Any]]:
         due = []
         for case_id, clock in self.clocks.items():
+            if case_id in skip:
+                continue
             nxt = SlaClock.from_row(clock).next_fire_at
             if nxt is not None and nxt <= now and self.cases[case_id]["status"] == "open":
                 due.append((nxt, {**clock, **self.cases[case_id]}))
@@ -53,13 +55,15 @@ class FakeClockRepository:
     async def sla_clock(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
         return self.clocks.get(case_id)
 
-    async def next_sla_fire_at(self) -> datetime | None:
+    async def next_sla_fire_at(self, skip: Any = ()) -> datetime | None:
         times = [SlaClock.from_row(c).next_fire_at for cid, c in self.clocks.items()
-                 if self.cases[cid]["status"] == "open"]
+                 if self.cases[cid]["status"] == "open" and cid not in skip]
         return min((t for t in times if t is not None), default=None)
 
     async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
                            detail: dict[str, Any]) -> None:
+        if self.cases[case_id].get("poison"):
+            raise ValueError("a row the database refuses")
         self.timeline.append((case_id, kind, detail))
 
     async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
@@ -131,6 +135,23 @@ async def test_a_round_that_fails_leaves_every_clock_as_it_was(demo: Jurisdictio
             await timers.fire_due(uow, jurisdiction=demo)
             raise RuntimeError("connection lost before the commit")
     assert store.outbox == [] and store.repo.clocks[case_id]["breach_fired_at"] is None
+
+
+async def test_a_clock_that_cannot_fire_is_set_aside_and_the_others_still_fire(demo: Jurisdiction) -> None:
+    store = FakeStore(FakeClockRepository(), "case")
+    poison = add_case(store.repo, demo, due=T0 + timedelta(minutes=1))
+    store.repo.cases[poison]["poison"] = True
+    others = [add_case(store.repo, demo, due=T0 + timedelta(minutes=2)) for _ in range(3)]
+    wall = WallClock(T0 + timedelta(hours=1))
+    timer = timers.SlaTimer(unit_of_work=lambda: store.uow(now=wall()), jurisdiction=demo, clock=wall, batch=2,
+                            failed_retry_s=300)
+    assert await timer.tick() == 3
+    assert {UUID(e.subject) for e in store.emitted("case.sla_breached")} == set(others)
+    assert timer.skipped() == [poison] and store.repo.clocks[poison]["breach_fired_at"] is None
+    assert await timer._delay() == timer.interval_s  # noqa: SLF001 - the set-aside clock does not spin the loop
+    timer._failing[poison] = 0.0  # noqa: SLF001 - its retry time has come
+    store.repo.cases[poison]["poison"] = False
+    assert await timer.tick() == 1 and len(store.emitted("case.sla_breached")) == 4
 
 
 async def test_a_closed_case_s_clock_is_stopped_and_fires_nothing(demo: Jurisdiction) -> None:
