@@ -67,7 +67,8 @@ def _background_loop(rt: Runtime, jurisdiction: Callable[[], Jurisdiction], ts: 
             unit_of_work=lambda: rt.unit_of_work(CaseRepository), jurisdiction=jur, clock=rt.clock,
             interval_s=ts.sla_timer_interval_s, batch=ts.sla_timer_batch,
             retention_interval_s=ts.retention_interval_s, retention_batch=ts.retention_batch,
-            retention=lambda uow: retention.erase_due(uow, jurisdiction=jur, limit=ts.retention_batch))
+            retention=lambda uow, skip: retention.erase_due(uow, jurisdiction=jur, limit=ts.retention_batch,
+                                                            skip=skip))
         timer.start()
         loop.append(timer)
 

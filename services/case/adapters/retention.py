@@ -4,6 +4,7 @@ still within retention, and the record that a case was erased (never twice)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ SELECT c.case_id, c.service_request_id, c.jurisdiction_id, c.contact_key, c.desc
 FROM cases c
 WHERE c.status = 'closed' AND c.closed_at <= $1 AND NOT {_RETAINED}
   AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.case_id = c.case_id)
+  AND NOT (c.case_id = ANY($3::uuid[]))
 ORDER BY c.closed_at, c.case_id
 LIMIT $2
 FOR UPDATE OF c SKIP LOCKED
@@ -41,13 +43,15 @@ class RetentionQueries:
 
     conn: asyncpg.Connection
 
-    async def cases_past_retention(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
+    async def cases_past_retention(self, cutoff: datetime, limit: int, skip: Sequence[UUID] = ()
+                                   ) -> list[dict[str, Any]]:
         """Closed cases not yet erased whose `closed_at` is at or before `cutoff` (a case merged into one
         still retained waits for it), oldest closing first, at most `limit`: `case_id`,
         `service_request_id`, `jurisdiction_id`, `contact_key`, `description`, `status_notes`,
         `media_url`, `closed_at`, `correlation_id`. The rows are locked until the transaction ends;
-        rows held elsewhere are skipped (another process is erasing them)."""
-        return [dict(r) for r in await self.conn.fetch(_PAST_RETENTION, cutoff, limit)]
+        rows held elsewhere are skipped (another process is erasing them), and so are the cases in
+        `skip`."""
+        return [dict(r) for r in await self.conn.fetch(_PAST_RETENTION, cutoff, limit, list(skip))]
 
     async def case_messages_for_erasure(self, case_id: UUID) -> list[dict[str, Any]]:
         """The case's messages (`message_id`, `channel_message_id`, `description`, `media_url`), in the

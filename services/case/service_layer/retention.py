@@ -9,7 +9,9 @@ processes never take the same case (`FOR UPDATE SKIP LOCKED`). Contract: docs/st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import retention as rules
@@ -34,14 +36,26 @@ def phone_region(jurisdiction: Jurisdiction) -> str:
     return jurisdiction.holidays.country if jurisdiction.holidays is not None else "US"
 
 
-async def erase_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 20) -> int:
-    """Erase the personal data of up to `limit` cases past retention at `uow.now` (see `erase_case`), in
-    the caller's unit of work; returns how many (a caller asks again while it equals `limit`)."""
+class ErasureFailed(Exception):  # noqa: N818 - says what happened to which case
+    """Erasing the case `case_id` raised (the cause is chained); the batch's transaction rolls back."""
+
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"erasing the personal data of case {case_id} failed")
+        self.case_id = case_id
+
+
+async def erase_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 20, skip: Sequence[UUID] = ()) -> int:
+    """Erase the personal data of up to `limit` cases past retention at `uow.now` (see `erase_case`; the
+    cases in `skip` left out), in the caller's unit of work; returns how many (a caller asks again while
+    it equals `limit`). Raises `ErasureFailed` naming the case whose erasure raised."""
     days, mode = policy(jurisdiction)
-    cases = await uow.repo.cases_past_retention(rules.cutoff(uow.now, days), limit)
+    cases = await uow.repo.cases_past_retention(rules.cutoff(uow.now, days), limit, skip)
     for case in cases:
-        await erase_case(uow, case, days=days, mode=mode, region=phone_region(jurisdiction),
-                         salt=jurisdiction.id)
+        try:
+            await erase_case(uow, case, days=days, mode=mode, region=phone_region(jurisdiction),
+                             salt=jurisdiction.id)
+        except Exception as exc:
+            raise ErasureFailed(case["case_id"]) from exc
     return len(cases)
 
 

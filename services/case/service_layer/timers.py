@@ -22,6 +22,7 @@ from uuid import UUID
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import sla
 from services.case.domain.sla import EscalationRule, SlaClock, SlaState, Span, Trigger
+from services.case.service_layer.retention import ErasureFailed
 from shared.events import (
     CaseAssigned,
     CaseEscalated,
@@ -251,7 +252,7 @@ class SlaTimer:
 
     def __init__(self, *, unit_of_work: UnitOfWorkFactory, jurisdiction: Jurisdiction,
                  clock: Callable[[], datetime], interval_s: float = 5.0, retention_interval_s: float = 3600.0,
-                 batch: int = 100, retention: Callable[[Uow], Awaitable[int]] | None = None,
+                 batch: int = 100, retention: Callable[[Uow, Sequence[UUID]], Awaitable[int]] | None = None,
                  retention_batch: int = 20, failed_retry_s: float = 300.0) -> None:
         self._uow = unit_of_work
         self._jurisdiction = jurisdiction
@@ -311,14 +312,20 @@ class SlaTimer:
         return total
 
     async def run_retention(self) -> int:
-        """One run of the retention job, `retention_batch` cases per transaction; returns how many cases
-        were erased."""
+        """One run of the retention job (`retention(uow, skip)`), `retention_batch` cases per transaction;
+        returns how many cases were erased. A case whose erasure raises (`retention.ErasureFailed`) is
+        logged and left for the next run; the others go on."""
         if self._retention is None:
             return 0
-        total = 0
+        total, failed = 0, []
         while not self._stopping.is_set():
-            async with self._uow() as uow:
-                n = await self._retention(uow)
+            try:
+                async with self._uow() as uow:
+                    n = await self._retention(uow, failed)
+            except ErasureFailed as exc:
+                log.error("erasure_failed", case_id=str(exc.case_id), error=repr(exc.__cause__)[:500])
+                failed.append(exc.case_id)
+                continue
             total += n
             if n < self.retention_batch:
                 break

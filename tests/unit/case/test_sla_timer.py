@@ -14,6 +14,7 @@ import pytest
 from services.case.domain import sla
 from services.case.domain.sla import SlaClock, Span
 from services.case.service_layer import timers
+from services.case.service_layer.retention import ErasureFailed
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from support.uow import T0, FakeStore
 
@@ -194,7 +195,7 @@ async def test_the_loop_runs_retention_at_start_and_stops_when_asked(demo: Juris
     store = FakeStore(FakeClockRepository(), "case")
     runs: list[datetime] = []
 
-    async def retention(uow: Any) -> int:
+    async def retention(uow: Any, skip: Any) -> int:
         runs.append(uow.now)
         return 0
 
@@ -210,3 +211,20 @@ async def test_the_loop_runs_retention_at_start_and_stops_when_asked(demo: Juris
 async def _until(condition: Any) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+async def test_a_case_whose_erasure_fails_is_left_for_the_next_run_and_the_others_go_on(demo: Jurisdiction) -> None:
+    store = FakeStore(FakeClockRepository(), "case")
+    bad, good = uuid4(), [uuid4() for _ in range(3)]
+    erased: list[UUID] = []
+
+    async def retention(uow: Any, skip: Any) -> int:
+        todo = [c for c in [bad, *good] if c not in skip and c not in erased][:2]
+        if bad in todo:
+            raise ErasureFailed(bad)
+        erased.extend(todo)
+        return len(todo)
+
+    timer = timers.SlaTimer(unit_of_work=lambda: store.uow(now=T0), jurisdiction=demo, clock=lambda: T0,
+                            retention=retention, retention_batch=2)
+    assert await timer.run_retention() == 3 and erased == good
