@@ -18,13 +18,18 @@ import pytest
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import records
 from services.case.domain.threading import case_id_for, message_id_for
-from services.case.service_layer import retention, timers
+from services.case.domain.commands import Actor, Transition
+from services.case.service_layer import handlers, retention, staff, timers
 from shared.db.unit_of_work import PgUnitOfWork
-from shared.events import MessageReceived
+from shared.events import MessageReceived, RoutingDecided, RoutingFields
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
+from shared.kafka import Delivery
+from shared.service_layer import dispatch
+from support.uow import event
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Demoville
 SUPERVISOR = "supervisor.public-works@demoville.example"
+STAFF = Actor(subject="u-staff", name="Sam Staff", role="department_staff", department="public-works")
 
 
 @pytest.fixture
@@ -372,3 +377,59 @@ async def test_a_timer_round_locks_only_the_clocks_it_fires(pool: asyncpg.Pool, 
             # A staff change on the other case takes its clock at once (NOWAIT raises if it is held).
             assert await conn.fetchval("SELECT state FROM sla_clocks WHERE case_id = $1 FOR UPDATE NOWAIT",
                                        later) == "running"
+
+
+# --- the clock through the case handlers and staff commands ------------------------------------------------
+
+
+async def test_the_clock_follows_the_case_through_routing_waiting_a_reply_resolving_and_reopening(
+        pool: asyncpg.Pool, fresh_schema_name: str, demo: Jurisdiction) -> None:
+    table = handlers.handlers(demo, clocks=timers)
+    offsets = iter(range(1000))
+
+    async def consume(payload: Any, now: datetime, subject: str) -> str | None:
+        env = event(payload, subject=subject)
+        delivery = Delivery(topic="t", partition=0, offset=next(offsets), consumer=fresh_schema_name)
+        return await dispatch(table, env, lambda: PgUnitOfWork(
+            pool, service=fresh_schema_name, repository=CaseRepository, now=now, envelope=env, delivery=delivery))
+
+    async def move(case_id: UUID, to: str, now: datetime) -> None:
+        async with uow(pool, fresh_schema_name, now) as u:
+            await staff.transition(Transition(case_id=case_id, actor=STAFF, to=to), u, jurisdiction=demo,
+                                   clocks=timers)
+
+    report = MessageReceived(channel="sms", channel_message_id="SM-flow", contact_key="kf", received_at=NOW,
+                             description="Pothole on Elm")
+    assert await consume(report, NOW, "kf") == "opened"
+    case_id = case_id_for("sms", "SM-flow")
+    due = demo.due_at(NOW, 9)  # Tuesday 10:00 local
+    routing = RoutingFields(service_code="pothole", service_name="Pothole", category_source="service_code",
+                            agency_responsible="Demoville Public Works", queue="roads", priority=3, sla_due_at=due,
+                            rule_id="r", config_version="v")
+    assert await consume(RoutingDecided(case_id=case_id, routing=routing), NOW, str(case_id)) == "routed"
+    assert (await _clock(pool, case_id))["state"] == "running"
+
+    # Waiting on the resident from Monday 11:00 local (eight business hours left) pauses the clock ...
+    await move(case_id, "waiting_on_resident", NOW + timedelta(hours=1))
+    clock = await _clock(pool, case_id)
+    assert clock["state"] == "paused" and clock["paused_at"] == NOW + timedelta(hours=1)
+    # ... and their answer on Wednesday 09:00 local resumes it: due Wednesday 17:00 local.
+    answer_at = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
+    answer = MessageReceived(channel="sms", channel_message_id="SM-answer", contact_key="kf", received_at=answer_at,
+                             description="It is in front of number 12", case_number_hint=(await case_row(
+                                 pool, case_id))["service_request_id"])
+    assert await consume(answer, answer_at, "kf") == "added"
+    assert (await case_row(pool, case_id))["workflow_status"] == "in_progress"
+    clock = await _clock(pool, case_id)
+    assert clock["state"] == "running" and clock["due_at"] == datetime(2026, 3, 4, 22, 0, tzinfo=UTC)
+
+    # Resolved (Open311 closed) with two hours left: stopped; reopened the next day: two hours from then.
+    await move(case_id, "resolved", datetime(2026, 3, 4, 20, 0, tzinfo=UTC))
+    assert (await _clock(pool, case_id))["state"] == "stopped"
+    assert await fire(pool, fresh_schema_name, demo, datetime(2026, 3, 5, 14, 0, tzinfo=UTC)) == 0
+    await move(case_id, "in_progress", datetime(2026, 3, 5, 14, 0, tzinfo=UTC))
+    clock = await _clock(pool, case_id)
+    assert clock["state"] == "running" and clock["due_at"] == datetime(2026, 3, 5, 16, 0, tzinfo=UTC)
+    assert await fire(pool, fresh_schema_name, demo, datetime(2026, 3, 5, 16, 0, tzinfo=UTC)) == 1
+    kinds = [e["event_type"] for e in await outbox(pool, case_id)]
+    assert kinds.count("case.sla_warning") == 1 and kinds.count("case.sla_breached") == 1
