@@ -169,11 +169,11 @@ async def test_a_suggestion_is_stored_once_per_event_decided_and_listed_in_scope
 
 
 async def add_clock(conn: asyncpg.Connection, case_id: UUID, *, due_at: datetime, warn_at: datetime | None,
-                    state: str = "running") -> None:
+                    state: str = "running", breach_fired_at: datetime | None = None) -> None:
     await conn.execute(
         "INSERT INTO sla_clocks (case_id, generation, clock, started_at, routed_due_at, due_at, warn_at, total_s, "
-        "state, paused_at, updated_at) VALUES ($1, 1, 'calendar', $2, $3, $3, $4, 3600, $5, $6, $2)",
-        case_id, NOW - 10 * HOUR, due_at, warn_at, state, NOW if state == "paused" else None)
+        "state, paused_at, updated_at, breach_fired_at) VALUES ($1, 1, 'calendar', $2, $3, $3, $4, 3600, $5, $6, $2, $7)",
+        case_id, NOW - 10 * HOUR, due_at, warn_at, state, None if state == "running" else NOW, breach_fired_at)
 
 
 async def test_the_staff_list_filters_sorts_by_due_time_and_computes_sla_badges(pool: asyncpg.Pool) -> None:
@@ -192,6 +192,11 @@ async def test_the_staff_list_filters_sorts_by_due_time_and_computes_sla_badges(
         await store_case(conn, "DEMO-26-000006", queue="roads", sla_due_at=NOW - HOUR, status="closed",
                          workflow_status="resolved")
         await store_case(conn, "DEMO-26-000007", queue="water-ops", sla_due_at=NOW)
+        # Closed after its breach: the badge keeps saying so (the clock's rule, domain.sla.sla_state).
+        closed_late = await store_case(conn, "DEMO-26-000008", queue="water-ops", sla_due_at=NOW - 3 * HOUR,
+                                       status="closed", workflow_status="resolved")
+        await add_clock(conn, closed_late, due_at=NOW - 3 * HOUR, warn_at=None, state="stopped",
+                        breach_fired_at=NOW - 3 * HOUR)
     reads = StaffReads(pool)
 
     async def listed(**kw: Any) -> list[tuple[str, str]]:
@@ -206,7 +211,8 @@ async def test_the_staff_list_filters_sorts_by_due_time_and_computes_sla_badges(
     assert await listed(channel="email", queue="lighting") == [("DEMO-26-000003", "breached")]
     assert await listed(queues=[]) == []
     assert len(await listed(limit=2)) == 2
-    assert len(await listed()) == 7 and await listed(service_code="pothole", limit=1) == [("DEMO-26-000002", "warning")]
+    assert await listed(queue="water-ops") == [("DEMO-26-000008", "breached"), ("DEMO-26-000007", "breached")]
+    assert len(await listed()) == 8 and await listed(service_code="pothole", limit=1) == [("DEMO-26-000002", "warning")]
     sla = await reads.sla(warn, NOW)
     assert (sla["state"], sla["due_at"], sla["warn_at"], sla["paused_at"]) == ("warning", NOW + 2 * HOUR,
                                                                               NOW - HOUR, None)

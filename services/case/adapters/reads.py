@@ -114,15 +114,18 @@ SLA_STATES = ("ok", "warning", "breached", "paused", "none")
 
 _C = ", ".join(f"c.{c.strip()}" for c in CASE_COLUMNS.split(","))
 
-# The case's SLA badge at $1 (docs/staff-work.md): from its clock (sla_clocks) when it has one, else from
-# the routed due time alone (no warning time then). Same rule as `domain.staff.sla_state`.
+# The case's SLA badge at $1 (docs/staff-work.md): from its clock (sla_clocks) by the rule of
+# `domain.sla.sla_state` when it has one; else from its routed due time alone (no warning time then).
 _SLA = """
     COALESCE(k.due_at, c.sla_due_at) AS sla_effective_due_at, k.warn_at AS sla_warn_at,
-    k.state AS sla_clock_state, k.paused_at AS sla_paused_at,
-    CASE WHEN c.status <> 'open' OR COALESCE(k.due_at, c.sla_due_at) IS NULL THEN 'none'
+    k.state AS sla_clock_state, CASE WHEN k.state = 'paused' THEN k.paused_at END AS sla_paused_at,
+    CASE WHEN k.case_id IS NULL THEN
+             CASE WHEN c.status <> 'open' OR c.sla_due_at IS NULL THEN 'none'
+                  WHEN c.sla_due_at <= $1 THEN 'breached' ELSE 'ok' END
+         WHEN k.state = 'stopped' THEN CASE WHEN k.breach_fired_at IS NOT NULL THEN 'breached' ELSE 'none' END
          WHEN k.state = 'paused' THEN 'paused'
-         WHEN COALESCE(k.due_at, c.sla_due_at) <= $1 THEN 'breached'
-         WHEN k.warn_at IS NOT NULL AND k.warn_at <= $1 THEN 'warning'
+         WHEN k.breach_fired_at IS NOT NULL OR k.due_at <= $1 THEN 'breached'
+         WHEN k.warning_fired_at IS NOT NULL OR k.warn_at <= $1 THEN 'warning'
          ELSE 'ok' END AS sla_state"""
 
 

@@ -1,6 +1,6 @@
 """Staff rules that need no I/O: who may do what to which case (roles and department scoping), the
 assignment rules, the workflow moves a claim or an Open311 status change makes, reply texts from canned
-responses, the audit detail every staff action writes, SLA states and masked reporter addresses.
+responses, the audit detail every staff action writes, the SLA clock moves and masked reporter addresses.
 
 Source: docs/staff-work.md ("Roles and tokens", "Workflow", "Case service staff API", "Audit"). A case is
 a `dict` of the `cases` columns (`adapters.repository.CASE_COLUMNS`).
@@ -210,21 +210,6 @@ def _json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def sla_state(*, status: str, due_at: datetime | None, warn_at: datetime | None, paused: bool,
-              now: datetime) -> str:
-    """The SLA badge of a case at `now` (aware UTC): ``none`` (closed or no due time), ``paused``,
-    ``breached`` (due time reached), ``warning`` (warning time reached), else ``ok``."""
-    if status != "open" or due_at is None:
-        return "none"
-    if paused:
-        return "paused"
-    if due_at <= now:
-        return "breached"
-    if warn_at is not None and warn_at <= now:
-        return "warning"
-    return "ok"
 
 
 def mask_address(pii: dict[str, Any]) -> str | None:
