@@ -218,6 +218,8 @@ async def test_the_staff_list_filters_sorts_by_due_time_and_computes_sla_badges(
                                                                               NOW - HOUR, None)
     assert (await reads.sla(ok, NOW))["state"] == "ok" and (await reads.sla(uuid4(), NOW))["state"] == "none"
     assert (await reads.sla(late, NOW))["state"] == "breached"
+    assert (await reads.sla(paused, NOW))["paused_at"] == NOW
+    assert (await reads.sla(closed_late, NOW))["paused_at"] is None  # stopped, not paused
 
 
 async def test_staff_commands_on_a_real_unit_of_work_write_their_rows_and_outbox(
