@@ -5,7 +5,7 @@ Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`,
 and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received`); produces `notification.recorded`
 on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, case statuses,
-opt-outs, undeliverable addresses, deliveries).
+opt-outs, undeliverable addresses, deliveries); a sweeper settles the deliveries a crash left `sending`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.adapters.senders import MastodonSender, MetaSender, TwilioSender
 from services.notifier.config import SERVICE, ChannelSettings
 from services.notifier.entrypoints import kafka
+from services.notifier.entrypoints.sweeper import Sweeper
 from services.notifier.service_layer import handlers
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
@@ -61,4 +62,17 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
+    _sweeper(rt, ch)
     return rt.app
+
+
+def _sweeper(rt: Runtime, ch: ChannelSettings) -> None:
+    """Run the sweeper of deliveries a crash left `sending` once started, and stop it before the pool closes."""
+    sweeper = Sweeper(lambda: rt.unit_of_work(NotifierRepository), interval_s=ch.notifier_sweep_interval_s,
+                      older_than_s=ch.notifier_sending_timeout_s)
+
+    async def start() -> None:
+        sweeper.start()
+
+    rt.on_start.append(start)
+    rt.on_stop.append(sweeper.stop)

@@ -37,6 +37,12 @@ class ChannelSettings(BaseSettings):
 
     request_timeout_s: float = 15.0
 
+    notifier_sweep_interval_s: float = Field(default=60.0, gt=0,
+                                             description="seconds between two sweeps of deliveries left sending")
+    notifier_sending_timeout_s: float = Field(
+        default=900.0, gt=0, description="seconds after its claim a delivery still `sending` is settled failed "
+                                         "(longer than the sends of one event take)")
+
     def twilio_enabled(self) -> bool:
         """Whether Twilio can send: account sid, auth token and sender are all set."""
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)

@@ -142,3 +142,33 @@ async def test_erasure_blanks_the_contacts_and_the_addresses_of_their_deliveries
     assert [n.status_notes if n else "?" for n in notes] == [None, "Called Ann at 613 555 0123"]
     # a second erasure finds nothing left to blank
     assert await repo.erase_personal_data(case.case_id, ["ck-ann"], T0 + timedelta(days=800)) == (2, 0)
+
+
+async def test_interrupted_deliveries_are_the_old_sending_ones_locked_for_one_sweeper(
+        service_pool: asyncpg.Pool) -> None:
+    case_id = uuid4()
+    async with service_pool.acquire() as conn:
+        repo = NotifierRepository(conn)
+
+        async def claim(at: datetime, recipient: str) -> int:
+            delivery_id = await repo.claim_delivery(case_id=case_id, cause_event_id=uuid4(), recipient_key=recipient,
+                                                    kind="public_update", channel="email", status="sending",
+                                                    reason=None, at=at)
+            assert delivery_id is not None
+            return delivery_id
+
+        oldest, old = await claim(T0 - timedelta(hours=2), "rk-1"), await claim(T0 - timedelta(hours=1), "rk-2")
+        await claim(T0 + timedelta(minutes=1), "rk-recent")
+        done = await deliver(repo, case_id, at=T0 - timedelta(hours=3))
+
+    async with service_pool.acquire() as a, a.transaction():
+        first = await NotifierRepository(a).interrupted_deliveries(T0, 1)
+        assert [i for i, _ in first] == [oldest]
+        assert first[0][1].kind == "public_update" and first[0][1].recipient_key == "rk-1"
+        # another sweeper meanwhile skips the locked row
+        async with service_pool.acquire() as b, b.transaction():
+            assert [i for i, _ in await NotifierRepository(b).interrupted_deliveries(T0, 10)] == [old]
+    async with service_pool.acquire() as conn:
+        repo = NotifierRepository(conn)
+        assert [i for i, _ in await repo.interrupted_deliveries(T0, 10)] == [oldest, old]
+        assert done not in [i for i, _ in await repo.interrupted_deliveries(T0 + timedelta(days=1), 10)]

@@ -172,6 +172,17 @@ class NotifierRepository:
             delivery_id, status, provider_message_id, reason, at,
         )
 
+    async def interrupted_deliveries(self, claimed_before: datetime, limit: int) -> list[tuple[int, SentNotice]]:
+        """Up to `limit` deliveries still ``sending`` that were claimed before `claimed_before` (their send's
+        record never came: the notifier stopped in between), oldest first, locked for this transaction
+        (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
+        rows = await self.conn.fetch(
+            "SELECT id, case_id, cause_event_id, kind, channel, recipient_key FROM deliveries "
+            "WHERE status = 'sending' AND claimed_at < $1 ORDER BY claimed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            claimed_before, limit)
+        return [(r["id"], SentNotice(r["case_id"], r["cause_event_id"], r["kind"], r["channel"], r["recipient_key"]))
+                for r in rows]
+
     async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
         """Keep what the provider said of the message it gave `provider_message_id`; returns the delivery
         it belongs to, None when no delivery of ours has that id."""

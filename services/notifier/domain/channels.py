@@ -103,7 +103,8 @@ _SMS = {
         "status_changed": "{p} : le dossier {n} a été mis à jour.{notes}",
         "closed": "{p} : le dossier {n} est fermé.{notes}",
         "said": "{p}, dossier {n} :{notes}",
-        "unmerged": "{p} : votre signalement {n} est de nouveau un dossier à part, il ne fait plus partie du dossier {m}.",
+        "unmerged": ("{p} : votre signalement {n} est de nouveau un dossier à part, il ne fait plus partie du "
+                     "dossier {m}."),
     },
 }
 MAX_SEGMENTS = 2

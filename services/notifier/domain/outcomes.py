@@ -172,3 +172,17 @@ def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationRec
                                recipient_key=sent.recipient_key, outcome=report.outcome, reason=report.reason,
                                provider_message_id=report.provider_message_id,
                                delivery_status=report.status)  # type: ignore[arg-type]
+
+
+INTERRUPTED = ("interrupted: the notifier stopped between claiming this notice and recording its send; it may "
+               "or may not have gone out, and is not sent again")
+"""The reason a delivery left ``sending`` by a crash is settled `failed` with (at most once: never resent)."""
+
+
+def interrupted_recorded(sent: SentNotice) -> NotificationRecorded:
+    """`notification.recorded` (``failed``, reason `INTERRUPTED`) for a delivery a crash left ``sending``:
+    made visible on the case timeline rather than left open. No PII: the recipient is named by key."""
+    kind, told = recorded_kind(sent.kind)
+    return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
+                               kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]
+                               recipient_key=sent.recipient_key, outcome="failed", reason=INTERRUPTED)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import partial
@@ -50,8 +50,10 @@ from services.notifier.domain.notices import (
     unmerge_notice,
 )
 from services.notifier.domain.outcomes import (
+    INTERRUPTED,
     Outcome,
     carrier_opt_out,
+    interrupted_recorded,
     notice_recorded,
     opt_in_key,
     requested_opt_out,
@@ -402,6 +404,24 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
         return "unknown_message"  # not ours, or sent before this store existed
     await uow.emit(status_recorded(sent, report), subject=sent.case_id)
     return f"status_{report.status}"
+
+
+# --- the sweeper: deliveries a crash left open -----------------------------------------------------------
+
+
+async def settle_interrupted(uow: Uow, *, older_than_s: float, limit: int = 100) -> int:
+    """Settle the deliveries still ``sending`` `older_than_s` seconds after their claim (the notifier stopped
+    between the commit and the send's record): each is recorded ``failed`` with the reason `INTERRUPTED`
+    and published as `notification.recorded`, never sent again (at most once). Returns how many, at most
+    `limit` per call (STYLE rule 11)."""
+    stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), limit)
+    for delivery_id, sent in stale:
+        await uow.repo.finish_delivery(delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
+                                       at=uow.now)
+        await uow.emit(interrupted_recorded(sent), subject=sent.case_id)
+    if stale:
+        log.warning("interrupted_deliveries_settled", count=len(stale))
+    return len(stale)
 
 
 def handlers(sending: Sending) -> Handlers:

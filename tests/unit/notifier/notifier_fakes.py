@@ -119,6 +119,12 @@ class FakeNotifierRepository:
         self.deliveries[delivery_id - 1].update(status=status, provider_message_id=provider_message_id, reason=reason,
                                                 finished_at=at)
 
+    async def interrupted_deliveries(self, claimed_before: datetime, limit: int) -> list[tuple[int, SentNotice]]:
+        stale = sorted((d for d in self.deliveries if d["status"] == "sending" and d["claimed_at"] < claimed_before),
+                       key=lambda d: (d["claimed_at"], d["id"]))[:limit]
+        return [(d["id"], SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"]))
+                for d in stale]
+
     async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
         for d in self.deliveries:
             if d["provider_message_id"] == provider_message_id:

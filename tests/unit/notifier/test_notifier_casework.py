@@ -14,6 +14,7 @@ from notifier_fakes import ADDRESS, PHONE, Sent, closed, handle, merge, opened, 
 from services.notifier.domain.channels import sms_segments
 from services.notifier.domain.messages import recipient_key
 from services.notifier.domain.model import CaseStatus
+from services.notifier.entrypoints.sweeper import Sweeper
 from shared.events import (
     BounceReceived,
     CaseEscalated,
@@ -426,3 +427,41 @@ async def test_erasure_blanks_the_reporters_addresses_and_keeps_the_delivery_row
     before = sent.count()
     assert await handle(store, table, public_update(survivor)) == "no_contact,no_contact"
     assert sent.count() == before
+
+
+# --- the sweeper -----------------------------------------------------------------------------------------
+
+
+async def test_a_delivery_a_crash_left_sending_is_settled_failed_once_and_never_sent_again(
+        store: Any, table: Any, sent: Sent) -> None:
+    survivor, _ = await _opened_and_merged(store, table)
+    update = public_update(survivor)
+    env = event(update, subject=survivor.case_id)
+    # the crash: the event's unit of work committed its claims, the sends after it never ran
+    async with store.uow(env) as uow:
+        for contact in await uow.repo.contacts_following(survivor.case_id):
+            await uow.repo.claim_delivery(case_id=contact.case_id, cause_event_id=update.update_id,
+                                          recipient_key=f"rk-{contact.contact_key}", kind="public_update",
+                                          channel="email", status="sending", reason=None, at=T0)
+    before = sent.count()
+    sweeper = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60,
+                      older_than_s=900)
+
+    assert await sweeper.sweep() == 2
+    assert await sweeper.sweep() == 0
+
+    notes = recorded(store)[-2:]
+    assert {(n.outcome, n.notice) for n in notes} == {("failed", "public_update")}
+    assert all("interrupted" in (n.reason or "") and n.pii.email is None for n in notes)
+    assert [d["status"] for d in store.repo.deliveries if d["cause_event_id"] == update.update_id] == ["failed"] * 2
+    assert sent.count() == before
+
+
+async def test_the_sweeper_leaves_a_recent_claim_alone(store: Any) -> None:
+    await store.repo.claim_delivery(case_id=uuid4(), cause_event_id=uuid4(), recipient_key="rk", kind="closed",
+                                    channel="sms", status="sending", reason=None, at=T0)
+    sweeper = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=5), claim=False), interval_s=60,
+                      older_than_s=900)
+
+    assert await sweeper.sweep() == 0
+    assert store.repo.deliveries[0]["status"] == "sending" and store.emitted() == []

@@ -1,0 +1,49 @@
+"""The notifier's sweeper: a background loop that settles the deliveries a crash left ``sending``
+(`handlers.settle_interrupted`), so that no intent stays open unseen. State is in PostgreSQL only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from services.notifier.service_layer import handlers
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Sweeper:
+    """Every `interval_s` seconds, one unit of work (`unit_of_work()`) settles the deliveries still
+    ``sending`` `older_than_s` seconds after their claim. An error is logged and the next round runs."""
+
+    def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float) -> None:
+        self.unit_of_work = unit_of_work
+        self.interval_s = interval_s
+        self.older_than_s = older_than_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> int:
+        """One round; returns how many deliveries were settled."""
+        async with self.unit_of_work() as uow:
+            return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; the rows stay visible
+                log.warning("sweep_failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        """Start the loop as a task of the running event loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="notifier-sweeper")
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait for it."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
