@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -73,6 +74,23 @@ def _load_private(key_dir: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+@functools.lru_cache(maxsize=32)
+def _key_version(path: str, mtime_ns: int, size: int) -> tuple[rsa.RSAPrivateKey, str]:
+    del mtime_ns, size  # part of the cache key only: a rewritten key file is loaded again
+    key = _load_private(Path(path).parent)
+    return key, str(_public_jwk(key)["kid"])
+
+
+def signing_key(key_dir: Path | str) -> tuple[rsa.RSAPrivateKey, str]:
+    """The private key of `key_dir` and its `kid`, loaded once per version of `private.pem` (its resolved
+    path, modification time in nanoseconds and size): loading and checking an RSA key takes ~0.1 s, which
+    every token minted in a test would pay. Raises OSError when the file is missing, ValueError when it
+    is not an RSA key."""
+    path = (Path(key_dir) / PRIVATE_KEY).resolve()
+    stat = path.stat()
+    return _key_version(str(path), stat.st_mtime_ns, stat.st_size)
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Write through a temporary file renamed into place, so a reader never sees half a key or JWKS."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -93,7 +111,9 @@ def ensure_keys(key_dir: Path | str) -> None:
     key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_path = key_dir / PRIVATE_KEY
     if private_path.exists():
-        key = _load_private(key_dir)
+        if (key_dir / JWKS).exists():
+            return
+        key = signing_key(key_dir)[0]
     else:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -107,17 +127,18 @@ def mint(claims_or_user: DevUser | Mapping[str, Any], *, key_dir: Path | str, tt
          now: datetime | None = None, issuer: str = "omni311-dev", audience: str = "omni311") -> str:
     """A signed RS256 token (compact JWS) for a development user or for the given claims (which override
     the defaults: pass `exp`, `iss`... to make a bad token on purpose). `iat`/`nbf` are `now` (aware UTC,
-    default the current time) and `exp` `now + ttl_s` seconds. Keys are made in `key_dir` if missing."""
+    default the current time) and `exp` `now + ttl_s` seconds. Keys are made in `key_dir` if missing; the
+    loaded key is cached per version of the key file (`signing_key`)."""
     key_dir = Path(key_dir)
     ensure_keys(key_dir)
-    key = _load_private(key_dir)
+    key, kid = signing_key(key_dir)
     issued = now or datetime.now(UTC)
     claims = dict(claims_or_user.claims() if isinstance(claims_or_user, DevUser) else claims_or_user)
     payload: dict[str, Any] = {"iss": issuer, "aud": audience, "iat": int(issued.timestamp()),
                                "nbf": int(issued.timestamp()),
                                "exp": int((issued + timedelta(seconds=ttl_s)).timestamp())}
     payload.update(claims)
-    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": _public_jwk(key)["kid"]})
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
 def dev_users(jurisdiction_id: str, *, path: Path | None = None) -> list[DevUser]:

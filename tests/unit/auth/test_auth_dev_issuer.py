@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 from shared.auth import Role, TokenVerifier
-from shared.auth.dev_issuer import dev_user, dev_users, ensure_keys, jurisdiction_id, main, mint
+from shared.auth.dev_issuer import (
+    PRIVATE_KEY,
+    dev_user,
+    dev_users,
+    ensure_keys,
+    jurisdiction_id,
+    main,
+    mint,
+    signing_key,
+)
 from shared.settings import REPO_ROOT, Settings
 
 
@@ -35,6 +44,23 @@ def test_a_minted_dev_user_token_is_trusted_by_the_default_issuer_settings(tmp_p
     principal = TokenVerifier(Settings(auth_jwks_url=str(tmp_path / "jwks.json"))).verify(token)
     assert (principal.subject, principal.role, principal.department) == ("dev-supervisor", Role.SUPERVISOR,
                                                                          "public-works")
+
+
+def test_the_signing_key_is_loaded_once_per_version_of_its_file(tmp_path: Path) -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    ensure_keys(tmp_path)
+    key, kid = signing_key(tmp_path)
+    assert signing_key(tmp_path)[0] is key, "the same file is not loaded again"
+    assert jwt.get_unverified_header(mint({"sub": "a"}, key_dir=tmp_path))["kid"] == kid
+    fresh = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / PRIVATE_KEY).write_bytes(fresh.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    new_key, new_kid = signing_key(tmp_path)
+    assert new_key is not key and new_kid != kid, "a rewritten key file is read again"
+    assert jwt.get_unverified_header(mint({"sub": "a"}, key_dir=tmp_path))["kid"] == new_kid
 
 
 def test_there_is_one_dev_user_per_role_and_two_staff_in_different_teams() -> None:
