@@ -255,3 +255,35 @@ async def test_staff_commands_on_a_real_unit_of_work_write_their_rows_and_outbox
     assert [e.event_type for e in outbox] == ["case.assigned", "case.status_changed", "case.merged", "case.unmerged"]
     assert not any("same hole as 1?" in e.model_dump_json() for e in outbox)
     assert outbox[-1].payload(CaseUnmerged).unmerged_from_service_request_id == "DEMO-26-000001"
+
+
+async def test_the_staff_lists_sla_badge_agrees_with_the_clocks_own_rule_for_every_kind_of_clock(
+        pool: asyncpg.Pool) -> None:
+    # One rule, two places: the SQL badge of the staff list and case page (adapters/reads._SLA, which a
+    # list must filter and sort on) and domain.sla.sla_state, which the timer and handlers use.
+    from itertools import product
+
+    from services.case.service_layer import timers
+
+    past, future = NOW - HOUR, NOW + HOUR
+    kinds = list(product(("running", "paused", "stopped"), (past, future), (None, past, future),
+                         (None, past), (None, past)))
+    async with pool.acquire() as conn, conn.transaction():
+        for n, (state, due_at, warn_at, warning_fired_at, breach_fired_at) in enumerate(kinds, start=1):
+            case_id = await store_case(conn, f"DEMO-26-{n:06d}", contact_key=f"k{n}", queue="roads",
+                                       sla_due_at=due_at, workflow_status="in_progress")
+            await conn.execute(
+                "INSERT INTO sla_clocks (case_id, generation, clock, started_at, routed_due_at, due_at, warn_at,"
+                " total_s, state, paused_at, warning_fired_at, breach_fired_at, updated_at)"
+                " VALUES ($1, 1, 'calendar', $2, $3, $3, $4, 3600, $5, $6, $7, $8, $2)",
+                case_id, NOW - 10 * HOUR, due_at, warn_at, state, None if state == "running" else past,
+                warning_fired_at, breach_fired_at)
+        clocks = {r["case_id"]: dict(r) for r in await conn.fetch("SELECT * FROM sla_clocks")}
+    reads = StaffReads(pool)
+    listed = await reads.staff_cases(StaffQuery(limit=500), NOW)
+    assert len(listed) == len(kinds) == len(clocks)
+    expected = {r["case_id"]: timers.sla_state(clocks[r["case_id"]], NOW) for r in listed}
+    assert {r["case_id"]: r["sla_state"] for r in listed} == expected
+    assert set(expected.values()) == {"ok", "warning", "breached", "paused", "none"}, "every badge is tried"
+    for case_id in list(clocks)[::7]:
+        assert (await reads.sla(case_id, NOW))["state"] == expected[case_id]

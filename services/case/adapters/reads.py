@@ -115,7 +115,8 @@ SLA_STATES = ("ok", "warning", "breached", "paused", "none")
 _C = ", ".join(f"c.{c.strip()}" for c in CASE_COLUMNS.split(","))
 
 # The case's SLA badge at $1 (docs/staff-work.md): from its clock (sla_clocks) by the rule of
-# `domain.sla.sla_state` when it has one; else from its routed due time alone (no warning time then).
+# `domain.sla.sla_state` when it has one (an integration test checks the two agree on every kind of
+# clock); else from its routed due time alone (no warning time then).
 _SLA = """
     COALESCE(k.due_at, c.sla_due_at) AS sla_effective_due_at, k.warn_at AS sla_warn_at,
     k.state AS sla_clock_state, CASE WHEN k.state = 'paused' THEN k.paused_at END AS sla_paused_at,
