@@ -143,6 +143,15 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"workbench-{name}.png"), full_page=True)
 
 
+async def table_fits(page: Page, table: str) -> bool:
+    """Whether every column of `table` is in view: its scrollable container needs no sideways scroll and
+    its last column header ends inside the window."""
+    return bool(await page.evaluate(
+        """(sel) => { const t = document.querySelector(sel), box = t.parentElement;
+                      const last = t.querySelector('thead th:last-child').getBoundingClientRect();
+                      return box.scrollWidth <= box.clientWidth && last.right <= window.innerWidth; }""", table))
+
+
 async def sign_in(browser: Browser, base: str, user: str) -> Page:
     """A new browser context (its own cookies) signed in as a development user by the sign-in page."""
     context = await browser.new_context(base_url=base, bypass_csp=True, viewport={"width": 1280, "height": 900},
@@ -220,6 +229,7 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
                 await supervisor.wait_for_selector(f'#queue-table tr[data-service-request-id="{sid}"]')
                 await axe_clean(supervisor, "queue")
                 await shot(supervisor, "queue")
+                assert await table_fits(supervisor, "#queue-table"), "the queue table scrolls sideways at 1280 px"
                 await supervisor.select_option("#f-channel", "email")  # htmx swaps the results in place
                 await supervisor.wait_for_url("**channel=email**")
                 await supervisor.wait_for_selector(f'#queue-table tr[data-service-request-id="{sid}"]')
