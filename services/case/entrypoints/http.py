@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from services.case.adapters.reads import RequestQuery, StaffReads
 from services.case.adapters.repository import CaseRepository
+from services.case.domain import staff as staff_rules
 from services.case.domain.commands import ChangeStatus
 from services.case.domain.rules import open311_request, timeline_view
 from services.case.entrypoints import staff as staff_routes
@@ -129,12 +130,15 @@ async def get_token(token: str, reads: Reads, channel: str = "open311") -> dict[
 
 
 @router.get("/cases/{service_request_id}/timeline")
-async def timeline(service_request_id: str, reads: Reads, _principal: AnyStaff) -> dict[str, Any]:
+async def timeline(service_request_id: str, reads: Reads, request: Request, principal: AnyStaff) -> dict[str, Any]:
     """What staff see of a case (`rules.timeline_view`): its state, the survivor's number if it was merged,
-    and its timeline oldest first (internal notes included); 404 if unknown. Any staff token."""
+    and its timeline oldest first (internal notes included); 404 if unknown. Whoever may read the case in
+    the staff API (`GET /staff/cases/{sid}`: call agents, its department's staff, administrators), else
+    403: internal notes are not another department's to read."""
     case = await reads.case(service_request_id)
     if case is None:
         raise _not_found(service_request_id)
+    staff_rules.authorise(actor_of(principal), "read", case, request.app.state.case_api.jurisdiction())
     entries = await reads.timeline(case["case_id"])
     merged = await reads.number_of(case["merged_into"]) if case["merged_into"] else None
     return timeline_view(case, merged, entries)
