@@ -22,6 +22,7 @@ from uuid import UUID
 from services.case.adapters.repository import CaseRepository
 from services.case.domain import sla
 from services.case.domain.sla import EscalationRule, SlaClock, SlaState, Span, Trigger
+from services.case.domain.staff import case_department
 from services.case.service_layer.retention import ErasureFailed
 from shared.events import (
     CaseAssigned,
@@ -120,14 +121,6 @@ def sla_state(clock_row: dict[str, Any] | SlaClock | None, now: datetime) -> Sla
 # --- the timer's work ------------------------------------------------------------------------------------
 
 
-def _department_id(jurisdiction: Jurisdiction, queue: str | None, service_code: str | None) -> str | None:
-    q = jurisdiction.queue(queue) if queue else None
-    if q is not None:
-        return q.department_id
-    service = jurisdiction.service(service_code) if service_code else None
-    return service.department_id if service is not None else None
-
-
 def _rules(jurisdiction: Jurisdiction, trigger: Trigger, service_code: str | None,
            department_id: str | None) -> list[EscalationRule]:
     """The jurisdiction's rules for `trigger` on this case, their queue and addresses resolved for its
@@ -172,7 +165,7 @@ async def fire_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 100, sk
 
 async def _announce(uow: Uow, case: dict[str, Any], clock: SlaClock, trigger: Trigger,
                     jurisdiction: Jurisdiction) -> dict[str, Any]:
-    department_id = _department_id(jurisdiction, case["queue"], case["service_code"])
+    department_id = case_department(case, jurisdiction)
     kind, cls = ("sla_warning", CaseSlaWarning) if trigger == "warning" else ("sla_breached", CaseSlaBreached)
     await uow.repo.add_timeline(clock.case_id, uow.now, kind, None, {
         **SYSTEM, "generation": clock.generation, "due_at": clock.due_at.isoformat(),
