@@ -26,9 +26,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
 """Which roles may take each action (docs/staff-work.md, the staff API table); department scoping comes on
 top (`authorise`)."""
 
-WORKS_CLOSED = frozenset({"read", "note", "transition", "status", "update", "reply", "unmerge"})
-"""Actions allowed on a case whose Open311 status is closed (a transition may reopen it)."""
-WORKS_MERGED = frozenset({"read", "note", "unmerge"})
+WORKS_CLOSED = frozenset({"read", "note", "transition", "status", "update", "reply", "unmerge", "suggestion"})
+"""Actions allowed on a case whose Open311 status is closed (a transition may reopen it; rejecting a
+duplicate suggestion changes nothing but the timeline, so a case closed since it was suggested does not
+leave a suggestion stuck on the review list)."""
+WORKS_MERGED = frozenset({"read", "note", "unmerge", "suggestion"})
 """Actions allowed on a case merged into another (the survivor is where the work goes on)."""
 
 

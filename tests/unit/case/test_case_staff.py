@@ -525,6 +525,24 @@ async def test_rejecting_a_suggestion_merges_nothing(store: Store, table: Any) -
     assert store.emitted("case.merged") == []
 
 
+async def test_a_suggestion_whose_case_was_closed_or_merged_since_can_still_be_rejected(store: Store,
+                                                                                        table: Any) -> None:
+    first = await new_case(store, table, 1)
+    second = await new_case(store, table, 2)
+    third = await new_case(store, table, 3)
+    closed = await suggest(store, table, second, first)
+    await run(store, s.transition, c.Transition(second["case_id"], STAFF, "resolved"))
+    await refused(store, Conflict, s.decide_suggestion, c.DecideSuggestion(closed, STAFF, True), "closed")
+    await run(store, s.decide_suggestion, c.DecideSuggestion(closed, STAFF, False, "resolved meanwhile"))
+    assert store.repo.suggestions[closed]["status"] == "rejected"
+    store.repo.suggestions.clear()
+    merged = await suggest(store, table, third, first)
+    await run(store, s.merge, c.Merge(third["case_id"], STAFF, first["case_id"]))
+    await run(store, s.decide_suggestion, c.DecideSuggestion(merged, STAFF, False))
+    assert store.repo.suggestions[merged]["status"] == "rejected"
+    assert audited(last_entry(store, third["case_id"]), STAFF, "suggestion_rejected")
+
+
 async def test_a_suggestion_decision_outside_ones_department_or_unknown(store: Store, table: Any) -> None:
     first = await new_case(store, table, 1)
     second = await new_case(store, table, 2)
