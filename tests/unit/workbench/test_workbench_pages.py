@@ -86,6 +86,10 @@ async def test_the_case_page_marks_internal_notes_and_offers_the_allowed_transit
     select = page.text[page.text.index('id="transition-to"'):page.text.index("</select>", page.text.index('id="transition-to"'))]
     assert 'value="in_progress"' in select and 'value="closed"' not in select
     assert 'id="case-map"' in page.text and 'id="districts-data"' in page.text
+    # A transition's note is Open311's public status_notes: the form says so, so no one types an internal
+    # remark there.
+    form = page.text[page.text.index('id="action-transition"'):page.text.index("</form>", page.text.index('id="action-transition"'))]
+    assert "Public status note" in form and 'aria-describedby="transition-note-hint"' in form and "Open311" in form
 
 
 async def test_an_action_is_sent_with_the_users_token_and_confirmed(test_issuer) -> None:
