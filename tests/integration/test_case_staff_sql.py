@@ -287,3 +287,29 @@ async def test_the_staff_lists_sla_badge_agrees_with_the_clocks_own_rule_for_eve
     assert set(expected.values()) == {"ok", "warning", "breached", "paused", "none"}, "every badge is tried"
     for case_id in list(clocks)[::7]:
         assert (await reads.sla(case_id, NOW))["state"] == expected[case_id]
+
+
+async def test_department_staff_keep_listing_their_own_case_once_it_escalated_to_the_supervisor_queue(
+        pool: asyncpg.Pool) -> None:
+    from services.case.domain import staff as rules
+
+    async with pool.acquire() as conn, conn.transaction():
+        await store_case(conn, "DEMO-26-000001", queue="roads", assignee="u-staff")
+        await store_case(conn, "DEMO-26-000002", contact_key="k2", queue="public-works-supervisors",
+                         assignee="u-staff")  # escalated: moved to the supervisors' queue
+        await store_case(conn, "DEMO-26-000003", contact_key="k3", queue="public-works-supervisors",
+                         assignee="u-other")
+        await store_case(conn, "DEMO-26-000004", contact_key="k4", queue="water-supervisors", assignee="u-staff")
+    reads = StaffReads(pool)
+    scope, own = rules.visible_queues(STAFF, DEMO), rules.own_case_queues(STAFF, DEMO)
+    assert own == ["public-works-supervisors"] and "public-works-supervisors" not in (scope or [])
+
+    async def listed(**kw: Any) -> list[str]:
+        q = StaffQuery(queues=scope, assigned_in=(STAFF.subject, own), **kw)
+        return [r["service_request_id"] for r in await reads.staff_cases(q, NOW)]
+
+    assert sorted(await listed()) == ["DEMO-26-000001", "DEMO-26-000002"]
+    assert sorted(await listed(assignee="u-staff")) == ["DEMO-26-000001", "DEMO-26-000002"]
+    assert await listed(queue="public-works-supervisors") == ["DEMO-26-000002"]
+    supervisor = c.Actor("u-sup", "Sam", "supervisor", "public-works", frozenset())
+    assert rules.own_case_queues(supervisor, DEMO) == []

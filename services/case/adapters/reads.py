@@ -135,9 +135,12 @@ class StaffQuery:
     """Filters of a staff case list (`GET /staff/cases`), combined with AND; a None filter is not applied,
     an empty list matches nothing. `queues` is the caller's scope (None: every case, an administrator),
     `queue` one queue asked for, `assignee` a token subject, `statuses` workflow status ids, `sla_states`
-    badges (`SLA_STATES`), `limit` 1–`STAFF_LIST_LIMIT`."""
+    badges (`SLA_STATES`), `limit` 1–`STAFF_LIST_LIMIT`. `assigned_in` (a subject and queue ids) widens
+    `queues`: the cases of those queues assigned to that subject are in scope too (department staff keep
+    seeing their own case once an escalation moved it to the supervisor queue)."""
 
     queues: list[str] | None = None
+    assigned_in: tuple[str, list[str]] | None = None
     queue: str | None = None
     assignee: str | None = None
     statuses: list[str] | None = None
@@ -155,7 +158,11 @@ def staff_cases_sql(q: StaffQuery, now: datetime) -> tuple[str, list[Any]]:
     value is an argument, never text in the SQL."""
     args: list[Any] = [now]
     where: list[str] = []
-    for column, value, many in (("queue", q.queues, True), ("queue", q.queue, False),
+    if q.queues is not None and q.assigned_in is not None:
+        args.extend([q.queues, q.assigned_in[0], q.assigned_in[1]])
+        n = len(args)
+        where.append(f"(queue = ANY(${n - 2}::text[]) OR (assignee = ${n - 1} AND queue = ANY(${n}::text[])))")
+    for column, value, many in (("queue", q.queues if q.assigned_in is None else None, True), ("queue", q.queue, False),
                                 ("assignee", q.assignee, False), ("workflow_status", q.statuses, True),
                                 ("sla_state", q.sla_states, True), ("district", q.district, False),
                                 ("service_code", q.service_code, False), ("channel", q.channel, False)):

@@ -111,6 +111,17 @@ def visible_queues(actor: Actor, jurisdiction: Any) -> list[str] | None:
     return [q.id for q in department.queues if actor.role == SUPERVISOR or q.id != supervisors]
 
 
+def own_case_queues(actor: Actor, jurisdiction: Any) -> list[str]:
+    """The queues outside `visible_queues` where `actor` still lists the cases assigned to them: for
+    department staff their department's supervisor queue (an escalation moves a case there and its
+    assignee keeps working it, `authorise` allows it); empty for every other role."""
+    if actor.role != DEPARTMENT_STAFF or not actor.department:
+        return []
+    department = jurisdiction.department(actor.department)
+    supervisors = getattr(department, "supervisor_queue", None) if department is not None else None
+    return [supervisors] if supervisors else []
+
+
 def department_teams(case: dict[str, Any], jurisdiction: Any) -> set[str]:
     """Team ids of the case's department (empty when it has none or no department)."""
     department_id = case_department(case, jurisdiction)

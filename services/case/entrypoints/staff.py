@@ -161,19 +161,22 @@ async def list_cases(
     sla_state: str | None = None, district: str | None = None, service_code: str | None = None,
     channel: str | None = None, limit: int = Query(100, ge=1, le=STAFF_LIST_LIMIT),
 ) -> list[dict[str, Any]]:
-    """The cases of the caller's scope (their department's queues; all for an administrator) matching
+    """The cases of the caller's scope (their department's queues, for department staff without its
+    supervisor queue but for their own cases there; all for an administrator) matching
     the filters (`status` and `sla_state` comma lists; `assignee=me` is the caller), soonest SLA due
     first. 422 for an unknown `sla_state`; 403 for a queue outside the caller's scope."""
     api = _api(request)
     jurisdiction = api.jurisdiction()
     actor = actor_of(principal)
     scope = rules.visible_queues(actor, jurisdiction)
-    if queue is not None and scope is not None and queue not in scope:
-        raise HTTPException(403, f"queue {queue} is not one of your department's")
     states = _list(sla_state)
     if states is not None and not set(states) <= set(SLA_STATES):
         raise HTTPException(422, f"sla_state is a comma list of {', '.join(SLA_STATES)}")
-    q = StaffQuery(queues=scope, queue=queue, assignee=principal.subject if assignee == "me" else assignee,
+    own = rules.own_case_queues(actor, jurisdiction)
+    if queue is not None and scope is not None and queue not in scope and queue not in own:
+        raise HTTPException(403, f"queue {queue} is not one of your department's")
+    q = StaffQuery(queues=scope, assigned_in=(principal.subject, own) if own else None, queue=queue,
+                   assignee=principal.subject if assignee == "me" else assignee,
                    statuses=_list(status), sla_states=states, district=district, service_code=service_code,
                    channel=channel, limit=limit)
     rows = await api.reads().staff_cases(q, api.now())
