@@ -205,13 +205,15 @@ async def recategorise(cmd: Recategorise, uow: Uow, *, jurisdiction: Jurisdictio
     """Give the case another `service_code` of the jurisdiction (unknown: `Invalid`; a reason is required)
     and emit `case.recategorised` with what the router needs; the router's `routing.decided` (source
     ``manual``) then sets queue, priority and SLA due time. The case's code and name change at once; the
-    code it already has changes nothing."""
+    code it already has changes nothing. A service of another department is allowed (a case sent to the
+    wrong department is handed over; the actor then no longer works it); the actor is authorised on the
+    case before the code is judged, so another department's case answers 403, not 422."""
+    case = await _load(uow, cmd.case_id, cmd.actor, "recategorise", jurisdiction)
     service = jurisdiction.service(cmd.service_code)
     if service is None:
         raise Invalid(f"unknown service_code {cmd.service_code}")
     if not cmd.reason.strip():
         raise Invalid("a reason is required to recategorise a case")
-    case = await _load(uow, cmd.case_id, cmd.actor, "recategorise", jurisdiction)
     fields = {"service_code": service.service_code, "service_name": service.service_name}
     before, after = changed(case, fields)
     if "service_code" not in after:
