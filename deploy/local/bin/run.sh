@@ -50,8 +50,9 @@ except LookupError as exc:
     print(f"    no development users: {exc}")
 for user in users:
     print(f"    {user.id:<11} {user.name:<34} {s.workbench_base_url}/sign-in?user={user.id}")
-print("  a token for curl: curl -H \"Authorization: Bearer $(.venv/bin/python -m shared.auth.dev_issuer mint "
-      f"supervisor)\" {s.case_api_url}/staff/cases")
+print("  a token for curl: curl -H \"Authorization: Bearer $(OMNI311_JURISDICTION="
+      f"{dev_issuer.jurisdiction_id(s.jurisdiction)} .venv/bin/python -m shared.auth.dev_issuer mint supervisor)\" "
+      f"{s.case_api_url}/staff/cases")
 PY
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."
