@@ -4,8 +4,8 @@ cases, tokens, timelines) and the older staff status change; the staff API is `e
 Open to anyone (Open311 reads; no internal note, no contact): `GET /cases/requests/{id}`,
 `GET /cases/requests`, `GET /cases/tokens/{token}`. Behind a staff bearer token (`shared.auth`):
 `GET /cases/by-contact/{contact_key}` (any role), `GET /cases/{id}/timeline` (whoever may read the case:
-call agents, its department's staff, administrators), `POST /cases/{id}/status` (department staff, supervisors, administrators; the actor is the token's
-subject). The routes find their queries, unit of work and jurisdiction on `app.state.case_api` (a
+call agents, its department's staff, administrators), `POST /cases/{id}/status` (department staff,
+supervisors, administrators; the actor is the token's subject). The routes find their queries, unit of work and jurisdiction on `app.state.case_api` (a
 `CaseApi`, put there by `mount`).
 """
 

@@ -59,6 +59,11 @@ async def _load(uow: Uow, case_id: UUID, actor: Actor, action: str, jurisdiction
     return case
 
 
+def _stripped(text: str | None) -> str | None:
+    """A staff member's optional free text without its outer white space; None when nothing is left."""
+    return (text.strip() or None) if text else None
+
+
 def _who(actor: Actor) -> dict[str, Any]:
     return {"actor": actor.subject, "actor_role": actor.role}
 
@@ -126,7 +131,7 @@ async def assign(cmd: Assign, uow: Uow, *, jurisdiction: Jurisdiction, clocks: C
     case = await _load(uow, cmd.case_id, cmd.actor, "assign", jurisdiction)
     rules.check_assignment(cmd.actor, case, assignee=cmd.assignee, team=cmd.team, reason=cmd.reason,
                            jurisdiction=jurisdiction)
-    return await _assign(uow, case, cmd.actor, assignee=cmd.assignee, team=cmd.team, reason=cmd.reason,
+    return await _assign(uow, case, cmd.actor, assignee=cmd.assignee, team=cmd.team, reason=_stripped(cmd.reason),
                          kind="assigned", jurisdiction=jurisdiction, clocks=clocks)
 
 
@@ -158,7 +163,7 @@ async def transition(cmd: Transition, uow: Uow, *, jurisdiction: Jurisdiction, c
     case = await _load(uow, cmd.case_id, cmd.actor, "transition", jurisdiction)
     if case["workflow_status"] == cmd.to:
         return case
-    notes = cmd.note.strip() if cmd.note and cmd.note.strip() else None
+    notes = _stripped(cmd.note)
     return await _move(uow, case, cmd.actor, cmd.to, notes=notes, jurisdiction=jurisdiction, clocks=clocks)
 
 
@@ -195,9 +200,10 @@ async def set_priority(cmd: SetPriority, uow: Uow, *, jurisdiction: Jurisdiction
     if not after:
         return case
     stored = await _set(uow, case, {"priority": cmd.priority})
-    await _entry(uow, case, "priority_set", audit(cmd.actor, before, after, reason=cmd.reason))
+    reason = _stripped(cmd.reason)
+    await _entry(uow, case, "priority_set", audit(cmd.actor, before, after, reason=reason))
     await _emit(uow, case, CasePrioritySet(**_case_fields(case), **_who(cmd.actor), priority=cmd.priority,
-                                           previous_priority=case["priority"], reason=cmd.reason))
+                                           previous_priority=case["priority"], reason=reason))
     return stored
 
 
@@ -314,7 +320,7 @@ async def unmerge(cmd: Unmerge, uow: Uow, *, jurisdiction: Jurisdiction, clocks:
     before, after = changed(case, fields)
     after["merged_into"], before["merged_into"] = None, survivor["service_request_id"]
     stored = await _set(uow, case, fields)
-    reason = cmd.reason.strip() if cmd.reason and cmd.reason.strip() else None
+    reason = _stripped(cmd.reason)
     await _entry(uow, case, "unmerged", audit(cmd.actor, before, after, reason=reason,
                                               unmerged_from=survivor["service_request_id"]))
     await _entry(uow, survivor, "released", audit(cmd.actor, {"duplicate": case["service_request_id"]}, {},
@@ -337,7 +343,7 @@ async def decide_suggestion(cmd: DecideSuggestion, uow: Uow, *, jurisdiction: Ju
         raise NotFound(f"suggestion {cmd.suggestion_id} not found")
     if suggestion["status"] != "pending":
         raise Conflict(f"suggestion {cmd.suggestion_id} was already {suggestion['status']}")
-    reason = cmd.reason.strip() if cmd.reason and cmd.reason.strip() else None
+    reason = _stripped(cmd.reason)
     if cmd.accept:
         case = await merge(Merge(suggestion["case_id"], cmd.actor, suggestion["duplicate_of"], reason=reason),
                            uow, jurisdiction=jurisdiction, clocks=clocks)

@@ -88,7 +88,8 @@ async def test_the_case_page_marks_internal_notes_and_offers_the_allowed_transit
     assert 'id="case-map"' in page.text and 'id="districts-data"' in page.text
     # A transition's note is Open311's public status_notes: the form says so, so no one types an internal
     # remark there.
-    form = page.text[page.text.index('id="action-transition"'):page.text.index("</form>", page.text.index('id="action-transition"'))]
+    start = page.text.index('id="action-transition"')
+    form = page.text[start:page.text.index("</form>", start)]
     assert "Public status note" in form and 'aria-describedby="transition-note-hint"' in form and "Open311" in form
 
 
