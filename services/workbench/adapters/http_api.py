@@ -104,6 +104,14 @@ class _Client:
             raise ApiError(502, f"{self.base_url} answered something that is not JSON") from exc
 
 
+def _rows(found: Any, path: str) -> list[dict[str, Any]]:
+    """A list answer of the staff API (docs/staff-work.md: `GET /staff/cases` and `/staff/suggestions` answer
+    a JSON list); `ApiError` (502) for anything else, rather than guessing at another shape."""
+    if not isinstance(found, list):
+        raise ApiError(502, f"{path} answered {type(found).__name__}, not a list")
+    return found
+
+
 def _sid(sid: str) -> str:
     return quote(sid, safe="")
 
@@ -126,11 +134,8 @@ class CaseStaffApi(_Client):
 
     async def cases(self, token: str, query: Mapping[str, str]) -> list[dict[str, Any]]:
         """``GET /staff/cases`` with `query` (queue, assignee, status, sla_state, district, service_code,
-        channel, limit); a list answer or the ``cases``/``items`` list of an object answer."""
-        found = await self.call("GET", "/staff/cases", token, params=query)
-        if isinstance(found, Mapping):
-            found = found.get("cases", found.get("items", []))
-        return list(found or [])
+        channel, limit): the list of case rows. Raises `ApiError` (502) for an answer that is not a list."""
+        return _rows(await self.call("GET", "/staff/cases", token, params=query), "/staff/cases")
 
     async def case(self, token: str, sid: str) -> dict[str, Any]:
         """``GET /staff/cases/{sid}``: the case with ``sla``, ``allowed_transitions``, ``messages``,
@@ -144,9 +149,7 @@ class CaseStaffApi(_Client):
     async def suggestions(self, token: str) -> list[dict[str, Any]]:
         """``GET /staff/suggestions?status=pending``: suggested duplicates waiting for a decision."""
         found = await self.call("GET", "/staff/suggestions", token, params={"status": "pending"})
-        if isinstance(found, Mapping):
-            found = found.get("suggestions", found.get("items", []))
-        return list(found or [])
+        return _rows(found, "/staff/suggestions")
 
     async def decide(self, token: str, suggestion_id: str, decision: str, reason: str | None) -> Any:
         """``POST /staff/suggestions/{id}/accept`` or ``reject`` (`decision`) with an optional reason."""

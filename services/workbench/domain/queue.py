@@ -40,7 +40,7 @@ class QueueView:
 def queue_views(*, department: str | None, is_admin: bool, queues: Sequence[Mapping[str, Any]]) -> list[QueueView]:
     """The queue views a staff member may pick: their own cases, their department's (all its queues, then
     each queue), every department for an administrator. `queues` are ``GET /staff/config`` queues (``id``,
-    ``name``, ``department_id`` or ``department``, ``supervisor`` true for an escalation queue); the case
+    ``name``, ``department_id``, ``supervisor`` true for an escalation queue); the case
     API decides which ones a role may read, so a supervisor queue listed here may still answer 403."""
     views = [QueueView("mine", "queue.mine", {}, {"assignee": "me"})]
     if department is not None:
@@ -49,10 +49,10 @@ def queue_views(*, department: str | None, is_admin: bool, queues: Sequence[Mapp
         views.append(QueueView("all", "queue.all", {}, {}))
     for q in queues:
         qid = str(q.get("id") or "")
-        owner = q.get("department_id", q.get("department"))
+        owner = q.get("department_id")
         if not qid or (not is_admin and owner is not None and owner != department):
             continue
-        key = "queue.supervisor" if q.get("supervisor") or q.get("kind") == "supervisor" else "queue.queue"
+        key = "queue.supervisor" if q.get("supervisor") else "queue.queue"
         views.append(QueueView(f"queue:{qid}", key, {"name": str(q.get("name") or qid)}, {"queue": qid}))
     return views
 
@@ -98,8 +98,9 @@ def sla_state(case: Mapping[str, Any]) -> str:
 
 
 def due_at(case: Mapping[str, Any]) -> datetime | None:
-    """When the case is due (aware UTC), from its SLA clock, else Open311 ``expected_datetime``; None without."""
-    return _instant(sla_of(case).get("due_at")) or _instant(case.get("expected_datetime"))
+    """When the case is due (aware UTC), from its SLA (``sla.due_at``, or a list row's ``sla_due_at``); None
+    without."""
+    return _instant(sla_of(case).get("due_at"))
 
 
 def by_due_time(cases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
