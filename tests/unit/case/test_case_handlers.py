@@ -396,6 +396,17 @@ async def test_a_notification_is_written_on_the_timeline_and_its_message_id_reme
     assert len(store.emitted()) == 1  # only case.opened: a record announces nothing
 
 
+async def test_the_notifiers_finer_notice_is_kept_on_the_timeline(store: Store, table: Any) -> None:
+    case = await open_case(store, table)
+    env = event(outcome(case["case_id"], kind="status_changed", notice="public_update",
+                        provider_message_id="<upd1@omni311>"), subject=case["case_id"])
+
+    assert await store.handle(table, env) == "recorded"
+
+    [entry] = store.repo.entries(case["case_id"], "notification_sent")
+    assert (entry["detail"]["kind"], entry["detail"]["notice"]) == ("status_changed", "public_update")
+
+
 async def test_a_failed_notification_without_a_message_id_is_recorded_only(store: Store, table: Any) -> None:
     case = await open_case(store, table)
     assert await store.handle(table, event(outcome(case["case_id"], outcome="failed", reason="opted out"))) == (
