@@ -16,17 +16,18 @@ from shared.settings import Settings
 
 SERVICE = "workbench"
 SESSION_COOKIE = "wb_session"
+"""The cookie that holds the signed-in user's token (HttpOnly, SameSite=Lax, Secure over https)."""
 OIDC_COOKIE = "wb_oidc"
 """The cookie that carries a sign-in at the city's identity provider from the redirect to the callback
 (state, PKCE verifier, where to go next; HttpOnly, SameSite=Lax, ten minutes)."""
-"""The cookie that holds the signed-in user's token (HttpOnly, SameSite=Lax, Secure over https)."""
 
 
 @dataclass(frozen=True)
 class WorkbenchConfig:
     """What the workbench reads from `Settings`: `base_url` (its own public address), `secure_cookies`
-    (true when `base_url` is https), the city's OpenID Connect provider (`oidc_*`, optional), `dev_issuer_dir` (the development issuer's keys; sign-in offers the
-    development users only when its private key is there), the issuer and audience tokens it mints carry,
+    (true when `base_url` is https), the city's OpenID Connect provider (`oidc_*`, optional),
+    `dev_issuer_dir` (the development issuer's keys; sign-in offers the development users only when its
+    private key is there and no provider is configured), the issuer and audience tokens it mints carry,
     and the jurisdiction id (whose development users are listed)."""
 
     base_url: str
@@ -55,5 +56,7 @@ class WorkbenchConfig:
 
     @property
     def dev_sign_in(self) -> bool:
-        """True when the development issuer's private key is there: sign-in lists the development users."""
-        return (self.dev_issuer_dir / "private.pem").is_file()
+        """True when the development issuer's private key is there and no city identity provider is
+        configured: sign-in lists the development users. A city's workbench never offers them, even where
+        an install left development keys behind."""
+        return not self.oidc and (self.dev_issuer_dir / "private.pem").is_file()

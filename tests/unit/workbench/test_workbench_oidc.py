@@ -51,10 +51,10 @@ class FakeProvider:
         return app
 
 
-def workbench(issuer: Any, provider: FakeProvider) -> httpx.AsyncClient:
+def workbench(issuer: Any, provider: FakeProvider, *, dev_keys: bool = False) -> httpx.AsyncClient:
     app = create_app(issuer.settings(jurisdiction="demo", workbench_oidc_issuer=IDP, workbench_oidc_client_id="workbench",
                                      workbench_oidc_client_secret="s3cret",
-                                     auth_dev_issuer_dir=issuer.dir / "none"),
+                                     auth_dev_issuer_dir=issuer.dir if dev_keys else issuer.dir / "none"),
                      jurisdiction=demo(), case_transport=httpx.ASGITransport(app=FakeStaffApi(
                          cases={"D-1": a_case("D-1")}).app()),
                      oidc_transport=httpx.ASGITransport(app=provider.app()))
@@ -120,3 +120,11 @@ async def test_a_refusal_or_an_untrusted_token_of_the_provider_starts_no_session
         bad_code = await client.get("/sign-in/callback", params={"code": "nope", "state": asked["state"]})
         assert bad_code.status_code == 502
         assert (await client.get("/cases/D-1")).status_code == 303
+
+
+async def test_a_city_with_its_identity_provider_never_offers_the_development_users(test_issuer) -> None:
+    # Development keys left on the machine (make venv made them) must not open a back door beside the IdP.
+    async with workbench(test_issuer, FakeProvider(), dev_keys=True) as client:
+        page = await client.get("/sign-in")
+        assert 'id="dev-users"' not in page.text and 'id="sign-in-admin"' not in page.text
+        assert (await client.get("/sign-in?user=admin")).status_code == 404
