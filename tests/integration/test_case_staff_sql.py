@@ -313,3 +313,22 @@ async def test_department_staff_keep_listing_their_own_case_once_it_escalated_to
     assert await listed(queue="public-works-supervisors") == ["DEMO-26-000002"]
     supervisor = c.Actor("u-sup", "Sam", "supervisor", "public-works", frozenset())
     assert rules.own_case_queues(supervisor, DEMO) == []
+
+
+async def test_a_public_update_sent_twice_with_its_id_is_one_entry_and_one_outbox_row(
+        pool: asyncpg.Pool, fresh_schema_name: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        case_id = await store_case(conn, "DEMO-26-000001", queue="roads", workflow_status="acknowledged")
+    update_id = uuid4()
+    for _ in range(2):
+        async with PgUnitOfWork(pool, service=fresh_schema_name, repository=CaseRepository, now=NOW,
+                                envelope=None) as u:
+            await staff.post_update(c.PostUpdate(case_id, STAFF, "Crew booked.", update_id), u, jurisdiction=DEMO)
+    kinds = [e["kind"] for e in await StaffReads(pool).timeline(case_id)]
+    assert kinds.count("public_update") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+    async with pool.acquire() as conn:
+        repo = CaseRepository(conn)
+        assert await repo.has_timeline_entry(case_id, "public_update", "update_id", str(update_id))
+        assert not await repo.has_timeline_entry(case_id, "public_update", "update_id", str(uuid4()))
+        assert not await repo.has_timeline_entry(case_id, "reply", "update_id", str(update_id))

@@ -199,6 +199,13 @@ class CaseRepository(ClockQueries, RetentionQueries):
             provider_message_id, case_id,
         )
 
+    async def has_timeline_entry(self, case_id: UUID, kind: str, key: str, value: str) -> bool:
+        """Whether the case's timeline holds an entry of `kind` whose `detail[key]` is `value` (a staff
+        update's or reply's id: a form sent twice is written once)."""
+        return bool(await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM timeline WHERE case_id = $1 AND kind = $2 AND detail->>$3 = $4)",
+            case_id, kind, key, value))
+
     async def reporters_of(self, case_id: UUID, limit: int = MERGE_CHAIN_LIMIT) -> list[str]:
         """The contact keys of the case's reporters: its own reporter first, then those of the cases merged
         into it (and into those, up to `limit` levels), each once, in merge order. Empty for an unknown

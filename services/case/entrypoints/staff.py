@@ -97,6 +97,8 @@ class NoteBody(_Body):
 class UpdateBody(_Body):
     text: str = Field(min_length=1, max_length=4000)
     language: str | None = Field(default=None, max_length=16)
+    update_id: UUID | None = None
+    """The client's id of this update (a form's): sent again, it changes nothing. Minted when absent."""
 
 
 class ReplyBody(_Body):
@@ -104,6 +106,8 @@ class ReplyBody(_Body):
     text: str | None = Field(default=None, max_length=4000)
     canned_response_id: str | None = None
     language: str | None = Field(default=None, max_length=16)
+    reply_id: UUID | None = None
+    """The client's id of this reply (a form's): sent again, it changes nothing. Minted when absent."""
 
 
 class MergeBody(_Body):
@@ -261,13 +265,15 @@ async def note(sid: str, body: NoteBody, request: Request, principal: AnyStaff) 
 
 @router.post("/cases/{sid}/updates")
 async def update(sid: str, body: UpdateBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
-    return await _run(_api(request), lambda i: c.PostUpdate(i, actor_of(principal), body.text, uuid4(), body.language),
+    return await _run(_api(request), lambda i: c.PostUpdate(i, actor_of(principal), body.text,
+                                                             body.update_id or uuid4(), body.language),
                       staff.post_update, sid)
 
 
 @router.post("/cases/{sid}/replies")
 async def reply(sid: str, body: ReplyBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
-    return await _run(_api(request), lambda i: c.Reply(i, actor_of(principal), body.contact_key, uuid4(), body.text,
+    return await _run(_api(request), lambda i: c.Reply(i, actor_of(principal), body.contact_key,
+                                                        body.reply_id or uuid4(), body.text,
                                                         body.canned_response_id, body.language), staff.reply, sid)
 
 

@@ -247,11 +247,14 @@ async def add_note(cmd: AddNote, uow: Uow, *, jurisdiction: Jurisdiction) -> Cas
 
 async def post_update(cmd: PostUpdate, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
     """A public update: timeline ``public_update`` and `case.public_update`, which the notifier sends to every
-    reporter of the case, those of the cases merged into it included. An empty text is `Invalid`."""
+    reporter of the case, those of the cases merged into it included. An empty text is `Invalid`. The same
+    `update_id` again (a form sent twice) changes nothing."""
     text = cmd.text.strip()
     if not text:
         raise Invalid("a public update needs a text")
     case = await _load(uow, cmd.case_id, cmd.actor, "update", jurisdiction)
+    if await uow.repo.has_timeline_entry(case["case_id"], "public_update", "update_id", str(cmd.update_id)):
+        return case
     language = cmd.language or case["language"]
     await _entry(uow, case, "public_update", audit(cmd.actor, {}, {}, update_id=str(cmd.update_id), text=text,
                                                    language=language))
@@ -263,8 +266,11 @@ async def post_update(cmd: PostUpdate, uow: Uow, *, jurisdiction: Jurisdiction) 
 async def reply(cmd: Reply, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
     """A reply to one reporter on their channel: `contact_key` must be a reporter of the case or of a case
     merged into it (else `Invalid`); the text is the given one or the jurisdiction's canned response in the
-    requested language (`domain.staff.reply_text`). Timeline ``reply`` and `case.reply_requested`."""
+    requested language (`domain.staff.reply_text`). Timeline ``reply`` and `case.reply_requested`. The same
+    `reply_id` again (a form sent twice) changes nothing."""
     case = await _load(uow, cmd.case_id, cmd.actor, "reply", jurisdiction)
+    if await uow.repo.has_timeline_entry(case["case_id"], "reply", "reply_id", str(cmd.reply_id)):
+        return case
     if cmd.contact_key not in await uow.repo.reporters_of(case["case_id"]):
         raise Invalid(f"{cmd.contact_key} is not a reporter of case {case['service_request_id']}")
     text, language = rules.reply_text(jurisdiction.canned_responses, canned_response_id=cmd.canned_response_id,

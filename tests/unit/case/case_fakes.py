@@ -80,6 +80,9 @@ class FakeCaseRepository:
                            detail: dict[str, Any]) -> None:
         self.timeline.append({"case_id": case_id, "at": at, "kind": kind, "event_id": event_id, "detail": detail})
 
+    async def has_timeline_entry(self, case_id: UUID, kind: str, key: str, value: str) -> bool:
+        return any(t["detail"].get(key) == value for t in self.entries(case_id, kind))
+
     async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
         case = self.cases.get(case_id)
         return dict(case) if case else None

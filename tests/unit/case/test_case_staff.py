@@ -374,6 +374,20 @@ async def test_a_public_update_is_emitted_for_every_reporter(store: Store, table
     assert (u.text, u.update_id, u.language, u.actor) == ("Crew booked Tuesday.", update_id, "en", "u-staff")
 
 
+async def test_a_public_update_or_reply_sent_twice_with_its_id_is_written_and_told_once(store: Store,
+                                                                                        table: Any) -> None:
+    case = await new_case(store, table)
+    update_id, reply_id = uuid4(), uuid4()
+    for _ in range(2):  # a double click, a browser retry
+        await run(store, s.post_update, c.PostUpdate(case["case_id"], STAFF, "Crew booked Tuesday.", update_id))
+        await run(store, s.reply, c.Reply(case["case_id"], STAFF, "k1", reply_id, text="Which corner?"))
+    assert len(store.repo.entries(case["case_id"], "public_update")) == 1
+    assert len(store.repo.entries(case["case_id"], "reply")) == 1
+    assert len(store.emitted("case.public_update")) == len(store.emitted("case.reply_requested")) == 1
+    await run(store, s.post_update, c.PostUpdate(case["case_id"], STAFF, "Crew booked Tuesday.", uuid4()))
+    assert len(store.emitted("case.public_update")) == 2, "another id is another update"
+
+
 async def test_a_call_agent_posts_no_public_update(store: Store, table: Any) -> None:
     case = await new_case(store, table)
     await refused(store, Forbidden, s.post_update, c.PostUpdate(case["case_id"], AGENT, "hi", uuid4()))
