@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 MAX_TEXT = 5000
 """The longest note, update or reply text the workbench sends (characters)."""
@@ -79,16 +80,30 @@ def note(form: Mapping[str, str]) -> dict[str, Any]:
     return {"text": _required(form, "text")}
 
 
+def _form_id(form: Mapping[str, str], name: str, body: dict[str, Any]) -> None:
+    """Copy the form's own id `name` (a UUID the page put in it, so that a form sent twice is written once)
+    into `body`; a missing one is left to the case service, a malformed one is a `FormError`."""
+    value = (form.get(name) or "").strip()
+    if not value:
+        return
+    try:
+        body[name] = str(UUID(value))
+    except ValueError:
+        raise FormError(f"{name} is not an id") from None
+
+
 def update(form: Mapping[str, str]) -> dict[str, Any]:
-    """``updates``: a public update's ``text`` and optional ``language``."""
+    """``updates``: a public update's ``text``, optional ``language`` and the form's ``update_id``."""
     body: dict[str, Any] = {"text": _required(form, "text")}
     if (language := _text(form, "language")) is not None:
         body["language"] = language
+    _form_id(form, "update_id", body)
     return body
 
 
 def reply(form: Mapping[str, str]) -> dict[str, Any]:
-    """``replies``: ``contact_key`` and a ``text`` or a ``canned_response_id`` (one is required), optional ``language``."""
+    """``replies``: ``contact_key`` and a ``text`` or a ``canned_response_id`` (one is required), optional
+    ``language`` and the form's ``reply_id``."""
     body: dict[str, Any] = {"contact_key": _required(form, "contact_key")}
     text, canned = _text(form, "text"), _text(form, "canned_response_id")
     if text is None and canned is None:
@@ -99,6 +114,7 @@ def reply(form: Mapping[str, str]) -> dict[str, Any]:
         body["canned_response_id"] = canned
     if (language := _text(form, "language")) is not None:
         body["language"] = language
+    _form_id(form, "reply_id", body)
     return body
 
 

@@ -64,10 +64,13 @@ async def queue_page(d: Deps, who: Principal, view: str | None, filters: Mapping
 
 
 async def case_page(d: Deps, who: Principal, sid: str) -> dict[str, Any]:
-    """The case page: the case as ``GET /staff/cases/{sid}`` shows it and the choices of its forms."""
+    """The case page: the case as ``GET /staff/cases/{sid}`` shows it, the choices of its forms, and fresh
+    ids for its public update and reply forms (`form_ids`: a form sent twice carries the same id, and the
+    case service writes it once)."""
     case = await d.case_api.case(who.token, sid)
     config = await staff_config(d, who)
-    return {"case": case, "config": config}
+    return {"case": case, "config": config,
+            "form_ids": {"update_id": str(uuid.uuid4()), "reply_id": str(uuid.uuid4())}}
 
 
 async def act(d: Deps, who: Principal, sid: str, action: str, form: Mapping[str, str]) -> dict[str, Any]:

@@ -122,6 +122,27 @@ async def test_a_refusal_of_the_case_api_is_shown_with_its_status_and_message(te
         assert invalid.status_code == 422 and "into: field required" in invalid.text
 
 
+async def test_a_public_update_form_carries_its_own_id_and_keeps_it_when_refused(test_issuer) -> None:
+    # The case service writes an update id once: a double click or a retry after a timeout tells no one twice.
+    import re
+
+    staff = staff_api()
+    staff.refuse["updates"] = (503, {"detail": "the case service is busy"})
+    async with workbench(test_issuer, staff) as client:
+        client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
+        page = await client.get("/cases/D-1")
+        update_id = re.search(r'name="update_id" value="([0-9a-f-]{36})"', page.text).group(1)
+        reply_id = re.search(r'name="reply_id" value="([0-9a-f-]{36})"', page.text).group(1)
+        assert update_id != reply_id
+        refused = await client.post("/cases/D-1/actions/update", data={"text": "Crew booked", "update_id": update_id})
+        assert refused.status_code == 503 and f'name="update_id" value="{update_id}"' in refused.text
+        sent = next(c for c in staff.calls if c.method == "POST")
+        assert sent.body == {"text": "Crew booked", "update_id": update_id}
+        bad = await client.post("/cases/D-1/actions/reply", data={"contact_key": "ck_1", "text": "hi",
+                                                                  "reply_id": "not-an-id"})
+        assert bad.status_code == 422
+
+
 async def test_a_form_that_makes_no_valid_request_sends_nothing(test_issuer) -> None:
     async with workbench(test_issuer, staff := staff_api()) as client:
         client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
