@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 from shared.jurisdiction import Jurisdiction
 
@@ -14,7 +16,10 @@ SIMPLIFY_SHARE = 1 / 500
 
 def districts_geojson(jur: Jurisdiction) -> dict[str, Any] | None:
     """A GeoJSON FeatureCollection (WGS84 lon/lat) of the jurisdiction's districts, each Feature with
-    ``properties`` ``id`` and ``name``, and ``bbox`` [west, south, east, north]; None without districts."""
+    ``properties`` ``id`` and ``name``, and ``bbox`` [west, south, east, north]; None without districts.
+
+    Every geometry is a Polygon or MultiPolygon: a district stored as a GeometryCollection (NYC's
+    community districts have some, with stray lines or points) keeps only its polygonal parts."""
     index = jur.districts
     if index is None or not index.areas:
         return None
@@ -25,12 +30,22 @@ def districts_geojson(jur: Jurisdiction) -> dict[str, Any] | None:
         geom = index.geometry(district.id)
         if geom is None or geom.is_empty:
             continue
-        simple = geom.simplify(tolerance, preserve_topology=True)
+        simple = _polygonal(geom.simplify(tolerance, preserve_topology=True))
+        if simple is None:
+            continue
         features.append({"type": "Feature", "properties": {"id": district.id, "name": district.name},
                          "geometry": _rounded(mapping(simple))})
     if not features:
         return None
     return {"type": "FeatureCollection", "bbox": [west, south, east, north], "features": features}
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    """The polygonal part of `geom` (a Polygon or MultiPolygon), or None when it has none."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", ()) if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty]
+    return unary_union(parts) if parts else None
 
 
 def _rounded(geometry: Any) -> Any:

@@ -116,3 +116,19 @@ def test_the_demo_districts_are_a_feature_collection_in_lon_lat() -> None:
 ])
 def test_only_same_site_paths_are_followed_after_sign_in(given: str | None, expected: str) -> None:
     assert safe_next(given) == expected
+
+
+def test_every_district_of_nyc_is_drawn_as_polygons_even_those_stored_as_geometry_collections(
+        require_shared_data: None) -> None:
+    from shared.jurisdiction import load_jurisdiction
+
+    nyc = load_jurisdiction("nyc")
+    found = districts_geojson(nyc)
+    assert found is not None
+    assert nyc.districts is not None
+    collections = [d.id for d in nyc.districts.areas
+                   if (g := nyc.districts.geometry(d.id)) is not None and g.geom_type == "GeometryCollection"]
+    assert collections, "the NYC districts no longer hold a GeometryCollection: this test checks nothing"
+    drawn = {f["properties"]["id"]: f["geometry"]["type"] for f in found["features"]}
+    assert set(collections) <= set(drawn)
+    assert set(drawn.values()) <= {"Polygon", "MultiPolygon"}
