@@ -133,11 +133,15 @@ def check_assignment(actor: Actor, case: dict[str, Any], *, assignee: str | None
                      reason: str | None, jurisdiction: Any) -> None:
     """The assignment rules (docs/staff-work.md): a team must be one of the case's department (else
     `Invalid`); reassigning a case another person holds needs a `reason` (else `Invalid`); department
-    staff assign only to themselves or to one of their own teams, and unassign only a case that is theirs
-    or nobody's (else `Forbidden`); supervisors and administrators assign anyone."""
+    staff assign only to themselves or to one of their own teams, and only a case that is theirs or
+    nobody's (else `Forbidden`: a case another person holds is a supervisor's to reassign, as
+    `check_claim` says, be it to another person, to a team or to no one); supervisors and administrators
+    assign anyone."""
     if team is not None and team not in department_teams(case, jurisdiction):
         raise Invalid(f"team {team} is not a team of the case's department")
     held = case.get("assignee")
+    if actor.role == DEPARTMENT_STAFF and held not in (None, actor.subject):
+        raise Forbidden(f"the case is assigned to {held}; ask a supervisor to reassign it")
     if held is not None and assignee != held and not (reason and reason.strip()):
         raise Invalid(f"the case is assigned to {held}: a reason is required to reassign it")
     if actor.role == DEPARTMENT_STAFF:
@@ -145,8 +149,6 @@ def check_assignment(actor: Actor, case: dict[str, Any], *, assignee: str | None
             raise Forbidden("department staff may assign a case only to themselves; ask a supervisor")
         if team is not None and team not in actor.teams:
             raise Forbidden(f"department staff may assign a case only to their own team, not {team}")
-        if assignee is None and team is None and held not in (None, actor.subject):
-            raise Forbidden(f"the case is assigned to {held}; ask a supervisor to unassign it")
 
 
 def check_claim(actor: Actor, case: dict[str, Any]) -> None:

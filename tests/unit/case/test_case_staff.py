@@ -217,6 +217,11 @@ async def test_staff_cannot_unassign_someone_elses_case(store: Store, table: Any
     case = await new_case(store, table)
     await run(store, s.assign, c.Assign(case["case_id"], SUPERVISOR, "u-staff2"))
     await refused(store, Forbidden, s.assign, c.Assign(case["case_id"], STAFF, reason="not mine"), "ask a supervisor")
+    # Nor take it from its holder by handing it to their own team (a claim of a held case is refused too).
+    await refused(store, Forbidden, s.assign, c.Assign(case["case_id"], STAFF, None, "roads-north", "ours"),
+                  "ask a supervisor")
+    await refused(store, Forbidden, s.assign, c.Assign(case["case_id"], STAFF, "u-staff", None, "mine now"),
+                  "ask a supervisor")
 
 
 # --- transitions ---------------------------------------------------------------------------------------
