@@ -96,28 +96,24 @@ class DedupSpec(_Strict):
         return self
 
 
-class QueueSpec(_Strict):
+class _NamedId(_Strict):
+    """An ``id`` with an optional display ``name``; YAML may give a bare id (the name is then the id)."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
+class QueueSpec(_NamedId):
     """A work queue of a department; ``id`` is unique across the jurisdiction."""
 
-    id: str = Field(min_length=1)
-    name: str | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"id": value} if isinstance(value, str) else value
-
-
-class TeamSpec(_Strict):
+class TeamSpec(_NamedId):
     """A team of a department; YAML may give a bare id (the name is then the id)."""
-
-    id: str = Field(min_length=1)
-    name: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"id": value} if isinstance(value, str) else value
 
 
 class DepartmentSpec(_Strict):
