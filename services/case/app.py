@@ -19,6 +19,7 @@ from services.case.entrypoints import http, kafka
 from services.case.service_layer import handlers, retention, timers
 from shared.auth import TokenVerifier, install_auth
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
+from shared.logs import get_logger
 from shared.service import Runtime
 from shared.service_layer import Handlers
 from shared.settings import Settings
@@ -63,12 +64,15 @@ def _background_loop(rt: Runtime, jurisdiction: Callable[[], Jurisdiction], ts: 
 
     async def start() -> None:
         jur = jurisdiction()
+        if jur.retention.mode == "pseudonymise" and not ts.retention_pseudonym_key:
+            get_logger(__name__).warning("retention_pseudonym_key_missing", jurisdiction_id=jur.id,
+                                         hint="set OMNI311_RETENTION_PSEUDONYM_KEY")
         timer = timers.SlaTimer(
             unit_of_work=lambda: rt.unit_of_work(CaseRepository), jurisdiction=jur, clock=rt.clock,
             interval_s=ts.sla_timer_interval_s, batch=ts.sla_timer_batch,
             retention_interval_s=ts.retention_interval_s, retention_batch=ts.retention_batch,
             retention=lambda uow, skip: retention.erase_due(uow, jurisdiction=jur, limit=ts.retention_batch,
-                                                            skip=skip))
+                                                            skip=skip, key=ts.retention_pseudonym_key))
         timer.start()
         loop.append(timer)
 

@@ -23,3 +23,8 @@ class TimerSettings(BaseSettings):
     retention_interval_s: float = Field(
         default=3600.0, gt=0, description="Seconds between runs of the retention job (the first at start).")
     retention_batch: int = Field(default=20, ge=1, description="Cases erased per transaction.")
+    retention_pseudonym_key: str = Field(
+        default="", repr=False,
+        description="Secret key of the retention job's pseudonyms (HMAC-SHA256), for a jurisdiction whose "
+                    "retention mode is pseudonymise; without it a phone number's pseudonym can be found "
+                    "again by trying every number. Keep it secret and unchanged (pseudonyms stay linkable).")

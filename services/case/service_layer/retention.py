@@ -44,23 +44,25 @@ class ErasureFailed(Exception):  # noqa: N818 - says what happened to which case
         self.case_id = case_id
 
 
-async def erase_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 20, skip: Sequence[UUID] = ()) -> int:
+async def erase_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 20, skip: Sequence[UUID] = (),
+                    key: str = "") -> int:
     """Erase the personal data of up to `limit` cases past retention at `uow.now` (see `erase_case`; the
     cases in `skip` left out), in the caller's unit of work; returns how many (a caller asks again while
-    it equals `limit`). Raises `ErasureFailed` naming the case whose erasure raised."""
+    it equals `limit`). `key` is the secret of the pseudonyms (`domain.retention.pseudonym`). Raises
+    `ErasureFailed` naming the case whose erasure raised."""
     days, mode = policy(jurisdiction)
     cases = await uow.repo.cases_past_retention(rules.cutoff(uow.now, days), limit, skip)
     for case in cases:
         try:
             await erase_case(uow, case, days=days, mode=mode, region=phone_region(jurisdiction),
-                             salt=jurisdiction.id)
+                             salt=jurisdiction.id, key=key)
         except Exception as exc:
             raise ErasureFailed(case["case_id"]) from exc
     return len(cases)
 
 
 async def erase_case(uow: Uow, case: dict[str, Any], *, days: int, mode: rules.Mode, region: str,
-                     salt: str) -> bool:
+                     salt: str, key: str = "") -> bool:
     """Erase (or pseudonymise, `mode`) one closed case's personal data: the phone numbers and email
     addresses in its description, status notes, messages and timeline details (`rules.redact`), every
     media URL (photos may show people), and the `pii` of its reporter when they have no case still within
@@ -73,23 +75,24 @@ async def erase_case(uow: Uow, case: dict[str, Any], *, days: int, mode: rules.M
     replaced = 0
     messages = await uow.repo.case_messages_for_erasure(case_id)
     for m in messages:
-        text, n = rules.redact(m["description"] or "", mode=mode, region=region, salt=salt)
+        text, n = rules.redact(m["description"] or "", mode=mode, region=region, salt=salt, key=key)
         replaced += n
         await uow.repo.erase_message(m["message_id"], text)
-    description, n1 = rules.redact(case["description"] or "", mode=mode, region=region, salt=salt)
-    notes, n2 = (rules.redact(case["status_notes"], mode=mode, region=region, salt=salt)
+    description, n1 = rules.redact(case["description"] or "", mode=mode, region=region, salt=salt, key=key)
+    notes, n2 = (rules.redact(case["status_notes"], mode=mode, region=region, salt=salt, key=key)
                  if case["status_notes"] else (case["status_notes"], 0))
     replaced += n1 + n2
     await uow.repo.erase_case_text(case_id, description, notes)
     for entry in await uow.repo.timeline_for_erasure(case_id):
-        detail, n = rules.redact_tree(entry["detail"], mode=mode, region=region, salt=salt)
+        detail, n = rules.redact_tree(entry["detail"], mode=mode, region=region, salt=salt, key=key)
         if n:
             replaced += n
             await uow.repo.set_timeline_detail(entry["id"], detail)
     contact_keys = await uow.repo.reporters_past_retention(cut, [case["contact_key"]])
-    for key in contact_keys:
-        pii = await uow.repo.reporter_pii(key) or {}
-        await uow.repo.set_reporter_pii(key, rules.reporter_pii(pii, contact_key=key, mode=mode))
+    for contact_key in contact_keys:
+        pii = await uow.repo.reporter_pii(contact_key) or {}
+        await uow.repo.set_reporter_pii(contact_key, rules.reporter_pii(pii, contact_key=contact_key, mode=mode,
+                                                                        key=key))
     channel_message_ids = [m["channel_message_id"] for m in messages]
     recorded = await uow.repo.record_erasure({
         "case_id": case_id, "erased_at": now, "closed_at": case["closed_at"], "policy_days": days, "mode": mode,

@@ -74,3 +74,15 @@ def test_a_case_is_past_retention_on_the_day_the_policy_ends() -> None:
     assert r.past_retention(NOW - timedelta(days=730), NOW, 730)
     assert not r.past_retention(NOW - timedelta(days=729, hours=23), NOW, 730)
     assert not r.past_retention(None, NOW, 1)
+
+
+def test_pseudonyms_under_a_secret_key_cannot_be_recomputed_without_it() -> None:
+    # A phone number's keyless pseudonym can be found by trying every number; the key closes that door.
+    keyless = r.pseudonym("phone", "+16135550123", salt="demo")
+    keyed = r.pseudonym("phone", "+16135550123", salt="demo", key="s3cret")
+    assert keyed != keyless and keyed == r.pseudonym("phone", "+16135550123", salt="demo", key="s3cret")
+    assert keyed != r.pseudonym("phone", "+16135550123", salt="demo", key="other")
+    text, _ = r.redact("call 613-555-0123", mode="pseudonymise", region="CA", salt="demo", key="s3cret")
+    assert text == f"call [{r.pseudonym('phone', '613-555-0123', salt='demo', key='s3cret')}]"
+    pii = r.reporter_pii({"phone": "+16135550123"}, contact_key="ck_1", mode="pseudonymise", key="s3cret")
+    assert pii["phone"] != r.reporter_pii({"phone": "+16135550123"}, contact_key="ck_1", mode="pseudonymise")["phone"]
