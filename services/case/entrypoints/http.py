@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import json
+
+from asyncpg.exceptions import DataError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.case.adapters.reads import RequestQuery, StaffReads
@@ -56,8 +62,33 @@ def mount(app: FastAPI, api: CaseApi) -> None:
     """Serve the case API and the staff API on `app`, their routes using `api`. The staff routes need a
     token verifier on the app (`shared.auth.install_auth`)."""
     app.state.case_api = api
+    app.add_exception_handler(DataError, unstorable_input)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(router)
     staff_routes.mount(app)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so a lone surrogate echoed from the input still encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def unstorable_input(_request: Request, exc: Exception) -> JSONResponse:
+    """422 for a value PostgreSQL refuses as data (SQLSTATE class 22: a NUL byte in text, a character the
+    database encoding lacks, a number out of range). The statement failed, so the unit of work rolled back
+    and nothing changed."""
+    return JSONResponse({"detail": f"the request holds a value that cannot be stored: "
+                                   f"{getattr(exc, 'message', None) or exc} (a NUL byte is never accepted)"},
+                        status_code=422)
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a bad path, query or body, rendered with ASCII escapes: its default handler
+    echoes the input, and a lone surrogate (`"\\ud800"` in a JSON body) made that echo a 500."""
+    assert isinstance(exc, RequestValidationError)
+    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 def case_reads(request: Request) -> StaffReads:
