@@ -93,3 +93,34 @@ async def test_hostile_input_is_refused_cleanly(probe: tuple[str, str, Any], cli
     assert isinstance(r.json()["detail"] if r.status_code >= 400 else r.json(), (str, list, dict))
     if r.status_code >= 400:
         assert await snapshot(pool) == before
+
+
+def xml_safe(text: str | None) -> bool:
+    """True when lxml (which renders intake_web's Open311 XML) accepts `text` as element text."""
+    from lxml import etree
+    try:
+        etree.Element("a").text = text
+    except ValueError:
+        return False
+    return True
+
+
+async def test_staff_text_with_control_characters_stays_renderable_as_open311_xml(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, test_issuer: TestIssuer) -> None:
+    values = await Seed(1).plant(pool)
+    staff = headers(test_issuer, STAFF)
+    nasty = "Crew\x01 booked\x0b for\x1b[31m Monday\ufffe\uffff"
+    r = await client.post(f"/staff/cases/{values['sid']}/transition", json={"to": "in_progress", "note": nasty},
+                          headers=staff)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/staff/cases/{values['sid']}/updates", json={"text": nasty}, headers=staff)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/cases/{values['into']}/status", json={"status": "closed", "status_notes": nasty},
+                          headers=staff)
+    assert r.status_code == 200, r.text
+    for sid in (values["sid"], values["into"]):
+        notes = (await client.get(f"/cases/requests/{sid}")).json()["status_notes"]
+        assert notes == "Crew booked for[31m Monday" and xml_safe(notes)
+    [update] = [e for e in (await client.get(f"/staff/cases/{values['sid']}", headers=staff)).json()["timeline"]
+                if e["kind"] == "public_update"]
+    assert xml_safe(update["detail"]["text"])

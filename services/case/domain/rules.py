@@ -13,12 +13,13 @@ from uuid import UUID
 CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-([0-9]{2})-([0-9]{6,})\b")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
-    """Text as stored and shown: C0 control characters other than tab and line breaks removed (a NUL
-    cannot be stored in PostgreSQL text, and none of them can be written in Open311 XML)."""
+    """Text as stored and shown: C0 control characters other than tab and line breaks, DEL and the
+    non-characters U+FFFE/U+FFFF removed (a NUL cannot be stored in PostgreSQL text, and none of them can
+    be written in Open311 XML: XML 1.0 §2.2 `Char`)."""
     return _CONTROL.sub("", text)
 
 

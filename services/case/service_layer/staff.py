@@ -36,6 +36,7 @@ from services.case.domain.commands import (
     Transition,
     Unmerge,
 )
+from services.case.domain.rules import clean_text
 from services.case.domain.staff import Conflict, Invalid, NotFound, audit, changed
 from services.case.service_layer.handlers import Case, Clocks, Uow, follow_sla, merge_cases
 from shared.events import (
@@ -60,8 +61,9 @@ async def _load(uow: Uow, case_id: UUID, actor: Actor, action: str, jurisdiction
 
 
 def _stripped(text: str | None) -> str | None:
-    """A staff member's optional free text without its outer white space; None when nothing is left."""
-    return (text.strip() or None) if text else None
+    """A staff member's optional free text as stored (`domain.rules.clean_text`: no control character,
+    which Open311 XML cannot carry) without its outer white space; None when nothing is left."""
+    return (clean_text(text).strip() or None) if text else None
 
 
 def _who(actor: Actor) -> dict[str, Any]:
@@ -175,19 +177,20 @@ async def change_status(cmd: ChangeStatus, uow: Uow, *, jurisdiction: Jurisdicti
     them and emits `case.status_changed` with `notify` false. Raises `Conflict` when no allowed transition
     leads there."""
     case = await _load(uow, cmd.case_id, cmd.actor, "status", jurisdiction)
+    notes = _stripped(cmd.status_notes)
     to = rules.status_for_open311(jurisdiction.workflow, case["workflow_status"], cmd.status)
     if to is None:
-        if case["status_notes"] == cmd.status_notes:
+        if case["status_notes"] == notes:
             return case
-        before, after = changed(case, {"status_notes": cmd.status_notes})
-        stored = await _set(uow, case, {"status_notes": cmd.status_notes})
+        before, after = changed(case, {"status_notes": notes})
+        stored = await _set(uow, case, {"status_notes": notes})
         await _entry(uow, case, "status_changed", audit(cmd.actor, before, after))
         # New public notes on the same status: announced (Open311 readers see them), told to no one.
         await _emit(uow, case, records.status_changed(
             stored, status=stored["status"], workflow_status=stored["workflow_status"],
-            previous=stored["workflow_status"], notes=cmd.status_notes, notify=False))
+            previous=stored["workflow_status"], notes=notes, notify=False))
         return stored
-    return await _move(uow, case, cmd.actor, to, notes=cmd.status_notes, jurisdiction=jurisdiction, clocks=clocks)
+    return await _move(uow, case, cmd.actor, to, notes=notes, jurisdiction=jurisdiction, clocks=clocks)
 
 
 async def set_priority(cmd: SetPriority, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
@@ -218,17 +221,18 @@ async def recategorise(cmd: Recategorise, uow: Uow, *, jurisdiction: Jurisdictio
     service = jurisdiction.service(cmd.service_code)
     if service is None:
         raise Invalid(f"unknown service_code {cmd.service_code}")
-    if not cmd.reason.strip():
+    reason = _stripped(cmd.reason)
+    if not reason:
         raise Invalid("a reason is required to recategorise a case")
     fields = {"service_code": service.service_code, "service_name": service.service_name}
     before, after = changed(case, fields)
     if "service_code" not in after:
         return case
     stored = await _set(uow, case, fields)
-    await _entry(uow, case, "recategorised", audit(cmd.actor, before, after, reason=cmd.reason.strip()))
+    await _entry(uow, case, "recategorised", audit(cmd.actor, before, after, reason=reason))
     await _emit(uow, case, CaseRecategorised(
         **_case_fields(case), **_who(cmd.actor), service_code=service.service_code,
-        previous_service_code=case["service_code"], reason=cmd.reason.strip(), description=case["description"],
+        previous_service_code=case["service_code"], reason=reason, description=case["description"],
         address=case["address"], zipcode=case["zipcode"], lat=case["lat"], long=case["long"],
         requested_datetime=case["requested_datetime"]))
     return stored
@@ -237,7 +241,7 @@ async def recategorise(cmd: Recategorise, uow: Uow, *, jurisdiction: Jurisdictio
 async def add_note(cmd: AddNote, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
     """An internal note (kind ``internal_note``): on the timeline only, never in an event, a notification
     or an Open311 answer. Call agents may write one on any case. An empty text is `Invalid`."""
-    text = cmd.text.strip()
+    text = _stripped(cmd.text)
     if not text:
         raise Invalid("an internal note needs a text")
     case = await _load(uow, cmd.case_id, cmd.actor, "note", jurisdiction)
@@ -249,7 +253,7 @@ async def post_update(cmd: PostUpdate, uow: Uow, *, jurisdiction: Jurisdiction) 
     """A public update: timeline ``public_update`` and `case.public_update`, which the notifier sends to every
     reporter of the case, those of the cases merged into it included. An empty text is `Invalid`. The same
     `update_id` again (a form sent twice) changes nothing."""
-    text = cmd.text.strip()
+    text = _stripped(cmd.text)
     if not text:
         raise Invalid("a public update needs a text")
     case = await _load(uow, cmd.case_id, cmd.actor, "update", jurisdiction)
@@ -274,7 +278,7 @@ async def reply(cmd: Reply, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
     if cmd.contact_key not in await uow.repo.reporters_of(case["case_id"]):
         raise Invalid(f"{cmd.contact_key} is not a reporter of case {case['service_request_id']}")
     text, language = rules.reply_text(jurisdiction.canned_responses, canned_response_id=cmd.canned_response_id,
-                                      text=cmd.text, language=cmd.language,
+                                      text=_stripped(cmd.text), language=cmd.language,
                                       default_language=case["language"] or "en")
     await _entry(uow, case, "reply", audit(cmd.actor, {}, {}, reply_id=str(cmd.reply_id),
                                            contact_key=cmd.contact_key, text=text, language=language,

@@ -48,3 +48,10 @@ def test_control_characters_are_removed_but_line_breaks_and_tabs_kept() -> None:
     from services.case.domain.rules import clean_text
 
     assert clean_text("pot\x00hole\x1b[31m\tdeep\r\nright lane\x7f") == "pothole[31m\tdeep\r\nright lane"
+
+
+def test_the_non_characters_xml_cannot_carry_are_removed_too() -> None:
+    from services.case.domain.rules import clean_text
+
+    # U+FFFE/U+FFFF are outside XML 1.0's Char: lxml refuses them, and intake_web's Open311 XML answered 500.
+    assert clean_text("pothole\ufffe on Main\uffff, café") == "pothole on Main, café"
