@@ -75,6 +75,29 @@ PROBES: list[tuple[str, str, Any]] = [
 ]
 
 
+REFUSED = [
+    ("/staff/cases/{sid}/assign", {"assignee": "x" * 100_000}),
+    ("/staff/cases/{sid}/assign", {"assignee": ""}),
+    ("/staff/cases/{sid}/priority", {"priority": True}),
+    ("/staff/cases/{sid}/priority", {"priority": "2"}),
+    ("/staff/cases/{sid}/replies", {"contact_key": "k" * 100_000, "text": "hi"}),
+    ("/staff/cases/{sid}/merge", {"into": "D" * 100_000}),
+    ("/staff/cases/{sid}/notes", {"text": "x" * 10_000_000}),
+]
+
+
+@pytest.mark.parametrize("probe", REFUSED, ids=lambda p: f"{p[0]} {str(p[1])[:30]}")
+async def test_oversized_or_mistyped_fields_are_422_and_change_nothing(
+        probe: tuple[str, dict[str, Any]], client: httpx.AsyncClient, pool: asyncpg.Pool,
+        test_issuer: TestIssuer) -> None:
+    path, body = probe
+    values = await Seed(1).plant(pool)
+    before = await snapshot(pool)
+    r = await client.post(path.replace("{sid}", values["sid"]), json=body, headers=headers(test_issuer, "administrator"))
+    assert r.status_code == 422, r.text[:300]
+    assert await snapshot(pool) == before
+
+
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: f"{p[0]} {p[1]} {str(p[2])[:40]!r}")
 async def test_hostile_input_is_refused_cleanly(probe: tuple[str, str, Any], client: httpx.AsyncClient,
                                                 pool: asyncpg.Pool, test_issuer: TestIssuer) -> None:

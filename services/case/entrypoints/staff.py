@@ -70,8 +70,8 @@ class ClaimBody(_Body):
 
 
 class AssignBody(_Body):
-    assignee: str | None = None
-    team: str | None = None
+    assignee: str | None = Field(default=None, min_length=1, max_length=255)
+    team: str | None = Field(default=None, min_length=1, max_length=255)
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -81,7 +81,8 @@ class TransitionBody(_Body):
 
 
 class PriorityBody(_Body):
-    priority: int = Field(ge=1, le=5)
+    priority: int = Field(ge=1, le=5, strict=True)
+    """A JSON integer: `true` (which lax parsing read as 1) and `"2"` are 422."""
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -102,16 +103,16 @@ class UpdateBody(_Body):
 
 
 class ReplyBody(_Body):
-    contact_key: str = Field(min_length=1)
+    contact_key: str = Field(min_length=1, max_length=500)
     text: str | None = Field(default=None, max_length=4000)
-    canned_response_id: str | None = None
+    canned_response_id: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=16)
     reply_id: UUID | None = None
     """The client's id of this reply (a form's): sent again, it changes nothing. Minted when absent."""
 
 
 class MergeBody(_Body):
-    into: str = Field(min_length=1)
+    into: str = Field(min_length=1, max_length=64)
     reason: str | None = Field(default=None, max_length=2000)
 
 
