@@ -159,7 +159,8 @@ async def sign_in_callback(request: Request, d: AppDeps, code: str | None = None
         return _sign_in_problem(request, d, 502, exc.message)
     except InvalidToken as exc:
         return _sign_in_problem(request, d, 403, f"The identity provider's token is not accepted here ({exc.reason}).")
-    response = RedirectResponse(pending.next if pending.next != "/" else _home(who), status_code=303)
+    target = safe_next(pending.next)  # the pending cookie is not signed: judged again, as at the start
+    response = RedirectResponse(target if target != "/" else _home(who), status_code=303)
     response.delete_cookie(OIDC_COOKIE, path="/sign-in")
     set_session(response, token, d)
     d.log.info("signed_in", subject=who.subject, role=str(who.role), via="oidc")

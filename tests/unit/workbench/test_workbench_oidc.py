@@ -128,3 +128,19 @@ async def test_a_city_with_its_identity_provider_never_offers_the_development_us
         page = await client.get("/sign-in")
         assert 'id="dev-users"' not in page.text and 'id="sign-in-admin"' not in page.text
         assert (await client.get("/sign-in?user=admin")).status_code == 404
+
+
+async def test_a_pending_sign_in_cookie_rewritten_to_another_site_still_lands_on_the_workbench(test_issuer) -> None:
+    # The pending sign-in cookie is not signed: one tossed in by a sibling host must not make an open redirect.
+    from services.workbench.adapters.oidc import decode_pending, encode_pending
+    provider = FakeProvider()
+    async with workbench(test_issuer, provider) as client:
+        asked = await start(client)
+        pending = decode_pending(client.cookies.get("wb_oidc"))
+        assert pending is not None
+        forged = encode_pending(type(pending)(state=pending.state, code_verifier=pending.code_verifier,
+                                              next="https://evil.example/phish"))
+        client.cookies.set("wb_oidc", forged, domain="127.0.0.1", path="/sign-in")
+        provider.codes["code-1"] = (asked["code_challenge"], test_issuer.token(Role.SUPERVISOR))
+        back = await client.get("/sign-in/callback", params={"code": "code-1", "state": asked["state"]})
+    assert back.status_code == 303 and not back.headers["location"].startswith(("http", "//"))
