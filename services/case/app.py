@@ -19,7 +19,6 @@ from services.case.entrypoints import http, kafka
 from services.case.service_layer import handlers, retention, timers
 from shared.auth import TokenVerifier, install_auth
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.logs import get_logger
 from shared.service import Runtime
 from shared.service_layer import Handlers
 from shared.settings import Settings
@@ -58,15 +57,12 @@ def create_app(settings: Settings | None = None) -> Any:
 
 
 def _background_loop(rt: Runtime, jurisdiction: Callable[[], Jurisdiction], ts: TimerSettings) -> None:
-    """Start the SLA timer and the retention job (`timers.SlaTimer`, state in PostgreSQL only) once the
-    jurisdiction is loaded, and stop it before the pool closes."""
+    """Run the SLA timer and retention job (`timers.SlaTimer`) from the jurisdiction's loading to the stop."""
     loop: list[timers.SlaTimer] = []
 
     async def start() -> None:
         jur = jurisdiction()
-        if jur.retention.mode == "pseudonymise" and not ts.retention_pseudonym_key:
-            get_logger(__name__).warning("retention_pseudonym_key_missing", jurisdiction_id=jur.id,
-                                         hint="set OMNI311_RETENTION_PSEUDONYM_KEY")
+        retention.warn_without_key(jur, ts.retention_pseudonym_key)
         timer = timers.SlaTimer(
             unit_of_work=lambda: rt.unit_of_work(CaseRepository), jurisdiction=jur, clock=rt.clock,
             interval_s=ts.sla_timer_interval_s, batch=ts.sla_timer_batch,

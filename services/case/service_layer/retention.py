@@ -30,6 +30,16 @@ def policy(jurisdiction: Jurisdiction) -> tuple[int, rules.Mode]:
     return int(jurisdiction.retention.closed_days), jurisdiction.retention.mode
 
 
+def warn_without_key(jurisdiction: Jurisdiction, key: str) -> bool:
+    """Log a warning (and return True) when the jurisdiction pseudonymises without a secret pseudonym key:
+    its pseudonyms of phone numbers could then be recomputed (`domain.retention.pseudonym`)."""
+    if jurisdiction.retention.mode != "pseudonymise" or key:
+        return False
+    log.warning("retention_pseudonym_key_missing", jurisdiction_id=jurisdiction.id,
+                hint="set OMNI311_RETENTION_PSEUDONYM_KEY")
+    return True
+
+
 def phone_region(jurisdiction: Jurisdiction) -> str:
     """The region phone numbers without ``+`` are read in: the country of the jurisdiction's holidays
     (ISO 3166 alpha-2), else ``US``."""

@@ -86,3 +86,16 @@ def test_pseudonyms_under_a_secret_key_cannot_be_recomputed_without_it() -> None
     assert text == f"call [{r.pseudonym('phone', '613-555-0123', salt='demo', key='s3cret')}]"
     pii = r.reporter_pii({"phone": "+16135550123"}, contact_key="ck_1", mode="pseudonymise", key="s3cret")
     assert pii["phone"] != r.reporter_pii({"phone": "+16135550123"}, contact_key="ck_1", mode="pseudonymise")["phone"]
+
+
+def test_the_service_warns_when_a_jurisdiction_pseudonymises_without_a_key() -> None:
+    from types import SimpleNamespace
+
+    from services.case.service_layer.retention import warn_without_key
+
+    def place(mode: str) -> object:
+        return SimpleNamespace(id="demo", retention=SimpleNamespace(mode=mode))
+
+    assert warn_without_key(place("pseudonymise"), "") is True  # type: ignore[arg-type]
+    assert warn_without_key(place("pseudonymise"), "s3cret") is False  # type: ignore[arg-type]
+    assert warn_without_key(place("erase"), "") is False  # type: ignore[arg-type]
