@@ -24,10 +24,12 @@ import phonenumbers
 Mode = Literal["erase", "pseudonymise"]
 
 EMAIL_RE = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+    r"[\w.!#$%&'*+/=?^`{|}~-]+@"
+    r"[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)+"
 )
-"""An email address in running text (WHATWG HTML "valid email address", with at least one dot after @)."""
+"""An email address in running text: WHATWG HTML's "valid email address" with at least one dot after @,
+widened to Unicode letters and digits (`\w`) as RFC 6531 local parts and IDN domains allow, so that
+``josée.côté@vidéotron.ca`` is found as ``ann@example.org`` is."""
 
 ERASED_PHONE = "[phone removed]"
 ERASED_EMAIL = "[email removed]"

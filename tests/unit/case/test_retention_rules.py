@@ -19,6 +19,9 @@ NOW = datetime(2028, 3, 2, 12, 0, tzinfo=UTC)
     ("joignez-moi au 06 12 34 56 78", "FR", "joignez-moi au [phone removed]"),
     ("write to ann.dupont+311@mail.example.org today", "US", "write to [email removed] today"),
     ("Ann <ANN@EXAMPLE.CO.UK>, 212.555.0100", "US", "Ann <[email removed]>, [phone removed]"),
+    # Internationalised addresses (RFC 6531 local parts, IDN domains): a Montréal resident's name is accented.
+    ("écrire à josée.côté@vidéotron.ca svp", "CA", "écrire à [email removed] svp"),
+    ("contact: françois@example.com.", "CA", "contact: [email removed]."),
 ])
 def test_phone_numbers_and_email_addresses_in_text_are_removed(text: str, region: str, expected: str) -> None:
     out, n = r.redact(text, region=region)
