@@ -147,3 +147,35 @@ async def test_staff_text_with_control_characters_stays_renderable_as_open311_xm
     [update] = [e for e in (await client.get(f"/staff/cases/{values['sid']}", headers=staff)).json()["timeline"]
                 if e["kind"] == "public_update"]
     assert xml_safe(update["detail"]["text"])
+
+
+async def test_two_crossing_merges_at_once_leave_no_cycle(client: httpx.AsyncClient, pool: asyncpg.Pool,
+                                                           test_issuer: TestIssuer) -> None:
+    import asyncio
+    values = await Seed(1).plant(pool)
+    staff = headers(test_issuer, STAFF)
+    a, b = values["sid"], values["into"]
+    r1, r2 = await asyncio.gather(
+        client.post(f"/staff/cases/{a}/merge", json={"into": b}, headers=staff),
+        client.post(f"/staff/cases/{b}/merge", json={"into": a}, headers=staff))
+    assert sorted([r1.status_code, r2.status_code]) == [200, 409], (r1.text, r2.text)
+    rows = {r["service_request_id"]: r["merged_into"] for r in await pool.fetch(
+        "SELECT service_request_id, merged_into FROM cases WHERE service_request_id = ANY($1)", [a, b])}
+    assert sum(v is not None for v in rows.values()) == 1
+
+
+async def test_two_assignments_at_once_end_with_one_assignee_and_both_on_the_timeline_or_one_refused(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, test_issuer: TestIssuer) -> None:
+    import asyncio
+    values = await Seed(1).plant(pool)
+    boss = headers(test_issuer, "supervisor")
+    sid = values["sid"]
+    r1, r2 = await asyncio.gather(
+        client.post(f"/staff/cases/{sid}/assign", json={"assignee": "ann"}, headers=boss),
+        client.post(f"/staff/cases/{sid}/assign", json={"assignee": "bob"}, headers=boss))
+    assert all(r.status_code < 500 for r in (r1, r2)), (r1.text, r2.text)
+    page = (await client.get(f"/staff/cases/{sid}", headers=boss)).json()
+    entries = [e for e in page["timeline"] if e["kind"] == "assigned"]
+    assert len(entries) == [r1.status_code, r2.status_code].count(200)
+    assert all(e["detail"]["actor"] and e["detail"]["role"] for e in entries)
+    assert page["assignee"] == entries[-1]["detail"]["after"]["assignee"]
