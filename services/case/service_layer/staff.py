@@ -292,7 +292,7 @@ async def reply(cmd: Reply, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
 async def merge(cmd: Merge, uow: Uow, *, jurisdiction: Jurisdiction, clocks: Clocks | None = None) -> Case:
     """Merge the case into `into` (the end of its merge chain survives), as a dedup merge does
     (`handlers.merge_cases`: same rules, `case.merged`), with the actor on both timelines. The actor must
-    be allowed to merge both cases (`authorise`); a merge the rules skip (a closed or merged case, a case
+    be allowed to merge the case and to read `into` and the end of its chain (`authorise`); a merge the rules skip (a closed or merged case, a case
     into itself) raises `Conflict` with the reason."""
     # Lock both in a stable order (as a dedup merge does) so that two crossing merges cannot deadlock.
     await uow.repo.lock_cases(sorted([cmd.case_id, cmd.into]))
@@ -302,11 +302,14 @@ async def merge(cmd: Merge, uow: Uow, *, jurisdiction: Jurisdiction, clocks: Clo
         raise NotFound(f"case {cmd.into} not found")
     rules.authorise(cmd.actor, "read", target, jurisdiction)
     detail = audit(cmd.actor, {}, {}, reason=cmd.reason)
-    skipped, merged, _ = await merge_cases(uow, case["case_id"], cmd.into, jurisdiction=jurisdiction, clocks=clocks,
-                                           event_id=None, detail=detail)
+    skipped, merged, survivor = await merge_cases(uow, case["case_id"], cmd.into, jurisdiction=jurisdiction,
+                                                  clocks=clocks, event_id=None, detail=detail)
     if skipped:
         raise Conflict(f"case {case['service_request_id']} cannot be merged: {skipped}")
-    assert merged is not None
+    assert merged is not None and survivor is not None
+    # `into` may itself be merged: the end of its chain survives, and it too must be the actor's to touch
+    # (raising here rolls the unit of work back, so nothing is written).
+    rules.authorise(cmd.actor, "read", survivor, jurisdiction)
     return merged
 
 

@@ -469,6 +469,16 @@ async def test_a_merge_into_another_departments_case_is_403(store: Store, table:
     await refused(store, Forbidden, s.merge, c.Merge(second["case_id"], STAFF, first["case_id"]))
 
 
+async def test_a_merge_whose_chain_ends_in_another_departments_case_is_403_and_changes_nothing(
+        store: Store, table: Any) -> None:
+    mine = await new_case(store, table, 1)
+    also_mine = await new_case(store, table, 2, contact_key="k2")
+    theirs = await new_case(store, table, 3, contact_key="k3", queue="water-ops")
+    await run(store, s.merge, c.Merge(also_mine["case_id"], ADMIN, theirs["case_id"]))
+    await refused(store, Forbidden, s.merge, c.Merge(mine["case_id"], STAFF, also_mine["case_id"]),
+                  "not in a queue of your department")
+
+
 async def test_unmerge_gives_the_reporter_their_own_open_case_back_and_keeps_both_steps(
         store: Store, table: Any, clocks: RecordingClocks) -> None:
     first = await new_case(store, table, 1)
