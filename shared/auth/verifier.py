@@ -8,6 +8,7 @@ city plugs in Keycloak (`realm_access.roles`), Entra ID (`roles` app roles) or t
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -179,7 +180,7 @@ class TokenVerifier:
             raise InvalidToken("missing")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
+        except jwt.InvalidTokenError as exc:  # DecodeError, and a kid or crit header PyJWT refuses
             raise InvalidToken("malformed", str(exc)) from exc
         alg = header.get("alg")
         if alg not in ALGORITHMS:
@@ -203,7 +204,8 @@ class TokenVerifier:
         except jwt.MissingRequiredClaimError as exc:
             reason = {"iss": "issuer", "aud": "audience"}.get(exc.claim, "malformed")
             raise InvalidToken(reason, str(exc)) from exc
-        except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError) as exc:
+        except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError, TypeError) as exc:
+            # TypeError: PyJWT given the key of `kid` for another algorithm (an RSA key named by an ES256 token)
             raise InvalidToken("signature", str(exc)) from exc
         except jwt.InvalidTokenError as exc:
             raise InvalidToken("malformed", str(exc)) from exc
@@ -217,8 +219,8 @@ class TokenVerifier:
             value = claims.get(name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidToken("malformed", f"{name} is not a number of seconds")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InvalidToken("malformed", f"{name} is not a finite number of seconds")
             times[name] = float(value)
         if times["exp"] <= t - self.leeway_s:
             raise InvalidToken("expired", "the token has expired")

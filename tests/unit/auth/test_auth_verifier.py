@@ -235,3 +235,35 @@ def test_tampering_keeps_the_token_well_formed(issuer: TestIssuer) -> None:
     header, payload, signature = token.split(".")
     base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
     assert jwt.decode(token, options={"verify_signature": False})["sub"] == "test-supervisor"
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_an_algorithm_that_does_not_fit_the_named_key_is_a_bad_signature_not_a_crash(tmp_path: Path) -> None:
+    # A city's JWKS may hold an RSA and an EC key: a token naming one with the other's algorithm raised
+    # TypeError inside PyJWT, which every staff route answered with 500.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+    rsa_key, ec_key = rsa.generate_private_key(public_exponent=65537, key_size=2048), ec.generate_private_key(ec.SECP256R1())
+    jwk_r = {**json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "r"}
+    jwk_e = {**json.loads(ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "e"}
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [jwk_r, jwk_e]}))
+    verifier = TokenVerifier(Settings(auth_jwks_url=str(jwks)))
+    exp = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    claims = {"sub": "x", "roles": ["administrator"], "iss": "omni311-dev", "aud": "omni311", "exp": exp}
+    assert reason(verifier, jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "r"})) == "signature"
+    assert reason(verifier, jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "e"})) == "signature"
+
+
+@pytest.mark.parametrize("header", [{"alg": "RS256", "kid": ["a"]}, {"alg": "RS256", "crit": ["exp"]},
+                                    {"alg": "RS256", "crit": "x"}])
+def test_a_header_pyjwt_refuses_is_malformed_not_a_crash(issuer: TestIssuer, header: dict) -> None:
+    assert reason(issuer.verifier(), f"{_b64(header)}.{_b64({'sub': 'x'})}.c2ln") == "malformed"
+
+
+def test_a_token_whose_expiry_is_not_a_finite_number_is_malformed(issuer: TestIssuer) -> None:
+    token = issuer.token(Role.ADMINISTRATOR, claims={"exp": float("nan")})
+    assert reason(issuer.verifier(), token) == "malformed"
