@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from services.intake_email.adapters import repository as repo
 from services.intake_email.entrypoints.mailbox import Watching
@@ -68,6 +68,10 @@ async def media(media_id: UUID, m: Ctx) -> Response:
     })
 
 
+NO_NUL = r"^[^\x00]*$"
+"""A query text PostgreSQL can take (it refuses NUL in text): others are 422, not a 500 from the store."""
+
+
 @router.get("/problems", dependencies=[staff_only])
 async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: mail that could not be read or was read with problems, newest first (1-1000 rows)."""
@@ -75,14 +79,15 @@ async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[
 
 
 @router.get("/messages", dependencies=[staff_only])
-async def messages(m: Ctx, message_id: str | None = None, kind: str | None = None,
+async def messages(m: Ctx, message_id: str | None = Query(None, max_length=998, pattern=NO_NUL),
+                   kind: str | None = Query(None, max_length=64, pattern=NO_NUL),
                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: what became of each stored message, newest first, by Message-ID and/or kind (1-1000 rows)."""
     return await m.store.messages(message_id=message_id, kind=kind, limit=limit)
 
 
 @router.get("/messages/{row_id}/raw", dependencies=[staff_only])
-async def raw(row_id: int, m: Ctx) -> Response:
+async def raw(m: Ctx, row_id: int = Path(ge=1, le=2**63 - 1)) -> Response:
     """Staff: the bytes of stored message `row_id` as fetched (`message/rfc822`, as an attachment); 404
     when there is no such message, 410 when its bytes were erased (retention)."""
     data = await m.store.raw_bytes(row_id)

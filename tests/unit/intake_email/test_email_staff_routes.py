@@ -99,3 +99,13 @@ def test_an_erased_message_is_gone_and_an_unknown_one_not_found(app: FastAPI, is
     assert client.get("/messages/1/raw").content.startswith(b"From:")
     assert client.get("/messages/2/raw").status_code == 410
     assert client.get("/messages/3/raw").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/messages?message_id=%3Ca%00b%3E", "/messages?kind=%00",
+                                  "/messages/99999999999999999999/raw", "/messages/0/raw"])
+def test_a_query_postgresql_cannot_take_is_422_before_the_store_is_read(app: FastAPI, issuer: TestIssuer,
+                                                                        path: str) -> None:
+    # A NUL in text or an id past bigint reached PostgreSQL, which refused it: the route answered 500.
+    r = TestClient(app).get(path, headers=issuer.headers(Role.SUPERVISOR))
+    assert r.status_code == 422, r.text
+    assert app.state.mail.store.reads == []
