@@ -240,3 +240,15 @@ async def test_a_call_agent_sees_the_case_with_the_internal_note_form_only(test_
     for form in ("claim", "assign", "transition", "update", "reply", "merge"):
         assert f'id="action-{form}"' not in page.text
     assert 'href="/queue"' not in page.text and 'href="/console"' in page.text
+
+
+async def test_resident_text_and_a_script_url_as_a_photo_are_shown_inert(test_issuer) -> None:
+    # A report's media_url is the resident's (Open311 POST media_url): a javascript: URL must not become a link.
+    evil = a_case("D-9", messages=[{"text": "<script>alert(1)</script>", "channel": "web",
+                                    "media_url": ["javascript:alert(document.cookie)", "http://media.test/ok.jpg"],
+                                    "received_at": "2026-03-02T10:00:00Z"}])
+    async with workbench(test_issuer, FakeStaffApi(cases={"D-9": evil})) as client:
+        page = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/cases/D-9")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
+    assert "javascript:" not in page.text and 'src="http://media.test/ok.jpg"' in page.text
