@@ -304,6 +304,10 @@ async def test_retention_erases_a_closed_case_s_personal_data_once_and_keeps_the
     await make_case(pool, "DEMO-26-000013", contact_key="cat", description="Her newer case, still open")
     async with repository(pool) as repo:
         await repo.add_timeline(old, NOW, "internal_note", None, {"actor": "u-1", "text": "she said 613-555-0123"})
+    async with pool.acquire() as conn:  # what the case emitted then, published long ago (description, a reply)
+        await conn.execute("INSERT INTO outbox (event_id, topic, message_key, payload, published_at) "
+                           "VALUES ($1, 'cases.lifecycle', $2, $3, $4)", uuid4(), str(old),
+                           b'{"subject": "x", "data": {"text": "call 613-555-0123"}}', NOW)
     closed_on = NOW + timedelta(days=1)
     await close(pool, old, closed_on, status_notes="Fixed; told ann@example.org")
     await close(pool, shared_reporter, closed_on)
@@ -333,6 +337,9 @@ async def test_retention_erases_a_closed_case_s_personal_data_once_and_keeps_the
     assert notes[0]["detail"]["text"] == "she said [phone removed]"
     assert (await timeline(pool, old))[-1]["kind"] == "personal_data_erased"
 
+    async with pool.acquire() as conn:  # the outbox kept every payload the case ever published
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE position('613-555-0123' in "
+                                   "convert_from(payload, 'UTF8')) > 0") == 0
     (erased,) = [e for e in await outbox(pool, old) if e["event_type"] == "case.personal_data_erased"]
     assert erased["data"]["contact_keys"] == ["ann"] and erased["data"]["channel_message_ids"] == ["SM-DEMO-26-000010"]
     assert erased["data"]["policy_days"] == policy_days and erased["data"]["mode"] == "erase"

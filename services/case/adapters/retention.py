@@ -86,6 +86,14 @@ class RetentionQueries:
         `cutoff` (open, closed after it, or merged into such a case)."""
         return [r["contact_key"] for r in await self.conn.fetch(_FREE_REPORTERS, cutoff, contact_keys)]
 
+    async def forget_published_events(self, case_id: UUID) -> int:
+        """Delete the case's outbox rows already published (their key is the case id): their payloads hold
+        the description, replies and updates as they were, personal data included. Rows not yet published
+        stay (a message is never dropped). Returns how many were deleted."""
+        result = await self.conn.execute(
+            "DELETE FROM outbox WHERE message_key = $1 AND published_at IS NOT NULL", str(case_id))
+        return int(result.split()[-1])
+
     async def reporter_pii(self, contact_key: str) -> dict[str, Any] | None:
         """The reporter's `pii` object, None for an unknown reporter."""
         return await self.conn.fetchval("SELECT pii FROM reporters WHERE contact_key = $1", contact_key)

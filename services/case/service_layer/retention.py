@@ -93,6 +93,7 @@ async def erase_case(uow: Uow, case: dict[str, Any], *, days: int, mode: rules.M
                  if case["status_notes"] else (case["status_notes"], 0))
     replaced += n1 + n2
     await uow.repo.erase_case_text(case_id, description, notes)
+    await uow.repo.forget_published_events(case_id)
     for entry in await uow.repo.timeline_for_erasure(case_id):
         detail, n = rules.redact_tree(entry["detail"], mode=mode, region=region, salt=salt, key=key)
         if n:
