@@ -11,12 +11,11 @@ supervisors, administrators; the actor is the token's subject). The routes find 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
-
-import json
 
 from asyncpg.exceptions import DataError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
