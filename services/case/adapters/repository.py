@@ -24,6 +24,10 @@ CASE_COLUMNS = (
 MERGE_CHAIN_LIMIT = 20
 """How many merges `merge_chain` follows at most (a chain is one or two long in practice)."""
 
+UnstorableValue = asyncpg.exceptions.DataError
+"""What PostgreSQL raises for a value it refuses as data (SQLSTATE class 22: a NUL byte in text, a number
+out of range): the caller's input, not a fault of the store (the case API answers 422)."""
+
 # One round trip for the threading rule's five look-ups; each LATERAL yields at most one row.
 _THREADING_FACTS = """
 SELECT held.case_id AS held_by,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from asyncpg.exceptions import DataError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.case.adapters.reads import RequestQuery, StaffReads
-from services.case.adapters.repository import CaseRepository
+from services.case.adapters.repository import CaseRepository, UnstorableValue
 from services.case.domain import staff as staff_rules
 from services.case.domain.commands import ChangeStatus
 from services.case.domain.rules import open311_request, timeline_view
@@ -61,7 +60,7 @@ def mount(app: FastAPI, api: CaseApi) -> None:
     """Serve the case API and the staff API on `app`, their routes using `api`. The staff routes need a
     token verifier on the app (`shared.auth.install_auth`)."""
     app.state.case_api = api
-    app.add_exception_handler(DataError, unstorable_input)
+    app.add_exception_handler(UnstorableValue, unstorable_input)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(router)
     staff_routes.mount(app)
