@@ -12,6 +12,21 @@ from shared.events.envelope import EventData
 from shared.events.topics import DEDUP_DECISIONS
 
 
+class DedupMatch(EventData):
+    """A match the duplicate detector found: `case_id` looks like a duplicate of `duplicate_of`.
+    `distance_m` in metres; `text_similarity` and `score` in [0, 1]; the category's window (hours) and
+    radius (metres) it was searched in."""
+
+    case_id: UUID
+    duplicate_of: UUID
+    score: float = Field(ge=0, le=1)
+    distance_m: float = Field(ge=0)
+    text_similarity: float = Field(ge=0, le=1)
+    window_hours: float
+    radius_m: float
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
 @event(
     topic=DEDUP_DECISIONS,
     producers=("dedup",),
@@ -22,23 +37,12 @@ from shared.events.topics import DEDUP_DECISIONS
         "evidence": {"same_service_code": True},
     },
 )
-class DedupDecided(EventData):
-    """`dedup.decided` v1, from the duplicate detector: `case_id` looks like a duplicate of `duplicate_of`.
-
-    `distance_m` in metres; `text_similarity` and `score` in [0, 1].
-    """
+class DedupDecided(DedupMatch):
+    """`dedup.decided` v1, from the duplicate detector: `case_id` is a duplicate of `duplicate_of`, with a
+    score at or above the category's auto-merge threshold; the case service merges them."""
 
     event_type = "dedup.decided"
     schema_version = 1
-
-    case_id: UUID
-    duplicate_of: UUID
-    score: float = Field(ge=0, le=1)
-    distance_m: float = Field(ge=0)
-    text_similarity: float = Field(ge=0, le=1)
-    window_hours: float
-    radius_m: float
-    evidence: dict[str, Any] = Field(default_factory=dict)
 
 
 @event(
@@ -51,21 +55,13 @@ class DedupDecided(EventData):
         "evidence": {"same_service_code": True}, "review_threshold": 0.35, "merge_threshold": 0.55,
     },
 )
-class DedupSuggested(EventData):
+class DedupSuggested(DedupMatch):
     """`dedup.suggested` v1, from the duplicate detector: `case_id` may be a duplicate of `duplicate_of`, with
     a score at or above the review threshold but below the auto-merge threshold; the case service puts it
-    on the staff review list, where staff accept (merge) or reject it. Units as in `dedup.decided`."""
+    on the staff review list, where staff accept (merge) or reject it."""
 
     event_type = "dedup.suggested"
     schema_version = 1
 
-    case_id: UUID
-    duplicate_of: UUID
-    score: float = Field(ge=0, le=1)
-    distance_m: float = Field(ge=0)
-    text_similarity: float = Field(ge=0, le=1)
-    window_hours: float
-    radius_m: float
-    evidence: dict[str, Any] = Field(default_factory=dict)
     review_threshold: float = Field(ge=0, le=1)
     merge_threshold: float = Field(ge=0, le=1)
