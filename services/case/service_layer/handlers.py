@@ -78,6 +78,18 @@ async def follow_sla(uow: Uow, case_after: Case, previous: str, *, jurisdiction:
         await clocks.resume(uow, case_after, jurisdiction=jurisdiction)
 
 
+def _cleaned(value: Any) -> Any:
+    """`value` (a message as JSON-like data) with `clean_text` applied to every string in it: a NUL in any
+    text (a reporter's name, the address, a channel id) would make PostgreSQL refuse the whole message."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned(v) for v in value]
+    return value
+
+
 async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction,
                          clocks: Clocks | None = None) -> str:
     """Open a case for a new intake message, or thread it onto the case it answers
@@ -88,7 +100,7 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     jurisdiction's id and its year the local one (the jurisdiction's time zone); a new case starts in the
     workflow's `initial` status. Returns "opened", "added" or "duplicate".
     """
-    msg = msg.model_copy(update={"description": clean_text(msg.description)})
+    msg = MessageReceived.model_validate(_cleaned(msg.model_dump()))
     facts = await uow.repo.threading_facts(
         msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction.id),
         reply_ids=msg.in_reply_to)

@@ -572,3 +572,21 @@ async def test_a_suggestion_about_an_unknown_case_raises_and_claims_nothing(stor
     with pytest.raises(ValueError, match="unknown case"):
         await store.handle(table, event(suggested(uuid4(), a["case_id"])))
     assert store.inbox == claims and store.repo.suggestions == {}
+
+
+async def test_control_characters_anywhere_in_a_message_are_removed_before_it_is_stored(
+        store: Store, table: Any) -> None:
+    # PostgreSQL refuses NUL in text and jsonb: a public Open311 post with one in first_name or the address
+    # failed the case consumer on every attempt, and the report went to the dead letters instead of a case.
+    msg = message("SM\x00-9", pii={"first_name": "A\x00nn", "email": "ann\x01@example.org"},
+                  address="12 Main\x00 St", media_url=["https://m/\x00p.jpg"], description="hole\x00 here")
+
+    assert await store.handle(table, event(msg, subject=msg.contact_key)) == "opened"
+
+    [case] = store.repo.cases.values()
+    assert (case["address"], case["media_url"], case["description"]) == ("12 Main St", ["https://m/p.jpg"],
+                                                                         "hole here")
+    assert store.repo.reporters["k1"]["pii"]["first_name"] == "Ann"
+    assert store.repo.reporters["k1"]["pii"]["email"] == "ann@example.org"
+    [stored] = store.repo.messages
+    assert stored["channel_message_id"] == "SM-9"
