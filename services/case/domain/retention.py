@@ -28,7 +28,7 @@ EMAIL_RE = re.compile(
     r"[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)+"
 )
 """An email address in running text: WHATWG HTML's "valid email address" with at least one dot after @,
-widened to Unicode letters and digits (`\w`) as RFC 6531 local parts and IDN domains allow, so that
+widened to Unicode letters and digits (regex word characters) as RFC 6531 local parts and IDN domains allow, so that
 ``josée.côté@vidéotron.ca`` is found as ``ann@example.org`` is."""
 
 ERASED_PHONE = "[phone removed]"
