@@ -182,6 +182,15 @@ class Workflow(_Frozen):
         self.status(from_id)
         return self.transitions.get(from_id, ())
 
+    def staff_moves(self, from_id: str) -> tuple[str, ...]:
+        """The statuses staff may move a case to from ``from_id``: ``allowed(from_id)`` without
+        ``merged_status`` (a case becomes a duplicate only by a merge into another case).
+
+        Raises:
+            UnknownStatus: ``from_id`` is not declared.
+        """
+        return tuple(s for s in self.allowed(from_id) if s != self.merged_status)
+
     def check(self, from_id: str, to_id: str) -> None:
         """Accept the move ``from_id`` → ``to_id`` or say why not.
 

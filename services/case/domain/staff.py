@@ -177,7 +177,7 @@ def status_for_open311(workflow: Any, current: str, wanted: str) -> str | None:
     reopening, never the merged status. Raises `Conflict` when none is allowed."""
     if workflow.open311(current) == wanted:
         return None
-    allowed = [s for s in workflow.allowed(current) if s != workflow.merged_status and workflow.open311(s) == wanted]
+    allowed = [s for s in workflow.staff_moves(current) if workflow.open311(s) == wanted]
     preferred = ("closed", "resolved") if wanted == "closed" else (workflow.resume_to,)
     for status in (*preferred, *allowed):
         if status in allowed:
@@ -295,7 +295,7 @@ def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str,
     `merged`), `merged` (the cases merged into it) and the whole `timeline`, internal notes included."""
     workflow = jurisdiction.workflow
     ws = case["workflow_status"]
-    allowed = [s for s in workflow.allowed(ws) if s != workflow.merged_status] if workflow.has(ws) else []
+    allowed = list(workflow.staff_moves(ws)) if workflow.has(ws) else []
     return {
         **staff_case_row(case, jurisdiction, sla_state_=sla["state"], sla_due_at=sla["due_at"]),
         "case_id": str(case["case_id"]), "status_notes": case["status_notes"], "zipcode": case["zipcode"],

@@ -145,7 +145,8 @@ async def _move(uow: Uow, case: Case, actor: Actor, to: str, *, notes: str | Non
     try:
         workflow.check(case["workflow_status"], to)
     except TransitionNotAllowed as exc:
-        raise Conflict(str(exc)) from None
+        # Named as staff may move it: the merged status is reached by a merge, never by a transition.
+        raise Conflict(str(TransitionNotAllowed(exc.from_id, to, workflow.staff_moves(exc.from_id)))) from None
     except UnknownStatus as exc:
         raise Invalid(str(exc)) from None
     fields = {"workflow_status": to, "status": workflow.open311(to), "status_notes": notes}

@@ -256,6 +256,8 @@ async def test_a_transition_the_workflow_refuses_is_409_naming_the_allowed_ones(
     case = await new_case(store, table)
     exc = await refused(store, Conflict, s.transition, c.Transition(case["case_id"], STAFF, "closed"))
     assert "resolved" in str(exc) and "acknowledged" in str(exc)
+    # Named as the case page offers them: never the merged status, which only a merge reaches.
+    assert "duplicate" not in str(exc)
 
 
 async def test_duplicate_is_reached_by_a_merge_not_a_transition(store: Store, table: Any) -> None:
