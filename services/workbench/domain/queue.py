@@ -57,10 +57,31 @@ def queue_views(*, department: str | None, is_admin: bool, queues: Sequence[Mapp
     return views
 
 
-def view_query(views: Sequence[QueueView], view_id: str | None, filters: Mapping[str, str | None]) -> tuple[QueueView, dict[str, str]]:
-    """The chosen view (the first, "my cases", for an unknown or missing id) and the case API query: the
-    view's own parameters plus each non-empty filter of `FILTERS` (anything else is dropped), and `limit`."""
-    chosen = next((v for v in views if v.id == view_id), views[0])
+def start_view(*, role: str, department: str | None) -> str:
+    """The view a staff member starts on (sign-in, the navigation's queue link): an administrator on every
+    department (``all``), a supervisor on their department's (``department``; they work its queue, and
+    after a replay nothing is assigned to them), department staff and anyone else on their own cases
+    (``mine``; an empty one links to the department's). `role` is the highest role held
+    (`shared.auth.Principal.role`)."""
+    if role == "administrator":
+        return "all"
+    if role == "supervisor" and department is not None:
+        return "department"
+    return "mine"
+
+
+def start_path(*, role: str, department: str | None) -> str:
+    """The queue page a staff member lands on after signing in: ``/queue?view=<start_view>``."""
+    return f"/queue?view={start_view(role=role, department=department)}"
+
+
+def view_query(views: Sequence[QueueView], view_id: str | None, filters: Mapping[str, str | None],
+               default: str = "mine") -> tuple[QueueView, dict[str, str]]:
+    """The chosen view (`default` for a missing or unknown id, else the first, "my cases") and the case API
+    query: the view's own parameters plus each non-empty filter of `FILTERS` (anything else is dropped),
+    and `limit`."""
+    chosen = (next((v for v in views if v.id == view_id), None) or next((v for v in views if v.id == default), None)
+              or views[0])
     query = dict(chosen.query)
     for name in FILTERS:
         value = (filters.get(name) or "").strip()

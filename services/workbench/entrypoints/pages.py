@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.workbench.adapters import dev_sign_in
@@ -22,6 +22,7 @@ from services.workbench.adapters.http_api import ApiError
 from services.workbench.adapters.oidc import OidcError, decode_pending, encode_pending
 from services.workbench.domain.forms import FormError
 from services.workbench.domain.i18n import LANGUAGE_COOKIE, LANGUAGES
+from services.workbench.domain.queue import start_path
 from services.workbench.entrypoints.web import (
     AppDeps,
     SameOrigin,
@@ -37,6 +38,9 @@ from services.workbench.service_layer import pages
 from shared.auth import InvalidToken, Principal, Role
 
 router = APIRouter()
+
+FAVICON = "vendor/uswds/img/favicons/favicon.ico"
+"""The favicon under ``static/``: USWDS's own (``@uswds/uswds/dist/img``, copied by ``scripts/vendor.mjs``)."""
 
 STAFF_ROLES = (Role.DEPARTMENT_STAFF, Role.SUPERVISOR, Role.ADMINISTRATOR)
 CONSOLE_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -60,6 +64,16 @@ def install(app: FastAPI, *, static_dir: Path) -> None:
         return render(request, request.app.state.deps, "error.html", status=exc.status_code,
                       title_key="error.title", error={"status": exc.status_code, "message": str(exc.detail)}, sid=None)
 
+    favicon = static_dir / FAVICON
+
+    async def serve_favicon() -> Response:
+        """The USWDS favicon (copied into ``static/vendor`` by `make assets`) where browsers look for it."""
+        if not favicon.is_file():
+            raise HTTPException(404, "no favicon: run make assets")
+        return FileResponse(favicon, media_type="image/vnd.microsoft.icon",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    app.add_api_route("/favicon.ico", serve_favicon, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(HTTPException, on_http_error)
@@ -67,7 +81,10 @@ def install(app: FastAPI, *, static_dir: Path) -> None:
 
 
 def _home(who: Principal) -> str:
-    return "/queue" if who.has(*STAFF_ROLES) else "/console"
+    """Where a user lands: staff on their role's start view of the queue (`queue.start_path`: supervisors
+    on their department's, administrators on every department's, department staff on their own cases),
+    call agents on the console."""
+    return start_path(role=who.role, department=who.department) if who.has(*STAFF_ROLES) else "/console"
 
 
 @router.get("/", include_in_schema=False)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from services.workbench.config import SESSION_COOKIE
+from services.workbench.domain.case_page import actor_label, claim_offer
 from services.workbench.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
 from services.workbench.domain.queue import SLA_TAG_CLASS, due_at, sla_state
 from services.workbench.service_layer.deps import Deps
@@ -115,13 +116,15 @@ def templates() -> Environment:
     """The page templates (autoescaped HTML)."""
     env = Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(sla_state=sla_state, due_at=due_at, SLA_TAG_CLASS=SLA_TAG_CLASS, Role=Role)
+    env.globals.update(sla_state=sla_state, due_at=due_at, SLA_TAG_CLASS=SLA_TAG_CLASS, Role=Role,
+                       actor_label=actor_label, claim_offer=claim_offer)
     return env
 
 
 def local_time(value: Any, tz: str, with_date: bool = True) -> str:
-    """An instant (datetime or ISO 8601 text) as the jurisdiction's local time, ``YYYY-MM-DD HH:MM``;
-    ``—`` without one, the text as it is when it is not a time."""
+    """An instant (datetime or ISO 8601 text) as the jurisdiction's local time with its zone's abbreviation
+    at that instant (`tz` an IANA name, e.g. ``America/New_York``): ``YYYY-MM-DD HH:MM EST`` (``HH:MM EST``
+    without the date); ``—`` without one, the text as it is when it is not a time."""
     if value is None or value == "" or isinstance(value, Undefined):
         return "—"
     if isinstance(value, str):
@@ -132,7 +135,7 @@ def local_time(value: Any, tz: str, with_date: bool = True) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     shown = value.astimezone(ZoneInfo(tz))
-    return shown.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+    return shown.strftime("%Y-%m-%d %H:%M %Z" if with_date else "%H:%M %Z")
 
 
 def render(request: Request, d: Deps, template: str, *, who: Principal | None = None, status: int = 200,

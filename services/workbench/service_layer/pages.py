@@ -13,7 +13,7 @@ from typing import Any
 
 from services.workbench.adapters.http_api import ApiError
 from services.workbench.domain import forms
-from services.workbench.domain.queue import by_due_time, queue_views, view_query
+from services.workbench.domain.queue import by_due_time, queue_views, start_view, view_query
 from services.workbench.service_layer.deps import Deps
 from shared.auth import Principal, Role
 
@@ -51,14 +51,18 @@ def status_labels(config: Mapping[str, Any], language: str) -> dict[str, str]:
 
 
 async def queue_page(d: Deps, who: Principal, view: str | None, filters: Mapping[str, str | None]) -> dict[str, Any]:
-    """The queue page: the views the user may pick, the chosen one, its cases soonest due first (the
-    filters applied by the case API), and the choices of each filter."""
+    """The queue page: the views the user may pick, the chosen one (without one, the role's start view:
+    `queue.start_view`), its cases soonest due first (the filters applied by the case API), the choices of
+    each filter, and `department_view` (the department's view id when the user has one: an empty "my
+    cases" links to it)."""
     config = await staff_config(d, who)
     views = queue_views(department=who.department, is_admin=who.has(Role.ADMINISTRATOR), queues=config["queues"])
-    chosen, query = view_query(views, view, filters)
+    chosen, query = view_query(views, view, filters, default=start_view(role=who.role, department=who.department))
     cases = by_due_time(await d.case_api.cases(who.token, query))
     districts = [a for a in (d.jurisdiction.districts.areas if d.jurisdiction.districts else ())]
-    return {"views": views, "view": chosen, "cases": cases, "config": config,
+    department_view = next((v.id for v in views if v.id in ("department", "all")), None)
+    return {"views": views, "view": chosen, "cases": cases, "config": config, "department_view": department_view,
+            "filtered": any((v or "").strip() for v in filters.values()),
             "filters": {k: (v or "") for k, v in filters.items()},
             "districts": [{"id": a.id, "name": a.name} for a in districts]}
 

@@ -8,8 +8,10 @@ import pytest
 from services.workbench.domain import forms
 from services.workbench.domain.district_map import districts_geojson
 from services.workbench.domain.i18n import MESSAGES, choose_language, translate
-from services.workbench.domain.queue import by_due_time, queue_views, sla_state, view_query
-from services.workbench.entrypoints.web import safe_next
+from services.workbench.domain.case_page import actor_label, claim_offer
+from services.workbench.domain.queue import by_due_time, queue_views, sla_state, start_path, start_view, view_query
+from services.workbench.entrypoints.web import local_time, safe_next
+from shared.auth import Principal, Role
 from workbench_fakes import a_case, demo
 
 
@@ -132,3 +134,67 @@ def test_every_district_of_nyc_is_drawn_as_polygons_even_those_stored_as_geometr
     drawn = {f["properties"]["id"]: f["geometry"]["type"] for f in found["features"]}
     assert set(collections) <= set(drawn)
     assert set(drawn.values()) <= {"Polygon", "MultiPolygon"}
+
+
+@pytest.mark.parametrize(("role", "department", "expected"), [
+    ("administrator", None, "all"),
+    ("supervisor", "public-works", "department"),
+    ("supervisor", None, "mine"),
+    ("department_staff", "public-works", "mine"),
+])
+def test_supervisors_start_on_their_department_administrators_on_every_one_staff_on_their_own(
+        role: str, department: str | None, expected: str) -> None:
+    assert start_view(role=role, department=department) == expected
+    assert start_path(role=role, department=department) == f"/queue?view={expected}"
+    views = queue_views(department=department, is_admin=role == "administrator", queues=QUEUES)
+    assert view_query(views, None, {}, default=start_view(role=role, department=department))[0].id == expected
+
+
+@pytest.mark.parametrize(("entry", "lang", "expected"), [
+    ({"detail": {"actor": "dev-supervisor", "actor_name": "Dana Roy (supervisor)", "role": "supervisor"}}, "en",
+     "Dana Roy · Supervisor"),
+    ({"detail": {"actor": "dev-staff", "actor_name": "Sam Tremblay (staff)", "role": "department_staff"}}, "en",
+     "Sam Tremblay · Department staff"),
+    ({"detail": {"actor": "dev-staff", "actor_name": "Sam Tremblay (staff)", "role": "department_staff"}}, "fr",
+     "Sam Tremblay · Personnel du service"),
+    ({"detail": {"actor": "u-7", "actor_name": "Marie (Mimi) Leduc", "role": "administrator"}}, "en",
+     "Marie (Mimi) Leduc · Administrator"),
+    ({"actor": "u-8", "role": "auditor"}, "en", "u-8 · Auditor"),
+    ({"detail": {"actor": "u-9"}}, "en", "u-9"),
+    ({"detail": {}}, "en", None),
+])
+def test_a_timeline_entry_names_its_actor_once_and_its_role_once(entry: dict, lang: str, expected: str | None) -> None:
+    assert actor_label(entry, lambda key: translate(lang, key)) == expected
+
+
+def _who(role: Role, subject: str = "me") -> Principal:
+    return Principal(subject=subject, name="Me", roles=frozenset({role}), department="public-works",
+                     teams=frozenset(), token="t")
+
+
+@pytest.mark.parametrize(("assignee", "role", "fields", "expected"), [
+    (None, Role.DEPARTMENT_STAFF, {}, "claim"),
+    (None, Role.DEPARTMENT_STAFF, {"team": "roads"}, "claim"),
+    ("me", Role.DEPARTMENT_STAFF, {}, None),
+    ("someone-else", Role.DEPARTMENT_STAFF, {}, None),
+    ("someone-else", Role.SUPERVISOR, {}, "take_over"),
+    ("someone-else", Role.ADMINISTRATOR, {}, "take_over"),
+    (None, Role.CALL_AGENT, {}, None),
+    (None, Role.DEPARTMENT_STAFF, {"status": "closed"}, None),
+    (None, Role.SUPERVISOR, {"merged_into": "D-9"}, None),
+])
+def test_a_claim_is_offered_only_where_the_case_api_accepts_it(assignee: str | None, role: Role, fields: dict,
+                                                              expected: str | None) -> None:
+    case = a_case("D-1", **{"assignee": assignee, "team": None, **fields})
+    assert claim_offer(case, _who(role)) == expected
+
+
+@pytest.mark.parametrize(("instant", "zone", "expected"), [
+    ("2026-11-29T23:00:00Z", "America/New_York", "2026-11-29 18:00 EST"),
+    ("2026-07-01T16:00:00+00:00", "America/New_York", "2026-07-01 12:00 EDT"),
+    ("2026-11-29T23:00:00Z", "America/Toronto", "2026-11-29 18:00 EST"),
+    (None, "America/New_York", "—"),
+])
+def test_times_are_shown_in_the_jurisdictions_zone_with_its_abbreviation(instant: str | None, zone: str,
+                                                                         expected: str) -> None:
+    assert local_time(instant, zone) == expected

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from services.workbench.entrypoints.web import local_time
 from shared.auth import Role
-from workbench_fakes import FakeAgentApi, FakeStaffApi, a_case, signed_in, workbench
+from workbench_fakes import FakeAgentApi, FakeStaffApi, a_case, demo, signed_in, workbench
 
 
 def staff_api() -> FakeStaffApi:
@@ -252,3 +253,75 @@ async def test_resident_text_and_a_script_url_as_a_photo_are_shown_inert(test_is
     assert page.status_code == 200
     assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
     assert "javascript:" not in page.text and 'src="http://media.test/ok.jpg"' in page.text
+
+
+async def test_supervisors_and_administrators_land_on_their_department_staff_on_their_own_cases(test_issuer) -> None:
+    async with workbench(test_issuer, staff := staff_api()) as client:
+        landing = {user: (await client.get(f"/sign-in?user={user}")).headers["location"]
+                   for user in ("supervisor", "admin", "staff")}
+        assert landing == {"supervisor": "/queue?view=department", "admin": "/queue?view=all",
+                           "staff": "/queue?view=mine"}
+        staff.calls.clear()
+        await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/queue")
+    listing = next(c for c in staff.calls if c.path == "/staff/cases")
+    assert "assignee" not in listing.params
+
+
+async def test_an_empty_my_cases_says_so_and_links_to_the_departments_queue(test_issuer) -> None:
+    async with workbench(test_issuer, FakeStaffApi()) as client:
+        client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
+        mine = await client.get("/queue?view=mine")
+        filtered = await client.get("/queue?view=mine&status=resolved")
+    assert "No case is assigned to you." in mine.text
+    assert 'id="to-department" href="/queue?view=department"' in mine.text
+    assert "No case matches." in filtered.text and "No case is assigned to you." not in filtered.text
+
+
+async def test_the_timeline_names_each_actor_once_with_a_readable_role(test_issuer) -> None:
+    case = a_case("D-1")
+    case["timeline"].append({"kind": "claimed", "at": "2026-11-30T14:00:00+00:00",
+                             "detail": {"actor": "dev-supervisor", "actor_name": "Dana Roy (supervisor)",
+                                        "role": "supervisor", "before": {}, "after": {"assignee": "dev-supervisor"}}})
+    async with workbench(test_issuer, FakeStaffApi(cases={"D-1": case})) as client:
+        client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
+        page = await client.get("/cases/D-1")
+        client.cookies.set("lang", "fr")
+        french = await client.get("/cases/D-1")
+    timeline = page.text[page.text.index('id="timeline"'):page.text.index("</ol>", page.text.index('id="timeline"'))]
+    assert "by Dana Roy · Supervisor" in timeline and "(supervisor)" not in timeline
+    assert "by Sam · Department staff" in timeline and "(department_staff)" not in timeline
+    assert "par Dana Roy · Superviseur" in french.text
+
+
+async def test_claim_is_offered_only_on_a_case_no_one_else_holds(test_issuer) -> None:
+    cases = {"HELD": a_case("HELD", assignee="someone-else"), "TEAM": a_case("TEAM", assignee=None, team="roads"),
+             "FREE": a_case("FREE", assignee=None, team=None)}
+    async with workbench(test_issuer, FakeStaffApi(cases=cases)) as client:
+        client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
+        held, team, free = [await client.get(f"/cases/{sid}") for sid in ("HELD", "TEAM", "FREE")]
+        supervisor = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/cases/HELD")
+    assert 'id="action-claim"' not in held.text
+    assert 'id="action-claim"' in team.text and 'id="action-claim"' in free.text
+    assert 'data-offer="take_over"' in supervisor.text and "Take over this case from someone-else" in supervisor.text
+
+
+async def test_times_carry_the_jurisdictions_zone_on_the_queue_and_the_case_page(test_issuer) -> None:
+    case = a_case("D-1", requested_datetime="2026-11-29T23:00:00+00:00",
+                  sla={"due_at": "2026-11-30T23:00:00+00:00", "warn_at": None, "state": "ok", "paused_at": None})
+    async with workbench(test_issuer, FakeStaffApi(cases={"D-1": case})) as client:
+        client = signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF))
+        queue, page = await client.get("/queue"), await client.get("/cases/D-1")
+    zone = demo().timezone
+    opened = local_time("2026-11-29T23:00:00+00:00", zone)
+    assert opened.rsplit(" ", 1)[1].strip() and opened in page.text
+    due = local_time("2026-11-30T23:00:00+00:00", zone).split(" ", 1)
+    assert f'<span class="wb-nowrap">{due[0]}</span> <span class="wb-nowrap">{due[1]}</span>' in queue.text
+
+
+async def test_the_favicon_is_served_and_linked(test_issuer) -> None:
+    async with workbench(test_issuer, staff_api()) as client:
+        icon = await client.get("/favicon.ico")
+        sign_in = await client.get("/sign-in")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"
+    assert '<link rel="icon" href="/favicon.ico"' in sign_in.text
