@@ -31,7 +31,8 @@ def actor_label(entry: Mapping[str, Any], translate: Callable[[str], str]) -> st
     """Who did a timeline entry, once each: "Dana Roy · Supervisor" (the name, else the subject; the role as
     the catalogue's ``role.<id>`` label, first letter capitalised; an unknown role as it is). `entry` is a
     timeline entry (``detail.actor``, ``detail.actor_name``, ``detail.role``, or the same at its top
-    level); `translate` is the page language's `i18n.translate`. None when the entry names no actor."""
+    level); `translate` is the page language's `i18n.translate`. An actor named as its role (the case
+    service's ``system``) is shown once ("System"). None when the entry names no actor."""
     detail = entry.get("detail") if isinstance(entry.get("detail"), Mapping) else {}
     actor = detail.get("actor") or entry.get("actor")
     name = detail.get("actor_name") or entry.get("actor_name") or actor
@@ -43,7 +44,10 @@ def actor_label(entry: Mapping[str, Any], translate: Callable[[str], str]) -> st
         return shown
     label = translate(f"role.{role}")
     label = role.replace("_", " ") if label == f"role.{role}" else label
-    return f"{shown} · {label[:1].upper()}{label[1:]}"
+    label = f"{label[:1].upper()}{label[1:]}"
+    if label.casefold() in (shown.casefold(), str(actor).casefold()):  # the service itself: "system"
+        return label
+    return f"{shown} · {label}"
 
 
 def claim_offer(case: Mapping[str, Any], who: Principal) -> str | None:

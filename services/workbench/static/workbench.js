@@ -28,16 +28,19 @@
         if (highlight && (p.id === highlight || p.name === highlight)) { chosen = l; }
       },
     }).addTo(map);
-    layer.eachLayer(function (l) {
-      var path = l.getElement && l.getElement();
-      if (!path) { return; }
-      path.setAttribute("tabindex", "0");
-      path.setAttribute("role", "img");
-      path.setAttribute("aria-label", l.feature.properties.name);
-      path.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); });
-      path.addEventListener("blur", function () { l.closeTooltip(); });
+    // The outlines exist once the map has a view (Leaflet adds layers then): make them focusable there.
+    map.whenReady(function () {
+      layer.eachLayer(function (l) {
+        var path = l.getElement && l.getElement();
+        if (!path) { return; }
+        path.setAttribute("tabindex", "0");
+        path.setAttribute("role", "img");
+        path.setAttribute("aria-label", l.feature.properties.name);
+        path.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); });
+        path.addEventListener("blur", function () { l.closeTooltip(); });
+      });
+      if (chosen) { chosen.bringToFront(); }
     });
-    if (chosen) { chosen.bringToFront(); }
     return { layer: layer, chosen: chosen };
   }
 

@@ -161,6 +161,7 @@ def test_supervisors_start_on_their_department_administrators_on_every_one_staff
      "Marie (Mimi) Leduc · Administrator"),
     ({"actor": "u-8", "role": "auditor"}, "en", "u-8 · Auditor"),
     ({"detail": {"actor": "u-9"}}, "en", "u-9"),
+    ({"detail": {"actor": "system", "role": "system"}}, "en", "System"),
     ({"detail": {}}, "en", None),
 ])
 def test_a_timeline_entry_names_its_actor_once_and_its_role_once(entry: dict, lang: str, expected: str | None) -> None:

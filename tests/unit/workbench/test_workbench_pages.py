@@ -287,10 +287,14 @@ async def test_the_timeline_names_each_actor_once_with_a_readable_role(test_issu
         page = await client.get("/cases/D-1")
         client.cookies.set("lang", "fr")
         french = await client.get("/cases/D-1")
+        client.cookies.set("lang", "en")
+        supervisor = await signed_in(client, test_issuer.token(Role.SUPERVISOR, name="Dana Roy (supervisor)")).get(
+            "/queue")
     timeline = page.text[page.text.index('id="timeline"'):page.text.index("</ol>", page.text.index('id="timeline"'))]
     assert "by Dana Roy · Supervisor" in timeline and "(supervisor)" not in timeline
     assert "by Sam · Department staff" in timeline and "(department_staff)" not in timeline
     assert "par Dana Roy · Superviseur" in french.text
+    assert "Signed in as Dana Roy <span" in supervisor.text
 
 
 async def test_claim_is_offered_only_on_a_case_no_one_else_holds(test_issuer) -> None:
