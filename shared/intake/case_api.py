@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from shared.http_client import PooledHttpClient
 from shared.open311 import ServiceRequest
 
 T = TypeVar("T")
@@ -60,26 +61,14 @@ class CaseApi(Protocol):
         (a 404 is a case service without the look-up), or a body that is not a JSON list."""
 
 
-class CaseApiClient:
+class CaseApiClient(PooledHttpClient):
     """`CaseApi` over HTTP at `base_url` (e.g. `http://127.0.0.1:8081`); `timeout_s` in seconds per read.
-    `transport` replaces the network (tests: `httpx.MockTransport`)."""
+    `transport` replaces the network (tests: `httpx.MockTransport`). Opened by `start()`, closed by
+    `stop()` (`PooledHttpClient`); reads raise `CaseApiUnavailable` while it is closed."""
 
     def __init__(self, base_url: str, timeout_s: float = 5.0, *,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self._transport = transport
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        """Open the HTTP client (connection pool); called in the app's lifespan, before the first read."""
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, transport=self._transport)
-
-    async def stop(self) -> None:
-        """Close the HTTP client; reads raise `CaseApiUnavailable` until `start` again. Safe to call twice."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        super().__init__(base_url, timeout_s, transport=transport)
 
     async def _get(self, path: str, params: dict[str, Any] | None = None, *, none_on_404: bool = True,
                    token: str | None = None) -> Any:

@@ -100,7 +100,10 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     jurisdiction's id and its year the local one (the jurisdiction's time zone); a new case starts in the
     workflow's `initial` status. Returns "opened", "added" or "duplicate".
     """
-    msg = MessageReceived.model_validate(_cleaned(msg.model_dump()))
+    dumped = msg.model_dump()
+    cleaned = _cleaned(dumped)
+    if cleaned != dumped:  # only a message that held a control character is validated again
+        msg = MessageReceived.model_validate(cleaned)
     facts = await uow.repo.threading_facts(
         msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction.id),
         reply_ids=msg.in_reply_to)

@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import httpx
 
+from shared.http_client import PooledHttpClient
+
 CASE_API_TIMEOUT_S = 10.0
 """How long one call of the case service's staff API may take (seconds) before the page says it is unavailable."""
 AGENT_API_TIMEOUT_S = 5.0
@@ -61,22 +63,9 @@ def error_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-class _Client:
+class _Client(PooledHttpClient):
     def __init__(self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
-        self._transport = transport
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        """Open the connection pool (the app's lifespan)."""
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, transport=self._transport)
-
-    async def stop(self) -> None:
-        """Close the connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        super().__init__(base_url.rstrip("/"), timeout_s, transport=transport)
 
     async def call(self, method: str, path: str, token: str, *, params: Mapping[str, str] | None = None,
                    json: Any = None) -> Any:
