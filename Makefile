@@ -17,7 +17,7 @@ help:
 	@echo "make bench       routing throughput and memory on the real NYC sample"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
-	@echo "make assets      the workbench's front-end libraries (npm ci in services/workbench, copied to static/vendor)"
+	@echo "make assets      the web pages' front-end libraries (npm ci in shared/web, copied to shared/web/static/vendor)"
 	@echo "make clean       remove test logs and run files under var/"
 
 $(VENV)/.installed: pyproject.toml
@@ -30,13 +30,14 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed assets
 	$(PY) -m shared.auth.dev_issuer keygen >/dev/null
 
-# USWDS, htmx and Leaflet (and axe-core for the browser tests) from npm, served by the workbench itself;
+# USWDS, htmx, Leaflet and leaflet.heat (and axe-core and the GeoJSON schema for tests) from npm, served by
+# each web service itself (portal, workbench);
 # node_modules and static/vendor are never committed. Debian's nodejs and npm are enough.
-WORKBENCH := services/workbench
-$(WORKBENCH)/static/vendor/.installed: $(WORKBENCH)/package.json $(WORKBENCH)/package-lock.json $(WORKBENCH)/scripts/vendor.mjs
-	cd $(WORKBENCH) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
+WEB := shared/web
+$(WEB)/static/vendor/.installed: $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/scripts/vendor.mjs
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
 
-assets: $(WORKBENCH)/static/vendor/.installed
+assets: $(WEB)/static/vendor/.installed
 
 browser: venv
 	PYTHON=$(PY) deploy/local/bin/browser.sh install

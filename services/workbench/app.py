@@ -24,6 +24,7 @@ from shared.auth import TokenVerifier
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
 from shared.settings import Settings
+from shared.web import require_vendor
 
 
 def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction | None = None,
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
 
     Real dependencies by default; tests pass a `jurisdiction`, httpx transports standing in for the case
     service, intake_web and the identity provider (e.g. `httpx.ASGITransport` of a fake) and a `clock` (aware UTC).
-    Raises `RuntimeError` at start when ``static/vendor`` is missing (run ``make assets``).
+    Raises `shared.web.AssetsMissing` at start when ``shared/web/static/vendor`` is missing (run ``make assets``).
     """
     s = settings or Settings()
     rt = Runtime(s, SERVICE, title="omni311 staff workbench")
@@ -47,8 +48,7 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
         deps.use(jurisdiction)
 
     async def start() -> None:
-        if not (PACKAGE / "static" / "vendor" / ".installed").is_file():
-            raise RuntimeError("services/workbench/static/vendor is missing: run `make assets` (npm ci)")
+        require_vendor()
         if jurisdiction is None:
             deps.use(load_jurisdiction(s.jurisdiction))
         if not deps.config.dev_sign_in:

@@ -124,7 +124,8 @@ async def drop_database(dsn: str) -> None:
 
 STATEFUL_SERVICES = {"case": "services.case", "router": "services.router", "dedup": "services.dedup",
                      "notifier": "services.notifier", "intake_email": "services.intake_email",
-                     "intake_social": "services.intake_social"}
+                     "intake_social": "services.intake_social", "intake_web": "services.intake_web",
+                     "insights": "services.insights"}
 
 
 def main(argv: list[str] | None = None) -> int:

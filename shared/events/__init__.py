@@ -34,6 +34,7 @@ from shared.events.intake import (
 )
 from shared.events.notification import NotificationRecorded
 from shared.events.registry import DLQ_SUFFIX, registry
+from shared.events.residents import CaseFollowed, CaseSurveyAnswered, FollowRequested, HelpDeflected, SurveyAnswered
 from shared.events.routing import RoutingDecided, RoutingFields
 
 __all__ = [
@@ -41,6 +42,11 @@ __all__ = [
     "DLQ_SUFFIX",
     "BounceReceived",
     "CaseAssigned",
+    "CaseFollowed",
+    "CaseSurveyAnswered",
+    "FollowRequested",
+    "HelpDeflected",
+    "SurveyAnswered",
     "CaseEscalated",
     "CaseMerged",
     "CaseMessageAdded",

@@ -64,6 +64,9 @@ class CaseOpened(CaseFields):
     status: Status = "open"
     reply_to_message_id: str | None = None
     pii: Pii = Field(default_factory=Pii)
+    # The answers to the service's Open311 attributes (code → value, or list of values for a
+    # multivaluelist), as validated at intake; optional, so v1 holds.
+    attributes: dict[str, str | list[str]] = Field(default_factory=dict)
 
 
 @event(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -32,21 +31,16 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from shared.auth import Role
 from support.auth import TestIssuer
+from support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, axe_clean, check_assets
 from support.fakes import FakeTwilioApi
 from support.infra import IMAP, KAFKA, SMTP, check_kafka, check_port, check_postgres
 from support.mail import inbox, text_of
 from support.pipeline import read_topic
 from support.process import ExtraService
-from support.stack import REPO, Stack
+from support.stack import Stack
 from support.twilio import post_signed, sms_form
 from support.wait import eventually
 
-CHROMIUM = os.environ.get("OMNI311_CHROMIUM", "/usr/bin/chromium")
-# This machine's closed network refuses Chromium's background connections: keep it from making any.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-AXE = REPO / "services" / "workbench" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = REPO / "var" / "test-logs" / "screenshots"
 
 TWILIO_TOKEN = "e2e-workbench-twilio-token"
 ACCOUNT = "AC" + "2" * 32
@@ -95,7 +89,7 @@ async def sms_voice(wb_stack: Stack) -> AsyncIterator[ExtraService]:
 @pytest.fixture(scope="module")
 async def workbench(wb_stack: Stack, test_issuer: TestIssuer) -> AsyncIterator[ExtraService]:
     """The workbench, its development sign-in signing with the test identity provider's key."""
-    assert (REPO / "services" / "workbench" / "static" / "vendor" / ".installed").is_file(), "run `make assets`"
+    check_assets()
     service = ExtraService(wb_stack, "workbench", {
         "OMNI311_AUTH_DEV_ISSUER_DIR": str(test_issuer.dir),
         "OMNI311_WORKBENCH_INTAKE_WEB_URL": wb_stack.url("intake_web"),
@@ -125,17 +119,6 @@ def resident_mail(sender: str, to: str, subject: str, body: str) -> EmailMessage
 
 async def mails_with(address: str, needle: str) -> list[EmailMessage]:
     return [m for m in await inbox(address) if needle in text_of(m) or needle in str(m["Subject"])]
-
-
-async def axe_clean(page: Page, name: str) -> None:
-    """Run axe-core on the page (injected by the test; the context bypasses the page's CSP for it) and
-    fail on any serious or critical violation."""
-    await page.add_script_tag(path=str(AXE))
-    found = await page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
-    assert found == [], f"axe-core on the {name} page: {json.dumps(found, indent=1)}"
 
 
 async def shot(page: Page, name: str) -> None:

@@ -36,11 +36,9 @@ from services.workbench.entrypoints.web import (
 from services.workbench.config import OIDC_COOKIE, SESSION_COOKIE
 from services.workbench.service_layer import pages
 from shared.auth import InvalidToken, Principal, Role
+from shared.web import FAVICON, mount_vendor
 
 router = APIRouter()
-
-FAVICON = "vendor/uswds/img/favicons/favicon.ico"
-"""The favicon under ``static/``: USWDS's own (``@uswds/uswds/dist/img``, copied by ``scripts/vendor.mjs``)."""
 
 STAFF_ROLES = (Role.DEPARTMENT_STAFF, Role.SUPERVISOR, Role.ADMINISTRATOR)
 CONSOLE_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -64,16 +62,15 @@ def install(app: FastAPI, *, static_dir: Path) -> None:
         return render(request, request.app.state.deps, "error.html", status=exc.status_code,
                       title_key="error.title", error={"status": exc.status_code, "message": str(exc.detail)}, sid=None)
 
-    favicon = static_dir / FAVICON
-
     async def serve_favicon() -> Response:
         """The USWDS favicon (copied into ``static/vendor`` by `make assets`) where browsers look for it."""
-        if not favicon.is_file():
+        if not FAVICON.is_file():
             raise HTTPException(404, "no favicon: run make assets")
-        return FileResponse(favicon, media_type="image/vnd.microsoft.icon",
+        return FileResponse(FAVICON, media_type="image/vnd.microsoft.icon",
                             headers={"Cache-Control": "public, max-age=86400"})
 
     app.add_api_route("/favicon.ico", serve_favicon, methods=["GET"], include_in_schema=False)
+    mount_vendor(app)
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(HTTPException, on_http_error)

@@ -1,5 +1,5 @@
-// Copy the front-end libraries the workbench serves from node_modules into static/vendor (not committed):
-// USWDS (css, js, fonts, img), htmx and Leaflet. Run by `npm run vendor` (the Makefile's `assets` target).
+// Copy the front-end libraries omni311's web pages use from node_modules into static/vendor (not committed):
+// USWDS (css, js, fonts, img), htmx, Leaflet and leaflet.heat. Run by `npm run vendor` (the Makefile's `assets` target).
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,7 @@ const copies = [
   ["leaflet/dist/leaflet.js", "leaflet/leaflet.js"],
   ["leaflet/dist/leaflet.css", "leaflet/leaflet.css"],
   ["leaflet/dist/images", "leaflet/images"],
+  ["leaflet.heat/dist/leaflet-heat.js", "leaflet/leaflet-heat.js"],
 ];
 rmSync(vendor, { recursive: true, force: true });
 for (const [from, to] of copies) {
@@ -23,4 +24,4 @@ for (const [from, to] of copies) {
   cpSync(join(modules, from), join(vendor, to), { recursive: true });
 }
 writeFileSync(join(vendor, ".installed"), new Date().toISOString() + "\n");
-console.log(`workbench: vendor assets copied to ${vendor}`);
+console.log(`shared/web: vendor assets copied to ${vendor}`);
