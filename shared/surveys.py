@@ -54,11 +54,14 @@ def read_survey_token(secret: str, token: str, *, now: datetime) -> SurveyInvita
                             options={"require": ["sid", "ck", "jti", "exp", "iat"], "verify_exp": False})
     except jwt.PyJWTError as exc:
         raise InvalidSurveyToken(str(exc)) from exc
-    expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-    if expires <= now:
-        raise InvalidSurveyToken("this survey link has expired")
     if not all(isinstance(claims[k], str) and claims[k] for k in ("sid", "ck", "jti")):
         raise InvalidSurveyToken("malformed survey token")
+    if int(claims["exp"]) <= now.timestamp():
+        raise InvalidSurveyToken("this survey link has expired")
+    try:
+        expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidSurveyToken("malformed survey token: exp out of range") from exc
     lang = claims.get("lang")
     return SurveyInvitation(service_request_id=claims["sid"], contact_key=claims["ck"],
                             language=lang if isinstance(lang, str) else None, jti=claims["jti"], expires_at=expires)

@@ -35,11 +35,11 @@ def test_one_reporter_invited_twice_about_one_case_holds_one_jti() -> None:
 
 @pytest.mark.parametrize("token", [
     "not-a-jwt",
-    jwt.encode({"sid": "311-1", "ck": "ck:x", "jti": "j", "iat": 0, "exp": 2**40, "aud": "omni311-survey"},
+    jwt.encode({"sid": "311-1", "ck": "ck:x", "jti": "j", "iat": 0, "exp": 2**33, "aud": "omni311-survey"},
                "another-secret", algorithm="HS256"),
-    jwt.encode({"sid": "311-1", "ck": "ck:x", "jti": "j", "iat": 0, "exp": 2**40, "aud": "omni311"},
+    jwt.encode({"sid": "311-1", "ck": "ck:x", "jti": "j", "iat": 0, "exp": 2**33, "aud": "omni311"},
                SECRET, algorithm="HS256"),
-    jwt.encode({"sid": "311-1", "ck": "", "jti": "j", "iat": 0, "exp": 2**40, "aud": "omni311-survey"},
+    jwt.encode({"sid": "311-1", "ck": "", "jti": "j", "iat": 0, "exp": 2**33, "aud": "omni311-survey"},
                SECRET, algorithm="HS256"),
 ])
 def test_forged_foreign_or_malformed_tokens_are_refused(token: str) -> None:
