@@ -46,3 +46,29 @@ def e164(raw: str | None, default_region: str = "US") -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])", re.UNICODE)
+"""An email address as people write it (RFC 5322's dot-atom local part, a dotted domain ending in letters)."""
+
+_NANP_SHAPED = re.compile(r"(?<![\w+-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]\d{4}(?![\w-])")
+"""Ten digits written as a North American number (212-555-0123, (617) 555 0123, 514.872.0311) even where the
+area code or exchange is not assigned, which `phonenumbers` does not call valid."""
+
+
+def scrub_contacts(text: str, region: str = "US") -> str:
+    """`text` with every email address replaced by ``[email]`` and every phone number by ``[phone]``.
+
+    Phone numbers are what `phonenumbers.PhoneNumberMatcher` finds at `Leniency.VALID` (numbers without
+    ``+`` read in `region`, ISO 3166 alpha-2: 212-555-0123, (617) 555 0123, +33 1 42 76 40 40, 514.872.0311),
+    plus any ten digits written in the North American shape; `VALID` rather than `POSSIBLE` so that an
+    address such as "87-10 162 Street" is left alone. Emails go first, so that digits inside an address
+    are not read as a phone number. Used for open data (docs/residents-and-insights.md, "Insights")."""
+    if not text:
+        return text
+    out = _EMAIL.sub("[email]", text)
+    spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(out, region.upper(),
+                                                                        leniency=phonenumbers.Leniency.VALID)]
+    for start, end in reversed(spans):
+        out = out[:start] + "[phone]" + out[end:]
+    return _NANP_SHAPED.sub("[phone]", out)
