@@ -12,6 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention
 
 __all__ = [
+    "AttributeSpec",
+    "AttributeValueSpec",
     "MAX_SLA_HOURS",
     "PRIORITY_NAMES",
     "BoundsSpec",
@@ -141,6 +143,61 @@ class DepartmentSpec(_Strict):
         return value
 
 
+_ATTRIBUTE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class AttributeValueSpec(_Strict):
+    """One choice of a list attribute: ``key`` (what a client sends back) and ``name`` (what it shows)."""
+
+    key: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if value != value.strip() or "," in value:
+            raise ValueError(f"a value key may not have surrounding spaces or a comma, got {value!r}")
+        return value
+
+
+class AttributeSpec(_Strict):
+    """One question of a service (Open311 GeoReport v2, GET Service Definition ``attribute``).
+
+    ``code`` is what a POST names (``attribute[code]``): letters, digits, ``_``, ``-``, ``.``.
+    ``datatype`` is one of GeoReport v2's; a ``singlevaluelist``/``multivaluelist`` needs ``values``
+    (unique keys), the others take none. ``order`` sorts the questions (default: their YAML position);
+    ``description`` is the question shown to residents and the label staff see.
+    """
+
+    code: str
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+    required: bool = False
+    variable: bool = True
+    description: str = Field(min_length=1)
+    datatype_description: str | None = None
+    order: int | None = Field(default=None, ge=0)
+    values: list[AttributeValueSpec] = Field(default_factory=list)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _ATTRIBUTE_CODE.match(value):
+            raise ValueError(f"attribute code must be letters, digits, '_', '-' or '.', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _values(self) -> AttributeSpec:
+        listed = self.datatype in ("singlevaluelist", "multivaluelist")
+        if listed and not self.values:
+            raise ValueError(f"attribute {self.code!r} is a {self.datatype} without values")
+        if not listed and self.values:
+            raise ValueError(f"attribute {self.code!r} is a {self.datatype}; only list attributes take values")
+        keys = [v.key for v in self.values]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"attribute {self.code!r} lists a value key twice")
+        return self
+
+
 class ServiceSpec(_Strict):
     """An Open311 service declared inline, or curated fields merged onto a derived service of the same code.
 
@@ -160,11 +217,18 @@ class ServiceSpec(_Strict):
     sla_hours: float | None = Field(default=None, ge=0, le=MAX_SLA_HOURS)
     sla_clock: Literal["business", "calendar"] | None = None
     dedup: DedupSpec | None = None
+    attributes: list[AttributeSpec] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _named(self) -> ServiceSpec:
         if not self.service_code and not self.service_name:
             raise ValueError("a service needs a service_code or a service_name")
+        codes = [a.code for a in self.attributes]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"service {self.service_code or self.service_name!r} declares an attribute code twice")
+        if blank := [lang for lang, text in self.labels.items() if not text.strip()]:
+            raise ValueError(f"labels for {blank} are blank")
         return self
 
 

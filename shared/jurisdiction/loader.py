@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from shared.jurisdiction.calendar import BusinessCalendar
 from shared.jurisdiction.config import (
+    AttributeSpec,
     DedupSpec,
     DepartmentSpec,
     JurisdictionConfig,
@@ -452,7 +453,17 @@ def _resolve_service(
         sla_clock=clock,
         dedup=_dedup_policy(dedup, defaults.dedup, code, source),
         origin=origin,  # type: ignore[arg-type]
+        attributes=_ordered_attributes(spec),
+        labels=dict(spec.labels),
     )
+
+
+def _ordered_attributes(spec: ServiceSpec) -> tuple[AttributeSpec, ...]:
+    """The service's attributes sorted by ``order``; one without an order takes its YAML position
+    (counted from 1), so a definition always lists every question with a distinct, ascending order."""
+    numbered = [a if a.order is not None else a.model_copy(update={"order": i})
+                for i, a in enumerate(spec.attributes, start=1)]
+    return tuple(sorted(numbered, key=lambda a: a.order or 0))
 
 
 def _workflow(spec: WorkflowSpec, locales: list[str], source: str) -> Workflow:

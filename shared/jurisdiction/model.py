@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from shared.jurisdiction.calendar import BusinessCalendar
 from shared.jurisdiction.config import (
+    AttributeSpec,
     BoundsSpec,
     BusinessHoursSpec,
     ClassificationSpec,
@@ -107,15 +108,40 @@ class Service(_Frozen):
     sla_clock: Literal["business", "calendar"] = "business"
     dedup: DedupPolicy
     origin: Literal["inline", "derived", "derived+curated", "unclassified"] = "inline"
+    attributes: tuple[AttributeSpec, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    def name_in(self, language: str | None) -> str:
+        """The service's name in `language` (``fr``, ``fr-CA`` → ``fr``), else `service_name`."""
+        if language:
+            base = language.split("-")[0].lower()
+            return self.labels.get(language) or self.labels.get(base) or self.service_name
+        return self.service_name
+
+    def attribute(self, code: str) -> AttributeSpec | None:
+        """The attribute with this code, or ``None``."""
+        return next((a for a in self.attributes if a.code == code), None)
+
+    def definition(self) -> dict[str, object]:
+        """The service as a GeoReport v2 ``GET services/{code}`` definition: ``service_code`` and its
+        ``attributes`` (each with ``variable``, ``code``, ``datatype``, ``required``,
+        ``datatype_description``, ``order``, ``description``, ``values`` [{key, name}]) in ``order``."""
+        return {"service_code": self.service_code,
+                "attributes": [{"variable": a.variable, "code": a.code, "datatype": a.datatype, "required": a.required,
+                                "datatype_description": a.datatype_description, "order": a.order,
+                                "description": a.description,
+                                "values": [{"key": v.key, "name": v.name} for v in a.values]}
+                               for a in self.attributes]}
 
     def to_open311(self) -> dict[str, object]:
-        """The service as a GeoReport v2 ``GET services`` entry (``keywords`` comma-separated, all languages)."""
+        """The service as a GeoReport v2 ``GET services`` entry (``keywords`` comma-separated, all languages;
+        ``metadata`` true when it has attributes)."""
         words = [k.text for lang in sorted(self.keywords) for k in self.keywords[lang] if k.origin != "data"]
         return {
             "service_code": self.service_code,
             "service_name": self.service_name,
             "description": self.description,
-            "metadata": False,
+            "metadata": bool(self.attributes),
             "type": "realtime",
             "keywords": ", ".join(dict.fromkeys(words)),
             "group": self.group,

@@ -1,5 +1,14 @@
 """Open311 GeoReport v2: resource models, XML/JSON wire formats and POST form validation."""
 
+from shared.open311.attributes import (
+    DISCOVERY_FORMATS,
+    GEOREPORT_V2_SPECIFICATION,
+    AttributeAnswers,
+    Discovery,
+    DiscoveryEndpoint,
+    attribute_problems,
+    validate_attributes,
+)
 from shared.open311.models import (
     AttributeValue,
     Open311Error,
@@ -19,11 +28,13 @@ from shared.open311.post import (
 )
 from shared.open311.wire import (
     Open311FormatError,
+    parse_discovery,
     parse_errors,
     parse_post_response,
     parse_requests,
     parse_service_definition,
     parse_services,
+    render_discovery,
     render_errors,
     render_post_response,
     render_requests,
@@ -32,6 +43,15 @@ from shared.open311.wire import (
 )
 
 __all__ = [
+    "DISCOVERY_FORMATS",
+    "GEOREPORT_V2_SPECIFICATION",
+    "AttributeAnswers",
+    "Discovery",
+    "DiscoveryEndpoint",
+    "attribute_problems",
+    "parse_discovery",
+    "render_discovery",
+    "validate_attributes",
     "DESCRIPTION_MAX_CHARS",
     "AttributeValue",
     "InvalidPostServiceRequest",

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 from lxml import etree
 from pydantic import BaseModel, ValidationError
 
+from shared.open311.attributes import Discovery
 from shared.open311.models import (
     ASSUME_TZ_CONTEXT_KEY,
     Open311Error,
@@ -23,11 +24,13 @@ from shared.open311.models import (
 __all__ = [
     "Format",
     "Open311FormatError",
+    "parse_discovery",
     "parse_errors",
     "parse_post_response",
     "parse_requests",
     "parse_service_definition",
     "parse_services",
+    "render_discovery",
     "render_errors",
     "render_post_response",
     "render_requests",
@@ -39,7 +42,7 @@ Format = Literal["xml", "json"]
 M = TypeVar("M", bound=BaseModel)
 
 # Wrapper element -> item element, for lists that the spec nests (<attributes><attribute>...).
-_LIST_ITEMS = {"attributes": "attribute", "values": "value"}
+_LIST_ITEMS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _HTTP_STATUS_LINE = re.compile(rb"\AHTTP/\d(?:\.\d)?\s+(\d{3})\b[^\r\n]*\r?\n")
 _HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
@@ -562,3 +565,37 @@ def render_errors(items: Iterable[Open311Error], fmt: Format) -> bytes:
     """
     return _render(items, Open311Error, "errors", "error", fmt, "errors")
 
+
+
+def render_discovery(discovery: Discovery, fmt: Format) -> bytes:
+    """Render the discovery document (Open311 GeoReport v2, Service Discovery): XML ``<discovery>`` with
+    ``<endpoints><endpoint>`` and ``<formats><format>``; JSON one object.
+
+    Raises:
+        Open311FormatError: text that XML 1.0 cannot carry.
+        TypeError: not a ``Discovery``.
+        ValueError: unknown ``fmt``.
+    """
+    return _render([discovery], Discovery, "discovery", None, fmt, "discovery")
+
+
+def parse_discovery(body: bytes, fmt: Format) -> Discovery:
+    """Parse a discovery document (Open311 GeoReport v2, Service Discovery), XML or JSON.
+
+    Raises:
+        Open311FormatError: malformed body, wrong root or an invalid document.
+        ValueError: unknown ``fmt``.
+    """
+    _check_fmt(fmt)
+    what = "discovery"
+    data = _as_bytes(body, what)
+    if fmt == "xml":
+        root = _parse_xml(data, what)
+        if _local(root) != what:
+            raise Open311FormatError(f"{what} (xml): expected root <{what}>, got <{_local(root)}>")
+        item: Any = _xml_dict(root, what)
+    else:
+        item = _json_load(data, what)
+        if not isinstance(item, dict):
+            raise Open311FormatError(f"{what} (json): expected an object, got {type(item).__name__}")
+    return _validate_all(Discovery, [item], what, fmt)[0]
