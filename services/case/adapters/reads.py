@@ -102,6 +102,10 @@ class CaseReads:
             "SELECT at, kind, event_id, detail FROM timeline WHERE case_id = $1 ORDER BY id", case_id)
         return [dict(r) for r in rows]
 
+    async def followers_count(self, case_id: UUID) -> int:
+        """How many people follow the case (`followers`); 0 for an unknown case."""
+        return int(await self.pool.fetchval("SELECT count(*) FROM followers WHERE case_id = $1", case_id))
+
     async def number_of(self, case_id: UUID) -> str | None:
         """The number (`service_request_id`) of the case with this id, or None."""
         return await self.pool.fetchval("SELECT service_request_id FROM cases WHERE case_id = $1", case_id)

@@ -151,6 +151,14 @@ class CaseRepository(ClockQueries, RetentionQueries):
         )
         return dict(row) if row else None
 
+    async def case_by_number(self, service_request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        """The case whose `service_request_id` is this (matched exactly), as `get_case` gives it, or None;
+        with `for_update` the row stays locked until the transaction ends."""
+        row = await self.conn.fetchrow(
+            f"SELECT {CASE_COLUMNS} FROM cases WHERE service_request_id = $1{' FOR UPDATE' if for_update else ''}",
+            service_request_id)
+        return dict(row) if row else None
+
     async def update_case(self, case_id: UUID, fields: dict[str, Any]) -> None:
         """Set `fields` (column name → value; at least one) on the case. The column names are trusted (see
         the class: from `domain.records` and the handlers, never from input); values are bound. An unknown
@@ -249,3 +257,34 @@ class CaseRepository(ClockQueries, RetentionQueries):
         await self.conn.execute(
             "UPDATE merge_suggestions SET status = $2, decided_by = $3, decided_at = $4, reason = $5 WHERE id = $1",
             suggestion_id, status, decided_by, decided_at, reason)
+
+    async def add_follower(self, row: dict[str, Any]) -> bool:
+        """Keep a follower of a case (`followers` columns → values, from `records.follower_row`: `case_id`,
+        `contact_key`, `notify_channel` ``email``/``sms``, `language`, `followed_at`, `event_id`). Returns
+        False, changing nothing, when that contact key already follows that case. Raises
+        `asyncpg.ForeignKeyViolationError` for an unknown case or a contact key that is no stored reporter
+        (call `upsert_reporter` first), `asyncpg.CheckViolationError` for another channel."""
+        status = await self.conn.execute(
+            _insert("followers", row) + " ON CONFLICT (case_id, contact_key) DO NOTHING", *row.values())
+        return bool(status.endswith(" 1"))
+
+    async def followers_of(self, case_id: UUID) -> list[str]:
+        """The contact keys following the case, in the order they followed."""
+        rows = await self.conn.fetch(
+            "SELECT contact_key FROM followers WHERE case_id = $1 ORDER BY followed_at, contact_key", case_id)
+        return [r["contact_key"] for r in rows]
+
+    async def survey_answer_outcome(self, channel_message_id: str) -> str | None:
+        """What became of the survey answer of that token id (its ``jti``): ``accepted``, ``refused``, or
+        None when none was recorded."""
+        return await self.conn.fetchval(  # type: ignore[no-any-return]
+            "SELECT outcome FROM survey_answers WHERE channel_message_id = $1", channel_message_id)
+
+    async def insert_survey_answer(self, row: dict[str, Any]) -> bool:
+        """Keep a survey answer (`survey_answers` columns → values, from `records.survey_row`). Returns False,
+        changing nothing, when an answer with that `channel_message_id` is already kept. Raises
+        `asyncpg.ForeignKeyViolationError` for an unknown case, `asyncpg.CheckViolationError` for a rating
+        outside 1–5 or another outcome."""
+        status = await self.conn.execute(
+            _insert("survey_answers", row) + " ON CONFLICT (channel_message_id) DO NOTHING", *row.values())
+        return bool(status.endswith(" 1"))

@@ -1,6 +1,6 @@
 """SQL of the retention job, as a mixin of the case repository: the closed cases past retention (one
-process at a time, `FOR UPDATE SKIP LOCKED`), their messages and timeline, their reporters with no case
-still within retention, and the record that a case was erased (never twice)."""
+process at a time, `FOR UPDATE SKIP LOCKED`), their messages, timeline and survey comments, their reporters
+and followers with no case still within retention, and the record that a case was erased (never twice)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ _FREE_REPORTERS = f"""
 SELECT r.contact_key FROM reporters r
 WHERE r.contact_key = ANY($2::text[])
   AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.contact_key = r.contact_key AND {_RETAINED})
+  AND NOT EXISTS (SELECT 1 FROM followers f JOIN cases c ON c.case_id = f.case_id
+                  WHERE f.contact_key = r.contact_key AND {_RETAINED})
 ORDER BY r.contact_key
 """
 
@@ -82,8 +84,9 @@ class RetentionQueries:
         await self.conn.execute("UPDATE timeline SET detail = $2 WHERE id = $1", entry_id, detail)
 
     async def reporters_past_retention(self, cutoff: datetime, contact_keys: list[str]) -> list[str]:
-        """Those of `contact_keys` (sorted) that are stored reporters with no case still retained at
-        `cutoff` (open, closed after it, or merged into such a case)."""
+        """Those of `contact_keys` (sorted) that are stored reporters (followers' addresses are kept there
+        too) with no case still retained at `cutoff` (open, closed after it, or merged into such a case)
+        that they reported or follow."""
         return [r["contact_key"] for r in await self.conn.fetch(_FREE_REPORTERS, cutoff, contact_keys)]
 
     async def forget_published_events(self, case_id: UUID) -> int:
@@ -93,6 +96,18 @@ class RetentionQueries:
         result = await self.conn.execute(
             "DELETE FROM outbox WHERE message_key = $1 AND published_at IS NOT NULL", str(case_id))
         return int(result.split()[-1])
+
+    async def survey_comments(self, case_id: UUID) -> list[tuple[str, str]]:
+        """The case's survey answers with a comment: (`channel_message_id`, `comment`), oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT channel_message_id, comment FROM survey_answers WHERE case_id = $1 AND comment <> '' "
+            "ORDER BY answered_at, channel_message_id", case_id)
+        return [(r["channel_message_id"], r["comment"]) for r in rows]
+
+    async def set_survey_comment(self, channel_message_id: str, comment: str) -> None:
+        """Replace a survey answer's comment (the redacted one)."""
+        await self.conn.execute("UPDATE survey_answers SET comment = $2 WHERE channel_message_id = $1",
+                                channel_message_id, comment)
 
     async def reporter_pii(self, contact_key: str) -> dict[str, Any] | None:
         """The reporter's `pii` object, None for an unknown reporter."""

@@ -11,13 +11,17 @@ from typing import Any
 from uuid import UUID
 
 from shared.events import (
+    CaseFollowed,
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
     CaseRouted,
     CaseStatusChanged,
+    CaseSurveyAnswered,
+    FollowRequested,
     MessageReceived,
     RoutingFields,
+    SurveyAnswered,
 )
 
 Case = dict[str, Any]
@@ -175,3 +179,61 @@ def case_merged(duplicate: Case, survivor: Case) -> CaseMerged:
         jurisdiction_id=duplicate["jurisdiction_id"], merged_into=survivor["case_id"],
         merged_into_service_request_id=survivor["service_request_id"], status_notes=merged_notes(survivor),
     )
+
+
+def follower_address(follow: FollowRequested) -> str | None:
+    """The address a follower asked to hear on: `pii.email` for ``email``, `pii.phone` for ``sms``; None
+    when the request lacks it (bad input: the handler refuses it)."""
+    value = follow.pii.email if follow.notify_channel == "email" else follow.pii.phone
+    return value.strip() if value and value.strip() else None
+
+
+def follower_row(follow: FollowRequested, *, case_id: UUID, event_id: UUID, now: datetime) -> dict[str, Any]:
+    """The `followers` row of a follow of `case_id` (the survivor when the case asked for was merged)."""
+    return {"case_id": case_id, "contact_key": follow.contact_key, "notify_channel": follow.notify_channel,
+            "language": follow.language, "followed_at": now, "event_id": event_id}
+
+
+def followed_entry(follow: FollowRequested, *, requested: str | None) -> TimelineEntry:
+    """The `followed` timeline entry: the follower's contact key (as a reply entry names a reporter's, never
+    their address), channel and language; `requested` the case number they asked for when it was merged
+    into this one (None otherwise)."""
+    return ("followed", {"channel": follow.channel, "contact_key": follow.contact_key,
+                         "notify_channel": follow.notify_channel, "language": follow.language,
+                         **({"requested_case": requested} if requested else {})})
+
+
+def case_followed(case: Case, follow: FollowRequested) -> CaseFollowed:
+    """`case.followed`: a new follower of `case` (the survivor of a merged case), with their address."""
+    return CaseFollowed(case_id=case["case_id"], service_request_id=case["service_request_id"],
+                        jurisdiction_id=case["jurisdiction_id"], follower_contact_key=follow.contact_key,
+                        notify_channel=follow.notify_channel, language=follow.language, pii=follow.pii)
+
+
+def survey_text(rating: int, comment: str) -> str:
+    """How a survey answer reads on the timeline: ``Survey: 4/5 — comment`` (``Survey: 4/5`` without one)."""
+    return f"Survey: {rating}/5 — {comment}" if comment else f"Survey: {rating}/5"
+
+
+def survey_row(answer: SurveyAnswered, *, case_id: UUID, comment: str, outcome: str, reason: str | None,
+               event_id: UUID, now: datetime) -> dict[str, Any]:
+    """The `survey_answers` row of an answer (`outcome` ``accepted`` or ``refused`` with its `reason`);
+    `comment` is the answer's comment as stored (cleaned), `now` when it was recorded (aware UTC)."""
+    return {"channel_message_id": answer.channel_message_id, "case_id": case_id,
+            "contact_key": answer.contact_key, "rating": answer.rating, "comment": comment,
+            "language": answer.language, "outcome": outcome, "reason": reason,
+            "answered_at": answer.received_at, "recorded_at": now, "event_id": event_id}
+
+
+def survey_entry(answer: SurveyAnswered, comment: str) -> TimelineEntry:
+    """The `survey_answered` timeline entry: who answered (contact key), the rating, the comment and its
+    one-line reading (`survey_text`)."""
+    return ("survey_answered", {"contact_key": answer.contact_key, "rating": answer.rating, "comment": comment,
+                                "text": survey_text(answer.rating, comment)})
+
+
+def case_survey_answered(case: Case, answer: SurveyAnswered, comment: str) -> CaseSurveyAnswered:
+    """`case.survey_answered` for an accepted answer about `case`."""
+    return CaseSurveyAnswered(case_id=case["case_id"], service_request_id=case["service_request_id"],
+                              jurisdiction_id=case["jurisdiction_id"], contact_key=answer.contact_key,
+                              rating=answer.rating, comment=comment, answered_at=answer.received_at)

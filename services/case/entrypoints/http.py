@@ -2,7 +2,7 @@
 cases, tokens, timelines) and the older staff status change; the staff API is `entrypoints/staff.py`.
 
 Open to anyone (Open311 reads; no internal note, no contact): `GET /cases/requests/{id}`,
-`GET /cases/requests`, `GET /cases/tokens/{token}`. Behind a staff bearer token (`shared.auth`):
+`GET /cases/requests/{id}/history` (the public timeline), `GET /cases/requests`, `GET /cases/tokens/{token}`. Behind a staff bearer token (`shared.auth`):
 `GET /cases/by-contact/{contact_key}` (any role), `GET /cases/{id}/timeline` (whoever may read the case:
 call agents, its department's staff, administrators), `POST /cases/{id}/status` (department staff,
 supervisors, administrators; the actor is the token's subject). The routes find their queries, unit of work and jurisdiction on `app.state.case_api` (a
@@ -27,6 +27,7 @@ from services.case.adapters.reads import RequestQuery, StaffReads
 from services.case.adapters.repository import CaseRepository, UnstorableValue
 from services.case.domain import staff as staff_rules
 from services.case.domain.commands import ChangeStatus
+from services.case.domain.history import public_history
 from services.case.domain.rules import open311_request, timeline_view
 from services.case.entrypoints import staff as staff_routes
 from services.case.entrypoints.staff import AnyStaff, CaseWorker, actor_of
@@ -124,6 +125,21 @@ async def get_request(service_request_id: str, reads: Reads) -> dict[str, Any]:
     if case is None:
         raise _not_found(service_request_id)
     return open311_request(case)
+
+
+@router.get("/cases/requests/{service_request_id}/history")
+async def get_history(service_request_id: str, reads: Reads, request: Request) -> dict[str, Any]:
+    """The public history of a case (`domain.history.public_history`): opening, routing (category and
+    department), status changes with their public notes, public updates, merges and unmerges, survey
+    ratings and the number of followers; never an internal note, a reply, a contact or a staff member.
+    Open to anyone, as the Open311 reads are; 404 if unknown."""
+    case = await reads.case(service_request_id)
+    if case is None:
+        raise _not_found(service_request_id)
+    entries = await reads.timeline(case["case_id"])
+    merged = await reads.number_of(case["merged_into"]) if case["merged_into"] else None
+    return public_history(case, entries, jurisdiction=request.app.state.case_api.jurisdiction(),
+                          followers=await reads.followers_count(case["case_id"]), merged_into=merged)
 
 
 @router.get("/cases/requests")

@@ -1,10 +1,10 @@
 """Case handlers: open and thread cases, apply routing and merges, keep duplicate suggestions, record
-notifications; the workflow status moves they make.
+notifications, followers and survey answers; the workflow status moves they make.
 
-Consumes `intake.message_received`, `routing.decided`, `dedup.decided`, `dedup.suggested`,
-`notification.recorded`; produces `case.opened`, `case.message_added`, `case.routed`, `case.merged` and
-`case.status_changed` (a reporter's answer to a case waiting on them) on `cases.lifecycle` through the
-outbox. Each handler runs in one unit of work: inbox claim, state change, timeline, SLA clock and outbox
+Consumes `intake.message_received`, `intake.follow_requested`, `intake.survey_answered`, `routing.decided`,
+`dedup.decided`, `dedup.suggested`, `notification.recorded`; produces `case.opened`, `case.message_added`,
+`case.routed`, `case.merged`, `case.status_changed` (a reporter's answer to a case waiting on them),
+`case.followed` and `case.survey_answered` on `cases.lifecycle` through the outbox. Each handler runs in one unit of work: inbox claim, state change, timeline, SLA clock and outbox
 rows commit together. An event about a case this service does not hold raises `ValueError`, which
 dead-letters it. Staff commands are in `service_layer/staff.py`.
 """
@@ -33,9 +33,11 @@ from shared.events import (
     DedupDecided,
     DedupSuggested,
     Envelope,
+    FollowRequested,
     MessageReceived,
     NotificationRecorded,
     RoutingDecided,
+    SurveyAnswered,
 )
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
@@ -309,6 +311,75 @@ async def record_notification(outcome: NotificationRecorded, uow: Uow) -> str:
     return "recorded"
 
 
+async def _survivor(uow: Uow, case: Case) -> Case:
+    """The case at the surviving end of `case`'s merge chain (`case` itself when it is not merged)."""
+    if case["merged_into"] is None:
+        return case
+    chain = await uow.repo.merge_chain(case["case_id"])
+    survivor = await uow.repo.get_case(chain[-1].case_id)
+    assert survivor is not None, "a merge chain names cases that exist"
+    return survivor
+
+
+async def follow_case(follow: FollowRequested, uow: Uow) -> str:
+    """Someone asked on the portal to hear about a case (`intake.follow_requested`): keep them in `followers`
+    of the case, or of its survivor when it was merged (docs/residents-and-insights.md, "Events"), their
+    address kept as a reporter's is (`reporters`, erased by retention), a `followed` timeline entry and
+    `case.followed` with the address for the notifier. Once per (case, contact key): a second follow
+    changes nothing and returns "already_following"; else "followed".
+
+    Raises `ValueError` (the event is dead-lettered, kept and reported, as an event about an unknown case
+    is) for a case number this service does not hold and for a request whose `pii` lacks the address of its
+    `notify_channel` (an email for ``email``, a phone for ``sms``)."""
+    follow = FollowRequested.model_validate(_cleaned(follow.model_dump()))
+    if records.follower_address(follow) is None:
+        raise ValueError(f"follow by {follow.notify_channel} without that address in pii")
+    asked = await uow.repo.case_by_number(follow.service_request_id)
+    if asked is None:
+        raise ValueError(f"follow of unknown case {follow.service_request_id}")
+    case = await _survivor(uow, asked)
+    env = _consumed(uow)
+    await uow.repo.upsert_reporter(follow.contact_key, follow.channel, follow.pii.model_dump(), uow.now)
+    if not await uow.repo.add_follower(records.follower_row(follow, case_id=case["case_id"], event_id=env.event_id,
+                                                            now=uow.now)):
+        return "already_following"
+    requested = asked["service_request_id"] if asked["case_id"] != case["case_id"] else None
+    kind, detail = records.followed_entry(follow, requested=requested)
+    await uow.repo.add_timeline(case["case_id"], uow.now, kind, env.event_id, detail)
+    await uow.emit(records.case_followed(case, follow), subject=case["case_id"])
+    return "followed"
+
+
+async def record_survey(answer: SurveyAnswered, uow: Uow) -> str:
+    """A reporter's answer to the satisfaction survey (`intake.survey_answered`), one per survey token
+    (`channel_message_id`, the token's ``jti``): from a reporter of the case or of a case merged into it it
+    is kept ``accepted`` in `survey_answers`, written on the timeline ("Survey: 4/5 — comment") and
+    announced as `case.survey_answered`; from anybody else it is kept ``refused`` with the reason, on no
+    timeline and in no event. Returns "answered", "refused" or "already_answered" (the same token again:
+    nothing changes).
+
+    Raises `ValueError` (dead-lettered) for a case number this service does not hold."""
+    case = await uow.repo.case_by_number(answer.service_request_id)
+    if case is None:
+        raise ValueError(f"survey answer for unknown case {answer.service_request_id}")
+    if await uow.repo.survey_answer_outcome(answer.channel_message_id) is not None:
+        return "already_answered"
+    env = _consumed(uow)
+    comment = clean_text(answer.comment).strip()
+    reporter = answer.contact_key in await uow.repo.reporters_of(case["case_id"])
+    reason = None if reporter else f"not a reporter of case {case['service_request_id']}"
+    await uow.repo.insert_survey_answer(records.survey_row(
+        answer, case_id=case["case_id"], comment=comment, outcome="accepted" if reporter else "refused",
+        reason=reason, event_id=env.event_id, now=uow.now))
+    if not reporter:
+        log.warning("survey_answer_refused", case_id=str(case["case_id"]), reason="not a reporter")
+        return "refused"
+    kind, detail = records.survey_entry(answer, comment)
+    await uow.repo.add_timeline(case["case_id"], uow.now, kind, env.event_id, detail)
+    await uow.emit(records.case_survey_answered(case, answer, comment), subject=case["case_id"])
+    return "answered"
+
+
 def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Handlers:
     """What the case service consumes, as the dispatch table `{event_type: (payload class, handler)}`
     (`shared.service_layer.Handlers`), with the loaded `jurisdiction` bound (its id is the case-number
@@ -317,6 +388,8 @@ def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Han
     bound = {"jurisdiction": jurisdiction, "clocks": clocks}
     return {
         MessageReceived.event_type: (MessageReceived, partial(accept_message, **bound)),
+        FollowRequested.event_type: (FollowRequested, follow_case),
+        SurveyAnswered.event_type: (SurveyAnswered, record_survey),
         RoutingDecided.event_type: (RoutingDecided, partial(apply_routing, **bound)),
         DedupDecided.event_type: (DedupDecided, partial(apply_dedup, **bound)),
         DedupSuggested.event_type: (DedupSuggested, record_suggestion),

@@ -74,9 +74,9 @@ async def erase_due(uow: Uow, *, jurisdiction: Jurisdiction, limit: int = 20, sk
 async def erase_case(uow: Uow, case: dict[str, Any], *, days: int, mode: rules.Mode, region: str,
                      salt: str, key: str = "") -> bool:
     """Erase (or pseudonymise, `mode`) one closed case's personal data: the phone numbers and email
-    addresses in its description, status notes, messages and timeline details (`rules.redact`), every
-    media URL (photos may show people), and the `pii` of its reporter when they have no case still within
-    retention; write `personal_data_erased` on its timeline (actor ``system``) and emit
+    addresses in its description, status notes, messages, survey comments and timeline details
+    (`rules.redact`), every media URL (photos may show people), and the `pii` of its reporter and of its
+    followers when they have no case still within retention (reported or followed); write `personal_data_erased` on its timeline (actor ``system``) and emit
     `case.personal_data_erased` with the reporters' contact keys and the messages' channel ids. Category,
     place, times and status stay. `case` is a row of `cases_past_retention` (locked). Returns True; raises
     `RuntimeError` (the unit of work rolls back) when the case turns out to be erased already."""
@@ -99,7 +99,14 @@ async def erase_case(uow: Uow, case: dict[str, Any], *, days: int, mode: rules.M
         if n:
             replaced += n
             await uow.repo.set_timeline_detail(entry["id"], detail)
-    contact_keys = await uow.repo.reporters_past_retention(cut, [case["contact_key"]])
+    for channel_message_id, comment in await uow.repo.survey_comments(case_id):
+        text, n = rules.redact(comment, mode=mode, region=region, salt=salt, key=key)
+        if n:
+            replaced += n
+            await uow.repo.set_survey_comment(channel_message_id, text)
+    # Followers' addresses are kept as reporters' are, and go by the same rule.
+    people = sorted({case["contact_key"], *await uow.repo.followers_of(case_id)})
+    contact_keys = await uow.repo.reporters_past_retention(cut, people)
     for contact_key in contact_keys:
         pii = await uow.repo.reporter_pii(contact_key) or {}
         await uow.repo.set_reporter_pii(contact_key, rules.reporter_pii(pii, contact_key=contact_key, mode=mode,

@@ -34,6 +34,8 @@ class FakeCaseRepository:
         self.seq = 0
         self.locks: list[UUID] = []
         self.suggestions: dict[UUID, dict[str, Any]] = {}
+        self.followers: list[dict[str, Any]] = []
+        self.survey_answers: dict[str, dict[str, Any]] = {}
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
                               reply_ids: list[str]) -> ThreadingFacts:
@@ -86,6 +88,31 @@ class FakeCaseRepository:
     async def get_case(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
         case = self.cases.get(case_id)
         return dict(case) if case else None
+
+    async def case_by_number(self, service_request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        case = next((c for c in self.cases.values() if c["service_request_id"] == service_request_id), None)
+        return dict(case) if case else None
+
+    async def add_follower(self, row: dict[str, Any]) -> bool:
+        assert row["case_id"] in self.cases and row["contact_key"] in self.reporters
+        if any((f["case_id"], f["contact_key"]) == (row["case_id"], row["contact_key"]) for f in self.followers):
+            return False
+        self.followers.append(dict(row))
+        return True
+
+    async def followers_of(self, case_id: UUID) -> list[str]:
+        return [f["contact_key"] for f in self.followers if f["case_id"] == case_id]
+
+    async def survey_answer_outcome(self, channel_message_id: str) -> str | None:
+        answer = self.survey_answers.get(channel_message_id)
+        return answer["outcome"] if answer else None
+
+    async def insert_survey_answer(self, row: dict[str, Any]) -> bool:
+        assert row["case_id"] in self.cases
+        if row["channel_message_id"] in self.survey_answers:
+            return False
+        self.survey_answers[row["channel_message_id"]] = dict(row)
+        return True
 
     async def update_case(self, case_id: UUID, fields: dict[str, Any]) -> None:
         self.cases[case_id].update(fields)

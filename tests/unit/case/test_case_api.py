@@ -63,6 +63,9 @@ class FakeReads:
     async def number_of(self, case_id: UUID) -> str | None:
         return next((c["service_request_id"] for c in self.cases.values() if c["case_id"] == case_id), None)
 
+    async def followers_count(self, case_id: UUID) -> int:
+        return 2
+
 
 class FakeStatusRepository:
     """What `change_status` uses of `CaseRepository`, over the same cases as the reads."""
@@ -214,6 +217,16 @@ async def test_the_open311_reads_need_no_token(client: httpx.AsyncClient) -> Non
     assert (await client.get("/cases/tokens/tok-1", headers=anonymous)).status_code == 200
 
 
+async def test_the_public_history_needs_no_token_and_shows_no_staff_detail(client: httpx.AsyncClient) -> None:
+    r = await client.get("/cases/requests/DEMO-26-000002/history", headers={"Authorization": ""})
+
+    assert r.status_code == 200
+    assert r.json() == {"service_request_id": "DEMO-26-000002", "status": "closed", "workflow_status": "acknowledged",
+                        "status_notes": None, "merged_into": "DEMO-26-000001", "followers": 2,
+                        "entries": [{"at": "2026-03-02T15:00:00Z", "kind": "opened"}]}
+    assert (await client.get("/cases/requests/DEMO-26-404/history")).status_code == 404
+
+
 async def test_a_status_outside_open311s_is_422(client: httpx.AsyncClient) -> None:
     assert (await client.post("/cases/DEMO-26-000001/status", json={"status": "acknowledged"})).status_code == 422
 
@@ -228,6 +241,7 @@ def test_the_module_router_serves_each_path_with_its_parameters() -> None:
               for path, ops in paths.items() for method, op in ops.items()}
     assert params == {
         ("get", "/cases/requests/{service_request_id}"): ["service_request_id"],
+        ("get", "/cases/requests/{service_request_id}/history"): ["service_request_id"],
         ("get", "/cases/requests"): ["end_date", "limit", "service_code", "service_request_id", "start_date",
                                      "status"],
         ("get", "/cases/by-contact/{contact_key}"): ["contact_key"],
