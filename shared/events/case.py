@@ -33,7 +33,7 @@ class CaseFields(EventData):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router", "notifier"),
+    consumers=("router", "notifier", "insights"),
     example={
         **_CASE, "channel": "email", "channel_message_id": "<CAF=abc@mail.example.org>", "contact_key": "ck:3f9a1c",
         "service_code": "pothole", "description": "Big pothole", "address": "12 Main St", "zipcode": "02108",
@@ -103,7 +103,7 @@ class CaseMessageAdded(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup",),
+    consumers=("dedup", "insights"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
         "requested_datetime": "2025-03-14T15:09:26Z",
@@ -128,7 +128,7 @@ class CaseRouted(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier"),
+    consumers=("dedup", "notifier", "insights"),
     example={
         **_CASE, "merged_into": _OTHER, "merged_into_service_request_id": "311-000100",
         "status_notes": "Duplicate of 311-000100",
@@ -148,7 +148,7 @@ class CaseMerged(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier"),
+    consumers=("dedup", "notifier", "insights"),
     example={**_CASE, "status": "closed", "status_notes": "Repaired", "workflow_status": "resolved",
              "previous_workflow_status": "in_progress", "notify": True},
 )

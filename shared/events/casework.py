@@ -76,7 +76,7 @@ class CasePrioritySet(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router",),
+    consumers=("router", "insights"),
     example={**_CASE, **_STAFF, "service_code": "streetlight", "previous_service_code": "pothole",
              "reason": "the photo shows a dark lamp", "description": "Light out at the corner", "lat": 42.36,
              "long": -71.06, "requested_datetime": "2025-03-14T15:09:26Z"},
@@ -145,7 +145,7 @@ class CaseReplyRequested(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier"),
+    consumers=("dedup", "notifier", "insights"),
     example={**_CASE, **_STAFF, "unmerged_from": _OTHER, "unmerged_from_service_request_id": "311-000100",
              "status": "open", "workflow_status": "in_progress", "reason": "different address"},
 )
@@ -194,7 +194,7 @@ class CaseSlaWarning(SlaFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=(),
+    consumers=("insights",),
     example={**_CASE, "due_at": "2025-03-17T15:00:00Z", "warn_at": "2025-03-17T09:00:00Z", "generation": 1,
              "service_code": "pothole", "queue": "pw-streets", "department_id": "pw", "priority": 3},
 )
@@ -236,7 +236,7 @@ class CaseEscalated(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier", "intake_email", "intake_social"),
+    consumers=("notifier", "intake_email", "intake_social", "insights"),
     example={**_CASE, "contact_keys": ["ck:3f9a1c"], "channel_message_ids": ["<CAF=abc@mail.example.org>"],
              "closed_at": "2025-03-20T10:00:00Z", "policy_days": 365, "mode": "erase"},
 )
