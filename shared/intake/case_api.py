@@ -16,7 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from shared.http_client import PooledHttpClient
-from shared.open311 import ServiceRequest
+from shared.open311 import BoundingBox, Circle, ServiceRequest
 
 T = TypeVar("T")
 
@@ -45,9 +45,11 @@ class CaseApi(Protocol):
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
-                       end_date: datetime | None = None) -> list[ServiceRequest]:
-        """Cases matching every filter given (comma-separated lists for the first three; dates aware),
-        newest first. Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a 404 (a wrong base URL)."""
+                       end_date: datetime | None = None, bbox: BoundingBox | None = None,
+                       near: Circle | None = None) -> list[ServiceRequest]:
+        """Cases matching every filter given (comma-separated lists for the first three; dates aware; the
+        point inside `bbox` and within `near`'s radius in metres), newest first. Raises
+        `CaseApiUnavailable`, and `CaseApiNoRoute` for a 404 (a wrong base URL)."""
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         """The case number a submission token (`channel_message_id`) became; None while it is not a case
@@ -102,15 +104,21 @@ class CaseApiClient(PooledHttpClient):
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
-                       end_date: datetime | None = None) -> list[ServiceRequest]:
+                       end_date: datetime | None = None, bbox: BoundingBox | None = None,
+                       near: Circle | None = None) -> list[ServiceRequest]:
         """Open311 GeoReport v2 GET Service Requests, asked of ``GET /cases/requests`` (dates sent in ISO
-        8601 as given). Raises `CaseApiUnavailable`, also for a body that is not a list of requests, and
+        8601 as given; `bbox` as ``bbox=west,south,east,north``, `near` as ``lat``, ``long``, ``radius``
+        in metres). Raises `CaseApiUnavailable`, also for a body that is not a list of requests, and
         `CaseApiNoRoute` for a 404 (that route answers 200, an empty list when nothing matches)."""
         params: dict[str, Any] = {k: v for k, v in (("service_request_id", service_request_id),
                                                     ("service_code", service_code), ("status", status)) if v}
         for key, value in (("start_date", start_date), ("end_date", end_date)):
             if value is not None:
                 params[key] = value.isoformat()
+        if bbox is not None:
+            params["bbox"] = bbox.as_param()
+        if near is not None:
+            params |= {"lat": repr(near.lat), "long": repr(near.long), "radius": repr(near.radius_m)}
         body = await self._get("/cases/requests", params, none_on_404=False)
         return _valid(lambda b: [ServiceRequest.model_validate(x) for x in b], body)
 

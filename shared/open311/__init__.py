@@ -26,6 +26,15 @@ from shared.open311.post import (
     coordinate_problem,
     parse_post_form,
 )
+from shared.open311.spatial import (
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    BoundingBox,
+    Circle,
+    SpatialFilterError,
+    parse_bbox,
+    parse_circle,
+)
 from shared.open311.wire import (
     Open311FormatError,
     parse_discovery,
@@ -43,6 +52,13 @@ from shared.open311.wire import (
 )
 
 __all__ = [
+    "MAX_RADIUS_M",
+    "MIN_RADIUS_M",
+    "BoundingBox",
+    "Circle",
+    "SpatialFilterError",
+    "parse_bbox",
+    "parse_circle",
     "DISCOVERY_FORMATS",
     "GEOREPORT_V2_SPECIFICATION",
     "AttributeAnswers",

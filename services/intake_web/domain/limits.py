@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from shared.open311 import PostServiceRequest, coordinate_problem, to_aware_utc
+from shared.jurisdiction import Service
+from shared.open311 import (
+    AttributeAnswers,
+    BoundingBox,
+    Circle,
+    PostServiceRequest,
+    ServiceDefinition,
+    SpatialFilterError,
+    attribute_problems,
+    coordinate_problem,
+    parse_bbox,
+    parse_circle,
+    to_aware_utc,
+)
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of our clock a report's `requested_datetime` may be: the sender's clock may run fast."""
@@ -28,7 +41,8 @@ class Problem(Enum):
     FORBIDDEN = "forbidden"
     """The sender may not do this (no valid api_key)."""
     NOT_OFFERED = "not_offered"
-    """The request names a thing this jurisdiction does not have (a service it does not offer)."""
+    """The request names a thing this jurisdiction does not have (a service it does not offer, another
+    jurisdiction_id)."""
 
 
 class Refused(ValueError):
@@ -38,6 +52,16 @@ class Refused(ValueError):
         self.problem = problem
         self.descriptions = descriptions
         super().__init__("; ".join(descriptions))
+
+
+def check_jurisdiction(given: str | None, ours: str) -> None:
+    """Open311 GeoReport v2 (every method: "404 - jurisdiction_id not found"): an optional `jurisdiction_id`
+    must be this jurisdiction's id `ours` (compared exactly, surrounding blanks ignored; blank is absent).
+
+    Raises `Refused` (`Problem.NOT_OFFERED`) ``jurisdiction_id <given> not found``.
+    """
+    if given is not None and given.strip() and given.strip() != ours:
+        raise Refused(Problem.NOT_OFFERED, f"jurisdiction_id {given.strip()[:100]} not found")
 
 
 def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],
@@ -50,6 +74,28 @@ def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],
     if req.lat is not None and req.long is not None:
         return coordinate_problem(req.lat, req.long, contains)
     return None
+
+
+def attribute_answers(req: PostServiceRequest, service: Service | None) -> AttributeAnswers:
+    """The answers of a parsed POST (`req.attributes`) to `service`'s Open311 attributes, as kept on the
+    case (`shared.open311.attribute_problems`: blank optional answers dropped, a multivaluelist a list).
+    `service` is the jurisdiction's service of `req.service_code`, None for a request without one (free
+    text: no definition, so no answer can be checked).
+
+    Raises `Refused` (`Problem.INVALID`), one description per problem, each naming the attribute code: a
+    required one missing or blank, a value outside its list, a number or a datetime that is not one,
+    several values for a single-value attribute, a code the service does not define (GeoReport v2, POST
+    Service Request; docs/residents-and-insights.md).
+    """
+    if service is None:
+        if req.attributes:
+            raise Refused(Problem.INVALID, *(f"attribute {code} needs a service_code whose definition has it"
+                                             for code in req.attributes))
+        return {}
+    problems, answers = attribute_problems(ServiceDefinition.model_validate(service.definition()), req.attributes)
+    if problems:
+        raise Refused(Problem.INVALID, *problems)
+    return answers
 
 
 def requested_at(raw: str | None, now: datetime) -> datetime:
@@ -74,22 +120,29 @@ def requested_at(raw: str | None, now: datetime) -> datetime:
 @dataclass(frozen=True)
 class RequestQuery:
     """A valid GET Service Requests query: the filters given (blank ones are None; the first three are
-    comma-separated lists) and a date range in aware UTC times spanning at most 90 days."""
+    comma-separated lists) and a date range in aware UTC times spanning at most 90 days; the omni311
+    spatial extensions `bbox` (WGS84 box) and `near` (a point and a radius in metres)."""
 
     service_request_id: str | None = None
     service_code: str | None = None
     status: str | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
+    bbox: BoundingBox | None = None
+    near: Circle | None = None
 
 
 def request_query(*, service_request_id: str | None = None, service_code: str | None = None,
                   status: str | None = None, start_date: str | None = None,
-                  end_date: str | None = None) -> RequestQuery:
-    """Check the parameters of Open311 GeoReport v2 GET Service Requests, as sent (text).
+                  end_date: str | None = None, bbox: str | None = None, lat: str | None = None,
+                  long: str | None = None, radius: str | None = None) -> RequestQuery:
+    """Check the parameters of Open311 GeoReport v2 GET Service Requests, as sent (text), and the omni311
+    spatial filters (docs/residents-and-insights.md): `bbox` ``west,south,east,north`` in WGS84 degrees,
+    `lat`/`long`/`radius` (degrees, metres 1–50 000) all three together.
 
     Raises `Refused` (`Problem.INVALID`): a date that is not ISO 8601 with an offset, a range over 90 days
-    (`MAX_QUERY_SPAN`), a status other than ``open`` and ``closed``. Checked in that order; the first
+    (`MAX_QUERY_SPAN`), a status other than ``open`` and ``closed``, a malformed spatial filter (the
+    description names it: `shared.open311.parse_bbox`, `parse_circle`). Checked in that order; the first
     problem is the answer.
     """
     try:
@@ -101,6 +154,11 @@ def request_query(*, service_request_id: str | None = None, service_code: str | 
         raise Refused(Problem.INVALID, "start_date and end_date may not span more than 90 days")
     if status and any(x not in STATUSES for x in status.split(",")):
         raise Refused(Problem.INVALID, "status must be open, closed or both separated by a comma")
+    try:
+        box = parse_bbox(bbox)
+        near = parse_circle(lat, long, radius)
+    except SpatialFilterError as exc:
+        raise Refused(Problem.INVALID, str(exc)) from exc
     return RequestQuery(service_request_id=service_request_id or None, service_code=service_code or None,
                         status=status or None, start_date=start.astimezone(UTC) if start else None,
-                        end_date=end.astimezone(UTC) if end else None)
+                        end_date=end.astimezone(UTC) if end else None, bbox=box, near=near)

@@ -1,34 +1,52 @@
-"""The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /services.{fmt}`,
-`GET /services/{service_code}.{fmt}`, `POST /requests.{fmt}` (publishes `intake.message_received`),
-`GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`, `GET /requests.{fmt}` (read from
-the case API), and `/` → the API docs. Errors are Open311 error lists; a refusal's status follows its
-problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``."""
+"""The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /discovery.{fmt}`,
+`GET /services.{fmt}`, `GET /services/{service_code}.{fmt}` (with its attributes), `POST /requests.{fmt}`
+(publishes `intake.message_received`), `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`,
+`GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`),
+and `/` → the API docs. Every route takes an optional `jurisdiction_id` (query, or form field on POST): another
+jurisdiction's is a 404 ``jurisdiction_id X not found``. Errors are Open311 error lists; a refusal's status
+follows its problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from services.intake_web.domain.limits import Refused
+from services.intake_web.domain.limits import Refused, check_jurisdiction
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, reads
 from shared.intake import CaseApiUnavailable
 from shared.open311 import (
     Open311FormatError,
     PostServiceRequestResponse,
+    render_discovery,
     render_post_response,
     render_requests,
     render_service_definition,
     render_services,
 )
 
-router = APIRouter()
+
+
+def jurisdiction_checked(request: Request) -> None:
+    """A route dependency: the query's `jurisdiction_id`, when given, is ours (Open311 GeoReport v2: 404
+    "jurisdiction_id not found" on every method). Raises `Refused`, answered by `refused_anywhere`."""
+    check_jurisdiction(request.query_params.get("jurisdiction_id"), deps(request).jurisdiction.id)
+
+
+router = APIRouter(dependencies=[Depends(jurisdiction_checked)])
 
 
 @router.get("/", include_in_schema=False)
 async def root() -> Response:
     """307 to the API's generated docs (``/docs``)."""
     return RedirectResponse("/docs")
+
+
+@router.get("/discovery.{fmt}")
+async def get_discovery(fmt: Fmt, request: Request, d: AppDeps) -> Response:
+    """Open311 GeoReport v2 Service Discovery: this API's one endpoint (GeoReport v2, production, XML and
+    JSON) at the base URL the client reached us by."""
+    return body(render_discovery(reads.discovery(d, base_url=str(request.base_url)), fmt), fmt)
 
 
 @router.get("/services.{fmt}")
@@ -87,12 +105,19 @@ async def get_requests(
     status: str | None = None,
     start_date: str | None = None,
     end_date: str | None = None,
+    bbox: str | None = None,
+    lat: str | None = None,
+    long: str | None = None,
+    radius: str | None = None,
 ) -> Response:
     """Open311 GeoReport v2, GET Service Requests: filters as the spec names them; `start_date`/`end_date`
-    ISO 8601 with offset, at most 90 days apart (400 otherwise)."""
+    ISO 8601 with offset, at most 90 days apart (400 otherwise). omni311 extensions: `bbox` =
+    ``west,south,east,north`` (WGS84 degrees) and `lat`, `long`, `radius` (metres, 1–50 000, all three):
+    only the requests whose point is inside; a malformed one is a 400 naming it."""
     try:
         found = await reads.find_requests(d, service_request_id=service_request_id, service_code=service_code,
-                                          status=status, start_date=start_date, end_date=end_date)
+                                          status=status, start_date=start_date, end_date=end_date, bbox=bbox,
+                                          lat=lat, long=long, radius=radius)
     except Refused as exc:
         return refused(fmt, exc)
     return body(render_requests(found, fmt), fmt)
@@ -110,5 +135,12 @@ async def case_api_down(request: Request, exc: Exception) -> Response:
     return retry_later(fmt_of(request))
 
 
-EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down}
+async def refused_anywhere(request: Request, exc: Exception) -> Response:
+    """A `Refused` no route caught (a route dependency's, e.g. another `jurisdiction_id`): its error list
+    with the status of its problem kind, in the format the path asked for."""
+    assert isinstance(exc, Refused)
+    return refused(fmt_of(request), exc)
+
+
+EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down, Refused: refused_anywhere}
 """Exception → handler, for `app.add_exception_handler`."""

@@ -16,7 +16,14 @@ from services.intake_web.domain.agent import (
     parse_submission,
 )
 from services.intake_web.domain.intake import client_id_for, event_id_for, form_digest, message_from_post, token_for
-from services.intake_web.domain.limits import Problem, Refused, place_problem, requested_at
+from services.intake_web.domain.limits import (
+    Problem,
+    Refused,
+    attribute_answers,
+    check_jurisdiction,
+    place_problem,
+    requested_at,
+)
 from services.intake_web.service_layer.deps import Deps
 from shared.events import Envelope, MessageReceived
 from shared.open311 import InvalidPostServiceRequest, coordinate_problem, parse_post_form
@@ -39,9 +46,14 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     The token is random (`deps.new_id()`), or derived from the `Idempotency-Key` header and the form so a
     retried POST is the same event (`domain.intake.token_for`). `services_url` (e.g. ``/services.json``)
     is where an error about an unknown `service_code` points the client. Raises `Refused`:
-    `Problem.FORBIDDEN` without a known api_key; `Problem.INVALID` for a form that breaks GeoReport v2, a
-    service or place this jurisdiction does not serve, or a `requested_datetime` out of bounds.
+    `Problem.NOT_OFFERED` for a `jurisdiction_id` (form field) that is not ours; `Problem.FORBIDDEN` without
+    a known api_key; `Problem.INVALID` for a form that breaks GeoReport v2, a service or place this
+    jurisdiction does not serve, answers its service's attributes do not allow (each naming the attribute
+    code; `domain.limits.attribute_answers`), or a `requested_datetime` out of bounds. The answers kept
+    are published as the message's `attributes`.
     """
+    raw_jurisdiction = form.get("jurisdiction_id")
+    check_jurisdiction(raw_jurisdiction if isinstance(raw_jurisdiction, str) else None, deps.jurisdiction.id)
     api_key = str(form.get("api_key") or "")
     if api_key not in deps.api_keys:
         raise Refused(Problem.FORBIDDEN, "a valid api_key is required to submit service requests")
@@ -53,12 +65,13 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
                             services_url=services_url)
     if problem:
         raise Refused(Problem.INVALID, problem)
+    answers = attribute_answers(req, deps.jurisdiction.service(req.service_code) if req.service_code else None)
     now = deps.clock()
     raw_requested = form.get("requested_datetime")
     requested = requested_at(str(raw_requested) if raw_requested else None, now)
     token = token_for(api_key, idempotency_key, form_digest(form), fresh=deps.new_id())
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
-    message = message.model_copy(update={"requested_datetime": requested})
+    message = message.model_copy(update={"requested_datetime": requested, "attributes": answers})
     env = await _publish(deps, message, event_id=event_id_for(token), now=now)
     deps.log.info("intake_published", channel="open311", event_id=str(env.event_id),
                   correlation_id=str(env.correlation_id), has_point=req.lat is not None)

@@ -10,30 +10,57 @@ from services.intake_web.domain.limits import Problem, Refused, request_query
 from services.intake_web.service_layer.deps import Deps
 from shared.contacts import e164
 from shared.intake import CaseApiUnavailable
-from shared.open311 import ServiceDefinition, ServiceRequest
+from shared.open311 import (
+    DISCOVERY_FORMATS,
+    GEOREPORT_V2_SPECIFICATION,
+    Discovery,
+    DiscoveryEndpoint,
+    ServiceDefinition,
+    ServiceRequest,
+)
 
+DISCOVERY_CHANGESET = "2026-11-30T00:00:00Z"
+"""When the API the discovery document describes last changed (attributes, discovery, spatial filters)."""
 EARLIER_LIMIT = 50
 """At most this many earlier cases are shown to an agent (newest first)."""
 
 
 def service_definition(deps: Deps, service_code: str) -> ServiceDefinition:
-    """Open311 GeoReport v2 GET Service Definition of `service_code` (no attributes yet). Raises `Refused`
+    """Open311 GeoReport v2 GET Service Definition of `service_code`: its attributes in `order` (the
+    jurisdiction's `attributes:`; none for a service without questions). Raises `Refused`
     (`Problem.NOT_OFFERED`) for a code this jurisdiction does not offer."""
-    if service_code not in deps.service_codes:
+    service = deps.jurisdiction.service(service_code) if service_code in deps.service_codes else None
+    if service is None:
         raise Refused(Problem.NOT_OFFERED, f"service_code {service_code} is not offered here")
-    return ServiceDefinition(service_code=service_code)
+    return ServiceDefinition.model_validate(service.definition())
+
+
+def discovery(deps: Deps, *, base_url: str) -> Discovery:
+    """Open311 GeoReport v2 Service Discovery: one production GeoReport v2 endpoint at `base_url` (where
+    ``/services.json`` and the other paths start; e.g. ``OMNI311_PUBLIC_BASE_URL``) in XML and JSON; the
+    `changeset` is `DISCOVERY_CHANGESET`, the contact and key service name the jurisdiction."""
+    name = deps.jurisdiction.name
+    return Discovery(
+        changeset=DISCOVERY_CHANGESET, contact=f"{name} 311 ({base_url})",
+        key_service=f"An api_key for POST requests is issued by {name}'s 311 office; reads need none.",
+        endpoints=[DiscoveryEndpoint(specification=GEOREPORT_V2_SPECIFICATION, url=base_url.rstrip("/"),
+                                     changeset=DISCOVERY_CHANGESET, type="production",
+                                     formats=list(DISCOVERY_FORMATS))])
 
 
 async def find_requests(deps: Deps, *, service_request_id: str | None = None, service_code: str | None = None,
                         status: str | None = None, start_date: str | None = None,
-                        end_date: str | None = None) -> list[ServiceRequest]:
+                        end_date: str | None = None, bbox: str | None = None, lat: str | None = None,
+                        long: str | None = None, radius: str | None = None) -> list[ServiceRequest]:
     """Open311 GeoReport v2 GET Service Requests: the parameters as sent (text), checked by
-    `domain.limits.request_query`, then asked of the case API (newest first). Raises `Refused`
-    (`Problem.INVALID`) and `shared.intake.CaseApiUnavailable`."""
+    `domain.limits.request_query` (the spatial extensions `bbox` and `lat`/`long`/`radius` in metres
+    included), then asked of the case API (newest first). Raises `Refused` (`Problem.INVALID`) and
+    `shared.intake.CaseApiUnavailable`."""
     q = request_query(service_request_id=service_request_id, service_code=service_code, status=status,
-                      start_date=start_date, end_date=end_date)
+                      start_date=start_date, end_date=end_date, bbox=bbox, lat=lat, long=long, radius=radius)
+    spatial = {k: v for k, v in (("bbox", q.bbox), ("near", q.near)) if v is not None}
     return await deps.case_api.requests(service_request_id=q.service_request_id, service_code=q.service_code,
-                                        status=q.status, start_date=q.start_date, end_date=q.end_date)
+                                        status=q.status, start_date=q.start_date, end_date=q.end_date, **spatial)
 
 
 async def caller_cases(deps: Deps, raw_phone: object, *, token: str | None = None) -> tuple[str, list[Any] | None]:

@@ -21,7 +21,7 @@ from web_fakes import FakePublisher, demo
 
 NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
 FORM = {"api_key": "demo-key", "service_code": "pothole", "lat": "45.42", "long": "-75.69",
-        "description": "Deep pothole", "email": "ana@example.test"}
+        "description": "Deep pothole", "email": "ana@example.test", "attribute[size]": "large"}
 CASE = ServiceRequest(service_request_id="DEM-2026-000042", status="open", service_code="pothole",
                       requested_datetime=NOW)
 
