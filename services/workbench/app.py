@@ -1,8 +1,9 @@
 """workbench bootstrap: the staff UI (sign-in, queues, case page, suggested duplicates, call-agent console).
 
 Consumes and produces no event and owns no data: every read and write is a call of the case service's
-staff API (and of intake_web's agent API for the console) with the signed-in user's bearer token; the case
-service stays the single writer of cases. Routes: `entrypoints/pages.py`; assets under ``/static`` (ours and
+staff API (of intake_web's agent API for the console and its staff routes for the refusals, of the insights
+service for the dashboard) with the signed-in user's bearer token; the case service stays the single writer
+of cases. Routes: `entrypoints/pages.py`; assets under ``/static`` (ours and
 the npm libraries copied to ``static/vendor`` by ``make assets``).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
+from services.workbench.adapters.http_api import AgentApi, CaseStaffApi, InsightsApi, IntakeStaffApi
 from services.workbench.adapters.oidc import OidcClient
 from services.workbench.config import SERVICE, WorkbenchConfig
 from services.workbench.entrypoints import pages
@@ -30,11 +31,14 @@ from shared.web import require_vendor
 def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction | None = None,
                case_transport: httpx.AsyncBaseTransport | None = None,
                agent_transport: httpx.AsyncBaseTransport | None = None,
-               oidc_transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], datetime] | None = None) -> Any:
+               oidc_transport: httpx.AsyncBaseTransport | None = None,
+               insights_transport: httpx.AsyncBaseTransport | None = None,
+               intake_staff_transport: httpx.AsyncBaseTransport | None = None,
+               clock: Callable[[], datetime] | None = None) -> Any:
     """Build the workbench: a FastAPI app whose lifespan opens the two API clients and loads the jurisdiction.
 
     Real dependencies by default; tests pass a `jurisdiction`, httpx transports standing in for the case
-    service, intake_web and the identity provider (e.g. `httpx.ASGITransport` of a fake) and a `clock` (aware UTC).
+    service, intake_web (agent and staff routes), the insights service and the identity provider (e.g. `httpx.ASGITransport` of a fake) and a `clock` (aware UTC).
     Raises `shared.web.AssetsMissing` at start when ``shared/web/static/vendor`` is missing (run ``make assets``).
     """
     s = settings or Settings()
@@ -43,7 +47,10 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
     deps = Deps(case_api=CaseStaffApi(s.case_api_url, transport=case_transport),
                 agent_api=AgentApi(s.workbench_intake_web_url, transport=agent_transport),
                 verifier=TokenVerifier(s), config=(config := WorkbenchConfig.from_settings(s)),
-                clock=lambda: rt.clock(), log=rt.log, oidc=OidcClient.configured(config, oidc_transport))
+                clock=lambda: rt.clock(), log=rt.log, oidc=OidcClient.configured(config, oidc_transport),
+                insights_api=InsightsApi(s.insights_api_url, transport=insights_transport),
+                intake_staff_api=IntakeStaffApi(s.workbench_intake_web_staff_url or s.workbench_intake_web_url,
+                                                transport=intake_staff_transport or agent_transport))
     if jurisdiction is not None:
         deps.use(jurisdiction)
 
@@ -55,7 +62,7 @@ def create_app(settings: Settings | None = None, *, jurisdiction: Jurisdiction |
             rt.log.info("dev_sign_in_off", detail=f"no private key in {deps.config.dev_issuer_dir}")
 
     rt.on_start.append(start)
-    for client in (deps.case_api, deps.agent_api):
+    for client in (deps.case_api, deps.agent_api, deps.insights_api, deps.intake_staff_api):
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.deps = deps

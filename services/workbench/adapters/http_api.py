@@ -166,3 +166,54 @@ class AgentApi(_Client):
     async def caller_cases(self, token: str, phone: str) -> dict[str, Any]:
         """``POST /agent/callers``: ``{"phone", "available", "requests": [...]}``."""
         return await self.call("POST", "/agent/callers", token, json={"phone": phone}) or {}
+
+
+INSIGHTS_API_TIMEOUT_S = 5.0
+"""How long one call of the insights service may take (seconds): the dashboard asks every 2 seconds."""
+
+
+class InsightsApi(_Client):
+    """The insights service's dashboard API (docs/residents-and-insights.md, "Insights"), each call with the
+    user's bearer token (supervisor or administrator); raises `ApiError` as `_Client.call` does."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = INSIGHTS_API_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, timeout_s, transport)
+
+    async def summary(self, token: str, date_from: str | None, date_to: str | None) -> dict[str, Any]:
+        """``GET /insights/summary?from=&to=`` (ISO dates in the jurisdiction's zone; either left out: the
+        service's default, the last 30 days): the figures as a JSON object. `ApiError` (502) for another shape."""
+        found = await self.call("GET", "/insights/summary", token, params=_range(date_from, date_to))
+        if not isinstance(found, Mapping):
+            raise ApiError(502, f"/insights/summary answered {type(found).__name__}, not an object")
+        return dict(found)
+
+    async def hotspots(self, token: str, date_from: str | None, date_to: str | None,
+                       service_code: str | None = None) -> dict[str, Any]:
+        """``GET /insights/hotspots?from=&to=&service_code=``: ``points`` ([lat, long], at most 20 000, newest
+        first) and the counts per district. `ApiError` (502) for an answer that is not an object."""
+        params = _range(date_from, date_to)
+        if service_code:
+            params["service_code"] = service_code
+        found = await self.call("GET", "/insights/hotspots", token, params=params)
+        if not isinstance(found, Mapping):
+            raise ApiError(502, f"/insights/hotspots answered {type(found).__name__}, not an object")
+        return dict(found)
+
+
+def _range(date_from: str | None, date_to: str | None) -> dict[str, str]:
+    return {k: v for k, v in (("from", date_from), ("to", date_to)) if v}
+
+
+class IntakeStaffApi(_Client):
+    """intake_web's staff routes (docs/residents-and-insights.md, "Abuse protection"): what the public
+    routes refused; each call with the user's bearer token (supervisor or administrator)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = AGENT_API_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, timeout_s, transport)
+
+    async def refusals(self, token: str, since: str | None) -> Any:
+        """``GET /staff/refusals?since=`` (an ISO 8601 instant): the refusal rows (a list, or an object
+        holding one; `domain.dashboard.refusal_rows` reads either)."""
+        return await self.call("GET", "/staff/refusals", token, params={"since": since} if since else None)

@@ -1,33 +1,37 @@
 """Every page and form of the workbench: sign-in, queues, the case page and its actions, the review list
-of suggested duplicates, the call-agent console, the language switch.
+of suggested duplicates, the call-agent console, the managers' dashboard and hotspot map, the refusals of
+the public routes, the language switch.
 
 Pages are rendered on the server (Jinja2); forms post and redirect back (303) with a confirmation, or
 render the page again with the API's refusal (its status: 403, 404, 409, 422) as an alert. htmx swaps the
-queue's results, the console's caller look-up and its case-number wait without a full page load.
+queue's results, the console's caller look-up and its case-number wait, and the dashboard's figures (every
+2 seconds) without a full page load.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pathlib import Path
-
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.workbench.adapters import dev_sign_in
 from services.workbench.adapters.http_api import ApiError
 from services.workbench.adapters.oidc import OidcError, decode_pending, encode_pending
+from services.workbench.domain import dashboard as board
 from services.workbench.domain.forms import FormError
-from services.workbench.domain.i18n import LANGUAGE_COOKIE, LANGUAGES
+from services.workbench.domain.i18n import LANGUAGE_COOKIE, LANGUAGES, translate
 from services.workbench.domain.queue import start_path
 from services.workbench.entrypoints.web import (
     AppDeps,
     SameOrigin,
     SignedIn,
     SignInRequired,
+    language,
     render,
     safe_next,
     set_session,
@@ -40,6 +44,7 @@ from shared.web import FAVICON, mount_vendor
 
 router = APIRouter()
 
+NO_STORE = {"Cache-Control": "no-store"}
 STAFF_ROLES = (Role.DEPARTMENT_STAFF, Role.SUPERVISOR, Role.ADMINISTRATOR)
 CONSOLE_ROLES = (Role.CALL_AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR)
 
@@ -342,3 +347,81 @@ async def console_token(request: Request, d: AppDeps, who: SignedIn, token: str)
                           error={"status": exc.status, "message": exc.message})
         sid = None
     return render(request, d, "_case_number.html", who=who, token=token, sid=sid, error=None)
+
+
+# -- the managers' dashboard and the refusals ---------------------------------------------------------------
+def _forbidden(request: Request, d: AppDeps, who: Principal) -> Response:
+    """The error page a role that may not read a page gets (403)."""
+    return render(request, d, "error.html", who=who, status=403, title_key="error.title", sid=None,
+                  error={"status": 403, "message": translate(language(request), "error.forbidden")})
+
+
+def _board(request: Request, d: AppDeps, who: Principal, template: str, *, status: int = 200,
+           **context: Any) -> Response:
+    return render(request, d, template, who=who, status=status, active="dashboard", title_key="dashboard.title",
+                  districts=d.districts, now=d.clock(), tiles={"url": d.config.map_tile_url,
+                                                "attribution": d.config.map_tile_attribution}, **context)
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard(request: Request, d: AppDeps, who: SignedIn,
+                    date_from: Annotated[str | None, Query(alias="from")] = None,
+                    date_to: Annotated[str | None, Query(alias="to")] = None) -> Response:
+    """The managers' dashboard (supervisors, administrators; 403 for other roles): the insights service's
+    figures for the date filter (default the last 30 days) and the hotspot map. htmx asks for the figures
+    only (``HX-Target: dashboard-figures``) every 2 seconds; when insights refuses or does not answer the
+    page says the figures are unavailable (the fragment with 200, so htmx swaps it in; the page with the
+    API's status). A malformed filter: 400 and the form to correct it."""
+    if not who.has(*pages.MANAGER_ROLES):
+        return _forbidden(request, d, who)
+    fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "dashboard-figures"
+    try:
+        start, end = board.date_range(date_from, date_to, pages.today(d))
+    except board.FilterError as exc:
+        start, end = board.date_range(None, None, pages.today(d))
+        return _board(request, d, who, "_dashboard_figures.html" if fragment else "dashboard.html", status=400,
+                      filter_error=exc, start=start, end=end, figures=None, hotspots=None, error=None,
+                      asked={"from": date_from or "", "to": date_to or ""})
+    data = await pages.dashboard(d, who, start, end, partial(translate, language(request)))
+    if data["error"] is not None:
+        d.log.info("insights_unavailable", status=data["error"].status)
+    status = 200 if fragment or data["error"] is None else data["error"].status
+    return _board(request, d, who, "_dashboard_figures.html" if fragment else "dashboard.html", status=status,
+                  asked={"from": start.isoformat(), "to": end.isoformat()}, **data)
+
+
+@router.get("/dashboard/hotspots.json", include_in_schema=False)
+async def dashboard_hotspots(request: Request, d: AppDeps, who: SignedIn,
+                             date_from: Annotated[str | None, Query(alias="from")] = None,
+                             date_to: Annotated[str | None, Query(alias="to")] = None) -> Response:
+    """The hotspot map's data as JSON: ``points`` ([lat, long]), ``districts`` (``{id, name, count}``) and
+    ``version``. 403 for a role other than supervisor or administrator, 400 for a malformed filter, the
+    insights service's status (502/503 when it does not answer) with ``detail`` otherwise."""
+    if not who.has(*pages.MANAGER_ROLES):
+        return JSONResponse({"detail": "supervisors and administrators only"}, 403, headers=NO_STORE)
+    try:
+        start, end = board.date_range(date_from, date_to, pages.today(d))
+        found = await pages.hotspot_points(d, who, start, end)
+    except board.FilterError as exc:
+        return JSONResponse({"detail": str(exc)}, 400, headers=NO_STORE)
+    except ApiError as exc:
+        return JSONResponse({"detail": exc.message}, exc.status, headers=NO_STORE)
+    return JSONResponse(found, headers=NO_STORE)
+
+
+@router.get("/refusals", include_in_schema=False)
+async def refusals(request: Request, d: AppDeps, who: SignedIn, window: str = "24h") -> Response:
+    """What the public routes refused (rate limits, sizes, the spam guard), newest first, over the last
+    hour, day (default) or week; supervisors and administrators (403 for other roles). intake_web's refusal
+    or silence: the page with its message, answered with its status."""
+    if not who.has(*pages.MANAGER_ROLES):
+        return _forbidden(request, d, who)
+    try:
+        data = await pages.refusals(d, who, window)
+    except ApiError as exc:
+        return render(request, d, "refusals.html", who=who, status=exc.status, active="refusals",
+                      title_key="refusals.title", rows=None, window=window if window in pages.REFUSAL_WINDOWS
+                      else "24h", windows=list(pages.REFUSAL_WINDOWS), error={"status": exc.status,
+                                                                                "message": exc.message})
+    return render(request, d, "refusals.html", who=who, active="refusals", title_key="refusals.title",
+                  windows=list(pages.REFUSAL_WINDOWS), **data)

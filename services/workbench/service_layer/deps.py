@@ -1,5 +1,5 @@
-"""What the workbench's handlers work with: the two API clients, the token verifier, the city's identity
-provider (when configured), the jurisdiction
+"""What the workbench's handlers work with: the API clients (case staff API, intake_web's agent and staff
+routes, the insights service), the token verifier, the city's identity provider (when configured), the jurisdiction
 (districts, services, departments), the configuration and the clock."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from services.workbench.adapters.http_api import AgentApi, CaseStaffApi
+from services.workbench.adapters.http_api import AgentApi, CaseStaffApi, InsightsApi, IntakeStaffApi
 from services.workbench.adapters.oidc import OidcClient
 from services.workbench.config import WorkbenchConfig
 from services.workbench.domain.district_map import districts_geojson
@@ -29,6 +29,8 @@ class Deps:
     clock: Callable[[], datetime]
     log: Any
     oidc: OidcClient | None = None
+    insights_api: InsightsApi | None = None
+    intake_staff_api: IntakeStaffApi | None = None
     _jurisdiction: Jurisdiction | None = field(default=None, repr=False)
 
     def use(self, jurisdiction: Jurisdiction) -> None:

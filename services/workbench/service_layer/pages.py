@@ -1,5 +1,6 @@
-"""The data of each workbench page, gathered from the case service's staff API (and intake_web's agent API
-for the console) with the signed-in user's token, and the actions they submit.
+"""The data of each workbench page, gathered from the case service's staff API (intake_web's agent API for
+the console and its staff routes for the refusals, the insights service for the dashboard) with the
+signed-in user's token, and the actions they submit.
 
 Every function takes the `Deps` and the `Principal`, and raises `ApiError` when an API refuses or does not
 answer (the pages show it as an alert) and `FormError` for a form that makes no valid request.
@@ -7,11 +8,15 @@ answer (the pages show it as an alert) and `FormError` for a form that makes no 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.workbench.adapters.http_api import ApiError
+from services.workbench.domain import dashboard as board
 from services.workbench.domain import forms
 from services.workbench.domain.queue import by_due_time, queue_views, start_view, view_query
 from services.workbench.service_layer.deps import Deps
@@ -73,7 +78,7 @@ async def case_page(d: Deps, who: Principal, sid: str) -> dict[str, Any]:
     case service writes it once)."""
     case = await d.case_api.case(who.token, sid)
     config = await staff_config(d, who)
-    return {"case": case, "config": config,
+    return {"case": case, "config": config, "attributes": attributes_of(d, case), "photos": board.photo_urls(case),
             "form_ids": {"update_id": str(uuid.uuid4()), "reply_id": str(uuid.uuid4())}}
 
 
@@ -131,3 +136,78 @@ async def caller_cases(d: Deps, who: Principal, phone: str) -> dict[str, Any]:
 async def case_of_request(d: Deps, who: Principal, request_token: str) -> str | None:
     """The case number of a logged phone request once open, else None."""
     return await d.agent_api.case_of(who.token, request_token)
+
+
+# -- the managers' dashboard and the refusals -----------------------------------------------------------------
+MANAGER_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+"""Who reads the dashboard and the refusals (docs/residents-and-insights.md); the insights service and
+intake_web check the same roles on the token."""
+
+
+def today(d: Deps) -> date:
+    """Today in the jurisdiction's zone (the dashboard's dates are the zone's)."""
+    return d.clock().astimezone(ZoneInfo(d.jurisdiction.timezone)).date()
+
+
+def _names(d: Deps) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    jur = d.jurisdiction
+    services = {s.service_code: s.service_name for s in (*jur.services, jur.unclassified)}
+    departments = {dep.id: dep.name for dep in jur.departments}
+    districts = {a.id: a.name for a in (jur.districts.areas if jur.districts else ())}
+    return services, departments, districts
+
+
+async def dashboard(d: Deps, who: Principal, start: date, end: date, t: Callable[..., str]) -> dict[str, Any]:
+    """The dashboard's figures for `start`..`end` (inclusive dates in the jurisdiction's zone), read from
+    the insights service with the user's token, summary and hotspots at once: ``figures``
+    (`dashboard.figures`) and ``hotspots`` (`dashboard.hotspots` without its points: the page fetches them
+    from ``/dashboard/hotspots.json`` when their ``version`` changes), each None with ``error`` (the
+    `ApiError`) when insights refuses or does not answer. `t` is the page language's `i18n.translate`."""
+    assert d.insights_api is not None
+    services, departments, districts = _names(d)
+    summary, spots = await asyncio.gather(d.insights_api.summary(who.token, start.isoformat(), end.isoformat()),
+                                          d.insights_api.hotspots(who.token, start.isoformat(), end.isoformat()),
+                                          return_exceptions=True)
+    error = next((e for e in (summary, spots) if isinstance(e, ApiError)), None)
+    for found in (summary, spots):
+        if isinstance(found, BaseException) and not isinstance(found, ApiError):
+            raise found
+    figures = None if isinstance(summary, BaseException) else board.figures(
+        summary, service_names=services, department_names=departments,
+        band_label=lambda b: t(f"dashboard.band.{b}") if t(f"dashboard.band.{b}") != f"dashboard.band.{b}" else b,
+        other=t("dashboard.other"), units={"d": t("unit.d"), "h": t("unit.h"), "min": t("unit.min")})
+    hot = None
+    if not isinstance(spots, BaseException):
+        hot = board.hotspots(spots, districts)
+        hot["point_count"] = len(hot.pop("points"))
+    return {"figures": figures, "hotspots": hot, "error": error, "start": start, "end": end}
+
+
+async def hotspot_points(d: Deps, who: Principal, start: date, end: date) -> dict[str, Any]:
+    """The map's data for `start`..`end`: `dashboard.hotspots` (points, counts per district, version).
+    Raises `ApiError` when insights refuses or does not answer."""
+    assert d.insights_api is not None
+    _, _, districts = _names(d)
+    return board.hotspots(await d.insights_api.hotspots(who.token, start.isoformat(), end.isoformat()), districts)
+
+
+REFUSAL_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+"""The refusals page's choices of how far back to look; ``24h`` by default."""
+
+
+async def refusals(d: Deps, who: Principal, window: str) -> dict[str, Any]:
+    """What the public routes refused in the last `window` (a key of `REFUSAL_WINDOWS`, else 24 hours),
+    newest first, from intake_web's ``GET /staff/refusals?since=`` with the user's token: ``rows``,
+    ``window``, ``since`` (aware UTC). Raises `ApiError` when intake_web refuses or does not answer."""
+    assert d.intake_staff_api is not None
+    window = window if window in REFUSAL_WINDOWS else "24h"
+    since = (d.clock() - REFUSAL_WINDOWS[window]).astimezone(UTC).replace(microsecond=0)
+    found = await d.intake_staff_api.refusals(who.token, since.isoformat().replace("+00:00", "Z"))
+    return {"rows": board.refusal_rows(found), "window": window, "since": since}
+
+
+def attributes_of(d: Deps, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The case's Open311 attributes labelled from its service's definition (`dashboard.case_attributes`;
+    ``Service.attributes`` of the jurisdiction, none when the service has no definition)."""
+    service = next((s for s in d.jurisdiction.services if s.service_code == case.get("service_code")), None)
+    return board.case_attributes(case.get("attributes"), getattr(service, "attributes", None) or ())

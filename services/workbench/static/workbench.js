@@ -1,5 +1,6 @@
-// The workbench's light script: district maps (Leaflet, no tiles: polygons on a plain background), the
-// console's click-to-place, and nothing else; every form works without it.
+// The workbench's light script: district maps (Leaflet; the district polygons are the base layer unless a
+// tile URL is configured), the console's click-to-place, the dashboard's hotspot map (leaflet.heat), and
+// nothing else; every form works without it.
 (function () {
   "use strict";
 
@@ -94,5 +95,79 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { caseMap(); consoleMap(); });
+  // The dashboard's hotspot map: the district polygons shaded by their count (the count in each one's
+  // tooltip and accessible name), the requests' points as a heat layer, tiles underneath when configured.
+  // The points are fetched again only when the figures htmx swaps in every 2 s carry a new version.
+  function hotspotMap() {
+    var element = document.getElementById("hotspot-map");
+    if (!element || typeof L === "undefined") { return; }
+    var map = L.map(element, { attributionControl: !!element.dataset.tileUrl, zoomSnap: 0.25, keyboard: true });
+    if (element.dataset.tileUrl) {
+      L.tileLayer(element.dataset.tileUrl, { attribution: element.dataset.tileAttribution || "", maxZoom: 19 }).addTo(map);
+    }
+    var data = districts(), outlines = null, heat = null, version = null, loading = false;
+    var countLabel = element.dataset.countLabel || "";
+    if (data) {
+      outlines = L.geoJSON(data, { style: function () { return DISTRICT_STYLE; } }).addTo(map);
+      map.fitBounds(outlines.getBounds(), { padding: [10, 10] });
+    } else {
+      map.setView([0, 0], 2);
+    }
+
+    function shade(counts) {
+      if (!outlines) { return; }
+      var top = 0;
+      counts.forEach(function (c) { top = Math.max(top, c.count); });
+      var byId = {};
+      counts.forEach(function (c) { byId[c.id] = c.count; });
+      outlines.eachLayer(function (l) {
+        var p = l.feature.properties || {}, n = byId[p.id] || 0;
+        l.setStyle({ color: "#1a4480", weight: 2, fillColor: "#1a4480", fillOpacity: top ? 0.08 + 0.42 * n / top : 0.08 });
+        var text = p.name + ": " + n + " " + countLabel.toLowerCase();
+        if (l.getTooltip()) { l.setTooltipContent(text); } else {
+          l.bindTooltip(text, { sticky: true, direction: "top", className: "wb-district-label" });
+        }
+        var path = l.getElement && l.getElement();
+        if (path) {
+          path.setAttribute("aria-label", text);
+          if (!path.hasAttribute("tabindex")) {
+            path.setAttribute("tabindex", "0");
+            path.setAttribute("role", "img");
+            path.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); });
+            path.addEventListener("blur", function () { l.closeTooltip(); });
+          }
+        }
+      });
+    }
+
+    function load() {
+      if (loading) { return; }
+      loading = true;
+      fetch(element.dataset.src, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (!found) { return; }
+          version = found.version;
+          element.dataset.version = version;
+          shade(found.districts || []);
+          if (typeof L.heatLayer === "function") {
+            if (heat) { heat.setLatLngs(found.points || []); } else {
+              heat = L.heatLayer(found.points || [], { radius: 18, blur: 15, minOpacity: 0.35, maxZoom: 14 }).addTo(map);
+            }
+          }
+          element.dataset.points = String((found.points || []).length);
+        })
+        .catch(function () { /* the figures' alert says insights is unavailable */ })
+        .then(function () { loading = false; });
+    }
+
+    load();
+    document.body.addEventListener("htmx:afterSwap", function () {
+      var figures = document.getElementById("dashboard-figures");
+      var next = figures && figures.dataset.hotspotsVersion;
+      if (next && next !== version) { load(); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { caseMap(); consoleMap(); hotspotMap(); });
 })();

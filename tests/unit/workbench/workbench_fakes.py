@@ -168,6 +168,89 @@ class FakeAgentApi:
         return app
 
 
+def a_summary() -> dict[str, Any]:
+    """``GET /insights/summary`` as the contract describes it (docs/residents-and-insights.md, "Insights")."""
+    return {
+        "from": "2026-11-01", "to": "2026-11-30",
+        "requests_per_day": {
+            "by_channel": [{"date": "2026-11-29", "channel": "email", "count": 3},
+                           {"date": "2026-11-29", "channel": "web", "count": 1},
+                           {"date": "2026-11-30", "channel": "open311", "count": 2}],
+            "by_service": [{"date": "2026-11-29", "service_code": "pothole", "count": 4},
+                           {"date": "2026-11-30", "service_code": "graffiti", "count": 2}],
+        },
+        "backlog": [{"department": "public-works", "age_band": "0-2d", "count": 5},
+                    {"department": "public-works", "age_band": ">30d", "count": 1},
+                    {"department": "water", "age_band": "3-7d", "count": 2}],
+        "median_time_to_close_s": 93600,
+        "sla_compliance": [{"department": "public-works", "closed_within_due": 8, "closed_with_due": 10, "ratio": 0.8},
+                           {"department": "water", "closed_within_due": 1, "closed_with_due": 4, "ratio": 0.25}],
+        "top_categories": [{"service_code": "pothole", "service_name": "Pothole", "count": 4},
+                           {"service_code": "graffiti", "service_name": "Graffiti", "count": 2}],
+        "surveys": {"count": 3, "mean_rating": 4.333},
+        "deflections": [{"article_id": "bulky-pickup", "count": 7}],
+    }
+
+
+def some_hotspots() -> dict[str, Any]:
+    """``GET /insights/hotspots``: points [lat, long] and counts per district."""
+    return {"points": [[45.4215, -75.6972], [45.4216, -75.6970], [45.40, -75.70]],
+            "districts": [{"district": "centre", "count": 2}, {"district": None, "count": 1}]}
+
+
+@dataclass
+class FakeInsightsApi:
+    """The insights service's dashboard API: answers `summary` and `hotspots`, or `fail` = (status, body)
+    to every call; `down` makes the transport fail as an unreachable service would."""
+
+    summary: dict[str, Any] = field(default_factory=a_summary)
+    hotspots: dict[str, Any] = field(default_factory=some_hotspots)
+    fail: tuple[int, Any] | None = None
+    calls: list[Call] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/insights/{what}")
+        async def read(request: Request, what: str) -> Any:
+            self.calls.append(Call("GET", request.url.path, request.headers.get("authorization"),
+                                   dict(request.query_params), None))
+            if self.fail is not None:
+                return JSONResponse(self.fail[1], self.fail[0])
+            return self.summary if what == "summary" else self.hotspots
+
+        return app
+
+
+class DownTransport(httpx.AsyncBaseTransport):
+    """A service that cannot be reached (connection refused)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+@dataclass
+class FakeIntakeStaffApi:
+    """intake_web's ``GET /staff/refusals?since=``: answers `rows` (or `fail`)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    fail: tuple[int, Any] | None = None
+    calls: list[Call] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/staff/refusals")
+        async def refusals(request: Request) -> Any:
+            self.calls.append(Call("GET", request.url.path, request.headers.get("authorization"),
+                                   dict(request.query_params), None))
+            if self.fail is not None:
+                return JSONResponse(self.fail[1], self.fail[0])
+            return self.rows
+
+        return app
+
+
 _DEMO: list[Jurisdiction] = []
 
 
@@ -178,13 +261,21 @@ def demo() -> Jurisdiction:
     return _DEMO[0]
 
 
-def workbench(issuer: Any, staff: FakeStaffApi, agent: FakeAgentApi | None = None, **settings: Any) -> httpx.AsyncClient:
+def workbench(issuer: Any, staff: FakeStaffApi, agent: FakeAgentApi | None = None, *,
+              insights: FakeInsightsApi | httpx.AsyncBaseTransport | None = None,
+              intake_staff: FakeIntakeStaffApi | None = None, jurisdiction: Jurisdiction | None = None,
+              clock: Any = None, **settings: Any) -> httpx.AsyncClient:
     """A client of a workbench that trusts `issuer` (a `support.auth.TestIssuer`; its keys are also the
-    development issuer's, so sign-in works) and talks to the fakes."""
+    development issuer's, so sign-in works) and talks to the fakes (`insights` may be a transport, e.g.
+    `DownTransport`)."""
+    insights = insights or FakeInsightsApi()
     app = create_app(issuer.settings(jurisdiction="demo", auth_dev_issuer_dir=issuer.dir, **settings),
-                     jurisdiction=demo(), case_transport=httpx.ASGITransport(app=staff.app()),
+                     jurisdiction=jurisdiction or demo(), case_transport=httpx.ASGITransport(app=staff.app()),
                      agent_transport=httpx.ASGITransport(app=(agent or FakeAgentApi()).app()),
-                     clock=lambda: datetime.now(UTC))
+                     insights_transport=insights if isinstance(insights, httpx.AsyncBaseTransport)
+                     else httpx.ASGITransport(app=insights.app()),
+                     intake_staff_transport=httpx.ASGITransport(app=(intake_staff or FakeIntakeStaffApi()).app()),
+                     clock=clock or (lambda: datetime.now(UTC)))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8088")
 
 

@@ -1,0 +1,277 @@
+"""The managers' dashboard, the hotspot map's data and the refusals page over fake insights and intake_web
+APIs: only supervisors and administrators, every call with the user's token, the figures as tables with
+bars, "figures unavailable" when insights is down, EN/FR; and the case page's attributes, photos and
+survey answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.workbench.domain import dashboard as board
+from services.workbench.domain.i18n import MESSAGES
+from shared.auth import Role
+from workbench_fakes import (
+    DownTransport,
+    FakeInsightsApi,
+    FakeIntakeStaffApi,
+    FakeStaffApi,
+    a_case,
+    demo,
+    signed_in,
+    workbench,
+)
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+"""The workbench's clock in these tests: frozen at the start (the tokens are minted at the real time)."""
+TODAY = NOW.astimezone(ZoneInfo(demo().timezone)).date()
+MONTH = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}
+
+
+def clock() -> datetime:
+    return NOW
+
+
+# -- roles -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/dashboard", "/refusals", "/dashboard/hotspots.json"])
+@pytest.mark.parametrize("role", [Role.DEPARTMENT_STAFF, Role.CALL_AGENT])
+async def test_only_supervisors_and_administrators_read_the_dashboard_and_the_refusals(test_issuer, path, role) -> None:
+    insights, intake = FakeInsightsApi(), FakeIntakeStaffApi()
+    async with workbench(test_issuer, FakeStaffApi(), insights=insights, intake_staff=intake) as client:
+        page = await signed_in(client, test_issuer.token(role)).get(path)
+    assert page.status_code == 403
+    if not path.endswith(".json"):
+        assert "Your role does not allow this." in page.text and 'id="signed-in-as"' in page.text
+    assert insights.calls == [] and intake.calls == []
+
+
+async def test_the_navigation_offers_the_dashboard_and_refusals_to_managers_only(test_issuer) -> None:
+    async with workbench(test_issuer, FakeStaffApi()) as client:
+        staff = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/suggestions")
+        supervisor = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/suggestions")
+    assert 'id="nav-dashboard"' not in staff.text and 'id="nav-refusals"' not in staff.text
+    assert 'href="/dashboard"' in supervisor.text and 'href="/refusals"' in supervisor.text
+
+
+# -- the dashboard -------------------------------------------------------------------------------------------
+async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_token(test_issuer) -> None:
+    token = test_issuer.token(Role.SUPERVISOR)
+    insights = FakeInsightsApi()
+    async with workbench(test_issuer, FakeStaffApi(), insights=insights, clock=clock) as client:
+        page = await signed_in(client, token).get("/dashboard")
+    assert page.status_code == 200
+    assert {c.path for c in insights.calls} == {"/insights/summary", "/insights/hotspots"}
+    for call in insights.calls:
+        assert call.authorization == f"Bearer {token}"
+        assert call.params == MONTH
+    text = page.text
+    # Tables with captions and row headers; the bar is decoration, the number is text.
+    for table in ("channel-table", "service-table", "backlog-table", "sla-table", "top-table", "deflection-table",
+                  "district-table"):
+        assert f'id="{table}"' in text and f'id="{table}-caption"' in text
+    assert '<span class="wb-bar" style="width: 100.0%" aria-hidden="true"></span>' in text
+    assert 'id="figure-requests">6<' in text and 'id="figure-backlog">8<' in text
+    assert 'id="figure-median">1 d 2 h<' in text and "4.33/5" in text and "3 answers" in text
+    assert "Public Works" in text or "public-works" in text
+    assert "bulky-pickup" in text and "0–2 days" in text and "over 30 days" in text
+    assert '80%' in text and '25%' in text
+    # The map: district polygons, the points' address, the heat plugin, no tiles configured.
+    assert 'id="hotspot-map"' in text
+    assert f'data-src="/dashboard/hotspots.json?from={MONTH["from"]}&amp;to={MONTH["to"]}"' in text
+    assert 'data-tile-url=""' in text and 'id="districts-data"' in text
+    assert '/static/vendor/leaflet/leaflet-heat.js' in text
+    assert 'hx-trigger="every 2s"' in text and 'data-hotspots-version="' in text
+    assert 'data-count="3"' in text  # the points are counted on the page, fetched by the map
+
+
+async def test_the_dashboard_follows_the_date_filter_and_refuses_a_range_that_makes_none(test_issuer) -> None:
+    insights = FakeInsightsApi()
+    async with workbench(test_issuer, FakeStaffApi(), insights=insights, clock=clock) as client:
+        client = signed_in(client, test_issuer.token(Role.ADMINISTRATOR))
+        page = await client.get("/dashboard?from=2026-10-01&to=2026-10-15")
+        assert page.status_code == 200 and 'value="2026-10-01"' in page.text
+        assert insights.calls[-1].params == {"from": "2026-10-01", "to": "2026-10-15"}
+        asked = len(insights.calls)
+        for bad in ("from=2026-10-15&to=2026-10-01", "from=yesterday", "from=2020-01-01&to=2026-01-01"):
+            refused = await client.get(f"/dashboard?{bad}")
+            assert refused.status_code == 400 and 'id="alert-filter"' in refused.text, bad
+        assert len(insights.calls) == asked  # nothing asked for a range that makes none
+        json_refused = await client.get("/dashboard/hotspots.json?from=nope")
+        assert json_refused.status_code == 400 and "from" in json_refused.json()["detail"]
+
+
+async def test_htmx_gets_the_figures_only_every_two_seconds(test_issuer) -> None:
+    async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
+        fragment = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get(
+            "/dashboard?from=2026-11-01&to=2026-11-30", headers={"HX-Request": "true", "HX-Target": "dashboard-figures"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<div id="dashboard-figures"')
+    assert 'hx-get="/dashboard?from=2026-11-01&amp;to=2026-11-30"' in fragment.text
+    assert 'id="hotspot-map"' not in fragment.text  # the map stays; it reloads its points only on a new version
+
+
+async def test_the_hotspots_json_carries_points_counts_and_a_version_that_changes_with_the_data(test_issuer) -> None:
+    insights = FakeInsightsApi()
+    async with workbench(test_issuer, FakeStaffApi(), insights=insights) as client:
+        client = signed_in(client, test_issuer.token(Role.SUPERVISOR))
+        first = (await client.get("/dashboard/hotspots.json")).json()
+        again = (await client.get("/dashboard/hotspots.json")).json()
+        insights.hotspots["points"].append([45.43, -75.68])
+        changed = (await client.get("/dashboard/hotspots.json")).json()
+    assert first["points"][0] == [45.4215, -75.6972] and len(first["points"]) == 3
+    assert first["districts"][0] == {"id": "centre", "name": "Centre", "count": 2}
+    assert first["version"] == again["version"] != changed["version"]
+
+
+@pytest.mark.parametrize("insights", [FakeInsightsApi(fail=(503, {"detail": "projection catching up"})),
+                                      FakeInsightsApi(fail=(500, "boom")), DownTransport()],
+                         ids=["503", "500", "down"])
+async def test_the_dashboard_still_renders_with_figures_unavailable_when_insights_fails(test_issuer, insights) -> None:
+    async with workbench(test_issuer, FakeStaffApi(), insights=insights) as client:
+        client = signed_in(client, test_issuer.token(Role.SUPERVISOR))
+        page = await client.get("/dashboard")
+        fragment = await client.get("/dashboard", headers={"HX-Request": "true", "HX-Target": "dashboard-figures"})
+        spots = await client.get("/dashboard/hotspots.json")
+    assert page.status_code >= 500 and 'id="alert-figures"' in page.text and "Figures unavailable" in page.text
+    assert 'id="hotspot-map"' in page.text and 'id="dashboard-filter"' in page.text
+    assert fragment.status_code == 200 and 'id="alert-figures"' in fragment.text  # htmx swaps it in
+    assert 'hx-trigger="every 2s"' in fragment.text  # and keeps asking
+    assert spots.status_code >= 500 and spots.json()["detail"]
+
+
+async def test_the_dashboard_speaks_french(test_issuer) -> None:
+    async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
+        client.cookies.set("lang", "fr")
+        page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")
+    assert page.status_code == 200 and '<html lang="fr">' in page.text
+    for text in ("Tableau de bord", "Demandes par jour et par canal", "Respect des délais par service", "1 j 2 h",
+                 "4,33/5", "80 %", "0 à 2 jours", "Points chauds", "Demandes refusées"):
+        assert text in page.text, text
+
+
+def test_every_new_text_is_in_english_and_french() -> None:
+    prefixes = ("dashboard.", "refusals.", "nav.dashboard", "nav.refusals", "case.attributes", "case.photo",
+                "case.survey", "case.followed", "kind.survey_answered", "kind.followed", "unit.")
+    english = {k for k in MESSAGES["en"] if k.startswith(prefixes)}
+    assert english and english == {k for k in MESSAGES["fr"] if k.startswith(prefixes)}
+    same_word = {"dashboard.filter", "dashboard.total", "dashboard.article", "unit.h", "unit.min", "refusals.minute",
+                 "refusals.client", "refusals.route", "case.photos", "case.photo_link"}  # "Photo", "Total": one word in both
+    assert {k for k in english if MESSAGES["fr"][k] == MESSAGES["en"][k]} == same_word
+
+
+# -- the refusals ------------------------------------------------------------------------------------------
+async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_issuer) -> None:
+    intake = FakeIntakeStaffApi(rows=[
+        {"minute": "2026-11-30T16:58:00Z", "client": "203.0.113.9", "api_key": None, "route": "POST /report",
+         "reason": "too_fast", "count": 1},
+        {"minute": "2026-11-30T16:59:00Z", "client": "198.51.100.7", "api_key": "app-123",
+         "route": "POST /requests", "reason": "rate_limited", "count": 312},
+    ])
+    token = test_issuer.token(Role.ADMINISTRATOR)
+    async with workbench(test_issuer, FakeStaffApi(), intake_staff=intake, clock=clock) as client:
+        page = await signed_in(client, token).get("/refusals")
+        week = await client.get("/refusals?window=7d")
+    assert page.status_code == 200
+    assert intake.calls[0].authorization == f"Bearer {token}"
+    def z(t: datetime) -> str:
+        return t.isoformat().replace("+00:00", "Z")
+    assert intake.calls[0].params == {"since": z(NOW - timedelta(hours=24))}
+    assert intake.calls[1].params == {"since": z(NOW - timedelta(days=7))} and week.status_code == 200
+    text = page.text
+    assert 'id="refusals-table"' in text and "<caption" in text
+    assert text.index("198.51.100.7") < text.index("203.0.113.9")  # newest first
+    assert "over the rate limit" in text and "312" in text and "app-123" in text
+    assert "spam guard: form sent too fast" in text
+
+
+async def test_the_refusals_page_says_when_there_is_nothing_or_intake_web_fails(test_issuer) -> None:
+    async with workbench(test_issuer, FakeStaffApi(), intake_staff=FakeIntakeStaffApi()) as client:
+        empty = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/refusals")
+    assert empty.status_code == 200 and 'id="refusals-empty"' in empty.text
+    failing = FakeIntakeStaffApi(fail=(503, {"detail": "refusal log unavailable"}))
+    async with workbench(test_issuer, FakeStaffApi(), intake_staff=failing) as client:
+        page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/refusals")
+    assert page.status_code == 503 and 'id="alert-refusals"' in page.text and "refusal log unavailable" in page.text
+
+
+# -- the case page: attributes, photos, survey answers -----------------------------------------------------
+class _Attr:
+    def __init__(self, code: str, description: str, order: int, values: list[dict[str, str]] | None = None) -> None:
+        self.code, self.description, self.order, self.values = code, description, order, values or []
+
+
+def test_attributes_are_labelled_by_their_description_in_the_definitions_order() -> None:
+    defs = [_Attr("size", "How big is it?", 2, [{"key": "s", "name": "Small"}, {"key": "l", "name": "Large"}]),
+            {"code": "lanes", "description": "Which lanes?", "order": 1,
+             "values": [{"key": "left", "name": "Left lane"}, {"key": "right", "name": "Right lane"}]}]
+    shown = board.case_attributes({"size": "l", "lanes": ["left", "right"], "gone": "x"}, defs)
+    assert shown == [{"code": "lanes", "label": "Which lanes?", "texts": ["Left lane", "Right lane"]},
+                     {"code": "size", "label": "How big is it?", "texts": ["Large"]},
+                     {"code": "gone", "label": "gone", "texts": ["x"]}]
+    assert board.case_attributes(None, defs) == [] and board.case_attributes({}, defs) == []
+
+
+async def test_the_case_page_shows_attributes_photos_and_survey_answers(test_issuer) -> None:
+    case = a_case("D-9", media_url="https://portal.test/media/abc.jpg", attributes={"depth": "deep", "lane": "x"},
+                  messages=[{"text": "look", "media_url": ["https://portal.test/media/abc.jpg", "javascript:alert(1)",
+                                                           "https://portal.test/media/def.jpg"],
+                             "channel": "web", "received_at": NOW.isoformat()}])
+    case["timeline"] += [
+        {"kind": "followed", "at": NOW.isoformat(), "detail": {"notify_channel": "sms", "pii": "+16135550000"}},
+        {"kind": "survey_answered", "at": NOW.isoformat(), "detail": {"rating": 4, "comment": "Quick fix, thanks"}},
+        {"kind": "weather_alert", "at": NOW.isoformat(), "detail": {"text": "Storm coming"}},
+    ]
+    async with workbench(test_issuer, FakeStaffApi(cases={"D-9": case})) as client:
+        page = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/cases/D-9")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="case-attributes"' in text and '<dd data-code="depth">deep</dd>' in text
+    photos = text[text.index('id="case-photos"'):text.index("</ul>", text.index('id="case-photos"'))]
+    assert photos.count("<img") == 2 and 'alt="Photo 1 of case D-9, sent by a reporter"' in photos
+    assert 'href="https://portal.test/media/def.jpg"' in photos and "javascript:" not in text
+    assert "Survey: 4/5 — Quick fix, thanks" in text
+    assert "Followed by a resident, notified by sms" in text and "+16135550000" not in text
+    assert 'data-kind="weather_alert"' in text and "weather alert" in text and "Storm coming" in text
+
+
+async def test_attributes_take_their_labels_from_the_services_definition(test_issuer) -> None:
+    jur = demo()
+    defs = (_Attr("depth", "How deep is the pothole?", 1, [{"key": "deep", "name": "Deeper than 10 cm"}]),)
+    services = tuple(s.model_copy(update={"attributes": defs}) if s.service_code == "pothole" else s
+                     for s in jur.services)
+    case = a_case("D-9", attributes={"depth": "deep"})
+    async with workbench(test_issuer, FakeStaffApi(cases={"D-9": case}),
+                         jurisdiction=jur.model_copy(update={"services": services})) as client:
+        page = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/cases/D-9")
+    assert 'How deep is the pothole?</dt><dd data-code="depth">Deeper than 10 cm</dd>' in page.text
+
+
+# -- the pure parts ------------------------------------------------------------------------------------------
+def test_the_date_filter_defaults_to_the_last_30_days_and_names_a_bad_field() -> None:
+    today = date(2026, 11, 30)
+    assert board.date_range(None, None, today) == (date(2026, 11, 1), today)
+    assert board.date_range("", "2026-02-10", today) == (date(2026, 1, 12), date(2026, 2, 10))
+    with pytest.raises(board.FilterError, match="^to:"):
+        board.date_range(None, "30/11/2026", today)
+    with pytest.raises(board.FilterError, match="after"):
+        board.date_range("2026-12-01", None, today)
+
+
+def test_requests_per_day_by_service_keeps_the_busiest_five_and_sums_the_rest() -> None:
+    rows = [{"date": "2026-11-30", "service_code": f"s{i}", "count": 10 - i} for i in range(8)]
+    bars = board.per_day(rows, "service_code", names={"s0": "Zero"}, columns=5, other="Other")
+    assert bars.columns == ["Zero", "s1", "s2", "s3", "s4", "Other"]
+    assert bars.rows == [{"key": "2026-11-30", "label": "2026-11-30", "cells": [10, 9, 8, 7, 6, 5 + 4 + 3],
+                          "total": 52, "share": 100.0}]
+
+
+def test_durations_and_hotspots_tolerate_missing_or_malformed_figures() -> None:
+    units = {"d": "d", "h": "h", "min": "min"}
+    assert board.duration(None, units) is None and board.duration(3 * 3600 + 720, units) == "3 h 12 min"
+    assert board.duration(300, units) == "5 min" and board.duration(86400, units) == "1 d"
+    spots = board.hotspots({"points": [[45.4, -75.7], ["x", 1], [91, 0], {"lat": 45.5, "long": -75.6}],
+                            "districts": {"centre": 3}}, {"centre": "Centre"})
+    assert spots["points"] == [[45.4, -75.7], [45.5, -75.6]]
+    assert spots["districts"] == [{"id": "centre", "name": "Centre", "count": 3}]
