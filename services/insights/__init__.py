@@ -1,0 +1,1 @@
+"""Insights: a public projection of the case lifecycle for the dashboard, Prometheus and open data."""

@@ -1,0 +1,1 @@
+"""Insights entry points: the Kafka subscriptions (`kafka`) and the HTTP routes (`http`)."""

@@ -1,0 +1,130 @@
+"""Insights' HTTP routes (docs/residents-and-insights.md, "Insights"): the dashboard API for supervisors and
+administrators (`/insights/summary`, `/insights/hotspots`, bearer token via `shared.auth`) and the public
+open-data exports (`/open-data/cases.csv`, `/open-data/cases.geojson`), streamed. The routes find their
+reads, jurisdiction and clock on `app.state.insights` (an `InsightsApi`, put there by `mount`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from services.insights.adapters.reads import InsightsReads
+from services.insights.config import department_names
+from services.insights.domain import InvalidWindow
+from services.insights.service_layer import queries
+from shared.auth import Principal, Role, require
+from shared.jurisdiction import Jurisdiction
+
+router = APIRouter()
+
+Managers = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMINISTRATOR))]
+ServiceCode = Annotated[str | None, Query(max_length=100, description="An Open311 service_code")]
+LocalDate = Annotated[str | None, Query(max_length=40, description="ISO date (YYYY-MM-DD), local to the city")]
+
+
+async def _no_limit(_request: Request) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class InsightsApi:
+    """What the routes use: `reads()` the projection's reads (on the pool, opened at start),
+    `jurisdiction()` the loaded jurisdiction, `now()` the clock (aware UTC), `prefetch` the open-data
+    cursor's rows at a time, and `limit_reads(request)` the per-client limit of the public routes (raises
+    the 429 itself). Each is called per request; before the service started they raise (500)."""
+
+    reads: Callable[[], InsightsReads]
+    jurisdiction: Callable[[], Jurisdiction]
+    now: Callable[[], datetime]
+    prefetch: int = 500
+    limit_reads: Callable[[Request], Awaitable[None]] = _no_limit
+
+
+def mount(app: FastAPI, api: InsightsApi) -> None:
+    """Serve the routes on `app` with `api`; the dashboard routes need a token verifier on the app
+    (`shared.auth.install_auth`)."""
+    app.state.insights = api
+    app.include_router(router)
+
+
+def _api(request: Request) -> InsightsApi:
+    return request.app.state.insights
+
+
+def _service_code(api: InsightsApi, code: str | None) -> str | None:
+    """The code asked for, or 400 when the jurisdiction has no such service (nothing would ever match)."""
+    if code is None or not code.strip():
+        return None
+    jur = api.jurisdiction()
+    if jur.service(code) is None and jur.unclassified.service_code != code:
+        raise HTTPException(400, f"service_code {code[:100]!r} is not a service of {jur.id}")
+    return code
+
+
+def _bad_window(exc: InvalidWindow) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+@router.get("/insights/summary")
+async def insights_summary(request: Request, _who: Managers, start: Annotated[LocalDate, Query(alias="from")] = None,
+                           end: Annotated[LocalDate, Query(alias="to")] = None) -> dict[str, Any]:
+    """The dashboard's figures for `from`..`to` (default the last 30 days); 400 for a bad date."""
+    api = _api(request)
+    jur = api.jurisdiction()
+    try:
+        return await queries.dashboard_summary(api.reads(), start=start, end=end, time_zone=jur.timezone,
+                                               now=api.now(), department_names=department_names(jur))
+    except InvalidWindow as exc:
+        raise _bad_window(exc) from None
+
+
+@router.get("/insights/hotspots")
+async def insights_hotspots(request: Request, _who: Managers, start: Annotated[LocalDate, Query(alias="from")] = None,
+                            end: Annotated[LocalDate, Query(alias="to")] = None,
+                            service_code: ServiceCode = None) -> dict[str, Any]:
+    """Points and per-district counts for `from`..`to` (and `service_code`); 400 for a bad date or code."""
+    api = _api(request)
+    code = _service_code(api, service_code)
+    try:
+        return await queries.dashboard_hotspots(api.reads(), start=start, end=end, service_code=code,
+                                                time_zone=api.jurisdiction().timezone, now=api.now())
+    except InvalidWindow as exc:
+        raise _bad_window(exc) from None
+
+
+def _export(request: Request, fmt: queries.ExportFormat, start: str | None, end: str | None,
+            service_code: str | None) -> StreamingResponse:
+    api = _api(request)
+    code = _service_code(api, service_code)
+    try:
+        win = queries.export_window(start, end, time_zone=api.jurisdiction().timezone, now=api.now())
+    except InvalidWindow as exc:
+        raise _bad_window(exc) from None
+    chunks = queries.export_chunks(api.reads(), win, fmt=fmt, service_code=code, prefetch=api.prefetch)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/geo+json"
+    return StreamingResponse((c.encode("utf-8") async for c in chunks), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="cases.{fmt}"',
+                                      "Cache-Control": "public, max-age=60"})
+
+
+@router.get("/open-data/cases.csv")
+async def open_data_csv(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
+                        service_code: ServiceCode = None) -> StreamingResponse:
+    """Every case requested from `start_date` to `end_date` (inclusive, local; either may be missing), public
+    fields only, as CSV (RFC 4180), streamed; 400 for a bad date or code, 429 over the read limit."""
+    await _api(request).limit_reads(request)
+    return _export(request, "csv", start_date, end_date, service_code)
+
+
+@router.get("/open-data/cases.geojson")
+async def open_data_geojson(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
+                            service_code: ServiceCode = None) -> StreamingResponse:
+    """The same cases as a GeoJSON FeatureCollection (RFC 7946; a case without a point has `geometry`
+    null), streamed; 400 for a bad date or code, 429 over the read limit."""
+    await _api(request).limit_reads(request)
+    return _export(request, "geojson", start_date, end_date, service_code)
