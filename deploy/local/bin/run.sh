@@ -29,9 +29,13 @@ echo "replaying $REPLAY (mode ${REPLAY_MODE:-structured})"
 cat <<MSG
 
 omni311 is running (jurisdiction $OMNI311_JURISDICTION):
+  resident portal  http://127.0.0.1:8080/
+  dashboard        http://127.0.0.1:8088/dashboard   (supervisor or administrator: sign in below)
+  open data        http://127.0.0.1:8090/open-data/cases.csv   http://127.0.0.1:8090/open-data/cases.geojson
   Open311 API      http://127.0.0.1:8080/services.json   (API docs: http://127.0.0.1:8080/docs)
   case read API    http://127.0.0.1:8081/cases/requests
-  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email)
+  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email, 8090 insights)
+  Grafana          deploy/grafana/omni311.json (import it; Prometheus scrapes http://127.0.0.1:8090/metrics)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
   staff workbench  http://127.0.0.1:8088/   (development sign-in, one per role, below)

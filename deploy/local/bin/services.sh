@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop every omni311 service as a background process on this machine.
 #
-#   deploy/local/bin/services.sh start    start case, router, dedup, notifier, intake_web, intake_email, workbench; wait until ready
+#   deploy/local/bin/services.sh start    start case, router, dedup, notifier, intake_web, intake_email, insights, workbench; wait until ready
 #   deploy/local/bin/services.sh stop     SIGTERM each (graceful), SIGKILL after 20 s
 #   deploy/local/bin/services.sh status   one line per service
 #
@@ -11,7 +11,7 @@ BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-SERVICES=(case router dedup notifier intake_web intake_email workbench)
+SERVICES=(case router dedup notifier intake_web intake_email insights workbench)
 # The ports come from the one table, shared/settings.py SERVICE_PORTS.
 port_of() { "$PY" -c 'import sys; from shared.settings import SERVICE_PORTS; print(SERVICE_PORTS[sys.argv[1]])' "$1"; }
 mkdir -p var/run
