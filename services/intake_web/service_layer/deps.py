@@ -6,14 +6,61 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from services.intake_web.config import SERVICE, AgentSettings
-from services.intake_web.domain.district_map import district_map
+from services.intake_web.domain.district_map import district_map, districts_geojson
 from shared.intake import CaseApi, IntakePublisher
 from shared.jurisdiction import Jurisdiction
-from shared.open311 import Service
+from shared.jurisdiction.help import HelpArticle
+from shared.open311 import Service, ServiceRequest
+from shared.settings import Settings
+
+
+class PortalStore(Protocol):
+    """The portal's own state (schema `intake_web`): photos and answered survey invitations."""
+
+    async def add_photo(self, *, photo_id: UUID, jpeg: bytes, width: int, height: int, now: datetime) -> None:
+        """Keep a processed photo."""
+
+    async def photo(self, photo_id: UUID) -> bytes | None:
+        """A stored photo's JPEG, None when there is none."""
+
+    async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
+        """Mark invitation `jti` answered: True the first time, False after."""
+
+    async def release_survey(self, jti: str) -> None:
+        """Forget a claim whose answer was not published."""
+
+
+class CaseReads(Protocol):
+    """What the portal reads of the case service (public reads). Every method raises
+    `shared.intake.CaseApiUnavailable` when the case service cannot tell."""
+
+    async def request(self, service_request_id: str) -> ServiceRequest | None:
+        """One case; None when there is none."""
+
+    async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
+        """The case number of a submission token; None while there is none."""
+
+    async def nearby(self, *, service_code: str, lat: float, long: float, radius_m: float) -> list[ServiceRequest]:
+        """Open cases of `service_code` within `radius_m` metres of the point."""
+
+    async def history(self, service_request_id: str) -> dict[str, Any] | None:
+        """The public history (``entries`` and the case's status); None for an unknown case."""
+
+
+@dataclass
+class PortalDeps:
+    """The resident portal's dependencies: its `store`, the case service's public `reads`, the common
+    `settings` (portal, map, survey and upload settings) and the jurisdiction's `help` articles (set at
+    start with the jurisdiction)."""
+
+    store: PortalStore
+    reads: CaseReads
+    settings: Settings
+    help: tuple[HelpArticle, ...] = ()
 
 
 @dataclass
@@ -35,8 +82,10 @@ class Deps:
     producer: str = SERVICE
     services: list[Service] = field(default_factory=list)
     service_codes: frozenset[str] = frozenset()
+    portal: PortalDeps | None = None
     _jurisdiction: Jurisdiction | None = None
     _map: list[dict[str, Any] | None] = field(default_factory=list)
+    _geojson: list[dict[str, Any] | None] = field(default_factory=list)
 
     def use(self, jur: Jurisdiction) -> None:
         """Serve `jur`: its services as Open311 lists them, and their codes."""
@@ -44,6 +93,7 @@ class Deps:
         self.services = [Service.model_validate(sv.to_open311()) for sv in jur.services]
         self.service_codes = frozenset(sv.service_code for sv in jur.services)
         self._map.clear()
+        self._geojson.clear()
 
     @property
     def jurisdiction(self) -> Jurisdiction:
@@ -57,3 +107,21 @@ class Deps:
         if not self._map:
             self._map.append(district_map(self.jurisdiction))
         return self._map[0]
+
+    def districts_geojson(self) -> dict[str, Any] | None:
+        """The portal's district polygons (`domain.district_map.districts_geojson`), drawn once."""
+        if not self._geojson:
+            self._geojson.append(districts_geojson(self.jurisdiction))
+        return self._geojson[0]
+
+    @property
+    def site(self) -> PortalDeps:
+        """The portal's dependencies. Raises `RuntimeError` when the app was built without them."""
+        if self.portal is None:
+            raise RuntimeError("intake_web was built without the resident portal")
+        return self.portal
+
+    @property
+    def serves(self) -> bool:
+        """Whether a jurisdiction is served yet (`use` was called)."""
+        return self._jurisdiction is not None

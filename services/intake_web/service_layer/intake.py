@@ -24,6 +24,7 @@ from services.intake_web.domain.limits import (
     place_problem,
     requested_at,
 )
+from services.intake_web.domain.portal import PortalReport, message_from_portal, portal_token, web_event_id
 from services.intake_web.service_layer.deps import Deps
 from shared.events import Envelope, MessageReceived
 from shared.open311 import InvalidPostServiceRequest, coordinate_problem, parse_post_form
@@ -94,6 +95,20 @@ async def log_agent_request(deps: Deps, body: Any, *, agent_id: str, language: s
     deps.log.info("intake_published", channel="phone", agent_id=agent_id, event_id=str(env.event_id),
                   correlation_id=str(env.correlation_id), has_point=sub.lat is not None)
     return Accepted(token=message.channel_message_id, envelope=env, request_id=sub.request_id)
+
+
+async def submit_web(deps: Deps, report: PortalReport, *, language: str | None) -> Accepted:
+    """Publish one resident portal report, already checked by `service_layer.portal.read_report` (the
+    Open311 POST's checks, attributes included, plus the portal's): channel ``web``, a fresh token
+    (``web-<uuid>``), keyed by the resident's contact key."""
+    now = deps.clock()
+    token = portal_token(deps.new_id())
+    message = message_from_portal(report, token=token, now=now, language=language)
+    env = await _publish(deps, message, event_id=web_event_id("report", token), now=now)
+    deps.log.info("intake_published", channel="web", event_id=str(env.event_id),
+                  correlation_id=str(env.correlation_id), has_point=report.lat is not None,
+                  photos=len(report.media_url))
+    return Accepted(token=token, envelope=env)
 
 
 async def _publish(deps: Deps, message: MessageReceived, *, event_id: UUID, now: datetime) -> Envelope:

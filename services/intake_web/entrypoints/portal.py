@@ -1,0 +1,415 @@
+"""The resident portal's routes (server-rendered Jinja2 pages and htmx fragments, EN/FR, USWDS): home,
+report form and its fragments (questions, nearby reports, help), photo upload and media, tracking,
+following, the satisfaction survey and help deflections. Thin: `service_layer.portal` decides.
+Contract: docs/residents-and-insights.md, "The resident portal (intake_web)".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import UploadFile
+
+from services.intake_web.adapters.portal import PgPortalStore, PortalCaseReads
+from services.intake_web.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
+from services.intake_web.domain.limits import Refused
+from services.intake_web.domain.photos import NotAnImage
+from services.intake_web.domain.portal import (
+    FormProblem,
+    SpamRefused,
+    form_token,
+    grouped_services,
+    in_language,
+    looks_like_case_number,
+    service_label,
+)
+from services.intake_web.entrypoints.http import AppDeps
+from services.intake_web.service_layer import portal
+from services.intake_web.service_layer.deps import CaseReads, Deps, PortalDeps, PortalStore
+from shared.intake import CaseApiUnavailable
+from shared.jurisdiction.help import load_help
+from shared.service import Runtime
+from shared.surveys import InvalidSurveyToken
+from shared.web import mount_vendor
+
+router = APIRouter(include_in_schema=False)
+
+PACKAGE = Path(__file__).resolve().parents[1]
+"""`services/intake_web`: templates in `templates/`, the portal's script and styles in `static/`."""
+SESSION_COOKIE = "portal_session"
+"""A random key of the browser (no personal data): the `contact_key` of its help deflections."""
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Every script and style is ours (vendor files included); map tiles and app-sent photos may be elsewhere.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob: http: https:; "
+                               "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+}
+
+
+def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseReads | None,
+          dependencies: Sequence[Any] = ()) -> None:
+    """Wire the portal on `rt`: its dependencies on `deps` (the PostgreSQL store on the runtime's pool and a
+    reader of the case API unless tests pass fakes), the jurisdiction's help articles loaded at start, the
+    front-end libraries at ``/static/vendor`` and its routes (with `dependencies`, e.g. the abuse limits).
+    Call before including the Open311 router, so that the portal answers ``/``."""
+    s = rt.settings
+    client = PortalCaseReads(s.case_api_url) if reads is None else None
+    deps.portal = PortalDeps(store=store or PgPortalStore(lambda: rt.db), reads=reads or client, settings=s)
+
+    async def load_articles() -> None:
+        deps.site.help = load_help(deps.jurisdiction.source)
+
+    rt.on_start.append(load_articles)
+    if deps.serves:
+        deps.site.help = load_help(deps.jurisdiction.source)
+    if client is not None:
+        rt.on_start.append(client.start)
+        rt.on_stop.append(client.stop)
+    mount_vendor(rt.app)
+    rt.app.include_router(router, dependencies=list(dependencies))
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def language(request: Request, d: Deps) -> str:
+    """The page's language: ``?lang=``, the ``lang`` cookie, ``Accept-Language``, the jurisdiction's first
+    locale."""
+    locales = d.jurisdiction.locales
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                           request.headers.get("accept-language"), default=locales[0] if locales else "en")
+
+
+def _is_fragment(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, d: Deps, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """One page or fragment in the request's language, with the security headers; a ``?lang=`` choice is
+    kept in the ``lang`` cookie for a year, and a browser gets its random session key."""
+    lang = language(request, d)
+    s = d.site.settings
+    t = partial(translate, lang)
+    zone = ZoneInfo(d.jurisdiction.timezone)
+
+    def when(value: datetime | str | None) -> str:
+        if value is None:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    html = _templates().get_template(template).render(
+        request=request, lang=lang, other_lang=other_language(lang), t=t, city=d.jurisdiction.name,
+        switch_url=_switch_url(request, other_language(lang)),
+        tile_url=s.map_tile_url, tile_attribution=s.map_tile_attribution, when=when,
+        in_language=lambda text: in_language(text, lang), **context)
+    response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    chosen = request.query_params.get("lang")
+    if chosen in ("en", "fr") and chosen != request.cookies.get(LANGUAGE_COOKIE):
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    if not request.cookies.get(SESSION_COOKIE):
+        response.set_cookie(SESSION_COOKIE, secrets.token_hex(12), samesite="lax", httponly=True, path="/")
+    return response
+
+
+def _switch_url(request: Request, to: str) -> str:
+    """This page in the other language (same path and query, ``lang`` replaced)."""
+    url = request.url.include_query_params(lang=to)
+    return f"{url.path}?{url.query}"
+
+
+def _refuse(request: Request, reason: str) -> None:
+    """Tell the refusal log (the abuse middleware) why this request was refused."""
+    request.state.refusal_reason = reason
+
+
+def _services(d: Deps, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    return grouped_services(d.jurisdiction.services, lang)
+
+
+def _attributes(d: Deps, code: str | None) -> list[Any]:
+    service = d.jurisdiction.service(code) if code and code in d.service_codes else None
+    if service is None:
+        return []
+    return sorted(service.attributes, key=lambda a: (a.order is None, a.order or 0))
+
+
+def _report_context(request: Request, d: Deps, values: Any, *, problems: dict[str, tuple[str, str]] | None = None,
+                     notice: str | None = None) -> dict[str, Any]:
+    lang = language(request, d)
+    code = str(values.get("service_code") or "") or None
+    multi = values.getlist if hasattr(values, "getlist") else (lambda k: [values[k]] if k in values else [])
+    return {
+        "groups": _services(d, lang), "values": values, "multi": multi, "code": code,
+        "attributes": _attributes(d, code), "problems": problems or {}, "notice": notice,
+        "form_token": form_token(d.site.settings.portal_form_secret, d.clock()),
+        "articles": portal.help_for(d, service_code=code, query="") if code else [],
+        "districts": d.districts_geojson(), "max_mb": max(1, d.site.settings.max_upload_bytes // 1_048_576),
+        "photo_ids": [str(p) for p in portal.photo_ids(values)] if hasattr(values, "getlist") else [],
+        "media_prefix": "/media/", "title_key": "report.title", "active": "report",
+    }
+
+
+@router.get("/")
+async def home(request: Request, d: AppDeps) -> Response:
+    """The portal's home: report a problem, track a request, search the help articles."""
+    return render(request, d, "portal_home.html", title_key="home.title", active="home")
+
+
+@router.get("/report")
+async def report_form(request: Request, d: AppDeps) -> Response:
+    """The report form (a category given as ``?service_code=`` is chosen, with its questions)."""
+    return render(request, d, "portal_report.html", **_report_context(request, d, request.query_params))
+
+
+@router.get("/report/questions")
+async def report_questions(request: Request, d: AppDeps, service_code: str = "") -> Response:
+    """The category's questions (its Open311 attributes) as a form fragment."""
+    return render(request, d, "_questions.html", attributes=_attributes(d, service_code), values={},
+                  multi=lambda _k: [], problems={})
+
+
+@router.get("/report/nearby")
+async def report_nearby(request: Request, d: AppDeps, service_code: str = "", lat: str = "",
+                        long: str = "") -> Response:
+    """Open reports of the category near the pin, nearest first (fragment; JSON with
+    ``Accept: application/json``). 400 for a category or a point that is not one."""
+    la, lo = portal._coordinate(lat), portal._coordinate(long)
+    if service_code not in d.service_codes or la is None or lo is None:
+        return JSONResponse({"detail": "service_code, lat and long are required"}, status_code=400)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    try:
+        found = await portal.nearby_reports(d, service_code=service_code, lat=la, long=lo)
+    except CaseApiUnavailable:
+        if wants_json:
+            return JSONResponse({"available": False, "requests": []}, headers={"Retry-After": "5"})
+        return render(request, d, "_nearby.html", unavailable=True, nearby=[], radius=0)
+    radius = round(d.site.settings.portal_nearby_radius_m)
+    if wants_json:
+        return JSONResponse({"available": True, "radius_m": radius, "requests": [
+            {"service_request_id": n.request.service_request_id, "distance_m": round(n.distance_m),
+             "address": n.request.address, "lat": n.request.lat, "long": n.request.long,
+             "requested_datetime": n.request.requested_datetime.isoformat() if n.request.requested_datetime else None}
+            for n in found]})
+    return render(request, d, "_nearby.html", unavailable=False, nearby=found, radius=radius,
+                  label=service_label(d.jurisdiction.service(service_code), language(request, d)))
+
+
+@router.get("/report/help")
+async def report_help(request: Request, d: AppDeps, service_code: str = "", q: str = "") -> Response:
+    """Help articles for the category or the words typed (fragment; a full page without htmx)."""
+    articles = portal.help_for(d, service_code=service_code or None, query=q)
+    if _is_fragment(request):
+        return render(request, d, "_help.html", articles=articles, code=service_code)
+    return render(request, d, "portal_help.html", articles=articles, code=service_code, q=q, title_key="help.title")
+
+
+@router.post("/help/{article_id}/answered")
+async def help_answered(article_id: str, request: Request, d: AppDeps) -> Response:
+    """"This answered my question": publishes `intake.help_deflected` (404 for an unknown article)."""
+    article = portal.help_article(d, article_id)
+    if article is None:
+        return render(request, d, "portal_error.html", status=404, message_key="error.not_found")
+    form = await request.form()
+    session = request.cookies.get(SESSION_COOKIE) or secrets.token_hex(12)
+    await portal.help_answered(d, article, service_code=str(form.get("service_code") or "") or None,
+                               session_key=session, language=language(request, d))
+    if _is_fragment(request):
+        return render(request, d, "_help_thanks.html")
+    return render(request, d, "portal_help_thanks.html", title_key="help.thanks")
+
+
+@router.post("/report")
+async def submit_report(request: Request, d: AppDeps) -> Response:
+    """Send a report: the spam guard, the Open311 POST's checks (attributes included), then
+    `intake.message_received` (channel ``web``); the page holds the token and a link to tracking.
+    400 with the form again (the text kept) for what the resident must correct or send again."""
+    form = await request.form(max_part_size=d.site.settings.max_upload_bytes + 1)
+    lang = language(request, d)
+    files = [f for f in form.getlist("photo") if isinstance(f, UploadFile) and f.filename]
+    try:
+        datas = [await f.read(d.site.settings.max_upload_bytes + 1) for f in files]
+        accepted = await portal.submit_report(d, form, files=datas, language=lang)
+    except SpamRefused as exc:
+        _refuse(request, exc.reason)
+        key = f"error.spam.{exc.reason}" if exc.reason in ("form_too_fast", "form_expired") else "error.spam"
+        return render(request, d, "portal_report.html", status=400,
+                      **_report_context(request, d, form, notice=key))
+    except FormProblem as exc:
+        return render(request, d, "portal_report.html", status=400,
+                      **_report_context(request, d, form, problems=exc.problems))
+    except Refused as exc:
+        return render(request, d, "portal_report.html", status=400, **_report_context(
+            request, d, form, problems={"jurisdiction_id": ("error.invalid", "; ".join(exc.descriptions))}))
+    except portal.UploadTooLarge:
+        _refuse(request, "upload_too_large")
+        return render(request, d, "portal_report.html", status=413, **_report_context(
+            request, d, form, problems={"photo": ("error.photo", f"> {d.site.settings.max_upload_bytes} B")}))
+    except NotAnImage:
+        return render(request, d, "portal_report.html", status=415, **_report_context(
+            request, d, form, problems={"photo": ("error.photo", "not an image")}))
+    return render(request, d, "portal_submitted.html", token=accepted.token, title_key="submitted.title")
+
+
+@router.post("/photos")
+async def upload_photo(request: Request, d: AppDeps) -> Response:
+    """One image (multipart field ``photo``): stored cleaned; ``{"id", "url"}``. 413 over the upload limit,
+    415 for what is not an image, 400 without the field."""
+    form = await request.form(max_part_size=d.site.settings.max_upload_bytes + 1)
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile):
+        return JSONResponse({"detail": "multipart field 'photo' is required"}, status_code=400)
+    data = await upload.read(d.site.settings.max_upload_bytes + 1)
+    try:
+        stored = await portal.store_photo(d, data)
+    except portal.UploadTooLarge as exc:
+        _refuse(request, "upload_too_large")
+        return JSONResponse({"detail": str(exc)}, status_code=413)
+    except NotAnImage as exc:
+        return JSONResponse({"detail": f"not an image: {exc}"[:300]}, status_code=415)
+    return JSONResponse({"id": str(stored.id), "url": stored.url}, status_code=201,
+                        headers={"Location": f"/media/{stored.id}.jpg"})
+
+
+@router.get("/media/{photo_id}.jpg")
+async def media(photo_id: str, d: AppDeps) -> Response:
+    """A stored photo (public, cacheable for a day; an id never changes its bytes)."""
+    try:
+        pid = UUID(photo_id)
+    except ValueError:
+        return Response(status_code=404)
+    jpeg = await d.site.store.photo(pid)
+    if jpeg is None:
+        return Response(status_code=404)
+    return Response(jpeg, media_type="image/jpeg", headers={
+        "Cache-Control": "public, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/track")
+async def track(request: Request, d: AppDeps, q: str = "") -> Response:
+    """Find a request by number or token: to its page (303), or a page saying it is not (yet) there."""
+    query = q.strip()[:200]
+    if not query:
+        return render(request, d, "portal_track.html", q="", state=None, title_key="track.title")
+    try:
+        if looks_like_case_number(query):
+            sid = query.upper() if await d.site.reads.request(query.upper()) else None
+        else:
+            sid = await d.site.reads.case_of_token(query, "web") or await d.site.reads.case_of_token(query, "open311")
+    except CaseApiUnavailable:
+        return render(request, d, "portal_track.html", status=503, q=query, state="unavailable",
+                      title_key="track.title")
+    except Exception:  # a token the case API's path cannot carry (dots, slashes): no such request
+        sid = None
+    if sid:
+        return RedirectResponse(f"/cases/{quote(sid)}", status_code=303)
+    state = "not_found" if looks_like_case_number(query) or not query.startswith("web-") else "pending"
+    return render(request, d, "portal_track.html", status=404 if state == "not_found" else 200, q=query,
+                  state=state, title_key="track.title")
+
+
+@router.get("/cases/{service_request_id}")
+async def case_page(service_request_id: str, request: Request, d: AppDeps) -> Response:
+    """The tracking page: status, category, place, photos, the public history and a follow form."""
+    try:
+        case, history = await portal.case_page(d, service_request_id)
+    except portal.UnknownCase:
+        return render(request, d, "portal_track.html", status=404, q=service_request_id, state="not_found",
+                      title_key="track.title")
+    except CaseApiUnavailable:
+        return render(request, d, "portal_track.html", status=503, q=service_request_id, state="unavailable",
+                      title_key="track.title")
+    return render(request, d, "portal_case.html", **_case_context(request, d, case, history))
+
+
+def _case_context(request: Request, d: Deps, case: Any, history: dict[str, Any] | None,
+                  **extra: Any) -> dict[str, Any]:
+    lang = language(request, d)
+    service = d.jurisdiction.service(case.service_code) if case.service_code else None
+    photos = [case.media_url] if case.media_url else []
+    return {"case": case, "history": history, "photos": photos,
+            "label": service_label(service, lang) if service else (case.service_name or case.service_code or ""),
+            "districts": d.districts_geojson(), "values": {}, "problems": {}, "followed": False,
+            "title_key": None, **extra}
+
+
+@router.post("/cases/{service_request_id}/follow")
+async def follow_case(service_request_id: str, request: Request, d: AppDeps) -> Response:
+    """Follow a request by email or SMS: publishes `intake.follow_requested`. 400 with the form again for
+    a missing or malformed address, 404 for an unknown request."""
+    form = await request.form(max_part_size=d.site.settings.max_upload_bytes + 1)
+    fragment = _is_fragment(request)
+    try:
+        await portal.follow(d, service_request_id, form, language=language(request, d))
+    except portal.UnknownCase:
+        return render(request, d, "portal_track.html", status=404, q=service_request_id, state="not_found",
+                      title_key="track.title")
+    except FormProblem as exc:
+        if fragment:
+            return render(request, d, "_followed.html", status=400, sid=service_request_id, problems=exc.problems)
+        try:
+            case, history = await portal.case_page(d, service_request_id)
+        except (portal.UnknownCase, CaseApiUnavailable):
+            return render(request, d, "portal_error.html", status=400, message_key=next(iter(exc.problems.values()))[0])
+        return render(request, d, "portal_case.html", status=400,
+                      **_case_context(request, d, case, history, values=form, problems=exc.problems))
+    if fragment:
+        return render(request, d, "_followed.html", sid=service_request_id, problems={})
+    return render(request, d, "portal_followed.html", sid=service_request_id, title_key=None)
+
+
+@router.get("/survey/{survey_token}")
+async def survey_form(survey_token: str, request: Request, d: AppDeps) -> Response:
+    """The satisfaction survey of a closed request (400 for a link that is not valid or has expired)."""
+    try:
+        invitation = portal.survey_invitation(d, survey_token)
+    except InvalidSurveyToken:
+        return render(request, d, "portal_survey_done.html", status=400, kind="invalid", title_key="survey.invalid")
+    return render(request, d, "portal_survey.html", sid=invitation.service_request_id, token=survey_token,
+                  values={}, problems={}, title_key="survey.title")
+
+
+@router.post("/survey/{survey_token}")
+async def survey_answer(survey_token: str, request: Request, d: AppDeps) -> Response:
+    """Answer the survey: publishes `intake.survey_answered`; 409 for a second answer to the same
+    invitation, 400 for an invalid link or rating."""
+    form = await request.form()
+    try:
+        await portal.answer_survey(d, survey_token, form, language=language(request, d))
+    except InvalidSurveyToken:
+        return render(request, d, "portal_survey_done.html", status=400, kind="invalid", title_key="survey.invalid")
+    except portal.SurveyAlreadyAnswered:
+        return render(request, d, "portal_survey_done.html", status=409, kind="already", title_key="survey.already")
+    except FormProblem as exc:
+        invitation = portal.survey_invitation(d, survey_token)
+        return render(request, d, "portal_survey.html", status=400, sid=invitation.service_request_id,
+                      token=survey_token, values=form, problems=exc.problems, title_key="survey.title")
+    return render(request, d, "portal_survey_done.html", kind="thanks", title_key="survey.thanks")
+
+
+@router.get("/static/portal/{name}")
+async def portal_asset(name: str) -> Response:
+    """The portal's own script and styles (``static/portal.js``, ``static/portal.css``)."""
+    types = {"portal.js": "text/javascript", "portal.css": "text/css"}
+    if name not in types:
+        return Response(status_code=404)
+    return Response((PACKAGE / "static" / name).read_bytes(), media_type=types[name],
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,291 @@
+"""The resident portal's handlers: a report form checked and published (through `service_layer.intake`),
+photos processed and stored, nearby open reports, tracking, following, the satisfaction survey and help
+deflections. Each takes `Deps`; the routes (`entrypoints/portal.py`) only translate HTTP.
+
+Produces on `intake.messages` (acks=all, before the resident gets an answer): `intake.message_received`
+(channel ``web``), `intake.follow_requested`, `intake.survey_answered`, `intake.help_deflected`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from services.intake_web.domain.agent import default_region
+from services.intake_web.domain.limits import check_jurisdiction
+from services.intake_web.domain.photos import NotAnImage, process_photo
+from services.intake_web.domain.portal import (
+    MAX_DESCRIPTION,
+    Contact,
+    FormProblem,
+    Nearby,
+    PortalReport,
+    check_form,
+    deflection,
+    follow_request,
+    nearest,
+    parse_contact,
+    parse_rating,
+    survey_answer,
+    web_event_id,
+)
+from services.intake_web.service_layer.deps import Deps
+from services.intake_web.service_layer.intake import Accepted, submit_web
+from shared.events import Envelope
+from shared.intake import CaseApiUnavailable
+from shared.jurisdiction.help import HelpArticle, match_articles
+from shared.open311 import ServiceDefinition, ServiceRequest, attribute_problems, coordinate_problem
+from shared.surveys import SurveyInvitation, read_survey_token
+
+MAX_PHOTOS = 5
+"""Photos one report may carry."""
+_ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+
+
+class UploadTooLarge(ValueError):
+    """An uploaded file is larger than `Settings.max_upload_bytes`."""
+
+
+class SurveyAlreadyAnswered(ValueError):
+    """This invitation (`jti`) was answered before: one answer per invitation."""
+
+
+class UnknownCase(LookupError):
+    """The case service has no case with this number."""
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo kept: its id and public URL (``{public_base_url}/media/{id}.jpg``)."""
+
+    id: UUID
+    url: str
+
+
+def media_url(deps: Deps, photo_id: UUID) -> str:
+    """The public URL of a stored photo (Open311 `media_url`)."""
+    return f"{deps.site.settings.public_base_url.rstrip('/')}/media/{photo_id}.jpg"
+
+
+async def store_photo(deps: Deps, data: bytes) -> StoredPhoto:
+    """Process (`domain.photos.process_photo`, in a worker thread) and keep one uploaded image. Raises
+    `UploadTooLarge` over `max_upload_bytes`, `NotAnImage` for anything else than a readable image."""
+    if len(data) > deps.site.settings.max_upload_bytes:
+        raise UploadTooLarge(f"a photo may hold at most {deps.site.settings.max_upload_bytes} bytes")
+    if not data:
+        raise NotAnImage("empty file")
+    photo = await asyncio.to_thread(process_photo, data)
+    photo_id = deps.new_id()
+    await deps.site.store.add_photo(photo_id=photo_id, jpeg=photo.jpeg, width=photo.width, height=photo.height,
+                                    now=deps.clock())
+    deps.log.info("photo_stored", photo_id=str(photo_id), width=photo.width, height=photo.height,
+                  bytes=len(photo.jpeg))
+    return StoredPhoto(photo_id, media_url(deps, photo_id))
+
+
+def attribute_answers_given(form: Any) -> dict[str, str | list[str]]:
+    """The ``attribute[CODE]`` and ``attribute[CODE][]`` fields of a form (a `FormData` or mapping of lists),
+    as `shared.open311.attribute_problems` takes them."""
+    given: dict[str, str | list[str]] = {}
+    items = form.multi_items() if hasattr(form, "multi_items") else list(form.items())
+    for key, value in items:
+        match = _ATTRIBUTE.match(str(key))
+        if match is None or not isinstance(value, str):
+            continue
+        code, many = match.group(1), match.group(2) is not None
+        if many:
+            listed = given.setdefault(code, [])
+            if isinstance(listed, list):
+                listed.append(value)
+        else:
+            given[code] = value
+    return given
+
+
+def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalReport:
+    """A portal report form (`form`: FormData) as a `PortalReport`, with the checks of an Open311 POST
+    (the service offered, a point inside the jurisdiction, the service's attributes answered as its
+    definition says; `jurisdiction_id` if given) and the portal's own (a description of at most 4000
+    characters, a place: pin or address, the contact chosen). Raises `FormProblem` naming every field to
+    correct, and `services.intake_web.domain.limits.Refused` for another jurisdiction's id."""
+    raw_jur = form.get("jurisdiction_id")
+    check_jurisdiction(raw_jur if isinstance(raw_jur, str) else None, deps.jurisdiction.id)
+    problems: dict[str, str | tuple[str, str]] = {}
+    code = str(form.get("service_code") or "").strip()
+    service = deps.jurisdiction.service(code) if code in deps.service_codes else None
+    if service is None:
+        problems["service_code"] = "error.service_code"
+    description = str(form.get("description") or "").strip()
+    if not description or len(description) > MAX_DESCRIPTION:
+        problems["description"] = "error.description"
+    lat, long = _coordinate(form.get("lat")), _coordinate(form.get("long"))
+    address = str(form.get("address") or "").strip()[:500] or None
+    if lat is not None and long is not None:
+        if coordinate_problem(lat, long, deps.jurisdiction.contains):
+            problems["lat"] = "error.place_outside"
+    else:
+        lat = long = None
+        if address is None:
+            problems["address"] = "error.place"
+    answers: dict[str, Any] = {}
+    if service is not None:
+        definition = ServiceDefinition.model_validate(service.definition())
+        found, answers = attribute_problems(definition, attribute_answers_given(form))
+        for sentence in found:
+            field = next((f"attribute[{a.code}]" for a in definition.attributes
+                          if re.search(rf"\b{re.escape(a.code)}\b", sentence)), "attributes")
+            problems.setdefault(field, ("error.attribute", sentence))
+    region = default_region(deps.jurisdiction, deps.agent.default_region)
+    try:
+        contact = parse_contact(form, region=region)
+    except FormProblem as exc:
+        problems.update(exc.problems)
+        contact = Contact()
+    if problems:
+        raise FormProblem(problems)
+    first_name = str(form.get("first_name") or "").strip()[:100] or None
+    return PortalReport(service_code=code, description=description, lat=lat, long=long, address=address,
+                        contact=contact, attributes=dict(answers), media_url=tuple(photo_urls)[:MAX_PHOTOS],
+                        first_name=first_name if contact.channel else None)
+
+
+def _coordinate(raw: Any) -> float | None:
+    try:
+        value = float(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def photo_ids(form: Any) -> list[UUID]:
+    """The ids of photos uploaded beforehand (``photo_id`` fields), each once; anything not a UUID is
+    ignored."""
+    found: list[UUID] = []
+    values = form.getlist("photo_id") if hasattr(form, "getlist") else form.get("photo_id", [])
+    for raw in values:
+        try:
+            pid = UUID(str(raw))
+        except ValueError:
+            continue
+        if pid not in found:
+            found.append(pid)
+    return found[:MAX_PHOTOS]
+
+
+async def submit_report(deps: Deps, form: Any, *, files: Sequence[bytes], language: str) -> Accepted:
+    """Check the spam guard (`domain.portal.check_form`: honeypot, form token's age), read the report
+    (`read_report`), store the photos sent with the form itself (no-JavaScript path) and publish the
+    report (`service_layer.intake.submit_web`). Raises `SpamRefused`, `FormProblem`, `Refused`,
+    `UploadTooLarge`, `NotAnImage` (nothing is published then)."""
+    s = deps.site.settings
+    check_form(s.portal_form_secret, str(form.get("form_token") or ""), str(form.get("website") or ""),
+               now=deps.clock(), min_fill_s=s.portal_min_fill_s, ttl_s=s.portal_form_ttl_s)
+    urls = [media_url(deps, pid) for pid in photo_ids(form)]
+    read_report(deps, form, photo_urls=urls)  # every field checked before a photo is stored
+    for data in files[:MAX_PHOTOS - len(urls)]:
+        urls.append((await store_photo(deps, data)).url)
+    report = read_report(deps, form, photo_urls=urls)
+    return await submit_web(deps, report, language=language)
+
+
+async def nearby_reports(deps: Deps, *, service_code: str, lat: float, long: float) -> list[Nearby]:
+    """Open reports of `service_code` within `Settings.portal_nearby_radius_m` metres of the pin, nearest
+    first (at most 10). Raises `CaseApiUnavailable`."""
+    radius = deps.site.settings.portal_nearby_radius_m
+    found = await deps.site.reads.nearby(service_code=service_code, lat=lat, long=long, radius_m=radius)
+    return nearest([r for r in found if r.service_code == service_code and r.status == "open"], lat, long, radius)
+
+
+def help_for(deps: Deps, *, service_code: str | None, query: str) -> list[HelpArticle]:
+    """The help articles for a category or typed words (`shared.jurisdiction.help.match_articles`)."""
+    return match_articles(deps.site.help, service_code=service_code or None, query=query[:200])
+
+
+def help_article(deps: Deps, article_id: str) -> HelpArticle | None:
+    """The article with this id, or None."""
+    return next((a for a in deps.site.help if a.id == article_id), None)
+
+
+async def help_answered(deps: Deps, article: HelpArticle, *, service_code: str | None, session_key: str,
+                        language: str) -> Envelope:
+    """Publish `intake.help_deflected`: the article answered the resident's question."""
+    code = service_code if service_code in deps.service_codes else None
+    request_id = deps.new_id()
+    now = deps.clock()
+    event = deflection(article_id=article.id, service_code=code, session_key=session_key, request_id=request_id,
+                       now=now, language=language)
+    env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
+                            event_id=web_event_id("help", event.channel_message_id))
+    await deps.publisher.publish(env)
+    deps.log.info("help_deflected", article_id=article.id, event_id=str(env.event_id))
+    return env
+
+
+async def case_page(deps: Deps, service_request_id: str) -> tuple[ServiceRequest, dict[str, Any] | None]:
+    """A case and its public history (None when the case service does not give one). Raises
+    `UnknownCase` and `CaseApiUnavailable` (for the case itself)."""
+    case = await deps.site.reads.request(service_request_id)
+    if case is None:
+        raise UnknownCase(service_request_id)
+    try:
+        history = await deps.site.reads.history(service_request_id)
+    except CaseApiUnavailable as exc:  # the page still shows the case and its status meanwhile
+        deps.log.warning("history_unavailable", service_request_id=service_request_id, error=str(exc))
+        history = None
+    return case, history
+
+
+async def follow(deps: Deps, service_request_id: str, form: Mapping[str, Any], *, language: str) -> Envelope:
+    """Publish `intake.follow_requested` for the address chosen in `form` (``notify`` ``email`` or ``sms``
+    and that field). Raises `FormProblem`, `UnknownCase` (when the case service says there is no such
+    case; while it cannot tell, the follow is published and the case service decides)."""
+    region = default_region(deps.jurisdiction, deps.agent.default_region)
+    contact = parse_contact(form, region=region, anonymous_allowed=False)
+    try:
+        known = await deps.site.reads.request(service_request_id) is not None
+    except CaseApiUnavailable as exc:  # the case service decides on a case it could not confirm here
+        deps.log.warning("follow_unconfirmed", service_request_id=service_request_id, error=str(exc))
+        known = True
+    if not known:
+        raise UnknownCase(service_request_id)
+    now = deps.clock()
+    event = follow_request(service_request_id, contact, request_id=deps.new_id(), now=now, language=language)
+    env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
+                            event_id=web_event_id("follow", event.channel_message_id))
+    await deps.publisher.publish(env)
+    deps.log.info("follow_requested", event_id=str(env.event_id), notify_channel=contact.channel)
+    return env
+
+
+def survey_invitation(deps: Deps, token: str) -> SurveyInvitation:
+    """The invitation a survey token carries. Raises `InvalidSurveyToken`."""
+    return read_survey_token(deps.site.settings.survey_secret, token, now=deps.clock())
+
+
+async def answer_survey(deps: Deps, token: str, form: Mapping[str, Any], *, language: str) -> Envelope:
+    """Publish `intake.survey_answered` once per invitation (`jti`): the claim is kept in
+    `intake_web.survey_answers` before the publish and removed when the publish fails. Raises
+    `InvalidSurveyToken`, `FormProblem`, `SurveyAlreadyAnswered`."""
+    invitation = survey_invitation(deps, token)
+    rating, comment = parse_rating(form)
+    now = deps.clock()
+    store = deps.site.store
+    if not await store.claim_survey(jti=invitation.jti, service_request_id=invitation.service_request_id, now=now):
+        raise SurveyAlreadyAnswered(invitation.jti)
+    event = survey_answer(service_request_id=invitation.service_request_id, contact_key_=invitation.contact_key,
+                          jti=invitation.jti, rating=rating, comment=comment, now=now,
+                          language=invitation.language or language)
+    env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
+                            event_id=web_event_id("survey", invitation.jti))
+    try:
+        await deps.publisher.publish(env)
+    except BaseException:
+        await store.release_survey(invitation.jti)
+        raise
+    deps.log.info("survey_answered", event_id=str(env.event_id), rating=rating)
+    return env
+
