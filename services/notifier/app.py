@@ -1,10 +1,11 @@
 """Notifier bootstrap: wires the senders, the handlers and the subscription.
 
 Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`,
-`case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`)
+`case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`,
+`case.followed`)
 and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received`); produces `notification.recorded`
-on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, case statuses,
+on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, followers, case statuses,
 opt-outs, undeliverable addresses, deliveries); a sweeper settles the deliveries a crash left `sending`.
 """
 
@@ -56,9 +57,11 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     async def start() -> None:
         texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
+        survey = handlers.SurveyLinks(secret=s.survey_secret, ttl_s=s.survey_ttl_s,
+                                      base_url=s.portal_base_url or s.public_base_url)
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
-            workbench_base_url=s.workbench_base_url, tz=texts.tz))
+            workbench_base_url=s.workbench_base_url, tz=texts.tz, survey=survey))
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))

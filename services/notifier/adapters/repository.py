@@ -16,8 +16,8 @@ _CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, di
 
 
 class NotifierRepository:
-    """Everything the notifier stores: how to reach each reporter (`contacts`), the last status of each
-    case (`case_status`), who opted out (`opt_outs`), which addresses bounced (`undeliverable`) and one
+    """Everything the notifier stores: how to reach each reporter (`contacts`) and follower (`followers`),
+    the last status of each case (`case_status`), who opted out (`opt_outs`), which addresses bounced (`undeliverable`) and one
     row per (case, causing event, recipient) for each notice (`deliveries`), on `conn` (in the caller's
     transaction). Times are UTC; recipients are named by `recipient_key` only. Every method raises
     `asyncpg.PostgresError` when its statement fails (the unit of work then rolls back)."""
@@ -49,6 +49,26 @@ class NotifierRepository:
                                      case_id)
         return [Contact(**dict(r)) for r in rows]
 
+    async def add_follower(self, follower: Contact, at: datetime) -> bool:
+        """Keep a follower of a case (`follower` from `model.contact_of_follower`: channel ``email`` or
+        ``sms`` with that address), followed at `at`. False, changing nothing, when that contact key
+        already follows that case."""
+        status = await self.conn.execute(
+            "INSERT INTO followers (case_id, service_request_id, contact_key, channel, email, phone, language, "
+            "followed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (case_id, contact_key) DO NOTHING",
+            follower.case_id, follower.service_request_id, follower.contact_key, follower.channel, follower.email,
+            follower.phone, follower.language, at)
+        return bool(status.endswith(" 1"))
+
+    async def followers_of(self, case_id: UUID) -> list[Contact]:
+        """The followers of a case and of the cases merged into it (whose reporter's contact says so), as
+        contacts (`follower` true), in the order they followed; erased ones (no address left) included."""
+        rows = await self.conn.fetch(
+            "SELECT case_id, service_request_id, contact_key, channel, email, phone, language FROM followers "
+            "WHERE case_id = $1 OR case_id IN (SELECT case_id FROM contacts WHERE merged_into = $1) "
+            "ORDER BY followed_at, contact_key", case_id)
+        return [Contact(**dict(r), follower=True) for r in rows]
+
     async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
         """The reporter of `case_id` now follows `merged_into` (they hear of its status changes)."""
         await self.conn.execute("UPDATE contacts SET merged_into = $2 WHERE case_id = $1", case_id, merged_into)
@@ -61,9 +81,9 @@ class NotifierRepository:
         return bool(status.endswith(" 1"))
 
     async def erase_personal_data(self, case_id: UUID, contact_keys: list[str], at: datetime) -> tuple[int, int]:
-        """Erase what the notifier holds of the reporters `contact_keys` and of the reporter of `case_id`
-        (retention, `case.personal_data_erased`): their contacts keep the case and channel but lose
-        email, phone, handle, name and message ids, and those cases' remembered status notes (staff free
+        """Erase what the notifier holds of the reporters (and followers) `contact_keys` and of the reporter
+        and followers of `case_id` (retention, `case.personal_data_erased`): their contacts keep the case and
+        channel but lose email, phone, handle, name and message ids (followers their email and phone), and those cases' remembered status notes (staff free
         text); the deliveries of those contacts' cases stay, with the
         recipient key replaced by ``erased:<id>`` and email addresses and phone numbers masked in their
         reasons. Opt-outs and bounces stay (keyed, not reversible; what keeps a STOP honoured). Returns
@@ -72,7 +92,10 @@ class NotifierRepository:
             "UPDATE contacts SET email = NULL, phone = NULL, handle = NULL, display_name = NULL, "
             "reply_to_message_id = NULL, channel_message_id = NULL, erased_at = coalesce(erased_at, $3) "
             "WHERE case_id = $1 OR contact_key = ANY($2::text[]) RETURNING case_id", case_id, contact_keys, at)
-        ids = list({case_id, *(r["case_id"] for r in cases)})
+        followed = await self.conn.fetch(
+            "UPDATE followers SET email = NULL, phone = NULL, erased_at = coalesce(erased_at, $3) "
+            "WHERE case_id = $1 OR contact_key = ANY($2::text[]) RETURNING case_id", case_id, contact_keys, at)
+        ids = list({case_id, *(r["case_id"] for r in cases), *(r["case_id"] for r in followed)})
         await self.conn.execute("UPDATE case_status SET status_notes = NULL WHERE case_id = ANY($1::uuid[])", ids)
         blanked = await self.conn.execute(
             "UPDATE deliveries SET recipient_key = 'erased:' || id, "

@@ -96,6 +96,8 @@ _SMS = {
         "closed": "{p}: case {n} is closed.{notes}",
         "said": "{p}, case {n}:{notes}",
         "unmerged": "{p}: your report {n} is its own case again, no longer part of case {m}.",
+        "followed": "{p}: you now follow case {n}; reply STOP to stop.",
+        "survey_invitation": "{p}: case {n} is closed. How did we do? {link}",
     },
     "fr": {
         "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
@@ -105,6 +107,8 @@ _SMS = {
         "said": "{p}, dossier {n} :{notes}",
         "unmerged": ("{p} : votre signalement {n} est de nouveau un dossier à part, il ne fait plus partie du "
                      "dossier {m}."),
+        "followed": "{p} : vous suivez désormais le dossier {n}; répondez STOP pour arrêter.",
+        "survey_invitation": "{p} : le dossier {n} est fermé. Votre avis? {link}",
     },
 }
 MAX_SEGMENTS = 2
@@ -118,23 +122,26 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     default `MAX_SEGMENTS`, `MAX_SEGMENTS_WRITTEN` when the notice carries `text`).
 
     A notice with `text` (a public update, a reply, a workflow status text) says it after the case number,
-    followed by the staff's notes. The case numbers are always whole: what is shortened is the text and
-    notes (cut with an ellipsis), then the fixed wording (the shortest form keeps only the program name
-    and the case number).
+    followed by the staff's notes. The case numbers and a survey's `link` are always whole: what is
+    shortened is the text and notes (cut with an ellipsis), then the fixed wording (the shortest form keeps
+    only the program name, the case number and the link). A survey invitation may take
+    `MAX_SEGMENTS_WRITTEN` segments (its link is a signed token of a few hundred characters).
     """
     lang = notice.language if notice.language in _SMS else "en"
     template = _SMS[lang]["said" if notice.text else notice.kind]
     notes = " ".join(" ".join(x for x in (notice.text, notice.status_notes) if x).split())
-    limit = max_segments or (MAX_SEGMENTS_WRITTEN if notice.text else MAX_SEGMENTS)
-    n, m = notice.service_request_id, notice.merged_into_service_request_id or ""
+    long_form = notice.text or notice.link
+    limit = max_segments or (MAX_SEGMENTS_WRITTEN if long_form else MAX_SEGMENTS)
+    n, m, link = notice.service_request_id, notice.merged_into_service_request_id or "", notice.link or ""
 
     def render(note: str) -> str:
-        return template.format(p=program, n=n, m=m, notes=f" {note}" if note else "")
+        return template.format(p=program, n=n, m=m, link=link, notes=f" {note}" if note else "")
 
     text = render(notes)
     while notes and sms_segments(text).count > limit:
         notes = notes[: max(0, len(notes) - 10)].rstrip()
         text = render(notes + "…" if notes else "")
     if sms_segments(text).count > limit:
-        text = f"{program} {n}" if notice.kind not in ("merged", "unmerged") else f"{program} {n} > {m}"
+        text = (f"{program} {n} > {m}" if notice.kind in ("merged", "unmerged")
+                else f"{program} {n} {link}" if link else f"{program} {n}")
     return text

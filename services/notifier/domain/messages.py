@@ -19,9 +19,10 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
-               "escalation"]
+               "escalation", "followed", "survey_invitation"]
 """What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
-member's public update or reply, the undoing of a merge, and an escalation email to a supervisor."""
+member's public update or reply, the undoing of a merge, an escalation email to a supervisor, the
+confirmation a new follower of a case gets, and the satisfaction survey's invitation after closure."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
@@ -74,7 +75,9 @@ class Notice:
     """One thing to tell one reporter (or, for an escalation, one supervisor) about one case.
 
     `text` is what staff wrote (a public update or a reply) or the workflow's text for a status (the
-    jurisdiction's `texts[language]`); `escalation` the facts of an escalation email.
+    jurisdiction's `texts[language]`); `escalation` the facts of an escalation email; `link` the survey's
+    address (a survey invitation: ``{portal}/survey/{token}``), never shortened; `follower` true when the
+    recipient follows the case rather than reported it.
     """
 
     kind: Kind
@@ -86,6 +89,8 @@ class Notice:
     description: str | None = None
     text: str | None = None
     escalation: Escalation | None = None
+    link: str | None = None
+    follower: bool = False
 
 
 _env: Environment | None = None
@@ -174,6 +179,6 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     msg.set_content(text)
     # The HTML part escapes the same text (a resident's description may hold markup).
     paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
-    html = env.get_template("email.html").render(lang=lang, subject=subject, paragraphs=paragraphs)
+    html = env.get_template("email.html").render(lang=lang, subject=subject, paragraphs=paragraphs, link=notice.link)
     msg.add_alternative(html, subtype="html")
     return msg

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.notifier.domain.messages import language_of
-from shared.events import CaseOpened
+from shared.events import CaseFollowed, CaseOpened
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class Contact:
     "fr"); `reply_to_message_id` their mail's Message-ID (email reporters only: our mails thread to it);
     `channel_message_id` their message on their channel (a Mastodon reply answers it); `last_inbound_at`
     (UTC) their last message, the start of Meta's reply window; `merged_into` the case theirs joined.
+    A follower of the case (`follower` true, a `followers` row) has `channel` ``email`` or ``sms`` and
+    only that address.
     """
 
     case_id: UUID
@@ -34,6 +36,7 @@ class Contact:
     last_inbound_at: datetime | None = None
     channel_message_id: str | None = None
     merged_into: UUID | None = None
+    follower: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,15 @@ def contact_of(opened: CaseOpened) -> Contact:
 def reply_to_of(opened: CaseOpened) -> str | None:
     """The Message-ID our mails about this case answer (`In-Reply-To`): the reporter's own mail, if any."""
     return opened.channel_message_id if opened.channel == "email" else None
+
+
+def contact_of_follower(followed: CaseFollowed) -> Contact:
+    """How to reach a follower of a case (`case.followed`): on the channel they chose (``email`` with
+    `pii.email`, ``sms`` with `pii.phone`), in their language; no name, no thread of theirs."""
+    return Contact(
+        case_id=followed.case_id, service_request_id=followed.service_request_id,
+        contact_key=followed.follower_contact_key, channel=followed.notify_channel,
+        email=followed.pii.email if followed.notify_channel == "email" else None,
+        phone=followed.pii.phone if followed.notify_channel == "sms" else None,
+        language=language_of(followed.language), follower=True,
+    )

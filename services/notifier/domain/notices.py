@@ -5,19 +5,22 @@ follows (and, when that case was already closed, its closure); `case.status_chan
 `status_changed` (with the workflow's text for the status when it has one), to the case's reporter and to
 every reporter merged into it; `case.public_update` → the staff's text to all of them; `case.reply_requested`
 → the staff's text to one of them; `case.unmerged` → their report is its own case again;
-`case.escalated` → an email to the supervisors.
+`case.escalated` → an email to the supervisors; `case.followed` → a confirmation to the new follower, who
+then hears the status notices and public updates (never a reply, never a survey); a case that first
+reaches a `resolved` or `closed` workflow status → one survey invitation per reporter.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
 from urllib.parse import quote
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from services.notifier.domain.messages import Escalation, Notice
 from services.notifier.domain.model import CaseStatus, Contact, reporter_name
 from shared.events import (
     CaseEscalated,
+    CaseFollowed,
     CaseMerged,
     CaseOpened,
     CasePublicUpdate,
@@ -66,7 +69,7 @@ def status_notice(changed: CaseStatusChanged, contact: Contact, text: str | None
     return Notice(kind="closed" if changed.status == "closed" else "status_changed",
                   service_request_id=changed.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  status_notes=changed.status_notes, text=text)
+                  status_notes=changed.status_notes, text=text, follower=contact.follower)
 
 
 def public_update_notice(update: CasePublicUpdate, contact: Contact) -> Notice:
@@ -74,7 +77,7 @@ def public_update_notice(update: CasePublicUpdate, contact: Contact) -> Notice:
     into it, under the case's number, framed in the reporter's language."""
     return Notice(kind="public_update", service_request_id=update.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  text=update.text)
+                  text=update.text, follower=contact.follower)
 
 
 def reply_notice(reply: CaseReplyRequested, contact: Contact) -> Notice:
@@ -113,3 +116,54 @@ def escalation_notice(escalated: CaseEscalated, *, workbench_base_url: str, tz: 
                                         service_name=escalated.service_name, due=due,
                                         priority=escalated.priority, previous_priority=escalated.previous_priority,
                                         queue=escalated.queue, previous_queue=escalated.previous_queue))
+
+
+SURVEY_STATUSES = ("resolved", "closed")
+"""The workflow statuses whose first reaching invites the reporters to the survey (docs/residents-and-
+insights.md, "Events"): not `duplicate`, `cancelled` or `referred_out`, which closed nothing we did."""
+
+_SURVEY = UUID("8d3b5f0e-6a41-4c2e-9f17-0b5e2d7c4a91")
+_FOLLOW = UUID("1f6e9c2a-7b3d-4e58-a0c4-5d2f8e1b7c63")
+
+
+def invites_survey(status: str, workflow_status: str | None) -> bool:
+    """Whether a case in this Open311 `status` and workflow status is one its reporters are asked about:
+    Open311 ``closed`` in one of `SURVEY_STATUSES`."""
+    return status == "closed" and workflow_status in SURVEY_STATUSES
+
+
+def survey_cause(case_id: UUID) -> UUID:
+    """The cause of a case's survey invitations: the same for every closure of the case, so each reporter is
+    invited once per case whatever reopens and closes it again (the deliveries' unique key)."""
+    return uuid5(_SURVEY, str(case_id))
+
+
+def follow_cause(case_id: UUID, contact_key: str) -> UUID:
+    """The cause of a follower's confirmation: one per (case, follower)."""
+    return uuid5(_FOLLOW, f"{case_id}\x00{contact_key}")
+
+
+def follow_confirmation(followed: CaseFollowed, contact: Contact) -> Notice:
+    """The confirmation a new follower gets: they follow the case (and, by SMS, how to stop)."""
+    return Notice(kind="followed", service_request_id=followed.service_request_id,
+                  language=contact.language, follower=True)  # type: ignore[arg-type]
+
+
+def survey_invitation(service_request_id: str, contact: Contact, link: str) -> Notice:
+    """The survey invitation a reporter gets once their case (`service_request_id`: the closed case, the
+    survivor for a report merged into it) is resolved or closed: `link` is their own survey address."""
+    return Notice(kind="survey_invitation", service_request_id=service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  link=link)
+
+
+def with_followers(reporters: list[Contact], followers: list[Contact]) -> list[Contact]:
+    """Who hears a public notice of a case: its reporters (those of merged cases included), then its
+    followers, each contact key once (a reporter who also follows hears it as a reporter)."""
+    seen = {c.contact_key for c in reporters}
+    out = list(reporters)
+    for f in followers:
+        if f.contact_key not in seen:
+            seen.add(f.contact_key)
+            out.append(f)
+    return out

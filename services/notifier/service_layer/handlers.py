@@ -1,11 +1,14 @@
 """Notifier handlers: acknowledge `case.opened`, report `case.merged`, the workflow's status notices, staff's
 public updates and replies and the undoing of a merge on the channel the resident used (email,
-SMS/WhatsApp through Twilio, Messenger/Instagram/WhatsApp Cloud, Mastodon direct messages); email the
+SMS/WhatsApp through Twilio, Messenger/Instagram/WhatsApp Cloud, Mastodon direct messages); confirm a new
+follower (`case.followed`) and tell followers the public notices (status notices, public updates); invite
+each reporter to the satisfaction survey once when their case is resolved or closed; email the
 supervisors on `case.escalated`; erase contacts on `case.personal_data_erased`; keep the opt-out store and
 record what providers say of our messages.
 
 Consumes `case.opened`, `case.merged`, `case.status_changed`, `case.message_added`, `case.public_update`,
-`case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased` from `cases.lifecycle` and
+`case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`, `case.followed` from
+`cases.lifecycle` and
 `intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
 `intake.message_status_received`, `intake.delivery_status_received` from `intake.messages`; produces
 `notification.recorded` on `notifications.outcomes` through the outbox.
@@ -37,17 +40,23 @@ from uuid import UUID
 from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.domain.channels import short_text
 from services.notifier.domain.messages import Notice, compose_email, recipient_key
-from services.notifier.domain.model import CaseStatus, Contact, contact_of
+from services.notifier.domain.model import CaseStatus, Contact, contact_of, contact_of_follower
 from services.notifier.domain.notices import (
     acknowledgement,
     escalation_notice,
+    follow_cause,
+    follow_confirmation,
+    invites_survey,
     late_closure,
     merge_notice,
     public_update_notice,
     reply_notice,
     reporter_of,
     status_notice,
+    survey_cause,
+    survey_invitation,
     unmerge_notice,
+    with_followers,
 )
 from services.notifier.domain.outcomes import (
     INTERRUPTED,
@@ -67,6 +76,7 @@ from services.notifier.domain.targets import Target, choose_target, suppression
 from shared.events import (
     BounceReceived,
     CaseEscalated,
+    CaseFollowed,
     CaseMerged,
     CaseMessageAdded,
     CaseOpened,
@@ -84,6 +94,7 @@ from shared.events import (
 )
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
+from shared.surveys import survey_token
 
 if TYPE_CHECKING:
     from services.notifier.adapters.senders import MastodonSender, MetaSender, TwilioSender
@@ -124,11 +135,29 @@ def _no_status_text(jurisdiction_id: str, status_id: str, language: str) -> str 
 
 
 @dataclass(frozen=True)
+class SurveyLinks:
+    """How survey invitations' links are written (docs/residents-and-insights.md, "Survey tokens"): tokens
+    signed with `secret` (`Settings.survey_secret`, shared with intake_web), valid `ttl_s` seconds, under
+    `base_url` (`Settings.portal_base_url`, else `public_base_url`)."""
+
+    secret: str
+    ttl_s: int
+    base_url: str
+
+    def link(self, service_request_id: str, contact_key: str, language: str | None, now: datetime) -> str:
+        """``{base_url}/survey/{token}`` for one reporter of one case, the token made at `now` (aware UTC)."""
+        token = survey_token(self.secret, service_request_id=service_request_id, contact_key=contact_key,
+                             language=language, now=now, ttl_s=self.ttl_s)
+        return f"{self.base_url.rstrip('/')}/survey/{token}"
+
+
+@dataclass(frozen=True)
 class Sending:
     """What the notice handlers need beyond their unit of work: the `senders`, the `record_uow` factory
     for outcomes, Meta's reply window in hours, the workflow's status texts (`status_text`), the staff
-    workbench's base URL (`Settings.workbench_base_url`: links in escalation emails) and the
-    jurisdiction's time zone (due times in them)."""
+    workbench's base URL (`Settings.workbench_base_url`: links in escalation emails), the
+    jurisdiction's time zone (due times in them) and how survey links are written (`survey`; None: no
+    survey invitation is sent)."""
 
     senders: Senders
     record_uow: RecordUnitOfWork
@@ -136,6 +165,7 @@ class Sending:
     status_text: StatusText = _no_status_text
     workbench_base_url: str = ""
     tz: tzinfo = UTC
+    survey: SurveyLinks | None = None
 
 
 @dataclass(frozen=True)
@@ -178,36 +208,77 @@ async def on_case_merged(merged: CaseMerged, uow: Uow, *, sending: Sending) -> s
     closed = late_closure(survivor, contact, text)
     if closed is not None and survivor is not None:
         result += "," + await _notify(uow, sending, contact, closed, cause_event_id=survivor.event_id)
+    if survivor is not None and invites_survey(survivor.status, survivor.workflow_status):
+        # Merged after the survivor was resolved (the events crossed): still asked, once.
+        result = ",".join([result, *await _invite(uow, sending, merged.merged_into, survivor.service_request_id,
+                                                  [contact])])
     return result
 
 
 async def on_status_changed(changed: CaseStatusChanged, uow: Uow, *, sending: Sending) -> str:
     """Remember the case's status, then, when the workflow tells reporters of it (`notify`), tell the
-    reporter of the case and of every case merged into it, with the jurisdiction's text for the new
-    workflow status in each reporter's language (the generic update or closure notice for an event
-    without a workflow status, or a status without a text). ``not_notified`` when `notify` is false."""
+    reporter of the case and of every case merged into it, and its followers, with the jurisdiction's text
+    for the new workflow status in each one's language (the generic update or closure notice for an event
+    without a workflow status, or a status without a text); ``not_notified`` when `notify` is false. A
+    case reaching Open311 ``closed`` as `resolved` or `closed` (not a duplicate, a cancellation or a
+    referral) invites each reporter to the survey, once per case (`_invite`)."""
     assert uow.envelope is not None
     await uow.repo.set_case_status(CaseStatus(case_id=changed.case_id, service_request_id=changed.service_request_id,
                                               status=changed.status, status_notes=changed.status_notes,
                                               event_id=uow.envelope.event_id, workflow_status=changed.workflow_status,
                                               notify=changed.notify), uow.now)
-    if not changed.notify:
-        return "not_notified"
+    reporters = await uow.repo.contacts_following(changed.case_id)
     results = []
-    for contact in await uow.repo.contacts_following(changed.case_id):
-        text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
-                if changed.workflow_status else None)
-        results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text)))
+    if not changed.notify:
+        results.append("not_notified")
+    else:
+        for contact in with_followers(reporters, await uow.repo.followers_of(changed.case_id)):
+            text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
+                    if changed.workflow_status else None)
+            results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text)))
+    if invites_survey(changed.status, changed.workflow_status):
+        results += await _invite(uow, sending, changed.case_id, changed.service_request_id, reporters)
     return ",".join(results) or "no_contact"
+
+
+async def _invite(uow: Uow, sending: Sending, case_id: UUID, service_request_id: str,
+                  reporters: list[Contact]) -> list[str]:
+    """Invite each of `reporters` (each contact key once; followers never) to the survey about the case
+    `case_id` numbered `service_request_id`, on their channel with their own link; once per (case,
+    reporter) whatever closes the case again (`survey_cause`). Nobody is invited when no link can be
+    written (`sending.survey` None: a notifier built without survey settings, as some tests are)."""
+    if sending.survey is None:
+        if reporters:
+            log.warning("survey_not_configured", case_id=str(case_id))
+        return []
+    results = []
+    for contact in {c.contact_key: c for c in reversed(reporters) if not c.follower}.values():
+        link = sending.survey.link(service_request_id, contact.contact_key, contact.language, uow.now)
+        results.append(await _notify(uow, sending, contact, survey_invitation(service_request_id, contact, link),
+                                     cause_event_id=survey_cause(case_id)))
+    return results
 
 
 async def on_public_update(update: CasePublicUpdate, uow: Uow, *, sending: Sending) -> str:
     """Send a staff member's public update to every reporter of the case and of every case merged into it,
-    each on their own channel (email in their thread), once per (`update_id`, recipient)."""
+    each on their own channel (email in their thread), and to its followers, once per (`update_id`,
+    recipient)."""
+    contacts = with_followers(await uow.repo.contacts_following(update.case_id),
+                              await uow.repo.followers_of(update.case_id))
     results = [await _notify(uow, sending, contact, public_update_notice(update, contact),
                              cause_event_id=update.update_id)
-               for contact in await uow.repo.contacts_following(update.case_id)]
+               for contact in contacts]
     return ",".join(results) or "no_contact"
+
+
+async def on_case_followed(followed: CaseFollowed, uow: Uow, *, sending: Sending) -> str:
+    """A new follower of the case: keep them (`followers`, their chosen channel and address) and confirm
+    on that channel, once per (case, follower) (`follow_cause`). From then on they hear the case's status
+    notices and public updates (never replies to a reporter nor survey invitations), unless opted out."""
+    contact = contact_of_follower(followed)
+    await uow.repo.add_follower(contact, uow.now)
+    return await _notify(uow, sending, contact, follow_confirmation(followed, contact),
+                         cause_event_id=follow_cause(followed.case_id, followed.follower_contact_key))
 
 
 async def on_reply_requested(reply: CaseReplyRequested, uow: Uow, *, sending: Sending) -> str:
@@ -436,6 +507,7 @@ def handlers(sending: Sending) -> Handlers:
         CaseUnmerged.event_type: (CaseUnmerged, partial(on_case_unmerged, sending=sending)),
         CaseEscalated.event_type: (CaseEscalated, partial(on_case_escalated, sending=sending)),
         CasePersonalDataErased.event_type: (CasePersonalDataErased, on_personal_data_erased),
+        CaseFollowed.event_type: (CaseFollowed, partial(on_case_followed, sending=sending)),
         BounceReceived.event_type: (BounceReceived, on_bounce),
         OptOutReceived.event_type: (OptOutReceived, on_opt_out),
         OptInReceived.event_type: (OptInReceived, on_opt_in),

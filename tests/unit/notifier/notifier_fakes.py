@@ -34,6 +34,7 @@ class FakeNotifierRepository:
         self.opt_outs: dict[str, tuple[OptOut, datetime]] = {}
         self.undeliverable: dict[str, dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
+        self.followers: dict[tuple[UUID, str], Contact] = {}
 
     async def add_contact(self, contact: Contact) -> None:
         self.contacts.setdefault(contact.case_id, contact)
@@ -43,6 +44,17 @@ class FakeNotifierRepository:
 
     async def contacts_following(self, case_id: UUID) -> list[Contact]:
         return [c for c in self.contacts.values() if case_id in (c.case_id, c.merged_into)]
+
+    async def add_follower(self, follower: Contact, at: datetime) -> bool:
+        key = (follower.case_id, follower.contact_key)
+        if key in self.followers:
+            return False
+        self.followers[key] = follower
+        return True
+
+    async def followers_of(self, case_id: UUID) -> list[Contact]:
+        merged = {c.case_id for c in self.contacts.values() if c.merged_into == case_id}
+        return [f for (cid, _), f in self.followers.items() if cid == case_id or cid in merged]
 
     async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
         if case_id in self.contacts:
@@ -60,7 +72,10 @@ class FakeNotifierRepository:
         for c in erased:
             self.contacts[c.case_id] = replace(c, email=None, phone=None, handle=None, display_name=None,
                                                reply_to_message_id=None, channel_message_id=None)
-        cases = {case_id, *(c.case_id for c in erased)}
+        followed = [f for f in self.followers.values() if f.case_id == case_id or f.contact_key in contact_keys]
+        for f in followed:
+            self.followers[(f.case_id, f.contact_key)] = replace(f, email=None, phone=None)
+        cases = {case_id, *(c.case_id for c in erased), *(f.case_id for f in followed)}
         for cid in cases & set(self.statuses):
             status, at = self.statuses[cid]
             self.statuses[cid] = (replace(status, status_notes=None), at)
