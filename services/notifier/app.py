@@ -57,11 +57,10 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     async def start() -> None:
         texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
-        survey = handlers.SurveyLinks(secret=s.survey_secret, ttl_s=s.survey_ttl_s,
-                                      base_url=s.portal_base_url or s.public_base_url)
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
-            workbench_base_url=s.workbench_base_url, tz=texts.tz, survey=survey))
+            workbench_base_url=s.workbench_base_url, tz=texts.tz, survey=handlers.SurveyLinks(
+                secret=s.survey_secret, ttl_s=s.survey_ttl_s, base_url=s.portal_base_url or s.public_base_url)))
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
