@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from services.case.adapters.repository import CASE_COLUMNS
+from shared.open311 import BoundingBox, Circle
 
 BY_CONTACT_LIMIT = 50
 """At most this many of a reporter's cases (what a call agent sees on the line)."""
@@ -20,23 +21,29 @@ BY_CONTACT_LIMIT = 50
 class RequestQuery:
     """Filters of a case search (Open311 GET Service Requests). A list filter set to None is not applied;
     an empty list matches nothing; the filters combine with AND. Dates (aware; compared as instants) bound
-    `requested_datetime`, both inclusive. `limit` is how many cases at most (the HTTP route keeps it in
-    1–10000)."""
+    `requested_datetime`, both inclusive. `bbox` keeps the cases whose point is in the WGS84 box, `near`
+    those within its radius (metres, geodesic) of its centre; a case without a point matches neither.
+    `limit` is how many cases at most (the HTTP route keeps it in 1–10000)."""
 
     service_request_ids: list[str] | None = None
     service_codes: list[str] | None = None
     statuses: list[str] | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
+    bbox: BoundingBox | None = None
+    near: Circle | None = None
     limit: int = 1000
 
 
 def requests_sql(q: RequestQuery) -> tuple[str, list[Any]]:
     """The search's SQL and its arguments, `(sql, args)`: `sql` selects `CASE_COLUMNS` from `cases` with
     one numbered placeholder per argument (`$1`…, in the order of `args`: the ids, service codes and
-    statuses given, then the start and end dates given, then the limit last), newest
+    statuses given, then the start and end dates given, then the box's west, south, east, north, then the
+    circle's long, lat and radius in metres, then the limit last), newest
     `requested_datetime` first, ties by `service_request_id` ascending. Column names are fixed here; every
-    filter value is an argument, never text in the SQL."""
+    filter value is an argument, never text in the SQL. Inside (docs/residents-and-insights.md) is PostGIS
+    ``ST_Intersects(point, ST_MakeEnvelope(w, s, e, n, 4326))`` and
+    ``ST_DWithin(point::geography, centre::geography, radius)``, on the indexed generated `point`."""
     where: list[str] = []
     args: list[Any] = []
     for column, values in (("service_request_id", q.service_request_ids), ("service_code", q.service_codes),
@@ -48,6 +55,16 @@ def requests_sql(q: RequestQuery) -> tuple[str, list[Any]]:
         if value is not None:
             args.append(value)
             where.append(f"{condition}${len(args)}")
+    if q.bbox is not None:
+        args.extend([q.bbox.west, q.bbox.south, q.bbox.east, q.bbox.north])
+        n = len(args)
+        where.append(f"ST_Intersects(point, ST_MakeEnvelope(${n - 3}::float8, ${n - 2}::float8, ${n - 1}::float8, "
+                     f"${n}::float8, 4326))")
+    if q.near is not None:
+        args.extend([q.near.long, q.near.lat, q.near.radius_m])
+        n = len(args)
+        where.append(f"ST_DWithin(point::geography, ST_SetSRID(ST_MakePoint(${n - 2}::float8, ${n - 1}::float8), "
+                     f"4326)::geography, ${n}::float8)")
     args.append(q.limit)
     sql = (f"SELECT {CASE_COLUMNS} FROM cases {'WHERE ' + ' AND '.join(where) if where else ''} "
            f"ORDER BY requested_datetime DESC, service_request_id LIMIT ${len(args)}")

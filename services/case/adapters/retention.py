@@ -68,10 +68,12 @@ class RetentionQueries:
                                 message_id, description)
 
     async def erase_case_text(self, case_id: UUID, description: str, status_notes: str | None) -> None:
-        """Set the case's `description` and `status_notes` (redacted) and drop its media URLs; its
-        category, place, times and status stay (the public record)."""
+        """Set the case's `description` and `status_notes` (redacted) and drop its media URLs and its Open311
+        answers (free-text ones may name people); its category, place, times and status stay (the public
+        record)."""
         await self.conn.execute(
-            "UPDATE cases SET description = $2, status_notes = $3, media_url = '{}' WHERE case_id = $1",
+            "UPDATE cases SET description = $2, status_notes = $3, media_url = '{}', attributes = '{}' "
+            "WHERE case_id = $1",
             case_id, description, status_notes)
 
     async def timeline_for_erasure(self, case_id: UUID) -> list[dict[str, Any]]:

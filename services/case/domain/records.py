@@ -46,11 +46,28 @@ def message_row(msg: MessageReceived, *, case_id: UUID, message_id: UUID, event_
     }
 
 
+OPEN311_ANSWER_CHANNELS = ("open311", "web")
+"""Channels whose message `attributes` are answers to the service's Open311 attributes, checked at intake
+(intake_web: the Open311 POST and the portal). Other channels put their own metadata there (a call's
+recording, an SMS location question), which is not the case's."""
+
+
+def open311_answers(msg: MessageReceived) -> dict[str, str | list[str]]:
+    """The answers an intake message gives to its service's Open311 attributes (code → value, or list of
+    values), as `case.opened` and `cases.attributes` carry them: those of the Open311 and portal channels
+    (`OPEN311_ANSWER_CHANNELS`) whose value is text or a list of texts; nothing from other channels."""
+    if msg.channel not in OPEN311_ANSWER_CHANNELS:
+        return {}
+    return {code: value for code, value in msg.attributes.items()
+            if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))}
+
+
 def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str,
                  correlation_id: UUID, now: datetime, workflow_status: str = "new") -> Case:
     """The `cases` row (column → value, for `CaseRepository.insert_case`) an intake message opens: open,
-    unrouted, carrying the flow's correlation id; `number` is its `service_request_id`, `now` (aware UTC)
-    its opening and update time, `workflow_status` the workflow's initial status."""
+    unrouted, carrying the flow's correlation id and its Open311 answers (`open311_answers`); `number` is
+    its `service_request_id`, `now` (aware UTC) its opening and update time, `workflow_status` the
+    workflow's initial status."""
     return {
         "workflow_status": workflow_status,
         "case_id": case_id, "service_request_id": number, "jurisdiction_id": jurisdiction_id,
@@ -58,7 +75,7 @@ def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdicti
         "service_code": msg.service_code, "description": msg.description, "address": msg.address,
         "zipcode": msg.zipcode, "lat": msg.lat, "long": msg.long, "media_url": msg.media_url,
         "language": msg.language, "correlation_id": correlation_id, "requested_datetime": requested_at(msg),
-        "opened_at": now, "updated_datetime": now,
+        "opened_at": now, "updated_datetime": now, "attributes": open311_answers(msg),
     }
 
 
@@ -77,6 +94,7 @@ def case_opened(msg: MessageReceived, *, case_id: UUID, number: str, jurisdictio
         service_code=msg.service_code, description=msg.description, address=msg.address,
         zipcode=msg.zipcode, lat=msg.lat, long=msg.long, media_url=msg.media_url,
         requested_datetime=requested_at(msg), language=msg.language, pii=msg.pii,
+        attributes=open311_answers(msg),
     )
 
 

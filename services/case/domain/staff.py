@@ -285,6 +285,29 @@ def staff_case_row(case: dict[str, Any], jurisdiction: Any, *, sla_state_: str, 
     }
 
 
+def attribute_view(case: dict[str, Any], jurisdiction: Any) -> list[dict[str, Any]]:
+    """The case's Open311 answers (`case["attributes"]`, code → value or list of values) as staff read
+    them: ``[{"code", "label", "value", "display"}]``, in the order of the case's service's definition, then
+    any other answers (e.g. the case was recategorised since) in code order. `label` is the attribute's
+    `description` (found on the case's service, else on any service with that code; else the code);
+    `value` is as stored (text, or a list for a multivaluelist); `display` the values' names for a list
+    attribute (joined with ", "), else the value as text."""
+    answers: dict[str, Any] = dict(case.get("attributes") or {})
+    service = jurisdiction.service(case["service_code"]) if case.get("service_code") else None
+    own = [a for a in (service.attributes if service is not None else ()) if a.code in answers]
+    rest = sorted(code for code in answers if code not in {a.code for a in own})
+    view = []
+    for code in [a.code for a in own] + rest:
+        spec = next((a for a in own if a.code == code), None) or next(
+            (a for s in jurisdiction.services for a in s.attributes if a.code == code), None)
+        value = answers[code]
+        values = value if isinstance(value, list) else [value]
+        names = {v.key: v.name for v in spec.values} if spec is not None else {}
+        view.append({"code": code, "label": spec.description if spec is not None else code, "value": value,
+                     "display": ", ".join(str(names.get(v, v)) for v in values)})
+    return view
+
+
 def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str, Any], merged_into: str | None,
                       messages: list[dict[str, Any]], reporters: list[dict[str, Any]],
                       merged: list[dict[str, Any]], timeline: list[dict[str, Any]]) -> dict[str, Any]:
@@ -292,7 +315,8 @@ def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str,
     (the survivor's number), `sla` (`due_at`, `warn_at`, `state`, `paused_at`), `allowed_transitions`
     (ids; the merged status left out: it is reached by a merge), `messages` (`text`, `media_url`,
     `channel`, `received_at`), `reporters` (`contact_key`, `channel`, masked `address`, `case`,
-    `merged`), `merged` (the cases merged into it) and the whole `timeline`, internal notes included."""
+    `merged`), `merged` (the cases merged into it), `attributes` (the Open311 answers, `attribute_view`) and
+    the whole `timeline`, internal notes included."""
     workflow = jurisdiction.workflow
     ws = case["workflow_status"]
     allowed = list(workflow.staff_moves(ws)) if workflow.has(ws) else []
@@ -306,6 +330,7 @@ def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str,
                        "address": mask_address(r["pii"] or {}), "case": r["case"], "merged": r["merged"]}
                       for r in reporters],
         "merged": [{"service_request_id": m["service_request_id"], "status": m["status"]} for m in merged],
+        "attributes": attribute_view(case, jurisdiction),
         "timeline": timeline,
     }
 

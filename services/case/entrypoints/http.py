@@ -34,6 +34,7 @@ from services.case.entrypoints.staff import AnyStaff, CaseWorker, actor_of
 from services.case.service_layer import staff
 from services.case.service_layer.handlers import Clocks
 from shared.jurisdiction import Jurisdiction
+from shared.open311 import SpatialFilterError, parse_bbox, parse_circle
 from shared.service_layer import UnitOfWork
 
 router = APIRouter()
@@ -150,13 +151,24 @@ async def list_requests(
     status: str | None = None,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
+    bbox: str | None = None,
+    lat: str | None = None,
+    long: str | None = None,
+    radius: str | None = None,
     limit: int = Query(1000, ge=1, le=10000),
 ) -> list[dict[str, Any]]:
     """Open311 GET Service Requests: the lists are comma-separated, the dates (ISO 8601) bound
-    `requested_datetime` inclusively; newest first, at most `limit` (1–10000, else 422)."""
+    `requested_datetime` inclusively; newest first, at most `limit` (1–10000, else 422). omni311 spatial
+    filters: `bbox` = ``west,south,east,north`` (WGS84 degrees), `lat`/`long`/`radius` (metres, 1–50 000,
+    all three); only cases with a point inside; a malformed one is a 400 naming it
+    (`shared.open311.parse_bbox`, `parse_circle`)."""
+    try:
+        box, near = parse_bbox(bbox), parse_circle(lat, long, radius)
+    except SpatialFilterError as exc:
+        raise HTTPException(400, str(exc)) from exc
     query = RequestQuery(service_request_ids=comma_list(service_request_id),
                          service_codes=comma_list(service_code), statuses=comma_list(status),
-                         start_date=start_date, end_date=end_date, limit=limit)
+                         start_date=start_date, end_date=end_date, bbox=box, near=near, limit=limit)
     return [open311_request(case) for case in await reads.requests(query)]
 
 

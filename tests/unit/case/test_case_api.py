@@ -242,8 +242,8 @@ def test_the_module_router_serves_each_path_with_its_parameters() -> None:
     assert params == {
         ("get", "/cases/requests/{service_request_id}"): ["service_request_id"],
         ("get", "/cases/requests/{service_request_id}/history"): ["service_request_id"],
-        ("get", "/cases/requests"): ["end_date", "limit", "service_code", "service_request_id", "start_date",
-                                     "status"],
+        ("get", "/cases/requests"): ["bbox", "end_date", "lat", "limit", "long", "radius", "service_code",
+                                     "service_request_id", "start_date", "status"],
         ("get", "/cases/by-contact/{contact_key}"): ["contact_key"],
         ("get", "/cases/tokens/{token}"): ["channel", "token"],
         ("get", "/cases/{service_request_id}/timeline"): ["service_request_id"],
