@@ -24,6 +24,8 @@ SERVICE_COLUMNS = 5
 """Requests per day by service: the busiest services get a column each, the rest one "other" column."""
 AGE_BANDS = ("0-2d", "3-7d", "8-30d", ">30d")
 """The backlog's age bands, youngest first (docs/residents-and-insights.md: 0–2 d, 3–7 d, 8–30 d, >30 d)."""
+UNKNOWN = "unknown"
+"""The insights service's name for a case with no district (or department) yet."""
 
 
 class FilterError(ValueError):
@@ -82,6 +84,10 @@ def _count(value: Any) -> int:
     return int(n) if n is not None and n > 0 else 0
 
 
+def _rows(value: Any) -> list[Mapping[str, Any]]:
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
 def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     top = max((r["total"] for r in rows), default=0) or 0
     for r in rows:
@@ -89,36 +95,20 @@ def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _pairs(raw: Any, key: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    """``(day, {<key value>: count})`` from either shape the summary may use for a per-day breakdown: a list
-    of rows ``{"date", <key>, "count"}`` / ``{"date", "counts": {...}}``, or an object day → {value: count}."""
-    if isinstance(raw, Mapping):
-        for day, counts in raw.items():
-            if isinstance(counts, Mapping):
-                yield str(day), counts
-        return
-    for row in raw if isinstance(raw, list) else ():
-        if not isinstance(row, Mapping):
-            continue
-        day = str(row.get("date") or row.get("day") or "")
-        if isinstance(row.get("counts"), Mapping):
-            yield day, row["counts"]
-        elif row.get(key) is not None:
-            yield day, {str(row[key]): row.get("count")}
-
-
-def per_day(raw: Any, key: str, *, names: Mapping[str, str] | None = None, columns: int | None = None,
+def per_day(days: Any, key: str, *, names: Mapping[str, str] | None = None, columns: int | None = None,
             other: str = "other") -> Bars:
-    """Requests per day broken down by `key` (``channel`` or ``service_code``): one row per day (oldest
-    first), one column per value (busiest first; beyond `columns`, the rest summed into `other`), the
-    day's total as the bar. `names` labels the values (service code → name)."""
-    days: dict[str, dict[str, int]] = {}
-    for day, counts in _pairs(raw, key):
-        cell = days.setdefault(day, {})
+    """Requests per day broken down by `key` (``by_channel`` or ``by_service``) from the summary's
+    ``per_day`` (``[{"date", "total", "by_channel": {channel: n}, "by_service": {code: n}}]``): one row per
+    day (oldest first), one column per value (busiest over the range first; beyond `columns`, the rest
+    summed into `other`), the day's total as the bar. `names` labels the values (service code → name)."""
+    table: dict[str, dict[str, int]] = {}
+    for row in _rows(days):
+        counts = row.get(key) if isinstance(row.get(key), Mapping) else {}
+        cell = table.setdefault(str(row.get("date") or ""), {})
         for value, n in counts.items():
             cell[str(value)] = cell.get(str(value), 0) + _count(n)
     totals: dict[str, int] = {}
-    for counts in days.values():
+    for counts in table.values():
         for value, n in counts.items():
             totals[value] = totals.get(value, 0) + n
     ranked = sorted(totals, key=lambda v: (-totals[v], v))
@@ -126,75 +116,56 @@ def per_day(raw: Any, key: str, *, names: Mapping[str, str] | None = None, colum
     rest = [v for v in ranked if v not in shown]
     heads = [(names or {}).get(v, v) for v in shown] + ([other] if rest else [])
     rows = []
-    for day in sorted(days):
-        counts = days[day]
+    for day in sorted(table):
+        counts = table[day]
         cells = [counts.get(v, 0) for v in shown] + ([sum(counts.get(v, 0) for v in rest)] if rest else [])
         rows.append({"key": day, "label": day, "cells": cells, "total": sum(counts.values())})
     return Bars(heads, _with_shares(rows))
 
 
-def backlog(raw: Any, department_names: Mapping[str, str], band_label: Callable[[str], str]) -> Bars:
-    """Open cases by department (rows, most first) and age band (columns, `AGE_BANDS` order, others
-    after): a list of ``{"department", "age_band", "count"}`` or an object department → {band: count}."""
-    table: dict[str, dict[str, int]] = {}
-    if isinstance(raw, Mapping):
-        for dep, bands in raw.items():
-            if isinstance(bands, Mapping):
-                table[str(dep)] = {str(b): _count(n) for b, n in bands.items()}
-    elif isinstance(raw, list):
-        for row in raw:
-            if isinstance(row, Mapping) and row.get("department") is not None:
-                bands = table.setdefault(str(row["department"]), {})
-                band = str(row.get("age_band") or row.get("band") or "")
-                bands[band] = bands.get(band, 0) + _count(row.get("count"))
-    seen = {b for bands in table.values() for b in bands}
-    known = [b for b in AGE_BANDS if b in seen]
-    order = list(AGE_BANDS) + sorted(seen - set(AGE_BANDS)) if known or not seen else sorted(seen)
-    rows = [{"key": dep, "label": department_names.get(dep, dep), "cells": [bands.get(b, 0) for b in order],
-             "total": sum(bands.values())} for dep, bands in table.items()]
-    rows.sort(key=lambda r: (-r["total"], r["label"]))
-    return Bars([band_label(b) for b in order], _with_shares(rows))
+def backlog(rows: Any, bands: Any, department_names: Mapping[str, str], band_label: Callable[[str], str]) -> Bars:
+    """Open cases now by department (rows, most first) and age band (columns, in the summary's
+    ``age_bands`` order, else `AGE_BANDS`) from the summary's ``backlog``
+    (``[{"department", "department_name", "total", "bands": {band: n}}]``)."""
+    order = [str(b) for b in bands] if isinstance(bands, list) and bands else list(AGE_BANDS)
+    shown = []
+    for row in _rows(rows):
+        counts = row.get("bands") if isinstance(row.get("bands"), Mapping) else {}
+        dep = str(row.get("department") or "")
+        total = _number(row.get("total"))
+        shown.append({"key": dep, "label": str(row.get("department_name") or department_names.get(dep, dep)),
+                      "cells": [_count(counts.get(b)) for b in order],
+                      "total": int(total) if total is not None else sum(_count(n) for n in counts.values())})
+    shown.sort(key=lambda r: (-r["total"], r["label"]))
+    return Bars([band_label(b) for b in order], _with_shares(shown))
 
 
-def sla_compliance(raw: Any, department_names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """SLA compliance per department: ``{"key", "label", "within", "with_due", "percent"}`` (`percent`
-    0–100, None when no case closed with a due time), worst first. Reads rows with ``closed_within_due``
-    and ``closed_with_due`` (or ``ratio``), as a list of rows or an object department → row/ratio."""
-    rows: list[dict[str, Any]] = []
-    items: Iterable[tuple[str, Any]]
-    if isinstance(raw, Mapping):
-        items = ((str(k), v) for k, v in raw.items())
-    else:
-        items = ((str(r.get("department")), r) for r in raw or () if isinstance(r, Mapping) and r.get("department"))
-    for dep, row in items:
-        fields = row if isinstance(row, Mapping) else {"ratio": row}
-        within = _number(fields.get("closed_within_due", fields.get("within_due")))
-        with_due = _number(fields.get("closed_with_due", fields.get("with_due")))
-        ratio = _number(fields.get("ratio", fields.get("compliance")))
+def sla_compliance(rows: Any, department_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """SLA compliance per department from the summary's ``sla_compliance`` (``[{"department",
+    "department_name", "closed_with_due", "closed_within_due", "ratio"}]``): ``{"key", "label", "within",
+    "with_due", "percent"}`` (`percent` 0–100, None when no case closed with a due time), worst first."""
+    shown: list[dict[str, Any]] = []
+    for row in _rows(rows):
+        dep = str(row.get("department") or "")
+        within, with_due = _number(row.get("closed_within_due")), _number(row.get("closed_with_due"))
+        ratio = _number(row.get("ratio"))
         if ratio is None and within is not None and with_due:
             ratio = within / with_due
-        rows.append({"key": dep, "label": department_names.get(dep, dep),
-                     "within": int(within) if within is not None else None,
-                     "with_due": int(with_due) if with_due is not None else None,
-                     "percent": round(100 * ratio, 1) if ratio is not None else None})
-    rows.sort(key=lambda r: (r["percent"] is None, r["percent"] if r["percent"] is not None else 0, r["label"]))
-    return rows
+        shown.append({"key": dep, "label": str(row.get("department_name") or department_names.get(dep, dep)),
+                      "within": int(within) if within is not None else None,
+                      "with_due": int(with_due) if with_due is not None else None,
+                      "percent": round(100 * ratio, 1) if ratio is not None else None})
+    shown.sort(key=lambda r: (r["percent"] is None, r["percent"] if r["percent"] is not None else 0, r["label"]))
+    return shown
 
 
-def counted(raw: Any, key: str, names: Mapping[str, str] | None = None, *, label_key: str | None = None) -> Bars:
-    """A ranking (most first) of ``{<key>, "count"}`` rows or an object value → count: top categories
-    (`key` ``service_code``, labelled by `names` or the row's `label_key`), deflections (``article_id``)."""
-    rows: list[dict[str, Any]] = []
-    if isinstance(raw, Mapping):
-        pairs = [(str(k), v, None) for k, v in raw.items()]
-    else:
-        pairs = [(str(r.get(key)), r.get("count"), r.get(label_key) if label_key else None)
-                 for r in raw or () if isinstance(r, Mapping) and r.get(key) is not None]
-    for value, n, label in pairs:
-        rows.append({"key": value, "label": str(label or (names or {}).get(value, value)), "cells": [],
-                     "total": _count(n)})
-    rows.sort(key=lambda r: (-r["total"], r["label"]))
-    return Bars([], _with_shares(rows))
+def counted(rows: Any, key: str, names: Mapping[str, str] | None = None, *, label_key: str | None = None) -> Bars:
+    """A ranking (most first) of ``{<key>, "count"}`` rows: top categories (`key` ``service_code``,
+    labelled by the row's ``service_name`` or `names`), deflections (``article_id``)."""
+    shown = [{"key": str(r[key]), "label": str((label_key and r.get(label_key)) or (names or {}).get(str(r[key]), r[key])),
+              "cells": [], "total": _count(r.get("count"))} for r in _rows(rows) if r.get(key) is not None]
+    shown.sort(key=lambda r: (-r["total"], r["label"]))
+    return Bars([], _with_shares(shown))
 
 
 def duration(seconds: Any, units: Mapping[str, str]) -> str | None:
@@ -213,67 +184,61 @@ def duration(seconds: Any, units: Mapping[str, str]) -> str | None:
     return f"{m} {units['min']}"
 
 
-def _first(raw: Mapping[str, Any], *keys: str) -> Any:
-    for k in keys:
-        if raw.get(k) is not None:
-            return raw[k]
-    return None
-
-
 def figures(summary: Mapping[str, Any], *, service_names: Mapping[str, str], department_names: Mapping[str, str],
             band_label: Callable[[str], str], other: str, units: Mapping[str, str]) -> dict[str, Any]:
-    """The summary's figures ready for the templates: ``by_channel``, ``by_service``, ``backlog``,
-    ``top_categories``, ``deflections`` (`Bars`), ``sla`` (`sla_compliance`), ``median_close`` (text or
-    None), ``surveys`` (``{"count", "mean"}``)."""
-    per_day_raw = summary.get("requests_per_day")
-    per_day_raw = per_day_raw if isinstance(per_day_raw, Mapping) else {}
-    channel_raw = _first(per_day_raw, "by_channel") or summary.get("requests_per_day_by_channel")
-    service_raw = _first(per_day_raw, "by_service") or summary.get("requests_per_day_by_service")
+    """``GET /insights/summary`` (docs/residents-and-insights.md, "Insights"; services/insights/README.md)
+    ready for the templates: ``opened``, ``open_backlog`` (the ``totals``; None when absent),
+    ``by_channel``, ``by_service``, ``backlog``, ``top_categories``, ``deflections`` (`Bars`), ``sla``
+    (`sla_compliance`), ``median_close`` (text or None when nothing closed), ``surveys`` (``{"count",
+    "mean"}``, mean None without answers)."""
+    totals = summary.get("totals") if isinstance(summary.get("totals"), Mapping) else {}
     surveys = summary.get("surveys") if isinstance(summary.get("surveys"), Mapping) else {}
-    mean = _number(_first(surveys, "mean_rating", "mean") if surveys else summary.get("survey_mean_rating"))
+    mean = _number(surveys.get("mean_rating"))
+    by_channel = per_day(summary.get("per_day"), "by_channel")
+    board_backlog = backlog(summary.get("backlog"), summary.get("age_bands"), department_names, band_label)
+    opened, open_backlog = _number(totals.get("opened")), _number(totals.get("open_backlog"))
     return {
-        "by_channel": per_day(channel_raw, "channel"),
-        "by_service": per_day(service_raw, "service_code", names=service_names, columns=SERVICE_COLUMNS, other=other),
-        "backlog": backlog(summary.get("backlog"), department_names, band_label),
-        "median_close": duration(_first(summary, "median_time_to_close_s", "median_time_to_close_seconds",
-                                        "median_time_to_close"), units),
+        "opened": int(opened) if opened is not None else by_channel.total,
+        "open_backlog": int(open_backlog) if open_backlog is not None else board_backlog.total,
+        "by_channel": by_channel,
+        "by_service": per_day(summary.get("per_day"), "by_service", names=service_names, columns=SERVICE_COLUMNS,
+                              other=other),
+        "backlog": board_backlog,
+        "median_close": duration(summary.get("median_time_to_close_s"), units),
         "sla": sla_compliance(summary.get("sla_compliance"), department_names),
         "top_categories": counted(summary.get("top_categories"), "service_code", service_names,
                                   label_key="service_name"),
-        "surveys": {"count": _count(_first(surveys, "count") if surveys else summary.get("survey_count")),
-                    "mean": round(mean, 2) if mean is not None else None},
+        "surveys": {"count": _count(surveys.get("count")), "mean": round(mean, 2) if mean is not None else None},
         "deflections": counted(summary.get("deflections"), "article_id", label_key="title"),
     }
 
 
 # -- the hotspot map ------------------------------------------------------------------------------------------
 def hotspots(raw: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[str, Any]:
-    """The map's data: ``points`` ([lat, long] in WGS84 degrees, malformed ones dropped), ``districts``
-    (``{"id", "name", "count"}``, most first, from ``districts`` as a list of ``{"district", "count"}`` or
-    an object id → count), and ``version`` (a short digest of both: the page redraws the map only when it
-    changes)."""
+    """``GET /insights/hotspots`` for the map: ``points`` ([lat, long] in WGS84 degrees, malformed ones
+    dropped), ``districts`` (``{"id", "name", "count"}``, most first; a case outside every district is under
+    the id ``unknown``, named ``""`` for the page to say so), ``total`` (located cases in the range),
+    ``truncated`` (more than the points sent), ``unlocated``, and ``version`` (a short digest of the points
+    and counts: the page redraws the map only when it changes)."""
     points = []
     for p in raw.get("points") or ():
-        if isinstance(p, Mapping):
-            p = (p.get("lat"), p.get("long"))
         if isinstance(p, (list, tuple)) and len(p) >= 2:
             lat, long = _number(p[0]), _number(p[1])
             if lat is not None and long is not None and -90 <= lat <= 90 and -180 <= long <= 180:
                 points.append([round(lat, 6), round(long, 6)])
-    counts_raw = raw.get("districts", raw.get("counts_by_district", raw.get("district_counts")))
     counts: dict[str, int] = {}
-    if isinstance(counts_raw, Mapping):
-        counts = {str(k): _count(v) for k, v in counts_raw.items()}
-    elif isinstance(counts_raw, list):
-        for row in counts_raw:
-            if isinstance(row, Mapping):
-                key = row.get("district", row.get("id"))
-                counts[str(key) if key is not None else ""] = _count(row.get("count"))
-    districts = [{"id": k, "name": district_names.get(k, k), "count": n} for k, n in counts.items()]
+    for row in _rows(raw.get("districts")):
+        key = str(row.get("district") or UNKNOWN)
+        counts[key] = counts.get(key, 0) + _count(row.get("count"))
+    districts = [{"id": k, "name": "" if k == UNKNOWN else district_names.get(k, k), "count": n}
+                 for k, n in counts.items()]
     districts.sort(key=lambda d: (-d["count"], d["name"]))
     digest = hashlib.sha1(json.dumps([points, sorted(counts.items())], separators=(",", ":")).encode(),
                           usedforsecurity=False).hexdigest()[:16]
-    return {"points": points, "districts": districts, "version": digest}
+    total = _number(raw.get("total"))
+    return {"points": points, "districts": districts, "version": digest,
+            "total": int(total) if total is not None else len(points), "truncated": raw.get("truncated") is True,
+            "unlocated": _count(raw.get("unlocated"))}
 
 
 # -- refusals -------------------------------------------------------------------------------------------------

@@ -381,13 +381,13 @@ async def dashboard(request: Request, d: AppDeps, who: SignedIn,
         start, end = board.date_range(None, None, pages.today(d))
         return _board(request, d, who, "_dashboard_figures.html" if fragment else "dashboard.html", status=400,
                       filter_error=exc, start=start, end=end, figures=None, hotspots=None, error=None,
-                      asked={"from": date_from or "", "to": date_to or ""})
+                      asked={"from": date_from or "", "to": date_to or ""}, oob=False)
     data = await pages.dashboard(d, who, start, end, partial(translate, language(request)))
     if data["error"] is not None:
         d.log.info("insights_unavailable", status=data["error"].status)
     status = 200 if fragment or data["error"] is None else data["error"].status
     return _board(request, d, who, "_dashboard_figures.html" if fragment else "dashboard.html", status=status,
-                  asked={"from": start.isoformat(), "to": end.isoformat()}, **data)
+                  asked={"from": start.isoformat(), "to": end.isoformat()}, oob=fragment, **data)
 
 
 @router.get("/dashboard/hotspots.json", include_in_schema=False)

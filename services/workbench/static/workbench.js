@@ -151,8 +151,12 @@
           element.dataset.version = version;
           shade(found.districts || []);
           if (typeof L.heatLayer === "function") {
-            if (heat) { heat.setLatLngs(found.points || []); } else {
-              heat = L.heatLayer(found.points || [], { radius: 18, blur: 15, minOpacity: 0.35, maxZoom: 14 }).addTo(map);
+            var points = found.points || [];
+            // One point is one request: a hotspot of a few dozen turns red, a city's thousands do not
+            // paint every district red (leaflet.heat's max is the intensity drawn as the hottest).
+            var options = { radius: 16, blur: 18, minOpacity: 0.3, maxZoom: 15, max: Math.max(1, Math.sqrt(points.length) / 4) };
+            if (heat) { heat.setOptions(options); heat.setLatLngs(points); } else {
+              heat = L.heatLayer(points, options).addTo(map);
             }
           }
           element.dataset.points = String((found.points || []).length);

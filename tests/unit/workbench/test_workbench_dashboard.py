@@ -71,10 +71,11 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     for table in ("channel-table", "service-table", "backlog-table", "sla-table", "top-table", "deflection-table",
                   "district-table"):
         assert f'id="{table}"' in text and f'id="{table}-caption"' in text
-    assert '<span class="wb-bar" style="width: 100.0%" aria-hidden="true"></span>' in text
+    assert '<span class="wb-bar-track" aria-hidden="true"><span class="wb-bar" style="width: 100.0%"></span>' in text
     assert 'id="figure-requests">6<' in text and 'id="figure-backlog">8<' in text
+    assert text.index('id="headline"') < text.index('id="hotspot-map"') < text.index('id="dashboard-figures"')
     assert 'id="figure-median">1 d 2 h<' in text and "4.33/5" in text and "3 answers" in text
-    assert "Public Works" in text or "public-works" in text
+    assert "Public Works" in text and "outside every district" in text and "1 without a place" in text
     assert "bulky-pickup" in text and "0–2 days" in text and "over 30 days" in text
     assert '80%' in text and '25%' in text
     # The map: district polygons, the points' address, the heat plugin, no tiles configured.
@@ -110,6 +111,7 @@ async def test_htmx_gets_the_figures_only_every_two_seconds(test_issuer) -> None
     assert fragment.text.lstrip().startswith('<div id="dashboard-figures"')
     assert 'hx-get="/dashboard?from=2026-11-01&amp;to=2026-11-30"' in fragment.text
     assert 'id="hotspot-map"' not in fragment.text  # the map stays; it reloads its points only on a new version
+    assert '<div id="dashboard-headline" hx-swap-oob="true">' in fragment.text  # the headline above the map too
 
 
 async def test_the_hotspots_json_carries_points_counts_and_a_version_that_changes_with_the_data(test_issuer) -> None:
@@ -122,6 +124,7 @@ async def test_the_hotspots_json_carries_points_counts_and_a_version_that_change
         changed = (await client.get("/dashboard/hotspots.json")).json()
     assert first["points"][0] == [45.4215, -75.6972] and len(first["points"]) == 3
     assert first["districts"][0] == {"id": "centre", "name": "Centre", "count": 2}
+    assert first["total"] == 3 and first["truncated"] is False and first["unlocated"] == 1
     assert first["version"] == again["version"] != changed["version"]
 
 
@@ -260,8 +263,8 @@ def test_the_date_filter_defaults_to_the_last_30_days_and_names_a_bad_field() ->
 
 
 def test_requests_per_day_by_service_keeps_the_busiest_five_and_sums_the_rest() -> None:
-    rows = [{"date": "2026-11-30", "service_code": f"s{i}", "count": 10 - i} for i in range(8)]
-    bars = board.per_day(rows, "service_code", names={"s0": "Zero"}, columns=5, other="Other")
+    days = [{"date": "2026-11-30", "total": 52, "by_service": {f"s{i}": 10 - i for i in range(8)}}]
+    bars = board.per_day(days, "by_service", names={"s0": "Zero"}, columns=5, other="Other")
     assert bars.columns == ["Zero", "s1", "s2", "s3", "s4", "Other"]
     assert bars.rows == [{"key": "2026-11-30", "label": "2026-11-30", "cells": [10, 9, 8, 7, 6, 5 + 4 + 3],
                           "total": 52, "share": 100.0}]
@@ -271,7 +274,9 @@ def test_durations_and_hotspots_tolerate_missing_or_malformed_figures() -> None:
     units = {"d": "d", "h": "h", "min": "min"}
     assert board.duration(None, units) is None and board.duration(3 * 3600 + 720, units) == "3 h 12 min"
     assert board.duration(300, units) == "5 min" and board.duration(86400, units) == "1 d"
-    spots = board.hotspots({"points": [[45.4, -75.7], ["x", 1], [91, 0], {"lat": 45.5, "long": -75.6}],
-                            "districts": {"centre": 3}}, {"centre": "Centre"})
+    spots = board.hotspots({"points": [[45.4, -75.7], ["x", 1], [91, 0], {"lat": 45.5}, [45.5, -75.6]],
+                            "districts": [{"district": "centre", "count": 3}, {"district": "unknown", "count": 1}],
+                            "total": 25000, "truncated": True}, {"centre": "Centre"})
     assert spots["points"] == [[45.4, -75.7], [45.5, -75.6]]
-    assert spots["districts"] == [{"id": "centre", "name": "Centre", "count": 3}]
+    assert spots["districts"] == [{"id": "centre", "name": "Centre", "count": 3}, {"id": "unknown", "name": "", "count": 1}]
+    assert spots["total"] == 25000 and spots["truncated"] is True

@@ -169,33 +169,37 @@ class FakeAgentApi:
 
 
 def a_summary() -> dict[str, Any]:
-    """``GET /insights/summary`` as the contract describes it (docs/residents-and-insights.md, "Insights")."""
+    """``GET /insights/summary`` in the insights service's shape (services/insights/domain/figures.py)."""
     return {
-        "from": "2026-11-01", "to": "2026-11-30",
-        "requests_per_day": {
-            "by_channel": [{"date": "2026-11-29", "channel": "email", "count": 3},
-                           {"date": "2026-11-29", "channel": "web", "count": 1},
-                           {"date": "2026-11-30", "channel": "open311", "count": 2}],
-            "by_service": [{"date": "2026-11-29", "service_code": "pothole", "count": 4},
-                           {"date": "2026-11-30", "service_code": "graffiti", "count": 2}],
-        },
-        "backlog": [{"department": "public-works", "age_band": "0-2d", "count": 5},
-                    {"department": "public-works", "age_band": ">30d", "count": 1},
-                    {"department": "water", "age_band": "3-7d", "count": 2}],
-        "median_time_to_close_s": 93600,
-        "sla_compliance": [{"department": "public-works", "closed_within_due": 8, "closed_with_due": 10, "ratio": 0.8},
-                           {"department": "water", "closed_within_due": 1, "closed_with_due": 4, "ratio": 0.25}],
+        "from": "2026-11-01", "to": "2026-11-30", "time_zone": "America/Toronto",
+        "generated_at": "2026-11-30T15:00:00Z", "totals": {"opened": 6, "closed": 3, "open_backlog": 8},
+        "per_day": [{"date": "2026-11-29", "total": 4, "by_channel": {"email": 3, "web": 1}, "by_service": {"pothole": 4}},
+                    {"date": "2026-11-30", "total": 2, "by_channel": {"open311": 2}, "by_service": {"graffiti": 2}}],
+        "by_channel": [{"channel": "email", "count": 3}, {"channel": "open311", "count": 2}, {"channel": "web", "count": 1}],
+        "by_service": [{"service_code": "pothole", "service_name": "Pothole", "count": 4},
+                       {"service_code": "graffiti", "service_name": "Graffiti", "count": 2}],
         "top_categories": [{"service_code": "pothole", "service_name": "Pothole", "count": 4},
                            {"service_code": "graffiti", "service_name": "Graffiti", "count": 2}],
+        "backlog": [{"department": "public-works", "department_name": "Public Works", "total": 6,
+                     "bands": {"0-2d": 5, "3-7d": 0, "8-30d": 0, ">30d": 1}},
+                    {"department": "water", "department_name": "Water", "total": 2,
+                     "bands": {"0-2d": 0, "3-7d": 2, "8-30d": 0, ">30d": 0}}],
+        "age_bands": ["0-2d", "3-7d", "8-30d", ">30d"],
+        "median_time_to_close_s": 93600.0,
+        "sla_compliance": [{"department": "public-works", "department_name": "Public Works", "closed_with_due": 10,
+                            "closed_within_due": 8, "ratio": 0.8},
+                           {"department": "water", "department_name": "Water", "closed_with_due": 4,
+                            "closed_within_due": 1, "ratio": 0.25}],
         "surveys": {"count": 3, "mean_rating": 4.333},
         "deflections": [{"article_id": "bulky-pickup", "count": 7}],
     }
 
 
 def some_hotspots() -> dict[str, Any]:
-    """``GET /insights/hotspots``: points [lat, long] and counts per district."""
-    return {"points": [[45.4215, -75.6972], [45.4216, -75.6970], [45.40, -75.70]],
-            "districts": [{"district": "centre", "count": 2}, {"district": None, "count": 1}]}
+    """``GET /insights/hotspots``: points [lat, long] (newest first) and counts per district."""
+    return {"from": "2026-11-01", "to": "2026-11-30", "service_code": None, "time_zone": "America/Toronto",
+            "points": [[45.4215, -75.6972], [45.4216, -75.6970], [45.40, -75.70]], "total": 3, "truncated": False,
+            "districts": [{"district": "centre", "count": 2}, {"district": "unknown", "count": 1}], "unlocated": 1}
 
 
 @dataclass
