@@ -242,18 +242,15 @@ def hotspots(raw: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[
 
 
 # -- refusals -------------------------------------------------------------------------------------------------
-def refusal_rows(raw: Any) -> list[dict[str, Any]]:
-    """intake_web's refusal rows, newest first: a list of rows, or an object holding one under
-    ``refusals`` (or ``rows``). Each row is kept as sent (``minute``, ``client``, ``api_key``, ``route``,
-    ``reason``, ``count``), with ``at`` set to its minute (or ``at``/``last_at``) for sorting and showing."""
-    rows = raw.get("refusals", raw.get("rows")) if isinstance(raw, Mapping) else raw
-    kept = []
-    for row in rows if isinstance(rows, list) else ():
-        if isinstance(row, Mapping):
-            kept.append({**row, "at": row.get("minute") or row.get("at") or row.get("last_at"),
-                         "count": _count(row.get("count", 1))})
-    kept.sort(key=lambda r: _instant(r["at"]), reverse=True)
-    return kept
+def refusal_rows(raw: Any) -> tuple[list[dict[str, Any]], bool]:
+    """intake_web's ``GET /staff/refusals`` answer (``{"since", "refusals": [{"minute", "client", "api_key",
+    "route", "reason", "count", "last_at"}], "truncated"}``) as its rows, newest minute first, and whether
+    it was truncated. Each row is kept as sent, with ``at`` set to its minute for showing."""
+    rows = raw.get("refusals") if isinstance(raw, Mapping) else raw
+    kept = [{**row, "at": row.get("minute") or row.get("last_at"), "count": _count(row.get("count", 1))}
+            for row in _rows(rows)]
+    kept.sort(key=lambda r: (_instant(r["at"]), _instant(r.get("last_at"))), reverse=True)
+    return kept, isinstance(raw, Mapping) and raw.get("truncated") is True
 
 
 def _instant(value: Any) -> float:

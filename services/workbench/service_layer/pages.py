@@ -198,12 +198,13 @@ REFUSAL_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": t
 async def refusals(d: Deps, who: Principal, window: str) -> dict[str, Any]:
     """What the public routes refused in the last `window` (a key of `REFUSAL_WINDOWS`, else 24 hours),
     newest first, from intake_web's ``GET /staff/refusals?since=`` with the user's token: ``rows``,
-    ``window``, ``since`` (aware UTC). Raises `ApiError` when intake_web refuses or does not answer."""
+    ``truncated`` (intake_web sent only the newest), ``window``, ``since`` (aware UTC). Raises `ApiError` when intake_web refuses or does not answer."""
     assert d.intake_staff_api is not None
     window = window if window in REFUSAL_WINDOWS else "24h"
     since = (d.clock() - REFUSAL_WINDOWS[window]).astimezone(UTC).replace(microsecond=0)
     found = await d.intake_staff_api.refusals(who.token, since.isoformat().replace("+00:00", "Z"))
-    return {"rows": board.refusal_rows(found), "window": window, "since": since}
+    rows, truncated = board.refusal_rows(found)
+    return {"rows": rows, "truncated": truncated, "window": window, "since": since}
 
 
 def attributes_of(d: Deps, case: Mapping[str, Any]) -> list[dict[str, Any]]:

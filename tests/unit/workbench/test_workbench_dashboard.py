@@ -167,10 +167,11 @@ def test_every_new_text_is_in_english_and_french() -> None:
 # -- the refusals ------------------------------------------------------------------------------------------
 async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_issuer) -> None:
     intake = FakeIntakeStaffApi(rows=[
-        {"minute": "2026-11-30T16:58:00Z", "client": "203.0.113.9", "api_key": None, "route": "POST /report",
-         "reason": "too_fast", "count": 1},
-        {"minute": "2026-11-30T16:59:00Z", "client": "198.51.100.7", "api_key": "app-123",
-         "route": "POST /requests", "reason": "rate_limited", "count": 312},
+        {"minute": "2026-11-30T16:58:00+00:00", "client": "203.0.113.9", "api_key": None, "route": "POST /report",
+         "reason": "form_too_fast", "count": 1, "last_at": "2026-11-30T16:58:10+00:00"},
+        {"minute": "2026-11-30T16:59:00+00:00", "client": "198.51.100.7", "api_key": "k-3f2a9c",
+         "route": "POST /requests.{fmt}", "reason": "reports_per_api_key", "count": 312,
+         "last_at": "2026-11-30T16:59:58+00:00"},
     ])
     token = test_issuer.token(Role.ADMINISTRATOR)
     async with workbench(test_issuer, FakeStaffApi(), intake_staff=intake, clock=clock) as client:
@@ -185,7 +186,7 @@ async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_is
     text = page.text
     assert 'id="refusals-table"' in text and "<caption" in text
     assert text.index("198.51.100.7") < text.index("203.0.113.9")  # newest first
-    assert "over the rate limit" in text and "312" in text and "app-123" in text
+    assert "too many reports with this API key" in text and "312" in text and "k-3f2a9c" in text
     assert "spam guard: form sent too fast" in text
 
 

@@ -235,7 +235,8 @@ class DownTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class FakeIntakeStaffApi:
-    """intake_web's ``GET /staff/refusals?since=``: answers `rows` (or `fail`)."""
+    """intake_web's ``GET /staff/refusals?since=``: answers ``{"since", "refusals": rows, "truncated"}`` (or
+    `fail`)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     fail: tuple[int, Any] | None = None
@@ -250,7 +251,7 @@ class FakeIntakeStaffApi:
                                    dict(request.query_params), None))
             if self.fail is not None:
                 return JSONResponse(self.fail[1], self.fail[0])
-            return self.rows
+            return {"since": request.query_params.get("since"), "refusals": self.rows, "truncated": False}
 
         return app
 
