@@ -4,8 +4,8 @@ notifications, followers and survey answers; the workflow status moves they make
 Consumes `intake.message_received`, `intake.follow_requested`, `intake.survey_answered`, `routing.decided`,
 `dedup.decided`, `dedup.suggested`, `notification.recorded`; produces `case.opened`, `case.message_added`,
 `case.routed`, `case.merged`, `case.status_changed` (a reporter's answer to a case waiting on them),
-`case.followed` and `case.survey_answered` on `cases.lifecycle` through the outbox. Each handler runs in one unit of work: inbox claim, state change, timeline, SLA clock and outbox
-rows commit together. An event about a case this service does not hold raises `ValueError`, which
+`case.followed` and `case.survey_answered` on `cases.lifecycle` through the outbox. Each handler runs in
+one unit of work: inbox claim, state change, timeline, SLA clock and outbox rows commit together. An event about a case this service does not hold raises `ValueError`, which
 dead-letters it. Staff commands are in `service_layer/staff.py`.
 """
 

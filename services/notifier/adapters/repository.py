@@ -17,9 +17,9 @@ _CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, di
 
 class NotifierRepository:
     """Everything the notifier stores: how to reach each reporter (`contacts`) and follower (`followers`),
-    the last status of each case (`case_status`), who opted out (`opt_outs`), which addresses bounced (`undeliverable`) and one
-    row per (case, causing event, recipient) for each notice (`deliveries`), on `conn` (in the caller's
-    transaction). Times are UTC; recipients are named by `recipient_key` only. Every method raises
+    the last status of each case (`case_status`), who opted out (`opt_outs`), which addresses bounced
+    (`undeliverable`) and one row per (case, causing event, recipient) for each notice (`deliveries`), on
+    `conn` (in the caller's transaction). Times are UTC; recipients are named by `recipient_key` only. Every method raises
     `asyncpg.PostgresError` when its statement fails (the unit of work then rolls back)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
