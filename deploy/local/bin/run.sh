@@ -18,6 +18,11 @@ trap 'exit 0' INT TERM
 # GreenMail does not deliver city311+<case>@ to city311@: reply to the base address (threading still
 # works by In-Reply-To and the case number in the subject).
 export OMNI311_MAIL_REPLY_SUBADDRESS="${OMNI311_MAIL_REPLY_SUBADDRESS:-false}"
+# The replay below is a bulk import through the Open311 API from this machine: the per-client and
+# per-api_key report limits (docs/residents-and-insights.md, "Abuse protection") are lifted unless set.
+export OMNI311_LIMIT_REPORTS_PER_CLIENT="${OMNI311_LIMIT_REPORTS_PER_CLIENT:-1000000/minute}"
+export OMNI311_LIMIT_REPORTS_PER_API_KEY="${OMNI311_LIMIT_REPORTS_PER_API_KEY:-1000000/minute}"
+export OMNI311_LIMIT_READS_PER_CLIENT="${OMNI311_LIMIT_READS_PER_CLIENT:-1000000/minute}"
 "$BIN/infra.sh" up
 echo "jurisdiction: $OMNI311_JURISDICTION (database ${OMNI311_PG_DSN##*/}, topic prefix $OMNI311_TOPIC_PREFIX)"
 "$PY" -m shared.db.migrate --create-database >/dev/null
