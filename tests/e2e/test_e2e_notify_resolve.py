@@ -126,15 +126,19 @@ async def test_resolving_tells_every_reporter_on_their_own_channel_with_the_work
         assert len(await inbox(ann)) == 2, "assigned and in_progress told Ann nothing"
 
         await post(f"{sid_ann}/transition", {"to": "resolved", "note": "Patched on Tuesday."})
-        resolved = (await _mail(ann, 3, "the resolution in Ann's mailbox"))[-1]
+        # the resolution and, since issue 10, one survey invitation per reporter (in either order)
+        [resolved] = [m for m in await _mail(ann, 4, "the resolution and the survey in Ann's mailbox")
+                      if "How did we do?" not in m["Subject"]][2:]
         assert texts["resolved"] in " ".join(text_of(resolved).split()) and sid_ann in resolved["Subject"]
-        sms = await eventually(lambda: _texts_to(twilio, phone)[3:] or None, timeout=30,
-                               what="the resolution by SMS to the merged reporter")
+        await eventually(lambda: _texts_to(twilio, phone)[4:] or None, timeout=30,
+                         what="the resolution and the survey by SMS to the merged reporter")
+        sms = [m for m in _texts_to(twilio, phone) if "/survey/" not in m["Body"]]
         assert sid_ann in sms[-1]["Body"] and texts["resolved"][:40] in sms[-1]["Body"]
 
     await asyncio.sleep(SETTLE_S)
-    assert len(await inbox(ann)) == 3
-    bodies = [m["Body"] for m in _texts_to(twilio, phone)]
+    assert len(await inbox(ann)) == 4
+    bodies = [m["Body"] for m in _texts_to(twilio, phone) if "/survey/" not in m["Body"]]
     # acknowledgement, merge notice, then each status that tells the reporters, merged ones included: once each
     assert len(bodies) == 4, bodies
     assert texts["waiting_on_resident"][:40] in bodies[2] and texts["resolved"][:40] in bodies[3]
+    assert len([m for m in _texts_to(twilio, phone) if "/survey/" in m["Body"]]) == 1
