@@ -11,10 +11,6 @@ from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
 from support.stack import Stack
 
 REPLAY_KEYS = '["demo-key", "replay-a", "replay-b", "replay-c"]'
-WIDE_LIMITS = {f"OMNI311_LIMIT_{name}": "1000000/minute" for name in (
-    "REPORTS_PER_CLIENT", "REPORTS_PER_API_KEY", "UPLOADS_PER_CLIENT", "FOLLOWS_PER_CLIENT", "READS_PER_CLIENT")}
-"""These stacks replay whole files and poll from one address: the rate limits are out of the way (the flood
-test, test_e2e_flood.py, runs a stack of its own with small ones)."""
 
 
 @contextlib.asynccontextmanager
@@ -25,8 +21,7 @@ async def running(jurisdiction: str, auth_env: dict[str, str]) -> AsyncIterator[
     await check_postgres()
     check_port(*SMTP, "SMTP server")
     check_port(*IMAP, "IMAP server")
-    stack = Stack(jurisdiction=jurisdiction,
-                  extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS} | WIDE_LIMITS | auth_env)
+    stack = Stack(jurisdiction=jurisdiction, extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS} | auth_env)
     await stack.up()
     try:
         yield stack
