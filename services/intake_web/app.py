@@ -1,9 +1,12 @@
-"""intake_web bootstrap: the Open311 GeoReport v2 API and the call-agent console on one intake edge.
+"""intake_web bootstrap: the resident portal, the Open311 GeoReport v2 API and the call-agent console on
+one intake edge.
 
-Produces `intake.message_received` on `intake.messages` (through `shared.intake.KafkaIntakePublisher`,
-acknowledged by every in-sync replica before a POST answers); owns nothing durable: reads go to the case
-service's API through `shared.intake.CaseApiClient`. Routes: `entrypoints/open311.py`, `entrypoints/console.py`
-(the agent API takes a staff bearer JWT, verified by `shared.auth`).
+Produces `intake.message_received`, `intake.follow_requested`, `intake.survey_answered` and
+`intake.help_deflected` on `intake.messages` (through `shared.intake.KafkaIntakePublisher`, acknowledged by
+every in-sync replica before a POST answers); owns schema `intake_web` (the portal's photos, answered survey
+invitations, the refusal log); reads go to the case service's API through `shared.intake.CaseApiClient`. Routes:
+`entrypoints/portal.py` (pages), `entrypoints/open311.py`, `entrypoints/console.py` (the agent API takes a
+staff bearer JWT, verified by `shared.auth`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from services.intake_web.adapters.edge import case_api_clients, intake_publisher
+from services.intake_web.adapters.refusals import RefusalLog
 from services.intake_web.config import SERVICE, AgentSettings
-from services.intake_web.entrypoints import console, open311
-from services.intake_web.service_layer.deps import Deps
+from services.intake_web.entrypoints import abuse, console, open311, portal
+from services.intake_web.service_layer.deps import CaseReads, Deps, PortalStore
 from shared.auth import TokenVerifier, install_auth
 from shared.intake import CaseApi, CaseApiClient, IntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
@@ -25,15 +29,17 @@ from shared.settings import Settings
 
 def create_app(settings: Settings | None = None, *, agent_settings: AgentSettings | None = None,
                jurisdiction: Jurisdiction | None = None, publisher: IntakePublisher | None = None,
-               case_api: CaseApi | None = None, clock: Callable[[], datetime] | None = None) -> Any:
-    """Build intake_web: a FastAPI app whose lifespan runs the Kafka producer and the case-API clients.
-
-    Real dependencies by default; tests pass a `jurisdiction`, a fake `publisher` and `case_api` (used by
-    the Open311 reads and the console alike; then no route needs Kafka or the case service) and a `clock`
-    (aware UTC).
+               case_api: CaseApi | None = None, clock: Callable[[], datetime] | None = None,
+               refusals: RefusalLog | None = None, portal_store: PortalStore | None = None,
+               portal_reads: CaseReads | None = None) -> Any:
+    """Build intake_web: a FastAPI app whose lifespan migrates schema `intake_web`, opens its pool and runs
+    the Kafka producer and the case-API clients. Real dependencies by default; tests pass a `jurisdiction`,
+    a fake `publisher` and `case_api` (the Open311 reads and the console alike), a `clock` (aware UTC), a
+    refusal log (`entrypoints/abuse.protect`: the limits of every public route), and the portal's
+    `portal_store` (photos, survey answers) and `portal_reads` (its reads of the case service).
     """
     s = settings or Settings()
-    rt = Runtime(s, SERVICE, title="omni311 Open311 GeoReport v2")
+    rt = Runtime(s, SERVICE, schema_package="services.intake_web", title="omni311 Open311 GeoReport v2")
     rt.clock = clock or rt.clock
     clients: tuple[CaseApiClient, ...] = case_api_clients(s) if case_api is None else ()
     open311_reads, console_lookups = clients if case_api is None else (case_api, case_api)
@@ -52,9 +58,11 @@ def create_app(settings: Settings | None = None, *, agent_settings: AgentSetting
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.deps = deps
+    abuse.protect(rt, refusals)
     install_auth(rt.app, TokenVerifier(s))
     for exc, handler in open311.EXCEPTION_HANDLERS.items():
         rt.app.add_exception_handler(exc, handler)
-    rt.app.include_router(open311.router)
+    portal.mount(rt, deps, store=portal_store, reads=portal_reads, dependencies=[abuse.PUBLIC])
+    rt.app.include_router(open311.router, dependencies=[abuse.PUBLIC])
     rt.app.include_router(console.router)
     return rt.app

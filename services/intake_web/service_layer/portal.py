@@ -12,8 +12,10 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from services.intake_web.domain.agent import default_region
 from services.intake_web.domain.limits import check_jurisdiction
@@ -134,7 +136,11 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     answers: dict[str, Any] = {}
     if service is not None:
         definition = ServiceDefinition.model_validate(service.definition())
-        found, answers = attribute_problems(definition, attribute_answers_given(form))
+        given = attribute_answers_given(form)
+        for a in definition.attributes:
+            if a.datatype == "datetime" and isinstance(given.get(a.code), str):
+                given[a.code] = local_datetime(str(given[a.code]), deps.jurisdiction.timezone)
+        found, answers = attribute_problems(definition, given)
         for sentence in found:
             field = next((f"attribute[{a.code}]" for a in definition.attributes
                           if re.search(rf"\b{re.escape(a.code)}\b", sentence)), "attributes")
@@ -151,6 +157,16 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     return PortalReport(service_code=code, description=description, lat=lat, long=long, address=address,
                         contact=contact, attributes=dict(answers), media_url=tuple(photo_urls)[:MAX_PHOTOS],
                         first_name=first_name if contact.channel else None)
+
+
+def local_datetime(text: str, timezone: str) -> str:
+    """A browser's ``datetime-local`` value (no offset, e.g. ``2026-11-30T14:00``) as ISO 8601 in the
+    jurisdiction's `timezone`; any other text as given (the attribute check judges it)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    return moment.isoformat() if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone)).isoformat()
 
 
 def _coordinate(raw: Any) -> float | None:

@@ -15,7 +15,7 @@ from shared.open311 import ServiceRequest
 from shared.settings import Settings
 from web_fakes import FakePublisher, demo
 
-NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
 CASE = ServiceRequest(service_request_id="DEMO-26-000042", status="open", service_code="pothole",
                       service_name="Pothole", description="Deep hole by the school", address="100 Main St",
                       lat=45.4215, long=-75.6972, requested_datetime=NOW,
@@ -24,10 +24,10 @@ FAR = ServiceRequest(service_request_id="DEMO-26-000043", status="open", service
                      lat=45.4300, long=-75.6800, requested_datetime=NOW)
 HISTORY = {"service_request_id": CASE.service_request_id, "status": "open", "workflow_status": "in_progress",
            "status_notes": "Crew scheduled", "merged_into": None, "followers": 1, "entries": [
-               {"at": "2026-11-30T15:00:00+00:00", "kind": "opened"},
-               {"at": "2026-11-30T15:05:00+00:00", "kind": "status_changed", "status": "open",
+               {"at": "2026-11-29T15:00:00+00:00", "kind": "opened"},
+               {"at": "2026-11-29T15:05:00+00:00", "kind": "status_changed", "status": "open",
                 "workflow_status": "in_progress", "status_notes": "Crew scheduled"},
-               {"at": "2026-11-30T15:06:00+00:00", "kind": "public_update", "text": "We fill it on Tuesday."}]}
+               {"at": "2026-11-29T15:06:00+00:00", "kind": "public_update", "text": "We fill it on Tuesday."}]}
 
 
 class MemoryPortalStore:
