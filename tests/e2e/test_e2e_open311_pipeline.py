@@ -34,7 +34,8 @@ async def test_a_report_is_acknowledged_routed_and_a_nearby_duplicate_is_merged(
             httpx.AsyncClient(base_url=stack.url("case"),
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
         t1 = await _post(web, service_code="pothole", lat="45.42000", long="-75.69000",
-                         description="Deep pothole in the right lane", email=first_email, first_name="Ana")
+                         description="Deep pothole in the right lane", email=first_email, first_name="Ana",
+                         **{"attribute[size]": "large"})
         first = await _case_for(web, t1)
 
         async def routed(sid: str):  # noqa: ANN202
@@ -48,7 +49,8 @@ async def test_a_report_is_acknowledged_routed_and_a_nearby_duplicate_is_merged(
 
         # A second report of the same problem about 10 m away, in other words.
         t2 = await _post(web, service_code="pothole", lat="45.42009", long="-75.69000",
-                         description="pothole right lane, very deep", email=second_email)
+                         description="pothole right lane, very deep", email=second_email,
+                         **{"attribute[size]": "large"})
         second = await _case_for(web, t2)
         assert second != first
 

@@ -31,7 +31,8 @@ def _spot() -> tuple[float, float]:
 
 async def _report(web: httpx.AsyncClient, lat: float, long: float, text: str, code: str = "pothole") -> str:
     r = await web.post("/requests.json", data={"api_key": "demo-key", "service_code": code, "lat": f"{lat:.6f}",
-                                               "long": f"{long:.6f}", "description": text})
+                                               "long": f"{long:.6f}", "description": text,
+                                               **({"attribute[size]": "medium"} if code == "pothole" else {})})
     assert r.status_code == 200, r.text
     token = r.json()[0]["token"]
 
