@@ -303,34 +303,37 @@ PageRenderer = Callable[[Request, int, str, str], Response]
 class Abuse:
     """The limits of one web app. `routes` maps a route label (`route_of`) to the limits it takes one slot
     of; a GET/HEAD not in it takes `Limit.READS`. `api_keys` are the keys `Limit.REPORTS_PER_API_KEY`
-    counts (others are refused by the route itself). `uploads` are the route labels whose multipart
-    bodies may reach `max_upload_bytes` + `max_body_bytes` (the file plus its form); every other body
-    may reach `max_body_bytes`. `page` renders a portal's refusal page (default: a plain bilingual one)."""
+    counts (others are refused by the route itself). `uploads` maps the route labels whose multipart
+    bodies may carry files to how many (a collection of labels: one each): such a body may reach that many
+    times `max_upload_bytes`, plus `max_body_bytes` for the rest of the form; every other body may reach
+    `max_body_bytes`. `page` renders a portal's refusal page (default: a plain bilingual one)."""
 
     limits: RateLimits
     recorder: RefusalRecorder
     clock: Clock
     routes: Mapping[str, tuple[Limit, ...]] = field(default_factory=dict)
     api_keys: Collection[str] = ()
-    uploads: Collection[str] = ()
+    uploads: Mapping[str, int] | Collection[str] = ()
     max_body_bytes: int = 262_144
     max_upload_bytes: int = 10_485_760
     page: PageRenderer | None = None
     _patterns: list[tuple[str, str, re.Pattern[str]]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for label in {*self.routes, *self.uploads}:
+        if not isinstance(self.uploads, Mapping):
+            self.uploads = dict.fromkeys(self.uploads, 1)
+        for label in sorted({*self.routes, *self.uploads}):
             method, _, template = label.partition(" ")
             self._patterns.append((label, method, compile_path(template)[0]))
 
     @classmethod
     def from_settings(cls, s: Settings, recorder: RefusalRecorder, *, clock: Clock,
-                      routes: Mapping[str, tuple[Limit, ...]], uploads: Collection[str] = (),
+                      routes: Mapping[str, tuple[Limit, ...]], uploads: Mapping[str, int] | Collection[str] = (),
                       api_keys: Collection[str] = ()) -> Abuse:
         """An `Abuse` with the limits and sizes of ``OMNI311_LIMIT_*`` and ``OMNI311_MAX_*_BYTES``.
         Raises `ValueError` for a limit `limits` cannot parse."""
         return cls(limits=RateLimits.from_settings(s), recorder=recorder, clock=clock, routes=dict(routes),
-                   api_keys=frozenset(api_keys), uploads=frozenset(uploads), max_body_bytes=s.max_body_bytes,
+                   api_keys=frozenset(api_keys), uploads=uploads, max_body_bytes=s.max_body_bytes,
                    max_upload_bytes=s.max_upload_bytes)
 
     def limits_of(self, route: str) -> tuple[Limit, ...]:
@@ -353,8 +356,10 @@ class Abuse:
 
     def body_limit(self, scope: Scope) -> int:
         """The largest body (bytes) this request may send: see the class."""
-        if self.route_label(scope) in self.uploads and _header(scope, b"content-type").lower().startswith("multipart/"):
-            return self.max_upload_bytes + self.max_body_bytes
+        assert isinstance(self.uploads, Mapping)
+        files = self.uploads.get(self.route_label(scope), 0)
+        if files and _header(scope, b"content-type").lower().startswith("multipart/"):
+            return files * self.max_upload_bytes + self.max_body_bytes
         return self.max_body_bytes
 
     def refuse(self, scope: Scope, reason: str, *, api_key: str | None = None) -> None:

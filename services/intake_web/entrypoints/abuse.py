@@ -9,6 +9,7 @@ from fastapi import Depends
 from services.intake_web.adapters.refusals import PgRefusals, RefusalLog
 from services.intake_web.config import SERVICE
 from services.intake_web.entrypoints import staff
+from services.intake_web.service_layer.portal import MAX_PHOTOS
 from shared.abuse import Abuse, Limit, RefusalRecorder, guard, install
 from shared.service import Runtime
 
@@ -22,8 +23,9 @@ PUBLIC_LIMITS: dict[str, tuple[Limit, ...]] = {
 }
 """The limits each public POST takes a slot of; every GET of a public router takes `Limit.READS`. The staff
 and agent routes (bearer tokens) are not limited."""
-UPLOADS = ("POST /photos", "POST /requests.{fmt}")
-"""Routes whose multipart body may carry a photo (OMNI311_MAX_UPLOAD_BYTES more than another body)."""
+UPLOADS = {"POST /photos": 1, "POST /report": MAX_PHOTOS}
+"""Routes whose multipart body may carry photos, and how many: OMNI311_MAX_UPLOAD_BYTES each more than
+another body (the portal's form without JavaScript sends its photos with the report)."""
 PUBLIC = Depends(guard)
 """The dependency every public router is included with: takes the route's slots or answers 429."""
 

@@ -274,6 +274,16 @@ async def test_an_upload_route_takes_a_multipart_file_up_to_the_upload_limit() -
     assert raw.status_code == 413, "only a multipart body may be upload-sized"
 
 
+def test_an_upload_route_may_take_several_files() -> None:
+    abuse = Abuse(limits=RateLimits(LIMITS), recorder=RefusalRecorder(CollectorRegistry()), clock=lambda: NOW,
+                  uploads={"POST /report": 5, "POST /upload": 1}, max_body_bytes=1000, max_upload_bytes=5000)
+    multipart = [(b"content-type", b"multipart/form-data; boundary=x")]
+    assert abuse.body_limit({"method": "POST", "path": "/report", "headers": multipart}) == 26_000
+    assert abuse.body_limit({"method": "POST", "path": "/upload", "headers": multipart}) == 6_000
+    assert abuse.body_limit({"method": "POST", "path": "/report", "headers": []}) == 1000
+    assert abuse.body_limit({"method": "POST", "path": "/elsewhere", "headers": multipart}) == 1000
+
+
 async def test_a_spam_guard_refusal_marked_on_the_request_is_counted() -> None:
     store = ListStore()
     app = make_app(store)
