@@ -4,7 +4,7 @@ Consumes and produces no event and owns no data: every read and write is a call 
 staff API (of intake_web's agent API for the console and its staff routes for the refusals, of the insights
 service for the dashboard) with the signed-in user's bearer token; the case service stays the single writer
 of cases. Routes: `entrypoints/pages.py`; assets under ``/static`` (ours and
-the npm libraries copied to ``static/vendor`` by ``make assets``).
+the npm libraries of ``shared/web`` at ``/static/vendor``, built by ``make assets``).
 """
 
 from __future__ import annotations

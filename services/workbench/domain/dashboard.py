@@ -268,10 +268,20 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def case_attributes(values: Any, definitions: Iterable[Any]) -> list[dict[str, Any]]:
-    """A case's Open311 attributes (``attributes``: code → value or list of values) as
-    ``{"code", "label", "texts": [text, ...]}`` in the service definition's ``order``: each labelled with
-    its attribute's ``description`` (Open311 GeoReport v2 ``GET services/{code}``), a list value shown by
-    its ``name``; an attribute the definition no longer has comes last, labelled with its code."""
+    """A case's Open311 attributes as ``{"code", "label", "texts": [text, ...]}``.
+
+    The case service's staff read labels them already (``[{"code", "label", "value", "display"}]``,
+    services/case/domain/staff.py `attribute_view`): kept in its order, `display` as the text. The answers
+    alone (code → value or list of values, as on ``case.opened``) are labelled here from `definitions` (the
+    service's ``attributes``): each with its attribute's ``description`` (Open311 GeoReport v2
+    ``GET services/{code}``), a list value shown by its ``name``, in the definition's ``order``; an answer
+    the definition no longer has comes last, labelled with its code."""
+    if isinstance(values, list):
+        return [{"code": str(a.get("code")), "label": str(a.get("label") or a.get("code")),
+                 "texts": [str(a["display"])] if a.get("display") not in (None, "") else
+                 [str(v) for v in (a.get("value") if isinstance(a.get("value"), list) else [a.get("value")])
+                  if v not in (None, "")]}
+                for a in _rows(values) if a.get("code") is not None]
     if not isinstance(values, Mapping) or not values:
         return []
     defs = {str(_get(a, "code")): a for a in definitions or () if _get(a, "code") is not None}

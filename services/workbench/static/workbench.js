@@ -10,6 +10,7 @@
     try { return JSON.parse(node.textContent); } catch (e) { return null; }
   }
 
+  var PERMANENT_COUNTS = 20;  // the hotspot map writes each district's count on it up to this many districts
   var DISTRICT_STYLE = { color: "#1a4480", weight: 2, fillColor: "#73b3e7", fillOpacity: 0.25 };
   var HIGHLIGHT_STYLE = { color: "#1a4480", weight: 4, fillColor: "#2378c3", fillOpacity: 0.45 };
 
@@ -107,12 +108,14 @@
     }
     var data = districts(), outlines = null, heat = null, version = null, loading = false;
     var countLabel = element.dataset.countLabel || "";
+    var permanent = !!data && (data.features || []).length <= PERMANENT_COUNTS;
     if (data) {
       outlines = L.geoJSON(data, { style: function () { return DISTRICT_STYLE; } }).addTo(map);
       map.fitBounds(outlines.getBounds(), { padding: [10, 10] });
     } else {
       map.setView([0, 0], 2);
     }
+    var openedAt = map.getZoom();
 
     function shade(counts) {
       if (!outlines) { return; }
@@ -124,7 +127,10 @@
         var p = l.feature.properties || {}, n = byId[p.id] || 0;
         l.setStyle({ color: "#1a4480", weight: 2, fillColor: "#1a4480", fillOpacity: top ? 0.08 + 0.42 * n / top : 0.08 });
         var text = p.name + ": " + n + " " + countLabel.toLowerCase();
-        if (l.getTooltip()) { l.setTooltipContent(text); } else {
+        if (l.getTooltip()) { l.setTooltipContent(permanent ? String(n) : text); } else if (permanent) {
+          // A few districts: each one's count written on it (a big city's would pile up: hover or focus).
+          l.bindTooltip(String(n), { permanent: true, direction: "center", className: "wb-district-count" });
+        } else {
           l.bindTooltip(text, { sticky: true, direction: "top", className: "wb-district-label" });
         }
         var path = l.getElement && l.getElement();
@@ -133,8 +139,10 @@
           if (!path.hasAttribute("tabindex")) {
             path.setAttribute("tabindex", "0");
             path.setAttribute("role", "img");
-            path.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); });
-            path.addEventListener("blur", function () { l.closeTooltip(); });
+            if (!permanent) {
+              path.addEventListener("focus", function () { l.openTooltip(l.getBounds().getCenter()); });
+              path.addEventListener("blur", function () { l.closeTooltip(); });
+            }
           }
         }
       });
@@ -154,7 +162,10 @@
             var points = found.points || [];
             // One point is one request: a hotspot of a few dozen turns red, a city's thousands do not
             // paint every district red (leaflet.heat's max is the intensity drawn as the hottest).
-            var options = { radius: 16, blur: 18, minOpacity: 0.3, maxZoom: 15, max: Math.max(1, Math.sqrt(points.length) / 4) };
+            // maxZoom is the zoom the map opened at: leaflet.heat weakens points below it, which would
+            // leave a lone report a faint smudge on the city's view.
+            var options = { radius: 20, blur: 18, minOpacity: 0.3, maxZoom: Math.floor(openedAt),
+                            max: Math.max(1, Math.sqrt(points.length) / 4) };
             if (heat) { heat.setOptions(options); heat.setLatLngs(points); } else {
               heat = L.heatLayer(points, options).addTo(map);
             }

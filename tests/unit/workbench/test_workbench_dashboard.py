@@ -74,8 +74,8 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     assert '<span class="wb-bar-track" aria-hidden="true"><span class="wb-bar" style="width: 100.0%"></span>' in text
     assert 'id="figure-requests">6<' in text and 'id="figure-backlog">8<' in text
     assert text.index('id="headline"') < text.index('id="hotspot-map"') < text.index('id="dashboard-figures"')
-    assert 'id="figure-median">1 d 2 h<' in text and "4.33/5" in text and "3 answers" in text
-    assert "Public Works" in text and "outside every district" in text and "1 without a place" in text
+    assert 'id="figure-median">1 d 2 h<' in text and "4.33/5" in text and "Answers: 3" in text
+    assert "Public Works" in text and "outside every district" in text and "Without a place, not on the map: 1." in text
     assert "bulky-pickup" in text and "0–2 days" in text and "over 30 days" in text
     assert '80%' in text and '25%' in text
     # The map: district polygons, the points' address, the heat plugin, no tiles configured.
@@ -215,6 +215,14 @@ def test_attributes_are_labelled_by_their_description_in_the_definitions_order()
                      {"code": "size", "label": "How big is it?", "texts": ["Large"]},
                      {"code": "gone", "label": "gone", "texts": ["x"]}]
     assert board.case_attributes(None, defs) == [] and board.case_attributes({}, defs) == []
+
+
+def test_attributes_the_case_service_labelled_are_shown_as_it_sent_them() -> None:
+    staff_read = [{"code": "surface", "label": "What is it painted on?", "value": ["wall", "sign"],
+                   "display": "Wall, Sign"}, {"code": "plate", "label": "Plate", "value": "AB 123", "display": ""}]
+    assert board.case_attributes(staff_read, ()) == [
+        {"code": "surface", "label": "What is it painted on?", "texts": ["Wall, Sign"]},
+        {"code": "plate", "label": "Plate", "texts": ["AB 123"]}]
 
 
 async def test_the_case_page_shows_attributes_photos_and_survey_answers(test_issuer) -> None:

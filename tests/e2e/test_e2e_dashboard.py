@@ -1,0 +1,197 @@
+"""End to end in Debian Chromium (Playwright) on real Kafka and PostgreSQL: the managers' dashboard in the
+workbench, fed by the insights service. A supervisor opens the dashboard; a resident reports graffiti
+through Open311 with the category's answers and a photo; within 5 seconds the figures (refreshed by htmx)
+count it, and the hotspot map's heat layer gets its point and those of two more reports; the case page shows the answers labelled with
+the questions and the photo; a body over the limit posted to intake_web appears on the refusals page.
+Department staff get 403. axe-core finds no serious or critical violation on the dashboard, the refusals
+page or the case page; screenshots are kept in var/test-logs/screenshots/ (workbench-dashboard.png,
+workbench-hotspots.png, workbench-refusals.png, workbench-case-answers.png).
+
+Runs on the session's demo stack, with the insights service (unless the stack already runs it) and the
+workbench beside it; the workbench's development sign-in signs with the test identity provider's key."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.async_api import Browser, Page
+
+from support.auth import TestIssuer
+from support.browser import SCREENSHOTS, axe_clean, check_assets, chromium, screenshot
+from support.process import ExtraService
+from support.stack import Stack
+from support.wait import eventually
+
+NEW_CASE_WITHIN_S = 5.0
+"""The issue's acceptance: the dashboard shows a new case within 5 seconds."""
+
+
+class PhotoHost:
+    """Where a resident's app keeps the photo it sends as Open311 ``media_url`` (kept as sent): any path
+    answers one JPEG."""
+
+    def __init__(self) -> None:
+        buffer = io.BytesIO()
+        Image.new("RGB", (640, 480), (180, 70, 60)).save(buffer, "JPEG")
+        jpeg = buffer.getvalue()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(jpeg)))
+                self.end_headers()
+                self.wfile.write(jpeg)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> PhotoHost:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def photo_host() -> Iterator[PhotoHost]:
+    host = PhotoHost().start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture(scope="module")
+async def insights_url(stack: Stack) -> AsyncIterator[str]:
+    """The insights service of the stack, or one started beside it."""
+    if "insights" in stack.ports:
+        yield stack.url("insights")
+        return
+    async with ExtraService(stack, "insights", {}).started() as proc:
+        yield proc.url
+
+
+@pytest.fixture(scope="module")
+async def workbench(stack: Stack, insights_url: str, test_issuer: TestIssuer) -> AsyncIterator[ExtraService]:
+    check_assets()
+    service = ExtraService(stack, "workbench", {
+        "OMNI311_AUTH_DEV_ISSUER_DIR": str(test_issuer.dir),
+        "OMNI311_WORKBENCH_INTAKE_WEB_URL": stack.url("intake_web"),
+        "OMNI311_INSIGHTS_API_URL": insights_url,
+    })
+    service.env["OMNI311_WORKBENCH_BASE_URL"] = service.url
+    async with service.started() as proc:
+        yield proc
+
+
+def screenshot_path(name: str) -> Path:
+    """Where `support.browser.screenshot` keeps `name` (for a screenshot of one element)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+async def sign_in(browser: Browser, base: str, user: str, next_path: str) -> Page:
+    context = await browser.new_context(base_url=base, bypass_csp=True, viewport={"width": 1280, "height": 900},
+                                        locale="en-CA")
+    page = await context.new_page()
+    await page.goto(f"/sign-in?user={user}&next={next_path}")
+    await page.wait_for_selector("#signed-in-as")
+    return page
+
+
+async def figure(page: Page, selector: str) -> int:
+    return int((await page.inner_text(selector)).strip())
+
+
+async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_answers_and_refusals(
+        stack: Stack, workbench: ExtraService, photo_host: PhotoHost) -> None:
+    run = uuid.uuid4().hex[:8]
+    photo = f"{photo_host.url}/graffiti-{run}.jpg"
+    async with chromium() as browser:
+        staff = await sign_in(browser, workbench.url, "staff", "/queue")
+        refused = await staff.goto("/dashboard")
+        assert refused is not None and refused.status == 403
+
+        page = await sign_in(browser, workbench.url, "supervisor", "/dashboard")
+        await page.wait_for_selector("#figure-requests")
+        await page.wait_for_selector("#hotspot-map .leaflet-overlay-pane path")  # the districts, offline
+        before = await figure(page, "#figure-requests")
+        points_before = int(await page.get_attribute("#hotspot-points", "data-count") or 0)
+
+        async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
+            posted = await web.post("/requests.json", data={
+                "api_key": "demo-key", "service_code": "graffiti", "lat": "45.4213", "long": "-75.6975",
+                "description": f"Tags all over the bus shelter ({run})", "email": f"g-{run}@resident.test",
+                "media_url": photo, "attribute[surface][]": ["wall", "bus_shelter"], "attribute[offensive]": "no"})
+            assert posted.status_code == 200, posted.text
+            token = posted.json()[0]["token"]
+
+            async def case_number() -> str | None:
+                found = await web.get(f"/tokens/{token}.json")
+                return found.json()[0].get("service_request_id") if found.status_code == 200 else None
+            sid = await eventually(case_number, timeout=30, what="the graffiti report's case number")
+
+            # The case exists: the dashboard (htmx, every 2 s) counts it within 5 seconds.
+            opened = time.monotonic()
+
+            async def counted() -> bool:
+                return await figure(page, "#figure-requests") > before
+            await eventually(counted, timeout=NEW_CASE_WITHIN_S, interval=0.2, what="the new case on the dashboard")
+            assert time.monotonic() - opened <= NEW_CASE_WITHIN_S
+
+            # Two more reports (a cluster by the first, one up north; three of the ten a client may send in
+            # a minute): the map's points follow, fetched again only because the figures' version changed.
+            for lat, long in (("45.4216", "-75.6971"), ("45.4350", "-75.6650")):
+                more = await web.post("/requests.json", data={
+                    "api_key": "demo-key", "service_code": "graffiti", "lat": lat, "long": long,
+                    "description": f"More tags ({run})", "attribute[offensive]": "yes"})
+                assert more.status_code == 200, more.text
+            await eventually(lambda: page.evaluate(
+                f"() => Number(document.getElementById('hotspot-map').dataset.points || 0) >= {points_before + 3}"),
+                timeout=15, interval=0.2, what="the three reports' points on the hotspot map")
+            assert await page.locator("#hotspot-map canvas.leaflet-heatmap-layer").count() == 1
+            await axe_clean(page, "dashboard")
+            await screenshot(page, "workbench-dashboard")
+            await page.locator("#map-h").scroll_into_view_if_needed()
+            await page.wait_for_timeout(300)  # the heat layer draws on the next animation frame
+            await page.locator("#hotspot-map").screenshot(path=str(screenshot_path("workbench-hotspots")))
+
+            # Staff see the category's answers, labelled with its questions, and the photo.
+            await page.goto(f"/cases/{sid}")
+            answers = page.locator("#case-attributes")
+            await answers.wait_for()
+            text = await answers.inner_text()
+            assert "What is it painted on?" in text and "Bus shelter" in text, text
+            assert "Is it offensive or hateful?" in text
+            thumb = page.locator(f'#case-photos a[href="{photo}"] img')
+            assert await thumb.get_attribute("alt") == f"Photo 1 of case {sid}, sent by a reporter"
+            assert await thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+            await axe_clean(page, "case")
+            await screenshot(page, "workbench-case-answers")
+
+            # A body over the limit is refused by intake_web, and the refusal is on the refusals page.
+            too_big = await web.post("/requests.json", content=b"description=" + b"x" * 300_000,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert too_big.status_code == 413
+
+        async def refusal_listed() -> bool:
+            await page.goto("/refusals")
+            return await page.locator('#refusals-table tr[data-reason="body_too_large"]').count() > 0
+        await eventually(refusal_listed, timeout=15, interval=0.5, what="the 413 on the refusals page")
+        await axe_clean(page, "refusals")
+        await screenshot(page, "workbench-refusals")
