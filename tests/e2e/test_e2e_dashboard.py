@@ -1,11 +1,12 @@
 """End to end in Debian Chromium (Playwright) on real Kafka and PostgreSQL: the managers' dashboard in the
 workbench, fed by the insights service. A supervisor opens the dashboard; a resident reports graffiti
 through Open311 with the category's answers and a photo; within 5 seconds the figures (refreshed by htmx)
-count it, and the hotspot map's heat layer gets its point and those of two more reports; the case page shows the answers labelled with
-the questions and the photo; a body over the limit posted to intake_web appears on the refusals page.
-Department staff get 403. axe-core finds no serious or critical violation on the dashboard, the refusals
-page or the case page; screenshots are kept in var/test-logs/screenshots/ (workbench-dashboard.png,
-workbench-hotspots.png, workbench-refusals.png, workbench-case-answers.png).
+count it, and the hotspot map's heat layer gets its point and those of two more reports; the case page
+shows the answers labelled with the questions and the photo; the reporter's survey answer reaches the
+case's timeline and the dashboard; a body over the limit posted to intake_web appears on the refusals
+page. Department staff get 403. axe-core finds no serious or critical violation on the dashboard, the
+refusals page or the case page; screenshots are kept in var/test-logs/screenshots/
+(workbench-dashboard.png, workbench-hotspots.png, workbench-refusals.png, workbench-case-answers.png).
 
 Runs on the session's demo stack, with the insights service (unless the stack already runs it) and the
 workbench beside it; the workbench's development sign-in signs with the test identity provider's key."""
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -25,6 +27,9 @@ import pytest
 from PIL import Image
 from playwright.async_api import Browser, Page
 
+from shared.contacts import contact_key
+from shared.settings import Settings
+from shared.surveys import survey_token
 from support.auth import TestIssuer
 from support.browser import SCREENSHOTS, axe_clean, check_assets, chromium, screenshot
 from support.process import ExtraService
@@ -122,6 +127,7 @@ async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_
         stack: Stack, workbench: ExtraService, photo_host: PhotoHost) -> None:
     run = uuid.uuid4().hex[:8]
     photo = f"{photo_host.url}/graffiti-{run}.jpg"
+    reporter = f"g-{run}@resident.test"
     async with chromium() as browser:
         staff = await sign_in(browser, workbench.url, "staff", "/queue")
         refused = await staff.goto("/dashboard")
@@ -136,7 +142,7 @@ async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_
         async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
             posted = await web.post("/requests.json", data={
                 "api_key": "demo-key", "service_code": "graffiti", "lat": "45.4213", "long": "-75.6975",
-                "description": f"Tags all over the bus shelter ({run})", "email": f"g-{run}@resident.test",
+                "description": f"Tags all over the bus shelter ({run})", "email": reporter,
                 "media_url": photo, "attribute[surface][]": ["wall", "bus_shelter"], "attribute[offensive]": "no"})
             assert posted.status_code == 200, posted.text
             token = posted.json()[0]["token"]
@@ -181,6 +187,21 @@ async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_
             thumb = page.locator(f'#case-photos a[href="{photo}"] img')
             assert await thumb.get_attribute("alt") == f"Photo 1 of case {sid}, sent by a reporter"
             assert await thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+
+            # The reporter answers the satisfaction survey (the link the notifier would send): the answer is
+            # on the case's timeline, and the dashboard counts it.
+            survey = survey_token(Settings.model_fields["survey_secret"].default, service_request_id=sid,
+                                  contact_key=contact_key("email", reporter), language="en",
+                                  now=datetime.now(UTC), ttl_s=3600)
+            answered = await web.post(f"/survey/{survey}", data={"rating": "4", "comment": f"Clean again ({run})"})
+            assert answered.status_code == 200, answered.text
+
+            async def on_timeline() -> bool:
+                await page.goto(f"/cases/{sid}")
+                return await page.locator('#timeline li[data-kind="survey_answered"]').count() > 0
+            await eventually(on_timeline, timeout=20, interval=0.5, what="the survey answer on the case's timeline")
+            entry = await page.inner_text('#timeline li[data-kind="survey_answered"]')
+            assert f"Survey: 4/5 — Clean again ({run})" in entry, entry
             await axe_clean(page, "case")
             await screenshot(page, "workbench-case-answers")
 
@@ -188,6 +209,14 @@ async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_
             too_big = await web.post("/requests.json", content=b"description=" + b"x" * 300_000,
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
             assert too_big.status_code == 413
+
+        await page.goto("/dashboard")
+        await page.wait_for_selector("#figure-survey-count")
+
+        async def survey_counted() -> bool:
+            return "Answers: 1" in await page.inner_text("#figure-survey-count")
+        await eventually(survey_counted, timeout=10, interval=0.3, what="the survey answer on the dashboard")
+        assert (await page.inner_text("#figure-survey")).strip() == "4.0/5"
 
         async def refusal_listed() -> bool:
             await page.goto("/refusals")
