@@ -344,11 +344,23 @@ def _case_context(request: Request, d: Deps, case: Any, history: dict[str, Any] 
                   **extra: Any) -> dict[str, Any]:
     lang = language(request, d)
     service = d.jurisdiction.service(case.service_code) if case.service_code else None
-    photos = [case.media_url] if case.media_url else []
-    return {"case": case, "history": history, "photos": photos,
+    photos = [_photo_src(d, case.media_url)] if case.media_url else []
+
+    def label_of(code: str | None) -> str | None:
+        known = d.jurisdiction.service(code) if code else None
+        return service_label(known, lang) if known else None
+
+    return {"case": case, "history": history, "photos": photos, "label_of": label_of,
             "label": service_label(service, lang) if service else (case.service_name or case.service_code or ""),
             "districts": d.districts_geojson(), "values": {}, "problems": {}, "followed": False,
             "title_key": None, **extra}
+
+
+def _photo_src(d: Deps, url: str) -> str:
+    """Our own photo's path (``/media/<id>.jpg``), served from here whatever host its public URL names (a
+    proxy, another port); any other URL as it is."""
+    base = d.site.settings.public_base_url.rstrip("/")
+    return url.removeprefix(base) if url.startswith(base + "/media/") else url
 
 
 @router.post("/cases/{service_request_id}/follow")

@@ -150,7 +150,7 @@
     var map = baseMap(element);
     var point = L.latLng(parseFloat(element.dataset.lat), parseFloat(element.dataset.long));
     L.circleMarker(point, PIN).addTo(map);
-    map.setView(point, 16);
+    map.setView(point, 15);
   }
 
   document.addEventListener("DOMContentLoaded", function () { reportPage(); casePage(); });
