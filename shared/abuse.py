@@ -7,7 +7,8 @@ Wiring (docs/residents-and-insights.md, "Abuse protection"): build an `Abuse` in
 `Abuse.from_settings`, call `install(app, abuse)` (the 413 middleware and the 429 exception handler), and
 include every public router with ``dependencies=[Depends(guard)]``. The guard finds the matched route's
 limits in `Abuse.routes` (``"POST /report": (Limit.REPORTS_PER_CLIENT,)``); any GET or HEAD not listed
-there counts against `Limit.READS`. `Abuse.refuse` records a refusal decided elsewhere (a spam guard); a
+there counts against `Limit.READS`; `limited(*limits)` is the dependency of one route taking the limits it
+names. `Abuse.refuse` records a refusal decided elsewhere (a spam guard); a
 route may instead set ``request.state.refusal_reason`` and the middleware records it after the answer.
 
 The client is the connection's peer as the ASGI server reports it (uvicorn's ``--forwarded-allow-ips``
@@ -26,7 +27,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -369,12 +370,13 @@ class Abuse:
                                       api_key=api_key_id(api_key) if api_key else None,
                                       route=self.route_label(scope), reason=reason))
 
-    async def check(self, request: Request) -> None:
-        """Take a slot of each limit of the request's route, or raise `Throttled` (the refusal recorded,
-        nothing taken). For `Limit.REPORTS_PER_API_KEY` the form's (else the query's) ``api_key`` is read,
-        after the per-client limits were found free (a flood is refused before its body is parsed)."""
-        route = route_of(request.scope)
-        limits = self.limits_of(route)
+    async def check(self, request: Request, limits: tuple[Limit, ...] | None = None) -> None:
+        """Take a slot of each of `limits` (default: those of the request's route, `limits_of`), or raise
+        `Throttled` (the refusal recorded, nothing taken). For `Limit.REPORTS_PER_API_KEY` the form's (else
+        the query's) ``api_key`` is read, after the per-client limits were found free (a flood is refused
+        before its body is parsed)."""
+        if limits is None:
+            limits = self.limits_of(route_of(request.scope))
         if not limits:
             return
         client = client_of(request.scope)
@@ -418,8 +420,19 @@ def abuse_of(app: Any) -> Abuse:
 
 async def guard(request: Request) -> None:
     """FastAPI dependency for every public route (``dependencies=[Depends(guard)]`` on the router):
-    takes the route's slots or raises `Throttled` (→ 429 by `install`'s handler)."""
+    takes the route's slots (`Abuse.limits_of`) or raises `Throttled` (→ 429 by `install`'s handler)."""
     await abuse_of(request.app).check(request)
+
+
+def limited(*limits: Limit) -> Callable[[Request], Awaitable[None]]:
+    """A FastAPI dependency for one route, whatever `Abuse.routes` says: takes a slot of each of `limits`
+    or raises `Throttled`, e.g. ``@router.get("/open-data/cases.csv", dependencies=[Depends(limited(
+    Limit.READS))])``."""
+
+    async def dependency(request: Request) -> None:
+        await abuse_of(request.app).check(request, limits)
+
+    return dependency
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -560,4 +573,4 @@ def install(app: FastAPI, abuse: Abuse) -> None:
 
 __all__ = ["BODY_TOO_LARGE", "Abuse", "BodyLimitMiddleware", "BodyTooLarge", "Limit", "RateLimits", "Refusal",
            "RefusalCount", "RefusalRecorder", "RefusalStore", "Throttled", "abuse_of", "api_key_id", "client_of",
-           "guard", "install", "refusal_response", "route_of"]
+           "guard", "install", "limited", "refusal_response", "route_of"]

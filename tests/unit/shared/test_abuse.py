@@ -25,6 +25,7 @@ from shared.abuse import (
     client_of,
     guard,
     install,
+    limited,
 )
 
 NOW = datetime(2026, 3, 2, 14, 30, 15, tzinfo=UTC)
@@ -84,6 +85,10 @@ def make_app(store: ListStore | None = None, *, max_body: int = 1000, max_upload
         return Response("following")
 
     app.include_router(public, dependencies=[Depends(guard)])
+
+    @app.get("/export.csv", dependencies=[Depends(limited(Limit.FOLLOWS))])
+    async def export() -> Response:
+        return Response("a,b")
 
     @app.post("/staff/echo")
     async def echo(request: Request) -> Response:
@@ -225,6 +230,9 @@ async def test_reads_follows_and_uploads_each_have_their_limit() -> None:
     assert follows == [200, 200, 429]
     assert uploads == [200, 200, 429]
     assert staff == [200] * 6, "a route outside the guarded routers is not limited"
+    async with client(app, "10.0.0.2") as c:
+        exports = [(await c.get("/export.csv")).status_code for _ in range(3)]
+    assert exports == [200, 200, 429], "limited() takes the limits it names, not the reads of a GET"
     assert refused_total(app, "POST /cases/{sid}/follow", "follows") == 1, "labelled by template, not path"
 
 
