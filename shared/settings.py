@@ -132,10 +132,11 @@ class Settings(BaseSettings):
                                 "district polygons are the base layer (offline).")
     map_tile_attribution: str = Field(default="", description="Attribution shown with the tiles (HTML allowed).")
     survey_secret: str = Field(
-        default="omni311-dev-survey-secret",
-        description="HS256 key of survey tokens, shared by the notifier (writes links) and intake_web (checks them).")
+        default="omni311-development-survey-secret-change-me",
+        description="HS256 key of survey tokens (at least 32 bytes), shared by the notifier (writes links) and "
+                    "intake_web (checks them).")
     survey_ttl_s: int = Field(default=30 * 86400, description="How long a survey link is valid, in seconds.")
-    portal_form_secret: str = Field(default="omni311-dev-form-secret",
+    portal_form_secret: str = Field(default="omni311-development-form-secret-change-me",
                                     description="HMAC key of the portal's form tokens (spam guard).")
     portal_min_fill_s: float = Field(default=3.0, description="A report form sent sooner after it was served is refused.")
     portal_form_ttl_s: float = Field(default=7200.0, description="A report form older than this is refused.")
