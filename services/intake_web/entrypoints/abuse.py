@@ -23,9 +23,10 @@ PUBLIC_LIMITS: dict[str, tuple[Limit, ...]] = {
 }
 """The limits each public POST takes a slot of; every GET of a public router takes `Limit.READS`. The staff
 and agent routes (bearer tokens) are not limited."""
-UPLOADS = {"POST /photos": 1, "POST /report": MAX_PHOTOS}
+UPLOADS = {"POST /photos": 1, "POST /report": MAX_PHOTOS, "POST /requests.{fmt}": 1}
 """Routes whose multipart body may carry photos, and how many: OMNI311_MAX_UPLOAD_BYTES each more than
-another body (the portal's form without JavaScript sends its photos with the report)."""
+another body (the portal's form without JavaScript sends its photos with the report; an Open311 POST may
+carry one `media` file)."""
 PUBLIC = Depends(guard)
 """The dependency every public router is included with: takes the route's slots or answers 429."""
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from services.intake_web.domain.limits import Refused, check_jurisdiction
+from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
-from services.intake_web.service_layer import intake, reads
+from services.intake_web.service_layer import intake, portal, reads
 from shared.intake import CaseApiUnavailable
 from shared.open311 import (
     Open311FormatError,
@@ -69,13 +71,24 @@ async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Res
 async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
     """Open311 GeoReport v2, POST Service Request (form fields, `api_key` required: 403 otherwise; 400 for
     a form it refuses); answers with the token once Kafka has the event. Honours an `Idempotency-Key`
-    header (a retry gets the same token) and `Content-Language`."""
+    header (a retry gets the same token) and `Content-Language`. A multipart `media` file is kept as the
+    portal keeps a photo and becomes the request's `media_url` (413 over the upload limit, 415 for what
+    is not an image)."""
+    form = await request.form()
+    upload = form.get("media")
+    media = await upload.read() if upload is not None and not isinstance(upload, str) else None
+    fields = FormData([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
     try:
-        accepted = await intake.submit_post(d, await request.form(), services_url=f"/services.{fmt}",
+        accepted = await intake.submit_post(d, fields, services_url=f"/services.{fmt}",
                                             idempotency_key=request.headers.get("idempotency-key"),
-                                            language=request.headers.get("content-language"))
+                                            language=request.headers.get("content-language"),
+                                            media=media or None, store_media=portal.store_photo)
     except Refused as exc:
         return refused(fmt, exc)
+    except portal.UploadTooLarge as exc:
+        return error(fmt, 413, f"media: {exc}")
+    except NotAnImage as exc:
+        return error(fmt, 415, f"media is not an image we can read: {exc}")
     return body(render_post_response([PostServiceRequestResponse(token=accepted.token)], fmt), fmt)
 
 

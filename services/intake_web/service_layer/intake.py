@@ -3,7 +3,8 @@ one `intake.message_received` envelope, published (acks=all) before the sender g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,8 +41,13 @@ class Accepted:
     request_id: str | None = None
 
 
+StoreMedia = Callable[[Deps, bytes], Awaitable[Any]]
+"""Keeps an uploaded image and returns what it kept, with its public `url` (`service_layer.portal.store_photo`)."""
+
+
 async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
-                      idempotency_key: str | None = None, language: str | None = None) -> Accepted:
+                      idempotency_key: str | None = None, language: str | None = None,
+                      media: bytes | None = None, store_media: StoreMedia | None = None) -> Accepted:
     """Accept one Open311 GeoReport v2 POST Service Request (`form`: its fields, `api_key` included).
 
     The token is random (`deps.new_id()`), or derived from the `Idempotency-Key` header and the form so a
@@ -50,8 +56,12 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     `Problem.NOT_OFFERED` for a `jurisdiction_id` (form field) that is not ours; `Problem.FORBIDDEN` without
     a known api_key; `Problem.INVALID` for a form that breaks GeoReport v2, a service or place this
     jurisdiction does not serve, answers its service's attributes do not allow (each naming the attribute
-    code; `domain.limits.attribute_answers`), or a `requested_datetime` out of bounds. The answers kept
-    are published as the message's `attributes`.
+    code; `domain.limits.attribute_answers`), or a `requested_datetime` out of bounds, or a `media` file
+    sent with a `media_url` too, or where no photo store is wired (`deps.portal`). The answers kept are
+    published as the message's `attributes`. `media` (an uploaded image's bytes) is kept by `store_media`
+    once every check passed, and its URL is the message's `media_url`; a retried POST with the same
+    `Idempotency-Key` and file is the same token (its digest counts the file). `store_media` raises what
+    it raises (`UploadTooLarge`, `NotAnImage`), and nothing is published then.
     """
     raw_jurisdiction = form.get("jurisdiction_id")
     check_jurisdiction(raw_jurisdiction if isinstance(raw_jurisdiction, str) else None, deps.jurisdiction.id)
@@ -67,12 +77,20 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     if problem:
         raise Refused(Problem.INVALID, problem)
     answers = attribute_answers(req, deps.jurisdiction.service(req.service_code) if req.service_code else None)
+    if media is not None and req.media_url:
+        raise Refused(Problem.INVALID, "send a media file or a media_url, not both")
+    if media is not None and (store_media is None or deps.portal is None):
+        raise Refused(Problem.INVALID, "media files are not taken here; send a media_url")
     now = deps.clock()
     raw_requested = form.get("requested_datetime")
     requested = requested_at(str(raw_requested) if raw_requested else None, now)
-    token = token_for(api_key, idempotency_key, form_digest(form), fresh=deps.new_id())
+    digest = form_digest(form) + (hashlib.sha256(media).hexdigest() if media is not None else "")
+    token = token_for(api_key, idempotency_key, digest, fresh=deps.new_id())
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
-    message = message.model_copy(update={"requested_datetime": requested, "attributes": answers})
+    update: dict[str, Any] = {"requested_datetime": requested, "attributes": answers}
+    if media is not None and store_media is not None:
+        update["media_url"] = [(await store_media(deps, media)).url]
+    message = message.model_copy(update=update)
     env = await _publish(deps, message, event_id=event_id_for(token), now=now)
     deps.log.info("intake_published", channel="open311", event_id=str(env.event_id),
                   correlation_id=str(env.correlation_id), has_point=req.lat is not None)

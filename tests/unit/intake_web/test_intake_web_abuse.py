@@ -108,16 +108,19 @@ async def test_a_body_over_max_body_bytes_gets_413_and_is_counted() -> None:
     assert (row.client, row.route, row.reason, row.count) == ("10.1.0.1", "POST /requests.{fmt}", "body_too_large", 1)
 
 
-async def test_the_portal_form_may_carry_its_photos_and_an_open311_post_may_not() -> None:
+async def test_the_portal_form_may_carry_its_photos_and_an_open311_post_one_media_file() -> None:
     app, _, _ = make(max_upload_bytes=20_000)
     photos = [("photo", (f"p{i}.jpg", b"j" * 15_000, "image/jpeg")) for i in range(3)]
+    media = [("media", ("m.jpg", b"j" * 15_000, "image/jpeg"))]
     async with web(app) as c:
         report = await c.post("/report", data={"description": "light out"}, files=photos)
         too_many = await c.post("/report", data={"description": "light out"}, files=photos * 3)
-        open311_file = await c.post("/requests.json", data=FORM, files=photos[:1])
+        open311_file = await c.post("/requests.json", data=FORM, files=media)
+        open311_files = await c.post("/requests.json", data=FORM, files=media * 2)
     assert report.status_code != 413, "5 photos of 20 000 bytes may come with the form; the portal judges it"
     assert too_many.status_code == 413 and too_many.headers["content-type"].startswith("text/html")
-    assert open311_file.status_code == 413, "POST /requests takes no file: 4096 bytes in all"
+    assert open311_file.status_code != 413, "POST /requests may carry one media file; the route judges it"
+    assert open311_files.status_code == 413, "one file of 20 000 bytes at most (and 4096 bytes of form)"
 
 
 async def test_open311_reads_take_the_read_limit() -> None:

@@ -171,3 +171,44 @@ async def test_the_case_api_client_sends_the_spatial_filters_as_query_parameters
         await client.stop()
     assert seen == [{"bbox": "-75.7,45.41,-75.68,45.43", "lat": "45.42", "long": "-75.69", "radius": "250.0"}]
 
+
+
+def jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 80, 160)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+async def test_a_multipart_media_file_is_stored_and_becomes_the_requests_media_url() -> None:
+    from portal_fakes import Portal
+
+    p = Portal(public_base_url="https://311.demoville.example")
+    async with p.web as web:
+        r = await web.post("/requests.json", data=FORM, files={"media": ("hole.jpg", jpeg(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [env] = p.published
+    msg = env.payload(MessageReceived)
+    [photo_id] = p.store.photos
+    assert msg.media_url == [f"https://311.demoville.example/media/{photo_id}.jpg"]
+    assert msg.attributes == {"size": "large"}
+
+
+@pytest.mark.parametrize(("files", "extra", "status", "words"), [
+    ({"media": ("x.txt", b"not an image at all", "text/plain")}, {}, 415, "media is not an image"),
+    ({"media": ("hole.jpg", None, "image/jpeg")}, {"media_url": "https://apps.example/p.jpg"}, 400, "not both"),
+    ({"media": ("hole.jpg", None, "image/jpeg")}, {"attribute[size]": ""}, 400, "attribute size is required"),
+])
+async def test_a_refused_media_post_stores_and_publishes_nothing(files: dict, extra: dict, status: int,
+                                                                   words: str) -> None:
+    from portal_fakes import Portal
+
+    p = Portal()
+    sent = {k: (name, data if data is not None else jpeg(), kind) for k, (name, data, kind) in files.items()}
+    async with p.web as web:
+        r = await web.post("/requests.json", data=FORM | extra, files=sent)
+    assert r.status_code == status and words in r.json()[0]["description"], r.text
+    assert p.published == [] and p.store.photos == {}
