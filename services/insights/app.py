@@ -3,7 +3,8 @@
 Consumes `cases.lifecycle` (opened, routed, status changed, merged, unmerged, recategorised, SLA breached,
 followed, survey answered, personal data erased) and `intake.messages` (`intake.help_deflected`); produces
 nothing. Owns the `insights` schema (the public projection of cases, survey ratings, deflections) and serves
-the dashboard API, the open-data exports and the Prometheus figures (`/metrics`).
+the dashboard API, the open-data exports (rate-limited per client by `shared.abuse`) and the Prometheus
+figures (`/metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from services.insights.config import SERVICE, InsightsSettings, department_of, p
 from services.insights.entrypoints import http, kafka
 from services.insights.service_layer import handlers
 from services.insights.service_layer.metrics import InsightsMetrics, RefreshLoop
+from shared.abuse import Abuse, RefusalRecorder
 from shared.auth import TokenVerifier, install_auth
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Any:
     rt.on_stop.append(loop.stop)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], InsightsRepository))
     install_auth(rt.app, TokenVerifier(s))
+    abuse = Abuse.from_settings(s, RefusalRecorder(rt.metrics, service=SERVICE), clock=rt.clock, routes={})
     http.mount(rt.app, http.InsightsApi(reads=lambda: InsightsReads(rt.db), jurisdiction=lambda: loaded["j"],
-                                        now=rt.clock, prefetch=cfg.export_prefetch))
+                                        now=rt.clock, prefetch=cfg.export_prefetch), abuse)
     return rt.app

@@ -1,11 +1,12 @@
 """Insights' HTTP routes (docs/residents-and-insights.md, "Insights"): the dashboard API for supervisors and
 administrators (`/insights/summary`, `/insights/hotspots`, bearer token via `shared.auth`) and the public
-open-data exports (`/open-data/cases.csv`, `/open-data/cases.geojson`), streamed. The routes find their
-reads, jurisdiction and clock on `app.state.insights` (an `InsightsApi`, put there by `mount`)."""
+open-data exports (`/open-data/cases.csv`, `/open-data/cases.geojson`), streamed and rate-limited per client
+(`shared.abuse`, `OMNI311_LIMIT_READS_PER_CLIENT`: 429 with `Retry-After`). The routes find their reads,
+jurisdiction and clock on `app.state.insights` (an `InsightsApi`, put there by `mount`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,39 +18,38 @@ from services.insights.adapters.reads import InsightsReads
 from services.insights.config import department_names
 from services.insights.domain import InvalidWindow
 from services.insights.service_layer import queries
+from shared.abuse import Abuse, guard, install
 from shared.auth import Principal, Role, require
 from shared.jurisdiction import Jurisdiction
 
 router = APIRouter()
+open_data = APIRouter(dependencies=[Depends(guard)])
 
 Managers = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMINISTRATOR))]
 ServiceCode = Annotated[str | None, Query(max_length=100, description="An Open311 service_code")]
 LocalDate = Annotated[str | None, Query(max_length=40, description="ISO date (YYYY-MM-DD), local to the city")]
 
 
-async def _no_limit(_request: Request) -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class InsightsApi:
     """What the routes use: `reads()` the projection's reads (on the pool, opened at start),
-    `jurisdiction()` the loaded jurisdiction, `now()` the clock (aware UTC), `prefetch` the open-data
-    cursor's rows at a time, and `limit_reads(request)` the per-client limit of the public routes (raises
-    the 429 itself). Each is called per request; before the service started they raise (500)."""
+    `jurisdiction()` the loaded jurisdiction, `now()` the clock (aware UTC) and `prefetch` the open-data
+    cursor's rows at a time. Each is called per request; before the service started they raise (500)."""
 
     reads: Callable[[], InsightsReads]
     jurisdiction: Callable[[], Jurisdiction]
     now: Callable[[], datetime]
     prefetch: int = 500
-    limit_reads: Callable[[Request], Awaitable[None]] = _no_limit
 
 
-def mount(app: FastAPI, api: InsightsApi) -> None:
-    """Serve the routes on `app` with `api`; the dashboard routes need a token verifier on the app
-    (`shared.auth.install_auth`)."""
+def mount(app: FastAPI, api: InsightsApi, abuse: Abuse) -> None:
+    """Serve the routes on `app` with `api`, the open-data routes behind `abuse`'s limits (every GET takes
+    a slot of `Limit.READS` per client; bodies over the limit get 413). The dashboard routes need a token
+    verifier on the app (`shared.auth.install_auth`)."""
     app.state.insights = api
+    install(app, abuse)
     app.include_router(router)
+    app.include_router(open_data)
 
 
 def _api(request: Request) -> InsightsApi:
@@ -112,19 +112,17 @@ def _export(request: Request, fmt: queries.ExportFormat, start: str | None, end:
                                       "Cache-Control": "public, max-age=60"})
 
 
-@router.get("/open-data/cases.csv")
+@open_data.get("/open-data/cases.csv")
 async def open_data_csv(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
                         service_code: ServiceCode = None) -> StreamingResponse:
     """Every case requested from `start_date` to `end_date` (inclusive, local; either may be missing), public
     fields only, as CSV (RFC 4180), streamed; 400 for a bad date or code, 429 over the read limit."""
-    await _api(request).limit_reads(request)
     return _export(request, "csv", start_date, end_date, service_code)
 
 
-@router.get("/open-data/cases.geojson")
+@open_data.get("/open-data/cases.geojson")
 async def open_data_geojson(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
                             service_code: ServiceCode = None) -> StreamingResponse:
     """The same cases as a GeoJSON FeatureCollection (RFC 7946; a case without a point has `geometry`
     null), streamed; 400 for a bad date or code, 429 over the read limit."""
-    await _api(request).limit_reads(request)
     return _export(request, "geojson", start_date, end_date, service_code)
