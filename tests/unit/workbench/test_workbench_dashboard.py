@@ -24,14 +24,22 @@ from workbench_fakes import (
     workbench,
 )
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-"""The workbench's clock in these tests: frozen at the start (the tokens are minted at the real time)."""
-TODAY = NOW.astimezone(ZoneInfo(demo().timezone)).date()
-MONTH = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}
+class Frozen:
+    """The workbench's clock in one test: frozen when the test starts (its tokens are minted at the real
+    time, within the verifier's leeway of it); `month` is the default date filter it implies."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        today = self.now.astimezone(ZoneInfo(demo().timezone)).date()
+        self.month = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
-def clock() -> datetime:
-    return NOW
+@pytest.fixture
+def clock() -> Frozen:
+    return Frozen()
 
 
 # -- roles -------------------------------------------------------------------------------------------------
@@ -56,7 +64,7 @@ async def test_the_navigation_offers_the_dashboard_and_refusals_to_managers_only
 
 
 # -- the dashboard -------------------------------------------------------------------------------------------
-async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_token(test_issuer) -> None:
+async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_token(test_issuer, clock) -> None:
     token = test_issuer.token(Role.SUPERVISOR)
     insights = FakeInsightsApi()
     async with workbench(test_issuer, FakeStaffApi(), insights=insights, clock=clock) as client:
@@ -65,7 +73,7 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     assert {c.path for c in insights.calls} == {"/insights/summary", "/insights/hotspots"}
     for call in insights.calls:
         assert call.authorization == f"Bearer {token}"
-        assert call.params == MONTH
+        assert call.params == clock.month
     text = page.text
     # Tables with captions and row headers; the bar is decoration, the number is text.
     for table in ("channel-table", "service-table", "backlog-table", "sla-table", "top-table", "deflection-table",
@@ -80,14 +88,14 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     assert '80%' in text and '25%' in text
     # The map: district polygons, the points' address, the heat plugin, no tiles configured.
     assert 'id="hotspot-map"' in text
-    assert f'data-src="/dashboard/hotspots.json?from={MONTH["from"]}&amp;to={MONTH["to"]}"' in text
+    assert f'data-src="/dashboard/hotspots.json?from={clock.month["from"]}&amp;to={clock.month["to"]}"' in text
     assert 'data-tile-url=""' in text and 'id="districts-data"' in text
     assert '/static/vendor/leaflet/leaflet-heat.js' in text
     assert 'hx-trigger="every 2s"' in text and 'data-hotspots-version="' in text
     assert 'data-count="3"' in text  # the points are counted on the page, fetched by the map
 
 
-async def test_the_dashboard_follows_the_date_filter_and_refuses_a_range_that_makes_none(test_issuer) -> None:
+async def test_the_dashboard_follows_the_date_filter_and_refuses_a_range_that_makes_none(test_issuer, clock) -> None:
     insights = FakeInsightsApi()
     async with workbench(test_issuer, FakeStaffApi(), insights=insights, clock=clock) as client:
         client = signed_in(client, test_issuer.token(Role.ADMINISTRATOR))
@@ -103,7 +111,7 @@ async def test_the_dashboard_follows_the_date_filter_and_refuses_a_range_that_ma
         assert json_refused.status_code == 400 and "from" in json_refused.json()["detail"]
 
 
-async def test_htmx_gets_the_figures_only_every_two_seconds(test_issuer) -> None:
+async def test_htmx_gets_the_figures_only_every_two_seconds(test_issuer, clock) -> None:
     async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
         fragment = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get(
             "/dashboard?from=2026-11-01&to=2026-11-30", headers={"HX-Request": "true", "HX-Target": "dashboard-figures"})
@@ -144,7 +152,7 @@ async def test_the_dashboard_still_renders_with_figures_unavailable_when_insight
     assert spots.status_code >= 500 and spots.json()["detail"]
 
 
-async def test_the_dashboard_speaks_french(test_issuer) -> None:
+async def test_the_dashboard_speaks_french(test_issuer, clock) -> None:
     async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
         client.cookies.set("lang", "fr")
         page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")
@@ -165,7 +173,7 @@ def test_every_new_text_is_in_english_and_french() -> None:
 
 
 # -- the refusals ------------------------------------------------------------------------------------------
-async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_issuer) -> None:
+async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_issuer, clock) -> None:
     intake = FakeIntakeStaffApi(rows=[
         {"minute": "2026-11-30T16:58:00+00:00", "client": "203.0.113.9", "api_key": None, "route": "POST /report",
          "reason": "form_too_fast", "count": 1, "last_at": "2026-11-30T16:58:10+00:00"},
@@ -181,8 +189,8 @@ async def test_the_refusals_page_lists_intake_webs_refusals_newest_first(test_is
     assert intake.calls[0].authorization == f"Bearer {token}"
     def z(t: datetime) -> str:
         return t.isoformat().replace("+00:00", "Z")
-    assert intake.calls[0].params == {"since": z(NOW - timedelta(hours=24))}
-    assert intake.calls[1].params == {"since": z(NOW - timedelta(days=7))} and week.status_code == 200
+    assert intake.calls[0].params == {"since": z(clock.now - timedelta(hours=24))}
+    assert intake.calls[1].params == {"since": z(clock.now - timedelta(days=7))} and week.status_code == 200
     text = page.text
     assert 'id="refusals-table"' in text and "<caption" in text
     assert text.index("198.51.100.7") < text.index("203.0.113.9")  # newest first
@@ -229,11 +237,11 @@ async def test_the_case_page_shows_attributes_photos_and_survey_answers(test_iss
     case = a_case("D-9", media_url="https://portal.test/media/abc.jpg", attributes={"depth": "deep", "lane": "x"},
                   messages=[{"text": "look", "media_url": ["https://portal.test/media/abc.jpg", "javascript:alert(1)",
                                                            "https://portal.test/media/def.jpg"],
-                             "channel": "web", "received_at": NOW.isoformat()}])
+                             "channel": "web", "received_at": datetime.now(UTC).isoformat()}])
     case["timeline"] += [
-        {"kind": "followed", "at": NOW.isoformat(), "detail": {"notify_channel": "sms", "pii": "+16135550000"}},
-        {"kind": "survey_answered", "at": NOW.isoformat(), "detail": {"rating": 4, "comment": "Quick fix, thanks"}},
-        {"kind": "weather_alert", "at": NOW.isoformat(), "detail": {"text": "Storm coming"}},
+        {"kind": "followed", "at": datetime.now(UTC).isoformat(), "detail": {"notify_channel": "sms", "pii": "+16135550000"}},
+        {"kind": "survey_answered", "at": datetime.now(UTC).isoformat(), "detail": {"rating": 4, "comment": "Quick fix, thanks"}},
+        {"kind": "weather_alert", "at": datetime.now(UTC).isoformat(), "detail": {"text": "Storm coming"}},
     ]
     async with workbench(test_issuer, FakeStaffApi(cases={"D-9": case})) as client:
         page = await signed_in(client, test_issuer.token(Role.DEPARTMENT_STAFF)).get("/cases/D-9")
