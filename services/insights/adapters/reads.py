@@ -92,7 +92,7 @@ class InsightsReads:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = conn.cursor(
                 f"SELECT {EXPORT_COLUMNS} FROM cases WHERE requested_at >= $1 AND requested_at < $2 "
-                "AND ($3::text IS NULL OR service_code = $3) ORDER BY requested_at, service_request_id",
+                "AND ($3::text IS NULL OR service_code = $3) ORDER BY requested_at, service_request_id, case_id",
                 win.start_at, win.end_at, service_code, prefetch=prefetch)
             async for row in cursor:
                 yield row

@@ -31,8 +31,9 @@ CREATE INDEX insights_cases_department ON {schema}.cases (department, requested_
 CREATE INDEX insights_cases_district ON {schema}.cases (district, requested_at);
 CREATE INDEX insights_cases_closed ON {schema}.cases (closed_at) WHERE closed_at IS NOT NULL;
 CREATE INDEX insights_cases_backlog ON {schema}.cases (department, requested_at) WHERE status = 'open';
--- The open-data export pages through cases in a stable order.
-CREATE UNIQUE INDEX insights_cases_export ON {schema}.cases (requested_at, service_request_id);
+-- The open-data export reads cases in a stable order (not unique: a case number is the case service's
+-- promise, not one this projection enforces, so a surprising event is kept rather than dead-lettered).
+CREATE INDEX insights_cases_export ON {schema}.cases (requested_at, service_request_id, case_id);
 
 -- One row per answer (the survey's comment and the reporter's key are not kept: only the figures).
 CREATE TABLE {schema}.surveys (
