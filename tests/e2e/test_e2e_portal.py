@@ -22,7 +22,6 @@ from shared.settings import Settings
 from shared.surveys import survey_token
 from support.browser import axe_clean, check_assets, chromium, screenshot
 from support.stack import Stack
-from support.wait import eventually
 
 MIN_FILL_S = Settings().portal_min_fill_s
 GPS_IFD = 0x8825
@@ -88,12 +87,12 @@ async def test_a_resident_reports_tracks_and_a_neighbour_follows_on_the_portal(s
     token = (await page.text_content("#submitted-token") or "").strip()
     assert token.startswith("web-")
     await check(page, "submitted")
-
-    async def opened() -> str | None:
-        await page.goto(f"/track?q={token}")
-        return page.url.rsplit("/", 1)[-1] if "/cases/" in page.url else None
-
-    sid = await eventually(opened, timeout=30, interval=1, what="the report's case")
+    link = page.locator("#case-number-link")
+    await link.wait_for(timeout=30_000)  # the page asks every 2 s until the case is open
+    sid = (await link.text_content() or "").strip()
+    await screenshot(page, "portal-submitted-open")
+    await page.goto(f"/track?q={token}")
+    assert page.url.endswith(f"/cases/{sid}")
     await page.wait_for_selector("#history li")
     assert await page.text_content("#case-category") == "Nid-de-poule"
     src = await page.get_attribute(".pt-photo--case", "src")

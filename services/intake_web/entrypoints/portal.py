@@ -266,7 +266,8 @@ async def submit_report(request: Request, d: AppDeps) -> Response:
     except NotAnImage:
         return render(request, d, "portal_report.html", status=415, **_report_context(
             request, d, form, problems={"photo": ("error.photo", "not an image")}))
-    return render(request, d, "portal_submitted.html", token=accepted.token, title_key="submitted.title")
+    return render(request, d, "portal_submitted.html", token=accepted.token, sid=None, n=0, poll=True,
+                  title_key="submitted.title")
 
 
 @router.post("/photos")
@@ -301,6 +302,19 @@ async def media(photo_id: str, d: AppDeps) -> Response:
         return Response(status_code=404)
     return Response(jpeg, media_type="image/jpeg", headers={
         "Cache-Control": "public, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/report/status")
+async def report_status(request: Request, d: AppDeps, token: str = "", n: int = 0) -> Response:
+    """The case number a portal report became (fragment the submitted page polls every 2 s, at most 60
+    times): a link to its page once open, else the same fragment asking again."""
+    try:
+        sid = await d.site.reads.case_of_token(token, "web") if token.startswith("web-") else None
+    except CaseApiUnavailable:
+        sid = None
+    except Exception:  # a token the case API's path cannot carry: never a case
+        sid, n = None, 60
+    return render(request, d, "_case_number.html", token=token, sid=sid, n=n + 1, poll=sid is None and n < 60)
 
 
 @router.get("/track")

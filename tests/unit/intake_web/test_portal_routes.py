@@ -306,3 +306,18 @@ async def test_an_expired_survey_link_is_refused() -> None:
     async with p.web as web:
         r = await web.post(f"/survey/{token}", data={"rating": "5"})
     assert r.status_code == 400 and "not valid" in r.text and p.published == []
+
+
+async def test_the_submitted_page_asks_for_its_case_number_until_the_case_is_open() -> None:
+    p = Portal()
+    async with p.web as web:
+        sent = await web.post("/report", data=report(p), headers={"accept-language": "en"})
+        token = p.published[0].payload(MessageReceived).channel_message_id
+        waiting = await web.get(f"/report/status?token={token}&n=3", headers={"hx-request": "true"})
+        p.reads.tokens[token] = CASE.service_request_id
+        opened = await web.get(f"/report/status?token={token}&n=4", headers={"hx-request": "true"})
+        given_up = await web.get("/report/status?token=web-never&n=60", headers={"hx-request": "true"})
+    assert f'hx-get="/report/status?token={token}&amp;n=0"' in sent.text
+    assert f'hx-get="/report/status?token={token}&amp;n=4"' in waiting.text
+    assert 'href="/cases/DEMO-26-000042"' in opened.text and "hx-get" not in opened.text
+    assert "hx-get" not in given_up.text
