@@ -297,3 +297,12 @@ def test_durations_and_hotspots_tolerate_missing_or_malformed_figures() -> None:
     assert spots["points"] == [[45.4, -75.7], [45.5, -75.6]]
     assert spots["districts"] == [{"id": "centre", "name": "Centre", "count": 3}, {"id": "unknown", "name": "", "count": 1}]
     assert spots["total"] == 25000 and spots["truncated"] is True
+
+
+async def test_the_hotspot_map_draws_the_configured_tiles_under_the_districts(test_issuer) -> None:
+    tiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    async with workbench(test_issuer, FakeStaffApi(), map_tile_url=tiles,
+                         map_tile_attribution="© OpenStreetMap contributors") as client:
+        page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")
+    assert f'data-tile-url="{tiles}"' in page.text
+    assert 'data-tile-attribution="© OpenStreetMap contributors"' in page.text
