@@ -1,0 +1,40 @@
+"""The resident portal's store on real PostgreSQL (schema `intake_web`): a photo kept is read back byte for
+byte and an unknown id is none; a survey invitation is claimed once, and a released claim can be made
+again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from services.intake_web.adapters.portal import PgPortalStore
+
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def migrated_package() -> str:
+    return "services.intake_web"
+
+
+async def test_a_photo_is_kept_and_read_back(service_pool: asyncpg.Pool) -> None:
+    store = PgPortalStore(lambda: service_pool)
+    photo_id = uuid4()
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"
+    await store.add_photo(photo_id=photo_id, jpeg=jpeg, width=640, height=480, now=NOW)
+    assert await store.photo(photo_id) == jpeg
+    assert await store.photo(uuid4()) is None
+    row = await service_pool.fetchrow("SELECT width, height, bytes, created_at FROM photos WHERE id = $1", photo_id)
+    assert dict(row) == {"width": 640, "height": 480, "bytes": len(jpeg), "created_at": NOW}
+
+
+async def test_a_survey_invitation_is_claimed_once_until_released(service_pool: asyncpg.Pool) -> None:
+    store = PgPortalStore(lambda: service_pool)
+    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is True
+    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is False
+    assert await store.claim_survey(jti="jti-2", service_request_id="DEMO-26-000001", now=NOW) is True
+    await store.release_survey("jti-1")
+    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is True
