@@ -91,10 +91,11 @@ def _templates() -> Environment:
 
 
 def language(request: Request, d: Deps) -> str:
-    """The page's language: ``?lang=``, the ``lang`` cookie, ``Accept-Language``, the jurisdiction's first
-    locale."""
+    """The page's language: ``?lang=``, the ``lang`` cookie, the language the page was sent in (a survey
+    invitation's, `request.state.lang_hint`), ``Accept-Language``, the jurisdiction's first locale."""
     locales = d.jurisdiction.locales
-    return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+    hint = getattr(request.state, "lang_hint", None)
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE) or hint,
                            request.headers.get("accept-language"), default=locales[0] if locales else "en")
 
 
@@ -409,6 +410,7 @@ async def survey_form(survey_token: str, request: Request, d: AppDeps) -> Respon
         invitation = portal.survey_invitation(d, survey_token)
     except InvalidSurveyToken:
         return render(request, d, "portal_survey_done.html", status=400, kind="invalid", title_key="survey.invalid")
+    request.state.lang_hint = invitation.language  # the language the invitation was written in
     return render(request, d, "portal_survey.html", sid=invitation.service_request_id, token=survey_token,
                   values={}, problems={}, title_key="survey.title")
 

@@ -321,3 +321,13 @@ async def test_the_submitted_page_asks_for_its_case_number_until_the_case_is_ope
     assert f'hx-get="/report/status?token={token}&amp;n=4"' in waiting.text
     assert 'href="/cases/DEMO-26-000042"' in opened.text and "hx-get" not in opened.text
     assert "hx-get" not in given_up.text
+
+
+async def test_a_survey_page_opens_in_the_invitations_language_unless_one_was_chosen() -> None:
+    p = Portal()
+    token = survey_token(p.settings.survey_secret, service_request_id="DEMO-26-000042", contact_key="ck_ann",
+                         language="fr", now=NOW, ttl_s=3600)
+    async with p.web as web:
+        invited = await web.get(f"/survey/{token}", headers={"accept-language": "en-US"})
+        chosen = await web.get(f"/survey/{token}?lang=en")
+    assert '<html lang="fr">' in invited.text and '<html lang="en">' in chosen.text
