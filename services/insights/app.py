@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.insights.adapters.reads import InsightsReads
+from services.insights.adapters.reads import ExportPool, InsightsReads
 from services.insights.adapters.repository import InsightsRepository
 from services.insights.config import SERVICE, InsightsSettings, department_of, phone_region
 from services.insights.entrypoints import http, kafka
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Any:
     """The insights FastAPI app (probes, `/metrics`, the dashboard API, open data), whose lifespan runs the
     service: `settings` default to `Settings()` from the `OMNI311_` environment. Nothing is opened here but
     the token verifier (keys are read on the first request). On start the `insights` schema is migrated, the
-    pool opened, the jurisdiction loaded (time zone, departments, phone region), the counters seeded from
+    pools opened (the service's, and the open-data exports' own), the jurisdiction loaded (time zone, departments, phone region), the counters seeded from
     the projection, the gauges' loop started, then the consumer. Starting raises `JurisdictionConfigError`
     for a jurisdiction that cannot be loaded, `OSError`/`asyncpg.PostgresError`/Kafka errors when the
     infrastructure cannot be reached."""
@@ -39,19 +39,22 @@ def create_app(settings: Settings | None = None) -> Any:
     table: dict[str, Handlers] = {}
     loaded: dict[str, Jurisdiction] = {}
     loop = RefreshLoop(metrics, lambda: InsightsReads(rt.db), rt.clock, cfg.refresh_interval_s)
+    exports = ExportPool(s.pg_dsn, SERVICE, cfg.export_connections)
 
     async def start() -> None:
         jur = loaded["j"] = load_jurisdiction(s.jurisdiction)
         table["h"] = handlers.handlers(region=phone_region(jur, cfg.phone_region), department_of=department_of(jur),
                                        meter=metrics)
         await metrics.seed(InsightsReads(rt.db))
+        await exports.open()
         loop.start()
 
     rt.on_start.append(start)
-    rt.on_stop.append(loop.stop)
+    rt.on_stop.extend([loop.stop, exports.close])
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], InsightsRepository))
     install_auth(rt.app, TokenVerifier(s))
     abuse = Abuse.from_settings(s, RefusalRecorder(rt.metrics, service=SERVICE), clock=rt.clock, routes={})
-    http.mount(rt.app, http.InsightsApi(reads=lambda: InsightsReads(rt.db), jurisdiction=lambda: loaded["j"],
-                                        now=rt.clock, prefetch=cfg.export_prefetch), abuse)
+    http.mount(rt.app, http.InsightsApi(reads=lambda: InsightsReads(rt.db), export_reads=exports.reads,
+                                        jurisdiction=lambda: loaded["j"], now=rt.clock,
+                                        prefetch=cfg.export_prefetch), abuse)
     return rt.app

@@ -20,6 +20,9 @@ class InsightsSettings(BaseSettings):
     refresh_interval_s: float = Field(default=5.0, gt=0, description="Seconds between refreshes of the gauges.")
     export_prefetch: int = Field(default=500, ge=1, le=10_000,
                                  description="Rows the open-data cursor holds at a time.")
+    export_connections: int = Field(default=4, ge=1, le=100,
+                                    description="Open-data downloads streamed at once (a pool of their own); "
+                                                "more wait for a connection.")
     phone_region: str | None = Field(
         default=None, min_length=2, max_length=2,
         description="Where phone numbers without + are read when scrubbing (ISO 3166 alpha-2); default: the "

@@ -11,6 +11,7 @@ import asyncpg
 
 from services.insights.domain import BAND_EDGES_S, Window
 from services.insights.domain.figures import Aggregates
+from shared.db.pool import create_pool
 
 _BAND = """CASE WHEN extract(epoch FROM $1::timestamptz - requested_at) < $2 THEN '0-2d'
                 WHEN extract(epoch FROM $1::timestamptz - requested_at) < $3 THEN '3-7d'
@@ -129,3 +130,30 @@ class InsightsReads:
     async def case_count(self) -> int:
         """How many cases the projection holds."""
         return int(await self.pool.fetchval("SELECT count(*) FROM cases"))
+
+
+class ExportPool:
+    """A pool of its own for the open-data exports (`size` connections of the schema's role), so that slow
+    downloads, each holding a connection for its whole stream, never take the connections the consumer and
+    the dashboard need; more exports at once than `size` wait for a connection. Opened by `open` at start,
+    closed by `close` at stop."""
+
+    def __init__(self, dsn: str, schema: str, size: int) -> None:
+        self.dsn, self.schema, self.size = dsn, schema, size
+        self.pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """Raises `OSError`/`asyncpg.PostgresError` when PostgreSQL cannot be reached."""
+        self.pool = await create_pool(self.dsn, self.schema, application_name=f"{self.schema}-export",
+                                      max_size=self.size)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    def reads(self) -> InsightsReads:
+        """Reads on the export pool; raises `RuntimeError` before `open`."""
+        if self.pool is None:
+            raise RuntimeError("the export pool is not open (the service has not started)")
+        return InsightsReads(self.pool)

@@ -32,11 +32,12 @@ LocalDate = Annotated[str | None, Query(max_length=40, description="ISO date (YY
 
 @dataclass(frozen=True)
 class InsightsApi:
-    """What the routes use: `reads()` the projection's reads (on the pool, opened at start),
-    `jurisdiction()` the loaded jurisdiction, `now()` the clock (aware UTC) and `prefetch` the open-data
+    """What the routes use: `reads()` the projection's reads (on the service's pool, opened at start),
+    `export_reads()` those the exports stream from (on a pool of their own), `jurisdiction()` the loaded jurisdiction, `now()` the clock (aware UTC) and `prefetch` the open-data
     cursor's rows at a time. Each is called per request; before the service started they raise (500)."""
 
     reads: Callable[[], InsightsReads]
+    export_reads: Callable[[], InsightsReads]
     jurisdiction: Callable[[], Jurisdiction]
     now: Callable[[], datetime]
     prefetch: int = 500
@@ -105,7 +106,7 @@ def _export(request: Request, fmt: queries.ExportFormat, start: str | None, end:
         win = queries.export_window(start, end, time_zone=api.jurisdiction().timezone, now=api.now())
     except InvalidWindow as exc:
         raise _bad_window(exc) from None
-    chunks = queries.export_chunks(api.reads(), win, fmt=fmt, service_code=code, prefetch=api.prefetch)
+    chunks = queries.export_chunks(api.export_reads(), win, fmt=fmt, service_code=code, prefetch=api.prefetch)
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/geo+json"
     return StreamingResponse((c.encode("utf-8") async for c in chunks), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="cases.{fmt}"',

@@ -55,7 +55,7 @@ def app(test_issuer) -> tuple[FastAPI, FakeReads]:
     abuse = Abuse.from_settings(settings, RefusalRecorder(CollectorRegistry(), service="insights"), clock=lambda: NOW,
                                 routes={})
     jur = load_jurisdiction("demo")
-    http.mount(a, http.InsightsApi(reads=lambda: reads, jurisdiction=lambda: jur, now=lambda: NOW), abuse)
+    http.mount(a, http.InsightsApi(reads=lambda: reads, export_reads=lambda: reads, jurisdiction=lambda: jur, now=lambda: NOW), abuse)
     return a, reads
 
 
