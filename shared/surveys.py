@@ -47,11 +47,13 @@ def survey_token(secret: str, *, service_request_id: str, contact_key: str, lang
 
 
 def read_survey_token(secret: str, token: str, *, now: datetime) -> SurveyInvitation:
-    """The invitation a token carries, checked against `secret` and `now` (aware UTC). Raises
+    """The invitation a token carries, checked against `secret` and `now` (aware UTC; expiry is judged on
+    `now`, never on the machine's clock, and ``iat`` is not checked against it). Raises
     `InvalidSurveyToken` for a token that is malformed, badly signed, for another audience or expired."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                            options={"require": ["sid", "ck", "jti", "exp", "iat"], "verify_exp": False})
+                            options={"require": ["sid", "ck", "jti", "exp", "iat"], "verify_exp": False,
+                                     "verify_iat": False})
     except jwt.PyJWTError as exc:
         raise InvalidSurveyToken(str(exc)) from exc
     if not all(isinstance(claims[k], str) and claims[k] for k in ("sid", "ck", "jti")):

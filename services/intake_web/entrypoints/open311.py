@@ -2,14 +2,13 @@
 `GET /services.{fmt}`, `GET /services/{service_code}.{fmt}` (with its attributes), `POST /requests.{fmt}`
 (publishes `intake.message_received`), `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`,
 `GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`),
-and `/` → the API docs. Every route takes an optional `jurisdiction_id` (query, or form field on POST): another
+Every route takes an optional `jurisdiction_id` (query, or form field on POST): another
 jurisdiction's is a 404 ``jurisdiction_id X not found``. Errors are Open311 error lists; a refusal's status
 follows its problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from services.intake_web.domain.limits import Refused, check_jurisdiction
@@ -36,12 +35,6 @@ def jurisdiction_checked(request: Request) -> None:
 
 
 router = APIRouter(dependencies=[Depends(jurisdiction_checked)])
-
-
-@router.get("/", include_in_schema=False)
-async def root() -> Response:
-    """307 to the API's generated docs (``/docs``)."""
-    return RedirectResponse("/docs")
 
 
 @router.get("/discovery.{fmt}")

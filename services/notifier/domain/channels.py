@@ -69,7 +69,8 @@ def route_for(channel: str, *, channel_message_id: str | None, phone: str | None
 
     Texts and calls (`sms`, `voice`, `phone`, WhatsApp through Twilio) are answered by SMS/WhatsApp with
     Twilio; Messenger, Instagram and WhatsApp Cloud (message ids ``wamid.``) through Meta; Mastodon by a
-    direct message. Web, Open311 and email reporters (or any reporter with only an email) by email.
+    direct message. Web, Open311 and email reporters (or any reporter with only an email) by email; a
+    portal (`web`) reporter who chose SMS (the portal keeps only the chosen address: a phone) by SMS.
     """
     if channel == "whatsapp" and (channel_message_id or "").startswith("wamid.") and handle:
         return "meta"
@@ -79,7 +80,9 @@ def route_for(channel: str, *, channel_message_id: str | None, phone: str | None
         return "meta"
     if channel == "mastodon" and handle:
         return "mastodon"
-    return "email" if email else None
+    if email:
+        return "email"
+    return "twilio" if channel == "web" and phone else None
 
 
 def within_reply_window(last_inbound_at: datetime | None, now: datetime, hours: float = 24.0) -> bool:

@@ -107,7 +107,12 @@ def test_the_reporter_is_answered_on_the_channel_they_used(channel: str, message
 def test_a_reporter_without_the_address_of_their_channel_gets_email_or_nothing() -> None:
     assert route_for("sms", channel_message_id="SM1", phone=None, handle=None, email="ann@example.org") == "email"
     assert route_for("messenger", channel_message_id="m_1", phone=None, handle=None, email=None) is None
-    assert route_for("web", channel_message_id="t", phone="+16175550123", handle=None, email=None) is None
+    assert route_for("open311", channel_message_id="t", phone="+16175550123", handle=None, email=None) is None
+
+
+def test_a_portal_reporter_who_chose_sms_is_texted() -> None:
+    # The portal keeps only the address of the channel the resident chose: a phone alone means SMS.
+    assert route_for("web", channel_message_id="t", phone="+16175550123", handle=None, email=None) == "twilio"
 
 
 # --- reply window --------------------------------------------------------------------------------------
