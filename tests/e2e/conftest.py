@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from support.auth import TestIssuer
+from support.browser import check_assets
 from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.process import ExtraService
 from support.stack import Stack
 
 REPLAY_KEYS = '["demo-key", "replay-a", "replay-b", "replay-c"]'
@@ -48,3 +51,25 @@ async def nyc_stack(test_issuer) -> AsyncIterator[Stack]:
     """New York City, configured from the real records and community districts in ../shared/data."""
     async with running("nyc", test_issuer.env()) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+async def insights_url(stack: Stack) -> AsyncIterator[str]:
+    """The insights service of the demo stack (started beside it, once per session)."""
+    async with ExtraService(stack, "insights", {}).started() as proc:
+        yield proc.url
+
+
+@pytest.fixture(scope="session")
+async def staff_workbench(stack: Stack, insights_url: str, test_issuer: TestIssuer) -> AsyncIterator[ExtraService]:
+    """The staff workbench of the demo stack, its dashboard reading `insights_url`; its development sign-in
+    signs with the test identity provider's key."""
+    check_assets()
+    service = ExtraService(stack, "workbench", {
+        "OMNI311_AUTH_DEV_ISSUER_DIR": str(test_issuer.dir),
+        "OMNI311_WORKBENCH_INTAKE_WEB_URL": stack.url("intake_web"),
+        "OMNI311_INSIGHTS_API_URL": insights_url,
+    })
+    service.env["OMNI311_WORKBENCH_BASE_URL"] = service.url
+    async with service.started() as proc:
+        yield proc

@@ -8,7 +8,7 @@ page. Department staff get 403. axe-core finds no serious or critical violation 
 refusals page or the case page; screenshots are kept in var/test-logs/screenshots/
 (workbench-dashboard.png, workbench-hotspots.png, workbench-refusals.png, workbench-case-answers.png).
 
-Runs on the session's demo stack, with the insights service (unless the stack already runs it) and the
+Runs on the session's demo stack, with the insights service and the
 workbench beside it; the workbench's development sign-in signs with the test identity provider's key."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import io
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,8 +30,7 @@ from playwright.async_api import Browser, Page
 from shared.contacts import contact_key
 from shared.settings import Settings
 from shared.surveys import survey_token
-from support.auth import TestIssuer
-from support.browser import SCREENSHOTS, axe_clean, check_assets, chromium, screenshot
+from support.browser import SCREENSHOTS, axe_clean, chromium, screenshot
 from support.process import ExtraService
 from support.stack import Stack
 from support.wait import eventually
@@ -81,29 +80,6 @@ def photo_host() -> Iterator[PhotoHost]:
         host.stop()
 
 
-@pytest.fixture(scope="module")
-async def insights_url(stack: Stack) -> AsyncIterator[str]:
-    """The insights service of the stack, or one started beside it."""
-    if "insights" in stack.ports:
-        yield stack.url("insights")
-        return
-    async with ExtraService(stack, "insights", {}).started() as proc:
-        yield proc.url
-
-
-@pytest.fixture(scope="module")
-async def workbench(stack: Stack, insights_url: str, test_issuer: TestIssuer) -> AsyncIterator[ExtraService]:
-    check_assets()
-    service = ExtraService(stack, "workbench", {
-        "OMNI311_AUTH_DEV_ISSUER_DIR": str(test_issuer.dir),
-        "OMNI311_WORKBENCH_INTAKE_WEB_URL": stack.url("intake_web"),
-        "OMNI311_INSIGHTS_API_URL": insights_url,
-    })
-    service.env["OMNI311_WORKBENCH_BASE_URL"] = service.url
-    async with service.started() as proc:
-        yield proc
-
-
 def screenshot_path(name: str) -> Path:
     """Where `support.browser.screenshot` keeps `name` (for a screenshot of one element)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -124,16 +100,16 @@ async def figure(page: Page, selector: str) -> int:
 
 
 async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_answers_and_refusals(
-        stack: Stack, workbench: ExtraService, photo_host: PhotoHost) -> None:
+        stack: Stack, staff_workbench: ExtraService, photo_host: PhotoHost) -> None:
     run = uuid.uuid4().hex[:8]
     photo = f"{photo_host.url}/graffiti-{run}.jpg"
     reporter = f"g-{run}@resident.test"
     async with chromium() as browser:
-        staff = await sign_in(browser, workbench.url, "staff", "/queue")
+        staff = await sign_in(browser, staff_workbench.url, "staff", "/queue")
         refused = await staff.goto("/dashboard")
         assert refused is not None and refused.status == 403
 
-        page = await sign_in(browser, workbench.url, "supervisor", "/dashboard")
+        page = await sign_in(browser, staff_workbench.url, "supervisor", "/dashboard")
         await page.wait_for_selector("#figure-requests")
         await page.wait_for_selector("#hotspot-map .leaflet-overlay-pane path")  # the districts, offline
         before = await figure(page, "#figure-requests")

@@ -116,9 +116,13 @@ def parse_contact(form: Mapping[str, Any], *, region: str, anonymous_allowed: bo
     return Contact()
 
 
+PORTAL_TOKEN_PREFIX = "web-"
+"""How a portal report's token begins (an Open311 POST's never does: it is a bare UUID)."""
+
+
 def portal_token(fresh: UUID) -> str:
     """A portal report's token (its `channel_message_id`): ``web-`` and a random id."""
-    return f"web-{fresh}"
+    return f"{PORTAL_TOKEN_PREFIX}{fresh}"
 
 
 def web_event_id(kind: str, channel_message_id: str) -> UUID:

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from services.intake_web.domain.limits import Refused, check_jurisdiction
 from services.intake_web.domain.photos import NotAnImage
+from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, portal, reads
 from shared.intake import CaseApiUnavailable
@@ -88,8 +89,9 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
 @router.get("/tokens/{token}.{fmt}")
 async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2, GET request_id from a token: the token and its `service_request_id` once the
-    case is open (none before). A token the case API's path cannot carry (`CaseApiNoRoute`) is a 500."""
-    sid = await d.case_api.case_of_token(token)
+    case is open (none before); a portal report's token (``web-…``, `domain.portal.portal_token`) too. A
+    token the case API's path cannot carry (`CaseApiNoRoute`) is a 500."""
+    sid = await d.case_api.case_of_token(token, "web" if token.startswith(PORTAL_TOKEN_PREFIX) else "open311")
     return body(render_post_response([PostServiceRequestResponse(token=token, service_request_id=sid)], fmt), fmt)
 
 

@@ -142,6 +142,15 @@ async def test_the_service_list_and_definitions_are_the_jurisdictions() -> None:
     assert docs.status_code == 200
 
 
+async def test_a_portal_token_is_looked_up_on_the_web_channel() -> None:
+    web, _, case_api = make()
+    async with web:
+        await web.get("/tokens/web-6a1f.json")
+        await web.get("/tokens/3f0c2b9e.json")
+    assert [a for a in case_api.asked if a[0] == "token"] == [("token", ("web-6a1f", "web")),
+                                                              ("token", ("3f0c2b9e", "open311"))]
+
+
 async def test_reads_come_from_the_case_api() -> None:
     web, _, case_api = make()
     async with web:
