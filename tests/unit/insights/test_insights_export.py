@@ -92,3 +92,28 @@ async def test_the_csv_stream_filters_by_service_code() -> None:
     reads = FakeReads([row(1), row(2, service_code="pothole"), row(3)])
     lines = list(csv.DictReader(io.StringIO("".join(await collect(reads, "csv", service_code="noise")), newline="")))
     assert [r["service_request_id"] for r in lines] == ["NYC-11-000001", "NYC-11-000003"]
+
+
+FORMULAS = {"description": "=HYPERLINK(\"http://evil.example\",\"click\")", "address": "+1+2",
+            "status_notes": "-2+3", "service_name": "@SUM(A1:A9)", "agency_responsible": "\tcmd",
+            "channel": "\r=1"}
+
+
+def test_a_csv_text_cell_that_starts_like_a_formula_is_prefixed_with_a_quote() -> None:
+    text = csv_header() + csv_line(row(**FORMULAS))
+    record = dict(zip(*csv.reader(io.StringIO(text, newline="")), strict=True))
+    for field, value in FORMULAS.items():
+        assert record[field] == "'" + value, field
+
+
+def test_numbers_and_harmless_text_are_left_as_they_are_in_the_csv() -> None:
+    text = csv_header() + csv_line(row(lat=-33.87, long=-73.99, description="Loud music - again = 3 @ night"))
+    record = dict(zip(*csv.reader(io.StringIO(text, newline="")), strict=True))
+    assert record["long"] == "-73.99" and record["lat"] == "-33.87"
+    assert record["description"] == "Loud music - again = 3 @ night"
+    assert record["requested_datetime"] == "2011-01-02T15:04:05Z"
+
+
+def test_the_geojson_keeps_formula_like_text_unchanged() -> None:
+    properties = json.loads(feature(row(**FORMULAS)))["properties"]
+    assert {f: properties[f] for f in FORMULAS} == FORMULAS
