@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +28,10 @@ SERVICE_PORTS = {
 }
 
 
+DEVELOPMENT_SECRETS = ("survey_secret", "portal_form_secret")
+"""Settings whose defaults are public development values: refused when `Settings.environment` is production."""
+
+
 class Settings(BaseSettings):
     """Every knob, one env var each: e.g. `OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092`."""
 
@@ -38,6 +44,10 @@ class Settings(BaseSettings):
     )
     pg_dsn: str = "postgresql://postgres@127.0.0.1:55432/omni311"
     pg_pool_max: int = 10
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production: refuse to start with a development default for a secret (survey links, the "
+                    "portal's form tokens), so a forgotten setting never makes forgeable tokens.")
     jurisdiction: str = "demo"
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
 
@@ -148,6 +158,9 @@ class Settings(BaseSettings):
     limit_reads_per_client: str = Field(default="300/minute", description="Public GETs and open-data exports.")
     max_body_bytes: int = Field(default=262_144, description="Largest request body except uploads, in bytes.")
     max_upload_bytes: int = Field(default=10_485_760, description="Largest photo upload, in bytes.")
+    refusals_retention_days: int = Field(
+        default=30, ge=1, description="Refusal-log rows (client addresses) older than this many days are deleted "
+                                      "(at most once an hour, by intake_web's refusal recorder).")
 
     outbox_poll_interval_s: float = 1.0
     consumer_retry_attempts: int = 5
@@ -155,6 +168,17 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Settings:
+        """In production, every secret must be set (and be 32 bytes or more): raises `ValueError` naming them."""
+        if self.environment == "production":
+            weak = [name for name in DEVELOPMENT_SECRETS
+                    if getattr(self, name) == type(self).model_fields[name].default or len(getattr(self, name)) < 32]
+            if weak:
+                raise ValueError("OMNI311_ENVIRONMENT=production needs secrets of your own (32 bytes or more) for "
+                                 + ", ".join(f"OMNI311_{name.upper()}" for name in weak))
+        return self
 
     def topic(self, name: str) -> str:
         """The real topic name for a registry topic."""
