@@ -88,6 +88,8 @@ async def test_the_summary_figures_of_a_small_projection(service_pool: asyncpg.P
     await route(pool, a, day1, due=day1 + timedelta(hours=10))
     await route(pool, b, day2, due=day2 + timedelta(hours=1), department="dep")
     await close(pool, a, day1 + timedelta(hours=2))            # within due, 7200 s
+    async with repo(pool) as r:                                 # the case service saw b's due time pass
+        assert await r.mark_breached(b, day2 + timedelta(hours=1))
     await close(pool, b, day2 + timedelta(hours=4))            # late, 14400 s
     await close(pool, b, day2 + timedelta(hours=9), "closed")  # resolved → closed keeps the first close
     async with repo(pool) as r:                                 # a duplicate closes at once: not in the median
@@ -205,3 +207,26 @@ async def test_counter_seeds_count_the_whole_projection(service_pool: asyncpg.Po
     seeds = await InsightsReads(pool).counter_seeds()
     assert sorted(seeds["opened"], key=str) == sorted([("web", "pothole", 2), ("sms", None, 1)], key=str)
     assert seeds["deflected"] == [("a", 1)]
+
+
+async def test_sla_compliance_follows_the_case_services_clock_not_the_routed_due_time(
+        service_pool: asyncpg.Pool) -> None:
+    """The case service pauses the SLA clock (waiting on the resident, on hold) without a new `case.routed`:
+    a case closed after its routed due time is still within its SLA when no `case.sla_breached` came, and a
+    breached case counts as late whenever it closes."""
+    pool = service_pool
+    opened = datetime(2026, 3, 10, 15, tzinfo=UTC)
+    paused = await open_case(pool, opened)
+    breached = await open_case(pool, opened)
+    for case_id in (paused, breached):
+        await route(pool, case_id, opened, due=opened + timedelta(hours=4))
+    async with repo(pool) as r:
+        assert await r.mark_breached(breached, opened + timedelta(hours=4))
+    await close(pool, paused, opened + timedelta(hours=30))      # after the routed due time, clock paused
+    await close(pool, breached, opened + timedelta(hours=5))
+    reads = InsightsReads(pool)
+    win = window("2026-03-10", "2026-03-11", time_zone=NY, now=NOW)
+    s = summary(win, await reads.aggregates(win, now=NOW), generated_at=NOW, department_names={})
+    assert [(r["closed_with_due"], r["closed_within_due"]) for r in s["sla_compliance"]] == [(2, 1)]
+    g = await reads.gauges(now=NOW, since=opened)
+    assert g["sla"] == [("dot", 2, 1)]

@@ -51,7 +51,7 @@ class InsightsReads:
                 "(ORDER BY extract(epoch FROM closed_at - requested_at)) FILTER (WHERE merged_into IS NULL) AS median "
                 "FROM cases WHERE closed_at >= $1 AND closed_at < $2", *span)
             sla = await conn.fetch(
-                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE closed_at <= sla_due_at) AS within "
+                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE NOT breached) AS within "
                 "FROM cases WHERE closed_at >= $1 AND closed_at < $2 AND merged_into IS NULL "
                 "AND sla_due_at IS NOT NULL GROUP BY 1", *span)
             surveys = await conn.fetchrow(
@@ -107,7 +107,7 @@ class InsightsReads:
                 f"SELECT department, {_BAND} AS band, count(*) AS n FROM cases WHERE status = 'open' GROUP BY 1, 2",
                 now, *BAND_EDGES_S)
             sla = await conn.fetch(
-                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE closed_at <= sla_due_at) AS within "
+                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE NOT breached) AS within "
                 "FROM cases WHERE closed_at >= $1 AND merged_into IS NULL AND sla_due_at IS NOT NULL GROUP BY 1",
                 since)
             median = await conn.fetchval(

@@ -96,7 +96,8 @@ class Aggregates:
     `per_day`: (local date, channel, service_code, count) of cases requested in the window; `service_names`:
     service_code → name; `backlog`: (department, age band, count) of the cases open now; `closed`: cases
     closed in the window; `median_close_s`: median seconds from request to close of those (merged duplicates
-    left out), None when none; `sla`: (department, closed with a due time, closed by it) of those;
+    left out), None when none; `sla`: (department, closed with a due time, closed
+    without a `case.sla_breached`) of those;
     `surveys`: (count, mean rating or None) answered in the window; `deflections`: (article_id, count)."""
 
     per_day: Sequence[tuple[date, str | None, str | None, int]] = ()
