@@ -23,6 +23,30 @@ EXPORT_COLUMNS = ("service_request_id, service_code, service_name, status, statu
                   "requested_at, updated_at, closed_at, address, lat, long, description, channel")
 
 
+_CLOSED_IN = "closed_at >= $1 AND ($2::timestamptz IS NULL OR closed_at < $2)"
+
+
+async def _closing_figures(conn: asyncpg.Connection, *, now: datetime, since: datetime, until: datetime | None
+                           ) -> tuple[list[asyncpg.Record], asyncpg.Record, list[asyncpg.Record]]:
+    """The figures both the summary and the gauges show, defined once: the backlog (department, band, n) of
+    the cases open at `now`; of the cases closed in `[since, until)` (`until` None: up to now) the count `n`
+    and the `median` seconds from request to close (merged duplicates left out, None when none); and per
+    department `with_due` (closed with a due time, duplicates left out) and `within` (of those, no
+    `case.sla_breached` seen: the case service's clock, which pauses, decides, not the routed due time)."""
+    backlog = await conn.fetch(
+        f"SELECT department, {_BAND} AS band, count(*) AS n FROM cases WHERE status = 'open' GROUP BY 1, 2",
+        now, *BAND_EDGES_S)
+    closed = await conn.fetchrow(
+        "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP "
+        "(ORDER BY extract(epoch FROM closed_at - requested_at)) FILTER (WHERE merged_into IS NULL) AS median "
+        f"FROM cases WHERE {_CLOSED_IN}", since, until)
+    sla = await conn.fetch(
+        "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE NOT breached) AS within "
+        f"FROM cases WHERE {_CLOSED_IN} AND merged_into IS NULL AND sla_due_at IS NOT NULL GROUP BY 1",
+        since, until)
+    return backlog, closed, sla
+
+
 class InsightsReads:
     """Reads on `pool` (the insights role). Each method raises `asyncpg.PostgresError`/`OSError` when the
     database fails. Windows are `[start_at, end_at)` in UTC; local days use the window's time zone."""
@@ -43,17 +67,7 @@ class InsightsReads:
                 "SELECT DISTINCT ON (service_code) service_code, service_name FROM cases "
                 "WHERE requested_at >= $1 AND requested_at < $2 AND service_code IS NOT NULL "
                 "AND service_name IS NOT NULL ORDER BY service_code, updated_at DESC", *span)
-            backlog = await conn.fetch(
-                f"SELECT department, {_BAND} AS band, count(*) AS n FROM cases WHERE status = 'open' GROUP BY 1, 2",
-                now, *BAND_EDGES_S)
-            closed = await conn.fetchrow(
-                "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP "
-                "(ORDER BY extract(epoch FROM closed_at - requested_at)) FILTER (WHERE merged_into IS NULL) AS median "
-                "FROM cases WHERE closed_at >= $1 AND closed_at < $2", *span)
-            sla = await conn.fetch(
-                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE NOT breached) AS within "
-                "FROM cases WHERE closed_at >= $1 AND closed_at < $2 AND merged_into IS NULL "
-                "AND sla_due_at IS NOT NULL GROUP BY 1", *span)
+            backlog, closed, sla = await _closing_figures(conn, now=now, since=win.start_at, until=win.end_at)
             surveys = await conn.fetchrow(
                 "SELECT count(*) AS n, avg(rating)::float8 AS mean FROM surveys "
                 "WHERE answered_at >= $1 AND answered_at < $2", *span)
@@ -103,20 +117,11 @@ class InsightsReads:
         since `since`: `sla` [(department, with due, within due)] and `median_close_s`; `survey_mean` of
         answers since `since` (None when none)."""
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            backlog = await conn.fetch(
-                f"SELECT department, {_BAND} AS band, count(*) AS n FROM cases WHERE status = 'open' GROUP BY 1, 2",
-                now, *BAND_EDGES_S)
-            sla = await conn.fetch(
-                "SELECT department, count(*) AS with_due, count(*) FILTER (WHERE NOT breached) AS within "
-                "FROM cases WHERE closed_at >= $1 AND merged_into IS NULL AND sla_due_at IS NOT NULL GROUP BY 1",
-                since)
-            median = await conn.fetchval(
-                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - requested_at)) "
-                "FROM cases WHERE closed_at >= $1 AND merged_into IS NULL", since)
+            backlog, closed, sla = await _closing_figures(conn, now=now, since=since, until=None)
             mean = await conn.fetchval("SELECT avg(rating)::float8 FROM surveys WHERE answered_at >= $1", since)
         return {"backlog": [(r["department"], r["band"], r["n"]) for r in backlog],
                 "sla": [(r["department"], r["with_due"], r["within"]) for r in sla],
-                "median_close_s": median, "survey_mean": mean}
+                "median_close_s": closed["median"], "survey_mean": mean}
 
     async def counter_seeds(self) -> dict[str, list[tuple[Any, ...]]]:
         """What the counters start from when the process starts (so a restart does not reset them): cases
