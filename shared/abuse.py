@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -132,6 +132,11 @@ class RefusalStore(Protocol):
         (the caller keeps the counts and tries again)."""
         ...
 
+    async def delete_before(self, before: datetime) -> int:
+        """Delete the rows whose minute began before `before` (aware UTC); returns how many. Called only by a
+        recorder given a retention; raises on a storage error (the recorder tries again at its next flush)."""
+        ...
+
 
 def api_key_id(api_key: str) -> str:
     """What is kept of an api_key in the refusal log: the first 12 hex digits of its SHA-256 (a key is a
@@ -227,13 +232,24 @@ class RefusalRecorder:
     costs one upsert per row per flush, never a write per request. A failed write keeps the counts for
     the next flush. At most `max_rows` aggregate rows wait; past that, new clients' refusals are counted
     under client ``*`` (never dropped). `store` None: counted only (tests, a service without a database).
+
+    With a `retention` (a log keeps client addresses: it must not keep them for ever), a flush also deletes
+    the stored rows older than `retention` (`RefusalStore.delete_before(clock() - retention)`): the first
+    flush, then at most once every `prune_interval_s` seconds of `clock` (default one hour); a failed delete
+    is logged and tried again at the next flush.
     """
 
     def __init__(self, registry: CollectorRegistry, *, store: RefusalStore | None = None,
-                 flush_interval_s: float = 2.0, max_rows: int = 10_000, service: str = "web") -> None:
+                 flush_interval_s: float = 2.0, max_rows: int = 10_000, service: str = "web",
+                 retention: timedelta | None = None, prune_interval_s: float = 3600.0,
+                 clock: Clock | None = None) -> None:
         self.store = store
         self.flush_interval_s = flush_interval_s
         self.max_rows = max_rows
+        self.retention = retention
+        self.prune_interval_s = prune_interval_s
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._pruned_at: datetime | None = None
         self.counter = Counter(REFUSALS_METRIC, "Requests refused by a public route's limits or spam guard",
                                ["route", "reason"], registry=registry)
         self.log = get_logger(service)
@@ -257,24 +273,47 @@ class RefusalRecorder:
                       key=lambda r: (r.minute, r.client, r.route, r.reason))
 
     async def flush(self) -> int:
-        """Write the pending rows; returns how many. On a storage error the rows stay pending (logged)."""
+        """Write the pending rows, then delete the expired ones when a retention is set and a prune is due;
+        returns how many rows were written. On a storage error the rows stay pending (logged)."""
         if self.store is None:
             return 0
         async with self._lock:
-            rows, self._pending = self.pending(), {}
-            if not rows:
-                return 0
-            try:
-                await self.store.add(rows)
-            except Exception as exc:  # noqa: BLE001 - any storage failure: keep the counts, retry later
-                for r in rows:
-                    pending = self._pending.setdefault((r.minute, r.client, r.api_key, r.route, r.reason),
-                                                       [0, r.last_at])
-                    pending[0] += r.count
-                    pending[1] = max(pending[1], r.last_at)
-                self.log.warning("refusals_not_written", rows=len(rows), error=str(exc)[:300])
-                return 0
-            return len(rows)
+            written = await self._write(self.store)
+            await self._prune(self.store)
+            return written
+
+    async def _write(self, store: RefusalStore) -> int:
+        rows, self._pending = self.pending(), {}
+        if not rows:
+            return 0
+        try:
+            await store.add(rows)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: keep the counts, retry later
+            for r in rows:
+                pending = self._pending.setdefault((r.minute, r.client, r.api_key, r.route, r.reason),
+                                                   [0, r.last_at])
+                pending[0] += r.count
+                pending[1] = max(pending[1], r.last_at)
+            self.log.warning("refusals_not_written", rows=len(rows), error=str(exc)[:300])
+            return 0
+        return len(rows)
+
+    async def _prune(self, store: RefusalStore) -> None:
+        if self.retention is None:
+            return
+        now = self.clock()
+        # a clock set back (now before the last prune) counts as due, so a prune is never put off for long
+        if self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + timedelta(
+                seconds=self.prune_interval_s):
+            return
+        try:
+            deleted = await store.delete_before(now - self.retention)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: try again at the next flush
+            self.log.warning("refusals_not_pruned", error=str(exc)[:300])
+            return
+        self._pruned_at = now
+        if deleted:
+            self.log.info("refusals_pruned", rows=deleted, retention_days=self.retention / timedelta(days=1))
 
     async def _loop(self) -> None:
         while True:

@@ -78,3 +78,29 @@ async def test_staff_read_what_a_throttled_client_was_refused(service_pool: asyn
     [row] = r.json()["refusals"]
     assert (row["client"], row["route"], row["reason"], row["count"], row["api_key"]) == (
         "192.0.2.44", "GET /services.{fmt}", "reads", 3, None)
+
+
+async def test_rows_past_the_retention_are_deleted_and_the_newer_ones_kept(service_pool: asyncpg.Pool) -> None:
+    store = PgRefusals(lambda: service_pool)
+    rec = RefusalRecorder(CollectorRegistry(), store=store)
+    for age in (timedelta(days=40), timedelta(days=30, minutes=1), timedelta(days=29, hours=23), timedelta(0)):
+        rec.refused(refusal(T0 - age, client=f"198.51.100.{age.days}"))
+    await rec.flush()
+    assert await store.delete_before(T0 - timedelta(days=30)) == 2
+    left = await service_pool.fetch("SELECT client FROM refusals ORDER BY minute")
+    assert [r["client"] for r in left] == ["198.51.100.29", "198.51.100.0"]
+    assert await store.delete_before(T0 - timedelta(days=30)) == 0
+
+
+async def test_the_running_service_deletes_what_is_older_than_its_retention_setting(
+        service_pool: asyncpg.Pool, test_issuer) -> None:
+    store = PgRefusals(lambda: service_pool)
+    old = RefusalRecorder(CollectorRegistry(), store=store)
+    old.refused(refusal(T0 - timedelta(days=8), client="192.0.2.8"))
+    old.refused(refusal(T0 - timedelta(days=6), client="192.0.2.6"))
+    await old.flush()
+    s = test_issuer.settings(jurisdiction="demo", refusals_retention_days=7)
+    app = create_app(s, jurisdiction=load_jurisdiction("demo"), publisher=object(), case_api=object(),
+                     clock=lambda: T0, refusals=store)  # type: ignore[arg-type]
+    assert await app.state.abuse.recorder.flush() == 0
+    assert [r["client"] for r in await service_pool.fetch("SELECT client FROM refusals")] == ["192.0.2.6"]

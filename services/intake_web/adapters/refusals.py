@@ -1,5 +1,6 @@
 """SQL access to `intake_web.refusals` (migrations/002_refusals.sql): the per-minute refusal counts
-`shared.abuse.RefusalRecorder` writes and staff read at ``GET /staff/refusals``."""
+`shared.abuse.RefusalRecorder` writes (and deletes past the retention) and staff read at
+``GET /staff/refusals``."""
 
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ class PgRefusals:
             [c.minute for c in counts], [c.client for c in counts], [c.api_key for c in counts],
             [c.route for c in counts], [c.reason for c in counts], [c.count for c in counts],
             [c.last_at for c in counts])
+
+    async def delete_before(self, before: datetime) -> int:
+        """Delete the rows whose minute began before `before` (the retention: OMNI311_REFUSALS_RETENTION_DAYS);
+        returns how many. The primary key leads with `minute`, so this is a range of the index."""
+        status = await self.pool().execute("DELETE FROM refusals WHERE minute < $1", before)
+        return int(status.split()[-1])
 
     async def since(self, since: datetime, limit: int) -> list[RefusalCount]:
         """The rows with a refusal at or after `since`, newest minute first (then the biggest count), at

@@ -4,6 +4,8 @@ residents-and-insights.md, "Abuse protection"). Every public router is included 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Depends
 
 from services.intake_web.adapters.refusals import PgRefusals, RefusalLog
@@ -33,12 +35,14 @@ PUBLIC = Depends(guard)
 
 def protect(rt: Runtime, refusals: RefusalLog | None = None) -> Abuse:
     """Install the limits of `rt.settings` on `rt.app`; refusals are counted in `rt.metrics` and written to
-    `refusals` (default: `PgRefusals` on the service's pool, flushed every 2 s from start to stop), which
-    the staff route `GET /staff/refusals` (included here) reads (``app.state.refusals``). Raises
+    `refusals` (default: `PgRefusals` on the service's pool, flushed every 2 s from start to stop; rows
+    older than OMNI311_REFUSALS_RETENTION_DAYS deleted by the first flush and then at most once an hour),
+    which the staff route `GET /staff/refusals` (included here) reads (``app.state.refusals``). Raises
     `ValueError` for a limit `limits` cannot parse. Returns the `Abuse` (also ``app.state.abuse``)."""
     s = rt.settings
     rt.app.state.refusals = refusals if refusals is not None else PgRefusals(lambda: rt.db)
-    recorder = RefusalRecorder(rt.metrics, store=rt.app.state.refusals, service=SERVICE)
+    recorder = RefusalRecorder(rt.metrics, store=rt.app.state.refusals, service=SERVICE,
+                               retention=timedelta(days=s.refusals_retention_days), clock=lambda: rt.clock())
     rt.on_start.append(recorder.start)
     rt.on_stop.append(recorder.stop)
     abuse = Abuse.from_settings(s, recorder, clock=lambda: rt.clock(), routes=PUBLIC_LIMITS, uploads=UPLOADS,

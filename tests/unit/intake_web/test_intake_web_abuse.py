@@ -35,6 +35,11 @@ class FakeRefusalLog:
     async def add(self, counts: Sequence[RefusalCount]) -> None:
         self.rows.extend(counts)
 
+    async def delete_before(self, before: datetime) -> int:
+        kept = [r for r in self.rows if r.minute >= before]
+        deleted, self.rows = len(self.rows) - len(kept), kept
+        return deleted
+
     async def since(self, since: datetime, limit: int) -> list[RefusalCount]:
         self.asked.append((since, limit))
         found = sorted((r for r in self.rows if r.last_at >= since), key=lambda r: r.minute, reverse=True)

@@ -37,16 +37,23 @@ ROUTES = {"POST /requests.{fmt}": (Limit.REPORTS_PER_CLIENT, Limit.REPORTS_PER_A
 
 
 class ListStore:
-    """A `RefusalStore` keeping every batch; `fail` makes the next writes raise."""
+    """A `RefusalStore` keeping every batch and every retention cut-off; `fail` makes the next writes raise."""
 
     def __init__(self) -> None:
         self.batches: list[Sequence[RefusalCount]] = []
+        self.deletes: list[datetime] = []
         self.fail = False
 
     async def add(self, counts: Sequence[RefusalCount]) -> None:
         if self.fail:
             raise OSError("database down")
         self.batches.append(list(counts))
+
+    async def delete_before(self, before: datetime) -> int:
+        if self.fail:
+            raise OSError("database down")
+        self.deletes.append(before)
+        return 0
 
 
 def make_app(store: ListStore | None = None, *, max_body: int = 1000, max_upload: int = 5000) -> FastAPI:
@@ -354,3 +361,35 @@ async def test_stop_writes_what_is_pending() -> None:
     rec.refused(_refusal(NOW))
     await rec.stop()
     assert [r.count for batch in store.batches for r in batch] == [1]
+
+
+async def test_with_a_retention_the_first_flush_and_then_one_an_hour_delete_the_expired_rows() -> None:
+    store, now = ListStore(), [NOW]
+    rec = RefusalRecorder(CollectorRegistry(), store=store, retention=timedelta(days=30), clock=lambda: now[0])
+    assert await rec.flush() == 0, "nothing pending, yet the expired rows go"
+    for minutes in (1, 30, 59):
+        now[0] = NOW + timedelta(minutes=minutes)
+        rec.refused(_refusal(now[0]))
+        assert await rec.flush() == 1
+    now[0] = NOW + timedelta(hours=1)
+    await rec.flush()
+    assert store.deletes == [NOW - timedelta(days=30), NOW + timedelta(hours=1) - timedelta(days=30)]
+
+
+async def test_a_failed_delete_is_tried_again_at_the_next_flush() -> None:
+    store = ListStore()
+    rec = RefusalRecorder(CollectorRegistry(), store=store, retention=timedelta(days=1), clock=lambda: NOW)
+    store.fail = True
+    await rec.flush()
+    store.fail = False
+    await rec.flush()
+    await rec.flush()
+    assert store.deletes == [NOW - timedelta(days=1)]
+
+
+async def test_without_a_retention_nothing_is_deleted() -> None:
+    store = ListStore()
+    rec = RefusalRecorder(CollectorRegistry(), store=store, clock=lambda: NOW)
+    rec.refused(_refusal(NOW))
+    assert await rec.flush() == 1
+    assert store.deletes == []
