@@ -157,6 +157,7 @@ async def test_a_resident_reports_a_neighbour_follows_staff_resolve_and_the_repo
     # A neighbour pins the same category 20 m north: the open case is offered to follow instead.
     neighbour = await page_for(browser, stack, mobile=True)
     await neighbour.goto("/report")
+    neighbour_served = datetime.now(UTC)  # the follow carries the report form's spam guard
     await neighbour.select_option("#service_code", "pothole")
     await neighbour.wait_for_selector("#attr-size")
     await neighbour.fill("#lat", f"{lat + 0.00018:.6f}")
@@ -168,6 +169,8 @@ async def test_a_resident_reports_a_neighbour_follows_staff_resolve_and_the_repo
     await neighbour.click("label[for=notify-email]")
     await neighbour.fill("#email", voisin)
     await check(neighbour, "nearby-mobile")
+    await neighbour.wait_for_timeout(
+        max(0.0, MIN_FILL_S + 0.5 - (datetime.now(UTC) - neighbour_served).total_seconds()) * 1000)
     await follow.click()
     await neighbour.wait_for_selector(f"#nearby-{sid} .pt-followed")
     await eventually(lambda: mails_with(voisin, sid), timeout=30, what="the follower's confirmation")

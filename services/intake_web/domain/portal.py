@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import phonenumbers
+
 from shared.contacts import anonymous_contact_key, contact_key, e164
 from shared.events import FollowRequested, HelpDeflected, MessageReceived, Pii, SurveyAnswered
 from shared.jurisdiction.geo import distance_m
@@ -98,8 +100,10 @@ class Contact:
 def parse_contact(form: Mapping[str, Any], *, region: str, anonymous_allowed: bool = True) -> Contact:
     """The contact of a form: ``notify`` (``none``, ``email`` or ``sms``) and the ``email`` or ``phone``
     field it names. Only the address of the chosen channel is kept (the other is not stored). Phone numbers
-    without ``+`` are read in `region` (ISO 3166). Raises `FormProblem` for a missing or malformed address,
-    or no channel when `anonymous_allowed` is false."""
+    without ``+`` are read in `region` (ISO 3166), and an SMS number must be of `region` (`sms_region`):
+    texts to other countries cost money and premium-rate numbers abroad are what SMS pumping fraud
+    targets. Raises `FormProblem` for a missing or malformed address (``error.phone_region`` for a number
+    of another country), or no channel when `anonymous_allowed` is false."""
     notify = str(form.get("notify") or "none").strip()
     if notify not in ("none", "email", "sms") or (notify == "none" and not anonymous_allowed):
         raise FormProblem({"notify": "error.notify"})
@@ -112,8 +116,21 @@ def parse_contact(form: Mapping[str, Any], *, region: str, anonymous_allowed: bo
         phone = e164(str(form.get("phone") or ""), region)
         if phone is None:
             raise FormProblem({"phone": "error.phone"})
+        if sms_region(phone, region) != region.upper():
+            raise FormProblem({"phone": "error.phone_region"})
         return Contact("sms", phone=phone)
     return Contact()
+
+
+def sms_region(phone_e164: str, region: str) -> str | None:
+    """The country (ISO 3166 alpha-2, upper case) of an E.164 number (`phonenumbers.region_code_for_number`;
+    +1 is split into US, CA, JM ...). A number the metadata cannot place counts as of `region` when it
+    has `region`'s calling code (`shared.contacts.e164` accepts possible numbers of new ranges), else None."""
+    number = phonenumbers.parse(phone_e164)
+    found = phonenumbers.region_code_for_number(number)
+    if found is None and number.country_code == phonenumbers.country_code_for_region(region.upper()):
+        return region.upper()
+    return found
 
 
 PORTAL_TOKEN_PREFIX = "web-"

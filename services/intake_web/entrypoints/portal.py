@@ -368,7 +368,7 @@ def _case_context(request: Request, d: Deps, case: Any, history: dict[str, Any] 
     return {"case": case, "history": history, "photos": photos, "label_of": label_of,
             "label": service_label(service, lang) if service else (case.service_name or case.service_code or ""),
             "districts": d.districts_geojson(), "values": {}, "problems": {}, "followed": False,
-            "title_key": None, **extra}
+            "form_token": form_token(d.site.settings.portal_form_secret, d.clock()), "title_key": None, **extra}
 
 
 def _photo_src(d: Deps, url: str) -> str:
@@ -386,21 +386,33 @@ async def follow_case(service_request_id: str, request: Request, d: AppDeps) -> 
     fragment = _is_fragment(request)
     try:
         await portal.follow(d, service_request_id, form, language=language(request, d))
+    except SpamRefused as exc:
+        _refuse(request, exc.reason)
+        key = f"error.spam.{exc.reason}" if exc.reason in ("form_too_fast", "form_expired") else "error.spam"
+        return await _follow_again(request, d, service_request_id, form, FormProblem({"notify": key}))
     except portal.UnknownCase:
         return render(request, d, "portal_track.html", status=404, q=service_request_id, state="not_found",
                       title_key="track.title")
     except FormProblem as exc:
-        if fragment:
-            return render(request, d, "_followed.html", status=400, sid=service_request_id, problems=exc.problems)
-        try:
-            case, history = await portal.case_page(d, service_request_id)
-        except (portal.UnknownCase, CaseApiUnavailable):
-            return render(request, d, "portal_error.html", status=400, message_key=next(iter(exc.problems.values()))[0])
-        return render(request, d, "portal_case.html", status=400,
-                      **_case_context(request, d, case, history, values=form, problems=exc.problems))
+        return await _follow_again(request, d, service_request_id, form, exc)
     if fragment:
         return render(request, d, "_followed.html", sid=service_request_id, problems={})
     return render(request, d, "portal_followed.html", sid=service_request_id, title_key=None)
+
+
+async def _follow_again(request: Request, d: Deps, service_request_id: str, form: Any,
+                        problem: FormProblem) -> Response:
+    """400: the follow form again with its `problem` (a fragment for htmx; the tracking page, with a fresh
+    form token, else)."""
+    if _is_fragment(request):
+        return render(request, d, "_followed.html", status=400, sid=service_request_id, problems=problem.problems)
+    try:
+        case, history = await portal.case_page(d, service_request_id)
+    except (portal.UnknownCase, CaseApiUnavailable):
+        return render(request, d, "portal_error.html", status=400,
+                      message_key=next(iter(problem.problems.values()))[0])
+    return render(request, d, "portal_case.html", status=400,
+                  **_case_context(request, d, case, history, values=form, problems=problem.problems))
 
 
 @router.get("/survey/{survey_token}")

@@ -21,6 +21,7 @@ from services.intake_web.domain.agent import default_region
 from services.intake_web.domain.limits import check_jurisdiction
 from services.intake_web.domain.photos import NotAnImage, process_photo
 from services.intake_web.domain.portal import (
+    HONEYPOT_FIELD,
     MAX_DESCRIPTION,
     Contact,
     FormProblem,
@@ -41,7 +42,7 @@ from shared.events import Envelope
 from shared.intake import CaseApiUnavailable
 from shared.jurisdiction.help import HelpArticle, match_articles
 from shared.open311 import ServiceDefinition, ServiceRequest, attribute_problems, coordinate_problem
-from shared.surveys import SurveyInvitation, read_survey_token
+from shared.surveys import SurveyInvitation, read_survey_token, survey_contact_key
 
 MAX_PHOTOS = 5
 """Photos one report may carry."""
@@ -192,14 +193,21 @@ def photo_ids(form: Any) -> list[UUID]:
     return found[:MAX_PHOTOS]
 
 
+def check_spam_guard(deps: Deps, form: Any) -> None:
+    """The portal forms' spam guard (`domain.portal.check_form`): the ``website`` honeypot empty and the
+    ``form_token`` one we served between `portal_min_fill_s` and `portal_form_ttl_s` seconds ago. Raises
+    `SpamRefused`."""
+    s = deps.site.settings
+    check_form(s.portal_form_secret, str(form.get("form_token") or ""), str(form.get(HONEYPOT_FIELD) or ""),
+               now=deps.clock(), min_fill_s=s.portal_min_fill_s, ttl_s=s.portal_form_ttl_s)
+
+
 async def submit_report(deps: Deps, form: Any, *, files: Sequence[bytes], language: str) -> Accepted:
     """Check the spam guard (`domain.portal.check_form`: honeypot, form token's age), read the report
     (`read_report`), store the photos sent with the form itself (no-JavaScript path) and publish the
     report (`service_layer.intake.submit_web`). Raises `SpamRefused`, `FormProblem`, `Refused`,
     `UploadTooLarge`, `NotAnImage` (nothing is published then)."""
-    s = deps.site.settings
-    check_form(s.portal_form_secret, str(form.get("form_token") or ""), str(form.get("website") or ""),
-               now=deps.clock(), min_fill_s=s.portal_min_fill_s, ttl_s=s.portal_form_ttl_s)
+    check_spam_guard(deps, form)
     urls = [media_url(deps, pid) for pid in photo_ids(form)]
     read_report(deps, form, photo_urls=urls)  # every field checked before a photo is stored
     for data in files[:MAX_PHOTOS - len(urls)]:
@@ -257,8 +265,12 @@ async def case_page(deps: Deps, service_request_id: str) -> tuple[ServiceRequest
 
 async def follow(deps: Deps, service_request_id: str, form: Mapping[str, Any], *, language: str) -> Envelope:
     """Publish `intake.follow_requested` for the address chosen in `form` (``notify`` ``email`` or ``sms``
-    and that field). Raises `FormProblem`, `UnknownCase` (when the case service says there is no such
-    case; while it cannot tell, the follow is published and the case service decides)."""
+    and that field), behind the report form's spam guard (`check_spam_guard`: the tracking page's and the
+    report form's `form_token`, the ``website`` honeypot) so a script cannot subscribe addresses to case
+    notices; an SMS number must be of the jurisdiction's country (`domain.portal.parse_contact`). Raises
+    `SpamRefused`, `FormProblem`, `UnknownCase` (when the case service says there is no such case; while
+    it cannot tell, the follow is published and the case service decides)."""
+    check_spam_guard(deps, form)
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     contact = parse_contact(form, region=region, anonymous_allowed=False)
     try:
@@ -278,30 +290,37 @@ async def follow(deps: Deps, service_request_id: str, form: Mapping[str, Any], *
 
 
 def survey_invitation(deps: Deps, token: str) -> SurveyInvitation:
-    """The invitation a survey token carries. Raises `InvalidSurveyToken`."""
+    """The invitation a survey token carries (`shared.surveys`: the case, the invitation id, the language).
+    Raises `InvalidSurveyToken` for a token that is malformed, truncated, forged or expired."""
     return read_survey_token(deps.site.settings.survey_secret, token, now=deps.clock())
 
 
 async def answer_survey(deps: Deps, token: str, form: Mapping[str, Any], *, language: str) -> Envelope:
-    """Publish `intake.survey_answered` once per invitation (`jti`): the claim is kept in
-    `intake_web.survey_answers` before the publish and removed when the publish fails. Raises
-    `InvalidSurveyToken`, `FormProblem`, `SurveyAlreadyAnswered`."""
+    """Publish `intake.survey_answered` once per invitation (`jti`), then record the invitation answered in
+    `intake_web.survey_answers`. The publish comes first so that a crash between the two never loses an
+    answer: the event id derives from the `jti` (`web_event_id`), so an answer sent again after such a
+    crash is the same event, and the case service keeps one answer per `jti`. The event names the
+    invitation, not the reporter (`contact_key` ``survey:<jti>``): the token holds no contact data, and
+    the case service finds which reporter answered. Raises `InvalidSurveyToken`, `FormProblem`,
+    `SurveyAlreadyAnswered` (the invitation was answered before: nothing published; or an answer sent at
+    the same moment was recorded first: the same event again), and the publisher's or the store's errors
+    (the resident may send it again)."""
     invitation = survey_invitation(deps, token)
     rating, comment = parse_rating(form)
-    now = deps.clock()
     store = deps.site.store
-    if not await store.claim_survey(jti=invitation.jti, service_request_id=invitation.service_request_id, now=now):
+    if await store.survey_answered(invitation.jti):
         raise SurveyAlreadyAnswered(invitation.jti)
-    event = survey_answer(service_request_id=invitation.service_request_id, contact_key_=invitation.contact_key,
-                          jti=invitation.jti, rating=rating, comment=comment, now=now,
-                          language=invitation.language or language)
+    now = deps.clock()
+    event = survey_answer(service_request_id=invitation.service_request_id,
+                          contact_key_=survey_contact_key(invitation.jti), jti=invitation.jti, rating=rating,
+                          comment=comment, now=now, language=invitation.language or language)
     env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
                             event_id=web_event_id("survey", invitation.jti))
-    try:
-        await deps.publisher.publish(env)
-    except BaseException:
-        await store.release_survey(invitation.jti)
-        raise
+    await deps.publisher.publish(env)
+    if not await store.claim_survey(jti=invitation.jti, service_request_id=invitation.service_request_id, now=now):
+        # another answer to this invitation was published and recorded meanwhile (a double submit): the
+        # case service keeps the first it reads, one per jti
+        raise SurveyAlreadyAnswered(invitation.jti)
     deps.log.info("survey_answered", event_id=str(env.event_id), rating=rating)
     return env
 

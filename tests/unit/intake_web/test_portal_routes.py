@@ -245,14 +245,24 @@ async def test_the_tracking_page_shows_the_case_while_its_history_cannot_be_read
     assert page.status_code == 200 and "Request received" in page.text
 
 
+def guarded(portal: Portal, **fields: str) -> dict[str, str]:
+    """A follow form as the tracking page serves it at NOW (its form token, the empty honeypot); the clock
+    moved 10 s on."""
+    later(portal)
+    return {"form_token": form_token(portal.settings.portal_form_secret, NOW), "website": "", **fields}
+
+
 async def test_following_a_case_publishes_a_follow_request_for_that_address() -> None:
     p = Portal()
     async with p.web as web:
-        by_sms = await web.post("/cases/DEMO-26-000042/follow", data={"notify": "sms", "phone": "613 555 0123"},
+        page = await web.get("/cases/DEMO-26-000042")
+        by_sms = await web.post("/cases/DEMO-26-000042/follow", data=guarded(p, notify="sms", phone="613 555 0123"),
                                 headers={"accept-language": "fr"})
-        no_address = await web.post("/cases/DEMO-26-000042/follow", data={"notify": "email", "email": ""})
-        unknown = await web.post("/cases/DEMO-26-999999/follow", data={"notify": "email", "email": "a@example.org"})
+        no_address = await web.post("/cases/DEMO-26-000042/follow", data=guarded(p, notify="email", email=""))
+        unknown = await web.post("/cases/DEMO-26-999999/follow",
+                                 data=guarded(p, notify="email", email="a@example.org"))
         from_report = await web.post("/cases/DEMO-26-000042/follow", data=report(p), headers={"hx-request": "true"})
+    assert 'name="form_token"' in page.text and 'name="website"' in page.text
     assert by_sms.status_code == 200 and "Vous suivez la demande DEMO-26-000042" in by_sms.text
     assert no_address.status_code == 400 and unknown.status_code == 404
     assert from_report.status_code == 200 and "<html" not in from_report.text
@@ -262,6 +272,37 @@ async def test_following_a_case_publishes_a_follow_request_for_that_address() ->
     assert first.contact_key == contact_key("phone", "+16135550123")
     assert (second.notify_channel, second.pii.email) == ("email", "ann@example.org")
     assert first.channel_message_id != second.channel_message_id
+
+
+@pytest.mark.parametrize(("fields", "wait_s"), [
+    ({"website": "http://cheap.example"}, 10),  # the honeypot filled
+    ({"form_token": ""}, 10),                   # no token: a script posting straight to the route
+    ({"form_token": "123.forged"}, 10),
+    ({}, 1),                                    # sooner than the minimum fill time
+])
+async def test_a_follow_without_the_spam_guard_is_refused_and_nothing_is_published(
+        fields: dict[str, str], wait_s: float) -> None:
+    p = Portal()
+    form = {**guarded(p, notify="email", email="victim@example.org"), **fields}
+    later(p, wait_s)
+    async with p.web as web:
+        page = await web.post("/cases/DEMO-26-000042/follow", data=form)
+        fragment = await web.post("/cases/DEMO-26-000042/follow", data=form, headers={"hx-request": "true"})
+    assert page.status_code == 400 and ("could not be accepted" in page.text or "too quickly" in page.text)
+    assert 'value="victim@example.org"' in page.text  # the address is kept to send again
+    assert fragment.status_code == 400 and "<html" not in fragment.text
+    assert p.published == []
+
+
+@pytest.mark.parametrize("phone", ["+44 7911 123456", "+1 876 555 0123", "+1 212 555 0123"])
+async def test_texts_go_only_to_numbers_of_the_jurisdictions_country(phone: str) -> None:
+    p = Portal()
+    async with p.web as web:
+        follow = await web.post("/cases/DEMO-26-000042/follow", data=guarded(p, notify="sms", phone=phone))
+        sent = await web.post("/report", data=report(p, notify="sms", phone=phone, email=""))
+    for r in (follow, sent):
+        assert r.status_code == 400 and "only to phone numbers of this country" in r.text
+    assert p.published == []
 
 
 async def test_a_survey_is_answered_once_per_invitation() -> None:
