@@ -37,7 +37,7 @@ from services.intake_web.domain.portal import (
 from services.intake_web.entrypoints.http import AppDeps
 from services.intake_web.service_layer import portal
 from services.intake_web.service_layer.deps import CaseReads, Deps, PortalDeps, PortalStore
-from shared.intake import CaseApiUnavailable
+from shared.intake import CaseApiNoRoute, CaseApiUnavailable
 from shared.jurisdiction.help import load_help
 from shared.service import Runtime
 from shared.surveys import InvalidSurveyToken
@@ -313,7 +313,7 @@ async def report_status(request: Request, d: AppDeps, token: str = "", n: int = 
         sid = await d.site.reads.case_of_token(token, "web") if token.startswith("web-") else None
     except CaseApiUnavailable:
         sid = None
-    except Exception:  # a token the case API's path cannot carry: never a case
+    except CaseApiNoRoute:  # a token the case API's path cannot carry: never a case
         sid, n = None, 60
     return render(request, d, "_case_number.html", token=token, sid=sid, n=n + 1, poll=sid is None and n < 60)
 
@@ -332,7 +332,7 @@ async def track(request: Request, d: AppDeps, q: str = "") -> Response:
     except CaseApiUnavailable:
         return render(request, d, "portal_track.html", status=503, q=query, state="unavailable",
                       title_key="track.title")
-    except Exception:  # a token the case API's path cannot carry (dots, slashes): no such request
+    except CaseApiNoRoute:  # a token the case API's path cannot carry (dots, slashes): no such request
         sid = None
     if sid:
         return RedirectResponse(f"/cases/{quote(sid)}", status_code=303)
