@@ -170,6 +170,11 @@ async def test_hotspots_newest_first_and_per_district(service_pool: asyncpg.Pool
     assert sorted(everything["districts"], key=str) == sorted([("MN01", 2), (None, 1), ("BK02", 1)], key=str)
     potholes = await reads.hotspots(win, service_code="pothole", limit=100)
     assert potholes["points"] == [(40.2, -73.2), (40.1, -73.1)] and potholes["total"] == 2
+    # the dashboard's poll reads no point, and its digest moves when a district (or a point) does
+    light = await reads.hotspots(win, service_code=None, limit=0)
+    assert light["points"] == [] and light["digest"] == everything["digest"] and light["total"] == 3
+    await route(pool, a, base, district="BK02")
+    assert (await reads.hotspots(win, service_code=None, limit=0))["digest"] != light["digest"]
 
 
 async def test_the_export_cursor_reads_in_order_within_the_window_and_service(service_pool: asyncpg.Pool) -> None:

@@ -86,19 +86,24 @@ class InsightsReads:
 
     async def hotspots(self, win: Window, *, service_code: str | None, limit: int) -> dict[str, Any]:
         """`points` [(lat, long)] of located cases requested in `win` (of `service_code` when given), newest
-        first, at most `limit`; `total` located; `districts` [(district, count)] of every case; `unlocated`."""
+        first, at most `limit` (0: none are read, only the counts); `total` located; `districts` [(district,
+        count)] of every case; `unlocated`; `digest` (int) a sum of a hash of each case's point and district,
+        read on the same scan as the counts, which changes when a point or a district changes."""
         where = "requested_at >= $1 AND requested_at < $2 AND ($3::text IS NULL OR service_code = $3)"
         args = (win.start_at, win.end_at, service_code)
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             points = await conn.fetch(
                 f"SELECT lat, long FROM cases WHERE {where} AND lat IS NOT NULL AND long IS NOT NULL "
-                "ORDER BY requested_at DESC, service_request_id DESC LIMIT $4", *args, limit)
+                "ORDER BY requested_at DESC, service_request_id DESC LIMIT $4", *args, limit) if limit > 0 else []
             counts = await conn.fetchrow(
                 f"SELECT count(*) FILTER (WHERE lat IS NOT NULL AND long IS NOT NULL) AS located, "
-                f"count(*) FILTER (WHERE lat IS NULL OR long IS NULL) AS unlocated FROM cases WHERE {where}", *args)
+                f"count(*) FILTER (WHERE lat IS NULL OR long IS NULL) AS unlocated, "
+                f"coalesce(sum(hashtext(concat_ws(',', lat, long, district))), 0) AS digest "
+                f"FROM cases WHERE {where}", *args)
             districts = await conn.fetch(f"SELECT district, count(*) AS n FROM cases WHERE {where} GROUP BY 1", *args)
         return {"points": [(r["lat"], r["long"]) for r in points], "total": counts["located"],
-                "unlocated": counts["unlocated"], "districts": [(r["district"], r["n"]) for r in districts]}
+                "unlocated": counts["unlocated"], "districts": [(r["district"], r["n"]) for r in districts],
+                "digest": int(counts["digest"])}
 
     async def stream(self, win: Window, *, service_code: str | None, prefetch: int) -> AsyncIterator[asyncpg.Record]:
         """Every case requested in `win` (of `service_code` when given), oldest first, read through a

@@ -4,6 +4,8 @@ aggregates. Dates are the jurisdiction's local dates; instants are aware UTC; du
 
 from __future__ import annotations
 
+import hashlib
+
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,16 +168,25 @@ def summary(win: Window, agg: Aggregates, *, generated_at: datetime,
 
 
 def hotspots(win: Window, *, service_code: str | None, points: Sequence[tuple[float, float]], total: int,
-             districts: Sequence[tuple[str | None, int]], unlocated: int) -> dict[str, Any]:
+             districts: Sequence[tuple[str | None, int]], unlocated: int, digest: int,
+             with_points: bool = True) -> dict[str, Any]:
     """The JSON of `GET /insights/hotspots`: `points` [lat, long] newest first (at most `MAX_POINTS`; `total`
-    is how many located cases the window holds), counts per district (None → ``unknown``), and how many
-    cases had no point."""
+    is how many located cases the window holds; left out when not `with_points`), `point_count` (how many
+    points the full answer holds), counts per district (None → ``unknown``), how many cases had no point,
+    and `version`: 16 hex digits from the counts and `digest` (the reads' sum of a hash of every case's point
+    and district), the same with or without points, which changes when the map's data does; a client polls
+    without points and asks for them only when the version changes."""
     counts: dict[str, int] = defaultdict(int)
     for d, n in districts:
         counts[d or UNKNOWN] += n
-    return {
+    sent = min(len(points), MAX_POINTS) if with_points else min(total, MAX_POINTS)
+    version = hashlib.sha1(f"{total}:{unlocated}:{digest}".encode(), usedforsecurity=False).hexdigest()[:16]
+    found: dict[str, Any] = {
         "from": win.start.isoformat(), "to": win.end.isoformat(), "service_code": service_code,
-        "time_zone": win.time_zone, "points": [[lat, long] for lat, long in points[:MAX_POINTS]],
-        "total": total, "truncated": total > min(len(points), MAX_POINTS),
+        "time_zone": win.time_zone, "total": total, "point_count": sent, "truncated": total > sent,
         "districts": [{"district": d, "count": n} for d, n in _desc(counts)], "unlocated": unlocated,
+        "version": version,
     }
+    if with_points:
+        found["points"] = [[lat, long] for lat, long in points[:MAX_POINTS]]
+    return found

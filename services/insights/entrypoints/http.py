@@ -87,13 +87,14 @@ async def insights_summary(request: Request, _who: Managers, start: Annotated[Lo
 @router.get("/insights/hotspots")
 async def insights_hotspots(request: Request, _who: Managers, start: Annotated[LocalDate, Query(alias="from")] = None,
                             end: Annotated[LocalDate, Query(alias="to")] = None,
-                            service_code: ServiceCode = None) -> dict[str, Any]:
-    """Points and per-district counts for `from`..`to` (and `service_code`); 400 for a bad date or code."""
+                            service_code: ServiceCode = None, points: bool = True) -> dict[str, Any]:
+    """Points, per-district counts and a version for `from`..`to` (and `service_code`); `points=false`: the
+    counts and version only (cheap to poll); 400 for a bad date or code."""
     api = _api(request)
     code = _service_code(api, service_code)
     try:
         return await queries.dashboard_hotspots(api.reads(), start=start, end=end, service_code=code,
-                                                time_zone=api.jurisdiction().timezone, now=api.now())
+                                                time_zone=api.jurisdiction().timezone, now=api.now(), points=points)
     except InvalidWindow as exc:
         raise _bad_window(exc) from None
 

@@ -32,11 +32,12 @@ async def dashboard_summary(reads: Reads, *, start: str | None, end: str | None,
 
 
 async def dashboard_hotspots(reads: Reads, *, start: str | None, end: str | None, service_code: str | None,
-                             time_zone: str, now: datetime) -> dict[str, Any]:
-    """`GET /insights/hotspots`: raises `InvalidWindow` for bad dates."""
+                             time_zone: str, now: datetime, points: bool = True) -> dict[str, Any]:
+    """`GET /insights/hotspots` (`domain.hotspots`; without `points`, only the counts and the version, for a
+    client that polls): raises `InvalidWindow` for bad dates."""
     win = window(start, end, time_zone=time_zone, now=now)
-    found = await reads.hotspots(win, service_code=service_code, limit=MAX_POINTS)
-    return hotspots(win, service_code=service_code, **found)
+    found = await reads.hotspots(win, service_code=service_code, limit=MAX_POINTS if points else 0)
+    return hotspots(win, service_code=service_code, with_points=points, **found)
 
 
 def export_window(start: str | None, end: str | None, *, time_zone: str, now: datetime) -> Window:

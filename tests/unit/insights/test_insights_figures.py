@@ -108,11 +108,23 @@ def test_an_empty_projection_gives_zero_days_and_no_median_or_mean() -> None:
 def test_hotspots_keep_the_newest_points_and_count_districts() -> None:
     win = window("2026-03-01", "2026-03-03", time_zone=NY, now=NOW)
     h = hotspots(win, service_code="pothole", points=[(40.7, -73.9), (40.8, -73.95)], total=2,
-                 districts=[("MN01", 1), (None, 2), ("BK02", 3)], unlocated=1)
+                 districts=[("MN01", 1), (None, 2), ("BK02", 3)], unlocated=1, digest=7)
     assert h["points"] == [[40.7, -73.9], [40.8, -73.95]] and not h["truncated"]
     assert h["districts"] == [{"district": "BK02", "count": 3}, {"district": "unknown", "count": 2},
                               {"district": "MN01", "count": 1}]
     assert (h["service_code"], h["total"], h["unlocated"]) == ("pothole", 2, 1)
     many = hotspots(win, service_code=None, points=[(1.0, 2.0)] * MAX_POINTS, total=MAX_POINTS + 5, districts=[],
-                    unlocated=0)
+                    unlocated=0, digest=7)
     assert len(many["points"]) == MAX_POINTS and many["truncated"]
+
+
+def test_hotspots_without_points_carry_the_same_version_and_counts_for_a_cheap_poll() -> None:
+    win = window("2026-03-01", "2026-03-03", time_zone=NY, now=NOW)
+    spots = {"service_code": None, "total": MAX_POINTS + 5, "districts": [("MN01", 1)], "unlocated": 1}
+    full = hotspots(win, points=[(1.0, 2.0)] * MAX_POINTS, digest=7, **spots)
+    light = hotspots(win, points=[], digest=7, with_points=False, **spots)
+    assert "points" not in light and light["version"] == full["version"]
+    assert light["point_count"] == full["point_count"] == MAX_POINTS and light["truncated"] and full["truncated"]
+    assert hotspots(win, points=[], digest=8, with_points=False, **spots)["version"] != light["version"]
+    assert hotspots(win, points=[], digest=7, with_points=False, **{**spots, "unlocated": 2})["version"] != \
+        light["version"]

@@ -28,6 +28,7 @@ NOW = datetime(2026, 3, 10, 15, tzinfo=UTC)
 class FakeReads:
     def __init__(self) -> None:
         self.windows: list[Window] = []
+        self.limits: list[int] = []
 
     async def aggregates(self, win: Window, *, now: datetime) -> Aggregates:
         self.windows.append(win)
@@ -36,7 +37,9 @@ class FakeReads:
 
     async def hotspots(self, win: Window, *, service_code: str | None, limit: int) -> dict[str, Any]:
         self.windows.append(win)
-        return {"points": [(45.42, -75.69)], "total": 1, "unlocated": 0, "districts": [("D1", 1)]}
+        self.limits.append(limit)
+        return {"points": [(45.42, -75.69)][:limit], "total": 1, "unlocated": 0, "districts": [("D1", 1)],
+                "digest": 3}
 
     async def stream(self, win: Window, *, service_code: str | None, prefetch: int) -> AsyncIterator[Mapping[str, Any]]:
         self.windows.append(win)
@@ -79,6 +82,17 @@ async def test_the_dashboard_answers_supervisors_and_administrators_only(app, te
     assert body["backlog"][0]["department_name"] != "public-works"  # the jurisdiction's name for it
     assert hot.json()["points"] == [[45.42, -75.69]] and hot.json()["service_code"] == "pothole"
     assert reads.windows[-1].end == date(2026, 3, 10)  # today in the city by default
+
+
+async def test_hotspots_without_points_read_none_and_carry_the_same_version(app, test_issuer) -> None:
+    a, reads = app
+    async with client(a) as c:
+        full = await c.get("/insights/hotspots", headers=test_issuer.headers("supervisor"))
+        light = await c.get("/insights/hotspots", params={"points": "false"}, headers=test_issuer.headers("supervisor"))
+    assert full.status_code == light.status_code == 200
+    assert full.json()["points"] == [[45.42, -75.69]] and "points" not in light.json()
+    assert light.json()["version"] == full.json()["version"] and light.json()["point_count"] == 1
+    assert reads.limits[-1] == 0  # not one point was read for the poll
 
 
 @pytest.mark.parametrize(("path", "params", "named"), [
