@@ -26,10 +26,12 @@ class PgPortalStore:
         self._pool = pool
 
     async def add_photo(self, *, photo_id: UUID, jpeg: bytes, width: int, height: int, now: datetime) -> None:
-        """Keep one processed photo (`jpeg` bytes, size in pixels); `now` aware UTC."""
+        """Keep one processed photo (`jpeg` bytes, size in pixels); `now` aware UTC. An id kept before keeps
+        its photo (a retried request stores the same image under the same id)."""
         async with self._pool().acquire() as conn:
             await conn.execute("INSERT INTO photos (id, jpeg, width, height, bytes, created_at) "
-                               "VALUES ($1, $2, $3, $4, $5, $6)", photo_id, jpeg, width, height, len(jpeg), now)
+                               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                               photo_id, jpeg, width, height, len(jpeg), now)
 
     async def photo(self, photo_id: UUID) -> bytes | None:
         """The JPEG of a stored photo, None when there is none."""

@@ -75,3 +75,10 @@ def message_from_post(req: PostServiceRequest, *, token: str, client_id: str, no
 def event_id_for(token: str) -> UUID:
     """The intake event id of a token: a retried POST republishes the very same event."""
     return uuid5(NAMESPACE_URL, f"omni311:open311-event:{token}")
+
+
+def media_photo_id(token: str) -> UUID:
+    """The id of the photo an Open311 POST's multipart `media` file is kept as: derived from the request's
+    token, so a POST retried with the same `Idempotency-Key` (the same token) keeps the same photo and
+    publishes the same `media_url` instead of storing a second copy."""
+    return uuid5(NAMESPACE_URL, f"omni311:open311-media:{token}")

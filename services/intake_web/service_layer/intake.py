@@ -16,7 +16,14 @@ from services.intake_web.domain.agent import (
     message_from_agent,
     parse_submission,
 )
-from services.intake_web.domain.intake import client_id_for, event_id_for, form_digest, message_from_post, token_for
+from services.intake_web.domain.intake import (
+    client_id_for,
+    event_id_for,
+    form_digest,
+    media_photo_id,
+    message_from_post,
+    token_for,
+)
 from services.intake_web.domain.limits import (
     Problem,
     Refused,
@@ -41,8 +48,9 @@ class Accepted:
     request_id: str | None = None
 
 
-StoreMedia = Callable[[Deps, bytes], Awaitable[Any]]
-"""Keeps an uploaded image and returns what it kept, with its public `url` (`service_layer.portal.store_photo`)."""
+StoreMedia = Callable[..., Awaitable[Any]]
+"""Keeps an uploaded image as ``store_media(deps, data, photo_id=...)`` and returns what it kept, with its
+public `url` (`service_layer.portal.store_photo`); storing the same `photo_id` again keeps one photo."""
 
 
 async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
@@ -60,7 +68,9 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     sent with a `media_url` too, or where no photo store is wired (`deps.portal`). The answers kept are
     published as the message's `attributes`. `media` (an uploaded image's bytes) is kept by `store_media`
     once every check passed, and its URL is the message's `media_url`; a retried POST with the same
-    `Idempotency-Key` and file is the same token (its digest counts the file). `store_media` raises what
+    `Idempotency-Key` and file is the same token (its digest counts the file), and the photo's id derives
+    from the token (`domain.intake.media_photo_id`): the retry keeps the same photo and publishes the same
+    `media_url`, so the same event id never carries two URLs. `store_media` raises what
     it raises (`UploadTooLarge`, `NotAnImage`), and nothing is published then.
     """
     raw_jurisdiction = form.get("jurisdiction_id")
@@ -89,7 +99,7 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
     update: dict[str, Any] = {"requested_datetime": requested, "attributes": answers}
     if media is not None and store_media is not None:
-        update["media_url"] = [(await store_media(deps, media)).url]
+        update["media_url"] = [(await store_media(deps, media, photo_id=media_photo_id(token))).url]
     message = message.model_copy(update=update)
     env = await _publish(deps, message, event_id=event_id_for(token), now=now)
     deps.log.info("intake_published", channel="open311", event_id=str(env.event_id),

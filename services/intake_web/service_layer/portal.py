@@ -74,15 +74,16 @@ def media_url(deps: Deps, photo_id: UUID) -> str:
     return f"{deps.site.settings.public_base_url.rstrip('/')}/media/{photo_id}.jpg"
 
 
-async def store_photo(deps: Deps, data: bytes) -> StoredPhoto:
-    """Process (`domain.photos.process_photo`, in a worker thread) and keep one uploaded image. Raises
+async def store_photo(deps: Deps, data: bytes, *, photo_id: UUID | None = None) -> StoredPhoto:
+    """Process (`domain.photos.process_photo`, in a worker thread) and keep one uploaded image, as
+    `photo_id` (default: a new id); a `photo_id` kept before keeps its photo (a retried request). Raises
     `UploadTooLarge` over `max_upload_bytes`, `NotAnImage` for anything else than a readable image."""
     if len(data) > deps.site.settings.max_upload_bytes:
         raise UploadTooLarge(f"a photo may hold at most {deps.site.settings.max_upload_bytes} bytes")
     if not data:
         raise NotAnImage("empty file")
     photo = await asyncio.to_thread(process_photo, data)
-    photo_id = deps.new_id()
+    photo_id = photo_id or deps.new_id()
     await deps.site.store.add_photo(photo_id=photo_id, jpeg=photo.jpeg, width=photo.width, height=photo.height,
                                     now=deps.clock())
     deps.log.info("photo_stored", photo_id=str(photo_id), width=photo.width, height=photo.height,

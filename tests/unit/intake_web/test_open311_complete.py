@@ -212,3 +212,18 @@ async def test_a_refused_media_post_stores_and_publishes_nothing(files: dict, ex
         r = await web.post("/requests.json", data=FORM | extra, files=sent)
     assert r.status_code == status and words in r.json()[0]["description"], r.text
     assert p.published == [] and p.store.photos == {}
+
+
+async def test_a_media_post_retried_with_its_idempotency_key_keeps_one_photo_and_the_same_media_url() -> None:
+    from portal_fakes import Portal
+
+    p = Portal(public_base_url="https://311.demoville.example")
+    photo = jpeg()
+    async with p.web as web:
+        for _ in range(2):
+            r = await web.post("/requests.json", data=FORM, files={"media": ("hole.jpg", photo, "image/jpeg")},
+                               headers={"Idempotency-Key": "retry-7"})
+            assert r.status_code == 200, r.text
+    first, again = p.published
+    assert first.event_id == again.event_id and len(p.store.photos) == 1
+    assert first.payload(MessageReceived).media_url == again.payload(MessageReceived).media_url
