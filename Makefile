@@ -12,7 +12,7 @@ help:
 	@echo "make test        infrastructure + every test (unit, integration, e2e)"
 	@echo "make test-unit   tests that need no infrastructure"
 	@echo "make stop        stop services and infrastructure"
-	@echo "make reset       empty the jurisdiction's database (REPLAY=file or OMNI311_JURISDICTION=id)"
+	@echo "make reset       empty the jurisdiction's database and topics (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
 	@echo "make bench       routing throughput and memory on the real NYC sample"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"

@@ -1,4 +1,5 @@
-"""Kafka plumbing with safe settings: the broker factory, topic creation, and the consume wrapper.
+"""Kafka plumbing with safe settings: the broker factory, topic creation (and deletion, for `make reset`),
+and the consume wrapper.
 
 Producers: `acks="all"` with idempotence on. Consumers: an explicit group per service, `earliest` offset
 for new groups, commit only after the effect is durable (`AckPolicy.NACK_ON_ERROR`: an exception rewinds
@@ -13,7 +14,9 @@ or duplicate messages; docs/architecture.md "Guarantees" says why each setting i
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
@@ -84,22 +87,28 @@ def create_broker(settings: Settings, service: str) -> KafkaBroker:
     )
 
 
+def topic_partitions(settings: Settings) -> dict[str, int]:
+    """The real name (``settings.topic_prefix`` + registry name) of every registry topic and of its DLQ twin
+    (`DLQ_SUFFIX`), with its partition count (a DLQ has one), in registry order. The one place topic names
+    are derived: `ensure_topics` creates these, `delete_topics` deletes these."""
+    names: dict[str, int] = {}
+    for spec in registry().topics.values():
+        names[settings.topic(spec.name)] = spec.partitions
+        names[settings.topic(spec.name + DLQ_SUFFIX)] = 1
+    return names
+
+
 async def ensure_topics(settings: Settings, *, replication_factor: int = 1) -> list[str]:
     """Create every registry topic and its DLQ when missing; returns the names created.
 
     Raises `KafkaError` when the broker cannot be reached.
     """
-    reg = registry()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="omni311-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = []
-        for spec in reg.topics.values():
-            for name, parts in ((spec.name, spec.partitions), (spec.name + DLQ_SUFFIX, 1)):
-                real = settings.topic(name)
-                if real not in existing:
-                    wanted.append(NewTopic(name=real, num_partitions=parts, replication_factor=replication_factor))
+        wanted = [NewTopic(name=name, num_partitions=parts, replication_factor=replication_factor)
+                  for name, parts in topic_partitions(settings).items() if name not in existing]
         created: list[str] = []
         for topic in wanted:
             try:
@@ -108,6 +117,36 @@ async def ensure_topics(settings: Settings, *, replication_factor: int = 1) -> l
             except TopicAlreadyExistsError:
                 pass
         return created
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
+    """Delete every registry topic and its DLQ under ``settings.topic_prefix`` (`topic_partitions`: never
+    another prefix's, never a topic the registry does not name) that exists, and wait until the broker no
+    longer lists them, so a `ensure_topics` that follows creates them empty; returns the names deleted,
+    sorted. The broker drops the consumer groups' offsets of a deleted topic, so a group starts again from
+    the beginning of the new, empty topic (`make reset`).
+
+    Raises `KafkaError` when the broker cannot be reached or refuses a deletion, `TimeoutError` when a
+    topic is still listed after `timeout_s` seconds.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="omni311-topics")
+    await admin.start()
+    try:
+        doomed = sorted(set(topic_partitions(settings)) & set(await admin.list_topics()))
+        if not doomed:
+            return []
+        response = await admin.delete_topics(doomed, timeout_ms=int(timeout_s * 1000))
+        for topic, code in response.topic_error_codes:
+            if code not in (0, UnknownTopicOrPartitionError.errno):  # already gone: what we want
+                raise for_code(code)(f"deleting topic {topic}")
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while left := set(doomed) & set(await admin.list_topics()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics still listed {timeout_s} s after their deletion: {sorted(left)}")
+            await asyncio.sleep(0.2)
+        return doomed
     finally:
         await admin.close()
 
@@ -215,3 +254,19 @@ def outbox_publisher(producer: AIOKafkaProducer) -> Callable[[list[tuple[bytes, 
         await asyncio.gather(*futures)
 
     return publish
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m shared.kafka delete-topics`: delete the registry's topics and their DLQs under
+    ``OMNI311_TOPIC_PREFIX`` (`delete_topics`) and print the names deleted, one a line. Used by
+    `make reset` (deploy/local/bin/reset.sh); services create the topics again when they start."""
+    parser = argparse.ArgumentParser(prog="python -m shared.kafka", description=main.__doc__)
+    parser.add_argument("action", choices=("delete-topics",))
+    parser.parse_args(argv)
+    for name in asyncio.run(delete_topics(Settings())):
+        print(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,7 @@
 #
 # Each jurisdiction gets its own database (omni311_<id>) and topic prefix (<id>.), so replaying Boston
 # after NYC does not mix the two cities. A second run of the same file finds its cases already there
-# (the replay is idempotent); `make reset` empties a jurisdiction's database.
+# (the replay is idempotent); `make reset` empties a jurisdiction's database and topics.
 set -euo pipefail
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
