@@ -189,12 +189,15 @@ class InsightsApi(_Client):
         return dict(found)
 
     async def hotspots(self, token: str, date_from: str | None, date_to: str | None,
-                       service_code: str | None = None) -> dict[str, Any]:
+                       service_code: str | None = None, *, points: bool = True) -> dict[str, Any]:
         """``GET /insights/hotspots?from=&to=&service_code=``: ``points`` ([lat, long], at most 20 000, newest
-        first) and the counts per district. `ApiError` (502) for an answer that is not an object."""
+        first; left out with `points` False, ``points=false``), ``point_count``, the counts per district and
+        ``version``. `ApiError` (502) for an answer that is not an object."""
         params = _range(date_from, date_to)
         if service_code:
             params["service_code"] = service_code
+        if not points:
+            params["points"] = "false"
         found = await self.call("GET", "/insights/hotspots", token, params=params)
         if not isinstance(found, Mapping):
             raise ApiError(502, f"/insights/hotspots answered {type(found).__name__}, not an object")

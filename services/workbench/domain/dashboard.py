@@ -218,8 +218,10 @@ def hotspots(raw: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[
     """``GET /insights/hotspots`` for the map: ``points`` ([lat, long] in WGS84 degrees, malformed ones
     dropped), ``districts`` (``{"id", "name", "count"}``, most first; a case outside every district is under
     the id ``unknown``, named ``""`` for the page to say so), ``total`` (located cases in the range),
-    ``truncated`` (more than the points sent), ``unlocated``, and ``version`` (a short digest of the points
-    and counts: the page redraws the map only when it changes)."""
+    ``truncated`` (more than the points sent), ``unlocated``, ``point_count`` (the points insights sends
+    with them: insights' ``point_count``, else those given), and ``version``: insights' own (the same with
+    or without points, so a poll asked with ``points=false`` can tell the page when to fetch the points),
+    else a short digest of the points and counts. The page redraws the map only when it changes."""
     points = []
     for p in raw.get("points") or ():
         if isinstance(p, (list, tuple)) and len(p) >= 2:
@@ -233,12 +235,15 @@ def hotspots(raw: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[
     districts = [{"id": k, "name": "" if k == UNKNOWN else district_names.get(k, k), "count": n}
                  for k, n in counts.items()]
     districts.sort(key=lambda d: (-d["count"], d["name"]))
-    digest = hashlib.sha1(json.dumps([points, sorted(counts.items())], separators=(",", ":")).encode(),
-                          usedforsecurity=False).hexdigest()[:16]
+    version = raw.get("version")
+    if not isinstance(version, str) or not version:
+        version = hashlib.sha1(json.dumps([points, sorted(counts.items())], separators=(",", ":")).encode(),
+                               usedforsecurity=False).hexdigest()[:16]
     total = _number(raw.get("total"))
-    return {"points": points, "districts": districts, "version": digest,
+    sent = _number(raw.get("point_count"))
+    return {"points": points, "districts": districts, "version": version,
             "total": int(total) if total is not None else len(points), "truncated": raw.get("truncated") is True,
-            "unlocated": _count(raw.get("unlocated"))}
+            "unlocated": _count(raw.get("unlocated")), "point_count": int(sent) if sent is not None else len(points)}
 
 
 # -- refusals -------------------------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     assert {c.path for c in insights.calls} == {"/insights/summary", "/insights/hotspots"}
     for call in insights.calls:
         assert call.authorization == f"Bearer {token}"
-        assert call.params == clock.month
+        # the page (and its poll every 2 s) never asks for the points: the map fetches them on a new version
+        assert call.params == (clock.month if call.path == "/insights/summary" else {**clock.month, "points": "false"})
     text = page.text
     # Tables with captions and row headers; the bar is decoration, the number is text.
     for table in ("channel-table", "service-table", "backlog-table", "sla-table", "top-table", "deflection-table",
@@ -91,7 +92,7 @@ async def test_the_dashboard_asks_insights_for_the_last_30_days_with_the_users_t
     assert f'data-src="/dashboard/hotspots.json?from={clock.month["from"]}&amp;to={clock.month["to"]}"' in text
     assert 'data-tile-url=""' in text and 'id="districts-data"' in text
     assert '/static/vendor/leaflet/leaflet-heat.js' in text
-    assert 'hx-trigger="every 2s"' in text and 'data-hotspots-version="' in text
+    assert 'hx-trigger="every 2s"' in text and 'data-hotspots-version="0123456789abcdef"' in text
     assert 'data-count="3"' in text  # the points are counted on the page, fetched by the map
 
 
@@ -101,7 +102,8 @@ async def test_the_dashboard_follows_the_date_filter_and_refuses_a_range_that_ma
         client = signed_in(client, test_issuer.token(Role.ADMINISTRATOR))
         page = await client.get("/dashboard?from=2026-10-01&to=2026-10-15")
         assert page.status_code == 200 and 'value="2026-10-01"' in page.text
-        assert insights.calls[-1].params == {"from": "2026-10-01", "to": "2026-10-15"}
+        assert {**insights.calls[-1].params, "points": None} == {"from": "2026-10-01", "to": "2026-10-15",
+                                                                  "points": None}
         asked = len(insights.calls)
         for bad in ("from=2026-10-15&to=2026-10-01", "from=yesterday", "from=2020-01-01&to=2026-01-01"):
             refused = await client.get(f"/dashboard?{bad}")
@@ -129,11 +131,13 @@ async def test_the_hotspots_json_carries_points_counts_and_a_version_that_change
         first = (await client.get("/dashboard/hotspots.json")).json()
         again = (await client.get("/dashboard/hotspots.json")).json()
         insights.hotspots["points"].append([45.43, -75.68])
+        insights.hotspots["version"] = "fedcba9876543210"
         changed = (await client.get("/dashboard/hotspots.json")).json()
     assert first["points"][0] == [45.4215, -75.6972] and len(first["points"]) == 3
     assert first["districts"][0] == {"id": "centre", "name": "Centre", "count": 2}
     assert first["total"] == 3 and first["truncated"] is False and first["unlocated"] == 1
-    assert first["version"] == again["version"] != changed["version"]
+    assert first["version"] == again["version"] == "0123456789abcdef" != changed["version"]
+    assert [c.params.get("points") for c in insights.calls] == [None, None, None]  # the map asks with points
 
 
 @pytest.mark.parametrize("insights", [FakeInsightsApi(fail=(503, {"detail": "projection catching up"})),
@@ -297,6 +301,10 @@ def test_durations_and_hotspots_tolerate_missing_or_malformed_figures() -> None:
     assert spots["points"] == [[45.4, -75.7], [45.5, -75.6]]
     assert spots["districts"] == [{"id": "centre", "name": "Centre", "count": 3}, {"id": "unknown", "name": "", "count": 1}]
     assert spots["total"] == 25000 and spots["truncated"] is True
+    # an insights answer without its own version: a digest of the points and counts, which moves with them
+    moved = board.hotspots({"points": [[45.4, -75.7]], "districts": []}, {})
+    assert moved["version"] != board.hotspots({"points": [[45.4, -75.8]], "districts": []}, {})["version"]
+    assert moved["point_count"] == 1
 
 
 async def test_the_hotspot_map_draws_the_configured_tiles_under_the_districts(test_issuer) -> None:

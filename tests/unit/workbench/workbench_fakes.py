@@ -196,16 +196,17 @@ def a_summary() -> dict[str, Any]:
 
 
 def some_hotspots() -> dict[str, Any]:
-    """``GET /insights/hotspots``: points [lat, long] (newest first) and counts per district."""
+    """``GET /insights/hotspots``: points [lat, long] (newest first), counts per district and the version."""
     return {"from": "2026-11-01", "to": "2026-11-30", "service_code": None, "time_zone": "America/Toronto",
             "points": [[45.4215, -75.6972], [45.4216, -75.6970], [45.40, -75.70]], "total": 3, "truncated": False,
-            "districts": [{"district": "centre", "count": 2}, {"district": "unknown", "count": 1}], "unlocated": 1}
+            "point_count": 3, "districts": [{"district": "centre", "count": 2}, {"district": "unknown", "count": 1}],
+            "unlocated": 1, "version": "0123456789abcdef"}
 
 
 @dataclass
 class FakeInsightsApi:
-    """The insights service's dashboard API: answers `summary` and `hotspots`, or `fail` = (status, body)
-    to every call; `down` makes the transport fail as an unreachable service would."""
+    """The insights service's dashboard API: answers `summary` and `hotspots` (without its points when
+    asked ``points=false``), or `fail` = (status, body) to every call."""
 
     summary: dict[str, Any] = field(default_factory=a_summary)
     hotspots: dict[str, Any] = field(default_factory=some_hotspots)
@@ -221,7 +222,11 @@ class FakeInsightsApi:
                                    dict(request.query_params), None))
             if self.fail is not None:
                 return JSONResponse(self.fail[1], self.fail[0])
-            return self.summary if what == "summary" else self.hotspots
+            if what == "summary":
+                return self.summary
+            if request.query_params.get("points") == "false":
+                return {k: v for k, v in self.hotspots.items() if k != "points"}
+            return self.hotspots
 
         return app
 
