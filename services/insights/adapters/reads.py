@@ -158,6 +158,8 @@ class ExportPool:
                                       max_size=self.size)
 
     async def close(self) -> None:
+        """Close the pool, waiting for the exports still streaming to give their connections back; safe to
+        call when never opened or already closed."""
         if self.pool is not None:
             await self.pool.close()
             self.pool = None

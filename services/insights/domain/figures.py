@@ -45,6 +45,8 @@ class Window:
     end_at: datetime
 
     def days(self) -> list[date]:
+        """Every local date of the window, `start` to `end` inclusive, oldest first (one per day even on a
+        day of 23 or 25 hours)."""
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
 

@@ -103,10 +103,14 @@ class StatusChange:
 
     @property
     def closed(self) -> bool:
+        """True when the Open311 `status` is ``closed``."""
         return self.status == "closed"
 
 
 def status_change(changed: CaseStatusChanged, *, at: datetime, region: str) -> StatusChange:
+    """`case.status_changed` as a `StatusChange`: Open311 `status` (``open``/``closed``), the workflow status,
+    and the public notes scrubbed for `region` (ISO 3166 alpha-2, as `phonenumbers` takes it); `at` aware
+    UTC."""
     return StatusChange(case_id=changed.case_id, status=changed.status, workflow_status=changed.workflow_status,
                         status_notes=_text(changed.status_notes, region), at=at)
 
@@ -122,6 +126,8 @@ class MergeChange:
 
 
 def merge_change(merged: CaseMerged, *, at: datetime, region: str) -> MergeChange:
+    """`case.merged` as a `MergeChange`: the case id it now duplicates and the merge's notes scrubbed for
+    `region`; `at` aware UTC."""
     return MergeChange(case_id=merged.case_id, merged_into=merged.merged_into,
                        status_notes=_text(merged.status_notes, region), at=at)
 
@@ -137,6 +143,8 @@ class UnmergeChange:
 
 
 def unmerge_change(unmerged: CaseUnmerged, *, at: datetime) -> UnmergeChange:
+    """`case.unmerged` as an `UnmergeChange`: the Open311 and workflow status the case returns to; `at` aware
+    UTC."""
     return UnmergeChange(case_id=unmerged.case_id, status=unmerged.status, workflow_status=unmerged.workflow_status,
                          at=at)
 
@@ -155,6 +163,8 @@ class Recategorisation:
 
 
 def recategorisation(recategorised: CaseRecategorised, *, at: datetime, region: str) -> Recategorisation:
+    """`case.recategorised` as a `Recategorisation`: the new service code, the description and address
+    scrubbed for `region`, the point (WGS84 degrees, None when unknown); `at` aware UTC."""
     return Recategorisation(case_id=recategorised.case_id, service_code=recategorised.service_code,
                             description=_text(recategorised.description, region) or "",
                             address=_text(recategorised.address, region), lat=recategorised.lat,
@@ -171,6 +181,7 @@ class Erasure:
 
 
 def erasure(erased: CasePersonalDataErased, *, at: datetime) -> Erasure:
+    """`case.personal_data_erased` as an `Erasure` of the case's text; `at` aware UTC."""
     return Erasure(case_id=erased.case_id, at=at)
 
 
@@ -185,6 +196,8 @@ class SurveyAnswer:
 
 
 def survey_answer(answered: CaseSurveyAnswered, *, event_id: UUID) -> SurveyAnswer:
+    """`case.survey_answered` as a `SurveyAnswer`: the rating (1-5) and `answered_at` (aware UTC), keyed by
+    the envelope's `event_id` so a redelivery adds nothing; the comment and the reporter are left out."""
     return SurveyAnswer(event_id=event_id, case_id=answered.case_id, rating=answered.rating,
                         answered_at=answered.answered_at)
 
@@ -201,5 +214,8 @@ class Deflection:
 
 
 def deflection(deflected: HelpDeflected, *, event_id: UUID) -> Deflection:
+    """`intake.help_deflected` as a `Deflection`: the article, the category and language it was read for
+    (either may be None), `deflected_at` its `received_at` (aware UTC), keyed by the envelope's `event_id`;
+    the browser's key is left out."""
     return Deflection(event_id=event_id, article_id=deflected.article_id, service_code=deflected.service_code,
                       language=deflected.language, deflected_at=deflected.received_at)

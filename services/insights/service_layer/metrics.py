@@ -26,9 +26,19 @@ METRIC_NAMES = ("omni311_insights_cases_opened_total", "omni311_insights_backlog
 
 
 class GaugeReads(Protocol):
-    async def gauges(self, *, now: datetime, since: datetime) -> dict[str, Any]: ...
+    """What the metrics read (`adapters.reads.InsightsReads`, or a fake in tests); either may raise
+    `asyncpg.PostgresError`/`OSError` when the database fails."""
 
-    async def counter_seeds(self) -> dict[str, list[tuple[Any, ...]]]: ...
+    async def gauges(self, *, now: datetime, since: datetime) -> dict[str, Any]:
+        """`backlog` [(department, band, count)] at `now` (aware UTC); of the cases closed since `since`: `sla`
+        [(department, closed with a due time, without a breach)] and `median_close_s` (seconds or None);
+        `survey_mean` (1-5 or None) of the answers since `since`."""
+        ...
+
+    async def counter_seeds(self) -> dict[str, list[tuple[Any, ...]]]:
+        """`opened` [(channel, service_code, count)] and `deflected` [(article_id, count)] of the whole
+        projection (None for an unknown channel or code)."""
+        ...
 
 
 class InsightsMetrics:
@@ -43,7 +53,8 @@ class InsightsMetrics:
         self.backlog = Gauge("omni311_insights_backlog", "Open cases by department and age band",
                              ["department", "age_band"], registry=registry)
         self.sla_ratio = Gauge("omni311_insights_sla_compliance_ratio", "Share of cases closed (in the window) "
-                               "by their SLA due time, per department", ["department"], registry=registry)
+                               "without an SLA breach (the case service's clock), per department",
+                               ["department"], registry=registry)
         self.time_to_close = Gauge("omni311_insights_time_to_close_seconds", "Median seconds from request to "
                                    "close of the cases closed in the window", registry=registry)
         self.survey_rating = Gauge("omni311_insights_survey_rating", "Mean satisfaction rating (1-5) of the "
@@ -52,9 +63,12 @@ class InsightsMetrics:
         self._sla_labels: set[str] = set()
 
     def opened(self, channel: str, service_code: str) -> None:
+        """Count one case opened on `channel` with `service_code` (the caller gives ``unknown`` and
+        ``unclassified`` for missing ones); called once the event's transaction committed."""
         self.cases_opened.labels(channel, service_code).inc()
 
     def deflected(self, article_id: str) -> None:
+        """Count one "this answered my question" for `article_id`; called once the event committed."""
         self.deflections.labels(article_id).inc()
 
     async def seed(self, reads: GaugeReads) -> None:
@@ -99,9 +113,13 @@ class RefreshLoop:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start refreshing in a background task of the running event loop (call once, from the app's
+        start); the first refresh is at once, then every `interval_s` seconds."""
         self._task = asyncio.create_task(self._run(), name="insights-metrics")
 
     async def stop(self) -> None:
+        """Cancel the loop and wait for it to end (a refresh under way is abandoned); safe to call when
+        never started or already stopped."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,13 +15,24 @@ ExportFormat = Literal["csv", "geojson"]
 
 
 class Reads(Protocol):
-    """What the queries read (`adapters.reads.InsightsReads`, or a fake in tests)."""
+    """What the queries read (`adapters.reads.InsightsReads`, or a fake in tests). Windows are `[start_at,
+    end_at)` in UTC; each method may raise `asyncpg.PostgresError`/`OSError` when the database fails."""
 
-    async def aggregates(self, win: Window, *, now: datetime) -> Aggregates: ...
+    async def aggregates(self, win: Window, *, now: datetime) -> Aggregates:
+        """Every figure of the summary for `win` (the backlog as it stands at `now`, aware UTC), from one
+        snapshot."""
+        ...
 
-    async def hotspots(self, win: Window, *, service_code: str | None, limit: int) -> dict[str, Any]: ...
+    async def hotspots(self, win: Window, *, service_code: str | None, limit: int) -> dict[str, Any]:
+        """`points` [(lat, long)] (WGS84 degrees, newest first, at most `limit`; 0: none read), `total`
+        located, `unlocated`, `districts` [(district or None, count)] and `digest` (int) of the cases requested
+        in `win`, of `service_code` when given: the keywords of `domain.hotspots`."""
+        ...
 
-    def stream(self, win: Window, *, service_code: str | None, prefetch: int) -> AsyncIterator[Mapping[str, Any]]: ...
+    def stream(self, win: Window, *, service_code: str | None, prefetch: int) -> AsyncIterator[Mapping[str, Any]]:
+        """Every case requested in `win` (of `service_code` when given) as a row of the public columns, oldest
+        first, `prefetch` rows held at a time."""
+        ...
 
 
 async def dashboard_summary(reads: Reads, *, start: str | None, end: str | None, time_zone: str, now: datetime,
