@@ -128,3 +128,20 @@ async def test_a_client_over_its_read_limit_gets_429_and_another_still_reads(app
         assert (await other.get("/open-data/cases.geojson")).status_code == 200
     assert codes == [200, 200, 200, 429] and refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_the_exports_take_a_read_slot_whatever_the_abuse_routes_table_says(test_issuer) -> None:
+    """The routes name their limit (`limited(Limit.READS)`): a routes table that lists no limit for them
+    (as one built for another service might) does not unthrottle the exports."""
+    reads = FakeReads()
+    a = FastAPI()
+    install_auth(a, test_issuer.verifier())
+    abuse = Abuse.from_settings(test_issuer.settings(limit_reads_per_client="2/minute"),
+                                RefusalRecorder(CollectorRegistry(), service="insights"), clock=lambda: NOW,
+                                routes={"GET /open-data/cases.csv": (), "GET /open-data/cases.geojson": ()})
+    jur = load_jurisdiction("demo")
+    http.mount(a, http.InsightsApi(reads=lambda: reads, export_reads=lambda: reads, jurisdiction=lambda: jur,
+                                   now=lambda: NOW), abuse)
+    async with client(a) as c:
+        codes = [(await c.get("/open-data/cases.csv")).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
