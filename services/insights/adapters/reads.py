@@ -137,10 +137,6 @@ class InsightsReads:
         return {"opened": [(r["channel"], r["service_code"], r["n"]) for r in opened],
                 "deflected": [(r["article_id"], r["n"]) for r in deflected]}
 
-    async def case_count(self) -> int:
-        """How many cases the projection holds."""
-        return int(await self.pool.fetchval("SELECT count(*) FROM cases"))
-
 
 class ExportPool:
     """A pool of its own for the open-data exports (`size` connections of the schema's role), so that slow
