@@ -36,7 +36,10 @@ class Recorded:
 
 
 class FakeApi:
-    """A threaded HTTP server; subclasses answer in `answer(req) -> (status, body)`."""
+    """A threaded HTTP server; subclasses answer in `answer(req) -> (status, body)`: a body of bytes is sent
+    as it is, as `bytes_content_type`; any other as JSON (a str as already encoded)."""
+
+    bytes_content_type = "application/octet-stream"
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -55,9 +58,13 @@ class FakeApi:
                 with outer.lock:
                     outer.requests.append(req)
                 status, body = outer.answer(req)
-                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                if isinstance(body, bytes):
+                    raw, content_type = body, outer.bytes_content_type
+                else:
+                    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                    content_type = "application/json; charset=utf-8"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
