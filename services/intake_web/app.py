@@ -3,8 +3,9 @@ one intake edge.
 
 Produces `intake.message_received`, `intake.follow_requested`, `intake.survey_answered` and
 `intake.help_deflected` on `intake.messages` (through `shared.intake.KafkaIntakePublisher`, acknowledged by
-every in-sync replica before a POST answers); owns schema `intake_web` (the portal's photos, answered survey
-invitations, the refusal log); reads go to the case service's API through `shared.intake.CaseApiClient`. Routes:
+every in-sync replica before a POST answers); consumes `case.personal_data_erased` on `cases.lifecycle`
+(group `intake_web`: the photos of the case's reports are deleted, `entrypoints/kafka.py`); owns schema
+`intake_web` (the portal's photos and which report used them, answered survey invitations, the refusal log); reads go to the case service's API through `shared.intake.CaseApiClient`. Routes:
 `entrypoints/portal.py` (pages), `entrypoints/open311.py`, `entrypoints/console.py` (the agent API takes a
 staff bearer JWT, verified by `shared.auth`).
 """
@@ -18,7 +19,9 @@ from typing import Any
 from services.intake_web.adapters.edge import case_api_clients, intake_publisher
 from services.intake_web.adapters.refusals import RefusalLog
 from services.intake_web.config import SERVICE, AgentSettings
-from services.intake_web.entrypoints import abuse, console, open311, portal
+from services.intake_web.adapters.erasure import PhotoErasureRepository
+from services.intake_web.entrypoints import abuse, console, kafka, open311, portal
+from services.intake_web.service_layer import erasure
 from services.intake_web.service_layer.deps import CaseReads, Deps, PortalStore
 from shared.auth import TokenVerifier, install_auth
 from shared.intake import CaseApi, CaseApiClient, IntakePublisher
@@ -65,4 +68,6 @@ def create_app(settings: Settings | None = None, *, agent_settings: AgentSetting
     portal.mount(rt, deps, store=portal_store, reads=portal_reads, dependencies=[abuse.PUBLIC])
     rt.app.include_router(open311.router, dependencies=[abuse.PUBLIC])
     rt.app.include_router(console.router)
+    table = erasure.handlers()
+    kafka.subscribe(rt, rt.event_handler(lambda: table, PhotoErasureRepository))
     return rt.app

@@ -4,6 +4,7 @@ public history), both opened in the app's lifespan."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,25 @@ class PgPortalStore:
             await conn.execute("INSERT INTO photos (id, jpeg, width, height, bytes, created_at) "
                                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
                                photo_id, jpeg, width, height, len(jpeg), now)
+
+    async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
+        """Record that the published report `token` (its channel_message_id) uses these photos, so that
+        `case.personal_data_erased` finds them; ids of no kept photo are skipped, a use recorded before is
+        kept. Returns how many uses were added."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "INSERT INTO photo_uses (token, photo_id, used_at) SELECT $1, id, $3 FROM photos "
+                "WHERE id = ANY($2::uuid[]) ON CONFLICT DO NOTHING RETURNING photo_id", token, list(photo_ids), now)
+        return len(rows)
+
+    async def delete_unused_photos(self, *, created_before: datetime) -> int:
+        """Delete the photos kept before `created_before` (aware UTC) that no report uses; returns how
+        many."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "DELETE FROM photos p WHERE p.created_at < $1 AND NOT EXISTS "
+                "(SELECT 1 FROM photo_uses u WHERE u.photo_id = p.id) RETURNING id", created_before)
+        return len(rows)
 
     async def photo(self, photo_id: UUID) -> bytes | None:
         """The JPEG of a stored photo, None when there is none."""

@@ -6,6 +6,8 @@ Contract: docs/residents-and-insights.md, "The resident portal (intake_web)".
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,6 +49,10 @@ router = APIRouter(include_in_schema=False)
 
 PACKAGE = Path(__file__).resolve().parents[1]
 """`services/intake_web`: templates in `templates/`, the portal's script and styles in `static/`."""
+MEDIA_MAX_AGE_S = 300
+"""How long a browser or proxy may keep a photo (seconds): short, since a photo may be erased."""
+PHOTO_SWEEP_INTERVAL_S = 300.0
+"""How often the unused-photo sweep runs (seconds)."""
 SESSION_COOKIE = "portal_session"
 """A random key of the browser (no personal data): the `contact_key` of its help deflections."""
 PAGE_HEADERS = {
@@ -75,6 +81,9 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
         deps.site.help = load_help(deps.jurisdiction.source)
 
     rt.on_start.append(load_articles)
+    sweeper = PhotoSweeper(deps, rt.log)
+    rt.on_start.append(sweeper.start)
+    rt.on_stop.append(sweeper.stop)
     if deps.serves:
         deps.site.help = load_help(deps.jurisdiction.source)
     if client is not None:
@@ -82,6 +91,35 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
         rt.on_stop.append(client.stop)
     mount_vendor(rt.app)
     rt.app.include_router(router, dependencies=list(dependencies))
+
+
+class PhotoSweeper:
+    """Runs `service_layer.portal.sweep_unused_photos` every `PHOTO_SWEEP_INTERVAL_S` seconds from start to
+    stop; a failed sweep is logged and tried again at the next."""
+
+    def __init__(self, deps: Deps, log: Any, interval_s: float = PHOTO_SWEEP_INTERVAL_S) -> None:
+        self._deps, self._log, self._interval_s = deps, log, interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the loop (the first sweep runs at once)."""
+        self._task = asyncio.create_task(self._run(), name="intake_web-photo-sweep")
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await portal.sweep_unused_photos(self._deps)
+            except Exception as exc:  # noqa: BLE001 - the database may be away a moment; next round retries
+                self._log.warning("photo_sweep_failed", error=repr(exc)[:300])
+            await asyncio.sleep(self._interval_s)
 
 
 def _templates() -> Environment:
@@ -293,7 +331,8 @@ async def upload_photo(request: Request, d: AppDeps) -> Response:
 
 @router.get("/media/{photo_id}.jpg")
 async def media(photo_id: str, d: AppDeps) -> Response:
-    """A stored photo (public, cacheable for a day; an id never changes its bytes)."""
+    """A stored photo (public; cached 5 minutes only: it is erased with its case or when no report used
+    it, so no cache may keep it long)."""
     try:
         pid = UUID(photo_id)
     except ValueError:
@@ -302,7 +341,7 @@ async def media(photo_id: str, d: AppDeps) -> Response:
     if jpeg is None:
         return Response(status_code=404)
     return Response(jpeg, media_type="image/jpeg", headers={
-        "Cache-Control": "public, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"})
+        "Cache-Control": f"public, max-age={MEDIA_MAX_AGE_S}", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/report/status")

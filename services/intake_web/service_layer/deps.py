@@ -27,6 +27,13 @@ class PortalStore(Protocol):
     async def photo(self, photo_id: UUID) -> bytes | None:
         """A stored photo's JPEG, None when there is none."""
 
+    async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
+        """Record that the published report `token` uses these photos (ids not kept are skipped); returns
+        how many uses were recorded."""
+
+    async def delete_unused_photos(self, *, created_before: datetime) -> int:
+        """Delete the photos kept before `created_before` that no report used; returns how many."""
+
     async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
         """Mark invitation `jti` answered: True the first time, False after."""
 

@@ -70,7 +70,8 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     once every check passed, and its URL is the message's `media_url`; a retried POST with the same
     `Idempotency-Key` and file is the same token (its digest counts the file), and the photo's id derives
     from the token (`domain.intake.media_photo_id`): the retry keeps the same photo and publishes the same
-    `media_url`, so the same event id never carries two URLs. `store_media` raises what
+    `media_url`, so the same event id never carries two URLs; once published, the photo is recorded as used
+    by `token` (erased with the case, `service_layer.erasure`). `store_media` raises what
     it raises (`UploadTooLarge`, `NotAnImage`), and nothing is published then.
     """
     raw_jurisdiction = form.get("jurisdiction_id")
@@ -98,10 +99,13 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     token = token_for(api_key, idempotency_key, digest, fresh=deps.new_id())
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
     update: dict[str, Any] = {"requested_datetime": requested, "attributes": answers}
+    photo_id = media_photo_id(token) if media is not None and store_media is not None else None
     if media is not None and store_media is not None:
-        update["media_url"] = [(await store_media(deps, media, photo_id=media_photo_id(token))).url]
+        update["media_url"] = [(await store_media(deps, media, photo_id=photo_id)).url]
     message = message.model_copy(update=update)
     env = await _publish(deps, message, event_id=event_id_for(token), now=now)
+    if photo_id is not None:  # after the publish: a crash between leaves the photo unused (swept), not kept
+        await deps.site.store.use_photos(token=token, photo_ids=[photo_id], now=now)
     deps.log.info("intake_published", channel="open311", event_id=str(env.event_id),
                   correlation_id=str(env.correlation_id), has_point=req.lat is not None)
     return Accepted(token=token, envelope=env)

@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -209,12 +209,36 @@ async def submit_report(deps: Deps, form: Any, *, files: Sequence[bytes], langua
     report (`service_layer.intake.submit_web`). Raises `SpamRefused`, `FormProblem`, `Refused`,
     `UploadTooLarge`, `NotAnImage` (nothing is published then)."""
     check_spam_guard(deps, form)
-    urls = [media_url(deps, pid) for pid in photo_ids(form)]
+    ids = photo_ids(form)
+    urls = [media_url(deps, pid) for pid in ids]
     read_report(deps, form, photo_urls=urls)  # every field checked before a photo is stored
     for data in files[:MAX_PHOTOS - len(urls)]:
-        urls.append((await store_photo(deps, data)).url)
+        stored = await store_photo(deps, data)
+        ids.append(stored.id)
+        urls.append(stored.url)
     report = read_report(deps, form, photo_urls=urls)
-    return await submit_web(deps, report, language=language)
+    accepted = await submit_web(deps, report, language=language)
+    await use_photos(deps, accepted.token, ids)
+    return accepted
+
+
+async def use_photos(deps: Deps, token: str, ids: Sequence[UUID]) -> None:
+    """Record that the published report `token` uses the photos `ids`, so its case's
+    `case.personal_data_erased` deletes them and the unused-photo sweep leaves them. Recorded after the
+    publish: a crash in between leaves the photos unused (swept after `photo_unused_ttl_s`), never kept
+    for ever."""
+    if ids:
+        await deps.site.store.use_photos(token=token, photo_ids=list(ids), now=deps.clock())
+
+
+async def sweep_unused_photos(deps: Deps) -> int:
+    """Delete the photos kept more than `Settings.photo_unused_ttl_s` seconds ago that no published report
+    used (uploaded for a report never sent); returns how many."""
+    before = deps.clock() - timedelta(seconds=deps.site.settings.photo_unused_ttl_s)
+    gone = await deps.site.store.delete_unused_photos(created_before=before)
+    if gone:
+        deps.log.info("unused_photos_deleted", photos=gone)
+    return gone
 
 
 async def nearby_reports(deps: Deps, *, service_code: str, lat: float, long: float) -> list[Nearby]:

@@ -3,6 +3,7 @@ case service's public reads with a few cases; and the portal app built on them."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -35,13 +36,28 @@ class MemoryPortalStore:
 
     def __init__(self) -> None:
         self.photos: dict[UUID, bytes] = {}
+        self.kept_at: dict[UUID, datetime] = {}
+        self.uses: set[tuple[str, UUID]] = set()
         self.answered: dict[str, str] = {}
 
     async def add_photo(self, *, photo_id: UUID, jpeg: bytes, width: int, height: int, now: datetime) -> None:
-        self.photos[photo_id] = jpeg
+        self.photos.setdefault(photo_id, jpeg)
+        self.kept_at.setdefault(photo_id, now)
 
     async def photo(self, photo_id: UUID) -> bytes | None:
         return self.photos.get(photo_id)
+
+    async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
+        added = {(token, p) for p in photo_ids if p in self.photos} - self.uses
+        self.uses |= added
+        return len(added)
+
+    async def delete_unused_photos(self, *, created_before: datetime) -> int:
+        used = {p for _t, p in self.uses}
+        gone = [p for p, at in self.kept_at.items() if at < created_before and p not in used and p in self.photos]
+        for p in gone:
+            del self.photos[p]
+        return len(gone)
 
     async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
         if jti in self.answered:
