@@ -38,6 +38,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import CollectorRegistry, Counter
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -439,9 +441,12 @@ class Abuse:
 
 
 async def _api_key(request: Request) -> str | None:
+    """The form's (else the query's) ``api_key``, None when there is none. A body that is no form counts no
+    key (the route answers it); `BodyTooLarge` goes up to `BodyLimitMiddleware`: swallowed, it would leave
+    the route to read the body again, and a server that already gave its last chunk waits for a disconnect."""
     try:
         form = await request.form()
-    except Exception:  # noqa: BLE001 - a body that is no form: the route answers it; no key to count
+    except (HTTPException, MultiPartException):
         form = None
     value = form.get("api_key") if form is not None else None
     if not isinstance(value, str):

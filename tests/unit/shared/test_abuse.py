@@ -4,6 +4,7 @@ minute (docs/residents-and-insights.md, "Abuse protection")."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
+from starlette.types import Message
 
 from shared.abuse import (
     BODY_TOO_LARGE,
@@ -274,6 +276,37 @@ async def test_a_chunked_body_is_counted_while_it_streams() -> None:
     assert form.status_code == 413, "FastAPI's 400 for a body it could not parse is replaced by the 413"
     assert form.json()[0]["code"] == 413
     assert refused_total(app, "POST /staff/echo", BODY_TOO_LARGE) == 1
+
+
+async def test_a_chunked_form_whose_last_chunk_passes_the_limit_gets_413_not_a_hang() -> None:
+    """A server such as uvicorn gives the body once, its last chunk marked `more_body: False`, then waits for
+    the client's disconnect: reading the body a second time never returns. The api_key look-up must let
+    `BodyTooLarge` through instead of leaving the route to read again."""
+    app = make_app()
+    chunks = [b"api_key=key-a&description=" + b"y" * 700, b"y" * 300]
+    sent: list[Message] = []
+    done = asyncio.Event()
+
+    async def receive() -> Message:
+        if chunks:
+            body = chunks.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/requests.json", "raw_path": b"/requests.json", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"web"), (b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"transfer-encoding", b"chunked")],
+             "client": ("10.0.0.9", 40000), "server": ("web", 80)}
+    await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert refused_total(app, "POST /requests.{fmt}", BODY_TOO_LARGE) == 1
 
 
 async def test_an_upload_route_takes_a_multipart_file_up_to_the_upload_limit() -> None:
