@@ -3,8 +3,9 @@
 Shown: the opening, the routing (category and department), every workflow status change with its Open311
 status and public `status_notes`, staff's public updates, merges and unmerges (with the other case's
 number), survey answers (the rating only) and how many people follow the case. Never shown: internal
-notes, replies to one reporter, messages, notifications, contact data, staff names or ids, roles,
-priorities, SLA events. Contract: docs/residents-and-insights.md (the public history route).
+notes, replies to one reporter, messages, notifications, contact data (an email address or phone number
+written into a status note or a public update is scrubbed, as the open-data exports do), staff names or
+ids, roles, priorities, SLA events. Contract: docs/residents-and-insights.md (the public history route).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from services.case.domain.records import merged_notes
+from shared.contacts import scrub_contacts
 
 _STATUS_KINDS = ("status_changed", "claimed", "assigned")
 """Entries whose `after` may move the workflow status (an assignment of a new case makes it `assigned`);
@@ -32,8 +34,12 @@ def _department_name(jurisdiction: Any, queue_id: str | None, service_code: str 
     return department.name if department is not None else None
 
 
+def _scrubbed(text: Any, region: str) -> Any:
+    return scrub_contacts(text, region) if isinstance(text, str) and text else text
+
+
 def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, jurisdiction: Any, followers: int,
-                   merged_into: str | None = None) -> dict[str, Any]:
+                   merged_into: str | None = None, region: str = "US") -> dict[str, Any]:
     """The public history of `case` (a `cases` row) from its timeline `entries` (`at` aware UTC, `kind`,
     `detail`, oldest first), `followers` the number of people following it and `merged_into` the number of
     the case it was merged into (None: not merged). `jurisdiction` (a `shared.jurisdiction.Jurisdiction`)
@@ -46,6 +52,9 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
     it); ``public_update``: `text`; ``merged`` / ``absorbed`` / ``unmerged`` / ``released``: `other_case`
     (the other case's number; `merged` and `unmerged` also carry the status they left the case in);
     ``survey_answered``: `rating`; ``opened``: nothing more. Anything else on the timeline is left out.
+    Every `status_notes` and public update `text` has its email addresses and phone numbers replaced by
+    ``[email]`` / ``[phone]`` (`shared.contacts.scrub_contacts`, numbers without ``+`` read in `region`,
+    ISO 3166 alpha-2).
     """
     workflow = jurisdiction.workflow
     state: dict[str, Any] = {"status": "open", "workflow_status": workflow.initial, "status_notes": None}
@@ -54,7 +63,7 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
         return workflow.open311(ws) if ws and workflow.has(ws) else fallback
 
     def status_entry(at: datetime, kind: str = "status_changed") -> dict[str, Any]:
-        return {"at": at, "kind": kind, **state}
+        return {"at": at, "kind": kind, **state, "status_notes": _scrubbed(state["status_notes"], region)}
 
     out: list[dict[str, Any]] = []
     for entry in entries:
@@ -86,7 +95,7 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
                 state["status_notes"] = after["status_notes"]
             out.append(status_entry(at))
         elif kind == "public_update":
-            out.append({"at": at, "kind": "public_update", "text": detail.get("text")})
+            out.append({"at": at, "kind": "public_update", "text": _scrubbed(detail.get("text"), region)})
         elif kind == "merged":
             other = detail.get("merged_into")
             state.update(status="closed", workflow_status=after.get("workflow_status") or workflow.merged_status,
@@ -104,5 +113,5 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
         elif kind == "survey_answered":
             out.append({"at": at, "kind": "survey_answered", "rating": detail.get("rating")})
     return {"service_request_id": case["service_request_id"], "status": case["status"],
-            "workflow_status": case["workflow_status"], "status_notes": case["status_notes"],
+            "workflow_status": case["workflow_status"], "status_notes": _scrubbed(case["status_notes"], region),
             "merged_into": merged_into, "followers": followers, "entries": out}

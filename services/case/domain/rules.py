@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared.contacts import scrub_contacts
+
 CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-([0-9]{2})-([0-9]{6,})\b")
 
 
@@ -116,6 +118,23 @@ def open311_request(row: dict[str, Any]) -> dict[str, Any]:
         "long": row.get("long"),
         "media_url": (row.get("media_url") or [None])[0],
     }
+
+
+PUBLIC_TEXT_FIELDS = ("description", "address", "status_notes")
+"""The free-text fields of a service request a resident or staff member may have written a contact into."""
+
+
+def public_request(row: dict[str, Any], region: str) -> dict[str, Any]:
+    """`open311_request(row)` as anyone may read it (the unauthenticated Open311 reads and the portal's
+    tracking page): `description`, `address` and `status_notes` with email addresses and phone numbers
+    replaced by ``[email]`` / ``[phone]`` (`shared.contacts.scrub_contacts`, numbers without ``+`` read in
+    `region`, ISO 3166 alpha-2), as the open-data exports do; staff reads keep the full text. Contract:
+    docs/residents-and-insights.md (Open311). Raises `KeyError` as `open311_request` does."""
+    out = open311_request(row)
+    for field in PUBLIC_TEXT_FIELDS:
+        if out[field]:
+            out[field] = scrub_contacts(out[field], region)
+    return out
 
 
 def has_point(lat: float | None, long: float | None) -> bool:

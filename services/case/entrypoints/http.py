@@ -1,7 +1,8 @@
 """The case API intake_web and the consoles read (Open311 GeoReport v2 service requests, a reporter's
 cases, tokens, timelines) and the older staff status change; the staff API is `entrypoints/staff.py`.
 
-Open to anyone (Open311 reads; no internal note, no contact): `GET /cases/requests/{id}`,
+Open to anyone (Open311 reads; no internal note, no contact, and emails and phone numbers in the
+description, address and status notes scrubbed as the open-data exports do): `GET /cases/requests/{id}`,
 `GET /cases/requests/{id}/history` (the public timeline), `GET /cases/requests`, `GET /cases/tokens/{token}`. Behind a staff bearer token (`shared.auth`):
 `GET /cases/by-contact/{contact_key}` (any role), `GET /cases/{id}/timeline` (whoever may read the case:
 call agents, its department's staff, administrators), `POST /cases/{id}/status` (department staff,
@@ -28,11 +29,12 @@ from services.case.adapters.repository import CaseRepository, UnstorableValue
 from services.case.domain import staff as staff_rules
 from services.case.domain.commands import ChangeStatus
 from services.case.domain.history import public_history
-from services.case.domain.rules import open311_request, timeline_view
+from services.case.domain.rules import open311_request, public_request, timeline_view
 from services.case.entrypoints import staff as staff_routes
 from services.case.entrypoints.staff import AnyStaff, CaseWorker, actor_of
 from services.case.service_layer import staff
 from services.case.service_layer.handlers import Clocks
+from services.case.service_layer.retention import phone_region
 from shared.jurisdiction import Jurisdiction
 from shared.open311 import SpatialFilterError, parse_bbox, parse_circle
 from shared.service_layer import UnitOfWork
@@ -99,6 +101,15 @@ def case_reads(request: Request) -> StaffReads:
 Reads = Annotated[StaffReads, Depends(case_reads)]
 
 
+def public_region(request: Request) -> str:
+    """The region (ISO 3166 alpha-2) phone numbers without ``+`` are read in when a public read scrubs
+    contacts (`service_layer.retention.phone_region` of the loaded jurisdiction)."""
+    return phone_region(request.app.state.case_api.jurisdiction())
+
+
+Region = Annotated[str, Depends(public_region)]
+
+
 class StatusChange(BaseModel):
     """Body of `POST /cases/{id}/status`: the Open311 `status` (``open`` or ``closed``, anything else is a
     422) and optional `status_notes`. The actor comes from the token; an `actor` field in the body, as
@@ -120,32 +131,36 @@ def _not_found(service_request_id: str) -> HTTPException:
 
 
 @router.get("/cases/requests/{service_request_id}")
-async def get_request(service_request_id: str, reads: Reads) -> dict[str, Any]:
-    """The case as an Open311 GeoReport v2 service request (`rules.open311_request`); 404 if unknown."""
+async def get_request(service_request_id: str, reads: Reads, region: Region) -> dict[str, Any]:
+    """The case as an Open311 GeoReport v2 service request, contacts scrubbed (`rules.public_request`);
+    404 if unknown."""
     case = await reads.case(service_request_id)
     if case is None:
         raise _not_found(service_request_id)
-    return open311_request(case)
+    return public_request(case, region)
 
 
 @router.get("/cases/requests/{service_request_id}/history")
-async def get_history(service_request_id: str, reads: Reads, request: Request) -> dict[str, Any]:
+async def get_history(service_request_id: str, reads: Reads, request: Request, region: Region) -> dict[str, Any]:
     """The public history of a case (`domain.history.public_history`): opening, routing (category and
     department), status changes with their public notes, public updates, merges and unmerges, survey
-    ratings and the number of followers; never an internal note, a reply, a contact or a staff member.
-    Open to anyone, as the Open311 reads are; 404 if unknown."""
+    ratings and the number of followers; never an internal note, a reply, a contact or a staff member
+    (contacts in status notes and public updates scrubbed). Open to anyone, as the Open311 reads are; 404
+    if unknown."""
     case = await reads.case(service_request_id)
     if case is None:
         raise _not_found(service_request_id)
     entries = await reads.timeline(case["case_id"])
     merged = await reads.number_of(case["merged_into"]) if case["merged_into"] else None
     return public_history(case, entries, jurisdiction=request.app.state.case_api.jurisdiction(),
-                          followers=await reads.followers_count(case["case_id"]), merged_into=merged)
+                          followers=await reads.followers_count(case["case_id"]), merged_into=merged,
+                          region=region)
 
 
 @router.get("/cases/requests")
 async def list_requests(
     reads: Reads,
+    region: Region,
     service_request_id: str | None = None,
     service_code: str | None = None,
     status: str | None = None,
@@ -161,7 +176,7 @@ async def list_requests(
     `requested_datetime` inclusively; newest first, at most `limit` (1–10000, else 422). omni311 spatial
     filters: `bbox` = ``west,south,east,north`` (WGS84 degrees), `lat`/`long`/`radius` (metres, 1–50 000,
     all three); only cases with a point inside; a malformed one is a 400 naming it
-    (`shared.open311.parse_bbox`, `parse_circle`)."""
+    (`shared.open311.parse_bbox`, `parse_circle`). Contacts scrubbed as in `get_request`."""
     try:
         box, near = parse_bbox(bbox), parse_circle(lat, long, radius)
     except SpatialFilterError as exc:
@@ -169,7 +184,7 @@ async def list_requests(
     query = RequestQuery(service_request_ids=comma_list(service_request_id),
                          service_codes=comma_list(service_code), statuses=comma_list(status),
                          start_date=start_date, end_date=end_date, bbox=box, near=near, limit=limit)
-    return [open311_request(case) for case in await reads.requests(query)]
+    return [public_request(case, region) for case in await reads.requests(query)]
 
 
 @router.get("/cases/by-contact/{contact_key}")

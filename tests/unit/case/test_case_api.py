@@ -266,3 +266,31 @@ def test_the_search_sql_numbers_its_arguments_in_order() -> None:
     assert ("WHERE service_request_id = ANY($1::text[]) AND status = ANY($2::text[]) "
             "AND requested_datetime <= $3 ORDER BY") in sql
     assert sql.endswith("LIMIT $4") and args == [["A"], [], T0, 5]
+
+
+LEAKY = {"description": "Pothole, call me at 613-555-0123 or mail ann@example.org",
+         "address": "Main St (ask for bob@example.org)", "status_notes": "Crew called 613 555 0199 back"}
+
+
+async def test_the_public_reads_scrub_contacts_from_description_address_and_status_notes(
+        client: httpx.AsyncClient, reads: FakeReads) -> None:
+    reads.cases["DEMO-26-000001"].update(LEAKY)
+    anonymous = {"Authorization": ""}
+
+    one = (await client.get("/cases/requests/DEMO-26-000001", headers=anonymous)).json()
+    listed = (await client.get("/cases/requests", headers=anonymous)).json()[0]
+    history = (await client.get("/cases/requests/DEMO-26-000001/history", headers=anonymous)).json()
+
+    for body in (one, listed):
+        assert body["description"] == "Pothole, call me at [phone] or mail [email]"
+        assert body["address"] == "Main St (ask for [email])"
+        assert body["status_notes"] == "Crew called [phone] back"
+    assert history["status_notes"] == "Crew called [phone] back"
+
+
+async def test_the_staff_reads_keep_the_full_text(client: httpx.AsyncClient, reads: FakeReads) -> None:
+    reads.cases["DEMO-26-000001"].update(LEAKY)
+
+    mine = (await client.get("/cases/by-contact/k1")).json()[0]
+
+    assert {k: mine[k] for k in LEAKY} == LEAKY

@@ -55,3 +55,22 @@ def test_the_non_characters_xml_cannot_carry_are_removed_too() -> None:
 
     # U+FFFE/U+FFFF are outside XML 1.0's Char: lxml refuses them, and intake_web's Open311 XML answered 500.
     assert clean_text("pothole\ufffe on Main\uffff, café") == "pothole on Main, café"
+
+
+def test_the_public_history_scrubs_contacts_from_status_notes_and_public_updates() -> None:
+    from case_fakes import demo
+
+    from services.case.domain.history import public_history
+
+    at = datetime(2026, 3, 2, 15, tzinfo=UTC)
+    case = {"service_request_id": "DEMO-26-000062", "status": "open", "workflow_status": "acknowledged",
+            "status_notes": "Reach the crew at crew@example.org"}
+    entries = [{"at": at, "kind": "status_changed",
+                "detail": {"after": {"status_notes": "Call 613-555-0123, see DEMO-26-000061"}}},
+               {"at": at, "kind": "public_update", "detail": {"text": "Mail ann@example.org"}}]
+
+    history = public_history(case, entries, jurisdiction=demo(), followers=0, region="CA")
+
+    assert history["status_notes"] == "Reach the crew at [email]"
+    assert [e.get("status_notes") or e.get("text") for e in history["entries"]] == [
+        "Call [phone], see DEMO-26-000061", "Mail [email]"]
