@@ -53,14 +53,18 @@ class FollowRequested(EventData):
     topic=INTAKE_MESSAGES,
     producers=("intake_web",),
     consumers=("case",),
-    example={"channel": "web", "channel_message_id": "svy-0b8e2f", "contact_key": "ck:3f9a1c",
+    example={"channel": "web", "channel_message_id": "0b8e2f4c9d1a7e3b5f6a8c0d2e4f6a8b",
+             "contact_key": "survey:0b8e2f4c9d1a7e3b5f6a8c0d2e4f6a8b",
              "received_at": "2025-03-20T09:00:00Z", "service_request_id": "311-000123", "rating": 4,
              "comment": "Fixed in two days, thank you.", "language": "en"},
 )
 class SurveyAnswered(EventData):
     """`intake.survey_answered` v1: a reporter's answer to the satisfaction survey sent after closure.
-    `channel_message_id` is the survey token's `jti` (one answer per invitation); `rating` 1 (poor) to
-    5 (very good)."""
+    `channel_message_id` is the survey token's `jti` (one answer per invitation; `shared.surveys.survey_jti`
+    of the case number and the reporter's contact key); `rating` 1 (poor) to 5 (very good).
+    `contact_key` is ``survey:<jti>`` (`shared.surveys.survey_contact_key`): a partition key naming the
+    invitation, not the reporter, since the token holds no contact data; the case service finds the
+    reporter by recomputing the `jti` of each reporter of the case."""
 
     event_type = "intake.survey_answered"
     schema_version = 1

@@ -1,6 +1,5 @@
 """The resident portal's store on real PostgreSQL (schema `intake_web`): a photo kept is read back byte for
-byte and an unknown id is none; a survey invitation is claimed once, and a released claim can be made
-again."""
+byte and an unknown id is none; a survey invitation is recorded answered once."""
 
 from __future__ import annotations
 
@@ -31,10 +30,11 @@ async def test_a_photo_is_kept_and_read_back(service_pool: asyncpg.Pool) -> None
     assert dict(row) == {"width": 640, "height": 480, "bytes": len(jpeg), "created_at": NOW}
 
 
-async def test_a_survey_invitation_is_claimed_once_until_released(service_pool: asyncpg.Pool) -> None:
+async def test_a_survey_invitation_is_recorded_answered_once(service_pool: asyncpg.Pool) -> None:
     store = PgPortalStore(lambda: service_pool)
-    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is True
-    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is False
-    assert await store.claim_survey(jti="jti-2", service_request_id="DEMO-26-000001", now=NOW) is True
-    await store.release_survey("jti-1")
-    assert await store.claim_survey(jti="jti-1", service_request_id="DEMO-26-000001", now=NOW) is True
+    jti = f"jti-{uuid4().hex}"
+    assert await store.survey_answered(jti) is False
+    assert await store.claim_survey(jti=jti, service_request_id="DEMO-26-000001", now=NOW) is True
+    assert await store.survey_answered(jti) is True
+    assert await store.claim_survey(jti=jti, service_request_id="DEMO-26-000001", now=NOW) is False
+    assert await store.survey_answered(f"jti-{uuid4().hex}") is False

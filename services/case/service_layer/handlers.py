@@ -42,6 +42,7 @@ from shared.events import (
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
+from shared.surveys import survey_jti
 
 log = get_logger(__name__)
 
@@ -352,11 +353,14 @@ async def follow_case(follow: FollowRequested, uow: Uow) -> str:
 
 async def record_survey(answer: SurveyAnswered, uow: Uow) -> str:
     """A reporter's answer to the satisfaction survey (`intake.survey_answered`), one per survey token
-    (`channel_message_id`, the token's ``jti``): from a reporter of the case or of a case merged into it it
-    is kept ``accepted`` in `survey_answers`, written on the timeline ("Survey: 4/5 — comment") and
-    announced as `case.survey_answered`; from anybody else it is kept ``refused`` with the reason, on no
-    timeline and in no event. Returns "answered", "refused" or "already_answered" (the same token again:
-    nothing changes).
+    (`channel_message_id`, the token's ``jti``). The token names no reporter (its event's `contact_key` is
+    ``survey:<jti>``, a partition key only), so the reporter is found by recomputing the ``jti`` of each
+    reporter of the case and of the cases merged into it (`shared.surveys.survey_jti`: case number and
+    contact key). From such a reporter it is kept ``accepted`` in `survey_answers` under their contact key,
+    written on the timeline ("Survey: 4/5 — comment") and announced as `case.survey_answered` with their
+    contact key; when no reporter's ``jti`` matches it is kept ``refused`` with the reason (under the
+    event's key), on no timeline and in no event. Returns "answered", "refused" or "already_answered" (the
+    same token again, e.g. the portal's retry after a crash: nothing changes).
 
     Raises `ValueError` (dead-lettered) for a case number this service does not hold."""
     case = await uow.repo.case_by_number(answer.service_request_id)
@@ -366,12 +370,15 @@ async def record_survey(answer: SurveyAnswered, uow: Uow) -> str:
         return "already_answered"
     env = _consumed(uow)
     comment = clean_text(answer.comment).strip()
-    reporter = answer.contact_key in await uow.repo.reporters_of(case["case_id"])
+    reporter = next((key for key in await uow.repo.reporters_of(case["case_id"])
+                     if survey_jti(answer.service_request_id, key) == answer.channel_message_id), None)
+    if reporter is not None:
+        answer = answer.model_copy(update={"contact_key": reporter})
     reason = None if reporter else f"not a reporter of case {case['service_request_id']}"
     await uow.repo.insert_survey_answer(records.survey_row(
         answer, case_id=case["case_id"], comment=comment, outcome="accepted" if reporter else "refused",
         reason=reason, event_id=env.event_id, now=uow.now))
-    if not reporter:
+    if reporter is None:
         log.warning("survey_answer_refused", case_id=str(case["case_id"]), reason="not a reporter")
         return "refused"
     kind, detail = records.survey_entry(answer, comment)

@@ -59,18 +59,19 @@ class PgPortalStore:
             row = await conn.fetchval("SELECT jpeg FROM photos WHERE id = $1", photo_id)
         return bytes(row) if row is not None else None
 
+    async def survey_answered(self, jti: str) -> bool:
+        """Whether invitation `jti` is recorded answered."""
+        async with self._pool().acquire() as conn:
+            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM survey_answers WHERE jti = $1)", jti)
+
     async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
-        """Record that invitation `jti` is answered: True the first time, False when it already was."""
+        """Record that invitation `jti` is answered (its answer is published): True the first time, False
+        when it already was."""
         async with self._pool().acquire() as conn:
             done = await conn.fetchval(
                 "INSERT INTO survey_answers (jti, service_request_id, answered_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT (jti) DO NOTHING RETURNING jti", jti, service_request_id, now)
         return done is not None
-
-    async def release_survey(self, jti: str) -> None:
-        """Forget a claim whose answer could not be published (the resident may send it again)."""
-        async with self._pool().acquire() as conn:
-            await conn.execute("DELETE FROM survey_answers WHERE jti = $1", jti)
 
 
 class PortalCaseReads(CaseApiClient):

@@ -456,7 +456,8 @@ async def _follow_again(request: Request, d: Deps, service_request_id: str, form
 
 @router.get("/survey/{survey_token}")
 async def survey_form(survey_token: str, request: Request, d: AppDeps) -> Response:
-    """The satisfaction survey of a closed request (400 for a link that is not valid or has expired)."""
+    """The satisfaction survey of a closed request (400 page for a link that is malformed, truncated, forged
+    or expired)."""
     try:
         invitation = portal.survey_invitation(d, survey_token)
     except InvalidSurveyToken:
@@ -469,7 +470,8 @@ async def survey_form(survey_token: str, request: Request, d: AppDeps) -> Respon
 @router.post("/survey/{survey_token}")
 async def survey_answer(survey_token: str, request: Request, d: AppDeps) -> Response:
     """Answer the survey: publishes `intake.survey_answered`; 409 for a second answer to the same
-    invitation, 400 for an invalid link or rating."""
+    invitation, 400 for an invalid link (malformed, truncated, forged, expired) or rating; nothing is
+    published then."""
     form = await request.form()
     try:
         await portal.answer_survey(d, survey_token, form, language=language(request, d))
@@ -478,7 +480,11 @@ async def survey_answer(survey_token: str, request: Request, d: AppDeps) -> Resp
     except portal.SurveyAlreadyAnswered:
         return render(request, d, "portal_survey_done.html", status=409, kind="already", title_key="survey.already")
     except FormProblem as exc:
-        invitation = portal.survey_invitation(d, survey_token)
+        try:
+            invitation = portal.survey_invitation(d, survey_token)
+        except InvalidSurveyToken:  # expired between the two reads
+            return render(request, d, "portal_survey_done.html", status=400, kind="invalid",
+                          title_key="survey.invalid")
         return render(request, d, "portal_survey.html", status=400, sid=invitation.service_request_id,
                       token=survey_token, values=form, problems=exc.problems, title_key="survey.title")
     return render(request, d, "portal_survey_done.html", kind="thanks", title_key="survey.thanks")

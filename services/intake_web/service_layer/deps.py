@@ -34,11 +34,12 @@ class PortalStore(Protocol):
     async def delete_unused_photos(self, *, created_before: datetime) -> int:
         """Delete the photos kept before `created_before` that no report used; returns how many."""
 
-    async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
-        """Mark invitation `jti` answered: True the first time, False after."""
+    async def survey_answered(self, jti: str) -> bool:
+        """Whether invitation `jti` is recorded answered."""
 
-    async def release_survey(self, jti: str) -> None:
-        """Forget a claim whose answer was not published."""
+    async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
+        """Record invitation `jti` answered (after its answer was published): True the first time, False
+        after."""
 
 
 class CaseReads(Protocol):

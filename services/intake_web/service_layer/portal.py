@@ -42,7 +42,7 @@ from shared.events import Envelope
 from shared.intake import CaseApiUnavailable
 from shared.jurisdiction.help import HelpArticle, match_articles
 from shared.open311 import ServiceDefinition, ServiceRequest, attribute_problems, coordinate_problem
-from shared.surveys import SurveyInvitation, read_survey_token
+from shared.surveys import SurveyInvitation, read_survey_token, survey_contact_key
 
 MAX_PHOTOS = 5
 """Photos one report may carry."""
@@ -315,30 +315,37 @@ async def follow(deps: Deps, service_request_id: str, form: Mapping[str, Any], *
 
 
 def survey_invitation(deps: Deps, token: str) -> SurveyInvitation:
-    """The invitation a survey token carries. Raises `InvalidSurveyToken`."""
+    """The invitation a survey token carries (`shared.surveys`: the case, the invitation id, the language).
+    Raises `InvalidSurveyToken` for a token that is malformed, truncated, forged or expired."""
     return read_survey_token(deps.site.settings.survey_secret, token, now=deps.clock())
 
 
 async def answer_survey(deps: Deps, token: str, form: Mapping[str, Any], *, language: str) -> Envelope:
-    """Publish `intake.survey_answered` once per invitation (`jti`): the claim is kept in
-    `intake_web.survey_answers` before the publish and removed when the publish fails. Raises
-    `InvalidSurveyToken`, `FormProblem`, `SurveyAlreadyAnswered`."""
+    """Publish `intake.survey_answered` once per invitation (`jti`), then record the invitation answered in
+    `intake_web.survey_answers`. The publish comes first so that a crash between the two never loses an
+    answer: the event id derives from the `jti` (`web_event_id`), so an answer sent again after such a
+    crash is the same event, and the case service keeps one answer per `jti`. The event names the
+    invitation, not the reporter (`contact_key` ``survey:<jti>``): the token holds no contact data, and
+    the case service finds which reporter answered. Raises `InvalidSurveyToken`, `FormProblem`,
+    `SurveyAlreadyAnswered` (the invitation was answered before: nothing published; or an answer sent at
+    the same moment was recorded first: the same event again), and the publisher's or the store's errors
+    (the resident may send it again)."""
     invitation = survey_invitation(deps, token)
     rating, comment = parse_rating(form)
-    now = deps.clock()
     store = deps.site.store
-    if not await store.claim_survey(jti=invitation.jti, service_request_id=invitation.service_request_id, now=now):
+    if await store.survey_answered(invitation.jti):
         raise SurveyAlreadyAnswered(invitation.jti)
-    event = survey_answer(service_request_id=invitation.service_request_id, contact_key_=invitation.contact_key,
-                          jti=invitation.jti, rating=rating, comment=comment, now=now,
-                          language=invitation.language or language)
+    now = deps.clock()
+    event = survey_answer(service_request_id=invitation.service_request_id,
+                          contact_key_=survey_contact_key(invitation.jti), jti=invitation.jti, rating=rating,
+                          comment=comment, now=now, language=invitation.language or language)
     env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
                             event_id=web_event_id("survey", invitation.jti))
-    try:
-        await deps.publisher.publish(env)
-    except BaseException:
-        await store.release_survey(invitation.jti)
-        raise
+    await deps.publisher.publish(env)
+    if not await store.claim_survey(jti=invitation.jti, service_request_id=invitation.service_request_id, now=now):
+        # another answer to this invitation was published and recorded meanwhile (a double submit): the
+        # case service keeps the first it reads, one per jti
+        raise SurveyAlreadyAnswered(invitation.jti)
     deps.log.info("survey_answered", event_id=str(env.event_id), rating=rating)
     return env
 

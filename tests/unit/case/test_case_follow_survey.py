@@ -30,6 +30,7 @@ from shared.events import (
     SurveyAnswered,
 )
 from shared.service_layer import dispatch
+from shared.surveys import survey_contact_key, survey_jti
 from support.uow import T0, FakeStore, event
 
 Store = FakeStore[FakeCaseRepository]
@@ -64,10 +65,13 @@ def follow(sid: str, *, contact_key: str = "ck-f", channel: str = "email", **kw:
     return FollowRequested(**{**fields, **kw})
 
 
-def answer(sid: str, *, contact_key: str = "k1", jti: str = "jti-1", rating: int = 4,
-           comment: str = "Fixed in two days") -> SurveyAnswered:
-    return SurveyAnswered(channel_message_id=jti, contact_key=contact_key, received_at=LATER,
-                          service_request_id=sid, rating=rating, comment=comment, language="en")
+def answer(sid: str, *, reporter: str = "k1", jti: str | None = None, contact_key: str | None = None,
+           rating: int = 4, comment: str = "Fixed in two days") -> SurveyAnswered:
+    """An answer as the portal publishes it: the invitation id of `reporter` (unless `jti` is given) and
+    the key ``survey:<jti>`` (unless `contact_key` is given), never the reporter's contact key."""
+    jti = jti or survey_jti(sid, reporter)
+    return SurveyAnswered(channel_message_id=jti, contact_key=contact_key or survey_contact_key(jti),
+                          received_at=LATER, service_request_id=sid, rating=rating, comment=comment, language="en")
 
 
 # --- follows ------------------------------------------------------------------------------------------
@@ -138,12 +142,15 @@ async def test_a_follow_by_sms_without_a_phone_is_refused_and_changes_nothing(st
 
 async def test_a_reporters_survey_answer_is_kept_on_the_timeline_and_announced(store: Store, table: Any) -> None:
     case = await new_case(store, table)
+    jti = survey_jti(case["service_request_id"], "k1")
 
     assert await store.handle(table, event(answer(case["service_request_id"]))) == "answered"
 
-    assert store.repo.survey_answers["jti-1"]["outcome"] == "accepted"
+    kept = store.repo.survey_answers[jti]
+    assert kept["outcome"] == "accepted" and kept["contact_key"] == "k1"  # the reporter found by their jti
     [entry] = store.repo.entries(case["case_id"], "survey_answered")
     assert entry["detail"]["text"] == "Survey: 4/5 — Fixed in two days" and entry["detail"]["rating"] == 4
+    assert entry["detail"]["contact_key"] == "k1"
     [out] = store.emitted("case.survey_answered")
     answered = out.payload(CaseSurveyAnswered)
     assert answered.rating == 4 and answered.contact_key == "k1" and answered.answered_at == LATER
@@ -163,7 +170,10 @@ async def test_a_reporter_of_a_case_merged_into_it_may_answer(store: Store, tabl
     await store.handle(table, event(DedupDecided(case_id=second["case_id"], duplicate_of=first["case_id"], score=0.9,
                                                  distance_m=5, text_similarity=0.8, window_hours=72, radius_m=50)))
 
-    assert await store.handle(table, event(answer(first["service_request_id"], contact_key="k2"))) == "answered"
+    # the notifier invites k2 about the survivor: the jti is of the survivor's number and k2's key
+    assert await store.handle(table, event(answer(first["service_request_id"], reporter="k2"))) == "answered"
+    [out] = store.emitted("case.survey_answered")
+    assert out.payload(CaseSurveyAnswered).contact_key == "k2"
 
 
 async def test_a_second_answer_with_the_same_token_changes_nothing(store: Store, table: Any) -> None:
@@ -172,7 +182,7 @@ async def test_a_second_answer_with_the_same_token_changes_nothing(store: Store,
 
     assert await store.handle(table, event(answer(case["service_request_id"], rating=1))) == "already_answered"
 
-    assert store.repo.survey_answers["jti-1"]["rating"] == 4
+    assert store.repo.survey_answers[survey_jti(case["service_request_id"], "k1")]["rating"] == 4
     assert len(store.emitted("case.survey_answered")) == 1
 
 
@@ -180,14 +190,35 @@ async def test_an_answer_from_someone_not_a_reporter_is_kept_refused_and_announc
         store: Store, table: Any) -> None:
     case = await new_case(store, table)
     assert await store.handle(table, event(follow(case["service_request_id"]))) == "followed"
+    jti = survey_jti(case["service_request_id"], "ck-f")
 
-    result = await store.handle(table, event(answer(case["service_request_id"], contact_key="ck-f", jti="jti-f")))
+    result = await store.handle(table, event(answer(case["service_request_id"], reporter="ck-f")))
 
     assert result == "refused"
-    kept = store.repo.survey_answers["jti-f"]
+    kept = store.repo.survey_answers[jti]
     assert kept["outcome"] == "refused" and "not a reporter" in kept["reason"]
+    assert kept["contact_key"] == f"survey:{jti}"
     assert store.repo.entries(case["case_id"], "survey_answered") == []
     assert store.emitted("case.survey_answered") == []
+
+
+async def test_an_answer_naming_a_reporters_key_without_their_invitation_is_refused(store: Store, table: Any) -> None:
+    # the event's contact key is only a partition key: a reporter is recognised by their jti alone
+    case = await new_case(store, table)
+
+    result = await store.handle(table, event(answer(case["service_request_id"], jti="f" * 32, contact_key="k1")))
+
+    assert result == "refused" and store.emitted("case.survey_answered") == []
+
+
+async def test_an_invitation_about_another_case_is_refused(store: Store, table: Any) -> None:
+    first = await new_case(store, table, 1)
+    second = await new_case(store, table, 2, contact_key="k2")
+
+    jti = survey_jti(first["service_request_id"], "k1")  # k1's invitation about the first case, sent as the second
+    result = await store.handle(table, event(answer(second["service_request_id"], jti=jti)))
+
+    assert result == "refused" and store.emitted("case.survey_answered") == []
 
 
 async def test_an_answer_about_an_unknown_case_is_refused_for_the_dead_letters(store: Store, table: Any) -> None:

@@ -59,14 +59,14 @@ class MemoryPortalStore:
             del self.photos[p]
         return len(gone)
 
+    async def survey_answered(self, jti: str) -> bool:
+        return jti in self.answered
+
     async def claim_survey(self, *, jti: str, service_request_id: str, now: datetime) -> bool:
         if jti in self.answered:
             return False
         self.answered[jti] = service_request_id
         return True
-
-    async def release_survey(self, jti: str) -> None:
-        self.answered.pop(jti, None)
 
 
 class FakeReads:

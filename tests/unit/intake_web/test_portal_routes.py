@@ -4,6 +4,7 @@ published."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from datetime import timedelta
@@ -13,11 +14,11 @@ import pytest
 from PIL import Image
 
 from portal_fakes import CASE, NOW, Portal
-from services.intake_web.domain.portal import form_token
+from services.intake_web.domain.portal import form_token, web_event_id
 from shared.contacts import contact_key
 from shared.intake import CaseApiNoRoute
 from shared.events import FollowRequested, HelpDeflected, MessageReceived, SurveyAnswered
-from shared.surveys import survey_token
+from shared.surveys import survey_jti, survey_token
 
 REPORT = {"service_code": "pothole", "attribute[size]": "large", "description": "Un trou profond devant l'école",
           "lat": "45.4216", "long": "-75.6973", "notify": "email", "email": "ann@example.org", "website": ""}
@@ -315,21 +316,50 @@ async def test_a_survey_is_answered_once_per_invitation() -> None:
         bad_rating = await web.post(f"/survey/{token}", data={"rating": "7"})
         first = await web.post(f"/survey/{token}", data={"rating": "4", "comment": " Rapide, merci. "})
         second = await web.post(f"/survey/{token}", data={"rating": "1"})
-        forged = await web.get(f"/survey/{token[:-3]}abc")
     assert page.status_code == 200 and "DEMO-26-000042" in page.text and 'name="rating"' in page.text
-    assert bad_rating.status_code == 400 and first.status_code == 200
-    assert second.status_code == 409 and forged.status_code == 400
+    assert bad_rating.status_code == 400 and first.status_code == 200 and second.status_code == 409
     [env] = p.published
     answer = env.payload(SurveyAnswered)
-    assert (answer.service_request_id, answer.contact_key, answer.rating, answer.comment, answer.language) == (
-        "DEMO-26-000042", "ck_ann", 4, "Rapide, merci.", "fr")
-    assert env.subject == "ck_ann" and answer.channel_message_id in p.store.answered
+    jti = survey_jti("DEMO-26-000042", "ck_ann")
+    assert (answer.service_request_id, answer.channel_message_id, answer.rating, answer.comment, answer.language) == (
+        "DEMO-26-000042", jti, 4, "Rapide, merci.", "fr")
+    # the token names no reporter, so neither does the event: its key names the invitation
+    assert answer.contact_key == env.subject == f"survey:{jti}" and "ck_ann" not in env.model_dump_json()
+    assert env.event_id == web_event_id("survey", jti) and jti in p.store.answered
 
 
-async def test_a_survey_answer_that_could_not_be_published_can_be_sent_again() -> None:
+def _altered(token: str) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[-20] ^= 1  # another case number under the same signature
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("spoil", [
+    pytest.param(lambda t: t[:-3] + "abc", id="forged"),
+    pytest.param(lambda t: t[:-5], id="truncated"),
+    pytest.param(lambda t: t[: len(t) // 2], id="cut-in-half"),
+    pytest.param(_altered, id="altered"),
+    pytest.param(lambda t: survey_token("another-secret-of-at-least-32-bytes!", service_request_id="DEMO-26-000042",
+                                        contact_key="ck_ann", language="fr", now=NOW, ttl_s=3600), id="other-secret"),
+    pytest.param(lambda t: "not-a-survey-token", id="garbage"),
+])
+async def test_a_forged_altered_or_truncated_survey_link_is_a_clear_400_and_nothing_is_published(spoil) -> None:
+    p = Portal()
+    token = spoil(survey_token(p.settings.survey_secret, service_request_id="DEMO-26-000042", contact_key="ck_ann",
+                               language="fr", now=NOW, ttl_s=3600))
+    async with p.web as web:
+        page = await web.get(f"/survey/{token}", headers={"accept-language": "en"})
+        answer = await web.post(f"/survey/{token}", data={"rating": "5"}, headers={"accept-language": "en"})
+    for r in (page, answer):
+        assert r.status_code == 400 and 'id="survey-invalid"' in r.text and "not valid" in r.text
+    assert p.published == [] and p.store.answered == {}
+
+
+async def test_a_survey_answer_that_could_not_be_published_is_not_recorded_and_can_be_sent_again() -> None:
     p = Portal()
     token = survey_token(p.settings.survey_secret, service_request_id="DEMO-26-000042", contact_key="ck_ann",
                          language="en", now=NOW, ttl_s=3600)
+    publish = p.publisher.publish
 
     async def broken(_env: Any) -> None:
         raise ConnectionError("kafka down")
@@ -338,7 +368,34 @@ async def test_a_survey_answer_that_could_not_be_published_can_be_sent_again() -
     async with p.web as web:
         with pytest.raises(ConnectionError):
             await web.post(f"/survey/{token}", data={"rating": "5"})
-    assert p.store.answered == {}
+        assert p.store.answered == {}
+        p.publisher.publish = publish  # type: ignore[method-assign]
+        again = await web.post(f"/survey/{token}", data={"rating": "5"})
+    assert again.status_code == 200 and len(p.published) == 1
+
+
+async def test_a_crash_between_publishing_and_recording_loses_no_answer_and_a_retry_is_the_same_event() -> None:
+    p = Portal()
+    token = survey_token(p.settings.survey_secret, service_request_id="DEMO-26-000042", contact_key="ck_ann",
+                         language="en", now=NOW, ttl_s=3600)
+    claim = p.store.claim_survey
+
+    async def crash(**_kwargs: Any) -> bool:
+        raise ConnectionError("database gone")
+
+    p.store.claim_survey = crash  # type: ignore[method-assign]
+    async with p.web as web:
+        with pytest.raises(ConnectionError):
+            await web.post(f"/survey/{token}", data={"rating": "5", "comment": "Quick"})
+        [published] = p.published  # the answer left before the crash: the case service has it
+        assert published.payload(SurveyAnswered).rating == 5 and p.store.answered == {}
+        p.store.claim_survey = claim  # type: ignore[method-assign]
+        retry = await web.post(f"/survey/{token}", data={"rating": "5", "comment": "Quick"})
+        third = await web.post(f"/survey/{token}", data={"rating": "2"})
+    assert retry.status_code == 200 and third.status_code == 409
+    first, again = p.published
+    assert first.event_id == again.event_id  # the same event: the case service keeps one answer per jti
+    assert survey_jti("DEMO-26-000042", "ck_ann") in p.store.answered
 
 
 async def test_an_expired_survey_link_is_refused() -> None:
