@@ -39,6 +39,7 @@ from services.intake_web.domain.portal import (
 from services.intake_web.entrypoints.http import AppDeps
 from services.intake_web.service_layer import portal
 from services.intake_web.service_layer.deps import CaseReads, Deps, PortalDeps, PortalStore
+from services.intake_web.service_layer.intake import PublishFailed
 from shared.intake import CaseApiNoRoute, CaseApiUnavailable
 from shared.jurisdiction.help import load_help
 from shared.service import Runtime
@@ -53,6 +54,8 @@ MEDIA_MAX_AGE_S = 300
 """How long a browser or proxy may keep a photo (seconds): short, since a photo may be erased."""
 PHOTO_SWEEP_INTERVAL_S = 300.0
 """How often the unused-photo sweep runs (seconds)."""
+RETRY_AFTER_S = 5
+"""What a 503 page asks the browser to wait before sending again (seconds)."""
 SESSION_COOKIE = "portal_session"
 """A random key of the browser (no personal data): the `contact_key` of its help deflections."""
 PAGE_HEADERS = {
@@ -305,6 +308,11 @@ async def submit_report(request: Request, d: AppDeps) -> Response:
     except NotAnImage:
         return render(request, d, "portal_report.html", status=415, **_report_context(
             request, d, form, problems={"photo": ("error.photo", "not an image")}))
+    except PublishFailed:  # the broker did not take it: nothing accepted, the resident's text is kept
+        response = render(request, d, "portal_report.html", status=503,
+                          **_report_context(request, d, form, notice="error.try_again"))
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     return render(request, d, "portal_submitted.html", token=accepted.token, sid=None, n=0, poll=True,
                   title_key="submitted.title")
 

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from aiokafka.errors import KafkaError
+
 from services.intake_web.domain.agent import (
     agent_event_id_for,
     default_region,
@@ -132,7 +134,8 @@ async def log_agent_request(deps: Deps, body: Any, *, agent_id: str, language: s
 async def submit_web(deps: Deps, report: PortalReport, *, language: str | None) -> Accepted:
     """Publish one resident portal report, already checked by `service_layer.portal.read_report` (the
     Open311 POST's checks, attributes included, plus the portal's): channel ``web``, a fresh token
-    (``web-<uuid>``), keyed by the resident's contact key."""
+    (``web-<uuid>``), keyed by the resident's contact key. Raises `PublishFailed` when Kafka did not take
+    it."""
     now = deps.clock()
     token = portal_token(deps.new_id())
     message = message_from_portal(report, token=token, now=now, language=language)
@@ -143,9 +146,19 @@ async def submit_web(deps: Deps, report: PortalReport, *, language: str | None) 
     return Accepted(token=token, envelope=env)
 
 
+class PublishFailed(RuntimeError):
+    """Kafka did not take the event (not acknowledged, unreachable, timed out): nothing was accepted, the
+    sender may send it again in a moment (the same token is the same event)."""
+
+
 async def _publish(deps: Deps, message: MessageReceived, *, event_id: UUID, now: datetime) -> Envelope:
-    """Start a flow with `message` (keyed by the reporter's contact key) and publish it."""
+    """Start a flow with `message` (keyed by the reporter's contact key) and publish it. Raises
+    `PublishFailed` when the broker did not acknowledge it."""
     env = Envelope.new_flow(message, subject=message.contact_key, producer=deps.producer, now=now,
                             event_id=event_id)
-    await deps.publisher.publish(env)
+    try:
+        await deps.publisher.publish(env)
+    except (KafkaError, TimeoutError, OSError) as exc:
+        deps.log.warning("intake_publish_failed", event_id=str(env.event_id), error=repr(exc)[:300])
+        raise PublishFailed(str(exc)) from exc
     return env
