@@ -22,6 +22,7 @@ from shared.events import DedupDecided, FollowRequested, MessageReceived, Survey
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.kafka import Delivery
 from shared.service_layer import dispatch
+from shared.surveys import survey_contact_key, survey_jti
 from support.uow import event
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -74,9 +75,11 @@ def follow(sid: str, key: str = "ck-fay", channel: str = "email") -> FollowReque
                            service_request_id=sid, notify_channel=channel, language="en", pii=pii)  # type: ignore[arg-type]
 
 
-def answer(sid: str, key: str, jti: str, comment: str = "Quick, thanks") -> SurveyAnswered:
-    return SurveyAnswered(channel_message_id=jti, contact_key=key, received_at=NOW, service_request_id=sid,
-                          rating=5, comment=comment, language="en")
+def answer(sid: str, key: str, comment: str = "Quick, thanks") -> SurveyAnswered:
+    """The answer to `key`'s invitation about `sid` as the portal publishes it: keyed by the invitation."""
+    jti = survey_jti(sid, key)
+    return SurveyAnswered(channel_message_id=jti, contact_key=survey_contact_key(jti), received_at=NOW,
+                          service_request_id=sid, rating=5, comment=comment, language="en")
 
 
 async def outbox_types(pool: asyncpg.Pool) -> list[str]:
@@ -114,14 +117,18 @@ async def test_survey_answers_are_kept_once_per_token_accepted_or_refused(pool: 
     sid = await report(consume, 1, "k1")
     await consume(follow(sid))
 
-    assert await consume(answer(sid, "k1", "jti-1")) == "answered"
-    assert await consume(answer(sid, "k1", "jti-1", comment="changed my mind")) == "already_answered"
-    assert await consume(answer(sid, "ck-fay", "jti-2")) == "refused"
+    assert await consume(answer(sid, "k1")) == "answered"
+    assert await consume(answer(sid, "k1", comment="changed my mind")) == "already_answered"
+    assert await consume(answer(sid, "ck-fay")) == "refused"  # a follower holds no invitation
 
     rows = {r["channel_message_id"]: dict(r) for r in await pool.fetch("SELECT * FROM survey_answers")}
-    assert rows["jti-1"]["outcome"] == "accepted" and rows["jti-1"]["comment"] == "Quick, thanks"
-    assert rows["jti-2"]["outcome"] == "refused" and rows["jti-2"]["reason"].startswith("not a reporter")
+    mine, fays = rows[survey_jti(sid, "k1")], rows[survey_jti(sid, "ck-fay")]
+    assert (mine["outcome"], mine["comment"], mine["contact_key"]) == ("accepted", "Quick, thanks", "k1")
+    assert fays["outcome"] == "refused" and fays["reason"].startswith("not a reporter")
     assert (await outbox_types(pool)).count("case.survey_answered") == 1
+    outbox = [json.loads(bytes(r["payload"])) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
+    [announced] = [e for e in outbox if e["event_type"] == "case.survey_answered"]
+    assert announced["data"]["contact_key"] == "k1"  # the reporter the case service found by the jti
     reads = CaseReads(pool)
     case = await reads.case(sid)
     assert case is not None
@@ -159,7 +166,7 @@ async def test_retention_erases_followers_addresses_and_survey_comments_with_the
     await consume(follow(old, key="ck-fay"))
     await consume(follow(old, key="ck-sam", channel="sms"))
     await consume(follow(still_open, key="ck-sam", channel="sms"))  # Sam follows an open case too
-    await consume(answer(old, "k1", "jti-1", comment="Thanks! reach me at 613-555-0101"))
+    await consume(answer(old, "k1", comment="Thanks! reach me at 613-555-0101"))
     closed_on = NOW + timedelta(days=1)
     await pool.execute("UPDATE cases SET status = 'closed', updated_datetime = $2 WHERE service_request_id = $1",
                        old, closed_on)
