@@ -90,6 +90,18 @@ async def test_a_new_report_reaches_the_dashboard_and_its_map_and_staff_see_its_
             # The case exists: the dashboard (htmx, every 2 s) counts it within 5 seconds.
             await figure_rises(page, "#figure-requests", before, what="the new case on the dashboard")
 
+            # The per-day table folded under its chart opens from the keyboard and stays open, focused,
+            # across the next refresh of the figures.
+            await page.focus("#channel-summary")
+            await page.keyboard.press("Enter")
+            figures = await page.query_selector("#dashboard-figures")
+            await page.wait_for_function("el => !el.isConnected", arg=figures, timeout=5000)
+            assert await page.evaluate("() => document.getElementById('channel-details').open")
+            assert await page.evaluate("() => document.activeElement.id") == "channel-summary"
+            assert await page.is_visible("#channel-table")
+            await page.keyboard.press("Enter")  # folded again, and unfocused, for the screenshot
+            await page.evaluate("() => document.activeElement.blur()")
+
             # Two more reports (a cluster by the first, one up north; three of the ten a client may send in
             # a minute): the map's points follow, fetched again only because the figures' version changed.
             for lat, long in (("45.4216", "-75.6971"), ("45.4350", "-75.6650")):

@@ -1,6 +1,6 @@
 // The workbench's light script: district maps (Leaflet; the district polygons are the base layer unless a
-// tile URL is configured), the console's click-to-place, the dashboard's hotspot map (leaflet.heat), and
-// nothing else; every form works without it.
+// tile URL is configured), the console's click-to-place, the dashboard's hotspot map (leaflet.heat) and its
+// folded tables kept open across refreshes, and nothing else; every form works without it.
 (function () {
   "use strict";
 
@@ -184,5 +184,23 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { caseMap(); consoleMap(); hotspotMap(); });
+  // The dashboard's folded tables (<details>) stay open across htmx's swap of the figures every 2 s: the
+  // swapped-in copy comes closed, so each one the user opened is opened again (htmx restores the focus).
+  function keepFoldsOpen() {
+    var opened = {};
+    document.addEventListener("toggle", function (event) {
+      var fold = event.target;
+      if (fold.tagName === "DETAILS" && fold.id) { opened[fold.id] = fold.open; }
+    }, true);
+    document.body.addEventListener("htmx:afterSwap", function () {
+      Object.keys(opened).forEach(function (id) {
+        var fold = document.getElementById(id);
+        if (fold && opened[id] && !fold.open) { fold.open = true; }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    caseMap(); consoleMap(); hotspotMap(); keepFoldsOpen();
+  });
 })();

@@ -156,6 +156,29 @@ async def test_the_dashboard_still_renders_with_figures_unavailable_when_insight
     assert spots.status_code >= 500 and spots.json()["detail"]
 
 
+async def test_requests_per_day_are_a_column_chart_with_the_table_folded_beneath(test_issuer, clock) -> None:
+    """31 table rows per breakdown made the page very long: each breakdown is drawn as a small column chart
+    (decoration, hidden from screen readers) and its table, the accessible form, is folded in a closed
+    <details> a keyboard or screen-reader user opens (its summary has an id, so htmx's swap keeps focus)."""
+    async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
+        page = (await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")).text
+        client.cookies.set("lang", "fr")
+        french = (await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")).text
+    for breakdown in ("channel", "service"):
+        chart = page.index(f'<div class="wb-columns" id="{breakdown}-chart" aria-hidden="true">')
+        details = page.index(f'<details class="wb-fold" id="{breakdown}-details">')
+        assert chart < details < page.index(f'id="{breakdown}-table"') < page.index("</details>", details)
+        assert f'<summary id="{breakdown}-summary">Day by day, as a table</summary>' in page
+        assert f'<summary id="{breakdown}-summary">Jour par jour, en tableau</summary>' in french
+    channels = page[page.index('id="channel-chart"'):page.index('id="channel-details"')]
+    # 29 November: 3 by email and 1 on the web (the busiest day, full height); 30 November: 2 by Open311
+    assert channels.count('class="wb-column"') == 2
+    assert 'class="wb-seg wb-seg--0" style="height: 75.0%"' in channels
+    assert 'class="wb-seg wb-seg--2" style="height: 25.0%"' in channels
+    assert 'class="wb-seg wb-seg--1" style="height: 50.0%"' in channels
+    assert "2026-11-29" in channels and "2026-11-30" in channels  # the first and last day under the chart
+
+
 async def test_the_dashboard_speaks_french(test_issuer, clock) -> None:
     async with workbench(test_issuer, FakeStaffApi(), clock=clock) as client:
         client.cookies.set("lang", "fr")
