@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -19,6 +20,9 @@ from shared.http_client import PooledHttpClient
 from shared.open311 import BoundingBox, Circle, ServiceRequest
 
 T = TypeVar("T")
+
+MAX_ID_CHARS = 256
+"""The longest case number or token asked of the case service; a longer one names nothing."""
 
 
 class CaseApiUnavailable(Exception):
@@ -37,11 +41,26 @@ class CaseApiNoRoute(Exception):
     out: left uncaught, the caller answers 500."""
 
 
+def path_segment(value: str) -> str:
+    """`value` as one path segment of a case API URL: every character but letters, digits and ``-._~``
+    percent-encoded (RFC 3986 §2.3), so ``?``, ``#``, ``/``, ``%`` and control characters stay inside
+    the segment instead of starting a query or making a URL the HTTP client refuses."""
+    return quote(value, safe="")
+
+
+def could_name_a_case(value: str) -> bool:
+    """Whether `value` can be a case number or a submission token at all: 1 to `MAX_ID_CHARS` characters,
+    every one printable (no control, format or unassigned character, no line break). Anything else is
+    answered "none" without asking the case service."""
+    return 0 < len(value) <= MAX_ID_CHARS and value.isprintable()
+
+
 class CaseApi(Protocol):
     """What intake services read from the case service."""
 
     async def request(self, service_request_id: str) -> ServiceRequest | None:
-        """One case by its number; None when there is none. Raises `CaseApiUnavailable`."""
+        """One case by its number; None when there is none (also for an id that cannot be one,
+        `could_name_a_case`). Raises `CaseApiUnavailable`."""
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
@@ -53,7 +72,7 @@ class CaseApi(Protocol):
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         """The case number a submission token (`channel_message_id`) became; None while it is not a case
-        yet. Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a token the path cannot carry."""
+        yet (or never can be, `could_name_a_case`). Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a token the path cannot carry."""
 
     async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         """The cases a reporter opened (newest first, at most 50), each item exactly as the case service
@@ -76,7 +95,8 @@ class CaseApiClient(PooledHttpClient):
                    token: str | None = None) -> Any:
         """The answer's JSON, or None for a 404 when `none_on_404` (the route says "none" that way).
         Raises `CaseApiUnavailable` (unreachable, not started, any other answer but 2xx, a body that is not
-        JSON) and `CaseApiNoRoute` for a 404 when not `none_on_404`."""
+        JSON) and `CaseApiNoRoute` for a 404 when not `none_on_404`. Path segments taken from input must be
+        `path_segment`s."""
         if self._http is None:
             raise CaseApiUnavailable("case API client not started")
         try:
@@ -98,8 +118,11 @@ class CaseApiClient(PooledHttpClient):
 
     async def request(self, service_request_id: str) -> ServiceRequest | None:
         """Open311 GeoReport v2 GET Service Request, asked of ``GET /cases/requests/{id}``: the case, or
-        None (404). Raises `CaseApiUnavailable`, also for a body that is not a valid `ServiceRequest`."""
-        body = await self._get(f"/cases/requests/{service_request_id}")
+        None (404, or an id that cannot name a case: `could_name_a_case`). Raises `CaseApiUnavailable`,
+        also for a body that is not a valid `ServiceRequest`."""
+        if not could_name_a_case(service_request_id):
+            return None
+        body = await self._get(f"/cases/requests/{path_segment(service_request_id)}")
         return _valid(ServiceRequest.model_validate, body) if body is not None else None
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
@@ -124,9 +147,12 @@ class CaseApiClient(PooledHttpClient):
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         """``GET /cases/tokens/{token}?channel=``: the case number, None while there is none. That route
-        answers 200 for every token, so a 404 is a path that reached no route: `CaseApiNoRoute`. Raises
-        `CaseApiUnavailable` otherwise."""
-        body = await self._get(f"/cases/tokens/{token}", {"channel": channel}, none_on_404=False)
+        answers 200 for every token, so a 404 is a path that reached no route: `CaseApiNoRoute`. None,
+        unasked, for a token that cannot be one (`could_name_a_case`). Raises `CaseApiUnavailable`
+        otherwise."""
+        if not could_name_a_case(token):
+            return None
+        body = await self._get(f"/cases/tokens/{path_segment(token)}", {"channel": channel}, none_on_404=False)
         if not isinstance(body, dict) or not isinstance(body.get("service_request_id"), str | None):
             raise CaseApiUnavailable("case API answered a token with a body that is not {service_request_id}")
         return body.get("service_request_id")
@@ -134,7 +160,7 @@ class CaseApiClient(PooledHttpClient):
     async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         """``GET /cases/by-contact/{contact_key}`` with the staff member's token: the items as sent. See
         `CaseApi.earlier_cases` (a 401 or 403 is `CaseApiUnavailable` with that status)."""
-        body = await self._get(f"/cases/by-contact/{contact_key}", token=token)
+        body = await self._get(f"/cases/by-contact/{path_segment(contact_key)}", token=token)
         if body is None:
             raise CaseApiUnavailable("case API has no by-contact look-up", 404)
         if not isinstance(body, list):

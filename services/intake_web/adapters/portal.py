@@ -12,7 +12,7 @@ from uuid import UUID
 from shared.intake import CaseApiClient
 from pydantic import ValidationError
 
-from shared.intake.case_api import CaseApiUnavailable
+from shared.intake.case_api import CaseApiUnavailable, could_name_a_case, path_segment
 from shared.open311 import ServiceRequest
 
 PORTAL_READ_TIMEOUT_S = 5.0
@@ -95,8 +95,11 @@ class PortalCaseReads(CaseApiClient):
 
     async def history(self, service_request_id: str) -> dict[str, Any] | None:
         """``GET /cases/requests/{id}/history``: the public history (a dict with ``entries``), None for an
-        unknown case. Raises `CaseApiUnavailable` for a body that is not such a dict."""
-        body = await self._get(f"/cases/requests/{service_request_id}/history")
+        unknown case (or an id that cannot name one, `could_name_a_case`). Raises `CaseApiUnavailable` for
+        a body that is not such a dict."""
+        if not could_name_a_case(service_request_id):
+            return None
+        body = await self._get(f"/cases/requests/{path_segment(service_request_id)}/history")
         if body is not None and not (isinstance(body, dict) and isinstance(body.get("entries"), list)):
             raise CaseApiUnavailable("case API answered a history that is not {entries: [...]}", 200)
         return body

@@ -177,3 +177,86 @@ async def test_an_unusable_case_api_answer_to_an_open311_read_is_a_503_to_retry(
     async with await routes(handler) as web:
         r = await web.get("/requests/DEM-2026-000042.json")
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+CASE_62 = CASE | {"service_request_id": "DEMO-26-000062"}
+
+
+def case_62(seen: list[str]) -> Handler:
+    """A case service knowing DEMO-26-000062 (and its history), no token; `seen` gets each raw path asked."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raw = request.url.raw_path.decode("ascii").split("?")[0]
+        seen.append(raw)
+        if raw == "/cases/requests/DEMO-26-000062":
+            return httpx.Response(200, json=CASE_62)
+        if raw == "/cases/requests/DEMO-26-000062/history":
+            return httpx.Response(200, json={"status": "open", "entries": []})
+        if raw.startswith("/cases/tokens/"):
+            return httpx.Response(200, json={"service_request_id": None})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    return handler
+
+
+async def test_an_id_is_one_path_segment_and_one_that_cannot_name_a_case_is_not_asked() -> None:
+    seen: list[str] = []
+    client = await started(case_62(seen))
+    for odd in ("A\nB", "A\x7fB", "DEMO-26-000062\x00", "", "D" * 300):
+        assert await client.request(odd) is None, repr(odd)
+        assert await client.case_of_token(odd) is None, repr(odd)
+    assert seen == [], "a control character makes a URL the HTTP client refuses; nothing asked"
+    assert await client.request("DEMO-26-000062?x=1") is None, "the ? stays inside the case number"
+    assert await client.request("DEMO-26-000062#x") is None
+    assert await client.case_of_token("a/b?c#d%") is None
+    assert seen == ["/cases/requests/DEMO-26-000062%3Fx%3D1", "/cases/requests/DEMO-26-000062%23x",
+                    "/cases/tokens/a%2Fb%3Fc%23d%25"]
+
+
+async def portal_on(handler: Handler) -> httpx.AsyncClient:
+    """intake_web (Open311 reads and the portal's) on a case API answering with `handler` over the real
+    clients; a server error is answered, not raised."""
+    from portal_fakes import NOW as PORTAL_NOW
+    from portal_fakes import MemoryPortalStore
+    from services.intake_web.adapters.portal import PortalCaseReads
+    reads = PortalCaseReads("http://case.internal", transport=httpx.MockTransport(handler))
+    await reads.start()
+    app = create_app(settings(portal_min_fill_s=0.0), jurisdiction=demo(), case_api=await started(handler),
+                     clock=lambda: PORTAL_NOW, portal_store=MemoryPortalStore(), portal_reads=reads)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                             base_url="http://intake-web.internal")
+
+
+async def test_an_id_with_a_control_character_or_a_query_is_no_case_not_a_server_error() -> None:
+    from portal_fakes import NOW as PORTAL_NOW
+    from services.intake_web.domain.portal import form_token
+    seen: list[str] = []
+    follow = {"form_token": form_token(settings().portal_form_secret, PORTAL_NOW), "website": "",
+              "notify": "email", "email": "ana@example.org"}
+    async with await portal_on(case_62(seen)) as web:
+        pages = [await web.get(path) for path in ("/cases/A%0AB", "/cases/A%7FB", "/cases/DEMO-26-000062%00",
+                                                   "/cases/DEMO-26-000062%3Fx=1")]
+        followed = await web.post("/cases/DEMO-26-000062%00/follow", data=follow)
+        open311 = [await web.get(path) for path in ("/requests/A%00B.json", "/requests/DEMO-26-000062%3Fx=1.json",
+                                                     "/requests/A%0AB.xml")]
+        token = await web.get("/tokens/A%00B.json")
+        case = await web.get("/cases/DEMO-26-000062")
+    assert [p.status_code for p in pages] == [404, 404, 404, 404]
+    assert followed.status_code == 404
+    assert [r.status_code for r in open311] == [404, 404, 404]
+    assert "DEMO-26-000062" not in open311[1].json()[0].get("service_request_id", ""), "not case 62's answer"
+    assert token.status_code == 200 and token.json()[0].get("service_request_id") is None
+    assert case.status_code == 200, "a real case number still reads"
+    assert all("%00" not in p and "%0A" not in p and "%7F" not in p for p in seen)
+    assert "/cases/requests/DEMO-26-000062%3Fx%3D1" in seen
+
+
+async def test_the_portal_asks_a_history_by_one_path_segment() -> None:
+    from services.intake_web.adapters.portal import PortalCaseReads
+    seen: list[str] = []
+    reads = PortalCaseReads("http://case.internal", transport=httpx.MockTransport(case_62(seen)))
+    await reads.start()
+    assert await reads.history("DEMO-26-000062?x=1") is None
+    assert await reads.history("DEMO-26-000062\x00") is None
+    assert await reads.history("DEMO-26-000062") == {"status": "open", "entries": []}
+    assert seen == ["/cases/requests/DEMO-26-000062%3Fx%3D1/history", "/cases/requests/DEMO-26-000062/history"]
