@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -48,27 +49,74 @@ def e164(raw: str | None, default_region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])", re.UNICODE)
-"""An email address as people write it (RFC 5322's dot-atom local part, a dotted domain ending in letters)."""
+_LOCAL = r"(?:\"[^\"\n@]{1,64}\"|(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+)"
+"""A local part: RFC 5322's dot-atom (matched from its first character only, so that a long run of such
+characters is tried once, not from each of its characters) or a quoted string (``"carol smith"``)."""
+
+_AT = r"(?:@|\s*[\[({]\s*at\s*[\])}]\s*)"
+_DOT = r"(?:\.|\s*[\[({]\s*dot\s*[\])}]\s*)"
+_EMAIL = re.compile(rf"{_LOCAL}{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}}(?![\w-])", re.UNICODE | re.IGNORECASE)
+"""An email address as people write it: a local part, ``@`` or its bracketed spelling (``[at]``, ``(at)``,
+``{at}``), a dotted domain (``.`` or ``[dot]``, ``(dot)``) ending in letters. A bare ``at`` / ``dot`` is not
+read as one: it would take ordinary words ("meet at noon dot")."""
 
 _NANP_SHAPED = re.compile(r"(?<![\w+-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]\d{4}(?![\w-])")
 """Ten digits written as a North American number (212-555-0123, (617) 555 0123, 514.872.0311) even where the
 area code or exchange is not assigned, which `phonenumbers` does not call valid."""
 
+_CUED_LOCAL = re.compile(
+    r"(?<!\w)(?:call|phone|tel|telephone|cell|mobile|text|fax|ph|appel(?:ez|er)?|t[ée]l[ée]phone|t[ée]l|"
+    r"cellulaire|texto)\b[\s.:#-]*(?:(?:me|us|moi)\s+)?(?:(?:at|on|au|le)\s+)?"
+    r"(?P<number>(?<![\w-])\d{3}[\s.-]\d{4})(?![\w-])", re.IGNORECASE)
+"""A seven-digit local number (555-0199) right after a word that says it is one ("call me at", "tel.",
+"appelez le"). Seven digits alone are not scrubbed: "104-15 Roosevelt Ave" style NYC house numbers, house
+number ranges ("100-1200 block") and ZIP+4 codes look the same."""
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """`text` in NFKC, character by character (so ``＠`` is ``@`` and ``２`` is ``2``), and for each
+    character of it the index of the character of `text` it came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        folded = ch if ch.isascii() else unicodedata.normalize("NFKC", ch)
+        chars.append(folded)
+        origin.extend([i] * len(folded))
+    return "".join(chars), origin
+
 
 def scrub_contacts(text: str, region: str = "US") -> str:
     """`text` with every email address replaced by ``[email]`` and every phone number by ``[phone]``.
 
-    Phone numbers are what `phonenumbers.PhoneNumberMatcher` finds at `Leniency.VALID` (numbers without
-    ``+`` read in `region`, ISO 3166 alpha-2: 212-555-0123, (617) 555 0123, +33 1 42 76 40 40, 514.872.0311),
-    plus any ten digits written in the North American shape; `VALID` rather than `POSSIBLE` so that an
-    address such as "87-10 162 Street" is left alone. Emails go first, so that digits inside an address
-    are not read as a phone number. Used for open data (docs/residents-and-insights.md, "Insights")."""
+    Matching is done on the text in NFKC (full-width ``＠`` and digits count); the rest of `text` is kept as
+    written. Emails: a dot-atom or quoted (``"carol"@example.org``) local part, ``@`` or ``[at]`` /
+    ``(at)`` / ``{at}``, a domain dotted with ``.`` or ``[dot]`` / ``(dot)``; a bare ``at`` is not read as
+    ``@``. Phone numbers are what `phonenumbers.PhoneNumberMatcher` finds at `Leniency.VALID` (numbers
+    without ``+`` read in `region`, ISO 3166 alpha-2: 212-555-0123, (617) 555 0123, +33 1 42 76 40 40,
+    514.872.0311), plus any ten digits written in the North American shape, plus seven digits (555-0199)
+    right after "call", "tel", "phone", "appelez"...; `VALID` rather than `POSSIBLE` so that an address such
+    as "87-10 162 Street" is left alone. Emails go first, so that digits inside an address are not read as
+    a phone number. Used for open data and the public case reads (docs/residents-and-insights.md)."""
     if not text:
         return text
-    out = _EMAIL.sub("[email]", text)
-    spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(out, region.upper(),
-                                                                        leniency=phonenumbers.Leniency.VALID)]
-    for start, end in reversed(spans):
-        out = out[:start] + "[phone]" + out[end:]
-    return _NANP_SHAPED.sub("[phone]", out)
+    norm, origin = _normalised(text)
+    spans: list[tuple[int, int, str]] = [(m.start(), m.end(), "[email]") for m in _EMAIL.finditer(norm)]
+    masked = list(norm)
+    for start, end, _ in spans:
+        masked[start:end] = " " * (end - start)
+    rest = "".join(masked)
+    phones = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(rest, region.upper(),
+                                                                         leniency=phonenumbers.Leniency.VALID)]
+    phones += [m.span() for m in _NANP_SHAPED.finditer(rest)]
+    phones += [m.span("number") for m in _CUED_LOCAL.finditer(rest)]
+    merged: list[list[int]] = []
+    for start, end in sorted(phones):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    spans += [(start, end, "[phone]") for start, end in merged]
+    out = text
+    for start, end, label in sorted(spans, reverse=True):
+        out = out[:origin[start]] + label + out[origin[end - 1] + 1:]
+    return out
