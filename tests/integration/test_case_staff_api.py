@@ -87,8 +87,9 @@ TABLE = (
     Route("post", "/cases/{sid}/status", CASE_WORKERS, {"status": "closed"}, True),
     Route("get", "/cases/by-contact/{contact}", EVERY_ROLE | {OTHER_DEPARTMENT}),
 )
-OPEN311 = (("get", "/cases/requests/{sid}"), ("get", "/cases/requests"), ("get", "/cases/tokens/{token}"))
-"""The routes open to anyone (Open311 reads)."""
+OPEN311 = (("get", "/cases/requests/{sid}"), ("get", "/cases/requests"), ("get", "/cases/tokens/{token}"),
+           ("get", "/cases/requests/{sid}/history"))
+"""The routes open to anyone (Open311 reads and the portal's public history)."""
 
 
 @pytest.fixture
@@ -256,6 +257,28 @@ async def test_open311_reads_need_no_token_and_show_no_internal_note(
         assert "neighbour" not in r.text and values["contact"] not in r.text
     events = [r["payload"] for r in await pool.fetch("SELECT payload FROM outbox")]
     assert not any(b"neighbour" in bytes(e) for e in events)
+
+
+async def test_public_reads_scrub_contacts_staff_reads_keep_them(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, test_issuer: TestIssuer) -> None:
+    values = await Seed(1).plant(pool)
+    await pool.execute("UPDATE cases SET description = 'pothole, call me at 613-555-0123',"
+                       " address = 'Main St (ann@example.org)' WHERE service_request_id = $1", values["sid"])
+    r = await client.post(f"/cases/{values['sid']}/status", headers=headers(test_issuer, STAFF),
+                          json={"status": "closed", "status_notes": "Crew: crew [at] example [dot] org"})
+    assert r.status_code == 200 and r.json()["status_notes"] == "Crew: crew [at] example [dot] org"
+
+    one = (await client.get(f"/cases/requests/{values['sid']}")).json()
+    listed = next(x for x in (await client.get("/cases/requests")).json() if x["service_request_id"] == values["sid"])
+    history = (await client.get(f"/cases/requests/{values['sid']}/history")).json()
+    staff = (await client.get(f"/staff/cases/{values['sid']}", headers=headers(test_issuer, STAFF))).text
+
+    for body in (one, listed):
+        assert (body["description"], body["address"], body["status_notes"]) == (
+            "pothole, call me at [phone]", "Main St ([email])", "Crew: [email]")
+    assert history["status_notes"] == "Crew: [email]"
+    assert history["entries"][-1]["status_notes"] == "Crew: [email]"
+    assert "613-555-0123" in staff and "ann@example.org" in staff
 
 
 async def test_unmerge_gives_the_reporter_their_own_open_case_back(
