@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BeforeValidator, Field
 
@@ -17,6 +17,7 @@ __all__ = [
     "DISCOVERY_FORMATS",
     "GEOREPORT_V2_SPECIFICATION",
     "AttributeAnswers",
+    "AttributeProblem",
     "Discovery",
     "DiscoveryEndpoint",
     "attribute_problems",
@@ -34,6 +35,14 @@ AttributeAnswers = dict[str, str | list[str]]
 _LISTS = ("singlevaluelist", "multivaluelist")
 
 
+class AttributeProblem(NamedTuple):
+    """One problem of the answers: the attribute `code` it is about (a form field can be told from it,
+    never from the words) and the `sentence` saying it, naming the code (an Open311 error description)."""
+
+    code: str
+    sentence: str
+
+
 def _as_list(value: str | list[str]) -> list[str]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -43,12 +52,12 @@ def _blank(value: str | list[str] | None) -> bool:
 
 
 def attribute_problems(definition: ServiceDefinition, given: Mapping[str, str | list[str] | None]
-                       ) -> tuple[list[str], AttributeAnswers]:
+                       ) -> tuple[list[AttributeProblem], AttributeAnswers]:
     """Check `given` (attribute code → the value of ``attribute[CODE]``, or the list of ``attribute[CODE][]``;
     as `shared.open311.parse_post_form` gives them) against `definition`.
 
-    Returns ``(problems, answers)``: one sentence per problem, each naming the attribute code, in the
-    definition's order then unknown codes; and the kept answers (blank optional answers dropped, text
+    Returns ``(problems, answers)``: one `AttributeProblem` (code, sentence naming the code) per problem,
+    in the definition's order then unknown codes; and the kept answers (blank optional answers dropped, text
     stripped, a ``multivaluelist`` always a list with each key once in the order sent; ``number`` and
     ``datetime`` kept as the text sent). Problems (GeoReport v2, POST Service Request: "attribute" and
     GET Service Definition's datatypes; docs/residents-and-insights.md "Validation on POST"):
@@ -61,8 +70,12 @@ def attribute_problems(definition: ServiceDefinition, given: Mapping[str, str | 
       * a code the definition does not have (``variable: false`` attributes are information only: an
         answer to one is refused too).
     """
-    problems: list[str] = []
+    problems: list[AttributeProblem] = []
     answers: AttributeAnswers = {}
+
+    def problem(code: str, sentence: str) -> None:
+        problems.append(AttributeProblem(code, sentence))
+
     known = {a.code: a for a in definition.attributes}
     ordered = sorted(definition.attributes, key=lambda a: (a.order is None, a.order or 0))
     for attr in ordered:
@@ -70,36 +83,36 @@ def attribute_problems(definition: ServiceDefinition, given: Mapping[str, str | 
         value = given.get(code)
         if not attr.variable:
             if not _blank(value):
-                problems.append(f"attribute {code} is information only and takes no answer")
+                problem(code, f"attribute {code} is information only and takes no answer")
             continue
         if _blank(value):
             if attr.required:
-                problems.append(f"attribute {code} is required" + (f" ({attr.description})" if attr.description else ""))
+                problem(code, f"attribute {code} is required" + (f" ({attr.description})" if attr.description else ""))
             continue
         assert value is not None
         values = [v.strip() for v in _as_list(value) if (v or "").strip()]
         if attr.datatype != "multivaluelist" and len(values) > 1:
-            problems.append(f"attribute {code} takes one value, got {len(values)}")
+            problem(code, f"attribute {code} takes one value, got {len(values)}")
             continue
         if attr.datatype in _LISTS:
             keys = [v.key for v in attr.values]
             outside = [v for v in values if v not in keys]
             if outside:
-                problems.append(f"attribute {code}: {outside[0]!r} is not one of its values ({', '.join(keys)})")
+                problem(code, f"attribute {code}: {outside[0]!r} is not one of its values ({', '.join(keys)})")
                 continue
             answers[code] = list(dict.fromkeys(values)) if attr.datatype == "multivaluelist" else values[0]
             continue
         text = values[0]
         if attr.datatype == "number" and not _is_number(text):
-            problems.append(f"attribute {code} must be a number, got {text!r}")
+            problem(code, f"attribute {code} must be a number, got {text!r}")
             continue
         if attr.datatype == "datetime" and not _is_datetime(text):
-            problems.append(f"attribute {code} must be an ISO 8601 date and time with a UTC offset, got {text!r}")
+            problem(code, f"attribute {code} must be an ISO 8601 date and time with a UTC offset, got {text!r}")
             continue
         answers[code] = text
     for code in given:
         if code not in known:
-            problems.append(f"attribute {code} is not an attribute of service {definition.service_code}")
+            problem(code, f"attribute {code} is not an attribute of service {definition.service_code}")
     return problems, answers
 
 
@@ -112,7 +125,7 @@ def validate_attributes(definition: ServiceDefinition, given: Mapping[str, str |
     """
     problems, answers = attribute_problems(definition, given)
     if problems:
-        raise InvalidPostServiceRequest([Open311Error(code=400, description=p) for p in problems])
+        raise InvalidPostServiceRequest([Open311Error(code=400, description=p.sentence) for p in problems])
     return answers
 
 

@@ -94,7 +94,7 @@ def attribute_answers(req: PostServiceRequest, service: Service | None) -> Attri
         return {}
     problems, answers = attribute_problems(ServiceDefinition.model_validate(service.definition()), req.attributes)
     if problems:
-        raise Refused(Problem.INVALID, *problems)
+        raise Refused(Problem.INVALID, *(p.sentence for p in problems))
     return answers
 
 

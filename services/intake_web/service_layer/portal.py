@@ -143,10 +143,9 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
             if a.datatype == "datetime" and isinstance(given.get(a.code), str):
                 given[a.code] = local_datetime(str(given[a.code]), deps.jurisdiction.timezone)
         found, answers = attribute_problems(definition, given)
-        for sentence in found:
-            field = next((f"attribute[{a.code}]" for a in definition.attributes
-                          if re.search(rf"\b{re.escape(a.code)}\b", sentence)), "attributes")
-            problems.setdefault(field, ("error.attribute", sentence))
+        fields = {a.code for a in definition.attributes}
+        for code, sentence in found:  # an answer to a code the service lacks has no field of its own
+            problems.setdefault(f"attribute[{code}]" if code in fields else "attributes", ("error.attribute", sentence))
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     try:
         contact = parse_contact(form, region=region)
