@@ -24,13 +24,16 @@ UNCLASSIFIED = "unclassified"
 DEFAULT_DAYS = 30
 MAX_DAYS = 3700
 """The longest window asked for, in days (about ten years: `per_day` stays a readable size)."""
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+"""The years a date parameter may name: outside them a date is a 400, not an `OverflowError` (500) when a
+day is added to 9999-12-31 or thirty taken from 0001-01-05."""
 TOP_CATEGORIES = 10
 MAX_POINTS = 20_000
 
 
 class InvalidWindow(ValueError):
-    """A date parameter that is not an ISO date, or a window that ends before it starts or is too long;
-    the message names the parameter."""
+    """A date parameter that is not an ISO date or not in `FIRST_YEAR`..`LAST_YEAR`, or a window that ends
+    before it starts or is too long; the message names the parameter."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,12 @@ def _date(value: str | None, name: str) -> date | None:
     if value is None or not value.strip():
         return None
     try:
-        return date.fromisoformat(value.strip())
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidWindow(f"{name} must be an ISO date (YYYY-MM-DD), got {value[:40]!r}") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise InvalidWindow(f"{name} must be a date from {FIRST_YEAR} to {LAST_YEAR}, got {parsed.isoformat()}")
+    return parsed
 
 
 def window(start: str | None, end: str | None, *, time_zone: str, now: datetime, default_days: int = DEFAULT_DAYS,
@@ -64,8 +70,8 @@ def window(start: str | None, end: str | None, *, time_zone: str, now: datetime,
     """The window of `start`..`end` (ISO dates, inclusive, local to `time_zone`). Missing `end`: today
     (local, at `now`); missing `start`: `default_days` days up to `end`. With `open_ended` (open data), a
     missing bound is unbounded instead (the first and last representable dates). Raises `InvalidWindow`
-    (naming the parameter, `names`) for a malformed date, an end before the start or, when both ends are
-    bounded by the caller's defaults, more than `MAX_DAYS` days."""
+    (naming the parameter, `names`) for a malformed date, a year outside `FIRST_YEAR`..`LAST_YEAR`, an end
+    before the start or, when both ends are bounded by the caller's defaults, more than `MAX_DAYS` days."""
     tz = ZoneInfo(time_zone)
     first, last = _date(start, names[0]), _date(end, names[1])
     if open_ended:

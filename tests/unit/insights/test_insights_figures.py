@@ -30,6 +30,7 @@ def test_a_window_of_one_day_covers_that_local_day() -> None:
 @pytest.mark.parametrize(("start", "end", "named"), [
     ("2026-13-01", None, "from"), ("yesterday", None, "from"), (None, "2026/03/01", "to"),
     ("2026-03-02", "2026-03-01", "to"), ("1990-01-01", "2026-03-01", "from..to"),
+    (None, "9999-12-31", "to"), ("1989-12-31", "1990-01-02", "from"), ("2100-12-31", "2101-01-01", "to"),
 ])
 def test_a_bad_window_is_refused_naming_the_parameter(start: str | None, end: str | None, named: str) -> None:
     with pytest.raises(InvalidWindow, match=named):

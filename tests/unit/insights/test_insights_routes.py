@@ -101,6 +101,12 @@ async def test_hotspots_without_points_read_none_and_carry_the_same_version(app,
     ("/insights/hotspots", {"service_code": "no-such-thing"}, "service_code"),
     ("/open-data/cases.csv", {"start_date": "March 1"}, "start_date"),
     ("/open-data/cases.geojson", {"end_date": "2026-13-01"}, "end_date"),
+    ("/open-data/cases.csv", {"end_date": "9999-12-31"}, "end_date"),  # was an OverflowError: 500
+    ("/open-data/cases.geojson", {"start_date": "0001-01-01"}, "start_date"),
+    ("/insights/summary", {"to": "9999-12-31"}, "to"),
+    ("/insights/summary", {"to": "0001-01-05"}, "to"),
+    ("/insights/hotspots", {"to": "9999-12-31"}, "to"),
+    ("/insights/hotspots", {"from": "2101-01-01", "to": "2101-01-02"}, "from"),
 ])
 async def test_bad_parameters_get_400_naming_them(app, test_issuer, path: str, params: dict[str, str],
                                                   named: str) -> None:
