@@ -5,11 +5,12 @@ from shared.intake.case_api import (
     CaseApi,
     CaseApiClient,
     CaseApiNoRoute,
+    CaseApiRefused,
     CaseApiUnavailable,
     could_name_a_case,
     path_segment,
 )
 from shared.intake.publisher import IntakePublisher, KafkaIntakePublisher
 
-__all__ = ["CaseApi", "CaseApiClient", "CaseApiNoRoute", "CaseApiUnavailable", "IntakePublisher",
+__all__ = ["CaseApi", "CaseApiClient", "CaseApiNoRoute", "CaseApiRefused", "CaseApiUnavailable", "IntakePublisher",
            "KafkaIntakePublisher", "could_name_a_case", "path_segment"]

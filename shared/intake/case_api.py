@@ -24,15 +24,30 @@ T = TypeVar("T")
 MAX_ID_CHARS = 256
 """The longest case number or token asked of the case service; a longer one names nothing."""
 
+RETRY_4XX = frozenset({408, 429})
+"""4xx answers that say "not now" (Request Timeout, Too Many Requests): `CaseApiUnavailable`, not refused."""
+
 
 class CaseApiUnavailable(Exception):
     """The case service gave no answer we can use: unreachable, timed out, client not started, a 5xx, a
-    4xx other than the 404 a route uses to say "none", or a body that is not what the route promises
-    (not JSON, not valid Open311). `status` is the HTTP status when an answer came, else None."""
+    408 or 429, or a body that is not what the route promises (not JSON, not valid Open311). `status` is
+    the HTTP status when an answer came, else None. Callers answer 503 (retry)."""
 
     def __init__(self, detail: str, status: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
+
+
+class CaseApiRefused(Exception):
+    """The case service answered a 4xx other than the 404 a route uses to say "none" (and 408/429): it is
+    up, and refuses what we asked (e.g. a 422 for a filter it cannot read). Callers answer 400, never 503:
+    the question is at fault, not the service. `status` is that HTTP status; `detail` its body (at most 300
+    characters; for logs only, it may echo the caller's input)."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(f"case API refused the request ({status})")
+        self.status = status
+        self.detail = detail
 
 
 class CaseApiNoRoute(Exception):
@@ -56,7 +71,8 @@ def could_name_a_case(value: str) -> bool:
 
 
 class CaseApi(Protocol):
-    """What intake services read from the case service."""
+    """What intake services read from the case service. Every read also raises `CaseApiRefused` for a 4xx
+    it does not expect (a question the case service will not answer)."""
 
     async def request(self, service_request_id: str) -> ServiceRequest | None:
         """One case by its number; None when there is none (also for an id that cannot be one,
@@ -94,8 +110,9 @@ class CaseApiClient(PooledHttpClient):
     async def _get(self, path: str, params: dict[str, Any] | None = None, *, none_on_404: bool = True,
                    token: str | None = None) -> Any:
         """The answer's JSON, or None for a 404 when `none_on_404` (the route says "none" that way).
-        Raises `CaseApiUnavailable` (unreachable, not started, any other answer but 2xx, a body that is not
-        JSON) and `CaseApiNoRoute` for a 404 when not `none_on_404`. Path segments taken from input must be
+        Raises `CaseApiUnavailable` (unreachable, not started, a 5xx, 408 or 429, any other answer but 2xx
+        or 4xx, a body that is not JSON), `CaseApiRefused` for any other 4xx, and `CaseApiNoRoute` for a 404
+        when not `none_on_404`. Path segments taken from input must be
         `path_segment`s."""
         if self._http is None:
             raise CaseApiUnavailable("case API client not started")
@@ -108,6 +125,8 @@ class CaseApiClient(PooledHttpClient):
             if none_on_404:
                 return None
             raise CaseApiNoRoute(f"case API has no route for {r.request.url.path}")
+        if 400 <= r.status_code < 500 and r.status_code not in RETRY_4XX:
+            raise CaseApiRefused(r.status_code, r.text[:300])
         if not r.is_success:
             raise CaseApiUnavailable(f"case API answered {r.status_code}", r.status_code)
         try:
@@ -131,8 +150,8 @@ class CaseApiClient(PooledHttpClient):
                        near: Circle | None = None) -> list[ServiceRequest]:
         """Open311 GeoReport v2 GET Service Requests, asked of ``GET /cases/requests`` (dates sent in ISO
         8601 as given; `bbox` as ``bbox=west,south,east,north``, `near` as ``lat``, ``long``, ``radius``
-        in metres). Raises `CaseApiUnavailable`, also for a body that is not a list of requests, and
-        `CaseApiNoRoute` for a 404 (that route answers 200, an empty list when nothing matches)."""
+        in metres). Raises `CaseApiUnavailable`, also for a body that is not a list of requests,
+        `CaseApiRefused` for a filter the case service will not read (its 422), and `CaseApiNoRoute` for a 404 (that route answers 200, an empty list when nothing matches)."""
         params: dict[str, Any] = {k: v for k, v in (("service_request_id", service_request_id),
                                                     ("service_code", service_code), ("status", status)) if v}
         for key, value in (("start_date", start_date), ("end_date", end_date)):
@@ -159,8 +178,12 @@ class CaseApiClient(PooledHttpClient):
 
     async def earlier_cases(self, contact_key: str, *, token: str | None = None) -> list[Any]:
         """``GET /cases/by-contact/{contact_key}`` with the staff member's token: the items as sent. See
-        `CaseApi.earlier_cases` (a 401 or 403 is `CaseApiUnavailable` with that status)."""
-        body = await self._get(f"/cases/by-contact/{path_segment(contact_key)}", token=token)
+        `CaseApi.earlier_cases` (a 401, 403 or any other 4xx is `CaseApiUnavailable` with that status: the
+        console shows the earlier cases as unavailable and carries on)."""
+        try:
+            body = await self._get(f"/cases/by-contact/{path_segment(contact_key)}", token=token)
+        except CaseApiRefused as exc:
+            raise CaseApiUnavailable(str(exc), exc.status) from exc
         if body is None:
             raise CaseApiUnavailable("case API has no by-contact look-up", 404)
         if not isinstance(body, list):

@@ -36,7 +36,7 @@ from services.intake_sms_voice.domain.replies import (
     status_reply,
 )
 from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
-from shared.intake import CaseApi, CaseApiUnavailable, IntakePublisher
+from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 
@@ -147,6 +147,8 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
             except CaseApiUnavailable as exc:
                 log.warning("case_api_unreachable", error=str(exc))
                 unavailable = True
+            except CaseApiRefused as exc:  # up, and will not look this number up: no such case for the texter
+                log.info("case_api_refused", status=exc.status)
         text = status_reply(query.language, cfg.program_name, case_number=query.case_number, request=request,
                             unavailable=unavailable)
         return TextReply(outcome="status_query", texts=(text,))

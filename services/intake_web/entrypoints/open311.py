@@ -1,10 +1,11 @@
 """The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /discovery.{fmt}`,
 `GET /services.{fmt}`, `GET /services/{service_code}.{fmt}` (with its attributes), `POST /requests.{fmt}`
 (publishes `intake.message_received`), `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`,
-`GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`),
+`GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`).
 Every route takes an optional `jurisdiction_id` (query, or form field on POST): another
 jurisdiction's is a 404 ``jurisdiction_id X not found``. Errors are Open311 error lists; a refusal's status
-follows its problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``."""
+follows its problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``,
+one that refuses the question (a 4xx) a 400."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, portal, reads
-from shared.intake import CaseApiUnavailable
+from shared.abuse import refusal_response
+from shared.intake import CaseApiRefused, CaseApiUnavailable
 from shared.open311 import (
     Open311FormatError,
     PostServiceRequestResponse,
@@ -143,6 +145,19 @@ async def case_api_down(request: Request, exc: Exception) -> Response:
     return retry_later(fmt_of(request))
 
 
+async def case_api_refused(request: Request, exc: Exception) -> Response:
+    """The case service is up and refused what a read asked of it (a 4xx, e.g. a 422 for a filter it will
+    not take): 400, the question is at fault, so nobody retries it and monitoring does not count it as the
+    case service down (logged ``case_api_refused``, never ``case_api_unreachable``). An Open311 error list
+    on ``*.json``/``*.xml`` paths, else JSON or a page (`shared.abuse.refusal_response`)."""
+    assert isinstance(exc, CaseApiRefused)
+    deps(request).log.info("case_api_refused", status=exc.status)
+    abuse = getattr(request.app.state, "abuse", None)
+    return refusal_response(request, 400, "the case service cannot answer this query; check its parameters",
+                            "le service des demandes ne peut pas répondre à cette recherche ; vérifiez-la",
+                            abuse.page if abuse is not None else None)
+
+
 async def refused_anywhere(request: Request, exc: Exception) -> Response:
     """A `Refused` no route caught (a route dependency's, e.g. another `jurisdiction_id`): its error list
     with the status of its problem kind, in the format the path asked for."""
@@ -150,5 +165,6 @@ async def refused_anywhere(request: Request, exc: Exception) -> Response:
     return refused(fmt_of(request), exc)
 
 
-EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down, Refused: refused_anywhere}
+EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down, CaseApiRefused: case_api_refused,
+                      Refused: refused_anywhere}
 """Exception → handler, for `app.add_exception_handler`."""

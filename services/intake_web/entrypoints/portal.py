@@ -233,10 +233,12 @@ async def report_questions(request: Request, d: AppDeps, service_code: str = "")
 async def report_nearby(request: Request, d: AppDeps, service_code: str = "", lat: str = "",
                         long: str = "") -> Response:
     """Open reports of the category near the pin, nearest first (fragment; JSON with
-    ``Accept: application/json``). 400 for a category or a point that is not one."""
+    ``Accept: application/json``). 400 for a category or a point that is not one (WGS84 degrees: lat in
+    [-90, 90], long in [-180, 180]), so the case service is never asked what it would refuse."""
     la, lo = portal._coordinate(lat), portal._coordinate(long)
-    if service_code not in d.service_codes or la is None or lo is None:
-        return JSONResponse({"detail": "service_code, lat and long are required"}, status_code=400)
+    if service_code not in d.service_codes or la is None or lo is None or abs(la) > 90 or abs(lo) > 180:
+        return JSONResponse({"detail": "service_code, lat (-90 to 90) and long (-180 to 180) are required"},
+                            status_code=400)
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
         found = await portal.nearby_reports(d, service_code=service_code, lat=la, long=lo)

@@ -1,11 +1,13 @@
 """The shared case-API client (`shared.intake.CaseApiClient`) over a mock HTTP transport: what each answer
 of the case service becomes. A 404 is "none" only where the route says so; every other answer we cannot
-use (unreachable, 5xx, any other 4xx, a body that is not JSON or not valid Open311) is
-`CaseApiUnavailable`, which intake_sms_voice's ``STATUS <number>`` reply turns into "unavailable" and
-intake_web into 503; a 404 from a route that never answers 404 is `CaseApiNoRoute` (a 500)."""
+use (unreachable, 5xx, 408, 429, a body that is not JSON or not valid Open311) is `CaseApiUnavailable`,
+which intake_sms_voice's ``STATUS <number>`` reply turns into "unavailable" and intake_web into 503; any
+other 4xx is `CaseApiRefused` (the case service is up and refuses the question: intake_web answers 400);
+a 404 from a route that never answers 404 is `CaseApiNoRoute` (a 500)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from services.intake_web.app import create_app
-from shared.intake import CaseApiClient, CaseApiNoRoute, CaseApiUnavailable
+from shared.intake import CaseApiClient, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
 from shared.open311 import ServiceRequest
 from web_fakes import bearer, demo, settings
 
@@ -48,22 +50,32 @@ async def test_a_case_is_read_as_an_open311_request_and_a_404_is_none() -> None:
 
 
 @pytest.mark.parametrize("handler", [
-    answer(400, {"detail": "bad"}), answer(401), answer(403), answer(405), answer(409), answer(422, {"detail": []}),
-    answer(429), answer(500), answer(503),
+    answer(408), answer(429), answer(500), answer(503),
     answer(200, NOT_A_REQUEST), answer(200, ["a list"]), answer(200, content=b"<html>proxy</html>"),
     answer(204, content=b""),
-], ids=["400", "401", "403", "405", "409", "422", "429", "500", "503", "not-valid", "not-an-object",
-        "not-json", "no-body"])
+], ids=["408", "429", "500", "503", "not-valid", "not-an-object", "not-json", "no-body"])
 async def test_any_other_answer_to_a_case_read_is_unavailable(handler: Handler) -> None:
     client = await started(handler)
     with pytest.raises(CaseApiUnavailable):
         await client.request("DEM-2026-000042")
 
 
+@pytest.mark.parametrize("status", [400, 401, 403, 405, 409, 422])
+async def test_a_4xx_is_the_case_service_refusing_the_question_not_being_down(status: int) -> None:
+    client = await started(answer(status, {"detail": "bad"}))
+    with pytest.raises(CaseApiRefused) as refused:
+        await client.request("DEM-2026-000042")
+    assert refused.value.status == status and "bad" in refused.value.detail
+    with pytest.raises(CaseApiRefused):
+        await client.requests(service_code="\x00")
+    with pytest.raises(CaseApiRefused):
+        await client.case_of_token("t")
+
+
 async def test_the_status_of_an_unusable_answer_is_kept_and_none_when_there_was_no_answer() -> None:
     with pytest.raises(CaseApiUnavailable) as refused:
-        await (await started(answer(422, {"detail": []}))).request("x")
-    assert refused.value.status == 422
+        await (await started(answer(503, {"detail": []}))).request("x")
+    assert refused.value.status == 503
 
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out", request=request)
@@ -100,8 +112,8 @@ async def test_requests_are_asked_with_their_filters_and_read_as_open311_request
 
 
 @pytest.mark.parametrize("handler", [
-    answer(200, [CASE, NOT_A_REQUEST]), answer(200, CASE), answer(200, 7), answer(400), answer(502),
-], ids=["one-not-valid", "not-a-list", "a-number", "400", "502"])
+    answer(200, [CASE, NOT_A_REQUEST]), answer(200, CASE), answer(200, 7), answer(502),
+], ids=["one-not-valid", "not-a-list", "a-number", "502"])
 async def test_a_request_list_that_cannot_be_used_is_unavailable(handler: Handler) -> None:
     with pytest.raises(CaseApiUnavailable):
         await (await started(handler)).requests(status="open")
@@ -136,16 +148,17 @@ async def test_a_token_is_its_case_number_once_open(handler: Handler, expected: 
 
 
 @pytest.mark.parametrize("handler", [
-    answer(200, ["DEM-2026-000042"]), answer(200, {"service_request_id": 42}), answer(422), answer(503),
-], ids=["not-an-object", "not-text", "422", "503"])
+    answer(200, ["DEM-2026-000042"]), answer(200, {"service_request_id": 42}), answer(503),
+], ids=["not-an-object", "not-text", "503"])
 async def test_a_token_answer_that_cannot_be_used_is_unavailable(handler: Handler) -> None:
     with pytest.raises(CaseApiUnavailable):
         await (await started(handler)).case_of_token("t")
 
 
 @pytest.mark.parametrize("handler", [
-    answer(404), answer(403), answer(500), answer(200, {"requests": []}), answer(200, content=b"oops"),
-], ids=["no-look-up", "403", "500", "not-a-list", "not-json"])
+    answer(404), answer(401), answer(403), answer(422), answer(500), answer(200, {"requests": []}),
+    answer(200, content=b"oops"),
+], ids=["no-look-up", "401", "403", "422", "500", "not-a-list", "not-json"])
 async def test_earlier_cases_the_case_service_cannot_tell_are_unavailable(handler: Handler) -> None:
     with pytest.raises(CaseApiUnavailable):
         await (await started(handler)).earlier_cases("ck_abc")
@@ -171,12 +184,28 @@ async def test_a_token_the_case_api_has_no_route_for_is_a_server_error_as_before
     assert open311.status_code == 500 and console.status_code == 500
 
 
-@pytest.mark.parametrize("handler", [answer(422, {"detail": []}), answer(200, NOT_A_REQUEST)],
-                         ids=["4xx", "not-valid"])
+@pytest.mark.parametrize("handler", [answer(503, {"detail": []}), answer(200, NOT_A_REQUEST)],
+                         ids=["5xx", "not-valid"])
 async def test_an_unusable_case_api_answer_to_an_open311_read_is_a_503_to_retry(handler: Handler) -> None:
     async with await routes(handler) as web:
         r = await web.get("/requests/DEM-2026-000042.json")
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+async def test_a_query_the_case_service_refuses_is_a_400_not_a_503(capsys: pytest.CaptureFixture[str]) -> None:
+    refuses = answer(422, {"detail": [{"msg": "service_code: invalid", "input": "\x00"}]})
+    async with await routes(refuses) as web:
+        j = await web.get("/requests.json?service_code=%00")
+        x = await web.get("/requests.xml?service_code=%00")
+    async with await portal_on(refuses) as web:
+        page = await web.get("/track?q=DEMO-26-000062")
+    assert j.status_code == 400 and "retry-after" not in j.headers
+    assert j.json()[0]["code"] == 400 and "parameters" in j.json()[0]["description"]
+    assert x.status_code == 400 and ET.fromstring(x.content).findtext("error/code") == "400"
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    logged = capsys.readouterr()
+    assert "case_api_refused" in logged.out + logged.err
+    assert "case_api_unreachable" not in logged.out + logged.err, "monitoring must not see the case service down"
 
 
 CASE_62 = CASE | {"service_request_id": "DEMO-26-000062"}

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import make_harness, sms_form
 from services.intake_sms_voice.domain.keywords import keyword_of, status_query_of
+from shared.intake import CaseApiRefused
 
 
 def _messages(xml: str) -> list[str]:
@@ -100,3 +101,14 @@ async def test_status_answers_with_the_case_status_and_publishes_nothing() -> No
     assert "send STATUS and your case number" in _messages(r.text)[0]
     assert h.case_api.asked == ["DEMO-26-000042", "DEMO-26-000042", "DEMO-26-999999"]
     assert h.publisher.published == []
+
+
+async def test_a_status_query_the_case_service_refuses_is_answered_as_no_such_case() -> None:
+    h = make_harness()
+
+    async def refuses(service_request_id: str) -> None:
+        raise CaseApiRefused(422, "unprocessable")
+
+    h.case_api.request = refuses  # type: ignore[method-assign]
+    r = await h.post("/twilio/sms", sms_form(body="STATUS DEMO-26-000042"))
+    assert r.status_code == 200 and "no case DEMO-26-000042" in _messages(r.text)[0]
