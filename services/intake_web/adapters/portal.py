@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.intake import CaseApiClient
 from pydantic import ValidationError
 
+from shared.intake import CaseApiClient
 from shared.intake.case_api import CaseApiUnavailable, could_name_a_case, path_segment
 from shared.open311 import ServiceRequest
 
@@ -103,9 +103,4 @@ class PortalCaseReads(CaseApiClient):
         if body is not None and not (isinstance(body, dict) and isinstance(body.get("entries"), list)):
             raise CaseApiUnavailable("case API answered a history that is not {entries: [...]}", 200)
         return body
-
-
-def portal_store(pool: Any) -> PgPortalStore:
-    """The portal's store on `pool()` (the runtime's pool, opened at start)."""
-    return PgPortalStore(pool)
 

@@ -200,10 +200,10 @@ def parse_rating(form: Mapping[str, Any]) -> tuple[int, str]:
     return int(raw), comment
 
 
-def survey_answer(*, service_request_id: str, contact_key_: str, jti: str, rating: int, comment: str,
+def survey_answer(*, service_request_id: str, contact_key: str, jti: str, rating: int, comment: str,
                   now: datetime, language: str | None) -> SurveyAnswered:
     """`intake.survey_answered`: the token's ``jti`` is the message id (one answer per invitation)."""
-    return SurveyAnswered(channel_message_id=jti, contact_key=contact_key_, received_at=now,
+    return SurveyAnswered(channel_message_id=jti, contact_key=contact_key, received_at=now,
                           service_request_id=service_request_id, rating=rating, comment=comment, language=language)
 
 

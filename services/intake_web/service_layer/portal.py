@@ -336,7 +336,7 @@ async def answer_survey(deps: Deps, token: str, form: Mapping[str, Any], *, lang
         raise SurveyAlreadyAnswered(invitation.jti)
     now = deps.clock()
     event = survey_answer(service_request_id=invitation.service_request_id,
-                          contact_key_=survey_contact_key(invitation.jti), jti=invitation.jti, rating=rating,
+                          contact_key=survey_contact_key(invitation.jti), jti=invitation.jti, rating=rating,
                           comment=comment, now=now, language=invitation.language or language)
     env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
                             event_id=web_event_id("survey", invitation.jti))

@@ -22,6 +22,7 @@ from services.intake_web.domain.portal import (
     looks_like_case_number,
     nearest,
     parse_contact,
+    survey_answer,
 )
 from shared.contacts import contact_key
 from shared.jurisdiction.help import fold, load_help, match_articles
@@ -146,3 +147,9 @@ def test_nearby_reports_are_within_the_radius_nearest_first() -> None:
 def test_case_numbers_are_told_from_tokens() -> None:
     assert looks_like_case_number("DEMO-26-000042") and looks_like_case_number("nyc-26-000042")
     assert not looks_like_case_number("web-6f1c8f5e-2f7a-4c55-9b1e-0d1f2a3b4c5d")
+
+
+def test_a_survey_answer_is_keyed_by_the_contact_key_it_is_given() -> None:
+    event = survey_answer(service_request_id="DEMO-26-000001", contact_key="survey:0f3c", jti="0f3c", rating=4,
+                          comment="", now=NOW, language="fr")
+    assert (event.contact_key, event.channel_message_id, event.rating) == ("survey:0f3c", "0f3c", 4)
