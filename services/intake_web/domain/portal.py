@@ -207,10 +207,14 @@ def survey_answer(*, service_request_id: str, contact_key: str, jti: str, rating
                           service_request_id=service_request_id, rating=rating, comment=comment, language=language)
 
 
-def deflection(*, article_id: str, service_code: str | None, session_key: str, request_id: UUID, now: datetime,
+def deflection(*, article_id: str, service_code: str | None, session_key: str, now: datetime,
                language: str | None) -> HelpDeflected:
-    """`intake.help_deflected`: `session_key` is the browser's random key (no personal data)."""
-    return HelpDeflected(channel_message_id=f"dfl-{request_id}", contact_key=f"web:{session_key}",
+    """`intake.help_deflected`: `session_key` is the browser's random key (no personal data). The message id
+    is ``dfl-`` + 32 hex digits of SHA-256 over (`session_key`, `article_id`), so one browser saying an
+    article answered its question several times publishes the same event, which the consumers' inboxes
+    count once."""
+    digest = hashlib.sha256(f"{session_key}\0{article_id}".encode()).hexdigest()[:32]
+    return HelpDeflected(channel_message_id=f"dfl-{digest}", contact_key=f"web:{session_key}",
                          received_at=now, article_id=article_id, service_code=service_code or None,
                          language=language)
 

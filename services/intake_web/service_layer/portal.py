@@ -262,10 +262,9 @@ async def help_answered(deps: Deps, article: HelpArticle, *, service_code: str |
                         language: str) -> Envelope:
     """Publish `intake.help_deflected`: the article answered the resident's question."""
     code = service_code if service_code in deps.service_codes else None
-    request_id = deps.new_id()
     now = deps.clock()
-    event = deflection(article_id=article.id, service_code=code, session_key=session_key, request_id=request_id,
-                       now=now, language=language)
+    event = deflection(article_id=article.id, service_code=code, session_key=session_key, now=now,
+                       language=language)
     env = Envelope.new_flow(event, subject=event.contact_key, producer=deps.producer, now=now,
                             event_id=web_event_id("help", event.channel_message_id))
     await deps.publisher.publish(env)

@@ -205,6 +205,18 @@ async def test_help_articles_answer_and_a_deflection_is_published() -> None:
     assert event.contact_key.startswith("web:") and "@" not in event.contact_key
 
 
+async def test_one_browser_answering_the_same_article_three_times_is_one_deflection_event() -> None:
+    p = Portal()
+    async with p.web as web:
+        for session, article in [("s1", "bulky-items")] * 3 + [("s2", "bulky-items"), ("s1", "snow-clearing")]:
+            r = await web.post(f"/help/{article}/answered", data={}, headers={"cookie": f"portal_session={session}"})
+            assert r.status_code == 200, article
+    ids = [(env.event_id, env.payload(HelpDeflected).channel_message_id) for env in p.published]
+    # the consumer's inbox (insights, on event id) counts a repeated event once
+    assert ids[0] == ids[1] == ids[2]
+    assert len({ids[0], ids[3], ids[4]}) == 3
+
+
 async def test_tracking_finds_a_case_by_number_or_token_and_says_when_it_is_not_there_yet() -> None:
     p = Portal()
     p.reads.tokens["web-known"] = CASE.service_request_id
