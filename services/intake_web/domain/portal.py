@@ -61,11 +61,14 @@ def form_token(secret: str, served_at: datetime) -> str:
 def check_form(secret: str, token: str | None, honeypot: str | None, *, now: datetime, min_fill_s: float,
                ttl_s: float) -> None:
     """Pass a portal form, or raise `SpamRefused`: the honeypot must be empty and `token` one of ours,
-    served at least `min_fill_s` seconds and at most `ttl_s` seconds before `now` (aware UTC)."""
+    served at least `min_fill_s` seconds and at most `ttl_s` seconds before `now` (aware UTC); any other
+    text (non-ASCII, non-digit stamp) is ``form_token_invalid``."""
     if honeypot and honeypot.strip():
         raise SpamRefused("honeypot")
     stamp, _, mac = (token or "").partition(".")
-    if not stamp.isdigit() or not hmac.compare_digest(mac, _sign(secret, stamp)):
+    # compared as bytes: compare_digest refuses a str with a non-ASCII character (TypeError, a 500)
+    if not (stamp.isascii() and stamp.isdigit()) or not hmac.compare_digest(
+            mac.encode("utf-8", "replace"), _sign(secret, stamp).encode()):
         raise SpamRefused("form_token_invalid")
     age = now.timestamp() - int(stamp)
     if age < min_fill_s:
