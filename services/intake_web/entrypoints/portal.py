@@ -93,6 +93,9 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     mount_vendor(rt.app)
+    abuse = getattr(rt.app.state, "abuse", None)
+    if abuse is not None:  # 429/413 on portal pages as a portal page (Open311 routes keep their error lists)
+        abuse.page = refusal_page
     rt.app.include_router(router, dependencies=list(dependencies))
 
 
@@ -138,6 +141,15 @@ def language(request: Request, d: Deps) -> str:
     hint = getattr(request.state, "lang_hint", None)
     return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE) or hint,
                            request.headers.get("accept-language"), default=locales[0] if locales else "en")
+
+
+def refusal_page(request: Request, status: int, english: str, french: str) -> Response:
+    """`shared.abuse.PageRenderer`: a refusal (429 over a limit, 413 over a size) as a portal page in the
+    request's language, with the portal's layout (USWDS)."""
+    d: Deps = request.app.state.deps
+    message = french if language(request, d) == "fr" else english
+    return render(request, d, "portal_error.html", status=status, message=message,
+                  title_key=f"error.refused.{status}" if status in (413, 429) else "error.title")
 
 
 def _is_fragment(request: Request) -> bool:
