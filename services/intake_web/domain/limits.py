@@ -3,7 +3,7 @@ and when a POSTed report may say it was made, and what a GET Service Requests qu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -54,14 +54,40 @@ class Refused(ValueError):
         super().__init__("; ".join(descriptions))
 
 
-def check_jurisdiction(given: str | None, ours: str) -> None:
-    """Open311 GeoReport v2 (every method: "404 - jurisdiction_id not found"): an optional `jurisdiction_id`
-    must be this jurisdiction's id `ours` (compared exactly, surrounding blanks ignored; blank is absent).
+MAX_ECHO_CHARS = 64
+"""The most characters of a sender's value an error description quotes."""
 
-    Raises `Refused` (`Problem.NOT_OFFERED`) ``jurisdiction_id <given> not found``.
+
+def echo(value: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """`value` as an error may quote it: its first `limit` characters (``…`` when there were more), each one
+    that is not printable (control, format, surrogate, noncharacter such as U+FFFE) replaced by U+FFFD, so
+    the error stays short and XML 1.0 can carry it."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in value[:limit])
+    return shown + ("…" if len(value) > limit else "")
+
+
+def field_values(source: object, name: str) -> list[str]:
+    """Every text value of `name` in a query or form (`getlist` of Starlette's QueryParams and FormData;
+    a plain mapping's one value), uploads skipped."""
+    getlist = getattr(source, "getlist", None)
+    values = getlist(name) if getlist is not None else [getattr(source, "get", lambda _n: None)(name)]
+    return [v for v in values if isinstance(v, str)]
+
+
+def check_jurisdiction(given: str | Sequence[str] | None, ours: str) -> None:
+    """Open311 GeoReport v2 (every method: "404 - jurisdiction_id not found"): an optional `jurisdiction_id`
+    must be this jurisdiction's id `ours`, compared exactly (a value with surrounding blanks is another id;
+    an empty one is absent). `given` is the one value, or every value sent (`field_values`).
+
+    Raises `Refused`: `Problem.INVALID` ``jurisdiction_id given more than once`` for two values or more (a
+    proxy and the service could read different ones); `Problem.NOT_OFFERED` ``jurisdiction_id <given> not
+    found``, the value quoted by `echo` (at most 64 characters, non-printable ones replaced).
     """
-    if given is not None and given.strip() and given.strip() != ours:
-        raise Refused(Problem.NOT_OFFERED, f"jurisdiction_id {given.strip()[:100]} not found")
+    values = [given] if isinstance(given, str) else list(given or ())
+    if len(values) > 1:
+        raise Refused(Problem.INVALID, "jurisdiction_id given more than once")
+    if values and values[0] and values[0] != ours:
+        raise Refused(Problem.NOT_OFFERED, f"jurisdiction_id {echo(values[0])} not found")
 
 
 def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],

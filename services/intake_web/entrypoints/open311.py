@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
 
-from services.intake_web.domain.limits import Refused, check_jurisdiction
+from services.intake_web.domain.limits import Refused, check_jurisdiction, field_values
 from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
@@ -34,7 +34,7 @@ from shared.open311 import (
 def jurisdiction_checked(request: Request) -> None:
     """A route dependency: the query's `jurisdiction_id`, when given, is ours (Open311 GeoReport v2: 404
     "jurisdiction_id not found" on every method). Raises `Refused`, answered by `refused_anywhere`."""
-    check_jurisdiction(request.query_params.get("jurisdiction_id"), deps(request).jurisdiction.id)
+    check_jurisdiction(field_values(request.query_params, "jurisdiction_id"), deps(request).jurisdiction.id)
 
 
 router = APIRouter(dependencies=[Depends(jurisdiction_checked)])

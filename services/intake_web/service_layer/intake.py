@@ -31,6 +31,7 @@ from services.intake_web.domain.limits import (
     Refused,
     attribute_answers,
     check_jurisdiction,
+    field_values,
     place_problem,
     requested_at,
 )
@@ -76,8 +77,7 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     by `token` (erased with the case, `service_layer.erasure`). `store_media` raises what
     it raises (`UploadTooLarge`, `NotAnImage`), and nothing is published then.
     """
-    raw_jurisdiction = form.get("jurisdiction_id")
-    check_jurisdiction(raw_jurisdiction if isinstance(raw_jurisdiction, str) else None, deps.jurisdiction.id)
+    check_jurisdiction(field_values(form, "jurisdiction_id"), deps.jurisdiction.id)
     api_key = str(form.get("api_key") or "")
     if api_key not in deps.api_keys:
         raise Refused(Problem.FORBIDDEN, "a valid api_key is required to submit service requests")

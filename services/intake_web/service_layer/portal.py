@@ -18,7 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from services.intake_web.domain.agent import default_region
-from services.intake_web.domain.limits import check_jurisdiction
+from services.intake_web.domain.limits import check_jurisdiction, field_values
 from services.intake_web.domain.photos import NotAnImage, process_photo
 from services.intake_web.domain.portal import (
     HONEYPOT_FIELD,
@@ -116,8 +116,7 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     definition says; `jurisdiction_id` if given) and the portal's own (a description of at most 4000
     characters, a place: pin or address, the contact chosen). Raises `FormProblem` naming every field to
     correct, and `services.intake_web.domain.limits.Refused` for another jurisdiction's id."""
-    raw_jur = form.get("jurisdiction_id")
-    check_jurisdiction(raw_jur if isinstance(raw_jur, str) else None, deps.jurisdiction.id)
+    check_jurisdiction(field_values(form, "jurisdiction_id"), deps.jurisdiction.id)
     problems: dict[str, str | tuple[str, str]] = {}
     code = str(form.get("service_code") or "").strip()
     service = deps.jurisdiction.service(code) if code in deps.service_codes else None

@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from portal_fakes import NOW, Portal
+from services.intake_web.app import create_app
 from services.intake_web.domain.portal import SpamRefused, check_form, form_token
+from test_intake_web_abuse import NoCases
+from web_fakes import FakePublisher, demo, settings
 
 
 @pytest.mark.parametrize("point", ["lat=91&long=-75.69", "lat=1e308&long=-75.69", "lat=-90.5&long=0",
@@ -45,3 +52,66 @@ async def test_a_form_token_that_is_not_ascii_is_refused_as_invalid_not_a_500(to
     with pytest.raises(SpamRefused) as refused:
         check_form("s" * 32, token, "", now=NOW, min_fill_s=0, ttl_s=3600)
     assert refused.value.reason == "form_token_invalid"
+
+
+def open311_app() -> tuple[Any, FakePublisher]:
+    publisher = FakePublisher()
+    return create_app(settings(open311_api_keys=["key-a"]), jurisdiction=demo(), publisher=publisher,
+                      case_api=NoCases()), publisher
+
+
+def web(app: Any, **kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal", **kwargs)
+
+
+OPEN311_FORM = {"api_key": "key-a", "service_code": "graffiti", "lat": "45.42", "long": "-75.69",
+                "description": "tag on the wall", "attribute[surface]": "wall"}
+
+
+@pytest.mark.parametrize("raw", ["demo%00", "%01", "%EF%BF%BE", "demo%0A", "x" * 20_000])
+async def test_a_jurisdiction_id_with_a_control_character_or_too_long_is_a_short_404_in_xml_too(raw: str) -> None:
+    app, publisher = open311_app()
+    async with web(app) as c:
+        listed = await c.get(f"/services.xml?jurisdiction_id={raw}")
+        as_json = await c.get(f"/services.json?jurisdiction_id={raw}")
+        posted = await c.post("/requests.xml", content=urlencode(OPEN311_FORM) + f"&jurisdiction_id={raw}",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    for r in (listed, posted):
+        assert r.status_code == 404, r.text[:200]
+        [description] = [e.findtext("description") for e in ET.fromstring(r.content).iter("error")]
+        assert description is not None and description.startswith("jurisdiction_id ")
+        assert description.endswith(" not found") and len(description) <= 100
+    assert as_json.status_code == 404 and len(as_json.json()[0]["description"]) <= 100
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(("query", "form"), [
+    ("?jurisdiction_id=x&jurisdiction_id=demo", {}), ("?jurisdiction_id=demo&jurisdiction_id=demo", {}),
+    ("", {"jurisdiction_id": ["demo", "x"]}),
+])
+async def test_a_jurisdiction_id_given_twice_is_400(query: str, form: dict[str, Any]) -> None:
+    app, publisher = open311_app()
+    async with web(app) as c:
+        r = await c.post(f"/requests.json{query}", data=OPEN311_FORM | form)
+        g = await c.get(f"/services.json{query}") if query else None
+    assert r.status_code == 400 and r.json()[0]["description"] == "jurisdiction_id given more than once"
+    assert g is None or g.status_code == 400
+    assert publisher.published == []
+
+
+async def test_a_jurisdiction_id_with_surrounding_blanks_is_not_ours_and_an_empty_one_is_absent() -> None:
+    app, publisher = open311_app()
+    async with web(app) as c:
+        spaced = await c.get("/services.json", params={"jurisdiction_id": " demo "})
+        posted = await c.post("/requests.json", data=OPEN311_FORM | {"jurisdiction_id": "demo "})
+        empty = await c.get("/services.json?jurisdiction_id=")
+        ours = await c.post("/requests.json", data=OPEN311_FORM | {"jurisdiction_id": "demo"})
+    assert spaced.status_code == 404 and posted.status_code == 404
+    assert empty.status_code == 200 and ours.status_code == 200 and len(publisher.published) == 1
+
+
+async def test_the_portal_form_with_two_jurisdiction_ids_is_400() -> None:
+    p = Portal()
+    async with p.web as c:
+        r = await c.post("/report", data=report(p) | {"jurisdiction_id": ["demo", "demo"]})
+    assert r.status_code == 400 and "jurisdiction_id given more than once" in r.text and p.published == []
