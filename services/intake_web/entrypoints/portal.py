@@ -30,8 +30,6 @@ from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.domain.portal import (
     FormProblem,
     SpamRefused,
-    form_token,
-    grouped_services,
     in_language,
     looks_like_case_number,
     service_label,
@@ -92,6 +90,7 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
     if client is not None:
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
+    rt.app.state.portal_templates = templates()
     mount_vendor(rt.app)
     abuse = getattr(rt.app.state, "abuse", None)
     if abuse is not None:  # 429/413 on portal pages as a portal page (Open311 routes keep their error lists)
@@ -128,10 +127,11 @@ class PhotoSweeper:
             await asyncio.sleep(self._interval_s)
 
 
-def _templates() -> Environment:
-    env = Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    return env
+def templates() -> Environment:
+    """The portal's Jinja2 environment (``templates/``, HTML autoescaped): built once by `mount`, kept as
+    ``app.state.portal_templates``; it compiles each template once and keeps it."""
+    return Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]),
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 def language(request: Request, d: Deps) -> str:
@@ -170,7 +170,7 @@ def render(request: Request, d: Deps, template: str, *, status: int = 200, **con
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
-    html = _templates().get_template(template).render(
+    html = request.app.state.portal_templates.get_template(template).render(
         request=request, lang=lang, other_lang=other_language(lang), t=t, city=d.jurisdiction.name,
         switch_url=_switch_url(request, other_language(lang)),
         tile_url=s.map_tile_url, tile_attribution=s.map_tile_attribution, when=when,
@@ -195,31 +195,8 @@ def _refuse(request: Request, reason: str) -> None:
     request.state.refusal_reason = reason
 
 
-def _services(d: Deps, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    return grouped_services(d.jurisdiction.services, lang)
-
-
-def _attributes(d: Deps, code: str | None) -> list[Any]:
-    service = d.jurisdiction.service(code) if code and code in d.service_codes else None
-    if service is None:
-        return []
-    return sorted(service.attributes, key=lambda a: (a.order is None, a.order or 0))
-
-
-def _report_context(request: Request, d: Deps, values: Any, *, problems: dict[str, tuple[str, str]] | None = None,
-                     notice: str | None = None) -> dict[str, Any]:
-    lang = language(request, d)
-    code = str(values.get("service_code") or "") or None
-    multi = values.getlist if hasattr(values, "getlist") else (lambda k: [values[k]] if k in values else [])
-    return {
-        "groups": _services(d, lang), "values": values, "multi": multi, "code": code,
-        "attributes": _attributes(d, code), "problems": problems or {}, "notice": notice,
-        "form_token": form_token(d.site.settings.portal_form_secret, d.clock()),
-        "articles": portal.help_for(d, service_code=code, query="") if code else [],
-        "districts": d.districts_geojson(), "max_mb": max(1, d.site.settings.max_upload_bytes // 1_048_576),
-        "photo_ids": [str(p) for p in portal.photo_ids(values)] if hasattr(values, "getlist") else [],
-        "media_prefix": "/media/", "title_key": "report.title", "active": "report",
-    }
+def _report_context(request: Request, d: Deps, values: Any, **kw: Any) -> dict[str, Any]:
+    return portal.report_form(d, values, lang=language(request, d), **kw)
 
 
 @router.get("/")
@@ -237,7 +214,7 @@ async def report_form(request: Request, d: AppDeps) -> Response:
 @router.get("/report/questions")
 async def report_questions(request: Request, d: AppDeps, service_code: str = "") -> Response:
     """The category's questions (its Open311 attributes) as a form fragment."""
-    return render(request, d, "_questions.html", attributes=_attributes(d, service_code), values={},
+    return render(request, d, "_questions.html", attributes=portal.form_attributes(d, service_code), values={},
                   multi=lambda _k: [], problems={})
 
 
@@ -247,7 +224,7 @@ async def report_nearby(request: Request, d: AppDeps, service_code: str = "", la
     """Open reports of the category near the pin, nearest first (fragment; JSON with
     ``Accept: application/json``). 400 for a category or a point that is not one (WGS84 degrees: lat in
     [-90, 90], long in [-180, 180]), so the case service is never asked what it would refuse."""
-    la, lo = portal._coordinate(lat), portal._coordinate(long)
+    la, lo = portal.coordinate(lat), portal.coordinate(long)
     if service_code not in d.service_codes or la is None or lo is None or abs(la) > 90 or abs(lo) > 180:
         return JSONResponse({"detail": "service_code, lat (-90 to 90) and long (-180 to 180) are required"},
                             status_code=400)
@@ -418,25 +395,7 @@ async def case_page(service_request_id: str, request: Request, d: AppDeps) -> Re
 
 def _case_context(request: Request, d: Deps, case: Any, history: dict[str, Any] | None,
                   **extra: Any) -> dict[str, Any]:
-    lang = language(request, d)
-    service = d.jurisdiction.service(case.service_code) if case.service_code else None
-    photos = [_photo_src(d, case.media_url)] if case.media_url else []
-
-    def label_of(code: str | None) -> str | None:
-        known = d.jurisdiction.service(code) if code else None
-        return service_label(known, lang) if known else None
-
-    return {"case": case, "history": history, "photos": photos, "label_of": label_of,
-            "label": service_label(service, lang) if service else (case.service_name or case.service_code or ""),
-            "districts": d.districts_geojson(), "values": {}, "problems": {}, "followed": False,
-            "form_token": form_token(d.site.settings.portal_form_secret, d.clock()), "title_key": None, **extra}
-
-
-def _photo_src(d: Deps, url: str) -> str:
-    """Our own photo's path (``/media/<id>.jpg``), served from here whatever host its public URL names (a
-    proxy, another port); any other URL as it is."""
-    base = d.site.settings.public_base_url.rstrip("/")
-    return url.removeprefix(base) if url.startswith(base + "/media/") else url
+    return portal.case_view(d, case, history, lang=language(request, d), **extra)
 
 
 @router.post("/cases/{service_request_id}/follow")

@@ -30,9 +30,12 @@ from services.intake_web.domain.portal import (
     check_form,
     deflection,
     follow_request,
+    form_token,
+    grouped_services,
     nearest,
     parse_contact,
     parse_rating,
+    service_label,
     survey_answer,
     web_event_id,
 )
@@ -125,7 +128,7 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     description = str(form.get("description") or "").strip()
     if not description or len(description) > MAX_DESCRIPTION:
         problems["description"] = "error.description"
-    lat, long = _coordinate(form.get("lat")), _coordinate(form.get("long"))
+    lat, long = coordinate(form.get("lat")), coordinate(form.get("long"))
     address = str(form.get("address") or "").strip()[:500] or None
     if lat is not None and long is not None:
         if coordinate_problem(lat, long, deps.jurisdiction.contains):
@@ -169,7 +172,8 @@ def local_datetime(text: str, timezone: str) -> str:
     return moment.isoformat() if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone)).isoformat()
 
 
-def _coordinate(raw: Any) -> float | None:
+def coordinate(raw: Any) -> float | None:
+    """A latitude or longitude typed in a form (degrees), None for what is not a finite number."""
     try:
         value = float(str(raw).strip())
     except (TypeError, ValueError):
@@ -283,6 +287,61 @@ async def case_page(deps: Deps, service_request_id: str) -> tuple[ServiceRequest
         deps.log.warning("history_unavailable", service_request_id=service_request_id, error=str(exc))
         history = None
     return case, history
+
+
+def form_attributes(deps: Deps, code: str | None) -> list[Any]:
+    """The questions of category `code` (its Open311 attributes, `AttributeSpec`) in their `order`; none
+    for no or an unknown category."""
+    service = deps.jurisdiction.service(code) if code and code in deps.service_codes else None
+    if service is None:
+        return []
+    return sorted(service.attributes, key=lambda a: (a.order is None, a.order or 0))
+
+
+def report_form(deps: Deps, values: Any, *, lang: str, problems: Mapping[str, tuple[str, str]] | None = None,
+                notice: str | None = None) -> dict[str, Any]:
+    """What the report form shows (the template context of ``portal_report.html``): the categories grouped
+    in `lang`, the chosen one's questions and help articles, `values` sent before (a `FormData` or the
+    query), `problems` by field, a `notice` (message key), a fresh form token, the district polygons, the
+    upload limit in MB and the photos uploaded before."""
+    code = str(values.get("service_code") or "") or None
+    multi = values.getlist if hasattr(values, "getlist") else (lambda k: [values[k]] if k in values else [])
+    s = deps.site.settings
+    return {
+        "groups": grouped_services(deps.jurisdiction.services, lang), "values": values, "multi": multi,
+        "code": code, "attributes": form_attributes(deps, code), "problems": dict(problems or {}), "notice": notice,
+        "form_token": form_token(s.portal_form_secret, deps.clock()),
+        "articles": help_for(deps, service_code=code, query="") if code else [],
+        "districts": deps.districts_geojson(), "max_mb": max(1, s.max_upload_bytes // 1_048_576),
+        "photo_ids": [str(p) for p in photo_ids(values)] if hasattr(values, "getlist") else [],
+        "media_prefix": "/media/", "title_key": "report.title", "active": "report",
+    }
+
+
+def case_view(deps: Deps, case: ServiceRequest, history: dict[str, Any] | None, *, lang: str,
+              **extra: Any) -> dict[str, Any]:
+    """What the tracking page shows (the context of ``portal_case.html``): the case, its public `history`,
+    its photos (ours as ``/media/<id>.jpg``), category labels in `lang`, the district polygons and the follow
+    form (a fresh form token); `extra` overrides (``values``, ``problems`` of a follow sent again)."""
+    service = deps.jurisdiction.service(case.service_code) if case.service_code else None
+    photos = [photo_src(deps, case.media_url)] if case.media_url else []
+
+    def label_of(code: str | None) -> str | None:
+        known = deps.jurisdiction.service(code) if code else None
+        return service_label(known, lang) if known else None
+
+    return {"case": case, "history": history, "photos": photos, "label_of": label_of,
+            "label": service_label(service, lang) if service else (case.service_name or case.service_code or ""),
+            "districts": deps.districts_geojson(), "values": {}, "problems": {}, "followed": False,
+            "form_token": form_token(deps.site.settings.portal_form_secret, deps.clock()), "title_key": None,
+            **extra}
+
+
+def photo_src(deps: Deps, url: str) -> str:
+    """Our own photo's path (``/media/<id>.jpg``), served from here whatever host its public URL names (a
+    proxy, another port); any other URL as it is."""
+    base = deps.site.settings.public_base_url.rstrip("/")
+    return url.removeprefix(base) if url.startswith(base + "/media/") else url
 
 
 async def follow(deps: Deps, service_request_id: str, form: Mapping[str, Any], *, language: str) -> Envelope:
