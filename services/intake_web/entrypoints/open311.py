@@ -41,10 +41,10 @@ router = APIRouter(dependencies=[Depends(jurisdiction_checked)])
 
 
 @router.get("/discovery.{fmt}")
-async def get_discovery(fmt: Fmt, request: Request, d: AppDeps) -> Response:
+async def get_discovery(fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2 Service Discovery: this API's one endpoint (GeoReport v2, production, XML and
-    JSON) at the base URL the client reached us by."""
-    return body(render_discovery(reads.discovery(d, base_url=str(request.base_url)), fmt), fmt)
+    JSON) at ``OMNI311_PUBLIC_BASE_URL``, never at the request's Host header, which any client sets."""
+    return body(render_discovery(reads.discovery(d, base_url=d.site.settings.public_base_url), fmt), fmt)
 
 
 @router.get("/services.{fmt}")

@@ -15,6 +15,7 @@ from portal_fakes import NOW, Portal
 from services.intake_web.app import create_app
 from services.intake_web.domain.portal import SpamRefused, check_form, form_token
 from test_intake_web_abuse import NoCases
+from shared.open311 import parse_discovery
 from web_fakes import FakePublisher, demo, settings
 
 
@@ -115,3 +116,13 @@ async def test_the_portal_form_with_two_jurisdiction_ids_is_400() -> None:
     async with p.web as c:
         r = await c.post("/report", data=report(p) | {"jurisdiction_id": ["demo", "demo"]})
     assert r.status_code == 400 and "jurisdiction_id given more than once" in r.text and p.published == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_the_discovery_url_is_the_public_base_url_whatever_the_host_header(fmt: str) -> None:
+    app, _ = open311_app()
+    async with web(app) as c:
+        r = await c.get(f"/discovery.{fmt}", headers={"Host": "evil.example"})
+    assert r.status_code == 200 and b"evil.example" not in r.content
+    [endpoint] = parse_discovery(r.content, fmt).endpoints
+    assert endpoint.url == settings().public_base_url

@@ -16,6 +16,7 @@ from shared.open311 import (
     parse_service_definition,
     parse_services,
 )
+from shared.settings import Settings
 from test_open311_routes import FORM, make
 
 POTHOLE = {k: v for k, v in FORM.items() if not k.startswith("attribute")}
@@ -119,7 +120,7 @@ async def test_the_discovery_document_names_one_georeport_v2_endpoint_here(fmt: 
     doc = parse_discovery(r.content, fmt)
     [endpoint] = doc.endpoints
     assert endpoint.specification == "http://wiki.open311.org/GeoReport_v2" and endpoint.type == "production"
-    assert endpoint.url == "http://intake-web.internal" and endpoint.formats == ["text/xml", "application/json"]
+    assert endpoint.url == Settings().public_base_url and endpoint.formats == ["text/xml", "application/json"]
     assert doc.changeset and "Demoville" in (doc.contact or "")
 
 
