@@ -42,7 +42,7 @@ from shared.intake import CaseApiNoRoute, CaseApiUnavailable
 from shared.jurisdiction.help import load_help
 from shared.service import Runtime
 from shared.surveys import InvalidSurveyToken
-from shared.web import mount_vendor
+from shared.web import mount_vendor, require_vendor
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,9 +72,15 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
           dependencies: Sequence[Any] = ()) -> None:
     """Wire the portal on `rt`: its dependencies on `deps` (the PostgreSQL store on the runtime's pool and a
     reader of the case API unless tests pass fakes), the jurisdiction's help articles loaded at start, the
-    front-end libraries at ``/static/vendor`` and its routes (with `dependencies`, e.g. the abuse limits).
+    front-end libraries at ``/static/vendor`` (checked first at start: `shared.web.AssetsMissing` when
+    ``make assets`` was not run) and its routes (with `dependencies`, e.g. the abuse limits).
     Call before including the Open311 router, so that the portal answers ``/``."""
     s = rt.settings
+
+    async def require_assets() -> None:  # at start, as the workbench: a portal without its USWDS is broken
+        require_vendor()
+
+    rt.on_start.insert(0, require_assets)
     client = PortalCaseReads(s.case_api_url) if reads is None else None
     deps.portal = PortalDeps(store=store or PgPortalStore(lambda: rt.db), reads=reads or client, settings=s)
 
