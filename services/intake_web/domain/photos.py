@@ -17,6 +17,8 @@ MAX_PIXELS = 40_000_000
 """The most pixels a photo may declare (width × height) before it is decoded: a decompression bomb (a tiny
 file that declares a huge canvas) is refused rather than expanded in memory."""
 JPEG_QUALITY = 85
+READABLE = "JPEG, PNG, HEIC, WebP, GIF, TIFF"
+"""The picture formats a refusal names (what Pillow and pillow-heif read here)."""
 
 _heif_lock = threading.Lock()
 _heif_registered: list[bool] = []
@@ -24,7 +26,8 @@ _heif_registered: list[bool] = []
 
 class NotAnImage(ValueError):
     """The bytes are not a picture we can read (JPEG, PNG, GIF, WebP, HEIC/HEIF...), or one that declares
-    more than `MAX_PIXELS` pixels."""
+    more than `MAX_PIXELS` pixels. Its text is for the sender, whole: it never quotes the reader's error
+    (which names internal objects such as ``<_io.BytesIO object at 0x…>``)."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,10 @@ def process_photo(data: bytes, *, max_side: int = MAX_SIDE_PX, max_pixels: int =
                 upright = ImageOps.exif_transpose(img)
     except NotAnImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-            SyntaxError, ValueError, EOFError) as exc:
-        raise NotAnImage(f"not an image we can read: {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise NotAnImage("an image larger than we accept (a decompression bomb)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise NotAnImage(f"not an image we can read ({READABLE})") from exc
     if upright.mode not in ("RGB", "L"):
         background = Image.new("RGB", upright.size, (255, 255, 255))
         rgba = upright.convert("RGBA")

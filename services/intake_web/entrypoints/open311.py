@@ -84,7 +84,7 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
     except portal.UploadTooLarge as exc:
         return error(fmt, 413, f"media: {exc}")
     except NotAnImage as exc:
-        return error(fmt, 415, f"media is not an image we can read: {exc}")
+        return error(fmt, 415, f"media: {exc}")
     return body(render_post_response([PostServiceRequestResponse(token=accepted.token)], fmt), fmt)
 
 

@@ -329,7 +329,7 @@ async def upload_photo(request: Request, d: AppDeps) -> Response:
         _refuse(request, "upload_too_large")
         return JSONResponse({"detail": str(exc)}, status_code=413)
     except NotAnImage as exc:
-        return JSONResponse({"detail": f"not an image: {exc}"[:300]}, status_code=415)
+        return JSONResponse({"detail": str(exc)}, status_code=415)
     return JSONResponse({"id": str(stored.id), "url": stored.url}, status_code=201,
                         headers={"Location": f"/media/{stored.id}.jpg"})
 

@@ -126,3 +126,18 @@ async def test_the_discovery_url_is_the_public_base_url_whatever_the_host_header
     assert r.status_code == 200 and b"evil.example" not in r.content
     [endpoint] = parse_discovery(r.content, fmt).endpoints
     assert endpoint.url == settings().public_base_url
+
+
+@pytest.mark.parametrize("data", [b"just some text", b"\x89PNG\r\n\x1a\n broken", b"GIF89a"])
+async def test_a_file_that_is_not_an_image_gets_a_clean_415_naming_the_formats(data: bytes) -> None:
+    p = Portal()
+    async with p.web as c:
+        photo = await c.post("/photos", files={"photo": ("x.jpg", data, "image/jpeg")})
+        media = await c.post("/requests.json", data=OPEN311_FORM | {"api_key": p.settings.open311_api_keys[0]},
+                             files={"media": ("x.jpg", data, "image/jpeg")})
+    assert photo.status_code == 415
+    assert photo.json()["detail"] == "not an image we can read (JPEG, PNG, HEIC, WebP, GIF, TIFF)"
+    assert media.status_code == 415
+    assert media.json()[0]["description"] == "media: not an image we can read (JPEG, PNG, HEIC, WebP, GIF, TIFF)"
+    for text in (photo.text, media.text):
+        assert "0x" not in text and "BytesIO" not in text and "<" not in text

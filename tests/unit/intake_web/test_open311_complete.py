@@ -199,7 +199,7 @@ async def test_a_multipart_media_file_is_stored_and_becomes_the_requests_media_u
 
 
 @pytest.mark.parametrize(("files", "extra", "status", "words"), [
-    ({"media": ("x.txt", b"not an image at all", "text/plain")}, {}, 415, "media is not an image"),
+    ({"media": ("x.txt", b"not an image at all", "text/plain")}, {}, 415, "media: not an image we can read (JPEG"),
     ({"media": ("hole.jpg", None, "image/jpeg")}, {"media_url": "https://apps.example/p.jpg"}, 400, "not both"),
     ({"media": ("hole.jpg", None, "image/jpeg")}, {"attribute[size]": ""}, 400, "attribute size is required"),
 ])
