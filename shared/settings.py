@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     map_tile_attribution: str = Field(default="", description="Attribution shown with the tiles (HTML allowed).")
     survey_secret: str = Field(
         default="omni311-development-survey-secret-change-me",
-        description="HS256 key of survey tokens (at least 32 bytes), shared by the notifier (writes links) and "
+        description="HMAC-SHA256 key of survey links (at least 32 bytes), shared by the notifier (writes links) and "
                     "intake_web (checks them).")
     survey_ttl_s: int = Field(default=30 * 86400, description="How long a survey link is valid, in seconds.")
     portal_form_secret: str = Field(default="omni311-development-form-secret-change-me",
