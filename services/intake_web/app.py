@@ -68,6 +68,5 @@ def create_app(settings: Settings | None = None, *, agent_settings: AgentSetting
     portal.mount(rt, deps, store=portal_store, reads=portal_reads, dependencies=[abuse.PUBLIC])
     rt.app.include_router(open311.router, dependencies=[abuse.PUBLIC])
     rt.app.include_router(console.router)
-    table = erasure.handlers()
-    kafka.subscribe(rt, rt.event_handler(lambda: table, PhotoErasureRepository))
+    kafka.subscribe(rt, rt.event_handler(erasure.handlers, PhotoErasureRepository))
     return rt.app
