@@ -11,7 +11,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import BeforeValidator, Field
 
 from shared.open311.models import DECIMAL_TEXT, Open311Error, ServiceDefinition, _clean_text, _Open311Model
-from shared.open311.post import InvalidPostServiceRequest
+from shared.open311.post import DESCRIPTION_MAX_CHARS, InvalidPostServiceRequest
 
 __all__ = [
     "DISCOVERY_FORMATS",
@@ -33,6 +33,12 @@ AttributeAnswers = dict[str, str | list[str]]
 """Answers by attribute code: one value (text), or the list of values of a ``multivaluelist``."""
 
 _LISTS = ("singlevaluelist", "multivaluelist")
+
+MAX_ANSWER_CHARS = {"text": DESCRIPTION_MAX_CHARS, "string": 500, "number": 500, "datetime": 500}
+"""The longest answer by datatype, in characters (after stripping): a ``text`` as long as a description
+(4000), a ``string`` (and a number or date written out) 500."""
+MAX_LIST_VALUE_CHARS = 200
+"""The longest value of a ``singlevaluelist``/``multivaluelist`` answer, in characters (no key is longer)."""
 
 
 class AttributeProblem(NamedTuple):
@@ -65,6 +71,8 @@ def attribute_problems(definition: ServiceDefinition, given: Mapping[str, str | 
       * a ``required`` attribute missing or blank;
       * a ``singlevaluelist``/``multivaluelist`` value that is not one of its keys;
       * several values for any datatype but ``multivaluelist``;
+      * an answer longer than its datatype allows (`MAX_ANSWER_CHARS`: ``string`` 500 characters, ``text``
+        4000 as a description; each list value `MAX_LIST_VALUE_CHARS`, 200), said without quoting it;
       * a ``number`` that is not a finite decimal number (ASCII digits, sign, point, exponent);
       * a ``datetime`` that is not ISO 8601 with a UTC offset;
       * a code the definition does not have (``variable: false`` attributes are information only: an
@@ -93,6 +101,10 @@ def attribute_problems(definition: ServiceDefinition, given: Mapping[str, str | 
         values = [v.strip() for v in _as_list(value) if (v or "").strip()]
         if attr.datatype != "multivaluelist" and len(values) > 1:
             problem(code, f"attribute {code} takes one value, got {len(values)}")
+            continue
+        limit = MAX_LIST_VALUE_CHARS if attr.datatype in _LISTS else MAX_ANSWER_CHARS.get(attr.datatype, 500)
+        if any(len(v) > limit for v in values):
+            problem(code, f"attribute {code} is longer than {limit} characters")
             continue
         if attr.datatype in _LISTS:
             keys = [v.key for v in attr.values]

@@ -141,3 +141,18 @@ async def test_a_file_that_is_not_an_image_gets_a_clean_415_naming_the_formats(d
     assert media.json()[0]["description"] == "media: not an image we can read (JPEG, PNG, HEIC, WebP, GIF, TIFF)"
     for text in (photo.text, media.text):
         assert "0x" not in text and "BytesIO" not in text and "<" not in text
+
+
+async def test_a_200_000_character_text_answer_is_a_400_naming_the_attribute_on_open311_and_the_portal() -> None:
+    app, publisher = open311_app()
+    form = {"api_key": "key-a", "service_code": "noise", "lat": "45.42", "long": "-75.69", "description": "loud"}
+    async with web(app) as c:
+        r = await c.post("/requests.json", data=form | {"attribute[details]": "z" * 200_000})
+        ok = await c.post("/requests.json", data=form | {"attribute[details]": "z" * 4000})
+    assert r.status_code == 400 and r.json()[0]["description"] == "attribute details is longer than 4000 characters"
+    assert ok.status_code == 200 and len(publisher.published) == 1
+    p = Portal()
+    async with p.web as c:
+        page = await c.post("/report", data=report(p, service_code="noise", **{"attribute[details]": "z" * 200_000}))
+    assert page.status_code == 400 and "attribute details is longer than 4000 characters" in page.text
+    assert p.published == []

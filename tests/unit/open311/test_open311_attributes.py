@@ -86,6 +86,23 @@ def test_a_datetime_without_an_offset_or_not_iso_8601_is_refused(bad: str) -> No
     assert problem.startswith("attribute seen_at must be an ISO 8601 date and time with a UTC offset")
 
 
+@pytest.mark.parametrize(("code", "limit"), [("landmark", 500), ("details", 4000), ("depth_cm", 500),
+                                           ("seen_at", 500), ("size", 200), ("surface", 200)])
+def test_an_answer_longer_than_its_datatype_allows_is_refused_naming_the_code_without_quoting_it(
+        code: str, limit: int) -> None:
+    given = {"size": "small", code: "x" * (limit + 1)}
+    found = problems(given)
+    assert found == [f"attribute {code} is longer than {limit} characters"]
+    assert problems({"size": "small", "surface": ["road", "y" * 201]}) == [
+        "attribute surface is longer than 200 characters"]
+    kept = validate_attributes(DEFINITION, {"size": "small", "landmark": "l" * 500, "details": "d" * 4000})
+    assert len(kept["landmark"]) == 500 and len(kept["details"]) == 4000
+
+
+def test_a_text_answer_of_200_000_characters_is_refused() -> None:
+    assert problems({"size": "small", "details": "z" * 200_000}) == ["attribute details is longer than 4000 characters"]
+
+
 def test_an_unknown_code_and_an_answer_to_an_information_only_attribute_are_refused() -> None:
     assert problems({"size": "small", "colour": "red", "note": "hi"}) == [
         "attribute note is information only and takes no answer",
