@@ -190,6 +190,12 @@ class Jurisdiction(BaseModel):
         self._queues = {q.id: q for d in self.departments for q in d.queues}
 
     # -- lookups --------------------------------------------------------------------------------
+    @property
+    def phone_region(self) -> str:
+        """The region phone numbers without ``+`` are read in (ISO 3166 alpha-2): the country of the
+        jurisdiction's holidays, else ``US``."""
+        return self.holidays.country if self.holidays is not None else "US"
+
     def service(self, service_code: str) -> Service | None:
         """The service with this Open311 ``service_code`` (the unclassified one included), or ``None``."""
         return self._services_by_code.get(service_code)

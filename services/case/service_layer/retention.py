@@ -41,9 +41,8 @@ def warn_without_key(jurisdiction: Jurisdiction, key: str) -> bool:
 
 
 def phone_region(jurisdiction: Jurisdiction) -> str:
-    """The region phone numbers without ``+`` are read in: the country of the jurisdiction's holidays
-    (ISO 3166 alpha-2), else ``US``."""
-    return jurisdiction.holidays.country if jurisdiction.holidays is not None else "US"
+    """The region phone numbers without ``+`` are read in (`Jurisdiction.phone_region`)."""
+    return jurisdiction.phone_region
 
 
 class ErasureFailed(Exception):  # noqa: N818 - says what happened to which case

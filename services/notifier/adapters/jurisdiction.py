@@ -1,5 +1,5 @@
 """What the notifier reads of a jurisdiction's configuration: the texts its workflow tells reporters of a
-status, and its time zone."""
+status, its time zone and the region its phone numbers are read in."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class WorkflowTexts:
         self._known: dict[str, Jurisdiction | None] = {home.id: home}
         self._load = load
         self.tz = ZoneInfo(home.timezone)
+        self.phone_region = home.phone_region
 
     def _jurisdiction(self, jurisdiction_id: str) -> Jurisdiction | None:
         if jurisdiction_id not in self._known:

@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 
 from services.notifier.domain.messages import Escalation, Notice
 from services.notifier.domain.model import CaseStatus, Contact, reporter_name
+from shared.contacts import scrub_contacts
 from shared.events import (
     CaseEscalated,
     CaseFollowed,
@@ -61,23 +62,32 @@ def late_closure(survivor: CaseStatus | None, contact: Contact, text: str | None
                   status_notes=survivor.status_notes, text=text)
 
 
-def status_notice(changed: CaseStatusChanged, contact: Contact, text: str | None = None) -> Notice:
-    """A status change as told to one reporter of the case (or of a case merged into it): `closed` when
-    the Open311 status is ``closed``, else `status_changed`, with the workflow's `text` for the new status
-    in the reporter's language (None: the generic sentence of an update or closure) and the staff's
-    notes."""
+def _for(contact: Contact, text: str | None, region: str) -> str | None:
+    """`text` as `contact` may read it: a follower (anyone may follow any case) gets it with email addresses
+    and phone numbers scrubbed, as the public reads and open data show it; a reporter as written."""
+    return scrub_contacts(text, region) if text and contact.follower else text
+
+
+def status_notice(changed: CaseStatusChanged, contact: Contact, text: str | None = None, *,
+                  region: str = "US") -> Notice:
+    """A status change as told to one reporter of the case (or of a case merged into it), or a follower:
+    `closed` when the Open311 status is ``closed``, else `status_changed`, with the workflow's `text` for
+    the new status in the reporter's language (None: the generic sentence of an update or closure) and
+    the staff's notes (scrubbed of contact data for a follower; `region`: where phone numbers without
+    ``+`` are read)."""
     return Notice(kind="closed" if changed.status == "closed" else "status_changed",
                   service_request_id=changed.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  status_notes=changed.status_notes, text=text, follower=contact.follower)
+                  status_notes=_for(contact, changed.status_notes, region), text=text, follower=contact.follower)
 
 
-def public_update_notice(update: CasePublicUpdate, contact: Contact) -> Notice:
-    """A staff member's public update (`text`, as written) to one reporter of the case or of a case merged
-    into it, under the case's number, framed in the reporter's language."""
+def public_update_notice(update: CasePublicUpdate, contact: Contact, *, region: str = "US") -> Notice:
+    """A staff member's public update (`text`, as written; scrubbed of contact data for a follower) to one
+    reporter of the case or of a case merged into it, or a follower, under the case's number, framed in
+    the reporter's language."""
     return Notice(kind="public_update", service_request_id=update.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
-                  text=update.text, follower=contact.follower)
+                  text=_for(contact, update.text, region), follower=contact.follower)
 
 
 def reply_notice(reply: CaseReplyRequested, contact: Contact) -> Notice:

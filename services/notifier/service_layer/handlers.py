@@ -156,8 +156,9 @@ class Sending:
     """What the notice handlers need beyond their unit of work: the `senders`, the `record_uow` factory
     for outcomes, Meta's reply window in hours, the workflow's status texts (`status_text`), the staff
     workbench's base URL (`Settings.workbench_base_url`: links in escalation emails), the
-    jurisdiction's time zone (due times in them) and how survey links are written (`survey`; None: no
-    survey invitation is sent)."""
+    jurisdiction's time zone (due times in them), how survey links are written (`survey`; None: no
+    survey invitation is sent) and the region phone numbers are read in (`phone_region`: contact data is
+    scrubbed from what followers are told)."""
 
     senders: Senders
     record_uow: RecordUnitOfWork
@@ -166,6 +167,7 @@ class Sending:
     workbench_base_url: str = ""
     tz: tzinfo = UTC
     survey: SurveyLinks | None = None
+    phone_region: str = "US"
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ async def on_status_changed(changed: CaseStatusChanged, uow: Uow, *, sending: Se
         for contact in with_followers(reporters, await uow.repo.followers_of(changed.case_id)):
             text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
                     if changed.workflow_status else None)
-            results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text)))
+            results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text, region=sending.phone_region)))
     if invites_survey(changed.status, changed.workflow_status):
         results += await _invite(uow, sending, changed.case_id, changed.service_request_id, reporters)
     return ",".join(results) or "no_contact"
@@ -265,7 +267,7 @@ async def on_public_update(update: CasePublicUpdate, uow: Uow, *, sending: Sendi
     recipient)."""
     contacts = with_followers(await uow.repo.contacts_following(update.case_id),
                               await uow.repo.followers_of(update.case_id))
-    results = [await _notify(uow, sending, contact, public_update_notice(update, contact),
+    results = [await _notify(uow, sending, contact, public_update_notice(update, contact, region=sending.phone_region),
                              cause_event_id=update.update_id)
                for contact in contacts]
     return ",".join(results) or "no_contact"

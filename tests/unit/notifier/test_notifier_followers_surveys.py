@@ -115,6 +115,25 @@ async def test_followers_hear_status_notices_and_public_updates_but_not_replies(
     assert len(mails_to(sent, ADDRESS)) == 4  # the reporter: acknowledgement, status, update, reply
 
 
+async def test_followers_are_told_notes_and_updates_without_anyones_contact_data(store: Any, table: Any,
+                                                                                 sent: Sent) -> None:
+    # Anyone may follow any case: what staff wrote for the reporters reaches followers scrubbed, as the
+    # public reads and open data show it; the reporter reads it as written.
+    case = opened()
+    await handle(store, table, case)
+    await handle(store, table, followed(case))
+    await handle(store, table, status(case, "waiting_on_resident", open311="open",
+                                      notes="Call Joe at 613-555-0142 or joe.crew@city.test"))
+    await handle(store, table, CasePublicUpdate(case_id=case.case_id, service_request_id=case.service_request_id,
+                                                jurisdiction_id="demo", actor="u1", actor_role="supervisor",
+                                                update_id=uuid4(), text="Ann (ann@home.test) says it grew."))
+    to_fay = " ".join(text_of(m) for m in mails_to(sent, FAY))
+    assert "613-555-0142" not in to_fay and "joe.crew@city.test" not in to_fay and "ann@home.test" not in to_fay
+    assert "[phone]" in to_fay and "[email]" in to_fay
+    to_reporter = " ".join(text_of(m) for m in mails_to(sent, ADDRESS))
+    assert "613-555-0142" in to_reporter and "ann@home.test" in to_reporter
+
+
 async def test_a_follower_who_is_also_the_reporter_hears_each_notice_once(store: Any, table: Any,
                                                                           sent: Sent) -> None:
     case = opened()
