@@ -1,15 +1,15 @@
-"""The jurisdiction's districts as an SVG map a call agent clicks to place a report, and as GeoJSON for the
-resident portal's Leaflet maps (pure geometry)."""
+"""The jurisdiction's districts as an SVG map a call agent clicks to place a report (pure geometry); the
+portal's GeoJSON districts are `shared.web.maps.districts_geojson`, re-exported here."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from shapely.geometry import mapping
-from shapely.ops import unary_union
-
 from shared.jurisdiction import Jurisdiction
+from shared.web.maps import districts_geojson
+
+__all__ = ["district_map", "districts_geojson"]
 
 
 def district_map(jur: Jurisdiction, width: float = 600.0) -> dict[str, Any] | None:
@@ -49,45 +49,3 @@ def district_map(jur: Jurisdiction, width: float = 600.0) -> dict[str, Any] | No
             paths.append({"id": district.id, "name": district.name, "d": d})
     return {"width": round(width, 1), "height": round(height, 1), "north": north, "west": west, "k": k,
             "cos_lat": cos_lat, "paths": paths}
-
-
-GEOJSON_SIMPLIFY_SHARE = 1 / 500
-"""Portal outlines are simplified to this share of the jurisdiction's extent (degrees)."""
-
-
-def districts_geojson(jur: Jurisdiction) -> dict[str, Any] | None:
-    """The districts as a GeoJSON FeatureCollection (WGS84 lon/lat) for the portal's Leaflet maps when no
-    tile server is configured: each Feature with ``properties`` ``id`` and ``name``, polygonal parts only,
-    coordinates rounded to 5 decimals (about a metre); ``bbox`` [west, south, east, north]. None without
-    districts."""
-    index = jur.districts
-    if index is None or not index.areas:
-        return None
-    west, south, east, north = index.bounds
-    tolerance = max(east - west, north - south) * GEOJSON_SIMPLIFY_SHARE
-    features = []
-    for district in index.areas:
-        geom = index.geometry(district.id)
-        if geom is None or geom.is_empty:
-            continue
-        simple = geom.simplify(tolerance, preserve_topology=True)
-        if simple.geom_type not in ("Polygon", "MultiPolygon"):
-            parts = [g for g in getattr(simple, "geoms", ()) if g.geom_type in ("Polygon", "MultiPolygon")]
-            if not parts:
-                continue
-            simple = unary_union(parts)
-        features.append({"type": "Feature", "properties": {"id": district.id, "name": district.name},
-                         "geometry": _rounded(mapping(simple))})
-    if not features:
-        return None
-    return {"type": "FeatureCollection", "bbox": [west, south, east, north], "features": features}
-
-
-def _rounded(geometry: Any) -> Any:
-    def walk(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            if value and isinstance(value[0], (int, float)):
-                return [round(float(v), 5) for v in value]
-            return [walk(v) for v in value]
-        return value
-    return {**geometry, "coordinates": walk(geometry["coordinates"])}

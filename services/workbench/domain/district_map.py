@@ -1,59 +1,8 @@
-"""The jurisdiction's district polygons as GeoJSON for the Leaflet maps (pure geometry, no tiles)."""
+"""The jurisdiction's district polygons as GeoJSON for the workbench's Leaflet maps: `shared.web.maps`
+(one implementation for every web service)."""
 
 from __future__ import annotations
 
-from typing import Any
+from shared.web.maps import districts_geojson
 
-from shapely.geometry import mapping
-from shapely.geometry.base import BaseGeometry
-from shapely.ops import unary_union
-
-from shared.jurisdiction import Jurisdiction
-
-SIMPLIFY_SHARE = 1 / 500
-"""Outlines are simplified to this share of the jurisdiction's extent (degrees) so a large city's page stays small."""
-
-
-def districts_geojson(jur: Jurisdiction) -> dict[str, Any] | None:
-    """A GeoJSON FeatureCollection (WGS84 lon/lat) of the jurisdiction's districts, each Feature with
-    ``properties`` ``id`` and ``name``, and ``bbox`` [west, south, east, north]; None without districts.
-
-    Every geometry is a Polygon or MultiPolygon: a district stored as a GeometryCollection (NYC's
-    community districts have some, with stray lines or points) keeps only its polygonal parts."""
-    index = jur.districts
-    if index is None or not index.areas:
-        return None
-    features = []
-    west, south, east, north = index.bounds
-    tolerance = max(east - west, north - south) * SIMPLIFY_SHARE
-    for district in index.areas:
-        geom = index.geometry(district.id)
-        if geom is None or geom.is_empty:
-            continue
-        simple = _polygonal(geom.simplify(tolerance, preserve_topology=True))
-        if simple is None:
-            continue
-        features.append({"type": "Feature", "properties": {"id": district.id, "name": district.name},
-                         "geometry": _rounded(mapping(simple))})
-    if not features:
-        return None
-    return {"type": "FeatureCollection", "bbox": [west, south, east, north], "features": features}
-
-
-def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
-    """The polygonal part of `geom` (a Polygon or MultiPolygon), or None when it has none."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [g for g in getattr(geom, "geoms", ()) if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty]
-    return unary_union(parts) if parts else None
-
-
-def _rounded(geometry: Any) -> Any:
-    """Coordinates to 5 decimals (about a metre): enough for a district outline, a fraction of the bytes."""
-    def walk(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            if value and isinstance(value[0], (int, float)):
-                return [round(float(v), 5) for v in value]
-            return [walk(v) for v in value]
-        return value
-    return {**geometry, "coordinates": walk(geometry["coordinates"])}
+__all__ = ["districts_geojson"]
