@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.logs import get_logger
 from shared.open311 import Open311Error, render_errors
 from shared.settings import Settings
+from shared.web.i18n import LANGUAGE_COOKIE, choose_language
 
 Clock = Callable[[], datetime]
 
@@ -491,10 +492,9 @@ def _is_open311(path: str) -> bool:
 
 
 def _language(request: Request) -> str:
-    chosen = request.query_params.get("lang") or request.cookies.get("lang") or ""
-    if chosen not in ("en", "fr"):
-        chosen = request.headers.get("accept-language", "").split(",")[0].strip()[:2].lower()
-    return "fr" if chosen == "fr" else "en"
+    """The refusal page's language, by the rules of every page (`shared.web.i18n.choose_language`)."""
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                           accept_language=request.headers.get("accept-language"))
 
 
 def _plain_page(request: Request, status: int, english: str, french: str) -> Response:

@@ -1,5 +1,6 @@
 """The resident portal's texts in English and French, and how a page's language is chosen (``?lang=``, else
-the ``lang`` cookie, else ``Accept-Language``, else the jurisdiction's first locale).
+the ``lang`` cookie, else ``Accept-Language``, else the jurisdiction's first locale): the rules are
+`shared.web.i18n`'s, the catalogue (`MESSAGES`) is the portal's.
 
 Keys are short dotted names; a text may hold ``{name}`` fields filled by `translate`. A key missing in
 French falls back to English, a key missing in both is shown as itself (a gap is visible, never a crash).
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGUAGES = ("en", "fr")
-LANGUAGE_COOKIE = "lang"
+from shared.web import i18n
+from shared.web.i18n import LANGUAGE_COOKIE, LANGUAGES, other_language
+
+__all__ = ["LANGUAGES", "LANGUAGE_COOKIE", "MESSAGES", "choose_language", "other_language", "translate"]
 
 MESSAGES: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -317,39 +320,12 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
 
 
 def translate(language: str, key: str, **fields: object) -> str:
-    """The text of `key` in `language` (French falls back to English, an unknown key is itself), with
-    ``{name}`` fields filled from `fields`; a field the text does not use is ignored."""
-    text = MESSAGES.get(language, {}).get(key) or MESSAGES["en"].get(key) or key
-    try:
-        return text.format(**fields) if fields else text
-    except (KeyError, IndexError, ValueError):
-        return text
+    """The portal's text of `key` in `language` (`shared.web.i18n.translate` over `MESSAGES`)."""
+    return i18n.translate(MESSAGES, language, key, **fields)
 
 
 def choose_language(query: str | None, cookie: str | None, accept_language: str | None, default: str = "en") -> str:
     """The language of a page: `query` (``?lang=``) or the cookie when either names one of `LANGUAGES`,
-    else the first supported language of ``Accept-Language`` (RFC 9110 §12.5.4, q-values honoured), else
-    `default` (the jurisdiction's first locale; English when it is not one of ours)."""
-    for chosen in (query, cookie):
-        if chosen in LANGUAGES:
-            return str(chosen)
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and q > 0:
-            ranked.append((-q, index, primary))
-    if ranked:
-        return sorted(ranked)[0][2]
-    return default if default in LANGUAGES else "en"
-
-
-def other_language(language: str) -> str:
-    """The language the switch in the header offers."""
-    return "fr" if language == "en" else "en"
+    else ``Accept-Language`` (q-values honoured), else `default` (the jurisdiction's first locale; English
+    when it is not one of ours). `shared.web.i18n.choose_language`."""
+    return i18n.choose_language(query, cookie, accept_language=accept_language, default=default)

@@ -1,4 +1,5 @@
-"""The workbench's message catalogue in English and French, and how a request's language is chosen.
+"""The workbench's message catalogue in English and French, and how a request's language is chosen: the
+rules are `shared.web.i18n`'s, the catalogue (`MESSAGES`) is the workbench's.
 
 Keys are short dotted names; a text may hold ``{name}`` fields filled by `translate`. A key missing in
 French falls back to English, a key missing in both is shown as itself (so a gap is visible, never a crash).
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGUAGES = ("en", "fr")
-DEFAULT_LANGUAGE = "en"
-LANGUAGE_COOKIE = "lang"
+from shared.web import i18n
+from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, LANGUAGES, other_language
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_COOKIE", "MESSAGES", "choose_language", "other_language",
+           "translate"]
 
 MESSAGES: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -519,35 +522,12 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
 
 
 def translate(language: str, key: str, **fields: object) -> str:
-    """The text of `key` in `language` (French falls back to English, an unknown key is itself), with
-    ``{name}`` fields filled from `fields`; a field the text does not use is ignored."""
-    text = MESSAGES.get(language, {}).get(key) or MESSAGES[DEFAULT_LANGUAGE].get(key) or key
-    try:
-        return text.format(**fields) if fields else text
-    except (KeyError, IndexError, ValueError):
-        return text
+    """The workbench's text of `key` in `language` (`shared.web.i18n.translate` over `MESSAGES`)."""
+    return i18n.translate(MESSAGES, language, key, **fields)
 
 
 def choose_language(cookie: str | None, accept_language: str | None) -> str:
     """The language of a page: the `LANGUAGE_COOKIE` when it names one of `LANGUAGES`, else the first
-    supported language of the ``Accept-Language`` header (RFC 9110 §12.5.4, q-values honoured), else English."""
-    if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and q > 0:
-            ranked.append((-q, index, primary))
-    return sorted(ranked)[0][2] if ranked else DEFAULT_LANGUAGE
-
-
-def other_language(language: str) -> str:
-    """The language the switch in the header offers: French from English and English from French."""
-    return "fr" if language == "en" else "en"
+    supported language of ``Accept-Language`` (q-values honoured), else English
+    (`shared.web.i18n.choose_language`)."""
+    return i18n.choose_language(cookie, accept_language=accept_language)
