@@ -24,6 +24,7 @@ from shared.open311.post import (
     DESCRIPTION_MAX_CHARS,
     InvalidPostServiceRequest,
     PostServiceRequest,
+    attribute_parameters,
     coordinate_problem,
     parse_post_form,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "ServiceAttribute",
     "ServiceDefinition",
     "ServiceRequest",
+    "attribute_parameters",
     "coordinate_problem",
     "parse_errors",
     "parse_post_form",

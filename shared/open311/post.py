@@ -15,6 +15,7 @@ __all__ = [
     "DESCRIPTION_MAX_CHARS",
     "InvalidPostServiceRequest",
     "PostServiceRequest",
+    "attribute_parameters",
     "coordinate_problem",
     "parse_post_form",
 ]
@@ -203,19 +204,7 @@ def parse_post_form(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Post
                 errors.append(f"{key} was given more than once")
             fields[key] = value
         elif key.startswith("attribute"):
-            match = _ATTRIBUTE_KEY.match(key)
-            if match is None:
-                errors.append(f"malformed attribute parameter {key!r}; expected attribute[CODE] or attribute[CODE][]")
-                continue
-            code, is_list = match.group(1), match.group(2) is not None
-            if (code in singles and is_list) or (code in multiples and not is_list):
-                errors.append(f"attribute {code!r} is given both as a single value and as a list")
-            elif is_list:
-                multiples.setdefault(code, []).append(value)
-            elif code in singles:
-                errors.append(f"attribute[{code}] was given more than once")
-            else:
-                singles[code] = value
+            _take_attribute(key, value, singles, multiples, errors)
     if errors:
         raise InvalidPostServiceRequest([Open311Error(code=400, description=e) for e in errors])
     fields["attributes"] = {**singles, **multiples}
@@ -225,6 +214,50 @@ def parse_post_form(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Post
         raise InvalidPostServiceRequest(
             [Open311Error(code=400, description=_message(error)) for error in exc.errors()]
         ) from exc
+
+
+def attribute_parameters(form: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str | list[str]]:
+    """The ``attribute[CODE]`` (one value) and ``attribute[CODE][]`` (a list) parameters of a form read
+    exactly as `parse_post_form` reads them, for a form that is not an Open311 POST (the portal's report):
+    code → value or list of values, as `shared.open311.attribute_problems` takes them. Other keys and
+    values that are not text (uploads) are ignored.
+
+    Raises:
+        InvalidPostServiceRequest: one ``Open311Error(code=400)`` per problem: a parameter name that is
+            not ``attribute[CODE]`` or ``attribute[CODE][]`` (e.g. ``attribute[a[b]]``), a code given both
+            ways or a single value twice, a character XML 1.0 or PostgreSQL text cannot hold.
+    """
+    errors: list[str] = []
+    singles: dict[str, str] = {}
+    multiples: dict[str, list[str]] = {}
+    for key, value in _pairs(form):
+        if not (isinstance(key, str) and key.startswith("attribute") and isinstance(value, str)):
+            continue
+        if bad := _NOT_XML_CHAR.search(key + value):
+            errors.append(f"{key!r} holds the character U+{ord(bad.group()):04X}, which cannot be stored")
+            continue
+        _take_attribute(key, value, singles, multiples, errors)
+    if errors:
+        raise InvalidPostServiceRequest([Open311Error(code=400, description=e) for e in errors])
+    return {**singles, **multiples}
+
+
+def _take_attribute(key: str, value: str, singles: dict[str, str], multiples: dict[str, list[str]],
+                    errors: list[str]) -> None:
+    """Add one ``attribute...`` parameter to `singles` or `multiples`, or its problem to `errors`."""
+    match = _ATTRIBUTE_KEY.match(key)
+    if match is None:
+        errors.append(f"malformed attribute parameter {key!r}; expected attribute[CODE] or attribute[CODE][]")
+        return
+    code, is_list = match.group(1), match.group(2) is not None
+    if (code in singles and is_list) or (code in multiples and not is_list):
+        errors.append(f"attribute {code!r} is given both as a single value and as a list")
+    elif is_list:
+        multiples.setdefault(code, []).append(value)
+    elif code in singles:
+        errors.append(f"attribute[{code}] was given more than once")
+    else:
+        singles[code] = value
 
 
 def _message(error: Any) -> str:

@@ -9,7 +9,6 @@ Produces on `intake.messages` (acks=all, before the resident gets an answer): `i
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,12 +43,18 @@ from services.intake_web.service_layer.intake import Accepted, submit_web
 from shared.events import Envelope
 from shared.intake import CaseApiUnavailable
 from shared.jurisdiction.help import HelpArticle, match_articles
-from shared.open311 import ServiceDefinition, ServiceRequest, attribute_problems, coordinate_problem
+from shared.open311 import (
+    InvalidPostServiceRequest,
+    ServiceDefinition,
+    ServiceRequest,
+    attribute_parameters,
+    attribute_problems,
+    coordinate_problem,
+)
 from shared.surveys import SurveyInvitation, read_survey_token, survey_contact_key
 
 MAX_PHOTOS = 5
 """Photos one report may carry."""
-_ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
 class UploadTooLarge(ValueError):
@@ -94,25 +99,6 @@ async def store_photo(deps: Deps, data: bytes, *, photo_id: UUID | None = None) 
     return StoredPhoto(photo_id, media_url(deps, photo_id))
 
 
-def attribute_answers_given(form: Any) -> dict[str, str | list[str]]:
-    """The ``attribute[CODE]`` and ``attribute[CODE][]`` fields of a form (a `FormData` or mapping of lists),
-    as `shared.open311.attribute_problems` takes them."""
-    given: dict[str, str | list[str]] = {}
-    items = form.multi_items() if hasattr(form, "multi_items") else list(form.items())
-    for key, value in items:
-        match = _ATTRIBUTE.match(str(key))
-        if match is None or not isinstance(value, str):
-            continue
-        code, many = match.group(1), match.group(2) is not None
-        if many:
-            listed = given.setdefault(code, [])
-            if isinstance(listed, list):
-                listed.append(value)
-        else:
-            given[code] = value
-    return given
-
-
 def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalReport:
     """A portal report form (`form`: FormData) as a `PortalReport`, with the checks of an Open311 POST
     (the service offered, a point inside the jurisdiction, the service's attributes answered as its
@@ -138,9 +124,13 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
         if address is None:
             problems["address"] = "error.place"
     answers: dict[str, Any] = {}
-    if service is not None:
+    try:  # read as Open311 reads them: a malformed name such as attribute[a[b]] is a problem, never skipped
+        given = attribute_parameters(form)
+    except InvalidPostServiceRequest as exc:
+        problems["attributes"] = ("error.attribute", "; ".join(e.description for e in exc.errors))
+        given = None
+    if service is not None and given is not None:
         definition = ServiceDefinition.model_validate(service.definition())
-        given = attribute_answers_given(form)
         for a in definition.attributes:
             if a.datatype == "datetime" and isinstance(given.get(a.code), str):
                 given[a.code] = local_datetime(str(given[a.code]), deps.jurisdiction.timezone)

@@ -156,3 +156,25 @@ async def test_a_200_000_character_text_answer_is_a_400_naming_the_attribute_on_
         page = await c.post("/report", data=report(p, service_code="noise", **{"attribute[details]": "z" * 200_000}))
     assert page.status_code == 400 and "attribute details is longer than 4000 characters" in page.text
     assert p.published == []
+
+
+@pytest.mark.parametrize("key", ["attribute[a[b]]", "attribute[]", "attribute[size]x", "attributes[size]"])
+async def test_a_malformed_attribute_name_is_a_400_on_the_portal_as_on_open311(key: str) -> None:
+    p = Portal()
+    async with p.web as c:
+        page = await c.post("/report", data=report(p) | {key: "1"})
+    app, publisher = open311_app()
+    async with web(app) as c:
+        api = await c.post("/requests.json", data=OPEN311_FORM | {key: "1"})
+    assert api.status_code == 400 and "malformed attribute parameter" in api.json()[0]["description"]
+    assert page.status_code == 400 and "malformed attribute parameter" in page.text
+    assert p.published == [] and publisher.published == []
+
+
+async def test_the_portal_reads_a_list_attribute_and_refuses_a_single_value_twice_as_open311_does() -> None:
+    p = Portal()
+    async with p.web as c:
+        twice = await c.post("/report", data=report(p) | {"attribute[surface]": ["wall", "wall"]})
+        ok = await c.post("/report", data=report(p))
+    assert twice.status_code == 400 and "attribute[surface] was given more than once" in twice.text
+    assert ok.status_code == 200 and len(p.published) == 1
