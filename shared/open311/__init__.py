@@ -26,6 +26,7 @@ from shared.open311.post import (
     PostServiceRequest,
     attribute_parameters,
     coordinate_problem,
+    is_blank,
     parse_post_form,
 )
 from shared.open311.spatial import (
@@ -84,6 +85,7 @@ __all__ = [
     "ServiceRequest",
     "attribute_parameters",
     "coordinate_problem",
+    "is_blank",
     "parse_errors",
     "parse_post_form",
     "parse_post_response",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "PostServiceRequest",
     "attribute_parameters",
     "coordinate_problem",
+    "is_blank",
     "parse_post_form",
 ]
 
@@ -48,6 +50,16 @@ _SCALAR_FIELDS = (
 
 Text = Annotated[str | None, BeforeValidator(_clean_text)]
 
+# Letters that render as nothing (Hangul fillers, the blank braille pattern): a "description" of them is blank.
+_EMPTY_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` shows nothing: empty, or only whitespace, control and format characters (zero-width
+    space U+200B, zero-width (non-)joiners U+200C/U+200D, word joiner U+2060, BOM U+FEFF, soft hyphen,
+    bidi marks: Unicode categories Cc and Cf) and the fillers that render empty (`_EMPTY_LOOKING`)."""
+    return all(c.isspace() or c in _EMPTY_LOOKING or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
 
 class InvalidPostServiceRequest(ValueError):
     """The form breaks GeoReport v2 rules; ``errors`` holds one ``Open311Error`` (code 400) per problem."""
@@ -70,7 +82,8 @@ class PostServiceRequest(BaseModel):
     text and chooses the service itself; a request must then carry a ``description``.
 
     ``attributes`` maps each ``attribute[CODE]`` to its value, and ``attribute[CODE][]``
-    (multivaluelist) to the list of its values. Blank values are ``None``.
+    (multivaluelist) to the list of its values. Blank values are ``None`` (a ``description`` of only
+    invisible characters too, `is_blank`).
     Jurisdiction-dependent checks (0,0, swapped axes, outside the city) belong to the caller;
     see ``coordinate_problem``.
     """
@@ -107,6 +120,8 @@ class PostServiceRequest(BaseModel):
     @field_validator("description")
     @classmethod
     def _description_length(cls, value: str | None) -> str | None:
+        if value is not None and is_blank(value):
+            return None  # only zero-width or other invisible characters: no description, as a blank one
         if value is not None and len(value) > DESCRIPTION_MAX_CHARS:
             raise ValueError(
                 f"description is {len(value)} characters long; the limit is {DESCRIPTION_MAX_CHARS}"

@@ -50,6 +50,7 @@ from shared.open311 import (
     attribute_parameters,
     attribute_problems,
     coordinate_problem,
+    is_blank,
 )
 from shared.surveys import SurveyInvitation, read_survey_token, survey_contact_key
 
@@ -103,7 +104,7 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     """A portal report form (`form`: FormData) as a `PortalReport`, with the checks of an Open311 POST
     (the service offered, a point inside the jurisdiction, the service's attributes answered as its
     definition says; `jurisdiction_id` if given) and the portal's own (a description of at most 4000
-    characters, a place: pin or address, the contact chosen). Raises `FormProblem` naming every field to
+    characters that shows something, `shared.open311.is_blank`, a place: pin or address, the contact chosen). Raises `FormProblem` naming every field to
     correct, and `services.intake_web.domain.limits.Refused` for another jurisdiction's id."""
     check_jurisdiction(field_values(form, "jurisdiction_id"), deps.jurisdiction.id)
     problems: dict[str, str | tuple[str, str]] = {}
@@ -112,7 +113,7 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     if service is None:
         problems["service_code"] = "error.service_code"
     description = str(form.get("description") or "").strip()
-    if not description or len(description) > MAX_DESCRIPTION:
+    if is_blank(description) or len(description) > MAX_DESCRIPTION:  # blank: also only zero-width characters
         problems["description"] = "error.description"
     lat, long = coordinate(form.get("lat")), coordinate(form.get("long"))
     address = str(form.get("address") or "").strip()[:500] or None

@@ -15,7 +15,8 @@ from portal_fakes import NOW, Portal
 from services.intake_web.app import create_app
 from services.intake_web.domain.portal import SpamRefused, check_form, form_token
 from test_intake_web_abuse import NoCases
-from shared.open311 import parse_discovery
+from shared.events import MessageReceived
+from shared.open311 import is_blank, parse_discovery
 from web_fakes import FakePublisher, demo, settings
 
 
@@ -178,3 +179,28 @@ async def test_the_portal_reads_a_list_attribute_and_refuses_a_single_value_twic
         ok = await c.post("/report", data=report(p))
     assert twice.status_code == 400 and "attribute[surface] was given more than once" in twice.text
     assert ok.status_code == 200 and len(p.published) == 1
+
+
+INVISIBLE = ["   ", "\u200b", "\u200b\u200c\u200d\u2060\ufeff", " \u200b \n\t", "\u3164\u2800", "\u00ad\u200e"]
+
+
+@pytest.mark.parametrize("blank", INVISIBLE)
+async def test_a_description_of_only_invisible_characters_is_empty_on_the_portal_and_open311(blank: str) -> None:
+    p = Portal()
+    async with p.web as c:
+        page = await c.post("/report", data=report(p, description=blank))
+    assert page.status_code == 400 and 'id="description-error"' in page.text and p.published == []
+    app, publisher = open311_app()
+    free_text = {k: v for k, v in OPEN311_FORM.items() if not k.startswith("attribute") and k != "service_code"}
+    async with web(app) as c:
+        refused = await c.post("/requests.json", data=free_text | {"description": blank})
+        with_code = await c.post("/requests.json", data=OPEN311_FORM | {"description": blank})
+    assert refused.status_code == 400
+    assert "description" in refused.json()[0]["description"], "the 400 names the description"
+    assert with_code.status_code == 200, "a report with a service_code may come without a description"
+    [env] = publisher.published
+    assert env.payload(MessageReceived).description == ""
+
+
+def test_visible_text_around_a_zero_width_character_is_a_description() -> None:
+    assert not is_blank("\u200bhole") and not is_blank("é") and is_blank("") and is_blank("\u200b \u2060")
