@@ -83,10 +83,36 @@ def test_what_is_not_a_readable_image_is_refused(data: bytes) -> None:
         process_photo(data)
 
 
-@pytest.mark.parametrize("side", [7_000, 20_000], ids=["over-our-40-mpx", "over-pillows-own-limit"])
+@pytest.mark.parametrize("side", [7_800, 20_000], ids=["over-our-60-mpx", "over-pillows-own-limit"])
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(side: int) -> None:
     out = io.BytesIO()
     Image.new("1", (side, side)).save(out, format="PNG")  # tens of megapixels in a few kilobytes
     assert len(out.getvalue()) < 200_000
     with pytest.raises(NotAnImage, match="larger than we accept|decompression bomb"):
         process_photo(out.getvalue())
+
+
+def test_a_50_mpx_phone_photo_is_accepted_and_shrunk() -> None:
+    out = io.BytesIO()
+    Image.new("L", (8160, 6144), 128).save(out, format="PNG")  # a 50 MP sensor's full-size picture
+    photo = process_photo(out.getvalue())
+    assert (photo.width, photo.height) == (MAX_SIDE_PX, 1205)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_a_large_transparent_picture_is_flattened_on_white_while_it_is_reduced(mode: str) -> None:
+    img = Image.new("RGBA", (4000, 1000), (0, 0, 0, 0))
+    img.paste((200, 30, 30, 255), (0, 0, 2000, 1000))  # left half opaque red, right half transparent
+    out = io.BytesIO()
+    (img.convert("LA") if mode == "LA" else img.convert("P") if mode == "P" else img).save(out, format="PNG")
+    stored = Image.open(io.BytesIO(process_photo(out.getvalue()).jpeg))
+    assert stored.size == (MAX_SIDE_PX, 400)
+    assert min(stored.getpixel((1500, 200))) > 240  # transparent → white, not black
+    assert stored.getpixel((100, 200))[0] > 40 and stored.getpixel((100, 200)) != (255, 255, 255)
+
+
+def test_a_large_jpeg_turned_by_its_exif_is_upright_once_shrunk() -> None:
+    photo = process_photo(jpeg_with_gps(4000, 2000, orientation=6))
+    assert (photo.width, photo.height) == (800, MAX_SIDE_PX)
+    stored = Image.open(io.BytesIO(photo.jpeg))
+    assert stored.getpixel((400, 10))[2] > 150 and stored.getpixel((400, 1590))[0] > 150
