@@ -57,6 +57,10 @@ BODY_TOO_LARGE = "body_too_large"
 """Reason of a 413: a body over `Abuse.max_body_bytes` (or, on an upload route, over the upload limit)."""
 NO_ROUTE = "(no route)"
 REFUSALS_METRIC = "omni311_requests_refused"
+DRAIN_MAX_BYTES = 1 << 20
+"""The most bytes of a streamed body refused with 413 that are read and dropped before answering (1 MiB)."""
+DRAIN_MAX_S = 2.0
+"""How long (seconds) reading the rest of a refused streamed body may take before the 413 goes out anyway."""
 """Prometheus name of the refusal counter (exposed as ``omni311_requests_refused_total{route,reason}``)."""
 
 
@@ -561,11 +565,13 @@ class BodyLimitMiddleware:
         received = 0
         overflowed = False
         started = False
+        ended = False  # the body's last message was received
 
         async def counted() -> Message:
-            nonlocal received, overflowed
+            nonlocal received, overflowed, ended
             message = await receive()
             if message["type"] == "http.request":
+                ended = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     overflowed = True
@@ -589,6 +595,8 @@ class BodyLimitMiddleware:
             if started:
                 self.abuse.refuse(scope, BODY_TOO_LARGE)
             else:
+                if not ended:
+                    await _drain(receive)
                 await self._too_large(scope, send, limit)
             return
         if reason := scope.get("state", {}).get("refusal_reason"):
@@ -605,6 +613,22 @@ class BodyLimitMiddleware:
             return {"type": "http.disconnect"}
 
         await response(scope, nothing, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a streamed body refused with 413 (at most `DRAIN_MAX_BYTES`, within
+    `DRAIN_MAX_S` seconds), so a client still sending when the 413 and the close come reads the answer
+    instead of a connection reset; a client that sends more, or slower, gets the 413 anyway."""
+    drained = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_MAX_S):
+            while drained <= DRAIN_MAX_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 def install(app: FastAPI, abuse: Abuse) -> None:

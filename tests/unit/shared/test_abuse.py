@@ -309,6 +309,32 @@ async def test_a_chunked_form_whose_last_chunk_passes_the_limit_gets_413_not_a_h
     assert refused_total(app, "POST /requests.{fmt}", BODY_TOO_LARGE) == 1
 
 
+async def test_the_rest_of_a_refused_chunked_body_is_read_before_the_413_so_the_client_can_read_it() -> None:
+    """Answered (and the connection closed) while the client still sends, the 413 is lost to a connection reset
+    on the client's side; a bounded rest of the body is read and dropped first."""
+    app = make_app()
+    chunks = [b"api_key=key-a&description=" + b"y" * 700, b"y" * 400, b"y" * 400, b"y" * 400]
+    seen: list[str] = []
+
+    async def receive() -> Message:
+        if chunks:
+            seen.append(f"chunk {4 - len(chunks)}")
+            body = chunks.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+        await asyncio.sleep(60)  # a server waits for the disconnect once the body is in
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        seen.append(message["type"] + (f" {message['status']}" if "status" in message else ""))
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/staff/echo", "raw_path": b"/staff/echo", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"web"), (b"transfer-encoding", b"chunked")],
+             "client": ("10.0.0.9", 40000), "server": ("web", 80)}
+    await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    assert seen[:5] == ["chunk 0", "chunk 1", "chunk 2", "chunk 3", "http.response.start 413"]
+
+
 async def test_an_upload_route_takes_a_multipart_file_up_to_the_upload_limit() -> None:
     app = make_app()
     async with client(app) as c:
