@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     limit_reads_per_client: str = Field(default="300/minute", description="Public GETs and open-data exports.")
     max_body_bytes: int = Field(default=262_144, description="Largest request body except uploads, in bytes.")
     max_upload_bytes: int = Field(default=10_485_760, description="Largest photo upload, in bytes.")
+    photo_workers: int = Field(
+        default=2, ge=1, description="Photos intake_web processes at once (each takes up to ~240 MB while it is "
+                                     "decoded); 4 more per worker wait, the rest get 503 with Retry-After.")
     photo_unused_ttl_s: float = Field(
         default=86_400.0, gt=0, description="A portal photo no published report used is deleted after this "
                                             "many seconds (intake_web).")

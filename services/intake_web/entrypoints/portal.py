@@ -34,10 +34,11 @@ from services.intake_web.domain.portal import (
     looks_like_case_number,
     service_label,
 )
-from services.intake_web.entrypoints.http import AppDeps
+from services.intake_web.entrypoints.http import AppDeps, error, fmt_of
 from services.intake_web.service_layer import portal
 from services.intake_web.service_layer.deps import CaseReads, Deps, PortalDeps, PortalStore
 from services.intake_web.service_layer.intake import PublishFailed
+from services.intake_web.service_layer.photo_gate import PhotosBusy
 from shared.intake import CaseApiNoRoute, CaseApiUnavailable
 from shared.jurisdiction.help import load_help
 from shared.service import Runtime
@@ -97,6 +98,7 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     rt.app.state.portal_templates = templates()
+    rt.app.add_exception_handler(PhotosBusy, photos_busy)  # the Open311 POST's media file
     mount_vendor(rt.app)
     abuse = getattr(rt.app.state, "abuse", None)
     if abuse is not None:  # 429/413 on portal pages as a portal page (Open311 routes keep their error lists)
@@ -305,7 +307,7 @@ async def submit_report(request: Request, d: AppDeps) -> Response:
     except NotAnImage:
         return render(request, d, "portal_report.html", status=415, **_report_context(
             request, d, form, problems={"photo": ("error.photo", "not an image")}))
-    except PublishFailed:  # the broker did not take it: nothing accepted, the resident's text is kept
+    except (PublishFailed, PhotosBusy):  # nothing accepted, the resident's text is kept
         response = render(request, d, "portal_report.html", status=503,
                           **_report_context(request, d, form, notice="error.try_again"))
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
@@ -317,7 +319,8 @@ async def submit_report(request: Request, d: AppDeps) -> Response:
 @router.post("/photos")
 async def upload_photo(request: Request, d: AppDeps) -> Response:
     """One image (multipart field ``photo``): stored cleaned; ``{"id", "url"}``. 413 over the upload limit,
-    415 for what is not an image, 400 without the field."""
+    415 for what is not an image, 400 without the field, 503 with ``Retry-After`` while every photo worker
+    is busy and the waiting line full (`OMNI311_PHOTO_WORKERS`)."""
     form = await request.form(max_part_size=d.site.settings.max_upload_bytes + 1)
     upload = form.get("photo")
     if not isinstance(upload, UploadFile):
@@ -330,8 +333,24 @@ async def upload_photo(request: Request, d: AppDeps) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=413)
     except NotAnImage as exc:
         return JSONResponse({"detail": str(exc)}, status_code=415)
+    except PhotosBusy:
+        return photos_busy_json()
     return JSONResponse({"id": str(stored.id), "url": stored.url}, status_code=201,
                         headers={"Location": f"/media/{stored.id}.jpg"})
+
+
+def photos_busy_json() -> JSONResponse:
+    """503 with ``Retry-After``: every photo worker is busy, the client may send the photo again shortly."""
+    return JSONResponse({"detail": "too many photos are being processed; please retry"}, status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+async def photos_busy(request: Request, exc: Exception) -> Response:
+    """`PhotosBusy` raised by a route that does not answer it itself (the Open311 POST's `media` file):
+    503 with ``Retry-After``, as an Open311 error list."""
+    response = error(fmt_of(request), 503, "media: too many photos are being processed; please retry")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 @router.get("/media/{photo_id}.jpg")

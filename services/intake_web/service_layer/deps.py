@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from services.intake_web.config import SERVICE, AgentSettings
 from services.intake_web.domain.district_map import district_map, districts_geojson
+from services.intake_web.service_layer.photo_gate import PhotoGate
 from shared.intake import CaseApi, IntakePublisher
 from shared.jurisdiction import Jurisdiction
 from shared.jurisdiction.help import HelpArticle
@@ -69,6 +70,10 @@ class PortalDeps:
     reads: CaseReads
     settings: Settings
     help: tuple[HelpArticle, ...] = ()
+    photo_gate: PhotoGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.photo_gate = PhotoGate(self.settings.photo_workers)
 
 
 @dataclass

@@ -8,7 +8,6 @@ Produces on `intake.messages` (acks=all, before the resident gets an answer): `i
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,13 +84,15 @@ def media_url(deps: Deps, photo_id: UUID) -> str:
 
 async def store_photo(deps: Deps, data: bytes, *, photo_id: UUID | None = None) -> StoredPhoto:
     """Process (`domain.photos.process_photo`, in a worker thread) and keep one uploaded image, as
-    `photo_id` (default: a new id); a `photo_id` kept before keeps its photo (a retried request). Raises
-    `UploadTooLarge` over `max_upload_bytes`, `NotAnImage` for anything else than a readable image."""
+    `photo_id` (default: a new id); a `photo_id` kept before keeps its photo (a retried request). At most
+    `Settings.photo_workers` are processed at once (`PortalDeps.photo_gate`). Raises `UploadTooLarge` over
+    `max_upload_bytes`, `NotAnImage` for anything else than a readable image, `PhotosBusy` when every
+    worker is busy and the waiting line full."""
     if len(data) > deps.site.settings.max_upload_bytes:
         raise UploadTooLarge(f"a photo may hold at most {deps.site.settings.max_upload_bytes} bytes")
     if not data:
         raise NotAnImage("empty file")
-    photo = await asyncio.to_thread(process_photo, data)
+    photo = await deps.site.photo_gate.run(process_photo, data)
     photo_id = photo_id or deps.new_id()
     await deps.site.store.add_photo(photo_id=photo_id, jpeg=photo.jpeg, width=photo.width, height=photo.height,
                                     now=deps.clock())
