@@ -1,5 +1,6 @@
 """The resident portal's store on real PostgreSQL (schema `intake_web`): a photo kept is read back byte for
-byte and an unknown id is none; a survey invitation is recorded answered once."""
+byte and an unknown id is none; only kept photos no report used yet are unused; a survey invitation is
+recorded answered once."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ async def test_a_photo_is_kept_and_read_back(service_pool: asyncpg.Pool) -> None
     assert await store.photo(uuid4()) is None
     row = await service_pool.fetchrow("SELECT width, height, bytes, created_at FROM photos WHERE id = $1", photo_id)
     assert dict(row) == {"width": 640, "height": 480, "bytes": len(jpeg), "created_at": NOW}
+
+
+async def test_unused_photos_are_the_kept_ones_no_report_used_yet(service_pool: asyncpg.Pool) -> None:
+    store = PgPortalStore(lambda: service_pool)
+    fresh, used, made_up = uuid4(), uuid4(), uuid4()
+    for pid in (fresh, used):
+        await store.add_photo(photo_id=pid, jpeg=b"\xff\xd8x\xff\xd9", width=1, height=1, now=NOW)
+    await store.use_photos(token=f"web-{uuid4()}", photo_ids=[used], now=NOW)
+    assert await store.unused_photos([fresh, used, made_up]) == {fresh}
+    assert await store.unused_photos([]) == set()
 
 
 async def test_a_survey_invitation_is_recorded_answered_once(service_pool: asyncpg.Pool) -> None:

@@ -34,6 +34,14 @@ class PgPortalStore:
                                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
                                photo_id, jpeg, width, height, len(jpeg), now)
 
+    async def unused_photos(self, photo_ids: Collection[UUID]) -> set[UUID]:
+        """Those of `photo_ids` that are kept and that no published report uses yet (no `photo_uses` row)."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT p.id FROM photos p WHERE p.id = ANY($1::uuid[]) AND NOT EXISTS "
+                "(SELECT 1 FROM photo_uses u WHERE u.photo_id = p.id)", list(photo_ids))
+        return {r["id"] for r in rows}
+
     async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
         """Record that the published report `token` (its channel_message_id) uses these photos, so that
         `case.personal_data_erased` finds them; ids of no kept photo are skipped, a use recorded before is

@@ -294,6 +294,9 @@ async def submit_report(request: Request, d: AppDeps) -> Response:
         key = f"error.spam.{exc.reason}" if exc.reason in ("form_too_fast", "form_expired") else "error.spam"
         return render(request, d, "portal_report.html", status=400,
                       **_report_context(request, d, form, notice=key))
+    except portal.UnusablePhotos as exc:  # made-up ids, or photos of another report: shown again without them
+        return render(request, d, "portal_report.html", status=400,
+                      **_report_context(request, d, form, problems=exc.problems, drop_photos=exc.ids))
     except FormProblem as exc:
         return render(request, d, "portal_report.html", status=400,
                       **_report_context(request, d, form, problems=exc.problems))

@@ -28,6 +28,9 @@ class PortalStore(Protocol):
     async def photo(self, photo_id: UUID) -> bytes | None:
         """A stored photo's JPEG, None when there is none."""
 
+    async def unused_photos(self, photo_ids: Collection[UUID]) -> set[UUID]:
+        """Those of `photo_ids` that are kept and that no published report uses yet."""
+
     async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
         """Record that the published report `token` uses these photos (ids not kept are skipped); returns
         how many uses were recorded."""

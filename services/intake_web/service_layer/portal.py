@@ -61,6 +61,16 @@ class UploadTooLarge(ValueError):
     """An uploaded file is larger than `Settings.max_upload_bytes`."""
 
 
+class UnusablePhotos(FormProblem):
+    """Photo ids posted with a report (``photo_id`` fields) that are not a photo kept here, or one another
+    published report already uses: `ids` (as sent). A 400 naming the ``photo`` field; the form is shown
+    again without them."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = tuple(ids)
+        super().__init__({"photo": ("error.photo_id", str(len(self.ids)))})
+
+
 class SurveyAlreadyAnswered(ValueError):
     """This invitation (`jti`) was answered before: one answer per invitation."""
 
@@ -188,6 +198,30 @@ def photo_ids(form: Any) -> list[UUID]:
     return found[:MAX_PHOTOS]
 
 
+async def check_photo_ids(deps: Deps, form: Any) -> None:
+    """Every ``photo_id`` field of a report form names a photo uploaded here (`store_photo`) that no
+    published report uses yet: a made-up id would give a case a broken image, and another report's public
+    photo id would attach a stranger's photo. Raises `UnusablePhotos` naming the others (a value that is
+    not a UUID included). Two reports sent at the same instant with the same still-unused id both pass (no
+    lock): such an id is one only its uploader has seen until a report uses it."""
+    raw = list(dict.fromkeys(v.strip() for v in field_values(form, "photo_id") if v.strip()))
+    if not raw:
+        return
+    ids = {v: _uuid(v) for v in raw}
+    usable = await deps.site.store.unused_photos({u for u in ids.values() if u is not None})
+    bad = [v for v, u in ids.items() if u not in usable]
+    if bad:
+        raise UnusablePhotos(bad)
+
+
+def _uuid(value: str) -> UUID | None:
+    """`value` as a UUID; None when it is not one."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
 def check_spam_guard(deps: Deps, form: Any) -> None:
     """The portal forms' spam guard (`domain.portal.check_form`): the ``website`` honeypot empty and the
     ``form_token`` one we served between `portal_min_fill_s` and `portal_form_ttl_s` seconds ago. Raises
@@ -200,12 +234,14 @@ def check_spam_guard(deps: Deps, form: Any) -> None:
 async def submit_report(deps: Deps, form: Any, *, files: Sequence[bytes], language: str) -> Accepted:
     """Check the spam guard (`domain.portal.check_form`: honeypot, form token's age), read the report
     (`read_report`), store the photos sent with the form itself (no-JavaScript path) and publish the
-    report (`service_layer.intake.submit_web`). Raises `SpamRefused`, `FormProblem`, `Refused`,
+    report (`service_layer.intake.submit_web`). Raises `SpamRefused`, `FormProblem` (`UnusablePhotos` for a
+    ``photo_id`` not uploaded here or already used, `check_photo_ids`), `Refused`,
     `UploadTooLarge`, `NotAnImage` (nothing is published then)."""
     check_spam_guard(deps, form)
     ids = photo_ids(form)
     urls = [media_url(deps, pid) for pid in ids]
     read_report(deps, form, photo_urls=urls)  # every field checked before a photo is stored
+    await check_photo_ids(deps, form)
     for data in files[:MAX_PHOTOS - len(urls)]:
         stored = await store_photo(deps, data)
         ids.append(stored.id)
@@ -291,11 +327,11 @@ def form_attributes(deps: Deps, code: str | None) -> list[Any]:
 
 
 def report_form(deps: Deps, values: Any, *, lang: str, problems: Mapping[str, tuple[str, str]] | None = None,
-                notice: str | None = None) -> dict[str, Any]:
+                notice: str | None = None, drop_photos: Sequence[str] = ()) -> dict[str, Any]:
     """What the report form shows (the template context of ``portal_report.html``): the categories grouped
     in `lang`, the chosen one's questions and help articles, `values` sent before (a `FormData` or the
     query), `problems` by field, a `notice` (message key), a fresh form token, the district polygons, the
-    upload limit in MB and the photos uploaded before."""
+    upload limit in MB and the photos uploaded before (but `drop_photos`, ids refused by `check_photo_ids`)."""
     code = str(values.get("service_code") or "") or None
     multi = values.getlist if hasattr(values, "getlist") else (lambda k: [values[k]] if k in values else [])
     s = deps.site.settings
@@ -305,7 +341,8 @@ def report_form(deps: Deps, values: Any, *, lang: str, problems: Mapping[str, tu
         "form_token": form_token(s.portal_form_secret, deps.clock()),
         "articles": help_for(deps, service_code=code, query="") if code else [],
         "districts": deps.districts_geojson(), "max_mb": max(1, s.max_upload_bytes // 1_048_576),
-        "photo_ids": [str(p) for p in photo_ids(values)] if hasattr(values, "getlist") else [],
+        "photo_ids": [str(p) for p in photo_ids(values) if str(p) not in drop_photos]
+        if hasattr(values, "getlist") else [],
         "media_prefix": "/media/", "title_key": "report.title", "active": "report",
     }
 

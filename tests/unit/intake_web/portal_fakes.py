@@ -47,6 +47,10 @@ class MemoryPortalStore:
     async def photo(self, photo_id: UUID) -> bytes | None:
         return self.photos.get(photo_id)
 
+    async def unused_photos(self, photo_ids: Collection[UUID]) -> set[UUID]:
+        used = {p for _t, p in self.uses}
+        return {p for p in photo_ids if p in self.photos and p not in used}
+
     async def use_photos(self, *, token: str, photo_ids: Collection[UUID], now: datetime) -> int:
         added = {(token, p) for p in photo_ids if p in self.photos} - self.uses
         self.uses |= added
