@@ -418,25 +418,32 @@ class Abuse:
 
     async def check(self, request: Request, limits: tuple[Limit, ...] | None = None) -> None:
         """Take a slot of each of `limits` (default: those of the request's route, `limits_of`), or raise
-        `Throttled` (the refusal recorded, nothing taken). For `Limit.REPORTS_PER_API_KEY` the form's (else
-        the query's) ``api_key`` is read, after the per-client limits were found free (a flood is refused
-        before its body is parsed)."""
+        `Throttled` (the refusal recorded, nothing taken). Where `Limit.REPORTS_PER_API_KEY` applies, the
+        form's (else the query's) ``api_key`` is read first: a key the service knows takes a slot of its
+        key's limit instead of the per-client one (an app's server or a city's back office posts every
+        report from one address: its key is the client); without a known key the per-client limit applies
+        (the route then answers 403). Elsewhere the per-client limits are checked before the body is read,
+        so a flood is refused unparsed."""
         if limits is None:
             limits = self.limits_of(route_of(request.scope))
         if not limits:
             return
         client = client_of(request.scope)
-        checks = [(limit, client) for limit in limits if limit is not Limit.REPORTS_PER_API_KEY]
-        for limit, key in checks:
-            if wait := self.limits.wait(limit, key):
-                self._throttle(request, limit, wait, None)
         api_key = None
         if Limit.REPORTS_PER_API_KEY in limits:
             api_key = await _api_key(request)
             if api_key in self.api_keys:
+                keyed = {Limit.REPORTS_PER_API_KEY, Limit.REPORTS_PER_CLIENT}
+                checks = [(limit, client) for limit in limits if limit not in keyed]
                 checks.append((Limit.REPORTS_PER_API_KEY, api_key))
             else:
                 api_key = None
+                checks = [(limit, client) for limit in limits if limit is not Limit.REPORTS_PER_API_KEY]
+        else:
+            checks = [(limit, client) for limit in limits]
+            for limit, key in checks:
+                if wait := self.limits.wait(limit, key):
+                    self._throttle(request, limit, wait, None)
         if over := self.limits.take(checks):
             self._throttle(request, over[0], over[1], api_key)
 

@@ -78,21 +78,29 @@ def web(app: Any, host: str = "10.1.0.1") -> httpx.AsyncClient:
 async def test_an_open311_client_over_its_limit_gets_429_and_nothing_is_published() -> None:
     app, publisher, _ = make()
     async with web(app) as c:
-        codes = [(await c.post("/requests.json", data=FORM)).status_code for _ in range(3)]
+        codes = [(await c.post("/requests.json", data=FORM)).status_code for _ in range(4)]
         r = await c.post("/requests.json", data=FORM)
         x = await c.post("/requests.xml", data=FORM)
-    assert codes == [200, 200, 200], "the jurisdiction accepts this form"
-    assert len(publisher.published) == 3, "a refused report is not published"
+    assert codes == [200, 200, 200, 200], "key-a's 4 a minute, from one address (its key is the client)"
+    assert len(publisher.published) == 4, "a refused report is not published"
     assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 60
-    assert r.json()[0]["code"] == 429 and "per client" in r.json()[0]["description"]
+    assert r.json()[0]["code"] == 429 and "per api_key" in r.json()[0]["description"]
     assert x.status_code == 429 and x.headers["content-type"].startswith("text/xml")
     assert ET.fromstring(x.content).findtext("error/code") == "429" and x.headers["retry-after"].isdigit()
 
 
-async def test_another_address_still_posts_while_one_is_throttled_until_the_api_key_is_spent() -> None:
+async def test_without_a_known_key_the_address_is_limited_and_nothing_is_published() -> None:
+    app, publisher, _ = make()
+    async with web(app, "10.1.0.9") as c:
+        codes = [(await c.post("/requests.json", data=FORM | {"api_key": "guess"})).status_code for _ in range(4)]
+    assert codes == [403, 403, 403, 429], "3 a minute per address for requests without a known key"
+    assert publisher.published == []
+
+
+async def test_another_key_still_posts_while_one_is_spent() -> None:
     app, publisher, _ = make()
     async with web(app, "10.1.0.1") as a, web(app, "10.1.0.2") as b, web(app, "10.1.0.3") as other_key:
-        assert [(await a.post("/requests.json", data=FORM)).status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert [(await a.post("/requests.json", data=FORM)).status_code for _ in range(3)] == [200, 200, 200]
         assert (await b.post("/requests.json", data=FORM)).status_code == 200, "4th slot of key-a"
         spent = await b.post("/requests.json", data=FORM)
         assert (await other_key.post("/requests.json", data=FORM | {"api_key": "key-b"})).status_code == 200

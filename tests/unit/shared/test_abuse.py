@@ -156,11 +156,11 @@ def test_a_client_is_its_address_and_an_ipv6_client_its_64(host: str, key: str) 
 
 async def test_an_open311_post_over_the_client_limit_gets_429_with_retry_after_in_json() -> None:
     app = make_app()
-    async with client(app) as c:
+    async with client(app) as c:  # a key the service does not know: the address is the client
         for i in range(3):
-            r = await c.post("/requests.json", data={"api_key": "key-a", "description": str(i)})
+            r = await c.post("/requests.json", data={"api_key": "nobody", "description": str(i)})
             assert r.status_code == 200, r.text
-        r = await c.post("/requests.json", data={"api_key": "key-a", "description": "3"})
+        r = await c.post("/requests.json", data={"api_key": "nobody", "description": "3"})
     assert r.status_code == 429
     assert r.headers["content-type"].startswith("application/json")
     assert 1 <= int(r.headers["retry-after"]) <= 60
@@ -174,14 +174,23 @@ async def test_an_open311_429_in_xml_is_an_error_list() -> None:
     app = make_app()
     async with client(app) as c:
         for _ in range(3):
-            assert (await c.post("/requests.xml", data={"api_key": "key-a"})).status_code == 200
-        r = await c.post("/requests.xml", data={"api_key": "key-a"})
+            assert (await c.post("/requests.xml", data={"api_key": "nobody"})).status_code == 200
+        r = await c.post("/requests.xml", data={"api_key": "nobody"})
     assert r.status_code == 429 and r.headers["content-type"].startswith("text/xml")
     root = ET.fromstring(r.content)
     assert root.tag == "errors"
     assert root.findtext("error/code") == "429"
     assert "retry in" in (root.findtext("error/description") or "")
     assert r.headers["retry-after"].isdigit()
+
+
+async def test_a_known_api_key_is_its_own_client_however_many_reports_one_address_sends() -> None:
+    # An app's server or a city's back office posts every report from one address: its key is the client.
+    app = make_app()
+    async with client(app, "10.0.5.1") as c:
+        answers = [(await c.post("/requests.json", data={"api_key": "key-a"})).status_code for _ in range(6)]
+    assert answers == [200] * 5 + [429], "5/minute for key-a, although the address's limit is 3"
+    assert refused_total(app, "POST /requests.{fmt}", "reports_per_client") == 0
 
 
 async def test_one_api_key_is_limited_across_addresses_and_another_key_is_not() -> None:
