@@ -42,9 +42,10 @@ def refused(fmt: str, exc: Refused) -> Response:
     return error(fmt, STATUS_OF[exc.problem], *exc.descriptions)
 
 
-def retry_later(fmt: str) -> Response:
-    """503 with ``Retry-After``: the case service did not answer, the client may ask again shortly."""
-    response = error(fmt, 503, "case lookups are unavailable for a moment; please retry")
+def retry_later(fmt: str, description: str = "case lookups are unavailable for a moment; please retry") -> Response:
+    """503 with ``Retry-After``: a service behind us (the case service, Kafka) did not answer; the client may
+    send the same request again shortly."""
+    response = error(fmt, 503, description)
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 

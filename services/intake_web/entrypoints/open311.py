@@ -17,6 +17,7 @@ from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, portal, reads
+from services.intake_web.service_layer.intake import PublishFailed
 from shared.abuse import refusal_response
 from shared.intake import CaseApiRefused, CaseApiUnavailable
 from shared.open311 import (
@@ -158,6 +159,13 @@ async def case_api_refused(request: Request, exc: Exception) -> Response:
                             abuse.page if abuse is not None else None)
 
 
+async def publish_failed(request: Request, exc: Exception) -> Response:
+    """Kafka did not take a report (`PublishFailed`): nothing was accepted; 503 with ``Retry-After``, and
+    the same request sent again (the same ``Idempotency-Key``) is the same event."""
+    return retry_later(fmt_of(request), "the report could not be accepted just now (nothing was kept); "
+                                        "please send it again in a few seconds")
+
+
 async def refused_anywhere(request: Request, exc: Exception) -> Response:
     """A `Refused` no route caught (a route dependency's, e.g. another `jurisdiction_id`): its error list
     with the status of its problem kind, in the format the path asked for."""
@@ -165,6 +173,6 @@ async def refused_anywhere(request: Request, exc: Exception) -> Response:
     return refused(fmt_of(request), exc)
 
 
-EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down, CaseApiRefused: case_api_refused,
-                      Refused: refused_anywhere}
+EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down,
+                      CaseApiRefused: case_api_refused, Refused: refused_anywhere, PublishFailed: publish_failed}
 """Exception → handler, for `app.add_exception_handler`."""

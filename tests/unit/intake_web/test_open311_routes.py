@@ -10,6 +10,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 
 from services.intake_web.app import create_app
 from services.intake_web.domain.intake import event_id_for
@@ -216,3 +217,20 @@ async def test_the_real_publisher_takes_the_topic_from_the_registry_and_counts_w
     [kwargs] = sent
     assert kwargs["topic"] == "t-9.intake.messages"
     assert 'omni311_events_handled_total{event_type="intake.message_received"} 1.0' in metrics.text
+
+
+class DownPublisher(FakePublisher):
+    """Kafka that does not acknowledge."""
+
+    async def publish(self, env: Any) -> None:
+        raise KafkaTimeoutError()
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_a_post_kafka_does_not_take_is_a_503_to_retry_not_a_500(fmt: str) -> None:
+    app = create_app(Settings(jurisdiction="demo"), jurisdiction=demo(), publisher=DownPublisher(),
+                     case_api=FakeCaseApi(False), clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-web.internal") as web:
+        r = await web.post(f"/requests.{fmt}", data=FORM)
+    assert r.status_code == 503 and r.headers["retry-after"].isdigit()
+    assert b"send it again" in r.content
