@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -246,12 +247,31 @@ def service_label(service: Any, language: str) -> str:
     return str(labels.get(language) or service.service_name)
 
 
-def grouped_services(services: Sequence[Any], language: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The categories for the form's list: (group, [(service_code, label)]) with groups and labels sorted
-    alphabetically (accent-insensitive order is good enough with casefold)."""
-    groups: dict[str, list[tuple[str, str]]] = {}
+def fold(text: str) -> str:
+    """`text` lower-cased without accents (NFD, combining marks dropped): the form the category search
+    compares (portal.js folds what the resident types the same way)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
+
+
+def search_words(service: Any) -> str:
+    """The words the category search matches for `service`, folded (`fold`) and space-joined, no
+    repeats: its Open311 ``service_name``, every ``labels`` entry, its ``group`` and its ``keywords`` in
+    every language (so "lampadaire" finds a light service on any page)."""
+    labels = getattr(service, "labels", None) or {}
+    keywords = getattr(service, "keywords", None) or {}
+    texts = [service.service_name, *labels.values(), getattr(service, "group", "") or "",
+             *(k.text for lang in sorted(keywords) for k in keywords[lang])]
+    return " ".join(dict.fromkeys(fold(t).strip() for t in texts if t and t.strip()))
+
+
+def grouped_services(services: Sequence[Any], language: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """The categories for the form's list: (group, [(service_code, label, search words)]) with groups and
+    labels sorted alphabetically (accent-insensitive order is good enough with casefold); the search
+    words are `search_words`."""
+    groups: dict[str, list[tuple[str, str, str]]] = {}
     for sv in services:
-        groups.setdefault(sv.group or "", []).append((sv.service_code, service_label(sv, language)))
+        groups.setdefault(sv.group or "", []).append((sv.service_code, service_label(sv, language),
+                                                       search_words(sv)))
     return [(g, sorted(items, key=lambda i: i[1].casefold())) for g, items in sorted(groups.items(),
                                                                                      key=lambda kv: kv[0].casefold())]
 

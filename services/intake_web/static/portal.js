@@ -60,7 +60,9 @@
       refresh("#help-panel", "/report/help?service_code=" + encodeURIComponent(select.value) + "&q=" + encodeURIComponent(words));
     }
 
-    // Category search: hides the options that do not match the words typed (accents and case ignored).
+    // Category search: hides the options that do not match the words typed (accents and case ignored) in
+    // the option's text, its group or its data-search (the service's names, labels and keywords in every
+    // language, folded by the server).
     var search = document.getElementById("category-search");
     search.parentElement.hidden = false;
     function fold(s) { return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
@@ -69,7 +71,7 @@
       var first = null;
       Array.prototype.forEach.call(select.querySelectorAll("option"), function (o) {
         if (!o.value) { return; }
-        var text = fold(o.textContent + " " + (o.parentElement.label || ""));
+        var text = fold(o.textContent + " " + (o.parentElement.label || "") + " " + (o.getAttribute("data-search") || ""));
         var show = words.every(function (w) { return text.indexOf(w) >= 0; });
         o.hidden = !show; o.disabled = !show;
         if (show && !first) { first = o; }

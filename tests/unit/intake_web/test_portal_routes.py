@@ -60,7 +60,8 @@ async def test_the_report_form_groups_categories_and_carries_the_spam_guard() ->
         chosen = await web.get("/report?service_code=pothole&lang=fr")
         fragment = await web.get("/report/questions?service_code=graffiti&lang=en", headers={"hx-request": "true"})
     assert page.status_code == 200
-    assert '<optgroup label="Streets">' in page.text and '<option value="pothole">Nid-de-poule</option>' in page.text
+    assert '<optgroup label="Streets">' in page.text and '>Nid-de-poule</option>' in page.text
+    assert '<option value="pothole" data-search="' in page.text
     assert 'name="website"' in page.text and 'aria-hidden="true"' in page.text
     token = re.search(r'name="form_token" value="([^"]+)"', page.text)
     assert token and token.group(1) == form_token(p.settings.portal_form_secret, NOW)
