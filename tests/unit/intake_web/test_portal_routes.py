@@ -463,3 +463,15 @@ async def test_a_token_the_case_api_cannot_carry_is_no_case_but_a_programming_er
             with pytest.raises(TypeError):
                 await web.get(path, params=params)
     assert tracked.status_code == 200 and "hx-get" not in polled.text
+
+
+async def test_the_mobile_menu_and_its_close_button_are_labelled_in_the_page_language() -> None:
+    """USWDS shows the menu button's text upper-cased ("MENU", the same word in French); the text and the
+    close button's label come from the translations."""
+    p = Portal()
+    async with p.web as web:
+        fr = await web.get("/report?lang=fr")
+        en = await web.get("/report?lang=en")
+    assert '<button type="button" class="usa-menu-btn">Menu</button>' in fr.text
+    assert 'alt="Fermer"' in fr.text and 'alt="Close"' not in fr.text
+    assert '<button type="button" class="usa-menu-btn">Menu</button>' in en.text and 'alt="Close"' in en.text
