@@ -47,7 +47,9 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
 
     Returns ``{"service_request_id", "status", "workflow_status", "status_notes", "merged_into",
     "followers", "entries"}``; each entry is ``{"at", "kind"}`` plus, by kind: ``routed``: `service_code`,
-    `service_name`, `department`, `text` ("<service> — <department>"); ``status_changed``: `status`,
+    `service_name`, `department`, `text` ("<service> — <department>"; a `routed` entry written without a
+    `service_code`, as cases routed before the entry carried one were, takes the case's own code; the name is
+    the jurisdiction's, else the case's `service_name`, else the code); ``status_changed``: `status`,
     `workflow_status`, `status_notes` (the status the case then had, whichever staff action or rule moved
     it); ``public_update``: `text`; ``merged`` / ``absorbed`` / ``unmerged`` / ``released``: `other_case`
     (the other case's number; `merged` and `unmerged` also carry the status they left the case in);
@@ -73,9 +75,9 @@ def public_history(case: dict[str, Any], entries: list[dict[str, Any]], *, juris
         if kind == "opened":
             out.append({"at": at, "kind": "opened"})
         elif kind == "routed":
-            code = detail.get("service_code")
+            code = detail.get("service_code") or case.get("service_code")
             service = jurisdiction.service(code) if code else None
-            name = service.service_name if service is not None else code
+            name = (service.service_name if service is not None else None) or case.get("service_name") or code
             department = _department_name(jurisdiction, detail.get("queue"), code)
             out.append({"at": at, "kind": "routed", "service_code": code, "service_name": name,
                         "department": department, "text": " — ".join(x for x in (name, department) if x) or None})

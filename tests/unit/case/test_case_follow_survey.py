@@ -284,3 +284,21 @@ async def test_the_public_history_of_a_merged_case_names_its_survivor(store: Sto
     assert merged["status"] == "closed" and merged["workflow_status"] == "duplicate"
     assert merged["status_notes"] == f"Duplicate of {first['service_request_id']}"
     assert "score" not in str(view)  # the duplicate detector's evidence is staff's
+
+
+def test_a_routed_entry_without_a_service_code_names_the_cases_category() -> None:
+    """Cases routed before the `routed` entry carried its `service_code` (replayed NYC data) showed
+    " — <department>" with no category on the tracking page."""
+    case = {"service_request_id": "DEMO-26-000001", "service_code": "pothole", "service_name": "Pothole",
+            "status": "open", "workflow_status": "new", "status_notes": None}
+    legacy = [{"at": T0, "kind": "routed", "detail": {"queue": "roads", "after": {"workflow_status": "new"}}}]
+    unknown = {**case, "service_code": "gone-code", "service_name": "Old category"}
+
+    [known] = [e for e in public_history(case, legacy, jurisdiction=demo(), followers=0)["entries"]
+               if e["kind"] == "routed"]
+    [other] = [e for e in public_history(unknown, legacy, jurisdiction=demo(), followers=0)["entries"]
+               if e["kind"] == "routed"]
+
+    assert known["service_code"] == "pothole" and known["service_name"] == demo().service("pothole").service_name
+    assert known["text"].startswith(known["service_name"] + " — ")
+    assert other["service_code"] == "gone-code" and other["service_name"] == "Old category"
