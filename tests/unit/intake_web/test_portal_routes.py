@@ -245,6 +245,8 @@ async def test_the_tracking_page_shows_the_public_history_and_photos() -> None:
                   'id="case-map"'):
         assert shown in page.text, shown
     assert unknown.status_code == 404
+    followers, history = page.text.index('id="case-followers"'), page.text.index('id="history-title"')
+    assert followers < history, "the follower count is part of the case summary, not an entry of the history"
 
 
 async def test_the_tracking_page_shows_the_case_while_its_history_cannot_be_read() -> None:
