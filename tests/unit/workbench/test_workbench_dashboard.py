@@ -6,9 +6,12 @@ survey answers."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from jinja2 import Environment, FileSystemLoader
 
 from services.workbench.domain import dashboard as board
 from services.workbench.domain.i18n import MESSAGES
@@ -337,3 +340,25 @@ async def test_the_hotspot_map_draws_the_configured_tiles_under_the_districts(te
         page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/dashboard")
     assert f'data-tile-url="{tiles}"' in page.text
     assert 'data-tile-attribution="© OpenStreetMap contributors"' in page.text
+
+
+def test_a_years_columns_are_drawn_dense_and_shrink_to_fit_the_page() -> None:
+    """A year of days (/dashboard?from=2011-01-01&to=2011-12-31) made the page 1983 px wide at 1280 px:
+    365 columns of at least 3 px plus 2 px gaps. Past 62 columns the plot drops its gaps, and no column
+    has a minimum width."""
+    root = Path(__file__).parents[3] / "services" / "workbench"
+    env = Environment(loader=FileSystemLoader(root / "templates"), autoescape=True)
+    env.globals["t"] = lambda key, **kw: key
+    days = [{"date": (date(2011, 1, 1) + timedelta(d)).isoformat(), "total": 1, "by_channel": {"web": 1}}
+            for d in range(365)]
+    month = days[:31]
+
+    def plot(rows: list[dict[str, Any]]) -> str:
+        html = env.get_template("_day_columns.html").render(bars=board.per_day(rows, "by_channel"), name="channel",
+                                                             id="channel-table", caption="", first="", total_label="")
+        return html[html.index('class="wb-columns__plot'):].split('"', 2)[1]
+
+    assert plot(days) == "wb-columns__plot wb-columns__plot--dense" and plot(month) == "wb-columns__plot"
+    css = (root / "static" / "workbench.css").read_text(encoding="utf-8")
+    column = css[css.index(".wb-column {"):].split("}", 1)[0]
+    assert "min-width: 0;" in column and ".wb-columns__plot--dense { gap: 0; }" in css
