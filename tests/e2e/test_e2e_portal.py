@@ -89,7 +89,7 @@ async def test_a_resident_reports_a_neighbour_follows_staff_resolve_and_the_repo
     await page.click("#start-report")
     await page.wait_for_selector("#report-map .leaflet-interactive")
     served = datetime.now(UTC)
-    await page.fill("#category-search", "poule")
+    await page.fill("#category-search", "CHAUSSEE abimee")  # a keyword of the category, not its label
     assert await page.input_value("#service_code") == "pothole"
     await page.wait_for_selector("#attr-size")
     await page.select_option("#attr-size", "large")
