@@ -165,12 +165,15 @@ def _routing(case_id: str) -> dict[str, Any]:
         "sla_due_at": None, "rule_id": "adversary", "config_version": "x", "matched_keywords": [], "score": None}}
 
 
-async def test_poison_messages_are_dead_lettered_with_headers_claim_nothing_and_consumption_goes_on(stack) -> None:
+async def test_poison_messages_are_dead_lettered_with_headers_claim_nothing_and_consumption_goes_on(
+        stack, insights_url: str) -> None:
+    # insights_url: the insights service runs beside the stack (it consumes intake.messages and
+    # cases.lifecycle too, so it dead-letters what it cannot read as every consumer does).
     poison_key = f"ck_poison_{uuid.uuid4().hex[:8]}"
     unknown_case = str(uuid.uuid4())
     ghost = uuid.uuid4()
     p: dict[str, dict[str, Any]] = {}
-    p["corrupt"] = {"topic": "intake.messages", "raw": b"\xff\xfe{not json", "dlq_by": {"case", "notifier"}}
+    p["corrupt"] = {"topic": "intake.messages", "raw": b"\xff\xfe{not json", "dlq_by": {"case", "notifier", "insights"}}
     p["invalid_intake"] = {"topic": "intake.messages", "env": envelope(
         "intake.message_received", {"channel": "open311"}, subject=poison_key), "dlq_by": {"case"}}
     p["future_version"] = {"topic": "intake.messages", "env": envelope(
@@ -202,7 +205,7 @@ async def test_poison_messages_are_dead_lettered_with_headers_claim_nothing_and_
         subject=unknown_case), "dlq_by": {"case"}}
     p["opened_invalid"] = {"topic": "cases.lifecycle", "env": envelope(
         "case.opened", {"case_id": unknown_case, "service_request_id": "DEMO-X"}, subject=unknown_case),
-        "dlq_by": {"router", "notifier"}}
+        "dlq_by": {"router", "notifier", "insights"}}
     p["opened_bad_priority_routing"] = {"topic": "routing.decisions", "env": envelope(
         "routing.decided", {**_routing(unknown_case), "routing": {**_routing(unknown_case)["routing"], "priority": 9}},
         subject=unknown_case), "dlq_by": {"case"}}
@@ -313,14 +316,17 @@ async def test_concurrent_staff_status_changes_on_a_merged_case_emit_once_with_t
     timeline1 = [t["kind"] for t in await rows(stack, "case", "SELECT kind FROM timeline WHERE case_id = $1",
                                                 first["case_id"])]
     assert timeline1.count("status_changed") == 1, timeline1
-    # The notifier: one closure to each reporter following the survivor, one unmerge notice to the merged one.
+    # The notifier: one closure to each reporter following the survivor, one unmerge notice to the merged one,
+    # and one satisfaction survey invitation to each of the two reporters (the closure was a first one).
     d1 = await _sent_deliveries(stack, first["case_id"])
     d2 = await _sent_deliveries(stack, second["case_id"])
-    assert sorted(d["kind"] for d in d1) == ["acknowledgement", "closed"], d1
-    assert sorted(d["kind"] for d in d2) == ["acknowledgement", "closed", "merged", "unmerged"], d2
+    surveys = [d for d in d1 + d2 if d["kind"] == "survey_invitation"]
+    assert sorted(d["kind"] for d in d1 if d not in surveys) == ["acknowledgement", "closed"], d1
+    assert sorted(d["kind"] for d in d2 if d not in surveys) == ["acknowledgement", "closed", "merged", "unmerged"], d2
+    assert len(surveys) == 2 and len({d["recipient_key"] for d in surveys}) == 2, surveys
     assert all(d["status"] == "sent" for d in d1 + d2), d1 + d2
     mails1, mails2 = await inbox(email1), await inbox(email2)
-    assert len(mails1) == 2 and len(mails2) == 4, ([m["Subject"] for m in mails1], [m["Subject"] for m in mails2])
+    assert len(mails1) == 3 and len(mails2) == 5, ([m["Subject"] for m in mails1], [m["Subject"] for m in mails2])
     dedup = await rows(stack, "dedup", "SELECT case_id, open, duplicate_of FROM cases WHERE case_id = ANY($1::uuid[])",
                        [first["case_id"], second["case_id"]])
     state = {r["case_id"]: (r["open"], r["duplicate_of"]) for r in dedup}
@@ -426,8 +432,10 @@ async def test_a_storm_of_concurrent_status_changes_keeps_every_projection_in_st
     # The reporter hears of the statuses the workflow tells (resolved), not of every move (in_progress).
     told = [e for e in changed if e["data"]["notify"]]
     assert told and len(told) < len(changed)
+    # ... once each, plus one satisfaction survey invitation however often the case was closed again.
     deliveries = await _sent_deliveries(stack, case["case_id"])
-    assert len(deliveries) == 1 + len(told), deliveries
+    assert [d["kind"] for d in deliveries].count("survey_invitation") == 1, deliveries
+    assert len(deliveries) == 1 + len(told) + 1, deliveries
     assert all(d["status"] == "sent" for d in deliveries)
-    assert len(await inbox(email)) == 1 + len(told)
+    assert len(await inbox(email)) == 1 + len(told) + 1
     print("STORM", json.dumps({"posts": len(bodies), "events": len(changed), "final": final["status"]}))
