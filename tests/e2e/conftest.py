@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from support.auth import TestIssuer
 from support.browser import check_assets
-from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.fakes import FakeTwilioApi
+from support.infra import check_infra
 from support.process import ExtraService
 from support.stack import Stack
 
 REPLAY_KEYS = '["demo-key", "replay-a", "replay-b", "replay-c"]'
 
 
+@pytest.fixture(scope="module")
+def twilio() -> Iterator[FakeTwilioApi]:
+    """Twilio's REST API, faked on a local port, for the module's stack (OMNI311_TWILIO_API_BASE_URL)."""
+    fake = FakeTwilioApi().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 @contextlib.asynccontextmanager
 async def running(jurisdiction: str, auth_env: dict[str, str]) -> AsyncIterator[Stack]:
     """Check the infrastructure (failing, never skipping, when it is missing), then run a stack whose
     services trust the test identity provider (`auth_env`: `test_issuer.env()`)."""
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction=jurisdiction, extra_env={"OMNI311_OPEN311_API_KEYS": REPLAY_KEYS} | auth_env)
     await stack.up()
     try:

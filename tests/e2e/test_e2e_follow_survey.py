@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ import pytest
 from shared.auth import Role
 from shared.surveys import read_survey_token, survey_contact_key, survey_jti
 from support.fakes import FakeTwilioApi
-from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.infra import check_infra
 from support.mail import inbox, text_of
 from support.pipeline import Kafka, envelope, intake_message, now_iso, outbox_events, rows, to_bytes
 from support.stack import Stack
@@ -33,20 +33,8 @@ SETTLE_S = 3.0  # after the last observable effect, how long something unwanted 
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilioApi]:
-    fake = FakeTwilioApi().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="module")
 async def follow_stack(twilio: FakeTwilioApi, test_issuer: Any) -> AsyncIterator[Stack]:
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction="demo", services=("case", "notifier"), extra_env={
         "OMNI311_TWILIO_ACCOUNT_SID": "AC" + "2" * 32, "OMNI311_TWILIO_AUTH_TOKEN": "e2e-follow-token",
         "OMNI311_TWILIO_FROM_NUMBER": CITY_NUMBER, "OMNI311_TWILIO_API_BASE_URL": twilio.url,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from support.fakes import FakeGraphApi, FakeMastodonApi, FakeTwilioApi
-from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.infra import check_infra
 from support.process import ExtraService
 from support.twilio import post_signed, sms_form
 from support.stack import Stack
@@ -45,10 +45,7 @@ def fakes() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 async def notify_stack(fakes: dict[str, Any]) -> AsyncIterator[Stack]:
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction="demo", extra_env={
         "OMNI311_TWILIO_ACCOUNT_SID": ACCOUNT,
         "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 from shared.auth import Role
 from shared.jurisdiction import load_jurisdiction
 from support.fakes import FakeTwilioApi
-from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.infra import SMTP, check_infra
 from support.mail import inbox, text_of
 from support.process import ExtraService
 from support.stack import Stack
@@ -34,20 +34,8 @@ SETTLE_S = 3.0  # after the last observable effect, how long something unwanted 
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilioApi]:
-    fake = FakeTwilioApi().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="module")
 async def resolve_stack(twilio: FakeTwilioApi, test_issuer: Any) -> AsyncIterator[Stack]:
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction="demo", extra_env={
         "OMNI311_TWILIO_ACCOUNT_SID": ACCOUNT, "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
         "OMNI311_TWILIO_FROM_NUMBER": CITY_NUMBER, "OMNI311_TWILIO_API_BASE_URL": twilio.url,

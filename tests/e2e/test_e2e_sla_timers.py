@@ -21,7 +21,7 @@ import httpx
 import yaml
 
 from shared.auth import Role
-from support.infra import IMAP, SMTP, check_kafka, check_port, check_postgres
+from support.infra import IMAP, check_infra
 from support.mail import inbox, text_of
 from support.pipeline import Kafka, envelope, intake_message, read_topic, rows, settled, to_bytes
 from support.stack import REPO, Stack
@@ -51,10 +51,7 @@ def _test_city(folder: Path, supervisor: str) -> Path:
 
 @contextlib.asynccontextmanager
 async def timer_stack(folder: Path, auth_env: dict[str, str]) -> AsyncIterator[Stack]:
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction="demo", services=("case", "router", "notifier"), extra_env={
         **auth_env, "OMNI311_JURISDICTIONS": str(folder), "OMNI311_SLA_TIMER_INTERVAL_S": "0.5"})
     await stack.up()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -33,7 +33,7 @@ from shared.auth import Role
 from support.auth import TestIssuer
 from support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, axe_clean, check_assets
 from support.fakes import FakeTwilioApi
-from support.infra import IMAP, KAFKA, SMTP, check_kafka, check_port, check_postgres
+from support.infra import IMAP, KAFKA, SMTP, check_infra
 from support.mail import inbox, text_of
 from support.pipeline import read_topic
 from support.process import ExtraService
@@ -49,20 +49,8 @@ PUBLIC = "https://sms.workbench.example"
 
 
 @pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilioApi]:
-    fake = FakeTwilioApi().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="module")
 async def wb_stack(twilio: FakeTwilioApi, test_issuer: TestIssuer) -> AsyncIterator[Stack]:
-    await check_kafka()
-    await check_postgres()
-    check_port(*SMTP, "SMTP server")
-    check_port(*IMAP, "IMAP server")
+    await check_infra()
     stack = Stack(jurisdiction="demo", extra_env={
         **test_issuer.env(),
         "OMNI311_TWILIO_ACCOUNT_SID": ACCOUNT,

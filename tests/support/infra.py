@@ -64,3 +64,11 @@ def free_port() -> int:
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
+
+
+async def check_infra() -> None:
+    """Fail (never skip) when Kafka, PostgreSQL or the mail server (SMTP and IMAP) is not running."""
+    await check_kafka()
+    await check_postgres()
+    check_port(*SMTP, "SMTP server")
+    check_port(*IMAP, "IMAP server")
