@@ -35,7 +35,7 @@ from shared.events.intake import (
 from shared.events.notification import NotificationRecorded
 from shared.events.registry import DLQ_SUFFIX, registry
 from shared.events.residents import CaseFollowed, CaseSurveyAnswered, FollowRequested, HelpDeflected, SurveyAnswered
-from shared.events.routing import RoutingDecided, RoutingFields
+from shared.events.routing import ClassifierFields, LocationFields, RoutingDecided, RoutingFields, Suggestion
 
 __all__ = [
     "ALL_EVENTS",
@@ -73,7 +73,10 @@ __all__ = [
     "OptOutReceived",
     "Pii",
     "ProviderError",
+    "ClassifierFields",
+    "LocationFields",
     "RoutingDecided",
     "RoutingFields",
+    "Suggestion",
     "registry",
 ]

@@ -19,6 +19,12 @@ __all__ = [
     "BoundsSpec",
     "BusinessHoursSpec",
     "ClassificationSpec",
+    "ClassifierModelSpec",
+    "ExportColumnsSpec",
+    "ExportLayoutSpec",
+    "GazetteerSourceSpec",
+    "GeocodingSpec",
+    "TrainingSourceSpec",
     "DedupSpec",
     "DepartmentSpec",
     "DistrictsSpec",
@@ -71,6 +77,8 @@ class KeywordSpec(_Strict):
 
     text: str = Field(min_length=1)
     weight: float = Field(default=1.0, gt=0, le=1)
+    override: bool = False
+    """An explicit rule: when the phrase is in the text, the service is chosen before the learned model."""
 
     @model_validator(mode="before")
     @classmethod
@@ -392,10 +400,113 @@ class RoutingRuleSpec(_Strict):
     set_: RuleSetSpec = Field(alias="set")
 
 
+class TrainingSourceSpec(_Strict):
+    """A file of the city's history to learn from: ``file`` (relative to ``$OMNI311_SHARED_DATA``, or ``./``
+    relative to the jurisdiction folder) read with ``layout`` (a built-in layout name, a path to a layout
+    YAML, or None: the jurisdiction's own ``export`` layout, else the layout detected from the file)."""
+
+    file: str
+    layout: str | None = None
+
+
+class ClassifierModelSpec(_Strict):
+    """The learned free-text classifier (``classification.model``).
+
+    Trained from ``train_from`` (service label → the jurisdiction's ``service_code`` by name, rows whose
+    label is no service are left out); a top-1 probability below ``min_probability`` sends the case to
+    the unclassified service (triage) with the top 3 suggestions. ``min_examples``: a service with fewer
+    training rows is not learned (its reports go by keywords or triage).
+    """
+
+    train_from: list[TrainingSourceSpec] = Field(min_length=1)
+    min_probability: float = Field(default=0.5, ge=0, le=1)
+    min_examples: int = Field(default=3, ge=1)
+
+
 class ClassificationSpec(_Strict):
-    """Free-text classification tuning: minimum score in [0, 1] to accept a keyword match."""
+    """Free-text classification: ``min_score`` in [0, 1] to accept a keyword match (when no model is
+    configured), and the learned ``model`` (optional)."""
 
     min_score: float = Field(default=0.45, ge=0, le=1)
+    model: ClassifierModelSpec | None = None
+
+
+class GazetteerSourceSpec(_Strict):
+    """Records with both a written address and a point, read with ``layout`` (see `TrainingSourceSpec`)."""
+
+    file: str
+    layout: str | None = None
+
+
+class GeocodingSpec(_Strict):
+    """Places from words (``geocoding:``).
+
+    ``provider``: ``gazetteer`` (embedded, built from ``gazetteer`` sources and the district boundary
+    names), or a geocoding server at ``url`` (``nominatim`` or ``pelias`` HTTP API) with the gazetteer as
+    its fallback. An answer with ``confidence`` >= ``accept_from`` places the case; from ``confirm_from``
+    up to it the resident is asked to confirm; below, no place. ``timeout_s`` bounds a server call
+    (seconds). ``country_codes`` (ISO 3166-1 alpha-2) and the jurisdiction's bounds limit a server's search.
+    """
+
+    provider: Literal["gazetteer", "nominatim", "pelias"] = "gazetteer"
+    url: str | None = None
+    gazetteer: list[GazetteerSourceSpec] = Field(default_factory=list)
+    accept_from: float = Field(default=0.8, ge=0, le=1)
+    confirm_from: float = Field(default=0.5, ge=0, le=1)
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    country_codes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GeocodingSpec:
+        if self.confirm_from > self.accept_from:
+            raise ValueError("confirm_from must not exceed accept_from")
+        if self.provider != "gazetteer" and not self.url:
+            raise ValueError(f"provider {self.provider!r} needs a url")
+        return self
+
+
+class ExportColumnsSpec(_Strict):
+    """Which column (CSV header, or a dotted path into a JSON record such as ``request_type.title``) holds
+    each field of a city's export. A list joins several columns with a space (``description``, ``address``).
+    ``point`` is one column holding both coordinates ("(42.36, -71.06)", "POINT (-71.06 42.36)" or a
+    GeoJSON point) when there are no separate ``lat``/``long`` columns."""
+
+    id: str | None = None
+    service: str | None = None
+    agency: str | None = None
+    description: str | list[str] | None = None
+    lat: str | None = None
+    long: str | None = None
+    point: str | None = None
+    address: str | list[str] | None = None
+    zipcode: str | None = None
+    requested: str
+    closed: str | None = None
+    due: str | None = None
+    status: str | None = None
+    status_notes: str | None = None
+    district: str | None = None
+
+
+class ExportLayoutSpec(_Strict):
+    """How to read a city's export without code (``export:``; also a layout YAML file on its own).
+
+    ``format`` ``csv`` (``delimiter``, ``encoding``), ``json`` (an array, or the array at the dotted path
+    ``records``) or ``jsonl`` (one object a line). ``datetime_format``: a ``strptime`` pattern, ``iso``
+    (ISO 8601), ``unix`` (seconds) or ``unix_ms`` (milliseconds); naive times are in ``timezone`` (default:
+    the jurisdiction's). ``closed_statuses``: status values (case-insensitive) that mean closed; others
+    are open. ``null_values``: cells that mean nothing (case-insensitive, after trimming).
+    """
+
+    format: Literal["csv", "json", "jsonl"] = "csv"
+    records: str | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    columns: ExportColumnsSpec
+    datetime_format: str = "iso"
+    timezone: str | None = None
+    closed_statuses: list[str] = Field(default_factory=lambda: ["closed"])
+    null_values: list[str] = Field(default_factory=lambda: ["", "unspecified", "n/a", "null", "none"])
 
 
 class StatusPatchSpec(_Strict):
@@ -460,6 +571,8 @@ class JurisdictionConfig(_Strict):
     fallback_locations: list[FallbackLocationSpec] = Field(default_factory=list)
     routing_rules: list[RoutingRuleSpec] = Field(default_factory=list)
     classification: ClassificationSpec = ClassificationSpec()
+    geocoding: GeocodingSpec = GeocodingSpec()
+    export: ExportLayoutSpec | None = None
     workflow: WorkflowSpec = WorkflowSpec()
     escalations: list[Escalation] = Field(default_factory=list)
     sla: SlaSpec = SlaSpec()

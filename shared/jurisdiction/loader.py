@@ -256,6 +256,10 @@ def build_jurisdiction(
         fallback_locations=tuple(config.fallback_locations),
         routing_rules=tuple(config.routing_rules),
         classification=config.classification,
+        geocoding=config.geocoding,
+        export=config.export,
+        folder=str(base_dir.resolve()),
+        data_root=str(data_root),
         config_version=version,
         source=source,
         districts=districts,
@@ -431,7 +435,7 @@ def _resolve_service(
         bucket = keywords.setdefault(lang, [])
         curated = {normalize_text(w.text) for w in words}
         bucket[:] = [k for k in bucket if normalize_text(k.text) not in curated]
-        bucket.extend(Keyword(text=w.text, weight=w.weight, origin="curated") for w in words)
+        bucket.extend(Keyword(text=w.text, weight=w.weight, origin="curated", override=w.override) for w in words)
     dedup = spec.dedup or defaults.dedup
     clock = spec.sla_clock or department.sla_clock or defaults.sla_clock
     if spec.sla_hours is not None:

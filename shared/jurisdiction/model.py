@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from shared.jurisdiction.calendar import BusinessCalendar
 from shared.jurisdiction.config import (
+    ExportLayoutSpec,
+    GeocodingSpec,
     AttributeSpec,
     BoundsSpec,
     BusinessHoursSpec,
@@ -42,6 +45,7 @@ class Keyword(_Frozen):
     text: str
     weight: float = 1.0
     origin: Literal["curated", "name", "data"] = "curated"
+    override: bool = False
 
 
 #: A duplicate score (in [0, 1]) at or above which a case is merged without asking staff.
@@ -170,6 +174,12 @@ class Jurisdiction(BaseModel):
     fallback_locations: tuple[FallbackLocationSpec, ...]
     routing_rules: tuple[RoutingRuleSpec, ...]
     classification: ClassificationSpec
+    geocoding: GeocodingSpec = GeocodingSpec()
+    export: ExportLayoutSpec | None = None
+    folder: str | None = None
+    """The jurisdiction folder (absolute), where ``./`` paths of the config are read."""
+    data_root: str | None = None
+    """Where paths of the config without ``./`` are read (``$OMNI311_SHARED_DATA``)."""
     config_version: str
     source: str
     districts: DistrictIndex | None = Field(default=None, exclude=True, repr=False)
@@ -195,6 +205,21 @@ class Jurisdiction(BaseModel):
         """The region phone numbers without ``+`` are read in (ISO 3166 alpha-2): the country of the
         jurisdiction's holidays, else ``US``."""
         return self.holidays.country if self.holidays is not None else "US"
+
+    def resolve(self, reference: str) -> Path:
+        """A file named in the config: absolute as given, ``./`` or ``../`` from the jurisdiction folder,
+        anything else under the data root (the loader's rule for every referenced file).
+
+        Raises:
+            ValueError: a relative reference and the jurisdiction has no folder or data root (built from text).
+        """
+        path = Path(reference).expanduser()
+        if path.is_absolute():
+            return path
+        base = self.folder if reference.startswith(("./", "../")) else self.data_root
+        if base is None:
+            raise ValueError(f"cannot resolve {reference!r}: jurisdiction {self.id!r} has no folder or data root")
+        return (Path(base) / path).resolve()
 
     def service(self, service_code: str) -> Service | None:
         """The service with this Open311 ``service_code`` (the unclassified one included), or ``None``."""
