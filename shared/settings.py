@@ -50,6 +50,10 @@ class Settings(BaseSettings):
                     "portal's form tokens), so a forgotten setting never makes forgeable tokens.")
     jurisdiction: str = "demo"
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
+    model_dir: Path = Field(
+        default=REPO_ROOT / "var/models",
+        description="Where learned classifier files are kept, one folder per jurisdiction, a file per model "
+                    "version (<version>.joblib); a missing version is trained from the jurisdiction's history.")
 
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="Defaults to the service's port in SERVICE_PORTS.")
