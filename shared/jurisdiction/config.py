@@ -21,6 +21,7 @@ __all__ = [
     "ClassificationSpec",
     "ClassifierModelSpec",
     "ExportColumnsSpec",
+    "ExportLabelsSpec",
     "ExportLayoutSpec",
     "GazetteerSourceSpec",
     "GeocodingSpec",
@@ -486,6 +487,33 @@ class ExportColumnsSpec(_Strict):
     status: str | None = None
     status_notes: str | None = None
     district: str | None = None
+    intersection: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    """Two columns naming crossing streets, read as the address ``A & B`` when ``address`` is empty."""
+
+
+class ExportLabelsSpec(_Strict):
+    """Service labels kept in a second CSV file, joined to the export by id (``labels_from:``).
+
+    ``file`` is relative to the export file's folder unless absolute. A row whose ``id_column`` equals a
+    record's ``columns.id`` (and, when ``filter_column`` is given, whose ``filter_column`` equals
+    ``filter_value`` after trimming) gives that record's service label from ``label_column``; a record
+    with no such row keeps its ``columns.service``. Example: SeeClickFix Detroit's ``_questions.csv``
+    holds the resident's own sub-label (question "What is the nature of the issue?").
+    """
+
+    file: str
+    id_column: str
+    label_column: str
+    filter_column: str | None = None
+    filter_value: str | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _filter(self) -> ExportLabelsSpec:
+        if (self.filter_column is None) != (self.filter_value is None):
+            raise ValueError("filter_column and filter_value go together")
+        return self
 
 
 class ExportLayoutSpec(_Strict):
@@ -507,6 +535,7 @@ class ExportLayoutSpec(_Strict):
     timezone: str | None = None
     closed_statuses: list[str] = Field(default_factory=lambda: ["closed"])
     null_values: list[str] = Field(default_factory=lambda: ["", "unspecified", "n/a", "null", "none"])
+    labels_from: ExportLabelsSpec | None = None
 
 
 class StatusPatchSpec(_Strict):
