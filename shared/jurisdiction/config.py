@@ -324,7 +324,12 @@ class HolidaySpec(_Strict):
 
 
 class DistrictsSpec(_Strict):
-    """District polygons: a GeoJSON file, the property naming the district, optional declared CRS."""
+    """District polygons: a GeoJSON file, the property naming the district, optional declared CRS.
+
+    ``aliases`` (district id → other spellings) name a district the way an export does when the
+    spelling does not reduce to its name (``DistrictIndex.resolve`` folds accents, case, hyphens,
+    ``St``/``Ste`` and a leading article or "Arrondissement de" by itself).
+    """
 
     geojson: str
     id_property: str
@@ -333,6 +338,7 @@ class DistrictsSpec(_Strict):
     non_districts: list[str] = Field(default_factory=list)
     crs: str | None = None
     edge_tolerance_m: float = Field(default=0.0, ge=0, le=1000)
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("non_districts", mode="before")
     @classmethod

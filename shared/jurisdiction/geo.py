@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,13 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from shared.jurisdiction.errors import JurisdictionConfigError
+from shared.jurisdiction.text import normalize_text
 
 __all__ = [
     "District",
     "DistrictIndex",
     "distance_m",
+    "district_key",
     "is_wgs84_name",
 ]
 
@@ -35,6 +38,28 @@ def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
     dp, dl = p2 - p1, math.radians(long2 - long1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+# Abbreviations exports use in place names ("ST-LAURENT", "STE-GENEVIEVE", "N.-D.-DE-GRACE").
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "nd": "notre dame", "mtl": "montreal"}
+# What an export may put before a district's own name: an article or the kind of area.
+_PREFIX = re.compile(r"^(?:(?:arrondissement|arr|borough|ward)(?:\s+(?:de la|de|du|des|d|of))?\s+"
+                     r"|(?:ville|municipalite|cite|city|town)\s+(?:de|d|du|of)\s+)?(?:(?:le|la|les|l|the)\s+)?")
+
+
+def district_key(name: str) -> str:
+    """The comparable form of a district name, so that an export's spellings of one area meet.
+
+    Accents, case and punctuation (hyphens, apostrophes, `` - ``) are folded away, ``St``/``Ste`` read
+    as ``Saint``/``Sainte``, and a leading article or "Arrondissement de" is dropped:
+    ``"Le Plateau-Mont-Royal"``, ``"PLATEAU-MONT-ROYAL"``; ``"L'Île-Bizard-Sainte-Geneviève"``,
+    ``"L ÎLE BIZARD - STE-GENEVIÈVE"``; ``"Verdun"``, ``"ARRONDISSEMENT DE VERDUN"`` → one key each.
+    A name that is only an article keeps it. Pure; never raises on any ``str``.
+    """
+    words = [_ABBREVIATIONS.get(w, w) for w in normalize_text(name.replace(".", " ")).split()]
+    folded = " ".join(words)
+    stripped = _PREFIX.sub("", folded, count=1).strip()
+    return stripped or folded
 
 
 def is_wgs84_name(name: str) -> bool:
@@ -82,6 +107,7 @@ class DistrictIndex:
         self._geoms = tuple(geoms)
         self._tree = STRtree(geoms)
         self._by_id = {d.id: d for d in self._areas}
+        self._aliases: dict[str, District] = {}
         minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
         self.bounds: tuple[float, float, float, float] = (float(minx), float(miny), float(maxx), float(maxy))
         """(west, south, east, north) in degrees."""
@@ -99,6 +125,44 @@ class DistrictIndex:
     def get(self, district_id: str) -> District | None:
         """The area with this id, or ``None``."""
         return self._by_id.get(district_id)
+
+    def add_aliases(self, aliases: Mapping[str, Iterable[str]]) -> None:
+        """Let :meth:`resolve` also find districts by other spellings (district id → names).
+
+        Raises:
+            JurisdictionConfigError: an unknown district id, or a spelling whose key already names
+                another area (by its id, its name or another alias).
+        """
+        keys = self._keys()
+        for district_id, names in aliases.items():
+            area = self._by_id.get(str(district_id))
+            if area is None:
+                raise JurisdictionConfigError(f"districts.aliases: unknown district {district_id!r}")
+            for name in names:
+                key = district_key(str(name))
+                owner = keys.get(key)
+                if owner is not None and owner.id != area.id:
+                    raise JurisdictionConfigError(
+                        f"districts.aliases: {name!r} of {area.id!r} already names {owner.id!r} ({owner.name!r})"
+                    )
+                self._aliases[key] = area
+                keys[key] = area
+
+    def resolve(self, name: str | None) -> District | None:
+        """The area an export's label names: its id, its name or an alias, compared by :func:`district_key`
+        (``"ST-LAURENT"``, ``"Saint-Laurent"`` and ``"saint laurent"`` are one borough); ``None`` for a
+        blank or unknown label."""
+        if name is None or not str(name).strip():
+            return None
+        text = str(name).strip()
+        return self._by_id.get(text) or self._keys().get(district_key(text))
+
+    def _keys(self) -> dict[str, District]:
+        keys: dict[str, District] = {}
+        for area in self._areas:  # districts first: a non-district of the same name never wins
+            keys.setdefault(district_key(area.id), area)
+            keys.setdefault(district_key(area.name), area)
+        return keys | self._aliases
 
     def geometry(self, district_id: str) -> BaseGeometry | None:
         """The WGS84 (lon, lat) shapely geometry of an area, or ``None``."""

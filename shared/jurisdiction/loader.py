@@ -217,6 +217,10 @@ def build_jurisdiction(
             source=str(geo_path),
         )
         districts.edge_tolerance_m = config.districts.edge_tolerance_m
+        try:
+            districts.add_aliases(config.districts.aliases)
+        except JurisdictionConfigError as exc:
+            raise JurisdictionConfigError(f"{source}: {exc}") from exc
         _check_bounds(config, districts, source)
     for spot in config.fallback_locations:
         if config.bounds is not None and not (
