@@ -1,0 +1,119 @@
+"""The written place in a resident's free text: an address, a corner of two streets, or a street alone."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["extract_place"]
+
+# Written street types, English (after the name) and French (before it); accents optional.
+_EN_TYPES = (
+    r"street|st|avenue|ave|av|boulevard|blvd|road|rd|place|pl|drive|dr|lane|ln|court|ct|terrace|ter|"
+    r"parkway|pkwy|highway|hwy|expressway|expy|square|sq|circle|cir|crescent|way|alley|plaza|broadway|"
+    r"loop|walk|row"
+)
+_FR_TYPES = (
+    r"rue|avenue|av|boulevard|boul|bd|chemin|ch|place|c[oô]te|rang|mont[ée]e|promenade|terrasse|"
+    r"croissant|all[ée]e|route|impasse|quai|autoroute|square"
+)
+_DIR = r"(?:\s+(?:east|west|north|south|e|w|n|s|est|ouest|nord|sud)\b\.?)?"
+_NAME_WORD = r"[A-Za-zÀ-ÿ0-9][\w'’.-]*"
+# An English street: up to four name words (the first may be a direction or an ordinal), then a type.
+_EN_STREET = rf"(?:{_NAME_WORD}\s+){{1,4}}?(?:{_EN_TYPES})\b\.?{_DIR}|broadway"
+# A French street: a type, particles, then up to four name words that start with a capital or a digit.
+_FR_PARTICLE = r"(?:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+|d['’]\s*|l['’]\s*)?"
+_FR_STREET = (
+    rf"(?:{_FR_TYPES})\.?\s+{_FR_PARTICLE}(?:[A-ZÀ-Ý0-9][\w'’.-]*)"
+    rf"(?:\s+(?:{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*))*{_DIR}"
+)
+_NUMBER = r"\d{1,5}[A-Za-z]?(?:-\d{1,4})?"
+_FLAGS = re.IGNORECASE
+
+_EN_CORNER = re.compile(
+    rf"(?:corner\s+of|intersection\s+of|junction\s+of|corner)\s+(?:the\s+)?({_EN_STREET})\s+(?:and|&|at|/)\s+"
+    rf"({_EN_STREET})", _FLAGS)
+_EN_AMP = re.compile(rf"({_EN_STREET})\s*(?:&|/|\bat\b|\band\b)\s*({_EN_STREET})", _FLAGS)
+_EN_ADDRESS = re.compile(rf"\b({_NUMBER})\s+({_EN_STREET})", _FLAGS)
+_EN_ON = re.compile(rf"\b(?:on|along|in|at)\s+(?:the\s+)?({_EN_STREET})", _FLAGS)
+# French street names are written with capitals ("rue Saint-Denis"), so the name part is case-sensitive.
+_FR_CORNER = re.compile(
+    rf"(?i:coin|angle|intersection|croisement)\s+(?i:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+)?"
+    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*{_DIR})"
+    rf"\s+(?i:et)\s+(?i:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+)?"
+    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*{_DIR})"
+)
+_FR_STREET_RE = rf"(?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*(?i:{_DIR})"
+_FR_ADDRESS = re.compile(rf"\b({_NUMBER})\s*,?\s+({_FR_STREET_RE})")
+_FR_STREET_ONLY = re.compile(rf"(?<![\w])({_FR_STREET_RE})")
+_FR_AMP = re.compile(rf"({_FR_STREET_RE})\s*(?:&|/|\bet\b)\s*(?:{_FR_PARTICLE})?({_FR_STREET_RE})")
+# Words that end a French name even when capitalised at the start of a sentence.
+_STOP = re.compile(r"\s+(?:Il|Elle|Je|On|Nous|Merci|Depuis|Devant|Près|Pres|Et|Mais|Le|La|Les|Un|Une|Ce|Cette)\b.*$")
+
+
+_FILLER = re.compile(r"^(?:(?:at|on|in|the|corner|of|intersection|front|near|by|outside)\s+)+", re.IGNORECASE)
+
+
+def _clean(text: str) -> str:
+    text = _FILLER.sub("", _STOP.sub("", text))
+    return " ".join(text.replace("’", "'").split()).strip(" .,;:")
+
+
+def extract_place(text: str, language: str | None = None) -> str | None:
+    """The place written in ``text``, as written, or ``None`` when it holds none.
+
+    - an intersection → ``"A & B"`` ("corner of Main St and 5th Ave", "Main St & 5th Ave",
+      "coin de la rue Saint-Denis et de l'avenue du Mont-Royal");
+    - an address → ``"1200 Main St"`` ("pothole in front of 1200 Main St", "devant le 1234 rue Ontario Est");
+    - a street alone → ``"Main St"`` ("on Main Street"), ``"rue Ontario"`` ("sur la rue Ontario").
+
+    ``language`` (``en``/``fr``) tries that language's patterns first; both are tried. A French street
+    name must start with a capital letter or a digit (as residents and the city write it).
+    """
+    if not text or not text.strip():
+        return None
+    text = " ".join(text.split())
+    french = (language or "").lower().startswith("fr")
+    order = (_french, _english) if french else (_english, _french)
+    # Corners and addresses are more precise than a street alone: look for them in both languages first.
+    for finder in order:
+        found = finder(text, precise=True)
+        if found:
+            return found
+    for finder in order:
+        found = finder(text, precise=False)
+        if found:
+            return found
+    return None
+
+
+def _english(text: str, *, precise: bool) -> str | None:
+    if precise:
+        for pattern in (_EN_CORNER, _EN_AMP):
+            m = pattern.search(text)
+            if m and not _has_number_start(m.group(1)):
+                return f"{_clean(m.group(1))} & {_clean(m.group(2))}"
+        m = _EN_ADDRESS.search(text)
+        if m:
+            return f"{m.group(1)} {_clean(m.group(2))}"
+        return None
+    m = _EN_ON.search(text)
+    return _clean(m.group(1)) if m else None
+
+
+def _french(text: str, *, precise: bool) -> str | None:
+    if precise:
+        for pattern in (_FR_CORNER, _FR_AMP):
+            m = pattern.search(text)
+            if m:
+                return f"{_clean(m.group(1))} & {_clean(m.group(2))}"
+        m = _FR_ADDRESS.search(text)
+        if m:
+            return f"{m.group(1)} {_clean(m.group(2))}"
+        return None
+    m = _FR_STREET_ONLY.search(text)
+    return _clean(m.group(1)) if m else None
+
+
+def _has_number_start(street: str) -> bool:
+    # "1200 Main St and ..." is an address followed by more text, not a corner.
+    return bool(re.match(r"\d{2,5}\s+\S+\s+\S+", street)) and not re.match(r"\d+(?:st|nd|rd|th)\b", street, _FLAGS)
