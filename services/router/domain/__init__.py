@@ -1,17 +1,31 @@
-"""Router domain: pure routing decisions (category, district, queue, priority, SLA); no I/O."""
+"""Router domain: pure routing decisions (category, district, queue, priority, SLA), the replies that
+confirm a place, and the replay of logged decisions under a draft configuration; no I/O."""
 
+from services.router.domain.classify import Candidate, KeywordClassifier, classifier_for
 from services.router.domain.decisions import (
     decide,
     decide_input,
+    fields_of,
     located_input,
     logged_decision,
+    logged_place,
+    logged_suggestions,
     manual,
+    pending_confirmation,
     recategorised_input,
     routing_input,
 )
-from services.router.domain.classify import Candidate, KeywordClassifier, classifier_for
-from services.router.domain.model import CategorySource, LocationStatus, RoutingDecision, RoutingInput
-from services.router.domain.routing import DEFAULT_RULE_ID, route
+from services.router.domain.model import (
+    CategorySource,
+    LocationStatus,
+    ModelSuggestions,
+    Place,
+    PlaceLookup,
+    RoutingDecision,
+    RoutingInput,
+)
+from services.router.domain.replies import is_affirmative
+from services.router.domain.routing import DEFAULT_RULE_ID, needs_text_classification, override_keyword, route
 
 __all__ = [
     "DEFAULT_RULE_ID",
@@ -19,14 +33,24 @@ __all__ = [
     "CategorySource",
     "KeywordClassifier",
     "LocationStatus",
+    "ModelSuggestions",
+    "Place",
+    "PlaceLookup",
     "RoutingDecision",
     "RoutingInput",
     "classifier_for",
     "decide",
     "decide_input",
+    "fields_of",
+    "is_affirmative",
     "located_input",
     "logged_decision",
+    "logged_place",
+    "logged_suggestions",
     "manual",
+    "needs_text_classification",
+    "override_keyword",
+    "pending_confirmation",
     "recategorised_input",
     "routing_input",
     "route",

@@ -1,13 +1,14 @@
 """What the router decides on and how a decision is written: the input of an opened case, the input
-of a re-routing when a message gave a case its location or staff gave it another category, and a
-decision in the event's shape. Pure."""
+of a re-routing when a message gave a case its location or staff gave it another category, what the
+decision log kept for a re-routing (the model's suggestions, the geocoder's lookup), and a decision in the
+event's shape. Pure."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from services.router.domain.model import RoutingInput
+from services.router.domain.model import ModelSuggestions, PlaceLookup, RoutingDecision, RoutingInput
 from services.router.domain.routing import route
 from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingFields
 from shared.jurisdiction import Jurisdiction
@@ -23,15 +24,20 @@ def routing_input(opened: CaseOpened) -> RoutingInput:
     )
 
 
-def decide_input(request: RoutingInput, jurisdiction: Jurisdiction, now: datetime) -> RoutingFields:
-    """The routing of one request: the domain's decision (`route`) in the event's shape."""
-    d = route(request, jurisdiction, now)
+def fields_of(d: RoutingDecision) -> RoutingFields:
+    """A decision in the event's shape (`routing.decided` v1 ``routing``)."""
     return RoutingFields(
         service_code=d.service_code, service_name=d.service_name, category_source=d.category_source,
         agency_responsible=d.agency_responsible, queue=d.queue, priority=d.priority,
         district=d.district_id, sla_due_at=d.sla_due_at, rule_id=d.rule_id, config_version=d.config_version,
-        matched_keywords=list(d.matched_keywords), score=d.score,
+        matched_keywords=list(d.matched_keywords), score=d.score, classifier=d.classifier, location=d.location,
     )
+
+
+def decide_input(request: RoutingInput, jurisdiction: Jurisdiction, now: datetime, *,
+                 suggestions: ModelSuggestions | None = None, place: PlaceLookup | None = None) -> RoutingFields:
+    """The routing of one request: the domain's decision (`route`) in the event's shape."""
+    return fields_of(route(request, jurisdiction, now, suggestions=suggestions, place=place))
 
 
 def decide(opened: CaseOpened, jurisdiction: Jurisdiction, now: datetime) -> RoutingFields:
@@ -83,10 +89,48 @@ def manual(fields: RoutingFields) -> RoutingFields:
 
 
 def logged_decision(fields: RoutingFields, request: RoutingInput,
-                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                    previous: dict[str, Any] | None = None, *, decision: RoutingDecision | None = None,
+                    suggestions: ModelSuggestions | None = None, place: PlaceLookup | None = None,
+                    service_request_id: str | None = None) -> dict[str, Any]:
     """The decision as kept in the log: the event's fields, the input it was decided on and, for a
-    re-routing, what the previous decision said (queue, district, rule, category)."""
+    re-routing, what the previous decision said (queue, district, rule, category).
+
+    With `decision`: its ``department``, ``notes`` and ``model_version`` (None without a model). What the
+    judges said, so that a replay decides on the same evidence without asking them again: ``suggestions``
+    (the model's version and top 3) and ``place`` (the geocoder's lookup: query, answer, error, confirmed).
+    """
     logged = {**fields.model_dump(mode="json"), "input": request.model_dump(mode="json")}
+    if decision is not None:
+        logged.update(department=decision.department, notes=list(decision.notes),
+                      model_version=decision.model_version)
+    if suggestions is not None:
+        logged["suggestions"] = suggestions.model_dump(mode="json")
+    if place is not None:
+        logged["place"] = place.model_dump(mode="json")
+    if service_request_id is not None:
+        logged["service_request_id"] = service_request_id
     if previous is not None:
         logged["previous"] = {k: previous.get(k) for k in ("queue", "district", "rule_id", "service_code")}
     return logged
+
+
+def logged_suggestions(logged: dict[str, Any] | None) -> ModelSuggestions | None:
+    """The model's suggestions a logged decision was made on (None: no model then, or logged before)."""
+    kept = (logged or {}).get("suggestions")
+    return ModelSuggestions.model_validate(kept) if kept else None
+
+
+def logged_place(logged: dict[str, Any] | None) -> PlaceLookup | None:
+    """The geocoder's lookup a logged decision was made on (None: the report had a point, or logged before)."""
+    kept = (logged or {}).get("place")
+    return PlaceLookup.model_validate(kept) if kept else None
+
+
+def pending_confirmation(logged: dict[str, Any] | None) -> PlaceLookup | None:
+    """The lookup the resident was asked to confirm ("Did you mean 1200 MAIN ST?"): the logged decision's
+    ``location.status`` is ``confirm`` and its lookup has an answer. None otherwise."""
+    location = (logged or {}).get("location") or {}
+    lookup = logged_place(logged)
+    if location.get("status") != "confirm" or lookup is None or lookup.answer is None:
+        return None
+    return lookup

@@ -1,4 +1,5 @@
-"""What the router is asked (`RoutingInput`) and what it decides (`RoutingDecision`): pure pydantic values."""
+"""What the router is asked (`RoutingInput`, with what the text classifier and the geocoder said about it:
+`ModelSuggestions`, `PlaceLookup`) and what it decides (`RoutingDecision`): pure pydantic values."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CategorySource", "LocationStatus", "RoutingDecision", "RoutingInput"]
+from shared.events import ClassifierFields, LocationFields, Suggestion
+
+__all__ = ["CategorySource", "LocationStatus", "ModelSuggestions", "Place", "PlaceLookup", "RoutingDecision",
+           "RoutingInput"]
 
 CategorySource = Literal["service_code", "keywords", "fallback"]
 LocationStatus = Literal["district", "no_district", "fallback", "outside", "missing"]
@@ -44,12 +48,57 @@ class RoutingInput(BaseModel):
         return " ".join(t for t in (self.title, self.description) if t)
 
 
+class ModelSuggestions(BaseModel):
+    """What the jurisdiction's learned text classifier said about a request's text: the model file's
+    ``model_version`` and its top services (at most 3, best first, calibrated probabilities in [0, 1]).
+    Empty ``suggestions``: the model was loaded but not asked (a known ``service_code``, or no text)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_version: str
+    suggestions: list[Suggestion] = Field(default_factory=list, max_length=3)
+
+
+class Place(BaseModel):
+    """A geocoder's answer (docs/judgement.md, `GeocodeAnswer`): ``lat``/``long`` WGS84 degrees,
+    ``confidence`` in [0, 1], ``matched`` the matched form ("1200 MAIN ST"), ``kind`` what matched,
+    ``source`` the geocoder, ``query`` the text looked up. Built from any object with those attributes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", from_attributes=True)
+
+    lat: float = Field(ge=-90, le=90)
+    long: float = Field(ge=-180, le=180)
+    confidence: float = Field(ge=0, le=1)
+    matched: str | None = None
+    kind: Literal["address", "intersection", "street", "place"] | None = None
+    source: str | None = None
+    query: str | None = None
+
+
+class PlaceLookup(BaseModel):
+    """The geocoding of a request without a point: the ``query`` looked up (the address, else the place
+    written in the text; None when the text names none), the ``answer`` (None: nothing matched), the
+    ``error`` when the geocoder failed (the request is routed without a place), and ``confirmed`` when the
+    resident said yes to "Did you mean ...?" (the answer then places the case whatever its confidence)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: str | None = None
+    answer: Place | None = None
+    error: str | None = None
+    confirmed: bool = False
+
+
 class RoutingDecision(BaseModel):
     """The router's decision for one request; every field is derived from the input and one config version.
 
     ``score`` in [0, 1] (1.0 for a known ``service_code``); ``priority`` 1 (most urgent) … 5;
     ``sla_hours`` on ``sla_clock`` (business or calendar hours); datetimes are aware UTC.
     ``rule_id`` is the id of the routing rule that matched, or ``"default"`` when none did.
+    ``classifier`` says how the text was classified (None for a known ``service_code``); ``location`` how
+    the place was found (``point``, ``placed``, ``confirm``, ``not_found``; None when the request had no
+    point and was not geocoded); ``model_version`` the learned model loaded when it was decided (None
+    without one), kept on every decision.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -77,6 +126,9 @@ class RoutingDecision(BaseModel):
     sla_due_at: AwareDatetime
     decided_at: AwareDatetime
     notes: list[str] = Field(default_factory=list)
+    classifier: ClassifierFields | None = None
+    location: LocationFields | None = None
+    model_version: str | None = None
 
     def event_fields(self) -> dict[str, object]:
         """The decision in the shape of the `routing.decided` v1 ``routing`` object (``shared.events.RoutingFields``)."""
@@ -93,4 +145,6 @@ class RoutingDecision(BaseModel):
             "config_version": self.config_version,
             "matched_keywords": list(self.matched_keywords),
             "score": self.score,
+            "classifier": self.classifier,
+            "location": self.location,
         }
