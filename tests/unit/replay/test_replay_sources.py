@@ -80,6 +80,7 @@ def test_nyc_record_fields(nyc):
     assert (record.lat, record.long) == (40.660811976282695, -73.99859430999363)
     assert record.status == "closed"
     assert record.email is None
+    assert record.district == "07 BROOKLYN"  # Community Board, as the export writes it
 
 
 def test_nyc_intersection_and_blockface_addresses(nyc):
@@ -153,6 +154,7 @@ def test_boston_record_fields(boston):
     assert record.zipcode == "02113"
     assert record.expected_agency == "GEN_"
     assert record.status == "closed"
+    assert record.district == "03"  # ward, as the export writes it ("Ward 3" on other rows)
     assert record.status_notes.startswith("Case Closed. Closed date : Wed Jan 19 11:42:16 EST 2022")
     # 11:18 EST
     assert record.requested_datetime == datetime(2022, 1, 19, 16, 18, tzinfo=UTC)
