@@ -107,7 +107,7 @@ class DistrictIndex:
         self._geoms = tuple(geoms)
         self._tree = STRtree(geoms)
         self._by_id = {d.id: d for d in self._areas}
-        self._aliases: dict[str, District] = {}
+        self._key_index: dict[str, District] | None = None  # district_key -> area, built on first use
         minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
         self.bounds: tuple[float, float, float, float] = (float(minx), float(miny), float(maxx), float(maxy))
         """(west, south, east, north) in degrees."""
@@ -145,7 +145,6 @@ class DistrictIndex:
                     raise JurisdictionConfigError(
                         f"districts.aliases: {name!r} of {area.id!r} already names {owner.id!r} ({owner.name!r})"
                     )
-                self._aliases[key] = area
                 keys[key] = area
 
     def resolve(self, name: str | None) -> District | None:
@@ -158,11 +157,13 @@ class DistrictIndex:
         return self._by_id.get(text) or self._keys().get(district_key(text))
 
     def _keys(self) -> dict[str, District]:
-        keys: dict[str, District] = {}
-        for area in self._areas:  # districts first: a non-district of the same name never wins
-            keys.setdefault(district_key(area.id), area)
-            keys.setdefault(district_key(area.name), area)
-        return keys | self._aliases
+        if self._key_index is None:
+            keys: dict[str, District] = {}
+            for area in self._areas:  # districts first: a non-district of the same name never wins
+                keys.setdefault(district_key(area.id), area)
+                keys.setdefault(district_key(area.name), area)
+            self._key_index = keys
+        return self._key_index
 
     def geometry(self, district_id: str) -> BaseGeometry | None:
         """The WGS84 (lon, lat) shapely geometry of an area, or ``None``."""
