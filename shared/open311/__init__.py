@@ -11,13 +11,16 @@ from shared.open311.attributes import (
     validate_attributes,
 )
 from shared.open311.models import (
+    EXTENDED_ATTRIBUTE_KEYS,
     AttributeValue,
+    ExtendedAttributes,
     Open311Error,
     PostServiceRequestResponse,
     Service,
     ServiceAttribute,
     ServiceDefinition,
     ServiceRequest,
+    SuggestedService,
     to_aware_utc,
 )
 from shared.open311.post import (
@@ -74,6 +77,9 @@ __all__ = [
     "validate_attributes",
     "DESCRIPTION_MAX_CHARS",
     "AttributeValue",
+    "EXTENDED_ATTRIBUTE_KEYS",
+    "ExtendedAttributes",
+    "SuggestedService",
     "InvalidPostServiceRequest",
     "Open311Error",
     "Open311FormatError",

@@ -27,8 +27,11 @@ __all__ = [
     "PostServiceRequestResponse",
     "Service",
     "ServiceAttribute",
+    "EXTENDED_ATTRIBUTE_KEYS",
+    "ExtendedAttributes",
     "ServiceDefinition",
     "ServiceRequest",
+    "SuggestedService",
     "ServiceType",
     "Status",
     "to_aware_utc",
@@ -234,11 +237,81 @@ class ServiceDefinition(_Open311Model):
         return [] if value is None else value
 
 
+def _probability(value: Any) -> Any:
+    """Blank is ``None``; text must be a plain decimal number (XML carries numbers as text)."""
+    value = _clean_text(value)
+    if isinstance(value, bool):
+        raise ValueError(f"must be a probability in [0, 1], got {value!r}")
+    if isinstance(value, str) and not DECIMAL_TEXT.match(value):
+        raise ValueError(f"must be a probability in [0, 1], got {value!r}")
+    return value
+
+
+Probability = Annotated[
+    Annotated[float, Field(ge=0, le=1), AfterValidator(_finite)] | None, BeforeValidator(_probability)
+]
+
+
+class SuggestedService(_Open311Model):
+    """One service the text classifier proposed for a request, with its probability in [0, 1] (a keyword
+    score for the keyword matcher)."""
+
+    service_code: RequiredText
+    probability: Probability = None
+
+
+EXTENDED_ATTRIBUTE_KEYS = (
+    "district", "district_name", "queue", "rule_id",
+    "category_source", "classifier_method", "classifier_probability", "model_version", "suggestions",
+    "location_status", "location_source", "location_confidence", "location_matched",
+)
+"""The keys of `ExtendedAttributes`, in order (docs/judgement.md, "Routing facts on the case API and on
+Open311")."""
+
+
+class ExtendedAttributes(_Open311Model):
+    """The routing facts of a request, under ``extended_attributes`` when ``extensions=true`` is asked (as
+    Chicago's Open311 server does; docs/judgement.md, "Routing facts on the case API and on Open311").
+
+    Public facts only, never contact data: the district (id and name), queue and rule the router chose;
+    where the category came from (`category_source`: ``service_code``, ``keywords`` or ``fallback``), by
+    which classifier (`classifier_method` ``model`` or ``keywords``), the top suggestion's probability
+    (`classifier_probability`, model only), the model version and the top 3 `suggestions` (best first;
+    empty when none, also when XML carried an empty ``<suggestions/>``); how the place was found
+    (`location_status` ``point``, ``placed``, ``confirm`` or ``not_found``; `location_source` the geocoder;
+    `location_confidence` in [0, 1]; `location_matched` the matched form). Every value None when the
+    request was never routed. Keys another server adds are kept in ``model_extra``.
+    """
+
+    district: Text = None
+    district_name: Text = None
+    queue: Text = None
+    rule_id: Text = None
+    category_source: Text = None
+    classifier_method: Text = None
+    classifier_probability: Probability = None
+    model_version: Text = None
+    suggestions: list[SuggestedService] = Field(default_factory=list)
+    location_status: Text = None
+    location_source: Text = None
+    location_confidence: Probability = None
+    location_matched: Text = None
+
+    @field_validator("suggestions", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, dict) else value
+
+
 class ServiceRequest(_Open311Model):
     """One request as returned by ``GET requests`` (Open311 GeoReport v2, GET Service Requests).
 
     Datetimes are aware and normalised to UTC (equal, as instants, to the offset sent);
-    ``lat``/``long`` are WGS84 degrees. Blank values are ``None``.
+    ``lat``/``long`` are WGS84 degrees. Blank values are ``None``. `extended_attributes` (the routing
+    facts, `ExtendedAttributes`) is there only when ``extensions=true`` was asked: a request without it
+    renders exactly as GeoReport v2 says, with no ``extended_attributes`` member.
     """
 
     service_request_id: RequiredText
@@ -258,6 +331,7 @@ class ServiceRequest(_Open311Model):
     lat: Latitude = None
     long: Longitude = None
     media_url: Text = None
+    extended_attributes: ExtendedAttributes | None = None
 
 
 class PostServiceRequestResponse(_Open311Model):

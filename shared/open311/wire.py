@@ -42,7 +42,8 @@ Format = Literal["xml", "json"]
 M = TypeVar("M", bound=BaseModel)
 
 # Wrapper element -> item element, for lists that the spec nests (<attributes><attribute>...).
-_LIST_ITEMS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+_LIST_ITEMS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format",
+               "suggestions": "suggestion"}
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _HTTP_STATUS_LINE = re.compile(rb"\AHTTP/\d(?:\.\d)?\s+(\d{3})\b[^\r\n]*\r?\n")
 _HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
@@ -257,6 +258,8 @@ def _wire_dict(model: BaseModel) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name in type(model).model_fields:
         value = getattr(model, name)
+        if isinstance(model, ServiceRequest) and name == "extended_attributes" and value is None:
+            continue  # only asked for (extensions=true): a plain GeoReport v2 request has no such member
         if isinstance(model, Service) and name == "keywords":
             value = ", ".join(value)
         result[name] = _wire_value(value)

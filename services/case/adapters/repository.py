@@ -17,10 +17,11 @@ CASE_COLUMNS = (
     "case_id, service_request_id, jurisdiction_id, status, status_notes, channel, contact_key, service_code, "
     "service_name, description, address, zipcode, lat, long, media_url, language, agency_responsible, queue, "
     "priority, district, sla_due_at, routing, merged_into, correlation_id, requested_datetime, opened_at, "
-    "updated_datetime, workflow_status, assignee, team, workflow_before_merge, attributes"
+    "updated_datetime, workflow_status, assignee, team, workflow_before_merge, attributes, location_source"
 )
-"""Every `cases` column a case `dict` has, in order (`attributes`: the Open311 answers, a `dict`; the
-generated `point` is left out: it is for the spatial filters only)."""
+"""Every `cases` column a case `dict` has, in order (`attributes`: the Open311 answers, a `dict`;
+`location_source`: ``report``, ``geocoded`` or None, how the point was found; the generated `point` is
+left out: it is for the spatial filters only)."""
 
 MERGE_CHAIN_LIMIT = 20
 """How many merges `merge_chain` follows at most (a chain is one or two long in practice)."""

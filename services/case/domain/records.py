@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.case.domain.rules import has_point
 from shared.events import (
     CaseFollowed,
     CaseMerged,
@@ -76,6 +77,7 @@ def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdicti
         "zipcode": msg.zipcode, "lat": msg.lat, "long": msg.long, "media_url": msg.media_url,
         "language": msg.language, "correlation_id": correlation_id, "requested_datetime": requested_at(msg),
         "opened_at": now, "updated_datetime": now, "attributes": open311_answers(msg),
+        "location_source": "report" if has_point(msg.lat, msg.long) else None,
     }
 
 
@@ -106,7 +108,7 @@ def threaded_update(case: Case, msg: MessageReceived, *, located: dict[str, Any]
     `rules.transcript_description`; None keeps the case's own)."""
     return {
         "updated_datetime": now, "media_url": list(dict.fromkeys([*case["media_url"], *msg.media_url])),
-        **located,
+        **located, **({"location_source": "report"} if "lat" in located else {}),
         **({"description": described} if described is not None else {}),
     }
 
@@ -147,6 +149,29 @@ def routing_update(r: RoutingFields, now: datetime) -> dict[str, Any]:
         "district": r.district, "sla_due_at": r.sla_due_at, "routing": r.model_dump(mode="json"),
         "updated_datetime": now,
     }
+
+
+def placed_point(case: Case, r: RoutingFields) -> dict[str, Any]:
+    """The point a routing decision gives a case that has none (docs/judgement.md, "Places from words"):
+    ``{"lat", "long", "location_source": "geocoded"}`` when the router placed the report's written place
+    (`r.location.status` ``placed``, with both coordinates, WGS84 degrees); empty otherwise, and always
+    for a case that already has a point (a case never moves once placed: the resident's own point, an
+    answer to the location question or an earlier decision's). The address is kept as written."""
+    loc = r.location
+    if loc is None or loc.status != "placed" or not has_point(loc.lat, loc.long):
+        return {}
+    if has_point(case.get("lat"), case.get("long")):
+        return {}
+    return {"lat": loc.lat, "long": loc.long, "location_source": "geocoded"}
+
+
+def placed_entry(r: RoutingFields) -> TimelineEntry:
+    """The `located` timeline entry of a point adopted from a routing decision (`placed_point`): the
+    fields set, ``source`` ``geocoder`` with the geocoder's name, what matched, its kind and confidence."""
+    loc = r.location
+    assert loc is not None, "only a decision that placed the case is written so"
+    return ("located", {"fields": ["lat", "long"], "source": "geocoder", "geocoder": loc.source,
+                        "matched": loc.matched, "kind": loc.kind, "confidence": loc.confidence})
 
 
 def case_routed(case: Case, r: RoutingFields) -> CaseRouted:

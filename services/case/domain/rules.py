@@ -120,6 +120,48 @@ def open311_request(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def routing_facts(row: dict[str, Any], district_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The routing facts of a case (its stored decision, `row["routing"]`, a `RoutingFields` as JSON) as
+    Open311 `extended_attributes` (docs/judgement.md, "Routing facts on the case API and on Open311";
+    the keys of `shared.open311.EXTENDED_ATTRIBUTE_KEYS`, in that order): `district` and `district_name`
+    (looked up in `district_names`, district id → name; None when unknown), `queue`, `rule_id`,
+    `category_source`, `classifier_method`, `classifier_probability` (the top suggestion's, for the
+    learned ``model`` only: keyword suggestions carry scores, not probabilities), `model_version`,
+    `suggestions` (``[{"service_code", "probability"}]``, best first; empty when none), `location_status`,
+    `location_source`, `location_confidence` and `location_matched`. Every value None (suggestions empty)
+    for a case never routed; a decision made before issue 11 has no classifier or location part. Public
+    facts only: the decision holds no contact data (the matched place is a street form from the
+    gazetteer or the geocoding server, never the resident's text)."""
+    routing = row.get("routing") or {}
+    classifier = routing.get("classifier") or {}
+    location = routing.get("location") or {}
+    suggestions = [{"service_code": s.get("service_code"), "probability": s.get("probability")}
+                   for s in classifier.get("suggestions") or [] if isinstance(s, dict)]
+    method = classifier.get("method")
+    district = routing.get("district")
+    return {
+        "district": district,
+        "district_name": (district_names or {}).get(district) if district else None,
+        "queue": routing.get("queue"),
+        "rule_id": routing.get("rule_id"),
+        "category_source": routing.get("category_source"),
+        "classifier_method": method,
+        "classifier_probability": suggestions[0]["probability"] if method == "model" and suggestions else None,
+        "model_version": classifier.get("model_version"),
+        "suggestions": suggestions,
+        "location_status": location.get("status"),
+        "location_source": location.get("source"),
+        "location_confidence": location.get("confidence"),
+        "location_matched": location.get("matched"),
+    }
+
+
+def district_names(jurisdiction: Any) -> dict[str, str]:
+    """District id → name of every area of the jurisdiction's district layer (empty without one)."""
+    index = getattr(jurisdiction, "districts", None)
+    return {d.id: d.name for d in index.areas} if index is not None else {}
+
+
 PUBLIC_TEXT_FIELDS = ("description", "address", "status_notes")
 """The free-text fields of a service request a resident or staff member may have written a contact into."""
 

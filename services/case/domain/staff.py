@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.case.domain.commands import Actor
+from services.case.domain.rules import district_names, routing_facts
 
 CALL_AGENT, DEPARTMENT_STAFF, SUPERVISOR, ADMINISTRATOR = "call_agent", "department_staff", "supervisor", "administrator"
 STAFF = frozenset({DEPARTMENT_STAFF, SUPERVISOR, ADMINISTRATOR})
@@ -269,7 +270,9 @@ def staff_case_row(case: dict[str, Any], jurisdiction: Any, *, sla_state_: str, 
                    ) -> dict[str, Any]:
     """One line of a staff case list: number, Open311 and workflow status (with its EN and FR labels),
     category, channel, place, queue and department, assignee and team, priority, the SLA badge and due
-    time, times. JSON-ready except times (aware datetimes)."""
+    time, times, how the point was found (`location_source`: ``report``, ``geocoded`` or None) and the
+    routing facts (`extended_attributes`, `rules.routing_facts`: the classifier's suggestions, the
+    location status). JSON-ready except times (aware datetimes)."""
     workflow = jurisdiction.workflow
     ws = case["workflow_status"]
     return {
@@ -282,6 +285,8 @@ def staff_case_row(case: dict[str, Any], jurisdiction: Any, *, sla_state_: str, 
         "priority": case["priority"], "sla_state": sla_state_, "sla_due_at": sla_due_at,
         "requested_datetime": case["requested_datetime"], "updated_datetime": case["updated_datetime"],
         "media_url": list(case["media_url"] or []), "language": case["language"],
+        "location_source": case.get("location_source"),
+        "extended_attributes": routing_facts(case, district_names(jurisdiction)),
     }
 
 

@@ -29,7 +29,7 @@ from services.case.adapters.repository import CaseRepository, UnstorableValue
 from services.case.domain import staff as staff_rules
 from services.case.domain.commands import ChangeStatus
 from services.case.domain.history import public_history
-from services.case.domain.rules import open311_request, public_request, timeline_view
+from services.case.domain.rules import district_names, open311_request, public_request, routing_facts, timeline_view
 from services.case.entrypoints import staff as staff_routes
 from services.case.entrypoints.staff import AnyStaff, CaseWorker, actor_of
 from services.case.service_layer import staff
@@ -130,14 +130,31 @@ def _not_found(service_request_id: str) -> HTTPException:
     return HTTPException(404, f"service_request_id {service_request_id} not found")
 
 
+def public_view(case: dict[str, Any], region: str, names: dict[str, str] | None) -> dict[str, Any]:
+    """`rules.public_request`, with the routing facts under `extended_attributes` (`rules.routing_facts`)
+    when `names` (the district names, `rules.district_names`) is given, i.e. ``extensions=true`` was asked."""
+    out = public_request(case, region)
+    if names is not None:
+        out["extended_attributes"] = routing_facts(case, names)
+    return out
+
+
+def extension_names(request: Request, extensions: bool) -> dict[str, str] | None:
+    """The district names the routing facts need when ``extensions=true`` was asked, else None."""
+    return district_names(request.app.state.case_api.jurisdiction()) if extensions else None
+
+
 @router.get("/cases/requests/{service_request_id}")
-async def get_request(service_request_id: str, reads: Reads, region: Region) -> dict[str, Any]:
+async def get_request(service_request_id: str, reads: Reads, region: Region, request: Request,
+                      extensions: bool = False) -> dict[str, Any]:
     """The case as an Open311 GeoReport v2 service request, contacts scrubbed (`rules.public_request`);
-    404 if unknown."""
+    with ``extensions=true`` also its routing facts under `extended_attributes` (docs/judgement.md,
+    "Routing facts on the case API and on Open311"); 404 if unknown, 422 for an `extensions` that is no
+    boolean."""
     case = await reads.case(service_request_id)
     if case is None:
         raise _not_found(service_request_id)
-    return public_request(case, region)
+    return public_view(case, region, extension_names(request, extensions))
 
 
 @router.get("/cases/requests/{service_request_id}/history")
@@ -161,6 +178,7 @@ async def get_history(service_request_id: str, reads: Reads, request: Request, r
 async def list_requests(
     reads: Reads,
     region: Region,
+    request: Request,
     service_request_id: str | None = None,
     service_code: str | None = None,
     status: str | None = None,
@@ -171,12 +189,14 @@ async def list_requests(
     long: str | None = None,
     radius: str | None = None,
     limit: int = Query(1000, ge=1, le=10000),
+    extensions: bool = False,
 ) -> list[dict[str, Any]]:
     """Open311 GET Service Requests: the lists are comma-separated, the dates (ISO 8601) bound
     `requested_datetime` inclusively; newest first, at most `limit` (1–10000, else 422). omni311 spatial
     filters: `bbox` = ``west,south,east,north`` (WGS84 degrees), `lat`/`long`/`radius` (metres, 1–50 000,
     all three); only cases with a point inside; a malformed one is a 400 naming it
-    (`shared.open311.parse_bbox`, `parse_circle`). Contacts scrubbed as in `get_request`."""
+    (`shared.open311.parse_bbox`, `parse_circle`). Contacts scrubbed as in `get_request`; with
+    ``extensions=true`` each carries its routing facts under `extended_attributes`."""
     try:
         box, near = parse_bbox(bbox), parse_circle(lat, long, radius)
     except SpatialFilterError as exc:
@@ -184,7 +204,8 @@ async def list_requests(
     query = RequestQuery(service_request_ids=comma_list(service_request_id),
                          service_codes=comma_list(service_code), statuses=comma_list(status),
                          start_date=start_date, end_date=end_date, bbox=box, near=near, limit=limit)
-    return [public_request(case, region) for case in await reads.requests(query)]
+    names = extension_names(request, extensions)
+    return [public_view(case, region, names) for case in await reads.requests(query)]
 
 
 @router.get("/cases/by-contact/{contact_key}")

@@ -194,7 +194,9 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
     JSON), move a case still in the workflow's `initial` status to `on_routed`, write `routed` on its
     timeline (with the decision's `source`: ``manual`` answers a staff recategorisation) and announce
     `case.routed`; an open case's SLA clock is armed with the decision's due time. A later decision
-    overwrites an earlier one. Returns "routed"; raises `ValueError` for a case this service does not
+    overwrites an earlier one. A case without a point adopts the point of a decision that placed its
+    written address (`records.placed_point`: ``location.status`` ``placed``; timeline `located`), and its
+    `case.routed` carries that point; a case with a point never moves. Returns "routed"; raises `ValueError` for a case this service does not
     hold."""
     r = decision.routing
     workflow = jurisdiction.workflow
@@ -203,10 +205,15 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
         raise ValueError(f"routing decision for unknown case {decision.case_id}")
     before = case["workflow_status"]
     after = workflow.on_routed if before == workflow.initial else before
-    await uow.repo.update_case(decision.case_id, {**records.routing_update(r, uow.now), "workflow_status": after})
+    placed = records.placed_point(case, r)
+    await uow.repo.update_case(decision.case_id, {**records.routing_update(r, uow.now), "workflow_status": after,
+                                                  **placed})
     kind, detail = records.routed_entry(r, before=before, after=after)
     await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
-    await uow.emit(records.case_routed(case, r), subject=decision.case_id)
+    if placed:
+        kind, detail = records.placed_entry(r)
+        await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
+    await uow.emit(records.case_routed({**case, **placed}, r), subject=decision.case_id)
     if clocks is not None and case["status"] == "open" and r.sla_due_at is not None:
         routed = await uow.repo.get_case(decision.case_id)
         assert routed is not None

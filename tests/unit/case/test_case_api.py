@@ -240,9 +240,9 @@ def test_the_module_router_serves_each_path_with_its_parameters() -> None:
     params = {(method, path): sorted(p["name"] for p in op.get("parameters", []) if p["in"] != "header")
               for path, ops in paths.items() for method, op in ops.items()}
     assert params == {
-        ("get", "/cases/requests/{service_request_id}"): ["service_request_id"],
+        ("get", "/cases/requests/{service_request_id}"): ["extensions", "service_request_id"],
         ("get", "/cases/requests/{service_request_id}/history"): ["service_request_id"],
-        ("get", "/cases/requests"): ["bbox", "end_date", "lat", "limit", "long", "radius", "service_code",
+        ("get", "/cases/requests"): ["bbox", "end_date", "extensions", "lat", "limit", "long", "radius", "service_code",
                                      "service_request_id", "start_date", "status"],
         ("get", "/cases/by-contact/{contact_key}"): ["contact_key"],
         ("get", "/cases/tokens/{token}"): ["channel", "token"],
