@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from services.router.domain.replay import ReplayRow
 from shared.events import RoutingFields
 
 
@@ -56,3 +57,18 @@ class RouterRepository:
             case_id, event_id, decided_at, fields.service_code, fields.category_source, fields.queue,
             fields.district, fields.rule_id, fields.config_version, logged,
         )
+
+
+class RouterReads:
+    """Reads of the decision log outside any event (the replay of a draft), on the service's pool or a
+    connection of its own."""
+
+    def __init__(self, db: asyncpg.Pool | asyncpg.Connection) -> None:
+        self.db = db
+
+    async def decisions_since(self, since: datetime, *, limit: int = 200_000) -> list[ReplayRow]:
+        """Every case's logged decision decided at or after `since` (aware), oldest first, at most `limit`."""
+        rows = await self.db.fetch(
+            "SELECT case_id, decided_at, decision FROM decisions WHERE decided_at >= $1 "
+            "ORDER BY decided_at, case_id LIMIT $2", since, limit)
+        return [ReplayRow(case_id=r["case_id"], decided_at=r["decided_at"], decision=r["decision"]) for r in rows]

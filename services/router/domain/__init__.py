@@ -24,10 +24,12 @@ from services.router.domain.model import (
     RoutingDecision,
     RoutingInput,
 )
+from services.router.domain.replay import CHANGE_KINDS, ReplayRow, replay
 from services.router.domain.replies import is_affirmative
 from services.router.domain.routing import DEFAULT_RULE_ID, needs_text_classification, override_keyword, route
 
 __all__ = [
+    "CHANGE_KINDS",
     "DEFAULT_RULE_ID",
     "Candidate",
     "CategorySource",
@@ -36,6 +38,7 @@ __all__ = [
     "ModelSuggestions",
     "Place",
     "PlaceLookup",
+    "ReplayRow",
     "RoutingDecision",
     "RoutingInput",
     "classifier_for",
@@ -52,6 +55,7 @@ __all__ = [
     "override_keyword",
     "pending_confirmation",
     "recategorised_input",
+    "replay",
     "routing_input",
     "route",
 ]

@@ -1,0 +1,73 @@
+"""Draft jurisdiction files sent to the router's replay API: YAML text read as the loader reads a file."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from shared.jurisdiction import Jurisdiction, JurisdictionConfig, JurisdictionConfigError, build_jurisdiction
+
+__all__ = ["MAX_DRAFT_BYTES", "draft_from_text"]
+
+MAX_DRAFT_BYTES = 1_000_000
+"""The largest draft accepted (bytes of YAML); a jurisdiction file is a few tens of kilobytes."""
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (the jurisdiction loader's rule)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _references(config: JurisdictionConfig) -> list[tuple[str, str]]:
+    refs: list[tuple[str, str]] = []
+    if config.services_from is not None:
+        refs.append(("services_from.csv", config.services_from.csv))
+    if config.districts is not None:
+        refs.append(("districts.geojson", config.districts.geojson))
+    if config.classification.model is not None:
+        refs += [(f"classification.model.train_from[{n}].file", s.file)
+                 for n, s in enumerate(config.classification.model.train_from)]
+    refs += [(f"geocoding.gazetteer[{n}].file", s.file) for n, s in enumerate(config.geocoding.gazetteer)]
+    return refs
+
+
+def draft_from_text(text: str, *, live: Jurisdiction, source: str = "<draft>", confined: bool = True) -> Jurisdiction:
+    """A draft of `live`'s jurisdiction file, given as YAML text: validated and built as the loader builds
+    a file, its ``./`` references read from the live jurisdiction's folder and the others from its data
+    root. `confined` (the staff API): a draft may name only files there, an absolute path or a ``..`` step
+    is refused; the command line (not confined) reads any path the user names.
+
+    Raises:
+        JurisdictionConfigError: not YAML, not a mapping, an invalid configuration, a refused or missing
+            file, inconsistent references; the message is the loader's.
+    """
+    try:
+        document = yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as exc:
+        raise JurisdictionConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise JurisdictionConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        config = JurisdictionConfig.model_validate(document)
+    except ValidationError as exc:
+        raise JurisdictionConfigError(f"{source}: invalid jurisdiction configuration:\n{exc}") from exc
+    for key, reference in _references(config) if confined else ():
+        parts = PurePosixPath(reference.replace("\\", "/"))
+        if parts.is_absolute() or reference.startswith("~") or ".." in parts.parts:
+            raise JurisdictionConfigError(f"{source}: {key} {reference!r} is refused: a draft names files of the "
+                                          "jurisdiction folder (./...) or of the shared data, without '..'")
+    if live.folder is None or live.data_root is None:
+        raise JurisdictionConfigError(f"{source}: the live jurisdiction {live.id!r} has no folder to read files from")
+    return build_jurisdiction(config, base_dir=Path(live.folder), data_root=Path(live.data_root), source=source,
+                              raw=text.encode())
