@@ -47,9 +47,15 @@ def recipient_key(channel: str, address: str) -> str:
     return hashlib.sha256(f"{channel}:{address.strip().casefold()}".encode()).hexdigest()[:32]
 
 
-def language_of(hint: str | None) -> str:
-    """The template language for a reporter: French when their message was French, else English."""
-    return "fr" if (hint or "").lower().startswith("fr") else "en"
+def language_of(hint: str | None, default: str = "en") -> str:
+    """The template language for a reporter: French or English when their message was, else `default`
+    (the jurisdiction's first locale: Montréal writes to a reporter of unknown language in French),
+    English when `default` has no templates."""
+    hint = (hint or "").lower()
+    for language in SUPPORTED_LANGUAGES:
+        if hint.startswith(language):
+            return language
+    return default if default in SUPPORTED_LANGUAGES else "en"
 
 
 @dataclass(frozen=True)
