@@ -59,14 +59,15 @@ def reporter_name(opened: CaseOpened) -> str | None:
     return opened.pii.name or " ".join(x for x in (opened.pii.first_name, opened.pii.last_name) if x) or None
 
 
-def contact_of(opened: CaseOpened) -> Contact:
-    """The contact an opened case gives: its addresses, name and language; the reporter's message starts
-    the reply window (`requested_datetime`), and an email reporter's Message-ID is what our mails answer."""
+def contact_of(opened: CaseOpened, default_language: str = "en") -> Contact:
+    """The contact an opened case gives: its addresses, name and language (`default_language`, the
+    jurisdiction's first locale, when the message did not say); the reporter's message starts the reply
+    window (`requested_datetime`), and an email reporter's Message-ID is what our mails answer."""
     return Contact(
         case_id=opened.case_id, service_request_id=opened.service_request_id, contact_key=opened.contact_key,
         channel=opened.channel, email=opened.pii.email, phone=opened.pii.phone, display_name=reporter_name(opened),
-        language=language_of(opened.language), reply_to_message_id=reply_to_of(opened), handle=opened.pii.handle,
-        last_inbound_at=opened.requested_datetime, channel_message_id=opened.channel_message_id,
+        language=language_of(opened.language, default_language), reply_to_message_id=reply_to_of(opened),
+        handle=opened.pii.handle, last_inbound_at=opened.requested_datetime, channel_message_id=opened.channel_message_id,
     )
 
 
@@ -75,7 +76,7 @@ def reply_to_of(opened: CaseOpened) -> str | None:
     return opened.channel_message_id if opened.channel == "email" else None
 
 
-def contact_of_follower(followed: CaseFollowed) -> Contact:
+def contact_of_follower(followed: CaseFollowed, default_language: str = "en") -> Contact:
     """How to reach a follower of a case (`case.followed`): on the channel they chose (``email`` with
     `pii.email`, ``sms`` with `pii.phone`), in their language; no name, no thread of theirs."""
     return Contact(
@@ -83,5 +84,5 @@ def contact_of_follower(followed: CaseFollowed) -> Contact:
         contact_key=followed.follower_contact_key, channel=followed.notify_channel,
         email=followed.pii.email if followed.notify_channel == "email" else None,
         phone=followed.pii.phone if followed.notify_channel == "sms" else None,
-        language=language_of(followed.language), follower=True,
+        language=language_of(followed.language, default_language), follower=True,
     )
