@@ -33,6 +33,12 @@ class WorkflowTexts:
                 self._known[jurisdiction_id] = None
         return self._known[jurisdiction_id]
 
+    def first_locale(self, jurisdiction_id: str) -> str:
+        """The language `jurisdiction_id` writes in when a reporter's is unknown: its first locale
+        (``fr`` for Montréal), English when the jurisdiction cannot be loaded."""
+        jurisdiction = self._jurisdiction(jurisdiction_id)
+        return jurisdiction.locales[0] if jurisdiction is not None and jurisdiction.locales else "en"
+
     def __call__(self, jurisdiction_id: str, status_id: str, language: str) -> str | None:
         """What the workflow of `jurisdiction_id` tells reporters of `status_id` in `language` (``en``,
         ``fr``), English when that language has none; None when the jurisdiction, the status or a text
