@@ -151,6 +151,10 @@ class SurveyLinks:
         return f"{self.base_url.rstrip('/')}/survey/{token}"
 
 
+def _english(jurisdiction_id: str) -> str:
+    return "en"
+
+
 @dataclass(frozen=True)
 class Sending:
     """What the notice handlers need beyond their unit of work: the `senders`, the `record_uow` factory
@@ -168,6 +172,8 @@ class Sending:
     tz: tzinfo = UTC
     survey: SurveyLinks | None = None
     phone_region: str = "US"
+    first_locale: Callable[[str], str] = _english
+    """The language a jurisdiction writes in when a reporter's is unknown: its first locale."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ class _Claimed:
 async def on_case_opened(opened: CaseOpened, uow: Uow, *, sending: Sending) -> str:
     """Remember how to reach the reporter, then acknowledge with the case number (threaded to an email
     reporter's own mail)."""
-    await uow.repo.add_contact(contact_of(opened))
+    await uow.repo.add_contact(contact_of(opened, sending.first_locale(opened.jurisdiction_id)))
     contact = await uow.repo.contact(opened.case_id)
     assert contact is not None  # just added, or kept from the case's first `case.opened`
     return await _notify(uow, sending, contact, acknowledgement(opened, contact))
@@ -277,7 +283,7 @@ async def on_case_followed(followed: CaseFollowed, uow: Uow, *, sending: Sending
     """A new follower of the case: keep them (`followers`, their chosen channel and address) and confirm
     on that channel, once per (case, follower) (`follow_cause`). From then on they hear the case's status
     notices and public updates (never replies to a reporter nor survey invitations), unless opted out."""
-    contact = contact_of_follower(followed)
+    contact = contact_of_follower(followed, sending.first_locale(followed.jurisdiction_id))
     await uow.repo.add_follower(contact, uow.now)
     return await _notify(uow, sending, contact, follow_confirmation(followed, contact),
                          cause_event_id=follow_cause(followed.case_id, followed.follower_contact_key))
