@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
         texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
-            workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region, survey=handlers.SurveyLinks(
+            workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region,
+            first_locale=texts.first_locale, survey=handlers.SurveyLinks(
                 secret=s.survey_secret, ttl_s=s.survey_ttl_s, base_url=s.portal_base_url or s.public_base_url)))
 
     rt.on_start.append(start)
