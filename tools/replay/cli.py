@@ -1,11 +1,18 @@
 """`omni311-replay FILE`: replay a real 311 export through the Open311 API and report what happened.
 
-Reads a NYC Open Data 311 CSV, a Boston 311 CSV or an Open311 requests file (`tools.replay.sources`),
-submits every record with `POST /requests.json` (structured mode: the record's category as
-`service_code`; free-text mode: no `service_code`, only what a resident might write), watches
-`cases.lifecycle` and `notifications.outcomes` on Kafka until the pipeline settles, and writes a JSON
-report (default `var/replay-report.json`). Its `sla` section compares each case's `routing.sla_due_at`
-with the city's own due time and on-time verdict (`tools.replay.sla`).
+Reads any city's export with `shared.records.records_for`: the layout named by ``--layout`` (a built-in
+name or a layout YAML), else the jurisdiction's ``export:`` column mapping (the jurisdiction of the
+settings, ``OMNI311_JURISDICTION``, or ``--jurisdiction``), else a layout detected from the file (NYC Open
+Data 311 CSV, Boston 311 CSV, Open311 JSON/XML). It submits every record with `POST /requests.json`
+(structured mode: the record's category as `service_code`; free-text mode: no `service_code`, only what a
+resident might write), watches `cases.lifecycle` and `notifications.outcomes` on Kafka until the pipeline
+settles, and writes a JSON report (default `var/replay-report.json`).
+
+Free-text mode needs the resident's text: a mapping without a ``description`` column is refused before
+anything is sent; records without text are counted (``free_text_missing``) and sent all the same (place
+only), and the API's answer is reported. The `districts` section compares the district each case was
+routed to with the export's own district label, where the export has one. The `sla` section compares each
+case's `routing.sla_due_at` with the city's own due time and on-time verdict (`tools.replay.sla`).
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from shared.events import Envelope
+from shared.jurisdiction import Jurisdiction, JurisdictionConfigError, load_jurisdiction
+from shared.jurisdiction.config import ExportLayoutSpec
+from shared.records import ReplayFormatError, ReplayRecord, load_layout, records_for
 from shared.settings import REPO_ROOT, Settings
 from tools.replay.sla import SlaSample, sla_section
-from tools.replay.sources import ReplayRecord, read_records
 
 MODES = ("structured", "free-text")
 _SLA_SUMMARY = ("due_compared", "due_within_tolerance_share", "due_abs_diff_hours_median", "verdict_judged",
@@ -46,6 +55,7 @@ class Submission:
     routed_agency: str | None = None
     routed_at: float | None = None
     due_at: datetime | None = None
+    routed_district: str | None = None
     already_present: bool = False
 
     def sla_sample(self) -> SlaSample:
@@ -72,7 +82,7 @@ class Observed:
     by_token: dict[str, Submission] = field(default_factory=dict)
     by_case: dict[str, Submission] = field(default_factory=dict)
     opened_by_token: dict[str, str] = field(default_factory=dict)
-    routed_by_case: dict[str, tuple[float, str, datetime | None]] = field(default_factory=dict)
+    routed_by_case: dict[str, tuple[float, str, datetime | None, str | None]] = field(default_factory=dict)
     merged_cases: set[str] = field(default_factory=set)
     acknowledged_cases: set[str] = field(default_factory=set)
     last_event_at: float = field(default_factory=time.monotonic)
@@ -87,7 +97,7 @@ class Observed:
             sub.case_id = self.opened_by_token[sub.token]
             self.by_case[sub.case_id] = sub
         if sub.case_id is not None and sub.routed_at is None and sub.case_id in self.routed_by_case:
-            sub.routed_at, sub.routed_agency, sub.due_at = self.routed_by_case[sub.case_id]
+            sub.routed_at, sub.routed_agency, sub.due_at, sub.routed_district = self.routed_by_case[sub.case_id]
 
     def apply(self, env: Envelope, now: float) -> None:
         data = env.data
@@ -98,7 +108,8 @@ class Observed:
         elif env.event_type == "case.routed":
             routing = data["routing"]
             self.routed_by_case.setdefault(
-                data["case_id"], (now, routing["agency_responsible"], _aware(routing.get("sla_due_at")))
+                data["case_id"],
+                (now, routing["agency_responsible"], _aware(routing.get("sla_due_at")), routing.get("district")),
             )
             sub = self.by_case.get(data["case_id"])
         elif env.event_type == "case.merged":
@@ -199,11 +210,65 @@ async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, s
         await consumer.stop()
 
 
+def layout_in_use(layout: str | Path | ExportLayoutSpec | None, jurisdiction: Jurisdiction | None) -> ExportLayoutSpec | None:
+    """The column mapping `records_for` reads with (``None``: a layout detected from the file).
+
+    Raises:
+        ReplayFormatError: an unknown layout name or a bad layout file.
+    """
+    if layout is not None:
+        return layout if isinstance(layout, ExportLayoutSpec) else load_layout(layout)
+    return jurisdiction.export if jurisdiction is not None else None
+
+
+def check_free_text(layout: ExportLayoutSpec | None, modes: list[str]) -> None:
+    """Free-text mode sends only the resident's text: a mapping must name a ``description`` column.
+
+    Raises:
+        ReplayFormatError: free-text mode with a mapping that has no ``description`` column.
+    """
+    if "free-text" in modes and layout is not None and not layout.columns.description:
+        raise ReplayFormatError(
+            "free-text mode sends only what the resident wrote, and the layout maps no description column: "
+            "add `description: <column>` (or a list of columns) under the mapping's `columns:`, "
+            "or replay in structured mode"
+        )
+
+
+def district_section(subs: list[Submission], jurisdiction: Jurisdiction | None) -> dict[str, Any]:
+    """Routed district against the export's own district label (resolved to a district id by the
+    jurisdiction's names and aliases); records without a label or without a routed district are not judged."""
+    index = jurisdiction.districts if jurisdiction is not None else None
+    labelled = [s for s in subs if s.record.district]
+    judged = agree = unknown_label = 0
+    for sub in labelled:
+        expected = index.resolve(sub.record.district) if index is not None else None
+        if expected is None:
+            unknown_label += 1
+            continue
+        if sub.routed_district is None:
+            continue
+        judged += 1
+        agree += sub.routed_district == expected.id
+    return {"with_label": len(labelled), "label_not_a_district": unknown_label, "judged": judged,
+            "agree": agree, "agreement": round(agree / judged, 4) if judged else None,
+            "routed_without_district": sum(1 for s in subs if s.routed_at is not None and s.routed_district is None)}
+
+
 async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, settings: Settings,
                  concurrency: int, settle_timeout: float, quiet_s: float, limit: int | None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Replay `path` and return the report (see the module docstring)."""
-    records = list(read_records(path))
+                 progress: bool = True, layout: str | Path | ExportLayoutSpec | None = None,
+                 jurisdiction: Jurisdiction | None = None) -> dict[str, Any]:
+    """Replay `path` and return the report (see the module docstring).
+
+    ``layout`` and ``jurisdiction`` choose the reader as `shared.records.records_for` does.
+
+    Raises:
+        ReplayFormatError: no reader fits the file, a bad record, or free-text mode without a description column.
+    """
+    spec = layout_in_use(layout, jurisdiction)
+    check_free_text(spec, modes)
+    records = list(records_for(path, layout=spec, jurisdiction=jurisdiction))
     if limit:
         records = records[:limit]
     observed = Observed()
@@ -212,6 +277,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
     await asyncio.wait_for(ready.wait(), 60)
     rejected: dict[str, Counter[str]] = {m: Counter() for m in modes}
     submitted: Counter[str] = Counter()
+    free_text_missing: Counter[str] = Counter()
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
         services = (await http.get("/services.json")).json()
@@ -221,6 +287,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         async def submit(record: ReplayRecord, mode: str) -> None:
             async with sem:
                 form = form_for(record, mode, codes, api_key)
+                if mode == "free-text" and not record.free_text:
+                    free_text_missing[mode] += 1  # sent all the same: the API says what it does with no text
                 if form is None:
                     rejected[mode][f"service not offered: {record.service_name}"] += 1
                 else:
@@ -260,6 +328,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
 
     report: dict[str, Any] = {
         "file": str(path.resolve()),
+        "reader": ("mapped" if spec is not None else (records[0].source_format if records else None)),
         "records_read": len(records),
         "modes": modes,
         "submitted": sum(submitted.values()),
@@ -272,6 +341,10 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         "duplicates_merged": len(observed.merged_cases & observed.ours()),
         "acknowledgements_sent": len(observed.acknowledged_cases & observed.ours()),
         "records_with_email": sum(1 for r in records if r.email),
+        "free_text_missing": {
+            m: {"records": free_text_missing[m],
+                "why": "no description, or one that names the category: sent with its place only"}
+            for m in modes if m == "free-text"},
         "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and not s.already_present),
         "per_mode": {},
     }
@@ -285,6 +358,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         report["per_mode"][mode] = {
             "submitted": submitted[mode],
             "rejected": sum(rejected[mode].values()),
+            "free_text_missing": free_text_missing[mode],
             "cases_opened": sum(1 for s in subs if s.case_id),
             "cases_already_present": sum(1 for s in subs if s.already_present),
             "routed": sum(1 for s in subs if s.routed_at is not None),
@@ -294,6 +368,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
             "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99)},
         }
     report["agency_accuracy"] = {m: report["per_mode"][m]["agency_accuracy"] for m in modes}
+    report["districts"] = {m: district_section([s for s in observed.by_token.values() if s.mode == m], jurisdiction)
+                           for m in modes}
     report["sla"] = {m: sla_section(s.sla_sample() for s in observed.by_token.values() if s.mode == m)
                      for m in modes}
     report["latency_ms"] = {"p50": percentile(all_latency, 50), "p95": percentile(all_latency, 95),
@@ -304,6 +380,11 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omni311-replay", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
+    parser.add_argument("--layout", default=None,
+                        help="a built-in layout name or a layout YAML file (default: the jurisdiction's export:, "
+                             "else detected from the file)")
+    parser.add_argument("--jurisdiction", default=None,
+                        help="jurisdiction id or YAML path (default: OMNI311_JURISDICTION)")
     parser.add_argument("--base-url", default=None, help="intake_web base URL (default from settings)")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="structured")
     parser.add_argument("--api-key", default=None)
@@ -316,17 +397,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     modes = list(MODES) if args.mode == "both" else [args.mode]
+    try:
+        jurisdiction = load_jurisdiction(args.jurisdiction or settings.jurisdiction)
+        spec = layout_in_use(args.layout, jurisdiction)
+        check_free_text(spec, modes)
+        records_for(args.file, layout=spec, jurisdiction=jurisdiction)  # refuse an unreadable file before starting
+    except (ReplayFormatError, JurisdictionConfigError, OSError) as exc:
+        parser.error(str(exc))
     report = asyncio.run(replay(
         args.file, base_url=args.base_url or settings.public_base_url, modes=modes,
         api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
         settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
+        layout=spec, jurisdiction=jurisdiction,
     ))
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "cases_already_present", "routed",
                                              "duplicates_merged", "acknowledgements_sent", "records_with_email",
-                                             "agency_accuracy", "rejected_by_reason",
-                                             "latency_ms")}, indent=2))
+                                             "agency_accuracy", "rejected_by_reason", "free_text_missing",
+                                             "districts", "latency_ms")}, indent=2))
     print(json.dumps({"sla": {m: {k: section[k] for k in _SLA_SUMMARY} for m, section in report["sla"].items()}},
                      indent=2))
     print(f"report: {args.report}")
