@@ -150,6 +150,7 @@ _INTERSECTION = re.compile(r"\s*(?:&|/|\bAND\b|\bET\b|\bAT\b|\bAND\b|\bCORNER OF
 _BETWEEN = re.compile(r"^(.+?)\s+\bBETWEEN\b\s+(.+?)\s+\b(?:AND|&)\b\s+(.+)$", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"^\s*(\d+[A-Za-z]?(?:-\d+)?)\s*,?\s+(.+)$")
 _LOCALITY = re.compile(r",.*$")
+_PREFIX = re.compile(r"^(?:intersection\s+(?:of\s+)?|corner\s+of\s+|coin\s+(?:de\s+la\s+|de\s+l'|du\s+|de\s+)?)", re.IGNORECASE)
 
 
 def _split_french_streets(text: str) -> list[str]:
@@ -174,10 +175,11 @@ def parse_place(text: str) -> ParsedPlace | None:
     The locality after the first comma is dropped. House numbers are read with ``usaddress`` when the
     text is a US-style address it can tag, else with a leading-number rule.
     """
-    text = " ".join(text.split())
+    # Boston's export separates the locality with two spaces ("42 Cross St  Boston  MA  02113").
+    text = " ".join(re.sub(r"\s{2,}", ", ", text.strip()).split())
     if not text:
         return None
-    head = _LOCALITY.sub("", text).strip() or text
+    head = _PREFIX.sub("", _LOCALITY.sub("", text).strip() or text).strip() or text
     between = _BETWEEN.match(head)
     if between is not None:
         street = normalize_street(between.group(1))
