@@ -74,17 +74,19 @@ class CaseApi(Protocol):
     """What intake services read from the case service. Every read also raises `CaseApiRefused` for a 4xx
     it does not expect (a question the case service will not answer)."""
 
-    async def request(self, service_request_id: str) -> ServiceRequest | None:
+    async def request(self, service_request_id: str, *, extensions: bool = False) -> ServiceRequest | None:
         """One case by its number; None when there is none (also for an id that cannot be one,
-        `could_name_a_case`). Raises `CaseApiUnavailable`."""
+        `could_name_a_case`). `extensions`: with its routing facts (`extended_attributes`). Raises
+        `CaseApiUnavailable`."""
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
                        end_date: datetime | None = None, bbox: BoundingBox | None = None,
-                       near: Circle | None = None) -> list[ServiceRequest]:
+                       near: Circle | None = None, extensions: bool = False) -> list[ServiceRequest]:
         """Cases matching every filter given (comma-separated lists for the first three; dates aware; the
-        point inside `bbox` and within `near`'s radius in metres), newest first. Raises
-        `CaseApiUnavailable`, and `CaseApiNoRoute` for a 404 (a wrong base URL)."""
+        point inside `bbox` and within `near`'s radius in metres), newest first; `extensions`: each with
+        its routing facts (`extended_attributes`). Raises `CaseApiUnavailable`, and `CaseApiNoRoute` for a
+        404 (a wrong base URL)."""
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         """The case number a submission token (`channel_message_id`) became; None while it is not a case
@@ -135,22 +137,24 @@ class CaseApiClient(PooledHttpClient):
             raise CaseApiUnavailable(f"case API answered {r.status_code} with a body that is not JSON",
                                      r.status_code) from exc
 
-    async def request(self, service_request_id: str) -> ServiceRequest | None:
-        """Open311 GeoReport v2 GET Service Request, asked of ``GET /cases/requests/{id}``: the case, or
-        None (404, or an id that cannot name a case: `could_name_a_case`). Raises `CaseApiUnavailable`,
-        also for a body that is not a valid `ServiceRequest`."""
+    async def request(self, service_request_id: str, *, extensions: bool = False) -> ServiceRequest | None:
+        """Open311 GeoReport v2 GET Service Request, asked of ``GET /cases/requests/{id}`` (with
+        ``extensions=true`` when `extensions`): the case, or None (404, or an id that cannot name a case:
+        `could_name_a_case`). Raises `CaseApiUnavailable`, also for a body that is not a valid
+        `ServiceRequest`."""
         if not could_name_a_case(service_request_id):
             return None
-        body = await self._get(f"/cases/requests/{path_segment(service_request_id)}")
+        body = await self._get(f"/cases/requests/{path_segment(service_request_id)}",
+                               {"extensions": "true"} if extensions else None)
         return _valid(ServiceRequest.model_validate, body) if body is not None else None
 
     async def requests(self, *, service_request_id: str | None = None, service_code: str | None = None,
                        status: str | None = None, start_date: datetime | None = None,
                        end_date: datetime | None = None, bbox: BoundingBox | None = None,
-                       near: Circle | None = None) -> list[ServiceRequest]:
+                       near: Circle | None = None, extensions: bool = False) -> list[ServiceRequest]:
         """Open311 GeoReport v2 GET Service Requests, asked of ``GET /cases/requests`` (dates sent in ISO
         8601 as given; `bbox` as ``bbox=west,south,east,north``, `near` as ``lat``, ``long``, ``radius``
-        in metres). Raises `CaseApiUnavailable`, also for a body that is not a list of requests,
+        in metres; ``extensions=true`` when `extensions`). Raises `CaseApiUnavailable`, also for a body that is not a list of requests,
         `CaseApiRefused` for a filter the case service will not read (its 422), and `CaseApiNoRoute` for a 404 (that route answers 200, an empty list when nothing matches)."""
         params: dict[str, Any] = {k: v for k, v in (("service_request_id", service_request_id),
                                                     ("service_code", service_code), ("status", status)) if v}
@@ -161,6 +165,8 @@ class CaseApiClient(PooledHttpClient):
             params["bbox"] = bbox.as_param()
         if near is not None:
             params |= {"lat": repr(near.lat), "long": repr(near.long), "radius": repr(near.radius_m)}
+        if extensions:
+            params["extensions"] = "true"
         body = await self._get("/cases/requests", params, none_on_404=False)
         return _valid(lambda b: [ServiceRequest.model_validate(x) for x in b], body)
 

@@ -1,7 +1,8 @@
 """The Open311 GeoReport v2 routes of intake_web (`fmt` is ``json`` or ``xml``): `GET /discovery.{fmt}`,
 `GET /services.{fmt}`, `GET /services/{service_code}.{fmt}` (with its attributes), `POST /requests.{fmt}`
 (publishes `intake.message_received`), `GET /tokens/{token}.{fmt}`, `GET /requests/{service_request_id}.{fmt}`,
-`GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`).
+`GET /requests.{fmt}` (read from the case API; the omni311 spatial filters `bbox` and `lat`/`long`/`radius`;
+`extensions=true` on both reads adds the routing facts, `extended_attributes`).
 Every route takes an optional `jurisdiction_id` (query, or form field on POST): another
 jurisdiction's is a 404 ``jurisdiction_id X not found``. Errors are Open311 error lists; a refusal's status
 follows its problem kind (`http.STATUS_OF`); a case API that does not answer is a 503 with ``Retry-After``,
@@ -99,9 +100,15 @@ async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
-async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps) -> Response:
-    """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none."""
-    found = await d.case_api.request(service_request_id)
+async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps, extensions: str | None = None) -> Response:
+    """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none. With
+    ``extensions=true`` (as Chicago's Open311 server) it carries its routing facts under
+    `extended_attributes` (docs/judgement.md); 400 for an `extensions` that is not true or false."""
+    try:
+        wanted = reads.wants_extensions(extensions)
+    except Refused as exc:
+        return refused(fmt, exc)
+    found = await d.case_api.request(service_request_id, extensions=wanted)
     if found is None:
         return error(fmt, 404, f"service_request_id {service_request_id} not found")
     return body(render_requests([found], fmt), fmt)
@@ -120,15 +127,17 @@ async def get_requests(
     lat: str | None = None,
     long: str | None = None,
     radius: str | None = None,
+    extensions: str | None = None,
 ) -> Response:
     """Open311 GeoReport v2, GET Service Requests: filters as the spec names them; `start_date`/`end_date`
     ISO 8601 with offset, at most 90 days apart (400 otherwise). omni311 extensions: `bbox` =
     ``west,south,east,north`` (WGS84 degrees) and `lat`, `long`, `radius` (metres, 1–50 000, all three):
-    only the requests whose point is inside; a malformed one is a 400 naming it."""
+    only the requests whose point is inside; a malformed one is a 400 naming it. ``extensions=true``: each
+    request with its routing facts under `extended_attributes` (docs/judgement.md)."""
     try:
         found = await reads.find_requests(d, service_request_id=service_request_id, service_code=service_code,
                                           status=status, start_date=start_date, end_date=end_date, bbox=bbox,
-                                          lat=lat, long=long, radius=radius)
+                                          lat=lat, long=long, radius=radius, extensions=extensions)
     except Refused as exc:
         return refused(fmt, exc)
     return body(render_requests(found, fmt), fmt)

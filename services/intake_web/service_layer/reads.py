@@ -48,19 +48,32 @@ def discovery(deps: Deps, *, base_url: str) -> Discovery:
                                      formats=list(DISCOVERY_FORMATS))])
 
 
+def wants_extensions(value: str | None) -> bool:
+    """The ``extensions`` parameter of the Open311 reads (Chicago's Open311 server's): ``true`` asks for
+    the routing facts (`extended_attributes`); absent, empty or ``false`` does not (either case). Raises
+    `Refused` (`Problem.INVALID`) for anything else."""
+    text = (value or "").strip().lower()
+    if text not in ("", "true", "false"):
+        raise Refused(Problem.INVALID, "extensions must be true or false")
+    return text == "true"
+
+
 async def find_requests(deps: Deps, *, service_request_id: str | None = None, service_code: str | None = None,
                         status: str | None = None, start_date: str | None = None,
                         end_date: str | None = None, bbox: str | None = None, lat: str | None = None,
-                        long: str | None = None, radius: str | None = None) -> list[ServiceRequest]:
+                        long: str | None = None, radius: str | None = None,
+                        extensions: str | None = None) -> list[ServiceRequest]:
     """Open311 GeoReport v2 GET Service Requests: the parameters as sent (text), checked by
     `domain.limits.request_query` (the spatial extensions `bbox` and `lat`/`long`/`radius` in metres
-    included), then asked of the case API (newest first). Raises `Refused` (`Problem.INVALID`) and
-    `shared.intake.CaseApiUnavailable`."""
+    included) and `wants_extensions`, then asked of the case API (newest first; with their routing facts
+    when ``extensions=true``). Raises `Refused` (`Problem.INVALID`) and `shared.intake.CaseApiUnavailable`."""
     q = request_query(service_request_id=service_request_id, service_code=service_code, status=status,
                       start_date=start_date, end_date=end_date, bbox=bbox, lat=lat, long=long, radius=radius)
+    wanted = wants_extensions(extensions)
     spatial = {k: v for k, v in (("bbox", q.bbox), ("near", q.near)) if v is not None}
     return await deps.case_api.requests(service_request_id=q.service_request_id, service_code=q.service_code,
-                                        status=q.status, start_date=q.start_date, end_date=q.end_date, **spatial)
+                                        status=q.status, start_date=q.start_date, end_date=q.end_date,
+                                        extensions=wanted, **spatial)
 
 
 async def caller_cases(deps: Deps, raw_phone: object, *, token: str | None = None) -> tuple[str, list[Any] | None]:

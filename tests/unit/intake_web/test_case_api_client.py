@@ -111,6 +111,28 @@ async def test_requests_are_asked_with_their_filters_and_read_as_open311_request
     assert seen == [{"service_code": "pothole", "status": "open,closed", "start_date": "2026-11-01T05:00:00+00:00"}]
 
 
+async def test_extensions_are_asked_only_when_wanted_and_read_back() -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+    facts = {"district": "centre", "suggestions": [{"service_code": "pothole", "probability": 0.8}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append((request.url.path, params))
+        body = {**CASE, **({"extended_attributes": facts} if params.get("extensions") == "true" else {})}
+        return httpx.Response(200, json=[body] if request.url.path == "/cases/requests" else body)
+
+    client = await started(handler)
+    [listed] = await client.requests(status="open", extensions=True)
+    one = await client.request("DEM-2026-000042", extensions=True)
+    plain = await client.request("DEM-2026-000042")
+    assert listed.extended_attributes is not None and listed.extended_attributes.district == "centre"
+    assert one is not None and one.extended_attributes == listed.extended_attributes
+    assert plain is not None and plain.extended_attributes is None
+    assert seen == [("/cases/requests", {"status": "open", "extensions": "true"}),
+                    ("/cases/requests/DEM-2026-000042", {"extensions": "true"}),
+                    ("/cases/requests/DEM-2026-000042", {})]
+
+
 @pytest.mark.parametrize("handler", [
     answer(200, [CASE, NOT_A_REQUEST]), answer(200, CASE), answer(200, 7), answer(502),
 ], ids=["one-not-valid", "not-a-list", "a-number", "502"])

@@ -16,7 +16,7 @@ from services.intake_web.app import create_app
 from services.intake_web.domain.intake import event_id_for
 from shared.events import MessageReceived
 from shared.intake import CaseApiUnavailable, KafkaIntakePublisher
-from shared.open311 import ServiceRequest, parse_requests
+from shared.open311 import EXTENDED_ATTRIBUTE_KEYS, ExtendedAttributes, ServiceRequest, parse_requests
 from shared.settings import Settings
 from web_fakes import FakePublisher, demo
 
@@ -25,6 +25,12 @@ FORM = {"api_key": "demo-key", "service_code": "pothole", "lat": "45.42", "long"
         "description": "Deep pothole", "email": "ana@example.test", "attribute[size]": "large"}
 CASE = ServiceRequest(service_request_id="DEM-2026-000042", status="open", service_code="pothole",
                       requested_datetime=NOW)
+FACTS = ExtendedAttributes(district="centre", district_name="Centre", queue="roads", rule_id="r1",
+                           category_source="keywords", classifier_method="model", classifier_probability=0.8,
+                           model_version="demo-0123456789ab",
+                           suggestions=[{"service_code": "pothole", "probability": 0.8}],  # type: ignore[list-item]
+                           location_status="placed", location_source="gazetteer", location_confidence=0.9,
+                           location_matched="1200 MAIN ST")
 
 
 class FakeCaseApi:
@@ -39,13 +45,15 @@ class FakeCaseApi:
         if self.down:
             raise CaseApiUnavailable("case API answered 503")
 
-    async def request(self, service_request_id: str) -> ServiceRequest | None:
-        self._ask("request", service_request_id)
-        return CASE if service_request_id == CASE.service_request_id else None
+    async def request(self, service_request_id: str, *, extensions: bool = False) -> ServiceRequest | None:
+        self._ask("request", (service_request_id, extensions))
+        if service_request_id != CASE.service_request_id:
+            return None
+        return CASE.model_copy(update={"extended_attributes": FACTS}) if extensions else CASE
 
     async def requests(self, **filters: Any) -> list[ServiceRequest]:
         self._ask("requests", filters)
-        return [CASE]
+        return [CASE.model_copy(update={"extended_attributes": FACTS}) if filters.get("extensions") else CASE]
 
     async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
         self._ask("token", (token, channel))
@@ -169,8 +177,39 @@ async def test_reads_come_from_the_case_api() -> None:
     assert parse_requests(listed.content, "json") == [CASE]
     assert case_api.asked[-1] == ("requests", {"service_request_id": None, "service_code": None, "status": "open",
                                                "start_date": datetime(2026, 11, 1, 5, tzinfo=UTC),
-                                               "end_date": datetime(2026, 11, 29, tzinfo=UTC)})
+                                               "end_date": datetime(2026, 11, 29, tzinfo=UTC),
+                                               "extensions": False})
     assert ("token", ("tok-1", "open311")) in case_api.asked
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_extensions_true_adds_the_routing_facts_and_nothing_else_changes(fmt: str) -> None:
+    web, _, case_api = make()
+    async with web:
+        plain_one = await web.get(f"/requests/DEM-2026-000042.{fmt}")
+        plain_list = await web.get(f"/requests.{fmt}", params={"extensions": "false"})
+        one = await web.get(f"/requests/DEM-2026-000042.{fmt}", params={"extensions": "true"})
+        listed = await web.get(f"/requests.{fmt}", params={"extensions": "TRUE", "status": "open"})
+    assert b"extended_attributes" not in plain_one.content + plain_list.content
+    assert parse_requests(plain_one.content, fmt) == parse_requests(plain_list.content, fmt) == [CASE]  # type: ignore[arg-type]
+    for r in (one, listed):
+        [found] = parse_requests(r.content, fmt)  # type: ignore[arg-type]
+        assert found.extended_attributes == FACTS
+        assert tuple(found.extended_attributes.model_dump()) == EXTENDED_ATTRIBUTE_KEYS
+    if fmt == "xml":
+        assert b"<extended_attributes>" in one.content and b"<suggestion>" in one.content
+    assert ("request", ("DEM-2026-000042", True)) in case_api.asked
+    assert case_api.asked[-1][1]["extensions"] is True
+
+
+async def test_an_extensions_value_that_is_not_a_boolean_is_400_and_nothing_is_asked() -> None:
+    web, _, case_api = make()
+    async with web:
+        one = await web.get("/requests/DEM-2026-000042.json", params={"extensions": "yes please"})
+        many = await web.get("/requests.xml", params={"extensions": "2"})
+    assert one.status_code == many.status_code == 400
+    assert one.json()[0]["description"] == "extensions must be true or false"
+    assert case_api.asked == []
 
 
 @pytest.mark.parametrize(("params", "words"), [
