@@ -3,44 +3,19 @@ case its place or staff give it another category, and replays that change nothin
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
-from services.router.adapters.repository import LoggedDecision
+from router_fakes import FakeRouterRepository
 from services.router.service_layer import handlers as h
-from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided, RoutingFields
+from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided
 from shared.jurisdiction import load_jurisdiction
 from support.uow import T0, FakeStore, event
 
 CENTRE = (45.415, -75.70)  # inside a demo district
-
-
-class FakeRouterRepository:
-    """`RouterRepository` in memory: case_id -> (event_id, decided_at, fields, logged)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[UUID, dict[str, Any]] = {}
-
-    async def add_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
-                           logged: dict[str, Any]) -> bool:
-        if case_id in self.rows:
-            return False
-        self.rows[case_id] = {"event_id": event_id, "decided_at": decided_at, "fields": fields, "logged": logged}
-        return True
-
-    async def decision_for_update(self, case_id: UUID) -> LoggedDecision | None:
-        row = self.rows.get(case_id)
-        if row is None:
-            return None
-        return LoggedDecision(service_code=row["fields"].service_code, decided_at=row["decided_at"],
-                              decision=row["logged"], event_id=row["event_id"])
-
-    async def replace_decision(self, case_id: UUID, event_id: UUID, decided_at: datetime, fields: RoutingFields,
-                               logged: dict[str, Any]) -> None:
-        self.rows[case_id] = {"event_id": event_id, "decided_at": decided_at, "fields": fields, "logged": logged}
 
 
 @pytest.fixture(scope="module")
