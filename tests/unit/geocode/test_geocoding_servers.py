@@ -1,0 +1,146 @@
+"""Nominatim and Pelias adapters against a local fake that replays real recorded responses: confidence,
+bounds, the gazetteer answering when the server is down, slow, failing or finds nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from shared.geocode import CONFIDENCE, Gazetteer, NominatimGeocoder, PeliasGeocoder
+from shared.jurisdiction.loader import repo_root
+from support.fake_geocoder import FakeGeocoderServer, fake_geocoder
+from support.infra import free_port
+
+LONDON = (51.28, -0.51, 51.69, 0.33)  # south, west, north, east
+BRUSSELS = (50.76, 4.24, 50.92, 4.48)
+
+
+@dataclass(frozen=True)
+class Row:
+    source_id: str
+    address_string: str
+    lat: float
+    long: float
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeGeocoderServer]:
+    with fake_geocoder() as running:
+        yield running
+
+
+@pytest.fixture
+def fresh(server: FakeGeocoderServer) -> FakeGeocoderServer:
+    server.delay_s, server.status = 0.0, 200
+    server.requests.clear()
+    return server
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.build([Row("1", "242 ACKLAM ROAD", 51.5, -0.2), Row("2", "1 PLACE DES PALAIS", 50.84, 4.36)])
+
+
+async def test_pelias_answers_with_its_confidence_and_match_type(fresh: FakeGeocoderServer) -> None:
+    geocoder = PeliasGeocoder(fresh.url, bounds=LONDON, country_codes=["gb"])
+    answer = await geocoder.geocode("242 Acklam Road, London, United Kingdom")
+    assert (answer.lat, answer.long) == (51.521315, -0.202887)
+    assert (answer.kind, answer.source, answer.matched, answer.confidence) == ("address", "pelias", "242 Acklam Road", 1.0)
+    path, params = fresh.requests[-1]
+    assert path == "/v1/search" and params["text"] == "242 Acklam Road, London, United Kingdom"
+    assert params["boundary.country"] == "GB" and float(params["boundary.rect.min_lat"]) == 51.28
+
+
+async def test_pelias_answer_for_an_abbreviated_street(fresh: FakeGeocoderServer) -> None:
+    answer = await PeliasGeocoder(fresh.url).geocode("10 Downing St, London, UK")
+    assert answer.matched == "10 Downing Street" and answer.kind == "address"
+
+
+async def test_nominatim_confidence_comes_from_rank_and_house_number(fresh: FakeGeocoderServer) -> None:
+    geocoder = NominatimGeocoder(fresh.url, bounds=BRUSSELS, country_codes=["be"])
+    answer = await geocoder.geocode("palais royal", language="fr")
+    assert (answer.lat, answer.long) == (50.84199135, 4.36198962992288)  # the more important of two rank-30 hits
+    assert answer.kind == "address" and answer.source == "nominatim"
+    assert 0.9 <= answer.confidence <= 0.95
+    path, params = fresh.requests[-1]
+    assert path == "/search" and params["q"] == "palais royal" and params["countrycodes"] == "be"
+    assert params["viewbox"] == "4.24,50.92,4.48,50.76" and params["bounded"] == "1"
+    assert params["accept-language"] == "fr" and params["format"] == "jsonv2"
+
+
+async def test_an_answer_outside_the_bounds_is_not_taken(fresh: FakeGeocoderServer) -> None:
+    # The recorded hit for "italia" is a stream in Antarctica.
+    assert await NominatimGeocoder(fresh.url, bounds=BRUSSELS).geocode("italia") is None
+    unbounded = await NominatimGeocoder(fresh.url).geocode("italia")
+    assert unbounded.kind == "place" and unbounded.confidence < 0.5
+
+
+async def test_nothing_found_is_answered_by_the_gazetteer(fresh: FakeGeocoderServer, gazetteer: Gazetteer) -> None:
+    for adapter in (NominatimGeocoder, PeliasGeocoder):
+        geocoder = adapter(fresh.url, fallback=gazetteer)
+        answer = await geocoder.geocode("a broken bench at 242 Acklam Road")
+        assert (answer.source, answer.matched, answer.confidence) == ("gazetteer", "242 ACKLAM RD", CONFIDENCE["address"])
+        assert fresh.requests[-1][1].get("q", fresh.requests[-1][1].get("text")) == "242 Acklam Road"
+
+
+async def test_a_server_that_is_down_is_answered_by_the_gazetteer(gazetteer: Gazetteer) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    for adapter in (NominatimGeocoder, PeliasGeocoder):
+        answer = await adapter(down, fallback=gazetteer).geocode("242 Acklam Road")
+        assert answer.source == "gazetteer"
+        assert await adapter(down).geocode("242 Acklam Road") is None
+
+
+async def test_a_server_error_is_answered_by_the_gazetteer(fresh: FakeGeocoderServer, gazetteer: Gazetteer) -> None:
+    fresh.status = 503
+    answer = await PeliasGeocoder(fresh.url, fallback=gazetteer).geocode("242 Acklam Road, London, United Kingdom")
+    assert answer.source == "gazetteer"
+
+
+async def test_a_slow_server_times_out_and_the_gazetteer_answers(fresh: FakeGeocoderServer, gazetteer: Gazetteer) -> None:
+    fresh.delay_s = 1.5
+    started = time.monotonic()
+    answer = await NominatimGeocoder(fresh.url, timeout_s=0.3, fallback=gazetteer).geocode("1 Place des Palais")
+    assert time.monotonic() - started < 1.2
+    assert answer.source == "gazetteer" and answer.matched == "1 PALAIS PL"
+
+
+def test_the_fixtures_are_documented() -> None:
+    folder = repo_root() / "tests" / "fixtures" / "geocoding"
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    for body in folder.glob("*.json"):
+        if body.name != "index.json":
+            assert body.name in readme
+
+
+def _boston_with(geocoding: dict) -> object:
+    import yaml
+
+    from shared.jurisdiction import JurisdictionConfig, build_jurisdiction, jurisdiction_path, shared_data_root
+
+    path = jurisdiction_path("boston")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["geocoding"] = geocoding
+    return build_jurisdiction(JurisdictionConfig.model_validate(document), base_dir=path.parent,
+                              data_root=shared_data_root(), source=str(path))
+
+
+async def test_geocoder_for_puts_the_configured_server_in_front_of_the_gazetteer(
+        fresh: FakeGeocoderServer, require_shared_data: None) -> None:
+    from shared.geocode import geocoder_for
+
+    small = {"gazetteer": [{"file": "311_records/qsv_boston311-100.csv"}], "timeout_s": 0.5, "country_codes": ["us"]}
+    gazetteer = geocoder_for(_boston_with({"provider": "gazetteer", **small}))
+    assert isinstance(gazetteer, Gazetteer) and gazetteer.counts["addresses"] > 50
+    assert gazetteer.counts["places"] == 22  # the wards
+    pelias = geocoder_for(_boston_with({"provider": "pelias", "url": fresh.url, **small}))
+    assert isinstance(pelias, PeliasGeocoder)
+    assert pelias.bounds == (42.22, -71.20, 42.40, -70.98) and pelias.timeout_s == 0.5
+    # London is outside Boston's bounds: the recorded answer is not taken, the gazetteer has no such street.
+    assert await pelias.geocode("242 Acklam Road, London, United Kingdom") is None
+    answer = await pelias.geocode("There is a pothole in front of 850 South St")
+    assert answer.source == "gazetteer" and answer.matched == "850 SOUTH ST"
+    assert fresh.requests[-1][1]["boundary.country"] == "US"
