@@ -26,10 +26,13 @@ Bounds = tuple[float, float, float, float]
 
 
 def _place_text(text: str, language: str | None) -> str | None:
-    place = extract_place(text, language)
-    if place is not None:
-        return place
+    """What is sent to the server: the whole text when it is an address (it starts with the place, and
+    the server reads the locality after it too), else the place picked out of free text, else short
+    text as it is (a bare name)."""
     short = " ".join(text.split())
+    place = extract_place(short, language)
+    if place is not None:
+        return short if short.startswith(place) and len(short) <= 200 else place
     return short if short and len(short) <= 120 else None
 
 
