@@ -103,7 +103,7 @@ class CaseMessageAdded(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "insights"),
+    consumers=("dedup", "notifier", "insights"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
         "requested_datetime": "2025-03-14T15:09:26Z",

@@ -101,6 +101,7 @@ _SMS = {
         "unmerged": "{p}: your report {n} is its own case again, no longer part of case {m}.",
         "followed": "{p}: you now follow case {n}; reply STOP to stop.",
         "survey_invitation": "{p}: case {n} is closed. How did we do? {link}",
+        "location_confirm": "{p}, case {n}: Did you mean {q}? Reply YES, or send the address, with your case number.",
     },
     "fr": {
         "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
@@ -112,6 +113,8 @@ _SMS = {
                      "dossier {m}."),
         "followed": "{p} : vous suivez désormais le dossier {n}; répondez STOP pour arrêter.",
         "survey_invitation": "{p} : le dossier {n} est fermé. Votre avis? {link}",
+        "location_confirm": ("{p}, dossier {n} : Vouliez-vous dire {q} ? Répondez OUI, ou envoyez l'adresse, avec "
+                             "votre numéro de dossier."),
     },
 }
 MAX_SEGMENTS = 2
@@ -128,17 +131,19 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     followed by the staff's notes. The case numbers and a survey's `link` are always whole: what is
     shortened is the text and notes (cut with an ellipsis), then the fixed wording (the shortest form keeps
     only the program name, the case number and the link). A survey invitation may take
-    `MAX_SEGMENTS_WRITTEN` segments (its link is a signed token of a few hundred characters).
+    `MAX_SEGMENTS_WRITTEN` segments (its link is a signed token of a few hundred characters), and so may
+    the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole).
     """
     lang = notice.language if notice.language in _SMS else "en"
     template = _SMS[lang]["said" if notice.text else notice.kind]
     notes = " ".join(" ".join(x for x in (notice.text, notice.status_notes) if x).split())
-    long_form = notice.text or notice.link
+    long_form = notice.text or notice.link or notice.matched
     limit = max_segments or (MAX_SEGMENTS_WRITTEN if long_form else MAX_SEGMENTS)
     n, m, link = notice.service_request_id, notice.merged_into_service_request_id or "", notice.link or ""
+    q = " ".join((notice.matched or "").split())[:120]
 
     def render(note: str) -> str:
-        return template.format(p=program, n=n, m=m, link=link, notes=f" {note}" if note else "")
+        return template.format(p=program, n=n, m=m, q=q, link=link, notes=f" {note}" if note else "")
 
     text = render(notes)
     while notes and sms_segments(text).count > limit:

@@ -19,10 +19,11 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
-               "escalation", "followed", "survey_invitation"]
+               "escalation", "followed", "survey_invitation", "location_confirm"]
 """What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
 member's public update or reply, the undoing of a merge, an escalation email to a supervisor, the
-confirmation a new follower of a case gets, and the satisfaction survey's invitation after closure."""
+confirmation a new follower of a case gets, the satisfaction survey's invitation after closure, and the
+question "Did you mean <matched>?" when the router placed a written address without enough confidence."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
@@ -83,7 +84,8 @@ class Notice:
     `text` is what staff wrote (a public update or a reply) or the workflow's text for a status (the
     jurisdiction's `texts[language]`); `escalation` the facts of an escalation email; `link` the survey's
     address (a survey invitation: ``{portal}/survey/{token}``), never shortened; `follower` true when the
-    recipient follows the case rather than reported it.
+    recipient follows the case rather than reported it; `matched` the place a `location_confirm` asks
+    about (the geocoder's matched form, e.g. ``1200 MAIN ST``).
     """
 
     kind: Kind
@@ -97,6 +99,7 @@ class Notice:
     escalation: Escalation | None = None
     link: str | None = None
     follower: bool = False
+    matched: str | None = None
 
 
 _env: Environment | None = None

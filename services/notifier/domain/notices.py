@@ -1,6 +1,7 @@
 """Which notice a case lifecycle event means for one reporter (or supervisor). Pure.
 
-`case.opened` → an acknowledgement with the case number; `case.merged` → the case their report now
+`case.opened` → an acknowledgement with the case number; `case.routed` with a place to confirm → "Did you
+mean <matched>?" (`location_confirmation`); `case.merged` → the case their report now
 follows (and, when that case was already closed, its closure); `case.status_changed` → `closed` or
 `status_changed` (with the workflow's text for the status when it has one), to the case's reporter and to
 every reporter merged into it; `case.public_update` → the staff's text to all of them; `case.reply_requested`
@@ -26,6 +27,7 @@ from shared.events import (
     CaseOpened,
     CasePublicUpdate,
     CaseReplyRequested,
+    CaseRouted,
     CaseStatusChanged,
     CaseUnmerged,
 )
@@ -37,6 +39,31 @@ def acknowledgement(opened: CaseOpened, contact: Contact) -> Notice:
     return Notice(kind="acknowledgement", service_request_id=opened.service_request_id,
                   language=contact.language,  # type: ignore[arg-type]
                   display_name=reporter_name(opened), description=opened.description or None)
+
+
+def asks_in_conversation(contact: Contact) -> bool:
+    """Whether the reporter's own intake channel asks "Did you mean" within its conversation (docs/judgement.md,
+    "Places from words"): a text through Twilio (`sms`, or `whatsapp` not from WhatsApp Cloud, whose message
+    ids start ``wamid.``), whose answer the conversation cookie threads onto the case."""
+    return contact.channel == "sms" or (contact.channel == "whatsapp"
+                                        and not (contact.channel_message_id or "").startswith("wamid."))
+
+
+def location_confirmation(routed: CaseRouted, contact: Contact) -> Notice | None:
+    """The question a reporter is asked when the router could place their written address only with a
+    confidence in the confirm band (`routing.location.status` ``confirm``): "Did you mean <matched>? Reply
+    YES, or send the address." in their language, on their channel; the router reads the answer
+    (`case.message_added`). None for any other decision, for a staff recategorisation (`source` ``manual``),
+    for a case that already has its point, for a follower, and for a text reporter whose SMS conversation
+    asks itself (`asks_in_conversation`)."""
+    location = routed.routing.location
+    if (location is None or location.status != "confirm" or not location.matched or routed.routing.source != "automatic"
+            or (routed.lat is not None and routed.long is not None) or contact.follower
+            or asks_in_conversation(contact)):
+        return None
+    return Notice(kind="location_confirm", service_request_id=routed.service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  matched=location.matched)
 
 
 def merge_notice(merged: CaseMerged, contact: Contact) -> Notice:

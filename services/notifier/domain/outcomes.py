@@ -27,13 +27,14 @@ _V1_KIND = {"public_update": "status_changed", "reply": "status_changed", "unmer
             "escalation": "status_changed"}
 # Kinds `notification.recorded` v1's `notice` cannot name yet (its list is a shared schema): recorded as the
 # nearest v1 kind alone; `deliveries.kind` keeps the precise one.
-_V1_ONLY = {"followed": "acknowledgement", "survey_invitation": "closed"}
+_V1_ONLY = {"followed": "acknowledgement", "survey_invitation": "closed", "location_confirm": "acknowledgement"}
 
 
 def recorded_kind(kind: str) -> tuple[str, str | None]:
     """(`kind`, `notice`) of `notification.recorded` v1 for a notice kind: the four first kinds as they are;
     a public update, reply, unmerge or escalation as the nearest v1 kind with `notice` naming it; a
-    follower's confirmation as ``acknowledgement`` and a survey invitation as ``closed``, without `notice`."""
+    follower's confirmation and the "Did you mean" question (`location_confirm`) as ``acknowledgement`` and a
+    survey invitation as ``closed``, without `notice`."""
     if kind in _V1_ONLY:
         return _V1_ONLY[kind], None
     return (_V1_KIND[kind], kind) if kind in _V1_KIND else (kind, None)

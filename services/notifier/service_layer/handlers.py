@@ -6,7 +6,8 @@ each reporter to the satisfaction survey once when their case is resolved or clo
 supervisors on `case.escalated`; erase contacts on `case.personal_data_erased`; keep the opt-out store and
 record what providers say of our messages.
 
-Consumes `case.opened`, `case.merged`, `case.status_changed`, `case.message_added`, `case.public_update`,
+Consumes `case.opened`, `case.routed` (a written address to confirm: "Did you mean"), `case.merged`,
+`case.status_changed`, `case.message_added`, `case.public_update`,
 `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`, `case.followed` from
 `cases.lifecycle` and
 `intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
@@ -48,6 +49,7 @@ from services.notifier.domain.notices import (
     follow_confirmation,
     invites_survey,
     late_closure,
+    location_confirmation,
     merge_notice,
     public_update_notice,
     reply_notice,
@@ -83,6 +85,7 @@ from shared.events import (
     CasePersonalDataErased,
     CasePublicUpdate,
     CaseReplyRequested,
+    CaseRouted,
     CaseStatusChanged,
     CaseUnmerged,
     DeliveryStatusReceived,
@@ -200,6 +203,20 @@ async def on_case_opened(opened: CaseOpened, uow: Uow, *, sending: Sending) -> s
     contact = await uow.repo.contact(opened.case_id)
     assert contact is not None  # just added, or kept from the case's first `case.opened`
     return await _notify(uow, sending, contact, acknowledgement(opened, contact))
+
+
+async def on_case_routed(routed: CaseRouted, uow: Uow, *, sending: Sending) -> str:
+    """Ask the reporter "Did you mean <matched>?" when the router could place their written address only
+    with a confidence to confirm (`notices.location_confirmation`), once per routing decision, on their
+    channel and in their language; ``not_asked`` for any other decision (and for a text reporter, asked in
+    their SMS conversation), ``no_contact`` when no reporter is known."""
+    contact = await uow.repo.contact(routed.case_id)
+    if contact is None:
+        return "no_contact"
+    notice = location_confirmation(routed, contact)
+    if notice is None:
+        return "not_asked"
+    return await _notify(uow, sending, contact, notice)
 
 
 async def on_case_merged(merged: CaseMerged, uow: Uow, *, sending: Sending) -> str:
@@ -507,6 +524,7 @@ def handlers(sending: Sending) -> Handlers:
     """What the notifier consumes, with its senders, outcome recorder and reply window bound."""
     return {
         CaseOpened.event_type: (CaseOpened, partial(on_case_opened, sending=sending)),
+        CaseRouted.event_type: (CaseRouted, partial(on_case_routed, sending=sending)),
         CaseMerged.event_type: (CaseMerged, partial(on_case_merged, sending=sending)),
         CaseStatusChanged.event_type: (CaseStatusChanged, partial(on_status_changed, sending=sending)),
         CaseMessageAdded.event_type: (CaseMessageAdded, on_message_added),
