@@ -49,9 +49,9 @@ class Keyword(_Frozen):
 
 
 #: A duplicate score (in [0, 1]) at or above which a case is merged without asking staff.
-DEFAULT_MERGE_THRESHOLD = 0.55
+DEFAULT_MERGE_THRESHOLD = 0.6
 #: A duplicate score at or above which (and below the merge threshold) staff are asked to review the pair.
-DEFAULT_REVIEW_THRESHOLD = 0.35
+DEFAULT_REVIEW_THRESHOLD = 0.45
 
 
 class DedupPolicy(_Frozen):

@@ -104,6 +104,12 @@ class DedupRepository:
             pair[0], pair[1], unmerged_at, event_id,
         )
 
+    async def recent_descriptions(self, limit: int) -> list[str]:
+        """The texts of the `limit` most recently requested cases with a text (to fit the text measure's IDF)."""
+        rows = await self.conn.fetch(
+            "SELECT description FROM cases WHERE description <> '' ORDER BY requested_datetime DESC LIMIT $1", limit)
+        return [r["description"] for r in rows]
+
     async def unmerged_with(self, case_id: UUID) -> set[UUID]:
         """The cases staff unmerged from `case_id` or it from them: never to be matched with it again."""
         rows = await self.conn.fetch(

@@ -26,13 +26,15 @@ from services.dedup.domain import (
     unmerged_pair,
     verdict,
 )
+from services.dedup.domain.scoring import TextSimilarity
 from shared.events import CaseMerged, CaseRouted, CaseStatusChanged, CaseUnmerged
 from shared.service_layer import Handlers, UnitOfWork
 
 
 async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *, policy_for: PolicyFor,
-                         is_fallback: IsFallback) -> str:
-    """Add the case to the projection and compare it with open cases of the same kind near it.
+                         is_fallback: IsFallback, similarity: TextSimilarity | None = None) -> str:
+    """Add the case to the projection and compare it with open cases of the same kind near it (words with
+    `similarity`, default the unfitted measure; distance; time from its `requested_datetime`).
 
     The best match at or above the category's merge threshold is announced as a duplicate
     (`dedup.decided`, "duplicate_found"); one from the review threshold up to it is suggested to staff
@@ -47,7 +49,8 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
     if point is not None:
         candidates = await uow.repo.candidates(search_for(routed, point, policy))
         excluded = await uow.repo.unmerged_with(routed.case_id) if candidates else set()
-        match = best_match(candidates, routed.description, policy, floor=policy.review_threshold, excluded=excluded)
+        match = best_match(candidates, routed.description, policy, floor=policy.review_threshold, excluded=excluded,
+                           at=routed.requested_datetime, similarity=similarity)
     outcome = verdict(match, policy)
     await uow.repo.project(projected(routed, point, match if outcome == "merge" else None))
     if match is None or outcome is None:
@@ -80,10 +83,11 @@ async def on_status_changed(changed: CaseStatusChanged, uow: UnitOfWork[DedupRep
     return changed.status
 
 
-def handlers(policy_for: PolicyFor, is_fallback: IsFallback) -> Handlers:
-    """What the duplicate detector consumes, with its configuration bound."""
+def handlers(policy_for: PolicyFor, is_fallback: IsFallback, similarity: TextSimilarity | None = None) -> Handlers:
+    """What the duplicate detector consumes, with its configuration (and its fitted text measure) bound."""
     return {
-        CaseRouted.event_type: (CaseRouted, partial(on_case_routed, policy_for=policy_for, is_fallback=is_fallback)),
+        CaseRouted.event_type: (CaseRouted, partial(on_case_routed, policy_for=policy_for, is_fallback=is_fallback,
+                                                    similarity=similarity)),
         CaseMerged.event_type: (CaseMerged, on_case_merged),
         CaseUnmerged.event_type: (CaseUnmerged, on_case_unmerged),
         CaseStatusChanged.event_type: (CaseStatusChanged, on_status_changed),

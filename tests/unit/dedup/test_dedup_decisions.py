@@ -139,7 +139,7 @@ def test_a_status_change_opens_or_closes_the_case_and_keeps_what_it_duplicates(s
 def test_the_jurisdiction_gives_each_category_its_policy_and_its_stand_in_points() -> None:
     policy_for, is_fallback = jurisdiction_rules(load_jurisdiction("demo"))
 
-    assert policy_for("pothole") == DedupPolicy(radius_m=30, window_hours=336, threshold=0.55)
+    assert policy_for("pothole") == DedupPolicy(radius_m=30, window_hours=336, threshold=0.6, review_threshold=0.45)
     assert policy_for("no-such-code") == DedupPolicy(radius_m=50, window_hours=72)
     assert is_fallback(45.4175, -75.68) and not is_fallback(45.415, -75.70)
 
@@ -170,11 +170,11 @@ def test_an_unmerge_forgets_what_the_case_duplicated_and_names_the_pair_either_w
 
 
 def test_a_review_threshold_above_the_merge_threshold_is_refused() -> None:
-    with pytest.raises(ValueError, match="review_threshold 0.6 is above threshold 0.55"):
-        DedupPolicy(review_threshold=0.6)
+    with pytest.raises(ValueError, match="review_threshold 0.7 is above threshold 0.6"):
+        DedupPolicy(review_threshold=0.7)
 
 
 def test_the_jurisdiction_gives_each_category_its_review_threshold() -> None:
     policy_for, _ = jurisdiction_rules(load_jurisdiction("demo"))
 
-    assert policy_for("pothole").review_threshold == 0.35 and policy_for("pothole").threshold == 0.55
+    assert policy_for("pothole").review_threshold == 0.45 and policy_for("pothole").threshold == 0.6

@@ -339,8 +339,9 @@ async def test_other_lifecycle_events_are_not_deduplications(store: Any, table: 
 async def test_a_match_below_the_merge_threshold_but_at_review_is_suggested_not_merged(store: Any, table: Any) -> None:
     first = routed(HERE)
     await route(store, table, first)
-    # 20 m away (closeness 1/3) with words that share little: about 0.37, between review (0.35) and merge (0.55).
-    second = routed(TWENTY_M_NORTH, text="dog barking all night long next door", requested=T0 + timedelta(hours=1))
+    # The same point and an hour later, in words that share nothing: place and time alone give about 0.5,
+    # between review (0.45) and merge (0.6): two problems at one point are suggested, never merged.
+    second = routed(HERE, text="dog barking all night long next door", requested=T0 + timedelta(hours=1))
     env = event(second, subject=second.case_id)
 
     assert await store.handle(table, env) == "suggested"
@@ -349,14 +350,14 @@ async def test_a_match_below_the_merge_threshold_but_at_review_is_suggested_not_
     [out] = store.emitted("dedup.suggested")
     suggested = out.payload(DedupSuggested)
     assert suggested.case_id == second.case_id and suggested.duplicate_of == first.case_id
-    assert (suggested.review_threshold, suggested.merge_threshold) == (0.35, 0.55)
-    assert 0.35 <= suggested.score < 0.55 and 19 < suggested.distance_m < 21
+    assert (suggested.review_threshold, suggested.merge_threshold) == (0.45, 0.6)
+    assert 0.45 <= suggested.score < 0.6 and suggested.distance_m < 1
     assert suggested.evidence["duplicate_of_service_request_id"] == first.service_request_id
     assert out.causation_id == env.event_id and out.subject == str(second.case_id)
     assert store.repo.decisions[second.case_id]["kind"] == "suggestion"
     # A suggestion is no merge: the case stays its own and can be matched by a later report.
     assert store.repo.cases[second.case_id]["duplicate_of"] is None
-    third = routed(TWENTY_M_NORTH, text="dog barking all night long next door", requested=T0 + timedelta(hours=2))
+    third = routed(HERE, text="dog barking all night long next door", requested=T0 + timedelta(hours=2))
     assert await route(store, table, third) == "duplicate_found"
     assert store.emitted()[-1].payload(DedupDecided).duplicate_of == second.case_id
 

@@ -361,16 +361,16 @@ def test_dedup_thresholds_come_from_the_category_then_the_defaults_then_the_plat
         """,
     )
     pothole = jur.dedup_policy("pothole")
-    assert (pothole.merge_threshold, pothole.review_threshold) == (0.55, 0.3)
+    assert (pothole.merge_threshold, pothole.review_threshold) == (0.6, 0.3)
     demo = load_jurisdiction("demo").dedup_policy("pothole")
-    assert (demo.merge_threshold, demo.review_threshold) == (0.55, 0.35)
+    assert (demo.merge_threshold, demo.review_threshold) == (0.6, 0.45)
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         ("service_defaults: {dedup: {merge_threshold: 0.4, review_threshold: 0.5}}", "must not exceed merge_threshold"),
-        ("service_defaults: {dedup: {merge_threshold: 0.3}}", "review_threshold 0.35 is above its merge_threshold 0.3"),
+        ("service_defaults: {dedup: {merge_threshold: 0.3}}", "review_threshold 0.45 is above its merge_threshold 0.3"),
         ("service_defaults: {dedup: {review_threshold: 1.5}}", "review_threshold"),
     ],
 )
