@@ -49,10 +49,10 @@ def _testable(records: Iterable[Any], jurisdiction: Any | None) -> tuple[list[An
     for record in records:
         if record.lat is None or record.long is None:
             skipped["no point"] += 1
-        elif not record.address_string:
-            skipped["no written address"] += 1
         elif jurisdiction is not None and jurisdiction.fallback_location(record.lat, record.long) is not None:
             skipped["fallback point"] += 1
+        elif not record.address_string:
+            skipped["no written address"] += 1
         else:
             parsed = parse_place(record.address_string)
             if parsed is None or parsed.kind == "place":
