@@ -162,3 +162,13 @@ def test_a_borough_service_goes_to_the_borough_of_its_place_and_a_linked_city_is
     office = routed(45.525239, -73.591364)
     assert office.location_status == "fallback" and office.district_id is None
     assert office.department == "concertation"
+
+
+def test_todays_csv_reads_with_its_layout_and_every_category_is_offered(montreal: Jurisdiction) -> None:
+    records = list(records_for(shared_data() / "montreal" / "ragathon_requetes311_head_test.csv",
+                               layout="montreal_311_csv", jurisdiction=montreal))
+    assert len(records) == 694
+    offered = {s.service_name.strip().casefold() for s in montreal.services}
+    assert all((r.service_name or "").strip().casefold() in offered for r in records)
+    assert all(r.lat is None for r in records), "today's sample holds only Information records, with no place"
+    assert {r.requested_datetime.tzinfo is not None for r in records} == {True}
