@@ -14,6 +14,10 @@ from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
 _CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, display_name, language, "
             "reply_to_message_id, handle, last_inbound_at, channel_message_id, merged_into")
 
+_INCIDENT = ("WITH RECURSIVE incident(case_id) AS (SELECT $1::uuid UNION "
+             "SELECT c.case_id FROM contacts c JOIN incident i ON c.merged_into = i.case_id)")
+"""The case $1 and every case merged into it, directly or through a chain of merges (UNION: a cycle ends)."""
+
 
 class NotifierRepository:
     """Everything the notifier stores: how to reach each reporter (`contacts`) and follower (`followers`),
@@ -44,9 +48,10 @@ class NotifierRepository:
         return Contact(**dict(row)) if row else None
 
     async def contacts_following(self, case_id: UUID) -> list[Contact]:
-        """The reporters of a case and of every case merged into it."""
-        rows = await self.conn.fetch(f"SELECT {_CONTACT} FROM contacts WHERE case_id = $1 OR merged_into = $1",
-                                     case_id)
+        """The reporters of a case and of every case merged into it, also through chained merges (A into B,
+        then B into C: A's reporter follows C; `_INCIDENT`)."""
+        rows = await self.conn.fetch(f"{_INCIDENT} SELECT {_CONTACT} FROM contacts "
+                                     "WHERE case_id IN (SELECT case_id FROM incident)", case_id)
         return [Contact(**dict(r)) for r in rows]
 
     async def add_follower(self, follower: Contact, at: datetime) -> bool:
@@ -61,12 +66,12 @@ class NotifierRepository:
         return bool(status.endswith(" 1"))
 
     async def followers_of(self, case_id: UUID) -> list[Contact]:
-        """The followers of a case and of the cases merged into it (whose reporter's contact says so), as
+        """The followers of a case and of the cases merged into it, also through chained merges (whose
+        reporters' contacts say so, `_INCIDENT`), as
         contacts (`follower` true), in the order they followed; erased ones (no address left) included."""
         rows = await self.conn.fetch(
-            "SELECT case_id, service_request_id, contact_key, channel, email, phone, language FROM followers "
-            "WHERE case_id = $1 OR case_id IN (SELECT case_id FROM contacts WHERE merged_into = $1) "
-            "ORDER BY followed_at, contact_key", case_id)
+            f"{_INCIDENT} SELECT case_id, service_request_id, contact_key, channel, email, phone, language "
+            "FROM followers WHERE case_id IN (SELECT case_id FROM incident) ORDER BY followed_at, contact_key", case_id)
         return [Contact(**dict(r), follower=True) for r in rows]
 
     async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
