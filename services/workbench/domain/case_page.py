@@ -1,5 +1,6 @@
-"""What the case page shows of a case beyond its fields (pure): who did a timeline entry, and whether the
-signed-in user may claim the case."""
+"""What the case page shows of a case beyond its fields (pure): who did a timeline entry, whether the
+signed-in user may claim the case, and how the router judged it (the classifier's suggestions, the place
+found from words)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,42 @@ def claim_offer(case: Mapping[str, Any], who: Principal) -> str | None:
     if held == who.subject:
         return None
     return "take_over" if who.has(Role.SUPERVISOR, Role.ADMINISTRATOR) else None
+
+
+def _percent(value: Any) -> int | None:
+    """A probability or confidence in [0, 1] as a whole percentage (None when absent or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return round(max(0.0, min(1.0, float(value))) * 100)
+
+
+def routing_view(case: Mapping[str, Any], service_names: Mapping[str, str]) -> dict[str, Any] | None:
+    """How the router judged the case, from its routing facts (``extended_attributes`` of ``GET
+    /staff/cases/{sid}``; docs/judgement.md): ``category_source``, ``method`` (``model`` or ``keywords``),
+    ``model_version``, ``suggestions`` (``[{"service_code", "name", "percent"}]``, best first, `name` from
+    `service_names`, else the code; `percent` a whole number, None for none) and ``location`` (``status``,
+    ``percent`` of confidence, ``matched``, ``source``; None when the decision says nothing of the place).
+    None when the case carries no routing facts (never routed, or an older case service)."""
+    facts = case.get("extended_attributes")
+    if not isinstance(facts, Mapping) or not any(v not in (None, [], "") for v in facts.values()):
+        return None
+    suggestions = [{"service_code": str(s.get("service_code") or ""),
+                    "name": service_names.get(str(s.get("service_code") or "")) or str(s.get("service_code") or ""),
+                    "percent": _percent(s.get("probability"))}
+                   for s in facts.get("suggestions") or [] if isinstance(s, Mapping)]
+    status = facts.get("location_status")
+    location = None if not status else {
+        "status": str(status), "percent": _percent(facts.get("location_confidence")),
+        "matched": facts.get("location_matched"), "source": facts.get("location_source")}
+    return {"category_source": facts.get("category_source"), "method": facts.get("classifier_method"),
+            "model_version": facts.get("model_version"), "suggestions": suggestions, "location": location}
+
+
+def top_suggestion(case: Mapping[str, Any], service_names: Mapping[str, str]) -> dict[str, Any] | None:
+    """The classifier's best suggestion for a case the router sent to triage (``category_source``
+    ``fallback``: the model was not sure enough), as `routing_view` shapes one; None for a classified case
+    or one without suggestions. What the queue list shows under the service."""
+    view = routing_view(case, service_names)
+    if view is None or view["category_source"] != "fallback" or not view["suggestions"]:
+        return None
+    return view["suggestions"][0]  # type: ignore[no-any-return]

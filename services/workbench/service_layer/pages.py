@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from services.workbench.adapters.http_api import ApiError
 from services.workbench.domain import dashboard as board
 from services.workbench.domain import forms
+from services.workbench.domain.case_page import routing_view, top_suggestion
 from services.workbench.domain.queue import by_due_time, queue_views, start_view, view_query
 from services.workbench.service_layer.deps import Deps
 from shared.auth import Principal, Role
@@ -57,8 +58,9 @@ def status_labels(config: Mapping[str, Any], language: str) -> dict[str, str]:
 
 async def queue_page(d: Deps, who: Principal, view: str | None, filters: Mapping[str, str | None]) -> dict[str, Any]:
     """The queue page: the views the user may pick, the chosen one (without one, the role's start view:
-    `queue.start_view`), its cases soonest due first (the filters applied by the case API), the choices of
-    each filter, and `department_view` (the department's view id when the user has one: an empty "my
+    `queue.start_view`), its cases soonest due first (the filters applied by the case API), the classifier's
+    top suggestion of each case sent to triage (`suggested`, by case number: `case_page.top_suggestion`), the
+    choices of each filter, and `department_view` (the department's view id when the user has one: an empty "my
     cases" links to it)."""
     config = await staff_config(d, who)
     views = queue_views(department=who.department, is_admin=who.has(Role.ADMINISTRATOR), queues=config["queues"])
@@ -66,19 +68,35 @@ async def queue_page(d: Deps, who: Principal, view: str | None, filters: Mapping
     cases = by_due_time(await d.case_api.cases(who.token, query))
     districts = [a for a in (d.jurisdiction.districts.areas if d.jurisdiction.districts else ())]
     department_view = next((v.id for v in views if v.id in ("department", "all")), None)
+    names = service_names(d, config)
+    suggested = {c.get("service_request_id"): top for c in cases if (top := top_suggestion(c, names)) is not None}
     return {"views": views, "view": chosen, "cases": cases, "config": config, "department_view": department_view,
+            "suggested": suggested,
             "filtered": any((v or "").strip() for v in filters.values()),
             "filters": {k: (v or "") for k, v in filters.items()},
             "districts": [{"id": a.id, "name": a.name} for a in districts]}
 
 
+def service_names(d: Deps, config: Mapping[str, Any]) -> dict[str, str]:
+    """Service code → name: the jurisdiction's services and its unclassified service, then what ``GET
+    /staff/config`` lists (the case service's own names win)."""
+    jur = d.jurisdiction
+    names = {s.service_code: s.service_name for s in (*jur.services, jur.unclassified)}
+    for s in config.get("services") or []:
+        if isinstance(s, Mapping) and s.get("service_code") and s.get("service_name"):
+            names[str(s["service_code"])] = str(s["service_name"])
+    return names
+
+
 async def case_page(d: Deps, who: Principal, sid: str) -> dict[str, Any]:
-    """The case page: the case as ``GET /staff/cases/{sid}`` shows it, the choices of its forms, and fresh
+    """The case page: the case as ``GET /staff/cases/{sid}`` shows it, how the router judged it (`routing`:
+    `case_page.routing_view`, the classifier's suggestions and the place found from words), the choices of its forms, and fresh
     ids for its public update and reply forms (`form_ids`: a form sent twice carries the same id, and the
     case service writes it once)."""
     case = await d.case_api.case(who.token, sid)
     config = await staff_config(d, who)
     return {"case": case, "config": config, "attributes": attributes_of(d, case), "photos": board.photo_urls(case),
+            "routing": routing_view(case, service_names(d, config)),
             "form_ids": {"update_id": str(uuid.uuid4()), "reply_id": str(uuid.uuid4())}}
 
 
