@@ -72,8 +72,8 @@ def _boundary(path: Path) -> list[dict[str, Any]]:
 
 
 def _layout_document(layout: ExportLayoutSpec) -> dict[str, Any]:
-    """The mapping as YAML data: only what differs from the defaults, columns always."""
-    document = layout.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    """The mapping as YAML data: ``format`` and ``columns`` always, the rest where it is not the default."""
+    document = {"format": layout.format} | layout.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
     document["columns"] = layout.columns.model_dump(mode="json", exclude_none=True)
     return document
 
