@@ -307,8 +307,8 @@ def _same_marks(a: str, b: str) -> bool:
 
 def _interpolate(numbers: tuple[tuple[float, str, Point], ...], value: float) -> tuple[Point, str]:
     """A point for house number ``value`` on a street whose known numbers are ``numbers``: linear
-    between the nearest known numbers on each side (the same side of the street first: same parity),
-    else the nearest known number."""
+    between the nearest known numbers on each side (the same side of the street first: same parity)
+    when they are no farther apart than 100 m + 10 m a number, else the nearest known number."""
     parity = int(value) % 2
     same_side = [n for n in numbers if int(n[0]) % 2 == parity] or list(numbers)
     below = [n for n in same_side if n[0] <= value]
@@ -317,6 +317,10 @@ def _interpolate(numbers: tuple[tuple[float, str, Point], ...], value: float) ->
         lo, hi = below[-1], above[0]
         if hi[0] == lo[0]:
             return lo[2], "address_interpolated"
+        # Two stretches of one street name far apart (Boston's "Centre St" in several neighbourhoods,
+        # each numbered on its own) are no line to interpolate along: take the nearer number, unsure.
+        if distance_m(*lo[2], *hi[2]) > 100 + 10 * (hi[0] - lo[0]):
+            return min((lo, hi), key=lambda n: abs(n[0] - value))[2], "address_nearest"
         t = (value - lo[0]) / (hi[0] - lo[0])
         point = (lo[2][0] + t * (hi[2][0] - lo[2][0]), lo[2][1] + t * (hi[2][1] - lo[2][1]))
         return point, ("address_interpolated" if hi[0] - lo[0] <= 200 else "address_interpolated_wide")
