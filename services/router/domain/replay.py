@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from services.router.domain.decisions import logged_place, logged_suggestions
 from services.router.domain.model import ModelSuggestions, RoutingDecision, RoutingInput
-from services.router.domain.routing import route
+from services.router.domain.routing import needs_text_classification, route
 from shared.jurisdiction import Jurisdiction
 
 __all__ = ["CHANGE_KINDS", "ReplayRow", "replay"]
@@ -92,7 +92,8 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
     Each row's logged ``input`` is routed as of its ``decided_at`` with the logged geocoder lookup (no
     place is looked up again) and, for the category, `classify(input)` when given (another classifier
     version), else the logged model suggestions when the draft configures a model (none: the draft's
-    keywords). A staff recategorisation keeps the staff's ``service_code`` (it is in the input). "Before"
+    keywords; the keywords too when the model was not asked then). A staff recategorisation keeps the
+    staff's ``service_code`` (it is in the input). "Before"
     is the logged decision itself; its department comes from the log, else from `live`'s queues.
 
     Returns a JSON-ready report: ``decisions`` (compared), ``changed``, ``unchanged``, ``skipped`` (rows
@@ -120,6 +121,9 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
             request = RoutingInput.model_validate(logged_input)
             suggestions = classify(request) if classify is not None else (
                 logged_suggestions(row.decision) if with_model else None)
+            if suggestions is not None and not suggestions.suggestions and needs_text_classification(request, draft):
+                # The model was not asked then (the report's own code, which the draft no longer knows).
+                suggestions = None
             decision = route(request, draft, row.decided_at, suggestions=suggestions,
                              place=logged_place(row.decision))
         except (ValueError, ValidationError, OverflowError) as exc:

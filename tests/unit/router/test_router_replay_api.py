@@ -242,3 +242,23 @@ async def test_an_oversized_draft_is_refused(api: Any, test_issuer: Any) -> None
     answer = await c.post("/routing/replay", content=b"#" * (http.MAX_DRAFT_BYTES + 1),
                           headers=test_issuer.headers("administrator"))
     assert answer.status_code == 413
+
+
+async def test_a_code_the_draft_no_longer_knows_is_classified_from_the_text_again() -> None:
+    demo = judging_demo()
+    store = FakeStore(FakeRouterRepository(), "router")
+    case = CaseOpened(case_id=uuid4(), service_request_id="DEMO-26-000009", jurisdiction_id="demo", channel="web",
+                      channel_message_id="W9", contact_key="k", service_code="graffiti",
+                      description="graffiti all over the street light", lat=NORD[0], long=NORD[1],
+                      requested_datetime=T0)
+    model = FakeModel()
+    await store.handle(h.handlers(demo, h.Judges(model=model)), event(case, subject=case.case_id))
+    assert model.asked == []  # the report's own code: the model was not asked
+
+    def without_graffiti(document: dict[str, Any]) -> None:
+        document["services"] = [s for s in document["services"] if s["service_code"] != "graffiti"]
+        document["classification"]["model"] = {"train_from": [{"file": "./history.csv"}]}
+
+    report = replay(store.repo.replay_rows(), demo, demo_draft(without_graffiti))
+
+    assert [(e["before"], e["after"]) for e in report["examples"]["service_code"]] == [("graffiti", "streetlight")]
