@@ -4,7 +4,8 @@ transcriptions) and message status callbacks.
 Produces on `intake.messages` (published with acks=all before the webhook answers, through
 `shared.intake`): `intake.message_received`, `intake.opt_out_received`, `intake.opt_in_received` and
 `intake.message_status_received` (for the notifier). Consumes nothing; owns nothing durable (conversation
-state travels in Twilio's conversation cookie and in our own signed action URLs). Reads cases through the
+state travels in Twilio's conversation cookie and in our own signed action URLs). Looks written places up
+with the jurisdiction's geocoder (`shared.geocode`). Reads cases through the
 case service's API (`STATUS <case number>`). Routes: `entrypoints/messaging.py`, `entrypoints/voice.py`.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from services.intake_sms_voice.config import SERVICE, TwilioSettings
 from services.intake_sms_voice.entrypoints import http
 from services.intake_sms_voice.service_layer import handlers
+from shared.geocode import Geocoder, geocoder_for
 from shared.intake import CaseApi, CaseApiClient, IntakePublisher, KafkaIntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.service import Runtime
@@ -25,9 +27,12 @@ from shared.settings import Settings
 
 def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | None = None,
                publisher: IntakePublisher | None = None, case_api: CaseApi | None = None,
-               jurisdiction: Jurisdiction | None = None, clock: Callable[[], datetime] | None = None) -> Any:
+               jurisdiction: Jurisdiction | None = None, clock: Callable[[], datetime] | None = None,
+               geocoder: Geocoder | None = None) -> Any:
     """Build the service. Real dependencies by default; tests pass a fake `publisher` and `case_api`
-    (then nothing needs Kafka or the case service) and their own `twilio` settings and `clock`."""
+    (then nothing needs Kafka or the case service), their own `twilio` settings and `clock`, and a fake
+    `geocoder` (default: the jurisdiction's, `shared.geocode.geocoder_for`, its gazetteer built here, once
+    per jurisdiction version)."""
     s = settings or Settings()
     tw = twilio or TwilioSettings()
     rt = Runtime(s, SERVICE, title="omni311 SMS and voice intake (Twilio)")
@@ -37,8 +42,10 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
     if client is not None:
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
-    config = handlers.configure(tw, jurisdiction or load_jurisdiction(s.jurisdiction))
+    jur = jurisdiction or load_jurisdiction(s.jurisdiction)
+    config = handlers.configure(tw, jur)
     deps = handlers.Deps(publisher=publisher or KafkaIntakePublisher(rt.broker, s.topic),
-                         case_api=case_api or client, config=config)  # type: ignore[arg-type]
+                         case_api=case_api or client, config=config,  # type: ignore[arg-type]
+                         geocoder=geocoder or geocoder_for(jur))
     http.mount(rt, deps, tw)
     return rt.app

@@ -88,3 +88,27 @@ def status_query_of(body: str) -> StatusQuery | None:
 def quotes_case_number(body: str) -> bool:
     """Whether the text quotes a case number (a reply about an existing case: the case service threads it)."""
     return CASE_NUMBER_RE.search(fold(body)) is not None
+
+
+_YES = frozenset({"YES", "Y", "YEAH", "YEP", "YUP", "OK", "OKAY", "CORRECT", "RIGHT", "OUI", "OUAIS", "EXACT",
+                  "EXACTEMENT", "DACCORD"})
+_NO = frozenset({"NO", "N", "NOPE", "NON"})
+_POLITE = frozenset({"PLEASE", "THANKS", "THANK", "YOU", "MERCI", "SVP", "BEAUCOUP", "THX", "C", "EST", "CA",
+                     "CELA", "THAT", "IT", "IS", "ITS", "S"})
+
+
+def confirmation_of(body: str) -> Literal["yes", "no"] | None:
+    """The answer to "Did you mean ...? Reply YES, or send the address": ``yes`` for YES/OUI (and Y, OK,
+    yeah, exact... with at most a polite word or two: "yes thanks", "oui merci", "c'est ça"), ``no`` for
+    NO/NON, None for anything else (an address, a longer sentence: the resident's place, as written)."""
+    words = re.findall(r"[A-Z]+", fold(body).replace("'", "").replace("’", ""))
+    if not words or len(words) > 4:
+        return None
+    rest = [w for w in words if w not in _POLITE]
+    if len(rest) == 1 and rest[0] in _YES:
+        return "yes"
+    if words in (["C", "EST", "CA"], ["CEST", "CA"], ["THATS", "IT"], ["THAT", "IS", "IT"]):
+        return "yes"
+    if len(rest) == 1 and rest[0] in _NO:
+        return "no"
+    return None

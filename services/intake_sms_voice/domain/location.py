@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Source = Literal["shared", "coordinates", "map_link", "address", "intersection", "answer"]
+Source = Literal["shared", "coordinates", "map_link", "address", "intersection", "answer", "geocoded", "confirmed"]
+"""How a report's location was found: shared from a WhatsApp client, coordinates or a map link in the text,
+an address or intersection written in it, the answer to our question; ``geocoded`` the written place found
+by the jurisdiction's geocoder with enough confidence, ``confirmed`` the place the resident said YES to."""
 
 
 @dataclass(frozen=True)

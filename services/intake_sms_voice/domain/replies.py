@@ -65,6 +65,16 @@ def location_question(language: Lang, program: str) -> str:
             "intersection (e.g. Main St & 2nd Ave) or share your location.")
 
 
+def location_confirm_question(language: Lang, program: str, matched: str) -> str:
+    """The question asked when the place written in a report was found without enough confidence
+    (docs/judgement.md, "Places from words"): "Did you mean <matched>? Reply YES or send the address"."""
+    place = " ".join(matched.split())[:120]
+    if language == "fr":
+        return (f"{program} : merci, nous avons votre signalement. Vouliez-vous dire {place} ? Répondez OUI "
+                "ou envoyez l'adresse.")
+    return f"{program}: thanks, we have your report. Did you mean {place}? Reply YES or send the address."
+
+
 def location_thanks(language: Lang, program: str) -> str:
     """The answer to a resident who gave the location we asked for."""
     if language == "fr":

@@ -25,17 +25,24 @@ from services.intake_sms_voice.domain.inbound import (
     message_from_text,
     status_event,
 )
-from services.intake_sms_voice.domain.keywords import keyword_of, quotes_case_number, status_query_of
+from services.intake_sms_voice.domain.keywords import (
+    confirmation_of,
+    keyword_of,
+    quotes_case_number,
+    status_query_of,
+)
 from services.intake_sms_voice.domain.location import Location, find_location
 from services.intake_sms_voice.domain.replies import (
     Lang,
     guess_language,
     keyword_reply,
+    location_confirm_question,
     location_question,
     location_thanks,
     status_reply,
 )
 from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
+from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
@@ -53,6 +60,11 @@ class Config:
     conversation_window_s: float = conversation.WINDOW_S
     locales: tuple[str, ...] = ("en", "fr")
     menu: tuple[ivr.MenuItem, ...] = ()
+    accept_from: float = 0.8
+    confirm_from: float = 0.5
+    """The jurisdiction's geocoding bands (`geocoding.accept_from`, `confirm_from`): a written place found
+    with at least `accept_from` is the report's point; from `confirm_from` up to it the resident is asked
+    "Did you mean ...?"."""
 
     @property
     def default_language(self) -> Lang:
@@ -70,6 +82,7 @@ def configure(twilio: TwilioSettings, jurisdiction: Jurisdiction) -> Config:
         conversation_window_s=twilio.conversation_window_s,
         locales=tuple(x for x in jurisdiction.locales if x in ivr.LANG_CODES) or ("en",),
         menu=ivr.build_menu((s.service_code, _menu_labels(s)) for s in jurisdiction.services),
+        accept_from=jurisdiction.geocoding.accept_from, confirm_from=jurisdiction.geocoding.confirm_from,
     )
 
 
@@ -84,12 +97,14 @@ def _menu_labels(service: Any) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Deps:
-    """What the handlers use: the intake publisher (`shared.intake`), the case service's read API and
-    the configuration."""
+    """What the handlers use: the intake publisher (`shared.intake`), the case service's read API, the
+    configuration and the jurisdiction's geocoder (`shared.geocode.geocoder_for`; None: written places are
+    not looked up, the location question is asked as before)."""
 
     publisher: IntakePublisher
     case_api: CaseApi
     config: Config
+    geocoder: Geocoder | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +134,12 @@ async def publish(deps: Deps, data: EventData, *, subject: str, event_id: UUID, 
 async def receive_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
     """An inbound SMS/MMS/WhatsApp message, with the conversation cookie it came with (None: none).
 
-    Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case. A report without a
-    usable location is published with ``attributes.awaiting_location`` and gets one question back; the
+    Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case. A written place without
+    a point is looked up with the jurisdiction's geocoder (docs/judgement.md, "Places from words"): found
+    with at least `Config.accept_from`, the report carries its point; from `Config.confirm_from` up to it,
+    the report waits for its location and the question is "Did you mean <matched>? Reply YES or send the
+    address" (a YES attaches that point); below, as before. A report without a usable location is
+    published with ``attributes.awaiting_location`` and gets one question back; the
     next text of that conversation (recognised by the signed cookie) is its answer, published with
     ``in_reply_to`` the report's MessageSid so that the case service threads it onto the same case.
     The reply's `cookie` says what to do with the cookie (`conversation.cookie_change`).
@@ -157,19 +176,22 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
         return TextReply(outcome="ignored")
 
     language = guess_language(msg.body, cfg.default_language) if msg.body else cfg.default_language
-    pending = conversation.read_pending(cfg.conversation_secret, pending_cookie, contact_key=key, now=now,
-                                        window_s=cfg.conversation_window_s)
+    pending = conversation.read_pending_question(cfg.conversation_secret, pending_cookie, contact_key=key, now=now,
+                                                 window_s=cfg.conversation_window_s)
     found = msg.shared or find_location(msg.body)
-    if pending is not None and pending != msg.message_sid:
-        # The answer to our one question: whatever the resident wrote is where it is.
-        answer = found or (Location(source="answer", address=msg.body[:200]) if msg.body else None)
-        report = TextReport(location=answer, in_reply_to=(pending,), language=language,
-                            attributes={"completes_location_of": pending})
-        env = await _publish_text(msg, report, key, deps, now)
-        return TextReply(outcome="location_answer", texts=(location_thanks(language, cfg.program_name),),
-                         clear_pending=True, event_ids=(env.event_id,))
+    if pending is not None and pending.sid != msg.message_sid:
+        return await _answer_question(msg, pending, found, language, key, deps, now)
 
     hint = msg.body if quotes_case_number(msg.body) else None
+    proposed: GeocodeAnswer | None = None
+    if hint is None and (found is None or found.lat is None):
+        # A written place without a point: the jurisdiction's geocoder (docs/judgement.md, "Places from words").
+        answer = await _geocode(deps, found.address if found else extract_place(msg.body, language), language)
+        if answer is not None and answer.confidence >= cfg.accept_from:
+            found = Location(source="geocoded", address=found.address if found else answer.query,
+                             lat=answer.lat, long=answer.long)
+        elif answer is not None and answer.confidence >= cfg.confirm_from:
+            proposed, found = answer, None  # asked to confirm: the answer completes the report's place
     awaiting = found is None and hint is None
     report = TextReport(location=found, awaiting_location=awaiting, case_number_hint=hint, language=language)
     env = await _publish_text(msg, report, key, deps, now)
@@ -177,10 +199,58 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
     if not awaiting:
         # The acknowledgement with the case number is the notifier's, once the case exists.
         return TextReply(outcome=outcome, event_ids=(env.event_id,))
+    if proposed is not None:
+        cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=msg.message_sid, contact_key=key,
+                                             now=now, lat=proposed.lat, long=proposed.long, matched=proposed.matched)
+        return TextReply(outcome=outcome, texts=(location_confirm_question(language, cfg.program_name,
+                                                                           proposed.matched),),
+                         pending=cookie, event_ids=(env.event_id,))
     cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=msg.message_sid, contact_key=key,
                                          now=now)
     return TextReply(outcome=outcome, texts=(location_question(language, cfg.program_name),), pending=cookie,
                      event_ids=(env.event_id,))
+
+
+async def _answer_question(msg: InboundText, pending: conversation.Pending, found: Location | None, language: Lang,
+                           key: str, deps: Deps, now: datetime) -> TextReply:
+    """The answer to our one question (the location question, or "Did you mean ...?"): a YES to a
+    proposed place attaches that place's point and matched form; a NO asks the location question again
+    (the cookie no longer proposes anything); anything else is where it is, as written (a written place the
+    geocoder finds with enough confidence carries its point)."""
+    cfg = deps.config
+    said = confirmation_of(msg.body) if pending.proposed and not msg.shared else None
+    if said == "no":
+        cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=pending.sid, contact_key=key,
+                                             now=now)
+        return TextReply(outcome="location_declined", texts=(location_question(language, cfg.program_name),),
+                         pending=cookie)
+    if said == "yes":
+        answer: Location | None = Location(source="confirmed", address=pending.matched, lat=pending.lat,
+                                           long=pending.long)
+    else:
+        answer = found or (Location(source="answer", address=msg.body[:200]) if msg.body else None)
+        if answer is not None and answer.lat is None and answer.address:
+            placed = await _geocode(deps, answer.address, language)
+            if placed is not None and placed.confidence >= cfg.accept_from:
+                answer = Location(source="geocoded", address=answer.address, lat=placed.lat, long=placed.long)
+    report = TextReport(location=answer, in_reply_to=(pending.sid,), language=language,
+                        attributes={"completes_location_of": pending.sid})
+    env = await _publish_text(msg, report, key, deps, now)
+    return TextReply(outcome="location_answer", texts=(location_thanks(language, cfg.program_name),),
+                     clear_pending=True, event_ids=(env.event_id,))
+
+
+async def _geocode(deps: Deps, place: str | None, language: str | None) -> GeocodeAnswer | None:
+    """The geocoder's answer for a written `place` (None when there is no place, no geocoder, or it
+    fails: a report is never lost to a geocoder, the location question is asked instead). Never logs the
+    place (a resident's words)."""
+    if deps.geocoder is None or not place or not place.strip():
+        return None
+    try:
+        return await deps.geocoder.geocode(place, language=language)
+    except Exception as exc:  # noqa: BLE001 - any geocoder failure: ask the resident instead
+        log.warning("geocoder_failed", error=type(exc).__name__)
+        return None
 
 
 async def _publish_text(msg: InboundText, report: TextReport, key: str, deps: Deps, now: datetime) -> Envelope:

@@ -111,13 +111,13 @@ class Harness:
 def make_harness(*, public_base_url: str | None = PUBLIC, trusted: tuple[str, ...] = (PROXY_IP,),
                  token: str = TOKEN, keyword_replies: str = "service",
                  requests: dict[str, dict[str, Any]] | None = None,
-                 clock: Callable[[], datetime] = lambda: NOW) -> Harness:
+                 clock: Callable[[], datetime] = lambda: NOW, geocoder: Any = None) -> Harness:
     publisher = FakePublisher()
     case_api = FakeCaseApi(requests)
     tw = TwilioSettings(auth_token=token or None, public_base_url=public_base_url, trusted_proxies=list(trusted),
                         keyword_replies=keyword_replies, program_name="Demoville 311")
     app = create_app(Settings(jurisdiction="demo"), twilio=tw, publisher=publisher, case_api=case_api,
-                     jurisdiction=_demo(), clock=clock)
+                     jurisdiction=_demo(), clock=clock, geocoder=geocoder)
     return Harness(app=app, publisher=publisher, case_api=case_api, public=public_base_url or PUBLIC)
 
 
