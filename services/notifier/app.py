@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
         return rt.unit_of_work(NotifierRepository, envelope=envelope, now=now)
 
     table: dict[str, Handlers] = {}
-
     async def start() -> None:
         texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
         table["h"] = handlers.handlers(handlers.Sending(
