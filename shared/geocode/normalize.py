@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 __all__ = [
@@ -167,6 +168,7 @@ def _split_french_streets(text: str) -> list[str]:
     return [" ".join(p) for p in parts]
 
 
+@lru_cache(maxsize=65536)  # a gazetteer is rebuilt per fold from the same rows; usaddress is slow
 def parse_place(text: str) -> ParsedPlace | None:
     """Split a written place: ``"1200 Main St, Brooklyn 11201"`` → address (1200, ``MAIN ST``);
     ``"Main St & 5th Ave"`` → intersection; ``"S between A and B"`` (NYC blockface) → street S;

@@ -17,7 +17,10 @@ reads:
   record's own point (great-circle metres), the share asked to confirm, the share not found;
 - of the placed records whose two points both fall in a district: the share **routed to a wrong
   district** (the district of the geocoded point is not the district of the record's point);
-- the same per kind of written place (address, intersection, street) and the median error in metres.
+- the same per kind of written place (address, intersection, street) and the median error in metres;
+- ``from_text``: the same for the records with a point whose text (``free_text``, else ``description``)
+  holds a place that `extract_place` finds (in the jurisdiction's first language): how often residents'
+  own words are placed, and how well. The rows of both kinds in a fold are left out of its gazetteer.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shared.geocode import Gazetteer
+from shared.geocode import Gazetteer, extract_place
 from shared.geocode.gazetteer import district_places
 from shared.geocode.normalize import parse_place
 from shared.jurisdiction import distance_m, load_jurisdiction
@@ -63,6 +66,76 @@ def _testable(records: Iterable[Any], jurisdiction: Any | None) -> tuple[list[An
     return kept, skipped
 
 
+def _with_text_place(records: Iterable[Any], jurisdiction: Any | None) -> list[tuple[Any, str]]:
+    """Records with a point (not a fallback point) whose text holds a place, with that place, in time order."""
+    language = jurisdiction.locales[0] if jurisdiction is not None and jurisdiction.locales else None
+    kept = []
+    for record in records:
+        if record.lat is None or record.long is None:
+            continue
+        if jurisdiction is not None and jurisdiction.fallback_location(record.lat, record.long) is not None:
+            continue
+        text = getattr(record, "free_text", None) or getattr(record, "description", None)
+        place = extract_place(text, language) if text else None
+        if place is not None:
+            kept.append((record, place))
+    kept.sort(key=lambda rp: rp[0].requested_datetime)
+    return kept
+
+
+class _Tally:
+    """Outcome counts of one kind of query (written addresses, or places in free text)."""
+
+    def __init__(self) -> None:
+        self.outcome: Counter[str] = Counter()
+        self.near = self.far = self.confirm_far = 0
+        self.errors: list[float] = []
+        self.district_checked = self.district_wrong = 0
+
+    def add(self, record: Any, answer: Any, accept: float, confirm: float, jurisdiction: Any | None) -> str:
+        if answer is None or answer.confidence < confirm:
+            self.outcome["not_found"] += 1
+            return "not_found"
+        error = distance_m(record.lat, record.long, answer.lat, answer.long)
+        if answer.confidence < accept:
+            self.outcome["confirm"] += 1
+            self.confirm_far += error <= FAR_M
+            return "confirm"
+        self.outcome["placed"] += 1
+        self.errors.append(error)
+        self.near += error <= NEAR_M
+        self.far += error <= FAR_M
+        if jurisdiction is not None:
+            own, found = jurisdiction.locate(record.lat, record.long), jurisdiction.locate(answer.lat, answer.long)
+            if own is not None and found is not None:
+                self.district_checked += 1
+                self.district_wrong += own.id != found.id
+        return "placed_near" if error <= FAR_M else "placed"
+
+    def report(self, n: int) -> dict[str, Any]:
+        placed = self.outcome["placed"]
+        return {
+            "n_tested": n,
+            "placed": _share(placed, n),
+            "within_50m": _share(self.near, n),
+            "within_200m": _share(self.far, n),
+            "confirm": _share(self.outcome["confirm"], n),
+            "not_found": _share(self.outcome["not_found"], n),
+            "wrong_district": _share(self.district_wrong, self.district_checked),
+            "placed_within_50m": _share(self.near, placed),
+            "placed_within_200m": _share(self.far, placed),
+            "confirm_within_200m": _share(self.confirm_far, self.outcome["confirm"]),
+            "median_error_m": round(statistics.median(self.errors), 1) if self.errors else None,
+            "counts": {"placed": placed, "confirm": self.outcome["confirm"], "not_found": self.outcome["not_found"],
+                       "within_50m": self.near, "within_200m": self.far, "district_checked": self.district_checked,
+                       "wrong_district": self.district_wrong},
+        }
+
+
+def _share(count: float, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
 def evaluate_location(
     records: Iterable[Any],
     jurisdiction: Any | None = None,
@@ -90,75 +163,39 @@ def evaluate_location(
     started = time.monotonic()
     records = list(records)
     tested, skipped = _testable(records, jurisdiction)
+    texts = _with_text_place(records, jurisdiction)
     places = district_places(jurisdiction) if jurisdiction is not None else []
     ignore = jurisdiction.fallback_location if jurisdiction is not None else None
-    outcome: Counter[str] = Counter()
-    near = far = 0
-    errors: list[float] = []
-    district_checked = district_wrong = 0
-    confirm_far = 0
+    written, spoken = _Tally(), _Tally()
     per_kind: dict[str, Counter[str]] = defaultdict(Counter)
     for fold in range(folds):
         rows = [rk for i, rk in enumerate(tested) if i % folds == fold]
-        if not rows:
+        text_rows = [rp for i, rp in enumerate(texts) if i % folds == fold]
+        if not rows and not text_rows:
             continue
-        gazetteer = Gazetteer.build(records, exclude={str(r.source_id) for r, _ in rows}, places=places,
-                                    ignore_point=ignore)
+        left_out = {str(r.source_id) for r, _ in rows} | {str(r.source_id) for r, _ in text_rows}
+        gazetteer = Gazetteer.build(records, exclude=left_out, places=places, ignore_point=ignore)
         for record, kind in rows:
-            answer = gazetteer.lookup(record.address_string)
+            outcome = written.add(record, gazetteer.lookup(record.address_string), accept, confirm, jurisdiction)
             per_kind[kind]["tested"] += 1
-            if answer is None or answer.confidence < confirm:
-                outcome["not_found"] += 1
-                per_kind[kind]["not_found"] += 1
-                continue
-            error = distance_m(record.lat, record.long, answer.lat, answer.long)
-            if answer.confidence < accept:
-                outcome["confirm"] += 1
-                per_kind[kind]["confirm"] += 1
-                confirm_far += error <= FAR_M
-                continue
-            outcome["placed"] += 1
-            per_kind[kind]["placed"] += 1
-            errors.append(error)
-            near += error <= NEAR_M
-            far += error <= FAR_M
-            per_kind[kind]["within_200m"] += error <= FAR_M
-            if jurisdiction is not None:
-                own, found = jurisdiction.locate(record.lat, record.long), jurisdiction.locate(answer.lat, answer.long)
-                if own is not None and found is not None:
-                    district_checked += 1
-                    district_wrong += own.id != found.id
-    n = len(tested)
-
-    def share(count: float, total: int) -> float | None:
-        return round(count / total, 4) if total else None
-
+            per_kind[kind][outcome] += 1
+        for record, place in text_rows:
+            spoken.add(record, gazetteer.lookup(place), accept, confirm, jurisdiction)
+    report = written.report(len(tested))
     return {
         "n_records": len(records),
-        "n_tested": n,
+        **report,
         "skipped": dict(skipped),
         "folds": folds,
         "accept_from": accept,
         "confirm_from": confirm,
-        "placed": share(outcome["placed"], n),
-        "within_50m": share(near, n),
-        "within_200m": share(far, n),
-        "confirm": share(outcome["confirm"], n),
-        "not_found": share(outcome["not_found"], n),
-        "wrong_district": share(district_wrong, district_checked),
-        "placed_within_50m": share(near, outcome["placed"]),
-        "placed_within_200m": share(far, outcome["placed"]),
-        "confirm_within_200m": share(confirm_far, outcome["confirm"]),
-        "median_error_m": round(statistics.median(errors), 1) if errors else None,
-        "counts": {"placed": outcome["placed"], "confirm": outcome["confirm"], "not_found": outcome["not_found"],
-                   "within_50m": near, "within_200m": far, "district_checked": district_checked,
-                   "wrong_district": district_wrong},
         "per_kind": {
-            kind: {"tested": c["tested"], "placed": share(c["placed"], c["tested"]),
-                   "within_200m": share(c["within_200m"], c["tested"]), "confirm": share(c["confirm"], c["tested"]),
-                   "not_found": share(c["not_found"], c["tested"])}
+            kind: {"tested": c["tested"], "placed": _share(c["placed"] + c["placed_near"], c["tested"]),
+                   "within_200m": _share(c["placed_near"], c["tested"]), "confirm": _share(c["confirm"], c["tested"]),
+                   "not_found": _share(c["not_found"], c["tested"])}
             for kind, c in sorted(per_kind.items())
         },
+        "from_text": {"n_with_place": len(texts), **spoken.report(len(texts))},
         "seconds": round(time.monotonic() - started, 2),
     }
 
@@ -228,6 +265,10 @@ def render(report: dict[str, Any]) -> str:
     for kind, row in report["per_kind"].items():
         lines.append(f"  {kind:14} {row['tested']:>7} {_pct(row['placed'])} {_pct(row['within_200m'])} "
                      f"{_pct(row['confirm'])} {_pct(row['not_found'])}")
+    text = report["from_text"]
+    lines.append(f"  {'place in text':14} {text['n_tested']:>7} {_pct(text['placed'])} {_pct(text['within_200m'])} "
+                 f"{_pct(text['confirm'])} {_pct(text['not_found'])}   (records with a point whose own words "
+                 f"name a place; wrong district {_pct(text['wrong_district'])})")
     return "\n".join(lines)
 
 

@@ -4,7 +4,8 @@ order, `tools.evaluate.location`).
 
 Measured on 2026-11-30 (README table): NYC sample placed 5.8 %, within 200 m 5.8 %, confirm 27.0 %,
 wrong district 0 of 41; Montréal rats placed 4.9 %, within 200 m 4.4 %, confirm 34.1 %, wrong district
-8.6 %; Boston Open311 requests placed 21.5 %, within 200 m 21.0 %, confirm 44.8 %, wrong ward 4.7 %.
+8.6 %; Boston Open311 requests placed 20.5 %, within 200 m 20.0 %, confirm 44.9 %, wrong ward 4.8 %, and of
+the 908 whose own words name a place, 9.6 % placed (8.7 % within 200 m).
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def test_montreal_streets_and_intersections_are_placed_in_the_right_borough(repo
 def test_boston_requests_addresses_are_placed(reports: dict[str, dict[str, Any]]) -> None:
     r = reports["boston"]
     assert r["n_tested"] >= 3800
-    assert r["placed"] >= 0.20 and r["within_200m"] >= 0.19 and r["within_50m"] >= 0.16
+    assert r["placed"] >= 0.19 and r["within_200m"] >= 0.18 and r["within_50m"] >= 0.16
     assert r["placed_within_200m"] >= 0.95
     assert r["placed"] + r["confirm"] >= 0.63
     assert r["wrong_district"] <= 0.07
+    text = r["from_text"]
+    assert text["n_tested"] >= 850
+    assert text["placed"] >= 0.08 and text["placed_within_200m"] >= 0.85
 
 
 def test_no_record_is_placed_from_its_own_row(reports: dict[str, dict[str, Any]]) -> None:
