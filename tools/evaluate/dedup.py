@@ -79,6 +79,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from services.dedup.domain.scoring import (
     Candidate,
     DedupPolicy,
@@ -87,7 +89,7 @@ from services.dedup.domain.scoring import (
     score_pair,
     verdict,
 )
-from shared.jurisdiction.geo import distance_m
+from shared.jurisdiction.geo import EARTH_RADIUS_M, distance_m
 
 __all__ = ["Report", "add_arguments", "evaluate_dedup", "judge", "render", "run"]
 
@@ -311,6 +313,7 @@ def _boston_negatives(sample: Sequence[Report], count: int, policy_for: PolicyFo
     by_cat: dict[str, list[Report]] = defaultdict(list)
     for r in located:
         by_cat[r.category].append(r)  # type: ignore[index]
+    arrays = {cat: np.radians(np.array([(r.lat, r.long) for r in rows])) for cat, rows in by_cat.items()}
     near: list[tuple[Report, Report]] = []
     far: list[tuple[Report, Report]] = []
     seen: set[frozenset[str]] = set()
@@ -320,8 +323,10 @@ def _boston_negatives(sample: Sequence[Report], count: int, policy_for: PolicyFo
         if len(near) >= count // 2:
             break
         policy = policy_for(a.category)
-        others = [b for b in by_cat[a.category] if b.key != a.key]  # type: ignore[index]
-        b = min(others, key=lambda o: distance_m(a.lat, a.long, o.lat, o.long))  # type: ignore[arg-type]
+        rows, points = by_cat[a.category], arrays[a.category]  # type: ignore[index]
+        metres = _metres_from(a, points)
+        metres[rows.index(a)] = np.inf
+        b = rows[int(np.argmin(metres))]
         pair = frozenset((a.key, b.key))
         if pair in seen or distance_m(a.lat, a.long, b.lat, b.long) > policy.radius_m:  # type: ignore[arg-type]
             continue
@@ -341,6 +346,14 @@ def _boston_negatives(sample: Sequence[Report], count: int, policy_for: PolicyFo
                     far.append((b, a))
     rng.shuffle(far)
     return near + far[: count - len(near)]
+
+
+def _metres_from(a: Report, points: Any) -> Any:
+    """Great-circle distances (metres, haversine) from `a` to each row of `points` (radians: lat, long)."""
+    lat, long = np.radians(a.lat), np.radians(a.long)  # type: ignore[arg-type]
+    h = (np.sin((points[:, 0] - lat) / 2) ** 2
+         + np.cos(lat) * np.cos(points[:, 0]) * np.sin((points[:, 1] - long) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
 
 
 def _grouped(reports: Sequence[Report], groups: Iterable[Iterable[str]], policy_for: PolicyFor, name: str,
@@ -577,7 +590,7 @@ def _policies(jurisdiction: Any, merge: float | None, review: float | None) -> P
     codes: dict[str, str] = {}
     if jurisdiction is not None:
         for s in jurisdiction.services:
-            codes[fold(s.name)] = s.service_code
+            codes[fold(s.service_name)] = s.service_code
             codes[fold(s.service_code)] = s.service_code
 
     def policy_for(category: str | None) -> DedupPolicy:
