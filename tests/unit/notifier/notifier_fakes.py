@@ -42,8 +42,18 @@ class FakeNotifierRepository:
     async def contact(self, case_id: UUID) -> Contact | None:
         return self.contacts.get(case_id)
 
+    def _incident(self, case_id: UUID) -> set[UUID]:
+        """The case and every case merged into it, directly or through a chain (the SQL's `_INCIDENT`)."""
+        found, grew = {case_id}, True
+        while grew:
+            more = {c.case_id for c in self.contacts.values() if c.merged_into in found} - found
+            found |= more
+            grew = bool(more)
+        return found
+
     async def contacts_following(self, case_id: UUID) -> list[Contact]:
-        return [c for c in self.contacts.values() if case_id in (c.case_id, c.merged_into)]
+        incident = self._incident(case_id)
+        return [c for c in self.contacts.values() if c.case_id in incident]
 
     async def add_follower(self, follower: Contact, at: datetime) -> bool:
         key = (follower.case_id, follower.contact_key)
@@ -53,8 +63,8 @@ class FakeNotifierRepository:
         return True
 
     async def followers_of(self, case_id: UUID) -> list[Contact]:
-        merged = {c.case_id for c in self.contacts.values() if c.merged_into == case_id}
-        return [f for (cid, _), f in self.followers.items() if cid == case_id or cid in merged]
+        incident = self._incident(case_id)
+        return [f for (cid, _), f in self.followers.items() if cid in incident]
 
     async def mark_merged(self, case_id: UUID, merged_into: UUID) -> None:
         if case_id in self.contacts:

@@ -300,6 +300,20 @@ async def test_a_status_change_reaches_the_reporters_merged_into_the_case(store:
     assert store.repo.statuses[survivor.case_id][0].status == "open"
 
 
+async def test_after_chained_merges_the_first_reporter_still_hears_of_the_closure(store: Any, table: Any,
+                                                                                   sent: Sent) -> None:
+    a, b, c = opened(contact_key="a", email="a@resident.test"), opened(contact_key="b", email="b@resident.test"), \
+        opened(contact_key="c", email="c@resident.test")
+    for payload in (a, b, c, merge(a, b), merge(b, c)):
+        await handle(store, table, payload)
+    before = len(sent.emails)
+
+    await handle(store, table, closed(c))
+
+    assert sorted(str(m["To"]) for m in sent.emails[before:]) == ["a@resident.test", "b@resident.test",
+                                                                  "c@resident.test"]
+
+
 async def test_a_status_change_of_a_case_without_reporters_tells_no_one(store: Any, table: Any) -> None:
     assert await handle(store, table, closed(opened())) == "no_contact"
 
