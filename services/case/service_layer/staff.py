@@ -271,7 +271,8 @@ async def post_update(cmd: PostUpdate, uow: Uow, *, jurisdiction: Jurisdiction) 
 async def reply(cmd: Reply, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
     """A reply to one reporter on their channel: `contact_key` must be a reporter of the case or of a case
     merged into it (else `Invalid`); the text is the given one or the jurisdiction's canned response in the
-    requested language (`domain.staff.reply_text`). Timeline ``reply`` and `case.reply_requested`. The same
+    requested language (`domain.staff.reply_text`; a reporter of unknown language is written to in the
+    jurisdiction's first locale: Montréal's French). Timeline ``reply`` and `case.reply_requested`. The same
     `reply_id` again (a form sent twice) changes nothing."""
     case = await _load(uow, cmd.case_id, cmd.actor, "reply", jurisdiction)
     if await uow.repo.has_timeline_entry(case["case_id"], "reply", "reply_id", str(cmd.reply_id)):
@@ -280,7 +281,7 @@ async def reply(cmd: Reply, uow: Uow, *, jurisdiction: Jurisdiction) -> Case:
         raise Invalid(f"{cmd.contact_key} is not a reporter of case {case['service_request_id']}")
     text, language = rules.reply_text(jurisdiction.canned_responses, canned_response_id=cmd.canned_response_id,
                                       text=_stripped(cmd.text), language=cmd.language,
-                                      default_language=case["language"] or "en")
+                                      default_language=case["language"] or (jurisdiction.locales or ("en",))[0])
     await _entry(uow, case, "reply", audit(cmd.actor, {}, {}, reply_id=str(cmd.reply_id),
                                            contact_key=cmd.contact_key, text=text, language=language,
                                            canned_response_id=cmd.canned_response_id))

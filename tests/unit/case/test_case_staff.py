@@ -433,6 +433,20 @@ async def test_a_reply_from_a_canned_response_in_the_requested_language(store: S
     await refused(store, Invalid, s.reply, c.Reply(case["case_id"], STAFF, "k1", uuid4()), "needs a text")
 
 
+async def test_a_canned_reply_to_a_reporter_of_unknown_language_is_in_the_jurisdictions_first_locale(
+        store: Store, table: Any) -> None:
+    case = await new_case(store, table)
+    store.repo.cases[case["case_id"]]["language"] = None
+    french_first = demo().model_copy(update={"locales": ("fr", "en")})
+
+    async with store.uow(now=LATER) as uow:
+        await s.reply(c.Reply(case["case_id"], STAFF, "k1", uuid4(), canned_response_id="need-location"), uow,
+                      jurisdiction=french_first)
+
+    r = store.emitted("case.reply_requested")[-1].payload(CaseReplyRequested)
+    assert r.language == "fr" and r.text == demo().canned_response("need-location").text["fr"]  # type: ignore[union-attr]
+
+
 # --- merge, unmerge, suggestions ------------------------------------------------------------------------
 
 
