@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     async def start() -> None:
         rules = jurisdiction_rules(load_jurisdiction(s.jurisdiction))
-        async with rt.db().acquire() as conn:
+        async with rt.db.acquire() as conn:
             texts = await DedupRepository(conn).recent_descriptions(IDF_TEXTS)
         similarity = TextSimilarity.fit(texts)
         rt.log.info("text_measure_fitted", texts=similarity.fitted_on, form_labels=len(similarity.labels))
