@@ -1,11 +1,14 @@
 """`python -m tools.evaluate rules` on real PostgreSQL: the router's handlers log decisions (with their
 inputs) in a fresh `router` schema, then a draft that moves a routing rule is replayed over the last N days
 of that log as the command line does it: decisions outside the window are left out, the changed cases are
-named, the table prints, a bad draft exits 2, and the log is unchanged afterwards."""
+named, the table prints (and the command line's JSON), a bad draft exits 2, and the log is unchanged
+afterwards."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -22,6 +25,7 @@ from shared.kafka import Delivery
 from shared.service_layer import dispatch
 from support.uow import event
 from tools.evaluate import rules
+from tools.evaluate.__main__ import main
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CENTRE, NORD = (45.415, -75.70), (45.43, -75.70)
@@ -113,3 +117,17 @@ async def test_a_draft_the_loader_refuses_exits_2_with_its_message(
         await rules.run_async(arguments("--draft", str(bad), "--jurisdiction", "demo", "--dsn", database,
                                         "--schema", fresh_schema_name), now=NOW)
     assert exit_.value.code == 2 and "not valid YAML" in capsys.readouterr().err
+
+
+async def test_the_command_line_prints_the_json_report(
+    service_pool: asyncpg.Pool, fresh_schema_name: str, database: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(service_pool, fresh_schema_name)
+    argv = ["rules", "--json", "--draft", str(draft_moving_the_night_patrol(tmp_path)), "--days", "7",
+            "--jurisdiction", "demo", "--dsn", database, "--schema", fresh_schema_name]
+
+    assert await asyncio.to_thread(main, argv) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert (report["decisions"], report["changed"], report["jurisdiction"]) == (3, 2, "demo")
