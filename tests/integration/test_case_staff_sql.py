@@ -79,7 +79,7 @@ async def test_migration_003_gives_cases_stored_before_it_their_workflow_status(
                                    "VALUES ('k1', 'sms', $1, $1) ON CONFLICT DO NOTHING", NOW)
                 row = records.new_case_row(msg, case_id=uuid4(), number=number, jurisdiction_id="demo",
                                            correlation_id=uuid4(), now=NOW)
-                row.pop("workflow_status"), row.pop("attributes")  # columns of later migrations
+                row.pop("workflow_status"), row.pop("attributes"), row.pop("location_source")  # later migrations
                 await conn.execute(f"INSERT INTO cases ({', '.join(row)}) VALUES "
                                    f"({', '.join(f'${i + 1}' for i in range(len(row)))})", *row.values())
                 if columns:
