@@ -333,3 +333,35 @@ async def test_a_recategorised_case_keeps_the_place_it_was_found_at(store: Any) 
     r = routing(store)
     assert (r.service_code, r.district, r.source) == ("tree", "nord", "manual")
     assert r.location is not None and r.location.status == "placed"
+
+
+# -- the real judges' types ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> Any:
+    """A real `shared.judgement.TextModel` learned from a dozen invented Demoville reports (trained once)."""
+    from shared.judgement import TextModel
+
+    texts = ["pothole in road", "deep pothole", "hole in the street", "road is broken", "street light out",
+             "lamp is dark", "light not working", "dark street lamp", "graffiti on wall", "spray paint tag",
+             "vandal painted wall", "tags on the bridge"] * 3
+    labels = (["pothole"] * 4 + ["streetlight"] * 4 + ["graffiti"] * 4) * 3
+    return TextModel.train(texts, labels, name="demo")
+
+
+async def test_the_real_model_and_a_real_geocode_answer_route_a_report(store: Any, tiny_model: Any) -> None:
+    from shared.geocode import GeocodeAnswer
+
+    answer = GeocodeAnswer(lat=NORD[0], long=NORD[1], confidence=0.9, matched="1200 MAIN ST", kind="address",
+                           source="gazetteer", query="1200 Main St")
+    geocoder = FakeGeocoder({"1200 Main St": answer})  # type: ignore[dict-item]
+    case = opened(description="deep pothole at 1200 Main St")
+
+    await store.handle(table(tiny_model, geocoder), event(case, subject=case.case_id))
+
+    r = routing(store)
+    assert r.service_code == "pothole" and r.district == "nord"
+    assert r.classifier is not None and r.classifier.model_version == tiny_model.version
+    assert r.classifier.suggestions[0].service_code == "pothole" and r.classifier.suggestions[0].probability >= 0.6
+    assert r.location is not None and (r.location.status, r.location.matched) == ("placed", "1200 MAIN ST")
