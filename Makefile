@@ -14,7 +14,7 @@ help:
 	@echo "make stop        stop services and infrastructure"
 	@echo "make reset       empty the jurisdiction's database and topics (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
-	@echo "make bench       routing throughput and memory on the real NYC sample"
+	@echo "make bench       routing throughput and memory on the real NYC sample; routing, location and dedup quality on every dataset"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
 	@echo "make assets      the web pages' front-end libraries (npm ci in shared/web, copied to shared/web/static/vendor)"
@@ -72,6 +72,7 @@ test: infra-up browser assets
 
 bench: venv
 	$(PY) -m benchmarks.routing
+	$(PY) -m benchmarks.judgement
 
 clean:
 	rm -rf var/test-logs var/run
