@@ -96,13 +96,19 @@ async def test_candidates_are_open_located_unmatched_cases_of_the_category_in_th
     async with repository(pool) as repo:
         candidates = await repo.candidates(search(new.case_id))
 
-    assert [c.case_id for c in candidates] == [five.case_id, ten.case_id, twenty.case_id]
+    # the duplicate of `ten` (5 m away) stands for its incident: it carries `ten` as the case it joins
+    assert {c.case_id for c in candidates[:2]} == {five.case_id, duplicate.case_id}
+    assert [c.case_id for c in candidates[2:]] == [ten.case_id, twenty.case_id]
+    member = next(c for c in candidates if c.case_id == duplicate.case_id)
+    assert (member.incident_id, member.incident_service_request_id) == (ten.case_id, ten.service_request_id)
+    assert [c.incident_id for c in candidates if c.case_id != duplicate.case_id] == [None, None, None]
+    candidates = [c for c in candidates if c.case_id != duplicate.case_id]
     first = candidates[0]
     assert (first.service_request_id, first.description, first.requested_datetime) == (
         five.service_request_id, "five", T0)
     # geodesic metres (PostGIS geography), as the fake's haversine within a few centimetres
     assert [round(c.distance_m) for c in candidates] == [5, 10, 20]
-    assert await found(pool, search(new.case_id, limit=2)) == [five.case_id, ten.case_id]
+    assert len(await found(pool, search(new.case_id, limit=2))) == 2
     assert await found(pool, search(new.case_id, code="graffiti")) == [others[1].case_id]
 
 
@@ -199,7 +205,9 @@ async def test_an_unmerge_clears_what_the_case_duplicates_and_the_pair_is_known_
     await project(pool, survivor, merged)
     async with repository(pool) as repo:
         await repo.change_target(TargetChange(merged.case_id, open=False, duplicate_of=survivor.case_id))
-    assert await found(pool, search(uuid4())) == [survivor.case_id]
+    async with repository(pool) as repo:
+        joined = await repo.candidates(search(uuid4()))
+    assert [(c.case_id, c.incident_id) for c in joined] == [(merged.case_id, survivor.case_id), (survivor.case_id, None)]
 
     pair = tuple(sorted((merged.case_id, survivor.case_id), key=str))
     event_id = uuid4()
@@ -220,6 +228,23 @@ async def test_an_unmerge_clears_what_the_case_duplicates_and_the_pair_is_known_
     with pytest.raises(asyncpg.CheckViolationError):  # the pair is kept one way round only
         async with repository(pool) as repo:
             await repo.remember_unmerge((pair[1], pair[0]), unmerged_at=T0, event_id=uuid4())
+
+
+async def test_a_merged_case_leads_to_the_root_of_its_chain_while_that_case_is_open(pool: asyncpg.Pool) -> None:
+    root, middle = case(FORTY_M_NORTH), case(TWENTY_M_NORTH)
+    first = case(FIVE_M_SOUTH, duplicate_of=middle.case_id)
+    await project(pool, root, middle, first)
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(first.case_id, open=False, duplicate_of=middle.case_id))
+        await repo.change_target(TargetChange(middle.case_id, open=False, duplicate_of=root.case_id))
+        got = await repo.candidates(search(uuid4()))
+    # A (5 m) and B (20 m) both lead to C, which lies beyond the radius itself
+    assert [(c.case_id, c.incident_id, c.incident_service_request_id) for c in got] == [
+        (first.case_id, root.case_id, root.service_request_id), (middle.case_id, root.case_id, root.service_request_id)]
+    assert await found(pool, search(root.case_id)) == []  # never the case itself, through its own incident
+    async with repository(pool) as repo:
+        await repo.change_target(TargetChange(root.case_id, open=False))
+    assert await found(pool, search(uuid4())) == []  # a closed incident takes no one
 
 
 async def test_a_merge_closes_the_case_and_a_status_change_keeps_what_it_duplicates(pool: asyncpg.Pool) -> None:

@@ -13,6 +13,10 @@ from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
 from shared.events import DedupDecided, DedupSuggested
 
 
+MAX_CHAIN = 32
+"""At most this many merges are followed from a case to the surviving case of its incident (a cycle ends)."""
+
+
 def _lock_key(service_code: str) -> int:
     """A 64-bit advisory lock key per category (signed, as PostgreSQL's bigint)."""
     return int.from_bytes(hashlib.sha256(f"dedup:{service_code}".encode()).digest()[:8], "big", signed=True)
@@ -33,22 +37,41 @@ class DedupRepository:
         await self.conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(service_code))
 
     async def candidates(self, search: Search) -> list[Candidate]:
-        """Open, located cases of the search's category that duplicate nothing, other than the case itself,
-        within `radius_m` metres (geodesic, PostGIS geography) of its point and requested inside its window;
-        the `limit` nearest, nearest first."""
+        """Located cases of the search's category, other than the case itself, within `radius_m` metres
+        (geodesic, PostGIS geography) of its point and requested inside its window, that are open and
+        duplicate nothing, or were merged into an incident whose surviving case (the root of the chain of
+        `duplicate_of`, at most `MAX_CHAIN` links) is open, duplicates nothing and is not the case itself;
+        such a member carries its survivor as `incident_id`. The `limit` nearest, nearest first."""
         rows = await self.conn.fetch(
             """
-            SELECT case_id, service_request_id, description, requested_datetime,
-                   ST_Distance(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS distance_m
-            FROM cases
-            WHERE open AND location_known AND duplicate_of IS NULL AND service_code = $1
-              AND case_id <> $4
-              AND ST_DWithin(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $5)
-              AND requested_datetime BETWEEN $6 AND $7
-            ORDER BY distance_m LIMIT $8
+            WITH RECURSIVE near AS (
+                SELECT case_id, service_request_id, description, requested_datetime, duplicate_of, open,
+                       ST_Distance(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS distance_m
+                FROM cases
+                WHERE location_known AND service_code = $1 AND case_id <> $4
+                  AND (duplicate_of IS NOT NULL OR open)
+                  AND ST_DWithin(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $5)
+                  AND requested_datetime BETWEEN $6 AND $7
+            ), chain(member, root, depth) AS (
+                SELECT case_id, duplicate_of, 1 FROM near WHERE duplicate_of IS NOT NULL
+                UNION ALL
+                SELECT chain.member, c.duplicate_of, chain.depth + 1
+                FROM chain JOIN cases c ON c.case_id = chain.root
+                WHERE c.duplicate_of IS NOT NULL AND chain.depth < $9
+            ), roots AS (
+                SELECT DISTINCT ON (member) member, root FROM chain ORDER BY member, depth DESC
+            )
+            SELECT n.case_id, n.service_request_id, n.description, n.requested_datetime, n.distance_m,
+                   r.case_id AS incident_id, r.service_request_id AS incident_service_request_id
+            FROM near n
+            LEFT JOIN roots ON roots.member = n.case_id
+            LEFT JOIN cases r ON r.case_id = roots.root
+            WHERE (n.duplicate_of IS NULL AND n.open)
+               OR (r.open AND r.duplicate_of IS NULL AND r.case_id <> $4)
+            ORDER BY n.distance_m, n.case_id LIMIT $8
             """,
             search.service_code, search.point.long, search.point.lat, search.case_id, search.radius_m,
-            search.since, search.until, search.limit,
+            search.since, search.until, search.limit, MAX_CHAIN,
         )
         return [Candidate(**dict(r)) for r in rows]
 

@@ -35,9 +35,10 @@ class Point:
 
 @dataclass(frozen=True)
 class Search:
-    """Where to look for a match of `case_id`: open, located, not-yet-duplicate cases of `service_code`
-    within `radius_m` metres of `point`, requested in [`since`, `until`] (inclusive), other than the case
-    itself; the `limit` nearest."""
+    """Where to look for a match of `case_id`: located cases of `service_code` within `radius_m` metres of
+    `point`, requested in [`since`, `until`] (inclusive), other than the case itself, that are open and
+    duplicate nothing, or were merged into an incident whose surviving case is open (and is not the case
+    itself); the `limit` nearest."""
 
     case_id: UUID
     service_code: str
@@ -109,20 +110,31 @@ def projected(routed: CaseRouted, point: Point | None, match: Match | None) -> P
         case_id=routed.case_id, service_request_id=routed.service_request_id,
         service_code=routed.routing.service_code, description=routed.description, point=point,
         requested_datetime=routed.requested_datetime,
-        duplicate_of=match.candidate.case_id if match else None,
+        duplicate_of=match.candidate.survivor if match else None,
     )
 
 
 def decision(routed: CaseRouted, match: Match, policy: DedupPolicy) -> DedupDecided:
-    """The `dedup.decided` for a match: score and text similarity rounded to 4 places, distance to
-    centimetres (2 places), the policy it was decided under, and the evidence the case service logs."""
+    """The `dedup.decided` for a match: the case joins the incident (`duplicate_of` is the surviving case:
+    the match itself, or the case it was merged into, following the chain). Score and text similarity
+    rounded to 4 places, distance (to the matched case) to centimetres (2 places), the policy it was decided
+    under, and the evidence the case service logs: closeness in distance and time, whether the reporter
+    is the same, and, when the match was a merged case, which one (`matched_service_request_id`)."""
+    cand = match.candidate
+    evidence: dict[str, object] = {
+        "service_code": routed.routing.service_code,
+        "duplicate_of_service_request_id": cand.survivor_service_request_id,
+        "distance_score": round(match.distance_score, 4)}
+    if match.time_score is not None:
+        evidence["time_score"] = round(match.time_score, 4)
+    if match.same_reporter:
+        evidence["same_reporter"] = True
+    if cand.incident_id is not None:
+        evidence["matched_service_request_id"] = cand.service_request_id
     return DedupDecided(
-        case_id=routed.case_id, duplicate_of=match.candidate.case_id, score=round(match.score, 4),
-        distance_m=round(match.candidate.distance_m, 2), text_similarity=round(match.text_similarity, 4),
-        window_hours=policy.window_hours, radius_m=policy.radius_m,
-        evidence={"service_code": routed.routing.service_code,
-                  "duplicate_of_service_request_id": match.candidate.service_request_id,
-                  "distance_score": round(match.distance_score, 4)},
+        case_id=routed.case_id, duplicate_of=cand.survivor, score=round(match.score, 4),
+        distance_m=round(cand.distance_m, 2), text_similarity=round(match.text_similarity, 4),
+        window_hours=policy.window_hours, radius_m=policy.radius_m, evidence=evidence,
     )
 
 

@@ -195,8 +195,9 @@ class DedupPolicy:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An open case near the new one, as the projection found it; `reporter` is a pseudonymous key of who
-    reported it (None: not known)."""
+    """A case near the new one, as the projection found it: an open case, or a case already merged into an
+    incident whose surviving case (`incident_id`, numbered `incident_service_request_id`, the root of its
+    chain of merges) is open. `reporter` is a pseudonymous key of who reported it (None: not known)."""
 
     case_id: UUID
     service_request_id: str
@@ -204,6 +205,18 @@ class Candidate:
     distance_m: float
     requested_datetime: datetime
     reporter: str | None = None
+    incident_id: UUID | None = None
+    incident_service_request_id: str | None = None
+
+    @property
+    def survivor(self) -> UUID:
+        """The case a match joins: the incident's surviving case, else this case."""
+        return self.incident_id or self.case_id
+
+    @property
+    def survivor_service_request_id(self) -> str:
+        """The number of `survivor`."""
+        return self.incident_service_request_id or self.service_request_id
 
 
 @dataclass(frozen=True)
@@ -275,9 +288,10 @@ def best_match(candidates: list[Candidate], description: str, policy: DedupPolic
                similarity: TextSimilarity | None = None) -> Match | None:
     """The highest-scoring candidate at or above `floor` (default: the merge `threshold`); ties go to the
     older case, then the id. Candidates beyond the radius, and those in `excluded` (cases staff unmerged
-    from this one), never count. Texts are compared in one batch."""
+    from this one, or the incident such a case survives), never count. Texts are compared in one batch."""
     floor = policy.threshold if floor is None else floor
-    kept = [c for c in candidates if c.distance_m <= policy.radius_m and c.case_id not in excluded]
+    kept = [c for c in candidates if c.distance_m <= policy.radius_m and c.case_id not in excluded
+            and c.survivor not in excluded]
     sims = (similarity or default_similarity()).against(description or "", [c.description or "" for c in kept])
     matches = [score_pair(c, s, policy, at=at, reporter=reporter) for c, s in zip(kept, sims, strict=True)]
     matches = [m for m in matches if m.score >= floor]

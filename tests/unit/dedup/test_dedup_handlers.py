@@ -51,21 +51,41 @@ class FakeDedupRepository:
     async def lock_category(self, service_code: str) -> None:
         self.locks.append(service_code)
 
+    def _root(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The surviving case of the incident a merged case belongs to (the end of its chain)."""
+        for _ in range(32):
+            nxt = self.cases.get(row["duplicate_of"])
+            if nxt is None:
+                return None
+            if nxt["duplicate_of"] is None:
+                return nxt
+            row = nxt
+        return None
+
     async def candidates(self, search: Search) -> list[Candidate]:
         self.searches.append(search)
         found = []
         for row in self.cases.values():
             case: ProjectedCase = row["case"]
-            if (not row["open"] or case.point is None or row["duplicate_of"] is not None
-                    or case.service_code != search.service_code or case.case_id == search.case_id
+            if (case.point is None or case.service_code != search.service_code or case.case_id == search.case_id
                     or not search.since <= case.requested_datetime <= search.until):
+                continue
+            incident = None
+            if row["duplicate_of"] is not None:
+                root = self._root(row)
+                if root is None or not root["open"] or root["case"].case_id == search.case_id:
+                    continue
+                incident = root["case"]
+            elif not row["open"]:
                 continue
             d = distance_m(search.point.lat, search.point.long, case.point.lat, case.point.long)
             if d <= search.radius_m:
                 found.append(Candidate(case_id=case.case_id, service_request_id=case.service_request_id,
                                        description=case.description, distance_m=d,
-                                       requested_datetime=case.requested_datetime))
-        return sorted(found, key=lambda c: c.distance_m)[:search.limit]
+                                       requested_datetime=case.requested_datetime,
+                                       incident_id=incident.case_id if incident else None,
+                                       incident_service_request_id=incident.service_request_id if incident else None))
+        return sorted(found, key=lambda c: (c.distance_m, str(c.case_id)))[:search.limit]
 
     async def project(self, case: ProjectedCase) -> None:
         row = self.cases.get(case.case_id)
@@ -239,19 +259,42 @@ async def test_a_case_found_to_be_a_duplicate_is_not_itself_a_target(store: Any,
     assert store.emitted()[-1].payload(DedupDecided).duplicate_of == first.case_id
 
 
-async def test_a_merged_case_is_no_longer_a_target(store: Any, table: Any) -> None:
+def merged_event(case: CaseRouted, into: CaseRouted) -> CaseMerged:
+    return CaseMerged(**lifecycle(case), merged_into=into.case_id,
+                      merged_into_service_request_id=into.service_request_id, status_notes="Duplicate")
+
+
+async def test_a_report_near_a_merged_case_joins_the_incident_it_was_merged_into(store: Any, table: Any) -> None:
     survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
     await route(store, table, survivor)
     await route(store, table, merged)
-    event_merged = CaseMerged(**lifecycle(merged), merged_into=survivor.case_id,
-                              merged_into_service_request_id=survivor.service_request_id,
-                              status_notes="Duplicate")
 
-    assert await store.handle(table, event(event_merged, subject=merged.case_id)) == "closed"
+    assert await store.handle(table, event(merged_event(merged, survivor), subject=merged.case_id)) == "closed"
 
     row = store.repo.cases[merged.case_id]
     assert not row["open"] and row["duplicate_of"] == survivor.case_id
-    assert await route(store, table, routed(TEN_M_NORTH)) == "unique"
+    # 10 m from the merged case, 30 m from the survivor (beyond the pothole radius from it): it joins the
+    # incident, whose surviving case is the one that stays open.
+    assert await route(store, table, routed(TEN_M_NORTH)) == "duplicate_found"
+    decided = store.emitted()[-1].payload(DedupDecided)
+    assert decided.duplicate_of == survivor.case_id
+    assert decided.evidence["duplicate_of_service_request_id"] == survivor.service_request_id
+    assert decided.evidence["matched_service_request_id"] == merged.service_request_id
+
+
+async def test_a_chain_of_merges_is_followed_to_its_surviving_case_and_a_closed_incident_takes_no_one(
+        store: Any, table: Any) -> None:
+    a, b, c = routed(HERE), routed(TWENTY_EIGHT_M_NORTH), routed(FORTY_M_NORTH)
+    for case in (c, b, a):
+        await route(store, table, case)
+    await store.handle(table, event(merged_event(a, b)))
+    await store.handle(table, event(merged_event(b, c)))
+
+    assert await route(store, table, routed(TEN_M_SOUTH)) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == c.case_id
+
+    await store.handle(table, event(CaseStatusChanged(**lifecycle(c), status="closed")))
+    assert await route(store, table, routed(TEN_M_SOUTH, text="deep pothole, right lane")) == "unique"
 
 
 async def test_a_closed_case_is_no_target_until_it_is_reopened(store: Any, table: Any) -> None:
@@ -268,18 +311,18 @@ async def test_a_closed_case_is_no_target_until_it_is_reopened(store: Any, table
     assert store.emitted()[-1].payload(DedupDecided).duplicate_of == case.case_id
 
 
-async def test_a_reopened_merged_case_stays_a_duplicate_and_no_target(store: Any, table: Any) -> None:
+async def test_a_reopened_merged_case_stays_in_its_incident_and_is_no_target_of_its_own(store: Any,
+                                                                                      table: Any) -> None:
     survivor, merged = routed(FORTY_M_NORTH), routed(HERE)
     for c in (survivor, merged):
         await route(store, table, c)
-    await store.handle(table, event(CaseMerged(**lifecycle(merged), merged_into=survivor.case_id,
-                                               merged_into_service_request_id=survivor.service_request_id,
-                                               status_notes="Duplicate")))
+    await store.handle(table, event(merged_event(merged, survivor)))
     await store.handle(table, event(CaseStatusChanged(**lifecycle(merged), status="open")))
 
     row = store.repo.cases[merged.case_id]
     assert row["open"] and row["duplicate_of"] == survivor.case_id
-    assert await route(store, table, routed(TEN_M_NORTH)) == "unique"
+    assert await route(store, table, routed(TEN_M_NORTH)) == "duplicate_found"
+    assert store.emitted()[-1].payload(DedupDecided).duplicate_of == survivor.case_id
 
 
 async def test_a_status_change_for_a_case_never_projected_changes_nothing(store: Any, table: Any) -> None:
@@ -392,9 +435,7 @@ def unmerged(case: CaseRouted, from_case: CaseRouted, *, status: str = "open") -
 
 
 async def merge(store: Any, table: Any, case: CaseRouted, into: CaseRouted) -> None:
-    await store.handle(table, event(CaseMerged(**lifecycle(case), merged_into=into.case_id,
-                                               merged_into_service_request_id=into.service_request_id,
-                                               status_notes="Duplicate"), subject=case.case_id))
+    await store.handle(table, event(merged_event(case, into), subject=case.case_id))
 
 
 async def test_an_unmerged_case_is_open_again_and_a_later_report_may_match_it(store: Any, table: Any) -> None:
