@@ -96,7 +96,11 @@ async def lookup_for(request: RoutingInput, jurisdiction: Jurisdiction, judges: 
         return None
     query = (request.address or "").strip() or None
     if query is None and judges.extract_place is not None:
-        query = judges.extract_place(request.text, request.language)
+        try:
+            query = judges.extract_place(request.text, request.language)
+        except Exception as exc:  # noqa: BLE001 - a text the extractor trips on is routed without a place
+            log.warning("extract_place_failed", error_type=type(exc).__name__)
+            return PlaceLookup(error=f"extract_place: {type(exc).__name__}")
     if not query:
         return PlaceLookup()
     return await geocode(query, request.language, jurisdiction, judges)
