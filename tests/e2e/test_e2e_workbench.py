@@ -206,6 +206,8 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
                 await supervisor.wait_for_selector(f'#queue-table tr[data-service-request-id="{sid}"]')
                 await supervisor.click(f'a[href="/cases/{sid}"]')
                 await supervisor.wait_for_selector("#case-title")
+                # How the router judged it (docs/judgement.md): the category came from the mail's text.
+                assert await supervisor.get_attribute("#routing-category-source", "data-source") == "keywords"
                 await axe_clean(supervisor, "case")
                 await supervisor.fill("#assign-assignee", "dev-staff")
                 await supervisor.fill("#assign-team", "roads-north")

@@ -58,12 +58,21 @@ async def test_the_case_page_shows_suggestions_model_version_and_the_place_to_co
     rows = re.findall(r'<tr data-service-code="([^"]+)"><th scope="row">([^<]+)</th><td>([^<]+)</td>', section)
     assert rows[:2] == [("pothole", "Pothole", "41%"), ("streetlight", "Street light out", "33%")]
     assert rows[2][0] == "graffiti" and rows[2][2] == "10%" and len(rows) == 3
-    assert 'id="routing-model-version">demo-3f2a9c81d0e4<' in section
+    assert 'id="routing-model-version">demo-3f2a9c81d0e4<' in section and ">Probability</th>" in section
     assert "nothing sure enough: triage" in section
     assert 'id="routing-location-status">to be confirmed by the reporter<' in section
     assert 'id="routing-location-matched">1200 MAIN ST<' in section
     assert 'id="routing-location-confidence">62%<' in section
     assert "Lieu tiré du texte" in fr.text and "62 %" in fr.text and "à confirmer par le signaleur" in fr.text
+
+
+async def test_keyword_suggestions_are_scores_not_probabilities(test_issuer) -> None:
+    keywords = {**FACTS, "classifier_method": "keywords", "model_version": None, "category_source": "keywords"}
+    staff = FakeStaffApi(cases={"D-1": a_case("D-1", extended_attributes=keywords)})
+    async with workbench(test_issuer, staff) as client:
+        page = await signed_in(client, test_issuer.token(Role.SUPERVISOR)).get("/cases/D-1")
+    assert ">Keyword score</th>" in page.text and ">Probability</th>" not in page.text
+    assert 'id="routing-model-version"' not in page.text
 
 
 async def test_the_triage_queue_shows_the_top_suggestion(test_issuer) -> None:
