@@ -340,10 +340,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Read FILE, split it by time, train, measure; the JSON report (see `evaluate_routing`).
 
     Raises:
-        ReplayFormatError: the file cannot be read in any layout.
+        ReplayFormatError: the file cannot be read in any layout, or has fewer than two labels with
+            ``min_examples`` training rows.
         FileNotFoundError: no such file.
     """
-    from shared.records import records_for  # noqa: PLC0415
+    from shared.records import ReplayFormatError, records_for  # noqa: PLC0415
 
     if not args.file.is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
@@ -360,9 +361,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from shared.judgement import catalogue_rows  # noqa: PLC0415
 
         catalogue = catalogue_rows(jurisdiction, label="service_name")
-    report = evaluate_routing(records, min_probability=min_probability, min_examples=min_examples,
-                              min_score=spec.min_score if spec is not None else 0.45,
-                              test_share=args.test_share, name=args.file.stem, catalogue=catalogue)
+    try:
+        report = evaluate_routing(records, min_probability=min_probability, min_examples=min_examples,
+                                  min_score=spec.min_score if spec is not None else 0.45,
+                                  test_share=args.test_share, name=args.file.stem, catalogue=catalogue)
+    except ValueError as exc:  # too few labelled rows: an input problem, said as one (exit status 2)
+        raise ReplayFormatError(f"{args.file}: cannot measure routing: {exc}") from exc
     return {"file": str(args.file), "layout": args.layout, "jurisdiction": args.jurisdiction, **report}
 
 
