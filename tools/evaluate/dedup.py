@@ -86,6 +86,7 @@ from services.dedup.domain.scoring import (
     DedupPolicy,
     TextSimilarity,
     fold,
+    row_dot,
     score_pair,
     verdict,
 )
@@ -172,7 +173,7 @@ class _Texts:
         if a in self.empty or b in self.empty:
             return 0.5
         assert self.x is not None
-        return float(min(1.0, max(0.0, self.x[self.row[a]].multiply(self.x[self.row[b]]).sum())))
+        return round(min(1.0, max(0.0, row_dot(self.x, self.row[a], self.row[b]))), 6)
 
 
 @dataclass

@@ -106,11 +106,13 @@ class TextSimilarity:
         return cls(vec, fitted_on=len(raw), labels=labels)
 
     def vectors(self, texts: Sequence[str]) -> Any:
-        """The l2-normalised sparse rows of `texts` (one per text; an empty text is a zero row)."""
+        """The l2-normalised sparse rows of `texts` (CSR, sorted indices; an empty text is a zero row)."""
         x = self.vectorizer.transform(list(texts))
         if self.fitted_on == 0:
             x.data = 1.0 + np.log(x.data)  # sublinear tf, as the fitted form
-        return normalize(x)
+        x = normalize(x).tocsr()
+        x.sum_duplicates()
+        return x
 
     def against(self, text: str, others: Sequence[str]) -> list[float]:
         """Similarity of `text` with each of `others`, in order: cosine in [0, 1], `NEUTRAL_TEXT` when
@@ -120,7 +122,7 @@ class TextSimilarity:
         if not self.has_words(text):
             return [NEUTRAL_TEXT] * len(others)
         x = self.vectors([text, *others])
-        sims = np.asarray((x[1:] @ x[0].T).todense()).ravel()
+        sims = [row_dot(x, 0, i) for i in range(1, x.shape[0])]
         return [round(float(min(1.0, max(0.0, s))), 6) if self.has_words(o) else NEUTRAL_TEXT
                 for s, o in zip(sims, others, strict=True)]
 
@@ -161,6 +163,15 @@ class _Prepare:
         if self.labels:
             text = _LABEL.sub(lambda m: " " if fold(m.group(1)) in self.labels else m.group(0), text)
         return fold(text)
+
+
+def row_dot(x: Any, i: int, j: int) -> float:
+    """The dot product of rows `i` and `j` of a CSR matrix with sorted, unique indices (as `vectors`
+    returns): the cosine of two l2-normalised rows. Computed on their few non-zeros, since the
+    product of a row with a transposed one converts a matrix as wide as the hashing space."""
+    a, b = slice(x.indptr[i], x.indptr[i + 1]), slice(x.indptr[j], x.indptr[j + 1])
+    _, ia, ib = np.intersect1d(x.indices[a], x.indices[b], assume_unique=True, return_indices=True)
+    return float(np.dot(x.data[a][ia], x.data[b][ib]))
 
 
 _DEFAULT: list[TextSimilarity] = []
