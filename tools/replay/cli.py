@@ -13,6 +13,9 @@ anything is sent; records without text are counted (``free_text_missing``) and s
 only), and the API's answer is reported. The `districts` section compares the district each case was
 routed to with the export's own district label, where the export has one. The `sla` section compares each
 case's `routing.sla_due_at` with the city's own due time and on-time verdict (`tools.replay.sla`).
+The `routing`, `location` and `dedup` sections (`tools.replay.judgement`) say what the pipeline did with
+the records (`live`, from `case.routed`, `case.merged` and the `dedup.decisions` events) and, unless
+``--no-evaluate``, what the evaluation commands measure on the same file (`held_out`, `labels`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from shared.jurisdiction import Jurisdiction, JurisdictionConfigError, load_juri
 from shared.jurisdiction.config import ExportLayoutSpec
 from shared.records import ReplayFormatError, ReplayRecord, load_layout, records_for
 from shared.settings import REPO_ROOT, Settings
+from tools.replay.judgement import dedup_live, evaluate_file, headlines, location_live, routing_live
 from tools.replay.sla import SlaSample, sla_section
 
 MODES = ("structured", "free-text")
@@ -56,6 +60,7 @@ class Submission:
     routed_at: float | None = None
     due_at: datetime | None = None
     routed_district: str | None = None
+    routing: dict[str, Any] | None = None
     already_present: bool = False
 
     def sla_sample(self) -> SlaSample:
@@ -82,8 +87,14 @@ class Observed:
     by_token: dict[str, Submission] = field(default_factory=dict)
     by_case: dict[str, Submission] = field(default_factory=dict)
     opened_by_token: dict[str, str] = field(default_factory=dict)
-    routed_by_case: dict[str, tuple[float, str, datetime | None, str | None]] = field(default_factory=dict)
+    routed_by_case: dict[str, tuple[float, str, datetime | None, str | None, dict[str, Any]]] = field(
+        default_factory=dict)
     merged_cases: set[str] = field(default_factory=set)
+    #: case id -> the case it was merged into (`case.merged`), matched automatically (`dedup.decided`) or
+    #: suggested as a duplicate of (`dedup.suggested`)
+    merged_into: dict[str, str] = field(default_factory=dict)
+    dedup_decided: dict[str, str] = field(default_factory=dict)
+    dedup_suggested: dict[str, str] = field(default_factory=dict)
     acknowledged_cases: set[str] = field(default_factory=set)
     last_event_at: float = field(default_factory=time.monotonic)
 
@@ -97,7 +108,8 @@ class Observed:
             sub.case_id = self.opened_by_token[sub.token]
             self.by_case[sub.case_id] = sub
         if sub.case_id is not None and sub.routed_at is None and sub.case_id in self.routed_by_case:
-            sub.routed_at, sub.routed_agency, sub.due_at, sub.routed_district = self.routed_by_case[sub.case_id]
+            (sub.routed_at, sub.routed_agency, sub.due_at, sub.routed_district,
+             sub.routing) = self.routed_by_case[sub.case_id]
 
     def apply(self, env: Envelope, now: float) -> None:
         data = env.data
@@ -109,11 +121,17 @@ class Observed:
             routing = data["routing"]
             self.routed_by_case.setdefault(
                 data["case_id"],
-                (now, routing["agency_responsible"], _aware(routing.get("sla_due_at")), routing.get("district")),
+                (now, routing["agency_responsible"], _aware(routing.get("sla_due_at")), routing.get("district"),
+                 routing),
             )
             sub = self.by_case.get(data["case_id"])
         elif env.event_type == "case.merged":
             self.merged_cases.add(data["case_id"])
+            self.merged_into.setdefault(data["case_id"], str(data["merged_into"]))
+        elif env.event_type == "dedup.decided":
+            self.dedup_decided.setdefault(str(data["case_id"]), str(data["duplicate_of"]))
+        elif env.event_type == "dedup.suggested":
+            self.dedup_suggested.setdefault(str(data["case_id"]), str(data["duplicate_of"]))
         elif env.event_type == "notification.recorded":
             if data["kind"] == "acknowledgement" and data["outcome"] == "sent":
                 self.acknowledged_cases.add(data["case_id"])
@@ -182,7 +200,7 @@ async def _resolve_earlier(http: httpx.AsyncClient, subs: list[Submission]) -> i
 
 
 async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    topics = [settings.topic("cases.lifecycle"), settings.topic("notifications.outcomes")]
+    topics = [settings.topic(t) for t in ("cases.lifecycle", "notifications.outcomes", "dedup.decisions")]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 group_id=None, client_id="omni311-replay")
     await consumer.start()
@@ -258,10 +276,12 @@ def district_section(subs: list[Submission], jurisdiction: Jurisdiction | None) 
 async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, settings: Settings,
                  concurrency: int, settle_timeout: float, quiet_s: float, limit: int | None,
                  progress: bool = True, layout: str | Path | ExportLayoutSpec | None = None,
-                 jurisdiction: Jurisdiction | None = None) -> dict[str, Any]:
+                 jurisdiction: Jurisdiction | None = None, evaluate: bool = False) -> dict[str, Any]:
     """Replay `path` and return the report (see the module docstring).
 
-    ``layout`` and ``jurisdiction`` choose the reader as `shared.records.records_for` does.
+    ``layout`` and ``jurisdiction`` choose the reader as `shared.records.records_for` does. ``evaluate``:
+    also run the offline evaluation of the file (`tools.replay.judgement.evaluate_file`, a few seconds of
+    CPU for a thousand records, after the replay has settled); the command line does unless ``--no-evaluate``.
 
     Raises:
         ReplayFormatError: no reader fits the file, a bad record, or free-text mode without a description column.
@@ -374,6 +394,17 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
                      for m in modes}
     report["latency_ms"] = {"p50": percentile(all_latency, 50), "p95": percentile(all_latency, 95),
                             "p99": percentile(all_latency, 99)}
+    by_mode = {m: [s for s in observed.by_token.values() if s.mode == m] for m in modes}
+    zone = jurisdiction.timezone if jurisdiction is not None else "UTC"
+    offline = (evaluate_file(path, records, layout=spec, jurisdiction=jurisdiction) if evaluate
+               else dict.fromkeys(("routing", "location", "dedup"), {"skipped": "not evaluated (--no-evaluate)"}))
+    report["routing"] = {"held_out": offline["routing"],
+                         "live": {m: routing_live(by_mode[m], codes) for m in modes}}
+    report["location"] = {"held_out": offline["location"],
+                          "live": {m: location_live(by_mode[m], jurisdiction) for m in modes}}
+    report["dedup"] = {"labels": offline["dedup"],
+                       "live": {m: dedup_live(by_mode[m], merged=observed.merged_into, decided=observed.dedup_decided,
+                                              suggested=observed.dedup_suggested, timezone=zone) for m in modes}}
     return report
 
 
@@ -394,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "var" / "replay-report.json")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-evaluate", action="store_true",
+                        help="leave out the offline evaluation of the file in the routing, location and dedup "
+                             "sections (the live figures stay)")
     args = parser.parse_args(argv)
     settings = Settings()
     modes = list(MODES) if args.mode == "both" else [args.mode]
@@ -408,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         args.file, base_url=args.base_url or settings.public_base_url, modes=modes,
         api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
         settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
-        layout=spec, jurisdiction=jurisdiction,
+        layout=spec, jurisdiction=jurisdiction, evaluate=not args.no_evaluate,
     ))
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
@@ -418,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "districts", "latency_ms")}, indent=2))
     print(json.dumps({"sla": {m: {k: section[k] for k in _SLA_SUMMARY} for m, section in report["sla"].items()}},
                      indent=2))
+    print(json.dumps(headlines(report), indent=2, ensure_ascii=False))
     print(f"report: {args.report}")
     return 0
 
