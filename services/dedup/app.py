@@ -19,7 +19,7 @@ from shared.service_layer import Handlers
 from shared.settings import Settings
 
 
-IDF_TEXTS = 20_000
+IDF_TEXTS = 10_000
 """The text measure's IDF is fitted at start on at most this many of the projection's latest texts."""
 
 

@@ -173,7 +173,7 @@ class _Texts:
         if a in self.empty or b in self.empty:
             return 0.5
         assert self.x is not None
-        return round(min(1.0, max(0.0, row_dot(self.x, self.row[a], self.row[b]))), 6)
+        return self.sim.from_cosine(row_dot(self.x, self.row[a], self.row[b]))
 
 
 @dataclass
