@@ -193,11 +193,15 @@ def dedup_live(subs: Iterable[Any], *, merged: Mapping[str, str], decided: Mappi
     the automatic band) and ``suggested`` (``dedup.suggested``, the review band): case id → the case it
     matched. Only pairs whose two cases were opened by this replay are judged against the file's labels
     (`_labels`); ``precision_merged`` / ``precision_suggested`` are the shares of judged pairs the labels
-    call one problem, ``labelled_pairs`` how many pairs the labels hold among the replayed cases.
+    call one problem, ``labelled_pairs`` how many pairs the labels hold among the replayed cases (``None``
+    when no pair of replayed cases was flagged: the labels are then not read).
     """
     subs = [s for s in subs if s.case_id is not None]
     ours = {s.case_id for s in subs}
-    same = _labels(subs, timezone)
+    flagged = [(a, b) for pairs in (merged, suggested) for a, b in pairs.items() if a in ours and b in ours]
+    # The labels need the evaluation's street rule, whose module loads scikit-learn: only when there is a
+    # pair to judge, so that a replay in which nothing was merged or suggested stays light.
+    same = _labels(subs, timezone) if flagged else {}
 
     def judged(pairs: Mapping[str, str]) -> tuple[int, int, int]:
         mine = {a: b for a, b in pairs.items() if a in ours}
@@ -206,7 +210,7 @@ def dedup_live(subs: Iterable[Any], *, merged: Mapping[str, str], decided: Mappi
 
     n_merged, merged_judged, merged_ok = judged(merged)
     n_suggested, suggested_judged, suggested_ok = judged(suggested)
-    labelled = sum(len(v) for v in same.values()) // 2
+    labelled = sum(len(v) for v in same.values()) // 2 if flagged else None
     return {
         "cases": len(ours),
         "auto_merged": sum(1 for a in decided if a in ours),

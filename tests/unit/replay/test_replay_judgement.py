@@ -235,3 +235,9 @@ def test_a_file_that_cannot_be_measured_says_why_instead_of_failing(tmp_path: Pa
     assert "error" in offline["routing"]
     assert offline["location"]["n_tested"] == 0
     assert headlines({"routing": {"held_out": offline["routing"]}})["routing.held_out"] == offline["routing"]["error"]
+
+
+def test_with_nothing_flagged_the_labels_are_not_read():
+    subs = [sub(record(1, address="10 Main St"), None, "a"), sub(record(2, address="12 Main St"), None, "b")]
+    section = dedup_live(subs, merged={}, decided={}, suggested={"x": "a"})
+    assert (section["suggested"], section["labelled_pairs"], section["precision_suggested"]) == (0, None, None)
