@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 from collections import defaultdict
@@ -77,6 +78,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -136,6 +138,9 @@ class Judged:
 
 PolicyFor = Callable[[str | None], DedupPolicy]
 
+_NIL = UUID(int=0)
+"""The case id a judged pair's candidate carries (pairs are judged alone, by key)."""
+
 
 def judge(new: Report, old: Report, policy: DedupPolicy, similarity: float) -> Judged:
     """How the detector would judge `new` against the open case `old` (`similarity`: their text
@@ -153,9 +158,6 @@ def judge(new: Report, old: Report, policy: DedupPolicy, similarity: float) -> J
                      requested_datetime=old.at, reporter=old.reporter)
     match = score_pair(cand, similarity, policy, at=new.at, reporter=new.reporter)
     return Judged(verdict(match, policy), "score", match.score)
-
-
-_NIL = __import__("uuid").UUID(int=0)
 
 
 class _Texts:
@@ -273,10 +275,6 @@ def _is_pairs_file(path: Path) -> bool:
 
 
 # -- the sets -----------------------------------------------------------------------------------------
-
-
-def _policy_default(policy_for: PolicyFor) -> DedupPolicy:
-    return policy_for(None)
 
 
 def boston_staff_pairs(root: Path, policy_for: PolicyFor, rng: random.Random, *,
@@ -445,8 +443,7 @@ def _sms(text: str) -> str:
 
 
 def _offset(lat: float, long: float, metres: float, rng: random.Random) -> tuple[float, float]:
-    import math  # noqa: PLC0415
-
+    """A point `metres` from (lat, long) in a random direction (degrees; flat-earth, for tens of metres)."""
     bearing = rng.uniform(0, 2 * math.pi)
     dlat = metres * math.cos(bearing) / 111_320
     dlong = metres * math.sin(bearing) / (111_320 * max(0.1, math.cos(math.radians(lat))))
