@@ -172,3 +172,17 @@ def test_todays_csv_reads_with_its_layout_and_every_category_is_offered(montreal
     assert all((r.service_name or "").strip().casefold() in offered for r in records)
     assert all(r.lat is None for r in records), "today's sample holds only Information records, with no place"
     assert {r.requested_datetime.tzinfo is not None for r in records} == {True}
+
+
+def test_an_alias_names_a_borough_and_one_that_names_another_is_refused() -> None:
+    from shared.jurisdiction import DistrictIndex, JurisdictionConfigError
+
+    data = json.loads((shared_data() / "montreal" / "limadmin.geojson").read_text(encoding="utf-8"))
+    index = DistrictIndex.from_geojson(data, id_property="ABREV", name_property="NOM")
+    assert index.resolve("Centre-ville") is None
+    index.add_aliases({"VM": ["Centre-Ville de Montréal", "CENTRE-VILLE"]})
+    assert index.resolve("centre ville").id == "VM"  # type: ignore[union-attr]
+    with pytest.raises(JurisdictionConfigError, match="already names 'OM'"):
+        index.add_aliases({"VM": ["OUTREMONT"]})
+    with pytest.raises(JurisdictionConfigError, match="unknown district"):
+        index.add_aliases({"XX": ["Gotham"]})
