@@ -122,6 +122,20 @@ async def test_our_get_responses_round_trip_in_xml_and_json(stack) -> None:
         assert sid in {r.service_request_id for r in listed["json"]}
         assert all(r.service_code == "graffiti" for r in listed["json"])
 
+        # With extensions=true (docs/judgement.md, "Routing facts"): the district it was routed to, in both
+        # formats and on both reads; without it, plain GeoReport v2 (above: no extended_attributes).
+        assert one["json"][0].extended_attributes is None and b"extended_attributes" not in (
+            await web.get(f"/requests/{sid}.xml")).content
+        ext = {fmt: parse_requests((await web.get(f"/requests/{sid}.{fmt}", params={"extensions": "true"})).content,
+                                   fmt) for fmt in ("json", "xml")}
+        assert ext["json"] == ext["xml"]
+        facts = ext["json"][0].extended_attributes
+        assert facts is not None and facts.district == "nord" and facts.district_name == "Nord / North"
+        assert facts.queue and facts.rule_id and facts.category_source == "service_code"
+        many = parse_requests((await web.get("/requests.xml", params={"service_code": "graffiti",
+                                                                      "extensions": "true"})).content, "xml")
+        assert next(r for r in many if r.service_request_id == sid).extended_attributes == facts
+
 
 async def test_closing_a_case_tells_its_reporter_and_the_reporters_merged_into_it(stack, test_issuer) -> None:
     first_email = f"close-a-{uuid.uuid4().hex[:8]}@resident.test"
