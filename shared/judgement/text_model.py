@@ -43,18 +43,22 @@ PARAMS: dict[str, Any] = {
     "C": 0.1,
     "calibration": "sigmoid",
     "calibration_folds": 3,
+    "max_chars": 2000,  # a longer report is cut: its first words say what it is about
+    "folding": 2,  # bumped when `fold_text` changes
 }
 
 _SPACES = re.compile(r"\s+")
-_MAX_CHARS = 2000  # a report longer than this is cut: its first words say what it is about
+# Letters that NFKD does not decompose but French and German writers use (as shared.jurisdiction.text).
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 
 
 def fold_text(text: str | None) -> str:
-    """``text`` case-folded, without accents, whitespace collapsed (``"Nid-de-Poule  ÉNORME"`` →
-    ``"nid-de-poule enorme"``); ``""`` for ``None``. The only normalisation the model sees."""
+    """``text`` case-folded, without accents, ligatures spelt out, whitespace collapsed, cut at
+    ``PARAMS["max_chars"]`` (``"Nid-de-Poule  ÉNORME"`` → ``"nid-de-poule enorme"``; ``"cœur"`` → ``"coeur"``);
+    ``""`` for ``None``. The only normalisation the model sees."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text[:_MAX_CHARS])
+    decomposed = unicodedata.normalize("NFKD", text[: PARAMS["max_chars"]].translate(_LIGATURES))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return _SPACES.sub(" ", bare).strip()
 

@@ -51,6 +51,7 @@ def test_suggestions_are_the_three_best_services_with_probabilities_summing_to_a
 
 def test_accents_and_case_do_not_change_the_answer(model: TextModel) -> None:
     assert fold_text("Nid-de-Poule  ÉNORME") == "nid-de-poule enorme"
+    assert fold_text("Œuvre au cœur de la Straße") == "oeuvre au coeur de la strasse"
     assert model.top("TROU DANS LA CHAUSSEE") == model.top("trou dans la chaussée")
 
 
