@@ -8,7 +8,7 @@ are a little under the figures measured when they were set (the README table giv
 |---|---|---|---|---|
 | Boston Open311 requests (English, incl. "Other") | 43.3 % | 50.3 % | 39.0 % | 45.1 % |
 | the same, test rows of learned labels only | 85.2 % | 99.0 % | 76.7 % | 88.7 % |
-| Montpellier Vigilo (French) | 76.4 % | 92.6 % | 55.4 % | 60.3 % |
+| Montpellier Vigilo (French) | 76.4 % | 92.4 % | 55.4 % | 60.3 % |
 | NYC 311 export (Descriptor text) | 98.0 % | 98.5 % | 90.5 % | 98.5 % |
 
 Boston's newest fifth is half "Unsafe Dangerous Conditions", a service that first appears in 2019: no
