@@ -186,31 +186,31 @@ def _labels(subs: list[Any], timezone: str) -> dict[str, set[str]]:
 
 
 def dedup_live(subs: Iterable[Any], *, merged: Mapping[str, str], decided: Mapping[str, str],
-               suggested: Mapping[str, str], timezone: str = "UTC") -> dict[str, Any]:
+               suggested: Mapping[str, str], timezone: str = "UTC", labels: bool = True) -> dict[str, Any]:
     """What the duplicate detector did with the replayed cases of one mode.
 
     ``merged`` (``case.merged``: case id → the case it was merged into), ``decided`` (``dedup.decided``,
     the automatic band) and ``suggested`` (``dedup.suggested``, the review band): case id → the case it
     matched. Only pairs whose two cases were opened by this replay are judged against the file's labels
     (`_labels`); ``precision_merged`` / ``precision_suggested`` are the shares of judged pairs the labels
-    call one problem, ``labelled_pairs`` how many pairs the labels hold among the replayed cases (``None``
-    when no pair of replayed cases was flagged: the labels are then not read).
+    call one problem, ``labelled_pairs`` how many pairs the labels hold among the replayed cases. The labels
+    are read only with ``labels`` and when a pair of replayed cases was flagged (else those figures are
+    ``None``): the street rule's module loads scikit-learn, a few seconds a replay without evaluation spares.
     """
     subs = [s for s in subs if s.case_id is not None]
     ours = {s.case_id for s in subs}
     flagged = [(a, b) for pairs in (merged, suggested) for a, b in pairs.items() if a in ours and b in ours]
-    # The labels need the evaluation's street rule, whose module loads scikit-learn: only when there is a
-    # pair to judge, so that a replay in which nothing was merged or suggested stays light.
-    same = _labels(subs, timezone) if flagged else {}
+    read = labels and bool(flagged)
+    same = _labels(subs, timezone) if read else {}
 
     def judged(pairs: Mapping[str, str]) -> tuple[int, int, int]:
         mine = {a: b for a, b in pairs.items() if a in ours}
         both = [(a, b) for a, b in mine.items() if b in ours]
-        return len(mine), len(both), sum(1 for a, b in both if b in same.get(a, set()))
+        return len(mine), len(both) if read else 0, sum(1 for a, b in both if b in same.get(a, set()))
 
     n_merged, merged_judged, merged_ok = judged(merged)
     n_suggested, suggested_judged, suggested_ok = judged(suggested)
-    labelled = sum(len(v) for v in same.values()) // 2 if flagged else None
+    labelled = sum(len(v) for v in same.values()) // 2 if read else None
     return {
         "cases": len(ours),
         "auto_merged": sum(1 for a in decided if a in ours),

@@ -241,3 +241,10 @@ def test_with_nothing_flagged_the_labels_are_not_read():
     subs = [sub(record(1, address="10 Main St"), None, "a"), sub(record(2, address="12 Main St"), None, "b")]
     section = dedup_live(subs, merged={}, decided={}, suggested={"x": "a"})
     assert (section["suggested"], section["labelled_pairs"], section["precision_suggested"]) == (0, None, None)
+
+
+def test_without_labels_the_bands_are_counted_and_no_pair_is_judged():
+    subs = [sub(record(1, address="10 Main St"), None, "a"), sub(record(2, address="12 Main St"), None, "b")]
+    section = dedup_live(subs, merged={"b": "a"}, decided={"b": "a"}, suggested={}, labels=False)
+    assert (section["auto_merged"], section["merged"]) == (1, 1)
+    assert (section["merged_judged"], section["precision_merged"], section["labelled_pairs"]) == (0, None, None)
