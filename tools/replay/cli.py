@@ -404,7 +404,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
                           "live": {m: location_live(by_mode[m], jurisdiction) for m in modes}}
     report["dedup"] = {"labels": offline["dedup"],
                        "live": {m: dedup_live(by_mode[m], merged=observed.merged_into, decided=observed.dedup_decided,
-                                              suggested=observed.dedup_suggested, timezone=zone, labels=evaluate)
+                                              suggested=observed.dedup_suggested, timezone=zone, labels=evaluate,
+                                              replayed=observed.by_token.values())
                                 for m in modes}}
     return report
 

@@ -186,31 +186,37 @@ def _labels(subs: list[Any], timezone: str) -> dict[str, set[str]]:
 
 
 def dedup_live(subs: Iterable[Any], *, merged: Mapping[str, str], decided: Mapping[str, str],
-               suggested: Mapping[str, str], timezone: str = "UTC", labels: bool = True) -> dict[str, Any]:
-    """What the duplicate detector did with the replayed cases of one mode.
+               suggested: Mapping[str, str], timezone: str = "UTC", labels: bool = True,
+               replayed: Iterable[Any] | None = None) -> dict[str, Any]:
+    """What the duplicate detector did with the replayed cases of one mode (``subs``).
 
     ``merged`` (``case.merged``: case id → the case it was merged into), ``decided`` (``dedup.decided``,
     the automatic band) and ``suggested`` (``dedup.suggested``, the review band): case id → the case it
-    matched. Only pairs whose two cases were opened by this replay are judged against the file's labels
-    (`_labels`); ``precision_merged`` / ``precision_suggested`` are the shares of judged pairs the labels
-    call one problem, ``labelled_pairs`` how many pairs the labels hold among the replayed cases. The labels
+    matched. A pair is judged against the file's labels (`_labels`) when its case is of this mode and the
+    case it matched was opened by this replay in any mode (``replayed``, default ``subs``): with
+    ``--mode both`` a record's free-text case merged into the structured case of the same record is a
+    labelled duplicate (the same id). ``precision_merged`` / ``precision_suggested`` are the shares of
+    judged pairs the labels call one problem, ``labelled_pairs`` how many labelled pairs have a case of
+    this mode. The labels
     are read only with ``labels`` and when a pair of replayed cases was flagged (else those figures are
     ``None``): the street rule's module loads scikit-learn, a few seconds a replay without evaluation spares.
     """
     subs = [s for s in subs if s.case_id is not None]
     ours = {s.case_id for s in subs}
-    flagged = [(a, b) for pairs in (merged, suggested) for a, b in pairs.items() if a in ours and b in ours]
+    everyone = [s for s in replayed if s.case_id is not None] if replayed is not None else subs
+    known = {s.case_id for s in everyone}
+    flagged = [(a, b) for pairs in (merged, suggested) for a, b in pairs.items() if a in ours and b in known]
     read = labels and bool(flagged)
-    same = _labels(subs, timezone) if read else {}
+    same = _labels(everyone, timezone) if read else {}
 
     def judged(pairs: Mapping[str, str]) -> tuple[int, int, int]:
         mine = {a: b for a, b in pairs.items() if a in ours}
-        both = [(a, b) for a, b in mine.items() if b in ours]
+        both = [(a, b) for a, b in mine.items() if b in known]
         return len(mine), len(both) if read else 0, sum(1 for a, b in both if b in same.get(a, set()))
 
     n_merged, merged_judged, merged_ok = judged(merged)
     n_suggested, suggested_judged, suggested_ok = judged(suggested)
-    labelled = sum(len(v) for v in same.values()) // 2 if read else None
+    labelled = len({frozenset((a, b)) for a in ours for b in same.get(a, ())}) if read else None
     return {
         "cases": len(ours),
         "auto_merged": sum(1 for a in decided if a in ours),

@@ -248,3 +248,15 @@ def test_without_labels_the_bands_are_counted_and_no_pair_is_judged():
     section = dedup_live(subs, merged={"b": "a"}, decided={"b": "a"}, suggested={}, labels=False)
     assert (section["auto_merged"], section["merged"]) == (1, 1)
     assert (section["merged_judged"], section["precision_merged"], section["labelled_pairs"]) == (0, None, None)
+
+
+def test_with_both_modes_a_free_text_case_merged_into_the_structured_case_of_its_record_is_a_labelled_pair():
+    structured = [sub(record(1, address="10 Main St"), None, "s1"), sub(record(2, address="5 Elm St"), None, "s2")]
+    free_text = [sub(record(1, address="10 Main St"), None, "f1"), sub(record(3, address="9 Oak Ave"), None, "f3")]
+    merged = {"f1": "s1", "f3": "s2"}
+
+    section = dedup_live(free_text, merged=merged, decided=merged, suggested={}, replayed=structured + free_text)
+    alone = dedup_live(free_text, merged=merged, decided=merged, suggested={})
+
+    assert (section["merged_judged"], section["precision_merged"], section["labelled_pairs"]) == (2, 0.5, 1)
+    assert (alone["merged_judged"], alone["precision_merged"]) == (0, None)
