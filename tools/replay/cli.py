@@ -62,6 +62,7 @@ class Submission:
     routed_district: str | None = None
     routing: dict[str, Any] | None = None
     already_present: bool = False
+    point_withheld: bool = False
 
     def sla_sample(self) -> SlaSample:
         """The record's city times next to the due time the router gave its case."""
@@ -144,8 +145,13 @@ class Observed:
         return set(self.by_case)
 
 
-def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: str) -> dict[str, str] | None:
-    """The Open311 POST form of a record, or None in structured mode when its category is not offered."""
+def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: str, *,
+             address_only: bool = False) -> dict[str, str] | None:
+    """The Open311 POST form of a record, or None in structured mode when its category is not offered.
+
+    ``address_only``: a record with a written address is sent without its point (`withholds_point`), as a
+    resident who writes only an address would report it.
+    """
     form: dict[str, str] = {"api_key": api_key, "requested_datetime": record.requested_datetime.isoformat()}
     if mode == "structured":
         code = codes.get((record.service_name or "").strip().casefold())
@@ -156,7 +162,7 @@ def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: st
             form["description"] = record.description
     elif record.free_text:
         form["description"] = record.free_text
-    if record.lat is not None and record.long is not None:
+    if record.lat is not None and record.long is not None and not withholds_point(record, address_only):
         form["lat"], form["long"] = repr(record.lat), repr(record.long)
     # A record that names only its zip code still gives a place a caller would give.
     address = record.address_string or (f"ZIP {record.zipcode}" if record.zipcode else None)
@@ -165,6 +171,11 @@ def form_for(record: ReplayRecord, mode: str, codes: dict[str, str], api_key: st
     if record.email:
         form["email"] = record.email
     return form
+
+
+def withholds_point(record: ReplayRecord, address_only: bool) -> bool:
+    """Whether the record's point is left out of its form: ``--address-only`` and a written address."""
+    return address_only and bool(record.address_string) and record.lat is not None and record.long is not None
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -276,12 +287,16 @@ def district_section(subs: list[Submission], jurisdiction: Jurisdiction | None) 
 async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, settings: Settings,
                  concurrency: int, settle_timeout: float, quiet_s: float, limit: int | None,
                  progress: bool = True, layout: str | Path | ExportLayoutSpec | None = None,
-                 jurisdiction: Jurisdiction | None = None, evaluate: bool = False) -> dict[str, Any]:
+                 jurisdiction: Jurisdiction | None = None, evaluate: bool = False,
+                 address_only: bool = False) -> dict[str, Any]:
     """Replay `path` and return the report (see the module docstring).
 
     ``layout`` and ``jurisdiction`` choose the reader as `shared.records.records_for` does. ``evaluate``:
     also run the offline evaluation of the file (`tools.replay.judgement.evaluate_file`, a few seconds of
     CPU for a thousand records, after the replay has settled); the command line does unless ``--no-evaluate``.
+    ``address_only``: records with a written address are sent without their point (``--address-only``), so
+    the `location` section's live part measures the geocoder against each record's own point; their
+    idempotency keys differ from a normal replay's.
 
     Raises:
         ReplayFormatError: no reader fits the file, a bad record, or free-text mode without a description column.
@@ -306,19 +321,20 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
 
         async def submit(record: ReplayRecord, mode: str) -> None:
             async with sem:
-                form = form_for(record, mode, codes, api_key)
+                form = form_for(record, mode, codes, api_key, address_only=address_only)
+                withheld = withholds_point(record, address_only)
                 if mode == "free-text" and not record.free_text:
                     free_text_missing[mode] += 1  # sent all the same: the API says what it does with no text
                 if form is None:
                     rejected[mode][f"service not offered: {record.service_name}"] += 1
                 else:
-                    key = f"replay:{mode}:{record.source_format}:{record.source_id}"
+                    key = f"replay:{mode}:{record.source_format}:{record.source_id}" + (":address" if withheld else "")
                     sent = time.monotonic()
                     r = await http.post("/requests.json", data=form, headers={"Idempotency-Key": key})
                     if r.status_code == 200:
                         token = r.json()[0]["token"]
                         submitted[mode] += 1
-                        observed.register(Submission(record, mode, token, sent))
+                        observed.register(Submission(record, mode, token, sent, point_withheld=withheld))
                     else:
                         try:
                             reason = "; ".join(e["description"] for e in r.json())
@@ -427,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "var" / "replay-report.json")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--address-only", action="store_true",
+                        help="send records that have a written address without their point, to measure the "
+                             "geocoder live against each record's own point (the location section)")
     parser.add_argument("--no-evaluate", action="store_true",
                         help="leave out the offline evaluation of the file in the routing, location and dedup "
                              "sections (the live figures stay)")
@@ -444,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         args.file, base_url=args.base_url or settings.public_base_url, modes=modes,
         api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
         settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
-        layout=spec, jurisdiction=jurisdiction, evaluate=not args.no_evaluate,
+        layout=spec, jurisdiction=jurisdiction, evaluate=not args.no_evaluate, address_only=args.address_only,
     ))
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")

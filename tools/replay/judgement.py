@@ -112,13 +112,13 @@ def location_live(subs: Iterable[Any], jurisdiction: Any | None) -> dict[str, An
 
     - ``status``: counts of ``point``, ``placed``, ``confirm``, ``not_found`` and ``absent`` (a decision
       without location fields);
-    - ``address_only``: routed records sent with a written address and no point; ``address_only_placed``
-      and ``address_only_confirm`` their shares placed and asked to confirm;
-    - ``placed_with_own_point``: placed decisions whose record has its own point (sent or not: the replay
-      sends a record's point when it has one, so this is 0 unless the point was withheld), and of these the
-      shares ``within_50m`` and ``within_200m`` (great-circle metres) and ``wrong_district`` (the
-      jurisdiction's district of the record's point is not the routed district, among those where both are
-      known).
+    - ``address_only``: routed records sent with a written address and no point (they had none, or it was
+      withheld: ``--address-only``, ``point_withheld``); ``address_only_placed`` and ``address_only_confirm``
+      their shares placed and asked to confirm;
+    - ``placed_with_own_point``: placed decisions whose record has its own point (0 unless points were
+      withheld), and of these the shares ``within_50m`` and ``within_200m`` (great-circle metres) and
+      ``wrong_district`` (the jurisdiction's district of the record's point is not the routed district,
+      among those where both are known).
     """
     routed = [s for s in subs if s.routing is not None]
     status: Counter[str] = Counter()
@@ -130,7 +130,7 @@ def location_live(subs: Iterable[Any], jurisdiction: Any | None) -> dict[str, An
         status[state] += 1
         record = sub.record
         has_point = record.lat is not None and record.long is not None
-        if record.address_string and not has_point:
+        if record.address_string and (not has_point or getattr(sub, "point_withheld", False)):
             address_only += 1
             address_placed += state == "placed"
             address_confirm += state == "confirm"

@@ -15,7 +15,7 @@ from shared.events.case import CaseMerged, CaseRouted
 from shared.events.declaration import declaration_of
 from shared.events.dedup import DedupDecided, DedupSuggested
 from shared.records import records_for
-from tools.replay.cli import Observed, Submission
+from tools.replay.cli import Observed, Submission, form_for
 from tools.replay.judgement import dedup_live, evaluate_file, headlines, location_live, routing_live
 from tools.replay.sources import ReplayRecord
 
@@ -117,10 +117,27 @@ def test_location_live_counts_statuses_and_measures_placed_points_against_the_re
     assert (section["district_checked"], section["wrong_district"]) == (3, round(1 / 3, 4))
 
 
+def test_address_only_sends_a_record_with_a_written_address_without_its_point_and_the_section_measures_it():
+    with_address, without = record(1, address="10 Main St"), record(2)
+    assert {"lat", "long"} <= set(form_for(with_address, "structured", CODES, "k"))
+    sent = form_for(with_address, "structured", CODES, "k", address_only=True)
+    assert "lat" not in sent and "long" not in sent and sent["address_string"] == "10 Main St"
+    assert {"lat", "long"} <= set(form_for(without, "structured", CODES, "k", address_only=True)), "no address: kept"
+
+    placed = {"status": "placed", "confidence": 0.9, "lat": LAT + 0.0003, "long": LONG}
+    withheld = sub(with_address, routing("pothole", location=placed))
+    withheld.point_withheld = True
+    section = location_live([withheld, sub(record(3, address="12 Main St"), routing("pothole"))], Halves())
+
+    assert (section["address_only"], section["address_only_placed"]) == (1, 1.0)
+    assert (section["placed_with_own_point"], section["within_50m"], section["wrong_district"]) == (1, 1.0, 0.0)
+
+
 def test_location_live_with_nothing_placed_gives_no_shares():
     section = location_live([sub(record(1), routing("pothole"))], None)
     assert section["status"] == {"point": 1}
-    assert section["within_50m"] is None and section["wrong_district"] is None and section["address_only_placed"] is None
+    assert section["within_50m"] is None and section["wrong_district"] is None
+    assert section["address_only_placed"] is None
 
 
 def test_dedup_live_counts_the_bands_and_judges_pairs_of_replayed_cases_against_the_files_labels():
@@ -192,7 +209,8 @@ def _export(tmp_path: Path) -> Path:
     for i in range(36):
         service = list(words)[(i // 2) % 3]  # the two requests of a day: one service
         rows.append({
-            "service_request_id": f"r{i}", "status": "open", "service_name": service, "service_code": service.casefold(),
+            "service_request_id": f"r{i}", "status": "open", "service_name": service,
+            "service_code": service.casefold(),
             "description": f"{words[service]} number {i % 5}", "lat": LAT + 0.001 * (i % 6), "long": LONG,
             "address": f"{10 + i % 6} Main St", "requested_datetime": (NOW + timedelta(days=i // 2)).isoformat(),
         })
@@ -227,8 +245,8 @@ def test_the_offline_evaluation_of_the_replayed_file_gives_each_sections_held_ou
 
 def test_a_file_that_cannot_be_measured_says_why_instead_of_failing(tmp_path: Path):
     path = tmp_path / "one.json"
-    path.write_text(json.dumps([{"service_request_id": "1", "status": "open", "service_name": "Pothole", "description": "hole",
-                                 "requested_datetime": NOW.isoformat()}]), "utf-8")
+    path.write_text(json.dumps([{"service_request_id": "1", "status": "open", "service_name": "Pothole",
+                                 "description": "hole", "requested_datetime": NOW.isoformat()}]), "utf-8")
 
     offline = evaluate_file(path, list(records_for(path)), layout=None, jurisdiction=None)
 
