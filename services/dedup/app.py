@@ -10,7 +10,6 @@ from typing import Any
 
 from services.dedup.adapters.repository import DedupRepository
 from services.dedup.config import SERVICE, jurisdiction_rules
-from services.dedup.domain.scoring import TextSimilarity
 from services.dedup.entrypoints import kafka
 from services.dedup.service_layer import handlers
 from shared.jurisdiction import load_jurisdiction
@@ -37,9 +36,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     async def start() -> None:
         rules = jurisdiction_rules(load_jurisdiction(s.jurisdiction))
-        async with rt.db.acquire() as conn:
-            texts = await DedupRepository(conn).recent_descriptions(IDF_TEXTS)
-        similarity = TextSimilarity.fit(texts)
+        similarity = await handlers.text_measure(rt.unit_of_work(DedupRepository), limit=IDF_TEXTS)
         rt.log.info("text_measure_fitted", texts=similarity.fitted_on, form_labels=len(similarity.labels))
         table["h"] = handlers.handlers(*rules, similarity=similarity)
 

@@ -307,3 +307,21 @@ async def test_a_category_lock_holds_that_category_alone_until_the_transaction_e
                 await held.rollback()
             if waiting is not None and not waiting.done():
                 await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_the_text_measure_is_fitted_at_start_on_the_projections_latest_texts(pool: asyncpg.Pool,
+                                                                                   fresh_schema_name: str) -> None:
+    from services.dedup.service_layer.handlers import text_measure  # noqa: PLC0415
+    from shared.db.unit_of_work import PgUnitOfWork  # noqa: PLC0415
+
+    def uow() -> PgUnitOfWork[DedupRepository]:
+        return PgUnitOfWork(pool, service=fresh_schema_name, repository=DedupRepository, now=T0)
+
+    assert (await text_measure(uow(), limit=100)).fitted_on == 0  # an empty projection: the unfitted form
+    await project(pool, *(case(text=f"Details: pothole number {i}", at=T0 + timedelta(minutes=i)) for i in range(60)),
+                  case(text=""))
+    async with repository(pool) as repo:
+        latest = await repo.recent_descriptions(3)
+    assert latest == [f"Details: pothole number {i}" for i in (59, 58, 57)]
+    fitted = await text_measure(uow(), limit=55)
+    assert fitted.fitted_on == 55 and fitted.labels == frozenset({"details"})

@@ -83,6 +83,14 @@ async def on_status_changed(changed: CaseStatusChanged, uow: UnitOfWork[DedupRep
     return changed.status
 
 
+async def text_measure(uow: UnitOfWork[DedupRepository], *, limit: int) -> TextSimilarity:
+    """The text measure fitted on the projection's `limit` latest texts (its IDF and form labels), in a
+    unit of work that claims nothing; the unfitted form while fewer than 50 texts are known."""
+    async with uow:
+        texts = await uow.repo.recent_descriptions(limit)
+    return TextSimilarity.fit(texts)
+
+
 def handlers(policy_for: PolicyFor, is_fallback: IsFallback, similarity: TextSimilarity | None = None) -> Handlers:
     """What the duplicate detector consumes, with its configuration (and its fitted text measure) bound."""
     return {
