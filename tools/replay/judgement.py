@@ -37,8 +37,8 @@ __all__ = [
 
 NEAR_M = 50.0
 FAR_M = 200.0
-LIVE_NOTE = ("what the running pipeline did with the replayed records (not a held-out figure: a live model "
-             "may have been trained on these rows)")
+LIVE_NOTE = ("what the running pipeline did with the replayed records (not a held-out figure: the live model "
+             "and gazetteer may have been built from these very rows)")
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -116,14 +116,14 @@ def location_live(subs: Iterable[Any], jurisdiction: Any | None) -> dict[str, An
       withheld: ``--address-only``, ``point_withheld``); ``address_only_placed`` and ``address_only_confirm``
       their shares placed and asked to confirm;
     - ``placed_with_own_point``: placed decisions whose record has its own point (0 unless points were
-      withheld), and of these the shares ``within_50m`` and ``within_200m`` (great-circle metres) and
+      withheld; a city fallback point such as Boston's City Hall is no point: ``own_point_fallback``), and of these the shares ``within_50m`` and ``within_200m`` (great-circle metres) and
       ``wrong_district`` (the jurisdiction's district of the record's point is not the routed district,
       among those where both are known).
     """
     routed = [s for s in subs if s.routing is not None]
     status: Counter[str] = Counter()
     address_only = address_placed = address_confirm = 0
-    with_point = near = far = checked = wrong = 0
+    with_point = near = far = checked = wrong = fallback = 0
     for sub in routed:
         loc = sub.routing.get("location") or {}
         state = loc.get("status") or "absent"
@@ -135,6 +135,9 @@ def location_live(subs: Iterable[Any], jurisdiction: Any | None) -> dict[str, An
             address_placed += state == "placed"
             address_confirm += state == "confirm"
         if state == "placed" and has_point and loc.get("lat") is not None and loc.get("long") is not None:
+            if jurisdiction is not None and jurisdiction.fallback_location(record.lat, record.long) is not None:
+                fallback += 1
+                continue
             with_point += 1
             error = distance_m(record.lat, record.long, loc["lat"], loc["long"])
             near += error <= NEAR_M
@@ -151,6 +154,7 @@ def location_live(subs: Iterable[Any], jurisdiction: Any | None) -> dict[str, An
         "address_only_placed": _share(address_placed, address_only),
         "address_only_confirm": _share(address_confirm, address_only),
         "placed_with_own_point": with_point,
+        "own_point_fallback": fallback,
         "within_50m": _share(near, with_point),
         "within_200m": _share(far, with_point),
         "district_checked": checked,

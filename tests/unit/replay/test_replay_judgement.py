@@ -90,6 +90,10 @@ class Halves:
     def locate(self, lat: float, long: float) -> District | None:
         return District("D1" if lat < LAT + 0.005 else "D2")
 
+    def fallback_location(self, lat: float, long: float) -> object | None:
+        """City Hall: 1 degree south of everything else."""
+        return object() if lat < LAT - 0.5 else None
+
 
 def test_location_live_counts_statuses_and_measures_placed_points_against_the_records_own():
     placed = {"status": "placed", "confidence": 0.9, "matched": "1 MAIN ST"}
@@ -103,15 +107,16 @@ def test_location_live_counts_statuses_and_measures_placed_points_against_the_re
         sub(record(6, lat=None, long=None, address="Nowhere"), routing("pothole", location={"status": "not_found"})),
         sub(record(7), routing("pothole")),
         sub(record(8), {**routing("pothole"), "location": None}),
+        sub(record(9, lat=LAT - 1, long=LONG), routing("pothole", location={**placed, "lat": LAT, "long": LONG})),
     ]
 
     section = location_live(subs, Halves())
 
-    assert section["status"] == {"placed": 4, "confirm": 1, "not_found": 1, "point": 1, "absent": 1}
+    assert section["status"] == {"placed": 5, "confirm": 1, "not_found": 1, "point": 1, "absent": 1}
     assert section["address_only"] == 3
     assert section["address_only_placed"] == round(1 / 3, 4)
     assert section["address_only_confirm"] == round(1 / 3, 4)
-    assert section["placed_with_own_point"] == 3
+    assert (section["placed_with_own_point"], section["own_point_fallback"]) == (3, 1)
     assert section["within_50m"] == round(1 / 3, 4)
     assert section["within_200m"] == round(2 / 3, 4)
     assert (section["district_checked"], section["wrong_district"]) == (3, round(1 / 3, 4))
