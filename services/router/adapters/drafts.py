@@ -15,6 +15,11 @@ __all__ = ["MAX_DRAFT_BYTES", "draft_from_text"]
 MAX_DRAFT_BYTES = 1_000_000
 """The largest draft accepted (bytes of YAML); a jurisdiction file is a few tens of kilobytes."""
 
+MAX_DRAFT_NODES = 200_000
+"""The most values a draft may hold once its YAML aliases are expanded (Montréal's file holds about 3 300):
+a "billion laughs" draft of nested aliases is small as text and as loaded objects, but validating it
+walks every expanded value, for hours."""
+
 
 class _UniqueKeys(yaml.SafeLoader):
     """A SafeLoader that refuses a key given twice in one mapping (the jurisdiction loader's rule)."""
@@ -27,6 +32,22 @@ class _UniqueKeys(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(document: Any, limit: int) -> int:
+    """The number of values in `document` with aliases expanded (a shared list counts each time it is
+    referred to); stops and answers more than `limit` as soon as it passes it."""
+    size, todo = 0, [document]
+    while todo:
+        value = todo.pop()
+        size += 1
+        if size > limit:
+            return size
+        if isinstance(value, dict):
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+    return size
 
 
 def _references(config: JurisdictionConfig) -> list[tuple[str, str]]:
@@ -49,7 +70,8 @@ def draft_from_text(text: str, *, live: Jurisdiction, source: str = "<draft>", c
     is refused; the command line (not confined) reads any path the user names.
 
     Raises:
-        JurisdictionConfigError: not YAML, not a mapping, an invalid configuration, a refused or missing
+        JurisdictionConfigError: not YAML, not a mapping, more than `MAX_DRAFT_NODES` values with its
+            aliases expanded, an invalid configuration, a refused or missing
             file, inconsistent references; the message is the loader's.
     """
     try:
@@ -58,6 +80,9 @@ def draft_from_text(text: str, *, live: Jurisdiction, source: str = "<draft>", c
         raise JurisdictionConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict):
         raise JurisdictionConfigError(f"{source}: expected a mapping at the top level")
+    if _expanded_size(document, MAX_DRAFT_NODES) > MAX_DRAFT_NODES:
+        raise JurisdictionConfigError(f"{source}: more than {MAX_DRAFT_NODES} values once its aliases are expanded "
+                                      "(nested YAML aliases); a jurisdiction file holds a few thousand")
     try:
         config = JurisdictionConfig.model_validate(document)
     except ValidationError as exc:

@@ -214,6 +214,8 @@ async def test_only_administrators_replay(api: Any, test_issuer: Any, role: str 
     ("RULE_QUEUE", 422, "no-such-queue"),
     ("OTHER_CITY", 422, "the router routes 'demo'"),
     ("ABSOLUTE", 422, "refused"),
+    ("DOTDOT", 422, "refused"),
+    ("LAUGHS", 422, "aliases"),
 ])
 async def test_a_bad_draft_is_refused_with_the_loaders_message(api: Any, test_issuer: Any, body: Any, status: int,
                                                              says: str) -> None:
@@ -221,7 +223,10 @@ async def test_a_bad_draft_is_refused_with_the_loaders_message(api: Any, test_is
     text = demo_text()
     body = {"RULE_QUEUE": text.replace("set: {queue: bylaw-noise-centre}", "set: {queue: no-such-queue}"),
             "OTHER_CITY": text.replace("id: demo\n", "id: elsewhere\n", 1),
-            "ABSOLUTE": text.replace("./districts.geojson", "/etc/hostname")}.get(body, body)
+            "ABSOLUTE": text.replace("./districts.geojson", "/etc/hostname"),
+            "DOTDOT": text.replace("./districts.geojson", "./../../../etc/passwd"),
+            "LAUGHS": text + "".join(f"x{n}: &x{n} [" + ", ".join([f"*x{n - 1}" if n else "lol"] * 9) + "]\n"
+                                     for n in range(9))}.get(body, body)  # 9**9 values once expanded
     content = body.encode() if isinstance(body, str) else body
     answer = await c.post("/routing/replay", content=content, headers=test_issuer.headers("administrator"))
     assert answer.status_code == status, answer.text
