@@ -20,6 +20,15 @@ from shared.events.topics import CASES_LIFECYCLE
 _CASE = {"case_id": "6f1c8f5e-2f7a-4c55-9b1e-0d1f2a3b4c5d", "service_request_id": "311-000123",
          "jurisdiction_id": "demo"}
 _OTHER = "0b7a1a2c-3d4e-4f50-8a6b-7c8d9e0f1a2b"
+_ROUTED_CONTACT_KEY = (
+    "The contact key the case was opened with (its `case.opened` `contact_key`, the original reporter's), "
+    "so the duplicate detector can tell two reports by the same person; None from a producer before it "
+    "was added (optional, v1 holds): unknown, never the same. A pseudonym, not contact data: "
+    "`shared.contacts.contact_key`, ``ck_`` + 32 hex digits of an unkeyed SHA-256 of the case-folded "
+    "identifier (no secret), so it cannot be read back, but a known phone number or address can be "
+    "hashed and compared with it; ``ck_anon_`` keys (`anonymous_contact_key`) are derived from one message "
+    "and name nobody."
+)
 
 
 class CaseFields(EventData):
@@ -106,13 +115,14 @@ class CaseMessageAdded(CaseFields):
     consumers=("dedup", "notifier", "insights"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
-        "requested_datetime": "2025-03-14T15:09:26Z",
+        "requested_datetime": "2025-03-14T15:09:26Z", "contact_key": "ck_3f9a1c0b7d2e4f5a6b7c8d9e0f1a2b3c",
     },
 )
 class CaseRouted(CaseFields):
     """`case.routed` v1: the case service applied a routing decision.
 
-    Carries the location, text and opening time so that the duplicate detector needs nothing else.
+    Carries the location, text, opening time and reporter key so that the duplicate detector needs nothing
+    else.
     """
 
     event_type = "case.routed"
@@ -123,6 +133,7 @@ class CaseRouted(CaseFields):
     lat: float | None = None
     long: float | None = None
     requested_datetime: AwareDatetime
+    contact_key: str | None = Field(default=None, description=_ROUTED_CONTACT_KEY)
 
 
 @event(
