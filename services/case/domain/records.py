@@ -175,11 +175,13 @@ def placed_entry(r: RoutingFields) -> TimelineEntry:
 
 
 def case_routed(case: Case, r: RoutingFields) -> CaseRouted:
-    """`case.routed`: the decision applied, with the location, text and opening time dedup compares."""
+    """`case.routed`: the decision applied, with the location, text, opening time and the contact key of
+    the reporter who opened the case (`cases.contact_key`, not a later follower's) that dedup compares."""
     return CaseRouted(
         case_id=case["case_id"], service_request_id=case["service_request_id"],
         jurisdiction_id=case["jurisdiction_id"], routing=r, description=case["description"],
         lat=case["lat"], long=case["long"], requested_datetime=case["requested_datetime"],
+        contact_key=case["contact_key"],
     )
 
 

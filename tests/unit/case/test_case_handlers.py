@@ -304,6 +304,18 @@ async def test_a_routing_decision_updates_the_case_and_emits_case_routed(store: 
     assert routed.description == "Pothole on Main St" and out.causation_id == env.event_id
 
 
+async def test_case_routed_carries_the_contact_key_of_the_reporter_who_opened_the_case(store: Store,
+                                                                                      table: Any) -> None:
+    case = await open_case(store, table, contact_key="ck_opener", lat=45.4, long=-75.7)
+    other = await open_case(store, table, "SM2", contact_key="ck_other", lat=45.4, long=-75.7)
+    for c in (case, other):
+        await store.handle(table, event(RoutingDecided(case_id=c["case_id"], routing=routing()), subject=c["case_id"]))
+
+    routed = [out.payload(CaseRouted) for out in store.emitted("case.routed")]
+    assert [(r.case_id, r.contact_key) for r in routed] == [(case["case_id"], "ck_opener"),
+                                                            (other["case_id"], "ck_other")]
+
+
 async def test_a_routing_decision_for_an_unknown_case_raises_and_claims_nothing(store: Store, table: Any) -> None:
     with pytest.raises(ValueError, match="unknown case"):
         await store.handle(table, event(RoutingDecided(case_id=uuid4(), routing=routing())))
