@@ -371,7 +371,10 @@ def gazetteer_for(jurisdiction: Jurisdiction, *, exclude: Iterable[str] = ()) ->
             path = jurisdiction.resolve(source.file)
             if not path.is_file():
                 raise FileNotFoundError(f"geocoding.gazetteer file {source.file!r} not found at {path}")
-            yield from records_for(path, layout=source.layout, jurisdiction=jurisdiction)
+            layout = source.layout  # a ./ layout file is in the jurisdiction folder, like the source file
+            if layout is not None and layout.startswith(("./", "../")):
+                layout = str(jurisdiction.resolve(layout))
+            yield from records_for(path, layout=layout, jurisdiction=jurisdiction)
 
     gazetteer = Gazetteer.build(
         records(), exclude=excluded, places=district_places(jurisdiction),

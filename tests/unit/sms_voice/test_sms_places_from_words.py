@@ -123,9 +123,11 @@ async def test_below_the_band_or_without_a_geocoder_the_location_question_is_ask
     h = make_harness(geocoder=geocoder)
     r = await h.post("/twilio/sms", sms_form(body="Big pothole, my tire blew"))
     assert "Where exactly" in _messages(r.text)[0]
-    r = await h.post("/twilio/sms", sms_form(sid="SM" + "5" * 32, body="Broken bench at 12 Elm St"))
+    # The demo's own gazetteer (geocoder None) knows 12 Elm St; a street it lacks is its miss.
+    address = "12 Elm St" if geocoder is not None else "12 Birch St"
+    r = await h.post("/twilio/sms", sms_form(sid="SM" + "5" * 32, body=f"Broken bench at {address}"))
     assert _messages(r.text) == []  # a written address too unsure to confirm: published as written
-    assert h.publisher.published[-1].data["address"] == "12 Elm St" and h.publisher.published[-1].data["lat"] is None
+    assert h.publisher.published[-1].data["address"] == address and h.publisher.published[-1].data["lat"] is None
 
 
 async def test_a_forged_proposal_is_no_proposal() -> None:
