@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from shared.geocode.extract import extract_place
+from shared.geocode.normalize import STREET_TYPES, fold
 from shared.jurisdiction import Jurisdiction, Service, tokens
 
-__all__ = ["Candidate", "KeywordClassifier", "classifier_for"]
+__all__ = ["Candidate", "KeywordClassifier", "classifier_for", "without_written_place"]
 
 # A one-word keyword is less specific than a phrase ("light" vs "street light").
 _SINGLE_WORD_FACTOR = 0.85
@@ -27,6 +30,67 @@ def _max_edits(token: str) -> int:
     if len(token) < 5:
         return 0
     return 1 if len(token) <= 7 else 2
+
+
+def _pair_fits(first: str, second: str, word: str, edits: int) -> bool:
+    """Whether ``word`` is two written words ``first`` + ``second`` run together with at most ``edits``
+    typos, each part keeping its first letter (the rule for one word). "street ligth" may be
+    "streetlight"; "street right" may not: "right" is no typo of "light"."""
+    for cut in range(1, len(word)):
+        head, tail = word[:cut], word[cut:]
+        if head[0] != first[0] or tail[0] != second[0]:
+            continue
+        if Levenshtein.distance(first, head) + Levenshtein.distance(second, tail) <= edits:
+            return True
+    return False
+
+
+# Street types written before the name (French); any other type is written after it.
+_LEADING_TYPES = frozenset({
+    "RUE", "AVENUE", "AV", "BOULEVARD", "BOUL", "BD", "CHEMIN", "CH", "PLACE", "COTE", "RANG", "MONTEE",
+    "PROMENADE", "TERRASSE", "CROISSANT", "ALLEE", "ROUTE", "IMPASSE", "QUAI", "AUTOROUTE",
+})
+
+
+def _street_words(part: str) -> tuple[list[str], list[str]]:
+    """A written place (``"40 Elm Street"``, ``"rue de l'Église"``) split into the words left to read
+    and the street's own name and type, which are no description: ``(["40"], ["Elm", "Street"])``.
+    An English street keeps only the word before its type as name (``"3 potholes on Main St"`` is read
+    as ``(["3", "potholes", "on"], ["Main", "St"])``); a street written as a type alone keeps nothing."""
+    words = part.split()
+    keys = [fold(w).strip(".") for w in words]
+    start = 1 if words and words[0][0].isdigit() else 0
+    if len(words) - start >= 2 and keys[start] in _LEADING_TYPES:
+        return words[:start], words[start:]
+    types = [k for k in range(start + 1, len(words)) if keys[k] in STREET_TYPES]
+    if not types:
+        return words, []
+    return words[:types[-1] - 1], words[types[-1] - 1:]
+
+
+def without_written_place(text: str, language: str | None = None) -> str:
+    """``text`` with the street name and type of the place written in it blanked out (the address,
+    the two streets of a corner, or a street alone, as `shared.geocode.extract_place` finds them), so
+    that an address never completes a keyword phrase: in "pothole in front of 40 Elm Street" the word
+    "street" is part of an address, not a street light's. The house number and every other word stay."""
+    if not any(fold(word).strip(".,;:!?()") in STREET_TYPES for word in text.split()):
+        return text  # no street type written: no address to find (most texts; extraction costs a millisecond)
+    place = extract_place(text, language)
+    if not place:
+        return text
+    out = text
+    for part in place.split(" & "):
+        keep, street = _street_words(part)
+        if not street:
+            continue
+        def pattern(words: list[str]) -> str:
+            return r"\s+".join(re.escape(w).replace("'", "['’]") for w in words)
+        lead = pattern(keep) + r"\s*,?\s+" if keep else ""
+        regex = re.compile(rf"(?<![\w'’-]){lead}({pattern(street)})(?![\w'’-])")
+        found = regex.search(out) or re.compile(regex.pattern, re.IGNORECASE).search(out)
+        if found is not None:
+            out = out[:found.start(1)] + " " + out[found.end(1):]
+    return out
 
 
 @dataclass(frozen=True)
@@ -82,9 +146,11 @@ class KeywordClassifier:
 
     def _token_similarities(self, text_tokens: list[str]) -> dict[str, float]:
         found: dict[str, float] = {}
-        probes = set(text_tokens)
-        probes.update(a + b for a, b in zip(text_tokens, text_tokens[1:], strict=False))
-        for probe in probes:
+        # A word alone, or two neighbouring words run together ("street light" for "streetlight").
+        probes: dict[str, tuple[str, str] | None] = dict.fromkeys(text_tokens)
+        for a, b in zip(text_tokens, text_tokens[1:], strict=False):
+            probes.setdefault(a + b, (a, b))
+        for probe, pair in probes.items():
             if probe in self._by_token:
                 found[probe] = 100.0
             edits = _max_edits(probe)
@@ -95,6 +161,8 @@ class KeywordClassifier:
             ):
                 if word == probe or word[0] != probe[0] or len(word) < 5:
                     continue
+                if pair is not None and not _pair_fits(*pair, word, edits):
+                    continue
                 similarity = fuzz.ratio(probe, word)
                 if similarity > found.get(word, 0.0):
                     found[word] = similarity
@@ -104,8 +172,9 @@ class KeywordClassifier:
         """Services matched by ``text``, best first (empty when nothing matched).
 
         ``language`` (``"en"``, ``"fr"``) only breaks near-ties: keywords of every language count.
+        The street name and type of a written place are not read (`without_written_place`).
         """
-        similarities = self._token_similarities(tokens(text))
+        similarities = self._token_similarities(tokens(without_written_place(text, language)))
         if not similarities:
             return []
         touched = sorted({n for token in similarities for n in self._by_token.get(token, ())})
