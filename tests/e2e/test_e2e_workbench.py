@@ -191,6 +191,21 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
 
         await eventually(routed, timeout=30, what="the email case routed to public works")
 
+        # The mail gives only a written address: the demo's gazetteer places it (docs/judgement.md, "Places
+        # from words"), so the case has a point and a district, and its category comes from the words that
+        # describe the problem, not from the address ("Street" and "right" are no street light).
+        async with httpx.AsyncClient(base_url=wb_stack.url("intake_web"), timeout=10) as web:
+            async def placed() -> dict[str, Any] | None:
+                got = await web.get(f"/requests/{sid}.json", params={"extensions": "true"})
+                request = got.json()[0]
+                return request if request.get("lat") is not None else None
+
+            request = await eventually(placed, timeout=30, what="the email case placed at its written address")
+        facts = request["extended_attributes"]
+        assert request["service_code"] == "pothole" and facts["district"] == "centre", facts
+        assert (facts["location_status"], facts["location_matched"]) == ("placed", "40 ELM ST"), facts
+        assert (request["lat"], request["long"]) == pytest.approx((45.41995, -75.7142), abs=2e-4)
+
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
@@ -208,6 +223,8 @@ async def test_staff_work_a_case_from_an_email_report_to_resolution_in_the_workb
                 await supervisor.wait_for_selector("#case-title")
                 # How the router judged it (docs/judgement.md): the category came from the mail's text.
                 assert await supervisor.get_attribute("#routing-category-source", "data-source") == "keywords"
+                assert await supervisor.get_attribute("#routing-location", "data-status") == "placed"
+                assert (await supervisor.inner_text("#routing-location-matched")).strip() == "40 ELM ST"
                 await axe_clean(supervisor, "case")
                 await supervisor.fill("#assign-assignee", "dev-staff")
                 await supervisor.fill("#assign-team", "roads-north")
