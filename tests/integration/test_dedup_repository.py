@@ -50,10 +50,10 @@ _n = iter(range(1, 100_000))
 
 
 def case(point: Point | None = HERE, *, code: str = "pothole", at: datetime = T0, text: str = "pothole",
-         duplicate_of: UUID | None = None, case_id: UUID | None = None) -> ProjectedCase:
+         duplicate_of: UUID | None = None, case_id: UUID | None = None, reporter: str | None = None) -> ProjectedCase:
     return ProjectedCase(case_id=case_id or uuid4(), service_request_id=f"DEMO-26-{next(_n):06d}",
                          service_code=code, description=text, point=point, requested_datetime=at,
-                         duplicate_of=duplicate_of)
+                         duplicate_of=duplicate_of, reporter=reporter)
 
 
 async def project(pool: asyncpg.Pool, *cases: ProjectedCase) -> None:
@@ -170,6 +170,25 @@ async def test_a_case_projected_again_gets_its_new_kind_text_and_place_but_keeps
     r = await row(pool, first.case_id)
     assert r is not None and (r["lat"], r["long"], r["location_known"]) == (None, None, False)
     assert r["duplicate_of"] == survivor
+
+
+async def test_the_projection_keeps_each_cases_reporter_and_candidates_carry_their_own(pool: asyncpg.Pool) -> None:
+    survivor = case(TWENTY_M_NORTH, reporter="ck_bob")
+    ann, member, unknown = (case(FIVE_M_SOUTH, reporter="ck_ann"),
+                            case(TEN_M_NORTH, reporter="ck_cid", duplicate_of=survivor.case_id), case(HERE))
+    await project(pool, survivor, ann, member, unknown)
+
+    async with repository(pool) as repo:
+        got = {c.case_id: c.reporter for c in await repo.candidates(search(uuid4()))}
+
+    # a member of an incident carries its own reporter, not its survivor's; NULL is an unknown reporter
+    assert got == {survivor.case_id: "ck_bob", ann.case_id: "ck_ann", member.case_id: "ck_cid",
+                   unknown.case_id: None}
+    # routed again: without a key the known one stays; with one, it is the new one
+    await project(pool, case(HERE, case_id=ann.case_id), case(HERE, case_id=unknown.case_id, reporter="ck_dan"))
+    reporters = dict(await pool.fetch("SELECT case_id, reporter FROM cases WHERE case_id = ANY($1::uuid[])",
+                                      [ann.case_id, unknown.case_id]))
+    assert reporters == {ann.case_id: "ck_ann", unknown.case_id: "ck_dan"}
 
 
 async def test_only_a_cases_first_decision_is_logged(pool: asyncpg.Pool) -> None:

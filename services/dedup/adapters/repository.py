@@ -41,11 +41,12 @@ class DedupRepository:
         (geodesic, PostGIS geography) of its point and requested inside its window, that are open and
         duplicate nothing, or were merged into an incident whose surviving case (the root of the chain of
         `duplicate_of`, at most `MAX_CHAIN` links) is open, duplicates nothing and is not the case itself;
-        such a member carries its survivor as `incident_id`. The `limit` nearest, nearest first."""
+        such a member carries its survivor as `incident_id`. Each carries its own `reporter` (a member's, not
+        its survivor's; None: unknown). The `limit` nearest, nearest first."""
         rows = await self.conn.fetch(
             """
             WITH RECURSIVE near AS (
-                SELECT case_id, service_request_id, description, requested_datetime, duplicate_of, open,
+                SELECT case_id, service_request_id, description, requested_datetime, duplicate_of, open, reporter,
                        ST_Distance(geog, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS distance_m
                 FROM cases
                 WHERE location_known AND service_code = $1 AND case_id <> $4
@@ -61,7 +62,7 @@ class DedupRepository:
             ), roots AS (
                 SELECT DISTINCT ON (member) member, root FROM chain ORDER BY member, depth DESC
             )
-            SELECT n.case_id, n.service_request_id, n.description, n.requested_datetime, n.distance_m,
+            SELECT n.case_id, n.service_request_id, n.description, n.requested_datetime, n.distance_m, n.reporter,
                    r.case_id AS incident_id, r.service_request_id AS incident_service_request_id
             FROM near n
             LEFT JOIN roots ON roots.member = n.case_id
@@ -77,24 +78,26 @@ class DedupRepository:
 
     async def project(self, case: ProjectedCase) -> None:
         """Add the case to the projection, open. A case already there (routed again, e.g. once a message
-        gave it a place) gets its category, text and location replaced; whether it is open, its opening
-        time and what it duplicates stay as they were."""
+        gave it a place) gets its category, text and location replaced, and its reporter when the new
+        routing names one (an unknown one keeps the known); whether it is open, its opening time and what
+        it duplicates stay as they were."""
         point = case.point
         await self.conn.execute(
             """
             INSERT INTO cases (case_id, service_request_id, service_code, description, geog, location_known,
-                               requested_datetime, duplicate_of)
+                               requested_datetime, duplicate_of, reporter)
             VALUES ($1, $2, $3, $4,
                     CASE WHEN $5::float8 IS NULL THEN NULL
                          ELSE ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography END,
-                    $7, $8, $9)
+                    $7, $8, $9, $10)
             ON CONFLICT (case_id) DO UPDATE SET service_code = EXCLUDED.service_code,
                 description = EXCLUDED.description, geog = EXCLUDED.geog,
-                location_known = EXCLUDED.location_known
+                location_known = EXCLUDED.location_known,
+                reporter = COALESCE(EXCLUDED.reporter, cases.reporter)
             """,
             case.case_id, case.service_request_id, case.service_code, case.description,
             point.long if point else None, point.lat if point else None, case.location_known,
-            case.requested_datetime, case.duplicate_of,
+            case.requested_datetime, case.duplicate_of, case.reporter,
         )
 
     async def add_decision(self, decided: DedupDecided | DedupSuggested, *, decided_at: datetime,

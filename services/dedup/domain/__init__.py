@@ -1,6 +1,7 @@
 """Dedup domain: pure duplicate scoring and decisions (where to look, what to keep, what to announce); no I/O."""
 
 from services.dedup.domain.decisions import (
+    ANONYMOUS_KEY_PREFIX,
     CANDIDATE_LIMIT,
     IsFallback,
     Point,
@@ -13,6 +14,7 @@ from services.dedup.domain.decisions import (
     after_unmerge,
     decision,
     known_point,
+    known_reporter,
     projected,
     search_for,
     suggestion,
@@ -36,6 +38,7 @@ from services.dedup.domain.scoring import (
 )
 
 __all__ = [
+    "ANONYMOUS_KEY_PREFIX",
     "CANDIDATE_LIMIT",
     "Candidate",
     "DedupPolicy",
@@ -57,6 +60,7 @@ __all__ = [
     "fold",
     "form_labels",
     "known_point",
+    "known_reporter",
     "projected",
     "score",
     "score_pair",

@@ -21,6 +21,10 @@ PolicyFor = Callable[[str], DedupPolicy]
 IsFallback = Callable[[float, float], bool]
 """`is_fallback(lat, long)`: whether a point is a jurisdiction's stand-in for "location unknown"."""
 
+ANONYMOUS_KEY_PREFIX = "ck_anon_"
+"""The prefix of a contact key derived from one message rather than from a reporter's identifier
+(`shared.contacts.anonymous_contact_key`): it names nobody, so it is an unknown reporter."""
+
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -52,7 +56,8 @@ class Search:
 @dataclass(frozen=True)
 class ProjectedCase:
     """A case as the projection keeps it. `point` is None when its location is unknown (no point, or a
-    jurisdiction's stand-in point); `duplicate_of` is the case it was found to duplicate, if any."""
+    jurisdiction's stand-in point); `duplicate_of` is the case it was found to duplicate, if any;
+    `reporter` the contact key of the reporter who opened it (`known_reporter`; None: unknown)."""
 
     case_id: UUID
     service_request_id: str
@@ -61,6 +66,7 @@ class ProjectedCase:
     point: Point | None
     requested_datetime: datetime
     duplicate_of: UUID | None
+    reporter: str | None = None
 
     @property
     def location_known(self) -> bool:
@@ -88,6 +94,15 @@ def known_point(lat: float | None, long: float | None, is_fallback: IsFallback) 
     return Point(lat, long)
 
 
+def known_reporter(contact_key: str | None) -> str | None:
+    """The reporter a contact key names, for the "same reporter" lift: the key itself, or None (unknown)
+    when there is none (a `case.routed` from before the key was added), it is blank, or it is anonymous
+    (`ANONYMOUS_KEY_PREFIX`). Two unknown reporters are never the same one."""
+    if contact_key is None or not contact_key.strip() or contact_key.startswith(ANONYMOUS_KEY_PREFIX):
+        return None
+    return contact_key
+
+
 def window(at: datetime, hours: float) -> tuple[datetime, datetime]:
     """[at - hours, at + hours], clamped to the representable range (a year-1 or year-9999 time)."""
     span = timedelta(hours=hours)
@@ -105,12 +120,13 @@ def search_for(routed: CaseRouted, point: Point, policy: DedupPolicy) -> Search:
 
 
 def projected(routed: CaseRouted, point: Point | None, match: Match | None) -> ProjectedCase:
-    """What the projection keeps of a routed case (a stand-in point is not kept)."""
+    """What the projection keeps of a routed case (a stand-in point is not kept; an anonymous contact key is
+    kept as unknown, `known_reporter`)."""
     return ProjectedCase(
         case_id=routed.case_id, service_request_id=routed.service_request_id,
         service_code=routed.routing.service_code, description=routed.description, point=point,
         requested_datetime=routed.requested_datetime,
-        duplicate_of=match.candidate.survivor if match else None,
+        duplicate_of=match.candidate.survivor if match else None, reporter=known_reporter(routed.contact_key),
     )
 
 

@@ -20,6 +20,7 @@ from services.dedup.domain import (
     best_match,
     decision,
     known_point,
+    known_reporter,
     projected,
     search_for,
     suggestion,
@@ -40,7 +41,8 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
     (`dedup.decided`, "duplicate_found"); one from the review threshold up to it is suggested to staff
     (`dedup.suggested`, "suggested": the case stays its own and a target); else "unique". A case staff
     unmerged from this one is never its match. A case without a known point is projected as location
-    unknown and never matched."""
+    unknown and never matched. A candidate opened by the same known reporter (`contact_key`, see
+    `known_reporter`) lifts the score (`scoring.REPORTER_LIFT`); an unknown one on either side does not."""
     code = routed.routing.service_code
     await uow.repo.lock_category(code)
     point = known_point(routed.lat, routed.long, is_fallback)
@@ -50,7 +52,8 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
         candidates = await uow.repo.candidates(search_for(routed, point, policy))
         excluded = await uow.repo.unmerged_with(routed.case_id) if candidates else set()
         match = best_match(candidates, routed.description, policy, floor=policy.review_threshold, excluded=excluded,
-                           at=routed.requested_datetime, similarity=similarity)
+                           at=routed.requested_datetime, reporter=known_reporter(routed.contact_key),
+                           similarity=similarity)
     outcome = verdict(match, policy)
     await uow.repo.project(projected(routed, point, match if outcome == "merge" else None))
     if match is None or outcome is None:

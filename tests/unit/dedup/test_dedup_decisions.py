@@ -178,3 +178,14 @@ def test_the_jurisdiction_gives_each_category_its_review_threshold() -> None:
     policy_for, _ = jurisdiction_rules(load_jurisdiction("demo"))
 
     assert policy_for("pothole").review_threshold == 0.45 and policy_for("pothole").threshold == 0.6
+
+
+def test_a_reporter_is_known_by_a_contact_key_and_unknown_without_one_or_by_an_anonymous_key() -> None:
+    from services.dedup.domain import known_reporter
+    from shared.contacts import anonymous_contact_key, contact_key
+
+    key = contact_key("phone", "+16175550123")
+    assert known_reporter(key) == key
+    # Keys of one message (shared.contacts.anonymous_contact_key) name nobody: never "the same reporter".
+    assert known_reporter(anonymous_contact_key("web", "token-1")) is None
+    assert known_reporter(None) is None and known_reporter("") is None and known_reporter("  ") is None

@@ -82,7 +82,7 @@ class FakeDedupRepository:
             if d <= search.radius_m:
                 found.append(Candidate(case_id=case.case_id, service_request_id=case.service_request_id,
                                        description=case.description, distance_m=d,
-                                       requested_datetime=case.requested_datetime,
+                                       requested_datetime=case.requested_datetime, reporter=case.reporter,
                                        incident_id=incident.case_id if incident else None,
                                        incident_service_request_id=incident.service_request_id if incident else None))
         return sorted(found, key=lambda c: (c.distance_m, str(c.case_id)))[:search.limit]
@@ -91,9 +91,10 @@ class FakeDedupRepository:
         row = self.cases.get(case.case_id)
         if row is None:
             self.cases[case.case_id] = {"case": case, "open": True, "duplicate_of": case.duplicate_of}
-        else:  # routed again: category, text and place replaced; open, opening time and duplicate_of kept
+        else:  # routed again: category, text and place replaced, a known reporter too; open, opening time
+            # and duplicate_of kept
             row["case"] = replace(row["case"], service_code=case.service_code, description=case.description,
-                                  point=case.point)
+                                  point=case.point, reporter=case.reporter or row["case"].reporter)
 
     async def add_decision(self, decided: DedupDecided | DedupSuggested, *, decided_at: datetime,
                            event_id: UUID) -> None:
@@ -132,14 +133,14 @@ _n = iter(range(1, 10_000))
 
 
 def routed(at: tuple[float | None, float | None] | None = HERE, *, code: str = "pothole", text: str = POTHOLE_TEXT,
-           requested: datetime = T0) -> CaseRouted:
+           requested: datetime = T0, contact_key: str | None = None) -> CaseRouted:
     lat, long = at if at is not None else (None, None)
     routing = RoutingFields(service_code=code, service_name=code, category_source="service_code",
                             agency_responsible="Public Works", queue="roads", priority=3, rule_id="default",
                             config_version="test")
     return CaseRouted(case_id=uuid4(), service_request_id=f"DEMO-26-{next(_n):06d}",
                       jurisdiction_id="demo", routing=routing, description=text, lat=lat, long=long,
-                      requested_datetime=requested)
+                      requested_datetime=requested, contact_key=contact_key)
 
 
 async def route(store: Any, table: Any, case: CaseRouted) -> str | None:
@@ -493,3 +494,58 @@ async def test_the_same_unmerge_twice_is_handled_once(store: Any, table: Any) ->
     assert await store.handle(table, env) == "unmerged"  # a case never projected: only the pair is kept
     assert await store.handle(table, env) == "duplicate"
     assert len(store.repo.unmerged) == 1 and store.repo.cases == {}
+
+
+# --- the same reporter ---------------------------------------------------------------------------------
+
+UNRELATED = "dog barking all night long next door"
+"""With POTHOLE_TEXT at one point an hour apart: place and time alone, about 0.5 (a suggestion)."""
+
+
+async def pair_score(first_key: str | None, second_key: str | None) -> tuple[str | None, Any]:
+    """Route a pothole report by `first_key`, then an unrelated text at the same point an hour later by
+    `second_key`, in a fresh store; the second's result word and the decision it announced (or None)."""
+    store = FakeStore(FakeDedupRepository(), "dedup")
+    table = h.handlers(*jurisdiction_rules(load_jurisdiction("demo")))
+    await route(store, table, routed(HERE, contact_key=first_key))
+    second = routed(HERE, text=UNRELATED, requested=T0 + timedelta(hours=1), contact_key=second_key)
+    result = await route(store, table, second)
+    out = store.emitted()
+    return result, (out[-1].payload(DedupDecided if result == "duplicate_found" else DedupSuggested) if out else None)
+
+
+async def test_two_reports_by_the_same_reporter_at_one_place_are_lifted_half_way_to_one() -> None:
+    from services.dedup.domain.scoring import REPORTER_LIFT
+
+    base_result, base = await pair_score("ck_ann", "ck_bob")
+    same_result, same = await pair_score("ck_ann", "ck_ann")
+
+    # Different reporters: place and time alone, a suggestion. The same one: lifted by REPORTER_LIFT of
+    # the way to 1 (scoring.combine), past the merge threshold.
+    assert base_result == "suggested" and "same_reporter" not in base.evidence
+    assert same_result == "duplicate_found" and same.evidence["same_reporter"] is True
+    assert same.score == pytest.approx(base.score + REPORTER_LIFT * (1 - base.score), abs=2e-4)
+    assert same.text_similarity == base.text_similarity and same.distance_m == base.distance_m
+
+
+@pytest.mark.parametrize(("first_key", "second_key"), [
+    (None, None), ("ck_ann", None), (None, "ck_ann"), ("ck_anon_0123456789abcdef01234567",) * 2, ("  ", "  ")],
+    ids=["both_unknown", "new_unknown", "candidate_unknown", "same_anonymous_key", "blank"])
+async def test_an_unknown_reporter_is_never_the_same_reporter(first_key: str | None, second_key: str | None) -> None:
+    result, suggested = await pair_score(first_key, second_key)
+
+    assert result == "suggested" and "same_reporter" not in suggested.evidence
+    assert suggested.score < 0.6
+
+
+async def test_the_projection_keeps_the_reporter_and_a_later_routing_without_one_keeps_it(store: Any,
+                                                                                          table: Any) -> None:
+    known, anonymous = routed(contact_key="ck_ann"), routed(FORTY_M_NORTH, contact_key="ck_anon_00ff")
+    await route(store, table, known)
+    await route(store, table, anonymous)
+    again = known.model_copy(update={"contact_key": None, "lat": TEN_M_SOUTH[0]})
+    await store.handle(table, event(again, subject=again.case_id))
+
+    assert store.repo.cases[known.case_id]["case"].reporter == "ck_ann"
+    assert store.repo.cases[known.case_id]["case"].point.lat == TEN_M_SOUTH[0]
+    assert store.repo.cases[anonymous.case_id]["case"].reporter is None
