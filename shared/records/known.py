@@ -316,14 +316,20 @@ def _header(path: Path, rows: Iterator[list[str]], required: frozenset[str]) -> 
     return header
 
 
-def _strict_rows(path: Path, handle: Iterator[str], position: list[int]) -> Iterator[list[str]]:
-    """CSV rows; bad bytes or bad quoting raise ``ReplayFormatError`` naming the record being read.
+def strict_csv_rows(
+    path: Path, handle: Iterator[str], position: list[int], *, delimiter: str = ",", encoding: str = "UTF-8"
+) -> Iterator[list[str]]:
+    """Non-blank CSV rows; bad bytes or bad quoting raise ``ReplayFormatError`` naming the record being read.
 
+    ``position[0]`` is the caller's count of records read so far (a list so the caller can advance it).
     ``strict``: an unterminated quote is an error instead of a cell that swallows the rest of the file.
-    The file is decoded with ``surrogateescape`` so that a byte that is not UTF-8 is found in its own
-    record (a decoding error would surface wherever the reader's buffer happens to be).
+    The file is opened with ``errors="surrogateescape"`` so that a byte the encoding cannot decode is
+    found in its own record (a decoding error would surface wherever the reader's buffer happens to be).
+
+    Raises:
+        ReplayFormatError: bad quoting, or a byte that is not ``encoding`` text (the record is named).
     """
-    reader = csv.reader(handle, strict=True)
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
     while True:
         try:
             row = next(reader)
@@ -335,9 +341,10 @@ def _strict_rows(path: Path, handle: Iterator[str], position: list[int]) -> Iter
             if bad := _UNDECODED.search(cell):
                 raise ReplayFormatError(
                     f"{path}: record {position[0] + 1}: byte 0x{ord(bad.group()) - 0xDC00:02X} in {cell[:40]!r} "
-                    "is not UTF-8 text (re-encode the file as UTF-8)"
+                    f"is not {encoding} text (re-encode the file as {encoding})"
                 )
-        yield row
+        if row:  # a blank line is no record
+            yield row
 
 
 def _open_csv(path: Path) -> TextIO:
@@ -346,17 +353,15 @@ def _open_csv(path: Path) -> TextIO:
 
 def _check_columns(path: Path, required: frozenset[str]) -> None:
     with _open_csv(path) as handle:
-        _header(path, _strict_rows(path, handle, [0]), required)
+        _header(path, strict_csv_rows(path, handle, [0]), required)
 
 
 def _csv_rows(path: Path, required: frozenset[str]) -> Iterator[tuple[int, dict[str, str]]]:
     with _open_csv(path) as handle:
         position = [0]
-        rows = _strict_rows(path, handle, position)
+        rows = strict_csv_rows(path, handle, position)
         header = _header(path, rows, required)
         for row in rows:
-            if not row:  # a blank line is no record
-                continue
             position[0] += 1
             if len(row) != len(header):  # more cells, or a record cut short: never pad or drop cells
                 raise ReplayFormatError(

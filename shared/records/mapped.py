@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -13,28 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.jurisdiction.config import ExportColumnsSpec, ExportLabelsSpec, ExportLayoutSpec
 from shared.open311.models import DECIMAL_TEXT
+from shared.records.known import repair_mojibake, strict_csv_rows
 from shared.records.record import ReplayFormatError, ReplayRecord
 
 __all__ = ["parse_point", "read_layout"]
 
-# What ``errors="surrogateescape"`` makes of a byte that the encoding cannot decode.
-_UNDECODED = re.compile("[\udc80-\udcff]")
-_MOJIBAKE_HINTS = ("\u00c2", "\u00c3", "\u00e2\u20ac")
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.IGNORECASE)
 _PAIR = re.compile(r"^\s*[\(\[]?\s*([^,\s\)\]]+)\s*[,\s]\s*([^,\s\)\]]+)\s*[\)\]]?\s*$")
 _MISSING = object()
-
-
-def _repair(text: str) -> str:
-    """Undo UTF-8 read as cp1252/Latin-1 once (see `shared.records.known.repair_mojibake`)."""
-    if not any(hint in text for hint in _MOJIBAKE_HINTS):
-        return text
-    for codec in ("cp1252", "latin-1"):
-        try:
-            return text.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            continue
-    return text
 
 
 class _Reader:
@@ -79,7 +64,7 @@ class _Reader:
             value = repr(value)
         elif not isinstance(value, str):
             value = json.dumps(value, ensure_ascii=False)
-        cleaned = " ".join(_repair(value).split())
+        cleaned = " ".join(repair_mojibake(value).split())
         return None if cleaned.casefold() in self.nulls else cleaned
 
     def coordinates(self, row: Mapping[str, Any], cols: ExportColumnsSpec, where: str) -> tuple[float | None, float | None]:
@@ -233,27 +218,8 @@ def _csv_rows(path: Path, layout: ExportLayoutSpec, needed: set[str]) -> Iterato
     """Header-checked CSV rows, strictly read (an unterminated quote, a cell count that is not the
     header's, or a byte that is not in the encoding is an error naming the record)."""
     with path.open(encoding=layout.encoding, errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
-        position = 0
-
-        def rows() -> Iterator[list[str]]:
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    raise ReplayFormatError(f"{path}: record {position + 1}: {exc}") from exc
-                for cell in row:
-                    if bad := _UNDECODED.search(cell):
-                        raise ReplayFormatError(
-                            f"{path}: record {position + 1}: byte 0x{ord(bad.group()) - 0xDC00:02X} in "
-                            f"{cell[:40]!r} is not {layout.encoding} text"
-                        )
-                if row:  # a blank line is no record
-                    yield row
-
-        stream = rows()
+        position = [0]
+        stream = strict_csv_rows(path, handle, position, delimiter=layout.delimiter, encoding=layout.encoding)
         header = [h.strip() for h in next(stream, [])]
         if not header:
             raise ReplayFormatError(f"{path}: file is empty")
@@ -265,10 +231,10 @@ def _csv_rows(path: Path, layout: ExportLayoutSpec, needed: set[str]) -> Iterato
         if repeated := sorted({c for c in needed if header.count(c) > 1}):
             raise ReplayFormatError(f"{path}: columns {repeated} appear more than once; which one to read is ambiguous")
         for row in stream:
-            position += 1
+            position[0] += 1
             if len(row) != len(header):
-                raise ReplayFormatError(f"{path}: record {position} has {len(row)} cells, the header has {len(header)}")
-            yield position, dict(zip(header, row, strict=True))
+                raise ReplayFormatError(f"{path}: record {position[0]} has {len(row)} cells, the header has {len(header)}")
+            yield position[0], dict(zip(header, row, strict=True))
 
 
 def _json_rows(path: Path, layout: ExportLayoutSpec) -> list[dict[str, Any]]:

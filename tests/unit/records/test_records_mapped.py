@@ -155,6 +155,16 @@ def test_a_bad_record_stops_the_read_naming_file_and_record(tmp_path, text, layo
     assert str(path) in str(caught.value)
 
 
+def test_a_byte_that_is_not_in_the_layouts_encoding_names_its_record_and_blank_lines_are_no_records(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"id,when,what\n\n1,2024-01-01,caf\xc3\xa9\n\n2,2024-01-02,caf\xe9\n")
+
+    with pytest.raises(ReplayFormatError, match=r"record 2: byte 0xE9 in .* is not utf-8-sig text") as caught:
+        list(read_layout(path, _layout(columns={"requested": "when", "description": "what"}), timezone="UTC"))
+
+    assert str(path) in str(caught.value)
+
+
 def test_a_json_path_that_no_record_has_is_refused_before_reading(tmp_path):
     path = _write(tmp_path, "export.json", '[{"t": "2024-01-01", "desc": "x"}]')
 
