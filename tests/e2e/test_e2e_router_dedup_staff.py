@@ -2,7 +2,7 @@
 
 A recategorised case is routed again (the staff's category, its queue, an SLA due time counted from the
 report, `source` manual on the timeline); a report the detector is unsure of lands on the staff review list
-instead of being merged; a case staff unmerged is matched by later reports but never merged again with the
+instead of being merged, unless both reports come from the same known reporter; a case staff unmerged is matched by later reports but never merged again with the
 case it was taken out of, even when it is routed again."""
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def _spot() -> tuple[float, float]:
     return round(45.43 + random.uniform(0, 0.006), 6), round(-75.71 + random.uniform(0, 0.02), 6)
 
 
-async def _report(web: httpx.AsyncClient, lat: float, long: float, text: str, code: str = "pothole") -> str:
+async def _report(web: httpx.AsyncClient, lat: float, long: float, text: str, code: str = "pothole",
+                  email: str | None = None) -> str:
     r = await web.post("/requests.json", data={"api_key": "demo-key", "service_code": code, "lat": f"{lat:.6f}",
                                                "long": f"{long:.6f}", "description": text,
+                                               **({"email": email} if email else {}),
                                                **({"attribute[size]": "medium"} if code == "pothole" else {})})
     assert r.status_code == 200, r.text
     token = r.json()[0]["token"]
@@ -107,6 +109,30 @@ async def test_an_unsure_match_waits_for_staff_review_instead_of_being_merged(st
         await asyncio.sleep(SETTLE_S)
         case = await _case(staff, second)
         assert case["merged_into"] is None and case["status"] == "open"
+
+
+async def test_the_same_reporter_twice_at_one_point_is_merged_where_two_strangers_would_be_suggested(
+        stack: Any, test_issuer: Any) -> None:
+    lat, long = _spot()
+    email = f"resident-{random.getrandbits(48):012x}@example.org"
+    async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
+            httpx.AsyncClient(base_url=stack.url("case"), headers=test_issuer.headers(Role.ADMINISTRATOR),
+                              timeout=15) as staff:
+        first = await _report(web, lat, long, "Deep pothole in the right lane", email=email)
+        await _routed(staff, first, "pothole", "roads")
+        # The words of the review test above (about 0.5 from place and time: a suggestion between strangers),
+        # but from the same address: case.routed carries the key the case was opened with, and the same
+        # known reporter lifts the score half-way to 1, past the merge threshold (0.6).
+        second = await _report(web, lat, long, "dog barking all night long next door", email=email)
+
+        async def merged() -> dict[str, Any] | None:
+            case = await _case(staff, second)
+            return case if case["merged_into"] else None
+
+        case = await eventually(merged, timeout=30, what="the same reporter's second report merged")
+        assert case["merged_into"] == first
+        [entry] = [e for e in case["timeline"] if e["kind"] == "merged"]
+        assert entry["detail"]["score"] >= 0.6, entry
 
 
 async def test_an_unmerged_case_is_never_merged_again_with_the_case_it_left(stack: Any, test_issuer: Any) -> None:
