@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module (`tools.evaluate.<name>`) with `add_arguments(parser)`,
 `run(args) -> dict` (the JSON report) and `render(report) -> str` (the table printed without ``--json``).
-Exit status 0 on success, 2 on a usage or input error (`ReplayFormatError`, a missing file).
+Exit status 0 on success, 2 on a usage or input error (`ReplayFormatError`, a missing file, a jurisdiction
+the loader refuses).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         modules[name] = module
     args = parser.parse_args(argv)
     module = modules[args.command]
-    from shared.records import ReplayFormatError  # noqa: PLC0415 - after argparse, so --help stays fast
+    from shared.jurisdiction import JurisdictionConfigError  # noqa: PLC0415 - after argparse, so --help stays fast
+    from shared.records import ReplayFormatError  # noqa: PLC0415
 
     try:
         report = module.run(args)
-    except (ReplayFormatError, FileNotFoundError) as exc:
+    except (ReplayFormatError, JurisdictionConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2, ensure_ascii=False, default=str) if args.json else module.render(report))

@@ -225,18 +225,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.file.is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
-    jurisdiction = _jurisdiction(args.jurisdiction) if args.jurisdiction else None
+    jurisdiction = load_jurisdiction(args.jurisdiction) if args.jurisdiction else None
     records = list(records_for(args.file, layout=args.layout, jurisdiction=jurisdiction))
     report = evaluate_location(records, jurisdiction, accept_from=args.accept_from,
                                confirm_from=args.confirm_from, folds=args.folds)
     return {"file": str(args.file), "layout": args.layout, "jurisdiction": args.jurisdiction, **report}
-
-
-def _jurisdiction(reference: str) -> Any:
-    path = Path(reference)
-    if path.suffix in (".yaml", ".yml"):
-        path = path.parent
-    return load_jurisdiction(path if path.is_dir() else reference)
 
 
 def render(report: dict[str, Any]) -> str:

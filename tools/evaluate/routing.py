@@ -348,7 +348,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.file.is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
-    jurisdiction = _jurisdiction(args.jurisdiction) if args.jurisdiction else None
+    jurisdiction = load_jurisdiction(args.jurisdiction) if args.jurisdiction else None
     spec = jurisdiction.classification if jurisdiction is not None else None
     model_spec = spec.model if spec is not None else None
     min_probability = args.min_probability if args.min_probability is not None else (
@@ -368,13 +368,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     except ValueError as exc:  # too few labelled rows: an input problem, said as one (exit status 2)
         raise ReplayFormatError(f"{args.file}: cannot measure routing: {exc}") from exc
     return {"file": str(args.file), "layout": args.layout, "jurisdiction": args.jurisdiction, **report}
-
-
-def _jurisdiction(reference: str) -> Any:
-    path = Path(reference)
-    if path.suffix in (".yaml", ".yml"):
-        path = path.parent
-    return load_jurisdiction(path if path.is_dir() else reference)
 
 
 def render(report: dict[str, Any]) -> str:

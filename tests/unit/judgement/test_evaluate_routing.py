@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tools.evaluate import routing
+from tools.evaluate.__main__ import main
 
 _SUBJECTS = {
     "Pothole": ["pothole", "hole in the road", "nid-de-poule", "road surface broken"],
@@ -98,3 +99,14 @@ def test_the_command_reads_a_file_in_a_known_layout_and_prints_both_figures(tmp_
     assert "keyword baseline" in table and "expected calibration error" in table and "top-3" in table
     with pytest.raises(FileNotFoundError):
         routing.run(parser.parse_args([str(tmp_path / "missing.json")]))
+
+
+@pytest.mark.parametrize("command", ["routing", "location", "dedup"])
+def test_a_jurisdiction_the_loader_refuses_is_an_input_error_not_a_traceback(tmp_path: Path, capsys, command) -> None:
+    path = tmp_path / "requests.json"
+    path.write_text("[]", encoding="utf-8")
+
+    status = main([command, str(path), "--jurisdiction", str(tmp_path / "nowhere" / "draft.yaml")])
+
+    assert status == 2
+    assert "no jurisdiction configuration at" in capsys.readouterr().err
