@@ -2,8 +2,9 @@
 
 A recategorised case is routed again (the staff's category, its queue, an SLA due time counted from the
 report, `source` manual on the timeline); a report the detector is unsure of lands on the staff review list
-instead of being merged, unless both reports come from the same known reporter; a case staff unmerged is matched by later reports but never merged again with the
-case it was taken out of, even when it is routed again."""
+instead of being merged, unless both reports come from the same known reporter; a case staff unmerged is
+matched by later reports but never merged again with the case it was taken out of, even when it is routed
+again."""
 
 from __future__ import annotations
 
