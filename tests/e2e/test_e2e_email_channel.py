@@ -150,8 +150,8 @@ def readdressed_out_of_office(sender: str, to: str, subject: str, in_reply_to: s
 async def test_an_out_of_office_reply_to_the_acknowledgement_opens_nothing_and_sends_nothing(
         stack, test_issuer: TestIssuer) -> None:
     resident = f"away-{uuid.uuid4().hex[:8]}@resident.test"
-    first = resident_mail(resident, stack.city_address, "Overflowing bins on Oak Street",
-                          "The bins at 3 Oak Street have not been emptied for two weeks.")
+    first = resident_mail(resident, stack.city_address, "Overflowing bins on Birch Street",
+                          "The bins at 3 Birch Street have not been emptied for two weeks.")
     await send(first, resident, [stack.city_address])
     ack = await acknowledgement(resident)
     sid = ack["X-Omni311-Case"]

@@ -52,8 +52,8 @@ async def test_staff_updates_replies_and_unmerge_reach_the_residents_on_their_th
                                                                                    test_issuer: Any) -> None:
     tag = uuid.uuid4().hex[:8]
     ann, bob = f"ann-{tag}@resident.test", f"bob-{tag}@resident.test"
-    first = await _report(stack, ann, "Streetlight out on Elm Street",
-                          "The streetlight in front of 40 Elm Street has been dark for a week.")
+    first = await _report(stack, ann, "Streetlight out on Maple Avenue",
+                          "The streetlight in front of 1500 Maple Avenue has been dark for a week.")
     [ack_ann] = await _mail(ann, 1, "Ann's acknowledgement")
     await _report(stack, bob, "Graffiti on the library wall",
                   "Someone painted graffiti on the side wall of the public library on Oak Avenue.")

@@ -64,7 +64,7 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
         place = _twiml(await _twilio_post(tw, _action(problem, "Gather"),
                                           call | {"SpeechResult": "pothole", "Confidence": "0.91"}))
         record = _twiml(await _twilio_post(tw, _action(place, "Gather"),
-                                           call | {"SpeechResult": "123 Main Street", "Confidence": "0.88"}))
+                                           call | {"SpeechResult": "1700 Main Street", "Confidence": "0.88"}))
         rec = record.find(".//Record")
         assert rec is not None and rec.attrib.get("transcribe") == "true"
         recorded = call | {"RecordingUrl": recording_url, "RecordingSid": recording_sid, "RecordingDuration": "14"}
@@ -95,7 +95,7 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
             return r if r["description"] == transcript else None
 
         request = await eventually(described, timeout=20, what="the transcript is the case's description")
-        assert request["address"] == "123 Main Street" and request["status"] == "open"
+        assert request["address"] == "1700 Main Street" and request["status"] == "open"
         kinds = [e["kind"] for e in (await case_api.get(f"/cases/{number}/timeline")).json()["timeline"]]
         assert kinds.count("described") == 1 and kinds.index("message_added") < kinds.index("described")
 
