@@ -66,9 +66,11 @@ async def routing_replay(request: Request, _who: Administrators,
     days: the report of `python -m tools.evaluate rules`. 400 for an empty or non-UTF-8 body, 413 over
     `MAX_DRAFT_BYTES`, 422 for a draft the loader refuses or of another jurisdiction (the loader's message)."""
     api = _api(request)
-    body = await request.body()
-    if len(body) > MAX_DRAFT_BYTES:
-        raise HTTPException(413, f"a draft is at most {MAX_DRAFT_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():  # stop reading at the limit: an oversized body is never held whole
+        body += chunk
+        if len(body) > MAX_DRAFT_BYTES:
+            raise HTTPException(413, f"a draft is at most {MAX_DRAFT_BYTES} bytes")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
