@@ -130,7 +130,7 @@ def load_jurisdiction(
             return cached
     raw = path.read_bytes()
     try:
-        document = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(raw, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise JurisdictionConfigError(f"{path}: not valid YAML: {exc}") from exc
     except ValueError as exc:  # PyYAML's date constructor: 2024-02-30
@@ -279,7 +279,7 @@ def build_jurisdiction(
 # -- helpers ------------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a mapping key given twice.
 
     PyYAML keeps the last value silently, so a second ``services:`` block would make the first vanish.

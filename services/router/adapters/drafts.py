@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from shared.jurisdiction import Jurisdiction, JurisdictionConfig, JurisdictionConfigError, build_jurisdiction
+from shared.jurisdiction.loader import UniqueKeyLoader
 
 __all__ = ["MAX_DRAFT_BYTES", "draft_from_text"]
 
@@ -19,19 +20,6 @@ MAX_DRAFT_NODES = 200_000
 """The most values a draft may hold once its YAML aliases are expanded (Montréal's file holds about 3 300):
 a "billion laughs" draft of nested aliases is small as text and as loaded objects, but validating it
 walks every expanded value, for hours."""
-
-
-class _UniqueKeys(yaml.SafeLoader):
-    """A SafeLoader that refuses a key given twice in one mapping (the jurisdiction loader's rule)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def _expanded_size(document: Any, limit: int) -> int:
@@ -75,7 +63,7 @@ def draft_from_text(text: str, *, live: Jurisdiction, source: str = "<draft>", c
             file, inconsistent references; the message is the loader's.
     """
     try:
-        document = yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, ValueError) as exc:
         raise JurisdictionConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict):

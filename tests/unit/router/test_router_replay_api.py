@@ -197,6 +197,17 @@ async def test_an_administrator_replays_a_draft_and_nothing_changes(api: Any, te
     assert repo.rows == before
 
 
+async def test_a_draft_may_use_yaml_merge_keys_as_a_jurisdiction_file_may(api: Any, test_issuer: Any) -> None:
+    c, _, _ = api
+    draft = demo_text().replace("set: {queue: bylaw-noise-centre}", "set: {<<: {queue: bylaw-noise-centre}}")
+    assert draft != demo_text()
+
+    answer = await c.post("/routing/replay", content=draft.encode(), headers=test_issuer.headers("administrator"))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["changed"] == 0
+
+
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("supervisor", 403), ("department_staff", 403)])
 async def test_only_administrators_replay(api: Any, test_issuer: Any, role: str | None, status: int) -> None:
     c, _, reads = api
@@ -210,7 +221,8 @@ async def test_only_administrators_replay(api: Any, test_issuer: Any, role: str 
     (b"\xff\xfe not utf-8", 400, "UTF-8"),
     (b"id: demo\n  name: [unclosed", 422, "not valid YAML"),
     (b"- a list\n", 422, "mapping"),
-    (b"id: demo\nid: demo\n", 422, "duplicate key"),
+    (b"id: demo\nid: demo\n", 422, "found 'id' more than once"),
+    (b"? [a, b]\n: 1\n", 422, "unhashable key"),
     ("RULE_QUEUE", 422, "no-such-queue"),
     ("OTHER_CITY", 422, "the router routes 'demo'"),
     ("ABSOLUTE", 422, "refused"),
