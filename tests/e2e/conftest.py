@@ -1,4 +1,4 @@
-"""Running stacks (every service as a process) for the end-to-end tests: demo, Boston and NYC."""
+"""Running stacks (every service as a process) for the end-to-end tests: demo, Boston, NYC and Montréal."""
 
 from __future__ import annotations
 
@@ -49,15 +49,22 @@ async def stack(test_issuer) -> AsyncIterator[Stack]:
 
 @pytest.fixture(scope="module")
 async def boston_stack(test_issuer) -> AsyncIterator[Stack]:
-    """Boston, configured from the real records and ward boundaries in ../shared/data."""
+    """Boston, configured from the real records and ward boundaries under $OMNI311_SHARED_DATA."""
     async with running("boston", test_issuer.env()) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 async def nyc_stack(test_issuer) -> AsyncIterator[Stack]:
-    """New York City, configured from the real records and community districts in ../shared/data."""
+    """New York City, configured from the real records and community districts under $OMNI311_SHARED_DATA."""
     async with running("nyc", test_issuer.env()) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+async def montreal_stack(test_issuer) -> AsyncIterator[Stack]:
+    """Montréal, configured from the City's open data under $OMNI311_SHARED_DATA."""
+    async with running("montreal", test_issuer.env()) as s:
         yield s
 
 

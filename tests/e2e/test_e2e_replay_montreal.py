@@ -5,7 +5,6 @@ agreeing with ARRONDISSEMENT_GEO, and a resident whose language is unknown is ac
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,6 @@ import pytest
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.settings import Settings
 from support.data import shared_data
-from support.infra import check_infra
 from support.mail import inbox, text_of
 from support.stack import Stack
 from support.wait import eventually
@@ -23,19 +21,6 @@ from tools.replay.cli import replay
 RECORD_FILES = {"feldev-hackqc_rats_data.json": 64, "feldev-hackqc_vermines_data.json": 13}
 BOROUGH_OFFICE_ROWS = 3
 NO_PLACE = "a location is required: lat and long, address_string or address_id"
-
-
-@pytest.fixture(scope="module")
-async def montreal_stack(test_issuer) -> AsyncIterator[Stack]:  # noqa: ANN001
-    """Montréal, configured from the City's open data in ../shared/data (the stack of this module only)."""
-    await check_infra()
-    stack = Stack(jurisdiction="montreal", extra_env={"OMNI311_OPEN311_API_KEYS": '["replay-a", "demo-key"]'}
-                  | test_issuer.env())
-    await stack.up()
-    try:
-        yield stack
-    finally:
-        await stack.down()
 
 
 @pytest.fixture(scope="module")
