@@ -68,6 +68,11 @@ def _street_words(part: str) -> tuple[list[str], list[str]]:
     return words[:types[-1] - 1], words[types[-1] - 1:]
 
 
+def _written(words: list[str]) -> str:
+    """A regular expression for ``words`` as written in the text (any spacing, either apostrophe)."""
+    return r"\s+".join(re.escape(w).replace("'", "['’]") for w in words)
+
+
 def without_written_place(text: str, language: str | None = None) -> str:
     """``text`` with the street name and type of the place written in it blanked out (the address,
     the two streets of a corner, or a street alone, as `shared.geocode.extract_place` finds them), so
@@ -83,10 +88,8 @@ def without_written_place(text: str, language: str | None = None) -> str:
         keep, street = _street_words(part)
         if not street:
             continue
-        def pattern(words: list[str]) -> str:
-            return r"\s+".join(re.escape(w).replace("'", "['’]") for w in words)
-        lead = pattern(keep) + r"\s*,?\s+" if keep else ""
-        regex = re.compile(rf"(?<![\w'’-]){lead}({pattern(street)})(?![\w'’-])")
+        lead = _written(keep) + r"\s*,?\s+" if keep else ""
+        regex = re.compile(rf"(?<![\w'’-]){lead}({_written(street)})(?![\w'’-])")
         found = regex.search(out) or re.compile(regex.pattern, re.IGNORECASE).search(out)
         if found is not None:
             out = out[:found.start(1)] + " " + out[found.end(1):]
