@@ -17,14 +17,18 @@ _FR_TYPES = (
     r"croissant|all[ée]e|route|impasse|quai|autoroute|square"
 )
 _DIR = r"(?:\s+(?:east|west|north|south|e|w|n|s|est|ouest|nord|sud)\b\.?)?"
-_NAME_WORD = r"[A-Za-zÀ-ÿ0-9][\w'’.-]*"
+# Words and names are bounded (a word of at most 40 characters, a French name of at most 6 words) and the
+# two-street patterns start only at a word's start: unbounded, a 10 kB message without a place took
+# seconds and 100 kB minutes (the search retried the whole rest of the text from every character).
+_WORD_REST = r"[\w'’.-]{0,39}"
+_NAME_WORD = rf"[A-Za-zÀ-ÿ0-9]{_WORD_REST}"
 # An English street: up to four name words (the first may be a direction or an ordinal), then a type.
 _EN_STREET = rf"(?:{_NAME_WORD}\s+){{1,4}}?(?:{_EN_TYPES})\b\.?{_DIR}|broadway"
 # A French street: a type, particles, then up to four name words that start with a capital or a digit.
 _FR_PARTICLE = r"(?:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+|d['’]\s*|l['’]\s*)?"
 _FR_STREET = (
-    rf"(?:{_FR_TYPES})\.?\s+{_FR_PARTICLE}(?:[A-ZÀ-Ý0-9][\w'’.-]*)"
-    rf"(?:\s+(?:{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*))*{_DIR}"
+    rf"(?:{_FR_TYPES})\.?\s+{_FR_PARTICLE}(?:[A-ZÀ-Ý0-9]{_WORD_REST})"
+    rf"(?:\s+(?:{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST})){{0,5}}{_DIR}"
 )
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:-\d{1,4})?"
 _FLAGS = re.IGNORECASE
@@ -32,20 +36,20 @@ _FLAGS = re.IGNORECASE
 _EN_CORNER = re.compile(
     rf"(?:corner\s+of|intersection\s+of|junction\s+of|corner)\s+(?:the\s+)?({_EN_STREET})\s+(?:and|&|at|/)\s+"
     rf"({_EN_STREET})", _FLAGS)
-_EN_AMP = re.compile(rf"({_EN_STREET})\s*(?:&|/|\bat\b|\band\b)\s*({_EN_STREET})", _FLAGS)
+_EN_AMP = re.compile(rf"(?<![\w'’.-])({_EN_STREET})\s*(?:&|/|\bat\b|\band\b)\s*({_EN_STREET})", _FLAGS)
 _EN_ADDRESS = re.compile(rf"\b({_NUMBER})\s+({_EN_STREET})", _FLAGS)
 _EN_ON = re.compile(rf"\b(?:on|along|in|at)\s+(?:the\s+)?({_EN_STREET})", _FLAGS)
 # French street names are written with capitals ("rue Saint-Denis"), so the name part is case-sensitive.
 _FR_CORNER = re.compile(
     rf"(?i:coin|angle|intersection|croisement)\s+(?i:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+)?"
-    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*{_DIR})"
+    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}){{0,5}}{_DIR})"
     rf"\s+(?i:et)\s+(?i:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+)?"
-    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*{_DIR})"
+    rf"((?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}){{0,5}}{_DIR})"
 )
-_FR_STREET_RE = rf"(?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9][\w'’.-]*)*(?i:{_DIR})"
+_FR_STREET_RE = rf"(?i:{_FR_TYPES})\.?\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}(?:\s+{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST}){{0,5}}(?i:{_DIR})"
 _FR_ADDRESS = re.compile(rf"\b({_NUMBER})\s*,?\s+({_FR_STREET_RE})")
 _FR_STREET_ONLY = re.compile(rf"(?<![\w])({_FR_STREET_RE})")
-_FR_AMP = re.compile(rf"({_FR_STREET_RE})\s*(?:&|/|\bet\b)\s*(?:{_FR_PARTICLE})?({_FR_STREET_RE})")
+_FR_AMP = re.compile(rf"(?<![\w'’.-])({_FR_STREET_RE})\s*(?:&|/|\bet\b)\s*(?:{_FR_PARTICLE})?({_FR_STREET_RE})")
 # Words that end a French name even when capitalised at the start of a sentence.
 _STOP = re.compile(r"\s+(?:Il|Elle|Je|On|Nous|Merci|Depuis|Devant|Près|Pres|Et|Mais|Le|La|Les|Un|Une|Ce|Cette)\b.*$")
 
