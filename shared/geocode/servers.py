@@ -3,6 +3,7 @@ with the gazetteer as its fallback, and `geocoder_for(jurisdiction)`."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,14 +65,19 @@ class _ServerGeocoder:
 
     async def geocode(self, text: str, *, language: str | None = None) -> GeocodeAnswer | None:
         """`Geocoder.geocode`: the server's best answer inside the bounds; the fallback's answer when the
-        server is down, slow (over ``timeout_s``), answers an error or finds nothing."""
+        server is down, slow (over ``timeout_s`` for the whole call, a body trickled byte by byte too),
+        answers an error or an answer of another shape (HTML, invalid or too deeply nested JSON, a
+        point that is not a number) or finds nothing."""
         place = _place_text(text, language)
         if place is None:
             return None
         try:
-            body = await self._get(self._path, self._params(place, language))
+            # httpx's timeout bounds each read, not the whole call: a server sending a byte a second
+            # would hold the caller for as long as it likes.
+            body = await asyncio.wait_for(self._get(self._path, self._params(place, language)), self.timeout_s)
             answer = self._best(body, place)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, TimeoutError, asyncio.TimeoutError, ValueError, KeyError, TypeError,
+                AttributeError, IndexError, RecursionError) as exc:
             log.warning("geocoder.server_failed", source=self.source, error=type(exc).__name__)
             answer = None
         if answer is None and self.fallback is not None:

@@ -3,10 +3,12 @@ bounds, the gazetteer answering when the server is down, slow, failing or finds 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from shared.geocode import CONFIDENCE, Gazetteer, NominatimGeocoder, PeliasGeocoder
@@ -144,3 +146,44 @@ async def test_geocoder_for_puts_the_configured_server_in_front_of_the_gazetteer
     answer = await pelias.geocode("There is a pothole in front of 850 South St")
     assert answer.source == "gazetteer" and answer.matched == "850 SOUTH ST"
     assert fresh.requests[-1][1]["boundary.country"] == "US"
+
+
+def _serving(body: object) -> httpx.AsyncClient:
+    """A client whose server answers `body` (bytes as they are, an async iterator of chunks, else JSON)."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, bytes) or hasattr(body, "__aiter__"):
+            return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+        return httpx.Response(200, json=body)
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(("adapter", "body"), [
+    (NominatimGeocoder, b"<html><body>Bad gateway</body></html>"),
+    (NominatimGeocoder, b"[{"),
+    (NominatimGeocoder, b"[" * 100_000 + b"]" * 100_000),  # deeper than the JSON decoder recurses
+    (NominatimGeocoder, [{"lat": "NaN", "lon": "NaN", "place_rank": 30}]),
+    (NominatimGeocoder, [{"lat": "1", "lon": "1", "place_rank": 30, "address": ["not", "a", "mapping"]}]),
+    (PeliasGeocoder, {"features": [{"geometry": {"coordinates": [1, 1]}, "properties": ["not a mapping"]}]}),
+    (PeliasGeocoder, {"features": [{"geometry": {"coordinates": []}}]}),
+    (PeliasGeocoder, {"features": [{"geometry": {"coordinates": [1, 1]}, "properties": {"confidence": "NaN"}}]}),
+])
+async def test_an_answer_of_another_shape_is_answered_by_the_gazetteer(adapter: type, body: object,
+                                                                     gazetteer: Gazetteer) -> None:
+    async with _serving(body) as client:
+        answer = await adapter("http://geocoder", client=client, fallback=gazetteer).geocode("242 Acklam Road")
+    assert answer.source == "gazetteer"
+
+
+async def test_a_body_trickled_byte_by_byte_is_cut_at_the_timeout(gazetteer: Gazetteer) -> None:
+    # httpx bounds each read: a server sending a byte now and then held the caller for as long as it liked.
+    async def trickle() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            yield b" "
+
+    started = time.monotonic()
+    async with _serving(trickle()) as client:
+        answer = await NominatimGeocoder("http://geocoder", client=client, timeout_s=0.3,
+                                         fallback=gazetteer).geocode("242 Acklam Road")
+    assert time.monotonic() - started < 2.0
+    assert answer.source == "gazetteer"
