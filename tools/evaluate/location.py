@@ -38,11 +38,9 @@ from shared.geocode import Gazetteer, extract_place
 from shared.geocode.gazetteer import district_places
 from shared.geocode.normalize import parse_place
 from shared.jurisdiction import distance_m, load_jurisdiction
+from tools.evaluate import FAR_M, NEAR_M
 
 __all__ = ["add_arguments", "evaluate_location", "render", "run"]
-
-NEAR_M = 50.0
-FAR_M = 200.0
 
 
 def _testable(records: Iterable[Any], jurisdiction: Any | None) -> tuple[list[Any], Counter[str]]:

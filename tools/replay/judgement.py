@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.jurisdiction.geo import distance_m
+from tools.evaluate import FAR_M, NEAR_M  # the same thresholds as the offline evaluation
 
 __all__ = [
     "NEAR_M",
@@ -35,8 +36,6 @@ __all__ = [
     "routing_live",
 ]
 
-NEAR_M = 50.0
-FAR_M = 200.0
 LIVE_NOTE = ("what the running pipeline did with the replayed records (not a held-out figure: the live model "
              "and gazetteer may have been built from these very rows)")
 
