@@ -28,8 +28,8 @@ from shared.jurisdiction import load_jurisdiction, shared_data_root
 from shared.records import records_for
 from shared.settings import REPO_ROOT
 
-#: (name, file under the data root, built-in layout or None for a detected one, jurisdiction whose catalogue
-#: phrases join the training rows or None)
+#: (name, file under the data root, built-in layout or None for a detected one); no catalogue phrases join
+#: the training rows (the README's table measures the files alone)
 ROUTING_SETS: tuple[tuple[str, str, str | None], ...] = (
     ("Boston Open311 requests (EN)", "freetext/boston_bos311_requests_sample.jsonl", "boston_open311_jsonl"),
     ("Montpellier Vigilo (FR)", "freetext/vigilo_montpellier_fr_observations.json", "montpellier_vigilo"),
