@@ -327,7 +327,8 @@ def strict_csv_rows(
     found in its own record (a decoding error would surface wherever the reader's buffer happens to be).
 
     Raises:
-        ReplayFormatError: bad quoting, or a byte that is not ``encoding`` text (the record is named).
+        ReplayFormatError: bad quoting, a byte that is not ``encoding`` text, or a NUL byte (the record
+            is named).
     """
     reader = csv.reader(handle, delimiter=delimiter, strict=True)
     while True:
@@ -337,7 +338,14 @@ def strict_csv_rows(
             return
         except csv.Error as exc:
             raise ReplayFormatError(f"{path}: record {position[0] + 1}: {exc}") from exc
+        except UnicodeError as exc:  # a codec that cannot start (UTF-16 without its byte order mark)
+            raise ReplayFormatError(f"{path}: record {position[0] + 1}: not {encoding} text: {exc}") from exc
         for cell in row:
+            if "\x00" in cell:  # PostgreSQL text cannot hold it; usually a UTF-16 file read as UTF-8
+                raise ReplayFormatError(
+                    f"{path}: record {position[0] + 1}: a NUL byte in {cell[:40]!r} (is the file UTF-16? "
+                    f"re-encode it as {encoding})"
+                )
             if bad := _UNDECODED.search(cell):
                 raise ReplayFormatError(
                     f"{path}: record {position[0] + 1}: byte 0x{ord(bad.group()) - 0xDC00:02X} in {cell[:40]!r} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -240,7 +241,7 @@ def _csv_rows(path: Path, layout: ExportLayoutSpec, needed: set[str]) -> Iterato
 def _json_rows(path: Path, layout: ExportLayoutSpec) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding=layout.encoding)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         raise ReplayFormatError(f"{path}: not {layout.encoding} text: {exc}") from exc
     if layout.format == "jsonl":
         rows: list[Any] = []
@@ -315,13 +316,18 @@ def read_layout(path: str | Path, layout: ExportLayoutSpec, *, timezone: str) ->
     ``status`` is ``closed`` for ``closed_statuses``, ``open`` for any other value; times are aware UTC.
 
     Raises:
-        ReplayFormatError: a bad file or (during iteration) a bad record, naming file and record
+        ReplayFormatError: a bad file (an unknown ``encoding`` too) or (during iteration) a bad record,
+            naming file and record
             (a blank ``requested`` time, a time or number that does not parse, one coordinate of two,
             coordinates out of range). Nothing is skipped silently.
         OSError: the file cannot be read.
     """
     path = Path(path)
     zone = _zone(layout.timezone or timezone)
+    try:
+        codecs.lookup(layout.encoding)
+    except LookupError:
+        raise ReplayFormatError(f"{path}: the layout's encoding {layout.encoding!r} is no known encoding") from None
     reader = _Reader(path, layout, zone)
     named = _named_columns(layout.columns)
     labels = _labels(path, layout.labels_from) if layout.labels_from else {}

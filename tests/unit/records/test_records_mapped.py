@@ -165,6 +165,25 @@ def test_a_byte_that_is_not_in_the_layouts_encoding_names_its_record_and_blank_l
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.parametrize(("data", "encoding", "message"), [
+    (b"id,when,what\n1,2024-01-01,pot\x00hole\n", "utf-8-sig", r"record 1: a NUL byte in 'pot\\x00hole'"),
+    ("id,when,what\n".encode("utf-16-le"), "utf-8-sig", r"a NUL byte .*is the file UTF-16"),
+    (b"id,when,what\n1,2024-01-01,x\n", "utf-16", r"record 1: not utf-16 text"),
+    (b"id,when,what\n1,2024-01-01,x\n", "no-such-codec", r"encoding 'no-such-codec' is no known encoding"),
+])
+def test_a_nul_byte_or_an_encoding_that_cannot_read_the_file_is_a_format_error(tmp_path, data, encoding, message):
+    # A NUL went through into the record (PostgreSQL text refuses it); an unknown or unstartable codec
+    # raised LookupError or UnicodeError instead of the reader's own error.
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+
+    with pytest.raises(ReplayFormatError, match=message) as caught:
+        list(read_layout(path, _layout(encoding=encoding, columns={"requested": "when", "description": "what"}),
+                         timezone="UTC"))
+
+    assert str(path) in str(caught.value)
+
+
 def test_a_json_path_that_no_record_has_is_refused_before_reading(tmp_path):
     path = _write(tmp_path, "export.json", '[{"t": "2024-01-01", "desc": "x"}]')
 
