@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="where to write jurisdiction.yaml")
     parser.add_argument("--layout", default=None,
                         help="a built-in layout name or a layout YAML file (default: guessed from the export)")
+    parser.add_argument("--boundary-crs", default=None,
+                        help="the boundary file's CRS when it is not WGS84 longitude/latitude (e.g. EPSG:2249)")
     parser.add_argument("--district-property", default=None, help="the boundary property holding district ids")
     parser.add_argument("--name-property", default=None, help="the boundary property holding district names")
     parser.add_argument("--name", default=None, help="the city's display name (default: the id)")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             args.export, boundary=args.boundary, jurisdiction_id=args.jurisdiction_id, output=args.output,
             layout=args.layout, district_property=args.district_property, name_property=args.name_property,
             name=args.name, timezone=args.timezone, locales=args.locales, country=args.country,
-            subdivision=args.subdivision,
+            subdivision=args.subdivision, boundary_crs=args.boundary_crs,
         )
         written = write_draft(draft, args.output, export=args.export)
     except (ReplayFormatError, JurisdictionConfigError, ValueError, OSError) as exc:

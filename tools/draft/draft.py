@@ -71,6 +71,20 @@ def _boundary(path: Path) -> list[dict[str, Any]]:
     return features
 
 
+def _first_point_not_lonlat(features: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """The first (x, y) of the features' geometries that is no longitude/latitude, else ``None``."""
+    for feature in features:
+        coordinates: Any = ((feature or {}).get("geometry") or {}).get("coordinates")
+        while isinstance(coordinates, list) and coordinates and isinstance(coordinates[0], list):
+            coordinates = coordinates[0]
+        if isinstance(coordinates, list) and len(coordinates) >= 2 and all(
+                isinstance(c, int | float) for c in coordinates[:2]):
+            x, y = coordinates[0], coordinates[1]
+            if not (-180 <= x <= 180 and -90 <= y <= 90):
+                return float(x), float(y)
+    return None
+
+
 def _layout_document(layout: ExportLayoutSpec) -> dict[str, Any]:
     """The mapping as YAML data: ``format`` and ``columns`` always, the rest where it is not the default."""
     document = {"format": layout.format} | layout.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
@@ -92,6 +106,7 @@ def draft_jurisdiction(
     locales: list[str] | None = None,
     country: str | None = None,
     subdivision: str | None = None,
+    boundary_crs: str | None = None,
 ) -> Draft:
     """Draft the configuration of a new jurisdiction.
 
@@ -165,6 +180,12 @@ def draft_jurisdiction(
         notes.append("no record has a due time: every service has the default SLA (service_defaults.sla_hours)")
 
     features = _boundary(boundary)
+    if boundary_crs is None and (outside := _first_point_not_lonlat(features)) is not None:
+        # Checked before anything is written: the loader refuses such a file, and the draft could not load.
+        raise ReplayFormatError(
+            f"{boundary}: coordinates are not WGS84 longitude/latitude (a point at {outside[0]:.6g}, {outside[1]:.6g}); "
+            "pass --boundary-crs with the file's CRS (e.g. EPSG:2249, Massachusetts State Plane in US feet) "
+            "or reproject the file")
     labels = {r.district for r in records if r.district}
     if district_property is None:
         district_property, guessed_name = guess_district_properties(features, labels)
@@ -175,6 +196,8 @@ def draft_jurisdiction(
     districts: dict[str, Any] = {"geojson": _reference(boundary, folder), "id_property": district_property}
     if name_property:
         districts["name_property"] = name_property
+    if boundary_crs is not None:
+        districts["crs"] = boundary_crs
 
     config: dict[str, Any] = {
         "id": jurisdiction_id,

@@ -105,3 +105,26 @@ def test_the_draft_refuses_to_overwrite_and_names_a_bad_layout(tmp_path, capsys)
         main([str(_export(tmp_path)), "--boundary", str(_boundary(tmp_path)), "--id", "x", "-o", str(output),
               "--force", "--layout", "nope"])
     assert "unknown layout 'nope'" in capsys.readouterr().err
+
+
+def test_a_boundary_in_state_plane_feet_needs_its_crs_and_then_loads(tmp_path, capsys):
+    # Boston's precincts come in Massachusetts State Plane (US feet): the draft was written, then refused by
+    # the loader ("declare districts.crs"), with no way to say the CRS from the command.
+    (tmp_path / "ville").mkdir()
+    x, y = 775_000.0, 2_950_000.0  # about Boston Common, EPSG:2249
+    square = [[[x, y], [x + 2000, y], [x + 2000, y + 2000], [x, y + 2000], [x, y]]]
+    boundary = tmp_path / "ville" / "precincts.geojson"
+    boundary.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"PRECINCT": "0113"}, "geometry": {"type": "Polygon", "coordinates": square}}]}))
+    output = tmp_path / "ville" / "jurisdiction.yaml"
+    command = [str(_export(tmp_path)), "--boundary", str(boundary), "--id", "ville", "--timezone", "America/New_York",
+               "-o", str(output)]
+
+    with pytest.raises(SystemExit):
+        main(command)
+    assert "pass --boundary-crs" in capsys.readouterr().err and not output.exists()
+
+    assert main([*command, "--boundary-crs", "EPSG:2249"]) == 0
+    city = load_jurisdiction(output, use_cache=False)
+    west, south, east, north = city.districts.bounds
+    assert -71.1 < west < east < -71.0 and 42.3 < south < north < 42.4
