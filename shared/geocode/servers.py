@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,16 @@ def _place_text(text: str, language: str | None) -> str | None:
     if place is not None:
         return short if short.startswith(place) and len(short) <= 200 else place
     return short if short and len(short) <= 120 else None
+
+
+def _public_form(named: Any, lat: float, long: float) -> str:
+    """The server's name for its answer as the matched form: printable text only (no control, format or
+    surrogate characters, which XML 1.0 cannot carry), at most 200 characters; the point itself
+    (``"42.360100, -71.058900"``) when the server gives no name. Never the resident's text: it may hold
+    contact data, and the matched form is public (Open311 ``extended_attributes``)."""
+    text = "".join(c for c in str(named or "") if not unicodedata.category(c).startswith("C"))
+    text = " ".join(text.split())[:200].strip()
+    return text or f"{lat:.6f}, {long:.6f}"
 
 
 class _ServerGeocoder:
@@ -143,10 +154,10 @@ class NominatimGeocoder(_ServerGeocoder):
             if not self._inside(lat, long):
                 continue
             confidence, kind = _nominatim_confidence(hit)
-            matched = str(hit.get("display_name") or "").split(",")
+            parts = str(hit.get("display_name") or "").split(",")
             answers.append(GeocodeAnswer(
                 lat=lat, long=long, confidence=confidence, kind=kind, source=self.source, query=place,
-                matched=", ".join(part.strip() for part in matched[:2] if part.strip()) or place,
+                matched=_public_form(", ".join(part.strip() for part in parts[:2] if part.strip()), lat, long),
             ))
         return max(answers, key=lambda a: a.confidence, default=None)
 
@@ -206,7 +217,7 @@ class PeliasGeocoder(_ServerGeocoder):
             answers.append(GeocodeAnswer(
                 lat=lat, long=long, confidence=round(min(max(confidence, 0.0), 1.0), 4),
                 kind=self._KINDS.get(str(props.get("layer")), "place"), source=self.source, query=place,
-                matched=str(props.get("name") or props.get("label") or place),
+                matched=_public_form(props.get("name") or props.get("label"), lat, long),
             ))
         return max(answers, key=lambda a: a.confidence, default=None)
 

@@ -187,3 +187,19 @@ async def test_a_body_trickled_byte_by_byte_is_cut_at_the_timeout(gazetteer: Gaz
                                          fallback=gazetteer).geocode("242 Acklam Road")
     assert time.monotonic() - started < 2.0
     assert answer.source == "gazetteer"
+
+
+@pytest.mark.parametrize(("adapter", "body", "matched"), [
+    (NominatimGeocoder, [{"lat": "51.5", "lon": "-0.2", "place_rank": 30}], "51.500000, -0.200000"),
+    (PeliasGeocoder, {"features": [{"geometry": {"coordinates": [-0.2, 51.5]}, "properties": {"confidence": 0.9}}]},
+     "51.500000, -0.200000"),
+    (PeliasGeocoder, {"features": [{"geometry": {"coordinates": [-0.2, 51.5]},
+                                    "properties": {"name": "242 Acklam\x0b Road\x00\u202e"}}]}, "242 Acklam Road"),
+])
+async def test_the_matched_form_is_the_servers_printable_name_never_the_residents_text(adapter: type, body: object,
+                                                                                     matched: str) -> None:
+    # The matched form is public (Open311 extended_attributes): with no name from the server it was the
+    # text sent, here a phone number and a mail address; a control character made the XML unrenderable.
+    async with _serving(body) as client:
+        answer = await adapter("http://geocoder", client=client).geocode("call 617-555-0100 or jo@example.org")
+    assert answer.matched == matched
