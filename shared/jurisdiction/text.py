@@ -14,7 +14,8 @@ __all__ = [
 ]
 
 # Letters that NFKD does not decompose but that French and German writers use.
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o"})
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o"})
+"""Letters NFKD does not decompose, spelt out (``str.translate`` table): "cœur" is matched as "coeur"."""
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SLUG_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -39,7 +40,7 @@ def normalize_text(text: str) -> str:
     ``"Nid-de-poule À l'angle"`` → ``"nid de poule a l angle"``. Non-Latin letters are kept (only
     their case is folded). Pure; never raises on any ``str``.
     """
-    folded = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    folded = unicodedata.normalize("NFKD", text.translate(LIGATURES))
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
     return _NON_WORD.sub(" ", folded).strip()
 
@@ -87,7 +88,7 @@ def service_code_for(name: str) -> str:
     Raises:
         ValueError: the name has no letter or digit, so no code can be made from it.
     """
-    folded = unicodedata.normalize("NFKD", name.translate(_LIGATURES).replace("&", " and "))
+    folded = unicodedata.normalize("NFKD", name.translate(LIGATURES).replace("&", " and "))
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
     slug = _SLUG_NON_ALNUM.sub("-", folded).strip("-")
     if not slug:

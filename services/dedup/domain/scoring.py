@@ -39,6 +39,8 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from shared.jurisdiction.text import LIGATURES
+
 TEXT_WEIGHT = 0.5
 DISTANCE_WEIGHT = 0.3
 TIME_WEIGHT = 0.2
@@ -59,8 +61,9 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def fold(text: str | None) -> str:
-    """Case-folded, accents removed (NFKD), every run of non-letters/digits one space, trimmed."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    """Case-folded, accents removed (NFKD), ligatures spelt out ("cœur" -> "coeur"), every run of
+    non-letters/digits one space, trimmed."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").translate(LIGATURES).casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NOT_WORD.sub(" ", plain).strip()
 

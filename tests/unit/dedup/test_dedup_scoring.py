@@ -63,6 +63,7 @@ def test_case_accents_punctuation_and_word_order_do_not_matter_and_empty_text_is
     assert text_similarity("Nid-de-poule ÉNORME", "énorme nid de poule") > 0.95
     assert text_similarity("", "anything") == NEUTRAL_TEXT
     assert text_similarity("!!!", "pothole") == NEUTRAL_TEXT
+    assert text_similarity("Bouche d'égout ouverte, manœuvre dangereuse", "bouche d'egout ouverte manoeuvre dangereuse") > 0.95
 
 
 @pytest.mark.parametrize(("a", "b"), DIFFERENT_PROBLEMS)
