@@ -241,7 +241,9 @@ class TextModel:
             raise
         except Exception as exc:  # a damaged or foreign file fails in many ways inside pickle
             raise ValueError(f"{path}: not a readable TextModel file ({type(exc).__name__})") from exc
-        if not isinstance(payload, dict) or payload.get("format") != 1:
+        keys = {"format", "name", "version", "sklearn", "classes", "training_rows", "calibrated", "features",
+                "classifier"}
+        if not isinstance(payload, dict) or payload.get("format") != 1 or not keys <= payload.keys():
             raise ValueError(f"{path}: not a TextModel file")
         if payload["sklearn"] != sklearn.__version__:
             raise ValueError(f"{path}: written with scikit-learn {payload['sklearn']}, this is {sklearn.__version__}")

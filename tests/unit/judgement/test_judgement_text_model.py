@@ -73,6 +73,17 @@ def test_a_saved_model_reads_back_with_the_same_version_and_suggestions(model: T
     assert again.top_many(texts) == model.top_many(texts)
 
 
+@pytest.mark.parametrize("payload", [{"format": 1}, {"format": 1, "name": "x", "sklearn": "1.0"}, ["format", 1]])
+def test_a_file_that_is_not_a_whole_model_is_a_value_error(payload: object, tmp_path: Path) -> None:
+    # A dict of the format with keys missing raised KeyError, which model_for does not catch (no retraining).
+    import joblib  # noqa: PLC0415
+
+    path = tmp_path / "partial.joblib"
+    joblib.dump(payload, path)
+    with pytest.raises(ValueError, match="not a TextModel file"):
+        TextModel.load(path)
+
+
 def test_the_version_names_the_training_rows_and_training_is_deterministic(model: TextModel) -> None:
     texts, labels = _corpus()
     assert model.version.startswith("test-") and len(model.version) == len("test-") + 12
