@@ -44,10 +44,14 @@ def _references(config: JurisdictionConfig) -> list[tuple[str, str]]:
         refs.append(("services_from.csv", config.services_from.csv))
     if config.districts is not None:
         refs.append(("districts.geojson", config.districts.geojson))
+    sources = [(f"geocoding.gazetteer[{n}]", s) for n, s in enumerate(config.geocoding.gazetteer)]
     if config.classification.model is not None:
-        refs += [(f"classification.model.train_from[{n}].file", s.file)
-                 for n, s in enumerate(config.classification.model.train_from)]
-    refs += [(f"geocoding.gazetteer[{n}].file", s.file) for n, s in enumerate(config.geocoding.gazetteer)]
+        sources += [(f"classification.model.train_from[{n}]", s)
+                    for n, s in enumerate(config.classification.model.train_from)]
+    for key, spec in sources:  # a source's layout is a built-in name or a file, confined as its file is
+        refs += [(f"{key}.file", spec.file)] + ([(f"{key}.layout", spec.layout)] if spec.layout else [])
+    if config.export is not None and config.export.labels_from is not None:
+        refs.append(("export.labels_from.file", config.export.labels_from.file))
     return refs
 
 

@@ -228,6 +228,7 @@ async def test_only_administrators_replay(api: Any, test_issuer: Any, role: str 
     ("ABSOLUTE", 422, "refused"),
     ("DOTDOT", 422, "refused"),
     ("LAUGHS", 422, "aliases"),
+    ("LAYOUT", 422, "gazetteer[0].layout '/etc/passwd' is refused"),  # a source's layout is a file too
 ])
 async def test_a_bad_draft_is_refused_with_the_loaders_message(api: Any, test_issuer: Any, body: Any, status: int,
                                                              says: str) -> None:
@@ -237,6 +238,7 @@ async def test_a_bad_draft_is_refused_with_the_loaders_message(api: Any, test_is
             "OTHER_CITY": text.replace("id: demo\n", "id: elsewhere\n", 1),
             "ABSOLUTE": text.replace("./districts.geojson", "/etc/hostname"),
             "DOTDOT": text.replace("./districts.geojson", "./../../../etc/passwd"),
+            "LAYOUT": text.replace("layout: ./addresses-layout.yaml", "layout: /etc/passwd"),
             "LAUGHS": text + "".join(f"x{n}: &x{n} [" + ", ".join([f"*x{n - 1}" if n else "lol"] * 9) + "]\n"
                                      for n in range(9))}.get(body, body)  # 9**9 values once expanded
     content = body.encode() if isinstance(body, str) else body
