@@ -30,7 +30,7 @@ _FR_STREET = (
     rf"(?:{_FR_TYPES})\.?\s+{_FR_PARTICLE}(?:[A-ZÀ-Ý0-9]{_WORD_REST})"
     rf"(?:\s+(?:{_FR_PARTICLE}[A-ZÀ-Ý0-9]{_WORD_REST})){{0,5}}{_DIR}"
 )
-_NUMBER = r"\d{1,5}[A-Za-z]?(?:-\d{1,4})?"
+_NUMBER = r"\d{1,5}(?:-?[A-Za-z](?![\w'’]))?(?:-\d{1,4})?"  # 1200, 1200B, 1200-B (a unit letter), 1200-1202
 _FLAGS = re.IGNORECASE
 
 _EN_CORNER = re.compile(

@@ -149,7 +149,7 @@ class ParsedPlace:
 
 _INTERSECTION = re.compile(r"\s*(?:&|/|\bAND\b|\bET\b|\bAT\b|\bAND\b|\bCORNER OF\b)\s*", re.IGNORECASE)
 _BETWEEN = re.compile(r"^(.+?)\s+\bBETWEEN\b\s+(.+?)\s+\b(?:AND|&)\b\s+(.+)$", re.IGNORECASE)
-_LEADING_NUMBER = re.compile(r"^\s*(\d+[A-Za-z]?(?:-\d+)?)\s*,?\s+(.+)$")
+_LEADING_NUMBER = re.compile(r"^\s*(\d+(?:-?[A-Za-z](?![\w']))?(?:-\d+)?)\s*,?\s+(.+)$")
 _LOCALITY = re.compile(r",.*$")
 _PREFIX = re.compile(r"^(?:intersection\s+(?:of\s+)?|corner\s+of\s+|coin\s+(?:de\s+la\s+|de\s+l'|du\s+|de\s+)?)", re.IGNORECASE)
 
@@ -221,5 +221,10 @@ def _number_and_street(text: str) -> tuple[str | None, str | None]:
             "StreetNamePostDirectional")]
         street = normalize_street(" ".join(p for p in parts if p))
         if street:
-            return tagged["AddressNumber"].upper().replace(" ", ""), street
-    return m.group(1).upper(), normalize_street(m.group(2))
+            return _unit_letter(tagged["AddressNumber"].upper().replace(" ", "")), street
+    return _unit_letter(m.group(1).upper()), normalize_street(m.group(2))
+
+
+def _unit_letter(number: str) -> str:
+    """``1200-B`` (a unit letter written after a hyphen) is ``1200B``, as exports write it."""
+    return re.sub(r"^(\d+)-([A-Z])$", r"\1\2", number)

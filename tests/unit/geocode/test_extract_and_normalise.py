@@ -80,6 +80,15 @@ def test_written_places_are_split_into_number_and_streets() -> None:
     assert parse_place("  ") is None
 
 
+def test_a_unit_letter_after_a_hyphen_is_part_of_the_house_number() -> None:
+    # "1200-B Main St Apt 4" was no place at all (its number stopped at the hyphen), and parsed as the
+    # street "1200 B MAIN ST".
+    assert extract_place("1200-B Main St Apt 4", "en") == "1200-B Main St"
+    unit = parse_place("1200-B Main St")
+    assert (unit.kind, unit.number, unit.street) == ("address", "1200B", "MAIN ST")
+    assert extract_place("1200-Main St", "en") is None  # a hyphen before a word is no unit letter
+
+
 def test_a_long_message_is_read_in_time_linear_in_its_length() -> None:
     # 20 kB without a place took about 10 s (one long word) and 20 s (French street types repeated):
     # the two-street patterns retried the rest of the text from every character.
