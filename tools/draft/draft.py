@@ -68,6 +68,9 @@ def _boundary(path: Path) -> list[dict[str, Any]]:
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         raise ReplayFormatError(f"{path}: a GeoJSON FeatureCollection with features is needed")
+    for number, feature in enumerate(features):
+        if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {}, dict):
+            raise ReplayFormatError(f"{path}: feature #{number} is not a GeoJSON Feature with properties")
     return features
 
 

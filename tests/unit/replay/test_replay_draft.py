@@ -128,3 +128,15 @@ def test_a_boundary_in_state_plane_feet_needs_its_crs_and_then_loads(tmp_path, c
     city = load_jurisdiction(output, use_cache=False)
     west, south, east, north = city.districts.bounds
     assert -71.1 < west < east < -71.0 and 42.3 < south < north < 42.4
+
+
+@pytest.mark.parametrize("features", [["x"], [{"type": "Feature", "properties": ["a"], "geometry": None}]])
+def test_a_boundary_feature_that_is_no_feature_is_a_clear_error(tmp_path, capsys, features):
+    # A string where a feature is raised AttributeError out of the command (a traceback).
+    boundary = tmp_path / "odd.geojson"
+    boundary.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+    with pytest.raises(SystemExit):
+        main([str(_export(tmp_path)), "--boundary", str(boundary), "--id", "x", "--timezone", "Europe/Paris",
+              "-o", str(tmp_path / "out" / "jurisdiction.yaml")])
+    assert "feature #0 is not a GeoJSON Feature" in capsys.readouterr().err
