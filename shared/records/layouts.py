@@ -93,9 +93,16 @@ def records_for(
     if jurisdiction is not None and jurisdiction.export is not None:
         return read_layout(path, jurisdiction.export, timezone=timezone)
     try:
-        detect_format(path)
+        fmt = detect_format(path)
     except ReplayFormatError as exc:
         if "unknown layout" not in str(exc):
             raise
         raise ReplayFormatError(f"{exc}; {HOW_TO_MAP.format(names=', '.join(builtin_layouts()))}") from None
-    return read_records(path)
+    try:
+        return read_records(path, fmt)
+    except ReplayFormatError as exc:
+        if fmt not in ("open311_json", "open311_xml"):
+            raise
+        # Only the first character said Open311: a JSON lines file or another city's JSON lands here.
+        raise ReplayFormatError(f"{exc}; if this is no Open311 file, "
+                                f"{HOW_TO_MAP.format(names=', '.join(builtin_layouts()))}") from None

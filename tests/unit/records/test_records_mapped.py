@@ -220,6 +220,16 @@ def test_an_unknown_layout_says_how_to_add_an_export_mapping(tmp_path):
         records_for(path)
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("export.jsonl", '{"id": 1, "when": "2020-01-01"}\n{"id": 2, "when": "2020-01-02"}\n'),
+    ("export.json", '{"data": [{"id": 1}]}'),
+])
+def test_json_that_is_no_open311_says_how_to_add_an_export_mapping(tmp_path, name, text):
+    # It said only "service_requests (json): not valid JSON: Extra data": the first character made it Open311.
+    with pytest.raises(ReplayFormatError, match=r"if this is no Open311 file.*`export:` column mapping.*--layout"):
+        records_for(_write(tmp_path, name, text))
+
+
 class _City:
     def __init__(self, export: ExportLayoutSpec | None, timezone: str = "America/Montreal") -> None:
         self.export, self.timezone = export, timezone
