@@ -59,7 +59,7 @@ def load_layout(name_or_path: str | Path) -> ExportLayoutSpec:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ReplayFormatError(f"layout file {path} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ReplayFormatError(f"layout file {path} is not YAML: {exc}") from exc
     try:
         return ExportLayoutSpec.model_validate(document)

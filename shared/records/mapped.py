@@ -323,7 +323,10 @@ def read_layout(path: str | Path, layout: ExportLayoutSpec, *, timezone: str) ->
         OSError: the file cannot be read.
     """
     path = Path(path)
-    zone = _zone(layout.timezone or timezone)
+    try:
+        zone = _zone(layout.timezone or timezone)
+    except ReplayFormatError as exc:
+        raise ReplayFormatError(f"{path}: the layout's {exc}") from None
     try:
         codecs.lookup(layout.encoding)
     except LookupError:

@@ -259,6 +259,17 @@ def test_records_for_detects_a_known_layout_when_nothing_is_mapped(tmp_path):
     assert (record.source_format, record.source_id) == ("open311_json", "9")
 
 
+def test_a_layout_file_that_is_not_text_or_a_zone_that_does_not_exist_is_a_format_error(tmp_path):
+    # A layout file in another encoding raised UnicodeDecodeError; an unknown zone did not name the file.
+    binary = tmp_path / "layout.yaml"
+    binary.write_bytes(b"\xff\xfe columns")
+    with pytest.raises(ReplayFormatError, match="layout.yaml is not YAML"):
+        load_layout(binary)
+    export = _write(tmp_path, "export.csv", "when\n2024-01-01\n")
+    with pytest.raises(ReplayFormatError, match=r"export.csv: the layout's unknown IANA time zone 'Nowhere/X'"):
+        read_layout(export, _layout(timezone="Nowhere/X", columns={"requested": "when"}), timezone="UTC")
+
+
 def test_load_layout_names_the_built_in_layouts_when_the_name_is_unknown(tmp_path):
     with pytest.raises(ReplayFormatError, match=r"unknown layout 'nope'; built-in layouts: .*seeclickfix_v2"):
         load_layout("nope")
