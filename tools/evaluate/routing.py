@@ -301,6 +301,42 @@ def evaluate_routing(
     }
 
 
+def evaluate_routing_for(
+    records: Iterable[Any],
+    jurisdiction: Any | None,
+    *,
+    name: str,
+    test_share: float = 0.2,
+    min_probability: float | None = None,
+    min_examples: int | None = None,
+    with_catalogue: bool = True,
+) -> dict[str, Any]:
+    """`evaluate_routing` as a jurisdiction configures it: the one call behind ``python -m tools.evaluate
+    routing FILE --jurisdiction ID`` and the replay report's ``routing.held_out``, so both print the same
+    figures. From `jurisdiction` (None: the defaults 0.5, 3 and 0.45, no catalogue): ``min_probability`` and
+    ``min_examples`` of ``classification.model`` (an explicit argument wins), ``classification.min_score``,
+    and, with ``with_catalogue``, the catalogue's phrases (`shared.judgement.catalogue_rows`, labelled by
+    service name) as `shared.judgement.model_for` learns them.
+
+    Raises:
+        ValueError: see `evaluate_split`.
+    """
+    spec = jurisdiction.classification if jurisdiction is not None else None
+    model_spec = spec.model if spec is not None else None
+    if min_probability is None:
+        min_probability = model_spec.min_probability if model_spec is not None else 0.5
+    if min_examples is None:
+        min_examples = model_spec.min_examples if model_spec is not None else 3
+    catalogue = None
+    if jurisdiction is not None and with_catalogue:
+        from shared.judgement import catalogue_rows  # noqa: PLC0415 - scikit-learn loads only when asked
+
+        catalogue = catalogue_rows(jurisdiction, label="service_name")
+    return evaluate_routing(records, min_probability=min_probability, min_examples=min_examples,
+                            min_score=spec.min_score if spec is not None else 0.45, test_share=test_share,
+                            name=name, catalogue=catalogue)
+
+
 def _fold(label: str) -> str:
     from shared.judgement import fold_text  # noqa: PLC0415
 
@@ -349,22 +385,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.file.is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
     jurisdiction = load_jurisdiction(args.jurisdiction) if args.jurisdiction else None
-    spec = jurisdiction.classification if jurisdiction is not None else None
-    model_spec = spec.model if spec is not None else None
-    min_probability = args.min_probability if args.min_probability is not None else (
-        model_spec.min_probability if model_spec else 0.5)
-    min_examples = args.min_examples if args.min_examples is not None else (
-        model_spec.min_examples if model_spec else 3)
     records = list(records_for(args.file, layout=args.layout, jurisdiction=jurisdiction))
-    catalogue = None
-    if jurisdiction is not None and not args.no_catalogue:
-        from shared.judgement import catalogue_rows  # noqa: PLC0415
-
-        catalogue = catalogue_rows(jurisdiction, label="service_name")
     try:
-        report = evaluate_routing(records, min_probability=min_probability, min_examples=min_examples,
-                                  min_score=spec.min_score if spec is not None else 0.45,
-                                  test_share=args.test_share, name=args.file.stem, catalogue=catalogue)
+        report = evaluate_routing_for(records, jurisdiction, name=args.file.stem, test_share=args.test_share,
+                                      min_probability=args.min_probability, min_examples=args.min_examples,
+                                      with_catalogue=not args.no_catalogue)
     except ValueError as exc:  # too few labelled rows: an input problem, said as one (exit status 2)
         raise ReplayFormatError(f"{args.file}: cannot measure routing: {exc}") from exc
     return {"file": str(args.file), "layout": args.layout, "jurisdiction": args.jurisdiction, **report}

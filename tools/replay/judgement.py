@@ -235,22 +235,16 @@ def dedup_live(subs: Iterable[Any], *, merged: Mapping[str, str], decided: Mappi
 
 
 def evaluate_file(path: Path, records: list[Any], *, layout: Any, jurisdiction: Any | None) -> dict[str, Any]:
-    """The offline figures of the replayed file: ``{"routing": evaluate_routing, "location":
+    """The offline figures of the replayed file: ``{"routing": evaluate_routing_for, "location":
     evaluate_location, "dedup": evaluate_dedup}`` with the jurisdiction's thresholds (model
-    ``min_probability`` and ``min_examples``, keyword ``min_score``, geocoding bands, dedup per category).
+    ``min_probability`` and ``min_examples``, keyword ``min_score``, geocoding bands, dedup per category)
+    and, for routing, its catalogue's phrases: the figures ``python -m tools.evaluate routing FILE
+    --jurisdiction ID`` prints (the same function).
     A judgement that cannot be measured on this file (e.g. fewer than two labels with a text) is
     ``{"error": why}``; each part carries its ``seconds``."""
     from tools.evaluate.dedup import evaluate_dedup  # noqa: PLC0415 - scikit-learn only when asked
     from tools.evaluate.location import evaluate_location  # noqa: PLC0415
-    from tools.evaluate.routing import evaluate_routing  # noqa: PLC0415
-
-    classification = getattr(jurisdiction, "classification", None)
-    model = getattr(classification, "model", None)
-    routing_kw: dict[str, Any] = {"name": path.name}
-    if classification is not None:
-        routing_kw["min_score"] = classification.min_score
-    if model is not None:
-        routing_kw |= {"min_probability": model.min_probability, "min_examples": model.min_examples}
+    from tools.evaluate.routing import evaluate_routing_for  # noqa: PLC0415
 
     def timed(measure: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -260,7 +254,7 @@ def evaluate_file(path: Path, records: list[Any], *, layout: Any, jurisdiction: 
             out = {"error": str(exc)}
         return {**out, "seconds": round(time.perf_counter() - started, 2)}
 
-    routing = timed(lambda: evaluate_routing(records, **routing_kw))
+    routing = timed(lambda: evaluate_routing_for(records, jurisdiction, name=path.stem))
     if "per_class" in routing:
         routing["per_class"] = dict(list(routing["per_class"].items())[:25])
     return {

@@ -283,3 +283,26 @@ def test_with_both_modes_a_free_text_case_merged_into_the_structured_case_of_its
 
     assert (section["merged_judged"], section["precision_merged"], section["labelled_pairs"]) == (2, 0.5, 1)
     assert (alone["merged_judged"], alone["precision_merged"]) == (0, None)
+
+
+def test_the_replay_reports_the_routing_figures_the_evaluate_command_prints_for_the_jurisdiction(tmp_path: Path):
+    import argparse
+
+    from shared.jurisdiction import load_jurisdiction
+    from tools.evaluate import routing
+
+    path = _export(tmp_path)
+    demo = load_jurisdiction("demo")
+    parser = argparse.ArgumentParser()
+    routing.add_arguments(parser)
+
+    replayed = evaluate_file(path, list(records_for(path, jurisdiction=demo)), layout=None, jurisdiction=demo)
+    printed = routing.run(parser.parse_args([str(path), "--jurisdiction", "demo"]))
+
+    held_out = {k: v for k, v in replayed["routing"].items() if k != "seconds"}
+    assert held_out["n_catalogue"] > 0, "the jurisdiction's catalogue is learned, as the command learns it"
+    command = {k: v for k, v in printed.items() if k in held_out}
+    command["per_class"] = dict(list(command["per_class"].items())[:25])
+    for figures in (held_out, command):
+        figures["model"] = {k: v for k, v in figures["model"].items() if k != "train_seconds"}
+    assert held_out == command
