@@ -131,3 +131,18 @@ async def test_the_command_line_prints_the_json_report(
 
     report = json.loads(capsys.readouterr().out)
     assert (report["decisions"], report["changed"], report["jurisdiction"]) == (3, 2, "demo")
+
+
+async def test_without_a_draft_the_live_file_is_replayed_and_nothing_changes(
+    service_pool: asyncpg.Pool, fresh_schema_name: str, database: str
+) -> None:
+    await seed(service_pool, fresh_schema_name)
+
+    report = await rules.run_async(arguments("--days", "7", "--jurisdiction", "demo", "--dsn", database,
+                                             "--schema", fresh_schema_name), now=NOW)
+
+    assert (report["decisions"], report["changed"], report["failed"]) == (3, 0, 0)
+    assert report["draft_config_version"] == report["live_config_version"]
+    parser = argparse.ArgumentParser()
+    rules.add_arguments(parser)
+    assert "default: the live one" in " ".join(parser.format_help().split())

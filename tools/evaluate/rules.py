@@ -1,5 +1,7 @@
-"""`python -m tools.evaluate rules --draft FILE.yaml [--days N] [--model PATH]`: a draft routing
+"""`python -m tools.evaluate rules [--draft FILE.yaml] [--days N] [--model PATH]`: a draft routing
 configuration (or another classifier version) replayed over the router's logged decisions before it goes live.
+Without `--draft` the live file is the draft: with no `--model` either, a check that replaying the live
+configuration changes nothing.
 
 What it does (docs/judgement.md, "Rule changes tried before they go live"): reads the decisions the router
 logged in the last N days (its `router` schema, `OMNI311_PG_DSN`; each decision keeps its input, the
@@ -9,7 +11,8 @@ staff API `POST /routing/replay` reads them) and, with ``--model``, with that cl
 then reports:
 
 - decisions compared, how many change, and how many per kind of change (category, department, queue,
-  priority, district, rule, SLA due time, location status);
+  priority, district, rule, SLA due time, location status); a field a logged decision lacks (location in
+  decisions logged before the router recorded it) is not compared, and the report says how many lacked it;
 - counts per department and per queue, before and after;
 - examples of each kind of change (case id, service request id, before -> after, rule before and after).
 
@@ -29,8 +32,9 @@ __all__ = ["add_arguments", "render", "run", "run_async"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `rules` (`--draft` and/or `--model` is required)."""
-    parser.add_argument("--draft", type=Path, help="the draft jurisdiction file (YAML); default: the live one")
+    """The options of `rules` (none required: the draft defaults to the live jurisdiction file)."""
+    parser.add_argument("--draft", type=Path, help="the draft jurisdiction file (YAML); default: the live one "
+                                                   "(with no --model either: a check that nothing changes)")
     parser.add_argument("--days", type=float, default=7.0, help="replay the decisions of the last N days (default 7)")
     parser.add_argument("--model", type=Path, help="a classifier file (<version>.joblib) to ask instead of the "
                                                    "logged suggestions")
@@ -47,8 +51,8 @@ def _fail(message: str) -> SystemExit:
 
 async def run_async(args: argparse.Namespace, *, now: datetime | None = None) -> dict[str, Any]:
     """The report (see `services.router.service_layer.replay.replay_rules`) for `args`, as of `now`
-    (default: the clock). Raises `SystemExit(2)` (message on stderr) for a draft the loader refuses, a
-    draft of another jurisdiction, a missing file, or neither `--draft` nor `--model`."""
+    (default: the clock). Without `--draft` the draft is the live jurisdiction. Raises `SystemExit(2)`
+    (message on stderr) for a draft the loader refuses, a draft of another jurisdiction or a missing file."""
     from services.router.adapters.drafts import draft_from_text  # noqa: PLC0415 - after argparse: --help stays fast
     from services.router.adapters.repository import RouterReads  # noqa: PLC0415
     from services.router.service_layer.replay import replay_rules  # noqa: PLC0415
@@ -56,8 +60,6 @@ async def run_async(args: argparse.Namespace, *, now: datetime | None = None) ->
     from shared.jurisdiction import JurisdictionConfigError, load_jurisdiction  # noqa: PLC0415
     from shared.settings import Settings  # noqa: PLC0415
 
-    if args.draft is None and args.model is None:
-        raise _fail("give --draft FILE.yaml, --model PATH or both")
     settings = Settings()
     try:
         live = load_jurisdiction(args.jurisdiction or settings.jurisdiction)
@@ -105,6 +107,8 @@ def render(report: dict[str, Any]) -> str:
         f"window: the last {report['days']:g} days ({report['since']} .. {report['until']})",
         f"decisions compared: {report['decisions']}, changed: {report['changed']}, unchanged: {report['unchanged']}"
         f", skipped (no input logged): {report['skipped']}, failed: {report['failed']}",
+        *([("compared without (not logged then, so not counted as a change): "
+            + ", ".join(f"{k} {n}" for k, n in report["not_logged"].items()))] if report.get("not_logged") else []),
         "",
         "changes per kind: " + (", ".join(f"{k} {n}" for k, n in report["changes"].items() if n) or "none"),
         "",

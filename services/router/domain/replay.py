@@ -27,6 +27,10 @@ CHANGE_KINDS = ("service_code", "department", "queue", "priority", "district", "
 UNKNOWN = "(unknown)"
 """The department of a logged queue that no configuration knows any more."""
 
+_NOT_LOGGED = object()
+"""A field the logged decision does not have (logged before the router recorded it, as `location` before
+issue 11): not compared, so its absence is no change."""
+
 
 @dataclass(frozen=True)
 class ReplayRow:
@@ -45,17 +49,23 @@ def _department(jurisdiction: Jurisdiction, queue_id: str | None) -> str | None:
 
 
 def _before(row: ReplayRow, live: Jurisdiction) -> dict[str, Any]:
+    """The logged decision per kind; `_NOT_LOGGED` for a field the log does not have (a logged null,
+    such as no location after a geocoder failure, is a value and compares)."""
     d = row.decision
-    location = d.get("location") or {}
+
+    def logged(key: str) -> Any:
+        return d[key] if key in d else _NOT_LOGGED
+
+    location = logged("location")
     return {
-        "service_code": d.get("service_code"),
+        "service_code": logged("service_code"),
         "department": d.get("department") or _department(live, d.get("queue")) or UNKNOWN,
-        "queue": d.get("queue"),
-        "priority": d.get("priority"),
-        "district": d.get("district"),
-        "rule_id": d.get("rule_id"),
-        "sla_due_at": d.get("sla_due_at"),
-        "location": location.get("status"),
+        "queue": logged("queue"),
+        "priority": logged("priority"),
+        "district": logged("district"),
+        "rule_id": logged("rule_id"),
+        "sla_due_at": logged("sla_due_at"),
+        "location": location if location is _NOT_LOGGED else (location or {}).get("status"),
     }
 
 
@@ -96,8 +106,13 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
     staff's ``service_code`` (it is in the input). "Before"
     is the logged decision itself; its department comes from the log, else from `live`'s queues.
 
+    A field the logged decision lacks (``location`` in decisions logged before the router recorded it) is
+    not compared: such a decision is compared on the fields it has, and ``not_logged`` counts, per kind,
+    the compared decisions that lacked it.
+
     Returns a JSON-ready report: ``decisions`` (compared), ``changed``, ``unchanged``, ``skipped`` (rows
-    logged without their input), ``failed`` (inputs the draft could not route, with up to `examples` of
+    logged without their input), ``not_logged`` (per kind of `CHANGE_KINDS`, decisions compared without
+    it), ``failed`` (inputs the draft could not route, with up to `examples` of
     them), ``changes`` (count per kind of `CHANGE_KINDS`), ``by_department`` and ``by_queue`` (counts
     before and after), ``examples`` (up to `examples` per kind: case id, service request id, before ->
     after, rule before and after) and the versions compared.
@@ -106,6 +121,7 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
     compared = changed = skipped = 0
     failed: list[dict[str, Any]] = []
     kinds: Counter[str] = Counter()
+    not_logged: Counter[str] = Counter()
     dept_before: Counter[str] = Counter()
     dept_after: Counter[str] = Counter()
     queue_before: Counter[str] = Counter()
@@ -133,13 +149,15 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
         if decision.model_version:
             model_versions[decision.model_version] += 1
         before, after = _before(row, live), _after(decision)
+        queue = None if before["queue"] is _NOT_LOGGED else before["queue"]
         if before["department"] == UNKNOWN:
-            before["department"] = _department(draft, before["queue"]) or UNKNOWN
+            before["department"] = _department(draft, queue) or UNKNOWN
         dept_before[before["department"]] += 1
         dept_after[after["department"]] += 1
-        queue_before[str(before["queue"])] += 1
+        queue_before[str(queue)] += 1
         queue_after[after["queue"]] += 1
-        moved = [k for k in CHANGE_KINDS if not _same(k, before[k], after[k])]
+        not_logged.update(k for k in CHANGE_KINDS if before[k] is _NOT_LOGGED)
+        moved = [k for k in CHANGE_KINDS if before[k] is not _NOT_LOGGED and not _same(k, before[k], after[k])]
         if not moved:
             continue
         changed += 1
@@ -151,7 +169,8 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
                     "service_request_id": row.decision.get("service_request_id"),
                     "decided_at": row.decided_at.isoformat(),
                     "before": before[kind], "after": after[kind],
-                    "rule_before": before["rule_id"], "rule_after": after["rule_id"],
+                    "rule_before": None if before["rule_id"] is _NOT_LOGGED else before["rule_id"],
+                    "rule_after": after["rule_id"],
                 })
     return {
         "jurisdiction": draft.id,
@@ -162,6 +181,7 @@ def replay(rows: Iterable[ReplayRow], live: Jurisdiction, draft: Jurisdiction, *
         "changed": changed,
         "unchanged": compared - changed,
         "skipped": skipped,
+        "not_logged": {k: not_logged[k] for k in CHANGE_KINDS if not_logged[k]},
         "failed": len(failed),
         "failures": failed[:examples],
         "changes": {k: kinds[k] for k in CHANGE_KINDS},

@@ -131,6 +131,26 @@ async def test_a_row_logged_without_its_input_is_skipped_not_guessed() -> None:
     assert replay(rows, demo, demo)["skipped"] == 1
 
 
+async def test_a_decision_logged_before_location_was_recorded_is_compared_on_the_fields_it_has() -> None:
+    from tools.evaluate import rules
+
+    demo = load_jurisdiction("demo")
+    repo = await logged(demo)
+    rows = repo.replay_rows()
+    for row in rows[:3]:
+        row.decision.pop("location")  # an older log: no location key at all
+    assert {r.decision.get("location", {}).get("status") for r in rows[3:]} == {"point"}
+
+    unchanged = replay(rows, demo, demo)
+    moved = replay(rows, demo, demo_draft(without_night_patrol))
+
+    assert (unchanged["decisions"], unchanged["changed"], unchanged["changes"]["location"]) == (4, 0, 0)
+    assert unchanged["not_logged"] == {"location": 3}
+    assert (moved["changed"], moved["changes"]["queue"], moved["changes"]["location"]) == (1, 1, 0)
+    text = rules.render({**unchanged, "days": 7.0, "since": "s", "until": "u"})
+    assert "decisions compared: 4, changed: 0" in text and "location 3" in text
+
+
 async def test_days_out_of_range_are_refused() -> None:
     demo = load_jurisdiction("demo")
     with pytest.raises(ValueError, match="days"):
