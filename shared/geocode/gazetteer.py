@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,9 +15,11 @@ from rapidfuzz import fuzz, process
 from shared.geocode.answer import GeocodeAnswer
 from shared.geocode.extract import extract_place
 from shared.geocode.normalize import (
+    FRENCH_TYPES,
     STREET_TYPES,
     ParsedPlace,
     house_number_value,
+    leading_type,
     normalize_street,
     parse_place,
     street_base,
@@ -72,6 +74,7 @@ class _Street:
     count: int
     numbers: tuple[tuple[float, str, Point], ...]  # (value, written number, point), sorted by value
     sample: tuple[Point, ...]
+    name: str = ""  # the public form (a French street as the records write it), else the key
 
 
 class Gazetteer:
@@ -123,6 +126,7 @@ class Gazetteer:
         street_points: dict[str, list[Point]] = defaultdict(list)
         numbers: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
         corners: dict[frozenset[str], list[Point]] = defaultdict(list)
+        writings: dict[str, Counter[str]] = defaultdict(Counter)
         for record in records:
             if str(record.source_id) in excluded or record.lat is None or record.long is None:
                 continue
@@ -132,6 +136,9 @@ class Gazetteer:
             if parsed is None or parsed.kind == "place":
                 continue
             point = (float(record.lat), float(record.long))
+            for key, written in zip((parsed.street, parsed.cross), parsed.written, strict=False):
+                if key and written:
+                    writings[key][" ".join(written.upper().split())] += 1
             if parsed.kind == "address" and parsed.number:
                 addresses[(parsed.number, parsed.street)].append(point)
                 numbers[parsed.street][parsed.number].append(point)
@@ -142,6 +149,7 @@ class Gazetteer:
                 street_points[parsed.cross].append(point)
             else:
                 street_points[parsed.street].append(point)
+        names = _public_names(writings)
         streets: dict[str, _Street] = {}
         for key, points in street_points.items():
             middle = _median(points)
@@ -153,7 +161,8 @@ class Gazetteer:
                 if value is not None:
                     known.append((value, written, _median(pts)))
             step = max(1, len(points) // _MAX_POINTS)
-            streets[key] = _Street(middle, spread, len(points), tuple(sorted(known)), tuple(points[::step]))
+            streets[key] = _Street(middle, spread, len(points), tuple(sorted(known)), tuple(points[::step]),
+                                   names.get(key, key))
         named = {}
         for name, lat, long in places:
             key = normalize_street(name)
@@ -237,15 +246,16 @@ class Gazetteer:
         key, score = match
         factor = (score / 100.0) ** 2
         number = parsed.number or ""
+        street = self._streets[key]
+        name = street.name or key
         if (number, key) in self._addresses:
             return self._answer(self._addresses[(number, key)], CONFIDENCE["address"] * factor,
-                                f"{number} {key}", "address", query)
-        street = self._streets[key]
+                                f"{number} {name}", "address", query)
         value = house_number_value(number)
         if value is None or not street.numbers:
-            return self._answer(street.point, self._street_confidence(street) * factor, key, "street", query)
+            return self._answer(street.point, self._street_confidence(street) * factor, name, "street", query)
         point, how = _interpolate(street.numbers, value)
-        return self._answer(point, CONFIDENCE[how] * factor, f"{number} {key}", "address", query)
+        return self._answer(point, CONFIDENCE[how] * factor, f"{number} {name}", "address", query)
 
     def _intersection(self, parsed: ParsedPlace, query: str) -> GeocodeAnswer | None:
         first, second = self._match_street(parsed.street), self._match_street(parsed.cross or "")
@@ -253,7 +263,7 @@ class Gazetteer:
             return None
         factor = (first[1] / 100.0) ** 2 * (second[1] / 100.0) ** 2
         pair = frozenset((first[0], second[0]))
-        matched = f"{first[0]} & {second[0]}"
+        matched = f"{self._streets[first[0]].name or first[0]} & {self._streets[second[0]].name or second[0]}"
         if pair in self._intersections:
             return self._answer(self._intersections[pair], CONFIDENCE["intersection"] * factor, matched,
                                 "intersection", query)
@@ -280,8 +290,8 @@ class Gazetteer:
         if match is None:
             return None
         street = self._streets[match[0]]
-        return self._answer(street.point, self._street_confidence(street) * (match[1] / 100.0) ** 2, match[0],
-                            "street", query)
+        return self._answer(street.point, self._street_confidence(street) * (match[1] / 100.0) ** 2,
+                            street.name or match[0], "street", query)
 
     def _place(self, key: str, query: str) -> GeocodeAnswer | None:
         if not self._place_keys:
@@ -291,6 +301,24 @@ class Gazetteer:
             return None
         name, point = self._places[found[0]]
         return self._answer(point, CONFIDENCE["place"] * (found[1] / 100.0) ** 2, name, "place", query)
+
+
+def _public_names(writings: Mapping[str, Counter[str]]) -> dict[str, str]:
+    """The form a resident reads for each street key whose records write it in French: its most common
+    French writing, upper case, accents kept (``PAS LOUP ST`` → ``RUE DU PAS DU LOUP``, ``GAUCHETIERE ST O``
+    → ``RUE DE LA GAUCHETIÈRE OUEST``). A writing is French when it starts with a type only French writes
+    (``RUE``, ``BOUL``, ``CHEMIN``…), or with ``AVENUE``/``PLACE``/… in a gazetteer where at least a quarter
+    of the streets written type first are ``RUE``-like (Montréal, not New York's "AVENUE X"). A key written
+    in English at least as often keeps its canonical form (``MAIN ST``), which is not in the result."""
+    leading = [t for counts in writings.values() for w in counts if (t := leading_type(w)) is not None]
+    french_city = bool(leading) and sum(t in FRENCH_TYPES for t in leading) >= 0.25 * len(leading)
+    names = {}
+    for key, counts in writings.items():
+        french = Counter({w: n for w, n in counts.items() if (t := leading_type(w)) is not None
+                          and (t in FRENCH_TYPES or french_city)})
+        if french and sum(french.values()) * 2 >= sum(counts.values()):
+            names[key] = min(french, key=lambda w: (-french[w], w))  # most common; ties alphabetical
+    return names
 
 
 def _same_marks(a: str, b: str) -> bool:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
 __all__ = [
+    "FRENCH_TYPES",
     "ParsedPlace",
     "STREET_TYPES",
     "fold",
     "house_number_value",
+    "leading_type",
     "normalize_street",
     "parse_place",
     "street_base",
@@ -46,6 +48,12 @@ _LEADING_TYPES = frozenset({
     "RUE", "AVENUE", "AV", "BOULEVARD", "BOUL", "BD", "CHEMIN", "CH", "PLACE", "COTE", "RANG",
     "MONTEE", "PROMENADE", "TERRASSE", "CROISSANT", "ALLEE", "ROUTE", "IMPASSE", "QUAI", "AUTOROUTE",
     "SQUARE",
+})
+#: Leading types that only French writes (``RUE``, not ``AVENUE`` or ``PLACE``, which lead English names too:
+#: New York's "AVENUE X"): a street written with one of them is a French street.
+FRENCH_TYPES = frozenset({
+    "RUE", "BOUL", "BD", "CHEMIN", "CH", "COTE", "RANG", "MONTEE", "ALLEE", "IMPASSE", "QUAI", "AUTOROUTE",
+    "CROISSANT", "TERRASSE",
 })
 #: Types unambiguous enough to end an English street phrase in free text.
 _DIRECTIONS = {
@@ -118,6 +126,13 @@ def normalize_street(name: str) -> str:
     return " ".join([*words, typ, *tail])
 
 
+def leading_type(written: str) -> str | None:
+    """The street type a written street starts with, folded (``"rue de l'Église"`` → ``"RUE"``,
+    ``"boul. Saint-Laurent"`` → ``"BOUL"``); ``None`` when it starts with none (``"Main St"``)."""
+    raw = _tokens(written)
+    return raw[0] if len(raw) > 1 and raw[0] in _LEADING_TYPES else None
+
+
 def street_base(key: str) -> str:
     """A canonical street without its type: ``"SAINT DENIS ST"`` → ``"SAINT DENIS"``."""
     types = set(STREET_TYPES.values())
@@ -145,6 +160,8 @@ class ParsedPlace:
     street: str
     number: str | None = None
     cross: str | None = None
+    #: The street(s) as written (``street`` then ``cross``), spaces collapsed: ``("rue de l'Église",)``.
+    written: tuple[str, ...] = field(default=(), compare=False)
 
 
 _INTERSECTION = re.compile(r"\s*(?:&|/|\bAND\b|\bET\b|\bAT\b|\bAND\b|\bCORNER OF\b)\s*", re.IGNORECASE)
@@ -185,30 +202,35 @@ def parse_place(text: str) -> ParsedPlace | None:
     between = _BETWEEN.match(head)
     if between is not None:
         street = normalize_street(between.group(1))
-        return ParsedPlace("street", street) if street else None
+        return ParsedPlace("street", street, written=(_as_written(between.group(1)),)) if street else None
     parts = [p for p in _INTERSECTION.split(head) if p and p.strip()]
     if len(parts) < 2 and fold(head.split()[0]).strip(".") in _LEADING_TYPES:
         parts = _split_french_streets(head)
     if len(parts) >= 2:
         first, second = (normalize_street(p) for p in parts[:2])
         if first and second:
-            return ParsedPlace("intersection", first, cross=second)
-    number, street = _number_and_street(head)
+            return ParsedPlace("intersection", first, cross=second, written=tuple(_as_written(p) for p in parts[:2]))
+    number, street, written = _number_and_street(head)
     if number is not None and street:
-        return ParsedPlace("address", street, number=number)
+        return ParsedPlace("address", street, number=number, written=(written,))
     key = normalize_street(head)
     if not key:
         return None
     words = set(key.split())
     if words & set(STREET_TYPES.values()) or any(w.isdigit() for w in words):
-        return ParsedPlace("street", key)
-    return ParsedPlace("place", key)
+        return ParsedPlace("street", key, written=(_as_written(head),))
+    return ParsedPlace("place", key, written=(_as_written(head),))
 
 
-def _number_and_street(text: str) -> tuple[str | None, str | None]:
+def _as_written(text: str) -> str:
+    return " ".join(text.replace("\u2019", "'").split()).strip(" ,;:")
+
+
+def _number_and_street(text: str) -> tuple[str | None, str | None, str]:
+    """(house number, street key, street as written); ``(None, None, "")`` when no number leads."""
     m = _LEADING_NUMBER.match(text)
     if m is None:
-        return None, None
+        return None, None, ""
     try:
         import usaddress  # noqa: PLC0415 - only for text that starts with a number
 
@@ -219,10 +241,11 @@ def _number_and_street(text: str) -> tuple[str | None, str | None]:
         parts = [tagged.get(k, "") for k in (
             "StreetNamePreDirectional", "StreetNamePreType", "StreetName", "StreetNamePostType",
             "StreetNamePostDirectional")]
-        street = normalize_street(" ".join(p for p in parts if p))
+        written = " ".join(p for p in parts if p)
+        street = normalize_street(written)
         if street:
-            return _unit_letter(tagged["AddressNumber"].upper().replace(" ", "")), street
-    return _unit_letter(m.group(1).upper()), normalize_street(m.group(2))
+            return _unit_letter(tagged["AddressNumber"].upper().replace(" ", "")), street, _as_written(written)
+    return _unit_letter(m.group(1).upper()), normalize_street(m.group(2)), _as_written(m.group(2))
 
 
 def _unit_letter(number: str) -> str:

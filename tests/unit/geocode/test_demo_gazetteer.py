@@ -58,8 +58,8 @@ def test_the_gazetteer_is_wired_in_the_demo_jurisdiction(gazetteer: Gazetteer) -
     ("Pothole in front of 1200 Main St", "en", "1200 MAIN ST", "centre"),
     ("tree down at 12 Oak Ave. please help", "en", "12 OAK AVE", "sud"),
     ("Streetlight out at the corner of Maple Avenue and Main Street", "en", "MAPLE AVE & MAIN ST", "nord"),
-    ("Nid-de-poule devant le 1234 rue Principale", "fr", "1234 PRINCIPALE ST", "sud"),
-    ("coin de la rue Principale et de la rue de l'Église", "fr", "PRINCIPALE ST & EGLISE ST", "sud"),
+    ("Nid-de-poule devant le 1234 rue Principale", "fr", "1234 RUE PRINCIPALE", "sud"),
+    ("coin de la rue Principale et de la rue de l'Église", "fr", "RUE PRINCIPALE & RUE DE L'ÉGLISE", "sud"),
 ])
 async def test_a_written_address_is_placed_in_its_district(
         demo: Jurisdiction, text: str, language: str, matched: str, district: str) -> None:

@@ -90,8 +90,30 @@ def test_an_intersection_is_found_in_either_order_and_language(gazetteer: Gazett
 
 def test_a_street_alone_is_weak(gazetteer: Gazetteer) -> None:
     answer = gazetteer.find("Il y a des rats sur la rue St-Denis", language="fr")
-    assert answer.kind == "street" and answer.matched == "SAINT DENIS ST"
+    assert answer.kind == "street" and answer.matched == "RUE SAINT-DENIS"
     assert answer.confidence == CONFIDENCE["street"] < 0.8
+
+
+def test_the_matched_form_of_a_french_street_is_french_and_of_an_english_one_as_before() -> None:
+    # The matched form is public (Open311 location_matched, "Vouliez-vous dire … ?"): it was the matching
+    # key, "PAS LOUP ST" for "rue du Pas du Loup" and "GAUCHETIERE ST O" for "rue de la Gauchetière Ouest".
+    rows = [
+        Row("1", "rue du Pas du Loup", 45.50, -73.60), Row("2", "RUE DU PAS DU LOUP", 45.50, -73.60),
+        Row("3", "rue du Pas du Loup", 45.50, -73.60),
+        Row("4", "1234 rue de la Gauchetière Ouest", 45.50, -73.56),
+        Row("5", "1200 rue Ontario Est", 45.52, -73.56), Row("6", "1300 Ontario St E", 45.52, -73.55),
+        Row("7", "rue Ontario Est & rue Saint-Denis", 45.52, -73.56), Row("8", "rue Saint-Denis", 45.52, -73.561),
+        Row("9", "100 Main Street", 45.50, -73.50), Row("10", "AVENUE X & Main Street", 45.50, -73.51),
+    ]
+    gazetteer = Gazetteer.build(rows)
+    assert gazetteer.lookup("rue du Pas-du-Loup").matched == "RUE DU PAS DU LOUP"  # the most common spelling
+    assert gazetteer.lookup("1234 rue de la Gauchetiere O").matched == "1234 RUE DE LA GAUCHETIÈRE OUEST"
+    assert gazetteer.lookup("1234 Ontario St E").matched == "1234 RUE ONTARIO EST"
+    assert gazetteer.lookup("Ontario E & St Denis").matched == "RUE ONTARIO EST & RUE SAINT-DENIS"
+    assert gazetteer.lookup("100 Main St").matched == "100 MAIN ST"
+    # AVENUE leads English names too (New York's "AVENUE X"): in a city without RUE it stays as before.
+    english = Gazetteer.build([r for r in rows if r.source_id in {"9", "10"}])
+    assert english.lookup("Avenue X & Main St").matched == "X AVE & MAIN ST"
 
 
 def test_a_district_name_is_a_place(gazetteer: Gazetteer) -> None:
