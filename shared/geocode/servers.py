@@ -4,6 +4,7 @@ with the gazetteer as its fallback, and `geocoder_for(jurisdiction)`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ __all__ = ["NominatimGeocoder", "PeliasGeocoder", "geocoder_for"]
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "omni311-geocoder/1 (+https://github.com/omni311)"
+MAX_RESPONSE_BYTES = 2_000_000
+"""The largest geocoding answer read (bytes); five hits are a few kilobytes."""
 Bounds = tuple[float, float, float, float]
 """(south, west, north, east) in WGS84 degrees."""
 
@@ -98,13 +101,24 @@ class _ServerGeocoder:
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if self._client is not None:
-            response = await self._client.get(f"{self.url}{path}", params=params, headers=headers,
-                                               timeout=self.timeout_s)
-        else:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                response = await client.get(f"{self.url}{path}", params=params, headers=headers)
-        response.raise_for_status()
-        return response.json()
+            return await self._read(self._client, f"{self.url}{path}", params, headers)
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            return await self._read(client, f"{self.url}{path}", params, headers)
+
+    async def _read(self, client: httpx.AsyncClient, url: str, params: dict[str, Any], headers: dict[str, str]) -> Any:
+        """The JSON body, read up to `MAX_RESPONSE_BYTES` (a search answers a few kilobytes).
+
+        Raises:
+            httpx.HTTPError: an error status or a transport failure. ValueError: a larger body, or not JSON.
+        """
+        async with client.stream("GET", url, params=params, headers=headers, timeout=self.timeout_s) as response:
+            response.raise_for_status()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise ValueError(f"a geocoding answer is at most {MAX_RESPONSE_BYTES} bytes")
+        return json.loads(bytes(body))
 
     def _inside(self, lat: float, long: float) -> bool:
         if self.bounds is None:

@@ -203,3 +203,23 @@ async def test_the_matched_form_is_the_servers_printable_name_never_the_resident
     async with _serving(body) as client:
         answer = await adapter("http://geocoder", client=client).geocode("call 617-555-0100 or jo@example.org")
     assert answer.matched == matched
+
+
+async def test_an_answer_larger_than_the_limit_is_not_read_whole(gazetteer: Gazetteer) -> None:
+    # The body was read whole into memory, whatever its size.
+    from shared.geocode.servers import MAX_RESPONSE_BYTES  # noqa: PLC0415
+
+    sent = 0
+
+    async def huge() -> AsyncIterator[bytes]:  # 10 MB of valid JSON
+        nonlocal sent
+        yield b'[{"lat": "51.5", "lon": "-0.2", "display_name": "'
+        for _ in range(160):
+            sent += 65_536
+            yield b"a" * 65_536
+        yield b'"}]'
+
+    async with _serving(huge()) as client:
+        answer = await NominatimGeocoder("http://geocoder", client=client, fallback=gazetteer).geocode("242 Acklam Road")
+    assert answer.source == "gazetteer"
+    assert sent <= MAX_RESPONSE_BYTES + 2 * 65_536
