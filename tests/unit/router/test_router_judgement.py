@@ -365,3 +365,24 @@ async def test_the_real_model_and_a_real_geocode_answer_route_a_report(store: An
     assert r.classifier is not None and r.classifier.model_version == tiny_model.version
     assert r.classifier.suggestions[0].service_code == "pothole" and r.classifier.suggestions[0].probability >= 0.6
     assert r.location is not None and (r.location.status, r.location.matched) == ("placed", "1200 MAIN ST")
+
+
+async def test_a_second_yes_after_the_case_was_placed_changes_nothing(store: Any) -> None:
+    tbl = table(FakeModel(), FakeGeocoder({"1200 Main St": Answer(NORD, 0.6, "MAIN ST", kind="street")}))
+    case = await confirm_pending(store, tbl)
+    assert await store.handle(tbl, event(added(case, "oui"), subject=case.case_id)) == "confirmed"
+    assert await store.handle(tbl, event(added(case, "Oui !"), subject=case.case_id)) == "no_location"
+    assert len(store.emitted("routing.decided")) == 2
+
+
+async def test_a_reply_naming_a_place_outside_the_jurisdiction_places_nothing(store: Any) -> None:
+    geocoder = FakeGeocoder({"1200 Main St": Answer(NORD, 0.6, "MAIN ST", kind="street"),
+                             "55 Elm St": Answer((48.8566, 2.3522), 0.95, "55 ELM ST")})  # Paris
+    tbl = table(FakeModel(), geocoder)
+    case = await confirm_pending(store, tbl)
+
+    assert await store.handle(tbl, event(added(case, "no, at 55 Elm St"), subject=case.case_id)) == "regeocoded"
+
+    r = routing(store)
+    assert r.location is not None and r.location.status == "not_found" and r.location.lat is None
+    assert r.district is None
