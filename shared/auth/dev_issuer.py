@@ -1,5 +1,6 @@
 """The development issuer: an RSA key pair under `var/dev-issuer/` (made at install time, never committed)
-that mints staff tokens for the development users of `deploy/local/dev-users.yaml`, one per role.
+that mints staff tokens for the development users of `deploy/local/dev-users.yaml`, one per role. A
+jurisdiction the file does not list (a city just drafted) gets the same users in its first department.
 
 `python -m shared.auth.dev_issuer keygen | mint <user> | users`. Services trust it through the default
 `OMNI311_AUTH_*` settings; a city points those at its own identity provider instead (docs/staff-work.md).
@@ -141,38 +142,66 @@ def mint(claims_or_user: DevUser | Mapping[str, Any], *, key_dir: Path | str, tt
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
-def dev_users(jurisdiction_id: str, *, path: Path | None = None) -> list[DevUser]:
-    """The development users of a jurisdiction from `deploy/local/dev-users.yaml` (one per role; staff
-    and supervisor in the jurisdiction's public-works or streets department). Raises LookupError for a
-    jurisdiction the file does not list."""
+def _place_from_config(name_or_path: str, listed: Sequence[str]) -> dict[str, Any]:
+    """The department and teams of a jurisdiction the users file does not list, from its configuration:
+    its first department (a drafted city's busiest agency) and that department's first two teams (none
+    when it has none). Raises LookupError when the configuration cannot be loaded."""
+    from shared.jurisdiction import JurisdictionConfigError, load_jurisdiction  # noqa: PLC0415 - only here
+
+    try:
+        jurisdiction = load_jurisdiction(name_or_path)
+    except JurisdictionConfigError as exc:
+        raise LookupError(f"no development users for jurisdiction {name_or_path!r}: deploy/local/dev-users.yaml "
+                          f"lists {', '.join(sorted(listed))}, and its configuration does not load ({exc})") from None
+    if not jurisdiction.departments:
+        raise LookupError(f"no development users for jurisdiction {name_or_path!r}: it has no department")
+    first = jurisdiction.departments[0]
+    return {"department": first.id, "teams": [t.id for t in first.teams[:2]]}
+
+
+def dev_users(jurisdiction: str, *, path: Path | None = None) -> list[DevUser]:
+    """The development users of a jurisdiction (an id, a folder or its `jurisdiction.yaml`): the users of
+    `deploy/local/dev-users.yaml`, one per role, with staff and supervisor in the department (and teams)
+    the file gives the jurisdiction; for a jurisdiction the file does not list, in its configuration's
+    first department and that department's first two teams (`_place_from_config`). Raises LookupError
+    when the file does not list it and its configuration cannot be loaded."""
     data = yaml.safe_load((path or DEV_USERS_FILE).read_text(encoding="utf-8"))
     places: dict[str, Any] = data["jurisdictions"]
-    if jurisdiction_id not in places:
-        raise LookupError(f"no development users for jurisdiction {jurisdiction_id!r} "
-                          f"(deploy/local/dev-users.yaml lists {', '.join(sorted(places))})")
-    place = places[jurisdiction_id]
+    place = places.get(jurisdiction_id(jurisdiction)) or _place_from_config(jurisdiction, list(places))
     users = []
     for raw in data["users"]:
         in_department = bool(raw.get("in_department"))
         team_index = raw.get("team")
-        teams = (place["teams"][team_index],) if in_department and team_index is not None else ()
+        place_teams = place.get("teams") or []
+        teams = ((place_teams[team_index],) if in_department and team_index is not None
+                 and team_index < len(place_teams) else ())
         users.append(DevUser(id=raw["id"], subject=raw["subject"], name=raw["name"], roles=tuple(raw["roles"]),
                              department=place["department"] if in_department else None, teams=teams))
     return users
 
 
 def jurisdiction_id(name_or_path: str) -> str:
-    """The id `dev_users` takes for `OMNI311_JURISDICTION`: an id as it is, a folder or its
-    `jurisdiction.yaml` by the folder's name (`jurisdictions/boston/jurisdiction.yaml` is `boston`)."""
+    """The id of `OMNI311_JURISDICTION`: an id as it is; a folder or its `jurisdiction.yaml` by the file's
+    own `id:` when it is there, else by the folder's name (`jurisdictions/boston/jurisdiction.yaml` is
+    `boston`)."""
     path = Path(name_or_path)
+    config = path / "jurisdiction.yaml" if path.is_dir() else path
+    if config.suffix in (".yaml", ".yml") and config.is_file():
+        try:
+            found = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            found = None
+        if isinstance(found, dict) and isinstance(found.get("id"), str) and found["id"]:
+            return found["id"]
     if path.suffix in (".yaml", ".yml"):
         return path.stem if path.stem != "jurisdiction" else path.parent.name
     return path.name
 
 
-def dev_user(jurisdiction_id: str, user_id: str) -> DevUser:
-    """One development user by id; raises LookupError naming the known ids."""
-    users = dev_users(jurisdiction_id)
+def dev_user(jurisdiction: str, user_id: str) -> DevUser:
+    """One development user of a jurisdiction (id or path, as `dev_users`) by id; raises LookupError
+    naming the known ids."""
+    users = dev_users(jurisdiction)
     for user in users:
         if user.id == user_id:
             return user
@@ -193,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     key_dir = settings.auth_dev_issuer_dir
-    jurisdiction = jurisdiction_id(settings.jurisdiction)
+    jurisdiction = settings.jurisdiction
     try:
         if args.command == "keygen":
             ensure_keys(key_dir)
@@ -204,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             for user in dev_users(jurisdiction):
                 print(f"{user.id:<11} {user.subject:<16} {','.join(user.roles):<17} "
-                      f"{user.department or '-':<13} {','.join(user.teams) or '-':<12} {user.name}")
+                      f"{user.department or '-':<20} {','.join(user.teams) or '-':<12} {user.name}")
     except LookupError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -48,6 +48,8 @@ MSG
 # One development sign-in per role (deploy/local/dev-users.yaml; tokens signed with var/dev-issuer/):
 # open the link in a browser, or use the token with curl against the case API's /staff routes.
 "$PY" - <<'PY'
+import shlex
+
 from shared.auth import dev_issuer
 from shared.settings import Settings
 
@@ -59,9 +61,10 @@ except LookupError as exc:
     print(f"    no development users: {exc}")
 for user in users:
     print(f"    {user.id:<11} {user.name:<34} {s.workbench_base_url}/sign-in?user={user.id}")
-print("  a token for curl: curl -H \"Authorization: Bearer $(OMNI311_JURISDICTION="
-      f"{dev_issuer.jurisdiction_id(s.jurisdiction)} .venv/bin/python -m shared.auth.dev_issuer mint supervisor)\" "
-      f"{s.case_api_url}/staff/cases")
+if users:
+    print("  a token for curl: curl -H \"Authorization: Bearer $(OMNI311_JURISDICTION="
+          f"{shlex.quote(s.jurisdiction)} .venv/bin/python -m shared.auth.dev_issuer mint supervisor)\" "
+          f"{s.case_api_url}/staff/cases")
 PY
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."

@@ -77,10 +77,51 @@ def test_there_is_one_dev_user_per_role_and_two_staff_in_different_teams() -> No
 def test_dev_departments_are_departments_of_their_jurisdiction(require_shared_data) -> None:
     from shared.jurisdiction import load_jurisdiction
 
-    for jurisdiction in ("demo", "boston", "nyc"):
-        department = dev_user(jurisdiction, "staff").department
-        ids = {d.id for d in load_jurisdiction(jurisdiction).departments}
-        assert department in ids, (jurisdiction, department)
+    for jurisdiction in ("demo", "boston", "nyc", "montreal"):
+        departments = {d.id: d for d in load_jurisdiction(jurisdiction).departments}
+        for user in dev_users(jurisdiction):
+            if user.department is not None:
+                assert user.department in departments, (jurisdiction, user.department)
+                assert set(user.teams) <= {t.id for t in departments[user.department].teams}, (jurisdiction, user)
+
+
+def test_montreal_has_its_development_users_in_a_borough() -> None:
+    users = {u.id: u for u in dev_users("montreal")}
+    assert set(users) == {"agent", "staff", "staff2", "supervisor", "admin"}
+    assert users["staff"].department == users["supervisor"].department == "plateau-mont-royal"
+    assert users["staff"].teams == () and users["agent"].department is None  # Montréal's boroughs have no teams
+
+
+def _drafted_city(folder: Path, teams: str) -> Path:
+    """A drafted city's jurisdiction.yaml (no data files), its first department with `teams`."""
+    folder.mkdir(parents=True)
+    (folder / "jurisdiction.yaml").write_text(
+        "id: ville\nname: Ville\ntimezone: Europe/Paris\ndepartments:\n"
+        f"  - {{id: voirie, name: Voirie, teams: {teams}}}\n"
+        "  - {id: '311', name: Ville 311}\n"
+        "services:\n  - {service_code: nid-de-poule, service_name: Nid-de-poule, department: voirie}\n"
+        "unclassified: {service_code: autre, service_name: Autre, department: '311'}\n", "utf-8")
+    return folder
+
+
+def test_a_city_the_users_file_does_not_list_gets_them_in_its_first_department(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    city = _drafted_city(tmp_path / "drafts" / "my city", "[nord, sud, est]")
+    for given in (city, city / "jurisdiction.yaml"):
+        users = {u.id: u for u in dev_users(str(given))}
+        assert set(users) == {"agent", "staff", "staff2", "supervisor", "admin"}
+        assert users["staff"].department == users["staff2"].department == users["supervisor"].department == "voirie"
+        assert (users["staff"].teams, users["staff2"].teams) == (("nord",), ("sud",))
+        assert users["admin"].roles == ("administrator",) and users["admin"].department is None
+    plain = {u.id: u for u in dev_users(str(_drafted_city(tmp_path / "plain", "[]")))}
+    assert plain["staff2"].department == "voirie" and plain["staff2"].teams == ()
+
+    monkeypatch.setenv("OMNI311_AUTH_DEV_ISSUER_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("OMNI311_JURISDICTION", str(city))
+    assert main(["mint", "supervisor"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = TokenVerifier(Settings(auth_jwks_url=str(tmp_path / "keys" / "jwks.json"))).verify(token)
+    assert (principal.role, principal.department) == (Role.SUPERVISOR, "voirie")
 
 
 def test_an_unknown_jurisdiction_or_user_names_the_known_ones() -> None:
@@ -119,3 +160,8 @@ def test_the_cli_mints_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_the_jurisdiction_setting_may_be_an_id_a_folder_or_its_file() -> None:
     assert [jurisdiction_id(j) for j in ("nyc", "jurisdictions/nyc", str(REPO_ROOT / "jurisdictions/nyc"),
                                          "jurisdictions/nyc/jurisdiction.yaml")] == ["nyc"] * 4
+
+
+def test_a_path_is_named_by_its_yamls_id_not_its_folder(tmp_path: Path) -> None:
+    city = _drafted_city(tmp_path / "draft-2", "[]")
+    assert jurisdiction_id(str(city)) == jurisdiction_id(str(city / "jurisdiction.yaml")) == "ville"
