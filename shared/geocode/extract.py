@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 __all__ = ["extract_place"]
 
@@ -54,6 +58,56 @@ _FR_AMP = re.compile(rf"(?<![\w'’.-])({_FR_STREET_RE})\s*(?:&|/|\bet\b)\s*(?:{
 _STOP = re.compile(r"\s+(?:Il|Elle|Je|On|Nous|Merci|Depuis|Devant|Près|Pres|Et|Mais|Le|La|Les|Un|Une|Ce|Cette)\b.*$")
 
 
+# Street types spelled out in six letters or more, English and French, that a misspelt word may stand for.
+# A typo of a shorter one is too often another word or a name: "Allen" for ALLEY, "dive" for DRIVE, "read"
+# for ROAD, "line" for LANE; MONTÉE and CROISSANT are left out for French verbs ("monte", "se croisent").
+_SPELLED_TYPES = (
+    "street", "avenue", "boulevard", "terrace", "parkway", "highway", "expressway", "square", "circle",
+    "crescent", "chemin", "promenade", "terrasse", "impasse", "autoroute",
+)
+# Real words within the edit budget of a type (plurals and other endings are refused by rule, below).
+_NOT_TYPOS = frozenset({
+    "chemise", "cheminee", "strewn", "streak", "stream", "streep", "squire", "circus", "cercle", "circe",
+    "circule", "terrance", "expressly", "avenir",
+})
+_WORD = re.compile(r"(?<![\w'’-])[A-Za-zÀ-ÿ]{4,12}(?![\w'’-])")
+
+
+@lru_cache(maxsize=4096)
+def _type_meant(word: str) -> str | None:
+    """The street type a misspelt word stands for (``"Stret"`` → ``"street"``, ``"boulevrd"`` →
+    ``"boulevard"``), or ``None``: one edit (a transposition counts as one) for a type of up to eight
+    letters, two for a longer one (BOULEVARD); the same first letter; never a real word near a type (``streets``,
+    ``stream``, ``croissance``)."""
+    lower = word.lower()
+    if lower in _NOT_TYPOS or lower in _SPELLED_TYPES:
+        return None
+    found = process.extractOne(lower, _SPELLED_TYPES, scorer=OSA.distance, score_cutoff=2)
+    if found is None:
+        return None
+    kind, distance = found[0], found[1]
+    if distance > (1 if len(kind) <= 8 else 2) or lower[0] != kind[0]:
+        return None
+    # "streets", "placed", "driver", "driven", "routes": a type with an ending is another word.
+    if lower.startswith(kind) or (lower[:-1] == kind[:-1] and lower[-1] in "sdrn" and len(lower) > len(kind)):
+        return None
+    return kind
+
+
+def _with_types_spelt(text: str) -> str:
+    """``text`` with each misspelt street type written right, in the case it was written in."""
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        kind = _type_meant(word)
+        # A word before a correctly written English type is the street's name ("Circe Ave"), not its type.
+        if kind is None or _TYPE_NEXT.match(m.string, m.end()):
+            return word
+        return kind.upper() if word.isupper() else kind.capitalize() if word[0].isupper() else kind
+    return _WORD.sub(fix, text)
+
+
+_TYPE_NEXT = re.compile(rf"\s+(?:{_EN_TYPES})\b", re.IGNORECASE)
+
 _FILLER = re.compile(r"^(?:(?:at|on|in|the|corner|of|intersection|front|near|by|outside)\s+)+", re.IGNORECASE)
 
 
@@ -71,11 +125,12 @@ def extract_place(text: str, language: str | None = None) -> str | None:
     - a street alone → ``"Main St"`` ("on Main Street"), ``"rue Ontario"`` ("sur la rue Ontario").
 
     ``language`` (``en``/``fr``) tries that language's patterns first; both are tried. A French street
-    name must start with a capital letter or a digit (as residents and the city write it).
+    name must start with a capital letter or a digit (as residents and the city write it). A street type
+    with a typo is read as the type, and given spelt right ("40 Elm Stret" → ``"40 Elm Street"``).
     """
     if not text or not text.strip():
         return None
-    text = " ".join(text.split())
+    text = _with_types_spelt(" ".join(text.split()))
     french = (language or "").lower().startswith("fr")
     order = (_french, _english) if french else (_english, _french)
     # Corners and addresses are more precise than a street alone: look for them in both languages first.
@@ -100,8 +155,12 @@ def _english(text: str, *, precise: bool) -> str | None:
         if m:
             return f"{m.group(1)} {_clean(m.group(2))}"
         return None
-    m = _EN_ON.search(text)
-    return _clean(m.group(1)) if m else None
+    for m in _EN_ON.finditer(text):
+        place = _clean(m.group(1))
+        # "in the street" names no street: a place needs a name besides its type and direction.
+        if re.sub(rf"\b(?:{_EN_TYPES}|east|west|north|south|e|w|n|s)\b\.?", "", place, flags=_FLAGS).strip():
+            return place
+    return None
 
 
 def _french(text: str, *, precise: bool) -> str | None:

@@ -97,3 +97,40 @@ def test_a_long_message_is_read_in_time_linear_in_its_length() -> None:
     places = [extract_place(text, language) for text in texts for language in ("en", "fr")]
     assert time.monotonic() - started < 3.0
     assert places[0] is None and places[-1] == "1200 Main St"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "place"),
+    [
+        ("pothole in front of 40 Elm Stret", "en", "40 Elm Street"),
+        ("trash at 12 Oak Aveneu", "en", "12 Oak Avenue"),                  # a transposition is one edit
+        ("corner of Elm Steet and Main Stret", "en", "Elm Street & Main Street"),
+        ("rats on Main Sreet", "en", "Main Street"),
+        ("devant le 1234 boulevrd Saint-Laurent", "fr", "1234 boulevard Saint-Laurent"),
+        ("un trou au 45 chemni de la Côte-des-Neiges", "fr", "45 chemin de la Côte-des-Neiges"),
+    ],
+)
+def test_a_street_type_with_a_typo_is_read_as_the_type(text: str, language: str, place: str) -> None:
+    # "40 Elm Stret" was no place: only a correctly spelt type ended a street.
+    assert extract_place(text, language) == place
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "40 people complained",
+        "in the street",                                   # a type with no name is no street
+        "garbage in the streets for 3 days",
+        "12 planes flew over, 40 drivers honked",
+        "a stream of water since 3 streaks of rain",
+        "40 Allen Terrance complained",                    # names near a type: Allen (ALLEY), Terrance (TERRACE)
+        "les voitures circulent, 3 rues se croisent et ça monte",
+    ],
+)
+def test_ordinary_words_near_a_street_type_are_no_place(text: str) -> None:
+    assert extract_place(text, "en") is None and extract_place(text, "fr") is None
+
+
+def test_a_name_before_a_written_type_is_not_taken_for_a_misspelt_type() -> None:
+    assert extract_place("rats at 12 Circe Ave", "en") == "12 Circe Ave"
+    assert extract_place("pothole at 40 Allen St", "en") == "40 Allen St"

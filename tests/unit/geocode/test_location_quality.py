@@ -4,8 +4,10 @@ order, `tools.evaluate.location`).
 
 Measured on 2026-11-30 (README table): NYC sample placed 5.8 %, within 200 m 5.8 %, confirm 27.0 %,
 wrong district 0 of 41; Montréal rats placed 4.9 %, within 200 m 4.4 %, confirm 34.1 %, wrong district
-8.6 %; Boston Open311 requests placed 20.5 %, within 200 m 20.0 %, confirm 44.9 %, wrong ward 4.8 %, and of
-the 908 whose own words name a place, 9.6 % placed (8.7 % within 200 m).
+8.6 %; Boston Open311 requests placed 20.9 %, within 200 m 20.4 %, confirm 44.9 %, wrong ward 5.0 %, and of
+the 842 whose own words name a place, 11.1 % placed (10.0 % within 200 m). (Before street types with a
+typo were read, 20.5 % and 20.0 %, and of 909, 9.5 % placed: those 909 counted 60 texts whose "place" was a
+bare type, "in the street", now no place.)
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def test_boston_requests_addresses_are_placed(reports: dict[str, dict[str, Any]]
     assert r["placed"] + r["confirm"] >= 0.63
     assert r["wrong_district"] <= 0.07
     text = r["from_text"]
-    assert text["n_tested"] >= 850
+    assert text["n_tested"] >= 820
     assert text["placed"] >= 0.08 and text["placed_within_200m"] >= 0.85
 
 
