@@ -47,5 +47,7 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
     deps = handlers.Deps(publisher=publisher or KafkaIntakePublisher(rt.broker, s.topic),
                          case_api=case_api or client, config=config,  # type: ignore[arg-type]
                          geocoder=geocoder or geocoder_for(jur))
+    if (close := getattr(deps.geocoder, "aclose", None)) is not None:  # a server geocoder's HTTP client
+        rt.on_stop.append(close)
     http.mount(rt, deps, tw)
     return rt.app

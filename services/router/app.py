@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Any:
         jurisdiction = load_jurisdiction(s.jurisdiction)
         model = await asyncio.to_thread(model_for, jurisdiction, s.model_dir)
         geocoder = await asyncio.to_thread(geocoder_for, jurisdiction)
+        if (close := getattr(geocoder, "aclose", None)) is not None:  # a server geocoder's HTTP client
+            rt.on_stop.append(close)
         live.update(jurisdiction=jurisdiction, model=model, geocoder=jurisdiction.geocoding.provider)
         rt.log.info("judges_loaded", config_version=jurisdiction.config_version,
                     model_version=model.version if model is not None else None, geocoder=live["geocoder"])

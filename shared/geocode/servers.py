@@ -69,13 +69,16 @@ class _ServerGeocoder:
         """``url``: the server's base URL. ``timeout_s``: bound on one call (seconds). ``bounds``:
         (south, west, north, east) the search is limited to and answers must fall in. ``country_codes``:
         ISO 3166-1 alpha-2. ``fallback`` answers when the server fails or finds nothing. ``client``:
-        an httpx client to reuse (else one per call)."""
+        an httpx client to use, which the caller closes; without one, the geocoder opens its own on the
+        first lookup, keeps it (one connection pool for every lookup) and closes it in :meth:`aclose`."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.bounds = bounds
         self.country_codes = [c.lower() for c in country_codes]
         self.fallback = fallback
         self._client = client
+        self._own: httpx.AsyncClient | None = None
+        self._own_loop: asyncio.AbstractEventLoop | None = None
 
     async def geocode(self, text: str, *, language: str | None = None) -> GeocodeAnswer | None:
         """`Geocoder.geocode`: the server's best answer inside the bounds; the fallback's answer when the
@@ -100,10 +103,25 @@ class _ServerGeocoder:
 
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        return await self._read(self._http(), f"{self.url}{path}", params, headers)
+
+    def _http(self) -> httpx.AsyncClient:
+        """The given client, else this geocoder's own, opened on first use. A client's connections
+        belong to the event loop that opened them: one opened in another loop (gone, or a test's) is
+        left for a new one."""
         if self._client is not None:
-            return await self._read(self._client, f"{self.url}{path}", params, headers)
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            return await self._read(client, f"{self.url}{path}", params, headers)
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._own is None or self._own.is_closed or self._own_loop is not loop:
+            self._own, self._own_loop = httpx.AsyncClient(timeout=self.timeout_s), loop
+        return self._own
+
+    async def aclose(self) -> None:
+        """Close the client this geocoder opened (not one given to it); called at shutdown by the router's
+        and the SMS app's lifespans. A later lookup opens a new one."""
+        own, self._own, self._own_loop = self._own, None, None
+        if own is not None and not own.is_closed:
+            await own.aclose()
 
     async def _read(self, client: httpx.AsyncClient, url: str, params: dict[str, Any], headers: dict[str, str]) -> Any:
         """The JSON body, read up to `MAX_RESPONSE_BYTES` (a search answers a few kilobytes).

@@ -223,3 +223,29 @@ async def test_an_answer_larger_than_the_limit_is_not_read_whole(gazetteer: Gaze
         answer = await NominatimGeocoder("http://geocoder", client=client, fallback=gazetteer).geocode("242 Acklam Road")
     assert answer.source == "gazetteer"
     assert sent <= MAX_RESPONSE_BYTES + 2 * 65_536
+
+
+async def test_one_http_client_serves_every_lookup_until_aclose(
+        fresh: FakeGeocoderServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # geocoder_for never passes a client: a new httpx.AsyncClient (a new connection pool) was opened for
+    # every lookup.
+    import shared.geocode.servers as servers  # noqa: PLC0415
+
+    opened: list[httpx.AsyncClient] = []
+
+    class Counting(httpx.AsyncClient):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            opened.append(self)
+
+    monkeypatch.setattr(servers.httpx, "AsyncClient", Counting)
+    geocoder = PeliasGeocoder(fresh.url)
+    for _ in range(3):
+        assert (await geocoder.geocode("10 Downing St, London, UK")).matched == "10 Downing Street"
+    assert len(opened) == 1 and not opened[0].is_closed
+    await geocoder.aclose()
+    assert opened[0].is_closed
+    await geocoder.aclose()  # twice is harmless
+    assert (await geocoder.geocode("10 Downing St, London, UK")).source == "pelias"  # a new client after close
+    assert len(opened) == 2
+    await geocoder.aclose()
