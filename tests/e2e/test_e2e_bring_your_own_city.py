@@ -1,12 +1,10 @@
 """Bring your own city: a jurisdiction is drafted from an export in a layout the code has never seen and a
-boundary file, only a column mapping is written by hand, the export is replayed with the replay command
-`make run` calls, and each case's district is read back from Open311 ``GET /requests.json?extensions=true``.
-
-What `make run` does, done here without touching the machine's running services: `make run` starts
-every service on fixed ports (deploy/local/bin/services.sh) and runs ``python -m tools.replay.cli $REPLAY
---mode structured`` with ``OMNI311_JURISDICTION`` set; this module starts the services that replay needs
-(case, router, intake_web; `support.stack.Stack`, own ports, database and topic prefix) with
-``OMNI311_JURISDICTION`` = the drafted YAML's path, and runs that same replay command as a process.
+boundary file, only a column mapping is written by hand, the export is replayed by `make run` itself
+(``RUN_FOREGROUND=0 make run REPLAY=<export> OMNI311_JURISDICTION=<drafted jurisdiction.yaml>``: every
+service on its usual ports, then the replay), and each case's district is read back from Open311
+``GET /requests.json?extensions=true``. The services `make run` started are stopped afterwards
+(``deploy/local/bin/services.sh stop``); the infrastructure stays up, as after `make run`. The city's id is
+new on every run, so its database and topics are its own.
 """
 
 from __future__ import annotations
@@ -16,7 +14,8 @@ import io
 import json
 import os
 import subprocess
-import sys
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from support.infra import KAFKA, check_infra
-from support.stack import REPO, Stack
+from support.infra import check_infra
+from support.stack import REPO
 from tools.draft.__main__ import main as draft_main
 
 # Three sectors of an invented town (WGS84), squares of 0.02 degrees: (code, label, south, west).
@@ -71,11 +70,15 @@ def _sector_of(lat: float, long: float) -> str:
     return code
 
 
+PORTAL = "http://127.0.0.1:8080"  # intake_web's port in shared/settings.py SERVICE_PORTS, as `make run` prints
+
+
 @dataclass
 class City:
     folder: Path
     export: Path
     jurisdiction: Path
+    id: str
 
 
 def _write_city(folder: Path) -> tuple[Path, Path]:
@@ -111,7 +114,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
     folder = tmp_path_factory.mktemp("ville")
     export, boundary = _write_city(folder)
     output = folder / "jurisdiction.yaml"
-    common = [str(export), "--boundary", str(boundary), "--id", "ville", "--name", "Ville-sur-Test",
+    city_id = f"ville{uuid.uuid4().hex[:8]}"
+    common = [str(export), "--boundary", str(boundary), "--id", city_id, "--name", "Ville-sur-Test",
               "--timezone", "Europe/Paris", "--locale", "fr", "--locale", "en", "--country", "FR", "-o", str(output)]
 
     code, _, err = _draft(*common)
@@ -124,19 +128,40 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
     code, out, err = _draft(*common, "--layout", str(mapping))
     assert code == 0, err
     assert json.loads(out)["services"] == 3
-    return City(folder, export, output)
+    return City(folder, export, output, city_id)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@dataclass
+class Run:
+    output: str
+    report: dict
 
 
 @pytest.fixture(scope="module")
-async def city_stack(city: City, test_issuer) -> AsyncIterator[Stack]:  # noqa: ANN001
+async def make_run(city: City) -> AsyncIterator[Run]:
+    """``RUN_FOREGROUND=0 make run`` with the drafted city: it starts every service, replays the export and
+    returns; the services are stopped when the module is done. Fails (never skips) when the infrastructure
+    is down or a `make run` of this machine already holds the services' ports."""
     await check_infra()
-    stack = Stack(jurisdiction=str(city.jurisdiction), services=("case", "router", "intake_web"),
-                  extra_env={"OMNI311_OPEN311_API_KEYS": '["ville-key"]'} | test_issuer.env())
-    await stack.up()
+    assert _port_free(8080), "port 8080 is taken: a `make run` is already serving; stop it first"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI311_")} | {
+        "OMNI311_JURISDICTION": str(city.jurisdiction), "REPLAY": str(city.export), "RUN_FOREGROUND": "0"}
+    if "OMNI311_SHARED_DATA" in os.environ:
+        env["OMNI311_SHARED_DATA"] = os.environ["OMNI311_SHARED_DATA"]
     try:
-        yield stack
+        done = subprocess.run(["make", "--no-print-directory", "run"], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+        report = json.loads((REPO / "var" / "replay-report.json").read_text(encoding="utf-8"))
+        yield Run(done.stdout, report)
     finally:
-        await stack.down()
+        subprocess.run([str(REPO / "deploy/local/bin/services.sh"), "stop"], cwd=REPO, env=env,
+                       capture_output=True, timeout=120, check=False)
 
 
 def test_the_draft_has_services_departments_sectors_observed_sla_and_the_mapping(city: City) -> None:
@@ -151,28 +176,17 @@ def test_the_draft_has_services_departments_sectors_observed_sla_and_the_mapping
     assert document["locales"] == ["fr", "en"] and document["holidays"] == {"country": "FR"}
 
 
-async def test_the_export_replays_and_open311_tells_each_case_its_sector(city: City, city_stack: Stack) -> None:
-    report_path = city.folder / "replay-report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI311_")} | {
-        "OMNI311_JURISDICTION": str(city.jurisdiction), "OMNI311_KAFKA_BOOTSTRAP": KAFKA,
-        "OMNI311_TOPIC_PREFIX": city_stack.topic_prefix}
-    if "OMNI311_SHARED_DATA" in os.environ:
-        env["OMNI311_SHARED_DATA"] = os.environ["OMNI311_SHARED_DATA"]
-    # run.sh: "$PY" -m tools.replay.cli "$REPLAY" --mode "${REPLAY_MODE:-structured}" ${REPLAY_ARGS:-}
-    replayed = subprocess.run(
-        [sys.executable, "-m", "tools.replay.cli", str(city.export), "--mode", "structured", "--no-progress",
-         "--base-url", city_stack.url("intake_web"), "--api-key", "ville-key", "--report", str(report_path),
-         "--settle-timeout", "60", "--quiet", "2"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert replayed.returncode == 0, replayed.stderr[-2000:]
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    assert report["reader"] == "mapped"
+async def test_make_run_replays_the_export_and_open311_tells_each_case_its_sector(city: City,
+                                                                                  make_run: Run) -> None:
+    assert f"jurisdiction: {city.jurisdiction} (database omni311_{city.id}, topic prefix {city.id}.)" in make_run.output
+    report = make_run.report
+    assert report["file"] == str(city.export) and report["reader"] == "mapped"
     assert (report["records_read"], report["rejected"], report["cases_opened"], report["routed"]) == (8, 0, 8, 8), report
     assert report["agency_accuracy"]["structured"] == 1.0
     assert report["districts"]["structured"] == {"with_label": 8, "label_not_a_district": 0, "judged": 8,
                                                  "agree": 8, "agreement": 1.0, "routed_without_district": 0}
 
-    async with httpx.AsyncClient(base_url=city_stack.url("intake_web"), timeout=10) as http:
+    async with httpx.AsyncClient(base_url=PORTAL, timeout=10) as http:
         answer = await http.get("/requests.json", params={
             "extensions": "true", "start_date": "2024-03-01T00:00:00Z", "end_date": "2024-03-31T00:00:00Z"})
     assert answer.status_code == 200, answer.text
