@@ -3,9 +3,10 @@ the public URL Twilio signed, which is rarely the URL this process sees behind a
 
 The public URL of a request:
 - origin (scheme, user:password@, host, port): the configured public base URL
-  (``OMNI311_TWILIO_PUBLIC_BASE_URL``) when set; else ``X-Forwarded-Proto``/``-Host``/``-Port`` when the
-  peer is a configured trusted proxy (``OMNI311_TWILIO_TRUSTED_PROXIES``); else the request's own.
-  Forwarded headers from any other peer are ignored: anyone can send them.
+  (``OMNI311_TWILIO_PUBLIC_BASE_URL``) when set; else, when the peer is a configured trusted proxy
+  (``OMNI311_TWILIO_TRUSTED_PROXIES``), ``X-Forwarded-Proto``/``-Host``/``-Port`` or RFC 7239
+  ``Forwarded: proto=..;host=..``, each part the proxy leaves out taken from the request (its ``Host``);
+  else the request's own. Forwarded headers from any other peer are ignored: anyone can send them.
 - path and query: ``X-Original-URI``/``X-Forwarded-Uri`` from a trusted proxy that rewrites paths (the
   whole original path and query), else the base URL's path (or a trusted ``X-Forwarded-Prefix``)
   followed by the path and query exactly as received (still percent-encoded).
@@ -97,14 +98,19 @@ class PublicUrlPolicy:
             return m.group(1), m.group(2).split("?")[0].rstrip("/")
         prefix = _first(headers.get("x-forwarded-prefix")) if trusted else ""
         prefix = "/" + prefix.strip("/") if prefix and prefix.strip("/") else ""
-        if trusted and headers.get("x-forwarded-host"):
-            proto = _first(headers.get("x-forwarded-proto")) or scheme
-            fhost = _first(headers.get("x-forwarded-host"))
-            port = _first(headers.get("x-forwarded-port"))
-            if port and not re.search(r":\d+$", fhost) and port.isdigit():
-                fhost = f"{fhost}:{port}"
-            return f"{proto}://{fhost}", prefix
-        return f"{scheme}://{host}", prefix
+        if not trusted:
+            return f"{scheme}://{host}", prefix
+        # A trusted proxy may say any part of the origin; what it leaves out is the request's own
+        # (a load balancer that keeps Host and adds only X-Forwarded-Proto/-Port is the common case).
+        rfc = forwarded_element(headers.get("forwarded"))
+        proto = (_first(headers.get("x-forwarded-proto")) or rfc.get("proto", "")).lower()
+        if proto not in ("http", "https"):
+            proto = scheme
+        fhost = _first(headers.get("x-forwarded-host")) or rfc.get("host", "") or host
+        port = _first(headers.get("x-forwarded-port"))
+        if port.isdigit() and not re.search(r":\d+$", fhost):
+            fhost = f"{fhost}:{port}"
+        return f"{proto}://{fhost}", prefix
 
     def public_url(self, *, scheme: str, host: str, raw_path: str, query: str, headers: dict[str, str],
                    peer: str | None) -> str:
@@ -121,6 +127,17 @@ class PublicUrlPolicy:
 def _first(value: str | None) -> str:
     """The client-side value of a forwarded header that proxies appended to (``https, http``)."""
     return (value or "").split(",")[0].strip()
+
+
+def forwarded_element(value: str | None) -> dict[str, str]:
+    """The client-side element of an RFC 7239 ``Forwarded`` header (``for=192.0.2.60;proto=https;
+    host=city.example, for=10.0.0.1``) as lower-case parameter names to unquoted values; {} when absent."""
+    out: dict[str, str] = {}
+    for pair in (value or "").split(",")[0].split(";"):
+        name, sep, val = pair.partition("=")
+        if sep:
+            out[name.strip().lower()] = val.strip().strip('"')
+    return out
 
 
 def url_variants(url: str) -> Iterator[str]:
