@@ -47,12 +47,11 @@ def test_ordinary_subjects_are_messages(subject: str) -> None:
     ("Auto-Submitted: auto-replied", "Auto-Submitted"),
     ("Auto-Submitted: auto-generated (failure)", "Auto-Submitted"),
     ("Auto-Submitted: auto-notified", "Auto-Submitted"),
-    ("X-Auto-Response-Suppress: All", "X-Auto-Response-Suppress"),
     ("X-Autoreply: yes", "X-Autoreply"),
     ("X-Autorespond: Jane is away", "X-Autorespond"),
     ("Precedence: bulk", "Precedence: bulk"),
     ("Precedence: junk", "Precedence: junk"),
-    ("Precedence: list", "Precedence: list"),
+    ("Precedence: auto_reply", "Precedence: auto_reply"),
     ("X-Apple-Action: VACATION", "VACATION"),
     ("X-MS-Exchange-Inbox-Rules-Loop: jane@example.org", "Inbox-Rules-Loop"),
     ("X-POST-MessageClass: 9; Autoresponder", "message class"),
@@ -61,6 +60,38 @@ def test_ordinary_subjects_are_messages(subject: str) -> None:
 def test_automatic_reply_headers(header: str, reason: str) -> None:
     verdict, why = kind(header)
     assert verdict == "auto_reply" and reason in why
+
+
+def test_exchange_suppress_header_on_an_automatic_reply_subject_is_an_auto_reply() -> None:
+    verdict, why = kind("X-Auto-Response-Suppress: All", "Subject: Automatic reply: Streetlight out")
+    assert verdict == "auto_reply" and "X-Auto-Response-Suppress" in why
+
+
+NEIGHBOURS = ("List-Id: Elm Street Neighbours <elmst.lists.example.org>",
+              "List-Post: <mailto:elmst@lists.example.org>", "Sender: elmst-bounces@lists.example.org")
+
+
+@pytest.mark.parametrize("headers", [
+    ("Precedence: list", *NEIGHBOURS),  # Mailman, Sympa, Google Groups
+    ("Precedence: bulk", *NEIGHBOURS),  # Majordomo, older Mailman
+    ("Precedence: list",),
+    ("X-Auto-Response-Suppress: OOF", *NEIGHBOURS),  # the list asks us not to auto-reply
+    ("X-Auto-Response-Suppress: All",),
+    ("Mailing-List: contact elmst-help@lists.example.org; run by ezmlm", "Precedence: bulk"),
+])
+def test_a_residents_post_relayed_by_a_mailing_list_is_a_message(headers: tuple[str, ...]) -> None:
+    verdict, why = kind(*headers, body="The streetlight at Elm and 3rd has been out since Monday. -- Jane")
+    assert verdict == "message" and "no automatic-mail marker" in why
+
+
+def test_the_list_that_relayed_a_message_is_in_its_reason() -> None:
+    assert "Elm Street Neighbours" in kind("Precedence: list", *NEIGHBOURS)[1]
+
+
+def test_an_out_of_office_reply_relayed_by_a_list_is_still_an_auto_reply() -> None:
+    assert kind("Auto-Submitted: auto-replied", "Precedence: list", *NEIGHBOURS)[0] == "auto_reply"
+    assert kind("Subject: Out of Office", "Precedence: list", *NEIGHBOURS)[0] == "auto_reply"
+    assert kind("X-Autoreply: yes", *NEIGHBOURS)[0] == "auto_reply"
 
 
 @pytest.mark.parametrize("header", ["Auto-Submitted: no", "Auto-Submitted: No (a person wrote this)",

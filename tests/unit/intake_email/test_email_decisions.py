@@ -112,3 +112,14 @@ def test_a_failure_while_building_the_event_keeps_the_mail_as_unparseable_instea
     assert (d.kind, d.reason) == ("unparseable", "could not build the intake event")
     assert d.problems[-1] == "ValueError: no media base"
     assert d.envelopes == [] and d.media == []
+
+
+def test_a_residents_mail_relayed_by_a_neighbourhood_list_opens_a_case() -> None:
+    raw = mail("<post1@resident.test>").replace(
+        b"To: 311@omni311.test", b"To: 311@omni311.test\nPrecedence: list\n"
+        b"List-Id: Voisins de la rue des Erables <erables.listes.example.org>\n"
+        b"List-Post: <mailto:erables@listes.example.org>")
+    _, d = decide(raw, CITY, NOW)
+    assert d.kind == "message" and "Voisins de la rue des Erables" in d.reason
+    (env,) = d.envelopes
+    assert "nid-de-poule devant le 12 rue des Érables" in env.payload(MessageReceived).description
