@@ -2,7 +2,9 @@
 
 A resident's message becomes one `intake.message_received`; a bounce one `intake.bounce_received` per
 permanently failed recipient that is not the city's own address (a delay announces nothing); our own
-mail coming back is a loop (`own`); auto-replies and reports publish nothing (RFC 3834: never answered).
+mail coming back is a loop (`own`); auto-replies and reports publish nothing (RFC 3834: never answered); a
+message without sender address, or with no subject, no new text and no attachment, is kept as `unparseable`
+(listed under /problems) and publishes nothing.
 Event and media ids derive from the Message-ID, so the same mail read twice decides the same ids.
 """
 
@@ -115,6 +117,11 @@ def _decide(parsed: ParsedEmail, city: CityMailbox, now: datetime, d: Decision) 
         summary["media_id"] = str(match.media_id) if match else None
     urls = [city.media_url(m.media_id) for m in d.media if m.attachment.publishable]
     text = new_text(parsed.text, forward=is_forward(parsed.subject))
+    if not text.strip() and not parsed.subject.strip() and not parsed.attachments:
+        # Nothing a case could say (quoted lines and blank HTML count as nothing): kept and listed under
+        # /problems for staff, no empty case.
+        d.kind, d.reason = "unparseable", "empty message: no subject, no new text and no attachment"
+        return
     message = to_intake(parsed, text, now, detect_language(text or parsed.subject), urls)
     message = MessageReceived.model_validate({**message.model_dump(), "sender_authenticated": d.sender_authenticated})
     d.envelopes.append(Envelope.new_flow(

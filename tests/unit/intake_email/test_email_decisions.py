@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import pytest
+
 from services.intake_email.domain.decisions import CityMailbox, decide, media_id_for
 from shared.events import BounceReceived, MessageReceived
 
@@ -123,3 +125,30 @@ def test_a_residents_mail_relayed_by_a_neighbourhood_list_opens_a_case() -> None
     assert d.kind == "message" and "Voisins de la rue des Erables" in d.reason
     (env,) = d.envelopes
     assert "nid-de-poule devant le 12 rue des Érables" in env.payload(MessageReceived).description
+
+
+def bare(body: bytes, *, head: bytes = b"") -> bytes:
+    return (b"From: Jeanne Roy <jeanne@resident.test>\r\nTo: 311@omni311.test\r\nMessage-ID: <empty@resident.test>\r\n"
+            + head + b"\r\n" + body)
+
+
+@pytest.mark.parametrize("raw", [
+    bare(b""),  # no subject, no body, no attachment
+    bare(b"\r\n  \r\n", head=b"Subject:   \r\n"),  # blank subject, blank lines
+    bare(b"<html><body><p>&nbsp;</p><br></body></html>", head=b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n"),
+    bare(b"On Mon, 2 Mar 2026, 311 wrote:\r\n> We received your request.\r\n"),  # a reply that adds nothing
+])
+def test_a_message_with_nothing_to_say_opens_no_case_and_is_kept_as_a_problem(raw: bytes) -> None:
+    _, d = decide(raw, CITY, NOW)
+    assert (d.kind, d.envelopes) == ("unparseable", [])
+    assert d.reason == "empty message: no subject, no new text and no attachment"
+
+
+def test_a_photo_alone_or_a_subject_alone_still_opens_a_case() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Message-ID"] = "jeanne@resident.test", "311@omni311.test", "<photo@resident.test>"
+    msg.add_attachment(PNG, maintype="image", subtype="png", filename="trou.png")
+    _, d = decide(msg.as_bytes(), CITY, NOW)
+    assert d.kind == "message" and len(d.envelopes) == 1 and len(d.media) == 1
+    _, d = decide(bare(b"", head=b"Subject: Streetlight out at Elm and 3rd\r\n"), CITY, NOW)
+    assert d.envelopes[0].payload(MessageReceived).description == "Streetlight out at Elm and 3rd"
