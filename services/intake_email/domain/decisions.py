@@ -95,6 +95,8 @@ def _decide(parsed: ParsedEmail, city: CityMailbox, now: datetime, d: Decision) 
                       "publishable": a.publishable} for a in parsed.attachments]
     verdict = classify(parsed)
     d.kind, d.reason = verdict.kind, verdict.reason
+    if parsed.signatures:
+        d.reason += f"; signed ({', '.join(parsed.signatures)}; not verified)"
     sender = (parsed.from_addr.address if parsed.from_addr else "").strip().casefold()
     if verdict.kind == "message" and sender and sender in city.own_addresses:
         d.kind, d.reason = "own", "sent from the city's own address (a mail loop)"

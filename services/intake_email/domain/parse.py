@@ -11,6 +11,11 @@ their text is appended to `text` under a ``---------- Forwarded message --------
 resident forwarded it because it is the substance), they are listed in `forwarded`, and their own
 attachments join `attachments` with `forwarded=True`. The returned original inside a bounce is not
 part of the text.
+
+Signed mail is read like any other: the content of an opaque S/MIME signed message
+(``application/pkcs7-mime; smime-type=signed-data``, or a ``.p7m`` file sent as octet-stream, RFC 8551
+§3.2.2) is unpacked and parsed as the message's own MIME tree; every signature met is named in
+`signatures` (never verified).
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from services.intake_email.domain.charsets import decode_bytes, repair_mojibake
 from services.intake_email.domain.html import html_to_text
 from services.intake_email.domain.images import IMAGE_EXTENSIONS, ImageUnreadable, image_content_type, \
     strip_image_metadata
+from services.intake_email.domain.smime import PKCS7_MIME_TYPES, SmimeUnreadable, signed_content
 
 MAX_MESSAGE_ID = 998
 _MAX_DEPTH = 40
 _SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                               "application/pgp-signature"})
+_ENCRYPTED_SMIME = frozenset({"enveloped-data", "authenveloped-data"})
 _REPORT_PARTS = frozenset({"message/delivery-status", "message/global-delivery-status", "message/feedback-report",
                            "message/disposition-notification", "message/global-disposition-notification"})
 _RETURNED = frozenset({"message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
@@ -106,7 +113,9 @@ class ParsedEmail:
 
     `date` is aware (UTC offset from the header) or None when missing or unreadable; `text` is the
     body as the reader sees it (text/plain preferred, else HTML converted), forwarded messages
-    appended; `headers` are the decoded top-level headers in order, for classification.
+    appended; `headers` are the decoded top-level headers in order, for classification; `signatures`
+    names each signature present ("S/MIME opaque signed-data", "S/MIME detached signature", "OpenPGP
+    signature"), none of them verified.
     """
 
     message_id: str
@@ -128,6 +137,7 @@ class ParsedEmail:
     report_type: str | None = None
     report_parts: tuple[str, ...] = ()
     delivery_status: tuple[DeliveryStatus, ...] = ()
+    signatures: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
@@ -217,6 +227,7 @@ def _parse(raw: bytes, problems: list[str]) -> ParsedEmail:
         report_type=report_type,
         report_parts=tuple(body.report_parts),
         delivery_status=tuple(body.delivery_status),
+        signatures=tuple(dict.fromkeys(body.signatures)),
         problems=tuple(dict.fromkeys(problems)),
     )
 
@@ -444,6 +455,7 @@ class _Body:
         self.forwarded: list[ForwardedMessage] = []
         self.report_parts: list[str] = []
         self.delivery_status: list[DeliveryStatus] = []
+        self.signatures: list[str] = []
         self._seen: set[bytes] = set()
 
     def text(self) -> str:
@@ -484,7 +496,13 @@ class _Body:
                 for child in children:
                     self.walk(child, forwarded=forwarded, depth=depth + 1, text=text)
             return
-        if ctype in _SIGNATURE_TYPES or ctype in _RETURNED:
+        if ctype in _SIGNATURE_TYPES:
+            self.signatures.append("OpenPGP signature" if ctype == "application/pgp-signature"
+                                   else "S/MIME detached signature")
+            return
+        if ctype in _RETURNED:
+            return
+        if self._opaque_signed(part, ctype, forwarded=forwarded, depth=depth, text=text):
             return
         if ctype.startswith("multipart/"):
             ctype = "text/plain"  # a multipart whose boundary never came: its payload is all there is
@@ -493,6 +511,31 @@ class _Body:
                 self._text(part, ctype)
             return
         self._attachment(part, ctype, forwarded)
+
+    def _opaque_signed(self, part: Message, ctype: str, *, forwarded: bool, depth: int, text: bool) -> bool:
+        """Walk the content of an opaque S/MIME signed part as if it stood in its place; False (the part is
+        then kept as an attachment) when it is not one or cannot be unpacked."""
+        filename = (_guard([], "file name", part.get_filename) or "").lower()
+        octet_p7m = ctype in ("application/octet-stream", "") and filename.endswith(".p7m")
+        if ctype not in PKCS7_MIME_TYPES and not octet_p7m:
+            return False
+        smime_type = str(_guard([], "smime-type", lambda: part.get_param("smime-type")) or "").lower()
+        if smime_type in _ENCRYPTED_SMIME:
+            self.problems.append(f"encrypted message (S/MIME {smime_type}): content not readable")
+            return False
+        if smime_type not in ("", "signed-data"):
+            return False  # certs-only, compressed-data: an attachment like any file
+        try:
+            data = part.get_payload(decode=True) or b""
+            content = signed_content(bytes(data) if isinstance(data, (bytes, bytearray)) else b"")
+        except SmimeUnreadable as exc:
+            if smime_type == "signed-data":
+                self.problems.append(f"S/MIME signed-data not readable, kept as an attachment: {exc}"[:300])
+            return False
+        inner = BytesParser(policy=policy.default).parsebytes(content)
+        self.signatures.append("S/MIME opaque signed-data")
+        self.walk(inner, forwarded=forwarded, depth=depth + 1, text=text)
+        return True
 
     def _text(self, part: Message, ctype: str) -> None:
         value = _part_text(part, ctype, self.problems)
