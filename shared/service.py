@@ -7,6 +7,7 @@ the outbox relay. A service's `create_app(settings)` builds a `Runtime`, registe
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -153,9 +154,52 @@ class Runtime:
             self.log.info("stopped")
 
 
+SOCKET_KEY = "omni311.socket"
+"""ASGI scope key under which `ServerStack` keeps what the connection itself said: (peer address or
+None, scheme), before any proxy header is applied."""
+
+
+def forwarded_allow_ips() -> str:
+    """The addresses whose ``X-Forwarded-For``/``-Proto`` the server applies to every request: uvicorn's own
+    ``FORWARDED_ALLOW_IPS`` environment variable (comma-separated IPs/CIDRs, ``*`` for all), by default
+    the loopback addresses, as uvicorn itself defaults. Read when a service starts, never at import."""
+    return os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+
+class ServerStack:
+    """The ASGI app `serve` hands uvicorn: `app` behind uvicorn's `ProxyHeadersMiddleware` (client address
+    and scheme from a trusted proxy's ``X-Forwarded-For``/``-Proto``, for rate limits and logs), with the
+    socket's own peer and scheme kept first in ``scope[SOCKET_KEY]``. A check that needs the connection
+    itself (is the caller a trusted proxy?) reads `socket_origin`, so the rewrite cannot change its
+    answer. uvicorn runs with ``proxy_headers=False``: this stack is the only place headers are applied."""
+
+    def __init__(self, app: Any, trusted_hosts: str | list[str]) -> None:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        self.app = app
+        self._proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted_hosts)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            scope[SOCKET_KEY] = (client[0] if client else None, scope.get("scheme", "http"))
+        await self._proxied(scope, receive, send)
+
+
+def socket_origin(scope: Any) -> tuple[str | None, str]:
+    """(peer address or None, scheme) of the connection as the socket saw them: what `ServerStack` kept,
+    else (an app run without it, as in tests) the scope's own client and scheme."""
+    kept = scope.get(SOCKET_KEY)
+    if kept is not None:
+        return kept
+    client = scope.get("client")
+    return (client[0] if client else None), scope.get("scheme", "http")
+
+
 def serve(app: FastAPI, settings: Settings, service: str) -> None:
-    """Run a service's app with uvicorn on its port (blocking); SIGTERM/SIGINT stop it gracefully."""
+    """Run a service's app with uvicorn on its port (blocking), as `ServerStack` with the proxies of
+    `forwarded_allow_ips`; SIGTERM/SIGINT stop it gracefully."""
     import uvicorn
 
-    uvicorn.run(app, host=settings.http_host, port=settings.port_for(service), log_level="warning",
-                lifespan="on", timeout_graceful_shutdown=20)
+    uvicorn.run(ServerStack(app, forwarded_allow_ips()), host=settings.http_host, port=settings.port_for(service),
+                log_level="warning", lifespan="on", timeout_graceful_shutdown=20, proxy_headers=False)

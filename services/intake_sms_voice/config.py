@@ -25,7 +25,9 @@ class TwilioSettings(BaseSettings):
         description="The scheme://host[:port][/prefix] Twilio is configured with (what it signs). Unset: "
                     "forwarded headers from trusted proxies, else the request's own host.")
     trusted_proxies: list[str] = Field(
-        default_factory=list, description="IPs/CIDRs whose X-Forwarded-* headers are believed (JSON list).")
+        default_factory=list,
+        description="IPs/CIDRs whose X-Forwarded-* and Forwarded headers are believed (JSON list), matched "
+                    "against the socket's peer (never X-Forwarded-For).")
     default_region: str = Field(default="US", description="ISO country for numbers written without +.")
     keyword_replies: Literal["service", "provider"] = Field(
         default="service",

@@ -7,6 +7,8 @@ The public URL of a request:
   (``OMNI311_TWILIO_TRUSTED_PROXIES``), ``X-Forwarded-Proto``/``-Host``/``-Port`` or RFC 7239
   ``Forwarded: proto=..;host=..``, each part the proxy leaves out taken from the request (its ``Host``);
   else the request's own. Forwarded headers from any other peer are ignored: anyone can send them.
+  The peer and scheme are the socket's (`shared.service.socket_origin`), never those the server took
+  from ``X-Forwarded-For``/``-Proto``.
 - path and query: ``X-Original-URI``/``X-Forwarded-Uri`` from a trusted proxy that rewrites paths (the
   whole original path and query), else the base URL's path (or a trusted ``X-Forwarded-Prefix``)
   followed by the path and query exactly as received (still percent-encoded).

@@ -21,7 +21,7 @@ from services.intake_sms_voice.adapters.signature import (
 from services.intake_sms_voice.config import TwilioSettings
 from services.intake_sms_voice.domain.inbound import InvalidWebhook
 from services.intake_sms_voice.service_layer import handlers
-from shared.service import Runtime
+from shared.service import Runtime, socket_origin
 
 FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
@@ -69,10 +69,12 @@ async def verified(request: Request, tw: Annotated[Twilio, Depends(twilio)]) -> 
     body = await request.body()
     if len(body) > tw.settings.max_body_bytes:
         raise HTTPException(413, "request body too large")
-    peer = request.client.host if request.client else None
+    # The socket's peer and scheme, never those the server took from X-Forwarded-For/-Proto: whether
+    # the caller is a trusted proxy is decided here once, from the connection itself.
+    peer, scheme = socket_origin(request.scope)
     headers = {k.lower(): v for k, v in request.headers.items()}
     url = tw.policy.public_url(
-        scheme=request.url.scheme, host=headers.get("host", request.url.netloc),
+        scheme=scheme, host=headers.get("host", request.url.netloc),
         raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
         query=request.scope.get("query_string", b"").decode("latin-1"), headers=headers, peer=peer)
     form: FormParams | None = None
@@ -94,7 +96,7 @@ async def verified(request: Request, tw: Annotated[Twilio, Depends(twilio)]) -> 
         tw.rt.log.warning("twilio_signature_rejected", reason=reason, path=request.url.path,
                           peer=peer, trusted_proxy=tw.policy.trusts(peer))
         raise HTTPException(403, "Twilio request validation failed")
-    root = tw.policy.public_root(scheme=request.url.scheme, host=headers.get("host", request.url.netloc),
+    root = tw.policy.public_root(scheme=scheme, host=headers.get("host", request.url.netloc),
                                  headers=headers, peer=peer)
     return Webhook(params=form.first() if form else {}, root=root, cookies=dict(request.cookies),
                    query=dict(request.query_params))
