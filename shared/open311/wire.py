@@ -48,6 +48,8 @@ _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _HTTP_STATUS_LINE = re.compile(rb"\AHTTP/\d(?:\.\d)?\s+(\d{3})\b[^\r\n]*\r?\n")
 _HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters outside XML 1.0's Char production (C0 controls but tab/CR/LF, surrogates, U+FFFE/U+FFFF).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class Open311FormatError(ValueError):
@@ -561,12 +563,22 @@ def render_post_response(items: Iterable[PostServiceRequestResponse], fmt: Forma
 def render_errors(items: Iterable[Open311Error], fmt: Format) -> bytes:
     """Render an error body ``<errors><error><code/><description/>`` (Open311 GeoReport v2, Errors).
 
+    An error often quotes what the sender sent, so it always renders: each character of a description that
+    XML 1.0 cannot carry (C0 controls but tab, CR and LF; surrogates; U+FFFE, U+FFFF) becomes U+FFFD, in
+    both formats alike.
+
     Raises:
-        Open311FormatError: text that XML 1.0 cannot carry.
         TypeError: an item is not an ``Open311Error``.
         ValueError: unknown ``fmt``.
     """
-    return _render(items, Open311Error, "errors", "error", fmt, "errors")
+    return _render([_carried(e) for e in items], Open311Error, "errors", "error", fmt, "errors")
+
+
+def _carried(error: Open311Error) -> Open311Error:
+    """`error` with its description's characters outside XML 1.0's Char production replaced by U+FFFD."""
+    if not isinstance(error, Open311Error) or not _NOT_XML_CHAR.search(error.description):
+        return error
+    return error.model_copy(update={"description": _NOT_XML_CHAR.sub("\ufffd", error.description)})
 
 
 

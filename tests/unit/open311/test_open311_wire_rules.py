@@ -272,3 +272,13 @@ def test_post_response_item_needs_an_id_or_a_token():
 def test_unknown_format_name_is_a_value_error():
     with pytest.raises(ValueError, match="'xml' or 'json'"):
         parse_services(b"[]", "yaml")
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_an_error_quoting_control_characters_or_surrogates_still_renders(fmt):
+    # An error quotes what the sender sent (an id in the path): it must render, or the answer is a 500.
+    errors = [Open311Error(code=404, description="service_code \x14\x00\ud800\ufffe\t< not found")]
+
+    [parsed] = parse_errors(render_errors(errors, fmt), fmt)
+
+    assert parsed == Open311Error(code=404, description="service_code \ufffd\ufffd\ufffd\ufffd\t< not found")
