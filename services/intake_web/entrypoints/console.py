@@ -55,10 +55,12 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 async def _json_body(request: Request) -> Any:
-    """The request's JSON (None for an empty body). Raises `Refused` (`Problem.INVALID`) for anything else."""
+    """The request's JSON (None for an empty body). Raises `Refused` (`Problem.INVALID`) for anything else:
+    not JSON, not UTF-8, an integer of more than 4300 digits (`ValueError`) or arrays nested deeper than
+    the stack (`RecursionError`, a 500 before)."""
     try:
         return json.loads(await request.body() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise Refused(Problem.INVALID, "the body must be JSON") from exc
 
 
