@@ -51,9 +51,9 @@ class CaseApiRefused(Exception):
 
 
 class CaseApiNoRoute(Exception):
-    """A 404 where the case service's route never answers 404: the path we built reached no route (a token
-    of dots, which the HTTP client resolves as ``..`` segments). A bug on our side, not a moment to wait
-    out: left uncaught, the caller answers 500."""
+    """A 404 where the case service's route never answers 404: the path we built reached no route (a wrong
+    base URL, or a segment the case service's server splits, such as a token with ``/``). A bug on our
+    side, not a moment to wait out: left uncaught, the caller answers 500."""
 
 
 def path_segment(value: str) -> str:
@@ -63,11 +63,17 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+"""Path segments the HTTP client resolves away (RFC 3986 §5.2.4): as an id they would reach another route."""
+
+
 def could_name_a_case(value: str) -> bool:
     """Whether `value` can be a case number or a submission token at all: 1 to `MAX_ID_CHARS` characters,
-    every one printable (no control, format or unassigned character, no line break). Anything else is
-    answered "none" without asking the case service."""
-    return 0 < len(value) <= MAX_ID_CHARS and value.isprintable()
+    every one printable (no control, format or unassigned character, no line break, no surrogate left by
+    invalid UTF-8), not blank (Open311 text is stripped: a blank token is no token), and not a dot segment
+    (``.``, ``..``, `DOT_SEGMENTS`). Anything else is answered "none" without asking the case service."""
+    return (0 < len(value) <= MAX_ID_CHARS and value.isprintable() and not value.isspace()
+            and value not in DOT_SEGMENTS)
 
 
 class CaseApi(Protocol):

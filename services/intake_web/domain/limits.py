@@ -96,7 +96,7 @@ def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],
     (`services_url`, e.g. ``/services.json``, is named in the answer), or a point that is 0,0, has its
     axes swapped or lies outside (`contains(lat, long)`, WGS84 degrees; see `coordinate_problem`)."""
     if req.service_code is not None and req.service_code not in service_codes:
-        return f"service_code {req.service_code} is not offered here; see GET {services_url}"
+        return f"service_code {echo(req.service_code)} is not offered here; see GET {services_url}"
     if req.lat is not None and req.long is not None:
         return coordinate_problem(req.lat, req.long, contains)
     return None

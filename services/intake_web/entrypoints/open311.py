@@ -11,16 +11,18 @@ one that refuses the question (a 4xx) a 400."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake_web.domain.limits import Refused, check_jurisdiction, field_values
+from services.intake_web.domain.limits import Refused, check_jurisdiction, echo, field_values
 from services.intake_web.domain.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, portal, reads
 from services.intake_web.service_layer.intake import PublishFailed
 from shared.abuse import refusal_response
-from shared.intake import CaseApiRefused, CaseApiUnavailable
+from shared.intake import CaseApiRefused, CaseApiUnavailable, could_name_a_case
 from shared.open311 import (
     Open311FormatError,
     PostServiceRequestResponse,
@@ -94,14 +96,19 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
 async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2, GET request_id from a token: the token and its `service_request_id` once the
     case is open (none before); a portal report's token (``web-…``, `domain.portal.portal_token`) too. A
-    token the case API's path cannot carry (`CaseApiNoRoute`) is a 500."""
+    token that cannot be one (`shared.intake.could_name_a_case`: control characters, invalid UTF-8, over
+    256 characters, ``..``) is a 404 ``token … not found``, the case service unasked. A token the case API's
+    path cannot carry otherwise (`CaseApiNoRoute`) is a 500."""
+    if not could_name_a_case(token):
+        return error(fmt, 404, f"token {echo(token)} not found")
     sid = await d.case_api.case_of_token(token, "web" if token.startswith(PORTAL_TOKEN_PREFIX) else "open311")
     return body(render_post_response([PostServiceRequestResponse(token=token, service_request_id=sid)], fmt), fmt)
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
 async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps, extensions: str | None = None) -> Response:
-    """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none. With
+    """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none (also for an id that
+    cannot be one, `shared.intake.could_name_a_case`; the id quoted by `limits.echo`). With
     ``extensions=true`` (as Chicago's Open311 server) it carries its routing facts under
     `extended_attributes` (docs/judgement.md); 400 for an `extensions` that is not true or false."""
     try:
@@ -110,7 +117,7 @@ async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps, extensions:
         return refused(fmt, exc)
     found = await d.case_api.request(service_request_id, extensions=wanted)
     if found is None:
-        return error(fmt, 404, f"service_request_id {service_request_id} not found")
+        return error(fmt, 404, f"service_request_id {echo(service_request_id)} not found")
     return body(render_requests([found], fmt), fmt)
 
 
@@ -175,6 +182,19 @@ async def publish_failed(request: Request, exc: Exception) -> Response:
                                         "please send it again in a few seconds")
 
 
+async def no_such_route(request: Request, exc: Exception) -> Response:
+    """An HTTP error no route answered itself (404: a path no route matches, e.g. an id holding ``%2F``,
+    which the server decodes into a second segment; 405): on a ``*.json`` or ``*.xml`` path an Open311 error
+    list in that format, as every Open311 answer is; elsewhere FastAPI's JSON ``{"detail"}``."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.endswith((".json", ".xml")):
+        return await http_exception_handler(request, exc)
+    detail = exc.detail if isinstance(exc.detail, str) else "the request cannot be answered"
+    response = error(fmt_of(request), exc.status_code, detail)
+    response.headers.update(exc.headers or {})
+    return response
+
+
 async def refused_anywhere(request: Request, exc: Exception) -> Response:
     """A `Refused` no route caught (a route dependency's, e.g. another `jurisdiction_id`): its error list
     with the status of its problem kind, in the format the path asked for."""
@@ -183,5 +203,6 @@ async def refused_anywhere(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {Open311FormatError: unrenderable, CaseApiUnavailable: case_api_down,
-                      CaseApiRefused: case_api_refused, Refused: refused_anywhere, PublishFailed: publish_failed}
+                      CaseApiRefused: case_api_refused, Refused: refused_anywhere, PublishFailed: publish_failed,
+                      StarletteHTTPException: no_such_route}
 """Exception → handler, for `app.add_exception_handler`."""

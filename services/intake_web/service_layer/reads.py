@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake_web.domain.agent import default_region, phone_contact_key
-from services.intake_web.domain.limits import Problem, Refused, request_query
+from services.intake_web.domain.limits import Problem, Refused, echo, request_query
 from services.intake_web.service_layer.deps import Deps
 from shared.contacts import e164
 from shared.intake import CaseApiUnavailable
@@ -28,10 +28,11 @@ EARLIER_LIMIT = 50
 def service_definition(deps: Deps, service_code: str) -> ServiceDefinition:
     """Open311 GeoReport v2 GET Service Definition of `service_code`: its attributes in `order` (the
     jurisdiction's `attributes:`; none for a service without questions). Raises `Refused`
-    (`Problem.NOT_OFFERED`) for a code this jurisdiction does not offer."""
+    (`Problem.NOT_OFFERED`) for a code this jurisdiction does not offer, quoted by `limits.echo` (a
+    control character or 10 000 characters in the path are not found, and said short)."""
     service = deps.jurisdiction.service(service_code) if service_code in deps.service_codes else None
     if service is None:
-        raise Refused(Problem.NOT_OFFERED, f"service_code {service_code} is not offered here")
+        raise Refused(Problem.NOT_OFFERED, f"service_code {echo(service_code)} is not offered here")
     return ServiceDefinition.model_validate(service.definition())
 
 
