@@ -130,6 +130,13 @@ def _not_found(service_request_id: str) -> HTTPException:
     return HTTPException(404, f"service_request_id {service_request_id} not found")
 
 
+def could_be_stored(*values: str | None) -> bool:
+    """Whether PostgreSQL text could hold every value given: none holds a NUL byte. A read asked with one
+    names nothing, so the public reads answer it as not found (404, or no case for a token) without a
+    query, instead of the 422 the database's refusal (`UnstorableValue`) would give."""
+    return not any(v and "\x00" in v for v in values)
+
+
 def public_view(case: dict[str, Any], region: str, names: dict[str, str] | None) -> dict[str, Any]:
     """`rules.public_request`, with the routing facts under `extended_attributes` (`rules.routing_facts`)
     when `names` (the district names, `rules.district_names`) is given, i.e. ``extensions=true`` was asked."""
@@ -149,9 +156,9 @@ async def get_request(service_request_id: str, reads: Reads, region: Region, req
                       extensions: bool = False) -> dict[str, Any]:
     """The case as an Open311 GeoReport v2 service request, contacts scrubbed (`rules.public_request`);
     with ``extensions=true`` also its routing facts under `extended_attributes` (docs/judgement.md,
-    "Routing facts on the case API and on Open311"); 404 if unknown, 422 for an `extensions` that is no
-    boolean."""
-    case = await reads.case(service_request_id)
+    "Routing facts on the case API and on Open311"); 404 if unknown (or no id at all: `could_be_stored`),
+    422 for an `extensions` that is no boolean."""
+    case = await reads.case(service_request_id) if could_be_stored(service_request_id) else None
     if case is None:
         raise _not_found(service_request_id)
     return public_view(case, region, extension_names(request, extensions))
@@ -163,8 +170,8 @@ async def get_history(service_request_id: str, reads: Reads, request: Request, r
     department), status changes with their public notes, public updates, merges and unmerges, survey
     ratings and the number of followers; never an internal note, a reply, a contact or a staff member
     (contacts in status notes and public updates scrubbed). Open to anyone, as the Open311 reads are; 404
-    if unknown."""
-    case = await reads.case(service_request_id)
+    if unknown (or no id at all: `could_be_stored`)."""
+    case = await reads.case(service_request_id) if could_be_stored(service_request_id) else None
     if case is None:
         raise _not_found(service_request_id)
     entries = await reads.timeline(case["case_id"])
@@ -196,11 +203,14 @@ async def list_requests(
     filters: `bbox` = ``west,south,east,north`` (WGS84 degrees), `lat`/`long`/`radius` (metres, 1–50 000,
     all three); only cases with a point inside; a malformed one is a 400 naming it
     (`shared.open311.parse_bbox`, `parse_circle`). Contacts scrubbed as in `get_request`; with
-    ``extensions=true`` each carries its routing facts under `extended_attributes`."""
+    ``extensions=true`` each carries its routing facts under `extended_attributes`. A list holding a NUL
+    byte (`could_be_stored`) is a 400: no case can match it."""
     try:
         box, near = parse_bbox(bbox), parse_circle(lat, long, radius)
     except SpatialFilterError as exc:
         raise HTTPException(400, str(exc)) from exc
+    if not could_be_stored(service_request_id, service_code, status):
+        raise HTTPException(400, "service_request_id, service_code and status never hold a NUL byte")
     query = RequestQuery(service_request_ids=comma_list(service_request_id),
                          service_codes=comma_list(service_code), statuses=comma_list(status),
                          start_date=start_date, end_date=end_date, bbox=box, near=near, limit=limit)
@@ -218,8 +228,10 @@ async def by_contact(contact_key: str, reads: Reads, _principal: AnyStaff) -> li
 @router.get("/cases/tokens/{token}")
 async def get_token(token: str, reads: Reads, channel: str = "open311") -> dict[str, Any]:
     """`{"token", "service_request_id"}`: the number of the case holding the channel message `token`
-    (an Open311 token by default), or null while there is none."""
-    return {"token": token, "service_request_id": await reads.number_for_token(channel, token)}
+    (an Open311 token by default), or null while there is none (and for a token or channel no message can
+    have: `could_be_stored`)."""
+    number = await reads.number_for_token(channel, token) if could_be_stored(token, channel) else None
+    return {"token": token, "service_request_id": number}
 
 
 @router.get("/cases/{service_request_id}/timeline")
