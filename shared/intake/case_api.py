@@ -119,14 +119,16 @@ class CaseApiClient(PooledHttpClient):
                    token: str | None = None) -> Any:
         """The answer's JSON, or None for a 404 when `none_on_404` (the route says "none" that way).
         Raises `CaseApiUnavailable` (unreachable, not started, a 5xx, 408 or 429, any other answer but 2xx
-        or 4xx, a body that is not JSON), `CaseApiRefused` for any other 4xx, and `CaseApiNoRoute` for a 404
-        when not `none_on_404`. Path segments taken from input must be
-        `path_segment`s."""
+        or 4xx, a body that is not JSON), `CaseApiRefused` for any other 4xx (and a 414, unasked, for a
+        question longer than a URL may be: httpx's `InvalidURL`, a 500 before), and `CaseApiNoRoute` for a
+        404 when not `none_on_404`. Path segments taken from input must be `path_segment`s."""
         if self._http is None:
             raise CaseApiUnavailable("case API client not started")
         try:
             headers = {"Authorization": f"Bearer {token}"} if token else None
             r = await self._http.get(path, params=params, headers=headers)
+        except httpx.InvalidURL as exc:  # e.g. 40 000 "/" in a filter, each sent as %2F: over 65 536 characters
+            raise CaseApiRefused(414, str(exc)) from exc
         except httpx.HTTPError as exc:
             raise CaseApiUnavailable(repr(exc)) from exc
         if r.status_code == 404:

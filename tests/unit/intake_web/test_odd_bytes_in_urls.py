@@ -110,6 +110,13 @@ async def test_a_query_value_with_odd_bytes_is_a_400_in_the_format_asked(path: s
     assert r.status_code == 400 and open311_error(r, fmt)[0] == 400
 
 
+async def test_a_filter_too_long_for_the_case_services_url_is_a_400_not_a_500() -> None:
+    asked: list[str] = []
+    async with await intake_web(asked) as web:  # each "/" is sent on as %2F: over httpx's 65 536 characters
+        r = await web.get("/requests.xml?service_code=" + "/" * 30000)
+    assert r.status_code == 400 and open311_error(r, "xml")[0] == 400 and asked == []
+
+
 async def test_a_jurisdiction_id_with_control_characters_is_not_found_in_xml() -> None:
     async with await intake_web([]) as web:
         r = await web.get("/services.xml", params={"jurisdiction_id": "\x14\x00" + "x" * 5000})
