@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from abc import ABC, abstractmethod
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -51,7 +52,7 @@ def _public_form(named: Any, lat: float, long: float) -> str:
     return text or f"{lat:.6f}, {long:.6f}"
 
 
-class _ServerGeocoder:
+class _ServerGeocoder(ABC):
     """What both adapters share: the query, the bounds, the timeout and the fallback."""
 
     source = "server"
@@ -144,14 +145,16 @@ class _ServerGeocoder:
         south, west, north, east = self.bounds
         return south <= lat <= north and west <= long <= east
 
-    # Defined by each adapter.
+    # Defined by each adapter: the search path, its query parameters, and how its answer is read.
     _path = ""
 
-    def _params(self, place: str, language: str | None) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _params(self, place: str, language: str | None) -> dict[str, Any]:
+        """The search's query parameters for ``place``."""
 
-    def _best(self, body: Any, place: str) -> GeocodeAnswer | None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _best(self, body: Any, place: str) -> GeocodeAnswer | None:
+        """The best answer in the server's JSON ``body``, or None."""
 
 
 class NominatimGeocoder(_ServerGeocoder):
