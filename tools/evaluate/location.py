@@ -31,14 +31,13 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from shared.geocode import Gazetteer, extract_place
 from shared.geocode.gazetteer import district_places
 from shared.geocode.normalize import parse_place
-from shared.jurisdiction import distance_m, load_jurisdiction
-from tools.evaluate import FAR_M, NEAR_M
+from shared.jurisdiction import distance_m
+from tools.evaluate import FAR_M, NEAR_M, add_input_arguments, read_input
 
 __all__ = ["add_arguments", "evaluate_location", "render", "run"]
 
@@ -201,9 +200,7 @@ def evaluate_location(
 # -- command ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``FILE [--layout NAME|PATH] [--jurisdiction ID|PATH] [--accept-from C] [--confirm-from C] [--folds K]``."""
-    parser.add_argument("file", type=Path, help="an export in a known layout, a built-in layout or a mapping")
-    parser.add_argument("--layout", help="a built-in layout name (shared/records/layouts) or a layout YAML file")
-    parser.add_argument("--jurisdiction", help="a jurisdiction id or folder: its export: mapping, its districts "
+    add_input_arguments(parser, jurisdiction_help="a jurisdiction id or folder: its export: mapping, its districts "
                         "(wrong-district share), fallback points and geocoding thresholds")
     parser.add_argument("--accept-from", type=float, default=None,
                         help="placed from this confidence (default: the jurisdiction's, else 0.8)")
@@ -219,12 +216,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ReplayFormatError: the file cannot be read in any layout.
         FileNotFoundError: no such file.
     """
-    from shared.records import records_for  # noqa: PLC0415
-
-    if not args.file.is_file():
-        raise FileNotFoundError(f"no such file: {args.file}")
-    jurisdiction = load_jurisdiction(args.jurisdiction) if args.jurisdiction else None
-    records = list(records_for(args.file, layout=args.layout, jurisdiction=jurisdiction))
+    jurisdiction, records = read_input(args)
     report = evaluate_location(records, jurisdiction, accept_from=args.accept_from,
                                confirm_from=args.confirm_from, folds=args.folds)
     return {"file": str(args.file), "layout": args.layout, "jurisdiction": args.jurisdiction, **report}

@@ -24,11 +24,11 @@ import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-from shared.jurisdiction import DedupPolicy, Keyword, Service, load_jurisdiction, tokens
+from shared.jurisdiction import DedupPolicy, Keyword, Service, tokens
 from shared.jurisdiction.text import service_code_for
+from tools.evaluate import add_input_arguments, read_input
 
 __all__ = [
     "add_arguments",
@@ -359,9 +359,7 @@ def _r(value: float | None) -> float | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``FILE [--layout NAME|PATH] [--jurisdiction ID|PATH] [--min-probability P] [--min-examples N]
     [--test-share S] [--no-catalogue]``."""
-    parser.add_argument("file", type=Path, help="an export in a known layout, a built-in layout or a mapping")
-    parser.add_argument("--layout", help="a built-in layout name (shared/records/layouts) or a layout YAML file")
-    parser.add_argument("--jurisdiction", help="a jurisdiction id or folder: its export: mapping, its "
+    add_input_arguments(parser, jurisdiction_help="a jurisdiction id or folder: its export: mapping, its "
                         "classification.model thresholds and its time zone")
     parser.add_argument("--min-probability", type=float, default=None,
                         help="triage threshold (default: the jurisdiction's, else 0.5)")
@@ -380,12 +378,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ``min_examples`` training rows.
         FileNotFoundError: no such file.
     """
-    from shared.records import ReplayFormatError, records_for  # noqa: PLC0415
+    from shared.records import ReplayFormatError  # noqa: PLC0415
 
-    if not args.file.is_file():
-        raise FileNotFoundError(f"no such file: {args.file}")
-    jurisdiction = load_jurisdiction(args.jurisdiction) if args.jurisdiction else None
-    records = list(records_for(args.file, layout=args.layout, jurisdiction=jurisdiction))
+    jurisdiction, records = read_input(args)
     try:
         report = evaluate_routing_for(records, jurisdiction, name=args.file.stem, test_share=args.test_share,
                                       min_probability=args.min_probability, min_examples=args.min_examples,
