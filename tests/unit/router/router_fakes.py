@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import yaml
 
 from services.router.adapters.drafts import draft_from_text
 from services.router.adapters.repository import LoggedDecision
 from services.router.domain import ReplayRow
-from shared.events import RoutingFields, Suggestion
+from shared.events import CaseOpened, RoutingFields, Suggestion
 from shared.jurisdiction import Jurisdiction, load_jurisdiction, repo_root
+from support.uow import T0, FakeStore
 
 CENTRE = (45.415, -75.70)  # inside the demo district "centre"
 NORD = (45.43, -75.70)  # inside the demo district "nord"
@@ -124,3 +125,16 @@ def judging_demo() -> Jurisdiction:
 
 __all__ = ["CENTRE", "CITY_HALL", "FAR_AWAY", "NORD", "Answer", "FakeGeocoder", "FakeModel", "FakeRouterRepository",
            "demo_draft", "demo_text", "extract_place", "judging_demo"]
+
+
+def fake_store() -> FakeStore[FakeRouterRepository]:
+    """A unit of work over an in-memory decision log, as the router's consumer opens it."""
+    return FakeStore(FakeRouterRepository(), "router")
+
+
+def opened(description: str, **kw: Any) -> CaseOpened:
+    """A demo `case.opened` from an SMS with ``description``, opened at ``T0``; ``kw`` overrides any field."""
+    fields: dict[str, Any] = {"case_id": uuid4(), "service_request_id": "DEMO-26-000001", "jurisdiction_id": "demo",
+                              "channel": "sms", "channel_message_id": "SM1", "contact_key": "k",
+                              "description": description, "requested_datetime": T0}
+    return CaseOpened(**{**fields, **kw})

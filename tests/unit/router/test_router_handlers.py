@@ -9,7 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from router_fakes import FakeRouterRepository
+import router_fakes
+from router_fakes import FakeRouterRepository, fake_store
 from services.router.service_layer import handlers as h
 from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided
 from shared.jurisdiction import load_jurisdiction
@@ -25,14 +26,11 @@ def table() -> Any:
 
 @pytest.fixture
 def store() -> FakeStore[FakeRouterRepository]:
-    return FakeStore(FakeRouterRepository(), "router")
+    return fake_store()
 
 
 def opened(**kw: Any) -> CaseOpened:
-    fields: dict[str, Any] = {"case_id": uuid4(), "service_request_id": "DEMO-26-000001", "jurisdiction_id": "demo",
-                              "channel": "sms", "channel_message_id": "SM1", "contact_key": "k",
-                              "description": "The street light is out, very dark at night", "requested_datetime": T0}
-    return CaseOpened(**{**fields, **kw})
+    return router_fakes.opened(kw.pop("description", "The street light is out, very dark at night"), **kw)
 
 
 def added(case: CaseOpened, **kw: Any) -> CaseMessageAdded:

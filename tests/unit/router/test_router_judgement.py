@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import pytest
 
+import router_fakes
 from router_fakes import (
     CENTRE,
     CITY_HALL,
@@ -22,6 +23,7 @@ from router_fakes import (
     FakeModel,
     FakeRouterRepository,
     extract_place,
+    fake_store,
     judging_demo,
 )
 from services.router.domain import ModelSuggestions, Place, PlaceLookup, RoutingInput, is_affirmative, route
@@ -170,14 +172,11 @@ def test_anything_else_is_no_confirmation(reply: str) -> None:
 
 @pytest.fixture
 def store() -> FakeStore[FakeRouterRepository]:
-    return FakeStore(FakeRouterRepository(), "router")
+    return fake_store()
 
 
 def opened(**kw: Any) -> CaseOpened:
-    fields: dict[str, Any] = {"case_id": uuid4(), "service_request_id": "DEMO-26-000001", "jurisdiction_id": "demo",
-                              "channel": "sms", "channel_message_id": "SM1", "contact_key": "k",
-                              "description": "pothole at 1200 Main St", "requested_datetime": T0}
-    return CaseOpened(**{**fields, **kw})
+    return router_fakes.opened(kw.pop("description", "pothole at 1200 Main St"), **kw)
 
 
 def added(case: CaseOpened, text: str, **kw: Any) -> CaseMessageAdded:
