@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import threading
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import structlog
 
 from shared.judgement.text_model import TextModel
+from shared.jurisdiction.text import fold_label
 
 __all__ = ["catalogue_rows", "label_codes", "model_for", "training_rows"]
 
@@ -19,11 +19,6 @@ log = structlog.get_logger(__name__)
 
 _cache: dict[tuple[str, str, str], TextModel] = {}
 _cache_lock = threading.Lock()
-
-
-def _fold(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name)
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
 def label_codes(jurisdiction: Any) -> dict[str, str]:
@@ -35,10 +30,10 @@ def label_codes(jurisdiction: Any) -> dict[str, str]:
     for service in jurisdiction.services:
         if service.service_code == unclassified:
             continue
-        out.setdefault(_fold(service.service_code), service.service_code)
+        out.setdefault(fold_label(service.service_code), service.service_code)
     for service in jurisdiction.services:
         if service.service_code != unclassified:
-            out[_fold(service.service_name)] = service.service_code
+            out[fold_label(service.service_name)] = service.service_code
     return out
 
 
@@ -92,7 +87,7 @@ def training_rows(jurisdiction: Any) -> tuple[list[str], list[str]]:
             layout = str(jurisdiction.resolve(layout))
         for record in records_for(jurisdiction.resolve(source.file), layout=layout, jurisdiction=jurisdiction):
             text = record.description or record.free_text
-            code = codes.get(_fold(record.service_name or ""))
+            code = codes.get(fold_label(record.service_name or ""))
             if text and text.strip() and code:
                 texts.append(text)
                 labels.append(code)

@@ -6,7 +6,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "LIGATURES",
     "STOPWORDS",
+    "fold_label",
     "normalize_text",
     "service_code_for",
     "stem",
@@ -32,6 +34,13 @@ STOPWORDS: frozenset[str] = frozenset(
     d l s n j c m t qu
     """.split()
 )
+
+
+def fold_label(label: str | None) -> str:
+    """A category label compared across files: accents and ligatures folded, case-folded, whitespace
+    collapsed; punctuation kept (``"Nid-de-poule "`` and ``"nid-de-poule"`` are one label). ``""`` for None."""
+    folded = unicodedata.normalize("NFKD", (label or "").translate(LIGATURES))
+    return " ".join("".join(ch for ch in folded if not unicodedata.combining(ch)).casefold().split())
 
 
 def normalize_text(text: str) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shared.jurisdiction import DedupPolicy, Keyword, Service, tokens
-from shared.jurisdiction.text import service_code_for
+from shared.jurisdiction.text import fold_label, service_code_for
 from tools.evaluate import add_input_arguments, read_input
 
 __all__ = [
@@ -285,8 +285,8 @@ def evaluate_routing(
             skipped += 1
     train, test = time_ordered_split(usable, test_share=test_share)
     if catalogue is not None:
-        spelling = {_fold(r.service_name): r.service_name for r in usable}
-        catalogue = (list(catalogue[0]), [spelling.get(_fold(label), label) for label in catalogue[1]])
+        spelling = {fold_label(r.service_name): r.service_name for r in usable}
+        catalogue = (list(catalogue[0]), [spelling.get(fold_label(label), label) for label in catalogue[1]])
     report = evaluate_split(
         [record_text(r) or "" for r in train], [r.service_name for r in train],
         [record_text(r) or "" for r in test], [r.service_name for r in test],
@@ -335,12 +335,6 @@ def evaluate_routing_for(
     return evaluate_routing(records, min_probability=min_probability, min_examples=min_examples,
                             min_score=spec.min_score if spec is not None else 0.45, test_share=test_share,
                             name=name, catalogue=catalogue)
-
-
-def _fold(label: str) -> str:
-    from shared.judgement import fold_text  # noqa: PLC0415
-
-    return fold_text(label)
 
 
 def _period(records: Sequence[Any]) -> list[str] | None:

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.jurisdiction.geo import distance_m
+from shared.jurisdiction.text import fold_label
 from tools.evaluate import FAR_M, NEAR_M  # the same thresholds as the offline evaluation
 
 __all__ = [
@@ -42,10 +43,6 @@ LIVE_NOTE = ("what the running pipeline did with the replayed records (not a hel
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def _fold(text: str | None) -> str:
-    return " ".join((text or "").split()).casefold()
 
 
 def routing_live(subs: Iterable[Any], codes: Mapping[str, str]) -> dict[str, Any]:
@@ -180,7 +177,7 @@ def _labels(subs: list[Any], timezone: str) -> dict[str, set[str]]:
         street = _street(record.address_string)
         if street and record.service_name:
             day = record.requested_datetime.astimezone(zone).date().isoformat()
-            groups[("street", street, day, _fold(record.service_name))].add(sub.case_id)
+            groups[("street", street, day, fold_label(record.service_name))].add(sub.case_id)
     same: dict[str, set[str]] = defaultdict(set)
     for members in groups.values():
         for case_id in members:
