@@ -6,7 +6,14 @@ parts in `common`; topics in `topics`. Each event is declared once (`declaration
 `ALL_EVENTS`, `registry()` and the schema snapshots follow from the declarations.
 """
 
-from shared.events.case import CaseMerged, CaseMessageAdded, CaseOpened, CaseRouted, CaseStatusChanged
+from shared.events.case import (
+    CaseMerged,
+    CaseMessageAdded,
+    CaseMessageWithdrawn,
+    CaseOpened,
+    CaseRouted,
+    CaseStatusChanged,
+)
 from shared.events.casework import (
     CaseAssigned,
     CaseEscalated,
@@ -28,6 +35,8 @@ from shared.events.intake import (
     DeliveryStatusReceived,
     MessageReceived,
     MessageStatusReceived,
+    MessageUnsupported,
+    MessageWithdrawn,
     OptInReceived,
     OptOutReceived,
     ProviderError,
@@ -50,6 +59,7 @@ __all__ = [
     "CaseEscalated",
     "CaseMerged",
     "CaseMessageAdded",
+    "CaseMessageWithdrawn",
     "CaseOpened",
     "CasePersonalDataErased",
     "CasePrioritySet",
@@ -67,6 +77,8 @@ __all__ = [
     "Envelope",
     "EventData",
     "MessageReceived",
+    "MessageUnsupported",
+    "MessageWithdrawn",
     "MessageStatusReceived",
     "NotificationRecorded",
     "OptInReceived",

@@ -112,6 +112,28 @@ class CaseMessageAdded(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
+    consumers=(),
+    example={**_CASE, "message_id": _OTHER, "channel": "instagram", "channel_message_id": "aWdfZAG1faXRlbToxOklHTWVz",
+             "opened_the_case": True},
+)
+class CaseMessageWithdrawn(CaseFields):
+    """`case.message_withdrawn` v1: a reporter deleted one of their messages (`intake.message_withdrawn`);
+    its text and media are gone from the case (and, when it `opened_the_case`, from the case's description
+    and media). Services that keep a copy of a case's words drop this message's from theirs.
+    """
+
+    event_type = "case.message_withdrawn"
+    schema_version = 1
+
+    message_id: UUID
+    channel: Channel
+    channel_message_id: str
+    opened_the_case: bool = False
+
+
+@event(
+    topic=CASES_LIFECYCLE,
+    producers=("case",),
     consumers=("dedup", "notifier", "insights"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,

@@ -237,3 +237,61 @@ class DeliveryStatusReceived(EventData):
     conversation_expires_at: AwareDatetime | None = None
     pricing_category: str | None = None
     pii: Pii = Field(default_factory=Pii)
+
+
+@event(
+    topic=INTAKE_MESSAGES,
+    producers=("intake_social",),
+    consumers=("case",),
+    example={
+        "channel": "instagram", "channel_message_id": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx",
+        "contact_key": "ck_3f9a1c0b7d2e4f5a6b7c8d9e0f1a2b3c", "received_at": "2025-03-14T15:09:26Z",
+        "pii": {"handle": "1789012345678901"},
+    },
+)
+class MessageWithdrawn(EventData):
+    """`intake.message_withdrawn` v1, from intake_social: the resident deleted ("unsent") a message they had
+    sent us (Instagram and Messenger ``message`` webhooks with ``is_deleted``). `channel_message_id` names
+    the withdrawn message (the one an earlier `intake.message_received` carried). The case service removes
+    its text and media from the case and from every public view and puts the deletion on the timeline; a
+    withdrawal that arrives before its message is kept, and the message is then held without its words.
+    """
+
+    event_type = "intake.message_withdrawn"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    pii: Pii = Field(default_factory=Pii)
+
+
+@event(
+    topic=INTAKE_MESSAGES,
+    producers=("intake_social",),
+    consumers=("notifier",),
+    example={
+        "channel": "whatsapp", "channel_message_id": "wamid.HBgLMTUxNDU1NTAxMjMVAgASGBQzQUI=",
+        "contact_key": "ck_3f9a1c0b7d2e4f5a6b7c8d9e0f1a2b3c", "received_at": "2025-03-14T15:09:26Z",
+        "kind": "poll", "language": "en", "pii": {"phone": "+15145550123", "handle": "15145550123"},
+    },
+)
+class MessageUnsupported(EventData):
+    """`intake.message_unsupported` v1, from intake_social: a resident sent a kind of message we cannot read
+    as a report (`kind`, the platform's own name for it: ``poll``, ``order``, ``unsupported``...). The
+    message itself is kept raw by the adapter and listed to staff; this event asks the notifier to answer
+    on the same channel with one short request to write the report as text (in `language`, the
+    jurisdiction's first locale when None), at most once per (`channel`, `channel_message_id`).
+    """
+
+    event_type = "intake.message_unsupported"
+    schema_version = 1
+
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, max_length=998)
+    contact_key: str = Field(min_length=1)
+    received_at: AwareDatetime
+    kind: str = Field(min_length=1, max_length=64)
+    language: str | None = None
+    pii: Pii = Field(default_factory=Pii)
