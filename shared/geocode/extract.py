@@ -40,7 +40,11 @@ _FLAGS = re.IGNORECASE
 _EN_CORNER = re.compile(
     rf"(?:corner\s+of|intersection\s+of|junction\s+of|corner)\s+(?:the\s+)?({_EN_STREET})\s+(?:and|&|at|/)\s+"
     rf"({_EN_STREET})", _FLAGS)
-_EN_AMP = re.compile(rf"(?<![\w'’.-])({_EN_STREET})\s*(?:&|/|\bat\b|\band\b)\s*({_EN_STREET})", _FLAGS)
+# The first street of a corner holds no preposition: "Pothole at 5th Ave and W 42nd St" is the corner of
+# "5th Ave" and "W 42nd St", not of "Pothole at 5th Ave" (the search starts at the text's first word).
+_EN_NAME_NOT_PREP = rf"(?!(?:at|on|in|near|by|of|outside|from|to)\b){_NAME_WORD}"
+_EN_FIRST_STREET = rf"(?:{_EN_NAME_NOT_PREP}\s+){{1,4}}?(?:{_EN_TYPES})\b\.?{_DIR}|broadway"
+_EN_AMP = re.compile(rf"(?<![\w'’.-])({_EN_FIRST_STREET})\s*(?:&|/|\bat\b|\band\b)\s*({_EN_STREET})", _FLAGS)
 _EN_ADDRESS = re.compile(rf"\b({_NUMBER})\s+({_EN_STREET})", _FLAGS)
 _EN_ON = re.compile(rf"\b(?:on|along|in|at)\s+(?:the\s+)?({_EN_STREET})", _FLAGS)
 # French street names are written with capitals ("rue Saint-Denis"), so the name part is case-sensitive.

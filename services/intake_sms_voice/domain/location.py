@@ -46,7 +46,9 @@ _TYPES_FR = (r"rue|avenue|av|boulevard|boul|bd|chemin|ch|place|route|rang|all[é
              r"mont[ée]e|c[ôo]te|croissant|carr[ée]|terrasse|sentier|quai|cours|ruelle|voie")
 _WORD = r"[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]+"
 _STOP = r"(?:on|in|at|of|near|by|and|or|the|a|an|to|from|for|with|is|are|was|my|our|his|her|their)"
-_NAME_WORD = rf"(?!{_STOP}\b){_WORD}"
+_NAME_WORD = rf"(?<![0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-])(?!{_STOP}\b){_WORD}"
+"""A word of a street's name: whole (never the tail of a word: "Pothole at 5th Ave" is not "t 5th Ave"),
+and no small word such as "at" or "and"."""
 _NUMBER = r"(?<![\d/.,:])\b\d{1,6}[A-Za-z]?(?:-\d{1,6})?"
 
 _ADDRESS_EN = re.compile(
@@ -63,8 +65,10 @@ _INTERSECTION_WORDS = re.compile(
 _LETTERED = r"[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*[A-Za-zÀ-ÖØ-öø-ÿ][0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*"
 _INTERSECTION_SYMBOL = re.compile(
     rf"(?:{_NAME_WORD}\s+)?(?!{_STOP}\b){_LETTERED}\s*(?:&|/|@)\s*(?!{_STOP}\b){_LETTERED}(?:\s+(?:{_SUFFIXES_EN})\b\.?)?", re.IGNORECASE)
+_SECOND_STREET = rf"(?:{_NAME_WORD}\s+){{0,3}}?{_NAME_WORD}\s+(?:{_SUFFIXES_EN})\b\.?|{_NAME_WORD}"
+"""The street after "and": up to four name words and a type ("W 42nd St"), else one word ("Main")."""
 _INTERSECTION_AND = re.compile(
-    rf"(?:{_STREET})\s+(?:and|et)\s+{_NAME_WORD}(?:\s+(?:{_SUFFIXES_EN})\b\.?)?"
+    rf"(?:{_STREET})\s+(?:and|et)\s+(?:{_SECOND_STREET})"
     rf"|{_NAME_WORD}\s+(?:and|et)\s+(?:{_STREET})", re.IGNORECASE)
 
 
