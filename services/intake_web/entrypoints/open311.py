@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake_web.domain.limits import Refused, check_jurisdiction, echo, field_values
-from services.intake_web.domain.photos import NotAnImage
+from shared.media.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
 from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
 from services.intake_web.service_layer import intake, portal, reads

@@ -26,7 +26,7 @@ from starlette.datastructures import UploadFile
 from services.intake_web.adapters.portal import PgPortalStore, PortalCaseReads
 from services.intake_web.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
 from services.intake_web.domain.limits import Refused
-from services.intake_web.domain.photos import NotAnImage
+from shared.media.photos import NotAnImage
 from services.intake_web.domain.portal import (
     FormProblem,
     SpamRefused,

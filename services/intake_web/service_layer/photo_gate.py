@@ -1,5 +1,5 @@
 """How many photos intake_web processes at once: decoding a photo takes up to ~240 MB
-(`domain.photos.MAX_PIXELS` at 4 bytes a pixel) and a core for a second or more, so at most
+(`shared.media.photos.MAX_PIXELS` at 4 bytes a pixel) and a core for a second or more, so at most
 `Settings.photo_workers` run in worker threads, a few more wait their turn, and the rest are refused
 (`PhotosBusy`: the routes answer 503 with ``Retry-After``) instead of piling up in memory."""
 

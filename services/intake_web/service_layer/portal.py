@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from services.intake_web.domain.agent import default_region
 from services.intake_web.domain.limits import check_jurisdiction, field_values
-from services.intake_web.domain.photos import NotAnImage, process_photo
+from shared.media.photos import NotAnImage, process_photo
 from services.intake_web.domain.portal import (
     HONEYPOT_FIELD,
     MAX_DESCRIPTION,
@@ -93,7 +93,7 @@ def media_url(deps: Deps, photo_id: UUID) -> str:
 
 
 async def store_photo(deps: Deps, data: bytes, *, photo_id: UUID | None = None) -> StoredPhoto:
-    """Process (`domain.photos.process_photo`, in a worker thread) and keep one uploaded image, as
+    """Process (`shared.media.photos.process_photo`, in a worker thread) and keep one uploaded image, as
     `photo_id` (default: a new id); a `photo_id` kept before keeps its photo (a retried request). At most
     `Settings.photo_workers` are processed at once (`PortalDeps.photo_gate`). Raises `UploadTooLarge` over
     `max_upload_bytes`, `NotAnImage` for anything else than a readable image, `PhotosBusy` when every

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from portal_fakes import Portal
-from services.intake_web.domain.photos import Photo
+from shared.media.photos import Photo
 from services.intake_web.service_layer import portal
 from services.intake_web.service_layer.photo_gate import QUEUE_PER_WORKER
 

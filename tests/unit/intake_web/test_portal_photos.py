@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from services.intake_web.domain.photos import MAX_SIDE_PX, NotAnImage, process_photo
+from shared.media.photos import MAX_SIDE_PX, NotAnImage, process_photo
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112

@@ -1,6 +1,7 @@
 """A resident's photo made safe to keep and show: turned upright, stripped of EXIF (GPS included),
 shrunk to a bounded size and re-encoded as JPEG (pure: bytes in, bytes out; Pillow, HEIC/HEIF through
-pillow-heif)."""
+pillow-heif). The portal's uploads (intake_web) and every channel's downloaded media (`shared.media.clean`)
+go through `process_photo`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ MAX_PIXELS = 60_000_000
 normal output (50 MP sensors give 8160×6144 = 50.1 MP) but below what a decompression bomb (a tiny file that
 declares a huge canvas) needs to hurt; larger is refused rather than expanded in memory. At most 4 bytes a
 pixel are decoded (a JPEG at 1/2 to 1/8 scale, `Image.draft`), so one photo costs at most ~240 MB while it is
-processed; `service_layer.portal` bounds how many are processed at once (`OMNI311_PHOTO_WORKERS`)."""
+processed; intake_web's `service_layer.portal` bounds how many are processed at once (`OMNI311_PHOTO_WORKERS`)."""
 STRIP_ROWS = 256
 """Rows of the output one strip of the decoded picture is flattened and reduced for (`_reduced`): the
 extra memory while shrinking is one strip, never a second full-size copy."""
@@ -46,7 +47,7 @@ class Photo:
     height: int
 
 
-def _register_heif() -> None:
+def register_heif() -> None:
     """Teach Pillow HEIC/HEIF (pillow-heif), once per process, on first use rather than at import."""
     with _heif_lock:
         if not _heif_registered:
@@ -68,7 +69,7 @@ def process_photo(data: bytes, *, max_side: int = MAX_SIDE_PX, max_pixels: int =
     Raises `NotAnImage` for bytes no reader knows, a truncated or corrupt image, or one declaring more than
     `max_pixels` pixels (checked from the header, before decoding).
     """
-    _register_heif()
+    register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
