@@ -4,7 +4,8 @@ Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`,
 `case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`,
 `case.followed`)
 and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
-`intake.message_status_received`, `intake.delivery_status_received`); produces `notification.recorded`
+`intake.message_status_received`, `intake.delivery_status_received`, `intake.message_unsupported`: one
+request to write as text, without a case); produces `notification.recorded`
 on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, followers, case statuses,
 opt-outs, undeliverable addresses, deliveries); a sweeper settles the deliveries a crash left `sending`.
 """
@@ -55,11 +56,12 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     table: dict[str, Handlers] = {}
     async def start() -> None:
-        texts = WorkflowTexts(load_jurisdiction(s.jurisdiction))
+        home = load_jurisdiction(s.jurisdiction)
+        texts = WorkflowTexts(home)
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
             workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region,
-            first_locale=texts.first_locale, survey=handlers.SurveyLinks(
+            first_locale=texts.first_locale, home_jurisdiction_id=home.id, survey=handlers.SurveyLinks(
                 secret=s.survey_secret, ttl_s=s.survey_ttl_s, base_url=s.portal_base_url or s.public_base_url)))
 
     rt.on_start.append(start)

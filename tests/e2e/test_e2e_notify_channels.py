@@ -13,11 +13,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from services.notifier.domain.messages import recipient_key
+from shared.events import Envelope, MessageUnsupported, Pii
 from support.fakes import FakeGraphApi, FakeMastodonApi, FakeTwilioApi
-from support.infra import check_infra
+from support.infra import KAFKA, check_infra
 from support.process import ExtraService
 from support.twilio import post_signed, sms_form
 from support.stack import Stack
@@ -310,3 +315,69 @@ async def test_a_whatsapp_cloud_message_is_answered_on_whatsapp_and_its_status_r
             await eventually(read, timeout=20, what="WhatsApp status recorded")
         finally:
             await conn.close()
+
+
+async def test_a_messenger_report_without_a_place_is_asked_where_it_is(
+        notify_stack: Stack, social: ExtraService, fakes: dict[str, Any]) -> None:
+    # Issue 12, kind 1: a chat adapter cannot ask at intake; the acknowledgement does.
+    graph: FakeGraphApi = fakes["graph"]
+    psid = str(7_100_000_000_000_000 + uuid.uuid4().int % 10**15)
+    mid = "m_" + uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as web, \
+            httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
+        await _meta_post(web, _messenger_delivery(mid, psid, "The bin is overflowing and smells awful"))
+        number = await eventually(lambda: _case_of(case_api, "messenger", mid), timeout=30, what="a case")
+
+        def replies() -> list[Any] | None:
+            return [r for r in graph.received("POST", "/v21.0/me/messages")
+                    if r.json()["recipient"]["id"] == psid] or None
+
+        (reply,) = await eventually(replies, timeout=30, what="acknowledgement through the Send API")
+        text = reply.json()["message"]["text"]
+        assert number in text and "Where is it? Reply with the address or share your location." in text
+
+
+async def test_an_unreadable_messenger_message_gets_one_request_for_text(
+        notify_stack: Stack, fakes: dict[str, Any]) -> None:
+    # Issue 12, kind 6: intake_social keeps the message raw and publishes intake.message_unsupported (here
+    # published as it would, twice: a webhook retried by Meta); the notifier answers once, with no case.
+    graph: FakeGraphApi = fakes["graph"]
+    psid = str(7_200_000_000_000_000 + uuid.uuid4().int % 10**15)
+    mid = "m_" + uuid.uuid4().hex
+    contact_key = "ck_" + uuid.uuid4().hex
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    published: list[uuid.UUID] = []
+    try:
+        for _ in range(2):
+            ev = MessageUnsupported(channel="messenger", channel_message_id=mid, contact_key=contact_key,
+                                    received_at=datetime.now(UTC), kind="unsupported", language="fr",
+                                    pii=Pii(handle=psid))
+            env = Envelope.new_flow(ev, subject=contact_key, producer="intake_social", now=datetime.now(UTC))
+            published.append(env.event_id)
+            await producer.send_and_wait(notify_stack.topic_prefix + "intake.messages", env.to_bytes(),
+                                         key=contact_key.encode())
+    finally:
+        await producer.stop()
+
+    def requests() -> list[Any] | None:
+        return [r for r in graph.received("POST", "/v21.0/me/messages")
+                if r.json()["recipient"]["id"] == psid] or None
+
+    (request,) = await eventually(requests, timeout=30, what="a request for text through the Send API")
+    assert request.json()["message"]["text"].endswith("Écrivez votre signalement en texte.")
+    conn = await notify_stack.db("notifier")
+    try:
+        async def recorded() -> Any:
+            return await conn.fetchrow("SELECT case_id, kind, status FROM deliveries WHERE recipient_key = $1 "
+                                       "AND status <> 'sending'", recipient_key("messenger", psid))
+        row = await eventually(recorded, timeout=10, what="the delivery row")
+        assert tuple(row) == (None, "text_request", "sent")
+        # the second copy was consumed too (the consumer moved past it) and sent nothing more
+        async def both_consumed() -> bool:
+            return await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", published) == 2
+        await eventually(both_consumed, timeout=20, what="both copies consumed")
+    finally:
+        await conn.close()
+    assert len(requests() or []) == 1
+

@@ -177,6 +177,31 @@ async def test_a_delivery_is_claimed_once_per_case_causing_event_and_recipient(p
                                                                  "email", "sending", None, T0, None)
 
 
+async def test_a_delivery_without_a_case_is_claimed_once_per_cause_and_recipient(pool: asyncpg.Pool,
+                                                                                  repo: NotifierRepository) -> None:
+    # A request to write as text (intake.message_unsupported) answers a message that opened no case.
+    cause = uuid4()
+
+    async def claim(*, event: UUID = cause, recipient: str = PHONE_KEY, case: UUID | None = None) -> int | None:
+        async with transaction(pool) as tx:
+            return await tx.claim_delivery(case_id=case, cause_event_id=event, recipient_key=recipient,
+                                           kind="text_request", channel="sms", status="sending", reason=None, at=T0)
+
+    first = await claim()
+    assert isinstance(first, int)
+    assert await claim() is None  # NULL case ids are not distinct here: the partial unique index says so
+    others = [await claim(event=uuid4()), await claim(recipient=EMAIL_KEY), await claim(case=uuid4())]
+    assert None not in others and len({first, *others}) == 4
+
+    await repo.finish_delivery(first, status="sent", provider_message_id="SMtext", reason=None, at=T0)
+    assert await repo.record_provider_status("SMtext", "delivered") == SentNotice(None, cause, "text_request", "sms",
+                                                                                  PHONE_KEY)
+    stale = await claim(event=uuid4(), recipient="rk-stale")
+    async with transaction(pool) as tx:
+        interrupted = await tx.interrupted_deliveries(T0 + timedelta(minutes=10), 100)
+    assert (stale, None) in [(i, s.case_id) for i, s in interrupted]
+
+
 async def test_a_finished_delivery_keeps_its_outcome_and_provider_statuses_find_it(pool: asyncpg.Pool,
                                                                                  repo: NotifierRepository) -> None:
     case_id, cause = uuid4(), uuid4()

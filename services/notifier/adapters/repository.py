@@ -22,7 +22,8 @@ _INCIDENT = ("WITH RECURSIVE incident(case_id) AS (SELECT $1::uuid UNION "
 class NotifierRepository:
     """Everything the notifier stores: how to reach each reporter (`contacts`) and follower (`followers`),
     the last status of each case (`case_status`), who opted out (`opt_outs`), which addresses bounced
-    (`undeliverable`) and one row per (case, causing event, recipient) for each notice (`deliveries`), on
+    (`undeliverable`) and one row per (case, causing event, recipient) for each notice (`deliveries`; per
+    (causing event, recipient) for a notice without a case), on
     `conn` (in the caller's transaction). Times are UTC; recipients are named by `recipient_key` only. Every method raises
     `asyncpg.PostgresError` when its statement fails (the unit of work then rolls back)."""
 
@@ -182,10 +183,12 @@ class NotifierRepository:
 
     # --- deliveries ------------------------------------------------------------------------------------
 
-    async def claim_delivery(self, *, case_id: UUID, cause_event_id: UUID, recipient_key: str, kind: str,
+    async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
                              channel: str, status: str, reason: str | None, at: datetime) -> int | None:
         """Claim the one delivery of (case, causing event, recipient) with `status` ``sending`` (to be sent)
-        or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed."""
+        or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed. A
+        delivery without a case (`case_id` None: a request to write as text) is one per (cause, recipient)
+        (the partial unique index `deliveries_without_case`)."""
         return await self.conn.fetchval(  # type: ignore[no-any-return]
             "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, "
             "reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",

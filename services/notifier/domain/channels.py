@@ -102,6 +102,9 @@ _SMS = {
         "followed": "{p}: you now follow case {n}; reply STOP to stop.",
         "survey_invitation": "{p}: case {n} is closed. How did we do? {link}",
         "location_confirm": "{p}, case {n}: Did you mean {q}? Reply YES, or send the address, with your case number.",
+        "acknowledgement_where": ("{p}: we received your report. Case {n}. Where is it? Reply with the address or "
+                                  "share your location."),
+        "text_request": "{p}: we cannot read this kind of message. Please write your report as text.",
     },
     "fr": {
         "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
@@ -115,6 +118,9 @@ _SMS = {
         "survey_invitation": "{p} : le dossier {n} est fermé. Votre avis? {link}",
         "location_confirm": ("{p}, dossier {n} : Vouliez-vous dire {q} ? Répondez OUI, ou envoyez l'adresse, avec "
                              "votre numéro de dossier."),
+        "acknowledgement_where": ("{p} : signalement reçu. Dossier {n}. Où est-ce ? Répondez avec l'adresse ou "
+                                  "partagez votre position."),
+        "text_request": "{p} : nous ne pouvons pas lire ce type de message. Écrivez votre signalement en texte.",
     },
 }
 MAX_SEGMENTS = 2
@@ -132,12 +138,15 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     shortened is the text and notes (cut with an ellipsis), then the fixed wording (the shortest form keeps
     only the program name, the case number and the link). A survey invitation may take
     `MAX_SEGMENTS_WRITTEN` segments (its link is a signed token of a few hundred characters), and so may
-    the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole).
+    the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole)
+    and an acknowledgement that asks where the problem is (`ask_location`: the question is whole). A
+    request to write the report as text (`text_request`) names no case.
     """
     lang = notice.language if notice.language in _SMS else "en"
-    template = _SMS[lang]["said" if notice.text else notice.kind]
+    kind = "acknowledgement_where" if notice.kind == "acknowledgement" and notice.ask_location else notice.kind
+    template = _SMS[lang]["said" if notice.text else kind]
     notes = " ".join(" ".join(x for x in (notice.text, notice.status_notes) if x).split())
-    long_form = notice.text or notice.link or notice.matched
+    long_form = notice.text or notice.link or notice.matched or notice.ask_location
     limit = max_segments or (MAX_SEGMENTS_WRITTEN if long_form else MAX_SEGMENTS)
     n, m, link = notice.service_request_id, notice.merged_into_service_request_id or "", notice.link or ""
     q = " ".join((notice.matched or "").split())[:120]

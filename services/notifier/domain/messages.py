@@ -19,11 +19,13 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
-               "escalation", "followed", "survey_invitation", "location_confirm"]
+               "escalation", "followed", "survey_invitation", "location_confirm", "text_request"]
 """What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
 member's public update or reply, the undoing of a merge, an escalation email to a supervisor, the
-confirmation a new follower of a case gets, the satisfaction survey's invitation after closure, and the
-question "Did you mean <matched>?" when the router placed a written address without enough confidence."""
+confirmation a new follower of a case gets, the satisfaction survey's invitation after closure, the
+question "Did you mean <matched>?" when the router placed a written address without enough confidence,
+and the request to write a report as text that answers a message kind we cannot read
+(`intake.message_unsupported`: no case, so its `service_request_id` is empty; chat channels only)."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
@@ -85,7 +87,9 @@ class Notice:
     jurisdiction's `texts[language]`); `escalation` the facts of an escalation email; `link` the survey's
     address (a survey invitation: ``{portal}/survey/{token}``), never shortened; `follower` true when the
     recipient follows the case rather than reported it; `matched` the place a `location_confirm` asks
-    about (the geocoder's matched form, e.g. ``1200 MAIN ST``).
+    about (the geocoder's matched form, e.g. ``1200 MAIN ST``); `ask_location` true when an
+    acknowledgement also asks where the problem is (a chat report that came without any place,
+    `notices.asks_where`).
     """
 
     kind: Kind
@@ -100,6 +104,7 @@ class Notice:
     link: str | None = None
     follower: bool = False
     matched: str | None = None
+    ask_location: bool = False
 
 
 _env: Environment | None = None

@@ -8,7 +8,10 @@ every reporter merged into it; `case.public_update` → the staff's text to all 
 → the staff's text to one of them; `case.unmerged` → their report is its own case again;
 `case.escalated` → an email to the supervisors; `case.followed` → a confirmation to the new follower, who
 then hears the status notices and public updates (never a reply, never a survey); a case that first
-reaches a `resolved` or `closed` workflow status → one survey invitation per reporter.
+reaches a `resolved` or `closed` workflow status → one survey invitation per reporter. A chat report
+(Messenger, Instagram, WhatsApp Cloud, Mastodon) opened without any place is acknowledged with the
+question where it is (`asks_where`). `intake.message_unsupported` (no case) → one request to write the
+report as text (`text_request`), once per channel message (`text_request_cause`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import UTC, tzinfo
 from urllib.parse import quote
 from uuid import UUID, uuid5
 
-from services.notifier.domain.messages import Escalation, Notice
+from services.notifier.domain.messages import Escalation, Notice, language_of
 from services.notifier.domain.model import CaseStatus, Contact, reporter_name
 from shared.contacts import scrub_contacts
 from shared.events import (
@@ -30,15 +33,35 @@ from shared.events import (
     CaseRouted,
     CaseStatusChanged,
     CaseUnmerged,
+    MessageUnsupported,
 )
 
 
 def acknowledgement(opened: CaseOpened, contact: Contact) -> Notice:
     """The acknowledgement of an opened case: the name and description of this event, the language
-    of the stored contact (the first `case.opened` of the case stored it)."""
+    of the stored contact (the first `case.opened` of the case stored it), and the question where the
+    problem is when `asks_where`."""
     return Notice(kind="acknowledgement", service_request_id=opened.service_request_id,
                   language=contact.language,  # type: ignore[arg-type]
-                  display_name=reporter_name(opened), description=opened.description or None)
+                  display_name=reporter_name(opened), description=opened.description or None,
+                  ask_location=asks_where(opened))
+
+
+CHAT_CHANNELS = ("messenger", "instagram", "mastodon")
+"""Chat channels whose adapters cannot ask for a place at intake (docs/channels.md, "One location check"):
+WhatsApp joins them when it came through WhatsApp Cloud (message ids ``wamid.``); WhatsApp and SMS through
+Twilio ask in their own conversation."""
+
+
+def asks_where(opened: CaseOpened) -> bool:
+    """Whether the acknowledgement of `opened` also asks where the problem is ("Where is it? Reply with the
+    address or share your location."): a report from a chat channel (`CHAT_CHANNELS`, or WhatsApp Cloud)
+    with no point (`lat`/`long`) and no written `address`. The answer comes back as a follow-up that joins
+    the case (docs/channels.md, "Conversations")."""
+    chat = opened.channel in CHAT_CHANNELS or (opened.channel == "whatsapp"
+                                               and opened.channel_message_id.startswith("wamid."))
+    has_place = (opened.lat is not None and opened.long is not None) or bool((opened.address or "").strip())
+    return chat and not has_place
 
 
 def asks_in_conversation(contact: Contact) -> bool:
@@ -160,6 +183,7 @@ SURVEY_STATUSES = ("resolved", "closed")
 insights.md, "Events"): not `duplicate`, `cancelled` or `referred_out`, which closed nothing we did."""
 
 _SURVEY = UUID("8d3b5f0e-6a41-4c2e-9f17-0b5e2d7c4a91")
+_TEXT_REQUEST = UUID("5b0f2c7e-93d4-4a1b-8e6f-2c9d1a7b3e54")
 _FOLLOW = UUID("1f6e9c2a-7b3d-4e58-a0c4-5d2f8e1b7c63")
 
 
@@ -204,3 +228,18 @@ def with_followers(reporters: list[Contact], followers: list[Contact]) -> list[C
             seen.add(f.contact_key)
             out.append(f)
     return out
+
+
+def text_request_cause(channel: str, channel_message_id: str) -> UUID:
+    """The cause of the request to write as text that answers one unsupported message: the same for every
+    copy of that message's `intake.message_unsupported` (a provider's retry, a republished event), so it is
+    sent once per (`channel`, `channel_message_id`) (the deliveries' unique key without a case)."""
+    return uuid5(_TEXT_REQUEST, f"{channel}\x00{channel_message_id}")
+
+
+def text_request(unsupported: MessageUnsupported, default_language: str = "en") -> Notice:
+    """The one short request to write the report as text ("Please write your report as text") that
+    answers a message kind we cannot read, in the message's `language`, else `default_language` (the
+    jurisdiction's first locale), English when neither has texts. It names no case (there is none)."""
+    return Notice(kind="text_request", service_request_id="",
+                  language=language_of(unsupported.language, default_language))

@@ -27,14 +27,17 @@ _V1_KIND = {"public_update": "status_changed", "reply": "status_changed", "unmer
             "escalation": "status_changed"}
 # Kinds `notification.recorded` v1's `notice` cannot name yet (its list is a shared schema): recorded as the
 # nearest v1 kind alone; `deliveries.kind` keeps the precise one.
-_V1_ONLY = {"followed": "acknowledgement", "survey_invitation": "closed", "location_confirm": "acknowledgement"}
+_V1_ONLY = {"followed": "acknowledgement", "survey_invitation": "closed", "location_confirm": "acknowledgement",
+            "text_request": "acknowledgement"}
 
 
 def recorded_kind(kind: str) -> tuple[str, str | None]:
     """(`kind`, `notice`) of `notification.recorded` v1 for a notice kind: the four first kinds as they are;
     a public update, reply, unmerge or escalation as the nearest v1 kind with `notice` naming it; a
     follower's confirmation and the "Did you mean" question (`location_confirm`) as ``acknowledgement`` and a
-    survey invitation as ``closed``, without `notice`."""
+    survey invitation as ``closed``, without `notice`. A request to write as text (`text_request`) maps to
+    ``acknowledgement`` too, though it is never published: it has no case to land on (its delivery row,
+    `case_id` NULL, is its record)."""
     if kind in _V1_ONLY:
         return _V1_ONLY[kind], None
     return (_V1_KIND[kind], kind) if kind in _V1_KIND else (kind, None)
@@ -161,18 +164,21 @@ def whatsapp_report(ev: DeliveryStatusReceived) -> ProviderReport:
 
 @dataclass(frozen=True)
 class SentNotice:
-    """The delivery a provider's message id belongs to (what its status is recorded against)."""
+    """The delivery a provider's message id belongs to (what its status is recorded against); `case_id`
+    None for a delivery that answers no case (a request to write as text): nothing is published for it."""
 
-    case_id: UUID
+    case_id: UUID | None
     cause_event_id: UUID
     kind: str
     channel: str
     recipient_key: str
 
 
-def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationRecorded:
+def status_recorded(sent: SentNotice, report: ProviderReport) -> NotificationRecorded | None:
     """`notification.recorded` for a provider's status of a message already sent (no PII: the record
-    names the recipient by key only)."""
+    names the recipient by key only); None for a delivery without a case (nothing to record it on)."""
+    if sent.case_id is None:
+        return None
     kind, told = recorded_kind(sent.kind)
     return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
                                kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]
@@ -186,9 +192,12 @@ INTERRUPTED = ("interrupted: the notifier stopped between claiming this notice a
 """The reason a delivery left ``sending`` by a crash is settled `failed` with (at most once: never resent)."""
 
 
-def interrupted_recorded(sent: SentNotice) -> NotificationRecorded:
+def interrupted_recorded(sent: SentNotice) -> NotificationRecorded | None:
     """`notification.recorded` (``failed``, reason `INTERRUPTED`) for a delivery a crash left ``sending``:
-    made visible on the case timeline rather than left open. No PII: the recipient is named by key."""
+    made visible on the case timeline rather than left open. No PII: the recipient is named by key. None
+    for a delivery without a case (its row, settled, is the only record)."""
+    if sent.case_id is None:
+        return None
     kind, told = recorded_kind(sent.kind)
     return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
                                kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from services.notifier.domain.channels import Route, route_for, within_reply_window
 from services.notifier.domain.model import Contact
-from shared.events import Pii
+from shared.events import MessageUnsupported, Pii
 
 REASON_MAX = 500
 """Characters kept of a reason recorded on a delivery (`deliveries.reason`, `notification.recorded`)."""
@@ -57,6 +57,26 @@ def choose_target(contact: Contact, now: datetime, reply_window_h: float = 24.0)
         return Target(route, channel, contact.handle, Pii(handle=contact.handle))
     if route == "email" and email:
         return Target("email", "email", email, Pii(email=email))
+    return None
+
+
+def text_request_target(unsupported: MessageUnsupported, now: datetime, reply_window_h: float = 24.0) -> Target | None:
+    """Where the request to write as text answering `unsupported` goes: the same channel the message came
+    on (`route_for`: Messenger, Instagram, WhatsApp Cloud through Meta; SMS and WhatsApp through Twilio;
+    Mastodon), never another one; None when that channel is not a chat or text channel (email, web) or the
+    event names no address there. On Meta, past `reply_window_h` hours after the message (`received_at`)
+    the target is `blocked` (recorded suppressed): there is no other channel to fall back on."""
+    pii = unsupported.pii
+    route = route_for(unsupported.channel, channel_message_id=unsupported.channel_message_id, phone=pii.phone,
+                      handle=pii.handle, email=None)
+    if route == "twilio" and pii.phone:
+        return Target("twilio", "whatsapp" if unsupported.channel == "whatsapp" else "sms", pii.phone,
+                      Pii(phone=pii.phone))
+    if route in ("meta", "mastodon") and pii.handle:
+        blocked = (f"outside the platform's {reply_window_h:g} h reply window; no other channel"
+                   if route == "meta" and not within_reply_window(unsupported.received_at, now, reply_window_h)
+                   else None)
+        return Target(route, unsupported.channel, pii.handle, Pii(handle=pii.handle), blocked=blocked)
     return None
 
 

@@ -1,7 +1,8 @@
 """The notifier's one subscription: `cases.lifecycle` and `intake.messages`, in the consumer group `notifier`.
 
-Resident messages on `intake.messages` are the case service's: the handler table does not name them,
-so they are committed untouched.
+Resident messages on `intake.messages` (reports, follow-ups, a bare thanks) are the case service's: the
+handler table does not name them, so they are committed untouched; `intake.message_unsupported` (a
+message kind we cannot read) is the notifier's own.
 """
 
 from __future__ import annotations

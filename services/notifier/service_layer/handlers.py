@@ -11,8 +11,8 @@ Consumes `case.opened`, `case.routed` (a written address to confirm: "Did you me
 `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`, `case.followed` from
 `cases.lifecycle` and
 `intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
-`intake.message_status_received`, `intake.delivery_status_received` from `intake.messages`; produces
-`notification.recorded` on `notifications.outcomes` through the outbox.
+`intake.message_status_received`, `intake.delivery_status_received`, `intake.message_unsupported` from
+`intake.messages`; produces `notification.recorded` on `notifications.outcomes` through the outbox.
 
 Each handler runs in the unit of work of its event. A notice is decided there and its delivery row
 claimed in the same transaction as the inbox claim (``sending``, or ``suppressed`` with its
@@ -20,7 +20,10 @@ claimed in the same transaction as the inbox claim (``sending``, or ``suppressed
 event, or a public update's `update_id`, a reply's `reply_id`); the send
 itself runs after the commit, never inside a transaction, and its outcome (``sent`` or ``failed``, never
 retried) is recorded in a unit of work of its own. A reply threaded onto a case (`case.message_added`) is
-never acknowledged; it only moves the start of a platform's reply window.
+never acknowledged; it only moves the start of a platform's reply window (a follow-up, a bare thanks:
+docs/channels.md, "Conversations"). A message kind we cannot read (`intake.message_unsupported`) opened
+no case: its one request to write as text is a delivery without a case, claimed once per channel message,
+and published nowhere (`notification.recorded` v1 needs a case; the row is the record).
 
 The words a handler returns for the log: per notice, ``sending`` (claimed; its outcome follows, appended
 after the commit), ``suppressed``, ``already_attempted`` or ``no_contact``; ``not_notified`` for a status
@@ -57,6 +60,8 @@ from services.notifier.domain.notices import (
     status_notice,
     survey_cause,
     survey_invitation,
+    text_request,
+    text_request_cause,
     unmerge_notice,
     with_followers,
 )
@@ -74,7 +79,7 @@ from services.notifier.domain.outcomes import (
     undeliverable_of,
     whatsapp_report,
 )
-from services.notifier.domain.targets import Target, choose_target, suppression
+from services.notifier.domain.targets import Target, choose_target, suppression, text_request_target
 from shared.events import (
     BounceReceived,
     CaseEscalated,
@@ -91,6 +96,7 @@ from shared.events import (
     DeliveryStatusReceived,
     Envelope,
     MessageStatusReceived,
+    MessageUnsupported,
     OptInReceived,
     OptOutReceived,
     Pii,
@@ -177,20 +183,25 @@ class Sending:
     phone_region: str = "US"
     first_locale: Callable[[str], str] = _english
     """The language a jurisdiction writes in when a reporter's is unknown: its first locale."""
+    home_jurisdiction_id: str = ""
+    """The jurisdiction the notifier serves (`Settings.jurisdiction`'s id): whose first locale answers an
+    event that names none (`intake.message_unsupported`)."""
 
 
 @dataclass(frozen=True)
 class _Claimed:
     """A delivery claimed as ``sending`` in the event's unit of work, to be sent after its commit; `contact`
-    is None for a staff address (an escalation email)."""
+    is None for a staff address (an escalation email) and for a request to write as text, whose `case_id`
+    is None too (no case) and whose `reply_to` is the resident's message (a Mastodon reply answers it)."""
 
     delivery_id: int
-    case_id: UUID
+    case_id: UUID | None
     cause_event_id: UUID
     notice: Notice
     target: Target
     contact: Contact | None
     thread: tuple[str, ...]
+    reply_to: str | None = None
 
 
 # --- lifecycle events: decide, claim, send after the commit ----------------------------------------------
@@ -342,7 +353,9 @@ async def on_personal_data_erased(erased: CasePersonalDataErased, uow: Uow) -> s
 
 
 async def on_message_added(added: CaseMessageAdded, uow: Uow) -> str:
-    """The reporter wrote again on their own channel: Meta's reply window starts again from this message."""
+    """The reporter wrote again on their own channel: Meta's reply window starts again from this message.
+    Nothing is sent: a follow-up joins the case silently and a bare thanks (`attributes.conversation`
+    ``thanks`` on the intake message) gets no reply (docs/channels.md, "Conversations")."""
     assert uow.envelope is not None
     moved = await uow.repo.move_reply_window(added.case_id, added.channel, added.pii.handle,
                                              uow.envelope.occurred_at)
@@ -378,12 +391,14 @@ async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, 
                         cause_event_id=cause_event_id)
 
 
-async def _claim(uow: Uow, sending: Sending, case_id: UUID, target: Target, notice: Notice, *,
-                 contact: Contact | None, thread: tuple[str, ...] = (), cause_event_id: UUID | None = None) -> str:
+async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Target, notice: Notice, *,
+                 contact: Contact | None, thread: tuple[str, ...] = (), cause_event_id: UUID | None = None,
+                 reply_to: str | None = None) -> str:
     """Claim the delivery of `notice` to `target` once per (case, cause, recipient): ``suppressed`` with its
     `notification.recorded` when an opt-out, a bounce or a closed reply window blocks it, else ``sending``
     and sent after the commit. ``already_attempted`` when it was claimed before. `thread`: the Message-IDs
-    an email answers, oldest first (`References`; the last is its `In-Reply-To`)."""
+    an email answers, oldest first (`References`; the last is its `In-Reply-To`). `case_id` None: a
+    delivery that answers no case (once per (cause, recipient)), recorded in its row only."""
     assert uow.envelope is not None
     cause = cause_event_id or uow.envelope.event_id
     rkey = recipient_key(target.channel, target.address)
@@ -395,10 +410,11 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID, target: Target, noti
     if delivery_id is None:
         return "already_attempted"
     if blocked:
-        await uow.emit(notice_recorded(case_id=case_id, cause_event_id=cause, notice=notice, target=target,
-                                       outcome="suppressed", reason=blocked), subject=case_id)
+        if case_id is not None:
+            await uow.emit(notice_recorded(case_id=case_id, cause_event_id=cause, notice=notice, target=target,
+                                           outcome="suppressed", reason=blocked), subject=case_id)
         return "suppressed"
-    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, thread)
+    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, thread, reply_to)
     uow.after_commit(partial(_deliver, claimed, sending, uow.envelope, uow.now))
     return "sending"
 
@@ -417,6 +433,8 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
     async with sending.record_uow(envelope, now) as uow:
         await uow.repo.finish_delivery(claimed.delivery_id, status=outcome, provider_message_id=provider_id,
                                        reason=reason, at=now)
+        if claimed.case_id is None:
+            return outcome  # no case: the delivery row is the record
         await uow.emit(notice_recorded(case_id=claimed.case_id, cause_event_id=claimed.cause_event_id,
                                        notice=claimed.notice, target=claimed.target, outcome=outcome,
                                        reason=reason, provider_message_id=provider_id), subject=claimed.case_id)
@@ -454,10 +472,30 @@ async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
     if senders.mastodon is None:
         raise RuntimeError("Mastodon is not configured (OMNI311_MASTODON_API_BASE_URL/ACCESS_TOKEN)")
     return await senders.mastodon.send(target.address, text,
-                                       claimed.contact.channel_message_id if claimed.contact else None)
+                                       claimed.contact.channel_message_id if claimed.contact else claimed.reply_to)
 
 
-# --- intake events: opt-outs, bounces, provider statuses --------------------------------------------------
+# --- intake events: unsupported messages, opt-outs, bounces, provider statuses ----------------------------
+
+
+async def on_message_unsupported(unsupported: MessageUnsupported, uow: Uow, *, sending: Sending) -> str:
+    """A resident sent a message kind we cannot read (intake_social kept it raw): answer on the same
+    channel with one short request to write the report as text, in the message's language (else the
+    jurisdiction's first locale), once per (`channel`, `channel_message_id`) (`text_request_cause`),
+    never to an opted-out or bounced recipient nor outside Meta's reply window (``suppressed``). There is
+    no case: the delivery row (without a case) is its record. ``no_contact`` when the channel is not one we
+    answer in chat or text, or names no address."""
+    target = text_request_target(unsupported, uow.now, sending.reply_window_h)
+    if target is None:
+        log.warning("text_request_without_target", channel=unsupported.channel, kind=unsupported.kind)
+        return "no_contact"
+    notice = text_request(unsupported, sending.first_locale(sending.home_jurisdiction_id))
+    result = await _claim(uow, sending, None, target, notice, contact=None,
+                          cause_event_id=text_request_cause(unsupported.channel, unsupported.channel_message_id),
+                          reply_to=unsupported.channel_message_id)
+    log.info("text_requested", channel=unsupported.channel, kind=unsupported.kind, result=result)
+    return result
+
 
 
 async def on_bounce(bounce: BounceReceived, uow: Uow) -> str:
@@ -498,7 +536,9 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
     sent = await uow.repo.record_provider_status(report.provider_message_id, report.status)
     if sent is None:
         return "unknown_message"  # not ours, or sent before this store existed
-    await uow.emit(status_recorded(sent, report), subject=sent.case_id)
+    record = status_recorded(sent, report)
+    if record is not None:  # a delivery without a case keeps the status in its row only
+        await uow.emit(record, subject=sent.case_id)
     return f"status_{report.status}"
 
 
@@ -514,7 +554,9 @@ async def settle_interrupted(uow: Uow, *, older_than_s: float, limit: int = 100)
     for delivery_id, sent in stale:
         await uow.repo.finish_delivery(delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
                                        at=uow.now)
-        await uow.emit(interrupted_recorded(sent), subject=sent.case_id)
+        record = interrupted_recorded(sent)
+        if record is not None:
+            await uow.emit(record, subject=sent.case_id)
     if stale:
         log.warning("interrupted_deliveries_settled", count=len(stale))
     return len(stale)
@@ -539,4 +581,5 @@ def handlers(sending: Sending) -> Handlers:
         OptInReceived.event_type: (OptInReceived, on_opt_in),
         MessageStatusReceived.event_type: (MessageStatusReceived, on_message_status),
         DeliveryStatusReceived.event_type: (DeliveryStatusReceived, on_delivery_status),
+        MessageUnsupported.event_type: (MessageUnsupported, partial(on_message_unsupported, sending=sending)),
     }

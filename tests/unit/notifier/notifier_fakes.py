@@ -128,7 +128,7 @@ class FakeNotifierRepository:
         bounced = self.undeliverable.get(recipient_key)
         return (opted[0].reason if opted else None, bounced["address"].reason if bounced else None)
 
-    async def claim_delivery(self, *, case_id: UUID, cause_event_id: UUID, recipient_key: str, kind: str,
+    async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
                              channel: str, status: str, reason: str | None, at: datetime) -> int | None:
         if any((d["case_id"], d["cause_event_id"], d["recipient_key"]) == (case_id, cause_event_id, recipient_key)
                for d in self.deliveries):
