@@ -20,7 +20,7 @@ class SocialSettings(BaseSettings):
     token, mentions are not read.
     """
 
-    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore", populate_by_name=True)
 
     meta_verify_token: SecretStr | None = Field(default=None, description="hub.verify_token of the subscription")
     meta_app_secret: SecretStr | None = Field(default=None, description="app secret: X-Hub-Signature-256 key")
@@ -30,6 +30,10 @@ class SocialSettings(BaseSettings):
                                                       description="WhatsApp phone number ids served (empty: any)")
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     meta_max_body_bytes: int = 4 * 1024 * 1024
+    conversation_window_s: float = Field(
+        default=24 * 3600.0, gt=0, validation_alias="OMNI311_SOCIAL_CONVERSATION_WINDOW_S",
+        description="seconds after a contact's last message in which their next text joins their report "
+                    "(24 h: Meta's standard messaging window)")
 
     mastodon_api_base_url: str | None = None
     mastodon_access_token: SecretStr | None = None

@@ -1,4 +1,5 @@
-"""SQL of intake_social's erasures: the published outbox copies of a case's messages, and the audit row."""
+"""SQL of intake_social's erasures: the published outbox copies of a case's messages, the raw unsupported
+items and the conversations that name its messages or reporters, and the audit row."""
 
 from __future__ import annotations
 
@@ -23,6 +24,23 @@ class ErasureRepository:
             "AND (CASE WHEN octet_length(payload) > 0 "
             "     THEN convert_from(payload, 'UTF8')::jsonb -> 'data' ->> 'channel_message_id' END) = ANY($1::text[]) "
             "RETURNING 1) SELECT count(*) FROM hit", channel_message_ids))
+
+    async def erase_unsupported(self, channel_message_ids: list[str], contact_keys: list[str],
+                                closed_at: datetime, now: datetime) -> int:
+        """Empty the raw items (`raw` NULL, `erased_at` = `now`) of the unsupported messages that are one of
+        `channel_message_ids`, or were sent by one of `contact_keys` before the case closed (`closed_at`);
+        the row (channel, id, kind, time) stays for the counts. Returns how many were emptied."""
+        return int(await self.conn.fetchval(
+            "WITH hit AS (UPDATE unsupported_messages SET raw = NULL, erased_at = $4 WHERE raw IS NOT NULL "
+            "AND (message_id = ANY($1::text[]) OR (contact_key = ANY($2::text[]) AND received_at <= $3)) "
+            "RETURNING 1) SELECT count(*) FROM hit", channel_message_ids, contact_keys, closed_at, now))
+
+    async def forget_conversations(self, channel_message_ids: list[str]) -> int:
+        """Delete the conversations whose report is one of `channel_message_ids` (a later text of that
+        contact is then a new report). Returns how many."""
+        return int(await self.conn.fetchval(
+            "WITH hit AS (DELETE FROM conversations WHERE report_message_id = ANY($1::text[]) RETURNING 1) "
+            "SELECT count(*) FROM hit", channel_message_ids))
 
     async def record_erasure(self, *, event_id: UUID, case_id: UUID, service_request_id: str, mode: str,
                              events: int, now: datetime) -> None:

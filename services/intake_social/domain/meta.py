@@ -5,7 +5,11 @@ A delivery is ``{"object": ..., "entry": [...]}``: ``page`` (Messenger) and ``in
 ``messages``, ``statuses`` and ``errors``. Each item is read on its own: a malformed one becomes a
 `Rejected` outcome and the rest of the batch goes on (Meta expects 200 for every signed delivery and
 would otherwise resend the whole batch). Our own echoes, receipts, opt-ins, referrals and "Get started"
-taps are never messages; WhatsApp statuses become `StatusReported` delivery outcomes.
+taps are never messages; WhatsApp statuses become `StatusReported` delivery outcomes. A kind of message we
+cannot read as a report becomes `Unsupported` (kept raw and answered with a request for text, never dropped);
+an unsent message becomes `Withdrawn`. A shared location goes through the one location check
+(`shared.jurisdiction.point_check.check_point`): a placeholder 0,0 or an impossible point leaves the message
+without a point (the check kept in ``attributes.location_check``), swapped axes are read swapped.
 
 References: Messenger Platform webhook events (messages, messaging_postbacks, message_echoes,
 message_deliveries, message_reads, messaging_optins, messaging_referrals); Instagram Messaging webhooks;
@@ -15,13 +19,13 @@ WhatsApp Cloud API webhooks (messages object, statuses object).
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.events import DeliveryStatusReceived, ProviderError
 from services.intake_social.domain.outcomes import (
     Ignored,
     Inbound,
@@ -30,9 +34,22 @@ from services.intake_social.domain.outcomes import (
     Receipt,
     Rejected,
     StatusReported,
+    Unsupported,
+    Withdrawn,
     contact_key,
 )
-from shared.events import MessageReceived, Pii
+from shared.events import (
+    DeliveryStatusReceived,
+    MessageReceived,
+    MessageUnsupported,
+    MessageWithdrawn,
+    Pii,
+    ProviderError,
+)
+from shared.jurisdiction.point_check import check_point
+
+Contains = Callable[[float, float], bool]
+"""`contains(lat, long)`: whether a WGS84 point is inside the jurisdiction (`Jurisdiction.contains`)."""
 
 OBJECT_CHANNELS = {"page": "messenger", "instagram": "instagram", "whatsapp_business_account": "whatsapp"}
 """The webhook `object` of each channel we serve."""
@@ -45,6 +62,14 @@ _MS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds (yea
 THUMBS_UP_STICKERS = frozenset({369239263222822, 369239343222814, 369239383222810})
 """Messenger's "like" button sends one of these stickers (small, medium, large): read as 👍."""
 WA_MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
+WA_IGNORED_TYPES = frozenset({"request_welcome"})
+"""WhatsApp message types that carry nothing from the resident: the first opening of a chat with us."""
+MESSENGER_ATTACHMENTS = frozenset({
+    "image", "video", "audio", "file", "location", "fallback", "template", "like_heart", "ig_reel", "reel",
+    "share", "story_mention", "ig_story", "ig_post", "sticker", "animated_image",
+})
+"""Messenger and Instagram attachment types we read (Messenger Platform "messages" webhook, Instagram
+Messaging "messages" webhook); a message made only of other types is `Unsupported`."""
 WA_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
 WA_IGNORED_STATUSES = frozenset({"deleted", "warning"})
 FLOW_PII_KEYS = {"first_name": "first_name", "last_name": "last_name", "name": "name", "email": "email",
@@ -77,13 +102,20 @@ class Malformed(Exception):
         self.detail = detail
 
 
-def parse_delivery(payload: Any, *, accounts: MetaAccounts, now: datetime) -> list[Outcome]:
+def _anywhere(_lat: float, _long: float) -> bool:
+    return True
+
+
+def parse_delivery(payload: Any, *, accounts: MetaAccounts, now: datetime,
+                   contains: Contains | None = None) -> list[Outcome]:
     """Every outcome of one signed, JSON-decoded webhook delivery, in delivery order.
 
-    `now` (aware UTC) is when it was received. Never raises: a malformed entry or item is a `Rejected`
-    outcome. A message id seen earlier in the same delivery gives ``Ignored(reason="duplicate")``.
-    An empty ``entry`` list gives no outcome at all.
+    `now` (aware UTC) is when it was received; `contains` the jurisdiction's `contains(lat, long)` for the
+    location check (None: no boundary known, only the placeholder and range rules apply). Never raises: a
+    malformed entry or item is a `Rejected` outcome. A message id seen earlier in the same delivery gives
+    ``Ignored(reason="duplicate")``. An empty ``entry`` list gives no outcome at all.
     """
+    inside = contains or _anywhere
     if not isinstance(payload, Mapping):
         return [Rejected(None, "not_an_object", "$")]
     obj = payload.get("object")
@@ -97,7 +129,7 @@ def parse_delivery(payload: Any, *, accounts: MetaAccounts, now: datetime) -> li
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         where = f"entry[{i}]"
-        for outcome in _entry_outcomes(channel, entry, where, accounts, now):
+        for outcome in _entry_outcomes(channel, entry, where, accounts, now, inside):
             if isinstance(outcome, Inbound):
                 mid = outcome.message.channel_message_id
                 if mid in seen:
@@ -107,11 +139,12 @@ def parse_delivery(payload: Any, *, accounts: MetaAccounts, now: datetime) -> li
     return outcomes
 
 
-def _entry_outcomes(channel: str, entry: Any, where: str, accounts: MetaAccounts, now: datetime) -> list[Outcome]:
+def _entry_outcomes(channel: str, entry: Any, where: str, accounts: MetaAccounts, now: datetime,
+                    inside: Contains) -> list[Outcome]:
     if not isinstance(entry, Mapping):
         return [Rejected(channel, "entry_not_an_object", where)]
     if channel == "whatsapp":
-        return _whatsapp_entry(entry, where, accounts, now)
+        return _whatsapp_entry(entry, where, accounts, now, inside)
     entry_id = _str_id(entry.get("id"))
     if accounts.page_ids and entry_id not in accounts.page_ids:
         return [NotForUs(channel, "other_page", ref=entry_id)]
@@ -124,7 +157,8 @@ def _entry_outcomes(channel: str, entry: Any, where: str, accounts: MetaAccounts
     out: list[Outcome] = []
     for j, item in enumerate(items):
         item_where = f"{where}.messaging[{j}]"
-        out.append(_guard(channel, item_where, lambda: _messaging_item(channel, entry_id, item, item_where, now)))
+        out.append(_guard(channel, item_where,
+                          lambda: _messaging_item(channel, entry_id, item, item_where, now, inside)))
     return out
 
 
@@ -143,7 +177,8 @@ def _guard(channel: str, where: str, build: Any) -> Outcome:
 # --- Messenger and Instagram -------------------------------------------------------------------------------
 
 
-def _messaging_item(channel: str, entry_id: str | None, item: Any, where: str, now: datetime) -> Outcome:
+def _messaging_item(channel: str, entry_id: str | None, item: Any, where: str, now: datetime,
+                    inside: Contains) -> Outcome:
     if not isinstance(item, Mapping):
         raise Malformed("item_not_an_object")
     message = item.get("message")
@@ -164,11 +199,16 @@ def _messaging_item(channel: str, entry_id: str | None, item: Any, where: str, n
     if "optin" in item:
         return Ignored(channel, "optin")
     if "reaction" in item:
-        return Ignored(channel, "reaction")
+        if _opt_str(_get(item, "reaction", "mid")):
+            # A reaction to a message in the conversation (ours, mostly): not a report, nothing to answer.
+            return Ignored(channel, "reaction")
+        sender = _sender(item)
+        at = int(_epoch(item.get("timestamp"), now).timestamp() * 1000)
+        return _unsupported(channel, "reaction", f"reaction:{sender}:{at}", sender, item, now)
     if "postback" in item:
         return _postback(channel, item, now)
     if isinstance(message, Mapping):
-        return _message(channel, item, message, now)
+        return _message(channel, item, message, now, inside)
     if "referral" in item:
         # The resident followed an m.me link or an ad into the conversation: no words yet.
         return Ignored(channel, "referral")
@@ -184,13 +224,17 @@ def _sender(item: Mapping[str, Any]) -> str:
     return sender
 
 
-def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], now: datetime) -> Outcome:
+def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], now: datetime,
+             inside: Contains) -> Outcome:
     mid = _opt_str(message.get("mid"))
     if not mid:
         raise Malformed("no_message_id")
-    if message.get("is_deleted"):
-        return Ignored(channel, "unsent", ref=mid)
     sender = _sender(item)
+    if message.get("is_deleted"):
+        # Instagram Messaging "messages" webhook: the resident unsent `mid` (Messenger has the same shape).
+        return Withdrawn(MessageWithdrawn(channel=channel, channel_message_id=mid,
+                                          contact_key=contact_key(channel, sender), received_at=now,
+                                          pii=Pii(handle=sender)))
     sent_at = _epoch(item.get("timestamp"), now)
     parts = [message["text"]] if isinstance(message.get("text"), str) and message["text"].strip() else []
     media: list[str] = []
@@ -201,6 +245,8 @@ def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], 
     if not isinstance(attachments, list):
         raise Malformed("attachments_not_a_list")
     kinds = []
+    unknown: list[str] = []
+    location_check: dict[str, Any] | None = None
     for att in attachments:
         if not isinstance(att, Mapping):
             raise Malformed("attachment_not_an_object")
@@ -209,11 +255,11 @@ def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], 
         payload = att.get("payload") if isinstance(att.get("payload"), Mapping) else {}
         if kind == "location":
             coords = payload.get("coordinates") if isinstance(payload.get("coordinates"), Mapping) else {}
-            lat, long = _coordinate(coords.get("lat"), -90, 90), _coordinate(coords.get("long"), -180, 180)
-            if lat is None or long is None:
-                raise Malformed("invalid_location")
+            lat, long, location_check = _checked_point(coords.get("lat"), coords.get("long"), inside)
             address = _opt_str(att.get("title") or payload.get("title"))
             continue
+        if kind not in MESSENGER_ATTACHMENTS:
+            unknown.append(kind)
         if kind == "like_heart":
             parts.append("❤️")
             continue
@@ -230,12 +276,18 @@ def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], 
             parts.append(f"[{kind}: {label}]" if label else f"[{kind}]")
     if kinds:
         attributes["attachment_types"] = kinds
+    if location_check is not None:
+        attributes["location_check"] = location_check
     qr = message.get("quick_reply")
     if isinstance(qr, Mapping) and qr.get("payload") is not None:
         attributes["quick_reply_payload"] = str(qr["payload"])
     reply_to = _opt_str(_get(message, "reply_to", "mid"))
+    if unknown and len(unknown) == len(kinds) and not (isinstance(message.get("text"), str)
+                                                         and message["text"].strip()):
+        # Only attachments of kinds we do not know: kept raw, the resident asked for text.
+        return _unsupported(channel, unknown[0], mid, sender, item, now)
     description = "\n".join(parts)
-    if not description and not media and lat is None:
+    if not description and not media and lat is None and location_check is None:
         return Ignored(channel, "empty", ref=mid)
     return Inbound(MessageReceived(
         channel=channel, channel_message_id=mid, contact_key=contact_key(channel, sender), received_at=now,
@@ -274,7 +326,8 @@ def _postback(channel: str, item: Mapping[str, Any], now: datetime) -> Outcome:
 # --- WhatsApp Cloud ------------------------------------------------------------------------------------------
 
 
-def _whatsapp_entry(entry: Mapping[str, Any], where: str, accounts: MetaAccounts, now: datetime) -> list[Outcome]:
+def _whatsapp_entry(entry: Mapping[str, Any], where: str, accounts: MetaAccounts, now: datetime,
+                    inside: Contains) -> list[Outcome]:
     changes = entry.get("changes")
     if not isinstance(changes, list):
         return [Rejected("whatsapp", "no_changes", where + ".changes")]
@@ -303,7 +356,8 @@ def _whatsapp_entry(entry: Mapping[str, Any], where: str, accounts: MetaAccounts
                 continue
             for k, item in enumerate(items):
                 iw = f"{cw}.value.{key}[{k}]"
-                out.append(_guard("whatsapp", iw, lambda item=item, build=build: build(item, names, accounts, now)))
+                out.append(_guard("whatsapp", iw, lambda item=item, build=build: build(item, names, accounts, now,
+                                                                                        inside)))
         for k, err in enumerate(value.get("errors") or []):
             # The platform could not deliver something to us (e.g. it failed to authenticate the user).
             out.append(Rejected("whatsapp", "platform_error", f"{cw}.value.errors[{k}]", _error_text(err)))
@@ -340,7 +394,8 @@ def _wa_sender(m: Mapping[str, Any]) -> tuple[str, str | None]:
     raise Malformed("no_sender")
 
 
-def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: datetime) -> Outcome:
+def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: datetime,
+                inside: Contains) -> Outcome:
     if not isinstance(m, Mapping):
         raise Malformed("item_not_an_object")
     wamid = _opt_str(m.get("id"))
@@ -352,12 +407,16 @@ def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: d
     sent_at = _wa_timestamp(m.get("timestamp"), now)
     sender, phone = _wa_sender(m)
     kind = _opt_str(m.get("type")) or "unknown"
-    if m.get("errors"):
-        # e.g. 131051 "Unsupported message type": WhatsApp tells us something arrived that it cannot pass on.
-        raise Malformed("unsupported_message", "; ".join(_error_text(e) for e in m["errors"]))
+    pii = {"handle": sender, "phone": phone, "name": names.get(sender) or names.get(_opt_str(m.get("from_user_id")) or "")}
+    if m.get("errors") or kind == "unsupported":
+        # e.g. 131051 "Unsupported message type": something arrived that WhatsApp cannot pass on to us.
+        return _unsupported("whatsapp", "unsupported", wamid, sender, m, now, pii)
+    if kind in WA_IGNORED_TYPES:
+        return Ignored("whatsapp", kind, ref=wamid)
     parts: list[str] = []
     media: list[str] = []
     lat = long = None
+    given: tuple[Any, Any] | None = None
     address = None
     attributes: dict[str, Any] = {"whatsapp_type": kind}
     notes: list[str] = []
@@ -384,9 +443,7 @@ def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: d
         loc = m.get("location")
         if not isinstance(loc, Mapping):
             raise Malformed("location_without_body")
-        lat, long = _coordinate(loc.get("latitude"), -90, 90), _coordinate(loc.get("longitude"), -180, 180)
-        if lat is None or long is None:
-            raise Malformed("invalid_location")
+        given = (loc.get("latitude"), loc.get("longitude"))
         address = " ".join(x for x in (_opt_str(loc.get("name")), _opt_str(loc.get("address"))) if x) or None
     elif kind == "button":
         parts.append(_opt_str(_get(m, "button", "text")) or "")
@@ -420,18 +477,35 @@ def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: d
                         attributes.setdefault("flow", {})[key] = str(value)
                 parts.append(str(fields.pop("description", "")) or _opt_str(flow.get("body")) or "")
         else:
-            raise Malformed("unsupported_interactive", str(itype)[:40])
+            return _unsupported("whatsapp", f"interactive_{itype or 'unknown'}"[:64], wamid, sender, m, now, pii)
+    elif kind == "contacts":
+        cards = [c for c in m.get("contacts") or [] if isinstance(c, Mapping)] if isinstance(m.get("contacts"), list) else []
+        texts = [t for t in (_card_text(c) for c in cards) if t]
+        if not texts:
+            return _unsupported("whatsapp", "contacts", wamid, sender, m, now, pii)
+        parts.append("\n\n".join(texts))
+        # How many cards, not what they say: the card's words (a third person's name and numbers) are in the
+        # description only, where the case's erasure reaches them.
+        attributes["shared_contact"] = {"cards": len(texts)}
     elif kind == "reaction":
-        return Ignored("whatsapp", "reaction", ref=wamid)
+        if _opt_str(_get(m, "reaction", "message_id")):
+            # A reaction to a message of the conversation (or its removal): not a report, nothing to answer.
+            return Ignored("whatsapp", "reaction", ref=wamid)
+        return _unsupported("whatsapp", "reaction", wamid, sender, m, now, pii)
     else:
-        raise Malformed("unsupported_type", kind[:40])
+        # order, system, poll, unknown, and whatever WhatsApp adds next: kept raw, the resident asked for text.
+        return _unsupported("whatsapp", kind[:64], wamid, sender, m, now, pii)
     description = "\n".join(p for p in parts if p)
     context_id = _opt_str(_get(m, "context", "id"))
-    lat = _flow_coordinate(fields, "lat", -90, 90, lat)
-    long = _flow_coordinate(fields, "long", -180, 180, long)
-    if not description and not media and lat is None:
+    if given is None and ("lat" in fields or "long" in fields):
+        given = (fields.pop("lat", None), fields.pop("long", None))
+    location_check = None
+    if given is not None:
+        lat, long, location_check = _checked_point(given[0], given[1], inside)
+        if location_check is not None:
+            attributes["location_check"] = location_check
+    if not description and not media and lat is None and location_check is None:
         return Ignored("whatsapp", "empty", ref=wamid)
-    pii = {"handle": sender, "phone": phone, "name": names.get(sender) or names.get(_opt_str(m.get("from_user_id")) or "")}
     for key, value in pii_extra.items():
         pii[key] = pii.get(key) or value
     return Inbound(MessageReceived(
@@ -444,7 +518,8 @@ def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: d
     ), notes=tuple(notes))
 
 
-def _wa_status(s: Any, _names: Mapping[str, str], _accounts: MetaAccounts, now: datetime) -> Outcome:
+def _wa_status(s: Any, _names: Mapping[str, str], _accounts: MetaAccounts, now: datetime,
+               _inside: Contains) -> Outcome:
     if not isinstance(s, Mapping):
         raise Malformed("item_not_an_object")
     wamid = _opt_str(s.get("id"))
@@ -486,13 +561,51 @@ def _flow_answers(raw: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _flow_coordinate(fields: dict[str, Any], key: str, lo: float, hi: float, current: float | None) -> float | None:
-    if current is not None or key not in fields:
-        return current
-    value = _coordinate(fields.pop(key), lo, hi)
-    if value is None:
-        raise Malformed("invalid_location")
-    return value
+def _card_text(card: Mapping[str, Any]) -> str:
+    """A WhatsApp contact card (WhatsApp Cloud API, "contacts" message object) as the text staff read:
+    the name, the organisation, then each phone and email with its type, one per line."""
+    name = _get(card, "name") if isinstance(card.get("name"), Mapping) else {}
+    full = _opt_str(name.get("formatted_name")) or " ".join(
+        x for x in (_opt_str(name.get(k)) for k in ("prefix", "first_name", "middle_name", "last_name", "suffix")) if x)
+    lines = [f"Contact: {full}"] if full else []
+    org = card.get("org") if isinstance(card.get("org"), Mapping) else {}
+    org_text = ", ".join(x for x in (_opt_str(org.get(k)) for k in ("company", "department", "title")) if x)
+    if org_text:
+        lines.append(f"Organisation: {org_text}")
+    for label, key, field in (("Phone", "phones", "phone"), ("Email", "emails", "email")):
+        for entry in card.get(key) or [] if isinstance(card.get(key), list) else []:
+            value = _opt_str(entry.get(field)) if isinstance(entry, Mapping) else None
+            if value:
+                kind = _opt_str(entry.get("type"))
+                lines.append(f"{label}: {value}" + (f" ({kind})" if kind else ""))
+    return "\n".join(lines)
+
+
+def _checked_point(lat: Any, long: Any, inside: Contains) -> tuple[float | None, float | None, dict[str, Any] | None]:
+    """A shared point through the one location check (`check_point`): (lat, long) to use, None, None for a
+    placeholder or impossible one (a value that is not a number included), and the check to keep in
+    ``attributes.location_check`` (None when ``ok``)."""
+    check = check_point(_number(lat), _number(long), contains=inside)
+    return check.lat, check.long, check.as_attribute()
+
+
+def _number(value: Any) -> float:
+    """A coordinate as a float; NaN for anything that is not a number (the check calls it out of range)."""
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _unsupported(channel: str, kind: str, mid: str, sender: str, raw: Any, now: datetime,
+                 pii: Mapping[str, str | None] | None = None) -> Unsupported:
+    """A message of a kind we cannot read: the raw item kept, and the notifier asked to answer with a
+    request for text."""
+    person = {k: v for k, v in (pii or {"handle": sender}).items() if v}
+    return Unsupported(MessageUnsupported(channel=channel, channel_message_id=mid, contact_key=contact_key(channel, sender),
+                                          received_at=now, kind=kind or "unknown", pii=Pii(**person)), raw=raw)
 
 
 # --- small readers -----------------------------------------------------------------------------------------
@@ -530,16 +643,6 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def _coordinate(value: Any, lo: float, hi: float) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if lo <= number <= hi else None  # NaN fails both comparisons
 
 
 def _epoch(value: Any, now: datetime) -> datetime:

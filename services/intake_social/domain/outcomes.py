@@ -8,12 +8,11 @@ Also the keys every social event is built on: the reporter's contact key and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.contacts import contact_key as shared_contact_key
-from shared.events import DeliveryStatusReceived
-from shared.events import MessageReceived
+from shared.events import DeliveryStatusReceived, MessageReceived, MessageUnsupported, MessageWithdrawn
 
 
 def contact_key(channel: str, sender_id: str) -> str:
@@ -53,6 +52,57 @@ class Inbound:
     def reason(self) -> str:
         """Always ``message`` (the outcome counter's label)."""
         return "message"
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A resident's message of a kind we cannot read as a report (a WhatsApp ``unsupported``, ``order``,
+    ``system`` or poll message, a reaction to nothing, a Messenger attachment type we do not know...).
+    `raw` is the item exactly as delivered (JSON-able; it holds the sender's ids and words: personal
+    data), kept by the service; `message` asks the notifier for a request to write the report as text."""
+
+    message: MessageUnsupported
+    raw: Any
+    kind: Literal["unsupported"] = "unsupported"
+
+    @property
+    def event_id(self) -> UUID:
+        """Derived from the platform's message id, so that Meta's retries are one event."""
+        return event_id_for(self.message.channel, f"unsupported:{self.message.channel_message_id}")
+
+    @property
+    def channel(self) -> str:
+        """The channel it came on."""
+        return self.message.channel
+
+    @property
+    def reason(self) -> str:
+        """The platform's name of the kind (the outcome counter's label)."""
+        return self.message.kind
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """The resident deleted ("unsent") a message they had sent us (Instagram's ``message`` webhook with
+    ``is_deleted``): its words must leave the case; never a new case."""
+
+    message: MessageWithdrawn
+    kind: Literal["withdrawn"] = "withdrawn"
+
+    @property
+    def event_id(self) -> UUID:
+        """Derived from the withdrawn message's id, so that Meta's retries are one event."""
+        return event_id_for(self.message.channel, f"withdrawn:{self.message.channel_message_id}")
+
+    @property
+    def channel(self) -> str:
+        """The channel of the withdrawn message."""
+        return self.message.channel
+
+    @property
+    def reason(self) -> str:
+        """Always ``unsent`` (the outcome counter's label)."""
+        return "unsent"
 
 
 @dataclass(frozen=True)
@@ -128,7 +178,7 @@ class NotForUs:
     kind: Literal["not_for_us"] = "not_for_us"
 
 
-Outcome = Inbound | Ignored | Receipt | StatusReported | Rejected | NotForUs
+Outcome = Inbound | Unsupported | Withdrawn | Ignored | Receipt | StatusReported | Rejected | NotForUs
 
 
 @dataclass

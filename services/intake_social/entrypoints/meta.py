@@ -1,31 +1,54 @@
 """Meta's webhook (Messenger, Instagram, WhatsApp Cloud): `GET /webhooks/meta` (the subscription
 handshake) and `POST /webhooks/meta` (signed deliveries: 403 for a bad signature, 413 for an oversized
-body, 503 when Kafka did not acknowledge, so that Meta sends the batch again)."""
+body, 503 when Kafka did not acknowledge or the database did not answer, so that Meta sends the batch
+again); and, for supervisors and administrators (a staff bearer JWT, `shared.auth`: 401 without a valid
+one, 403 for another role), `GET /problems`: the messages of kinds we cannot read, kept raw (they hold
+residents' ids and words, so the route is closed to anyone else)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.intake_social.config import SERVICE, SocialSettings
 from services.intake_social.domain.meta import MetaAccounts
 from services.intake_social.entrypoints.reporting import Reporting
 from services.intake_social.service_layer.webhooks import (
+    ConversationStore,
+    Place,
     Publish,
     SignatureRejected,
+    UnsupportedStore,
     WebhookDeps,
     receive_delivery,
     verify_challenge,
 )
+from shared.auth import Role, require
+from shared.intake import CaseApi
 from shared.kafka import TRANSIENT_ERRORS
 from shared.service import Runtime
 
 WEBHOOK_PATH = "/webhooks/meta"
 router = APIRouter()
+ADMIN_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
+"""Who may read the kept raw messages (docs/staff-work.md, "Roles and tokens")."""
+staff_only = Depends(require(*ADMIN_ROLES))
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where the webhook keeps state and asks about cases: the conversations, the unsupported messages
+    kept raw, the case API, and the jurisdiction's `place` (location check, service keywords)."""
+
+    conversations: ConversationStore
+    unsupported: UnsupportedStore
+    case_api: CaseApi
+    place: Place
 
 
 @dataclass(frozen=True)
@@ -41,16 +64,18 @@ class Meta:
     reporting: Reporting
 
 
-def mount(rt: Runtime, cfg: SocialSettings, publish: Publish, reporting: Reporting) -> None:
-    """Serve the webhook on `rt.app`, publishing with `publish`. Without an app secret every delivery
-    is refused (403)."""
+def mount(rt: Runtime, cfg: SocialSettings, publish: Publish, reporting: Reporting, stores: Stores) -> None:
+    """Serve the webhook on `rt.app`, publishing with `publish` and threading with `stores`. Without an app
+    secret every delivery is refused (403)."""
     secret = cfg.meta_app_secret.get_secret_value().encode() if cfg.meta_app_secret else None
     webhook = WebhookDeps(
         app_secret=secret or None,
         accounts=MetaAccounts(page_ids=frozenset(cfg.meta_page_ids),
                               whatsapp_phone_number_ids=frozenset(cfg.meta_whatsapp_phone_number_ids),
                               graph_url=cfg.meta_graph_url),
-        publish=publish, report=reporting.reporter("meta"), producer=SERVICE,
+        publish=publish, report=reporting.reporter("meta"), conversations=stores.conversations,
+        unsupported=stores.unsupported, case_api=stores.case_api, place=stores.place,
+        window_s=cfg.conversation_window_s, warn=rt.log.warning, producer=SERVICE,
     )
     verify_token = cfg.meta_verify_token.get_secret_value() if cfg.meta_verify_token else None
     rt.app.state.meta = Meta(rt=rt, webhook=webhook, verify_token=verify_token,
@@ -98,9 +123,19 @@ async def meta_delivery(request: Request, m: Ctx) -> Response:
         m.rt.log.warning("meta_signature_refused", bytes=len(body),
                          has_header=request.headers.get("x-hub-signature-256") is not None)
         return JSONResponse({"error": "invalid X-Hub-Signature-256"}, status_code=403)
-    except (KafkaError, *TRANSIENT_ERRORS) as exc:
-        # Not acknowledged by Kafka: answer 503 so that Meta sends the batch again (event ids are
-        # derived from message ids, so what did get through is not duplicated).
+    except (KafkaError, asyncpg.PostgresError, *TRANSIENT_ERRORS) as exc:
+        # Not acknowledged by Kafka, or the conversations/kept messages not written: answer 503 so that
+        # Meta sends the batch again (event ids are derived from message ids, so what did get through is
+        # not duplicated).
         m.rt.log.error("publish_failed", error=repr(exc))
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
     return JSONResponse({"received": summary.counts})
+
+
+@router.get("/problems", dependencies=[staff_only])
+async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Staff: the messages of kinds we cannot read as reports (a WhatsApp ``unsupported``, ``order`` or
+    ``system`` message, a poll, a reaction to nothing, an unknown attachment type...), newest first (1-1000
+    rows): id, channel, message_id, kind, received_at, raw (the item as Meta delivered it; null once
+    erased under the retention policy) and erased_at. Each was answered with a request for text."""
+    return await m.webhook.unsupported.recent(limit)

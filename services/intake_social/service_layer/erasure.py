@@ -1,11 +1,12 @@
 """Erase intake_social's copy of a case's personal data when the case service's retention job says so.
 
 Consumes `case.personal_data_erased` on `cases.lifecycle` (group `intake_social`); produces nothing.
-intake_social keeps no message of its own: Meta webhook messages (Messenger, Instagram, WhatsApp Cloud)
-are published as they arrive and not stored, so for them there is nothing to erase; Mastodon mentions
-pass through the outbox, whose published rows still hold the handle and the text, and those payloads are
-emptied for the case's `channel_message_ids`. Either way one audit row is recorded, in the event's unit of
-work with its inbox claim, so a redelivered event does nothing twice. `pseudonymise` is handled as erase.
+Meta webhook messages (Messenger, Instagram, WhatsApp Cloud) are published as they arrive and not stored;
+what intake_social keeps of a case is: the published outbox rows of Mastodon mentions (handle and text:
+payloads emptied for the case's `channel_message_ids`), the raw items of unsupported messages (emptied
+when they are among those ids, or were sent by one of the case's `contact_keys` before it closed), and the
+conversations whose report is one of those ids (deleted). One audit row is recorded, in the event's unit
+of work with its inbox claim, so a redelivered event does nothing twice. `pseudonymise` is handled as erase.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ async def on_personal_data_erased(event: CasePersonalDataErased, uow: UnitOfWork
     for the log (a count only). Raises only database errors (the event is then retried)."""
     if uow.envelope is None:
         raise RuntimeError("on_personal_data_erased runs in the unit of work of a consumed event")
-    events = await uow.repo.erase_published_payloads(list(event.channel_message_ids))
+    ids = list(event.channel_message_ids)
+    events = await uow.repo.erase_published_payloads(ids)
+    raw = await uow.repo.erase_unsupported(ids, list(event.contact_keys), event.closed_at, uow.now)
+    threads = await uow.repo.forget_conversations(ids)
     await uow.repo.record_erasure(event_id=uow.envelope.event_id, case_id=event.case_id,
-                                  service_request_id=event.service_request_id, mode=event.mode, events=events,
-                                  now=uow.now)
-    return f"erased {events} published payloads of {event.service_request_id}"
+                                  service_request_id=event.service_request_id, mode=event.mode,
+                                  events=events + raw + threads, now=uow.now)
+    return (f"erased {events} published payloads, {raw} unsupported items and {threads} conversations of "
+            f"{event.service_request_id}")
 
 
 def handlers() -> Handlers:

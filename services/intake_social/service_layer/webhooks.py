@@ -1,9 +1,16 @@
-"""Handle one Meta webhook delivery: verify its signature, normalise it, publish the messages.
+"""Handle one Meta webhook delivery: verify its signature, normalise it, thread it, publish it.
 
-Produces `intake.message_received` and `intake.delivery_status_received` (WhatsApp statuses, for the
-notifier) on `intake.messages` (published with acks=all before the webhook is answered, so a 200 means
-Kafka has every message of the batch); receipts and rejected items are reported through `report` (logs
-and metrics), never published.
+Produces on `intake.messages` (published with acks=all before the webhook is answered, so a 200 means
+Kafka has every message of the batch): `intake.message_received` (a report, or a follow-up of the
+contact's report with `in_reply_to` and `attributes.conversation`), `intake.message_unsupported` (a kind
+we cannot read, kept raw first), `intake.message_withdrawn` (an unsent message) and
+`intake.delivery_status_received` (WhatsApp statuses, for the notifier). Receipts and rejected items are
+reported through `report` (logs and metrics), never published.
+
+Conversations (docs/channels.md, "Conversations"): each message is read against the contact's last report
+on its channel (`ConversationStore`) with `shared.intake.conversation.follow_up_of`; whether that report's
+case is still open is asked of the case API, and a case API that cannot answer means open (the text joins:
+staff can split it, a follow-up lost in a new case is worse).
 """
 
 from __future__ import annotations
@@ -11,32 +18,91 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 from services.intake_social.domain import signature
-from services.intake_social.domain.meta import MetaAccounts, parse_delivery
-from services.intake_social.domain.outcomes import Inbound, Outcome, Rejected, StatusReported, Summary
-from shared.events import Envelope
+from services.intake_social.domain.meta import Contains, MetaAccounts, parse_delivery
+from services.intake_social.domain.outcomes import (
+    Inbound,
+    Outcome,
+    Rejected,
+    StatusReported,
+    Summary,
+    Unsupported,
+    Withdrawn,
+)
+from shared.events import Envelope, MessageReceived
+from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
+from shared.intake.conversation import Decision, Thread, follow_up_of
 
 Publish = Callable[[Envelope], Awaitable[None]]
 """Publish one envelope on its registry topic, keyed by its subject; returns once the broker acknowledged it
 (raises otherwise)."""
 
 
+DAY_S = 24 * 3600.0
+
+
 class SignatureRejected(Exception):
     """The body does not carry a valid `X-Hub-Signature-256` for the app secret (or no secret is set)."""
+
+
+class ConversationStore(Protocol):
+    """The last report of each contact on each channel (`adapters/conversations.py`). Raises the
+    database's errors (the webhook then answers 503 and Meta sends the batch again)."""
+
+    async def thread_of(self, contact_key: str, channel: str) -> Thread | None:
+        """The contact's last report on `channel`, or None."""
+
+    async def opened(self, contact_key: str, channel: str, report_id: str, service_code: str | None,
+                     at: datetime) -> None:
+        """`report_id` (a message id) is now the contact's report on `channel`, written at `at` (UTC)."""
+
+    async def touched(self, contact_key: str, channel: str, at: datetime) -> None:
+        """The contact wrote a follow-up at `at` (UTC)."""
+
+
+class UnsupportedStore(Protocol):
+    """Messages of kinds we cannot read, kept raw (`adapters/unsupported.py`). Raises the database's errors."""
+
+    async def keep(self, *, channel: str, message_id: str, contact_key: str, kind: str, raw: Any,
+                   received_at: datetime) -> None:
+        """Keep one item as delivered; a second copy changes nothing."""
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The latest items kept, newest first."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the jurisdiction says about places and problems: `contains(lat, long)` (the location check)
+    and `names_service(text)` (the service codes a text names, `shared.intake.conversation.services_named`
+    over the jurisdiction's keywords)."""
+
+    contains: Contains | None = None
+    names_service: Callable[[str], set[str]] = field(default=lambda _text: set())
 
 
 @dataclass(frozen=True)
 class WebhookDeps:
     """What the webhook handler needs: the app secret (bytes; None refuses every delivery), which Meta
-    accounts are the city's, the publisher, a reporter for every outcome, and the producer name."""
+    accounts are the city's, the publisher, a reporter for every outcome, the conversations and the kept
+    unsupported messages, the case API (is a report's case still open?), the jurisdiction's `place`, the
+    conversation window (seconds, `conversation_window_s`), a log callable for case API trouble, and the
+    producer name."""
 
     app_secret: bytes | None
     accounts: MetaAccounts
     publish: Publish
     report: Callable[[Outcome], None]
+    conversations: ConversationStore
+    unsupported: UnsupportedStore
+    case_api: CaseApi
+    place: Place = field(default_factory=Place)
+    window_s: float = DAY_S
+    warn: Callable[..., None] = field(default=lambda *_a, **_k: None)
     producer: str = "intake_social"
 
 
@@ -66,15 +132,70 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
         # Signed but not JSON: sending it again would not help, so it is reported and answered 200.
         outcomes: list[Outcome] = [Rejected(None, "not_json", "$")]
     else:
-        outcomes = parse_delivery(payload, accounts=deps.accounts, now=now)
-    for outcome in outcomes:
+        outcomes = parse_delivery(payload, accounts=deps.accounts, now=now, contains=deps.place.contains)
+    for i, outcome in enumerate(outcomes):
         if isinstance(outcome, Inbound):
-            msg = outcome.message
-            await deps.publish(Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
-                                                 event_id=outcome.event_id))
+            outcome = outcomes[i] = await _converse(outcome, deps, now)
         elif isinstance(outcome, StatusReported):
             st = outcome.status
             await deps.publish(Envelope.new_flow(st, subject=st.contact_key, producer=deps.producer, now=now,
                                                  event_id=outcome.event_id))
+        elif isinstance(outcome, Unsupported):
+            u = outcome.message
+            # Kept before it is announced: a 503 in between makes Meta send it again, and keeping is idempotent.
+            await deps.unsupported.keep(channel=u.channel, message_id=u.channel_message_id, contact_key=u.contact_key,
+                                        kind=u.kind, raw=outcome.raw, received_at=now)
+            await deps.publish(Envelope.new_flow(u, subject=u.contact_key, producer=deps.producer, now=now,
+                                                 event_id=outcome.event_id))
+        elif isinstance(outcome, Withdrawn):
+            w = outcome.message
+            await deps.publish(Envelope.new_flow(w, subject=w.contact_key, producer=deps.producer, now=now,
+                                                 event_id=outcome.event_id))
         deps.report(outcome)
     return Summary.of(outcomes)
+
+
+async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbound:
+    """Publish a resident's message as a report or as a follow-up of the contact's report, and move the
+    conversation on; returns the outcome as published. Raises what the publisher or the store raise."""
+    msg = outcome.message
+    thread = await deps.conversations.thread_of(msg.contact_key, msg.channel)
+    if thread is not None and thread.report_id == msg.channel_message_id:
+        thread = None  # Meta sent the report itself again: it stays the report it was
+    decision = _decide(msg, thread, deps, now)
+    if decision.kind != "new" and thread is not None and not await _still_open(thread, msg.channel, deps):
+        decision = _decide(msg, Thread(thread.report_id, thread.last_at, thread.service_code, open=False), deps, now)
+    if decision.kind == "new" or thread is None:
+        msg = msg.model_copy(update={"description": decision.text})
+    else:
+        msg = msg.model_copy(update={
+            "in_reply_to": [thread.report_id, *(x for x in msg.in_reply_to if x != thread.report_id)],
+            "attributes": msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"},
+        })
+    await deps.publish(Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
+                                         event_id=outcome.event_id))
+    if decision.kind == "new" or thread is None:
+        await deps.conversations.opened(msg.contact_key, msg.channel, msg.channel_message_id, msg.service_code, now)
+    else:
+        await deps.conversations.touched(msg.contact_key, msg.channel, now)
+    return Inbound(msg, notes=outcome.notes)
+
+
+def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:
+    has_place = msg.lat is not None or bool(msg.address)
+    return follow_up_of(msg.description, thread=thread, now=now, window_s=deps.window_s,
+                        names_service=deps.place.names_service, has_place=has_place)
+
+
+async def _still_open(thread: Thread, channel: str, deps: WebhookDeps) -> bool:
+    """Whether the report's case is open: True while the report is not a case yet, and when the case API
+    cannot tell (the text then joins; docs/channels.md)."""
+    try:
+        number = await deps.case_api.case_of_token(thread.report_id, channel)
+        if number is None:
+            return True
+        case = await deps.case_api.request(number)
+    except (CaseApiUnavailable, CaseApiRefused, CaseApiNoRoute) as exc:
+        deps.warn("case_api_unavailable_for_follow_up", error=type(exc).__name__)
+        return True
+    return case is None or case.status != "closed"

@@ -19,8 +19,9 @@ from services.intake_social.app import create_app
 from services.intake_social.entrypoints.meta import WEBHOOK_PATH
 from services.intake_social.config import SocialSettings
 from services.intake_social.domain.outcomes import event_id_for
-from shared.events import DeliveryStatusReceived, Envelope, MessageReceived
+from shared.events import DeliveryStatusReceived, Envelope, MessageReceived, MessageUnsupported
 from shared.settings import Settings
+from social_fakes import FakeCaseApi, FakeConversations, FakeUnsupported
 from support.data import shared_data
 
 VERIFY_TOKEN = "verify-me"
@@ -54,7 +55,8 @@ class FakePublisher:
 def make_client(publisher: FakePublisher, secret: str | None = SECRET) -> httpx.AsyncClient:
     social = SocialSettings(meta_app_secret=secret, meta_verify_token=VERIFY_TOKEN, meta_page_ids=[],
                             meta_whatsapp_phone_number_ids=[], mastodon_api_base_url=None)
-    app = create_app(Settings(topic_prefix="unit."), social=social, publish=publisher)
+    app = create_app(Settings(topic_prefix="unit."), social=social, publish=publisher, case_api=FakeCaseApi(),
+                     conversations=FakeConversations(), unsupported=FakeUnsupported())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-social.test")
 
 
@@ -88,8 +90,13 @@ async def test_every_courier_vector_verifies_through_our_webhook(name: str, clie
     assert r.status_code == 200, r.text
     counts = r.json()["received"]
     # what was published is exactly the messages and statuses of the batch, one envelope each, on their own ids
-    assert len(publisher.published) == counts.get("message", 0) + counts.get("status", 0)
+    assert len(publisher.published) == counts.get("message", 0) + counts.get("status", 0) + counts.get(
+        "unsupported", 0)
     for env in publisher.published:
+        if env.event_type == MessageUnsupported.event_type:
+            u = env.payload(MessageUnsupported)
+            assert env.event_id == event_id_for(u.channel, f"unsupported:{u.channel_message_id}")
+            continue
         if env.event_type == DeliveryStatusReceived.event_type:
             st = env.payload(DeliveryStatusReceived)
             assert env.event_id == event_id_for(st.channel, f"status:{st.provider_message_id}:{st.status}")
