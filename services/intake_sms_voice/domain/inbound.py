@@ -21,7 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from services.intake_sms_voice.domain.contacts import Sender, channel_of, contact_key, e164, sender_of
 from shared.events import MessageStatusReceived
-from services.intake_sms_voice.domain.location import Location, shared_location
+from services.intake_sms_voice.domain.location import Contains, Location, shared_location
 from shared.events import MessageReceived
 
 MAX_MEDIA = 10
@@ -56,6 +56,8 @@ class InboundText:
     media: tuple[Media, ...] = ()
     shared: Location | None = None
     account_sid: str | None = None
+    message_type: str | None = None
+    """Twilio's ``MessageType`` (WhatsApp: ``text``, ``image``, ``location``, ``unsupported``...), lower case."""
 
     def contact_key(self) -> str:
         """The sender's `intake.messages` partition key (the MessageSid's own when no number is known)."""
@@ -97,8 +99,9 @@ def possibly_base64(text: str) -> str:
 
 
 def parse_inbound(params: Mapping[str, str], *, forced_channel: Literal["sms", "whatsapp"] | None = None,
-                  default_region: str = "US") -> InboundText:
-    """The message in a Twilio inbound-message webhook form (first value of each field).
+                  default_region: str = "US", contains: Contains | None = None) -> InboundText:
+    """The message in a Twilio inbound-message webhook form (first value of each field). `contains` (the
+    jurisdiction's) puts a shared point through the one location check (`location.shared_location`).
 
     WhatsApp quick-reply buttons send their label in ``ButtonText``, which is the resident's answer;
     on SMS that field is ignored. Raises `InvalidWebhook` when ``MessageSid`` or ``From`` is missing.
@@ -123,8 +126,9 @@ def parse_inbound(params: Mapping[str, str], *, forced_channel: Literal["sms", "
     return InboundText(
         message_sid=sid, channel=channel,
         sender=sender_of(from_, external_user_id=params.get("ExternalUserId"), default_region=default_region),
-        to=to, body=body.strip(), media=media, shared=shared_location(params),
+        to=to, body=body.strip(), media=media, shared=shared_location(params, contains=contains),
         account_sid=params.get("AccountSid") or None,
+        message_type=(params.get("MessageType") or "").strip().lower()[:40] or None,
     )
 
 
@@ -145,6 +149,8 @@ class TextReport:
     case_number_hint: str | None = None
     language: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    """The description to publish when not the text as received (a "NEW" word removed, a contact card's text)."""
 
 
 def message_from_text(msg: InboundText, report: TextReport, *, now: datetime) -> MessageReceived:
@@ -155,6 +161,8 @@ def message_from_text(msg: InboundText, report: TextReport, *, now: datetime) ->
         attributes["awaiting_location"] = True
     if loc is not None:
         attributes["location_source"] = loc.source
+        if loc.check is not None:
+            attributes["location_check"] = loc.check
     if msg.media:
         attributes["media_content_types"] = [m.content_type for m in msg.media]
     return MessageReceived(
@@ -162,7 +170,7 @@ def message_from_text(msg: InboundText, report: TextReport, *, now: datetime) ->
         channel_message_id=msg.message_sid,
         contact_key=msg.contact_key(),
         received_at=now,
-        description=msg.body,
+        description=msg.body if report.description is None else report.description,
         address=loc.address if loc else None,
         lat=loc.lat if loc else None,
         long=loc.long if loc else None,

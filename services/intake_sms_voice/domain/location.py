@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from shared.jurisdiction.point_check import check_point
+
+Contains = Callable[[float, float], bool]
+"""The jurisdiction's `contains(lat, long)` (`Jurisdiction.contains`), for the one location check."""
 
 Source = Literal["shared", "coordinates", "map_link", "address", "intersection", "answer", "geocoded", "confirmed"]
 """How a report's location was found: shared from a WhatsApp client, coordinates or a map link in the text,
@@ -22,12 +27,21 @@ by the jurisdiction's geocoder with enough confidence, ``confirmed`` the place t
 
 @dataclass(frozen=True)
 class Location:
-    """A location found for a report: `address` as written, or `lat`/`long` (WGS84 degrees), or both."""
+    """A location found for a report: `address` as written, or `lat`/`long` (WGS84 degrees), or both.
+    `check` is the one location check's verdict on a point that was not ``ok`` (`PointCheck.as_attribute`,
+    published as ``attributes.location_check``); a location with neither address nor point (`usable`
+    False) only carries the verdict on a point that could not be used (0,0, out of range)."""
 
     source: Source
     address: str | None = None
     lat: float | None = None
     long: float | None = None
+    check: dict[str, Any] | None = None
+
+    @property
+    def usable(self) -> bool:
+        """True when there is an address or a point to send a crew to."""
+        return bool(self.address) or (self.lat is not None and self.long is not None)
 
 
 _NUM = r"-?\d{1,3}\.\d{3,}"
@@ -77,21 +91,42 @@ def _coordinates(lat: float, long: float) -> bool:
         and not (lat == 0 and long == 0)
 
 
-def find_location(text: str | None) -> Location | None:
+def find_location(text: str | None, *, contains: Contains | None = None) -> Location | None:
     """The first usable location written in `text`, or None.
 
     Tried in order: a map link or ``geo:`` URI, a decimal "lat, long" pair (at least 3 decimals, so
     "2, 3" is not a place), a numbered street address (EN or FR word order), then an intersection
-    ("Main St & 2nd Ave", "corner of ...", "coin de ...", "5th and Main"). Coordinates outside
-    [-90, 90] × [-180, 180] and (0, 0) are ignored.
+    ("Main St & 2nd Ave", "corner of ...", "coin de ...", "5th and Main").
+
+    With `contains` (the jurisdiction's), every point goes through the one location check
+    (`shared.jurisdiction.point_check.check_point`, docs/channels.md): a swapped pair ("-75.6972, 45.4215"
+    in Ottawa) is read the right way round, a point outside is kept as given, both with `Location.check`;
+    0,0 and out-of-range values are no point: the search goes on to a written address, and when there is
+    none the answer is a `Location` that is not `usable` and only carries the check (the resident is
+    asked where it is). Without `contains`, coordinates outside [-90, 90] × [-180, 180] and (0, 0) are
+    ignored.
     """
     if not text or not text.strip():
         return None
+    refused: dict[str, Any] | None = None
     for source, pattern in _COORD_PATTERNS:
         for m in pattern.finditer(text):
             lat, long = float(m.group(1)), float(m.group(2))
-            if _coordinates(lat, long):
+            if contains is not None:
+                checked = check_point(lat, long, contains=contains)
+                if checked.usable:
+                    return Location(source=source, lat=checked.lat, long=checked.long,  # type: ignore[arg-type]
+                                    check=checked.as_attribute())
+                refused = refused or checked.as_attribute()
+            elif _coordinates(lat, long):
                 return Location(source=source, lat=lat, long=long)  # type: ignore[arg-type]
+    written = _written(text)
+    if written is not None:
+        return Location(source=written.source, address=written.address, check=refused)
+    return Location(source="coordinates", check=refused) if refused else None
+
+
+def _written(text: str) -> Location | None:
     text = _URL.sub(" ", text)
     for pattern in (_ADDRESS_EN, _ADDRESS_FR):
         m = pattern.search(text)
@@ -107,15 +142,23 @@ def find_location(text: str | None) -> Location | None:
     return None
 
 
-def shared_location(params: Mapping[str, str]) -> Location | None:
-    """A location shared from a WhatsApp client (Twilio ``Latitude``/``Longitude``, ``Address``, ``Label``)."""
+def shared_location(params: Mapping[str, str], *, contains: Contains | None = None) -> Location | None:
+    """A location shared from a WhatsApp client (Twilio ``Latitude``/``Longitude``, ``Address``, ``Label``).
+
+    With `contains`, the point goes through the one location check (as in `find_location`): 0,0 or out
+    of range is no point (a `Location` with only the shared address, or not `usable` without one, carrying
+    the check); a swap is corrected. Without it, (0, 0) and out-of-range values are no location."""
     try:
         lat, long = float(params.get("Latitude", "")), float(params.get("Longitude", ""))
     except ValueError:
         return None
+    address = (params.get("Address") or params.get("Label") or "").strip() or None
+    if contains is not None:
+        checked = check_point(lat, long, contains=contains)
+        return Location(source="shared", address=address, lat=checked.lat, long=checked.long,
+                        check=checked.as_attribute())
     if not _coordinates(lat, long):
         return None
-    address = (params.get("Address") or params.get("Label") or "").strip() or None
     return Location(source="shared", address=address, lat=lat, long=long)
 
 

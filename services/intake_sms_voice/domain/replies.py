@@ -113,3 +113,21 @@ def status_reply(language: Lang, program: str, *, case_number: str | None, reque
 def language_of_keyword(word: str) -> Lang:
     """French for the French keyword spellings, else English (STOP is both)."""
     return "fr" if fold(word) in {"ARRET", "ARRETER", "AIDE", "DEBUT", "STATUT", "ETAT", "SUIVI"} else "en"
+
+
+def follow_up_added(language: Lang, program: str, case_number: str | None) -> str:
+    """The one short answer to a follow-up that joined the resident's report (docs/channels.md,
+    "Conversations"): with the case number when the case API told it, else without."""
+    if language == "fr":
+        return (f"{program} : ajouté à votre signalement {case_number}." if case_number
+                else f"{program} : ajouté à votre signalement.")
+    return (f"{program}: added to your report {case_number}." if case_number
+            else f"{program}: added to your report.")
+
+
+def write_as_text(language: Lang, program: str) -> str:
+    """The short request sent when a message holds nothing we can read (an unsupported WhatsApp message,
+    a file of an unknown type): the message is kept, and the resident is asked for words."""
+    if language == "fr":
+        return f"{program} : nous ne pouvons pas lire ce message. Veuillez écrire votre signalement en texte."
+    return f"{program}: we cannot read that message. Please write your report as text."

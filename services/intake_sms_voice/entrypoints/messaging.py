@@ -2,8 +2,8 @@
 `POST /twilio/whatsapp` (a WhatsApp sender) and `POST /twilio/status` (outbound message status).
 
 Each publishes on `intake.messages` before it answers (TwiML for texts, 204 for statuses); the
-conversation cookie carries a pending location question from one text to the next (what to do with it
-is the handler's reply: `TextReply.cookie`)."""
+conversation cookie carries the conversation (its report, language and any pending question) from one text
+to the next (what to do with it is the handler's reply: `TextReply.cookie`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ router = APIRouter(prefix="/twilio")
 async def _text(tw: Twilio, hook: Webhook, forced: Literal["sms", "whatsapp"] | None) -> Response:
     """Parse an inbound text, hand it to `handlers.receive_text`, and render its reply: TwiML, and the
     cookie set or deleted as the reply says."""
-    msg = parse_inbound(hook.params, forced_channel=forced, default_region=tw.settings.default_region)
+    msg = parse_inbound(hook.params, forced_channel=forced, default_region=tw.settings.default_region,
+                        contains=tw.deps.config.contains)
     reply = await guarded(tw, handlers.receive_text(msg, pending_cookie=hook.cookies.get(conversation.COOKIE),
                                                     deps=tw.deps, now=tw.rt.clock()))
     tw.rt.handled.labels(f"twilio.{reply.outcome}").inc()

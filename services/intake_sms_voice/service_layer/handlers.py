@@ -4,18 +4,21 @@ dependencies (a publisher, the case API, plain configuration) and return what th
 Produces on `intake.messages`: `intake.message_received` (reports and their follow-ups), and, for the notifier,
 `intake.opt_out_received`, `intake.opt_in_received`, `intake.message_status_received`. Every event id
 derives from the provider's sid, so a provider retry republishes the same event (one case). Publishing
-happens before the answer; a failure propagates and the route answers 503.
+happens before the answer; a failure propagates and the route answers 503. Keeps each number's opt-out
+state (`OptOuts`): an opted-out number's texts are published, and answered with nothing
+(docs/channels.md, "Opt-outs and pending questions").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from services.intake_sms_voice.config import SERVICE, TwilioSettings
 from services.intake_sms_voice.domain import conversation, ivr
+from services.intake_sms_voice.domain.contact_card import MAX_CARD_BYTES, SharedContact, is_card, read_card
 from services.intake_sms_voice.domain.contacts import Sender
 from services.intake_sms_voice.domain.inbound import (
     InboundText,
@@ -31,19 +34,22 @@ from services.intake_sms_voice.domain.keywords import (
     quotes_case_number,
     status_query_of,
 )
-from services.intake_sms_voice.domain.location import Location, find_location
+from services.intake_sms_voice.domain.location import Contains, Location, find_location
 from services.intake_sms_voice.domain.replies import (
     Lang,
+    follow_up_added,
     guess_language,
     keyword_reply,
     location_confirm_question,
     location_question,
     location_thanks,
     status_reply,
+    write_as_text,
 )
 from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
 from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
+from shared.intake.conversation import Decision, Thread, follow_up_of, services_named
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 
@@ -65,6 +71,12 @@ class Config:
     """The jurisdiction's geocoding bands (`geocoding.accept_from`, `confirm_from`): a written place found
     with at least `accept_from` is the report's point; from `confirm_from` up to it the resident is asked
     "Did you mean ...?"."""
+    contains: Contains | None = None
+    """The jurisdiction's `contains(lat, long)`, for the one location check of every point a text gives
+    (`shared.jurisdiction.point_check`); None: points are only checked for range and 0,0."""
+    service_keywords: tuple[tuple[str, str], ...] = ()
+    """(service code, keyword phrase) of every service in every language: what a follow-up names
+    (`shared.intake.conversation.services_named`)."""
 
     @property
     def default_language(self) -> Lang:
@@ -83,6 +95,9 @@ def configure(twilio: TwilioSettings, jurisdiction: Jurisdiction) -> Config:
         locales=tuple(x for x in jurisdiction.locales if x in ivr.LANG_CODES) or ("en",),
         menu=ivr.build_menu((s.service_code, _menu_labels(s)) for s in jurisdiction.services),
         accept_from=jurisdiction.geocoding.accept_from, confirm_from=jurisdiction.geocoding.confirm_from,
+        contains=jurisdiction.contains,
+        service_keywords=tuple((s.service_code, k.text) for s in jurisdiction.services
+                               for words in s.keywords.values() for k in words),
     )
 
 
@@ -95,23 +110,55 @@ def _menu_labels(service: Any) -> dict[str, str]:
     return out
 
 
+class OptOuts(Protocol):
+    """Each number's opt-out state, by contact key (`adapters.opt_outs.PgOptOuts`; tests: a dict)."""
+
+    async def opted_out(self, contact_key: str) -> bool:
+        """True when the number's latest change was an opt-out. Raises when the store cannot tell."""
+
+    async def record(self, contact_key: str, *, opted_out: bool, at: datetime) -> None:
+        """The number opted out (or back in) at `at` (UTC); an older change than the one kept is ignored."""
+
+
+class MediaSource(Protocol):
+    """Reads a media item a message names (Twilio's ``MediaUrlN``, HTTP basic auth with the account SID and
+    auth token; `adapters.twilio_media.TwilioMedia`)."""
+
+    async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
+        """The item's bytes (at most `max_bytes`). Raises any exception when it cannot be read."""
+
+
+class _NoOptOuts:
+    """No store: nobody is opted out (handlers built without one, as in some tests)."""
+
+    async def opted_out(self, contact_key: str) -> bool:
+        return False
+
+    async def record(self, contact_key: str, *, opted_out: bool, at: datetime) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Deps:
     """What the handlers use: the intake publisher (`shared.intake`), the case service's read API, the
-    configuration and the jurisdiction's geocoder (`shared.geocode.geocoder_for`; None: written places are
-    not looked up, the location question is asked as before)."""
+    configuration, the jurisdiction's geocoder (`shared.geocode.geocoder_for`; None: written places are
+    not looked up, the location question is asked as before), the opt-out store and the reader of media
+    items (None: contact cards are not read, the message is kept with its media link)."""
 
     publisher: IntakePublisher
     case_api: CaseApi
     config: Config
     geocoder: Geocoder | None = None
+    opt_outs: OptOuts = field(default_factory=_NoOptOuts)
+    media: MediaSource | None = None
 
 
 @dataclass(frozen=True)
 class TextReply:
-    """How to answer an inbound text. `outcome`: message, media_message, location_answer, opt_out, opt_in,
-    help, status_query or ignored; `texts` the ``<Message>``s to send back; `pending` a conversation
-    cookie value to set, `clear_pending` to drop it; `event_ids` what was published; `cookie` what the
+    """How to answer an inbound text. `outcome`: message, media_message, unsupported_message, follow_up,
+    thanks, location_answer, location_declined, opt_out, opt_in, help, status_query or ignored; `texts` the
+    ``<Message>``s to send back (none to an opted-out number, except STOP's and HELP's); `pending` a
+    conversation cookie value to set (`conversation.state_cookie`), `clear_pending` to drop it; `event_ids` what was published; `cookie` what the
     answer does to the conversation cookie (`conversation.cookie_change`; None: leave it)."""
 
     outcome: str
@@ -134,20 +181,50 @@ async def publish(deps: Deps, data: EventData, *, subject: str, event_id: UUID, 
 async def receive_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
     """An inbound SMS/MMS/WhatsApp message, with the conversation cookie it came with (None: none).
 
-    Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case. A written place without
-    a point is looked up with the jurisdiction's geocoder (docs/judgement.md, "Places from words"): found
-    with at least `Config.accept_from`, the report carries its point; from `Config.confirm_from` up to it,
-    the report waits for its location and the question is "Did you mean <matched>? Reply YES or send the
-    address" (a YES attaches that point); below, as before. A report without a usable location is
-    published with ``attributes.awaiting_location`` and gets one question back; the
-    next text of that conversation (recognised by the signed cookie) is its answer, published with
-    ``in_reply_to`` the report's MessageSid so that the case service threads it onto the same case.
-    The reply's `cookie` says what to do with the cookie (`conversation.cookie_change`).
+    Keywords (STOP, ARRÊT, START, HELP...) and ``STATUS <case>`` never open a case; STOP and START record
+    the number's opt-out state and forget the conversation (the cookie is deleted). A text after a report
+    of this conversation (the cookie's thread) is a follow-up, thanks or a new report
+    (`shared.intake.conversation.follow_up_of`, docs/channels.md "Conversations"): a follow-up is
+    published with ``in_reply_to`` the report's MessageSid and ``attributes.conversation`` and answered
+    with one short "Added to your report <number>" (a thanks with nothing). A pending question wins: the
+    text is its answer. Every point goes through the one location check (`Config.contains`). A written
+    place without a point is looked up with the jurisdiction's geocoder (docs/judgement.md, "Places from
+    words"): found with at least `Config.accept_from`, the report carries its point; from
+    `Config.confirm_from` up to it, the report waits for its location and the question is "Did you mean
+    <matched>? Reply YES or send the address" (a YES attaches that point); below, as before. A report
+    without a usable location is published with ``attributes.awaiting_location`` and gets one question
+    back; the next text of that conversation is its answer, published with ``in_reply_to`` the report's
+    MessageSid so that the case service threads it onto the same case. A contact card (``text/vcard``)
+    is read into the description (``attributes.shared_contact``); a message we cannot read at all is
+    published as it came and answered with a request to write the report as text. Every text of a
+    conversation is answered in its language (the cookie's). An opted-out number's texts are published
+    and answered with nothing. The reply's `cookie` says what to do with the cookie
+    (`conversation.cookie_change`).
     """
     reply = await _answer_text(msg, pending_cookie=pending_cookie, deps=deps, now=now)
     return replace(reply, cookie=conversation.cookie_change(
         pending=reply.pending, clear=reply.clear_pending, received=pending_cookie,
         window_s=deps.config.conversation_window_s))
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a text holds besides its body: its description, a contact card read from it, whether nothing
+    in it can be read, the location found (usable) and the location check of a point that could not be used."""
+
+    description: str
+    card: SharedContact | None
+    unreadable: bool
+    found: Location | None
+    check: dict[str, Any] | None
+
+    def attributes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.card is not None:
+            out["shared_contact"] = self.card.as_attribute()
+        if self.unreadable:
+            out["unreadable"] = True
+        return out
 
 
 async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: Deps, now: datetime) -> TextReply:
@@ -159,85 +236,244 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
 
     query = status_query_of(msg.body)
     if query is not None:
-        request, unavailable = None, False
-        if query.case_number:
-            try:
-                request = await deps.case_api.request(query.case_number)
-            except CaseApiUnavailable as exc:
-                log.warning("case_api_unreachable", error=str(exc))
-                unavailable = True
-            except CaseApiRefused as exc:  # up, and will not look this number up: no such case for the texter
-                log.info("case_api_refused", status=exc.status)
-        text = status_reply(query.language, cfg.program_name, case_number=query.case_number, request=request,
-                            unavailable=unavailable)
-        return TextReply(outcome="status_query", texts=(text,))
+        return await _status_query(query, deps)
 
-    if not msg.body and not msg.media and msg.shared is None:
+    content = await _content(msg, deps)
+    if not content.description and not msg.media and msg.shared is None and not content.unreadable:
         return TextReply(outcome="ignored")
 
-    language = guess_language(msg.body, cfg.default_language) if msg.body else cfg.default_language
-    pending = conversation.read_pending_question(cfg.conversation_secret, pending_cookie, contact_key=key, now=now,
-                                                 window_s=cfg.conversation_window_s)
-    found = msg.shared or find_location(msg.body)
-    if pending is not None and pending.sid != msg.message_sid:
-        return await _answer_question(msg, pending, found, language, key, deps, now)
+    state = conversation.read_state(cfg.conversation_secret, pending_cookie, contact_key=key, now=now,
+                                    window_s=cfg.conversation_window_s)
+    said_in = guess_language(content.description, state.language or cfg.default_language) \
+        if content.description else (state.language or cfg.default_language)
+    silent = await _opted_out(deps, key)
+    if state.pending is not None and state.pending.sid != msg.message_sid:
+        reply = await _answer_question(msg, state, content, state.language or said_in, key, deps, now)
+        return _quiet(reply) if silent else reply
 
-    hint = msg.body if quotes_case_number(msg.body) else None
+    description = content.description
+    if state.thread and state.thread != msg.message_sid:
+        decision, number, code = await _follow_up(msg, state, content, said_in, deps, now)
+        if decision.kind != "new":
+            reply = await _publish_follow_up(msg, state, content, decision, number, code, key, deps, now)
+            return _quiet(reply) if silent else reply
+        description = decision.text
+    reply = await _new_report(msg, replace(content, description=description), said_in, silent, key, deps, now)
+    return _quiet(reply) if silent else reply
+
+
+def _quiet(reply: TextReply) -> TextReply:
+    """The reply to an opted-out number: nothing sent (docs/channels.md, "Opt-outs"); the cookie as decided."""
+    return replace(reply, texts=())
+
+
+async def _opted_out(deps: Deps, key: str) -> bool:
+    """Whether the number opted out. When the store cannot tell, nothing is sent (a text to an opted-out
+    number breaks the carrier rules; a missing question only delays a location): True, logged."""
+    try:
+        return await deps.opt_outs.opted_out(key)
+    except Exception as exc:  # noqa: BLE001 - any store failure: stay silent, the report is published
+        log.warning("opt_out_store_unavailable", error=type(exc).__name__)
+        return True
+
+
+async def _status_query(query: Any, deps: Deps) -> TextReply:
+    request, unavailable = None, False
+    if query.case_number:
+        try:
+            request = await deps.case_api.request(query.case_number)
+        except CaseApiUnavailable as exc:
+            log.warning("case_api_unreachable", error=str(exc))
+            unavailable = True
+        except CaseApiRefused as exc:  # up, and will not look this number up: no such case for the texter
+            log.info("case_api_refused", status=exc.status)
+    text = status_reply(query.language, deps.config.program_name, case_number=query.case_number, request=request,
+                        unavailable=unavailable)
+    return TextReply(outcome="status_query", texts=(text,))
+
+
+async def _content(msg: InboundText, deps: Deps) -> _Content:
+    """The description (the body, and a contact card's text), whether the message holds nothing we can read,
+    and its location: a shared point, else one written in the body, each through the one location check."""
+    card = await _card(msg, deps)
+    description = msg.body
+    if card is not None:
+        description = f"{msg.body}\n{card.as_text()}".strip()
+    readable_media = [m for m in msg.media if not is_card(m.content_type) and not _opaque(m.content_type)]
+    unreadable = not msg.body and card is None and msg.shared is None and not readable_media and (
+        bool(msg.media) or (msg.message_type or "") == "unsupported")
+    check = None
+    found = None
+    for candidate in (msg.shared, find_location(msg.body, contains=deps.config.contains)):
+        if candidate is None:
+            continue
+        check = check or candidate.check
+        if candidate.usable:
+            found = candidate if candidate.check or not check else replace(candidate, check=check)
+            break
+    return _Content(description=description, card=card, unreadable=unreadable, found=found,
+                    check=None if found is not None else check)
+
+
+def _opaque(content_type: str | None) -> bool:
+    """A media type nobody can open as a photo, sound, video or document: no type, or bare bytes."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in ("", "application/octet-stream", "application/unknown")
+
+
+async def _card(msg: InboundText, deps: Deps) -> SharedContact | None:
+    """The first contact card among the message's media, read (None: none, no media reader, or unreadable)."""
+    if deps.media is None:
+        return None
+    for item in msg.media:
+        if not is_card(item.content_type):
+            continue
+        try:
+            data = await deps.media.read(item.url, account_sid=msg.account_sid, max_bytes=MAX_CARD_BYTES)
+        except Exception as exc:  # noqa: BLE001 - a card we cannot fetch: the message keeps its link
+            log.warning("contact_card_unavailable", error=type(exc).__name__)
+            continue
+        card = read_card(data)
+        if card is not None:
+            return card
+    return None
+
+
+async def _new_report(msg: InboundText, content: _Content, language: Lang, silent: bool, key: str, deps: Deps,
+                      now: datetime) -> TextReply:
+    """A text that is a report of its own: published, with the location question when it has no usable
+    place (not to an opted-out number: nobody would be asked), and the conversation now about it."""
+    cfg = deps.config
+    text = content.description
+    found = content.found
+    hint = text if quotes_case_number(text) else None
     proposed: GeocodeAnswer | None = None
-    if hint is None and (found is None or found.lat is None):
+    if hint is None and (found is None or found.lat is None) and not content.unreadable:
         # A written place without a point: the jurisdiction's geocoder (docs/judgement.md, "Places from words").
-        answer = await _geocode(deps, found.address if found else extract_place(msg.body, language), language)
+        answer = await _geocode(deps, found.address if found else extract_place(text, language), language)
         if answer is not None and answer.confidence >= cfg.accept_from:
             found = Location(source="geocoded", address=found.address if found else answer.query,
-                             lat=answer.lat, long=answer.long)
+                             lat=answer.lat, long=answer.long, check=found.check if found else None)
         elif answer is not None and answer.confidence >= cfg.confirm_from:
             proposed, found = answer, None  # asked to confirm: the answer completes the report's place
     awaiting = found is None and hint is None
-    report = TextReport(location=found, awaiting_location=awaiting, case_number_hint=hint, language=language)
+    attributes = content.attributes()
+    if found is None and content.check is not None:
+        attributes["location_check"] = content.check
+    report = TextReport(location=found, awaiting_location=awaiting, case_number_hint=hint, language=language,
+                        attributes=attributes, description=text)
     env = await _publish_text(msg, report, key, deps, now)
-    outcome = "media_message" if msg.media else "message"
-    if not awaiting:
-        # The acknowledgement with the case number is the notifier's, once the case exists.
-        return TextReply(outcome=outcome, event_ids=(env.event_id,))
-    if proposed is not None:
-        cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=msg.message_sid, contact_key=key,
-                                             now=now, lat=proposed.lat, long=proposed.long, matched=proposed.matched)
-        return TextReply(outcome=outcome, texts=(location_confirm_question(language, cfg.program_name,
-                                                                           proposed.matched),),
-                         pending=cookie, event_ids=(env.event_id,))
-    cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=msg.message_sid, contact_key=key,
-                                         now=now)
-    return TextReply(outcome=outcome, texts=(location_question(language, cfg.program_name),), pending=cookie,
-                     event_ids=(env.event_id,))
+    outcome = "unsupported_message" if content.unreadable else "media_message" if msg.media else "message"
+    state = conversation.State(thread=msg.message_sid, thread_at=now, language=language)
+    texts: tuple[str, ...] = ()
+    if content.unreadable:
+        texts = (write_as_text(language, cfg.program_name),)
+    elif awaiting and not silent:
+        if proposed is not None:
+            state = state.with_pending(conversation.Pending(msg.message_sid, proposed.lat, proposed.long,
+                                                            proposed.matched))
+            texts = (location_confirm_question(language, cfg.program_name, proposed.matched),)
+        else:
+            state = state.with_pending(conversation.Pending(msg.message_sid))
+            texts = (location_question(language, cfg.program_name),)
+    # Without a question, the acknowledgement with the case number is the notifier's, once the case exists.
+    return TextReply(outcome=outcome, texts=texts, pending=_cookie(cfg, state, key, now), event_ids=(env.event_id,))
 
 
-async def _answer_question(msg: InboundText, pending: conversation.Pending, found: Location | None, language: Lang,
+def _cookie(cfg: Config, state: conversation.State, key: str, now: datetime) -> str:
+    return conversation.state_cookie(cfg.conversation_secret, state, contact_key=key, now=now)
+
+
+async def _follow_up(msg: InboundText, state: conversation.State, content: _Content, language: Lang, deps: Deps,
+                     now: datetime) -> tuple[Decision, str | None, str | None]:
+    """Whether a text after the conversation's report joins it, thanks it or opens a new case
+    (`shared.intake.conversation.follow_up_of`), with the report's case number and service code when the
+    case API told them. The case API is asked only when the text could join: a closed case makes it new;
+    when the API cannot answer, the text joins (docs/channels.md)."""
+    cfg = deps.config
+    has_place = content.found is not None or bool(extract_place(msg.body, language))
+    thread = Thread(report_id=state.thread or "", last_at=state.thread_at or now, service_code=state.service_code)
+
+    def decide(t: Thread) -> Decision:
+        return follow_up_of(content.description, thread=t, now=now, window_s=cfg.conversation_window_s,
+                            names_service=lambda text: services_named(text, cfg.service_keywords),
+                            has_place=has_place)
+
+    decision = decide(thread)
+    if decision.kind == "new":
+        return decision, None, state.service_code
+    number, request = await _case_of(deps, thread.report_id, msg.channel)
+    if request is not None:
+        thread = replace(thread, service_code=request.service_code or thread.service_code,
+                         open=(request.status or "open").lower() != "closed")
+        decision = decide(thread)
+    return decision, number, thread.service_code
+
+
+async def _case_of(deps: Deps, report_id: str, channel: str) -> tuple[str | None, Any]:
+    """The case number the report became and its Open311 view (None, None while there is none, or when
+    the case API cannot answer: logged)."""
+    try:
+        number = await deps.case_api.case_of_token(report_id, channel)
+        return number, (await deps.case_api.request(number) if number else None)
+    except Exception as exc:  # noqa: BLE001 - unavailable, refused, no route: the follow-up joins
+        log.warning("case_api_unanswered", error=type(exc).__name__)
+        return None, None
+
+
+async def _publish_follow_up(msg: InboundText, state: conversation.State, content: _Content, decision: Decision,
+                             number: str | None, code: str | None, key: str, deps: Deps,
+                             now: datetime) -> TextReply:
+    """A follow-up (or a thanks) published on the conversation's report: ``in_reply_to`` its MessageSid,
+    ``attributes.conversation``; answered with "Added to your report <number>" (a thanks: nothing)."""
+    cfg = deps.config
+    language = state.language or cfg.default_language
+    kind = "thanks" if decision.kind == "thanks" else "follow_up"
+    report = TextReport(location=None, in_reply_to=(state.thread or "",), language=language,
+                        attributes={"conversation": kind, **content.attributes()}, description=decision.text)
+    env = await _publish_text(msg, report, key, deps, now)
+    texts: tuple[str, ...] = ()
+    if content.unreadable:
+        texts = (write_as_text(language, cfg.program_name),)
+    elif kind == "follow_up":
+        texts = (follow_up_added(language, cfg.program_name, number),)
+    kept = conversation.State(thread=state.thread, thread_at=now, service_code=code, language=language)
+    return TextReply(outcome=kind, texts=texts, pending=_cookie(cfg, kept, key, now), event_ids=(env.event_id,))
+
+
+async def _answer_question(msg: InboundText, state: conversation.State, content: _Content, language: Lang,
                            key: str, deps: Deps, now: datetime) -> TextReply:
     """The answer to our one question (the location question, or "Did you mean ...?"): a YES to a
     proposed place attaches that place's point and matched form; a NO asks the location question again
     (the cookie no longer proposes anything); anything else is where it is, as written (a written place the
-    geocoder finds with enough confidence carries its point)."""
+    geocoder finds with enough confidence carries its point). Answered in the conversation's `language`;
+    the conversation is then about the report the answer completed."""
     cfg = deps.config
+    pending = state.pending
+    assert pending is not None
+    conv = replace(state, language=language, pending=None, thread=pending.sid, thread_at=now)
     said = confirmation_of(msg.body) if pending.proposed and not msg.shared else None
     if said == "no":
-        cookie = conversation.pending_cookie(cfg.conversation_secret, message_sid=pending.sid, contact_key=key,
-                                             now=now)
+        asked = conv.with_pending(conversation.Pending(pending.sid))
         return TextReply(outcome="location_declined", texts=(location_question(language, cfg.program_name),),
-                         pending=cookie)
+                         pending=_cookie(cfg, asked, key, now))
     if said == "yes":
         answer: Location | None = Location(source="confirmed", address=pending.matched, lat=pending.lat,
                                            long=pending.long)
     else:
-        answer = found or (Location(source="answer", address=msg.body[:200]) if msg.body else None)
+        answer = content.found or (Location(source="answer", address=msg.body[:200]) if msg.body else None)
         if answer is not None and answer.lat is None and answer.address:
             placed = await _geocode(deps, answer.address, language)
             if placed is not None and placed.confidence >= cfg.accept_from:
                 answer = Location(source="geocoded", address=answer.address, lat=placed.lat, long=placed.long)
-    report = TextReport(location=answer, in_reply_to=(pending.sid,), language=language,
-                        attributes={"completes_location_of": pending.sid})
+    attributes: dict[str, Any] = {"completes_location_of": pending.sid, **content.attributes()}
+    if answer is None and content.check is not None:
+        attributes["location_check"] = content.check
+    report = TextReport(location=answer, in_reply_to=(pending.sid,), language=language, attributes=attributes,
+                        description=content.description)
     env = await _publish_text(msg, report, key, deps, now)
     return TextReply(outcome="location_answer", texts=(location_thanks(language, cfg.program_name),),
-                     clear_pending=True, event_ids=(env.event_id,))
+                     pending=_cookie(cfg, conv, key, now), event_ids=(env.event_id,))
 
 
 async def _geocode(deps: Deps, place: str | None, language: str | None) -> GeocodeAnswer | None:
@@ -260,31 +496,38 @@ async def _publish_text(msg: InboundText, report: TextReport, key: str, deps: De
 
 async def _keyword(msg: InboundText, kind: str, word: str, language: Lang, key: str, deps: Deps,
                    now: datetime) -> TextReply:
+    """STOP/START/HELP and their spellings: an opt-out or opt-in is recorded in the opt-out store and
+    published for the notifier, and forgets the conversation (its pending question and thread: the next
+    report opens its own case); the confirmation is ours unless the provider sends it."""
     cfg = deps.config
     ids: tuple[UUID, ...] = ()
     if kind == "opt_out":
+        await deps.opt_outs.record(key, opted_out=True, at=now)
         data: EventData = OptOutReceived(
             channel=msg.channel, channel_message_id=msg.message_sid, contact_key=key, received_at=now,
             source="keyword", keyword=word, language=language, pii=msg.sender.pii())
         ids = ((await publish(deps, data, subject=key, event_id=event_id_for("opt_out", msg.message_sid),
                               now=now)).event_id,)
     elif kind == "opt_in":
+        await deps.opt_outs.record(key, opted_out=False, at=now)
         data = OptInReceived(channel=msg.channel, channel_message_id=msg.message_sid, contact_key=key,
                              received_at=now, keyword=word, language=language, pii=msg.sender.pii())
         ids = ((await publish(deps, data, subject=key, event_id=event_id_for("opt_in", msg.message_sid),
                               now=now)).event_id,)
     texts = () if cfg.keyword_replies == "provider" else (keyword_reply(kind, language, cfg.program_name),)  # type: ignore[arg-type]
-    return TextReply(outcome=kind, texts=texts, clear_pending=kind == "opt_out", event_ids=ids)
+    return TextReply(outcome=kind, texts=texts, clear_pending=kind in ("opt_out", "opt_in"), event_ids=ids)
 
 
 async def receive_status(report: StatusReport, *, deps: Deps, now: datetime) -> tuple[UUID, ...]:
     """A message status callback: the status for the notifier and, on error 21610 (the recipient opted
-    out at the carrier), an opt-out for that recipient. Returns the event ids published."""
+    out at the carrier), an opt-out for that recipient, recorded in the opt-out store too. Returns the
+    event ids published."""
     key = report.contact_key()
     ids = [(await publish(deps, status_event(report, now=now), subject=key,
                           event_id=event_id_for("status", report.message_sid, report.status,
                                                 str(report.error_code or "")), now=now)).event_id]
     if report.opted_out and report.recipient:
+        await deps.opt_outs.record(key, opted_out=True, at=now)
         data = OptOutReceived(channel=report.channel, channel_message_id=report.message_sid, contact_key=key,
                               received_at=now, source="provider_error", error_code=report.error_code,
                               pii=Sender(phone=report.recipient).pii())

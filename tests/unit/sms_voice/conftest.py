@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from services.intake_sms_voice.app import create_app
 from services.intake_sms_voice.config import TwilioSettings
 from shared.events import Envelope
+from shared.intake import CaseApiUnavailable
 from shared.jurisdiction import load_jurisdiction
 from shared.open311.models import ServiceRequest
 from shared.settings import Settings
@@ -46,15 +47,59 @@ class FakePublisher:
 
 
 class FakeCaseApi:
-    """The case service's read API (`shared.intake.CaseApi`): the cases given as their Open311 JSON."""
+    """The case service's read API (`shared.intake.CaseApi`): the cases given as their Open311 JSON, and
+    `tokens` ((channel, channel message id) -> case number); `down` makes every read raise
+    `CaseApiUnavailable`."""
 
-    def __init__(self, requests: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, requests: dict[str, dict[str, Any]] | None = None,
+                 tokens: dict[tuple[str, str], str] | None = None) -> None:
         self.requests = {k: ServiceRequest.model_validate(v) for k, v in (requests or {}).items()}
+        self.tokens = dict(tokens or {})
         self.asked: list[str] = []
+        self.tokens_asked: list[tuple[str, str]] = []
+        self.down = False
 
-    async def request(self, service_request_id: str) -> ServiceRequest | None:
+    async def request(self, service_request_id: str, *, extensions: bool = False) -> ServiceRequest | None:
+        if self.down:
+            raise CaseApiUnavailable("case API down (test)")
         self.asked.append(service_request_id)
         return self.requests.get(service_request_id)
+
+    async def case_of_token(self, token: str, channel: str = "open311") -> str | None:
+        if self.down:
+            raise CaseApiUnavailable("case API down (test)")
+        self.tokens_asked.append((token, channel))
+        return self.tokens.get((channel, token))
+
+
+class FakeOptOuts:
+    """The opt-out store (`handlers.OptOuts`) in memory: contact key -> (opted out, changed at)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, tuple[bool, datetime]] = {}
+
+    async def opted_out(self, contact_key: str) -> bool:
+        return self.state.get(contact_key, (False, NOW))[0]
+
+    async def record(self, contact_key: str, *, opted_out: bool, at: datetime) -> None:
+        kept = self.state.get(contact_key)
+        if kept is None or kept[1] <= at:
+            self.state[contact_key] = (opted_out, at)
+
+
+class FakeMedia:
+    """Twilio's media URLs (`handlers.MediaSource`): url -> bytes; a URL not given raises; `asked` records
+    (url, account sid)."""
+
+    def __init__(self, items: dict[str, bytes] | None = None) -> None:
+        self.items = dict(items or {})
+        self.asked: list[tuple[str, str | None]] = []
+
+    async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
+        self.asked.append((url, account_sid))
+        if url not in self.items:
+            raise ConnectionError("no such media (test)")
+        return self.items[url][:max_bytes + 1]
 
 
 def sign(url: str, params: Iterable[tuple[str, str]] | dict[str, str], token: str = TOKEN) -> str:
@@ -78,6 +123,8 @@ class Harness:
     app: Any
     publisher: FakePublisher
     case_api: FakeCaseApi
+    opt_outs: FakeOptOuts = field(default_factory=FakeOptOuts)
+    media: FakeMedia = field(default_factory=FakeMedia)
     public: str = PUBLIC
     peer: str = "198.51.100.7"
     cookies: dict[str, str] = field(default_factory=dict)
@@ -111,14 +158,17 @@ class Harness:
 def make_harness(*, public_base_url: str | None = PUBLIC, trusted: tuple[str, ...] = (PROXY_IP,),
                  token: str = TOKEN, keyword_replies: str = "service",
                  requests: dict[str, dict[str, Any]] | None = None,
-                 clock: Callable[[], datetime] = lambda: NOW, geocoder: Any = None) -> Harness:
+                 clock: Callable[[], datetime] = lambda: NOW, geocoder: Any = None,
+                 tokens: dict[tuple[str, str], str] | None = None, media: dict[str, bytes] | None = None) -> Harness:
     publisher = FakePublisher()
-    case_api = FakeCaseApi(requests)
+    case_api = FakeCaseApi(requests, tokens)
+    opt_outs, reader = FakeOptOuts(), FakeMedia(media)
     tw = TwilioSettings(auth_token=token or None, public_base_url=public_base_url, trusted_proxies=list(trusted),
                         keyword_replies=keyword_replies, program_name="Demoville 311")
     app = create_app(Settings(jurisdiction="demo"), twilio=tw, publisher=publisher, case_api=case_api,
-                     jurisdiction=_demo(), clock=clock, geocoder=geocoder)
-    return Harness(app=app, publisher=publisher, case_api=case_api, public=public_base_url or PUBLIC)
+                     jurisdiction=_demo(), clock=clock, geocoder=geocoder, opt_outs=opt_outs, media=reader)
+    return Harness(app=app, publisher=publisher, case_api=case_api, public=public_base_url or PUBLIC,
+                   opt_outs=opt_outs, media=reader)
 
 
 _DEMO: list[Any] = []
@@ -145,3 +195,16 @@ def sms_form(sid: str = "SM" + "a" * 32, body: str = "Pothole in front of 123 Ma
     return {"ToCountry": "CA", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
             "Body": body, "To": to, "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
             "From": from_, "ApiVersion": "2010-04-01", **extra}
+
+
+SECRET = ("omni311-conversation:" + TOKEN).encode()
+"""The conversation cookie's key in the harness (derived from its auth token, as `handlers.configure` does)."""
+
+
+def state_of(cookie: str | None, from_: str = "+15145550123", now: datetime = NOW) -> Any:
+    """What a conversation cookie the harness set says (`conversation.State`) for the number `from_`."""
+    from services.intake_sms_voice.domain import conversation
+    from services.intake_sms_voice.domain.inbound import parse_inbound
+
+    key = parse_inbound(sms_form(from_=from_)).contact_key()
+    return conversation.read_state(SECRET, cookie, contact_key=key, now=now)

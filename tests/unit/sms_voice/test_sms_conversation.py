@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
-from conftest import NOW, make_harness, sms_form
+from conftest import NOW, make_harness, sms_form, state_of
 from services.intake_sms_voice.domain import conversation
 
 
@@ -55,7 +55,8 @@ async def test_the_same_keyword_status_and_call_retried_are_one_event_each() -> 
 async def test_a_report_with_a_location_gets_no_question_back() -> None:
     h = make_harness()
     r = await h.post("/twilio/sms", sms_form(body="Pothole in front of 123 Main St"))
-    assert _messages(r.text) == [] and _cookie(r) is None
+    assert _messages(r.text) == []
+    assert state_of(_cookie(r)).pending is None, "no question is waiting"
     [env] = h.publisher.published
     assert env.data["address"] == "123 Main St"
     assert "awaiting_location" not in env.data["attributes"]
@@ -83,14 +84,15 @@ async def test_no_location_one_question_and_the_answer_completes_the_same_report
     [question] = _messages(r1.text)
     assert "Where exactly" in question and "intersection" in question
     cookie = _cookie(r1)
-    assert cookie and cookie.startswith(first["MessageSid"])
+    assert state_of(cookie).pending.sid == first["MessageSid"]
     report = h.publisher.published[0].data
     assert report["attributes"]["awaiting_location"] is True and report["address"] is None
 
     answer = sms_form(sid="SM" + "2" * 32, body="corner of Bank and Somerset")
     r2 = await h.post("/twilio/sms", answer, cookies={conversation.COOKIE: cookie})
     assert _messages(r2.text) == ["Demoville 311: thank you, the location is added to your report."]
-    assert 'omni311_pending=""' in r2.headers["set-cookie"] and "Max-Age=0" in r2.headers["set-cookie"]
+    after = state_of(_cookie(r2))
+    assert after.pending is None and after.thread == first["MessageSid"], "answered; the conversation goes on"
     completion = h.publisher.published[1]
     assert completion.data["in_reply_to"] == [first["MessageSid"]]
     assert completion.data["address"] == "corner of Bank and Somerset"
@@ -177,7 +179,7 @@ async def test_the_handlers_reply_says_what_to_do_with_the_conversation_cookie()
     question = await receive("SM" + "1" * 32, "Pothole", None)
     assert question.cookie == conversation.CookieChange(question.pending, 600) and question.pending
     answer = await receive("SM" + "2" * 32, "12 Oak Ave", question.pending)
-    assert answer.outcome == "location_answer" and answer.cookie == conversation.CookieChange(None)
-    assert (await receive("SM" + "3" * 32, "Graffiti at 12 Oak Ave", None)).cookie is None
+    assert answer.outcome == "location_answer" and answer.cookie == conversation.CookieChange(answer.pending, 600)
+    assert (await receive("SM" + "3" * 32, "HELP", None)).cookie is None, "HELP leaves the conversation as it is"
     assert (await receive("SM" + "4" * 32, "STOP", None)).cookie is None, "no cookie came: nothing to delete"
     assert (await receive("SM" + "5" * 32, "STOP", "x")).cookie == conversation.CookieChange(None)

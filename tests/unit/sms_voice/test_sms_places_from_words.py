@@ -5,12 +5,14 @@ address is the place); below, the location question as before."""
 
 from __future__ import annotations
 
+import base64
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
-from conftest import make_harness, sms_form
+from conftest import make_harness, sms_form, state_of
 from services.intake_sms_voice.domain import conversation
 from services.intake_sms_voice.domain.keywords import confirmation_of
 from shared.geocode import GeocodeAnswer, extract_place
@@ -54,7 +56,7 @@ def _messages(xml: str) -> list[str]:
 async def test_a_place_found_with_confidence_gives_the_report_its_point_and_no_question() -> None:
     h = make_harness(geocoder=(g := FakeGeocoder()))
     r = await h.post("/twilio/sms", sms_form(body="Pothole in front of 1200 Main St"))
-    assert _messages(r.text) == [] and r.cookies.get(conversation.COOKIE) is None
+    assert _messages(r.text) == [] and state_of(r.cookies.get(conversation.COOKIE)).pending is None
     [env] = h.publisher.published
     assert (env.data["lat"], env.data["long"], env.data["address"]) == (45.4201, -75.6901, "1200 Main St")
     assert env.data["attributes"]["location_source"] == "geocoded" and g.asked == [("1200 Main St", "en")]
@@ -70,11 +72,11 @@ async def test_the_confirm_band_asks_did_you_mean_and_yes_attaches_that_point() 
     assert report["attributes"]["awaiting_location"] is True
     assert (report["lat"], report["address"]) == (None, None)
     cookie = r1.cookies.get(conversation.COOKIE)
-    assert cookie and cookie.startswith(first["MessageSid"] + "~")
+    assert state_of(cookie).pending.sid == first["MessageSid"] and state_of(cookie).pending.proposed
 
     r2 = await h.post("/twilio/sms", sms_form(sid="SM" + "2" * 32, body="Yes!"), cookies={conversation.COOKIE: cookie})
     assert _messages(r2.text) == ["Demoville 311: thank you, the location is added to your report."]
-    assert "Max-Age=0" in r2.headers["set-cookie"]
+    assert state_of(r2.cookies.get(conversation.COOKIE)).pending is None
     done = h.publisher.published[1].data
     assert (done["lat"], done["long"], done["address"]) == (45.415, -75.695, "BANK ST & SOMERSET ST W")
     assert done["in_reply_to"] == [first["MessageSid"]]
@@ -100,7 +102,7 @@ async def test_another_address_answers_the_question_and_no_asks_where_again() ->
     r2 = await h.post("/twilio/sms", sms_form(sid="SM" + "2" * 32, body="No"), cookies={conversation.COOKIE: proposing})
     assert "Where exactly" in _messages(r2.text)[0] and len(h.publisher.published) == 1
     plain = r2.cookies.get(conversation.COOKIE)
-    assert plain and plain.startswith("SM" + "1" * 32 + ".")
+    assert state_of(plain).pending == conversation.Pending("SM" + "1" * 32)
 
     await h.post("/twilio/sms", sms_form(sid="SM" + "3" * 32, body="it is at 40 Oak Ave"),
                  cookies={conversation.COOKIE: plain})
@@ -133,9 +135,10 @@ async def test_below_the_band_or_without_a_geocoder_the_location_question_is_ask
 async def test_a_forged_proposal_is_no_proposal() -> None:
     h = make_harness(geocoder=FakeGeocoder())
     r1 = await h.post("/twilio/sms", sms_form(sid="SM" + "1" * 32, body="Dead tree at Bank St & Somerset St"))
-    subject, issued, mac = r1.cookies.get(conversation.COOKIE).rsplit(".", 2)  # type: ignore[union-attr]
-    sid, lat, long, matched = subject.split("~")
-    forged = f"{sid}~48.8566000~2.3522000~{matched}.{issued}.{mac}"
+    version, payload, mac = r1.cookies.get(conversation.COOKIE).split(".")  # type: ignore[union-attr]
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body |= {"pl": 48.8566, "pg": 2.3522}
+    forged = f"{version}.{base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip('=')}.{mac}"
     await h.post("/twilio/sms", sms_form(sid="SM" + "2" * 32, body="yes"), cookies={conversation.COOKIE: forged})
     assert h.publisher.published[1].data["in_reply_to"] == [] and h.publisher.published[1].data["lat"] is None
 
