@@ -16,6 +16,10 @@ case's `routing.sla_due_at` with the city's own due time and on-time verdict (`t
 The `routing`, `location` and `dedup` sections (`tools.replay.judgement`) say what the pipeline did with
 the records (`live`, from `case.routed`, `case.merged` and the `dedup.decisions` events) and, unless
 ``--no-evaluate``, what the evaluation commands measure on the same file (`held_out`, `labels`).
+
+The jurisdiction and topic prefix are found as `make run` finds them (`tools.replay.stack`): the
+``OMNI311_*`` environment wins, else what the running `make run` stack was started with, else the file's
+name; a topic it reads that the broker does not have stops it with one line saying what to set.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import statistics
 import sys
 import time
@@ -34,6 +40,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
 from shared.events import Envelope
@@ -43,6 +51,15 @@ from shared.records import ReplayFormatError, ReplayRecord, load_layout, records
 from shared.settings import REPO_ROOT, Settings
 from tools.replay.judgement import dedup_live, evaluate_file, headlines, location_live, routing_live
 from tools.replay.sla import SlaSample, sla_section
+from tools.replay.stack import (
+    WATCHED_TOPICS,
+    StackTarget,
+    is_path,
+    missing_topics,
+    missing_topics_error,
+    running_stack_env,
+    stack_target,
+)
 
 MODES = ("structured", "free-text")
 _SLA_SUMMARY = ("due_compared", "due_within_tolerance_share", "due_abs_diff_hours_median", "verdict_judged",
@@ -211,7 +228,7 @@ async def _resolve_earlier(http: httpx.AsyncClient, subs: list[Submission]) -> i
 
 
 async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    topics = [settings.topic(t) for t in ("cases.lifecycle", "notifications.outcomes", "dedup.decisions")]
+    topics = [settings.topic(t) for t in WATCHED_TOPICS]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 group_id=None, client_id="omni311-replay")
     await consumer.start()
@@ -221,6 +238,8 @@ async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, s
             for t in topics:
                 await consumer._client.force_metadata_update()  # noqa: SLF001 - first use of a fresh topic
                 parts += [TopicPartition(t, p) for p in (consumer.partitions_for_topic(t) or set())]
+        if not parts:  # checked before the replay (`topics_missing`); deleted since
+            raise RuntimeError(f"no partition of {', '.join(topics)}: set OMNI311_TOPIC_PREFIX to the stack's")
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)
         for tp in parts:
@@ -426,6 +445,47 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
     return report
 
 
+def _jurisdiction_id(jurisdiction: str) -> str:
+    """The id a jurisdiction path names (its YAML's `id:`), as jurisdiction-env.sh names the topic prefix;
+    an id is its own, and a path that cannot be loaded is returned as given (loading it later says why)."""
+    if not is_path(jurisdiction):
+        return jurisdiction
+    try:
+        return load_jurisdiction(jurisdiction).id
+    except (JurisdictionConfigError, OSError):
+        return jurisdiction
+
+
+def find_stack(file: Path, jurisdiction_arg: str | None, env: dict[str, str] | None = None,
+               run_dir: Path = REPO_ROOT / "var" / "run") -> StackTarget:
+    """The jurisdiction and topic prefix of the stack a replay of `file` talks to (`stack.stack_target`,
+    with the environment of a running `make run` stack read from `run_dir`)."""
+    found = running_stack_env(run_dir)
+    running, running_from = found if found is not None else ({}, "the running stack")
+    return stack_target(replay_file=file, env=dict(os.environ) if env is None else env, running=running,
+                        running_from=running_from, jurisdiction_arg=jurisdiction_arg, id_of=_jurisdiction_id)
+
+
+async def topics_missing(settings: Settings, target: StackTarget) -> str | None:
+    """The one-line error when a topic the replay reads is missing on `settings.kafka_bootstrap` (asked with
+    the admin client before anything is sent or consumed), or when the broker cannot be reached; None when
+    every topic is there."""
+    # aiokafka logs each failed connection itself: the one line below says it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="omni311-replay",
+                                request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        existing = await admin.list_topics()
+    except (KafkaError, OSError) as exc:
+        return (f"omni311-replay: cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}); "
+                "is the stack running (make run)? set OMNI311_KAFKA_BOOTSTRAP to its broker")
+    finally:
+        await admin.close()
+    missing = missing_topics(target, existing)
+    return missing_topics_error(target, missing, settings.kafka_bootstrap, existing) if missing else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omni311-replay", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
@@ -433,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a built-in layout name or a layout YAML file (default: the jurisdiction's export:, "
                              "else detected from the file)")
     parser.add_argument("--jurisdiction", default=None,
-                        help="jurisdiction id or YAML path (default: OMNI311_JURISDICTION)")
+                        help="jurisdiction id or YAML path (default: OMNI311_JURISDICTION, else the running "
+                             "make run stack's, else the file's name as make run reads it)")
     parser.add_argument("--base-url", default=None, help="intake_web base URL (default from settings)")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="structured")
     parser.add_argument("--api-key", default=None)
@@ -450,21 +511,34 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the offline evaluation of the file in the routing, location and dedup "
                              "sections (the live figures stay)")
     args = parser.parse_args(argv)
-    settings = Settings()
+    target = find_stack(args.file, args.jurisdiction)
+    settings = Settings(jurisdiction=target.jurisdiction, topic_prefix=target.topic_prefix)
     modes = list(MODES) if args.mode == "both" else [args.mode]
     try:
-        jurisdiction = load_jurisdiction(args.jurisdiction or settings.jurisdiction)
+        jurisdiction = load_jurisdiction(target.jurisdiction)
         spec = layout_in_use(args.layout, jurisdiction)
         check_free_text(spec, modes)
         records_for(args.file, layout=spec, jurisdiction=jurisdiction)  # refuse an unreadable file before starting
     except (ReplayFormatError, JurisdictionConfigError, OSError) as exc:
         parser.error(str(exc))
-    report = asyncio.run(replay(
-        args.file, base_url=args.base_url or settings.public_base_url, modes=modes,
-        api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
-        settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
-        layout=spec, jurisdiction=jurisdiction, evaluate=not args.no_evaluate, address_only=args.address_only,
-    ))
+    print(f"jurisdiction {target.jurisdiction} (from {target.jurisdiction_from}), topic prefix "
+          f"{target.topic_prefix!r} (from {target.prefix_from})", file=sys.stderr)
+    problem = asyncio.run(topics_missing(settings, target))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    base_url = args.base_url or settings.public_base_url
+    try:
+        report = asyncio.run(replay(
+            args.file, base_url=base_url, modes=modes,
+            api_key=args.api_key or settings.open311_api_keys[0], settings=settings, concurrency=args.concurrency,
+            settle_timeout=args.settle_timeout, quiet_s=args.quiet, limit=args.limit, progress=not args.no_progress,
+            layout=spec, jurisdiction=jurisdiction, evaluate=not args.no_evaluate, address_only=args.address_only,
+        ))
+    except httpx.TransportError as exc:
+        print(f"omni311-replay: cannot reach intake_web at {base_url} ({type(exc).__name__}); is the stack running "
+              "(make run)? set --base-url or OMNI311_PUBLIC_BASE_URL to its address", file=sys.stderr)
+        return 2
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("records_read", "submitted", "rejected", "cases_opened", "cases_already_present", "routed",
