@@ -31,6 +31,7 @@ from shared.open311.post import (
     coordinate_problem,
     is_blank,
     parse_post_form,
+    web_point,
 )
 from shared.open311.spatial import (
     MAX_RADIUS_M,
@@ -104,4 +105,5 @@ __all__ = [
     "render_service_definition",
     "render_services",
     "to_aware_utc",
+    "web_point",
 ]

@@ -1,4 +1,6 @@
-"""Validation of Open311 GeoReport v2 ``POST requests`` form parameters, and a coordinate sanity check."""
+"""Validation of Open311 GeoReport v2 ``POST requests`` form parameters, and what the web channels (the
+Open311 POST, the portal, the call agent console) do with the verdict of the one location check
+(`shared.jurisdiction.point_check.check_point`; docs/channels.md, "One location check")."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.jurisdiction.point_check import PointCheck, check_point
 from shared.open311.models import DECIMAL_TEXT, Open311Error, _clean_text
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "PostServiceRequest",
     "attribute_parameters",
     "coordinate_problem",
+    "web_point",
     "is_blank",
     "parse_post_form",
 ]
@@ -78,6 +82,11 @@ class PostServiceRequest(BaseModel):
       * ``description`` at most 4000 characters;
       * ``media_url`` is an absolute http(s) URL; ``email`` looks like ``local@domain``.
 
+    A point off the Earth (a value that is not finite, a latitude outside [-90, 90], a longitude outside
+    [-180, 180]) sent with an ``address_string`` or ``address_id`` is not refused: ``lat``/``long`` are
+    then None and the point as given is ``unusable_point`` (degrees, possibly not finite), for the
+    location check to judge and the report to go by its address (`web_point`).
+
     Documented extension: ``service_code`` is optional because this platform also accepts free
     text and chooses the service itself; a request must then carry a ``description``.
 
@@ -85,7 +94,7 @@ class PostServiceRequest(BaseModel):
     (multivaluelist) to the list of its values. Blank values are ``None`` (a ``description`` of only
     invisible characters too, `is_blank`).
     Jurisdiction-dependent checks (0,0, swapped axes, outside the city) belong to the caller;
-    see ``coordinate_problem``.
+    see ``web_point``.
     """
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
@@ -106,6 +115,20 @@ class PostServiceRequest(BaseModel):
     description: Text = None
     media_url: Text = None
     attributes: dict[str, str | list[str]] = Field(default_factory=dict)
+    unusable_point: tuple[float, float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _set_aside_a_point_off_the_earth(cls, data: Any) -> Any:
+        # With a written address, such a point is the location check's to judge (it is ignored, the reason
+        # kept), not a reason to refuse the report; without one it is refused below as it always was.
+        if not isinstance(data, dict) or not (_clean_text(data.get("address_string"))
+                                              or _clean_text(data.get("address_id"))):
+            return data
+        lat, long = _decimal(data.get("lat")), _decimal(data.get("long"))
+        if lat is None or long is None or (_within(lat, 90.0) and _within(long, 180.0)):
+            return data
+        return {**data, "lat": None, "long": None, "unusable_point": (lat, long)}
 
     @field_validator("lat", mode="before")
     @classmethod
@@ -156,6 +179,19 @@ class PostServiceRequest(BaseModel):
         return self
 
 
+def _decimal(value: Any) -> float | None:
+    """`value` (form text) as a float when it is a decimal number as `DECIMAL_TEXT` spells one (NaN and
+    infinities included), else None."""
+    value = _clean_text(value)
+    if not isinstance(value, str) or not DECIMAL_TEXT.match(value):
+        return None
+    return float(value)
+
+
+def _within(number: float, limit: float) -> bool:
+    return math.isfinite(number) and -limit <= number <= limit
+
+
 def _coordinate(value: Any, name: str, limit: float) -> float | None:
     value = _clean_text(value)
     if value is None:
@@ -166,7 +202,7 @@ def _coordinate(value: Any, name: str, limit: float) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a decimal number of degrees, got {value!r}") from None
-    if not math.isfinite(number) or not -limit <= number <= limit:
+    if not _within(number, limit):
         raise ValueError(f"{name} must be between {-limit:g} and {limit:g} degrees, got {value!r}")
     return number
 
@@ -283,25 +319,48 @@ def _message(error: Any) -> str:
     return text if exc is not None or not loc else f"{loc}: {text}"
 
 
+IGNORED_WITH_AN_ADDRESS = ("placeholder", "out_of_range")
+"""Verdicts of `check_point` that leave no point: a web report that came with a written address is taken
+by its address (the point ignored, the reason kept); without one it is refused."""
+
+
 def coordinate_problem(lat: float, long: float, inside: Callable[[float, float], bool]) -> str | None:
-    """Say why a point cannot be where a request is, or ``None`` when it is plausible.
+    """Say why a point cannot be where a request is, or ``None`` when it is inside the jurisdiction.
 
-    ``lat``/``long`` are WGS84 decimal degrees; ``inside(lat, long)`` answers whether a point is
-    within the jurisdiction. Checks, in order:
-      * ``0,0``: the placeholder many apps send when they have no fix;
-      * swapped axes: ``(lat, long)`` is outside but ``(long, lat)`` is inside;
-      * outside the jurisdiction's boundaries.
+    ``lat``/``long`` are WGS84 decimal degrees (any float); ``inside(lat, long)`` answers whether a point
+    is within the jurisdiction. The verdict is `shared.jurisdiction.point_check.check_point`'s (out of
+    range, the 0,0 placeholder, swapped axes, outside); this only words it for a sender who must correct
+    the request (a swap names the values to send).
 
-    Returns a sentence for an Open311 error description (Open311 GeoReport v2, POST Service
-    Request: the server may reject a location it cannot serve), or ``None``.
+    Returns a sentence for an Open311 error description (Open311 GeoReport v2, POST Service Request: the
+    server may reject a location it cannot serve), or ``None``.
     """
-    if lat == 0 and long == 0:
-        return "coordinates 0,0 are a placeholder sent when the device has no location fix, not a real place"
-    if inside(lat, long):
+    return _refusal(check_point(lat, long, contains=inside))
+
+
+def _refusal(check: PointCheck) -> str | None:
+    if check.verdict == "ok":
         return None
-    if -90 <= long <= 90 and -180 <= lat <= 180 and inside(long, lat):
-        return (
-            f"latitude and longitude appear swapped: ({lat}, {long}) is outside the jurisdiction "
-            f"but ({long}, {lat}) is inside; send lat={long} and long={lat}"
-        )
-    return f"({lat}, {long}) is outside the jurisdiction's boundaries"
+    if check.verdict == "swapped":
+        lat, long = check.given
+        return (f"latitude and longitude appear swapped: ({lat}, {long}) is outside the jurisdiction "
+                f"but ({long}, {lat}) is inside; send lat={check.lat} and long={check.long}")
+    return check.reason
+
+
+def web_point(lat: float, long: float, *, contains: Callable[[float, float], bool],
+              has_address: bool) -> tuple[PointCheck, str | None]:
+    """What a web channel (Open311 POST, portal, call agent console) does with the point (`lat`, `long`)
+    (WGS84 degrees, any float): the verdict of `check_point` (`contains` is `Jurisdiction.contains`) and
+    the refusal, or None when the report may go on (docs/channels.md, "One location check").
+
+    ``ok``: accepted as given. ``placeholder`` and ``out_of_range`` with a written address (`has_address`:
+    an ``address_string`` or ``address_id``): accepted without the point (the verdict's `lat`/`long` are
+    None), `PointCheck.as_attribute()` to be kept on the message as ``attributes.location_check``; without
+    an address refused. ``swapped`` and ``outside``: refused (a program can correct itself), the refusal
+    saying which values to send for a swap.
+    """
+    check = check_point(lat, long, contains=contains)
+    if has_address and check.verdict in IGNORED_WITH_AN_ADDRESS:
+        return check, None
+    return check, _refusal(check)

@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from shared.contacts import contact_key, e164
 from shared.events import MessageReceived, Pii
 from shared.jurisdiction import Jurisdiction
+from shared.open311 import web_point
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 MAX_DESCRIPTION = 4000
@@ -56,6 +57,8 @@ class AgentSubmission:
     long: float | None
     address: str | None
     caller_name: str | None = None
+    location_check: dict[str, Any] | None = None
+    """The location check's verdict when the point given was ignored (`PointCheck.as_attribute`)."""
 
 
 def _text(body: Mapping[str, Any], key: str) -> str:
@@ -72,19 +75,19 @@ def _number(body: Mapping[str, Any], key: str, errors: list[str]) -> float | Non
     except (TypeError, ValueError):
         errors.append(f"{key} must be a number in decimal degrees (WGS84)")
         return None
-    if number != number or number in (float("inf"), float("-inf")):
-        errors.append(f"{key} must be a number in decimal degrees (WGS84)")
-        return None
-    return number
+    return number  # not finite or off the Earth: the location check's to judge (`web_point`)
 
 
 def parse_submission(body: Any, *, service_codes: set[str] | frozenset[str], default_region: str,
-                     coordinate_problem: Callable[[float, float], str | None]) -> AgentSubmission | list[str]:
+                     contains: Callable[[float, float], bool]) -> AgentSubmission | list[str]:
     """Validate the JSON body of ``POST /agent/requests``; the submission, or Open311-style error texts.
 
     Fields: ``request_id`` (client-generated, 8-100 of ``A-Za-z0-9._:-``), ``caller_phone``,
-    ``service_code``, ``description``, and a location: ``lat`` and ``long`` (WGS84 degrees, checked by
-    `coordinate_problem`) and/or ``address``. Optional ``caller_name``.
+    ``service_code``, ``description``, and a location: ``lat`` and ``long`` (WGS84 degrees) and/or
+    ``address``. Optional ``caller_name``. The point goes through the web channels' location check
+    (`shared.open311.web_point`, `contains` is `Jurisdiction.contains`): swapped axes and a point outside
+    are refused with the reason; a 0,0 placeholder or a point off the Earth is refused without an address
+    and ignored with one (the submission then has no point and its `location_check` says why).
     """
     if not isinstance(body, Mapping):
         return ["the body must be a JSON object"]
@@ -114,21 +117,21 @@ def parse_submission(body: Any, *, service_codes: set[str] | frozenset[str], def
     lat, long = _number(body, "lat", errors), _number(body, "long", errors)
     if (lat is None) != (long is None) and not any(e.startswith(("lat ", "long ")) for e in errors):
         errors.append("lat and long must be given together")
-    elif lat is not None and long is not None:
-        if not (-90 <= lat <= 90 and -180 <= long <= 180):
-            errors.append("lat must be within -90..90 and long within -180..180")
-        else:
-            problem = coordinate_problem(lat, long)
-            if problem:
-                errors.append(problem)
-    if lat is None and long is None and not address and not any(e.startswith(("lat ", "long ")) for e in errors):
+    location_check = None
+    if lat is not None and long is not None:
+        check, problem = web_point(lat, long, contains=contains, has_address=bool(address))
+        if problem:
+            errors.append(problem)
+        lat, long, location_check = check.lat, check.long, check.as_attribute()
+    if location_check is None and lat is None and long is None and not address and not any(
+            e.startswith(("lat ", "long ")) for e in errors):
         errors.append("a location is required: lat and long, or an address")
     if errors:
         return errors
     assert phone is not None
     return AgentSubmission(request_id=request_id, phone=phone, service_code=service_code,
                            description=description, lat=lat, long=long, address=address,
-                           caller_name=_text(body, "caller_name") or None)
+                           caller_name=_text(body, "caller_name") or None, location_check=location_check)
 
 
 def message_from_agent(sub: AgentSubmission, *, agent_id: str, now: datetime, language: str | None = None
@@ -148,5 +151,6 @@ def message_from_agent(sub: AgentSubmission, *, agent_id: str, now: datetime, la
         requested_datetime=now,
         language=language,
         agent_id=agent_id,
+        attributes={"location_check": sub.location_check} if sub.location_check else {},
         pii=Pii(phone=sub.phone, name=sub.caller_name),
     )

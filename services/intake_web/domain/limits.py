@@ -7,8 +7,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from shared.jurisdiction import Service
+from shared.jurisdiction.point_check import PointCheck
 from shared.open311 import (
     AttributeAnswers,
     BoundingBox,
@@ -17,10 +19,10 @@ from shared.open311 import (
     ServiceDefinition,
     SpatialFilterError,
     attribute_problems,
-    coordinate_problem,
     parse_bbox,
     parse_circle,
     to_aware_utc,
+    web_point,
 )
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -93,13 +95,44 @@ def check_jurisdiction(given: str | Sequence[str] | None, ours: str) -> None:
 def place_problem(req: PostServiceRequest, *, service_codes: Collection[str],
                   contains: Callable[[float, float], bool], services_url: str) -> str | None:
     """Why this jurisdiction cannot take a parsed POST, or None: a `service_code` it does not offer
-    (`services_url`, e.g. ``/services.json``, is named in the answer), or a point that is 0,0, has its
-    axes swapped or lies outside (`contains(lat, long)`, WGS84 degrees; see `coordinate_problem`)."""
+    (`services_url`, e.g. ``/services.json``, is named in the answer), or a point the location check
+    refuses on the web (`shared.open311.web_point`, `contains(lat, long)` in WGS84 degrees: swapped axes,
+    outside, or a 0,0 placeholder or a point off the Earth without an address to go by)."""
     if req.service_code is not None and req.service_code not in service_codes:
         return f"service_code {echo(req.service_code)} is not offered here; see GET {services_url}"
-    if req.lat is not None and req.long is not None:
-        return coordinate_problem(req.lat, req.long, contains)
-    return None
+    check = _web_check(req, contains)
+    return check[1] if check is not None else None
+
+
+@dataclass(frozen=True)
+class ReportedPoint:
+    """The point a POST is published with (WGS84 degrees, both None when it has none or it was ignored)
+    and the location check to keep on the message as ``attributes.location_check`` (None when ``ok`` or
+    no point was sent)."""
+
+    lat: float | None
+    long: float | None
+    location_check: dict[str, Any] | None = None
+
+
+def reported_point(req: PostServiceRequest, contains: Callable[[float, float], bool]) -> ReportedPoint:
+    """The point of a POST that `place_problem` accepted: the one sent when the location check found it
+    inside; none, with the verdict and reason (`PointCheck.as_attribute`), for a 0,0 placeholder or a point
+    off the Earth sent with an address (docs/channels.md, "One location check")."""
+    check = _web_check(req, contains)
+    if check is None:
+        return ReportedPoint(None, None)
+    verdict, _ = check
+    return ReportedPoint(verdict.lat, verdict.long, verdict.as_attribute())
+
+
+def _web_check(req: PostServiceRequest, contains: Callable[[float, float], bool]
+               ) -> tuple[PointCheck, str | None] | None:
+    point = (req.lat, req.long) if req.lat is not None and req.long is not None else req.unusable_point
+    if point is None:
+        return None
+    has_address = req.address_string is not None or req.address_id is not None
+    return web_point(point[0], point[1], contains=contains, has_address=has_address)
 
 
 def attribute_answers(req: PostServiceRequest, service: Service | None) -> AttributeAnswers:

@@ -33,12 +33,13 @@ from services.intake_web.domain.limits import (
     check_jurisdiction,
     field_values,
     place_problem,
+    reported_point,
     requested_at,
 )
 from services.intake_web.domain.portal import PortalReport, message_from_portal, portal_token, web_event_id
 from services.intake_web.service_layer.deps import Deps
 from shared.events import Envelope, MessageReceived
-from shared.open311 import InvalidPostServiceRequest, coordinate_problem, parse_post_form
+from shared.open311 import InvalidPostServiceRequest, parse_post_form
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,11 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     is where an error about an unknown `service_code` points the client. Raises `Refused`:
     `Problem.NOT_OFFERED` for a `jurisdiction_id` (form field) that is not ours; `Problem.FORBIDDEN` without
     a known api_key; `Problem.INVALID` for a form that breaks GeoReport v2, a service or place this
-    jurisdiction does not serve, answers its service's attributes do not allow (each naming the attribute
-    code; `domain.limits.attribute_answers`), or a `requested_datetime` out of bounds, or a `media` file
+    jurisdiction does not serve (a point refused by the location check, `domain.limits.place_problem`: a 0,0
+    placeholder or a point off the Earth is ignored when an address came with it, the report published
+    without it and the verdict kept as ``attributes.location_check``), answers its service's attributes do
+    not allow (each naming the attribute code; `domain.limits.attribute_answers`), or a
+    `requested_datetime` out of bounds, or a `media` file
     sent with a `media_url` too, or where no photo store is wired (`deps.portal`). The answers kept are
     published as the message's `attributes`. `media` (an uploaded image's bytes) is kept by `store_media`
     once every check passed, and its URL is the message's `media_url`; a retried POST with the same
@@ -100,7 +104,10 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     digest = form_digest(form) + (hashlib.sha256(media).hexdigest() if media is not None else "")
     token = token_for(api_key, idempotency_key, digest, fresh=deps.new_id())
     message = message_from_post(req, token=token, client_id=client_id_for(api_key), now=now, language=language)
-    update: dict[str, Any] = {"requested_datetime": requested, "attributes": answers}
+    point = reported_point(req, deps.jurisdiction.contains)
+    checked = {"location_check": point.location_check} if point.location_check else {}
+    update: dict[str, Any] = {"requested_datetime": requested, "attributes": {**answers, **checked},
+                              "lat": point.lat, "long": point.long}
     photo_id = media_photo_id(token) if media is not None and store_media is not None else None
     if media is not None and store_media is not None:
         update["media_url"] = [(await store_media(deps, media, photo_id=photo_id)).url]
@@ -109,7 +116,8 @@ async def submit_post(deps: Deps, form: Mapping[str, Any], *, services_url: str,
     if photo_id is not None:  # after the publish: a crash between leaves the photo unused (swept), not kept
         await deps.site.store.use_photos(token=token, photo_ids=[photo_id], now=now)
     deps.log.info("intake_published", channel="open311", event_id=str(env.event_id),
-                  correlation_id=str(env.correlation_id), has_point=req.lat is not None)
+                  correlation_id=str(env.correlation_id), has_point=point.lat is not None,
+                  location_check=point.location_check["verdict"] if point.location_check else None)
     return Accepted(token=token, envelope=env)
 
 
@@ -120,7 +128,7 @@ async def log_agent_request(deps: Deps, body: Any, *, agent_id: str, language: s
     jur = deps.jurisdiction
     sub = parse_submission(body, service_codes=deps.service_codes,
                            default_region=default_region(jur, deps.agent.default_region),
-                           coordinate_problem=lambda la, lo: coordinate_problem(la, lo, jur.contains))
+                           contains=jur.contains)
     if isinstance(sub, list):
         raise Refused(Problem.INVALID, *sub)
     now = deps.clock()

@@ -48,8 +48,8 @@ from shared.open311 import (
     ServiceRequest,
     attribute_parameters,
     attribute_problems,
-    coordinate_problem,
     is_blank,
+    web_point,
 )
 from shared.surveys import SurveyInvitation, read_survey_token, survey_contact_key
 
@@ -113,7 +113,9 @@ async def store_photo(deps: Deps, data: bytes, *, photo_id: UUID | None = None) 
 
 def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalReport:
     """A portal report form (`form`: FormData) as a `PortalReport`, with the checks of an Open311 POST
-    (the service offered, a point inside the jurisdiction, the service's attributes answered as its
+    (the service offered, a point the location check accepts, `shared.open311.web_point`: a 0,0 placeholder
+    or a point off the Earth ignored when an address came with it, its verdict kept in the report's
+    `attributes` as ``location_check``; the service's attributes answered as its
     definition says; `jurisdiction_id` if given) and the portal's own (a description of at most 4000
     characters that shows something, `shared.open311.is_blank`, a place: pin or address, the contact chosen). Raises `FormProblem` naming every field to
     correct, and `services.intake_web.domain.limits.Refused` for another jurisdiction's id."""
@@ -126,11 +128,14 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     description = str(form.get("description") or "").strip()
     if is_blank(description) or len(description) > MAX_DESCRIPTION:  # blank: also only zero-width characters
         problems["description"] = "error.description"
-    lat, long = coordinate(form.get("lat")), coordinate(form.get("long"))
+    lat, long = degrees(form.get("lat")), degrees(form.get("long"))
     address = str(form.get("address") or "").strip()[:500] or None
+    location_check = None
     if lat is not None and long is not None:
-        if coordinate_problem(lat, long, deps.jurisdiction.contains):
-            problems["lat"] = "error.place_outside"
+        check, refused = web_point(lat, long, contains=deps.jurisdiction.contains, has_address=address is not None)
+        lat, long, location_check = check.lat, check.long, check.as_attribute()
+        if refused:  # a pin outside (or swapped) is to be moved; a placeholder without an address needs one
+            problems.update({"lat": "error.place_outside"} if check.usable else {"address": "error.place"})
     else:
         lat = long = None
         if address is None:
@@ -159,8 +164,9 @@ def read_report(deps: Deps, form: Any, *, photo_urls: Sequence[str]) -> PortalRe
     if problems:
         raise FormProblem(problems)
     first_name = str(form.get("first_name") or "").strip()[:100] or None
+    checked = {"location_check": location_check} if location_check else {}
     return PortalReport(service_code=code, description=description, lat=lat, long=long, address=address,
-                        contact=contact, attributes=dict(answers), media_url=tuple(photo_urls)[:MAX_PHOTOS],
+                        contact=contact, attributes={**answers, **checked}, media_url=tuple(photo_urls)[:MAX_PHOTOS],
                         first_name=first_name if contact.channel else None)
 
 
@@ -181,6 +187,15 @@ def coordinate(raw: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if value == value and abs(value) != float("inf") else None
+
+
+def degrees(raw: Any) -> float | None:
+    """A latitude or longitude as a report form sends it (degrees), for the location check to judge: any
+    number `float` reads (NaN, infinities and values off the Earth included); None for no number."""
+    try:
+        return float(str(raw).strip()) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def photo_ids(form: Any) -> list[UUID]:

@@ -11,6 +11,7 @@ from shared.open311 import (
     parse_errors,
     parse_post_form,
     render_errors,
+    web_point,
 )
 
 
@@ -168,3 +169,34 @@ def test_coordinate_problem_reports_outside():
     message = coordinate_problem(42.3594, -71.0587, _inside_nyc)
 
     assert message.endswith("outside the jurisdiction's boundaries")
+
+
+def test_a_point_off_the_earth_with_an_address_is_set_aside_for_the_location_check():
+    request = parse_post_form({"service_code": "1", "lat": "1e999", "long": "200",
+                               "address_string": "1 Main St"})
+    assert (request.lat, request.long, request.unusable_point) == (None, None, (float("inf"), 200.0))
+    assert parse_post_form({"service_code": "1", "lat": "40", "long": "-73", "address_id": "9"}).unusable_point is None
+
+
+def test_web_point_ignores_a_placeholder_only_when_an_address_came_with_it():
+    check, refusal = web_point(0.0, 0.0, contains=_inside_nyc, has_address=True)
+    assert refusal is None and (check.lat, check.long) == (None, None)
+    assert check.as_attribute()["verdict"] == "placeholder"
+    assert web_point(0.0, 0.0, contains=_inside_nyc, has_address=False)[1].startswith("coordinates 0,0")
+    assert web_point(float("nan"), 1.0, contains=_inside_nyc, has_address=True)[1] is None
+
+
+def test_web_point_refuses_outside_and_swapped_even_with_an_address():
+    assert "outside" in web_point(42.3594, -71.0587, contains=_inside_nyc, has_address=True)[1]
+
+    def inside_box(lat: float, long: float) -> bool:
+        return 10 <= lat <= 20 and 30 <= long <= 40
+
+    check, refusal = web_point(35.0, 15.0, contains=inside_box, has_address=True)
+    assert check.verdict == "swapped" and refusal.endswith("send lat=15.0 and long=35.0")
+
+
+def test_coordinate_problem_takes_the_one_location_checks_verdict():
+    # The rules are check_point's: a value off the Earth is out of range there too, never "outside".
+    assert "not a point on Earth" in coordinate_problem(float("nan"), 0.0, _inside_nyc)
+    assert coordinate_problem(0.0000001, 0.0, _inside_nyc).startswith("coordinates 0,0")
