@@ -24,6 +24,7 @@ from services.intake_social.entrypoints import mastodon as mentions
 from services.intake_social.entrypoints.reporting import Reporting
 from services.intake_social.service_layer import erasure
 from services.intake_social.service_layer.webhooks import ConversationStore, Place, Publish, UnsupportedStore
+from shared.auth import TokenVerifier, install_auth
 from shared.intake import CaseApi, CaseApiClient, KafkaIntakePublisher
 from shared.intake.conversation import services_named
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
@@ -41,11 +42,13 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
     `case_api` the case service's client, `conversations` and `unsupported` the PostgreSQL stores of the
     webhook (tests); all default to the real ones. `jurisdiction` defaults to `Settings.jurisdiction`'s
     (its boundary for the location check, its keywords for the conversation rule). Mentions are read when
-    Mastodon is configured (or a source is given).
+    Mastodon is configured (or a source is given). Staff routes (`GET /problems`) verify bearer tokens
+    with `settings`' `auth_*`.
     """
     s = settings or Settings()
     cfg = social or SocialSettings()
     rt = Runtime(s, SERVICE, schema_package="services.intake_social", title="omni311 social intake")
+    install_auth(rt.app, TokenVerifier(s))
     reporting = Reporting(rt)
     client = CaseApiClient(s.case_api_url) if case_api is None else None
     if client is not None:

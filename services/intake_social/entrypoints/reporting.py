@@ -1,5 +1,5 @@
 """What intake_social tells its operators: a log line and a counter for every item of a delivery or a
-poll (`omni311_social_outcomes`), WhatsApp delivery statuses, refused signatures and Mastodon polls,
+poll (`omni311_social_outcomes`: unsupported kinds by their name, withdrawn messages, follow-ups included), WhatsApp delivery statuses, refused signatures and Mastodon polls,
 all on the service's `/metrics`. Logs carry event ids, never a sender's text or address."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from functools import partial
 
 from prometheus_client import Counter
 
-from services.intake_social.domain.outcomes import Inbound, Outcome, Rejected, StatusReported
+from services.intake_social.domain.outcomes import Inbound, Outcome, Rejected, StatusReported, Unsupported, Withdrawn
 from shared.service import Runtime
 
 
@@ -41,7 +41,9 @@ class Reporting:
             self.rt.handled.labels(o.message.event_type).inc()
             # Webhook messages are on Kafka by now; mentions are in the outbox, relayed right after.
             log.info("intake_published" if source == "meta" else "intake_queued", channel=channel,
-                     event_id=str(o.event_id), has_point=o.message.lat is not None, media=len(o.message.media_url))
+                     event_id=str(o.event_id), has_point=o.message.lat is not None, media=len(o.message.media_url),
+                     conversation=o.message.attributes.get("conversation"),
+                     location_check=(o.message.attributes.get("location_check") or {}).get("verdict"))
             for note in o.notes:
                 log.warning("intake_note", channel=channel, event_id=str(o.event_id), note=note)
         elif isinstance(o, StatusReported):
@@ -50,6 +52,11 @@ class Reporting:
             # Published as `intake.delivery_status_received` (the notifier records it); counted here.
             log.info("delivery_status", channel=channel, status=st.status,
                      provider_message_id=st.provider_message_id, errors=[f"{e.code} {e.title}" for e in st.errors])
+        elif isinstance(o, Unsupported):
+            # Kept raw (GET /problems) and announced: the notifier asks the resident to write it as text.
+            log.warning("message_unsupported", channel=channel, event_id=str(o.event_id), kind=o.message.kind)
+        elif isinstance(o, Withdrawn):
+            log.info("message_withdrawn", channel=channel, event_id=str(o.event_id))
         elif isinstance(o, Rejected):
             log.warning("item_rejected", source=source, channel=channel, reason=o.reason, where=o.where,
                         detail=o.detail)
