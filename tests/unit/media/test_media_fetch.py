@@ -318,3 +318,33 @@ async def test_a_reason_never_quotes_the_urls_query() -> None:
         with pytest.raises((MediaRefused, MediaUnavailable)) as caught:
             await get(provider, "https://media.example/x?token=SECRET123")
         assert "SECRET123" not in str(caught.value)
+
+
+async def test_a_name_that_resolved_public_but_connects_to_loopback_is_refused() -> None:
+    """DNS rebinding: our resolver is told a public address, the real connection lands on 127.0.0.1 (a
+    real socket and httpx's own transport, which reports the peer)."""
+    served: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(PDF), PDF))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def rebinding(host: str, port: int) -> Iterable[str]:
+        return ["93.184.216.34"]
+
+    try:
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(MediaRefused, match=r"connected to a private address \(127.0.0.1\)"):
+                await fetch(client, f"http://localhost:{port}/x.pdf", resolve=rebinding)
+            assert len(served) == 1  # it was asked, but nothing it answered is kept
+            got = await fetch(client, f"http://localhost:{port}/x.pdf", limits=MediaLimits(allow_private=True))
+            assert got.content == PDF
+    finally:
+        server.close()
+        await server.wait_closed()
