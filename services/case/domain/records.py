@@ -63,12 +63,30 @@ def open311_answers(msg: MessageReceived) -> dict[str, str | list[str]]:
             if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))}
 
 
+def with_location_check(attributes: dict[str, Any] | None, check: dict[str, Any] | None) -> dict[str, Any]:
+    """A case's `attributes` with the location check kept under ``location_check`` (`rules.CheckedLocation.
+    check`: verdict, reason, given), beside the Open311 answers; unchanged when `check` is None."""
+    return {**(attributes or {}), **({"location_check": check} if check else {})}
+
+
+def location_checked_entry(check: dict[str, Any], *, corrected: bool, message_id: UUID | None = None
+                           ) -> TimelineEntry:
+    """The `location_checked` timeline entry: the verdict and reason of the location check, the point as
+    given, who applied it (``case``: this service changed the message's point; ``intake``: the adapter did,
+    or ignored it) and, for a threaded message, which one."""
+    return ("location_checked", {"verdict": check["verdict"], "reason": check["reason"], "given": check["given"],
+                                 "applied_by": "case" if corrected else "intake",
+                                 **({"message_id": str(message_id)} if message_id else {})})
+
+
 def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdiction_id: str,
-                 correlation_id: UUID, now: datetime, workflow_status: str = "new") -> Case:
+                 correlation_id: UUID, now: datetime, workflow_status: str = "new",
+                 location_check: dict[str, Any] | None = None) -> Case:
     """The `cases` row (column → value, for `CaseRepository.insert_case`) an intake message opens: open,
-    unrouted, carrying the flow's correlation id and its Open311 answers (`open311_answers`); `number` is
-    its `service_request_id`, `now` (aware UTC) its opening and update time, `workflow_status` the
-    workflow's initial status."""
+    unrouted, carrying the flow's correlation id and its Open311 answers (`open311_answers`) with the
+    `location_check` (`with_location_check`); `number` is its `service_request_id`, `now` (aware UTC) its
+    opening and update time, `workflow_status` the workflow's initial status. `msg` carries the point as
+    the case's location check left it (`rules.checked_location`)."""
     return {
         "workflow_status": workflow_status,
         "case_id": case_id, "service_request_id": number, "jurisdiction_id": jurisdiction_id,
@@ -76,7 +94,8 @@ def new_case_row(msg: MessageReceived, *, case_id: UUID, number: str, jurisdicti
         "service_code": msg.service_code, "description": msg.description, "address": msg.address,
         "zipcode": msg.zipcode, "lat": msg.lat, "long": msg.long, "media_url": msg.media_url,
         "language": msg.language, "correlation_id": correlation_id, "requested_datetime": requested_at(msg),
-        "opened_at": now, "updated_datetime": now, "attributes": open311_answers(msg),
+        "opened_at": now, "updated_datetime": now,
+        "attributes": with_location_check(open311_answers(msg), location_check),
         "location_source": "report" if has_point(msg.lat, msg.long) else None,
     }
 

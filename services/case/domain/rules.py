@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from shared.contacts import scrub_contacts
+from shared.jurisdiction.point_check import check_point
 
 CASE_NUMBER_RE = re.compile(r"\b([A-Z]{2,8})-([0-9]{2})-([0-9]{6,})\b")
 
@@ -182,6 +184,53 @@ def public_request(row: dict[str, Any], region: str) -> dict[str, Any]:
 def has_point(lat: float | None, long: float | None) -> bool:
     """A place a crew can be sent to: both coordinates (WGS84 degrees) given; a lone one is no place."""
     return lat is not None and long is not None
+
+
+LOCATION_VERDICTS = ("swapped", "placeholder", "out_of_range", "outside")
+"""The verdicts of `shared.jurisdiction.point_check.check_point` a case keeps (``ok`` says nothing)."""
+
+
+@dataclass(frozen=True)
+class CheckedLocation:
+    """A message's point after the case service's own location check: the point to keep (`lat`/`long`,
+    WGS84 degrees; None when the message has none or it was dropped), `check` the ``location_check`` to
+    keep on the case (``{"verdict", "reason", "given"}``; None when there is nothing to say) and
+    `corrected` whether the case service changed the point the message carried."""
+
+    lat: float | None
+    long: float | None
+    check: dict[str, Any] | None = None
+    corrected: bool = False
+
+
+def carried_check(attributes: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``attributes.location_check`` an adapter put on a message (`PointCheck.as_attribute`), as the
+    case keeps it: its `verdict` (one of `LOCATION_VERDICTS`), `reason` (text) and `given` (an object, or
+    None); None when absent or not of that shape (an adapter's mistake is not kept as a fact)."""
+    raw = attributes.get("location_check")
+    if not isinstance(raw, dict) or raw.get("verdict") not in LOCATION_VERDICTS or not isinstance(
+            raw.get("reason"), str):
+        return None
+    given = raw.get("given")
+    return {"verdict": raw["verdict"], "reason": raw["reason"], "given": given if isinstance(given, dict) else None}
+
+
+def checked_location(lat: float | None, long: float | None, attributes: dict[str, Any], *,
+                     contains: Callable[[float, float], bool]) -> CheckedLocation:
+    """Apply the one location check (`check_point`, `contains` is `Jurisdiction.contains`) again to a
+    message's point, whatever its producer did (docs/channels.md, "One location check": a producer that
+    skipped it cannot put a placeholder on the map): ``swapped`` → the swapped point, ``placeholder`` and
+    ``out_of_range`` → no point, each with its verdict as `check` and `corrected`; ``ok`` and ``outside``
+    → the point as given (the router says it is outside), `check` the one the message carried
+    (`carried_check`: e.g. the web ignored a placeholder, an SMS adapter already swapped the point). A
+    message without both coordinates keeps what it has."""
+    carried = carried_check(attributes)
+    if lat is None or long is None:
+        return CheckedLocation(lat, long, carried)
+    verdict = check_point(lat, long, contains=contains)
+    if verdict.verdict in ("ok", "outside"):
+        return CheckedLocation(lat, long, carried)
+    return CheckedLocation(verdict.lat, verdict.long, verdict.as_attribute(), corrected=True)
 
 
 def location_added(case: dict[str, Any], attributes: dict[str, Any], *, address: str | None,

@@ -297,7 +297,8 @@ def attribute_view(case: dict[str, Any], jurisdiction: Any) -> list[dict[str, An
     `description` (found on the case's service, else on any service with that code; else the code);
     `value` is as stored (text, or a list for a multivaluelist); `display` the values' names for a list
     attribute (joined with ", "), else the value as text."""
-    answers: dict[str, Any] = dict(case.get("attributes") or {})
+    # The location check kept beside the answers is no answer (staff read it on the timeline).
+    answers: dict[str, Any] = {k: v for k, v in (case.get("attributes") or {}).items() if k != "location_check"}
     service = jurisdiction.service(case["service_code"]) if case.get("service_code") else None
     own = [a for a in (service.attributes if service is not None else ()) if a.code in answers]
     rest = sorted(code for code in answers if code not in {a.code for a in own})

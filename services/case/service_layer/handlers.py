@@ -20,7 +20,9 @@ from services.case.adapters.repository import CaseRepository
 from services.case.domain import records
 from services.case.domain.commands import SYSTEM
 from services.case.domain.rules import (
+    CheckedLocation,
     case_number,
+    checked_location,
     clean_text,
     find_case_number,
     location_added,
@@ -102,6 +104,11 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     retry published as a new event never opens a second case. The case number's prefix is the
     jurisdiction's id and its year the local one (the jurisdiction's time zone); a new case starts in the
     workflow's `initial` status. Returns "opened", "added" or "duplicate".
+
+    A message carrying a point goes through the location check again (`rules.checked_location`, the
+    jurisdiction's boundaries): a swapped point is used swapped, a 0,0 placeholder or a point off the Earth
+    is dropped; that verdict, or the one the adapter put on the message (``attributes.location_check``), is
+    kept in the case's `attributes` as ``location_check`` and on the timeline (`location_checked`).
     """
     dumped = msg.model_dump()
     cleaned = _cleaned(dumped)
@@ -113,15 +120,18 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     if is_repeat(facts):
         log.info("intake_duplicate", channel=msg.channel)
         return "duplicate"
+    place = checked_location(msg.lat, msg.long, msg.attributes, contains=jurisdiction.contains)
+    if place.corrected:  # the swapped point is used, a placeholder or a point off the Earth dropped
+        msg = msg.model_copy(update={"lat": place.lat, "long": place.long})
     await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)
     existing = thread_into(facts, msg.contact_key)
     if existing is not None:
-        return await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks)
-    return await _open_case(msg, uow, jurisdiction=jurisdiction)
+        return await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks, place=place)
+    return await _open_case(msg, uow, jurisdiction=jurisdiction, place=place)
 
 
 async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdiction: Jurisdiction,
-                       clocks: Clocks | None) -> str:
+                       clocks: Clocks | None, place: CheckedLocation) -> str:
     env = _consumed(uow)
     message_id = message_id_for(msg.channel, msg.channel_message_id)
     case = await uow.repo.get_case(case_id, for_update=True)
@@ -133,10 +143,15 @@ async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdi
     located = location_added(case, msg.attributes, address=msg.address, zipcode=msg.zipcode,
                              lat=msg.lat, long=msg.long)
     described = transcript_description(case["description"], msg.attributes, msg.description)
-    await uow.repo.update_case(case_id, records.threaded_update(case, msg, located=located, described=described,
-                                                                now=uow.now))
+    update = records.threaded_update(case, msg, located=located, described=described, now=uow.now)
+    if place.check:
+        update["attributes"] = records.with_location_check(case["attributes"], place.check)
+    await uow.repo.update_case(case_id, update)
     for kind, detail in records.threaded_entries(case, msg, message_id=message_id, located=located,
                                                  described=described):
+        await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
+    if place.check:
+        kind, detail = records.location_checked_entry(place.check, corrected=place.corrected, message_id=message_id)
         await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
     await uow.emit(records.message_added(case, msg, message_id=message_id, jurisdiction_id=jurisdiction.id,
                                          located=located), subject=case_id)
@@ -169,7 +184,7 @@ async def _resume_on_reply(case: Case, msg: MessageReceived, uow: Uow, *, jurisd
     await follow_sla(uow, after, current, jurisdiction=jurisdiction, clocks=clocks)
 
 
-async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction) -> str:
+async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction, place: CheckedLocation) -> str:
     env = _consumed(uow)
     case_id = case_id_for(msg.channel, msg.channel_message_id)
     year = records.requested_at(msg).astimezone(ZoneInfo(jurisdiction.timezone)).year
@@ -177,12 +192,16 @@ async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdicti
     await uow.repo.insert_case(records.new_case_row(msg, case_id=case_id, number=number,
                                                     jurisdiction_id=jurisdiction.id,
                                                     correlation_id=env.correlation_id, now=uow.now,
-                                                    workflow_status=jurisdiction.workflow.initial))
+                                                    workflow_status=jurisdiction.workflow.initial,
+                                                    location_check=place.check))
     await uow.repo.insert_message(records.message_row(
         msg, case_id=case_id, message_id=message_id_for(msg.channel, msg.channel_message_id),
         event_id=env.event_id))
     kind, detail = records.opened_entry(msg, number)
     await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
+    if place.check:
+        kind, detail = records.location_checked_entry(place.check, corrected=place.corrected)
+        await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
     await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id),
                    subject=case_id)
     return "opened"
