@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: infrastructure, every service, a replay of a real 311 file, then keep serving until Ctrl-C.
+# `make run`: infrastructure, the local fakes of Twilio, Graph and Mastodon, every service (each restarted
+# with backoff when it stops on its own), a replay of a real 311 file, the channels' webhook URLs and the
+# simulate commands, then keep serving until Ctrl-C.
 #
 # Each jurisdiction gets its own database (omni311_<id>) and topic prefix (<id>.), so replaying Boston
 # after NYC does not mix the two cities. A second run of the same file finds its cases already there
@@ -11,7 +13,11 @@ cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 source "$BIN/jurisdiction-env.sh"
 
-cleanup() { echo; echo "stopping services (Kafka, PostgreSQL and mail stay up; 'make stop' stops them too)"; "$BIN/services.sh" stop; }
+TAIL_PID=""
+cleanup() {
+  [[ -n "$TAIL_PID" ]] && kill "$TAIL_PID" 2>/dev/null
+  echo; echo "stopping services (Kafka, PostgreSQL and mail stay up; 'make stop' stops them too)"; "$BIN/services.sh" stop
+}
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
@@ -26,6 +32,16 @@ export OMNI311_LIMIT_READS_PER_CLIENT="${OMNI311_LIMIT_READS_PER_CLIENT:-1000000
 "$BIN/infra.sh" up
 echo "jurisdiction: $OMNI311_JURISDICTION (database ${OMNI311_PG_DSN##*/}, topic prefix $OMNI311_TOPIC_PREFIX)"
 "$PY" -m shared.db.migrate --create-database >/dev/null
+# The channel services' development secrets (made once under var/dev-channels/) and the local fakes of
+# Twilio, Graph and Mastodon they are pointed at (tools/fakes); a variable already set wins. Never in
+# production: there the OMNI311_TWILIO_*, OMNI311_META_* and OMNI311_MASTODON_* settings are your own.
+if [[ "${OMNI311_ENVIRONMENT:-development}" == "production" ]]; then
+  export DEV_FAKES=0
+  echo "OMNI311_ENVIRONMENT=production: no development channel secrets and no fakes of Twilio, Graph or Mastodon"
+else
+  export DEV_FAKES=1
+  eval "$("$PY" -m tools.fakes env)"
+fi
 "$BIN/services.sh" stop >/dev/null 2>&1 || true
 "$BIN/services.sh" start
 echo "replaying $REPLAY (mode ${REPLAY_MODE:-structured})"
@@ -39,7 +55,9 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   open data        http://127.0.0.1:8090/open-data/cases.csv   http://127.0.0.1:8090/open-data/cases.geojson
   Open311 API      http://127.0.0.1:8080/services.json   (API docs: http://127.0.0.1:8080/docs)
   case read API    http://127.0.0.1:8081/cases/requests
-  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email, 8090 insights)
+  health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email,
+                   8086 intake_sms_voice, 8087 intake_social, 8090 insights)
+  restarts         a service that stops on its own is restarted (1 s, 2 s, 4 s ... 30 s): var/logs/supervisor.log
   Grafana          deploy/grafana/omni311.json (import it; Prometheus scrapes http://127.0.0.1:8090/metrics)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
@@ -66,10 +84,16 @@ if users:
           f"{shlex.quote(s.jurisdiction)} .venv/bin/python -m shared.auth.dev_issuer mint supervisor)\" "
           f"{s.case_api_url}/staff/cases")
 PY
+echo
+if [[ "$DEV_FAKES" == "1" ]]; then "$PY" -m tools.simulate banner; fi
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."
+  # Each restart a supervisor makes, on this terminal too.
+  touch var/logs/supervisor.log
+  tail -n 0 -F var/logs/supervisor.log 2>/dev/null &
+  TAIL_PID=$!
   while "$BIN/services.sh" status >/dev/null; do sleep 2; done
-  if ls var/run/*.pid >/dev/null 2>&1; then echo "a service stopped unexpectedly; see var/run/*.log"; exit 1; fi
+  if ls var/run/*.pid >/dev/null 2>&1; then echo "a service's supervisor stopped unexpectedly; see var/run/*.log"; exit 1; fi
   echo "services were stopped"
   exit 0
 fi

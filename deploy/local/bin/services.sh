@@ -1,67 +1,102 @@
 #!/usr/bin/env bash
-# Start or stop every omni311 service as a background process on this machine.
+# Start or stop every omni311 service (and the local fakes of Twilio, Graph and Mastodon) as background
+# processes on this machine, each kept running by its supervisor (deploy/local/bin/supervise.py).
 #
-#   deploy/local/bin/services.sh start    start case, router, dedup, notifier, intake_web, intake_email, insights, workbench; wait until ready
-#   deploy/local/bin/services.sh stop     SIGTERM each (graceful), SIGKILL after 20 s
-#   deploy/local/bin/services.sh status   one line per service
+#   deploy/local/bin/services.sh start    the fakes (unless DEV_FAKES=0), then case, router, dedup, notifier,
+#                                         intake_web, intake_email, intake_sms_voice, intake_social, insights,
+#                                         workbench; wait until each is ready (GET /readyz)
+#   deploy/local/bin/services.sh stop     SIGTERM each supervisor (its process stops gracefully), SIGKILL after 20 s
+#   deploy/local/bin/services.sh status   one line per process (supervisor pid, process pid, restarts)
 #
-# Logs: var/run/<service>.log; pids: var/run/<service>.pid. Settings come from OMNI311_* variables.
+# A process that exits on its own is restarted by its supervisor after 1 s, 2 s, 4 s ... (at most 30 s;
+# back to 1 s once it had stayed up a minute), each restart a line in var/logs/supervisor.log and in its log.
+# Logs: var/run/<name>.log; pids: var/run/<name>.pid (the supervisor, leader of the process group) and
+# var/run/<name>.child.pid (the process itself). Settings come from OMNI311_* variables.
 set -euo pipefail
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-SERVICES=(case router dedup notifier intake_web intake_email insights workbench)
-# The ports come from the one table, shared/settings.py SERVICE_PORTS.
-port_of() { "$PY" -c 'import sys; from shared.settings import SERVICE_PORTS; print(SERVICE_PORTS[sys.argv[1]])' "$1"; }
-mkdir -p var/run
+FAKES=(fake_twilio fake_graph fake_mastodon)
+SERVICES=(case router dedup notifier intake_web intake_email intake_sms_voice intake_social insights workbench)
+ALL=("${FAKES[@]}" "${SERVICES[@]}")
+# Ready failing: a process restarted this many times before it answered /readyz is not going to.
+MAX_START_RESTARTS=3
+mkdir -p var/run var/logs
+
+# The ports come from the one table, shared/settings.py SERVICE_PORTS (the fakes': tools/fakes PORTS).
+ports() {
+  "$PY" -c 'from shared.settings import SERVICE_PORTS
+from tools.fakes import PORTS
+for name, port in SERVICE_PORTS.items(): print(f"PORT_{name}={port}")
+for name, port in PORTS.items(): print(f"PORT_fake_{name}={port}")'
+}
+command_of() {
+  case "$1" in
+    fake_*) echo "$PY -m tools.fakes ${1#fake_}" ;;
+    *) echo "$PY -m services.$1" ;;
+  esac
+}
 
 running() { [[ -f "var/run/$1.pid" ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
+restarts() { cat "var/run/$1.restarts" 2>/dev/null || echo 0; }
 
 start() {
-  for s in "${SERVICES[@]}"; do
+  local started=()
+  if [[ "${DEV_FAKES:-1}" == "1" ]]; then started+=("${FAKES[@]}"); fi
+  started+=("${SERVICES[@]}")
+  eval "$(ports)"
+  for s in "${started[@]}"; do
     if running "$s"; then echo "$s already running"; continue; fi
-    setsid "$PY" -m "services.$s" >>"var/run/$s.log" 2>&1 < /dev/null &
+    rm -f "var/run/$s.restarts" "var/run/$s.child.pid"
+    # shellcheck disable=SC2046 # the command's words
+    setsid "$PY" "$BIN/supervise.py" "$s" -- $(command_of "$s") >>"var/run/$s.log" 2>&1 < /dev/null &
     echo $! > "var/run/$s.pid"
   done
-  for s in "${SERVICES[@]}"; do
-    local port ok=0
-    port="$(port_of "$s")"
+  for s in "${started[@]}"; do
+    local port ok=0 var="PORT_$s"
+    port="${!var}"
     for _ in $(seq 1 120); do
       if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ok=1; break; fi
-      if ! running "$s"; then break; fi
+      if ! running "$s" || (( $(restarts "$s") >= MAX_START_RESTARTS )); then break; fi
       sleep 0.5
     done
-    if [[ $ok == 1 ]]; then printf '%-12s ready  http://127.0.0.1:%s\n' "$s" "$port"
-    else printf '%-12s FAILED (see var/run/%s.log)\n' "$s" "$s"; tail -n 30 "var/run/$s.log" >&2; exit 1; fi
+    if [[ $ok == 1 ]]; then printf '%-16s ready  http://127.0.0.1:%s\n' "$s" "$port"
+    else printf '%-16s FAILED (see var/run/%s.log)\n' "$s" "$s"; tail -n 30 "var/run/$s.log" >&2; exit 1; fi
   done
 }
 
 stop() {
   local was=()
-  for s in "${SERVICES[@]}"; do
+  for s in "${ALL[@]}"; do
     running "$s" && was+=("$s")
   done
-  for s in "${SERVICES[@]}"; do
-    if running "$s"; then kill -TERM -- "-$(cat "var/run/$s.pid")" 2>/dev/null || kill -TERM "$(cat "var/run/$s.pid")" || true; fi
+  for s in "${ALL[@]}"; do
+    # The supervisor passes SIGTERM on to its process and restarts nothing more.
+    if running "$s"; then kill -TERM "$(cat "var/run/$s.pid")" 2>/dev/null || true; fi
   done
-  for s in "${SERVICES[@]}"; do
+  for s in "${ALL[@]}"; do
     if ! running "$s"; then
-      rm -f "var/run/$s.pid"
-      if [[ " ${was[*]} " == *" $s "* ]]; then echo "$s stopped"; else echo "$s not running"; fi
+      rm -f "var/run/$s.pid" "var/run/$s.child.pid" "var/run/$s.restarts"
+      if [[ " ${was[*]} " == *" $s "* ]]; then echo "$s stopped"; fi
       continue
     fi
-    for _ in $(seq 1 40); do running "$s" || break; sleep 0.5; done
+    for _ in $(seq 1 50); do running "$s" || break; sleep 0.5; done
     if running "$s"; then kill -KILL -- "-$(cat "var/run/$s.pid")" 2>/dev/null || true; fi
-    rm -f "var/run/$s.pid"
+    rm -f "var/run/$s.pid" "var/run/$s.child.pid" "var/run/$s.restarts"
     echo "$s stopped"
   done
+  if [[ ${#was[@]} == 0 ]]; then echo "no service was running"; fi
 }
 
 status() {
   local rc=0
-  for s in "${SERVICES[@]}"; do
-    if running "$s"; then echo "$s running (pid $(cat "var/run/$s.pid"))"; else echo "$s stopped"; rc=1; fi
+  for s in "${ALL[@]}"; do
+    if running "$s"; then
+      echo "$s running (supervisor $(cat "var/run/$s.pid"), pid $(cat "var/run/$s.child.pid" 2>/dev/null || echo '?'), restarts $(restarts "$s"))"
+    elif [[ " ${FAKES[*]} " == *" $s "* && "${DEV_FAKES:-1}" != "1" ]]; then
+      continue
+    else echo "$s stopped"; rc=1; fi
   done
   return $rc
 }

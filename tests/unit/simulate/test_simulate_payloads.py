@@ -1,0 +1,99 @@
+"""The simulator's webhooks are what the services accept from the real providers: a Twilio form signed
+for its public URL passes intake_sms_voice's own signature check and parses as an inbound text; a Meta
+delivery signed with the app secret passes intake_social's check and parses as one message per channel;
+the voice menu's TwiML is walked by its Gather and Record elements."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from services.intake_sms_voice.adapters.signature import parse_form, signature_valid
+from services.intake_sms_voice.domain.inbound import parse_inbound
+from services.intake_social.domain import signature as meta_signature
+from services.intake_social.domain.meta import MetaAccounts, parse_delivery
+from services.intake_social.domain.outcomes import Inbound
+from tools.simulate import payloads
+from tools.simulate.stack import Stack
+
+TOKEN = "devonly0123456789abcdef"
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+def _form_bytes(params: dict[str, str]) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode(params).encode()
+
+
+def test_a_simulated_sms_is_signed_as_twilio_signs_and_reads_as_the_residents_text() -> None:
+    params = payloads.twilio_message(account_sid="AC" + "0" * 32, sender="+15145550123", to="+15005550006",
+                                     body="Pothole at 100 Elm Street — deep")
+    url = "http://127.0.0.1:8086/twilio/sms"
+    signature = payloads.twilio_signature(TOKEN, url, params)
+    form = parse_form(_form_bytes(params))
+
+    assert signature_valid(TOKEN, url, signature=signature, form=form, body=_form_bytes(params))
+    assert not signature_valid(TOKEN, "http://127.0.0.1:8086/twilio/whatsapp", signature=signature, form=form,
+                               body=_form_bytes(params))
+    assert not signature_valid("another-token", url, signature=signature, form=form, body=_form_bytes(params))
+    msg = parse_inbound(form.first())
+    assert (msg.channel, msg.body, msg.to, msg.media) == ("sms", "Pothole at 100 Elm Street — deep", "+15005550006", ())
+    assert msg.message_sid.startswith("SM") and len(msg.message_sid) == 34
+
+
+def test_an_mms_carries_its_media_and_a_whatsapp_message_its_prefix() -> None:
+    mms = payloads.twilio_message(account_sid="AC1", sender="+15145550123", to="+15005550006", body="look",
+                                  media=[("http://127.0.0.1:8091/m/ME1", "image/jpeg")])
+    msg = parse_inbound(mms)
+    assert msg.message_sid.startswith("MM") and [(m.url, m.content_type) for m in msg.media] == [
+        ("http://127.0.0.1:8091/m/ME1", "image/jpeg")]
+    wa = payloads.twilio_message(account_sid="AC1", sender="+15145550124", to="+15005550006", body="hi",
+                                 whatsapp=True)
+    assert (wa["From"], wa["To"]) == ("whatsapp:+15145550124", "whatsapp:+15005550006")
+    assert parse_inbound(wa).channel == "whatsapp"
+
+
+def test_meta_deliveries_are_signed_over_their_exact_bytes_and_read_as_one_message_each() -> None:
+    now_ms = int(NOW.timestamp() * 1000)
+    deliveries = {
+        "messenger": payloads.messenger_delivery(platform="page", account_id="200", sender_id="600", text="Pothole été",
+                                                 now_ms=now_ms),
+        "instagram": payloads.messenger_delivery(platform="instagram", account_id="300", sender_id="700",
+                                                 text="Pothole", now_ms=now_ms, image_url="https://x.test/p.jpg"),
+        "whatsapp": payloads.whatsapp_delivery(phone_number_id="100", display_number="+15005550006",
+                                               wa_id="15145550125", name="Sam", text="Bin", now_s=now_ms // 1000),
+    }
+    for channel, payload in deliveries.items():
+        body = payloads.meta_body(payload)
+        assert body.isascii() and json.loads(body) == payload
+        assert meta_signature.verify(b"app-secret", body, payloads.meta_signature("app-secret", body))
+        assert not meta_signature.verify(b"app-secret", body + b" ", payloads.meta_signature("app-secret", body))
+        outcomes = parse_delivery(payload, accounts=MetaAccounts(), now=NOW)
+        assert [type(o) for o in outcomes] == [Inbound], (channel, outcomes)
+        assert outcomes[0].message.channel == channel
+
+
+def test_the_voice_menu_is_walked_by_its_gather_and_record_elements() -> None:
+    gather = ('<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="http://h/twilio/voice/language?a=1&amp;b=2"'
+              ' input="dtmf speech" method="POST"><Say language="en-US">For English, press 1.</Say></Gather></Response>')
+    record = ('<Response><Say>Describe it.</Say><Record action="http://h/twilio/voice/recorded?s=x" '
+              'transcribeCallback="http://h/twilio/voice/transcription?s=x" '
+              'recordingStatusCallback="http://h/twilio/voice/recording?s=x"/><Redirect>x</Redirect></Response>')
+    assert payloads.next_step(gather) == payloads.Step("gather", "http://h/twilio/voice/language?a=1&b=2",
+                                                       "dtmf speech", said="For English, press 1.")
+    step = payloads.next_step(record)
+    assert (step.kind, step.action, step.transcribe_callback, step.recording_callback) == (
+        "record", "http://h/twilio/voice/recorded?s=x", "http://h/twilio/voice/transcription?s=x",
+        "http://h/twilio/voice/recording?s=x")
+    assert payloads.next_step("<Response><Say>Thanks</Say><Hangup/></Response>").kind == "end"
+    assert payloads.twiml_messages("<Response><Message>Where is it?</Message></Response>") == ["Where is it?"]
+
+
+def test_an_action_url_is_signed_as_given_and_sent_to_this_machine(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("tools.fakes.devenv.SECRETS_FILE", tmp_path / "secrets.json")
+    stack = Stack.from_env({"OMNI311_TWILIO_PUBLIC_BASE_URL": "https://311.city.example/sms"})
+    assert stack.twilio_urls("/twilio/sms") == ("http://127.0.0.1:8086/twilio/sms",
+                                                "https://311.city.example/sms/twilio/sms")
+    assert stack.twilio_urls("https://311.city.example/sms/twilio/voice/place?s=1") == (
+        "http://127.0.0.1:8086/twilio/voice/place?s=1", "https://311.city.example/sms/twilio/voice/place?s=1")

@@ -1,0 +1,100 @@
+"""The supervisor of `make run` (deploy/local/bin/supervise.py): its backoff rule, and a process that
+keeps exiting restarted with that backoff, each restart logged, and nothing restarted once stopped."""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from support.stack import REPO
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("supervise", REPO / "deploy/local/bin/supervise.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+supervise = _load()
+
+
+def test_a_crash_loop_waits_1_2_4_seconds_and_so_on_up_to_the_cap() -> None:
+    delays, delay = [], None
+    for _ in range(8):
+        delay = supervise.next_delay(delay, uptime_s=0.5)
+        delays.append(delay)
+    assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_a_process_that_stayed_up_a_while_starts_over_at_one_second() -> None:
+    assert supervise.next_delay(16.0, uptime_s=59.0) == 30.0
+    assert supervise.next_delay(30.0, uptime_s=60.0) == 1.0
+    assert supervise.next_delay(None, uptime_s=3600.0) == 1.0
+
+
+def test_the_backoff_knobs_are_respected() -> None:
+    assert supervise.next_delay(3.0, uptime_s=1.0, base_s=0.5, cap_s=5.0) == 5.0
+    assert supervise.next_delay(None, uptime_s=1.0, base_s=0.5) == 0.5
+    assert supervise.next_delay(0.1, uptime_s=1.0, base_s=0.5) == 1.0  # never below twice the base
+
+
+def test_an_exit_is_described_by_its_status_or_its_signal() -> None:
+    assert supervise.describe_exit(1) == "exit status 1"
+    assert supervise.describe_exit(-9) == "killed by signal 9 (SIGKILL)"
+
+
+def test_the_command_line_wants_a_name_and_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert supervise.main(["case"]) == 2
+    assert supervise.main(["case", "python"]) == 2
+    assert "usage: supervise.py NAME -- COMMAND" in capsys.readouterr().err
+
+
+def test_a_process_that_keeps_exiting_is_restarted_with_backoff_and_each_restart_is_logged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervise, "next_delay", lambda previous, uptime: 0.1 if previous is None else previous * 2)
+    sup = supervise.Supervisor("flaky", [sys.executable, "-c", "import sys; sys.exit(3)"], root=tmp_path)
+    runner = threading.Thread(target=sup.run)
+    runner.start()
+    restarts = tmp_path / "var/run/flaky.restarts"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (restarts.exists() and int(restarts.read_text() or 0) >= 3):
+        time.sleep(0.05)
+    sup.stop()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    lines = (tmp_path / "var/logs/supervisor.log").read_text().splitlines()
+    exits = [line for line in lines if "flaky exited (exit status 3)" in line]
+    assert len(exits) >= 3
+    assert [line.rsplit("restarting in ", 1)[1] for line in exits[:3]] == ["0.1 s", "0.2 s", "0.4 s"]
+    assert any("flaky restarted (pid " in line for line in lines)
+    assert "flaky exited" in (tmp_path / "var/run/flaky.log").read_text()
+    assert not (tmp_path / "var/run/flaky.child.pid").exists()
+
+
+def test_a_stop_passes_sigterm_to_the_process_and_restarts_nothing(tmp_path: Path) -> None:
+    script = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\ntime.sleep(60)\n"
+    sup = supervise.Supervisor("steady", [sys.executable, "-c", script], root=tmp_path)
+    runner = threading.Thread(target=sup.run)
+    runner.start()
+    child_pid = tmp_path / "var/run/steady.child.pid"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not child_pid.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)  # the child installs its SIGTERM handler
+    started = time.monotonic()
+    sup.stop(signal.SIGTERM)
+    runner.join(timeout=10)
+    assert not runner.is_alive() and time.monotonic() - started < 5
+    assert sup.child is not None and sup.child.returncode == 0
+    assert (tmp_path / "var/run/steady.restarts").read_text().strip() == "0"
+    assert not (tmp_path / "var/logs/supervisor.log").exists() or "exited" not in (
+        tmp_path / "var/logs/supervisor.log").read_text()
