@@ -30,6 +30,17 @@ class SocialSettings(BaseSettings):
                                                       description="WhatsApp phone number ids served (empty: any)")
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     meta_max_body_bytes: int = 4 * 1024 * 1024
+    meta_access_token: SecretStr | None = Field(
+        default=None, description="WhatsApp Cloud API token: resolves and downloads a WhatsApp media id "
+                                  "(unset: the Graph link is kept, attributes.media_failed says why)")
+    meta_media_timeout_s: float = Field(default=15.0, gt=0,
+                                        description="seconds for one media download (the webhook waits for it)")
+    meta_media_allow_private: bool = Field(
+        default=False, description="also download from private and loopback addresses (local fakes only)")
+    public_media_base_url: str | None = Field(
+        default=None, validation_alias="OMNI311_SOCIAL_PUBLIC_MEDIA_BASE_URL",
+        description="public base URL of intake_social's /media (e.g. https://311.example.org/social/media); "
+                    "defaults to http://<http_host>:<port>/media")
     conversation_window_s: float = Field(
         default=24 * 3600.0, gt=0, validation_alias="OMNI311_SOCIAL_CONVERSATION_WINDOW_S",
         description="seconds after a contact's last message in which their next text joins their report "

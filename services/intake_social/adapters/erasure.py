@@ -1,5 +1,6 @@
 """SQL of intake_social's erasures: the published outbox copies of a case's messages, the raw unsupported
-items and the conversations that name its messages or reporters, and the audit row."""
+items and the conversations that name its messages or reporters, the media its messages carried, and the
+audit row."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ class ErasureRepository:
         contact is then a new report). Returns how many."""
         return int(await self.conn.fetchval(
             "WITH hit AS (DELETE FROM conversations WHERE report_message_id = ANY($1::text[]) RETURNING 1) "
+            "SELECT count(*) FROM hit", channel_message_ids))
+
+    async def erase_media(self, channel_message_ids: list[str]) -> int:
+        """Delete the kept files any of `channel_message_ids` carried (`shared.media.MediaStore.erase_for`'s
+        rule, on this transaction's connection and schema); `/media/{id}` answers 404 from then on. Returns
+        how many files."""
+        return int(await self.conn.fetchval(
+            "WITH hit AS (DELETE FROM media WHERE channel_message_ids && $1::text[] RETURNING 1) "
             "SELECT count(*) FROM hit", channel_message_ids))
 
     async def record_erasure(self, *, event_id: UUID, case_id: UUID, service_request_id: str, mode: str,

@@ -20,6 +20,7 @@ from services.intake_social.domain.meta import MetaAccounts
 from services.intake_social.entrypoints.reporting import Reporting
 from services.intake_social.service_layer.webhooks import (
     ConversationStore,
+    MediaKeeper,
     Place,
     Publish,
     SignatureRejected,
@@ -43,12 +44,14 @@ staff_only = Depends(require(*ADMIN_ROLES))
 @dataclass(frozen=True)
 class Stores:
     """Where the webhook keeps state and asks about cases: the conversations, the unsupported messages
-    kept raw, the case API, and the jurisdiction's `place` (location check, service keywords)."""
+    kept raw, the case API, the jurisdiction's `place` (location check, service keywords) and the media
+    keeper (a message's files downloaded and kept by us)."""
 
     conversations: ConversationStore
     unsupported: UnsupportedStore
     case_api: CaseApi
     place: Place
+    media: MediaKeeper | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def mount(rt: Runtime, cfg: SocialSettings, publish: Publish, reporting: Reporti
                               graph_url=cfg.meta_graph_url),
         publish=publish, report=reporting.reporter("meta"), conversations=stores.conversations,
         unsupported=stores.unsupported, case_api=stores.case_api, place=stores.place,
-        window_s=cfg.conversation_window_s, warn=rt.log.warning, producer=SERVICE,
+        window_s=cfg.conversation_window_s, warn=rt.log.warning, media=stores.media, producer=SERVICE,
     )
     verify_token = cfg.meta_verify_token.get_secret_value() if cfg.meta_verify_token else None
     rt.app.state.meta = Meta(rt=rt, webhook=webhook, verify_token=verify_token,

@@ -5,7 +5,8 @@ Meta webhook messages (Messenger, Instagram, WhatsApp Cloud) are published as th
 what intake_social keeps of a case is: the published outbox rows of Mastodon mentions (handle and text:
 payloads emptied for the case's `channel_message_ids`), the raw items of unsupported messages (emptied
 when they are among those ids, or were sent by one of the case's `contact_keys` before it closed), and the
-conversations whose report is one of those ids (deleted). One audit row is recorded, in the event's unit
+conversations whose report is one of those ids (deleted), and the media files those messages carried
+(deleted). One audit row is recorded, in the event's unit
 of work with its inbox claim, so a redelivered event does nothing twice. `pseudonymise` is handled as erase.
 """
 
@@ -25,11 +26,12 @@ async def on_personal_data_erased(event: CasePersonalDataErased, uow: UnitOfWork
     events = await uow.repo.erase_published_payloads(ids)
     raw = await uow.repo.erase_unsupported(ids, list(event.contact_keys), event.closed_at, uow.now)
     threads = await uow.repo.forget_conversations(ids)
+    files = await uow.repo.erase_media(ids)
     await uow.repo.record_erasure(event_id=uow.envelope.event_id, case_id=event.case_id,
                                   service_request_id=event.service_request_id, mode=event.mode,
-                                  events=events + raw + threads, now=uow.now)
-    return (f"erased {events} published payloads, {raw} unsupported items and {threads} conversations of "
-            f"{event.service_request_id}")
+                                  events=events + raw + threads + files, now=uow.now)
+    return (f"erased {events} published payloads, {raw} unsupported items, {threads} conversations and "
+            f"{files} media files of {event.service_request_id}")
 
 
 def handlers() -> Handlers:

@@ -7,6 +7,10 @@ we cannot read, kept raw first), `intake.message_withdrawn` (an unsent message) 
 `intake.delivery_status_received` (WhatsApp statuses, for the notifier). Receipts and rejected items are
 reported through `report` (logs and metrics), never published.
 
+Media (docs/channels.md, "Media kept by us"): a message's files are downloaded and kept by us before it is
+published, its `media_url` then holds our URLs; a file that cannot be kept keeps the provider's link, the
+reason in `attributes.media_failed`.
+
 Conversations (docs/channels.md, "Conversations"): each message is read against the contact's last report
 on its channel (`ConversationStore`) with `shared.intake.conversation.follow_up_of`; whether that report's
 case is still open is asked of the case API, and a case API that cannot answer means open (the text joins:
@@ -36,6 +40,7 @@ from services.intake_social.domain.outcomes import (
 from shared.events import Envelope, MessageReceived
 from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
 from shared.intake.conversation import Decision, Thread, follow_up_of
+from shared.media import MediaRefused, MediaUnavailable
 
 Publish = Callable[[Envelope], Awaitable[None]]
 """Publish one envelope on its registry topic, keyed by its subject; returns once the broker acknowledged it
@@ -75,6 +80,14 @@ class UnsupportedStore(Protocol):
         """The latest items kept, newest first."""
 
 
+class MediaKeeper(Protocol):
+    """Downloads a message's media and keeps our copy (`adapters/media.py`)."""
+
+    async def keep(self, url: str, *, channel_message_id: str) -> str:
+        """Our URL of the file at `url`. Raises `MediaRefused`/`MediaUnavailable` (the provider's link is
+        then kept) and the database's errors."""
+
+
 @dataclass(frozen=True)
 class Place:
     """What the jurisdiction says about places and problems: `contains(lat, long)` (the location check)
@@ -90,8 +103,8 @@ class WebhookDeps:
     """What the webhook handler needs: the app secret (bytes; None refuses every delivery), which Meta
     accounts are the city's, the publisher, a reporter for every outcome, the conversations and the kept
     unsupported messages, the case API (is a report's case still open?), the jurisdiction's `place`, the
-    conversation window (seconds, `conversation_window_s`), a log callable for case API trouble, and the
-    producer name."""
+    conversation window (seconds, `conversation_window_s`), a log callable for case API and download
+    trouble, the media keeper (None: provider links are published as they are), and the producer name."""
 
     app_secret: bytes | None
     accounts: MetaAccounts
@@ -103,6 +116,7 @@ class WebhookDeps:
     place: Place = field(default_factory=Place)
     window_s: float = DAY_S
     warn: Callable[..., None] = field(default=lambda *_a, **_k: None)
+    media: MediaKeeper | None = None
     producer: str = "intake_social"
 
 
@@ -156,9 +170,9 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
 
 
 async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbound:
-    """Publish a resident's message as a report or as a follow-up of the contact's report, and move the
-    conversation on; returns the outcome as published. Raises what the publisher or the store raise."""
-    msg = outcome.message
+    """Keep the message's media, publish it as a report or as a follow-up of the contact's report, and move
+    the conversation on; returns the outcome as published. Raises what the publisher or the stores raise."""
+    msg = await _with_our_media(outcome.message, deps)
     thread = await deps.conversations.thread_of(msg.contact_key, msg.channel)
     if thread is not None and thread.report_id == msg.channel_message_id:
         thread = None  # Meta sent the report itself again: it stays the report it was
@@ -168,9 +182,14 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     if decision.kind == "new" or thread is None:
         msg = msg.model_copy(update={"description": decision.text})
     else:
+        attributes = msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"}
+        if msg.lat is not None or msg.address:
+            # A place shared after the report (the acknowledgement asks for one when it had none): the case
+            # service gives it to a case without a point (services/case/domain/rules.py, location_added).
+            attributes["completes_location_of"] = thread.report_id
         msg = msg.model_copy(update={
             "in_reply_to": [thread.report_id, *(x for x in msg.in_reply_to if x != thread.report_id)],
-            "attributes": msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"},
+            "attributes": attributes,
         })
     await deps.publish(Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
                                          event_id=outcome.event_id))
@@ -179,6 +198,25 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     else:
         await deps.conversations.touched(msg.contact_key, msg.channel, now)
     return Inbound(msg, notes=outcome.notes)
+
+
+async def _with_our_media(msg: MessageReceived, deps: WebhookDeps) -> MessageReceived:
+    """`msg` with each provider link replaced by our copy's URL; a file that cannot be kept keeps its link
+    and its reason goes in ``attributes.media_failed`` (one per such file, in order): the message is never
+    lost to a download."""
+    if deps.media is None or not msg.media_url:
+        return msg
+    urls: list[str] = []
+    failed: list[str] = []
+    for url in msg.media_url:
+        try:
+            urls.append(await deps.media.keep(url, channel_message_id=msg.channel_message_id))
+        except (MediaRefused, MediaUnavailable) as exc:
+            deps.warn("media_not_kept", channel=msg.channel, reason=exc.reason)
+            urls.append(url)
+            failed.append(exc.reason)
+    attributes = (msg.attributes | {"media_failed": failed}) if failed else msg.attributes
+    return msg.model_copy(update={"media_url": urls, "attributes": attributes})
 
 
 def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:

@@ -68,3 +68,24 @@ class FakeCaseApi:
         return ServiceRequest(service_request_id=service_request_id, service_code="pothole",
                               status="closed" if service_request_id in self.closed else "open",
                               requested_datetime=datetime(2026, 11, 29, 11, 0).astimezone())
+
+
+class FakeMedia:
+    """`MediaKeeper` in memory: every URL is "kept" as ``http://social.test/media/<n>`` unless it is in
+    `refuse` (raises `MediaRefused`) or `unreachable` (raises `MediaUnavailable`); `kept` records
+    (url, channel_message_id)."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[str, str]] = []
+        self.refuse: set[str] = set()
+        self.unreachable: set[str] = set()
+
+    async def keep(self, url: str, *, channel_message_id: str) -> str:
+        from shared.media import MediaRefused, MediaUnavailable
+
+        if url in self.refuse:
+            raise MediaRefused("the type 'text/html' is not one we keep")
+        if url in self.unreachable:
+            raise MediaUnavailable("lookaside.fbsbx.com answered 404")
+        self.kept.append((url, channel_message_id))
+        return f"http://social.test/media/{len(self.kept)}"

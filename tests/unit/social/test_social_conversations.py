@@ -26,7 +26,7 @@ from shared.auth import Role
 from shared.events import Envelope, MessageReceived, MessageUnsupported, MessageWithdrawn
 from shared.intake.conversation import services_named
 from shared.jurisdiction import load_jurisdiction
-from social_fakes import FakeCaseApi, FakeConversations, FakeUnsupported
+from social_fakes import FakeCaseApi, FakeConversations, FakeMedia, FakeUnsupported
 
 SECRET = b"conversation-secret"
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -172,6 +172,9 @@ async def test_a_location_sent_after_the_report_answers_where_it_is(reported: Ha
         "coordinates": {"lat": 45.4215, "long": -75.6972}}}]), T0 + timedelta(minutes=2))
     m = reported.last()
     assert m.in_reply_to == ["m.report"] and (m.lat, m.long) == (45.4215, -75.6972)
+    assert m.attributes["completes_location_of"] == "m.report"  # the case service places a case without a point
+    await reported.deliver(messenger("m.words", "it's getting bigger"), T0 + timedelta(minutes=3))
+    assert "completes_location_of" not in reported.last().attributes
 
 
 async def test_meta_sending_the_report_again_keeps_it_a_report(reported: Harness) -> None:
@@ -231,7 +234,8 @@ async def test_problems_lists_the_kept_items_to_supervisors_only(test_issuer: An
 
     social = SocialSettings(meta_app_secret=SECRET.decode(), meta_page_ids=[], mastodon_api_base_url=None)
     app = create_app(test_issuer.settings(topic_prefix="unit."), social=social, publish=publish,
-                     case_api=FakeCaseApi(), conversations=FakeConversations(), unsupported=unsupported)
+                     case_api=FakeCaseApi(), conversations=FakeConversations(), unsupported=unsupported,
+                     media=FakeMedia())
     body = json.dumps(messenger("m.poll", attachments=[{"type": "poll", "payload": {"question": "?"}}])).encode()
     sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://social.test") as c:

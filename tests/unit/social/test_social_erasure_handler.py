@@ -31,6 +31,7 @@ class FakeErasureRepository:
             "wamid.LATER": ("ck_bo", datetime(2025, 6, 1, tzinfo=T0.tzinfo), {"from": "15145550001"}),
         }
         self.conversations: dict[str, str] = {"ck_ana": "m_abc123", "ck_cy": "m_other"}
+        self.media: dict[str, list[str]] = {"photo-1": ["wamid.HBgL"], "photo-2": ["m_other"]}
 
     async def erase_unsupported(self, ids: list[str], contact_keys: list[str], closed_at: datetime,
                                 now: datetime) -> int:
@@ -40,6 +41,12 @@ class FakeErasureRepository:
             ck, at, _ = self.unsupported[mid]
             self.unsupported[mid] = (ck, at, None)
         return len(hit)
+
+    async def erase_media(self, ids: list[str]) -> int:
+        gone = [media_id for media_id, carried in self.media.items() if set(carried) & set(ids)]
+        for media_id in gone:
+            del self.media[media_id]
+        return len(gone)
 
     async def forget_conversations(self, ids: list[str]) -> int:
         gone = [ck for ck, report in self.conversations.items() if report in ids]
@@ -68,7 +75,7 @@ async def test_the_published_copy_of_the_cases_mention_is_emptied_and_others_kep
     store = FakeStore(FakeErasureRepository(), "intake_social")
     env = erased_event(["mastodon:109", "<a@mail.example.org>"])
     assert await store.handle(erasure.handlers(), env) == (
-        "erased 1 published payloads, 0 unsupported items and 0 conversations of DEM-2026-000043")
+        "erased 1 published payloads, 0 unsupported items, 0 conversations and 0 media files of DEM-2026-000043")
     assert store.repo.payloads == {"mastodon:109": b"", "mastodon:110": b'{"pii": {"handle": "@bo@city.social"}}'}
     assert store.repo.erasures == [{"event_id": env.event_id, "case_id": CASE_ID,
                                     "service_request_id": "DEM-2026-000043", "mode": "erase", "events": 1, "now": T0}]
@@ -80,15 +87,16 @@ async def test_a_case_of_meta_messages_only_is_recorded_with_nothing_erased_and_
     env = erased_event(["m_abc123", "wamid.HBgL"])
     await store.handle(erasure.handlers(), env)
     await store.handle(erasure.handlers(), env)
-    assert [e["events"] for e in store.repo.erasures] == [1]  # the conversation whose report was m_abc123
-    assert store.repo.conversations == {"ck_cy": "m_other"}
+    # the conversation whose report was m_abc123, and the photo wamid.HBgL carried
+    assert [e["events"] for e in store.repo.erasures] == [2]
+    assert store.repo.conversations == {"ck_cy": "m_other"} and list(store.repo.media) == ["photo-2"]
 
 
 async def test_raw_unsupported_items_of_the_cases_messages_and_of_its_reporters_before_it_closed_are_erased() -> None:
     store = FakeStore(FakeErasureRepository(), "intake_social")
     env = erased_event(["wamid.POLL"], contact_keys=("ck_bo",))
     assert await store.handle(erasure.handlers(), env) == (
-        "erased 0 published payloads, 2 unsupported items and 0 conversations of DEM-2026-000043")
+        "erased 0 published payloads, 2 unsupported items, 0 conversations and 0 media files of DEM-2026-000043")
     raw = {mid: row[2] for mid, row in store.repo.unsupported.items()}
     # the reporter's item sent after the case closed (2025-01-05) is not this case's: kept
     assert raw == {"wamid.POLL": None, "wamid.ORDER": None, "wamid.LATER": {"from": "15145550001"}}

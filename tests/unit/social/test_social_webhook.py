@@ -21,7 +21,7 @@ from services.intake_social.config import SocialSettings
 from services.intake_social.domain.outcomes import event_id_for
 from shared.events import DeliveryStatusReceived, Envelope, MessageReceived, MessageUnsupported
 from shared.settings import Settings
-from social_fakes import FakeCaseApi, FakeConversations, FakeUnsupported
+from social_fakes import FakeCaseApi, FakeConversations, FakeMedia, FakeUnsupported
 from support.data import shared_data
 
 VERIFY_TOKEN = "verify-me"
@@ -56,7 +56,7 @@ def make_client(publisher: FakePublisher, secret: str | None = SECRET) -> httpx.
     social = SocialSettings(meta_app_secret=secret, meta_verify_token=VERIFY_TOKEN, meta_page_ids=[],
                             meta_whatsapp_phone_number_ids=[], mastodon_api_base_url=None)
     app = create_app(Settings(topic_prefix="unit."), social=social, publish=publisher, case_api=FakeCaseApi(),
-                     conversations=FakeConversations(), unsupported=FakeUnsupported())
+                     conversations=FakeConversations(), unsupported=FakeUnsupported(), media=FakeMedia())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake-social.test")
 
 
