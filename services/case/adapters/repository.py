@@ -130,6 +130,35 @@ class CaseRepository(ClockQueries, RetentionQueries):
         """
         await self.conn.execute(_insert("messages", row), *row.values())
 
+    async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
+        """The message held under that intake key (`message_id`, `case_id`, `description`, `media_url` a
+        `list[str]`), or None when no such message is on a case."""
+        row = await self.conn.fetchrow(
+            "SELECT message_id, case_id, description, media_url FROM messages "
+            "WHERE channel = $1 AND channel_message_id = $2", channel, channel_message_id)
+        return dict(row) if row else None
+
+    async def record_withdrawal(self, row: dict[str, Any]) -> bool:
+        """Keep a resident's withdrawal of a message (`withdrawals` columns → values: `channel`,
+        `channel_message_id`, `contact_key`, `withdrawn_at`, `event_id`), not applied yet. Returns False,
+        changing nothing, when that message's withdrawal is already kept (a replay)."""
+        status = await self.conn.execute(
+            _insert("withdrawals", row) + " ON CONFLICT (channel, channel_message_id) DO NOTHING", *row.values())
+        return bool(status.endswith(" 1"))
+
+    async def pending_withdrawal(self, channel: str, channel_message_id: str) -> bool:
+        """Whether a withdrawal of that message is kept and not applied yet (it came before the message)."""
+        return bool(await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE channel = $1 AND channel_message_id = $2 "
+            "AND applied_at IS NULL)", channel, channel_message_id))
+
+    async def apply_withdrawal(self, channel: str, channel_message_id: str, case_id: UUID, at: datetime) -> None:
+        """Record that the withdrawal of that message was applied to `case_id` at `at` (aware UTC). Raises
+        `asyncpg.ForeignKeyViolationError` for an unknown case."""
+        await self.conn.execute(
+            "UPDATE withdrawals SET case_id = $3, applied_at = $4 WHERE channel = $1 AND channel_message_id = $2",
+            channel, channel_message_id, case_id, at)
+
     async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
                            detail: dict[str, Any]) -> None:
         """Append a timeline entry to the case: `at` (aware UTC), `kind` (e.g. ``opened``, ``routed``,

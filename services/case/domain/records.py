@@ -15,12 +15,14 @@ from shared.events import (
     CaseFollowed,
     CaseMerged,
     CaseMessageAdded,
+    CaseMessageWithdrawn,
     CaseOpened,
     CaseRouted,
     CaseStatusChanged,
     CaseSurveyAnswered,
     FollowRequested,
     MessageReceived,
+    MessageWithdrawn,
     RoutingFields,
     SurveyAnswered,
 )
@@ -301,3 +303,35 @@ def case_survey_answered(case: Case, answer: SurveyAnswered, comment: str) -> Ca
     return CaseSurveyAnswered(case_id=case["case_id"], service_request_id=case["service_request_id"],
                               jurisdiction_id=case["jurisdiction_id"], contact_key=answer.contact_key,
                               rating=answer.rating, comment=comment, answered_at=answer.received_at)
+
+
+def withdrawal_row(w: MessageWithdrawn, *, event_id: UUID) -> dict[str, Any]:
+    """The `withdrawals` row of a resident's withdrawal (`intake.message_withdrawn`), not applied yet."""
+    return {"channel": w.channel, "channel_message_id": w.channel_message_id, "contact_key": w.contact_key,
+            "withdrawn_at": w.received_at, "event_id": event_id}
+
+
+def media_kept(case_media: list[str], withdrawn: list[str]) -> list[str]:
+    """The case's media URLs without those of a withdrawn message (a threaded message's photos were added
+    to the case's own), in order."""
+    gone = set(withdrawn)
+    return [url for url in case_media if url not in gone]
+
+
+def withdrawn_entry(w: MessageWithdrawn, *, message_id: UUID, opened_the_case: bool, before_arrival: bool
+                    ) -> TimelineEntry:
+    """The `message_withdrawn` timeline entry: the reporter (contact key) deleted a message (which one, on
+    which channel, whether it opened the case, whether the withdrawal came before the message itself).
+    No word of the message is quoted."""
+    return ("message_withdrawn", {"by": "reporter", "contact_key": w.contact_key, "channel": w.channel,
+                                  "message_id": str(message_id), "opened_the_case": opened_the_case,
+                                  "before_arrival": before_arrival})
+
+
+def case_message_withdrawn(case: Case, w: MessageWithdrawn, *, message_id: UUID,
+                           opened_the_case: bool) -> CaseMessageWithdrawn:
+    """`case.message_withdrawn`: that message's words are gone from `case` (and the case's description and
+    media when it opened the case)."""
+    return CaseMessageWithdrawn(case_id=case["case_id"], service_request_id=case["service_request_id"],
+                                jurisdiction_id=case["jurisdiction_id"], message_id=message_id, channel=w.channel,
+                                channel_message_id=w.channel_message_id, opened_the_case=opened_the_case)

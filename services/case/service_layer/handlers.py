@@ -1,8 +1,9 @@
 """Case handlers: open and thread cases, apply routing and merges, keep duplicate suggestions, record
 notifications, followers and survey answers; the workflow status moves they make.
 
-Consumes `intake.message_received`, `intake.follow_requested`, `intake.survey_answered`, `routing.decided`,
-`dedup.decided`, `dedup.suggested`, `notification.recorded`; produces `case.opened`, `case.message_added`,
+Consumes `intake.message_received`, `intake.follow_requested`, `intake.survey_answered`,
+`intake.message_withdrawn`, `routing.decided`, `dedup.decided`, `dedup.suggested`, `notification.recorded`;
+produces `case.opened`, `case.message_added`, `case.message_withdrawn`,
 `case.routed`, `case.merged`, `case.status_changed` (a reporter's answer to a case waiting on them),
 `case.followed` and `case.survey_answered` on `cases.lifecycle` through the outbox. Each handler runs in
 one unit of work: inbox claim, state change, timeline, SLA clock and outbox rows commit together. An event about a case this service does not hold raises `ValueError`, which
@@ -37,6 +38,7 @@ from shared.events import (
     Envelope,
     FollowRequested,
     MessageReceived,
+    MessageWithdrawn,
     NotificationRecorded,
     RoutingDecided,
     SurveyAnswered,
@@ -109,6 +111,9 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     jurisdiction's boundaries): a swapped point is used swapped, a 0,0 placeholder or a point off the Earth
     is dropped; that verdict, or the one the adapter put on the message (``attributes.location_check``), is
     kept in the case's `attributes` as ``location_check`` and on the timeline (`location_checked`).
+
+    A message whose withdrawal came first (`withdraw_message`) is held without its text and media, with a
+    `message_withdrawn` timeline entry and `case.message_withdrawn`.
     """
     dumped = msg.model_dump()
     cleaned = _cleaned(dumped)
@@ -123,11 +128,22 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     place = checked_location(msg.lat, msg.long, msg.attributes, contains=jurisdiction.contains)
     if place.corrected:  # the swapped point is used, a placeholder or a point off the Earth dropped
         msg = msg.model_copy(update={"lat": place.lat, "long": place.long})
+    withdrawn = await uow.repo.pending_withdrawal(msg.channel, msg.channel_message_id)
+    if withdrawn:  # the resident deleted it before it reached us: held without its words
+        msg = msg.model_copy(update={"description": "", "media_url": []})
     await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)
     existing = thread_into(facts, msg.contact_key)
     if existing is not None:
-        return await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks, place=place)
-    return await _open_case(msg, uow, jurisdiction=jurisdiction, place=place)
+        outcome = await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks, place=place)
+    else:
+        outcome = await _open_case(msg, uow, jurisdiction=jurisdiction, place=place)
+    if withdrawn:
+        w = MessageWithdrawn(channel=msg.channel, channel_message_id=msg.channel_message_id,
+                             contact_key=msg.contact_key, received_at=msg.received_at)
+        held = await uow.repo.message_by_key(msg.channel, msg.channel_message_id)
+        assert held is not None, "the message was stored just now"
+        await _withdraw(w, held, uow, before_arrival=True)
+    return outcome
 
 
 async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdiction: Jurisdiction,
@@ -205,6 +221,56 @@ async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdicti
     await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id),
                    subject=case_id)
     return "opened"
+
+
+async def withdraw_message(w: MessageWithdrawn, uow: Uow) -> str:
+    """A resident deleted ("unsent") a message (`intake.message_withdrawn`, from intake_social, which
+    verified the platform's signature: the sender of the deletion is the message's author). Its words go:
+    the message's text and media are emptied, and when it opened the case the case's description, media
+    and Open311 answers too (the retention job's erasure, `adapters/retention.py`; the location check
+    stays); a threaded message's photos leave the case's media. The case's events already published are
+    forgotten from the outbox (their payloads quote the words), a `message_withdrawn` timeline entry (the
+    reporter, no word quoted) is written and `case.message_withdrawn` emitted. Every public view (Open311,
+    the portal) reads the case, so the words are gone from them.
+
+    Kept once per message in `withdrawals`: the same withdrawal again (a replay under another event id)
+    changes nothing ("already_withdrawn"). A withdrawal of a message not held yet is kept
+    ("kept_until_the_message"); the message, when it comes, is held without its words (`accept_message`).
+    Returns "withdrawn" otherwise."""
+    w = MessageWithdrawn.model_validate(_cleaned(w.model_dump()))
+    if not await uow.repo.record_withdrawal(records.withdrawal_row(w, event_id=_consumed(uow).event_id)):
+        return "already_withdrawn"
+    held = await uow.repo.message_by_key(w.channel, w.channel_message_id)
+    if held is None:
+        log.info("withdrawal_before_message", channel=w.channel)
+        return "kept_until_the_message"
+    await _withdraw(w, held, uow, before_arrival=False)
+    return "withdrawn"
+
+
+async def _withdraw(w: MessageWithdrawn, held: dict[str, Any], uow: Uow, *, before_arrival: bool) -> None:
+    """Empty the held message (`held`: `message_by_key`'s row) and, when it opened its case, the case's
+    words; timeline, outbox and the withdrawal's record (see `withdraw_message`)."""
+    case = await uow.repo.get_case(held["case_id"], for_update=True)
+    assert case is not None, "a message is on a case that exists"
+    case_id = case["case_id"]
+    opened = case_id == case_id_for(w.channel, w.channel_message_id)
+    await uow.repo.erase_message(held["message_id"], "")
+    if opened:
+        await uow.repo.erase_case_text(case_id, "", case["status_notes"])
+        kept = records.with_location_check({}, (case["attributes"] or {}).get("location_check"))
+        update: dict[str, Any] = {"attributes": kept} if kept else {}
+    else:
+        update = {"media_url": records.media_kept(case["media_url"], held["media_url"])}
+    await uow.repo.update_case(case_id, {**update, "updated_datetime": uow.now})
+    await uow.repo.forget_published_events(case_id)
+    await uow.repo.apply_withdrawal(w.channel, w.channel_message_id, case_id, uow.now)
+    kind, detail = records.withdrawn_entry(w, message_id=held["message_id"], opened_the_case=opened,
+                                           before_arrival=before_arrival)
+    await uow.repo.add_timeline(case_id, uow.now, kind, _consumed(uow).event_id, detail)
+    await uow.emit(records.case_message_withdrawn(case, w, message_id=held["message_id"], opened_the_case=opened),
+                   subject=case_id)
+    log.info("message_withdrawn", case_id=str(case_id), channel=w.channel, opened_the_case=opened)
 
 
 async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jurisdiction,
@@ -423,6 +489,7 @@ def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Han
         MessageReceived.event_type: (MessageReceived, partial(accept_message, **bound)),
         FollowRequested.event_type: (FollowRequested, follow_case),
         SurveyAnswered.event_type: (SurveyAnswered, record_survey),
+        MessageWithdrawn.event_type: (MessageWithdrawn, withdraw_message),
         RoutingDecided.event_type: (RoutingDecided, partial(apply_routing, **bound)),
         DedupDecided.event_type: (DedupDecided, partial(apply_dedup, **bound)),
         DedupSuggested.event_type: (DedupSuggested, record_suggestion),

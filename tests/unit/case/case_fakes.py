@@ -36,6 +36,8 @@ class FakeCaseRepository:
         self.suggestions: dict[UUID, dict[str, Any]] = {}
         self.followers: list[dict[str, Any]] = []
         self.survey_answers: dict[str, dict[str, Any]] = {}
+        self.withdrawals: dict[tuple[str, str], dict[str, Any]] = {}
+        self.forgotten: list[UUID] = []
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
                               reply_ids: list[str]) -> ThreadingFacts:
@@ -77,6 +79,38 @@ class FakeCaseRepository:
         assert not any((m["channel"], m["channel_message_id"]) == (row["channel"], row["channel_message_id"])
                        for m in self.messages), "messages are unique per channel message"
         self.messages.append(row)
+
+    async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
+        m = next((m for m in self.messages if (m["channel"], m["channel_message_id"]) == (channel, channel_message_id)),
+                 None)
+        return {k: m[k] for k in ("message_id", "case_id", "description", "media_url")} if m else None
+
+    async def record_withdrawal(self, row: dict[str, Any]) -> bool:
+        key = (row["channel"], row["channel_message_id"])
+        if key in self.withdrawals:
+            return False
+        self.withdrawals[key] = {"case_id": None, "applied_at": None, **row}
+        return True
+
+    async def pending_withdrawal(self, channel: str, channel_message_id: str) -> bool:
+        w = self.withdrawals.get((channel, channel_message_id))
+        return w is not None and w["applied_at"] is None
+
+    async def apply_withdrawal(self, channel: str, channel_message_id: str, case_id: UUID, at: datetime) -> None:
+        assert case_id in self.cases
+        self.withdrawals[(channel, channel_message_id)].update(case_id=case_id, applied_at=at)
+
+    # the retention SQL the withdrawal reuses
+    async def erase_message(self, message_id: UUID, description: str) -> None:
+        m = next(m for m in self.messages if m["message_id"] == message_id)
+        m.update(description=description, media_url=[])
+
+    async def erase_case_text(self, case_id: UUID, description: str, status_notes: str | None) -> None:
+        self.cases[case_id].update(description=description, status_notes=status_notes, media_url=[], attributes={})
+
+    async def forget_published_events(self, case_id: UUID) -> int:
+        self.forgotten.append(case_id)
+        return 0
 
     async def add_timeline(self, case_id: UUID, at: datetime, kind: str, event_id: UUID | None,
                            detail: dict[str, Any]) -> None:

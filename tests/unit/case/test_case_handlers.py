@@ -443,9 +443,9 @@ async def test_other_lifecycle_events_are_not_the_case_services(store: Store, ta
     assert store.inbox == set()
 
 
-def test_the_table_lists_the_seven_consumed_events(table: Any) -> None:
+def test_the_table_lists_the_eight_consumed_events(table: Any) -> None:
     assert set(table) == {"intake.message_received", "intake.follow_requested", "intake.survey_answered",
-                          "routing.decided", "dedup.decided", "dedup.suggested", "notification.recorded"}
+                          "intake.message_withdrawn", "routing.decided", "dedup.decided", "dedup.suggested", "notification.recorded"}
 
 
 # --- the workflow and the SLA clock hooks --------------------------------------------------------------
