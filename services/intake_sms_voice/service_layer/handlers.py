@@ -49,7 +49,7 @@ from services.intake_sms_voice.domain.replies import (
 from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
 from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
-from shared.intake.conversation import Decision, Thread, follow_up_of, services_named
+from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 
@@ -388,8 +388,10 @@ async def _follow_up(msg: InboundText, state: conversation.State, content: _Cont
                      now: datetime) -> tuple[Decision, str | None, str | None]:
     """Whether a text after the conversation's report joins it, thanks it or opens a new case
     (`shared.intake.conversation.follow_up_of`), with the report's case number and service code when the
-    case API told them. The case API is asked only when the text could join: a closed case makes it new;
-    when the API cannot answer, the text joins (docs/channels.md)."""
+    case API told them. The case API is asked unless the window has passed or the text asks for a new
+    report: a closed case makes the text new, the case's service tells whether the text names another's;
+    when the API cannot answer, the cookie's service code (if any) is used and the case counts as open
+    (docs/channels.md)."""
     cfg = deps.config
     has_place = content.found is not None or bool(extract_place(msg.body, language))
     thread = Thread(report_id=state.thread or "", last_at=state.thread_at or now, service_code=state.service_code)
@@ -399,15 +401,14 @@ async def _follow_up(msg: InboundText, state: conversation.State, content: _Cont
                             names_service=lambda text: services_named(text, cfg.service_keywords),
                             has_place=has_place)
 
-    decision = decide(thread)
-    if decision.kind == "new":
-        return decision, None, state.service_code
+    if asks_for_new_report(content.description)[0] or \
+            (now - thread.last_at).total_seconds() > cfg.conversation_window_s:
+        return decide(thread), None, state.service_code  # "NEW ..." or the window passed: no need to ask
     number, request = await _case_of(deps, thread.report_id, msg.channel)
     if request is not None:
         thread = replace(thread, service_code=request.service_code or thread.service_code,
                          open=(request.status or "open").lower() != "closed")
-        decision = decide(thread)
-    return decision, number, thread.service_code
+    return decide(thread), number, thread.service_code
 
 
 async def _case_of(deps: Deps, report_id: str, channel: str) -> tuple[str | None, Any]:
