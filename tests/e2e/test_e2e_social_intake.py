@@ -267,3 +267,75 @@ async def test_social_messages_and_mentions_open_one_case_each(stack: Stack, soc
             await conn.close()
         assert first_copies == 1
     assert time.monotonic() - started < 30
+
+
+async def test_follow_ups_join_the_open_case_and_an_unsent_message_leaves_it(stack: Stack, social: SocialProcess,
+                                                                             test_issuer) -> None:
+    """Issue 12, kinds 2 and 6: after a Messenger report, "ok thanks" and "it's getting bigger..." join its
+    case (one case, the report and two messages); "NEW ..." opens another; an unsent follow-up loses its
+    words on the case; a WhatsApp order is kept raw for supervisors, not a case."""
+    started = time.monotonic()
+    sender = str(uuid.uuid4().int % 10**16)
+    report, thanks, bigger, new = (f"m.e2e.{uuid.uuid4().hex}" for _ in range(4))
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as meta, \
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
+
+        async def case_of(message_id: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{message_id}", params={"channel": "messenger"})
+            return r.json()["service_request_id"]
+
+        await deliver(meta, messenger_delivery(report, sender=sender,
+                                               text="Deep pothole in front of 110 Laurier Ave W"))
+        number = await eventually(lambda: case_of(report), timeout=20, what="report's case opened")
+        await deliver(meta, messenger_delivery(thanks, sender=sender, text="ok thanks"))
+        await deliver(meta, messenger_delivery(bigger, sender=sender,
+                                               text="it's getting bigger, a car lost a tyre in it"))
+        await deliver(meta, messenger_delivery(new, sender=sender, text="NEW graffiti on the library wall"))
+        assert await eventually(lambda: case_of(bigger), timeout=20, what="follow-up threaded") == number
+        assert await case_of(thanks) == number
+        other = await eventually(lambda: case_of(new), timeout=20, what="NEW opened its own case")
+        assert other != number
+        conn = await stack.case_db()
+        try:
+            rows = await conn.fetch("SELECT m.channel_message_id, m.description FROM messages m JOIN cases c "
+                                    "USING (case_id) WHERE c.service_request_id = $1 ORDER BY m.received_at, "
+                                    "m.channel_message_id", number)
+        finally:
+            await conn.close()
+        assert {r["channel_message_id"] for r in rows} == {report, thanks, bigger}
+        assert (await case_api.get(f"/cases/requests/{number}")).json()["description"].startswith("Deep pothole")
+        new_req = (await case_api.get(f"/cases/requests/{other}")).json()
+        assert new_req["description"] == "graffiti on the library wall"
+
+        # --- the resident unsends the follow-up: its words leave the case ---------------------------------
+        ts = int(time.time() * 1000)
+        unsend = json.dumps({"object": "page", "entry": [{"id": PAGE_ID, "time": ts, "messaging": [{
+            "sender": {"id": sender}, "recipient": {"id": PAGE_ID}, "timestamp": ts,
+            "message": {"mid": bigger, "is_deleted": True}}]}]}).encode()
+        assert await deliver(meta, unsend) == {"withdrawn": 1}
+
+        async def bigger_text() -> str | None:
+            conn = await stack.case_db()
+            try:
+                text = await conn.fetchval("SELECT description FROM messages WHERE channel = 'messenger' "
+                                           "AND channel_message_id = $1", bigger)
+            finally:
+                await conn.close()
+            return "gone" if text == "" else None
+
+        await eventually(bigger_text, timeout=20, what="unsent follow-up emptied on the case")
+
+        # --- a kind we cannot read: kept raw for supervisors, no case ---------------------------------------
+        wamid = f"wamid.e2e.{uuid.uuid4().hex}"
+        order = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"},
+                                           "messages": [{"from": "16135550100", "id": wamid, "type": "order",
+                                                         "timestamp": str(int(time.time())),
+                                                         "order": {"catalog_id": "1", "product_items": []}}]}}]}]})
+        assert await deliver(meta, order.encode()) == {"unsupported": 1}
+        assert (await meta.get("/problems")).status_code == 401
+        listed = await meta.get("/problems", headers=test_issuer.headers(Role.SUPERVISOR))
+        assert listed.status_code == 200
+        assert [p["kind"] for p in listed.json() if p["message_id"] == wamid] == ["order"]
+    assert time.monotonic() - started < 40
