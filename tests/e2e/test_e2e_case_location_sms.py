@@ -1,6 +1,7 @@
 """End to end on real Kafka and PostgreSQL: a text with no location gets one question back; the answer
 gives the case its location, the router routes it again with a district, and the duplicate detector
-projects it at that point (intake_sms_voice as its own process beside the demo stack)."""
+projects it at that point; after it, "ok thanks" and a follow-up join that case, the follow-up answered with
+its number (intake_sms_voice as its own process beside the demo stack)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _texts(response: httpx.Response) -> list[str]:
     return twiml_messages(response)
 
 
-async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_and_reroutes_the_case(
+async def test_an_sms_without_location_gets_one_question_the_answer_locates_it_and_follow_ups_join_it(
         stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     phone = f"+1613556{uuid.uuid4().int % 10000:04d}"
     report_sid, answer_sid = "SM" + uuid.uuid4().hex, "SM" + uuid.uuid4().hex
@@ -94,6 +95,18 @@ async def test_an_sms_without_location_gets_one_question_and_the_answer_locates_
         request = (await web.get(f"/requests/{number}.json")).json()[0]
         assert (request["lat"], request["long"]) == pytest.approx(CENTRE)
         assert "street light" in request["description"]  # the answer does not replace the report
+
+        # The conversation goes on: a bare thanks is recorded without a reply, a follow-up joins the case.
+        thread = answer.cookies.get("omni311_pending")
+        assert thread
+        thanks_sid, follow_sid = "SM" + uuid.uuid4().hex, "SM" + uuid.uuid4().hex
+        ok = await _twilio_post(sms, _form(thanks_sid, "ok thanks", phone), cookies={"omni311_pending": thread})
+        assert _texts(ok) == []
+        follow = await _twilio_post(sms, _form(follow_sid, "it's getting bigger, a car lost a tyre in it", phone),
+                                    cookies={"omni311_pending": ok.cookies.get("omni311_pending") or thread})
+        assert _texts(follow) == [f"Demoville 311: added to your report {number}."]
+        assert await eventually(lambda: case_of(thanks_sid), timeout=20, what="the thanks is on the case") == number
+        assert await eventually(lambda: case_of(follow_sid), timeout=20, what="the follow-up is on the case") == number
 
         dedup = await stack.db("dedup")
         try:

@@ -1,7 +1,9 @@
 """End to end on real Kafka and PostgreSQL: intake_sms_voice runs as its own process next to the demo
 stack, behind a public URL that differs from its local one (as behind a load balancer). A signed
 inbound SMS opens a case; the same MessageSid posted three times (Twilio retries) is still one case; a
-STOP opens nothing; a text with no location gets one question and the answer joins the same case."""
+STOP opens nothing, forgets the pending question, and silences the webhook (reports still open cases, no
+question is asked) until START; a text with no location gets one question and the answer joins the same
+case."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def _texts(response: httpx.Response) -> list[str]:
     return twiml_messages(response)
 
 
-async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_joins_it(
+async def test_signed_sms_opens_one_case_across_retries_stop_silences_until_start_and_an_answer_joins_it(
         stack: Stack, sms_voice: ExtraService) -> None:
     phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
@@ -67,11 +69,19 @@ async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_jo
         unsigned = await sms.post("/twilio/sms", data=_form(_sid(), "Pothole at 12 Oak Ave", phone))
         assert unsigned.status_code == 403
 
-        # STOP first: it must open nothing, and (same reporter, same partition) it is consumed before
-        # the report that follows, so once that report has its case the STOP has had its chance.
+        # A question is pending when the resident opts out.
+        asked_sid = _sid()
+        asked = await _twilio_post(sms, _form(asked_sid, "Big pothole, my tire blew", phone))
+        assert "Where exactly" in _texts(asked)[0]
+        pending = asked.cookies.get("omni311_pending")
+        assert pending
+
+        # STOP: it must open nothing, and (same reporter, same partition) it is consumed before the report
+        # that follows, so once that report has its case the STOP has had its chance. It forgets the question.
         stop_sid = _sid()
-        stop = await _twilio_post(sms, _form(stop_sid, "STOP", phone))
+        stop = await _twilio_post(sms, _form(stop_sid, "STOP", phone), cookies={"omni311_pending": pending})
         assert stop.status_code == 200 and "unsubscribed" in _texts(stop)[0]
+        assert "Max-Age=0" in stop.headers["set-cookie"]
 
         sid = _sid()
         form = _form(sid, "Deep pothole in the right lane in front of 123 Main St", phone)
@@ -83,9 +93,31 @@ async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_jo
         assert "Deep pothole" in request["description"]
         assert await case_of(stop_sid) is None
 
+        # Opted out: a report without a place still opens a case, and nothing is texted back.
+        # (The client keeps cookies as Twilio does; this is a new conversation, as after Twilio's four hours.)
+        sms.cookies.clear()
+        silent_sid = _sid()
+        silent = await _twilio_post(sms, _form(silent_sid, "The sidewalk is broken, someone will trip", phone))
+        assert silent.status_code == 200 and _texts(silent) == []
+        silent_case = await eventually(lambda: case_of(silent_sid), timeout=20, what="the opted-out report has a case")
+        assert silent_case != number
+
+        # START (Twilio may still send the old cookie): the next report opens its own case, both streets whole.
+        start = await _twilio_post(sms, _form(_sid(), "START", phone), cookies={"omni311_pending": pending})
+        assert "subscribed again" in _texts(start)[0] and "Max-Age=0" in start.headers["set-cookie"]
+        corner_sid = _sid()
+        corner = await _twilio_post(sms, _form(corner_sid, "Pothole at 5th Ave and W 42nd St", phone))
+        assert corner.status_code == 200
+        corner_case = await eventually(lambda: case_of(corner_sid), timeout=20, what="the corner report has a case")
+        asked_case = await eventually(lambda: case_of(asked_sid), timeout=20, what="the asked report has a case")
+        assert corner_case != asked_case
+        corner_request = (await case_api.get(f"/cases/requests/{corner_case}")).json()
+        assert corner_request["address"] == "5th Ave and W 42nd St"
+
         # A text with no location: one question back, and the answer threads onto the same case.
         vague_sid = _sid()
-        vague = await _twilio_post(sms, _form(vague_sid, "The street light is out, very dark at night", phone))
+        # In the corner report's conversation: NEW asks for a case of its own.
+        vague = await _twilio_post(sms, _form(vague_sid, "NEW The street light is out, very dark at night", phone))
         assert "Where exactly" in _texts(vague)[0]
         cookie = vague.cookies.get("omni311_pending")
         assert cookie
@@ -103,7 +135,7 @@ async def test_signed_sms_opens_one_case_across_retries_and_a_location_answer_jo
                 "SELECT count(*) FROM messages WHERE channel = 'sms' AND channel_message_id = $1", sid) == 1
             assert await conn.fetchval(
                 "SELECT count(*) FROM cases WHERE channel = 'sms' AND contact_key = "
-                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 2
+                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 5
             assert await conn.fetchval(
                 "SELECT count(*) FROM messages m JOIN cases c USING (case_id) WHERE c.service_request_id = $1",
                 vague_case) == 2
