@@ -41,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the case (default 30)")
     common.add_argument("--no-wait", action="store_true", help="send, print the answer, do not wait for the case")
     photo = argparse.ArgumentParser(add_help=False)
-    photo.add_argument("--photo", nargs="?", const="", metavar="FILE",
-                       help="attach a JPEG (FILE, or a small sample photo), served by the local fake")
+    photo.add_argument("--photo", action="store_true", help="attach a small sample photo (served by the local fake)")
+    photo.add_argument("--photo-file", metavar="FILE", help="attach this JPEG instead (served by the local fake)")
     for name, help_, default_from in (("sms", "a text (MMS with --photo) to the city's number through Twilio",
                                        "+15145550123"),
                                       ("whatsapp", "a WhatsApp message (through Twilio, or WhatsApp Cloud with "
@@ -81,10 +81,17 @@ def _post(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
     return answer
 
 
-def _signed_twilio(client: httpx.Client, stack: Stack, path: str, params: dict[str, str]) -> httpx.Response:
+def _signed_twilio(client: httpx.Client, stack: Stack, path: str, params: dict[str, str],
+                   cookies: dict[str, str] | None = None) -> httpx.Response:
     url, signed = stack.twilio_urls(path)
-    signature = payloads.twilio_signature(stack.twilio_auth_token, signed, params)
-    return _post(client, url, data=params, headers={"X-Twilio-Signature": signature})
+    headers = {"X-Twilio-Signature": payloads.twilio_signature(stack.twilio_auth_token, signed, params)}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    client.cookies.clear()  # the conversation's cookies are ours to keep (`payloads.cookies_after`)
+    try:
+        return _post(client, url, data=params, headers=headers)
+    finally:
+        client.cookies.clear()
 
 
 def _put_media(client: httpx.Client, fake: str, media_id: str, photo: str) -> None:
@@ -115,9 +122,9 @@ def _text_via_twilio(client: httpx.Client, stack: Stack, args: argparse.Namespac
                                      whatsapp=whatsapp)
     # Twilio keeps a conversation's cookies (four hours) and sends them with its next webhook.
     jar, key = _load_cookies(), f"{params['From']}>{params['To']}"
-    client.cookies.update(jar.get(key, {}))
-    answer = _signed_twilio(client, stack, "/twilio/whatsapp" if whatsapp else "/twilio/sms", params)
-    jar[key] = dict(client.cookies.items())
+    answer = _signed_twilio(client, stack, "/twilio/whatsapp" if whatsapp else "/twilio/sms", params,
+                            cookies=jar.get(key, {}))
+    jar[key] = payloads.cookies_after(jar.get(key, {}), answer.headers.get_list("set-cookie"))
     COOKIES.parent.mkdir(parents=True, exist_ok=True)
     COOKIES.write_text(json.dumps(jar, indent=1), encoding="utf-8")
     texts = payloads.twiml_messages(answer.text)
@@ -201,8 +208,9 @@ def _wait_for_case(client: httpx.Client, stack: Stack, args: argparse.Namespace,
                   f"{stack.portal_url}/requests/{sid}.json")
             return True
         time.sleep(1.0)
-    print(f"no case showed in {args.timeout:g} s at {stack.portal_url}/requests.json (see var/run/*.log)",
-          file=sys.stderr)
+    print(f"no new case showed in {args.timeout:g} s at {stack.portal_url}/requests.json: a message from the "
+          "same resident while their case is open joins that case (use another --from, or start the text "
+          "with NEW); else see var/run/*.log", file=sys.stderr)
     return False
 
 
@@ -217,9 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.channel == "banner":
         print(banner(stack))
         return 0
-    if getattr(args, "photo", None) and not Path(args.photo).is_file():
-        print(f"tools.simulate: --photo {args.photo}: no such file", file=sys.stderr)
-        return 2
+    if getattr(args, "photo_file", None):
+        if not Path(args.photo_file).is_file():
+            print(f"tools.simulate: --photo-file {args.photo_file}: no such file", file=sys.stderr)
+            return 2
+        args.photo = args.photo_file
+    elif getattr(args, "photo", False):
+        args.photo = ""  # the fake's sample photo
+    else:
+        args.photo = None
     since = datetime.now(UTC) - timedelta(minutes=2)
     with httpx.Client(timeout=30) as client:
         before = set(_case_ids(client, stack, since))

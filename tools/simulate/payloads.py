@@ -17,6 +17,7 @@ import json
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 TWILIO_API_VERSION = "2010-04-01"
@@ -100,6 +101,26 @@ def twiml_messages(twiml: str) -> list[str]:
     except ET.ParseError:
         return []
     return [" ".join(" ".join(m.itertext()).split()) for m in root.iter("Message")]
+
+
+def cookies_after(jar: dict[str, str], set_cookies: list[str]) -> dict[str, str]:
+    """A conversation's cookies after an answer's ``Set-Cookie`` headers, as Twilio keeps them from one
+    webhook to the next: each cookie set, or removed when it expires at once (``Max-Age=0`` or an
+    ``Expires`` in the past, how a server deletes one). Unreadable headers are ignored."""
+    out = dict(jar)
+    for header in set_cookies:
+        parsed: SimpleCookie = SimpleCookie()
+        try:
+            parsed.load(header)
+        except CookieError:
+            continue
+        for name, morsel in parsed.items():
+            gone = morsel["max-age"].strip() in ("0", "-1") or "1970" in morsel["expires"] or not morsel.value
+            if gone:
+                out.pop(name, None)
+            else:
+                out[name] = morsel.value
+    return out
 
 
 def meta_signature(app_secret: str, body: bytes) -> str:

@@ -93,7 +93,7 @@ channels (development secrets: var/dev-channels/secrets.json; what the stack sen
   replies sent           {stack.fake_twilio_url}/sent   {stack.fake_graph_url}/sent   {stack.fake_mastodon_url}/sent
 try each channel (signed as the provider signs; prints the answer and the case it opened):
   {sim} sms --from +15145550123 "Pothole at 100 Elm Street"
-  {sim} sms --from +15145550123 --photo "Graffiti on the wall at 2 Elm Street"
+  {sim} sms --from +15145550127 --photo "Graffiti on the wall at 2 Elm Street"
   {sim} whatsapp --from +15145550124 "Streetlight out at 101 Elm Street"
   {sim} whatsapp --via meta --from +15145550125 "Overflowing bin at 1 Elm Street"
   {sim} messenger --from 6000000000000001 "Fallen tree branch at 100 Elm Street"

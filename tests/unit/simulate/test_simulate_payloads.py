@@ -97,3 +97,13 @@ def test_an_action_url_is_signed_as_given_and_sent_to_this_machine(tmp_path, mon
                                                 "https://311.city.example/sms/twilio/sms")
     assert stack.twilio_urls("https://311.city.example/sms/twilio/voice/place?s=1") == (
         "http://127.0.0.1:8086/twilio/voice/place?s=1", "https://311.city.example/sms/twilio/voice/place?s=1")
+
+
+def test_the_conversation_cookie_is_kept_replaced_and_deleted_as_set_cookie_says() -> None:
+    jar = payloads.cookies_after({}, ['omni311_pending=abc; Max-Age=14400; Path=/; HttpOnly'])
+    assert jar == {"omni311_pending": "abc"}
+    jar = payloads.cookies_after(jar, ['omni311_pending=def; Max-Age=14400; Path=/'])
+    assert jar == {"omni311_pending": "def"}
+    assert payloads.cookies_after(jar, ['omni311_pending=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; '
+                                        'Path=/']) == {}
+    assert payloads.cookies_after(jar, ["not a cookie;;;==="]) == jar
