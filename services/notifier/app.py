@@ -2,11 +2,9 @@
 
 Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`,
 `case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`,
-`case.followed`)
-and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`, `intake.opt_in_received`,
-`intake.message_status_received`, `intake.delivery_status_received`, `intake.message_unsupported`: one
-request to write as text, without a case); produces `notification.recorded`
-on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, followers, case statuses,
+`case.followed`) and `intake.messages` (`intake.bounce_received`, `intake.opt_out_received`,
+`intake.opt_in_received`, `intake.message_status_received`, `intake.delivery_status_received`,
+`intake.message_unsupported`); produces `notification.recorded` on `notifications.outcomes` through the outbox. Owns the `notifier` schema (contacts, followers, case statuses,
 opt-outs, undeliverable addresses, deliveries); a sweeper settles the deliveries a crash left `sending`.
 """
 
@@ -56,8 +54,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     table: dict[str, Handlers] = {}
     async def start() -> None:
-        home = load_jurisdiction(s.jurisdiction)
-        texts = WorkflowTexts(home)
+        texts = WorkflowTexts(home := load_jurisdiction(s.jurisdiction))
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
             workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region,
