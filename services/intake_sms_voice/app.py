@@ -3,12 +3,13 @@ transcriptions) and message status callbacks.
 
 Produces on `intake.messages` (published with acks=all before the webhook answers, through
 `shared.intake`): `intake.message_received`, `intake.opt_out_received`, `intake.opt_in_received` and
-`intake.message_status_received` (for the notifier). Consumes nothing. Owns each number's opt-out state
-(schema `intake_sms_voice`, table `opt_outs`); conversation state travels in Twilio's conversation cookie
-and in our own signed action URLs. Looks written places up with the jurisdiction's geocoder
-(`shared.geocode`). Reads cases through the case service's API (`STATUS <case number>`, whether a
-follow-up's case is still open). Reads shared contact cards from Twilio's media URLs. Routes:
-`entrypoints/messaging.py`, `entrypoints/voice.py`.
+`intake.message_status_received` (for the notifier). Consumes nothing. Owns each number's opt-out state and
+the media kept at intake (schema `intake_sms_voice`, tables `opt_outs` and `media`); conversation state
+travels in Twilio's conversation cookie and in our own signed action URLs. Looks written places up with the
+jurisdiction's geocoder (`shared.geocode`). Reads cases through the case service's API (`STATUS <case
+number>`, whether a follow-up's case is still open). Downloads a message's media at intake
+(`shared.media`) and reads shared contact cards. Routes: `entrypoints/messaging.py`,
+`entrypoints/voice.py`, `GET /media/{media_id}` (`shared.media.mount_media`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 
 from services.intake_sms_voice.adapters.opt_outs import PgOptOuts
 from services.intake_sms_voice.adapters.twilio_media import TwilioMedia
-from services.intake_sms_voice.config import SERVICE, TwilioSettings
+from services.intake_sms_voice.config import SERVICE, TwilioSettings, media_base_url
 from services.intake_sms_voice.entrypoints import http
 from services.intake_sms_voice.service_layer import handlers
 from shared.geocode import Geocoder, geocoder_for
 from shared.intake import CaseApi, CaseApiClient, IntakePublisher, KafkaIntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
+from shared.media import MediaLimits, MediaStore, mount_media
 from shared.service import Runtime
 from shared.settings import Settings
 
@@ -41,7 +43,8 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
     service's schema, migrated at start) and a fake `media` reader (default: Twilio's media URLs)."""
     s = settings or Settings()
     tw = twilio or TwilioSettings()
-    rt = Runtime(s, SERVICE, schema_package="services.intake_sms_voice" if opt_outs is None else None,
+    owns_state = opt_outs is None or media is None  # the real store or media keeper: the schema is needed
+    rt = Runtime(s, SERVICE, schema_package="services.intake_sms_voice" if owns_state else None,
                  title="omni311 SMS and voice intake (Twilio)")
     if clock is not None:
         rt.clock = clock
@@ -54,16 +57,20 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
     deps = handlers.Deps(publisher=publisher or KafkaIntakePublisher(rt.broker, s.topic),
                          case_api=case_api or client, config=config,  # type: ignore[arg-type]
                          geocoder=geocoder or geocoder_for(jur),
-                         opt_outs=opt_outs or PgOptOuts(lambda: rt.db), media=media or _media(rt, tw))
+                         opt_outs=opt_outs or PgOptOuts(lambda: rt.db), media=media or _media(rt, s, tw))
     if (close := getattr(deps.geocoder, "aclose", None)) is not None:  # a server geocoder's HTTP client
         rt.on_stop.append(close)
     http.mount(rt, deps, tw)
     return rt.app
 
 
-def _media(rt: Runtime, tw: TwilioSettings) -> TwilioMedia:
-    """The reader of Twilio's media URLs, opened and closed with the service."""
-    reader = TwilioMedia(tw.auth_token.get_secret_value() if tw.auth_token else "")
-    rt.on_start.append(reader.start)
-    rt.on_stop.append(reader.stop)
-    return reader
+def _media(rt: Runtime, s: Settings, tw: TwilioSettings) -> TwilioMedia:
+    """Twilio's media URLs, downloaded into the service's schema (`shared.media`), opened and closed with
+    the service; its files served at `GET /media/{media_id}`."""
+    keeper = TwilioMedia(tw.auth_token.get_secret_value() if tw.auth_token else "",
+                         store=lambda: MediaStore(rt.db, SERVICE), base_url=media_base_url(s, tw),
+                         limits=MediaLimits(timeout_s=10.0, allow_private=tw.media_allow_private))
+    rt.on_start.append(keeper.start)
+    rt.on_stop.append(keeper.stop)
+    mount_media(rt.app, lambda _request: MediaStore(rt.db, SERVICE))
+    return keeper

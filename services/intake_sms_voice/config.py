@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings import Settings
+
 SERVICE = "intake_sms_voice"
 
 
@@ -38,3 +40,17 @@ class TwilioSettings(BaseSettings):
         default=4 * 3600, description="How long a location answer completes its report (Twilio keeps "
                                       "conversation cookies four hours).")
     max_body_bytes: int = Field(default=256 * 1024, description="Larger webhook bodies are refused (413).")
+    public_media_base_url: str | None = Field(
+        default=None,
+        description="Public base URL of this service's /media (e.g. https://311.city.example/sms/media), where "
+                    "the media kept at intake are served; defaults to http://<http_host>:<port>/media.")
+    media_allow_private: bool = Field(
+        default=False,
+        description="Also download media from loopback and private addresses, and contact cards over plain "
+                    "http (local fakes under `make run` only; never in production).")
+
+
+def media_base_url(s: Settings, tw: TwilioSettings) -> str:
+    """Public base of our `/media`: `public_media_base_url` (OMNI311_TWILIO_PUBLIC_MEDIA_BASE_URL), else this
+    service's own address."""
+    return (tw.public_media_base_url or f"http://{s.http_host}:{s.port_for(SERVICE)}/media").rstrip("/")

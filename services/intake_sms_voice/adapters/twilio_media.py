@@ -1,33 +1,53 @@
-"""Reads a media item Twilio names in a webhook (``MediaUrlN``): HTTP GET with basic auth (the account SID
-and the auth token, as Twilio's media URLs require when HTTP auth is on), redirects followed (httpx drops
-the credentials when a redirect leaves Twilio's host), at most a given number of bytes."""
+"""Media a Twilio webhook names (``MediaUrlN``), read with HTTP basic auth (the account SID and the auth
+token, as Twilio's media URLs require when HTTP auth is on; never sent to a redirect's other host):
+photos, videos, voice notes and documents downloaded at intake and kept in intake_sms_voice's schema
+(`shared.media`, table `media`, migration 002) so that the case links to our copy instead of a provider
+link that needs credentials (docs/channels.md, "Media kept by us"); contact cards read as bytes, to be
+turned into text (`domain.contact_card`)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import httpx
+
+from shared.media import MediaLimits, MediaStore, MediaUnavailable, clean, fetch
+from shared.media.fetch import Resolver
 
 MAX_REDIRECTS = 3
 
 
 class MediaUnreadable(Exception):
-    """The item could not be read: not https, refused, unreachable, or larger than asked."""
+    """A contact card could not be read: not https (unless private addresses are allowed), refused,
+    unreachable, or larger than asked."""
 
 
 class TwilioMedia:
-    """`handlers.MediaSource` over HTTP. `auth_token` is the Twilio auth token ("" : no credentials sent);
-    `transport` replaces the network (tests). Opened by `start()`, closed by `stop()`."""
+    """`handlers.MediaSource` over HTTP and the schema's media table.
 
-    def __init__(self, auth_token: str, *, timeout_s: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    `auth_token` is the Twilio auth token ("": no credentials sent); `store()` gives the `MediaStore` (the
+    pool opens in the lifespan; None: nothing can be kept, every download is refused); `base_url` the
+    public base of our ``/media`` (e.g. ``https://311.example.org/sms/media``); `limits` the download
+    limits (`allow_private` for local fakes only: it also lets contact cards come over plain http);
+    `transport` and `resolve` replace the network and the resolver (tests). Opened by `start()`, closed
+    by `stop()`."""
+
+    def __init__(self, auth_token: str, *, store: Callable[[], MediaStore] | None = None, base_url: str = "",
+                 limits: MediaLimits = MediaLimits(timeout_s=10.0),
+                 transport: httpx.AsyncBaseTransport | None = None, resolve: Resolver | None = None) -> None:
         self._token = auth_token
-        self._timeout_s = timeout_s
+        self._store = store
+        self._base = base_url.rstrip("/")
+        self._limits = limits
         self._transport = transport
+        self._resolve = resolve
         self._http: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
         """Open the HTTP client (at the service's start)."""
-        self._http = httpx.AsyncClient(timeout=self._timeout_s, follow_redirects=True, max_redirects=MAX_REDIRECTS,
-                                       transport=self._transport)
+        self._http = httpx.AsyncClient(timeout=self._limits.timeout_s, transport=self._transport,
+                                       max_redirects=MAX_REDIRECTS)
 
     async def stop(self) -> None:
         """Close the HTTP client."""
@@ -35,16 +55,34 @@ class TwilioMedia:
             await self._http.aclose()
             self._http = None
 
+    def _auth(self, account_sid: str | None) -> tuple[str, str] | None:
+        return (account_sid, self._token) if account_sid and self._token else None
+
+    async def keep(self, url: str, *, account_sid: str | None, channel_message_id: str) -> str:
+        """Download `url` within the limits, clean it (pictures without metadata), keep it as carried by
+        `channel_message_id`; returns our URL (``<base_url>/<media id>``). Raises `MediaRefused` (a file we do
+        not keep, a private address...) or `MediaUnavailable` (not reachable, not started, no store), and
+        the database's errors."""
+        if self._http is None or self._store is None:
+            raise MediaUnavailable("media keeping is not started")
+        fetched = await fetch(self._http, url, auth=self._auth(account_sid), limits=self._limits,
+                              resolve=self._resolve)
+        cleaned = await asyncio.to_thread(clean, fetched)
+        media_id = await self._store().put(cleaned, channel_message_id=channel_message_id)
+        return f"{self._base}/{media_id}"
+
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
-        """The item's bytes. Raises `MediaUnreadable` (not https, not started, an HTTP error or status,
-        more than `max_bytes` bytes)."""
+        """A contact card's bytes (at most `max_bytes`; at most `MAX_REDIRECTS` redirects followed, httpx
+        dropping the credentials when one leaves Twilio's host). Its URL comes from a signed webhook; it
+        must be https unless `limits.allow_private` (local fakes). Raises `MediaUnreadable`. (Not
+        `shared.media.fetch`: a vCard is no type it keeps.)"""
         if self._http is None:
             raise MediaUnreadable("media reader not started")
-        if not url.lower().startswith("https://"):
+        if not url.lower().startswith("https://") and not (
+                self._limits.allow_private and url.lower().startswith("http://")):
             raise MediaUnreadable("media URL is not https")
-        auth = (account_sid, self._token) if account_sid and self._token else None
         try:
-            async with self._http.stream("GET", url, auth=auth) as r:
+            async with self._http.stream("GET", url, auth=self._auth(account_sid), follow_redirects=True) as r:
                 if not r.is_success:
                     raise MediaUnreadable(f"media answered {r.status_code}")
                 data = bytearray()

@@ -46,12 +46,13 @@ from services.intake_sms_voice.domain.replies import (
     status_reply,
     write_as_text,
 )
-from shared.events import Envelope, EventData, OptInReceived, OptOutReceived
+from shared.events import Envelope, EventData, MessageReceived, OptInReceived, OptOutReceived
 from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
+from shared.media import MediaRefused, MediaUnavailable
 
 log = get_logger(__name__)
 
@@ -121,11 +122,17 @@ class OptOuts(Protocol):
 
 
 class MediaSource(Protocol):
-    """Reads a media item a message names (Twilio's ``MediaUrlN``, HTTP basic auth with the account SID and
+    """The media items a message names (Twilio's ``MediaUrlN``, HTTP basic auth with the account SID and
     auth token; `adapters.twilio_media.TwilioMedia`)."""
 
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
-        """The item's bytes (at most `max_bytes`). Raises any exception when it cannot be read."""
+        """The item's bytes (at most `max_bytes`), for a contact card. Raises any exception when it cannot
+        be read."""
+
+    async def keep(self, url: str, *, account_sid: str | None, channel_message_id: str) -> str:
+        """Download the item, clean it and keep it (`shared.media`); our URL for it. Raises
+        `shared.media.MediaRefused`/`MediaUnavailable` (the reason is kept on the message) or any other
+        exception (the database's)."""
 
 
 class _NoOptOuts:
@@ -491,8 +498,36 @@ async def _geocode(deps: Deps, place: str | None, language: str | None) -> Geoco
 
 
 async def _publish_text(msg: InboundText, report: TextReport, key: str, deps: Deps, now: datetime) -> Envelope:
-    data = message_from_text(msg, report, now=now)
+    data = await _with_our_media(msg, message_from_text(msg, report, now=now), deps)
     return await publish(deps, data, subject=key, event_id=event_id_for("message", msg.message_sid), now=now)
+
+
+async def _with_our_media(msg: InboundText, data: MessageReceived, deps: Deps) -> MessageReceived:
+    """`data` with each provider link replaced by our copy's URL (docs/channels.md, "Media kept by us"); an
+    item that cannot be kept keeps Twilio's link and its reason goes in ``attributes.media_failed`` (one per
+    such item, in order): the message is never lost to a download. A contact card keeps its link (its text
+    is the description)."""
+    if deps.media is None or not msg.media:
+        return data
+    urls: list[str] = []
+    failed: list[str] = []
+    for item in msg.media:
+        if is_card(item.content_type):
+            urls.append(item.url)
+            continue
+        try:
+            urls.append(await deps.media.keep(item.url, account_sid=msg.account_sid,
+                                              channel_message_id=msg.message_sid))
+        except (MediaRefused, MediaUnavailable) as exc:
+            log.warning("media_not_kept", channel=msg.channel, reason=exc.reason)
+            urls.append(item.url)
+            failed.append(exc.reason)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database: the message goes on with its link
+            log.warning("media_not_kept", channel=msg.channel, reason=type(exc).__name__)
+            urls.append(item.url)
+            failed.append(f"not stored ({type(exc).__name__})")
+    attributes = (data.attributes | {"media_failed": failed}) if failed else data.attributes
+    return data.model_copy(update={"media_url": urls, "attributes": attributes})
 
 
 async def _keyword(msg: InboundText, kind: str, word: str, language: Lang, key: str, deps: Deps,

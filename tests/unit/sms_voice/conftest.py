@@ -89,11 +89,25 @@ class FakeOptOuts:
 
 class FakeMedia:
     """Twilio's media URLs (`handlers.MediaSource`): url -> bytes; a URL not given raises; `asked` records
-    (url, account sid)."""
+    (url, account sid). `keep` keeps an item given (our URL ``https://sms.city.example/media/<n>``,
+    `kept` records (url, account sid, channel message id)); `refused` maps a URL to the reason it is refused;
+    any other URL is unavailable."""
 
     def __init__(self, items: dict[str, bytes] | None = None) -> None:
         self.items = dict(items or {})
         self.asked: list[tuple[str, str | None]] = []
+        self.kept: list[tuple[str, str | None, str]] = []
+        self.refused: dict[str, str] = {}
+
+    async def keep(self, url: str, *, account_sid: str | None, channel_message_id: str) -> str:
+        from shared.media import MediaRefused, MediaUnavailable
+
+        if url in self.refused:
+            raise MediaRefused(self.refused[url])
+        if url not in self.items:
+            raise MediaUnavailable("media answered 404")
+        self.kept.append((url, account_sid, channel_message_id))
+        return f"https://sms.city.example/media/{len(self.kept)}"
 
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
         self.asked.append((url, account_sid))

@@ -117,3 +117,45 @@ async def test_twilios_media_is_read_with_basic_auth_and_a_size_limit() -> None:
             await reader.read(CARD_URL.replace("https", "http"), account_sid="AC1", max_bytes=4096)
     finally:
         await reader.stop()
+
+
+PHOTO = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM5/Media/ME5"
+CLIP = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM5/Media/ME6"
+
+
+async def test_mms_media_are_kept_by_us_and_the_message_links_to_our_copy() -> None:
+    h = make_harness(media={PHOTO: b"jpeg bytes", CLIP: b"mp4 bytes"})
+    sid = "SM" + "5" * 32
+    await h.post("/twilio/sms", sms_form(sid=sid, body="graffiti at 45 rue Rideau", NumMedia="2", MediaUrl0=PHOTO,
+                                         MediaContentType0="image/jpeg", MediaUrl1=CLIP,
+                                         MediaContentType1="video/mp4"))
+    data = h.publisher.published[0].data
+    assert data["media_url"] == ["https://sms.city.example/media/1", "https://sms.city.example/media/2"]
+    assert h.media.kept == [(PHOTO, "AC" + "0" * 32, sid), (CLIP, "AC" + "0" * 32, sid)]
+    assert "media_failed" not in data["attributes"]
+
+
+async def test_a_failed_download_keeps_twilios_link_and_says_why() -> None:
+    h = make_harness(media={PHOTO: b"jpeg bytes"})
+    h.media.refused[CLIP] = "the type 'application/zip' is not one we keep"
+    gone = CLIP.replace("ME6", "ME7")
+    await h.post("/twilio/whatsapp", sms_form(body="Flooded basement at 12 Oak Ave", from_=WHATSAPP, NumMedia="3",
+                                              MediaUrl0=PHOTO, MediaContentType0="image/jpeg", MediaUrl1=CLIP,
+                                              MediaContentType1="application/zip", MediaUrl2=gone,
+                                              MediaContentType2="image/png"))
+    data = h.publisher.published[0].data
+    assert data["media_url"] == ["https://sms.city.example/media/1", CLIP, gone]
+    assert data["attributes"]["media_failed"] == ["the type 'application/zip' is not one we keep",
+                                                  "media answered 404"]
+
+
+async def test_a_photo_sent_as_a_follow_up_joins_the_report_with_our_copy() -> None:
+    from services.intake_sms_voice.domain import conversation
+
+    h = make_harness(media={PHOTO: b"jpeg bytes"})
+    r = await h.post("/twilio/sms", sms_form(sid="SM" + "1" * 32, body="Pothole in front of 123 Main St"))
+    await h.post("/twilio/sms", sms_form(sid="SM" + "2" * 32, body="", NumMedia="1", MediaUrl0=PHOTO,
+                                         MediaContentType0="image/jpeg"),
+                 cookies={conversation.COOKIE: r.cookies.get(conversation.COOKIE)})
+    photo = h.publisher.published[-1].data
+    assert photo["in_reply_to"] == ["SM" + "1" * 32] and photo["media_url"] == ["https://sms.city.example/media/1"]

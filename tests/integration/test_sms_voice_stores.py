@@ -1,0 +1,94 @@
+"""intake_sms_voice's state against real PostgreSQL: the opt-out store (migration 001, `PgOptOuts`): a
+number is opted in until it opts out; STOP and START flip it; a change older than the one kept (a retry, a
+late 21610 status callback) never undoes a newer one. The media kept at intake (migration 002,
+`TwilioMedia.keep`): an MMS photo downloaded with Twilio's basic auth, kept without its EXIF, served at
+`GET /media/{id}`."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+
+from services.intake_sms_voice.adapters.opt_outs import PgOptOuts
+from services.intake_sms_voice.adapters.twilio_media import TwilioMedia
+from shared.media import MediaStore, mount_media
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(database: str, fresh_schema_name: str):  # noqa: ANN201
+    await migrate(database, fresh_schema_name, "services.intake_sms_voice")
+    p = await create_pool(database, fresh_schema_name, application_name="it-intake-sms-voice", max_size=2)
+    yield p
+    await p.close()
+
+
+async def test_stop_and_start_flip_a_number_and_a_late_change_never_undoes_a_newer_one(pool: asyncpg.Pool) -> None:
+    store = PgOptOuts(lambda: pool)
+    assert await store.opted_out("ck_ana") is False
+    await store.record("ck_ana", opted_out=True, at=T0)
+    assert await store.opted_out("ck_ana") is True and await store.opted_out("ck_bo") is False
+    await store.record("ck_ana", opted_out=False, at=T0 + timedelta(minutes=5))
+    assert await store.opted_out("ck_ana") is False
+    await store.record("ck_ana", opted_out=True, at=T0 + timedelta(minutes=1))  # a late 21610 callback
+    assert await store.opted_out("ck_ana") is False
+    await store.record("ck_ana", opted_out=True, at=T0 + timedelta(minutes=5))  # a retry of the same instant
+    assert await store.opted_out("ck_ana") is True
+    rows = await pool.fetch("SELECT contact_key, opted_out, changed_at FROM opt_outs")
+    assert [tuple(r) for r in rows] == [("ck_ana", True, T0 + timedelta(minutes=5))]
+
+
+def _photo_with_gps() -> bytes:
+    image = Image.new("RGB", (32, 24), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (45.0, 25.0, 17.0)}  # GPSInfo: where the resident stood
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def test_an_mms_photo_is_downloaded_with_twilios_auth_kept_without_exif_and_served(
+        pool: asyncpg.Pool, fresh_schema_name: str) -> None:
+    photo = _photo_with_gps()
+    assert b"Exif" in photo
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    seen: list[str | None] = []
+
+    def twilio(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, content=photo, headers={"content-type": "image/jpeg"})
+
+    async def public(_host: str, _port: int) -> list[str]:
+        return ["54.172.60.1"]
+
+    keeper = TwilioMedia("tok", store=lambda: MediaStore(pool, fresh_schema_name),
+                         base_url="https://311.city.example/sms/media", transport=httpx.MockTransport(twilio),
+                         resolve=public)
+    await keeper.start()
+    try:
+        ours = await keeper.keep(url, account_sid="AC1", channel_message_id="MM1")
+        again = await keeper.keep(url, account_sid="AC1", channel_message_id="MM1")  # Twilio's retry
+    finally:
+        await keeper.stop()
+    assert ours == again and ours.startswith("https://311.city.example/sms/media/")
+    assert seen == ["Basic " + base64.b64encode(b"AC1:tok").decode()] * 2
+    assert await pool.fetchval("SELECT count(*) FROM media") == 1
+
+    app = FastAPI()
+    mount_media(app, lambda _request: MediaStore(pool, fresh_schema_name))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sms") as client:
+        served = await client.get("/media/" + ours.rsplit("/", 1)[1])
+        missing = await client.get("/media/not-an-id")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert b"Exif" not in served.content and Image.open(io.BytesIO(served.content)).size == (32, 24)
+    assert missing.status_code == 404
