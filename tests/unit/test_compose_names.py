@@ -7,7 +7,6 @@ is in the repository. Static: no Docker daemon is needed."""
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import importlib
 import re
@@ -132,19 +131,14 @@ def settings_classes() -> list[type[BaseSettings]]:
     return classes
 
 
-_NAME = re.compile(r"OMNI311_[A-Z0-9_]+")
+_LITERAL = re.compile(r"""["'](OMNI311_[A-Z0-9_]+)["']""")
 
 
 def read_directly() -> set[str]:
-    """``OMNI311_*`` names the image's code reads itself (string constants in shared/ and services/, e.g.
-    `shared.jurisdiction.loader.JURISDICTIONS_ENV`), besides the settings classes."""
-    names: set[str] = set()
-    for folder in ("shared", "services"):
-        for path in (REPO_ROOT / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and _NAME.fullmatch(node.value):
-                    names.add(node.value)
-    return names
+    """``OMNI311_*`` names the image's code reads itself (whole string literals in shared/ and services/,
+    e.g. `shared.jurisdiction.loader.JURISDICTIONS_ENV`), besides the settings classes."""
+    return {m for folder in ("shared", "services") for path in (REPO_ROOT / folder).rglob("*.py")
+            for m in _LITERAL.findall(path.read_text(encoding="utf-8"))}
 
 
 @pytest.fixture(scope="module")
