@@ -3,16 +3,24 @@ stack, behind a public URL that differs from its local one (as behind a load bal
 inbound SMS opens a case; the same MessageSid posted three times (Twilio retries) is still one case; a
 STOP opens nothing, forgets the pending question, and silences the webhook (reports still open cases, no
 question is asked) until START; a text with no location gets one question and the answer joins the same
-case."""
+case; an MMS photo is downloaded from Twilio (basic auth) at intake and its case links to our copy, served
+without its EXIF."""
 
 from __future__ import annotations
 
+import base64
+import io
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from support.infra import free_port
 from support.process import ExtraService
 from support.twilio import post_signed, sms_form, twiml_messages
 from support.stack import Stack
@@ -23,12 +31,50 @@ PUBLIC = "https://sms.e2e.example"
 
 
 def SmsVoiceProcess(stack: Stack) -> ExtraService:  # noqa: N802 - reads as the process it starts
-    """intake_sms_voice as its own process, behind a public URL unlike its local one."""
+    """intake_sms_voice as its own process, behind a public URL unlike its local one; Twilio's media here
+    come from a local server (private addresses allowed, as under `make run`)."""
     return ExtraService(stack, "intake_sms_voice", {
         "OMNI311_TWILIO_AUTH_TOKEN": TOKEN,
         "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
         "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
+        "OMNI311_TWILIO_PUBLIC_MEDIA_BASE_URL": PUBLIC + "/media",
+        "OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE": "true",
     })
+
+
+def _photo_with_gps() -> bytes:
+    image = Image.new("RGB", (40, 30), (30, 120, 200))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (45.0, 25.0, 17.0)}  # GPSInfo: where the resident stood
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+@pytest.fixture
+def twilio_media() -> Iterator[tuple[str, bytes, list[str | None]]]:
+    """Twilio's media host for one photo: (its URL, its bytes, the Authorization headers it saw)."""
+    photo, seen = _photo_with_gps(), []
+
+    class Media(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+        def log_message(self, *_args: Any) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", free_port()), Media)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1", photo, seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -57,7 +103,7 @@ def _texts(response: httpx.Response) -> list[str]:
 
 
 async def test_signed_sms_opens_one_case_across_retries_stop_silences_until_start_and_an_answer_joins_it(
-        stack: Stack, sms_voice: ExtraService) -> None:
+        stack: Stack, sms_voice: ExtraService, twilio_media: tuple[str, bytes, list[str | None]]) -> None:
     phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
     async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
             httpx.AsyncClient(base_url=stack.url("case"), timeout=10) as case_api:
@@ -129,13 +175,27 @@ async def test_signed_sms_opens_one_case_across_retries_stop_silences_until_star
         assert await eventually(lambda: case_of(answer_sid), timeout=20, what="the answer is on a case") == vague_case
         assert vague_case != number
 
+        # An MMS photo: downloaded from Twilio with the account's credentials, the case links to our copy.
+        media_url, photo, seen = twilio_media
+        mms_sid = _sid()
+        mms = await _twilio_post(sms, _form(mms_sid, "NEW Graffiti on the wall at 45 Elm St", phone) | {
+            "NumMedia": "1", "MediaUrl0": media_url, "MediaContentType0": "image/jpeg"})
+        assert mms.status_code == 200
+        mms_case = await eventually(lambda: case_of(mms_sid), timeout=20, what="the MMS has a case")
+        ours = (await case_api.get(f"/cases/requests/{mms_case}")).json()["media_url"]
+        assert ours.startswith(PUBLIC + "/media/") and seen == ["Basic " + base64.b64encode(
+            f"{'AC' + '0' * 32}:{TOKEN}".encode()).decode()]
+        kept = await sms.get(ours[len(PUBLIC):])
+        assert kept.status_code == 200 and kept.headers["content-type"] == "image/jpeg"
+        assert b"Exif" in photo and b"Exif" not in kept.content
+
         conn = await stack.case_db()
         try:
             assert await conn.fetchval(
                 "SELECT count(*) FROM messages WHERE channel = 'sms' AND channel_message_id = $1", sid) == 1
             assert await conn.fetchval(
                 "SELECT count(*) FROM cases WHERE channel = 'sms' AND contact_key = "
-                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 5
+                "(SELECT contact_key FROM cases WHERE service_request_id = $1)", number) == 6
             assert await conn.fetchval(
                 "SELECT count(*) FROM messages m JOIN cases c USING (case_id) WHERE c.service_request_id = $1",
                 vague_case) == 2
