@@ -58,8 +58,8 @@ class Recorder:
 def mount_common(app: FastAPI, rec: Recorder) -> None:
     """``GET /readyz``, ``GET /sent`` (JSON list; ``?kind=`` filters), ``GET /`` (what this fake is) and
     the media routes: ``PUT /fake/media/{id}`` (the raw body, its Content-Type kept; 413 over 10 MiB) and
-    ``GET /fake/media/{id}`` (the bytes; the sample photo for an id never put; 404 for an id with a
-    dot or slash)."""
+    ``GET /fake/media/{id}`` (the bytes; the sample photo for an id never put). Each download is
+    recorded (``media_download``)."""
 
     @app.get("/readyz")
     async def readyz() -> dict[str, str]:
@@ -85,6 +85,7 @@ def mount_common(app: FastAPI, rec: Recorder) -> None:
 
     @app.get("/fake/media/{media_id}")
     async def get_media(media_id: str) -> Response:
+        rec.record("media_download", media_id=media_id)
         return media_response(rec, media_id)
 
 

@@ -58,6 +58,7 @@ def create_app(account_sid: str, auth_token: str, *, transport: httpx.AsyncBaseT
 
     @app.get(API + "/Messages/{message_sid}/Media/{media_sid}")
     async def media(account_sid: str, message_sid: str, media_sid: str) -> Response:
+        rec.record("media_download", message_sid=message_sid, media_sid=media_sid)
         return media_response(rec, media_sid)
 
     @app.get(API + "/Recordings/{recording}")

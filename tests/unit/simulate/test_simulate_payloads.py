@@ -107,3 +107,22 @@ def test_the_conversation_cookie_is_kept_replaced_and_deleted_as_set_cookie_says
     assert payloads.cookies_after(jar, ['omni311_pending=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; '
                                         'Path=/']) == {}
     assert payloads.cookies_after(jar, ["not a cookie;;;==="]) == jar
+
+
+def test_the_banner_names_every_channels_webhook_and_a_command_per_channel(tmp_path, monkeypatch, capsys) -> None:
+    from tools.simulate.__main__ import main
+
+    monkeypatch.setattr("tools.fakes.devenv.SECRETS_FILE", tmp_path / "secrets.json")
+    for key in ("OMNI311_ENVIRONMENT", "OMNI311_TWILIO_PUBLIC_BASE_URL", "OMNI311_PUBLIC_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["banner"]) == 0
+    out = capsys.readouterr().out
+    for url in ("http://127.0.0.1:8086/twilio/sms", "http://127.0.0.1:8086/twilio/whatsapp",
+                "http://127.0.0.1:8086/twilio/voice", "http://127.0.0.1:8086/twilio/status",
+                "http://127.0.0.1:8087/webhooks/meta", "city311@omni311.test", "http://127.0.0.1:8080/requests.json"):
+        assert url in out
+    commands = [line.split()[3] for line in out.splitlines() if line.strip().startswith(".venv/bin/python -m tools.simulate ")]
+    assert set(commands) == {"sms", "whatsapp", "messenger", "instagram", "call", "mastodon"}
+    monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
+    assert main(["sms", "hello"]) == 2
+    assert "never used in production" in capsys.readouterr().err
