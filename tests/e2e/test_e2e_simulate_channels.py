@@ -32,6 +32,7 @@ from support.wait import eventually
 
 PORTAL = "http://127.0.0.1:8080"  # intake_web's port in shared/settings.py SERVICE_PORTS, as `make run` prints
 FAKE_TWILIO = "http://127.0.0.1:8091"
+FAKE_GRAPH = "http://127.0.0.1:8092"
 PORTS = [*range(8080, 8089), 8090, 8091, 8092, 8093]  # the services' and the fakes'
 
 
@@ -122,6 +123,11 @@ async def test_each_printed_simulate_command_opens_a_case_that_open311_shows(mak
                                if m["kind"] == "sms" and sms_case in (m.get("body") or "")], timeout=20,
                       what="the SMS acknowledgement at the Twilio fake")
     assert sent
+    # The photos were downloaded from the fakes at intake (media kept by us, docs/channels.md): the MMS's
+    # from its Twilio media URL, the WhatsApp Cloud one by its media id resolved through the Graph API.
+    for fake, kinds in ((FAKE_TWILIO, {"media_download"}), (FAKE_GRAPH, {"media_url", "media_download"})):
+        got = {m["kind"] for m in httpx.get(f"{fake}/sent", timeout=5).json()}
+        assert kinds <= got, (fake, got)
 
 
 async def test_a_killed_service_is_restarted_by_its_supervisor_and_serves_again(make_run: Run) -> None:

@@ -102,6 +102,8 @@ def channel_env(s: DevSecrets) -> dict[str, str]:
         "OMNI311_TWILIO_API_BASE_URL": fake_url("twilio"),
         # What the simulator signs and the status callback the notifier asks for (no proxy locally).
         "OMNI311_TWILIO_PUBLIC_BASE_URL": sms_voice,
+        # The fakes serve media from 127.0.0.1 over http: downloads from there are refused unless allowed.
+        "OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE": "true",
         # intake_social (webhook signatures, media URLs) and the notifier (Send API, WhatsApp Cloud).
         "OMNI311_META_APP_SECRET": s.meta_app_secret,
         "OMNI311_META_VERIFY_TOKEN": s.meta_verify_token,
@@ -109,6 +111,7 @@ def channel_env(s: DevSecrets) -> dict[str, str]:
         "OMNI311_META_GRAPH_URL": graph,
         "OMNI311_META_GRAPH_BASE_URL": graph,
         "OMNI311_META_WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
+        "OMNI311_META_MEDIA_ALLOW_PRIVATE": "true",
         # intake_social's mention watcher (polled: the fake has no stream) and the notifier's replies.
         "OMNI311_MASTODON_API_BASE_URL": fake_url("mastodon"),
         "OMNI311_MASTODON_ACCESS_TOKEN": s.mastodon_access_token,

@@ -95,7 +95,7 @@ try each channel (signed as the provider signs; prints the answer and the case i
   {sim} sms --from +15145550123 "Pothole at 100 Elm Street"
   {sim} sms --from +15145550127 --photo "Graffiti on the wall at 2 Elm Street"
   {sim} whatsapp --from +15145550124 "Streetlight out at 101 Elm Street"
-  {sim} whatsapp --via meta --from +15145550125 "Overflowing bin at 1 Elm Street"
+  {sim} whatsapp --via meta --from +15145550125 --photo "Overflowing bin at 1 Elm Street"
   {sim} messenger --from 6000000000000001 "Fallen tree branch at 100 Elm Street"
   {sim} instagram --from 7000000000000001 "Pothole at 2 Elm Street"
   {sim} call --from +15145550126 --place "100 Elm Street" "A deep pothole in the right lane"
