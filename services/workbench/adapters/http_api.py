@@ -71,8 +71,10 @@ class _Client(PooledHttpClient):
                    json: Any = None) -> Any:
         """One call with ``Authorization: Bearer <token>``; the decoded JSON answer (None for an empty one).
 
-        Raises `ApiError` for an answer of 400 or more (its status and message) and, with status 503 and
-        `unavailable` set, when the API does not answer in time or cannot be reached."""
+        Raises `ApiError` for an answer of 400 or more (its status and message); with status 414 (400 for
+        another reason) and the API unasked when the question cannot be a URL (httpx's `InvalidURL`: e.g.
+        a filter of 30 000 '/' sent on as %2F is over 65 536 characters; a 500 before, issue 12 kind 8);
+        with status 503 and `unavailable` set, when the API does not answer in time or cannot be reached."""
         if self._http is None:
             await self.start()
         assert self._http is not None
@@ -80,6 +82,9 @@ class _Client(PooledHttpClient):
             response = await self._http.request(method, path, params=params, json=json,
                                                 headers={"Authorization": f"Bearer {token}",
                                                          "Accept": "application/json"})
+        except httpx.InvalidURL as exc:
+            raise ApiError(414 if "too long" in str(exc) else 400, "the question is too long or malformed for a "
+                           f"URL ({exc})") from exc
         except httpx.HTTPError as exc:
             raise ApiError(503, f"{self.base_url} did not answer ({type(exc).__name__})", unavailable=True) from exc
         if response.status_code >= 400:
