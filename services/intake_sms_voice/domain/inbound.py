@@ -220,11 +220,15 @@ class StatusReport:
 
 def parse_status(params: Mapping[str, str], *, default_region: str = "US") -> StatusReport | None:
     """A message status callback, or None when it names no message or status (ignored, as Twilio may
-    post empty pings). Raises `InvalidWebhook` for a status Twilio does not define."""
+    post empty pings). Raises `InvalidWebhook` for a status Twilio does not define and for a sid that is
+    not one (`SID_RE`: 30 000 '/' made an event its schema refused, answered 503 so Twilio sent it again).
+    """
     sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
     if not sid or not status:
         return None
+    if not SID_RE.match(sid):
+        raise InvalidWebhook("MessageSid is not a Twilio sid")
     if status not in STATUS_OUTCOME:
         raise InvalidWebhook(f"unknown status '{status}', must be one of {', '.join(sorted(STATUS_OUTCOME))}")
     try:
