@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,6 +131,25 @@ def verify_challenge(mode: str | None, token: str | None, challenge: str | None,
     return challenge
 
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What no event or PostgreSQL text can carry: NUL, and lone surrogates (a ``\\ud800`` escape in JSON decodes
+to one; UTF-8 cannot encode it)."""
+
+
+def storable(value: Any) -> Any:
+    """A parsed JSON value with every `UNSTORABLE` character of its strings (keys too) replaced by U+FFFD, so
+    that a signed delivery holding one is read, kept and published instead of failing each time (a 500 on
+    a lone surrogate in a message's text, a 503 on a NUL in its type: Meta sent the batch again forever;
+    issue 12, kind 8, docs/channels.md "Odd bytes")."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
 async def receive_delivery(body: bytes, signature_header: str | None, deps: WebhookDeps, now: datetime) -> Summary:
     """Verify and handle one POSTed delivery; returns the counts of its outcomes.
 
@@ -141,7 +161,7 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
     if deps.app_secret is None or not signature.verify(deps.app_secret, body, signature_header):
         raise SignatureRejected
     try:
-        payload = json.loads(body)
+        payload = storable(json.loads(body))
     except (ValueError, RecursionError):
         # Signed but not JSON: sending it again would not help, so it is reported and answered 200.
         outcomes: list[Outcome] = [Rejected(None, "not_json", "$")]
