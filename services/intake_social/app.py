@@ -17,25 +17,16 @@ from typing import Any
 
 from services.intake_social.adapters.conversations import PgConversations
 from services.intake_social.adapters.erasure import ErasureRepository
-from services.intake_social.adapters.media import MetaMedia
 from services.intake_social.adapters.unsupported import PgUnsupported
 from services.intake_social.config import SERVICE, SocialSettings
-from services.intake_social.entrypoints import kafka, meta
+from services.intake_social.entrypoints import kafka, meta, wiring
 from services.intake_social.entrypoints import mastodon as mentions
 from services.intake_social.entrypoints.reporting import Reporting
 from services.intake_social.service_layer import erasure
-from services.intake_social.service_layer.webhooks import (
-    ConversationStore,
-    MediaKeeper,
-    Place,
-    Publish,
-    UnsupportedStore,
-)
+from services.intake_social.service_layer.webhooks import ConversationStore, MediaKeeper, Publish, UnsupportedStore
 from shared.auth import TokenVerifier, install_auth
-from shared.intake import CaseApi, CaseApiClient, KafkaIntakePublisher
-from shared.intake.conversation import services_named
+from shared.intake import CaseApi, KafkaIntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.media import MediaLimits, MediaStore, mount_media
 from shared.service import Runtime
 from shared.settings import Settings
 
@@ -48,8 +39,9 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
 
     `publish` replaces the Kafka publisher of webhook messages, `mastodon` the Mastodon.py source,
     `case_api` the case service's client, `conversations` and `unsupported` the PostgreSQL stores of the
-    webhook, `media` the downloader that keeps a message's files (tests); all default to the real ones. `jurisdiction` defaults to `Settings.jurisdiction`'s
-    (its boundary for the location check, its keywords for the conversation rule). Mentions are read when
+    webhook, `media` the downloader that keeps a message's files (tests); all default to the real ones
+    (`entrypoints/wiring.py`). `jurisdiction` defaults to `Settings.jurisdiction`'s (its boundary for the
+    location check, its keywords for the conversation rule). Mentions are read when
     Mastodon is configured (or a source is given). Staff routes (`GET /problems`) verify bearer tokens
     with `settings`' `auth_*`.
     """
@@ -58,27 +50,11 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
     rt = Runtime(s, SERVICE, schema_package="services.intake_social", title="omni311 social intake")
     install_auth(rt.app, TokenVerifier(s))
     reporting = Reporting(rt)
-    client = CaseApiClient(s.case_api_url) if case_api is None else None
-    if client is not None:
-        rt.on_start.append(client.start)
-        rt.on_stop.append(client.stop)
-    jur = jurisdiction or load_jurisdiction(s.jurisdiction)
-    keywords = [(svc.service_code, kw.text) for svc in jur.services for kws in svc.keywords.values() for kw in kws]
-    if media is None:
-        keeper = MetaMedia(lambda: MediaStore(rt.db, SERVICE), graph_url=cfg.meta_graph_url,
-                           access_token=cfg.meta_access_token.get_secret_value() if cfg.meta_access_token else None,
-                           base_url=media_base_url(s, cfg),
-                           limits=MediaLimits(timeout_s=cfg.meta_media_timeout_s,
-                                              allow_private=cfg.meta_media_allow_private))
-        rt.on_start.append(keeper.start)
-        rt.on_stop.append(keeper.stop)
-        media = keeper
-    mount_media(rt.app, lambda _request: MediaStore(rt.db, SERVICE))
     stores = meta.Stores(conversations=conversations or PgConversations(lambda: rt.db),
                          unsupported=unsupported or PgUnsupported(lambda: rt.db),
-                         case_api=case_api or client,  # type: ignore[arg-type]
-                         place=Place(contains=jur.contains, names_service=lambda text: services_named(text, keywords)),
-                         media=media)
+                         case_api=case_api or wiring.case_api_client(rt),
+                         place=wiring.place_of(jurisdiction or load_jurisdiction(s.jurisdiction)),
+                         media=media or wiring.media_keeper(rt, cfg))
     meta.mount(rt, cfg, publish or KafkaIntakePublisher(rt.broker, s.topic).publish, reporting, stores)
     if cfg.mastodon_enabled() or mastodon is not None:
         mentions.watch(rt, cfg, mastodon, reporting)
@@ -86,8 +62,3 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
     kafka.subscribe(rt, rt.event_handler(lambda: table, ErasureRepository))
     return rt.app
 
-
-def media_base_url(s: Settings, cfg: SocialSettings) -> str:
-    """Public base of our `/media`: `public_media_base_url` (OMNI311_SOCIAL_PUBLIC_MEDIA_BASE_URL), else this
-    service's own address."""
-    return (cfg.public_media_base_url or f"http://{s.http_host}:{s.port_for(SERVICE)}/media").rstrip("/")

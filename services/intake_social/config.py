@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings import Settings
+
 SERVICE = "intake_social"
 
 
@@ -59,3 +61,9 @@ class SocialSettings(BaseSettings):
     def mastodon_enabled(self) -> bool:
         """Mentions are read: a Mastodon base URL and an access token are both set."""
         return bool(self.mastodon_api_base_url and self.mastodon_access_token)
+
+
+def media_base_url(s: Settings, cfg: SocialSettings) -> str:
+    """Public base of our `/media`: `public_media_base_url` (OMNI311_SOCIAL_PUBLIC_MEDIA_BASE_URL), else this
+    service's own address (`http://<http_host>:<port>/media`)."""
+    return (cfg.public_media_base_url or f"http://{s.http_host}:{s.port_for(SERVICE)}/media").rstrip("/")

@@ -10,6 +10,10 @@ import asyncpg
 
 from shared.intake.conversation import Thread
 
+STORE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError,)
+"""What the webhook's stores raise when PostgreSQL refuses or fails a statement (the webhook answers 503
+and Meta sends the batch again); connection trouble is in `shared.kafka.TRANSIENT_ERRORS`."""
+
 
 class PgConversations:
     """`ConversationStore` on the service's pool (`pool()` gives it once the service started)."""

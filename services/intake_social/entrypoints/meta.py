@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from services.intake_social.adapters.conversations import STORE_ERRORS
 from services.intake_social.config import SERVICE, SocialSettings
 from services.intake_social.domain.meta import MetaAccounts
 from services.intake_social.entrypoints.reporting import Reporting
@@ -32,6 +32,7 @@ from services.intake_social.service_layer.webhooks import (
 from shared.auth import Role, require
 from shared.intake import CaseApi
 from shared.kafka import TRANSIENT_ERRORS
+from shared.media import MediaStore, mount_media
 from shared.service import Runtime
 
 WEBHOOK_PATH = "/webhooks/meta"
@@ -84,6 +85,7 @@ def mount(rt: Runtime, cfg: SocialSettings, publish: Publish, reporting: Reporti
     rt.app.state.meta = Meta(rt=rt, webhook=webhook, verify_token=verify_token,
                              max_body_bytes=cfg.meta_max_body_bytes, reporting=reporting)
     rt.app.include_router(router)
+    mount_media(rt.app, lambda _request: MediaStore(rt.db, SERVICE))
 
 
 def meta(request: Request) -> Meta:
@@ -126,7 +128,7 @@ async def meta_delivery(request: Request, m: Ctx) -> Response:
         m.rt.log.warning("meta_signature_refused", bytes=len(body),
                          has_header=request.headers.get("x-hub-signature-256") is not None)
         return JSONResponse({"error": "invalid X-Hub-Signature-256"}, status_code=403)
-    except (KafkaError, asyncpg.PostgresError, *TRANSIENT_ERRORS) as exc:
+    except (KafkaError, *STORE_ERRORS, *TRANSIENT_ERRORS) as exc:
         # Not acknowledged by Kafka, or the conversations/kept messages not written: answer 503 so that
         # Meta sends the batch again (event ids are derived from message ids, so what did get through is
         # not duplicated).
