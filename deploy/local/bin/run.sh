@@ -40,7 +40,8 @@ if [[ "${OMNI311_ENVIRONMENT:-development}" == "production" ]]; then
   echo "OMNI311_ENVIRONMENT=production: no development channel secrets and no fakes of Twilio, Graph or Mastodon"
 else
   export DEV_FAKES=1
-  eval "$("$PY" -m tools.fakes env)"
+  DEV_ENV="$("$PY" -m tools.fakes env)"  # a failure stops run.sh here (set -e), unlike inside eval "$(...)"
+  eval "$DEV_ENV"
 fi
 "$BIN/services.sh" stop >/dev/null 2>&1 || true
 "$BIN/services.sh" start
