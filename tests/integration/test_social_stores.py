@@ -66,3 +66,18 @@ async def test_the_media_table_is_the_one_shared_media_stores_into(pool: asyncpg
     media_id = await media.put(cleaned, channel_message_id="wamid.DOC", now=T0)
     stored = await media.get(media_id)
     assert stored is not None and stored.channel_message_ids == ("wamid.DOC",)
+
+
+async def test_an_item_postgresql_could_not_hold_is_kept_all_the_same(pool: asyncpg.Pool) -> None:
+    # Our own input: Python's JSON reads NaN, and a string may hold NUL; refused by jsonb and text, they
+    # would fail the webhook with 503 and Meta would resend the batch forever.
+    store = PgUnsupported(lambda: pool)
+    await store.keep(channel="whatsapp", message_id="wamid.\x00N", contact_key="ck_x", kind="poll\x00",
+                     raw={"poll": {"score": float("nan"), "name": "a\x00b"}}, received_at=T0)
+    (row,) = await store.recent(5)
+    assert (row["message_id"], row["kind"]) == ("wamid.\ufffdN", "poll\ufffd")
+    assert row["raw"] == {"poll": {"score": "nan", "name": "a\ufffdb"}}
+    conversations = PgConversations(lambda: pool)
+    await conversations.opened("ck_x", "whatsapp", "wamid.\x00R", None, T0)
+    thread = await conversations.thread_of("ck_x", "whatsapp")
+    assert thread is not None and thread.report_id == "wamid.\ufffdR"

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.intake_social.adapters.unsupported import storable
 from shared.intake.conversation import Thread
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError,)
@@ -38,7 +39,7 @@ class PgConversations:
             "INSERT INTO conversations (contact_key, channel, report_message_id, report_service_code, last_at) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (contact_key, channel) DO UPDATE SET "
             "report_message_id = EXCLUDED.report_message_id, report_service_code = EXCLUDED.report_service_code, "
-            "last_at = EXCLUDED.last_at", contact_key, channel, report_id, service_code, at)
+            "last_at = EXCLUDED.last_at", contact_key, channel, storable(report_id), storable(service_code), at)
 
     async def touched(self, contact_key: str, channel: str, at: datetime) -> None:
         """The resident wrote in the conversation at `at` (never moves `last_at` back)."""

@@ -3,6 +3,7 @@ kept raw for staff, listed newest first."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,13 @@ class PgUnsupported:
 
     async def keep(self, *, channel: str, message_id: str, contact_key: str, kind: str, raw: Any,
                    received_at: datetime) -> None:
-        """Keep one item as delivered (`raw`, JSON-able); a second copy (Meta's retry) changes nothing."""
+        """Keep one item as delivered (`raw`, JSON-able); a second copy (Meta's retry) changes nothing.
+        What PostgreSQL cannot hold is replaced, so that one odd item cannot make Meta resend its batch
+        forever: NUL characters by U+FFFD, NaN and infinities (Python's JSON reads them) by their text."""
         await self._pool().execute(
             "INSERT INTO unsupported_messages (channel, message_id, contact_key, kind, raw, received_at) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel, message_id) DO NOTHING",
-            channel, message_id, contact_key, kind, raw, received_at)
+            storable(channel), storable(message_id), contact_key, storable(kind), storable(raw), received_at)
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         """The `limit` latest items, newest first: id, channel, message_id, kind, received_at (ISO 8601
@@ -33,3 +36,17 @@ class PgUnsupported:
         return [{"id": r["id"], "channel": r["channel"], "message_id": r["message_id"], "kind": r["kind"],
                  "received_at": r["received_at"].isoformat(), "raw": r["raw"],
                  "erased_at": r["erased_at"].isoformat() if r["erased_at"] else None} for r in rows]
+
+
+def storable(value: Any) -> Any:
+    """`value` (text or JSON-able) as PostgreSQL text and jsonb take it: NUL characters (refused in text)
+    replaced by U+FFFD, non-finite floats (refused in jsonb) by their text, recursively."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
