@@ -6,6 +6,7 @@ each replaced by the environment's value when set, as in run.sh)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+import secrets
 from dataclasses import dataclass
 
 from shared.settings import SERVICE_PORTS
@@ -74,11 +75,16 @@ class Stack:
         return self.sms_voice_url + path, self.twilio_public_url + path
 
 
-def banner(stack: Stack, python: str = ".venv/bin/python") -> str:
+def banner(stack: Stack, python: str = ".venv/bin/python", *, seed: int | None = None) -> str:
     """What `make run` prints once every service is ready: each channel's webhook URL and the simulate
-    commands (`python` is how the reader runs the repository's Python)."""
+    commands (`python` is how the reader runs the repository's Python). The residents' numbers and ids
+    are new on each run (`seed`, 0-9999; random when None): a resident whose case of an earlier run is
+    still open would add to it, as a follow-up does, instead of opening one."""
     tw = stack.twilio_public_url
     sim = f"{python} -m tools.simulate"
+    n = secrets.randbelow(10_000) if seed is None else seed
+    phone = [f"+1514555{(n + i) % 10_000:04d}" for i in range(5)]
+    psid, igsid, handle = f"60000000000{n:05d}", f"70000000000{n:05d}", f"resident{n:04d}@social.example"
     return f"""\
 channels (development secrets: var/dev-channels/secrets.json; what the stack sends lands in local fakes):
   SMS / MMS (Twilio)     {tw}/twilio/sms
@@ -92,12 +98,13 @@ channels (development secrets: var/dev-channels/secrets.json; what the stack sen
   portal                 {stack.portal_url}/
   replies sent           {stack.fake_twilio_url}/sent   {stack.fake_graph_url}/sent   {stack.fake_mastodon_url}/sent
 try each channel (signed as the provider signs; prints the answer and the case it opened):
-  {sim} sms --from +15145550123 "Pothole at 100 Elm Street"
-  {sim} sms --from +15145550127 --photo "Graffiti on the wall at 2 Elm Street"
-  {sim} whatsapp --from +15145550124 "Streetlight out at 101 Elm Street"
-  {sim} whatsapp --via meta --from +15145550125 --photo "Overflowing bin at 1 Elm Street"
-  {sim} messenger --from 6000000000000001 "Fallen tree branch at 100 Elm Street"
-  {sim} instagram --from 7000000000000001 "Pothole at 2 Elm Street"
-  {sim} call --from +15145550126 --place "100 Elm Street" "A deep pothole in the right lane"
-  {sim} mastodon --from resident@social.example "Broken bench at 1 Elm Street"
-  (then: {stack.portal_url}/requests.json lists the cases; python -m tools.simulate --help for every option)"""
+  {sim} sms --from {phone[0]} "Pothole at 100 Elm Street"
+  {sim} sms --from {phone[1]} --photo "Graffiti on the wall at 2 Elm Street"
+  {sim} whatsapp --from {phone[2]} "Streetlight out at 101 Elm Street"
+  {sim} whatsapp --via meta --from {phone[3]} --photo "Overflowing bin at 1 Elm Street"
+  {sim} messenger --from {psid} "Fallen tree branch at 100 Elm Street"
+  {sim} instagram --from {igsid} "Pothole at 2 Elm Street"
+  {sim} call --from {phone[4]} --place "100 Elm Street" "Graffiti all over the garage door"
+  {sim} mastodon --from {handle} "Broken bench at 1 Elm Street"
+  (then: {stack.portal_url}/requests.json lists the cases; a second text from the same resident while the case is
+   open joins it, as a follow-up does; python -m tools.simulate --help for every option)"""
