@@ -39,6 +39,7 @@ from services.intake_social.domain.outcomes import (
     Withdrawn,
 )
 from shared.events import Envelope, MessageReceived
+from shared.geocode import extract_place
 from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
 from shared.intake.conversation import Decision, Thread, follow_up_of
 from shared.media import MediaRefused, MediaUnavailable
@@ -203,10 +204,14 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
         msg = msg.model_copy(update={"description": decision.text})
     else:
         attributes = msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"}
-        if msg.lat is not None or msg.address:
-            # A place shared after the report (the acknowledgement asks for one when it had none): the case
-            # service gives it to a case without a point (services/case/domain/rules.py, location_added).
+        written = None if msg.lat is not None or msg.address else _written_place(msg)
+        if msg.lat is not None or msg.address or written:
+            # A place shared or written after the report (the acknowledgement asks for one when it had none):
+            # the case service gives it to a case without a point (services/case/domain/rules.py,
+            # location_added), and the router places a written one (docs/judgement.md, "Places from words").
             attributes["completes_location_of"] = thread.report_id
+        if written:
+            msg = msg.model_copy(update={"address": written})
         msg = msg.model_copy(update={
             "in_reply_to": [thread.report_id, *(x for x in msg.in_reply_to if x != thread.report_id)],
             "attributes": attributes,
@@ -239,8 +244,14 @@ async def _with_our_media(msg: MessageReceived, deps: WebhookDeps) -> MessageRec
     return msg.model_copy(update={"media_url": urls, "attributes": attributes})
 
 
+def _written_place(msg: MessageReceived) -> str | None:
+    """The place a chat text writes ("it's at 88 Pine St" → ``88 Pine St``; `shared.geocode.extract_place`),
+    None when it writes none."""
+    return extract_place(msg.description, msg.language) if msg.description else None
+
+
 def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:
-    has_place = msg.lat is not None or bool(msg.address)
+    has_place = msg.lat is not None or bool(msg.address) or _written_place(msg) is not None
     return follow_up_of(msg.description, thread=thread, now=now, window_s=deps.window_s,
                         names_service=deps.place.names_service, has_place=has_place)
 

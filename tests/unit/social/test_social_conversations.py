@@ -177,6 +177,21 @@ async def test_a_location_sent_after_the_report_answers_where_it_is(reported: Ha
     assert "completes_location_of" not in reported.last().attributes
 
 
+async def test_an_address_typed_after_the_report_answers_where_it_is(reported: Harness) -> None:
+    # The acknowledgement of a chat case without a place asks "Where is it? Reply with the address...": a
+    # typed answer is that place, for the case service to give a case that has none.
+    await reported.deliver(messenger("m.typed", "it is at 88 Pine St"), T0 + timedelta(minutes=2))
+    m = reported.last()
+    assert m.in_reply_to == ["m.report"] and m.address == "88 Pine St"
+    assert m.attributes["completes_location_of"] == "m.report"
+
+
+async def test_another_problem_typed_at_a_place_of_its_own_is_a_new_report(reported: Harness) -> None:
+    await reported.deliver(messenger("m.graffiti", "also graffiti on the wall at 50 Elgin St"),
+                           T0 + timedelta(minutes=30))
+    assert reported.last().in_reply_to == []
+
+
 async def test_meta_sending_the_report_again_keeps_it_a_report(reported: Harness) -> None:
     # Our own input: Meta retries a delivery it did not see answered; the report must not reply to itself.
     await reported.deliver(messenger("m.report", REPORT), T0 + timedelta(seconds=30))
