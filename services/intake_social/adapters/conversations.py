@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.intake_social.adapters.unsupported import storable
+from services.intake_social.domain.storable import storable
 from shared.intake.conversation import Thread
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError,)

@@ -3,12 +3,13 @@ kept raw for staff, listed newest first."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from services.intake_social.domain.storable import storable
 
 
 class PgUnsupported:
@@ -37,16 +38,3 @@ class PgUnsupported:
                  "received_at": r["received_at"].isoformat(), "raw": r["raw"],
                  "erased_at": r["erased_at"].isoformat() if r["erased_at"] else None} for r in rows]
 
-
-def storable(value: Any) -> Any:
-    """`value` (text or JSON-able) as PostgreSQL text and jsonb take it: NUL characters (refused in text)
-    replaced by U+FFFD, non-finite floats (refused in jsonb) by their text, recursively."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {storable(str(k)): storable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable(v) for v in value]
-    return value

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +37,7 @@ from services.intake_social.domain.outcomes import (
     Unsupported,
     Withdrawn,
 )
+from services.intake_social.domain.storable import storable
 from shared.events import Envelope, MessageReceived
 from shared.geocode import extract_place
 from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
@@ -130,25 +130,6 @@ def verify_challenge(mode: str | None, token: str | None, challenge: str | None,
     if not hmac.compare_digest(token.encode(), expected.encode()):
         return None
     return challenge
-
-
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-"""What no event or PostgreSQL text can carry: NUL, and lone surrogates (a ``\\ud800`` escape in JSON decodes
-to one; UTF-8 cannot encode it)."""
-
-
-def storable(value: Any) -> Any:
-    """A parsed JSON value with every `UNSTORABLE` character of its strings (keys too) replaced by U+FFFD, so
-    that a signed delivery holding one is read, kept and published instead of failing each time (a 500 on
-    a lone surrogate in a message's text, a 503 on a NUL in its type: Meta sent the batch again forever;
-    issue 12, kind 8, docs/channels.md "Odd bytes")."""
-    if isinstance(value, str):
-        return UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    return value
 
 
 async def receive_delivery(body: bytes, signature_header: str | None, deps: WebhookDeps, now: datetime) -> Summary:
