@@ -52,7 +52,7 @@ from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePub
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
-from shared.media import MediaRefused, MediaUnavailable
+from shared.media import with_our_media
 
 log = get_logger(__name__)
 
@@ -498,36 +498,18 @@ async def _geocode(deps: Deps, place: str | None, language: str | None) -> Geoco
 
 
 async def _publish_text(msg: InboundText, report: TextReport, key: str, deps: Deps, now: datetime) -> Envelope:
-    data = await _with_our_media(msg, message_from_text(msg, report, now=now), deps)
+    """Publish the text as `report` says, its media kept by us first; the envelope published. Raises what
+    the publisher raises."""
+    data = message_from_text(msg, report, now=now)
+    if deps.media is not None:
+        media = deps.media
+        cards = {m.url for m in msg.media if is_card(m.content_type)}  # a card's text is the description
+        # keep_link_on=(Exception,): any failure to keep a file (the database's too) leaves Twilio's link, and
+        # the text goes on (docs/channels.md, "Media kept by us").
+        data = await with_our_media(
+            data, lambda url: media.keep(url, account_sid=msg.account_sid, channel_message_id=msg.message_sid),
+            warn=log.warning, skip=cards.__contains__, keep_link_on=(Exception,))
     return await publish(deps, data, subject=key, event_id=event_id_for("message", msg.message_sid), now=now)
-
-
-async def _with_our_media(msg: InboundText, data: MessageReceived, deps: Deps) -> MessageReceived:
-    """`data` with each provider link replaced by our copy's URL (docs/channels.md, "Media kept by us"); an
-    item that cannot be kept keeps Twilio's link and its reason goes in ``attributes.media_failed`` (one per
-    such item, in order): the message is never lost to a download. A contact card keeps its link (its text
-    is the description)."""
-    if deps.media is None or not msg.media:
-        return data
-    urls: list[str] = []
-    failed: list[str] = []
-    for item in msg.media:
-        if is_card(item.content_type):
-            urls.append(item.url)
-            continue
-        try:
-            urls.append(await deps.media.keep(item.url, account_sid=msg.account_sid,
-                                              channel_message_id=msg.message_sid))
-        except (MediaRefused, MediaUnavailable) as exc:
-            log.warning("media_not_kept", channel=msg.channel, reason=exc.reason)
-            urls.append(item.url)
-            failed.append(exc.reason)
-        except Exception as exc:  # noqa: BLE001 - e.g. the database: the message goes on with its link
-            log.warning("media_not_kept", channel=msg.channel, reason=type(exc).__name__)
-            urls.append(item.url)
-            failed.append(f"not stored ({type(exc).__name__})")
-    attributes = (data.attributes | {"media_failed": failed}) if failed else data.attributes
-    return data.model_copy(update={"media_url": urls, "attributes": attributes})
 
 
 async def _keyword(msg: InboundText, kind: str, word: str, language: Lang, key: str, deps: Deps,

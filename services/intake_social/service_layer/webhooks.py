@@ -42,7 +42,7 @@ from shared.events import Envelope, MessageReceived
 from shared.geocode import extract_place
 from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
 from shared.intake.conversation import Decision, Thread, follow_up_of
-from shared.media import MediaRefused, MediaUnavailable
+from shared.media import with_our_media
 
 Publish = Callable[[Envelope], Awaitable[None]]
 """Publish one envelope on its registry topic, keyed by its subject; returns once the broker acknowledged it
@@ -174,7 +174,11 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
 async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbound:
     """Keep the message's media, publish it as a report or as a follow-up of the contact's report, and move
     the conversation on; returns the outcome as published. Raises what the publisher or the stores raise."""
-    msg = await _with_our_media(outcome.message, deps)
+    msg = outcome.message
+    if deps.media is not None:
+        keeper, mid = deps.media, msg.channel_message_id
+        # No keep_link_on: a database error propagates (503) and Meta sends the batch again.
+        msg = await with_our_media(msg, lambda url: keeper.keep(url, channel_message_id=mid), warn=deps.warn)
     thread = await deps.conversations.thread_of(msg.contact_key, msg.channel)
     if thread is not None and thread.report_id == msg.channel_message_id:
         thread = None  # Meta sent the report itself again: it stays the report it was
@@ -204,25 +208,6 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     else:
         await deps.conversations.touched(msg.contact_key, msg.channel, now)
     return Inbound(msg, notes=outcome.notes)
-
-
-async def _with_our_media(msg: MessageReceived, deps: WebhookDeps) -> MessageReceived:
-    """`msg` with each provider link replaced by our copy's URL; a file that cannot be kept keeps its link
-    and its reason goes in ``attributes.media_failed`` (one per such file, in order): the message is never
-    lost to a download."""
-    if deps.media is None or not msg.media_url:
-        return msg
-    urls: list[str] = []
-    failed: list[str] = []
-    for url in msg.media_url:
-        try:
-            urls.append(await deps.media.keep(url, channel_message_id=msg.channel_message_id))
-        except (MediaRefused, MediaUnavailable) as exc:
-            deps.warn("media_not_kept", channel=msg.channel, reason=exc.reason)
-            urls.append(url)
-            failed.append(exc.reason)
-    attributes = (msg.attributes | {"media_failed": failed}) if failed else msg.attributes
-    return msg.model_copy(update={"media_url": urls, "attributes": attributes})
 
 
 def _written_place(msg: MessageReceived) -> str | None:
