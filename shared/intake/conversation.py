@@ -33,7 +33,17 @@ THANKS = frozenset({
 """Bare thanks and acknowledgements (as `normalize_text` folds them, emoji as sent), in the languages our
 jurisdictions and their residents use. A text made only of these, with punctuation, is `thanks`."""
 
-_NEW_RE = re.compile(r"^\s*(" + "|".join(NEW_REPORT_WORDS) + r")\b[\s:,.!-]*", re.IGNORECASE)
+PLACES_AFTER_NEW = frozenset({
+    "york", "jersey", "brunswick", "hampshire", "mexico", "orleans", "haven", "england", "edinburgh",
+    "westminster", "glasgow", "delhi", "zealand", "caledonia", "london", "bedford", "rochelle", "leon",
+    "ecosse", "zelande", "ulm",
+})
+"""Second words of place names that begin with a `NEW_REPORT_WORDS` word ("new york is flooding",
+"New Edinburgh park", "Nouvelle Orléans", "Nuevo León"), accents folded: such a text is about that place,
+not a request for a new report, and keeps its words. After a separator ("New: York Ave ...") the word is
+a request again."""
+
+_NEW_RE = re.compile(r"^\s*(" + "|".join(NEW_REPORT_WORDS) + r")(?![\w'’-])(?P<sep>[\s:,.!-]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,15 @@ def _is_skin_tone(ch: str) -> bool:
 
 
 def asks_for_new_report(text: str) -> tuple[bool, str]:
-    """Whether `text` starts with a request for a new report (`NEW_REPORT_WORDS`), and the text without it."""
+    """Whether `text` starts with a request for a new report (`NEW_REPORT_WORDS` as a whole word, not
+    joined to the next by a hyphen or an apostrophe, nor the start of a place's name: `PLACES_AFTER_NEW`),
+    and the text without it (the text unchanged when it is not one)."""
     m = _NEW_RE.match(text)
     if m is None or not text[m.end():].strip():
         return False, text
+    following = normalize_text(text[m.end():]).split()[:1]
+    if not m.group("sep").strip() and following and following[0] in PLACES_AFTER_NEW:
+        return False, text  # "new york is flooding": a place's name, not "NEW ..."
     return True, text[m.end():]
 
 

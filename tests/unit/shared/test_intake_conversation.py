@@ -64,3 +64,21 @@ def test_another_problem_at_another_place_opens_its_own_case() -> None:
     assert decide(f"also {phrase} at 5th Ave and Elm St", has_place=True) == "new"
     assert decide(f"also {phrase} here", has_place=False) == "join"  # no place of its own: same report
     assert decide("the pothole is at 5th Ave and Elm St actually", has_place=True) == "join"
+
+
+@pytest.mark.parametrize("text", ["new york is flooding", "New York Ave has a pothole too", "new-york pizza boxes everywhere",
+                                  "New Edinburgh park is flooded", "Nouveau-Brunswick plates on an abandoned car",
+                                  "nouvelle orléans jazz too loud at night", "NEW York Ave has a pothole"])
+def test_a_place_named_new_something_is_not_a_request_and_keeps_its_words(text: str) -> None:
+    assert asks_for_new_report(text) == (False, text)
+    decision = follow_up_of(text, thread=Thread("SM1", NOW, POTHOLE), now=NOW, window_s=3600, names_service=names,
+                            has_place=False)
+    assert decision.text == text
+
+
+@pytest.mark.parametrize(("text", "rest"), [("NEW pothole on Elm St", "pothole on Elm St"),
+                                            ("new pothole at 12 Main St", "pothole at 12 Main St"),
+                                            ("New: York Ave has a pothole", "York Ave has a pothole"),
+                                            ("NEW - graffiti", "graffiti"), ("Nueva queja: basura", "queja: basura")])
+def test_a_request_for_a_new_case_is_still_read(text: str, rest: str) -> None:
+    assert asks_for_new_report(text) == (True, rest)
