@@ -32,6 +32,23 @@ DEVELOPMENT_SECRETS = ("survey_secret", "portal_form_secret")
 """Settings whose defaults are public development values: refused when `Settings.environment` is production."""
 
 
+Environment = Literal["development", "production"]
+"""`OMNI311_ENVIRONMENT`: production refuses development defaults and development-only settings."""
+
+
+def refuse_development_only(environment: str, switched_on: dict[str, bool]) -> None:
+    """In production, raises `ValueError` naming (as `OMNI311_*` variables) each development-only setting of
+    `switched_on` (variable name -> value) that is true; elsewhere, and when none is, returns. Used by the
+    settings of a service whose development-only switch must never reach production (e.g. downloading media
+    from private addresses, for the local fakes of `make run`)."""
+    if environment != "production":
+        return
+    on = [name for name, value in switched_on.items() if value]
+    if on:
+        raise ValueError("OMNI311_ENVIRONMENT=production refuses development-only settings: "
+                         + ", ".join(f"{name}=true" for name in on) + " (local fakes under make run only)")
+
+
 class Settings(BaseSettings):
     """Every knob, one env var each: e.g. `OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092`."""
 
@@ -44,7 +61,7 @@ class Settings(BaseSettings):
     )
     pg_dsn: str = "postgresql://postgres@127.0.0.1:55432/omni311"
     pg_pool_max: int = 10
-    environment: Literal["development", "production"] = Field(
+    environment: Environment = Field(
         default="development",
         description="production: refuse to start with a development default for a secret (survey links, the "
                     "portal's form tokens), so a forgotten setting never makes forgeable tokens.")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import Settings
+from shared.settings import Environment, Settings, refuse_development_only
 
 SERVICE = "intake_sms_voice"
 
@@ -47,7 +47,18 @@ class TwilioSettings(BaseSettings):
     media_allow_private: bool = Field(
         default=False,
         description="Also download media from loopback and private addresses, and contact cards over plain "
-                    "http (local fakes under `make run` only; never in production).")
+                    "http (local fakes under `make run` only; refused with OMNI311_ENVIRONMENT=production).")
+    environment: Environment = Field(
+        default="development", validation_alias="OMNI311_ENVIRONMENT",
+        description="OMNI311_ENVIRONMENT, as `shared.settings.Settings.environment`: production refuses "
+                    "media_allow_private.")
+
+    @model_validator(mode="after")
+    def _no_private_media_in_production(self) -> TwilioSettings:
+        """Raises `ValueError` when OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE is true in production (it lifts the
+        server-side request forgery guard of `shared.media.fetch`)."""
+        refuse_development_only(self.environment, {"OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE": self.media_allow_private})
+        return self
 
 
 def media_base_url(s: Settings, tw: TwilioSettings) -> str:

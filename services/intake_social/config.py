@@ -7,10 +7,10 @@ effect). The port is the service's entry in `shared.settings.SERVICE_PORTS`.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import Settings
+from shared.settings import Environment, Settings, refuse_development_only
 
 SERVICE = "intake_social"
 
@@ -38,7 +38,11 @@ class SocialSettings(BaseSettings):
     meta_media_timeout_s: float = Field(default=15.0, gt=0,
                                         description="seconds for one media download (the webhook waits for it)")
     meta_media_allow_private: bool = Field(
-        default=False, description="also download from private and loopback addresses (local fakes only)")
+        default=False, description="also download from private and loopback addresses (local fakes under make "
+                                   "run only; refused with OMNI311_ENVIRONMENT=production)")
+    environment: Environment = Field(
+        default="development", description="OMNI311_ENVIRONMENT, as `shared.settings.Settings.environment`: "
+                                           "production refuses meta_media_allow_private")
     public_media_base_url: str | None = Field(
         default=None, validation_alias="OMNI311_SOCIAL_PUBLIC_MEDIA_BASE_URL",
         description="public base URL of intake_social's /media (e.g. https://311.example.org/social/media); "
@@ -57,6 +61,13 @@ class SocialSettings(BaseSettings):
     mastodon_backfill_hours: float = Field(default=24.0, ge=0,
                                            description="how far back the first poll (no cursor yet) reads")
     mastodon_request_timeout_s: float = 15.0
+
+    @model_validator(mode="after")
+    def _no_private_media_in_production(self) -> SocialSettings:
+        """Raises `ValueError` when OMNI311_META_MEDIA_ALLOW_PRIVATE is true in production (it lifts the
+        server-side request forgery guard of `shared.media.fetch`)."""
+        refuse_development_only(self.environment, {"OMNI311_META_MEDIA_ALLOW_PRIVATE": self.meta_media_allow_private})
+        return self
 
     def mastodon_enabled(self) -> bool:
         """Mentions are read: a Mastodon base URL and an access token are both set."""
