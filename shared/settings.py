@@ -52,7 +52,8 @@ def refuse_development_only(environment: str, switched_on: dict[str, bool]) -> N
 class Settings(BaseSettings):
     """Every knob, one env var each: e.g. `OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092`."""
 
-    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore",
+                                      hide_input_in_errors=True)  # a refusal never prints a secret
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = Field(

@@ -18,7 +18,8 @@ SERVICE = "intake_sms_voice"
 class TwilioSettings(BaseSettings):
     """E.g. ``OMNI311_TWILIO_AUTH_TOKEN``, ``OMNI311_TWILIO_PUBLIC_BASE_URL=https://311.city.example/sms``."""
 
-    model_config = SettingsConfigDict(env_prefix="OMNI311_TWILIO_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMNI311_TWILIO_", env_file=None, extra="ignore",
+                                      hide_input_in_errors=True)  # a refusal never prints the auth token
 
     auth_token: SecretStr | None = Field(
         default=None, description="Twilio auth token: signs every webhook. Required; without it all are refused.")

@@ -22,7 +22,8 @@ class SocialSettings(BaseSettings):
     token, mentions are not read.
     """
 
-    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore", populate_by_name=True,
+                                      hide_input_in_errors=True)  # a refusal never prints a secret
 
     meta_verify_token: SecretStr | None = Field(default=None, description="hub.verify_token of the subscription")
     meta_app_secret: SecretStr | None = Field(default=None, description="app secret: X-Hub-Signature-256 key")

@@ -9,9 +9,11 @@ from pydantic import ValidationError
 
 from services.intake_social.config import SocialSettings
 from services.intake_sms_voice.config import TwilioSettings
+from shared.settings import Settings
 
 SWITCHES = [(TwilioSettings, "OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE", "media_allow_private"),
             (SocialSettings, "OMNI311_META_MEDIA_ALLOW_PRIVATE", "meta_media_allow_private")]
+SECRETS = ["OMNI311_TWILIO_AUTH_TOKEN", "OMNI311_META_APP_SECRET", "OMNI311_SURVEY_SECRET"]
 
 
 @pytest.mark.parametrize(("settings", "variable", "field"), SWITCHES)
@@ -19,8 +21,17 @@ def test_production_refuses_private_media_downloads_and_names_the_variable(
         settings: type, variable: str, field: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
     monkeypatch.setenv(variable, "true")
-    with pytest.raises(ValidationError, match=f"{variable}=true"):
+    for name in SECRETS:
+        monkeypatch.setenv(name, "s3cr3t-of-the-city-" + "x" * 20)
+    with pytest.raises(ValidationError, match=f"{variable}=true") as refused:
         settings()
+    assert "s3cr3t" not in str(refused.value)  # the refusal, printed at start-up, shows no secret
+
+
+def test_a_refused_shared_setting_prints_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="OMNI311_PORTAL_FORM_SECRET") as refused:
+        Settings(environment="production", survey_secret="s3cr3t-of-the-city-" + "x" * 20)
+    assert "s3cr3t" not in str(refused.value)
 
 
 @pytest.mark.parametrize(("settings", "variable", "field"), SWITCHES)
