@@ -147,11 +147,12 @@ def shared_location(params: Mapping[str, str], *, contains: Contains | None = No
 
     With `contains`, the point goes through the one location check (as in `find_location`): 0,0 or out
     of range is no point (a `Location` with only the shared address, or not `usable` without one, carrying
-    the check); a swap is corrected. Without it, (0, 0) and out-of-range values are no location."""
-    try:
-        lat, long = float(params.get("Latitude", "")), float(params.get("Longitude", ""))
-    except ValueError:
+    the check); a swap is corrected; a value that cannot be read ("", "x") counts as not a number, so a
+    location share is never dropped: the resident is asked. Without it, (0, 0), out-of-range and unreadable
+    values are no location. None when the form carries no ``Latitude`` nor ``Longitude``."""
+    if "Latitude" not in params and "Longitude" not in params:
         return None
+    lat, long = _degrees(params.get("Latitude")), _degrees(params.get("Longitude"))
     address = (params.get("Address") or params.get("Label") or "").strip() or None
     if contains is not None:
         checked = check_point(lat, long, contains=contains)
@@ -160,6 +161,13 @@ def shared_location(params: Mapping[str, str], *, contains: Contains | None = No
     if not _coordinates(lat, long):
         return None
     return Location(source="shared", address=address, lat=lat, long=long)
+
+
+def _degrees(value: str | None) -> float:
+    try:
+        return float(value or "")
+    except ValueError:
+        return math.nan
 
 
 def _clean(text: str) -> str:

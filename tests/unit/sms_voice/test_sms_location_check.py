@@ -79,3 +79,15 @@ async def test_a_point_outside_the_city_is_kept_as_given_with_the_verdict() -> N
     assert (env.data["lat"], env.data["long"]) == (48.8566, 2.3522)
     assert env.data["attributes"]["location_check"]["verdict"] == "outside"
     assert _messages(r.text) == []
+
+
+@pytest.mark.parametrize(("latitude", "longitude"), [("", ""), ("45.4215", "x"), ("45,4215", "-75,6972"), ("0x10", "0")])
+async def test_a_whatsapp_location_whose_point_cannot_be_read_is_kept_and_the_resident_asked(
+        latitude: str, longitude: str) -> None:
+    h = make_harness()
+    r = await h.post("/twilio/whatsapp", sms_form(body="", from_="whatsapp:+15145550123", Latitude=latitude,
+                                                  Longitude=longitude, MessageType="location"))
+    [env] = h.publisher.published
+    assert env.data["lat"] is None and env.data["attributes"]["awaiting_location"] is True
+    assert env.data["attributes"]["location_check"]["verdict"] == "out_of_range"
+    assert "Where exactly" in _messages(r.text)[0]
