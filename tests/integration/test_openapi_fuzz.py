@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -96,11 +97,11 @@ BODY_TEXTS: dict[str, str] = {
 }
 SEED_TEXTS = {k: BODY_TEXTS[k] for k in ("control", "lone_surrogate", "huge")}
 """What each field of a seed body is set to, one field at a time."""
-SMS_FORM = {"ToCountry": "CA", "SmsMessageSid": "SM" + "1" * 32, "NumMedia": "0", "SmsSid": "SM" + "1" * 32,
-            "SmsStatus": "received", "Body": "Pothole at 110 Laurier Ave W", "To": "+16135550311",
-            "NumSegments": "1", "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32, "From": "+16135550123",
-            "ApiVersion": "2010-04-01", "CallSid": "CA" + "1" * 32, "Digits": "1", "RecordingUrl": "",
-            "TranscriptionText": "pothole", "MessageStatus": "delivered"}
+SMS_FORM = {"MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32, "From": "+16135550123",
+            "To": "+16135550311", "Body": "Pothole at 110 Laurier Ave W", "NumMedia": "0",
+            "CallSid": "CA" + "1" * 32, "Digits": "1", "RecordingUrl": "", "TranscriptionText": "pothole",
+            "MessageStatus": "delivered"}
+"""The fields the Twilio webhooks read (inbound message, voice, status callback), sent to every one of them."""
 META_BODIES = [
     {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"phone_number_id": "99"}, "messages": [
@@ -110,9 +111,15 @@ META_BODIES = [
         {"sender": {"id": "2001"}, "recipient": {"id": "1"}, "timestamp": 1764460800000,
          "message": {"mid": "m.1", "text": "Pothole at 110 Laurier Ave W"}}]}]},
 ]
-SEED_BODIES: dict[str, list[Any]] = {"/twilio/": [SMS_FORM], "/webhooks/meta": META_BODIES}
-"""Bodies a route reads itself (the document declares none), by path prefix: a form (dict of str) or JSON.
-A signed, well-formed body gets past the door, so each of its fields is tried with each of `SEED_TEXTS`."""
+OPEN311_FORM = {"api_key": "demo-key", "service_code": "pothole", "lat": "45.4215", "long": "-75.6972",
+               "address_string": "110 Laurier Ave W", "description": "Pothole in the right lane",
+               "email": "resident@example.org", "first_name": "Ann", "phone": "+16135550123",
+               "attribute[size]": "large", "media_url": "https://example.org/p.jpg"}
+SEED_BODIES: dict[str, list[Any]] = {"/twilio/": [SMS_FORM], "/webhooks/meta": META_BODIES,
+                                     "/requests.{fmt}": [OPEN311_FORM]}
+"""Well-formed bodies, by path prefix: a form (dict of str) or JSON. Signed (the webhooks, which read their
+body themselves) or with the development API key (Open311), such a body gets past the door, so each of its
+fields is tried with each of `SEED_TEXTS` in turn."""
 RAW_BODIES: dict[str, bytes] = {
     "invalid_utf8": b"\xff\xfe\xc3(",
     "form_invalid_utf8": b"%FF%FE=%C3%28&a=%00%0B&b=" + b"%2F" * 10_000,
@@ -396,7 +403,7 @@ def _seeded(seed: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         for where in _leaves(seed):
             body = _replaced(seed, where, text)
             if isinstance(body, dict) and where[0] != "MessageSid" and "MessageSid" in body:  # each a new message
-                body["MessageSid"] = body["SmsSid"] = body["SmsMessageSid"] = f"SM{next(_SIDS):032d}"
+                body["MessageSid"] = f"SM{next(_SIDS):032d}"
             name = "/".join(map(str, where))
             if all(isinstance(v, str) for v in seed.values()):  # a form
                 form = "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in body.items())
@@ -442,7 +449,8 @@ def odd_requests(document: dict[str, Any], mounts: list[str]) -> Iterator[tuple[
             for where, body in _seeded(seed):
                 yield f"{method} {path} seed {where}", body | {"method": method, "url": _plain(path)}
         for label, raw in RAW_BODIES.items():
-            kind = "application/x-www-form-urlencoded" if label.startswith("form") else (media_type or "application/json")
+            kind = ("application/x-www-form-urlencoded" if label.startswith("form")
+                    else media_type or "application/json")
             yield (f"{method} {path} raw={label}",
                    {"method": method, "url": _plain(path), "content": raw, "headers": {"Content-Type": kind}})
     for mount in mounts:
@@ -470,3 +478,26 @@ def test_no_server_error_for_odd_bytes(stack: tuple[anyio.from_thread.BlockingPo
             failures.append(f"{label}: {_describe(response)}")
     assert tried > 0
     assert not failures, f"{name}: {len(failures)} of {tried} odd requests answered 5xx:\n" + "\n".join(failures)
+
+
+DEAD_LETTER_SETTLE_S = 5.0
+"""How long (seconds) the last test lets the consumers read what the fuzzed requests published."""
+
+
+def test_nothing_the_fuzzers_sent_was_dead_lettered(stack: tuple[anyio.from_thread.BlockingPortal,
+                                                                 dict[str, Service]]) -> None:
+    """What the fuzzers got accepted (Open311 reports, SMS, Meta messages with odd fields) travels on through
+    Kafka: no consumer may give up on it (a dead-lettered event is a message dropped). Runs last."""
+    portal, services = stack
+    time.sleep(DEAD_LETTER_SETTLE_S)
+    dead: dict[str, str] = {}
+    for name, service in services.items():
+        metrics = send(portal, service, method="GET", url="/metrics").text
+        line = next((row for row in metrics.splitlines() if row.startswith("omni311_dead_lettered ")), None)
+        assert line is not None, f"{name}: /metrics has no omni311_dead_lettered"
+        if float(line.split()[1]) != 0:
+            dead[name] = line
+    assert not dead, f"events dead-lettered: {dead}"
+    handled = send(portal, services["case"], method="GET", url="/metrics").text
+    assert 'omni311_events_handled_total{event_type="intake.message_received"}' in handled, \
+        "the case service read none of the reports the fuzzers got accepted: nothing was checked"
