@@ -8,9 +8,9 @@ from shared.media.clean import Cleaned, clean
 from shared.media.fetch import Fetched, MediaLimits, MediaRefused, MediaUnavailable, fetch
 from shared.media.http import mount_media
 from shared.media.kinds import ALLOWED_TYPES
-from shared.media.links import with_our_media
+from shared.media.links import keep_copy, with_our_media
 from shared.media.store import MEDIA_TABLE_SQL, MediaStore, StoredMedia, media_id_of
 
 __all__ = ["ALLOWED_TYPES", "MEDIA_TABLE_SQL", "Cleaned", "Fetched", "MediaLimits", "MediaRefused", "MediaStore",
-           "MediaUnavailable", "StoredMedia", "clean", "fetch", "media_id_of", "mount_media",
+           "MediaUnavailable", "StoredMedia", "clean", "fetch", "keep_copy", "media_id_of", "mount_media",
            "with_our_media"]

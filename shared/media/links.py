@@ -1,14 +1,21 @@
 """A published message's media links replaced by our copies (docs/channels.md, "Media kept by us"): the loop
 every channel runs over `MessageReceived.media_url` before it publishes, so that the case links to a file we
 keep; a file that cannot be kept keeps the provider's link and its reason goes in
-``attributes.media_failed``. The message is never lost to a download."""
+``attributes.media_failed``. The message is never lost to a download. `keep_copy` is the one way a
+channel's media adapter makes a copy: fetch, clean, store."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
+
 from shared.events import MessageReceived
-from shared.media.fetch import MediaRefused, MediaUnavailable
+from shared.media.clean import clean
+from shared.media.fetch import MediaLimits, MediaRefused, MediaUnavailable, Resolver, fetch
+from shared.media.store import MediaStore
 
 Keep = Callable[[str], Awaitable[str]]
 """Download, clean and keep the file at a provider link; our URL for it. Raises `MediaRefused` or
@@ -51,3 +58,15 @@ async def with_our_media(msg: MessageReceived, keep: Keep, *, warn: Callable[...
         failed.append(reason)
     attributes = (msg.attributes | {"media_failed": failed}) if failed else msg.attributes
     return msg.model_copy(update={"media_url": urls, "attributes": attributes})
+
+
+async def keep_copy(client: httpx.AsyncClient, url: str, store: MediaStore, *, channel_message_id: str,
+                    auth: httpx.Auth | tuple[str, str] | None = None, limits: MediaLimits = MediaLimits(),
+                    resolve: Resolver | None = None) -> uuid.UUID:
+    """Our copy of the file at `url`: downloaded with `fetch` (within `limits`, `auth` to its own origin only,
+    `resolve` for tests), cleaned with `clean` in a worker thread (pictures re-encoded without metadata) and
+    kept in `store` as carried by `channel_message_id`; returns its media id (served at ``/media/<id>``).
+    Raises `MediaRefused`, `MediaUnavailable` and the database's errors."""
+    fetched = await fetch(client, url, auth=auth, limits=limits, resolve=resolve)
+    cleaned = await asyncio.to_thread(clean, fetched)
+    return await store.put(cleaned, channel_message_id=channel_message_id)

@@ -7,12 +7,11 @@ turned into text (`domain.contact_card`)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import httpx
 
-from shared.media import MediaLimits, MediaStore, MediaUnavailable, clean, fetch
+from shared.media import MediaLimits, MediaStore, MediaUnavailable, keep_copy
 from shared.media.fetch import Resolver
 
 MAX_REDIRECTS = 3
@@ -65,10 +64,8 @@ class TwilioMedia:
         the database's errors."""
         if self._http is None or self._store is None:
             raise MediaUnavailable("media keeping is not started")
-        fetched = await fetch(self._http, url, auth=self._auth(account_sid), limits=self._limits,
-                              resolve=self._resolve)
-        cleaned = await asyncio.to_thread(clean, fetched)
-        media_id = await self._store().put(cleaned, channel_message_id=channel_message_id)
+        media_id = await keep_copy(self._http, url, self._store(), channel_message_id=channel_message_id,
+                                   auth=self._auth(account_sid), limits=self._limits, resolve=self._resolve)
         return f"{self._base}/{media_id}"
 
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:

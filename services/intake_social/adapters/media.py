@@ -10,12 +10,11 @@ then downloaded from that URL with the same token.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Generator
 
 import httpx
 
-from shared.media import MediaLimits, MediaStore, MediaUnavailable, clean, fetch
+from shared.media import MediaLimits, MediaStore, MediaUnavailable, keep_copy
 from shared.media.fetch import Resolver
 
 
@@ -74,9 +73,8 @@ class MetaMedia:
             if self._auth is None:
                 raise MediaUnavailable("no Meta access token to resolve a WhatsApp media id")
             url, auth = await self._resolved(url), self._auth
-        fetched = await fetch(self._http, url, auth=auth, limits=self._limits, resolve=self._resolve)
-        cleaned = await asyncio.to_thread(clean, fetched)
-        media_id = await self._store().put(cleaned, channel_message_id=channel_message_id)
+        media_id = await keep_copy(self._http, url, self._store(), channel_message_id=channel_message_id,
+                                   auth=auth, limits=self._limits, resolve=self._resolve)
         return f"{self._base}/{media_id}"
 
     async def _resolved(self, graph_media_url: str) -> str:
