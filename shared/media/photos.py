@@ -21,6 +21,10 @@ normal output (50 MP sensors give 8160×6144 = 50.1 MP) but below what a decompr
 declares a huge canvas) needs to hurt; larger is refused rather than expanded in memory. At most 4 bytes a
 pixel are decoded (a JPEG at 1/2 to 1/8 scale, `Image.draft`), so one photo costs at most ~240 MB while it is
 processed; intake_web's `service_layer.portal` bounds how many are processed at once (`OMNI311_PHOTO_WORKERS`)."""
+MAX_DECLARED_SIDE_PX = 65_535
+"""The longest side a photo may declare, in pixels (the most a JPEG can have; phone panoramas and long
+screenshots stay well below it). `MAX_PIXELS` alone lets through a picture of a few pixels a row and tens
+of millions of rows, which Pillow holds row by row: a 1×59 000 000 PNG of 287 KB took 1.1 GB to decode."""
 STRIP_ROWS = 256
 """Rows of the output one strip of the decoded picture is flattened and reduced for (`_reduced`): the
 extra memory while shrinking is one strip, never a second full-size copy."""
@@ -67,7 +71,8 @@ def process_photo(data: bytes, *, max_side: int = MAX_SIDE_PX, max_pixels: int =
     (`_reduced`), and only the reduced picture is turned, flattened and resampled (Lanczos) to its size.
 
     Raises `NotAnImage` for bytes no reader knows, a truncated or corrupt image, or one declaring more than
-    `max_pixels` pixels (checked from the header, before decoding).
+    `max_pixels` pixels or a side longer than `MAX_DECLARED_SIDE_PX` (checked from the header, before
+    decoding).
     """
     register_heif()
     try:
@@ -75,7 +80,8 @@ def process_photo(data: bytes, *, max_side: int = MAX_SIDE_PX, max_pixels: int =
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
-                if width <= 0 or height <= 0 or width * height > max_pixels:
+                if width <= 0 or height <= 0 or width * height > max_pixels or \
+                        max(width, height) > MAX_DECLARED_SIDE_PX:
                     raise NotAnImage(f"an image of {width}×{height} pixels is larger than we accept")
                 orientation = img.getexif().get(ORIENTATION, 1)
                 scale = max_side / max(width, height)

@@ -97,3 +97,26 @@ def test_the_bytes_decide_the_type_kept() -> None:
     assert kept_type("image/jpeg", png()) == ("image/png", "")
     assert kept_type("image/jpeg", MP4)[0] is None
     assert kept_type("text/plain", PDF)[0] is None
+
+
+def _grey_png(width: int, height: int) -> bytes:
+    """A PNG of `width`×`height` black grey pixels, written by hand so that a tall one costs a few KB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress((b"\x00" + b"\x00" * width) * height, 9)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def test_a_picture_taller_than_any_photo_is_refused_before_it_is_decoded() -> None:
+    # 1×70 000 pixels is few pixels but 70 000 rows: Pillow keeps each row apart, so a 1×59 000 000 RGBA
+    # PNG of 287 KB took 1.1 GB and 5 s to decode although below MAX_PIXELS.
+    with pytest.raises(MediaRefused, match="larger than we accept"):
+        clean(fetched(_grey_png(1, 70_000), "image/png"))
+    with pytest.raises(MediaRefused, match="larger than we accept"):
+        clean(fetched(_grey_png(70_000, 1), "image/png"))
+    assert clean(fetched(_grey_png(2, 20_000), "image/png")).height == 1600  # a long screenshot is still kept
