@@ -80,10 +80,19 @@ async def system_resolve(host: str, port: int) -> list[str]:
 def is_public(address: Address) -> bool:
     """True for a globally routable unicast address: not private (RFC 1918, fc00::/7), loopback,
     link-local (169.254/16 with cloud metadata, fe80::/10), shared (100.64/10), unspecified, reserved or
-    multicast; an IPv4-mapped IPv6 address is judged as its IPv4 address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    multicast; an IPv6 address that carries an IPv4 one it routes to (IPv4-mapped ``::ffff:0:0/96``, NAT64
+    ``64:ff9b::/96`` of RFC 6052, 6to4 ``2002::/16`` of RFC 3056) is judged as that IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address.sixtofour is not None:
+            address = address.sixtofour
     return address.is_global and not address.is_multicast
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 async def fetch(client: httpx.AsyncClient, url: str, *, auth: httpx.Auth | tuple[str, str] | None = None,

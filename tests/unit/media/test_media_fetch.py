@@ -274,6 +274,10 @@ async def test_the_connected_peer_is_checked_when_the_transport_reports_it() -> 
     ("127.8.8.8", False), ("169.254.1.1", False), ("100.64.0.1", False), ("224.0.0.1", False),
     ("255.255.255.255", False), ("::1", False), ("fe80::1", False), ("fc00::1", False), ("ff02::1", False),
     ("::ffff:10.0.0.1", False), ("::ffff:8.8.8.8", True), ("::", False),
+    # IPv4 inside NAT64 (RFC 6052, 64:ff9b::/96) and 6to4 (RFC 3056, 2002::/16) addresses, which route to
+    # that IPv4 address: judged as it (a redirect to http://[64:ff9b::a9fe:a9fe]/ reaches 169.254.169.254)
+    ("64:ff9b::7f00:1", False), ("64:ff9b::a9fe:a9fe", False), ("64:ff9b::808:808", True),
+    ("2002:7f00:1::", False), ("2002:a9fe:a9fe::1", False), ("2002:808:808::1", True),
 ])
 def test_which_addresses_are_public(address: str, public: bool) -> None:
     import ipaddress
