@@ -50,6 +50,7 @@ from shared.events import Envelope, EventData, MessageReceived, OptInReceived, O
 from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
+from shared.intake.follow_ups import as_its_case_says
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 from shared.media import with_our_media
@@ -411,22 +412,11 @@ async def _follow_up(msg: InboundText, state: conversation.State, content: _Cont
     if asks_for_new_report(content.description)[0] or \
             (now - thread.last_at).total_seconds() > cfg.conversation_window_s:
         return decide(thread), None, state.service_code  # "NEW ..." or the window passed: no need to ask
-    number, request = await _case_of(deps, thread.report_id, msg.channel)
-    if request is not None:
-        thread = replace(thread, service_code=request.service_code or thread.service_code,
-                         open=(request.status or "open").lower() != "closed")
+    # Any failure to ask (not only the client's own errors) leaves the thread open: Twilio does not send a
+    # webhook again, so a text must not be lost to the case API.
+    thread, number = await as_its_case_says(thread, msg.channel, deps.case_api, warn=log.warning,
+                                            unanswered=(Exception,))
     return decide(thread), number, thread.service_code
-
-
-async def _case_of(deps: Deps, report_id: str, channel: str) -> tuple[str | None, Any]:
-    """The case number the report became and its Open311 view (None, None while there is none, or when
-    the case API cannot answer: logged)."""
-    try:
-        number = await deps.case_api.case_of_token(report_id, channel)
-        return number, (await deps.case_api.request(number) if number else None)
-    except Exception as exc:  # noqa: BLE001 - unavailable, refused, no route: the follow-up joins
-        log.warning("case_api_unanswered", error=type(exc).__name__)
-        return None, None
 
 
 async def _publish_follow_up(msg: InboundText, state: conversation.State, content: _Content, decision: Decision,

@@ -13,8 +13,9 @@ reason in `attributes.media_failed`.
 
 Conversations (docs/channels.md, "Conversations"): each message is read against the contact's last report
 on its channel (`ConversationStore`) with `shared.intake.conversation.follow_up_of`; whether that report's
-case is still open is asked of the case API, and a case API that cannot answer means open (the text joins:
-staff can split it, a follow-up lost in a new case is worse).
+case is still open, and its service, are asked of the case API first (`shared.intake.follow_ups`), and a
+case API that cannot answer means open (the text joins: staff can split it, a follow-up lost in a new case
+is worse).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from services.intake_social.domain.outcomes import (
 from services.intake_social.domain.storable import storable
 from shared.events import Envelope, MessageReceived
 from shared.geocode import extract_place
-from shared.intake import CaseApi, CaseApiNoRoute, CaseApiRefused, CaseApiUnavailable
-from shared.intake.conversation import Decision, Thread, follow_up_of
+from shared.intake import CaseApi
+from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of
+from shared.intake.follow_ups import as_its_case_says
 from shared.media import with_our_media
 
 Publish = Callable[[Envelope], Awaitable[None]]
@@ -182,9 +184,12 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     thread = await deps.conversations.thread_of(msg.contact_key, msg.channel)
     if thread is not None and thread.report_id == msg.channel_message_id:
         thread = None  # Meta sent the report itself again: it stays the report it was
+    if thread is not None and not asks_for_new_report(msg.description)[0] \
+            and (now - thread.last_at).total_seconds() <= deps.window_s:
+        # Whether the case is open, and its service (a chat report has none until the router decides, and a
+        # text naming the report's own problem at its place joins it): the case API's word first.
+        thread, _number = await as_its_case_says(thread, msg.channel, deps.case_api, warn=deps.warn)
     decision = _decide(msg, thread, deps, now)
-    if decision.kind != "new" and thread is not None and not await _still_open(thread, msg.channel, deps):
-        decision = _decide(msg, Thread(thread.report_id, thread.last_at, thread.service_code, open=False), deps, now)
     if decision.kind == "new" or thread is None:
         msg = msg.model_copy(update={"description": decision.text})
     else:
@@ -217,20 +222,8 @@ def _written_place(msg: MessageReceived) -> str | None:
 
 
 def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:
+    """Join, thanks or new for `msg` after `thread` (`shared.intake.conversation.follow_up_of`); a shared
+    point, an address or a place written in the text is a place of its own."""
     has_place = msg.lat is not None or bool(msg.address) or _written_place(msg) is not None
     return follow_up_of(msg.description, thread=thread, now=now, window_s=deps.window_s,
                         names_service=deps.place.names_service, has_place=has_place)
-
-
-async def _still_open(thread: Thread, channel: str, deps: WebhookDeps) -> bool:
-    """Whether the report's case is open: True while the report is not a case yet, and when the case API
-    cannot tell (the text then joins; docs/channels.md)."""
-    try:
-        number = await deps.case_api.case_of_token(thread.report_id, channel)
-        if number is None:
-            return True
-        case = await deps.case_api.request(number)
-    except (CaseApiUnavailable, CaseApiRefused, CaseApiNoRoute) as exc:
-        deps.warn("case_api_unavailable_for_follow_up", error=type(exc).__name__)
-        return True
-    return case is None or case.status != "closed"

@@ -186,6 +186,17 @@ async def test_an_address_typed_after_the_report_answers_where_it_is(reported: H
     assert m.attributes["completes_location_of"] == "m.report"
 
 
+async def test_the_reports_own_problem_named_at_its_place_joins_it_as_the_case_api_says(reported: Harness) -> None:
+    # Our own input: a Messenger report carries no service code (the router gives it one), so the thread
+    # alone cannot tell that "the pothole" is the report's own problem; the case API says the case is a
+    # pothole. Before, this text opened a second case without asking (SMS asked; Meta channels did not).
+    await reported.deliver(messenger("m.same", "the pothole at 110 Laurier Ave W is getting deeper"),
+                           T0 + timedelta(minutes=20))
+    m = reported.last()
+    assert m.in_reply_to == ["m.report"] and m.attributes["conversation"] == "follow_up"
+    assert reported.case_api.asked == ["m.report"]
+
+
 async def test_another_problem_typed_at_a_place_of_its_own_is_a_new_report(reported: Harness) -> None:
     await reported.deliver(messenger("m.graffiti", "also graffiti on the wall at 50 Elgin St"),
                            T0 + timedelta(minutes=30))
