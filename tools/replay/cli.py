@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import statistics
 import sys
@@ -486,6 +487,29 @@ async def topics_missing(settings: Settings, target: StackTarget) -> str | None:
     return missing_topics_error(target, missing, settings.kafka_bootstrap, existing) if missing else None
 
 
+def _positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse type): 0 requests at once would never send one, and
+    ``--limit 0`` or ``-5`` would not be a limit."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """A finite number of seconds above 0 (argparse type): a negative, NaN or infinite wait never settles."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omni311-replay", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
@@ -498,10 +522,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None, help="intake_web base URL (default from settings)")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="structured")
     parser.add_argument("--api-key", default=None)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--settle-timeout", type=float, default=300.0, help="seconds")
-    parser.add_argument("--quiet", type=float, default=3.0, help="seconds without events that mean 'settled'")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--concurrency", type=_positive_int, default=8)
+    parser.add_argument("--settle-timeout", type=_positive_seconds, default=300.0, help="seconds")
+    parser.add_argument("--quiet", type=_positive_seconds, default=3.0,
+                        help="seconds without events that mean 'settled'")
+    parser.add_argument("--limit", type=_positive_int, default=None, help="replay only the first N records")
     parser.add_argument("--report", type=Path, default=REPO_ROOT / "var" / "replay-report.json")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--address-only", action="store_true",

@@ -153,3 +153,26 @@ def test_the_command_stops_with_that_line_before_sending_anything(monkeypatch: p
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == "jurisdiction demo (from the file name requests.json), topic prefix 'demo.' (from the jurisdiction id demo)"
     assert err[1].startswith("omni311-replay: topic demo.cases.lifecycle, ") and len(err) == 2
+
+
+@pytest.mark.parametrize("args", [["--concurrency", "0"], ["--concurrency", "-3"], ["--limit", "0"], ["--limit", "-5"],
+                                  ["--settle-timeout", "-1"], ["--quiet", "nan"], ["--settle-timeout", "inf"]])
+def test_odd_numbers_on_the_command_line_are_refused_before_anything_starts(
+        args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # --concurrency 0 made a semaphore nobody could take (the replay hung for ever); --limit 0 replayed every
+    # record and --limit -5 all but the last five; a negative or NaN wait never settled or never waited.
+    from tools.replay import cli
+
+    async def never(*a: object, **kw: object) -> object:
+        raise AssertionError("nothing may start")
+
+    monkeypatch.setattr(cli, "topics_missing", never)
+    monkeypatch.setattr(cli, "replay", never)
+    monkeypatch.setattr(cli, "running_stack_env", lambda run_dir: None)
+    demo = Path(cli.REPO_ROOT / "jurisdictions" / "demo" / "replay" / "requests.json")
+
+    with pytest.raises(SystemExit) as stopped:
+        main([str(demo), "--report", str(tmp_path / "r.json"), "--no-progress", *args])
+
+    assert stopped.value.code == 2
+    assert args[0] in capsys.readouterr().err
