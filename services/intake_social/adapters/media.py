@@ -77,6 +77,11 @@ class MetaMedia:
                                    auth=auth, limits=self._limits, resolve=self._resolve)
         return f"{self._base}/{media_id}"
 
+    async def forget(self, channel_message_id: str) -> int:
+        """Delete the files `channel_message_id` carried (an unsent message; `MediaStore.erase_for`); how many
+        were deleted. Raises the database's errors."""
+        return await self._store().erase_for([channel_message_id])
+
     async def _resolved(self, graph_media_url: str) -> str:
         """The download URL Graph gives for a media id (valid for a few minutes)."""
         assert self._http is not None and self._auth is not None

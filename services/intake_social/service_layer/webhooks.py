@@ -91,6 +91,10 @@ class MediaKeeper(Protocol):
         """Our URL of the file at `url`. Raises `MediaRefused`/`MediaUnavailable` (the provider's link is
         then kept) and the database's errors."""
 
+    async def forget(self, channel_message_id: str) -> int:
+        """Delete every file message `channel_message_id` carried (an unsent message: our copy must not
+        outlive it at ``/media/{id}``); how many were deleted. Raises the database's errors."""
+
 
 @dataclass(frozen=True)
 class Place:
@@ -167,6 +171,10 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
                                                  event_id=outcome.event_id))
         elif isinstance(outcome, Withdrawn):
             w = outcome.message
+            if deps.media is not None:
+                # The words go from the case (the case service); our copy of its files goes here, before it is
+                # announced: forgetting is idempotent, so a 503 in between is safe.
+                await deps.media.forget(w.channel_message_id)
             await deps.publish(Envelope.new_flow(w, subject=w.contact_key, producer=deps.producer, now=now,
                                                  event_id=outcome.event_id))
         deps.report(outcome)

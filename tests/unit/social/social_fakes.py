@@ -73,12 +73,13 @@ class FakeCaseApi:
 class FakeMedia:
     """`MediaKeeper` in memory: every URL is "kept" as ``http://social.test/media/<n>`` unless it is in
     `refuse` (raises `MediaRefused`) or `unreachable` (raises `MediaUnavailable`); `kept` records
-    (url, channel_message_id)."""
+    (url, channel_message_id), `forgotten` the message ids whose files were deleted."""
 
     def __init__(self) -> None:
         self.kept: list[tuple[str, str]] = []
         self.refuse: set[str] = set()
         self.unreachable: set[str] = set()
+        self.forgotten: list[str] = []
 
     async def keep(self, url: str, *, channel_message_id: str) -> str:
         from shared.media import MediaRefused, MediaUnavailable
@@ -89,3 +90,7 @@ class FakeMedia:
             raise MediaUnavailable("lookaside.fbsbx.com answered 404")
         self.kept.append((url, channel_message_id))
         return f"http://social.test/media/{len(self.kept)}"
+
+    async def forget(self, channel_message_id: str) -> int:
+        self.forgotten.append(channel_message_id)
+        return sum(1 for _url, mid in self.kept if mid == channel_message_id)

@@ -41,7 +41,7 @@ async def deliver(payload: dict[str, Any], media: FakeMedia) -> list[MessageRece
                        case_api=FakeCaseApi(), media=media)
     body = json.dumps(payload).encode()
     await receive_delivery(body, "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest(), deps, T0)
-    return [e.payload(MessageReceived) for e in published]
+    return [e.payload(MessageReceived) for e in published if e.event_type == MessageReceived.event_type]
 
 
 def messenger_image(url: str, obj: str = "page") -> dict[str, Any]:
@@ -88,6 +88,17 @@ async def test_a_file_we_do_not_keep_keeps_the_link_and_the_reason() -> None:
     (m,) = await deliver(whatsapp_image(), media)
     assert m.media_url == [f"{GRAPH}/1480279829340236"]
     assert m.attributes["media_failed"] == ["the type 'text/html' is not one we keep"]
+
+
+async def test_an_unsent_message_takes_our_copy_of_its_photo_with_it() -> None:
+    # Our own input: the resident unsends the photo they sent; its words leave the case (the case service),
+    # and our copy must not stay served at /media/{id} (its URL was public on the case until then).
+    media = FakeMedia()
+    await deliver(messenger_image(CDN), media)
+    unsent = messenger_image(CDN)
+    unsent["entry"][0]["messaging"][0]["message"] = {"mid": "m.photo", "is_deleted": True}
+    assert await deliver(unsent, media) == []
+    assert media.forgotten == ["m.photo"]
 
 
 # --- the downloader --------------------------------------------------------------------------------------------
