@@ -4,13 +4,21 @@ RFC 6350), as the text of the message (docs/channels.md, "Every message kind kep
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 VCARD_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
 """Media types of a contact card."""
-MAX_CARD_BYTES = 64 * 1024
-"""The largest card read (bytes); a larger file is not a contact card we read."""
+MAX_CARD_BYTES = 1024 * 1024
+"""The largest card file read (bytes), the contact's photo included; a larger file is not a contact card we
+read."""
+MAX_CARD_TEXT = 64 * 1024
+"""The largest card read once its binary properties (`BINARY_PROPERTIES`) are removed (characters)."""
+BINARY_PROPERTIES = ("PHOTO", "LOGO", "SOUND", "KEY")
+"""vCard properties that carry a file (base64, often tens of KB): removed unread, with their folded lines."""
+_BINARY_LINE = re.compile(r"^(?:[A-Za-z0-9-]+\.)?(?:" + "|".join(BINARY_PROPERTIES) + r")[;:][^\n]*(?:\n[ \t][^\n]*)*\n?",
+                          re.IGNORECASE | re.MULTILINE)
 MAX_ITEMS = 10
 """At most this many phones and emails each are kept from one card."""
 
@@ -40,14 +48,23 @@ def is_card(content_type: str | None) -> bool:
 
 
 def read_card(data: bytes) -> SharedContact | None:
-    """The first contact in the vCard `data` (UTF-8, invalid bytes replaced), or None when it is too large,
-    not a vCard, or names nobody and holds no phone or email. Never raises."""
+    """The first contact in the vCard `data` (UTF-8, else Windows-1252 as vCard 2.1 cards often are), its
+    photo and other files (`BINARY_PROPERTIES`) left unread, or None when it is too large (`MAX_CARD_BYTES`,
+    `MAX_CARD_TEXT` without its files), not a vCard, or names nobody and holds no phone or email. Never
+    raises."""
     import vobject  # noqa: PLC0415 - loaded only when a card arrives
 
     if not data or len(data) > MAX_CARD_BYTES:
         return None
     try:
-        card = next(vobject.readComponents(data.decode("utf-8", errors="replace")), None)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    text = _BINARY_LINE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if len(text) > MAX_CARD_TEXT:
+        return None
+    try:
+        card = next(vobject.readComponents(text), None)
     except Exception:  # noqa: BLE001 - vobject raises many kinds for a malformed card
         return None
     if card is None or getattr(card, "name", "").upper() != "VCARD":

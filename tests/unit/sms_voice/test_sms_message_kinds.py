@@ -159,3 +159,27 @@ async def test_a_photo_sent_as_a_follow_up_joins_the_report_with_our_copy() -> N
                  cookies={conversation.COOKIE: r.cookies.get(conversation.COOKIE)})
     photo = h.publisher.published[-1].data
     assert photo["in_reply_to"] == ["SM" + "1" * 32] and photo["media_url"] == ["https://sms.city.example/media/1"]
+
+
+def _with_photo(size: int) -> bytes:
+    import base64
+    import os
+
+    photo = base64.b64encode(os.urandom(size)).decode()
+    folded = "\r\n ".join(photo[i:i + 74] for i in range(0, len(photo), 74))
+    return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Building Manager\r\nTEL;TYPE=CELL:+1 613 555 0100\r\n"
+            f"item1.PHOTO;ENCODING=b;TYPE=JPEG:{folded}\r\nEND:VCARD\r\n").encode()
+
+
+@pytest.mark.parametrize("size", [15_000, 90_000, 600_000])
+def test_a_card_carrying_its_contacts_photo_is_read_without_the_photo(size: int) -> None:
+    # A phone's contact card carries the contact's picture (base64 in PHOTO): above 64 KB the card was not
+    # read at all, its name and number lost and the resident asked to type them.
+    card = read_card(_with_photo(size))
+    assert card is not None and (card.name, card.phones) == ("Building Manager", ("+1 613 555 0100",))
+
+
+def test_a_card_in_latin_1_keeps_its_accents() -> None:
+    card = read_card("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Andr\xe9 C\xf4t\xe9\r\nTEL:+16135550100\r\nEND:VCARD\r\n"
+                     .encode("latin-1"))
+    assert card is not None and card.name == "André Côté"
