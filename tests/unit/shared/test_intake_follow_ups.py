@@ -47,13 +47,14 @@ async def test_the_case_gives_the_thread_its_service_and_number() -> None:
 
 
 async def test_a_closed_case_closes_the_thread_and_a_case_without_service_keeps_the_threads() -> None:
-    thread, _ = await as_its_case_says(Thread("m.r", T0, "graffiti"), "sms", CaseApi(status="closed", service_code=None),  # type: ignore[arg-type]
-                                       warn=Warnings())
+    api = CaseApi(status="closed", service_code=None)
+    thread, _ = await as_its_case_says(Thread("m.r", T0, "graffiti"), "sms", api, warn=Warnings())  # type: ignore[arg-type]
     assert (thread.open, thread.service_code) == (False, "graffiti")
 
 
 async def test_a_report_not_yet_a_case_is_the_thread_as_it_is() -> None:
-    assert await as_its_case_says(THREAD, "sms", CaseApi(number=None), warn=Warnings()) == (THREAD, None)  # type: ignore[arg-type]
+    api = CaseApi(number=None)
+    assert await as_its_case_says(THREAD, "sms", api, warn=Warnings()) == (THREAD, None)  # type: ignore[arg-type]
 
 
 async def test_an_unanswering_case_api_leaves_the_thread_open_and_warns() -> None:
@@ -64,7 +65,8 @@ async def test_an_unanswering_case_api_leaves_the_thread_open_and_warns() -> Non
 
 
 async def test_another_error_propagates_unless_the_channel_says_it_is_unanswered_too() -> None:
+    api = CaseApi(error=KeyError("bug"))
     with pytest.raises(KeyError):
-        await as_its_case_says(THREAD, "messenger", CaseApi(error=KeyError("bug")), warn=Warnings())  # type: ignore[arg-type]
-    assert await as_its_case_says(THREAD, "sms", CaseApi(error=KeyError("bug")), warn=Warnings(),  # type: ignore[arg-type]
+        await as_its_case_says(THREAD, "messenger", api, warn=Warnings())  # type: ignore[arg-type]
+    assert await as_its_case_says(THREAD, "sms", api, warn=Warnings(),  # type: ignore[arg-type]
                                   unanswered=(Exception,)) == (THREAD, None)
