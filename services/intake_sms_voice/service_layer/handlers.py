@@ -244,6 +244,8 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
 
     query = status_query_of(msg.body)
     if query is not None:
+        if await _opted_out(deps, key):
+            return TextReply(outcome="status_query")  # only STOP's and HELP's answers go to an opted-out number
         return await _status_query(query, deps)
 
     content = await _content(msg, deps)

@@ -111,3 +111,15 @@ def test_the_intersection_reader_keeps_both_streets_whole(text: str, address: st
 def test_the_place_reader_finds_the_same_corner() -> None:
     assert extract_place("Pothole at 5th Ave and W 42nd St", "en") == "5th Ave & W 42nd St"
     assert extract_place("Broken light at Main St and 2nd Ave", "en") == "Main St & 2nd Ave"
+
+
+async def test_after_stop_a_status_question_gets_no_text_either() -> None:
+    # Only STOP's confirmation and HELP's answer may go to an opted-out number (docs/channels.md); a STATUS
+    # answer was still sent (Twilio would refuse it with error 21610 anyway).
+    h = make_harness()
+    await h.post("/twilio/sms", sms_form(sid=_sid(1), body="STOP"))
+    r = await h.post("/twilio/sms", sms_form(sid=_sid(2), body="STATUS DEMO-26-000001"))
+    assert r.status_code == 200 and _messages(r.text) == []
+    await h.post("/twilio/sms", sms_form(sid=_sid(3), body="START"))
+    r = await h.post("/twilio/sms", sms_form(sid=_sid(4), body="STATUS DEMO-26-000001"))
+    assert "DEMO-26-000001" in _messages(r.text)[0]
