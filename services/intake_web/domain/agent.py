@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ def _number(body: Mapping[str, Any], key: str, errors: list[str]) -> float | Non
         return None
     try:
         number = float(value)
+    except OverflowError:  # a JSON integer too long for a float (10**400): off the Earth, as 1e400 is
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         errors.append(f"{key} must be a number in decimal degrees (WGS84)")
         return None

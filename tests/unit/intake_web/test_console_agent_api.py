@@ -239,3 +239,16 @@ async def test_the_console_page_draws_the_districts_to_click() -> None:
     async with client:
         page = await client.get("/agent")
     assert page.text.count("data-district=") == len(demo().districts.areas)
+
+
+@pytest.mark.parametrize("lat", [10 ** 400, -(10 ** 400)], ids=["huge", "huge-negative"])
+async def test_a_latitude_too_large_for_a_float_is_out_of_range_not_a_server_error(lat: int) -> None:
+    # JSON allows an integer of any length; float() of 10**400 raised OverflowError and the console got a 500.
+    client, publisher, _ = make()
+    async with client:
+        refused = await client.post("/agent/requests", json=body(lat=lat), headers=bearer())
+        taken = await client.post("/agent/requests", json=body(lat=lat, address="12 Oak Ave"), headers=bearer())
+    assert refused.status_code == 400 and "not a point on Earth" in refused.text
+    assert taken.status_code == 202, taken.text
+    msg = publisher.published[-1].payload(MessageReceived)
+    assert msg.lat is None and msg.attributes["location_check"]["verdict"] == "out_of_range"
