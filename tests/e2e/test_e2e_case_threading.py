@@ -15,7 +15,7 @@ from support.infra import KAFKA
 from support.wait import eventually
 
 
-async def _publish(stack, msg: MessageReceived) -> None:  # noqa: ANN001
+async def _publish(stack, msg: MessageReceived | MessageWithdrawn) -> None:  # noqa: ANN001
     env = Envelope.new_flow(msg, subject=msg.contact_key, producer="test", now=datetime.now(UTC))
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
     await producer.start()
@@ -24,6 +24,13 @@ async def _publish(stack, msg: MessageReceived) -> None:  # noqa: ANN001
                                      key=msg.contact_key.encode())
     finally:
         await producer.stop()
+
+
+async def _case_of(case_api: httpx.AsyncClient, m: MessageReceived) -> str | None:
+    """The case number message `m` opened or joined (the case API's token read on `m`'s channel: intake_web's
+    /tokens reads Open311 tokens only)."""
+    r = await case_api.get(f"/cases/tokens/{m.channel_message_id}", params={"channel": m.channel})
+    return r.json()["service_request_id"]
 
 
 def _mail(contact: str, text: str, hint: str | None = None) -> MessageReceived:
@@ -43,36 +50,21 @@ async def test_a_case_number_threads_only_the_reporters_own_messages(stack, test
             r = await web.get(f"/tokens/{m.channel_message_id}.json")
             return r.json()[0]["service_request_id"] if r.status_code == 200 else None
 
-        # /tokens looks up open311 tokens; ask the case API directly for the email channel.
-        async def case_of(m: MessageReceived):  # noqa: ANN202
-            r = await case_api.get(f"/cases/tokens/{m.channel_message_id}", params={"channel": "email"})
-            return r.json()["service_request_id"]
-
-        number = await eventually(lambda: case_of(first), timeout=30, what="first mail opened a case")
+        number = await eventually(lambda: _case_of(case_api, first), timeout=30, what="first mail opened a case")
         req = (await web.get(f"/requests/{number}.json")).json()[0]
         assert req["description"] == "Broken bench in the park"
 
         reply = _mail(owner, "Still broken, photo attached", hint=f"Re: [{number}] We received your report")
         await _publish(stack, reply)
-        assert await eventually(lambda: case_of(reply), timeout=30, what="reply threaded") == number
+        assert await eventually(lambda: _case_of(case_api, reply), timeout=30, what="reply threaded") == number
 
         intruder = _mail(stranger, "I am adding to your case", hint=f"Re: [{number}]")
         await _publish(stack, intruder)
-        other = await eventually(lambda: case_of(intruder), timeout=30, what="stranger's mail handled")
+        other = await eventually(lambda: _case_of(case_api, intruder), timeout=30, what="stranger's mail handled")
         assert other != number
         timeline = (await case_api.get(f"/cases/{number}/timeline")).json()["timeline"]
         assert [t["kind"] for t in timeline].count("message_added") == 1
         assert await sid_of(first) is None  # an email Message-ID is not an Open311 token
-
-
-async def _publish_event(stack, payload, key: str) -> None:  # noqa: ANN001
-    env = Envelope.new_flow(payload, subject=key, producer="test", now=datetime.now(UTC))
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        await producer.send_and_wait(stack.topic_prefix + "intake.messages", env.to_bytes(), key=key.encode())
-    finally:
-        await producer.stop()
 
 
 def _chat(channel: str, contact: str, text: str, **kw) -> MessageReceived:  # noqa: ANN003
@@ -91,18 +83,15 @@ async def test_the_case_service_checks_every_point_again(stack, test_issuer) -> 
     async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
             httpx.AsyncClient(base_url=stack.url("case"),
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
-        async def case_of(m: MessageReceived):  # noqa: ANN202
-            r = await case_api.get(f"/cases/tokens/{m.channel_message_id}", params={"channel": m.channel})
-            return r.json()["service_request_id"]
-
-        number = await eventually(lambda: case_of(sms), timeout=30, what="the SMS opened a case")
+        number = await eventually(lambda: _case_of(case_api, sms), timeout=30, what="the SMS opened a case")
         req = (await web.get(f"/requests/{number}.json")).json()[0]
         assert (req["lat"], req["long"]) == (45.4215, -75.6972)
         timeline = (await case_api.get(f"/cases/{number}/timeline")).json()["timeline"]
         [checked] = [t["detail"] for t in timeline if t["kind"] == "location_checked"]
         assert checked["verdict"] == "swapped" and "swapped" in checked["reason"]
 
-        number = await eventually(lambda: case_of(chat), timeout=30, what="the Messenger message opened a case")
+        number = await eventually(lambda: _case_of(case_api, chat), timeout=30,
+                                  what="the Messenger message opened a case")
         req = (await web.get(f"/requests/{number}.json")).json()[0]
         assert (req.get("lat"), req.get("long")) == (None, None)
 
@@ -135,14 +124,11 @@ async def test_an_unsent_instagram_message_leaves_no_words_in_any_public_read(
     async with httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web, \
             httpx.AsyncClient(base_url=stack.url("case"),
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
-        async def case_of(m: MessageReceived):  # noqa: ANN202
-            r = await case_api.get(f"/cases/tokens/{m.channel_message_id}", params={"channel": m.channel})
-            return r.json()["service_request_id"]
-
-        number = await eventually(lambda: case_of(first), timeout=30, what="the Instagram message opened a case")
+        number = await eventually(lambda: _case_of(case_api, first), timeout=30,
+                                  what="the Instagram message opened a case")
         assert "Oak" in (await web.get(f"/requests/{number}.json")).json()[0]["description"]
-        await _publish_event(stack, MessageWithdrawn(channel="instagram", channel_message_id=first.channel_message_id,
-                                                     contact_key=contact, received_at=datetime.now(UTC)), contact)
+        await _publish(stack, MessageWithdrawn(channel="instagram", channel_message_id=first.channel_message_id,
+                                                     contact_key=contact, received_at=datetime.now(UTC)))
 
         async def withdrawn():  # noqa: ANN202
             timeline = (await case_api.get(f"/cases/{number}/timeline")).json()["timeline"]
@@ -155,8 +141,8 @@ async def test_an_unsent_instagram_message_leaves_no_words_in_any_public_read(
             assert read.status_code == 200 and "Oak" not in read.text and "613" not in read.text
 
         early = _chat("instagram", contact, "Second report: broken bench at 12 Oak Ave")
-        await _publish_event(stack, MessageWithdrawn(channel="instagram", channel_message_id=early.channel_message_id,
-                                                     contact_key=contact, received_at=datetime.now(UTC)), contact)
+        await _publish(stack, MessageWithdrawn(channel="instagram", channel_message_id=early.channel_message_id,
+                                                     contact_key=contact, received_at=datetime.now(UTC)))
         await _publish(stack, early)
-        other = await eventually(lambda: case_of(early), timeout=30, what="the late message handled")
+        other = await eventually(lambda: _case_of(case_api, early), timeout=30, what="the late message handled")
         assert "Oak" not in (await web.get(f"/requests/{other}.json")).text
