@@ -19,18 +19,19 @@ from PIL import Image
 from services.intake_sms_voice.adapters.opt_outs import PgOptOuts
 from services.intake_sms_voice.adapters.twilio_media import TwilioMedia
 from shared.media import MediaStore, mount_media
-from shared.db.migrate import migrate
-from shared.db.pool import create_pool
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def pool(database: str, fresh_schema_name: str):  # noqa: ANN201
-    await migrate(database, fresh_schema_name, "services.intake_sms_voice")
-    p = await create_pool(database, fresh_schema_name, application_name="it-intake-sms-voice", max_size=2)
-    yield p
-    await p.close()
+def migrated_package() -> str:
+    return "services.intake_sms_voice"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The conftest's pool on a fresh schema migrated with this service's migrations."""
+    return service_pool
 
 
 async def test_stop_and_start_flip_a_number_and_a_late_change_never_undoes_a_newer_one(pool: asyncpg.Pool) -> None:

@@ -12,19 +12,20 @@ import pytest
 
 from services.intake_social.adapters.conversations import PgConversations
 from services.intake_social.adapters.unsupported import PgUnsupported
-from shared.db.migrate import migrate
-from shared.db.pool import create_pool
 from shared.media import Cleaned, MediaStore
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def pool(database: str, fresh_schema_name: str):  # noqa: ANN201
-    await migrate(database, fresh_schema_name, "services.intake_social")
-    p = await create_pool(database, fresh_schema_name, application_name="it-intake-social", max_size=2)
-    yield p
-    await p.close()
+def migrated_package() -> str:
+    return "services.intake_social"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The conftest's pool on a fresh schema migrated with this service's migrations."""
+    return service_pool
 
 
 async def test_a_conversation_starts_moves_forward_and_moves_to_a_new_report(pool: asyncpg.Pool) -> None:
