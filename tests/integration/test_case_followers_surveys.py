@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -16,14 +15,12 @@ import pytest
 from services.case.adapters.reads import CaseReads
 from services.case.adapters.repository import CaseRepository
 from services.case.domain.history import public_history
-from services.case.service_layer import handlers, retention
+from services.case.service_layer import retention
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import DedupDecided, FollowRequested, MessageReceived, SurveyAnswered
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.kafka import Delivery
-from shared.service_layer import dispatch
 from shared.surveys import survey_contact_key, survey_jti
-from support.uow import event
+from support.case_consumer import CaseConsumer
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -43,26 +40,12 @@ def demo() -> Jurisdiction:
     return load_jurisdiction("demo")
 
 
-class Consumer:
-    """The case handlers consuming events one offset after another, each in its own real unit of work."""
-
-    def __init__(self, pool: asyncpg.Pool, schema: str, demo: Jurisdiction) -> None:
-        self.pool, self.schema, self.table, self.offset = pool, schema, handlers.handlers(demo), 0
-
-    async def __call__(self, payload: Any, now: datetime = NOW) -> str | None:
-        self.offset += 1
-        env = event(payload, subject="s", now=now)
-        delivery = Delivery(topic="intake.messages", partition=0, offset=self.offset, consumer=self.schema)
-        return await dispatch(self.table, env, lambda: PgUnitOfWork(
-            self.pool, service=self.schema, repository=CaseRepository, now=now, envelope=env, delivery=delivery))
-
-
 @pytest.fixture
-def consume(pool: asyncpg.Pool, fresh_schema_name: str, demo: Jurisdiction) -> Consumer:
-    return Consumer(pool, fresh_schema_name, demo)
+def consume(pool: asyncpg.Pool, fresh_schema_name: str, demo: Jurisdiction) -> CaseConsumer:
+    return CaseConsumer(pool, fresh_schema_name, demo, start=NOW)
 
 
-async def report(consume: Consumer, n: int, contact_key: str) -> str:
+async def report(consume: CaseConsumer, n: int, contact_key: str) -> str:
     msg = MessageReceived(channel="sms", channel_message_id=f"SM{n}", contact_key=contact_key, received_at=NOW,
                           description=f"Pothole {n}, call 613-555-01{n:02d}", pii={"phone": f"+161355501{n:02d}"})
     assert await consume(msg) == "opened"
@@ -92,7 +75,7 @@ async def case_id(pool: asyncpg.Pool, sid: str) -> UUID:
 
 
 async def test_a_follow_is_kept_once_per_contact_key_and_lands_on_the_survivor(pool: asyncpg.Pool,
-                                                                             consume: Consumer) -> None:
+                                                                             consume: CaseConsumer) -> None:
     first = await report(consume, 1, "k1")
     second = await report(consume, 2, "k2")
     await consume(DedupDecided(case_id=await case_id(pool, second), duplicate_of=await case_id(pool, first),
@@ -113,7 +96,7 @@ async def test_a_follow_is_kept_once_per_contact_key_and_lands_on_the_survivor(p
 
 
 async def test_survey_answers_are_kept_once_per_token_accepted_or_refused(pool: asyncpg.Pool,
-                                                                        consume: Consumer) -> None:
+                                                                        consume: CaseConsumer) -> None:
     sid = await report(consume, 1, "k1")
     await consume(follow(sid))
 
@@ -138,7 +121,7 @@ async def test_survey_answers_are_kept_once_per_token_accepted_or_refused(pool: 
     assert view["followers"] == 1 and "Quick" not in str(view) and "fay" not in str(view)
 
 
-async def test_what_the_tables_refuse(pool: asyncpg.Pool, consume: Consumer) -> None:
+async def test_what_the_tables_refuse(pool: asyncpg.Pool, consume: CaseConsumer) -> None:
     sid = await report(consume, 1, "k1")
     cid = await case_id(pool, sid)
     async with pool.acquire() as conn, conn.transaction():
@@ -160,7 +143,7 @@ async def test_what_the_tables_refuse(pool: asyncpg.Pool, consume: Consumer) -> 
 
 
 async def test_retention_erases_followers_addresses_and_survey_comments_with_the_case(
-        pool: asyncpg.Pool, consume: Consumer, fresh_schema_name: str, demo: Jurisdiction) -> None:
+        pool: asyncpg.Pool, consume: CaseConsumer, fresh_schema_name: str, demo: Jurisdiction) -> None:
     old = await report(consume, 1, "k1")
     still_open = await report(consume, 2, "k2")
     await consume(follow(old, key="ck-fay"))

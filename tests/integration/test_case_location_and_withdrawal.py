@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -18,13 +18,11 @@ from fastapi import FastAPI
 from services.case.adapters.reads import StaffReads
 from services.case.adapters.repository import CaseRepository
 from services.case.entrypoints import http
-from services.case.service_layer import handlers, timers
+from services.case.service_layer import timers
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import MessageReceived, MessageWithdrawn
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.kafka import Delivery
-from shared.service_layer import dispatch
-from support.uow import event
+from support.case_consumer import CaseConsumer
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 WORDS = "Pothole by 12 Oak Ave, text me at 613-555-0123"
@@ -45,24 +43,9 @@ def demo() -> Jurisdiction:
     return load_jurisdiction("demo")
 
 
-class Consumer:
-    """The case handlers consuming events one offset after another, each in its own real unit of work."""
-
-    def __init__(self, pool: asyncpg.Pool, schema: str, demo: Jurisdiction) -> None:
-        self.pool, self.schema, self.table, self.offset = pool, schema, handlers.handlers(demo), 0
-
-    async def __call__(self, payload: Any) -> str | None:
-        self.offset += 1
-        now = NOW + timedelta(seconds=self.offset)
-        env = event(payload, subject="s", now=now)
-        delivery = Delivery(topic="intake.messages", partition=0, offset=self.offset, consumer=self.schema)
-        return await dispatch(self.table, env, lambda: PgUnitOfWork(
-            self.pool, service=self.schema, repository=CaseRepository, now=now, envelope=env, delivery=delivery))
-
-
 @pytest.fixture
-def consume(pool: asyncpg.Pool, fresh_schema_name: str, demo: Jurisdiction) -> Consumer:
-    return Consumer(pool, fresh_schema_name, demo)
+def consume(pool: asyncpg.Pool, fresh_schema_name: str, demo: Jurisdiction) -> CaseConsumer:
+    return CaseConsumer(pool, fresh_schema_name, demo, start=NOW, step_s=1)
 
 
 @pytest.fixture
@@ -93,7 +76,7 @@ async def only_case(pool: asyncpg.Pool) -> asyncpg.Record:
     return row
 
 
-async def test_a_swapped_sms_point_is_stored_corrected_with_its_reason(pool: asyncpg.Pool, consume: Consumer) -> None:
+async def test_a_swapped_sms_point_is_stored_corrected_with_its_reason(pool: asyncpg.Pool, consume: CaseConsumer) -> None:
     sms = MessageReceived(channel="sms", channel_message_id="SM1", contact_key="ck-sms", received_at=NOW,
                           description="Pothole at -75.6972, 45.4215", lat=-75.6972, long=45.4215)
     assert await consume(sms) == "opened"
@@ -106,7 +89,7 @@ async def test_a_swapped_sms_point_is_stored_corrected_with_its_reason(pool: asy
 
 
 async def test_an_unsent_message_loses_its_words_in_every_table_and_the_public_read(
-        pool: asyncpg.Pool, consume: Consumer, case_api: httpx.AsyncClient) -> None:
+        pool: asyncpg.Pool, consume: CaseConsumer, case_api: httpx.AsyncClient) -> None:
     assert await consume(dm("ig-1")) == "opened"
     sid = (await only_case(pool))["service_request_id"]
     await pool.execute("UPDATE outbox SET published_at = $1", NOW)  # the relay published case.opened
@@ -129,7 +112,7 @@ async def test_an_unsent_message_loses_its_words_in_every_table_and_the_public_r
 
 
 async def test_a_withdrawal_that_came_first_holds_the_message_without_its_words(pool: asyncpg.Pool,
-                                                                              consume: Consumer) -> None:
+                                                                              consume: CaseConsumer) -> None:
     assert await consume(unsend("ig-2")) == "kept_until_the_message"
     assert await pool.fetchval("SELECT applied_at FROM withdrawals") is None
     assert await consume(dm("ig-2")) == "opened"
