@@ -268,6 +268,10 @@ async def _answer_text(msg: InboundText, *, pending_cookie: str | None, deps: De
             reply = await _publish_follow_up(msg, state, content, decision, number, code, key, deps, now)
             return _quiet(reply) if silent else reply
         description = decision.text
+    else:
+        # A first report asks for a new one too ("NEW pothole at ..."): the word goes (docs/channels.md).
+        description = follow_up_of(description, thread=None, now=now, window_s=cfg.conversation_window_s,
+                                   names_service=lambda _text: set(), has_place=False).text
     reply = await _new_report(msg, replace(content, description=description), said_in, silent, key, deps, now)
     return _quiet(reply) if silent else reply
 

@@ -169,3 +169,13 @@ def test_the_conversation_cookie_carries_the_thread_and_is_bound_to_its_contact(
                                    now=NOW) == conversation.State()
     older = conversation.pending_cookie(b"k", message_sid="SM9", contact_key="ck_a", now=NOW)
     assert conversation.read_state(b"k", older, contact_key="ck_a", now=NOW).pending == conversation.Pending("SM9")
+
+
+async def test_new_on_a_first_report_from_a_new_number_is_removed_too() -> None:
+    # docs/channels.md: the word is removed from the description, whether or not a conversation came before.
+    h = _harness()
+    r = await h.post("/twilio/sms", sms_form(sid=REPORT, body="NEW pothole at 3 Elm Street"))
+    assert r.status_code == 200
+    first = h.publisher.published[-1].data
+    assert first["description"] == "pothole at 3 Elm Street" and first["in_reply_to"] == []
+    assert first["address"] == "3 Elm Street"
