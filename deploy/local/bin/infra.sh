@@ -10,7 +10,10 @@
 #   OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092
 #   OMNI311_PG_DSN=postgresql://postgres@127.0.0.1:55432/omni311
 #   OMNI311_SMTP_HOST=127.0.0.1 OMNI311_SMTP_PORT=3025 OMNI311_IMAP_HOST=127.0.0.1 OMNI311_IMAP_PORT=3143
-# See kafka.sh, postgres.sh and mail.sh for their own settings (KAFKA_PORT, PGPORT, OMNI311_PG_EXTERNAL...).
+# See kafka.sh, postgres.sh and mail.sh for their own settings (KAFKA_PORT, PGPORT, OMNI311_PG_EXTERNAL,
+# OMNI311_KAFKA_EXTERNAL, OMNI311_MAIL_EXTERNAL...). A Kafka broker or GreenMail of another checkout already
+# answering on its port is reused (its start line says so); a port held by anything else stops `up` with
+# one line saying what to set.
 set -euo pipefail
 
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,11 +33,15 @@ component_logs() {
 
 describe() {
   case "$1" in
-    kafka) echo "127.0.0.1:${KAFKA_PORT:-9092}" ;;
+    kafka)
+      if [[ "${OMNI311_KAFKA_EXTERNAL:-}" == "1" ]]; then echo "external (OMNI311_KAFKA_EXTERNAL=1)"
+      else echo "127.0.0.1:${KAFKA_PORT:-9092}"; fi ;;
     postgres)
       if [[ "${OMNI311_PG_EXTERNAL:-}" == "1" ]]; then echo "external (OMNI311_PG_EXTERNAL=1)"
       else echo "postgresql://postgres@127.0.0.1:${PGPORT:-55432}/omni311"; fi ;;
-    mail) echo "smtp 127.0.0.1:3025 imap 127.0.0.1:3143 api 127.0.0.1:${MAIL_API_PORT:-8025}" ;;
+    mail)
+      if [[ "${OMNI311_MAIL_EXTERNAL:-}" == "1" ]]; then echo "external (OMNI311_MAIL_EXTERNAL=1)"
+      else echo "smtp 127.0.0.1:${MAIL_SMTP_PORT:-3025} imap 127.0.0.1:${MAIL_IMAP_PORT:-3143} api 127.0.0.1:${MAIL_API_PORT:-8025}"; fi ;;
   esac
 }
 
@@ -64,6 +71,8 @@ up() {
     "$BIN/$c.sh" install >"$out" 2>&1 || fail "$c" install "$out"
     "$BIN/$c.sh" start >>"$out" 2>&1 || fail "$c" start "$out"
     printf '%-9s up      %s (%ss)\n' "$c" "$(describe "$c")" "$(elapsed "$t0")"
+    # A reused server of another checkout (kafka.sh, mail.sh): say so on the terminal too.
+    grep -h "start: reusing" "$out" | sed "s/^$c: start: /          /" || true
   done
 }
 

@@ -7,7 +7,10 @@
 #   deploy/local/bin/kafka.sh status    exit 0 when running and answering, 1 otherwise
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP_OPTS ("-Xms256m -Xmx512m"),
-#      KAFKA_START_TIMEOUT (90), PYTHON (.venv/bin/python, needs aiokafka for the readiness check).
+#      KAFKA_START_TIMEOUT (90), PYTHON (.venv/bin/python, needs aiokafka for the readiness check),
+#      OMNI311_KAFKA_EXTERNAL=1 (a broker is provided elsewhere, e.g. another checkout's: do nothing).
+# A broker of another checkout already answering on 127.0.0.1:$KAFKA_PORT is reused (start says so in
+# one line and stop leaves it alone); a port held by something that is not a broker is an error.
 # Binds to 127.0.0.1 only. Data, pid and logs live in <repo>/var/kafka (gitignored).
 set -euo pipefail
 
@@ -34,6 +37,11 @@ BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 COMPONENT=kafka
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ "${OMNI311_KAFKA_EXTERNAL:-}" == "1" ]]; then
+  log "OMNI311_KAFKA_EXTERNAL=1: using an external broker at $BOOTSTRAP, nothing to do for '${1:-}'"
+  exit 0
+fi
 
 pom_hash() { sha256sum "$CONF_DIR/pom.xml" | cut -d' ' -f1; }
 
@@ -175,12 +183,18 @@ do_start() {
     log "start: already running (pid $pid) on $BOOTSTRAP"
     return 0
   fi
+  if port_open "$KAFKA_PORT"; then
+    # Another checkout's broker (or one started by hand): use it rather than fail.
+    if ready_once >/dev/null 2>&1; then
+      log "start: reusing the broker already answering on $BOOTSTRAP (not started by this checkout; set OMNI311_KAFKA_EXTERNAL=1 to say so)"
+      return 0
+    fi
+    die "port 127.0.0.1:$KAFKA_PORT is held by a process that is not a Kafka broker: stop it, set KAFKA_PORT (and OMNI311_KAFKA_BOOTSTRAP) to a free port, or set OMNI311_KAFKA_EXTERNAL=1 with OMNI311_KAFKA_BOOTSTRAP pointing at your broker"
+  fi
+  port_open "$KAFKA_CONTROLLER_PORT" && die "controller port 127.0.0.1:$KAFKA_CONTROLLER_PORT is already in use by another process: set KAFKA_CONTROLLER_PORT to a free port, or OMNI311_KAFKA_EXTERNAL=1 to use a broker of your own"
   do_install
   mkdir -p "$VAR_DIR"
   rm -f "$PID_FILE"
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_open "$p" && die "port 127.0.0.1:$p is already in use by another process"
-  done
   render_props
   set_java_opts
   format_storage
@@ -217,6 +231,10 @@ do_stop() { stop_pid_file "$PID_FILE" 'kafka\.Kafka'; }
 do_status() {
   local pid out
   if ! pid="$(running_pid)"; then
+    if port_open "$KAFKA_PORT" && out="$(ready_once 2>/dev/null)"; then
+      echo "kafka: a broker not started by this checkout answers on $BOOTSTRAP${out:+ ($out)}"
+      return 0
+    fi
     echo "kafka: stopped"
     return 1
   fi

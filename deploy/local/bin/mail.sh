@@ -10,7 +10,10 @@
 # Ports (127.0.0.1 only): SMTP 3025, IMAP 3143 (GreenMail's "test" setup), REST API $MAIL_API_PORT (8025).
 # Users (login:password, address): city311:secret (city311@omni311.test),
 #                                  resident:secret (resident@resident.test). Override with MAIL_USERS.
-# Env: MAIL_API_PORT (8025), MAIL_USERS, MAIL_START_TIMEOUT (60).
+# Env: MAIL_API_PORT (8025), MAIL_USERS, MAIL_START_TIMEOUT (60), MAIL_SMTP_PORT (3025), MAIL_IMAP_PORT (3143),
+#      OMNI311_MAIL_EXTERNAL=1 (a mail server is provided elsewhere, e.g. another checkout's: do nothing).
+# A GreenMail of another checkout already answering on these ports is reused (start says so in one line and
+# stop leaves it alone); a port held by something else is an error saying what to set.
 # Data is in memory (restarting empties every mailbox); pid and log live in <repo>/var/mail.
 set -euo pipefail
 
@@ -18,8 +21,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$ROOT"
 
 GREENMAIL_VERSION="2.1.8"
-SMTP_PORT=3025
-IMAP_PORT=3143
+SMTP_PORT="${MAIL_SMTP_PORT:-3025}"
+IMAP_PORT="${MAIL_IMAP_PORT:-3143}"
 MAIL_API_PORT="${MAIL_API_PORT:-8025}"
 MAIL_USERS="${MAIL_USERS:-city311:secret@omni311.test,resident:secret@resident.test}"
 MAIL_START_TIMEOUT="${MAIL_START_TIMEOUT:-60}"
@@ -33,6 +36,11 @@ LOG_FILE="$VAR_DIR/greenmail.log"
 COMPONENT=mail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ "${OMNI311_MAIL_EXTERNAL:-}" == "1" ]]; then
+  log "OMNI311_MAIL_EXTERNAL=1: using an external mail server (SMTP $SMTP_PORT, IMAP $IMAP_PORT), nothing to do for '${1:-}'"
+  exit 0
+fi
 
 greets() {
   # greets PORT PREFIX: the server on PORT sends a first line starting with PREFIX within 3 s.
@@ -90,13 +98,18 @@ do_start() {
     log "start: already running (pid $pid)"
     return 0
   fi
+  if all_ready; then
+    # Another checkout's GreenMail (or one started by hand): use it rather than fail.
+    log "start: reusing the mail server already answering on SMTP $SMTP_PORT, IMAP $IMAP_PORT, API $MAIL_API_PORT (not started by this checkout; set OMNI311_MAIL_EXTERNAL=1 to say so)"
+    return 0
+  fi
+  for p in "$SMTP_PORT" "$IMAP_PORT" "$MAIL_API_PORT"; do
+    port_open "$p" && die "port 127.0.0.1:$p is held by a process that is not a GreenMail of ours: stop it, or set OMNI311_MAIL_EXTERNAL=1 (with OMNI311_SMTP_PORT and OMNI311_IMAP_PORT pointing at your mail server)"
+  done
   do_install
   command -v java >/dev/null || die "java not found (Java 11+ required)"
   mkdir -p "$VAR_DIR"
   rm -f "$PID_FILE"
-  for p in "$SMTP_PORT" "$IMAP_PORT" "$MAIL_API_PORT"; do
-    port_open "$p" && die "port 127.0.0.1:$p is already in use by another process"
-  done
   log "start: launching GreenMail $GREENMAIL_VERSION (SMTP $SMTP_PORT, IMAP $IMAP_PORT, API $MAIL_API_PORT)"
   echo "=== $(date -Is) start" >>"$LOG_FILE"
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
@@ -129,6 +142,10 @@ do_stop() { stop_pid_file "$PID_FILE" 'greenmail-standalone'; }
 do_status() {
   local pid
   if ! pid="$(running_pid)"; then
+    if all_ready; then
+      echo "mail: a mail server not started by this checkout answers (SMTP 127.0.0.1:$SMTP_PORT, IMAP 127.0.0.1:$IMAP_PORT)"
+      return 0
+    fi
     echo "mail: stopped"
     return 1
   fi
