@@ -3,11 +3,13 @@ confirm a place, and the replay of logged decisions under a draft configuration;
 
 from services.router.domain.classify import Candidate, KeywordClassifier, classifier_for
 from services.router.domain.decisions import (
+    awaits_place,
     decide,
     decide_input,
     fields_of,
     located_input,
     logged_decision,
+    logged_input,
     logged_place,
     logged_suggestions,
     manual,
@@ -41,6 +43,7 @@ __all__ = [
     "ReplayRow",
     "RoutingDecision",
     "RoutingInput",
+    "awaits_place",
     "classifier_for",
     "decide",
     "decide_input",
@@ -48,6 +51,7 @@ __all__ = [
     "is_affirmative",
     "located_input",
     "logged_decision",
+    "logged_input",
     "logged_place",
     "logged_suggestions",
     "manual",

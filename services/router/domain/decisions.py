@@ -126,6 +126,28 @@ def logged_place(logged: dict[str, Any] | None) -> PlaceLookup | None:
     return PlaceLookup.model_validate(kept) if kept else None
 
 
+def awaits_place(logged: dict[str, Any] | None) -> bool:
+    """True when a logged decision had no usable place, so a resident's later words may give it one: its
+    input has no point and its ``location`` is absent (the geocoder failed, or a decision logged without
+    it) or ``not_found``. A decision with a point of its own, a placed one (the case has a point from
+    then on: it never moves) and one awaiting "Did you mean ...?" (`pending_confirmation`) answer False."""
+    if logged is None:
+        return False
+    kept = logged.get("input") or {}
+    if kept.get("lat") is not None and kept.get("long") is not None:
+        return False
+    status = (logged.get("location") or {}).get("status")
+    return status is None or status == "not_found"
+
+
+def logged_input(logged: dict[str, Any], service_code: str, decided_at: datetime) -> RoutingInput:
+    """The input a logged decision was made on; a decision logged before inputs were kept is decided again
+    on its category, with no text and the SLA counted from its decision time."""
+    kept = logged.get("input")
+    return (RoutingInput.model_validate(kept) if kept else
+            RoutingInput(service_code=service_code, requested_datetime=decided_at))
+
+
 def pending_confirmation(logged: dict[str, Any] | None) -> PlaceLookup | None:
     """The lookup the resident was asked to confirm ("Did you mean 1200 MAIN ST?"): the logged decision's
     ``location.status`` is ``confirm`` and its lookup has an answer. None otherwise."""

@@ -23,10 +23,12 @@ from services.router.domain import (
     Place,
     PlaceLookup,
     RoutingInput,
+    awaits_place,
     fields_of,
     is_affirmative,
     located_input,
     logged_decision,
+    logged_input,
     logged_place,
     logged_suggestions,
     manual,
@@ -143,8 +145,13 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
     """Re-route a case when a message gave it the location it lacked (the district, and with it the
     queue and rules, depend on the place), or answered the question "Did you mean 1200 MAIN ST?" of a
     decision whose ``location.status`` is ``confirm``: a short yes (EN/FR) places the case at that answer
-    (``confirmed``), a reply naming another place is geocoded again (``regeocoded``). Any other message
-    changes nothing (``no_location``); a failed new lookup keeps the question open (``geocode_failed``)."""
+    (``confirmed``), a reply naming another place is geocoded again (``regeocoded``). On a case whose
+    decision found no place (``location`` absent or ``not_found``, no point), a message's ``address`` (the
+    answer to "where is it?", `attributes.completes_location_of` at intake), else the place written in its
+    text, is looked up and the case routed again as for a first lookup (``located``: placed, or asked to
+    confirm); a lookup that finds nothing again changes nothing (``not_found``). A case with a point (its
+    own or a placed one) is never moved by words. Any other message changes nothing (``no_location``); a
+    failed new lookup keeps the case as it was (``geocode_failed``)."""
     has_point = added.lat is not None and added.long is not None
     if not has_point and not (added.description.strip() or added.address):
         return "no_location"
@@ -158,6 +165,15 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
         if request is None:
             return "already_located"
         result = "rerouted"
+    elif awaits_place(logged.decision):
+        request = logged_input(logged.decision, logged.service_code, logged.decided_at)
+        query = _written_place(added, request.language, judges)
+        if not query or judges.geocoder is None:
+            return "no_location"
+        place, result = await geocode(query, request.language, jurisdiction, judges), "located"
+        if place.error is not None:
+            return "geocode_failed"
+        request = request.model_copy(update={"address": request.address or (added.address or "").strip() or None})
     else:
         pending = pending_confirmation(logged.decision)
         if pending is None:
@@ -166,8 +182,7 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
         if is_affirmative(added.description):
             place, result = pending.model_copy(update={"confirmed": True}), "confirmed"
         else:
-            query = (added.address or "").strip() or (
-                judges.extract_place(added.description, request.language) if judges.extract_place else None)
+            query = _written_place(added, request.language, judges)
             if not query or judges.geocoder is None:
                 return "no_location"
             place, result = await geocode(query, request.language, jurisdiction, judges), "regeocoded"
@@ -176,12 +191,31 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
     suggestions = suggestions_for(request, jurisdiction, judges, logged.decision)
     decision = route(request, jurisdiction, uow.now, suggestions=suggestions, place=place)
     fields = fields_of(decision)
+    if result == "located" and (fields.location is None or fields.location.status == "not_found"):
+        # Nothing found again: the decision stands (the resident was asked once; staff can place it).
+        log.info("follow_up_place_not_found", case_id=str(added.case_id))
+        return "not_found"
     assert uow.envelope is not None
     await uow.repo.replace_decision(added.case_id, uow.envelope.event_id, uow.now, fields, logged_decision(
         fields, request, previous=logged.decision, decision=decision, suggestions=suggestions, place=place,
         service_request_id=added.service_request_id))
     await uow.emit(RoutingDecided(case_id=added.case_id, routing=fields), subject=added.case_id)
     return result
+
+
+def _written_place(added: CaseMessageAdded, language: str | None, judges: Judges) -> str | None:
+    """The place a message gives: its ``address`` (set by the case service when the message completes the
+    case's location), else the place written in its text; None when it names none."""
+    address = (added.address or "").strip()
+    if address:
+        return address
+    if judges.extract_place is None:
+        return None
+    try:
+        return judges.extract_place(added.description, language)
+    except Exception as exc:  # noqa: BLE001 - a text the extractor trips on gives no place
+        log.warning("extract_place_failed", error_type=type(exc).__name__)
+        return None
 
 
 async def on_case_recategorised(event: CaseRecategorised, uow: UnitOfWork[RouterRepository], *,

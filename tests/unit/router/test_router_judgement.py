@@ -26,7 +26,15 @@ from router_fakes import (
     fake_store,
     judging_demo,
 )
-from services.router.domain import ModelSuggestions, Place, PlaceLookup, RoutingInput, is_affirmative, route
+from services.router.domain import (
+    ModelSuggestions,
+    Place,
+    PlaceLookup,
+    RoutingInput,
+    awaits_place,
+    is_affirmative,
+    route,
+)
 from services.router.service_layer import handlers as h
 from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided, RoutingFields, Suggestion
 from shared.jurisdiction import load_jurisdiction
@@ -180,9 +188,9 @@ def opened(**kw: Any) -> CaseOpened:
 
 
 def added(case: CaseOpened, text: str, **kw: Any) -> CaseMessageAdded:
+    fields: dict[str, Any] = {"channel": "sms", "channel_message_id": f"SM{uuid4().hex[:6]}"}
     return CaseMessageAdded(case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
-                            message_id=uuid4(), channel="sms", channel_message_id=f"SM{uuid4().hex[:6]}",
-                            description=text, **kw)
+                            message_id=uuid4(), description=text, **{**fields, **kw})
 
 
 def table(model: FakeModel | None = None, geocoder: FakeGeocoder | None = None) -> Any:
@@ -385,3 +393,114 @@ async def test_a_reply_naming_a_place_outside_the_jurisdiction_places_nothing(st
     r = routing(store)
     assert r.location is not None and r.location.status == "not_found" and r.location.lat is None
     assert r.district is None
+
+
+# -- a place given later, after none was found -----------------------------------------------------------
+
+
+def chat_report(description: str = "the street light is out, very dark", **kw: Any) -> CaseOpened:
+    return opened(description=description, channel="messenger", channel_message_id="m_report", **kw)
+
+
+def chat_follow_up(case: CaseOpened, text: str, **kw: Any) -> CaseMessageAdded:
+    return added(case, text, channel="messenger", channel_message_id=f"m_{uuid4().hex[:6]}", **kw)
+
+
+async def test_an_address_typed_after_a_chat_report_without_a_place_places_the_case(store: Any) -> None:
+    geocoder = FakeGeocoder({"55 Elm St": Answer(CENTRE, 0.95, "55 ELM ST")})
+    tbl = table(FakeModel(), geocoder)
+    case = chat_report()
+    await store.handle(tbl, event(case, subject=case.case_id))
+    first = routing(store)
+    assert first.location is not None and first.location.status == "not_found" and first.district is None
+
+    later = T0 + timedelta(minutes=2)
+    follow_up = chat_follow_up(case, "55 Elm St", address="55 Elm St")
+    assert await store.handle(tbl, event(follow_up, subject=case.case_id), now=later) == "located"
+
+    r = routing(store)
+    assert r.location is not None and (r.location.status, r.location.matched, r.location.lat) == (
+        "placed", "55 ELM ST", CENTRE[0])
+    assert r.district == "centre" and r.service_code == first.service_code
+    assert geocoder.asked[-1] == ("55 Elm St", None)
+    row = store.repo.rows[case.case_id]
+    assert row["decided_at"] == later and row["logged"]["input"]["address"] == "55 Elm St"
+    assert row["logged"]["previous"]["district"] is None
+
+
+async def test_a_written_place_not_found_is_looked_up_again_from_a_follow_ups_words(store: Any) -> None:
+    geocoder = FakeGeocoder({"55 Elm St": Answer(CENTRE, 0.6, "ELM ST", kind="street")})
+    tbl = table(FakeModel(), geocoder)
+    case = opened(description="pothole at 99 Nowhere Rd")  # written, but nothing matches
+    await store.handle(tbl, event(case, subject=case.case_id))
+    assert routing(store).location.status == "not_found"  # type: ignore[union-attr]
+
+    assert await store.handle(tbl, event(added(case, "sorry, it is at 55 Elm St"), subject=case.case_id)) == "located"
+
+    r = routing(store)  # between the bands: the resident is asked "Did you mean ELM ST?" as for a first lookup
+    assert r.location is not None and (r.location.status, r.location.matched) == ("confirm", "ELM ST")
+    assert store.repo.rows[case.case_id]["logged"]["input"]["address"] is None
+
+
+async def test_a_follow_up_after_a_failed_lookup_places_the_case(store: Any) -> None:
+    geocoder = FakeGeocoder({"55 Elm St": Answer(NORD, 0.9, "55 ELM ST")}, down=True)
+    tbl = table(FakeModel(), geocoder)
+    case = chat_report(description="pothole at 1200 Main St")
+    await store.handle(tbl, event(case, subject=case.case_id))
+    assert routing(store).location is None
+    geocoder.down = False
+
+    assert await store.handle(tbl, event(chat_follow_up(case, "55 Elm St", address="55 Elm St"),
+                                         subject=case.case_id)) == "located"
+    assert routing(store).district == "nord"
+
+
+async def test_a_follow_up_whose_place_is_not_found_either_changes_nothing(store: Any) -> None:
+    tbl = table(FakeModel(), FakeGeocoder())
+    case = chat_report()
+    await store.handle(tbl, event(case, subject=case.case_id))
+
+    result = await store.handle(tbl, event(chat_follow_up(case, "9 Nowhere Rd", address="9 Nowhere Rd"),
+                                           subject=case.case_id))
+
+    assert result == "not_found" and len(store.emitted("routing.decided")) == 1
+
+
+@pytest.mark.parametrize("first", ["point", "placed"])
+async def test_a_case_with_a_point_is_not_moved_by_a_follow_ups_words(store: Any, first: str) -> None:
+    geocoder = FakeGeocoder({"1200 Main St": Answer(NORD, 0.95, "1200 MAIN ST"),
+                             "55 Elm St": Answer(CENTRE, 0.95, "55 ELM ST")})
+    tbl = table(FakeModel(), geocoder)
+    case = opened(**({"lat": NORD[0], "long": NORD[1]} if first == "point" else {}))
+    await store.handle(tbl, event(case, subject=case.case_id))
+    asked = len(geocoder.asked)
+
+    follow_up = chat_follow_up(case, "it is really at 55 Elm St", address="55 Elm St")
+    assert await store.handle(tbl, event(follow_up, subject=case.case_id)) == "no_location"
+
+    assert len(store.emitted("routing.decided")) == 1 and len(geocoder.asked) == asked
+    assert routing(store).district == "nord"
+
+
+async def test_a_follow_up_naming_no_place_on_a_case_without_one_changes_nothing(store: Any) -> None:
+    geocoder = FakeGeocoder()
+    tbl = table(FakeModel(), geocoder)
+    case = chat_report()
+    await store.handle(tbl, event(case, subject=case.case_id))
+
+    assert await store.handle(tbl, event(chat_follow_up(case, "it is getting worse"), subject=case.case_id)) \
+        == "no_location"
+    assert len(store.emitted("routing.decided")) == 1 and geocoder.asked == []
+
+
+@pytest.mark.parametrize(("logged", "expected"), [
+    ({"input": {"lat": None, "long": None}, "location": {"status": "not_found"}}, True),
+    ({"input": {"lat": None, "long": None}}, True),  # the geocoder failed, or logged before locations
+    ({"input": {"lat": None, "long": None}, "location": {"status": "confirm"}}, False),  # "Did you mean": its own rule
+    ({"input": {"lat": None, "long": None}, "location": {"status": "placed"}}, False),
+    ({"input": {"lat": NORD[0], "long": NORD[1]}, "location": {"status": "point"}}, False),
+    ({"input": {"lat": NORD[0], "long": NORD[1]}}, False),
+    (None, False),
+])
+def test_only_a_decision_without_a_usable_place_awaits_one(logged: dict[str, Any] | None, expected: bool) -> None:
+    assert awaits_place(logged) is expected
