@@ -88,7 +88,8 @@ PY
 echo
 if [[ "$DEV_FAKES" == "1" ]]; then "$PY" -m tools.simulate banner; fi
 if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
-  echo "Ctrl-C stops the services; 'make stop' (from another shell) stops everything."
+  echo "Ctrl-C stops the services; from another shell, 'deploy/local/bin/services.sh stop' stops only the services"
+  echo "(pids: var/run/<service>.pid the supervisor, var/run/<service>.child.pid the process) and 'make stop' stops everything."
   # Each restart a supervisor makes, on this terminal too.
   touch var/logs/supervisor.log
   tail -n 0 -F var/logs/supervisor.log 2>/dev/null &
@@ -98,5 +99,5 @@ if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   echo "services were stopped"
   exit 0
 fi
-echo "The services keep running in the background; 'make stop' stops everything."
+echo "The services keep running in the background; 'deploy/local/bin/services.sh stop' stops only the services, 'make stop' everything."
 trap - EXIT

@@ -11,7 +11,9 @@
 # A process that exits on its own is restarted by its supervisor after 1 s, 2 s, 4 s ... (at most 30 s;
 # back to 1 s once it had stayed up a minute), each restart a line in var/logs/supervisor.log and in its log.
 # Logs: var/run/<name>.log; pids: var/run/<name>.pid (the supervisor, leader of the process group) and
-# var/run/<name>.child.pid (the process itself). Settings come from OMNI311_* variables.
+# var/run/<name>.child.pid (the process itself, which serves the port). A supervisor killed on its own
+# (kill -9 of <name>.pid) takes its process with it (Linux: PR_SET_PDEATHSIG), and `stop` also stops a
+# process left in <name>.child.pid. Settings come from OMNI311_* variables.
 set -euo pipefail
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
@@ -39,6 +41,8 @@ command_of() {
 }
 
 running() { [[ -f "var/run/$1.pid" ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
+# The process itself, when it outlived its supervisor (or runs beside it).
+child_running() { [[ -f "var/run/$1.child.pid" ]] && kill -0 "$(cat "var/run/$1.child.pid")" 2>/dev/null; }
 restarts() { cat "var/run/$1.restarts" 2>/dev/null || echo 0; }
 
 start() {
@@ -69,20 +73,23 @@ start() {
 stop() {
   local was=()
   for s in "${ALL[@]}"; do
-    running "$s" && was+=("$s")
+    if running "$s" || child_running "$s"; then was+=("$s"); fi
   done
   for s in "${ALL[@]}"; do
-    # The supervisor passes SIGTERM on to its process and restarts nothing more.
-    if running "$s"; then kill -TERM "$(cat "var/run/$s.pid")" 2>/dev/null || true; fi
+    # The supervisor passes SIGTERM on to its process and restarts nothing more; a process whose
+    # supervisor is gone is sent SIGTERM itself.
+    if running "$s"; then kill -TERM "$(cat "var/run/$s.pid")" 2>/dev/null || true
+    elif child_running "$s"; then kill -TERM "$(cat "var/run/$s.child.pid")" 2>/dev/null || true; fi
   done
   for s in "${ALL[@]}"; do
-    if ! running "$s"; then
+    if ! running "$s" && ! child_running "$s"; then
       rm -f "var/run/$s.pid" "var/run/$s.child.pid" "var/run/$s.restarts"
       if [[ " ${was[*]} " == *" $s "* ]]; then echo "$s stopped"; fi
       continue
     fi
-    for _ in $(seq 1 50); do running "$s" || break; sleep 0.5; done
+    for _ in $(seq 1 50); do running "$s" || child_running "$s" || break; sleep 0.5; done
     if running "$s"; then kill -KILL -- "-$(cat "var/run/$s.pid")" 2>/dev/null || true; fi
+    if child_running "$s"; then kill -KILL "$(cat "var/run/$s.child.pid")" 2>/dev/null || true; fi
     rm -f "var/run/$s.pid" "var/run/$s.child.pid" "var/run/$s.restarts"
     echo "$s stopped"
   done

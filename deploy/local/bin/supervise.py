@@ -5,7 +5,10 @@ an exit), log it and start it again after a backoff, instead of leaving the stac
 
 Started by `deploy/local/bin/services.sh` as the leader of its own process group (``setsid``), with the
 command as its child in that group: SIGTERM (or SIGINT) to the supervisor stops both (passed on to the
-child once, which gets 20 s to stop gracefully, then SIGKILL) and nothing is restarted. Files, under the repository's ``var/``:
+child once, which gets 20 s to stop gracefully, then SIGKILL) and nothing is restarted. A supervisor that
+dies without that (``kill -9`` of the pid in ``var/run/NAME.pid``) takes its child with it: on Linux the
+child is started with ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` (`die_with_parent`), so no orphan keeps serving
+the port; ``services.sh stop`` also stops a child left in ``var/run/NAME.child.pid``. Files, under the repository's ``var/``:
 ``run/NAME.log`` (the child's output, and each restart line), ``run/NAME.child.pid`` (the child's pid),
 ``run/NAME.restarts`` (restarts so far), ``logs/supervisor.log`` (every supervisor's restart lines: run.sh
 shows them on the terminal). The backoff is `next_delay`. Standard library only.
@@ -13,6 +16,10 @@ shows them on the terminal). The backoff is `next_delay`. Standard library only.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import os
 import signal
 import subprocess
 import sys
@@ -52,6 +59,23 @@ def describe_exit(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the calling process gets when the thread that forked it dies (Linux)."""
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> None:
+    """In a child between fork and exec (`subprocess.Popen(preexec_fn=...)`): ask Linux to send `sig` when
+    the supervisor (pid `parent`) dies, however it dies (``kill -9`` included), and exit at once if it is
+    already gone (it died between the fork and this call). Does nothing off Linux (no prctl: `services.sh stop` kills
+    the child from its pid file there)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class Supervisor:
     """Runs `command` as `name`, restarting it with `next_delay` until asked to stop."""
 
@@ -85,7 +109,7 @@ class Supervisor:
             started = time.monotonic()
             with (self.run_dir / f"{self.name}.log").open("ab") as out:
                 self.child = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
-                                              stderr=subprocess.STDOUT)
+                                              stderr=subprocess.STDOUT, preexec_fn=functools.partial(die_with_parent, os.getpid()))
             (self.run_dir / f"{self.name}.child.pid").write_text(f"{self.child.pid}\n")
             if restarts:
                 self.log(f"restarted (pid {self.child.pid}, restart {restarts})")

@@ -4,7 +4,10 @@ keeps exiting restarted with that backoff, each restart logged, and nothing rest
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -98,3 +101,68 @@ def test_a_stop_passes_sigterm_to_the_process_and_restarts_nothing(tmp_path: Pat
     assert (tmp_path / "var/run/steady.restarts").read_text().strip() == "0"
     assert not (tmp_path / "var/logs/supervisor.log").exists() or "exited" not in (
         tmp_path / "var/logs/supervisor.log").read_text()
+
+
+def _checkout(tmp_path: Path) -> Path:
+    """A temporary checkout with deploy/local/bin's supervisor and services.sh (their var/ is the checkout's)."""
+    bin_dir = tmp_path / "deploy/local/bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("supervise.py", "services.sh"):
+        shutil.copy2(REPO / "deploy/local/bin" / name, bin_dir / name)
+    return bin_dir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"  # a zombie has exited
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_supervisor_killed_with_sigkill_takes_its_process_with_it(tmp_path: Path) -> None:
+    bin_dir = _checkout(tmp_path)
+    supervisor = subprocess.Popen([sys.executable, str(bin_dir / "supervise.py"), "orphan", "--", sys.executable,
+                                   "-c", "import time; time.sleep(60)"], start_new_session=True)
+    child_pid = tmp_path / "var/run/orphan.child.pid"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not child_pid.exists():
+        time.sleep(0.05)
+    child = int(child_pid.read_text())
+    try:
+        supervisor.kill()
+        supervisor.wait(timeout=5)
+        assert _gone_within(child, 5), "the process outlived its supervisor (an orphan still serving)"
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_services_stop_also_stops_a_process_whose_supervisor_is_gone(tmp_path: Path) -> None:
+    bin_dir = _checkout(tmp_path)
+    # Not our child (the shell that started it exits): an orphan, as after a supervisor's kill -9 off Linux.
+    started = subprocess.run(["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' >/dev/null 2>&1 & "
+                              "echo $!"], capture_output=True, text=True, timeout=10, check=True)
+    orphan = int(started.stdout)
+    run_dir = tmp_path / "var/run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "case.child.pid").write_text(f"{orphan}\n")
+    try:
+        done = subprocess.run([str(bin_dir / "services.sh"), "stop"], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        assert "case stopped" in done.stdout
+        assert _gone_within(orphan, 5)
+        assert not (run_dir / "case.child.pid").exists()
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
