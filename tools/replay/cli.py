@@ -10,7 +10,8 @@ settles, and writes a JSON report (default `var/replay-report.json`).
 
 Free-text mode needs the resident's text: a mapping without a ``description`` column is refused before
 anything is sent; records without text are counted (``free_text_missing``) and sent all the same (place
-only), and the API's answer is reported. The `districts` section compares the district each case was
+only), and what the API did with them is reported there (`free_text_missing_section`: accepted, or
+refused with its reason). The `districts` section compares the district each case was
 routed to with the export's own district label, where the export has one. The `sla` section compares each
 case's `routing.sla_due_at` with the city's own due time and on-time verdict (`tools.replay.sla`).
 The `routing`, `location` and `dedup` sections (`tools.replay.judgement`) say what the pipeline did with
@@ -58,6 +59,7 @@ from tools.replay.stack import (
     is_path,
     missing_topics,
     missing_topics_error,
+    other_city_error,
     running_stack_env,
     stack_target,
 )
@@ -259,6 +261,23 @@ async def _watch(settings: Settings, observed: Observed, ready: asyncio.Event, s
         await consumer.stop()
 
 
+def free_text_missing_section(records: int, refused: Counter[str]) -> dict[str, Any]:
+    """The report's `free_text_missing` entry: how many free-text records had no text of their own (no
+    description, or one that only names the category), and what the API did with them, sent with their
+    place only: `refused` (by the API's reason) and `accepted`; `what_happened` says it in words."""
+    n_refused = sum(refused.values())
+    accepted = records - n_refused
+    if not records:
+        words = "every record had a text of its own"
+    elif n_refused == records:
+        words = (f"all {records} had no description (or one that only names the category); sent with their place "
+                 f"only, all were refused: {'; '.join(refused)}")
+    else:
+        words = (f"{records} had no description (or one that only names the category); sent with their place "
+                 f"only: {accepted} accepted, {n_refused} refused" + (f" ({'; '.join(refused)})" if refused else ""))
+    return {"records": records, "accepted": accepted, "refused": dict(refused.most_common()), "what_happened": words}
+
+
 def layout_in_use(layout: str | Path | ExportLayoutSpec | None, jurisdiction: Jurisdiction | None) -> ExportLayoutSpec | None:
     """The column mapping `records_for` reads with (``None``: a layout detected from the file).
 
@@ -333,6 +352,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
     rejected: dict[str, Counter[str]] = {m: Counter() for m in modes}
     submitted: Counter[str] = Counter()
     free_text_missing: Counter[str] = Counter()
+    missing_refused: dict[str, Counter[str]] = {m: Counter() for m in modes}  # reason -> records without text
     sem = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
         services = (await http.get("/services.json")).json()
@@ -343,7 +363,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
             async with sem:
                 form = form_for(record, mode, codes, api_key, address_only=address_only)
                 withheld = withholds_point(record, address_only)
-                if mode == "free-text" and not record.free_text:
+                no_text = mode == "free-text" and not record.free_text
+                if no_text:
                     free_text_missing[mode] += 1  # sent all the same: the API says what it does with no text
                 if form is None:
                     rejected[mode][f"service not offered: {record.service_name}"] += 1
@@ -361,6 +382,8 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
                         except (ValueError, KeyError, TypeError):
                             reason = f"HTTP {r.status_code}"
                         rejected[mode][reason] += 1
+                        if no_text:
+                            missing_refused[mode][reason] += 1
                 bar.update(1)
 
         await asyncio.gather(*(submit(rec, mode) for mode in modes for rec in records))
@@ -398,9 +421,7 @@ async def replay(path: Path, *, base_url: str, modes: list[str], api_key: str, s
         "acknowledgements_sent": len(observed.acknowledged_cases & observed.ours()),
         "records_with_email": sum(1 for r in records if r.email),
         "free_text_missing": {
-            m: {"records": free_text_missing[m],
-                "why": "no description, or one that names the category: sent with its place only"}
-            for m in modes if m == "free-text"},
+            m: free_text_missing_section(free_text_missing[m], missing_refused[m]) for m in modes if m == "free-text"},
         "not_settled": sum(1 for s in observed.by_token.values() if s.routed_at is None and not s.already_present),
         "per_mode": {},
     }
@@ -458,13 +479,15 @@ def _jurisdiction_id(jurisdiction: str) -> str:
 
 
 def find_stack(file: Path, jurisdiction_arg: str | None, env: dict[str, str] | None = None,
-               run_dir: Path = REPO_ROOT / "var" / "run") -> StackTarget:
+               run_dir: Path = REPO_ROOT / "var" / "run") -> tuple[StackTarget, str | None]:
     """The jurisdiction and topic prefix of the stack a replay of `file` talks to (`stack.stack_target`,
-    with the environment of a running `make run` stack read from `run_dir`)."""
+    with the environment of a running `make run` stack read from `run_dir`), and the one-line error when
+    that stack is another city's than the file's name says (`stack.other_city_error`; None otherwise)."""
     found = running_stack_env(run_dir)
     running, running_from = found if found is not None else ({}, "the running stack")
-    return stack_target(replay_file=file, env=dict(os.environ) if env is None else env, running=running,
-                        running_from=running_from, jurisdiction_arg=jurisdiction_arg, id_of=_jurisdiction_id)
+    target = stack_target(replay_file=file, env=dict(os.environ) if env is None else env, running=running,
+                          running_from=running_from, jurisdiction_arg=jurisdiction_arg, id_of=_jurisdiction_id)
+    return target, other_city_error(target, file, running_from=running_from, id_of=_jurisdiction_id)
 
 
 async def topics_missing(settings: Settings, target: StackTarget) -> str | None:
@@ -536,7 +559,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the offline evaluation of the file in the routing, location and dedup "
                              "sections (the live figures stay)")
     args = parser.parse_args(argv)
-    target = find_stack(args.file, args.jurisdiction)
+    target, other_city = find_stack(args.file, args.jurisdiction)
+    if other_city is not None:
+        print(other_city, file=sys.stderr)
+        return 2
     settings = Settings(jurisdiction=target.jurisdiction, topic_prefix=target.topic_prefix)
     modes = list(MODES) if args.mode == "both" else [args.mode]
     try:

@@ -53,6 +53,27 @@ def jurisdiction_for_file(replay_file: Path | str) -> str:
     return "demo"
 
 
+def city_named_by(replay_file: Path | str) -> str | None:
+    """The jurisdiction the file's name says (`jurisdiction_for_file`: ``nyc*`` → nyc, ``*boston*`` →
+    boston), or None when it names no city (make run would replay it into demo)."""
+    name = Path(replay_file).name
+    return jurisdiction_for_file(name) if name.startswith("nyc") or "boston" in name else None
+
+
+def other_city_error(target: StackTarget, replay_file: Path | str, *, running_from: str,
+                     id_of: Callable[[str], str] = lambda j: j) -> str | None:
+    """The one line a replay stops with when it would send a city's file to the running stack of another
+    city: the jurisdiction came from that stack (`running_from`, not ``OMNI311_JURISDICTION`` nor
+    ``--jurisdiction``) and the file's name says another city (`city_named_by`). Every record would be
+    refused there (its services are not that city's), so nothing is sent. None when there is no such clash."""
+    named = city_named_by(replay_file)
+    if target.jurisdiction_from != running_from or named is None or named == id_of(target.jurisdiction):
+        return None
+    return (f"omni311-replay: {Path(replay_file).name} is a {named} file (its name) but {running_from} serves "
+            f"{target.jurisdiction}: its records would be refused there; run `make run REPLAY={replay_file}` for a "
+            f"{named} stack, or set OMNI311_JURISDICTION (and OMNI311_TOPIC_PREFIX) to replay into that city anyway")
+
+
 def is_path(jurisdiction: str) -> bool:
     """Whether ``OMNI311_JURISDICTION`` names a file or folder rather than an id (jurisdiction-env.sh's test,
     without its look at the disk: a ``/`` or a YAML suffix)."""

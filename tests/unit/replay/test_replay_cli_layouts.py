@@ -81,3 +81,19 @@ def test_district_section_compares_the_routed_district_with_the_export_label():
 def test_structured_mode_with_the_demo_city_reads_its_own_file():
     path = Path(__file__).resolve().parents[3] / "jurisdictions" / "demo" / "replay" / "requests.json"
     assert layout_in_use(None, load_jurisdiction("demo")) is None and path.is_file()
+
+
+def test_free_text_records_without_text_are_reported_as_what_the_api_did_with_them():
+    # Boston in free-text mode: 83 records had no text of their own, and the API refused every one; the
+    # report said they were "sent with its place only" beside a rejected_by_reason that refused them.
+    from collections import Counter
+
+    from tools.replay.cli import free_text_missing_section
+
+    reason = "either service_code or a description of the problem is required"
+    refused = free_text_missing_section(83, Counter({reason: 83}))
+    assert (refused["records"], refused["accepted"], refused["refused"]) == (83, 0, {reason: 83})
+    assert refused["what_happened"].endswith(f"all were refused: {reason}")
+    mixed = free_text_missing_section(5, Counter({reason: 2}))
+    assert (mixed["accepted"], "3 accepted, 2 refused" in mixed["what_happened"]) == (3, True)
+    assert free_text_missing_section(0, Counter())["what_happened"] == "every record had a text of its own"

@@ -13,9 +13,11 @@ import pytest
 from tools.replay.cli import main
 from tools.replay.stack import (
     StackTarget,
+    city_named_by,
     jurisdiction_for_file,
     missing_topics,
     missing_topics_error,
+    other_city_error,
     parse_environ,
     running_stack_env,
     stack_target,
@@ -176,3 +178,49 @@ def test_odd_numbers_on_the_command_line_are_refused_before_anything_starts(
 
     assert stopped.value.code == 2
     assert args[0] in capsys.readouterr().err
+
+
+BOSTON = Path("311_records/qsv_boston311-100.csv")  # only its name counts
+
+
+def test_a_city_file_beside_another_citys_running_stack_is_refused_in_one_line() -> None:
+    # Boston's file beside a running demo stack: every record would be refused there (issue 12, README walk).
+    running_from = "the running stack (var/run/intake_web.pid)"
+    running = {"OMNI311_JURISDICTION": "demo", "OMNI311_TOPIC_PREFIX": "demo."}
+    target = stack_target(replay_file=BOSTON, env={}, running=running, running_from=running_from)
+    error = other_city_error(target, BOSTON, running_from=running_from)
+    assert error is not None and "\n" not in error
+    assert error.startswith("omni311-replay: qsv_boston311-100.csv is a boston file (its name) but the running "
+                            "stack (var/run/intake_web.pid) serves demo")
+    assert "OMNI311_JURISDICTION" in error and "make run REPLAY=" in error
+    # chosen on purpose: the environment or --jurisdiction wins, nothing refused
+    for chosen in (stack_target(replay_file=BOSTON, env={"OMNI311_JURISDICTION": "demo"}, running=running,
+                                running_from=running_from),
+                   stack_target(replay_file=BOSTON, env={}, running=running, running_from=running_from,
+                                jurisdiction_arg="demo")):
+        assert other_city_error(chosen, BOSTON, running_from=running_from) is None
+    # the same city, or a file whose name names no city, goes to the running stack as before
+    same = stack_target(replay_file=NYC, env={}, running={"OMNI311_JURISDICTION": "nyc"}, running_from=running_from)
+    assert other_city_error(same, NYC, running_from=running_from) is None
+    plain = stack_target(replay_file=Path("export.csv"), env={}, running=running, running_from=running_from)
+    assert other_city_error(plain, Path("export.csv"), running_from=running_from) is None
+    assert (city_named_by(BOSTON), city_named_by(NYC), city_named_by("requests.json")) == ("boston", "nyc", None)
+
+
+def test_the_command_refuses_a_boston_file_beside_a_demo_stack_with_exit_2(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tools.replay import cli
+
+    async def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("nothing may be asked or sent")
+
+    monkeypatch.setattr(cli, "topics_missing", never)
+    monkeypatch.setattr(cli, "replay", never)
+    monkeypatch.setattr(cli, "running_stack_env", lambda run_dir: (
+        {"OMNI311_JURISDICTION": "demo", "OMNI311_TOPIC_PREFIX": "demo."}, "the running stack (var/run/intake_web.pid)"))
+    monkeypatch.delenv("OMNI311_JURISDICTION", raising=False)
+    monkeypatch.delenv("OMNI311_TOPIC_PREFIX", raising=False)
+    boston = tmp_path / "qsv_boston311-100.csv"  # never read: refused on its name
+    assert main([str(boston), "--report", str(tmp_path / "r.json"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a boston file (its name) but the running stack" in err[0]
