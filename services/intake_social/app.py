@@ -50,14 +50,14 @@ def create_app(settings: Settings | None = None, *, social: SocialSettings | Non
     rt = Runtime(s, SERVICE, schema_package="services.intake_social", title="omni311 social intake")
     install_auth(rt.app, TokenVerifier(s))
     reporting = Reporting(rt)
+    place = wiring.place_of(jurisdiction or load_jurisdiction(s.jurisdiction))
     stores = meta.Stores(conversations=conversations or PgConversations(lambda: rt.db),
                          unsupported=unsupported or PgUnsupported(lambda: rt.db),
-                         case_api=case_api or wiring.case_api_client(rt),
-                         place=wiring.place_of(jurisdiction or load_jurisdiction(s.jurisdiction)),
+                         case_api=case_api or wiring.case_api_client(rt), place=place,
                          media=media or wiring.media_keeper(rt, cfg))
     meta.mount(rt, cfg, publish or KafkaIntakePublisher(rt.broker, s.topic).publish, reporting, stores)
     if cfg.mastodon_enabled() or mastodon is not None:
-        mentions.watch(rt, cfg, mastodon, reporting)
+        mentions.watch(rt, cfg, mastodon, reporting, language=place.language)
     table = erasure.handlers()
     kafka.subscribe(rt, rt.event_handler(lambda: table, ErasureRepository))
     return rt.app

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal, TypeVar
 
 __all__ = [
     "LIGATURES",
     "STOPWORDS",
     "fold_label",
+    "guess_language",
     "normalize_text",
     "service_code_for",
     "stem",
@@ -34,6 +36,36 @@ STOPWORDS: frozenset[str] = frozenset(
     d l s n j c m t qu
     """.split()
 )
+
+
+_FRENCH_HINTS = frozenset("""
+le la les des du un une est sont il elle y a au aux dans devant pres près coin rue trou nid poule
+lampadaire eteint éteint ordures bruit fuite eau arbre merci bonjour svp sil s'il vous plait plaît
+chaussee chaussée trottoir deneigement déneigement encore toujours pas ne depuis avec sur chez mon ma mes
+""".split())
+_ENGLISH_HINTS = frozenset("""
+the a an is are there in on at of near front street road pothole light out trash garbage noise leak
+tree please thanks hello still not since with my our this that it broken missed
+""".split())
+_HINT_WORD = re.compile(r"[a-zà-ÿ']+")
+_Default = TypeVar("_Default", bound=str)
+
+
+def guess_language(text: str, default: _Default) -> _Default | Literal["en", "fr"]:
+    """``fr`` or ``en`` for a resident's short text (an SMS, a chat message, a mention) from common words
+    and French accents; `default` (the conversation's language, else the jurisdiction's first locale)
+    when the text says nothing or as much of either. Pure; never raises.
+
+    ``"Nid-de-poule devant le 12 rue Elm"`` → ``fr``; ``"12"`` → `default`.
+    """
+    words = _HINT_WORD.findall(text.casefold())
+    fr = sum(w in _FRENCH_HINTS for w in words) + sum(1 for c in text if c in "éèêàâçùûîôœ")
+    en = sum(w in _ENGLISH_HINTS for w in words)
+    if fr > en:
+        return "fr"
+    if en > fr:
+        return "en"
+    return default
 
 
 def fold_label(label: str | None) -> str:

@@ -14,28 +14,6 @@ from shared.open311.models import ServiceRequest
 
 Lang = Literal["en", "fr"]
 
-_FRENCH_HINTS = frozenset("""
-le la les des du un une est sont il elle y a au aux dans devant pres près coin rue trou nid poule
-lampadaire eteint éteint ordures bruit fuite eau arbre merci bonjour svp sil s'il vous plait plaît
-chaussee chaussée trottoir deneigement déneigement encore toujours pas ne depuis avec sur chez mon ma mes
-""".split())
-_ENGLISH_HINTS = frozenset("""
-the a an is are there in on at of near front street road pothole light out trash garbage noise leak
-tree please thanks hello still not since with my our this that it broken missed
-""".split())
-
-
-def guess_language(text: str, default: Lang = "en") -> Lang:
-    """``fr`` or ``en`` from common words (and French accents); `default` when the text says nothing."""
-    words = re.findall(r"[a-zà-ÿ']+", text.casefold())
-    fr = sum(w in _FRENCH_HINTS for w in words) + sum(1 for c in text if c in "éèêàâçùûîôœ")
-    en = sum(w in _ENGLISH_HINTS for w in words)
-    if fr > en:
-        return "fr"
-    if en > fr:
-        return "en"
-    return default
-
 
 def keyword_reply(kind: KeywordKind, language: Lang, program: str) -> str:
     """The confirmation of an opt-out, opt-in or help keyword."""

@@ -38,7 +38,6 @@ from services.intake_sms_voice.domain.location import Contains, Location, find_l
 from services.intake_sms_voice.domain.replies import (
     Lang,
     follow_up_added,
-    guess_language,
     keyword_reply,
     location_confirm_question,
     location_question,
@@ -52,6 +51,7 @@ from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePub
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
 from shared.intake.follow_ups import as_its_case_says
 from shared.jurisdiction import Jurisdiction
+from shared.jurisdiction.text import guess_language
 from shared.logs import get_logger
 from shared.media import with_our_media
 

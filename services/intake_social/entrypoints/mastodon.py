@@ -15,9 +15,10 @@ from services.intake_social.service_layer.mentions import MentionIntake
 from shared.service import Runtime
 
 
-def watch(rt: Runtime, cfg: SocialSettings, source: Any, reporting: Reporting) -> None:
+def watch(rt: Runtime, cfg: SocialSettings, source: Any, reporting: Reporting, language: str = "en") -> None:
     """Run the mention intake between the service's start and stop. `source` is the Mastodon source
-    (tests); None builds the Mastodon.py one from `cfg` at start."""
+    (tests); None builds the Mastodon.py one from `cfg` at start. `language`: the jurisdiction's first
+    locale (a mention whose status and words name none)."""
     running: list[MentionIntake] = []
 
     async def start() -> None:
@@ -25,7 +26,7 @@ def watch(rt: Runtime, cfg: SocialSettings, source: Any, reporting: Reporting) -
         account = source if source is not None else _account(cfg)
         intake = MentionIntake(account, PgCursorStore(rt.db, SERVICE), cfg, report=reporting.reporter("mastodon"),
                                counted=lambda result: reporting.polls.labels(result).inc(), clock=rt.clock,
-                               log=rt.log, producer=SERVICE)
+                               log=rt.log, producer=SERVICE, language=language)
         running.append(intake)
         intake.start()
 

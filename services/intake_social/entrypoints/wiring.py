@@ -23,10 +23,11 @@ def case_api_client(rt: Runtime) -> CaseApiClient:
 
 
 def place_of(jur: Jurisdiction) -> Place:
-    """The jurisdiction's boundary (`contains`) and the services its keywords name in a text (every
-    language's keywords, `shared.intake.conversation.services_named`)."""
+    """The jurisdiction's boundary (`contains`), the services its keywords name in a text (every
+    language's keywords, `shared.intake.conversation.services_named`) and its first locale (`language`)."""
     keywords = [(svc.service_code, kw.text) for svc in jur.services for kws in svc.keywords.values() for kw in kws]
-    return Place(contains=jur.contains, names_service=lambda text: services_named(text, keywords))
+    return Place(contains=jur.contains, names_service=lambda text: services_named(text, keywords),
+                 language=jur.locales[0] if jur.locales else "en")
 
 
 def media_keeper(rt: Runtime, cfg: SocialSettings) -> MetaMedia:

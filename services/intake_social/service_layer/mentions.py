@@ -22,6 +22,7 @@ from services.intake_social.adapters.mastodon_api import mention_listener
 from services.intake_social.config import SocialSettings
 from services.intake_social.domain.mastodon import id_order, outcome_of_notification, parse_created_at
 from services.intake_social.domain.outcomes import Inbound, Outcome
+from services.intake_social.service_layer.reading import in_its_language
 from shared.events import Envelope
 
 MAX_PAGES = 100
@@ -65,7 +66,8 @@ class CursorStore(Protocol):
 class MentionDeps:
     """What a poll needs. `cursor_key` names the account (``mastodon:<server>:<account id>``) so that a
     change of account or server starts a cursor of its own; `backfill` is how far back the very first
-    poll reads (older mentions are left alone rather than opening cases from years ago)."""
+    poll reads (older mentions are left alone rather than opening cases from years ago); `language` the
+    jurisdiction's first locale, for a mention whose status and words name no language."""
 
     source: MentionSource
     store: CursorStore
@@ -77,6 +79,7 @@ class MentionDeps:
     producer: str = "intake_social"
     page_size: int = 40
     backfill: timedelta = timedelta(hours=24)
+    language: str = "en"
 
 
 async def new_mentions(source: MentionSource, since_id: str | None, *, page_size: int,
@@ -113,7 +116,8 @@ async def new_mentions(source: MentionSource, since_id: str | None, *, page_size
 async def poll_mentions(deps: MentionDeps, now: datetime) -> int:
     """Handle every mention since the cursor; returns how many became messages.
 
-    Each notification moves the cursor, messages or not (a favourite is not read again either). Raises
+    A mention is published in its status's language, else its words' (`reading.in_its_language`). Each
+    notification moves the cursor, messages or not (a favourite is not read again either). Raises
     what the source or the store raise; the cursor then stays at the last notification fully handled.
     """
     cursor = await deps.store.get(deps.cursor_key)
@@ -125,7 +129,8 @@ async def poll_mentions(deps: MentionDeps, now: datetime) -> int:
                                           instance_host=deps.instance_host, now=now)
         envelope = None
         if isinstance(outcome, Inbound):
-            msg = outcome.message
+            msg = in_its_language(outcome.message, deps.language)
+            outcome = Inbound(msg, notes=outcome.notes)
             envelope = Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
                                          event_id=outcome.event_id)
             published += 1
@@ -187,7 +192,7 @@ class MentionPoller:
     cursor (`poll_mentions`, the cursor key ``mastodon:<server>:<account id>``) and counts each poll
     with `counted("ok")` or `counted("error")`; returns how many mentions became messages and raises
     what the poll raised. `clock()` gives the time (UTC); `backfill` is how far back the very first
-    poll reads."""
+    poll reads; `language` the jurisdiction's first locale."""
 
     source: MastodonAccount
     store: CursorStore
@@ -197,6 +202,7 @@ class MentionPoller:
     producer: str = "intake_social"
     backfill: timedelta = timedelta(hours=24)
     identity: tuple[str, str] | None = None
+    language: str = "en"
 
     async def __call__(self) -> int:
         """Poll once (see the class)."""
@@ -207,7 +213,7 @@ class MentionPoller:
             host = self.source.instance_host
             deps = MentionDeps(source=self.source, store=self.store, cursor_key=f"mastodon:{host}:{account_id}",
                                own_acct=acct, own_account_id=account_id, instance_host=host, report=self.report,
-                               producer=self.producer, backfill=self.backfill)
+                               producer=self.producer, backfill=self.backfill, language=self.language)
             n = await poll_mentions(deps, self.clock())
         except Exception:
             self.counted("error")
@@ -225,12 +231,12 @@ class MentionIntake:
 
     def __init__(self, source: MastodonAccount, store: CursorStore, cfg: SocialSettings, *,
                  report: Callable[[Outcome], None], counted: Callable[[str], None],
-                 clock: Callable[[], datetime], log: Any, producer: str) -> None:
+                 clock: Callable[[], datetime], log: Any, producer: str, language: str = "en") -> None:
         self.source = source
         self.cfg = cfg
         self.log = log
         poller = MentionPoller(source, store, report=report, counted=counted, clock=clock, producer=producer,
-                               backfill=timedelta(hours=cfg.mastodon_backfill_hours))
+                               backfill=timedelta(hours=cfg.mastodon_backfill_hours), language=language)
         self.watcher = MentionWatcher(poller, interval_s=cfg.mastodon_poll_interval_s,
                                       on_error=lambda exc, wait: log.warning("mastodon_poll_failed", error=repr(exc),
                                                                              retry_in_s=wait))

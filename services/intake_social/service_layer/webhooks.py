@@ -39,8 +39,8 @@ from services.intake_social.domain.outcomes import (
     Withdrawn,
 )
 from services.intake_social.domain.storable import storable
+from services.intake_social.service_layer.reading import in_its_language, written_place
 from shared.events import Envelope, MessageReceived
-from shared.geocode import extract_place
 from shared.intake import CaseApi
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of
 from shared.intake.follow_ups import as_its_case_says
@@ -98,12 +98,14 @@ class MediaKeeper(Protocol):
 
 @dataclass(frozen=True)
 class Place:
-    """What the jurisdiction says about places and problems: `contains(lat, long)` (the location check)
-    and `names_service(text)` (the service codes a text names, `shared.intake.conversation.services_named`
-    over the jurisdiction's keywords)."""
+    """What the jurisdiction says about places, problems and words: `contains(lat, long)` (the location
+    check), `names_service(text)` (the service codes a text names, `shared.intake.conversation.services_named`
+    over the jurisdiction's keywords) and `language`, its first locale (the language of a message whose words
+    show none)."""
 
     contains: Contains | None = None
     names_service: Callable[[str], set[str]] = field(default=lambda _text: set())
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ async def receive_delivery(body: bytes, signature_header: str | None, deps: Webh
 async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbound:
     """Keep the message's media, publish it as a report or as a follow-up of the contact's report, and move
     the conversation on; returns the outcome as published. Raises what the publisher or the stores raise."""
-    msg = outcome.message
+    msg = in_its_language(outcome.message, deps.place.language)
     if deps.media is not None:
         keeper, mid = deps.media, msg.channel_message_id
         # No keep_link_on: a database error propagates (503) and Meta sends the batch again.
@@ -202,7 +204,7 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
         msg = msg.model_copy(update={"description": decision.text})
     else:
         attributes = msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"}
-        written = None if msg.lat is not None or msg.address else _written_place(msg)
+        written = None if msg.lat is not None or msg.address else written_place(msg)
         if msg.lat is not None or msg.address or written:
             # A place shared or written after the report (the acknowledgement asks for one when it had none):
             # the case service gives it to a case without a point (services/case/domain/rules.py,
@@ -223,15 +225,9 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     return Inbound(msg, notes=outcome.notes)
 
 
-def _written_place(msg: MessageReceived) -> str | None:
-    """The place a chat text writes ("it's at 88 Pine St" → ``88 Pine St``; `shared.geocode.extract_place`),
-    None when it writes none."""
-    return extract_place(msg.description, msg.language) if msg.description else None
-
-
 def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:
     """Join, thanks or new for `msg` after `thread` (`shared.intake.conversation.follow_up_of`); a shared
     point, an address or a place written in the text is a place of its own."""
-    has_place = msg.lat is not None or bool(msg.address) or _written_place(msg) is not None
+    has_place = msg.lat is not None or bool(msg.address) or written_place(msg) is not None
     return follow_up_of(msg.description, thread=thread, now=now, window_s=deps.window_s,
                         names_service=deps.place.names_service, has_place=has_place)

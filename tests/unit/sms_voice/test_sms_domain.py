@@ -12,7 +12,7 @@ from services.intake_sms_voice.domain import conversation
 from services.intake_sms_voice.domain.contacts import bsuid, contact_key, e164, sender_of
 from services.intake_sms_voice.domain.inbound import possibly_base64
 from services.intake_sms_voice.domain.location import find_location
-from services.intake_sms_voice.domain.replies import guess_language
+from shared.jurisdiction.text import guess_language
 
 
 @pytest.mark.parametrize(("raw", "want"), [
@@ -82,8 +82,8 @@ def test_coordinates_and_map_links_are_locations() -> None:
 
 
 def test_language_is_guessed_from_common_words() -> None:
-    assert guess_language("Le lampadaire est éteint devant chez moi") == "fr"
-    assert guess_language("The street light is out in front of my house") == "en"
+    assert guess_language("Le lampadaire est éteint devant chez moi", "en") == "fr"
+    assert guess_language("The street light is out in front of my house", "fr") == "en"
     assert guess_language("Msg", "fr") == "fr"
 
 

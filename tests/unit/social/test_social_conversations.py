@@ -38,7 +38,7 @@ DAY = timedelta(hours=24)
 class Harness:
     """The handler's dependencies as fakes, and what was published and reported."""
 
-    def __init__(self, window_s: float = DAY.total_seconds()) -> None:
+    def __init__(self, window_s: float = DAY.total_seconds(), language: str = "en") -> None:
         self.published: list[Envelope] = []
         self.reported: list[Outcome] = []
         self.conversations = FakeConversations()
@@ -54,7 +54,8 @@ class Harness:
                                 report=self.reported.append, conversations=self.conversations,
                                 unsupported=self.unsupported, case_api=self.case_api,
                                 place=Place(contains=jur.contains,
-                                            names_service=lambda text: services_named(text, keywords)),
+                                            names_service=lambda text: services_named(text, keywords),
+                                            language=language),
                                 window_s=window_s)
 
     async def deliver(self, payload: dict[str, Any], at: datetime) -> dict[str, int]:
@@ -278,3 +279,22 @@ async def test_problems_lists_the_kept_items_to_supervisors_only(test_issuer: An
                             headers=test_issuer.headers(Role.ADMINISTRATOR))).status_code == 422
         metrics = (await c.get("/metrics")).text
     assert 'kind="unsupported",reason="poll",source="meta"} 1.0' in metrics
+
+
+# --- the README walk: language, written places and "NEW" on a chat report ------------------------------------
+
+
+@pytest.mark.parametrize("obj", ["page", "instagram"])
+async def test_a_french_chat_report_is_published_in_french(obj: str) -> None:
+    h = Harness()
+    await h.deliver(messenger("m.fr", "Nid-de-poule devant le 12 rue Elm", obj=obj), T0)
+    assert h.last().language == "fr", "the acknowledgement is written in the report's language"
+
+
+async def test_a_chat_report_that_shows_no_language_is_in_the_jurisdictions_first_locale() -> None:
+    h = Harness(language="fr")
+    await h.deliver(messenger("m.none", "12"), T0)
+    assert h.last().language == "fr"
+    await h.deliver(whatsapp("wamid.en", {"type": "text", "text": {"body": "The street light is out"}}), T0)
+    assert h.last().language == "en"
+

@@ -248,3 +248,18 @@ async def test_the_intake_polls_until_stopped_without_a_stream_and_closes_the_ac
     await asyncio.wait_for(intake.stop(), timeout=5)
     assert counted == ["ok"] and store.cursors == {KEY: "1"} and len(store.outbox) == 1
     assert "mastodon_polling" in log.lines and account.closed
+
+
+def said(nid: int, words: str, language: str | None) -> dict[str, Any]:
+    n = mention(nid)
+    n["status"].update(content=f"<p>@<span>city311</span> {words}</p>", language=language)
+    return n
+
+
+async def test_a_mention_without_a_language_is_in_the_language_of_its_words_else_the_first_locale() -> None:
+    server = FakeServer([said(1, "Nid-de-poule devant le 12 rue Elm", None), said(2, "12", None),
+                         said(3, "Broken bench", "en")])
+    store = FakeStore()
+    await poll_mentions(deps(server, store, language="fr"), NOW)
+    assert [e.payload(MessageReceived).language for e in store.outbox] == ["fr", "fr", "en"]
+
