@@ -22,7 +22,7 @@ from services.intake_social.adapters.mastodon_api import mention_listener
 from services.intake_social.config import SocialSettings
 from services.intake_social.domain.mastodon import id_order, outcome_of_notification, parse_created_at
 from services.intake_social.domain.outcomes import Inbound, Outcome
-from services.intake_social.service_layer.reading import in_its_language
+from services.intake_social.service_layer.reading import in_its_language, with_written_place
 from shared.events import Envelope
 
 MAX_PAGES = 100
@@ -116,8 +116,9 @@ async def new_mentions(source: MentionSource, since_id: str | None, *, page_size
 async def poll_mentions(deps: MentionDeps, now: datetime) -> int:
     """Handle every mention since the cursor; returns how many became messages.
 
-    A mention is published in its status's language, else its words' (`reading.in_its_language`). Each
-    notification moves the cursor, messages or not (a favourite is not read again either). Raises
+    A mention is published in its status's language, else its words' (`reading.in_its_language`), and
+    with the place its text writes as its address (`reading.with_written_place`). Each notification
+    moves the cursor, messages or not (a favourite is not read again either). Raises
     what the source or the store raise; the cursor then stays at the last notification fully handled.
     """
     cursor = await deps.store.get(deps.cursor_key)
@@ -129,7 +130,7 @@ async def poll_mentions(deps: MentionDeps, now: datetime) -> int:
                                           instance_host=deps.instance_host, now=now)
         envelope = None
         if isinstance(outcome, Inbound):
-            msg = in_its_language(outcome.message, deps.language)
+            msg = with_written_place(in_its_language(outcome.message, deps.language))
             outcome = Inbound(msg, notes=outcome.notes)
             envelope = Envelope.new_flow(msg, subject=msg.contact_key, producer=deps.producer, now=now,
                                          event_id=outcome.event_id)

@@ -39,7 +39,7 @@ from services.intake_social.domain.outcomes import (
     Withdrawn,
 )
 from services.intake_social.domain.storable import storable
-from services.intake_social.service_layer.reading import in_its_language, written_place
+from services.intake_social.service_layer.reading import in_its_language, with_written_place, written_place
 from shared.events import Envelope, MessageReceived
 from shared.intake import CaseApi
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of
@@ -201,7 +201,9 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
         thread, _number = await as_its_case_says(thread, msg.channel, deps.case_api, warn=deps.warn)
     decision = _decide(msg, thread, deps, now)
     if decision.kind == "new" or thread is None:
-        msg = msg.model_copy(update={"description": decision.text})
+        # The report's words without "NEW"; the place they write is its address (the notifier asks where
+        # only when a case has neither point nor address).
+        msg = with_written_place(msg.model_copy(update={"description": decision.text}))
     else:
         attributes = msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"}
         written = None if msg.lat is not None or msg.address else written_place(msg)

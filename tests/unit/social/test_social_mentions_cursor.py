@@ -263,3 +263,9 @@ async def test_a_mention_without_a_language_is_in_the_language_of_its_words_else
     await poll_mentions(deps(server, store, language="fr"), NOW)
     assert [e.payload(MessageReceived).language for e in store.outbox] == ["fr", "fr", "en"]
 
+
+async def test_a_mention_that_writes_its_place_carries_it_as_its_address() -> None:
+    # The notifier asks "Where is it?" only of a case with neither point nor address.
+    server, store = FakeServer([said(1, "Broken bench at 1 Elm Street", "en"), said(2, "Broken bench", "en")]), FakeStore()
+    await poll_mentions(deps(server, store), NOW)
+    assert [e.payload(MessageReceived).address for e in store.outbox] == ["1 Elm Street", None]
