@@ -549,3 +549,23 @@ async def test_the_projection_keeps_the_reporter_and_a_later_routing_without_one
     assert store.repo.cases[known.case_id]["case"].reporter == "ck_ann"
     assert store.repo.cases[known.case_id]["case"].point.lat == TEN_M_SOUTH[0]
     assert store.repo.cases[anonymous.case_id]["case"].reporter is None
+
+
+async def test_two_reports_in_triage_are_only_suggested_however_alike(store: Any, table: Any) -> None:
+    # Triage (the unclassified service) holds every kind of problem: its one category says nothing.
+    first = routed(HERE, code="unclassified", text="Dead tree at 4 Elm Street")
+    await route(store, table, first)
+    second = routed(TEN_M_NORTH, code="unclassified", text="Dead tree at 4 Elm Street")
+
+    assert await route(store, table, second) == "suggested"
+
+    assert store.emitted("dedup.decided") == []
+    [out] = store.emitted("dedup.suggested")
+    assert out.payload(DedupSuggested).duplicate_of == first.case_id
+    assert store.repo.cases[second.case_id]["duplicate_of"] is None
+
+
+def test_only_the_unclassified_service_never_auto_merges() -> None:
+    policy_for, _ = jurisdiction_rules(load_jurisdiction("demo"))
+    assert policy_for("unclassified").auto_merge is False
+    assert policy_for("pothole").auto_merge is True

@@ -148,3 +148,36 @@ def test_a_citys_stand_in_point_never_counts_as_a_place() -> None:
     assert known_point(45.4175, -75.68, lambda _a, _b: True) is None
     judged = judge(_report("a", "pothole", fallback=True), _report("b", "pothole"), POLICY, similarity=1.0)
     assert judged.outcome is None and judged.why == "place"
+
+
+# -- the words of a written place are the distance's, not the text's ------------------------------------
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Dead tree at 4 Elm Street", "Dog at 1 Elm Street"),  # the pair that was auto-merged (text 0.66)
+    ("Bench broken in front of 1200 Main St", "Ice on the sidewalk in front of 1210 Main St"),
+    ("Nid-de-poule énorme au 1234 rue Ontario Est", "Graffitis sur le mur au 1236 rue Ontario Est"),
+    ("Streetlight out at the corner of Elm Street and Oak Avenue", "Trash bags at Elm Street & Oak Avenue"),
+])
+def test_the_words_of_a_written_address_do_not_make_two_problems_alike(a: str, b: str) -> None:
+    assert text_similarity(a, b) < 0.35
+    assert text_similarity(a, b, TextSimilarity.fit([a, b] * 30)) < 0.35
+
+
+def test_one_problem_written_at_one_address_is_still_alike() -> None:
+    assert text_similarity("Deep pothole at 4 Elm Street", "deep pothole in front of 4 Elm St") > 0.6
+
+
+def test_a_text_that_is_only_an_address_says_nothing_of_the_problem() -> None:
+    assert text_similarity("4 Elm Street", "1 Elm Street") == NEUTRAL_TEXT
+
+
+def test_two_problems_at_nearby_addresses_are_not_merged() -> None:
+    match = score(_cand(12, "Dog at 1 Elm Street"), "Dead tree at 4 Elm Street", POLICY, at=T0)
+    assert verdict(match, POLICY) != "merge"
+
+
+def test_a_policy_that_never_auto_merges_only_suggests() -> None:
+    policy = DedupPolicy(radius_m=50, window_hours=72, auto_merge=False)
+    match = score(_cand(0, "deep pothole in the right lane"), "deep pothole in the right lane", policy, at=T0)
+    assert match.score > policy.threshold and verdict(match, policy) == "review"
