@@ -9,7 +9,8 @@ taps are never messages; WhatsApp statuses become `StatusReported` delivery outc
 cannot read as a report becomes `Unsupported` (kept raw and answered with a request for text, never dropped);
 an unsent message becomes `Withdrawn`. A shared location goes through the one location check
 (`shared.jurisdiction.point_check.check_point`): a placeholder 0,0 or an impossible point leaves the message
-without a point (the check kept in ``attributes.location_check``), swapped axes are read swapped.
+without a point (the check kept in ``attributes.location_check``), swapped axes are read swapped. A pin's
+title is its address only when it names a place and the point is usable ("Pinned Location" never is).
 
 References: Messenger Platform webhook events (messages, messaging_postbacks, message_echoes,
 message_deliveries, message_reads, messaging_optins, messaging_referrals); Instagram Messaging webhooks;
@@ -76,6 +77,13 @@ FLOW_PII_KEYS = {"first_name": "first_name", "last_name": "last_name", "name": "
                  "phone": "phone"}
 FLOW_FIELDS = {"description", "address", "address_string", "service_code", "lat", "long", "zipcode"}
 FLOW_SECRET_KEYS = {"flow_token"}
+_GENERIC_PIN_TITLE = re.compile(
+    r"(?:(?:pinned|current|shared|live|my|your|dropped)\s+)?location|.{1,100}['’]s\s+location"
+    r"|(?:position|lieu|emplacement|localisation|location)(?:\s+(?:épinglée?|epinglee?|actuelle?|partagée?|partagee?))?"
+    r"|(?:ma|votre|sa)\s+(?:position|localisation)|(?:position|localisation)\s+de\s+.{1,100}",
+    re.IGNORECASE)
+"""Titles Messenger and Instagram give a shared pin that name no place: "Pinned Location", "<name>'s
+Location" (the resident's own name), and their French forms."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +264,14 @@ def _message(channel: str, item: Mapping[str, Any], message: Mapping[str, Any], 
         if kind == "location":
             coords = payload.get("coordinates") if isinstance(payload.get("coordinates"), Mapping) else {}
             lat, long, location_check = _checked_point(coords.get("lat"), coords.get("long"), inside)
-            address = _opt_str(att.get("title") or payload.get("title"))
+            title = _opt_str(att.get("title") or payload.get("title"))
+            if title and not is_generic_pin_title(title):
+                # A place's name ("Parliament Hill") names the point; without a usable point it names no place
+                # (the acknowledgement must ask where): kept for staff, not the case's address.
+                if lat is not None:
+                    address = title
+                else:
+                    attributes["location_title"] = title
             continue
         if kind not in MESSENGER_ATTACHMENTS:
             unknown.append(kind)
@@ -579,6 +594,12 @@ def _card_text(card: Mapping[str, Any]) -> str:
                 kind = _opt_str(entry.get("type"))
                 lines.append(f"{label}: {value}" + (f" ({kind})" if kind else ""))
     return "\n".join(lines)
+
+
+def is_generic_pin_title(title: str) -> bool:
+    """True when a shared location's `title` names no place (`_GENERIC_PIN_TITLE`): "Pinned Location",
+    "Jane Doe's Location", "Position épinglée"; False for a place's name ("Parliament Hill")."""
+    return _GENERIC_PIN_TITLE.fullmatch(" ".join(title.split())) is not None
 
 
 def _checked_point(lat: Any, long: Any, inside: Contains) -> tuple[float | None, float | None, dict[str, Any] | None]:

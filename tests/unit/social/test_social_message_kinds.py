@@ -113,6 +113,36 @@ def test_a_point_inside_carries_no_check_and_one_outside_is_kept(contains: Any) 
     assert outside.attributes["location_check"]["verdict"] == "outside"
 
 
+def titled(title: str, lat: Any, long: Any) -> dict[str, Any]:
+    return {"type": "location", "title": title, "url": "https://l.facebook.com/l.php?u=https%3A%2F%2Fwww.bing.com%2Fmaps",
+            "payload": {"coordinates": {"lat": lat, "long": long}}}
+
+
+@pytest.mark.parametrize("obj", ["page", "instagram"])
+@pytest.mark.parametrize("title", ["Pinned Location", "Pinned location", "Jane Doe's Location", "Location",
+                                   "Current Location", "Position épinglée", "Parliament Hill"])
+def test_a_0_0_pin_with_a_title_is_no_place_and_has_no_address(obj: str, title: str, contains: Any) -> None:
+    # The README walk: 'Pinned Location' stored as the address kept the acknowledgement from asking where,
+    # and the case showed address 'Pinned Location'.
+    m = only(messenger({"mid": "m.pin0", "attachments": [titled(title, 0, 0)]}, obj=obj), contains).message
+    assert (m.lat, m.long, m.address) == (None, None, None)
+    assert m.attributes["location_check"]["verdict"] == "placeholder"
+
+
+@pytest.mark.parametrize("title", ["Pinned Location", "Jane Doe's Location", "Location partagée", "Ma position"])
+def test_a_generic_pin_title_is_never_an_address(title: str, contains: Any) -> None:
+    m = only(messenger({"mid": "m.pin", "attachments": [titled(title, *PARLIAMENT)]}), contains).message
+    assert (m.lat, m.long) == PARLIAMENT and m.address is None
+    assert title not in str(m.attributes), "a generic title says nothing (and may name the resident)"
+
+
+def test_a_place_named_by_a_pin_is_its_address_and_kept_beside_a_placeholder(contains: Any) -> None:
+    placed = only(messenger({"mid": "m.hill", "attachments": [titled("Parliament Hill", *PARLIAMENT)]}), contains).message
+    assert (placed.lat, placed.long, placed.address) == (*PARLIAMENT, "Parliament Hill")
+    nowhere = only(messenger({"mid": "m.hill0", "attachments": [titled("Parliament Hill", 0, 0)]}), contains).message
+    assert nowhere.address is None and nowhere.attributes["location_title"] == "Parliament Hill"
+
+
 # --- kind 6: every message kind kept -------------------------------------------------------------------------
 
 CARD = {"name": {"formatted_name": "Marc Tremblay", "first_name": "Marc", "last_name": "Tremblay"},
