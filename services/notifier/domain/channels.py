@@ -102,6 +102,8 @@ _SMS = {
         "followed": "{p}: you now follow case {n}; reply STOP to stop.",
         "survey_invitation": "{p}: case {n} is closed. How did we do? {link}",
         "location_confirm": "{p}, case {n}: Did you mean {q}? Reply YES, or send the address, with your case number.",
+        "location_not_found": ("{p}, case {n}: We could not find {q}. Where is it? Reply with the address or the "
+                               "nearest corner."),
         "acknowledgement_where": ("{p}: we received your report. Case {n}. Where is it? Reply with the address or "
                                   "share your location."),
         "text_request": "{p}: we cannot read this kind of message. Please write your report as text.",
@@ -118,6 +120,8 @@ _SMS = {
         "survey_invitation": "{p} : le dossier {n} est fermé. Votre avis? {link}",
         "location_confirm": ("{p}, dossier {n} : Vouliez-vous dire {q} ? Répondez OUI, ou envoyez l'adresse, avec "
                              "votre numéro de dossier."),
+        "location_not_found": ("{p}, dossier {n} : Nous n'avons pas trouvé {q}. Où est-ce ? Répondez avec l'adresse "
+                               "ou le coin de rue le plus proche."),
         "acknowledgement_where": ("{p} : signalement reçu. Dossier {n}. Où est-ce ? Répondez avec l'adresse ou "
                                   "partagez votre position."),
         "text_request": "{p} : nous ne pouvons pas lire ce type de message. Écrivez votre signalement en texte.",
@@ -138,7 +142,8 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     shortened is the text and notes (cut with an ellipsis), then the fixed wording (the shortest form keeps
     only the program name, the case number and the link). A survey invitation may take
     `MAX_SEGMENTS_WRITTEN` segments (its link is a signed token of a few hundred characters), and so may
-    the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole)
+    the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole),
+    the question after a written place that was not found (`location_not_found`, the same),
     and an acknowledgement that asks where the problem is (`ask_location`: the question is whole). A
     request to write the report as text (`text_request`) names no case.
     """

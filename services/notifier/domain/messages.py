@@ -19,12 +19,14 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
-               "escalation", "followed", "survey_invitation", "location_confirm", "text_request"]
+               "escalation", "followed", "survey_invitation", "location_confirm", "location_not_found",
+               "text_request"]
 """What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
 member's public update or reply, the undoing of a merge, an escalation email to a supervisor, the
 confirmation a new follower of a case gets, the satisfaction survey's invitation after closure, the
 question "Did you mean <matched>?" when the router placed a written address without enough confidence,
-and the request to write a report as text that answers a message kind we cannot read
+the question "We could not find <matched>. Where is it?" when it found nothing for a written place
+(`location_not_found`; `matched` is then the place as written), and the request to write a report as text that answers a message kind we cannot read
 (`intake.message_unsupported`: no case, so its `service_request_id` is empty; chat channels only)."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 

@@ -1,7 +1,8 @@
 """Which notice a case lifecycle event means for one reporter (or supervisor). Pure.
 
 `case.opened` → an acknowledgement with the case number; `case.routed` with a place to confirm → "Did you
-mean <matched>?" (`location_confirmation`); `case.merged` → the case their report now
+mean <matched>?" (`location_confirmation`); `case.routed` after a written place was not found → "We could
+not find <place>. Where is it?" once per case (`place_question`); `case.merged` → the case their report now
 follows (and, when that case was already closed, its closure); `case.status_changed` → `closed` or
 `status_changed` (with the workflow's text for the status when it has one), to the case's reporter and to
 every reporter merged into it; `case.public_update` → the staff's text to all of them; `case.reply_requested`
@@ -87,6 +88,36 @@ def location_confirmation(routed: CaseRouted, contact: Contact) -> Notice | None
     return Notice(kind="location_confirm", service_request_id=routed.service_request_id,
                   language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
                   matched=location.matched)
+
+
+ASKING_CHANNELS = ("sms", "whatsapp", "messenger", "instagram", "mastodon")
+"""Channels whose reporter can answer where the problem is by replying in their conversation (the answer
+joins the case, docs/channels.md "Conversations"); email, web, voice and Open311 reports are not asked."""
+
+
+def place_question(routed: CaseRouted, contact: Contact) -> Notice | None:
+    """The question a reporter is asked when the router found nothing for the place their report wrote
+    (`routing.location.status` ``not_found`` with the `query` it looked up): "We could not find <place>.
+    Where is it? Reply with the address or the nearest corner." in their language, on their channel
+    (`ASKING_CHANNELS`); the router reads the answer (`case.message_added`). None for any other decision, a
+    report that wrote no place (no `query`: the acknowledgement, or the SMS conversation, already asked
+    "Where is it?" of a report with neither point nor address, `asks_where`), a staff recategorisation
+    (`source` ``manual``), a case with a point, a follower, and another channel. Once per case
+    (`place_question_cause`)."""
+    location = routed.routing.location
+    if (location is None or location.status != "not_found" or not (location.query or "").strip()
+            or routed.routing.source != "automatic" or (routed.lat is not None and routed.long is not None)
+            or contact.follower or contact.channel not in ASKING_CHANNELS):
+        return None
+    return Notice(kind="location_not_found", service_request_id=routed.service_request_id,
+                  language=contact.language, display_name=contact.display_name,  # type: ignore[arg-type]
+                  matched=" ".join(location.query.split()))  # type: ignore[union-attr]
+
+
+def place_question_cause(case_id: UUID) -> UUID:
+    """The cause of the question after a place not found: the same for every routing decision of a case,
+    so a reporter is asked at most once per case (the deliveries' unique key)."""
+    return uuid5(_PLACE_QUESTION, str(case_id))
 
 
 def merge_notice(merged: CaseMerged, contact: Contact) -> Notice:
@@ -185,6 +216,7 @@ insights.md, "Events"): not `duplicate`, `cancelled` or `referred_out`, which cl
 _SURVEY = UUID("8d3b5f0e-6a41-4c2e-9f17-0b5e2d7c4a91")
 _TEXT_REQUEST = UUID("5b0f2c7e-93d4-4a1b-8e6f-2c9d1a7b3e54")
 _FOLLOW = UUID("1f6e9c2a-7b3d-4e58-a0c4-5d2f8e1b7c63")
+_PLACE_QUESTION = UUID("c4a7e2d9-5b18-4f63-9e0a-7d3b6f1c8e25")
 
 
 def invites_survey(status: str, workflow_status: str | None) -> bool:

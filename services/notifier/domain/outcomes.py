@@ -28,14 +28,15 @@ _V1_KIND = {"public_update": "status_changed", "reply": "status_changed", "unmer
 # Kinds `notification.recorded` v1's `notice` cannot name yet (its list is a shared schema): recorded as the
 # nearest v1 kind alone; `deliveries.kind` keeps the precise one.
 _V1_ONLY = {"followed": "acknowledgement", "survey_invitation": "closed", "location_confirm": "acknowledgement",
-            "text_request": "acknowledgement"}
+            "location_not_found": "acknowledgement", "text_request": "acknowledgement"}
 
 
 def recorded_kind(kind: str) -> tuple[str, str | None]:
     """(`kind`, `notice`) of `notification.recorded` v1 for a notice kind: the four first kinds as they are;
     a public update, reply, unmerge or escalation as the nearest v1 kind with `notice` naming it; a
-    follower's confirmation and the "Did you mean" question (`location_confirm`) as ``acknowledgement`` and a
-    survey invitation as ``closed``, without `notice`. A request to write as text (`text_request`) maps to
+    follower's confirmation, the "Did you mean" question (`location_confirm`) and the question after a
+    written place that was not found (`location_not_found`) as ``acknowledgement`` and a survey invitation
+    as ``closed``, without `notice`. A request to write as text (`text_request`) maps to
     ``acknowledgement`` too, though it is never published: it has no case to land on (its delivery row,
     `case_id` NULL, is its record)."""
     if kind in _V1_ONLY:

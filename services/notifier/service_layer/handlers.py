@@ -53,6 +53,8 @@ from services.notifier.domain.notices import (
     invites_survey,
     late_closure,
     location_confirmation,
+    place_question,
+    place_question_cause,
     merge_notice,
     public_update_notice,
     reply_notice,
@@ -218,16 +220,21 @@ async def on_case_opened(opened: CaseOpened, uow: Uow, *, sending: Sending) -> s
 
 async def on_case_routed(routed: CaseRouted, uow: Uow, *, sending: Sending) -> str:
     """Ask the reporter "Did you mean <matched>?" when the router could place their written address only
-    with a confidence to confirm (`notices.location_confirmation`), once per routing decision, on their
-    channel and in their language; ``not_asked`` for any other decision (and for a text reporter, asked in
-    their SMS conversation), ``no_contact`` when no reporter is known."""
+    with a confidence to confirm (`notices.location_confirmation`), once per routing decision, or "We could
+    not find <place>. Where is it?" when it found nothing for the place they wrote (`notices.place_question`,
+    SMS and chat channels), once per case; on their channel and in their language. ``not_asked`` for any
+    other decision (and for a text reporter's "Did you mean", asked in their SMS conversation),
+    ``no_contact`` when no reporter is known."""
     contact = await uow.repo.contact(routed.case_id)
     if contact is None:
         return "no_contact"
     notice = location_confirmation(routed, contact)
+    if notice is not None:
+        return await _notify(uow, sending, contact, notice)
+    notice = place_question(routed, contact)
     if notice is None:
         return "not_asked"
-    return await _notify(uow, sending, contact, notice)
+    return await _notify(uow, sending, contact, notice, cause_event_id=place_question_cause(routed.case_id))
 
 
 async def on_case_merged(merged: CaseMerged, uow: Uow, *, sending: Sending) -> str:
