@@ -53,6 +53,20 @@ _COORD_PATTERNS = (
     ("coordinates", re.compile(rf"(?<![\d.])({_NUM})\s*[,;/ ]\s*({_NUM})(?![\d.])")),
 )
 
+_DEC = r"\d{1,3}(?:[.,]\d+)?"
+_DEGREE = (r"(?<![\w.,])(?:(?P<h1@>[NSEWO])\s*)?(?P<d@>" + _DEC + r")\s*°?\s*"
+           r"(?:(?P<m@>\d{1,2}(?:[.,]\d+)?)\s*['′’]\s*(?:(?P<s@>\d{1,2}(?:[.,]\d+)?)\s*(?:\"|″|”|'')\s*)?)?"
+           r"(?(h1@)|(?P<h2@>[NSEWO]))(?!\w)")
+"""One coordinate with its hemisphere letter before or after it (`@` stands for the coordinate's number)."""
+_LENIENT_PATTERNS = (
+    re.compile(r"(?<![\d.,])(-?\d{1,3},\d{3,})\s*[;/ ]\s*(-?\d{1,3},\d{3,})(?![\d,])"),
+    re.compile(_DEGREE.replace("@", "1") + r"\s*[,;/]?\s*" + _DEGREE.replace("@", "2"), re.IGNORECASE),
+)
+"""Points written as people write them rather than as apps do: decimal commas ("45,4215 -75,6972"), and
+hemisphere letters with degrees, minutes and seconds ("45.4215N 75.6972W", "45°25'17.4\"N 75°41'49.9\"W",
+"N45.4215 W75.6972"; O for the French ouest). Such numbers also occur in other sentences ("2,500 3,000"):
+a point read this way is used only when the location check finds it inside (``ok`` or ``swapped``)."""
+
 _SUFFIXES_EN = (r"street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|place|pl|court|ct|crescent|"
                 r"cres|way|terrace|ter|parkway|pkwy|highway|hwy|square|sq|circle|cir|trail|trl|row|alley|"
                 r"broadway|plaza|expressway|expy")
@@ -103,8 +117,9 @@ def find_location(text: str | None, *, contains: Contains | None = None) -> Loca
     in Ottawa) is read the right way round, a point outside is kept as given, both with `Location.check`;
     0,0 and out-of-range values are no point: the search goes on to a written address, and when there is
     none the answer is a `Location` that is not `usable` and only carries the check (the resident is
-    asked where it is). Without `contains`, coordinates outside [-90, 90] × [-180, 180] and (0, 0) are
-    ignored.
+    asked where it is). With `contains`, a point written as people write it (decimal commas, hemisphere
+    letters, degrees and minutes: `_LENIENT_PATTERNS`) is also read, when it lands inside. Without
+    `contains`, coordinates outside [-90, 90] × [-180, 180] and (0, 0) are ignored.
     """
     if not text or not text.strip():
         return None
@@ -120,10 +135,48 @@ def find_location(text: str | None, *, contains: Contains | None = None) -> Loca
                 refused = refused or checked.as_attribute()
             elif _coordinates(lat, long):
                 return Location(source=source, lat=lat, long=long)  # type: ignore[arg-type]
+    if contains is not None and refused is None:
+        lenient = _lenient_point(text, contains)
+        if lenient is not None:
+            return lenient
     written = _written(text)
     if written is not None:
         return Location(source=written.source, address=written.address, check=refused)
     return Location(source="coordinates", check=refused) if refused else None
+
+
+def _lenient_point(text: str, contains: Contains) -> Location | None:
+    """The first point written with decimal commas or hemisphere letters (`_LENIENT_PATTERNS`) that the
+    location check finds inside the jurisdiction (or swapped into it), else None."""
+    for m in _LENIENT_PATTERNS[0].finditer(text):
+        checked = check_point(_decimal(m.group(1)), _decimal(m.group(2)), contains=contains)
+        if checked.verdict in ("ok", "swapped"):
+            return Location(source="coordinates", lat=checked.lat, long=checked.long, check=checked.as_attribute())
+    for m in _LENIENT_PATTERNS[1].finditer(text):
+        first, second = _signed_degrees(m, 1), _signed_degrees(m, 2)
+        if first is None or second is None or first[1] == second[1]:
+            continue
+        lat, long = (first[0], second[0]) if first[1] == "lat" else (second[0], first[0])
+        checked = check_point(lat, long, contains=contains)
+        if checked.verdict in ("ok", "swapped"):
+            return Location(source="coordinates", lat=checked.lat, long=checked.long, check=checked.as_attribute())
+    return None
+
+
+def _decimal(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _signed_degrees(m: re.Match[str], n: int) -> tuple[float, str] | None:
+    """Degrees (minutes and seconds added) of the `n`-th coordinate of a `_DEGREE` match, negative to the
+    south and west, and its axis (``lat`` for N/S, ``long`` for E/W/O); None when minutes or seconds are 60
+    or more."""
+    hemisphere = (m.group(f"h1{n}") or m.group(f"h2{n}") or "").upper()
+    minutes, seconds = (_decimal(m.group(f"{k}{n}")) if m.group(f"{k}{n}") else 0.0 for k in ("m", "s"))
+    if minutes >= 60 or seconds >= 60:
+        return None
+    value = _decimal(m.group(f"d{n}")) + minutes / 60 + seconds / 3600
+    return (-value if hemisphere in ("S", "W", "O") else value), ("lat" if hemisphere in ("N", "S") else "long")
 
 
 def _written(text: str) -> Location | None:

@@ -91,3 +91,24 @@ async def test_a_whatsapp_location_whose_point_cannot_be_read_is_kept_and_the_re
     assert env.data["lat"] is None and env.data["attributes"]["awaiting_location"] is True
     assert env.data["attributes"]["location_check"]["verdict"] == "out_of_range"
     assert "Where exactly" in _messages(r.text)[0]
+
+
+@pytest.mark.parametrize("body", [
+    "Nid-de-poule au 45,4215 -75,6972", "Nid-de-poule au 45,4215; -75,6972", "Pothole at 45.4215N 75.6972W",
+    "Pothole at 45.4215 N, 75.6972 W", "Pothole at N45.4215 W75.6972", "nid-de-poule 45,4215 N 75,6972 O",
+    "Pothole at 45°25'17.4\"N 75°41'49.9\"W", "Pothole at 45° 25.29' N, 75° 41.83' W", "Pothole at 75.6972W 45.4215N",
+])
+async def test_a_point_written_with_decimal_commas_hemispheres_or_minutes_is_read(body: str) -> None:
+    h = make_harness()
+    r = await h.post("/twilio/sms", sms_form(body=body))
+    [env] = h.publisher.published
+    assert env.data["lat"] == pytest.approx(45.4215, abs=1e-3) and env.data["long"] == pytest.approx(-75.6972, abs=1e-3)
+    assert _messages(r.text) == []
+
+
+@pytest.mark.parametrize("body", ["We counted 2,500 3,000 potholes", "Fee 12,500 / 15,000 dollars", "3 N 4 W"])
+async def test_numbers_that_only_look_like_such_a_point_are_not_a_place(body: str) -> None:
+    h = make_harness()
+    await h.post("/twilio/sms", sms_form(body=body))
+    [env] = h.publisher.published
+    assert env.data["lat"] is None and "location_check" not in env.data["attributes"]
