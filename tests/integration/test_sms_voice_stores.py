@@ -2,7 +2,8 @@
 number is opted in until it opts out; STOP and START flip it; a change older than the one kept (a retry, a
 late 21610 status callback) never undoes a newer one. The media kept at intake (migration 002,
 `TwilioMedia.keep`): an MMS photo downloaded with Twilio's basic auth, kept without its EXIF, served at
-`GET /media/{id}`."""
+`GET /media/{id}`; a call's recording kept by the Record action, the status callback and the transcript is
+one file."""
 
 from __future__ import annotations
 
@@ -93,3 +94,34 @@ async def test_an_mms_photo_is_downloaded_with_twilios_auth_kept_without_exif_an
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
     assert b"Exif" not in served.content and Image.open(io.BytesIO(served.content)).size == (32, 24)
     assert missing.status_code == 404
+
+
+async def test_a_calls_recording_kept_by_the_record_action_and_the_status_callback_is_one_file(
+        pool: asyncpg.Pool, fresh_schema_name: str) -> None:
+    from services.intake_sms_voice.domain.ivr import recording_file_url
+
+    mp3 = bytes.fromhex("fffb9064") + bytes(413)  # one silent MPEG audio frame
+    recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+    asked: list[str] = []
+
+    def twilio(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, content=mp3, headers={"content-type": "audio/mpeg"})
+
+    async def public(_host: str, _port: int) -> list[str]:
+        return ["54.172.60.1"]
+
+    keeper = TwilioMedia("tok", store=lambda: MediaStore(pool, fresh_schema_name),
+                         base_url="https://311.city.example/sms/media", transport=httpx.MockTransport(twilio),
+                         resolve=public)
+    await keeper.start()
+    try:
+        url = recording_file_url(recording)
+        action = await keeper.keep(url, account_sid="AC1", channel_message_id="CA1")  # the Record action
+        callback = await keeper.keep(url, account_sid="AC1", channel_message_id="CA1")  # the status callback
+        transcript = await keeper.keep(url, account_sid="AC1", channel_message_id="RE1")  # the transcription
+    finally:
+        await keeper.stop()
+    assert action == callback == transcript and asked == [recording + ".mp3"] * 3
+    rows = await pool.fetch("SELECT content_type FROM media")
+    assert [r["content_type"] for r in rows] == ["audio/mpeg"]

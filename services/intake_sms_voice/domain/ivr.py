@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from services.intake_sms_voice.domain.contacts import Sender
 from services.intake_sms_voice.domain.keywords import fold
@@ -158,12 +159,26 @@ def with_place(state: CallState, *, digits: str | None, speech: str | None) -> C
     return replace(state, place=_spoken(speech) or state.place, zipcode=zipcode or state.zipcode)
 
 
+def recording_file_url(recording_url: str) -> str:
+    """Where a call's recording is downloaded as MP3: Twilio serves a recording's URL as WAV without an
+    extension (WAV is no type `shared.media` keeps) and as MP3 with ``.mp3`` appended (Twilio REST API,
+    "Recording" resource, "Fetch a Recording media file"). A ``.wav`` URL is read as its MP3 too; an
+    ``.mp3`` one is unchanged."""
+    parts = urlsplit(recording_url)
+    path = parts.path
+    if path.lower().endswith(".mp3"):
+        return recording_url
+    if path.lower().endswith(".wav"):
+        path = path[:-4]
+    return urlunsplit(parts._replace(path=path + ".mp3"))
+
+
 def call_report(*, call_sid: str, caller: Sender, state: CallState, recording_url: str | None,
                 recording_sid: str | None, duration_s: int | None, now: datetime) -> MessageReceived | None:
     """The report of a call when its recording ends (None when the caller gave nothing at all).
 
-    channel ``voice``, channel_message_id = CallSid; the recording URL is the media (Twilio serves the
-    audio at that URL, with ``.mp3`` or ``.wav`` appended).
+    channel ``voice``, channel_message_id = CallSid; the recording URL is the media (Twilio's link: the
+    handler replaces it by our copy, downloaded from `recording_file_url`).
     """
     if not (state.problem or state.place or recording_url):
         return None

@@ -104,7 +104,7 @@ async def _end_of_recording(tw: Twilio, hook: Webhook) -> UUID | None:
     return await guarded(tw, handlers.call_ended(
         call_sid=_call_sid(hook), caller=_caller(tw, hook), state=_state(tw, hook),
         recording_url=_text(hook, "RecordingUrl"), recording_sid=_text(hook, "RecordingSid"), duration_s=duration,
-        deps=tw.deps, now=tw.rt.clock()))
+        deps=tw.deps, now=tw.rt.clock(), account_sid=_text(hook, "AccountSid")))
 
 
 @router.post("/recorded")
@@ -139,5 +139,6 @@ async def voice_transcription(hook: Hook, tw: Ctx) -> Response:
     await guarded(tw, handlers.call_transcribed(
         call_sid=_call_sid(hook), recording_sid=recording_sid, caller=_caller(tw, hook), state=_state(tw, hook),
         transcript=hook.params.get("TranscriptionText"), status=hook.params.get("TranscriptionStatus"),
-        recording_url=_text(hook, "RecordingUrl"), deps=tw.deps, now=tw.rt.clock()))
+        recording_url=_text(hook, "RecordingUrl"), deps=tw.deps, now=tw.rt.clock(),
+        account_sid=_text(hook, "AccountSid")))
     return Response(status_code=204)

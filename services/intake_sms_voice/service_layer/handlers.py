@@ -551,28 +551,48 @@ async def receive_status(report: StatusReport, *, deps: Deps, now: datetime) -> 
 
 
 async def call_ended(*, call_sid: str, caller: Sender, state: ivr.CallState, recording_url: str | None,
-                     recording_sid: str | None, duration_s: int | None, deps: Deps, now: datetime) -> UUID | None:
-    """The recording of a call ended (Record action or recording status callback): publish its report
-    once (event id from the CallSid). Returns the event id, None when the caller gave nothing."""
+                     recording_sid: str | None, duration_s: int | None, deps: Deps, now: datetime,
+                     account_sid: str | None = None) -> UUID | None:
+    """The recording of a call ended (Record action or recording status callback): its recording kept by
+    us (`_with_our_recording`), then its report published once (event id from the CallSid). Returns the
+    event id, None when the caller gave nothing."""
     data = ivr.call_report(call_sid=call_sid, caller=caller, state=state, recording_url=recording_url,
                            recording_sid=recording_sid, duration_s=duration_s, now=now)
     if data is None:
         return None
+    data = await _with_our_recording(data, account_sid, deps)
     env = await publish(deps, data, subject=data.contact_key, event_id=event_id_for("message", call_sid), now=now)
     return env.event_id
 
 
+async def _with_our_recording(data: MessageReceived, account_sid: str | None, deps: Deps) -> MessageReceived:
+    """`data` with its recording downloaded as MP3 (`ivr.recording_file_url`, the account SID and auth
+    token as for MMS) and kept in the service's media table, `media_url` our ``/media`` URL: Twilio's link
+    names the account and needs its credentials, and would be public in Open311's media_url (docs/channels.md,
+    "Media kept by us"). The Record action and the recording status callback both keep it: one row (the
+    media id derives from the bytes). Any failure keeps Twilio's link with ``attributes.media_failed``
+    (the report is never lost; the recording may not be ready when the Record action comes)."""
+    if deps.media is None or not data.media_url:
+        return data
+    media, mid = deps.media, data.channel_message_id
+    return await with_our_media(
+        data, lambda url: media.keep(ivr.recording_file_url(url), account_sid=account_sid, channel_message_id=mid),
+        warn=log.warning, keep_link_on=(Exception,))
+
+
 async def call_transcribed(*, call_sid: str, recording_sid: str, caller: Sender, state: ivr.CallState,
                            transcript: str | None, status: str | None, recording_url: str | None, deps: Deps,
-                           now: datetime) -> UUID | None:
+                           now: datetime, account_sid: str | None = None) -> UUID | None:
     """Twilio's transcription of a call's recording: published as a message threaded to the call
-    (event id from the RecordingSid). A failed or empty transcription publishes nothing: the report of
-    the call already carries the recording."""
+    (event id from the RecordingSid), carrying our copy of the recording (`_with_our_recording`: it stands
+    alone if the call's report never came). A failed or empty transcription publishes nothing: the report
+    of the call already carries the recording."""
     if (status or "").lower() != "completed" or not (transcript or "").strip():
         log.info("transcription_unusable", status=status)
         return None
     data = ivr.transcript_message(call_sid=call_sid, recording_sid=recording_sid, caller=caller, state=state,
                                   transcript=transcript or "", recording_url=recording_url, now=now)
+    data = await _with_our_recording(data, account_sid, deps)
     env = await publish(deps, data, subject=data.contact_key, event_id=event_id_for("message", recording_sid),
                         now=now)
     return env.event_id

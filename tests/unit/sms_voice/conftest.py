@@ -90,8 +90,9 @@ class FakeOptOuts:
 class FakeMedia:
     """Twilio's media URLs (`handlers.MediaSource`): url -> bytes; a URL not given raises; `asked` records
     (url, account sid). `keep` keeps an item given (our URL ``https://sms.city.example/media/<n>``,
-    `kept` records (url, account sid, channel message id)); `refused` maps a URL to the reason it is refused;
-    any other URL is unavailable."""
+    `kept` records (url, account sid, channel message id)); as the real store, the same bytes kept twice have
+    one id (`<n>` counts distinct contents); `refused` maps a URL to the reason it is refused; any other URL
+    is unavailable."""
 
     def __init__(self, items: dict[str, bytes] | None = None) -> None:
         self.items = dict(items or {})
@@ -107,7 +108,8 @@ class FakeMedia:
         if url not in self.items:
             raise MediaUnavailable("media answered 404")
         self.kept.append((url, account_sid, channel_message_id))
-        return f"https://sms.city.example/media/{len(self.kept)}"
+        contents = list(dict.fromkeys(self.items[u] for u, *_ in self.kept))
+        return f"https://sms.city.example/media/{contents.index(self.items[url]) + 1}"
 
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
         self.asked.append((url, account_sid))

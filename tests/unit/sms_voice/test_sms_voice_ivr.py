@@ -171,3 +171,58 @@ async def test_a_single_language_city_skips_the_language_menu() -> None:
     xml = await _step(h, "/twilio/voice")
     gather = ET.fromstring(xml).find("Gather")
     assert gather.attrib["language"] == "en-US" and urlsplit(gather.attrib["action"]).path == "/twilio/voice/problem"
+
+
+RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/RE" + "6" * 32
+
+
+async def _recorded_call(h, *, transcribed: bool = False):  # noqa: ANN001, ANN202
+    """A French call walked to its end: the Record action, then Twilio's recording status callback (and its
+    transcription); the TwiML of the record step."""
+    problem = await _step(h, "/twilio/voice/language", Digits="2")
+    place = await _step(h, _next(problem), SpeechResult="un gros nid-de-poule")
+    record = await _step(h, _next(place), SpeechResult="45 rue Rideau")
+    rec = ET.fromstring(record).find("Record")
+    recording = {"RecordingSid": "RE" + "6" * 32, "RecordingUrl": RECORDING, "RecordingDuration": "20"}
+    await _step(h, _next(record, "Record"), **recording)
+    status = urlsplit(rec.attrib["recordingStatusCallback"])
+    r = await h.post(status.path + "?" + status.query, {**CALL, **recording, "RecordingStatus": "completed"},
+                     signed_url=rec.attrib["recordingStatusCallback"])
+    assert r.status_code == 204
+    if transcribed:
+        tr = urlsplit(rec.attrib["transcribeCallback"])
+        r = await h.post(tr.path + "?" + tr.query, {**CALL, **recording, "TranscriptionStatus": "completed",
+                                                    "TranscriptionText": "Un trou profond devant le 45."},
+                         signed_url=rec.attrib["transcribeCallback"])
+        assert r.status_code == 204
+    return [e.data for e in h.publisher.of_type("intake.message_received")]
+
+
+async def test_the_calls_recording_is_downloaded_at_intake_and_the_case_links_to_our_copy() -> None:
+    # The provider's recording URL names the account SID and needs its credentials: it must not be the
+    # public Open311 media_url. Downloaded as MP3 (Twilio serves WAV without an extension, a type we do not
+    # keep) with the account SID's basic auth, as MMS media are.
+    h = make_harness(media={RECORDING + ".mp3": b"\xff\xfb\x90\x64" + bytes(413)})
+    call, again, transcript = await _recorded_call(h, transcribed=True)
+    assert call == again, "the Record action and the status callback publish one report"
+    for message in (call, transcript):
+        assert message["media_url"] and message["media_url"][0].startswith("https://sms.city.example/media/")
+        assert "media_failed" not in message["attributes"] and "AC" + "0" * 32 not in str(message["media_url"])
+    assert {(url, sid) for url, sid, _mid in h.media.kept} == {(RECORDING + ".mp3", CALL["AccountSid"])}
+    assert {mid for *_x, mid in h.media.kept} == {CALL["CallSid"], "RE" + "6" * 32}
+
+
+async def test_a_recording_that_cannot_be_downloaded_keeps_its_link_and_says_why() -> None:
+    h = make_harness()  # Twilio answers 404 (the recording is not ready yet, or gone)
+    call, _again = await _recorded_call(h)
+    assert call["media_url"] == [RECORDING], "the report is never lost to a download"
+    assert call["attributes"]["media_failed"] == ["media answered 404"]
+
+
+def test_a_recording_is_fetched_as_mp3() -> None:
+    from services.intake_sms_voice.domain.ivr import recording_file_url
+
+    assert recording_file_url(RECORDING) == RECORDING + ".mp3"
+    assert recording_file_url(RECORDING + ".mp3") == RECORDING + ".mp3"
+    assert recording_file_url(RECORDING + ".wav") == RECORDING + ".mp3", "WAV is no type we keep"
+    assert recording_file_url("https://media.example/r/RE1?x=1") == "https://media.example/r/RE1.mp3?x=1"
