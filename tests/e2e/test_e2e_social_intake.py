@@ -339,3 +339,45 @@ async def test_follow_ups_join_the_open_case_and_an_unsent_message_leaves_it(sta
         assert listed.status_code == 200
         assert [p["kind"] for p in listed.json() if p["message_id"] == wamid] == ["order"]
     assert time.monotonic() - started < 40
+
+
+async def test_an_address_typed_after_a_chat_report_without_a_place_places_the_case(
+        stack: Stack, social: SocialProcess, test_issuer) -> None:
+    """Issue 12 (README walk): a Messenger report with no place is routed without one; the resident then
+    types an address (intake_social: `address` + `attributes.completes_location_of`; the case service puts
+    it on the case, `case.message_added`), and the router looks it up and routes the case again: the case
+    gets the point of 1 Elm Street (the demo city's records) and a district."""
+    started = time.monotonic()
+    sender = str(uuid.uuid4().int % 10**16)
+    report, answer = (f"m.e2e.{uuid.uuid4().hex}" for _ in range(2))
+    async with httpx.AsyncClient(base_url=social.url, timeout=10) as meta, \
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
+
+        async def request(number: str) -> dict[str, Any]:
+            return (await case_api.get(f"/cases/requests/{number}")).json()
+
+        async def case_of(message_id: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{message_id}", params={"channel": "messenger"})
+            return r.json()["service_request_id"]
+
+        await deliver(meta, messenger_delivery(report, sender=sender, text="The bench is broken, please fix it"))
+        number = await eventually(lambda: case_of(report), timeout=20, what="report's case opened")
+
+        async def routed_without_place() -> dict[str, Any] | None:
+            r = await request(number)
+            return r if r.get("service_code") else None
+
+        first = await eventually(routed_without_place, timeout=20, what="the report is routed")
+        assert first["lat"] is None and first["long"] is None
+
+        await deliver(meta, messenger_delivery(answer, sender=sender, text="1 Elm Street"))
+
+        async def placed() -> dict[str, Any] | None:
+            r = await request(number)
+            return r if r["lat"] is not None else None
+
+        located = await eventually(placed, timeout=20, what="the case is placed at the typed address")
+        assert (located["lat"], located["long"]) == pytest.approx((45.42005, -75.715), abs=1e-4)
+        assert await case_of(answer) == number
+    assert time.monotonic() - started < 40
