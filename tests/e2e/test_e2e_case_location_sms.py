@@ -173,3 +173,51 @@ async def test_a_report_located_by_its_answer_is_merged_into_an_earlier_report_a
         assert t["merged_into"] == earlier and t["status"] == "closed"
         kinds = [e["kind"] for e in t["timeline"]]
         assert kinds.index("located") < kinds.index("merged")
+
+
+async def test_a_written_place_not_found_is_asked_about_once_and_the_reply_places_the_case(
+        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
+    """Issue 12 (README walk): a text whose written place the router cannot find gets one question from the
+    notifier ("We could not find 99 Nowhere Rd ... the nearest corner"); the resident's reply in the
+    conversation joins the case as a follow-up, and the router places the case at the address it writes."""
+    phone = f"+1613557{uuid.uuid4().int % 10000:04d}"
+    report_sid, answer_sid = "SM" + uuid.uuid4().hex, "SM" + uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms, \
+            httpx.AsyncClient(base_url=stack.url("case"),
+                              headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api, \
+            httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
+
+        async def case_of(sid: str) -> str | None:
+            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
+            return r.json()["service_request_id"] if r.status_code == 200 else None
+
+        report = await _twilio_post(sms, _form(report_sid, "Pothole at 99 Nowhere Rd", phone))
+        assert all("Where exactly" not in t for t in _texts(report))  # a place was written: not asked at intake
+        thread = report.cookies.get("omni311_pending")
+        assert thread
+        number = await eventually(lambda: case_of(report_sid), timeout=20, what="the report has a case")
+
+        notifier = await stack.db("notifier")
+        try:
+            async def asked() -> list[str] | None:
+                kinds = await notifier.fetch(
+                    "SELECT d.kind FROM deliveries d JOIN contacts c USING (case_id) "
+                    "WHERE c.service_request_id = $1 AND d.kind = 'location_not_found'", number)
+                return [k["kind"] for k in kinds] or None
+
+            assert await eventually(asked, timeout=20, what="the resident is asked where it is") == [
+                "location_not_found"]
+        finally:
+            await notifier.close()
+
+        answer = await _twilio_post(sms, _form(answer_sid, "It is at 1 Elm Street", phone),
+                                    cookies={"omni311_pending": thread})
+        assert _texts(answer) == [f"Demoville 311: added to your report {number}."]
+        assert await eventually(lambda: case_of(answer_sid), timeout=20, what="the answer is on the case") == number
+
+        async def placed() -> dict[str, Any] | None:
+            r = (await web.get(f"/requests/{number}.json")).json()[0]
+            return r if r["lat"] is not None else None
+
+        request = await eventually(placed, timeout=20, what="the case is placed at the address in the reply")
+        assert (request["lat"], request["long"]) == pytest.approx((45.42005, -75.715), abs=1e-4)
