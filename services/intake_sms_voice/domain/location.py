@@ -85,12 +85,14 @@ _ADDRESS_FR = re.compile(
     rf"{_NUMBER}\s*,?\s+(?:{_TYPES_FR})\.?\s+(?:(?:de|du|des|de la|d['’])\s*)?{_WORD}"
     rf"(?:\s+{_WORD}){{0,3}}", re.IGNORECASE)
 _STREET = (rf"(?:(?:{_NAME_WORD}\s+)?{_NAME_WORD}\s+(?:{_SUFFIXES_EN})\b\.?|(?:{_TYPES_FR})\.?\s+{_WORD}"
-           rf"|\d+(?:st|nd|rd|th|e|re)\b)")
+           rf"|(?<!\d)\d+(?:st|nd|rd|th|e|re)\b)")
 _URL = re.compile(r"\S+://\S+|\bwww\.\S+", re.IGNORECASE)
 _INTERSECTION_WORDS = re.compile(
     r"\b(?:corner of|intersection of|at the corner|coin (?:de |des |du )?|angle (?:de |des |du )?|"
     r"intersection (?:de |des |du )?)\s*[^.,;!?\n]{2,80}", re.IGNORECASE)
-_LETTERED = r"[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*[A-Za-zÀ-ÖØ-öø-ÿ][0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]*"
+_LETTERED = r"(?<![0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-])(?=[0-9'’.-]*[A-Za-zÀ-ÖØ-öø-ÿ])[0-9A-Za-zÀ-ÖØ-öø-ÿ'’.-]++"
+"""A whole word holding a letter ("2nd", "Main"), taken whole (possessive, from a word's start): written as
+``X*[letter]X*`` it backtracked over every split of a long word, cubic in its length (800 letters: 13 s)."""
 _INTERSECTION_SYMBOL = re.compile(
     rf"(?:{_NAME_WORD}\s+)?(?!{_STOP}\b){_LETTERED}\s*(?:&|/|@)\s*(?!{_STOP}\b){_LETTERED}(?:\s+(?:{_SUFFIXES_EN})\b\.?)?", re.IGNORECASE)
 _SECOND_STREET = rf"(?:{_NAME_WORD}\s+){{0,3}}?{_NAME_WORD}\s+(?:{_SUFFIXES_EN})\b\.?|{_NAME_WORD}"
