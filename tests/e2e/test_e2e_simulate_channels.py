@@ -160,3 +160,26 @@ async def test_a_killed_service_is_restarted_by_its_supervisor_and_serves_again(
                            "Missed garbage collection at 101 Elm Street"], cwd=REPO, env=make_run.env,
                           capture_output=True, text=True, timeout=90, check=False)
     assert done.returncode == 0 and "opened" in done.stdout, (done.stdout, done.stderr, time.monotonic() - started)
+
+
+def _simulate(run: Run, *argv: str) -> str:
+    done = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "tools.simulate", *argv], cwd=REPO, env=run.env,
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, (argv, done.stdout, done.stderr)
+    return done.stdout
+
+
+def test_follow_ups_say_which_case_they_joined_and_a_repeat_says_what_it_duplicates(make_run: Run) -> None:
+    # A newcomer's follow-ups waited 30 s and printed "no new case"; a report already in the database was
+    # merged at once and printed "(closed, ...)" with no word of why.
+    first = _simulate(make_run, "sms", "--from", "+15145550171", "Pothole at 1800 rue de l'Église")
+    case = re.search(r"^case (\S+) opened \(open", first, re.M)
+    assert case, first
+    number = case.group(1)
+    joined = _simulate(make_run, "sms", "--from", "+15145550171", "it's getting bigger")
+    assert f"the text joined case {number} as a follow-up" in joined, joined
+    thanks = _simulate(make_run, "sms", "--from", "+15145550171", "ok thanks")
+    assert f"recorded on case {number} as a thanks" in thanks, thanks
+    again = _simulate(make_run, "sms", "--from", "+15145550172", "Pothole at 1800 rue de l'Église")
+    assert re.search(rf"^case \S+ opened and was merged at once as a duplicate of {number} \(same service",
+                     again, re.M), again

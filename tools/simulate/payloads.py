@@ -37,10 +37,12 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 
 def twilio_message(*, account_sid: str, sender: str, to: str, body: str, message_sid: str | None = None,
-                   media: list[tuple[str, str]] = (), whatsapp: bool = False) -> dict[str, str]:
+                   media: list[tuple[str, str]] = (), whatsapp: bool = False,
+                   location: tuple[float, float] | None = None) -> dict[str, str]:
     """The form of an inbound message webhook: from `sender` to the city's number `to` (E.164; both
-    prefixed ``whatsapp:`` when `whatsapp`), `body`, and `media` as (MediaUrl, MediaContentType) pairs
-    (an MMS). Parameters as Twilio sends them (MessageSid/SmsSid, NumMedia, NumSegments, ApiVersion...)."""
+    prefixed ``whatsapp:`` when `whatsapp`), `body`, `media` as (MediaUrl, MediaContentType) pairs
+    (an MMS), and a shared `location` (lat, long in WGS84 degrees) as ``Latitude``/``Longitude``.
+    Parameters as Twilio sends them (MessageSid/SmsSid, NumMedia, NumSegments, ApiVersion...)."""
     sid = message_sid or new_sid("MM" if media else "SM")
     if whatsapp:
         sender, to = f"whatsapp:{sender}", f"whatsapp:{to}"
@@ -50,6 +52,8 @@ def twilio_message(*, account_sid: str, sender: str, to: str, body: str, message
     for i, (url, content_type) in enumerate(media):
         params[f"MediaUrl{i}"] = url
         params[f"MediaContentType{i}"] = content_type
+    if location is not None:
+        params["Latitude"], params["Longitude"] = (repr(float(x)) for x in location)
     return params
 
 
@@ -134,30 +138,44 @@ def meta_body(payload: dict[str, Any]) -> bytes:
 
 
 def messenger_delivery(*, platform: str, account_id: str, sender_id: str, text: str, now_ms: int,
-                       mid: str | None = None, image_url: str | None = None) -> dict[str, Any]:
+                       mid: str | None = None, image_url: str | None = None,
+                       location: tuple[float, float] | None = None) -> dict[str, Any]:
     """A Messenger (`platform` ``page``) or Instagram (``instagram``) delivery of one message from
     `sender_id` (a PSID / IGSID) to the page or account `account_id`, with an image attachment when
-    `image_url` is given; `now_ms` is the Unix time in milliseconds."""
+    `image_url` is given and a location attachment (``payload.coordinates``) for a shared `location`
+    (lat, long in WGS84 degrees); `now_ms` is the Unix time in milliseconds."""
     message: dict[str, Any] = {"mid": mid or "m_" + secrets.token_hex(16), "text": text}
+    attachments: list[dict[str, Any]] = []
     if image_url:
-        message["attachments"] = [{"type": "image", "payload": {"url": image_url}}]
+        attachments.append({"type": "image", "payload": {"url": image_url}})
+    if location is not None:
+        attachments.append({"type": "location", "title": "Pinned location",
+                            "payload": {"coordinates": {"lat": location[0], "long": location[1]}}})
+    if attachments:
+        message["attachments"] = attachments
     return {"object": platform, "entry": [{"id": account_id, "time": now_ms, "messaging": [
         {"sender": {"id": sender_id}, "recipient": {"id": account_id}, "timestamp": now_ms, "message": message}]}]}
 
 
 def whatsapp_delivery(*, phone_number_id: str, display_number: str, wa_id: str, name: str, text: str,
-                      now_s: int, message_id: str | None = None, image_id: str | None = None) -> dict[str, Any]:
+                      now_s: int, message_id: str | None = None, image_id: str | None = None,
+                      location: tuple[float, float] | None = None) -> dict[str, Any]:
     """A WhatsApp Cloud delivery of one message from `wa_id` (the sender's number, digits only) to the
     business number `phone_number_id`: a text, or an image (media id `image_id`) with `text` as caption;
-    `now_s` is the Unix time in seconds."""
+    a shared `location` (lat, long in WGS84 degrees) follows as a second message of type ``location``, as a
+    resident shares one after writing; `now_s` is the Unix time in seconds."""
     message: dict[str, Any] = {"from": wa_id, "id": message_id or "wamid." + secrets.token_hex(16),
                                "timestamp": str(now_s)}
     if image_id:
         message |= {"type": "image", "image": {"id": image_id, "mime_type": "image/jpeg", "caption": text}}
     else:
         message |= {"type": "text", "text": {"body": text}}
+    messages = [message]
+    if location is not None:
+        messages.append({"from": wa_id, "id": "wamid." + secrets.token_hex(16), "timestamp": str(now_s),
+                         "type": "location", "location": {"latitude": location[0], "longitude": location[1]}})
     return {"object": "whatsapp_business_account", "entry": [{"id": "400000000000004", "changes": [{
         "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": display_number, "phone_number_id": phone_number_id},
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]}}]}]}
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": messages}}]}]}

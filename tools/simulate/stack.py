@@ -5,13 +5,21 @@ each replaced by the environment's value when set, as in run.sh)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import secrets
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.settings import SERVICE_PORTS
 from tools.fakes import fake_url
 from tools.fakes.devenv import INSTAGRAM_ID, PAGE_ID, effective_env
+from tools.simulate.places import Place
+
+PROBLEMS = ("Pothole", "Graffiti on the wall", "Streetlight out", "Overflowing bin", "Fallen tree branch",
+            "Damaged sidewalk", "Broken bench")
+"""The problems the printed commands report, one per command (the call's details are its own)."""
+DEMO_PLACES = tuple(Place(f"{n} Elm Street") for n in (100, 2, 101, 1, 102, 3, 4, 103))
+"""The demo city's addresses: the banner's places when none of the running city are given."""
 
 
 def _local(service: str) -> str:
@@ -28,6 +36,8 @@ class Stack:
     """What Twilio is configured with and signs (``OMNI311_TWILIO_PUBLIC_BASE_URL``)."""
     social_url: str
     portal_url: str
+    case_url: str
+    """The case service's read API (``GET /cases/tokens/{token}``: which case holds a message)."""
     twilio_account_sid: str
     twilio_auth_token: str
     twilio_number: str
@@ -50,6 +60,7 @@ class Stack:
             twilio_public_url=env["OMNI311_TWILIO_PUBLIC_BASE_URL"].rstrip("/"),
             social_url=_local("intake_social"),
             portal_url=(environ.get("OMNI311_PUBLIC_BASE_URL") or _local("intake_web")).rstrip("/"),
+            case_url=(environ.get("OMNI311_CASE_API_URL") or _local("case")).rstrip("/"),
             twilio_account_sid=env["OMNI311_TWILIO_ACCOUNT_SID"],
             twilio_auth_token=env["OMNI311_TWILIO_AUTH_TOKEN"],
             twilio_number=env["OMNI311_TWILIO_FROM_NUMBER"],
@@ -75,16 +86,34 @@ class Stack:
         return self.sms_voice_url + path, self.twilio_public_url + path
 
 
-def banner(stack: Stack, python: str = ".venv/bin/python", *, seed: int | None = None) -> str:
+def _where(place: Place) -> str:
+    """The place in a command: ``at <address>``, or a district's name with its centre shared."""
+    return f"at {place.words}" if place.lat is None else f"in {place.words}"
+
+
+def _shared(place: Place) -> str:
+    return "" if place.lat is None else f" --lat {place.lat} --long {place.long}"
+
+
+def banner(stack: Stack, python: str = ".venv/bin/python", *, seed: int | None = None,
+           places: Sequence[Place] = DEMO_PLACES, city: str = "demo") -> str:
     """What `make run` prints once every service is ready: each channel's webhook URL and the simulate
     commands (`python` is how the reader runs the repository's Python). The residents' numbers and ids
     are new on each run (`seed`, 0-9999; random when None): a resident whose case of an earlier run is
-    still open would add to it, as a follow-up does, instead of opening one."""
+    still open would add to it, as a follow-up does, instead of opening one. `places` (8, fewer are
+    repeated) are the running city's (`tools.simulate.places.city_places`), one per command so that no
+    command's case is merged into another's; `city` names that city."""
     tw = stack.twilio_public_url
     sim = f"{python} -m tools.simulate"
     n = secrets.randbelow(10_000) if seed is None else seed
     phone = [f"+1514555{(n + i) % 10_000:04d}" for i in range(5)]
     psid, igsid, handle = f"60000000000{n:05d}", f"70000000000{n:05d}", f"resident{n:04d}@social.example"
+    at = [places[i % len(places)] for i in range(8)] if places else list(DEMO_PLACES)
+
+    def text(i: int, problem: str) -> str:
+        return shlex.quote(f"{problem} {_where(at[i])}") + _shared(at[i])
+
+    call_place = at[6].words
     return f"""\
 channels (development secrets: var/dev-channels/secrets.json; what the stack sends lands in local fakes):
   SMS / MMS (Twilio)     {tw}/twilio/sms
@@ -97,14 +126,14 @@ channels (development secrets: var/dev-channels/secrets.json; what the stack sen
   Open311                {stack.portal_url}/requests.json   (POST with api_key=demo-key)
   portal                 {stack.portal_url}/
   replies sent           {stack.fake_twilio_url}/sent   {stack.fake_graph_url}/sent   {stack.fake_mastodon_url}/sent
-try each channel (signed as the provider signs; prints the answer and the case it opened):
-  {sim} sms --from {phone[0]} "Pothole at 100 Elm Street"
-  {sim} sms --from {phone[1]} --photo "Graffiti on the wall at 2 Elm Street"
-  {sim} whatsapp --from {phone[2]} "Streetlight out at 101 Elm Street"
-  {sim} whatsapp --via meta --from {phone[3]} --photo "Overflowing bin at 1 Elm Street"
-  {sim} messenger --from {psid} "Fallen tree branch at 100 Elm Street"
-  {sim} instagram --from {igsid} "Pothole at 2 Elm Street"
-  {sim} call --from {phone[4]} --place "100 Elm Street" "Graffiti all over the garage door"
-  {sim} mastodon --from {handle} "Broken bench at 1 Elm Street"
+try each channel (places in {city}; signed as the provider signs; prints the answer and the case it opened):
+  {sim} sms --from {phone[0]} {text(0, PROBLEMS[0])}
+  {sim} sms --from {phone[1]} --photo {text(1, PROBLEMS[1])}
+  {sim} whatsapp --from {phone[2]} {text(2, PROBLEMS[2])}
+  {sim} whatsapp --via meta --from {phone[3]} --photo {text(3, PROBLEMS[3])}
+  {sim} messenger --from {psid} {text(4, PROBLEMS[4])}
+  {sim} instagram --from {igsid} {text(5, PROBLEMS[5])}
+  {sim} call --from {phone[4]} --place {shlex.quote(call_place)} "Graffiti all over the garage door"
+  {sim} mastodon --from {handle} {shlex.quote(f"{PROBLEMS[6]} {_where(at[7])}")}
   (then: {stack.portal_url}/requests.json lists the cases; a second text from the same resident while the case is
-   open joins it, as a follow-up does; python -m tools.simulate --help for every option)"""
+   open joins it, as a follow-up does; {sim} --help for every option)"""

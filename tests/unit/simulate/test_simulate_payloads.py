@@ -126,3 +126,88 @@ def test_the_banner_names_every_channels_webhook_and_a_command_per_channel(tmp_p
     monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
     assert main(["sms", "hello"]) == 2
     assert "never used in production" in capsys.readouterr().err
+
+
+def test_a_shared_location_travels_as_each_provider_sends_one() -> None:
+    # --lat/--long on sms and whatsapp (Twilio's Latitude/Longitude), messenger and instagram (a location
+    # attachment), whatsapp --via meta (a location message after the text).
+    point = (40.8262, -73.9405)
+    form = payloads.twilio_message(account_sid="AC1", sender="+15145550123", to="+15005550006",
+                                   body="Pothole here", location=point)
+    assert (parse_inbound(form).shared.lat, parse_inbound(form).shared.long) == point
+    now_ms = int(NOW.timestamp() * 1000)
+    for platform, channel in (("page", "messenger"), ("instagram", "instagram")):
+        delivery = payloads.messenger_delivery(platform=platform, account_id="200", sender_id="600",
+                                               text="Pothole here", now_ms=now_ms, location=point)
+        [outcome] = parse_delivery(delivery, accounts=MetaAccounts(), now=NOW)
+        assert (outcome.message.channel, outcome.message.lat, outcome.message.long) == (channel, *point)
+        assert outcome.message.description == "Pothole here"
+    wa = payloads.whatsapp_delivery(phone_number_id="100", display_number="+15005550006", wa_id="15145550125",
+                                    name="Sam", text="Pothole here", now_s=now_ms // 1000, location=point)
+    text, shared = parse_delivery(wa, accounts=MetaAccounts(), now=NOW)
+    assert text.message.description == "Pothole here" and (shared.message.lat, shared.message.long) == point
+
+
+def test_the_call_presses_the_menu_item_its_details_name_else_says_the_problem() -> None:
+    from tools.simulate.__main__ import menu_choice, menu_of
+
+    demo = menu_of("Please say in a few words what the problem is. For Graffiti, press 1. For Illegal parking, "
+                   "press 2. For Street light out, press 9.")
+    assert demo == [("1", "Graffiti"), ("2", "Illegal parking"), ("9", "Street light out")]
+    assert menu_choice("Graffiti all over the garage door", demo) == "1"
+    assert menu_choice("The street light is out again", demo) == "9"
+    # NYC's menu is its first nine services alphabetically: nothing there is graffiti, so the words are said
+    nyc = menu_of("For Animal in a Park, press 1. For Asbestos, press 2. For Bike Rack Condition, press 3.")
+    assert menu_choice("Graffiti all over the garage door", nyc) is None
+    assert menu_of("Pour Graffiti, appuyez sur le 1.") == [("1", "Graffiti")]
+
+
+def test_what_happened_to_a_message_is_said_in_words() -> None:
+    from tools.simulate.__main__ import merged_words, report_line
+
+    url = "http://127.0.0.1:8080/requests/NYC-26-000012.json"
+    case = {"service_request_id": "NYC-26-000012", "status": "open", "service_name": "Street Condition"}
+    assert report_line(case, joined=False, text="Pothole at 2949 8 Avenue", url=url).startswith(
+        "case NYC-26-000012 opened (open, Street Condition): ")
+    assert report_line(case, joined=True, text="ok thanks", url=url).startswith(
+        "recorded on case NYC-26-000012 as a thanks (no reply is sent; no new case)")
+    assert report_line(case, joined=True, text="it's getting bigger", url=url).startswith(
+        "the text joined case NYC-26-000012 as a follow-up")
+    merged = {"service_request_id": "NYC-26-000020", "status": "closed", "status_notes": "Duplicate of NYC-26-000012"}
+    survivor = case | {"requested_datetime": "2026-11-30T07:00:00-05:00"}
+    words = merged_words(merged, survivor, 3.4)
+    assert words.startswith("case NYC-26-000020 opened and was merged at once as a duplicate of NYC-26-000012 "
+                            "(same service (Street Condition), 3 m from it, it was opened 2026-11-30T07:00:00-05:00")
+    assert "make reset" in words
+
+
+def test_the_printed_commands_are_placed_in_the_running_city(require_shared_data, tmp_path, monkeypatch) -> None:
+    # NYC is make run's default city: each command's place is one its geocoder places inside NYC, not the
+    # demo city's Elm Street.
+    import io
+    import shlex
+    from contextlib import redirect_stdout
+
+    from shared.geocode.gazetteer import gazetteer_for
+    from shared.jurisdiction import load_jurisdiction
+    from tools.simulate.__main__ import main
+
+    monkeypatch.setattr("tools.fakes.devenv.SECRETS_FILE", tmp_path / "secrets.json")
+    monkeypatch.setenv("OMNI311_JURISDICTION", "nyc")
+    monkeypatch.delenv("OMNI311_ENVIRONMENT", raising=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["banner"]) == 0
+    nyc = load_jurisdiction("nyc")
+    gazetteer = gazetteer_for(nyc)
+    argvs = [shlex.split(line.strip()) for line in out.getvalue().splitlines()
+             if line.strip().startswith(".venv/bin/python -m tools.simulate ")]
+    assert len(argvs) == 8 and "Elm Street" not in out.getvalue() and "places in New York City" in out.getvalue()
+    places = []
+    for argv in argvs:
+        where = argv[argv.index("--place") + 1] if "--place" in argv else argv[-1]
+        found = gazetteer.find(where)
+        assert found is not None and found.confidence >= nyc.geocoding.accept_from, where
+        assert nyc.contains(found.lat, found.long), where
+        places.append((found.lat, found.long))
+    assert len(set(places)) == 8  # one place per command: no command's case is merged into another's
