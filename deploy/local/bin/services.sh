@@ -43,7 +43,8 @@ command_of() {
 running() { [[ -f "var/run/$1.pid" ]] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 # The process itself, when it outlived its supervisor (or runs beside it).
 child_running() { [[ -f "var/run/$1.child.pid" ]] && kill -0 "$(cat "var/run/$1.child.pid")" 2>/dev/null; }
-restarts() { cat "var/run/$1.restarts" 2>/dev/null || echo 0; }
+# The supervisor's count of restarts; 0 while it has none written yet (a file being written reads empty).
+restarts() { local n; n="$(cat "var/run/$1.restarts" 2>/dev/null || true)"; [[ "$n" =~ ^[0-9]+$ ]] && echo "$n" || echo 0; }
 
 start() {
   local started=()

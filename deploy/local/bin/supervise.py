@@ -98,19 +98,27 @@ class Supervisor:
         if self.child is not None and self.child.poll() is None:
             self.child.send_signal(signal.SIGTERM)
 
+    def _write(self, suffix: str, text: str) -> None:
+        """Write ``run/NAME<suffix>`` whole (a temporary file renamed over it): services.sh reads these
+        while the supervisor writes them, and a file being truncated reads empty."""
+        path = self.run_dir / f"{self.name}{suffix}"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
     def run(self) -> int:
         """Supervise until stopped; returns 0."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         delay: float | None = None
         restarts = 0
-        (self.run_dir / f"{self.name}.restarts").write_text("0\n")
+        self._write(".restarts", "0\n")
         while not self.stopping.is_set():
             started = time.monotonic()
             with (self.run_dir / f"{self.name}.log").open("ab") as out:
                 self.child = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
                                               stderr=subprocess.STDOUT, preexec_fn=functools.partial(die_with_parent, os.getpid()))
-            (self.run_dir / f"{self.name}.child.pid").write_text(f"{self.child.pid}\n")
+            self._write(".child.pid", f"{self.child.pid}\n")
             if restarts:
                 self.log(f"restarted (pid {self.child.pid}, restart {restarts})")
             if self.stopping.is_set():  # a stop that came while it was starting
@@ -121,7 +129,7 @@ class Supervisor:
             uptime = time.monotonic() - started
             delay = next_delay(delay, uptime)
             restarts += 1
-            (self.run_dir / f"{self.name}.restarts").write_text(f"{restarts}\n")
+            self._write(".restarts", f"{restarts}\n")
             self.log(f"exited ({describe_exit(returncode)}) after {uptime:.1f} s; restarting in {delay:g} s")
             self.stopping.wait(delay)
         (self.run_dir / f"{self.name}.child.pid").unlink(missing_ok=True)

@@ -166,3 +166,17 @@ def test_services_stop_also_stops_a_process_whose_supervisor_is_gone(tmp_path: P
     finally:
         if _alive(orphan):
             os.kill(orphan, signal.SIGKILL)
+
+
+def test_a_restart_count_being_written_reads_as_zero_not_a_shell_error(tmp_path: Path) -> None:
+    # make run failed at random with "((: >= MAX_START_RESTARTS : syntax error": services.sh read the
+    # supervisor's .restarts file while it was truncated and rewritten (empty).
+    bin_dir = _checkout(tmp_path)
+    run_dir = tmp_path / "var/run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "case.pid").write_text(f"{os.getpid()}\n")
+    (run_dir / "case.restarts").write_text("")
+    done = subprocess.run([str(bin_dir / "services.sh"), "status"], capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert f"case running (supervisor {os.getpid()}, pid ?, restarts 0)" in done.stdout, (done.stdout, done.stderr)
+    assert "syntax error" not in done.stderr
