@@ -91,6 +91,12 @@ def _where(place: Place) -> str:
     return f"at {place.words}" if place.lat is None else f"in {place.words}"
 
 
+def _quote(text: str) -> str:
+    """`text` as one shell word a reader can read: in double quotes ("1 rue de l'Église"), unless it holds
+    a character the shell expands there (then `shlex.quote`)."""
+    return shlex.quote(text) if any(c in text for c in '"$`\\!') else f'"{text}"'
+
+
 def _shared(place: Place) -> str:
     return "" if place.lat is None else f" --lat {place.lat} --long {place.long}"
 
@@ -111,7 +117,7 @@ def banner(stack: Stack, python: str = ".venv/bin/python", *, seed: int | None =
     at = [places[i % len(places)] for i in range(8)] if places else list(DEMO_PLACES)
 
     def text(i: int, problem: str) -> str:
-        return shlex.quote(f"{problem} {_where(at[i])}") + _shared(at[i])
+        return _quote(f"{problem} {_where(at[i])}") + _shared(at[i])
 
     call_place = at[6].words
     return f"""\
@@ -133,7 +139,7 @@ try each channel (places in {city}; signed as the provider signs; prints the ans
   {sim} whatsapp --via meta --from {phone[3]} --photo {text(3, PROBLEMS[3])}
   {sim} messenger --from {psid} {text(4, PROBLEMS[4])}
   {sim} instagram --from {igsid} {text(5, PROBLEMS[5])}
-  {sim} call --from {phone[4]} --place {shlex.quote(call_place)} "Graffiti all over the garage door"
-  {sim} mastodon --from {handle} {shlex.quote(f"{PROBLEMS[6]} {_where(at[7])}")}
+  {sim} call --from {phone[4]} --place {_quote(call_place)} "Graffiti all over the garage door"
+  {sim} mastodon --from {handle} {_quote(f"{PROBLEMS[6]} {_where(at[7])}")}
   (then: {stack.portal_url}/requests.json lists the cases; a second text from the same resident while the case is
    open joins it, as a follow-up does; {sim} --help for every option)"""

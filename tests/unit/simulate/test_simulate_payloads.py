@@ -123,6 +123,7 @@ def test_the_banner_names_every_channels_webhook_and_a_command_per_channel(tmp_p
         assert url in out
     commands = [line.split()[3] for line in out.splitlines() if line.strip().startswith(".venv/bin/python -m tools.simulate ")]
     assert set(commands) == {"sms", "whatsapp", "messenger", "instagram", "call", "mastodon"}
+    assert "'\"'\"'" not in out  # "1 rue de l'Église" is printed in double quotes, not shell-escaped
     monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
     assert main(["sms", "hello"]) == 2
     assert "never used in production" in capsys.readouterr().err
