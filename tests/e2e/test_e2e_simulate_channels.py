@@ -2,7 +2,8 @@
 of its requests replayed, a topic prefix and database of this run's own) starts every service, intake_sms_voice and
 intake_social included, with the local fakes of Twilio, Graph and Mastodon, and prints each channel's
 webhook URL and the simulate commands; each printed command, run as printed, signs and sends its webhook
-and opens a case that Open311 ``GET /requests.json`` shows, and the acknowledgement lands in the fake.
+and opens a case that Open311 ``GET /requests.json`` shows, and the acknowledgement lands in the fake; a
+follow-up and a thanks say which case they joined, and a repeated report says which case it duplicates.
 A service killed with SIGKILL is restarted by its supervisor (logged) and serves again. The services
 `make run` started (fakes and supervisors too) are stopped afterwards (``deploy/local/bin/services.sh
 stop``); the infrastructure stays up, as after `make run`.
