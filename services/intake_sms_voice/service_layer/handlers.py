@@ -429,12 +429,19 @@ async def _publish_follow_up(msg: InboundText, state: conversation.State, conten
                              number: str | None, code: str | None, key: str, deps: Deps,
                              now: datetime) -> TextReply:
     """A follow-up (or a thanks) published on the conversation's report: ``in_reply_to`` its MessageSid,
-    ``attributes.conversation``; answered with "Added to your report <number>" (a thanks: nothing)."""
+    ``attributes.conversation``; answered with "Added to your report <number>" (a thanks: nothing). A place
+    it shares or writes (after the notifier's "We could not find <place>...") is published with
+    ``attributes.completes_location_of`` the report's MessageSid, as on Meta's channels: the case service
+    gives it to a case without a point (services/case/domain/rules.py, location_added)."""
     cfg = deps.config
     language = state.language or cfg.default_language
     kind = "thanks" if decision.kind == "thanks" else "follow_up"
-    report = TextReport(location=None, in_reply_to=(state.thread or "",), language=language,
-                        attributes={"conversation": kind, **content.attributes()}, description=decision.text)
+    place = content.found if kind == "follow_up" else None
+    attributes = {"conversation": kind, **content.attributes()}
+    if place is not None:
+        attributes["completes_location_of"] = state.thread or ""
+    report = TextReport(location=place, in_reply_to=(state.thread or "",), language=language,
+                        attributes=attributes, description=decision.text)
     env = await _publish_text(msg, report, key, deps, now)
     texts: tuple[str, ...] = ()
     if content.unreadable:

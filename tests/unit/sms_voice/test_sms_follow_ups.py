@@ -179,3 +179,23 @@ async def test_new_on_a_first_report_from_a_new_number_is_removed_too() -> None:
     first = h.publisher.published[-1].data
     assert first["description"] == "pothole at 3 Elm Street" and first["in_reply_to"] == []
     assert first["address"] == "3 Elm Street"
+
+
+async def test_a_point_shared_after_a_report_whose_place_was_not_found_completes_its_location() -> None:
+    # The notifier asks "We could not find <place>..." of a case the router could not place; the resident's
+    # shared point (or a written address) then joins the report as its place, as on Meta's channels.
+    wa = "whatsapp:+15145550123"
+    h = make_harness(requests=_case(), tokens={("whatsapp", REPORT): CASE})
+    r = await h.post("/twilio/whatsapp", sms_form(sid=REPORT, body="Pothole in front of 123 Nowhere St", from_=wa))
+    cookie = r.cookies.get(conversation.COOKIE)
+    r = await h.post("/twilio/whatsapp", sms_form(sid="SM" + "2" * 32, body="", from_=wa, Latitude="45.4215",
+                                                  Longitude="-75.6972"), cookies={conversation.COOKIE: cookie})
+    follow = h.publisher.published[-1].data
+    assert follow["in_reply_to"] == [REPORT] and follow["attributes"]["conversation"] == "follow_up"
+    assert (follow["lat"], follow["long"]) == (45.4215, -75.6972)
+    assert follow["attributes"]["completes_location_of"] == REPORT
+    typed = await h.post("/twilio/whatsapp", sms_form(sid="SM" + "3" * 32, body="it's at 88 Pine St", from_=wa),
+                         cookies={conversation.COOKIE: r.cookies.get(conversation.COOKIE)})
+    assert typed.status_code == 200
+    written = h.publisher.published[-1].data
+    assert written["address"] == "88 Pine St" and written["attributes"]["completes_location_of"] == REPORT
