@@ -1,19 +1,25 @@
 """End to end on real Kafka and PostgreSQL: a call walks intake_sms_voice's voice menu (language, kind of
 problem, place, recorded details) as Twilio would, signed for the public URL; the recording's end and
 the transcription callback (retried, as Twilio does) make one case whose description is the transcript,
+its recording downloaded from Twilio (as MP3, with the account's basic auth) and linked as our copy,
 and the caller's cases are listed by contact key for the agent console; a transcription that comes
-before the call's own report still makes one case."""
+before the call's own report still makes one case (Twilio's host unreachable here: the link is kept)."""
 
 from __future__ import annotations
 
+import base64
+import threading
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from shared.auth import Role
+from support.infra import free_port
 from support.process import ExtraService
 from support.twilio import post_signed
 from support.stack import Stack
@@ -28,8 +34,39 @@ async def sms_voice(stack: Stack) -> Any:
     async with ExtraService(stack, "intake_sms_voice", {
         "OMNI311_TWILIO_AUTH_TOKEN": TOKEN, "OMNI311_TWILIO_PUBLIC_BASE_URL": PUBLIC,
         "OMNI311_TWILIO_PROGRAM_NAME": "Demoville 311",
+        "OMNI311_TWILIO_PUBLIC_MEDIA_BASE_URL": PUBLIC + "/media",
+        "OMNI311_TWILIO_MEDIA_ALLOW_PRIVATE": "true",
     }).started() as proc:
         yield proc
+
+
+SILENT_MP3 = bytes.fromhex("fffb9064") + bytes(413)  # one silent MPEG audio frame
+
+
+@pytest.fixture
+def twilio_recordings() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+    """Twilio's recordings host: (its base URL, the (path, Authorization) of every download)."""
+    seen: list[tuple[str, str | None]] = []
+
+    class Recordings(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Content-Length", str(len(SILENT_MP3)))
+            self.end_headers()
+            self.wfile.write(SILENT_MP3)
+
+        def log_message(self, *_args: Any) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", free_port()), Recordings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def _twilio_post(client: httpx.AsyncClient, url: str, form: dict[str, str]) -> httpx.Response:
@@ -49,10 +86,13 @@ def _action(root: ET.Element, verb: str) -> str:
 
 
 async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_with_the_transcript(
-        stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
+        stack: Stack, sms_voice: ExtraService, test_issuer,
+        twilio_recordings: tuple[str, list[tuple[str, str | None]]]) -> None:
     phone = f"+1613555{uuid.uuid4().int % 10000:04d}"
     call_sid, recording_sid = "CA" + uuid.uuid4().hex, "RE" + uuid.uuid4().hex
-    recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{recording_sid}"
+    host, downloads = twilio_recordings
+    recording_path = f"/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{recording_sid}"
+    recording_url = host + recording_path
     transcript = f"There is a deep pothole in the right lane outside the bakery, call {uuid.uuid4().hex[:6]}"
     call = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": phone, "Caller": phone,
             "To": "+16135550311", "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
@@ -106,11 +146,17 @@ async def test_a_call_through_the_menu_with_its_transcription_makes_one_case_wit
             assert await conn.fetchval(
                 "SELECT count(*) FROM messages m JOIN cases c USING (case_id) WHERE c.service_request_id = $1",
                 number) == 2
-            # The transcript carries the call's recording again: the case keeps it once.
-            assert await conn.fetchval("SELECT media_url FROM cases WHERE service_request_id = $1",
-                                       number) == [recording_url]
+            # The transcript carries the call's recording again: the case keeps it once, as our copy (Twilio's
+            # link names the account and needs its credentials).
+            (ours,) = await conn.fetchval("SELECT media_url FROM cases WHERE service_request_id = $1", number)
         finally:
             await conn.close()
+        assert ours.startswith(PUBLIC + "/media/")
+        auth = "Basic " + base64.b64encode(f"{'AC' + '0' * 32}:{TOKEN}".encode()).decode()
+        assert downloads and set(downloads) == {(recording_path + ".mp3", auth)}
+        kept = await tw.get(ours[len(PUBLIC):])
+        assert kept.status_code == 200 and kept.headers["content-type"] == "audio/mpeg"
+        assert kept.content == SILENT_MP3
 
         # What the agent console shows for this caller: the one case, in Open311 form.
         listed = (await case_api.get(f"/cases/by-contact/{contact_key}")).json()
