@@ -3,13 +3,16 @@ transcriptions) and message status callbacks.
 
 Produces on `intake.messages` (published with acks=all before the webhook answers, through
 `shared.intake`): `intake.message_received`, `intake.opt_out_received`, `intake.opt_in_received` and
-`intake.message_status_received` (for the notifier). Consumes nothing. Owns each number's opt-out state and
-the media kept at intake (schema `intake_sms_voice`, tables `opt_outs` and `media`); conversation state
+`intake.message_status_received` (for the notifier). Consumes `case.personal_data_erased` on
+`cases.lifecycle` (deletes the media of the case's messages, `service_layer/erasure.py`). Owns each
+number's opt-out state, the media kept at intake and the erasure log (schema `intake_sms_voice`, tables
+`opt_outs`, `media`, `erasures`); conversation state
 travels in Twilio's conversation cookie and in our own signed action URLs. Looks written places up with the
 jurisdiction's geocoder (`shared.geocode`). Reads cases through the case service's API (`STATUS <case
 number>`, whether a follow-up's case is still open). Downloads a message's media at intake
 (`shared.media`) and reads shared contact cards. Routes: `entrypoints/messaging.py`,
-`entrypoints/voice.py`, `GET /media/{media_id}` (`shared.media.mount_media`).
+`entrypoints/voice.py`, `GET /media/{media_id}` (`shared.media.mount_media`); the subscription:
+`entrypoints/kafka.py`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ from datetime import datetime
 from typing import Any
 
 from services.intake_sms_voice.adapters.opt_outs import PgOptOuts
-from services.intake_sms_voice.adapters.twilio_media import TwilioMedia
-from services.intake_sms_voice.config import SERVICE, TwilioSettings, media_base_url
-from services.intake_sms_voice.entrypoints import http
-from services.intake_sms_voice.service_layer import handlers
+from services.intake_sms_voice.config import SERVICE, TwilioSettings
+from services.intake_sms_voice.entrypoints import http, kafka, wiring
+from services.intake_sms_voice.service_layer import erasure, handlers
 from shared.geocode import Geocoder, geocoder_for
-from shared.intake import CaseApi, CaseApiClient, IntakePublisher, KafkaIntakePublisher
+from shared.intake import CaseApi, IntakePublisher, KafkaIntakePublisher
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.media import MediaLimits, MediaStore, mount_media
+from shared.media.erasure import MediaErasureRepository
 from shared.service import Runtime
 from shared.settings import Settings
 
@@ -40,7 +42,8 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
     (then nothing needs Kafka or the case service), their own `twilio` settings and `clock`, a fake
     `geocoder` (default: the jurisdiction's, `shared.geocode.geocoder_for`, its gazetteer built here, once
     per jurisdiction version), a fake `opt_outs` store (then nothing needs PostgreSQL; default: the
-    service's schema, migrated at start) and a fake `media` reader (default: Twilio's media URLs)."""
+    service's schema, migrated at start) and a fake `media` reader (default: Twilio's media URLs). With the
+    schema, `case.personal_data_erased` is consumed (its media erased); without it nothing is kept."""
     s = settings or Settings()
     tw = twilio or TwilioSettings()
     owns_state = opt_outs is None or media is None  # the real store or media keeper: the schema is needed
@@ -48,29 +51,17 @@ def create_app(settings: Settings | None = None, *, twilio: TwilioSettings | Non
                  title="omni311 SMS and voice intake (Twilio)")
     if clock is not None:
         rt.clock = clock
-    client = CaseApiClient(s.case_api_url) if case_api is None else None
-    if client is not None:
-        rt.on_start.append(client.start)
-        rt.on_stop.append(client.stop)
     jur = jurisdiction or load_jurisdiction(s.jurisdiction)
     config = handlers.configure(tw, jur)
     deps = handlers.Deps(publisher=publisher or KafkaIntakePublisher(rt.broker, s.topic),
-                         case_api=case_api or client, config=config,  # type: ignore[arg-type]
+                         case_api=case_api or wiring.case_api_client(rt), config=config,
                          geocoder=geocoder or geocoder_for(jur),
-                         opt_outs=opt_outs or PgOptOuts(lambda: rt.db), media=media or _media(rt, s, tw))
+                         opt_outs=opt_outs or PgOptOuts(lambda: rt.db), media=media or wiring.media_keeper(rt, tw))
     if (close := getattr(deps.geocoder, "aclose", None)) is not None:  # a server geocoder's HTTP client
         rt.on_stop.append(close)
     http.mount(rt, deps, tw)
+    if owns_state:
+        table = erasure.handlers()
+        kafka.subscribe(rt, rt.event_handler(lambda: table, MediaErasureRepository))
     return rt.app
 
-
-def _media(rt: Runtime, s: Settings, tw: TwilioSettings) -> TwilioMedia:
-    """Twilio's media URLs, downloaded into the service's schema (`shared.media`), opened and closed with
-    the service; its files served at `GET /media/{media_id}`."""
-    keeper = TwilioMedia(tw.auth_token.get_secret_value() if tw.auth_token else "",
-                         store=lambda: MediaStore(rt.db, SERVICE), base_url=media_base_url(s, tw),
-                         limits=MediaLimits(timeout_s=10.0, allow_private=tw.media_allow_private))
-    rt.on_start.append(keeper.start)
-    rt.on_stop.append(keeper.stop)
-    mount_media(rt.app, lambda _request: MediaStore(rt.db, SERVICE))
-    return keeper

@@ -236,7 +236,7 @@ class CaseEscalated(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier", "intake_email", "intake_social", "intake_web", "insights"),
+    consumers=("notifier", "intake_email", "intake_social", "intake_sms_voice", "intake_web", "insights"),
     example={**_CASE, "contact_keys": ["ck:3f9a1c"], "channel_message_ids": ["<CAF=abc@mail.example.org>"],
              "closed_at": "2025-03-20T10:00:00Z", "policy_days": 365, "mode": "erase"},
 )

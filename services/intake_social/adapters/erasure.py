@@ -1,20 +1,17 @@
 """SQL of intake_social's erasures: the published outbox copies of a case's messages, the raw unsupported
-items and the conversations that name its messages or reporters, the media its messages carried, and the
-audit row."""
+items and the conversations that name its messages or reporters; the media its messages carried and the
+audit row are `shared.media.erasure.MediaErasureRepository`'s (shared with intake_sms_voice)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
-import asyncpg
+from shared.media.erasure import MediaErasureRepository
 
 
-class ErasureRepository:
-    """One erasure, on the connection of its unit of work (the consumed event's transaction)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+class ErasureRepository(MediaErasureRepository):
+    """One erasure, on the connection of its unit of work (the consumed event's transaction): the shared
+    `erase_media` and `record_erasure`, and what only intake_social keeps."""
 
     async def erase_published_payloads(self, channel_message_ids: list[str]) -> int:
         """Empty the payloads of the already published outbox rows whose event carries one of these
@@ -42,19 +39,3 @@ class ErasureRepository:
         return int(await self.conn.fetchval(
             "WITH hit AS (DELETE FROM conversations WHERE report_message_id = ANY($1::text[]) RETURNING 1) "
             "SELECT count(*) FROM hit", channel_message_ids))
-
-    async def erase_media(self, channel_message_ids: list[str]) -> int:
-        """Delete the kept files any of `channel_message_ids` carried (`shared.media.MediaStore.erase_for`'s
-        rule, on this transaction's connection and schema); `/media/{id}` answers 404 from then on. Returns
-        how many files."""
-        return int(await self.conn.fetchval(
-            "WITH hit AS (DELETE FROM media WHERE channel_message_ids && $1::text[] RETURNING 1) "
-            "SELECT count(*) FROM hit", channel_message_ids))
-
-    async def record_erasure(self, *, event_id: UUID, case_id: UUID, service_request_id: str, mode: str,
-                             events: int, now: datetime) -> None:
-        """Keep an audit row of one handled erasure event (counts only, no personal data)."""
-        await self.conn.execute(
-            "INSERT INTO erasures (event_id, case_id, service_request_id, mode, events, erased_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-            event_id, case_id, service_request_id, mode, events, now)

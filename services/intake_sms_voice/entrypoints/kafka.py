@@ -1,0 +1,22 @@
+"""intake_sms_voice's one subscription: `cases.lifecycle`, in the consumer group `intake_sms_voice`.
+
+Only `case.personal_data_erased` is acted on (`service_layer.erasure.handlers`); every other case event
+on the topic is committed untouched.
+"""
+
+from __future__ import annotations
+
+from faststream.kafka.annotations import KafkaMessage
+
+from services.intake_sms_voice.config import SERVICE
+from shared.kafka import SUBSCRIBER_DEFAULTS, EventCallback
+from shared.service import Runtime
+
+
+def subscribe(rt: Runtime, call: EventCallback) -> None:
+    """Hand every `cases.lifecycle` message to `call` through the retry/DLQ wrapper."""
+    s = rt.settings
+
+    @rt.broker.subscriber(s.topic("cases.lifecycle"), group_id=s.group(SERVICE), **SUBSCRIBER_DEFAULTS)
+    async def on_event(msg: KafkaMessage) -> None:
+        await rt.consumer.handle(msg, call)
