@@ -1,12 +1,14 @@
 """A contact card a resident shares (a WhatsApp contact through Twilio arrives as a ``text/vcard`` or
 ``text/x-vcard`` media item): its name, phones and emails, read with `vobject` (vCard 2.1, 3.0 and 4.0,
-RFC 6350), as the text of the message (docs/channels.md, "Every message kind kept")."""
+RFC 6350), as the text of the message (`shared.intake.contact_card`, the same on every channel;
+docs/channels.md, "Every message kind kept")."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from shared.intake.contact_card import SharedContact
 
 VCARD_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
 """Media types of a contact card."""
@@ -19,29 +21,6 @@ BINARY_PROPERTIES = ("PHOTO", "LOGO", "SOUND", "KEY")
 """vCard properties that carry a file (base64, often tens of KB): removed unread, with their folded lines."""
 _BINARY_LINE = re.compile(r"^(?:[A-Za-z0-9-]+\.)?(?:" + "|".join(BINARY_PROPERTIES) + r")[;:][^\n]*(?:\n[ \t][^\n]*)*\n?",
                           re.IGNORECASE | re.MULTILINE)
-MAX_ITEMS = 10
-"""At most this many phones and emails each are kept from one card."""
-
-
-@dataclass(frozen=True)
-class SharedContact:
-    """The card's name (formatted name, else the structured one; None when neither), its phone numbers
-    and emails as written (at most `MAX_ITEMS` each)."""
-
-    name: str | None
-    phones: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ()
-
-    def as_text(self) -> str:
-        """One line for the message description: ``Shared contact: Jane Roe, +1 613 555 0100, jane@x.org``."""
-        parts = [p for p in (self.name, *self.phones, *self.emails) if p]
-        return "Shared contact: " + ", ".join(parts)
-
-    def as_attribute(self) -> dict[str, Any]:
-        """``attributes.shared_contact``: ``{"name", "phones", "emails"}``."""
-        return {"name": self.name, "phones": list(self.phones), "emails": list(self.emails)}
-
-
 def is_card(content_type: str | None) -> bool:
     """True for a contact card's media type (parameters such as ``; charset=utf-8`` ignored)."""
     return (content_type or "").split(";")[0].strip().lower() in VCARD_TYPES
@@ -75,16 +54,30 @@ def read_card(data: bytes) -> SharedContact | None:
         n = contents["n"][0].value
         name = " ".join(x for x in (getattr(n, "given", ""), getattr(n, "family", "")) if isinstance(x, str) and x) \
             or None
-    phones = tuple(p for p in (_text(x) for x in contents.get("tel", [])) if p)[:MAX_ITEMS]
-    emails = tuple(e for e in (_text(x) for x in contents.get("email", [])) if e)[:MAX_ITEMS]
-    if not (name or phones or emails):
-        return None
-    return SharedContact(name=name, phones=phones, emails=emails)
+    return SharedContact.of(name=name, organisation=_organisation(contents.get("org", [None])[0]),
+                            phones=((_text(x), _kind(x)) for x in contents.get("tel", [])),
+                            emails=((_text(x), _kind(x)) for x in contents.get("email", [])))
 
 
 def _text(line: Any) -> str | None:
+    """A phone, email or name line's value as written (``tel:`` dropped); None when it holds no text."""
     value = getattr(line, "value", None)
     if not isinstance(value, str):
         return None
-    value = " ".join(value.split())[:200]
-    return value.removeprefix("tel:") or None
+    return " ".join(value.split()).removeprefix("tel:") or None
+
+
+def _kind(line: Any) -> str | None:
+    """A phone or email line's first TYPE parameter (``WORK``, ``CELL``), upper case; None without one."""
+    params = getattr(line, "params", None)
+    types = params.get("TYPE") if isinstance(params, dict) else None
+    first = types[0] if isinstance(types, list) and types else None
+    return first.upper() if isinstance(first, str) and first.strip() else None
+
+
+def _organisation(line: Any) -> str | None:
+    """The ORG line as one text (its units, e.g. company and department, joined by commas); None without one."""
+    value = getattr(line, "value", None)
+    if isinstance(value, list):
+        value = ", ".join(x for x in value if isinstance(x, str) and x.strip())
+    return value if isinstance(value, str) and value.strip() else None

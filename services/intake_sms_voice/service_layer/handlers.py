@@ -18,7 +18,7 @@ from uuid import UUID
 
 from services.intake_sms_voice.config import SERVICE, TwilioSettings
 from services.intake_sms_voice.domain import conversation, ivr
-from services.intake_sms_voice.domain.contact_card import MAX_CARD_BYTES, SharedContact, is_card, read_card
+from services.intake_sms_voice.domain.contact_card import MAX_CARD_BYTES, is_card, read_card
 from services.intake_sms_voice.domain.contacts import Sender
 from services.intake_sms_voice.domain.inbound import (
     InboundText,
@@ -48,6 +48,7 @@ from services.intake_sms_voice.domain.replies import (
 from shared.events import Envelope, EventData, MessageReceived, OptInReceived, OptOutReceived
 from shared.geocode import GeocodeAnswer, Geocoder, extract_place
 from shared.intake import CaseApi, CaseApiRefused, CaseApiUnavailable, IntakePublisher
+from shared.intake.contact_card import SharedContact, cards_attribute
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of, services_named
 from shared.intake.follow_ups import as_its_case_says
 from shared.jurisdiction import Jurisdiction
@@ -229,7 +230,7 @@ class _Content:
     def attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.card is not None:
-            out["shared_contact"] = self.card.as_attribute()
+            out["shared_contact"] = cards_attribute([self.card])
         if self.unreadable:
             out["unreadable"] = True
         return out

@@ -47,6 +47,7 @@ from shared.events import (
     Pii,
     ProviderError,
 )
+from shared.intake.contact_card import MAX_CARDS, SharedContact, cards_attribute, cards_text
 from shared.jurisdiction.point_check import check_point
 
 Contains = Callable[[float, float], bool]
@@ -494,14 +495,12 @@ def _wa_message(m: Any, names: Mapping[str, str], accounts: MetaAccounts, now: d
         else:
             return _unsupported("whatsapp", f"interactive_{itype or 'unknown'}"[:64], wamid, sender, m, now, pii)
     elif kind == "contacts":
-        cards = [c for c in m.get("contacts") or [] if isinstance(c, Mapping)] if isinstance(m.get("contacts"), list) else []
-        texts = [t for t in (_card_text(c) for c in cards) if t]
-        if not texts:
+        listed = m.get("contacts") if isinstance(m.get("contacts"), list) else []
+        cards = [c for c in (_card(x) for x in listed[:MAX_CARDS] if isinstance(x, Mapping)) if c is not None]
+        if not cards:
             return _unsupported("whatsapp", "contacts", wamid, sender, m, now, pii)
-        parts.append("\n\n".join(texts))
-        # How many cards, not what they say: the card's words (a third person's name and numbers) are in the
-        # description only, where the case's erasure reaches them.
-        attributes["shared_contact"] = {"cards": len(texts)}
+        parts.append(cards_text(cards))
+        attributes["shared_contact"] = cards_attribute(cards)
     elif kind == "reaction":
         if _opt_str(_get(m, "reaction", "message_id")):
             # A reaction to a message of the conversation (or its removal): not a report, nothing to answer.
@@ -576,24 +575,21 @@ def _flow_answers(raw: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _card_text(card: Mapping[str, Any]) -> str:
-    """A WhatsApp contact card (WhatsApp Cloud API, "contacts" message object) as the text staff read:
-    the name, the organisation, then each phone and email with its type, one per line."""
+def _card(card: Mapping[str, Any]) -> SharedContact | None:
+    """A WhatsApp contact card (WhatsApp Cloud API, "contacts" message object) as the card every channel
+    reads (`shared.intake.contact_card`): the name, the organisation, each phone and email with its type."""
     name = _get(card, "name") if isinstance(card.get("name"), Mapping) else {}
     full = _opt_str(name.get("formatted_name")) or " ".join(
         x for x in (_opt_str(name.get(k)) for k in ("prefix", "first_name", "middle_name", "last_name", "suffix")) if x)
-    lines = [f"Contact: {full}"] if full else []
     org = card.get("org") if isinstance(card.get("org"), Mapping) else {}
     org_text = ", ".join(x for x in (_opt_str(org.get(k)) for k in ("company", "department", "title")) if x)
-    if org_text:
-        lines.append(f"Organisation: {org_text}")
-    for label, key, field in (("Phone", "phones", "phone"), ("Email", "emails", "email")):
-        for entry in card.get(key) or [] if isinstance(card.get(key), list) else []:
-            value = _opt_str(entry.get(field)) if isinstance(entry, Mapping) else None
-            if value:
-                kind = _opt_str(entry.get("type"))
-                lines.append(f"{label}: {value}" + (f" ({kind})" if kind else ""))
-    return "\n".join(lines)
+
+    def entries(key: str, field: str) -> list[tuple[str | None, str | None]]:
+        listed = card.get(key) if isinstance(card.get(key), list) else []
+        return [(_opt_str(e.get(field)), _opt_str(e.get("type"))) for e in listed if isinstance(e, Mapping)]
+
+    return SharedContact.of(name=full or None, organisation=org_text or None, phones=entries("phones", "phone"),
+                            emails=entries("emails", "email"))
 
 
 def is_generic_pin_title(title: str) -> bool:
