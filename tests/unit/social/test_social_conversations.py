@@ -334,3 +334,16 @@ async def test_new_on_a_first_chat_report_is_removed_and_its_place_read_without_
     m = h.last()
     assert m.description == "pothole at 3 Elm Street" and m.address == "3 Elm Street"
     assert m.in_reply_to == [] and "conversation" not in m.attributes
+
+
+async def test_a_follow_up_batched_before_its_report_still_joins_it() -> None:
+    # Meta batches messages without promising their order: the follow-up sent a second after the report came
+    # first in the delivery, was read first, and opened a case of its own.
+    h = Harness()
+    report = messenger("m.first", REPORT, at=T0)
+    follow = messenger("m.second", "it's getting bigger", at=T0 + timedelta(seconds=1))
+    report["entry"] = follow["entry"] + report["entry"]
+    await h.deliver(report, T0 + timedelta(seconds=2))
+    first, second = (e.payload(MessageReceived) for e in h.published)
+    assert (first.channel_message_id, first.in_reply_to) == ("m.first", [])
+    assert (second.channel_message_id, second.in_reply_to) == ("m.second", ["m.first"])
