@@ -70,7 +70,7 @@ async def test_an_agent_logs_a_phone_request_in_the_console_and_the_case_opens_w
             await page.fill("#long", str(long))
             await page.click("#submit")
             await page.wait_for_selector("#errors li", timeout=10_000)
-            assert "lat must be within" in await page.inner_text("#errors")
+            assert "latitude must be within -90..90" in await page.inner_text("#errors")
 
             # The place is picked on the district map: the click becomes lat/long inside the city.
             await page.click('#district-map path[data-district="centre"]')

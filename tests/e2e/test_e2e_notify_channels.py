@@ -1,7 +1,10 @@
 """End to end on real Kafka and PostgreSQL: the notifier answers residents on the channel they used, through
 local fakes of the Twilio REST API, Meta's Graph API and a Mastodon instance, driven by the real client
 libraries. The fakes must exist before the notifier starts, so this module runs its own demo stack with
-the notifier pointed at them; intake_sms_voice and intake_social run beside it."""
+the notifier pointed at them; intake_sms_voice and intake_social run beside it. Reports name places of
+the demo city's gazetteer (jurisdictions/demo/addresses.csv), so that each gets one answer, its
+acknowledgement: a written place the router cannot find gets a second one asking where it is
+(`location_not_found`)."""
 
 from __future__ import annotations
 
@@ -206,7 +209,7 @@ async def test_stop_silences_the_number_and_start_resumes_the_acknowledgements(
         await _text(sms, _sid(), "START", phone)
         await eventually(lambda: _not(_opted_out(notify_stack, phone)), timeout=30, what="the opt-in is applied")
         again_sid = _sid()
-        await _text(sms, again_sid, "Graffiti on the wall at 7 Bank St", phone)
+        await _text(sms, again_sid, "Graffiti on the wall at 7 Elm Street", phone)
         number = await eventually(lambda: _case_of(case_api, "sms", again_sid), timeout=30, what="a new case")
         (ack,) = await eventually(lambda: _texts_to(twilio, phone) or None, timeout=30, what="acknowledgement")
         assert number in ack["Body"]
@@ -228,7 +231,7 @@ async def test_a_signed_messenger_message_is_answered_through_the_send_api(
     graph: FakeGraphApi = fakes["graph"]
     psid = str(7_000_000_000_000_000 + uuid.uuid4().int % 10**15)
     mid = "m_" + uuid.uuid4().hex
-    body = _messenger_delivery(mid, psid, "Fallen tree blocking the sidewalk at 88 Pine St")
+    body = _messenger_delivery(mid, psid, "Fallen tree blocking the sidewalk at 8 River Road")
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     async with httpx.AsyncClient(base_url=social.url, timeout=10) as web, \
             httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
@@ -251,7 +254,7 @@ async def test_a_mastodon_mention_is_answered_by_a_direct_message(
         notify_stack: Stack, social: ExtraService, fakes: dict[str, Any]) -> None:
     mastodon: FakeMastodonApi = fakes["mastodon"]
     status_id = str(110_000_000_000_000_000 + uuid.uuid4().int % 10**15)
-    mention = mastodon.mention(int(time.time() * 1000), status_id, "Broken streetlight at 5 Queen St")
+    mention = mastodon.mention(int(time.time() * 1000), status_id, "Broken streetlight at 5 Oak Avenue")
     async with httpx.AsyncClient(base_url=notify_stack.url("case"), timeout=10) as case_api:
         number = await eventually(lambda: _case_of(case_api, "mastodon", status_id), timeout=30, what="a case")
 
@@ -288,7 +291,7 @@ async def test_a_whatsapp_cloud_message_is_answered_on_whatsapp_and_its_status_r
         await _meta_post(web, _whatsapp_delivery({
             "contacts": [{"profile": {"name": "Ann"}, "wa_id": wa_id}],
             "messages": [{"from": wa_id, "id": wamid, "timestamp": ts, "type": "text",
-                          "text": {"body": "Water leaking from a hydrant at 3 Elgin St"}}]}))
+                          "text": {"body": "Water leaking from a hydrant at 3 Maple Avenue"}}]}))
         number = await eventually(lambda: _case_of(case_api, "whatsapp", wamid), timeout=30, what="a case")
 
         def replies() -> list[Any] | None:
