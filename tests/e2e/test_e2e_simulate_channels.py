@@ -139,7 +139,7 @@ async def test_a_killed_service_is_restarted_by_its_supervisor_and_serves_again(
     os.kill(child, signal.SIGKILL)
 
     def restarted() -> bool:
-        new = log.read_text()[len(seen):]
+        new = log.read_text()[len(seen):] if log.exists() else ""
         return ("intake_sms_voice exited (killed by signal 9 (SIGKILL))" in new
                 and "intake_sms_voice restarted (pid" in new)
 

@@ -25,6 +25,7 @@ ALL=("${FAKES[@]}" "${SERVICES[@]}")
 # Ready failing: a process restarted this many times before it answered /readyz is not going to.
 MAX_START_RESTARTS=3
 mkdir -p var/run var/logs
+touch var/logs/supervisor.log  # the restart log the README names exists before any restart
 
 # The ports come from the one table, shared/settings.py SERVICE_PORTS (the fakes': tools/fakes PORTS).
 ports() {
