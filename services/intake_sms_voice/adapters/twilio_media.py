@@ -11,18 +11,16 @@ from collections.abc import Callable
 
 import httpx
 
-from shared.media import MediaLimits, MediaStore, MediaUnavailable, keep_copy
+from shared.media import MediaLimits, MediaStore
+from shared.media.keeper import HttpMediaKeeper
 from shared.media.fetch import Resolver
-
-MAX_REDIRECTS = 3
-
 
 class MediaUnreadable(Exception):
     """A contact card could not be read: not https (unless private addresses are allowed), refused,
     unreachable, or larger than asked."""
 
 
-class TwilioMedia:
+class TwilioMedia(HttpMediaKeeper):
     """`handlers.MediaSource` over HTTP and the schema's media table.
 
     `auth_token` is the Twilio auth token ("": no credentials sent); `store()` gives the `MediaStore` (the
@@ -35,24 +33,8 @@ class TwilioMedia:
     def __init__(self, auth_token: str, *, store: Callable[[], MediaStore] | None = None, base_url: str = "",
                  limits: MediaLimits = MediaLimits(timeout_s=10.0),
                  transport: httpx.AsyncBaseTransport | None = None, resolve: Resolver | None = None) -> None:
+        super().__init__(store=store, base_url=base_url, limits=limits, transport=transport, resolve=resolve)
         self._token = auth_token
-        self._store = store
-        self._base = base_url.rstrip("/")
-        self._limits = limits
-        self._transport = transport
-        self._resolve = resolve
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        """Open the HTTP client (at the service's start)."""
-        self._http = httpx.AsyncClient(timeout=self._limits.timeout_s, transport=self._transport,
-                                       max_redirects=MAX_REDIRECTS)
-
-    async def stop(self) -> None:
-        """Close the HTTP client."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     def _auth(self, account_sid: str | None) -> tuple[str, str] | None:
         return (account_sid, self._token) if account_sid and self._token else None
@@ -62,14 +44,10 @@ class TwilioMedia:
         `channel_message_id`; returns our URL (``<base_url>/<media id>``). Raises `MediaRefused` (a file we do
         not keep, a private address...) or `MediaUnavailable` (not reachable, not started, no store), and
         the database's errors."""
-        if self._http is None or self._store is None:
-            raise MediaUnavailable("media keeping is not started")
-        media_id = await keep_copy(self._http, url, self._store(), channel_message_id=channel_message_id,
-                                   auth=self._auth(account_sid), limits=self._limits, resolve=self._resolve)
-        return f"{self._base}/{media_id}"
+        return await self._keep(url, auth=self._auth(account_sid), channel_message_id=channel_message_id)
 
     async def read(self, url: str, *, account_sid: str | None, max_bytes: int) -> bytes:
-        """A contact card's bytes (at most `max_bytes`; at most `MAX_REDIRECTS` redirects followed, httpx
+        """A contact card's bytes (at most `max_bytes`; at most `limits.max_redirects` redirects followed, httpx
         dropping the credentials when one leaves Twilio's host). Its URL comes from a signed webhook; it
         must be https unless `limits.allow_private` (local fakes). Raises `MediaUnreadable`. (Not
         `shared.media.fetch`: a vCard is no type it keeps.)"""

@@ -14,7 +14,8 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from shared.media import MediaLimits, MediaStore, MediaUnavailable, keep_copy
+from shared.media import MediaLimits, MediaStore, MediaUnavailable
+from shared.media.keeper import HttpMediaKeeper
 from shared.media.fetch import Resolver
 
 
@@ -29,7 +30,7 @@ class _Bearer(httpx.Auth):
         yield request
 
 
-class MetaMedia:
+class MetaMedia(HttpMediaKeeper):
     """`MediaKeeper` over HTTP and the schema's media table.
 
     `store()` gives the `MediaStore` (the pool opens in the lifespan); `graph_url` is
@@ -42,24 +43,9 @@ class MetaMedia:
     def __init__(self, store: Callable[[], MediaStore], *, graph_url: str, access_token: str | None, base_url: str,
                  limits: MediaLimits = MediaLimits(), transport: httpx.AsyncBaseTransport | None = None,
                  resolve: Resolver | None = None) -> None:
-        self._store = store
+        super().__init__(store=store, base_url=base_url, limits=limits, transport=transport, resolve=resolve)
         self._graph = graph_url.rstrip("/") + "/"
         self._auth = _Bearer(access_token) if access_token else None
-        self._base = base_url.rstrip("/")
-        self._limits = limits
-        self._transport = transport
-        self._resolve = resolve
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        """Open the HTTP client (inside the service's lifespan)."""
-        self._http = httpx.AsyncClient(transport=self._transport, timeout=self._limits.timeout_s)
-
-    async def stop(self) -> None:
-        """Close the HTTP client."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     async def keep(self, url: str, *, channel_message_id: str) -> str:
         """Download `url` (a WhatsApp ``<graph_url>/<media id>`` is resolved first), clean it and keep it as
@@ -73,13 +59,12 @@ class MetaMedia:
             if self._auth is None:
                 raise MediaUnavailable("no Meta access token to resolve a WhatsApp media id")
             url, auth = await self._resolved(url), self._auth
-        media_id = await keep_copy(self._http, url, self._store(), channel_message_id=channel_message_id,
-                                   auth=auth, limits=self._limits, resolve=self._resolve)
-        return f"{self._base}/{media_id}"
+        return await self._keep(url, auth=auth, channel_message_id=channel_message_id)
 
     async def forget(self, channel_message_id: str) -> int:
         """Delete the files `channel_message_id` carried (an unsent message; `MediaStore.erase_for`); how many
         were deleted. Raises the database's errors."""
+        assert self._store is not None, "MetaMedia is always given a store"
         return await self._store().erase_for([channel_message_id])
 
     async def _resolved(self, graph_media_url: str) -> str:
