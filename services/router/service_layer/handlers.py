@@ -167,12 +167,10 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
         result = "rerouted"
     elif awaits_place(logged.decision):
         request = logged_input(logged.decision, logged.service_code, logged.decided_at)
-        query = _written_place(added, request.language, judges)
-        if not query or judges.geocoder is None:
-            return "no_location"
-        place, result = await geocode(query, request.language, jurisdiction, judges), "located"
-        if place.error is not None:
-            return "geocode_failed"
+        looked_up = await _look_up_written_place(added, request.language, jurisdiction, judges)
+        if isinstance(looked_up, str):
+            return looked_up
+        place, result = looked_up, "located"
         request = request.model_copy(update={"address": request.address or (added.address or "").strip() or None})
     else:
         pending = pending_confirmation(logged.decision)
@@ -182,12 +180,10 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
         if is_affirmative(added.description):
             place, result = pending.model_copy(update={"confirmed": True}), "confirmed"
         else:
-            query = _written_place(added, request.language, judges)
-            if not query or judges.geocoder is None:
-                return "no_location"
-            place, result = await geocode(query, request.language, jurisdiction, judges), "regeocoded"
-            if place.error is not None:
-                return "geocode_failed"
+            looked_up = await _look_up_written_place(added, request.language, jurisdiction, judges)
+            if isinstance(looked_up, str):
+                return looked_up
+            place, result = looked_up, "regeocoded"
     suggestions = suggestions_for(request, jurisdiction, judges, logged.decision)
     decision = route(request, jurisdiction, uow.now, suggestions=suggestions, place=place)
     fields = fields_of(decision)
@@ -201,6 +197,17 @@ async def on_message_added(added: CaseMessageAdded, uow: UnitOfWork[RouterReposi
         service_request_id=added.service_request_id))
     await uow.emit(RoutingDecided(case_id=added.case_id, routing=fields), subject=added.case_id)
     return result
+
+
+async def _look_up_written_place(added: CaseMessageAdded, language: str | None, jurisdiction: Jurisdiction,
+                                 judges: Judges) -> PlaceLookup | str:
+    """The geocoder's lookup of the place a follow-up gives (`_written_place`), or why there is none: the
+    handler's result ``no_location`` (no place, or no geocoder) or ``geocode_failed``."""
+    query = _written_place(added, language, judges)
+    if not query or judges.geocoder is None:
+        return "no_location"
+    place = await geocode(query, language, jurisdiction, judges)
+    return "geocode_failed" if place.error is not None else place
 
 
 def _written_place(added: CaseMessageAdded, language: str | None, judges: Judges) -> str | None:
