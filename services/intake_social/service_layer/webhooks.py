@@ -39,7 +39,7 @@ from services.intake_social.domain.outcomes import (
     Withdrawn,
 )
 from services.intake_social.domain.storable import storable
-from services.intake_social.service_layer.reading import in_its_language, with_written_place, written_place
+from services.intake_social.service_layer.reading import in_its_language, written_place
 from shared.events import Envelope, MessageReceived
 from shared.intake import CaseApi
 from shared.intake.conversation import Decision, Thread, asks_for_new_report, follow_up_of
@@ -199,14 +199,19 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
         # Whether the case is open, and its service (a chat report has none until the router decides, and a
         # text naming the report's own problem at its place joins it): the case API's word first.
         thread, _number = await as_its_case_says(thread, msg.channel, deps.case_api, warn=deps.warn)
-    decision = _decide(msg, thread, deps, now)
+    # The place the text writes, read once (a shared point or a given address is never replaced).
+    written = None if msg.lat is not None or msg.address else written_place(msg)
+    decision = _decide(msg, thread, deps, now, has_place=msg.lat is not None or bool(msg.address) or bool(written))
     if decision.kind == "new" or thread is None:
         # The report's words without "NEW"; the place they write is its address (the notifier asks where
         # only when a case has neither point nor address).
-        msg = with_written_place(msg.model_copy(update={"description": decision.text}))
+        if decision.text != msg.description:
+            msg = msg.model_copy(update={"description": decision.text})
+            written = None if msg.lat is not None or msg.address else written_place(msg)
+        if written:
+            msg = msg.model_copy(update={"address": written})
     else:
         attributes = msg.attributes | {"conversation": "thanks" if decision.kind == "thanks" else "follow_up"}
-        written = None if msg.lat is not None or msg.address else written_place(msg)
         if msg.lat is not None or msg.address or written:
             # A place shared or written after the report (the acknowledgement asks for one when it had none):
             # the case service gives it to a case without a point (services/case/domain/rules.py,
@@ -227,9 +232,9 @@ async def _converse(outcome: Inbound, deps: WebhookDeps, now: datetime) -> Inbou
     return Inbound(msg, notes=outcome.notes)
 
 
-def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime) -> Decision:
-    """Join, thanks or new for `msg` after `thread` (`shared.intake.conversation.follow_up_of`); a shared
-    point, an address or a place written in the text is a place of its own."""
-    has_place = msg.lat is not None or bool(msg.address) or written_place(msg) is not None
+def _decide(msg: MessageReceived, thread: Thread | None, deps: WebhookDeps, now: datetime, *,
+            has_place: bool) -> Decision:
+    """Join, thanks or new for `msg` after `thread` (`shared.intake.conversation.follow_up_of`); `has_place`:
+    a shared point, an address or a place written in the text, a place of its own."""
     return follow_up_of(msg.description, thread=thread, now=now, window_s=deps.window_s,
                         names_service=deps.place.names_service, has_place=has_place)
