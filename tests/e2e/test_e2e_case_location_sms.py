@@ -6,6 +6,7 @@ its number (intake_sms_voice as its own process beside the demo stack)."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
@@ -46,6 +47,12 @@ def _texts(response: httpx.Response) -> list[str]:
     return twiml_messages(response)
 
 
+async def _case_of(case_api: httpx.AsyncClient, sid: str) -> str | None:
+    """The number of the case holding the text `sid` (case API `GET /cases/tokens/{sid}`), None before it has one."""
+    r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
+    return r.json()["service_request_id"] if r.status_code == 200 else None
+
+
 async def test_an_sms_without_location_gets_one_question_the_answer_locates_it_and_follow_ups_join_it(
         stack: Stack, sms_voice: ExtraService, test_issuer) -> None:
     phone = f"+1613556{uuid.uuid4().int % 10000:04d}"
@@ -55,9 +62,7 @@ async def test_an_sms_without_location_gets_one_question_the_answer_locates_it_a
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api, \
             httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
 
-        async def case_of(sid: str) -> str | None:
-            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
-            return r.json()["service_request_id"] if r.status_code == 200 else None
+        case_of = partial(_case_of, case_api)
 
         async def timeline(number: str) -> dict[str, Any]:
             return (await case_api.get(f"/cases/{number}/timeline")).json()
@@ -138,9 +143,7 @@ async def test_a_report_located_by_its_answer_is_merged_into_an_earlier_report_a
             httpx.AsyncClient(base_url=stack.url("case"),
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api:
 
-        async def case_of(sid: str) -> str | None:
-            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
-            return r.json()["service_request_id"] if r.status_code == 200 else None
+        case_of = partial(_case_of, case_api)
 
         async def timeline(number: str) -> dict[str, Any]:
             return (await case_api.get(f"/cases/{number}/timeline")).json()
@@ -187,9 +190,7 @@ async def test_a_written_place_not_found_is_asked_about_once_and_the_reply_place
                               headers=test_issuer.headers(Role.ADMINISTRATOR), timeout=10) as case_api, \
             httpx.AsyncClient(base_url=stack.url("intake_web"), timeout=10) as web:
 
-        async def case_of(sid: str) -> str | None:
-            r = await case_api.get(f"/cases/tokens/{sid}", params={"channel": "sms"})
-            return r.json()["service_request_id"] if r.status_code == 200 else None
+        case_of = partial(_case_of, case_api)
 
         report = await _twilio_post(sms, _form(report_sid, "Pothole at 99 Nowhere Rd", phone))
         assert all("Where exactly" not in t for t in _texts(report))  # a place was written: not asked at intake

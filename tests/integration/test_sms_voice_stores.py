@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -50,6 +51,17 @@ async def test_stop_and_start_flip_a_number_and_a_late_change_never_undoes_a_new
     assert [tuple(r) for r in rows] == [("ck_ana", True, T0 + timedelta(minutes=5))]
 
 
+async def _public(_host: str, _port: int) -> list[str]:
+    """Every host resolves to a public address (one of Twilio's), so the SSRF check lets the fake through."""
+    return ["54.172.60.1"]
+
+
+def _keeper(pool: asyncpg.Pool, schema: str, answer: Callable[[httpx.Request], httpx.Response]) -> TwilioMedia:
+    """The Twilio media keeper on `schema`'s media table, Twilio's media server played by `answer`."""
+    return TwilioMedia("tok", store=lambda: MediaStore(pool, schema), base_url="https://311.city.example/sms/media",
+                       transport=httpx.MockTransport(answer), resolve=_public)
+
+
 def _photo_with_gps() -> bytes:
     image = Image.new("RGB", (32, 24), (200, 30, 30))
     exif = Image.Exif()
@@ -70,12 +82,7 @@ async def test_an_mms_photo_is_downloaded_with_twilios_auth_kept_without_exif_an
         seen.append(request.headers.get("authorization"))
         return httpx.Response(200, content=photo, headers={"content-type": "image/jpeg"})
 
-    async def public(_host: str, _port: int) -> list[str]:
-        return ["54.172.60.1"]
-
-    keeper = TwilioMedia("tok", store=lambda: MediaStore(pool, fresh_schema_name),
-                         base_url="https://311.city.example/sms/media", transport=httpx.MockTransport(twilio),
-                         resolve=public)
+    keeper = _keeper(pool, fresh_schema_name, twilio)
     await keeper.start()
     try:
         ours = await keeper.keep(url, account_sid="AC1", channel_message_id="MM1")
@@ -108,12 +115,7 @@ async def test_a_calls_recording_kept_by_the_record_action_and_the_status_callba
         asked.append(str(request.url))
         return httpx.Response(200, content=mp3, headers={"content-type": "audio/mpeg"})
 
-    async def public(_host: str, _port: int) -> list[str]:
-        return ["54.172.60.1"]
-
-    keeper = TwilioMedia("tok", store=lambda: MediaStore(pool, fresh_schema_name),
-                         base_url="https://311.city.example/sms/media", transport=httpx.MockTransport(twilio),
-                         resolve=public)
+    keeper = _keeper(pool, fresh_schema_name, twilio)
     await keeper.start()
     try:
         url = recording_file_url(recording)
