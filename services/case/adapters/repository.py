@@ -35,7 +35,8 @@ _THREADING_FACTS = """
 SELECT held.case_id AS held_by,
        hinted.case_id AS hinted_case, hinted.contact_key AS hinted_reporter,
        ours.case_id AS replied_ours, theirs.case_id AS replied_theirs,
-       answered.case_id AS answered_case, answered.contact_key AS answered_reporter
+       answered.case_id AS answered_case, answered.contact_key AS answered_reporter,
+       withdrawn.pending AS withdrawn_first
 FROM (VALUES (1)) AS one
 LEFT JOIN LATERAL (SELECT case_id FROM messages WHERE channel = $1 AND channel_message_id = $2) held ON true
 LEFT JOIN LATERAL (SELECT case_id, contact_key FROM cases WHERE service_request_id = $3) hinted ON true
@@ -44,6 +45,8 @@ LEFT JOIN LATERAL (SELECT case_id FROM outbound_messages WHERE provider_message_
 LEFT JOIN LATERAL (SELECT case_id FROM messages WHERE channel_message_id = ANY($4::text[]) LIMIT 1) theirs ON true
 LEFT JOIN LATERAL (SELECT m.case_id, c.contact_key FROM messages m JOIN cases c USING (case_id)
                    WHERE m.in_reply_to @> ARRAY[$2]::text[] ORDER BY m.received_at LIMIT 1) answered ON true
+LEFT JOIN LATERAL (SELECT true AS pending FROM withdrawals WHERE channel = $1 AND channel_message_id = $2
+                   AND applied_at IS NULL LIMIT 1) withdrawn ON true
 """
 
 
@@ -78,7 +81,8 @@ class CaseRepository(ClockQueries, RetentionQueries):
         `held_by` by the intake key; `hinted` by `service_request_id` with that case's reporter;
         `replied_ours` in `outbound_messages` by `provider_message_id` in `reply_ids`; `replied_theirs` in
         `messages` by `channel_message_id` in `reply_ids` on any channel; `answered_by` the earliest
-        received message whose `in_reply_to` holds `channel_message_id`, with its case's reporter. When
+        received message whose `in_reply_to` holds `channel_message_id`, with its case's reporter;
+        `withdrawn_first` a withdrawal of the intake key not applied yet (`withdrawals`). When
         several rows match `replied_ours` or `replied_theirs` one of them is taken, in no set order.
         Precedence between the facts is the domain's (`threading.is_repeat`, `threading.thread_into`).
         """
@@ -89,6 +93,7 @@ class CaseRepository(ClockQueries, RetentionQueries):
             hinted=CaseRef(hinted_case, r["hinted_reporter"]) if hinted_case is not None else None,
             replied_ours=r["replied_ours"], replied_theirs=r["replied_theirs"],
             answered_by=CaseRef(answered_case, r["answered_reporter"]) if answered_case is not None else None,
+            withdrawn_first=bool(r["withdrawn_first"]),
         )
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
@@ -145,12 +150,6 @@ class CaseRepository(ClockQueries, RetentionQueries):
         status = await self.conn.execute(
             _insert("withdrawals", row) + " ON CONFLICT (channel, channel_message_id) DO NOTHING", *row.values())
         return bool(status.endswith(" 1"))
-
-    async def pending_withdrawal(self, channel: str, channel_message_id: str) -> bool:
-        """Whether a withdrawal of that message is kept and not applied yet (it came before the message)."""
-        return bool(await self.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM withdrawals WHERE channel = $1 AND channel_message_id = $2 "
-            "AND applied_at IS NULL)", channel, channel_message_id))
 
     async def apply_withdrawal(self, channel: str, channel_message_id: str, case_id: UUID, at: datetime) -> None:
         """Record that the withdrawal of that message was applied to `case_id` at `at` (aware UTC). Raises

@@ -25,7 +25,9 @@ class ThreadingFacts:
       to our acknowledgement's Message-ID);
     - `replied_theirs`: the case a resident's message named in `in_reply_to` belongs to;
     - `answered_by`: the earliest received case message that named this message as what it answers
-      (its reply came first and opened a case).
+      (its reply came first and opened a case);
+    - `withdrawn_first`: the resident's withdrawal of this very message came before it and is not applied
+      yet (it is then held without its words).
     """
 
     held_by: UUID | None = None
@@ -33,6 +35,7 @@ class ThreadingFacts:
     replied_ours: UUID | None = None
     replied_theirs: UUID | None = None
     answered_by: CaseRef | None = None
+    withdrawn_first: bool = False
 
 
 def is_repeat(facts: ThreadingFacts) -> bool:

@@ -128,7 +128,7 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     place = checked_location(msg.lat, msg.long, msg.attributes, contains=jurisdiction.contains)
     if place.corrected:  # the swapped point is used, a placeholder or a point off the Earth dropped
         msg = msg.model_copy(update={"lat": place.lat, "long": place.long})
-    withdrawn = await uow.repo.pending_withdrawal(msg.channel, msg.channel_message_id)
+    withdrawn = facts.withdrawn_first
     if withdrawn:  # the resident deleted it before it reached us: held without its words
         msg = msg.model_copy(update={"description": "", "media_url": []})
     await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)

@@ -55,6 +55,7 @@ class FakeCaseRepository:
             replied_theirs=theirs[0] if theirs else None,
             answered_by=(CaseRef(answering[0]["case_id"], self.cases[answering[0]["case_id"]]["contact_key"])
                          if answering else None),
+            withdrawn_first=self._pending_withdrawal(channel, channel_message_id),
         )
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
@@ -92,7 +93,7 @@ class FakeCaseRepository:
         self.withdrawals[key] = {"case_id": None, "applied_at": None, **row}
         return True
 
-    async def pending_withdrawal(self, channel: str, channel_message_id: str) -> bool:
+    def _pending_withdrawal(self, channel: str, channel_message_id: str) -> bool:
         w = self.withdrawals.get((channel, channel_message_id))
         return w is not None and w["applied_at"] is None
 
