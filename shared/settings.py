@@ -24,7 +24,9 @@ SERVICE_PORTS = {
     "intake_sms_voice": 8086,
     "intake_social": 8087,
     "workbench": 8088,
+    "webhooks": 8089,
     "insights": 8090,
+    "forwarder": 8094,
 }
 
 

@@ -42,7 +42,7 @@ class CaseFields(EventData):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router", "notifier", "insights"),
+    consumers=("router", "notifier", "insights", "webhooks"),
     example={
         **_CASE, "channel": "email", "channel_message_id": "<CAF=abc@mail.example.org>", "contact_key": "ck:3f9a1c",
         "service_code": "pothole", "description": "Big pothole", "address": "12 Main St", "zipcode": "02108",
@@ -81,7 +81,7 @@ class CaseOpened(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router", "notifier"),
+    consumers=("router", "notifier", "webhooks"),
     example={
         **_CASE, "message_id": _OTHER, "channel": "sms", "channel_message_id": "SM0123456789abcdef",
         "description": "Still there", "pii": {"phone": "+16175550123"},
@@ -112,7 +112,7 @@ class CaseMessageAdded(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=(),
+    consumers=("webhooks",),
     example={**_CASE, "message_id": _OTHER, "channel": "instagram", "channel_message_id": "aWdfZAG1faXRlbToxOklHTWVz",
              "opened_the_case": True},
 )
@@ -134,7 +134,7 @@ class CaseMessageWithdrawn(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier", "insights"),
+    consumers=("dedup", "notifier", "insights", "webhooks"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
         "requested_datetime": "2025-03-14T15:09:26Z", "contact_key": "ck_3f9a1c0b7d2e4f5a6b7c8d9e0f1a2b3c",
@@ -161,7 +161,7 @@ class CaseRouted(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier", "insights"),
+    consumers=("dedup", "notifier", "insights", "webhooks"),
     example={
         **_CASE, "merged_into": _OTHER, "merged_into_service_request_id": "311-000100",
         "status_notes": "Duplicate of 311-000100",
@@ -181,7 +181,7 @@ class CaseMerged(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier", "insights"),
+    consumers=("dedup", "notifier", "insights", "webhooks"),
     example={**_CASE, "status": "closed", "status_notes": "Repaired", "workflow_status": "resolved",
              "previous_workflow_status": "in_progress", "notify": True},
 )

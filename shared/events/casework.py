@@ -37,7 +37,7 @@ class StaffAction(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=(),
+    consumers=("webhooks",),
     example={**_CASE, **_STAFF, "assignee": "u-91c2", "team": "pw-crew-3", "queue": "pw-streets",
              "previous_assignee": None, "reason": "crew on site this week"},
 )
@@ -58,7 +58,7 @@ class CaseAssigned(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=(),
+    consumers=("webhooks",),
     example={**_CASE, **_STAFF, "priority": 1, "previous_priority": 3, "reason": "school zone"},
 )
 class CasePrioritySet(StaffAction):
@@ -76,7 +76,7 @@ class CasePrioritySet(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router", "insights"),
+    consumers=("router", "insights", "webhooks"),
     example={**_CASE, **_STAFF, "service_code": "streetlight", "previous_service_code": "pothole",
              "reason": "the photo shows a dark lamp", "description": "Light out at the corner", "lat": 42.36,
              "long": -71.06, "requested_datetime": "2025-03-14T15:09:26Z"},
@@ -103,7 +103,7 @@ class CaseRecategorised(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier",),
+    consumers=("notifier", "webhooks"),
     example={**_CASE, **_STAFF, "update_id": _OTHER, "text": "A crew is booked for Tuesday.", "language": "en"},
 )
 class CasePublicUpdate(StaffAction):
@@ -122,7 +122,7 @@ class CasePublicUpdate(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier",),
+    consumers=("notifier", "webhooks"),
     example={**_CASE, **_STAFF, "reply_id": _OTHER, "contact_key": "ck:3f9a1c", "text": "Which corner exactly?",
              "language": "en", "canned_response_id": None},
 )
@@ -145,7 +145,7 @@ class CaseReplyRequested(StaffAction):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier", "insights"),
+    consumers=("dedup", "notifier", "insights", "webhooks"),
     example={**_CASE, **_STAFF, "unmerged_from": _OTHER, "unmerged_from_service_request_id": "311-000100",
              "status": "open", "workflow_status": "in_progress", "reason": "different address"},
 )
@@ -179,7 +179,7 @@ class SlaFields(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=(),
+    consumers=("webhooks",),
     example={**_CASE, "due_at": "2025-03-17T15:00:00Z", "warn_at": "2025-03-17T09:00:00Z", "generation": 1,
              "service_code": "pothole", "queue": "pw-streets", "department_id": "pw", "priority": 3},
 )
@@ -194,7 +194,7 @@ class CaseSlaWarning(SlaFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("insights",),
+    consumers=("insights", "webhooks"),
     example={**_CASE, "due_at": "2025-03-17T15:00:00Z", "warn_at": "2025-03-17T09:00:00Z", "generation": 1,
              "service_code": "pothole", "queue": "pw-streets", "department_id": "pw", "priority": 3},
 )
@@ -209,7 +209,7 @@ class CaseSlaBreached(SlaFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier",),
+    consumers=("notifier", "webhooks"),
     example={**_CASE, "rule_id": "pw-breach", "trigger": "breach", "priority": 1, "previous_priority": 3,
              "queue": "pw-supervisors", "previous_queue": "pw-streets", "email_to": ["roads.supervisor@city.example"],
              "due_at": "2025-03-17T15:00:00Z", "service_name": "Pothole"},
@@ -236,7 +236,7 @@ class CaseEscalated(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier", "intake_email", "intake_social", "intake_sms_voice", "intake_web", "insights"),
+    consumers=("notifier", "intake_email", "intake_social", "intake_sms_voice", "intake_web", "insights", "webhooks"),
     example={**_CASE, "contact_keys": ["ck:3f9a1c"], "channel_message_ids": ["<CAF=abc@mail.example.org>"],
              "closed_at": "2025-03-20T10:00:00Z", "policy_days": 365, "mode": "erase"},
 )

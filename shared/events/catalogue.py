@@ -6,10 +6,10 @@ index finds it there. A new context module is added to `CONTEXTS`.
 
 from __future__ import annotations
 
-from shared.events import case, casework, dedup, intake, notification, residents, routing
+from shared.events import case, casework, dedup, forwarding, intake, notification, residents, routing
 from shared.events.declaration import events_in
 from shared.events.envelope import EventData
 
-CONTEXTS = (intake, case, casework, routing, dedup, notification, residents)
+CONTEXTS = (intake, case, casework, routing, dedup, notification, residents, forwarding)
 
 ALL_EVENTS: tuple[type[EventData], ...] = events_in(*CONTEXTS)

@@ -106,7 +106,7 @@ class HelpDeflected(EventData):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("notifier", "insights"),
+    consumers=("notifier", "insights", "webhooks"),
     example={**_CASE, "follower_contact_key": "ck:3f9a1c", "notify_channel": "email", "language": "fr",
              "pii": {"email": "ann.dupont@example.org"}},
 )
@@ -127,7 +127,7 @@ class CaseFollowed(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("insights",),
+    consumers=("insights", "webhooks"),
     example={**_CASE, "contact_key": "ck:3f9a1c", "rating": 4, "comment": "Fixed in two days, thank you.",
              "answered_at": "2025-03-20T09:00:00Z"},
 )

@@ -41,6 +41,11 @@ NOTIFICATIONS_OUTCOMES = TopicSpec(
     description="what the notifier sent, failed or suppressed",
 )
 
+FORWARDING_OUTCOMES = TopicSpec(
+    name="forwarding.outcomes", partitions=6, key="case_id",
+    description="cases sent to other systems' Open311 endpoints, failures, and the statuses they report back",
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
-    INTAKE_MESSAGES, CASES_LIFECYCLE, ROUTING_DECISIONS, DEDUP_DECISIONS, NOTIFICATIONS_OUTCOMES,
+    INTAKE_MESSAGES, CASES_LIFECYCLE, ROUTING_DECISIONS, DEDUP_DECISIONS, NOTIFICATIONS_OUTCOMES, FORWARDING_OUTCOMES,
 )
