@@ -158,6 +158,9 @@ class Settings(BaseSettings):
                                   "defaults to public_base_url.")
     insights_api_url: str = Field(default="http://127.0.0.1:8090",
                                   description="The insights service, whose dashboard API the workbench calls.")
+    notifier_api_url: str = Field(default="http://127.0.0.1:8084",
+                                  description="The notifier's profile API (docs/integrations.md section 3), called "
+                                              "by the portal's /profile/link and the workbench's person page.")
     workbench_intake_web_staff_url: str | None = Field(
         default=None, description="intake_web's /staff/refusals as the workbench calls it; defaults to "
                                   "workbench_intake_web_url.")
