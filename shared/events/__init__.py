@@ -30,6 +30,7 @@ from shared.events.catalogue import ALL_EVENTS
 from shared.events.common import Pii
 from shared.events.dedup import DedupDecided, DedupSuggested
 from shared.events.envelope import Envelope, EventData
+from shared.events.forwarding import CaseForwarded, ForwardFailed, StatusReported
 from shared.events.intake import (
     BounceReceived,
     DeliveryStatusReceived,
@@ -52,6 +53,9 @@ __all__ = [
     "BounceReceived",
     "CaseAssigned",
     "CaseFollowed",
+    "CaseForwarded",
+    "ForwardFailed",
+    "StatusReported",
     "CaseSurveyAnswered",
     "FollowRequested",
     "HelpDeflected",
