@@ -4,6 +4,7 @@ from shared.jurisdiction.calendar import BusinessCalendar
 from shared.jurisdiction.config import PRIORITY_NAMES, JurisdictionConfig
 from shared.jurisdiction.derive import DerivedCatalogue, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
+from shared.jurisdiction.forwarding import ForwardingEndpoint, ForwardingSpec
 from shared.jurisdiction.geo import District, DistrictIndex, distance_m
 from shared.jurisdiction.loader import (
     build_jurisdiction,
@@ -37,6 +38,8 @@ __all__ = [
     "District",
     "DistrictIndex",
     "Escalation",
+    "ForwardingEndpoint",
+    "ForwardingSpec",
     "Jurisdiction",
     "JurisdictionConfig",
     "JurisdictionConfigError",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from shared.jurisdiction.forwarding import ForwardingSpec
 from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention
 
 __all__ = [
@@ -613,6 +614,7 @@ class JurisdictionConfig(_Strict):
     sla: SlaSpec = SlaSpec()
     retention: Retention = Retention()
     canned_responses: list[CannedResponse] = Field(default_factory=list)
+    forwarding: ForwardingSpec = ForwardingSpec()
 
     @field_validator("id")
     @classmethod

@@ -24,6 +24,7 @@ from shared.jurisdiction.config import (
 )
 from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, DerivedService, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
+from shared.jurisdiction.forwarding import ForwardingSpec
 from shared.jurisdiction.geo import DistrictIndex
 from shared.jurisdiction.model import (
     DEFAULT_MERGE_THRESHOLD,
@@ -245,6 +246,7 @@ def build_jurisdiction(
     _check_rules(config, services, unclassified, dept_models, districts, source)
     _check_teams(dept_models, source)
     canned = _canned_responses(config, source)
+    forwarding = _forwarding(config, workflow, [*services, unclassified], source)
     version = _config_version(config, raw, referenced, given_catalogue)
     return Jurisdiction(
         id=config.id,
@@ -273,6 +275,7 @@ def build_jurisdiction(
         sla_warning_share=config.sla.warning_share,
         retention=config.retention,
         canned_responses=canned,
+        forwarding=forwarding,
     )
 
 
@@ -577,6 +580,32 @@ def _check_teams(departments: tuple[Department, ...], source: str) -> None:
                     f"{source}: departments.{d.id}.teams: team {team.id!r} is also a team of {owner[team.id]!r}"
                 )
             owner[team.id] = d.id
+
+
+def _forwarding(config: JurisdictionConfig, workflow: Workflow, services: list[Service],
+                source: str) -> ForwardingSpec:
+    """``forwarding:`` with its statuses resolved (docs/integrations.md, "Open311 forwarding"): the closed
+    status defaults to the workflow's first Open311-closed status that notifies, the reopened one to its
+    ``resume_to``. Raises `JurisdictionConfigError` for an undeclared status, a closed status that is
+    Open311 ``open`` (or a reopened one that is ``closed``), or a mapped service_code we do not offer."""
+    spec = config.forwarding
+    where = f"{source}: forwarding"
+    closed = spec.closed_status or next(
+        (s.id for s in workflow.statuses if s.open311 == "closed" and s.notify), None)
+    reopened = spec.reopened_status or workflow.resume_to
+    for key, status, want in (("closed_status", closed, "closed"), ("reopened_status", reopened, "open")):
+        if status is None or not workflow.has(status):
+            raise JurisdictionConfigError(f"{where}.{key}: {status!r} is not a status of the workflow")
+        if workflow.open311(status) != want:
+            raise JurisdictionConfigError(f"{where}.{key}: {status!r} is Open311 {workflow.open311(status)!r}, "
+                                          f"it must be {want!r}")
+    codes = {s.service_code for s in services}
+    for endpoint in spec.endpoints:
+        unknown = sorted(set(endpoint.services) - codes)
+        if unknown:
+            raise JurisdictionConfigError(f"{where}.endpoints ({endpoint.name!r}): unknown service_code "
+                                          + ", ".join(repr(c) for c in unknown))
+    return spec.model_copy(update={"closed_status": closed, "reopened_status": reopened})
 
 
 def _canned_responses(config: JurisdictionConfig, source: str) -> tuple[CannedResponse, ...]:

@@ -20,6 +20,7 @@ from shared.jurisdiction.config import (
     HolidaySpec,
     RoutingRuleSpec,
 )
+from shared.jurisdiction.forwarding import ForwardingSpec
 from shared.jurisdiction.geo import District, DistrictIndex, distance_m
 from shared.jurisdiction.workflow import CannedResponse, Escalation, Retention, Team, Workflow, default_workflow
 
@@ -189,6 +190,8 @@ class Jurisdiction(BaseModel):
     sla_warning_share: float = Field(default=0.75, gt=0, lt=1)
     retention: Retention = Retention()
     canned_responses: tuple[CannedResponse, ...] = ()
+    forwarding: ForwardingSpec = ForwardingSpec()
+    """Open311 forwarding (`shared.jurisdiction.forwarding`), its statuses resolved by the loader."""
 
     _services_by_code: dict[str, Service] = PrivateAttr(default_factory=dict)
     _queues: dict[str, Queue] = PrivateAttr(default_factory=dict)
