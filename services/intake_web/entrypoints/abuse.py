@@ -22,6 +22,8 @@ PUBLIC_LIMITS: dict[str, tuple[Limit, ...]] = {
     "POST /cases/{service_request_id}/follow": (Limit.FOLLOWS,),
     "POST /survey/{survey_token}": (Limit.FOLLOWS,),
     "POST /help/{article_id}/answered": (Limit.FOLLOWS,),
+    "POST /profile/link": (Limit.FOLLOWS,),  # each sends a text and a mail: a script must not pump SMS
+    "POST /profile/link/{link_id}/confirm": (Limit.FOLLOWS,),
 }
 """The limits each public POST takes a slot of; every GET of a public router takes `Limit.READS`. The staff
 and agent routes (bearer tokens) are not limited."""

@@ -1,6 +1,7 @@
 """The resident portal's routes (server-rendered Jinja2 pages and htmx fragments, EN/FR, USWDS): home,
 report form and its fragments (questions, nearby reports, help), photo upload and media, tracking,
-following, the satisfaction survey and help deflections. Thin: `service_layer.portal` decides.
+following, the satisfaction survey and help deflections (and, from `entrypoints/profile_link.py`, the
+"Link my email and phone" page). Thin: `service_layer.portal` decides.
 Contract: docs/residents-and-insights.md, "The resident portal (intake_web)".
 """
 
@@ -24,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import UploadFile
 
 from services.intake_web.adapters.portal import PgPortalStore, PortalCaseReads
+from services.intake_web.adapters.profiles import NotifierProfiles
 from services.intake_web.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
 from services.intake_web.domain.limits import Refused
 from shared.media.photos import NotAnImage
@@ -97,13 +99,20 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
     if client is not None:
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
+    if deps.site.profiles is None:  # the "Link my email and phone" page's notifier (tests set a fake after)
+        deps.site.profiles = profiles = NotifierProfiles(s.notifier_api_url)
+        rt.on_start.append(profiles.start)
+        rt.on_stop.append(profiles.stop)
     rt.app.state.portal_templates = templates()
     rt.app.add_exception_handler(PhotosBusy, photos_busy)  # the Open311 POST's media file
     mount_vendor(rt.app)
     abuse = getattr(rt.app.state, "abuse", None)
     if abuse is not None:  # 429/413 on portal pages as a portal page (Open311 routes keep their error lists)
         abuse.page = refusal_page
+    from services.intake_web.entrypoints import profile_link  # it renders with this module's `render`
+
     rt.app.include_router(router, dependencies=list(dependencies))
+    rt.app.include_router(profile_link.router, dependencies=list(dependencies))
 
 
 class PhotoSweeper:

@@ -66,13 +66,15 @@ class CaseReads(Protocol):
 @dataclass
 class PortalDeps:
     """The resident portal's dependencies: its `store`, the case service's public `reads`, the common
-    `settings` (portal, map, survey and upload settings) and the jurisdiction's `help` articles (set at
-    start with the jurisdiction)."""
+    `settings` (portal, map, survey and upload settings), the jurisdiction's `help` articles (set at
+    start with the jurisdiction) and the notifier's `profiles` API (the "Link my email and phone" page)."""
 
     store: PortalStore
     reads: CaseReads
     settings: Settings
     help: tuple[HelpArticle, ...] = ()
+    profiles: Any = None
+    """The notifier's profile API (`service_layer.profile_link.ProfileLinks`) the link page calls."""
     photo_gate: PhotoGate = field(init=False)
 
     def __post_init__(self) -> None:
