@@ -1,7 +1,8 @@
 """intake_web's client of the notifier's profile API (docs/integrations.md section 3, "One resident profile
 across channels"): the portal's "Link my email and phone" page starts a link (both codes are sent) and
-confirms it with the two codes. Internal routes: no token; the notifier owns the addresses and the codes.
-Opened in the app's lifespan (`shared.http_client.PooledHttpClient`)."""
+confirms it with the two codes. Internal routes: no staff token, but the header ``X-Omni311-Internal-Token``
+when `OMNI311_NOTIFIER_INTERNAL_TOKEN` is set (the notifier then refuses a call without it); the notifier
+owns the addresses and the codes. Opened in the app's lifespan (`shared.http_client.PooledHttpClient`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,27 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.http_client import PooledHttpClient
 
 PROFILE_API_TIMEOUT_S = 10.0
 """How long the portal waits for the notifier (seconds): starting a link sends a text and a mail."""
+
+
+INTERNAL_HEADER = "X-Omni311-Internal-Token"
+"""The header the notifier's internal routes check when `OMNI311_NOTIFIER_INTERNAL_TOKEN` is set."""
+
+
+class ProfileClientSettings(BaseSettings):
+    """What the portal needs to call the notifier's internal routes, read in `create_app`:
+    ``OMNI311_NOTIFIER_INTERNAL_TOKEN`` (the notifier's own setting of the same name; unset: none sent)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore",
+                                      hide_input_in_errors=True)
+
+    notifier_internal_token: SecretStr | None = Field(default=None, description="sent as X-Omni311-Internal-Token")
 
 
 class ProfileLinkError(Exception):
@@ -132,15 +148,23 @@ class NotifierProfiles(PooledHttpClient):
     a `ProfileLinkError` subclass for a refusal and `ProfilesUnavailable` when the notifier cannot tell."""
 
     def __init__(self, base_url: str, timeout_s: float = PROFILE_API_TIMEOUT_S, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 internal_token: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
         super().__init__(base_url.rstrip("/"), timeout_s, transport=transport)
+        self._headers = {"Accept": "application/json", **({INTERNAL_HEADER: internal_token} if internal_token else {})}
+
+    @classmethod
+    def configured(cls, base_url: str) -> NotifierProfiles:
+        """The client of `base_url` (``Settings.notifier_api_url``) with the internal token of
+        `ProfileClientSettings` (read now: call inside `create_app`)."""
+        token = ProfileClientSettings().notifier_internal_token
+        return cls(base_url, internal_token=token.get_secret_value() if token else None)
 
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         if self._http is None:
             await self.start()
         assert self._http is not None
         try:
-            response = await self._http.post(path, json=body, headers={"Accept": "application/json"})
+            response = await self._http.post(path, json=body, headers=self._headers)
         except httpx.HTTPError as exc:
             raise ProfilesUnavailable(f"the notifier did not answer ({type(exc).__name__})") from exc
         if response.status_code >= 500:

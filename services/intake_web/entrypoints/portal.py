@@ -100,7 +100,7 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
         rt.on_start.append(client.start)
         rt.on_stop.append(client.stop)
     if deps.site.profiles is None:  # the "Link my email and phone" page's notifier (tests set a fake after)
-        deps.site.profiles = profiles = NotifierProfiles(s.notifier_api_url)
+        deps.site.profiles = profiles = NotifierProfiles.configured(s.notifier_api_url)
         rt.on_start.append(profiles.start)
         rt.on_stop.append(profiles.stop)
     rt.app.state.portal_templates = templates()

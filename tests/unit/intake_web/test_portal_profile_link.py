@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from portal_fakes import NOW, Portal
@@ -161,13 +161,15 @@ async def test_a_code_that_is_not_six_digits_spends_no_try() -> None:
     assert fake.confirmed == []
 
 
-def notifier(answers: dict[str, tuple[int, Any]]) -> tuple[NotifierProfiles, list[tuple[str, Any]]]:
+def notifier(answers: dict[str, tuple[int, Any]], **kw: Any) -> tuple[NotifierProfiles, list[tuple[str, Any]]]:
     asked: list[tuple[str, Any]] = []
     app = FastAPI()
 
     @app.post("/profile-links")
-    async def start(body: dict[str, Any]) -> Any:
+    async def start(body: dict[str, Any], request: Request) -> Any:
         asked.append(("start", body))
+        if request.headers.get("x-omni311-internal-token"):
+            asked.append(("token", request.headers["x-omni311-internal-token"]))
         status, content = answers["start"]
         return JSONResponse(content, status_code=status)
 
@@ -177,7 +179,7 @@ def notifier(answers: dict[str, tuple[int, Any]]) -> tuple[NotifierProfiles, lis
         status, content = answers["confirm"]
         return JSONResponse(content, status_code=status)
 
-    return NotifierProfiles("http://notifier.test", transport=httpx.ASGITransport(app=app)), asked
+    return NotifierProfiles("http://notifier.test", transport=httpx.ASGITransport(app=app), **kw), asked
 
 
 async def test_the_client_speaks_the_contract_of_the_notifiers_profile_api() -> None:
@@ -221,3 +223,14 @@ async def test_the_client_says_unavailable_when_the_notifier_does_not_answer() -
     with pytest.raises(ProfilesUnavailable):
         await client.start_link(LinkRequest("j@example.org", "+15145550123", "email", "fr"))
     await client.stop()
+
+
+async def test_the_client_sends_the_internal_token_when_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI311_NOTIFIER_INTERNAL_TOKEN", "s3cret")
+    configured = NotifierProfiles.configured("http://notifier.test")
+    client, asked = notifier({"start": (201, {"link_id": "abc", "expires_at": NOW.isoformat()})},
+                             internal_token="s3cret")
+    await client.start_link(LinkRequest("j@example.org", "+15145550123", "sms", "en"))
+    await client.stop()
+    assert configured._headers["X-Omni311-Internal-Token"] == "s3cret"
+    assert ("token", "s3cret") in asked
