@@ -134,7 +134,7 @@ class CaseMessageWithdrawn(CaseFields):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("dedup", "notifier", "insights", "webhooks"),
+    consumers=("dedup", "notifier", "insights", "webhooks", "forwarder"),
     example={
         **_CASE, "routing": ROUTING_EXAMPLE, "description": "Big pothole", "lat": 42.36, "long": -71.06,
         "requested_datetime": "2025-03-14T15:09:26Z", "contact_key": "ck_3f9a1c0b7d2e4f5a6b7c8d9e0f1a2b3c",

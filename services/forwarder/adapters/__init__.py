@@ -1,0 +1,1 @@
+"""SQL on the `forwarder` schema and the Open311 HTTP client."""

@@ -1,0 +1,1 @@
+"""The subscription, the background loops and the admin routes."""

@@ -1,0 +1,268 @@
+"""A fake Open311 GeoReport v2 back office (a county's or a utility's) for the forwarder, answering with the
+real payloads of ``$OMNI311_SHARED_DATA/open311`` (read at start, never copied into the repository):
+
+- ``POST /requests.{xml|json}``: with the right ``api_key`` (form field), the real POST answer
+  (``cfa_gem_post_service_request_response.xml``: id 293944, a service notice, an empty ``<account_id/>``;
+  in JSON the same items); in ``token`` mode a token only (GeoReport v2 allows it), which
+  ``GET /tokens/{token}.{fmt}`` resolves to the id of the real answer. A wrong or missing key is a 403 whose
+  body is the real ``cfa_gem_error_403_with_http_status_line.txt``, status line included, as captured.
+- ``GET /requests.{fmt}?service_request_id=a,b``: the requests of those ids, each a real record of
+  ``cfa_gem_service_requests_sf.xml``, ``toronto_requests_many.xml`` (XML, with their empty elements) or
+  ``chicago_requests_small.json`` (JSON) served under the id asked (its own fields otherwise as in the file);
+  an id the fake was not told about is left out, as a GeoReport server leaves out what it does not know.
+- ``GET /requests/{id}.{fmt}``: one request, or the real ``cfa_gem_error_404_not_found.xml`` (404).
+
+Control routes (no key): ``POST /fake/requests/{id}`` ``{"file": "<one of the request files>", "record":
+"<service_request_id in it>"}`` serves that real record for ``id`` (its status, notes and agency are what a
+poll reads: moving an id from a Toronto ``open`` record to the SF ``closed`` one is a status change);
+``POST /fake/mode`` ``{"post": "id"|"token"}``; ``POST /fake/failures`` ``{"count": n, "kind":
+"403"|"404"|"503"|"errors_200"|"garbage"}``: the next n Open311 answers fail so (403 and 404 with the real
+bodies; ``errors_200`` the real 404 error list with status 200; ``garbage`` an HTML page). ``GET /sent``
+lists what it received (the POST forms without ``api_key``).
+
+Run alone with ``python -m tools.fakes.open311 [--port 8095] [--api-key KEY]`` (development only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from lxml import etree
+
+from tools.fakes.recording import Recorder, mount_common
+
+PORT = 8095
+POST_ANSWER = "cfa_gem_post_service_request_response.xml"
+ERROR_403 = "cfa_gem_error_403_with_http_status_line.txt"
+ERROR_404 = "cfa_gem_error_404_not_found.xml"
+XML_LISTS = ("cfa_gem_service_requests_sf.xml", "toronto_requests_many.xml")
+JSON_LISTS = ("chicago_requests_small.json",)
+FAILURE_KINDS = ("403", "404", "503", "errors_200", "garbage")
+
+
+def data_dir() -> Path:
+    """``$OMNI311_SHARED_DATA/open311`` (default ``<repo>/../shared/data/open311``)."""
+    root = os.environ.get("OMNI311_SHARED_DATA") or str(Path(__file__).resolve().parents[3] / "shared" / "data")
+    return Path(root) / "open311"
+
+
+def _xml(data: bytes) -> etree._Element:
+    """Parse one of the shared files (trusted, still read with no DTD, no entities, no network)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.fromstring(data.lstrip(), parser)
+
+
+class Records:
+    """The real records, by file and id: XML ``<request>`` elements and JSON objects as the files hold them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.xml: dict[tuple[str, str], etree._Element] = {}
+        self.json: dict[tuple[str, str], dict[str, Any]] = {}
+        for name in XML_LISTS:
+            for request in _xml((folder / name).read_bytes()):
+                if isinstance(request.tag, str):
+                    self.xml[(name, request.findtext("service_request_id").strip())] = request
+        for name in JSON_LISTS:
+            for item in json.loads((folder / name).read_text("utf-8")):
+                self.json[(name, str(item["service_request_id"]))] = item
+        self.post_answer = (folder / POST_ANSWER).read_bytes()
+        self.error_403 = (folder / ERROR_403).read_bytes()
+        self.error_404 = (folder / ERROR_404).read_bytes()
+        root = _xml(self.post_answer)
+        self.posted_id = root.findtext("request/service_request_id").strip()
+
+    def known(self, file: str, record: str) -> bool:
+        return (file, record) in self.xml or (file, record) in self.json
+
+    def as_xml(self, file: str, record: str, served_id: str) -> etree._Element:
+        """The record as a ``<request>`` element under `served_id`."""
+        if (file, record) in self.xml:
+            element = copy.deepcopy(self.xml[(file, record)])
+        else:
+            element = etree.Element("request")
+            for key, value in self.json[(file, record)].items():
+                etree.SubElement(element, key).text = None if value is None else str(value)
+        element.find("service_request_id").text = served_id
+        return element
+
+    def as_json(self, file: str, record: str, served_id: str) -> dict[str, Any]:
+        """The record as a JSON object under `served_id` (an XML record's empty elements as null)."""
+        if (file, record) in self.json:
+            item = dict(self.json[(file, record)])
+        else:
+            item = {child.tag: (child.text.strip() or None) if child.text is not None else None
+                    for child in self.xml[(file, record)] if isinstance(child.tag, str)}
+        item["service_request_id"] = served_id
+        return item
+
+    def post_answer_json(self) -> bytes:
+        root = _xml(self.post_answer)
+        items = [{child.tag: (child.text.strip() or None) if child.text is not None else None
+                  for child in request if isinstance(child.tag, str)} for request in root]
+        return json.dumps(items).encode()
+
+
+def create_app(folder: Path | None = None, api_key: str | None = "fake-open311-key") -> FastAPI:
+    """The fake back office reading the real payloads in `folder` (default `data_dir()`) at creation;
+    `api_key`: the only key a POST may carry (None: any, or none). Raises `OSError` when a file is missing."""
+    records = Records(folder or data_dir())
+    app = FastAPI(title="fake Open311 back office (development only)")
+    rec = Recorder("open311")
+    app.state.recorder = rec
+    app.state.records = records
+    mount_common(app, rec)
+    lock = threading.Lock()
+    served: dict[str, tuple[str, str]] = {}
+    tokens: dict[str, str] = {}
+    state: dict[str, Any] = {"post": "id", "failures": [], "tokens": itertools.count(1)}
+
+    def failing() -> str | None:
+        with lock:
+            return state["failures"].pop(0) if state["failures"] else None
+
+    def failure(kind: str, fmt: str) -> Response:
+        rec.record("failure", failure=kind)
+        if kind == "403":
+            return Response(records.error_403, status_code=403, media_type="text/xml")
+        if kind == "404":
+            return Response(records.error_404, status_code=404, media_type="text/xml")
+        if kind == "errors_200":
+            return Response(records.error_404, status_code=200, media_type=_media(fmt))
+        if kind == "garbage":
+            return Response(b"<html><body>Service Unavailable</body></html>", status_code=200,
+                            media_type="text/html")
+        return Response(b"Service Unavailable", status_code=503, media_type="text/plain")
+
+    @app.post("/requests.{fmt}")
+    async def post_request(fmt: str, request: Request) -> Response:
+        form = await request.form()
+        fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        rec.record("post", fmt=fmt, fields=[(k, v) for k, v in fields if k != "api_key"],
+                   idempotency_key=request.headers.get("idempotency-key"))
+        if (kind := failing()) is not None:
+            return failure(kind, fmt)
+        if api_key is not None and form.get("api_key") != api_key:
+            return Response(records.error_403, status_code=403, media_type="text/xml")
+        if state["post"] == "token":
+            token = f"fake-token-{next(state['tokens'])}"
+            with lock:
+                tokens[token] = records.posted_id
+            if fmt == "json":
+                return Response(json.dumps([{"token": token}]).encode(), media_type=_media(fmt))
+            body = (f'<?xml version="1.0" encoding="utf-8"?>\n<service_requests><request><token>{token}</token>'
+                    "</request></service_requests>").encode()
+            return Response(body, media_type=_media(fmt))
+        body = records.post_answer_json() if fmt == "json" else records.post_answer
+        return Response(body, media_type=_media(fmt))
+
+    @app.get("/tokens/{token}.{fmt}")
+    async def get_token(token: str, fmt: str) -> Response:
+        rec.record("token", token=token)
+        if (kind := failing()) is not None:
+            return failure(kind, fmt)
+        with lock:
+            sid = tokens.get(token)
+        if sid is None:
+            return Response(records.error_404, status_code=404, media_type="text/xml")
+        if fmt == "json":
+            return Response(json.dumps([{"token": token, "service_request_id": sid}]).encode(), media_type=_media(fmt))
+        body = (f'<?xml version="1.0" encoding="utf-8"?>\n<service_requests><request><token>{token}</token>'
+                f"<service_request_id>{sid}</service_request_id></request></service_requests>").encode()
+        return Response(body, media_type=_media(fmt))
+
+    def listed(ids: list[str], fmt: str) -> Response:
+        with lock:
+            found = [(sid, served[sid]) for sid in ids if sid in served]
+        if fmt == "json":
+            return Response(json.dumps([records.as_json(f, r, sid) for sid, (f, r) in found]).encode(),
+                            media_type=_media(fmt))
+        root = etree.Element("service_requests")
+        for sid, (f, r) in found:
+            root.append(records.as_xml(f, r, sid))
+        return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type=_media(fmt))
+
+    @app.get("/requests.{fmt}")
+    async def get_requests(fmt: str, service_request_id: str = "") -> Response:
+        ids = [i.strip() for i in service_request_id.split(",") if i.strip()]
+        rec.record("poll", ids=ids)
+        if (kind := failing()) is not None:
+            return failure(kind, fmt)
+        return listed(ids, fmt)
+
+    @app.get("/requests/{sid}.{fmt}")
+    async def get_request(sid: str, fmt: str) -> Response:
+        if sid not in served:
+            return Response(records.error_404, status_code=404, media_type="text/xml")
+        return listed([sid], fmt)
+
+    @app.post("/fake/requests/{sid}")
+    async def serve_as(sid: str, request: Request) -> Response:
+        body = await _json_body(request)
+        file, record = str(body.get("file")), str(body.get("record"))
+        if not records.known(file, record):
+            return JSONResponse({"error": f"no record {record!r} in {file!r}"}, status_code=400)
+        with lock:
+            served[sid] = (file, record)
+        return JSONResponse({"service_request_id": sid, "file": file, "record": record})
+
+    @app.post("/fake/mode")
+    async def mode(request: Request) -> Response:
+        body = await _json_body(request)
+        if body.get("post") not in ("id", "token"):
+            return JSONResponse({"error": 'want {"post": "id"|"token"}'}, status_code=400)
+        state["post"] = body["post"]
+        return JSONResponse({"post": state["post"]})
+
+    @app.post("/fake/failures")
+    async def failures(request: Request) -> Response:
+        body = await _json_body(request)
+        count, kind = body.get("count"), body.get("kind")
+        if not isinstance(count, int) or count < 0 or kind not in FAILURE_KINDS:
+            return JSONResponse({"error": f'want {{"count": n, "kind": one of {FAILURE_KINDS}}}'}, status_code=400)
+        with lock:
+            state["failures"] = [kind] * count
+        return JSONResponse({"count": count, "kind": kind})
+
+    return app
+
+
+def _media(fmt: str) -> str:
+    return "application/json" if fmt == "json" else "text/xml; charset=utf-8"
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the fake on 127.0.0.1 until interrupted; refuses (exit 2) with ``OMNI311_ENVIRONMENT=production``."""
+    parser = argparse.ArgumentParser(prog="python -m tools.fakes.open311", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--api-key", default="fake-open311-key")
+    args = parser.parse_args(argv)
+    if os.environ.get("OMNI311_ENVIRONMENT") == "production":
+        print("tools.fakes.open311: refused with OMNI311_ENVIRONMENT=production", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    uvicorn.run(create_app(api_key=args.api_key), host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
