@@ -1,8 +1,8 @@
 """Case bootstrap: wires the case store, the handlers, the subscription, the case API and the staff API.
 
-Consumes `intake.messages`, `routing.decisions`, `dedup.decisions`, `notifications.outcomes`; produces
-`cases.lifecycle` through the outbox. Owns the `case` schema (cases, messages, reporters, timeline,
-duplicate suggestions) and serves the case API (`entrypoints/http.py`) and the staff API
+Consumes `intake.messages`, `routing.decisions`, `dedup.decisions`, `notifications.outcomes`,
+`forwarding.outcomes`; produces `cases.lifecycle` through the outbox. Owns the `case` schema (cases,
+messages, reporters, timeline, duplicate suggestions, external requests) and serves the case API (`entrypoints/http.py`) and the staff API
 (`entrypoints/staff.py`, bearer tokens verified by `shared.auth`). A background loop fires the durable SLA
 clocks and runs the retention job (`service_layer/timers.py`, `service_layer/retention.py`).
 """

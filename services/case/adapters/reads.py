@@ -128,6 +128,32 @@ class CaseReads:
         return await self.pool.fetchval("SELECT service_request_id FROM cases WHERE case_id = $1", case_id)
 
 
+HISTORY_LIMIT = 200
+"""At most this many cases in one person's history (`GET /staff/reporters/cases`)."""
+
+MERGE_CHAIN_DEPTH = 20
+"""How many merges a history follows from a person's case at most (a chain is one or two long)."""
+
+# A person's cases: their own (depth 0), then the case each was merged into, hop by hop; each case once,
+# at its smallest depth (own before merged-into).
+_CASES_OF_CONTACTS = f"""
+WITH RECURSIVE listed(case_id, reporter_key, merged_from, next_case, depth) AS (
+    SELECT case_id, contact_key, NULL::text, merged_into, 0 FROM cases WHERE contact_key = ANY($1::text[])
+  UNION ALL
+    SELECT c.case_id, l.reporter_key, COALESCE(l.merged_from, o.service_request_id), c.merged_into, l.depth + 1
+    FROM listed l JOIN cases c ON c.case_id = l.next_case JOIN cases o ON o.case_id = l.case_id
+    WHERE l.depth < $2
+)
+SELECT * FROM (
+    SELECT DISTINCT ON (c.case_id) {", ".join(f"c.{c.strip()}" for c in CASE_COLUMNS.split(","))},
+           l.reporter_key, l.merged_from
+    FROM listed l JOIN cases c USING (case_id)
+    ORDER BY c.case_id, l.depth, l.reporter_key
+) h
+ORDER BY requested_datetime DESC, service_request_id DESC
+LIMIT $3
+"""
+
 STAFF_LIST_LIMIT = 500
 """At most this many cases in one staff list (`GET /staff/cases`)."""
 
@@ -256,4 +282,26 @@ class StaffReads(CaseReads):
             "JOIN cases d ON d.case_id = s.duplicate_of "
             "WHERE ($1::text IS NULL OR s.status = $1) AND ($2::text[] IS NULL OR c.queue = ANY($2::text[])) "
             "ORDER BY s.created_at DESC, s.id LIMIT $3", status, queues, limit)
+        return [dict(r) for r in rows]
+
+    async def external_requests(self, case_id: UUID) -> list[dict[str, Any]]:
+        """The endpoints the case was forwarded to, first forwarded first: every `external_requests` column
+        but `case_id` (`endpoint`, `external_service_request_id`, `token`, `external_service_code`,
+        `forwarded_at`, `last_status`, `last_agency_responsible`, `last_updated_datetime`,
+        `last_reported_at`; times aware UTC, any but `endpoint` may be None)."""
+        rows = await self.pool.fetch(
+            "SELECT endpoint, external_service_request_id, token, external_service_code, forwarded_at, last_status, "
+            "last_agency_responsible, last_updated_datetime, last_reported_at FROM external_requests "
+            "WHERE case_id = $1 ORDER BY forwarded_at NULLS LAST, endpoint", case_id)
+        return [dict(r) for r in rows]
+
+    async def cases_of_contacts(self, contact_keys: list[str], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+        """One person's history across channels (docs/integrations.md, "One resident profile"): the cases
+        reported under any of `contact_keys`, and the cases those were merged into (followed to the end of
+        each merge chain, at most `MERGE_CHAIN_DEPTH` hops), each case once, newest `requested_datetime`
+        first (ties by `service_request_id` descending), at most `limit`. Each row is `CASE_COLUMNS` plus
+        `reporter_key` (the contact key of `contact_keys` it is listed for) and `merged_from` (None for the
+        key's own case, else the number of the key's case merged into it, directly or not); empty for
+        unknown keys."""
+        rows = await self.pool.fetch(_CASES_OF_CONTACTS, contact_keys, MERGE_CHAIN_DEPTH, limit)
         return [dict(r) for r in rows]

@@ -318,3 +318,35 @@ class CaseRepository(ClockQueries, RetentionQueries):
         status = await self.conn.execute(
             _insert("survey_answers", row) + " ON CONFLICT (channel_message_id) DO NOTHING", *row.values())
         return bool(status.endswith(" 1"))
+
+    async def record_forwarded(self, row: dict[str, Any]) -> None:
+        """Keep a case forwarded to an endpoint (`external_requests` columns → values, from
+        `domain.forwarding.forwarded_row`: `case_id`, `endpoint`, `external_service_request_id` or None,
+        `token` or None, `external_service_code`, `forwarded_at` aware UTC). One row per (case, endpoint):
+        again, a value given replaces the one held, a None keeps it (the id once a token resolved), and the
+        first `forwarded_at` stays. Raises `asyncpg.ForeignKeyViolationError` for an unknown case."""
+        await self.conn.execute(
+            _insert("external_requests", row) + " ON CONFLICT (case_id, endpoint) DO UPDATE SET "
+            "external_service_request_id = COALESCE(EXCLUDED.external_service_request_id, "
+            "external_requests.external_service_request_id), "
+            "token = COALESCE(EXCLUDED.token, external_requests.token), "
+            "external_service_code = COALESCE(EXCLUDED.external_service_code, external_requests.external_service_code), "
+            "forwarded_at = COALESCE(external_requests.forwarded_at, EXCLUDED.forwarded_at)", *row.values())
+
+    async def record_reported_status(self, case_id: UUID, endpoint: str, *, external_service_request_id: str,
+                                     status: str, agency_responsible: str | None, updated_datetime: datetime | None,
+                                     reported_at: datetime) -> None:
+        """Keep the last status the endpoint reported for the case (`status` ``open``/``closed``, its
+        agency, its `updated_datetime` and when we read it, aware UTC) on the (case, endpoint) row, made
+        with the endpoint's id when none is held yet (a report before its `forwarding.case_forwarded`).
+        Raises `asyncpg.ForeignKeyViolationError` for an unknown case, `asyncpg.CheckViolationError` for
+        another status."""
+        await self.conn.execute(
+            "INSERT INTO external_requests (case_id, endpoint, external_service_request_id, last_status, "
+            "last_agency_responsible, last_updated_datetime, last_reported_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (case_id, endpoint) DO UPDATE SET "
+            "external_service_request_id = COALESCE(external_requests.external_service_request_id, "
+            "EXCLUDED.external_service_request_id), last_status = EXCLUDED.last_status, "
+            "last_agency_responsible = EXCLUDED.last_agency_responsible, "
+            "last_updated_datetime = EXCLUDED.last_updated_datetime, last_reported_at = EXCLUDED.last_reported_at",
+            case_id, endpoint, external_service_request_id, status, agency_responsible, updated_datetime, reported_at)

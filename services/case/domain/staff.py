@@ -316,13 +316,15 @@ def attribute_view(case: dict[str, Any], jurisdiction: Any) -> list[dict[str, An
 
 def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str, Any], merged_into: str | None,
                       messages: list[dict[str, Any]], reporters: list[dict[str, Any]],
-                      merged: list[dict[str, Any]], timeline: list[dict[str, Any]]) -> dict[str, Any]:
+                      merged: list[dict[str, Any]], timeline: list[dict[str, Any]],
+                      external_requests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What `GET /staff/cases/{sid}` answers (docs/staff-work.md): the list row's fields, `merged_into`
     (the survivor's number), `sla` (`due_at`, `warn_at`, `state`, `paused_at`), `allowed_transitions`
     (ids; the merged status left out: it is reached by a merge), `messages` (`text`, `media_url`,
     `channel`, `received_at`), `reporters` (`contact_key`, `channel`, masked `address`, `case`,
-    `merged`), `merged` (the cases merged into it), `attributes` (the Open311 answers, `attribute_view`) and
-    the whole `timeline`, internal notes included."""
+    `merged`), `merged` (the cases merged into it), `attributes` (the Open311 answers, `attribute_view`),
+    the whole `timeline`, internal notes included, and `external_requests` (the Open311 endpoints it was
+    forwarded to, `StaffReads.external_requests`; docs/integrations.md, "Open311 forwarding")."""
     workflow = jurisdiction.workflow
     ws = case["workflow_status"]
     allowed = list(workflow.staff_moves(ws)) if workflow.has(ws) else []
@@ -338,6 +340,7 @@ def staff_case_detail(case: dict[str, Any], jurisdiction: Any, *, sla: dict[str,
         "merged": [{"service_request_id": m["service_request_id"], "status": m["status"]} for m in merged],
         "attributes": attribute_view(case, jurisdiction),
         "timeline": timeline,
+        "external_requests": list(external_requests or []),
     }
 
 
@@ -366,3 +369,15 @@ def staff_config(jurisdiction: Any) -> dict[str, Any]:
         "canned_responses": [{"id": c.id, "title": dict(c.title), "text": dict(c.text)}
                              for c in jurisdiction.canned_responses],
     }
+
+
+def reporter_case_row(case: dict[str, Any]) -> dict[str, Any]:
+    """One case of a person's history (`GET /staff/reporters/cases`; docs/integrations.md, "One resident
+    profile across channels"), from a row of `StaffReads.cases_of_contacts`: number, Open311 and workflow
+    status, category, the case's channel, the contact key it is listed for, when requested (aware UTC),
+    address, and `merged_from` (the number of that key's case merged into it, or None)."""
+    return {"service_request_id": case["service_request_id"], "status": case["status"],
+            "workflow_status": case["workflow_status"], "service_code": case["service_code"],
+            "service_name": case["service_name"], "channel": case["channel"], "contact_key": case["reporter_key"],
+            "requested_datetime": case["requested_datetime"], "address": case["address"],
+            "merged_from": case["merged_from"]}

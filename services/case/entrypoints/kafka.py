@@ -1,5 +1,5 @@
-"""The case service's one subscription: `intake.messages`, `routing.decisions`, `dedup.decisions` and
-`notifications.outcomes`, in the consumer group `case`."""
+"""The case service's one subscription: `intake.messages`, `routing.decisions`, `dedup.decisions`,
+`notifications.outcomes` and `forwarding.outcomes`, in the consumer group `case`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from shared.service import Runtime
 
 
 def subscribe(rt: Runtime, call: EventCallback) -> None:
-    """Subscribe `rt`'s broker to the four topics (names from `rt.settings.topic`, consumer group `case`)
+    """Subscribe `rt`'s broker to the five topics (names from `rt.settings.topic`, consumer group `case`)
     and hand every message to `call(envelope, delivery)` through `rt.consumer.handle`, the retry/DLQ
     wrapper (`shared.kafka.Consumer.handle`): a `ValueError` (e.g. an event about an unknown case) or a
     payload that does not validate goes to `<topic>.dlq` at once, a transient error (PostgreSQL or Kafka
@@ -21,7 +21,7 @@ def subscribe(rt: Runtime, call: EventCallback) -> None:
 
     @rt.broker.subscriber(
         s.topic("intake.messages"), s.topic("routing.decisions"), s.topic("dedup.decisions"),
-        s.topic("notifications.outcomes"),
+        s.topic("notifications.outcomes"), s.topic("forwarding.outcomes"),
         group_id=s.group(SERVICE), **SUBSCRIBER_DEFAULTS,
     )
     async def on_event(msg: KafkaMessage) -> None:

@@ -5,7 +5,8 @@ behind a bearer token (`shared.auth.require`), translating a request into a staf
 Writes answer 200 with the case as `GET /staff/cases/{sid}` shows it; 401 without a valid token, 403 for
 a role or department that may not act, 404 for an unknown case or suggestion, 409 for what the workflow
 or the merge rules refuse, 422 for a bad body. The routes find their queries, unit of work, jurisdiction,
-SLA clocks and clock on `app.state.case_api` (`entrypoints.http.CaseApi`).
+SLA clocks and clock on `app.state.case_api` (`entrypoints.http.CaseApi`). Every route declares its response
+model (`entrypoints/staff_models.py`), so the OpenAPI document says what it answers.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.case.adapters.reads import SLA_STATES, STAFF_LIST_LIMIT, StaffQuery, StaffReads
+from services.case.adapters.reads import HISTORY_LIMIT, SLA_STATES, STAFF_LIST_LIMIT, StaffQuery, StaffReads
 from services.case.domain import commands as c
 from services.case.domain import staff as rules
 from services.case.domain.staff import StaffError
+from services.case.entrypoints.staff_models import Me, ReporterCases, StaffCase, StaffCaseRow, StaffConfig, Suggestion
 from services.case.service_layer import staff
 from shared.auth import Principal, Role, require
 
@@ -137,17 +139,18 @@ async def detail(api: Any, case: dict[str, Any]) -> dict[str, Any]:
     return rules.staff_case_detail(
         case, api.jurisdiction(), sla=await reads.sla(case_id, api.now()), merged_into=merged_into,
         messages=await reads.messages(case_id), reporters=await reads.reporters(case_id),
-        merged=await reads.merged_into_it(case_id), timeline=await reads.timeline(case_id))
+        merged=await reads.merged_into_it(case_id), timeline=await reads.timeline(case_id),
+        external_requests=await reads.external_requests(case_id))
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 async def me(principal: AnyStaff) -> dict[str, Any]:
     """The caller as the service sees them: subject, name, roles, role, department, teams."""
     return {"subject": principal.subject, "name": principal.name, "roles": sorted(principal.roles),
             "role": principal.role, "department": principal.department, "teams": sorted(principal.teams)}
 
 
-@router.get("/config")
+@router.get("/config", response_model=StaffConfig)
 async def config(request: Request, _principal: AnyStaff) -> dict[str, Any]:
     """Statuses (labels, transitions), departments, queues, teams, services, canned responses."""
     return rules.staff_config(_api(request).jurisdiction())
@@ -159,7 +162,7 @@ def _list(value: str | None) -> list[str] | None:
     return [x.strip() for x in value.split(",") if x.strip()]
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=list[StaffCaseRow])
 async def list_cases(
     request: Request, principal: CaseWorker,
     queue: str | None = None, assignee: str | None = None, status: str | None = None,
@@ -189,7 +192,7 @@ async def list_cases(
             for r in rows]
 
 
-@router.get("/cases/{sid}")
+@router.get("/cases/{sid}", response_model=StaffCase)
 async def get_case(sid: str, request: Request, principal: AnyStaff) -> dict[str, Any]:
     """The case for staff: everything `staff_case_detail` lists, internal notes included."""
     api = _api(request)
@@ -198,7 +201,7 @@ async def get_case(sid: str, request: Request, principal: AnyStaff) -> dict[str,
     return await detail(api, case)
 
 
-@router.get("/suggestions")
+@router.get("/suggestions", response_model=list[Suggestion])
 async def suggestions(request: Request, principal: CaseWorker,
                       status: str | None = Query("pending", pattern="^(pending|accepted|rejected|all)$"),
                       ) -> list[dict[str, Any]]:
@@ -209,6 +212,26 @@ async def suggestions(request: Request, principal: CaseWorker,
     return [{"id": str(r["id"]), "case": r["case"], "duplicate_of": r["duplicate_of_case"], "score": r["score"],
              "evidence": r["evidence"], "status": r["status"], "queue": r["queue"], "created_at": r["created_at"],
              "decided_by": r["decided_by"], "decided_at": r["decided_at"], "reason": r["reason"]} for r in rows]
+
+
+MAX_HISTORY_KEYS = 20
+"""At most this many contact keys in one history request (a profile links a handful)."""
+
+
+@router.get("/reporters/cases", response_model=ReporterCases)
+async def reporter_cases(
+    request: Request, _principal: AnyStaff,
+    contact_key: Annotated[list[str], Query(min_length=1, max_length=MAX_HISTORY_KEYS)],
+) -> dict[str, Any]:
+    """One person's history across channels (docs/integrations.md, "One resident profile across
+    channels"): the cases of every `contact_key` given (1 to 20 keys, each 1 to 500 characters; 422
+    otherwise) and the cases theirs were merged into, newest requested first, at most 200. Any role
+    (call agents included): the contact keys, never an address, are shown."""
+    keys = list(dict.fromkeys(contact_key))
+    if any(not 1 <= len(k) <= 500 for k in keys):
+        raise HTTPException(422, "a contact_key is 1 to 500 characters")
+    rows = await _api(request).reads().cases_of_contacts(keys, HISTORY_LIMIT)
+    return {"cases": [rules.reporter_case_row(r) for r in rows]}
 
 
 # --- writes ----------------------------------------------------------------------------------------------
@@ -226,59 +249,59 @@ async def _run(api: Any, build: Callable[[UUID], Any], run: Callable[..., Awaita
     return await detail(api, fresh)
 
 
-@router.post("/cases/{sid}/claim")
+@router.post("/cases/{sid}/claim", response_model=StaffCase)
 async def claim(sid: str, request: Request, principal: CaseWorker,
                 _body: ClaimBody = ClaimBody()) -> dict[str, Any]:
     api = _api(request)
     return await _run(api, lambda i: c.Claim(i, actor_of(principal)), staff.claim, sid, clocks=api.clocks())
 
 
-@router.post("/cases/{sid}/assign")
+@router.post("/cases/{sid}/assign", response_model=StaffCase)
 async def assign(sid: str, body: AssignBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     api = _api(request)
     return await _run(api, lambda i: c.Assign(i, actor_of(principal), body.assignee, body.team, body.reason),
                       staff.assign, sid, clocks=api.clocks())
 
 
-@router.post("/cases/{sid}/transition")
+@router.post("/cases/{sid}/transition", response_model=StaffCase)
 async def transition(sid: str, body: TransitionBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     api = _api(request)
     return await _run(api, lambda i: c.Transition(i, actor_of(principal), body.to, body.note), staff.transition,
                       sid, clocks=api.clocks())
 
 
-@router.post("/cases/{sid}/priority")
+@router.post("/cases/{sid}/priority", response_model=StaffCase)
 async def priority(sid: str, body: PriorityBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     return await _run(_api(request), lambda i: c.SetPriority(i, actor_of(principal), body.priority, body.reason),
                       staff.set_priority, sid)
 
 
-@router.post("/cases/{sid}/recategorise")
+@router.post("/cases/{sid}/recategorise", response_model=StaffCase)
 async def recategorise(sid: str, body: RecategoriseBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     return await _run(_api(request), lambda i: c.Recategorise(i, actor_of(principal), body.service_code, body.reason),
                       staff.recategorise, sid)
 
 
-@router.post("/cases/{sid}/notes")
+@router.post("/cases/{sid}/notes", response_model=StaffCase)
 async def note(sid: str, body: NoteBody, request: Request, principal: AnyStaff) -> dict[str, Any]:
     return await _run(_api(request), lambda i: c.AddNote(i, actor_of(principal), body.text), staff.add_note, sid)
 
 
-@router.post("/cases/{sid}/updates")
+@router.post("/cases/{sid}/updates", response_model=StaffCase)
 async def update(sid: str, body: UpdateBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     return await _run(_api(request), lambda i: c.PostUpdate(i, actor_of(principal), body.text,
                                                              body.update_id or uuid4(), body.language),
                       staff.post_update, sid)
 
 
-@router.post("/cases/{sid}/replies")
+@router.post("/cases/{sid}/replies", response_model=StaffCase)
 async def reply(sid: str, body: ReplyBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     return await _run(_api(request), lambda i: c.Reply(i, actor_of(principal), body.contact_key,
                                                         body.reply_id or uuid4(), body.text,
                                                         body.canned_response_id, body.language), staff.reply, sid)
 
 
-@router.post("/cases/{sid}/merge")
+@router.post("/cases/{sid}/merge", response_model=StaffCase)
 async def merge(sid: str, body: MergeBody, request: Request, principal: CaseWorker) -> dict[str, Any]:
     api = _api(request)
     into = await api.reads().case_id(body.into)
@@ -288,7 +311,7 @@ async def merge(sid: str, body: MergeBody, request: Request, principal: CaseWork
                       clocks=api.clocks())
 
 
-@router.post("/cases/{sid}/unmerge")
+@router.post("/cases/{sid}/unmerge", response_model=StaffCase)
 async def unmerge(sid: str, request: Request, principal: CaseWorker,
                   body: ReasonBody = ReasonBody()) -> dict[str, Any]:
     api = _api(request)
@@ -307,14 +330,14 @@ async def _decide(suggestion_id: UUID, accept: bool, body: ReasonBody, request: 
     return await detail(api, fresh)
 
 
-@router.post("/suggestions/{suggestion_id}/accept")
+@router.post("/suggestions/{suggestion_id}/accept", response_model=StaffCase)
 async def accept(suggestion_id: UUID, request: Request, principal: CaseWorker,
                   body: ReasonBody = ReasonBody()) -> dict[str, Any]:
     """Accept: merge the suggested duplicate; answers that case."""
     return await _decide(suggestion_id, True, body, request, principal)
 
 
-@router.post("/suggestions/{suggestion_id}/reject")
+@router.post("/suggestions/{suggestion_id}/reject", response_model=StaffCase)
 async def reject(suggestion_id: UUID, request: Request, principal: CaseWorker,
                   body: ReasonBody = ReasonBody()) -> dict[str, Any]:
     """Reject the suggestion; answers the suggested duplicate."""

@@ -2,7 +2,8 @@
 notifications, followers and survey answers; the workflow status moves they make.
 
 Consumes `intake.message_received`, `intake.follow_requested`, `intake.survey_answered`,
-`intake.message_withdrawn`, `routing.decided`, `dedup.decided`, `dedup.suggested`, `notification.recorded`;
+`intake.message_withdrawn`, `routing.decided`, `dedup.decided`, `dedup.suggested`, `notification.recorded`
+(and the `forwarding.*` events, handled in `service_layer/forwarding.py`);
 produces `case.opened`, `case.message_added`, `case.message_withdrawn`,
 `case.routed`, `case.merged`, `case.status_changed` (a reporter's answer to a case waiting on them),
 `case.followed` and `case.survey_answered` on `cases.lifecycle` through the outbox. Each handler runs in
@@ -33,14 +34,17 @@ from services.case.domain.rules import (
 from services.case.domain.staff import sla_move
 from services.case.domain.threading import case_id_for, is_repeat, message_id_for, thread_into
 from shared.events import (
+    CaseForwarded,
     DedupDecided,
     DedupSuggested,
     Envelope,
     FollowRequested,
+    ForwardFailed,
     MessageReceived,
     MessageWithdrawn,
     NotificationRecorded,
     RoutingDecided,
+    StatusReported,
     SurveyAnswered,
 )
 from shared.jurisdiction import Jurisdiction
@@ -484,6 +488,8 @@ def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Han
     (`shared.service_layer.Handlers`), with the loaded `jurisdiction` bound (its id is the case-number
     prefix, its time zone the year of a case number, its workflow the statuses) and the SLA `clocks`
     (None: no clock is kept)."""
+    from services.case.service_layer import forwarding  # it builds on staff.py, which imports this module
+
     bound = {"jurisdiction": jurisdiction, "clocks": clocks}
     return {
         MessageReceived.event_type: (MessageReceived, partial(accept_message, **bound)),
@@ -494,4 +500,7 @@ def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Han
         DedupDecided.event_type: (DedupDecided, partial(apply_dedup, **bound)),
         DedupSuggested.event_type: (DedupSuggested, record_suggestion),
         NotificationRecorded.event_type: (NotificationRecorded, record_notification),
+        CaseForwarded.event_type: (CaseForwarded, forwarding.record_forwarded),
+        ForwardFailed.event_type: (ForwardFailed, forwarding.record_forward_failed),
+        StatusReported.event_type: (StatusReported, partial(forwarding.apply_reported_status, **bound)),
     }

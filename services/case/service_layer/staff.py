@@ -87,7 +87,9 @@ async def _set(uow: Uow, case: Case, fields: dict[str, Any]) -> Case:
 
 
 async def _entry(uow: Uow, case: Case, kind: str, detail: dict[str, Any]) -> None:
-    await uow.repo.add_timeline(case["case_id"], uow.now, kind, None, detail)
+    # A staff command consumes no event; an external system's change (`move_by_external`) names its own.
+    caused_by = uow.envelope.event_id if uow.envelope is not None else None
+    await uow.repo.add_timeline(case["case_id"], uow.now, kind, caused_by, detail)
 
 
 async def _assign(uow: Uow, case: Case, actor: Actor, *, assignee: str | None, team: str | None,
@@ -138,12 +140,19 @@ async def assign(cmd: Assign, uow: Uow, *, jurisdiction: Jurisdiction, clocks: C
 
 
 async def _move(uow: Uow, case: Case, actor: Actor, to: str, *, notes: str | None, jurisdiction: Jurisdiction,
-                clocks: Clocks | None, kind: str = "status_changed") -> Case:
+                clocks: Clocks | None, kind: str = "status_changed", any_move: bool = False,
+                extra: dict[str, Any] | None = None) -> Case:
+    """Move `case` (locked) to `to`: the workflow must allow it (`any_move`: only `to` must exist), the
+    merged status never; the case, ONE timeline entry (`audit` with `extra`), `case.status_changed` and
+    the SLA clock."""
     workflow = jurisdiction.workflow
     if to == workflow.merged_status:
         raise Conflict(f"a case becomes {to} by a merge into another case, not by a transition")
     try:
-        workflow.check(case["workflow_status"], to)
+        if any_move:
+            workflow.status(to)
+        else:
+            workflow.check(case["workflow_status"], to)
     except TransitionNotAllowed as exc:
         # Named as staff may move it: the merged status is reached by a merge, never by a transition.
         raise Conflict(str(TransitionNotAllowed(exc.from_id, to, workflow.staff_moves(exc.from_id)))) from None
@@ -152,10 +161,24 @@ async def _move(uow: Uow, case: Case, actor: Actor, to: str, *, notes: str | Non
     fields = {"workflow_status": to, "status": workflow.open311(to), "status_notes": notes}
     before, after = changed(case, fields)
     stored = await _set(uow, case, fields)
-    await _entry(uow, case, kind, audit(actor, before, after))
+    await _entry(uow, case, kind, audit(actor, before, after, **(extra or {})))
     await _emit(uow, case, _status_changed(stored, case["workflow_status"], workflow, notes=notes))
     await follow_sla(uow, stored, case["workflow_status"], jurisdiction=jurisdiction, clocks=clocks)
     return stored
+
+
+async def move_by_external(case: Case, actor: Actor, to: str, uow: Uow, *, notes: str | None,
+                           jurisdiction: Jurisdiction, clocks: Clocks | None, detail: dict[str, Any]) -> Case:
+    """A status change made by an external system (an Open311 endpoint the case was forwarded to,
+    `service_layer/forwarding.py`), through the same machinery as a staff transition: `case` (loaded
+    locked by the caller) moves to `to`, its Open311 status follows and `notes` become its public
+    `status_notes`; timeline ``status_changed`` by `actor` (role ``external_system``) with `detail`
+    beside `before`/`after`; `case.status_changed` with the workflow's `notify`, so the reporters are
+    told as on a staff change; the SLA clock stops, pauses or resumes as on a staff change. Unlike staff,
+    the external system may make any move to a status the workflow declares (`Invalid` for one it does
+    not; `Conflict` for the merged status). No role or department check: the event is the authority."""
+    return await _move(uow, case, actor, to, notes=_stripped(notes), jurisdiction=jurisdiction, clocks=clocks,
+                       any_move=True, extra=detail)
 
 
 async def transition(cmd: Transition, uow: Uow, *, jurisdiction: Jurisdiction, clocks: Clocks | None = None) -> Case:

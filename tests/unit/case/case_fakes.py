@@ -38,6 +38,7 @@ class FakeCaseRepository:
         self.survey_answers: dict[str, dict[str, Any]] = {}
         self.withdrawals: dict[tuple[str, str], dict[str, Any]] = {}
         self.forgotten: list[UUID] = []
+        self.external: dict[tuple[UUID, str], dict[str, Any]] = {}
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
                               reply_ids: list[str]) -> ThreadingFacts:
@@ -200,6 +201,21 @@ class FakeCaseRepository:
                                 reason: str | None) -> None:
         self.suggestions[suggestion_id].update(status=status, decided_by=decided_by, decided_at=decided_at,
                                                reason=reason)
+
+    async def record_forwarded(self, row: dict[str, Any]) -> None:
+        assert row["case_id"] in self.cases
+        held = self.external.setdefault((row["case_id"], row["endpoint"]), {"forwarded_at": row["forwarded_at"]})
+        held.update({k: v for k, v in row.items() if v is not None and k != "forwarded_at"})
+        held["forwarded_at"] = held["forwarded_at"] or row["forwarded_at"]
+
+    async def record_reported_status(self, case_id: UUID, endpoint: str, *, external_service_request_id: str,
+                                     status: str, agency_responsible: str | None, updated_datetime: datetime | None,
+                                     reported_at: datetime) -> None:
+        assert case_id in self.cases and status in ("open", "closed")
+        held = self.external.setdefault((case_id, endpoint), {"case_id": case_id, "endpoint": endpoint})
+        held.setdefault("external_service_request_id", external_service_request_id)
+        held.update(last_status=status, last_agency_responsible=agency_responsible,
+                    last_updated_datetime=updated_datetime, last_reported_at=reported_at)
 
     # --- what the tests read ---
 

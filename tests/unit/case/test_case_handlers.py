@@ -443,9 +443,10 @@ async def test_other_lifecycle_events_are_not_the_case_services(store: Store, ta
     assert store.inbox == set()
 
 
-def test_the_table_lists_the_eight_consumed_events(table: Any) -> None:
+def test_the_table_lists_the_eleven_consumed_events(table: Any) -> None:
     assert set(table) == {"intake.message_received", "intake.follow_requested", "intake.survey_answered",
-                          "intake.message_withdrawn", "routing.decided", "dedup.decided", "dedup.suggested", "notification.recorded"}
+                          "intake.message_withdrawn", "routing.decided", "dedup.decided", "dedup.suggested", "notification.recorded",
+                          "forwarding.case_forwarded", "forwarding.forward_failed", "forwarding.status_reported"}
 
 
 # --- the workflow and the SLA clock hooks --------------------------------------------------------------
