@@ -5,7 +5,7 @@ Redirects are not followed (an endpoint's URL is configured, never taken from an
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -59,8 +59,9 @@ class Open311Client:
                            idempotency_key: str) -> Answer:
         """Open311 GeoReport v2, POST Service Request: ``POST {base_url}/requests.{fmt}`` with `form`
         (urlencoded) and an ``Idempotency-Key`` header (the same on every retry of a send)."""
-        return await self._send("POST", f"{base_url}/requests.{fmt}", data=form,
-                                headers={"Idempotency-Key": idempotency_key})
+        return await self._send("POST", f"{base_url}/requests.{fmt}", content=urlencode(form).encode("ascii"),
+                                headers={"Idempotency-Key": idempotency_key,
+                                         "Content-Type": "application/x-www-form-urlencoded"})
 
     async def token(self, base_url: str, fmt: str, token: str, *,
                     jurisdiction_id: str | None = None) -> Answer:
