@@ -9,7 +9,7 @@ never silently dropped. Email goes through the common SMTP settings (`OMNI311_SM
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE = "notifier"
@@ -51,3 +51,37 @@ class ChannelSettings(BaseSettings):
         """The URL Twilio posts message statuses to (`<twilio_public_base_url>/twilio/status`), or None
         when no public URL is configured (then none is asked for)."""
         return self.twilio_public_base_url.rstrip("/") + "/twilio/status" if self.twilio_public_base_url else None
+
+
+PROFILE_CODE_SECRET_DEFAULT = "omni311-development-profile-code-secret-change-me"
+
+
+class ProfileSettings(BaseSettings):
+    """Resident profiles (docs/integrations.md section 3), e.g. `OMNI311_PROFILE_CODE_SECRET=...`,
+    `OMNI311_NOTIFIER_INTERNAL_TOKEN=...`. In production (`OMNI311_ENVIRONMENT=production`) the code
+    secret must be set, 32 bytes or more (raises `ValueError`)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNI311_", env_file=None, extra="ignore",
+                                      hide_input_in_errors=True)
+
+    environment: str = "development"
+    profile_code_secret: SecretStr = Field(
+        default=SecretStr(PROFILE_CODE_SECRET_DEFAULT),
+        description="HMAC-SHA256 key of the link codes' digests (the codes are never stored)")
+    profile_code_ttl_s: float = Field(default=600.0, gt=0, description="how long a link code is valid, seconds")
+    profile_code_attempts: int = Field(default=5, ge=1, description="tries of a link request's codes")
+    profile_link_requests_per_hour: int = Field(default=3, ge=1,
+                                                description="link requests per email address or phone number "
+                                                            "and hour")
+    notifier_internal_token: SecretStr | None = Field(
+        default=None, description="when set, POST /profile-links* need the header X-Omni311-Internal-Token "
+                                  "with this value (intake_web sends it); unset: those routes rely on the "
+                                  "network alone")
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> ProfileSettings:
+        secret = self.profile_code_secret.get_secret_value()
+        if self.environment == "production" and (secret == PROFILE_CODE_SECRET_DEFAULT or len(secret) < 32):
+            raise ValueError("OMNI311_ENVIRONMENT=production needs OMNI311_PROFILE_CODE_SECRET of your own "
+                             "(32 bytes or more)")
+        return self

@@ -1,5 +1,5 @@
-"""SQL access to the `notifier` schema (contacts, case statuses, opt-outs, bounced addresses, deliveries),
-on the connection of the caller's transaction."""
+"""SQL access to the `notifier` schema (contacts, case statuses, opt-outs, bounced addresses, deliveries,
+resident profiles and link requests), on the connection of the caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncpg
 
 from services.notifier.domain.model import CaseStatus, Contact
 from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.domain.profiles import LinkedContact, LinkRequest, Preference, Profile
 
 _CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, display_name, language, "
             "reply_to_message_id, handle, last_inbound_at, channel_message_id, merged_into")
@@ -221,3 +222,130 @@ class NotifierRepository:
             "UPDATE deliveries SET provider_status = $2 WHERE provider_message_id = $1 "
             "RETURNING case_id, cause_event_id, kind, channel, recipient_key", provider_message_id, status)
         return SentNotice(**dict(row)) if row else None
+
+    # --- resident profiles (docs/integrations.md section 3) -------------------------------------------------
+
+    async def preferences(self, contact_keys: list[str]) -> dict[str, Preference]:
+        """What the profiles of `contact_keys` say of notices, by contact key (keys without a profile are
+        absent): preferred channel, language and every contact of the profile, newest link first."""
+        rows = await self.conn.fetch(
+            "SELECT k.contact_key AS asked, p.profile_id, p.preferred_channel, p.language, "
+            "pc.contact_key, pc.kind, pc.address FROM profile_contacts k "
+            "JOIN profiles p ON p.profile_id = k.profile_id JOIN profile_contacts pc ON pc.profile_id = p.profile_id "
+            "WHERE k.contact_key = ANY($1::text[]) ORDER BY k.contact_key, pc.linked_at DESC, pc.contact_key",
+            contact_keys)
+        found: dict[str, Preference] = {}
+        for r in rows:
+            known = found.get(r["asked"])
+            contact = (r["contact_key"], r["kind"], r["address"])
+            found[r["asked"]] = (Preference(r["profile_id"], r["preferred_channel"], r["language"], (contact,))
+                                 if known is None else Preference(known.profile_id, known.preferred_channel,
+                                                                  known.language, (*known.contacts, contact)))
+        return found
+
+    async def lock_contact_keys(self, contact_keys: list[str]) -> None:
+        """Serialise, until the transaction ends, every link or link request touching one of `contact_keys`
+        (transaction-level advisory locks, taken in key order so two callers never wait on each other)."""
+        for key in sorted(set(contact_keys)):
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notifier.profile:' || $1, 0))",
+                                    key)
+
+    async def profile(self, profile_id: UUID) -> Profile | None:
+        """A profile with its contacts (oldest link first); None when there is none."""
+        row = await self.conn.fetchrow(
+            "SELECT profile_id, preferred_channel, language, created_at FROM profiles WHERE profile_id = $1",
+            profile_id)
+        if row is None:
+            return None
+        contacts = await self.conn.fetch(
+            "SELECT contact_key, kind, address, linked_by, linked_at FROM profile_contacts WHERE profile_id = $1 "
+            "ORDER BY linked_at, contact_key", profile_id)
+        return Profile(**dict(row), contacts=tuple(LinkedContact(**dict(c)) for c in contacts))
+
+    async def profile_of(self, contact_key: str) -> Profile | None:
+        """The profile `contact_key` belongs to; None when it has none."""
+        profile_id = await self.conn.fetchval("SELECT profile_id FROM profile_contacts WHERE contact_key = $1",
+                                              contact_key)
+        return await self.profile(profile_id) if profile_id is not None else None
+
+    async def create_profile(self, profile_id: UUID, preferred_channel: str | None, language: str | None,
+                             at: datetime) -> None:
+        """A new profile without contacts yet."""
+        await self.conn.execute(
+            "INSERT INTO profiles (profile_id, preferred_channel, language, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $4)", profile_id, preferred_channel, language, at)
+
+    async def absorb_profile(self, survivor: UUID, absorbed: UUID) -> None:
+        """Move every contact of `absorbed` to `survivor` and delete `absorbed` (two profiles joined)."""
+        await self.conn.execute("UPDATE profile_contacts SET profile_id = $1 WHERE profile_id = $2", survivor, absorbed)
+        await self.conn.execute("DELETE FROM profiles WHERE profile_id = $1", absorbed)
+
+    async def add_profile_contact(self, profile_id: UUID, contact: LinkedContact) -> None:
+        """Link `contact` to the profile; a key already in it keeps its first link."""
+        await self.conn.execute(
+            "INSERT INTO profile_contacts (contact_key, profile_id, kind, address, linked_by, linked_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_key) DO NOTHING",
+            contact.contact_key, profile_id, contact.kind, contact.address, contact.linked_by, contact.linked_at)
+
+    async def set_profile_preferences(self, profile_id: UUID, preferred_channel: str | None, language: str | None,
+                                      at: datetime) -> None:
+        """Replace the profile's preferred channel and language."""
+        await self.conn.execute(
+            "UPDATE profiles SET preferred_channel = $2, language = $3, updated_at = $4 WHERE profile_id = $1",
+            profile_id, preferred_channel, language, at)
+
+    async def remove_profile_contact(self, profile_id: UUID, contact_key: str) -> bool:
+        """Unlink one contact of the profile, deleting the profile when it has none left; False when the
+        key is not a contact of that profile."""
+        status = await self.conn.execute(
+            "DELETE FROM profile_contacts WHERE profile_id = $1 AND contact_key = $2", profile_id, contact_key)
+        if not status.endswith(" 1"):
+            return False
+        await self.conn.execute(
+            "DELETE FROM profiles p WHERE profile_id = $1 AND NOT EXISTS "
+            "(SELECT 1 FROM profile_contacts c WHERE c.profile_id = p.profile_id)", profile_id)
+        return True
+
+    async def link_requests_since(self, email_key: str, phone_key: str, since: datetime) -> tuple[int, int]:
+        """(requests for the email key, for the phone key) made at or after `since`."""
+        row = await self.conn.fetchrow(
+            "SELECT (SELECT count(*) FROM link_requests WHERE email_key = $1 AND created_at >= $3) AS email, "
+            "(SELECT count(*) FROM link_requests WHERE phone_key = $2 AND created_at >= $3) AS phone",
+            email_key, phone_key, since)
+        return int(row["email"]), int(row["phone"])
+
+    async def add_link_request(self, request: LinkRequest) -> None:
+        """Keep a new link request (its codes as digests only), its sends `sending`."""
+        await self.conn.execute(
+            "INSERT INTO link_requests (link_id, email, phone, email_key, phone_key, preferred_channel, language, "
+            "email_code_hash, sms_code_hash, attempts, max_attempts, created_at, expires_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            request.link_id, request.email, request.phone, request.email_key, request.phone_key,
+            request.preferred_channel, request.language, request.email_code_hash, request.sms_code_hash,
+            request.attempts, request.max_attempts, request.created_at, request.expires_at)
+
+    async def link_request(self, link_id: UUID) -> LinkRequest | None:
+        """The link request, locked for this transaction (`FOR UPDATE`: two confirmations of it take turns);
+        None when there is none."""
+        row = await self.conn.fetchrow(
+            "SELECT link_id, email, phone, email_key, phone_key, preferred_channel, language, email_code_hash, "
+            "sms_code_hash, attempts, max_attempts, created_at, expires_at, confirmed_at, profile_id "
+            "FROM link_requests WHERE link_id = $1 FOR UPDATE", link_id)
+        return LinkRequest(**dict(row)) if row else None
+
+    async def count_link_attempt(self, link_id: UUID) -> int:
+        """One more try of the request's codes; returns the tries used."""
+        return int(await self.conn.fetchval(
+            "UPDATE link_requests SET attempts = attempts + 1 WHERE link_id = $1 RETURNING attempts", link_id))
+
+    async def confirm_link_request(self, link_id: UUID, profile_id: UUID, at: datetime) -> None:
+        """The request's codes were right: it linked its contacts into `profile_id` at `at`."""
+        await self.conn.execute(
+            "UPDATE link_requests SET confirmed_at = $3, profile_id = $2, attempts = attempts + 1 WHERE link_id = $1",
+            link_id, profile_id, at)
+
+    async def record_code_sends(self, link_id: UUID, *, email_status: str, sms_status: str, error: str | None) -> None:
+        """How the request's two sends ended (``sent`` or ``failed``, with the first error)."""
+        await self.conn.execute(
+            "UPDATE link_requests SET email_status = $2, sms_status = $3, send_error = $4 WHERE link_id = $1",
+            link_id, email_status, sms_status, error)

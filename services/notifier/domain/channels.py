@@ -107,6 +107,8 @@ _SMS = {
         "acknowledgement_where": ("{p}: we received your report. Case {n}. Where is it? Reply with the address or "
                                   "share your location."),
         "text_request": "{p}: we cannot read this kind of message. Please write your report as text.",
+        "link_code": ("{p}: your code to link this number is {code}. It expires in {minutes} min. If you did not "
+                      "ask for it, ignore this text."),
     },
     "fr": {
         "acknowledgement": "{p} : signalement reçu. Dossier {n}. Répondez pour ajouter des détails. STOP pour arrêter.",
@@ -125,6 +127,8 @@ _SMS = {
         "acknowledgement_where": ("{p} : signalement reçu. Dossier {n}. Où est-ce ? Répondez avec l'adresse ou "
                                   "partagez votre position."),
         "text_request": "{p} : nous ne pouvons pas lire ce type de message. Écrivez votre signalement en texte.",
+        "link_code": ("{p} : votre code pour lier ce numéro est {code}. Il expire dans {minutes} min. Si vous ne "
+                      "l'avez pas demandé, ignorez ce texto."),
     },
 }
 MAX_SEGMENTS = 2
@@ -145,7 +149,8 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     the "Did you mean" question (`location_confirm`; the matched place, at most 120 characters, is whole),
     the question after a written place that was not found (`location_not_found`, the same),
     and an acknowledgement that asks where the problem is (`ask_location`: the question is whole). A
-    request to write the report as text (`text_request`) names no case.
+    request to write the report as text (`text_request`) and a profile link code (`link_code`, whose code
+    is whole) name no case.
     """
     lang = notice.language if notice.language in _SMS else "en"
     kind = "acknowledgement_where" if notice.kind == "acknowledgement" and notice.ask_location else notice.kind
@@ -157,7 +162,8 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
     q = " ".join((notice.matched or "").split())[:120]
 
     def render(note: str) -> str:
-        return template.format(p=program, n=n, m=m, q=q, link=link, notes=f" {note}" if note else "")
+        return template.format(p=program, n=n, m=m, q=q, link=link, notes=f" {note}" if note else "",
+                               code=notice.code or "", minutes=notice.valid_minutes or "")
 
     text = render(notes)
     while notes and sms_segments(text).count > limit:
@@ -165,5 +171,6 @@ def short_text(notice: Notice, program: str = "City 311", max_segments: int | No
         text = render(notes + "…" if notes else "")
     if sms_segments(text).count > limit:
         text = (f"{program} {n} > {m}" if notice.kind in ("merged", "unmerged")
+                else f"{program}: {notice.code}" if notice.kind == "link_code"
                 else f"{program} {n} {link}" if link else f"{program} {n}")
     return text

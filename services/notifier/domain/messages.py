@@ -20,14 +20,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 Kind = Literal["acknowledgement", "merged", "status_changed", "closed", "public_update", "reply", "unmerged",
                "escalation", "followed", "survey_invitation", "location_confirm", "location_not_found",
-               "text_request"]
+               "text_request", "link_code"]
 """What a notice is: the four told since the first version (`notification.recorded`'s `kind`), a staff
 member's public update or reply, the undoing of a merge, an escalation email to a supervisor, the
 confirmation a new follower of a case gets, the satisfaction survey's invitation after closure, the
 question "Did you mean <matched>?" when the router placed a written address without enough confidence,
 the question "We could not find <matched>. Where is it?" when it found nothing for a written place
 (`location_not_found`; `matched` is then the place as written), and the request to write a report as text that answers a message kind we cannot read
-(`intake.message_unsupported`: no case, so its `service_request_id` is empty; chat channels only)."""
+(`intake.message_unsupported`: no case, so its `service_request_id` is empty; chat channels only), and
+a code that links a resident's email address and phone number into one profile (`link_code`: no case
+either; by SMS and by email, docs/integrations.md section 3)."""
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
@@ -91,7 +93,7 @@ class Notice:
     recipient follows the case rather than reported it; `matched` the place a `location_confirm` asks
     about (the geocoder's matched form, e.g. ``1200 MAIN ST``); `ask_location` true when an
     acknowledgement also asks where the problem is (a chat report that came without any place,
-    `notices.asks_where`).
+    `notices.asks_where`); `code` a profile link code and `valid_minutes` how long it is valid.
     """
 
     kind: Kind
@@ -107,6 +109,8 @@ class Notice:
     follower: bool = False
     matched: str | None = None
     ask_location: bool = False
+    code: str | None = None
+    valid_minutes: int | None = None
 
 
 _env: Environment | None = None
@@ -175,7 +179,7 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
     from_name = header_name(from_name)
     msg["From"] = Address(display_name=from_name, username=local, domain=domain)
     msg["To"] = Address(display_name=header_name(notice.display_name), addr_spec=to_address)
-    if notice.kind != "escalation":
+    if notice.kind != "escalation" and notice.service_request_id:
         # A resident's answer threads back to the case; a supervisor works the case in the workbench (an
         # answer to our address from them would be taken for a resident's report).
         reply_local = f"{local}+{notice.service_request_id}" if reply_subaddress else local
@@ -187,7 +191,8 @@ def _compose(notice: Notice, *, to_address: str, from_address: str, from_name: s
         msg["Auto-Submitted"] = "auto-replied" if in_reply_to else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = lang
-    msg["X-Omni311-Case"] = notice.service_request_id
+    if notice.service_request_id:
+        msg["X-Omni311-Case"] = notice.service_request_id
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = " ".join(thread or [in_reply_to])

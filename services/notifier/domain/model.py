@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from services.notifier.domain.messages import language_of
 from shared.events import CaseFollowed, CaseOpened
+
+if TYPE_CHECKING:
+    from services.notifier.domain.profiles import Preference
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class Contact:
     `channel_message_id` their message on their channel (a Mastodon reply answers it); `last_inbound_at`
     (UTC) their last message, the start of Meta's reply window; `merged_into` the case theirs joined.
     A follower of the case (`follower` true, a `followers` row) has `channel` ``email`` or ``sms`` and
-    only that address.
+    only that address. `preference` is what the contact key's profile says of notices to it
+    (`profiles.with_preference`), None without a profile.
     """
 
     case_id: UUID
@@ -37,6 +42,7 @@ class Contact:
     channel_message_id: str | None = None
     merged_into: UUID | None = None
     follower: bool = False
+    preference: Preference | None = None
 
 
 @dataclass(frozen=True)

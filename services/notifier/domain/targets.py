@@ -8,6 +8,7 @@ from datetime import datetime
 
 from services.notifier.domain.channels import Route, route_for, within_reply_window
 from services.notifier.domain.model import Contact
+from services.notifier.domain.profiles import preferred_address
 from shared.events import MessageUnsupported, Pii
 
 REASON_MAX = 500
@@ -58,6 +59,26 @@ def choose_target(contact: Contact, now: datetime, reply_window_h: float = 24.0)
     if route == "email" and email:
         return Target("email", "email", email, Pii(email=email))
     return None
+
+
+def preferred_target(contact: Contact) -> Target | None:
+    """Where `contact`'s profile wants notices (docs/integrations.md section 3): its preferred channel to the
+    profile's contact of that kind (`profiles.preferred_address`): ``email`` by email, ``sms`` by SMS
+    through Twilio. None without a profile, a preferred channel or a contact of that kind."""
+    chosen = preferred_address(contact)
+    if chosen is None:
+        return None
+    channel, address = chosen
+    if channel == "email":
+        return Target("email", "email", address, Pii(email=address))
+    return Target("twilio", "sms", address, Pii(phone=address))
+
+
+def with_profile(usual: Target | None, preferred: Target | None, preferred_blocked: str | None) -> Target | None:
+    """The target a notice goes to: the profile's `preferred` one unless it is blocked (`preferred_blocked`:
+    its address opted out or bounced, `suppression`'s reason), else the `usual` one (`choose_target`), as
+    before the profile."""
+    return preferred if preferred is not None and preferred_blocked is None else usual
 
 
 def text_request_target(unsupported: MessageUnsupported, now: datetime, reply_window_h: float = 24.0) -> Target | None:

@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from services.notifier.adapters.repository import NotifierRepository
+from services.notifier.config import ChannelSettings
 from services.notifier.service_layer import handlers
+from shared.service import Runtime
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -47,3 +50,15 @@ class Sweeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def run_sweeper(rt: Runtime, ch: ChannelSettings) -> None:
+    """Run the sweeper of deliveries a crash left `sending` once started, and stop it before the pool closes."""
+    sweeper = Sweeper(lambda: rt.unit_of_work(NotifierRepository), interval_s=ch.notifier_sweep_interval_s,
+                      older_than_s=ch.notifier_sending_timeout_s)
+
+    async def start() -> None:
+        sweeper.start()
+
+    rt.on_start.append(start)
+    rt.on_stop.append(sweeper.stop)

@@ -81,7 +81,15 @@ from services.notifier.domain.outcomes import (
     undeliverable_of,
     whatsapp_report,
 )
-from services.notifier.domain.targets import Target, choose_target, suppression, text_request_target
+from services.notifier.domain.profiles import one_per_profile, with_preference
+from services.notifier.domain.targets import (
+    Target,
+    choose_target,
+    preferred_target,
+    suppression,
+    text_request_target,
+    with_profile,
+)
 from shared.events import (
     BounceReceived,
     CaseEscalated,
@@ -215,6 +223,7 @@ async def on_case_opened(opened: CaseOpened, uow: Uow, *, sending: Sending) -> s
     await uow.repo.add_contact(contact_of(opened, sending.first_locale(opened.jurisdiction_id)))
     contact = await uow.repo.contact(opened.case_id)
     assert contact is not None  # just added, or kept from the case's first `case.opened`
+    contact = await _profiled_one(uow, contact)
     return await _notify(uow, sending, contact, acknowledgement(opened, contact))
 
 
@@ -228,6 +237,7 @@ async def on_case_routed(routed: CaseRouted, uow: Uow, *, sending: Sending) -> s
     contact = await uow.repo.contact(routed.case_id)
     if contact is None:
         return "no_contact"
+    contact = await _profiled_one(uow, contact)
     notice = location_confirmation(routed, contact)
     if notice is not None:
         return await _notify(uow, sending, contact, notice)
@@ -245,6 +255,7 @@ async def on_case_merged(merged: CaseMerged, uow: Uow, *, sending: Sending) -> s
     contact = await uow.repo.contact(merged.case_id)
     if contact is None:
         return "no_contact"
+    contact = await _profiled_one(uow, contact)
     result = await _notify(uow, sending, contact, merge_notice(merged, contact))
     text = (sending.status_text(merged.jurisdiction_id, survivor.workflow_status, contact.language or "en")
             if survivor is not None and survivor.workflow_status else None)
@@ -270,12 +281,13 @@ async def on_status_changed(changed: CaseStatusChanged, uow: Uow, *, sending: Se
                                               status=changed.status, status_notes=changed.status_notes,
                                               event_id=uow.envelope.event_id, workflow_status=changed.workflow_status,
                                               notify=changed.notify), uow.now)
-    reporters = await uow.repo.contacts_following(changed.case_id)
+    reporters = await _profiled(uow, await uow.repo.contacts_following(changed.case_id))
     results = []
     if not changed.notify:
         results.append("not_notified")
     else:
-        for contact in with_followers(reporters, await uow.repo.followers_of(changed.case_id)):
+        followers = await _profiled(uow, await uow.repo.followers_of(changed.case_id))
+        for contact in one_per_profile(with_followers(reporters, followers)):
             text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
                     if changed.workflow_status else None)
             results.append(await _notify(uow, sending, contact, status_notice(changed, contact, text, region=sending.phone_region)))
@@ -306,8 +318,8 @@ async def on_public_update(update: CasePublicUpdate, uow: Uow, *, sending: Sendi
     """Send a staff member's public update to every reporter of the case and of every case merged into it,
     each on their own channel (email in their thread), and to its followers, once per (`update_id`,
     recipient)."""
-    contacts = with_followers(await uow.repo.contacts_following(update.case_id),
-                              await uow.repo.followers_of(update.case_id))
+    contacts = one_per_profile(with_followers(await _profiled(uow, await uow.repo.contacts_following(update.case_id)),
+                                              await _profiled(uow, await uow.repo.followers_of(update.case_id))))
     results = [await _notify(uow, sending, contact, public_update_notice(update, contact, region=sending.phone_region),
                              cause_event_id=update.update_id)
                for contact in contacts]
@@ -320,6 +332,7 @@ async def on_case_followed(followed: CaseFollowed, uow: Uow, *, sending: Sending
     notices and public updates (never replies to a reporter nor survey invitations), unless opted out."""
     contact = contact_of_follower(followed, sending.first_locale(followed.jurisdiction_id))
     await uow.repo.add_follower(contact, uow.now)
+    contact = await _profiled_one(uow, contact)
     return await _notify(uow, sending, contact, follow_confirmation(followed, contact),
                          cause_event_id=follow_cause(followed.case_id, followed.follower_contact_key))
 
@@ -332,6 +345,7 @@ async def on_reply_requested(reply: CaseReplyRequested, uow: Uow, *, sending: Se
     if contact is None:
         log.warning("reply_without_reporter", case_id=str(reply.case_id), reply_id=str(reply.reply_id))
         return "no_contact"
+    contact = await _profiled_one(uow, contact)
     return await _notify(uow, sending, contact, reply_notice(reply, contact), cause_event_id=reply.reply_id)
 
 
@@ -348,6 +362,7 @@ async def on_case_unmerged(unmerged: CaseUnmerged, uow: Uow, *, sending: Sending
     contact = await uow.repo.contact(unmerged.case_id)
     if contact is None:
         return "no_contact"
+    contact = await _profiled_one(uow, contact)
     return await _notify(uow, sending, contact, unmerge_notice(unmerged, contact))
 
 
@@ -381,38 +396,66 @@ async def on_case_escalated(escalated: CaseEscalated, uow: Uow, *, sending: Send
     return ",".join(results) or "no_recipient"
 
 
+async def _profiled(uow: Uow, contacts: list[Contact]) -> list[Contact]:
+    """`contacts` with what their contact keys' profiles say (`profiles.with_preference`: the profile's
+    language, and its preferred channel for `_notify`), in one lookup."""
+    if not contacts:
+        return contacts
+    found = await uow.repo.preferences(sorted({c.contact_key for c in contacts}))
+    return [with_preference(c, found.get(c.contact_key)) for c in contacts]
+
+
+async def _profiled_one(uow: Uow, contact: Contact) -> Contact:
+    return (await _profiled(uow, [contact]))[0]
+
+
 async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, *,
                   cause_event_id: UUID | None = None) -> str:
     """Claim `notice` for `contact` once per (case, cause, recipient) and, unless it is suppressed, send it
     after the commit. `cause_event_id` names the cause when it is not the consumed event (a closure
     announced late to a reporter merged afterwards; a public update's `update_id`, a reply's `reply_id`).
-    An email answers our last email to them about their case, else their own mail (the case's thread)."""
-    target = choose_target(contact, uow.now, sending.reply_window_h)
+    An email answers our last email to them about their case, else their own mail (the case's thread).
+
+    A contact with a profile (`contact.preference`) is told on the profile's preferred channel, to its
+    contact of that kind (`targets.preferred_target`), unless that address opted out or bounced: then
+    where it would have gone (`targets.with_profile`). The delivery's recipient stays the reporter's own
+    address (their usual target), whichever channel carries the notice, so a cause reaches a reporter
+    once even when their profile changes between two events of it; the row's `channel` says which
+    channel was used."""
+    usual = choose_target(contact, uow.now, sending.reply_window_h)
+    target = usual
+    preferred = preferred_target(contact)
+    if preferred is not None and (usual is None or (preferred.channel, preferred.address)
+                                  != (usual.channel, usual.address)):
+        opted_out, bounced = await uow.repo.blocks(recipient_key(preferred.channel, preferred.address))
+        target = with_profile(usual, preferred, suppression(preferred, opted_out=opted_out, undeliverable=bounced))
     if target is None:
         return "no_contact"
+    recipient = recipient_key(usual.channel, usual.address) if usual is not None else None
     thread: tuple[str, ...] = ()
     if target.route == "email":
-        ours = await uow.repo.last_email_to(contact.case_id, recipient_key(target.channel, target.address))
+        ours = await uow.repo.last_email_to(contact.case_id, recipient or recipient_key(target.channel, target.address))
         thread = tuple(x for x in (contact.reply_to_message_id, ours) if x)
     return await _claim(uow, sending, contact.case_id, target, notice, contact=contact, thread=thread,
-                        cause_event_id=cause_event_id)
+                        cause_event_id=cause_event_id, recipient=recipient)
 
 
 async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Target, notice: Notice, *,
                  contact: Contact | None, thread: tuple[str, ...] = (), cause_event_id: UUID | None = None,
-                 reply_to: str | None = None) -> str:
+                 reply_to: str | None = None, recipient: str | None = None) -> str:
     """Claim the delivery of `notice` to `target` once per (case, cause, recipient): ``suppressed`` with its
     `notification.recorded` when an opt-out, a bounce or a closed reply window blocks it, else ``sending``
     and sent after the commit. ``already_attempted`` when it was claimed before. `thread`: the Message-IDs
     an email answers, oldest first (`References`; the last is its `In-Reply-To`). `case_id` None: a
-    delivery that answers no case (once per (cause, recipient)), recorded in its row only."""
+    delivery that answers no case (once per (cause, recipient)), recorded in its row only. `recipient`:
+    the delivery's recipient key when it is not the target's own (a profile chose another channel)."""
     assert uow.envelope is not None
     cause = cause_event_id or uow.envelope.event_id
     rkey = recipient_key(target.channel, target.address)
     opted_out, bounced = await uow.repo.blocks(rkey)
     blocked = suppression(target, opted_out=opted_out, undeliverable=bounced)
     delivery_id = await uow.repo.claim_delivery(
-        case_id=case_id, cause_event_id=cause, recipient_key=rkey, kind=notice.kind, channel=target.channel,
+        case_id=case_id, cause_event_id=cause, recipient_key=recipient or rkey, kind=notice.kind, channel=target.channel,
         status="suppressed" if blocked else "sending", reason=blocked, at=uow.now)
     if delivery_id is None:
         return "already_attempted"

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from services.notifier.domain.model import CaseStatus, Contact
 from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.domain.profiles import LinkedContact, LinkRequest, Preference, Profile
 from services.notifier.service_layer import handlers as h
 from shared.events import (
     CaseMerged,
@@ -35,6 +36,10 @@ class FakeNotifierRepository:
         self.undeliverable: dict[str, dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.followers: dict[tuple[UUID, str], Contact] = {}
+        self.profiles: dict[UUID, Profile] = {}
+        self.link_requests: dict[UUID, LinkRequest] = {}
+        self.link_sends: dict[UUID, tuple[str, str, str | None]] = {}
+        self.locked: list[str] = []
 
     async def add_contact(self, contact: Contact) -> None:
         self.contacts.setdefault(contact.case_id, contact)
@@ -156,6 +161,84 @@ class FakeNotifierRepository:
                 d["provider_status"] = status
                 return SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"])
         return None
+
+
+    # --- profiles: the same rules as the SQL -------------------------------------------------------------
+
+    async def preferences(self, contact_keys: list[str]) -> dict[str, Preference]:
+        found = {}
+        for key in contact_keys:
+            p = next((p for p in self.profiles.values() if any(c.contact_key == key for c in p.contacts)), None)
+            if p is not None:
+                newest = sorted(p.contacts, key=lambda c: (-c.linked_at.timestamp(), c.contact_key))
+                found[key] = Preference(p.profile_id, p.preferred_channel, p.language,
+                                        tuple((c.contact_key, c.kind, c.address) for c in newest))
+        return found
+
+    async def lock_contact_keys(self, contact_keys: list[str]) -> None:
+        self.locked.extend(sorted(set(contact_keys)))
+
+    async def profile(self, profile_id: UUID) -> Profile | None:
+        return self.profiles.get(profile_id)
+
+    async def profile_of(self, contact_key: str) -> Profile | None:
+        return next((p for p in self.profiles.values() if any(c.contact_key == contact_key for c in p.contacts)),
+                    None)
+
+    async def create_profile(self, profile_id: UUID, preferred_channel: str | None, language: str | None,
+                             at: datetime) -> None:
+        assert profile_id not in self.profiles
+        self.profiles[profile_id] = Profile(profile_id, preferred_channel, language, at, ())
+
+    async def absorb_profile(self, survivor: UUID, absorbed: UUID) -> None:
+        gone = self.profiles.pop(absorbed)
+        s = self.profiles[survivor]
+        self.profiles[survivor] = replace(s, contacts=tuple(sorted(s.contacts + gone.contacts,
+                                                                   key=lambda c: (c.linked_at, c.contact_key))))
+
+    async def add_profile_contact(self, profile_id: UUID, contact: LinkedContact) -> None:
+        if await self.profile_of(contact.contact_key) is None:
+            p = self.profiles[profile_id]
+            self.profiles[profile_id] = replace(p, contacts=(*p.contacts, contact))
+
+    async def set_profile_preferences(self, profile_id: UUID, preferred_channel: str | None, language: str | None,
+                                      at: datetime) -> None:
+        self.profiles[profile_id] = replace(self.profiles[profile_id], preferred_channel=preferred_channel,
+                                            language=language)
+
+    async def remove_profile_contact(self, profile_id: UUID, contact_key: str) -> bool:
+        p = self.profiles.get(profile_id)
+        if p is None or not any(c.contact_key == contact_key for c in p.contacts):
+            return False
+        left = tuple(c for c in p.contacts if c.contact_key != contact_key)
+        if left:
+            self.profiles[profile_id] = replace(p, contacts=left)
+        else:
+            del self.profiles[profile_id]
+        return True
+
+    async def link_requests_since(self, email_key: str, phone_key: str, since: datetime) -> tuple[int, int]:
+        recent = [r for r in self.link_requests.values() if r.created_at >= since]
+        return (sum(r.email_key == email_key for r in recent), sum(r.phone_key == phone_key for r in recent))
+
+    async def add_link_request(self, request: LinkRequest) -> None:
+        assert request.link_id not in self.link_requests
+        self.link_requests[request.link_id] = request
+
+    async def link_request(self, link_id: UUID) -> LinkRequest | None:
+        return self.link_requests.get(link_id)
+
+    async def count_link_attempt(self, link_id: UUID) -> int:
+        r = self.link_requests[link_id]
+        self.link_requests[link_id] = replace(r, attempts=r.attempts + 1)
+        return r.attempts + 1
+
+    async def confirm_link_request(self, link_id: UUID, profile_id: UUID, at: datetime) -> None:
+        r = self.link_requests[link_id]
+        self.link_requests[link_id] = replace(r, confirmed_at=at, profile_id=profile_id, attempts=r.attempts + 1)
+
+    async def record_code_sends(self, link_id: UUID, *, email_status: str, sms_status: str, error: str | None) -> None:
+        self.link_sends[link_id] = (email_status, sms_status, error)
 
 
 class Sent:
