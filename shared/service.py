@@ -11,22 +11,49 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from shared.db.migrate import migrate
 from shared.db.outbox import OutboxRelay
 from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
+from shared.events.asyncapi import service_document
 from shared.service_layer import Handlers, dispatch
 from shared.kafka import Consumer, Delivery, create_broker, create_producer, ensure_topics, outbox_publisher
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings
+
+
+class Health(BaseModel):
+    """``GET /healthz``: the process answers."""
+
+    service: str
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """``GET /readyz``: whether the service started (200) or not yet / no longer (503)."""
+
+    service: str
+    ready: bool
+
+
+ASYNCAPI_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["asyncapi", "info"],
+    "description": "An AsyncAPI 3.0 document; its full schema is the AsyncAPI specification's.",
+    "properties": {"asyncapi": {"type": "string", "const": "3.0.0"}, "info": {"type": "object"},
+                   "servers": {"type": "object"}, "channels": {"type": "object"}, "operations": {"type": "object"},
+                   "components": {"type": "object"}},
+}
+"""How ``GET /asyncapi.json`` is described in each service's OpenAPI document."""
 
 
 def utc_now() -> datetime:
@@ -61,7 +88,10 @@ class Runtime:
                                    registry=self.metrics)
         self.log = get_logger(service)
         self.app = FastAPI(title=title or f"omni311 {service}", lifespan=self._lifespan)
+        self.app.state.runtime = self  # what shared.events.asyncapi reads: the broker's subscribers
+        self._asyncapi: dict[str, Any] | None = None
         self._add_probes()
+        self._add_documents()
 
     def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any]
                       ) -> Callable[[Envelope, Delivery], Awaitable[None]]:
@@ -99,22 +129,38 @@ class Runtime:
         return self.pool
 
     def _add_probes(self) -> None:
-        @self.app.get("/healthz", include_in_schema=False)
+        @self.app.get("/healthz", tags=["probes"], response_model=Health,
+                      summary="Liveness: the process answers")
         async def healthz() -> dict[str, Any]:
             return {"service": self.service, "status": "ok"}
 
-        @self.app.get("/readyz", include_in_schema=False)
+        @self.app.get("/readyz", tags=["probes"], response_model=Readiness,
+                      summary="Readiness: started (broker, pool, relay); 503 until then and while stopping",
+                      responses={503: {"model": Readiness, "description": "Not started yet, or stopping"}})
         async def readyz(response: Response) -> dict[str, Any]:
             if not self.ready:
                 response.status_code = 503
             return {"service": self.service, "ready": self.ready}
 
-        @self.app.get("/metrics", include_in_schema=False)
+        @self.app.get("/metrics", tags=["probes"], response_class=Response,
+                      summary="Prometheus metrics (text exposition format)",
+                      responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                                       "description": "The service's Prometheus series"}})
         async def metrics() -> Response:
             if self.relay is not None:
                 self.outbox_published.set(self.relay.published)
             self.dead_lettered.set(self.consumer.dead_lettered)
             return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    def _add_documents(self) -> None:
+        @self.app.get("/asyncapi.json", tags=["documents"], response_class=JSONResponse,
+                      summary="This service's AsyncAPI 3.0 document (the topics and events it sends and receives)",
+                      responses={200: {"content": {"application/json": {"schema": ASYNCAPI_DOCUMENT_SCHEMA}},
+                                       "description": "An AsyncAPI 3.0 document (docs/integrations.md, section 4)"}})
+        async def asyncapi() -> JSONResponse:
+            if self._asyncapi is None:  # built on first use: subscribers are registered after the runtime
+                self._asyncapi = service_document(self.service, self.broker, self.settings)
+            return JSONResponse(self._asyncapi)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
