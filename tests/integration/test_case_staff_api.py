@@ -86,6 +86,7 @@ TABLE = (
     Route("get", "/cases/{sid}/timeline", EVERY_ROLE),  # internal notes: not for another department
     Route("post", "/cases/{sid}/status", CASE_WORKERS, {"status": "closed"}, True),
     Route("get", "/cases/by-contact/{contact}", EVERY_ROLE | {OTHER_DEPARTMENT}),
+    Route("get", "/staff/reporters/cases?contact_key={contact}&contact_key=k-other", EVERY_ROLE | {OTHER_DEPARTMENT}),
 )
 OPEN311 = (("get", "/cases/requests/{sid}"), ("get", "/cases/requests"), ("get", "/cases/tokens/{token}"),
            ("get", "/cases/requests/{sid}/history"))
@@ -226,7 +227,7 @@ def test_the_table_lists_every_route_the_case_service_serves(test_issuer: TestIs
     served = {(m, p.replace("{service_request_id}", "{sid}").replace("{contact_key}", "{contact}")
                .replace("{suggestion_id}", "{suggestion}"))
               for p, ops in app.openapi()["paths"].items() for m in ops}
-    listed = {(r.method, r.path.replace("{merged}", "{sid}")) for r in TABLE} | set(OPEN311)
+    listed = {(r.method, r.path.replace("{merged}", "{sid}").split("?")[0]) for r in TABLE} | set(OPEN311)
     assert served == listed
 
 
@@ -352,3 +353,31 @@ async def test_the_staff_list_and_case_page_shapes(client: httpx.AsyncClient, po
     [suggestion] = (await client.get("/staff/suggestions", headers=staff)).json()
     assert (suggestion["case"], suggestion["duplicate_of"], suggestion["status"]) == (values["sid"], values["into"],
                                                                                       "pending")
+
+
+async def test_one_persons_history_and_a_forwarded_case_on_the_case_page(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, test_issuer: TestIssuer) -> None:
+    values = await Seed(1).plant(pool)
+    agent = headers(test_issuer, AGENT)
+    r = await client.get("/staff/reporters/cases", params=[("contact_key", "k1-2"), ("contact_key", "k1-1")],
+                         headers=agent)
+    assert r.status_code == 200
+    assert [(c["service_request_id"], c["contact_key"], c["merged_from"], c["workflow_status"])
+            for c in r.json()["cases"]] == [
+        (values["merged"], "k1-2", None, "duplicate"), (values["into"], "k1-1", None, "acknowledged"),
+        (values["sid"], "k1-2", values["merged"], "acknowledged")]
+    assert set(r.json()["cases"][0]) == {"service_request_id", "status", "workflow_status", "service_code",
+                                         "service_name", "channel", "contact_key", "requested_datetime", "address",
+                                         "merged_from"}
+    for bad in ([], [("contact_key", f"k{i}") for i in range(21)], [("contact_key", "")]):
+        assert (await client.get("/staff/reporters/cases", params=bad, headers=agent)).status_code == 422, bad
+    async with pool.acquire() as conn:
+        case_id = await conn.fetchval("SELECT case_id FROM cases WHERE service_request_id = $1", values["sid"])
+        await CaseRepository(conn).record_forwarded({
+            "case_id": case_id, "endpoint": "county-public-works", "external_service_request_id": "COUNTY-26-000042",
+            "token": None, "external_service_code": "4fd3", "forwarded_at": NOW})
+    page = (await client.get(f"/staff/cases/{values['sid']}", headers=agent)).json()
+    assert page["external_requests"] == [{
+        "endpoint": "county-public-works", "external_service_request_id": "COUNTY-26-000042", "token": None,
+        "external_service_code": "4fd3", "forwarded_at": NOW.isoformat(), "last_status": None,
+        "last_agency_responsible": None, "last_updated_datetime": None, "last_reported_at": None}]

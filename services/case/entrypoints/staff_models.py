@@ -210,7 +210,7 @@ class AttributeAnswer(_Out):
 
 
 class TimelineEntry(_Out):
-    """One timeline entry: `kind` (docs/staff-work.md, "Timeline kinds"), `event_id` of the consumed event
+    """One timeline entry: `kind` (docs/staff-work.md, "Audit"), `event_id` of the consumed event
     that caused it (None for a staff action), `detail` (actor, role, before, after and the kind's own
     fields)."""
 
