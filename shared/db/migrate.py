@@ -125,7 +125,8 @@ async def drop_database(dsn: str) -> None:
 STATEFUL_SERVICES = {"case": "services.case", "router": "services.router", "dedup": "services.dedup",
                      "notifier": "services.notifier", "intake_email": "services.intake_email",
                      "intake_social": "services.intake_social", "intake_web": "services.intake_web",
-                     "insights": "services.insights", "intake_sms_voice": "services.intake_sms_voice"}
+                     "insights": "services.insights", "intake_sms_voice": "services.intake_sms_voice",
+                     "webhooks": "services.webhooks", "forwarder": "services.forwarder"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,10 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   Open311 API      http://127.0.0.1:8080/services.json   (API docs: http://127.0.0.1:8080/docs)
   case read API    http://127.0.0.1:8081/cases/requests
   health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email,
-                   8086 intake_sms_voice, 8087 intake_social, 8090 insights)
+                   8086 intake_sms_voice, 8087 intake_social, 8089 webhooks, 8090 insights, 8094 forwarder)
+  integrations     webhooks http://127.0.0.1:8089/admin/subscriptions   forwarder http://127.0.0.1:8094/admin/forwards
+                   (administrator token; docs/integrations.md)   AsyncAPI http://127.0.0.1:8081/asyncapi.json
+  link contacts    http://127.0.0.1:8080/profile/link
   restarts         a service that stops on its own is restarted (1 s, 2 s, 4 s ... 30 s): var/logs/supervisor.log
   Grafana          deploy/grafana/omni311.json (import it; Prometheus scrapes http://127.0.0.1:8090/metrics)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143

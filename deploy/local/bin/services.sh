@@ -4,7 +4,7 @@
 #
 #   deploy/local/bin/services.sh start    the fakes (unless DEV_FAKES=0), then case, router, dedup, notifier,
 #                                         intake_web, intake_email, intake_sms_voice, intake_social, insights,
-#                                         workbench; wait until each is ready (GET /readyz)
+#                                         workbench, webhooks, forwarder; wait until each is ready (GET /readyz)
 #   deploy/local/bin/services.sh stop     SIGTERM each supervisor (its process stops gracefully), SIGKILL after 20 s
 #   deploy/local/bin/services.sh status   one line per process (supervisor pid, process pid, restarts)
 #
@@ -20,7 +20,7 @@ ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 FAKES=(fake_twilio fake_graph fake_mastodon)
-SERVICES=(case router dedup notifier intake_web intake_email intake_sms_voice intake_social insights workbench)
+SERVICES=(case router dedup notifier intake_web intake_email intake_sms_voice intake_social insights workbench webhooks forwarder)
 ALL=("${FAKES[@]}" "${SERVICES[@]}")
 # Ready failing: a process restarted this many times before it answered /readyz is not going to.
 MAX_START_RESTARTS=3
