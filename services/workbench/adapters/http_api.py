@@ -1,5 +1,6 @@
 """HTTP clients of the APIs the workbench works through, each call carrying the signed-in user's bearer token:
-the case service's staff API (``/staff/*``, docs/staff-work.md) and intake_web's JSON agent API (``/agent/*``).
+the case service's staff API (``/staff/*``, docs/staff-work.md), intake_web's JSON agent API (``/agent/*``)
+and the notifier's profile API (``/staff/profiles``, docs/integrations.md section 3).
 
 The workbench writes nothing itself: the case service stays the single writer of cases.
 """
@@ -67,8 +68,8 @@ class _Client(PooledHttpClient):
     def __init__(self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
         super().__init__(base_url.rstrip("/"), timeout_s, transport=transport)
 
-    async def call(self, method: str, path: str, token: str, *, params: Mapping[str, str] | None = None,
-                   json: Any = None) -> Any:
+    async def call(self, method: str, path: str, token: str, *,
+                   params: Mapping[str, str] | list[tuple[str, str]] | None = None, json: Any = None) -> Any:
         """One call with ``Authorization: Bearer <token>``; the decoded JSON answer (None for an empty one).
 
         Raises `ApiError` for an answer of 400 or more (its status and message); with status 414 (400 for
@@ -139,6 +140,16 @@ class CaseStaffApi(_Client):
     async def act(self, token: str, sid: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /staff/cases/{sid}/{action}`` with `body`: the case as ``GET`` shows it afterwards."""
         return await self.call("POST", f"/staff/cases/{_sid(sid)}/{action}", token, json=dict(body)) or {}
+
+    async def reporter_cases(self, token: str, contact_keys: list[str]) -> list[dict[str, Any]]:
+        """``GET /staff/reporters/cases?contact_key=a&contact_key=b`` (docs/integrations.md section 3): every
+        case of these contact keys, newest first (at most 200), each with ``service_request_id``, ``status``,
+        ``workflow_status``, ``service_code``, ``service_name``, ``channel``, ``contact_key``,
+        ``requested_datetime``, ``address``. Raises `ApiError` (502) for an answer without a ``cases`` list."""
+        found = await self.call("GET", "/staff/reporters/cases", token,
+                                params=[("contact_key", k) for k in contact_keys])
+        cases = found.get("cases") if isinstance(found, Mapping) else None
+        return _rows(cases, "/staff/reporters/cases")
 
     async def suggestions(self, token: str) -> list[dict[str, Any]]:
         """``GET /staff/suggestions?status=pending``: suggested duplicates waiting for a decision."""
@@ -225,3 +236,38 @@ class IntakeStaffApi(_Client):
         """``GET /staff/refusals?since=`` (an ISO 8601 instant): the refusal rows (a list, or an object
         holding one; `domain.dashboard.refusal_rows` reads either)."""
         return await self.call("GET", "/staff/refusals", token, params={"since": since} if since else None)
+
+
+PROFILE_API_TIMEOUT_S = 5.0
+"""How long one call of the notifier's profile API may take (seconds): an agent may be on the line."""
+
+
+class ProfileApi(_Client):
+    """The notifier's staff profile routes (docs/integrations.md section 3), each call with the user's bearer
+    token (call agent and up); raises `ApiError` as `_Client.call` does."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = PROFILE_API_TIMEOUT_S,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, timeout_s, transport)
+
+    async def profile(self, token: str, contact_key: str) -> dict[str, Any] | None:
+        """``GET /staff/profiles?contact_key=``: ``{profile_id, preferred_channel, language, contacts:
+        [{contact_key, kind, masked, linked_by, linked_at}]}``; None when the key has no profile (404)."""
+        try:
+            found = await self.call("GET", "/staff/profiles", token, params={"contact_key": contact_key})
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(found, Mapping) or not isinstance(found.get("contacts"), list):
+            raise ApiError(502, "/staff/profiles answered something that is not a profile")
+        return dict(found)
+
+    async def link(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /staff/profiles/links`` with ``{contacts: [{kind, value}, ...], preferred_channel?,
+        language?}``: the profile after (contacts that had profiles join it)."""
+        return await self.call("POST", "/staff/profiles/links", token, json=dict(body)) or {}
+
+    async def preferences(self, token: str, profile_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH /staff/profiles/{profile_id}`` with ``{preferred_channel?, language?}``: the profile after."""
+        return await self.call("PATCH", f"/staff/profiles/{_sid(profile_id)}", token, json=dict(body)) or {}

@@ -1,6 +1,6 @@
 """Every page and form of the workbench: sign-in, queues, the case page and its actions, the review list
 of suggested duplicates, the call-agent console, the managers' dashboard and hotspot map, the refusals of
-the public routes, the language switch.
+the public routes, the language switch (and, from `entrypoints/people.py`, the person page).
 
 Pages are rendered on the server (Jinja2); forms post and redirect back (303) with a confirmation, or
 render the page again with the API's refusal (its status: 403, 404, 409, 422) as an alert. htmx swaps the
@@ -38,7 +38,8 @@ from services.workbench.entrypoints.web import (
     sign_in_redirect,
 )
 from services.workbench.config import OIDC_COOKIE, SESSION_COOKIE
-from services.workbench.service_layer import pages
+from services.workbench.entrypoints import people as people_routes
+from services.workbench.service_layer import pages, people
 from shared.auth import InvalidToken, Principal, Role
 from shared.web import FAVICON, mount_vendor
 
@@ -80,6 +81,7 @@ def install(app: FastAPI, *, static_dir: Path) -> None:
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(HTTPException, on_http_error)
     app.include_router(router)
+    app.include_router(people_routes.router)
 
 
 def _home(who: Principal) -> str:
@@ -311,7 +313,8 @@ async def console(request: Request, d: AppDeps, who: SignedIn) -> Response:
 
 @router.post("/console/callers", include_in_schema=False, dependencies=[SameOrigin])
 async def console_caller(request: Request, d: AppDeps, who: SignedIn) -> Response:
-    """The caller's earlier cases (a fragment for htmx, the whole console otherwise)."""
+    """The caller's earlier cases (a fragment for htmx, the whole console otherwise): across channels when
+    the number has a linked profile (`service_layer.people.caller_history`), with a link to the person page."""
     form = await _form(request)
     phone = (form.get("caller_phone") or "").strip()
     try:
@@ -319,9 +322,12 @@ async def console_caller(request: Request, d: AppDeps, who: SignedIn) -> Respons
         error = None
     except ApiError as exc:
         earlier, error = None, {"status": exc.status, "message": exc.message}
+    history = await people.caller_history(d, who, phone) if error is None else None
+    person = people.person_url(phone=phone) if phone else None
     if request.headers.get("hx-request") == "true":
-        return render(request, d, "_earlier.html", who=who, earlier=earlier, error=error)
-    return _console(request, d, who, earlier=earlier, error=error, form=form)
+        return render(request, d, "_earlier.html", who=who, earlier=earlier, error=error, history=history,
+                      person=person)
+    return _console(request, d, who, earlier=earlier, error=error, form=form, history=history, person=person)
 
 
 @router.post("/console/requests", include_in_schema=False, dependencies=[SameOrigin])

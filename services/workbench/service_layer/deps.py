@@ -1,5 +1,5 @@
 """What the workbench's handlers work with: the API clients (case staff API, intake_web's agent and staff
-routes, the insights service), the token verifier, the city's identity provider (when configured), the jurisdiction
+routes, the insights service, the notifier's profile API), the token verifier, the city's identity provider (when configured), the jurisdiction
 (districts, services, departments), the configuration and the clock."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from services.workbench.adapters.http_api import AgentApi, CaseStaffApi, InsightsApi, IntakeStaffApi
+from services.workbench.adapters.http_api import AgentApi, CaseStaffApi, InsightsApi, IntakeStaffApi, ProfileApi
 from services.workbench.adapters.oidc import OidcClient
 from services.workbench.config import WorkbenchConfig
 from services.workbench.domain.district_map import districts_geojson
@@ -31,6 +31,7 @@ class Deps:
     oidc: OidcClient | None = None
     insights_api: InsightsApi | None = None
     intake_staff_api: IntakeStaffApi | None = None
+    profile_api: ProfileApi | None = None
     _jurisdiction: Jurisdiction | None = field(default=None, repr=False)
 
     def use(self, jurisdiction: Jurisdiction) -> None:

@@ -71,9 +71,21 @@ class FakeStaffApi:
     refuse: dict[str, tuple[int, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    reporter_cases: list[dict[str, Any]] = field(default_factory=list)
+    reporter_keys_asked: list[list[str]] = field(default_factory=list)
 
     def app(self) -> FastAPI:
         app = FastAPI()
+
+        @app.get("/staff/reporters/cases")
+        async def reporters_cases(request: Request) -> Any:
+            await record(request)
+            keys = request.query_params.getlist("contact_key")
+            self.reporter_keys_asked.append(keys)
+            if "reporters" in self.refuse:
+                status, body = self.refuse["reporters"]
+                return JSONResponse(body, status)
+            return {"cases": [c for c in self.reporter_cases if c["contact_key"] in keys]}
 
         async def record(request: Request) -> Call:
             raw = await request.body()
@@ -271,9 +283,66 @@ def demo() -> Jurisdiction:
     return _DEMO[0]
 
 
+@dataclass
+class FakeProfileApi:
+    """The notifier's staff profile routes: `profiles` by profile id; a key's profile is the one holding it;
+    `refuse[route] = (status, body)` answers ``get``, ``link`` or ``patch`` with an error; calls in `calls`."""
+
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refuse: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        async def record(request: Request) -> Call:
+            raw = await request.body()
+            import json
+            call = Call(request.method, request.url.path, request.headers.get("authorization"),
+                        dict(request.query_params), json.loads(raw) if raw else None)
+            self.calls.append(call)
+            return call
+
+        def holding(key: str) -> dict[str, Any] | None:
+            return next((p for p in self.profiles.values() if any(c["contact_key"] == key for c in p["contacts"])),
+                        None)
+
+        @app.get("/staff/profiles")
+        async def profile(request: Request) -> Any:
+            call = await record(request)
+            if "get" in self.refuse:
+                return JSONResponse(self.refuse["get"][1], self.refuse["get"][0])
+            found = holding(call.params["contact_key"])
+            return found if found else JSONResponse({"detail": "no profile", "error": "unknown"}, 404)
+
+        @app.post("/staff/profiles/links")
+        async def link(request: Request) -> Any:
+            call = await record(request)
+            if "link" in self.refuse:
+                return JSONResponse(self.refuse["link"][1], self.refuse["link"][0])
+            from shared.contacts import contact_key
+            contacts = [{"contact_key": contact_key(c["kind"], c["value"]), "kind": c["kind"], "masked": "m***",
+                         "linked_by": "staff:x", "linked_at": NOW.isoformat()} for c in call.body["contacts"]]
+            made = {"profile_id": f"p{len(self.profiles) + 1}", "preferred_channel": call.body.get("preferred_channel"),
+                    "language": call.body.get("language"), "contacts": contacts}
+            self.profiles[made["profile_id"]] = made
+            return made
+
+        @app.patch("/staff/profiles/{profile_id}")
+        async def patch(request: Request, profile_id: str) -> Any:
+            call = await record(request)
+            if "patch" in self.refuse:
+                return JSONResponse(self.refuse["patch"][1], self.refuse["patch"][0])
+            self.profiles[profile_id].update(call.body)
+            return self.profiles[profile_id]
+
+        return app
+
+
 def workbench(issuer: Any, staff: FakeStaffApi, agent: FakeAgentApi | None = None, *,
               insights: FakeInsightsApi | httpx.AsyncBaseTransport | None = None,
               intake_staff: FakeIntakeStaffApi | None = None, jurisdiction: Jurisdiction | None = None,
+              profiles: FakeProfileApi | httpx.AsyncBaseTransport | None = None,
               clock: Any = None, **settings: Any) -> httpx.AsyncClient:
     """A client of a workbench that trusts `issuer` (a `support.auth.TestIssuer`; its keys are also the
     development issuer's, so sign-in works) and talks to the fakes (`insights` may be a transport, e.g.
@@ -285,6 +354,8 @@ def workbench(issuer: Any, staff: FakeStaffApi, agent: FakeAgentApi | None = Non
                      insights_transport=insights if isinstance(insights, httpx.AsyncBaseTransport)
                      else httpx.ASGITransport(app=insights.app()),
                      intake_staff_transport=httpx.ASGITransport(app=(intake_staff or FakeIntakeStaffApi()).app()),
+                     profile_transport=profiles if isinstance(profiles, httpx.AsyncBaseTransport)
+                     else httpx.ASGITransport(app=(profiles or FakeProfileApi()).app()),
                      clock=clock or (lambda: datetime.now(UTC)))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8088")
 
