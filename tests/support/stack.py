@@ -78,6 +78,7 @@ class Stack:
             "OMNI311_JURISDICTION": self.jurisdiction,
             "OMNI311_HTTP_PORT": str(self.ports[service]),
             "OMNI311_CASE_API_URL": self.url("case"),
+            "OMNI311_NOTIFIER_API_URL": self.url("notifier"),
             "OMNI311_OUTBOX_POLL_INTERVAL_S": "0.5",
             "OMNI311_MAIL_FROM": self.city_address,
             "OMNI311_IMAP_HOST": self.imap[0],
