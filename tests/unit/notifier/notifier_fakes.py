@@ -162,7 +162,6 @@ class FakeNotifierRepository:
                 return SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"])
         return None
 
-
     # --- profiles: the same rules as the SQL -------------------------------------------------------------
 
     async def preferences(self, contact_keys: list[str]) -> dict[str, Preference]:
