@@ -70,19 +70,20 @@ class Profile:
 def read_contact(kind: str, value: str, region: str) -> tuple[str, str]:
     """(address, contact key) of one contact as a person typed it: an email (trimmed, ASCII, at most 254
     characters, the portal's shape), a phone (E.164, numbers without ``+`` read in `region`, ISO 3166
-    alpha-2), or a platform id (trimmed, 1-200 characters, no control character). Raises `ContactProblem`."""
+    alpha-2), or a platform id (trimmed, 1-200 printable characters: no control character or lone
+    surrogate, which no contact key can hash). Raises `ContactProblem`."""
     value = (value or "").strip()
     if kind == "email":
         if len(value) > 254 or not value.isascii() or _CONTROLS.search(value) or not EMAIL_RE.match(value):
             raise ContactProblem("not an email address")
         return value, contact_key("email", value)
     if kind == "phone":
-        number = e164(value, region) if len(value) <= 40 and not _CONTROLS.search(value) else None
+        number = e164(value, region) if len(value) <= 40 and value.isprintable() else None
         if number is None:
             raise ContactProblem("not a phone number")
         return number, contact_key("phone", number)
     if kind in PLATFORM_KINDS:
-        if not value or len(value) > 200 or _CONTROLS.search(value):
+        if not value or len(value) > 200 or not value.isprintable():
             raise ContactProblem(f"not a {kind} id")
         return value, contact_key(kind, value)
     raise ContactProblem(f"unknown contact kind {kind[:40]!r}; one of {', '.join(CONTACT_KINDS)}")
@@ -153,8 +154,10 @@ def code_digest(secret: str, link_id: UUID, which: Literal["email", "sms"], code
 
 
 def typed_code(text: str) -> str:
-    """A code as typed, with spaces and dashes removed (``482 913`` is ``482913``)."""
-    return re.sub(r"[\s-]", "", text or "")
+    """A code as typed, with spaces and dashes removed (``482 913`` is ``482913``); "" (matching no code)
+    for one with anything but ASCII left."""
+    cleaned = re.sub(r"[\s-]", "", text or "")
+    return cleaned if cleaned.isascii() else ""
 
 
 @dataclass(frozen=True)

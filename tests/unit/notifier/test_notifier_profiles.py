@@ -58,7 +58,8 @@ def test_contacts_are_read_as_the_intake_channels_key_them() -> None:
     assert read_contact("email", "  Jo@Example.org ", "CA") == ("Jo@Example.org", contact_key("email", "jo@example.org"))
     assert read_contact("phone", "(613) 555-0123", "CA") == ("+16135550123", contact_key("phone", "+16135550123"))
     for kind, bad in (("email", "ré@exemple.fr"), ("email", "no-at-sign"), ("email", "a@b.org\r\nBcc: x@y.org"),
-                      ("phone", "12"), ("phone", "call me"), ("fax", "1"), ("messenger", "")):
+                      ("phone", "12"), ("phone", "call me"), ("fax", "1"), ("messenger", ""),
+                      ("messenger", "\ud800"), ("phone", "613\x00555 0123")):
         with pytest.raises(ContactProblem):
             read_contact(kind, bad, "CA")
 
@@ -89,6 +90,7 @@ def test_both_codes_are_needed_within_their_tries_and_time() -> None:
     assert judge(done, "111111", "222222") == "repeated"
     assert judge(done, "111111", "000000") == "already_confirmed"
     assert judge_codes(r, "111111", "222222", secret="another-secret", now=T0) == "mismatch"
+    assert judge(r, "111111", "\ud800222222") == "mismatch"  # a lone surrogate hashes as no code
 
 
 def _contact(key: str = EMAIL_KEY, channel: str = "email", **kw: Any) -> Contact:
