@@ -1,9 +1,10 @@
 """Forwarder bootstrap: wires the forwards' repository, the Open311 client, the case API client, the
 handlers, the subscription, the background loop and the admin API.
 
-Consumes `cases.lifecycle` (`case.routed`); produces `forwarding.case_forwarded`, `forwarding.forward_failed`
+Consumes `cases.lifecycle` (`case.routed`; `case.opened` for its attribute answers); produces `forwarding.case_forwarded`, `forwarding.forward_failed`
 and `forwarding.status_reported` on `forwarding.outcomes` through the outbox. Owns the `forwarder` schema
-(one row per case and endpoint: the send, its attempts, the external id or token, the last status read).
+(one row per case and endpoint: the send, its attempts, the external id or token, the last status read;
+the attribute answers of cases to send).
 Sends and polls outside Open311 GeoReport v2 endpoints (the jurisdiction's `forwarding`); serves
 `/admin/forwards` to supervisors and administrators. docs/integrations.md, "Open311 forwarding".
 """

@@ -42,7 +42,7 @@ class CaseFields(EventData):
 @event(
     topic=CASES_LIFECYCLE,
     producers=("case",),
-    consumers=("router", "notifier", "insights", "webhooks"),
+    consumers=("router", "notifier", "insights", "webhooks", "forwarder"),
     example={
         **_CASE, "channel": "email", "channel_message_id": "<CAF=abc@mail.example.org>", "contact_key": "ck:3f9a1c",
         "service_code": "pothole", "description": "Big pothole", "address": "12 Main St", "zipcode": "02108",

@@ -23,7 +23,7 @@ from services.forwarder.adapters.open311 import Open311Client
 from services.forwarder.adapters.repository import ForwarderRepository
 from services.forwarder.service_layer import handlers
 from shared.db.unit_of_work import PgUnitOfWork
-from shared.events import CaseRouted, Envelope
+from shared.events import CaseOpened, CaseRouted, Envelope
 from shared.jurisdiction.forwarding import ForwardingSpec
 from shared.open311 import ServiceRequest
 from support.infra import free_port
@@ -109,10 +109,18 @@ async def world(service_pool: asyncpg.Pool, fresh_schema_name: str, fake_url: st
     await client.stop()
 
 
-async def routed(world: Any, f: handlers.Forwarding, *, code: str = "pothole") -> UUID:
-    """A case routed to `code` is known to the case API and planned (what `case.routed` does)."""
+async def routed(world: Any, f: handlers.Forwarding, *, code: str = "pothole",
+                 attributes: dict[str, Any] | None = None) -> UUID:
+    """A case opened with `attributes` and routed to `code` is known to the case API and planned (what
+    `case.opened` and `case.routed` do)."""
     case_id = uuid4()
     sid = f"DEMO-26-{case_id.int % 10**6:06d}"
+    opened = CaseOpened.model_validate({
+        "case_id": str(case_id), "service_request_id": sid, "jurisdiction_id": "demo", "channel": "open311",
+        "channel_message_id": "t-1", "contact_key": "ck_x", "requested_datetime": T0.isoformat(),
+        "attributes": attributes or {}})
+    async with f.unit_of_work() as uow:
+        await handlers.case_opened(opened, uow, forwarding=f.forwarding)
     world.cases.known[sid] = ServiceRequest(
         service_request_id=sid, status="open", service_code=code, lat=45.5, long=-73.6, address="12 Elm Street",
         description="Deep pothole, call me at 514-555-0199 or ann@resident.test",
@@ -144,7 +152,7 @@ def posts(fake: httpx.Client) -> list[dict[str, Any]]:
 
 async def test_a_case_posted_in_xml_gets_the_real_answers_id_and_notice(world: Any, fake: httpx.Client) -> None:
     f = world("xml")
-    case_id = await routed(world, f)
+    case_id = await routed(world, f, attributes={"size": "large", "hazards": ["traffic", "night"]})
     before = len(posts(fake))
 
     assert await handlers.send_due(f) == 1
@@ -161,6 +169,8 @@ async def test_a_case_posted_in_xml_gets_the_real_answers_id_and_notice(world: A
     assert form["service_code"] == "CSROWR-12" and form["lat"] == "45.5" and form["address_string"] == "12 Elm Street"
     assert "514-555-0199" not in form["description"] and "ann@resident.test" not in form["description"]
     assert not {"email", "phone", "first_name", "last_name"} & set(form)
+    assert form["attribute[size]"] == "large"
+    assert [v for k, v in sent[0]["fields"] if k == "attribute[hazards][]"] == ["traffic", "night"]
     assert sent[0]["idempotency_key"] == f"omni311-forward-{case_id}-county"
     assert await handlers.send_due(f) == 0, "a forwarded case is not sent again"
 

@@ -77,6 +77,18 @@ class ForwarderRepository:
             case_id)
         return [dict(r) for r in rows]
 
+    async def keep_attributes(self, case_id: UUID, attributes: dict[str, Any], now: datetime) -> None:
+        """Keep a case's attribute answers (code → value or list of values) until it is sent."""
+        await self.conn.execute(
+            "INSERT INTO case_attributes (case_id, attributes, recorded_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (case_id) DO UPDATE SET attributes = EXCLUDED.attributes, recorded_at = EXCLUDED.recorded_at",
+            case_id, attributes, now)
+
+    async def attributes(self, case_id: UUID) -> dict[str, Any]:
+        """The case's attribute answers kept from its `case.opened` (empty when none)."""
+        value = await self.conn.fetchval("SELECT attributes FROM case_attributes WHERE case_id = $1", case_id)
+        return value if isinstance(value, dict) else {}
+
     async def update(self, case_id: UUID, endpoint: str, now: datetime, **values: Any) -> None:
         """Set `values` (column → value; names from this module's columns only) on one forward."""
         unknown = set(values) - set(c.strip() for c in _COLUMNS.split(","))

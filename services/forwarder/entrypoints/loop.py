@@ -21,6 +21,7 @@ class ForwardLoop:
         self.forwarding = forwarding
         self.tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def round(self) -> int:
         """One round; returns how many sends and polls it took."""
@@ -29,7 +30,9 @@ class ForwardLoop:
         return sent + polled
 
     async def _run(self) -> None:
-        while True:
+        # A cancellation inside a transaction can surface as the driver's error (a rollback refused):
+        # the flag, not only the CancelledError, ends the loop.
+        while not self._stopping:
             busy = 0
             try:
                 busy = await self.round()
@@ -46,6 +49,7 @@ class ForwardLoop:
 
     async def stop(self) -> None:
         """Cancel the loop and wait for it."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

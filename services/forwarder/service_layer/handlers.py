@@ -28,7 +28,7 @@ from services.forwarder.domain.forwards import (
     reading_of,
     short_error,
 )
-from shared.events import CaseRouted
+from shared.events import CaseOpened, CaseRouted
 from shared.events.forwarding import CaseForwarded, ForwardFailed, StatusReported
 from shared.intake import CaseApiRefused, CaseApiUnavailable
 from shared.jurisdiction.forwarding import MAX_IDS_PER_POLL, ForwardingEndpoint, ForwardingSpec
@@ -60,9 +60,21 @@ async def case_routed(payload: CaseRouted, uow: Uow, *, forwarding: ForwardingSp
     return "planned" if added else "already_planned"
 
 
+async def case_opened(payload: CaseOpened, uow: Uow, *, forwarding: ForwardingSpec) -> str:
+    """`case.opened`: keep the answers to the case's Open311 attributes, sent with it as ``attribute[code]``
+    (the case service's public read does not carry them); only in a jurisdiction that forwards, and only
+    answers there are. Returns ``attributes_kept`` or ``nothing_to_keep``."""
+    if not forwarding.endpoints or not payload.attributes:
+        return "nothing_to_keep"
+    await uow.repo.keep_attributes(payload.case_id, payload.attributes, uow.now)
+    return "attributes_kept"
+
+
 def handlers(forwarding: ForwardingSpec) -> Handlers:
-    """What the forwarder consumes: `case.routed` (and nothing else of `cases.lifecycle`)."""
-    return {CaseRouted.event_type: (CaseRouted, partial(case_routed, forwarding=forwarding))}
+    """What the forwarder consumes of `cases.lifecycle`: `case.opened` (its attribute answers) and
+    `case.routed` (what to send where)."""
+    return {CaseOpened.event_type: (CaseOpened, partial(case_opened, forwarding=forwarding)),
+            CaseRouted.event_type: (CaseRouted, partial(case_routed, forwarding=forwarding))}
 
 
 class Open311(Protocol):
@@ -137,7 +149,10 @@ async def send_one(f: Forwarding, row: dict[str, Any]) -> str:
     if case is None:
         return await record_send(f, row, Failed("send: the case API does not know the case", retry=True),
                                  max_attempts=endpoint.max_attempts)
-    form = post_form(case, endpoint, row["external_service_code"], f.api_key(endpoint.name), region=f.region)
+    async with f.unit_of_work() as uow:
+        attributes = await uow.repo.attributes(row["case_id"])
+    form = post_form(case, endpoint, row["external_service_code"], f.api_key(endpoint.name), attributes=attributes,
+                     region=f.region)
     answer = await f.client.post_request(f.urls[endpoint.name], endpoint.format, form,
                                          idempotency_key=row["idempotency_key"])
     outcome = answers.read_post_answer(answer, endpoint.format)
