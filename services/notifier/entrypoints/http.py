@@ -162,8 +162,11 @@ class PreferencesBody(_Body):
 
 
 class Refusal(BaseModel):
-    detail: str
-    error: str
+    """A refusal: `detail` a sentence (a list of field errors for a body that does not fit its model),
+    `error` a word, `attempts_left` after a wrong code."""
+
+    detail: str | list[Any]
+    error: str | None = None
     attempts_left: int | None = None
 
 
