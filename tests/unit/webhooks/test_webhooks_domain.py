@@ -201,3 +201,24 @@ def test_failures_in_a_row_pause_the_subscription_and_a_delivery_resets_them() -
                                                    (400, False), (500, False), (None, False)])
 def test_only_a_2xx_answer_is_a_delivery(status: int | None, delivered: bool) -> None:
     assert Outcome(http_status=status, error=None, duration_ms=1).delivered is delivered
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+
+def test_production_refuses_private_addresses_and_development_allows_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from services.webhooks.config import WebhooksSettings
+
+    monkeypatch.setenv("OMNI311_WEBHOOKS_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="OMNI311_WEBHOOKS_ALLOW_PRIVATE=true"):
+        WebhooksSettings()
+    monkeypatch.setenv("OMNI311_ENVIRONMENT", "development")
+    assert WebhooksSettings().allow_private is True
+    monkeypatch.setenv("OMNI311_WEBHOOKS_ALLOW_PRIVATE", "false")
+    monkeypatch.setenv("OMNI311_ENVIRONMENT", "production")
+    monkeypatch.setenv("OMNI311_WEBHOOKS_RETRY_BASE_S", "2")
+    cfg = WebhooksSettings()
+    assert cfg.allow_private is False and cfg.retry_policy() == RetryPolicy(base_s=2, max_s=3600, pause_after=10)
