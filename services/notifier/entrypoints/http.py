@@ -218,7 +218,7 @@ async def confirm_link(body: ConfirmBody, api: Internal, link_id: Annotated[str,
 
 # --- staff -----------------------------------------------------------------------------------------------
 
-@router.get("/staff/profiles", response_model=ProfileOut, tags=["profiles"], responses=_refusals(404))
+@router.get("/staff/profiles", response_model=ProfileOut, tags=["profiles"], responses=_refusals(401, 403, 404))
 async def profile_of(api: Api, _who: Staff,
                      contact_key: Annotated[str, Query(pattern=CONTACT_KEY, max_length=84)]) -> ProfileOut:
     """The profile a contact key belongs to, its contacts masked; 404 when it has none."""
@@ -229,7 +229,7 @@ async def profile_of(api: Api, _who: Staff,
     return _out(profile)
 
 
-@router.post("/staff/profiles/links", response_model=ProfileOut, tags=["profiles"], responses=_refusals(422))
+@router.post("/staff/profiles/links", response_model=ProfileOut, tags=["profiles"], responses=_refusals(401, 403, 422))
 async def link_by_staff(body: StaffLinkBody, api: Api, who: Staff) -> ProfileOut:
     """Link two or more contacts (`kind` ``email``, ``phone`` or a platform, `value` as given) into one
     profile, `linked_by` ``staff:<sub>``; contacts that had profiles join them. 422 for a contact that is
@@ -242,7 +242,7 @@ async def link_by_staff(body: StaffLinkBody, api: Api, who: Staff) -> ProfileOut
 
 
 @router.patch("/staff/profiles/{profile_id}", response_model=ProfileOut, tags=["profiles"],
-              responses=_refusals(404, 422))
+              responses=_refusals(401, 403, 404, 422))
 async def set_preferences(profile_id: UUID, body: PreferencesBody, api: Api, _who: Staff) -> ProfileOut:
     """Change the preferred channel and/or language (a field given as null clears it); 404 for an unknown
     profile, 422 for an empty body or a channel without a contact of its kind."""
@@ -253,7 +253,7 @@ async def set_preferences(profile_id: UUID, body: PreferencesBody, api: Api, _wh
 
 
 @router.delete("/staff/profiles/{profile_id}/contacts/{contact_key}", response_model=ProfileOut, tags=["profiles"],
-               responses=_refusals(404))
+               responses=_refusals(401, 403, 404))
 async def unlink(profile_id: UUID, api: Api, who: Supervisor,
                  contact_key: Annotated[str, Path(pattern=CONTACT_KEY, max_length=84)]) -> ProfileOut:
     """Supervisors and administrators: unlink one contact; the profile as it is after (no contacts: it was
