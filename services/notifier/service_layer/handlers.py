@@ -418,23 +418,24 @@ async def _notify(uow: Uow, sending: Sending, contact: Contact, notice: Notice, 
 
     A contact with a profile (`contact.preference`) is told on the profile's preferred channel, to its
     contact of that kind (`targets.preferred_target`), unless that address opted out or bounced: then
-    where it would have gone (`targets.with_profile`). The delivery's recipient stays the reporter's own
+    where it would have gone (`targets.with_profile`). A contact with no address left (erased by retention)
+    is not revived by its profile: ``no_contact`` as before. The delivery's recipient stays the reporter's own
     address (their usual target), whichever channel carries the notice, so a cause reaches a reporter
     once even when their profile changes between two events of it; the row's `channel` says which
     channel was used."""
     usual = choose_target(contact, uow.now, sending.reply_window_h)
-    target = usual
+    if usual is None:
+        return "no_contact"
+    target: Target | None = usual
     preferred = preferred_target(contact)
-    if preferred is not None and (usual is None or (preferred.channel, preferred.address)
-                                  != (usual.channel, usual.address)):
+    if preferred is not None and (preferred.channel, preferred.address) != (usual.channel, usual.address):
         opted_out, bounced = await uow.repo.blocks(recipient_key(preferred.channel, preferred.address))
         target = with_profile(usual, preferred, suppression(preferred, opted_out=opted_out, undeliverable=bounced))
-    if target is None:
-        return "no_contact"
-    recipient = recipient_key(usual.channel, usual.address) if usual is not None else None
+    assert target is not None
+    recipient = recipient_key(usual.channel, usual.address)
     thread: tuple[str, ...] = ()
     if target.route == "email":
-        ours = await uow.repo.last_email_to(contact.case_id, recipient or recipient_key(target.channel, target.address))
+        ours = await uow.repo.last_email_to(contact.case_id, recipient)
         thread = tuple(x for x in (contact.reply_to_message_id, ours) if x)
     return await _claim(uow, sending, contact.case_id, target, notice, contact=contact, thread=thread,
                         cause_event_id=cause_event_id, recipient=recipient)

@@ -225,6 +225,10 @@ async def test_retention_of_a_case_keeps_the_person_s_profile(
 
     assert store.repo.contacts[case.case_id].email is None
     assert len(store.repo.profiles[pid].contacts) == 2
+    late = await handle(store, table, CaseStatusChanged(
+        case_id=case.case_id, service_request_id=case.service_request_id, jurisdiction_id="demo",
+        status="closed", status_notes="Done"))  # type: ignore[arg-type]
+    assert late == "no_contact"  # the profile does not bring an erased contact back
 
 
 # --- the link requests' service layer ------------------------------------------------------------------------
