@@ -11,6 +11,7 @@ Sends and polls outside Open311 GeoReport v2 endpoints (the jurisdiction's `forw
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.forwarder.adapters.open311 import Open311Client
@@ -39,13 +40,24 @@ def create_app(settings: Settings | None = None, *, forwarder: ForwarderSettings
     s = settings or Settings()
     fs = forwarder or ForwarderSettings()
     rt = Runtime(s, SERVICE, schema_package="services.forwarder")
-    open311 = client or Open311Client(fs.forwarder_timeout_s)
-    cases = CaseApiClient(s.case_api_url, fs.forwarder_timeout_s)
     table: dict[str, Handlers] = {}
-    live: dict[str, ForwardLoop] = {}
+    start = _starter(rt, fs, table, client or Open311Client(fs.forwarder_timeout_s))
+    rt.on_start.append(start)
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], ForwarderRepository))
+    install_auth(rt.app, TokenVerifier(s))
+    http.mount(rt.app, http.ForwarderApi(reads=lambda: ForwarderReads(rt.db),
+                                         unit_of_work=lambda: rt.unit_of_work(ForwarderRepository)))
+    return rt.app
+
+
+def _starter(rt: Runtime, fs: ForwarderSettings, table: dict[str, Handlers], open311: Open311Client
+             ) -> Callable[[], Awaitable[None]]:
+    """The start hook: load the jurisdiction's `forwarding`, fill `table` with the handlers, open the Open311
+    and case API clients and start the loop; each is stopped (the loop first) before the pool closes."""
+    cases = CaseApiClient(rt.settings.case_api_url, fs.forwarder_timeout_s)
 
     async def start() -> None:
-        jurisdiction = load_jurisdiction(s.jurisdiction)
+        jurisdiction = load_jurisdiction(rt.settings.jurisdiction)
         spec = jurisdiction.forwarding
         urls = {e.name: fs.forwarding_urls.get(e.name, e.base_url).rstrip("/") for e in spec.endpoints}
         table["h"] = handlers.handlers(spec)
@@ -60,13 +72,7 @@ def create_app(settings: Settings | None = None, *, forwarder: ForwarderSettings
             lease_s=fs.forwarder_lease_s, batch=fs.forwarder_batch, region=jurisdiction.phone_region),
             tick_s=fs.forwarder_tick_s)
         loop.start()
-        live["loop"] = loop
         rt.on_stop.insert(0, loop.stop)  # stopped before the clients and the pool
         rt.log.info("forwarding_loaded", endpoints=[e.name for e in spec.endpoints])
 
-    rt.on_start.append(start)
-    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], ForwarderRepository))
-    install_auth(rt.app, TokenVerifier(s))
-    http.mount(rt.app, http.ForwarderApi(reads=lambda: ForwarderReads(rt.db),
-                                         unit_of_work=lambda: rt.unit_of_work(ForwarderRepository)))
-    return rt.app
+    return start
