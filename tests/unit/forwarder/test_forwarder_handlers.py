@@ -5,6 +5,7 @@ case read is a failure to retry, never a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,3 +193,47 @@ async def test_an_answer_recorded_after_staff_reset_the_row_is_dropped(store: Fa
     store.repo.rows[(case_id, row["endpoint"])]["attempts"] = 0  # staff retried meanwhile
     assert await h.record_send(f, row, h.Failed("send: HTTP 503", retry=True), max_attempts=2) == "stale"
     assert store.emitted() == []
+
+
+# --- the admin routes -----------------------------------------------------------------------------------
+
+
+class Reads:
+    def __init__(self, repo: FakeRepo) -> None:
+        self.repo = repo
+
+    async def of_case(self, case_id: UUID) -> list[dict[str, Any]]:
+        return await self.repo.of_case(case_id)
+
+
+def test_the_admin_routes_show_and_retry_forwards_for_supervisors_only(store: FakeStore[FakeRepo],
+                                                                      test_issuer: Any) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from services.forwarder.entrypoints import http
+    from shared.auth import Role, install_auth
+
+    app = FastAPI()
+    install_auth(app, test_issuer.verifier())
+    http.mount(app, http.ForwarderApi(reads=lambda: Reads(store.repo), unit_of_work=lambda: store.uow(claim=False)))
+    case_id = uuid4()
+    asyncio.run(store.handle(h.handlers(FORWARDING), event(routed(case_id), subject=case_id)))
+    client = TestClient(app)
+    boss = test_issuer.headers(Role.SUPERVISOR)
+
+    assert client.get("/admin/forwards", params={"case_id": str(case_id)}).status_code == 401
+    staff = test_issuer.headers(Role.DEPARTMENT_STAFF)
+    assert client.post(f"/admin/forwards/{case_id}/retry", headers=staff).status_code == 403
+    seen = client.get("/admin/forwards", params={"case_id": str(case_id)}, headers=boss)
+    assert seen.status_code == 200
+    assert [(f["endpoint"], f["state"]) for f in seen.json()["forwards"]] == [("county", "pending"),
+                                                                             ("utility", "pending")]
+    assert client.get("/admin/forwards", params={"case_id": "nope"}, headers=boss).status_code == 422
+    assert client.get("/admin/forwards", params={"case_id": str(uuid4())}, headers=boss).status_code == 404
+    assert client.post(f"/admin/forwards/{case_id}/retry", headers=boss).status_code == 409
+    store.repo.rows[(case_id, "utility")]["state"] = "refused"
+    again = client.post(f"/admin/forwards/{case_id}/retry", headers=test_issuer.headers(Role.ADMINISTRATOR))
+    assert again.status_code == 200
+    assert [f["state"] for f in again.json()["forwards"]] == ["pending", "pending"]
+    assert "http" not in again.text, "never an endpoint's URL"
