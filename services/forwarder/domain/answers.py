@@ -16,6 +16,9 @@ from services.forwarder.domain.forwards import short_error
 RETRY_STATUSES = frozenset({408, 425, 429})
 """4xx answers that mean "not now": retried like a 5xx."""
 
+MAX_ID_CHARS = 200
+"""The longest external id or token kept (`forwarding.case_forwarded`'s limit); a longer one is refused."""
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -81,6 +84,9 @@ def read_post_answer(answer: Answer, fmt: Format) -> Accepted | Failed:
     if not items:
         return Failed("send: the endpoint answered an empty list", retry=True)
     first = items[0]
+    if len(first.service_request_id or "") > MAX_ID_CHARS or len(first.token or "") > MAX_ID_CHARS:
+        return Failed(f"send: the endpoint answered an id or token longer than {MAX_ID_CHARS} characters",
+                      retry=False)
     return Accepted(first.service_request_id, first.token, first.service_notice)
 
 
@@ -98,7 +104,10 @@ def read_token_answer(answer: Answer, fmt: Format) -> str | Failed | None:
         if "neither id nor token" in str(exc) or "needs a service_request_id or a token" in str(exc):
             return None
         return Failed(short_error(f"token: unreadable answer: {exc}"), retry=True)
-    return next((i.service_request_id for i in items if i.service_request_id), None)
+    found = next((i.service_request_id for i in items if i.service_request_id), None)
+    if found is not None and len(found) > MAX_ID_CHARS:
+        return Failed(f"token: the endpoint answered an id longer than {MAX_ID_CHARS} characters", retry=True)
+    return found
 
 
 def read_requests_answer(answer: Answer, fmt: Format) -> list[ServiceRequest] | Failed:

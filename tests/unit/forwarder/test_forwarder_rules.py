@@ -152,3 +152,8 @@ def test_the_loader_resolves_the_statuses_and_demo_forwards_nothing(tmp_path: Pa
 def test_the_loader_refuses_a_forwarding_it_cannot_apply(tmp_path: Path, forwarding: dict, words: str) -> None:
     with pytest.raises(JurisdictionConfigError, match=words):
         load_jurisdiction(_demo_with(tmp_path, forwarding), use_cache=False)
+
+
+def test_an_id_longer_than_an_event_can_carry_is_refused_not_crashed_on() -> None:
+    outcome = answers.read_post_answer(Answer(200, b'[{"service_request_id": "' + b"9" * 201 + b'"}]'), "json")
+    assert isinstance(outcome, Failed) and not outcome.retry and "longer than 200" in outcome.error
