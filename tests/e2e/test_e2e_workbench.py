@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -30,8 +32,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from playwright.async_api import Browser, Page, async_playwright
 
 from shared.auth import Role
+from shared.contacts import contact_key
+from shared.settings import Settings
 from support.auth import TestIssuer
-from support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, axe_clean, check_assets
+from support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, axe_clean, check_assets, screenshot
 from support.fakes import FakeTwilioApi
 from support.infra import IMAP, KAFKA, SMTP, check_infra
 from support.mail import inbox, text_of
@@ -46,6 +50,7 @@ TWILIO_TOKEN = "e2e-workbench-twilio-token"
 ACCOUNT = "AC" + "2" * 32
 CITY_NUMBER = "+16135550311"
 PUBLIC = "https://sms.workbench.example"
+MIN_FILL_S = Settings().portal_min_fill_s
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +396,125 @@ async def test_a_call_agent_logs_a_phone_request_in_the_workbench_console_and_ge
                                  headers=test_issuer.headers(Role.ADMINISTRATOR)) as case_api:
         case = (await case_api.get(f"/staff/cases/{sid}")).json()
     assert case["channel"] == "phone" and case["service_code"] == "pothole"
+
+
+# -- one resident profile across channels (issue 13, acceptance "Linking") ---------------------------------
+
+def _code(text: str) -> str | None:
+    found = re.search(r"\b(\d{6})\b", text)
+    return found.group(1) if found else None
+
+
+async def test_a_resident_links_email_and_phone_and_both_channels_show_under_one_profile_answered_by_sms(
+        wb_stack: Stack, sms_voice: ExtraService, workbench: ExtraService, twilio: FakeTwilioApi,
+        test_issuer: TestIssuer) -> None:
+    """docs/integrations.md section 3: the resident links an email address and a phone number on the portal
+    with the code texted (fake Twilio API) and the code mailed (GreenMail); a later text and a later mail both
+    show under one profile (the case service's history route and the workbench's person page, also reached
+    from the console); the mail's acknowledgement goes by SMS, the preferred channel."""
+    run = uuid.uuid4().hex[:8]
+    resident, phone = f"lin-{run}@resident.test", f"+1613555{uuid.uuid4().int % 10000:04d}"
+    phone_key, email_key = contact_key("phone", phone), contact_key("email", resident)
+    admin = test_issuer.headers(Role.ADMINISTRATOR)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(base_url=wb_stack.url("intake_web"), bypass_csp=True,
+                                                locale="en-CA", viewport={"width": 1280, "height": 900})
+            portal = await context.new_page()
+            await portal.goto("/?lang=en")
+            await portal.click("#link-profile")
+            await portal.wait_for_selector("#link-form")
+            served = time.monotonic()
+            await portal.fill("#link-email", resident)
+            await portal.fill("#link-phone", phone)
+            await portal.click("label[for=link-channel-sms]")
+            await portal.click("label[for=link-language-en]")
+            await axe_clean(portal, "portal link (step 1)")
+            await screenshot(portal, "portal-link-1")
+            await portal.wait_for_timeout(max(0.0, MIN_FILL_S + 0.5 - (time.monotonic() - served)) * 1000)
+            await portal.click("#link-send")
+            await portal.wait_for_selector("#codes-form")
+            sms_code = await eventually(lambda: next((_code(m["Body"]) for m in twilio.messages()
+                                                       if m.get("To") == phone), None),
+                                        timeout=30, what="the code texted to the phone")
+            email_code = await eventually(lambda: _mail_code(resident), timeout=60, what="the code mailed")
+            await portal.fill("#link-sms-code", "000000" if sms_code != "000000" else "111111")
+            await portal.fill("#link-email-code", email_code)
+            await portal.click("#link-confirm")  # a wrong code: nothing linked, the tries left said
+            await portal.wait_for_selector("#link-notice")
+            assert "Tries left" in await portal.inner_text("#link-notice")
+            await axe_clean(portal, "portal link (step 2, wrong code)")
+            await screenshot(portal, "portal-link-2")
+            await portal.fill("#link-sms-code", sms_code)
+            await portal.fill("#link-email-code", email_code)
+            await portal.click("#link-confirm")
+            await portal.wait_for_selector("#linked-contacts")
+            assert resident not in await portal.inner_text("#linked-contacts")
+            assert await portal.locator("#linked-contacts li").count() == 2
+            await axe_clean(portal, "portal link (step 3)")
+            await screenshot(portal, "portal-link-3")
+
+            async with httpx.AsyncClient(base_url=wb_stack.url("notifier"), timeout=10, headers=admin) as notifier:
+                linked = (await notifier.get("/staff/profiles", params={"contact_key": phone_key})).json()
+            assert {c["contact_key"] for c in linked["contacts"]} == {phone_key, email_key}
+            assert (linked["preferred_channel"], linked["language"]) == ("sms", "en")
+
+            # Later, a text and a mail: the mail's acknowledgement comes by text (the preferred channel).
+            texts_before = len([m for m in twilio.messages() if m.get("To") == phone])
+            async with httpx.AsyncClient(base_url=sms_voice.url, timeout=10) as sms:
+                texted = await post_signed(sms, PUBLIC + "/twilio/sms", sms_form(
+                    "SM" + uuid.uuid4().hex, f"Graffiti tags painted on the wall at 700 Elm Street ({run})", phone,
+                    to=CITY_NUMBER, account_sid=ACCOUNT), token=TWILIO_TOKEN, public_base=PUBLIC)
+                assert texted.status_code == 200, texted.text
+            await send_mail(resident_mail(resident, wb_stack.city_address, "Street light out",
+                                          f"The street light is out in front of 900 Elm Street. ({run})\n\nAnn"),
+                            resident, wb_stack.city_address)
+            async with httpx.AsyncClient(base_url=wb_stack.url("case"), timeout=10, headers=admin) as case_api:
+                async def both() -> dict[str, str] | None:
+                    got = await case_api.get("/staff/reporters/cases",
+                                             params=[("contact_key", phone_key), ("contact_key", email_key)])
+                    assert got.status_code == 200, got.text
+                    channels = {c["channel"]: c["service_request_id"] for c in got.json()["cases"]}
+                    return channels if {"sms", "email"} <= set(channels) else None
+
+                cases = await eventually(both, timeout=60, what="the text and the mail under one profile")
+            acks = await eventually(lambda: [m for m in twilio.messages() if m.get("To") == phone
+                                             and cases["email"] in m.get("Body", "")] or None,
+                                    timeout=30, what="the mail's acknowledgement by SMS")
+            assert len(acks) == 1 and len([m for m in twilio.messages() if m.get("To") == phone]) > texts_before
+            assert not [m for m in await inbox(resident) if m["X-Omni311-Case"] == cases["email"]]
+
+            # The call agent types the caller's number: the console lists both, the person page shows them.
+            agent = await sign_in(browser, workbench.url, "agent")
+            await agent.fill("#caller-phone", phone)
+            await agent.click("#look-up-caller")
+            await agent.wait_for_selector("#earlier-across")
+            for channel, number in cases.items():
+                await agent.wait_for_selector(f'#earlier-across li[data-channel="{channel}"]'
+                                              f'[data-service-request-id="{number}"]')
+            await shot(agent, "console-across-channels")
+            await agent.click("#caller-person")
+            await agent.wait_for_selector("#person-cases")
+            for channel, number in cases.items():
+                await agent.wait_for_selector(f'#person-cases tr[data-channel="{channel}"]'
+                                              f'[data-service-request-id="{number}"]')
+            assert await agent.get_attribute("#profile-channel", "data-channel") == "sms"
+            assert resident not in await agent.inner_text("#profile-contacts")
+            await axe_clean(agent, "person")
+            await shot(agent, "person")
+            await agent.goto(f"/language?to=fr&next=/people?contact_key={email_key}")
+            await agent.wait_for_selector("#person-cases")
+            assert await agent.locator("#person-cases tbody tr").count() == 2
+            await axe_clean(agent, "person (fr)")
+            await shot(agent, "person-fr")
+        finally:
+            await browser.close()
+
+
+async def _mail_code(address: str) -> str | None:
+    for message in await inbox(address):
+        code = _code(text_of(message))
+        if code:
+            return code
+    return None
