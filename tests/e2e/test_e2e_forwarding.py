@@ -47,7 +47,7 @@ forwarding:
 
 @pytest.fixture(scope="module")
 async def stacks(tmp_path_factory: pytest.TempPathFactory, test_issuer: Any) -> AsyncIterator[tuple[Stack, Stack]]:
-    """(A, B), B started first; A's jurisdiction is a copy of demo's folder with `FORWARDING` added."""
+    """(A, B), started together; A's jurisdiction is a copy of demo's folder with `FORWARDING` added."""
     await check_infra()
     folder = tmp_path_factory.mktemp("forwarding") / "demo"
     shutil.copytree(REPO / "jurisdictions" / "demo", folder)
@@ -63,8 +63,7 @@ async def stacks(tmp_path_factory: pytest.TempPathFactory, test_issuer: Any) -> 
                             "OMNI311_FORWARDER_TICK_S": "0.2", "OMNI311_FORWARDER_RETRY_BASE_S": "1"}
                  | test_issuer.env())
     try:
-        await county.up()  # one after the other: seven processes starting at once on a busy machine are slower
-        await ours.up()
+        await asyncio.gather(county.up(), ours.up())
         yield ours, county
     finally:
         await asyncio.gather(ours.down(), county.down(), return_exceptions=True)
