@@ -111,7 +111,8 @@ def _add_schema(schemas: dict[str, Any], name: str, snapshot: Mapping[str, Any])
 def _snapshot(file_name: str) -> dict[str, Any]:
     schema = load_snapshot(file_name)
     if schema is None:
-        raise LookupError(f"shared/events/schemas/{file_name} is missing: run `python -m shared.events.snapshots --write`")
+        raise LookupError(f"shared/events/schemas/{file_name} is missing: "
+                          "run `python -m shared.events.snapshots --write`")
     return schema
 
 

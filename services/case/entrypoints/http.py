@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.case.adapters.reads import RequestQuery, StaffReads
 from services.case.adapters.repository import CaseRepository, UnstorableValue
@@ -36,7 +36,7 @@ from services.case.service_layer import staff
 from services.case.service_layer.handlers import Clocks
 from services.case.service_layer.retention import phone_region
 from shared.jurisdiction import Jurisdiction
-from shared.open311 import SpatialFilterError, parse_bbox, parse_circle
+from shared.open311 import ServiceRequest, SpatialFilterError, parse_bbox, parse_circle
 from shared.service_layer import UnitOfWork
 
 router = APIRouter()
@@ -119,6 +119,65 @@ class StatusChange(BaseModel):
     status_notes: str | None = None
 
 
+class CaseToken(BaseModel):
+    """``GET /cases/tokens/{token}``: the case number of a channel message's token, null while none."""
+
+    token: str
+    service_request_id: str | None
+
+
+class HistoryEntry(BaseModel):
+    """One entry of a public history (`domain.history.public_history` says which fields each kind has)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: datetime
+    kind: str
+
+
+class PublicHistory(BaseModel):
+    """``GET /cases/requests/{sid}/history``: the public history of a case, oldest entry first."""
+
+    service_request_id: str
+    status: Literal["open", "closed"]
+    workflow_status: str
+    status_notes: str | None
+    merged_into: str | None
+    followers: int
+    entries: list[HistoryEntry]
+
+
+class TimelineEntry(BaseModel):
+    """One timeline entry as staff see it (internal notes included)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: datetime
+    kind: str
+    event_id: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class TimelineView(BaseModel):
+    """``GET /cases/{sid}/timeline`` (`rules.timeline_view`): the case's state and its timeline, oldest first."""
+
+    case_id: str
+    service_request_id: str
+    status: Literal["open", "closed"]
+    merged_into: str | None
+    channel: str
+    queue: str | None
+    district: str | None
+    timeline: list[TimelineEntry]
+
+
+def _documented(model: Any, what: str) -> dict[str, Any]:
+    """Route arguments that document the 200 answer as `model` without filtering it: the route keeps its
+    own return type (a dict, serialised as before, e.g. times with ``Z``), and `model` adds the shape to the
+    document (in OpenAPI 3.1 the two schemas apply together)."""
+    return {"responses": {200: {"model": model, "description": what}}}
+
+
 def comma_list(value: str | None) -> list[str] | None:
     """An Open311 comma-separated filter as a list (blanks dropped); None when the filter is absent or empty."""
     if not value:
@@ -151,7 +210,8 @@ def extension_names(request: Request, extensions: bool) -> dict[str, str] | None
     return district_names(request.app.state.case_api.jurisdiction()) if extensions else None
 
 
-@router.get("/cases/requests/{service_request_id}")
+@router.get("/cases/requests/{service_request_id}",
+            **_documented(ServiceRequest, "The case as an Open311 GeoReport v2 service request"))
 async def get_request(service_request_id: str, reads: Reads, region: Region, request: Request,
                       extensions: bool = False) -> dict[str, Any]:
     """The case as an Open311 GeoReport v2 service request, contacts scrubbed (`rules.public_request`);
@@ -164,7 +224,7 @@ async def get_request(service_request_id: str, reads: Reads, region: Region, req
     return public_view(case, region, extension_names(request, extensions))
 
 
-@router.get("/cases/requests/{service_request_id}/history")
+@router.get("/cases/requests/{service_request_id}/history", **_documented(PublicHistory, "The public history"))
 async def get_history(service_request_id: str, reads: Reads, request: Request, region: Region) -> dict[str, Any]:
     """The public history of a case (`domain.history.public_history`): opening, routing (category and
     department), status changes with their public notes, public updates, merges and unmerges, survey
@@ -181,7 +241,7 @@ async def get_history(service_request_id: str, reads: Reads, request: Request, r
                           region=region)
 
 
-@router.get("/cases/requests")
+@router.get("/cases/requests", **_documented(list[ServiceRequest], "Open311 GeoReport v2 service requests"))
 async def list_requests(
     reads: Reads,
     region: Region,
@@ -218,14 +278,15 @@ async def list_requests(
     return [public_view(case, region, names) for case in await reads.requests(query)]
 
 
-@router.get("/cases/by-contact/{contact_key}")
+@router.get("/cases/by-contact/{contact_key}",
+            **_documented(list[ServiceRequest], "The reporter's cases, as Open311 service requests"))
 async def by_contact(contact_key: str, reads: Reads, _principal: AnyStaff) -> list[dict[str, Any]]:
     """The reporter's cases (they opened), newest first, at most 50: what a call agent sees on the line.
     Any staff token."""
     return [open311_request(case) for case in await reads.by_contact(contact_key)]
 
 
-@router.get("/cases/tokens/{token}")
+@router.get("/cases/tokens/{token}", **_documented(CaseToken, "The token's case number, or null"))
 async def get_token(token: str, reads: Reads, channel: str = "open311") -> dict[str, Any]:
     """`{"token", "service_request_id"}`: the number of the case holding the channel message `token`
     (an Open311 token by default), or null while there is none (and for a token or channel no message can
@@ -234,7 +295,7 @@ async def get_token(token: str, reads: Reads, channel: str = "open311") -> dict[
     return {"token": token, "service_request_id": number}
 
 
-@router.get("/cases/{service_request_id}/timeline")
+@router.get("/cases/{service_request_id}/timeline", **_documented(TimelineView, "The case and its timeline"))
 async def timeline(service_request_id: str, reads: Reads, request: Request, principal: AnyStaff) -> dict[str, Any]:
     """What staff see of a case (`rules.timeline_view`): its state, the survivor's number if it was merged,
     and its timeline oldest first (internal notes included); 404 if unknown. Whoever may read the case in
@@ -249,7 +310,8 @@ async def timeline(service_request_id: str, reads: Reads, request: Request, prin
     return timeline_view(case, merged, entries)
 
 
-@router.post("/cases/{service_request_id}/status")
+@router.post("/cases/{service_request_id}/status",
+             **_documented(ServiceRequest, "The case after the change, as an Open311 service request"))
 async def set_status(service_request_id: str, change: StatusChange, reads: Reads, request: Request,
                      principal: CaseWorker) -> dict[str, Any]:
     """Staff set the case's Open311 status through the workflow (`staff.change_status`, emits

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.insights.adapters.reads import InsightsReads
 from services.insights.config import department_names
@@ -30,6 +31,57 @@ the `Abuse` routes table (which the service builds empty: the staff routes take 
 Managers = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMINISTRATOR))]
 ServiceCode = Annotated[str | None, Query(max_length=100, description="An Open311 service_code")]
 LocalDate = Annotated[str | None, Query(max_length=40, description="ISO date (YYYY-MM-DD), local to the city")]
+
+
+class _Window(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    start: str = Field(alias="from", description="ISO 8601, the window's first instant (local midnight)")
+    end: str = Field(alias="to", description="ISO 8601, the window's end")
+    time_zone: str
+
+
+class DashboardSummary(_Window):
+    """``GET /insights/summary`` (`domain.figures`): totals, per day, by channel and service, backlog by
+    department and age band, median time to close (seconds), SLA compliance, survey ratings, deflections."""
+
+    generated_at: str
+    totals: dict[str, int]
+    per_day: list[dict[str, Any]]
+    by_channel: list[dict[str, Any]]
+    by_service: list[dict[str, Any]]
+    top_categories: list[dict[str, Any]]
+    backlog: list[dict[str, Any]]
+    age_bands: list[Any]
+    median_time_to_close_s: float | None
+    sla_compliance: list[dict[str, Any]]
+    surveys: dict[str, Any]
+    deflections: list[dict[str, Any]]
+
+
+class Hotspots(_Window):
+    """``GET /insights/hotspots``: per-district counts, a version to poll, and (``points=true``) the points as
+    ``[lat, long]`` (WGS84 degrees), at most `domain.figures.MAX_POINTS`."""
+
+    service_code: str | None
+    total: int
+    point_count: int
+    truncated: bool
+    districts: list[dict[str, Any]]
+    unlocated: int
+    version: str
+    points: list[list[float]] | None = None
+
+
+def _documented(model: Any, what: str) -> dict[str, Any]:
+    """Route arguments documenting the 200 answer as `model` without filtering it: the route keeps its own
+    return type (serialised as before), `model` adds the shape to the document (OpenAPI 3.1 applies both)."""
+    return {"responses": {200: {"model": model, "description": what}}}
+
+
+def _streamed(media_type: str, what: str) -> dict[str, Any]:
+    return {"response_class": StreamingResponse,
+            "responses": {200: {"description": what, "content": {media_type: {"schema": {"type": "string"}}}}}}
 
 
 @dataclass(frozen=True)
@@ -73,7 +125,7 @@ def _bad_window(exc: InvalidWindow) -> HTTPException:
     return HTTPException(400, str(exc))
 
 
-@router.get("/insights/summary")
+@router.get("/insights/summary", **_documented(DashboardSummary, "The dashboard's figures"))
 async def insights_summary(request: Request, _who: Managers, start: Annotated[LocalDate, Query(alias="from")] = None,
                            end: Annotated[LocalDate, Query(alias="to")] = None) -> dict[str, Any]:
     """The dashboard's figures for `from`..`to` (default the last 30 days); 400 for a bad date."""
@@ -86,7 +138,7 @@ async def insights_summary(request: Request, _who: Managers, start: Annotated[Lo
         raise _bad_window(exc) from None
 
 
-@router.get("/insights/hotspots")
+@router.get("/insights/hotspots", **_documented(Hotspots, "Points and per-district counts"))
 async def insights_hotspots(request: Request, _who: Managers, start: Annotated[LocalDate, Query(alias="from")] = None,
                             end: Annotated[LocalDate, Query(alias="to")] = None,
                             service_code: ServiceCode = None, points: bool = True) -> dict[str, Any]:
@@ -116,7 +168,7 @@ def _export(request: Request, fmt: queries.ExportFormat, start: str | None, end:
                                       "Cache-Control": "public, max-age=60"})
 
 
-@open_data.get("/open-data/cases.csv")
+@open_data.get("/open-data/cases.csv", **_streamed("text/csv", "The cases as CSV (RFC 4180), public fields"))
 async def open_data_csv(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
                         service_code: ServiceCode = None) -> StreamingResponse:
     """Every case requested from `start_date` to `end_date` (inclusive, local; either may be missing), public
@@ -124,7 +176,8 @@ async def open_data_csv(request: Request, start_date: LocalDate = None, end_date
     return _export(request, "csv", start_date, end_date, service_code)
 
 
-@open_data.get("/open-data/cases.geojson")
+@open_data.get("/open-data/cases.geojson",
+               **_streamed("application/geo+json", "The cases as a GeoJSON FeatureCollection (RFC 7946)"))
 async def open_data_geojson(request: Request, start_date: LocalDate = None, end_date: LocalDate = None,
                             service_code: ServiceCode = None) -> StreamingResponse:
     """The same cases as a GeoJSON FeatureCollection (RFC 7946; a case without a point has `geometry`

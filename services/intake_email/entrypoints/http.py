@@ -13,6 +13,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
 
 from services.intake_email.adapters import repository as repo
 from services.intake_email.entrypoints.mailbox import Watching
@@ -23,6 +24,51 @@ router = APIRouter()
 ADMIN_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 """Who may read the mailbox's messages and state (docs/staff-work.md, "Roles and tokens")."""
 staff_only = Depends(require(*ADMIN_ROLES))
+
+
+class StoredMessage(BaseModel):
+    """A stored message without its bytes (`repository.RAW_COLUMNS`): where it was fetched, what it became."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    mailbox: str
+    uidvalidity: int
+    uid: int
+    size: int
+    sha256: str
+    fetched_at: str
+    message_id: str | None
+    kind: str
+    reason: str | None
+    problems: Any
+    sender_authenticated: bool | None
+    attachments: Any
+    event_ids: Any
+    flagged_at: str | None
+    erased_at: str | None
+
+
+class MailboxState(BaseModel):
+    """``GET /mailbox``: the watcher's state (`MailboxWatcher.status`: counts, last error, last sync in UTC,
+    timings in seconds) and the cursor's last UID; only `mailbox` and `state` ``not started`` before it runs."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mailbox: str
+    state: str
+    last_uid: int | None = None
+
+
+def _documented(model: Any, what: str) -> dict[str, Any]:
+    """Route arguments documenting the 200 answer as `model` without filtering it: the route keeps its own
+    return type (serialised as before), `model` adds the shape to the document (OpenAPI 3.1 applies both)."""
+    return {"responses": {200: {"model": model, "description": what}}}
+
+
+def _bytes(media_type: str, what: str) -> dict[str, Any]:
+    return {"responses": {200: {"description": what,
+                                "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
 @dataclass(frozen=True)
@@ -52,7 +98,7 @@ def mail(request: Request) -> Mail:
 Ctx = Annotated[Mail, Depends(mail)]
 
 
-@router.get("/media/{media_id}")
+@router.get("/media/{media_id}", **_bytes("image/*", "The image, metadata removed"))
 async def media(media_id: UUID, m: Ctx) -> Response:
     """A stored image, metadata removed (for residents and staff); 404 when there is none, or when its
     metadata could not be removed. Served inline, cacheable for a year (its id names its bytes)."""
@@ -72,13 +118,13 @@ NO_NUL = r"^[^\x00]*$"
 """A query text PostgreSQL can take (it refuses NUL in text): others are 422, not a 500 from the store."""
 
 
-@router.get("/problems", dependencies=[staff_only])
+@router.get("/problems", dependencies=[staff_only], **_documented(list[StoredMessage], "Messages with problems"))
 async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: mail that could not be read or was read with problems, newest first (1-1000 rows)."""
     return await m.store.problems(limit)
 
 
-@router.get("/messages", dependencies=[staff_only])
+@router.get("/messages", dependencies=[staff_only], **_documented(list[StoredMessage], "Stored messages"))
 async def messages(m: Ctx, message_id: str | None = Query(None, max_length=998, pattern=NO_NUL),
                    kind: str | None = Query(None, max_length=64, pattern=NO_NUL),
                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
@@ -86,7 +132,8 @@ async def messages(m: Ctx, message_id: str | None = Query(None, max_length=998, 
     return await m.store.messages(message_id=message_id, kind=kind, limit=limit)
 
 
-@router.get("/messages/{row_id}/raw", dependencies=[staff_only])
+@router.get("/messages/{row_id}/raw", dependencies=[staff_only],
+            **_bytes("message/rfc822", "The message's bytes as fetched"))
 async def raw(m: Ctx, row_id: int = Path(ge=1, le=2**63 - 1)) -> Response:
     """Staff: the bytes of stored message `row_id` as fetched (`message/rfc822`, as an attachment); 404
     when there is no such message, 410 when its bytes were erased (retention)."""
@@ -99,7 +146,7 @@ async def raw(m: Ctx, row_id: int = Path(ge=1, le=2**63 - 1)) -> Response:
                     headers={"Content-Disposition": f"attachment; filename=message-{row_id}.eml"})
 
 
-@router.get("/mailbox", dependencies=[staff_only])
+@router.get("/mailbox", dependencies=[staff_only], **_documented(MailboxState, "The watcher's state"))
 async def mailbox(m: Ctx) -> dict[str, Any]:
     """Staff: the watcher's state (`MailboxWatcher.status`) and the cursor's last UID ingested; only the
     mailbox key and "not started" before the watcher runs."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from services.intake_sms_voice.adapters import twiml
 from services.intake_sms_voice.domain import conversation
 from services.intake_sms_voice.domain.inbound import parse_inbound, parse_status
-from services.intake_sms_voice.entrypoints.twilio import Ctx, Hook, Twilio, Webhook, guarded, xml
+from services.intake_sms_voice.entrypoints.twilio import NO_CONTENT, TWIML, Ctx, Hook, Twilio, Webhook, guarded, xml
 from services.intake_sms_voice.service_layer import handlers
 
 router = APIRouter(prefix="/twilio")
@@ -38,7 +38,7 @@ async def _text(tw: Twilio, hook: Webhook, forced: Literal["sms", "whatsapp"] | 
     return response
 
 
-@router.post("/sms")
+@router.post("/sms", **TWIML)
 async def sms(hook: Hook, tw: Ctx) -> Response:
     """An inbound SMS/MMS (or WhatsApp, by its ``whatsapp:`` From prefix), signed by Twilio: TwiML
     ``<Response>`` with the replies (none, one or more ``<Message>``s), and the conversation cookie
@@ -46,13 +46,13 @@ async def sms(hook: Hook, tw: Ctx) -> Response:
     return await _text(tw, hook, None)
 
 
-@router.post("/whatsapp")
+@router.post("/whatsapp", **TWIML)
 async def whatsapp(hook: Hook, tw: Ctx) -> Response:
     """An inbound WhatsApp message (a WhatsApp sender's webhook): answered as `/twilio/sms`."""
     return await _text(tw, hook, "whatsapp")
 
 
-@router.post("/status")
+@router.post("/status", **NO_CONTENT)
 async def status(hook: Hook, tw: Ctx) -> Response:
     """An outbound message's status callback (queued, sent, delivered, undelivered, failed...): 204 once
     the status (and, for error 21610, the recipient's opt-out) is on Kafka, or at once when it names no

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Response
 
@@ -104,6 +104,21 @@ async def verified(request: Request, tw: Annotated[Twilio, Depends(twilio)]) -> 
 
 Ctx = Annotated[Twilio, Depends(twilio)]
 Hook = Annotated[Webhook, Depends(verified)]
+
+
+_PLAIN = {"text/plain": {"schema": {"type": "string"}}}
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A malformed webhook (the reason, as text)", "content": _PLAIN},
+    403: {"description": "The Twilio signature does not verify"},
+    503: {"description": "Kafka did not take the event: Twilio retries (`Retry-After`)", "content": _PLAIN},
+}
+TWIML: dict[str, Any] = {"response_class": Response, "responses": {
+    200: {"description": "TwiML: a `<Response>` document (Twilio's markup)",
+          "content": {twiml.MEDIA_TYPE: {"schema": {"type": "string", "description": "TwiML `<Response>`"}}}},
+    **_REFUSALS}}
+"""Route arguments documenting a webhook answered with TwiML (`xml`)."""
+NO_CONTENT: dict[str, Any] = {"status_code": 204, "response_class": Response, "responses": _REFUSALS}
+"""Route arguments documenting a callback answered 204 with no body."""
 
 
 def xml(content: str, status: int = 200) -> Response:

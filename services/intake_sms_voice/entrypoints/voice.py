@@ -15,7 +15,7 @@ from services.intake_sms_voice.adapters import twiml
 from services.intake_sms_voice.domain import ivr
 from services.intake_sms_voice.domain.contacts import Sender, sender_of
 from services.intake_sms_voice.domain.inbound import InvalidWebhook
-from services.intake_sms_voice.entrypoints.twilio import Ctx, Hook, Twilio, Webhook, guarded, xml
+from services.intake_sms_voice.entrypoints.twilio import NO_CONTENT, TWIML, Ctx, Hook, Twilio, Webhook, guarded, xml
 from services.intake_sms_voice.service_layer import handlers
 
 router = APIRouter(prefix="/twilio/voice")
@@ -51,7 +51,7 @@ def _text(hook: Webhook, name: str) -> str | None:
     return (hook.params.get(name) or "").strip() or None
 
 
-@router.post("")
+@router.post("", **TWIML)
 async def voice(hook: Hook, tw: Ctx) -> Response:
     """An incoming call: TwiML of the language menu, or straight the problem menu when the handler says
     the call's language is known (`handlers.call_answered`); 400 without a CallSid."""
@@ -64,7 +64,7 @@ async def voice(hook: Hook, tw: Ctx) -> Response:
                                    action=_action(hook, "language")))
 
 
-@router.post("/language")
+@router.post("/language", **TWIML)
 async def voice_language(hook: Hook, tw: Ctx) -> Response:
     """The language menu's answer (Digits or SpeechResult): TwiML of the problem menu in that language."""
     _call_sid(hook)
@@ -73,7 +73,7 @@ async def voice_language(hook: Hook, tw: Ctx) -> Response:
     return xml(twiml.problem_prompt(state=state, menu=tw.deps.config.menu, action=_action(hook, "problem", state)))
 
 
-@router.post("/problem")
+@router.post("/problem", **TWIML)
 async def voice_problem(hook: Hook, tw: Ctx) -> Response:
     """The problem menu's answer (a menu digit or speech): TwiML asking where the problem is."""
     _call_sid(hook)
@@ -82,7 +82,7 @@ async def voice_problem(hook: Hook, tw: Ctx) -> Response:
     return xml(twiml.place_prompt(state=state, action=_action(hook, "place", state)))
 
 
-@router.post("/place")
+@router.post("/place", **TWIML)
 async def voice_place(hook: Hook, tw: Ctx) -> Response:
     """The place's answer (speech, or a ZIP/postal code typed): TwiML recording the details, with the
     recording and transcription callbacks."""
@@ -107,7 +107,7 @@ async def _end_of_recording(tw: Twilio, hook: Webhook) -> UUID | None:
         deps=tw.deps, now=tw.rt.clock(), account_sid=_text(hook, "AccountSid")))
 
 
-@router.post("/recorded")
+@router.post("/recorded", **TWIML)
 async def voice_recorded(hook: Hook, tw: Ctx) -> Response:
     """The Record action's end (the caller pressed # or hung up): the call's report published, then
     TwiML saying goodbye (thanks, or "we did not get your report" when the caller gave nothing); 503 when
@@ -117,7 +117,7 @@ async def voice_recorded(hook: Hook, tw: Ctx) -> Response:
     return xml(twiml.goodbye(state=_state(tw, hook), received=event_id is not None))
 
 
-@router.post("/recording")
+@router.post("/recording", **NO_CONTENT)
 async def voice_recording_status(hook: Hook, tw: Ctx) -> Response:
     """The recording status callback: 204; a completed recording publishes the call's report (503 when
     Kafka did not take it)."""
@@ -128,7 +128,7 @@ async def voice_recording_status(hook: Hook, tw: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/transcription")
+@router.post("/transcription", **NO_CONTENT)
 async def voice_transcription(hook: Hook, tw: Ctx) -> Response:
     """Twilio's transcription callback: 204, a usable transcript published first as a message threaded
     to the call (a failed or empty one publishes nothing); 400 without a RecordingSid or CallSid, 503

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict
 
 from services.intake_social.adapters.conversations import STORE_ERRORS
 from services.intake_social.config import SERVICE, SocialSettings
@@ -96,7 +97,29 @@ def meta(request: Request) -> Meta:
 Ctx = Annotated[Meta, Depends(meta)]
 
 
-@router.get(WEBHOOK_PATH)
+class DeliveryReceived(BaseModel):
+    """``POST /webhooks/meta``: how many of the delivery's items had each outcome."""
+
+    received: dict[str, int]
+
+
+class ProblemMessage(BaseModel):
+    """``GET /problems``: one message of a kind we cannot read as a report."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    channel: str
+    message_id: str | None
+    kind: str
+    received_at: str
+    raw: dict[str, Any] | None
+    erased_at: str | None
+
+
+@router.get(WEBHOOK_PATH, response_class=PlainTextResponse, responses={
+    200: {"description": "`hub.challenge`, echoed", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    403: {"description": "Not subscribing, or not our verify token"}})
 async def meta_subscription(request: Request, m: Ctx) -> Response:
     """Meta's subscription handshake (Meta Webhooks, "Verification Requests"): `hub.challenge` echoed as
     text/plain when `hub.mode` is ``subscribe`` and `hub.verify_token` is ours, else 403."""
@@ -109,7 +132,10 @@ async def meta_subscription(request: Request, m: Ctx) -> Response:
     return PlainTextResponse(challenge)
 
 
-@router.post(WEBHOOK_PATH)
+@router.post(WEBHOOK_PATH, response_model=None, responses={
+    200: {"model": DeliveryReceived, "description": "Every message of the batch is on Kafka"},
+    403: {"description": "A missing or bad `X-Hub-Signature-256`"}, 413: {"description": "The body is too large"},
+    503: {"description": "Kafka did not acknowledge: Meta sends the batch again"}})
 async def meta_delivery(request: Request, m: Ctx) -> Response:
     """One signed delivery (Meta Webhooks, "Event Notifications"): `{"received": {kind: count}}` once
     every message of the batch is on Kafka; 413 for a body over `meta_max_body_bytes` (by its
@@ -137,7 +163,8 @@ async def meta_delivery(request: Request, m: Ctx) -> Response:
     return JSONResponse({"received": summary.counts})
 
 
-@router.get("/problems", dependencies=[staff_only])
+@router.get("/problems", dependencies=[staff_only],
+            responses={200: {"model": list[ProblemMessage], "description": "Unreadable messages, newest first"}})
 async def problems(m: Ctx, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Staff: the messages of kinds we cannot read as reports (a WhatsApp ``unsupported``, ``order`` or
     ``system`` message, a poll, a reaction to nothing, an unknown attachment type...), newest first (1-1000

@@ -22,7 +22,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.intake_web.domain.agent import default_region
 from services.intake_web.domain.limits import Problem, Refused
-from services.intake_web.entrypoints.http import AppDeps, MEDIA, refused, retry_later
+from services.intake_web.entrypoints.http import (MEDIA, AgentRequestAccepted, AgentToken, AppDeps, CallerCases,
+                                                  documented, refused, retry_later)
 from services.intake_web.service_layer import intake, reads
 from shared.auth import Principal, Role, require
 from shared.intake import CaseApiUnavailable
@@ -85,7 +86,7 @@ async def console_script() -> Response:
     return Response(_script(), media_type="text/javascript; charset=utf-8")
 
 
-@router.post("/agent/requests")
+@router.post("/agent/requests", **documented(AgentRequestAccepted, "Accepted: on Kafka", 202))
 async def post_agent_request(request: Request, d: AppDeps, agent: Agent) -> Response:
     """Log a phone request for a caller (JSON body, see `domain.agent.parse_submission`): 202 with the token,
     the client's `request_id`, the agent (the token's `sub`) and channel ``phone``; 400 with an Open311
@@ -100,7 +101,7 @@ async def post_agent_request(request: Request, d: AppDeps, agent: Agent) -> Resp
                   "channel": "phone"}, 202)
 
 
-@router.get("/agent/tokens/{token}")
+@router.get("/agent/tokens/{token}", **documented(AgentToken, "The token's case number, or null"))
 async def get_agent_token(token: str, d: AppDeps, agent: Agent) -> Response:
     """The case number of a phone token once the case service opened it (else null); 503 with
     ``Retry-After`` while the case service does not answer; 401/403 as `post_agent_request`."""
@@ -111,7 +112,7 @@ async def get_agent_token(token: str, d: AppDeps, agent: Agent) -> Response:
     return _json({"token": token, "service_request_id": sid})
 
 
-@router.post("/agent/callers")
+@router.post("/agent/callers", **documented(CallerCases, "The caller's earlier cases"))
 async def look_up_caller(request: Request, d: AppDeps, agent: Agent) -> Response:
     """The caller's earlier cases by phone number (JSON ``{"phone": ...}``; POST keeps the number out
     of URLs and access logs): ``{"phone": <E.164>, "available": true, "requests": [...]}`` with each case as

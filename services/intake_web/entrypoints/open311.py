@@ -18,14 +18,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.intake_web.domain.limits import Refused, check_jurisdiction, echo, field_values
 from shared.media.photos import NotAnImage
 from services.intake_web.domain.portal import PORTAL_TOKEN_PREFIX
-from services.intake_web.entrypoints.http import AppDeps, Fmt, body, deps, error, fmt_of, refused, retry_later
+from services.intake_web.entrypoints.http import (AppDeps, Fmt, body, deps, error, fmt_of, open311_responses,
+                                                  refused, retry_later)
 from services.intake_web.service_layer import intake, portal, reads
 from services.intake_web.service_layer.intake import PublishFailed
 from shared.abuse import refusal_response
 from shared.intake import CaseApiRefused, CaseApiUnavailable, could_name_a_case
 from shared.open311 import (
+    Discovery,
     Open311FormatError,
     PostServiceRequestResponse,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
     render_discovery,
     render_post_response,
     render_requests,
@@ -44,20 +49,21 @@ def jurisdiction_checked(request: Request) -> None:
 router = APIRouter(dependencies=[Depends(jurisdiction_checked)])
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", responses=open311_responses(Discovery, "discovery", None, "the discovery document"))
 async def get_discovery(fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2 Service Discovery: this API's one endpoint (GeoReport v2, production, XML and
     JSON) at ``OMNI311_PUBLIC_BASE_URL``, never at the request's Host header, which any client sets."""
     return body(render_discovery(reads.discovery(d, base_url=d.site.settings.public_base_url), fmt), fmt)
 
 
-@router.get("/services.{fmt}")
+@router.get("/services.{fmt}", responses=open311_responses(list[Service], "services", "service", "the service list"))
 async def get_services(fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2, GET Service List: the jurisdiction's services."""
     return body(render_services(d.services, fmt), fmt)
 
 
-@router.get("/services/{service_code}.{fmt}")
+@router.get("/services/{service_code}.{fmt}", responses=open311_responses(
+    ServiceDefinition, "service_definition", None, "the service definition", errors=(400, 404)))
 async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2, GET Service Definition; 404 for a code this jurisdiction does not offer."""
     try:
@@ -67,7 +73,9 @@ async def get_service_definition(service_code: str, fmt: Fmt, d: AppDeps) -> Res
     return body(render_service_definition(definition, fmt), fmt)
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", responses=open311_responses(
+    list[PostServiceRequestResponse], "service_requests", "request", "the token (or the service_request_id)",
+    errors=(400, 403, 404, 413, 415, 503)))
 async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
     """Open311 GeoReport v2, POST Service Request (form fields, `api_key` required: 403 otherwise; 400 for
     a form it refuses); answers with the token once Kafka has the event. Honours an `Idempotency-Key`
@@ -92,7 +100,9 @@ async def post_request(fmt: Fmt, request: Request, d: AppDeps) -> Response:
     return body(render_post_response([PostServiceRequestResponse(token=accepted.token)], fmt), fmt)
 
 
-@router.get("/tokens/{token}.{fmt}")
+@router.get("/tokens/{token}.{fmt}", responses=open311_responses(
+    list[PostServiceRequestResponse], "service_requests", "request", "the token and its service_request_id",
+    errors=(404, 503)))
 async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
     """Open311 GeoReport v2, GET request_id from a token: the token and its `service_request_id` once the
     case is open (none before); a portal report's token (``web-…``, `domain.portal.portal_token`) too. A
@@ -105,7 +115,8 @@ async def get_token(token: str, fmt: Fmt, d: AppDeps) -> Response:
     return body(render_post_response([PostServiceRequestResponse(token=token, service_request_id=sid)], fmt), fmt)
 
 
-@router.get("/requests/{service_request_id}.{fmt}")
+@router.get("/requests/{service_request_id}.{fmt}", responses=open311_responses(
+    list[ServiceRequest], "service_requests", "request", "the one request", errors=(400, 404, 503)))
 async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps, extensions: str | None = None) -> Response:
     """Open311 GeoReport v2, GET Service Request: one request; 404 when there is none (also for an id that
     cannot be one, `shared.intake.could_name_a_case`; the id quoted by `limits.echo`). With
@@ -121,7 +132,8 @@ async def get_request(service_request_id: str, fmt: Fmt, d: AppDeps, extensions:
     return body(render_requests([found], fmt), fmt)
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", responses=open311_responses(
+    list[ServiceRequest], "service_requests", "request", "the requests found", errors=(400, 503)))
 async def get_requests(
     fmt: Fmt,
     d: AppDeps,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.intake_web.entrypoints.http import MEDIA, AppDeps
+from services.intake_web.entrypoints.http import MEDIA, AppDeps, Refusals, documented
 from shared.auth import Principal, Role, require
 
 DEFAULT_SPAN = timedelta(hours=24)
@@ -37,7 +37,7 @@ def _instant(text: str) -> datetime | None:
         return None
 
 
-@router.get("/staff/refusals")
+@router.get("/staff/refusals", **documented(Refusals, "The refusal log"))
 async def get_refusals(request: Request, d: AppDeps, staff: Supervisor, since: str | None = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 1000) -> Response:
     """The refusal rows with a refusal at or after `since` (ISO 8601 with an offset; default 24 h ago),

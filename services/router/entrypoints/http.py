@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from services.router.adapters.drafts import MAX_DRAFT_BYTES, draft_from_text
 from services.router.adapters.repository import RouterReads
@@ -26,6 +27,30 @@ router = APIRouter()
 
 Managers = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMINISTRATOR))]
 Administrators = Annotated[Principal, Depends(require(Role.ADMINISTRATOR))]
+
+
+class LiveVersions(BaseModel):
+    """``GET /routing/versions`` (`replay.versions`): what decides live."""
+
+    model_config = ConfigDict(extra="allow")
+
+    jurisdiction: str
+    config_version: str | None
+    rule_ids: list[str]
+    model_version: str | None
+    classification: dict[str, Any]
+
+
+class ReplayReport(BaseModel):
+    """``POST /routing/replay``: the report of `python -m tools.evaluate rules` (what would change, by rule,
+    service and department) over `days` days from `since` to `until` (ISO 8601, UTC)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    days: float
+    since: str
+    until: str
+    model: str | None
 
 
 @dataclass(frozen=True)
@@ -51,14 +76,16 @@ def _api(request: Request) -> RouterApi:
     return request.app.state.router
 
 
-@router.get("/routing/versions")
+@router.get("/routing/versions",
+            responses={200: {"model": LiveVersions, "description": "What decides live"}})
 async def routing_versions(request: Request, _who: Managers) -> dict[str, Any]:
     """The live config version, routing rule ids, learned model version and geocoder."""
     api = _api(request)
     return replay.versions(api.jurisdiction(), api.model(), api.geocoder())
 
 
-@router.post("/routing/replay")
+@router.post("/routing/replay",
+             responses={200: {"model": ReplayReport, "description": "What the draft would change"}})
 async def routing_replay(request: Request, _who: Administrators,
                          days: Annotated[float, Query(gt=0, le=replay.MAX_DAYS, description="days back from now")] = 7,
                          ) -> dict[str, Any]:

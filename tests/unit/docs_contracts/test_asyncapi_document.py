@@ -19,7 +19,19 @@ from shared.events.registry import DLQ_SUFFIX
 from shared.events.snapshots import load_snapshot, snapshot_name
 from shared.settings import Settings
 
+from documents_support import asyncapi_validator as _validator, http_get, service_apps as _apps
+
 SPECS = list(registry().events.values())
+
+
+@pytest.fixture(scope="module")
+def service_apps() -> dict[str, Any]:
+    return _apps()
+
+
+@pytest.fixture(scope="module")
+def asyncapi_validator() -> Draft7Validator:
+    return _validator()
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +132,7 @@ def test_receive_operations_name_their_consumer_group(committed: dict[str, Any])
 
 
 def test_each_service_serves_its_valid_part(service_apps: dict[str, Any], committed: dict[str, Any],
-                                            asyncapi_validator: Draft7Validator, http_get: Any) -> None:
+                                            asyncapi_validator: Draft7Validator) -> None:
     for name, app in service_apps.items():
         response = http_get(app, "/asyncapi.json")
         assert response.status_code == 200, name
