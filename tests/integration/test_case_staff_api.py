@@ -369,7 +369,8 @@ async def test_one_persons_history_and_a_forwarded_case_on_the_case_page(
     assert set(r.json()["cases"][0]) == {"service_request_id", "status", "workflow_status", "service_code",
                                          "service_name", "channel", "contact_key", "requested_datetime", "address",
                                          "merged_from"}
-    for bad in ([], [("contact_key", f"k{i}") for i in range(21)], [("contact_key", "")]):
+    for bad in ([], [("contact_key", f"k{i}") for i in range(21)], [("contact_key", "")], [("contact_key", "k\x00")],
+                [("contact_key", "k" * 501)]):
         assert (await client.get("/staff/reporters/cases", params=bad, headers=agent)).status_code == 422, bad
     async with pool.acquire() as conn:
         case_id = await conn.fetchval("SELECT case_id FROM cases WHERE service_request_id = $1", values["sid"])

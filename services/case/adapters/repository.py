@@ -330,7 +330,8 @@ class CaseRepository(ClockQueries, RetentionQueries):
             "external_service_request_id = COALESCE(EXCLUDED.external_service_request_id, "
             "external_requests.external_service_request_id), "
             "token = COALESCE(EXCLUDED.token, external_requests.token), "
-            "external_service_code = COALESCE(EXCLUDED.external_service_code, external_requests.external_service_code), "
+            "external_service_code = COALESCE(EXCLUDED.external_service_code, "
+            "external_requests.external_service_code), "
             "forwarded_at = COALESCE(external_requests.forwarded_at, EXCLUDED.forwarded_at)", *row.values())
 
     async def record_reported_status(self, case_id: UUID, endpoint: str, *, external_service_request_id: str,

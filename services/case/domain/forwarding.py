@@ -64,7 +64,8 @@ def reported_move(case: dict[str, Any], reported: str, jurisdiction: Any) -> str
 
 def forwarded_row(ev: CaseForwarded) -> dict[str, Any]:
     """The `external_requests` row of a `forwarding.case_forwarded` (columns → values)."""
-    return {"case_id": ev.case_id, "endpoint": ev.endpoint, "external_service_request_id": ev.external_service_request_id,
+    return {"case_id": ev.case_id, "endpoint": ev.endpoint,
+            "external_service_request_id": ev.external_service_request_id,
             "token": ev.token, "external_service_code": ev.external_service_code, "forwarded_at": ev.forwarded_at}
 
 

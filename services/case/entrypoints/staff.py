@@ -224,12 +224,12 @@ async def reporter_cases(
     contact_key: Annotated[list[str], Query(min_length=1, max_length=MAX_HISTORY_KEYS)],
 ) -> dict[str, Any]:
     """One person's history across channels (docs/integrations.md, "One resident profile across
-    channels"): the cases of every `contact_key` given (1 to 20 keys, each 1 to 500 characters; 422
-    otherwise) and the cases theirs were merged into, newest requested first, at most 200. Any role
-    (call agents included): the contact keys, never an address, are shown."""
+    channels"): the cases of every `contact_key` given (1 to 20 keys, each 1 to 500 characters and no
+    NUL; 422 otherwise) and the cases theirs were merged into, newest requested first, at most 200.
+    Any role (call agents included): the contact keys, never an address, are shown."""
     keys = list(dict.fromkeys(contact_key))
-    if any(not 1 <= len(k) <= 500 for k in keys):
-        raise HTTPException(422, "a contact_key is 1 to 500 characters")
+    if any(not 1 <= len(k) <= 500 or "\x00" in k for k in keys):
+        raise HTTPException(422, "a contact_key is 1 to 500 characters, never a NUL")
     rows = await _api(request).reads().cases_of_contacts(keys, HISTORY_LIMIT)
     return {"cases": [rules.reporter_case_row(r) for r in rows]}
 

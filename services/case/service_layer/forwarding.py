@@ -66,7 +66,8 @@ async def apply_reported_status(ev: StatusReported, uow: Uow, *, jurisdiction: J
     timeline ``external_update`` and nothing else. Returns "moved" or "noted"; raises `ValueError` for
     an unknown case."""
     case = await _case(uow, ev.case_id, "forwarding.status_reported")
-    await uow.repo.record_reported_status(ev.case_id, ev.endpoint, external_service_request_id=ev.external_service_request_id,
+    await uow.repo.record_reported_status(ev.case_id, ev.endpoint,
+                                          external_service_request_id=ev.external_service_request_id,
                                           status=ev.status, agency_responsible=ev.agency_responsible,
                                           updated_datetime=ev.updated_datetime, reported_at=ev.reported_at)
     to = rules.reported_move(case, ev.status, jurisdiction)
