@@ -145,14 +145,15 @@ async def test_open311_reads_take_the_read_limit() -> None:
 
 def test_every_public_post_takes_a_limit() -> None:
     """The routers included with `abuse.PUBLIC`: each POST they declare is in `PUBLIC_LIMITS`."""
-    from services.intake_web.entrypoints import portal
+    from services.intake_web.entrypoints import portal, profile_link
 
-    routers = [open311.router, *(getattr(portal, n) for n in dir(portal) if n.endswith("router"))]
+    routers = [open311.router, profile_link.router, *(getattr(portal, n) for n in dir(portal) if n.endswith("router"))]
     posts = {f"POST {r.path}" for router in routers for r in router.routes
              if isinstance(r, APIRoute) and "POST" in r.methods}
     assert "POST /requests.{fmt}" in posts
     assert posts <= set(abuse.PUBLIC_LIMITS), posts - set(abuse.PUBLIC_LIMITS)
     assert abuse.PUBLIC_LIMITS["POST /requests.{fmt}"] == (Limit.REPORTS_PER_CLIENT, Limit.REPORTS_PER_API_KEY)
+    assert "POST /profile/link" in posts and abuse.PUBLIC_LIMITS["POST /profile/link"] == (Limit.FOLLOWS,)
 
 
 ROWS = [RefusalCount(minute=NOW.replace(second=0) - timedelta(minutes=m), client="10.9.9.9", api_key=api_key_id("key-a"),
