@@ -7,6 +7,7 @@ the outbox relay. A service's `create_app(settings)` builds a `Runtime`, registe
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +16,9 @@ from typing import Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, CONTENT_TYPE_LATEST
 from pydantic import BaseModel
@@ -56,6 +59,21 @@ ASYNCAPI_DOCUMENT_SCHEMA: dict[str, Any] = {
 """How ``GET /asyncapi.json`` is described in each service's OpenAPI document."""
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so a lone surrogate echoed from the input still encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a bad path, query or body, rendered with ASCII escapes: its default handler echoes
+    the input, and a lone surrogate (`"\\ud800"` in a JSON body) made that echo a 500 (found by the fuzz
+    test in the case service, then in the webhooks service). Installed on every service's app by `Runtime`."""
+    assert isinstance(exc, RequestValidationError)
+    return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
 def utc_now() -> datetime:
     """The clock; only runtimes read it (docs/architecture.md, house rule 5) and pass it to handlers."""
     return datetime.now(UTC)
@@ -90,6 +108,7 @@ class Runtime:
         self.app = FastAPI(title=title or f"omni311 {service}", lifespan=self._lifespan)
         self.app.state.runtime = self  # what shared.events.asyncapi reads: the broker's subscribers
         self._asyncapi: dict[str, Any] | None = None
+        self.app.add_exception_handler(RequestValidationError, invalid_request)
         self._add_probes()
         self._add_documents()
 

@@ -117,6 +117,8 @@ def channel_env(s: DevSecrets) -> dict[str, str]:
         "OMNI311_MASTODON_ACCESS_TOKEN": s.mastodon_access_token,
         "OMNI311_MASTODON_STREAMING": "false",
         "OMNI311_MASTODON_POLL_INTERVAL_S": "5",
+        # The webhooks service: a subscriber on this machine listens on 127.0.0.1 over http.
+        "OMNI311_WEBHOOKS_ALLOW_PRIVATE": "true",
     }
 
 

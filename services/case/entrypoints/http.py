@@ -12,15 +12,12 @@ supervisors, administrators; the actor is the token's subject). The routes find 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -65,16 +62,8 @@ def mount(app: FastAPI, api: CaseApi) -> None:
     token verifier on the app (`shared.auth.install_auth`)."""
     app.state.case_api = api
     app.add_exception_handler(UnstorableValue, unstorable_input)
-    app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(router)
     staff_routes.mount(app)
-
-
-class _AsciiJSONResponse(JSONResponse):
-    """JSON with every non-ASCII character escaped, so a lone surrogate echoed from the input still encodes."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 async def unstorable_input(_request: Request, exc: Exception) -> JSONResponse:
@@ -84,13 +73,6 @@ async def unstorable_input(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"the request holds a value that cannot be stored: "
                                    f"{getattr(exc, 'message', None) or exc} (a NUL byte is never accepted)"},
                         status_code=422)
-
-
-async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 for a bad path, query or body, rendered with ASCII escapes: its default handler
-    echoes the input, and a lone surrogate (`"\\ud800"` in a JSON body) made that echo a 500."""
-    assert isinstance(exc, RequestValidationError)
-    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 def case_reads(request: Request) -> StaffReads:
