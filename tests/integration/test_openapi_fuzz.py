@@ -1,7 +1,7 @@
 """Every HTTP service, fuzzed from its own OpenAPI document, answers no 5xx (issue 12, kind 8; docs/channels.md,
 "Odd bytes").
 
-One stack per module: the ten services' apps (`services/*/app.py` `create_app`) on the real PostgreSQL and
+One stack per module: the twelve services' apps (`services/*/app.py` `create_app`) on the real PostgreSQL and
 Kafka of `tests/integration/conftest.py` (one database, one topic prefix), each started through its own
 lifespan, all in one event loop (an anyio blocking portal), reached in-process through `httpx.ASGITransport`
 (no ports). The workbench and intake_web call the in-process case, intake_web and insights apps the same
@@ -58,6 +58,7 @@ from twilio.request_validator import RequestValidator
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from support.auth import TestIssuer
+from support.fakes import FakeTwilioApi
 from support.infra import KAFKA
 
 pytestmark = pytest.mark.infra
@@ -71,7 +72,7 @@ META_SECRET = "fuzz-meta-app-secret"
 META_VERIFY = "fuzz-meta-verify-token"
 STAFF_ROLES = ["administrator", "supervisor", "department_staff", "call_agent"]
 SERVICES = ["intake_web", "case", "router", "workbench", "insights", "intake_email", "intake_sms_voice",
-            "intake_social", "dedup", "notifier"]
+            "intake_social", "dedup", "notifier", "webhooks", "forwarder"]
 
 # What goes into a URL, as sent on the wire (already percent-encoded where it must be).
 URL_PIECES: dict[str, str] = {
@@ -203,9 +204,10 @@ async def fuzz_settings(database: str, created_prefixes: list[str], tmp_path_fac
 @pytest.fixture(scope="module")
 def stack(fuzz_settings: tuple[Settings, TestIssuer]) -> Iterator[tuple[anyio.from_thread.BlockingPortal,
                                                                          dict[str, Service]]]:
-    """The ten apps started (in one event loop, a blocking portal's), stopped at the end of the module."""
+    """The twelve apps started (in one event loop, a blocking portal's), stopped at the end of the module."""
     from services.case.app import create_app as case_app
     from services.dedup.app import create_app as dedup_app
+    from services.forwarder.app import create_app as forwarder_app
     from services.insights.app import create_app as insights_app
     from services.intake_email.app import create_app as email_app
     from services.intake_sms_voice.app import create_app as sms_app
@@ -215,15 +217,23 @@ def stack(fuzz_settings: tuple[Settings, TestIssuer]) -> Iterator[tuple[anyio.fr
     from services.intake_web.adapters.portal import PortalCaseReads
     from services.intake_web.app import create_app as web_app
     from services.notifier.app import create_app as notifier_app
+    from services.notifier.config import ChannelSettings
     from services.router.app import create_app as router_app
+    from services.webhooks.app import create_app as webhooks_app
     from services.workbench.app import create_app as workbench_app
     from services.workbench.config import SESSION_COOKIE
     from shared.intake import CaseApiClient
 
     s, issuer = fuzz_settings
     token = issuer.token(roles=STAFF_ROLES, department="public-works")
+    # The profile API texts a code: a notifier with no SMS sender answers 502 (code_not_sent) by design.
+    twilio = FakeTwilioApi().start()
+    texts = ChannelSettings(twilio_account_sid="AC" + "0" * 32, twilio_auth_token="fuzz-notifier-token",
+                            twilio_from_number="+16135550311", twilio_api_base_url=twilio.url)
     apps: dict[str, Any] = {"case": case_app(s), "insights": insights_app(s), "router": router_app(s),
-                            "intake_email": email_app(s), "dedup": dedup_app(s), "notifier": notifier_app(s)}
+                            "intake_email": email_app(s), "dedup": dedup_app(s),
+                            "notifier": notifier_app(s, channels=texts),
+                            "webhooks": webhooks_app(s), "forwarder": forwarder_app(s)}
     case_reads = CaseApiClient("http://case.test", transport=httpx.ASGITransport(apps["case"]))
     portal_reads = PortalCaseReads("http://case.test", transport=httpx.ASGITransport(apps["case"]))
     apps["intake_web"] = web_app(s, case_api=case_reads, portal_reads=portal_reads)
@@ -238,7 +248,7 @@ def stack(fuzz_settings: tuple[Settings, TestIssuer]) -> Iterator[tuple[anyio.fr
     async def start(exits: AsyncExitStack) -> dict[str, Service]:
         services: dict[str, Service] = {}
         for name in ["case", "insights", "router", "intake_email", "dedup", "notifier", "intake_web", "workbench",
-                     "intake_sms_voice", "intake_social"]:
+                     "intake_sms_voice", "intake_social", "webhooks", "forwarder"]:
             app = apps[name]
             await exits.enter_async_context(app.router.lifespan_context(app))
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE_URL, timeout=30,
@@ -259,6 +269,7 @@ def stack(fuzz_settings: tuple[Settings, TestIssuer]) -> Iterator[tuple[anyio.fr
             yield portal, services
         finally:
             portal.call(exits.aclose)
+            twilio.stop()
 
 
 def send(portal: anyio.from_thread.BlockingPortal, service: Service, **kwargs: Any) -> httpx.Response:
