@@ -7,6 +7,7 @@ answer that changed in between is refused before the answer is read as a deliver
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 
@@ -84,7 +85,8 @@ class WebhookSender:
     async def post(self, url: str, headers: dict[str, str], body: str) -> Outcome:
         """One attempt: `POST url` with `headers` and `body` (UTF-8). Never raises: a refused URL, a network
         error, a timeout, a redirect or any non-2xx answer is an `Outcome` that is not delivered, with a
-        short reason (no secret, no query string)."""
+        short reason (no secret, no query string). `timeout_s` bounds the whole attempt, from the connection
+        to the answer's status line and headers (the body is never read)."""
         started = time.monotonic()
 
         def took() -> int:
@@ -95,12 +97,15 @@ class WebhookSender:
         except UrlRefused as exc:
             return Outcome(http_status=None, error=f"refused: {exc.reason}"[:300], duration_ms=took())
         try:
-            async with self._http().stream("POST", url, headers=headers, content=body.encode("utf-8")) as response:
+            # httpx's timeout bounds each read, not the attempt: a receiver trickling its headers a byte at a
+            # time would hold the delivery round (every subscription) past the message's lease.
+            async with asyncio.timeout(self.timeout_s), self._http().stream(
+                    "POST", url, headers=headers, content=body.encode("utf-8")) as response:
                 if not self.allow_private and (peer := _peer(response)) is not None and not is_public(peer):
                     return Outcome(http_status=None, error=f"refused: connected to a private address ({peer})",
                                    duration_ms=took())
                 status = response.status_code
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(http_status=None, error=f"no answer within {self.timeout_s:g} s", duration_ms=took())
         except httpx.HTTPError as exc:
             return Outcome(http_status=None, error=f"{type(exc).__name__}"[:300], duration_ms=took())

@@ -114,7 +114,10 @@ def matches(sub: SubscriptionView, event_type: str, facts: CaseFacts) -> bool:
 def scrub_data(data: Mapping[str, Any], pii_paths: Iterable[str], scrub: Scrub) -> dict[str, Any]:
     """A copy of an event's payload `data` without personal data: every registry personal-data path
     (dotted, e.g. ``pii.email``) and every `PSEUDONYMS` field removed (an object left empty, such as
-    ``pii``, is removed too), and every `FREE_TEXT` string passed through `scrub`. `data` is not changed."""
+    ``pii``, is removed too), and every `FREE_TEXT` string passed through `scrub`, as are the resident's
+    nested words: the answers of `attributes` (``case.opened``: an Open311 string or text attribute is typed
+    by the resident) and the ``routing.location.query`` the router read from the report. `data` is not
+    changed."""
     out: dict[str, Any] = json.loads(json.dumps(data))
     for path in pii_paths:
         _remove(out, path.split("."))
@@ -123,7 +126,20 @@ def scrub_data(data: Mapping[str, Any], pii_paths: Iterable[str], scrub: Scrub) 
     for name in FREE_TEXT:
         if isinstance(out.get(name), str):
             out[name] = scrub(out[name])
+    if isinstance(out.get("attributes"), dict):
+        out["attributes"] = {k: _scrub_strings(v, scrub) for k, v in out["attributes"].items()}
+    location = (out.get("routing") or {}).get("location") if isinstance(out.get("routing"), dict) else None
+    if isinstance(location, dict) and isinstance(location.get("query"), str):
+        location["query"] = scrub(location["query"])
     return out
+
+
+def _scrub_strings(value: Any, scrub: Scrub) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrub_strings(v, scrub) for v in value]
+    return value
 
 
 def _remove(obj: dict[str, Any], parts: list[str]) -> None:

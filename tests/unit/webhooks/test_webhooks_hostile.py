@@ -1,0 +1,58 @@
+"""The webhooks service against hostile receivers and payloads: a receiver that trickles its answer a byte
+at a time is cut at the attempt's timeout (the whole attempt, not each read: a trickle would otherwise hold
+the delivery round, and every other subscription with it, past the message's lease), and a payload without
+personal data keeps no email or phone number in the resident's nested words (Open311 attribute answers, the
+location text the router read)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from services.webhooks.adapters.sender import WebhookSender
+from services.webhooks.domain import scrub_data
+from shared.contacts import scrub_contacts
+
+
+async def _trickling_server() -> tuple[asyncio.base_events.Server, int]:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_receiver_trickling_its_answer_is_cut_at_the_attempts_timeout() -> None:
+    server, port = await _trickling_server()
+    sender = WebhookSender(timeout_s=0.5, allow_private=True)
+    try:
+        started = time.monotonic()
+        outcome = await sender.post(f"http://127.0.0.1:{port}/hook", {}, "{}")
+        took = time.monotonic() - started
+    finally:
+        await sender.aclose()
+        server.close()
+    assert not outcome.delivered and outcome.error == "no answer within 0.5 s"
+    assert took < 2.0, f"the attempt lasted {took:.1f} s for a 0.5 s timeout"
+
+
+def test_nested_words_of_the_resident_lose_their_emails_and_phone_numbers() -> None:
+    opened = {"case_id": "c", "description": "hole", "attributes": {
+        "details": "call me at 617-555-0123 or jo@example.org", "kinds": ["deep", "write to jo@example.org"]}}
+    routed = {"case_id": "c", "routing": {"service_code": "pothole", "location": {
+        "status": "placed", "query": "12 Main St, text 617-555-0123"}}}
+    for data in (opened, routed):
+        text = json.dumps(scrub_data(data, (), scrub_contacts))
+        assert "555-0123" not in text and "jo@example.org" not in text, text
+    kept = scrub_data(opened, (), scrub_contacts)
+    assert kept["attributes"]["kinds"][0] == "deep"
