@@ -61,18 +61,3 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app
 
-
-def _profiles(rt: Runtime, senders: handlers.Senders, ps: ProfileSettings) -> None:
-    """Serve the profile API (`entrypoints/http.py`, staff tokens from `shared.auth`); phone numbers are
-    read in the jurisdiction's region, known once started."""
-    linking: dict[str, Linking] = {}
-
-    async def start() -> None:
-        linking["l"] = Linking(senders, secret=ps.profile_code_secret.get_secret_value(), ttl_s=ps.profile_code_ttl_s,
-                               max_attempts=ps.profile_code_attempts, per_hour=ps.profile_link_requests_per_hour,
-                               region=load_jurisdiction(rt.settings.jurisdiction).phone_region)
-
-    rt.on_start.append(start)
-    install_auth(rt.app, TokenVerifier(rt.settings))
-    token = ps.notifier_internal_token.get_secret_value() if ps.notifier_internal_token else None
-    http.mount(rt.app, http.ProfileApi(lambda: rt.unit_of_work(NotifierRepository), lambda: linking["l"], token))
