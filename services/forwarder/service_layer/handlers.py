@@ -6,7 +6,7 @@ exchange happens while a transaction is open (the row is leased first, the answe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,6 +21,7 @@ from services.forwarder.domain.forwards import (
     RETRYABLE_BY_STAFF,
     Reading,
     changed,
+    clean_text,
     idempotency_key,
     next_attempt,
     plan,
@@ -156,6 +157,8 @@ async def send_one(f: Forwarding, row: dict[str, Any]) -> str:
     answer = await f.client.post_request(f.urls[endpoint.name], endpoint.format, form,
                                          idempotency_key=row["idempotency_key"])
     outcome = answers.read_post_answer(answer, endpoint.format)
+    if isinstance(outcome, Failed):  # an endpoint may quote the key it refused
+        outcome = answers.without_secret(outcome, f.api_key(endpoint.name))
     return await record_send(f, row, outcome, max_attempts=endpoint.max_attempts,
                              poll_interval_s=endpoint.poll_interval_s)
 
@@ -177,7 +180,8 @@ async def record_send(f: Forwarding, row: dict[str, Any], outcome: Accepted | Fa
             await uow.repo.update(
                 case_id, name, now, state="forwarded" if outcome.service_request_id else "awaiting_token",
                 external_service_request_id=outcome.service_request_id, token=outcome.token,
-                service_notice=outcome.service_notice, forwarded_at=now, next_attempt_at=None, last_error=None,
+                service_notice=clean_text(outcome.service_notice), forwarded_at=now, next_attempt_at=None,
+                last_error=None,
                 next_poll_at=now + timedelta(seconds=poll_interval_s), poll_failures=0)
             await uow.emit(_forwarded(row, outcome.service_request_id, outcome.token, outcome.service_notice, now),
                            subject=case_id, correlation_id=row["correlation_id"])
@@ -203,7 +207,7 @@ def _forwarded(row: dict[str, Any], external_id: str | None, token: str | None, 
                          jurisdiction_id=row["jurisdiction_id"], endpoint=row["endpoint"],
                          external_service_request_id=external_id, token=token,
                          external_service_code=row["external_service_code"],
-                         service_notice=notice[:2000] if notice else None, forwarded_at=now)
+                         service_notice=clean_text(notice)[:2000] if notice else None, forwarded_at=now)
 
 
 # --- polling -------------------------------------------------------------------------------------------
@@ -236,7 +240,8 @@ async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[
         result = answers.read_token_answer(
             await f.client.token(url, fmt, row["token"], jurisdiction_id=endpoint.jurisdiction_id), fmt)
         if isinstance(result, Failed):
-            await record_poll_failure(f, row, result.error)
+            error = answers.without_secret(result, f.api_key(endpoint.name)).error
+            await record_poll_failure(f, row, error)
         elif result is not None:
             await record_token(f, row, result)
     forwarded = [r for r in rows if r["state"] == "forwarded"]
@@ -246,8 +251,9 @@ async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[
             await f.client.requests(url, fmt, [r["external_service_request_id"] for r in chunk],
                                     jurisdiction_id=endpoint.jurisdiction_id), fmt)
         if isinstance(result, Failed):
+            error = answers.without_secret(result, f.api_key(endpoint.name)).error
             for row in chunk:
-                await record_poll_failure(f, row, result.error)
+                await record_poll_failure(f, row, error)
             continue
         found = {r.service_request_id: r for r in result}
         for row in chunk:
@@ -274,7 +280,8 @@ async def record_token(f: Forwarding, row: dict[str, Any], external_id: str) -> 
 async def record_reading(f: Forwarding, row: dict[str, Any], request: ServiceRequest) -> str:
     """A status read for a forward: `forwarding.status_reported` when status, notes or agency changed since
     the last one (the first compared with a fresh request: ``open``, no notes, no agency); ``closed``
-    stops its polling. Returns ``reported``, ``unchanged`` or ``stale``."""
+    stops its polling. The endpoint's notes and agency are kept and announced without control characters.
+    Returns ``reported``, ``unchanged`` or ``stale``."""
     async with f.unit_of_work() as uow:
         current = await uow.repo.get(row["case_id"], row["endpoint"], lock=True)
         if current is None or current["state"] != "forwarded":
@@ -287,7 +294,8 @@ async def record_reading(f: Forwarding, row: dict[str, Any], request: ServiceReq
             return "unchanged"
         closed = request.status == "closed"
         await uow.repo.update(row["case_id"], row["endpoint"], uow.now, status=request.status,
-                              status_notes=request.status_notes, agency_responsible=request.agency_responsible,
+                              status_notes=now_reading.status_notes,
+                              agency_responsible=now_reading.agency_responsible,
                               updated_datetime=request.updated_datetime, poll_failures=0,
                               state="closed" if closed else "forwarded", next_poll_at=None if closed else
                               current["next_poll_at"])
@@ -295,8 +303,8 @@ async def record_reading(f: Forwarding, row: dict[str, Any], request: ServiceReq
             case_id=row["case_id"], service_request_id=row["service_request_id"],
             jurisdiction_id=row["jurisdiction_id"], endpoint=row["endpoint"],
             external_service_request_id=current["external_service_request_id"], status=request.status,
-            status_notes=request.status_notes[:2000] if request.status_notes else None,
-            agency_responsible=request.agency_responsible[:200] if request.agency_responsible else None,
+            status_notes=now_reading.status_notes[:2000] if now_reading.status_notes else None,
+            agency_responsible=now_reading.agency_responsible[:200] if now_reading.agency_responsible else None,
             updated_datetime=request.updated_datetime, reported_at=uow.now),
             subject=row["case_id"], correlation_id=row["correlation_id"])
         log.info("status_reported", case_id=str(row["case_id"]), endpoint=row["endpoint"], status=request.status)
@@ -353,6 +361,3 @@ async def retry(unit_of_work: Callable[[], Any], case_id: UUID) -> list[dict[str
             await uow.repo.update(case_id, row["endpoint"], uow.now, state="pending", attempts=0,
                                   next_attempt_at=uow.now, last_error=None)
         return await uow.repo.of_case(case_id)
-
-
-LoopStep = Callable[[Forwarding], Awaitable[int]]
