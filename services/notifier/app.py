@@ -60,4 +60,3 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     run_sweeper(rt, ch)
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app
-
