@@ -5,6 +5,7 @@ Redirects are not followed (an endpoint's URL is configured, never taken from an
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -22,7 +23,8 @@ def _describe(exc: Exception) -> str:
 
 
 class Open311Client:
-    """One pooled `httpx.AsyncClient` for every endpoint; `timeout_s` seconds per exchange. `transport`
+    """One pooled `httpx.AsyncClient` for every endpoint; `timeout_s` seconds per exchange, from the
+    connection to the answer's last byte. `transport`
     replaces the network (tests). Opened by `start()`, closed by `stop()`."""
 
     def __init__(self, timeout_s: float = 15.0, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -45,13 +47,18 @@ class Open311Client:
         if self._http is None:
             return Answer(None, error="client not started")
         try:
-            async with self._http.stream(method, url, **kwargs) as r:  # type: ignore[arg-type]
+            # httpx's timeout bounds each read: an endpoint trickling its answer would hold the whole loop
+            # (every send and poll) for as long as it likes; the exchange gets `timeout_s` in all.
+            async with asyncio.timeout(self.timeout_s), \
+                    self._http.stream(method, url, **kwargs) as r:  # type: ignore[arg-type]
                 body = bytearray()
                 async for chunk in r.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
                         return Answer(None, error=f"answer larger than {MAX_BODY_BYTES} bytes")
                 return Answer(r.status_code, bytes(body))
+        except TimeoutError:
+            return Answer(None, error=f"no complete answer within {self.timeout_s:g} s")
         except (httpx.HTTPError, OSError, ValueError) as exc:
             return Answer(None, error=_describe(exc))
 

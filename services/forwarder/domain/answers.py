@@ -6,12 +6,13 @@ untrusted); nothing here raises on a bad body, it becomes the failure's reason."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import quote, quote_plus
 
 from shared.open311 import Open311FormatError, ServiceRequest
 from shared.open311.wire import Format, parse_errors, parse_post_response, parse_requests
 
-from services.forwarder.domain.forwards import short_error
+from services.forwarder.domain.forwards import has_control, short_error
 
 RETRY_STATUSES = frozenset({408, 425, 429})
 """4xx answers that mean "not now": retried like a 5xx."""
@@ -46,6 +47,17 @@ class Failed:
     retry: bool
 
 
+def without_secret(failed: Failed, secret: str | None) -> Failed:
+    """`failed` with every occurrence of `secret` (as sent, and URL-encoded) replaced by ``[api_key]``: an
+    endpoint may quote the key it refused in its error list, and the reason goes on events, rows and logs."""
+    if not secret:
+        return failed
+    error = failed.error
+    for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+        error = error.replace(form, "[api_key]")
+    return failed if error == failed.error else replace(failed, error=error)
+
+
 def _errors_text(body: bytes, fmt: Format, status: int | None) -> str | None:
     """The GeoReport error list in `body` as ``code: description; …``, or None when it holds none. A body
     captured with its status line (``HTTP/1.1 403 Forbidden`` before the XML) is read too."""
@@ -72,7 +84,8 @@ def _failure(answer: Answer, fmt: Format, what: str) -> Failed:
 def read_post_answer(answer: Answer, fmt: Format) -> Accepted | Failed:
     """The answer to ``POST requests`` (Open311 GeoReport v2, POST Service Request): `Accepted` with the
     first item's id or token (and notice); a 2xx holding an error list or a body we cannot read is a
-    failure to retry; non-2xx as `_failure`."""
+    failure to retry; non-2xx as `_failure`; an id or token longer than `MAX_ID_CHARS` or with a control
+    character (`has_control`: a NUL is refused by PostgreSQL) is a refusal."""
     if answer.status is None or not 200 <= answer.status < 300:
         return _failure(answer, fmt, "send")
     try:
@@ -87,6 +100,8 @@ def read_post_answer(answer: Answer, fmt: Format) -> Accepted | Failed:
     if len(first.service_request_id or "") > MAX_ID_CHARS or len(first.token or "") > MAX_ID_CHARS:
         return Failed(f"send: the endpoint answered an id or token longer than {MAX_ID_CHARS} characters",
                       retry=False)
+    if has_control(first.service_request_id) or has_control(first.token):
+        return Failed("send: the endpoint answered an id or token with control characters", retry=False)
     return Accepted(first.service_request_id, first.token, first.service_notice)
 
 
@@ -107,6 +122,8 @@ def read_token_answer(answer: Answer, fmt: Format) -> str | Failed | None:
     found = next((i.service_request_id for i in items if i.service_request_id), None)
     if found is not None and len(found) > MAX_ID_CHARS:
         return Failed(f"token: the endpoint answered an id longer than {MAX_ID_CHARS} characters", retry=True)
+    if has_control(found):
+        return Failed("token: the endpoint answered an id with control characters", retry=True)
     return found
 
 

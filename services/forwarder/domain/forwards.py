@@ -4,6 +4,7 @@ sends, and whether a status read from an endpoint is a change to report. No I/O;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -101,8 +102,9 @@ class Reading:
 
 
 def reading_of(request: ServiceRequest) -> Reading:
-    """The status part of an endpoint's request."""
-    return Reading(request.status, request.status_notes, request.agency_responsible)
+    """The status part of an endpoint's request, its words without control characters
+    (`clean_text`)."""
+    return Reading(request.status, clean_text(request.status_notes), clean_text(request.agency_responsible))
 
 
 def changed(before: Reading, now: Reading) -> bool:
@@ -110,7 +112,25 @@ def changed(before: Reading, now: Reading) -> bool:
     return before != now
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""C0 controls but tab, newline and carriage return, and DEL: never kept from an endpoint's words (a NUL is
+refused by PostgreSQL text and JSONB, an escape sequence rewrites a terminal reading a log)."""
+
+
+def clean_text(text: str | None) -> str | None:
+    """An endpoint's free text (`status_notes`, `agency_responsible`, `service_notice`) without `_CONTROL`
+    characters; None stays None."""
+    return None if text is None else _CONTROL.sub("", text)
+
+
+def has_control(text: str | None) -> bool:
+    """Whether `text` holds a control character (tab, newline and carriage return included): an id or token
+    with one is refused."""
+    return text is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
 def short_error(text: str) -> str:
-    """An error as events and rows keep it: one line, at most `MAX_ERROR_CHARS` characters, never empty."""
-    flat = " ".join(str(text).split()) or "unknown error"
+    """An error as events and rows keep it: one line without control characters (an endpoint's error list is
+    quoted in it), at most `MAX_ERROR_CHARS` characters, never empty."""
+    flat = " ".join((clean_text(str(text)) or "").split()) or "unknown error"
     return flat[:MAX_ERROR_CHARS]
