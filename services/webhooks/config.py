@@ -60,12 +60,9 @@ class WebhooksSettings(BaseSettings):
 
 
 def phone_region(jurisdiction: Jurisdiction, configured: str | None) -> str:
-    """The region phone numbers without ``+`` are read in: `configured`, else the country of the
-    jurisdiction's holidays, else ``US`` (upper case)."""
-    if configured:
-        return configured.upper()
-    country = jurisdiction.holidays.country if jurisdiction.holidays is not None else None
-    return (country or "US").upper()
+    """The region phone numbers without ``+`` are read in (upper case): `configured`, else the
+    jurisdiction's own (`Jurisdiction.phone_region`, the rule every service uses)."""
+    return (configured or jurisdiction.phone_region).upper()
 
 
 def department_of(jurisdiction: Jurisdiction) -> DepartmentOf:
