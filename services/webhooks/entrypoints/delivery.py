@@ -1,8 +1,9 @@
 """The delivery loop: a background task of the webhooks service, started and stopped with its app. Each
 round leases the due head messages (`service_layer.delivery.claim`), sends them (different subscriptions at
-once, one message at a time per subscription), records each outcome, refreshes the Prometheus figures and,
-once an hour, prunes the delivery log. State is in PostgreSQL only: the loop sleeps `poll_interval_s`
-between rounds unless `wake()` (a handler queued messages) cuts the sleep short."""
+once, one message at a time per subscription), records each outcome, refreshes the Prometheus figures (at
+most once per `poll_interval_s`) and, once an hour, prunes the delivery log. State is in PostgreSQL only:
+the loop sleeps `poll_interval_s` between rounds unless `wake()` (a handler queued messages) cuts the sleep
+short."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ class DeliveryLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
+        self._refreshed_at = float("-inf")
 
     def wake(self) -> None:
         """Start the next round now (messages were queued or made due)."""
@@ -109,7 +111,11 @@ class DeliveryLoop:
             made = 0
             try:
                 made = await self.round()
-                await self.refresh()
+                if time.monotonic() - self._refreshed_at >= self.poll_interval_s:
+                    # Not after every round: a busy loop runs rounds back to back, and the figures count
+                    # every waiting message.
+                    self._refreshed_at = time.monotonic()
+                    await self.refresh()
             except Exception as exc:  # noqa: BLE001 - the next round tries again; the rows stay visible
                 log.warning("delivery_round_failed", error=f"{type(exc).__name__}: {exc}"[:500])
             if made:
