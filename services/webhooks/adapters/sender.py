@@ -2,8 +2,8 @@
 one signed `POST` per attempt (httpx), redirects never followed.
 
 The address check reuses `shared.media.fetch`'s rule (`is_public`, `system_resolve`): every address the
-host resolves to must be globally routable, and once connected the peer's address is checked again (a DNS
-answer that changed in between is refused before the answer is read as a delivery)."""
+host resolves to must be globally routable; the attempt connects to the first address checked (the URL's
+host stays the Host header and the TLS name), and once connected the peer's address is checked again."""
 
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ class WebhookSender:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            # Without private addresses, each attempt connects to the address it checked: a kept connection,
+            # pooled by address alone, would carry another host's request over a TLS session named for this one.
+            limits = httpx.Limits() if self.allow_private else httpx.Limits(max_keepalive_connections=0)
             self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False,
-                                             timeout=self.timeout_s, trust_env=False)
+                                             timeout=self.timeout_s, trust_env=False, limits=limits)
         return self._client
 
     async def aclose(self) -> None:
@@ -55,6 +58,11 @@ class WebhookSender:
 
     async def check_url(self, url: str) -> None:
         """Raises `UrlRefused` when `url` is not one we send to (see the class); returns otherwise."""
+        await self._checked(url)
+
+    async def _checked(self, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The public addresses `url`'s host resolves to (none when private addresses are allowed: the
+        request then resolves as usual); raises `UrlRefused`."""
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError):
@@ -67,7 +75,7 @@ class WebhookSender:
         if parsed.userinfo:
             raise UrlRefused("a URL with credentials in it")
         if self.allow_private:
-            return
+            return []
         try:
             addresses = [ipaddress.ip_address(parsed.host)]
         except ValueError:
@@ -81,6 +89,7 @@ class WebhookSender:
         for address in addresses:
             if not is_public(address):
                 raise UrlRefused(f"{parsed.host} is a private address ({address})")
+        return addresses
 
     async def post(self, url: str, headers: dict[str, str], body: str) -> Outcome:
         """One attempt: `POST url` with `headers` and `body` (UTF-8). Never raises: a refused URL, a network
@@ -93,14 +102,24 @@ class WebhookSender:
             return int((time.monotonic() - started) * 1000)
 
         try:
-            await self.check_url(url)
+            addresses = await self._checked(url)
         except UrlRefused as exc:
             return Outcome(http_status=None, error=f"refused: {exc.reason}"[:300], duration_ms=took())
+        target, extensions = url, {}
+        if addresses:
+            # Connect to the address just checked, not to what a second lookup answers (DNS rebinding would
+            # deliver the body to an inside address before the peer check below): the Host header and the
+            # TLS name (SNI and the certificate's check) stay the URL's host.
+            parsed = httpx.URL(url)
+            target = str(parsed.copy_with(host=str(addresses[0])))
+            headers = {**headers, "host": parsed.netloc.decode("ascii")}
+            if parsed.scheme == "https":
+                extensions = {"sni_hostname": parsed.host}
         try:
             # httpx's timeout bounds each read, not the attempt: a receiver trickling its headers a byte at a
             # time would hold the delivery round (every subscription) past the message's lease.
             async with asyncio.timeout(self.timeout_s), self._http().stream(
-                    "POST", url, headers=headers, content=body.encode("utf-8")) as response:
+                    "POST", target, headers=headers, content=body.encode("utf-8"), extensions=extensions) as response:
                 if not self.allow_private and (peer := _peer(response)) is not None and not is_public(peer):
                     return Outcome(http_status=None, error=f"refused: connected to a private address ({peer})",
                                    duration_ms=took())

@@ -10,6 +10,8 @@ import asyncio
 import json
 import time
 
+import httpx
+
 from services.webhooks.adapters.sender import WebhookSender
 from services.webhooks.domain import scrub_data
 from shared.contacts import scrub_contacts
@@ -56,3 +58,25 @@ def test_nested_words_of_the_resident_lose_their_emails_and_phone_numbers() -> N
         assert "555-0123" not in text and "jo@example.org" not in text, text
     kept = scrub_data(opened, (), scrub_contacts)
     assert kept["attributes"]["kinds"][0] == "deep"
+
+
+async def test_the_attempt_connects_to_the_address_it_checked_not_to_a_second_lookup() -> None:
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # a rebinding name: public once, then inside
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    sender = WebhookSender(timeout_s=1, allow_private=False, resolve=rebinding, transport=httpx.MockTransport(answer))
+    outcome = await sender.post("https://hooks.example.org:8443/omni311?x=1", {"webhook-id": "msg_1"}, "{}")
+    await sender.aclose()
+    assert outcome.delivered
+    [sent] = seen
+    assert (sent.url.host, sent.url.port, sent.url.path, sent.url.query) == ("93.184.216.34", 8443, "/omni311", b"x=1")
+    assert sent.headers["host"] == "hooks.example.org:8443"
+    assert sent.extensions["sni_hostname"] == "hooks.example.org"
