@@ -42,13 +42,15 @@ def create_app(settings: Settings | None = None, *, webhooks: WebhooksSettings |
                         batch=cfg.batch, lease_s=cfg.lease_s, retention_days=cfg.log_retention_days)
     table: dict[str, Handlers] = {}
     loaded: dict[str, Jurisdiction] = {}
+    making: dict[str, handlers.Making] = {}
 
     async def start() -> None:
         jur = loaded["j"] = load_jurisdiction(s.jurisdiction)
         region = phone_region(jur, cfg.phone_region)
-        table["h"] = handlers.handlers(handlers.Making(
+        making["m"] = handlers.Making(
             department_of=department_of(jur), scrub=lambda text: scrub_contacts(text, region),
-            pii_paths=handlers.registry_pii_paths, wake=loop.wake))
+            pii_paths=handlers.registry_pii_paths, wake=loop.wake)
+        table["h"] = handlers.handlers(making["m"])
         loop.start()
 
     rt.on_start.append(start)
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None, *, webhooks: WebhooksSettings |
     http.mount(rt.app, http.WebhooksApi(
         unit_of_work=lambda: rt.unit_of_work(WebhooksRepository), known=lambda: _known(loaded["j"]),
         check_url=sender.check_url, new_secret=lambda: new_secret(secrets.token_bytes(SECRET_BYTES)),
-        new_id=uuid.uuid4, secret_overlap_s=cfg.secret_overlap_s, wake=loop.wake))
+        new_id=uuid.uuid4, secret_overlap_s=cfg.secret_overlap_s, wake=loop.wake,
+        public_body=lambda body: handlers.public_body(body, making["m"])))
     return rt.app
 
 

@@ -79,6 +79,12 @@ class WebhooksRepository:
                                      case_id)
         return [(r["id"], r["body"]) for r in rows]
 
+    async def subscription_personal_messages(self, sub_id: UUID) -> list[tuple[int, dict[str, Any]]]:
+        """(message id, body) of the subscription's messages that keep personal data."""
+        rows = await self.conn.fetch(
+            "SELECT id, body FROM messages WHERE subscription_id = $1 AND personal_data ORDER BY id", sub_id)
+        return [(r["id"], r["body"]) for r in rows]
+
     async def replace_body(self, message_id: int, body: Mapping[str, Any]) -> None:
         """Replace a message's body by one without personal data."""
         await self.conn.execute("UPDATE messages SET body = $2, personal_data = false WHERE id = $1",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -43,7 +43,8 @@ class WebhooksApi:
     """What the routes use, each called per request (before the service started they raise: 500):
     `unit_of_work()` a unit of work claiming nothing, `known()` what filters may name, `check_url(url)` the
     address check (raises `UrlRefused`), `new_secret()` a fresh secret, `new_id()` a subscription id,
-    `secret_overlap_s` the rotation overlap, `wake()` starts a delivery round."""
+    `secret_overlap_s` the rotation overlap, `wake()` starts a delivery round, `public_body(body)` a message
+    body without personal data (for a subscription whose grant is withdrawn)."""
 
     unit_of_work: Callable[[], Uow]
     known: Callable[[], admin.Known]
@@ -52,6 +53,7 @@ class WebhooksApi:
     new_id: Callable[[], UUID]
     secret_overlap_s: float
     wake: Callable[[], None]
+    public_body: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def mount(app: FastAPI, api: WebhooksApi) -> None:
@@ -240,7 +242,8 @@ async def change_subscription(sub_id: UUID, body: SubscriptionChange, request: R
     if "url" in changes:
         await _checked_url(api, changes["url"])
     try:
-        return SubscriptionOut.of(await admin.change(api.unit_of_work(), sub_id, changes, known=api.known()))
+        return SubscriptionOut.of(await admin.change(api.unit_of_work(), sub_id, changes, known=api.known(),
+                                                        public_body=api.public_body))
     except (admin.NotFound, admin.Conflict, admin.Invalid) as exc:
         raise _failed(exc) from None
 

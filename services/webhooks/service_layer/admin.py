@@ -4,7 +4,7 @@ redeliver a time range, read the delivery log. Ids, secrets and the time are pas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,10 +96,13 @@ async def read_all(uow: Uow) -> list[Subscription]:
         return await uow.repo.subscriptions()
 
 
-async def change(uow: Uow, sub_id: UUID, changes: Mapping[str, Any], *, known: Known) -> Subscription:
+async def change(uow: Uow, sub_id: UUID, changes: Mapping[str, Any], *, known: Known,
+                 public_body: Callable[[dict[str, Any]], dict[str, Any]]) -> Subscription:
     """Change the url, filters, `personal_data` or `description` (the keys of `changes`); raises `NotFound`,
     `Invalid` for an unknown filter value, `Conflict` for a disabled subscription. Messages already made keep
-    what they were made with."""
+    what they were made with, except personal data: when `personal_data` is withdrawn, every message of the
+    subscription that kept it (waiting, or delivered and open to a redelivery) is rewritten by `public_body`,
+    so nothing personal is sent after the grant ended."""
     known.check(event_types=changes.get("event_types"), departments=changes.get("departments"),
                 service_codes=changes.get("service_codes"))
     cleaned = {k: (_unique(v) if isinstance(v, list) else v) for k, v in changes.items() if k in CHANGEABLE}
@@ -108,6 +111,9 @@ async def change(uow: Uow, sub_id: UUID, changes: Mapping[str, Any], *, known: K
         if sub.status == "disabled":
             raise Conflict("a disabled subscription cannot be changed")
         await uow.repo.update_subscription(sub_id, cleaned, uow.now)
+        if sub.personal_data and cleaned.get("personal_data") is False:
+            for message_id, body in await uow.repo.subscription_personal_messages(sub_id):
+                await uow.repo.replace_body(message_id, public_body(body))
     return replace(sub, **cleaned, updated_at=uow.now)
 
 

@@ -107,9 +107,14 @@ async def _wake(wake: Callable[[], None]) -> None:
 async def _forget_personal_data(uow: Uow, case_id: Any, making: Making) -> None:
     """The case's personal data was erased: its messages that kept it keep the scrubbed payload instead."""
     for message_id, body in await uow.repo.personal_messages(case_id):
-        paths = making.pii_paths(body.get("type", ""), int(body.get("schema_version", 1)))
-        await uow.repo.replace_body(message_id, {**body, "data": scrub_data(body.get("data") or {}, paths,
-                                                                             making.scrub)})
+        await uow.repo.replace_body(message_id, public_body(body, making))
+
+
+def public_body(body: dict[str, Any], making: Making) -> dict[str, Any]:
+    """A message body (`domain.message_body`) whose `data` is scrubbed of personal data (`scrub_data`, with
+    the registry's paths of its event type and version)."""
+    paths = making.pii_paths(body.get("type", ""), int(body.get("schema_version", 1)))
+    return {**body, "data": scrub_data(body.get("data") or {}, paths, making.scrub)}
 
 
 def handlers(making: Making) -> Handlers:

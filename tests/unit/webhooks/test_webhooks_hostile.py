@@ -1,20 +1,32 @@
 """The webhooks service against hostile receivers and payloads: a receiver that trickles its answer a byte
 at a time is cut at the attempt's timeout (the whole attempt, not each read: a trickle would otherwise hold
-the delivery round, and every other subscription with it, past the message's lease), and a payload without
-personal data keeps no email or phone number in the resident's nested words (Open311 attribute answers, the
-location text the router read)."""
+the delivery round, and every other subscription with it, past the message's lease); an attempt connects to
+the address it checked (a rebinding DNS name cannot turn it inside); a payload without personal data keeps
+no email or phone number in the resident's nested words (Open311 attribute answers, the location text the
+router read); and a subscription whose personal data grant is withdrawn sends none afterwards, not even in
+a redelivery of what was made before."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from datetime import timedelta
+from uuid import uuid4
 
 import httpx
 
+from test_webhooks_handlers import KNOWN, opened, subscribe, waiting
+from webhooks_fakes import FakeWebhooksRepository
+
 from services.webhooks.adapters.sender import WebhookSender
+from services.webhooks.config import department_of
 from services.webhooks.domain import scrub_data
+from services.webhooks.service_layer import admin
+from services.webhooks.service_layer import handlers as h
 from shared.contacts import scrub_contacts
+from shared.jurisdiction import load_jurisdiction
+from support.uow import T0, FakeStore, event
 
 
 async def _trickling_server() -> tuple[asyncio.base_events.Server, int]:
@@ -80,3 +92,24 @@ async def test_the_attempt_connects_to_the_address_it_checked_not_to_a_second_lo
     assert (sent.url.host, sent.url.port, sent.url.path, sent.url.query) == ("93.184.216.34", 8443, "/omni311", b"x=1")
     assert sent.headers["host"] == "hooks.example.org:8443"
     assert sent.extensions["sni_hostname"] == "hooks.example.org"
+
+
+async def test_a_withdrawn_personal_data_grant_rewrites_the_messages_made_under_it() -> None:
+    store = FakeStore(FakeWebhooksRepository(), "webhooks")
+    making = h.Making(department_of=department_of(load_jurisdiction("demo")),
+                      scrub=lambda t: scrub_contacts(t, "CA"), pii_paths=h.registry_pii_paths)
+    granted = await subscribe(store, "case.opened", personal_data=True)
+    case = uuid4()
+    await store.handle(h.handlers(making), event(opened(case), subject=case))
+    [before] = waiting(store, granted)
+    assert before["body"]["data"]["pii"]["email"] == "ann@example.org"
+
+    await admin.change(store.uow(claim=False), granted, {"personal_data": False}, known=KNOWN,
+                       public_body=lambda body: h.public_body(body, making))
+
+    [after] = waiting(store, granted)
+    assert "pii" not in after["body"]["data"] and "613-555" not in str(after["body"])
+    assert after["personal_data"] is False
+    assert await admin.redeliver(store.uow(claim=False), granted, since=T0 - timedelta(days=1),
+                                 until=T0 + timedelta(days=1)) == 1
+    assert "ann@example.org" not in str(waiting(store, granted)[0]["body"])

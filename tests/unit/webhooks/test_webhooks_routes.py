@@ -42,7 +42,8 @@ def client(test_issuer, store) -> httpx.AsyncClient:
     sender = WebhookSender(timeout_s=1, allow_private=False, resolve=resolve)
     http.mount(app, http.WebhooksApi(unit_of_work=lambda: store.uow(claim=False), known=lambda: KNOWN,
                                      check_url=sender.check_url, new_secret=lambda: new_secret(b"z" * 24),
-                                     new_id=uuid4, secret_overlap_s=60, wake=lambda: None))
+                                     new_id=uuid4, secret_overlap_s=60, wake=lambda: None,
+                                     public_body=lambda body: body))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webhooks")
 
 

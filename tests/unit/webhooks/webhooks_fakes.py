@@ -46,6 +46,10 @@ class FakeWebhooksRepository:
     async def personal_messages(self, case_id: UUID) -> list[tuple[int, dict[str, Any]]]:
         return [(i, m["body"]) for i, m in self.messages.items() if m["case_id"] == case_id and m["personal_data"]]
 
+    async def subscription_personal_messages(self, sub_id: UUID) -> list[tuple[int, dict[str, Any]]]:
+        return [(i, m["body"]) for i, m in self.messages.items()
+                if m["subscription_id"] == sub_id and m["personal_data"]]
+
     async def replace_body(self, message_id: int, body: Any) -> None:
         self.messages[message_id].update(body=dict(body), personal_data=False)
 
