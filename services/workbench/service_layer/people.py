@@ -56,22 +56,28 @@ def _refused_access(exc: ApiError) -> bool:
     return exc.status in (401, 403)
 
 
-async def person(d: Deps, who: Principal, key: str) -> dict[str, Any]:
-    """The person of contact key `key`: ``profile`` (the notifier's, None when the key has none),
-    ``keys`` (every contact key of the profile, `key` first), ``cases`` (every case of those keys, newest
-    first by ``requested_datetime``), and ``profile_error`` / ``cases_error`` (the `ApiError` of a service
-    that did not answer; the page shows what the other said). Raises `ApiError` when a service refuses
-    the user (401, 403)."""
+async def _profile(d: Deps, who: Principal, key: str) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The notifier's profile holding `key` (None when it has none) and the `ApiError` of a notifier that
+    did not answer. Raises `ApiError` when it refuses the user (401, 403)."""
     assert d.profile_api is not None
-    profile, profile_error = None, None
     try:
-        profile = await d.profile_api.profile(who.token, key)
+        return await d.profile_api.profile(who.token, key), None
     except ApiError as exc:
         if _refused_access(exc):
             raise
-        profile_error = exc
-    keys = [key] + [c["contact_key"] for c in (profile or {}).get("contacts", [])
+        return None, exc
+
+
+def _keys(key: str, profile: Mapping[str, Any] | None) -> list[str]:
+    """`key`, then every other contact key of `profile`."""
+    return [key] + [c["contact_key"] for c in (profile or {}).get("contacts", [])
                     if isinstance(c, Mapping) and c.get("contact_key") and c["contact_key"] != key]
+
+
+async def _person(d: Deps, who: Principal, key: str, profile: dict[str, Any] | None,
+                  profile_error: ApiError | None) -> dict[str, Any]:
+    """`person`'s answer once the profile is known: the cases of every key of it from the case service."""
+    keys = _keys(key, profile)
     cases: list[dict[str, Any]] = []
     cases_error = None
     try:
@@ -83,6 +89,16 @@ async def person(d: Deps, who: Principal, key: str) -> dict[str, Any]:
     cases = sorted(cases, key=lambda c: str(c.get("requested_datetime") or ""), reverse=True)
     return {"contact_key": key, "profile": profile, "keys": keys, "cases": cases, "profile_error": profile_error,
             "cases_error": cases_error}
+
+
+async def person(d: Deps, who: Principal, key: str) -> dict[str, Any]:
+    """The person of contact key `key`: ``profile`` (the notifier's, None when the key has none),
+    ``keys`` (every contact key of the profile, `key` first), ``cases`` (every case of those keys, newest
+    first by ``requested_datetime``), and ``profile_error`` / ``cases_error`` (the `ApiError` of a service
+    that did not answer; the page shows what the other said). Raises `ApiError` when a service refuses
+    the user (401, 403)."""
+    profile, profile_error = await _profile(d, who, key)
+    return await _person(d, who, key, profile, profile_error)
 
 
 def _choice(form: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -132,9 +148,12 @@ async def caller_history(d: Deps, who: Principal, phone: str) -> dict[str, Any] 
     the whole story). A service that refuses or does not answer: None (the console keeps its list)."""
     try:
         key = person_key(d, phone=phone)
-        found = await person(d, who, key)
+        profile, _error = await _profile(d, who, key)
+        if profile is None or len(_keys(key, profile)) < 2:
+            return None  # no other channel: the case service would only repeat the console's own list
+        found = await _person(d, who, key, profile, None)
     except (FormError, ApiError):
         return None
-    if found["profile"] is None or found["cases_error"] is not None:
+    if found["cases_error"] is not None:
         return None
     return {**found, "person_url": person_url(contact_key_=key)}

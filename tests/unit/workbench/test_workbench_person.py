@@ -146,3 +146,17 @@ async def test_the_case_pages_reporters_and_the_consoles_caller_lead_to_the_pers
     assert f'href="/people?contact_key={PHONE_KEY}"' in page.text
     assert 'id="earlier-across"' in earlier.text and 'data-channel="email"' in earlier.text
     assert 'href="/people?phone=613-555-0123"' in earlier.text
+
+
+async def test_the_console_asks_the_case_service_for_a_callers_other_channels_only_when_there_are_some(
+        test_issuer) -> None:
+    staff = FakeStaffApi(reporter_cases=history())
+    alone = {"profile_id": "p2", "preferred_channel": None, "language": None, "contacts": [profile()["contacts"][0]]}
+    for profiles in (FakeProfileApi(), FakeProfileApi(profiles={"p2": alone})):
+        async with workbench(test_issuer, staff, FakeAgentApi(), profiles=profiles) as client:
+            signed_in(client, test_issuer.token(Role.CALL_AGENT))
+            earlier = await client.post("/console/callers", data={"caller_phone": "613-555-0123"},
+                                        headers={"hx-request": "true"})
+        assert earlier.status_code == 200 and 'id="earlier-across"' not in earlier.text
+        assert [c.path for c in profiles.calls] == ["/staff/profiles"], "the profile was asked"
+    assert staff.reporter_keys_asked == [], "no profile, or one of this number alone: nothing more to list"
