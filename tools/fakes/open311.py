@@ -39,6 +39,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from lxml import etree
 
+from shared.jurisdiction import shared_data_root
 from tools.fakes.recording import Recorder, mount_common
 
 PORT = 8095
@@ -51,9 +52,9 @@ FAILURE_KINDS = ("403", "404", "503", "errors_200", "garbage")
 
 
 def data_dir() -> Path:
-    """``$OMNI311_SHARED_DATA/open311`` (default ``<repo>/../shared/data/open311``)."""
-    root = os.environ.get("OMNI311_SHARED_DATA") or str(Path(__file__).resolve().parents[3] / "shared" / "data")
-    return Path(root) / "open311"
+    """The ``open311`` folder of the shared data (`shared.jurisdiction.shared_data_root`, the one rule for
+    ``$OMNI311_SHARED_DATA`` and its default)."""
+    return shared_data_root() / "open311"
 
 
 def _xml(data: bytes) -> etree._Element:
