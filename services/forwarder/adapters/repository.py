@@ -77,6 +77,12 @@ class ForwarderRepository:
             case_id)
         return [dict(r) for r in rows]
 
+    async def case_with_external_id(self, endpoint: str, external_id: str, *, other_than: UUID) -> UUID | None:
+        """Another case whose forward to `endpoint` has the external id `external_id`, if any."""
+        return await self.conn.fetchval(
+            "SELECT case_id FROM forwards WHERE endpoint = $1 AND external_service_request_id = $2 "
+            "AND case_id <> $3 LIMIT 1", endpoint, external_id, other_than)
+
     async def keep_attributes(self, case_id: UUID, attributes: dict[str, Any], now: datetime) -> None:
         """Keep a case's attribute answers (code → value or list of values) until it is sent."""
         await self.conn.execute(

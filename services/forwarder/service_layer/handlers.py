@@ -168,14 +168,18 @@ async def record_send(f: Forwarding, row: dict[str, Any], outcome: Accepted | Fa
     """Record a send's outcome and announce it: `forwarding.case_forwarded` (state ``forwarded``, or
     ``awaiting_token`` for a token only; polled from `poll_interval_s` seconds on), or
     `forwarding.forward_failed` with the next attempt (state ``pending``), or none after the last attempt
-    or a refusal (state ``failed`` or ``refused``). Nothing is recorded when the row changed meanwhile
-    (staff sent it again): returns ``stale``."""
+    or a refusal (state ``failed`` or ``refused``). An id the endpoint already gave another of our cases
+    is a refusal: its status reads would change both cases. Nothing is recorded when the row changed
+    meanwhile (staff sent it again): returns ``stale``."""
     case_id, name = row["case_id"], row["endpoint"]
     async with f.unit_of_work() as uow:
         now = uow.now
         current = await uow.repo.get(case_id, name, lock=True)
         if current is None or current["state"] != "pending" or current["attempts"] != row["attempts"]:
             return "stale"
+        if isinstance(outcome, Accepted) and outcome.service_request_id and await uow.repo.case_with_external_id(
+                name, outcome.service_request_id, other_than=case_id):
+            outcome = Failed("send: the endpoint answered an id it already gave another case", retry=False)
         if isinstance(outcome, Accepted):
             await uow.repo.update(
                 case_id, name, now, state="forwarded" if outcome.service_request_id else "awaiting_token",
@@ -264,11 +268,22 @@ async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[
 
 async def record_token(f: Forwarding, row: dict[str, Any], external_id: str) -> str:
     """The endpoint resolved the forward's token to `external_id`: state ``forwarded`` and a second
-    `forwarding.case_forwarded`, with the id."""
+    `forwarding.case_forwarded`, with the id; an id it already gave another of our cases leaves the forward
+    ``refused`` (staff may send it again)."""
     async with f.unit_of_work() as uow:
         current = await uow.repo.get(row["case_id"], row["endpoint"], lock=True)
         if current is None or current["state"] != "awaiting_token":
             return "stale"
+        if await uow.repo.case_with_external_id(row["endpoint"], external_id, other_than=row["case_id"]):
+            error = "token: the endpoint answered an id it already gave another case"
+            await uow.repo.update(row["case_id"], row["endpoint"], uow.now, state="refused", next_poll_at=None,
+                                  last_error=error)
+            await uow.emit(ForwardFailed(case_id=row["case_id"], service_request_id=row["service_request_id"],
+                                         jurisdiction_id=row["jurisdiction_id"], endpoint=row["endpoint"],
+                                         stage="poll", attempt=max(1, current["attempts"]), error=error,
+                                         retry_at=None),
+                           subject=row["case_id"], correlation_id=row["correlation_id"])
+            return "refused"
         await uow.repo.update(row["case_id"], row["endpoint"], uow.now, state="forwarded",
                               external_service_request_id=external_id, poll_failures=0)
         await uow.emit(_forwarded(current, external_id, current["token"], current["service_notice"],

@@ -69,6 +69,10 @@ class FakeRepo:
     async def update(self, case_id: UUID, endpoint: str, now: datetime, **values: Any) -> None:
         self.rows[(case_id, endpoint)].update(values)
 
+    async def case_with_external_id(self, endpoint: str, external_id: str, *, other_than: UUID) -> UUID | None:
+        return next((c for (c, e), r in self.rows.items() if e == endpoint and c != other_than
+                     and r["external_service_request_id"] == external_id), None)
+
     async def keep_attributes(self, case_id: UUID, attributes: dict[str, Any], now: datetime) -> None:
         self.kept[case_id] = copy.deepcopy(attributes)
 

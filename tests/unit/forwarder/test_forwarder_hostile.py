@@ -108,3 +108,26 @@ async def test_an_endpoint_trickling_its_answer_is_cut_at_the_timeout() -> None:
         server.close()
     assert answer.status is None and answer.error and "0.5 s" in answer.error
     assert took < 2.0, f"the exchange lasted {took:.1f} s for a 0.5 s timeout"
+
+
+async def test_an_id_the_endpoint_already_gave_another_case_is_refused() -> None:
+    store = FakeStore(FakeRepo(), "forwarder")
+    first, second = await _one_county_case(store), await _one_county_case(store)
+    same = Endpoints(Answer(201, b'[{"service_request_id": "C-7"}]'))
+    f = forwarding(store, same)
+    await h.send_due(f)
+    states = {c: store.repo.rows[(c, "county")]["state"] for c in (first, second)}
+    assert sorted(states.values()) == ["forwarded", "refused"], states
+    [forwarded] = store.emitted("forwarding.case_forwarded")
+    [failed] = store.emitted("forwarding.forward_failed")
+    assert forwarded.subject != failed.subject and "another case" in failed.data["error"]
+
+    third = await _one_county_case(store)
+    store.repo.rows[(third, "county")].update(state="awaiting_token", token="T-1", next_poll_at=T0)
+
+    async def token(*args, **kwargs) -> Answer:
+        return Answer(200, b'[{"service_request_id": "C-7", "token": "T-1"}]')
+    same.token = token  # type: ignore[method-assign]
+    await h.poll_due(f)
+    assert store.repo.rows[(third, "county")]["state"] == "refused"
+    assert store.emitted("forwarding.forward_failed")[-1].subject == str(third)
