@@ -281,12 +281,12 @@ async def on_status_changed(changed: CaseStatusChanged, uow: Uow, *, sending: Se
                                               status=changed.status, status_notes=changed.status_notes,
                                               event_id=uow.envelope.event_id, workflow_status=changed.workflow_status,
                                               notify=changed.notify), uow.now)
-    reporters = await _profiled(uow, await uow.repo.contacts_following(changed.case_id))
+    reporters, followers = await _profiled_pair(uow, await uow.repo.contacts_following(changed.case_id),
+                                                await uow.repo.followers_of(changed.case_id) if changed.notify else [])
     results = []
     if not changed.notify:
         results.append("not_notified")
     else:
-        followers = await _profiled(uow, await uow.repo.followers_of(changed.case_id))
         for contact in one_per_profile(with_followers(reporters, followers)):
             text = (sending.status_text(changed.jurisdiction_id, changed.workflow_status, contact.language or "en")
                     if changed.workflow_status else None)
@@ -318,8 +318,9 @@ async def on_public_update(update: CasePublicUpdate, uow: Uow, *, sending: Sendi
     """Send a staff member's public update to every reporter of the case and of every case merged into it,
     each on their own channel (email in their thread), and to its followers, once per (`update_id`,
     recipient)."""
-    contacts = one_per_profile(with_followers(await _profiled(uow, await uow.repo.contacts_following(update.case_id)),
-                                              await _profiled(uow, await uow.repo.followers_of(update.case_id))))
+    reporters, followers = await _profiled_pair(uow, await uow.repo.contacts_following(update.case_id),
+                                                await uow.repo.followers_of(update.case_id))
+    contacts = one_per_profile(with_followers(reporters, followers))
     results = [await _notify(uow, sending, contact, public_update_notice(update, contact, region=sending.phone_region),
                              cause_event_id=update.update_id)
                for contact in contacts]
@@ -403,6 +404,13 @@ async def _profiled(uow: Uow, contacts: list[Contact]) -> list[Contact]:
         return contacts
     found = await uow.repo.preferences(sorted({c.contact_key for c in contacts}))
     return [with_preference(c, found.get(c.contact_key)) for c in contacts]
+
+
+async def _profiled_pair(uow: Uow, reporters: list[Contact], followers: list[Contact]
+                         ) -> tuple[list[Contact], list[Contact]]:
+    """`reporters` and `followers`, each `_profiled`, in one lookup for both (not one each)."""
+    both = await _profiled(uow, [*reporters, *followers])
+    return both[:len(reporters)], both[len(reporters):]
 
 
 async def _profiled_one(uow: Uow, contact: Contact) -> Contact:
