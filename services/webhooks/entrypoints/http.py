@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.webhooks.adapters.sender import UrlRefused
 from services.webhooks.domain.records import LoggedAttempt, Subscription
@@ -148,10 +148,19 @@ class Resumed(SubscriptionOut):
 
 
 class RedeliveryRange(_Body):
-    """Events that occurred from `since` (included) to `until` (excluded), UTC."""
+    """Events that occurred from `since` (included) to `until` (excluded), UTC. A time whose UTC is outside
+    the years 1 to 9999 is a 422 (PostgreSQL's driver refuses it: a 500 before)."""
 
     since: AwareDatetime
     until: AwareDatetime
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("a time between the years 1 and 9999 in UTC") from None
 
 
 class RedeliveryQueued(BaseModel):

@@ -16,14 +16,19 @@ from uuid import uuid4
 
 import httpx
 
+from fastapi import FastAPI
 from test_webhooks_handlers import KNOWN, opened, subscribe, waiting
+from test_webhooks_routes import BODY, resolve
+from test_webhooks_routes import KNOWN as ROUTE_KNOWN
 from webhooks_fakes import FakeWebhooksRepository
 
 from services.webhooks.adapters.sender import WebhookSender
 from services.webhooks.config import department_of
-from services.webhooks.domain import scrub_data
+from services.webhooks.domain import new_secret, scrub_data
+from services.webhooks.entrypoints import http
 from services.webhooks.service_layer import admin
 from services.webhooks.service_layer import handlers as h
+from shared.auth import Role, install_auth
 from shared.contacts import scrub_contacts
 from shared.jurisdiction import load_jurisdiction
 from support.uow import T0, FakeStore, event
@@ -113,3 +118,25 @@ async def test_a_withdrawn_personal_data_grant_rewrites_the_messages_made_under_
     assert await admin.redeliver(store.uow(claim=False), granted, since=T0 - timedelta(days=1),
                                  until=T0 + timedelta(days=1)) == 1
     assert "ann@example.org" not in str(waiting(store, granted)[0]["body"])
+
+
+async def test_a_redelivery_range_beyond_the_calendar_in_utc_is_a_422(test_issuer) -> None:
+    store = FakeStore(FakeWebhooksRepository(), "webhooks")
+    app = FastAPI()
+    install_auth(app, test_issuer.verifier())
+    http.mount(app, http.WebhooksApi(unit_of_work=lambda: store.uow(claim=False), known=lambda: ROUTE_KNOWN,
+                                     check_url=WebhookSender(timeout_s=1, allow_private=False,
+                                                             resolve=resolve).check_url,
+                                     new_secret=lambda: new_secret(b"z" * 24), new_id=uuid4, secret_overlap_s=60,
+                                     wake=lambda: None, public_body=lambda body: body))
+    auth = test_issuer.headers(Role.ADMINISTRATOR)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webhooks") as client:
+        sub = (await client.post("/admin/subscriptions", json=BODY, headers=auth)).json()
+        for since, until in (("0001-01-01T00:00:00+12:00", "2026-01-01T00:00:00Z"),
+                             ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00")):
+            r = await client.post(f"/admin/subscriptions/{sub['id']}/redeliver", json={"since": since, "until": until},
+                                  headers=auth)
+            assert r.status_code == 422, (since, until, r.text)
+        r = await client.post(f"/admin/subscriptions/{sub['id']}/redeliver", headers=auth,
+                              json={"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"})
+        assert r.status_code == 202
