@@ -67,8 +67,11 @@ reset: infra-up
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
+# Two pytest-xdist workers (TEST_WORKERS=0: one process): end-to-end stacks mostly wait on Kafka and
+# PostgreSQL, so a second worker uses the second core; each module stays in one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: infra-up browser assets
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 bench: venv
 	$(PY) -m benchmarks.routing

@@ -13,7 +13,22 @@ from support import containers
 _started: list = []
 
 
+SHARED_PORTS_MODULES = ("tests/e2e/test_e2e_simulate_channels.py", "tests/e2e/test_e2e_bring_your_own_city.py")
+"""Modules that run `make run` on the fixed ports of `shared.settings.SERVICE_PORTS` and `tools.fakes.PORTS`:
+never two at once, so `make test`'s workers (pytest-xdist) take them as one group."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One pytest-xdist group per module (`--dist loadgroup`): a module's tests run in one worker, so its
+    module-scoped stack starts once, and the modules that need the fixed ports share one group."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("make-run" if module in SHARED_PORTS_MODULES else module))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller started what is needed
+        return
     unit_only = config.args and all(str(a).replace("\\", "/").lstrip("./").startswith("tests/unit") for a in config.args)
     if not unit_only and containers.should_use_containers():
         _started.extend(containers.start_containers())
