@@ -114,107 +114,136 @@ class Records:
         return json.dumps(items).encode()
 
 
+class BackOffice:
+    """The fake's state and answers (one lock: uvicorn may serve from threads): the records served under
+    our ids (`served`), the tokens handed out (`tokens`), the POST mode (``id`` or ``token``) and the
+    failures still to answer. `api_key`: the only key a POST may carry (None: any, or none)."""
+
+    def __init__(self, records: Records, rec: Recorder, api_key: str | None) -> None:
+        self.records, self.rec, self.api_key = records, rec, api_key
+        self.lock = threading.Lock()
+        self.served: dict[str, tuple[str, str]] = {}
+        self.tokens: dict[str, str] = {}
+        self.post_mode = "id"
+        self.failures: list[str] = []
+        self._numbers = itertools.count(1)
+
+    def failing(self, fmt: str) -> Response | None:
+        """The next planned failure's answer (recorded), or None when none is planned."""
+        with self.lock:
+            kind = self.failures.pop(0) if self.failures else None
+        if kind is None:
+            return None
+        self.rec.record("failure", failure=kind)
+        if kind in ("403", "404"):
+            body = self.records.error_403 if kind == "403" else self.records.error_404
+            return Response(body, status_code=int(kind), media_type="text/xml")
+        if kind == "errors_200":
+            return Response(self.records.error_404, status_code=200, media_type=_media(fmt))
+        if kind == "garbage":
+            return Response(b"<html><body>Service Unavailable</body></html>", status_code=200,
+                            media_type="text/html")
+        return Response(b"Service Unavailable", status_code=503, media_type="text/plain")
+
+    def posted(self, fmt: str, given_key: object) -> Response:
+        """Open311 GeoReport v2, POST Service Request: 403 (the real body) for a wrong key, else the real
+        answer, or in ``token`` mode a new token that `token_answer` resolves to the real answer's id."""
+        if self.api_key is not None and given_key != self.api_key:
+            return Response(self.records.error_403, status_code=403, media_type="text/xml")
+        if self.post_mode != "token":
+            body = self.records.post_answer_json() if fmt == "json" else self.records.post_answer
+            return Response(body, media_type=_media(fmt))
+        with self.lock:
+            token = f"fake-token-{next(self._numbers)}"
+            self.tokens[token] = self.records.posted_id
+        return _token_answer(token, None, fmt)
+
+    def token_answer(self, token: str, fmt: str) -> Response:
+        """Open311 GeoReport v2, GET request_id from a token: the id, or the real 404 body."""
+        with self.lock:
+            sid = self.tokens.get(token)
+        if sid is None:
+            return Response(self.records.error_404, status_code=404, media_type="text/xml")
+        return _token_answer(token, sid, fmt)
+
+    def listed(self, ids: list[str], fmt: str) -> Response:
+        """The requests of `ids` the fake serves (others left out), as a GeoReport list in `fmt`."""
+        with self.lock:
+            found = [(sid, self.served[sid]) for sid in ids if sid in self.served]
+        if fmt == "json":
+            return Response(json.dumps([self.records.as_json(f, r, sid) for sid, (f, r) in found]).encode(),
+                            media_type=_media(fmt))
+        root = etree.Element("service_requests")
+        for sid, (f, r) in found:
+            root.append(self.records.as_xml(f, r, sid))
+        return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type=_media(fmt))
+
+
+def _token_answer(token: str, sid: str | None, fmt: str) -> Response:
+    """A GeoReport list of one request: its `token`, and its id `sid` once there is one."""
+    if fmt == "json":
+        item = {"token": token, **({"service_request_id": sid} if sid is not None else {})}
+        return Response(json.dumps([item]).encode(), media_type=_media(fmt))
+    id_element = f"<service_request_id>{sid}</service_request_id>" if sid is not None else ""
+    body = (f'<?xml version="1.0" encoding="utf-8"?>\n<service_requests><request><token>{token}</token>'
+            f"{id_element}</request></service_requests>").encode()
+    return Response(body, media_type=_media(fmt))
+
+
 def create_app(folder: Path | None = None, api_key: str | None = "fake-open311-key") -> FastAPI:
     """The fake back office reading the real payloads in `folder` (default `data_dir()`) at creation;
     `api_key`: the only key a POST may carry (None: any, or none). Raises `OSError` when a file is missing."""
     records = Records(folder or data_dir())
     app = FastAPI(title="fake Open311 back office (development only)")
     rec = Recorder("open311")
-    app.state.recorder = rec
-    app.state.records = records
+    app.state.recorder, app.state.records = rec, records
     mount_common(app, rec)
-    lock = threading.Lock()
-    served: dict[str, tuple[str, str]] = {}
-    tokens: dict[str, str] = {}
-    state: dict[str, Any] = {"post": "id", "failures": [], "tokens": itertools.count(1)}
+    office = BackOffice(records, rec, api_key)
+    _open311_routes(app, office)
+    _control_routes(app, office)
+    return app
 
-    def failing() -> str | None:
-        with lock:
-            return state["failures"].pop(0) if state["failures"] else None
 
-    def failure(kind: str, fmt: str) -> Response:
-        rec.record("failure", failure=kind)
-        if kind == "403":
-            return Response(records.error_403, status_code=403, media_type="text/xml")
-        if kind == "404":
-            return Response(records.error_404, status_code=404, media_type="text/xml")
-        if kind == "errors_200":
-            return Response(records.error_404, status_code=200, media_type=_media(fmt))
-        if kind == "garbage":
-            return Response(b"<html><body>Service Unavailable</body></html>", status_code=200,
-                            media_type="text/html")
-        return Response(b"Service Unavailable", status_code=503, media_type="text/plain")
+def _open311_routes(app: FastAPI, office: BackOffice) -> None:
+    """The GeoReport v2 routes the forwarder calls; each records what it was asked."""
 
     @app.post("/requests.{fmt}")
     async def post_request(fmt: str, request: Request) -> Response:
         form = await request.form()
         fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        rec.record("post", fmt=fmt, fields=[(k, v) for k, v in fields if k != "api_key"],
-                   idempotency_key=request.headers.get("idempotency-key"))
-        if (kind := failing()) is not None:
-            return failure(kind, fmt)
-        if api_key is not None and form.get("api_key") != api_key:
-            return Response(records.error_403, status_code=403, media_type="text/xml")
-        if state["post"] == "token":
-            token = f"fake-token-{next(state['tokens'])}"
-            with lock:
-                tokens[token] = records.posted_id
-            if fmt == "json":
-                return Response(json.dumps([{"token": token}]).encode(), media_type=_media(fmt))
-            body = (f'<?xml version="1.0" encoding="utf-8"?>\n<service_requests><request><token>{token}</token>'
-                    "</request></service_requests>").encode()
-            return Response(body, media_type=_media(fmt))
-        body = records.post_answer_json() if fmt == "json" else records.post_answer
-        return Response(body, media_type=_media(fmt))
+        office.rec.record("post", fmt=fmt, fields=[(k, v) for k, v in fields if k != "api_key"],
+                          idempotency_key=request.headers.get("idempotency-key"))
+        return office.failing(fmt) or office.posted(fmt, form.get("api_key"))
 
     @app.get("/tokens/{token}.{fmt}")
     async def get_token(token: str, fmt: str) -> Response:
-        rec.record("token", token=token)
-        if (kind := failing()) is not None:
-            return failure(kind, fmt)
-        with lock:
-            sid = tokens.get(token)
-        if sid is None:
-            return Response(records.error_404, status_code=404, media_type="text/xml")
-        if fmt == "json":
-            return Response(json.dumps([{"token": token, "service_request_id": sid}]).encode(), media_type=_media(fmt))
-        body = (f'<?xml version="1.0" encoding="utf-8"?>\n<service_requests><request><token>{token}</token>'
-                f"<service_request_id>{sid}</service_request_id></request></service_requests>").encode()
-        return Response(body, media_type=_media(fmt))
-
-    def listed(ids: list[str], fmt: str) -> Response:
-        with lock:
-            found = [(sid, served[sid]) for sid in ids if sid in served]
-        if fmt == "json":
-            return Response(json.dumps([records.as_json(f, r, sid) for sid, (f, r) in found]).encode(),
-                            media_type=_media(fmt))
-        root = etree.Element("service_requests")
-        for sid, (f, r) in found:
-            root.append(records.as_xml(f, r, sid))
-        return Response(etree.tostring(root, xml_declaration=True, encoding="utf-8"), media_type=_media(fmt))
+        office.rec.record("token", token=token)
+        return office.failing(fmt) or office.token_answer(token, fmt)
 
     @app.get("/requests.{fmt}")
     async def get_requests(fmt: str, service_request_id: str = "") -> Response:
         ids = [i.strip() for i in service_request_id.split(",") if i.strip()]
-        rec.record("poll", ids=ids)
-        if (kind := failing()) is not None:
-            return failure(kind, fmt)
-        return listed(ids, fmt)
+        office.rec.record("poll", ids=ids)
+        return office.failing(fmt) or office.listed(ids, fmt)
 
     @app.get("/requests/{sid}.{fmt}")
     async def get_request(sid: str, fmt: str) -> Response:
-        if sid not in served:
-            return Response(records.error_404, status_code=404, media_type="text/xml")
-        return listed([sid], fmt)
+        if sid not in office.served:
+            return Response(office.records.error_404, status_code=404, media_type="text/xml")
+        return office.listed([sid], fmt)
+
+
+def _control_routes(app: FastAPI, office: BackOffice) -> None:
+    """The test's controls (no key): what a request id serves, the POST mode, the failures to answer."""
 
     @app.post("/fake/requests/{sid}")
     async def serve_as(sid: str, request: Request) -> Response:
         body = await _json_body(request)
         file, record = str(body.get("file")), str(body.get("record"))
-        if not records.known(file, record):
+        if not office.records.known(file, record):
             return JSONResponse({"error": f"no record {record!r} in {file!r}"}, status_code=400)
-        with lock:
-            served[sid] = (file, record)
+        with office.lock:
+            office.served[sid] = (file, record)
         return JSONResponse({"service_request_id": sid, "file": file, "record": record})
 
     @app.post("/fake/mode")
@@ -222,8 +251,8 @@ def create_app(folder: Path | None = None, api_key: str | None = "fake-open311-k
         body = await _json_body(request)
         if body.get("post") not in ("id", "token"):
             return JSONResponse({"error": 'want {"post": "id"|"token"}'}, status_code=400)
-        state["post"] = body["post"]
-        return JSONResponse({"post": state["post"]})
+        office.post_mode = body["post"]
+        return JSONResponse({"post": office.post_mode})
 
     @app.post("/fake/failures")
     async def failures(request: Request) -> Response:
@@ -231,11 +260,9 @@ def create_app(folder: Path | None = None, api_key: str | None = "fake-open311-k
         count, kind = body.get("count"), body.get("kind")
         if not isinstance(count, int) or count < 0 or kind not in FAILURE_KINDS:
             return JSONResponse({"error": f'want {{"count": n, "kind": one of {FAILURE_KINDS}}}'}, status_code=400)
-        with lock:
-            state["failures"] = [kind] * count
+        with office.lock:
+            office.failures = [kind] * count
         return JSONResponse({"count": count, "kind": kind})
-
-    return app
 
 
 def _media(fmt: str) -> str:
