@@ -4,16 +4,21 @@ the ``lang`` cookie, else ``Accept-Language``, else the jurisdiction's first loc
 
 Keys are short dotted names; a text may hold ``{name}`` fields filled by `translate`. A key missing in
 French falls back to English, a key missing in both is shown as itself (a gap is visible, never a crash).
+Every page fills ``{phone_example}`` with `phone_example` of the jurisdiction's region.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+
+import phonenumbers
 
 from shared.web import i18n
 from shared.web.i18n import LANGUAGE_COOKIE, LANGUAGES, other_language
 
-__all__ = ["LANGUAGES", "LANGUAGE_COOKIE", "MESSAGES", "choose_language", "other_language", "translate"]
+__all__ = ["LANGUAGES", "LANGUAGE_COOKIE", "MESSAGES", "choose_language", "other_language", "phone_example",
+           "translate"]
 
 MESSAGES: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -157,7 +162,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error.place": "Place a pin on the map or type an address.",
         "error.place_outside": "This place is outside the city.",
         "error.email": "Enter an email address like name@example.org.",
-        "error.phone": "Enter a phone number like +1 613 555 0123.",
+        "error.phone": "Enter a phone number like {phone_example}.",
         "error.phone_region": "We can send text messages only to phone numbers of this country. Enter one, or choose email.",
         "error.notify": "Choose how to be contacted.",
         "error.rating": "Choose a rating from 1 to 5.",
@@ -171,7 +176,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "link.lead": "Type your email address and your mobile number. We send a code to each; type both codes to link them. Nobody can link an address or a number that is not theirs.",
         "link.email": "Email address",
         "link.phone": "Mobile phone number",
-        "link.phone.hint": "For example +1 613 555 0123. The code comes by text message.",
+        "link.phone.hint": "For example {phone_example}. The code comes by text message.",
         "link.channel": "Where should we answer you?",
         "link.channel.email": "By email",
         "link.channel.sms": "By text message (SMS)",
@@ -339,7 +344,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "error.place": "Placez un repère sur la carte ou tapez une adresse.",
         "error.place_outside": "Ce lieu est hors de la ville.",
         "error.email": "Entrez une adresse courriel comme nom@exemple.org.",
-        "error.phone": "Entrez un numéro comme +1 613 555 0123.",
+        "error.phone": "Entrez un numéro comme {phone_example}.",
         "error.phone_region": "Nous n'envoyons de textos qu'aux numéros de ce pays. Entrez-en un, ou choisissez le courriel.",
         "error.notify": "Choisissez comment être joint.",
         "error.rating": "Choisissez une note de 1 à 5.",
@@ -353,7 +358,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "link.lead": "Entrez votre adresse courriel et votre numéro de cellulaire. Nous envoyons un code à chacun ; entrez les deux codes pour les lier. Personne ne peut lier une adresse ou un numéro qui n'est pas le sien.",
         "link.email": "Adresse courriel",
         "link.phone": "Numéro de cellulaire",
-        "link.phone.hint": "Par exemple +1 613 555 0123. Le code arrive par texto.",
+        "link.phone.hint": "Par exemple {phone_example}. Le code arrive par texto.",
         "link.channel": "Où devons-nous vous répondre ?",
         "link.channel.email": "Par courriel",
         "link.channel.sms": "Par texto (SMS)",
@@ -386,6 +391,18 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
 def translate(language: str, key: str, **fields: object) -> str:
     """The portal's text of `key` in `language` (`shared.web.i18n.translate` over `MESSAGES`)."""
     return i18n.translate(MESSAGES, language, key, **fields)
+
+
+@cache
+def phone_example(region: str) -> str:
+    """A mobile number of `region` (ISO 3166 alpha-2, any case) in international format, for the phone hints
+    and errors: libphonenumber's example mobile (`phonenumbers.example_number_for_type`; US
+    ``+1 201-555-0123``, CA ``+1 506-234-5678``, FR ``+33 6 12 34 56 78``). It is a number the portal's
+    forms accept, since they take SMS numbers of the jurisdiction's country only
+    (`domain.portal.sms_region`). A region libphonenumber does not know gets the US example."""
+    number = (phonenumbers.example_number_for_type(region.upper(), phonenumbers.PhoneNumberType.MOBILE)
+              or phonenumbers.example_number_for_type("US", phonenumbers.PhoneNumberType.MOBILE))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def choose_language(query: str | None, cookie: str | None, accept_language: str | None, default: str = "en") -> str:

@@ -26,7 +26,8 @@ from starlette.datastructures import UploadFile
 
 from services.intake_web.adapters.portal import PgPortalStore, PortalCaseReads
 from services.intake_web.adapters.profiles import NotifierProfiles
-from services.intake_web.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
+from services.intake_web.domain.agent import default_region
+from services.intake_web.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, phone_example, translate
 from services.intake_web.domain.limits import Refused
 from shared.media.photos import NotAnImage
 from services.intake_web.domain.portal import (
@@ -175,10 +176,11 @@ def _is_fragment(request: Request) -> bool:
 
 def render(request: Request, d: Deps, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """One page or fragment in the request's language, with the security headers; a ``?lang=`` choice is
-    kept in the ``lang`` cookie for a year, and a browser gets its random session key."""
+    kept in the ``lang`` cookie for a year, and a browser gets its random session key. Phone hints show a
+    number of the country the forms accept (`phone_example` of `domain.agent.default_region`)."""
     lang = language(request, d)
     s = d.site.settings
-    t = partial(translate, lang)
+    t = partial(translate, lang, phone_example=phone_example(default_region(d.jurisdiction, d.agent.default_region)))
     zone = ZoneInfo(d.jurisdiction.timezone)
 
     def when(value: datetime | str | None) -> str:
