@@ -6,8 +6,12 @@ untrusted); nothing here raises on a bad body, it becomes the failure's reason."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import quote, quote_plus
+
+from lxml import etree
 
 from shared.open311 import Open311FormatError, ServiceRequest
 from shared.open311.wire import Format, parse_errors, parse_post_response, parse_requests
@@ -139,3 +143,57 @@ def read_requests_answer(answer: Answer, fmt: Format) -> list[ServiceRequest] | 
         detail = _errors_text(answer.body, fmt, answer.status)
         reason = f"the endpoint answered errors ({detail})" if detail else f"unreadable answer: {exc}"
         return Failed(short_error(f"poll: {reason}"), retry=True)
+
+
+def read_requests_by_item(answer: Answer, fmt: Format) -> tuple[list[ServiceRequest], dict[str, str]] | Failed:
+    """`read_requests_answer`, item by item when only some items are wrong (a status other than ``open`` or
+    ``closed``, a date without an offset...): (the requests read, {external id: why its item could not be
+    read}). One wrong item would otherwise fail the poll of every forward in the same call (up to 50 cases,
+    on every poll). A body that is not a list of requests at all is still a `Failed`."""
+    whole = read_requests_answer(answer, fmt)
+    if not isinstance(whole, Failed):
+        return whole, {}
+    if "item #" not in whole.error:
+        return whole
+    try:
+        items = _json_request_items(answer.body) if fmt == "json" else _xml_request_items(answer.body)
+    except (ValueError, etree.XMLSyntaxError):
+        return whole
+    read: list[ServiceRequest] = []
+    unreadable: dict[str, str] = {}
+    for external_id, single in items:
+        try:
+            read += parse_requests(single, fmt)
+        except (Open311FormatError, ValueError) as exc:
+            if external_id:
+                unreadable[external_id] = short_error(f"poll: unreadable request {external_id[:MAX_ID_CHARS]}: {exc}")
+    return read, unreadable
+
+
+def _json_request_items(body: bytes) -> list[tuple[str | None, bytes]]:
+    data: Any = json.loads(body)
+    if isinstance(data, dict):
+        data = data.get("service_requests")
+    if not isinstance(data, list):
+        raise ValueError("not a list of requests")
+    out = []
+    for item in data:
+        external_id = item.get("service_request_id") if isinstance(item, dict) else None
+        out.append((None if external_id is None else str(external_id), json.dumps([item]).encode()))
+    return out
+
+
+def _xml_request_items(body: bytes) -> list[tuple[str | None, bytes]]:
+    # Reached only after the wire parser read the document (no DTD, no entity): parsed again as safely.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=True, remove_pis=True)
+    root = etree.fromstring(body, parser=parser)
+    out = []
+    for element in root:
+        if not isinstance(element.tag, str) or etree.QName(element).localname != "request":
+            continue
+        found = next((c.text for c in element if isinstance(c.tag, str)
+                      and etree.QName(c).localname == "service_request_id"), None)
+        out.append((found.strip() if found else None,
+                    b"<service_requests>" + etree.tostring(element) + b"</service_requests>"))
+    return out

@@ -238,7 +238,9 @@ async def poll_due(f: Forwarding) -> int:
 
 async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[dict[str, Any]]) -> None:
     """Resolve the tokens of `rows` awaiting one (``GET tokens/{token}``), then read the statuses of those
-    forwarded (``GET requests?service_request_id=…``, `MAX_IDS_PER_POLL` ids a call) and record each."""
+    forwarded (``GET requests?service_request_id=…``, `MAX_IDS_PER_POLL` ids a call) and record each; an
+    item of the answer that cannot be read is a poll failure of its forward only
+    (`answers.read_requests_by_item`)."""
     url, fmt = f.urls[endpoint.name], endpoint.format
     for row in (r for r in rows if r["state"] == "awaiting_token"):
         result = answers.read_token_answer(
@@ -251,7 +253,7 @@ async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[
     forwarded = [r for r in rows if r["state"] == "forwarded"]
     for start in range(0, len(forwarded), MAX_IDS_PER_POLL):
         chunk = forwarded[start:start + MAX_IDS_PER_POLL]
-        result = answers.read_requests_answer(
+        result = answers.read_requests_by_item(
             await f.client.requests(url, fmt, [r["external_service_request_id"] for r in chunk],
                                     jurisdiction_id=endpoint.jurisdiction_id), fmt)
         if isinstance(result, Failed):
@@ -259,11 +261,16 @@ async def poll_endpoint(f: Forwarding, endpoint: ForwardingEndpoint, rows: list[
             for row in chunk:
                 await record_poll_failure(f, row, error)
             continue
-        found = {r.service_request_id: r for r in result}
+        read, unreadable = result
+        found = {r.service_request_id: r for r in read}
         for row in chunk:
             request = found.get(row["external_service_request_id"])
             if request is not None:
                 await record_reading(f, row, request)
+            elif row["external_service_request_id"] in unreadable:
+                reason = unreadable[row["external_service_request_id"]]
+                await record_poll_failure(f, row, answers.without_secret(Failed(reason, True),
+                                                                         f.api_key(endpoint.name)).error)
 
 
 async def record_token(f: Forwarding, row: dict[str, Any], external_id: str) -> str:

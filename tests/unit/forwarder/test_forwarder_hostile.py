@@ -131,3 +131,37 @@ async def test_an_id_the_endpoint_already_gave_another_case_is_refused() -> None
     await h.poll_due(f)
     assert store.repo.rows[(third, "county")]["state"] == "refused"
     assert store.emitted("forwarding.forward_failed")[-1].subject == str(third)
+
+
+async def test_one_unreadable_request_fails_the_poll_of_its_forward_only() -> None:
+    store = FakeStore(FakeRepo(), "forwarder")
+    good, odd = await _one_county_case(store), await _one_county_case(store)
+    for case_id, external in ((good, "C-1"), (odd, "C-2")):
+        store.repo.rows[(case_id, "county")].update(state="forwarded", external_service_request_id=external,
+                                                    next_poll_at=T0)
+    endpoint = Endpoints(Answer(200, b"[]"))
+
+    async def requests(*args, **kwargs) -> Answer:
+        return Answer(200, json.dumps([{"service_request_id": "C-2", "status": "acknowledged"},
+                                       {"service_request_id": "C-1", "status": "closed", "status_notes": "Done"},
+                                       {"service_request_id": "C-9", "status": "closed"}]).encode())
+    endpoint.requests = requests  # type: ignore[method-assign]
+    await h.poll_due(forwarding(store, endpoint))
+    [reported] = store.emitted("forwarding.status_reported")
+    assert reported.subject == str(good) and reported.data["status"] == "closed"
+    odd_row = store.repo.rows[(odd, "county")]
+    assert odd_row["poll_failures"] == 1 and "C-2" in odd_row["last_error"] and "status" in odd_row["last_error"]
+
+
+def test_xml_requests_are_read_item_by_item_and_a_bomb_is_still_refused() -> None:
+    from services.forwarder.domain.answers import read_requests_by_item
+
+    body = (b"<service_requests><request><service_request_id>C-2</service_request_id><status>acknowledged"
+            b"</status></request><request><service_request_id>C-1</service_request_id><status>open</status>"
+            b"</request></service_requests>")
+    read, unreadable = read_requests_by_item(Answer(200, body), "xml")  # type: ignore[misc]
+    assert [r.service_request_id for r in read] == ["C-1"] and list(unreadable) == ["C-2"]
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+            b"<service_requests><request><service_request_id>&b;</service_request_id><status>x</status>"
+            b"</request></service_requests>")
+    assert isinstance(read_requests_by_item(Answer(200, bomb), "xml"), h.Failed)
