@@ -49,6 +49,9 @@ from shared.surveys import InvalidSurveyToken
 from shared.web import mount_vendor, require_vendor
 
 router = APIRouter(include_in_schema=False)
+media_router = APIRouter(tags=["media"])
+"""The portal's one route in its OpenAPI document: ``/media/{photo_id}.jpg``, the Open311 ``media_url`` of
+portal photos, which other systems fetch (a forwarded case's ``media_url``, Open311 readers)."""
 
 PACKAGE = Path(__file__).resolve().parents[1]
 """`services/intake_web`: templates in `templates/`, the portal's script and styles in `static/`."""
@@ -113,6 +116,7 @@ def mount(rt: Runtime, deps: Deps, *, store: PortalStore | None, reads: CaseRead
     from services.intake_web.entrypoints import profile_link  # it renders with this module's `render`
 
     rt.app.include_router(router, dependencies=list(dependencies))
+    rt.app.include_router(media_router, dependencies=list(dependencies))
     rt.app.include_router(profile_link.router, dependencies=list(dependencies))
 
 
@@ -367,10 +371,13 @@ async def photos_busy(request: Request, exc: Exception) -> Response:
     return response
 
 
-@router.get("/media/{photo_id}.jpg")
+@media_router.get("/media/{photo_id}.jpg", response_class=Response, responses={
+    200: {"description": "The photo: a JPEG re-encoded without its metadata",
+          "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+    404: {"description": "No such photo (never stored, or erased), or an id that is not a UUID"}})
 async def media(photo_id: str, d: AppDeps) -> Response:
     """A stored photo (public; cached 5 minutes only: it is erased with its case or when no report used
-    it, so no cache may keep it long)."""
+    it, so no cache may keep it long). `photo_id` is the photo's UUID; anything else is a 404."""
     try:
         pid = UUID(photo_id)
     except ValueError:
