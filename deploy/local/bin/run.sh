@@ -58,7 +58,7 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   case read API    http://127.0.0.1:8081/cases/requests
   health, metrics  http://127.0.0.1:8080/metrics  (and 8081 case, 8082 router, 8083 dedup, 8084 notifier, 8085 intake_email,
                    8086 intake_sms_voice, 8087 intake_social, 8089 webhooks, 8090 insights, 8094 forwarder)
-  integrations     webhooks http://127.0.0.1:8089/admin/subscriptions   forwarder http://127.0.0.1:8094/admin/forwards
+  integrations     webhooks http://127.0.0.1:8089/admin/subscriptions   forwarder http://127.0.0.1:8094/admin/forwards?service_request_id=<case-number>
                    (administrator token; docs/integrations.md)   AsyncAPI http://127.0.0.1:8081/asyncapi.json
   link contacts    http://127.0.0.1:8080/profile/link
   restarts         a service that stops on its own is restarted (1 s, 2 s, 4 s ... 30 s): var/logs/supervisor.log
