@@ -118,6 +118,12 @@ class ForwarderReads:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM forwards WHERE case_id = $1 ORDER BY endpoint", case_id)
         return [dict(r) for r in rows]
 
+    async def of_case_number(self, service_request_id: str) -> list[dict[str, Any]]:
+        """Every forward of the case numbered `service_request_id` (e.g. ``NYC-26-000042``), by endpoint name."""
+        rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM forwards WHERE service_request_id = $1 ORDER BY endpoint",
+                                   service_request_id)
+        return [dict(r) for r in rows]
+
 
 def _prefixed(alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in _COLUMNS.split(","))

@@ -1,5 +1,6 @@
 """The forwarder's admin API (docs/integrations.md, "Open311 forwarding"), bearer tokens via `shared.auth`,
-supervisor or administrator: `GET /admin/forwards?case_id=` shows where a case was sent and how it stands;
+supervisor or administrator: `GET /admin/forwards?case_id=` (the case's UUID) or `?service_request_id=` (its
+number, e.g. ``NYC-26-000042``) shows where a case was sent and how it stands;
 `POST /admin/forwards/{case_id}/retry` sends again what gave up or was refused. A case without forwards is
 404; a retry with nothing to retry 409, nothing changed. The routes find their reads and unit of work on
 `app.state.forwarder` (a `ForwarderApi`, put there by `mount`)."""
@@ -78,14 +79,27 @@ def _api(request: Request) -> ForwarderApi:
 
 
 @router.get("/admin/forwards", response_model=ForwardsView)
-async def get_forwards(request: Request, _who: Managers,
-                       case_id: Annotated[UUID, Query(description="the case's id (case_id of its events)")],
-                       ) -> ForwardsView:
-    """Where the case was sent and how each send stands; 404 when it was never sent anywhere."""
-    rows = await _api(request).reads().of_case(case_id)
+async def get_forwards(
+        request: Request, _who: Managers,
+        case_id: Annotated[UUID | None, Query(description="the case's id (case_id of its events)")] = None,
+        service_request_id: Annotated[str | None, Query(
+            description="the case's number instead of its id, e.g. NYC-26-000042 (any letter case)",
+            min_length=1, max_length=64, pattern=r"^[!-~]+$")] = None,
+) -> ForwardsView:
+    """Where the case was sent and how each send stands, the case given by exactly one of `case_id` and
+    `service_request_id` (else 422); 404 when it was never sent anywhere. The answer's ``case_id`` is the
+    one the retry route takes."""
+    if (case_id is None) == (service_request_id is None):
+        raise HTTPException(422, "give exactly one of case_id (the case's UUID) and service_request_id (its number)")
+    reads = _api(request).reads()
+    if case_id is not None:
+        rows, named = await reads.of_case(case_id), str(case_id)
+    else:
+        named = str(service_request_id).upper()
+        rows = await reads.of_case_number(named)
     if not rows:
-        raise HTTPException(404, f"case {case_id} has no forwards")
-    return _view(case_id, rows)
+        raise HTTPException(404, f"case {named} has no forwards")
+    return _view(rows[0]["case_id"], rows)
 
 
 @router.post("/admin/forwards/{case_id}/retry", response_model=ForwardsView)
