@@ -7,16 +7,38 @@ given by the forwarder's settings (`OMNI311_FORWARDING_URLS`, `OMNI311_FORWARDIN
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ForwardingEndpoint", "ForwardingSpec", "MAX_IDS_PER_POLL"]
+if TYPE_CHECKING:
+    from shared.jurisdiction.workflow import Workflow
+
+__all__ = ["ForwardingEndpoint", "ForwardingSpec", "MAX_IDS_PER_POLL", "closed_status", "reopened_status"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 MAX_IDS_PER_POLL = 50
 """At most this many ids in one ``GET /requests?service_request_id=a,b,c`` (docs/integrations.md)."""
+
+
+def closed_status(configured: str | None, workflow: Workflow) -> str | None:
+    """Our workflow status for an endpoint's ``closed``: ``configured`` (``forwarding.closed_status``) when
+    given, else the workflow's first Open311-closed status that notifies, other than its ``merged_status``
+    (a case becomes a duplicate only by a merge); None when there is none. Not checked here: the loader
+    (`shared.jurisdiction.loader`) refuses an undeclared or Open311-``open`` status. Source:
+    docs/integrations.md, "Open311 forwarding"."""
+    if configured:
+        return configured
+    return next((s.id for s in workflow.statuses
+                 if s.open311 == "closed" and s.notify and s.id != workflow.merged_status), None)
+
+
+def reopened_status(configured: str | None, workflow: Workflow) -> str:
+    """Our workflow status for an endpoint's ``open`` on a case closed here: ``configured``
+    (``forwarding.reopened_status``) when given, else the workflow's ``resume_to``. Not checked here: the
+    loader refuses an undeclared or Open311-``closed`` status. Source: docs/integrations.md."""
+    return configured or workflow.resume_to
 
 
 class _Strict(BaseModel):

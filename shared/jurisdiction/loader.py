@@ -24,7 +24,7 @@ from shared.jurisdiction.config import (
 )
 from shared.jurisdiction.derive import DERIVATION_VERSION, DerivedCatalogue, DerivedService, derive_services
 from shared.jurisdiction.errors import JurisdictionConfigError
-from shared.jurisdiction.forwarding import ForwardingSpec
+from shared.jurisdiction.forwarding import ForwardingSpec, closed_status, reopened_status
 from shared.jurisdiction.geo import DistrictIndex
 from shared.jurisdiction.model import (
     DEFAULT_MERGE_THRESHOLD,
@@ -584,15 +584,15 @@ def _check_teams(departments: tuple[Department, ...], source: str) -> None:
 
 def _forwarding(config: JurisdictionConfig, workflow: Workflow, services: list[Service],
                 source: str) -> ForwardingSpec:
-    """``forwarding:`` with its statuses resolved (docs/integrations.md, "Open311 forwarding"): the closed
-    status defaults to the workflow's first Open311-closed status that notifies, the reopened one to its
-    ``resume_to``. Raises `JurisdictionConfigError` for an undeclared status, a closed status that is
-    Open311 ``open`` (or a reopened one that is ``closed``), or a mapped service_code we do not offer."""
+    """``forwarding:`` with its statuses resolved (docs/integrations.md, "Open311 forwarding") by
+    `shared.jurisdiction.forwarding.closed_status` and `reopened_status`: the closed status defaults to the
+    workflow's first Open311-closed status that notifies, the reopened one to its ``resume_to``. Raises
+    `JurisdictionConfigError` for an undeclared status, a closed status that is Open311 ``open`` (or a
+    reopened one that is ``closed``), or a mapped service_code we do not offer."""
     spec = config.forwarding
     where = f"{source}: forwarding"
-    closed = spec.closed_status or next(
-        (s.id for s in workflow.statuses if s.open311 == "closed" and s.notify), None)
-    reopened = spec.reopened_status or workflow.resume_to
+    closed = closed_status(spec.closed_status, workflow)
+    reopened = reopened_status(spec.reopened_status, workflow)
     for key, status, want in (("closed_status", closed, "closed"), ("reopened_status", reopened, "open")):
         if status is None or not workflow.has(status):
             raise JurisdictionConfigError(f"{where}.{key}: {status!r} is not a status of the workflow")

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.case.domain.commands import Actor
 from shared.events import CaseForwarded, ForwardFailed, StatusReported
+from shared.jurisdiction import forwarding as shared_rules
 
 EXTERNAL_SYSTEM = "external_system"
 """The role of an Open311 endpoint on the timeline."""
@@ -25,28 +26,17 @@ def external_actor(endpoint: str) -> Actor:
 
 
 def closed_status(jurisdiction: Any) -> str | None:
-    """Our workflow status for an endpoint's ``closed``: the jurisdiction's `forwarding.closed_status`
-    (the loader resolves and checks it, `shared.jurisdiction.loader`), else, for a jurisdiction built
-    without the loader, the workflow's first Open311-closed status that tells the reporters (``notify``),
-    else its first Open311-closed status (the merged status never); None when there is none."""
-    workflow = jurisdiction.workflow
-    configured = jurisdiction.forwarding.closed_status
-    if configured and workflow.has(configured) and configured != workflow.merged_status:
-        return str(configured)
-    closed = [s for s in workflow.statuses if s.open311 == "closed" and s.id != workflow.merged_status]
-    chosen = next((s for s in closed if s.notify), closed[0] if closed else None)
-    return chosen.id if chosen is not None else None
+    """Our workflow status for an endpoint's ``closed``: the jurisdiction's `forwarding.closed_status`,
+    which the loader resolves and checks; a jurisdiction built without the loader (tests) gets the same
+    default (`shared.jurisdiction.forwarding.closed_status`). None when there is none."""
+    return shared_rules.closed_status(jurisdiction.forwarding.closed_status, jurisdiction.workflow)
 
 
 def reopened_status(jurisdiction: Any) -> str | None:
     """Our workflow status for an endpoint's ``open`` on a case closed here: the jurisdiction's
-    `forwarding.reopened_status` (resolved by the loader), else the workflow's `resume_to` (``in_progress``
-    by default); None when neither is an open status of the workflow."""
-    workflow = jurisdiction.workflow
-    for candidate in (jurisdiction.forwarding.reopened_status, workflow.resume_to):
-        if candidate and workflow.has(candidate) and workflow.open311(candidate) == "open":
-            return str(candidate)
-    return None
+    `forwarding.reopened_status` (resolved by the loader), else the same default as the loader's, the
+    workflow's `resume_to` (`shared.jurisdiction.forwarding.reopened_status`)."""
+    return shared_rules.reopened_status(jurisdiction.forwarding.reopened_status, jurisdiction.workflow)
 
 
 def reported_move(case: dict[str, Any], reported: str, jurisdiction: Any) -> str | None:
@@ -59,7 +49,8 @@ def reported_move(case: dict[str, Any], reported: str, jurisdiction: Any) -> str
     if case.get("merged_into") is not None or case["status"] == reported:
         return None
     to = closed_status(jurisdiction) if reported == "closed" else reopened_status(jurisdiction)
-    return None if to is None or to == case["workflow_status"] else to
+    workflow = jurisdiction.workflow
+    return None if to is None or not workflow.has(to) or to == case["workflow_status"] else to
 
 
 def forwarded_row(ev: CaseForwarded) -> dict[str, Any]:
