@@ -28,7 +28,6 @@ from shared.db.outbox import OutboxRelay
 from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
-from shared.events.asyncapi import service_document
 from shared.service_layer import Handlers, dispatch
 from shared.kafka import Consumer, Delivery, create_broker, create_producer, ensure_topics, outbox_publisher
 from shared.logs import configure_logging, get_logger
@@ -178,6 +177,9 @@ class Runtime:
                                        "description": "An AsyncAPI 3.0 document (docs/integrations.md, section 4)"}})
         async def asyncapi() -> JSONResponse:
             if self._asyncapi is None:  # built on first use: subscribers are registered after the runtime
+                # Imported here: FastStream's specification modules cost every service's start-up otherwise.
+                from shared.events.asyncapi import service_document
+
                 self._asyncapi = service_document(self.service, self.broker, self.settings)
             return JSONResponse(self._asyncapi)
 
