@@ -1,6 +1,6 @@
 """What the case page shows of a case beyond its fields (pure): who did a timeline entry, whether the
-signed-in user may claim the case, and how the router judged it (the classifier's suggestions, the place
-found from words)."""
+signed-in user may claim the case, how the router judged it (the classifier's suggestions, the place
+found from words), and where it was forwarded."""
 
 from __future__ import annotations
 
@@ -49,6 +49,20 @@ def actor_label(entry: Mapping[str, Any], translate: Callable[[str], str]) -> st
     if label.casefold() in (shown.casefold(), str(actor).casefold()):  # the service itself: "system"
         return label
     return f"{shown} · {label}"
+
+
+def forward_title(forward: Mapping[str, Any], translate: Callable[..., str]) -> str:
+    """What a forward is, in one sentence (docs/integrations.md, "Open311 forwarding"): "Forwarded to
+    county-public-works as COUNTY-26-000042", or, while the endpoint answered only a token, "Forwarded to
+    county-public-works, waiting for its id (token 12-ab)". `forward` is an ``external_requests`` row of
+    ``GET /staff/cases/{sid}`` or the detail of a ``forwarded`` timeline entry (``endpoint``,
+    ``external_service_request_id``, ``token``); `translate` the page language's `i18n.translate`."""
+    endpoint = forward.get("endpoint") or "—"
+    if forward.get("external_service_request_id"):
+        return translate("forward.as", endpoint=endpoint, id=forward["external_service_request_id"])
+    if forward.get("token"):
+        return translate("forward.waiting", endpoint=endpoint, token=forward["token"])
+    return translate("forward.waiting_no_token", endpoint=endpoint)
 
 
 def claim_offer(case: Mapping[str, Any], who: Principal) -> str | None:

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 from services.workbench.config import SESSION_COOKIE
-from services.workbench.domain.case_page import actor_label, claim_offer, person_name
+from services.workbench.domain.case_page import actor_label, claim_offer, forward_title, person_name
 from services.workbench.domain.i18n import LANGUAGE_COOKIE, choose_language, other_language, translate
 from services.workbench.domain.queue import SLA_TAG_CLASS, due_at, sla_state
 from services.workbench.service_layer.deps import Deps
@@ -117,7 +117,8 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(PACKAGE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(sla_state=sla_state, due_at=due_at, SLA_TAG_CLASS=SLA_TAG_CLASS, Role=Role,
-                       actor_label=actor_label, claim_offer=claim_offer, person_name=person_name)
+                       actor_label=actor_label, claim_offer=claim_offer, person_name=person_name,
+                       forward_title=forward_title)
     return env
 
 
