@@ -120,3 +120,15 @@ def scrub_contacts(text: str, region: str = "US") -> str:
     for start, end, label in sorted(spans, reverse=True):
         out = out[:origin[start]] + label + out[origin[end - 1] + 1:]
     return out
+
+
+_EMAIL_SHAPE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+
+
+def looks_like_email(text: str) -> bool:
+    """Whether `text` (already trimmed) is one email address as our forms accept it: at most 254 characters
+    (RFC 5321 §4.5.3.1.3, the longest path), one ``@`` with something before it, and after it a domain holding a dot
+    that is neither its first nor its last character; no whitespace, ``<``, ``>``, quote, ``,`` or ``;`` anywhere (one
+    bare address, never a display name or a list). Non-ASCII letters pass: a caller that cannot send to them
+    (no SMTPUTF8, RFC 6531) checks `str.isascii` itself."""
+    return len(text) <= 254 and _EMAIL_SHAPE.fullmatch(text) is not None

@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import phonenumbers
 
-from shared.contacts import anonymous_contact_key, contact_key, e164
+from shared.contacts import anonymous_contact_key, contact_key, e164, looks_like_email
 from shared.events import FollowRequested, HelpDeflected, MessageReceived, Pii, SurveyAnswered
 from shared.jurisdiction.geo import distance_m
 from shared.open311 import ServiceRequest
@@ -26,7 +26,6 @@ HONEYPOT_FIELD = "website"
 is refused."""
 MAX_DESCRIPTION = 4000
 MAX_COMMENT = 2000
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 SpamReason = Literal["honeypot", "form_token_invalid", "form_too_fast", "form_expired"]
 
@@ -113,7 +112,7 @@ def parse_contact(form: Mapping[str, Any], *, region: str, anonymous_allowed: bo
         raise FormProblem({"notify": "error.notify"})
     if notify == "email":
         email = str(form.get("email") or "").strip()
-        if not EMAIL_RE.match(email) or len(email) > 254:
+        if not looks_like_email(email):
             raise FormProblem({"email": "error.email"})
         return Contact("email", email=email)
     if notify == "sms":

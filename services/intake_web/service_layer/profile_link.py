@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 from services.intake_web.adapters.profiles import Linked, LinkRequest, LinkStarted
 from services.intake_web.domain.agent import default_region
-from services.intake_web.domain.portal import EMAIL_RE, FormProblem, sms_region
+from services.intake_web.domain.portal import FormProblem, sms_region
 from services.intake_web.service_layer.deps import Deps
 from services.intake_web.service_layer.portal import check_spam_guard
-from shared.contacts import e164
+from shared.contacts import e164, looks_like_email
 
 CODE_RE = re.compile(r"^[0-9]{6}$")
 """A confirmation code as the notifier sends it: six digits (docs/integrations.md section 3)."""
@@ -38,7 +38,7 @@ def read_link_form(deps: Deps, form: Mapping[str, Any]) -> LinkRequest:
     Raises `FormProblem` naming every field to correct."""
     problems: dict[str, str | tuple[str, str]] = {}
     email = str(form.get("email") or "").strip()
-    if not EMAIL_RE.match(email) or len(email) > 254:
+    if not looks_like_email(email):
         problems["email"] = "error.email"
     region = default_region(deps.jurisdiction, deps.agent.default_region)
     phone = e164(str(form.get("phone") or "")[:40], region)

@@ -16,7 +16,7 @@ from uuid import UUID
 import phonenumbers
 
 from services.notifier.domain.model import Contact
-from shared.contacts import contact_key, e164
+from shared.contacts import contact_key, e164, looks_like_email
 
 Channel = Literal["email", "sms"]
 Language = Literal["en", "fr"]
@@ -26,9 +26,6 @@ CONTACT_KINDS = ("email", "phone", *PLATFORM_KINDS)
 CHANNEL_KIND: dict[str, str] = {"email": "email", "sms": "phone"}
 """The contact kind a preferred channel sends to."""
 
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-"""An email address as the portal accepts one (intake_web's form rule), ASCII only here: our SMTP path
-offers no SMTPUTF8 (RFC 6531)."""
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -74,7 +71,8 @@ def read_contact(kind: str, value: str, region: str) -> tuple[str, str]:
     surrogate, which no contact key can hash). Raises `ContactProblem`."""
     value = (value or "").strip()
     if kind == "email":
-        if len(value) > 254 or not value.isascii() or _CONTROLS.search(value) or not EMAIL_RE.match(value):
+        # ASCII only here: our SMTP path offers no SMTPUTF8 (RFC 6531)
+        if not value.isascii() or _CONTROLS.search(value) or not looks_like_email(value):
             raise ContactProblem("not an email address")
         return value, contact_key("email", value)
     if kind == "phone":

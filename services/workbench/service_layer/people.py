@@ -16,10 +16,9 @@ from services.workbench.adapters.http_api import ApiError
 from services.workbench.domain.forms import FormError
 from services.workbench.service_layer.deps import Deps
 from shared.auth import Principal
-from shared.contacts import contact_key, e164
+from shared.contacts import contact_key, e164, looks_like_email
 
 CONTACT_KEY_RE = re.compile(r"^ck_[A-Za-z0-9_]{1,80}$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 CHANNELS = ("email", "sms")
 LANGUAGES = ("en", "fr")
 
@@ -35,7 +34,7 @@ def person_key(d: Deps, *, contact_key_: str | None = None, email: str | None = 
             raise FormError("This is not a contact key (ck_…).")
         return contact_key_.strip()
     if email:
-        if not EMAIL_RE.match(email.strip()) or len(email.strip()) > 254:
+        if not looks_like_email(email.strip()):
             raise FormError("This is not an email address.")
         return contact_key("email", email.strip())
     if phone:
@@ -116,7 +115,7 @@ def link_body(d: Deps, form: Mapping[str, str]) -> dict[str, Any]:
     number = e164((form.get("phone") or "")[:40], d.jurisdiction.phone_region)
     if number is None:
         raise FormError("Type the caller's phone number (e.g. +1 613 555 0123).")
-    if not EMAIL_RE.match(email) or len(email) > 254:
+    if not looks_like_email(email):
         raise FormError("Type an email address like name@example.org.")
     body: dict[str, Any] = {"contacts": [{"kind": "phone", "value": number}, {"kind": "email", "value": email}]}
     for name, allowed in (("preferred_channel", CHANNELS), ("language", LANGUAGES)):
