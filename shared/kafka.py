@@ -33,6 +33,7 @@ import structlog
 
 from shared.events import DLQ_SUFFIX, Envelope, registry
 from shared.logs import get_logger
+from shared.retry import exponential_delay_s
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -204,7 +205,7 @@ class Consumer:
                     await handler(envelope, delivery)
                     return
                 except TRANSIENT_ERRORS as exc:
-                    delay = min(self.settings.consumer_retry_base_s * 2 ** (attempt - 1), 10.0)
+                    delay = exponential_delay_s(attempt, self.settings.consumer_retry_base_s, 10.0)
                     log.warning("transient_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
                     await asyncio.sleep(delay)
                     if attempt == attempts:
@@ -216,7 +217,7 @@ class Consumer:
                     if attempt == attempts:
                         await self.dead_letter(msg, delivery, type(exc).__name__, repr(exc))
                         return
-                    delay = min(self.settings.consumer_retry_base_s * 2 ** (attempt - 1), 10.0)
+                    delay = exponential_delay_s(attempt, self.settings.consumer_retry_base_s, 10.0)
                     log.warning("handler_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
                     await asyncio.sleep(delay)
         finally:

@@ -12,6 +12,7 @@ from typing import Literal
 from shared.contacts import scrub_contacts
 from shared.jurisdiction.forwarding import ForwardingEndpoint, ForwardingSpec
 from shared.open311 import ServiceRequest
+from shared.retry import exponential_delay_s
 
 State = Literal["pending", "awaiting_token", "forwarded", "failed", "refused", "closed"]
 """A forward's state (migrations/001_forwards.sql): to send; sent with a token; sent with the endpoint's id
@@ -43,19 +44,14 @@ def idempotency_key(case_id: object, endpoint: str) -> str:
     return f"omni311-forward-{case_id}-{endpoint}"
 
 
-def retry_delay_s(attempt: int, *, base_s: float, max_s: float) -> float:
-    """Seconds to wait after failed send number `attempt` (from 1): ``base × 2^(attempt−1)``, at most
-    `max_s` (docs/integrations.md: base 30 s, at most 1 h)."""
-    if attempt < 1:
-        raise ValueError(f"attempt counts from 1, got {attempt}")
-    return min(max_s, base_s * 2 ** min(attempt - 1, 40))
-
-
 def next_attempt(now: datetime, attempt: int, max_attempts: int, *, base_s: float, max_s: float) -> datetime | None:
-    """When send `attempt + 1` is due after send `attempt` failed, or None when `attempt` was the last."""
+    """When send `attempt + 1` is due after send `attempt` (from 1) failed, ``base_s × 2^(attempt−1)`` seconds
+    later and at most `max_s` (`shared.retry.exponential_delay_s`; docs/integrations.md: base 30 s, at most
+    1 h), or None when `attempt` was the last. Raises `ValueError` for `attempt` < 1."""
+    delay = exponential_delay_s(attempt, base_s, max_s)
     if attempt >= max_attempts:
         return None
-    return now + timedelta(seconds=retry_delay_s(attempt, base_s=base_s, max_s=max_s))
+    return now + timedelta(seconds=delay)
 
 
 def post_form(case: ServiceRequest, endpoint: ForwardingEndpoint, external_service_code: str, api_key: str | None,

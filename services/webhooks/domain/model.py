@@ -19,6 +19,8 @@ from uuid import UUID
 
 from standardwebhooks.webhooks import Webhook
 
+from shared.retry import exponential_delay_s
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 """A secret is `whsec_` + base64 of 24 random bytes (the contract; Standard Webhooks allows 24 to 64)."""
@@ -221,10 +223,8 @@ class RetryPolicy:
 def backoff_s(failures: int, policy: RetryPolicy, jitter: float) -> float:
     """Seconds before the next attempt after the `failures`-th failure in a row (≥ 1) of a message;
     `jitter` in [−1, 1] (a random draw, passed in) moves it by up to `policy.jitter_share`."""
-    if failures < 1:
-        raise ValueError("failures counts from 1")
+    delay = exponential_delay_s(failures, policy.base_s, policy.max_s)
     jitter = max(-1.0, min(1.0, jitter))
-    delay = min(policy.base_s * 2 ** min(failures - 1, 62), policy.max_s)
     return delay * (1 + policy.jitter_share * jitter)
 
 

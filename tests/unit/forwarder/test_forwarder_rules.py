@@ -12,7 +12,7 @@ import yaml
 
 from services.forwarder.domain import answers
 from services.forwarder.domain.answers import Accepted, Answer, Failed
-from services.forwarder.domain.forwards import Reading, changed, next_attempt, plan, post_form, retry_delay_s
+from services.forwarder.domain.forwards import Reading, changed, next_attempt, plan, post_form
 from shared.jurisdiction import JurisdictionConfigError, load_jurisdiction
 from shared.jurisdiction.forwarding import ForwardingSpec
 from shared.open311 import ServiceRequest
@@ -57,11 +57,12 @@ def test_a_case_without_a_point_is_sent_with_its_address_and_without_a_key_when_
 
 
 def test_the_backoff_doubles_from_the_base_up_to_the_maximum_and_stops_after_the_last_attempt() -> None:
-    assert [retry_delay_s(a, base_s=30, max_s=3600) for a in (1, 2, 3, 7, 8, 50)] == [30, 60, 120, 1920, 3600, 3600]
+    after = [next_attempt(T0, a, 100, base_s=30, max_s=3600) for a in (1, 2, 3, 7, 8, 50)]
+    assert after == [T0 + timedelta(seconds=s) for s in (30, 60, 120, 1920, 3600, 3600)]
     assert next_attempt(T0, 2, 8, base_s=30, max_s=3600) == T0 + timedelta(seconds=60)
     assert next_attempt(T0, 8, 8, base_s=30, max_s=3600) is None
     with pytest.raises(ValueError):
-        retry_delay_s(0, base_s=30, max_s=3600)
+        next_attempt(T0, 0, 8, base_s=30, max_s=3600)
 
 
 def test_a_status_report_is_a_change_of_status_notes_or_agency_from_a_fresh_request() -> None:
