@@ -132,3 +132,35 @@ def looks_like_email(text: str) -> bool:
     bare address, never a display name or a list). Non-ASCII letters pass: a caller that cannot send to them
     (no SMTPUTF8, RFC 6531) checks `str.isascii` itself."""
     return len(text) <= 254 and _EMAIL_SHAPE.fullmatch(text) is not None
+
+
+def mask_email(address: str) -> str:
+    """An email address shown to staff, enough to recognise it and not to use it: the first character of
+    the local part, ``***``, and the domain after the LAST ``@`` (a quoted local part may hold an ``@``):
+    ``jo.smith@example.org`` → ``j***@example.org``. Without ``@``: ``***``. Contract: docs/integrations.md,
+    section 3, "One resident profile across channels"."""
+    local, at, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at else "***"
+
+
+def mask_phone(number_e164: str) -> str:
+    """A phone number (E.164) shown to staff: international format, the national digits but the first three
+    and the last four starred: ``+15145550123`` → ``+1 514-***-0123``, ``+33142764040`` →
+    ``+33 1 42 ** 40 40``. ``***`` for what `phonenumbers` cannot parse. Contract: docs/integrations.md,
+    section 3."""
+    try:
+        number = phonenumbers.parse(number_e164)
+    except phonenumbers.NumberParseException:
+        return "***"
+    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    prefix = f"+{number.country_code}"
+    national = text[len(prefix):] if text.startswith(prefix) else text
+    n = sum(ch.isdigit() for ch in national)
+    out, i = [], 0
+    for ch in national:
+        if ch.isdigit():
+            out.append(ch if i < 3 or i >= n - 4 else "*")
+            i += 1
+        else:
+            out.append(ch)
+    return prefix + "".join(out)

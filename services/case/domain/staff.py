@@ -14,6 +14,7 @@ from typing import Any
 
 from services.case.domain.commands import Actor
 from services.case.domain.rules import district_names, routing_facts
+from shared.contacts import mask_email, mask_phone
 
 CALL_AGENT, DEPARTMENT_STAFF, SUPERVISOR, ADMINISTRATOR = "call_agent", "department_staff", "supervisor", "administrator"
 STAFF = frozenset({DEPARTMENT_STAFF, SUPERVISOR, ADMINISTRATOR})
@@ -229,17 +230,18 @@ def _json(value: Any) -> Any:
 
 
 def mask_address(pii: dict[str, Any]) -> str | None:
-    """A reporter's address as staff lists show it, enough to tell two apart and no more: ``a•••@example.org``
-    for an email, ``•••0123`` for a phone number, ``@a•••`` for a handle; None when there is none."""
+    """A reporter's address as staff lists show it, enough to tell two apart and no more, in the shape of
+    the notifier's profiles (docs/integrations.md, section 3): ``a***@example.org`` for an email
+    (`shared.contacts.mask_email`), ``+1 514-***-0123`` for a phone number (`shared.contacts.mask_phone`),
+    ``@a***`` for a handle; None when there is none."""
     email, phone, handle = pii.get("email"), pii.get("phone"), pii.get("handle")
     if email and "@" in email:
-        local, domain = email.rsplit("@", 1)
-        return f"{local[:1]}•••@{domain}"
+        return mask_email(email)
     if phone:
-        return f"•••{phone[-4:]}"
+        return mask_phone(phone)
     if handle:
         bare = handle.lstrip("@")
-        return f"@{bare[:1]}•••"
+        return f"@{bare[:1]}***"
     return None
 
 

@@ -185,7 +185,7 @@ class CaseMessage(_Out):
 
 
 class CaseReporter(_Out):
-    """A reporter of the case or of a case merged into it: `address` masked (``a•••@example.org``), `case`
+    """A reporter of the case or of a case merged into it: `address` masked (``a***@example.org``), `case`
     the number they reported under, `merged` False for the case's own reporter."""
 
     contact_key: str

@@ -16,7 +16,7 @@ from uuid import UUID
 import phonenumbers
 
 from services.notifier.domain.model import Contact
-from shared.contacts import contact_key, e164, looks_like_email
+from shared.contacts import contact_key, e164, looks_like_email, mask_email, mask_phone
 
 Channel = Literal["email", "sms"]
 Language = Literal["en", "fr"]
@@ -99,29 +99,13 @@ def textable_here(phone_e164: str, region: str) -> bool:
 
 
 def mask(kind: str, address: str) -> str:
-    """Enough of a contact to recognise it, not to use it: ``j***@example.org`` for an email,
-    ``+1 514-***-0123`` for a phone (international format, national digits but the first three and the
-    last four starred), the first three characters and ``***`` for a platform id."""
+    """Enough of a contact to recognise it, not to use it: an email by `shared.contacts.mask_email`
+    (``j***@example.org``), a phone by `shared.contacts.mask_phone` (``+1 514-***-0123``), the first three
+    characters and ``***`` for a platform id."""
     if kind == "email":
-        local, _, domain = address.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return mask_email(address)
     if kind == "phone":
-        try:
-            number = phonenumbers.parse(address)
-        except phonenumbers.NumberParseException:
-            return "***"
-        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        prefix = f"+{number.country_code}"
-        national = text[len(prefix):] if text.startswith(prefix) else text
-        n = sum(ch.isdigit() for ch in national)
-        out, i = [], 0
-        for ch in national:
-            if ch.isdigit():
-                out.append(ch if i < 3 or i >= n - 4 else "*")
-                i += 1
-            else:
-                out.append(ch)
-        return prefix + "".join(out)
+        return mask_phone(address)
     return f"{address[:3]}***"
 
 
