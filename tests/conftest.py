@@ -18,6 +18,7 @@ SHARED_PORTS_MODULES = ("tests/e2e/test_e2e_simulate_channels.py", "tests/e2e/te
 never two at once, so `make test`'s workers (pytest-xdist) take them as one group."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """One pytest-xdist group per module (`--dist loadgroup`): a module's tests run in one worker, so its
     module-scoped stack starts once, and the modules that need the fixed ports share one group."""

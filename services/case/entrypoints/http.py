@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +35,7 @@ from services.case.service_layer.handlers import Clocks
 from services.case.service_layer.retention import phone_region
 from shared.jurisdiction import Jurisdiction
 from shared.open311 import ServiceRequest, SpatialFilterError, parse_bbox, parse_circle
+from shared.service import invalid_request
 from shared.service_layer import UnitOfWork
 
 router = APIRouter()
@@ -62,6 +64,7 @@ def mount(app: FastAPI, api: CaseApi) -> None:
     token verifier on the app (`shared.auth.install_auth`)."""
     app.state.case_api = api
     app.add_exception_handler(UnstorableValue, unstorable_input)
+    app.add_exception_handler(RequestValidationError, invalid_request)  # as Runtime does: also for a bare app
     app.include_router(router)
     staff_routes.mount(app)
 
