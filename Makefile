@@ -68,10 +68,11 @@ test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
 # Two pytest-xdist workers (TEST_WORKERS=0: one process): end-to-end stacks mostly wait on Kafka and
-# PostgreSQL, so a second worker uses the second core; each module stays in one worker (tests/conftest.py).
+# PostgreSQL, so a second worker uses the second core; each module stays whole in one worker, and the two
+# modules that run `make run` on the fixed ports take turns (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: infra-up browser assets
-	$(PY) -m pytest tests -q -p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest tests -q -p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 bench: venv
 	$(PY) -m benchmarks.routing

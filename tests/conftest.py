@@ -6,25 +6,40 @@ is configured or listening, testcontainers starts the same three services instea
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from support import containers
 
 _started: list = []
+REPO = Path(__file__).resolve().parents[1]
 
 
 SHARED_PORTS_MODULES = ("tests/e2e/test_e2e_simulate_channels.py", "tests/e2e/test_e2e_bring_your_own_city.py")
-"""Modules that run `make run` on the fixed ports of `shared.settings.SERVICE_PORTS` and `tools.fakes.PORTS`:
-never two at once, so `make test`'s workers (pytest-xdist) take them as one group."""
+"""Modules that run `make run` on the fixed ports of `shared.settings.SERVICE_PORTS` and `tools.fakes.PORTS`."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One pytest-xdist group per module (`--dist loadgroup`): a module's tests run in one worker, so its
-    module-scoped stack starts once, and the modules that need the fixed ports share one group."""
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("make-run" if module in SHARED_PORTS_MODULES else module))
+@pytest.fixture(scope="module", autouse=True)
+def one_make_run_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """`make test` runs two pytest-xdist workers, each taking whole modules (`--dist loadfile`); a module of
+    `SHARED_PORTS_MODULES` holds an exclusive lock on ``var/test-logs/make-run.lock`` from before its own
+    fixtures start until they stop, so two never serve the same ports at once (the other waits). Autouse,
+    so it is set up before the module's other fixtures."""
+    module = request.node.nodeid.split("::", 1)[0]
+    if module not in SHARED_PORTS_MODULES:
+        yield
+        return
+    lock_path = REPO / "var" / "test-logs" / "make-run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_configure(config: pytest.Config) -> None:
