@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.webhooks.adapters.sender import UrlRefused
@@ -59,6 +60,8 @@ class WebhooksApi:
 def mount(app: FastAPI, api: WebhooksApi) -> None:
     """Serve the routes on `app` with `api`; the app needs a token verifier (`shared.auth.install_auth`)."""
     app.state.webhooks = api
+    for refusal in (admin.NotFound, admin.Conflict, admin.Invalid):
+        app.add_exception_handler(refusal, _refused)
     app.include_router(router)
 
 
@@ -191,12 +194,12 @@ class DeliveryOut(BaseModel):
         return cls(**vars(row))
 
 
-def _failed(exc: Exception) -> HTTPException:
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    """An admin action the service layer refused, whichever route asked: 404 for an unknown subscription,
+    409 for one whose state forbids it (`admin.Conflict`), 422 for a value it cannot take (`admin.Invalid`)."""
     if isinstance(exc, admin.NotFound):
-        return HTTPException(404, "no such subscription")
-    if isinstance(exc, admin.Conflict):
-        return HTTPException(409, str(exc))
-    return HTTPException(422, str(exc))
+        return JSONResponse({"detail": "no such subscription"}, status_code=404)
+    return JSONResponse({"detail": str(exc)}, status_code=409 if isinstance(exc, admin.Conflict) else 422)
 
 
 async def _checked_url(api: WebhooksApi, url: str) -> None:
@@ -215,13 +218,10 @@ async def create_subscription(body: NewSubscription, request: Request, _who: Adm
     api = _api(request)
     await _checked_url(api, body.url)
     secret = api.new_secret()
-    try:
-        sub = await admin.create(api.unit_of_work(), sub_id=api.new_id(), url=body.url, event_types=body.event_types,
-                                 service_codes=body.service_codes, departments=body.departments,
-                                 personal_data=body.personal_data, description=body.description, secret=secret,
-                                 known=api.known())
-    except admin.Invalid as exc:
-        raise _failed(exc) from None
+    sub = await admin.create(api.unit_of_work(), sub_id=api.new_id(), url=body.url, event_types=body.event_types,
+                             service_codes=body.service_codes, departments=body.departments,
+                             personal_data=body.personal_data, description=body.description, secret=secret,
+                             known=api.known())
     return SubscriptionCreated(**SubscriptionOut.of(sub).model_dump(), secret=secret)
 
 
@@ -234,10 +234,7 @@ async def list_subscriptions(request: Request, _who: Administrators) -> list[Sub
 @router.get("/{sub_id}", response_model=SubscriptionOut)
 async def get_subscription(sub_id: UUID, request: Request, _who: Administrators) -> SubscriptionOut:
     """One subscription."""
-    try:
-        return SubscriptionOut.of(await admin.read(_api(request).unit_of_work(), sub_id))
-    except admin.NotFound as exc:
-        raise _failed(exc) from None
+    return SubscriptionOut.of(await admin.read(_api(request).unit_of_work(), sub_id))
 
 
 @router.patch("/{sub_id}", response_model=SubscriptionOut)
@@ -250,20 +247,14 @@ async def change_subscription(sub_id: UUID, body: SubscriptionChange, request: R
         raise HTTPException(422, "a field given must have a value")
     if "url" in changes:
         await _checked_url(api, changes["url"])
-    try:
-        return SubscriptionOut.of(await admin.change(api.unit_of_work(), sub_id, changes, known=api.known(),
-                                                        public_body=api.public_body))
-    except (admin.NotFound, admin.Conflict, admin.Invalid) as exc:
-        raise _failed(exc) from None
+    return SubscriptionOut.of(await admin.change(api.unit_of_work(), sub_id, changes, known=api.known(),
+                                                    public_body=api.public_body))
 
 
 @router.delete("/{sub_id}", response_model=SubscriptionOut)
 async def disable_subscription(sub_id: UUID, request: Request, _who: Administrators) -> SubscriptionOut:
     """Disable the subscription: kept with its log, nothing more is sent."""
-    try:
-        return SubscriptionOut.of(await admin.disable(_api(request).unit_of_work(), sub_id))
-    except admin.NotFound as exc:
-        raise _failed(exc) from None
+    return SubscriptionOut.of(await admin.disable(_api(request).unit_of_work(), sub_id))
 
 
 @router.post("/{sub_id}/secret", response_model=SecretRotated)
@@ -271,11 +262,7 @@ async def rotate_secret(sub_id: UUID, request: Request, _who: Administrators) ->
     """A new secret, shown once; the old one keeps signing beside it for the overlap."""
     api = _api(request)
     secret = api.new_secret()
-    try:
-        _sub, until = await admin.rotate_secret(api.unit_of_work(), sub_id, secret=secret,
-                                                overlap_s=api.secret_overlap_s)
-    except (admin.NotFound, admin.Conflict) as exc:
-        raise _failed(exc) from None
+    _sub, until = await admin.rotate_secret(api.unit_of_work(), sub_id, secret=secret, overlap_s=api.secret_overlap_s)
     return SecretRotated(id=sub_id, secret=secret, previous_secret_expires_at=until)
 
 
@@ -283,10 +270,7 @@ async def rotate_secret(sub_id: UUID, request: Request, _who: Administrators) ->
 async def resume_subscription(sub_id: UUID, request: Request, _who: Administrators) -> Resumed:
     """Resume a paused subscription: failures reset, its waiting messages sent."""
     api = _api(request)
-    try:
-        sub, waiting = await admin.resume(api.unit_of_work(), sub_id)
-    except (admin.NotFound, admin.Conflict) as exc:
-        raise _failed(exc) from None
+    sub, waiting = await admin.resume(api.unit_of_work(), sub_id)
     api.wake()
     return Resumed(**SubscriptionOut.of(sub).model_dump(), waiting=waiting)
 
@@ -295,10 +279,7 @@ async def resume_subscription(sub_id: UUID, request: Request, _who: Administrato
 async def redeliver(sub_id: UUID, body: RedeliveryRange, request: Request, _who: Administrators) -> RedeliveryQueued:
     """Send again every message whose event occurred in the range, with the same webhook-id."""
     api = _api(request)
-    try:
-        count = await admin.redeliver(api.unit_of_work(), sub_id, since=body.since, until=body.until)
-    except (admin.NotFound, admin.Conflict, admin.Invalid) as exc:
-        raise _failed(exc) from None
+    count = await admin.redeliver(api.unit_of_work(), sub_id, since=body.since, until=body.until)
     api.wake()
     return RedeliveryQueued(count=count)
 
@@ -308,8 +289,5 @@ async def deliveries(sub_id: UUID, request: Request, _who: Administrators,
                      status: Annotated[Literal["delivered", "failed"] | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryOut]:
     """The delivery log, newest first: one row per attempt."""
-    try:
-        rows = await admin.deliveries(_api(request).unit_of_work(), sub_id, outcome=status, limit=limit)
-    except admin.NotFound as exc:
-        raise _failed(exc) from None
+    rows = await admin.deliveries(_api(request).unit_of_work(), sub_id, outcome=status, limit=limit)
     return [DeliveryOut.of(r) for r in rows]
