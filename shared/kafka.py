@@ -99,9 +99,19 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     return names
 
 
-async def ensure_topics(settings: Settings, *, replication_factor: int = 1) -> list[str]:
+def min_insync_replicas(settings: Settings) -> int:
+    """`min.insync.replicas` for the topics we create: `Settings.kafka_min_insync_replicas`, else replication
+    factor - 1 (at least 1): with RF 3, a write acknowledged with acks=all is on two brokers, and one broker
+    may be down (Kafka's own recommendation for RF 3)."""
+    if settings.kafka_min_insync_replicas is not None:
+        return settings.kafka_min_insync_replicas
+    return max(1, settings.kafka_replication_factor - 1)
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
     """Create every registry topic and its DLQ when missing, in one CreateTopics request; returns the names
-    this call created, sorted (a topic another process created meanwhile is not among them).
+    this call created, sorted (a topic another process created meanwhile is not among them). Each topic gets
+    `Settings.kafka_replication_factor` replicas and `min.insync.replicas` from `min_insync_replicas`.
 
     One request, not one per topic: the broker answers each request only once its topics exist, and every
     service runs this at start-up (six at once in a stack), so twelve round trips per service were seconds
@@ -112,7 +122,9 @@ async def ensure_topics(settings: Settings, *, replication_factor: int = 1) -> l
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name=name, num_partitions=parts, replication_factor=replication_factor)
+        configs = {"min.insync.replicas": str(min_insync_replicas(settings))}
+        wanted = [NewTopic(name=name, num_partitions=parts, replication_factor=settings.kafka_replication_factor,
+                           topic_configs=configs)
                   for name, parts in topic_partitions(settings).items() if name not in existing]
         if not wanted:
             return []

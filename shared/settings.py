@@ -58,6 +58,14 @@ class Settings(BaseSettings):
                                       hide_input_in_errors=True)  # a refusal never prints a secret
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_replication_factor: int = Field(
+        default=1, ge=1,
+        description="Replicas of every topic the services create (3 in production and with "
+                    "`make infra-up KAFKA_BROKERS=3`); never more than the brokers.")
+    kafka_min_insync_replicas: int | None = Field(
+        default=None, ge=1,
+        description="`min.insync.replicas` of every topic created; unset: replication factor - 1 (at least 1), "
+                    "so RF 3 takes writes with one broker down and acks=all still means two copies.")
     topic_prefix: str = Field(
         default="",
         description="Prepended to every topic and consumer group; lets test runs share one broker.",

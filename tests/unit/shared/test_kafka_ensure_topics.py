@@ -77,3 +77,13 @@ async def test_a_topic_the_broker_refuses_raises_its_error(monkeypatch, settings
     with pytest.raises(InvalidReplicationFactorError, match="cases.lifecycle"):
         await ensure_topics(settings)
     assert admin.closed
+
+
+@pytest.mark.parametrize(("factor", "min_insync", "expected_min"), [(1, None, "1"), (3, None, "2"), (3, 3, "3")])
+async def test_every_topic_gets_the_replication_factor_and_min_insync_replicas_of_the_settings(
+        monkeypatch, factor: int, min_insync: int | None, expected_min: str) -> None:
+    settings = Settings(topic_prefix="tunit.", kafka_replication_factor=factor, kafka_min_insync_replicas=min_insync)
+    admin = _fake(monkeypatch)
+    await ensure_topics(settings)
+    assert {t.replication_factor for t in admin.requests[0]} == {factor}
+    assert {t.topic_configs["min.insync.replicas"] for t in admin.requests[0]} == {expected_min}
