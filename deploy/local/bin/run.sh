@@ -12,6 +12,9 @@ ROOT="$(cd "$BIN/../../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 source "$BIN/jurisdiction-env.sh"
+# SCALE=case=2,router=2 runs replicas in their consumer groups (services.sh); a bad value is refused here,
+# with one line, before anything starts or stops.
+"$PY" "$BIN/scale.py" "${SCALE:-}" >/dev/null || exit 2
 
 TAIL_PID=""
 cleanup() {
@@ -65,6 +68,15 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   Grafana          deploy/grafana/omni311.json (import it; Prometheus scrapes http://127.0.0.1:8090/metrics)
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
+MSG
+if [[ -n "${SCALE:-}" ]]; then
+  # Replica i of a service on its port + 100 × (i − 1), in the service's consumer group.
+  "$PY" "$BIN/scale.py" "$SCALE" | while read -r name service port; do
+    printf '  replica          %-11s http://127.0.0.1:%s/metrics  (consumer group %s, log var/run/%s.log)\n' \
+      "$name" "$port" "$service" "$name"
+  done
+fi
+cat <<MSG
   staff workbench  http://127.0.0.1:8088/   (development sign-in, one per role, below)
 MSG
 # One development sign-in per role (deploy/local/dev-users.yaml; tokens signed with var/dev-issuer/):
