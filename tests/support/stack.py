@@ -124,10 +124,13 @@ class Stack:
             await conn.close()
 
     def start(self, service: str) -> None:
+        """Start `service`'s process, or a replica of it named ``<service>-<n>`` (``case-2``): a process of
+        its own, on a port and a log of its own, in the service's consumer group."""
+        self.ports.setdefault(service, free_port())
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.run_id}-{service}.log", "ab")  # noqa: SIM115 - owned by the process
         self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"], cwd=REPO, env=self.env(service),
+            [sys.executable, "-m", f"services.{service.partition('-')[0]}"], cwd=REPO, env=self.env(service),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
