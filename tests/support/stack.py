@@ -49,6 +49,10 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: REPO / "var" / "test-logs")
+    kafka: str = KAFKA
+    """Bootstrap servers; a private cluster's (support.private_infra) for a test that restarts the broker."""
+    pg_dsn: str = PG_DSN
+    """The server's DSN (any database); a private server's for a test that restarts PostgreSQL."""
 
     @property
     def database(self) -> str:
@@ -56,7 +60,7 @@ class Stack:
 
     @property
     def dsn(self) -> str:
-        return _dsn_with_db(PG_DSN, self.database)
+        return _dsn_with_db(self.pg_dsn, self.database)
 
     @property
     def topic_prefix(self) -> str:
@@ -75,7 +79,7 @@ class Stack:
     def env(self, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI311_")}
         env.update({
-            "OMNI311_KAFKA_BOOTSTRAP": KAFKA,
+            "OMNI311_KAFKA_BOOTSTRAP": self.kafka,
             "OMNI311_PG_DSN": self.dsn,
             "OMNI311_TOPIC_PREFIX": self.topic_prefix,
             "OMNI311_JURISDICTION": self.jurisdiction,
@@ -104,7 +108,7 @@ class Stack:
         (``synchronous_commit = off``): a test kills service processes, never PostgreSQL or the machine,
         and what a killed process committed is kept all the same; the flush was about 9 ms of every
         commit on the shared CI disk, several commits per case on the pipeline's path."""
-        conn = await asyncpg.connect(PG_DSN)
+        conn = await asyncpg.connect(self.pg_dsn)
         try:
             await conn.execute(f'CREATE DATABASE "{self.database}"')
             await conn.execute(f'ALTER DATABASE "{self.database}" SET synchronous_commit = off')
@@ -117,7 +121,7 @@ class Stack:
             await conn.close()
 
     async def drop_database(self) -> None:
-        conn = await asyncpg.connect(PG_DSN)
+        conn = await asyncpg.connect(self.pg_dsn)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         finally:
@@ -189,7 +193,7 @@ class Stack:
         forty-two partitions, and a broker holding thousands of partitions answers every stack after it
         slower (topic creation, group joins, its controller's heartbeats: the shared development broker,
         holding 4,000 topics of earlier runs, timed its own heartbeats out)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="omni311-test-stack")
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka, client_id="omni311-test-stack")
         await admin.start()
         try:
             ours = set(topic_partitions(Settings(topic_prefix=self.topic_prefix))) & set(await admin.list_topics())
