@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from services.notifier.adapters.jurisdiction import WorkflowTexts
 from services.notifier.adapters.repository import NotifierRepository
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     ch = channels or ChannelSettings()
     rt = Runtime(s, SERVICE, schema_package="services.notifier")
     senders = wiring.senders(s, ch)
+    instance_id = uuid4()  # this process: the owner of the deliveries it claims, for the sweepers of all replicas
 
     def record_uow(envelope: Envelope, now: datetime) -> PgUnitOfWork[NotifierRepository]:
         # After a send: the consumed event's envelope (so the record is caused by it), no inbox claim.
@@ -52,11 +54,12 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
         table["h"] = handlers.handlers(handlers.Sending(
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
             workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region,
-            first_locale=texts.first_locale, home_jurisdiction_id=home.id, survey=handlers.SurveyLinks(
+            first_locale=texts.first_locale, home_jurisdiction_id=home.id, instance_id=instance_id,
+            survey=handlers.SurveyLinks(
                 secret=s.survey_secret, ttl_s=s.survey_ttl_s, base_url=s.portal_base_url or s.public_base_url)))
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
-    run_sweeper(rt, ch)
+    run_sweeper(rt, ch, instance_id)
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app

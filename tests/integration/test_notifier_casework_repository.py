@@ -162,13 +162,46 @@ async def test_interrupted_deliveries_are_the_old_sending_ones_locked_for_one_sw
         done = await deliver(repo, case_id, at=T0 - timedelta(hours=3))
 
     async with service_pool.acquire() as a, a.transaction():
-        first = await NotifierRepository(a).interrupted_deliveries(T0, 1)
+        first = await NotifierRepository(a).interrupted_deliveries(T0, 60, 1)
         assert [i for i, _ in first] == [oldest]
         assert first[0][1].kind == "public_update" and first[0][1].recipient_key == "rk-1"
         # another sweeper meanwhile skips the locked row
         async with service_pool.acquire() as b, b.transaction():
-            assert [i for i, _ in await NotifierRepository(b).interrupted_deliveries(T0, 10)] == [old]
+            assert [i for i, _ in await NotifierRepository(b).interrupted_deliveries(T0, 60, 10)] == [old]
     async with service_pool.acquire() as conn:
         repo = NotifierRepository(conn)
-        assert [i for i, _ in await repo.interrupted_deliveries(T0, 10)] == [oldest, old]
-        assert done not in [i for i, _ in await repo.interrupted_deliveries(T0 + timedelta(days=1), 10)]
+        assert [i for i, _ in await repo.interrupted_deliveries(T0, 60, 10)] == [oldest, old]
+        assert done not in [i for i, _ in await repo.interrupted_deliveries(T0 + timedelta(days=1), 60, 10)]
+
+
+async def test_only_a_silent_owners_deliveries_are_interrupted_and_a_settled_one_keeps_its_outcome(
+        service_pool: asyncpg.Pool) -> None:
+    case_id, alive, dead = uuid4(), uuid4(), uuid4()
+    async with service_pool.acquire() as conn:
+        repo = NotifierRepository(conn)
+
+        async def claim(owner: UUID, recipient: str) -> int:
+            delivery_id = await repo.claim_delivery(case_id=case_id, cause_event_id=uuid4(), recipient_key=recipient,
+                                                    kind="acknowledgement", channel="email", status="sending",
+                                                    reason=None, at=T0 - timedelta(hours=1), owner=owner)
+            assert delivery_id is not None
+            return delivery_id
+
+        slow, orphan = await claim(alive, "rk-alive"), await claim(dead, "rk-dead")
+        await repo.beat(alive, T0)
+        await repo.beat(dead, T0)
+        await conn.execute("UPDATE senders SET beat_at = now() - interval '2 minutes' WHERE instance_id = $1", dead)
+        await repo.beat(alive, T0)  # a second beat moves beat_at, keeps started_at
+
+        # an hour-old claim of a live process is its slow send, not a crash; the silent owner's is
+        found = [i for i, _ in await repo.interrupted_deliveries(T0, 60, 10)]
+        assert slow not in found and orphan in found
+        assert await conn.fetchval("SELECT started_at FROM senders WHERE instance_id = $1", alive) == T0
+
+        # the sweeper settled it first: the late outcome of the send changes nothing
+        assert await repo.finish_delivery(orphan, status="failed", provider_message_id=None, reason="interrupted",
+                                          at=T0) is True
+        assert await repo.finish_delivery(orphan, status="sent", provider_message_id="<m@x>", reason=None,
+                                          at=T0) is False
+        row = await conn.fetchrow("SELECT status, provider_message_id FROM deliveries WHERE id = $1", orphan)
+        assert (row["status"], row["provider_message_id"]) == ("failed", None)

@@ -185,33 +185,52 @@ class NotifierRepository:
     # --- deliveries ------------------------------------------------------------------------------------
 
     async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
-                             channel: str, status: str, reason: str | None, at: datetime) -> int | None:
+                             channel: str, status: str, reason: str | None, at: datetime,
+                             owner: UUID | None = None) -> int | None:
         """Claim the one delivery of (case, causing event, recipient) with `status` ``sending`` (to be sent)
         or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed. A
         delivery without a case (`case_id` None: a request to write as text) is one per (cause, recipient)
-        (the partial unique index `deliveries_without_case`)."""
+        (the partial unique index `deliveries_without_case`). `owner`: the instance id of the notifier
+        process that will send it (`beat`), which the sweeper watches."""
         return await self.conn.fetchval(  # type: ignore[no-any-return]
             "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, "
-            "reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-            case_id, cause_event_id, recipient_key, kind, channel, status, at, reason,
+            "reason, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
+            case_id, cause_event_id, recipient_key, kind, channel, status, at, reason, owner,
         )
 
     async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
-                              reason: str | None, at: datetime) -> None:
-        """Record how a claimed send ended (``sent`` with the provider's message id, or ``failed``)."""
-        await self.conn.execute(
-            "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5 WHERE id = $1",
+                              reason: str | None, at: datetime) -> bool:
+        """Record how a claimed send ended (``sent`` with the provider's message id, or ``failed``), once:
+        only a row still ``sending`` changes. Returns False when the sweeper settled it first (its outcome
+        already recorded and published); the row is then left as settled."""
+        done = await self.conn.fetchval(
+            "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5 "
+            "WHERE id = $1 AND status = 'sending' RETURNING id",
             delivery_id, status, provider_message_id, reason, at,
         )
+        return done is not None
 
-    async def interrupted_deliveries(self, claimed_before: datetime, limit: int) -> list[tuple[int, SentNotice]]:
-        """Up to `limit` deliveries still ``sending`` that were claimed before `claimed_before` (their send's
-        record never came: the notifier stopped in between), oldest first, locked for this transaction
-        (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
+    async def beat(self, instance_id: UUID, at: datetime) -> None:
+        """Say that the notifier process `instance_id` lives (its deliveries are in its hands), at the
+        database's clock; `at` (UTC) is its start the first time. Forgets processes silent for 7 days
+        (their rows, unowned, are then settled by age)."""
+        await self.conn.execute(
+            "INSERT INTO senders (instance_id, started_at, beat_at) VALUES ($1, $2, now()) "
+            "ON CONFLICT (instance_id) DO UPDATE SET beat_at = now()", instance_id, at)
+        await self.conn.execute("DELETE FROM senders WHERE beat_at < now() - interval '7 days'")
+
+    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
+                                     limit: int) -> list[tuple[int, SentNotice]]:
+        """Up to `limit` deliveries still ``sending`` that were claimed before `claimed_before` and whose
+        owner has not beaten (`beat`) for `silent_for_s` seconds of the database's clock (it died between the
+        claim and the send's record; a row without a known owner counts as silent), oldest first, locked
+        for this transaction (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
         rows = await self.conn.fetch(
-            "SELECT id, case_id, cause_event_id, kind, channel, recipient_key FROM deliveries "
-            "WHERE status = 'sending' AND claimed_at < $1 ORDER BY claimed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-            claimed_before, limit)
+            "SELECT d.id, d.case_id, d.cause_event_id, d.kind, d.channel, d.recipient_key FROM deliveries d "
+            "WHERE d.status = 'sending' AND d.claimed_at < $1 AND NOT EXISTS (SELECT 1 FROM senders s "
+            "WHERE s.instance_id = d.owner AND s.beat_at >= now() - make_interval(secs => $2)) "
+            "ORDER BY d.claimed_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+            claimed_before, silent_for_s, limit)
         return [(r["id"], SentNotice(r["case_id"], r["cause_event_id"], r["kind"], r["channel"], r["recipient_key"]))
                 for r in rows]
 

@@ -15,6 +15,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
+from uuid import UUID
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -52,6 +53,16 @@ def header_name(name: str | None) -> str:
 def recipient_key(channel: str, address: str) -> str:
     """A stable, non-reversible key of a channel address (e.g. an email, case-folded)."""
     return hashlib.sha256(f"{channel}:{address.strip().casefold()}".encode()).hexdigest()[:32]
+
+
+def delivery_message_id(delivery_id: int, cause_event_id: UUID, mail_from: str) -> str:
+    """The Message-ID of the email of delivery `delivery_id` (its `deliveries.id`), caused by `cause_event_id`:
+    ``<omni311.d<id>.<cause hex>@<mail_from's domain>>`` (RFC 5322 §3.6.4 msg-id; ``localhost`` when
+    `mail_from` has no domain). The same delivery always has the same id, so a copy sent twice (a resend by
+    hand, a mail server's retry) is recognisable by the receiver as one message; the cause (a UUID) keeps
+    it unique when a database is rebuilt and its delivery ids start again."""
+    domain = mail_from.rpartition("@")[2] if "@" in mail_from else "localhost"
+    return f"<omni311.d{delivery_id}.{cause_event_id.hex}@{domain or 'localhost'}>"
 
 
 def language_of(hint: str | None, default: str = "en") -> str:

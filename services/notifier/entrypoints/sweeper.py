@@ -1,11 +1,13 @@
-"""The notifier's sweeper: a background loop that settles the deliveries a crash left ``sending``
-(`handlers.settle_interrupted`), so that no intent stays open unseen. State is in PostgreSQL only."""
+"""The notifier's sweeper: a background loop, in every replica, that beats for its own process and settles
+the deliveries a dead process left ``sending`` (`handlers.settle_interrupted`), so that no intent stays open
+unseen. State is in PostgreSQL only."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
+from uuid import UUID
 
 from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.config import ChannelSettings
@@ -17,19 +19,25 @@ log = get_logger(__name__)
 
 
 class Sweeper:
-    """Every `interval_s` seconds, one unit of work (`unit_of_work()`) settles the deliveries still
-    ``sending`` `older_than_s` seconds after their claim. An error is logged and the next round runs."""
+    """Every round, one unit of work (`unit_of_work()`) beats for `instance_id` (this process, the owner of
+    the deliveries it claims) and settles the deliveries still ``sending`` `older_than_s` seconds after their
+    claim whose owner has been silent as long. A round runs every `interval_s` seconds, and at least three
+    times per `older_than_s` (a live owner must never look silent). An error is logged and the next round
+    runs."""
 
-    def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float) -> None:
+    def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float,
+                 instance_id: UUID | None = None) -> None:
         self.unit_of_work = unit_of_work
-        self.interval_s = interval_s
+        self.interval_s = min(interval_s, older_than_s / 3)
         self.older_than_s = older_than_s
+        self.instance_id = instance_id
         self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> int:
         """One round; returns how many deliveries were settled."""
         async with self.unit_of_work() as uow:
-            return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s)
+            return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s,
+                                                     instance_id=self.instance_id)
 
     async def _run(self) -> None:
         while True:
@@ -52,10 +60,11 @@ class Sweeper:
             self._task = None
 
 
-def run_sweeper(rt: Runtime, ch: ChannelSettings) -> None:
-    """Run the sweeper of deliveries a crash left `sending` once started, and stop it before the pool closes."""
+def run_sweeper(rt: Runtime, ch: ChannelSettings, instance_id: UUID) -> None:
+    """Run the sweeper (beating for `instance_id`, this process) once started, and stop it before the pool
+    closes."""
     sweeper = Sweeper(lambda: rt.unit_of_work(NotifierRepository), interval_s=ch.notifier_sweep_interval_s,
-                      older_than_s=ch.notifier_sending_timeout_s)
+                      older_than_s=ch.notifier_sending_timeout_s, instance_id=instance_id)
 
     async def start() -> None:
         sweeper.start()

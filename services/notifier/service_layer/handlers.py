@@ -19,7 +19,12 @@ claimed in the same transaction as the inbox claim (``sending``, or ``suppressed
 `notification.recorded`), so it goes out at most once per (case, cause, recipient) (the cause is the
 event, or a public update's `update_id`, a reply's `reply_id`); the send
 itself runs after the commit, never inside a transaction, and its outcome (``sent`` or ``failed``, never
-retried) is recorded in a unit of work of its own. A reply threaded onto a case (`case.message_added`) is
+retried) is recorded in a unit of work of its own. An email's Message-ID is derived from its delivery
+(`messages.delivery_message_id`), so any copy of it is recognisable. A claim names the notifier process
+that sends it (`Sending.instance_id`); when that process dies before recording the outcome (SIGKILL, OOM),
+the sweeper of any replica finds the row once the process stopped beating and settles it ``failed``
+(`INTERRUPTED`), published like any outcome, so it lands on the case timeline: at most once, never
+hanging (services/notifier/README.md, "Crashes"). A reply threaded onto a case (`case.message_added`) is
 never acknowledged; it only moves the start of a platform's reply window (a follow-up, a bare thanks:
 docs/channels.md, "Conversations"). A message kind we cannot read (`intake.message_unsupported`) opened
 no case: its one request to write as text is a delivery without a case, claimed once per channel message,
@@ -36,14 +41,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
-from email.utils import make_msgid
 from functools import partial
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from services.notifier.adapters.repository import NotifierRepository
 from services.notifier.domain.channels import short_text
-from services.notifier.domain.messages import Notice, compose_email, recipient_key
+from services.notifier.domain.messages import Notice, compose_email, delivery_message_id, recipient_key
 from services.notifier.domain.model import CaseStatus, Contact, contact_of, contact_of_follower
 from services.notifier.domain.notices import (
     acknowledgement,
@@ -196,6 +200,9 @@ class Sending:
     home_jurisdiction_id: str = ""
     """The jurisdiction the notifier serves (`Settings.jurisdiction`'s id): whose first locale answers an
     event that names none (`intake.message_unsupported`)."""
+    instance_id: UUID | None = None
+    """This notifier process's id, the `owner` of the deliveries it claims (its sweeper beats under it);
+    None (tests): unowned rows, which the sweeper settles by age alone."""
 
 
 @dataclass(frozen=True)
@@ -465,7 +472,7 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
     blocked = suppression(target, opted_out=opted_out, undeliverable=bounced)
     delivery_id = await uow.repo.claim_delivery(
         case_id=case_id, cause_event_id=cause, recipient_key=recipient or rkey, kind=notice.kind, channel=target.channel,
-        status="suppressed" if blocked else "sending", reason=blocked, at=uow.now)
+        status="suppressed" if blocked else "sending", reason=blocked, at=uow.now, owner=sending.instance_id)
     if delivery_id is None:
         return "already_attempted"
     if blocked:
@@ -480,7 +487,10 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
 
 async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now: datetime) -> str:
     """Send a claimed notice (after the event's commit) and record its outcome in a unit of work of its
-    own: ``sent`` with the provider's message id, or ``failed`` with the reason. Never retried."""
+    own: ``sent`` with the provider's message id, or ``failed`` with the reason. Never retried. When the
+    sweeper settled the row first (this process was taken for dead: it stopped beating longer than the
+    sweeper's timeout), that settlement stands and nothing more is published (one outcome per delivery):
+    ``settled_before`` is returned and logged with what the send did."""
     outcome: Outcome = "sent"
     provider_id: str | None = None
     reason: str | None = None
@@ -490,21 +500,17 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
         outcome, reason = "failed", send_failure(exc)
         log.warning("notice_failed", case_id=str(claimed.case_id), channel=claimed.target.channel, error=reason)
     async with sending.record_uow(envelope, now) as uow:
-        await uow.repo.finish_delivery(claimed.delivery_id, status=outcome, provider_message_id=provider_id,
-                                       reason=reason, at=now)
+        if not await uow.repo.finish_delivery(claimed.delivery_id, status=outcome, provider_message_id=provider_id,
+                                              reason=reason, at=now):
+            log.warning("delivery_settled_before_outcome", delivery_id=claimed.delivery_id,
+                        case_id=str(claimed.case_id), outcome=outcome, provider_message_id=provider_id)
+            return "settled_before"
         if claimed.case_id is None:
             return outcome  # no case: the delivery row is the record
         await uow.emit(notice_recorded(case_id=claimed.case_id, cause_event_id=claimed.cause_event_id,
                                        notice=claimed.notice, target=claimed.target, outcome=outcome,
                                        reason=reason, provider_message_id=provider_id), subject=claimed.case_id)
     return outcome
-
-
-def _new_message_id(mail_from: str, notice: Notice) -> str:
-    """A new Message-ID on our sending domain, e.g. ``<177...@city.test>``: `email.utils.make_msgid` with
-    the case number as its idstring (the host's name when `mail_from` has no domain). Made here, not in
-    the domain, since it reads the clock and a random number."""
-    return make_msgid(idstring=notice.service_request_id, domain=mail_from.partition("@")[2] or None)
 
 
 async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
@@ -514,7 +520,8 @@ async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
     if target.route == "email":
         message = compose_email(notice, to_address=target.address, from_address=senders.mail_from,
                                 from_name=senders.mail_from_name, now=now,
-                                message_id=_new_message_id(senders.mail_from, notice),
+                                message_id=delivery_message_id(claimed.delivery_id, claimed.cause_event_id,
+                                                               senders.mail_from),
                                 in_reply_to=claimed.thread[-1] if claimed.thread else None,
                                 references=claimed.thread, reply_subaddress=senders.reply_subaddress)
         await senders.send_email(message)
@@ -604,12 +611,18 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
 # --- the sweeper: deliveries a crash left open -----------------------------------------------------------
 
 
-async def settle_interrupted(uow: Uow, *, older_than_s: float, limit: int = 100) -> int:
-    """Settle the deliveries still ``sending`` `older_than_s` seconds after their claim (the notifier stopped
-    between the commit and the send's record): each is recorded ``failed`` with the reason `INTERRUPTED`
-    and published as `notification.recorded`, never sent again (at most once). Returns how many, at most
+async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID | None = None,
+                             limit: int = 100) -> int:
+    """Say that this process (`instance_id`, when given) lives, then settle the deliveries still ``sending``
+    `older_than_s` seconds after their claim whose owner has been silent as long (it stopped between the
+    commit and the send's record: killed, out of memory, its host gone): each is recorded ``failed`` with
+    the reason `INTERRUPTED` and published as `notification.recorded` (the case service puts it on the
+    timeline, where staff see it), never sent again (at most once; services/notifier/README.md,
+    "Crashes"). A live owner's rows are never settled, however slow its sends. Returns how many, at most
     `limit` per call (STYLE rule 11)."""
-    stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), limit)
+    if instance_id is not None:
+        await uow.repo.beat(instance_id, uow.now)
+    stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), older_than_s, limit)
     for delivery_id, sent in stale:
         await uow.repo.finish_delivery(delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
                                        at=uow.now)
@@ -617,7 +630,8 @@ async def settle_interrupted(uow: Uow, *, older_than_s: float, limit: int = 100)
         if record is not None:
             await uow.emit(record, subject=sent.case_id)
     if stale:
-        log.warning("interrupted_deliveries_settled", count=len(stale))
+        log.warning("interrupted_deliveries_settled", count=len(stale),
+                    cases=[str(s.case_id) for _, s in stale][:20])
     return len(stale)
 
 

@@ -38,6 +38,7 @@ class FakeNotifierRepository:
         self.followers: dict[tuple[UUID, str], Contact] = {}
         self.profiles: dict[UUID, Profile] = {}
         self.link_requests: dict[UUID, LinkRequest] = {}
+        self.beats: dict[UUID, datetime] = {}
         self.link_sends: dict[UUID, tuple[str, str, str | None]] = {}
         self.locked: list[str] = []
 
@@ -134,24 +135,37 @@ class FakeNotifierRepository:
         return (opted[0].reason if opted else None, bounced["address"].reason if bounced else None)
 
     async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
-                             channel: str, status: str, reason: str | None, at: datetime) -> int | None:
+                             channel: str, status: str, reason: str | None, at: datetime,
+                             owner: UUID | None = None) -> int | None:
         if any((d["case_id"], d["cause_event_id"], d["recipient_key"]) == (case_id, cause_event_id, recipient_key)
                for d in self.deliveries):
             return None
         self.deliveries.append({"id": len(self.deliveries) + 1, "case_id": case_id, "cause_event_id": cause_event_id,
                                 "recipient_key": recipient_key, "kind": kind, "channel": channel, "status": status,
                                 "reason": reason, "claimed_at": at, "provider_message_id": None,
-                                "provider_status": None, "finished_at": None})
+                                "provider_status": None, "finished_at": None, "owner": owner})
         return len(self.deliveries)
 
     async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
-                              reason: str | None, at: datetime) -> None:
-        self.deliveries[delivery_id - 1].update(status=status, provider_message_id=provider_message_id, reason=reason,
-                                                finished_at=at)
+                              reason: str | None, at: datetime) -> bool:
+        row = self.deliveries[delivery_id - 1]
+        if row["status"] != "sending":
+            return False
+        row.update(status=status, provider_message_id=provider_message_id, reason=reason, finished_at=at)
+        return True
 
-    async def interrupted_deliveries(self, claimed_before: datetime, limit: int) -> list[tuple[int, SentNotice]]:
-        stale = sorted((d for d in self.deliveries if d["status"] == "sending" and d["claimed_at"] < claimed_before),
-                       key=lambda d: (d["claimed_at"], d["id"]))[:limit]
+    async def beat(self, instance_id: UUID, at: datetime) -> None:
+        # The fake's clock is the unit of work's `now` (the SQL uses the database's).
+        self.beats[instance_id] = at
+
+    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
+                                     limit: int) -> list[tuple[int, SentNotice]]:
+        def silent(owner: UUID | None) -> bool:
+            beat = self.beats.get(owner) if owner is not None else None
+            return beat is None or beat < claimed_before  # claimed_before = now - silent_for_s, as in the sweeper
+
+        stale = sorted((d for d in self.deliveries if d["status"] == "sending" and d["claimed_at"] < claimed_before
+                        and silent(d.get("owner"))), key=lambda d: (d["claimed_at"], d["id"]))[:limit]
         return [(d["id"], SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"]))
                 for d in stale]
 
