@@ -15,6 +15,7 @@ help:
 	@echo "make reset       empty the jurisdiction's database and topics (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
 	@echo "make bench       routing throughput and memory on the real NYC sample; routing, location and dedup quality on every dataset"
+	@echo "make soak        the fault tests (replica kills, broker and PostgreSQL restarts, a poison message) on SOAK_EVENTS=100000 events"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
 	@echo "make assets      the web pages' front-end libraries (npm ci in shared/web, copied to shared/web/static/vendor)"
@@ -77,6 +78,13 @@ test: infra-up browser assets
 bench: venv
 	$(PY) -m benchmarks.routing
 	$(PY) -m benchmarks.judgement
+
+# The fault tests (tests/e2e/test_e2e_faults.py: replica kills, a poison message, broker and PostgreSQL
+# restarts on private instances) on a longer burst than make test's: SOAK_EVENTS intake events.
+SOAK_EVENTS ?= 100000
+.PHONY: soak
+soak: venv
+	OMNI311_FAULTS_EVENTS=$(SOAK_EVENTS) OMNI311_FAULTS_SETTLE_S=3600 $(PY) -m pytest tests/e2e/test_e2e_faults.py -s -q -p no:cacheprovider -o timeout=7200
 
 clean:
 	rm -rf var/test-logs var/run
