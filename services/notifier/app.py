@@ -60,6 +60,6 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
-    run_sweeper(rt, ch, instance_id)
+    run_sweeper(rt, ch, instance_id, senders, record_uow)
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app

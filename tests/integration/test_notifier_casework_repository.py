@@ -163,15 +163,15 @@ async def test_interrupted_deliveries_are_the_old_sending_ones_locked_for_one_sw
 
     async with service_pool.acquire() as a, a.transaction():
         first = await NotifierRepository(a).interrupted_deliveries(T0, 60, 1)
-        assert [i for i, _ in first] == [oldest]
-        assert first[0][1].kind == "public_update" and first[0][1].recipient_key == "rk-1"
+        assert [x.delivery_id for x in first] == [oldest]
+        assert first[0].sent.kind == "public_update" and first[0].sent.recipient_key == "rk-1"
         # another sweeper meanwhile skips the locked row
         async with service_pool.acquire() as b, b.transaction():
-            assert [i for i, _ in await NotifierRepository(b).interrupted_deliveries(T0, 60, 10)] == [old]
+            assert [x.delivery_id for x in await NotifierRepository(b).interrupted_deliveries(T0, 60, 10)] == [old]
     async with service_pool.acquire() as conn:
         repo = NotifierRepository(conn)
-        assert [i for i, _ in await repo.interrupted_deliveries(T0, 60, 10)] == [oldest, old]
-        assert done not in [i for i, _ in await repo.interrupted_deliveries(T0 + timedelta(days=1), 60, 10)]
+        assert [x.delivery_id for x in await repo.interrupted_deliveries(T0, 60, 10)] == [oldest, old]
+        assert done not in [x.delivery_id for x in await repo.interrupted_deliveries(T0 + timedelta(days=1), 60, 10)]
 
 
 async def test_only_a_silent_owners_deliveries_are_interrupted_and_a_settled_one_keeps_its_outcome(
@@ -183,7 +183,8 @@ async def test_only_a_silent_owners_deliveries_are_interrupted_and_a_settled_one
         async def claim(owner: UUID, recipient: str) -> int:
             delivery_id = await repo.claim_delivery(case_id=case_id, cause_event_id=uuid4(), recipient_key=recipient,
                                                     kind="acknowledgement", channel="email", status="sending",
-                                                    reason=None, at=T0 - timedelta(hours=1), owner=owner)
+                                                    reason=None, at=T0 - timedelta(hours=1), owner=owner,
+                                                    intent={"route": "email", "message": "Subject: hi"})
             assert delivery_id is not None
             return delivery_id
 
@@ -194,14 +195,23 @@ async def test_only_a_silent_owners_deliveries_are_interrupted_and_a_settled_one
         await repo.beat(alive, T0)  # a second beat moves beat_at, keeps started_at
 
         # an hour-old claim of a live process is its slow send, not a crash; the silent owner's is
-        found = [i for i, _ in await repo.interrupted_deliveries(T0, 60, 10)]
+        found = [x.delivery_id for x in await repo.interrupted_deliveries(T0, 60, 10)]
         assert slow not in found and orphan in found
         assert await conn.fetchval("SELECT started_at FROM senders WHERE instance_id = $1", alive) == T0
 
+        # what it would send, and whether it was handed over, come with it; a mark is taken once
+        [row] = [x for x in await repo.interrupted_deliveries(T0, 60, 10) if x.delivery_id == orphan]
+        assert (row.intent, row.attempted, row.resendable) == ({"route": "email", "message": "Subject: hi"}, False, True)
+        assert await repo.mark_attempted(orphan) is True and await repo.mark_attempted(orphan) is False
+        await repo.take_over(orphan, alive)
+        [row] = [x for x in await repo.interrupted_deliveries(T0, 60, 10) if x.delivery_id == orphan] or [None]
+        assert row is None  # now a live process's
+
+        await conn.execute("UPDATE deliveries SET owner = $2 WHERE id = $1", orphan, dead)
         # the sweeper settled it first: the late outcome of the send changes nothing
         assert await repo.finish_delivery(orphan, status="failed", provider_message_id=None, reason="interrupted",
                                           at=T0) is True
         assert await repo.finish_delivery(orphan, status="sent", provider_message_id="<m@x>", reason=None,
                                           at=T0) is False
-        row = await conn.fetchrow("SELECT status, provider_message_id FROM deliveries WHERE id = $1", orphan)
-        assert (row["status"], row["provider_message_id"]) == ("failed", None)
+        settled = await conn.fetchrow("SELECT status, provider_message_id, intent FROM deliveries WHERE id = $1", orphan)
+        assert (settled["status"], settled["provider_message_id"], settled["intent"]) == ("failed", None, None)

@@ -198,8 +198,8 @@ async def test_a_delivery_without_a_case_is_claimed_once_per_cause_and_recipient
                                                                                   PHONE_KEY)
     stale = await claim(event=uuid4(), recipient="rk-stale")
     async with transaction(pool) as tx:
-        interrupted = await tx.interrupted_deliveries(T0 + timedelta(minutes=10), 100)
-    assert (stale, None) in [(i, s.case_id) for i, s in interrupted]
+        interrupted = await tx.interrupted_deliveries(T0 + timedelta(minutes=10), 60, 100)
+    assert (stale, None) in [(x.delivery_id, x.sent.case_id) for x in interrupted]
 
 
 async def test_a_finished_delivery_keeps_its_outcome_and_provider_statuses_find_it(pool: asyncpg.Pool,

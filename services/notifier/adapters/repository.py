@@ -4,12 +4,13 @@ resident profiles and link requests), on the connection of the caller's transact
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from services.notifier.domain.model import CaseStatus, Contact
-from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.domain.outcomes import Interrupted, OptOut, SentNotice, Undeliverable
 from services.notifier.domain.profiles import LinkedContact, LinkRequest, Preference, Profile
 
 _CONTACT = ("case_id, service_request_id, contact_key, channel, email, phone, display_name, language, "
@@ -105,7 +106,7 @@ class NotifierRepository:
         ids = list({case_id, *(r["case_id"] for r in cases), *(r["case_id"] for r in followed)})
         await self.conn.execute("UPDATE case_status SET status_notes = NULL WHERE case_id = ANY($1::uuid[])", ids)
         blanked = await self.conn.execute(
-            "UPDATE deliveries SET recipient_key = 'erased:' || id, "
+            "UPDATE deliveries SET recipient_key = 'erased:' || id, intent = NULL, "
             r"reason = regexp_replace(regexp_replace(reason, '[^\s<>()@]+@[^\s<>()@]+', '[erased]', 'g'), "
             r"'\+?[0-9][0-9 ().-]{6,}[0-9]', '[erased]', 'g') "
             "WHERE case_id = ANY($1::uuid[]) AND recipient_key NOT LIKE 'erased:%'", ids)
@@ -186,17 +187,34 @@ class NotifierRepository:
 
     async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
                              channel: str, status: str, reason: str | None, at: datetime,
-                             owner: UUID | None = None) -> int | None:
+                             owner: UUID | None = None, intent: dict[str, Any] | None = None) -> int | None:
         """Claim the one delivery of (case, causing event, recipient) with `status` ``sending`` (to be sent)
         or ``suppressed`` (with its `reason`); returns its id, or None when it was already claimed. A
         delivery without a case (`case_id` None: a request to write as text) is one per (cause, recipient)
         (the partial unique index `deliveries_without_case`). `owner`: the instance id of the notifier
-        process that will send it (`beat`), which the sweeper watches."""
+        process that will send it (`beat`), which the sweeper watches; `intent`: what it will send (a JSON
+        object, PII: kept until the outcome)."""
         return await self.conn.fetchval(  # type: ignore[no-any-return]
             "INSERT INTO deliveries (case_id, cause_event_id, recipient_key, kind, channel, status, claimed_at, "
-            "reason, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
-            case_id, cause_event_id, recipient_key, kind, channel, status, at, reason, owner,
+            "reason, owner, intent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            case_id, cause_event_id, recipient_key, kind, channel, status, at, reason, owner, intent,
         )
+
+    async def mark_attempted(self, delivery_id: int) -> bool:
+        """Mark a ``sending`` delivery as handed to its provider now, just before the send; False when it was
+        no longer ours to send (settled or taken over by a sweeper, or attempted already): then nothing
+        may be sent."""
+        done = await self.conn.fetchval(
+            "UPDATE deliveries SET attempted_at = now() WHERE id = $1 AND status = 'sending' "
+            "AND attempted_at IS NULL RETURNING id", delivery_id)
+        return done is not None
+
+    async def take_over(self, delivery_id: int, owner: UUID) -> None:
+        """Make process `owner` the sender of a delivery whose owner died before sending it, marked attempted
+        now (the row is locked by `interrupted_deliveries` in the caller's transaction)."""
+        await self.conn.execute("UPDATE deliveries SET owner = $2, attempted_at = now() WHERE id = $1",
+                                delivery_id, owner)
 
     async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
                               reason: str | None, at: datetime) -> bool:
@@ -204,8 +222,8 @@ class NotifierRepository:
         only a row still ``sending`` changes. Returns False when the sweeper settled it first (its outcome
         already recorded and published); the row is then left as settled."""
         done = await self.conn.fetchval(
-            "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5 "
-            "WHERE id = $1 AND status = 'sending' RETURNING id",
+            "UPDATE deliveries SET status = $2, provider_message_id = $3, reason = $4, finished_at = $5, "
+            "intent = NULL WHERE id = $1 AND status = 'sending' RETURNING id",
             delivery_id, status, provider_message_id, reason, at,
         )
         return done is not None
@@ -220,19 +238,21 @@ class NotifierRepository:
         await self.conn.execute("DELETE FROM senders WHERE beat_at < now() - interval '7 days'")
 
     async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
-                                     limit: int) -> list[tuple[int, SentNotice]]:
+                                     limit: int) -> list[Interrupted]:
         """Up to `limit` deliveries still ``sending`` that were claimed before `claimed_before` and whose
         owner has not beaten (`beat`) for `silent_for_s` seconds of the database's clock (it died between the
-        claim and the send's record; a row without a known owner counts as silent), oldest first, locked
-        for this transaction (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
+        claim and the send's record; a row without a known owner counts as silent), oldest first, with
+        what each would send and whether it was handed to a provider, locked for this transaction
+        (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
         rows = await self.conn.fetch(
-            "SELECT d.id, d.case_id, d.cause_event_id, d.kind, d.channel, d.recipient_key FROM deliveries d "
+            "SELECT d.id, d.case_id, d.cause_event_id, d.kind, d.channel, d.recipient_key, d.intent, "
+            "d.attempted_at IS NOT NULL AS attempted FROM deliveries d "
             "WHERE d.status = 'sending' AND d.claimed_at < $1 AND NOT EXISTS (SELECT 1 FROM senders s "
             "WHERE s.instance_id = d.owner AND s.beat_at >= now() - make_interval(secs => $2)) "
             "ORDER BY d.claimed_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
             claimed_before, silent_for_s, limit)
-        return [(r["id"], SentNotice(r["case_id"], r["cause_event_id"], r["kind"], r["channel"], r["recipient_key"]))
-                for r in rows]
+        return [Interrupted(r["id"], SentNotice(r["case_id"], r["cause_event_id"], r["kind"], r["channel"],
+                                                r["recipient_key"]), r["intent"], r["attempted"]) for r in rows]
 
     async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:
         """Keep what the provider said of the message it gave `provider_message_id`; returns the delivery

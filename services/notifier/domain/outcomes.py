@@ -4,7 +4,7 @@ message we sent (Twilio status callbacks, WhatsApp Cloud statuses). Pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from services.notifier.domain.messages import Notice, recipient_key
@@ -203,3 +203,40 @@ def interrupted_recorded(sent: SentNotice) -> NotificationRecorded | None:
     return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
                                kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]
                                recipient_key=sent.recipient_key, outcome="failed", reason=INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A delivery left ``sending`` by a notifier process that stopped beating: `sent` names it; `intent` is
+    what it would send (None for a row claimed before intents were kept); `attempted` whether it had been
+    handed to a provider (then it may have gone out)."""
+
+    delivery_id: int
+    sent: SentNotice
+    intent: dict[str, Any] | None
+    attempted: bool
+
+    @property
+    def resendable(self) -> bool:
+        """Certainly not sent, and its message is known: another process may send it, once."""
+        return not self.attempted and self.intent is not None
+
+
+RESENT = ("resent: the notifier that claimed this notice stopped before handing it to the provider; another "
+          "replica sent it once, with the same Message-ID")
+"""The reason kept with a delivery another replica sent after its owner's crash (`resent_recorded`)."""
+
+
+def resent_recorded(sent: SentNotice, outcome: Literal["sent", "failed"], reason: str | None,
+                    provider_message_id: str | None) -> NotificationRecorded | None:
+    """`notification.recorded` for a delivery another replica sent after its owner died before sending it
+    (`outcome` ``sent`` with the reason `RESENT`, or ``failed`` with the send's error). No PII: the
+    recipient is named by key. None for a delivery without a case."""
+    if sent.case_id is None:
+        return None
+    kind, told = recorded_kind(sent.kind)
+    return NotificationRecorded(case_id=sent.case_id, cause_event_id=sent.cause_event_id,
+                               kind=kind, notice=told, channel=sent.channel,  # type: ignore[arg-type]
+                               recipient_key=sent.recipient_key, outcome=outcome,
+                               reason=reason if outcome == "failed" else RESENT,
+                               provider_message_id=provider_message_id)

@@ -21,23 +21,28 @@ log = get_logger(__name__)
 class Sweeper:
     """Every round, one unit of work (`unit_of_work()`) beats for `instance_id` (this process, the owner of
     the deliveries it claims) and settles the deliveries still ``sending`` `older_than_s` seconds after their
-    claim whose owner has been silent as long. A round runs every `interval_s` seconds, and at least three
+    claim whose owner has been silent as long: those never handed to a provider are sent once through
+    `senders` (outcome recorded in `record_uow`), the others recorded failed. A round runs every `interval_s` seconds, and at least three
     times per `older_than_s` (a live owner must never look silent). An error is logged and the next round
     runs."""
 
     def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float,
-                 instance_id: UUID | None = None) -> None:
+                 instance_id: UUID | None = None, senders: handlers.Senders | None = None,
+                 record_uow: handlers.RecordUnitOfWork | None = None) -> None:
         self.unit_of_work = unit_of_work
         self.interval_s = min(interval_s, older_than_s / 3)
         self.older_than_s = older_than_s
         self.instance_id = instance_id
+        self.senders = senders
+        self.record_uow = record_uow
         self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> int:
         """One round; returns how many deliveries were settled."""
         async with self.unit_of_work() as uow:
             return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s,
-                                                     instance_id=self.instance_id)
+                                                     instance_id=self.instance_id, senders=self.senders,
+                                                     record_uow=self.record_uow)
 
     async def _run(self) -> None:
         while True:
@@ -60,11 +65,13 @@ class Sweeper:
             self._task = None
 
 
-def run_sweeper(rt: Runtime, ch: ChannelSettings, instance_id: UUID) -> None:
-    """Run the sweeper (beating for `instance_id`, this process) once started, and stop it before the pool
-    closes."""
+def run_sweeper(rt: Runtime, ch: ChannelSettings, instance_id: UUID, senders: handlers.Senders,
+                record_uow: handlers.RecordUnitOfWork) -> None:
+    """Run the sweeper (beating for `instance_id`, this process; resending through `senders`) once started,
+    and stop it before the pool closes."""
     sweeper = Sweeper(lambda: rt.unit_of_work(NotifierRepository), interval_s=ch.notifier_sweep_interval_s,
-                      older_than_s=ch.notifier_sending_timeout_s, instance_id=instance_id)
+                      older_than_s=ch.notifier_sending_timeout_s, instance_id=instance_id, senders=senders,
+                      record_uow=record_uow)
 
     async def start() -> None:
         sweeper.start()

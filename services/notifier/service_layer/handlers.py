@@ -19,12 +19,14 @@ claimed in the same transaction as the inbox claim (``sending``, or ``suppressed
 `notification.recorded`), so it goes out at most once per (case, cause, recipient) (the cause is the
 event, or a public update's `update_id`, a reply's `reply_id`); the send
 itself runs after the commit, never inside a transaction, and its outcome (``sent`` or ``failed``, never
-retried) is recorded in a unit of work of its own. An email's Message-ID is derived from its delivery
+retried) is recorded in a unit of work of its own. What a delivery sends is rendered at its claim and
+kept in its row (`intent`) until the outcome; an email's Message-ID is derived from its delivery
 (`messages.delivery_message_id`), so any copy of it is recognisable. A claim names the notifier process
-that sends it (`Sending.instance_id`); when that process dies before recording the outcome (SIGKILL, OOM),
-the sweeper of any replica finds the row once the process stopped beating and settles it ``failed``
-(`INTERRUPTED`), published like any outcome, so it lands on the case timeline: at most once, never
-hanging (services/notifier/README.md, "Crashes"). A reply threaded onto a case (`case.message_added`) is
+that sends it (`Sending.instance_id`), and the row is marked just before it is handed to the provider.
+When that process dies before recording the outcome (SIGKILL, OOM), the sweeper of any replica finds the
+row once the process stopped beating: never handed over, it is sent once from its intent; handed over
+(it may have gone out), it is settled ``failed`` (`INTERRUPTED`); either outcome is published, so it
+lands on the case timeline: at most once, never hanging (services/notifier/README.md, "Crashes"). A reply threaded onto a case (`case.message_added`) is
 never acknowledged; it only moves the start of a platform's reply window (a follow-up, a bare thanks:
 docs/channels.md, "Conversations"). A message kind we cannot read (`intake.message_unsupported`) opened
 no case: its one request to write as text is a delivery without a case, claimed once per channel message,
@@ -40,9 +42,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+import email
+from email import policy
 from email.message import EmailMessage
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from services.notifier.adapters.repository import NotifierRepository
@@ -73,12 +77,14 @@ from services.notifier.domain.notices import (
 )
 from services.notifier.domain.outcomes import (
     INTERRUPTED,
+    Interrupted,
     Outcome,
     carrier_opt_out,
     interrupted_recorded,
     notice_recorded,
     opt_in_key,
     requested_opt_out,
+    resent_recorded,
     send_failure,
     status_recorded,
     twilio_report,
@@ -207,18 +213,15 @@ class Sending:
 
 @dataclass(frozen=True)
 class _Claimed:
-    """A delivery claimed as ``sending`` in the event's unit of work, to be sent after its commit; `contact`
-    is None for a staff address (an escalation email) and for a request to write as text, whose `case_id`
-    is None too (no case) and whose `reply_to` is the resident's message (a Mastodon reply answers it)."""
+    """A delivery claimed as ``sending`` in the event's unit of work, to be sent after its commit: `intent`
+    is what it sends (`_intent`); `case_id` None for a request to write as text (no case)."""
 
     delivery_id: int
     case_id: UUID | None
     cause_event_id: UUID
     notice: Notice
     target: Target
-    contact: Contact | None
-    thread: tuple[str, ...]
-    reply_to: str | None = None
+    intent: dict[str, Any]
 
 
 # --- lifecycle events: decide, claim, send after the commit ----------------------------------------------
@@ -470,9 +473,12 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
     rkey = recipient_key(target.channel, target.address)
     opted_out, bounced = await uow.repo.blocks(rkey)
     blocked = suppression(target, opted_out=opted_out, undeliverable=bounced)
+    intent = None if blocked else _intent(sending.senders, target, notice, now=uow.now, thread=thread,
+                                          reply_to=contact.channel_message_id if contact else reply_to)
     delivery_id = await uow.repo.claim_delivery(
         case_id=case_id, cause_event_id=cause, recipient_key=recipient or rkey, kind=notice.kind, channel=target.channel,
-        status="suppressed" if blocked else "sending", reason=blocked, at=uow.now, owner=sending.instance_id)
+        status="suppressed" if blocked else "sending", reason=blocked, at=uow.now, owner=sending.instance_id,
+        intent=intent)
     if delivery_id is None:
         return "already_attempted"
     if blocked:
@@ -480,7 +486,8 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
             await uow.emit(notice_recorded(case_id=case_id, cause_event_id=cause, notice=notice, target=target,
                                            outcome="suppressed", reason=blocked), subject=case_id)
         return "suppressed"
-    claimed = _Claimed(delivery_id, case_id, cause, notice, target, contact, thread, reply_to)
+    assert intent is not None
+    claimed = _Claimed(delivery_id, case_id, cause, notice, target, intent)
     uow.after_commit(partial(_deliver, claimed, sending, uow.envelope, uow.now))
     return "sending"
 
@@ -490,12 +497,19 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
     own: ``sent`` with the provider's message id, or ``failed`` with the reason. Never retried. When the
     sweeper settled the row first (this process was taken for dead: it stopped beating longer than the
     sweeper's timeout), that settlement stands and nothing more is published (one outcome per delivery):
-    ``settled_before`` is returned and logged with what the send did."""
+    ``settled_before`` is returned and logged with what the send did. The row is marked attempted just
+    before the send (`mark_attempted`); when it is no longer ours to mark, nothing is sent
+    (``settled_before`` too)."""
+    async with sending.record_uow(envelope, now) as uow:
+        ours = await uow.repo.mark_attempted(claimed.delivery_id)
+    if not ours:
+        log.warning("delivery_settled_before_send", delivery_id=claimed.delivery_id, case_id=str(claimed.case_id))
+        return "settled_before"
     outcome: Outcome = "sent"
     provider_id: str | None = None
     reason: str | None = None
     try:
-        provider_id = await _send(sending.senders, claimed, now)
+        provider_id = await _send(sending.senders, claimed.delivery_id, claimed.cause_event_id, claimed.intent)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
         outcome, reason = "failed", send_failure(exc)
         log.warning("notice_failed", case_id=str(claimed.case_id), channel=claimed.target.channel, error=reason)
@@ -513,32 +527,62 @@ async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now:
     return outcome
 
 
-async def _send(senders: Senders, claimed: _Claimed, now: datetime) -> str:
-    """Send on the target's channel; returns the provider's message id (an email's Message-ID).
-    Raises when it cannot (not configured, refused, unreachable)."""
-    target, notice = claimed.target, claimed.notice
+_KEPT = policy.default.clone(utf8=True, max_line_length=0)
+_NO_ID_YET = "<pending@omni311.invalid>"
+"""The Message-ID an email is composed with before its delivery id exists; removed from the intent."""
+
+
+def _intent(senders: Senders, target: Target, notice: Notice, *, now: datetime, thread: tuple[str, ...],
+            reply_to: str | None) -> dict[str, Any]:
+    """What the delivery of `notice` to `target` sends, rendered once at its claim (a JSON object, kept in
+    the row until its outcome, so that another replica can send exactly it): an email as RFC 5322 text
+    without its Message-ID (`_send` sets the delivery's), answering `thread`; a text with its address
+    (and, for Mastodon, the status it answers, `reply_to`). An email that cannot be addressed keeps the
+    error, raised at the send (recorded ``failed`` as before)."""
     if target.route == "email":
-        message = compose_email(notice, to_address=target.address, from_address=senders.mail_from,
-                                from_name=senders.mail_from_name, now=now,
-                                message_id=delivery_message_id(claimed.delivery_id, claimed.cause_event_id,
-                                                               senders.mail_from),
-                                in_reply_to=claimed.thread[-1] if claimed.thread else None,
-                                references=claimed.thread, reply_subaddress=senders.reply_subaddress)
-        await senders.send_email(message)
-        return str(message["Message-ID"])
+        try:
+            message = compose_email(notice, to_address=target.address, from_address=senders.mail_from,
+                                    from_name=senders.mail_from_name, now=now, message_id=_NO_ID_YET,
+                                    in_reply_to=thread[-1] if thread else None, references=thread,
+                                    reply_subaddress=senders.reply_subaddress)
+        except ValueError as exc:
+            return {"route": "email", "error": str(exc)}
+        del message["Message-ID"]
+        # Kept unfolded and in UTF-8 (RFC 6532 form) so that parsing it back gives the same headers (a
+        # folded RFC 2047 subject comes back with a doubled space); the send encodes it as before.
+        return {"route": "email", "message": message.as_string(policy=_KEPT)}
     text = short_text(notice, senders.program_name)
     if target.route == "twilio":
+        return {"route": "twilio", "to": target.address, "text": text, "whatsapp": target.channel == "whatsapp"}
+    if target.route == "meta":
+        return {"route": "meta", "channel": target.channel, "to": target.address, "text": text}
+    return {"route": "mastodon", "to": target.address, "text": text, "in_reply_to": reply_to}
+
+
+async def _send(senders: Senders, delivery_id: int, cause_event_id: UUID, intent: dict[str, Any]) -> str:
+    """Send a delivery's `intent` (`_intent`); returns the provider's message id (an email's Message-ID,
+    `messages.delivery_message_id` of the delivery: the same whoever sends it). Twilio and Meta take no
+    idempotency key, so a text is never sent twice by us instead (at most once). Raises when it cannot
+    (not configured, refused, unreachable; `ValueError` for an email that cannot be addressed)."""
+    route = intent["route"]
+    if route == "email":
+        if "error" in intent:
+            raise ValueError(intent["error"])
+        message = email.message_from_string(intent["message"], policy=policy.default)
+        message["Message-ID"] = delivery_message_id(delivery_id, cause_event_id, senders.mail_from)
+        await senders.send_email(message)  # type: ignore[arg-type]
+        return str(message["Message-ID"])
+    if route == "twilio":
         if senders.twilio is None:
             raise RuntimeError("Twilio is not configured (OMNI311_TWILIO_ACCOUNT_SID/AUTH_TOKEN/FROM_NUMBER)")
-        return await senders.twilio.send(target.address, text, whatsapp=target.channel == "whatsapp")
-    if target.route == "meta":
+        return await senders.twilio.send(intent["to"], intent["text"], whatsapp=intent["whatsapp"])
+    if route == "meta":
         if senders.meta is None:
             raise RuntimeError("Meta is not configured (OMNI311_META_ACCESS_TOKEN)")
-        return await senders.meta.send(target.channel, target.address, text)
+        return await senders.meta.send(intent["channel"], intent["to"], intent["text"])
     if senders.mastodon is None:
         raise RuntimeError("Mastodon is not configured (OMNI311_MASTODON_API_BASE_URL/ACCESS_TOKEN)")
-    return await senders.mastodon.send(target.address, text,
-                                       claimed.contact.channel_message_id if claimed.contact else claimed.reply_to)
+    return await senders.mastodon.send(intent["to"], intent["text"], intent["in_reply_to"])
 
 
 # --- intake events: unsupported messages, opt-outs, bounces, provider statuses ----------------------------
@@ -612,27 +656,62 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
 
 
 async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID | None = None,
+                             senders: Senders | None = None, record_uow: RecordUnitOfWork | None = None,
                              limit: int = 100) -> int:
     """Say that this process (`instance_id`, when given) lives, then settle the deliveries still ``sending``
     `older_than_s` seconds after their claim whose owner has been silent as long (it stopped between the
-    commit and the send's record: killed, out of memory, its host gone): each is recorded ``failed`` with
-    the reason `INTERRUPTED` and published as `notification.recorded` (the case service puts it on the
-    timeline, where staff see it), never sent again (at most once; services/notifier/README.md,
-    "Crashes"). A live owner's rows are never settled, however slow its sends. Returns how many, at most
-    `limit` per call (STYLE rule 11)."""
+    commit and the send's record: killed, out of memory, its host gone). One never handed to its provider
+    is certainly unsent: this process takes it over and sends it once from its intent after the commit
+    (`senders`, outcome recorded in `record_uow`; needs all three of `instance_id`, `senders` and
+    `record_uow`). One handed over (it may have gone out), or without an intent, is recorded ``failed``
+    with the reason `INTERRUPTED`, never sent again. Either outcome is published as
+    `notification.recorded` (the case service puts it on the timeline, where staff see it;
+    services/notifier/README.md, "Crashes"). A live owner's rows are never settled, however slow its
+    sends. Returns how many rows were taken, at most `limit` per call (STYLE rule 11)."""
     if instance_id is not None:
         await uow.repo.beat(instance_id, uow.now)
     stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), older_than_s, limit)
-    for delivery_id, sent in stale:
-        await uow.repo.finish_delivery(delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
+    failed = resent = 0
+    for row in stale:
+        if row.resendable and instance_id is not None and senders is not None and record_uow is not None:
+            await uow.repo.take_over(row.delivery_id, instance_id)
+            uow.after_commit(partial(_resend, row, senders, record_uow, uow.now))
+            resent += 1
+            continue
+        await uow.repo.finish_delivery(row.delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
                                        at=uow.now)
-        record = interrupted_recorded(sent)
+        record = interrupted_recorded(row.sent)
         if record is not None:
-            await uow.emit(record, subject=sent.case_id)
+            await uow.emit(record, subject=row.sent.case_id)
+        failed += 1
     if stale:
-        log.warning("interrupted_deliveries_settled", count=len(stale),
-                    cases=[str(s.case_id) for _, s in stale][:20])
+        log.warning("interrupted_deliveries_settled", failed=failed, resending=resent,
+                    cases=[str(r.sent.case_id) for r in stale][:20])
     return len(stale)
+
+
+async def _resend(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWork, now: datetime) -> str:
+    """Send a delivery taken over from a dead owner (after the sweeper's commit) and record its outcome:
+    ``sent`` (reason `RESENT`) or ``failed`` with the send's error, published without PII."""
+    assert row.intent is not None
+    outcome: Outcome = "sent"
+    provider_id: str | None = None
+    reason: str | None = None
+    try:
+        provider_id = await _send(senders, row.delivery_id, row.sent.cause_event_id, row.intent)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
+        outcome, reason = "failed", send_failure(exc)
+        log.warning("notice_failed", case_id=str(row.sent.case_id), channel=row.sent.channel, error=reason)
+    async with record_uow(None, now) as uow:  # type: ignore[arg-type] - no consumed event: a flow of its own
+        if not await uow.repo.finish_delivery(row.delivery_id, status=outcome, provider_message_id=provider_id,
+                                              reason=reason, at=now):
+            return "settled_before"
+        record = resent_recorded(row.sent, outcome, reason, provider_id)
+        if record is not None:
+            await uow.emit(record, subject=row.sent.case_id)
+    log.info("interrupted_delivery_resent", delivery_id=row.delivery_id, case_id=str(row.sent.case_id),
+             outcome=outcome)
+    return outcome
 
 
 def handlers(sending: Sending) -> Handlers:

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from services.notifier.domain.model import CaseStatus, Contact
-from services.notifier.domain.outcomes import OptOut, SentNotice, Undeliverable
+from services.notifier.domain.outcomes import Interrupted, OptOut, SentNotice, Undeliverable
 from services.notifier.domain.profiles import LinkedContact, LinkRequest, Preference, Profile
 from services.notifier.service_layer import handlers as h
 from shared.events import (
@@ -136,22 +136,33 @@ class FakeNotifierRepository:
 
     async def claim_delivery(self, *, case_id: UUID | None, cause_event_id: UUID, recipient_key: str, kind: str,
                              channel: str, status: str, reason: str | None, at: datetime,
-                             owner: UUID | None = None) -> int | None:
+                             owner: UUID | None = None, intent: dict[str, Any] | None = None) -> int | None:
         if any((d["case_id"], d["cause_event_id"], d["recipient_key"]) == (case_id, cause_event_id, recipient_key)
                for d in self.deliveries):
             return None
         self.deliveries.append({"id": len(self.deliveries) + 1, "case_id": case_id, "cause_event_id": cause_event_id,
                                 "recipient_key": recipient_key, "kind": kind, "channel": channel, "status": status,
                                 "reason": reason, "claimed_at": at, "provider_message_id": None,
-                                "provider_status": None, "finished_at": None, "owner": owner})
+                                "provider_status": None, "finished_at": None, "owner": owner, "intent": intent,
+                                "attempted": False})
         return len(self.deliveries)
+
+    async def mark_attempted(self, delivery_id: int) -> bool:
+        row = self.deliveries[delivery_id - 1]
+        if row["status"] != "sending" or row["attempted"]:
+            return False
+        row["attempted"] = True
+        return True
+
+    async def take_over(self, delivery_id: int, owner: UUID) -> None:
+        self.deliveries[delivery_id - 1].update(owner=owner, attempted=True)
 
     async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
                               reason: str | None, at: datetime) -> bool:
         row = self.deliveries[delivery_id - 1]
         if row["status"] != "sending":
             return False
-        row.update(status=status, provider_message_id=provider_message_id, reason=reason, finished_at=at)
+        row.update(status=status, provider_message_id=provider_message_id, reason=reason, finished_at=at, intent=None)
         return True
 
     async def beat(self, instance_id: UUID, at: datetime) -> None:
@@ -159,14 +170,15 @@ class FakeNotifierRepository:
         self.beats[instance_id] = at
 
     async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
-                                     limit: int) -> list[tuple[int, SentNotice]]:
+                                     limit: int) -> list[Interrupted]:
         def silent(owner: UUID | None) -> bool:
             beat = self.beats.get(owner) if owner is not None else None
             return beat is None or beat < claimed_before  # claimed_before = now - silent_for_s, as in the sweeper
 
         stale = sorted((d for d in self.deliveries if d["status"] == "sending" and d["claimed_at"] < claimed_before
                         and silent(d.get("owner"))), key=lambda d: (d["claimed_at"], d["id"]))[:limit]
-        return [(d["id"], SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"], d["recipient_key"]))
+        return [Interrupted(d["id"], SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"],
+                                                d["recipient_key"]), d.get("intent"), d.get("attempted", False))
                 for d in stale]
 
     async def record_provider_status(self, provider_message_id: str, status: str) -> SentNotice | None:

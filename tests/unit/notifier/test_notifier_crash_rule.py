@@ -1,7 +1,8 @@
 """The notifier's rule for a crash around a send (issue 14; services/notifier/README.md, "Crashes"): the
-inbox claim and the delivery row commit together; a row left ``sending`` by a dead process is settled
-``failed`` once and published, never resent; a live process's slow send is never settled under it; an
-email's Message-ID is its delivery's, the same for every copy."""
+inbox claim and the delivery row commit together; a row left ``sending`` by a dead process is sent once by
+another replica when it was never handed to a provider, else settled ``failed`` once and published, never
+resent; a live process's slow send is never settled under it; an email's Message-ID is its delivery's,
+the same for every copy."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from uuid import uuid4
 import pytest
 
 from services.notifier.domain.messages import delivery_message_id
-from services.notifier.domain.outcomes import INTERRUPTED
+from services.notifier.domain.outcomes import INTERRUPTED, RESENT
 from services.notifier.entrypoints.sweeper import Sweeper
+from services.notifier.service_layer import handlers as h
 from shared.events import NotificationRecorded
 from support.uow import T0, event
 
-from notifier_fakes import Sent, opened, table_for
+from notifier_fakes import PHONE, Sent, opened, table_for
 
 LIVE, DEAD = uuid4(), uuid4()
 
@@ -90,3 +92,70 @@ async def test_an_email_has_its_deliverys_message_id_whoever_sends_it() -> None:
     assert first == delivery_message_id(42, cause, "city-311@omni311.test") == f"<omni311.d42.{cause.hex}@omni311.test>"
     assert delivery_message_id(42, uuid4(), "city-311@omni311.test") != first  # a rebuilt database's delivery 42
     assert delivery_message_id(7, cause, "311").endswith("@localhost>")
+
+
+def _survivor_sweeper(store: Any, sent: Sent, *, minutes: int = 20) -> Sweeper:
+    senders = h.Senders(send_email=sent.email, mail_from="311@city.test", mail_from_name="City 311")
+    return Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=minutes), claim=False), interval_s=60,
+                   older_than_s=900, instance_id=LIVE, senders=senders,
+                   record_uow=lambda env, now: store.uow(env, now=now, claim=False))
+
+
+async def _killed_after_commit(store: Any, sent: Sent, case: Any, *, before_send: bool) -> None:
+    """Handle `case` on a process (DEAD) that dies after the event's commit: before marking the send
+    (nothing left), or after the send, before its record (it went out)."""
+    step = "mark_attempted" if before_send else "finish_delivery"
+    kept = getattr(store.repo, step)
+
+    async def die(*_a: Any, **_kw: Any) -> bool:
+        raise ConnectionResetError("SIGKILL")
+
+    setattr(store.repo, step, die)
+    assert await store.handle(table_for(store, sent, instance_id=DEAD), event(case, subject=case.case_id)) \
+        == "sending,after_commit_failed"
+    setattr(store.repo, step, kept)
+    assert [d["status"] for d in store.repo.deliveries] == ["sending"]
+    assert sent.count() == (0 if before_send else 1)
+
+
+async def test_a_delivery_its_dead_owner_never_handed_over_is_sent_once_by_another_replica(
+        store: Any, sent: Sent) -> None:
+    case = opened()
+    await _killed_after_commit(store, sent, case, before_send=True)
+    sweeper = _survivor_sweeper(store, sent)
+
+    assert await sweeper.sweep() == 1
+    assert await sweeper.sweep() == 0
+
+    [mail] = sent.emails
+    [row] = store.repo.deliveries
+    assert mail["Message-ID"] == delivery_message_id(row["id"], row["cause_event_id"], "311@city.test")
+    assert mail["To"] == case.pii.email and case.service_request_id in mail["Subject"]
+    assert mail["In-Reply-To"] == case.channel_message_id  # the same message the dead owner would have sent
+    assert (row["status"], row["owner"], row["intent"]) == ("sent", LIVE, None)  # its PII gone with the intent
+    [note] = recorded(store)
+    assert (note.outcome, note.reason, note.provider_message_id) == ("sent", RESENT, mail["Message-ID"])
+    assert note.pii.email is None
+
+
+async def test_a_text_its_dead_owner_handed_to_the_provider_is_recorded_failed_and_never_sent_twice(
+        store: Any, sent: Sent) -> None:
+    await _killed_after_commit(store, sent, opened("sms", phone=PHONE), before_send=False)
+
+    assert await _survivor_sweeper(store, sent).sweep() == 1
+
+    assert sent.count() == 1  # it went out before the kill; Twilio takes no idempotency key: never twice
+    [note] = recorded(store)
+    assert (note.outcome, note.reason, note.channel) == ("failed", INTERRUPTED, "sms")
+    assert [d["status"] for d in store.repo.deliveries] == ["failed"]
+
+
+async def test_a_dead_owners_delivery_is_left_to_its_owner_until_it_has_been_silent_long_enough(
+        store: Any, sent: Sent) -> None:
+    await _killed_after_commit(store, sent, opened(), before_send=True)
+    await Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=1), claim=False), interval_s=60,
+                  older_than_s=900, instance_id=DEAD).sweep()  # it beat a minute after the claim
+
+    assert await _survivor_sweeper(store, sent, minutes=10).sweep() == 0  # silent 9 minutes of 15
+    assert await _survivor_sweeper(store, sent, minutes=17).sweep() == 1
+    assert len(sent.emails) == 1

@@ -57,7 +57,7 @@ async def test_an_email_reporter_is_acknowledged_once_in_their_own_thread(store:
     assert out.causation_id == env.event_id and out.correlation_id == env.correlation_id
     [row] = store.repo.deliveries
     assert (row["status"], row["provider_message_id"], row["finished_at"]) == ("sent", mail["Message-ID"], T0)
-    assert store.commits == 2  # the event's unit of work, then the send's record
+    assert store.commits == 3  # the event's unit of work, the mark just before the send, the send's record
 
 
 async def test_the_same_event_twice_is_a_duplicate_and_nothing_goes_out_twice(store: Any, table: Any,
