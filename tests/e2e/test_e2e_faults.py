@@ -1,0 +1,327 @@
+"""Scale-out under faults (issue 14, item 3): case, router, dedup and notifier run two replicas each, as real
+processes in their consumer groups, on a private Kafka broker and a private PostgreSQL (support.private_infra:
+this module restarts both, never the shared ones). One burst of 20,000 intake events built from the real
+NYC records (tools.loadgen, each with an email address of its own) goes straight onto ``intake.messages``,
+and while the pipeline works through it:
+
+- at ~15 % routed: one replica of each service is SIGKILLed and a third started (rebalances while handlers
+  run and commits are in flight);
+- in the middle of the burst: two poison messages (bytes that are no envelope, and an envelope whose data
+  does not fit its class) with the key of a burst event, so each sits in the middle of a partition;
+- at ~40 %: the broker is restarted;
+- at ~65 %: PostgreSQL is restarted (a fast shutdown; the services reconnect).
+
+One burst with the faults at different points, not four bursts: the pipeline settles a burst at a few
+hundred cases/s on two shared cores, so four 20,000-event bursts (each with its own stack) would take the
+module far past its ~4-minute share of `make test`. After each recovery the no-duplicate properties are
+checked on what has been done so far; at the end every property on everything:
+
+- no lost case: each intake event became exactly one case, routed (a router decision and ``case.routed``)
+  and dedup-decided (in the duplicate detector's projection);
+- no duplicate case, and no duplicate notification (one ``notification.recorded`` per case, kind and
+  recipient; one mail per recipient and subject at the SMTP server), and every case's acknowledgement sent;
+- order per case kept: each case's ``cases.lifecycle`` events appear on the topic, first occurrences in
+  offset order, in the order the case service emitted them (its outbox's ids: the lifecycle events carry
+  no version field of their own);
+- the poison messages are on ``intake.messages.dlq`` (nothing else on any DLQ) and did not hold back the
+  events behind them.
+
+The time to recover from each fault (from the fault to 1 % of the burst routed beyond what was routed when
+it struck) is printed (``pytest -s``) and appended to ``var/test-logs/faults-recovery.log``. The notifications
+go to an SMTP server in this process (support.faults.SmtpSink) through the notifier's real send path, so a
+resend shows as a second message. ``OMNI311_FAULTS_EVENTS`` sizes the burst (default 20,000); `make soak`
+runs a longer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from shared.settings import Settings
+from support.faults import SmtpSink, lag, read_topic
+from support.private_infra import KafkaCluster, PrivatePostgres, private_kafka, private_postgres  # noqa: F401
+from support.stack import REPO, Stack
+from support.wait import eventually
+from tools.loadgen import create_producer, load_nyc, produce
+
+N = int(os.environ.get("OMNI311_FAULTS_EVENTS", "20000"))
+SCALED = ("case", "router", "dedup", "notifier")
+SETTLE_TIMEOUT_S = float(os.environ.get("OMNI311_FAULTS_SETTLE_S", "600"))
+RECOVERY_LOG = REPO / "var" / "test-logs" / "faults-recovery.log"
+
+
+@pytest.fixture(scope="module")
+async def sink() -> AsyncIterator[SmtpSink]:
+    s = await SmtpSink().start()
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+@pytest.fixture(scope="module")
+async def scaled_stack(require_shared_data, private_kafka: KafkaCluster, private_postgres: PrivatePostgres,  # noqa: F811
+                       sink: SmtpSink) -> AsyncIterator[Stack]:
+    """NYC's case, router, dedup and notifier, two replicas each, on the private broker and server; the
+    notifier sends to `sink`."""
+    stack = Stack(jurisdiction="nyc", kafka=private_kafka.bootstrap, pg_dsn=private_postgres.dsn,
+                  services=SCALED + tuple(f"{s}-2" for s in SCALED), extra_env=sink.env())
+    await stack.up()
+    try:
+        yield stack
+    finally:
+        await stack.down()
+
+
+class Probe:
+    """What the stack has done so far, read from its database: `routed()` now (None while PostgreSQL is
+    down), and `samples` of ``(seconds since start, routed)`` taken every half second by `sample`."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.t0 = time.monotonic()
+        self.samples: list[tuple[float, int]] = []
+
+    async def routed(self) -> int | None:
+        try:
+            conn = await asyncpg.connect(self.stack.dsn, timeout=2,
+                                         server_settings={"search_path": '"case", public'})
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            return None
+        try:
+            return await conn.fetchval("SELECT count(*) FROM cases WHERE routing IS NOT NULL")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return None
+        finally:
+            await conn.close()
+
+    async def sample(self) -> None:
+        """Until cancelled: the routed count every half second, in `samples`."""
+        while True:
+            n = await self.routed()
+            if n is not None:
+                self.samples.append((time.monotonic() - self.t0, n))
+            await asyncio.sleep(0.5)
+
+    async def wait_routed(self, at_least: int, timeout: float) -> int:
+        async def enough() -> int | None:
+            n = await self.routed()
+            return n if n is not None and n >= at_least else None
+        return await eventually(enough, timeout=timeout, interval=0.25, what=f"{at_least} cases routed")
+
+    async def recovered_after(self, t0: float, base: int, timeout: float = 240.0) -> float:
+        """Seconds from `t0` (monotonic) until 1 % of the burst is routed beyond `base` (or the whole burst)."""
+        await self.wait_routed(min(N, base + max(1, N // 100)), timeout)
+        return time.monotonic() - t0
+
+    def rate(self, since_s: float, until_s: float) -> float:
+        """Cases routed per second between two sample times (seconds since start)."""
+        inside = [(t, n) for t, n in self.samples if since_s <= t <= until_s]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return 0.0
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+async def _sql(stack: Stack, schema: str, sql: str) -> list[asyncpg.Record]:
+    conn = await stack.db(schema)
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()
+
+
+async def _no_duplicates_so_far(stack: Stack, sink: SmtpSink, when: str) -> None:
+    """The properties that hold at every moment: one case per intake message, one router decision and one
+    projection row per case, no notification twice."""
+    case = (await _sql(stack, "case", "SELECT (SELECT count(*) FROM cases) AS cases, "
+                                      "(SELECT count(DISTINCT case_id) FROM messages) AS with_message, "
+                                      "(SELECT count(*) FROM messages) AS messages"))[0]
+    assert case["cases"] == case["with_message"] == case["messages"], (when, dict(case))
+    twice = await _sql(stack, "notifier", "SELECT case_id, kind, recipient_key, count(*) AS n FROM deliveries "
+                                          "WHERE status = 'sent' GROUP BY 1, 2, 3 HAVING count(*) > 1 LIMIT 5")
+    assert not twice, (when, [dict(r) for r in twice])
+    mails = Counter((r, m["subject"]) for m in sink.messages for r in m["rcpt"])
+    assert not [k for k, n in mails.items() if n > 1], (when, [k for k, n in mails.items() if n > 1][:5])
+
+
+async def _settled(stack: Stack) -> bool:
+    for schema in SCALED:
+        if (await _sql(stack, schema, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"))[0]["n"]:
+            return False
+    sending = await _sql(stack, "notifier", "SELECT count(*) AS n FROM deliveries WHERE status = 'sending'")
+    if sending[0]["n"]:
+        return False
+    return not any((await lag(stack.kafka, stack.topic_prefix)).values())
+
+
+def _record(line: str) -> None:
+    print(line)
+    RECOVERY_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with RECOVERY_LOG.open("a", encoding="utf-8") as out:
+        out.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
+
+
+async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_postgres_restarts(
+        scaled_stack: Stack, sink: SmtpSink, private_kafka: KafkaCluster,  # noqa: F811
+        private_postgres: PrivatePostgres) -> None:  # noqa: F811
+    stack, probe = scaled_stack, Probe(scaled_stack)
+    settings = Settings(topic_prefix=stack.topic_prefix)
+    run = stack.run_id
+    events = load_nyc(N, seed=14, emails="faults.test", run=run)
+    tokens = {e.envelope.data["channel_message_id"] for e in events}
+    # Two poisons keyed as the middle event, so each sits in the middle of that event's partition.
+    middle = events[N // 2]
+    bad = json.loads(middle.value())
+    bad.update(event_id="00000000-0000-4000-8000-00000000d1e5", correlation_id="00000000-0000-4000-8000-00000000d1e5")
+    bad["data"] = dict(bad["data"], lat="north of the river", channel_message_id=f"poison-{run}")
+    poisons = [b"\x00not an envelope {", json.dumps(bad).encode()]
+    recoveries: dict[str, float] = {}
+    sampler = asyncio.create_task(probe.sample())
+    try:
+        intake = settings.topic("intake.messages")
+        producer = create_producer(stack.kafka)
+        await producer.start()
+        try:
+            await produce(producer, intake, events[:N // 2])
+            for value in poisons:
+                await producer.send_and_wait(intake, value, key=middle.key())
+            await produce(producer, intake, events[N // 2:])
+        finally:
+            await producer.stop()
+        print(f"\nFAULTS {run} produced {N} events (+2 poisons) in {time.monotonic() - probe.t0:.1f} s")
+
+        # 1. ~15 %: SIGKILL one replica of each service, start a third.
+        at = await probe.wait_routed(int(0.15 * N), timeout=SETTLE_TIMEOUT_S)
+        t0 = time.monotonic()
+        for s in SCALED:
+            stack.kill(s)
+        for s in SCALED:
+            stack.start(f"{s}-3")
+        recoveries["sigkill"] = await probe.recovered_after(t0, at)
+        await asyncio.gather(*(stack.wait_ready(f"{s}-3") for s in SCALED))
+        _record(f"FAULTS {run} recovery from SIGKILL of one replica of each of {', '.join(SCALED)} (a third "
+                f"started): {recoveries['sigkill']:.1f} s (at {at}/{N} routed; new replicas ready after "
+                f"{time.monotonic() - t0:.1f} s)")
+        await _no_duplicates_so_far(stack, sink, "after the replicas were killed")
+
+        # 2. ~40 %: restart the broker (SIGTERM, start again on the same port and data).
+        at = await probe.wait_routed(int(0.40 * N), timeout=SETTLE_TIMEOUT_S)
+        t0 = time.monotonic()
+        await private_kafka.arestart_broker(0)
+        down_s = time.monotonic() - t0
+        recoveries["broker"] = await probe.recovered_after(t0, at)
+        _record(f"FAULTS {run} recovery from a broker restart: {recoveries['broker']:.1f} s (at {at}/{N} routed; "
+                f"the restart itself {down_s:.1f} s)")
+        await _no_duplicates_so_far(stack, sink, "after the broker restart")
+
+        # 3. ~65 %: restart PostgreSQL (fast shutdown: every connection dropped; start again).
+        at = await probe.wait_routed(int(0.65 * N), timeout=SETTLE_TIMEOUT_S)
+        t0 = time.monotonic()
+        await private_postgres.arestart()
+        down_s = time.monotonic() - t0
+        recoveries["postgres"] = await probe.recovered_after(t0, at)
+        _record(f"FAULTS {run} recovery from a PostgreSQL restart: {recoveries['postgres']:.1f} s (at {at}/{N} "
+                f"routed; the restart itself {down_s:.1f} s)")
+        await _no_duplicates_so_far(stack, sink, "after the PostgreSQL restart")
+
+        # 4. Everything settles.
+        await probe.wait_routed(N, timeout=SETTLE_TIMEOUT_S)
+        routed_s = time.monotonic() - probe.t0
+        await eventually(lambda: _settled(stack), timeout=SETTLE_TIMEOUT_S, interval=1, what="every group caught up")
+    finally:
+        sampler.cancel()
+    total_s = time.monotonic() - probe.t0
+    _record(f"FAULTS {run} burst of {N}: every case routed after {routed_s:.1f} s ({N / routed_s:.0f} cases/s "
+            f"end to end through the faults), all settled after {total_s:.1f} s; recoveries (s) "
+            f"{json.dumps({k: round(v, 1) for k, v in recoveries.items()})}")
+    await _no_duplicates_so_far(stack, sink, "at the end")
+
+    # The poisons: dead-lettered after their backoff, not holding back the events behind them.
+    dlq = await read_topic(stack.kafka, intake + ".dlq")
+    assert len(dlq) == len(poisons), [r.headers for r in dlq]
+    partition = int(dlq[0].headers["x-omni311-source-partition"])
+    source = {r.offset: r for r in await read_topic(stack.kafka, intake) if r.partition == partition}
+    poison_offsets = sorted(int(d.headers["x-omni311-source-offset"]) for d in dlq)
+    behind = [r for off, r in sorted(source.items()) if off > poison_offsets[-1]]
+    waited = [round((d.timestamp_ms - source[int(d.headers["x-omni311-source-offset"])].timestamp_ms) / 1000, 1)
+              for d in dlq]
+    _record(f"FAULTS {run} poisons at offsets {poison_offsets} of partition {partition} (of "
+            f"{len(source)} messages) dead-lettered {waited} s after they were produced; "
+            f"{len(behind)} events behind them")
+    await _check_everything(stack, sink, tokens, poisons, dlq, middle.key(), intake, behind)
+
+
+async def _check_everything(stack: Stack, sink: SmtpSink, tokens: set[str], poisons: list[bytes],
+                            dlq: list[Any], poison_key: bytes, intake: str, behind: list[Any]) -> None:
+    # No lost and no duplicate case: one case per token, routed and dedup-decided.
+    messages = await _sql(stack, "case", "SELECT m.channel_message_id, m.case_id, c.routing IS NOT NULL AS routed "
+                                         "FROM messages m JOIN cases c USING (case_id)")
+    by_token = Counter(r["channel_message_id"] for r in messages)
+    assert set(by_token) == tokens, (len(tokens - set(by_token)), len(set(by_token) - tokens))
+    assert set(by_token.values()) == {1}
+    assert (await _sql(stack, "case", "SELECT count(*) AS n FROM cases"))[0]["n"] == N
+    case_ids = {r["case_id"] for r in messages}
+    assert len(case_ids) == N and all(r["routed"] for r in messages)
+    decided = await _sql(stack, "router", "SELECT case_id FROM decisions")
+    assert len(decided) == N and {r["case_id"] for r in decided} == case_ids
+    projected = await _sql(stack, "dedup", "SELECT case_id FROM cases")
+    assert len(projected) == N and {r["case_id"] for r in projected} == case_ids
+
+    # No lost and no duplicate notification: one acknowledgement per case, sent (or, for a send a killed
+    # replica left in flight, settled failed by the notifier's sweeper), one record per case, kind and
+    # recipient, and one mail per send.
+    deliveries = await _sql(stack, "notifier", "SELECT case_id, kind, recipient_key, status, reason FROM deliveries")
+    acks = [r for r in deliveries if r["kind"] == "acknowledgement"]
+    per_case = Counter(r["case_id"] for r in acks)
+    assert set(per_case) == case_ids and set(per_case.values()) == {1}, (len(case_ids - set(per_case)),
+                                                                         Counter(per_case.values()))
+    statuses = Counter(r["status"] for r in deliveries)
+    failed = [dict(r) for r in deliveries if r["status"] != "sent"]
+    print(f"FAULTS deliveries {dict(statuses)}; not sent: {failed[:5]}")
+    assert set(statuses) <= {"sent", "failed"}, statuses
+    outcomes = [json.loads(r.value) for r in await read_topic(stack.kafka, stack.topic_prefix + "notifications.outcomes")]
+    records: defaultdict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for e in outcomes:
+        if e["event_type"] == "notification.recorded" and e["data"].get("delivery_status") is None:
+            d = e["data"]
+            records[(d["case_id"], d["kind"], d["recipient_key"])].add(e["event_id"])
+    assert {k: v for k, v in records.items() if len(v) > 1} == {}
+    assert {c for c, k, _r in records if k == "acknowledgement"} == {str(c) for c in case_ids}
+    ids = Counter(m["message_id"] for m in sink.messages)
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert statuses["sent"] <= len(sink.messages) <= statuses["sent"] + statuses["failed"], (
+        len(sink.messages), statuses)
+
+    # Order per case: first occurrences on the topic in the order of the case service's outbox.
+    emitted: defaultdict[str, list[str]] = defaultdict(list)
+    for r in await _sql(stack, "case", "SELECT message_key, event_id FROM outbox WHERE topic = 'cases.lifecycle' "
+                                       "ORDER BY id"):
+        emitted[r["message_key"]].append(str(r["event_id"]))
+    on_topic: defaultdict[str, list[str]] = defaultdict(list)
+    partition_of: dict[str, int] = {}
+    for rec in await read_topic(stack.kafka, stack.topic_prefix + "cases.lifecycle"):
+        key = rec.key.decode()
+        assert partition_of.setdefault(key, rec.partition) == rec.partition, f"case {key} on two partitions"
+        eid = json.loads(rec.value)["event_id"]
+        if eid not in on_topic[key]:
+            on_topic[key].append(eid)
+    out_of_order = [k for k in emitted if on_topic.get(k) != emitted[k]]
+    assert not out_of_order, [(k, emitted[k], on_topic.get(k)) for k in out_of_order[:3]]
+
+    # The poisons went to the DLQ, unchanged, and nothing else did; the events behind them were handled.
+    assert behind and {json.loads(r.value)["data"]["channel_message_id"] for r in behind} <= set(by_token)
+    assert sorted(r.value for r in dlq) == sorted(poisons)
+    assert all(r.key == poison_key for r in dlq)
+    for topic in ("cases.lifecycle", "routing.decisions", "dedup.decisions", "notifications.outcomes"):
+        assert await read_topic(stack.kafka, stack.topic_prefix + topic + ".dlq") == [], topic
+    assert len(await read_topic(stack.kafka, intake + ".dlq")) == len(poisons)
