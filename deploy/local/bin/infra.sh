@@ -4,10 +4,15 @@
 #   deploy/local/bin/infra.sh up       install (if needed) and start all three, in order
 #   deploy/local/bin/infra.sh down     stop all three
 #   deploy/local/bin/infra.sh status   one line per component; exit 1 if any is not up
+#   deploy/local/bin/infra.sh env      `export` lines the services need beyond the defaults (a three-broker
+#                                      Kafka's bootstrap and replication factor; kafka.sh env), for eval
 #
+# KAFKA_BROKERS=3 (`make infra-up KAFKA_BROKERS=3`) starts a three-broker Kafka instead of one (kafka.sh);
+# unset, `up` and `status` keep to whichever this checkout runs, and `down` stops either.
 # One line per component; on failure, exits non-zero after printing the tail of that component's log.
 # Endpoints (all on 127.0.0.1):
-#   OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092
+#   OMNI311_KAFKA_BOOTSTRAP=127.0.0.1:9092 (three brokers: 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
+#   and OMNI311_KAFKA_REPLICATION_FACTOR=3, which services.sh takes from `infra.sh env`)
 #   OMNI311_PG_DSN=postgresql://postgres@127.0.0.1:55432/omni311
 #   OMNI311_SMTP_HOST=127.0.0.1 OMNI311_SMTP_PORT=3025 OMNI311_IMAP_HOST=127.0.0.1 OMNI311_IMAP_PORT=3143
 # See kafka.sh, postgres.sh and mail.sh for their own settings (KAFKA_PORT, PGPORT, OMNI311_PG_EXTERNAL,
@@ -25,7 +30,7 @@ COMPONENTS=(kafka postgres mail)
 
 component_logs() {
   case "$1" in
-    kafka) echo "var/kafka/kafka.log var/kafka/logs/server.log" ;;
+    kafka) echo "var/kafka/kafka.log var/kafka/logs/server.log" var/kafka-cluster/node*/kafka.log ;;
     postgres) echo "var/postgres/postgres.log var/postgres/postgres.log.init var/postgres-apt.log" ;;
     mail) echo "var/mail/greenmail.log var/mail-mvn.log" ;;
   esac
@@ -35,7 +40,11 @@ describe() {
   case "$1" in
     kafka)
       if [[ "${OMNI311_KAFKA_EXTERNAL:-}" == "1" ]]; then echo "external (OMNI311_KAFKA_EXTERNAL=1)"
-      else echo "127.0.0.1:${KAFKA_PORT:-9092}"; fi ;;
+      else
+        local b
+        b="$("$BIN/kafka.sh" bootstrap)"
+        if [[ "$b" == *,* ]]; then echo "$b (3 brokers, replication factor 3, min ISR 2)"; else echo "$b"; fi
+      fi ;;
     postgres)
       if [[ "${OMNI311_PG_EXTERNAL:-}" == "1" ]]; then echo "external (OMNI311_PG_EXTERNAL=1)"
       else echo "postgresql://postgres@127.0.0.1:${PGPORT:-55432}/omni311"; fi ;;
@@ -109,5 +118,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
+  env) "$BIN/kafka.sh" env ;;
+  *) echo "usage: $0 {up|down|status|env}" >&2; exit 2 ;;
 esac
