@@ -16,7 +16,7 @@ help:
 	@echo "make migrate     apply every service's migrations"
 	@echo "make bench       routing throughput and memory on the real NYC sample; routing, location and dedup quality on every dataset"
 	@echo "make soak        the fault tests (replica kills, broker and PostgreSQL restarts, a poison message) on SOAK_EVENTS=100000 events"
-	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own"
+	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own (KAFKA_BROKERS=3: three brokers)"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
 	@echo "make assets      the web pages' front-end libraries (npm ci in shared/web, copied to shared/web/static/vendor)"
 	@echo "make clean       remove test logs and run files under var/"
@@ -43,14 +43,15 @@ assets: $(WEB)/static/vendor/.installed
 browser: venv
 	PYTHON=$(PY) deploy/local/bin/browser.sh install
 
+# KAFKA_BROKERS=3: a three-broker Kafka (deploy/local/bin/kafka.sh); unset, whichever this checkout runs (else one).
 infra-up: venv
-	PYTHON=$(PY) deploy/local/bin/infra.sh up
+	PYTHON=$(PY) $(if $(KAFKA_BROKERS),KAFKA_BROKERS=$(KAFKA_BROKERS)) deploy/local/bin/infra.sh up
 
 infra-down:
 	deploy/local/bin/infra.sh down
 
 infra-status:
-	deploy/local/bin/infra.sh status
+	$(if $(KAFKA_BROKERS),KAFKA_BROKERS=$(KAFKA_BROKERS)) deploy/local/bin/infra.sh status
 
 migrate: venv
 	$(PY) -m shared.db.migrate --create-database
