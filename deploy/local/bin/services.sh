@@ -76,6 +76,8 @@ restarts() { local n; n="$(cat "var/run/$1.restarts" 2>/dev/null || true)"; [[ "
 
 start() {
   local started=()
+  # This checkout's three-broker Kafka (make infra-up KAFKA_BROKERS=3): every broker and replication factor 3.
+  eval "$("$BIN/infra.sh" env 2>/dev/null)"
   if [[ "${DEV_FAKES:-1}" == "1" ]]; then started+=("${FAKES[@]}"); fi
   started+=("${SERVICES[@]}")
   scaled
