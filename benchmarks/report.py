@@ -1,0 +1,94 @@
+"""The benchmark's figures: percentiles, the rows of `make bench`'s table with their goals, the table as text
+and the JSON written to var/bench.json. Pure: no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The `q`-th percentile (0-100) of `values` by linear interpolation between closest ranks (NumPy's
+    default, "inclusive"); None for no values. Raises `ValueError` for `q` outside [0, 100]."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within [0, 100], not {q}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float | int | None]:
+    """``{"n", "p50_ms", "p95_ms", "p99_ms", "max_ms"}`` of latencies given in seconds (ms rounded to 0.1)."""
+    def ms(q: float) -> float | None:
+        v = percentile(seconds, q)
+        return None if v is None else round(v * 1000, 1)
+    return {"n": len(seconds), "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99), "max_ms": ms(100)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: `value` in `unit` (None: not measured, `note` says why), and an optional
+    goal: ``("min", x)`` means at least x, ``("max", x)`` at most x."""
+
+    name: str
+    value: float | None
+    unit: str
+    goal: tuple[Literal["min", "max"], float] | None = None
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the goal is met; None without a goal or a value."""
+        if self.goal is None or self.value is None:
+            return None
+        kind, target = self.goal
+        return self.value >= target if kind == "min" else self.value <= target
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
+
+
+def _goal(row: Row) -> str:
+    if row.goal is None:
+        return ""
+    kind, target = row.goal
+    mark = {True: "met", False: "MISSED", None: "?"}[row.met]
+    return f"{'>=' if kind == 'min' else '<='} {_number(target)} ({mark})"
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    """The rows as an aligned text table: measure, value, unit, goal (with met/MISSED), note."""
+    head = ("measure", "value", "unit", "goal", "note")
+    cells = [head] + [(r.name, _number(r.value), r.unit, _goal(r), r.note) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    aligns = ("<", ">", "<", "<", "<")
+
+    def line(c: Sequence[str]) -> str:
+        return "  ".join(f"{v:{a}{w}}" for v, a, w in zip(c, aligns, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(c) for c in cells[1:])])
+
+
+def rows_json(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The rows as JSON objects (goal as ``{"kind", "target"}``, with `met`)."""
+    out = []
+    for r in rows:
+        d = asdict(r)
+        d["goal"] = None if r.goal is None else {"kind": r.goal[0], "target": r.goal[1]}
+        d["met"] = r.met
+        out.append(d)
+    return out
