@@ -14,7 +14,8 @@ help:
 	@echo "make stop        stop services and infrastructure"
 	@echo "make reset       empty the jurisdiction's database and topics (REPLAY=file or OMNI311_JURISDICTION=id)"
 	@echo "make migrate     apply every service's migrations"
-	@echo "make bench       routing throughput and memory on the real NYC sample; routing, location and dedup quality on every dataset"
+	@echo "make bench       routing throughput and memory on the real NYC sample; routing, location and dedup quality on every dataset;"
+	@echo "                 the pipeline end to end against the raw Kafka->PostgreSQL floor (var/bench.json; docs/benchmarks.md)"
 	@echo "make soak        the fault tests (replica kills, broker and PostgreSQL restarts, a poison message) on SOAK_EVENTS=100000 events"
 	@echo "make infra-up | infra-down | infra-status   Kafka, PostgreSQL and GreenMail on their own (KAFKA_BROKERS=3: three brokers)"
 	@echo "make browser     Debian chromium and Playwright for the browser tests"
@@ -76,9 +77,10 @@ TEST_WORKERS ?= 2
 test: infra-up browser assets
 	$(PY) -m pytest tests -q -p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
-bench: venv
+bench: infra-up
 	$(PY) -m benchmarks.routing
 	$(PY) -m benchmarks.judgement
+	$(PY) -m benchmarks.pipeline
 
 # The fault tests (tests/e2e/test_e2e_faults.py: replica kills, a poison message, broker and PostgreSQL
 # restarts on private instances) on a longer burst than make test's: SOAK_EVENTS intake events.
