@@ -2,7 +2,9 @@
 
 `enqueue` runs inside the caller's transaction; the relay publishes rows in id order with the safe
 producer, marks them published, and wakes on LISTEN/NOTIFY with a polling fallback. One relay per
-schema is active at a time (an advisory lock), so per-key order holds with several replicas.
+schema is active at a time (an advisory lock), so per-key order holds with several replicas; a standby
+waits in the lock's queue, so it takes over the moment the active relay's session ends (a crash closes
+its connection), without polling.
 """
 
 from __future__ import annotations
@@ -53,11 +55,24 @@ async def wake_relay(conn: asyncpg.Connection, *, schema: str) -> None:
     await conn.execute("SELECT pg_notify($1, '')", channel_name(schema))
 
 
+STANDBY_CHECK_S = 1.0
+"""How long a standby relay waits in the advisory lock's queue (PostgreSQL ``lock_timeout``) before it
+asks again, in seconds: the lock is granted the moment it is released whatever this is; the bound only
+lets a standby notice a stop or a dead connection."""
+
+
+def lock_key(schema: str) -> int:
+    """The advisory lock (a signed 64-bit key) that one relay of `schema` holds while it relays."""
+    return int.from_bytes(hashlib.sha256(f"outbox:{schema}".encode()).digest()[:8], "big", signed=True)
+
+
 class OutboxRelay:
     """Publishes a schema's outbox to Kafka until stopped.
 
     `topic_name` maps a registry topic to the real topic (test prefixes). `poll_interval_s` is the
-    fallback wake-up in seconds when no NOTIFY arrives.
+    fallback wake-up in seconds when no NOTIFY arrives (a row written without one); a NOTIFY drains at
+    once, and a full batch (`batch_size` rows) is followed by the next one at once. A standby relay (the
+    lock is another's) queues on the lock and takes over as soon as it is released, not after a poll.
     """
 
     def __init__(
@@ -114,9 +129,8 @@ class OutboxRelay:
     async def _session(self) -> None:
         conn = await connect(self._dsn, self._schema, application_name=f"{self._schema}-outbox-relay")
         try:
-            lock = int.from_bytes(hashlib.sha256(f"outbox:{self._schema}".encode()).digest()[:8], "big", signed=True)
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
-                await asyncio.sleep(self._poll)  # another replica relays; stand by
+            if not await self._take_lock(conn):
+                return  # stopped while standing by
             await conn.add_listener(channel_name(self._schema), lambda *_: self._wake.set())
             while not self._stopping:
                 # Clear before draining, not after: a NOTIFY that arrives during the drain is for a row
@@ -128,7 +142,26 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
         finally:
             with contextlib.suppress(Exception):
-                await conn.close()
+                await asyncio.wait_for(conn.close(), timeout=5.0)
+            if not conn.is_closed():
+                conn.terminate()
+
+    async def _take_lock(self, conn: asyncpg.Connection) -> bool:
+        """True once this session holds the schema's relay lock; False when the relay was stopped while
+        standing by. While another replica holds the lock, wait in its queue (granted the moment that
+        session ends) for at most `STANDBY_CHECK_S` at a time, then ask again. Raises the connection's
+        error when it is lost."""
+        await conn.execute(f"SET lock_timeout = '{int(STANDBY_CHECK_S * 1000)}ms'")
+        while True:
+            try:
+                await conn.fetchval("SELECT pg_advisory_lock($1)", lock_key(self._schema))
+                break
+            except asyncpg.LockNotAvailableError:
+                if self._stopping:
+                    return False
+        # Only the wait is bounded: the relay's own statements must not fail on a slow lock.
+        await conn.execute("SET lock_timeout = 0")
+        return True
 
     async def _drain_once(self, conn: asyncpg.Connection) -> int:
         self._idle.clear()

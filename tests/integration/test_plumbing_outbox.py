@@ -218,6 +218,41 @@ async def test_a_standby_relay_takes_over_when_the_active_one_stops(
     assert await kafka.count(topic) == 10
 
 
+async def test_a_standby_relay_takes_over_at_once_when_the_active_one_dies(
+        db: asyncpg.Connection, database: str, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    """A crash, not a stop: PostgreSQL ends the active relay's session (as when its process is killed) and
+    the relay never comes back. The standby, started once the lock was taken, waits in the lock's queue, so
+    it publishes the next row long before its 30-second poll interval would have let it ask again."""
+    active = relays(poll_interval_s=30.0)
+    topic = settings.topic("cases.lifecycle")
+    first = case_opened(uuid.uuid4(), 1)
+    await enqueue_committed(db, schema, [first])
+    await kafka.read(topic, contains(first.event_id), timeout=10)
+    await eventually(lambda: active.published == 1, timeout=5, what="first row marked published")
+    standby = relays(poll_interval_s=30.0)
+    await asyncio.sleep(0.5)  # the standby found the lock taken
+
+    admin = await asyncpg.connect(database)
+    try:
+        killed = await admin.fetchval(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity s USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND s.application_name = $1",
+            f"{schema}-outbox-relay")
+    finally:
+        await admin.close()
+    assert killed, "the active relay's session held the lock"
+    await active.stop()  # the dead process does not come back
+    second = case_opened(uuid.uuid4(), 2)
+    started = time.monotonic()
+    await enqueue_committed(db, schema, [second])
+    await kafka.read(topic, contains(second.event_id), timeout=10)
+
+    assert time.monotonic() - started < 5.0, "the standby waited for a poll instead of the lock"
+    await eventually(lambda: standby.published == 1, timeout=5, what="the standby marked the second row")
+    assert active.published == 1
+    assert await kafka.count(topic) == 2
+
+
 async def test_a_relay_that_starts_with_a_backlog_publishes_it(
         db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
     backlog = [case_opened(uuid.uuid4(), n) for n in range(250)]  # more than one batch of 200
