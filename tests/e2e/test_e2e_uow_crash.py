@@ -1,7 +1,7 @@
 """Crashes around the unit of work, on real processes: the notifier SIGKILLed after its delivery claims
 committed but before the send finished (an SMTP server that never answers holds it there), and the router
-SIGKILLed in the middle of a burst. Nothing may be sent twice or lost silently; rows left ``sending``
-stay visible.
+SIGKILLed in the middle of a burst. Nothing may be sent twice or lost silently; a delivery a dead notifier
+left ``sending`` is settled by the next one (services/notifier/README.md, "Crashes").
 
 Each test runs its own small stack (only the services it needs) and publishes lifecycle events itself.
 Envelopes are written as raw JSON (support.pipeline), so the wire format itself is what is tested.
@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from services.notifier.domain.messages import delivery_message_id
+from services.notifier.domain.outcomes import INTERRUPTED, RESENT
 from support.infra import SMTP, check_kafka, check_postgres
 from support.mail import inbox
 from support.stack import Stack
 from support.wait import eventually
-from support.pipeline import Kafka, envelope, outbox_events, read_topic, rows, settled, to_bytes
+from support.pipeline import Kafka, envelope, outbox_events, read_topic, rows, settled, to_bytes, val
 
 
 class StallingSmtp:
@@ -79,8 +81,8 @@ def _number() -> str:
 
 
 async def _deliveries(stack: Stack, case_id: str) -> list[dict[str, Any]]:
-    return await rows(stack, "notifier", "SELECT kind, status, cause_event_id FROM deliveries WHERE case_id = $1::uuid "
-                                         "ORDER BY id", case_id)
+    return await rows(stack, "notifier", "SELECT id, kind, status, cause_event_id, reason, attempted_at IS NOT NULL "
+                                         "AS attempted FROM deliveries WHERE case_id = $1::uuid ORDER BY id", case_id)
 
 
 NOTIFIER_GROUPS = {"notifier": ("cases.lifecycle", "intake.messages")}
@@ -93,10 +95,17 @@ async def _notifier_settled(stack: Stack) -> bool:
 # --- the notifier --------------------------------------------------------------------------------------
 
 
-async def test_notifier_killed_while_sending_leaves_sending_rows_and_never_sends_twice() -> None:
+SENDING_TIMEOUT_S = 3.0
+"""The notifier's `notifier_sending_timeout_s` in this test (900 s in production): a process silent this
+long is taken for dead."""
+
+
+async def test_notifier_killed_while_sending_settles_each_claim_once_and_never_sends_twice() -> None:
     stall = StallingSmtp()
     await stall.start()
-    async with small_stack(("notifier",)) as stack, Kafka(stack.topic_prefix) as kafka:
+    async with small_stack(("notifier",), {"OMNI311_NOTIFIER_SENDING_TIMEOUT_S": str(SENDING_TIMEOUT_S),
+                                           "OMNI311_NOTIFIER_SWEEP_INTERVAL_S": "0.5"}) as stack, \
+            Kafka(stack.topic_prefix) as kafka:
         try:
             await _run_notifier_crash(stack, kafka, stall)
         finally:
@@ -140,9 +149,13 @@ async def _run_notifier_crash(stack: Stack, kafka: Kafka, stall: StallingSmtp) -
         return sending if sending and stall.connections >= 1 else None
 
     await eventually(stuck_in_send, timeout=60, what="a closure claimed and its send hanging")
-    stack.kill("notifier")  # SIGKILL in the middle of the send
-    sending_at_kill = [(d["kind"], d["status"]) for d in await _deliveries(stack, survivor)
+    # A live notifier's slow send is never settled under it: its sweeper beats and sweeps past the timeout.
+    await eventually(lambda: val(stack, "notifier", "SELECT max(beat_at) > (SELECT max(claimed_at) FROM deliveries) "
+                                 "+ make_interval(secs => $1) FROM senders", SENDING_TIMEOUT_S + 0.5),
+                     timeout=30, what="a sweep round past the timeout while the send hangs")
+    sending_at_kill = [(d["kind"], d["status"], d["attempted"]) for d in await _deliveries(stack, survivor)
                        + await _deliveries(stack, merged) if d["kind"] == "closed"]
+    stack.kill("notifier")  # SIGKILL in the middle of the send
     claimed = await rows(stack, "notifier", "SELECT event_id FROM inbox WHERE event_id = $1::uuid", closed["event_id"])
 
     # 3. Back on the real mail server: the closure event is redelivered (its offset was never committed).
@@ -157,22 +170,35 @@ async def _run_notifier_crash(stack: Stack, kafka: Kafka, stall: StallingSmtp) -
         return [d["status"] for d in await _deliveries(stack, late_case)] == ["sent"]
 
     await eventually(late_acknowledged, timeout=60, what="consumption goes on after the restart")
+
+    async def closures_settled():  # noqa: ANN202
+        ds = [d for d in await _deliveries(stack, survivor) + await _deliveries(stack, merged) if d["kind"] == "closed"]
+        return ds if ds and all(d["status"] != "sending" for d in ds) else None
+
+    settled_rows = await eventually(closures_settled, timeout=60, what="the dead notifier's closures settled")
     await eventually(lambda: _notifier_settled(stack), timeout=60, what="notifier settled after restart")
-    closures = [(d["kind"], d["status"]) for d in await _deliveries(stack, survivor)
-                + await _deliveries(stack, merged) if d["kind"] == "closed"]
+    closures = sorted((d["kind"], d["status"], d["reason"]) for d in settled_rows)
     recorded = [e for e in await outbox_events(stack, "notifier")
                 if e["data"].get("kind") == "closed"]
     s_closed = [m for m in await inbox(s_mail) if "closed" in m["Subject"]]
     m_closed = [m for m in await inbox(m_mail) if "closed" in m["Subject"]]
-    report = {"closures_at_kill": sending_at_kill, "claimed_at_kill": len(claimed), "closures_after": closures,
-              "closure_records": [(e["data"]["outcome"], e["data"]["recipient_key"][:12]) for e in recorded],
+    report = {"closures_at_kill": sending_at_kill, "claimed_at_kill": len(claimed),
+              "closures_after": [(k, s, (r or "")[:12]) for k, s, r in closures],
+              "closure_records": [(e["data"]["outcome"], (e["data"]["reason"] or "")[:12]) for e in recorded],
               "closure_mails": (len(s_closed), len(m_closed)), "stall_connections": stall.connections}
     print("NOTIFIER CRASH REPORT", json.dumps(report))
-    # Never twice: no closure mail went out (the one in flight died with the process), none was re-sent.
-    assert (len(s_closed), len(m_closed)) == (0, 0), report
-    # Never silently: both reporters' closures are claimed and stay visible as `sending`.
-    assert sorted(closures) == [("closed", "sending"), ("closed", "sending")], report
-    assert recorded == [], report
+    # At the kill both closures were claimed and still `sending` past the timeout (their owner lived): the
+    # first handed to the mail server that never answered, the second waiting its turn.
+    assert sorted(sending_at_kill) == [("closed", "sending", False), ("closed", "sending", True)], report
+    # Then settled once each: the one never handed over sent by the restarted notifier; the one in flight
+    # recorded failed (it may have gone out: never sent twice). Both published, so both reach the timeline.
+    assert closures == [("closed", "failed", INTERRUPTED), ("closed", "sent", None)], report
+    assert sorted((e["data"]["outcome"], e["data"]["reason"]) for e in recorded) == [
+        ("failed", INTERRUPTED), ("sent", RESENT)], report
+    assert sorted((len(s_closed), len(m_closed))) == [0, 1], report  # the stalled one never left
+    [mail] = s_closed + m_closed
+    [sent_row] = [d for d in settled_rows if d["status"] == "sent"]
+    assert mail["Message-ID"] == delivery_message_id(sent_row["id"], sent_row["cause_event_id"], stack.city_address)
 
 
 # --- the router ----------------------------------------------------------------------------------------
