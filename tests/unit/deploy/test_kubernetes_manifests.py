@@ -187,6 +187,7 @@ KAFKA = closed({
                  "type": {"enum": ["internal", "route", "loadbalancer", "nodeport", "ingress", "cluster-ip"]},
                  "tls": {"type": "boolean"}}, ("name", "port", "type", "tls"))},
             "config": KAFKA_CONFIG}, ("listeners",)),
+        "kafkaExporter": closed({"groupRegex": STR, "topicRegex": STR}),
         "entityOperator": closed({"topicOperator": closed({"resources": RESOURCES})}),
     }, ("kafka",)),
 }, ("apiVersion", "kind", "metadata", "spec"))
