@@ -37,9 +37,23 @@ def _session_settings(schema: str, application_name: str) -> dict[str, str]:
             "role": service_role(schema)}
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does (roll back a transaction left
+    open, drop listener callbacks). asyncpg's default also sends ``SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`` on every release, one more round trip per unit of work (one of about
+    twelve per consumed event) for session state our pooled connections never hold: they take
+    transaction-level locks only (``pg_advisory_xact_lock``), cursors inside a transaction, and no
+    LISTEN or session ``SET``; what needs session state (LISTEN, a session lock) takes a dedicated
+    `connect()`. The session's role and search_path are its startup settings and stay in any case."""
+
+
 async def create_pool(dsn: str, schema: str, *, application_name: str, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections act as the schema's role and see `schema` first, then `public`
     (where PostGIS lives). The role exists once `migrate` has run for the schema.
+
+    A connection comes back from a release as it went out, less an open transaction (rolled back) and
+    listener callbacks (`_keep_session`): a caller must not leave session state (a session ``SET``, a
+    session advisory lock, LISTEN) on a pooled connection.
 
     Raises `OSError`/`asyncpg.PostgresError` when the server cannot be reached.
     """
@@ -48,6 +62,7 @@ async def create_pool(dsn: str, schema: str, *, application_name: str, max_size:
         min_size=1,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings=_session_settings(schema, application_name),
     )
 
