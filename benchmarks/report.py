@@ -8,6 +8,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+GOAL_CASES_PER_S = 1000.0
+"""Issue 14: NYC's record day (276,827 contacts) in under 5 minutes, end to end."""
+GOAL_ROUTED_P99_MS = 150.0
+"""Issue 14: p99 from intake to `case.routed` at a steady 100 events/s."""
+GOAL_DEDUP_P99_MS = 10.0
+"""Issue 14: p99 of the dedup candidate query with 3 million open cases."""
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The `q`-th percentile (0-100) of `values` by linear interpolation between closest ranks (NumPy's
@@ -92,3 +99,46 @@ def rows_json(rows: Sequence[Row]) -> list[dict[str, Any]]:
         d["met"] = r.met
         out.append(d)
     return out
+
+
+def table(results: dict[str, Any]) -> list[Row]:
+    """The rows of the table from the parts' results (a part not run gives no row)."""
+    rows: list[Row] = []
+    floor = results.get("floor")
+    if floor:
+        rows.append(Row("floor: produce (acks=all, idempotent)", floor["produce_per_s"], "events/s",
+                        note=f"{floor['events']:,} events"))
+        rows.append(Row("floor: consume + COPY into PostgreSQL", floor["consume_write_per_s"], "events/s"))
+    pipe = results.get("pipeline")
+    if pipe:
+        state = "" if pipe["complete"] else f"INCOMPLETE after {pipe['seconds']:.0f} s; "
+        rows.append(Row("pipeline: intake -> routed + dedup-decided", pipe["cases_per_s"], "cases/s",
+                        ("min", GOAL_CASES_PER_S),
+                        f"{state}{min(pipe['routed'], pipe['dedup_decided']):,}/{pipe['events']:,} in "
+                        f"{pipe['seconds']:.1f} s"))
+        if floor and pipe["cases_per_s"]:
+            rows.append(Row("pipeline / floor (consume + write)", pipe["cases_per_s"] / floor["consume_write_per_s"],
+                            "ratio"))
+    http = results.get("http")
+    if http:
+        rows.append(Row("Open311 POST /requests.json", http["accepted_per_s"], "requests/s",
+                        note=f"{http['concurrency']} clients, {http['accepted']:,} accepted, "
+                             f"answers by status {http['statuses']}"))
+        rows.append(Row("Open311 POST p99", http["latency"]["p99_ms"], "ms"))
+    steady = results.get("steady")
+    if steady:
+        note = f"{steady['rate']}/s for {steady['seconds']} s"
+        for key, label in (("to_routed", "intake -> case.routed"), ("to_acknowledged", "intake -> acknowledgement")):
+            s = steady[key]
+            for q in ("p50", "p95", "p99"):
+                goal = ("max", GOAL_ROUTED_P99_MS) if key == "to_routed" and q == "p99" else None
+                rows.append(Row(f"steady {label} {q}", s[f"{q}_ms"], "ms", goal,
+                                f"{note}; {s['n']:,}/{steady['events']:,} reached" if q == "p50" else ""))
+    dedup = results.get("dedup")
+    if dedup:
+        note = f"{dedup['cases']:,} open cases, {dedup['n']} queries, {dedup['mean_candidates']} candidates avg"
+        rows.append(Row("dedup candidate query p50", dedup["p50_ms"], "ms", note=note))
+        rows.append(Row("dedup candidate query p99", dedup["p99_ms"], "ms", ("max", GOAL_DEDUP_P99_MS)))
+    for service, mib in (results.get("memory") or {}).items():
+        rows.append(Row(f"RSS {service}", mib, "MiB", note="after the run"))
+    return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.report import Row, latency_summary, percentile, render_table, rows_json
+from benchmarks.report import Row, latency_summary, percentile, render_table, rows_json, table
 
 
 def test_percentiles_interpolate_between_ranks() -> None:
@@ -55,3 +55,25 @@ def test_rows_become_json_with_their_verdict() -> None:
     [d] = rows_json([Row("p99", 120.0, "ms", ("max", 150))])
     assert d == {"name": "p99", "value": 120.0, "unit": "ms", "goal": {"kind": "max", "target": 150}, "note": "",
                  "met": True}
+
+
+def test_the_pipeline_table_sets_each_goal_on_its_row() -> None:
+    lat = {"n": 6000, "p50_ms": 40.0, "p95_ms": 90.0, "p99_ms": 140.0, "max_ms": 300.0}
+    results = {
+        "floor": {"events": 50_000, "produce_per_s": 50_000, "consume_write_per_s": 60_000},
+        "pipeline": {"events": 20_000, "complete": False, "seconds": 180.0, "routed": 9_000, "dedup_decided": 8_000,
+                     "cases_per_s": 44.4},
+        "steady": {"events": 6000, "rate": 100, "seconds": 60, "to_routed": lat, "to_acknowledged": lat},
+        "dedup": {"cases": 3_000_000, "n": 400, "mean_candidates": 1.5, "p50_ms": 1.0, "p99_ms": 12.0},
+        "memory": {"case": 150.0},
+    }
+    rows = {r.name: r for r in table(results)}
+    pipe = rows["pipeline: intake -> routed + dedup-decided"]
+    assert pipe.goal == ("min", 1000) and pipe.met is False and pipe.note.startswith("INCOMPLETE after 180 s")
+    assert "8,000/20,000" in pipe.note
+    assert rows["pipeline / floor (consume + write)"].value == pytest.approx(44.4 / 60_000)
+    assert rows["steady intake -> case.routed p99"].met is True
+    assert rows["steady intake -> acknowledgement p99"].goal is None
+    assert rows["dedup candidate query p99"].met is False
+    assert rows["RSS case"].value == 150.0
+    assert "Open311 POST /requests.json" not in rows  # a part not run gives no row
