@@ -10,24 +10,32 @@ carries other consumers' events too); outages (database or broker unreachable) a
 backoff until they pass.
 FastStream's and aiokafka's own defaults (auto-commit, `latest` for a new group, acks=1) would lose
 or duplicate messages; docs/architecture.md "Guarantees" says why each setting is there.
+
+Subscribers take batches (`SUBSCRIBER_DEFAULTS`: up to `BATCH_MAX_RECORDS` records per fetch) and hand them
+to `Consumer.handle_batch`, which commits the batch's offsets once its effect is durable. Every rebalance
+(partitions revoked and assigned, per consumer group) and every failed offset commit is logged and
+counted on the service's metrics (`Consumer.listener`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from faststream.message import AckStatus
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 import structlog
 
@@ -38,11 +46,28 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 
+BATCH_MAX_RECORDS = 500
+"""Most records one fetch hands a subscriber (all its partitions together): one transaction, one commit."""
+
+BATCH_TIMEOUT_MS = 10
+"""How long a fetch waits for a first record (ms). A fetch returns as soon as records are buffered, but after
+an empty one FastStream sleeps as long again, deaf: small, so an idle service adds at most this to a hop's
+latency (the cost: an idle consumer wakes about 50 times a second, locally, without a broker round trip)."""
+
+REVOKE_WAIT_S = 10.0
+"""How long a rebalance waits for the batch in flight to finish and commit (seconds), so its offsets are
+committed while the partitions are still ours instead of failing and being redelivered to the next owner."""
+
 SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "ack_policy": AckPolicy.NACK_ON_ERROR,
+    "batch": True,
+    "max_records": BATCH_MAX_RECORDS,
+    "batch_timeout_ms": BATCH_TIMEOUT_MS,
 }
-"""What every omni311 subscriber states besides its topic and group id (docs/architecture.md, house rule 7)."""
+"""What every omni311 subscriber states besides its topics, group id and rebalance listener
+(docs/architecture.md, house rule 7): batches, earliest offset for a new group, and an exception rewinds
+every partition of the batch to its first record (`Consumer.handle_batch` commits a batch that succeeded)."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -63,6 +88,38 @@ class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed; the event goes to the DLQ."""
 
 
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    PermanentError, ValidationError, KeyError, ValueError, asyncpg.DataError,
+)
+"""Errors that no retry can fix: the event goes to the DLQ at once."""
+
+
+def permanent_failure(exc: BaseException, *, last_attempt: bool) -> tuple[str, str]:
+    """(reason, detail) for the DLQ headers of an event whose handler raised `exc`, when it must be
+    dead-lettered: a `PERMANENT_ERRORS` one always, an unknown one on the last attempt. Re-raises `exc`
+    otherwise: a `TRANSIENT_ERRORS` one (never dead-lettered) and an unknown one before the last attempt
+    (the batch is retried)."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        raise exc
+    if isinstance(exc, PERMANENT_ERRORS):
+        return type(exc).__name__, str(exc)
+    if last_attempt and isinstance(exc, Exception):
+        return type(exc).__name__, repr(exc)
+    raise exc
+
+
+class BrokerLog:
+    """FastStream's logger: its warnings and errors (a Kafka error in the fetch loop, an ack or a seek that
+    failed, a handler exception) as structured lines of ours; its per-message and INFO lines dropped."""
+
+    def log(self, level: int, msg: Any, /, *, exc_info: Any = None, extra: Mapping[str, Any] | None = None) -> None:
+        if level < logging.WARNING:
+            return
+        ctx = {k: v for k, v in (extra or {}).items() if k in ("topic", "group_id")}
+        error = repr(exc_info)[:500] if isinstance(exc_info, BaseException) else None
+        log.log(level, "broker_log", message=str(msg)[:500], error=error, **ctx)
+
+
 def _raw_body(msg: Any) -> bytes:
     """Broker decoder: hand the body over as bytes. `Consumer.handle` parses envelopes itself, so that a
     corrupt body is dead-lettered; FastStream's default decoder would `json.loads` any message labelled
@@ -70,21 +127,40 @@ def _raw_body(msg: Any) -> bytes:
     return msg.body
 
 
-def create_broker(settings: Settings, service: str) -> KafkaBroker:
-    """A FastStream Kafka broker whose producer waits for all in-sync replicas, with idempotence on.
+PRODUCER_LINGER_MS = 5
+"""How long a producer waits to fill a batch (ms): a burst goes out in a few requests, a lone event late by
+at most this."""
 
-    Subscribers receive raw bytes (see `_raw_body`); take the message as `msg: KafkaMessage` and pass it
-    to `Consumer.handle`.
+PRODUCER_MAX_BATCH_BYTES = 256 * 1024
+"""Most bytes per partition in one produce batch (aiokafka's default is 16 KiB, a few dozen events; a request
+holds at most 1 MiB)."""
+
+PRODUCER_COMPRESSION = "lz4"
+"""Compression of produced batches: lz4 (aiokafka's codec needs `cramjam`), cheap on CPU; JSON envelopes
+compress well."""
+
+
+def create_broker(settings: Settings, service: str) -> KafkaBroker:
+    """A FastStream Kafka broker whose producer waits for all in-sync replicas, with idempotence on,
+    batching (`PRODUCER_LINGER_MS`, `PRODUCER_MAX_BATCH_BYTES`) and compression (`PRODUCER_COMPRESSION`);
+    its own warnings and errors are logged by `BrokerLog`.
+
+    Subscribers receive batches of raw bytes (see `_raw_body`); take the batch as `msg: KafkaMessage` and
+    pass it to `Consumer.handle_batch`.
     """
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        settings.kafka_bootstrap.split(","),  # FastStream takes a str as ONE host: "a:9092,b:9094" is a list
         client_id=f"omni311-{service}",
         acks="all",
         enable_idempotence=True,
         allow_auto_create_topics=False,
         graceful_timeout=15.0,
-        logger=None,
+        logger=BrokerLog(),
+        log_level=logging.DEBUG,
         decoder=_raw_body,
+        linger_ms=PRODUCER_LINGER_MS,
+        max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        compression_type=PRODUCER_COMPRESSION,
     )
 
 
@@ -180,63 +256,189 @@ class Delivery:
     consumer: str
 
 
-EventCallback = Callable[[Envelope, Delivery], Awaitable[None]]
-"""What `Consumer.handle` calls for each parsed envelope."""
+EventCallback = Callable[["Envelope", Delivery], Awaitable[None]]
+"""A callback for one parsed envelope (`per_event` makes a `BatchCallback` of it)."""
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """One parsed record of a batch: its envelope, where it came from and the record itself (for the DLQ)."""
+
+    envelope: Envelope
+    delivery: Delivery
+    record: ConsumerRecord = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A consumed record that can never succeed: it goes to `<topic>.dlq` with `reason` and `detail`."""
+
+    consumed: Consumed
+    reason: str
+    detail: str
+
+
+@dataclass
+class BatchResult:
+    """What a `BatchCallback` reports: how many events ran a handler, and the records to dead-letter."""
+
+    handled: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+BatchCallback = Callable[[Sequence[Consumed], bool], Awaitable[BatchResult]]
+"""callback(consumed, last_attempt): handle a batch's parsed envelopes in order, durably. Returns normally
+when the batch's effect is durable (its `rejected` records rolled back alone); raises to have the whole
+batch retried (a transient error; an unknown one before the last attempt)."""
+
+
+def per_event(callback: EventCallback) -> BatchCallback:
+    """A `BatchCallback` calling `callback(envelope, delivery)` for each event in order, with the event's ids
+    in the log context: for a consumer without a transaction of its own. An error that can never succeed
+    rejects that event alone; a transient one retries the whole batch (the events before it run again:
+    such a callback must be idempotent, as a rewind already required)."""
+
+    async def call(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
+        result = BatchResult()
+        for item in consumed:
+            env = item.envelope
+            structlog.contextvars.bind_contextvars(event_id=str(env.event_id), correlation_id=str(env.correlation_id),
+                                                   event_type=env.event_type)
+            try:
+                await callback(env, item.delivery)
+                result.handled += 1
+            except Exception as exc:  # noqa: BLE001 - classified: transient or not yet given up re-raises
+                result.rejected.append(Rejected(item, *permanent_failure(exc, last_attempt=last_attempt)))
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "event_type")
+        return result
+
+    return call
+
+
+def _tp(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
 
 
 class Consumer:
-    """Wraps every subscriber of one service: parse, log context, retry, dead-letter."""
+    """Wraps every subscriber of one service: parse, log context, retry, dead-letter, commit; logs and counts
+    rebalances and failed commits on `metrics` (the service's registry)."""
 
-    def __init__(self, *, broker: KafkaBroker, settings: Settings, service: str) -> None:
+    def __init__(self, *, broker: KafkaBroker, settings: Settings, service: str,
+                 metrics: CollectorRegistry | None = None) -> None:
         self.broker = broker
         self.settings = settings
         self.service = service
         self.dead_lettered = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        registry = metrics if metrics is not None else CollectorRegistry()
+        self.rebalances = Counter("omni311_consumer_rebalances", "Rebalances of this consumer (partitions assigned)",
+                                  ["group"], registry=registry)
+        self.assigned = Gauge("omni311_consumer_assigned_partitions", "Partitions assigned to this consumer",
+                              ["group", "topic"], registry=registry)
+        self.commit_failures = Counter("omni311_consumer_commit_failures", "Offset commits that failed",
+                                       ["group", "error"], registry=registry)
+        buckets = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+        self.batch_size = Histogram("omni311_consumer_batch_size", "Records per consumed batch", ["group"],
+                                    buckets=buckets, registry=registry)
+        self.batch_handled = Histogram("omni311_consumer_batch_handled", "Events that ran a handler, per batch",
+                                       ["group"], buckets=(0, *buckets), registry=registry)
 
-    async def handle(self, msg: KafkaMessage, handler: EventCallback) -> None:
-        """Run `handler` for one Kafka message.
+    def listener(self, group: str) -> ConsumerRebalanceListener:
+        """The rebalance listener of the subscriber of consumer group `group` (pass it as `listener=`)."""
+        return RebalanceLog(self, group)
 
-        Returns normally when the effect is done or the message went to the DLQ (the offset is then
-        committed); raises a transient error after backing off so that the partition is rewound.
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no batch is being handled, at most `timeout_s` seconds; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    async def handle_batch(self, msg: KafkaMessage, handler: BatchCallback) -> None:
+        """Handle one batch of Kafka records (`msg.raw_message`, in partition-offset order) and commit it.
+
+        Unparseable envelopes and what `handler` rejects go to `<topic>.dlq`; `handler` is retried with
+        backoff (`Settings.consumer_retry_attempts`) while it raises; then the error is raised, so that
+        FastStream rewinds every partition of the batch to its first record (never a skip). Once the
+        batch's effect is durable and its dead letters acknowledged, its offsets are committed; a failed
+        commit (a rebalance took the partitions) is logged and counted, not raised: the next owner gets
+        the records again and its inbox skips them.
         """
-        raw = msg.raw_message
-        delivery = Delivery(topic=raw.topic, partition=raw.partition, offset=raw.offset, consumer=self.service)
+        records: tuple[ConsumerRecord, ...] = msg.raw_message if isinstance(msg.raw_message, tuple) \
+            else (msg.raw_message,)
+        self._idle.clear()
         try:
-            envelope = Envelope.from_bytes(msg.body)
-        except Exception as exc:  # noqa: BLE001 - whatever the bytes do to the parser, they can never succeed
-            await self.dead_letter(msg, delivery, "unparseable_envelope", f"{type(exc).__name__}: {exc}")
-            return
-        structlog.contextvars.bind_contextvars(
-            event_id=str(envelope.event_id), correlation_id=str(envelope.correlation_id),
-            event_type=envelope.event_type,
-        )
-        try:
+            await self._handle_records(records, handler)
+            await self._commit(msg, records)
+        finally:
+            self._idle.set()
+
+    async def _handle_records(self, records: Sequence[ConsumerRecord], handler: BatchCallback) -> None:
+        group = self.service
+        dead: list[tuple[ConsumerRecord, Delivery, str, str]] = []
+        consumed: list[Consumed] = []
+        for rec in records:
+            delivery = Delivery(topic=rec.topic, partition=rec.partition, offset=rec.offset, consumer=self.service)
+            try:
+                consumed.append(Consumed(Envelope.from_bytes(rec.value or b""), delivery, rec))
+            except Exception as exc:  # noqa: BLE001 - whatever the bytes do to the parser, they can never succeed
+                dead.append((rec, delivery, "unparseable_envelope", f"{type(exc).__name__}: {exc}"))
+        self.batch_size.labels(group).observe(len(records))
+        result = BatchResult()
+        if consumed:
             attempts = self.settings.consumer_retry_attempts
             for attempt in range(1, attempts + 1):
                 try:
-                    await handler(envelope, delivery)
-                    return
-                except TRANSIENT_ERRORS as exc:
+                    result = await handler(consumed, attempt == attempts)
+                    break
+                except Exception as exc:  # noqa: BLE001 - transient, or unknown before the last attempt
+                    first = consumed[0].delivery
                     delay = exponential_delay_s(attempt, self.settings.consumer_retry_base_s, 10.0)
-                    log.warning("transient_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
-                    await asyncio.sleep(delay)
+                    kind = "transient_error" if isinstance(exc, TRANSIENT_ERRORS) else "handler_error"
+                    log.warning(kind, error=repr(exc)[:500], attempt=attempt, retry_in_s=delay, batch=len(consumed),
+                                topic=first.topic, partition=first.partition, offset=first.offset)
                     if attempt == attempts:
-                        raise  # rewind the partition; an outage is never dead-lettered
-                except (PermanentError, ValidationError, KeyError, ValueError, asyncpg.DataError) as exc:
-                    await self.dead_letter(msg, delivery, type(exc).__name__, str(exc))
-                    return
-                except Exception as exc:  # noqa: BLE001 - unknown: retry a few times, then dead-letter
-                    if attempt == attempts:
-                        await self.dead_letter(msg, delivery, type(exc).__name__, repr(exc))
-                        return
-                    delay = exponential_delay_s(attempt, self.settings.consumer_retry_base_s, 10.0)
-                    log.warning("handler_error", error=repr(exc), attempt=attempt, retry_in_s=delay)
+                        raise  # rewind the batch; an outage is never dead-lettered
                     await asyncio.sleep(delay)
-        finally:
-            structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "event_type")
+        self.batch_handled.labels(group).observe(result.handled)
+        dead.extend((r.consumed.record, r.consumed.delivery, r.reason, r.detail) for r in result.rejected)
+        dead.sort(key=lambda d: (d[1].topic, d[1].partition, d[1].offset))
+        for rec, delivery, reason, detail in dead:
+            await self.dead_letter(rec, delivery, reason, detail)
 
-    async def dead_letter(self, msg: KafkaMessage, delivery: Delivery, reason: str, detail: str) -> None:
-        """Publish the raw message unchanged to `<topic>.dlq` with the error in headers, then log it."""
+    async def _commit(self, msg: KafkaMessage, records: Sequence[ConsumerRecord]) -> None:
+        """Commit the offset after the last record of each partition of the batch."""
+        offsets: dict[TopicPartition, int] = {}
+        for rec in records:
+            tp = TopicPartition(rec.topic, rec.partition)
+            offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
+        consumer: Any = msg.consumer
+        group = getattr(consumer, "_group_id", None) or self.service
+        assignment = consumer.assignment() if hasattr(consumer, "assignment") else set(offsets)
+        revoked = sorted(_tp(tp) for tp in offsets if tp not in assignment)
+        mine = {tp: offset for tp, offset in offsets.items() if tp in assignment}
+        msg.committed = AckStatus.ACKED  # committed here, or the failure logged: FastStream must not retry it silently
+        if revoked:
+            self.commit_failures.labels(group, "PartitionRevoked").inc()
+            log.warning("offset_commit_failed", group=group, partitions=revoked, error="PartitionRevoked",
+                        detail="the partitions were revoked before the batch committed; the next owner "
+                               "gets these records again and its inbox skips them")
+        if not mine:
+            return
+        try:
+            await consumer.commit(mine)
+        except KafkaError as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, KafkaError) else exc
+            self.commit_failures.labels(group, type(cause).__name__).inc()
+            log.warning("offset_commit_failed", group=group, partitions=sorted(_tp(tp) for tp in mine),
+                        offsets={_tp(tp): o for tp, o in mine.items()}, error=type(cause).__name__,
+                        detail=str(exc)[:500])
+
+    async def dead_letter(self, record: ConsumerRecord, delivery: Delivery, reason: str, detail: str) -> None:
+        """Publish the raw record unchanged to `<topic>.dlq` with the error in headers, then log it."""
         headers = {
             "x-omni311-error": reason,
             "x-omni311-error-detail": detail[:2000],
@@ -246,17 +448,48 @@ class Consumer:
             "x-omni311-consumer": self.service,
         }
         await self.broker.publish(
-            msg.body, topic=delivery.topic + DLQ_SUFFIX, key=msg.raw_message.key, headers=headers,
+            record.value or b"", topic=delivery.topic + DLQ_SUFFIX, key=record.key, headers=headers,
         )
         self.dead_lettered += 1
         log.error("dead_lettered", reason=reason, detail=detail[:500], topic=delivery.topic,
                   partition=delivery.partition, offset=delivery.offset)
 
 
+class RebalanceLog(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Logs every rebalance of one consumer group (`consumer_rebalance`: the partitions revoked and
+    assigned) and keeps the rebalance counter and the assigned-partitions gauge; on revocation it lets the
+    batch in flight finish and commit first (at most `REVOKE_WAIT_S`)."""
+
+    def __init__(self, consumer: Consumer, group: str) -> None:
+        self.consumer = consumer
+        self.group = group
+        self._revoked: list[str] = []
+        self._topics: set[str] = set()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._revoked = sorted(_tp(tp) for tp in revoked)
+        if not await self.consumer.wait_idle(REVOKE_WAIT_S):
+            log.warning("rebalance_before_batch_committed", group=self.group, waited_s=REVOKE_WAIT_S)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        per_topic: dict[str, int] = {}
+        for tp in assigned:
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + 1
+        for topic in self._topics | set(per_topic):
+            self.consumer.assigned.labels(self.group, topic).set(per_topic.get(topic, 0))
+        self._topics |= set(per_topic)
+        self.consumer.rebalances.labels(self.group).inc()
+        log.info("consumer_rebalance", group=self.group, revoked=self._revoked,
+                 assigned=sorted(_tp(tp) for tp in assigned))
+        self._revoked = []
+
+
 def create_producer(settings: Settings, service: str) -> AIOKafkaProducer:
-    """A plain aiokafka producer with the safe settings (acks=all, idempotence), for the outbox relay."""
+    """A plain aiokafka producer with the safe settings (acks=all, idempotence), batching and compression
+    (as `create_broker`'s), for the outbox relay."""
     return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id=f"omni311-{service}-outbox",
-                            acks="all", enable_idempotence=True, linger_ms=5)
+                            acks="all", enable_idempotence=True, linger_ms=PRODUCER_LINGER_MS,
+                            max_batch_size=PRODUCER_MAX_BATCH_BYTES, compression_type=PRODUCER_COMPRESSION)
 
 
 def outbox_publisher(producer: AIOKafkaProducer) -> Callable[[list[tuple[bytes, str, bytes]]], Awaitable[None]]:

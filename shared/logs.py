@@ -108,6 +108,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     lvl = logging.getLevelName(level.upper())
     logging.basicConfig(stream=sys.stderr, level=lvl, format="%(message)s", force=True)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # Group membership (joined, generation, partitions revoked and assigned) is a few lines per rebalance, and
+    # what ops need to read a rebalance; the rest of the client (fetches, connections) stays at WARNING.
+    logging.getLogger("aiokafka.consumer.group_coordinator").setLevel(min(lvl, logging.INFO))
     logging.getLogger("faststream").setLevel(logging.WARNING)
     structlog.configure(
         processors=[

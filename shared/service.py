@@ -10,11 +10,12 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
+import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -26,10 +27,11 @@ from pydantic import BaseModel
 from shared.db.migrate import migrate
 from shared.db.outbox import OutboxRelay
 from shared.db.pool import create_pool
-from shared.db.unit_of_work import PgUnitOfWork
+from shared.db.unit_of_work import PgBatchUnitOfWork, PgUnitOfWork
 from shared.events import Envelope
-from shared.service_layer import Handlers, dispatch
-from shared.kafka import Consumer, Delivery, create_broker, create_producer, ensure_topics, outbox_publisher
+from shared.service_layer import Handlers, dispatch_batch
+from shared.kafka import (BatchCallback, BatchResult, Consumed, Consumer, Rejected, create_broker, create_producer,
+                          ensure_topics, outbox_publisher)
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings
 
@@ -87,7 +89,8 @@ class Runtime:
         self.service = service
         self.schema_package = schema_package
         self.broker = create_broker(settings, service)
-        self.consumer = Consumer(broker=self.broker, settings=settings, service=service)
+        self.metrics = CollectorRegistry()
+        self.consumer = Consumer(broker=self.broker, settings=settings, service=service, metrics=self.metrics)
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -96,7 +99,6 @@ class Runtime:
         self.ready = False
         self.on_start: list[Callable[[], Awaitable[None]]] = []
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
-        self.metrics = CollectorRegistry()
         self.handled = Counter("omni311_events_handled", "Events handled by type", ["event_type"],
                                registry=self.metrics)
         self.outbox_published = Gauge("omni311_outbox_published", "Outbox rows relayed since start",
@@ -112,21 +114,35 @@ class Runtime:
         self._add_documents()
 
     def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any]
-                      ) -> Callable[[Envelope, Delivery], Awaitable[None]]:
-        """The consume callback of a state-owning service: each event runs its handler from `handlers()`
-        (built once the service started) in a `PgUnitOfWork` on this service's pool, with `repository`
-        on the transaction's connection. Event types missing from the table are other consumers' events
-        on a shared topic: committed untouched.
+                      ) -> BatchCallback:
+        """The consume callback of a state-owning service, for `Consumer.handle_batch`: a batch runs in one
+        `PgBatchUnitOfWork` on this service's pool (`dispatch_batch`: one inbox claim statement, each event's
+        handler from `handlers()` (built once the service started) in a savepoint with `repository` on the
+        transaction's connection, one commit). Event types missing from the table are other consumers' events
+        on a shared topic: committed untouched. Events that can never succeed are returned as rejected.
         """
 
-        async def call(env: Envelope, delivery: Delivery) -> None:
-            result = await dispatch(handlers(), env, lambda: PgUnitOfWork(
-                self.db, service=self.service, repository=repository, now=self.clock(), envelope=env,
-                delivery=delivery))
-            if result is None:
-                return
-            self.handled.labels(env.event_type).inc()
-            self.log.info("handled", result=result)
+        async def call(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
+            outcomes = await dispatch_batch(
+                handlers(), [(c.envelope, c.delivery) for c in consumed],
+                lambda: PgBatchUnitOfWork(self.db, service=self.service, repository=repository),
+                clock=self.clock, last_attempt=last_attempt)
+            result = BatchResult()
+            for item, outcome in zip(consumed, outcomes, strict=True):
+                if outcome.failure is not None:
+                    result.rejected.append(Rejected(item, *outcome.failure))
+                    continue
+                if outcome.result is None:
+                    continue
+                env = item.envelope
+                if outcome.result != "duplicate":
+                    result.handled += 1
+                self.handled.labels(env.event_type).inc()
+                with structlog.contextvars.bound_contextvars(event_id=str(env.event_id),
+                                                             correlation_id=str(env.correlation_id),
+                                                             event_type=env.event_type):
+                    self.log.info("handled", result=outcome.result)
+            return result
 
         return call
 

@@ -1,19 +1,21 @@
 """The PostgreSQL unit of work: one connection from the service's pool, one transaction, the inbox claim
-and the outbox writes in it (see `shared.service_layer.unit_of_work`)."""
+and the outbox writes in it; and the batch one, one transaction for a consumed batch with a savepoint per
+event (see `shared.service_layer.unit_of_work`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import asyncpg
 
-from shared.db.inbox import claim
+from shared.db.inbox import claim, claim_many, release
 from shared.db.outbox import enqueue, wake_relay
 from shared.events import Envelope
 from shared.kafka import Delivery
-from shared.service_layer.unit_of_work import UnitOfWork
+from shared.service_layer.unit_of_work import BatchUnitOfWork, UnitOfWork
 
 R = TypeVar("R")
 
@@ -72,3 +74,84 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
 
     async def _write_outbox(self, envelope: Envelope) -> None:
         await enqueue(self._conn, envelope, schema=self.service, notify=False)
+
+
+class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
+    """One transaction on one connection of `pool` for a consumed batch: the inbox claims of the whole
+    batch in one statement, each event's unit of work a savepoint (`PgSavepointUnitOfWork`) with a fresh
+    `repository(conn)`, one NOTIFY of the relay at the commit when anything was emitted."""
+
+    def __init__(self, pool: asyncpg.Pool, *, service: str, repository: Callable[[asyncpg.Connection], R]) -> None:
+        super().__init__(service=service)
+        self._pool = pool
+        self._repository = repository
+        self.conn: Any = None
+        self._tx: Any = None
+        self.emitted = False
+
+    async def _begin(self) -> None:
+        self.conn = await self._pool.acquire()
+        try:
+            self._tx = self.conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            await self._release(rollback=True)
+            raise
+
+    async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
+        return await claim_many(self.conn, self.service, [(env.event_id, d.topic, d.partition, d.offset)
+                                                          for env, d in consumed])
+
+    async def release(self, event_id: UUID) -> None:
+        await release(self.conn, self.service, event_id)
+
+    def event(self, envelope: Envelope, now: datetime) -> PgSavepointUnitOfWork[R]:
+        return PgSavepointUnitOfWork(self, repo=self._repository(self.conn), now=now, envelope=envelope)
+
+    async def _commit(self) -> None:
+        if self.emitted:
+            await wake_relay(self.conn, schema=self.service)  # once per batch, delivered at the commit
+        await self._release(rollback=False)
+
+    async def _rollback(self) -> None:
+        await self._release(rollback=True)
+
+    async def _release(self, *, rollback: bool) -> None:
+        try:
+            if self._tx is not None:
+                if rollback:
+                    await self._tx.rollback()
+                else:
+                    await self._tx.commit()
+        finally:
+            self._tx = None
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                await self._pool.release(conn)
+
+
+class PgSavepointUnitOfWork(UnitOfWork[R], Generic[R]):
+    """One event of a `PgBatchUnitOfWork`: a savepoint on the batch's transaction, claimed by the batch;
+    leaving it releases the savepoint (the batch commits later) or rolls back to it."""
+
+    def __init__(self, batch: PgBatchUnitOfWork[R], *, repo: R, now: datetime, envelope: Envelope) -> None:
+        super().__init__(service=batch.service, repo=repo, now=now, envelope=envelope)
+        self._batch = batch
+        self._savepoint: Any = None
+
+    async def _begin(self) -> None:
+        self._savepoint = self._batch.conn.transaction()  # nested in an open transaction: a savepoint
+        await self._savepoint.start()
+
+    async def _commit(self) -> None:
+        savepoint, self._savepoint = self._savepoint, None
+        await savepoint.commit()
+
+    async def _rollback(self) -> None:
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is not None:
+            await savepoint.rollback()
+
+    async def _write_outbox(self, envelope: Envelope) -> None:
+        await enqueue(self._batch.conn, envelope, schema=self.service, notify=False)
+        self._batch.emitted = True

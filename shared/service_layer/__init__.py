@@ -1,5 +1,6 @@
-"""What every consuming service's service layer shares: the unit of work and the event dispatch table."""
+"""What every consuming service's service layer shares: the unit of work (one per event, or a batch of
+savepoints) and the event dispatch table."""
 
-from shared.service_layer.unit_of_work import Handlers, UnitOfWork, dispatch
+from shared.service_layer.unit_of_work import BatchUnitOfWork, Handlers, UnitOfWork, dispatch, dispatch_batch
 
-__all__ = ["Handlers", "UnitOfWork", "dispatch"]
+__all__ = ["BatchUnitOfWork", "Handlers", "UnitOfWork", "dispatch", "dispatch_batch"]

@@ -1,4 +1,4 @@
-"""The unit of work: one transaction per consumed event, shared by case, router, dedup and notifier.
+"""The unit of work: what a handler of case, router, dedup, notifier and every consuming service works on.
 
 Entering a unit of work for an event claims `(consumer, event_id)` in the service's inbox; the handler
 then reads and writes through `uow.repo` and announces what happened with `uow.emit(event)`, which
@@ -6,20 +6,30 @@ writes an outbox row whose correlation and causation ids follow the consumed eve
 once (or rolls everything back, claim included, when the handler raised). Work that must not run inside
 the transaction (sending a mail, a text) is registered with `uow.after_commit` and runs after the commit.
 
-`UnitOfWork` holds the logic every implementation shares; `shared.db.unit_of_work.PgUnitOfWork` is the
-PostgreSQL one, `tests/support/uow.py` the in-memory one handler tests use.
+Consumed events come in batches (`dispatch_batch`): one `BatchUnitOfWork` transaction claims the whole
+batch in the inbox at once, and each event's handler runs on a unit of work that is a savepoint of it, so
+an event that can never succeed is rolled back alone (and dead-lettered by the caller) while the rest of
+the batch commits; after-commit work runs once the batch committed, in event order.
+
+`UnitOfWork` and `BatchUnitOfWork` hold the logic every implementation shares; `shared.db.unit_of_work`
+has the PostgreSQL ones, `tests/support/uow.py` the in-memory ones handler tests use.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
+import structlog
+from pydantic import ValidationError
+
 from shared.events import Envelope
 from shared.events.envelope import EventData
+from shared.kafka import Delivery, permanent_failure
 from shared.logs import get_logger
 
 R = TypeVar("R")
@@ -47,6 +57,9 @@ class UnitOfWork(ABC, Generic[R]):
         self.emitted: list[Envelope] = []
         self._after_commit: list[AfterCommit] = []
         self.after_commit_results: list[Any] = []
+        self.deferred: list[AfterCommit] | None = None
+        """Set by a batch: the after-commit actions are handed over here instead of run at this commit
+        (a savepoint's release is not the commit)."""
 
     async def emit(self, event: EventData, *, subject: str | UUID, correlation_id: UUID | None = None) -> Envelope:
         """Write `event` to the outbox in this transaction; returns its envelope.
@@ -82,15 +95,10 @@ class UnitOfWork(ABC, Generic[R]):
             return
         await self._commit()
         actions, self._after_commit = self._after_commit, []
-        for action in actions:
-            # The event's effect is committed: a failing action must neither stop the others (another
-            # reporter's notice) nor reach the consumer, which would retry an event already claimed.
-            try:
-                self.after_commit_results.append(await action())
-            except Exception as exc:  # noqa: BLE001 - logged with the event's ids; the action records its own state
-                log.error("after_commit_failed", action=getattr(action, "__qualname__", repr(action))[:200],
-                          error=repr(exc)[:500])
-                self.after_commit_results.append("after_commit_failed")
+        if self.deferred is not None:
+            self.deferred.extend(actions)
+            return
+        self.after_commit_results.extend(await run_after_commit(actions))
 
     # --- what an implementation provides ---------------------------------------------------------------
 
@@ -109,6 +117,153 @@ class UnitOfWork(ABC, Generic[R]):
     @abstractmethod
     async def _write_outbox(self, envelope: Envelope) -> None:
         """Write `envelope` as an outbox row of this transaction."""
+
+
+async def run_after_commit(actions: Sequence[AfterCommit]) -> list[Any]:
+    """Run `actions` in order, once their transaction committed; returns what each returned, or
+    "after_commit_failed" for one that raised (logged as `after_commit_failed` with the event's ids from
+    the log context; the next action still runs)."""
+    results: list[Any] = []
+    for action in actions:
+        # The event's effect is committed: a failing action must neither stop the others (another
+        # reporter's notice) nor reach the consumer, which would retry an event already claimed.
+        try:
+            results.append(await action())
+        except Exception as exc:  # noqa: BLE001 - logged with the event's ids; the action records its own state
+            log.error("after_commit_failed", action=getattr(action, "__qualname__", repr(action))[:200],
+                      error=repr(exc)[:500])
+            results.append("after_commit_failed")
+    return results
+
+
+class BatchUnitOfWork(ABC, Generic[R]):
+    """One transaction for a batch of consumed events of one service: `claim` takes the inbox claims of
+    all of them at once, `event` gives each event's unit of work (a savepoint of this transaction: its
+    rollback undoes that event alone), `release` gives a claim back for an event rolled back alone;
+    leaving commits the batch once (or rolls everything back when an exception crosses it).
+    """
+
+    def __init__(self, *, service: str) -> None:
+        self.service = service
+
+    async def __aenter__(self) -> BatchUnitOfWork[R]:
+        await self._begin()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is not None:
+            await self._rollback()
+            return
+        await self._commit()
+
+    @abstractmethod
+    async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
+        """Claim every event of `consumed` in the inbox in this transaction; returns the event ids claimed
+        now (an id already in the inbox is not among them)."""
+
+    @abstractmethod
+    async def release(self, event_id: UUID) -> None:
+        """Give back the claim of `event_id` (an event rolled back alone, sent to the DLQ): a replay of it
+        from the DLQ is then handled, as it was before batches."""
+
+    @abstractmethod
+    def event(self, envelope: Envelope, now: datetime) -> UnitOfWork[R]:
+        """The unit of work of one claimed event of the batch: a savepoint, claiming nothing itself."""
+
+    @abstractmethod
+    async def _begin(self) -> None:
+        """Open the transaction."""
+
+    @abstractmethod
+    async def _commit(self) -> None:
+        """Commit the batch (claims, effects, outbox rows) and wake the relay once if anything was emitted."""
+
+    @abstractmethod
+    async def _rollback(self) -> None:
+        """Undo the whole batch, claims included."""
+
+
+@dataclass
+class Outcome:
+    """What became of one consumed event of a batch: `result` (the handler's word with its after-commit
+    words, "duplicate", or None for an event type the service does not consume) or `failure` (reason,
+    detail: the event was rolled back alone and must go to the DLQ)."""
+
+    result: str | None = None
+    failure: tuple[str, str] | None = None
+
+
+def _bind(envelope: Envelope) -> None:
+    structlog.contextvars.bind_contextvars(event_id=str(envelope.event_id),
+                                           correlation_id=str(envelope.correlation_id),
+                                           event_type=envelope.event_type)
+
+
+def _unbind() -> None:
+    structlog.contextvars.unbind_contextvars("event_id", "correlation_id", "event_type")
+
+
+async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, Delivery]],
+                         batch: Callable[[], BatchUnitOfWork[Any]], *, clock: Callable[[], datetime],
+                         last_attempt: bool = True) -> list[Outcome]:
+    """Handle a batch of consumed events (in partition-offset order) in one transaction; returns one
+    `Outcome` per event, in the same order.
+
+    Events the service does not consume are left out (no transaction at all when none is left). A payload
+    that does not fit its class fails alone. The others are claimed in one statement; each claimed one runs
+    its handler on `batch().event(...)` (a savepoint) at `clock()`, in order, with its ids in the log
+    context; one already claimed is a "duplicate". An error that can never succeed (`shared.kafka.
+    permanent_failure`; an unknown error only when `last_attempt`) rolls back that event's savepoint and
+    releases its claim: it fails alone. A transient error, or an unknown one before the last attempt,
+    propagates and rolls back the whole batch (the caller retries it). After the commit each event's
+    after-commit actions run, in event order, with its log context.
+    """
+    outcomes = [Outcome() for _ in consumed]
+    todo: list[tuple[int, Any, Any]] = []  # (index, payload, handler)
+    for i, (envelope, _delivery) in enumerate(consumed):
+        entry = handlers.get(envelope.event_type)
+        if entry is None:
+            continue
+        model, handler = entry
+        try:
+            todo.append((i, envelope.payload(model), handler))
+        except (ValueError, ValidationError) as exc:
+            outcomes[i].failure = (type(exc).__name__, str(exc))
+    if not todo:
+        return outcomes
+    deferred: list[tuple[int, list[AfterCommit]]] = []
+    async with batch() as tx:
+        unclaimed = await tx.claim([consumed[i] for i, _, _ in todo])
+        for i, payload, handler in todo:
+            envelope = consumed[i][0]
+            if envelope.event_id not in unclaimed:  # in the inbox already, or twice in this batch
+                outcomes[i].result = "duplicate"
+                continue
+            unclaimed.discard(envelope.event_id)
+            _bind(envelope)
+            try:
+                uow = tx.event(envelope, clock())
+                uow.deferred = actions = []
+                async with uow:
+                    outcomes[i].result = await handler(payload, uow)
+            except Exception as exc:  # noqa: BLE001 - classified: transient or not yet given up re-raises
+                outcomes[i].failure = permanent_failure(exc, last_attempt=last_attempt)
+                await tx.release(envelope.event_id)
+            else:
+                deferred.append((i, actions))
+            finally:
+                _unbind()
+    for i, actions in deferred:
+        if not actions:
+            continue
+        _bind(consumed[i][0])
+        try:
+            words = [r for r in await run_after_commit(actions) if isinstance(r, str)]
+        finally:
+            _unbind()
+        if words:
+            outcomes[i].result = ",".join([outcomes[i].result or "", *words])
+    return outcomes
 
 
 Handler = Callable[[Any, Any], Awaitable[str]]

@@ -1,5 +1,5 @@
-"""A subscriber built from shared.kafka dead-letters what can never succeed, retries what may, keeps
-consuming, and commits an offset only once its handler has returned."""
+"""A batch subscriber built from shared.kafka dead-letters what can never succeed, retries what may, keeps
+consuming, and commits a batch's offsets only once its handler has returned."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.events import CaseStatusChanged, Envelope
-from shared.kafka import SUBSCRIBER_DEFAULTS, Consumer, Delivery, PermanentError, create_broker
+from shared.kafka import SUBSCRIBER_DEFAULTS, Consumer, Delivery, PermanentError, create_broker, per_event
 from shared.settings import Settings
 from support.infra import KAFKA
 from support.wait import eventually
@@ -58,9 +58,12 @@ async def start_app(settings: Settings) -> AsyncIterator[Callable[..., Awaitable
                 await handler(env, delivery)
             app.handled.append((env.data["status_notes"], app.consumer.dead_lettered))
 
-        @broker.subscriber(settings.topic("cases.lifecycle"), group_id=settings.group("it"), **SUBSCRIBER_DEFAULTS)
+        call = per_event(record)
+
+        @broker.subscriber(settings.topic("cases.lifecycle"), group_id=settings.group("it"),
+                           listener=app.consumer.listener(settings.group("it")), **SUBSCRIBER_DEFAULTS)
         async def on_lifecycle(msg: KafkaMessage) -> None:
-            await app.consumer.handle(msg, record)
+            await app.consumer.handle_batch(msg, call)
 
         await broker.start()
         apps.append(app)
@@ -101,7 +104,7 @@ async def test_garbage_goes_to_the_dlq_with_the_error_and_the_next_message_is_ha
     (dead,) = await kafka.read(settings.topic("cases.lifecycle") + ".dlq", 1)
     headers = dict(dead.headers)
 
-    assert app.handled == [("valid", 1)], "handled after the garbage was dead-lettered"
+    assert notes(app) == ["valid"] and app.consumer.dead_lettered == 1, "the garbage is dead-lettered, not retried"
     assert dead.value == b"\xff\x00 not an envelope" and dead.key == KEY
     assert headers["x-omni311-error"] == b"unparseable_envelope"
     assert headers["x-omni311-source-topic"] == settings.topic("cases.lifecycle").encode()
@@ -194,7 +197,8 @@ async def test_an_offset_is_committed_only_after_the_handler_returns(
 
     first = await start_app(stuck_on_second, graceful_timeout_s=0.5)
     await send(status_changed("first").to_bytes())
-    await send(status_changed("second").to_bytes())
+    await eventually(lambda: notes(first) == ["first"], timeout=15, what="first handled")
+    await send(status_changed("second").to_bytes())  # a later batch: fetched once the first one committed
     await asyncio.wait_for(in_handler.wait(), 15)
     await first.broker.stop()
     assert notes(first) == ["first"]
