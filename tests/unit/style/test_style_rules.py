@@ -95,7 +95,7 @@ def test_the_import_probe_catches_a_module_that_connects_at_import(tmp_path: Pat
 
 def subscriber_problems(source: str) -> list[str]:
     """Every `*.subscriber(...)` decorator must pass `group_id=` and `**SUBSCRIBER_DEFAULTS`, and the
-    function it decorates must hand the message to `<...>.consumer.handle(...)` (retry and DLQ)."""
+    function it decorates must hand the batch to `<...>.consumer.handle_batch(...)` (retry, DLQ, commit)."""
     problems = []
     for fn in ast.walk(ast.parse(source)):
         if not isinstance(fn, ast.AsyncFunctionDef | ast.FunctionDef):
@@ -113,9 +113,9 @@ def subscriber_problems(source: str) -> list[str]:
             if {"ack_policy", "auto_offset_reset", "auto_commit"} & kwargs:
                 problems.append(f"{fn.name}: overrides the delivery defaults")
             calls_handle = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                               and n.func.attr == "handle" for n in ast.walk(fn))
+                               and n.func.attr == "handle_batch" for n in ast.walk(fn))
             if not calls_handle:
-                problems.append(f"{fn.name}: does not go through Consumer.handle")
+                problems.append(f"{fn.name}: does not go through Consumer.handle_batch")
     return problems
 
 
@@ -137,15 +137,15 @@ def test_the_subscriber_check_flags_missing_group_defaults_and_wrapper() -> None
     source = textwrap.dedent("""
         @broker.subscriber("a", group_id="g", **SUBSCRIBER_DEFAULTS)
         async def good(msg):
-            await rt.consumer.handle(msg, call)
+            await rt.consumer.handle_batch(msg, call)
 
         @broker.subscriber("b", **SUBSCRIBER_DEFAULTS)
         async def no_group(msg):
-            await rt.consumer.handle(msg, call)
+            await rt.consumer.handle_batch(msg, call)
 
         @broker.subscriber("c", group_id="g", auto_offset_reset="earliest")
         async def no_defaults(msg):
-            await rt.consumer.handle(msg, call)
+            await rt.consumer.handle_batch(msg, call)
 
         @broker.subscriber("d", group_id="g", **SUBSCRIBER_DEFAULTS)
         async def bare(event):
@@ -155,7 +155,7 @@ def test_the_subscriber_check_flags_missing_group_defaults_and_wrapper() -> None
         "no_group: no group_id",
         "no_defaults: does not use **SUBSCRIBER_DEFAULTS",
         "no_defaults: overrides the delivery defaults",
-        "bare: does not go through Consumer.handle",
+        "bare: does not go through Consumer.handle_batch",
     ]
 
 
