@@ -340,6 +340,10 @@ def test_every_consuming_service_scales_on_its_own_groups_lag_up_to_the_partitio
     consumers = {s: consumed_topics(s) for s in SERVICES if consumed_topics(s)}
     assert len(consumers) >= 11, f"subscribers not found in services/*/entrypoints/kafka.py: {consumers}"
     assert set(scaled) == {kname(s) for s in consumers}, "a ScaledObject per consuming service, none for others"
+    deployments = of_kind(docs, "Deployment")
+    for name, deployment in deployments.items():
+        # A count in the Deployment would undo KEDA's at every apply (and rebalance the group each time).
+        assert ("replicas" in deployment["spec"]) == (name not in scaled), f"{name}: replicas vs KEDA"
     for service, topics in consumers.items():
         so = scaled[kname(service)]["spec"]
         assert so["scaleTargetRef"]["name"] == kname(service)
