@@ -112,8 +112,11 @@ class BrokerLog:
     """FastStream's logger: its warnings and errors (a Kafka error in the fetch loop, an ack or a seek that
     failed, a handler exception) as structured lines of ours; its per-message and INFO lines dropped."""
 
+    EXPECTED = ("Auto create topics is disabled",)
+    """Warnings FastStream gives at every start that say nothing here (`ensure_topics` made the topics)."""
+
     def log(self, level: int, msg: Any, /, *, exc_info: Any = None, extra: Mapping[str, Any] | None = None) -> None:
-        if level < logging.WARNING:
+        if level < logging.WARNING or str(msg).startswith(self.EXPECTED):
             return
         ctx = {k: v for k, v in (extra or {}).items() if k in ("topic", "group_id")}
         error = repr(exc_info)[:500] if isinstance(exc_info, BaseException) else None

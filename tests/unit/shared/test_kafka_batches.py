@@ -130,3 +130,14 @@ async def test_a_transient_error_retries_the_whole_batch_then_raises_to_rewind_i
         await consumer(broker, CollectorRegistry()).handle_batch(msg, down)  # type: ignore[arg-type]
 
     assert calls == [2, 2, 2] and kafka.commits == [] and broker.published == [] and msg.committed is None
+
+
+def test_the_broker_log_keeps_faststreams_warnings_and_drops_its_chatter() -> None:
+    from shared.kafka import BrokerLog
+
+    with structlog.testing.capture_logs() as logs:
+        BrokerLog().log(20, "Received", extra={"topic": "t"})
+        BrokerLog().log(30, "Auto create topics is disabled. Make sure the topics exist.")
+        BrokerLog().log(50, "CommitFailedError()", exc_info=CommitFailedError("rebalanced"), extra={"topic": "t"})
+
+    assert [(e["log_level"], e["message"], e["topic"]) for e in logs] == [("critical", "CommitFailedError()", "t")]
