@@ -59,6 +59,7 @@ async def migrate(dsn: str, schema: str, package: str) -> list[str]:
             await conn.execute("SELECT pg_advisory_lock($1)", _EXTENSIONS_LOCK)
             try:
                 await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")  # dedup: (service_code, geog) GiST
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _EXTENSIONS_LOCK)
             await conn.execute(
