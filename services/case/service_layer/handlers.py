@@ -295,8 +295,8 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
     before = case["workflow_status"]
     after = workflow.on_routed if before == workflow.initial else before
     placed = records.placed_point(case, r)
-    await uow.repo.update_case(decision.case_id, {**records.routing_update(r, uow.now), "workflow_status": after,
-                                                  **placed})
+    update = {**records.routing_update(r, uow.now), "workflow_status": after, **placed}
+    await uow.repo.update_case(decision.case_id, update)
     kind, detail = records.routed_entry(r, before=before, after=after)
     await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
     if placed:
@@ -304,9 +304,8 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
         await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
     await uow.emit(records.case_routed({**case, **placed}, r), subject=decision.case_id)
     if clocks is not None and case["status"] == "open" and r.sla_due_at is not None:
-        routed = await uow.repo.get_case(decision.case_id)
-        assert routed is not None
-        await clocks.arm(uow, routed, r.sla_due_at, jurisdiction=jurisdiction)
+        # The case as stored now is the locked row with this update: no second read (a round trip per event).
+        await clocks.arm(uow, {**case, **update}, r.sla_due_at, jurisdiction=jurisdiction)
     return "routed"
 
 
