@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from services.notifier.adapters.repository import NotifierRepository
@@ -22,9 +22,10 @@ class Sweeper:
     """Every round, one unit of work (`unit_of_work()`) beats for `instance_id` (this process, the owner of
     the deliveries it claims) and settles the deliveries still ``sending`` `older_than_s` seconds after their
     claim whose owner has been silent as long: those never handed to a provider are sent once through
-    `senders` (outcome recorded in `record_uow`), the others recorded failed. A round runs every `interval_s` seconds, and at least three
-    times per `older_than_s` (a live owner must never look silent). An error is logged and the next round
-    runs."""
+    `senders` (outcome recorded in `record_uow`), the others recorded failed. A round runs every
+    `interval_s` seconds, and at least three times per `older_than_s`; between rounds a loop of its own
+    beats as often, so that a long round (its resends) never makes this live process look silent. An
+    error is logged and the next round runs."""
 
     def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float,
                  instance_id: UUID | None = None, senders: handlers.Senders | None = None,
@@ -35,7 +36,14 @@ class Sweeper:
         self.instance_id = instance_id
         self.senders = senders
         self.record_uow = record_uow
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def beat(self) -> None:
+        """Say that this process lives (nothing without an `instance_id`)."""
+        if self.instance_id is None:
+            return
+        async with self.unit_of_work() as uow:
+            await uow.repo.beat(self.instance_id, uow.now)
 
     async def sweep(self) -> int:
         """One round; returns how many deliveries were settled."""
@@ -44,25 +52,27 @@ class Sweeper:
                                                      instance_id=self.instance_id, senders=self.senders,
                                                      record_uow=self.record_uow)
 
-    async def _run(self) -> None:
+    async def _every_interval(self, step: Callable[[], Awaitable[object]], failed: str) -> None:
         while True:
             try:
-                await self.sweep()
+                await step()
             except Exception as exc:  # noqa: BLE001 - the next round tries again; the rows stay visible
-                log.warning("sweep_failed", error=f"{type(exc).__name__}: {exc}")
+                log.warning(failed, error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
-        """Start the loop as a task of the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="notifier-sweeper")
+        """Start the sweep loop and the beat loop as tasks of the running event loop."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._every_interval(self.sweep, "sweep_failed"), name="notifier-sweeper"),
+                       loop.create_task(self._every_interval(self.beat, "beat_failed"), name="notifier-beat")]
 
     async def stop(self) -> None:
-        """Cancel the loop and wait for it."""
-        if self._task is not None:
-            self._task.cancel()
+        """Cancel both loops and wait for them."""
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
 
 def run_sweeper(rt: Runtime, ch: ChannelSettings, instance_id: UUID, senders: handlers.Senders,

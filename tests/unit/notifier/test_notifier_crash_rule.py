@@ -159,3 +159,15 @@ async def test_a_dead_owners_delivery_is_left_to_its_owner_until_it_has_been_sil
     assert await _survivor_sweeper(store, sent, minutes=10).sweep() == 0  # silent 9 minutes of 15
     assert await _survivor_sweeper(store, sent, minutes=17).sweep() == 1
     assert len(sent.emails) == 1
+
+
+async def test_the_beat_alone_keeps_a_busy_process_alive(store: Any, sent: Sent) -> None:
+    await store.repo.claim_delivery(case_id=uuid4(), cause_event_id=uuid4(), recipient_key="rk", kind="closed",
+                                    channel="email", status="sending", reason=None, at=T0, owner=LIVE)
+    # the live process's sweep loop is busy (resending); its beat loop runs on its own
+    await Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60, older_than_s=900,
+                  instance_id=LIVE).beat()
+
+    other = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60,
+                    older_than_s=900, instance_id=DEAD)
+    assert await other.sweep() == 0 and store.repo.deliveries[0]["status"] == "sending"
