@@ -1,36 +1,43 @@
 """Scale-out under faults (issue 14, item 3): case, router, dedup and notifier run two replicas each, as real
 processes in their consumer groups, on a private Kafka broker and a private PostgreSQL (support.private_infra:
-this module restarts both, never the shared ones). One burst of 20,000 intake events built from the real
-NYC records (tools.loadgen, each with an email address of its own) goes straight onto ``intake.messages``,
-and while the pipeline works through it:
+this module restarts both, never the shared ones). One burst of intake events built from the real NYC
+records (tools.loadgen, each with an email address of its own) goes straight onto ``intake.messages``, and
+while the pipeline works through it:
 
 - at ~15 % routed: one replica of each service is SIGKILLed and a third started (rebalances while handlers
   run and commits are in flight);
 - in the middle of the burst: two poison messages (bytes that are no envelope, and an envelope whose data
   does not fit its class) with the key of a burst event, so each sits in the middle of a partition;
-- at ~40 %: the broker is restarted;
+- at ~40 %: the broker is restarted (SIGTERM, started again on its data);
 - at ~65 %: PostgreSQL is restarted (a fast shutdown; the services reconnect).
 
-One burst with the faults at different points, not four bursts: the pipeline settles a burst at a few
-hundred cases/s on two shared cores, so four 20,000-event bursts (each with its own stack) would take the
-module far past its ~4-minute share of `make test`. After each recovery the no-duplicate properties are
-checked on what has been done so far; at the end every property on everything:
+One burst per stack with the faults at different points of it, not four bursts, and in `make test` a burst
+of 3,000 events (``OMNI311_FAULTS_EVENTS``), not 20,000: measured here (two cores shared with other
+work), the scaled pipeline settled 20 to 50 cases/s through the faults, and the stack's start and the
+broker's restart cost about a minute each, so even one 20,000-event burst took over 10 minutes against the
+module's ~4-minute share of `make test` (the issue's acceptance sizes these tests to keep `make test` under
+20 minutes). `make soak` runs the issue's 20,000-event burst (``SOAK_EVENTS``) with the same faults and
+checks. After each recovery the no-duplicate properties are checked on what has been done so far; at the
+end every property on everything:
 
 - no lost case: each intake event became exactly one case, routed (a router decision and ``case.routed``)
   and dedup-decided (in the duplicate detector's projection);
 - no duplicate case, and no duplicate notification (one ``notification.recorded`` per case, kind and
-  recipient; one mail per recipient and subject at the SMTP server), and every case's acknowledgement sent;
+  recipient; one mail per Message-ID and per recipient and subject at the SMTP server); every case's
+  acknowledgement sent, or settled failed by the notifier's sweeper when a killed replica had it in flight;
+  nothing left ``sending``;
 - order per case kept: each case's ``cases.lifecycle`` events appear on the topic, first occurrences in
   offset order, in the order the case service emitted them (its outbox's ids: the lifecycle events carry
   no version field of their own);
-- the poison messages are on ``intake.messages.dlq`` (nothing else on any DLQ) and did not hold back the
-  events behind them.
+- the poison messages are on ``intake.messages.dlq`` (nothing else on any DLQ), and the events behind them
+  in their partition were handled.
 
-The time to recover from each fault (from the fault to 1 % of the burst routed beyond what was routed when
-it struck) is printed (``pytest -s``) and appended to ``var/test-logs/faults-recovery.log``. The notifications
-go to an SMTP server in this process (support.faults.SmtpSink) through the notifier's real send path, so a
-resend shows as a second message. ``OMNI311_FAULTS_EVENTS`` sizes the burst (default 20,000); `make soak`
-runs a longer one.
+The time to recover from each fault (from the fault until every partition that had work when it was over
+has committed progress since: the groups took over a killed replica's partitions, or reconnected) is
+printed (``pytest -s``) and appended to ``var/test-logs/faults-recovery.log``. A pipeline in which nothing
+moves for `STALL_S` seconds fails at once with what is stuck. The notifications go to an SMTP server in this
+process (support.faults.SmtpSink) through the notifier's real send path, so a resend shows as a second
+message.
 """
 
 from __future__ import annotations
@@ -48,16 +55,25 @@ import asyncpg
 import pytest
 
 from shared.settings import Settings
-from support.faults import SmtpSink, lag, read_topic
+from support.faults import SmtpSink, lag, positions, read_topic, stalled
 from support.private_infra import KafkaCluster, PrivatePostgres, private_kafka, private_postgres  # noqa: F401
 from support.stack import REPO, Stack
 from support.wait import eventually
 from tools.loadgen import create_producer, load_nyc, produce
 
-N = int(os.environ.get("OMNI311_FAULTS_EVENTS", "20000"))
+N = int(os.environ.get("OMNI311_FAULTS_EVENTS", "3000"))
 SCALED = ("case", "router", "dedup", "notifier")
 SETTLE_TIMEOUT_S = float(os.environ.get("OMNI311_FAULTS_SETTLE_S", "600"))
+STALL_S = 90.0
+"""Seconds without any change in what is left to do after which the pipeline is taken as stuck."""
+SKIP = set(filter(None, os.environ.get("OMNI311_FAULTS_SKIP", "").split(",")))
+"""Faults left out (``sigkill``, ``broker``, ``postgres``), for narrowing a failure down by hand; never in CI."""
 RECOVERY_LOG = REPO / "var" / "test-logs" / "faults-recovery.log"
+SWEEP_ENV = {"OMNI311_NOTIFIER_SENDING_TIMEOUT_S": "30", "OMNI311_NOTIFIER_SWEEP_INTERVAL_S": "5"}
+"""The notifier settles a delivery a killed replica left `sending` once its owner has been silent this long
+(30 s, not the default 15 minutes, so that the burst settles within the test)."""
+pytestmark = pytest.mark.timeout(float(os.environ.get("OMNI311_FAULTS_TIMEOUT_S", "900")))
+"""A bound on the whole module (the stack's start included), not a speed target: a stuck pipeline fails."""
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +91,7 @@ async def scaled_stack(require_shared_data, private_kafka: KafkaCluster, private
     """NYC's case, router, dedup and notifier, two replicas each, on the private broker and server; the
     notifier sends to `sink`."""
     stack = Stack(jurisdiction="nyc", kafka=private_kafka.bootstrap, pg_dsn=private_postgres.dsn,
-                  services=SCALED + tuple(f"{s}-2" for s in SCALED), extra_env=sink.env())
+                  services=SCALED + tuple(f"{s}-2" for s in SCALED), extra_env=sink.env() | SWEEP_ENV)
     await stack.up()
     try:
         yield stack
@@ -154,14 +170,34 @@ async def _no_duplicates_so_far(stack: Stack, sink: SmtpSink, when: str) -> None
     assert not [k for k, n in mails.items() if n > 1], (when, [k for k, n in mails.items() if n > 1][:5])
 
 
-async def _settled(stack: Stack) -> bool:
+async def _pending(stack: Stack) -> dict[str, Any]:
+    """What is still to do: unpublished outbox rows per service, consumer-group lag, deliveries 'sending'
+    (empty everywhere: settled)."""
+    out: dict[str, Any] = {}
     for schema in SCALED:
-        if (await _sql(stack, schema, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"))[0]["n"]:
-            return False
-    sending = await _sql(stack, "notifier", "SELECT count(*) AS n FROM deliveries WHERE status = 'sending'")
-    if sending[0]["n"]:
-        return False
-    return not any((await lag(stack.kafka, stack.topic_prefix)).values())
+        n = (await _sql(stack, schema, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"))[0]["n"]
+        if n:
+            out[f"{schema}.outbox"] = n
+    sending = await _sql(stack, "notifier", "SELECT owner, attempted_at IS NOT NULL AS attempted, count(*) AS n "
+                                            "FROM deliveries WHERE status = 'sending' GROUP BY 1, 2")
+    if sending:
+        out["sending"] = [(str(r["owner"])[:8], "attempted" if r["attempted"] else "never attempted", r["n"])
+                          for r in sending]
+    out |= {f"lag.{g}": n for g, n in (await lag(stack.kafka, stack.topic_prefix)).items() if n}
+    return out
+
+
+async def _settle(stack: Stack, timeout: float, stall_s: float = STALL_S) -> None:
+    """Wait until nothing is `_pending`; fail at `timeout` seconds, or as soon as what is pending has not
+    changed for `stall_s` seconds (a stuck pipeline: the failure names what is stuck)."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while (now := await _pending(stack)):
+        if now != last:
+            last, since = now, time.monotonic()
+        assert time.monotonic() - since < stall_s, f"nothing moved for {stall_s:.0f} s; still pending: {now}"
+        assert time.monotonic() < deadline, f"not settled within {timeout:.0f} s; still pending: {now}"
+        await asyncio.sleep(1)
 
 
 def _record(line: str) -> None:
@@ -200,50 +236,64 @@ async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_po
             await producer.stop()
         print(f"\nFAULTS {run} produced {N} events (+2 poisons) in {time.monotonic() - probe.t0:.1f} s")
 
-        # 1. ~15 %: SIGKILL one replica of each service, start a third.
-        at = await probe.wait_routed(int(0.15 * N), timeout=SETTLE_TIMEOUT_S)
-        t0 = time.monotonic()
-        for s in SCALED:
-            stack.kill(s)
-        for s in SCALED:
-            stack.start(f"{s}-3")
-        recoveries["sigkill"] = await probe.recovered_after(t0, at)
-        await asyncio.gather(*(stack.wait_ready(f"{s}-3") for s in SCALED))
-        _record(f"FAULTS {run} recovery from SIGKILL of one replica of each of {', '.join(SCALED)} (a third "
-                f"started): {recoveries['sigkill']:.1f} s (at {at}/{N} routed; new replicas ready after "
-                f"{time.monotonic() - t0:.1f} s)")
-        await _no_duplicates_so_far(stack, sink, "after the replicas were killed")
+        # The faults, each at its point of the burst; the no-duplicate checks after each recovery.
+        async def kill_replicas() -> str:
+            for s in SCALED:
+                stack.kill(s)
+            for s in SCALED:
+                stack.start(f"{s}-3")
+            return f"SIGKILL of one replica of each of {', '.join(SCALED)} (a third started)"
 
-        # 2. ~40 %: restart the broker (SIGTERM, start again on the same port and data).
-        at = await probe.wait_routed(int(0.40 * N), timeout=SETTLE_TIMEOUT_S)
-        t0 = time.monotonic()
-        await private_kafka.arestart_broker(0)
-        down_s = time.monotonic() - t0
-        recoveries["broker"] = await probe.recovered_after(t0, at)
-        _record(f"FAULTS {run} recovery from a broker restart: {recoveries['broker']:.1f} s (at {at}/{N} routed; "
-                f"the restart itself {down_s:.1f} s)")
-        await _no_duplicates_so_far(stack, sink, "after the broker restart")
+        async def restart_broker() -> str:
+            await private_kafka.arestart_broker(0)  # SIGTERM, then start again on the same port and data
+            return "a broker restart"
 
-        # 3. ~65 %: restart PostgreSQL (fast shutdown: every connection dropped; start again).
-        at = await probe.wait_routed(int(0.65 * N), timeout=SETTLE_TIMEOUT_S)
-        t0 = time.monotonic()
-        await private_postgres.arestart()
-        down_s = time.monotonic() - t0
-        recoveries["postgres"] = await probe.recovered_after(t0, at)
-        _record(f"FAULTS {run} recovery from a PostgreSQL restart: {recoveries['postgres']:.1f} s (at {at}/{N} "
-                f"routed; the restart itself {down_s:.1f} s)")
-        await _no_duplicates_so_far(stack, sink, "after the PostgreSQL restart")
+        async def restart_postgres() -> str:
+            await private_postgres.arestart()  # fast shutdown: every connection dropped; start again
+            return "a PostgreSQL restart"
 
-        # 4. Everything settles.
+        for name, share, inject in (("sigkill", 0.15, kill_replicas), ("broker", 0.40, restart_broker),
+                                    ("postgres", 0.65, restart_postgres)):
+            if name in SKIP:
+                continue
+            at = await probe.wait_routed(int(share * N), timeout=SETTLE_TIMEOUT_S)
+            t0 = time.monotonic()
+            what = await inject()
+            injected_s = time.monotonic() - t0
+            # Where every group stood once the fault was over (the killed replicas commit nothing more).
+            before = await eventually(lambda: positions(stack.kafka, stack.topic_prefix), timeout=120,
+                                      what="the broker answering")
+            progress_s = await probe.recovered_after(t0, at)
+
+            async def every_partition_moved() -> bool:
+                try:
+                    return not stalled(before, await positions(stack.kafka, stack.topic_prefix))
+                except Exception:  # noqa: BLE001 - the broker still coming back: ask again
+                    return False
+            await eventually(every_partition_moved, timeout=240, interval=0.5,
+                             what=f"every partition with work committing again after {what}")
+            recoveries[name] = time.monotonic() - t0
+            _record(f"FAULTS {run} recovery from {what}: {recoveries[name]:.1f} s until every partition with work "
+                    f"committed again ({progress_s:.1f} s until 1 % more of the burst was routed; the fault itself "
+                    f"took {injected_s:.1f} s; at {at}/{N} routed)")
+            await _no_duplicates_so_far(stack, sink, f"after {what}")
+            if name == "sigkill":
+                # The third replicas serve before the next fault: a service that cannot reach the broker while
+                # it starts exits (its supervisor would start it again; this harness has none).
+                await asyncio.gather(*(stack.wait_ready(f"{s}-3", timeout=120) for s in SCALED))
+
+        # Everything settles.
         await probe.wait_routed(N, timeout=SETTLE_TIMEOUT_S)
         routed_s = time.monotonic() - probe.t0
-        await eventually(lambda: _settled(stack), timeout=SETTLE_TIMEOUT_S, interval=1, what="every group caught up")
+        await _settle(stack, SETTLE_TIMEOUT_S)
     finally:
         sampler.cancel()
     total_s = time.monotonic() - probe.t0
     _record(f"FAULTS {run} burst of {N}: every case routed after {routed_s:.1f} s ({N / routed_s:.0f} cases/s "
             f"end to end through the faults), all settled after {total_s:.1f} s; recoveries (s) "
             f"{json.dumps({k: round(v, 1) for k, v in recoveries.items()})}")
+    print("FAULTS routed per second, every 10 s: " + " ".join(
+        f"{probe.rate(t, t + 10):.0f}" for t in range(0, int(routed_s), 10)))
     await _no_duplicates_so_far(stack, sink, "at the end")
 
     # The poisons: dead-lettered after their backoff, not holding back the events behind them.
@@ -255,9 +305,14 @@ async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_po
     behind = [r for off, r in sorted(source.items()) if off > poison_offsets[-1]]
     waited = [round((d.timestamp_ms - source[int(d.headers["x-omni311-source-offset"])].timestamp_ms) / 1000, 1)
               for d in dlq]
+    next_token = json.loads(behind[0].value)["data"]["channel_message_id"] if behind else None
+    next_opened = (await _sql(stack, "case", "SELECT c.opened_at FROM messages m JOIN cases c USING (case_id) "
+                                             f"WHERE m.channel_message_id = '{next_token}'")) if next_token else []
+    after_s = (round(next_opened[0]["opened_at"].timestamp() - max(d.timestamp_ms for d in dlq) / 1000, 1)
+               if next_opened else None)
     _record(f"FAULTS {run} poisons at offsets {poison_offsets} of partition {partition} (of "
-            f"{len(source)} messages) dead-lettered {waited} s after they were produced; "
-            f"{len(behind)} events behind them")
+            f"{len(source)} messages) dead-lettered {waited} s after they were produced; the event behind them "
+            f"opened its case {after_s} s after the last was dead-lettered; {len(behind)} events behind them")
     await _check_everything(stack, sink, tokens, poisons, dlq, middle.key(), intake, behind)
 
 

@@ -96,6 +96,35 @@ async def lag(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ...]] = 
         await admin.close()
 
 
+async def positions(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ...]] = GROUPS,
+                    ) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """Per (group, topic, partition): the group's committed offset (0 when none) and the partition's end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        out: dict[tuple[str, str, int], tuple[int, int]] = {}
+        for service, topics in groups.items():
+            committed = await admin.list_consumer_group_offsets(prefix + service)
+            tps = [tp for t in topics for tp in await _partitions(consumer, prefix + t)]
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                at = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
+                out[(service, tp.topic[len(prefix):], tp.partition)] = (at, ends[tp])
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def stalled(before: dict[tuple[str, str, int], tuple[int, int]],
+            now: dict[tuple[str, str, int], tuple[int, int]]) -> list[tuple[str, str, int]]:
+    """The partitions that had work at `before` (committed < end) and whose committed offset has not moved
+    since (`positions` taken twice): a group that lost their consumer and has not taken them over yet."""
+    return [k for k, (at, end) in before.items() if at < end and now.get(k, (at, end))[0] <= at]
+
+
 @dataclass
 class SmtpSink:
     """An SMTP server on 127.0.0.1 (a free port) that accepts every message (AUTH PLAIN/LOGIN with any
