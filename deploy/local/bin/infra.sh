@@ -30,7 +30,9 @@ COMPONENTS=(kafka postgres mail)
 
 component_logs() {
   case "$1" in
-    kafka) echo "var/kafka/kafka.log var/kafka/logs/server.log" var/kafka-cluster/node*/kafka.log ;;
+    kafka)
+      if [[ "$("$BIN/kafka.sh" bootstrap 2>/dev/null)" == *,* ]]; then echo var/kafka-cluster/node*/kafka.log
+      else echo "var/kafka/kafka.log var/kafka/logs/server.log"; fi ;;
     postgres) echo "var/postgres/postgres.log var/postgres/postgres.log.init var/postgres-apt.log" ;;
     mail) echo "var/mail/greenmail.log var/mail-mvn.log" ;;
   esac
