@@ -140,5 +140,5 @@ def table(results: dict[str, Any]) -> list[Row]:
         rows.append(Row("dedup candidate query p50", dedup["p50_ms"], "ms", note=note))
         rows.append(Row("dedup candidate query p99", dedup["p99_ms"], "ms", ("max", GOAL_DEDUP_P99_MS)))
     for service, mib in (results.get("memory") or {}).items():
-        rows.append(Row(f"RSS {service}", mib, "MiB", note="after the run"))
+        rows.append(Row(f"RSS {service}", mib, "MiB", note="after the burst"))
     return rows
