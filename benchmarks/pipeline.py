@@ -127,8 +127,12 @@ async def pipeline_part(stack: BenchStack, n: int, timeout: int) -> dict[str, An
             last_routed = max((p.routed_at for p in watcher.progress.values() if p.routed_at), default=end)
             elapsed = max(end, last_routed) - start if done_at is not None else end - start
             settled = min(routed, deduped)
+            opened = watcher.count(lambda p: p.opened_at is not None)
+            last_opened = max((p.opened_at for p in watcher.progress.values() if p.opened_at), default=end)
             return {"events": n, "complete": done_at is not None, "seconds": round(elapsed, 2),
                     "routed": routed, "dedup_decided": deduped, "produce_per_s": round(produced.rate),
+                    "opened": opened,
+                    "opened_per_s": round(opened / (last_opened - start), 1) if opened and last_opened > start else None,
                     "cases_per_s": round(settled / elapsed, 1) if elapsed > 0 else None,
                     "to_routed": latency_summary(watcher.latencies(produced.sent_at, "routed_at"))}
     finally:

@@ -116,6 +116,9 @@ def table(results: dict[str, Any]) -> list[Row]:
                         ("min", GOAL_CASES_PER_S),
                         f"{state}{min(pipe['routed'], pipe['dedup_decided']):,}/{pipe['events']:,} in "
                         f"{pipe['seconds']:.1f} s"))
+        if pipe.get("opened_per_s") is not None:
+            rows.append(Row("pipeline: intake -> case.opened", pipe["opened_per_s"], "cases/s",
+                            note=f"{pipe['opened']:,}/{pipe['events']:,} opened (the case service's own rate)"))
         if floor and pipe["cases_per_s"]:
             rows.append(Row("pipeline / floor (consume + write)", pipe["cases_per_s"] / floor["consume_write_per_s"],
                             "ratio"))

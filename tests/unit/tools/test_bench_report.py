@@ -62,7 +62,7 @@ def test_the_pipeline_table_sets_each_goal_on_its_row() -> None:
     results = {
         "floor": {"events": 50_000, "produce_per_s": 50_000, "consume_write_per_s": 60_000},
         "pipeline": {"events": 20_000, "complete": False, "seconds": 180.0, "routed": 9_000, "dedup_decided": 8_000,
-                     "cases_per_s": 44.4},
+                     "cases_per_s": 44.4, "opened": 15_000, "opened_per_s": 100.0},
         "steady": {"events": 6000, "rate": 100, "seconds": 60, "to_routed": lat, "to_acknowledged": lat},
         "dedup": {"cases": 3_000_000, "n": 400, "mean_candidates": 1.5, "p50_ms": 1.0, "p99_ms": 12.0},
         "memory": {"case": 150.0},
@@ -71,6 +71,7 @@ def test_the_pipeline_table_sets_each_goal_on_its_row() -> None:
     pipe = rows["pipeline: intake -> routed + dedup-decided"]
     assert pipe.goal == ("min", 1000) and pipe.met is False and pipe.note.startswith("INCOMPLETE after 180 s")
     assert "8,000/20,000" in pipe.note
+    assert rows["pipeline: intake -> case.opened"].value == 100.0
     assert rows["pipeline / floor (consume + write)"].value == pytest.approx(44.4 / 60_000)
     assert rows["steady intake -> case.routed p99"].met is True
     assert rows["steady intake -> acknowledgement p99"].goal is None
