@@ -30,12 +30,21 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def latency_summary(seconds: Sequence[float]) -> dict[str, float | int | None]:
-    """``{"n", "p50_ms", "p95_ms", "p99_ms", "max_ms"}`` of latencies given in seconds (ms rounded to 0.1)."""
+def latency_summary(seconds: Sequence[float], of: int | None = None) -> dict[str, float | int | None]:
+    """``{"n", "of", "p50_ms", "p95_ms", "p99_ms", "max_ms"}`` of latencies given in seconds (ms rounded to
+    0.1). `of`: how many flows were started, when some never got there (`n` < `of`): they count as slower
+    than every one measured, and a percentile that falls among them is None (beyond the wait), never a
+    figure computed from the fast ones only."""
+    total = max(of if of is not None else len(seconds), len(seconds))
+    ordered = sorted(seconds)
+
     def ms(q: float) -> float | None:
-        v = percentile(seconds, q)
+        if not total or math.ceil((total - 1) * q / 100) >= len(ordered):
+            return None
+        v = percentile(ordered + [ordered[-1]] * (total - len(ordered)), q)
         return None if v is None else round(v * 1000, 1)
-    return {"n": len(seconds), "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99), "max_ms": ms(100)}
+    return {"n": len(seconds), "of": total, "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99),
+            "max_ms": ms(100)}
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,10 @@ def table(results: dict[str, Any]) -> list[Row]:
             s = steady[key]
             for q in ("p50", "p95", "p99"):
                 goal = ("max", GOAL_ROUTED_P99_MS) if key == "to_routed" and q == "p99" else None
-                rows.append(Row(f"steady {label} {q}", s[f"{q}_ms"], "ms", goal,
-                                f"{note}; {s['n']:,}/{steady['events']:,} reached" if q == "p50" else ""))
+                text = f"{note}; {s['n']:,}/{steady['events']:,} reached" if q == "p50" else ""
+                if s[f"{q}_ms"] is None:
+                    text = f"{text}; " * bool(text) + "beyond the wait: too few got there"
+                rows.append(Row(f"steady {label} {q}", s[f"{q}_ms"], "ms", goal, text))
     dedup = results.get("dedup")
     if dedup:
         note = f"{dedup['cases']:,} open cases, {dedup['n']} queries, {dedup['mean_candidates']} candidates avg"

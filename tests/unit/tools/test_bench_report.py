@@ -25,8 +25,15 @@ def test_a_percentile_outside_0_to_100_is_refused(q: float) -> None:
 
 def test_latency_summaries_are_in_milliseconds() -> None:
     s = latency_summary([0.010, 0.020, 0.030, 0.040, 0.150])
-    assert s == {"n": 5, "p50_ms": 30.0, "p95_ms": 128.0, "p99_ms": 145.6, "max_ms": 150.0}
+    assert s == {"n": 5, "of": 5, "p50_ms": 30.0, "p95_ms": 128.0, "p99_ms": 145.6, "max_ms": 150.0}
     assert latency_summary([])["p99_ms"] is None
+
+
+def test_flows_that_never_arrived_count_as_the_slowest() -> None:
+    s = latency_summary([0.01] * 90 + [0.02] * 5, of=100)
+    assert (s["n"], s["of"], s["p50_ms"], s["p95_ms"]) == (95, 100, 10.0, None)
+    assert s["p99_ms"] is None and s["max_ms"] is None
+    assert latency_summary([0.01] * 99 + [0.5], of=100)["p99_ms"] == pytest.approx(14.9)
 
 
 def test_goals_are_met_or_missed_in_their_direction() -> None:
@@ -58,12 +65,13 @@ def test_rows_become_json_with_their_verdict() -> None:
 
 
 def test_the_pipeline_table_sets_each_goal_on_its_row() -> None:
-    lat = {"n": 6000, "p50_ms": 40.0, "p95_ms": 90.0, "p99_ms": 140.0, "max_ms": 300.0}
+    lat = {"n": 6000, "of": 6000, "p50_ms": 40.0, "p95_ms": 90.0, "p99_ms": 140.0, "max_ms": 300.0}
+    late = {"n": 900, "of": 6000, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
     results = {
         "floor": {"events": 50_000, "produce_per_s": 50_000, "consume_write_per_s": 60_000},
         "pipeline": {"events": 20_000, "complete": False, "seconds": 180.0, "routed": 9_000, "dedup_decided": 8_000,
                      "cases_per_s": 44.4, "opened": 15_000, "opened_per_s": 100.0},
-        "steady": {"events": 6000, "rate": 100, "seconds": 60, "to_routed": lat, "to_acknowledged": lat},
+        "steady": {"events": 6000, "rate": 100, "seconds": 60, "to_routed": lat, "to_acknowledged": late},
         "dedup": {"cases": 3_000_000, "n": 400, "mean_candidates": 1.5, "p50_ms": 1.0, "p99_ms": 12.0},
         "memory": {"case": 150.0},
     }
@@ -75,6 +83,8 @@ def test_the_pipeline_table_sets_each_goal_on_its_row() -> None:
     assert rows["pipeline / floor (consume + write)"].value == pytest.approx(44.4 / 60_000)
     assert rows["steady intake -> case.routed p99"].met is True
     assert rows["steady intake -> acknowledgement p99"].goal is None
+    assert rows["steady intake -> acknowledgement p99"].value is None
+    assert rows["steady intake -> acknowledgement p50"].note.endswith("900/6,000 reached; beyond the wait: too few got there")
     assert rows["dedup candidate query p99"].met is False
     assert rows["RSS case"].value == 150.0
     assert "Open311 POST /requests.json" not in rows  # a part not run gives no row
