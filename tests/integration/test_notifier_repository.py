@@ -239,3 +239,31 @@ async def test_the_last_status_heard_of_a_case_replaces_the_one_before(pool: asy
 
     assert await repo.case_status(case_id) == closed
     assert await pool.fetchval("SELECT at FROM case_status") == T0 + timedelta(hours=1)
+
+
+async def test_a_live_process_finds_its_own_given_up_deliveries_but_not_those_it_is_delivering(
+        pool: asyncpg.Pool, repo: NotifierRepository) -> None:
+    # FAULTS's bug (issue 14): a delivery's records failed on a PostgreSQL restart, its owner lives on.
+    me, other = uuid4(), uuid4()
+    await repo.beat(me, T0)
+    await repo.beat(other, T0)
+
+    async def claim(owner: UUID) -> int:
+        async with transaction(pool) as tx:
+            got = await tx.claim_delivery(case_id=uuid4(), cause_event_id=uuid4(), recipient_key=EMAIL_KEY,
+                                          kind="acknowledgement", channel="email", status="sending", reason=None,
+                                          at=T0, owner=owner, intent={"route": "email", "message": "x"})
+        assert got is not None
+        return got
+
+    never, long_ago, just_now, busy, others = [await claim(o) for o in (me, me, me, me, other)]
+    assert await repo.mark_attempted(long_ago) and await repo.mark_attempted(just_now)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE deliveries SET attempted_at = $2 WHERE id = $1", long_ago, T0)
+
+    async with transaction(pool) as tx:
+        found = await tx.interrupted_deliveries(T0 + timedelta(minutes=10), 60, 100, own=me, in_flight=[busy])
+        assert {(x.delivery_id, x.resendable) for x in found} == {(never, True), (long_ago, False)}
+    async with transaction(pool) as tx:  # another replica: every owner lives, nothing is its to settle
+        assert not {never, long_ago, just_now, busy, others} & {
+            x.delivery_id for x in await tx.interrupted_deliveries(T0 + timedelta(minutes=10), 60, 100, own=uuid4())}

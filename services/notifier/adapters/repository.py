@@ -3,6 +3,7 @@ resident profiles and link requests), on the connection of the caller's transact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -237,20 +238,24 @@ class NotifierRepository:
             "ON CONFLICT (instance_id) DO UPDATE SET beat_at = now()", instance_id, at)
         await self.conn.execute("DELETE FROM senders WHERE beat_at < now() - interval '7 days'")
 
-    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
-                                     limit: int) -> list[Interrupted]:
+    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float, limit: int, *,
+                                     own: UUID | None = None, in_flight: Sequence[int] = ()) -> list[Interrupted]:
         """Up to `limit` deliveries still ``sending`` that were claimed before `claimed_before` and whose
         owner has not beaten (`beat`) for `silent_for_s` seconds of the database's clock (it died between the
-        claim and the send's record; a row without a known owner counts as silent), oldest first, with
-        what each would send and whether it was handed to a provider, locked for this transaction
-        (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
+        claim and the send's record; a row without a known owner counts as silent), or whose owner is `own`
+        (the caller's process: its delivery gave up) when not attempted since `claimed_before` and not in
+        `in_flight` (ids it is delivering now), oldest first, with what each would send and whether it was
+        handed to a provider, locked for this transaction (``FOR UPDATE SKIP LOCKED``: two sweepers never
+        take the same row)."""
         rows = await self.conn.fetch(
             "SELECT d.id, d.case_id, d.cause_event_id, d.kind, d.channel, d.recipient_key, d.intent, "
             "d.attempted_at IS NOT NULL AS attempted FROM deliveries d "
-            "WHERE d.status = 'sending' AND d.claimed_at < $1 AND NOT EXISTS (SELECT 1 FROM senders s "
+            "WHERE d.status = 'sending' AND d.claimed_at < $1 AND (NOT EXISTS (SELECT 1 FROM senders s "
             "WHERE s.instance_id = d.owner AND s.beat_at >= now() - make_interval(secs => $2)) "
+            "OR (d.owner = $4 AND (d.attempted_at IS NULL OR d.attempted_at < $1) "
+            "AND d.id <> ALL($5::bigint[]))) "
             "ORDER BY d.claimed_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
-            claimed_before, silent_for_s, limit)
+            claimed_before, silent_for_s, limit, own, list(in_flight))
         return [Interrupted(r["id"], SentNotice(r["case_id"], r["cause_event_id"], r["kind"], r["channel"],
                                                 r["recipient_key"]), r["intent"], r["attempted"]) for r in rows]
 

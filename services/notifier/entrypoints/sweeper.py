@@ -24,18 +24,23 @@ class Sweeper:
     claim whose owner has been silent as long: those never handed to a provider are sent once through
     `senders` (outcome recorded in `record_uow`), the others recorded failed. A round runs every
     `interval_s` seconds, and at least three times per `older_than_s`; between rounds a loop of its own
-    beats as often, so that a long round (its resends) never makes this live process look silent. An
-    error is logged and the next round runs."""
+    beats as often, so that a long round (its resends) never makes this live process look silent. This
+    process's own rows as old are settled too unless it is delivering them (`in_flight`, the live set of
+    `handlers.Sending.in_flight`): their delivery gave up on the database. An error is logged and the next
+    round runs."""
 
     def __init__(self, unit_of_work: Callable[[], handlers.Uow], *, interval_s: float, older_than_s: float,
                  instance_id: UUID | None = None, senders: handlers.Senders | None = None,
-                 record_uow: handlers.RecordUnitOfWork | None = None) -> None:
+                 record_uow: handlers.RecordUnitOfWork | None = None, in_flight: set[int] | None = None,
+                 db_retry_s: tuple[float, ...] = ()) -> None:
         self.unit_of_work = unit_of_work
         self.interval_s = min(interval_s, older_than_s / 3)
         self.older_than_s = older_than_s
         self.instance_id = instance_id
         self.senders = senders
         self.record_uow = record_uow
+        self.in_flight = in_flight if in_flight is not None else set()
+        self.db_retry_s = db_retry_s
         self._tasks: list[asyncio.Task[None]] = []
 
     async def beat(self) -> None:
@@ -50,7 +55,9 @@ class Sweeper:
         async with self.unit_of_work() as uow:
             return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s,
                                                      instance_id=self.instance_id, senders=self.senders,
-                                                     record_uow=self.record_uow)
+                                                     record_uow=self.record_uow,
+                                                     in_flight=frozenset(self.in_flight),
+                                                     db_retry_s=self.db_retry_s)
 
     async def _every_interval(self, step: Callable[[], Awaitable[object]], failed: str) -> None:
         while True:
@@ -76,12 +83,12 @@ class Sweeper:
 
 
 def run_sweeper(rt: Runtime, ch: ChannelSettings, instance_id: UUID, senders: handlers.Senders,
-                record_uow: handlers.RecordUnitOfWork) -> None:
-    """Run the sweeper (beating for `instance_id`, this process; resending through `senders`) once started,
-    and stop it before the pool closes."""
+                record_uow: handlers.RecordUnitOfWork, in_flight: set[int]) -> None:
+    """Run the sweeper (beating for `instance_id`, this process; resending through `senders`; leaving alone
+    the deliveries in `in_flight`) once started, and stop it before the pool closes."""
     sweeper = Sweeper(lambda: rt.unit_of_work(NotifierRepository), interval_s=ch.notifier_sweep_interval_s,
                       older_than_s=ch.notifier_sending_timeout_s, instance_id=instance_id, senders=senders,
-                      record_uow=record_uow)
+                      record_uow=record_uow, in_flight=in_flight, db_retry_s=handlers.DB_RETRY_S)
 
     async def start() -> None:
         sweeper.start()

@@ -39,14 +39,15 @@ the workflow keeps from the reporters, ``no_recipient`` for an escalation withou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 import email
 from email import policy
 from email.message import EmailMessage
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from services.notifier.adapters.repository import NotifierRepository
@@ -100,6 +101,7 @@ from services.notifier.domain.targets import (
     text_request_target,
     with_profile,
 )
+from services.notifier.service_layer.lanes import SendLanes
 from shared.events import (
     BounceReceived,
     CaseEscalated,
@@ -121,6 +123,7 @@ from shared.events import (
     OptOutReceived,
     Pii,
 )
+from shared.kafka import TRANSIENT_ERRORS
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
 from shared.surveys import survey_token
@@ -132,6 +135,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 Uow = UnitOfWork[NotifierRepository]
+T = TypeVar("T")
 RecordUnitOfWork = Callable[[Envelope, datetime], Uow]
 """record_uow(consumed event, now) -> a unit of work that claims nothing: where a send's outcome is
 recorded after the event's own unit of work committed (what it emits is caused by that event)."""
@@ -184,6 +188,12 @@ def _english(jurisdiction_id: str) -> str:
     return "en"
 
 
+DB_RETRY_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0)
+"""Pauses (seconds) between attempts of a delivery's database steps that met a transient error
+(`shared.kafka.TRANSIENT_ERRORS`: PostgreSQL restarting, a connection lost): about 48 s in all, then the
+step gives up and this process's own sweeper settles the row (`settle_interrupted`)."""
+
+
 @dataclass(frozen=True)
 class Sending:
     """What the notice handlers need beyond their unit of work: the `senders`, the `record_uow` factory
@@ -209,6 +219,13 @@ class Sending:
     instance_id: UUID | None = None
     """This notifier process's id, the `owner` of the deliveries it claims (its sweeper beats under it);
     None (tests): unowned rows, which the sweeper settles by age alone."""
+    lanes: SendLanes | None = None
+    """Where the sends claimed by a batch run after its commit: at most `lanes.limit` at once, in order per
+    case; None: one after another in the consumer's after-commit step (tests, the HTTP profile API)."""
+    in_flight: set[int] = field(default_factory=set)
+    """Ids of the deliveries this process is delivering right now (from before `mark_attempted` to after the
+    record of the outcome): its own sweeper leaves them alone, however old (`settle_interrupted`)."""
+    db_retry_s: tuple[float, ...] = DB_RETRY_S
 
 
 @dataclass(frozen=True)
@@ -488,43 +505,82 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
         return "suppressed"
     assert intent is not None
     claimed = _Claimed(delivery_id, case_id, cause, notice, target, intent)
-    uow.after_commit(partial(_deliver, claimed, sending, uow.envelope, uow.now))
+    deliver = partial(_deliver, claimed, sending, uow.envelope, uow.now)
+    if sending.lanes is None:
+        uow.after_commit(deliver)
+    else:  # one lane per case keeps its notices in order; a text request (no case) has a lane of its own
+        uow.after_commit(partial(sending.lanes.submit, case_id or ("delivery", delivery_id), deliver))
     return "sending"
 
 
 async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now: datetime) -> str:
     """Send a claimed notice (after the event's commit) and record its outcome in a unit of work of its
-    own: ``sent`` with the provider's message id, or ``failed`` with the reason. Never retried. When the
+    own: ``sent`` with the provider's message id, or ``failed`` with the reason. The send is never retried;
+    the database steps around it are, on a transient error (`_retrying`, `Sending.db_retry_s`): a
+    PostgreSQL restart must not leave the row ``sending`` under this live process. When they still fail,
+    the error propagates (logged by the caller) and this process's own sweeper settles the row once it is
+    no longer in `Sending.in_flight`: sent once when it was never handed over, else ``failed``. When the
     sweeper settled the row first (this process was taken for dead: it stopped beating longer than the
     sweeper's timeout), that settlement stands and nothing more is published (one outcome per delivery):
     ``settled_before`` is returned and logged with what the send did. The row is marked attempted just
     before the send (`mark_attempted`); when it is no longer ours to mark, nothing is sent
     (``settled_before`` too)."""
-    async with sending.record_uow(envelope, now) as uow:
-        ours = await uow.repo.mark_attempted(claimed.delivery_id)
-    if not ours:
-        log.warning("delivery_settled_before_send", delivery_id=claimed.delivery_id, case_id=str(claimed.case_id))
-        return "settled_before"
-    outcome: Outcome = "sent"
-    provider_id: str | None = None
-    reason: str | None = None
+    sending.in_flight.add(claimed.delivery_id)
     try:
-        provider_id = await _send(sending.senders, claimed.delivery_id, claimed.cause_event_id, claimed.intent)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
-        outcome, reason = "failed", send_failure(exc)
-        log.warning("notice_failed", case_id=str(claimed.case_id), channel=claimed.target.channel, error=reason)
-    async with sending.record_uow(envelope, now) as uow:
-        if not await uow.repo.finish_delivery(claimed.delivery_id, status=outcome, provider_message_id=provider_id,
-                                              reason=reason, at=now):
-            log.warning("delivery_settled_before_outcome", delivery_id=claimed.delivery_id,
-                        case_id=str(claimed.case_id), outcome=outcome, provider_message_id=provider_id)
+        async def mark() -> bool:
+            async with sending.record_uow(envelope, now) as uow:
+                return await uow.repo.mark_attempted(claimed.delivery_id)
+
+        if not await _retrying(mark, sending.db_retry_s, "mark_attempted", claimed.delivery_id):
+            log.warning("delivery_settled_before_send", delivery_id=claimed.delivery_id,
+                        case_id=str(claimed.case_id))
             return "settled_before"
-        if claimed.case_id is None:
-            return outcome  # no case: the delivery row is the record
-        await uow.emit(notice_recorded(case_id=claimed.case_id, cause_event_id=claimed.cause_event_id,
-                                       notice=claimed.notice, target=claimed.target, outcome=outcome,
-                                       reason=reason, provider_message_id=provider_id), subject=claimed.case_id)
-    return outcome
+        outcome: Outcome = "sent"
+        provider_id: str | None = None
+        reason: str | None = None
+        try:
+            provider_id = await _send(sending.senders, claimed.delivery_id, claimed.cause_event_id, claimed.intent)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
+            outcome, reason = "failed", send_failure(exc)
+            log.warning("notice_failed", case_id=str(claimed.case_id), channel=claimed.target.channel, error=reason)
+
+        async def record() -> str:
+            async with sending.record_uow(envelope, now) as uow:
+                if not await uow.repo.finish_delivery(claimed.delivery_id, status=outcome,
+                                                      provider_message_id=provider_id, reason=reason, at=now):
+                    log.warning("delivery_settled_before_outcome", delivery_id=claimed.delivery_id,
+                                case_id=str(claimed.case_id), outcome=outcome, provider_message_id=provider_id)
+                    return "settled_before"
+                if claimed.case_id is None:
+                    return outcome  # no case: the delivery row is the record
+                await uow.emit(notice_recorded(case_id=claimed.case_id, cause_event_id=claimed.cause_event_id,
+                                               notice=claimed.notice, target=claimed.target, outcome=outcome,
+                                               reason=reason, provider_message_id=provider_id),
+                               subject=claimed.case_id)
+            return outcome
+
+        return await _retrying(record, sending.db_retry_s, "finish_delivery", claimed.delivery_id)
+    finally:
+        sending.in_flight.discard(claimed.delivery_id)
+
+
+async def _retrying(step: Callable[[], Awaitable[T]], pauses_s: tuple[float, ...], what: str,
+                       delivery_id: int) -> T:
+    """Run `step` (one unit of work of a delivery), again after each pause of `pauses_s` (seconds) while
+    it raises one of `shared.kafka.TRANSIENT_ERRORS`; re-raises the last error when the pauses run out,
+    and any other error at once. Each failed attempt is logged (`delivery_db_retry`). A step whose commit
+    went through unseen is run again: `mark_attempted` then answers False (nothing is sent; the row is
+    settled ``failed`` by the sweeper), `finish_delivery` False (``settled_before``: its record stands)."""
+    for pause in (*pauses_s, None):
+        try:
+            return await step()
+        except TRANSIENT_ERRORS as exc:
+            if pause is None:
+                raise
+            log.warning("delivery_db_retry", step=what, delivery_id=delivery_id, pause_s=pause,
+                        error=f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 _KEPT = policy.default.clone(utf8=True, max_line_length=0)
@@ -657,25 +713,29 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
 
 async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID | None = None,
                              senders: Senders | None = None, record_uow: RecordUnitOfWork | None = None,
+                             in_flight: Collection[int] = (), db_retry_s: tuple[float, ...] = (),
                              limit: int = 100) -> int:
     """Say that this process (`instance_id`, when given) lives, then settle the deliveries still ``sending``
     `older_than_s` seconds after their claim whose owner has been silent as long (it stopped between the
-    commit and the send's record: killed, out of memory, its host gone). One never handed to its provider
-    is certainly unsent: this process takes it over and sends it once from its intent after the commit
-    (`senders`, outcome recorded in `record_uow`; needs all three of `instance_id`, `senders` and
-    `record_uow`). One handed over (it may have gone out), or without an intent, is recorded ``failed``
-    with the reason `INTERRUPTED`, never sent again. Either outcome is published as
-    `notification.recorded` (the case service puts it on the timeline, where staff see it;
-    services/notifier/README.md, "Crashes"). A live owner's rows are never settled, however slow its
-    sends. Returns how many rows were taken, at most `limit` per call (STYLE rule 11)."""
+    commit and the send's record: killed, out of memory, its host gone), and this process's own such rows
+    that it is not delivering (not in `in_flight`; not attempted, or attempted as long ago): their delivery
+    gave up on the database (PostgreSQL restarting longer than `Sending.db_retry_s`). One never handed to
+    its provider is certainly unsent: this process takes it over and sends it once from its intent after
+    the commit (`senders`, outcome recorded in `record_uow`, retried after `db_retry_s` pauses like
+    `_deliver`'s; needs all three of `instance_id`, `senders` and `record_uow`). One handed over (it may have
+    gone out), or without an intent, is recorded ``failed`` with the reason `INTERRUPTED`, never sent again.
+    Either outcome is published as `notification.recorded` (the case service puts it on the timeline, where
+    staff see it; services/notifier/README.md, "Crashes"). Another live owner's rows are never settled,
+    however slow its sends. Returns how many rows were taken, at most `limit` per call (STYLE rule 11)."""
     if instance_id is not None:
         await uow.repo.beat(instance_id, uow.now)
-    stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), older_than_s, limit)
+    stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), older_than_s, limit,
+                                                  own=instance_id, in_flight=sorted(in_flight))
     failed = resent = 0
     for row in stale:
         if row.resendable and instance_id is not None and senders is not None and record_uow is not None:
             await uow.repo.take_over(row.delivery_id, instance_id)
-            uow.after_commit(partial(_resend, row, senders, record_uow, uow.now))
+            uow.after_commit(partial(_resend, row, senders, record_uow, uow.now, db_retry_s))
             resent += 1
             continue
         await uow.repo.finish_delivery(row.delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
@@ -690,9 +750,12 @@ async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID
     return len(stale)
 
 
-async def _resend(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWork, now: datetime) -> str:
-    """Send a delivery taken over from a dead owner (after the sweeper's commit) and record its outcome:
-    ``sent`` (reason `RESENT`) or ``failed`` with the send's error, published without PII."""
+async def _resend(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWork, now: datetime,
+                  db_retry_s: tuple[float, ...] = ()) -> str:
+    """Send a delivery taken over from a dead owner, or from this process's own delivery that gave up on
+    the database (after the sweeper's commit), and record its outcome: ``sent`` (reason `RESENT`) or
+    ``failed`` with the send's error, published without PII; the record is retried after `db_retry_s`
+    pauses on a transient error (`_retrying`)."""
     assert row.intent is not None
     outcome: Outcome = "sent"
     provider_id: str | None = None
@@ -702,16 +765,21 @@ async def _resend(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWo
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; never retried (at most once)
         outcome, reason = "failed", send_failure(exc)
         log.warning("notice_failed", case_id=str(row.sent.case_id), channel=row.sent.channel, error=reason)
-    async with record_uow(None, now) as uow:  # type: ignore[arg-type] - no consumed event: a flow of its own
-        if not await uow.repo.finish_delivery(row.delivery_id, status=outcome, provider_message_id=provider_id,
-                                              reason=reason, at=now):
-            return "settled_before"
-        record = resent_recorded(row.sent, outcome, reason, provider_id)
-        if record is not None:
-            await uow.emit(record, subject=row.sent.case_id)
+
+    async def record() -> str:
+        async with record_uow(None, now) as uow:  # type: ignore[arg-type] - no consumed event: a flow of its own
+            if not await uow.repo.finish_delivery(row.delivery_id, status=outcome, provider_message_id=provider_id,
+                                                  reason=reason, at=now):
+                return "settled_before"
+            record = resent_recorded(row.sent, outcome, reason, provider_id)
+            if record is not None:
+                await uow.emit(record, subject=row.sent.case_id)
+        return outcome
+
+    result = await _retrying(record, db_retry_s, "finish_delivery", row.delivery_id)
     log.info("interrupted_delivery_resent", delivery_id=row.delivery_id, case_id=str(row.sent.case_id),
              outcome=outcome)
-    return outcome
+    return result
 
 
 def handlers(sending: Sending) -> Handlers:

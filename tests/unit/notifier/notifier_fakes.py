@@ -4,8 +4,9 @@ senders that keep what left, and event builders."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,6 +42,9 @@ class FakeNotifierRepository:
         self.beats: dict[UUID, datetime] = {}
         self.link_sends: dict[UUID, tuple[str, str, str | None]] = {}
         self.locked: list[str] = []
+        self.clock = datetime.max.replace(tzinfo=UTC)
+        """The database's clock, which stamps `attempted_at` (a test moves it; by default every attempt is
+        recent, so the sweeper never takes its own process's attempted rows)."""
 
     async def add_contact(self, contact: Contact) -> None:
         self.contacts.setdefault(contact.case_id, contact)
@@ -151,11 +155,11 @@ class FakeNotifierRepository:
         row = self.deliveries[delivery_id - 1]
         if row["status"] != "sending" or row["attempted"]:
             return False
-        row["attempted"] = True
+        row.update(attempted=True, attempted_at=self.clock)
         return True
 
     async def take_over(self, delivery_id: int, owner: UUID) -> None:
-        self.deliveries[delivery_id - 1].update(owner=owner, attempted=True)
+        self.deliveries[delivery_id - 1].update(owner=owner, attempted=True, attempted_at=self.clock)
 
     async def finish_delivery(self, delivery_id: int, *, status: str, provider_message_id: str | None,
                               reason: str | None, at: datetime) -> bool:
@@ -169,14 +173,18 @@ class FakeNotifierRepository:
         # The fake's clock is the unit of work's `now` (the SQL uses the database's).
         self.beats[instance_id] = at
 
-    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float,
-                                     limit: int) -> list[Interrupted]:
+    async def interrupted_deliveries(self, claimed_before: datetime, silent_for_s: float, limit: int, *,
+                                     own: UUID | None = None, in_flight: Sequence[int] = ()) -> list[Interrupted]:
         def silent(owner: UUID | None) -> bool:
             beat = self.beats.get(owner) if owner is not None else None
             return beat is None or beat < claimed_before  # claimed_before = now - silent_for_s, as in the sweeper
 
+        def given_up(d: dict[str, Any]) -> bool:  # the SQL's attempted_at is the database's clock: here, the claim's
+            return own is not None and d.get("owner") == own and d["id"] not in in_flight and (
+                not d.get("attempted") or d["attempted_at"] < claimed_before)
+
         stale = sorted((d for d in self.deliveries if d["status"] == "sending" and d["claimed_at"] < claimed_before
-                        and silent(d.get("owner"))), key=lambda d: (d["claimed_at"], d["id"]))[:limit]
+                        and (silent(d.get("owner")) or given_up(d))), key=lambda d: (d["claimed_at"], d["id"]))[:limit]
         return [Interrupted(d["id"], SentNotice(d["case_id"], d["cause_event_id"], d["kind"], d["channel"],
                                                 d["recipient_key"]), d.get("intent"), d.get("attempted", False))
                 for d in stale]

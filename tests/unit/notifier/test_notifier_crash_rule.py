@@ -57,11 +57,12 @@ async def test_only_a_silent_owners_claims_are_settled_however_old_a_live_ones_a
                                         at=T0, owner=owner)
     await Sweeper(lambda: store.uow(now=T0, claim=False), interval_s=60, older_than_s=30,
                   instance_id=DEAD).sweep()  # the dead one beat once, at T0, then died
-    live = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60,
-                   older_than_s=30, instance_id=LIVE)
+    store.repo.beats[LIVE] = T0 + timedelta(minutes=20)  # LIVE beats on; another replica sweeps
+    other = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60,
+                    older_than_s=30, instance_id=uuid4())
 
-    assert live.interval_s == 10  # three beats per timeout at least, whatever the interval
-    assert await live.sweep() == 2
+    assert other.interval_s == 10  # three beats per timeout at least, whatever the interval
+    assert await other.sweep() == 2
     assert {d["recipient_key"]: d["status"] for d in store.repo.deliveries} == {
         "rk-live": "sending", "rk-dead": "failed", "rk-unowned": "failed"}
     assert {(n.outcome, n.reason) for n in recorded(store)} == {("failed", INTERRUPTED)}
@@ -111,7 +112,8 @@ async def _killed_after_commit(store: Any, sent: Sent, case: Any, *, before_send
         raise ConnectionResetError("SIGKILL")
 
     setattr(store.repo, step, die)
-    assert await store.handle(table_for(store, sent, instance_id=DEAD), event(case, subject=case.case_id)) \
+    assert await store.handle(table_for(store, sent, instance_id=DEAD, db_retry_s=()),  # killed: no retry
+                              event(case, subject=case.case_id)) \
         == "sending,after_commit_failed"
     setattr(store.repo, step, kept)
     assert [d["status"] for d in store.repo.deliveries] == ["sending"]
