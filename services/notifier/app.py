@@ -21,6 +21,7 @@ from services.notifier.config import SERVICE, ChannelSettings, ProfileSettings
 from services.notifier.entrypoints import http, kafka, wiring
 from services.notifier.entrypoints.sweeper import run_sweeper
 from services.notifier.service_layer import handlers
+from services.notifier.service_layer.lanes import SendLanes
 from shared.db.unit_of_work import PgUnitOfWork
 from shared.events import Envelope
 from shared.jurisdiction import load_jurisdiction
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     rt = Runtime(s, SERVICE, schema_package="services.notifier")
     senders = wiring.senders(s, ch)
     instance_id = uuid4()  # this process: the owner of the deliveries it claims, for the sweepers of all replicas
+    lanes, in_flight = SendLanes(ch.notifier_send_concurrency), set[int]()  # sends after a batch, its own sweeper
 
     def record_uow(envelope: Envelope, now: datetime) -> PgUnitOfWork[NotifierRepository]:
         # After a send: the consumed event's envelope (so the record is caused by it), no inbox claim.
@@ -55,11 +57,13 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
             senders, record_uow, reply_window_h=ch.meta_reply_window_h, status_text=texts,
             workbench_base_url=s.workbench_base_url, tz=texts.tz, phone_region=texts.phone_region,
             first_locale=texts.first_locale, home_jurisdiction_id=home.id, instance_id=instance_id,
+            lanes=lanes, in_flight=in_flight,
             survey=handlers.SurveyLinks(
                 secret=s.survey_secret, ttl_s=s.survey_ttl_s, base_url=s.portal_base_url or s.public_base_url)))
 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
-    run_sweeper(rt, ch, instance_id, senders, record_uow)
+    rt.on_stop.append(lanes.drain)  # the consumer stopped: the sends in hand end before the pool closes
+    run_sweeper(rt, ch, instance_id, senders, record_uow, in_flight)
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app

@@ -39,6 +39,9 @@ class ChannelSettings(BaseSettings):
 
     notifier_sweep_interval_s: float = Field(default=60.0, gt=0,
                                              description="seconds between two sweeps of deliveries left sending")
+    notifier_send_concurrency: int = Field(
+        default=8, ge=1, description="sends of one notifier process at once after a batch's commit, in order "
+                                     "per case (services/notifier/README.md, \"Sends\")")
     notifier_sending_timeout_s: float = Field(
         default=900.0, gt=0, description="seconds after its claim a delivery still `sending` is settled failed "
                                          "(longer than the sends of one event take)")
