@@ -56,7 +56,7 @@ class Sweeper:
             return await handlers.settle_interrupted(uow, older_than_s=self.older_than_s,
                                                      instance_id=self.instance_id, senders=self.senders,
                                                      record_uow=self.record_uow,
-                                                     in_flight=frozenset(self.in_flight),
+                                                     in_flight=self.in_flight,
                                                      db_retry_s=self.db_retry_s)
 
     async def _every_interval(self, step: Callable[[], Awaitable[object]], failed: str) -> None:

@@ -40,7 +40,7 @@ the workflow keeps from the reporters, ``no_recipient`` for an escalation withou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 import email
@@ -713,7 +713,7 @@ async def _provider_status(uow: Uow, report: ProviderReport) -> str:
 
 async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID | None = None,
                              senders: Senders | None = None, record_uow: RecordUnitOfWork | None = None,
-                             in_flight: Collection[int] = (), db_retry_s: tuple[float, ...] = (),
+                             in_flight: set[int] | None = None, db_retry_s: tuple[float, ...] = (),
                              limit: int = 100) -> int:
     """Say that this process (`instance_id`, when given) lives, then settle the deliveries still ``sending``
     `older_than_s` seconds after their claim whose owner has been silent as long (it stopped between the
@@ -730,12 +730,12 @@ async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID
     if instance_id is not None:
         await uow.repo.beat(instance_id, uow.now)
     stale = await uow.repo.interrupted_deliveries(uow.now - timedelta(seconds=older_than_s), older_than_s, limit,
-                                                  own=instance_id, in_flight=sorted(in_flight))
+                                                  own=instance_id, in_flight=sorted(in_flight or ()))
     failed = resent = 0
     for row in stale:
         if row.resendable and instance_id is not None and senders is not None and record_uow is not None:
             await uow.repo.take_over(row.delivery_id, instance_id)
-            uow.after_commit(partial(_resend, row, senders, record_uow, uow.now, db_retry_s))
+            uow.after_commit(partial(_resend, row, senders, record_uow, uow.now, db_retry_s, in_flight))
             resent += 1
             continue
         await uow.repo.finish_delivery(row.delivery_id, status="failed", provider_message_id=None, reason=INTERRUPTED,
@@ -751,11 +751,24 @@ async def settle_interrupted(uow: Uow, *, older_than_s: float, instance_id: UUID
 
 
 async def _resend(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWork, now: datetime,
-                  db_retry_s: tuple[float, ...] = ()) -> str:
+                  db_retry_s: tuple[float, ...] = (), in_flight: set[int] | None = None) -> str:
     """Send a delivery taken over from a dead owner, or from this process's own delivery that gave up on
     the database (after the sweeper's commit), and record its outcome: ``sent`` (reason `RESENT`) or
     ``failed`` with the send's error, published without PII; the record is retried after `db_retry_s`
-    pauses on a transient error (`_retrying`)."""
+    pauses on a transient error (`_retrying`). The row is in `in_flight` (this process's sweeper leaves it
+    alone) until its outcome is recorded."""
+    assert row.intent is not None
+    if in_flight is not None:
+        in_flight.add(row.delivery_id)
+    try:
+        return await _resend_in_flight(row, senders, record_uow, now, db_retry_s)
+    finally:
+        if in_flight is not None:
+            in_flight.discard(row.delivery_id)
+
+
+async def _resend_in_flight(row: Interrupted, senders: Senders, record_uow: RecordUnitOfWork, now: datetime,
+                            db_retry_s: tuple[float, ...]) -> str:
     assert row.intent is not None
     outcome: Outcome = "sent"
     provider_id: str | None = None

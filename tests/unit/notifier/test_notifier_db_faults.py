@@ -164,3 +164,23 @@ async def test_a_batchs_claims_are_sent_through_the_lanes_after_the_commit(store
     await lanes.drain()
     assert len(sent.emails) == 5 and {d["status"] for d in store.repo.deliveries} == {"sent"}
     assert sorted(n.case_id for n in recorded(store)) == sorted(c.case_id for c in cases)
+
+
+async def test_a_resend_by_the_owners_sweeper_is_in_flight_until_recorded(store: Any, sent: Sent) -> None:
+    in_flight: set[int] = set()
+    table = table_for(store, sent, instance_id=LIVE, db_retry_s=(), in_flight=in_flight)
+    failing(store, "mark_attempted", 1)
+    case = opened()
+    assert await store.handle(table, event(case, subject=case.case_id)) == "sending,after_commit_failed"
+    during: list[set[int]] = []
+    sweeper = own_sweeper(store, sent, in_flight)
+    email = sent.email
+
+    async def watched(message: Any) -> None:
+        during.append(set(in_flight))
+        await email(message)
+
+    assert sweeper.senders is not None
+    sweeper.senders = h.Senders(send_email=watched, mail_from="311@city.test", mail_from_name="City 311")
+    assert await sweeper.sweep() == 1
+    assert during == [{1}] and in_flight == set() and len(sent.emails) == 1
