@@ -508,9 +508,19 @@ async def _claim(uow: Uow, sending: Sending, case_id: UUID | None, target: Targe
     deliver = partial(_deliver, claimed, sending, uow.envelope, uow.now)
     if sending.lanes is None:
         uow.after_commit(deliver)
-    else:  # one lane per case keeps its notices in order; a text request (no case) has a lane of its own
-        uow.after_commit(partial(sending.lanes.submit, case_id or ("delivery", delivery_id), deliver))
+    else:
+        uow.after_commit(partial(_queue, sending, sending.lanes, uow.envelope.subject, claimed.delivery_id, deliver))
     return "sending"
+
+
+async def _queue(sending: Sending, lanes: SendLanes, lane: str, delivery_id: int,
+                 deliver: Callable[[], Awaitable[str]]) -> str:
+    """Hand a claimed delivery to `lanes` after the commit, in the lane of the consumed event's partition key
+    (`Envelope.subject`: its case), so that the notices of a case go out in the order its events came, as
+    Kafka keeps them; it is in `Sending.in_flight` from now on (`_deliver` takes it out), so that this
+    process's sweeper never takes a delivery waiting for its turn."""
+    sending.in_flight.add(delivery_id)
+    return await lanes.submit(lane, deliver)
 
 
 async def _deliver(claimed: _Claimed, sending: Sending, envelope: Envelope, now: datetime) -> str:

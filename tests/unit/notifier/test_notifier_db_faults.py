@@ -155,13 +155,15 @@ async def test_a_failing_send_task_is_logged_and_its_lane_goes_on() -> None:
 
 
 async def test_a_batchs_claims_are_sent_through_the_lanes_after_the_commit(store: Any, sent: Sent) -> None:
-    lanes = SendLanes(8)
-    table = table_for(store, sent, instance_id=LIVE, lanes=lanes)
+    lanes, in_flight = SendLanes(8), set[int]()
+    table = table_for(store, sent, instance_id=LIVE, lanes=lanes, in_flight=in_flight)
     cases = [opened() for _ in range(5)]
 
     outcomes = await store.handle_batch(table, [event(c, subject=c.case_id) for c in cases])
     assert [o.result for o in outcomes] == ["sending,queued"] * 5
+    assert in_flight == {1, 2, 3, 4, 5}  # waiting for their turn: this process's sweeper leaves them alone
     await lanes.drain()
+    assert in_flight == set()
     assert len(sent.emails) == 5 and {d["status"] for d in store.repo.deliveries} == {"sent"}
     assert sorted(n.case_id for n in recorded(store)) == sorted(c.case_id for c in cases)
 
