@@ -335,6 +335,7 @@ class Consumer:
         self.dead_lettered = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._busy = 0  # batches being handled: a service may have several subscribers (the case service two)
         registry = metrics if metrics is not None else CollectorRegistry()
         self.rebalances = Counter("omni311_consumer_rebalances", "Rebalances of this consumer (partitions assigned)",
                                   ["group"], registry=registry)
@@ -372,12 +373,15 @@ class Consumer:
         """
         records: tuple[ConsumerRecord, ...] = msg.raw_message if isinstance(msg.raw_message, tuple) \
             else (msg.raw_message,)
+        self._busy += 1
         self._idle.clear()
         try:
             await self._handle_records(records, handler)
             await self._commit(msg, records)
         finally:
-            self._idle.set()
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
 
     async def _handle_records(self, records: Sequence[ConsumerRecord], handler: BatchCallback) -> None:
         group = self.service
