@@ -9,6 +9,7 @@ export OMNI311_SHARED_DATA ?= $(abspath ../shared/data)
 
 help:
 	@echo "make run         infrastructure + every service + replay (REPLAY=file, REPLAY_MODE=structured|free-text|both)"
+	@echo "                 SCALE=case=2,router=2,dedup=2,notifier=2: replicas in their consumer groups (docs/operations.md)"
 	@echo "make test        infrastructure + every test (unit, integration, e2e)"
 	@echo "make test-unit   tests that need no infrastructure"
 	@echo "make stop        stop services and infrastructure"
