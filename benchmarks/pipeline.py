@@ -228,6 +228,11 @@ async def run(parts: set[str]) -> dict[str, Any]:
 
 
 def main() -> int:
+    import argparse
+
+    # No options (the knobs are environment variables), but `--help` must print them, not run the benchmark.
+    argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     only = {p.strip() for p in os.environ.get("BENCH_ONLY", "").split(",") if p.strip()} or set(PARTS)
     if unknown := only - set(PARTS):
         raise SystemExit(f"BENCH_ONLY: unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
