@@ -48,14 +48,13 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
 from shared.settings import Settings
-from support.faults import SmtpSink, lag, positions, read_topic, stalled
+from support.faults import SmtpSink, lag, positions, read_topic, record_recovery, stalled
 from support.private_infra import KafkaCluster, PrivatePostgres, private_kafka, private_postgres  # noqa: F401
 from support.stack import REPO, Stack
 from support.wait import eventually
@@ -205,13 +204,6 @@ async def _settle(stack: Stack, timeout: float, stall_s: float = STALL_S) -> Non
         await asyncio.sleep(1)
 
 
-def _record(line: str) -> None:
-    print(line)
-    RECOVERY_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with RECOVERY_LOG.open("a", encoding="utf-8") as out:
-        out.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
-
-
 async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_postgres_restarts(
         scaled_stack: Stack, sink: SmtpSink, private_kafka: KafkaCluster,  # noqa: F811
         private_postgres: PrivatePostgres) -> None:  # noqa: F811
@@ -285,10 +277,11 @@ async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_po
                     moved_at[k] = time.monotonic() - t0
             recoveries[name] = time.monotonic() - t0
             slowest = sorted(moved_at.items(), key=lambda kv: -kv[1])[:3]
-            _record(f"FAULTS {run} recovery from {what}: {recoveries[name]:.1f} s until every partition with work "
-                    f"committed again ({progress_s:.1f} s until 1 % more of the burst was done; the fault itself "
-                    f"took {injected_s:.1f} s; at {at}/{N} routed and acknowledged; slowest "
-                    f"{', '.join(f'{g}:{t}[{i}] {s:.0f} s' for (g, t, i), s in slowest)})")
+            record_recovery(RECOVERY_LOG, (
+                f"FAULTS {run} recovery from {what}: {recoveries[name]:.1f} s until every partition with work "
+                f"committed again ({progress_s:.1f} s until 1 % more of the burst was done; the fault itself "
+                f"took {injected_s:.1f} s; at {at}/{N} routed and acknowledged; slowest "
+                f"{', '.join(f'{g}:{t}[{i}] {s:.0f} s' for (g, t, i), s in slowest)})"))
             await _no_duplicates_so_far(stack, sink, f"after {what}")
             if name == "sigkill":
                 # The third replicas serve before the next fault: a service that cannot reach the broker while
@@ -302,9 +295,10 @@ async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_po
     finally:
         sampler.cancel()
     total_s = time.monotonic() - probe.t0
-    _record(f"FAULTS {run} burst of {N}: every case routed and acknowledged after {routed_s:.1f} s "
-            f"({N / routed_s:.0f} cases/s end to end through the faults), all settled after {total_s:.1f} s; "
-            f"recoveries (s) {json.dumps({k: round(v, 1) for k, v in recoveries.items()})}")
+    record_recovery(RECOVERY_LOG, (
+        f"FAULTS {run} burst of {N}: every case routed and acknowledged after {routed_s:.1f} s "
+        f"({N / routed_s:.0f} cases/s end to end through the faults), all settled after {total_s:.1f} s; "
+        f"recoveries (s) {json.dumps({k: round(v, 1) for k, v in recoveries.items()})}"))
     print("FAULTS cases done per second, every 10 s: " + " ".join(
         f"{probe.rate(t, t + 10):.0f}" for t in range(0, int(routed_s), 10)))
     await _no_duplicates_so_far(stack, sink, "at the end")
@@ -325,10 +319,11 @@ async def test_a_burst_survives_replica_kills_a_poison_message_and_broker_and_po
                                              f"WHERE m.channel_message_id = '{next_token}'")) if next_token else []
     after_s = (round(next_opened[0]["opened_at"].timestamp() - max(d.timestamp_ms for d in dlq) / 1000, 1)
                if next_opened else None)
-    _record(f"FAULTS {run} poisons at offsets {poison_offsets} of partition {partition} (of "
-            f"{len(source)} messages) dead-lettered {waited} s after they were produced; the event behind them "
-            f"opened its case {after_s} s after the last was dead-lettered (negative: before; it did not wait); "
-            f"{len(behind)} events behind them")
+    record_recovery(RECOVERY_LOG, (
+        f"FAULTS {run} poisons at offsets {poison_offsets} of partition {partition} (of "
+        f"{len(source)} messages) dead-lettered {waited} s after they were produced; the event behind them "
+        f"opened its case {after_s} s after the last was dead-lettered (negative: before; it did not wait); "
+        f"{len(behind)} events behind them"))
     await _check_everything(stack, sink, tokens, poisons, dlq, middle.key(), intake, behind)
 
 

@@ -26,19 +26,17 @@ time small: the events carry no contact to notify.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.settings import Settings
+from support.faults import record_recovery
 from support.infra import check_postgres
 from support.private_infra import KafkaCluster, private_kafka3  # noqa: F401 - the module's fixture
 from support.stack import REPO, Stack
@@ -109,13 +107,6 @@ async def _replication(bootstrap: str, topics: list[str]) -> dict[str, tuple[set
         await admin.close()
 
 
-def _record(line: str) -> None:
-    print(line)
-    RECOVERY_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with RECOVERY_LOG.open("a", encoding="utf-8") as out:
-        out.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
-
-
 async def test_a_broker_killed_mid_burst_loses_nothing_and_the_services_carry_on(
         cluster_stack: Stack, private_kafka3: KafkaCluster) -> None:  # noqa: F811
     stack, cluster = cluster_stack, private_kafka3
@@ -154,10 +145,11 @@ async def test_a_broker_killed_mid_burst_loses_nothing_and_the_services_carry_on
     await eventually(progressed, timeout=SETTLE_TIMEOUT_S, interval=0.25, what="routing going on after the kill")
     await _wait_routed(stack, N, timeout=SETTLE_TIMEOUT_S)
     all_routed_s = time.monotonic() - t_kill
-    _record(f"KAFKA3 {stack.run_id} broker {victim} (leader of {leaders[victim]} of {sum(leaders.values())} pipeline "
-            f"partitions) SIGKILLed at {at}/{N} routed: recovered (+2 % routed) after {recover_s:.1f} s; the second "
-            f"half produced to the two left in {produced_s:.1f} s; all {N} routed {all_routed_s:.1f} s after the kill "
-            f"({time.monotonic() - t_start:.1f} s after the burst began)")
+    record_recovery(RECOVERY_LOG, (
+        f"KAFKA3 {stack.run_id} broker {victim} (leader of {leaders[victim]} of {sum(leaders.values())} pipeline "
+        f"partitions) SIGKILLed at {at}/{N} routed: recovered (+2 % routed) after {recover_s:.1f} s; the second "
+        f"half produced to the two left in {produced_s:.1f} s; all {N} routed {all_routed_s:.1f} s after the kill "
+        f"({time.monotonic() - t_start:.1f} s after the burst began)"))
 
     # Nothing lost, nothing doubled: one case per intake event, each routed and dedup-decided once.
     conn = await stack.case_db()

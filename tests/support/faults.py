@@ -12,7 +12,9 @@ import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -41,7 +43,8 @@ class Record:
     """The broker's (or producer's) timestamp, milliseconds since the epoch."""
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of `topic` (a real name) in the cluster's metadata, in order; none for an unknown topic."""
     metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - the consumer's own view is lazy
     return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or set())]
 
@@ -53,7 +56,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[Record]:
                                 fetch_max_bytes=32 << 20, max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
-        tps = await _partitions(consumer, topic)
+        tps = await partitions(consumer, topic)
         if not tps:
             return []
         consumer.assign(tps)
@@ -75,30 +78,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[Record]:
 
 
 async def lag(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ...]] = GROUPS) -> dict[str, int]:
-    """Messages not yet consumed and committed, per consumer group (``prefix + service``); 0 everywhere
-    means caught up. Raises AssertionError when a topic has no partitions (the stack is not up)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        out: dict[str, int] = {}
-        for service, topics in groups.items():
-            committed = await admin.list_consumer_group_offsets(prefix + service)
-            tps = [tp for t in topics for tp in await _partitions(consumer, prefix + t)]
-            assert tps, f"no partitions for {topics}"
-            ends = await consumer.end_offsets(tps)
-            out[service] = sum(max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0
-                                                  else 0)) for tp in tps)
-        return out
-    finally:
-        await consumer.stop()
-        await admin.close()
+    """Messages not yet consumed and committed, per consumer group (``prefix + service``; `positions` summed
+    over its partitions); 0 everywhere means caught up. Raises AssertionError when a topic has no partitions
+    (the stack is not up)."""
+    out = dict.fromkeys(groups, 0)
+    for (service, _topic, _partition), (at, end) in (await positions(bootstrap, prefix, groups)).items():
+        out[service] += max(0, end - at)
+    return out
 
 
 async def positions(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ...]] = GROUPS,
                     ) -> dict[tuple[str, str, int], tuple[int, int]]:
-    """Per (group, topic, partition): the group's committed offset (0 when none) and the partition's end."""
+    """Per (group, topic, partition): the group's committed offset (0 when none) and the partition's end.
+    Raises AssertionError when a topic has no partitions (the stack is not up)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
@@ -107,7 +99,8 @@ async def positions(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ..
         out: dict[tuple[str, str, int], tuple[int, int]] = {}
         for service, topics in groups.items():
             committed = await admin.list_consumer_group_offsets(prefix + service)
-            tps = [tp for t in topics for tp in await _partitions(consumer, prefix + t)]
+            tps = [tp for t in topics for tp in await partitions(consumer, prefix + t)]
+            assert tps, f"no partitions for {topics}"
             ends = await consumer.end_offsets(tps)
             for tp in tps:
                 at = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
@@ -116,6 +109,15 @@ async def positions(bootstrap: str, prefix: str, groups: dict[str, tuple[str, ..
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def record_recovery(path: Path, line: str) -> None:
+    """Print `line` and append it, stamped with the UTC time, to `path` (a test's recovery log under
+    var/test-logs/, kept across runs so recovery times can be compared)."""
+    print(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {line}\n")
 
 
 def stalled(before: dict[tuple[str, str, int], tuple[int, int]],

@@ -12,17 +12,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from support import faults
+from support.faults import partitions
 from support.infra import KAFKA
 
-CONSUMES = {
-    "case": ("intake.messages", "routing.decisions", "dedup.decisions", "notifications.outcomes"),
-    "router": ("cases.lifecycle",),
-    "dedup": ("cases.lifecycle",),
-    "notifier": ("cases.lifecycle", "intake.messages"),
-}
+CONSUMES = faults.GROUPS
+"""Each stateful service's consumer group and the topics it reads (one table for every probe)."""
 STATEFUL = ("case", "router", "dedup", "notifier")
 
 
@@ -76,38 +73,10 @@ class Kafka:
                                           headers=headers or [("content-type", b"application/json")])
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - the consumer's own view is lazy
-    parts = metadata.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, p) for p in sorted(parts)]
-
-
 async def lag(prefix: str, groups: dict[str, tuple[str, ...]] | None = None) -> dict[str, int]:
-    """Messages not yet consumed and committed, per consumer group (0 everywhere: caught up)."""
-    groups = groups or CONSUMES
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        out: dict[str, int] = {}
-        for service, topics in groups.items():
-            committed = await admin.list_consumer_group_offsets(prefix + service)
-            tps = []
-            for t in topics:
-                tps += await _partitions(consumer, prefix + t)
-            assert tps, f"no partitions for {topics}"
-            ends = await consumer.end_offsets(tps)
-            behind = 0
-            for tp in tps:
-                meta = committed.get(tp)
-                pos = meta.offset if meta is not None and meta.offset >= 0 else 0
-                behind += max(0, ends[tp] - pos)
-            out[service] = behind
-        return out
-    finally:
-        await consumer.stop()
-        await admin.close()
+    """Messages not yet consumed and committed, per consumer group (0 everywhere: caught up), on the shared
+    Kafka (`support.faults.lag`)."""
+    return await faults.lag(KAFKA, prefix, groups or CONSUMES)
 
 
 async def read_topic(prefix: str, topic: str) -> list[dict[str, Any]]:
@@ -115,7 +84,7 @@ async def read_topic(prefix: str, topic: str) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        tps = await _partitions(consumer, prefix + topic)
+        tps = await partitions(consumer, prefix + topic)
         if not tps:
             return []
         consumer.assign(tps)
