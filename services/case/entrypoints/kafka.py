@@ -19,17 +19,11 @@ from services.case.config import SERVICE
 from shared.kafka import SUBSCRIBER_DEFAULTS, BatchCallback
 from shared.service import Runtime
 
-INTAKE_TOPICS = ("intake.messages",)
-"""Read by the intake subscriber."""
-
-DECISION_TOPICS = ("routing.decisions", "dedup.decisions", "notifications.outcomes", "forwarding.outcomes")
-"""Read by the decisions subscriber, never behind an intake backlog."""
-
 
 def subscribe(rt: Runtime, call: BatchCallback) -> None:
-    """Subscribe `rt`'s broker to the five topics (names from `rt.settings.topic`, consumer group `case`,
-    two subscribers: `INTAKE_TOPICS` and `DECISION_TOPICS`) and hand every batch to `call` through
-    `rt.consumer.handle_batch`, the retry/DLQ/commit wrapper (`shared.kafka.Consumer.handle_batch`; one
+    """Subscribe `rt`'s broker to the five topics (names from `rt.settings.topic`, consumer group `case`;
+    two subscribers: intake, and the decisions and outcomes, which never wait behind an intake backlog) and
+    hand every batch to `call` through `rt.consumer.handle_batch`, the retry/DLQ/commit wrapper (`shared.kafka.Consumer.handle_batch`; one
     transaction per batch, one savepoint per event): a `ValueError` (e.g. an event about an unknown case)
     or a payload that does not validate goes to `<topic>.dlq` at once, a transient error (PostgreSQL or
     Kafka away) is retried and then rewinds the batch, any other error is retried a few times and then
@@ -37,12 +31,13 @@ def subscribe(rt: Runtime, call: BatchCallback) -> None:
     s = rt.settings
     group = s.group(SERVICE)
 
-    @rt.broker.subscriber(*(s.topic(t) for t in INTAKE_TOPICS),
+    @rt.broker.subscriber(s.topic("intake.messages"),
                           group_id=group, listener=rt.consumer.listener(group), **SUBSCRIBER_DEFAULTS)
     async def on_intake(msg: KafkaMessage) -> None:
         await rt.consumer.handle_batch(msg, call)
 
-    @rt.broker.subscriber(*(s.topic(t) for t in DECISION_TOPICS),
+    @rt.broker.subscriber(s.topic("routing.decisions"), s.topic("dedup.decisions"),
+                          s.topic("notifications.outcomes"), s.topic("forwarding.outcomes"),
                           group_id=group, listener=rt.consumer.listener(group), **SUBSCRIBER_DEFAULTS)
     async def on_decision(msg: KafkaMessage) -> None:
         await rt.consumer.handle_batch(msg, call)
