@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.db.inbox import claim, claim_many, release
-from shared.db.outbox import enqueue, wake_relay
+from shared.db.outbox import OutboxRow, enqueue, enqueue_many, outbox_row, wake_relay
 from shared.events import Envelope
 from shared.kafka import Delivery
 from shared.service_layer.unit_of_work import BatchUnitOfWork, UnitOfWork
@@ -79,7 +79,8 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
 class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
     """One transaction on one connection of `pool` for a consumed batch: the inbox claims of the whole
     batch in one statement, each event's unit of work a savepoint (`PgSavepointUnitOfWork`) with a fresh
-    `repository(conn)`, one NOTIFY of the relay at the commit when anything was emitted."""
+    `repository(conn)`; what the released savepoints emitted is written to the outbox in one statement with
+    the relay's NOTIFY just before the commit (`enqueue_many`: one round trip per batch, not one per row)."""
 
     def __init__(self, pool: asyncpg.Pool, *, service: str, repository: Callable[[asyncpg.Connection], R]) -> None:
         super().__init__(service=service)
@@ -88,6 +89,9 @@ class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
         self.conn: Any = None
         self._tx: Any = None
         self.emitted = False
+        self.outbox: list[OutboxRow] = []
+        """The outbox rows of the batch's released savepoints, in emission order: written in one statement
+        (with the relay's NOTIFY) just before the commit."""
 
     async def _begin(self) -> None:
         self.conn = await self._pool.acquire()
@@ -109,8 +113,10 @@ class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
         return PgSavepointUnitOfWork(self, repo=self._repository(self.conn), now=now, envelope=envelope)
 
     async def _commit(self) -> None:
-        if self.emitted:
-            await wake_relay(self.conn, schema=self.service)  # once per batch, delivered at the commit
+        if self.outbox:  # one statement for the batch's rows and the NOTIFY (delivered at the commit)
+            await enqueue_many(self.conn, self.outbox, schema=self.service)
+        elif self.emitted:
+            await wake_relay(self.conn, schema=self.service)
         await self._release(rollback=False)
 
     async def _rollback(self) -> None:
@@ -138,6 +144,7 @@ class PgSavepointUnitOfWork(UnitOfWork[R], Generic[R]):
         super().__init__(service=batch.service, repo=repo, now=now, envelope=envelope)
         self._batch = batch
         self._savepoint: Any = None
+        self._outbox: list[OutboxRow] = []
 
     async def _begin(self) -> None:
         self._savepoint = self._batch.conn.transaction()  # nested in an open transaction: a savepoint
@@ -146,12 +153,15 @@ class PgSavepointUnitOfWork(UnitOfWork[R], Generic[R]):
     async def _commit(self) -> None:
         savepoint, self._savepoint = self._savepoint, None
         await savepoint.commit()
+        rows, self._outbox = self._outbox, []
+        self._batch.outbox.extend(rows)  # handed to the batch only once released: a rolled back event's are dropped
 
     async def _rollback(self) -> None:
         savepoint, self._savepoint = self._savepoint, None
+        self._outbox.clear()
         if savepoint is not None:
             await savepoint.rollback()
 
     async def _write_outbox(self, envelope: Envelope) -> None:
-        await enqueue(self._batch.conn, envelope, schema=self.service, notify=False)
+        self._outbox.append(outbox_row(envelope))  # KeyError now for an unknown event; written at the batch's commit
         self._batch.emitted = True

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.db.outbox import OutboxRelay, enqueue
+from shared.db.outbox import OutboxRelay, enqueue, enqueue_many, outbox_row
 from shared.db.pool import connect
 from shared.events import CaseOpened, Envelope, MessageReceived
 from shared.kafka import create_producer, outbox_publisher
@@ -149,6 +149,31 @@ async def test_notify_wakes_an_idle_relay_long_before_its_poll_interval(
         await enqueue_committed(db, schema, [env])
         await kafka.read(topic, contains(env.event_id), timeout=5)
         assert time.monotonic() - started < 5
+
+
+async def test_a_batch_written_in_one_statement_keeps_its_order_skips_known_ids_and_wakes_the_relay(
+        db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
+    """`enqueue_many` (a consumed batch's outbox, PgBatchUnitOfWork): ids in the given order, an event id
+    already in the outbox skipped, and its NOTIFY wakes an idle relay at the commit (poll 30 s)."""
+    relays(poll_interval_s=30.0)
+    topic = settings.topic("cases.lifecycle")
+    case_a, case_b = uuid.uuid4(), uuid.uuid4()
+    envs = [case_opened(case_a if n % 2 else case_b, 200 + n) for n in range(8)]
+    await enqueue_committed(db, schema, [envs[3]])
+    await kafka.read(topic, contains(envs[3].event_id), timeout=10)
+    await asyncio.sleep(0.5)  # the relay is now idle
+    async with db.transaction():
+        await enqueue_many(db, [outbox_row(e) for e in envs], schema=schema)
+
+    records = await kafka.read(topic, 8, timeout=10)
+    rows = [r["event_id"] for r in await db.fetch("SELECT event_id FROM outbox ORDER BY id")]
+    assert rows == [envs[3].event_id] + [e.event_id for i, e in enumerate(envs) if i != 3]
+    in_order = [envs[3]] + [e for i, e in enumerate(envs) if i != 3]
+    for subject in (case_a, case_b):  # Kafka keeps the order per key (partition)
+        assert event_ids([r for r in records if r.key == str(subject).encode()]) == [
+            str(e.event_id) for e in in_order if e.subject == str(subject)]
+    with pytest.raises(KeyError):
+        outbox_row(Envelope.model_validate({**envs[0].model_dump(), "event_type": "case.unknown"}))
 
 
 async def test_a_row_committed_while_the_relay_publishes_is_not_left_for_the_poll(
