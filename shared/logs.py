@@ -52,6 +52,11 @@ _QUOTED_PII = re.compile(
     re.IGNORECASE,
 )
 
+# What every match of the four patterns above contains (a quote, "@", "+", "(" or three digits, a separator
+# and three digits): a text without any of it is returned as is, without running them.
+_MAYBE_PII = re.compile(r"""['"@+(]|\d{3}[ .-]\d{3}""")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 
 def _mask_quoted(m: re.Match[str]) -> str:
     return f"{m.group('key')}{m.group('q')}{mask_value(m.group('value'))}{m.group('q')}"
@@ -64,6 +69,8 @@ def scrub_text(text: str) -> str:
     texts quote their input (pydantic's ValidationError, SMTP rejections), so keys alone cannot keep
     personal data out of logs.
     """
+    if _UUID.fullmatch(text) or not _MAYBE_PII.search(text):
+        return text  # nothing the patterns below could match (ids, timestamps, event names: most log values)
     text = _QUOTED_PII.sub(_mask_quoted, text)
     text = _AT_TOKEN.sub(lambda m: mask_value(m.group()), text)
     text = _E164.sub(lambda m: mask_value(m.group()), text)

@@ -138,10 +138,9 @@ class Runtime:
                 if outcome.result != "duplicate":
                     result.handled += 1
                 self.handled.labels(env.event_type).inc()
-                with structlog.contextvars.bound_contextvars(event_id=str(env.event_id),
-                                                             correlation_id=str(env.correlation_id),
-                                                             event_type=env.event_type):
-                    self.log.info("handled", result=outcome.result)
+                # The ids as fields of the line itself, not bound to the context and unbound again per event.
+                self.log.info("handled", result=outcome.result, event_id=str(env.event_id),
+                              correlation_id=str(env.correlation_id), event_type=env.event_type)
             return result
 
         return call
