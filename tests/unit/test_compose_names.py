@@ -8,20 +8,17 @@ is in the repository. Static: no Docker daemon is needed."""
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import re
 import shlex
 import tomllib
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic import AliasChoices
-from pydantic_settings import BaseSettings
 
-from shared.settings import REPO_ROOT, SERVICE_PORTS, Settings
+from shared.settings import REPO_ROOT, SERVICE_PORTS
+from support import settings_env
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
@@ -104,49 +101,9 @@ def final_stage(dockerfile: str) -> str:
 # --- what exists -----------------------------------------------------------------------------------------
 
 
-def _env_names(cls: type[BaseSettings]) -> set[str]:
-    """The environment variables a settings class reads: ``<env_prefix><FIELD>`` or the field's alias."""
-    prefix = str(cls.model_config.get("env_prefix", ""))
-    names: set[str] = set()
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            names.add(alias.upper())
-        elif isinstance(alias, AliasChoices):
-            names |= {c.upper() for c in alias.choices if isinstance(c, str)}
-        else:
-            names.add(f"{prefix}{name}".upper())
-    return names
-
-
-def settings_classes() -> list[type[BaseSettings]]:
-    """`Settings` and every settings class of a service's config.py (imported: nothing happens at import)."""
-    classes: list[type[BaseSettings]] = [Settings]
-    for service in SERVICES:
-        if (REPO_ROOT / "services" / service / "config.py").is_file():
-            module = importlib.import_module(f"services.{service}.config")
-            classes += [v for v in vars(module).values()
-                        if isinstance(v, type) and issubclass(v, BaseSettings) and v is not BaseSettings
-                        and v.__module__ == module.__name__]
-    return classes
-
-
-_LITERAL = re.compile(r"""["'](OMNI311_[A-Z0-9_]+)["']""")
-
-
-def read_directly() -> set[str]:
-    """``OMNI311_*`` names the image's code reads itself (whole string literals in shared/ and services/,
-    e.g. `shared.jurisdiction.loader.JURISDICTIONS_ENV`), besides the settings classes."""
-    return {m for folder in ("shared", "services") for path in (REPO_ROOT / folder).rglob("*.py")
-            for m in _LITERAL.findall(path.read_text(encoding="utf-8"))}
-
-
 @pytest.fixture(scope="module")
 def known_env() -> set[str]:
-    names: set[str] = set()
-    for cls in settings_classes():
-        names |= _env_names(cls)
-    return names | read_directly()
+    return settings_env.known_env()
 
 
 # --- the tests -------------------------------------------------------------------------------------------

@@ -24,12 +24,12 @@ import kubernetes_validate
 import pytest
 import yaml
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings
 
 from shared.db.migrate import STATEFUL_SERVICES
 from shared.events import registry
 from shared.kafka import topic_partitions
 from shared.settings import REPO_ROOT, SERVICE_PORTS, Settings
+from support import settings_env
 
 K8S = REPO_ROOT / "deploy" / "kubernetes"
 KUSTOMIZE = K8S / "bin" / "kustomize"
@@ -105,40 +105,18 @@ def keda_validate(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return {r["name"]: r["errors"] for r in json.loads(done.stdout)}
 
 
-def settings_classes() -> list[type[BaseSettings]]:
-    import importlib
-
-    classes: list[type[BaseSettings]] = [Settings]
-    for service in SERVICES:
-        if (REPO_ROOT / "services" / service / "config.py").is_file():
-            module = importlib.import_module(f"services.{service}.config")
-            classes += [v for v in vars(module).values()
-                        if isinstance(v, type) and issubclass(v, BaseSettings) and v is not BaseSettings
-                        and v.__module__ == module.__name__]
-    return classes
-
-
-def env_name(cls: type[BaseSettings], field: str) -> str:
-    alias = cls.model_fields[field].validation_alias
-    if isinstance(alias, str):
-        return alias.upper()
-    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
-
-
 @cache
 def known_env() -> set[str]:
-    """Every environment variable a settings class reads, and ``OMNI311_*`` literals the code reads itself."""
-    names = {env_name(cls, f) for cls in settings_classes() for f in cls.model_fields}
-    literal = re.compile(r"""["'](OMNI311_[A-Z0-9_]+)["']""")
-    return names | {m for folder in ("shared", "services") for p in (REPO_ROOT / folder).rglob("*.py")
-                    for m in literal.findall(p.read_text(encoding="utf-8"))}
+    """Every environment variable omni311 reads (support.settings_env, as the compose file's test)."""
+    return settings_env.known_env()
 
 
 @cache
 def secret_settings() -> set[str]:
     """The environment variables of every secret setting: `SecretStr` fields, and `STR_SECRETS`."""
-    typed = {env_name(cls, name) for cls in settings_classes() for name, f in cls.model_fields.items()
-             if SecretStr in (f.annotation, *getattr(f.annotation, "__args__", ()))}
+    typed = {n for cls in settings_env.settings_classes() for name, f in cls.model_fields.items()
+             if SecretStr in (f.annotation, *getattr(f.annotation, "__args__", ()))
+             for n in settings_env.env_names(cls, name)}
     return typed | STR_SECRETS
 
 
