@@ -138,6 +138,12 @@ PRODUCER_MAX_BATCH_BYTES = 256 * 1024
 """Most bytes per partition in one produce batch (aiokafka's default is 16 KiB, a few dozen events; a request
 holds at most 1 MiB)."""
 
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+"""`max.message.bytes` of a `<topic>.dlq` (bytes), and the most a broker's producer sends in one request: a
+dead letter is the record the source topic took (at most Kafka's default 1 MiB) plus its error headers (up to
+~2.5 KB), so it must fit where the record did not need to. With 1 MiB for both, a record within a few KB of
+the limit could never be dead-lettered and its partition stopped behind it for ever."""
+
 PRODUCER_COMPRESSION = "lz4"
 """Compression of produced batches: lz4 (aiokafka's codec needs `cramjam`), cheap on CPU; JSON envelopes
 compress well."""
@@ -164,6 +170,7 @@ def create_broker(settings: Settings, service: str) -> KafkaBroker:
         linger_ms=PRODUCER_LINGER_MS,
         max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         compression_type=PRODUCER_COMPRESSION,
+        max_request_size=DLQ_MAX_MESSAGE_BYTES,  # a dead letter of a record near 1 MiB (the topic still says no)
     )
 
 
@@ -190,7 +197,8 @@ def min_insync_replicas(settings: Settings) -> int:
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every registry topic and its DLQ when missing, in one CreateTopics request; returns the names
     this call created, sorted (a topic another process created meanwhile is not among them). Each topic gets
-    `Settings.kafka_replication_factor` replicas and `min.insync.replicas` from `min_insync_replicas`.
+    `Settings.kafka_replication_factor` replicas and `min.insync.replicas` from `min_insync_replicas`; a DLQ
+    also `max.message.bytes` = `DLQ_MAX_MESSAGE_BYTES` (room for a record and its error headers).
 
     One request, not one per topic: the broker answers each request only once its topics exist, and every
     service runs this at start-up (six at once in a stack), so twelve round trips per service were seconds
@@ -202,8 +210,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         configs = {"min.insync.replicas": str(min_insync_replicas(settings))}
+        dlq_configs = {**configs, "max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}
         wanted = [NewTopic(name=name, num_partitions=parts, replication_factor=settings.kafka_replication_factor,
-                           topic_configs=configs)
+                           topic_configs=dlq_configs if name.endswith(DLQ_SUFFIX) else configs)
                   for name, parts in topic_partitions(settings).items() if name not in existing]
         if not wanted:
             return []
