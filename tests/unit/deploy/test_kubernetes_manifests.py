@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from shared.db.migrate import STATEFUL_SERVICES
 from shared.events import registry
-from shared.kafka import topic_partitions
+from shared.kafka import DLQ_MAX_MESSAGE_BYTES, topic_partitions
 from shared.settings import REPO_ROOT, SERVICE_PORTS, Settings
 from support import settings_env
 
@@ -365,6 +365,8 @@ def test_production_runs_a_three_broker_kraft_kafka_with_every_registry_topic_an
     for name, topic in topics.items():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster, name
         assert topic["spec"]["replicas"] == 3 and topic["spec"]["config"]["min.insync.replicas"] == 2, name
+        if name.endswith(".dlq"):  # a dead letter is a record of up to 1 MiB plus its error headers
+            assert topic["spec"]["config"]["max.message.bytes"] == DLQ_MAX_MESSAGE_BYTES, name
 
 
 # --- settings and secrets --------------------------------------------------------------------------------
