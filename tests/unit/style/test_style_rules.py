@@ -93,11 +93,37 @@ def test_the_import_probe_catches_a_module_that_connects_at_import(tmp_path: Pat
 # --- rule 7: every subscriber states its group and acknowledgement policy --------------------------------
 
 
+BATCH_KNOBS = {"max_records", "batch_timeout_ms"}
+"""The keys a service may set again in a `SUBSCRIBER_DEFAULTS` of its own (its batch size, as the notifier's)."""
+
+
+def defaults_problems(tree: ast.Module) -> list[str]:
+    """A module that names its own `SUBSCRIBER_DEFAULTS` must build it as ``{**shared.kafka.SUBSCRIBER_DEFAULTS,
+    ...}`` changing only `BATCH_KNOBS`: a local name passes the decorator check below, so it must not carry
+    other delivery settings (an ack policy, an offset reset) past it."""
+    problems = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SUBSCRIBER_DEFAULTS"
+                                                     for t in node.targets)):
+            continue
+        value = node.value
+        spreads_shared = (isinstance(value, ast.Dict) and bool(value.keys) and value.keys[0] is None
+                          and isinstance(value.values[0], ast.Attribute)
+                          and value.values[0].attr == "SUBSCRIBER_DEFAULTS")
+        keys = {k.value for k in value.keys[1:] if isinstance(k, ast.Constant)} if spreads_shared else set()
+        if not spreads_shared or len(keys) != len(value.keys) - 1 or keys - BATCH_KNOBS:  # type: ignore[union-attr]
+            problems.append(f"line {node.lineno}: SUBSCRIBER_DEFAULTS of its own changes more than "
+                            f"{sorted(BATCH_KNOBS)} of shared.kafka's")
+    return problems
+
+
 def subscriber_problems(source: str) -> list[str]:
     """Every `*.subscriber(...)` decorator must pass `group_id=` and `**SUBSCRIBER_DEFAULTS`, and the
-    function it decorates must hand the batch to `<...>.consumer.handle_batch(...)` (retry, DLQ, commit)."""
-    problems = []
-    for fn in ast.walk(ast.parse(source)):
+    function it decorates must hand the batch to `<...>.consumer.handle_batch(...)` (retry, DLQ, commit);
+    a module's own `SUBSCRIBER_DEFAULTS` may change only the batch size (`defaults_problems`)."""
+    tree = ast.parse(source)
+    problems = defaults_problems(tree)
+    for fn in ast.walk(tree):
         if not isinstance(fn, ast.AsyncFunctionDef | ast.FunctionDef):
             continue
         for deco in fn.decorator_list:
@@ -157,6 +183,18 @@ def test_the_subscriber_check_flags_missing_group_defaults_and_wrapper() -> None
         "no_defaults: overrides the delivery defaults",
         "bare: does not go through Consumer.handle_batch",
     ]
+
+
+def test_a_subscriber_defaults_of_its_own_may_change_only_the_batch_size() -> None:
+    good = 'SUBSCRIBER_DEFAULTS = {**kafka.SUBSCRIBER_DEFAULTS, "max_records": 100}\n'
+    assert subscriber_problems(good) == []
+    for bad in ('SUBSCRIBER_DEFAULTS = {**kafka.SUBSCRIBER_DEFAULTS, "ack_policy": AckPolicy.ACK}\n',
+                'SUBSCRIBER_DEFAULTS = {"auto_offset_reset": "latest", "batch": True}\n',
+                'SUBSCRIBER_DEFAULTS = {**kafka.SUBSCRIBER_DEFAULTS, **{"ack_policy": AckPolicy.ACK}}\n',
+                'SUBSCRIBER_DEFAULTS = dict(kafka.SUBSCRIBER_DEFAULTS, auto_offset_reset="latest")\n'):
+        assert subscriber_problems(bad) == [
+            "line 1: SUBSCRIBER_DEFAULTS of its own changes more than ['batch_timeout_ms', 'max_records'] of "
+            "shared.kafka's"], bad
 
 
 def test_the_subscriber_defaults_commit_after_the_handler_and_start_from_the_earliest_offset() -> None:
