@@ -192,6 +192,8 @@ class SmtpSink:
                     data = bytearray()
                     while (chunk := await reader.readline()) not in (b".\r\n", b".\n", b""):
                         data += chunk[1:] if chunk.startswith(b"..") else chunk
+                    if chunk == b"":  # the sender died mid-DATA (a SIGKILLed replica): nothing was delivered
+                        break
                     headers = BytesHeaderParser().parsebytes(bytes(data))
                     self.messages.append({"rcpt": list(rcpt), "message_id": headers.get("Message-ID"),
                                           "subject": str(headers.get("Subject", "")), "at": time.time()})
