@@ -58,6 +58,10 @@ REVOKE_WAIT_S = 10.0
 """How long a rebalance waits for the batch in flight to finish and commit (seconds), so its offsets are
 committed while the partitions are still ours instead of failing and being redelivered to the next owner."""
 
+DEAD_LETTER_RETRY_BASE_S = 1.0
+"""First wait after a dead letter the broker did not take (seconds), doubling per failure in a row, at most
+`REVOKE_WAIT_S`: the batch is then rewound and redone, not several times a second."""
+
 SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "ack_policy": AckPolicy.NACK_ON_ERROR,
@@ -345,6 +349,7 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._busy = 0  # batches being handled: a service may have several subscribers (the case service two)
+        self._dead_letter_failures = 0  # in a row: the backoff before a batch with an undelivered one is redone
         registry = metrics if metrics is not None else CollectorRegistry()
         self.rebalances = Counter("omni311_consumer_rebalances", "Rebalances of this consumer (partitions assigned)",
                                   ["group"], registry=registry)
@@ -373,7 +378,9 @@ class Consumer:
     async def handle_batch(self, msg: KafkaMessage, handler: BatchCallback) -> None:
         """Handle one batch of Kafka records (`msg.raw_message`, in partition-offset order) and commit it.
 
-        Unparseable envelopes and what `handler` rejects go to `<topic>.dlq`; `handler` is retried with
+        Unparseable envelopes and what `handler` rejects go to `<topic>.dlq` (a dead letter the broker does not
+        take is logged, `dead_letter_failed`, and raised after a backoff: nothing is committed past it, the
+        batch is redone); `handler` is retried with
         backoff (`Settings.consumer_retry_attempts`) while it raises; then the error is raised, so that
         FastStream rewinds every partition of the batch to its first record (never a skip). Once the
         batch's effect is durable and its dead letters acknowledged, its offsets are committed; a failed
@@ -423,7 +430,18 @@ class Consumer:
         dead.extend((r.consumed.record, r.consumed.delivery, r.reason, r.detail) for r in result.rejected)
         dead.sort(key=lambda d: (d[1].topic, d[1].partition, d[1].offset))
         for rec, delivery, reason, detail in dead:
-            await self.dead_letter(rec, delivery, reason, detail)
+            try:
+                await self.dead_letter(rec, delivery, reason, detail)
+            except Exception as exc:
+                # Not committed past it: the batch is rewound and redone (its inbox skips what committed);
+                # after a wait, or a broker that refuses at once (an ACL, a size limit) makes a hot loop.
+                self._dead_letter_failures += 1
+                delay = exponential_delay_s(self._dead_letter_failures, DEAD_LETTER_RETRY_BASE_S, REVOKE_WAIT_S)
+                log.error("dead_letter_failed", error=repr(exc)[:500], reason=reason, topic=delivery.topic,
+                          partition=delivery.partition, offset=delivery.offset, retry_in_s=delay)
+                await asyncio.sleep(delay)
+                raise
+        self._dead_letter_failures = 0
 
     async def _commit(self, msg: KafkaMessage, records: Sequence[ConsumerRecord]) -> None:
         """Commit the offset after the last record of each partition of the batch."""

@@ -16,8 +16,11 @@ from typing import Any, ClassVar
 
 import asyncpg
 import pytest
+import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.db.pool import create_pool
@@ -282,3 +285,47 @@ async def test_a_record_near_the_size_limit_still_fits_in_the_dlq_with_its_error
     (dead,) = await kafka.read(topic + ".dlq", 1, timeout=10)
     assert dead.value == body and dict(dead.headers)["x-omni311-error"] == b"unparseable_envelope"
     assert probe.after == ["behind"]
+
+
+async def test_a_dead_letter_the_broker_refuses_is_retried_with_backoff_and_logged_not_in_a_hot_loop(
+        settings: Settings, pool: asyncpg.Pool, schema: str, runtimes: list[Runtime], kafka: Any) -> None:
+    """The broker refuses every dead letter at once (here: the DLQ's max.message.bytes lowered to 100; in
+    production an ACL or a policy): nothing may be committed past it, and the batch must not be redone
+    several times a second (each time a transaction, each time the poison's handler)."""
+    topic = settings.topic("cases.lifecycle")
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="it-hostile-admin")
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic + ".dlq",
+                                                  configs={"max.message.bytes": "100"})])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    await producer.start()
+    try:  # the broker applies a topic's new config a moment after it answered: wait until it refuses
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            try:
+                await producer.send_and_wait(topic + ".dlq", b"p" * 300)
+            except MessageSizeTooLargeError:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the DLQ still takes 300 bytes"
+            await asyncio.sleep(0.2)
+    finally:
+        await producer.stop()
+    before = await kafka.count(topic + ".dlq")
+    key = str(CASE).encode()
+    await send(settings, [(0, key, status_changed("poison").to_bytes()), (0, key, status_changed("behind").to_bytes())])
+    probe = Probe()
+    group = settings.group("it-hostile-refused")
+    rt = service(settings, schema, pool, probe, group)
+    with structlog.testing.capture_logs() as logs:
+        await rt.broker.start()
+        runtimes.append(rt)
+        await eventually(lambda: "poison" in probe.calls, timeout=20, what="the poison handled")
+        await asyncio.sleep(4.0)
+    assert await kafka.count(topic + ".dlq") == before, "the broker refused every dead letter"
+    assert await committed(group, topic) == {}, "nothing committed past an undelivered dead letter"
+    assert probe.calls.count("poison") <= 4, f"redone {probe.calls.count('poison')} times in ~4 s: a hot loop"
+    failed = [e for e in logs if e["event"] == "dead_letter_failed"]
+    assert failed and failed[0]["topic"] == topic and failed[0]["offset"] == 0, [e["event"] for e in logs][:20]
