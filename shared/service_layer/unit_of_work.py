@@ -66,8 +66,13 @@ class UnitOfWork(ABC, Generic[R]):
 
         Inside an event's unit of work the new envelope is caused by that event (same correlation id).
         A staff action has no causing event: the envelope starts a flow, with `correlation_id` (e.g. the
-        case's own, for tracing) when given. Raises `KeyError` when the registry does not know the event.
+        case's own, for tracing) when given. Raises `KeyError` when the registry does not know the event, and
+        `ValueError` when `subject` holds a NUL byte (the outbox's key is PostgreSQL text, which cannot store
+        one: found only at the batch's commit, the error could not be laid on this event and the whole batch
+        would be redone for ever).
         """
+        if "\x00" in str(subject):
+            raise ValueError(f"event subject {str(subject)!r} holds a NUL byte")
         if self.envelope is not None:
             env = self.envelope.caused_by(event, subject=str(subject), producer=self.service, now=self.now)
         else:

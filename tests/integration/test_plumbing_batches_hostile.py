@@ -329,3 +329,35 @@ async def test_a_dead_letter_the_broker_refuses_is_retried_with_backoff_and_logg
     assert probe.calls.count("poison") <= 4, f"redone {probe.calls.count('poison')} times in ~4 s: a hot loop"
     failed = [e for e in logs if e["event"] == "dead_letter_failed"]
     assert failed and failed[0]["topic"] == topic and failed[0]["offset"] == 0, [e["event"] for e in logs][:20]
+
+
+async def test_an_event_whose_outbox_row_postgresql_refuses_is_dead_lettered_alone(
+        settings: Settings, pool: asyncpg.Pool, schema: str, runtimes: list[Runtime], kafka: Any) -> None:
+    """A handler emits with a subject PostgreSQL cannot store (a NUL byte, e.g. copied from a hostile
+    envelope): the outbox rows are written at the batch's commit, so the error must still be laid on that
+    event alone, not rewind the batch for ever."""
+    probe = Probe()
+    original = probe.handle
+
+    async def handle(payload: CaseStatusChanged, uow: UnitOfWork[Any]) -> str:
+        if payload.status_notes == "nul subject":
+            await uow.emit(payload, subject="case\u0000x")
+        return await original(payload, uow)
+
+    probe.handle = handle  # type: ignore[method-assign]
+    key = str(CASE).encode()
+    await send(settings, [(0, key, status_changed("before").to_bytes()), (0, key, status_changed("nul subject").to_bytes()),
+                          (0, key, status_changed("after").to_bytes())])
+    group = settings.group("it-hostile-nul-subject")
+    rt = service(settings, schema, pool, probe, group)
+    await rt.broker.start()
+    runtimes.append(rt)
+
+    topic = settings.topic("cases.lifecycle")
+    deadline = asyncio.get_running_loop().time() + 20
+    while (done := await committed(group, topic)) != {0: 3}:
+        assert asyncio.get_running_loop().time() < deadline, f"committed offsets {done}; handled {probe.calls}"
+        await asyncio.sleep(0.3)
+    (dead,) = await kafka.read(topic + ".dlq", 1, timeout=10)
+    assert Envelope.from_bytes(dead.value).data["status_notes"] == "nul subject"
+    assert sorted(probe.after) == ["after", "before"]
