@@ -218,4 +218,14 @@ class OutboxRelay:
             await conn.close()
 
 
-__all__ = ["OutboxRelay", "enqueue", "quote_ident", "wake_relay"]
+async def oldest_unpublished_age_s(db: asyncpg.Pool | asyncpg.Connection) -> float:
+    """Seconds (wall clock of the database, UTC) since the oldest outbox row not yet published was written;
+    0.0 when every row is published. What ops alert on as "outbox age" (docs/operations.md): a relay that
+    stopped publishing shows as a growing age while the service still takes events. One index scan
+    (``outbox_unpublished``). Raises `OSError`/`asyncpg.PostgresError` when the database cannot be reached."""
+    age = await db.fetchval(
+        "SELECT extract(epoch FROM now() - created_at) FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1")
+    return max(0.0, float(age)) if age is not None else 0.0
+
+
+__all__ = ["OutboxRelay", "oldest_unpublished_age_s", "enqueue", "quote_ident", "wake_relay"]
