@@ -625,6 +625,18 @@ def _intent(senders: Senders, target: Target, notice: Notice, *, now: datetime, 
     return {"route": "mastodon", "to": target.address, "text": text, "in_reply_to": reply_to}
 
 
+def email_from_intent(text: str) -> EmailMessage:
+    """The email kept in an intent (RFC 5322 text in its UTF-8 form, `_intent`) as a message ready to send.
+    A header parsed back keeps its raw non-ASCII text, which the generator then refuses to write
+    (`UnicodeEncodeError` for every French subject: found by the Montréal replay), so each such header
+    is set again from its decoded value and is encoded as RFC 2047 words at the send, as it was when
+    composed."""
+    message = email.message_from_string(text, policy=policy.default)
+    for name, value in [(n, str(v)) for n, v in message.items() if not str(v).isascii()]:
+        message.replace_header(name, value)
+    return message  # type: ignore[return-value]
+
+
 async def _send(senders: Senders, delivery_id: int, cause_event_id: UUID, intent: dict[str, Any]) -> str:
     """Send a delivery's `intent` (`_intent`); returns the provider's message id (an email's Message-ID,
     `messages.delivery_message_id` of the delivery: the same whoever sends it). Twilio and Meta take no
@@ -634,7 +646,7 @@ async def _send(senders: Senders, delivery_id: int, cause_event_id: UUID, intent
     if route == "email":
         if "error" in intent:
             raise ValueError(intent["error"])
-        message = email.message_from_string(intent["message"], policy=policy.default)
+        message = email_from_intent(intent["message"])
         message["Message-ID"] = delivery_message_id(delivery_id, cause_event_id, senders.mail_from)
         await senders.send_email(message)  # type: ignore[arg-type]
         return str(message["Message-ID"])

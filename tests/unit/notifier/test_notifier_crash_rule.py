@@ -173,3 +173,26 @@ async def test_the_beat_alone_keeps_a_busy_process_alive(store: Any, sent: Sent)
     other = Sweeper(lambda: store.uow(now=T0 + timedelta(minutes=20), claim=False), interval_s=60,
                     older_than_s=900, instance_id=DEAD)
     assert await other.sweep() == 0 and store.repo.deliveries[0]["status"] == "sending"
+
+
+def test_a_kept_french_email_is_sent_with_its_headers_encoded_as_composed() -> None:
+    """The intent keeps the email in its UTF-8 form; parsed back, a raw 'é' in the subject made every French
+    acknowledgement fail at the send with UnicodeEncodeError (the Montréal replay)."""
+    from email import message_from_bytes
+    from email import policy as email_policy
+    from email.message import EmailMessage as Composed
+
+    from services.notifier.service_layer.handlers import _KEPT, email_from_intent
+
+    composed = Composed(policy=email_policy.default)
+    composed["Subject"] = "Votre demande 311-000123 a été reçue — ça suit son cours"
+    composed["From"] = "Ville 311 <city311@omni311.test>"
+    composed["To"] = "Éloïse Tremblay <eloise@resident.test>"
+    composed.set_content("Bonjour, nous avons reçu votre demande.\n")
+    message = email_from_intent(composed.as_string(policy=_KEPT))
+    message["Message-ID"] = "<omni311.d1.x@omni311.test>"
+    wire = message.as_bytes()  # what an SMTP client without SMTPUTF8 writes
+    assert wire.isascii()
+    received = message_from_bytes(wire, policy=email_policy.default)
+    assert str(received["Subject"]) == str(composed["Subject"]) and str(received["To"]) == str(composed["To"])
+    assert received.get_content() == composed.get_content()
