@@ -19,7 +19,7 @@ case is routed are printed (``pytest -s``) and appended to ``var/test-logs/kafka
 The private cluster fences a broker that stopped heartbeating after 4 s (support.private_infra.FAST_FENCING;
 Kafka's default, which `make infra-up KAFKA_BROKERS=3` keeps, is 9 s), so a recovery there takes about 5 s
 longer than the one printed here.
-``OMNI311_KAFKA_CLUSTER_EVENTS`` sizes the burst (default 2,000; the 20,000 burst is test_e2e_faults', whose
+``OMNI311_KAFKA_CLUSTER_EVENTS`` sizes the burst (default 1,000; the 20,000 burst is test_e2e_faults', whose
 notifier replicas also live through a broker restart). The notifier is left out here to keep the module's CPU
 time small: the events carry no contact to notify.
 """
@@ -43,7 +43,7 @@ from support.stack import REPO, Stack
 from support.wait import eventually
 from tools.loadgen import create_producer, load_nyc, produce
 
-N = int(os.environ.get("OMNI311_KAFKA_CLUSTER_EVENTS", "2000"))
+N = int(os.environ.get("OMNI311_KAFKA_CLUSTER_EVENTS", "1000"))
 SERVICES = ("case", "router", "dedup")
 SETTLE_TIMEOUT_S = 240.0
 RECOVERY_LOG = REPO / "var" / "test-logs" / "kafka-cluster-recovery.log"
