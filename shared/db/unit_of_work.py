@@ -20,6 +20,29 @@ from shared.service_layer.unit_of_work import BatchUnitOfWork, UnitOfWork
 R = TypeVar("R")
 
 
+async def _open_transaction(pool: asyncpg.Pool) -> tuple[Any, Any]:
+    """(connection from `pool`, its started transaction); the connection goes back to the pool when the
+    transaction cannot start (the error is raised)."""
+    conn = await pool.acquire()
+    try:
+        tx = conn.transaction()
+        await tx.start()
+    except BaseException:
+        await pool.release(conn)
+        raise
+    return conn, tx
+
+
+async def _close_transaction(pool: asyncpg.Pool, conn: Any, tx: Any, *, rollback: bool) -> None:
+    """Commit (or roll back) `tx` when there is one, and give `conn` back to `pool` whatever happened."""
+    try:
+        if tx is not None:
+            await (tx.rollback() if rollback else tx.commit())
+    finally:
+        if conn is not None:
+            await pool.release(conn)
+
+
 class PgUnitOfWork(UnitOfWork[R], Generic[R]):
     """A unit of work on `pool` (connections set to the service's schema).
 
@@ -38,10 +61,8 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
         self._tx: Any = None
 
     async def _begin(self) -> None:
-        self._conn = await self._pool.acquire()
+        self._conn, self._tx = await _open_transaction(self._pool)
         try:
-            self._tx = self._conn.transaction()
-            await self._tx.start()
             self.repo = self._repository(self._conn)
             if self.envelope is not None and self._delivery is not None:
                 d = self._delivery
@@ -60,17 +81,8 @@ class PgUnitOfWork(UnitOfWork[R], Generic[R]):
         await self._release(rollback=True)
 
     async def _release(self, *, rollback: bool) -> None:
-        try:
-            if self._tx is not None:
-                if rollback:
-                    await self._tx.rollback()
-                else:
-                    await self._tx.commit()
-        finally:
-            self._tx = None
-            if self._conn is not None:
-                conn, self._conn = self._conn, None
-                await self._pool.release(conn)
+        conn, tx, self._conn, self._tx = self._conn, self._tx, None, None
+        await _close_transaction(self._pool, conn, tx, rollback=rollback)
 
     async def _write_outbox(self, envelope: Envelope) -> None:
         await enqueue(self._conn, envelope, schema=self.service, notify=False)
@@ -94,13 +106,7 @@ class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
         (with the relay's NOTIFY) just before the commit."""
 
     async def _begin(self) -> None:
-        self.conn = await self._pool.acquire()
-        try:
-            self._tx = self.conn.transaction()
-            await self._tx.start()
-        except BaseException:
-            await self._release(rollback=True)
-            raise
+        self.conn, self._tx = await _open_transaction(self._pool)
 
     async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
         return await claim_many(self.conn, self.service, [(env.event_id, d.topic, d.partition, d.offset)
@@ -123,17 +129,8 @@ class PgBatchUnitOfWork(BatchUnitOfWork[R], Generic[R]):
         await self._release(rollback=True)
 
     async def _release(self, *, rollback: bool) -> None:
-        try:
-            if self._tx is not None:
-                if rollback:
-                    await self._tx.rollback()
-                else:
-                    await self._tx.commit()
-        finally:
-            self._tx = None
-            if self.conn is not None:
-                conn, self.conn = self.conn, None
-                await self._pool.release(conn)
+        conn, tx, self.conn, self._tx = self.conn, self._tx, None, None
+        await _close_transaction(self._pool, conn, tx, rollback=rollback)
 
 
 class PgSavepointUnitOfWork(UnitOfWork[R], Generic[R]):
