@@ -167,16 +167,20 @@ _FORMAT_LOCK = threading.Lock()
 
 def _bootstrap_checkpoint(work: Path) -> bytes:
     """The `bootstrap.checkpoint` `StorageTool format` writes (the metadata version of these jars; the same
-    for every node and cluster): formatted once per process, in `work`. A node's log directory is then
-    its copy plus a `meta.properties` of its own, which saves a JVM start (about 2 s) per node."""
+    for every node and cluster): formatted once per process, in a folder of its own under `work` (pytest-xdist
+    workers format at the same time; a shared folder let one remove it while the other read it). A node's
+    log directory is then its copy plus a `meta.properties` of its own, which saves a JVM start (about 2 s)
+    per node."""
     global _BOOTSTRAP_CHECKPOINT
     with _FORMAT_LOCK:
         if _BOOTSTRAP_CHECKPOINT is None:
             assert any(KAFKA_LIB.glob("kafka_2.13-*.jar")), (
                 f"no Kafka jars in {KAFKA_LIB}: run `deploy/local/bin/kafka.sh install` (make infra-up does)")
-            data = work / "format"
-            data.mkdir(parents=True, exist_ok=True)
-            props = work / "format.properties"
+            work.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=f"format-{os.getpid()}-", dir=work))
+            data = scratch / "data"
+            data.mkdir()
+            props = scratch / "format.properties"
             props.write_text(render_server_properties(
                 node_id=1, port=1, controller_port=2, voters="1@127.0.0.1:2", data_dir=data, replication=1))
             run = subprocess.run(
@@ -185,7 +189,7 @@ def _bootstrap_checkpoint(work: Path) -> bytes:
                 capture_output=True, text=True, timeout=120)
             assert run.returncode == 0, f"kafka StorageTool format failed:\n{run.stdout}\n{run.stderr}"
             _BOOTSTRAP_CHECKPOINT = (data / "bootstrap.checkpoint").read_bytes()
-            shutil.rmtree(data, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
         return _BOOTSTRAP_CHECKPOINT
 
 
