@@ -97,6 +97,14 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Errors that no retry can fix: the event goes to the DLQ at once."""
 
+COMMIT_ERRORS: tuple[str, ...] = (
+    "PartitionRevoked", "IllegalGenerationError", "UnknownMemberIdError", "RebalanceInProgressError",
+)
+"""The `error` labels of `omni311_consumer_commit_failures` a rebalance gives (our own "PartitionRevoked": the
+partitions were gone before the commit; the others aiokafka's causes of a `CommitFailedError`): set to 0 for
+each group when its subscriber is wired, so that a dashboard sees the series before the first failure. Any
+other failed commit is counted under its own error's class name as it happens."""
+
 
 def permanent_failure(exc: BaseException, *, last_attempt: bool) -> tuple[str, str]:
     """(reason, detail) for the DLQ headers of an event whose handler raised `exc`, when it must be
@@ -350,9 +358,13 @@ class Consumer:
         self._idle.set()
         self._busy = 0  # batches being handled: a service may have several subscribers (the case service two)
         self._dead_letter_failures = 0  # in a row: the backoff before a batch with an undelivered one is redone
+        self._assigned_this_round: dict[str, set[RebalanceLog]] = {}  # per group: `count_rebalance`
         registry = metrics if metrics is not None else CollectorRegistry()
-        self.rebalances = Counter("omni311_consumer_rebalances", "Rebalances of this consumer (partitions assigned)",
-                                  ["group"], registry=registry)
+        self.rebalances = Counter(
+            "omni311_consumer_rebalances",
+            "Rebalances of the consumer group seen by this process: one per new assignment of the group's "
+            "partitions, counted once however many Kafka consumers of the group the process runs",
+            ["group"], registry=registry)
         self.assigned = Gauge("omni311_consumer_assigned_partitions", "Partitions assigned to this consumer",
                               ["group", "topic"], registry=registry)
         self.commit_failures = Counter("omni311_consumer_commit_failures", "Offset commits that failed",
@@ -364,8 +376,31 @@ class Consumer:
                                        ["group"], buckets=(0, *buckets), registry=registry)
 
     def listener(self, group: str) -> ConsumerRebalanceListener:
-        """The rebalance listener of the subscriber of consumer group `group` (pass it as `listener=`)."""
+        """The rebalance listener of a subscriber of consumer group `group` (pass it as `listener=`; a service
+        may have several subscribers in one group, as the case service does). Called when the subscriber is
+        wired, it also makes the group's series exist at 0 (the commit failures of `COMMIT_ERRORS`, the
+        rebalances, the batch histograms), so a dashboard sees them before the first rebalance or failure."""
+        for error in COMMIT_ERRORS:
+            self.commit_failures.labels(group, error)
+        self.rebalances.labels(group)
+        self.batch_size.labels(group)
+        self.batch_handled.labels(group)
         return RebalanceLog(self, group)
+
+    def count_rebalance(self, listener: RebalanceLog) -> None:
+        """Count a new assignment of `listener`'s group once for this process.
+
+        Kafka rebalances eagerly: every member of the group is assigned again in each new generation,
+        so a process with two subscribers of one group hears each rebalance twice. aiokafka does not tell
+        a listener the generation, so a round is counted by its first assignment: an assignment counts
+        when the group has had none yet, or when this same listener was already assigned in the round
+        (a new generation), which then starts a new round; another listener's assignment in the round
+        joins it uncounted."""
+        round_ = self._assigned_this_round.setdefault(listener.group, set())
+        if not round_ or listener in round_:
+            self.rebalances.labels(listener.group).inc()
+            round_.clear()
+        round_.add(listener)
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no batch is being handled, at most `timeout_s` seconds; False on timeout."""
@@ -389,18 +424,19 @@ class Consumer:
         """
         records: tuple[ConsumerRecord, ...] = msg.raw_message if isinstance(msg.raw_message, tuple) \
             else (msg.raw_message,)
+        consumer: Any = msg.consumer
+        group = getattr(consumer, "_group_id", None) or self.settings.group(self.service)
         self._busy += 1
         self._idle.clear()
         try:
-            await self._handle_records(records, handler)
-            await self._commit(msg, records)
+            await self._handle_records(records, handler, group)
+            await self._commit(msg, records, group)
         finally:
             self._busy -= 1
             if not self._busy:
                 self._idle.set()
 
-    async def _handle_records(self, records: Sequence[ConsumerRecord], handler: BatchCallback) -> None:
-        group = self.service
+    async def _handle_records(self, records: Sequence[ConsumerRecord], handler: BatchCallback, group: str) -> None:
         dead: list[tuple[ConsumerRecord, Delivery, str, str]] = []
         consumed: list[Consumed] = []
         for rec in records:
@@ -443,14 +479,13 @@ class Consumer:
                 raise
         self._dead_letter_failures = 0
 
-    async def _commit(self, msg: KafkaMessage, records: Sequence[ConsumerRecord]) -> None:
-        """Commit the offset after the last record of each partition of the batch."""
+    async def _commit(self, msg: KafkaMessage, records: Sequence[ConsumerRecord], group: str) -> None:
+        """Commit the offset after the last record of each partition of the batch (of consumer group `group`)."""
         offsets: dict[TopicPartition, int] = {}
         for rec in records:
             tp = TopicPartition(rec.topic, rec.partition)
             offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
         consumer: Any = msg.consumer
-        group = getattr(consumer, "_group_id", None) or self.service
         assignment = consumer.assignment() if hasattr(consumer, "assignment") else set(offsets)
         revoked = sorted(_tp(tp) for tp in offsets if tp not in assignment)
         mine = {tp: offset for tp, offset in offsets.items() if tp in assignment}
@@ -490,9 +525,10 @@ class Consumer:
 
 
 class RebalanceLog(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Logs every rebalance of one consumer group (`consumer_rebalance`: the partitions revoked and
-    assigned) and keeps the rebalance counter and the assigned-partitions gauge; on revocation it lets the
-    batch in flight finish and commit first (at most `REVOKE_WAIT_S`)."""
+    """Logs every rebalance of one subscriber of a consumer group (`consumer_rebalance`: the partitions
+    revoked and assigned) and keeps the assigned-partitions gauge and, through `Consumer.count_rebalance`
+    (once per process however many subscribers the group has), the rebalance counter; on revocation it lets
+    the batch in flight finish and commit first (at most `REVOKE_WAIT_S`)."""
 
     def __init__(self, consumer: Consumer, group: str) -> None:
         self.consumer = consumer
@@ -512,7 +548,7 @@ class RebalanceLog(ConsumerRebalanceListener):  # type: ignore[misc]
         for topic in self._topics | set(per_topic):
             self.consumer.assigned.labels(self.group, topic).set(per_topic.get(topic, 0))
         self._topics |= set(per_topic)
-        self.consumer.rebalances.labels(self.group).inc()
+        self.consumer.count_rebalance(self)
         log.info("consumer_rebalance", group=self.group, revoked=self._revoked,
                  assigned=sorted(_tp(tp) for tp in assigned))
         self._revoked = []

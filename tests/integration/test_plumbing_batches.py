@@ -104,7 +104,7 @@ async def test_a_poison_message_in_a_batch_is_dead_lettered_and_the_messages_beh
     assert handled == ["one", "two", "poison", "four", "five"]
     assert inbox == {e.event_id for i, e in enumerate(batch) if i != 2}
     assert [Envelope.from_bytes(p).causation_id for p in caused] == [e.event_id for i, e in enumerate(batch) if i != 2]
-    assert rt.metrics.get_sample_value("omni311_consumer_batch_size_count", {"group": schema}) >= 1
+    assert rt.metrics.get_sample_value("omni311_consumer_batch_size_count", {"group": settings.group("it")}) >= 1
 
     await send_all(settings, [batch[0].to_bytes(), batch[3].to_bytes(), status_changed("six").to_bytes()])
     await eventually(lambda: handled[-1:] == ["six"], timeout=15, what="the event after the redelivered ones")

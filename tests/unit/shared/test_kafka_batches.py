@@ -65,8 +65,8 @@ class FakeBroker:
         self.published.append((body, topic, headers))
 
 
-def consumer(broker: FakeBroker, registry: CollectorRegistry) -> Consumer:
-    settings = Settings(consumer_retry_attempts=3, consumer_retry_base_s=0.0)
+def consumer(broker: FakeBroker, registry: CollectorRegistry, *, topic_prefix: str = "") -> Consumer:
+    settings = Settings(consumer_retry_attempts=3, consumer_retry_base_s=0.0, topic_prefix=topic_prefix)
     return Consumer(broker=broker, settings=settings, service="svc", metrics=registry)  # type: ignore[arg-type]
 
 
@@ -90,8 +90,9 @@ async def test_dead_letters_follow_the_batch_and_each_partition_commits_after_it
         ("unparseable_envelope", "6"), ("PermanentError", "7")]
     assert kafka.commits == [{TopicPartition("cases.lifecycle", 0): 9, TopicPartition("cases.lifecycle", 1): 4}]
     assert msg.committed is not None, "FastStream must not commit again"
-    assert registry.get_sample_value("omni311_consumer_batch_size_sum", {"group": "svc"}) == 5
-    assert registry.get_sample_value("omni311_consumer_batch_handled_sum", {"group": "svc"}) == 3
+    # labelled with the consumer group id, as the rebalance and commit series are (a dashboard joins them)
+    assert registry.get_sample_value("omni311_consumer_batch_size_sum", {"group": "grp"}) == 5
+    assert registry.get_sample_value("omni311_consumer_batch_handled_sum", {"group": "grp"}) == 3
 
 
 async def test_a_failed_commit_is_logged_with_group_partitions_and_error_and_counted() -> None:
@@ -130,6 +131,60 @@ async def test_a_transient_error_retries_the_whole_batch_then_raises_to_rewind_i
         await consumer(broker, CollectorRegistry()).handle_batch(msg, down)  # type: ignore[arg-type]
 
     assert calls == [2, 2, 2] and kafka.commits == [] and broker.published == [] and msg.committed is None
+
+
+async def test_without_a_group_id_on_the_kafka_consumer_batches_are_labelled_with_the_services_group() -> None:
+    registry = CollectorRegistry()
+    kafka = FakeKafkaConsumer(_group_id="")
+    msg = FakeMessage((record(0, 1, envelope("a")),), kafka)
+
+    async def done(consumed: Any, _last: bool) -> BatchResult:
+        return BatchResult(handled=len(consumed))
+
+    await consumer(FakeBroker(), registry, topic_prefix="nyc.").handle_batch(msg, done)  # type: ignore[arg-type]
+
+    assert registry.get_sample_value("omni311_consumer_batch_size_sum", {"group": "nyc.svc"}) == 1
+    assert registry.get_sample_value("omni311_consumer_batch_size_sum", {"group": "svc"}) is None
+
+
+def test_wiring_a_subscriber_shows_its_groups_commit_failures_and_rebalances_at_zero() -> None:
+    registry = CollectorRegistry()
+    c = consumer(FakeBroker(), registry)
+
+    c.listener("nyc.case")
+
+    for error in ("PartitionRevoked", "IllegalGenerationError", "UnknownMemberIdError", "RebalanceInProgressError"):
+        assert registry.get_sample_value("omni311_consumer_commit_failures_total",
+                                         {"group": "nyc.case", "error": error}) == 0
+    assert registry.get_sample_value("omni311_consumer_rebalances_total", {"group": "nyc.case"}) == 0
+    assert registry.get_sample_value("omni311_consumer_batch_size_count", {"group": "nyc.case"}) == 0
+
+
+async def test_a_rebalance_is_counted_once_however_many_subscribers_of_the_group_the_process_has() -> None:
+    registry = CollectorRegistry()
+    c = consumer(FakeBroker(), registry)
+    intake, decisions, other = c.listener("nyc.case"), c.listener("nyc.case"), c.listener("nyc.router")
+    tp = TopicPartition
+
+    def count(group: str) -> float | None:
+        return registry.get_sample_value("omni311_consumer_rebalances_total", {"group": group})
+
+    # generation 1: only the intake subscriber has joined yet
+    await intake.on_partitions_assigned({tp("intake.messages", p) for p in range(6)})
+    assert count("nyc.case") == 1
+    # generation 2: the decisions subscriber joins; Kafka revokes and assigns every member, in either order
+    for generation, members in ((2, (intake, decisions)), (3, (decisions, intake)), (4, (intake, decisions))):
+        for member in members:
+            await member.on_partitions_revoked(set())
+        for member in members:
+            await member.on_partitions_assigned({tp("routing.decisions", 0)} if member is decisions
+                                                else {tp("intake.messages", 0)})
+        assert count("nyc.case") == generation
+    # generation 5: the decisions subscriber stopped; the intake one alone is assigned
+    await intake.on_partitions_assigned({tp("intake.messages", p) for p in range(6)})
+    assert count("nyc.case") == 5
+    await other.on_partitions_assigned({tp("cases.lifecycle", 0)})
+    assert count("nyc.router") == 1 and count("nyc.case") == 5
 
 
 def test_the_broker_log_keeps_faststreams_warnings_and_drops_its_chatter() -> None:
