@@ -9,7 +9,9 @@ the transaction (sending a mail, a text) is registered with `uow.after_commit` a
 Consumed events come in batches (`dispatch_batch`): one `BatchUnitOfWork` transaction claims the whole
 batch in the inbox at once, and each event's handler runs on a unit of work that is a savepoint of it, so
 an event that can never succeed is rolled back alone (and dead-lettered by the caller) while the rest of
-the batch commits; after-commit work runs once the batch committed, in event order.
+the batch commits; after-commit work runs once the batch committed, in event order. A batch whose commit
+itself fails for good (a deferred constraint, a value PostgreSQL refuses only at COMMIT) is split in two
+and each half redone in its own transaction, in order, until the event that cannot commit is alone.
 
 `UnitOfWork` and `BatchUnitOfWork` hold the logic every implementation shares; `shared.db.unit_of_work`
 has the PostgreSQL ones, `tests/support/uow.py` the in-memory ones handler tests use.
@@ -98,7 +100,12 @@ class UnitOfWork(ABC, Generic[R]):
             self._after_commit.clear()
             await self._rollback()
             return
-        await self._commit()
+        try:
+            await self._commit()
+        except BaseException:
+            self._after_commit.clear()
+            await self._rollback()  # the connection goes back whatever the commit left open
+            raise
         actions, self._after_commit = self._after_commit, []
         if self.deferred is not None:
             self.deferred.extend(actions)
@@ -113,7 +120,8 @@ class UnitOfWork(ABC, Generic[R]):
 
     @abstractmethod
     async def _commit(self) -> None:
-        """Commit the transaction (the claim, the effect and the outbox rows together)."""
+        """Commit the transaction (the claim, the effect and the outbox rows together). When it raises,
+        `_rollback` is called next (it must then undo what is left, or nothing)."""
 
     @abstractmethod
     async def _rollback(self) -> None:
@@ -159,7 +167,11 @@ class BatchUnitOfWork(ABC, Generic[R]):
         if exc_type is not None:
             await self._rollback()
             return
-        await self._commit()
+        try:
+            await self._commit()
+        except BaseException:
+            await self._rollback()  # the connection goes back whatever the commit left open
+            raise
 
     @abstractmethod
     async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
@@ -181,7 +193,8 @@ class BatchUnitOfWork(ABC, Generic[R]):
 
     @abstractmethod
     async def _commit(self) -> None:
-        """Commit the batch (claims, effects, outbox rows) and wake the relay once if anything was emitted."""
+        """Commit the batch (claims, effects, outbox rows) and wake the relay once if anything was emitted.
+        When it raises, `_rollback` is called next (it must then undo what is left, or nothing)."""
 
     @abstractmethod
     async def _rollback(self) -> None:
@@ -222,6 +235,14 @@ async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, 
     releases its claim: it fails alone. A transient error, or an unknown one before the last attempt,
     propagates and rolls back the whole batch (the caller retries it). After the commit each event's
     after-commit actions run, in event order, with its log context.
+
+    The commit itself may fail for good, where no savepoint saw it: a deferred constraint, or a value
+    PostgreSQL refuses only at COMMIT. Classified the same way (a transient error, or an unknown one before
+    the last attempt, propagates: the caller retries the whole batch), such a failure splits the events
+    that had run into two halves, each redone in a transaction of its own, the first half committed before
+    the second starts (order per key kept), and halves that fail are split again, until the event that
+    cannot commit is alone: it fails (its claim rolled back with its transaction) and the others commit. A
+    failed commit of a batch in which no event ran is raised. Logged as `batch_commit_failed`.
     """
     outcomes = [Outcome() for _ in consumed]
     todo: list[tuple[int, Any, Any]] = []  # (index, payload, handler)
@@ -234,30 +255,61 @@ async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, 
             todo.append((i, envelope.payload(model), handler))
         except (ValueError, ValidationError) as exc:
             outcomes[i].failure = (type(exc).__name__, str(exc))
-    if not todo:
-        return outcomes
+    if todo:
+        await _dispatch_in_one_transaction(todo, consumed, outcomes, batch, clock=clock, last_attempt=last_attempt)
+    return outcomes
+
+
+async def _dispatch_in_one_transaction(todo: Sequence[tuple[int, Any, Any]],
+                                       consumed: Sequence[tuple[Envelope, Delivery]], outcomes: list[Outcome],
+                                       batch: Callable[[], BatchUnitOfWork[Any]], *, clock: Callable[[], datetime],
+                                       last_attempt: bool) -> None:
+    """`dispatch_batch`'s transaction for the events `todo` (index into `consumed` and `outcomes`, payload,
+    handler), filling their outcomes; splits `todo` when the commit fails for good (see `dispatch_batch`)."""
     deferred: list[tuple[int, list[AfterCommit]]] = []
-    async with batch() as tx:
-        unclaimed = await tx.claim([consumed[i] for i, _, _ in todo])
-        for i, payload, handler in todo:
-            envelope = consumed[i][0]
-            if envelope.event_id not in unclaimed:  # in the inbox already, or twice in this batch
-                outcomes[i].result = "duplicate"
-                continue
-            unclaimed.discard(envelope.event_id)
-            _bind(envelope)
-            try:
-                uow = tx.event(envelope, clock())
-                uow.deferred = actions = []
-                async with uow:
-                    outcomes[i].result = await handler(payload, uow)
-            except Exception as exc:  # noqa: BLE001 - classified: transient or not yet given up re-raises
-                outcomes[i].failure = permanent_failure(exc, last_attempt=last_attempt)
-                await tx.release(envelope.event_id)
-            else:
-                deferred.append((i, actions))
-            finally:
-                _unbind()
+    committing = False
+    try:
+        async with batch() as tx:
+            unclaimed = await tx.claim([consumed[i] for i, _, _ in todo])
+            for i, payload, handler in todo:
+                envelope = consumed[i][0]
+                if envelope.event_id not in unclaimed:  # in the inbox already, or twice in this batch
+                    outcomes[i].result = "duplicate"
+                    continue
+                unclaimed.discard(envelope.event_id)
+                _bind(envelope)
+                try:
+                    uow = tx.event(envelope, clock())
+                    uow.deferred = actions = []
+                    async with uow:
+                        outcomes[i].result = await handler(payload, uow)
+                except Exception as exc:  # noqa: BLE001 - classified: transient or not yet given up re-raises
+                    outcomes[i].failure = permanent_failure(exc, last_attempt=last_attempt)
+                    await tx.release(envelope.event_id)
+                else:
+                    deferred.append((i, actions))
+                finally:
+                    _unbind()
+            committing = True
+    except Exception as exc:
+        ran = [i for i, _actions in deferred]
+        if not committing or not ran:
+            raise
+        failure = permanent_failure(exc, last_attempt=last_attempt)  # raises a transient one, or unknown too early
+        for i in ran:
+            outcomes[i].result = None  # rolled back with the batch: redone below, or failed
+        log.warning("batch_commit_failed", error=repr(exc)[:500], events=len(ran),
+                    first_event_id=str(consumed[ran[0]][0].event_id),
+                    next="the event fails alone" if len(ran) == 1 else "split in two halves, redone in order")
+        if len(ran) == 1:
+            outcomes[ran[0]].failure = failure
+            return
+        redo = [item for item in todo if item[0] in set(ran)]
+        half = len(redo) // 2
+        for part in (redo[:half], redo[half:]):
+            await _dispatch_in_one_transaction(part, consumed, outcomes, batch, clock=clock,
+                                               last_attempt=last_attempt)
+        return
     for i, actions in deferred:
         if not actions:
             continue
@@ -268,7 +320,6 @@ async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, 
             _unbind()
         if words:
             outcomes[i].result = ",".join([outcomes[i].result or "", *words])
-    return outcomes
 
 
 Handler = Callable[[Any, Any], Awaitable[str]]

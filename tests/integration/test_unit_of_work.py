@@ -1,5 +1,6 @@
 """The PostgreSQL unit of work on a real schema: the inbox claim, the effect and the outbox rows commit
-together or not at all, and work registered for after the commit runs only after it."""
+together or not at all, work registered for after the commit runs only after it, and a batch whose COMMIT
+PostgreSQL refuses (a deferred constraint) is split until the event that cannot commit is alone."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 
 from services.router.adapters.repository import RouterRepository
 from shared.db.pool import create_pool
-from shared.db.unit_of_work import PgUnitOfWork
-from shared.events import Envelope, RoutingDecided, RoutingFields
+from shared.db.unit_of_work import PgBatchUnitOfWork, PgUnitOfWork
+from shared.events import CaseStatusChanged, Envelope, RoutingDecided, RoutingFields
 from shared.kafka import Delivery
+from shared.service_layer import UnitOfWork, dispatch_batch
 from support.uow import event
 from support.wait import eventually
 
@@ -134,3 +136,50 @@ async def test_the_relay_is_woken_by_a_commit_and_not_by_a_rollback(pool: asyncp
 
     assert heard == [channel_name(schema)]
     assert await counts(pool) == (1, 3)
+
+
+async def test_a_batch_whose_commit_a_deferred_constraint_refuses_is_split_and_only_the_bad_event_fails(
+        pool: asyncpg.Pool, schema: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE scratch_parent (id text PRIMARY KEY);"
+                           "CREATE TABLE scratch_child (id text PRIMARY KEY, parent text NOT NULL"
+                           " REFERENCES scratch_parent (id) DEFERRABLE INITIALLY DEFERRED);"
+                           "INSERT INTO scratch_parent VALUES ('known')")
+
+    async def handle(payload: CaseStatusChanged, uow: UnitOfWork[asyncpg.Connection]) -> str:
+        notes = payload.status_notes or ""
+        # passes at the INSERT (the check is deferred): PostgreSQL refuses only the COMMIT
+        await uow.repo.execute("INSERT INTO scratch_child VALUES ($1, $2)", notes,
+                               "missing" if notes == "orphan" else "known")
+        await uow.emit(payload, subject=payload.case_id)
+        return "recorded"
+
+    case = uuid4()
+    envelopes = [event(CaseStatusChanged(case_id=case, service_request_id="DEMO-26-000001", jurisdiction_id="demo",
+                                         status="closed", status_notes=n), subject=str(case))
+                 for n in ("one", "two", "orphan", "four", "five")]
+    consumed = [(e, Delivery(topic="cases.lifecycle", partition=0, offset=i, consumer=schema))
+                for i, e in enumerate(envelopes)]
+
+    def batch() -> PgBatchUnitOfWork[asyncpg.Connection]:
+        return PgBatchUnitOfWork(pool, service=schema, repository=lambda conn: conn)
+
+    table = {CaseStatusChanged.event_type: (CaseStatusChanged, handle)}
+    with pytest.raises(asyncpg.ForeignKeyViolationError):  # before the last attempt: the batch is retried whole
+        await dispatch_batch(table, consumed, batch, clock=lambda: NOW, last_attempt=False)
+    assert await counts(pool) == (0, 0)
+
+    outcomes = await dispatch_batch(table, consumed, batch, clock=lambda: NOW, last_attempt=True)
+
+    assert outcomes[2].failure is not None and outcomes[2].failure[0] == "ForeignKeyViolationError"
+    assert [o.result for i, o in enumerate(outcomes) if i != 2] == ["recorded"] * 4
+    good = [e for i, e in enumerate(envelopes) if i != 2]
+    async with pool.acquire() as conn:
+        inbox = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")}
+        caused = [Envelope.from_bytes(r["payload"]).causation_id
+                  for r in await conn.fetch("SELECT payload FROM outbox ORDER BY id")]
+        children = [r["id"] for r in await conn.fetch("SELECT id FROM scratch_child ORDER BY id")]
+    assert inbox == {e.event_id for e in good}, "the refused event is not claimed: a replay from the DLQ is handled"
+    assert caused == [e.event_id for e in good], "the case's events committed in their order"
+    assert sorted(children) == sorted(["one", "two", "four", "five"])
+    assert pool.get_size() - pool.get_idle_size() == 0, "every connection went back to the pool"

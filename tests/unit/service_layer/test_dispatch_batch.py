@@ -1,6 +1,7 @@
 """`dispatch_batch` on the in-memory batch unit of work: one transaction per batch, one inbox claim for all
 of it, a savepoint per event (an event that can never succeed fails alone), a transient error undoing
-the whole batch, after-commit work after the commit in event order."""
+the whole batch, after-commit work after the commit in event order, and a batch whose commit fails for good
+split until the event that cannot commit is alone."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 import structlog
 
 from shared.events import CaseStatusChanged, Envelope
-from shared.kafka import PermanentError
-from shared.service_layer import UnitOfWork
-from support.uow import FakeStore, event
+from shared.kafka import Delivery, PermanentError
+from shared.service_layer import UnitOfWork, dispatch_batch
+from support.uow import T0, FakeBatchUnitOfWork, FakeStore, event
 
 
 class Repo:
@@ -137,3 +138,67 @@ async def test_a_batch_without_an_event_the_service_consumes_opens_no_transactio
     outcomes = await store.handle_batch({}, [changed("a"), changed("b")])
 
     assert [o.result for o in outcomes] == [None, None] and store.commits == 0 and store.inbox == set()
+
+
+class CommitRefused(Exception):
+    """What a deferred constraint does: the statement passed, the COMMIT is refused."""
+
+
+class RefusingBatch(FakeBatchUnitOfWork[Repo]):
+    """A batch whose commit raises `error` when it would commit an event with the notes "deferred" (as
+    PostgreSQL does with a deferred constraint), rolling everything back; `sizes` records every commit tried."""
+
+    def __init__(self, store: FakeStore[Repo], error: Exception, sizes: list[list[str]]) -> None:
+        super().__init__(store)
+        self.error, self.sizes = error, sizes
+
+    async def _commit(self) -> None:
+        notes = [str(e.data["status_notes"]) for e in self.pending]
+        self.sizes.append(notes)
+        if "deferred" in notes:
+            raise self.error
+        await super()._commit()
+
+
+async def refused(store: FakeStore[Repo], seen: list[Any], envelopes: list[Envelope], error: Exception,
+                  sizes: list[list[str]], *, last_attempt: bool) -> list[Any]:
+    consumed = [(e, Delivery(topic="t", partition=0, offset=i, consumer="svc")) for i, e in enumerate(envelopes)]
+    return await dispatch_batch(table(store, seen), consumed, lambda: RefusingBatch(store, error, sizes),
+                                clock=lambda: T0, last_attempt=last_attempt)
+
+
+async def test_a_commit_refused_for_good_is_retried_then_split_until_the_event_that_cannot_commit_fails_alone(
+        ) -> None:
+    store: FakeStore[Repo] = FakeStore(Repo(), "svc")
+    seen: list[Any] = []
+    sizes: list[list[str]] = []
+    batch = [changed(n) for n in ("a", "b", "deferred", "d", "e", "f")]
+
+    with pytest.raises(CommitRefused):  # an unknown error: the caller retries the whole batch first
+        await refused(store, seen, batch, CommitRefused("deferred constraint"), sizes, last_attempt=False)
+    assert store.repo.rows == [] and store.inbox == set() and store.outbox == [] and seen == []
+
+    sizes.clear()
+    outcomes = await refused(store, seen, batch, CommitRefused("deferred constraint"), sizes, last_attempt=True)
+
+    assert outcomes[2].failure == ("CommitRefused", "CommitRefused('deferred constraint')")
+    assert outcomes[2].result is None
+    assert [o.result for i, o in enumerate(outcomes) if i != 2] == ["recorded,sent"] * 5
+    assert sizes == [["a", "b", "deferred", "d", "e", "f"], ["a", "b", "deferred"], ["a"], ["b", "deferred"], ["b"],
+                     ["deferred"], ["d", "e", "f"]], "halves in order, each committed before the next starts"
+    assert store.repo.rows == ["a", "b", "d", "e", "f"]
+    assert [e.causation_id for e in store.outbox] == [e.event_id for i, e in enumerate(batch) if i != 2]
+    assert store.inbox == {("svc", e.event_id) for i, e in enumerate(batch) if i != 2}
+    assert [s[0] for s in seen] == ["a", "b", "d", "e", "f"], "after-commit work once, after its own commit"
+    assert [s[1] for s in seen] == [1, 2, 3, 3, 3]
+
+
+async def test_a_commit_refused_by_a_transient_error_is_never_split_and_raises_for_a_retry() -> None:
+    store: FakeStore[Repo] = FakeStore(Repo(), "svc")
+    sizes: list[list[str]] = []
+
+    with pytest.raises(OSError):
+        await refused(store, [], [changed("a"), changed("deferred")], OSError("connection reset"), sizes,
+                      last_attempt=True)
+
+    assert sizes == [["a", "deferred"]] and store.repo.rows == [] and store.inbox == set()
