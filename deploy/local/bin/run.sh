@@ -69,13 +69,9 @@ omni311 is running (jurisdiction $OMNI311_JURISDICTION):
   mail (GreenMail) smtp 127.0.0.1:3025  imap 127.0.0.1:3143
   replay report    var/replay-report.json
 MSG
-if [[ -n "${SCALE:-}" ]]; then
-  # Replica i of a service on its port + 100 × (i − 1), in the service's consumer group.
-  "$PY" "$BIN/scale.py" "$SCALE" | while read -r name service port; do
-    printf '  replica          %-11s http://127.0.0.1:%s/metrics  (consumer group %s, log var/run/%s.log)\n' \
-      "$name" "$port" "$service" "$name"
-  done
-fi
+# Replica i of a service on its port + 100 × (i − 1), in the service's consumer group (its real id, with the
+# topic prefix: nyc.case).
+"$PY" "$BIN/scale.py" --banner "${SCALE:-}"
 cat <<MSG
   staff workbench  http://127.0.0.1:8088/   (development sign-in, one per role, below)
 MSG
