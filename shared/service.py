@@ -29,7 +29,7 @@ from shared.db.outbox import OutboxRelay, oldest_unpublished_age_s
 from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgBatchUnitOfWork, PgUnitOfWork
 from shared.events import Envelope
-from shared.service_layer import Handlers, dispatch_batch
+from shared.service_layer import BatchPrepare, Handlers, dispatch_batch
 from shared.kafka import (BatchCallback, BatchResult, Consumed, Consumer, Rejected, create_broker, create_producer,
                           ensure_topics, outbox_publisher)
 from shared.logs import configure_logging, get_logger
@@ -116,20 +116,21 @@ class Runtime:
         self._add_probes()
         self._add_documents()
 
-    def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any]
-                      ) -> BatchCallback:
+    def event_handler(self, handlers: Callable[[], Handlers], repository: Callable[[asyncpg.Connection], Any], *,
+                      prepare: BatchPrepare | None = None) -> BatchCallback:
         """The consume callback of a state-owning service, for `Consumer.handle_batch`: a batch runs in one
         `PgBatchUnitOfWork` on this service's pool (`dispatch_batch`: one inbox claim statement, each event's
         handler from `handlers()` (built once the service started) in a savepoint with `repository` on the
         transaction's connection, one commit). Event types missing from the table are other consumers' events
         on a shared topic: committed untouched. Events that can never succeed are returned as rejected.
+        `prepare` runs once per batch transaction before its handlers (`shared.service_layer.BatchPrepare`).
         """
 
         async def call(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
             outcomes = await dispatch_batch(
                 handlers(), [(c.envelope, c.delivery) for c in consumed],
                 lambda: PgBatchUnitOfWork(self.db, service=self.service, repository=repository),
-                clock=self.clock, last_attempt=last_attempt)
+                clock=self.clock, last_attempt=last_attempt, prepare=prepare)
             result = BatchResult()
             for item, outcome in zip(consumed, outcomes, strict=True):
                 if outcome.failure is not None:

@@ -223,7 +223,7 @@ def _unbind() -> None:
 
 async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, Delivery]],
                          batch: Callable[[], BatchUnitOfWork[Any]], *, clock: Callable[[], datetime],
-                         last_attempt: bool = True) -> list[Outcome]:
+                         last_attempt: bool = True, prepare: BatchPrepare | None = None) -> list[Outcome]:
     """Handle a batch of consumed events (in partition-offset order) in one transaction; returns one
     `Outcome` per event, in the same order.
 
@@ -235,6 +235,9 @@ async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, 
     releases its claim: it fails alone. A transient error, or an unknown one before the last attempt,
     propagates and rolls back the whole batch (the caller retries it). After the commit each event's
     after-commit actions run, in event order, with its log context.
+
+    `prepare` (see `BatchPrepare`), when given, runs in each transaction after the claims and before the
+    first handler, with the payloads of the events claimed in it; what it raises rolls that transaction back.
 
     The commit itself may fail for good, where no savepoint saw it: a deferred constraint, or a value
     PostgreSQL refuses only at COMMIT. Classified the same way (a transient error, or an unknown one before
@@ -256,14 +259,15 @@ async def dispatch_batch(handlers: Handlers, consumed: Sequence[tuple[Envelope, 
         except (ValueError, ValidationError) as exc:
             outcomes[i].failure = (type(exc).__name__, str(exc))
     if todo:
-        await _dispatch_in_one_transaction(todo, consumed, outcomes, batch, clock=clock, last_attempt=last_attempt)
+        await _dispatch_in_one_transaction(todo, consumed, outcomes, batch, clock=clock, last_attempt=last_attempt,
+                                           prepare=prepare)
     return outcomes
 
 
 async def _dispatch_in_one_transaction(todo: Sequence[tuple[int, Any, Any]],
                                        consumed: Sequence[tuple[Envelope, Delivery]], outcomes: list[Outcome],
                                        batch: Callable[[], BatchUnitOfWork[Any]], *, clock: Callable[[], datetime],
-                                       last_attempt: bool) -> None:
+                                       last_attempt: bool, prepare: BatchPrepare | None) -> None:
     """`dispatch_batch`'s transaction for the events `todo` (index into `consumed` and `outcomes`, payload,
     handler), filling their outcomes; splits `todo` when the commit fails for good (see `dispatch_batch`)."""
     deferred: list[tuple[int, list[AfterCommit]]] = []
@@ -271,6 +275,9 @@ async def _dispatch_in_one_transaction(todo: Sequence[tuple[int, Any, Any]],
     try:
         async with batch() as tx:
             unclaimed = await tx.claim([consumed[i] for i, _, _ in todo])
+            if prepare is not None:
+                await _prepare(prepare, tx, [(consumed[i][0], payload) for i, payload, _ in todo
+                                             if consumed[i][0].event_id in unclaimed], clock())
             for i, payload, handler in todo:
                 envelope = consumed[i][0]
                 if envelope.event_id not in unclaimed:  # in the inbox already, or twice in this batch
@@ -308,7 +315,7 @@ async def _dispatch_in_one_transaction(todo: Sequence[tuple[int, Any, Any]],
         half = len(redo) // 2
         for part in (redo[:half], redo[half:]):
             await _dispatch_in_one_transaction(part, consumed, outcomes, batch, clock=clock,
-                                               last_attempt=last_attempt)
+                                               last_attempt=last_attempt, prepare=prepare)
         return
     for i, actions in deferred:
         if not actions:
@@ -322,11 +329,36 @@ async def _dispatch_in_one_transaction(todo: Sequence[tuple[int, Any, Any]],
             outcomes[i].result = ",".join([outcomes[i].result or "", *words])
 
 
+async def _prepare(prepare: BatchPrepare, tx: BatchUnitOfWork[Any], claimed: Sequence[tuple[Envelope, Any]],
+                   now: datetime) -> None:
+    """Run `prepare` once on the payloads of `claimed` (each event once), in a unit of work of the batch."""
+    seen: set[UUID] = set()
+    payloads = []
+    for envelope, payload in claimed:
+        if envelope.event_id not in seen:  # the same event twice in a batch runs once
+            seen.add(envelope.event_id)
+            payloads.append(payload)
+    if not payloads:
+        return
+    uow = tx.event(claimed[0][0], now)
+    uow.deferred = []
+    async with uow:
+        await prepare(payloads, uow)
+
+
 Handler = Callable[[Any, Any], Awaitable[str]]
 """handler(payload, uow) -> a short word for the log ("opened", "duplicate", "skipped", ...)."""
 
 Handlers = Mapping[str, tuple[type[EventData], Handler]]
 """event type -> (payload class, handler): what a service consumes, in one place."""
+
+BatchPrepare = Callable[[Sequence[Any], UnitOfWork[Any]], Awaitable[None]]
+"""prepare(payloads, uow): what a batch's transaction does once before its handlers, with the payloads of
+the events claimed in it, in batch order, on a unit of work of the batch (a savepoint, under the first
+claimed event's envelope): the locks it takes stay held until the transaction ends. For the locks the
+handlers need, taken all at once in one order so that two replicas' batches cannot deadlock (services/dedup,
+`lock_categories`). It must not emit, and must raise only what no single event caused (the transaction is
+rolled back and retried: an error is never laid on one event)."""
 
 
 async def dispatch(handlers: Handlers, envelope: Envelope, unit_of_work: Callable[[], Any]) -> str | None:
