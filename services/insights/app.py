@@ -1,4 +1,4 @@
-"""Insights bootstrap: wires the projection, the handlers, the subscription, the metrics loop and the routes.
+"""Insights bootstrap: wires the projection, the handlers, the subscriptions, the metrics loop and the routes.
 
 Consumes `cases.lifecycle` (opened, routed, status changed, merged, unmerged, recategorised, SLA breached,
 followed, survey answered, personal data erased) and `intake.messages` (`intake.help_deflected`); produces
