@@ -330,6 +330,106 @@ async def test_a_case_number_given_out_is_not_taken_back_by_a_rollback(pool: asy
         assert await repo.next_case_number() == 3
 
 
+# --- the merged statements of the consume path: one round trip each ------------------------------------------
+
+
+async def test_the_look_up_reserves_a_case_number_only_for_a_message_that_opens_a_case(pool: asyncpg.Pool) -> None:
+    async with repository(pool) as repo:
+        case = await open_case(repo, "DEMO-26-000001", "SM1")
+        first = await repo.threading_facts("sms", "SM2", hinted=None, reply_ids=[], reserve_number=True)
+        repeat = await repo.threading_facts("sms", "SM1", hinted=None, reply_ids=[], reserve_number=True)
+        threaded = await repo.threading_facts("sms", "SM3", hinted=None, reply_ids=["SM1"], reserve_number=True)
+        asked_not = await repo.threading_facts("sms", "SM4", hinted=None, reply_ids=[])
+        second = await repo.threading_facts("sms", "SM5", hinted=None, reply_ids=[], reserve_number=True)
+
+    assert (first.reserved_number, second.reserved_number) == (1, 2), "no number taken for the others"
+    assert repeat.held_by == case and repeat.reserved_number is None
+    assert threaded.replied_theirs == case and threaded.reserved_number is None
+    assert asked_not == ThreadingFacts()
+    assert thread_into(first, "k1") is None and not is_repeat(first)
+
+
+async def test_a_case_opens_in_one_statement_with_its_reporter_message_and_timeline_in_order(
+        pool: asyncpg.Pool) -> None:
+    msg = received("SM1", contact_key="k9")
+    case_id = case_id_for("sms", "SM1")
+    event_id = uuid4()
+    row = records.new_case_row(msg, case_id=case_id, number="DEMO-26-000007", jurisdiction_id="demo",
+                               correlation_id=uuid4(), now=NOW)
+    message = records.message_row(msg, case_id=case_id, message_id=message_id_for("sms", "SM1"), event_id=event_id)
+    async with repository(pool) as repo:
+        await repo.upsert_reporter("k9", "email", {"name": "Ann", "email": "ann@example.org"}, NOW - DAY)
+        await repo.open_case(("k9", "sms", {"name": None, "phone": "+15555550100"}, NOW), row, message, at=NOW,
+                             event_id=event_id, entries=[("opened", {"n": 1}), ("location_checked", {"n": 2}),
+                                                         ("third", {"actor": "system", "role": "system"})])
+        with pytest.raises(asyncpg.UniqueViolationError):  # the same case again: nothing of it is written
+            async with repo.conn.transaction():
+                await repo.open_case(("k8", "sms", {}, NOW), row, message, at=NOW, event_id=event_id,
+                                     entries=[("opened", {})])
+        with pytest.raises(ValueError, match="at least one timeline entry"):
+            await repo.open_case(("k8", "sms", {}, NOW), row, message, at=NOW, event_id=event_id, entries=[])
+
+    reporter = await pool.fetchrow("SELECT channel, pii, first_seen, last_seen FROM reporters WHERE contact_key = 'k9'")
+    assert dict(reporter) == {"channel": "email", "pii": {"name": "Ann", "email": "ann@example.org",
+                                                          "phone": "+15555550100"},
+                              "first_seen": NOW - DAY, "last_seen": NOW}, "as upsert_reporter merges"
+    assert await pool.fetchval("SELECT count(*) FROM reporters WHERE contact_key = 'k8'") == 0
+    assert await pool.fetchval("SELECT service_request_id FROM cases") == "DEMO-26-000007"
+    assert await pool.fetchval("SELECT event_id FROM messages WHERE case_id = $1", case_id) == event_id
+    timeline = await pool.fetch("SELECT kind, event_id, at, actor FROM timeline WHERE case_id = $1 ORDER BY id",
+                                case_id)
+    assert [(t["kind"], t["event_id"], t["at"], t["actor"]) for t in timeline] == [
+        ("opened", event_id, NOW, None), ("location_checked", event_id, NOW, None), ("third", event_id, NOW, "system")]
+
+
+async def test_a_change_updates_the_case_and_appends_its_entries_in_one_statement(pool: asyncpg.Pool) -> None:
+    async with repository(pool) as repo:
+        case_id = await open_case(repo, "DEMO-26-000001", "SM1")
+        await repo.change_case(case_id, {"queue": "roads", "priority": 2}, at=NOW + DAY, event_id=None,
+                               entries=[("routed", {"queue": "roads"}), ("located", {})])
+        with pytest.raises(asyncpg.CheckViolationError):  # refused: neither the change nor its entry is kept
+            async with repo.conn.transaction():
+                await repo.change_case(case_id, {"status": "acknowledged"}, at=NOW, event_id=None,
+                                       entries=[("routed", {})])
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            async with repo.conn.transaction():
+                await repo.change_case(uuid4(), {"queue": "x"}, at=NOW, event_id=None, entries=[("routed", {})])
+
+    assert dict(await pool.fetchrow("SELECT queue, priority, status FROM cases")) == {
+        "queue": "roads", "priority": 2, "status": "open"}
+    assert [r["kind"] for r in await pool.fetch("SELECT kind FROM timeline ORDER BY id")] == ["routed", "located"]
+
+
+async def test_a_case_read_with_its_clock_locks_both_and_hands_the_clock_to_the_next_locked_read(
+        pool: asyncpg.Pool) -> None:
+    async with repository(pool) as repo:
+        case_id = await open_case(repo, "DEMO-26-000001", "SM1")
+        bare = await open_case(repo, "DEMO-26-000002", "SM2")
+        clock = {"case_id": case_id, "generation": 1, "clock": "calendar", "started_at": NOW,
+                 "routed_due_at": NOW + DAY, "due_at": NOW + DAY, "warn_at": NOW + DAY / 2, "total_s": 86400.0,
+                 "state": "running", "paused_at": None, "remaining_s": None, "warning_fired_at": None,
+                 "breach_fired_at": None}
+        await repo.save_sla_clock(clock, NOW)
+    async with repository(pool) as repo:
+        case = await repo.case_with_clock(case_id)
+        assert case == await repo.get_case(case_id)
+        async with pool.acquire() as other:
+            for table in ("cases", "sla_clocks"):
+                with pytest.raises(asyncpg.LockNotAvailableError):  # both rows are locked FOR UPDATE
+                    await other.execute(f"SELECT 1 FROM {table} WHERE case_id = $1 FOR UPDATE NOWAIT", case_id)
+        kept = repo.locked_clocks[case_id]
+        assert kept is not None and kept["due_at"] == NOW + DAY and kept["next_fire_at"] == NOW + DAY / 2
+        assert await repo.sla_clock(case_id, for_update=True) == kept == await repo.sla_clock(case_id)
+        assert case_id not in repo.locked_clocks, "handed once; the next read asks the database"
+        assert await repo.case_with_clock(bare) is not None and repo.locked_clocks[bare] is None
+        assert await repo.sla_clock(bare, for_update=True) is None
+        await repo.case_with_clock(case_id)
+        await repo.save_sla_clock({**clock, "generation": 2}, NOW)
+        assert case_id not in repo.locked_clocks, "a clock written is read again"
+        assert (await repo.sla_clock(case_id, for_update=True) or {})["generation"] == 2
+        assert await repo.case_with_clock(uuid4()) is None
+
+
 # --- CaseReads: the case API's queries ------------------------------------------------------------------------
 
 

@@ -38,10 +38,17 @@ class ClockQueries:
     Any method may raise `asyncpg.PostgresError`."""
 
     conn: asyncpg.Connection
+    locked_clocks: dict[UUID, dict[str, Any] | None]
+    """Clocks read and locked together with their case (`CaseRepository.case_with_clock`), by case id, each
+    handed once to the next `sla_clock(case_id, for_update=True)` instead of a second read; a clock written
+    or stopped here is dropped from it. The repository lives for one unit of work."""
 
     async def sla_clock(self, case_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
         """The case's clock (with `next_fire_at`), None when it has none; with `for_update` the row stays
-        locked until the transaction ends."""
+        locked until the transaction ends (a clock locked with its case by `case_with_clock` is given as
+        read then, without a round trip)."""
+        if for_update and case_id in self.locked_clocks:
+            return self.locked_clocks.pop(case_id)
         row = await self.conn.fetchrow(
             f"SELECT {CLOCK_COLUMNS}, next_fire_at FROM sla_clocks WHERE case_id = $1"
             f"{' FOR UPDATE' if for_update else ''}", case_id)
@@ -52,6 +59,7 @@ class ClockQueries:
         (`SlaClock.to_row()`); `updated_at` = `now`. Raises `asyncpg.ForeignKeyViolationError` for an
         unknown case, `asyncpg.CheckViolationError` for a bad state or a paused clock without its pause
         fields, `KeyError` for a missing column."""
+        self.locked_clocks.pop(clock["case_id"], None)
         values = [clock[c] for c in _WRITABLE]
         cols = [*_WRITABLE, "updated_at"]
         params = ", ".join(f"${i + 1}" for i in range(len(cols)))
@@ -73,6 +81,7 @@ class ClockQueries:
     async def stop_clocks_of_closed_cases(self, now: datetime) -> int:
         """Stop the clocks still running or paused on closed cases (a case closed by a path that did not
         stop its clock); returns how many. Rows locked elsewhere are left for a later call."""
+        self.locked_clocks.clear()
         result = await self.conn.execute(
             "UPDATE sla_clocks k SET state = 'stopped', paused_at = COALESCE(k.paused_at, $1), updated_at = $1 "
             "WHERE k.case_id IN (SELECT o.case_id FROM sla_clocks o JOIN cases c ON c.case_id = o.case_id "

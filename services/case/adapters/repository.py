@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.case.adapters.clocks import ClockQueries
+from services.case.adapters.clocks import CLOCK_COLUMNS, ClockQueries
 from services.case.adapters.retention import RetentionQueries
 from services.case.domain.rules import CaseState
 from services.case.domain.threading import CaseRef, ThreadingFacts
@@ -25,6 +26,9 @@ left out: it is for the spatial filters only)."""
 
 MERGE_CHAIN_LIMIT = 20
 """How many merges `merge_chain` follows at most (a chain is one or two long in practice)."""
+
+CLOCK_COLUMNS_LIST = tuple(c.strip() for c in CLOCK_COLUMNS.split(","))
+"""The stored columns of an SLA clock, one by one."""
 
 UnstorableValue = asyncpg.exceptions.DataError
 """What PostgreSQL raises for a value it refuses as data (SQLSTATE class 22: a NUL byte in text, a number
@@ -49,10 +53,39 @@ LEFT JOIN LATERAL (SELECT true AS pending FROM withdrawals WHERE channel = $1 AN
                    AND applied_at IS NULL LIMIT 1) withdrawn ON true
 """
 
+# The same look-ups taking the next case number when none of them names a case (the message then opens
+# one): nextval is volatile, so CASE evaluates it only on that branch and a threaded message takes none.
+_THREADING_FACTS_RESERVING = _THREADING_FACTS.replace(
+    "withdrawn.pending AS withdrawn_first",
+    "withdrawn.pending AS withdrawn_first,\n"
+    "       CASE WHEN held.case_id IS NULL AND hinted.case_id IS NULL AND ours.case_id IS NULL\n"
+    "                 AND theirs.case_id IS NULL AND answered.case_id IS NULL\n"
+    "            THEN nextval('case_number_seq') END AS reserved_number")
 
-def _insert(table: str, row: dict[str, Any]) -> str:
+_TIMELINE_COLUMNS = "case_id, at, kind, event_id, detail, actor, role"
+
+_UPSERT_REPORTER = (
+    "INSERT INTO reporters (contact_key, channel, pii, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (contact_key) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
+    "pii = reporters.pii || jsonb_strip_nulls(EXCLUDED.pii)")
+
+
+def _insert(table: str, row: dict[str, Any], first: int = 1) -> str:
     cols = list(row)
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})"
+    return (f"INSERT INTO {table} ({', '.join(cols)}) "
+            f"VALUES ({', '.join(f'${first + i}' for i in range(len(cols)))})")
+
+
+def _timeline_rows(case_id: UUID, at: datetime, event_id: UUID | None, entries: Sequence[tuple[str, dict[str, Any]]],
+                   first: int) -> tuple[str, list[Any]]:
+    """The ``VALUES`` list of `entries` (kind, detail) for `case_id`'s timeline, its parameters numbered from
+    `first`, and their values: one row per entry, in order (their `id`s are drawn in that order)."""
+    rows, args = [], []
+    for kind, detail in entries:
+        n = first + len(args)
+        rows.append(f"(${n}, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}, ${n + 5}, ${n + 6})")
+        args += [case_id, at, kind, event_id, detail, detail.get("actor"), detail.get("role")]
+    return ", ".join(rows), args
 
 
 class CaseRepository(ClockQueries, RetentionQueries):
@@ -70,9 +103,10 @@ class CaseRepository(ClockQueries, RetentionQueries):
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+        self.locked_clocks = {}
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
-                              reply_ids: list[str]) -> ThreadingFacts:
+                              reply_ids: list[str], reserve_number: bool = False) -> ThreadingFacts:
         """What the threading rule needs of one intake message (see `ThreadingFacts`), in one round trip.
 
         `channel`/`channel_message_id` are its intake key, `hinted` the canonical case number it quotes
@@ -85,8 +119,14 @@ class CaseRepository(ClockQueries, RetentionQueries):
         `withdrawn_first` a withdrawal of the intake key not applied yet (`withdrawals`). When
         several rows match `replied_ours` or `replied_theirs` one of them is taken, in no set order.
         Precedence between the facts is the domain's (`threading.is_repeat`, `threading.thread_into`).
+
+        With `reserve_number`, when none of the look-ups finds a case (the message opens one) the same
+        statement takes the next `case_number_seq` number (`reserved_number`; `next_case_number` is then not
+        needed): opening a case costs one round trip less. A number taken for an event rolled back later is
+        a gap, as with `next_case_number`.
         """
-        r = await self.conn.fetchrow(_THREADING_FACTS, channel, channel_message_id, hinted, reply_ids)
+        r = await self.conn.fetchrow(_THREADING_FACTS_RESERVING if reserve_number else _THREADING_FACTS,
+                                     channel, channel_message_id, hinted, reply_ids)
         hinted_case, answered_case = r["hinted_case"], r["answered_case"]
         return ThreadingFacts(
             held_by=r["held_by"],
@@ -94,6 +134,7 @@ class CaseRepository(ClockQueries, RetentionQueries):
             replied_ours=r["replied_ours"], replied_theirs=r["replied_theirs"],
             answered_by=CaseRef(answered_case, r["answered_reporter"]) if answered_case is not None else None,
             withdrawn_first=bool(r["withdrawn_first"]),
+            reserved_number=r["reserved_number"] if reserve_number else None,
         )
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
@@ -101,12 +142,7 @@ class CaseRepository(ClockQueries, RetentionQueries):
         of personal data) and `first_seen` = `last_seen` = `now` (aware UTC); one seen again gets
         `last_seen` = `now` and the non-null keys of `pii` merged over what was held (its first channel and
         `first_seen` stay)."""
-        await self.conn.execute(
-            "INSERT INTO reporters (contact_key, channel, pii, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4) "
-            "ON CONFLICT (contact_key) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
-            "pii = reporters.pii || jsonb_strip_nulls(EXCLUDED.pii)",
-            contact_key, channel, pii, now,
-        )
+        await self.conn.execute(_UPSERT_REPORTER, contact_key, channel, pii, now)
 
     async def next_case_number(self) -> int:
         """The next number of `case_number_seq` (a positive `int`, shared by every year). Not rolled back
@@ -134,6 +170,44 @@ class CaseRepository(ClockQueries, RetentionQueries):
         `case_id`, `asyncpg.UndefinedColumnError` for a key that is no column.
         """
         await self.conn.execute(_insert("messages", row), *row.values())
+
+    async def open_case(self, reporter: tuple[str, str, dict[str, Any], datetime], case_row: dict[str, Any],
+                        message_row: dict[str, Any], *, at: datetime, event_id: UUID | None,
+                        entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Open a case in one statement (one round trip instead of one per row): remember its reporter
+        (`reporter` = (contact_key, channel, pii, now), as `upsert_reporter`), insert its `cases` row
+        (`case_row`, as `insert_case`) and its first `messages` row (`message_row`, as `insert_message`), and
+        append `entries` ((kind, detail) pairs, at least one, in order) to its timeline at `at` (aware UTC)
+        for `event_id`, as `add_timeline` does one by one.
+
+        The foreign keys between the rows are checked at the end of the statement, so the reporter and the
+        case written by it satisfy them. Raises what `insert_case` and `insert_message` raise (e.g.
+        `asyncpg.UniqueViolationError` for a case or message already held); nothing of it is then written.
+        """
+        if not entries:
+            raise ValueError("a case opens with at least one timeline entry")
+        args: list[Any] = list(reporter)
+        case_sql = _insert("cases", case_row, first=len(args) + 1)
+        args += case_row.values()
+        message_sql = _insert("messages", message_row, first=len(args) + 1)
+        args += message_row.values()
+        values, timeline_args = _timeline_rows(case_row["case_id"], at, event_id, entries, first=len(args) + 1)
+        await self.conn.execute(
+            f"WITH reporter AS ({_UPSERT_REPORTER}), opened AS ({case_sql}), message AS ({message_sql}) "
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args)
+
+    async def change_case(self, case_id: UUID, fields: dict[str, Any], *, at: datetime, event_id: UUID | None,
+                          entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`update_case(case_id, fields)` and `add_timeline` of each of `entries` ((kind, detail) pairs, at least
+        one, in order) at `at` for `event_id`, in one statement (one round trip). Raises what those raise;
+        nothing of it is then written."""
+        if not fields or not entries:
+            raise ValueError("a change sets at least one column and writes at least one timeline entry")
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(fields))
+        values, timeline_args = _timeline_rows(case_id, at, event_id, entries, first=len(fields) + 2)
+        await self.conn.execute(
+            f"WITH changed AS (UPDATE cases SET {sets} WHERE case_id = $1) "
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", case_id, *fields.values(), *timeline_args)
 
     async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
         """The message held under that intake key (`message_id`, `case_id`, `description`, `media_url` a
@@ -167,8 +241,7 @@ class CaseRepository(ClockQueries, RetentionQueries):
         column names are fixed here, never from input. Entries read back in the order they were appended
         (`CaseReads.timeline`). Raises `asyncpg.ForeignKeyViolationError` for an unknown `case_id`."""
         await self.conn.execute(
-            "INSERT INTO timeline (case_id, at, kind, event_id, detail, actor, role) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             case_id, at, kind, event_id, detail, detail.get("actor"), detail.get("role"),
         )
 
@@ -180,6 +253,23 @@ class CaseRepository(ClockQueries, RetentionQueries):
             f"SELECT {CASE_COLUMNS} FROM cases WHERE case_id = $1{' FOR UPDATE' if for_update else ''}", case_id
         )
         return dict(row) if row else None
+
+    async def case_with_clock(self, case_id: UUID) -> dict[str, Any] | None:
+        """`get_case(case_id, for_update=True)` and the case's SLA clock read in the same statement, both rows
+        locked until the transaction ends (one round trip instead of two when a handler then moves the
+        clock): the clock (None: the case has none) is kept for the next `sla_clock(case_id,
+        for_update=True)` of this repository (`ClockQueries.locked_clocks`). None when there is no such
+        case (no clock is then kept)."""
+        row = await self.conn.fetchrow(
+            f"SELECT {CASE_COLUMNS}, (SELECT k FROM sla_clocks k WHERE k.case_id = $1 FOR UPDATE) AS sla_clock "
+            f"FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
+        if row is None:
+            return None
+        case = dict(row)
+        clock = case.pop("sla_clock")
+        self.locked_clocks[case_id] = (
+            {c: clock[c] for c in (*CLOCK_COLUMNS_LIST, "next_fire_at")} if clock is not None else None)
+        return case
 
     async def case_by_number(self, service_request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         """The case whose `service_request_id` is this (matched exactly), as `get_case` gives it, or None;

@@ -27,7 +27,10 @@ class ThreadingFacts:
     - `answered_by`: the earliest received case message that named this message as what it answers
       (its reply came first and opened a case);
     - `withdrawn_first`: the resident's withdrawal of this very message came before it and is not applied
-      yet (it is then held without its words).
+      yet (it is then held without its words);
+    - `reserved_number`: a case number the look-up took from the sequence because none of the facts above
+      names a case (so the message opens one: `is_repeat` and `thread_into` say so for such facts), saving
+      the opening its own round trip; None when it was not asked for or a fact names a case.
     """
 
     held_by: UUID | None = None
@@ -36,6 +39,7 @@ class ThreadingFacts:
     replied_theirs: UUID | None = None
     answered_by: CaseRef | None = None
     withdrawn_first: bool = False
+    reserved_number: int | None = None
 
 
 def is_repeat(facts: ThreadingFacts) -> bool:

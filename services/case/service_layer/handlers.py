@@ -125,7 +125,7 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
         msg = MessageReceived.model_validate(cleaned)
     facts = await uow.repo.threading_facts(
         msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction.id),
-        reply_ids=msg.in_reply_to)
+        reply_ids=msg.in_reply_to, reserve_number=True)
     if is_repeat(facts):
         log.info("intake_duplicate", channel=msg.channel)
         return "duplicate"
@@ -135,12 +135,12 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     withdrawn = facts.withdrawn_first
     if withdrawn:  # the resident deleted it before it reached us: held without its words
         msg = msg.model_copy(update={"description": "", "media_url": []})
-    await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)
     existing = thread_into(facts, msg.contact_key)
     if existing is not None:
+        await uow.repo.upsert_reporter(msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now)
         outcome = await _add_message(msg, existing, uow, jurisdiction=jurisdiction, clocks=clocks, place=place)
-    else:
-        outcome = await _open_case(msg, uow, jurisdiction=jurisdiction, place=place)
+    else:  # the reporter is remembered in the statement that opens the case
+        outcome = await _open_case(msg, uow, jurisdiction=jurisdiction, place=place, number=facts.reserved_number)
     if withdrawn:
         w = MessageWithdrawn(channel=msg.channel, channel_message_id=msg.channel_message_id,
                              contact_key=msg.contact_key, received_at=msg.received_at)
@@ -204,24 +204,26 @@ async def _resume_on_reply(case: Case, msg: MessageReceived, uow: Uow, *, jurisd
     await follow_sla(uow, after, current, jurisdiction=jurisdiction, clocks=clocks)
 
 
-async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction, place: CheckedLocation) -> str:
+async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdiction, place: CheckedLocation,
+                     number: int | None) -> str:
+    """Open the case `msg` asks for: its reporter, case, first message and timeline (`opened`, then
+    `location_checked` when the location was checked) in one statement (`CaseRepository.open_case`), and
+    `case.opened`. `number` is the sequence number the threading look-up reserved (None: one is taken now)."""
     env = _consumed(uow)
     case_id = case_id_for(msg.channel, msg.channel_message_id)
     year = records.requested_at(msg).astimezone(ZoneInfo(jurisdiction.timezone)).year
-    number = case_number(jurisdiction.id, year, await uow.repo.next_case_number())
-    await uow.repo.insert_case(records.new_case_row(msg, case_id=case_id, number=number,
-                                                    jurisdiction_id=jurisdiction.id,
-                                                    correlation_id=env.correlation_id, now=uow.now,
-                                                    workflow_status=jurisdiction.workflow.initial,
-                                                    location_check=place.check))
-    await uow.repo.insert_message(records.message_row(
-        msg, case_id=case_id, message_id=message_id_for(msg.channel, msg.channel_message_id),
-        event_id=env.event_id))
-    kind, detail = records.opened_entry(msg, number)
-    await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
+    number = case_number(jurisdiction.id, year, number if number is not None else await uow.repo.next_case_number())
+    entries = [records.opened_entry(msg, number)]
     if place.check:
-        kind, detail = records.location_checked_entry(place.check, corrected=place.corrected)
-        await uow.repo.add_timeline(case_id, uow.now, kind, env.event_id, detail)
+        entries.append(records.location_checked_entry(place.check, corrected=place.corrected))
+    await uow.repo.open_case(
+        (msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now),
+        records.new_case_row(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id,
+                             correlation_id=env.correlation_id, now=uow.now,
+                             workflow_status=jurisdiction.workflow.initial, location_check=place.check),
+        records.message_row(msg, case_id=case_id, message_id=message_id_for(msg.channel, msg.channel_message_id),
+                            event_id=env.event_id),
+        at=uow.now, event_id=env.event_id, entries=entries)
     await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id),
                    subject=case_id)
     return "opened"
@@ -289,19 +291,18 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
     hold."""
     r = decision.routing
     workflow = jurisdiction.workflow
-    case = await uow.repo.get_case(decision.case_id, for_update=True)
+    # The case and its SLA clock locked and read at once: arming the clock below reads it no more.
+    case = await uow.repo.case_with_clock(decision.case_id)
     if case is None:
         raise ValueError(f"routing decision for unknown case {decision.case_id}")
     before = case["workflow_status"]
     after = workflow.on_routed if before == workflow.initial else before
     placed = records.placed_point(case, r)
     update = {**records.routing_update(r, uow.now), "workflow_status": after, **placed}
-    await uow.repo.update_case(decision.case_id, update)
-    kind, detail = records.routed_entry(r, before=before, after=after)
-    await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
+    entries = [records.routed_entry(r, before=before, after=after)]
     if placed:
-        kind, detail = records.placed_entry(r)
-        await uow.repo.add_timeline(decision.case_id, uow.now, kind, _consumed(uow).event_id, detail)
+        entries.append(records.placed_entry(r))
+    await uow.repo.change_case(decision.case_id, update, at=uow.now, event_id=_consumed(uow).event_id, entries=entries)
     await uow.emit(records.case_routed({**case, **placed}, r), subject=decision.case_id)
     if clocks is not None and case["status"] == "open" and r.sla_due_at is not None:
         # The case as stored now is the locked row with this update: no second read (a round trip per event).

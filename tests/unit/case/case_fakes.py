@@ -41,7 +41,7 @@ class FakeCaseRepository:
         self.external: dict[tuple[UUID, str], dict[str, Any]] = {}
 
     async def threading_facts(self, channel: str, channel_message_id: str, *, hinted: str | None,
-                              reply_ids: list[str]) -> ThreadingFacts:
+                              reply_ids: list[str], reserve_number: bool = False) -> ThreadingFacts:
         held = [m["case_id"] for m in self.messages
                 if (m["channel"], m["channel_message_id"]) == (channel, channel_message_id)]
         numbered = [c for c in self.cases.values() if hinted and c["service_request_id"] == hinted]
@@ -49,6 +49,7 @@ class FakeCaseRepository:
         theirs = [m["case_id"] for m in self.messages if m["channel_message_id"] in reply_ids]
         answering = sorted((m for m in self.messages if channel_message_id in m["in_reply_to"]),
                            key=lambda m: m["received_at"])
+        opens = not (held or numbered or ours or theirs or answering)
         return ThreadingFacts(
             held_by=held[0] if held else None,
             hinted=CaseRef(numbered[0]["case_id"], numbered[0]["contact_key"]) if numbered else None,
@@ -57,6 +58,7 @@ class FakeCaseRepository:
             answered_by=(CaseRef(answering[0]["case_id"], self.cases[answering[0]["case_id"]]["contact_key"])
                          if answering else None),
             withdrawn_first=self._pending_withdrawal(channel, channel_message_id),
+            reserved_number=await self.next_case_number() if reserve_number and opens else None,
         )
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
@@ -81,6 +83,26 @@ class FakeCaseRepository:
         assert not any((m["channel"], m["channel_message_id"]) == (row["channel"], row["channel_message_id"])
                        for m in self.messages), "messages are unique per channel message"
         self.messages.append(row)
+
+    async def open_case(self, reporter: tuple[str, str, dict[str, Any], datetime], case_row: dict[str, Any],
+                        message_row: dict[str, Any], *, at: datetime, event_id: UUID | None,
+                        entries: list[tuple[str, dict[str, Any]]]) -> None:
+        assert entries, "a case opens with at least one timeline entry"
+        await self.upsert_reporter(*reporter)
+        await self.insert_case(case_row)
+        await self.insert_message(message_row)
+        for kind, detail in entries:
+            await self.add_timeline(case_row["case_id"], at, kind, event_id, detail)
+
+    async def change_case(self, case_id: UUID, fields: dict[str, Any], *, at: datetime, event_id: UUID | None,
+                          entries: list[tuple[str, dict[str, Any]]]) -> None:
+        assert fields and entries, "a change sets a column and writes a timeline entry"
+        await self.update_case(case_id, fields)
+        for kind, detail in entries:
+            await self.add_timeline(case_id, at, kind, event_id, detail)
+
+    async def case_with_clock(self, case_id: UUID) -> dict[str, Any] | None:
+        return await self.get_case(case_id, for_update=True)
 
     async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
         m = next((m for m in self.messages if (m["channel"], m["channel_message_id"]) == (channel, channel_message_id)),
