@@ -41,5 +41,5 @@ def create_app(settings: Settings | None = None) -> Any:
         table["h"] = handlers.handlers(*rules, similarity=similarity)
 
     rt.on_start.append(start)
-    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], DedupRepository))
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], DedupRepository, prepare=handlers.lock_categories))
     return rt.app

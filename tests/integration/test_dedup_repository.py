@@ -1,6 +1,7 @@
 """`DedupRepository` on real PostgreSQL/PostGIS: the SQL that the handler tests' in-memory fake copies
 (candidate search, projection upsert, decision log with merges and suggestions, target changes, unmerged
-pairs, the category lock) does what the fake says it does."""
+pairs, the category locks) does what the fake says it does, and two replicas' batches that meet two
+categories in opposite orders both commit (no deadlock) and the later sees the earlier's cases."""
 
 from __future__ import annotations
 
@@ -297,20 +298,20 @@ async def test_a_change_for_a_case_the_projection_does_not_hold_changes_nothing(
 # --- the category lock -----------------------------------------------------------------------------------
 
 
-async def test_a_category_lock_holds_that_category_alone_until_the_transaction_ends(pool: asyncpg.Pool) -> None:
+async def test_category_locks_hold_those_categories_alone_until_the_transaction_ends(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as holder, pool.acquire() as other:
         held = holder.transaction()
         await held.start()
         holding = True
         waiting: asyncio.Task[None] | None = None
         try:
-            await DedupRepository(holder).lock_category("pothole")
-            async with other.transaction():  # another category: not held up
-                await asyncio.wait_for(DedupRepository(other).lock_category("graffiti"), timeout=5)
+            await DedupRepository(holder).lock_categories(["pothole", "noise", "pothole"])
+            async with other.transaction():  # other categories: not held up
+                await asyncio.wait_for(DedupRepository(other).lock_categories(["graffiti", "streetlight"]), timeout=5)
 
             blocked = other.transaction()
             await blocked.start()
-            waiting = asyncio.create_task(DedupRepository(other).lock_category("pothole"))
+            waiting = asyncio.create_task(DedupRepository(other).lock_categories(["graffiti", "pothole"]))
             pid = other.get_server_pid()
             await eventually(lambda: holder.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted", pid),
@@ -344,3 +345,88 @@ async def test_the_text_measure_is_fitted_at_start_on_the_projections_latest_tex
     assert latest == [f"Details: pothole number {i}" for i in (59, 58, 57)]
     fitted = await text_measure(uow(), limit=55)
     assert fitted.fitted_on == 55 and fitted.labels == frozenset({"details"})
+
+
+# --- two replicas' batches -------------------------------------------------------------------------------
+
+
+def _routed(code: str, *, at: Point = HERE, text: str = "deep pothole in the right lane") -> Any:
+    from shared.events import CaseRouted, RoutingFields  # noqa: PLC0415
+
+    routing = RoutingFields(service_code=code, service_name=code, category_source="service_code",
+                            agency_responsible="Public Works", queue="roads", priority=3, rule_id="default",
+                            config_version="test")
+    return CaseRouted(case_id=uuid4(), service_request_id=f"DEMO-26-{next(_n):06d}", jurisdiction_id="demo",
+                      routing=routing, description=text, lat=at.lat, long=at.long, requested_datetime=T0)
+
+
+async def test_two_batches_routing_categories_in_opposite_orders_both_commit_and_the_later_sees_the_earlier(
+        database: str, fresh_schema_name: str, pool: asyncpg.Pool) -> None:
+    """Two replicas (a pool of one connection each) handle a batch each at the same time: A routes a pothole
+    then a noise case, B a noise then a pothole case, each the twin of the other's (same point, text and
+    time). Each batch pauses after its first case until the other has handled its first case too or waits
+    on a lock. Locks taken per event in event order deadlock there (PostgreSQL aborts one batch:
+    `DeadlockDetectedError`); the category locks the batch takes first, in one order, make B wait for A's
+    commit, and then each of B's cases finds its twin: one merge per category, nothing missed."""
+    from services.dedup.config import jurisdiction_rules  # noqa: PLC0415
+    from services.dedup.service_layer import handlers as h  # noqa: PLC0415
+    from shared.db.pool import create_pool  # noqa: PLC0415
+    from shared.db.unit_of_work import PgBatchUnitOfWork  # noqa: PLC0415
+    from shared.events import CaseRouted  # noqa: PLC0415
+    from shared.jurisdiction import load_jurisdiction  # noqa: PLC0415
+    from shared.kafka import Delivery  # noqa: PLC0415
+    from shared.service_layer import dispatch_batch  # noqa: PLC0415
+    from support.uow import event  # noqa: PLC0415
+
+    table = h.handlers(*jurisdiction_rules(load_jurisdiction("demo")))
+    pothole_a, noise_a = _routed("pothole"), _routed("noise", text="loud music all night")
+    noise_b, pothole_b = _routed("noise", text="loud music all night"), _routed("pothole")
+    batches = {"a": [pothole_a, noise_a], "b": [noise_b, pothole_b]}
+    pools = {name: await create_pool(database, fresh_schema_name, application_name=f"it-dedup-{name}", max_size=1)
+             for name in batches}
+    try:
+        pids = {}
+        for name, p in pools.items():
+            async with p.acquire() as conn:
+                pids[name] = conn.get_server_pid()
+        first_done = {name: asyncio.Event() for name in batches}
+
+        async def other_moved_on(other: str) -> bool:
+            return first_done[other].is_set() or await pool.fetchval(
+                "SELECT count(*) > 0 FROM pg_locks WHERE pid = $1 AND NOT granted", pids[other])
+
+        def pausing(name: str, other: str) -> Any:
+            model, handler = table[CaseRouted.event_type]
+
+            async def paused(payload: Any, uow: Any) -> str:
+                result = await handler(payload, uow)
+                if not first_done[name].is_set():
+                    first_done[name].set()
+                    await eventually(lambda: other_moved_on(other), timeout=20,
+                                     what=f"batch {other} handled its first case or waits on a lock")
+                return result
+
+            return {**table, CaseRouted.event_type: (model, paused)}
+
+        async def run(name: str, other: str) -> list[Any]:
+            consumed = [(event(c, subject=c.case_id), Delivery(topic="cases.lifecycle", partition=i, offset=0,
+                                                               consumer=fresh_schema_name))
+                        for i, c in enumerate(batches[name])]
+            return await dispatch_batch(
+                pausing(name, other), consumed,
+                lambda: PgBatchUnitOfWork(pools[name], service=fresh_schema_name, repository=DedupRepository),
+                clock=lambda: T0, last_attempt=False, prepare=h.lock_categories)  # as services/dedup/app.py
+
+        outcomes = await asyncio.wait_for(asyncio.gather(run("a", "b"), run("b", "a")), timeout=60)
+    finally:
+        for p in pools.values():
+            await p.close()
+
+    results = {c.case_id: o.result for name, out in zip(batches, outcomes) for c, o in zip(batches[name], out)}
+    for twins in ((pothole_a, pothole_b), (noise_a, noise_b)):
+        assert sorted(results[c.case_id] for c in twins) == ["duplicate_found", "unique"]
+    decisions = await pool.fetch("SELECT case_id, duplicate_of FROM decisions")
+    assert {(r["case_id"], r["duplicate_of"]) for r in decisions} in (
+        {(pothole_b.case_id, pothole_a.case_id), (noise_b.case_id, noise_a.case_id)},
+        {(pothole_a.case_id, pothole_b.case_id), (noise_a.case_id, noise_b.case_id)},
+    )

@@ -3,12 +3,15 @@
 Consumes `case.routed`, `case.merged`, `case.unmerged`, `case.status_changed` from `cases.lifecycle`;
 produces `dedup.decided` (merge) and `dedup.suggested` (staff review) on `dedup.decisions` through the
 outbox. Each handler runs in the unit of work of its event (inbox claim, projection, decision log,
-outbox: one transaction).
+outbox: one transaction; consumed in batches, a savepoint of the batch's transaction), after
+`lock_categories` took the batch's category locks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from services.dedup.adapters.repository import DedupRepository
 from services.dedup.domain import (
@@ -42,9 +45,13 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
     (`dedup.suggested`, "suggested": the case stays its own and a target); else "unique". A case staff
     unmerged from this one is never its match. A case without a known point is projected as location
     unknown and never matched. A candidate opened by the same known reporter (`contact_key`, see
-    `known_reporter`) lifts the score (`scoring.REPORTER_LIFT`); an unknown one on either side does not."""
+    `known_reporter`) lifts the score (`scoring.REPORTER_LIFT`); an unknown one on either side does not.
+
+    Runs under the category's lock, held until the transaction ends, so that two reports of one kind
+    handled at once by two replicas cannot miss each other: `lock_categories` takes it for the batch
+    before any handler runs (`dispatch_batch`'s `prepare`); whoever calls this handler otherwise takes it
+    first (`DedupRepository.lock_categories`)."""
     code = routed.routing.service_code
-    await uow.repo.lock_category(code)
     point = known_point(routed.lat, routed.long, is_fallback)
     policy = policy_for(code)
     match = None
@@ -63,6 +70,20 @@ async def on_case_routed(routed: CaseRouted, uow: UnitOfWork[DedupRepository], *
     await uow.repo.add_decision(announced, decided_at=uow.now, event_id=uow.envelope.event_id)
     await uow.emit(announced, subject=routed.case_id)
     return "duplicate_found" if outcome == "merge" else "suggested"
+
+
+async def lock_categories(payloads: Sequence[Any], uow: UnitOfWork[DedupRepository]) -> None:
+    """The batch's first step (`dispatch_batch`'s `prepare`, with the payloads of the events it claimed):
+    take the category lock of every case routed in it with both coordinates (the ones `on_case_routed`
+    searches candidates for), all at once in one order, held until the batch commits. Locks taken one
+    event at a time, in event order, deadlocked two replicas whose batches met two categories in opposite
+    orders (PostgreSQL aborted one batch, which was redone whole); now the later batch waits for the
+    earlier one's commit and then sees its cases. Raises `asyncpg.PostgresError` when the statement fails
+    (the batch is rolled back and retried)."""
+    codes = [p.routing.service_code for p in payloads
+             if isinstance(p, CaseRouted) and p.lat is not None and p.long is not None]
+    if codes:
+        await uow.repo.lock_categories(codes)
 
 
 async def on_case_merged(merged: CaseMerged, uow: UnitOfWork[DedupRepository]) -> str:

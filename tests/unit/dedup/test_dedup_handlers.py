@@ -4,6 +4,7 @@ changes decide which cases can still be matched; replays change nothing; a failu
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from services.dedup.adapters.repository import lock_keys
 from services.dedup.config import jurisdiction_rules
 from services.dedup.domain import Candidate, ProjectedCase, Search, TargetChange
 from services.dedup.service_layer import handlers as h
@@ -25,6 +27,8 @@ from shared.events import (
     RoutingFields,
 )
 from shared.jurisdiction import distance_m, load_jurisdiction
+from shared.kafka import Delivery
+from shared.service_layer import dispatch_batch
 from support.uow import T0, FakeStore, event
 
 HERE = (45.415, -75.70)
@@ -38,18 +42,19 @@ POTHOLE_TEXT = "deep pothole in the right lane"
 
 
 class FakeDedupRepository:
-    """`DedupRepository` in memory: the projection (case_id -> row), the decision log, the locks taken and
-    the searches asked for. Distances are great-circle (haversine), as near to PostGIS as a fake needs."""
+    """`DedupRepository` in memory: the projection (case_id -> row), the decision log, the locks taken (one
+    entry per `lock_categories` call: the codes asked for, and how many cases were projected then) and the
+    searches asked for. Distances are great-circle (haversine), as near to PostGIS as a fake needs."""
 
     def __init__(self) -> None:
         self.cases: dict[UUID, dict[str, Any]] = {}
         self.decisions: dict[UUID, dict[str, Any]] = {}
-        self.locks: list[str] = []
+        self.locks: list[tuple[list[str], int]] = []
         self.searches: list[Search] = []
         self.unmerged: dict[tuple[UUID, UUID], dict[str, Any]] = {}
 
-    async def lock_category(self, service_code: str) -> None:
-        self.locks.append(service_code)
+    async def lock_categories(self, service_codes: Iterable[str]) -> None:
+        self.locks.append((list(service_codes), len(self.cases)))
 
     def _root(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """The surviving case of the incident a merged case belongs to (the end of its chain)."""
@@ -161,7 +166,6 @@ async def test_a_case_with_no_similar_neighbour_is_unique_and_projected_as_an_op
     assert row["open"] and row["duplicate_of"] is None
     assert row["case"].location_known and (row["case"].point.lat, row["case"].point.long) == HERE
     assert store.emitted() == [] and store.repo.decisions == {}
-    assert store.repo.locks == ["pothole"]
 
 
 async def test_a_near_alike_case_of_the_same_kind_is_announced_as_a_duplicate(store: Any, table: Any) -> None:
@@ -247,7 +251,7 @@ async def test_the_same_event_twice_is_decided_once(store: Any, table: Any) -> N
     assert await store.handle(table, env) == "duplicate_found"
 
     assert await store.handle(table, env) == "duplicate"
-    assert len(store.emitted("dedup.decided")) == 1 and store.repo.locks == ["pothole", "pothole"]
+    assert len(store.emitted("dedup.decided")) == 1
 
 
 async def test_a_case_found_to_be_a_duplicate_is_not_itself_a_target(store: Any, table: Any) -> None:
@@ -569,3 +573,67 @@ def test_only_the_unclassified_service_never_auto_merges() -> None:
     policy_for, _ = jurisdiction_rules(load_jurisdiction("demo"))
     assert policy_for("unclassified").auto_merge is False
     assert policy_for("pothole").auto_merge is True
+
+
+# -- the batch's category locks (two replicas must not deadlock) ---------------------------------------------
+
+
+async def handle_batch(store: Any, table: Any, envelopes: Sequence[Any]) -> list[Any]:
+    """Consume `envelopes` as one batch the way the service does: `lock_categories` first."""
+    consumed = [(e, Delivery(topic="cases.lifecycle", partition=0, offset=i, consumer="dedup"))
+                for i, e in enumerate(envelopes)]
+    return await dispatch_batch(table, consumed, store.batch, clock=lambda: T0, prepare=h.lock_categories)
+
+
+async def test_a_batch_locks_the_categories_of_all_its_located_routed_cases_at_once_before_any_handler(
+        store: Any, table: Any) -> None:
+    located = [routed(HERE, code="pothole"), routed(HERE, code="noise"), routed(TEN_M_NORTH, code="pothole")]
+    unlocated = [routed(None, code="graffiti"), routed((HERE[0], None), code="streetlight")]
+    merged = merged_event(located[0], into=located[1])
+
+    outcomes = await handle_batch(store, table, [event(c, subject=c.case_id) for c in [*located, *unlocated]]
+                                  + [event(merged, subject=located[0].case_id)])
+
+    assert [o.result for o in outcomes] == ["unique", "unique", "duplicate_found", "unique", "unique", "closed"]
+    [(codes, projected_then)] = store.repo.locks
+    assert sorted(codes) == ["noise", "pothole", "pothole"] and projected_then == 0
+
+
+async def test_a_batch_of_cases_already_handled_or_without_a_routed_case_takes_no_lock(store: Any,
+                                                                                      table: Any) -> None:
+    case = routed(HERE)
+    env = event(case, subject=case.case_id)
+    await handle_batch(store, table, [env])
+    store.repo.locks.clear()
+
+    outcomes = await handle_batch(store, table, [env, event(CaseStatusChanged(**lifecycle(case), status="closed"),
+                                                            subject=case.case_id)])
+
+    assert [o.result for o in outcomes] == ["duplicate", "closed"]
+    assert store.repo.locks == []
+
+
+def test_category_lock_keys_are_one_per_category_in_ascending_order() -> None:
+    keys = lock_keys(["pothole", "noise", "pothole", "graffiti"])
+
+    assert keys == sorted(keys) and len(keys) == 3
+    assert keys == lock_keys(["graffiti", "noise", "pothole"]) == lock_keys(reversed(["graffiti", "noise", "pothole"]))
+    assert all(-2**63 <= k < 2**63 for k in keys)  # PostgreSQL's bigint
+
+
+def test_the_service_takes_a_batchs_category_locks_before_its_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.dedup.app import create_app
+    from shared.service import Runtime
+    from shared.settings import Settings
+
+    wired: dict[str, Any] = {}
+    real = Runtime.event_handler
+
+    def spy(self: Runtime, *args: Any, **kwargs: Any) -> Any:
+        wired.update(kwargs)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Runtime, "event_handler", spy)
+    create_app(Settings())  # builds the app and its subscription; opens nothing
+
+    assert wired.get("prepare") is h.lock_categories
