@@ -88,6 +88,35 @@ def _timeline_rows(case_id: UUID, at: datetime, event_id: UUID | None, entries: 
     return ", ".join(rows), args
 
 
+def _facts(r: asyncpg.Record, *, reserved: int | None) -> ThreadingFacts:
+    hinted_case, answered_case = r["hinted_case"], r["answered_case"]
+    return ThreadingFacts(
+        held_by=r["held_by"],
+        hinted=CaseRef(hinted_case, r["hinted_reporter"]) if hinted_case is not None else None,
+        replied_ours=r["replied_ours"], replied_theirs=r["replied_theirs"],
+        answered_by=CaseRef(answered_case, r["answered_reporter"]) if answered_case is not None else None,
+        withdrawn_first=bool(r["withdrawn_first"]),
+        reserved_number=reserved,
+    )
+
+
+def _open_case(reporter: tuple[str, str, dict[str, Any], datetime], case_row: dict[str, Any],
+               message_row: dict[str, Any], at: datetime, event_id: UUID | None,
+               entries: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """[statement, *arguments] of `CaseRepository.open_case`; the text depends only on the rows' columns and
+    the number of entries."""
+    if not entries:
+        raise ValueError("a case opens with at least one timeline entry")
+    args: list[Any] = list(reporter)
+    case_sql = _insert("cases", case_row, first=len(args) + 1)
+    args += case_row.values()
+    message_sql = _insert("messages", message_row, first=len(args) + 1)
+    args += message_row.values()
+    values, timeline_args = _timeline_rows(case_row["case_id"], at, event_id, entries, first=len(args) + 1)
+    return [f"WITH reporter AS ({_UPSERT_REPORTER}), opened AS ({case_sql}), message AS ({message_sql}) "
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args]
+
+
 class CaseRepository(ClockQueries, RetentionQueries):
     """Cases, their messages, reporters, timeline and our outbound message ids, on `conn` (the connection of
     the unit of work's open transaction, its `search_path` on the case schema; nothing here commits).
@@ -127,15 +156,7 @@ class CaseRepository(ClockQueries, RetentionQueries):
         """
         r = await self.conn.fetchrow(_THREADING_FACTS_RESERVING if reserve_number else _THREADING_FACTS,
                                      channel, channel_message_id, hinted, reply_ids)
-        hinted_case, answered_case = r["hinted_case"], r["answered_case"]
-        return ThreadingFacts(
-            held_by=r["held_by"],
-            hinted=CaseRef(hinted_case, r["hinted_reporter"]) if hinted_case is not None else None,
-            replied_ours=r["replied_ours"], replied_theirs=r["replied_theirs"],
-            answered_by=CaseRef(answered_case, r["answered_reporter"]) if answered_case is not None else None,
-            withdrawn_first=bool(r["withdrawn_first"]),
-            reserved_number=r["reserved_number"] if reserve_number else None,
-        )
+        return _facts(r, reserved=r["reserved_number"] if reserve_number else None)
 
     async def upsert_reporter(self, contact_key: str, channel: str, pii: dict[str, Any], now: datetime) -> None:
         """Remember a reporter by `contact_key`: a new one is stored with `channel` and `pii` (a JSON object
@@ -184,17 +205,45 @@ class CaseRepository(ClockQueries, RetentionQueries):
         case written by it satisfy them. Raises what `insert_case` and `insert_message` raise (e.g.
         `asyncpg.UniqueViolationError` for a case or message already held); nothing of it is then written.
         """
-        if not entries:
-            raise ValueError("a case opens with at least one timeline entry")
-        args: list[Any] = list(reporter)
-        case_sql = _insert("cases", case_row, first=len(args) + 1)
-        args += case_row.values()
-        message_sql = _insert("messages", message_row, first=len(args) + 1)
-        args += message_row.values()
-        values, timeline_args = _timeline_rows(case_row["case_id"], at, event_id, entries, first=len(args) + 1)
-        await self.conn.execute(
-            f"WITH reporter AS ({_UPSERT_REPORTER}), opened AS ({case_sql}), message AS ({message_sql}) "
-            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args)
+        await self.conn.execute(*_open_case(reporter, case_row, message_row, at, event_id, entries))
+
+    async def open_cases(self, openings: Sequence[tuple[tuple[str, str, dict[str, Any], datetime], dict[str, Any],
+                                                        dict[str, Any], datetime, UUID | None,
+                                                        Sequence[tuple[str, dict[str, Any]]]]]) -> None:
+        """`open_case` for each of `openings` ((reporter, case_row, message_row, at, event_id, entries), in order),
+        pipelined: asyncpg's `executemany` sends the executions of one statement text together and waits
+        once, so a run of openings of the same shape (the same columns and number of entries: a burst of new
+        reports) costs one round trip, not one each. They run one after another in the caller's transaction,
+        in the order given (a reporter seen twice is merged as twice `upsert_reporter`). Raises what
+        `open_case` raises for the first one refused; the caller's transaction is then aborted (roll it back:
+        which openings were written before it is not said)."""
+        run_sql: str | None = None
+        run: list[list[Any]] = []
+        for reporter, case_row, message_row, at, event_id, entries in openings:
+            sql, *args = _open_case(reporter, case_row, message_row, at, event_id, entries)
+            if sql != run_sql and run:
+                await self.conn.executemany(run_sql, run)
+                run = []
+            run_sql = sql
+            run.append(args)
+        if run:
+            await self.conn.executemany(run_sql, run)
+
+    async def threading_facts_many(self, keys: Sequence[tuple[str, str, str | None, list[str]]]) -> list[ThreadingFacts]:
+        """`threading_facts` of each of `keys` ((channel, channel_message_id, hinted, reply_ids)), in order,
+        pipelined in one round trip (asyncpg's `fetchmany`): each is looked up in the store as it is now, so
+        a message of the same batch written after this call is not among the facts. Reserves no number."""
+        if not keys:
+            return []
+        rows = await self.conn.fetchmany(_THREADING_FACTS, [list(k) for k in keys])
+        assert len(rows) == len(keys), "each look-up yields one row"
+        return [_facts(r, reserved=None) for r in rows]
+
+    async def next_case_numbers(self, n: int) -> list[int]:
+        """The next `n` numbers of `case_number_seq`, ascending, in one round trip (see `next_case_number`:
+        numbers given out are never taken back)."""
+        rows = await self.conn.fetch("SELECT nextval('case_number_seq') AS n FROM generate_series(1, $1::int)", n)
+        return sorted(int(r["n"]) for r in rows)
 
     async def change_case(self, case_id: UUID, fields: dict[str, Any], *, at: datetime, event_id: UUID | None,
                           entries: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -20,21 +20,22 @@ from shared.kafka import SUBSCRIBER_DEFAULTS, BatchCallback
 from shared.service import Runtime
 
 
-def subscribe(rt: Runtime, call: BatchCallback) -> None:
+def subscribe(rt: Runtime, call: BatchCallback, *, intake: BatchCallback | None = None) -> None:
     """Subscribe `rt`'s broker to the five topics (names from `rt.settings.topic`, consumer group `case`;
     two subscribers: intake, and the decisions and outcomes, which never wait behind an intake backlog) and
     hand every batch to `call` through `rt.consumer.handle_batch`, the retry/DLQ/commit wrapper (`shared.kafka.Consumer.handle_batch`; one
     transaction per batch, one savepoint per event): a `ValueError` (e.g. an event about an unknown case)
     or a payload that does not validate goes to `<topic>.dlq` at once, a transient error (PostgreSQL or
     Kafka away) is retried and then rewinds the batch, any other error is retried a few times and then
-    dead-lettered."""
+    dead-lettered. `intake` (default `call`) takes the batches of `intake.messages` instead (the set-based
+    opening of a burst of new reports, which hands any other batch to `call`)."""
     s = rt.settings
     group = s.group(SERVICE)
 
     @rt.broker.subscriber(s.topic("intake.messages"),
                           group_id=group, listener=rt.consumer.listener(group), **SUBSCRIBER_DEFAULTS)
     async def on_intake(msg: KafkaMessage) -> None:
-        await rt.consumer.handle_batch(msg, call)
+        await rt.consumer.handle_batch(msg, intake or call)
 
     @rt.broker.subscriber(s.topic("routing.decisions"), s.topic("dedup.decisions"),
                           s.topic("notifications.outcomes"), s.topic("forwarding.outcomes"),

@@ -13,6 +13,8 @@ dead-letters it. Staff commands are in `service_layer/staff.py`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 from uuid import UUID, uuid5
@@ -35,6 +37,7 @@ from services.case.domain.staff import sla_move
 from services.case.domain.threading import case_id_for, is_repeat, message_id_for, thread_into
 from shared.events import (
     CaseForwarded,
+    CaseOpened,
     DedupDecided,
     DedupSuggested,
     Envelope,
@@ -119,19 +122,14 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
     A message whose withdrawal came first (`withdraw_message`) is held without its text and media, with a
     `message_withdrawn` timeline entry and `case.message_withdrawn`.
     """
-    dumped = msg.model_dump()
-    cleaned = _cleaned(dumped)
-    if cleaned != dumped:  # only a message that held a control character is validated again
-        msg = MessageReceived.model_validate(cleaned)
+    msg = cleaned_message(msg)
     facts = await uow.repo.threading_facts(
         msg.channel, msg.channel_message_id, hinted=find_case_number(msg.case_number_hint, jurisdiction.id),
         reply_ids=msg.in_reply_to, reserve_number=True)
     if is_repeat(facts):
         log.info("intake_duplicate", channel=msg.channel)
         return "duplicate"
-    place = checked_location(msg.lat, msg.long, msg.attributes, contains=jurisdiction.contains)
-    if place.corrected:  # the swapped point is used, a placeholder or a point off the Earth dropped
-        msg = msg.model_copy(update={"lat": place.lat, "long": place.long})
+    msg, place = located_message(msg, jurisdiction)
     withdrawn = facts.withdrawn_first
     if withdrawn:  # the resident deleted it before it reached us: held without its words
         msg = msg.model_copy(update={"description": "", "media_url": []})
@@ -148,6 +146,66 @@ async def accept_message(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisd
         assert held is not None, "the message was stored just now"
         await _withdraw(w, held, uow, before_arrival=True)
     return outcome
+
+
+def cleaned_message(msg: MessageReceived) -> MessageReceived:
+    """`msg` with `rules.clean_text` applied to every text in it (`_cleaned`), validated again only when
+    that changed something. Raises `pydantic.ValidationError` when the cleaned message no longer fits."""
+    dumped = msg.model_dump()
+    cleaned = _cleaned(dumped)
+    if cleaned != dumped:  # only a message that held a control character is validated again
+        msg = MessageReceived.model_validate(cleaned)
+    return msg
+
+
+def located_message(msg: MessageReceived, jurisdiction: Jurisdiction) -> tuple[MessageReceived, CheckedLocation]:
+    """`msg` with its point as the location check leaves it (`rules.checked_location` against the
+    jurisdiction's boundaries: a swapped point swapped back, a placeholder or a point off the Earth
+    dropped), and that check."""
+    place = checked_location(msg.lat, msg.long, msg.attributes, contains=jurisdiction.contains)
+    if place.corrected:  # the swapped point is used, a placeholder or a point off the Earth dropped
+        msg = msg.model_copy(update={"lat": place.lat, "long": place.long})
+    return msg, place
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening a case for an intake message writes (`CaseRepository.open_case`'s arguments) and
+    announces: `reporter` (contact_key, channel, pii, now), the `cases` and `messages` rows, the timeline
+    `entries` at `at` for `event_id`, and `opened` (`case.opened`, subject `case_id`)."""
+
+    case_id: UUID
+    reporter: tuple[str, str, dict[str, Any], datetime]
+    case_row: dict[str, Any]
+    message_row: dict[str, Any]
+    at: datetime
+    event_id: UUID
+    entries: list[tuple[str, dict[str, Any]]]
+    opened: CaseOpened
+
+
+def opening(msg: MessageReceived, env: Envelope, now: datetime, *, jurisdiction: Jurisdiction,
+            place: CheckedLocation, number: int) -> Opening:
+    """The case `msg` (cleaned and located) opens, consumed in `env` at `now` (aware UTC), with sequence
+    number `number`: its id derives from the intake key (`threading.case_id_for`), its case number is the
+    jurisdiction's prefix with the local year of the report (`rules.case_number`), it starts in the workflow's
+    `initial` status; timeline `opened`, then `location_checked` when the location was checked."""
+    case_id = case_id_for(msg.channel, msg.channel_message_id)
+    year = records.requested_at(msg).astimezone(ZoneInfo(jurisdiction.timezone)).year
+    service_request_id = case_number(jurisdiction.id, year, number)
+    entries = [records.opened_entry(msg, service_request_id)]
+    if place.check:
+        entries.append(records.location_checked_entry(place.check, corrected=place.corrected))
+    return Opening(
+        case_id=case_id, reporter=(msg.contact_key, msg.channel, msg.pii.model_dump(), now),
+        case_row=records.new_case_row(msg, case_id=case_id, number=service_request_id,
+                                      jurisdiction_id=jurisdiction.id, correlation_id=env.correlation_id, now=now,
+                                      workflow_status=jurisdiction.workflow.initial, location_check=place.check),
+        message_row=records.message_row(msg, case_id=case_id,
+                                        message_id=message_id_for(msg.channel, msg.channel_message_id),
+                                        event_id=env.event_id),
+        at=now, event_id=env.event_id, entries=entries,
+        opened=records.case_opened(msg, case_id=case_id, number=service_request_id, jurisdiction_id=jurisdiction.id))
 
 
 async def _add_message(msg: MessageReceived, case_id: UUID, uow: Uow, *, jurisdiction: Jurisdiction,
@@ -209,23 +267,10 @@ async def _open_case(msg: MessageReceived, uow: Uow, *, jurisdiction: Jurisdicti
     """Open the case `msg` asks for: its reporter, case, first message and timeline (`opened`, then
     `location_checked` when the location was checked) in one statement (`CaseRepository.open_case`), and
     `case.opened`. `number` is the sequence number the threading look-up reserved (None: one is taken now)."""
-    env = _consumed(uow)
-    case_id = case_id_for(msg.channel, msg.channel_message_id)
-    year = records.requested_at(msg).astimezone(ZoneInfo(jurisdiction.timezone)).year
-    number = case_number(jurisdiction.id, year, number if number is not None else await uow.repo.next_case_number())
-    entries = [records.opened_entry(msg, number)]
-    if place.check:
-        entries.append(records.location_checked_entry(place.check, corrected=place.corrected))
-    await uow.repo.open_case(
-        (msg.contact_key, msg.channel, msg.pii.model_dump(), uow.now),
-        records.new_case_row(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id,
-                             correlation_id=env.correlation_id, now=uow.now,
-                             workflow_status=jurisdiction.workflow.initial, location_check=place.check),
-        records.message_row(msg, case_id=case_id, message_id=message_id_for(msg.channel, msg.channel_message_id),
-                            event_id=env.event_id),
-        at=uow.now, event_id=env.event_id, entries=entries)
-    await uow.emit(records.case_opened(msg, case_id=case_id, number=number, jurisdiction_id=jurisdiction.id),
-                   subject=case_id)
+    o = opening(msg, _consumed(uow), uow.now, jurisdiction=jurisdiction, place=place,
+                number=number if number is not None else await uow.repo.next_case_number())
+    await uow.repo.open_case(o.reporter, o.case_row, o.message_row, at=o.at, event_id=o.event_id, entries=o.entries)
+    await uow.emit(o.opened, subject=o.case_id)
     return "opened"
 
 

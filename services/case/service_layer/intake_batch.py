@@ -1,0 +1,104 @@
+"""Set-based opening of a batch of new reports: the case service's fast path for a burst on `intake.messages`.
+
+Consumes `intake.message_received` (a whole consumed batch of them); produces `case.opened` through the
+outbox. A batch in which every event is a report that opens a case of its own (`accept_message` would take
+its `_open_case` branch for each) is opened in one transaction with a handful of round trips for the whole
+batch instead of four per event: the inbox claims in one statement, the threading look-ups pipelined, the
+case numbers in one statement, the openings pipelined (`CaseRepository.open_cases`), the outbox rows in one
+statement at the commit. The rows and events are built by the same functions the per-event handler uses
+(`handlers.cleaned_message`, `handlers.located_message`, `handlers.opening`), so both paths write the same.
+
+Anything else declines, and the caller hands the batch to the per-event path (`dispatch_batch`: a savepoint
+per event, so a poison event is rolled back and dead-lettered alone while the rest commit): an event of
+another type, a payload that does not validate, two events for one channel message, a message answering
+another message of the batch or quoting a case number given out in it, a message whose look-up finds a
+case, a message or a pending withdrawal (it repeats or threads), and any error while writing (the
+transaction is rolled back first, claims included, so the per-event path starts from a clean slate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from services.case.adapters.repository import CaseRepository
+from services.case.domain.rules import CheckedLocation, find_case_number
+from services.case.domain.threading import ThreadingFacts
+from services.case.service_layer.handlers import Opening, cleaned_message, located_message, opening
+from shared.db.outbox import outbox_row
+from shared.db.unit_of_work import PgBatchUnitOfWork
+from shared.events import Envelope, MessageReceived
+from shared.jurisdiction import Jurisdiction
+from shared.kafka import Delivery
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Declined(Exception):  # noqa: N818 - says what happened to the batch
+    """The batch is not a batch of new reports only: nothing of it was kept; the per-event path handles it."""
+
+
+def _plain_reports(consumed: Sequence[tuple[Envelope, Delivery]], jurisdiction: Jurisdiction
+                   ) -> list[tuple[MessageReceived, CheckedLocation, str | None]]:
+    """Each event's message cleaned and located, with its location check and the case number it quotes.
+    Raises `Declined` for a batch the fast path does not take on the events alone (see the module)."""
+    reports: list[tuple[MessageReceived, CheckedLocation, str | None]] = []
+    for envelope, _delivery in consumed:
+        if envelope.event_type != MessageReceived.event_type:
+            raise Declined(f"a {envelope.event_type} event")
+        try:
+            msg, place = located_message(cleaned_message(envelope.payload(MessageReceived)), jurisdiction)
+        except (ValueError, ValidationError) as exc:
+            raise Declined(f"a payload that does not validate ({type(exc).__name__})") from exc
+        reports.append((msg, place, find_case_number(msg.case_number_hint, jurisdiction.id)))
+    keys = [(m.channel, m.channel_message_id) for m, _, _ in reports]
+    if len(set(keys)) != len(keys):
+        raise Declined("a channel message twice")
+    answered = {reply for m, _, _ in reports for reply in m.in_reply_to}
+    if answered & {cmid for _, cmid in keys}:
+        raise Declined("a message answering another of the batch")
+    return reports
+
+
+async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
+                           batch: Callable[[], PgBatchUnitOfWork[CaseRepository]], *, jurisdiction: Jurisdiction,
+                           now: datetime, service: str) -> list[str]:
+    """Open a case for each report of `consumed` (intake events in partition-offset order) in one transaction
+    of `batch()`, at `now` (aware UTC); returns one word per event, in order: "opened", or "duplicate" for an
+    event the inbox already holds (or the second of one event id). Raises `Declined`, having kept nothing,
+    when the batch is not only new reports (see the module); any other error raised leaves nothing kept
+    either (the transaction is rolled back): the caller then hands the batch to the per-event path."""
+    reports = _plain_reports(consumed, jurisdiction)
+    words = ["duplicate"] * len(consumed)
+    async with batch() as tx:
+        unclaimed = await tx.claim(consumed)
+        todo: list[int] = []
+        for i, (envelope, _delivery) in enumerate(consumed):
+            if envelope.event_id in unclaimed:
+                unclaimed.discard(envelope.event_id)
+                todo.append(i)
+        if todo:
+            repo = CaseRepository(tx.conn)
+            facts = await repo.threading_facts_many(
+                [(reports[i][0].channel, reports[i][0].channel_message_id, reports[i][2], reports[i][0].in_reply_to)
+                 for i in todo])
+            if any(f != ThreadingFacts() for f in facts):
+                raise Declined("a message the store already knows of (it repeats or threads)")
+            numbers = await repo.next_case_numbers(len(todo))
+            openings: list[Opening] = [
+                opening(reports[i][0], consumed[i][0], now, jurisdiction=jurisdiction, place=reports[i][1],
+                        number=n) for i, n in zip(todo, numbers, strict=True)]
+            given = {o.case_row["service_request_id"] for o in openings}
+            if any(reports[i][2] in given for i in todo):
+                raise Declined("a message quoting a case number given out in the batch")
+            await repo.open_cases([(o.reporter, o.case_row, o.message_row, o.at, o.event_id, o.entries)
+                                   for o in openings])
+            for i, o in zip(todo, openings, strict=True):
+                env = consumed[i][0].caused_by(o.opened, subject=str(o.case_id), producer=service, now=now)
+                tx.outbox.append(outbox_row(env))
+                words[i] = "opened"
+            tx.emitted = True
+    return words

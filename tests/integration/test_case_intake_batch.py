@@ -1,0 +1,179 @@
+"""The case service's set-based opening of a batch of new reports on real PostgreSQL: it writes what the
+per-event path writes, in a few statements per batch; and any batch it does not take (another event type, a
+message that threads, a poison event in the middle) goes to the per-event path, where a poison event is
+dead-lettered alone and the rest commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from services.case.adapters.repository import CaseRepository
+from services.case.app import _intake_batches
+from services.case.domain.threading import case_id_for
+from services.case.service_layer import handlers, intake_batch
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+from shared.db.unit_of_work import PgBatchUnitOfWork
+from shared.events import Envelope, MessageReceived, MessageWithdrawn
+from shared.jurisdiction import Jurisdiction, load_jurisdiction
+from shared.kafka import Consumed, Delivery
+from shared.service import Runtime
+from shared.service_layer import dispatch_batch
+from shared.settings import Settings
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def migrated_package() -> str:
+    return "services.case"
+
+
+@pytest.fixture
+def pool(service_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return service_pool
+
+
+@pytest.fixture
+def jurisdiction() -> Jurisdiction:
+    return load_jurisdiction("demo")
+
+
+def report(n: int, **kw: Any) -> MessageReceived:
+    fields: dict[str, Any] = {
+        "channel": "sms", "channel_message_id": f"SM{n}", "contact_key": f"k{n % 3}", "received_at": NOW,
+        "description": f"pothole number {n}", "pii": {"phone": f"+1555555{n:04d}", "name": None}, **kw}
+    return MessageReceived.model_validate(fields)
+
+
+def consumed(*payloads: Any) -> list[tuple[Envelope, Delivery]]:
+    return [(Envelope.new_flow(p, subject=getattr(p, "contact_key", "s"), producer="intake", now=NOW),
+             Delivery(topic="intake.messages", partition=0, offset=i, consumer="case"))
+            for i, p in enumerate(payloads)]
+
+
+def batch_of(pool: asyncpg.Pool, schema: str) -> Any:
+    return lambda: PgBatchUnitOfWork(pool, service=schema, repository=CaseRepository)
+
+
+async def stored(pool: asyncpg.Pool) -> dict[str, Any]:
+    """What a batch left in the schema, without the ids drawn from sequences of their own."""
+    async with pool.acquire() as conn:
+        return {
+            "cases": [dict(r) for r in await conn.fetch("SELECT * FROM cases ORDER BY service_request_id")],
+            "messages": [dict(r) for r in await conn.fetch("SELECT * FROM messages ORDER BY channel_message_id")],
+            "reporters": [dict(r) for r in await conn.fetch("SELECT * FROM reporters ORDER BY contact_key")],
+            "timeline": [dict(r) for r in await conn.fetch(
+                "SELECT case_id, at, kind, event_id, detail, actor, role FROM timeline ORDER BY id")],
+            "inbox": sorted(str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM inbox")),
+            "outbox": [(r["topic"], r["message_key"], Envelope.from_bytes(r["payload"]).model_dump(
+                exclude={"event_id", "producer"})) for r in await conn.fetch("SELECT * FROM outbox ORDER BY id")],
+        }
+
+
+@pytest.fixture
+async def second_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a second case schema of the same database (the per-event path's, to compare with)."""
+    name = f"it_{uuid4().hex[:10]}"
+    await migrate(database, name, "services.case")
+    p = await create_pool(database, name, application_name="it-case-batch", max_size=2)
+    yield p
+    await p.close()
+
+
+async def test_a_batch_of_new_reports_is_opened_as_the_per_event_path_opens_it_in_a_few_statements(
+        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction) -> None:
+    events = consumed(*(report(n) for n in range(40)),
+                      report(40, lat=-75.6972, long=45.4215),  # a swapped point: a second timeline entry
+                      report(41, channel="email", channel_message_id="<m41@x>", pii={"email": "ann@example.org"}))
+    statements: list[str] = []
+    async with pool.acquire() as conn:
+        conn.add_query_logger(lambda q: statements.append(q.query))
+        words = await intake_batch.open_new_reports(events, batch_of(pool, fresh_schema_name),
+                                                    jurisdiction=jurisdiction, now=NOW, service=fresh_schema_name)
+        conn.remove_query_logger(statements.append)
+    second_schema = await second_pool.fetchval("SELECT current_schema()")
+    outcomes = await dispatch_batch(handlers.handlers(jurisdiction), events, batch_of(second_pool, second_schema),
+                                    clock=lambda: NOW)
+
+    assert words == ["opened"] * 42 == [o.result for o in outcomes]
+    fast, per_event = await stored(pool), await stored(second_pool)
+    assert fast == per_event, "the same cases, numbers, messages, reporters, timeline, claims and events"
+    assert [c["service_request_id"] for c in fast["cases"]] == [f"DEMO-26-{n:06d}" for n in range(1, 43)]
+    assert [e[2]["causation_id"] for e in fast["outbox"]] == [e.event_id for e, _ in events], "in offset order"
+    assert len(statements) <= 10, f"a handful of statements for 42 reports, not four each: {statements}"
+
+    again = await intake_batch.open_new_reports(events[:2], batch_of(pool, fresh_schema_name),
+                                                jurisdiction=jurisdiction, now=NOW, service=fresh_schema_name)
+    assert again == ["duplicate", "duplicate"], "a redelivered batch is skipped by the inbox"
+    assert await stored(pool) == fast
+
+
+@pytest.mark.parametrize("odd", ["withdrawal", "threaded", "twice", "answers_one_of_the_batch"])
+async def test_a_batch_that_is_not_only_new_reports_is_declined_with_nothing_kept(
+        pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction, odd: str) -> None:
+    batch = batch_of(pool, fresh_schema_name)
+    await intake_batch.open_new_reports(consumed(report(1)), batch, jurisdiction=jurisdiction, now=NOW,
+                                        service=fresh_schema_name)
+    before = await stored(pool)
+    other = {
+        "withdrawal": MessageWithdrawn(channel="sms", channel_message_id="SM9", contact_key="k0", received_at=NOW),
+        "threaded": report(3, in_reply_to=["SM1"]),  # answers the case opened above
+        "twice": report(2),
+        "answers_one_of_the_batch": report(4, in_reply_to=["SM2"]),
+    }[odd]
+    with pytest.raises(intake_batch.Declined):
+        await intake_batch.open_new_reports(consumed(report(2), other), batch, jurisdiction=jurisdiction, now=NOW,
+                                            service=fresh_schema_name)
+    assert await stored(pool) == before
+
+
+@pytest.mark.parametrize("invalid_too", [False, True], ids=["refused_by_the_store", "and_one_that_does_not_validate"])
+async def test_a_poison_event_in_the_middle_of_a_batch_is_dead_lettered_alone_and_the_rest_open(
+        pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction, invalid_too: bool) -> None:
+    """Report 5 passes every check before the write and is refused by the store (its case id is taken): the
+    set-based write fails, is rolled back, and the per-event path isolates it. Report 7, when `invalid_too`,
+    does not validate: the batch is declined before any write."""
+    settings = Settings()
+    rt = Runtime(settings, fresh_schema_name)
+    rt.pool = pool
+    rt.clock = lambda: NOW
+    table = handlers.handlers(jurisdiction)
+    intake = _intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
+    async with pool.acquire() as conn:  # a case already holding report 5's id, without its message: refused
+        await CaseRepository(conn).upsert_reporter("k9", "sms", {}, NOW)
+        await conn.execute(
+            "INSERT INTO cases (case_id, service_request_id, jurisdiction_id, status, channel, contact_key, "
+            "correlation_id, requested_datetime, opened_at, updated_datetime) "
+            "VALUES ($1, 'DEMO-26-999999', 'demo', 'open', 'sms', 'k9', $2, $3, $3, $3)",
+            case_id_for("sms", "SM5"), uuid4(), NOW)
+    events = consumed(*(report(n) for n in range(10)))
+    poisons = {5: "UniqueViolationError"}
+    if invalid_too:
+        bad = Envelope.from_bytes(events[7][0].to_bytes().replace(b'"channel":"sms"', b'"channel":"pigeon"'))
+        events[7] = (bad, events[7][1])
+        poisons[7] = "ValidationError"
+    items = [Consumed(env, delivery, None) for env, delivery in events]  # type: ignore[arg-type]
+
+    result = await intake(items, True)
+
+    assert {r.consumed.delivery.offset: r.reason for r in result.rejected} == poisons, "each poison fails alone"
+    assert result.handled == 10 - len(poisons)
+    async with pool.acquire() as conn:
+        opened = {r["channel_message_id"] for r in await conn.fetch("SELECT channel_message_id FROM messages")}
+        inbox = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")}
+        caused = [Envelope.from_bytes(r["payload"]).causation_id
+                  for r in await conn.fetch("SELECT payload FROM outbox ORDER BY id")]
+    assert opened == {f"SM{n}" for n in range(10) if n not in poisons}
+    assert inbox == {e.event_id for i, (e, _) in enumerate(events) if i not in poisons}, "the poisons' claims released"
+    assert caused == [e.event_id for i, (e, _) in enumerate(events) if i not in poisons], "case.opened in offset order"
+
+    again = await intake([Consumed(env, delivery, None) for env, delivery in consumed(report(20), report(21))],  # type: ignore[arg-type]
+                         True)
+    assert (again.handled, again.rejected) == (2, []), "the next batch of new reports is opened set-based again"
