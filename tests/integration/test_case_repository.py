@@ -399,6 +399,23 @@ async def test_a_change_updates_the_case_and_appends_its_entries_in_one_statemen
         "queue": "roads", "priority": 2, "status": "open"}
     assert [r["kind"] for r in await pool.fetch("SELECT kind FROM timeline ORDER BY id")] == ["routed", "located"]
 
+    clock = {"case_id": case_id, "generation": 1, "clock": "calendar", "started_at": NOW, "routed_due_at": NOW + DAY,
+             "due_at": NOW + DAY, "warn_at": None, "total_s": 86400.0, "state": "running", "paused_at": None,
+             "remaining_s": None, "warning_fired_at": None, "breach_fired_at": None}
+    async with repository(pool) as repo:
+        await repo.case_with_clock(case_id)
+        await repo.change_case(case_id, {"queue": "parks"}, at=NOW + 2 * DAY, event_id=None, entries=[("routed", {})],
+                               clock=clock)
+        assert case_id not in repo.locked_clocks, "a clock saved is read again"
+        await repo.change_case(case_id, {"priority": 1}, at=NOW + 3 * DAY, event_id=None, entries=[("routed", {})],
+                               clock={**clock, "generation": 2})  # replaced
+        with pytest.raises(ValueError, match="the clock of case"):
+            await repo.change_case(uuid4(), {"queue": "x"}, at=NOW, event_id=None, entries=[("routed", {})],
+                                   clock=clock)
+    saved = await pool.fetchrow("SELECT generation, due_at, updated_at, next_fire_at FROM sla_clocks")
+    assert dict(saved) == {"generation": 2, "due_at": NOW + DAY, "updated_at": NOW + 3 * DAY, "next_fire_at": NOW + DAY}
+    assert dict(await pool.fetchrow("SELECT queue, priority FROM cases")) == {"queue": "parks", "priority": 1}
+
 
 async def test_a_case_read_with_its_clock_locks_both_and_hands_the_clock_to_the_next_locked_read(
         pool: asyncpg.Pool) -> None:

@@ -32,6 +32,21 @@ FOR UPDATE OF k, c SKIP LOCKED
 """
 
 
+def save_clock_sql(first: int = 1) -> str:
+    """The statement that inserts or replaces a clock (`ClockQueries.save_sla_clock`), its parameters
+    numbered from `first` in the order of `clock_values`."""
+    cols = [*_WRITABLE, "updated_at"]
+    params = ", ".join(f"${first + i}" for i in range(len(cols)))
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "case_id")
+    return f"INSERT INTO sla_clocks ({', '.join(cols)}) VALUES ({params}) ON CONFLICT (case_id) DO UPDATE SET {sets}"
+
+
+def clock_values(clock: dict[str, Any], now: datetime) -> list[Any]:
+    """The parameters of `save_clock_sql` for `clock` (every column of `CLOCK_COLUMNS`) saved at `now`.
+    Raises `KeyError` for a missing column."""
+    return [*(clock[c] for c in _WRITABLE), now]
+
+
 class ClockQueries:
     """SLA clock SQL on `self.conn` (the unit of work's connection, as `CaseRepository` holds it; nothing
     here commits). Rows are `dict`s keyed by `CLOCK_COLUMNS`; times aware UTC; durations float seconds.
@@ -60,13 +75,7 @@ class ClockQueries:
         unknown case, `asyncpg.CheckViolationError` for a bad state or a paused clock without its pause
         fields, `KeyError` for a missing column."""
         self.locked_clocks.pop(clock["case_id"], None)
-        values = [clock[c] for c in _WRITABLE]
-        cols = [*_WRITABLE, "updated_at"]
-        params = ", ".join(f"${i + 1}" for i in range(len(cols)))
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "case_id")
-        await self.conn.execute(
-            f"INSERT INTO sla_clocks ({', '.join(cols)}) VALUES ({params}) ON CONFLICT (case_id) DO UPDATE SET {sets}",
-            *values, now)
+        await self.conn.execute(save_clock_sql(), *clock_values(clock, now))
 
     async def due_sla_clocks(self, now: datetime, limit: int = 100, skip: Sequence[UUID] = ()
                              ) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.case.adapters.clocks import CLOCK_COLUMNS, ClockQueries
+from services.case.adapters.clocks import CLOCK_COLUMNS, ClockQueries, clock_values, save_clock_sql
 from services.case.adapters.retention import RetentionQueries
 from services.case.domain.rules import CaseState
 from services.case.domain.threading import CaseRef, ThreadingFacts
@@ -246,17 +246,27 @@ class CaseRepository(ClockQueries, RetentionQueries):
         return sorted(int(r["n"]) for r in rows)
 
     async def change_case(self, case_id: UUID, fields: dict[str, Any], *, at: datetime, event_id: UUID | None,
-                          entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """`update_case(case_id, fields)` and `add_timeline` of each of `entries` ((kind, detail) pairs, at least
-        one, in order) at `at` for `event_id`, in one statement (one round trip). Raises what those raise;
-        nothing of it is then written."""
+                          entries: Sequence[tuple[str, dict[str, Any]]], clock: dict[str, Any] | None = None
+                          ) -> None:
+        """`update_case(case_id, fields)`, `add_timeline` of each of `entries` ((kind, detail) pairs, at least
+        one, in order) at `at` for `event_id` and, with `clock` (a clock row of this case, as
+        `save_sla_clock` takes it), `save_sla_clock(clock, at)`, in one statement (one round trip). Raises
+        what those raise; nothing of it is then written."""
         if not fields or not entries:
             raise ValueError("a change sets at least one column and writes at least one timeline entry")
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(fields))
-        values, timeline_args = _timeline_rows(case_id, at, event_id, entries, first=len(fields) + 2)
+        args: list[Any] = [case_id, *fields.values()]
+        saved = ""
+        if clock is not None:
+            if clock["case_id"] != case_id:
+                raise ValueError(f"the clock of case {clock['case_id']} saved with a change of case {case_id}")
+            self.locked_clocks.pop(case_id, None)
+            saved = f", clock AS ({save_clock_sql(first=len(args) + 1)})"
+            args += clock_values(clock, at)
+        values, timeline_args = _timeline_rows(case_id, at, event_id, entries, first=len(args) + 1)
         await self.conn.execute(
-            f"WITH changed AS (UPDATE cases SET {sets} WHERE case_id = $1) "
-            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", case_id, *fields.values(), *timeline_args)
+            f"WITH changed AS (UPDATE cases SET {sets} WHERE case_id = $1){saved} "
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args)
 
     async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
         """The message held under that intake key (`message_id`, `case_id`, `description`, `media_url` a

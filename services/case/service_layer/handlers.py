@@ -66,6 +66,8 @@ class Clocks(Protocol):
     it is after the change."""
 
     async def arm(self, uow: Uow, case_row: Case, due_at: Any, *, jurisdiction: Jurisdiction) -> None: ...
+    async def armed(self, uow: Uow, case_row: Case, due_at: Any, *, jurisdiction: Jurisdiction
+                    ) -> dict[str, Any] | None: ...
     async def pause(self, uow: Uow, case_row: Case) -> None: ...
     async def resume(self, uow: Uow, case_row: Case, *, jurisdiction: Jurisdiction) -> None: ...
     async def stop(self, uow: Uow, case_row: Case) -> None: ...
@@ -347,11 +349,14 @@ async def apply_routing(decision: RoutingDecided, uow: Uow, *, jurisdiction: Jur
     entries = [records.routed_entry(r, before=before, after=after)]
     if placed:
         entries.append(records.placed_entry(r))
-    await uow.repo.change_case(decision.case_id, update, at=uow.now, event_id=_consumed(uow).event_id, entries=entries)
-    await uow.emit(records.case_routed({**case, **placed}, r), subject=decision.case_id)
+    clock = None
     if clocks is not None and case["status"] == "open" and r.sla_due_at is not None:
-        # The case as stored now is the locked row with this update: no second read (a round trip per event).
-        await clocks.arm(uow, {**case, **update}, r.sla_due_at, jurisdiction=jurisdiction)
+        # The case as stored after the change is the locked row with this update: no second read; the armed
+        # clock is saved in the change's own statement.
+        clock = await clocks.armed(uow, {**case, **update}, r.sla_due_at, jurisdiction=jurisdiction)
+    await uow.repo.change_case(decision.case_id, update, at=uow.now, event_id=_consumed(uow).event_id, entries=entries,
+                               clock=clock)
+    await uow.emit(records.case_routed({**case, **placed}, r), subject=decision.case_id)
     return "routed"
 
 

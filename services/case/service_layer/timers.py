@@ -78,13 +78,26 @@ async def arm(uow: Uow, case_row: dict[str, Any], due_at: datetime | None, *, ju
     starts a new generation with fresh fired marks (a paused clock stays paused). Returns the clock
     written, or None when nothing changed. Raises `ValueError` for a naive `due_at`.
     """
+    return await _save(uow, await _armed(uow, case_row, due_at, jurisdiction=jurisdiction))
+
+
+async def armed(uow: Uow, case_row: dict[str, Any], due_at: datetime | None, *, jurisdiction: Jurisdiction
+                ) -> dict[str, Any] | None:
+    """What `arm` would write, not written: the clock's row (`SlaClock.to_row()`, for
+    `CaseRepository.change_case(clock=...)` to save in the statement of the caller's own change, one round
+    trip less), or None when nothing changes. Same arguments and errors as `arm`."""
+    clock = await _armed(uow, case_row, due_at, jurisdiction=jurisdiction)
+    return clock.to_row() if clock is not None else None
+
+
+async def _armed(uow: Uow, case_row: dict[str, Any], due_at: datetime | None, *, jurisdiction: Jurisdiction
+                 ) -> SlaClock | None:
     if due_at is None:
         return None
-    clock = sla.arm(await _load(uow, case_row), case_id=case_row["case_id"], due_at=due_at,
-                    started_at=case_row["requested_datetime"], share=_share(jurisdiction),
-                    span=span_for(jurisdiction, case_row.get("service_code")),
-                    case_open=case_row.get("status", "open") == "open", now=uow.now)
-    return await _save(uow, clock)
+    return sla.arm(await _load(uow, case_row), case_id=case_row["case_id"], due_at=due_at,
+                   started_at=case_row["requested_datetime"], share=_share(jurisdiction),
+                   span=span_for(jurisdiction, case_row.get("service_code")),
+                   case_open=case_row.get("status", "open") == "open", now=uow.now)
 
 
 async def pause(uow: Uow, case_row: dict[str, Any], *, jurisdiction: Jurisdiction | None = None

@@ -95,8 +95,9 @@ class FakeCaseRepository:
             await self.add_timeline(case_row["case_id"], at, kind, event_id, detail)
 
     async def change_case(self, case_id: UUID, fields: dict[str, Any], *, at: datetime, event_id: UUID | None,
-                          entries: list[tuple[str, dict[str, Any]]]) -> None:
+                          entries: list[tuple[str, dict[str, Any]]], clock: dict[str, Any] | None = None) -> None:
         assert fields and entries, "a change sets a column and writes a timeline entry"
+        assert clock is None, "the recording clocks save nothing"
         await self.update_case(case_id, fields)
         for kind, detail in entries:
             await self.add_timeline(case_id, at, kind, event_id, detail)
@@ -256,6 +257,9 @@ class RecordingClocks:
 
     async def arm(self, uow: Any, case_row: dict[str, Any], due_at: Any, *, jurisdiction: Any) -> None:
         self.calls.append(("arm", case_row["service_request_id"], case_row["workflow_status"], due_at))
+
+    async def armed(self, uow: Any, case_row: dict[str, Any], due_at: Any, *, jurisdiction: Any) -> None:
+        await self.arm(uow, case_row, due_at, jurisdiction=jurisdiction)  # recorded as armed; nothing to save
 
     async def pause(self, uow: Any, case_row: dict[str, Any]) -> None:
         self.calls.append(("pause", case_row["service_request_id"], case_row["workflow_status"], None))
