@@ -1,6 +1,7 @@
 """A service's batch consumer on real Kafka and PostgreSQL: one transaction per batch, a poison message in
 the middle of a partition dead-lettered while the messages behind it are handled, redelivered duplicates
-skipped by the inbox, and every rebalance logged and counted."""
+skipped by the inbox, and every rebalance logged and counted (once per process, however many subscribers of
+the group it runs)."""
 
 from __future__ import annotations
 
@@ -148,3 +149,58 @@ async def test_a_second_consumer_joining_the_group_makes_the_first_log_the_rebal
     assert len(kept) == PARTITIONS // 2 and set(kept) < set(every)
     assert count(first) == 2
     assert all(e["group"] == group for e in logs if e["event"] == "consumer_rebalance")
+
+
+async def test_a_rebalance_of_a_group_read_by_two_subscribers_of_one_process_is_counted_once(
+        settings: Settings, runtimes: list[Runtime]) -> None:
+    group = settings.group("it-lanes")
+    lifecycle, intake = settings.topic("cases.lifecycle"), settings.topic("intake.messages")
+    first = Runtime(settings, "it-lanes")  # two subscribers of one group, as the case service and insights have
+    call = first.event_handler(lambda: {}, lambda conn: conn)
+    heard: list[str] = []  # which of the first process's subscribers was assigned, each time
+
+    def lane(topic: str) -> Any:
+        listener: Any = first.consumer.listener(group)
+        assigned = listener.on_partitions_assigned
+
+        async def on_assigned(partitions: Any) -> None:
+            await assigned(partitions)
+            heard.append(topic)
+
+        listener.on_partitions_assigned = on_assigned
+        return listener
+
+    @first.broker.subscriber(lifecycle, group_id=group, listener=lane(lifecycle), **SUBSCRIBER_DEFAULTS)
+    async def on_lifecycle(msg: KafkaMessage) -> None:
+        await first.consumer.handle_batch(msg, call)
+
+    @first.broker.subscriber(intake, group_id=group, listener=lane(intake), **SUBSCRIBER_DEFAULTS)
+    async def on_intake(msg: KafkaMessage) -> None:
+        await first.consumer.handle_batch(msg, call)
+
+    def assigned(rt: Runtime, topic: str) -> float | None:
+        return rt.metrics.get_sample_value("omni311_consumer_assigned_partitions", {"group": group, "topic": topic})
+
+    def count(rt: Runtime) -> float | None:
+        return rt.metrics.get_sample_value("omni311_consumer_rebalances_total", {"group": group})
+
+    await first.broker.start()
+    runtimes.append(first)
+    await eventually(lambda: assigned(first, lifecycle) == PARTITIONS and assigned(first, intake) == PARTITIONS,
+                     timeout=30, what="each topic assigned to its subscriber")
+    seen = {topic: heard.count(topic) for topic in (lifecycle, intake)}
+
+    second = service(settings, "it-lanes-2", None, {}, group)  # joins for cases.lifecycle: a rebalance
+    await second.broker.start()
+    runtimes.append(second)
+    await eventually(lambda: assigned(first, lifecycle) == PARTITIONS // 2
+                     and all(heard.count(t) > n for t, n in seen.items()), timeout=60,
+                     what="both subscribers of the first process assigned again, cases.lifecycle shared")
+
+    # Eager rebalancing: every member of the group is assigned in every generation it belongs to, so the
+    # subscriber that joined first was assigned once per generation; counted per subscriber, the first
+    # process said 2 for each rebalance both its subscribers were in.
+    generations = max(heard.count(lifecycle), heard.count(intake))
+    assert count(first) == generations, heard
+    assert heard.count(lifecycle) + heard.count(intake) > generations
+    assert count(second) == 1
