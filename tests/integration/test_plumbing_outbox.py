@@ -1,9 +1,13 @@
-"""The transactional outbox publishes exactly what was committed, in order, promptly, from one relay."""
+"""The transactional outbox publishes exactly what was committed, in order, promptly, from one relay.
+
+Every wait here is on a condition with a generous deadline (`WAIT_S`: the broker and PostgreSQL are shared
+and the cores busy). Where a test proves that a relay was woken by a NOTIFY or by the advisory lock's queue,
+not by its poll, the relay polls once an hour (`NEVER_POLL_S`), so any arrival within the deadline proves it
+without a bound on a clock."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -12,15 +16,21 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db.outbox import OutboxRelay, enqueue, enqueue_many, oldest_unpublished_age_s, outbox_row
 from shared.db.pool import connect
 from shared.events import CaseOpened, Envelope, MessageReceived
-from shared.kafka import create_producer, outbox_publisher
+from shared.kafka import create_producer, outbox_publisher, topic_partitions
 from shared.settings import Settings
 from support.wait import eventually
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
+WAIT_S = 60.0
+"""Seconds a test waits for a condition before it fails."""
+NEVER_POLL_S = 3600.0
+"""A relay's poll interval no test waits out: a row published within `WAIT_S` came by its NOTIFY (or, for a
+standby, by the lock's queue)."""
 Publish = Callable[[list[tuple[bytes, str, bytes]]], Awaitable[None]]
 
 
@@ -44,6 +54,29 @@ async def enqueue_committed(conn: asyncpg.Connection, schema: str, envelopes: li
 
 def event_ids(records: list[Any]) -> list[str]:
     return [str(Envelope.from_bytes(r.value).event_id) for r in records]
+
+
+@pytest.fixture
+async def settings(settings: Settings) -> Settings:
+    """The integration `settings`, once the broker serves every partition of its topics with a leader. The
+    broker answers CreateTopics before its own metadata has the new topics: a describe right after failed
+    (UNKNOWN_TOPIC_OR_PARTITION) and a first publish retried NOT_LEADER_FOR_PARTITION, for seconds while
+    other tests created theirs."""
+    wanted = topic_partitions(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="it-outbox-topics")
+    await admin.start()
+
+    async def served() -> bool:
+        described = await admin.describe_topics(list(wanted))
+        return len(described) == len(wanted) and all(
+            t["error_code"] == 0 and len(t["partitions"]) == wanted[t["topic"]]
+            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"]) for t in described)
+
+    try:
+        await eventually(served, timeout=WAIT_S, what=f"the broker serves {settings.topic_prefix}* topics")
+    finally:
+        await admin.close()
+    return settings
 
 
 @pytest.fixture
@@ -101,7 +134,7 @@ async def test_an_enqueue_in_a_rolled_back_transaction_publishes_nothing(
 
     relays()
     topic = settings.topic("cases.lifecycle")
-    records = await kafka.read(topic, contains(marker.event_id))
+    records = await kafka.read(topic, contains(marker.event_id), timeout=WAIT_S)
 
     assert event_ids(records) == [str(marker.event_id)]
     assert await db.fetchval("SELECT count(*) FROM outbox") == 1
@@ -119,8 +152,8 @@ async def test_committed_rows_are_relayed_in_id_order_to_the_registry_topic_keye
 
     relays()
     cases_topic, intake_topic = settings.topic("cases.lifecycle"), settings.topic("intake.messages")
-    cases = await kafka.read(cases_topic, 30)
-    intakes = await kafka.read(intake_topic, 5)
+    cases = await kafka.read(cases_topic, 30, timeout=WAIT_S)
+    intakes = await kafka.read(intake_topic, 5, timeout=WAIT_S)
 
     for subject in (case_a, case_b):
         got = [r for r in cases if r.key == str(subject).encode()]
@@ -136,36 +169,35 @@ async def test_committed_rows_are_relayed_in_id_order_to_the_registry_topic_keye
 
 async def test_notify_wakes_an_idle_relay_long_before_its_poll_interval(
         db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
-    relays(poll_interval_s=30.0)
+    relay = relays(poll_interval_s=NEVER_POLL_S)
     topic = settings.topic("cases.lifecycle")
     first = case_opened(uuid.uuid4(), 1)
     await enqueue_committed(db, schema, [first])
-    await kafka.read(topic, contains(first.event_id), timeout=10)
-    await asyncio.sleep(0.5)  # the relay is now idle, waiting up to 30 s
+    await kafka.read(topic, contains(first.event_id), timeout=WAIT_S)
 
     for n in range(3):
+        # The relay marked what it published and waits (for an hour, or a NOTIFY) before the next row.
+        await eventually(lambda n=n: relay.published == 1 + n, timeout=WAIT_S, what=f"{1 + n} rows marked")
         env = case_opened(uuid.uuid4(), 10 + n)
-        started = time.monotonic()
         await enqueue_committed(db, schema, [env])
-        await kafka.read(topic, contains(env.event_id), timeout=5)
-        assert time.monotonic() - started < 5
+        await kafka.read(topic, contains(env.event_id), timeout=WAIT_S)
 
 
 async def test_a_batch_written_in_one_statement_keeps_its_order_skips_known_ids_and_wakes_the_relay(
         db: asyncpg.Connection, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
     """`enqueue_many` (a consumed batch's outbox, PgBatchUnitOfWork): ids in the given order, an event id
-    already in the outbox skipped, and its NOTIFY wakes an idle relay at the commit (poll 30 s)."""
-    relays(poll_interval_s=30.0)
+    already in the outbox skipped, and its NOTIFY wakes an idle relay at the commit (it polls once an hour)."""
+    relay = relays(poll_interval_s=NEVER_POLL_S)
     topic = settings.topic("cases.lifecycle")
     case_a, case_b = uuid.uuid4(), uuid.uuid4()
     envs = [case_opened(case_a if n % 2 else case_b, 200 + n) for n in range(8)]
     await enqueue_committed(db, schema, [envs[3]])
-    await kafka.read(topic, contains(envs[3].event_id), timeout=10)
-    await asyncio.sleep(0.5)  # the relay is now idle
+    await kafka.read(topic, contains(envs[3].event_id), timeout=WAIT_S)
+    await eventually(lambda: relay.published == 1, timeout=WAIT_S, what="the first row marked")  # then idle
     async with db.transaction():
         await enqueue_many(db, [outbox_row(e) for e in envs], schema=schema)
 
-    records = await kafka.read(topic, 8, timeout=10)
+    records = await kafka.read(topic, 8, timeout=WAIT_S)
     rows = [r["event_id"] for r in await db.fetch("SELECT event_id FROM outbox ORDER BY id")]
     assert rows == [envs[3].event_id] + [e.event_id for i, e in enumerate(envs) if i != 3]
     in_order = [envs[3]] + [e for i, e in enumerate(envs) if i != 3]
@@ -196,8 +228,8 @@ async def test_a_row_committed_while_the_relay_publishes_is_not_left_for_the_pol
 
     try:
         await enqueue_committed(db, schema, [case_opened(uuid.uuid4(), 1)])
-        relays(poll_interval_s=30.0, publish=publish_while_another_transaction_commits)
-        await kafka.read(topic, contains(late.event_id), timeout=5)
+        relays(poll_interval_s=NEVER_POLL_S, publish=publish_while_another_transaction_commits)
+        await kafka.read(topic, contains(late.event_id), timeout=WAIT_S)
     finally:
         await writer.close()
 
@@ -213,8 +245,8 @@ async def test_two_relays_on_one_schema_never_both_publish(
         written += envs
         await asyncio.sleep(0.1)
 
-    records = await kafka.read(topic, 40)
-    await eventually(lambda: a.published + b.published >= 40, timeout=5, what="all marked published")
+    records = await kafka.read(topic, 40, timeout=WAIT_S)
+    await eventually(lambda: a.published + b.published >= 40, timeout=WAIT_S, what="all marked published")
     await asyncio.sleep(0.5)  # give a misbehaving second relay time to publish again
 
     assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in written)
@@ -228,17 +260,17 @@ async def test_a_standby_relay_takes_over_when_the_active_one_stops(
     topic = settings.topic("cases.lifecycle")
     first = [case_opened(uuid.uuid4(), n) for n in range(5)]
     await enqueue_committed(db, schema, first)
-    await kafka.read(topic, 5)
-    await eventually(lambda: a.published + b.published == 5, timeout=5, what="first batch marked published")
+    await kafka.read(topic, 5, timeout=WAIT_S)
+    await eventually(lambda: a.published + b.published == 5, timeout=WAIT_S, what="first batch marked published")
     active, standby = (a, b) if a.published else (b, a)
     await active.stop()
 
     second = [case_opened(uuid.uuid4(), 10 + n) for n in range(5)]
     await enqueue_committed(db, schema, second)
-    records = await kafka.read(topic, 10)
+    records = await kafka.read(topic, 10, timeout=WAIT_S)
 
     assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in first + second)
-    await eventually(lambda: standby.published == 5, timeout=5, what="second batch marked by the standby")
+    await eventually(lambda: standby.published == 5, timeout=WAIT_S, what="second batch marked by the standby")
     assert active.published == 5
     assert await kafka.count(topic) == 10
 
@@ -247,18 +279,22 @@ async def test_a_standby_relay_takes_over_at_once_when_the_active_one_dies(
         db: asyncpg.Connection, database: str, schema: str, settings: Settings, relays: Any, kafka: Any) -> None:
     """A crash, not a stop: PostgreSQL ends the active relay's session (as when its process is killed) and
     the relay never comes back. The standby, started once the lock was taken, waits in the lock's queue, so
-    it publishes the next row long before its 30-second poll interval would have let it ask again."""
-    active = relays(poll_interval_s=30.0)
+    it publishes the next row long before its hourly poll interval would have let it ask again."""
+    active = relays(poll_interval_s=NEVER_POLL_S)
     topic = settings.topic("cases.lifecycle")
     first = case_opened(uuid.uuid4(), 1)
     await enqueue_committed(db, schema, [first])
-    await kafka.read(topic, contains(first.event_id), timeout=10)
-    await eventually(lambda: active.published == 1, timeout=5, what="first row marked published")
-    standby = relays(poll_interval_s=30.0)
-    await asyncio.sleep(0.5)  # the standby found the lock taken
+    await kafka.read(topic, contains(first.event_id), timeout=WAIT_S)
+    await eventually(lambda: active.published == 1, timeout=WAIT_S, what="first row marked published")
+    standby = relays(poll_interval_s=NEVER_POLL_S)
 
     admin = await asyncpg.connect(database)
     try:
+        # The standby found the lock taken: its session waits in the lock's queue.
+        await eventually(lambda: admin.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s USING (pid) "
+            "WHERE l.locktype = 'advisory' AND NOT l.granted AND s.application_name = $1",
+            f"{schema}-outbox-relay"), timeout=WAIT_S, what="the standby queued on the relay lock")
         killed = await admin.fetchval(
             "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity s USING (pid) "
             "WHERE l.locktype = 'advisory' AND l.granted AND s.application_name = $1",
@@ -269,10 +305,10 @@ async def test_a_standby_relay_takes_over_at_once_when_the_active_one_dies(
     await active.stop()  # the dead process does not come back
     second = case_opened(uuid.uuid4(), 2)
     await enqueue_committed(db, schema, [second])
-    # Read within 10 s while the relays poll every 30 s: only a standby queued on the lock gets there.
-    await kafka.read(topic, contains(second.event_id), timeout=10)
+    # Read within WAIT_S while the relays poll once an hour: only a standby queued on the lock gets there.
+    await kafka.read(topic, contains(second.event_id), timeout=WAIT_S)
 
-    await eventually(lambda: standby.published == 1, timeout=5, what="the standby marked the second row")
+    await eventually(lambda: standby.published == 1, timeout=WAIT_S, what="the standby marked the second row")
     assert active.published == 1
     assert await kafka.count(topic) == 2
 
@@ -285,11 +321,11 @@ async def test_a_relay_that_starts_with_a_backlog_publishes_it(
     topic = settings.topic("cases.lifecycle")
     assert await kafka.count(topic) == 0
 
-    relay = relays(poll_interval_s=30.0)
-    records = await kafka.read(topic, 250, timeout=15)
+    relay = relays(poll_interval_s=NEVER_POLL_S)
+    records = await kafka.read(topic, 250, timeout=WAIT_S)
 
     assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in backlog)
-    await eventually(lambda: relay.published == 250, timeout=5, what="backlog marked published")
+    await eventually(lambda: relay.published == 250, timeout=WAIT_S, what="backlog marked published")
     assert await relay.pending() == 0
     assert await kafka.count(topic) == 250
 
@@ -310,18 +346,18 @@ async def test_stopping_a_relay_mid_publish_does_not_make_its_successor_resend(
     envs = [case_opened(uuid.uuid4(), n) for n in range(5)]
     await enqueue_committed(db, schema, envs)
     old = relays(publish=slow_ack)
-    await asyncio.wait_for(in_flight.wait(), 10)
+    await asyncio.wait_for(in_flight.wait(), WAIT_S)
     await old.stop()
 
     successor = relays()
     marker = case_opened(uuid.uuid4(), 99)
     await enqueue_committed(db, schema, [marker])
-    records = await kafka.read(topic, contains(marker.event_id))
+    records = await kafka.read(topic, contains(marker.event_id), timeout=WAIT_S)
 
     assert sorted(event_ids(records)) == sorted(str(e.event_id) for e in [*envs, marker])
     assert await kafka.count(topic) == 6
     assert old.published == 5
-    await eventually(lambda: successor.published == 1, timeout=5, what="successor published the marker only")
+    await eventually(lambda: successor.published == 1, timeout=WAIT_S, what="successor published the marker only")
 
 
 async def test_the_outbox_age_is_the_oldest_unpublished_rows_and_zero_once_all_are_published(
