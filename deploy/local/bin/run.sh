@@ -6,6 +6,10 @@
 # Each jurisdiction gets its own database (omni311_<id>) and topic prefix (<id>.), so replaying Boston
 # after NYC does not mix the two cities. A second run of the same file finds its cases already there
 # (the replay is idempotent); `make reset` empties a jurisdiction's database and topics.
+#
+# One `make run` per checkout: a second one first ends the one still running (SIGTERM: it stops its services
+# as on Ctrl-C; var/run/make-run.pid), then stops whatever services this checkout still runs (a
+# RUN_FOREGROUND=0 run's, replicas included) and starts its own. Kafka, PostgreSQL and mail stay up.
 set -euo pipefail
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BIN/../../.." && pwd)"
@@ -17,9 +21,15 @@ source "$BIN/jurisdiction-env.sh"
 "$PY" "$BIN/scale.py" "${SCALE:-}" >/dev/null || exit 2
 
 TAIL_PID=""
+RUN_PID_FILE="var/run/make-run.pid"
+# This run started the services now running (a later `make run` takes them over by writing its own pid).
+ours() { [[ "$(cat "$RUN_PID_FILE" 2>/dev/null)" == "$$" ]]; }
 cleanup() {
   [[ -n "$TAIL_PID" ]] && kill "$TAIL_PID" 2>/dev/null
+  # A run that never took over (refused, failed early) or was taken over leaves the services to their owner.
+  ours || return 0
   echo; echo "stopping services (Kafka, PostgreSQL and mail stay up; 'make stop' stops them too)"; "$BIN/services.sh" stop
+  rm -f "$RUN_PID_FILE"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
@@ -46,7 +56,19 @@ else
   DEV_ENV="$("$PY" -m tools.fakes env)"  # a failure stops run.sh here (set -e), unlike inside eval "$(...)"
   eval "$DEV_ENV"
 fi
-"$BIN/services.sh" stop >/dev/null 2>&1 || true
+# Take over: end a make run of this checkout still running (a pid reused by another program is left alone)
+# and wait until it has stopped its services, then stop any left (RUN_FOREGROUND=0, services.sh start).
+mkdir -p var/run
+previous="$(cat "$RUN_PID_FILE" 2>/dev/null || true)"
+if [[ "$previous" =~ ^[0-9]+$ && "$previous" != "$$" && "$(readlink "/proc/$previous/cwd" 2>/dev/null)" == "$(pwd -P)" ]] \
+    && grep -qa 'run\.sh' "/proc/$previous/cmdline" 2>/dev/null; then
+  echo "stopping the make run already running (pid $previous) and its services first"
+  kill -TERM "$previous" 2>/dev/null || true
+  # It acts on the signal once its current step ends (a replay can take minutes): wait a while, then go on.
+  for _ in $(seq 1 240); do kill -0 "$previous" 2>/dev/null || break; sleep 0.5; done
+fi
+echo $$ > "$RUN_PID_FILE"
+"$BIN/services.sh" stop | grep -v '^no service was running$' || true
 "$BIN/services.sh" start
 echo "replaying $REPLAY (mode ${REPLAY_MODE:-structured})"
 "$PY" -m tools.replay.cli "$REPLAY" --mode "${REPLAY_MODE:-structured}" ${REPLAY_ARGS:-}
@@ -106,9 +128,11 @@ if [[ "${RUN_FOREGROUND:-1}" == "1" ]]; then
   tail -n 0 -F var/logs/supervisor.log 2>/dev/null &
   TAIL_PID=$!
   while "$BIN/services.sh" status >/dev/null; do sleep 2; done
+  if ! ours; then echo "another make run took over the services"; exit 0; fi
   if ls var/run/*.pid >/dev/null 2>&1; then echo "a service's supervisor stopped unexpectedly; see var/run/*.log"; exit 1; fi
   echo "services were stopped"
   exit 0
 fi
 echo "The services keep running in the background; 'deploy/local/bin/services.sh stop' stops only the services, 'make stop' everything."
 trap - EXIT
+rm -f "$RUN_PID_FILE"

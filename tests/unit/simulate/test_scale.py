@@ -105,7 +105,8 @@ def test_the_banner_names_each_replicas_real_consumer_group_with_the_topic_prefi
                           env=_bare_env(OMNI311_TOPIC_PREFIX="nyc."), capture_output=True, text=True, timeout=60,
                           check=True)
     assert done.stdout.splitlines() == [
-        "  replica          case-2      http://127.0.0.1:8181/metrics  (consumer group nyc.case, log var/run/case-2.log)",
+        "  replica          case-2      http://127.0.0.1:8181/metrics  "
+        "(consumer group nyc.case, log var/run/case-2.log)",
         "  replica          notifier-2  http://127.0.0.1:8184/metrics  "
         "(consumer group nyc.notifier, log var/run/notifier-2.log)",
         "  replica          notifier-3  http://127.0.0.1:8284/metrics  "
