@@ -395,7 +395,8 @@ class Consumer:
         a listener the generation, so a round is counted by its first assignment: an assignment counts
         when the group has had none yet, or when this same listener was already assigned in the round
         (a new generation), which then starts a new round; another listener's assignment in the round
-        joins it uncounted."""
+        joins it uncounted. One case is missed: a generation in which only a listener that did not open the
+        round is assigned (its sibling subscriber has left the group, e.g. while the service stops)."""
         round_ = self._assigned_this_round.setdefault(listener.group, set())
         if not round_ or listener in round_:
             self.rebalances.labels(listener.group).inc()
