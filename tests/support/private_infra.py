@@ -17,7 +17,9 @@ keep running (a producer in the middle of a burst), call the `a`-prefixed twins 
 which run the same call in a thread.
 
 Every process started here is killed at teardown, at interpreter exit (atexit) and on the fixtures' way out,
-even when the test failed. Data lives under a temporary folder: Kafka's under var/test-logs/private/ (its
+even when the test failed. A pytest killed outright (SIGKILL, an OOM kill) runs none of those: each process
+is also recorded in var/test-logs/private/pids/ with its owner, and the first private instance a later run
+starts sweeps first (`sweep_stale`): what a dead owner left running is killed and its data removed. Data lives under a temporary folder: Kafka's under var/test-logs/private/ (its
 logs are kept there for reading after a failure, its data removed), PostgreSQL's under the system temporary
 folder (the `postgres` user must reach it; removed at close).
 
@@ -30,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import contextlib
+import json
 import os
 import pwd
 import re
@@ -54,6 +58,9 @@ REPO = Path(__file__).resolve().parents[2]
 KAFKA_LIB = REPO / "deploy" / "local" / "lib" / "kafka"
 KAFKA_CONF = REPO / "deploy" / "local" / "kafka"
 PRIVATE_ROOT = REPO / "var" / "test-logs" / "private"
+PID_DIR = PRIVATE_ROOT / "pids"
+"""One JSON file per running private process (`_track`): its pid and start time, its owner's (the test
+process that started it), and the folders to remove when a sweep finds its owner dead."""
 
 KAFKA_HEAP = "-Xms64m -Xmx320m"
 """Per node: three nodes and the services share two cores and a few GB with the shared broker."""
@@ -68,12 +75,63 @@ a killed broker started again registers as soon as its old session ends (it is r
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
+_SWEPT = False
 
 
-def _track(proc: subprocess.Popen) -> subprocess.Popen:
+def _started(pid: int) -> int | None:
+    """The start time of process `pid` (clock ticks after boot, /proc/<pid>/stat field 22): with the pid it
+    names one process, never a later one given the same pid. None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _pid_file(proc: subprocess.Popen) -> Path:
+    return PID_DIR / f"{proc.pid}.json"
+
+
+def sweep_stale() -> list[int]:
+    """Kill what a test process that died without its teardown (SIGKILL) left running: each record in
+    `PID_DIR` whose owner is gone has its process group SIGKILLed (when that process still runs, checked by
+    its start time) and its folders removed. Records of live owners (another xdist worker, a run beside this
+    one) are left alone. Returns the pids killed. Runs once per process before its first private instance."""
+    global _SWEPT
+    _SWEPT = True
+    killed: list[int] = []
+    for record in sorted(PID_DIR.glob("*.json")) if PID_DIR.is_dir() else []:
+        try:
+            entry = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue  # being written by its owner this instant, or already swept by another process
+        if _started(entry["owner"]) == entry["owner_start"]:
+            continue
+        if _started(entry["pid"]) == entry["start"]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(entry["pid"], signal.SIGKILL)
+                killed.append(entry["pid"])
+        for folder in entry.get("remove", []):
+            shutil.rmtree(folder, ignore_errors=True)
+        record.unlink(missing_ok=True)
+    return killed
+
+
+def _track(proc: subprocess.Popen, remove: list[Path]) -> subprocess.Popen:
+    """Keep `proc` for `_kill_all`, and record it in `PID_DIR` (with `remove`, the folders a sweep deletes
+    if this process dies without killing it)."""
     with _LIVE_LOCK:
         _LIVE.add(proc)
+    PID_DIR.mkdir(parents=True, exist_ok=True)
+    _pid_file(proc).write_text(json.dumps({
+        "pid": proc.pid, "start": _started(proc.pid), "owner": os.getpid(), "owner_start": _started(os.getpid()),
+        "remove": [str(folder) for folder in remove]}))
     return proc
+
+
+def _sweep_once() -> None:
+    if not _SWEPT:
+        sweep_stale()
 
 
 def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL, wait_s: float = 10.0) -> None:
@@ -90,6 +148,7 @@ def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL, wait_s: float = 10.
             proc.wait(timeout=10)
     with _LIVE_LOCK:
         _LIVE.discard(proc)
+    _pid_file(proc).unlink(missing_ok=True)
 
 
 @atexit.register
@@ -274,6 +333,7 @@ class KafkaCluster:
 
     def __post_init__(self) -> None:
         assert self.brokers >= 1, "a cluster has at least one broker"
+        _sweep_once()
         PRIVATE_ROOT.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"{self.name}{self.brokers}-", dir=PRIVATE_ROOT))
         self.cluster_id = _kafka_uuid()
@@ -318,7 +378,8 @@ class KafkaCluster:
             ["java", *self.heap.split(), *KAFKA_JVM,
              f"-Dlog4j2.configurationFile={KAFKA_CONF / 'log4j2.properties'}", f"-Dkafka.logs.dir={node.dir / 'logs'}",
              "-cp", f"{KAFKA_LIB}/*", "kafka.Kafka", str(props)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+            remove=[node.dir / "data"])
         log.close()
 
     def start(self) -> KafkaCluster:
@@ -530,6 +591,7 @@ class PrivatePostgres:
 
     def __init__(self, settings: dict[str, str] | None = None, start_timeout_s: float = 60.0,
                  *, _root: Path | None = None) -> None:
+        _sweep_once()
         self.port = free_port()
         self.settings = dict(settings or {})
         self.start_timeout_s = start_timeout_s
@@ -572,7 +634,7 @@ class PrivatePostgres:
             [str(self.bindir / "postgres"), "-D", str(self.data)], cwd="/", stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             user=self._ids[0] if self._ids else None, group=self._ids[1] if self._ids else None,
-            extra_groups=[] if self._ids else None))
+            extra_groups=[] if self._ids else None), remove=[self.root])
         log.close()
         deadline = time.monotonic() + self.start_timeout_s
         while True:
