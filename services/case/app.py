@@ -9,18 +9,16 @@ clocks and runs the retention job (`service_layer/timers.py`, `service_layer/ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from services.case.adapters.reads import StaffReads
 from services.case.adapters.repository import CaseRepository
 from services.case.config import SERVICE, TimerSettings
 from services.case.entrypoints import http, kafka
-from services.case.service_layer import handlers, intake_batch, retention, timers
+from services.case.service_layer import handlers, retention, timers
 from shared.auth import TokenVerifier, install_auth
-from shared.db.unit_of_work import PgBatchUnitOfWork
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
-from shared.kafka import BatchCallback, BatchResult, Consumed
 from shared.service import Runtime
 from shared.service_layer import Handlers
 from shared.settings import Settings
@@ -49,42 +47,13 @@ def create_app(settings: Settings | None = None) -> Any:
 
     rt.on_start.append(start)
     _background_loop(rt, lambda: loaded["jurisdiction"], TimerSettings())
-    call = rt.event_handler(lambda: table["h"], CaseRepository)
-    kafka.subscribe(rt, call, intake=_intake_batches(rt, call, lambda: loaded["jurisdiction"]))
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository), lambda: loaded["jurisdiction"])
     install_auth(rt.app, TokenVerifier(s))
     http.mount(rt.app, http.CaseApi(reads=lambda: StaffReads(rt.db),
                                     unit_of_work=lambda: rt.unit_of_work(CaseRepository),
                                     jurisdiction=lambda: loaded["jurisdiction"], now=rt.clock,
                                     clocks=lambda: timers))
     return rt.app
-
-
-def _intake_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[], Jurisdiction]) -> BatchCallback:
-    """The consume callback of `intake.messages`: a batch of new reports only is opened set-based
-    (`intake_batch.open_new_reports`: a few round trips per batch); any other batch, or one whose fast path
-    raised (rolled back, nothing kept), goes to `call`, the per-event path (a savepoint per event: a poison
-    event is dead-lettered alone). Each event is logged and counted as `call` does."""
-
-    async def intake(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
-        try:
-            words = await intake_batch.open_new_reports(
-                [(c.envelope, c.delivery) for c in consumed],
-                lambda: PgBatchUnitOfWork(rt.db, service=rt.service, repository=CaseRepository),
-                jurisdiction=jurisdiction(), now=rt.clock(), service=rt.service)
-        except intake_batch.Declined:
-            return await call(consumed, last_attempt)
-        except Exception as exc:  # noqa: BLE001 - rolled back; the per-event path isolates or retries it
-            rt.log.info("intake_batch_fallback", error=repr(exc)[:500], batch=len(consumed))
-            return await call(consumed, last_attempt)
-        result = BatchResult(handled=sum(word != "duplicate" for word in words))
-        for item, word in zip(consumed, words, strict=True):
-            env = item.envelope
-            rt.handled.labels(env.event_type).inc()
-            rt.log.info("handled", result=word, event_id=str(env.event_id), correlation_id=str(env.correlation_id),
-                        event_type=env.event_type)
-        return result
-
-    return intake
 
 
 def _background_loop(rt: Runtime, jurisdiction: Callable[[], Jurisdiction], ts: TimerSettings) -> None:

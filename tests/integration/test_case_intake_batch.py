@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 
 from services.case.adapters.repository import CaseRepository
-from services.case.app import _intake_batches
+from services.case.adapters.opening_batch import OpeningBatch
 from services.case.domain.threading import case_id_for
+from services.case.entrypoints.kafka import intake_batches
 from services.case.service_layer import handlers, intake_batch
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
@@ -62,6 +63,10 @@ def batch_of(pool: asyncpg.Pool, schema: str) -> Any:
     return lambda: PgBatchUnitOfWork(pool, service=schema, repository=CaseRepository)
 
 
+def opening_batch(pool: asyncpg.Pool, schema: str) -> Any:
+    return lambda: OpeningBatch(pool, service=schema)
+
+
 async def stored(pool: asyncpg.Pool) -> dict[str, Any]:
     """What a batch left in the schema, without the ids drawn from sequences of their own."""
     async with pool.acquire() as conn:
@@ -95,8 +100,8 @@ async def test_a_batch_of_new_reports_is_opened_as_the_per_event_path_opens_it_i
     statements: list[str] = []
     async with pool.acquire() as conn:
         conn.add_query_logger(lambda q: statements.append(q.query))
-        words = await intake_batch.open_new_reports(events, batch_of(pool, fresh_schema_name),
-                                                    jurisdiction=jurisdiction, now=NOW, service=fresh_schema_name)
+        words = await intake_batch.open_new_reports(events, opening_batch(pool, fresh_schema_name),
+                                                    jurisdiction=jurisdiction, now=NOW)
         conn.remove_query_logger(statements.append)
     second_schema = await second_pool.fetchval("SELECT current_schema()")
     outcomes = await dispatch_batch(handlers.handlers(jurisdiction), events, batch_of(second_pool, second_schema),
@@ -109,8 +114,8 @@ async def test_a_batch_of_new_reports_is_opened_as_the_per_event_path_opens_it_i
     assert [e[2]["causation_id"] for e in fast["outbox"]] == [e.event_id for e, _ in events], "in offset order"
     assert len(statements) <= 10, f"a handful of statements for 42 reports, not four each: {statements}"
 
-    again = await intake_batch.open_new_reports(events[:2], batch_of(pool, fresh_schema_name),
-                                                jurisdiction=jurisdiction, now=NOW, service=fresh_schema_name)
+    again = await intake_batch.open_new_reports(events[:2], opening_batch(pool, fresh_schema_name),
+                                                jurisdiction=jurisdiction, now=NOW)
     assert again == ["duplicate", "duplicate"], "a redelivered batch is skipped by the inbox"
     assert await stored(pool) == fast
 
@@ -118,9 +123,8 @@ async def test_a_batch_of_new_reports_is_opened_as_the_per_event_path_opens_it_i
 @pytest.mark.parametrize("odd", ["withdrawal", "threaded", "twice", "answers_one_of_the_batch"])
 async def test_a_batch_that_is_not_only_new_reports_is_declined_with_nothing_kept(
         pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction, odd: str) -> None:
-    batch = batch_of(pool, fresh_schema_name)
-    await intake_batch.open_new_reports(consumed(report(1)), batch, jurisdiction=jurisdiction, now=NOW,
-                                        service=fresh_schema_name)
+    batch = opening_batch(pool, fresh_schema_name)
+    await intake_batch.open_new_reports(consumed(report(1)), batch, jurisdiction=jurisdiction, now=NOW)
     before = await stored(pool)
     other = {
         "withdrawal": MessageWithdrawn(channel="sms", channel_message_id="SM9", contact_key="k0", received_at=NOW),
@@ -129,8 +133,7 @@ async def test_a_batch_that_is_not_only_new_reports_is_declined_with_nothing_kep
         "answers_one_of_the_batch": report(4, in_reply_to=["SM2"]),
     }[odd]
     with pytest.raises(intake_batch.Declined):
-        await intake_batch.open_new_reports(consumed(report(2), other), batch, jurisdiction=jurisdiction, now=NOW,
-                                            service=fresh_schema_name)
+        await intake_batch.open_new_reports(consumed(report(2), other), batch, jurisdiction=jurisdiction, now=NOW)
     assert await stored(pool) == before
 
 
@@ -145,7 +148,7 @@ async def test_a_poison_event_in_the_middle_of_a_batch_is_dead_lettered_alone_an
     rt.pool = pool
     rt.clock = lambda: NOW
     table = handlers.handlers(jurisdiction)
-    intake = _intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
+    intake = intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
     async with pool.acquire() as conn:  # a case already holding report 5's id, without its message: refused
         await CaseRepository(conn).upsert_reporter("k9", "sms", {}, NOW)
         await conn.execute(

@@ -13,32 +13,66 @@ subscribed to its topic. The two batches run concurrently, each in its own trans
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from faststream.kafka.annotations import KafkaMessage
 
+from services.case.adapters.opening_batch import OpeningBatch
 from services.case.config import SERVICE
-from shared.kafka import SUBSCRIBER_DEFAULTS, BatchCallback
+from services.case.service_layer import intake_batch
+from shared.jurisdiction import Jurisdiction
+from shared.kafka import SUBSCRIBER_DEFAULTS, BatchCallback, BatchResult, Consumed
 from shared.service import Runtime
 
 
-def subscribe(rt: Runtime, call: BatchCallback, *, intake: BatchCallback | None = None) -> None:
+def subscribe(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[], Jurisdiction] | None = None) -> None:
     """Subscribe `rt`'s broker to the five topics (names from `rt.settings.topic`, consumer group `case`;
     two subscribers: intake, and the decisions and outcomes, which never wait behind an intake backlog) and
     hand every batch to `call` through `rt.consumer.handle_batch`, the retry/DLQ/commit wrapper (`shared.kafka.Consumer.handle_batch`; one
     transaction per batch, one savepoint per event): a `ValueError` (e.g. an event about an unknown case)
     or a payload that does not validate goes to `<topic>.dlq` at once, a transient error (PostgreSQL or
     Kafka away) is retried and then rewinds the batch, any other error is retried a few times and then
-    dead-lettered. `intake` (default `call`) takes the batches of `intake.messages` instead (the set-based
-    opening of a burst of new reports, which hands any other batch to `call`)."""
+    dead-lettered. With `jurisdiction` (the loaded one, once started), the batches of `intake.messages` go
+    through `intake_batches` first (the set-based opening of a burst of new reports, which hands any other
+    batch to `call`)."""
     s = rt.settings
     group = s.group(SERVICE)
+    intake = intake_batches(rt, call, jurisdiction) if jurisdiction is not None else call
 
     @rt.broker.subscriber(s.topic("intake.messages"),
                           group_id=group, listener=rt.consumer.listener(group), **SUBSCRIBER_DEFAULTS)
     async def on_intake(msg: KafkaMessage) -> None:
-        await rt.consumer.handle_batch(msg, intake or call)
+        await rt.consumer.handle_batch(msg, intake)
 
     @rt.broker.subscriber(s.topic("routing.decisions"), s.topic("dedup.decisions"),
                           s.topic("notifications.outcomes"), s.topic("forwarding.outcomes"),
                           group_id=group, listener=rt.consumer.listener(group), **SUBSCRIBER_DEFAULTS)
     async def on_decision(msg: KafkaMessage) -> None:
         await rt.consumer.handle_batch(msg, call)
+
+
+def intake_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[], Jurisdiction]) -> BatchCallback:
+    """The consume callback of `intake.messages`: a batch of new reports only is opened set-based
+    (`intake_batch.open_new_reports`: a few round trips per batch); any other batch, or one whose fast path
+    raised (rolled back, nothing kept), goes to `call`, the per-event path (a savepoint per event: a poison
+    event is dead-lettered alone). Each event is logged and counted as `call` does."""
+
+    async def intake(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
+        try:
+            words = await intake_batch.open_new_reports(
+                [(c.envelope, c.delivery) for c in consumed], lambda: OpeningBatch(rt.db, service=rt.service),
+                jurisdiction=jurisdiction(), now=rt.clock())
+        except intake_batch.Declined:
+            return await call(consumed, last_attempt)
+        except Exception as exc:  # noqa: BLE001 - rolled back; the per-event path isolates or retries it
+            rt.log.info("intake_batch_fallback", error=repr(exc)[:500], batch=len(consumed))
+            return await call(consumed, last_attempt)
+        result = BatchResult(handled=sum(word != "duplicate" for word in words))
+        for item, word in zip(consumed, words, strict=True):
+            env = item.envelope
+            rt.handled.labels(env.event_type).inc()
+            rt.log.info("handled", result=word, event_id=str(env.event_id), correlation_id=str(env.correlation_id),
+                        event_type=env.event_type)
+        return result
+
+    return intake

@@ -23,12 +23,10 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from services.case.adapters.repository import CaseRepository
+from services.case.adapters.opening_batch import OpeningBatch
 from services.case.domain.rules import CheckedLocation, find_case_number
 from services.case.domain.threading import ThreadingFacts
 from services.case.service_layer.handlers import Opening, cleaned_message, located_message, opening
-from shared.db.outbox import outbox_row
-from shared.db.unit_of_work import PgBatchUnitOfWork
 from shared.events import Envelope, MessageReceived
 from shared.jurisdiction import Jurisdiction
 from shared.kafka import Delivery
@@ -64,8 +62,8 @@ def _plain_reports(consumed: Sequence[tuple[Envelope, Delivery]], jurisdiction: 
 
 
 async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
-                           batch: Callable[[], PgBatchUnitOfWork[CaseRepository]], *, jurisdiction: Jurisdiction,
-                           now: datetime, service: str) -> list[str]:
+                           batch: Callable[[], OpeningBatch], *, jurisdiction: Jurisdiction,
+                           now: datetime) -> list[str]:
     """Open a case for each report of `consumed` (intake events in partition-offset order) in one transaction
     of `batch()`, at `now` (aware UTC); returns one word per event, in order: "opened", or "duplicate" for an
     event the inbox already holds (or the second of one event id). Raises `Declined`, having kept nothing,
@@ -81,7 +79,8 @@ async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
                 unclaimed.discard(envelope.event_id)
                 todo.append(i)
         if todo:
-            repo = CaseRepository(tx.conn)
+            repo = tx.repo
+            assert repo is not None, "a batch entered has its repository"
             facts = await repo.threading_facts_many(
                 [(reports[i][0].channel, reports[i][0].channel_message_id, reports[i][2], reports[i][0].in_reply_to)
                  for i in todo])
@@ -97,8 +96,6 @@ async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
             await repo.open_cases([(o.reporter, o.case_row, o.message_row, o.at, o.event_id, o.entries)
                                    for o in openings])
             for i, o in zip(todo, openings, strict=True):
-                env = consumed[i][0].caused_by(o.opened, subject=str(o.case_id), producer=service, now=now)
-                tx.outbox.append(outbox_row(env))
+                tx.emit(consumed[i][0], o.opened, subject=o.case_id, now=now)
                 words[i] = "opened"
-            tx.emitted = True
     return words
