@@ -1,4 +1,4 @@
-"""Notifier bootstrap: wires the senders, the handlers, the subscription and the profile API.
+"""Notifier bootstrap: wires the senders, the handlers, the two subscriptions and the profile API.
 
 Consumes `cases.lifecycle` (`case.opened`, `case.merged`, `case.status_changed`, `case.message_added`,
 `case.public_update`, `case.reply_requested`, `case.unmerged`, `case.escalated`, `case.personal_data_erased`,
