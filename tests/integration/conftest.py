@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -16,11 +17,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, topic_partitions
 from shared.settings import Settings
 from support.infra import KAFKA, PG_DSN, check_kafka, check_postgres
+from support.wait import eventually
 
 RUN = uuid.uuid4().hex[:8]
+TOPICS_SERVED_S = 60.0
+"""Seconds a test waits for the shared broker to serve topics it has just created (under load it took ~12 s)."""
 MIGRATED_PACKAGE = "services.router"  # any service package: inbox and outbox come with every schema
 
 
@@ -118,13 +122,54 @@ async def created_prefixes(infra: None) -> AsyncIterator[list[str]]:
 
 @pytest.fixture
 async def settings(database: str, created_prefixes: list[str]) -> Settings:
-    """Settings with a topic prefix of this test's own, whose registry topics and DLQs exist."""
+    """Settings with a topic prefix of this test's own, whose registry topics and DLQs exist and are served
+    (every partition has a leader: `topics_served`)."""
     prefix = f"it{RUN}{uuid.uuid4().hex[:6]}."
     created_prefixes.append(prefix)
     s = Settings(kafka_bootstrap=KAFKA, pg_dsn=database, topic_prefix=prefix, consumer_retry_attempts=3,
                  consumer_retry_base_s=0.05, outbox_poll_interval_s=0.2)
     await ensure_topics(s)
+    await topics_served(topic_partitions(s))
     return s
+
+
+def served(described: list[dict[str, Any]], wanted: Mapping[str, int | None]) -> bool:
+    """Whether a DescribeTopics answer (aiokafka's dicts) shows every topic of `wanted` (name: partition
+    count, None for any count but none) with all its partitions, each with a leader."""
+
+    def whole(topic: dict[str, Any]) -> bool:
+        parts, count = topic["partitions"], wanted.get(topic["topic"], 0)
+        return (topic["error_code"] == 0 and bool(parts) and (count is None or len(parts) == count)
+                and all(p["error_code"] == 0 and p["leader"] >= 0 for p in parts))
+
+    return len(described) == len(wanted) and all(whole(t) for t in described)
+
+
+async def topics_served(wanted: Mapping[str, int | None], *,
+                        admin: AIOKafkaAdminClient | None = None) -> list[dict[str, Any]]:
+    """Wait until the broker serves every topic of `wanted` (name: partition count, None for any), each
+    partition with a leader, and return its DescribeTopics answer; one round trip when it already does.
+    The shared broker answers CreateTopics before its own metadata has the new topics: a describe right
+    after failed (UNKNOWN_TOPIC_OR_PARTITION) and a first publish retried NOT_LEADER_FOR_PARTITION, for
+    seconds (up to ~12 s) while other tests created theirs. Raises AssertionError, with the last answer,
+    after `TOPICS_SERVED_S` seconds."""
+    own = admin is None
+    client = admin or AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="omni311-it-topics")
+    if own:
+        await client.start()
+
+    async def described() -> list[dict[str, Any]]:
+        answer = await client.describe_topics(list(wanted))
+        assert served(answer, wanted), answer
+        return answer
+
+    try:
+        result: list[dict[str, Any]] = await eventually(described, timeout=TOPICS_SERVED_S, interval=0.1,
+                                                        what=f"the broker serves {sorted(wanted)[:3]}...")
+        return result
+    finally:
+        if own:
+            await client.close()
 
 
 class TopicReader:
@@ -145,9 +190,10 @@ class TopicReader:
         await self._admin.close()
 
     async def _partitions(self, topic: str) -> list[TopicPartition]:
+        """The topic's partitions, once the broker serves them all with a leader (`topics_served`: a topic
+        just created may not be served yet; raises AssertionError when it never is)."""
         if topic not in self._parts:
-            (desc,) = await self._admin.describe_topics([topic])
-            assert desc["error_code"] == 0 and desc["partitions"], f"topic {topic} does not exist: {desc}"
+            (desc,) = await topics_served({topic: None}, admin=self._admin)
             self._parts[topic] = sorted(TopicPartition(topic, p["partition"]) for p in desc["partitions"])
         return self._parts[topic]
 

@@ -16,12 +16,11 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db.outbox import OutboxRelay, enqueue, enqueue_many, oldest_unpublished_age_s, outbox_row
 from shared.db.pool import connect
 from shared.events import CaseOpened, Envelope, MessageReceived
-from shared.kafka import create_producer, outbox_publisher, topic_partitions
+from shared.kafka import create_producer, outbox_publisher
 from shared.settings import Settings
 from support.wait import eventually
 
@@ -54,29 +53,6 @@ async def enqueue_committed(conn: asyncpg.Connection, schema: str, envelopes: li
 
 def event_ids(records: list[Any]) -> list[str]:
     return [str(Envelope.from_bytes(r.value).event_id) for r in records]
-
-
-@pytest.fixture
-async def settings(settings: Settings) -> Settings:
-    """The integration `settings`, once the broker serves every partition of its topics with a leader. The
-    broker answers CreateTopics before its own metadata has the new topics: a describe right after failed
-    (UNKNOWN_TOPIC_OR_PARTITION) and a first publish retried NOT_LEADER_FOR_PARTITION, for seconds while
-    other tests created theirs."""
-    wanted = topic_partitions(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="it-outbox-topics")
-    await admin.start()
-
-    async def served() -> bool:
-        described = await admin.describe_topics(list(wanted))
-        return len(described) == len(wanted) and all(
-            t["error_code"] == 0 and len(t["partitions"]) == wanted[t["topic"]]
-            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"]) for t in described)
-
-    try:
-        await eventually(served, timeout=WAIT_S, what=f"the broker serves {settings.topic_prefix}* topics")
-    finally:
-        await admin.close()
-    return settings
 
 
 @pytest.fixture
