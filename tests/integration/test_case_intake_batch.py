@@ -180,3 +180,125 @@ async def test_a_poison_event_in_the_middle_of_a_batch_is_dead_lettered_alone_an
     again = await intake([Consumed(env, delivery, None) for env, delivery in consumed(report(20), report(21))],  # type: ignore[arg-type]
                          True)
     assert (again.handled, again.rejected) == (2, []), "the next batch of new reports is opened set-based again"
+
+
+# --- adversarial: the set-based path (with its fallback) against the per-event path, batch after batch ---
+
+
+def _numbered(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every case number in it replaced by the id of the case holding it: the fast path's
+    fallback takes numbers it then rolls back (a gap, documented), so only which case a number names counts."""
+    if isinstance(value, str):
+        for number, case in names.items():
+            value = value.replace(number, case)
+        return value
+    if isinstance(value, dict):
+        return {k: _numbered(v, names) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbered(v, names) for v in value]
+    return value
+
+
+async def _kept(pool: asyncpg.Pool) -> Any:
+    """`stored(pool)` with case numbers named by their case (see `_numbered`), rows in a number-free order."""
+    async with pool.acquire() as conn:
+        names = {r["service_request_id"]: f"case:{r['case_id']}"
+                 for r in await conn.fetch("SELECT service_request_id, case_id FROM cases")}
+    kept = _numbered(await stored(pool), names)
+    kept["cases"].sort(key=lambda c: str(c["case_id"]))
+    return kept
+
+
+def _real_reports() -> list[MessageReceived]:
+    """Reports as the intake services make them from real inputs: a real email reply (In-Reply-To and
+    References naming mail we never saw), a real Twilio SMS (base64-looking body), and a real Open311 body."""
+    import json
+    import urllib.parse
+
+    from services.intake_email.domain import new_text, parse_message, to_intake
+    from support.data import shared_data
+
+    root = shared_data()
+    parsed = parse_message((root / "email/mikel_mail/plain_emails_raw_email_reply.eml").read_bytes())
+    mail = to_intake(parsed, new_text(parsed.text), NOW, None)
+    bodies = json.loads((root / "twilio/courier_twilio_sms_whatsapp_webhook_bodies.json").read_text())["bodies"]
+    sms = dict(urllib.parse.parse_qsl(bodies["receiveBase64"]["raw"]))
+    text = report(900, channel_message_id=sms["SmsSid"], description=sms["Body"], contact_key="tw1")
+    chicago = json.loads((root / "open311/chicago_requests_small.json").read_text())
+    first = chicago[0] if isinstance(chicago, list) else chicago
+    web = report(901, channel="open311", channel_message_id=f"o311-{first.get('service_request_id', 'x')}",
+                 description=str(first.get("description") or first.get("service_name") or "open311"),
+                 contact_key="web1")
+    return [mail, text, web]
+
+
+async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_event_path_ends_it(
+        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction) -> None:
+    """Batch after batch, each through the intake callback (set-based, declining to the per-event path) on
+    one schema and through `dispatch_batch` alone on another: every route threading knows (References only,
+    a quoted case number, a reply before its report, a withdrawal before its message, a provider retry in a
+    later batch and in the same batch, a whole batch redelivered, a reply inside one batch, a message quoting
+    a number the batch gives out), real inputs and hostile bodies: the same cases, threads, claims and events,
+    and the same events dead-lettered."""
+    settings = Settings()
+    rt = Runtime(settings, fresh_schema_name)
+    rt.pool = pool
+    rt.clock = lambda: NOW
+    table = handlers.handlers(jurisdiction)
+    intake = intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
+    second_schema = await second_pool.fetchval("SELECT current_schema()")
+    mail, text, web = _real_reports()
+    late = report(50, channel_message_id="SM-late", contact_key="kL")
+    withdrawn = report(60, channel_message_id="SM-W", contact_key="kW")
+    batches: list[list[Any]] = [
+        # 1: new reports only (set-based), one of them a reply to a report that comes later
+        [mail, text, web, report(1, contact_key="kq"), report(2), report(3, in_reply_to=["SM-late"], contact_key="kL")],
+        # 2: each threads or repeats: declined, per-event
+        [report(10, channel="email", channel_message_id="<r10@x>", in_reply_to=["<nobody@x>", mail.channel_message_id],
+                contact_key="kmail"),  # References only names the mail of batch 1
+         report(11, case_number_hint="DEMO-26-000004", contact_key="kq"),  # quotes batch 1's 4th case, same reporter
+         report(12, case_number_hint="DEMO-26-000004", contact_key="stranger"),  # the same number, someone else
+         late,  # its reply came first
+         report(13, channel_message_id=text.channel_message_id, contact_key="tw1", description="retry"),
+         MessageWithdrawn(channel="sms", channel_message_id="SM-W", contact_key="kW", received_at=NOW)],
+        # 3: a message withdrawn before it came, among new reports
+        [report(20), withdrawn, report(21)],
+        # 4: the same channel message twice in one batch (a provider retry published twice)
+        [report(30), report(31, description="first"), report(31, description="again"), report(32)],
+        # 5: batch 1 once more, same events (a redelivery): its envelopes are reused below
+        [],
+        # 6: a reply inside one batch
+        [report(40), report(41, in_reply_to=["SM40"])],
+        # 7: a message quoting the number the same batch gives its reporter's report just before it
+        [report(43, contact_key="kn"), report(44, case_number_hint="DEMO-26-000015", contact_key="kn")],
+        # 8: one event published twice (the same event id at two offsets) among new reports
+        [report(45), report(46), report(47)],
+        # 9: hostile bodies: a NUL, a 900 KB text, a lone surrogate
+        [report(70, description="pot\x00hole"), report(71, description="x" * 900_000),
+         report(72, description="fine"), report(73, description="broken \ud800 text"), report(74)],
+    ]
+    offset = 0
+    first: list[tuple[Envelope, Delivery]] = []
+    for number, payloads in enumerate(batches, start=1):
+        if number == 5:
+            events = first
+        else:
+            events = [(Envelope.new_flow(p, subject=p.contact_key, producer="intake", now=NOW),
+                       Delivery(topic="intake.messages", partition=0, offset=offset + i, consumer="case"))
+                      for i, p in enumerate(payloads)]
+            offset += len(events)
+        if number == 8:
+            again = Delivery(topic="intake.messages", partition=0, offset=offset, consumer="case")
+            events.insert(2, (events[0][0], again))
+            offset += 1
+        if number == 1:
+            first = events
+        result = await intake([Consumed(e, d, None) for e, d in events], True)  # type: ignore[arg-type]
+        outcomes = await dispatch_batch(table, events, batch_of(second_pool, second_schema), clock=lambda: NOW)
+        assert sorted(r.consumed.delivery.offset for r in result.rejected) == sorted(
+            d.offset for (_, d), o in zip(events, outcomes, strict=True) if o.failure is not None), (
+            f"batch {number}: the same events dead-lettered")
+        assert result.handled == sum(o.failure is None and o.result != "duplicate" for o in outcomes), f"batch {number}"
+        fast, per_event = await _kept(pool), await _kept(second_pool)
+        for part in fast:
+            assert fast[part] == per_event[part], f"batch {number}: {part} differ"

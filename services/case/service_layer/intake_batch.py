@@ -11,9 +11,12 @@ statement at the commit. The rows and events are built by the same functions the
 Anything else declines, and the caller hands the batch to the per-event path (`dispatch_batch`: a savepoint
 per event, so a poison event is rolled back and dead-lettered alone while the rest commit): an event of
 another type, a payload that does not validate, two events for one channel message, a message answering
-another message of the batch or quoting a case number given out in it, a message whose look-up finds a
-case, a message or a pending withdrawal (it repeats or threads), and any error while writing (the
-transaction is rolled back first, claims included, so the per-event path starts from a clean slate).
+another message of the batch, a message whose look-up finds a case, a message or a pending withdrawal (it
+repeats or threads), a message quoting a case number the store does not hold (it may be one the batch gives
+out: declined before any number is drawn, since a number drawn and rolled back is never given again, and
+the per-event path would then give the quoted number to no report or another one), and any error while
+writing (the transaction is rolled back first, claims included, so the per-event path starts from a clean
+slate).
 """
 
 from __future__ import annotations
@@ -86,13 +89,14 @@ async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
                  for i in todo])
             if any(f != ThreadingFacts() for f in facts):
                 raise Declined("a message the store already knows of (it repeats or threads)")
+            if any(reports[i][2] is not None for i in todo):
+                # Checked before numbers are drawn: a number drawn here and rolled back is a gap, so the
+                # per-event path would give the number quoted to another report than this batch would.
+                raise Declined("a message quoting a case number the store does not hold (yet)")
             numbers = await repo.next_case_numbers(len(todo))
             openings: list[Opening] = [
                 opening(reports[i][0], consumed[i][0], now, jurisdiction=jurisdiction, place=reports[i][1],
                         number=n) for i, n in zip(todo, numbers, strict=True)]
-            given = {o.case_row["service_request_id"] for o in openings}
-            if any(reports[i][2] in given for i in todo):
-                raise Declined("a message quoting a case number given out in the batch")
             await repo.open_cases([(o.reporter, o.case_row, o.message_row, o.at, o.event_id, o.entries)
                                    for o in openings])
             for i, o in zip(todo, openings, strict=True):
