@@ -233,7 +233,8 @@ def _real_reports() -> list[MessageReceived]:
 
 
 async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_event_path_ends_it(
-        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction) -> None:
+        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Batch after batch, each through the intake callback (set-based, declining to the per-event path) on
     one schema and through `dispatch_batch` alone on another: every route threading knows (References only,
     a quoted case number, a reply before its report, a withdrawal before its message, a provider retry in a
@@ -247,6 +248,22 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
     table = handlers.handlers(jurisdiction)
     intake = intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
     second_schema = await second_pool.fetchval("SELECT current_schema()")
+    fast_path: dict[int, str] = {}  # batch number -> how the set-based path ended
+    set_based = intake_batch.open_new_reports
+
+    async def watched(*args: Any, **kw: Any) -> list[str]:
+        try:
+            words = await set_based(*args, **kw)
+        except intake_batch.Declined:
+            fast_path[number] = "declined"
+            raise
+        except Exception:
+            fast_path[number] = "failed"
+            raise
+        fast_path[number] = "taken"
+        return words
+
+    monkeypatch.setattr(intake_batch, "open_new_reports", watched)
     mail, text, web = _real_reports()
     late = report(50, channel_message_id="SM-late", contact_key="kL")
     withdrawn = report(60, channel_message_id="SM-W", contact_key="kW")
@@ -302,3 +319,5 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
         fast, per_event = await _kept(pool), await _kept(second_pool)
         for part in fast:
             assert fast[part] == per_event[part], f"batch {number}: {part} differ"
+    assert fast_path == {1: "taken", 5: "taken", 9: "failed"} | {
+        n: "declined" for n in (2, 3, 4, 6, 7, 8)}, "each batch went the way meant for it"
