@@ -1,7 +1,8 @@
 """Hostile batches on a real Kafka and PostgreSQL (`Consumer.handle_batch` + `dispatch_batch` +
 `PgBatchUnitOfWork`): one event id twice in a batch, poison first and last, a wrong version, an unknown event
 type, a 900 KB body, NUL bytes, an emit of an unregistered event, a transient error for one event, a record
-without a key, a batch of nothing but poison, and a dead-letter topic that is gone. Each event's effect,
+without a key, a batch of nothing but poison, and a dead-letter topic that is gone; and, on PostgreSQL alone,
+a COMMIT refused for good (split until each poison is alone) with a `prepare` hook, one failing in a half. Each event's effect,
 outbox row and after-commit action must happen exactly once; every poison lands in the DLQ once; no offset
 is committed past a dead letter that was not delivered."""
 
@@ -361,3 +362,109 @@ async def test_an_event_whose_outbox_row_postgresql_refuses_is_dead_lettered_alo
     (dead,) = await kafka.read(topic + ".dlq", 1, timeout=10)
     assert Envelope.from_bytes(dead.value).data["status_notes"] == "nul subject"
     assert sorted(probe.after) == ["after", "before"]
+
+
+# --- adversarial: a COMMIT refused for good, split until the poison is alone, with a `prepare` hook ---
+
+
+async def _split_run(pool: asyncpg.Pool, schema: str, notes: list[str], *, prepare_fails_without: str | None = None,
+                     consumed: list[tuple[Envelope, Any]] | None = None, fresh: bool = True
+                     ) -> tuple[list[Any], list[list[str]], list[str], list[str], set[str]]:
+    """`dispatch_batch` on events carrying `notes`; a "poison" note is refused only at COMMIT (a deferred
+    unique key already taken). Returns the outcomes, the notes each `prepare` saw (one list per transaction),
+    the notes committed in insertion order, the after-commit actions run, and the notes of the events in the
+    inbox. With `prepare_fails_without`, a prepare whose events lack that note raises; `consumed`: the events
+    to use (made from `notes` when None); `fresh` False: run on what an earlier run left."""
+    from shared.db.unit_of_work import PgBatchUnitOfWork
+    from shared.kafka import Delivery
+    from shared.service_layer import dispatch_batch
+
+    async with pool.acquire() as conn:
+        if fresh:
+            await conn.execute("DROP TABLE IF EXISTS deferred_notes; DELETE FROM inbox; "
+                               "CREATE TABLE deferred_notes (id bigserial PRIMARY KEY, notes text NOT NULL, "
+                               "CONSTRAINT one_note UNIQUE (notes) DEFERRABLE INITIALLY DEFERRED); "
+                               "INSERT INTO deferred_notes (notes) VALUES ('taken')")
+    prepared: list[list[str]] = []
+    after: list[str] = []
+
+    async def prepare(payloads: Any, uow: UnitOfWork[Any]) -> None:
+        prepared.append([p.status_notes for p in payloads])
+        await uow.repo.execute("SELECT pg_advisory_xact_lock(42)")  # held to the commit, as dedup's locks
+        if prepare_fails_without is not None and prepare_fails_without not in prepared[-1]:
+            raise RuntimeError("prepare failed")
+
+    async def handle(payload: CaseStatusChanged, uow: UnitOfWork[Any]) -> str:
+        note = payload.status_notes or ""
+        await uow.repo.execute("INSERT INTO deferred_notes (notes) VALUES ($1)", "taken" if note.startswith("poison")
+                               else note)
+
+        async def done() -> str:
+            after.append(note)
+            return "after"
+
+        uow.after_commit(done)
+        return "recorded"
+
+    if consumed is None:
+        consumed = [(status_changed(n), Delivery(topic="cases.lifecycle", partition=0, offset=i, consumer="it"))
+                    for i, n in enumerate(notes)]
+    outcomes = await dispatch_batch({CaseStatusChanged.event_type: (CaseStatusChanged, handle)}, consumed,
+                                    lambda: PgBatchUnitOfWork(pool, service=schema, repository=lambda c: c),
+                                    clock=lambda: NOW, prepare=prepare)
+    async with pool.acquire() as conn:
+        kept = [r["notes"] for r in await conn.fetch(
+            "SELECT notes FROM deferred_notes WHERE notes <> 'taken' ORDER BY id")]
+        inbox = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")}
+    ids = {e.event_id: n for (e, _), n in zip(consumed, notes, strict=True)}
+    assert inbox <= set(ids), "no claim but the batch's"
+    return outcomes, prepared, kept, after, {ids[i] for i in inbox}
+
+
+@pytest.mark.parametrize("notes", [
+    ["poison", "a", "b", "c", "d", "e", "f"],
+    ["a", "b", "c", "d", "e", "f", "poison"],
+    ["poison"],
+    ["a", "poison1", "b", "c", "d", "poison2", "e"],
+    ["a", "b", "poison1", "poison2", "c"],
+    ["poison1", "poison2", "poison3"],
+], ids=["first", "last", "only", "two_apart", "two_adjacent", "all"])
+async def test_a_commit_refused_for_good_leaves_each_poison_alone_wherever_it_is_and_keeps_the_order(
+        pool: asyncpg.Pool, schema: str, notes: list[str]) -> None:
+    outcomes, prepared, kept, after, inbox = await _split_run(pool, schema, notes)
+
+    good = [n for n in notes if not n.startswith("poison")]
+    assert [o.failure[0] if o.failure else o.result for o in outcomes] == [
+        "UniqueViolationError" if n.startswith("poison") else "recorded,after" for n in notes]
+    assert kept == good, "the good events' effects, once each, in event order across the halves"
+    assert after == good, "after-commit actions once each, in order, none for a rolled-back try"
+    assert inbox == set(good), "claims of the good events only (the poisons' rolled back with their try)"
+    assert prepared[0] == notes, "the first transaction prepares the whole batch"
+    for seen in prepared:
+        assert seen == [n for n in notes if n in seen], "each half prepares its own events, in batch order"
+
+
+async def test_a_prepare_that_fails_in_a_half_leaves_the_committed_half_and_a_retry_finishes_the_batch(
+        pool: asyncpg.Pool, schema: str) -> None:
+    """The whole batch's prepare passes, its COMMIT is refused, the first half commits, the second half's
+    prepare fails: the error reaches the caller (who retries the batch), the first half stays committed once,
+    and the retry skips it (the inbox) and isolates the poison."""
+    from shared.kafka import Delivery
+
+    notes = ["a", "b", "c", "poison", "d"]
+    events = [(status_changed(n), Delivery(topic="cases.lifecycle", partition=0, offset=i, consumer="it"))
+              for i, n in enumerate(notes)]
+    with pytest.raises(RuntimeError, match="prepare failed"):
+        await _split_run(pool, schema, notes, prepare_fails_without="a", consumed=events)
+    async with pool.acquire() as conn:
+        kept = [r["notes"] for r in await conn.fetch(
+            "SELECT notes FROM deferred_notes WHERE notes <> 'taken' ORDER BY id")]
+        claimed = await conn.fetchval("SELECT count(*) FROM inbox")
+    assert (kept, claimed) == (["a", "b"], 2), "the first half committed with its claims; nothing of the second"
+
+    outcomes, prepared, kept, after, inbox = await _split_run(pool, schema, notes, consumed=events, fresh=False)
+
+    assert [o.failure[0] if o.failure else o.result for o in outcomes] == [
+        "duplicate", "duplicate", "recorded,after", "UniqueViolationError", "recorded,after"]
+    assert kept == ["a", "b", "c", "d"] and after == ["c", "d"] and inbox == {"a", "b", "c", "d"}
+    assert prepared[0] == ["c", "poison", "d"], "a retry prepares only the events it claims"
