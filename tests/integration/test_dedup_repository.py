@@ -430,3 +430,67 @@ async def test_two_batches_routing_categories_in_opposite_orders_both_commit_and
         {(pothole_b.case_id, pothole_a.case_id), (noise_b.case_id, noise_a.case_id)},
         {(pothole_a.case_id, pothole_b.case_id), (noise_a.case_id, noise_b.case_id)},
     )
+
+
+async def test_a_batch_of_many_categories_some_unlocated_and_twins_decides_as_one_event_per_batch_does(
+        database: str, fresh_schema_name: str, pool: asyncpg.Pool) -> None:
+    """One batch (as services/dedup/app.py runs it, `lock_categories` first) of twelve categories, twins
+    inside the batch, cases without a point or with one coordinate only: it holds exactly the located
+    categories' locks while its handlers run, and decides what the same events decide each in a batch of its
+    own on a second schema; the batch consumed again changes nothing."""
+    from services.dedup.config import jurisdiction_rules  # noqa: PLC0415
+    from services.dedup.service_layer import handlers as h  # noqa: PLC0415
+    from shared.db.migrate import migrate  # noqa: PLC0415
+    from shared.db.pool import create_pool  # noqa: PLC0415
+    from shared.db.unit_of_work import PgBatchUnitOfWork  # noqa: PLC0415
+    from shared.events import CaseRouted  # noqa: PLC0415
+    from shared.jurisdiction import load_jurisdiction  # noqa: PLC0415
+    from shared.kafka import Delivery  # noqa: PLC0415
+    from shared.service_layer import dispatch_batch  # noqa: PLC0415
+    from support.uow import event  # noqa: PLC0415
+
+    table = h.handlers(*jurisdiction_rules(load_jurisdiction("demo")))
+    model, handler = table[CaseRouted.event_type]
+    held: list[int] = []
+
+    async def counting(payload: Any, uow: Any) -> str:
+        held.append(await uow.repo.conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"))
+        return await handler(payload, uow)
+
+    watched = {**table, CaseRouted.event_type: (model, counting)}
+    located = [_routed(f"cat{n}", text=f"trouble of kind {n} on the corner") for n in range(12)]
+    unlocated = [_routed("cat5", text="no point given").model_copy(update={"lat": None, "long": None})
+                 for _ in range(2)]
+    half_point = _routed("only_lat", text="one coordinate").model_copy(update={"long": None})
+    twins = [_routed("cat3", text="trouble of kind 3 on the corner"),
+             _routed("cat7", text="trouble of kind 7 on the corner")]
+    routed = [*located[:6], unlocated[0], twins[0], *located[6:], half_point, unlocated[1], twins[1]]
+    consumed = [(event(c, subject=c.case_id), Delivery(topic="cases.lifecycle", partition=0, offset=i,
+                                                       consumer=fresh_schema_name)) for i, c in enumerate(routed)]
+    second = f"it_{uuid4().hex[:10]}"
+    await migrate(database, second, "services.dedup")
+    other = await create_pool(database, second, application_name="it-dedup-one-by-one", max_size=1)
+    try:
+        one_by_one = [(await dispatch_batch(
+            table, [item], lambda: PgBatchUnitOfWork(other, service=second, repository=DedupRepository),
+            clock=lambda: T0, prepare=h.lock_categories))[0].result for item in consumed]
+        expected = await other.fetch("SELECT case_id, duplicate_of, kind FROM decisions ORDER BY case_id")
+    finally:
+        await other.close()
+
+    def batch() -> Any:
+        return PgBatchUnitOfWork(pool, service=fresh_schema_name, repository=DedupRepository)
+
+    outcomes = await dispatch_batch(watched, consumed, batch, clock=lambda: T0, prepare=h.lock_categories)
+
+    assert [o.result for o in outcomes] == one_by_one
+    assert one_by_one.count("duplicate_found") == 2, "each twin found its own kind's case inside the batch"
+    assert held == [12] * len(routed), "the twelve located categories' locks, taken before the first handler"
+    decided = await pool.fetch("SELECT case_id, duplicate_of, kind FROM decisions ORDER BY case_id")
+    assert [dict(r) for r in decided] == [dict(r) for r in expected]
+    again = await dispatch_batch(watched, consumed, batch, clock=lambda: T0, prepare=h.lock_categories)
+    assert [o.result for o in again] == ["duplicate"] * len(routed), "a replay is skipped by the inbox"
+    assert [dict(r) for r in await pool.fetch("SELECT case_id, duplicate_of, kind FROM decisions ORDER BY case_id")
+            ] == [dict(r) for r in expected]
+    assert await pool.fetchval("SELECT count(*) FROM cases") == len(routed), "every case projected, located or not"
