@@ -51,13 +51,14 @@ def create_app(settings: Settings | None = None) -> Any:
         rt.log.info("judges_loaded", config_version=jurisdiction.config_version,
                     model_version=model.version if model is not None else None, geocoder=live["geocoder"])
         judges = handlers.Judges(model=model, geocoder=geocoder, extract_place=extract_place)
-        table["h"] = handlers.handlers(jurisdiction, judges)
+        table["h"], live["judges"] = handlers.handlers(jurisdiction, judges), judges
 
     def jurisdiction() -> Jurisdiction:
         return live["jurisdiction"]
 
     rt.on_start.append(start)
-    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], RouterRepository))
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], RouterRepository),
+                    lambda: (table["h"], live["jurisdiction"], live["judges"]))
     install_auth(rt.app, TokenVerifier(s))
     http.mount(rt.app, http.RouterApi(reads=lambda: RouterReads(rt.db), jurisdiction=jurisdiction,
                                       model=lambda: live["model"], geocoder=lambda: live["geocoder"], now=rt.clock))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,17 @@ class LoggedDecision:
     event_id: UUID | None = None
 
 
+@dataclass(frozen=True)
+class NewDecision:
+    """A case's first decision to log (`RouterRepository.add_decisions`): as `add_decision`'s arguments."""
+
+    case_id: UUID
+    event_id: UUID
+    decided_at: datetime
+    fields: RoutingFields
+    logged: dict[str, Any]
+
+
 class RouterRepository:
     """The decision log (`decisions`, one row per case)."""
 
@@ -41,6 +53,23 @@ class RouterRepository:
             fields.district, fields.rule_id, fields.config_version, logged,
         )
         return inserted is not None
+
+    async def add_decisions(self, rows: Sequence[NewDecision]) -> set[UUID]:
+        """Log the first decision of each case of `rows` in one statement; returns the case ids logged now (a
+        case that already has a decision keeps it and is not among them). `rows` must not repeat a case."""
+        if not rows:
+            return set()
+        inserted = await self.conn.fetch(
+            "INSERT INTO decisions (case_id, event_id, decided_at, service_code, category_source, queue, district, "
+            "rule_id, config_version, decision) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], "
+            "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[]) "
+            "ON CONFLICT (case_id) DO NOTHING RETURNING case_id",
+            [r.case_id for r in rows], [r.event_id for r in rows], [r.decided_at for r in rows],
+            [r.fields.service_code for r in rows], [r.fields.category_source for r in rows],
+            [r.fields.queue for r in rows], [r.fields.district for r in rows], [r.fields.rule_id for r in rows],
+            [r.fields.config_version for r in rows], [r.logged for r in rows],
+        )
+        return {row["case_id"] for row in inserted}
 
     async def decision_for_update(self, case_id: UUID) -> LoggedDecision | None:
         """The case's logged decision, locked until the transaction ends; None when it has none."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -38,7 +39,14 @@ from services.router.domain import (
     route,
     routing_input,
 )
-from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, RoutingDecided, Suggestion
+from shared.events import (
+    CaseMessageAdded,
+    CaseOpened,
+    CaseRecategorised,
+    RoutingDecided,
+    RoutingFields,
+    Suggestion,
+)
 from shared.jurisdiction import Jurisdiction
 from shared.logs import get_logger
 from shared.service_layer import Handlers, UnitOfWork
@@ -123,17 +131,26 @@ async def geocode(query: str, language: str | None, jurisdiction: Jurisdiction, 
     return PlaceLookup(query=query, answer=place)
 
 
-async def on_case_opened(opened: CaseOpened, uow: UnitOfWork[RouterRepository], *, jurisdiction: Jurisdiction,
-                         judges: Judges = Judges()) -> str:
-    """Route a new case once: a second `case.opened` for a case already in the log changes nothing."""
+async def first_decision(opened: CaseOpened, jurisdiction: Jurisdiction, judges: Judges,
+                         now: datetime) -> tuple[RoutingFields, dict[str, Any]]:
+    """A new case's decision at `now` (aware UTC) and the record logged with it: the model's suggestions, the
+    geocoder's lookup of a case without a point, then `route`. Shared by `on_case_opened` and the set-based
+    path (`routing_batch`), so both decide and log alike."""
     request = routing_input(opened)
     suggestions = suggestions_for(request, jurisdiction, judges)
     place = await lookup_for(request, jurisdiction, judges)
-    decision = route(request, jurisdiction, uow.now, suggestions=suggestions, place=place)
+    decision = route(request, jurisdiction, now, suggestions=suggestions, place=place)
     fields = fields_of(decision)
-    assert uow.envelope is not None
     record = logged_decision(fields, request, decision=decision, suggestions=suggestions, place=place,
                              service_request_id=opened.service_request_id)
+    return fields, record
+
+
+async def on_case_opened(opened: CaseOpened, uow: UnitOfWork[RouterRepository], *, jurisdiction: Jurisdiction,
+                         judges: Judges = Judges()) -> str:
+    """Route a new case once: a second `case.opened` for a case already in the log changes nothing."""
+    fields, record = await first_decision(opened, jurisdiction, judges, uow.now)
+    assert uow.envelope is not None
     if not await uow.repo.add_decision(opened.case_id, uow.envelope.event_id, uow.now, fields, record):
         return "already_routed"
     await uow.emit(RoutingDecided(case_id=opened.case_id, routing=fields), subject=opened.case_id)

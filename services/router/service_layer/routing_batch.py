@@ -1,0 +1,101 @@
+"""Set-based routing of a batch of new cases: the router's fast path for a burst on `cases.lifecycle`.
+
+Consumes `case.opened` (a consumed batch whose only events the router handles are these); produces
+`routing.decided` through the outbox. Each case is decided by `handlers.first_decision`, as `on_case_opened`
+does, before the transaction opens; then one transaction writes the whole batch with three statements
+instead of four per event (a savepoint, the decision, the outbox row, the release): the inbox claims in one
+statement, the decisions in one (`RouterRepository.add_decisions`), the outbox rows in one at the commit.
+Events of types the router does not consume (the case service's `case.routed`, ...) are left untouched, as
+`dispatch_batch` leaves them.
+
+Anything else declines, and the caller hands the batch to the per-event path (`dispatch_batch`: a savepoint
+per event, so a poison event is rolled back and dead-lettered alone while the rest commit): a
+`case.message_added` or `case.recategorised` in the batch (its order after the case's first decision is
+kept by the per-event path), a payload that does not validate, or a decision that raises. An error while
+writing rolls the transaction back (claims included) and propagates; the caller then hands the batch to the
+per-event path as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from services.router.adapters.repository import NewDecision
+from services.router.adapters.routing_batch import RoutingBatch
+from services.router.service_layer.handlers import Judges, first_decision
+from shared.events import CaseOpened, Envelope, RoutingDecided, RoutingFields
+from shared.jurisdiction import Jurisdiction
+from shared.kafka import Delivery
+from shared.service_layer import Handlers
+
+
+class Declined(Exception):  # noqa: N818 - a verdict, not an error: the per-event path takes the batch
+    """The batch is not one of new cases only (or one of them cannot be decided here): nothing was written."""
+
+
+async def route_new_cases(consumed: Sequence[tuple[Envelope, Delivery]], batch: Callable[[], RoutingBatch], *,
+                          handled: Handlers, jurisdiction: Jurisdiction, judges: Judges,
+                          now: datetime) -> list[str | None]:
+    """Route every `case.opened` of `consumed` (in partition-offset order) in one transaction of `batch()` at
+    `now` (aware UTC); returns one word per event, in order: the handler's (`category_source`, or
+    ``"already_routed"`` for a case the log already holds, or the second `case.opened` of one case in the
+    batch), ``"duplicate"`` for an event the inbox already holds (or the second of one id in the batch), None
+    for an event type the router does not consume (`handled`: its handler table, not called).
+
+    Raises:
+        Declined: an event the router consumes other than `case.opened`, a payload that does not validate,
+            or a decision that raised (nothing written; the per-event path isolates it).
+        asyncpg.PostgresError, OSError: the transaction failed and was rolled back, claims included.
+    """
+    picked: list[int] = []
+    opened: list[CaseOpened] = []
+    for i, (envelope, _delivery) in enumerate(consumed):
+        if envelope.event_type not in handled:
+            continue
+        if envelope.event_type != CaseOpened.event_type:
+            raise Declined(envelope.event_type)
+        try:
+            opened.append(envelope.payload(CaseOpened))
+        except (ValueError, ValidationError) as exc:
+            raise Declined("payload") from exc
+        picked.append(i)
+    words: list[str | None] = [None] * len(consumed)
+    if not picked:
+        return words
+    decided: list[tuple[RoutingFields, dict[str, Any]]] = []
+    for case in opened:
+        try:
+            decided.append(await first_decision(case, jurisdiction, judges, now))
+        except Exception as exc:  # noqa: BLE001 - the per-event path classifies it and dead-letters it alone
+            raise Declined("decision") from exc
+    async with batch() as tx:
+        claimed = await tx.claim([consumed[i] for i in picked])
+        rows: list[NewDecision] = []
+        first_of_case: dict[UUID, int] = {}
+        for i, case, (fields, record) in zip(picked, opened, decided, strict=True):
+            envelope = consumed[i][0]
+            if envelope.event_id not in claimed:
+                words[i] = "duplicate"
+                continue
+            claimed.discard(envelope.event_id)  # the second of one id in the batch is a duplicate
+            if case.case_id in first_of_case:
+                words[i] = "already_routed"  # as the per-event path: the first decision of the batch stands
+                continue
+            first_of_case[case.case_id] = i
+            rows.append(NewDecision(case.case_id, envelope.event_id, now, fields, record))
+        assert tx.repo is not None
+        logged = await tx.repo.add_decisions(rows)
+        for row in rows:
+            i = first_of_case[row.case_id]
+            if row.case_id not in logged:
+                words[i] = "already_routed"
+                continue
+            tx.emit(consumed[i][0], RoutingDecided(case_id=row.case_id, routing=row.fields), subject=row.case_id,
+                    now=now)
+            words[i] = row.fields.category_source
+    return words
