@@ -106,6 +106,12 @@ class DistrictIndex:
         geoms = [g if g.is_valid else shapely.make_valid(g) for _, g in ordered]
         self._geoms = tuple(geoms)
         self._tree = STRtree(geoms)
+        # Prepared (indexed) polygons and a bounds table: a point test reads the few areas whose box holds
+        # the point, each in logarithmic time; `_last` keeps the last point's answer, since a decision asks
+        # about one point twice (in the jurisdiction, then in which district).
+        shapely.prepare(np.asarray(geoms, dtype=object))
+        self._boxes = shapely.bounds(np.asarray(geoms, dtype=object))
+        self._last: tuple[float, float, District | None] | None = None
         self._by_id = {d.id: d for d in self._areas}
         self._key_index: dict[str, District] | None = None  # district_key -> area, built on first use
         minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
@@ -171,11 +177,19 @@ class DistrictIndex:
         return self._geoms[self._areas.index(area)] if area is not None else None
 
     def area_at(self, lat: float, long: float) -> District | None:
-        """The area (district or not) covering the WGS84 point, or ``None`` when outside every area."""
-        hits = self._tree.query(Point(long, lat), predicate="intersects")
-        if len(hits) == 0:
-            return None
-        return self._areas[int(min(hits))]
+        """The area (district or not) covering the WGS84 point (its boundary included), or ``None`` when outside
+        every area; where areas overlap, the first in `areas` order."""
+        last = self._last
+        if last is not None and last[0] == lat and last[1] == long:
+            return last[2]
+        b = self._boxes
+        found: District | None = None
+        for i in np.flatnonzero((b[:, 0] <= long) & (b[:, 2] >= long) & (b[:, 1] <= lat) & (b[:, 3] >= lat)).tolist():
+            if shapely.intersects_xy(self._geoms[i], long, lat):
+                found = self._areas[i]
+                break
+        self._last = (lat, long, found)
+        return found
 
     def locate(self, lat: float, long: float) -> District | None:
         """The real district covering the WGS84 point; ``None`` outside every district or in a non-district area."""
