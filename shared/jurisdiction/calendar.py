@@ -13,6 +13,8 @@ __all__ = ["BusinessCalendar"]
 # Ten years in a row without a single business day means the calendar is misconfigured (a long SLA on
 # a sparse calendar may run for longer than that, as long as business days keep coming).
 _MAX_DAYS_SCANNED = 3660
+# Days whose opening window is remembered (about 270 years of days; forgotten all at once past that).
+_DAYS_KEPT = 100_000
 
 
 def _require_aware(value: datetime, name: str) -> None:
@@ -66,6 +68,9 @@ class BusinessCalendar:
         )
         self._ignored = frozenset(ignored_holidays)
         self._extra_closed = frozenset(extra_closed_dates)
+        # local date -> its window (aware UTC) when a business day, else None: a holiday look-up and two
+        # time-zone conversions per day once, not on every walk over it.
+        self._days: dict[date, tuple[datetime, datetime] | None] = {}
 
     # -- days -----------------------------------------------------------------------------------
     def holiday_name(self, day: date) -> str | None:
@@ -90,6 +95,19 @@ class BusinessCalendar:
         else:
             end = datetime.combine(day, self.closes, tzinfo=self.tz)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+    def _open_window(self, day: date) -> tuple[datetime, datetime] | None:
+        """`_window(day)` when ``day`` is a business day, else ``None``; remembered per day (the
+        calendar's settings do not change after it is built). Raises `OverflowError` as `_window`."""
+        try:
+            return self._days[day]
+        except KeyError:
+            pass
+        window = self._window(day) if self.is_business_day(day) else None
+        if len(self._days) >= _DAYS_KEPT:
+            self._days.clear()
+        self._days[day] = window
+        return window
 
     # -- arithmetic -----------------------------------------------------------------------------
     def add_business_hours(self, start: datetime, hours: float) -> datetime:
@@ -120,9 +138,10 @@ class BusinessCalendar:
         day = at.astimezone(self.tz).date() - timedelta(days=1)  # previous day's window may run past midnight
         closed_days = 0
         while closed_days < _MAX_DAYS_SCANNED:
-            if self.is_business_day(day):
+            window = self._open_window(day)
+            if window is not None:
                 closed_days = 0
-                open_at, close_at = self._window(day)
+                open_at, close_at = window
                 begin = max(open_at, at)
                 if begin < close_at:
                     available = close_at - begin
@@ -155,8 +174,9 @@ class BusinessCalendar:
         last = b.astimezone(self.tz).date()
         total = timedelta()
         while day <= last:
-            if self.is_business_day(day):
-                open_at, close_at = self._window(day)
+            window = self._open_window(day)
+            if window is not None:
+                open_at, close_at = window
                 lo, hi = max(open_at, a), min(close_at, b)
                 if lo < hi:
                     total += hi - lo

@@ -104,3 +104,66 @@ def test_business_hours_between_inverts_add_business_hours(start: datetime, hour
     assert _CALENDAR.business_hours_between(aware, due) == pytest.approx(hours, abs=1e-6)
     local_due = due.astimezone(NEW_YORK)
     assert _CALENDAR.is_business_day(local_due.date()) and time(8) < local_due.time() <= time(17)
+
+
+def _reference_window(cal: BusinessCalendar, day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, cal.opens, tzinfo=cal.tz)
+    end = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=cal.tz) if cal.closes is None
+           else datetime.combine(day, cal.closes, tzinfo=cal.tz))
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _reference_add(cal: BusinessCalendar, start: datetime, hours: float) -> datetime:
+    """The day-by-day walk `add_business_hours` did before its days were remembered (holidays looked up and
+    windows converted on every walk), kept here as the reference."""
+    at, remaining = start.astimezone(UTC), timedelta(hours=hours)
+    if not remaining:
+        return at
+    day = at.astimezone(cal.tz).date() - timedelta(days=1)
+    while True:
+        if cal.is_business_day(day):
+            open_at, close_at = _reference_window(cal, day)
+            begin = max(open_at, at)
+            if begin < close_at:
+                if remaining <= close_at - begin:
+                    return begin + remaining
+                remaining -= close_at - begin
+        day += timedelta(days=1)
+
+
+def _reference_between(cal: BusinessCalendar, start: datetime, end: datetime) -> float:
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    day, last, total = a.astimezone(cal.tz).date() - timedelta(days=1), b.astimezone(cal.tz).date(), timedelta()
+    while day <= last:
+        if cal.is_business_day(day):
+            open_at, close_at = _reference_window(cal, day)
+            lo, hi = max(open_at, a), min(close_at, b)
+            if lo < hi:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 3600.0
+
+
+_REMEMBERING = [
+    _calendar(),
+    _calendar(timezone="America/Toronto", holiday_country="CA", holiday_subdivision="QC", opens=time(2, 30),
+              closes=None, weekdays=(0, 2, 3, 5), extra_closed_dates=[date(2024, 3, 11), date(2024, 11, 4)]),
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    which=st.sampled_from(range(len(_REMEMBERING))),
+    starts=st.lists(st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2026, 12, 31)),
+                    min_size=1, max_size=4),
+    hours=st.floats(min_value=0, max_value=1500, allow_nan=False),
+)
+def test_remembered_days_give_what_the_day_by_day_walk_gave(which: int, starts: list[datetime], hours: float) -> None:
+    cal = _REMEMBERING[which]  # shared across examples: later walks read days remembered by earlier ones
+    for naive in starts:
+        start = naive.replace(tzinfo=cal.tz)
+        due = cal.add_business_hours(start, hours)
+        assert due == _reference_add(cal, start, hours)
+        assert cal.business_hours_between(start, due) == _reference_between(cal, start, due)
+        later = start + timedelta(days=400)
+        assert cal.business_hours_between(start, later) == _reference_between(cal, start, later)
