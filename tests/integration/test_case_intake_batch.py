@@ -232,6 +232,53 @@ def _real_reports() -> list[MessageReceived]:
     return [mail, text, web]
 
 
+class _BothPaths:
+    """The intake callback (set-based, declining to the per-event path) on `pool`'s schema beside
+    `dispatch_batch` alone on `second_pool`'s: `consume` feeds both one batch and checks that they end alike
+    (`_kept`) and dead-letter the same events; `fast_path` says how the set-based path ended for each batch
+    ("taken", "declined" or "failed", by batch number)."""
+
+    def __init__(self, pool: asyncpg.Pool, second_pool: asyncpg.Pool, schema: str, jurisdiction: Jurisdiction,
+                 monkeypatch: pytest.MonkeyPatch) -> None:
+        rt = Runtime(Settings(), schema)
+        rt.pool = pool
+        rt.clock = lambda: NOW
+        self.table = handlers.handlers(jurisdiction)
+        self.intake = intake_batches(rt, rt.event_handler(lambda: self.table, CaseRepository), lambda: jurisdiction)
+        self.pool, self.second_pool = pool, second_pool
+        self.fast_path: dict[int, str] = {}
+        self.number = 0
+        set_based = intake_batch.open_new_reports
+
+        async def watched(*args: Any, **kw: Any) -> list[str]:
+            try:
+                words = await set_based(*args, **kw)
+            except intake_batch.Declined:
+                self.fast_path[self.number] = "declined"
+                raise
+            except Exception:
+                self.fast_path[self.number] = "failed"
+                raise
+            self.fast_path[self.number] = "taken"
+            return words
+
+        monkeypatch.setattr(intake_batch, "open_new_reports", watched)
+
+    async def consume(self, number: int, events: list[tuple[Envelope, Delivery]]) -> None:
+        self.number = number
+        second_schema = await self.second_pool.fetchval("SELECT current_schema()")
+        result = await self.intake([Consumed(e, d, None) for e, d in events], True)  # type: ignore[arg-type]
+        outcomes = await dispatch_batch(self.table, events, batch_of(self.second_pool, second_schema),
+                                        clock=lambda: NOW)
+        assert sorted(r.consumed.delivery.offset for r in result.rejected) == sorted(
+            d.offset for (_, d), o in zip(events, outcomes, strict=True) if o.failure is not None), (
+            f"batch {number}: the same events dead-lettered")
+        assert result.handled == sum(o.failure is None and o.result != "duplicate" for o in outcomes), f"batch {number}"
+        fast, per_event = await _kept(self.pool), await _kept(self.second_pool)
+        for part in fast:
+            assert fast[part] == per_event[part], f"batch {number}: {part} differ"
+
+
 async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_event_path_ends_it(
         pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,29 +288,7 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
     later batch and in the same batch, a whole batch redelivered, a reply inside one batch, a message quoting
     a number the batch gives out), real inputs and hostile bodies: the same cases, threads, claims and events,
     and the same events dead-lettered."""
-    settings = Settings()
-    rt = Runtime(settings, fresh_schema_name)
-    rt.pool = pool
-    rt.clock = lambda: NOW
-    table = handlers.handlers(jurisdiction)
-    intake = intake_batches(rt, rt.event_handler(lambda: table, CaseRepository), lambda: jurisdiction)
-    second_schema = await second_pool.fetchval("SELECT current_schema()")
-    fast_path: dict[int, str] = {}  # batch number -> how the set-based path ended
-    set_based = intake_batch.open_new_reports
-
-    async def watched(*args: Any, **kw: Any) -> list[str]:
-        try:
-            words = await set_based(*args, **kw)
-        except intake_batch.Declined:
-            fast_path[number] = "declined"
-            raise
-        except Exception:
-            fast_path[number] = "failed"
-            raise
-        fast_path[number] = "taken"
-        return words
-
-    monkeypatch.setattr(intake_batch, "open_new_reports", watched)
+    both = _BothPaths(pool, second_pool, fresh_schema_name, jurisdiction, monkeypatch)
     mail, text, web = _real_reports()
     late = report(50, channel_message_id="SM-late", contact_key="kL")
     withdrawn = report(60, channel_message_id="SM-W", contact_key="kW")
@@ -310,14 +335,34 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
             offset += 1
         if number == 1:
             first = events
-        result = await intake([Consumed(e, d, None) for e, d in events], True)  # type: ignore[arg-type]
-        outcomes = await dispatch_batch(table, events, batch_of(second_pool, second_schema), clock=lambda: NOW)
-        assert sorted(r.consumed.delivery.offset for r in result.rejected) == sorted(
-            d.offset for (_, d), o in zip(events, outcomes, strict=True) if o.failure is not None), (
-            f"batch {number}: the same events dead-lettered")
-        assert result.handled == sum(o.failure is None and o.result != "duplicate" for o in outcomes), f"batch {number}"
-        fast, per_event = await _kept(pool), await _kept(second_pool)
-        for part in fast:
-            assert fast[part] == per_event[part], f"batch {number}: {part} differ"
-    assert fast_path == {1: "taken", 5: "taken", 9: "failed"} | {
+        await both.consume(number, events)
+    assert both.fast_path == {1: "taken", 5: "taken", 9: "failed"} | {
         n: "declined" for n in (2, 3, 4, 6, 7, 8)}, "each batch went the way meant for it"
+
+
+async def test_the_real_email_corpus_in_bursts_ends_as_the_per_event_path_ends_it(
+        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every real email of the shared corpus as intake makes it (bounces, auto-replies, forwards, odd
+    charsets; three pairs share a Message-ID, a few name others in In-Reply-To/References), in bursts of 20
+    in file order, then all of them again as new events (a mailbox read twice): the set-based path and its
+    fallback end as the per-event path does, batch after batch."""
+    from services.intake_email.domain import new_text, parse_message, to_intake
+    from support.data import shared_data
+
+    mails = []
+    for path in sorted((shared_data() / "email").rglob("*.eml")):
+        parsed = parse_message(path.read_bytes())
+        mails.append(to_intake(parsed, new_text(parsed.text), NOW, None))
+    assert len(mails) >= 50
+    both = _BothPaths(pool, second_pool, fresh_schema_name, jurisdiction, monkeypatch)
+    bursts = [mails[i:i + 20] for i in range(0, len(mails), 20)] + [mails]
+    offset = 0
+    for number, burst in enumerate(bursts, start=1):
+        events = [(Envelope.new_flow(m, subject=m.contact_key, producer="intake", now=NOW),
+                   Delivery(topic="intake.messages", partition=0, offset=offset + i, consumer="case"))
+                  for i, m in enumerate(burst)]
+        offset += len(events)
+        await both.consume(number, events)
+    assert both.fast_path[len(bursts)] == "declined", "the mailbox read again repeats every message"
+    assert "taken" in both.fast_path.values(), "some burst of new mail is opened set-based"
