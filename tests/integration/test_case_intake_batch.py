@@ -303,8 +303,11 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
          late,  # its reply came first
          report(13, channel_message_id=text.channel_message_id, contact_key="tw1", description="retry"),
          MessageWithdrawn(channel="sms", channel_message_id="SM-W", contact_key="kW", received_at=NOW)],
-        # 3: a message withdrawn before it came, among new reports
-        [report(20), withdrawn, report(21)],
+        # 3: a message withdrawn before it came, among new reports; one withdrawn after it, in the same batch;
+        # one opened set-based in batch 1 withdrawn now
+        [report(20), withdrawn, report(21),
+         MessageWithdrawn(channel="sms", channel_message_id="SM21", contact_key="k0", received_at=NOW),
+         MessageWithdrawn(channel="sms", channel_message_id="SM2", contact_key="k2", received_at=NOW)],
         # 4: the same channel message twice in one batch (a provider retry published twice)
         [report(30), report(31, description="first"), report(31, description="again"), report(32)],
         # 5: batch 1 once more, same events (a redelivery): its envelopes are reused below
