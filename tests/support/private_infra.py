@@ -19,9 +19,10 @@ which run the same call in a thread.
 Every process started here is killed at teardown, at interpreter exit (atexit) and on the fixtures' way out,
 even when the test failed. A pytest killed outright (SIGKILL, an OOM kill) runs none of those: each process
 is also recorded in var/test-logs/private/pids/ with its owner, and the first private instance a later run
-starts sweeps first (`sweep_stale`): what a dead owner left running is killed and its data removed. Data lives under a temporary folder: Kafka's under var/test-logs/private/ (its
-logs are kept there for reading after a failure, its data removed), PostgreSQL's under the system temporary
-folder (the `postgres` user must reach it; removed at close).
+starts sweeps first (`sweep_stale`): what a dead owner left running is killed and its data removed. Data
+lives under a temporary folder: Kafka's under var/test-logs/private/ (its logs are kept there for reading
+after a failure, its data removed), PostgreSQL's under the system temporary folder (the `postgres` user must
+reach it; removed at close).
 
 Fixtures (module-scoped) for an e2e module: import them into the module,
 ``from support.private_infra import private_kafka3, private_postgres``.
