@@ -2,9 +2,9 @@
 `PgBatchUnitOfWork`): one event id twice in a batch, poison first and last, a wrong version, an unknown event
 type, a 900 KB body, NUL bytes, an emit of an unregistered event, a transient error for one event, a record
 without a key, a batch of nothing but poison, and a dead-letter topic that is gone; and, on PostgreSQL alone,
-a COMMIT refused for good (split until each poison is alone) with a `prepare` hook, one failing in a half. Each event's effect,
-outbox row and after-commit action must happen exactly once; every poison lands in the DLQ once; no offset
-is committed past a dead letter that was not delivered."""
+a COMMIT refused for good (split until each poison is alone) with a `prepare` hook, one failing in a half.
+Each event's effect, outbox row and after-commit action must happen exactly once; every poison lands in the
+DLQ once; no offset is committed past a dead letter that was not delivered."""
 
 from __future__ import annotations
 
