@@ -172,3 +172,25 @@ async def test_a_batch_with_another_routed_event_or_a_bad_payload_is_declined_wi
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
     assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_batch_whose_write_fails_is_rolled_back_claims_included(
+    pool: asyncpg.Pool, fresh_schema_name: str
+) -> None:
+    demo = load_jurisdiction("demo")
+    good, poison = new_case("The street light is out", 1), new_case("The street light is out \x00", 2)
+    consumed = delivered([event(good, subject=good.case_id), event(poison, subject=poison.case_id)])
+    with pytest.raises(asyncpg.PostgresError):  # jsonb refuses \u0000
+        await routing_batch.route_new_cases(consumed, lambda: RoutingBatch(pool, service=fresh_schema_name),
+                                            handled=h.handlers(demo), jurisdiction=demo, judges=h.Judges(), now=T0)
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
+    assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    # The batch then goes to the per-event path (entrypoints/kafka.py): the poison fails alone.
+    outcomes = await dispatch_batch(h.handlers(demo), consumed,
+                                    lambda: PgBatchUnitOfWork(pool, service=fresh_schema_name,
+                                                              repository=RouterRepository), clock=lambda: T0)
+    assert outcomes[0].result == "keywords" and outcomes[0].failure is None
+    assert outcomes[1].result is None and outcomes[1].failure is not None
+    assert await pool.fetchval("SELECT count(*) FROM decisions") == 1
