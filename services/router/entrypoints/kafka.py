@@ -34,9 +34,10 @@ def subscribe(rt: Runtime, call: BatchCallback,
 def new_case_batches(rt: Runtime, call: BatchCallback,
                      started: Callable[[], tuple[Handlers, Jurisdiction, Judges]]) -> BatchCallback:
     """The consume callback of `cases.lifecycle`: a batch of new cases only is routed set-based
-    (`routing_batch.route_new_cases`: three round trips per batch); any other batch, or one whose fast path
-    raised (rolled back, nothing kept), goes to `call`, the per-event path (a savepoint per event: a poison
-    event is dead-lettered alone). Each handled event is logged and counted as `call` does."""
+    (`routing_batch.route_new_cases`: five round trips per batch, BEGIN and COMMIT included); any other
+    batch, or one whose fast path raised (rolled back, nothing kept), goes to `call`, the per-event path (a
+    savepoint per event: a poison event is dead-lettered alone). Each handled event is logged and counted
+    as `call` does."""
 
     async def consume(consumed: Sequence[Consumed], last_attempt: bool) -> BatchResult:
         table, jurisdiction, judges = started()

@@ -3,8 +3,9 @@
 Consumes `case.opened` (a consumed batch whose only events the router handles are these); produces
 `routing.decided` through the outbox. Each case is decided by `handlers.first_decision`, as `on_case_opened`
 does, before the transaction opens; then one transaction writes the whole batch with three statements
-instead of four per event (a savepoint, the decision, the outbox row, the release): the inbox claims in one
-statement, the decisions in one (`RouterRepository.add_decisions`), the outbox rows in one at the commit.
+besides BEGIN and COMMIT instead of three per event (a savepoint, the decision, the release) on top of the
+batch's own: the inbox claims in one statement, the decisions in one (`RouterRepository.add_decisions`), the
+outbox rows in one at the commit.
 Events of types the router does not consume (the case service's `case.routed`, ...) are left untouched, as
 `dispatch_batch` leaves them.
 
