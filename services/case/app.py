@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     rt.on_start.append(start)
     _background_loop(rt, lambda: loaded["jurisdiction"], TimerSettings())
-    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository), lambda: loaded["jurisdiction"])
+    kafka.subscribe(rt, rt.event_handler(lambda: table["h"], CaseRepository), lambda: loaded["jurisdiction"], timers)
     install_auth(rt.app, TokenVerifier(s))
     http.mount(rt.app, http.CaseApi(reads=lambda: StaffReads(rt.db),
                                     unit_of_work=lambda: rt.unit_of_work(CaseRepository),

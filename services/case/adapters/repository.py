@@ -117,6 +117,25 @@ def _open_case(reporter: tuple[str, str, dict[str, Any], datetime], case_row: di
             f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args]
 
 
+def _change_case(case_id: UUID, fields: dict[str, Any], at: datetime, event_id: UUID | None,
+                 entries: Sequence[tuple[str, dict[str, Any]]], clock: dict[str, Any] | None) -> list[Any]:
+    """[statement, *arguments] of `CaseRepository.change_case`; the text depends only on the columns set,
+    the number of entries and whether a clock is saved."""
+    if not fields or not entries:
+        raise ValueError("a change sets at least one column and writes at least one timeline entry")
+    sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(fields))
+    args: list[Any] = [case_id, *fields.values()]
+    saved = ""
+    if clock is not None:
+        if clock["case_id"] != case_id:
+            raise ValueError(f"the clock of case {clock['case_id']} saved with a change of case {case_id}")
+        saved = f", clock AS ({save_clock_sql(first=len(args) + 1)})"
+        args += clock_values(clock, at)
+    values, timeline_args = _timeline_rows(case_id, at, event_id, entries, first=len(args) + 1)
+    return [f"WITH changed AS (UPDATE cases SET {sets} WHERE case_id = $1){saved} "
+            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args]
+
+
 class CaseRepository(ClockQueries, RetentionQueries):
     """Cases, their messages, reporters, timeline and our outbound message ids, on `conn` (the connection of
     the unit of work's open transaction, its `search_path` on the case schema; nothing here commits).
@@ -252,21 +271,28 @@ class CaseRepository(ClockQueries, RetentionQueries):
         one, in order) at `at` for `event_id` and, with `clock` (a clock row of this case, as
         `save_sla_clock` takes it), `save_sla_clock(clock, at)`, in one statement (one round trip). Raises
         what those raise; nothing of it is then written."""
-        if not fields or not entries:
-            raise ValueError("a change sets at least one column and writes at least one timeline entry")
-        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(fields))
-        args: list[Any] = [case_id, *fields.values()]
-        saved = ""
+        statement = _change_case(case_id, fields, at, event_id, entries, clock)
         if clock is not None:
-            if clock["case_id"] != case_id:
-                raise ValueError(f"the clock of case {clock['case_id']} saved with a change of case {case_id}")
             self.locked_clocks.pop(case_id, None)
-            saved = f", clock AS ({save_clock_sql(first=len(args) + 1)})"
-            args += clock_values(clock, at)
-        values, timeline_args = _timeline_rows(case_id, at, event_id, entries, first=len(args) + 1)
-        await self.conn.execute(
-            f"WITH changed AS (UPDATE cases SET {sets} WHERE case_id = $1){saved} "
-            f"INSERT INTO timeline ({_TIMELINE_COLUMNS}) VALUES {values}", *args, *timeline_args)
+        await self.conn.execute(*statement)
+
+    async def change_cases(self, changes: Sequence[tuple[UUID, dict[str, Any], datetime, UUID | None,
+                                                         Sequence[tuple[str, dict[str, Any]]],
+                                                         dict[str, Any] | None]]) -> None:
+        """`change_case` of each of `changes` ((case_id, fields, at, event_id, entries, clock)), pipelined: the
+        changes of one statement text (the same columns, entry count and clock or not) go in one asyncpg
+        `executemany` (one round trip), each shape in the order of its first change. Meant for changes of
+        distinct cases (the order between two cases' changes is not kept; their timeline ids are drawn in
+        the order written). Raises what `change_case` raises for the first one refused; the caller's
+        transaction is then aborted (roll it back: which changes were written before it is not said)."""
+        shapes: dict[str, list[list[Any]]] = {}
+        for case_id, fields, at, event_id, entries, clock in changes:
+            sql, *args = _change_case(case_id, fields, at, event_id, entries, clock)
+            if clock is not None:
+                self.locked_clocks.pop(case_id, None)
+            shapes.setdefault(sql, []).append(args)
+        for sql, runs in shapes.items():
+            await self.conn.executemany(sql, runs)
 
     async def message_by_key(self, channel: str, channel_message_id: str) -> dict[str, Any] | None:
         """The message held under that intake key (`message_id`, `case_id`, `description`, `media_url` a
@@ -329,6 +355,23 @@ class CaseRepository(ClockQueries, RetentionQueries):
         self.locked_clocks[case_id] = (
             {c: clock[c] for c in (*CLOCK_COLUMNS_LIST, "next_fire_at")} if clock is not None else None)
         return case
+
+    async def cases_with_clocks(self, case_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+        """`case_with_clock` of each of `case_ids` in one statement: the cases found (as `get_case` gives
+        them) by case id, each locked with its SLA clock until the transaction ends, in ascending case id
+        order (one order for every batch, so two batches never wait on each other in a cycle); each clock is
+        kept for the next `sla_clock(case_id, for_update=True)`. A case id not held is not in the result."""
+        rows = await self.conn.fetch(
+            f"SELECT {CASE_COLUMNS}, (SELECT k FROM sla_clocks k WHERE k.case_id = c.case_id FOR UPDATE) AS sla_clock "
+            f"FROM cases c WHERE c.case_id = ANY($1::uuid[]) ORDER BY c.case_id FOR UPDATE OF c", list(case_ids))
+        found: dict[UUID, dict[str, Any]] = {}
+        for row in rows:
+            case = dict(row)
+            clock = case.pop("sla_clock")
+            self.locked_clocks[case["case_id"]] = (
+                {c: clock[c] for c in (*CLOCK_COLUMNS_LIST, "next_fire_at")} if clock is not None else None)
+            found[case["case_id"]] = case
+        return found
 
     async def case_by_number(self, service_request_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         """The case whose `service_request_id` is this (matched exactly), as `get_case` gives it, or None;
