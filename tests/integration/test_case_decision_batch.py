@@ -28,6 +28,7 @@ from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.kafka import Consumed, Delivery
 from shared.service import Runtime
 from shared.service_layer import dispatch_batch
+from support.statements import Counting
 from shared.settings import Settings
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -80,27 +81,6 @@ def events(*payloads: Any, first: int = 0, topic: str = "routing.decisions") -> 
                                now=NOW),
              Delivery(topic=topic, partition=0, offset=first + i, consumer="case"))
             for i, p in enumerate(payloads)]
-
-
-class Counting:
-    """`pool` for a unit of work, whose connections log each statement they send (an `executemany` once, as
-    it is one round trip) in `statements` while they are lent."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool, self.statements = pool, list[str]()
-
-    def _log(self, record: Any) -> None:
-        self.statements.append(record.query)
-
-    async def acquire(self) -> Any:
-        conn = await self.pool.acquire()
-        conn.add_query_logger(self._log)
-        return conn
-
-    async def release(self, conn: Any) -> None:
-        await asyncio.sleep(0)  # the logger is called soon after each statement, not in it
-        conn.remove_query_logger(self._log)
-        await self.pool.release(conn)
 
 
 def per_event_batch(pool: asyncpg.Pool, schema: str) -> Any:
