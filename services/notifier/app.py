@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     s = settings or Settings()
     ch = channels or ChannelSettings()
     rt = Runtime(s, SERVICE, schema_package="services.notifier")
-    senders = wiring.senders(s, ch)
+    senders = wiring.senders(s, ch, smtp := wiring.smtp(s, ch))
     instance_id = uuid4()  # this process: the owner of the deliveries it claims, for the sweepers of all replicas
     lanes, in_flight = SendLanes(ch.notifier_send_concurrency), set[int]()  # sends after a batch, its own sweeper
 
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, channels: ChannelSettings | 
     rt.on_start.append(start)
     kafka.subscribe(rt, rt.event_handler(lambda: table["h"], NotifierRepository))
     rt.on_stop.append(lanes.drain)  # the consumer stopped: the sends in hand end before the pool closes
+    rt.on_stop.append(smtp.close)  # then the SMTP sessions kept open (QUIT)
     run_sweeper(rt, ch, instance_id, senders, record_uow, in_flight)
     http.serve(rt, senders, profiles or ProfileSettings())
     return rt.app

@@ -11,9 +11,14 @@ from services.notifier.service_layer.handlers import Senders
 from shared.settings import Settings
 
 
-def senders(s: Settings, ch: ChannelSettings) -> Senders:
-    """Email through `s`'s SMTP server from `s.mail_from`; texts and messages through `ch`'s providers."""
-    smtp = SmtpSender(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_timeout_s)
+def smtp(s: Settings, ch: ChannelSettings) -> SmtpSender:
+    """`s`'s SMTP server, on at most `ch.notifier_send_concurrency` sessions kept open (closed at stop)."""
+    return SmtpSender(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_timeout_s,
+                      max_connections=ch.notifier_send_concurrency)
+
+
+def senders(s: Settings, ch: ChannelSettings, smtp: SmtpSender) -> Senders:
+    """Email through `smtp` from `s.mail_from`; texts and messages through `ch`'s providers."""
     return Senders(
         send_email=smtp.send, mail_from=s.mail_from, mail_from_name=s.mail_from_name,
         reply_subaddress=s.mail_reply_subaddress, twilio=TwilioSender(ch) if ch.twilio_enabled() else None,
