@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -445,6 +446,37 @@ async def test_a_case_read_with_its_clock_locks_both_and_hands_the_clock_to_the_
         assert case_id not in repo.locked_clocks, "a clock written is read again"
         assert (await repo.sla_clock(case_id, for_update=True) or {})["generation"] == 2
         assert await repo.case_with_clock(uuid4()) is None
+
+
+@pytest.mark.parametrize("read", ["case_with_clock", "cases_with_clocks"])
+async def test_a_case_read_with_its_clock_takes_the_case_first_like_every_other_writer(
+        pool: asyncpg.Pool, read: str) -> None:
+    """A staff command (or a reply resuming the clock) locks the case, then its clock; a decision's read of
+    the case with its clock, started between the two, must wait on the case and hold nothing the staff side
+    then waits for (it locked the clock first once: PostgreSQL found the cycle and failed one side)."""
+    async with repository(pool) as repo:
+        case_id = await open_case(repo, "DEMO-26-000001", "SM1")
+        await repo.save_sla_clock({"case_id": case_id, "generation": 1, "clock": "calendar", "started_at": NOW,
+                                   "routed_due_at": NOW + DAY, "due_at": NOW + DAY, "warn_at": None,
+                                   "total_s": 86400.0, "state": "running", "paused_at": None, "remaining_s": None,
+                                   "warning_fired_at": None, "breach_fired_at": None}, NOW)
+    async with pool.acquire() as staff, pool.acquire() as decision:
+        async with staff.transaction():
+            await staff.execute("SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
+            repo = CaseRepository(decision)
+            tx = decision.transaction()
+            await tx.start()
+            reading = asyncio.create_task(
+                repo.case_with_clock(case_id) if read == "case_with_clock" else repo.cases_with_clocks([case_id]))
+            await asyncio.sleep(0.5)  # the read is now waiting on whatever it locks first
+            assert not reading.done()
+            await asyncio.wait_for(staff.execute("SELECT 1 FROM sla_clocks WHERE case_id = $1 FOR UPDATE", case_id),
+                                   timeout=15)
+        try:
+            assert await asyncio.wait_for(reading, timeout=15)
+            assert repo.locked_clocks[case_id] is not None
+        finally:
+            await tx.rollback()
 
 
 # --- CaseReads: the case API's queries ------------------------------------------------------------------------

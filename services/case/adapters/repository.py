@@ -62,6 +62,14 @@ _THREADING_FACTS_RESERVING = _THREADING_FACTS.replace(
     "                 AND theirs.case_id IS NULL AND answered.case_id IS NULL\n"
     "            THEN nextval('case_number_seq') END AS reserved_number")
 
+# Cases locked FIRST, then their SLA clocks, the order every other writer takes (staff commands, a reply
+# resuming a clock, forwarding, merges): a clock sub-select in the outer select list runs before the case
+# row is locked, so the case rows are read and locked in a MATERIALIZED CTE and the clocks after. `where`
+# and `order` are fixed text from this module, never input.
+_CASE_THEN_CLOCK = (
+    f"WITH c AS MATERIALIZED (SELECT {CASE_COLUMNS} FROM cases WHERE {{where}}{{order}} FOR UPDATE) "
+    "SELECT c.*, (SELECT k FROM sla_clocks k WHERE k.case_id = c.case_id FOR UPDATE) AS sla_clock FROM c{order}")
+
 _TIMELINE_COLUMNS = "case_id, at, kind, event_id, detail, actor, role"
 
 _UPSERT_REPORTER = (
@@ -341,13 +349,11 @@ class CaseRepository(ClockQueries, RetentionQueries):
 
     async def case_with_clock(self, case_id: UUID) -> dict[str, Any] | None:
         """`get_case(case_id, for_update=True)` and the case's SLA clock read in the same statement, both rows
-        locked until the transaction ends (one round trip instead of two when a handler then moves the
-        clock): the clock (None: the case has none) is kept for the next `sla_clock(case_id,
-        for_update=True)` of this repository (`ClockQueries.locked_clocks`). None when there is no such
-        case (no clock is then kept)."""
-        row = await self.conn.fetchrow(
-            f"SELECT {CASE_COLUMNS}, (SELECT k FROM sla_clocks k WHERE k.case_id = $1 FOR UPDATE) AS sla_clock "
-            f"FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
+        locked until the transaction ends, the case row first and then its clock, the order of every other
+        writer (one round trip instead of two when a handler then moves the clock): the clock (None: the
+        case has none) is kept for the next `sla_clock(case_id, for_update=True)` of this repository
+        (`ClockQueries.locked_clocks`). None when there is no such case (no clock is then kept)."""
+        row = await self.conn.fetchrow(_CASE_THEN_CLOCK.format(where="case_id = $1", order=""), case_id)
         if row is None:
             return None
         case = dict(row)
@@ -358,12 +364,12 @@ class CaseRepository(ClockQueries, RetentionQueries):
 
     async def cases_with_clocks(self, case_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
         """`case_with_clock` of each of `case_ids` in one statement: the cases found (as `get_case` gives
-        them) by case id, each locked with its SLA clock until the transaction ends, in ascending case id
-        order (one order for every batch, so two batches never wait on each other in a cycle); each clock is
-        kept for the next `sla_clock(case_id, for_update=True)`. A case id not held is not in the result."""
+        them) by case id, each locked with its SLA clock until the transaction ends: the cases in ascending
+        case id order (one order for every batch, so two batches never wait on each other in a cycle), then
+        the clocks, never a clock before its case (see `case_with_clock`); each clock is kept for the next
+        `sla_clock(case_id, for_update=True)`. A case id not held is not in the result."""
         rows = await self.conn.fetch(
-            f"SELECT {CASE_COLUMNS}, (SELECT k FROM sla_clocks k WHERE k.case_id = c.case_id FOR UPDATE) AS sla_clock "
-            f"FROM cases c WHERE c.case_id = ANY($1::uuid[]) ORDER BY c.case_id FOR UPDATE OF c", list(case_ids))
+            _CASE_THEN_CLOCK.format(where="case_id = ANY($1::uuid[])", order=" ORDER BY case_id"), list(case_ids))
         found: dict[UUID, dict[str, Any]] = {}
         for row in rows:
             case = dict(row)
