@@ -2,12 +2,15 @@
 previous one's category and queue, emits one `routing.decided` (source ``manual``) through the outbox, and a
 second delivery of the same event changes nothing; a batch of new cases routed set-based
 (`routing_batch.route_new_cases`) logs and emits what the per-event path does, and any other batch is
-declined with nothing written."""
+declined with nothing written; through the consume callback (`entrypoints.kafka.new_case_batches`), a batch
+whose set-based write fails falls back to the per-event path (the poison dead-lettered alone, the rest routed
+once) and a batch mixing `case.opened` and `case.message_added` is routed event by event."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -15,13 +18,16 @@ import pytest
 
 from services.router.adapters.repository import RouterRepository
 from services.router.adapters.routing_batch import RoutingBatch
+from services.router.entrypoints.kafka import new_case_batches
 from services.router.service_layer import handlers as h
 from services.router.service_layer import routing_batch
 from shared.db.unit_of_work import PgBatchUnitOfWork, PgUnitOfWork
-from shared.events import CaseOpened, CaseRecategorised, CaseRouted, Envelope, RoutingDecided
+from shared.events import CaseMessageAdded, CaseOpened, CaseRecategorised, CaseRouted, Envelope, RoutingDecided
 from shared.jurisdiction import load_jurisdiction
-from shared.kafka import Delivery
+from shared.kafka import BatchResult, Consumed, Delivery
+from shared.service import Runtime
 from shared.service_layer import dispatch, dispatch_batch
+from shared.settings import Settings
 from support.uow import event
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -194,3 +200,98 @@ async def test_a_batch_whose_write_fails_is_rolled_back_claims_included(
     assert outcomes[0].result == "keywords" and outcomes[0].failure is None
     assert outcomes[1].result is None and outcomes[1].failure is not None
     assert await pool.fetchval("SELECT count(*) FROM decisions") == 1
+
+
+# --- through the consume callback of `cases.lifecycle` (entrypoints/kafka.py `new_case_batches`) ---
+
+
+class _Callback:
+    """`new_case_batches` as `subscribe` wires it (the per-event path: `Runtime.event_handler`), with a note
+    of what the set-based path did with each batch: ``taken``, ``declined`` or ``failed``."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        demo = load_jurisdiction("demo")
+        rt = Runtime(Settings(), schema)
+        rt.pool = pool
+        rt.clock = lambda: T0
+        table, judges = h.handlers(demo), h.Judges()
+        self.consume = new_case_batches(rt, rt.event_handler(lambda: table, RouterRepository),
+                                        lambda: (table, demo, judges))
+        self.fast_path: list[str] = []
+        set_based = routing_batch.route_new_cases
+
+        async def watched(*args: Any, **kw: Any) -> list[str | None]:
+            try:
+                words = await set_based(*args, **kw)
+            except routing_batch.Declined:
+                self.fast_path.append("declined")
+                raise
+            except Exception:
+                self.fast_path.append("failed")
+                raise
+            self.fast_path.append("taken")
+            return words
+
+        monkeypatch.setattr(routing_batch, "route_new_cases", watched)
+
+    async def __call__(self, envs: list[Envelope]) -> tuple[list[tuple[Envelope, Delivery]], BatchResult]:
+        consumed = delivered(envs)
+        items = [Consumed(env, d, None) for env, d in consumed]  # type: ignore[arg-type]
+        return consumed, await self.consume(items, True)
+
+
+async def test_a_poison_case_opened_in_the_middle_of_a_batch_is_dead_lettered_alone_and_the_rest_routed_once(
+    pool: asyncpg.Pool, fresh_schema_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case 3 of 6 passes every check before the write and is refused by the store (jsonb refuses a NUL):
+    the set-based write fails and is rolled back, the callback hands the batch to the per-event path, which
+    dead-letters the poison alone and routes the other five once, in offset order; a redelivery changes
+    nothing, and the next batch of new cases goes set-based again."""
+    callback = _Callback(pool, fresh_schema_name, monkeypatch)
+    cases = [new_case("The street light is out" + (" \x00" if n == 3 else ""), 100 + n) for n in range(6)]
+    envs = [event(c, subject=c.case_id) for c in cases]
+
+    consumed, result = await callback(envs)
+
+    assert callback.fast_path == ["failed"], "the set-based path was tried first"
+    assert [r.consumed.delivery.offset for r in result.rejected] == [consumed[3][1].offset], "the poison alone"
+    assert result.handled == 5
+    good = [e for i, e in enumerate(envs) if i != 3]
+    assert {r["case_id"] for r in await pool.fetch("SELECT case_id FROM decisions")} == {
+        c.case_id for i, c in enumerate(cases) if i != 3}
+    assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")} == {e.event_id for e in good}, (
+        "the poison's claim released")
+    assert [e.causation_id for e in await decisions_emitted(pool)] == [e.event_id for e in good], "once, in order"
+
+    again, redelivered = await callback(envs)
+    assert (redelivered.handled, [r.consumed.delivery.offset for r in redelivered.rejected]) == (
+        0, [again[3][1].offset]), "the rest are duplicates, the poison fails again alone"
+    assert len(await decisions_emitted(pool)) == 5, "a redelivery routes nothing twice"
+
+    more = [new_case("A pothole on the road", 200 + n) for n in range(2)]
+    _, next_batch = await callback([event(c, subject=c.case_id) for c in more])
+    assert callback.fast_path[-1] == "taken" and (next_batch.handled, next_batch.rejected) == (2, [])
+
+
+async def test_a_batch_mixing_case_opened_and_case_message_added_is_routed_event_by_event_in_order(
+    pool: asyncpg.Pool, fresh_schema_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case opened without a point and, in the same batch, the message that gives it one: the set-based
+    path declines with nothing written, the per-event path routes the case and then re-routes it."""
+    callback = _Callback(pool, fresh_schema_name, monkeypatch)
+    unplaced = new_case("The street light is out", 300).model_copy(update={"lat": None, "long": None})
+    other = new_case("A pothole on the road", 301)
+    placed = CaseMessageAdded(case_id=unplaced.case_id, service_request_id=unplaced.service_request_id,
+                              jurisdiction_id="demo", message_id=uuid4(), channel="sms", channel_message_id="SM3001",
+                              description="here", lat=CENTRE[0], long=CENTRE[1])
+    envs = [event(unplaced, subject=unplaced.case_id), event(other, subject=other.case_id),
+            event(placed, subject=unplaced.case_id)]
+
+    _, result = await callback(envs)
+
+    assert callback.fast_path == ["declined"]
+    assert (result.handled, result.rejected) == (3, [])
+    emitted = await decisions_emitted(pool)
+    assert [e.causation_id for e in emitted] == [e.event_id for e in envs], "each routed once, in offset order"
+    assert emitted[0].payload(RoutingDecided).case_id == emitted[2].payload(RoutingDecided).case_id == unplaced.case_id
+    assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")} == {e.event_id for e in envs}
