@@ -21,7 +21,7 @@ from services.case.service_layer import handlers, intake_batch
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgBatchUnitOfWork
-from shared.events import Envelope, MessageReceived, MessageWithdrawn
+from shared.events import BounceReceived, Envelope, MessageReceived, MessageStatusReceived, MessageWithdrawn
 from shared.jurisdiction import Jurisdiction, load_jurisdiction
 from shared.kafka import Consumed, Delivery
 from shared.service import Runtime
@@ -272,7 +272,8 @@ class _BothPaths:
         assert sorted(r.consumed.delivery.offset for r in result.rejected) == sorted(
             d.offset for (_, d), o in zip(events, outcomes, strict=True) if o.failure is not None), (
             f"batch {number}: the same events dead-lettered")
-        assert result.handled == sum(o.failure is None and o.result != "duplicate" for o in outcomes), f"batch {number}"
+        assert result.handled == sum(o.failure is None and o.result not in (None, "duplicate") for o in outcomes), (
+            f"batch {number}")
         fast, per_event = await _kept(self.pool), await _kept(self.second_pool)
         for part in fast:
             assert fast[part] == per_event[part], f"batch {number}: {part} differ"
@@ -342,6 +343,30 @@ async def test_a_run_of_batches_that_thread_into_each_other_ends_as_the_per_even
         await both.consume(number, events)
     assert both.fast_path == {1: "taken", 5: "taken", 9: "failed"} | {
         n: "declined" for n in (2, 3, 4, 6, 7, 8, 10)}, "each batch went the way meant for it"
+
+
+async def test_other_consumers_events_among_new_reports_are_left_as_the_per_event_path_leaves_them(
+        pool: asyncpg.Pool, second_pool: asyncpg.Pool, fresh_schema_name: str, jurisdiction: Jurisdiction,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`intake.messages` also carries the notifier's bounces and delivery statuses, which the case service
+    does not handle: a burst of new reports with them in the middle is still opened set-based, the others
+    unclaimed and untouched as the per-event path leaves them; a batch of them alone keeps nothing."""
+    both = _BothPaths(pool, second_pool, fresh_schema_name, jurisdiction, monkeypatch)
+    bounce = BounceReceived(channel="email", channel_message_id="<bounce-1@x>", contact_key="k1", received_at=NOW,
+                            reason="mailbox unknown", status="5.1.1")
+    status = MessageStatusReceived(channel="sms", provider_message_id="SMout1", contact_key="k2", received_at=NOW,
+                                   status="delivered", outcome="delivered")
+    batches = [[report(1), report(2), bounce, report(3), status, report(4)], [status, bounce]]
+    offset = 0
+    for number, payloads in enumerate(batches, start=1):
+        events = consumed(*payloads)
+        events = [(e, Delivery(topic="intake.messages", partition=0, offset=offset + d.offset, consumer="case"))
+                  for e, d in events]
+        offset += len(events)
+        await both.consume(number, events)
+    assert both.fast_path == {1: "taken", 2: "taken"}, "neither batch declined for the events it leaves out"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbox") == 4, "only the reports are claimed"
 
 
 async def test_the_real_email_corpus_in_bursts_ends_as_the_per_event_path_ends_it(

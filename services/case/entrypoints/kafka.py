@@ -110,11 +110,14 @@ def decision_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[]
     return decisions
 
 
-def _counted(rt: Runtime, consumed: Sequence[Consumed], words: Sequence[str]) -> BatchResult:
-    """The result of a batch handled set-based (one word per event, "duplicate" for one the inbox held), each
-    event logged and counted as `Runtime.event_handler` does."""
-    result = BatchResult(handled=sum(word != "duplicate" for word in words))
+def _counted(rt: Runtime, consumed: Sequence[Consumed], words: Sequence[str | None]) -> BatchResult:
+    """The result of a batch handled set-based (one word per event, "duplicate" for one the inbox held, None
+    for an event of a type the service does not handle), each event logged and counted as
+    `Runtime.event_handler` does (an event not handled is neither)."""
+    result = BatchResult(handled=sum(word not in (None, "duplicate") for word in words))
     for item, word in zip(consumed, words, strict=True):
+        if word is None:
+            continue
         env = item.envelope
         rt.handled.labels(env.event_type).inc()
         rt.log.info("handled", result=word, event_id=str(env.event_id), correlation_id=str(env.correlation_id),

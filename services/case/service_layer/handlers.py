@@ -533,6 +533,16 @@ async def record_survey(answer: SurveyAnswered, uow: Uow) -> str:
     return "answered"
 
 
+CONSUMED_TYPES = frozenset({
+    MessageReceived.event_type, FollowRequested.event_type, SurveyAnswered.event_type, MessageWithdrawn.event_type,
+    RoutingDecided.event_type, DedupDecided.event_type, DedupSuggested.event_type, NotificationRecorded.event_type,
+    CaseForwarded.event_type, ForwardFailed.event_type, StatusReported.event_type,
+})
+"""The event types the case service handles: the keys of `handlers(...)`'s table. Any other event on a topic
+it reads is another consumer's (the notifier's bounces and statuses, insights' deflections on
+`intake.messages`): `dispatch_batch` leaves it unclaimed and untouched, and the set-based paths do the same."""
+
+
 def handlers(jurisdiction: Jurisdiction, *, clocks: Clocks | None = None) -> Handlers:
     """What the case service consumes, as the dispatch table `{event_type: (payload class, handler)}`
     (`shared.service_layer.Handlers`), with the loaded `jurisdiction` bound (its id is the case-number

@@ -447,6 +447,7 @@ def test_the_table_lists_the_eleven_consumed_events(table: Any) -> None:
     assert set(table) == {"intake.message_received", "intake.follow_requested", "intake.survey_answered",
                           "intake.message_withdrawn", "routing.decided", "dedup.decided", "dedup.suggested", "notification.recorded",
                           "forwarding.case_forwarded", "forwarding.forward_failed", "forwarding.status_reported"}
+    assert set(table) == h.CONSUMED_TYPES, "the set-based paths skip what the table does not name"
 
 
 # --- the workflow and the SLA clock hooks --------------------------------------------------------------
