@@ -55,9 +55,13 @@ LEFT JOIN LATERAL (SELECT true AS pending FROM withdrawals WHERE channel = $1 AN
 
 # The same look-ups taking the next case number when none of them names a case (the message then opens
 # one): nextval is volatile, so CASE evaluates it only on that branch and a threaded message takes none.
+_RESERVING_ANCHOR = "withdrawn.pending AS withdrawn_first"
+if _THREADING_FACTS.count(_RESERVING_ANCHOR) != 1:  # a plain check at import: the replace below needs it once
+    raise RuntimeError(f"_THREADING_FACTS must select {_RESERVING_ANCHOR!r} exactly once (the reserving form "
+                       "adds its column after it)")
 _THREADING_FACTS_RESERVING = _THREADING_FACTS.replace(
-    "withdrawn.pending AS withdrawn_first",
-    "withdrawn.pending AS withdrawn_first,\n"
+    _RESERVING_ANCHOR,
+    f"{_RESERVING_ANCHOR},\n"
     "       CASE WHEN held.case_id IS NULL AND hinted.case_id IS NULL AND ours.case_id IS NULL\n"
     "                 AND theirs.case_id IS NULL AND answered.case_id IS NULL\n"
     "            THEN nextval('case_number_seq') END AS reserved_number")
