@@ -86,9 +86,10 @@ async def open_new_reports(consumed: Sequence[tuple[Envelope, Delivery]],
     """Open a case for each report of `consumed` (intake events in partition-offset order) in one transaction
     of `batch()`, at `now` (aware UTC); returns one word per event, in order: "opened", "duplicate" for an
     event the inbox already holds (or the second of one event id), or None for an event of a type the
-    service does not handle (not claimed; no transaction at all when the batch holds no report). Raises `Declined`, having kept nothing,
-    when the batch is not only new reports (see the module); any other error raised leaves nothing kept
-    either (the transaction is rolled back): the caller then hands the batch to the per-event path."""
+    service does not handle (not claimed; no transaction at all when the batch holds no report). Raises
+    `Declined`, having kept nothing, when the batch is not only new reports (see the module); any other
+    error raised leaves nothing kept either (the transaction is rolled back): the caller then hands the
+    batch to the per-event path."""
     found = _plain_reports(consumed, jurisdiction)
     mine = [i for i, r in enumerate(found) if r is not None]
     words: list[str | None] = [None if r is None else "duplicate" for r in found]

@@ -1,4 +1,4 @@
-"""SLA clocks in the case service: the hooks the case handlers call (arm, pause, resume, stop), the SLA
+"""SLA clocks in the case service: the hooks the case handlers call (armed, pause, resume, stop), the SLA
 state staff see, and the durable timer that fires due clocks and applies the escalation rules.
 
 Produces, on `cases.lifecycle` through the outbox: `case.sla_warning`, `case.sla_breached` and, per

@@ -250,16 +250,13 @@ class FakeCaseRepository:
 
 class RecordingClocks:
     """The SLA clock hooks (`handlers.Clocks`), recording each call as (hook, case number, workflow status
-    of the case passed, due time for `arm`)."""
+    of the case passed, due time for `armed`, recorded as "arm")."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, Any]] = []
 
-    async def arm(self, uow: Any, case_row: dict[str, Any], due_at: Any, *, jurisdiction: Any) -> None:
-        self.calls.append(("arm", case_row["service_request_id"], case_row["workflow_status"], due_at))
-
     async def armed(self, uow: Any, case_row: dict[str, Any], due_at: Any, *, jurisdiction: Any) -> None:
-        await self.arm(uow, case_row, due_at, jurisdiction=jurisdiction)  # recorded as armed; nothing to save
+        self.calls.append(("arm", case_row["service_request_id"], case_row["workflow_status"], due_at))
 
     async def pause(self, uow: Any, case_row: dict[str, Any]) -> None:
         self.calls.append(("pause", case_row["service_request_id"], case_row["workflow_status"], None))
