@@ -1,5 +1,6 @@
-"""The transaction of a set-based opening of new reports (`service_layer/intake_batch.py`): one
-`PgBatchUnitOfWork` of the case service without savepoints, its repository, and its outbox rows."""
+"""The transaction of a set-based batch (the opening of new reports, `service_layer/intake_batch.py`, and the
+routing decisions, `service_layer/decision_batch.py`): one `PgBatchUnitOfWork` of the case service without
+savepoints, its repository, and its outbox rows."""
 
 from __future__ import annotations
 
