@@ -5,6 +5,8 @@ dead-lettered alone and the rest commit."""
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ from services.case.adapters.opening_batch import OpeningBatch
 from services.case.domain.threading import case_id_for
 from services.case.entrypoints.kafka import intake_batches
 from services.case.service_layer import handlers, intake_batch
+from services.intake_email.domain import new_text, parse_message, to_intake
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.db.unit_of_work import PgBatchUnitOfWork
@@ -27,6 +30,7 @@ from shared.kafka import Consumed, Delivery
 from shared.service import Runtime
 from shared.service_layer import dispatch_batch
 from shared.settings import Settings
+from support.data import shared_data
 from support.statements import Counting
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -176,8 +180,9 @@ async def test_a_poison_event_in_the_middle_of_a_batch_is_dead_lettered_alone_an
     assert inbox == {e.event_id for i, (e, _) in enumerate(events) if i not in poisons}, "the poisons' claims released"
     assert caused == [e.event_id for i, (e, _) in enumerate(events) if i not in poisons], "case.opened in offset order"
 
-    again = await intake([Consumed(env, delivery, None) for env, delivery in consumed(report(20), report(21))],  # type: ignore[arg-type]
-                         True)
+    next_batch = [Consumed(env, delivery, None)  # type: ignore[arg-type]
+                  for env, delivery in consumed(report(20), report(21))]
+    again = await intake(next_batch, True)
     assert (again.handled, again.rejected) == (2, []), "the next batch of new reports is opened set-based again"
 
 
@@ -211,23 +216,16 @@ async def _kept(pool: asyncpg.Pool) -> Any:
 def _real_reports() -> list[MessageReceived]:
     """Reports as the intake services make them from real inputs: a real email reply (In-Reply-To and
     References naming mail we never saw), a real Twilio SMS (base64-looking body), and a real Open311 body."""
-    import json
-    import urllib.parse
-
-    from services.intake_email.domain import new_text, parse_message, to_intake
-    from support.data import shared_data
-
     root = shared_data()
     parsed = parse_message((root / "email/mikel_mail/plain_emails_raw_email_reply.eml").read_bytes())
     mail = to_intake(parsed, new_text(parsed.text), NOW, None)
     bodies = json.loads((root / "twilio/courier_twilio_sms_whatsapp_webhook_bodies.json").read_text())["bodies"]
     sms = dict(urllib.parse.parse_qsl(bodies["receiveBase64"]["raw"]))
     text = report(900, channel_message_id=sms["SmsSid"], description=sms["Body"], contact_key="tw1")
-    chicago = json.loads((root / "open311/chicago_requests_small.json").read_text())
-    first = chicago[0] if isinstance(chicago, list) else chicago
-    web = report(901, channel="open311", channel_message_id=f"o311-{first.get('service_request_id', 'x')}",
-                 description=str(first.get("description") or first.get("service_name") or "open311"),
-                 contact_key="web1")
+    first = json.loads((root / "open311/chicago_requests_small.json").read_text())[0]  # a list of requests
+    assert "description" not in first  # the first request has only its service name
+    web = report(901, channel="open311", channel_message_id=f"o311-{first['service_request_id']}",
+                 description=first["service_name"], contact_key="web1")
     return [mail, text, web]
 
 
@@ -376,9 +374,6 @@ async def test_the_real_email_corpus_in_bursts_ends_as_the_per_event_path_ends_i
     charsets; three pairs share a Message-ID, a few name others in In-Reply-To/References), in bursts of 20
     in file order, then all of them again as new events (a mailbox read twice): the set-based path and its
     fallback end as the per-event path does, batch after batch."""
-    from services.intake_email.domain import new_text, parse_message, to_intake
-    from support.data import shared_data
-
     mails = []
     for path in sorted((shared_data() / "email").rglob("*.eml")):
         parsed = parse_message(path.read_bytes())
