@@ -295,3 +295,46 @@ async def test_a_batch_mixing_case_opened_and_case_message_added_is_routed_event
     assert [e.causation_id for e in emitted] == [e.event_id for e in envs], "each routed once, in offset order"
     assert emitted[0].payload(RoutingDecided).case_id == emitted[2].payload(RoutingDecided).case_id == unplaced.case_id
     assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")} == {e.event_id for e in envs}
+
+
+async def test_a_redelivered_batch_is_not_decided_again_and_a_claim_given_back_since_the_read_is_declined(
+    pool: asyncpg.Pool, fresh_schema_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision may ask a geocoder server: the set-based path decides only the events the inbox does not
+    hold yet (a batch it holds whole opens no transaction), and an event the read saw held but the claim
+    takes now (its claim given back in between) declines the batch with nothing written."""
+    demo = load_jurisdiction("demo")
+    table = h.handlers(demo)
+    asked: list[object] = []
+    decide = routing_batch.first_decision
+
+    async def counted(case: CaseOpened, *args: Any) -> Any:
+        asked.append(case.case_id)
+        return await decide(case, *args)
+
+    monkeypatch.setattr(routing_batch, "first_decision", counted)
+    old, new = [new_case("The street light is out", 400 + n) for n in range(3)], new_case("A pothole", 410)
+    envs = [event(c, subject=c.case_id) for c in old]
+
+    async def route(batch: list[Envelope]) -> list[str | None]:
+        return await routing_batch.route_new_cases(
+            delivered(batch), lambda: RoutingBatch(pool, service=fresh_schema_name),
+            handled=table, jurisdiction=demo, judges=h.Judges(), now=T0)
+
+    assert await route(envs) == ["keywords"] * 3 and len(asked) == 3
+    asked.clear()
+    assert await route(envs) == ["duplicate"] * 3 and asked == [], "a batch redelivered whole: no decision"
+    assert await route([*envs, event(new, subject=new.case_id)]) == ["duplicate"] * 3 + ["keywords"]
+    assert asked == [new.case_id], "only the new case decided"
+    assert len(await decisions_emitted(pool)) == 4
+
+    held, fresh = (event(new_case("Graffiti on the wall", 420 + n), subject=uuid4()) for n in range(2))
+
+    async def stale(self: RoutingBatch, event_ids: Any) -> set[Any]:
+        return {held.event_id}
+
+    monkeypatch.setattr(RoutingBatch, "already_claimed", stale)
+    with pytest.raises(routing_batch.Declined):
+        await route([held, fresh])
+    assert not {held.event_id, fresh.event_id} & {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")}
+    assert len(await decisions_emitted(pool)) == 4

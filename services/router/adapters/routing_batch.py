@@ -1,5 +1,6 @@
 """The transaction of a set-based routing of new cases (`service_layer/routing_batch.py`): one
-`PgBatchUnitOfWork` of the router without savepoints, its repository, and its outbox rows."""
+`PgBatchUnitOfWork` of the router without savepoints, its repository, and its outbox rows; and, before it,
+the read of which of the batch's events the inbox already holds."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class RoutingBatch:
 
     def __init__(self, pool: asyncpg.Pool, *, service: str) -> None:
         self.service = service
+        self._pool = pool
         self._tx: PgBatchUnitOfWork[RouterRepository] = PgBatchUnitOfWork(pool, service=service,
                                                                            repository=RouterRepository)
         self.repo: RouterRepository | None = None
@@ -39,6 +41,16 @@ class RoutingBatch:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.repo = None
         await self._tx.__aexit__(exc_type, exc, tb)
+
+    async def already_claimed(self, event_ids: Sequence[UUID]) -> set[UUID]:
+        """The ids of `event_ids` the inbox already holds for this service (committed claims: a redelivered
+        event), read in one statement on a pooled connection of its own, outside the transaction (call it
+        before entering). Only a hint for work done before the transaction: `claim` stays the decision."""
+        if not event_ids:
+            return set()
+        rows = await self._pool.fetch("SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                                      self.service, list(event_ids))
+        return {row["event_id"] for row in rows}
 
     async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
         """Claim every event of `consumed` in the inbox; returns the ids claimed now (an id already in the

@@ -34,7 +34,8 @@ def subscribe(rt: Runtime, call: BatchCallback,
 def new_case_batches(rt: Runtime, call: BatchCallback,
                      started: Callable[[], tuple[Handlers, Jurisdiction, Judges]]) -> BatchCallback:
     """The consume callback of `cases.lifecycle`: a batch of new cases only is routed set-based
-    (`routing_batch.route_new_cases`: five round trips per batch, BEGIN and COMMIT included); any other
+    (`routing_batch.route_new_cases`: six round trips per batch, BEGIN and COMMIT included, one of them the
+    read that skips the decisions of redelivered events; one for a batch the inbox holds whole); any other
     batch, or one whose fast path raised (rolled back, nothing kept), goes to `call`, the per-event path (a
     savepoint per event: a poison event is dead-lettered alone). Each handled event is logged and counted
     as `call` does."""
