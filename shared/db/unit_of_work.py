@@ -1,12 +1,13 @@
 """The PostgreSQL unit of work: one connection from the service's pool, one transaction, the inbox claim
-and the outbox writes in it; and the batch one, one transaction for a consumed batch with a savepoint per
-event (see `shared.service_layer.unit_of_work`)."""
+and the outbox writes in it; the batch one, one transaction for a consumed batch with a savepoint per
+event (see `shared.service_layer.unit_of_work`); and the set-based one, a batch's transaction without
+savepoints for a service's fast path (`PgSetBatch`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -15,7 +16,8 @@ from shared.db.inbox import claim, claim_many, release
 from shared.db.outbox import OutboxRow, enqueue, enqueue_many, outbox_row, wake_relay
 from shared.events import Envelope
 from shared.kafka import Delivery
-from shared.service_layer.unit_of_work import BatchUnitOfWork, UnitOfWork
+from shared.events.envelope import EventData
+from shared.service_layer.unit_of_work import BatchUnitOfWork, UnitOfWork, check_subject
 
 R = TypeVar("R")
 
@@ -162,3 +164,43 @@ class PgSavepointUnitOfWork(UnitOfWork[R], Generic[R]):
     async def _write_outbox(self, envelope: Envelope) -> None:
         self._outbox.append(outbox_row(envelope))  # KeyError now for an unknown event; written at the batch's commit
         self._batch.emitted = True
+
+
+class PgSetBatch(Generic[R]):
+    """One transaction on a connection of `pool` for a consumed batch handled set-based (a service's fast path,
+    which writes the whole batch in a few statements and hands any batch it cannot take to `dispatch_batch`):
+    `claim` takes the batch's inbox claims in one statement, `repo` is `repository(conn)` on the transaction's
+    connection while inside, `emit` queues an event caused by a consumed one, written to the outbox in one
+    statement with the relay's NOTIFY just before the commit. Leaving commits once, or rolls everything back
+    (claims included) when an exception crosses it. No savepoints: one failing statement fails the batch."""
+
+    def __init__(self, pool: asyncpg.Pool, *, service: str, repository: Callable[[asyncpg.Connection], R]) -> None:
+        self.service = service
+        self._pool = pool
+        self._repository = repository
+        self._tx: PgBatchUnitOfWork[R] = PgBatchUnitOfWork(pool, service=service, repository=repository)
+        self.repo: R | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._tx.__aenter__()
+        self.repo = self._repository(self._tx.conn)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        self.repo = None
+        await self._tx.__aexit__(exc_type, exc, tb)
+
+    async def claim(self, consumed: Sequence[tuple[Envelope, Delivery]]) -> set[UUID]:
+        """Claim every event of `consumed` in the inbox; returns the ids claimed now (an id already in the
+        inbox, or the second of one id in the batch, is not among them)."""
+        return await self._tx.claim(consumed)
+
+    def emit(self, cause: Envelope, event: EventData, *, subject: str | UUID, now: datetime) -> Envelope:
+        """Queue `event` for the outbox, caused by `cause` (same correlation id) at `now`; written at the
+        commit, in the order queued. Raises `KeyError` for an event the registry does not know, `ValueError`
+        for a `subject` holding a NUL byte (as `UnitOfWork.emit`)."""
+        check_subject(subject)
+        env = cause.caused_by(event, subject=str(subject), producer=self.service, now=now)
+        self._tx.outbox.append(outbox_row(env))
+        self._tx.emitted = True
+        return env

@@ -41,6 +41,13 @@ AfterCommit = Callable[[], Awaitable[Any]]
 log = get_logger(__name__)
 
 
+
+def check_subject(subject: str | UUID) -> None:
+    """Raise `ValueError` when an event's `subject` holds a NUL byte: the outbox's key is PostgreSQL text,
+    which cannot store one, and found only at a batch's commit the error could not be laid on its event."""
+    if "\x00" in str(subject):
+        raise ValueError(f"event subject {str(subject)!r} holds a NUL byte")
+
 class UnitOfWork(ABC, Generic[R]):
     """One transaction of one service: `repo` (the service's repository on that transaction), `now` (UTC,
     read once by the runtime), `envelope` (the event being handled; None for a staff action) and
@@ -73,8 +80,7 @@ class UnitOfWork(ABC, Generic[R]):
         one: found only at the batch's commit, the error could not be laid on this event and the whole batch
         would be redone for ever).
         """
-        if "\x00" in str(subject):
-            raise ValueError(f"event subject {str(subject)!r} holds a NUL byte")
+        check_subject(subject)
         if self.envelope is not None:
             env = self.envelope.caused_by(event, subject=str(subject), producer=self.service, now=self.now)
         else:
