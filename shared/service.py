@@ -138,16 +138,29 @@ class Runtime:
                     continue
                 if outcome.result is None:
                     continue
-                env = item.envelope
                 if outcome.result != "duplicate":
                     result.handled += 1
-                self.handled.labels(env.event_type).inc()
-                # The ids as fields of the line itself, not bound to the context and unbound again per event.
-                self.log.info("handled", result=outcome.result, event_id=str(env.event_id),
-                              correlation_id=str(env.correlation_id), event_type=env.event_type)
+                self._log_handled(item.envelope, outcome.result)
             return result
 
         return call
+
+    def counted(self, consumed: Sequence[Consumed], words: Sequence[str | None]) -> BatchResult:
+        """The result of a batch a service handled set-based (one word per event of `consumed`: what its handler
+        would have returned, "duplicate" for an event the inbox held, None for an event of a type the service
+        does not handle), each event logged and counted as `event_handler` does (an event not handled is
+        neither)."""
+        result = BatchResult(handled=sum(word not in (None, "duplicate") for word in words))
+        for item, word in zip(consumed, words, strict=True):
+            if word is not None:
+                self._log_handled(item.envelope, word)
+        return result
+
+    def _log_handled(self, env: Envelope, result: str) -> None:
+        self.handled.labels(env.event_type).inc()
+        # The ids as fields of the line itself, not bound to the context and unbound again per event.
+        self.log.info("handled", result=result, event_id=str(env.event_id), correlation_id=str(env.correlation_id),
+                      event_type=env.event_type)
 
     def unit_of_work(self, repository: Callable[[asyncpg.Connection], Any], *, envelope: Envelope | None = None,
                      now: datetime | None = None) -> PgUnitOfWork[Any]:

@@ -72,7 +72,7 @@ def intake_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[], 
         except Exception as exc:  # noqa: BLE001 - rolled back; the per-event path isolates or retries it
             rt.log.info("intake_batch_fallback", error=repr(exc)[:500], batch=len(consumed))
             return await call(consumed, last_attempt)
-        return _counted(rt, consumed, words)
+        return rt.counted(consumed, words)
 
     return intake
 
@@ -100,7 +100,7 @@ def decision_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[]
         except Exception as exc:  # noqa: BLE001 - rolled back; the per-event path isolates or retries it
             rt.log.info("decision_batch_fallback", error=repr(exc)[:500], batch=len(consumed))
             return await call(consumed, last_attempt)
-        result = _counted(rt, picked, words)
+        result = rt.counted(picked, words)
         if rest:
             others = await call([consumed[i] for i in rest], last_attempt)
             result.handled += others.handled
@@ -109,17 +109,3 @@ def decision_batches(rt: Runtime, call: BatchCallback, jurisdiction: Callable[[]
 
     return decisions
 
-
-def _counted(rt: Runtime, consumed: Sequence[Consumed], words: Sequence[str | None]) -> BatchResult:
-    """The result of a batch handled set-based (one word per event, "duplicate" for one the inbox held, None
-    for an event of a type the service does not handle), each event logged and counted as
-    `Runtime.event_handler` does (an event not handled is neither)."""
-    result = BatchResult(handled=sum(word not in (None, "duplicate") for word in words))
-    for item, word in zip(consumed, words, strict=True):
-        if word is None:
-            continue
-        env = item.envelope
-        rt.handled.labels(env.event_type).inc()
-        rt.log.info("handled", result=word, event_id=str(env.event_id), correlation_id=str(env.correlation_id),
-                    event_type=env.event_type)
-    return result

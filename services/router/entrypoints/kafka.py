@@ -51,14 +51,6 @@ def new_case_batches(rt: Runtime, call: BatchCallback,
         except Exception as exc:  # noqa: BLE001 - rolled back; the per-event path isolates or retries it
             rt.log.info("routing_batch_fallback", error=repr(exc)[:500], batch=len(consumed))
             return await call(consumed, last_attempt)
-        result = BatchResult(handled=sum(word not in (None, "duplicate") for word in words))
-        for item, word in zip(consumed, words, strict=True):
-            if word is None:
-                continue
-            env = item.envelope
-            rt.handled.labels(env.event_type).inc()
-            rt.log.info("handled", result=word, event_id=str(env.event_id), correlation_id=str(env.correlation_id),
-                        event_type=env.event_type)
-        return result
+        return rt.counted(consumed, words)
 
     return consume
